@@ -1,0 +1,3 @@
+"""featuremaps: see inside a small MNIST convnet, layer by layer."""
+
+__version__ = "0.1.0"

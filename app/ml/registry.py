@@ -1,0 +1,84 @@
+"""Shipped models: each is models/<variant>.safetensors plus its card models/<variant>.json.
+
+Weights are loaded only from safetensors files whose sha256 matches the card: no pickle, ever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from app.ml.data import sha256_file
+from app.ml.errors import WeightsError
+from app.ml.nets import VARIANTS, Net, build
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    net: Net
+    card: dict[str, Any]
+    weights_path: Path
+
+
+def card_path(models_dir: Path, variant: str) -> Path:
+    return models_dir / f"{variant}.json"
+
+
+def weights_path(models_dir: Path, variant: str) -> Path:
+    return models_dir / f"{variant}.safetensors"
+
+
+def shipped_variants(models_dir: Path) -> list[str]:
+    """Variants with a card in models_dir, in the family's order."""
+    return [v for v in VARIANTS if card_path(models_dir, v).is_file()]
+
+
+def read_card(models_dir: Path, variant: str) -> dict[str, Any]:
+    path = card_path(models_dir, variant)
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise WeightsError(f"model card missing: {path}") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"model card unreadable: {path} ({exc})") from exc
+    if not isinstance(card, dict) or "weights_sha256" not in card:
+        raise WeightsError(f"model card {path} has no weights_sha256")
+    return card
+
+
+def load(models_dir: Path, variant: str, device: torch.device | str = "cpu") -> Loaded:
+    """Load one variant, refusing weights whose sha256 differs from the card's."""
+    card = read_card(models_dir, variant)
+    path = weights_path(models_dir, variant)
+    if not path.is_file():
+        raise WeightsError(f"weights file missing: {path}")
+    actual = sha256_file(path)
+    if actual != card["weights_sha256"]:
+        raise WeightsError(
+            f"weights file {path} has sha256 {actual[:12]}..., its card says "
+            f"{str(card['weights_sha256'])[:12]}...: refusing it"
+        )
+    try:
+        state = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"weights file {path} is corrupt: {exc}") from exc
+    net = build(variant)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise WeightsError(f"weights file {path} does not fit variant {variant}: {first}") from exc
+    net.to(device).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    log.info("loaded %s from %s", variant, path.name)
+    return Loaded(net, card, path)

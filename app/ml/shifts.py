@@ -1,0 +1,81 @@
+"""Integer shifts with zero fill, and how stable a classifier is under them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+Predict = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, 28, 28) -> (N,) classes
+
+MAX_CONSISTENCY_SHIFT = 3
+DIAGONAL_SHIFTS = tuple(range(-4, 5))
+
+
+def shift(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """Shift (..., H, W) right by dx and down by dy pixels, filling with zeros."""
+    h, w = x.shape[-2:]
+    out = torch.zeros_like(x)
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    src_y = slice(max(0, -dy), h - max(0, dy))
+    dst_y = slice(max(0, dy), h - max(0, -dy))
+    src_x = slice(max(0, -dx), w - max(0, dx))
+    dst_x = slice(max(0, dx), w - max(0, -dx))
+    out[..., dst_y, dst_x] = x[..., src_y, src_x]
+    return out
+
+
+def shift_each(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    """Shift image i of x (N, 1, H, W) by (dx[i], dy[i]); one slice copy per distinct shift."""
+    out = torch.empty_like(x)
+    pairs = torch.stack([dx, dy], 1)
+    for pair in torch.unique(pairs, dim=0):
+        sel = (pairs == pair).all(1)
+        out[sel] = shift(x[sel], int(pair[0]), int(pair[1]))
+    return out
+
+
+def random_shift_pairs(n: int, seed: int, max_shift: int = MAX_CONSISTENCY_SHIFT) -> torch.Tensor:
+    """(n, 4) integer shifts dx1, dy1, dx2, dy2 in -max..max: the same for every model."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(-max_shift, max_shift + 1, (n, 4), generator=gen)
+
+
+def consistency(predict: Predict, images: torch.Tensor, seed: int,
+                batch_size: int = 1000) -> float:
+    """Share of images whose predicted class is the same under two random shifts of up to 3 px
+    in x and y (Zhang 2019's consistency)."""
+    shifts = random_shift_pairs(len(images), seed)
+    same = 0
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size]
+        s = shifts[start:start + batch_size]
+        a = predict(shift_each(x, s[:, 0], s[:, 1]))
+        b = predict(shift_each(x, s[:, 2], s[:, 3]))
+        same += int((a == b).sum())
+    return same / len(images)
+
+
+def diagonal_accuracy(predict: Predict, images: torch.Tensor, labels: torch.Tensor,
+                      shifts: tuple[int, ...] = DIAGONAL_SHIFTS,
+                      batch_size: int = 1000) -> dict[int, float]:
+    """Accuracy when every image is shifted by (d, d), for each d."""
+    out: dict[int, float] = {}
+    for d in shifts:
+        correct = 0
+        for start in range(0, len(images), batch_size):
+            x = shift(images[start:start + batch_size], d, d)
+            correct += int((predict(x) == labels[start:start + batch_size]).sum())
+        out[d] = correct / len(images)
+    return out
+
+
+def relative_change(a: np.ndarray, b: np.ndarray) -> float:
+    """||a - b|| / ||a|| (0 when both are zero, 1 when only a is)."""
+    norm = float(np.linalg.norm(a))
+    diff = float(np.linalg.norm(a - b))
+    if norm == 0.0:
+        return 0.0 if diff == 0.0 else float("inf")
+    return diff / norm

@@ -1,0 +1,58 @@
+"""Shared fixtures: settings for the shipped models, MNIST, a live TestClient."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from app.config import PROJECT_ROOT, Settings
+from app.ml import data
+from app.ml.data import Mnist
+
+MODELS_DIR = PROJECT_ROOT / "models"
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(device="cpu", models_dir=MODELS_DIR, data_dir=DATA_DIR, access_log=False)
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Mnist:
+    """The real MNIST cache (`featuremaps data fetch`; `make test` fetches it)."""
+    return data.load(DATA_DIR)
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient]:
+    from app.main import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def png_bytes(array: np.ndarray, mode: str = "L") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def digit_png(mnist: Mnist, index: int) -> bytes:
+    return png_bytes(mnist.images("test")[index])
+
+
+@pytest.fixture(scope="session")
+def test_digit_pngs() -> dict[int, tuple[int, bytes]]:
+    """The real MNIST test digits the page offers (static/digits): {index: (label, png)}."""
+    out: dict[int, tuple[int, bytes]] = {}
+    for path in sorted((PROJECT_ROOT / "static" / "digits").glob("*.png")):
+        index, label = path.stem.split("_label")
+        out[int(index)] = (int(label), path.read_bytes())
+    return out

@@ -1,0 +1,70 @@
+"""The model family matches the Keras model of the source article, shape for shape."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from app.ml.nets import VARIANTS, build, param_counts
+
+KERAS_SHAPES = {  # (C, H, W) per layer, as model.summary() of the article's model
+    "conv1": (32, 26, 26), "pool1": (32, 13, 13), "conv2": (64, 11, 11),
+    "pool2": (64, 5, 5), "conv3": (64, 3, 3),
+}
+KERAS_PARAMS = {"conv1": 320, "pool1": 0, "conv2": 18_496, "pool2": 0, "conv3": 36_928,
+                "dense1": 36_928, "dense2": 650}
+
+
+def shapes(variant: str) -> dict[str, tuple[int, ...]]:
+    net = build(variant)
+    x = torch.zeros(1, 1, 28, 28)
+    out = {}
+    for name, module in net.named_stages():
+        x = module(x)
+        out[name] = tuple(x.shape[1:])
+    return out
+
+
+@pytest.mark.parametrize("variant", ["max", "avg", "blurmax"])
+def test_pooling_variants_match_the_keras_model(variant: str) -> None:
+    assert shapes(variant) == KERAS_SHAPES
+    counts = param_counts(build(variant))
+    assert counts == KERAS_PARAMS
+    assert sum(counts.values()) == 93_322
+    assert sum(p.numel() for p in build(variant).parameters()) == 93_322
+
+
+def test_nopool_conv3_is_the_articles_30976_values() -> None:
+    s = shapes("nopool")
+    assert s == {"conv1": (32, 26, 26), "conv2": (64, 24, 24), "conv3": (64, 22, 22)}
+    c, h, w = s["conv3"]
+    assert c * h * w == 30_976
+    counts = param_counts(build("nopool"))
+    assert counts["dense1"] == 30_976 * 64 + 64
+    # the article's Dense(512) on the same flatten would need ~15.8M weights
+    assert 30_976 * 512 + 512 == 15_860_224
+
+
+def test_strided_variant_downsamples_in_the_convs() -> None:
+    assert shapes("strided") == {"conv1": (32, 13, 13), "conv2": (64, 6, 6), "conv3": (64, 4, 4)}
+    counts = param_counts(build("strided"))
+    assert counts == {"conv1": 320, "conv2": 18_496, "conv3": 36_928,
+                      "dense1": 4 * 4 * 64 * 64 + 64, "dense2": 650}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_gives_ten_logits_for_a_batch(variant: str) -> None:
+    assert build(variant)(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_conv_maps_are_after_relu() -> None:
+    torch.manual_seed(0)
+    net = build("max")
+    out = net.conv1(torch.randn(1, 1, 28, 28))
+    assert out.min() >= 0
+    assert (out == 0).any()  # some negatives were clipped
+
+
+def test_unknown_variant_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="max, avg, strided, nopool, blurmax"):
+        build("maxx")
