@@ -1,0 +1,149 @@
+"""Pure ASGI middleware: upload limit while reading, security headers, request ids with a
+structured access log, and request metrics. Pure ASGI (not BaseHTTPMiddleware) so that the
+body is never buffered twice and the cost per request stays a few microseconds."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.metrics import Metrics
+
+access_log = logging.getLogger("featuremaps.access")
+
+
+async def _send_json(send: Send, status: int, detail: str,
+                     extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"), *extra]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over `limit` bytes: by Content-Length before reading, and by counting
+    while reading (chunked uploads), so an oversize body is never held in memory whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        detail = (f"request body over the upload limit of {self.limit:,} bytes "
+                  "(FEATUREMAPS_MAX_UPLOAD_BYTES)")
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    await _send_json(send, 400, "Content-Length is not a number")
+                    return
+                if declared > self.limit:
+                    await _send_json(send, 413, detail)
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await _send_json(send, 413, detail)
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+# /docs loads Swagger UI from FastAPI's default CDN; it gets a policy that allows just that.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class ObservabilityMiddleware:
+    """Request id (X-Request-ID, taken from the client when sane), security headers,
+    one JSON access-log line per request, and request metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log_enabled: bool = True) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log_enabled = access_log_enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii() and \
+                    all(c.isalnum() or c in b"-_." for c in value):
+                request_id = value.decode()
+        request_id = request_id or uuid.uuid4().hex
+        path: str = scope["path"]
+        csp = DOCS_CSP if path in ("/docs", "/redoc") else CSP
+        status = 500
+        size = 0
+
+        async def wrapped_send(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"content-security-policy", csp.encode()))
+                headers.extend(SECURITY_HEADERS)
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, wrapped_send)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = self.metrics.route_label(scope)
+            self.metrics.observe(scope["method"], route, status, elapsed)
+            if self.log_enabled:
+                client = scope.get("client") or ("-", 0)
+                access_log.info("%s", json.dumps({
+                    "request_id": request_id, "method": scope["method"], "path": path,
+                    "route": route, "status": status, "ms": round(elapsed * 1000, 3),
+                    "bytes": size, "client": client[0],
+                }, separators=(",", ":")))

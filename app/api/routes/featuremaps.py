@@ -1,0 +1,169 @@
+"""POST /api/v1/featuremaps and POST /api/v1/featuremaps/{model}/{layer}.png."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.api import wire
+from app.api.deps import EngineDep, GateDep, SettingsDep
+from app.api.inputs import check_query, read_input
+from app.api.schemas import ErrorOut, FeatureMapsOut
+from app.ml.encode import Encoding
+from app.ml.engine import Engine
+from app.ml.errors import InputError, UnknownName
+from app.ml.render import grid_png
+
+router = APIRouter(prefix="/api/v1", tags=["feature maps"])
+
+_PIXELS_SCHEMA: dict[str, Any] = {
+    "type": "array", "minItems": 28, "maxItems": 28,
+    "items": {"type": "array", "minItems": 28, "maxItems": 28,
+              "items": {"type": "number", "minimum": 0, "maximum": 1}},
+}
+IMAGE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A drawing: light ink on dark or dark ink on light (inverted), any size. "
+                       "Images are cropped, scaled to 20 px and centred by mass like MNIST; "
+                       "JSON pixels are used as they are unless preprocess is true.",
+        "content": {
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}}}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/webp": {"schema": {"type": "string", "format": "binary"}},
+            "image/gif": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {
+                "schema": {"type": "object", "required": ["pixels"], "additionalProperties": False,
+                           "properties": {"pixels": _PIXELS_SCHEMA,
+                                          "preprocess": {"type": "boolean", "default": False}}},
+                "example": {"pixels": [[0.0] * 28 for _ in range(28)]},
+            },
+        },
+    }
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text} for code, text in {
+        400: "malformed request (bad JSON, bad multipart, unknown query parameter)",
+        404: "unknown model or layer",
+        413: "body over the upload limit, or image over the pixel limit",
+        415: "not an image format or content type the server reads",
+        422: "well-formed but invalid values (pixels shape/range, parameters)",
+        503: "too many requests in flight or over the time limit; see Retry-After",
+    }.items()
+}
+
+ModelsQuery = Annotated[str, Query(
+    description="comma-separated networks to run", examples=["max,avg"],
+    pattern=r"^[a-z]+(,[a-z]+)*$")]
+EncodingQuery = Annotated[Encoding, Query(
+    description="uint8 (per-channel quantised), float16 or float32 (little-endian)")]
+FormatQuery = Annotated[Literal["json", "binary"] | None, Query(
+    description="json (default) or binary (application/x-featuremaps, what the page uses); "
+                "an Accept of application/x-featuremaps also selects binary")]
+
+
+class InvalidParameter(InputError):
+    status_code = 422
+
+
+def parse_models(engine: Engine, models: str) -> list[str]:
+    names = [m for m in models.split(",") if m]
+    for name in names:
+        if name not in engine.variants:
+            raise InvalidParameter(f"unknown model {name!r} in models=; this server has "
+                                   f"{', '.join(engine.variants)}")
+    if len(set(names)) != len(names):
+        raise InvalidParameter("models= names a network twice")
+    return names
+
+
+def server_timing(timings: dict[str, float]) -> str:
+    return ", ".join(f"{name};dur={ms:.3f}" for name, ms in timings.items())
+
+
+@router.post(
+    "/featuremaps",
+    summary="Feature maps of every conv and pool layer",
+    response_model=FeatureMapsOut,
+    responses={200: {"content": {wire.BINARY_TYPE: {}},
+                     "description": "JSON as below, or the binary format (see app/api/wire.py)"},
+               **ERRORS},
+    openapi_extra=IMAGE_BODY,
+)
+async def featuremaps(
+    request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
+    models: ModelsQuery = "max,avg", encoding: EncodingQuery = "uint8",
+    format: FormatQuery = None,
+) -> Response:
+    """Run the chosen networks on a drawing and return the 28x28 input they saw, each
+    network's prediction and probabilities, and every conv and pool layer's maps."""
+    check_query(request, ("models", "encoding", "format"))
+    t0 = time.perf_counter()
+    names = parse_models(engine, models)
+    x28 = await read_input(request, settings.max_upload_bytes, settings.max_image_pixels)
+    t1 = time.perf_counter()
+    result = await gate.run(engine.featuremaps, x28, names, encoding)
+    t2 = time.perf_counter()
+    binary = format == "binary" or (
+        format is None and wire.BINARY_TYPE in request.headers.get("accept", ""))
+    headers: dict[str, str] = {}
+    if binary:
+        body = wire.to_binary(result)
+        media = wire.BINARY_TYPE
+        if wire.accepts_gzip(request.headers.get("accept-encoding", "")):
+            body = wire.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        headers["Vary"] = "Accept, Accept-Encoding"
+    else:
+        body = wire.to_json(result)
+        media = "application/json"
+    t3 = time.perf_counter()
+    headers["Server-Timing"] = server_timing({
+        "decode": (t1 - t0) * 1000, "infer": result.timings["infer"],
+        "queue": (t2 - t1) * 1000 - result.timings["infer"], "encode": (t3 - t2) * 1000,
+    })
+    return Response(body, media_type=media, headers=headers)
+
+
+@router.post(
+    "/featuremaps/{model}/{layer}.png",
+    summary="One layer's maps as a PNG grid",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "channels in a grid, 8 per row"},
+               **ERRORS},
+    openapi_extra=IMAGE_BODY,
+)
+async def layer_png(
+    request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
+    model: Annotated[str, Path(description="network", examples=["max"])],
+    layer: Annotated[str, Path(description="layer name", examples=["pool1"])],
+    channel: Annotated[int | None, Query(ge=0, description="only this channel")] = None,
+    scale: Annotated[int, Query(ge=1, le=32, description="pixels per map unit")] = 8,
+    norm: Annotated[Literal["channel", "layer"], Query(
+        description="scale colours per channel or over the whole layer")] = "channel",
+    colormap: Annotated[Literal["viridis", "gray"], Query()] = "viridis",
+) -> Response:
+    """The chosen layer's maps for a drawing, as one PNG: a picture from curl."""
+    check_query(request, ("channel", "scale", "norm", "colormap"))
+    if model not in engine.variants:
+        raise UnknownName(f"unknown model {model!r}; this server has {', '.join(engine.variants)}")
+    engine.check_layers([model], [layer])
+    x28 = await read_input(request, settings.max_upload_bytes, settings.max_image_pixels)
+    result = await gate.run(engine.featuremaps, x28, [model], "float32")
+    maps = next(item for item in result.nets[0].layers if item.name == layer)
+    values = maps.data.reshape(maps.shape)
+    if channel is not None:
+        if channel >= maps.shape[0]:
+            raise InvalidParameter(f"channel {channel} out of range: {layer} has channels "
+                             f"0..{maps.shape[0] - 1}")
+        values = values[channel:channel + 1]
+    png = grid_png(np.asarray(values, np.float32), scale=scale, norm=norm, colormap=colormap)
+    return Response(png, media_type="image/png",
+                    headers={"X-Prediction": str(result.nets[0].prediction)})
+

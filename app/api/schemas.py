@@ -1,0 +1,97 @@
+"""Response schemas for the OpenAPI document (/docs). Routes send pre-encoded bytes; these
+models describe exactly what those bytes hold, and the API tests check both agree."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(examples=["unknown model 'maxx'; this server has max, avg, strided, "
+                                  "nopool, blurmax"])
+
+
+class InputOut(BaseModel):
+    shape: list[int] = Field(examples=[[28, 28]])
+    encoding: Literal["uint8", "float16", "float32"]
+    data: str = Field(description="base64 of the 28x28 input, row-major; uint8 means q/255")
+
+
+class LayerOut(BaseModel):
+    name: str = Field(examples=["pool1"])
+    kind: Literal["conv", "pool"]
+    shape: list[int] = Field(description="[C, H, W]", examples=[[32, 13, 13]])
+    encoding: Literal["uint8", "float16", "float32"]
+    low: list[float] = Field(description="per-channel minimum (C values)")
+    high: list[float] = Field(description="per-channel maximum (C values)")
+    data: str = Field(description="base64 of C*H*W values, row-major; for uint8 each channel "
+                                  "is quantised: value = low + q/255 * (high - low); float16/32 "
+                                  "are little-endian")
+
+
+class NetOut(BaseModel):
+    prediction: int = Field(ge=0, le=9, examples=[7])
+    probabilities: list[float] = Field(min_length=10, max_length=10)
+    layers: list[LayerOut]
+
+
+class FeatureMapsOut(BaseModel):
+    input: InputOut
+    models: dict[str, NetOut]
+
+
+class ReceptiveField(BaseModel):
+    size: int = Field(description="side of the input patch one unit sees, pixels")
+    jump: int = Field(description="input pixels between neighbouring units")
+    start: float = Field(description="input position of unit 0's centre")
+
+
+class Reads(BaseModel):
+    layer: str = Field(description="the layer this one reads ('input' for conv1)")
+    kernel: int
+    stride: int
+    padding: int
+
+
+class LayerInfo(BaseModel):
+    name: str
+    kind: Literal["conv", "pool"]
+    shape: list[int]
+    params: int
+    receptive_field: ReceptiveField
+    reads: Reads
+
+
+class DenseInfo(BaseModel):
+    name: str
+    units: int
+    params: int
+
+
+class ModelInfo(BaseModel):
+    name: str = Field(examples=["max"])
+    title: str
+    downsampling: str
+    layers: list[LayerInfo]
+    dense: list[DenseInfo]
+    params: int = Field(examples=[93322])
+    test_accuracy: float | None
+    shift_consistency: float | None = Field(
+        description="share of MNIST test digits whose class survives two random shifts of up "
+                    "to 3 px (featuremaps evaluate --shifts)")
+    epochs: int | None
+    weights_sha256: str
+
+
+class ModelsOut(BaseModel):
+    device: str = Field(examples=["cpu"])
+    models: list[ModelInfo]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    device: str
+    models: list[str]
+    version: str

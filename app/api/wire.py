@@ -1,0 +1,154 @@
+"""FeatureMaps -> bytes on the wire: the REST JSON format and the page's binary format.
+
+JSON (application/json), as in the design:
+  {"input": {"shape": [28, 28], "encoding": E, "data": b64},
+   "models": {"max": {"prediction": 7, "probabilities": [...],
+                      "layers": [{"name", "kind", "shape", "encoding", "low", "high", "data": b64}]}}}
+
+Binary (application/x-featuremaps, what the page uses): the same content without base64
+or float text, usually sent gzip-compressed:
+  bytes 0..3   magic b"FMAP"
+  bytes 4..7   header length N, uint32 little-endian
+  bytes 8..    header: N bytes of UTF-8 JSON, the JSON format's skeleton where every
+               "data", "low", "high" and "probabilities" is replaced by
+               {"offset": byte offset into the payload, "length": bytes}
+  then         zero padding to a multiple of 4, then the payload: the input (28*28 in the
+               encoding), the packed float32 buffer (probabilities, lows, highs) and the
+               packed maps, each starting on a 4-byte boundary.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import struct
+from typing import Any
+
+import numpy as np
+
+from app.ml.encode import Encoding
+from app.ml.engine import FeatureMaps
+
+BINARY_TYPE = "application/x-featuremaps"
+MAGIC = b"FMAP"
+
+
+def encode_input(x28: np.ndarray, encoding: Encoding) -> np.ndarray:
+    """The 28x28 input in the response's encoding; uint8 means value = q / 255."""
+    if encoding == "uint8":
+        return np.rint(np.clip(x28, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return x28.astype(np.float16 if encoding == "float16" else np.float32)
+
+
+def _b64(arr: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(arr).data).decode("ascii")
+
+
+def _floats(arr: np.ndarray) -> list[float]:
+    return [float(v) for v in arr.astype(np.float64).round(7)]
+
+
+def to_json_dict(result: FeatureMaps) -> dict[str, Any]:
+    models: dict[str, Any] = {}
+    for net in result.nets:
+        models[net.variant] = {
+            "prediction": net.prediction,
+            "probabilities": _floats(net.probabilities),
+            "layers": [
+                {"name": layer.name, "kind": layer.kind, "shape": list(layer.shape),
+                 "encoding": layer.encoding, "low": _floats(layer.low),
+                 "high": _floats(layer.high), "data": _b64(layer.data)}
+                for layer in net.layers
+            ],
+        }
+    return {
+        "input": {"shape": [28, 28], "encoding": result.encoding,
+                  "data": _b64(encode_input(result.input, result.encoding))},
+        "models": models,
+    }
+
+
+def to_json(result: FeatureMaps) -> bytes:
+    return json.dumps(to_json_dict(result), separators=(",", ":")).encode()
+
+
+def _aligned(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def to_binary(result: FeatureMaps) -> bytes:
+    """The binary format above (uncompressed)."""
+    x = encode_input(result.input, result.encoding)
+    floats = np.ascontiguousarray(result.floats, dtype="<f4")
+    data = np.ascontiguousarray(result.data)
+    itemsize = data.dtype.itemsize
+    x_at = 0
+    floats_at = _aligned(x.nbytes)
+    data_at = _aligned(floats_at + floats.nbytes)
+
+    def fref(offset_in_floats: int, count: int) -> dict[str, int]:
+        return {"offset": floats_at + 4 * offset_in_floats, "length": 4 * count}
+
+    models: dict[str, Any] = {}
+    for slot in result.layout.nets:
+        net = next(n for n in result.nets if n.variant == slot.variant)
+        models[slot.variant] = {
+            "prediction": net.prediction,
+            "probabilities": fref(slot.probs, 10),
+            "layers": [
+                {"name": ls.layer.name, "kind": ls.layer.kind, "shape": list(ls.layer.shape),
+                 "encoding": result.encoding,
+                 "low": fref(ls.low, ls.layer.shape[0]),
+                 "high": fref(ls.high, ls.layer.shape[0]),
+                 "data": {"offset": data_at + itemsize * ls.offset, "length": itemsize * ls.size}}
+                for ls in slot.layers
+            ],
+        }
+    header = json.dumps({
+        "input": {"shape": [28, 28], "encoding": result.encoding,
+                  "data": {"offset": x_at, "length": x.nbytes}},
+        "models": models,
+    }, separators=(",", ":")).encode()
+    head_len = _aligned(8 + len(header))
+    parts = [
+        MAGIC, struct.pack("<I", len(header)), header, b"\0" * (head_len - 8 - len(header)),
+        x.tobytes(), b"\0" * (floats_at - x.nbytes),
+        floats.tobytes(), b"\0" * (data_at - floats_at - floats.nbytes),
+        data.tobytes(),
+    ]
+    return b"".join(parts)
+
+
+def compress(body: bytes) -> bytes:
+    """gzip at level 1: most of a map is ReLU zeros, which even the fastest level removes."""
+    return gzip.compress(body, compresslevel=1, mtime=0)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    for part in accept_encoding.split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            return params.replace(" ", "") != "q=0"
+    return False
+
+
+def parse_binary(body: bytes) -> dict[str, Any]:
+    """Decode the binary format back into the JSON format's structure (for tests and clients)."""
+    if body[:4] != MAGIC:
+        raise ValueError("not a featuremaps binary response")
+    (n,) = struct.unpack("<I", body[4:8])
+    header: dict[str, Any] = json.loads(body[8:8 + n])
+    payload = memoryview(body)[_aligned(8 + n):]
+
+    def take(ref: dict[str, int]) -> bytes:
+        return bytes(payload[ref["offset"]:ref["offset"] + ref["length"]])
+
+    header["input"]["data"] = take(header["input"]["data"])
+    for model in header["models"].values():
+        model["probabilities"] = np.frombuffer(take(model["probabilities"]), "<f4").tolist()
+        for layer in model["layers"]:
+            layer["low"] = np.frombuffer(take(layer["low"]), "<f4").tolist()
+            layer["high"] = np.frombuffer(take(layer["high"]), "<f4").tolist()
+            layer["data"] = take(layer["data"])
+    return header

@@ -1,0 +1,85 @@
+"""create_app(settings): the FastAPI app. The lifespan loads the models; nothing heavy happens
+at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+
+from app import __version__
+from app.api import errors
+from app.api.gate import InferenceGate
+from app.api.metrics import Metrics
+from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.api.routes import featuremaps, meta, page
+from app.config import PROJECT_ROOT, Settings
+from app.ml.device import configure_threads
+from app.ml.engine import Engine
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Feature maps of small MNIST convnets, layer by layer: the classic Keras model with max
+pooling, the same with average pooling, and their variants (strided convolution, no
+downsampling, anti-aliased max pooling).
+
+Send a drawing (multipart `file`, a raw PNG/JPEG/WebP/GIF body, or JSON `{"pixels": 28x28}`)
+to `POST /api/v1/featuremaps`; get back what the networks saw, their predictions and every
+conv and pool layer's maps. Errors are JSON `{"detail": "..."}` with a 4xx status.
+"""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The app for these settings. Pass an already loaded engine to skip loading in the
+    lifespan (the CLI loads once up front to fail fast with a one-line error)."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_threads(settings.torch_threads, settings.workers)
+        loaded = engine or Engine.load(settings)
+        loaded.warm_up([m for m in ("max", "avg") if m in loaded.variants][:2]
+                       or list(loaded.variants)[:1])
+        app.state.engine = loaded
+        app.state.settings = settings
+        app.state.gate = InferenceGate(settings.max_inflight, settings.request_timeout_s)
+        metrics.device = loaded.device_name
+        metrics.inflight = lambda: app.state.gate.inflight
+        yield
+        log.info("shutting down")
+
+    app = FastAPI(title="featuremaps", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    errors.install(app)
+    app.include_router(meta.router)
+    app.include_router(featuremaps.router)
+    app.include_router(page.router)
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
+             summary="Prometheus metrics of this worker")
+    async def prometheus() -> PlainTextResponse:
+        """Requests by route and status, a latency histogram, inferences in flight, device."""
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
+
+    if settings.allowed_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
+                           allow_methods=["GET", "POST"], allow_headers=["Content-Type"],
+                           expose_headers=["Server-Timing", "X-Request-ID"])
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics,
+                       access_log_enabled=settings.access_log)
+    return app
+
+
+def app_factory(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """For `uvicorn --factory app.main:app_factory` and the CLI."""
+    return create_app(settings or Settings(), engine)

@@ -1,0 +1,237 @@
+"""The one object routes talk to: loaded networks on a device, and what they can be asked.
+
+setup (Engine.load) -> decode (preprocess.*) -> predict (featuremaps / shifts / batch) ->
+encode (app/api/wire.py). Routes never touch tensors; they hand the engine 28x28 arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.config import Settings
+from app.ml import device as devices
+from app.ml import receptive, registry
+from app.ml.encode import ENCODINGS, Encoding
+from app.ml.errors import UnknownName, WeightsError
+from app.ml.nets import VARIANTS, Net, param_counts, variant_spec
+from app.ml.pack import Layout, group_sizes, pack
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LayerMaps:
+    name: str
+    kind: str
+    shape: tuple[int, int, int]
+    encoding: Encoding
+    low: np.ndarray  # (C,) float32
+    high: np.ndarray  # (C,) float32
+    data: np.ndarray  # (C*H*W,) in the encoding's dtype, row-major
+
+
+@dataclass(frozen=True)
+class NetMaps:
+    variant: str
+    prediction: int
+    probabilities: np.ndarray  # (10,) float32
+    layers: tuple[LayerMaps, ...]
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    """Everything one request gets back, still as arrays; app/api/wire.py turns it into bytes."""
+
+    input: np.ndarray  # (28, 28) float32, what the networks saw
+    encoding: Encoding
+    nets: tuple[NetMaps, ...]
+    layout: Layout
+    data: np.ndarray  # all maps packed, (layout.data_size,)
+    floats: np.ndarray  # probabilities, lows and highs packed, (layout.float_size,)
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds
+
+
+def unpack(layout: Layout, data: np.ndarray, floats: np.ndarray, encoding: Encoding,
+           b: int = 1, index: int = 0) -> tuple[NetMaps, ...]:
+    """Views into packed buffers of b images, for image `index` (copies nothing for b == 1)."""
+    nets: list[NetMaps] = []
+    for slot in layout.nets:
+        probs = floats[b * slot.probs + 10 * index: b * slot.probs + 10 * (index + 1)]
+        layers: list[LayerMaps] = []
+        for ls in slot.layers:
+            c = ls.layer.shape[0]
+            start = b * ls.offset + index * ls.size
+            layers.append(LayerMaps(
+                ls.layer.name, ls.layer.kind, ls.layer.shape, encoding,
+                floats[b * ls.low + index * c: b * ls.low + (index + 1) * c],
+                floats[b * ls.low + b * c + index * c: b * ls.low + b * c + (index + 1) * c],
+                data[start:start + ls.size],
+            ))
+        nets.append(NetMaps(slot.variant, int(np.argmax(probs)), probs, tuple(layers)))
+    return tuple(nets)
+
+
+class CudaGraphRunner:
+    """Batch-1, uint8, fixed set of networks: forward, capture, quantise and pack replayed as
+    one CUDA graph; the two packed buffers are then copied once each into pinned host memory."""
+
+    def __init__(self, nets: Sequence[Net], layout: Layout, dev: torch.device) -> None:
+        self.nets = tuple(nets)
+        self.layout = layout
+        self.lock = threading.Lock()
+        self.host_x = torch.zeros(1, 1, 28, 28).pin_memory()
+        self.static_x = torch.zeros(1, 1, 28, 28, device=dev)
+        self.host_data = torch.empty(layout.data_size, dtype=torch.uint8).pin_memory()
+        self.host_floats = torch.empty(layout.float_size, dtype=torch.float32).pin_memory()
+        group_sizes(layout, 1, dev)  # built before capture: no host->device copy inside it
+        side = torch.cuda.Stream(dev)
+        side.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(side), torch.inference_mode():
+            for _ in range(3):  # warm up kernels and the allocator outside the graph
+                pack(self.nets, self.static_x, layout)
+        torch.cuda.current_stream(dev).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph), torch.inference_mode():
+            self.out_data, self.out_floats = pack(self.nets, self.static_x, layout)
+
+    def run(self, x28: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with self.lock:
+            self.host_x.numpy()[0, 0] = x28
+            self.static_x.copy_(self.host_x, non_blocking=True)
+            self.graph.replay()
+            self.host_data.copy_(self.out_data, non_blocking=True)
+            self.host_floats.copy_(self.out_floats, non_blocking=True)
+            torch.cuda.current_stream(self.static_x.device).synchronize()
+            return self.host_data.numpy().copy(), self.host_floats.numpy().copy()
+
+
+class Engine:
+    """Loaded networks on one device. Thread-safe: inference holds no shared mutable state
+    except the CUDA graphs, which serialise on their own lock."""
+
+    def __init__(self, loaded: dict[str, registry.Loaded], dev: torch.device,
+                 settings: Settings) -> None:
+        self.loaded = loaded
+        self.device = dev
+        self.settings = settings
+        self._graphs: dict[tuple[str, ...], CudaGraphRunner] = {}
+        self._graph_lock = threading.Lock()
+
+    # --- setup ---------------------------------------------------------------------
+    @classmethod
+    def load(cls, settings: Settings) -> Engine:
+        """Resolve the device and load every configured variant, each verified by its card."""
+        dev = devices.resolve(settings.device)
+        unknown = [v for v in settings.models if v not in VARIANTS]
+        if unknown:
+            raise WeightsError(f"unknown variant(s) {', '.join(unknown)}; "
+                               f"expected some of {', '.join(VARIANTS)}")
+        loaded = {v: registry.load(settings.models_dir, v, dev) for v in settings.models}
+        engine = cls(loaded, dev, settings)
+        log.info("engine ready on %s with %s", devices.describe(dev), ", ".join(loaded))
+        return engine
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(self.loaded)
+
+    @property
+    def device_name(self) -> str:
+        return devices.describe(self.device)
+
+    def nets(self, models: Sequence[str]) -> list[Net]:
+        missing = [m for m in models if m not in self.loaded]
+        if missing:
+            raise UnknownName(f"unknown model {missing[0]!r}; this server has "
+                              f"{', '.join(self.loaded)}")
+        return [self.loaded[m].net for m in models]
+
+    def check_layers(self, models: Sequence[str], layers: Sequence[str]) -> None:
+        for model in models:
+            names = self.loaded[model].net.stages
+            for layer in layers:
+                if layer not in names:
+                    raise UnknownName(f"model {model!r} has no layer {layer!r}; "
+                                      f"its layers are {', '.join(names)}")
+
+    # --- predict -------------------------------------------------------------------
+    def tensor(self, images: np.ndarray) -> torch.Tensor:
+        """(N, 28, 28) or (28, 28) float32 0..1 -> (N, 1, 28, 28) on the device."""
+        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+        return x.reshape(-1, 1, 28, 28).to(self.device, non_blocking=True)
+
+    def featuremaps(self, x28: np.ndarray, models: Sequence[str],
+                    encoding: Encoding = "uint8") -> FeatureMaps:
+        """Every map of every chosen network for one 28x28 input, packed."""
+        if encoding not in ENCODINGS:
+            raise UnknownName(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
+        nets = self.nets(models)
+        layout = Layout.plan(nets)
+        t0 = time.perf_counter()
+        runner = self._graph_runner(tuple(models), nets, layout) if encoding == "uint8" else None
+        if runner is not None:
+            data, floats = runner.run(x28)
+        else:
+            with torch.inference_mode():
+                packed, packed_floats = pack(nets, self.tensor(x28), layout, encoding)
+                data = packed.cpu().numpy()
+                floats = packed_floats.cpu().numpy()
+        infer_ms = (time.perf_counter() - t0) * 1000
+        return FeatureMaps(x28, encoding, unpack(layout, data, floats, encoding), layout,
+                           data, floats, {"infer": infer_ms})
+
+    def _graph_runner(self, key: tuple[str, ...], nets: list[Net],
+                      layout: Layout) -> CudaGraphRunner | None:
+        if self.device.type != "cuda" or not self.settings.cuda_graphs:
+            return None
+        runner = self._graphs.get(key)
+        if runner is None:
+            with self._graph_lock:
+                runner = self._graphs.get(key)
+                if runner is None:
+                    runner = CudaGraphRunner(nets, layout, self.device)
+                    self._graphs[key] = runner
+                    log.info("captured a CUDA graph for %s", ",".join(key))
+        return runner
+
+    def warm_up(self, models: Sequence[str]) -> None:
+        """One throw-away request, so the first user does not pay for lazy initialisation."""
+        self.featuremaps(np.zeros((28, 28), np.float32), models)
+
+    # --- describe ------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """What /api/v1/models reports: every loaded variant's geometry, params and card."""
+        out: list[dict[str, Any]] = []
+        for variant, item in self.loaded.items():
+            spec = variant_spec(variant)
+            counts = param_counts(item.net)
+            geometry = {g["name"]: g for g in receptive.describe(spec)}
+            card = item.card
+            out.append({
+                "name": variant,
+                "title": spec.title,
+                "downsampling": spec.downsampling,
+                "layers": [
+                    {"name": layer.name, "kind": layer.kind, "shape": list(layer.shape),
+                     "params": counts[layer.name],
+                     "receptive_field": geometry[layer.name]["receptive_field"],
+                     "reads": geometry[layer.name]["reads"]}
+                    for layer in spec.layers
+                ],
+                "dense": [{"name": "dense1", "units": 64, "params": counts["dense1"]},
+                          {"name": "dense2", "units": 10, "params": counts["dense2"]}],
+                "params": sum(counts.values()),
+                "test_accuracy": card.get("test_accuracy"),
+                "shift_consistency": card.get("shift_consistency"),
+                "epochs": card.get("epochs"),
+                "weights_sha256": card["weights_sha256"],
+            })
+        return {"device": self.device_name, "models": out}

@@ -1,0 +1,147 @@
+"""What the model sees: any image in, MNIST-style 28x28 floats out.
+
+Like MNIST: light ink on dark; crop to the ink's bounding box; scale the longer side to
+20 px keeping the aspect ratio, with anti-aliasing; paste into 28x28 so that the centre of
+mass lands on the centre. Dark-on-light images are inverted first. An empty drawing is
+valid and gives all zeros.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from app.ml.errors import CorruptImage, EmptyBody, ImageTooLarge, InvalidImage, InvalidPixels
+
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+ACCEPTED_TEXT = "PNG, JPEG, WebP or GIF"
+SIDE = 28
+BOX = 20
+INK_THRESHOLD = 0.1  # ink below this (JPEG noise, faint smudges) does not set the bounding box
+
+
+def decode(data: bytes, max_pixels: int) -> np.ndarray:
+    """Decode image bytes into light-on-dark grey levels (H, W) float32 in 0..1.
+
+    The pixel count is checked from the header, before any pixel is decoded.
+    """
+    if not data:
+        raise EmptyBody(f"empty body: send a {ACCEPTED_TEXT} image")
+    # PIL's own bomb check warns or raises with its global limit; ours is per call instead.
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except UnidentifiedImageError as exc:
+        raise InvalidImage(f"not an image this server reads: send a {ACCEPTED_TEXT}") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CorruptImage(f"unreadable image header ({exc}): send a {ACCEPTED_TEXT}") from exc
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise CorruptImage(f"image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
+        )
+    try:
+        frame = next(iter(ImageSequence.Iterator(image)))  # first frame of a GIF/WebP
+        frame.load()
+        grey = _ink(frame)
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise CorruptImage(f"image data is truncated or corrupt ({exc})") from exc
+    return grey
+
+
+def _ink(frame: Image.Image) -> np.ndarray:
+    """Ink intensity 0..1 of a decoded frame, light ink on dark."""
+    has_alpha = frame.mode in ("RGBA", "LA", "PA") or (
+        frame.mode == "P" and "transparency" in frame.info
+    )
+    if has_alpha:
+        rgba = np.asarray(frame.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3]
+        if alpha.min() < 1.0:
+            # transparent background: the strokes are wherever the image is opaque
+            return np.ascontiguousarray(alpha)
+        frame = frame.convert("RGB")
+    grey = np.asarray(frame.convert("L"), dtype=np.float32) / 255.0
+    return invert_if_light(grey)
+
+
+def invert_if_light(grey: np.ndarray) -> np.ndarray:
+    """Dark ink on a light background (paper, a white canvas) is inverted to MNIST's polarity."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if float(np.median(border)) > 0.5:
+        return np.ascontiguousarray(1.0 - grey)
+    return grey
+
+
+def mnist_style(grey: np.ndarray) -> np.ndarray:
+    """Crop, scale to a 20 px box and centre by mass in 28x28. (H, W) -> (28, 28) float32."""
+    out = np.zeros((SIDE, SIDE), dtype=np.float32)
+    mask = grey > INK_THRESHOLD
+    if not mask.any():
+        return out
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    crop = grey[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    new_h = max(1, min(BOX, round(h * scale)))
+    new_w = max(1, min(BOX, round(w * scale)))
+    img = Image.fromarray(np.clip(crop, 0.0, 1.0).astype(np.float32), mode="F")
+    small = np.asarray(img.resize((new_w, new_h), Image.Resampling.LANCZOS), dtype=np.float32)
+    small = np.clip(small, 0.0, 1.0)
+    mass = float(small.sum())
+    if mass <= 0.0:
+        return out
+    ys, xs = np.indices(small.shape)
+    cy = float((ys * small).sum()) / mass
+    cx = float((xs * small).sum()) / mass
+    # top-left so that the centre of mass sits on the image centre (13.5, 13.5)
+    top = _place(cy, new_h)
+    left = _place(cx, new_w)
+    out[top:top + new_h, left:left + new_w] = small
+    return out
+
+
+def _place(centre: float, size: int) -> int:
+    """Integer offset putting `centre` near 13.5, keeping the box inside the 28 px field."""
+    offset = math.floor((SIDE - 1) / 2 - centre + 0.5)
+    return min(max(offset, 0), SIDE - size)
+
+
+def from_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Image bytes -> the (28, 28) float32 input the model sees."""
+    return mnist_style(decode(data, max_pixels))
+
+
+def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
+    """A JSON 28x28 array of numbers in 0..1 -> (28, 28) float32.
+
+    By default the pixels are taken as the model's input as they are; with preprocess=True
+    they go through the same cropping and centring as an image.
+    """
+    if not isinstance(pixels, list) or len(pixels) != SIDE:
+        n = len(pixels) if isinstance(pixels, list) else type(pixels).__name__
+        raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got {n} rows")
+    for i, row in enumerate(pixels):
+        if not isinstance(row, list) or len(row) != SIDE:
+            n = len(row) if isinstance(row, list) else type(row).__name__
+            raise InvalidPixels(f"pixels row {i} must hold 28 numbers in 0..1; got {n}")
+        for j, value in enumerate(row):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidPixels(
+                    f"pixels[{i}][{j}] is {type(value).__name__}; expected a number in 0..1"
+                )
+    arr = np.asarray(pixels, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        i, j = np.argwhere(~np.isfinite(arr))[0]
+        raise InvalidPixels(f"pixels[{i}][{j}] is not finite; expected a number in 0..1")
+    if arr.min() < 0.0 or arr.max() > 1.0:
+        i, j = np.argwhere((arr < 0.0) | (arr > 1.0))[0]
+        raise InvalidPixels(f"pixels[{i}][{j}] = {arr[i, j]:g} is out of range; expected 0..1")
+    grey = arr.astype(np.float32)
+    return mnist_style(grey) if preprocess else grey

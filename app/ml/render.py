@@ -1,0 +1,82 @@
+"""Feature maps as pictures: a perceptual colormap and a PNG grid of channels."""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+Norm = Literal["channel", "layer"]
+Colormap = Literal["viridis", "gray"]
+
+# Nine stops of matplotlib's viridis (0, 1/8, ..., 1), linearly interpolated in between.
+# The page draws with the same stops (they reach it through the page's config).
+VIRIDIS_STOPS: tuple[tuple[float, float, float], ...] = (
+    (0.267004, 0.004874, 0.329415),
+    (0.282623, 0.140926, 0.457517),
+    (0.253935, 0.265254, 0.529983),
+    (0.206756, 0.371758, 0.553117),
+    (0.163625, 0.471133, 0.558148),
+    (0.127568, 0.566949, 0.550556),
+    (0.134692, 0.658636, 0.517649),
+    (0.266941, 0.748751, 0.440573),
+    (0.993248, 0.906157, 0.143936),
+)
+GAP = 1  # pixels between channels in a grid, at scale 1
+COLUMNS = 8
+
+
+def lut(name: Colormap) -> np.ndarray:
+    """(256, 3) uint8 lookup table."""
+    t = np.linspace(0.0, 1.0, 256)
+    if name == "gray":
+        g = np.rint(t * 255).astype(np.uint8)
+        return np.stack([g, g, g], axis=1)
+    stops = np.asarray(VIRIDIS_STOPS)
+    xs = np.linspace(0.0, 1.0, len(stops))
+    rgb = np.stack([np.interp(t, xs, stops[:, k]) for k in range(3)], axis=1)
+    return np.rint(rgb * 255).astype(np.uint8)
+
+
+def normalise(maps: np.ndarray, norm: Norm) -> np.ndarray:
+    """(C, H, W) float -> (C, H, W) uint8, scaled per channel or over the whole layer."""
+    if norm == "channel":
+        lo = maps.min(axis=(1, 2), keepdims=True)
+        hi = maps.max(axis=(1, 2), keepdims=True)
+    else:
+        lo = np.full((1, 1, 1), maps.min())
+        hi = np.full((1, 1, 1), maps.max())
+    span = hi - lo
+    scaled = np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0.0)
+    return np.rint(scaled * 255).astype(np.uint8)
+
+
+def grid_png(maps: np.ndarray, *, scale: int = 4, norm: Norm = "channel",
+             colormap: Colormap = "viridis") -> bytes:
+    """(C, H, W) float maps -> one PNG: channels left to right, top to bottom, 8 per row."""
+    c, h, w = maps.shape
+    levels = normalise(maps, norm)
+    cols = min(COLUMNS, c)
+    rows = math.ceil(c / cols)
+    gap = GAP if c > 1 else 0
+    cell_h, cell_w = h * scale, w * scale
+    canvas = np.full((rows * (cell_h + gap) - gap, cols * (cell_w + gap) - gap), 0, np.uint8)
+    big = levels.repeat(scale, axis=1).repeat(scale, axis=2)  # (C, H*s, W*s), nearest
+    for k in range(c):
+        r, q = divmod(k, cols)
+        y, x = r * (cell_h + gap), q * (cell_w + gap)
+        canvas[y:y + cell_h, x:x + cell_w] = big[k]
+    rgb = lut(colormap)[canvas]
+    if gap:
+        mask = np.ones(canvas.shape, bool)
+        for k in range(c):
+            r, q = divmod(k, cols)
+            y, x = r * (cell_h + gap), q * (cell_w + gap)
+            mask[y:y + cell_h, x:x + cell_w] = False
+        rgb[mask] = 255  # white gutters between channels
+    buf = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
