@@ -21,23 +21,28 @@ def _out(line: str = "") -> None:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
     import uvicorn
 
     from app.main import app_factory
     from app.ml.device import configure_threads
+    from app.ml.engine import Engine
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port,
                                    "workers": args.workers, "device": args.device}.items()
                  if v is not None}
     settings = settings.model_copy(update=overrides)
     configure_threads(settings.torch_threads, settings.workers)
-    # Workers > 1 re-create the app in each process from the environment, so pass overrides there.
-    import os
-
-    for key, value in overrides.items():
-        os.environ[f"FEATUREMAPS_{key.upper()}"] = str(value)
+    # Load (and verify) the models before binding the port: a missing or corrupt weights file
+    # stops start-up here with one line naming the file.
+    engine = Engine.load(settings)
+    if settings.workers > 1:
+        # each worker process re-creates the app from the environment: hand the overrides on
+        for key, value in overrides.items():
+            os.environ[f"FEATUREMAPS_{key.upper()}"] = str(value)
     uvicorn.run(
-        "app.main:app_factory" if settings.workers > 1 else app_factory(settings),
+        "app.main:app_factory" if settings.workers > 1 else app_factory(settings, engine),
         factory=settings.workers > 1,
         host=settings.host,
         port=settings.port,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -23,6 +24,19 @@ BOX = 20
 INK_THRESHOLD = 0.1  # ink below this (JPEG noise, faint smudges) does not set the bounding box
 
 
+def sniff(data: bytes) -> str | None:
+    """The accepted format these bytes claim to be by their signature, if any."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
     """Decode image bytes into light-on-dark grey levels (H, W) float32 in 0..1.
 
@@ -30,14 +44,18 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     """
     if not data:
         raise EmptyBody(f"empty body: send a {ACCEPTED_TEXT} image")
+    kind = sniff(data)
+    corrupt = f"{kind or 'image'} data is truncated or corrupt"
     # PIL's own bomb check warns or raises with its global limit; ours is per call instead.
     Image.MAX_IMAGE_PIXELS = None
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError as exc:
+        if kind is not None:
+            raise CorruptImage(corrupt) from exc
         raise InvalidImage(f"not an image this server reads: send a {ACCEPTED_TEXT}") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise CorruptImage(f"unreadable image header ({exc}): send a {ACCEPTED_TEXT}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+        raise CorruptImage(corrupt) from exc
     width, height = image.size
     if width < 1 or height < 1:
         raise CorruptImage(f"image has no pixels ({width}x{height})")
@@ -49,8 +67,9 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         frame = next(iter(ImageSequence.Iterator(image)))  # first frame of a GIF/WebP
         frame.load()
         grey = _ink(frame)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-        raise CorruptImage(f"image data is truncated or corrupt ({exc})") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError,
+            Image.DecompressionBombError) as exc:
+        raise CorruptImage(corrupt) from exc
     return grey
 
 

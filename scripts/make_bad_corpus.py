@@ -1,0 +1,224 @@
+"""Write the bad-input corpus: tests/data/bad/<case>.json (+ <case>.body when it has one).
+
+Each case says how to send it (method, path, query, content type, body or multipart parts)
+and what must come back: the exact status and the exact JSON detail. Run from the project
+root:  python scripts/make_bad_corpus.py   (deterministic; re-running rewrites the same files)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "bad"
+FM = "/api/v1/featuremaps"
+ACCEPTED = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF body, "
+            'or application/json {"pixels": 28x28 numbers in 0..1}')
+NOT_IMAGE = "not an image this server reads: send a PNG, JPEG, WebP or GIF"
+LIMIT_PIXELS = 4096 * 4096
+UPLOAD_LIMIT = 2 * 1024 * 1024
+OVER_LIMIT = ("request body over the upload limit of 2,097,152 bytes "
+              "(FEATUREMAPS_MAX_UPLOAD_BYTES)")
+SERVER_MODELS = "max, avg, strided, nopool, blurmax"
+
+
+def digit(fmt: str, mode: str = "L") -> bytes:
+    canvas = np.zeros((64, 64), np.uint8)
+    canvas[8:56, 28:36] = 255
+    buf = io.BytesIO()
+    Image.fromarray(canvas).convert(mode).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return (struct.pack(">I", len(payload)) + kind + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+
+
+def png_bomb(side: int = 30_000) -> bytes:
+    """A valid 1-bit PNG of side x side black pixels: ~110 KB that decodes to 900 MB (L)."""
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    row = b"\0" * (1 + (side + 7) // 8)
+    comp = zlib.compressobj(9)
+    idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
+            + png_chunk(b"IEND", b""))
+
+
+def corrupt_middle(data: bytes, start: int) -> bytes:
+    rng = np.random.default_rng(1)
+    junk = rng.integers(0, 256, len(data) - start, dtype=np.uint8).tobytes()
+    return data[:start] + junk
+
+
+def pixels(value: Any = 0.0, rows: int = 28, cols: int = 28) -> list[list[Any]]:
+    return [[value] * cols for _ in range(rows)]
+
+
+def with_cell(value: Any) -> dict[str, Any]:
+    grid = pixels()
+    grid[3][5] = value
+    return {"pixels": grid}
+
+
+def cases() -> dict[str, dict[str, Any]]:
+    png, jpeg, gif, webp = digit("PNG"), digit("JPEG"), digit("GIF"), digit("WEBP", "RGB")
+    c: dict[str, dict[str, Any]] = {}
+
+    def raw(name: str, body: bytes, ctype: str, status: int, detail: str,
+            path: str = FM, query: str = "") -> None:
+        c[name] = {"path": path, "query": query, "content_type": ctype, "body": body,
+                   "status": status, "detail": detail}
+
+    def js(name: str, doc: Any, status: int, detail: str, query: str = "") -> None:
+        text = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+        raw(name, text, "application/json", status, detail, query=query)
+
+    # images: truncated and corrupt
+    raw("png-truncated", png[: len(png) // 2], "image/png", 422, "PNG data is truncated or corrupt")
+    raw("png-bad-crc", png[:29] + b"\0\0\0\0" + png[33:], "image/png", 422,
+        "PNG data is truncated or corrupt")
+    raw("png-garbage-data", corrupt_middle(png, 41), "image/png", 422,
+        "PNG data is truncated or corrupt")
+    raw("png-signature-only", png[:8], "image/png", 422, "PNG data is truncated or corrupt")
+    raw("jpeg-truncated", jpeg[: len(jpeg) // 3], "image/jpeg", 422,
+        "JPEG data is truncated or corrupt")
+    raw("jpeg-garbage-data", corrupt_middle(jpeg, 20), "image/jpeg", 422,
+        "JPEG data is truncated or corrupt")
+    raw("gif-truncated", gif[: len(gif) // 2], "image/gif", 422, "GIF data is truncated or corrupt")
+    raw("gif-header-only", gif[:13], "image/gif", 422, "GIF data is truncated or corrupt")
+    raw("webp-truncated", webp[: len(webp) // 2], "image/webp", 422,
+        "WebP data is truncated or corrupt")
+    raw("webp-garbage-data", corrupt_middle(webp, 30), "image/webp", 422,
+        "WebP data is truncated or corrupt")
+    raw("png-bomb-30000x30000", png_bomb(), "image/png", 413,
+        f"image is 30000x30000 = 900,000,000 pixels; the limit is {LIMIT_PIXELS:,}")
+    # not images
+    raw("svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28">'
+        b'<rect width="28" height="28"/></svg>', "image/png", 415, NOT_IMAGE)
+    raw("svg-content-type", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml", 415,
+        f"content type 'image/svg+xml' is not accepted; send {ACCEPTED}")
+    raw("pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "image/png", 415, NOT_IMAGE)
+    raw("pdf-content-type", b"%PDF-1.4\n%%EOF\n", "application/pdf", 415,
+        f"content type 'application/pdf' is not accepted; send {ACCEPTED}")
+    raw("text-as-png", b"hello, this is not a picture", "image/png", 415, NOT_IMAGE)
+    raw("text-plain", b"hello", "text/plain", 415,
+        f"content type 'text/plain' is not accepted; send {ACCEPTED}")
+    raw("empty-body", b"", "image/png", 400, f"empty body: send {ACCEPTED}")
+    raw("empty-body-no-type", b"", "", 400, f"empty body: send {ACCEPTED}")
+    raw("wrong-content-type", png, "application/xml", 415,
+        f"content type 'application/xml' is not accepted; send {ACCEPTED}")
+    # multipart
+    c["multipart-no-file"] = {"path": FM, "query": "", "multipart": [["note", None, "hello"]],
+                              "status": 400, "detail": "multipart body has no file: send the "
+                              "image in a field named 'file'"}
+    c["multipart-two-files"] = {"path": FM, "query": "", "multipart": [
+        ["file", "a.png", "digit"], ["file", "b.png", "digit"]], "status": 400,
+        "detail": "multipart body has more than one file: send exactly one, as 'file'"}
+    c["multipart-wrong-field"] = {"path": FM, "query": "", "multipart": [
+        ["image", "a.png", "digit"]], "status": 400,
+        "detail": "multipart file field is 'image'; name it 'file'"}
+    c["multipart-text-file"] = {"path": FM, "query": "", "multipart": [
+        ["file", "a.txt", "text"]], "status": 415, "detail": NOT_IMAGE}
+    # JSON
+    js("json-not-object-list", [1, 2, 3], 422,
+       'JSON body must be an object {"pixels": ...}, not list')
+    js("json-not-object-string", "pixels", 422,
+       'JSON body must be an object {"pixels": ...}, not str')
+    js("json-syntax-error", b'{"pixels": [[0, 1}', 400,
+       "body is not valid JSON (Expecting ',' delimiter: line 1 column 18 (char 17))")
+    js("json-deeply-nested", b"[" * 100_000 + b"]" * 100_000, 422,
+       'JSON nested deeper than 3 levels; send {"pixels": 28x28 numbers in 0..1}')
+    js("json-empty", b"", 422, 'empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
+    js("json-no-pixels", {"image": []}, 422, "unknown JSON field 'image'; accepted: pixels, "
+       "preprocess")
+    js("json-missing-pixels", {}, 422, 'JSON body has no "pixels": send 28x28 numbers in 0..1')
+    js("pixels-nan", b'{"pixels": [' + b",".join([b"[" + b",".join([b"0"] * 27 + [b"NaN"])
+       + b"]"] * 28) + b"]}", 422, "pixels[0][27] is not finite; expected a number in 0..1")
+    js("pixels-infinity", with_cell(float("inf")), 422,
+       "pixels[3][5] is not finite; expected a number in 0..1")
+    js("pixels-minus-infinity", with_cell(float("-inf")), 422,
+       "pixels[3][5] is not finite; expected a number in 0..1")
+    js("pixels-string", with_cell("0.5"), 422, "pixels[3][5] is str; expected a number in 0..1")
+    js("pixels-null", with_cell(None), 422, "pixels[3][5] is NoneType; expected a number in 0..1")
+    js("pixels-29x28", {"pixels": pixels(rows=29)}, 422,
+       "pixels must be a list of 28 rows of 28 numbers in 0..1; got 29 rows")
+    js("pixels-28x29", {"pixels": pixels(cols=29)}, 422,
+       "pixels row 0 must hold 28 numbers in 0..1; got 29")
+    js("pixels-0x0", {"pixels": []}, 422,
+       "pixels must be a list of 28 rows of 28 numbers in 0..1; got 0 rows")
+    js("pixels-28x0", {"pixels": [[] for _ in range(28)]}, 422,
+       "pixels row 0 must hold 28 numbers in 0..1; got 0")
+    js("pixels-flat-784", {"pixels": [0.0] * 784}, 422,
+       "pixels must be a list of 28 rows of 28 numbers in 0..1; got 784 rows")
+    js("pixels-negative", with_cell(-0.25), 422,
+       "pixels[3][5] = -0.25 is out of range; expected 0..1")
+    js("pixels-huge", with_cell(1e308), 422, "pixels[3][5] = 1e+308 is out of range; expected 0..1")
+    js("pixels-255-scale", with_cell(255), 422, "pixels[3][5] = 255 is out of range; expected 0..1")
+    js("preprocess-not-bool", {"pixels": pixels(), "preprocess": "yes"}, 422,
+       '"preprocess" must be true or false')
+    # query and path
+    good = json.dumps({"pixels": pixels()}).encode()
+    js("unknown-model", good, 422,
+       f"unknown model 'maxx' in models=; this server has {SERVER_MODELS}", query="models=maxx")
+    js("models-empty", good, 422,
+       "query parameter 'models': String should match pattern '^[a-z]+(,[a-z]+)*$'",
+       query="models=")
+    js("models-twice", good, 422, "models= names a network twice", query="models=max,max")
+    js("unknown-encoding", good, 422,
+       "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'",
+       query="encoding=int4")
+    js("unknown-format", good, 422,
+       "query parameter 'format': Input should be 'json' or 'binary'", query="format=xml")
+    js("unknown-query-parameter", good, 400,
+       "unknown query parameter 'colour'; accepted: models, encoding, format", query="colour=red")
+    raw("png-unknown-model", png, "image/png", 404,
+        f"unknown model 'median'; this server has {SERVER_MODELS}", path=FM + "/median/pool1.png")
+    raw("png-unknown-layer", png, "image/png", 404,
+        "model 'max' has no layer 'pool3'; its layers are conv1, pool1, conv2, pool2, conv3",
+        path=FM + "/max/pool3.png")
+    raw("png-layer-of-other-variant", png, "image/png", 404,
+        "model 'strided' has no layer 'pool1'; its layers are conv1, conv2, conv3",
+        path=FM + "/strided/pool1.png")
+    raw("png-channel-out-of-range", png, "image/png", 422,
+        "channel 32 out of range: pool1 has channels 0..31", path=FM + "/max/pool1.png",
+        query="channel=32")
+    raw("png-scale-zero", png, "image/png", 422,
+        "query parameter 'scale': Input should be greater than or equal to 1",
+        path=FM + "/max/pool1.png", query="scale=0")
+    raw("png-scale-not-a-number", png, "image/png", 422,
+        "query parameter 'scale': Input should be a valid integer, unable to parse string as "
+        "an integer", path=FM + "/max/pool1.png", query="scale=big")
+    # size limits
+    c["oversize-declared"] = {"path": FM, "query": "", "content_type": "image/png",
+                              "body_size": UPLOAD_LIMIT + 1, "status": 413, "detail": OVER_LIMIT}
+    c["oversize-chunked"] = {"path": FM, "query": "", "content_type": "image/png",
+                             "body_size": UPLOAD_LIMIT + 65_536, "chunked": True, "status": 413,
+                             "detail": OVER_LIMIT}
+    return c
+
+
+def main() -> None:
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    for name, case in cases().items():
+        case = dict(case)
+        body = case.pop("body", None)
+        if body is not None:
+            (OUT / f"{name}.body").write_bytes(body)
+            case["body_file"] = f"{name}.body"
+        (OUT / f"{name}.json").write_text(json.dumps(case, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {len(cases())} cases to {OUT.relative_to(Path.cwd())}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The bad-input corpus (tests/data/bad, made by scripts/make_bad_corpus.py): every case gets
+its exact 4xx status and JSON detail, and the server keeps serving right after it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "bad"
+CASES = sorted(CORPUS.glob("*.json"))
+
+
+def test_the_corpus_has_at_least_40_cases() -> None:
+    assert len(CASES) >= 40
+
+
+def chunks(total: int, size: int = 65_536) -> Iterator[bytes]:
+    while total > 0:
+        yield b"\0" * min(size, total)
+        total -= size
+
+
+def send(client: TestClient, case: dict[str, Any], digit: bytes) -> Any:
+    url = case["path"] + (f"?{case['query']}" if case["query"] else "")
+    if "multipart" in case:
+        files = [(field, (name, digit if kind == "digit" else b"just some text", "image/png"))
+                 for field, name, kind in case["multipart"] if name is not None]
+        data = {field: kind for field, name, kind in case["multipart"] if name is None}
+        return client.post(url, files=files or None, data=data or None,
+                           headers={} if files else {"content-type": "multipart/form-data; "
+                                                     "boundary=xyz"},
+                           content=None if files else b"--xyz\r\nContent-Disposition: form-data;"
+                           b' name="note"\r\n\r\nhello\r\n--xyz--\r\n')
+    headers = {"content-type": case["content_type"]} if case["content_type"] else {}
+    if "body_size" in case:
+        body: Any = chunks(case["body_size"]) if case.get("chunked") else b"\0" * case["body_size"]
+    else:
+        body = (CORPUS / case["body_file"]).read_bytes()
+    if not case["content_type"]:
+        # httpx adds no content type for raw bytes: exactly the "no type" case
+        return client.post(url, content=body)
+    return client.post(url, content=body, headers=headers)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_bad_input_gets_its_4xx_and_the_server_keeps_serving(
+        client: TestClient, path: Path, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    case = json.loads(path.read_text())
+    label, digit = test_digit_pngs[0]
+    r = send(client, case, digit)
+    assert r.status_code == case["status"], r.text
+    assert 400 <= r.status_code < 500
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == {"detail": case["detail"]}
+    ok = client.post("/api/v1/featuremaps?models=max", content=digit,
+                     headers={"content-type": "image/png"})
+    assert ok.status_code == 200
+    assert ok.json()["models"]["max"]["prediction"] == label

@@ -1,0 +1,155 @@
+"""POST /api/v1/featuremaps: the wire format, both networks, real digits."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+
+from app.api import wire
+from app.ml import preprocess
+from app.ml.encode import dequantise
+
+LAYERS = [("conv1", "conv", [32, 26, 26]), ("pool1", "pool", [32, 13, 13]),
+          ("conv2", "conv", [64, 11, 11]), ("pool2", "pool", [64, 5, 5]),
+          ("conv3", "conv", [64, 3, 3])]
+
+
+def post_png(client: TestClient, png: bytes, query: str = "") -> dict:
+    r = client.post(f"/api/v1/featuremaps{query}", files={"file": ("digit.png", png, "image/png")})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_both_networks_every_layer_by_default(client: TestClient,
+                                              test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    label, png = test_digit_pngs[0]
+    body = post_png(client, png)
+    assert list(body["models"]) == ["max", "avg"]
+    assert body["input"]["shape"] == [28, 28] and body["input"]["encoding"] == "uint8"
+    assert len(base64.b64decode(body["input"]["data"])) == 784
+    for net in body["models"].values():
+        assert net["prediction"] == label == 7
+        assert len(net["probabilities"]) == 10
+        assert sum(net["probabilities"]) == pytest.approx(1.0, abs=1e-5)
+        assert [(la["name"], la["kind"], la["shape"]) for la in net["layers"]] == LAYERS
+        for layer in net["layers"]:
+            c, h, w = layer["shape"]
+            assert len(base64.b64decode(layer["data"])) == c * h * w
+            assert len(layer["low"]) == len(layer["high"]) == c
+
+
+def test_input_is_what_the_model_saw(client: TestClient,
+                                     test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    _, png = test_digit_pngs[2]
+    body = post_png(client, png, "?models=max")
+    seen = np.frombuffer(base64.b64decode(body["input"]["data"]), np.uint8).reshape(28, 28)
+    expected = preprocess.from_image(png, 10**6)
+    np.testing.assert_array_equal(seen, np.rint(expected * 255).astype(np.uint8))
+
+
+def test_the_shipped_max_network_reads_real_mnist_digits(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    assert len(test_digit_pngs) == 10
+    for label, png in test_digit_pngs.values():
+        r = client.post("/api/v1/featuremaps?models=max", content=png,
+                        headers={"content-type": "image/png"})
+        assert r.json()["models"]["max"]["prediction"] == label
+
+
+@pytest.mark.parametrize("encoding,dtype", [("float32", "<f4"), ("float16", "<f2")])
+def test_float_encodings_are_little_endian_raw_values(client: TestClient, encoding: str,
+                                                      dtype: str) -> None:
+    pixels = np.zeros((28, 28))
+    pixels[4:24, 12:16] = 1.0
+    r = client.post(f"/api/v1/featuremaps?models=avg&encoding={encoding}",
+                    json={"pixels": pixels.tolist()})
+    body = r.json()
+    x = np.frombuffer(base64.b64decode(body["input"]["data"]), dtype).reshape(28, 28)
+    np.testing.assert_array_equal(x, pixels.astype(dtype))
+    for layer in body["models"]["avg"]["layers"]:
+        values = np.frombuffer(base64.b64decode(layer["data"]), dtype).reshape(layer["shape"])
+        assert values.min(axis=(1, 2)) == pytest.approx(layer["low"], rel=1e-3, abs=1e-3)
+        assert values.max(axis=(1, 2)) == pytest.approx(layer["high"], rel=1e-3, abs=1e-3)
+
+
+def test_binary_format_carries_the_same_maps(client: TestClient,
+                                             test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    _, png = test_digit_pngs[4]
+    as_json = post_png(client, png)
+    r = client.post("/api/v1/featuremaps", content=png,
+                    headers={"content-type": "image/png", "accept": wire.BINARY_TYPE,
+                             "accept-encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == wire.BINARY_TYPE
+    assert r.headers["content-encoding"] == "gzip"
+    assert int(r.headers["content-length"]) < 40_000  # the live-update budget
+    parsed = wire.parse_binary(r.content)  # the client already gunzipped it
+    assert base64.b64decode(as_json["input"]["data"]) == parsed["input"]["data"]
+    for name, net in as_json["models"].items():
+        other = parsed["models"][name]
+        assert other["prediction"] == net["prediction"]
+        assert other["probabilities"] == pytest.approx(net["probabilities"], abs=1e-6)
+        for a, b in zip(net["layers"], other["layers"], strict=True):
+            assert base64.b64decode(a["data"]) == b["data"]
+            assert a["low"] == pytest.approx(b["low"], rel=1e-6, abs=1e-7)
+            assert a["high"] == pytest.approx(b["high"], rel=1e-6, abs=1e-7)
+
+
+def test_binary_without_gzip_is_plain(client: TestClient) -> None:
+    r = client.post("/api/v1/featuremaps?format=binary", json={"pixels": [[0.0] * 28] * 28},
+                    headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in r.headers
+    assert r.content[:4] == b"FMAP"
+    with pytest.raises(OSError):
+        gzip.decompress(r.content)
+
+
+def test_server_timing_reports_the_server_side_steps(client: TestClient) -> None:
+    r = client.post("/api/v1/featuremaps", json={"pixels": [[0.0] * 28] * 28})
+    parts = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
+    assert set(parts) == {"decode", "infer", "queue", "encode"}
+    assert all(float(v) >= 0 for v in parts.values())
+
+
+def test_json_pixels_with_preprocess_are_centred(client: TestClient) -> None:
+    pixels = np.zeros((28, 28))
+    pixels[0:10, 0:3] = 1.0  # a small stroke in the corner
+    r = client.post("/api/v1/featuremaps?models=max",
+                    json={"pixels": pixels.tolist(), "preprocess": True})
+    x = np.frombuffer(base64.b64decode(r.json()["input"]["data"]), np.uint8).reshape(28, 28)
+    rows = np.flatnonzero(x.any(axis=1))
+    assert rows[-1] - rows[0] + 1 == 20
+
+
+def test_uint8_maps_decode_with_low_and_high(client: TestClient,
+                                             test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    _, png = test_digit_pngs[1]
+    q = post_png(client, png, "?models=max")["models"]["max"]["layers"][1]
+    f = post_png(client, png, "?models=max&encoding=float32")["models"]["max"]["layers"][1]
+    values = dequantise(np.frombuffer(base64.b64decode(q["data"]), np.uint8).reshape(q["shape"]),
+                        np.array(q["low"]), np.array(q["high"]))
+    exact = np.frombuffer(base64.b64decode(f["data"]), "<f4").reshape(f["shape"])
+    step = (np.array(q["high"]) - np.array(q["low"]))[:, None, None] / 255
+    assert (np.abs(values - exact) <= step / 2 + 1e-5).all()
+
+
+def test_layer_png_is_a_grid_of_channels(client: TestClient,
+                                         test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    _, png = test_digit_pngs[0]
+    r = client.post("/api/v1/featuremaps/max/pool1.png?scale=2", files={"file": ("d.png", png)})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert r.headers["x-prediction"] == "7"
+    img = Image.open(BytesIO(r.content))
+    # 32 channels of 13x13 at scale 2: 8 per row, 4 rows, 1 px gutters
+    assert img.size == (8 * 26 + 7, 4 * 26 + 3)
+    one = client.post("/api/v1/featuremaps/avg/conv3.png?channel=5&scale=10",
+                      files={"file": ("d.png", png)})
+    assert Image.open(BytesIO(one.content)).size == (30, 30)

@@ -1,0 +1,50 @@
+"""GET /healthz, GET /api/v1/models, /docs."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from app.ml import registry
+from tests.conftest import MODELS_DIR
+
+
+def test_healthz_reports_the_device(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["device"] == "cpu"
+    assert {"max", "avg"} <= set(body["models"])
+
+
+def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> None:
+    body = client.get("/api/v1/models").json()
+    assert body["device"] == "cpu"
+    by_name = {m["name"]: m for m in body["models"]}
+    for variant in ("max", "avg"):
+        m = by_name[variant]
+        assert m["params"] == 93_322
+        assert [(la["name"], la["shape"], la["params"]) for la in m["layers"]] == [
+            ("conv1", [32, 26, 26], 320), ("pool1", [32, 13, 13], 0),
+            ("conv2", [64, 11, 11], 18_496), ("pool2", [64, 5, 5], 0),
+            ("conv3", [64, 3, 3], 36_928)]
+        fields = {la["name"]: la["receptive_field"] for la in m["layers"]}
+        assert fields["conv1"] == {"size": 3, "jump": 1, "start": 1.0}
+        assert fields["pool1"] == {"size": 4, "jump": 2, "start": 1.5}
+        assert fields["conv3"] == {"size": 18, "jump": 4, "start": 8.5}
+        pool1 = m["layers"][1]["reads"]
+        assert pool1 == {"layer": "conv1", "kernel": 2, "stride": 2, "padding": 0}
+        card = registry.read_card(MODELS_DIR, variant)
+        assert m["test_accuracy"] == card["test_accuracy"]
+        assert m["weights_sha256"] == card["weights_sha256"]
+
+
+def test_the_openapi_document_covers_every_endpoint(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in ("/api/v1/featuremaps", "/api/v1/featuremaps/{model}/{layer}.png",
+                 "/api/v1/models", "/healthz", "/metrics"):
+        assert path in paths
+    body = paths["/api/v1/featuremaps"]["post"]["requestBody"]["content"]
+    assert {"multipart/form-data", "image/png", "application/json"} <= set(body)
+    assert "example" in body["application/json"]
+    assert client.get("/docs").status_code == 200

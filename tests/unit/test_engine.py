@@ -1,0 +1,121 @@
+"""The engine's maps equal an independent computation from the same safetensors weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from app.config import Settings
+from app.ml import registry
+from app.ml.encode import dequantise
+from app.ml.engine import Engine, FeatureMaps
+from tests.conftest import MODELS_DIR
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings) -> Engine:
+    return Engine.load(settings.model_copy(update={"models": ["max", "avg"]}))
+
+
+@pytest.fixture(scope="module")
+def digit() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    x = np.zeros((28, 28), np.float32)
+    x[6:22, 12:16] = 1.0  # a thick "1"
+    x[6:9, 9:16] = 0.8
+    return np.clip(x + rng.uniform(0, 0.05, x.shape).astype(np.float32), 0, 1)
+
+
+def reference(variant: str, x28: np.ndarray) -> dict[str, np.ndarray]:
+    """Every map with torch.nn.functional alone, straight from the weights file."""
+    w = load_file(str(MODELS_DIR / f"{variant}.safetensors"))
+    pool = F.max_pool2d if variant == "max" else F.avg_pool2d
+    x = torch.from_numpy(x28).reshape(1, 1, 28, 28)
+    maps = {}
+    maps["conv1"] = F.relu(F.conv2d(x, w["conv1.weight"], w["conv1.bias"]))
+    maps["pool1"] = pool(maps["conv1"], 2)
+    maps["conv2"] = F.relu(F.conv2d(maps["pool1"], w["conv2.weight"], w["conv2.bias"]))
+    maps["pool2"] = pool(maps["conv2"], 2)
+    maps["conv3"] = F.relu(F.conv2d(maps["pool2"], w["conv3.weight"], w["conv3.bias"]))
+    hidden = F.relu(F.linear(maps["conv3"].flatten(1), w["dense1.weight"], w["dense1.bias"]))
+    maps["probabilities"] = torch.softmax(F.linear(hidden, w["dense2.weight"], w["dense2.bias"]), 1)
+    return {k: v[0].numpy() for k, v in maps.items()}
+
+
+EXPECTED = [("conv1", (32, 26, 26)), ("pool1", (32, 13, 13)), ("conv2", (64, 11, 11)),
+            ("pool2", (64, 5, 5)), ("conv3", (64, 3, 3))]
+
+
+@pytest.mark.parametrize("variant", ["max", "avg"])
+def test_float32_maps_equal_the_reference_exactly(engine: Engine, digit: np.ndarray,
+                                                  variant: str) -> None:
+    result = engine.featuremaps(digit, [variant], "float32")
+    ref = reference(variant, digit)
+    net = result.nets[0]
+    assert [(layer.name, layer.shape) for layer in net.layers] == EXPECTED
+    for layer in net.layers:
+        np.testing.assert_array_equal(layer.data.reshape(layer.shape), ref[layer.name])
+        np.testing.assert_array_equal(layer.low, ref[layer.name].min(axis=(1, 2)))
+        np.testing.assert_array_equal(layer.high, ref[layer.name].max(axis=(1, 2)))
+    np.testing.assert_allclose(net.probabilities, ref["probabilities"], rtol=1e-6, atol=1e-7)
+    assert net.prediction == int(ref["probabilities"].argmax())
+
+
+def test_uint8_maps_are_within_one_quantisation_step(engine: Engine, digit: np.ndarray) -> None:
+    result = engine.featuremaps(digit, ["max", "avg"], "uint8")
+    assert [n.variant for n in result.nets] == ["max", "avg"]
+    for net in result.nets:
+        ref = reference(net.variant, digit)
+        for layer in net.layers:
+            assert layer.data.dtype == np.uint8 and layer.data.size == np.prod(layer.shape)
+            values = dequantise(layer.data.reshape(layer.shape), layer.low, layer.high)
+            step = ((layer.high - layer.low) / 255.0)[:, None, None]
+            assert (np.abs(values - ref[layer.name]) <= step * 0.5 + 1e-5).all(), layer.name
+
+
+def test_float16_maps_round_the_reference(engine: Engine, digit: np.ndarray) -> None:
+    result = engine.featuremaps(digit, ["avg"], "float16")
+    ref = reference("avg", digit)
+    for layer in result.nets[0].layers:
+        assert layer.data.dtype == np.float16
+        np.testing.assert_array_equal(layer.data.reshape(layer.shape),
+                                      ref[layer.name].astype(np.float16))
+
+
+def maps(result: FeatureMaps, variant: str) -> dict[str, np.ndarray]:
+    net = next(n for n in result.nets if n.variant == variant)
+    return {layer.name: layer.data.reshape(layer.shape) for layer in net.layers}
+
+
+def test_max_pool1_is_the_2x2_max_of_its_conv1(engine: Engine, digit: np.ndarray) -> None:
+    m = maps(engine.featuremaps(digit, ["max"], "float32"), "max")
+    conv1 = m["conv1"].reshape(32, 13, 2, 13, 2)
+    np.testing.assert_array_equal(m["pool1"], conv1.max(axis=(2, 4)))
+
+
+def test_avg_pool1_is_the_2x2_mean_of_its_own_conv1(engine: Engine, digit: np.ndarray) -> None:
+    m = maps(engine.featuremaps(digit, ["avg"], "float32"), "avg")
+    conv1 = m["conv1"].reshape(32, 13, 2, 13, 2)
+    np.testing.assert_allclose(m["pool1"], conv1.mean(axis=(2, 4)), rtol=1e-6, atol=1e-7)
+    # pool2 reads an 11x11 map: the last row and column are dropped, as in Keras
+    conv2 = m["conv2"][:, :10, :10].reshape(64, 5, 2, 5, 2)
+    np.testing.assert_allclose(m["pool2"], conv2.mean(axis=(2, 4)), rtol=1e-6, atol=1e-7)
+
+
+def test_an_empty_drawing_is_a_valid_request(engine: Engine) -> None:
+    result = engine.featuremaps(np.zeros((28, 28), np.float32), ["max", "avg"])
+    for net in result.nets:
+        assert net.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+        assert 0 <= net.prediction <= 9
+
+
+def test_shipped_weights_match_their_cards() -> None:
+    for variant in registry.shipped_variants(MODELS_DIR):
+        card = registry.read_card(MODELS_DIR, variant)
+        assert registry.load(MODELS_DIR, variant).card["weights_sha256"] == card["weights_sha256"]
+        assert card["params"] == sum(p.numel() for p in registry.load(MODELS_DIR, variant)
+                                     .net.parameters())
+    assert {"max", "avg"} <= set(registry.shipped_variants(MODELS_DIR))

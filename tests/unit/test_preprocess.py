@@ -1,0 +1,134 @@
+"""What the model sees: MNIST-style cropping, scaling, centring and polarity."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.ml import preprocess
+from app.ml.errors import CorruptImage, ImageTooLarge, InvalidImage, InvalidPixels
+from tests.conftest import png_bytes
+
+LIMIT = 4096 * 4096
+
+
+def ink_box(x: np.ndarray) -> tuple[int, int]:
+    rows = np.flatnonzero((x > preprocess.INK_THRESHOLD).any(1))
+    cols = np.flatnonzero((x > preprocess.INK_THRESHOLD).any(0))
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+def centre_of_mass(x: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.indices(x.shape)
+    return float((ys * x).sum() / x.sum()), float((xs * x).sum() / x.sum())
+
+
+def test_a_small_off_centre_digit_comes_out_centred_in_a_20px_box() -> None:
+    canvas = np.zeros((200, 300), np.uint8)
+    canvas[10:50, 240:260] = 255  # a small bar in the top-right corner, 40 tall, 20 wide
+    x = preprocess.from_image(png_bytes(canvas), LIMIT)
+    assert x.shape == (28, 28) and x.dtype == np.float32
+    h, w = ink_box(x)
+    assert h == 20  # the longer side is scaled to 20 px
+    assert w in (10, 11)  # aspect ratio kept (20 * 20 / 40 = 10, plus anti-aliasing)
+    cy, cx = centre_of_mass(x)
+    assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5
+
+
+def test_dark_ink_on_light_paper_is_inverted() -> None:
+    paper = np.full((100, 100), 255, np.uint8)
+    paper[20:80, 45:55] = 0
+    light = preprocess.from_image(png_bytes(paper), LIMIT)
+    ink = np.zeros((100, 100), np.uint8)
+    ink[20:80, 45:55] = 255
+    dark = preprocess.from_image(png_bytes(ink), LIMIT)
+    assert light.max() == pytest.approx(1.0, abs=0.02)
+    np.testing.assert_allclose(light, dark, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_an_empty_drawing_gives_zeros(value: int) -> None:
+    blank = np.full((64, 64), value, np.uint8)
+    x = preprocess.from_image(png_bytes(blank), LIMIT)
+    assert x.shape == (28, 28) and not x.any()
+
+
+def test_transparent_background_strokes_are_the_ink() -> None:
+    rgba = np.zeros((50, 50, 4), np.uint8)
+    rgba[10:40, 20:25] = (0, 0, 0, 255)  # black strokes on a transparent canvas
+    x = preprocess.from_image(png_bytes(rgba, mode="RGBA"), LIMIT)
+    assert ink_box(x)[0] == 20
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "GIF"])
+def test_other_formats_decode_like_png(fmt: str) -> None:
+    canvas = np.zeros((56, 56), np.uint8)
+    canvas[8:48, 24:32] = 255
+    buf = io.BytesIO()
+    Image.fromarray(canvas).convert("RGB").save(buf, format=fmt)
+    x = preprocess.from_image(buf.getvalue(), LIMIT)
+    assert ink_box(x)[0] == 20
+
+
+def test_gif_uses_the_first_frame() -> None:
+    first = np.zeros((40, 40), np.uint8)
+    first[5:35, 18:22] = 255  # a vertical bar
+    second = np.zeros((40, 40), np.uint8)
+    second[18:22, 5:35] = 255  # a horizontal bar
+    buf = io.BytesIO()
+    frames = [Image.fromarray(first), Image.fromarray(second)]
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    h, w = ink_box(preprocess.from_image(buf.getvalue(), LIMIT))
+    assert h > w  # vertical: the first frame
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height, with a few bytes of data (a bomb's shape)."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def test_pixel_limit_is_checked_from_the_header_before_decoding() -> None:
+    with pytest.raises(ImageTooLarge, match="30000x30000 = 900,000,000 pixels"):
+        preprocess.from_image(png_header_only(30_000, 30_000), LIMIT)
+
+
+def test_not_an_image_and_truncated_images_are_refused() -> None:
+    with pytest.raises(InvalidImage, match="PNG, JPEG, WebP or GIF"):
+        preprocess.from_image(b"<svg xmlns='http://www.w3.org/2000/svg'/>", LIMIT)
+    good = png_bytes(np.full((30, 30), 200, np.uint8))
+    with pytest.raises(CorruptImage, match="truncated or corrupt"):
+        preprocess.from_image(good[: len(good) // 2], LIMIT)
+
+
+def test_json_pixels_are_used_as_they_are() -> None:
+    pixels = [[(i * 28 + j) / 783 for j in range(28)] for i in range(28)]
+    x = preprocess.from_pixels(pixels)
+    assert x[0, 0] == 0.0 and x[27, 27] == 1.0
+    assert x.dtype == np.float32
+
+
+@pytest.mark.parametrize(("pixels", "message"), [
+    ([[0.0] * 28] * 29, "got 29 rows"),
+    ([[0.0] * 29] * 28, "row 0 must hold 28 numbers in 0..1; got 29"),
+    ([], "got 0 rows"),
+    ({"a": 1}, "got dict rows"),
+    ([[0.0] * 27 + ["x"]] * 28, r"pixels\[0\]\[27\] is str"),
+    ([[0.0] * 27 + [float("nan")]] * 28, r"pixels\[0\]\[27\] is not finite"),
+    ([[0.0] * 27 + [float("inf")]] * 28, r"pixels\[0\]\[27\] is not finite"),
+    ([[-0.5] + [0.0] * 27] * 28, r"pixels\[0\]\[0\] = -0.5 is out of range"),
+    ([[0.0] * 27 + [1e300]] * 28, r"= 1e\+300 is out of range"),
+    ([[True] * 28] * 28, "is bool"),
+])
+def test_bad_json_pixels_say_what_is_wrong(pixels: object, message: str) -> None:
+    with pytest.raises(InvalidPixels, match=message):
+        preprocess.from_pixels(pixels)
