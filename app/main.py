@@ -17,7 +17,7 @@ from app.api import errors
 from app.api.gate import InferenceGate
 from app.api.metrics import Metrics
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
-from app.api.routes import featuremaps, meta, page
+from app.api.routes import featuremaps, meta, page, shifts
 from app.config import PROJECT_ROOT, Settings
 from app.ml.device import configure_threads
 from app.ml.engine import Engine
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     errors.install(app)
     app.include_router(meta.router)
     app.include_router(featuremaps.router)
+    app.include_router(shifts.router)
     app.include_router(page.router)
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],

@@ -95,3 +95,32 @@ class HealthOut(BaseModel):
     device: str
     models: list[str]
     version: str
+
+
+class ShiftGrid(BaseModel):
+    prediction: list[list[int]] = Field(description="9x9 predicted class; rows dy, columns dx")
+    probability: list[list[float]] = Field(description="9x9 probability of each cell's class")
+    reference: list[list[float]] = Field(description="9x9 probability of the zero-shift class")
+
+
+class LayerShiftOut(BaseModel):
+    name: str
+    jump: int = Field(description="input pixels per map unit")
+    shifted_back: bool = Field(description="maps shifted back by the nudge before comparing")
+    change: dict[str, float | None] = Field(
+        description="relative L2 change of the maps per one-pixel nudge: left, right, up, down")
+    mean: float | None
+
+
+class NetShiftsOut(BaseModel):
+    prediction: int
+    probability: float
+    consistency: float = Field(description="share of the 81 shifts keeping the zero-shift class")
+    grid: ShiftGrid
+    layers: list[LayerShiftOut]
+
+
+class ShiftsOut(BaseModel):
+    input: InputOut
+    shifts: list[int] = Field(examples=[[-4, -3, -2, -1, 0, 1, 2, 3, 4]])
+    models: dict[str, NetShiftsOut]

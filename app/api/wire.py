@@ -62,15 +62,19 @@ def to_json_dict(result: FeatureMaps) -> dict[str, Any]:
                 for layer in net.layers
             ],
         }
-    return {
-        "input": {"shape": [28, 28], "encoding": result.encoding,
-                  "data": _b64(encode_input(result.input, result.encoding))},
-        "models": models,
-    }
+    return {"input": input_dict(result.input, result.encoding), "models": models}
+
+
+def input_dict(x28: np.ndarray, encoding: Encoding) -> dict[str, Any]:
+    return {"shape": [28, 28], "encoding": encoding, "data": _b64(encode_input(x28, encoding))}
+
+
+def dumps(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def to_json(result: FeatureMaps) -> bytes:
-    return json.dumps(to_json_dict(result), separators=(",", ":")).encode()
+    return dumps(to_json_dict(result))
 
 
 def _aligned(n: int) -> int:

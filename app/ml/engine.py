@@ -19,6 +19,8 @@ import torch
 from app.config import Settings
 from app.ml import device as devices
 from app.ml import receptive, registry
+from app.ml import shifts as shift_lab
+from app.ml.capture import capture
 from app.ml.encode import ENCODINGS, Encoding
 from app.ml.errors import UnknownName, WeightsError
 from app.ml.nets import VARIANTS, Net, param_counts, variant_spec
@@ -77,6 +79,43 @@ def unpack(layout: Layout, data: np.ndarray, floats: np.ndarray, encoding: Encod
             ))
         nets.append(NetMaps(slot.variant, int(np.argmax(probs)), probs, tuple(layers)))
     return tuple(nets)
+
+
+@dataclass(frozen=True)
+class LayerShift:
+    name: str
+    jump: int  # input pixels per map unit
+    shifted_back: bool  # whether the map was shifted back before comparing (jump == 1)
+    change: dict[str, float | None]  # relative L2 change per one-pixel nudge (left, ...)
+
+    @property
+    def mean(self) -> float | None:
+        values = [v for v in self.change.values() if v is not None]
+        return float(np.mean(values)) if values else None
+
+
+@dataclass(frozen=True)
+class NetShifts:
+    variant: str
+    prediction: int  # at zero shift
+    probability: float  # of that class at zero shift
+    classes: np.ndarray  # (9, 9) predicted class per shift, rows dy, columns dx
+    top: np.ndarray  # (9, 9) probability of each shift's own predicted class
+    reference: np.ndarray  # (9, 9) probability of the zero-shift class
+    layers: tuple[LayerShift, ...]
+
+    @property
+    def consistency(self) -> float:
+        """Share of shifts in the grid that keep the zero-shift class."""
+        return float((self.classes == self.prediction).mean())
+
+
+@dataclass(frozen=True)
+class ShiftResult:
+    input: np.ndarray
+    shifts: tuple[int, ...]
+    nets: tuple[NetShifts, ...]
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class CudaGraphRunner:
@@ -205,6 +244,40 @@ class Engine:
     def warm_up(self, models: Sequence[str]) -> None:
         """One throw-away request, so the first user does not pay for lazy initialisation."""
         self.featuremaps(np.zeros((28, 28), np.float32), models)
+
+    def shifts(self, x28: np.ndarray, models: Sequence[str]) -> ShiftResult:
+        """Each network on every shift of the input in -4..4 px (x and y), and per layer how
+        much the maps change when the input moves one pixel (see app/ml/shifts.py)."""
+        nets = self.nets(models)
+        t0 = time.perf_counter()
+        offsets = shift_lab.GRID_SHIFTS
+        base = torch.from_numpy(np.ascontiguousarray(x28, dtype=np.float32)).reshape(1, 1, 28, 28)
+        batch = torch.cat([shift_lab.shift(base, dx, dy) for dy in offsets for dx in offsets])
+        centre = len(offsets) // 2
+        index = {(dx, dy): (dy + offsets[-1]) * len(offsets) + (dx + offsets[-1])
+                 for dy in offsets for dx in offsets}
+        out: list[NetShifts] = []
+        with torch.inference_mode():
+            x = batch.to(self.device)
+            for net in nets:
+                logits, maps = capture(net, x)
+                probs = torch.softmax(logits, 1).cpu().numpy()  # (81, 10)
+                grid_probs = probs.reshape(len(offsets), len(offsets), 10)
+                zero = grid_probs[centre, centre]
+                top = int(zero.argmax())
+                layers = []
+                for spec, (jump, _) in zip(net.spec.layers, shift_lab.jumps(net.spec), strict=True):
+                    m = maps[spec.name]
+                    ref = m[index[(0, 0)]].cpu().numpy()
+                    changes = {
+                        name: shift_lab.map_change(ref, m[index[d]].cpu().numpy(), d, jump)
+                        for name, d in shift_lab.NUDGES.items()
+                    }
+                    layers.append(LayerShift(spec.name, jump, jump == 1, changes))
+                out.append(NetShifts(
+                    net.variant, top, float(zero[top]),
+                    grid_probs.argmax(2), grid_probs.max(2), grid_probs[:, :, top], tuple(layers)))
+        return ShiftResult(x28, offsets, tuple(out), {"infer": (time.perf_counter() - t0) * 1000})
 
     # --- describe ------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

@@ -7,10 +7,16 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from app.ml import receptive
+from app.ml.nets import VariantSpec
+
 Predict = Callable[[torch.Tensor], torch.Tensor]  # (N, 1, 28, 28) -> (N,) classes
 
 MAX_CONSISTENCY_SHIFT = 3
 DIAGONAL_SHIFTS = tuple(range(-4, 5))
+GRID_SHIFTS = tuple(range(-4, 5))  # the shift lab's grid, in x and in y
+NUDGES: dict[str, tuple[int, int]] = {"left": (-1, 0), "right": (1, 0), "up": (0, -1),
+                                      "down": (0, 1)}
 
 
 def shift(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
@@ -72,10 +78,38 @@ def diagonal_accuracy(predict: Predict, images: torch.Tensor, labels: torch.Tens
     return out
 
 
-def relative_change(a: np.ndarray, b: np.ndarray) -> float:
-    """||a - b|| / ||a|| (0 when both are zero, 1 when only a is)."""
+def jumps(spec: VariantSpec) -> list[tuple[int, int]]:
+    """(jump, receptive-field size) of each layer: input pixels per unit, from receptive.py."""
+    fields = receptive.fields(spec)
+    return [(fields[layer.name].jump, fields[layer.name].size) for layer in spec.layers]
+
+
+def map_change(before: np.ndarray, after: np.ndarray, nudge: tuple[int, int],
+               jump: int) -> float | None:
+    """How much a layer's maps (C, H, W) changed when the input moved by `nudge` pixels.
+
+    Where the move is a whole number of units (jump 1: conv1 of the pooling networks), the
+    maps before are shifted along with it first, so a layer that simply moves with the input
+    scores 0; the comparison then skips the border row or column that the shift left empty.
+    Elsewhere a one-pixel move is a fraction of a unit and the maps are compared in place.
+    Returns ||after - before|| / ||before|| (relative L2), None when the maps before are all
+    zero and the maps after are not (a change relative to nothing).
+    """
+    dx, dy = nudge
+    if dx % jump == 0 and dy % jump == 0:
+        ux, uy = dx // jump, dy // jump
+        moved = shift(torch.from_numpy(before), ux, uy).numpy()
+        h, w = before.shape[-2:]
+        ys = slice(max(0, uy), h + min(0, uy))
+        xs = slice(max(0, ux), w + min(0, ux))
+        return relative_change(moved[:, ys, xs], after[:, ys, xs])
+    return relative_change(before, after)
+
+
+def relative_change(a: np.ndarray, b: np.ndarray) -> float | None:
+    """||a - b|| / ||a||: 0 when both are zero, None when only a is zero."""
     norm = float(np.linalg.norm(a))
     diff = float(np.linalg.norm(a - b))
     if norm == 0.0:
-        return 0.0 if diff == 0.0 else float("inf")
+        return 0.0 if diff == 0.0 else None
     return diff / norm

@@ -1,0 +1,61 @@
+"""POST /api/v1/shifts: the shift lab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from app.api import wire
+from app.api.deps import EngineDep, GateDep, SettingsDep
+from app.api.inputs import check_query, read_input
+from app.api.routes.featuremaps import ERRORS, IMAGE_BODY, ModelsQuery, parse_models, server_timing
+from app.api.schemas import ShiftsOut
+from app.ml.engine import ShiftResult
+
+router = APIRouter(prefix="/api/v1", tags=["shift lab"])
+
+
+def to_dict(result: ShiftResult) -> dict[str, Any]:
+    return {
+        "input": wire.input_dict(result.input, "uint8"),
+        "shifts": list(result.shifts),
+        "models": {
+            net.variant: {
+                "prediction": net.prediction,
+                "probability": round(net.probability, 7),
+                "consistency": net.consistency,
+                "grid": {
+                    "prediction": net.classes.tolist(),
+                    "probability": net.top.round(6).tolist(),
+                    "reference": net.reference.round(6).tolist(),
+                },
+                "layers": [
+                    {"name": layer.name, "jump": layer.jump, "shifted_back": layer.shifted_back,
+                     "change": {k: None if v is None else round(v, 6)
+                                for k, v in layer.change.items()},
+                     "mean": None if layer.mean is None else round(layer.mean, 6)}
+                    for layer in net.layers
+                ],
+            }
+            for net in result.nets
+        },
+    }
+
+
+@router.post("/shifts", summary="Predictions over a grid of shifts, and map changes per layer",
+             response_model=ShiftsOut, responses=ERRORS, openapi_extra=IMAGE_BODY)
+async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
+                 models: ModelsQuery = "max,avg,blurmax") -> Response:
+    """For each chosen network: the predicted class and its probability for every shift of
+    the 28x28 input by -4..4 px in x and y (zero fill; rows are dy, columns dx), and per layer
+    the relative L2 change of the maps when the input moves one pixel left, right, up or down
+    (maps shifted back first where the move is a whole number of map units, i.e. conv1 of the
+    pooling networks; compared in place elsewhere)."""
+    check_query(request, ("models",))
+    names = parse_models(engine, models)
+    x28 = await read_input(request, settings.max_upload_bytes, settings.max_image_pixels)
+    result = await gate.run(engine.shifts, x28, names)
+    body = wire.dumps(to_dict(result))
+    return Response(body, media_type="application/json",
+                    headers={"Server-Timing": server_timing(result.timings)})
