@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     torch_threads: int = Field(default=0, description="intra-op threads per worker; 0 = cores / workers")
     max_upload_bytes: int = 2 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
-    max_batch_images: int = 100_000
+    max_batch_upload_bytes: int = 32 * 1024 * 1024
+    max_batch_images: int = 40_000
+    max_batch_response_bytes: int = 512 * 1024 * 1024
     max_inflight: int = Field(default=8, description="inferences in flight per worker before 503")
     request_timeout_s: float = 10.0
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

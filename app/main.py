@@ -17,7 +17,7 @@ from app.api import errors
 from app.api.gate import InferenceGate
 from app.api.metrics import Metrics
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
-from app.api.routes import featuremaps, meta, page, shifts
+from app.api.routes import batch, featuremaps, meta, page, shifts
 from app.config import PROJECT_ROOT, Settings
 from app.ml.device import configure_threads
 from app.ml.engine import Engine
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                   lifespan=lifespan)
     errors.install(app)
     app.include_router(meta.router)
+    app.include_router(batch.router)
     app.include_router(featuremaps.router)
     app.include_router(shifts.router)
     app.include_router(page.router)
@@ -75,7 +76,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type"],
                            expose_headers=["Server-Timing", "X-Request-ID"])
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes,
+                       overrides={"/api/v1/featuremaps/batch": settings.max_batch_upload_bytes})
     app.add_middleware(ObservabilityMiddleware, metrics=metrics,
                        access_log_enabled=settings.access_log)
     return app

@@ -34,16 +34,19 @@ class BodyLimitMiddleware:
     """Refuses bodies over `limit` bytes: by Content-Length before reading, and by counting
     while reading (chunked uploads), so an oversize body is never held in memory whole."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.overrides = overrides or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        detail = (f"request body over the upload limit of {self.limit:,} bytes "
-                  "(FEATUREMAPS_MAX_UPLOAD_BYTES)")
+        limit = self.overrides.get(scope["path"], self.limit)
+        setting = ("FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES" if scope["path"] in self.overrides
+                   else "FEATUREMAPS_MAX_UPLOAD_BYTES")
+        detail = f"request body over the upload limit of {limit:,} bytes ({setting})"
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -51,7 +54,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     await _send_json(send, 400, "Content-Length is not a number")
                     return
-                if declared > self.limit:
+                if declared > limit:
                     await _send_json(send, 413, detail)
                     return
         received = 0
@@ -62,7 +65,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise BodyTooLarge
             return message
 

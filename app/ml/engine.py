@@ -24,7 +24,7 @@ from app.ml.capture import capture
 from app.ml.encode import ENCODINGS, Encoding
 from app.ml.errors import UnknownName, WeightsError
 from app.ml.nets import VARIANTS, Net, param_counts, variant_spec
-from app.ml.pack import Layout, group_sizes, pack
+from app.ml.pack import Layout, group_sizes, pack, pack_on_device
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +135,11 @@ class CudaGraphRunner:
         side.wait_stream(torch.cuda.current_stream(dev))
         with torch.cuda.stream(side), torch.inference_mode():
             for _ in range(3):  # warm up kernels and the allocator outside the graph
-                pack(self.nets, self.static_x, layout)
+                pack_on_device(self.nets, self.static_x, layout)
         torch.cuda.current_stream(dev).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph), torch.inference_mode():
-            self.out_data, self.out_floats = pack(self.nets, self.static_x, layout)
+            self.out_data, self.out_floats = pack_on_device(self.nets, self.static_x, layout)
 
     def run(self, x28: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with self.lock:
@@ -220,9 +220,7 @@ class Engine:
             data, floats = runner.run(x28)
         else:
             with torch.inference_mode():
-                packed, packed_floats = pack(nets, self.tensor(x28), layout, encoding)
-                data = packed.cpu().numpy()
-                floats = packed_floats.cpu().numpy()
+                data, floats = pack(nets, self.tensor(x28), layout, encoding)
         infer_ms = (time.perf_counter() - t0) * 1000
         return FeatureMaps(x28, encoding, unpack(layout, data, floats, encoding), layout,
                            data, floats, {"infer": infer_ms})

@@ -1,0 +1,70 @@
+"""POST /api/v1/featuremaps/batch: maps of many images at once, .npy/.npz in, .npz out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.deps import EngineDep, GateDep, SettingsDep
+from app.api.inputs import check_query
+from app.api.routes.featuremaps import ERRORS, InvalidParameter, ModelsQuery, parse_models
+from app.ml import batch
+from app.ml.errors import EmptyBody, ImageTooLarge
+from app.ml.pack import Layout
+
+router = APIRouter(prefix="/api/v1", tags=["feature maps"])
+
+BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "An .npy of shape (N, 28, 28) (uint8 0..255 or float 0..1), or an .npz "
+                       "holding it as 'images'. Images are used as they are (no preprocessing).",
+        "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                            "format": "binary"}}},
+    }
+}
+
+LayersQuery = Annotated[str | None, Query(
+    description="comma-separated layer names (default: every layer)", examples=["pool2"],
+    pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$")]
+
+
+@router.post(
+    "/featuremaps/batch",
+    summary="Feature maps of N images as an .npz",
+    response_class=Response,
+    responses={200: {"content": {"application/x-npz": {}},
+                     "description": "arrays '<model>/<layer>' (N, C, H, W) uint8 with "
+                                    "'<model>/<layer>/low' and '/high' (N, C), "
+                                    "'<model>/probabilities' (N, 10), '<model>/prediction' (N,)"},
+               **ERRORS},
+    openapi_extra=BATCH_BODY,
+)
+async def featuremaps_batch(request: Request, engine: EngineDep, settings: SettingsDep,
+                            gate: GateDep, models: ModelsQuery = "max,avg",
+                            layers: LayersQuery = None) -> Response:
+    """Run the chosen networks over every image and return the chosen layers' maps,
+    quantised per image and channel to uint8 on the device (value = low + q/255*(high-low))."""
+    check_query(request, ("models", "layers"))
+    names = parse_models(engine, models)
+    chosen = layers.split(",") if layers else None
+    if chosen is not None:
+        engine.check_layers(names, chosen)
+    body = await request.body()
+    if not body:
+        raise EmptyBody("empty body: send an .npy or .npz of (N, 28, 28) images")
+    images = batch.images_from_array(
+        batch.read_npy_or_npz(body, settings.max_batch_images * 28 * 28 * 8 + 4096))
+    if len(images) > settings.max_batch_images:
+        raise ImageTooLarge(f"{len(images):,} images; the limit is {settings.max_batch_images:,} "
+                            "per request (FEATUREMAPS_MAX_BATCH_IMAGES)")
+    layout = Layout.plan(engine.nets(names), chosen)
+    size = len(images) * batch.bytes_per_image(layout)
+    if size > settings.max_batch_response_bytes:
+        raise InvalidParameter(
+            f"the answer would be {size:,} bytes, over the limit of "
+            f"{settings.max_batch_response_bytes:,}: ask for fewer layers= or fewer images")
+    arrays = await gate.run(batch.extract, engine, images, names, chosen)
+    return Response(batch.npz_bytes(arrays), media_type="application/x-npz",
+                    headers={"Content-Disposition": 'attachment; filename="featuremaps.npz"'})

@@ -1,0 +1,180 @@
+"""Batch extraction: the chosen layers' maps for N images, quantised on the device.
+
+Each batch is run, quantised and packed on the device (app/ml/pack.py) and copied to the
+host once (into pinned memory on a GPU); the host then slices the packed block of every
+layer into the output arrays, which are named `<model>/<layer>` (N, C, H, W) uint8 with
+`<model>/<layer>/low` and `/high` (N, C) float32, plus `<model>/probabilities` (N, 10) and
+`<model>/prediction` (N,).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.ml.engine import Engine
+from app.ml.errors import ImageTooLarge, InvalidPixels
+from app.ml.pack import Layout, pack_on_device, pack_on_host
+
+
+def images_from_array(arr: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) uint8 (0..255) or float (0..1) -> (N, 28, 28) uint8 or float32, checked."""
+    if arr.ndim == 2 and arr.shape == (28, 28):
+        arr = arr[None]
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 3 or arr.shape[1:] != (28, 28):
+        raise InvalidPixels(f"images must have shape (N, 28, 28); got {tuple(arr.shape)}")
+    if arr.shape[0] == 0:
+        raise InvalidPixels("no images: the array has N = 0")
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind not in "fiu":
+        raise InvalidPixels(f"images must be uint8 (0..255) or float (0..1); got {arr.dtype}")
+    values = arr.astype(np.float32)
+    if not np.isfinite(values).all():
+        raise InvalidPixels("images contain NaN or infinity; expected floats in 0..1")
+    if values.min() < 0 or values.max() > 1:
+        raise InvalidPixels(f"float images must lie in 0..1; found {values.min():g}.."
+                            f"{values.max():g} (send uint8 for 0..255)")
+    return values
+
+
+def _to_float(chunk: np.ndarray, device: torch.device) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(chunk)).to(device, non_blocking=True)
+    if x.dtype == torch.uint8:
+        x = x.float().div_(255.0)
+    return x[:, None]  # (B, 1, 28, 28)
+
+
+def output_names(layout: Layout) -> list[str]:
+    names: list[str] = []
+    for slot in layout.nets:
+        names += [f"{slot.variant}/probabilities", f"{slot.variant}/prediction"]
+        for ls in slot.layers:
+            base = f"{slot.variant}/{ls.layer.name}"
+            names += [base, f"{base}/low", f"{base}/high"]
+    return names
+
+
+def bytes_per_image(layout: Layout) -> int:
+    return layout.data_size + 4 * layout.float_size + 8 * len(layout.nets)
+
+
+def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
+            layers: Sequence[str] | None = None, batch_size: int = 1024) -> dict[str, np.ndarray]:
+    """Maps of the chosen layers (all when None) of the chosen networks for every image."""
+    images = images_from_array(images)
+    nets = engine.nets(models)
+    if layers is not None:
+        engine.check_layers(models, layers)
+    layout = Layout.plan(nets, layers)
+    n = len(images)
+    out: dict[str, np.ndarray] = {}
+    for slot in layout.nets:
+        out[f"{slot.variant}/probabilities"] = np.empty((n, 10), np.float32)
+        for ls in slot.layers:
+            c, h, w = ls.layer.shape
+            base = f"{slot.variant}/{ls.layer.name}"
+            out[base] = np.empty((n, c, h, w), np.uint8)
+            out[f"{base}/low"] = np.empty((n, c), np.float32)
+            out[f"{base}/high"] = np.empty((n, c), np.float32)
+    on_gpu = engine.device.type == "cuda"
+    pinned: tuple[torch.Tensor, torch.Tensor] | None = None
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            chunk = images[start:start + batch_size]
+            b = len(chunk)
+            x = _to_float(chunk, engine.device)
+            if engine.device.type == "cpu":
+                data, floats = pack_on_host(nets, x, layout)
+            else:
+                d, f = pack_on_device(nets, x, layout)
+                if on_gpu:
+                    if pinned is None or pinned[0].numel() < d.numel():
+                        pinned = (torch.empty(d.numel(), dtype=torch.uint8).pin_memory(),
+                                  torch.empty(f.numel(), dtype=torch.float32).pin_memory())
+                    hd, hf = pinned[0][:d.numel()], pinned[1][:f.numel()]
+                    hd.copy_(d, non_blocking=True)
+                    hf.copy_(f, non_blocking=True)
+                    torch.cuda.synchronize(engine.device)
+                    data, floats = hd.numpy(), hf.numpy()
+                else:
+                    data, floats = d.cpu().numpy(), f.cpu().numpy()
+            end = start + b
+            for slot in layout.nets:
+                out[f"{slot.variant}/probabilities"][start:end] = \
+                    floats[b * slot.probs:b * (slot.probs + 10)].reshape(b, 10)
+                for ls in slot.layers:
+                    c, h, w = ls.layer.shape
+                    base = f"{slot.variant}/{ls.layer.name}"
+                    out[base][start:end] = \
+                        data[b * ls.offset:b * (ls.offset + ls.size)].reshape(b, c, h, w)
+                    out[f"{base}/low"][start:end] = \
+                        floats[b * ls.low:b * ls.low + b * c].reshape(b, c)
+                    out[f"{base}/high"][start:end] = \
+                        floats[b * ls.low + b * c:b * ls.low + 2 * b * c].reshape(b, c)
+    for slot in layout.nets:
+        out[f"{slot.variant}/prediction"] = out[f"{slot.variant}/probabilities"].argmax(1)
+    return out
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An uncompressed .npz (the maps are already uint8; deflate would cost more than it saves
+    on a fast link)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def read_npy_or_npz(body: bytes, max_bytes: int) -> np.ndarray:
+    """The images of an .npy, or of the `images` (or only) array of an .npz; never pickles.
+    An .npz whose members would inflate past max_bytes is refused before inflating."""
+    try:
+        if body[:4] == b"PK\x03\x04":
+            with zipfile.ZipFile(io.BytesIO(body)) as zf:
+                inflated = sum(info.file_size for info in zf.infolist())
+            if inflated > max_bytes:
+                raise ImageTooLarge(f".npz would inflate to {inflated:,} bytes; the limit is "
+                                    f"{max_bytes:,}")
+            with np.load(io.BytesIO(body), allow_pickle=False) as npz:
+                names = list(npz.files)
+                if not names:
+                    raise InvalidPixels("the .npz holds no arrays; put the images in 'images'")
+                key = "images" if "images" in names else names[0]
+                if len(names) > 1 and "images" not in names:
+                    raise InvalidPixels(f".npz holds {', '.join(names)}; name the images "
+                                        "array 'images'")
+                arr: np.ndarray = npz[key]
+                return arr
+        if body[:6] != b"\x93NUMPY":
+            raise InvalidPixels("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file")
+        arr = np.load(io.BytesIO(body), allow_pickle=False)
+        if not isinstance(arr, np.ndarray):
+            raise InvalidPixels("body is not an .npy array")
+        return arr
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InvalidPixels(f"body is not a readable .npy or .npz of images ({exc})") from exc
+
+
+def extract_to_npz(engine: Engine, images: np.ndarray, models: Sequence[str],
+                   layers: Sequence[str] | None, out: Path, *, batch_size: int = 1024,
+                   labels: np.ndarray | None = None) -> dict[str, Any]:
+    """`featuremaps extract`: write the maps to an .npz; returns timing figures."""
+    t0 = time.perf_counter()
+    arrays = extract(engine, images, models, layers, batch_size)
+    seconds = time.perf_counter() - t0
+    if labels is not None:
+        arrays["labels"] = labels
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, **arrays)  # type: ignore[arg-type]
+    return {"images": len(images), "seconds": round(seconds, 3),
+            "images_per_second": round(len(images) / seconds, 1), "device": engine.device_name,
+            "arrays": len(arrays), "bytes": out.stat().st_size, "out": str(out)}

@@ -1,0 +1,64 @@
+"""On a CUDA machine: auto picks the GPU, and GPU maps match CPU maps (eager and graph)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from app.config import Settings
+from app.ml import device
+from app.ml.encode import dequantise
+from app.ml.engine import Engine
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(torch.cuda.device_count() == 0, reason="needs a CUDA device"),
+]
+
+
+@pytest.fixture(scope="module")
+def digits(test_digit_pngs: dict[int, tuple[int, bytes]]) -> list[np.ndarray]:
+    from app.ml import preprocess
+
+    return [preprocess.from_image(png, 10**6) for _, png in test_digit_pngs.values()]
+
+
+def test_auto_picks_cuda() -> None:
+    assert device.resolve("auto").type == "cuda"
+
+
+def test_gpu_maps_match_cpu_maps(settings: Settings, digits: list[np.ndarray]) -> None:
+    cpu = Engine.load(settings.model_copy(update={"device": "cpu", "models": ["max", "avg"]}))
+    gpu = Engine.load(settings.model_copy(update={"device": "cuda", "models": ["max", "avg"],
+                                                  "cuda_graphs": False}))
+    worst = 0.0
+    for x in digits:
+        a = cpu.featuremaps(x, ["max", "avg"], "float32")
+        b = gpu.featuremaps(x, ["max", "avg"], "float32")
+        for na, nb in zip(a.nets, b.nets, strict=True):
+            assert na.prediction == nb.prediction
+            np.testing.assert_allclose(na.probabilities, nb.probabilities, atol=1e-3)
+            for la, lb in zip(na.layers, nb.layers, strict=True):
+                np.testing.assert_allclose(la.data, lb.data, atol=1e-3, rtol=1e-3)
+                worst = max(worst, float(np.abs(la.data - lb.data).max()))
+    print(f"largest |GPU - CPU| over {len(digits)} digits, all layers: {worst:.2e}")  # noqa: T201
+
+
+def test_cuda_graph_path_equals_the_eager_path(settings: Settings,
+                                               digits: list[np.ndarray]) -> None:
+    eager = Engine.load(settings.model_copy(update={"device": "cuda", "models": ["max", "avg"],
+                                                    "cuda_graphs": False}))
+    graph = Engine.load(settings.model_copy(update={"device": "cuda", "models": ["max", "avg"],
+                                                    "cuda_graphs": True}))
+    for x in digits:
+        a = eager.featuremaps(x, ["max", "avg"], "uint8")
+        b = graph.featuremaps(x, ["max", "avg"], "uint8")
+        assert graph._graphs, "the uint8 batch-1 request should have used a CUDA graph"
+        for na, nb in zip(a.nets, b.nets, strict=True):
+            assert na.prediction == nb.prediction
+            for la, lb in zip(na.layers, nb.layers, strict=True):
+                va = dequantise(la.data.reshape(la.shape), la.low, la.high)
+                vb = dequantise(lb.data.reshape(lb.shape), lb.low, lb.high)
+                step = (la.high - la.low)[:, None, None] / 255
+                assert (np.abs(va - vb) <= step + 1e-4).all()

@@ -1,0 +1,88 @@
+"""Start-up integrity: weights only when their sha256 matches the card; clear device errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from app.ml import device, registry
+from app.ml.errors import DeviceError, WeightsError
+from tests.conftest import MODELS_DIR
+
+
+@pytest.fixture
+def models_copy(tmp_path: Path) -> Path:
+    for name in ("max.json", "max.safetensors"):
+        shutil.copy(MODELS_DIR / name, tmp_path / name)
+    return tmp_path
+
+
+def test_a_corrupt_weights_file_is_refused_naming_the_file(models_copy: Path) -> None:
+    path = models_copy / "max.safetensors"
+    raw = bytearray(path.read_bytes())
+    raw[-100] ^= 0xFF  # one flipped byte in a weight
+    path.write_bytes(bytes(raw))
+    with pytest.raises(WeightsError) as info:
+        registry.load(models_copy, "max")
+    message = str(info.value)
+    assert str(path) in message and "refusing it" in message and "\n" not in message
+
+
+def test_a_missing_weights_file_is_refused_naming_the_file(models_copy: Path) -> None:
+    (models_copy / "max.safetensors").unlink()
+    with pytest.raises(WeightsError, match="weights file missing: .*max.safetensors"):
+        registry.load(models_copy, "max")
+
+
+def test_weights_that_match_their_card_but_not_the_net_are_refused(models_copy: Path) -> None:
+    from app.ml.data import sha256_file
+
+    shutil.copy(MODELS_DIR / "avg.safetensors", models_copy / "strided.safetensors")
+    card = (models_copy / "max.json").read_text().replace(
+        registry.read_card(models_copy, "max")["weights_sha256"],
+        sha256_file(models_copy / "strided.safetensors"))
+    (models_copy / "strided.json").write_text(card)
+    with pytest.raises(WeightsError, match="does not fit variant strided"):
+        registry.load(models_copy, "strided")
+
+
+def test_serve_stops_with_one_line_and_non_zero_exit_on_corrupt_weights(
+        models_copy: Path) -> None:
+    (models_copy / "max.safetensors").write_bytes(b"not a safetensors file")
+    env = {**os.environ, "FEATUREMAPS_MODELS_DIR": str(models_copy), "FEATUREMAPS_MODELS": "max",
+           "FEATUREMAPS_PORT": "1", "FEATUREMAPS_DEVICE": "cpu"}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "serve"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("featuremaps: error: weights file ")
+    assert str(models_copy / "max.safetensors") in lines[0]
+
+
+def test_auto_picks_cpu_without_cuda_and_forcing_cuda_is_an_error() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; see tests/gpu")
+    assert device.resolve("auto").type == "cpu"
+    assert device.resolve("cpu").type == "cpu"
+    with pytest.raises(DeviceError, match="device 'cuda' was requested but torch sees no CUDA"):
+        device.resolve("cuda")
+    with pytest.raises(DeviceError, match="device must be one of auto, cpu, cuda, mps"):
+        device.resolve("tpu")
+
+
+def test_threads_never_oversubscribe_the_cores() -> None:
+    before = torch.get_num_threads()
+    try:
+        cores = os.cpu_count() or 1
+        assert device.configure_threads(0, workers=cores) == 1
+        assert device.configure_threads(0, workers=1) == cores
+        assert device.configure_threads(3, workers=2) == 3
+    finally:
+        torch.set_num_threads(before)
