@@ -7,9 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
@@ -56,13 +56,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         log.info("shutting down")
 
     app = FastAPI(title="featuremaps", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     errors.install(app)
     app.include_router(meta.router)
     app.include_router(batch.router)
     app.include_router(featuremaps.router)
     app.include_router(shifts.router)
     app.include_router(page.router)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        """Swagger UI from vendored files: works offline and under the strict CSP."""
+        return page.templates.TemplateResponse(request, "docs.html",
+                                               {"openapi_url": app.openapi_url})
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
              summary="Prometheus metrics of this worker")
