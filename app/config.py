@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     max_batch_response_bytes: int = 512 * 1024 * 1024
     max_inflight: int = Field(default=8, description="inferences in flight per worker before 503")
     request_timeout_s: float = 10.0
+    batch_timeout_s: float = 600.0
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cuda_graphs: bool = True
     log_level: str = "info"

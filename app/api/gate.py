@@ -35,7 +35,10 @@ class InferenceGate:
         with self._lock:
             self._inflight -= 1
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
+    async def run(self, fn: Callable[..., T], *args: object, timeout_s: float | None = None) -> T:
+        """fn(*args) in a worker thread, within the bound and the time limit (the gate's own
+        unless timeout_s is given)."""
+        limit_s = self.timeout_s if timeout_s is None else timeout_s
         with self._lock:
             if self._inflight >= self.limit:
                 raise Overloaded(f"server busy: {self.limit} inferences already in flight; "
@@ -49,8 +52,8 @@ class InferenceGate:
                 self._release()
 
         try:
-            with anyio.fail_after(self.timeout_s):
+            with anyio.fail_after(limit_s):
                 return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except TimeoutError as exc:
-            raise TimedOut(f"inference took longer than {self.timeout_s:g} s; "
+            raise TimedOut(f"inference took longer than {limit_s:g} s; "
                            "retry later") from exc

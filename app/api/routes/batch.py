@@ -65,6 +65,7 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         raise InvalidParameter(
             f"the answer would be {size:,} bytes, over the limit of "
             f"{settings.max_batch_response_bytes:,}: ask for fewer layers= or fewer images")
-    arrays = await gate.run(batch.extract, engine, images, names, chosen)
+    arrays = await gate.run(batch.extract, engine, images, names, chosen,
+                            timeout_s=settings.batch_timeout_s)
     return Response(batch.npz_bytes(arrays), media_type="application/x-npz",
                     headers={"Content-Disposition": 'attachment; filename="featuremaps.npz"'})

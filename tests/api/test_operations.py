@@ -1,0 +1,135 @@
+"""Headers, CORS, request ids, access log, metrics and backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+
+import pytest
+from starlette.testclient import TestClient
+
+from app.api.errors import Overloaded, TimedOut
+from app.api.gate import InferenceGate
+from app.config import Settings
+from app.main import create_app
+
+PIXELS = {"pixels": [[0.0] * 28 for _ in range(28)]}
+
+
+def test_strict_security_headers_on_every_response(client: TestClient) -> None:
+    for r in (client.get("/"), client.get("/healthz"),
+              client.post("/api/v1/featuremaps", content=b"nope")):
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "unsafe" not in csp
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "http" not in csp  # no remote origins
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_the_page_has_no_inline_script(client: TestClient) -> None:
+    html = client.get("/").text
+    for chunk in html.split("<script")[1:]:
+        head, _, rest = chunk.partition(">")
+        assert "src=" in head or 'type="application/json"' in head, head
+        if "src=" in head:
+            assert rest.startswith("</script>")
+
+
+def test_cors_is_off_by_default(client: TestClient) -> None:
+    r = client.post("/api/v1/featuremaps", json=PIXELS,
+                    headers={"origin": "https://elsewhere.example"})
+    assert r.status_code == 200
+    assert "access-control-allow-origin" not in r.headers
+    pre = client.options("/api/v1/featuremaps", headers={
+        "origin": "https://elsewhere.example", "access-control-request-method": "POST"})
+    assert "access-control-allow-origin" not in pre.headers
+
+
+def test_cors_allows_exactly_the_configured_origins(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={
+        "allowed_origins": ["https://class.example"], "models": ["max", "avg"]}))
+    with TestClient(app) as c:
+        ok = c.post("/api/v1/featuremaps", json=PIXELS, headers={"origin": "https://class.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://class.example"
+        other = c.post("/api/v1/featuremaps", json=PIXELS,
+                       headers={"origin": "https://elsewhere.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_request_id_is_echoed_and_logged(client: TestClient,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    r = client.get("/healthz", headers={"x-request-id": "class-42.a"})
+    assert r.headers["x-request-id"] == "class-42.a"
+    fresh = client.get("/healthz", headers={"x-request-id": "<script>"})
+    assert len(fresh.headers["x-request-id"]) == 32  # an unsafe id is replaced by our own
+    app = create_app(Settings(device="cpu", models=["max"], access_log=True))
+    with caplog.at_level(logging.INFO, logger="featuremaps.access"), TestClient(app) as c:
+        c.post("/api/v1/featuremaps?models=max", json=PIXELS, headers={"x-request-id": "abc"})
+    lines = [json.loads(rec.getMessage()) for rec in caplog.records
+             if rec.name == "featuremaps.access"]
+    entry = next(line for line in lines if line["request_id"] == "abc")
+    assert entry["method"] == "POST" and entry["route"] == "/api/v1/featuremaps"
+    assert entry["status"] == 200 and entry["ms"] > 0 and entry["bytes"] > 1000
+
+
+def test_metrics_in_prometheus_format(client: TestClient) -> None:
+    client.post("/api/v1/featuremaps", json=PIXELS)
+    client.post("/api/v1/featuremaps", content=b"")
+    text = client.get("/metrics").text
+    assert '# TYPE featuremaps_requests_total counter' in text
+    assert 'route="/api/v1/featuremaps",status="200"' in text
+    assert 'route="/api/v1/featuremaps",status="400"' in text
+    assert '# TYPE featuremaps_request_seconds histogram' in text
+    assert 'featuremaps_request_seconds_bucket{' in text and 'le="+Inf"' in text
+    assert "featuremaps_inferences_in_flight{" in text
+    assert 'featuremaps_device_info{' in text and 'device="cpu"' in text
+
+
+def test_gate_refuses_beyond_its_limit_with_retry_after() -> None:
+    gate = InferenceGate(limit=1, timeout_s=5)
+    release = threading.Event()
+
+    async def scenario() -> None:
+        first = asyncio.create_task(gate.run(release.wait, 5))
+        while gate.inflight == 0:
+            await asyncio.sleep(0.001)
+        with pytest.raises(Overloaded) as info:
+            await gate.run(lambda: None)
+        assert info.value.retry_after == 1
+        release.set()
+        assert await first is True
+        assert gate.inflight == 0
+        assert await gate.run(lambda: 7) == 7
+
+    asyncio.run(scenario())
+
+
+def test_gate_times_out_and_keeps_the_slot_until_the_thread_ends() -> None:
+    gate = InferenceGate(limit=1, timeout_s=0.05)
+
+    async def scenario() -> None:
+        with pytest.raises(TimedOut, match="longer than 0.05 s"):
+            await gate.run(time.sleep, 0.3)
+        assert gate.inflight == 1  # the sleeping thread still holds it
+        with pytest.raises(Overloaded):
+            await gate.run(lambda: None)
+        while gate.inflight:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+
+
+def test_overload_is_a_503_with_retry_after_over_http(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"models": ["max"], "max_inflight": 0}))
+    with TestClient(app) as c:
+        r = c.post("/api/v1/featuremaps?models=max", json=PIXELS)
+        assert r.status_code == 503
+        assert r.headers["retry-after"] == "1"
+        assert r.json() == {"detail": "server busy: 0 inferences already in flight; retry after "
+                                      "the time in Retry-After"}
+        assert c.get("/healthz").status_code == 200

@@ -1,0 +1,87 @@
+"""A real `featuremaps serve`: SIGTERM lets the request in flight finish, then it exits."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx2 as httpx
+import numpy as np
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    env = {**os.environ, "FEATUREMAPS_DEVICE": "cpu", "FEATUREMAPS_MODELS": "max,avg",
+           "FEATUREMAPS_ACCESS_LOG": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("server did not start")
+    yield proc, url
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_request_in_flight(
+        server: tuple[subprocess.Popen[bytes], str]) -> None:
+    proc, url = server
+    images = np.random.default_rng(0).integers(0, 256, (8_000, 28, 28), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.save(buf, images)
+    result: dict[str, object] = {}
+
+    def slow_request() -> None:
+        r = httpx.post(f"{url}/api/v1/featuremaps/batch?layers=conv3", content=buf.getvalue(),
+                       timeout=120)
+        result["status"] = r.status_code
+        result["arrays"] = np.load(io.BytesIO(r.content))["max/conv3"].shape
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while "featuremaps_inferences_in_flight" not in result:
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+        if any(line.startswith("featuremaps_inferences_in_flight") and line.endswith(" 1")
+               for line in metrics.splitlines()):
+            result["featuremaps_inferences_in_flight"] = 1
+        assert time.monotonic() < deadline, "the batch request never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    thread.join(timeout=120)
+    assert result["status"] == 200
+    assert result["arrays"] == (8_000, 64, 3, 3)
+    # uvicorn shuts down cleanly, then re-raises the signal so supervisors see the usual
+    # "terminated by SIGTERM" status
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert proc.stdout is not None
+    log = proc.stdout.read().decode()
+    assert "Application shutdown complete" in log and "Finished server process" in log
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/healthz", timeout=1)
