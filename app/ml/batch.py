@@ -152,8 +152,10 @@ def read_npy_or_npz(body: bytes, max_bytes: int) -> np.ndarray:
                 if len(names) > 1 and "images" not in names:
                     raise InvalidPixels(f".npz holds {', '.join(names)}; name the images "
                                         "array 'images'")
-                arr: np.ndarray = npz[key]
-                return arr
+                member = npz[key]
+                if not isinstance(member, np.ndarray):  # a zip member that is not an .npy
+                    raise InvalidPixels(f".npz member {key!r} is not an .npy array")
+                return member
         if body[:6] != b"\x93NUMPY":
             raise InvalidPixels("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file")
         arr = np.load(io.BytesIO(body), allow_pickle=False)

@@ -1,0 +1,93 @@
+"""POST /api/v1/featuremaps/batch and the extraction behind it."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+
+from app.ml.data import Mnist
+
+
+def npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+@pytest.mark.slow
+def test_batch_maps_equal_the_single_image_maps(client: TestClient, mnist: Mnist) -> None:
+    images = mnist.images("test")[:64]
+    r = client.post("/api/v1/featuremaps/batch?layers=pool1,conv3", content=npy(images))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-npz"
+    z = np.load(io.BytesIO(r.content))
+    assert sorted(z.files) == sorted(
+        f"{m}/{k}" for m in ("max", "avg") for k in
+        ("probabilities", "prediction", "pool1", "pool1/low", "pool1/high",
+         "conv3", "conv3/low", "conv3/high"))
+    assert z["max/pool1"].shape == (64, 32, 13, 13) and z["max/pool1"].dtype == np.uint8
+    assert z["avg/conv3/low"].shape == (64, 64)
+    assert (z["max/prediction"] == mnist.labels("test")[:64]).mean() >= 0.98
+    for i in (0, 17, 63):
+        pixels = (images[i] / 255.0).tolist()
+        single = client.post("/api/v1/featuremaps?models=max&encoding=uint8",
+                             json={"pixels": pixels}).json()["models"]["max"]
+        import base64
+
+        pool1 = np.frombuffer(base64.b64decode(single["layers"][1]["data"]), np.uint8)
+        diff = np.abs(pool1.astype(int) - z["max/pool1"][i].ravel().astype(int))
+        assert diff.max() <= 1
+        assert single["prediction"] == int(z["max/prediction"][i])
+
+
+def test_float_images_and_npz_input(client: TestClient) -> None:
+    images = np.zeros((3, 28, 28), np.float32)
+    images[:, 4:24, 13:15] = 1.0
+    buf = io.BytesIO()
+    np.savez(buf, images=images)
+    r = client.post("/api/v1/featuremaps/batch?models=avg&layers=conv1", content=buf.getvalue())
+    z = np.load(io.BytesIO(r.content))
+    assert z["avg/conv1"].shape == (3, 32, 26, 26)
+    assert len(set(z["avg/prediction"].tolist())) == 1  # three identical images
+
+
+@pytest.mark.parametrize(("body", "status", "detail"), [
+    (npy(np.zeros((2, 28, 27), np.uint8)), 422,
+     "images must have shape (N, 28, 28); got (2, 28, 27)"),
+    (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
+    (npy(np.full((1, 28, 28), 2.0)), 422,
+     "float images must lie in 0..1; found 2..2 (send uint8 for 0..255)"),
+    (npy(np.full((1, 28, 28), np.nan)), 422,
+     "images contain NaN or infinity; expected floats in 0..1"),
+    (npy(np.array(["a"] * 784).reshape(1, 28, 28)), 422,
+     "images must be uint8 (0..255) or float (0..1); got <U1"),
+    (b"", 400, "empty body: send an .npy or .npz of (N, 28, 28) images"),
+    (b"\x89PNG\r\n\x1a\n", 422, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file"),
+])
+def test_bad_batches_are_refused(client: TestClient, body: bytes, status: int,
+                                 detail: str) -> None:
+    r = client.post("/api/v1/featuremaps/batch", content=body)
+    assert (r.status_code, r.json()) == (status, {"detail": detail})
+
+
+def test_a_zip_member_that_is_not_an_npy_is_refused(client: TestClient) -> None:
+    """Regression: found by schemathesis, np.load hands back raw bytes for such members."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("images", b"not an array")
+    r = client.post("/api/v1/featuremaps/batch", content=buf.getvalue())
+    assert (r.status_code, r.json()) == (422, {"detail": ".npz member 'images' is not an .npy "
+                                                         "array"})
+
+
+def test_an_npz_bomb_is_refused_before_inflating(client: TestClient) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("images.npy", b"\0" * 400_000_000)
+    assert len(buf.getvalue()) < 1_000_000
+    r = client.post("/api/v1/featuremaps/batch", content=buf.getvalue())
+    assert r.status_code == 413
+    assert r.json()["detail"].startswith(".npz would inflate to 400,000,")
