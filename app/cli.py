@@ -33,7 +33,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                                    "workers": args.workers, "device": args.device}.items()
                  if v is not None}
     settings = settings.model_copy(update=overrides)
-    configure_threads(settings.torch_threads, settings.workers)
+    configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
     # Load (and verify) the models before binding the port: a missing or corrupt weights file
     # stops start-up here with one line naming the file.
     engine = Engine.load(settings)

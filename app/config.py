@@ -36,13 +36,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    torch_threads: int = Field(default=0, description="intra-op threads per worker; 0 = cores / workers")
+    inference_threads: int = Field(default=1, description="inferences running at once per worker")
+    torch_threads: int = Field(
+        default=0, description="intra-op threads per inference; 0 = cores / (workers x inference_threads)")
     max_upload_bytes: int = 2 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
     max_batch_upload_bytes: int = 32 * 1024 * 1024
     max_batch_images: int = 40_000
     max_batch_response_bytes: int = 512 * 1024 * 1024
-    max_inflight: int = Field(default=8, description="inferences in flight per worker before 503")
+    max_inflight: int = Field(default=64,
+                              description="inferences waiting or running per worker before 503")
     request_timeout_s: float = 10.0
     batch_timeout_s: float = 600.0
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

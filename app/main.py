@@ -43,13 +43,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_threads(settings.torch_threads, settings.workers)
+        configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
         loaded = engine or Engine.load(settings)
         loaded.warm_up([m for m in ("max", "avg") if m in loaded.variants][:2]
                        or list(loaded.variants)[:1])
         app.state.engine = loaded
         app.state.settings = settings
-        app.state.gate = InferenceGate(settings.max_inflight, settings.request_timeout_s)
+        app.state.gate = InferenceGate(settings.max_inflight, settings.request_timeout_s,
+                                       settings.inference_threads)
         metrics.device = loaded.device_name
         metrics.inflight = lambda: app.state.gate.inflight
         yield

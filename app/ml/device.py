@@ -43,10 +43,12 @@ def describe(device: torch.device) -> str:
     return device.type
 
 
-def configure_threads(torch_threads: int, workers: int) -> int:
-    """Intra-op threads so that workers x threads does not oversubscribe the cores."""
+def configure_threads(torch_threads: int, workers: int, inference_threads: int = 1) -> int:
+    """Intra-op threads so that workers x inference threads x intra-op threads does not
+    oversubscribe the cores."""
     cores = os.cpu_count() or 1
-    threads = torch_threads if torch_threads > 0 else max(1, cores // max(1, workers))
+    threads = torch_threads if torch_threads > 0 else \
+        max(1, cores // max(1, workers * inference_threads))
     torch.set_num_threads(threads)
     log.debug("torch intra-op threads: %d (%d cores, %d workers)", threads, cores, workers)
     return threads

@@ -133,3 +133,39 @@ def test_overload_is_a_503_with_retry_after_over_http(settings: Settings) -> Non
         assert r.json() == {"detail": "server busy: 0 inferences already in flight; retry after "
                                       "the time in Retry-After"}
         assert c.get("/healthz").status_code == 200
+
+
+def test_a_job_that_times_out_while_queued_frees_its_slot() -> None:
+    gate = InferenceGate(limit=4, timeout_s=0.1, concurrency=1)
+    release = threading.Event()
+
+    async def scenario() -> None:
+        busy = asyncio.create_task(gate.run(release.wait, 5, timeout_s=5))
+        while gate.inflight == 0:
+            await asyncio.sleep(0.001)
+        ran: list[int] = []
+        with pytest.raises(TimedOut):
+            await gate.run(ran.append, 1)  # waits behind `busy` for a thread, then times out
+        assert gate.inflight == 1  # only `busy` is left
+        release.set()
+        await busy
+        assert ran == []  # the abandoned job never ran
+        assert gate.inflight == 0
+
+    asyncio.run(scenario())
+
+
+def test_requests_queue_behind_the_inference_threads_up_to_the_limit() -> None:
+    gate = InferenceGate(limit=3, timeout_s=5, concurrency=1)
+    release = threading.Event()
+
+    async def scenario() -> None:
+        tasks = [asyncio.create_task(gate.run(release.wait, 5)) for _ in range(3)]
+        while gate.inflight < 3:
+            await asyncio.sleep(0.001)
+        with pytest.raises(Overloaded):
+            await gate.run(lambda: None)
+        release.set()
+        assert await asyncio.gather(*tasks) == [True, True, True]
+
+    asyncio.run(scenario())

@@ -82,6 +82,7 @@ def test_threads_never_oversubscribe_the_cores() -> None:
     try:
         cores = os.cpu_count() or 1
         assert device.configure_threads(0, workers=cores) == 1
+        assert device.configure_threads(0, workers=1, inference_threads=cores) == 1
         assert device.configure_threads(0, workers=1) == cores
         assert device.configure_threads(3, workers=2) == 3
     finally:

@@ -1,0 +1,216 @@
+"""Shared pieces of the benchmarks: a server subprocess, a lean HTTP/1.1 client, statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = sorted((ROOT / "static" / "digits").glob("*.png"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
+           module: str = "app.cli", workers: int = 1) -> Iterator[int]:
+    """A `featuremaps serve` (or another module's app) on a free loopback port."""
+    port = free_port()
+    cmd = [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers), *args]
+    full_env = {**os.environ, "FEATUREMAPS_ACCESS_LOG": "false", "FEATUREMAPS_DEVICE": "cpu",
+                "FEATUREMAPS_LOG_LEVEL": "warning", **(env or {})}
+    proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                status, _, _ = request_once(port, "GET", "/healthz", b"", {})
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"server did not start: {err[-2000:]}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def build_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if line:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+    return status, headers
+
+
+class Connection:
+    """A blocking keep-alive HTTP/1.1 connection: little client overhead for latency runs."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def request(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        self.sock.sendall(raw)
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        status, headers = _parse_head(head)
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed")
+            rest += chunk
+        self.buf = rest[length:]
+        return status, headers, rest[:length]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def request_once(port: int, method: str, path: str, body: bytes,
+                 headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    conn = Connection(port)
+    try:
+        return conn.request(build_request(method, path, body, headers))
+    finally:
+        conn.close()
+
+
+async def _async_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         raw: bytes) -> tuple[int, int]:
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status, headers = _parse_head(head[:-4])
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    if headers.get("connection", "").lower() == "close":
+        raise ConnectionResetError("server closed the connection")
+    return status, len(body)
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+    statuses: dict[int, int]
+    bytes_received: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, q: float) -> float:
+        return percentile(self.latencies_ms, q)
+
+
+async def _load(port: int, raws: Sequence[bytes], clients: int, seconds: float,
+                max_requests: int) -> LoadResult:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    received = 0
+    stop = time.perf_counter() + seconds
+    counter = 0
+
+    async def client(k: int) -> None:
+        nonlocal received, counter
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = k
+        while time.perf_counter() < stop and counter < max_requests:
+            counter += 1
+            raw = raws[i % len(raws)]
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                status, size = await _async_request(reader, writer, raw)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                statuses[-1] = statuses.get(-1, 0) + 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            latencies.append((time.perf_counter() - t0) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+            received += size
+        writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    elapsed = time.perf_counter() - t0
+    return LoadResult(len(latencies), elapsed, latencies, statuses, received)
+
+
+def load(port: int, raws: Sequence[bytes], clients: int, seconds: float,
+         max_requests: int = 10**9) -> LoadResult:
+    """`clients` keep-alive connections sending raws round-robin for `seconds` (bounded)."""
+    return asyncio.run(_load(port, raws, clients, seconds, max_requests))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def timeit(fn: object, repeat: int, warmup: int = 20) -> list[float]:
+    """Milliseconds per call of fn(), `repeat` times after a warm-up."""
+    call = fn  # type: ignore[assignment]
+    for _ in range(warmup):
+        call()  # type: ignore[operator]
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        call()  # type: ignore[operator]
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def table(rows: Sequence[Sequence[object]], head: Sequence[str]) -> str:
+    cells = [[str(c) for c in head]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""Server figures, each comparison measured side by side in one run (python -m bench.server).
+
+1. latency of POST /api/v1/featuremaps over loopback (both networks, every layer, uint8)
+   against the in-process time of the two forward passes with capture alone;
+2. requests per second against the naive reference server (bench/naive_server.py);
+3. bytes on the wire per update, per format;
+4. throughput at 16 concurrent clients, and how it scales with workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.config import Settings
+from app.ml import preprocess
+from app.ml.capture import capture
+from app.ml.device import configure_threads
+from app.ml.engine import Engine
+from bench.common import (DIGITS, Connection, build_request, load, median, percentile, server,
+                          table, timeit)
+
+PATH = "/api/v1/featuremaps?models=max,avg&encoding=uint8"
+FORMATS = {
+    "binary+gzip": {"Accept": "application/x-featuremaps", "Accept-Encoding": "gzip"},
+    "binary": {"Accept": "application/x-featuremaps"},
+    "json": {},
+}
+
+
+def digit_requests(headers: dict[str, str]) -> list[bytes]:
+    return [build_request("POST", PATH, p.read_bytes(), {"Content-Type": "image/png", **headers})
+            for p in DIGITS]
+
+
+def in_process_forward_ms(repeat: int) -> list[float]:
+    """Two forward passes with capture, nothing else, with the server's thread count."""
+    configure_threads(0, 1)
+    engine = Engine.load(Settings(device="cpu", models=["max", "avg"]))
+    nets = engine.nets(["max", "avg"])
+    xs = [torch.from_numpy(preprocess.from_image(p.read_bytes(), 10**6)).reshape(1, 1, 28, 28)
+          for p in DIGITS]
+    i = 0
+
+    def run() -> None:
+        nonlocal i
+        x = xs[i % len(xs)]
+        i += 1
+        with torch.inference_mode():
+            for net in nets:
+                capture(net, x)
+
+    return timeit(run, repeat)
+
+
+def sequential_latency(port: int, raws: list[bytes], repeat: int) -> list[float]:
+    conn = Connection(port)
+    try:
+        i = 0
+
+        def one() -> None:
+            nonlocal i
+            status, _, _ = conn.request(raws[i % len(raws)])
+            i += 1
+            assert status == 200, status
+
+        return timeit(one, repeat)
+    finally:
+        conn.close()
+
+
+def wire_sizes(port: int) -> dict[str, list[int]]:
+    sizes: dict[str, list[int]] = {name: [] for name in FORMATS}
+    conn = Connection(port)
+    for name, headers in FORMATS.items():
+        for raw in digit_requests(headers):
+            status, h, body = conn.request(raw)
+            assert status == 200
+            sizes[name].append(len(body))
+    conn.close()
+    return sizes
+
+
+def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"cores": os.cpu_count()}
+    forward_before = in_process_forward_ms(repeat)
+    with server() as port:
+        latency = {name: sequential_latency(port, digit_requests(h), repeat)
+                   for name, h in FORMATS.items()}
+        sizes = wire_sizes(port)
+        ours = load(port, digit_requests(FORMATS["binary+gzip"]), clients=4, seconds=seconds)
+        ours_json = load(port, digit_requests(FORMATS["json"]), clients=4, seconds=seconds)
+    forward_after = in_process_forward_ms(repeat)
+    forward = median(forward_before + forward_after)
+    out["forward_ms"] = forward
+    out["latency"] = {
+        name: {"p50_ms": median(v), "p99_ms": percentile(v, 99), "ratio": median(v) / forward}
+        for name, v in latency.items()
+    }
+    with server(module="bench.naive_server") as port:
+        naive_raws = [build_request("POST", "/api/v1/featuremaps", p.read_bytes(),
+                                    {"Content-Type": "image/png"}) for p in DIGITS]
+        conn = Connection(port)
+        naive_sizes = [len(conn.request(r)[2]) for r in naive_raws]
+        conn.close()
+        naive = load(port, naive_raws, clients=4, seconds=seconds)
+    sizes["naive float JSON"] = naive_sizes
+    out["bytes"] = {k: {"median": median(v), "max": max(v)} for k, v in sizes.items()}
+    out["vs_naive"] = {
+        "naive_rps": naive.rps, "ours_rps": ours.rps, "ours_json_rps": ours_json.rps,
+        "speedup": ours.rps / naive.rps, "speedup_json": ours_json.rps / naive.rps,
+        "naive_p50_ms": naive.pct(50), "errors": {k: v for k, v in naive.statuses.items()
+                                                  if k != 200},
+    }
+    scaling = []
+    for n in workers:
+        with server(workers=n) as port:
+            r = load(port, digit_requests(FORMATS["binary+gzip"]), clients=16, seconds=seconds)
+        scaling.append({"workers": n, "rps": r.rps, "p50_ms": r.pct(50), "p99_ms": r.pct(99),
+                        "requests": r.requests,
+                        "errors": sum(v for k, v in r.statuses.items() if k != 200)})
+    out["load16"] = scaling
+    return out
+
+
+def report(out: dict[str, Any]) -> str:
+    lines = [f"CPU cores: {out['cores']}; in-process forward + capture, both networks: "
+             f"median {out['forward_ms']:.3f} ms", ""]
+    rows = [[name, f"{v['p50_ms']:.3f}", f"{v['p99_ms']:.3f}", f"{v['ratio']:.2f}"]
+            for name, v in out["latency"].items()]
+    lines += ["1. POST /api/v1/featuremaps over loopback, one client, sequential",
+              table(rows, ["format", "p50 ms", "p99 ms", "p50 / forward"]), ""]
+    n = out["vs_naive"]
+    lines += ["2. against the naive reference (4 clients, same load)",
+              table([["naive float JSON", f"{n['naive_rps']:.1f}", "1.0x"],
+                     ["ours, binary+gzip", f"{n['ours_rps']:.1f}", f"{n['speedup']:.1f}x"],
+                     ["ours, JSON base64", f"{n['ours_json_rps']:.1f}", f"{n['speedup_json']:.1f}x"]],
+                    ["server", "requests/s", "vs naive"]), ""]
+    rows = [[k, f"{v['median'] / 1000:.1f}", f"{v['max'] / 1000:.1f}"]
+            for k, v in out["bytes"].items()]
+    lines += ["3. bytes on the wire per update (10 MNIST digits, both networks, every map)",
+              table(rows, ["format", "median KB", "max KB"]), ""]
+    rows = [[s["workers"], f"{s['rps']:.0f}", f"{s['p50_ms']:.2f}", f"{s['p99_ms']:.2f}",
+             s["requests"], s["errors"]] for s in out["load16"]]
+    lines += ["4. 16 concurrent clients, binary+gzip",
+              table(rows, ["workers", "requests/s", "p50 ms", "p99 ms", "requests", "errors"])]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+    out = run(args.repeat, args.seconds, [int(w) for w in args.workers.split(",")])
+    print(report(out))  # noqa: T201
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
