@@ -121,7 +121,8 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit:
         images = images[: args.limit]
     models = args.models.split(",")
-    settings = settings.model_copy(update={"models": models, "device": args.device or settings.device})
+    settings = settings.model_copy(
+        update={"models": models, "device": args.device or settings.device})
     engine = Engine.load(settings)
     layers = args.layers.split(",") if args.layers else None
     stats = extract_to_npz(engine, images, models, layers, args.out, batch_size=args.batch_size,
@@ -151,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--force", action="store_true", help="rebuild the cache")
     f.set_defaults(func=_cmd_fetch)
 
-    p = sub.add_parser("train", help="train a variant; writes models/V.safetensors and models/V.json")
+    p = sub.add_parser("train",
+                       help="train a variant; writes models/V.safetensors and models/V.json")
     p.add_argument("--variant", required=True,
                    choices=["max", "avg", "strided", "nopool", "blurmax", "all"])
     p.add_argument("--epochs", type=int, default=12)
@@ -190,7 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_by_default = args.command not in ("serve", "train")
-    level = logging.DEBUG if args.verbose else (logging.WARNING if quiet_by_default else logging.INFO)
+    level = logging.WARNING if quiet_by_default else logging.INFO
+    if args.verbose:
+        level = logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.func(args, Settings())

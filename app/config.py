@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from pydantic import field_validator
-from typing import Annotated
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +36,8 @@ class Settings(BaseSettings):
     workers: int = 1
     inference_threads: int = Field(default=1, description="inferences running at once per worker")
     torch_threads: int = Field(
-        default=0, description="intra-op threads per inference; 0 = cores / (workers x inference_threads)")
+        default=0,
+        description="intra-op threads per inference; 0 = cores / (workers x inference_threads)")
     max_upload_bytes: int = 2 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
     max_batch_upload_bytes: int = 32 * 1024 * 1024

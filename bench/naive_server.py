@@ -35,7 +35,7 @@ def create_app() -> FastAPI:
         for name, net in nets.items():
             maps: dict[str, Any] = {}
             hooks = [getattr(net, layer).register_forward_hook(
-                lambda _m, _i, o, layer=layer: maps.__setitem__(layer, o[0].tolist()))
+                lambda _m, _i, o, layer=layer, maps=maps: maps.__setitem__(layer, o[0].tolist()))
                 for layer in net.stages]
             with torch.no_grad():
                 probs = torch.softmax(net(x), 1)[0]

@@ -22,8 +22,17 @@ from app.ml import preprocess
 from app.ml.capture import capture
 from app.ml.device import configure_threads
 from app.ml.engine import Engine
-from bench.common import (DIGITS, Connection, build_request, load, median, percentile, server,
-                          table, timeit)
+from bench.common import (
+    DIGITS,
+    Connection,
+    build_request,
+    load,
+    median,
+    percentile,
+    server,
+    table,
+    timeit,
+)
 
 PATH = "/api/v1/featuremaps?models=max,avg&encoding=uint8"
 FORMATS = {
@@ -139,7 +148,8 @@ def report(out: dict[str, Any]) -> str:
     lines += ["2. against the naive reference (4 clients, same load)",
               table([["naive float JSON", f"{n['naive_rps']:.1f}", "1.0x"],
                      ["ours, binary+gzip", f"{n['ours_rps']:.1f}", f"{n['speedup']:.1f}x"],
-                     ["ours, JSON base64", f"{n['ours_json_rps']:.1f}", f"{n['speedup_json']:.1f}x"]],
+                     ["ours, JSON base64", f"{n['ours_json_rps']:.1f}",
+                      f"{n['speedup_json']:.1f}x"]],
                     ["server", "requests/s", "vs naive"]), ""]
     rows = [[k, f"{v['median'] / 1000:.1f}", f"{v['max'] / 1000:.1f}"]
             for k, v in out["bytes"].items()]

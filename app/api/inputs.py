@@ -72,7 +72,8 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
         raise InvalidPixels('empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
     if _depth(body) > MAX_JSON_DEPTH:
         raise InvalidPixels(
-            f'JSON nested deeper than {MAX_JSON_DEPTH} levels; send {{"pixels": 28x28 numbers in 0..1}}'
+            f"JSON nested deeper than {MAX_JSON_DEPTH} levels; "
+            'send {"pixels": 28x28 numbers in 0..1}'
         )
     try:
         doc = json.loads(body)
@@ -95,7 +96,7 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
 
 async def _multipart_file(request: Request, max_bytes: int) -> bytes:
     async with request.form(max_files=2, max_fields=8, max_part_size=max_bytes) as form:
-        files = [v for v in form.multi_items() if isinstance(v[1], UploadFile)]
+        files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
         if not files:
             raise BadRequest("multipart body has no file: send the image in a field named 'file'")
         if len(files) > 1:

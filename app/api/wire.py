@@ -3,7 +3,8 @@
 JSON (application/json), as in the design:
   {"input": {"shape": [28, 28], "encoding": E, "data": b64},
    "models": {"max": {"prediction": 7, "probabilities": [...],
-                      "layers": [{"name", "kind", "shape", "encoding", "low", "high", "data": b64}]}}}
+                      "layers": [{"name", "kind", "shape", "encoding", "low", "high",
+                                  "data": b64}]}}}
 
 Binary (application/x-featuremaps, what the page uses): the same content without base64
 or float text, usually sent gzip-compressed:
@@ -36,9 +37,12 @@ MAGIC = b"FMAP"
 
 def encode_input(x28: np.ndarray, encoding: Encoding) -> np.ndarray:
     """The 28x28 input in the response's encoding; uint8 means value = q / 255."""
+    out: np.ndarray
     if encoding == "uint8":
-        return np.rint(np.clip(x28, 0.0, 1.0) * 255.0).astype(np.uint8)
-    return x28.astype(np.float16 if encoding == "float16" else np.float32)
+        out = np.rint(np.clip(x28, 0.0, 1.0) * 255.0).astype(np.uint8)
+    else:
+        out = x28.astype(np.float16 if encoding == "float16" else np.float32)
+    return out
 
 
 def _b64(arr: np.ndarray) -> str:

@@ -131,7 +131,7 @@ class CudaGraphRunner:
         self.host_data = torch.empty(layout.data_size, dtype=torch.uint8).pin_memory()
         self.host_floats = torch.empty(layout.float_size, dtype=torch.float32).pin_memory()
         group_sizes(layout, 1, dev)  # built before capture: no host->device copy inside it
-        side = torch.cuda.Stream(dev)
+        side = torch.cuda.Stream(dev)  # type: ignore[no-untyped-call]
         side.wait_stream(torch.cuda.current_stream(dev))
         with torch.cuda.stream(side), torch.inference_mode():
             for _ in range(3):  # warm up kernels and the allocator outside the graph

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -92,7 +92,8 @@ _TITLES = {
     "avg": ("Average pooling", "AvgPool2d(2) after conv1 and conv2"),
     "strided": ("Strided convolution", "stride 2 in conv1 and conv2, no pooling"),
     "nopool": ("No downsampling", "none: the article's model_no_max_pool"),
-    "blurmax": ("Anti-aliased max pooling", "max (stride 1), then a fixed 3x3 binomial blur, stride 2"),
+    "blurmax": ("Anti-aliased max pooling",
+                "max (stride 1), then a fixed 3x3 binomial blur, stride 2"),
 }
 
 
@@ -130,7 +131,7 @@ class BlurMaxPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(x, kernel_size=2, stride=1)  # (B, C, H-1, W-1)
         x = F.pad(x, (1, 1, 1, 1), mode="reflect")
-        blur: torch.Tensor = self.blur
+        blur = cast(torch.Tensor, self.blur)  # (C, 1, 3, 3)
         return F.conv2d(x, blur, stride=2, groups=self.channels)
 
 
@@ -168,8 +169,9 @@ class Net(nn.Module):
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """Flatten -> Dense(64, relu) -> Dense(10); returns logits (B, 10)."""
-        x = torch.flatten(x, 1)
-        return self.dense2(F.relu(self.dense1(x)))
+        x = torch.flatten(x, 1)  # (B, C*H*W)
+        logits: torch.Tensor = self.dense2(F.relu(self.dense1(x)))
+        return logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, 1, 28, 28) in 0..1

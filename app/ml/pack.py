@@ -16,9 +16,7 @@ import numpy as np
 import torch
 
 from app.ml.capture import capture
-from app.ml.encode import DTYPES, Encoding
-
-DTYPES_NP: dict[str, str] = {"uint8": "uint8", "float16": "<f2", "float32": "<f4"}
+from app.ml.encode import DTYPES, DTYPES_NP, Encoding
 from app.ml.nets import LayerSpec, Net
 
 

@@ -38,7 +38,8 @@ def lut(name: Colormap) -> np.ndarray:
     stops = np.asarray(VIRIDIS_STOPS)
     xs = np.linspace(0.0, 1.0, len(stops))
     rgb = np.stack([np.interp(t, xs, stops[:, k]) for k in range(3)], axis=1)
-    return np.rint(rgb * 255).astype(np.uint8)
+    table: np.ndarray = np.rint(rgb * 255).astype(np.uint8)
+    return table
 
 
 def normalise(maps: np.ndarray, norm: Norm) -> np.ndarray:
@@ -51,7 +52,8 @@ def normalise(maps: np.ndarray, norm: Norm) -> np.ndarray:
         hi = np.full((1, 1, 1), maps.max())
     span = hi - lo
     scaled = np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0.0)
-    return np.rint(scaled * 255).astype(np.uint8)
+    levels: np.ndarray = np.rint(scaled * 255).astype(np.uint8)
+    return levels
 
 
 def grid_png(maps: np.ndarray, *, scale: int = 4, norm: Norm = "channel",

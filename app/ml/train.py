@@ -135,7 +135,7 @@ def train(variant: str, data: Mnist, cfg: TrainConfig, *, progress: bool = True,
             logits = net(x)  # (B, 10)
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             sched.step()
             total_loss += loss.item() * len(y)

@@ -24,8 +24,8 @@ def post_png(client: TestClient, png: bytes, query: str = "") -> dict:
     return r.json()
 
 
-def test_both_networks_every_layer_by_default(client: TestClient,
-                                              test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+def test_both_networks_every_layer_by_default(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     label, png = test_digit_pngs[0]
     body = post_png(client, png)
     assert list(body["models"]) == ["max", "avg"]
