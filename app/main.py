@@ -20,6 +20,7 @@ from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.api.routes import batch, featuremaps, meta, page, shifts
 from app.config import PROJECT_ROOT, Settings
 from app.ml.device import configure_threads
+from app.ml import preprocess
 from app.ml.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
         loaded = engine or Engine.load(settings)
-        loaded.warm_up([m for m in ("max", "avg") if m in loaded.variants][:2]
+        loaded.warm_up([m for m in ("max", "avg") if m in loaded.variants]
                        or list(loaded.variants)[:1])
+        preprocess.warm_up()
         app.state.engine = loaded
         app.state.settings = settings
         app.state.gate = InferenceGate(settings.max_inflight, settings.request_timeout_s,
