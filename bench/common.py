@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +25,38 @@ def free_port() -> int:
         return port
 
 
+@dataclass
+class Server:
+    port: int
+    pid: int
+
+    def rss_kib(self) -> int:
+        """Resident memory of the server process and its children (workers), KiB."""
+        total = 0
+        for pid in [self.pid, *_children(self.pid)]:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except FileNotFoundError:
+                pass
+        return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    out = [int(k) for k in kids]
+    for k in list(out):
+        out += _children(k)
+    return out
+
+
 @contextmanager
 def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
-           module: str = "app.cli", workers: int = 1) -> Iterator[int]:
+           module: str = "app.cli", workers: int = 1) -> Iterator[Server]:
     """A `featuremaps serve` (or another module's app) on a free loopback port."""
     port = free_port()
     cmd = [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -49,7 +78,7 @@ def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
                 err = proc.stderr.read().decode() if proc.stderr else ""
                 raise RuntimeError(f"server did not start: {err[-2000:]}")
             time.sleep(0.2)
-        yield port
+        yield Server(port, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -195,15 +224,14 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-def timeit(fn: object, repeat: int, warmup: int = 20) -> list[float]:
-    """Milliseconds per call of fn(), `repeat` times after a warm-up."""
-    call = fn  # type: ignore[assignment]
+def timeit(call: Callable[[], object], repeat: int, warmup: int = 20) -> list[float]:
+    """Milliseconds per call of call(), `repeat` times after a warm-up."""
     for _ in range(warmup):
-        call()  # type: ignore[operator]
+        call()
     out = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        call()  # type: ignore[operator]
+        call()
         out.append((time.perf_counter() - t0) * 1000)
     return out
 

@@ -98,7 +98,8 @@ def wire_sizes(port: int) -> dict[str, list[int]]:
 def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {"cores": os.cpu_count()}
     forward_before = in_process_forward_ms(repeat)
-    with server() as port:
+    with server() as srv:
+        port = srv.port
         latency = {name: sequential_latency(port, digit_requests(h), repeat)
                    for name, h in FORMATS.items()}
         sizes = wire_sizes(port)
@@ -111,7 +112,8 @@ def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
         name: {"p50_ms": median(v), "p99_ms": percentile(v, 99), "ratio": median(v) / forward}
         for name, v in latency.items()
     }
-    with server(module="bench.naive_server") as port:
+    with server(module="bench.naive_server") as srv:
+        port = srv.port
         naive_raws = [build_request("POST", "/api/v1/featuremaps", p.read_bytes(),
                                     {"Content-Type": "image/png"}) for p in DIGITS]
         conn = Connection(port)
@@ -128,8 +130,8 @@ def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
     }
     scaling = []
     for n in workers:
-        with server(workers=n) as port:
-            r = load(port, digit_requests(FORMATS["binary+gzip"]), clients=16, seconds=seconds)
+        with server(workers=n) as srv:
+            r = load(srv.port, digit_requests(FORMATS["binary+gzip"]), clients=16, seconds=seconds)
         scaling.append({"workers": n, "rps": r.rps, "p50_ms": r.pct(50), "p99_ms": r.pct(99),
                         "requests": r.requests,
                         "errors": sum(v for k, v in r.statuses.items() if k != 200)})
