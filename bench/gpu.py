@@ -96,8 +96,11 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: these figures need a GPU")
     engine = Engine.load(Settings(device="cuda", models=["max", "avg"]))
-    out: dict[str, Any] = {"device": engine.device_name, "interactive": interactive(engine, args.repeat),
-           "batch": [batch_throughput(engine, int(b), 20) for b in args.batches.split(",")]}
+    out: dict[str, Any] = {
+        "device": engine.device_name,
+        "interactive": interactive(engine, args.repeat),
+        "batch": [batch_throughput(engine, int(b), 20) for b in args.batches.split(",")],
+    }
     print(f"device: {out['device']}")  # noqa: T201
     print(table([[k, f"{v['p50_ms']:.3f}", f"{v['p99_ms']:.3f}"]  # noqa: T201
                  for k, v in out["interactive"].items()],
