@@ -91,3 +91,25 @@ def test_an_npz_bomb_is_refused_before_inflating(client: TestClient) -> None:
     r = client.post("/api/v1/featuremaps/batch", content=buf.getvalue())
     assert r.status_code == 413
     assert r.json()["detail"].startswith(".npz would inflate to 400,000,")
+
+
+@pytest.mark.slow
+def test_extract_command_writes_the_chosen_layers(tmp_path: object, mnist: Mnist) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = Path(str(tmp_path)) / "maps.npz"
+    env = {**os.environ, "FEATUREMAPS_DEVICE": "cpu"}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "extract", str(out), "--split", "test",
+                           "--layers", "pool2", "--limit", "300"], env=env, capture_output=True,
+                          text=True, timeout=300, check=True)
+    stats = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert stats["images"] == 300 and stats["images_per_second"] > 0
+    z = np.load(out)
+    assert z["max/pool2"].shape == (300, 64, 5, 5) and z["avg/pool2"].dtype == np.uint8
+    assert "max/conv1" not in z.files
+    assert np.array_equal(z["labels"], mnist.labels("test")[:300])
+    assert (z["max/prediction"] == z["labels"]).mean() > 0.97
