@@ -19,8 +19,8 @@ from app.api.metrics import Metrics
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.api.routes import batch, featuremaps, meta, page, shifts
 from app.config import PROJECT_ROOT, Settings
-from app.ml.device import configure_threads
 from app.ml import preprocess
+from app.ml.device import configure_threads
 from app.ml.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         metrics.device = loaded.device_name
         metrics.inflight = lambda: app.state.gate.inflight
         yield
+        app.state.gate.close()
         log.info("shutting down")
 
     app = FastAPI(title="featuremaps", version=__version__, description=DESCRIPTION,

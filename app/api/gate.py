@@ -1,19 +1,20 @@
-"""Backpressure: inference runs on a fixed number of threads, behind a bounded queue.
+"""Backpressure: inference runs on a fixed set of threads, behind a bounded queue.
 
 Requests beyond `limit` waiting or running are refused at once with 503 + Retry-After
 rather than queued without bound; every request has a time limit covering its wait and
-its run. `concurrency` threads (times torch's intra-op threads, times workers) is what the
-cores are divided into, so inference never oversubscribes them.
+its run. The gate owns its `concurrency` threads (times torch's intra-op threads, times
+workers, is what the cores are divided into, so inference never oversubscribes them), and
+always the same ones: the allocator's per-thread arenas and torch's thread-local state stay
+warm instead of spreading over a shared pool.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
-
-import anyio
-import anyio.to_thread
 
 from app.api.errors import Overloaded, TimedOut
 
@@ -22,13 +23,15 @@ T = TypeVar("T")
 
 class InferenceGate:
     """A request that times out is answered 503 while its thread finishes; its slot stays
-    taken until the thread really ends, so the bound holds even then."""
+    taken until the thread really ends, so the bound holds even then. A job that times out
+    before a thread picked it up never runs."""
 
     def __init__(self, limit: int, timeout_s: float, concurrency: int = 1) -> None:
         self.limit = limit
         self.timeout_s = timeout_s
         self.concurrency = concurrency
-        self._threads: anyio.CapacityLimiter | None = None
+        self._pool = ThreadPoolExecutor(max_workers=concurrency,
+                                        thread_name_prefix="featuremaps-inference")
         self._lock = threading.Lock()
         self._inflight = 0
 
@@ -37,24 +40,19 @@ class InferenceGate:
         """Inferences waiting for a thread or running."""
         return self._inflight
 
-    def _release(self) -> None:
-        with self._lock:
-            self._inflight -= 1
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     async def run(self, fn: Callable[..., T], *args: object, timeout_s: float | None = None) -> T:
-        """fn(*args) in an inference thread, within the bound and the time limit (the gate's
+        """fn(*args) on an inference thread, within the bound and the time limit (the gate's
         own unless timeout_s is given)."""
         limit_s = self.timeout_s if timeout_s is None else timeout_s
-        if self._threads is None:  # created lazily: it must belong to the running event loop
-            self._threads = anyio.CapacityLimiter(self.concurrency)
         with self._lock:
             if self._inflight >= self.limit:
                 raise Overloaded(f"server busy: {self.limit} inferences already in flight; "
                                  "retry after the time in Retry-After")
             self._inflight += 1
-        # "pending" until a thread picks the job up; a job that times out while still pending
-        # is "abandoned": its thread (if one ever starts it) does nothing.
-        state = ["pending"]
+        state = ["pending"]  # -> "running" when a thread takes it, or "abandoned" on timeout
 
         def work() -> T:
             with self._lock:
@@ -64,15 +62,16 @@ class InferenceGate:
             try:
                 return fn(*args)
             finally:
-                self._release()
+                with self._lock:
+                    self._inflight -= 1
 
+        future = asyncio.get_running_loop().run_in_executor(self._pool, work)
         try:
-            with anyio.fail_after(limit_s):
-                return await anyio.to_thread.run_sync(work, abandon_on_cancel=True,
-                                                      limiter=self._threads)
+            return await asyncio.wait_for(asyncio.shield(future), limit_s)
         except TimeoutError as exc:
             with self._lock:
                 if state[0] == "pending":
                     state[0] = "abandoned"
                     self._inflight -= 1
+            future.add_done_callback(lambda f: f.exception())  # no "never retrieved" warning
             raise TimedOut(f"inference took longer than {limit_s:g} s; retry later") from exc

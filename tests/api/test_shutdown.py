@@ -46,6 +46,8 @@ def server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 @pytest.mark.slow
