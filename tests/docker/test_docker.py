@@ -60,6 +60,7 @@ def test_featuremaps_equal_the_in_process_app(
         assert list(got["models"]) == dockerkit.shipped_variants(), name
         for variant, net in expected["models"].items():
             served = got["models"][variant]
+            assert net["layers"] and len(net["probabilities"]) == 10, (name, variant)
             assert served["prediction"] == net["prediction"], (name, variant)
             assert served["probabilities"] == net["probabilities"], (name, variant)
             assert [la["name"] for la in served["layers"]] == [la["name"] for la in net["layers"]]
