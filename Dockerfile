@@ -1,0 +1,100 @@
+# featuremaps: the web app and REST API with the shipped weights, served by uvicorn on :8000.
+#
+#   docker build -t featuremaps .
+#   docker run --rm -p 8000:8000 featuremaps
+#
+# Works with the classic builder (no BuildKit features). Build arguments:
+#   BASE_IMAGE       any Debian-like image with python3.11 and python3 -m venv (default python:3.11-slim)
+#   TORCH_INDEX_URL  where torch comes from: PyTorch's CPU wheel index by default (small image);
+#                    a CUDA index (e.g. .../whl/cu128) makes a GPU image, run with --gpus all
+#   PIP_NO_INDEX=1   offline build: install only from the wheels/ folder of the build context
+#   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_TRUSTED_HOST   a package mirror for the rest
+# See docs/docker.md.
+
+ARG BASE_IMAGE=python:3.11-slim
+
+# ---- dependencies: a venv in /opt/venv, rebuilt only when pyproject.toml or wheels/ change ----
+FROM ${BASE_IMAGE} AS deps
+
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# declared without defaults: an unset ARG stays out of the environment, so pip sees only what
+# the build passes
+ARG PIP_NO_INDEX
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_TRUSTED_HOST
+
+ENV LANG=C.UTF-8 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+# a venv, not the system site-packages: Debian's python3 refuses system-wide pip (PEP 668)
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+COPY pyproject.toml /src/pyproject.toml
+# wheels/ holds only .gitkeep in git; put wheels there for an offline (or partly offline) build
+COPY wheels/ /wheels/
+
+# The project's own dependency list, split in two: torch from TORCH_INDEX_URL (its CPU build
+# is a fraction of the size of the default CUDA one), then the rest from the normal index.
+# torch's wheel carries its own C++ unit-test binaries (about 130 MB): they go.
+# The app itself is not pip-installed: it runs from /app, where it finds templates, static
+# and models next to the package.
+RUN python -c "import re, tomllib; deps = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']; torch = [d for d in deps if re.split(r'[<>=!~;\[ ]', d, maxsplit=1)[0].lower() == 'torch']; assert len(torch) == 1, deps; open('/src/torch.txt', 'w').write(torch[0] + '\n'); open('/src/rest.txt', 'w').write('\n'.join(d for d in deps if d not in torch) + '\n')" \
+ && pip install --find-links /wheels --index-url "$TORCH_INDEX_URL" -r /src/torch.txt \
+ && pip install --find-links /wheels -r /src/rest.txt \
+ && pip check \
+ && rm -rf /opt/venv/lib/python3*/site-packages/torch/test \
+           /opt/venv/lib/python3*/site-packages/torch/bin/test_* \
+           /opt/venv/lib/python3*/site-packages/torch/bin/*Test
+
+# ---- runtime: the venv, the code, the weights; no wheels, no build caches ----
+FROM ${BASE_IMAGE}
+
+ENV LANG=C.UTF-8 \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/tmp \
+    XDG_CACHE_HOME=/tmp/.cache \
+    FEATUREMAPS_HOST=0.0.0.0 \
+    FEATUREMAPS_PORT=8000
+
+# an unprivileged user with a fixed uid (runAsNonRoot policies want a number); no home, no login
+RUN groupadd --gid 10001 featuremaps \
+ && useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --no-log-init \
+        --shell /usr/sbin/nologin featuremaps
+
+COPY --from=deps /opt/venv /opt/venv
+
+WORKDIR /app
+COPY models/ /app/models/
+COPY templates/ /app/templates/
+COPY static/ /app/static/
+COPY app/ /app/app/
+
+# Byte-compile the app now: the container may run read-only and never writes .pyc files.
+# The app loads five variants by default, but only some have trained weights: serve every
+# variant whose weights and card the image ships, in the app's own order. The list goes into
+# a file that the command sources, as a default that -e FEATUREMAPS_MODELS=... overrides.
+# Then load them once on the CPU, so that a broken torch install or weights file fails here.
+RUN python -m compileall -q /app/app \
+ && names=$(python -c "from app.config import Settings; s = Settings(); print(','.join(v for v in s.models if all((s.models_dir / (v + ext)).is_file() for ext in ('.safetensors', '.json'))))") \
+ && test -n "$names" \
+ && printf 'export FEATUREMAPS_MODELS="${FEATUREMAPS_MODELS:-%s}"\n' "$names" > /app/featuremaps.env \
+ && cat /app/featuremaps.env \
+ && . /app/featuremaps.env \
+ && python -c "from app.config import Settings; from app.ml.engine import Engine; Engine.load(Settings(device='cpu'))"
+
+USER 10001:10001
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
+
+# `featuremaps serve`: loads (and checks) the weights before it binds the port, and logs to
+# stdout, the app's JSON access log included. exec: python is PID 1 and gets SIGTERM.
+# The device defaults to auto: a CUDA build uses the GPU when run with --gpus all.
+CMD ["sh", "-c", ". /app/featuremaps.env && exec python -m app.cli serve --host 0.0.0.0 --port 8000"]
