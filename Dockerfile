@@ -76,16 +76,9 @@ COPY static/ /app/static/
 COPY app/ /app/app/
 
 # Byte-compile the app now: the container may run read-only and never writes .pyc files.
-# The app loads five variants by default, but only some have trained weights: serve every
-# variant whose weights and card the image ships, in the app's own order. The list goes into
-# a file that the command sources, as a default that -e FEATUREMAPS_MODELS=... overrides.
-# Then load them once on the CPU, so that a broken torch install or weights file fails here.
+# Then load every shipped variant once on the CPU (the app serves all of models/ unless
+# FEATUREMAPS_MODELS says otherwise), so that a broken torch install or weights file fails here.
 RUN python -m compileall -q /app/app \
- && names=$(python -c "from app.config import Settings; s = Settings(); print(','.join(v for v in s.models if all((s.models_dir / (v + ext)).is_file() for ext in ('.safetensors', '.json'))))") \
- && test -n "$names" \
- && printf 'export FEATUREMAPS_MODELS="${FEATUREMAPS_MODELS:-%s}"\n' "$names" > /app/featuremaps.env \
- && cat /app/featuremaps.env \
- && . /app/featuremaps.env \
  && python -c "from app.config import Settings; from app.ml.engine import Engine; Engine.load(Settings(device='cpu'))"
 
 USER 10001:10001
@@ -97,4 +90,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 # `featuremaps serve`: loads (and checks) the weights before it binds the port, and logs to
 # stdout, the app's JSON access log included. exec: python is PID 1 and gets SIGTERM.
 # The device defaults to auto: a CUDA build uses the GPU when run with --gpus all.
-CMD ["sh", "-c", ". /app/featuremaps.env && exec python -m app.cli serve --host 0.0.0.0 --port 8000"]
+CMD ["python", "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", "8000"]

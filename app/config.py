@@ -28,8 +28,8 @@ class Settings(BaseSettings):
     models_dir: Path = Field(default_factory=_default_models_dir)
     data_dir: Path = Field(default_factory=_default_data_dir)
     models: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["max", "avg", "strided", "nopool", "blurmax"],
-        description="variants to load (comma-separated in the environment)",
+        default_factory=list,
+        description="variants to load (comma-separated); empty: every variant in models_dir",
     )
     host: str = "127.0.0.1"
     port: int = 8000

@@ -94,5 +94,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 def app_factory(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """For `uvicorn --factory app.main:app_factory` and the CLI."""
-    return create_app(settings or Settings(), engine)
+    """For `uvicorn --factory app.main:app_factory` and the CLI. Sends the app's own logs
+    (start-up, JSON access log) to stderr when nothing has configured logging yet."""
+    settings = settings or Settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+    return create_app(settings, engine)

@@ -173,7 +173,10 @@ class Engine:
         if unknown:
             raise WeightsError(f"unknown variant(s) {', '.join(unknown)}; "
                                f"expected some of {', '.join(VARIANTS)}")
-        loaded = {v: registry.load(settings.models_dir, v, dev) for v in settings.models}
+        variants = settings.models or registry.shipped_variants(settings.models_dir)
+        if not variants:
+            raise WeightsError(f"no model cards (<variant>.json) in {settings.models_dir}")
+        loaded = {v: registry.load(settings.models_dir, v, dev) for v in variants}
         engine = cls(loaded, dev, settings)
         log.info("engine ready on %s with %s", devices.describe(dev), ", ".join(loaded))
         return engine
