@@ -78,7 +78,8 @@ COPY app/ /app/app/
 # Byte-compile the app now: the container may run read-only and never writes .pyc files.
 # Then load every shipped variant once on the CPU (the app serves all of models/ unless
 # FEATUREMAPS_MODELS says otherwise), so that a broken torch install or weights file fails here.
-RUN python -m compileall -q /app/app \
+RUN chmod -R a+rX /app \
+ && python -m compileall -q /app/app \
  && python -c "from app.config import Settings; from app.ml.engine import Engine; Engine.load(Settings(device='cpu'))"
 
 USER 10001:10001

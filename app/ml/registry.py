@@ -61,7 +61,10 @@ def load(models_dir: Path, variant: str, device: torch.device | str = "cpu") -> 
     path = weights_path(models_dir, variant)
     if not path.is_file():
         raise WeightsError(f"weights file missing: {path}")
-    actual = sha256_file(path)
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        raise WeightsError(f"weights file unreadable: {path} ({exc.strerror})") from exc
     if actual != card["weights_sha256"]:
         raise WeightsError(
             f"weights file {path} has sha256 {actual[:12]}..., its card says "

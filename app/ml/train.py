@@ -167,6 +167,7 @@ def save(result: TrainResult, data: Mnist, cfg: TrainConfig, models_dir: Path) -
     weights = models_dir / f"{variant}.safetensors"
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
     save_file(state, str(weights), metadata={"variant": variant, "format": "pt"})
+    weights.chmod(0o644)  # safetensors writes 0600; the weights ship and are read by others
     correct, total = accuracy(net, data.images("test"), data.labels("test"))
     counts = param_counts(net)
     card: dict[str, Any] = {

@@ -87,3 +87,14 @@ def test_threads_never_oversubscribe_the_cores() -> None:
         assert device.configure_threads(3, workers=2) == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_an_unreadable_weights_file_is_a_one_line_error(models_copy: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(path: Path) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(registry, "sha256_file", refuse)
+    with pytest.raises(WeightsError, match=r"weights file unreadable: .*max.safetensors "
+                                           r"\(Permission denied\)"):
+        registry.load(models_copy, "max")
