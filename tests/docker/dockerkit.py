@@ -382,14 +382,11 @@ def download_wheels(ctx: Path) -> list[str]:
 
 
 def shipped_variants(repo: Path = REPO_ROOT) -> list[str]:
-    """The variants with weights and a card in models/, in the app's default order: what the
-    image must serve without being told."""
-    from app.config import Settings
+    """The variants with a card in models/, in the family's order: what the image must serve
+    without being told."""
+    from app.ml.registry import shipped_variants as shipped
 
-    models = repo / "models"
-    default = Settings.model_fields["models"].get_default(call_default_factory=True)
-    return [v for v in default
-            if (models / f"{v}.safetensors").is_file() and (models / f"{v}.json").is_file()]
+    return shipped(repo / "models")
 
 
 @dataclass
