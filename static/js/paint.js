@@ -1,0 +1,93 @@
+// Painting feature maps: a layer's channels are written into one small canvas's ImageData,
+// one canvas pixel per map unit; CSS scales it up with smoothing off (image-rendering:
+// pixelated). Nothing here knows about HTTP or the page's state.
+
+import { cellOrigin, gridLayout } from './geometry.js';
+import { layerRange } from './wire.js';
+
+const images = new WeakMap(); // canvas -> its reusable ImageData
+
+function imageFor(ctx, width, height) {
+  let image = images.get(ctx.canvas);
+  if (!image || image.width !== width || image.height !== height) {
+    image = ctx.createImageData(width, height); // transparent: the gaps show the page behind
+    images.set(ctx.canvas, image);
+  }
+  return image;
+}
+
+/**
+ * Colour level (0..255) of every quantised value q of every channel: `channel` scaling maps
+ * each channel's own low..high onto the colormap (that is q itself), `layer` scaling maps
+ * the lowest..highest value of the whole layer, so weak channels stay dark.
+ */
+export function levelTables(layer, norm) {
+  const channels = layer.shape[0];
+  const tables = new Uint8Array(channels * 256);
+  const { lo, hi } = layerRange(layer);
+  const span = hi - lo;
+  for (let c = 0; c < channels; c += 1) {
+    const low = layer.low[c];
+    const step = (layer.high[c] - low) / 255;
+    for (let q = 0; q < 256; q += 1) {
+      if (norm === 'channel') tables[c * 256 + q] = q;
+      else tables[c * 256 + q] = span > 0 ? Math.round(((low + q * step - lo) / span) * 255) : 0;
+    }
+  }
+  return tables;
+}
+
+/** Size a layer canvas for its grid of channels; returns the layout (see geometry.js). */
+export function sizeLayerCanvas(canvas, shape, columns, gap) {
+  const layout = gridLayout(shape, columns, gap);
+  if (canvas.width !== layout.width) canvas.width = layout.width;
+  if (canvas.height !== layout.height) canvas.height = layout.height;
+  return layout;
+}
+
+/** Paint every channel of `layer` (or just `only`, into a canvas of one map). */
+export function paintLayer(canvas, layer, layout, lut, norm, only = null) {
+  const ctx = canvas.getContext('2d');
+  const image = imageFor(ctx, layout.width, layout.height);
+  const pixels = new Uint32Array(image.data.buffer);
+  const tables = levelTables(layer, norm);
+  const [channels, h, w] = layer.shape;
+  const q = layer.q;
+  const first = only ?? 0;
+  const last = only ?? channels - 1;
+  for (let c = first; c <= last; c += 1) {
+    const { x, y } = only === null ? cellOrigin(layout, c) : { x: 0, y: 0 };
+    const table = c * 256;
+    let src = c * h * w;
+    for (let r = 0; r < h; r += 1) {
+      let dst = (y + r) * layout.width + x;
+      for (let col = 0; col < w; col += 1) {
+        pixels[dst] = lut[tables[table + q[src]]];
+        dst += 1;
+        src += 1;
+      }
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+/** Paint a 28x28 uint8 image in grey (the model's input: 0 black, 255 white). */
+export function paintGray(canvas, q, side = 28) {
+  const ctx = canvas.getContext('2d');
+  const image = imageFor(ctx, side, side);
+  const data = image.data;
+  for (let i = 0; i < side * side; i += 1) {
+    const v = q ? q[i] : 0;
+    data[i * 4] = v;
+    data[i * 4 + 1] = v;
+    data[i * 4 + 2] = v;
+    data[i * 4 + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+/** Make a canvas fully transparent (an empty map). */
+export function blank(canvas) {
+  canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+  images.delete(canvas);
+}
