@@ -15,6 +15,8 @@ export const UI = Object.freeze({
   // channels per row of a layer's grid: big maps 8 across, small ones 16
   columns: (shape) => (shape[1] >= 13 ? 8 : 16),
   shiftCell: 24, // canvas pixels per cell of a shift-lab heat map
+  // every variant in the order the page lists them (the API lists them as loaded)
+  variants: Object.freeze(['max', 'avg', 'strided', 'nopool', 'blurmax']),
   shiftModels: Object.freeze(['max', 'avg', 'blurmax']), // the lab's networks, when loaded
   // what the pooling of each variant does to a window (null: neither a max nor a mean)
   poolOp: Object.freeze({ max: 'max', avg: 'mean', blurmax: null }),

@@ -8,9 +8,15 @@ export class Coalescer {
   #next = null;
   #waiters = [];
 
-  /** `run(job)` is an async function doing one request; it handles its own errors. */
-  constructor(run) {
+  #onBusy;
+
+  /**
+   * `run(job)` is an async function doing one request; it handles its own errors.
+   * `onBusy(busy)` hears when work starts (true) and when nothing is left to do (false).
+   */
+  constructor(run, onBusy = () => {}) {
     this.#run = run;
+    this.#onBusy = onBusy;
   }
 
   /**
@@ -45,6 +51,7 @@ export class Coalescer {
   }
 
   async #start(job) {
+    if (!this.#busy) this.#onBusy(true);
     this.#busy = true;
     try {
       await this.#run(job);
@@ -59,6 +66,7 @@ export class Coalescer {
       return;
     }
     this.#busy = false;
+    this.#onBusy(false);
     const waiters = this.#waiters;
     this.#waiters = [];
     waiters.forEach((resolve) => resolve());

@@ -61,12 +61,18 @@ class App {
       this.models, layers, (dir) => this.nudgeBy(dir));
     this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },
       this.shiftModels, layers, colors);
-    renderDownsample(byId('downsample'), catalogue.models);
+    const rank = (m) => (UI.variants.includes(m.name) ? UI.variants.indexOf(m.name) : UI.variants.length);
+    renderDownsample(byId('downsample'), [...catalogue.models].sort((a, b) => rank(a) - rank(b)));
     renderSummary(byId('summary'), this.shown);
     byId('device').textContent = catalogue.device;
 
-    this.maps = new Coalescer((job) => this.#runMaps(job));
-    this.shiftQueue = new Coalescer((job) => this.#runShifts(job));
+    // aria-busy tells assistive technology (and tests) when an update is on its way
+    const mapsBox = byId('maps');
+    const labBox = byId('shift-panel');
+    this.maps = new Coalescer((job) => this.#runMaps(job), (busy) => mapsBox.setAttribute('aria-busy', String(busy)));
+    this.shiftQueue = new Coalescer((job) => this.#runShifts(job), (busy) => labBox.setAttribute('aria-busy', String(busy)));
+    mapsBox.setAttribute('aria-busy', 'false');
+    labBox.setAttribute('aria-busy', 'false');
     this.pad = new DrawingPad(byId('pad'), (phase, t) => this.#ink(phase, t));
     this.#wireControls();
     this.#reset();
@@ -139,11 +145,11 @@ class App {
   }
 
   /** Send an image file (an upload or a sample digit) and put what the model saw on the pad. */
-  load(data, type, what) {
+  load(data, type, what, fetchData = null) {
     this.generation += 1;
     this.#push({
       source: 'upload', what,
-      makeBody: async () => ({ data, type }),
+      makeBody: async () => ({ data: fetchData ? await fetchData() : data, type }),
       then: (current) => {
         this.pad.setBase(current.result.input);
         this.offset = [0, 0];
@@ -153,14 +159,13 @@ class App {
     });
   }
 
-  async pickDigit(src, label) {
-    try {
+  /** Start from one of the real MNIST test digits shipped with the page. */
+  pickDigit(src, label) {
+    this.load(null, 'image/png', `the sample ${label}`, async () => {
       const response = await fetch(src);
       if (!response.ok) throw new ApiError(`could not load the sample digit (${response.status})`, response.status);
-      this.load(await response.blob(), 'image/png', `the sample ${label}`);
-    } catch (err) {
-      this.#showError(err, `the sample ${label}`);
-    }
+      return response.blob();
+    });
   }
 
   /** Move the model's input one pixel; show how much each layer changed for that move. */

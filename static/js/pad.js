@@ -137,6 +137,9 @@ export class DrawingPad {
     if (!this.#active || e.pointerId !== this.#active.id) return;
     this.#active = null;
     if (this.#canvas.hasPointerCapture(e.pointerId)) this.#canvas.releasePointerCapture(e.pointerId);
+    // redraw from the stroke list: drawn piece by piece, the joins blend slightly differently,
+    // and the finished drawing should be the same pixels that undo will later redraw
+    this.render();
     this.#onInk('end', e.timeStamp);
   }
 }
