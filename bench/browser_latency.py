@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         f"pointer-to-painted over {figures['paints']} paints ({figures['moves']} mouse moves, "
         f"one every {figures['interval_ms']:g} ms): median {figures['median_ms']:.1f} ms, "
         f"p90 {figures['p90_ms']:.1f} ms; {figures['paints_per_second']:.1f} paints/s\n"
-        f"stroke drawn in {figures['stroke_seconds']:.1f} s; median stages (ms): {figures['stages_median_ms']}\n"
+        f"stroke drawn in {figures['stroke_seconds']:.1f} s; "
+        f"median stages (ms): {figures['stages_median_ms']}\n"
         f"server timing of a typical request: {figures['server_timing_sample']}\n")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
