@@ -175,6 +175,8 @@ async def measure(base: str, moves: int, interval_ms: float) -> dict[str, Any]:
     def stage(a: str, b: str) -> float:
         return round(statistics.median(d[b] - d[a] for d in drawn), 2)
 
+    server_ms = [sum(float(part.split("dur=")[1]) for part in d["serverTiming"].split(",")
+                     if "dur=" in part) for d in drawn if d.get("serverTiming")]
     return {
         "moves": moves,
         "interval_ms": interval_ms,
@@ -191,6 +193,7 @@ async def measure(base: str, moves: int, interval_ms: float) -> dict[str, Any]:
             "round_trip": stage("encodedTime", "receivedTime"),
             "paint": stage("receivedTime", "paintedTime"),
         },
+        "server_ms_median": round(statistics.median(server_ms), 2) if server_ms else None,
         "server_timing_sample": drawn[len(drawn) // 2].get("serverTiming", ""),
     }
 
@@ -208,17 +211,25 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{CHROMIUM} is missing: install Debian's chromium package")
     port = free_port()
     server = start_server(port, args.device)
+    base = f"http://127.0.0.1:{port}"
     try:
-        figures = asyncio.run(measure(f"http://127.0.0.1:{port}", args.moves, args.interval_ms))
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
+            health = json.loads(r.read())
+        load_before = os.getloadavg()[0]
+        figures = asyncio.run(measure(base, args.moves, args.interval_ms))
     finally:
         stop_server(server)
+    # the figures depend on the machine: say which, and how busy it was
+    figures["host"] = {"device": health["device"], "models": health["models"],
+                       "cpu_count": os.cpu_count(), "load_average_1min": round(load_before, 2)}
     sys.stdout.write(
         f"pointer-to-painted over {figures['paints']} paints ({figures['moves']} mouse moves, "
         f"one every {figures['interval_ms']:g} ms): median {figures['median_ms']:.1f} ms, "
         f"p90 {figures['p90_ms']:.1f} ms; {figures['paints_per_second']:.1f} paints/s\n"
         f"stroke drawn in {figures['stroke_seconds']:.1f} s; "
         f"median stages (ms): {figures['stages_median_ms']}\n"
-        f"server timing of a typical request: {figures['server_timing_sample']}\n")
+        f"server's own time per request (Server-Timing, median): {figures['server_ms_median']} ms\n"
+        f"host: {figures['host']}\n")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -28,8 +28,8 @@ export class Inspector {
     const bar = el('span', { class: 'bar' });
     bar.style.backgroundImage = gradient;
     this.value = el('p', { class: 'value', 'aria-live': 'polite', text: 'Hover the map, or focus it and use the arrow keys, to read values.' });
-    this.prev = el('button', { type: 'button', text: '◀ previous channel' });
-    this.next = el('button', { type: 'button', text: 'next channel ▶' });
+    this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
+    this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
     root.replaceChildren(
       el('div', { class: 'inspector-head' }, this.title, this.closeButton),
       el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay),
@@ -53,8 +53,14 @@ export class Inspector {
     return this.#hit !== null;
   }
 
-  open(hit, result, norm) {
+  /**
+   * Enlarge channel hit.channel of hit.layer of hit.net. `side` ('left' or 'right') says
+   * where it docks: away from the clicked network's column, whose smaller maps show what
+   * the enlarged one reads.
+   */
+  open(hit, result, norm, side = 'right') {
     this.#opener = document.activeElement;
+    this.root.dataset.side = side;
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
     this.#cursor = null;
     this.root.hidden = false;

@@ -52,7 +52,10 @@ class App {
     this.input = byId('input28');
     this.grid = new MapGrid(byId('maps'), this.shown, {
       onHover: (hit) => this.#hover(hit),
-      onOpen: (hit) => this.inspector.open(hit, this.current?.result ?? null, this.norm),
+      onOpen: (hit) => {
+        const last = this.models.length > 1 && hit.net === this.models[this.models.length - 1];
+        this.inspector.open(hit, this.current?.result ?? null, this.norm, last ? 'left' : 'right');
+      },
     });
     this.tracer = new Tracer({ grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), infos });
     this.inspector = new Inspector(byId('inspector'), { lut: this.lut, gradient, onHover: (hit) => this.#hover(hit) });
