@@ -58,22 +58,31 @@ export function renderDownsample(root, models) {
   const values = count(np.shape);
   const dense = UI.articleDense;
   const weights = values * dense + dense;
-  const millions = Math.floor(weights / 1e5) / 10;
+  const millions = Math.floor(weights / 1e5) / 10; // the article truncates: 15.8M
   const pooled = models.find((m) => m.name === 'max') ?? models[0];
   const pooledLast = pooled.layers[pooled.layers.length - 1];
   const pooledValues = count(pooledLast.shape);
-  const source = np.derivedFrom
-    ? ` (the nopool network isn't loaded on this server, so this replays ${np.derivedFrom}'s convolutions with its pooling left out)`
-    : ' (the nopool network, from this server)';
+  const dense1 = pooled.dense[0];
+  const where = np.derivedFrom
+    ? `${np.derivedFrom}'s convolutions replayed without its pooling (the nopool network isn't loaded on this server)`
+    : 'the nopool network';
+  const fact = (name, text) => el('strong', { dataset: { fact: name }, text });
+  const source = (text) => el('span', { class: 'source', text });
+  const origin = np.derivedFrom ? `replayed ${np.name}` : `nopool ${np.name}`;
   const article = el('div', { class: 'article', id: 'article-numbers' },
-    el('h3', { text: 'The article\'s argument, recomputed' }),
-    el('p', {}, 'Without downsampling', source, ', the third conv\'s units see only a ',
-      el('strong', { dataset: { fact: 'field' }, text: `${np.field}x${np.field}` }), ' window of the input: too little of a digit to recognise it. Its output is ',
-      el('strong', { dataset: { fact: 'shape' }, text: `${np.shape[1]}x${np.shape[2]}x${np.shape[0]}` }), ' = ',
-      el('strong', { dataset: { fact: 'values' }, text: thousands(values) }), ' values per image, and a Dense(', String(dense), ') on that would need ',
-      el('strong', { dataset: { fact: 'weights' }, text: `${thousands(values)} x ${dense} + ${dense} = ${thousands(weights)}` }),
-      ' weights, about ', el('strong', { dataset: { fact: 'millions' }, text: `${millions}M` }), '.'),
-    el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} pixels, almost the whole 20 px digit, and hands only `,
-      `${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = ${thousands(pooledValues)} values to the dense layers; the whole network has ${thousands(pooled.params)} parameters.`));
+    el('h3', { text: 'The article\'s argument, recomputed from this server\'s networks' }),
+    el('p', {}, `Without any downsampling (${where}):`),
+    el('ul', {},
+      el('li', {}, `the third conv's units see only a `, fact('field', `${np.field}x${np.field}`),
+        ' window of the input: too little of a digit to recognise it ', source(`${origin} receptive field size`)),
+      el('li', {}, 'its output is ', fact('shape', `${np.shape[1]}x${np.shape[2]}x${np.shape[0]}`), ' = ',
+        fact('values', thousands(values)), ' values per image ', source(`${origin} output shape`)),
+      el('li', {}, `a Dense(${dense}) on that would need `,
+        fact('weights', `${thousands(values)} x ${dense} + ${dense} = ${thousands(weights)}`),
+        ' weights, about ', fact('millions', `${millions}M`), ' ', source(`${dense} weights per value, plus ${dense} biases`))),
+    el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} `
+      + `pixels, nearly the whole 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
+      + `${thousands(pooledValues)} values to ${dense1.name}: ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `
+      + `${thousands(dense1.params)} weights; ${thousands(pooled.params)} in the whole network.`));
   root.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'compare' }, el('thead', {}, head), el('tbody', {}, ...rows))), article);
 }
