@@ -344,7 +344,7 @@ async function start() {
     byId('error').hidden = false;
     return;
   }
-  new App(config, catalogue); // eslint-disable-line no-new
+  new App(config, catalogue);
 }
 
 start();

@@ -162,3 +162,41 @@ def test_the_colour_scale_switches_between_channel_and_layer(
     # one scale for the layer: only channels reaching the layer's highest value turn yellow
     assert channels_reaching_the_top(fm, "avg", "conv2", (64, 11, 11)) == at_layer_max < varying
     assert "One scale for the whole layer" in fm.page.locator("#legend-text").inner_text()
+
+
+def test_the_page_geometry_is_the_servers(fm: FeatureMapsPage) -> None:
+    """Every unit's receptive field and pooling window, as the page computes them, equal
+    app/ml/receptive.py's for every layer of every variant the server has."""
+    from app.ml import receptive
+    from app.ml.nets import variant_spec
+
+    models = fm.api.models()["models"]
+    page = fm.page.evaluate("""async (models) => {
+      const { fieldSpan, windowSpan } = await import('/static/js/geometry.js');
+      const out = {};
+      for (const m of models) {
+        let prev = 28;
+        for (const l of m.layers) {
+          const n = l.shape[1];
+          out[`${m.name}/${l.name}`] = {
+            field: [...Array(n).keys()].map((i) => fieldSpan(l.receptive_field, i)),
+            window: [...Array(n).keys()].map((i) => windowSpan(l.reads, i, prev)),
+          };
+          prev = n;
+        }
+      }
+      return out;
+    }""", models)
+    assert len(page) >= 10
+    for m in models:
+        spec = variant_spec(m["name"])
+        fields = receptive.fields(spec)
+        prev = 28
+        for layer in spec.layers:
+            n = layer.shape[1]
+            got = page[f"{m['name']}/{layer.name}"]
+            field = fields[layer.name]
+            assert [tuple(s) for s in got["field"]] == [field.span(i) for i in range(n)]
+            window = receptive.window(layer)
+            assert [tuple(s) for s in got["window"]] == [window.span(i, prev) for i in range(n)]
+            prev = n
