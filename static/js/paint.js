@@ -16,27 +16,6 @@ function imageFor(ctx, width, height) {
   return image;
 }
 
-/**
- * Colour level (0..255) of every quantised value q of every channel: `channel` scaling maps
- * each channel's own low..high onto the colormap (that is q itself), `layer` scaling maps
- * the lowest..highest value of the whole layer, so weak channels stay dark.
- */
-export function levelTables(layer, norm) {
-  const channels = layer.shape[0];
-  const tables = new Uint8Array(channels * 256);
-  const { lo, hi } = layerRange(layer);
-  const span = hi - lo;
-  for (let c = 0; c < channels; c += 1) {
-    const low = layer.low[c];
-    const step = (layer.high[c] - low) / 255;
-    for (let q = 0; q < 256; q += 1) {
-      if (norm === 'channel') tables[c * 256 + q] = q;
-      else tables[c * 256 + q] = span > 0 ? Math.round(((low + q * step - lo) / span) * 255) : 0;
-    }
-  }
-  return tables;
-}
-
 /** Size a layer canvas for its grid of channels; returns the layout (see geometry.js). */
 export function sizeLayerCanvas(canvas, shape, columns, gap) {
   const layout = gridLayout(shape, columns, gap);
@@ -50,21 +29,30 @@ export function paintLayer(canvas, layer, layout, lut, norm, only = null) {
   const ctx = canvas.getContext('2d');
   const image = imageFor(ctx, layout.width, layout.height);
   const pixels = new Uint32Array(image.data.buffer);
-  const tables = levelTables(layer, norm);
   const [channels, h, w] = layer.shape;
   const q = layer.q;
+  const { lo, hi } = layerRange(layer);
+  const span = hi - lo;
   const first = only ?? 0;
   const last = only ?? channels - 1;
   for (let c = first; c <= last; c += 1) {
     const { x, y } = only === null ? cellOrigin(layout, c) : { x: 0, y: 0 };
-    const table = c * 256;
     let src = c * h * w;
-    for (let r = 0; r < h; r += 1) {
-      let dst = (y + r) * layout.width + x;
-      for (let col = 0; col < w; col += 1) {
-        pixels[dst] = lut[tables[table + q[src]]];
-        dst += 1;
-        src += 1;
+    if (norm === 'channel') {
+      // per channel, q already is the colour level (q/255 spans the channel's low..high)
+      for (let r = 0; r < h; r += 1) {
+        let dst = (y + r) * layout.width + x;
+        for (let col = 0; col < w; col += 1) pixels[dst++] = lut[q[src++]];
+      }
+    } else {
+      // per layer: level = (value - lo) / span * 255 with value = low + q/255 * (high - low)
+      const offset = span > 0 ? ((layer.low[c] - lo) / span) * 255 + 0.5 : 0;
+      const slope = span > 0 ? (layer.high[c] - layer.low[c]) / span : 0;
+      for (let r = 0; r < h; r += 1) {
+        let dst = (y + r) * layout.width + x;
+        for (let col = 0; col < w; col += 1) {
+          pixels[dst++] = lut[Math.min(255, (offset + slope * q[src++]) | 0)];
+        }
       }
     }
   }
