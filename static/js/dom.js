@@ -17,6 +17,11 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Set a node's text only when it changes: a same-text write still costs a layout pass. */
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 /** Place `mark` over canvas pixels {x, y, w, h} of a canvas `width` x `height` pixels. */
 export function placeMark(mark, rect, width, height) {
   mark.style.left = `${(rect.x / width) * 100}%`;

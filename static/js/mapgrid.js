@@ -3,7 +3,7 @@
 // a canvas report which unit is under them; painting is paint.js's job.
 
 import { UI } from './config.js';
-import { el, fmt } from './dom.js';
+import { el, fmt, setText } from './dom.js';
 import { hitTest } from './geometry.js';
 import { blank, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange } from './wire.js';
@@ -124,8 +124,8 @@ export class MapGrid {
         if (!cell) continue;
         paintLayer(cell.canvas, layer, cell.layout, lut, norm);
         const { lo, hi } = layerRange(layer);
-        cell.range.textContent = `values ${fmt(lo, 2)} to ${fmt(hi, 2)}`;
-        cell.canvas.dataset.painted = 'true';
+        setText(cell.range, `values ${fmt(lo, 2)} to ${fmt(hi, 2)}`);
+        if (!cell.canvas.dataset.painted) cell.canvas.dataset.painted = 'true';
       }
     }
   }

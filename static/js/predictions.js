@@ -16,10 +16,9 @@ export class Predictions {
       const list = el('ol', { class: 'bars', start: 0, 'aria-label': `${net.name}: probability of each digit` });
       for (let d = 0; d < 10; d += 1) {
         const fill = el('span', { class: 'fill' });
-        const pct = el('span', { class: 'visually-hidden', text: '' });
-        const item = el('li', { dataset: { digit: d } }, el('span', { class: 'track' }, fill), el('span', { class: 'digit', text: d }), pct);
+        const item = el('li', { dataset: { digit: d } }, el('span', { class: 'track' }, fill), el('span', { class: 'digit', text: d }));
         list.append(item);
-        bars.push({ item, fill, pct });
+        bars.push({ item, fill });
       }
       const box = el('div', { class: 'pred', dataset: { net: net.name } },
         el('h3', {}, el('strong', { text: net.name }), ` · ${net.title}`), top, list);
@@ -33,12 +32,19 @@ export class Predictions {
       const net = result.models[name];
       if (!net) continue;
       const p = net.probabilities;
-      view.box.dataset.prediction = net.prediction;
-      view.top.replaceChildren('predicts ', el('strong', { class: 'digit-big', text: net.prediction }), ` ${percent(p[net.prediction])}`);
+      const top = `${net.prediction} ${percent(p[net.prediction])}`;
+      if (view.shown !== top) {
+        // text changes cost a layout pass: only when the words change
+        view.shown = top;
+        view.box.dataset.prediction = net.prediction;
+        view.top.replaceChildren('predicts ', el('strong', { class: 'digit-big', text: net.prediction }), ` ${percent(p[net.prediction])}`);
+      }
       view.bars.forEach((bar, d) => {
         bar.fill.style.transform = `scaleY(${p[d]})`;
-        bar.pct.textContent = `: ${percent(p[d])}`;
-        bar.item.title = `${d}: ${percent(p[d], 2)}`;
+        // the value goes in attributes (read by screen readers and on hover), not in text
+        const label = `${d}: ${percent(p[d], 2)}`;
+        bar.item.title = label;
+        bar.item.setAttribute('aria-label', label);
         bar.item.classList.toggle('top', d === net.prediction);
       });
     }
@@ -47,10 +53,11 @@ export class Predictions {
   clear() {
     for (const view of this.#views.values()) {
       delete view.box.dataset.prediction;
+      view.shown = null;
       view.top.textContent = 'no drawing yet';
       for (const bar of view.bars) {
         bar.fill.style.transform = 'scaleY(0)';
-        bar.pct.textContent = '';
+        bar.item.removeAttribute('aria-label');
         bar.item.title = '';
         bar.item.classList.remove('top');
       }
