@@ -18,6 +18,8 @@ export class DrawingPad {
   /** `onInk(phase, timeStamp)` is called with 'start', 'move' and 'end' as ink is laid. */
   constructor(canvas, onInk) {
     this.#canvas = canvas;
+    canvas.width = UI.padSize;
+    canvas.height = UI.padSize;
     this.#ctx = canvas.getContext('2d');
     this.#onInk = onInk;
     this.width = UI.brushes.find((b) => b.name === UI.defaultBrush).width;

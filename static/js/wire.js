@@ -104,16 +104,3 @@ export function pixelsJson(q, side = SIDE) {
   }
   return JSON.stringify({ pixels: rows, preprocess: false });
 }
-
-/** Ink's centre of mass (row, col) of a 28x28 uint8 image, or null when it is empty. */
-export function centreOfMass(q, side = SIDE) {
-  let mass = 0;
-  let sy = 0;
-  let sx = 0;
-  for (let i = 0; i < q.length; i += 1) {
-    mass += q[i];
-    sy += q[i] * Math.floor(i / side);
-    sx += q[i] * (i % side);
-  }
-  return mass ? [sy / mass, sx / mass] : null;
-}
