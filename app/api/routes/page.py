@@ -1,8 +1,11 @@
-"""GET /: the drawing page."""
+"""GET /: the drawing page. Everything the page's scripts need to start is passed to the
+template as one JSON config block; the rest they ask the API for."""
 
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -15,14 +18,32 @@ from app.ml.render import VIRIDIS_STOPS
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(PROJECT_ROOT / "templates"))
 
+DIGITS_DIR = PROJECT_ROOT / "static" / "digits"
+_DIGIT_NAME = re.compile(r"^(\d+)_label(\d)\.png$")
+
+
+def sample_digits() -> list[dict[str, Any]]:
+    """The real MNIST test digits shipped in static/digits (NNNN_labelL.png), in index order."""
+    out: list[dict[str, Any]] = []
+    for path in sorted(DIGITS_DIR.glob("*.png")):
+        match = _DIGIT_NAME.match(path.name)
+        if match:
+            out.append({"src": f"/static/digits/{path.name}", "index": int(match[1]),
+                        "label": int(match[2])})
+    return out
+
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request, engine: EngineDep) -> HTMLResponse:
+    digits = sample_digits()
     config = {
         "api": "/api/v1",
         "models": [m for m in ("max", "avg") if m in engine.variants],
         "variants": list(engine.variants),
         "colormap": [list(stop) for stop in VIRIDIS_STOPS],
+        "digits": digits,
     }
+    # "</" never reaches the page inside the JSON block, so no string in it can close the tag
+    config_json = json.dumps(config).replace("</", "<\\/")
     return templates.TemplateResponse(request, "index.html",
-                                      {"config_json": json.dumps(config)})
+                                      {"config_json": config_json, "digits": digits})

@@ -1,0 +1,240 @@
+"""Pointer-to-painted latency of the drawing page, measured in a real browser.
+
+Starts the server on a free 127.0.0.1 port (a subprocess of this checkout, with the models
+in models/), opens the page in Debian's Chromium through Playwright, draws one long
+continuous stroke of many mouse moves, and reads the page's `fm:painted` events: for every
+paint of the maps, the time of the newest pointer event it includes (`pointerTime`, the
+event's timeStamp) and the time its canvases were painted (`paintedTime`).
+
+    python bench/browser_latency.py [--moves 400] [--interval-ms 8] [--json PATH]
+
+Prints the median and p90 pointer-to-painted time in ms and the update rate (paints per
+second while drawing). The page keeps at most one request in flight and sends the newest
+drawing when it lands, so the rate is bounded by the round trip and not by the mouse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+RECORDER = """
+document.addEventListener('fm:painted', (e) => {
+  (window.__fmPaints = window.__fmPaints || []).push(e.detail);
+});
+"""
+
+
+def shipped_models(models_dir: Path) -> list[str]:
+    """Variants with both a model card and weights in models/."""
+    return sorted(p.stem for p in models_dir.glob("*.json")
+                  if (models_dir / f"{p.stem}.safetensors").exists() and p.stem != "shifts")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(port: int, device: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FEATUREMAPS_MODELS": ",".join(shipped_models(ROOT / "models")),
+           "FEATUREMAPS_DEVICE": device, "FEATUREMAPS_ACCESS_LOG": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"the server exited during start-up:\n{err[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("the server did not answer /healthz within 120 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def stroke_path(n: int) -> list[tuple[float, float]]:
+    """n points of a slow zigzag down the pad, in 0..1 pad coordinates."""
+    points = []
+    for i in range(n):
+        t = i / max(1, n - 1)
+        rows = 6
+        y = 0.15 + 0.7 * t
+        phase = (t * rows) % 2.0
+        x = 0.15 + 0.7 * (phase if phase <= 1.0 else 2.0 - phase)
+        points.append((x, y))
+    return points
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+async def settle(page: Any, quiet_ms: int = 600, limit_s: float = 30.0) -> None:
+    """Wait until no paint has landed for quiet_ms (the last drawing is on screen)."""
+    deadline = time.monotonic() + limit_s
+    seen = -1
+    while time.monotonic() < deadline:
+        count = await page.evaluate("(window.__fmPaints || []).length")
+        if count == seen:
+            return
+        seen = count
+        await page.wait_for_timeout(quiet_ms)
+
+
+async def draw(page: Any, cdp: Any, box: dict[str, float], points: list[tuple[float, float]],
+               interval_s: float) -> float:
+    """Press, move through `points` one every interval_s, release; returns the seconds taken.
+
+    Moves go straight to Chromium's input pipeline over CDP (Input.dispatchMouseEvent, the
+    call Playwright's mouse uses) at a fixed rate, like a real mouse, without waiting for
+    each to be handled first: awaiting each one paces the stroke by the page's frame rate.
+    """
+    def at(x: float, y: float) -> tuple[float, float]:
+        return box["x"] + x * box["width"], box["y"] + y * box["height"]
+
+    await page.mouse.move(*at(*points[0]))
+    await page.mouse.down()
+    started = time.perf_counter()
+    pending = []
+    for i, (x, y) in enumerate(points[1:], start=1):
+        delay = started + i * interval_s - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        px, py = at(x, y)
+        pending.append(asyncio.ensure_future(cdp.send("Input.dispatchMouseEvent", {
+            "type": "mouseMoved", "x": px, "y": py, "button": "left", "buttons": 1})))
+    await asyncio.gather(*pending)
+    await page.mouse.up()
+    return time.perf_counter() - started
+
+
+async def measure(base: str, moves: int, interval_ms: float) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                          headless=True)
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await page.add_init_script(RECORDER)
+        await page.goto(base + "/")
+        await page.wait_for_selector("body[data-ready]")
+        cdp = await page.context.new_cdp_session(page)
+        box = await page.locator("#pad").bounding_box()
+        assert box is not None
+        # warm-up: the first requests pay for connection set-up and first-use costs
+        await draw(page, cdp, box, stroke_path(40), interval_ms / 1000)
+        await settle(page)
+        await page.click("#clear")
+        await page.evaluate("window.__fmPaints = []")
+
+        stroke_s = await draw(page, cdp, box, stroke_path(moves), interval_ms / 1000)
+        await settle(page)
+        paints: list[dict[str, Any]] = await page.evaluate("window.__fmPaints")
+        await browser.close()
+
+    drawn = [d for d in paints if d["source"] == "pad" and d["pointerTime"] is not None]
+    if len(drawn) < 3:
+        raise SystemExit(f"only {len(drawn)} paints were recorded; is the page working?")
+    latencies = [d["paintedTime"] - d["pointerTime"] for d in drawn]
+    span_ms = drawn[-1]["paintedTime"] - drawn[0]["pointerTime"]
+
+    def stage(a: str, b: str) -> float:
+        return round(statistics.median(d[b] - d[a] for d in drawn), 2)
+
+    server_ms = [sum(float(part.split("dur=")[1]) for part in d["serverTiming"].split(",")
+                     if "dur=" in part) for d in drawn if d.get("serverTiming")]
+    return {
+        "moves": moves,
+        "interval_ms": interval_ms,
+        "stroke_seconds": round(stroke_s, 3),
+        "paints": len(drawn),
+        "median_ms": round(statistics.median(latencies), 2),
+        "p90_ms": round(percentile(latencies, 0.9), 2),
+        "min_ms": round(min(latencies), 2),
+        "max_ms": round(max(latencies), 2),
+        "paints_per_second": round(len(drawn) / (span_ms / 1000), 1),
+        "stages_median_ms": {
+            "pointer_to_send": stage("pointerTime", "sentTime"),
+            "encode_png": stage("sentTime", "encodedTime"),
+            "round_trip": stage("encodedTime", "receivedTime"),
+            "paint": stage("receivedTime", "paintedTime"),
+        },
+        "server_ms_median": round(statistics.median(server_ms), 2) if server_ms else None,
+        "server_timing_sample": drawn[len(drawn) // 2].get("serverTiming", ""),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=400, help="mouse moves in the stroke")
+    parser.add_argument("--interval-ms", type=float, default=8.0,
+                        help="time between mouse moves (8 ms = a 125 Hz mouse)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="the server's device")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        raise SystemExit(f"{CHROMIUM} is missing: install Debian's chromium package")
+    port = free_port()
+    server = start_server(port, args.device)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
+            health = json.loads(r.read())
+        load_before = os.getloadavg()[0]
+        figures = asyncio.run(measure(base, args.moves, args.interval_ms))
+    finally:
+        stop_server(server)
+    # the figures depend on the machine: say which, and how busy it was
+    figures["host"] = {"device": health["device"], "models": health["models"],
+                       "cpu_count": os.cpu_count(), "load_average_1min": round(load_before, 2)}
+    sys.stdout.write(
+        f"pointer-to-painted over {figures['paints']} paints ({figures['moves']} mouse moves, "
+        f"one every {figures['interval_ms']:g} ms): median {figures['median_ms']:.1f} ms, "
+        f"p90 {figures['p90_ms']:.1f} ms; {figures['paints_per_second']:.1f} paints/s\n"
+        f"stroke drawn in {figures['stroke_seconds']:.1f} s; "
+        f"median stages (ms): {figures['stages_median_ms']}\n"
+        f"server's own time per request (Server-Timing, median): {figures['server_ms_median']} ms\n"
+        f"host: {figures['host']}\n")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+// The colormap: the server's viridis stops (config.colormap), linearly interpolated into a
+// 256-entry table, as the server's own PNG renderer does (app/ml/render.py).
+
+/** (256) RGB triples 0..255 from evenly spaced stops given as 0..1 floats. */
+export function colorTable(stops) {
+  const table = [];
+  const last = stops.length - 1;
+  for (let i = 0; i < 256; i += 1) {
+    const t = (i / 255) * last;
+    const k = Math.min(Math.floor(t), last - 1);
+    const f = t - k;
+    table.push([0, 1, 2].map((ch) => Math.round((stops[k][ch] + (stops[k + 1][ch] - stops[k][ch]) * f) * 255)));
+  }
+  return table;
+}
+
+/** The table packed for a Uint32Array view of ImageData (RGBA bytes, little-endian). */
+export function packedTable(table) {
+  const lut = new Uint32Array(256);
+  const probe = new Uint8Array(new Uint32Array([0x01020304]).buffer);
+  const little = probe[0] === 0x04;
+  table.forEach(([r, g, b], i) => {
+    lut[i] = little ? ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | 255) >>> 0;
+  });
+  return lut;
+}
+
+/** CSS colour of a level 0..255. */
+export function cssColor(table, level) {
+  const [r, g, b] = table[Math.max(0, Math.min(255, Math.round(level)))];
+  return `rgb(${r}, ${g}, ${b})`;
+}
+
+/** A CSS linear-gradient running through the stops, for legends. */
+export function gradientCss(stops, direction = 'to right') {
+  const last = stops.length - 1;
+  const parts = stops.map(([r, g, b], i) => `rgb(${Math.round(r * 255)}, ${Math.round(g * 255)}, ${Math.round(b * 255)}) ${((i / last) * 100).toFixed(1)}%`);
+  return `linear-gradient(${direction}, ${parts.join(', ')})`;
+}

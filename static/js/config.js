@@ -1,0 +1,51 @@
+// The page's constants in one place, and the server's config block read from the page.
+
+export const UI = Object.freeze({
+  padSize: 280, // drawing pad, canvas pixels (CSS scales it to the screen)
+  sendSize: 112, // side of the PNG sent while drawing: the model sees a 20 px box anyway
+  background: '#000', // MNIST: light ink on dark
+  ink: '#fff',
+  brushes: Object.freeze([
+    { name: 'thin', width: 14 },
+    { name: 'medium', width: 22 },
+    { name: 'thick', width: 32 },
+  ]),
+  defaultBrush: 'medium',
+  gap: 1, // empty canvas pixels between the channels of a layer
+  // channels per row of a layer's grid: big maps 8 across, small ones 16
+  columns: (shape) => (shape[1] >= 13 ? 8 : 16),
+  shiftCell: 24, // canvas pixels per cell of a shift-lab heat map
+  // every variant in the order the page lists them (the API lists them as loaded)
+  variants: Object.freeze(['max', 'avg', 'strided', 'nopool', 'blurmax']),
+  shiftModels: Object.freeze(['max', 'avg', 'blurmax']), // the lab's networks, when loaded
+  // what the pooling of each variant does to a window (null: neither a max nor a mean)
+  poolOp: Object.freeze({ max: 'max', avg: 'mean', blurmax: null }),
+  kerasPool: Object.freeze({ max: 'MaxPooling2D', avg: 'AveragePooling2D', blurmax: 'MaxBlurPool2D' }),
+  convRole: Object.freeze({
+    conv1: 'edges and stroke pieces',
+    conv2: 'corners, curves and line ends built from conv1',
+    conv3: 'larger parts of a digit',
+  }),
+  legend: Object.freeze({
+    channel: 'Each small square is one channel\'s map; each pixel one unit. Colour shows how strongly a unit '
+      + 'responds: dark purple is the lowest value of that channel, yellow its highest. Conv maps come after '
+      + 'ReLU, so their lowest value is 0: no response.',
+    layer: 'Each small square is one channel\'s map; each pixel one unit. One scale for the whole layer: dark '
+      + 'purple is the layer\'s lowest value, yellow its highest (the range is under each map), so weak '
+      + 'channels stay dark. Conv maps come after ReLU: 0 means no response.',
+  }),
+  articleDense: 512, // the article's hypothetical Dense layer on the un-pooled maps
+  nudges: Object.freeze({
+    left: Object.freeze([-1, 0]),
+    right: Object.freeze([1, 0]),
+    up: Object.freeze([0, -1]),
+    down: Object.freeze([0, 1]),
+  }),
+  arrowKeys: Object.freeze({ ArrowLeft: 'left', ArrowRight: 'right', ArrowUp: 'up', ArrowDown: 'down' }),
+});
+
+/** The JSON config block the server renders into the page (api base, models, colormap...). */
+export function readConfig(doc) {
+  const node = doc.getElementById('config');
+  return JSON.parse(node.textContent);
+}

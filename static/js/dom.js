@@ -1,0 +1,46 @@
+// Tiny DOM helpers: build elements without innerHTML, position marks over canvases.
+
+/** el('p', {class: 'x', dataset: {net: 'max'}}, 'text', child) */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key === 'text') node.textContent = value;
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+/** Set a node's text only when it changes: a same-text write still costs a layout pass. */
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** Place `mark` over canvas pixels {x, y, w, h} of a canvas `width` x `height` pixels. */
+export function placeMark(mark, rect, width, height) {
+  mark.style.left = `${(rect.x / width) * 100}%`;
+  mark.style.top = `${(rect.y / height) * 100}%`;
+  mark.style.width = `${(rect.w / width) * 100}%`;
+  mark.style.height = `${(rect.h / height) * 100}%`;
+  mark.hidden = false;
+}
+
+/** Numbers as the page writes them. */
+export function fmt(value, digits = 3) {
+  if (value === null || value === undefined || Number.isNaN(value)) return 'n/a';
+  return Number(value).toFixed(digits);
+}
+
+export function percent(value, digits = 1) {
+  return `${(value * 100).toFixed(digits)}%`;
+}
+
+export function thousands(n) {
+  return Math.round(n).toLocaleString('en-US');
+}

@@ -1,0 +1,88 @@
+// "Why downsample?": the variants side by side (shapes, parameters, receptive field,
+// accuracy, shift consistency), and the source article's argument recomputed from the
+// API's own numbers.
+
+import { UI } from './config.js';
+import { el, percent, thousands } from './dom.js';
+
+const hwc = ([c, h, w]) => `${h} x ${w} x ${c}`;
+const count = (shape) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * conv3 of the network without any downsampling: the nopool variant's own entry when the
+ * server has it, else replayed from another variant's convolutions with the pooling left out.
+ */
+export function noPoolConv3(models) {
+  const nopool = models.find((m) => m.name === 'nopool');
+  if (nopool) {
+    const conv3 = nopool.layers[nopool.layers.length - 1];
+    return { shape: conv3.shape, field: conv3.receptive_field.size, derivedFrom: null, name: conv3.name };
+  }
+  const source = models.find((m) => m.layers.some((l) => l.kind === 'pool')) ?? models[0];
+  let size = 28;
+  let field = 1;
+  let jump = 1;
+  let last = null;
+  for (const layer of source.layers.filter((l) => l.kind === 'conv')) {
+    const { kernel, padding } = layer.reads;
+    size = size + 2 * padding - kernel + 1; // stride 1: no downsampling anywhere
+    field += (kernel - 1) * jump;
+    last = { shape: [layer.shape[0], size, size], field, derivedFrom: source.name, name: layer.name };
+  }
+  return last;
+}
+
+export function renderDownsample(root, models) {
+  const names = [];
+  for (const m of models) for (const l of m.layers) if (!names.includes(l.name)) names.push(l.name);
+  const head = el('tr', {}, el('th', { scope: 'col', text: '' }), ...models.map((m) => el('th', { scope: 'col', dataset: { variant: m.name } }, el('strong', { text: m.name }), el('br'), m.title)));
+  const rows = [];
+  const row = (label, cells, cls = '') => rows.push(el('tr', { class: cls }, el('th', { scope: 'row', text: label }), ...cells.map((c) => el('td', { class: 'num' }, c))));
+  row('downsampling', models.map((m) => m.downsampling), 'text-row');
+  for (const name of names) {
+    row(`${name} output`, models.map((m) => {
+      const layer = m.layers.find((l) => l.name === name);
+      return layer ? hwc(layer.shape) : '—';
+    }));
+  }
+  row('values into Dense(64)', models.map((m) => thousands(count(m.layers[m.layers.length - 1].shape))));
+  row('parameters', models.map((m) => thousands(m.params)));
+  row('last conv sees', models.map((m) => {
+    const s = m.layers[m.layers.length - 1].receptive_field.size;
+    return `${s} x ${s} px`;
+  }));
+  row('test accuracy', models.map((m) => (m.test_accuracy == null ? 'not measured' : percent(m.test_accuracy, 2))));
+  row('shift consistency', models.map((m) => (m.shift_consistency == null ? 'not measured yet' : percent(m.shift_consistency, 1))));
+
+  const np = noPoolConv3(models);
+  const values = count(np.shape);
+  const dense = UI.articleDense;
+  const weights = values * dense + dense;
+  const millions = Math.floor(weights / 1e5) / 10; // the article truncates: 15.8M
+  const pooled = models.find((m) => m.name === 'max') ?? models[0];
+  const pooledLast = pooled.layers[pooled.layers.length - 1];
+  const pooledValues = count(pooledLast.shape);
+  const dense1 = pooled.dense[0];
+  const where = np.derivedFrom
+    ? `${np.derivedFrom}'s convolutions replayed without its pooling (the nopool network isn't loaded on this server)`
+    : 'the nopool network';
+  const fact = (name, text) => el('strong', { dataset: { fact: name }, text });
+  const source = (text) => el('span', { class: 'source', text });
+  const origin = np.derivedFrom ? `replayed ${np.name}` : `nopool ${np.name}`;
+  const article = el('div', { class: 'article', id: 'article-numbers' },
+    el('h3', { text: 'The article\'s argument, recomputed from this server\'s networks' }),
+    el('p', {}, `Without any downsampling (${where}):`),
+    el('ul', {},
+      el('li', {}, `the third conv's units see only a `, fact('field', `${np.field}x${np.field}`),
+        ' window of the input: too little of a digit to recognise it ', source(`${origin} receptive field size`)),
+      el('li', {}, 'its output is ', fact('shape', `${np.shape[1]}x${np.shape[2]}x${np.shape[0]}`), ' = ',
+        fact('values', thousands(values)), ' values per image ', source(`${origin} output shape`)),
+      el('li', {}, `a Dense(${dense}) on that would need `,
+        fact('weights', `${thousands(values)} x ${dense} + ${dense} = ${thousands(weights)}`),
+        ' weights, about ', fact('millions', `${millions}M`), ' ', source(`${dense} weights per value, plus ${dense} biases`))),
+    el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} `
+      + `pixels, nearly the whole 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
+      + `${thousands(pooledValues)} values to ${dense1.name}: ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `
+      + `${thousands(dense1.params)} weights; ${thousands(pooled.params)} in the whole network.`));
+  root.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'compare' }, el('thead', {}, head), el('tbody', {}, ...rows))), article);
+}

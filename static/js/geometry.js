@@ -1,0 +1,55 @@
+// Receptive fields, pooling windows (the conventions of app/ml/receptive.py) and where each
+// unit of a layer sits in the canvas that holds the layer's grid of channels.
+
+/** Inclusive input pixel range [lo, hi] seen by unit `index` on one axis, clipped. */
+export function fieldSpan(field, index, limit = 28) {
+  const centre = field.start + index * field.jump;
+  const lo = Math.ceil(centre - (field.size - 1) / 2);
+  const hi = Math.floor(centre + (field.size - 1) / 2);
+  return [Math.max(0, lo), Math.min(limit - 1, hi)];
+}
+
+/** Inclusive range [lo, hi] of units of the layer before that unit `index` reads, clipped. */
+export function windowSpan(reads, index, limit) {
+  const lo = index * reads.stride - reads.padding;
+  return [Math.max(0, lo), Math.min(limit - 1, lo + reads.kernel - 1)];
+}
+
+/**
+ * A layer's channels laid out in a grid: `columns` channels per row, `gap` empty pixels
+ * between them. Sizes are in map units (one canvas pixel per unit).
+ */
+export function gridLayout([channels, h, w], columns, gap) {
+  const cols = Math.min(columns, channels);
+  const rows = Math.ceil(channels / cols);
+  return {
+    channels, h, w, gap, columns: cols, rows,
+    width: cols * (w + gap) - gap,
+    height: rows * (h + gap) - gap,
+  };
+}
+
+/** Top-left canvas pixel of a channel's map. */
+export function cellOrigin(layout, channel) {
+  const row = Math.floor(channel / layout.columns);
+  const col = channel % layout.columns;
+  return { x: col * (layout.w + layout.gap), y: row * (layout.h + layout.gap) };
+}
+
+/** The unit under canvas point (x, y) (canvas pixels, fractional), or null over a gap. */
+export function hitTest(layout, x, y) {
+  if (x < 0 || y < 0 || x >= layout.width || y >= layout.height) return null;
+  const cx = Math.floor(x / (layout.w + layout.gap));
+  const cy = Math.floor(y / (layout.h + layout.gap));
+  const col = Math.floor(x - cx * (layout.w + layout.gap));
+  const row = Math.floor(y - cy * (layout.h + layout.gap));
+  const channel = cy * layout.columns + cx;
+  if (col >= layout.w || row >= layout.h || channel >= layout.channels) return null;
+  return { channel, row, col };
+}
+
+/** Canvas rectangle {x, y, w, h} covering units rows r0..r1, cols c0..c1 of a channel. */
+export function unitsRect(layout, channel, [r0, r1], [c0, c1]) {
+  const o = cellOrigin(layout, channel);
+  return { x: o.x + c0, y: o.y + r0, w: c1 - c0 + 1, h: r1 - r0 + 1 };
+}

@@ -1,0 +1,167 @@
+// One channel enlarged: its values under the pointer (or the arrow keys), its own value
+// scale, and the same tracing as the small maps.
+
+import { el, fmt, placeMark } from './dom.js';
+import { gridLayout } from './geometry.js';
+import { paintLayer } from './paint.js';
+import { layerRange, valueAt } from './wire.js';
+
+export class Inspector {
+  #hit = null; // {net, layer, channel}
+  #cursor = null; // [row, col]
+  #result = null;
+  #norm = 'channel';
+  #opener = null;
+
+  constructor(root, { lut, gradient, onHover }) {
+    this.root = root;
+    this.lut = lut;
+    this.onHover = onHover;
+    this.title = el('h2', { id: 'inspector-title', text: 'Channel' });
+    this.closeButton = el('button', { type: 'button', class: 'icon', 'aria-label': 'Close the enlarged channel', text: '×' });
+    this.canvas = el('canvas', { class: 'map big', tabindex: 0, role: 'img', 'aria-label': 'Enlarged channel; arrow keys move the cursor' });
+    this.overlay = el('div', { class: 'overlay' });
+    this.mark = el('div', { class: 'mark mark-cursor', hidden: true });
+    this.overlay.append(this.mark);
+    this.lo = el('span', { class: 'tick' });
+    this.hi = el('span', { class: 'tick' });
+    const bar = el('span', { class: 'bar' });
+    bar.style.backgroundImage = gradient;
+    this.value = el('p', { class: 'value', 'aria-live': 'polite', text: 'Hover the map, or focus it and use the arrow keys, to read values.' });
+    this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
+    this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
+    root.replaceChildren(
+      el('div', { class: 'inspector-head' }, this.title, this.closeButton),
+      el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay),
+      el('div', { class: 'legend-bar' }, this.lo, bar, this.hi),
+      this.value,
+      el('div', { class: 'row-buttons' }, this.prev, this.next),
+    );
+    this.closeButton.addEventListener('click', () => this.close());
+    this.prev.addEventListener('click', () => this.#step(-1));
+    this.next.addEventListener('click', () => this.#step(1));
+    root.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') this.close();
+    });
+    this.canvas.addEventListener('pointermove', (e) => this.#pointer(e));
+    this.canvas.addEventListener('pointerdown', (e) => this.#pointer(e));
+    this.canvas.addEventListener('pointerleave', () => this.#leave());
+    this.canvas.addEventListener('keydown', (e) => this.#key(e));
+  }
+
+  get isOpen() {
+    return this.#hit !== null;
+  }
+
+  /**
+   * Enlarge channel hit.channel of hit.layer of hit.net. `side` ('left' or 'right') says
+   * where it docks: away from the clicked network's column, whose smaller maps show what
+   * the enlarged one reads.
+   */
+  open(hit, result, norm, side = 'right') {
+    this.#opener = document.activeElement;
+    this.root.dataset.side = side;
+    this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
+    this.#cursor = null;
+    this.root.hidden = false;
+    this.update(result, norm);
+    this.canvas.focus({ preventScroll: true });
+  }
+
+  close() {
+    if (!this.#hit) return;
+    this.#hit = null;
+    this.root.hidden = true;
+    this.onHover(null);
+    if (this.#opener instanceof HTMLElement) this.#opener.focus({ preventScroll: true });
+  }
+
+  /** Repaint for a new result or scaling (a no-op while closed). */
+  update(result, norm) {
+    this.#result = result;
+    this.#norm = norm;
+    if (!this.#hit) return;
+    const { net, layer, channel } = this.#hit;
+    this.title.textContent = `${net} ${layer}, channel ${channel}`;
+    this.root.dataset.net = net;
+    this.root.dataset.layer = layer;
+    this.root.dataset.channel = channel;
+    const data = this.#layer();
+    if (!data) {
+      this.canvas.getContext('2d').clearRect(0, 0, this.canvas.width, this.canvas.height);
+      this.lo.textContent = '';
+      this.hi.textContent = '';
+      this.mark.hidden = true;
+      return;
+    }
+    const [channels, h, w] = data.shape;
+    this.prev.disabled = channel === 0;
+    this.next.disabled = channel === channels - 1;
+    const layout = gridLayout([1, h, w], 1, 0);
+    if (this.canvas.width !== w) this.canvas.width = w;
+    if (this.canvas.height !== h) this.canvas.height = h;
+    paintLayer(this.canvas, data, layout, this.lut, norm, channel);
+    const range = norm === 'layer' ? layerRange(data) : { lo: data.low[channel], hi: data.high[channel] };
+    this.lo.textContent = fmt(range.lo, 2);
+    this.hi.textContent = fmt(range.hi, 2);
+    if (this.#cursor) this.#show(...this.#cursor);
+  }
+
+  #layer() {
+    return this.#result?.models[this.#hit.net]?.layers.find((l) => l.name === this.#hit.layer);
+  }
+
+  #step(delta) {
+    const data = this.#layer();
+    const channels = data ? data.shape[0] : Infinity;
+    const next = this.#hit.channel + delta;
+    if (next < 0 || next >= channels) return;
+    this.#hit.channel = next;
+    this.update(this.#result, this.#norm);
+  }
+
+  #pointer(e) {
+    const data = this.#layer();
+    if (!data) return;
+    const [, h, w] = data.shape;
+    const rect = this.canvas.getBoundingClientRect();
+    const col = Math.floor(((e.clientX - rect.left) / rect.width) * w);
+    const row = Math.floor(((e.clientY - rect.top) / rect.height) * h);
+    if (row < 0 || col < 0 || row >= h || col >= w) return;
+    this.#show(row, col);
+  }
+
+  #leave() {
+    this.mark.hidden = true;
+    this.onHover(null);
+  }
+
+  #key(e) {
+    const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+    if (e.key === '[' || e.key === ']') {
+      this.#step(e.key === '[' ? -1 : 1);
+      return;
+    }
+    if (!moves[e.key]) return;
+    e.preventDefault();
+    const data = this.#layer();
+    if (!data) return;
+    const [, h, w] = data.shape;
+    const [r, c] = this.#cursor ?? [Math.floor(h / 2), Math.floor(w / 2)];
+    const [dr, dc] = moves[e.key];
+    this.#show(Math.max(0, Math.min(h - 1, r + dr)), Math.max(0, Math.min(w - 1, c + dc)));
+  }
+
+  #show(row, col) {
+    const data = this.#layer();
+    if (!data) return;
+    const [, h, w] = data.shape;
+    this.#cursor = [row, col];
+    const { net, layer, channel } = this.#hit;
+    placeMark(this.mark, { x: col, y: row, w: 1, h: 1 }, w, h);
+    const value = valueAt(data, channel, row, col);
+    Object.assign(this.mark.dataset, { row, col, value: value.toFixed(6) });
+    this.value.textContent = `row ${row}, col ${col}: ${fmt(value, 4)}`;
+    this.onHover({ net, layer, channel, row, col });
+  }
+}

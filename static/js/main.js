@@ -1,0 +1,350 @@
+// The page: reads its config, asks the API what networks there are, builds the views and
+// wires drawing, uploads, nudges and the shift lab to the two requests the page makes.
+//
+// Data flow: ink on the pad -> Coalescer (one featuremaps request in flight, newest drawing
+// wins) -> decoded binary maps -> paint every view -> 'fm:painted' event. A stroke's end, an
+// upload or a nudge also asks /shifts once (the shift lab, and the numbers the next nudge shows).
+
+import { ApiError, fetchModels, postFeaturemaps, postShifts } from './api.js';
+import { colorTable, gradientCss, packedTable } from './colormap.js';
+import { UI, readConfig } from './config.js';
+import { renderDownsample } from './downsample.js';
+import { Inspector } from './inspector.js';
+import { Coalescer } from './live.js';
+import { MapGrid } from './mapgrid.js';
+import { NudgePanel } from './nudge.js';
+import { DrawingPad } from './pad.js';
+import { paintGray } from './paint.js';
+import { Predictions } from './predictions.js';
+import { ShiftLab } from './shiftlab.js';
+import { renderSummary } from './summary.js';
+import { Tracer } from './trace.js';
+import { pixelsJson, shiftPixels } from './wire.js';
+
+const byId = (id) => document.getElementById(id);
+
+class App {
+  generation = 0; // bumped whenever what is shown stops being the newest thing asked for
+  current = null; // {key, body, result}: what the page shows now
+  offset = [0, 0]; // nudges applied to the drawing's input
+  norm = 'channel';
+  hover = null;
+  #keys = 0;
+  #shifts = null; // {key, promise} for `current`
+  #nudges = Promise.resolve();
+
+  constructor(config, catalogue) {
+    this.config = config;
+    const infos = Object.fromEntries(catalogue.models.map((m) => [m.name, m]));
+    this.infos = infos;
+    this.shown = config.models.filter((n) => infos[n]).map((n) => infos[n]);
+    this.models = this.shown.map((m) => m.name);
+    this.shiftModels = UI.shiftModels.filter((n) => infos[n]);
+    const layers = this.shown[0].layers.map((l) => l.name);
+    const colors = colorTable(config.colormap);
+    this.lut = packedTable(colors);
+    const gradient = gradientCss(config.colormap);
+    for (const bar of document.querySelectorAll('.legend-bar .bar')) bar.style.backgroundImage = gradient;
+
+    this.error = byId('error');
+    this.errorText = byId('error-text');
+    byId('error-dismiss').addEventListener('click', () => this.#clearError());
+    this.input = byId('input28');
+    this.grid = new MapGrid(byId('maps'), this.shown, {
+      onHover: (hit) => this.#hover(hit),
+      onOpen: (hit) => {
+        const last = this.models.length > 1 && hit.net === this.models[this.models.length - 1];
+        this.inspector.open(hit, this.current?.result ?? null, this.norm, last ? 'left' : 'right');
+      },
+    });
+    this.tracer = new Tracer({ grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), infos });
+    this.inspector = new Inspector(byId('inspector'), { lut: this.lut, gradient, onHover: (hit) => this.#hover(hit) });
+    this.predictions = new Predictions(this.shown, (name) => this.grid.head(name));
+    this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status') },
+      this.models, layers, (dir) => this.nudgeBy(dir));
+    this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },
+      this.shiftModels, layers, colors);
+    const rank = (m) => (UI.variants.includes(m.name) ? UI.variants.indexOf(m.name) : UI.variants.length);
+    renderDownsample(byId('downsample'), [...catalogue.models].sort((a, b) => rank(a) - rank(b)));
+    renderSummary(byId('summary'), this.shown);
+    byId('device').textContent = catalogue.device;
+
+    // aria-busy tells assistive technology (and tests) when an update is on its way
+    const mapsBox = byId('maps');
+    const labBox = byId('shift-panel');
+    this.maps = new Coalescer((job) => this.#runMaps(job), (busy) => mapsBox.setAttribute('aria-busy', String(busy)));
+    this.shiftQueue = new Coalescer((job) => this.#runShifts(job), (busy) => labBox.setAttribute('aria-busy', String(busy)));
+    mapsBox.setAttribute('aria-busy', 'false');
+    labBox.setAttribute('aria-busy', 'false');
+    this.pad = new DrawingPad(byId('pad'), (phase, t) => this.#ink(phase, t));
+    this.#wireControls();
+    this.#reset();
+    document.body.dataset.ready = 'true';
+  }
+
+  #wireControls() {
+    byId('clear').addEventListener('click', () => this.clear());
+    byId('undo').addEventListener('click', () => this.undo());
+    for (const input of document.querySelectorAll('input[name="brush"]')) {
+      if (input.value === UI.defaultBrush) input.checked = true;
+      input.addEventListener('change', () => {
+        this.pad.width = UI.brushes.find((b) => b.name === input.value).width;
+      });
+    }
+    byId('upload').addEventListener('change', (e) => {
+      const file = e.target.files[0];
+      if (file) this.load(file, file.type.startsWith('image/') ? file.type : 'application/octet-stream', 'the uploaded file');
+      e.target.value = '';
+    });
+    for (const button of document.querySelectorAll('button[data-digit]')) {
+      button.addEventListener('click', () => this.pickDigit(button.dataset.src, button.dataset.label));
+    }
+    for (const input of document.querySelectorAll('input[name="norm"]')) {
+      input.addEventListener('change', () => {
+        this.norm = input.value;
+        byId('legend-text').textContent = UI.legend[input.value];
+        if (this.current) this.#paint(this.current.result);
+      });
+    }
+  }
+
+  // --- sources of a drawing ------------------------------------------------------------
+  #ink(phase, pointerTime) {
+    if (phase === 'start') {
+      // a new stroke: whatever is in flight (an upload, a nudge) no longer describes the pad
+      this.generation += 1;
+      this.offset = [0, 0];
+      this.nudge.setOffset(0, 0);
+    }
+    this.#push({
+      source: 'pad', pointerTime, what: 'the drawing',
+      makeBody: async () => ({ data: this.pad.png(), type: 'image/png' }),
+      then: phase === 'end' ? (current) => this.#refreshShifts(current) : null,
+    });
+  }
+
+  clear() {
+    this.generation += 1;
+    this.#dropWaiting();
+    this.pad.clear();
+    this.#reset();
+  }
+
+  undo() {
+    if (!this.pad.undo()) return;
+    this.generation += 1;
+    if (this.pad.isEmpty) {
+      this.#dropWaiting();
+      this.#reset();
+      return;
+    }
+    this.offset = [0, 0];
+    this.nudge.setOffset(0, 0);
+    this.#push({
+      source: 'undo', what: 'the drawing',
+      makeBody: async () => ({ data: this.pad.png(), type: 'image/png' }),
+      then: (current) => this.#refreshShifts(current),
+    });
+  }
+
+  /** Send an image file (an upload or a sample digit) and put what the model saw on the pad. */
+  load(data, type, what, fetchData = null) {
+    this.generation += 1;
+    this.#push({
+      source: 'upload', what,
+      makeBody: async () => ({ data: fetchData ? await fetchData() : data, type }),
+      then: (current) => {
+        this.pad.setBase(current.result.input);
+        this.offset = [0, 0];
+        this.nudge.setOffset(0, 0);
+        this.#refreshShifts(current);
+      },
+    });
+  }
+
+  /** Start from one of the real MNIST test digits shipped with the page. */
+  pickDigit(src, label) {
+    this.load(null, 'image/png', `the sample ${label}`, async () => {
+      const response = await fetch(src);
+      if (!response.ok) throw new ApiError(`could not load the sample digit (${response.status})`, response.status);
+      return response.blob();
+    });
+  }
+
+  /** Move the model's input one pixel; show how much each layer changed for that move. */
+  nudgeBy(dir) {
+    this.#nudges = this.#nudges.then(() => this.#nudge(dir)).catch((err) => this.#showError(err, 'the nudge'));
+    return this.#nudges;
+  }
+
+  async #nudge(dir) {
+    if (this.pad.drawing) return;
+    await this.maps.idle();
+    const current = this.current;
+    if (!current) {
+      this.#notice('Draw a digit (or pick one) first: there is nothing to nudge yet.');
+      return;
+    }
+    const generation = this.generation;
+    const shifts = await this.#refreshShifts(current); // for the input before the move
+    if (!shifts || generation !== this.generation || this.current !== current) return;
+    this.nudge.showChange(dir, shifts);
+    const [dx, dy] = UI.nudges[dir];
+    const body = { data: pixelsJson(shiftPixels(current.result.input, dx, dy)), type: 'application/json' };
+    await new Promise((resolve) => {
+      this.#push({
+        source: 'nudge', what: 'the nudged input', done: resolve,
+        makeBody: async () => body,
+        then: (next) => {
+          this.offset = [this.offset[0] + dx, this.offset[1] + dy];
+          this.nudge.setOffset(...this.offset);
+          this.#refreshShifts(next);
+        },
+      });
+    });
+  }
+
+  // --- requests ----------------------------------------------------------------------------
+  #push(job) {
+    job.generation = this.generation;
+    const replaced = this.maps.push(job);
+    replaced?.done?.();
+  }
+
+  #dropWaiting() {
+    this.maps.drop()?.done?.();
+    this.shiftQueue.drop()?.resolve(null);
+  }
+
+  async #runMaps(job) {
+    try {
+      if (job.generation !== this.generation) return;
+      const sentTime = performance.now();
+      const body = await job.makeBody();
+      const encodedTime = performance.now();
+      if (job.generation !== this.generation) return;
+      const result = await postFeaturemaps(this.config.api, this.models, body);
+      const receivedTime = performance.now();
+      if (job.generation !== this.generation) return;
+      this.#keys += 1;
+      this.current = { key: this.#keys, body, result };
+      this.#clearError();
+      this.#paint(result);
+      const paintedTime = performance.now();
+      document.dispatchEvent(new CustomEvent('fm:painted', {
+        detail: {
+          pointerTime: job.pointerTime ?? null, sentTime, encodedTime, receivedTime, paintedTime,
+          source: job.source, serverTiming: result.serverTiming,
+        },
+      }));
+      job.then?.(this.current);
+    } catch (err) {
+      if (job.generation === this.generation) this.#showError(err, job.what);
+    } finally {
+      job.done?.();
+    }
+  }
+
+  /** The shift lab's answer for `current` (asked once per input); null if superseded. */
+  #refreshShifts(current) {
+    if (this.#shifts?.key === current.key) return this.#shifts.promise;
+    const promise = new Promise((resolve, reject) => {
+      const replaced = this.shiftQueue.push({ current, resolve, reject });
+      replaced?.resolve(null);
+    });
+    this.#shifts = { key: current.key, promise };
+    this.lab.loading();
+    promise.catch(() => {
+      if (this.#shifts?.key === current.key) this.#shifts = null;
+    });
+    return promise;
+  }
+
+  async #runShifts({ current, resolve, reject }) {
+    if (this.current !== current) {
+      resolve(null);
+      return;
+    }
+    try {
+      const shifts = await postShifts(this.config.api, this.shiftModels, current.body);
+      if (this.current === current) this.lab.show(shifts);
+      resolve(shifts);
+    } catch (err) {
+      if (this.current === current) this.#showError(err, 'the shift lab');
+      reject(err);
+    }
+  }
+
+  // --- views ---------------------------------------------------------------------------------
+  #paint(result) {
+    this.grid.paint(result, this.lut, this.norm);
+    paintGray(this.input, result.input);
+    this.input.dataset.painted = 'true';
+    this.predictions.show(result);
+    this.inspector.update(result, this.norm);
+    if (this.hover) this.tracer.show(this.hover, result);
+  }
+
+  #reset() {
+    this.current = null;
+    this.#shifts = null;
+    this.offset = [0, 0];
+    this.grid.clear();
+    paintGray(this.input, null);
+    delete this.input.dataset.painted;
+    this.predictions.clear();
+    this.lab.clear();
+    this.nudge.clear();
+    this.inspector.update(null, this.norm);
+    this.tracer.clear();
+    this.#clearError();
+  }
+
+  #hover(hit) {
+    this.hover = hit;
+    if (hit && this.current) this.tracer.show(hit, this.current.result);
+    else this.tracer.clear();
+  }
+
+  #showError(err, what) {
+    const detail = err instanceof ApiError || err instanceof Error ? err.message : String(err);
+    const status = err instanceof ApiError ? err.status : 0;
+    this.errorText.textContent = status
+      ? `The server could not use ${what}: ${detail}`
+      : `Something went wrong with ${what}: ${detail}`;
+    this.error.dataset.status = status;
+    this.error.hidden = false;
+  }
+
+  #notice(text) {
+    this.errorText.textContent = text;
+    this.error.dataset.status = 'notice';
+    this.error.hidden = false;
+  }
+
+  #clearError() {
+    this.error.hidden = true;
+    this.errorText.textContent = '';
+    delete this.error.dataset.status;
+  }
+}
+
+async function start() {
+  const config = readConfig(document);
+  let catalogue;
+  try {
+    catalogue = await fetchModels(config.api);
+  } catch (err) {
+    byId('error-text').textContent = `The page could not load the networks' description: ${err.message}`;
+    byId('error').hidden = false;
+    return;
+  }
+  if (!config.models.some((n) => catalogue.models.some((m) => m.name === n))) {
+    byId('error-text').textContent = 'This server has neither the max nor the avg network loaded, so there is nothing to show.';
+    byId('error').hidden = false;
+    return;
+  }
+  new App(config, catalogue);
+}
+
+start();

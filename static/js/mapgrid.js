@@ -1,0 +1,140 @@
+// The maps section: one row per layer (conv1, pool1, conv2, pool2, conv3), one column per
+// network, each cell a canvas holding every channel of that layer. Pointer and keyboard on
+// a canvas report which unit is under them; painting is paint.js's job.
+
+import { UI } from './config.js';
+import { el, fmt, setText } from './dom.js';
+import { hitTest } from './geometry.js';
+import { blank, paintLayer, sizeLayerCanvas } from './paint.js';
+import { layerRange } from './wire.js';
+
+/** One line on what a layer does, from its geometry as /api/v1/models describes it. */
+export function layerNote(info, nets) {
+  const [c] = info.shape;
+  const { kernel, stride } = info.reads;
+  const rf = info.receptive_field.size;
+  const sees = `Each unit sees ${rf}x${rf} input px.`;
+  if (info.kind === 'conv') {
+    const role = UI.convRole[info.name] ? `: ${UI.convRole[info.name]}` : '';
+    const step = stride > 1 ? `, stride ${stride}` : '';
+    return `${c} learned ${kernel}x${kernel} filters on ${info.reads.layer}${step}, then ReLU${role}. ${sees}`;
+  }
+  const ops = nets.map((n) => ({ max: 'max keeps the largest', mean: 'avg the mean' })[UI.poolOp[n]]).filter(Boolean);
+  return `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. `
+    + `Halves each side. ${sees}`;
+}
+
+export class MapGrid {
+  #cells = new Map(); // `${net}/${layer}` -> {canvas, layout, overlay, range}
+
+  /**
+   * `nets`: the /api/v1/models entries of the networks shown; `onHover(hit|null)` and
+   * `onOpen(hit)` receive {net, layer, channel, row, col} (row/col absent for onOpen).
+   */
+  constructor(root, nets, { onHover, onOpen }) {
+    this.root = root;
+    this.nets = nets;
+    this.onHover = onHover;
+    this.onOpen = onOpen;
+    this.#build();
+  }
+
+  #build() {
+    const names = [];
+    for (const net of this.nets) for (const l of net.layers) if (!names.includes(l.name)) names.push(l.name);
+    this.heads = new Map(this.nets.map((n) => [n.name, el('div', { class: 'net-head', dataset: { net: n.name } })]));
+    const head = el('div', { class: 'maps-row maps-head' }, el('div', { class: 'layer-head' }), ...this.heads.values());
+    this.root.replaceChildren(head);
+    for (const name of names) {
+      const info = this.nets.map((n) => n.layers.find((l) => l.name === name)).find(Boolean);
+      const [c, h, w] = info.shape;
+      const row = el('section', { class: 'maps-row', dataset: { layer: name }, 'aria-labelledby': `layer-${name}` },
+        el('div', { class: 'layer-head' },
+          el('h3', { id: `layer-${name}`, text: `${name} · ${c} x ${h} x ${w}` }),
+          el('p', { class: 'note', text: layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)).map((n) => n.name)) })));
+      for (const net of this.nets) {
+        const mine = net.layers.find((l) => l.name === name);
+        if (!mine) {
+          row.append(el('div', { class: 'map-cell missing', text: `${net.name} has no ${name}` }));
+          continue;
+        }
+        const canvas = el('canvas', {
+          class: 'map',
+          tabindex: 0,
+          role: 'img',
+          'aria-label': `${net.name} ${name}: ${mine.shape[0]} maps of ${mine.shape[1]}x${mine.shape[2]}; click or press Enter to enlarge a channel`,
+          dataset: { net: net.name, layer: name },
+        });
+        const layout = sizeLayerCanvas(canvas, mine.shape, UI.columns(mine.shape), UI.gap);
+        Object.assign(canvas.dataset, {
+          channels: layout.channels, h: layout.h, w: layout.w, columns: layout.columns, gap: layout.gap,
+        });
+        const overlay = el('div', { class: 'overlay', dataset: { net: net.name, layer: name } });
+        const range = el('span', { class: 'range', text: '' });
+        const cell = el('figure', { class: 'map-cell', dataset: { net: net.name, layer: name } },
+          el('div', { class: 'map-wrap' }, canvas, overlay),
+          el('figcaption', {}, el('span', { class: 'cap-name', text: `${net.name} ${name}` }), range));
+        row.append(cell);
+        this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range });
+        this.#listen(canvas, net.name, name, layout);
+      }
+      this.root.append(row);
+    }
+  }
+
+  #listen(canvas, net, layer, layout) {
+    const at = (e) => {
+      const rect = canvas.getBoundingClientRect();
+      const x = ((e.clientX - rect.left) / rect.width) * layout.width;
+      const y = ((e.clientY - rect.top) / rect.height) * layout.height;
+      const hit = hitTest(layout, x, y);
+      return hit && { net, layer, ...hit };
+    };
+    canvas.addEventListener('pointermove', (e) => this.onHover(at(e)));
+    canvas.addEventListener('pointerleave', () => this.onHover(null));
+    canvas.addEventListener('click', (e) => {
+      const hit = at(e);
+      if (hit) this.onOpen(hit);
+    });
+    canvas.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        this.onOpen({ net, layer, channel: 0, row: 0, col: 0 });
+      }
+    });
+  }
+
+  /** The head of a network's column (its prediction goes there). */
+  head(net) {
+    return this.heads.get(net);
+  }
+
+  /** {canvas, layout, overlay} of a network's layer, or undefined. */
+  cell(net, layer) {
+    return this.#cells.get(`${net}/${layer}`);
+  }
+
+  /** Paint every layer of every network shown from a decoded result. */
+  paint(result, lut, norm) {
+    for (const net of this.nets) {
+      const maps = result.models[net.name];
+      if (!maps) continue;
+      for (const layer of maps.layers) {
+        const cell = this.cell(net.name, layer.name);
+        if (!cell) continue;
+        paintLayer(cell.canvas, layer, cell.layout, lut, norm);
+        const { lo, hi } = layerRange(layer);
+        setText(cell.range, `values ${fmt(lo, 2)} to ${fmt(hi, 2)}`);
+        if (!cell.canvas.dataset.painted) cell.canvas.dataset.painted = 'true';
+      }
+    }
+  }
+
+  clear() {
+    for (const cell of this.#cells.values()) {
+      blank(cell.canvas);
+      cell.range.textContent = '';
+      delete cell.canvas.dataset.painted;
+    }
+  }
+}

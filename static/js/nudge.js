@@ -1,0 +1,70 @@
+// The nudge control: move the model's input one pixel and read, per layer, how much each
+// network's maps changed (the shift lab's per-layer `change`, for the input before the move).
+
+import { UI } from './config.js';
+import { el, fmt } from './dom.js';
+
+const ARROWS = { left: '←', right: '→', up: '↑', down: '↓' };
+
+export class NudgePanel {
+  #cells = new Map(); // `${net}/${layer}` -> td
+
+  constructor({ pad, table, status }, nets, layers, onNudge) {
+    this.status = status;
+    this.table = table;
+    this.idleStatus = status.textContent;
+    for (const button of pad.querySelectorAll('button[data-dir]')) {
+      button.addEventListener('click', () => onNudge(button.dataset.dir));
+    }
+    pad.addEventListener('keydown', (e) => {
+      const dir = UI.arrowKeys[e.key];
+      if (!dir) return;
+      e.preventDefault();
+      onNudge(dir);
+    });
+    this.caption = el('caption', { text: 'Change of each layer\'s maps for a one-pixel nudge' });
+    const head = el('tr', {}, el('th', { scope: 'col', text: 'layer' }), ...nets.map((n) => el('th', { scope: 'col', text: n })));
+    const body = el('tbody');
+    for (const layer of layers) {
+      const row = el('tr', {}, el('th', { scope: 'row', text: layer }));
+      for (const net of nets) {
+        const td = el('td', { class: 'num', dataset: { net, layer }, text: '–' });
+        this.#cells.set(`${net}/${layer}`, td);
+        row.append(td);
+      }
+      body.append(row);
+    }
+    table.replaceChildren(this.caption, el('thead', {}, head), body);
+  }
+
+  /** Show `shifts` (a /api/v1/shifts answer for the input before the nudge) for `dir`. */
+  showChange(dir, shifts) {
+    this.caption.textContent = `Change of each layer's maps, input nudged one pixel ${dir} ${ARROWS[dir]}`;
+    this.table.dataset.dir = dir;
+    for (const [key, td] of this.#cells) {
+      const [net, layer] = key.split('/');
+      const entry = shifts.models[net]?.layers.find((l) => l.name === layer);
+      const value = entry ? entry.change[dir] : null;
+      td.textContent = entry ? fmt(value) : '–';
+      td.dataset.value = value ?? '';
+    }
+  }
+
+  setOffset(dx, dy) {
+    if (dx === 0 && dy === 0) {
+      this.status.textContent = this.idleStatus;
+      return;
+    }
+    this.status.textContent = `The input is your drawing moved ${dx} px right and ${dy} px down (zero fill). Draw again to go back to it.`;
+  }
+
+  clear() {
+    this.caption.textContent = 'Change of each layer\'s maps for a one-pixel nudge';
+    delete this.table.dataset.dir;
+    for (const td of this.#cells.values()) {
+      td.textContent = '–';
+      delete td.dataset.value;
+    }
+    this.setOffset(0, 0);
+  }
+}

@@ -1,0 +1,167 @@
+// The drawing pad: pointer events (mouse, touch, pen) with pointer capture, strokes that
+// can be undone, an optional base image (an uploaded or picked digit), and the PNG that is
+// sent to the server. Light ink on dark, like MNIST.
+
+import { UI } from './config.js';
+import { encodeGreyPng } from './png.js';
+
+export class DrawingPad {
+  #canvas;
+  #ctx;
+  #small;
+  #smallCtx;
+  #strokes = [];
+  #base = null; // canvas holding a 28x28 image drawn under the strokes
+  #active = null; // {id, stroke, rect}
+  #onInk;
+
+  /** `onInk(phase, timeStamp)` is called with 'start', 'move' and 'end' as ink is laid. */
+  constructor(canvas, onInk) {
+    this.#canvas = canvas;
+    canvas.width = UI.padSize;
+    canvas.height = UI.padSize;
+    this.#ctx = canvas.getContext('2d');
+    this.#onInk = onInk;
+    this.width = UI.brushes.find((b) => b.name === UI.defaultBrush).width;
+    this.#small = document.createElement('canvas');
+    this.#small.width = UI.sendSize;
+    this.#small.height = UI.sendSize;
+    this.#smallCtx = this.#small.getContext('2d', { willReadFrequently: true });
+    canvas.addEventListener('pointerdown', (e) => this.#down(e));
+    // pointerrawupdate (where the browser has it) arrives as soon as the pointer moves, not
+    // aligned to the next animation frame like pointermove: the drawing reaches the server sooner
+    const moveEvent = 'onpointerrawupdate' in window ? 'pointerrawupdate' : 'pointermove';
+    canvas.addEventListener(moveEvent, (e) => this.#move(e));
+    canvas.addEventListener('pointerup', (e) => this.#up(e));
+    canvas.addEventListener('pointercancel', (e) => this.#up(e));
+    canvas.addEventListener('lostpointercapture', (e) => this.#up(e));
+    this.render();
+  }
+
+  get isEmpty() {
+    return this.#strokes.length === 0 && this.#base === null;
+  }
+
+  get strokeCount() {
+    return this.#strokes.length;
+  }
+
+  get drawing() {
+    return this.#active !== null;
+  }
+
+  clear() {
+    this.#strokes = [];
+    this.#base = null;
+    this.#active = null;
+    this.render();
+  }
+
+  /** Remove the last stroke; true if there was one. */
+  undo() {
+    if (!this.#strokes.length) return false;
+    this.#strokes.pop();
+    this.render();
+    return true;
+  }
+
+  /** Put a 28x28 uint8 image under the drawing (clears the strokes). */
+  setBase(q) {
+    const base = document.createElement('canvas');
+    base.width = 28;
+    base.height = 28;
+    const ctx = base.getContext('2d');
+    const image = ctx.createImageData(28, 28);
+    for (let i = 0; i < 784; i += 1) {
+      image.data.set([q[i], q[i], q[i], 255], i * 4);
+    }
+    ctx.putImageData(image, 0, 0);
+    this.#base = base;
+    this.#strokes = [];
+    this.render();
+  }
+
+  /** Redraw everything: background, base image, strokes. */
+  render() {
+    const ctx = this.#ctx;
+    const size = this.#canvas.width;
+    ctx.fillStyle = UI.background;
+    ctx.fillRect(0, 0, size, size);
+    if (this.#base) {
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(this.#base, 0, 0, size, size);
+    }
+    for (const stroke of this.#strokes) drawStroke(ctx, stroke, 0);
+  }
+
+  /** The pad scaled down to UI.sendSize, as greyscale PNG bytes (what the model is sent). */
+  png() {
+    const ctx = this.#smallCtx;
+    const size = UI.sendSize;
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = 'medium';
+    ctx.drawImage(this.#canvas, 0, 0, size, size);
+    const rgba = ctx.getImageData(0, 0, size, size).data;
+    const grey = new Uint8Array(size * size);
+    for (let i = 0; i < grey.length; i += 1) grey[i] = rgba[i * 4]; // white ink: R = G = B
+    return encodeGreyPng(grey, size, size);
+  }
+
+  #point(e) {
+    const rect = this.#active.rect;
+    const scale = this.#canvas.width / rect.width;
+    return [(e.clientX - rect.left) * scale, (e.clientY - rect.top) * scale];
+  }
+
+  #down(e) {
+    if (this.#active || (e.pointerType === 'mouse' && e.button !== 0)) return;
+    e.preventDefault();
+    this.#canvas.setPointerCapture(e.pointerId);
+    const stroke = { width: this.width, points: [] };
+    this.#active = { id: e.pointerId, stroke, rect: this.#canvas.getBoundingClientRect() };
+    stroke.points.push(this.#point(e));
+    this.#strokes.push(stroke);
+    drawStroke(this.#ctx, stroke, 0);
+    this.#onInk('start', e.timeStamp);
+  }
+
+  #move(e) {
+    if (!this.#active || e.pointerId !== this.#active.id) return;
+    const { stroke } = this.#active;
+    const from = stroke.points.length - 1;
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+    for (const ev of events.length ? events : [e]) stroke.points.push(this.#point(ev));
+    drawStroke(this.#ctx, stroke, from);
+    this.#onInk('move', e.timeStamp);
+  }
+
+  #up(e) {
+    if (!this.#active || e.pointerId !== this.#active.id) return;
+    this.#active = null;
+    if (this.#canvas.hasPointerCapture(e.pointerId)) this.#canvas.releasePointerCapture(e.pointerId);
+    // redraw from the stroke list: drawn piece by piece, the joins blend slightly differently,
+    // and the finished drawing should be the same pixels that undo will later redraw
+    this.render();
+    this.#onInk('end', e.timeStamp);
+  }
+}
+
+/** Draw a stroke from point `from` on (a dot when it has a single point). */
+function drawStroke(ctx, stroke, from) {
+  const pts = stroke.points;
+  ctx.strokeStyle = UI.ink;
+  ctx.fillStyle = UI.ink;
+  ctx.lineWidth = stroke.width;
+  ctx.lineCap = 'round';
+  ctx.lineJoin = 'round';
+  if (pts.length === 1) {
+    ctx.beginPath();
+    ctx.arc(pts[0][0], pts[0][1], stroke.width / 2, 0, Math.PI * 2);
+    ctx.fill();
+    return;
+  }
+  ctx.beginPath();
+  ctx.moveTo(pts[from][0], pts[from][1]);
+  for (let i = from + 1; i < pts.length; i += 1) ctx.lineTo(pts[i][0], pts[i][1]);
+  ctx.stroke();
+}

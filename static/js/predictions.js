@@ -1,0 +1,66 @@
+// Each network's prediction, and its ten probabilities as a bar per digit.
+
+import { el, percent } from './dom.js';
+
+export class Predictions {
+  #views = new Map();
+
+  /**
+   * `nets`: the /api/v1/models entries of the networks shown; `placeFor(name)`: the element
+   * each network's prediction goes into (the head of its column of maps).
+   */
+  constructor(nets, placeFor) {
+    for (const net of nets) {
+      const top = el('p', { class: 'pred-top', text: 'no drawing yet' });
+      const bars = [];
+      const list = el('ol', { class: 'bars', start: 0, 'aria-label': `${net.name}: probability of each digit` });
+      for (let d = 0; d < 10; d += 1) {
+        const fill = el('span', { class: 'fill' });
+        const item = el('li', { dataset: { digit: d } }, el('span', { class: 'track' }, fill), el('span', { class: 'digit', text: d }));
+        list.append(item);
+        bars.push({ item, fill });
+      }
+      const box = el('div', { class: 'pred', dataset: { net: net.name } },
+        el('h3', {}, el('strong', { text: net.name }), ` · ${net.title}`), top, list);
+      placeFor(net.name).append(box);
+      this.#views.set(net.name, { box, top, bars });
+    }
+  }
+
+  show(result) {
+    for (const [name, view] of this.#views) {
+      const net = result.models[name];
+      if (!net) continue;
+      const p = net.probabilities;
+      const top = `${net.prediction} ${percent(p[net.prediction])}`;
+      if (view.shown !== top) {
+        // text changes cost a layout pass: only when the words change
+        view.shown = top;
+        view.box.dataset.prediction = net.prediction;
+        view.top.replaceChildren('predicts ', el('strong', { class: 'digit-big', text: net.prediction }), ` ${percent(p[net.prediction])}`);
+      }
+      view.bars.forEach((bar, d) => {
+        bar.fill.style.transform = `scaleY(${p[d]})`;
+        // the value goes in attributes (read by screen readers and on hover), not in text
+        const label = `${d}: ${percent(p[d], 2)}`;
+        bar.item.title = label;
+        bar.item.setAttribute('aria-label', label);
+        bar.item.classList.toggle('top', d === net.prediction);
+      });
+    }
+  }
+
+  clear() {
+    for (const view of this.#views.values()) {
+      delete view.box.dataset.prediction;
+      view.shown = null;
+      view.top.textContent = 'no drawing yet';
+      for (const bar of view.bars) {
+        bar.fill.style.transform = 'scaleY(0)';
+        bar.item.removeAttribute('aria-label');
+        bar.item.title = '';
+        bar.item.classList.remove('top');
+      }
+    }
+  }
+}

@@ -1,0 +1,166 @@
+// The shift lab: for each network, a 9x9 heat map of the probability of the unshifted
+// drawing's class over shifts of -4..4 px (rows dy, columns dx), the cells where the class
+// flips marked with the new class, the grid's consistency, and per layer how much the maps
+// change for a one-pixel nudge.
+
+import { UI } from './config.js';
+import { cssColor } from './colormap.js';
+import { el, fmt, percent } from './dom.js';
+
+const MARGIN = 18; // canvas pixels for the axis labels
+
+export class ShiftLab {
+  #figures = new Map(); // net -> {canvas, caption, readout}
+  #cells = new Map(); // `${net}/${layer}` -> td
+  #shifts = null;
+
+  constructor({ grids, table, status }, nets, layers, table256) {
+    this.status = status;
+    this.table = table;
+    this.colors = table256;
+    this.idleStatus = status.textContent;
+    grids.replaceChildren();
+    const side = MARGIN + 9 * UI.shiftCell;
+    for (const net of nets) {
+      const canvas = el('canvas', {
+        class: 'heat', width: side, height: side, role: 'img', dataset: { net },
+        'aria-label': `${net}: probability of the unshifted class for every shift`,
+      });
+      const caption = el('p', { class: 'consistency', text: '' });
+      const readout = el('p', { class: 'cell-readout', text: 'Hover a cell.' });
+      grids.append(el('figure', { class: 'heat-fig', dataset: { net } }, el('h3', { text: net }), canvas, caption, readout));
+      this.#figures.set(net, { canvas, caption, readout });
+      canvas.addEventListener('pointermove', (e) => this.#hover(net, e));
+      canvas.addEventListener('pointerleave', () => {
+        readout.textContent = 'Hover a cell.';
+      });
+      this.#blankGrid(canvas);
+    }
+    const head = el('tr', {}, el('th', { scope: 'col', text: 'layer' }), ...nets.map((n) => el('th', { scope: 'col', text: n })));
+    const body = el('tbody');
+    for (const layer of layers) {
+      const row = el('tr', {}, el('th', { scope: 'row', text: layer }));
+      for (const net of nets) {
+        const td = el('td', { class: 'num', dataset: { net, layer }, text: '–' });
+        this.#cells.set(`${net}/${layer}`, td);
+        row.append(td);
+      }
+      body.append(row);
+    }
+    table.replaceChildren(
+      el('caption', { text: 'Mean change of each layer\'s maps for a one-pixel nudge (left, right, up, down averaged)' }),
+      el('thead', {}, head), body);
+  }
+
+  loading() {
+    this.status.textContent = 'Measuring 81 shifts…';
+  }
+
+  clear() {
+    this.#shifts = null;
+    this.status.textContent = this.idleStatus;
+    for (const fig of this.#figures.values()) {
+      this.#blankGrid(fig.canvas);
+      fig.caption.textContent = '';
+      delete fig.canvas.dataset.consistency;
+      delete fig.canvas.dataset.flips;
+      delete fig.canvas.dataset.painted;
+    }
+    for (const td of this.#cells.values()) {
+      td.textContent = '–';
+      td.title = '';
+    }
+  }
+
+  show(shifts) {
+    this.#shifts = shifts;
+    this.status.textContent = 'Each cell is the input moved by (dx, dy) pixels; its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
+    for (const [net, fig] of this.#figures) {
+      const m = shifts.models[net];
+      if (!m) continue;
+      const flips = this.#paint(fig.canvas, m, shifts.shifts);
+      const keep = Math.round(m.consistency * 81);
+      fig.caption.replaceChildren(
+        'predicts ', el('strong', { text: m.prediction }), ` unshifted; keeps it for ${keep} of 81 shifts: consistency `,
+        el('strong', { text: percent(m.consistency) }));
+      Object.assign(fig.canvas.dataset, { consistency: m.consistency, flips, prediction: m.prediction, painted: 'true' });
+    }
+    for (const [key, td] of this.#cells) {
+      const [net, layer] = key.split('/');
+      const entry = shifts.models[net]?.layers.find((l) => l.name === layer);
+      td.textContent = entry ? fmt(entry.mean) : '–';
+      td.title = entry ? Object.entries(entry.change).map(([d, v]) => `${d} ${fmt(v)}`).join(', ') : '';
+    }
+  }
+
+  #blankGrid(canvas) {
+    const ctx = canvas.getContext('2d');
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    this.#axes(ctx, [-4, -3, -2, -1, 0, 1, 2, 3, 4]);
+    ctx.strokeStyle = '#555';
+    ctx.strokeRect(MARGIN + 0.5, MARGIN + 0.5, 9 * UI.shiftCell - 1, 9 * UI.shiftCell - 1);
+  }
+
+  #axes(ctx, shifts) {
+    const cell = UI.shiftCell;
+    ctx.fillStyle = '#bbb';
+    ctx.font = '10px system-ui, sans-serif';
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    shifts.forEach((s, i) => {
+      const label = s > 0 ? `+${s}` : `${s}`;
+      ctx.fillText(label, MARGIN + i * cell + cell / 2, MARGIN / 2);
+      ctx.fillText(label, MARGIN / 2, MARGIN + i * cell + cell / 2);
+    });
+  }
+
+  /** Paint one network's grid; returns the number of flipped cells. */
+  #paint(canvas, m, shifts) {
+    const ctx = canvas.getContext('2d');
+    const cell = UI.shiftCell;
+    const n = shifts.length;
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    this.#axes(ctx, shifts);
+    let flips = 0;
+    ctx.font = `bold ${Math.round(cell * 0.6)}px system-ui, sans-serif`;
+    for (let r = 0; r < n; r += 1) {
+      for (let c = 0; c < n; c += 1) {
+        const x = MARGIN + c * cell;
+        const y = MARGIN + r * cell;
+        const p = m.grid.reference[r][c];
+        ctx.fillStyle = cssColor(this.colors, p * 255);
+        ctx.fillRect(x, y, cell, cell);
+        const cls = m.grid.prediction[r][c];
+        if (cls !== m.prediction) {
+          flips += 1;
+          ctx.strokeStyle = '#ff4f6d';
+          ctx.lineWidth = 2;
+          ctx.strokeRect(x + 1.5, y + 1.5, cell - 3, cell - 3);
+          ctx.fillStyle = '#fff';
+          ctx.fillText(String(cls), x + cell / 2, y + cell / 2 + 1);
+        }
+      }
+    }
+    const mid = Math.floor(n / 2);
+    ctx.strokeStyle = '#fff';
+    ctx.lineWidth = 2;
+    ctx.strokeRect(MARGIN + mid * cell + 1, MARGIN + mid * cell + 1, cell - 2, cell - 2);
+    return flips;
+  }
+
+  #hover(net, e) {
+    const fig = this.#figures.get(net);
+    const m = this.#shifts?.models[net];
+    if (!m) return;
+    const rect = fig.canvas.getBoundingClientRect();
+    const scale = fig.canvas.width / rect.width;
+    const c = Math.floor(((e.clientX - rect.left) * scale - MARGIN) / UI.shiftCell);
+    const r = Math.floor(((e.clientY - rect.top) * scale - MARGIN) / UI.shiftCell);
+    const n = this.#shifts.shifts.length;
+    if (r < 0 || c < 0 || r >= n || c >= n) return;
+    const dx = this.#shifts.shifts[c];
+    const dy = this.#shifts.shifts[r];
+    fig.readout.textContent = `moved dx ${dx}, dy ${dy}: predicts ${m.grid.prediction[r][c]} `
+      + `(${percent(m.grid.probability[r][c])}); p(${m.prediction}) = ${percent(m.grid.reference[r][c])}`;
+  }
+}

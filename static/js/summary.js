@@ -1,0 +1,33 @@
+// A model summary in the shape of Keras's model.summary(): layer (type), output shape with
+// the batch dimension as None and channels last, parameter count.
+
+import { UI } from './config.js';
+import { el, thousands } from './dom.js';
+
+/** Rows [name (type), output shape, params] of a /api/v1/models entry, Keras style. */
+export function summaryRows(model) {
+  const rows = model.layers.map((l) => {
+    const type = l.kind === 'conv' ? 'Conv2D' : (UI.kerasPool[model.name] ?? 'Pooling2D');
+    const [c, h, w] = l.shape;
+    return [`${l.name} (${type})`, `(None, ${h}, ${w}, ${c})`, l.params];
+  });
+  const last = model.layers[model.layers.length - 1].shape;
+  rows.push(['flatten (Flatten)', `(None, ${last[0] * last[1] * last[2]})`, 0]);
+  for (const d of model.dense) rows.push([`${d.name} (Dense)`, `(None, ${d.units})`, d.params]);
+  return rows;
+}
+
+export function renderSummary(root, models) {
+  root.replaceChildren(...models.map((m) => {
+    const rows = summaryRows(m);
+    return el('figure', { class: 'summary', dataset: { net: m.name } },
+      el('figcaption', { text: `Model: "${m.name}"` }),
+      el('table', { class: 'keras' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Layer (type)' }), el('th', { scope: 'col', text: 'Output Shape' }), el('th', { scope: 'col', class: 'num', text: 'Param #' }))),
+        el('tbody', {}, ...rows.map(([name, shape, params]) => el('tr', {}, el('td', { text: name }), el('td', { text: shape }), el('td', { class: 'num', text: thousands(params) })))),
+        el('tfoot', {},
+          el('tr', {}, el('td', { colspan: 3, dataset: { total: m.params }, text: `Total params: ${thousands(m.params)}` })),
+          el('tr', {}, el('td', { colspan: 3, text: `Trainable params: ${thousands(m.params)}` })),
+          el('tr', {}, el('td', { colspan: 3, text: 'Non-trainable params: 0' })))));
+  }));
+}

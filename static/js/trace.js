@@ -1,0 +1,101 @@
+// Tracing one unit: outline it, outline the window of the layer before that it reads (with
+// the winner for max pooling, the mean for average pooling) and its receptive field on the
+// 28x28 input. What is outlined is also written into data attributes on the marks, so a
+// test can compare it with the API's numbers.
+
+import { UI } from './config.js';
+import { el, fmt, placeMark } from './dom.js';
+import { fieldSpan, unitsRect, windowSpan } from './geometry.js';
+import { valueAt, windowStats } from './wire.js';
+
+const span = ([a, b]) => (a === b ? `${a}` : `${a}–${b}`);
+
+export class Tracer {
+  #marks = {};
+
+  /**
+   * `grid`: the MapGrid; `inputOverlay`: the element over the 28x28 view; `readout`: where
+   * the words go; `infos`: {net: its /api/v1/models entry}.
+   */
+  constructor({ grid, inputOverlay, readout, infos }) {
+    this.grid = grid;
+    this.inputOverlay = inputOverlay;
+    this.readout = readout;
+    this.infos = infos;
+    this.idleText = readout.textContent;
+  }
+
+  #mark(role) {
+    if (!this.#marks[role]) this.#marks[role] = el('div', { class: `mark mark-${role}`, hidden: true });
+    return this.#marks[role];
+  }
+
+  #put(role, overlay, rect, width, height, data) {
+    const mark = this.#mark(role);
+    if (mark.parentElement !== overlay) overlay.append(mark);
+    for (const key of Object.keys(mark.dataset)) delete mark.dataset[key];
+    Object.assign(mark.dataset, data);
+    placeMark(mark, rect, width, height);
+    return mark;
+  }
+
+  clear() {
+    for (const mark of Object.values(this.#marks)) mark.hidden = true;
+    this.readout.textContent = this.idleText;
+  }
+
+  /** Trace unit hit = {net, layer, channel, row, col} of `result` (a decoded response). */
+  show(hit, result) {
+    this.clear();
+    const maps = result?.models[hit.net];
+    const info = this.infos[hit.net]?.layers.find((l) => l.name === hit.layer);
+    if (!maps || !info) return;
+    const data = maps.layers.find((l) => l.name === hit.layer);
+    const { channel, row, col } = hit;
+    const value = valueAt(data, channel, row, col);
+    const unit = { net: hit.net, layer: hit.layer, channel, row, col, value: value.toFixed(6) };
+
+    const cell = this.grid.cell(hit.net, hit.layer);
+    if (cell) this.#put('unit', cell.overlay, unitsRect(cell.layout, channel, [row, row], [col, col]), cell.layout.width, cell.layout.height, unit);
+
+    const rows = fieldSpan(info.receptive_field, row);
+    const cols = fieldSpan(info.receptive_field, col);
+    this.#put('field', this.inputOverlay, { x: cols[0], y: rows[0], w: cols[1] - cols[0] + 1, h: rows[1] - rows[0] + 1 }, 28, 28,
+      { ...unit, row0: rows[0], row1: rows[1], col0: cols[0], col1: cols[1], size: info.receptive_field.size });
+
+    const lines = [
+      el('strong', { text: `${hit.net} ${hit.layer}` }), `, channel ${channel}, unit (row ${row}, col ${col}) = ${fmt(value)}`,
+    ];
+    if (info.kind === 'pool') lines.push(el('br'), ...this.#window(hit, info, maps, unit));
+    lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${info.receptive_field.size}x${info.receptive_field.size} receptive field, outlined on the input)`);
+    this.readout.replaceChildren(...lines);
+  }
+
+  #window(hit, info, maps, unit) {
+    const { reads } = info;
+    const prev = maps.layers.find((l) => l.name === reads.layer);
+    const [, h, w] = prev.shape;
+    const rows = windowSpan(reads, hit.row, h);
+    const cols = windowSpan(reads, hit.col, w);
+    const stats = windowStats(prev, hit.channel, rows, cols);
+    const op = UI.poolOp[hit.net] ?? null;
+    const data = {
+      ...unit, layer: reads.layer, pool: hit.layer, op: op ?? 'other',
+      row0: rows[0], row1: rows[1], col0: cols[0], col1: cols[1],
+      max: stats.max.toFixed(6), mean: stats.mean.toFixed(6),
+    };
+    if (op === 'max') Object.assign(data, { winnerRow: stats.winner[0], winnerCol: stats.winner[1] });
+    const cell = this.grid.cell(hit.net, reads.layer);
+    if (cell) {
+      this.#put('window', cell.overlay, unitsRect(cell.layout, hit.channel, rows, cols), cell.layout.width, cell.layout.height, data);
+      if (op === 'max') {
+        const [wr, wc] = stats.winner;
+        this.#put('winner', cell.overlay, unitsRect(cell.layout, hit.channel, [wr, wr], [wc, wc]), cell.layout.width, cell.layout.height, { ...data });
+      }
+    }
+    const where = `reads ${reads.layer} channel ${hit.channel}, rows ${span(rows)}, cols ${span(cols)}`;
+    if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]}), marked`];
+    if (op === 'mean') return [`${where}: keeps their mean, ${fmt(stats.mean)}`];
+    return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];
+  }
+}

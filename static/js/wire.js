@@ -1,0 +1,106 @@
+// The binary feature-map format (app/api/wire.py) decoded into typed arrays, and the
+// small amount of arithmetic the page does on the values it holds. No drawing here.
+
+export const MAGIC = 'FMAP';
+export const SIDE = 28; // the model input is 28x28
+
+const align4 = (n) => (n + 3) & ~3;
+
+/**
+ * Decode an application/x-featuremaps body.
+ * Returns {input: Uint8Array(784), models: {name: {prediction, probabilities: Float32Array,
+ * layers: [{name, kind, shape: [C, H, W], low: Float32Array, high: Float32Array,
+ * q: Uint8Array}]}}}; layer.q holds C*H*W row-major levels, value = low + q/255*(high-low).
+ */
+export function decodeFeaturemaps(buffer) {
+  const bytes = new Uint8Array(buffer);
+  const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
+  if (magic !== MAGIC) throw new Error('the server answered in an unexpected format');
+  const headerLength = new DataView(buffer).getUint32(4, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+  const base = align4(8 + headerLength);
+  // every float block starts on a 4-byte boundary of the payload, which starts on one too
+  const floats = (ref) => new Float32Array(buffer, base + ref.offset, ref.length / 4);
+  const levels = (ref) => new Uint8Array(buffer, base + ref.offset, ref.length);
+  if (header.input.encoding !== 'uint8') throw new Error('the page reads uint8 maps only');
+  const models = {};
+  for (const [name, net] of Object.entries(header.models)) {
+    models[name] = {
+      prediction: net.prediction,
+      probabilities: floats(net.probabilities),
+      layers: net.layers.map((layer) => ({
+        name: layer.name,
+        kind: layer.kind,
+        shape: layer.shape,
+        low: floats(layer.low),
+        high: floats(layer.high),
+        q: levels(layer.data),
+      })),
+    };
+  }
+  return { input: levels(header.input.data), models };
+}
+
+/** One unit's value, dequantised: low + q/255 * (high - low) of its channel. */
+export function valueAt(layer, channel, row, col) {
+  const [, h, w] = layer.shape;
+  const q = layer.q[(channel * h + row) * w + col];
+  return layer.low[channel] + (q / 255) * (layer.high[channel] - layer.low[channel]);
+}
+
+/** The lowest and highest value anywhere in a layer (its per-channel lows and highs). */
+export function layerRange(layer) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let c = 0; c < layer.low.length; c += 1) {
+    lo = Math.min(lo, layer.low[c]);
+    hi = Math.max(hi, layer.high[c]);
+  }
+  return { lo, hi };
+}
+
+/**
+ * Max and mean of a window of one channel, rows r0..r1 and cols c0..c1 inclusive.
+ * The winner is the first largest cell in row-major order (ReLU zeros can tie).
+ */
+export function windowStats(layer, channel, [r0, r1], [c0, c1]) {
+  let best = -Infinity;
+  let winner = null;
+  let sum = 0;
+  let count = 0;
+  for (let r = r0; r <= r1; r += 1) {
+    for (let c = c0; c <= c1; c += 1) {
+      const v = valueAt(layer, channel, r, c);
+      sum += v;
+      count += 1;
+      if (v > best) {
+        best = v;
+        winner = [r, c];
+      }
+    }
+  }
+  return { max: best, winner, mean: sum / count };
+}
+
+/** A 28x28 uint8 image moved dx right and dy down, zero fill (app/ml/shifts.py's shift). */
+export function shiftPixels(q, dx, dy, side = SIDE) {
+  const out = new Uint8Array(side * side);
+  for (let y = 0; y < side; y += 1) {
+    const sy = y - dy;
+    if (sy < 0 || sy >= side) continue;
+    for (let x = 0; x < side; x += 1) {
+      const sx = x - dx;
+      if (sx >= 0 && sx < side) out[y * side + x] = q[sy * side + sx];
+    }
+  }
+  return out;
+}
+
+/** The JSON body that hands the server a 28x28 model input as it is (no preprocessing). */
+export function pixelsJson(q, side = SIDE) {
+  const rows = [];
+  for (let y = 0; y < side; y += 1) {
+    rows.push(Array.from(q.subarray(y * side, (y + 1) * side), (v) => v / 255));
+  }
+  return JSON.stringify({ pixels: rows, preprocess: false });
+}

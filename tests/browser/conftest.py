@@ -1,0 +1,290 @@
+"""Browser tests: a real server (subprocess) and Debian's Chromium driven by Playwright.
+
+The server runs this checkout with the models that models/ holds, on a free 127.0.0.1 port,
+and is terminated by PID at the end of the session. Each test gets a fresh page; `fm` wraps
+it with the few actions the tests share (draw, upload, wait for the maps, ask the API).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.config import PROJECT_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+DIGITS = PROJECT_ROOT / "static" / "digits"
+RECORDER = """
+document.addEventListener('fm:painted', (e) => {
+  (window.__fmPaints = window.__fmPaints || []).push(e.detail);
+});
+"""
+
+
+def shipped_models() -> list[str]:
+    """Variants whose model card and weights are both in models/."""
+    models = PROJECT_ROOT / "models"
+    return sorted(p.stem for p in models.glob("*.json")
+                  if (models / f"{p.stem}.safetensors").exists())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "FEATUREMAPS_DEVICE": "cpu",
+           "FEATUREMAPS_MODELS": ",".join(shipped_models()), "FEATUREMAPS_ACCESS_LOG": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                assert proc.stderr is not None
+                err = proc.stderr.read().decode()[-2000:]
+                pytest.fail(f"the server exited during start-up: {err}")
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the server did not answer /healthz within 120 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium package)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Api:
+    """The server's REST API, called the way any client would (JSON responses)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def _post(self, path: str, body: bytes, content_type: str) -> dict[str, Any]:
+        req = urllib.request.Request(f"{self.base}{path}", data=body, method="POST",
+                                     headers={"Content-Type": content_type,
+                                              "Accept": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            doc: dict[str, Any] = json.loads(r.read())
+            return doc
+
+    def featuremaps(self, body: bytes, content_type: str = "image/png") -> dict[str, Any]:
+        """Maps of max and avg as numpy arrays: {"input": (28, 28) uint8, "models": {net:
+        {"prediction", "probabilities", "layers": {name: (C, H, W) float64 dequantised,
+        "q": ..., "low", "high"}}}}."""
+        doc = self._post("/api/v1/featuremaps?models=max,avg&encoding=uint8", body, content_type)
+        out: dict[str, Any] = {
+            "input": np.frombuffer(base64.b64decode(doc["input"]["data"]),
+                                   np.uint8).reshape(28, 28),
+            "models": {}}
+        for name, net in doc["models"].items():
+            layers = {}
+            for layer in net["layers"]:
+                q = np.frombuffer(base64.b64decode(layer["data"]), np.uint8).reshape(layer["shape"])
+                low = np.asarray(layer["low"])[:, None, None]
+                high = np.asarray(layer["high"])[:, None, None]
+                layers[layer["name"]] = {"q": q, "low": low[:, 0, 0], "high": high[:, 0, 0],
+                                         "values": low + q / 255.0 * (high - low)}
+            out["models"][name] = {"prediction": net["prediction"],
+                                   "probabilities": net["probabilities"], "layers": layers}
+        return out
+
+    def shifts(self, body: bytes, models: list[str],
+               content_type: str = "image/png") -> dict[str, Any]:
+        return self._post(f"/api/v1/shifts?models={','.join(models)}", body, content_type)
+
+    def models(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.base}/api/v1/models", timeout=30) as r:
+            doc: dict[str, Any] = json.loads(r.read())
+            return doc
+
+
+def pixels_body(x: np.ndarray) -> bytes:
+    """The JSON body of a 28x28 uint8 input sent as it is (what the page's nudge sends)."""
+    return json.dumps({"pixels": (x.astype(np.float64) / 255.0).tolist(),
+                       "preprocess": False}).encode()
+
+
+class FeatureMapsPage:
+    """A page of the app with the actions the tests share."""
+
+    def __init__(self, page: Any, api: Api) -> None:
+        self.page = page
+        self.api = api
+        self.errors: list[str] = []
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("console", self._console)
+
+    def _console(self, msg: Any) -> None:
+        if "Content Security Policy" in msg.text or msg.type == "error" and \
+                "Failed to load resource" not in msg.text:
+            self.errors.append(f"console {msg.type}: {msg.text}")
+
+    def idle(self, timeout: float = 30_000) -> None:
+        """Wait until no feature-map request is in flight or waiting, and the shift lab too."""
+        self.page.wait_for_selector('#maps[aria-busy="false"]', state="attached", timeout=timeout)
+        self.page.wait_for_selector('#shift-panel[aria-busy="false"]', state="attached",
+                                    timeout=timeout)
+
+    def paints(self) -> list[dict[str, Any]]:
+        paints: list[dict[str, Any]] = self.page.evaluate("window.__fmPaints || []")
+        return paints
+
+    def after_paint(self, action: Any, source: str | None = None, timeout: float = 30_000) -> None:
+        """Do `action`, wait for a new paint of the maps (from `source` if given), then idle."""
+        seen = len(self.paints())
+        action()
+        self.page.wait_for_function(
+            """([seen, source]) => (window.__fmPaints || []).slice(seen)
+                 .some((d) => source === null || d.source === source)""",
+            arg=[seen, source], timeout=timeout)
+        self.idle(timeout)
+
+    def stroke(self, points: list[tuple[float, float]], steps: int = 4) -> None:
+        """Draw one stroke through points given in 0..1 of the pad, with the mouse."""
+        box = self.page.locator("#pad").bounding_box()
+        assert box is not None
+
+        def at(p: tuple[float, float]) -> tuple[float, float]:
+            return box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"]
+
+        mouse = self.page.mouse
+        mouse.move(*at(points[0]))
+        mouse.down()
+        for a, b in zip(points, points[1:], strict=False):
+            for k in range(1, steps + 1):
+                t = k / steps
+                mouse.move(*at((a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)))
+        mouse.up()
+
+    def upload(self, name: str, data: bytes, mime: str) -> None:
+        self.page.set_input_files("#upload", files=[{"name": name, "mimeType": mime,
+                                                      "buffer": data}])
+
+    def prediction(self, net: str) -> str:
+        text: str = self.page.locator(f'.pred[data-net="{net}"] .pred-top').inner_text()
+        return text
+
+    def input_pixels(self) -> np.ndarray:
+        """The 28x28 view's pixels (grey: the red channel)."""
+        return self.canvas_rgba("#input28")[:, :, 0]
+
+    def canvas_rgba(self, selector: str) -> np.ndarray:
+        """A canvas's pixels read back with getImageData, (H, W, 4) uint8."""
+        data = self.page.evaluate("""(sel) => {
+          const c = document.querySelector(sel);
+          const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let text = '';
+          for (let i = 0; i < px.length; i += 0x8000) {
+            text += String.fromCharCode.apply(null, px.subarray(i, i + 0x8000));
+          }
+          return { w: c.width, h: c.height, b64: btoa(text) };
+        }""", selector)
+        raw = np.frombuffer(base64.b64decode(data["b64"]), np.uint8)
+        return raw.reshape(data["h"], data["w"], 4)
+
+    def map_point(self, net: str, layer: str, channel: int, row: int,
+                  col: int) -> tuple[float, float]:
+        """Viewport coordinates of the centre of a unit in a layer canvas."""
+        canvas = self.page.locator(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
+        ds = canvas.evaluate("(c) => ({...c.dataset, width: c.width, height: c.height})")
+        box = canvas.bounding_box()
+        assert box is not None
+        cols, gap, h, w = int(ds["columns"]), int(ds["gap"]), int(ds["h"]), int(ds["w"])
+        x = (channel % cols) * (w + gap) + col + 0.5
+        y = (channel // cols) * (h + gap) + row + 0.5
+        return (box["x"] + x / ds["width"] * box["width"],
+                box["y"] + y / ds["height"] * box["height"])
+
+    def hover_unit(self, net: str, layer: str, channel: int, row: int, col: int) -> None:
+        canvas = self.page.locator(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
+        canvas.scroll_into_view_if_needed()
+        self.page.mouse.move(*self.map_point(net, layer, channel, row, col))
+
+    def mark(self, role: str) -> dict[str, str]:
+        """The data attributes of a visible trace mark ('unit', 'window', 'winner', 'field')."""
+        loc = self.page.locator(f".mark-{role}:not([hidden])")
+        assert loc.count() == 1, f"expected one visible .mark-{role}, found {loc.count()}"
+        ds: dict[str, str] = loc.evaluate("(m) => ({...m.dataset})")
+        return ds
+
+
+@pytest.fixture(scope="session")
+def api(server_url: str) -> Api:
+    return Api(server_url)
+
+
+@pytest.fixture
+def fm(browser: Any, server_url: str, api: Api) -> Iterator[FeatureMapsPage]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.add_init_script(RECORDER)
+    helper = FeatureMapsPage(page, api)
+    page.goto(server_url + "/")
+    page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+    yield helper
+    context.close()
+    assert not helper.errors, helper.errors
+
+
+@pytest.fixture(scope="session")
+def digit_files() -> dict[int, tuple[int, Path]]:
+    """{MNIST test index: (label, path)} of the digits the page offers."""
+    out = {}
+    for path in sorted(DIGITS.glob("*.png")):
+        index, label = path.stem.split("_label")
+        out[int(index)] = (int(label), path)
+    return out
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,102 @@
+"""The explanatory panels, from /api/v1/models: layer headings, Why downsample?, the summary,
+and how the page looks at desktop and phone widths (screenshots for a person to look at)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import FeatureMapsPage
+
+pytestmark = pytest.mark.browser
+
+HEADINGS = ["conv1 · 32 x 26 x 26", "pool1 · 32 x 13 x 13", "conv2 · 64 x 11 x 11",
+            "pool2 · 64 x 5 x 5", "conv3 · 64 x 3 x 3"]
+
+
+def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
+    rows = fm.page.locator("section.maps-row")
+    assert rows.locator("h3").all_inner_texts() == HEADINGS
+    notes = rows.locator(".note").all_inner_texts()
+    assert notes[0].startswith("32 learned 3x3 filters on input, then ReLU")
+    assert "max keeps the largest, avg the mean" in notes[1]
+    assert "Each unit sees 18x18 input px." in notes[4]
+
+
+def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> None:
+    facts = {f: fm.page.locator(f'#article-numbers [data-fact="{f}"]').inner_text()
+             for f in ("field", "shape", "values", "weights", "millions")}
+    assert facts == {"field": "7x7", "shape": "22x22x64", "values": "30,976",
+                     "weights": "30,976 x 512 + 512 = 15,860,224", "millions": "15.8M"}
+    models = fm.api.models()["models"]
+    order = ["max", "avg", "strided", "nopool", "blurmax"]
+    heads = fm.page.locator("table.compare thead th[data-variant]")
+    assert [heads.nth(i).get_attribute("data-variant") for i in range(heads.count())] == \
+        sorted((m["name"] for m in models), key=order.index)
+    text = fm.page.locator("table.compare").inner_text()
+    for m in models:
+        if m["test_accuracy"] is not None:
+            assert f"{m['test_accuracy'] * 100:.2f}%" in text
+    assert "93,322" in text and "18 x 18 px" in text
+
+
+def summary_rows(fm: FeatureMapsPage, net: str) -> list[list[str]]:
+    rows = fm.page.locator(f'.summary[data-net="{net}"] tbody tr')
+    return [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
+
+
+def test_the_model_summary_reads_like_keras(fm: FeatureMapsPage) -> None:
+    for net, pool in (("max", "MaxPooling2D"), ("avg", "AveragePooling2D")):
+        assert summary_rows(fm, net) == [
+            ["conv1 (Conv2D)", "(None, 26, 26, 32)", "320"],
+            [f"pool1 ({pool})", "(None, 13, 13, 32)", "0"],
+            ["conv2 (Conv2D)", "(None, 11, 11, 64)", "18,496"],
+            [f"pool2 ({pool})", "(None, 5, 5, 64)", "0"],
+            ["conv3 (Conv2D)", "(None, 3, 3, 64)", "36,928"],
+            ["flatten (Flatten)", "(None, 576)", "0"],
+            ["dense1 (Dense)", "(None, 64)", "36,928"],
+            ["dense2 (Dense)", "(None, 10)", "650"],
+        ]
+        foot = fm.page.locator(f'.summary[data-net="{net}"] tfoot').inner_text()
+        assert "Total params: 93,322" in foot
+
+
+def draw_and_trace(fm: FeatureMapsPage, path: Path) -> None:
+    png = path.read_bytes()
+    fm.after_paint(lambda: fm.upload(path.name, png, "image/png"), source="upload")
+    fm.after_paint(lambda: fm.stroke([(0.7, 0.75), (0.85, 0.85)], steps=4), source="pad")
+    fm.hover_unit("max", "pool1", 4, 6, 6)
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (375, 740)])
+def test_screenshots_at_desktop_and_phone_width(
+        browser: Any, server_url: str, api: Any, digit_files: dict[int, tuple[int, Path]],
+        artifacts: Path, width: int, height: int) -> None:
+    from tests.browser.conftest import RECORDER
+
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  device_scale_factor=1, has_touch=width < 500)
+    page = context.new_page()
+    page.add_init_script(RECORDER)
+    fm = FeatureMapsPage(page, api)
+    try:
+        page.goto(server_url + "/")
+        page.wait_for_selector("body[data-ready]", state="attached")
+        # nothing sticks out sideways at phone width
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        _, path = digit_files[0]
+        draw_and_trace(fm, path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(artifacts / f"page-{width}.png"), full_page=True)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(artifacts / f"page-{width}-top.png"))
+        page.locator('canvas.map[data-net="avg"][data-layer="pool1"]').scroll_into_view_if_needed()
+        x, y = fm.map_point("avg", "pool1", 9, 6, 6)
+        page.mouse.click(x, y)
+        page.locator("#inspector").wait_for(state="visible")
+        page.screenshot(path=str(artifacts / f"page-{width}-inspector.png"))
+    finally:
+        context.close()
+    assert not fm.errors, fm.errors

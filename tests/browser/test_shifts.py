@@ -1,0 +1,113 @@
+"""The nudge control and the shift lab: one computation (/api/v1/shifts) behind both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.browser.conftest import FeatureMapsPage, pixels_body
+
+pytestmark = pytest.mark.browser
+
+LAYERS = ("conv1", "pool1", "conv2", "pool2", "conv3")
+
+
+def shift(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """Move a 28x28 image dx right and dy down with zero fill."""
+    out = np.zeros_like(x)
+    h, w = x.shape
+    out[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = \
+        x[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+    return out
+
+
+def nudge_numbers(fm: FeatureMapsPage) -> dict[tuple[str, str], str]:
+    cells = fm.page.locator("#nudge-table td")
+    out = {}
+    for i in range(cells.count()):
+        cell = cells.nth(i)
+        key = (cell.get_attribute("data-net") or "", cell.get_attribute("data-layer") or "")
+        out[key] = cell.inner_text()
+    return out
+
+
+def expected_numbers(shifts: dict[str, Any], direction: str) -> dict[tuple[str, str], str]:
+    out = {}
+    for net in ("max", "avg"):
+        for layer in shifts["models"][net]["layers"]:
+            value = layer["change"][direction]
+            out[(net, layer["name"])] = "n/a" if value is None else f"{value:.3f}"
+    return out
+
+
+def shift_models(fm: FeatureMapsPage) -> list[str]:
+    loaded = [m["name"] for m in fm.api.models()["models"]]
+    return [m for m in ("max", "avg", "blurmax") if m in loaded]
+
+
+def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    _, path = digit_files[0]
+    png = path.read_bytes()
+    fm.after_paint(lambda: fm.upload(path.name, png, "image/png"), source="upload")
+    assert set(nudge_numbers(fm).values()) == {"–"}
+    before = fm.api.featuremaps(png)
+    models = shift_models(fm)
+
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="left"]'), source="nudge")
+    # the numbers are the shift lab's per-layer change for the input before the nudge
+    left = expected_numbers(fm.api.shifts(png, models), "left")
+    assert nudge_numbers(fm) == left
+    assert len(left) == 10 and left[("max", "conv1")] == "0.000"
+    # ...and the maps shown are those of the input moved one pixel left (not re-centred)
+    nudged = shift(before["input"], -1, 0)
+    np.testing.assert_array_equal(fm.input_pixels(), nudged)
+    after = fm.api.featuremaps(pixels_body(nudged), "application/json")
+    for net in ("max", "avg"):
+        assert fm.prediction(net).startswith(f"predicts {after['models'][net]['prediction']}")
+
+    # arrow keys work while the nudge pad has focus; this nudge starts from the nudged input
+    fm.page.focus("#nudge")
+    fm.after_paint(lambda: fm.page.keyboard.press("ArrowUp"), source="nudge")
+    up = expected_numbers(fm.api.shifts(pixels_body(nudged), models, "application/json"), "up")
+    assert nudge_numbers(fm) == up
+    assert up != left
+    np.testing.assert_array_equal(fm.input_pixels(), shift(nudged, 0, -1))
+    status = fm.page.locator("#nudge-status").inner_text()
+    assert "moved -1 px right and -1 px down" in status
+
+    # drawing again goes back to the drawing
+    fm.after_paint(lambda: fm.stroke([(0.1, 0.1), (0.15, 0.12)]), source="pad")
+    assert "Draw again" not in fm.page.locator("#nudge-status").inner_text()
+
+
+def test_the_shift_lab_shows_a_heat_map_per_network(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    _, path = digit_files[7]
+    png = path.read_bytes()
+    fm.after_paint(lambda: fm.upload(path.name, png, "image/png"), source="upload")
+    models = shift_models(fm)
+    expected = fm.api.shifts(png, models)
+    heat = fm.page.locator("canvas.heat[data-painted]")
+    assert heat.count() == len(models)
+    for net in models:
+        m = expected["models"][net]
+        selector = f'canvas.heat[data-net="{net}"]'
+        rgba = fm.canvas_rgba(selector)
+        # 81 painted cells: the 9x9 grid under the axis labels is opaque and colourful
+        grid = rgba[18:, 18:]
+        assert (grid[:, :, 3] == 255).mean() > 0.99
+        assert len(np.unique(grid[:, :, :3].reshape(-1, 3), axis=0)) > 5
+        flips = int((np.asarray(m["grid"]["prediction"]) != m["prediction"]).sum())
+        assert fm.page.get_attribute(selector, "data-flips") == str(flips)
+        assert fm.page.get_attribute(selector, "data-prediction") == str(m["prediction"])
+        caption = fm.page.locator(f'.heat-fig[data-net="{net}"] .consistency').inner_text()
+        assert f"keeps it for {81 - flips} of 81 shifts" in caption
+        assert f"consistency {m['consistency'] * 100:.1f}%" in caption
+        for layer in m["layers"]:
+            name = layer["name"]
+            cell = fm.page.locator(f'#shift-table td[data-net="{net}"][data-layer="{name}"]')
+            assert cell.inner_text() == f"{layer['mean']:.3f}"

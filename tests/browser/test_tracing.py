@@ -1,0 +1,202 @@
+"""Reading the maps: what hovering a unit outlines, checked against the API's own maps;
+the enlarged channel; the colour scale switch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.browser.conftest import FeatureMapsPage
+
+pytestmark = pytest.mark.browser
+
+TOP_COLOUR = (253, 231, 37)  # the colormap's last stop, round(255 * viridis(1))
+
+
+def upload_digit(fm: FeatureMapsPage, path: Path) -> dict[str, Any]:
+    png = path.read_bytes()
+    fm.after_paint(lambda: fm.upload(path.name, png, "image/png"), source="upload")
+    return fm.api.featuremaps(png)
+
+
+def strong_pool1_unit(maps: dict[str, Any]) -> tuple[int, int, int]:
+    """A pool1 unit whose 2x2 conv1 window has one clear maximum (no ReLU-zero ties)."""
+    conv1 = maps["layers"]["conv1"]["q"]
+    pool1 = maps["layers"]["pool1"]["values"]
+    best: tuple[float, tuple[int, int, int]] | None = None
+    for ch in range(conv1.shape[0]):
+        for r in range(pool1.shape[1]):
+            for c in range(pool1.shape[2]):
+                window = conv1[ch, 2 * r:2 * r + 2, 2 * c:2 * c + 2]
+                top = window.max()
+                if top < 100 or int((window == top).sum()) != 1 or window.min() == 0:
+                    continue
+                if best is None or pool1[ch, r, c] > best[0]:
+                    best = (float(pool1[ch, r, c]), (ch, r, c))
+    assert best is not None, "no pool1 unit with a clear winner in this digit"
+    return best[1]
+
+
+def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    _, path = digit_files[0]
+    expected = upload_digit(fm, path)
+    for net in ("max", "avg"):
+        maps = expected["models"][net]
+        ch, r, c = strong_pool1_unit(maps)
+        fm.hover_unit(net, "pool1", ch, r, c)
+        window = fm.mark("window")
+        assert (window["net"], window["layer"], window["pool"]) == (net, "conv1", "pool1")
+        assert int(window["channel"]) == ch
+        # pool1 unit (r, c) reads conv1 rows 2r..2r+1, cols 2c..2c+1 (kernel 2, stride 2)
+        assert [int(window[k]) for k in ("row0", "row1", "col0", "col1")] == \
+            [2 * r, 2 * r + 1, 2 * c, 2 * c + 1]
+        conv1 = maps["layers"]["conv1"]["values"][ch, 2 * r:2 * r + 2, 2 * c:2 * c + 2]
+        pool_value = maps["layers"]["pool1"]["values"][ch, r, c]
+        assert float(window["value"]) == pytest.approx(pool_value, abs=1e-4)
+        # one quantisation step of each layer in this channel: the page and the API agree on
+        # the uint8 levels, a pool's value and its window's agree only up to these steps
+        layers = maps["layers"]
+        steps = {name: float(layers[name]["high"][ch] - layers[name]["low"][ch]) / 255
+                 for name in ("conv1", "pool1")}
+        slack = steps["conv1"] + steps["pool1"]
+        if net == "max":
+            wr, wc = np.unravel_index(int(np.argmax(conv1)), (2, 2))
+            assert (int(window["winnerRow"]), int(window["winnerCol"])) == (2 * r + wr, 2 * c + wc)
+            winner = fm.mark("winner")
+            assert (int(winner["winnerRow"]), int(winner["winnerCol"])) == (2 * r + wr, 2 * c + wc)
+            assert float(window["max"]) == pytest.approx(conv1.max(), abs=1e-4)
+            # the max pool's value is its window's largest value (up to quantisation)
+            assert float(window["max"]) == pytest.approx(pool_value, abs=slack)
+        else:
+            assert "winnerRow" not in window
+            assert fm.page.locator(".mark-winner:not([hidden])").count() == 0
+            assert float(window["mean"]) == pytest.approx(conv1.mean(), abs=1e-4)
+            assert float(window["mean"]) == pytest.approx(pool_value, abs=slack)
+        # its receptive field: 4x4 input pixels from (2r, 2c), clipped to the image
+        field = fm.mark("field")
+        assert [int(field[k]) for k in ("row0", "row1", "col0", "col1")] == \
+            [2 * r, min(27, 2 * r + 3), 2 * c, min(27, 2 * c + 3)]
+        readout = fm.page.locator("#readout").inner_text()
+        assert f"{net} pool1, channel {ch}, unit (row {r}, col {c})" in readout
+
+
+@pytest.mark.parametrize("layer,row,col,rows,cols", [
+    ("conv1", 0, 0, (0, 2), (0, 2)),
+    ("conv1", 25, 3, (25, 27), (3, 5)),
+    ("conv2", 4, 6, (8, 15), (12, 19)),
+    ("pool2", 0, 4, (0, 9), (16, 25)),
+    ("conv3", 1, 1, (4, 21), (4, 21)),
+    ("conv3", 2, 0, (8, 25), (0, 17)),
+])
+def test_hovering_a_unit_highlights_its_receptive_field(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]], layer: str, row: int,
+        col: int, rows: tuple[int, int], cols: tuple[int, int]) -> None:
+    _, path = digit_files[2]
+    upload_digit(fm, path)
+    fm.hover_unit("max", layer, 5, row, col)
+    unit = fm.mark("unit")
+    assert (unit["layer"], int(unit["channel"]), int(unit["row"]), int(unit["col"])) == \
+        (layer, 5, row, col)
+    field = fm.mark("field")
+    assert (int(field["row0"]), int(field["row1"])) == rows
+    assert (int(field["col0"]), int(field["col1"])) == cols
+    if layer.startswith("conv"):
+        assert fm.page.locator(".mark-window:not([hidden])").count() == 0
+
+
+def test_a_clicked_channel_is_enlarged_with_its_values(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    _, path = digit_files[0]
+    expected = upload_digit(fm, path)
+    x, y = fm.map_point("max", "pool1", 3, 6, 6)
+    fm.page.mouse.click(x, y)
+    inspector = fm.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    assert inspector.locator("h2").inner_text() == "max pool1, channel 3"
+    canvas = inspector.locator("canvas")
+    box = canvas.bounding_box()
+    assert box is not None
+    fm.page.mouse.move(box["x"] + (6 + 0.5) / 13 * box["width"],
+                       box["y"] + (5 + 0.5) / 13 * box["height"])
+    values = expected["models"]["max"]["layers"]["pool1"]["values"]
+    assert inspector.locator(".value").inner_text() == f"row 5, col 6: {values[3, 5, 6]:.4f}"
+    assert fm.mark("field")["layer"] == "pool1"
+    canvas.focus()
+    fm.page.keyboard.press("ArrowRight")
+    assert inspector.locator(".value").inner_text() == f"row 5, col 7: {values[3, 5, 7]:.4f}"
+    fm.page.keyboard.press("]")
+    assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
+    fm.page.keyboard.press("Escape")
+    inspector.wait_for(state="hidden")
+
+
+def channels_reaching_the_top(fm: FeatureMapsPage, net: str, layer: str,
+                              shape: tuple[int, int, int]) -> int:
+    """How many channels of a layer canvas have a unit painted in the colormap's top colour."""
+    rgba = fm.canvas_rgba(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
+    cols = int(fm.page.get_attribute(f'canvas.map[data-net="{net}"][data-layer="{layer}"]',
+                                     "data-columns") or 0)
+    c, h, w = shape
+    count = 0
+    for ch in range(c):
+        y, x = (ch // cols) * (h + 1), (ch % cols) * (w + 1)
+        cell = rgba[y:y + h, x:x + w, :3]
+        count += int(bool((cell == TOP_COLOUR).all(axis=2).any()))
+    return count
+
+
+def test_the_colour_scale_switches_between_channel_and_layer(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    _, path = digit_files[0]
+    expected = upload_digit(fm, path)
+    conv2 = expected["models"]["avg"]["layers"]["conv2"]
+    varying = int((conv2["high"] > conv2["low"]).sum())
+    lo, hi = conv2["low"].min(), conv2["high"].max()
+    at_layer_max = int((np.rint((conv2["high"] - lo) / (hi - lo) * 255) == 255).sum())
+    assert channels_reaching_the_top(fm, "avg", "conv2", (64, 11, 11)) == varying
+    fm.page.check('input[name="norm"][value="layer"]')
+    # one scale for the layer: only channels reaching the layer's highest value turn yellow
+    assert channels_reaching_the_top(fm, "avg", "conv2", (64, 11, 11)) == at_layer_max < varying
+    assert "One scale for the whole layer" in fm.page.locator("#legend-text").inner_text()
+
+
+def test_the_page_geometry_is_the_servers(fm: FeatureMapsPage) -> None:
+    """Every unit's receptive field and pooling window, as the page computes them, equal
+    app/ml/receptive.py's for every layer of every variant the server has."""
+    from app.ml import receptive
+    from app.ml.nets import variant_spec
+
+    models = fm.api.models()["models"]
+    page = fm.page.evaluate("""async (models) => {
+      const { fieldSpan, windowSpan } = await import('/static/js/geometry.js');
+      const out = {};
+      for (const m of models) {
+        let prev = 28;
+        for (const l of m.layers) {
+          const n = l.shape[1];
+          out[`${m.name}/${l.name}`] = {
+            field: [...Array(n).keys()].map((i) => fieldSpan(l.receptive_field, i)),
+            window: [...Array(n).keys()].map((i) => windowSpan(l.reads, i, prev)),
+          };
+          prev = n;
+        }
+      }
+      return out;
+    }""", models)
+    assert len(page) >= 10
+    for m in models:
+        spec = variant_spec(m["name"])
+        fields = receptive.fields(spec)
+        prev = 28
+        for layer in spec.layers:
+            n = layer.shape[1]
+            got = page[f"{m['name']}/{layer.name}"]
+            field = fields[layer.name]
+            assert [tuple(s) for s in got["field"]] == [field.span(i) for i in range(n)]
+            window = receptive.window(layer)
+            assert [tuple(s) for s in got["window"]] == [window.span(i, prev) for i in range(n)]
+            prev = n
