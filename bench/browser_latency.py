@@ -153,8 +153,10 @@ async def measure(base: str, moves: int, interval_ms: float) -> dict[str, Any]:
         await page.goto(base + "/")
         await page.wait_for_selector("body[data-ready]")
         cdp = await page.context.new_cdp_session(page)
-        box = await page.locator("#pad").bounding_box()
-        assert box is not None
+        found = await page.locator("#pad").bounding_box()
+        assert found is not None
+        box = {"x": found["x"], "y": found["y"], "width": found["width"],
+               "height": found["height"]}
         # warm-up: the first requests pay for connection set-up and first-use costs
         await draw(page, cdp, box, stroke_path(40), interval_ms / 1000)
         await settle(page)
@@ -173,7 +175,7 @@ async def measure(base: str, moves: int, interval_ms: float) -> dict[str, Any]:
     span_ms = drawn[-1]["paintedTime"] - drawn[0]["pointerTime"]
 
     def stage(a: str, b: str) -> float:
-        return round(statistics.median(d[b] - d[a] for d in drawn), 2)
+        return round(float(statistics.median(d[b] - d[a] for d in drawn)), 2)
 
     server_ms = [sum(float(part.split("dur=")[1]) for part in d["serverTiming"].split(",")
                      if "dur=" in part) for d in drawn if d.get("serverTiming")]

@@ -43,15 +43,28 @@ class InferenceGate:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
-    async def run(self, fn: Callable[..., T], *args: object, timeout_s: float | None = None) -> T:
+    async def run(self, fn: Callable[..., T], *args: object, timeout_s: float | None = None,
+                  inline_when_idle: bool = False) -> T:
         """fn(*args) on an inference thread, within the bound and the time limit (the gate's
-        own unless timeout_s is given)."""
+        own unless timeout_s is given).
+
+        inline_when_idle: for short, fixed-size jobs (one live update, about a millisecond).
+        When nothing else is in flight the job runs at once on the event loop's thread, which
+        saves two thread hand-offs; it still counts as in flight. Under load it queues for an
+        inference thread like any other job, with its time limit."""
         limit_s = self.timeout_s if timeout_s is None else timeout_s
         with self._lock:
             if self._inflight >= self.limit:
                 raise Overloaded(f"server busy: {self.limit} inferences already in flight; "
                                  "retry after the time in Retry-After")
+            inline = inline_when_idle and self._inflight == 0
             self._inflight += 1
+        if inline:
+            try:
+                return fn(*args)
+            finally:
+                with self._lock:
+                    self._inflight -= 1
         state = ["pending"]  # -> "running" when a thread takes it, or "abandoned" on timeout
 
         def work() -> T:

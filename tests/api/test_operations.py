@@ -169,3 +169,24 @@ def test_requests_queue_behind_the_inference_threads_up_to_the_limit() -> None:
         assert await asyncio.gather(*tasks) == [True, True, True]
 
     asyncio.run(scenario())
+
+
+def test_inline_jobs_run_at_once_when_idle_and_queue_when_busy() -> None:
+    gate = InferenceGate(limit=4, timeout_s=5, concurrency=1)
+    release = threading.Event()
+    main = threading.get_ident()
+
+    async def scenario() -> None:
+        assert await gate.run(threading.get_ident, inline_when_idle=True) == main
+        busy = asyncio.create_task(gate.run(release.wait, 5))
+        while gate.inflight == 0:
+            await asyncio.sleep(0.001)
+        queued = asyncio.create_task(gate.run(threading.get_ident, inline_when_idle=True))
+        await asyncio.sleep(0.05)
+        assert not queued.done() and gate.inflight == 2
+        release.set()
+        assert await queued != main  # it ran on the inference thread, after `busy`
+        await busy
+        assert gate.inflight == 0
+
+    asyncio.run(scenario())
