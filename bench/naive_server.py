@@ -1,8 +1,11 @@
 """The naive way, as a reference: what a quick implementation of the same endpoint does.
 
 Forward hooks collect the maps, `.tolist()` turns them into nested lists of floats, and
-FastAPI serialises the dict (jsonable_encoder + json). Same networks, same preprocessing,
-same maps; only the engineering differs. Run: python -m bench.naive_server serve --port N
+FastAPI serialises the dict. Same networks, same preprocessing, same maps; only the
+engineering differs. Two flavours of the same endpoint: `/api/v1/featuremaps` declares its
+return type, so FastAPI serialises through pydantic-core's compiled path; `/api/v1/untyped`
+does not, so FastAPI walks the lists with jsonable_encoder and json.dumps, as it did for
+every endpoint before that fast path existed. Run: python -m bench.naive_server serve --port N
 """
 
 from __future__ import annotations
@@ -27,8 +30,7 @@ def create_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/api/v1/featuremaps")
-    async def featuremaps(request: Request) -> dict[str, Any]:
+    async def compute(request: Request) -> dict[str, Any]:
         x28 = preprocess.from_image(await request.body(), settings.max_image_pixels)
         x = torch.from_numpy(x28).reshape(1, 1, 28, 28)
         out: dict[str, Any] = {"input": x28.tolist(), "models": {}}
@@ -46,6 +48,14 @@ def create_app() -> FastAPI:
                                    "layers": [{"name": k, "data": v} for k, v in maps.items()]}
         return out
 
+    @app.post("/api/v1/featuremaps")
+    async def featuremaps(request: Request) -> dict[str, Any]:
+        return await compute(request)
+
+    async def untyped(request: Request):  # type: ignore[no-untyped-def]
+        return await compute(request)
+
+    app.post("/api/v1/untyped")(untyped)
     return app
 
 

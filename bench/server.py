@@ -141,10 +141,13 @@ def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
         port = srv.port
         naive_raws = [build_request("POST", "/api/v1/featuremaps", p.read_bytes(),
                                     {"Content-Type": "image/png"}) for p in DIGITS]
+        untyped_raws = [build_request("POST", "/api/v1/untyped", p.read_bytes(),
+                                      {"Content-Type": "image/png"}) for p in DIGITS]
         conn = Connection(port)
         naive_sizes = [len(conn.request(r)[2]) for r in naive_raws]
         conn.close()
         naive = load(port, naive_raws, clients=4, seconds=seconds)
+        untyped = load(port, untyped_raws, clients=4, seconds=seconds)
     sizes["naive float JSON"] = naive_sizes
     out["bytes"] = {k: {"median": median(v), "max": max(v)} for k, v in sizes.items()}
     out["vs_naive"] = {
@@ -152,6 +155,7 @@ def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
         "speedup": ours.rps / naive.rps, "speedup_json": ours_json.rps / naive.rps,
         "naive_p50_ms": naive.pct(50), "errors": {k: v for k, v in naive.statuses.items()
                                                   if k != 200},
+        "untyped_rps": untyped.rps, "speedup_vs_untyped": ours.rps / untyped.rps,
     }
     scaling = []
     for n in workers:
@@ -178,10 +182,13 @@ def report(out: dict[str, Any]) -> str:
     n = out["vs_naive"]
     lines += ["2. against the naive reference (4 clients, same load)",
               table([["naive float JSON", f"{n['naive_rps']:.1f}", "1.0x"],
+                     ["naive, untyped (jsonable_encoder)", f"{n['untyped_rps']:.1f}",
+                      f"{n['untyped_rps'] / n['naive_rps']:.2f}x"],
                      ["ours, binary+gzip", f"{n['ours_rps']:.1f}", f"{n['speedup']:.1f}x"],
                      ["ours, JSON base64", f"{n['ours_json_rps']:.1f}",
                       f"{n['speedup_json']:.1f}x"]],
-                    ["server", "requests/s", "vs naive"]), ""]
+                    ["server", "requests/s", "vs naive"]),
+              f"ours against the untyped naive endpoint: {n['speedup_vs_untyped']:.1f}x", ""]
     rows = [[k, f"{v['median'] / 1000:.1f}", f"{v['max'] / 1000:.1f}"]
             for k, v in out["bytes"].items()]
     lines += ["3. bytes on the wire per update (10 MNIST digits, both networks, every map)",
