@@ -22,6 +22,11 @@ ACCEPTED_TEXT = "PNG, JPEG, WebP or GIF"
 SIDE = 28
 BOX = 20
 INK_THRESHOLD = 0.1  # ink below this (JPEG noise, faint smudges) does not set the bounding box
+MAX_SIDE = 512  # larger images are box-reduced to this before any float work
+
+# Pillow's own bomb check warns (or raises) against one process-wide limit; this module checks
+# every image against the server's limit from its header instead, before decoding.
+Image.MAX_IMAGE_PIXELS = None
 
 
 def sniff(data: bytes) -> str | None:
@@ -46,8 +51,6 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise EmptyBody(f"empty body: send a {ACCEPTED_TEXT} image")
     kind = sniff(data)
     corrupt = f"{kind or 'image'} data is truncated or corrupt"
-    # PIL's own bomb check warns or raises with its global limit; ours is per call instead.
-    Image.MAX_IMAGE_PIXELS = None
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError as exc:
@@ -73,17 +76,39 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     return grey
 
 
+def _shrink(frame: Image.Image) -> Image.Image:
+    """Frames larger than MAX_SIDE are box-reduced in Pillow's C code first, so the float work
+    that follows stays small (the model sees a 20 px box; 512 px keeps plenty of detail)."""
+    if max(frame.size) <= MAX_SIDE:
+        return frame
+    if frame.mode.startswith("I;16"):
+        frame = frame.convert("I")
+    elif frame.mode == "P":
+        frame = frame.convert("RGBA" if "transparency" in frame.info else "RGB")
+    elif frame.mode == "1":
+        frame = frame.convert("L")
+    return frame.reduce(math.ceil(max(frame.size) / MAX_SIDE))
+
+
 def _ink(frame: Image.Image) -> np.ndarray:
     """Ink intensity 0..1 of a decoded frame, light ink on dark."""
-    has_alpha = frame.mode in ("RGBA", "LA", "PA") or (
+    frame = _shrink(frame)
+    if frame.mode.startswith("I"):  # 16-bit greyscale: Pillow's convert("L") would clip
+        grey = np.asarray(frame, dtype=np.float32) / 65535.0
+        return invert_if_light(np.clip(grey, 0.0, 1.0))
+    if frame.mode == "F":
+        grey = np.asarray(frame, dtype=np.float32)
+        peak = float(grey.max()) if grey.size else 0.0
+        return invert_if_light(np.clip(grey / (255.0 if peak > 1.0 else 1.0), 0.0, 1.0))
+    has_alpha = frame.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
         frame.mode == "P" and "transparency" in frame.info
     )
     if has_alpha:
-        rgba = np.asarray(frame.convert("RGBA"), dtype=np.float32) / 255.0
-        alpha = rgba[..., 3]
-        if alpha.min() < 1.0:
+        alpha = np.asarray(frame.getchannel("A") if frame.mode != "P"
+                           else frame.convert("RGBA").getchannel("A"), dtype=np.float32)
+        if alpha.min() < 255.0:
             # transparent background: the strokes are wherever the image is opaque
-            return np.ascontiguousarray(alpha)
+            return np.ascontiguousarray(alpha / 255.0)
         frame = frame.convert("RGB")
     grey = np.asarray(frame.convert("L"), dtype=np.float32) / 255.0
     return invert_if_light(grey)
@@ -164,6 +189,8 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
                 raise InvalidPixels(
                     f"pixels[{i}][{j}] is {type(value).__name__}; expected a number in 0..1"
                 )
+            if isinstance(value, int) and not 0 <= value <= 1:  # 10**400 overflows a float
+                raise InvalidPixels(f"pixels[{i}][{j}] is out of range; expected 0..1")
     arr = np.asarray(pixels, dtype=np.float64)
     if not np.isfinite(arr).all():
         i, j = np.argwhere(~np.isfinite(arr))[0]

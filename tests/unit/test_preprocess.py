@@ -132,3 +132,21 @@ def test_json_pixels_are_used_as_they_are() -> None:
 def test_bad_json_pixels_say_what_is_wrong(pixels: object, message: str) -> None:
     with pytest.raises(InvalidPixels, match=message):
         preprocess.from_pixels(pixels)
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped() -> None:
+    paper = np.full((60, 60), 60_000, np.uint16)  # light paper, 16-bit
+    paper[10:50, 27:33] = 2_000  # dark ink
+    buf = io.BytesIO()
+    Image.fromarray(paper).save(buf, format="PNG")
+    x = preprocess.from_image(buf.getvalue(), LIMIT)
+    assert ink_box(x)[0] == 20  # found the stroke: not an all-white page turned empty
+
+
+def test_large_images_are_reduced_before_the_float_work() -> None:
+    canvas = np.zeros((4000, 3000), np.uint8)
+    canvas[500:3500, 1400:1600] = 255
+    x = preprocess.from_image(png_bytes(canvas), LIMIT)
+    h, w = ink_box(x)
+    assert h == 20 and w in (1, 2, 3)
+    assert preprocess.MAX_SIDE == 512
