@@ -47,6 +47,8 @@ class Settings(BaseSettings):
                               description="inferences waiting or running per worker before 503")
     request_timeout_s: float = 10.0
     batch_timeout_s: float = 600.0
+    max_batch_inflight: int = Field(default=2,
+                                    description="batch requests waiting or running per worker")
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cuda_graphs: bool = True
     log_level: str = "info"

@@ -53,10 +53,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.settings = settings
         app.state.gate = InferenceGate(settings.max_inflight, settings.request_timeout_s,
                                        settings.inference_threads)
+        # batches get their own thread and a short queue, so that one never holds up the
+        # live updates queued behind it
+        app.state.batch_gate = InferenceGate(settings.max_batch_inflight,
+                                             settings.batch_timeout_s, 1)
         metrics.device = loaded.device_name
-        metrics.inflight = lambda: app.state.gate.inflight
+        metrics.inflight = lambda: app.state.gate.inflight + app.state.batch_gate.inflight
         yield
         app.state.gate.close()
+        app.state.batch_gate.close()
         log.info("shutting down")
 
     app = FastAPI(title="featuremaps", version=__version__, description=DESCRIPTION,

@@ -162,7 +162,13 @@ def cases() -> dict[str, dict[str, Any]]:
     js("pixels-negative", with_cell(-0.25), 422,
        "pixels[3][5] = -0.25 is out of range; expected 0..1")
     js("pixels-huge", with_cell(1e308), 422, "pixels[3][5] = 1e+308 is out of range; expected 0..1")
-    js("pixels-255-scale", with_cell(255), 422, "pixels[3][5] = 255 is out of range; expected 0..1")
+    js("pixels-255-scale", with_cell(255), 422, "pixels[3][5] is out of range; expected 0..1")
+    js("pixels-integer-overflow", with_cell(10**400), 422,
+       "pixels[3][5] is out of range; expected 0..1")
+    js("json-integer-over-4300-digits", b'{"pixels": [[' + b"1" * 5000 + b"]]}", 400,
+       "body is not valid JSON for this server: it holds an integer of thousands of digits")
+    js("json-over-256-kib", b'{"pixels": [' + b" " * 300_000 + b"]}", 413,
+       "JSON body is 300,014 bytes; 28x28 pixels need far less, the limit is 262,144")
     js("preprocess-not-bool", {"pixels": pixels(), "preprocess": "yes"}, 422,
        '"preprocess" must be true or false')
     # query and path
@@ -197,6 +203,18 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("png-scale-not-a-number", png, "image/png", 422,
         "query parameter 'scale': Input should be a valid integer, unable to parse string as "
         "an integer", path=FM + "/max/pool1.png", query="scale=big")
+    # batch: sizes checked from the .npy header before anything is allocated
+    huge = (b"\x93NUMPY\x01\x00" + struct.pack("<H", 118)
+            + b"{'descr': '|u1', 'fortran_order': False, 'shape': (1000000000000, 28, 28), }"
+              .ljust(117) + b"\n")
+    raw("batch-npy-header-claims-1e12-images", huge, "application/octet-stream", 413,
+        "1,000,000,000,000 images; the limit is 40,000 per request "
+        "(FEATUREMAPS_MAX_BATCH_IMAGES)", path=FM + "/batch")
+    short = (b"\x93NUMPY\x01\x00" + struct.pack("<H", 118)
+             + b"{'descr': '|u1', 'fortran_order': False, 'shape': (10, 28, 28), }"
+               .ljust(117) + b"\n" + b"\0" * 100)
+    raw("batch-npy-shorter-than-its-header", short, "application/octet-stream", 422,
+        ".npy header declares 7,840 bytes of data; the file holds 100", path=FM + "/batch")
     # size limits
     c["oversize-declared"] = {"path": FM, "query": "", "content_type": "image/png",
                               "body_size": UPLOAD_LIMIT + 1, "status": 413, "detail": OVER_LIMIT}

@@ -29,6 +29,12 @@ async def get_gate(request: Request) -> InferenceGate:
     return gate
 
 
+async def get_batch_gate(request: Request) -> InferenceGate:
+    gate: InferenceGate = request.app.state.batch_gate
+    return gate
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 GateDep = Annotated[InferenceGate, Depends(get_gate)]
+BatchGateDep = Annotated[InferenceGate, Depends(get_batch_gate)]

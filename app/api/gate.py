@@ -41,7 +41,8 @@ class InferenceGate:
         return self._inflight
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Stop the threads; jobs still queued are dropped (their requests are gone)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, fn: Callable[..., T], *args: object, timeout_s: float | None = None,
                   inline_when_idle: bool = False) -> T:

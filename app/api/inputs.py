@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from fastapi import Request
@@ -21,6 +22,8 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "applicatio
 ACCEPTED_BODIES = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF body, "
                    "or application/json {\"pixels\": 28x28 numbers in 0..1}")
 MAX_JSON_DEPTH = 3  # {"pixels": [[...]]}
+MAX_JSON_BYTES = 256 * 1024  # 784 numbers written out in full take about 20 kB
+INLINE_MAX_BYTES = 64 * 1024
 
 
 class BadRequest(InputError):
@@ -29,6 +32,10 @@ class BadRequest(InputError):
 
 class UnsupportedMediaType(InputError):
     status_code = 415
+
+
+class PayloadTooLarge(InputError):
+    status_code = 413
 
 
 def media_type(request: Request) -> str:
@@ -44,9 +51,10 @@ def check_query(request: Request, allowed: Iterable[str]) -> None:
             raise BadRequest(f"unknown query parameter {key!r}; accepted: {accepted}")
 
 
-def _depth(text: bytes) -> int:
-    """Maximum bracket nesting of a JSON text, without parsing it (strings skipped)."""
-    depth = deepest = 0
+def _too_deep(text: bytes, limit: int) -> bool:
+    """Whether a JSON text nests brackets deeper than `limit`, without parsing it (strings
+    skipped); stops at the first bracket past the limit."""
+    depth = 0
     in_string = escaped = False
     for byte in text:
         if in_string:
@@ -60,17 +68,18 @@ def _depth(text: bytes) -> int:
             in_string = True
         elif byte in (0x5B, 0x7B):  # [ {
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > limit:
+                return True
         elif byte in (0x5D, 0x7D):
             depth -= 1
-    return deepest
+    return False
 
 
 def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     """The `pixels` array and `preprocess` flag of a JSON body."""
     if not body.strip():
         raise InvalidPixels('empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
-    if _depth(body) > MAX_JSON_DEPTH:
+    if _too_deep(body, MAX_JSON_DEPTH):
         raise InvalidPixels(
             f"JSON nested deeper than {MAX_JSON_DEPTH} levels; "
             'send {"pixels": 28x28 numbers in 0..1}'
@@ -79,6 +88,9 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
         doc = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"body is not valid JSON ({exc})") from exc
+    except ValueError as exc:  # Python refuses to convert integers of over 4300 digits
+        raise BadRequest("body is not valid JSON for this server: it holds an integer of "
+                         "thousands of digits") from exc
     if not isinstance(doc, dict):
         raise InvalidPixels(
             f'JSON body must be an object {{"pixels": ...}}, not {type(doc).__name__}'
@@ -107,17 +119,41 @@ async def _multipart_file(request: Request, max_bytes: int) -> bytes:
         return await upload.read()
 
 
-async def read_input(request: Request, max_bytes: int, max_pixels: int) -> np.ndarray:
-    """The (28, 28) float32 input the networks will see, from any accepted request body."""
+@dataclass(frozen=True)
+class Payload:
+    """A request body as read off the wire (I/O only); `decode` does the CPU work later."""
+
+    kind: Literal["image", "json"]
+    body: bytes
+
+    @property
+    def small(self) -> bool:
+        """Small enough to decode on the event loop's thread (a live update is ~13 kB)."""
+        return len(self.body) <= INLINE_MAX_BYTES
+
+
+async def read_payload(request: Request, max_bytes: int) -> Payload:
+    """The body of a multipart, raw-image or JSON request; refuses other content types."""
     kind = media_type(request)
     if kind == "multipart/form-data":
-        return preprocess.from_image(await _multipart_file(request, max_bytes), max_pixels)
-    body = await request.body()
+        return Payload("image", await _multipart_file(request, max_bytes))
     if kind == "application/json":
-        pixels, flag = parse_json_pixels(body)
-        return preprocess.from_pixels(pixels, preprocess=flag)
+        body = await request.body()
+        if len(body) > MAX_JSON_BYTES:
+            raise PayloadTooLarge(f"JSON body is {len(body):,} bytes; 28x28 pixels need far "
+                                  f"less, the limit is {MAX_JSON_BYTES:,}")
+        return Payload("json", body)
     if kind in IMAGE_TYPES or kind == "":
+        body = await request.body()
         if not body:
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
-        return preprocess.from_image(body, max_pixels)
+        return Payload("image", body)
     raise UnsupportedMediaType(f"content type {kind!r} is not accepted; send {ACCEPTED_BODIES}")
+
+
+def decode(payload: Payload, max_pixels: int) -> np.ndarray:
+    """The (28, 28) float32 input the networks will see (CPU work: run it through the gate)."""
+    if payload.kind == "json":
+        pixels, flag = parse_json_pixels(payload.body)
+        return preprocess.from_pixels(pixels, preprocess=flag)
+    return preprocess.from_image(payload.body, max_pixels)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import io
 import time
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -52,16 +53,6 @@ def _to_float(chunk: np.ndarray, device: torch.device) -> torch.Tensor:
     if x.dtype == torch.uint8:
         x = x.float().div_(255.0)
     return x[:, None]  # (B, 1, 28, 28)
-
-
-def output_names(layout: Layout) -> list[str]:
-    names: list[str] = []
-    for slot in layout.nets:
-        names += [f"{slot.variant}/probabilities", f"{slot.variant}/prediction"]
-        for ls in slot.layers:
-            base = f"{slot.variant}/{ls.layer.name}"
-            names += [base, f"{base}/low", f"{base}/high"]
-    return names
 
 
 def bytes_per_image(layout: Layout) -> int:
@@ -111,16 +102,16 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
             end = start + b
             for slot in layout.nets:
                 out[f"{slot.variant}/probabilities"][start:end] = \
-                    floats[b * slot.probs:b * (slot.probs + 10)].reshape(b, 10)
+                    floats[slot.probabilities(b)].reshape(b, 10)
                 for ls in slot.layers:
                     c, h, w = ls.layer.shape
                     base = f"{slot.variant}/{ls.layer.name}"
                     out[base][start:end] = \
-                        data[b * ls.offset:b * (ls.offset + ls.size)].reshape(b, c, h, w)
+                        data[ls.data(b)].reshape(b, c, h, w)
                     out[f"{base}/low"][start:end] = \
-                        floats[b * ls.low:b * ls.low + b * c].reshape(b, c)
+                        floats[ls.lows(b)].reshape(b, c)
                     out[f"{base}/high"][start:end] = \
-                        floats[b * ls.low + b * c:b * ls.low + 2 * b * c].reshape(b, c)
+                        floats[ls.highs(b)].reshape(b, c)
     for slot in layout.nets:
         out[f"{slot.variant}/prediction"] = out[f"{slot.variant}/probabilities"].argmax(1)
     return out
@@ -134,36 +125,71 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def read_npy_or_npz(body: bytes, max_bytes: int) -> np.ndarray:
-    """The images of an .npy, or of the `images` (or only) array of an .npz; never pickles.
-    An .npz whose members would inflate past max_bytes is refused before inflating."""
+def _array_from_npy(stream: BinaryIO, size: int, max_images: int) -> np.ndarray:
+    """Read one .npy from `stream` (`size` bytes), its header checked before any allocation:
+    a number dtype, shape (N, 28, 28) (or (28, 28), (N, 1, 28, 28)), N <= max_images, and
+    exactly as many data bytes as the header declares."""
     try:
-        if body[:4] == b"PK\x03\x04":
-            with zipfile.ZipFile(io.BytesIO(body)) as zf:
-                inflated = sum(info.file_size for info in zf.infolist())
-            if inflated > max_bytes:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    except ValueError as exc:
+        raise InvalidPixels(f"not a readable .npy header ({exc})") from exc
+    if dtype.hasobject or dtype.kind not in "uif":
+        raise InvalidPixels(f"images must be uint8 (0..255) or float (0..1); got {dtype}")
+    if shape not in ((28, 28),) and not (
+            len(shape) == 3 and shape[1:] == (28, 28)) and not (
+            len(shape) == 4 and shape[1:] == (1, 28, 28)):
+        raise InvalidPixels(f"images must have shape (N, 28, 28); got {tuple(shape)}")
+    n = 1 if len(shape) == 2 else int(shape[0])
+    if n > max_images:
+        raise ImageTooLarge(f"{n:,} images; the limit is {max_images:,} per request "
+                            "(FEATUREMAPS_MAX_BATCH_IMAGES)")
+    declared = int(np.prod(shape)) * dtype.itemsize
+    data = stream.read(size - stream.tell() + 1)
+    if len(data) != declared:
+        raise InvalidPixels(f".npy header declares {declared:,} bytes of data; the file holds "
+                            f"{len(data):,}")
+    arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return np.array(arr)  # a writable copy: torch.from_numpy wants one
+
+
+def read_npy_or_npz(body: bytes, max_images: int) -> np.ndarray:
+    """The images of an .npy, or of the `images` (or only) array of an .npz. Never pickles,
+    and checks every size from the headers before allocating or inflating anything."""
+    limit = max_images * 28 * 28 * 8 + 4096  # the largest legitimate member
+    if body[:6] == b"\x93NUMPY":
+        return _array_from_npy(io.BytesIO(body), len(body), max_images)
+    if body[:4] != b"PK\x03\x04":
+        raise InvalidPixels("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file")
+    try:
+        with zipfile.ZipFile(io.BytesIO(body)) as zf:
+            infos = zf.infolist()
+            inflated = sum(info.file_size for info in infos)
+            if inflated > limit:
                 raise ImageTooLarge(f".npz would inflate to {inflated:,} bytes; the limit is "
-                                    f"{max_bytes:,}")
-            with np.load(io.BytesIO(body), allow_pickle=False) as npz:
-                names = list(npz.files)
-                if not names:
-                    raise InvalidPixels("the .npz holds no arrays; put the images in 'images'")
-                key = "images" if "images" in names else names[0]
-                if len(names) > 1 and "images" not in names:
-                    raise InvalidPixels(f".npz holds {', '.join(names)}; name the images "
-                                        "array 'images'")
-                member = npz[key]
-                if not isinstance(member, np.ndarray):  # a zip member that is not an .npy
-                    raise InvalidPixels(f".npz member {key!r} is not an .npy array")
-                return member
-        if body[:6] != b"\x93NUMPY":
-            raise InvalidPixels("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file")
-        arr = np.load(io.BytesIO(body), allow_pickle=False)
-        if not isinstance(arr, np.ndarray):
-            raise InvalidPixels("body is not an .npy array")
-        return arr
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InvalidPixels(f"body is not a readable .npy or .npz of images ({exc})") from exc
+                                    f"{limit:,}")
+            names = [info.filename for info in infos]
+            if not names:
+                raise InvalidPixels("the .npz holds no arrays; put the images in 'images'")
+            if "images.npy" in names:
+                name = "images.npy"
+            elif len(names) == 1:
+                name = names[0]
+            else:
+                shown = ", ".join(n.removesuffix(".npy") for n in names)
+                raise InvalidPixels(f".npz holds {shown}; name the images array 'images'")
+            with zf.open(name) as member:
+                head = member.read(6)
+                if head != b"\x93NUMPY":
+                    raise InvalidPixels(f".npz member {name.removesuffix('.npy')!r} is not an "
+                                        ".npy array")
+                rest = member.read()
+            return _array_from_npy(io.BytesIO(head + rest), 6 + len(rest), max_images)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise InvalidPixels(f"body is not a readable .npz ({exc})") from exc
 
 
 def extract_to_npz(engine: Engine, images: np.ndarray, models: Sequence[str],

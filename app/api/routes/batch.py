@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import EngineDep, GateDep, SettingsDep
+from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.inputs import check_query
 from app.api.routes.featuremaps import ERRORS, InvalidParameter, ModelsQuery, parse_models
 from app.ml import batch
-from app.ml.errors import EmptyBody, ImageTooLarge
+from app.ml.errors import EmptyBody
 from app.ml.pack import Layout
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
@@ -42,30 +42,31 @@ LayersQuery = Annotated[str | None, Query(
     openapi_extra=BATCH_BODY,
 )
 async def featuremaps_batch(request: Request, engine: EngineDep, settings: SettingsDep,
-                            gate: GateDep, models: ModelsQuery = "max,avg",
+                            gate: BatchGateDep, models: ModelsQuery = None,
                             layers: LayersQuery = None) -> Response:
-    """Run the chosen networks over every image and return the chosen layers' maps,
-    quantised per image and channel to uint8 on the device (value = low + q/255*(high-low))."""
+    """Run the chosen networks (default: max,avg) over every image and return the chosen
+    layers' maps, quantised per image and channel to uint8 on the device
+    (value = low + q/255*(high-low))."""
     check_query(request, ("models", "layers"))
     names = parse_models(engine, models)
     chosen = layers.split(",") if layers else None
     if chosen is not None:
         engine.check_layers(names, chosen)
+    layout = Layout.plan(engine.nets(names), chosen)
     body = await request.body()
     if not body:
         raise EmptyBody("empty body: send an .npy or .npz of (N, 28, 28) images")
-    images = batch.images_from_array(
-        batch.read_npy_or_npz(body, settings.max_batch_images * 28 * 28 * 8 + 4096))
-    if len(images) > settings.max_batch_images:
-        raise ImageTooLarge(f"{len(images):,} images; the limit is {settings.max_batch_images:,} "
-                            "per request (FEATUREMAPS_MAX_BATCH_IMAGES)")
-    layout = Layout.plan(engine.nets(names), chosen)
-    size = len(images) * batch.bytes_per_image(layout)
-    if size > settings.max_batch_response_bytes:
-        raise InvalidParameter(
-            f"the answer would be {size:,} bytes, over the limit of "
-            f"{settings.max_batch_response_bytes:,}: ask for fewer layers= or fewer images")
-    arrays = await gate.run(batch.extract, engine, images, names, chosen,
-                            timeout_s=settings.batch_timeout_s)
-    return Response(batch.npz_bytes(arrays), media_type="application/x-npz",
+
+    def answer() -> bytes:
+        """Parse (sizes checked from the headers first), extract, pack the .npz."""
+        images = batch.read_npy_or_npz(body, settings.max_batch_images)
+        n = 1 if images.ndim == 2 else len(images)
+        size = n * batch.bytes_per_image(layout)
+        if size > settings.max_batch_response_bytes:
+            raise InvalidParameter(
+                f"the answer would be {size:,} bytes, over the limit of "
+                f"{settings.max_batch_response_bytes:,}: ask for fewer layers= or fewer images")
+        return batch.npz_bytes(batch.extract(engine, images, names, chosen))
+
+    return Response(await gate.run(answer), media_type="application/x-npz",
                     headers={"Content-Disposition": 'attachment; filename="featuremaps.npz"'})

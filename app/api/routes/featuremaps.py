@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep
-from app.api.inputs import check_query, read_input
+from app.api.inputs import check_query, decode, read_payload
 from app.api.schemas import ErrorOut, FeatureMapsOut
 from app.ml.encode import Encoding
 from app.ml.engine import Engine
@@ -50,16 +50,16 @@ IMAGE_BODY: dict[str, Any] = {
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text} for code, text in {
         400: "malformed request (bad JSON, bad multipart, unknown query parameter)",
-        404: "unknown model or layer",
+        404: "unknown model or layer in the path",
         413: "body over the upload limit, or image over the pixel limit",
         415: "not an image format or content type the server reads",
-        422: "well-formed but invalid values (pixels shape/range, parameters)",
+        422: "well-formed but invalid values (pixels shape/range, parameters, models= names)",
         503: "too many requests in flight or over the time limit; see Retry-After",
     }.items()
 }
 
-ModelsQuery = Annotated[str, Query(
-    description="comma-separated networks to run", examples=["max,avg"],
+ModelsQuery = Annotated[str | None, Query(
+    description="comma-separated networks to run (default: max,avg)", examples=["max,avg"],
     pattern=r"^[a-z]+(,[a-z]+)*$")]
 EncodingQuery = Annotated[Encoding, Query(
     description="uint8 (per-channel quantised), float16 or float32 (little-endian)")]
@@ -72,7 +72,12 @@ class InvalidParameter(InputError):
     status_code = 422
 
 
-def parse_models(engine: Engine, models: str) -> list[str]:
+def parse_models(engine: Engine, models: str | None,
+                 default: tuple[str, ...] = ("max", "avg")) -> list[str]:
+    """The networks named in models=, or the default ones this server has loaded."""
+    if models is None:
+        names = [m for m in default if m in engine.variants] or list(engine.variants[:2])
+        return names
     names = [m for m in models.split(",") if m]
     for name in names:
         if name not in engine.variants:
@@ -98,39 +103,43 @@ def server_timing(timings: dict[str, float]) -> str:
 )
 async def featuremaps(
     request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
-    models: ModelsQuery = "max,avg", encoding: EncodingQuery = "uint8",
-    format: FormatQuery = None,
+    models: ModelsQuery = None, encoding: EncodingQuery = "uint8", format: FormatQuery = None,
 ) -> Response:
     """Run the chosen networks on a drawing and return the 28x28 input they saw, each
     network's prediction and probabilities, and every conv and pool layer's maps."""
     check_query(request, ("models", "encoding", "format"))
-    t0 = time.perf_counter()
     names = parse_models(engine, models)
-    x28 = await read_input(request, settings.max_upload_bytes, settings.max_image_pixels)
-    t1 = time.perf_counter()
-    # a live update costs about a millisecond: when nothing else is queued it runs right here,
-    # without the two thread hand-offs (see InferenceGate.run)
-    result = await gate.run(engine.featuremaps, x28, names, encoding, inline_when_idle=True)
-    t2 = time.perf_counter()
+    payload = await read_payload(request, settings.max_upload_bytes)
     binary = format == "binary" or (
         format is None and wire.BINARY_TYPE in request.headers.get("accept", ""))
-    headers: dict[str, str] = {}
-    if binary:
-        body = wire.to_binary(result)
-        media = wire.BINARY_TYPE
-        if wire.accepts_gzip(request.headers.get("accept-encoding", "")):
+    gzip = binary and wire.accepts_gzip(request.headers.get("accept-encoding", ""))
+
+    def answer() -> tuple[bytes, dict[str, float]]:
+        """Decode, infer, encode: all the CPU work of one request, run through the gate."""
+        t0 = time.perf_counter()
+        x28 = decode(payload, settings.max_image_pixels)
+        t1 = time.perf_counter()
+        result = engine.featuremaps(x28, names, encoding)
+        t2 = time.perf_counter()
+        body = wire.to_binary(result) if binary else wire.to_json(result)
+        if gzip:
             body = wire.compress(body)
-            headers["Content-Encoding"] = "gzip"
+        t3 = time.perf_counter()
+        return body, {"decode": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000,
+                      "encode": (t3 - t2) * 1000}
+
+    start = time.perf_counter()
+    # a live update is about a millisecond of work: when nothing else is queued it runs right
+    # here, without two thread hand-offs (see InferenceGate.run)
+    body, timings = await gate.run(answer, inline_when_idle=payload.small)
+    timings["queue"] = (time.perf_counter() - start) * 1000 - sum(timings.values())
+    headers = {"Server-Timing": server_timing(timings)}
+    if binary:
         headers["Vary"] = "Accept, Accept-Encoding"
-    else:
-        body = wire.to_json(result)
-        media = "application/json"
-    t3 = time.perf_counter()
-    headers["Server-Timing"] = server_timing({
-        "decode": (t1 - t0) * 1000, "infer": result.timings["infer"],
-        "queue": (t2 - t1) * 1000 - result.timings["infer"], "encode": (t3 - t2) * 1000,
-    })
-    return Response(body, media_type=media, headers=headers)
+    if gzip:
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=wire.BINARY_TYPE if binary else "application/json",
+                    headers=headers)
 
 
 @router.post(
@@ -156,16 +165,22 @@ async def layer_png(
     if model not in engine.variants:
         raise UnknownName(f"unknown model {model!r}; this server has {', '.join(engine.variants)}")
     engine.check_layers([model], [layer])
-    x28 = await read_input(request, settings.max_upload_bytes, settings.max_image_pixels)
-    result = await gate.run(engine.featuremaps, x28, [model], "float32")
-    maps = next(item for item in result.nets[0].layers if item.name == layer)
-    values = maps.data.reshape(maps.shape)
-    if channel is not None:
-        if channel >= maps.shape[0]:
-            raise InvalidParameter(f"channel {channel} out of range: {layer} has channels "
-                             f"0..{maps.shape[0] - 1}")
-        values = values[channel:channel + 1]
-    png = grid_png(np.asarray(values, np.float32), scale=scale, norm=norm, colormap=colormap)
-    return Response(png, media_type="image/png",
-                    headers={"X-Prediction": str(result.nets[0].prediction)})
+    channels = engine.layer_shape(model, layer)[0]
+    if channel is not None and channel >= channels:
+        raise InvalidParameter(f"channel {channel} out of range: {layer} has channels "
+                               f"0..{channels - 1}")
+    payload = await read_payload(request, settings.max_upload_bytes)
 
+    def picture() -> tuple[bytes, int]:
+        result = engine.featuremaps(decode(payload, settings.max_image_pixels), [model],
+                                    "float32")
+        maps = next(item for item in result.nets[0].layers if item.name == layer)
+        values = maps.data.reshape(maps.shape)
+        if channel is not None:
+            values = values[channel:channel + 1]
+        png = grid_png(np.asarray(values, np.float32), scale=scale, norm=norm,
+                       colormap=colormap)
+        return png, result.nets[0].prediction
+
+    png, prediction = await gate.run(picture)
+    return Response(png, media_type="image/png", headers={"X-Prediction": str(prediction)})

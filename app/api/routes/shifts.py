@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep
-from app.api.inputs import check_query, read_input
+from app.api.inputs import check_query, decode, read_payload
 from app.api.routes.featuremaps import ERRORS, IMAGE_BODY, ModelsQuery, parse_models, server_timing
 from app.api.schemas import ShiftsOut
 from app.ml.engine import ShiftResult
@@ -46,16 +46,21 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
 @router.post("/shifts", summary="Predictions over a grid of shifts, and map changes per layer",
              response_model=ShiftsOut, responses=ERRORS, openapi_extra=IMAGE_BODY)
 async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
-                 models: ModelsQuery = "max,avg,blurmax") -> Response:
-    """For each chosen network: the predicted class and its probability for every shift of
+                 models: ModelsQuery = None) -> Response:
+    """For each chosen network (default: max, avg and blurmax, those this server has): the
+    predicted class and its probability for every shift of
     the 28x28 input by -4..4 px in x and y (zero fill; rows are dy, columns dx), and per layer
     the relative L2 change of the maps when the input moves one pixel left, right, up or down
     (maps shifted back first where the move is a whole number of map units, i.e. conv1 of the
     pooling networks; compared in place elsewhere)."""
     check_query(request, ("models",))
-    names = parse_models(engine, models)
-    x28 = await read_input(request, settings.max_upload_bytes, settings.max_image_pixels)
-    result = await gate.run(engine.shifts, x28, names)
-    body = wire.dumps(to_dict(result))
+    names = parse_models(engine, models, default=("max", "avg", "blurmax"))
+    payload = await read_payload(request, settings.max_upload_bytes)
+
+    def answer() -> tuple[bytes, dict[str, float]]:
+        result = engine.shifts(decode(payload, settings.max_image_pixels), names)
+        return wire.dumps(to_dict(result)), result.timings
+
+    body, timings = await gate.run(answer)
     return Response(body, media_type="application/json",
-                    headers={"Server-Timing": server_timing(result.timings)})
+                    headers={"Server-Timing": server_timing(timings)})
