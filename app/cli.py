@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.config import Settings
+from app.config import PROJECT_ROOT, Settings
 from app.ml.errors import FeaturemapsError
 
 log = logging.getLogger("featuremaps")
@@ -24,8 +24,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
     import uvicorn
+    from fastapi import FastAPI
 
     from app.main import app_factory
+    from app.ml import device as devices
     from app.ml.device import configure_threads
     from app.ml.engine import Engine
 
@@ -36,13 +38,19 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
     # Load (and verify) the models before binding the port: a missing or corrupt weights file
     # stops start-up here with one line naming the file.
-    engine = Engine.load(settings)
+    app: str | FastAPI
     if settings.workers > 1:
-        # each worker process re-creates the app from the environment: hand the overrides on
+        # every worker process loads its own copy from the environment: check the files once
+        # here on the CPU (and the device choice), keep nothing, hand the overrides on
+        devices.resolve(settings.device)
+        Engine.load(settings.model_copy(update={"device": "cpu"}))
         for key, value in overrides.items():
             os.environ[f"FEATUREMAPS_{key.upper()}"] = str(value)
+        app = "app.main:app_factory"
+    else:
+        app = app_factory(settings, Engine.load(settings))
     uvicorn.run(
-        "app.main:app_factory" if settings.workers > 1 else app_factory(settings, engine),
+        app,
         factory=settings.workers > 1,
         host=settings.host,
         port=settings.port,
@@ -94,17 +102,17 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     for line in evaluate.format_table(rows, shifts_too=args.shifts):
         _out(line)
     if args.shifts:
-        out = args.out or (settings.models_dir / "shifts.json")
+        out = args.out or (PROJECT_ROOT / "docs" / "shifts.json")
         evaluate.save_shift_results(rows, out, seed=args.seed)
         _out(f"curve data written to {out}")
         if args.write_cards:
             evaluate.write_cards(rows, settings.models_dir, seed=args.seed)
             _out(f"shift results recorded in the model cards in {settings.models_dir}")
-        if args.plot:
-            from app.ml.plot import shift_plot
+        from app.ml.plot import shift_plot
 
-            shift_plot(rows, args.plot)
-            _out(f"plot written to {args.plot}")
+        plot = args.plot or (PROJECT_ROOT / "docs" / "shift-accuracy.png")
+        shift_plot(rows, plot)
+        _out(f"plot written to {plot}")
     bad = evaluate.disagreements(rows, tolerance=args.tolerance)
     for line in bad:
         _out(f"MISMATCH {line}")
@@ -171,8 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random shifts")
     p.add_argument("--tolerance", type=int, default=2,
                    help="test images a card may differ by before it counts as a mismatch")
-    p.add_argument("--out", type=Path, help="where to save the shift curve data (json)")
-    p.add_argument("--plot", type=Path, help="also draw the shift curves into this PNG")
+    p.add_argument("--out", type=Path,
+                   help="where to save the shift curve data (default docs/shifts.json)")
+    p.add_argument("--plot", type=Path,
+                   help="where to draw the shift curves (default docs/shift-accuracy.png)")
     p.add_argument("--write-cards", action="store_true",
                    help="record the measured shift consistency and curve in each model card")
     p.set_defaults(func=_cmd_evaluate)

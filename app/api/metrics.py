@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from starlette.types import Scope
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -37,6 +38,8 @@ class Metrics:
         return path if isinstance(path, str) else "other"
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        if method not in METHODS:  # any string a client sends would be a new series
+            method = "other"
         with self._lock:
             self.requests[(method, route, str(status))] += 1
             self.buckets[route][bisect_left(BUCKETS, seconds)] += 1

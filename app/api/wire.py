@@ -134,11 +134,23 @@ def compress(body: bytes) -> bytes:
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether Accept-Encoding allows gzip: named with q > 0, or `*` with q > 0 and gzip not
+    refused by name."""
+    quality: dict[str, float] = {}
     for part in accept_encoding.split(","):
         name, _, params = part.strip().partition(";")
-        if name.strip().lower() in ("gzip", "*"):
-            return params.replace(" ", "") != "q=0"
-    return False
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        quality[name.strip().lower()] = q
+    if "gzip" in quality:
+        return quality["gzip"] > 0
+    return quality.get("*", 0.0) > 0
 
 
 def parse_binary(body: bytes) -> dict[str, Any]:

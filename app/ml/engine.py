@@ -63,19 +63,18 @@ class FeatureMaps:
 
 def unpack(layout: Layout, data: np.ndarray, floats: np.ndarray, encoding: Encoding,
            b: int = 1, index: int = 0) -> tuple[NetMaps, ...]:
-    """Views into packed buffers of b images, for image `index` (copies nothing for b == 1)."""
+    """Views into packed buffers of b images, for image `index` (copies nothing)."""
     nets: list[NetMaps] = []
     for slot in layout.nets:
-        probs = floats[b * slot.probs + 10 * index: b * slot.probs + 10 * (index + 1)]
+        probs = floats[slot.probabilities(b)].reshape(b, 10)[index]
         layers: list[LayerMaps] = []
         for ls in slot.layers:
             c = ls.layer.shape[0]
-            start = b * ls.offset + index * ls.size
             layers.append(LayerMaps(
                 ls.layer.name, ls.layer.kind, ls.layer.shape, encoding,
-                floats[b * ls.low + index * c: b * ls.low + (index + 1) * c],
-                floats[b * ls.low + b * c + index * c: b * ls.low + b * c + (index + 1) * c],
-                data[start:start + ls.size],
+                floats[ls.lows(b)].reshape(b, c)[index],
+                floats[ls.highs(b)].reshape(b, c)[index],
+                data[ls.data(b)].reshape(b, ls.size)[index],
             ))
         nets.append(NetMaps(slot.variant, int(np.argmax(probs)), probs, tuple(layers)))
     return tuple(nets)
@@ -138,7 +137,10 @@ class CudaGraphRunner:
                 pack_on_device(self.nets, self.static_x, layout)
         torch.cuda.current_stream(dev).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph), torch.inference_mode():
+        # thread_local: work other threads put on the GPU meanwhile (a batch, say) must not
+        # break the capture
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"), \
+                torch.inference_mode():
             self.out_data, self.out_floats = pack_on_device(self.nets, self.static_x, layout)
 
     def run(self, x28: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,6 +197,10 @@ class Engine:
             raise UnknownName(f"unknown model {missing[0]!r}; this server has "
                               f"{', '.join(self.loaded)}")
         return [self.loaded[m].net for m in models]
+
+    def layer_shape(self, model: str, layer: str) -> tuple[int, int, int]:
+        spec = next(s for s in self.loaded[model].net.spec.layers if s.name == layer)
+        return spec.shape
 
     def check_layers(self, models: Sequence[str], layers: Sequence[str]) -> None:
         for model in models:
@@ -267,7 +273,7 @@ class Engine:
                 zero = grid_probs[centre, centre]
                 top = int(zero.argmax())
                 layers = []
-                for spec, (jump, _) in zip(net.spec.layers, shift_lab.jumps(net.spec), strict=True):
+                for spec, jump in zip(net.spec.layers, shift_lab.jumps(net.spec), strict=True):
                     m = maps[spec.name]
                     ref = m[index[(0, 0)]].cpu().numpy()
                     changes = {

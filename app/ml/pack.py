@@ -33,12 +33,31 @@ class LayerSlot:
         c, h, w = self.layer.shape
         return c * h * w
 
+    # where this layer sits in the packed buffers of b images (layer-major, sample-major inside)
+    def data(self, b: int) -> slice:
+        """Its maps: b * C*H*W values."""
+        return slice(b * self.offset, b * (self.offset + self.size))
+
+    def lows(self, b: int) -> slice:
+        """Per-channel minima: b * C floats."""
+        c = self.layer.shape[0]
+        return slice(b * self.low, b * self.low + b * c)
+
+    def highs(self, b: int) -> slice:
+        """Per-channel maxima: b * C floats, right after the minima."""
+        c = self.layer.shape[0]
+        return slice(b * self.low + b * c, b * self.low + 2 * b * c)
+
 
 @dataclass(frozen=True)
 class NetSlot:
     variant: str
     probs: int  # offset of the probabilities in the float tensor, for B = 1
     layers: tuple[LayerSlot, ...]
+
+    def probabilities(self, b: int) -> slice:
+        """The softmax of b images: b * 10 floats."""
+        return slice(b * self.probs, b * (self.probs + 10))
 
 
 @dataclass(frozen=True)
@@ -90,14 +109,14 @@ def pack_on_host(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
     floats = np.empty(b * layout.float_size, np.float32)
     for net, slot in zip(nets, layout.nets, strict=True):
         logits, maps = capture(net, x)
-        floats[b * slot.probs:b * (slot.probs + 10)] = torch.softmax(logits, 1).numpy().ravel()
+        floats[slot.probabilities(b)] = torch.softmax(logits, 1).numpy().ravel()
         for ls in slot.layers:
             c, h, w = ls.layer.shape
             m = maps[ls.layer.name].numpy().reshape(b * c, h * w)  # (B*C, H*W)
             lo, hi = m.min(axis=1), m.max(axis=1)
-            floats[b * ls.low:b * ls.low + b * c] = lo
-            floats[b * ls.low + b * c:b * ls.low + 2 * b * c] = hi
-            out = data[b * ls.offset:b * (ls.offset + ls.size)].reshape(b * c, h * w)
+            floats[ls.lows(b)] = lo
+            floats[ls.highs(b)] = hi
+            out = data[ls.data(b)].reshape(b * c, h * w)
             if encoding != "uint8":
                 out[...] = m
                 continue

@@ -78,10 +78,10 @@ def diagonal_accuracy(predict: Predict, images: torch.Tensor, labels: torch.Tens
     return out
 
 
-def jumps(spec: VariantSpec) -> list[tuple[int, int]]:
-    """(jump, receptive-field size) of each layer: input pixels per unit, from receptive.py."""
+def jumps(spec: VariantSpec) -> list[int]:
+    """Input pixels per unit of each layer, from receptive.py."""
     fields = receptive.fields(spec)
-    return [(fields[layer.name].jump, fields[layer.name].size) for layer in spec.layers]
+    return [fields[layer.name].jump for layer in spec.layers]
 
 
 def map_change(before: np.ndarray, after: np.ndarray, nudge: tuple[int, int],

@@ -40,10 +40,6 @@ export class Coalescer {
     return dropped;
   }
 
-  get busy() {
-    return this.#busy;
-  }
-
   /** Resolves once nothing is in flight and nothing waits. */
   idle() {
     if (!this.#busy) return Promise.resolve();

@@ -42,10 +42,6 @@ export class DrawingPad {
     return this.#strokes.length === 0 && this.#base === null;
   }
 
-  get strokeCount() {
-    return this.#strokes.length;
-  }
-
   get drawing() {
     return this.#active !== null;
   }

@@ -190,3 +190,22 @@ def test_inline_jobs_run_at_once_when_idle_and_queue_when_busy() -> None:
         assert gate.inflight == 0
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("header", "gzip"), [
+    ("gzip, deflate, br", True), ("br;q=1.0, gzip;q=0.8", True), ("gzip;q=0", False),
+    ("gzip;q=0.0", False), ("*", True), ("*;q=0.5, gzip;q=0", False), ("identity", False),
+    ("", False), ("deflate, *;q=0", False),
+])
+def test_gzip_negotiation(header: str, gzip: bool) -> None:
+    from app.api.wire import accepts_gzip
+
+    assert accepts_gzip(header) is gzip
+
+
+def test_metrics_do_not_grow_a_series_per_invented_method(client: TestClient) -> None:
+    for method in ("BREW", "X0YZ", "X1YZ"):
+        client.request(method, "/healthz")
+    text = client.get("/metrics").text
+    assert 'method="BREW"' not in text and 'method="X0YZ"' not in text
+    assert 'method="other"' in text
