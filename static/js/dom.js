@@ -44,3 +44,23 @@ export function percent(value, digits = 1) {
 export function thousands(n) {
   return Math.round(n).toLocaleString('en-US');
 }
+
+/**
+ * A table with a row per layer and a column per network, every cell '–' until filled.
+ * Returns the header row and the body; `cells` receives each cell under "net/layer".
+ */
+export function layerTable(layers, nets, cells) {
+  const head = el('tr', {}, el('th', { scope: 'col', text: 'layer' }),
+    ...nets.map((n) => el('th', { scope: 'col', text: n })));
+  const body = el('tbody');
+  for (const layer of layers) {
+    const row = el('tr', {}, el('th', { scope: 'row', text: layer }));
+    for (const net of nets) {
+      const td = el('td', { class: 'num', dataset: { net, layer }, text: '–' });
+      cells.set(`${net}/${layer}`, td);
+      row.append(td);
+    }
+    body.append(row);
+  }
+  return { head, body };
+}

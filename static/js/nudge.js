@@ -2,7 +2,7 @@
 // network's maps changed (the shift lab's per-layer `change`, for the input before the move).
 
 import { UI } from './config.js';
-import { el, fmt } from './dom.js';
+import { el, fmt, layerTable } from './dom.js';
 
 const ARROWS = { left: '←', right: '→', up: '↑', down: '↓' };
 
@@ -23,17 +23,7 @@ export class NudgePanel {
       onNudge(dir);
     });
     this.caption = el('caption', { text: 'Change of each layer\'s maps for a one-pixel nudge' });
-    const head = el('tr', {}, el('th', { scope: 'col', text: 'layer' }), ...nets.map((n) => el('th', { scope: 'col', text: n })));
-    const body = el('tbody');
-    for (const layer of layers) {
-      const row = el('tr', {}, el('th', { scope: 'row', text: layer }));
-      for (const net of nets) {
-        const td = el('td', { class: 'num', dataset: { net, layer }, text: '–' });
-        this.#cells.set(`${net}/${layer}`, td);
-        row.append(td);
-      }
-      body.append(row);
-    }
+    const { head, body } = layerTable(layers, nets, this.#cells);
     table.replaceChildren(this.caption, el('thead', {}, head), body);
   }
 

@@ -5,7 +5,7 @@
 
 import { UI } from './config.js';
 import { cssColor } from './colormap.js';
-import { el, fmt, percent } from './dom.js';
+import { el, fmt, layerTable, percent } from './dom.js';
 
 const MARGIN = 18; // canvas pixels for the axis labels
 
@@ -36,17 +36,7 @@ export class ShiftLab {
       });
       this.#blankGrid(canvas);
     }
-    const head = el('tr', {}, el('th', { scope: 'col', text: 'layer' }), ...nets.map((n) => el('th', { scope: 'col', text: n })));
-    const body = el('tbody');
-    for (const layer of layers) {
-      const row = el('tr', {}, el('th', { scope: 'row', text: layer }));
-      for (const net of nets) {
-        const td = el('td', { class: 'num', dataset: { net, layer }, text: '–' });
-        this.#cells.set(`${net}/${layer}`, td);
-        row.append(td);
-      }
-      body.append(row);
-    }
+    const { head, body } = layerTable(layers, nets, this.#cells);
     table.replaceChildren(
       el('caption', { text: 'Mean change of each layer\'s maps for a one-pixel nudge (left, right, up, down averaged)' }),
       el('thead', {}, head), body);
