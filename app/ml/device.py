@@ -36,6 +36,19 @@ def resolve(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def prepare(device: torch.device) -> None:
+    """Full float32 convolutions on CUDA: cuDNN would otherwise use TF32 on Ampere and later,
+    and the maps a GPU server sends would differ from a CPU server's in the third digit. At
+    batch 1 TF32 buys nothing, and batches are bound by the copy to the host, not the convs."""
+    if device.type != "cuda":
+        return
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        conv.fp32_precision = "ieee"
+    else:  # torch before 2.9
+        torch.backends.cudnn.allow_tf32 = False
+
+
 def describe(device: torch.device) -> str:
     """A human name for the device, e.g. 'cuda (NVIDIA H100 80GB HBM3)'."""
     if device.type == "cuda":

@@ -171,6 +171,7 @@ class Engine:
     def load(cls, settings: Settings) -> Engine:
         """Resolve the device and load every configured variant, each verified by its card."""
         dev = devices.resolve(settings.device)
+        devices.prepare(dev)
         unknown = [v for v in settings.models if v not in VARIANTS]
         if unknown:
             raise WeightsError(f"unknown variant(s) {', '.join(unknown)}; "
