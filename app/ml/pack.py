@@ -130,20 +130,34 @@ def pack_on_host(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
     return data, floats
 
 
+# From this many images on, pack_on_device quantises layer by layer (fewer passes over memory)
+# instead of in one fused pass over all maps (fewer kernels: what a batch of one needs).
+PER_LAYER_FROM = 16
+
+
 def pack_on_device(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
-                   encoding: Encoding = "uint8") -> tuple[torch.Tensor, torch.Tensor]:
+                   encoding: Encoding = "uint8", *, per_layer: bool | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """x (B, 1, 28, 28) on the nets' device -> (data (B*data_size,), floats (B*float_size,)),
     still on the device.
 
-    Quantisation (uint8) is per sample and channel, computed for all layers of all networks
-    at once: one concatenation of the maps, one per-element scale. No host synchronisation,
-    so it can be captured in a CUDA graph.
+    Quantisation (uint8) is per sample and channel. For a few images it is computed for all
+    layers of all networks at once (one concatenation of the maps, one per-element scale: a
+    handful of kernels, which is what bounds batch 1); for a batch, layer by layer with
+    broadcast scales written straight into the output (three passes over each map, which is
+    what bounds a batch). No host synchronisation either way, so it can be captured in a
+    CUDA graph. `per_layer` forces one way or the other (the GPU benchmark compares them).
     """
     b = x.shape[0]
+    if per_layer is None:
+        per_layer = b >= PER_LAYER_FROM
+    per_layer = per_layer and encoding == "uint8"
     values: list[torch.Tensor] = []  # flattened maps, layer-major
     floats: list[torch.Tensor] = []
     lows: list[torch.Tensor] = []
     highs: list[torch.Tensor] = []
+    data = torch.empty(b * layout.data_size, dtype=torch.uint8, device=x.device) \
+        if per_layer else None
     for net, slot in zip(nets, layout.nets, strict=True):
         logits, maps = capture(net, x)
         floats.append(torch.softmax(logits, dim=1).reshape(-1))  # (B*10,)
@@ -151,10 +165,15 @@ def pack_on_device(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
             m = maps[layer_slot.layer.name]  # (B, C, H, W)
             lo, hi = torch.aminmax(m.flatten(2), dim=2)  # (B, C) each
             floats.extend((lo.reshape(-1), hi.reshape(-1)))
+            if data is not None:
+                _quantise_into(data[layer_slot.data(b)], m, lo, hi)
+                continue
             lows.append(lo.reshape(-1))
             highs.append(hi.reshape(-1))
             values.append(m.reshape(-1))
     flat_floats = torch.cat(floats)
+    if data is not None:
+        return data, flat_floats
     if not values:
         return torch.empty(0, dtype=DTYPES[encoding], device=x.device), flat_floats
     flat = torch.cat(values)  # (B * data_size,)
@@ -168,6 +187,16 @@ def pack_on_device(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
     scale_e = torch.repeat_interleave(scale, repeats, output_size=flat.numel())
     q = torch.addcmul(-offset, flat, scale_e).add_(0.5).floor_().clamp_(0, 255)
     return q.to(torch.uint8), flat_floats
+
+
+def _quantise_into(out: torch.Tensor, m: torch.Tensor, lo: torch.Tensor,
+                   hi: torch.Tensor) -> None:
+    """round((m - lo) * 255 / (hi - lo)) per sample and channel, into the uint8 slice `out`."""
+    span = hi - lo
+    scale = torch.where(span > 0, 255.0 / span, torch.zeros_like(span))[..., None, None]
+    bias = 0.5 - lo[..., None, None] * scale  # + 0.5, then truncation: round to nearest
+    q = torch.addcmul(bias, m, scale).clamp_(0, 255)  # one pass to write, one to clamp
+    out.view(m.shape).copy_(q)  # and one to convert: values >= 0 truncate as floor
 
 
 @functools.lru_cache(maxsize=64)

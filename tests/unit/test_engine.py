@@ -121,18 +121,23 @@ def test_shipped_weights_match_their_cards() -> None:
     assert {"max", "avg"} <= set(registry.shipped_variants(MODELS_DIR))
 
 
-def test_host_and_device_packing_agree(engine: Engine, digit: np.ndarray) -> None:
-    """The NumPy path (CPU) and the fused torch path (GPU, CUDA graphs) give the same bytes,
-    here both run on the CPU for a batch of three."""
-    from app.ml.pack import Layout, pack_on_device, pack_on_host
+@pytest.mark.parametrize("n", [3, 17])
+def test_host_and_device_packing_agree(engine: Engine, digit: np.ndarray, n: int) -> None:
+    """The NumPy path (CPU) and the torch path (GPU) give the same bytes, here both run on
+    the CPU: for 3 images the fused pass (batch 1, CUDA graphs), for 17 the layer-by-layer
+    pass (batches)."""
+    from app.ml.pack import PER_LAYER_FROM, Layout, pack_on_device, pack_on_host
 
+    assert (n >= PER_LAYER_FROM) == (n == 17)
     nets = engine.nets(["max", "avg"])
     layout = Layout.plan(nets, ["conv1", "pool2", "conv3"])
-    x = torch.from_numpy(np.stack([digit, digit[::-1].copy(), np.zeros_like(digit)]))[:, None]
+    images = [np.roll(digit, k - n // 2, axis=k % 2) for k in range(n - 2)]
+    images += [digit[::-1].copy(), np.zeros_like(digit)]
+    x = torch.from_numpy(np.stack(images))[:, None]
     with torch.inference_mode():
         host_data, host_floats = pack_on_host(nets, x, layout)
         dev_data, dev_floats = pack_on_device(nets, x, layout)
-    assert host_data.shape == (3 * layout.data_size,)
+    assert host_data.shape == (n * layout.data_size,)
     np.testing.assert_array_equal(host_floats, dev_floats.numpy())
     diff = np.abs(host_data.astype(int) - dev_data.numpy().astype(int))
     assert diff.max() <= 1 and (diff == 0).mean() > 0.999
