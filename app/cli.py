@@ -139,6 +139,13 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="featuremaps", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -193,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default="max,avg")
     p.add_argument("--layers", help="comma-separated layer names (default: all)")
     p.add_argument("--limit", type=int)
-    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--batch-size", type=_positive,
+                   help="images per batch (default: 4096 on a GPU, 1024 otherwise)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     p.set_defaults(func=_cmd_extract)
     return parser
