@@ -1,16 +1,21 @@
-"""GPU figures (python -m bench.gpu; needs a CUDA device):
+"""GPU figures (python -m bench.gpu; needs a CUDA device), each comparison in one run:
 
 1. the interactive step in-process: both networks, every map quantised to uint8, packed and
-   copied to pinned host memory, eager against the captured CUDA graph;
-2. batch extraction throughput (images/s into pinned host memory, all maps of both networks)
-   against the copy bandwidth of the same bytes alone (the hardware limit for this output).
+   copied to pinned host memory, eager against the captured CUDA graph (wall clock, since
+   both end in a synchronisation), and the engine's whole featuremaps() call around it;
+2. batch extraction: all maps of both networks into pinned host memory, one batch at a time
+   (input already on the GPU; quantised in one fused pass and layer by layer) and pipelined
+   from host uint8 images (app/ml/batch.py's packed_batches), against copying the same bytes
+   alone (the hardware limit for this output); and extract() end to end, into one NumPy
+   array per layer;
+3. POST /api/v1/featuremaps over loopback against a live server on the GPU and one forced
+   onto the CPU of the same machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,12 +23,29 @@ import torch
 
 from app.config import Settings
 from app.ml import preprocess
+from app.ml.batch import extract, packed_batches
 from app.ml.engine import CudaGraphRunner, Engine
 from app.ml.pack import Layout, pack_on_device
-from bench.common import DIGITS, median, percentile, table
+from bench.common import (
+    DIGITS,
+    Connection,
+    build_request,
+    median,
+    percentile,
+    server,
+    table,
+    timeit,
+)
+
+MODELS = ["max", "avg"]
 
 
-def cuda_ms(call: Callable[[], object], repeat: int, warmup: int = 50) -> list[float]:
+def say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201
+
+
+def cuda_ms(call: Any, repeat: int, warmup: int = 5) -> list[float]:
+    """GPU time per call between two events on the current stream (calls that do not sync)."""
     for _ in range(warmup):
         call()
     torch.cuda.synchronize()
@@ -39,8 +61,12 @@ def cuda_ms(call: Callable[[], object], repeat: int, warmup: int = 50) -> list[f
     return out
 
 
+def summary(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": median(values), "p99_ms": percentile(values, 99)}
+
+
 def interactive(engine: Engine, repeat: int) -> dict[str, dict[str, float]]:
-    nets = engine.nets(["max", "avg"])
+    nets = engine.nets(MODELS)
     layout = Layout.plan(nets)
     x28 = preprocess.from_image(DIGITS[0].read_bytes(), 10**6)
     host_x = torch.from_numpy(x28).reshape(1, 1, 28, 28).pin_memory()
@@ -56,59 +82,116 @@ def interactive(engine: Engine, repeat: int) -> dict[str, dict[str, float]]:
             torch.cuda.synchronize()
 
     runner = CudaGraphRunner(nets, layout, engine.device)
-    results = {"eager": cuda_ms(eager, repeat), "cuda graph": cuda_ms(lambda: runner.run(x28),
-                                                                      repeat)}
-    return {k: {"p50_ms": median(v), "p99_ms": percentile(v, 99)} for k, v in results.items()}
+    return {
+        "eager": summary(timeit(eager, repeat, warmup=50)),
+        "cuda graph": summary(timeit(lambda: runner.run(x28), repeat, warmup=50)),
+        "engine.featuremaps() (graph)": summary(
+            timeit(lambda: engine.featuremaps(x28, MODELS, "uint8"), repeat, warmup=50)),
+    }
 
 
 def batch_throughput(engine: Engine, batch: int, rounds: int) -> dict[str, float]:
-    nets = engine.nets(["max", "avg"])
+    nets = engine.nets(MODELS)
     layout = Layout.plan(nets)
     rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.random((batch, 1, 28, 28), dtype=np.float32)).to(engine.device)
+    images = rng.integers(0, 256, (8 * batch, 28, 28), dtype=np.uint8)
+    x = torch.from_numpy(images[:batch]).to(engine.device).float().div_(255)[:, None]
     host = torch.empty(batch * layout.data_size, dtype=torch.uint8).pin_memory()
     host_f = torch.empty(batch * layout.float_size, dtype=torch.float32).pin_memory()
     device_bytes = torch.empty(batch * layout.data_size, dtype=torch.uint8, device=engine.device)
 
-    def step() -> None:
+    def step(per_layer: bool) -> None:
         with torch.inference_mode():
-            d, f = pack_on_device(nets, x, layout)
+            d, f = pack_on_device(nets, x, layout, per_layer=per_layer)
             host.copy_(d, non_blocking=True)
             host_f.copy_(f, non_blocking=True)
 
     def copy_only() -> None:
         host.copy_(device_bytes, non_blocking=True)
 
-    step_ms = median(cuda_ms(step, rounds, warmup=5))
-    copy_ms = median(cuda_ms(copy_only, rounds, warmup=5))
+    def pipelined() -> None:
+        with torch.inference_mode():
+            for _ in packed_batches(engine, nets, layout, images, batch):
+                pass
+
+    step_ms = median(cuda_ms(lambda: step(True), rounds))
+    fused_ms = median(cuda_ms(lambda: step(False), rounds))
+    copy_ms = median(cuda_ms(copy_only, rounds))
+    pipe_ms = median(timeit(pipelined, max(3, rounds // 4), warmup=1))
     return {"batch": batch, "images_per_s": batch / step_ms * 1000,
+            "fused_images_per_s": batch / fused_ms * 1000,
+            "pipelined_images_per_s": len(images) / pipe_ms * 1000,
             "copy_limit_images_per_s": batch / copy_ms * 1000,
             "gb_per_s": batch * layout.data_size / step_ms / 1e6,
             "copy_gb_per_s": batch * layout.data_size / copy_ms / 1e6}
+
+
+def extract_end_to_end(engine: Engine, n: int, batch: int) -> dict[str, float]:
+    images = np.random.default_rng(1).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    extract(engine, images[:batch], MODELS, None, batch)  # warm-up
+    ms = median(timeit(lambda: extract(engine, images, MODELS, None, batch), 3, warmup=0))
+    return {"images": n, "batch": batch, "images_per_s": n / ms * 1000}
+
+
+def served(repeat: int) -> dict[str, dict[str, Any]]:
+    """p50/p99 of one client's sequential binary requests, GPU server against CPU server."""
+    raws = [build_request("POST", f"/api/v1/featuremaps?models={','.join(MODELS)}&encoding=uint8",
+                          p.read_bytes(), {"Content-Type": "image/png",
+                                           "Accept": "application/x-featuremaps"})
+            for p in DIGITS]
+    out: dict[str, dict[str, Any]] = {}
+    for device in ("cuda", "cpu"):
+        with server(env={"FEATUREMAPS_DEVICE": device}) as srv:
+            conn = Connection(srv.port)
+            health = json.loads(conn.request(build_request("GET", "/healthz", b"", {}))[2])
+            i = 0
+
+            def one(conn: Connection = conn) -> None:
+                nonlocal i
+                status, _, _ = conn.request(raws[i % len(raws)])
+                i += 1
+                if status != 200:
+                    raise RuntimeError(f"status {status}")
+
+            out[device] = {"device": health.get("device"), **summary(timeit(one, repeat, 50))}
+            conn.close()
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=2000)
     parser.add_argument("--batches", default="1024,4096,8192")
+    parser.add_argument("--no-server", action="store_true")
     parser.add_argument("--json")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: these figures need a GPU")
-    engine = Engine.load(Settings(device="cuda", models=["max", "avg"]))
-    out: dict[str, Any] = {
-        "device": engine.device_name,
-        "interactive": interactive(engine, args.repeat),
-        "batch": [batch_throughput(engine, int(b), 20) for b in args.batches.split(",")],
-    }
-    print(f"device: {out['device']}")  # noqa: T201
-    print(table([[k, f"{v['p50_ms']:.3f}", f"{v['p99_ms']:.3f}"]  # noqa: T201
-                 for k, v in out["interactive"].items()],
-                ["interactive step (uint8, both nets, to pinned memory)", "p50 ms", "p99 ms"]))
-    print(table([[b["batch"], f"{b['images_per_s']:,.0f}", f"{b['gb_per_s']:.1f}",  # noqa: T201
-                  f"{b['copy_limit_images_per_s']:,.0f}", f"{b['copy_gb_per_s']:.1f}"]
-                 for b in out["batch"]],
-                ["batch", "images/s", "GB/s", "copy-only images/s", "copy GB/s"]))
+    engine = Engine.load(Settings(device="cuda", models=MODELS))
+    out: dict[str, Any] = {"device": engine.device_name, "torch": torch.__version__}
+    say(f"device: {out['device']}, torch {out['torch']}")
+
+    out["interactive"] = inter = interactive(engine, args.repeat)
+    say(table([[k, f"{v['p50_ms']:.3f}", f"{v['p99_ms']:.3f}"] for k, v in inter.items()],
+              ["1. interactive step (uint8, both nets, to pinned memory)", "p50 ms", "p99 ms"]))
+
+    out["batch"] = rows = [batch_throughput(engine, int(b), 20) for b in args.batches.split(",")]
+    say(table([[b["batch"], f"{b['fused_images_per_s']:,.0f}", f"{b['images_per_s']:,.0f}",
+                f"{b['pipelined_images_per_s']:,.0f}", f"{b['gb_per_s']:.1f}",
+                f"{b['copy_limit_images_per_s']:,.0f}", f"{b['copy_gb_per_s']:.1f}"]
+               for b in rows],
+              ["2. batch", "images/s fused pass", "images/s per layer", "images/s pipelined",
+               "GB/s per layer", "copy-only images/s", "copy GB/s"]))
+    biggest = max(int(b) for b in args.batches.split(","))
+    out["extract"] = e = extract_end_to_end(engine, 8 * biggest, biggest)
+    say(f"extract() end to end, {e['images']:,} images in batches of {e['batch']:,}: "
+        f"{e['images_per_s']:,.0f} images/s")
+
+    if not args.no_server:
+        out["server"] = srv = served(min(args.repeat, 1000))
+        say(table([[k, v["device"], f"{v['p50_ms']:.2f}", f"{v['p99_ms']:.2f}"]
+                   for k, v in srv.items()],
+                  ["3. POST /api/v1/featuremaps, binary", "server device", "p50 ms", "p99 ms"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

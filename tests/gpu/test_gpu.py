@@ -62,3 +62,45 @@ def test_cuda_graph_path_equals_the_eager_path(settings: Settings,
                 vb = dequantise(lb.data.reshape(lb.shape), lb.low, lb.high)
                 step = (la.high - la.low)[:, None, None] / 255
                 assert (np.abs(va - vb) <= step + 1e-4).all()
+
+
+def test_pipelined_batch_extraction_matches_the_cpu(settings: Settings) -> None:
+    """Several batches and a short last one, so both pinned buffers are reused."""
+    from app.ml.batch import extract
+
+    images = np.random.default_rng(0).integers(0, 256, (300, 28, 28), dtype=np.uint8)
+    cpu = Engine.load(settings.model_copy(update={"device": "cpu", "models": ["max", "avg"]}))
+    gpu = Engine.load(settings.model_copy(update={"device": "cuda", "models": ["max", "avg"]}))
+    a = extract(cpu, images, ["max", "avg"], batch_size=64)
+    b = extract(gpu, images, ["max", "avg"], batch_size=64)
+    assert a.keys() == b.keys()
+    for key in a:
+        if a[key].dtype == np.uint8:  # a value on a rounding boundary may land one step apart
+            diff = np.abs(a[key].astype(np.int16) - b[key])
+            assert diff.max() <= 1, key
+            assert (diff > 0).mean() < 0.01, key
+        elif key.endswith("/prediction"):
+            assert (a[key] == b[key]).mean() > 0.99, key
+        else:
+            np.testing.assert_allclose(a[key], b[key], atol=1e-3, rtol=1e-3, err_msg=key)
+
+
+def test_the_server_reports_and_uses_the_gpu(settings: Settings,
+                                             test_digit_pngs: dict[int, tuple[int, bytes]],
+                                             digits: list[np.ndarray]) -> None:
+    from starlette.testclient import TestClient
+
+    from app.main import create_app
+
+    cpu = Engine.load(settings.model_copy(update={"device": "cpu", "models": ["max", "avg"]}))
+    with TestClient(create_app(settings.model_copy(update={"device": "auto"}))) as client:
+        health = client.get("/healthz").json()
+        assert health["device"].startswith("cuda (")
+        for (_, png), x in zip(test_digit_pngs.values(), digits, strict=True):
+            r = client.post("/api/v1/featuremaps?models=max,avg", content=png,
+                            headers={"Content-Type": "image/png"})
+            assert r.status_code == 200
+            got = r.json()["models"]
+            want = cpu.featuremaps(x, ["max", "avg"], "float32").nets
+            assert (got["max"]["prediction"], got["avg"]["prediction"]) == \
+                (want[0].prediction, want[1].prediction)
