@@ -5,7 +5,9 @@ FastAPI serialises the dict. Same networks, same preprocessing, same maps; only 
 engineering differs. Two flavours of the same endpoint: `/api/v1/featuremaps` declares its
 return type, so FastAPI serialises through pydantic-core's compiled path; `/api/v1/untyped`
 does not, so FastAPI walks the lists with jsonable_encoder and json.dumps, as it did for
-every endpoint before that fast path existed. Run: python -m bench.naive_server serve --port N
+every endpoint before that fast path existed. `/api/v1/floor` does no work at all: it reads
+the body and answers 81 KB of bytes (the size of our binary answer), which is the least any
+endpoint on this stack costs. Run: python -m bench.naive_server serve --port N
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import torch
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 
 from app.config import Settings
 from app.ml import preprocess, registry
@@ -56,6 +58,14 @@ def create_app() -> FastAPI:
         return await compute(request)
 
     app.post("/api/v1/untyped")(untyped)
+
+    floor_body = bytes(81_000)
+
+    @app.post("/api/v1/floor")
+    async def floor(request: Request) -> Response:
+        await request.body()
+        return Response(floor_body, media_type="application/octet-stream")
+
     return app
 
 

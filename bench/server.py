@@ -143,9 +143,14 @@ def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
                                     {"Content-Type": "image/png"}) for p in DIGITS]
         untyped_raws = [build_request("POST", "/api/v1/untyped", p.read_bytes(),
                                       {"Content-Type": "image/png"}) for p in DIGITS]
+        floor_raws = [build_request("POST", "/api/v1/floor", p.read_bytes(),
+                                    {"Content-Type": "image/png"}) for p in DIGITS]
         conn = Connection(port)
         naive_sizes = [len(conn.request(r)[2]) for r in naive_raws]
         conn.close()
+        lat, fwd, ratios = paired_latency(port, forward, floor_raws, rounds, per_round)
+        out["floor"] = {"p50_ms": median(lat), "p99_ms": percentile(lat, 99),
+                        "forward_ms": median(fwd), "ratio": median(ratios)}
         naive = load(port, naive_raws, clients=4, seconds=seconds)
         untyped = load(port, untyped_raws, clients=4, seconds=seconds)
     sizes["naive float JSON"] = naive_sizes
@@ -174,11 +179,14 @@ def report(out: dict[str, Any]) -> str:
              f"median {out['forward_ms']:.3f} ms in a hot loop, "
              f"{out['forward_after_idle_ms']:.3f} ms right after 2 ms of idle", ""]
     rows = [[name, f"{v['p50_ms']:.3f}", f"{v['p99_ms']:.3f}", f"{v['forward_ms']:.3f}",
-             f"{v['ratio']:.2f}"] for name, v in out["latency"].items()]
+             f"{v['ratio']:.2f}"]
+            for name, v in [*out["latency"].items(), ("no work (floor)", out["floor"])]]
     lines += ["1. POST /api/v1/featuremaps over loopback, one client, sequential, in rounds "
               "paired with the in-process forward",
               table(rows, ["format", "p50 ms", "p99 ms", "forward ms",
-                           "ratio (median of rounds)"]), ""]
+                           "ratio (median of rounds)"]),
+              "no work (floor): an endpoint on the same stack that only reads the body and "
+              "answers 81 KB", ""]
     n = out["vs_naive"]
     lines += ["2. against the naive reference (4 clients, same load)",
               table([["naive float JSON", f"{n['naive_rps']:.1f}", "1.0x"],
