@@ -67,11 +67,14 @@ class Forward:
                 capture(net, x)
 
 
-def paired_latency(port: int, forward: Forward, raws: list[bytes], rounds: int,
-                   per_round: int) -> tuple[list[float], list[float], list[float]]:
+def paired_latency(port: int, forward: Forward, raws: list[bytes], rounds: int, per_round: int,
+                   stages: dict[str, list[float]] | None = None
+                   ) -> tuple[list[float], list[float], list[float]]:
     """Rounds of (in-process forward, then as many requests over loopback), so that both see
     the same state of this shared machine; the ratio is taken per round. Returns every
-    request latency, every forward time and the per-round ratios of medians."""
+    request latency, every forward time and the per-round ratios of medians; `stages`
+    collects the server's own Server-Timing durations."""
+    stages = {} if stages is None else stages
     conn = Connection(port)
     latencies: list[float] = []
     forwards: list[float] = []
@@ -80,9 +83,13 @@ def paired_latency(port: int, forward: Forward, raws: list[bytes], rounds: int,
 
     def one() -> None:
         nonlocal i
-        status, _, _ = conn.request(raws[i % len(raws)])
+        status, headers, _ = conn.request(raws[i % len(raws)])
         i += 1
         assert status == 200, status
+        for part in headers.get("server-timing", "").split(","):
+            name, _, dur = part.strip().partition(";dur=")
+            if dur:
+                stages.setdefault(name, []).append(float(dur))
 
     try:
         for _ in range(rounds):
@@ -126,12 +133,19 @@ def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
     per_round = max(20, repeat // rounds)
     with server() as srv:
         port = srv.port
-        latency = {}
+        latency: dict[str, dict[str, Any]] = {}
         for name, h in FORMATS.items():
-            lat, fwd, ratios = paired_latency(port, forward, digit_requests(h), rounds, per_round)
+            stages: dict[str, list[float]] = {}
+            lat, fwd, ratios = paired_latency(port, forward, digit_requests(h), rounds, per_round,
+                                              stages)
             latency[name] = {"p50_ms": median(lat), "p99_ms": percentile(lat, 99),
-                             "forward_ms": median(fwd), "ratio": median(ratios)}
+                             "forward_ms": median(fwd), "ratio": median(ratios),
+                             "server_ms": {k: median(v) for k, v in stages.items()}}
         out["forward_after_idle_ms"] = median(idle_forward_ms(forward, per_round * 2))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        out["forward_one_thread_ms"] = median(timeit(forward, per_round * 2))
+        torch.set_num_threads(threads)
         sizes = wire_sizes(port)
         ours = load(port, digit_requests(FORMATS["binary+gzip"]), clients=4, seconds=seconds)
         ours_json = load(port, digit_requests(FORMATS["json"]), clients=4, seconds=seconds)
@@ -186,7 +200,10 @@ def report(out: dict[str, Any]) -> str:
               table(rows, ["format", "p50 ms", "p99 ms", "forward ms",
                            "ratio (median of rounds)"]),
               "no work (floor): an endpoint on the same stack that only reads the body and "
-              "answers 81 KB", ""]
+              "answers 81 KB",
+              "inside the server (Server-Timing medians, ms): " + "; ".join(
+                  f"{name} " + ", ".join(f"{k} {v:.2f}" for k, v in lat["server_ms"].items())
+                  for name, lat in out["latency"].items()), ""]
     n = out["vs_naive"]
     lines += ["2. against the naive reference (4 clients, same load)",
               table([["naive float JSON", f"{n['naive_rps']:.1f}", "1.0x"],
@@ -196,7 +213,11 @@ def report(out: dict[str, Any]) -> str:
                      ["ours, JSON base64", f"{n['ours_json_rps']:.1f}",
                       f"{n['speedup_json']:.1f}x"]],
                     ["server", "requests/s", "vs naive"]),
-              f"ours against the untyped naive endpoint: {n['speedup_vs_untyped']:.1f}x", ""]
+              f"ours against the untyped naive endpoint: {n['speedup_vs_untyped']:.1f}x",
+              f"ceiling if a request cost only its forward: {out['cores']} cores x 1000 / "
+              f"{out['forward_one_thread_ms']:.2f} ms (one thread) = "
+              f"{out['cores'] * 1000 / out['forward_one_thread_ms']:,.0f} requests/s; 50x the "
+              f"naive server would need {50 * n['naive_rps']:,.0f}", ""]
     rows = [[k, f"{v['median'] / 1000:.1f}", f"{v['max'] / 1000:.1f}"]
             for k, v in out["bytes"].items()]
     lines += ["3. bytes on the wire per update (10 MNIST digits, both networks, every map)",
