@@ -1,35 +1,37 @@
 """FastAPI dependencies as Annotated aliases: the engine, the settings and the gate.
 
 They are `async def` on purpose: FastAPI runs a plain `def` dependency in a thread pool,
-which cost three thread hand-offs per request for three attribute reads."""
+which cost three thread hand-offs per request for three attribute reads. They take the
+HTTPConnection (what a Request and a WebSocket share) so that WS /api/v1/live can use them."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from app.api.gate import InferenceGate
 from app.config import Settings
 from app.ml.engine import Engine
 
 
-async def get_engine(request: Request) -> Engine:
+async def get_engine(request: HTTPConnection) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-async def get_settings(request: Request) -> Settings:
+async def get_settings(request: HTTPConnection) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-async def get_gate(request: Request) -> InferenceGate:
+async def get_gate(request: HTTPConnection) -> InferenceGate:
     gate: InferenceGate = request.app.state.gate
     return gate
 
 
-async def get_batch_gate(request: Request) -> InferenceGate:
+async def get_batch_gate(request: HTTPConnection) -> InferenceGate:
     gate: InferenceGate = request.app.state.batch_gate
     return gate
 

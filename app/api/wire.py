@@ -12,7 +12,8 @@ or float text, usually sent gzip-compressed:
   bytes 4..7   header length N, uint32 little-endian
   bytes 8..    header: N bytes of UTF-8 JSON, the JSON format's skeleton where every
                "data", "low", "high" and "probabilities" is replaced by
-               {"offset": byte offset into the payload, "length": bytes}
+               {"offset": byte offset into the payload, "length": bytes}, plus "timings":
+               the server's decode and infer times in ms
   then         zero padding to a multiple of 4, then the payload: the input (28*28 in the
                encoding), the packed float32 buffer (probabilities, lows, highs) and the
                packed maps, each starting on a 4-byte boundary.
@@ -85,8 +86,8 @@ def _aligned(n: int) -> int:
     return (n + 3) & ~3
 
 
-def to_binary(result: FeatureMaps) -> bytes:
-    """The binary format above (uncompressed)."""
+def to_binary(result: FeatureMaps, timings: dict[str, float] | None = None) -> bytes:
+    """The binary format above (uncompressed); `timings` (ms) go into the header as is."""
     x = encode_input(result.input, result.encoding)
     floats = np.ascontiguousarray(result.floats, dtype="<f4")
     data = np.ascontiguousarray(result.data)
@@ -117,6 +118,7 @@ def to_binary(result: FeatureMaps) -> bytes:
         "input": {"shape": [28, 28], "encoding": result.encoding,
                   "data": {"offset": x_at, "length": x.nbytes}},
         "models": models,
+        **({"timings": {k: round(v, 3) for k, v in timings.items()}} if timings else {}),
     }, separators=(",", ":")).encode()
     head_len = _aligned(8 + len(header))
     parts = [

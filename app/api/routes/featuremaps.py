@@ -10,8 +10,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep
-from app.api.inputs import check_query, decode, read_payload
+from app.api.inputs import Payload, check_query, decode, read_payload
 from app.api.schemas import ErrorOut, FeatureMapsOut
+from app.config import Settings
 from app.ml.encode import Encoding
 from app.ml.engine import Engine
 from app.ml.errors import InputError, UnknownName
@@ -92,6 +93,23 @@ def server_timing(timings: dict[str, float]) -> str:
     return ", ".join(f"{name};dur={ms:.3f}" for name, ms in timings.items())
 
 
+def answer(engine: Engine, settings: Settings, payload: Payload, names: list[str],
+           encoding: Encoding, binary: bool, gzip: bool) -> tuple[bytes, dict[str, float]]:
+    """Decode, infer, encode: all the CPU work of one update (POST here, or a message on
+    WS /api/v1/live), run through the gate. Returns the body and its stage times in ms."""
+    t0 = time.perf_counter()
+    x28 = decode(payload, settings.max_image_pixels)
+    t1 = time.perf_counter()
+    result = engine.featuremaps(x28, names, encoding)
+    t2 = time.perf_counter()
+    timings = {"decode": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000}
+    body = wire.to_binary(result, timings) if binary else wire.to_json(result)
+    if gzip:
+        body = wire.compress(body)
+    timings["encode"] = (time.perf_counter() - t2) * 1000
+    return body, timings
+
+
 @router.post(
     "/featuremaps",
     summary="Feature maps of every conv and pool layer",
@@ -114,24 +132,11 @@ async def featuremaps(
         format is None and wire.BINARY_TYPE in request.headers.get("accept", ""))
     gzip = binary and wire.accepts_gzip(request.headers.get("accept-encoding", ""))
 
-    def answer() -> tuple[bytes, dict[str, float]]:
-        """Decode, infer, encode: all the CPU work of one request, run through the gate."""
-        t0 = time.perf_counter()
-        x28 = decode(payload, settings.max_image_pixels)
-        t1 = time.perf_counter()
-        result = engine.featuremaps(x28, names, encoding)
-        t2 = time.perf_counter()
-        body = wire.to_binary(result) if binary else wire.to_json(result)
-        if gzip:
-            body = wire.compress(body)
-        t3 = time.perf_counter()
-        return body, {"decode": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000,
-                      "encode": (t3 - t2) * 1000}
-
     start = time.perf_counter()
     # a live update is about a millisecond of work: when nothing else is queued it runs right
     # here, without two thread hand-offs (see InferenceGate.run)
-    body, timings = await gate.run(answer, inline_when_idle=payload.small)
+    body, timings = await gate.run(answer, engine, settings, payload, names, encoding, binary,
+                                   gzip, inline_when_idle=payload.small)
     timings["queue"] = (time.perf_counter() - start) * 1000 - sum(timings.values())
     headers = {"Server-Timing": server_timing(timings)}
     if binary:
