@@ -59,6 +59,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=False,  # the app writes its own structured access log
         timeout_graceful_shutdown=30,
         proxy_headers=False,
+        # WS /api/v1/live sends gzip already: deflating it again per message costs CPU
+        ws_per_message_deflate=False,
     )
     return 0
 

@@ -17,7 +17,7 @@ from app.api import errors
 from app.api.gate import InferenceGate
 from app.api.metrics import Metrics
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
-from app.api.routes import batch, featuremaps, meta, page, shifts
+from app.api.routes import batch, featuremaps, live, meta, page, shifts
 from app.config import PROJECT_ROOT, Settings
 from app.ml import preprocess
 from app.ml.device import configure_threads
@@ -66,11 +66,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(title="featuremaps", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.metrics = metrics  # WS /api/v1/live counts its messages here too
     errors.install(app)
     app.include_router(meta.router)
     app.include_router(batch.router)
     app.include_router(featuremaps.router)
     app.include_router(shifts.router)
+    app.include_router(live.router)
     app.include_router(page.router)
 
     @app.get("/docs", include_in_schema=False)

@@ -1,0 +1,147 @@
+"""WS /api/v1/live: the page's live channel gives the same maps as POST /featuremaps, and
+bad drawings get the same sentences without closing the socket."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from app.api import wire
+from app.config import Settings
+
+LIVE = "/api/v1/live"
+
+
+def post_binary(client: TestClient, png: bytes, models: str = "max,avg") -> dict:
+    r = client.post(f"/api/v1/featuremaps?models={models}", content=png,
+                    headers={"Content-Type": "image/png", "Accept": wire.BINARY_TYPE,
+                             "Accept-Encoding": "gzip"})
+    assert r.status_code == 200, r.text
+    return wire.parse_binary(r.content)  # the test client has already gunzipped it
+
+
+def test_a_drawing_gets_the_same_maps_as_a_post(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    with client.websocket_connect(LIVE) as ws:
+        for label, png in list(test_digit_pngs.values())[:4]:
+            ws.send_bytes(png)
+            message = ws.receive_bytes()
+            assert message[:2] == b"\x1f\x8b", "gzip-compressed"
+            got = wire.parse_binary(gzip.decompress(message))
+            want = post_binary(client, png)
+            assert set(got["timings"]) == {"decode", "infer"}
+            assert got["input"] == want["input"]
+            assert list(got["models"]) == ["max", "avg"]
+            assert got["models"]["max"]["prediction"] == label
+            for name in ("max", "avg"):
+                a, b = got["models"][name], want["models"][name]
+                assert a["prediction"] == b["prediction"]
+                assert a["probabilities"] == b["probabilities"]
+                assert [la["data"] for la in a["layers"]] == [lb["data"] for lb in b["layers"]]
+
+
+def test_models_are_chosen_once_per_connection(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    _, png = test_digit_pngs[0]
+    with client.websocket_connect(f"{LIVE}?models=blurmax") as ws:
+        ws.send_bytes(png)
+        got = wire.parse_binary(gzip.decompress(ws.receive_bytes()))
+    assert list(got["models"]) == ["blurmax"]
+    assert [layer["name"] for layer in got["models"]["blurmax"]["layers"]] == \
+        ["conv1", "pool1", "conv2", "pool2", "conv3"]
+
+
+@pytest.mark.parametrize(("body", "status", "detail"), [
+    (b"GIF87a" + b"\0" * 10, None, None),  # whatever POST says of the same bytes
+    (b"plain text, not a picture", None, None),
+    (b"", 400, "empty message: send a PNG, JPEG, WebP or GIF"),
+])
+def test_a_bad_drawing_gets_the_post_sentence_and_the_socket_stays_open(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], body: bytes,
+        status: int | None, detail: str | None) -> None:
+    if status is None:
+        r = client.post("/api/v1/featuremaps", content=body, headers={"Content-Type": "image/png"})
+        assert 400 <= r.status_code < 500
+        status, detail = r.status_code, r.json()["detail"]
+    label, png = test_digit_pngs[0]
+    with client.websocket_connect(LIVE) as ws:
+        ws.send_bytes(body)
+        assert json.loads(ws.receive_text()) == {"status": status, "detail": detail}
+        ws.send_bytes(png)
+        got = wire.parse_binary(gzip.decompress(ws.receive_bytes()))
+        assert got["models"]["max"]["prediction"] == label
+
+
+def test_text_and_oversize_messages_are_refused_with_a_reason(
+        client: TestClient, settings: Settings) -> None:
+    with client.websocket_connect(LIVE) as ws:
+        ws.send_text("hello")
+        assert json.loads(ws.receive_text()) == {
+            "status": 400, "detail": "send each drawing as a binary message (PNG, JPEG, WebP "
+                                     "or GIF bytes), not text"}
+        size = settings.max_upload_bytes + 1
+        ws.send_bytes(b"\x89PNG" + b"\0" * (size - 4))
+        assert json.loads(ws.receive_text()) == {
+            "status": 413, "detail": f"message of {size:,} bytes is over the upload limit of "
+                                     f"{settings.max_upload_bytes:,} "
+                                     "(FEATUREMAPS_MAX_UPLOAD_BYTES)"}
+
+
+@pytest.mark.parametrize(("query", "status", "detail"), [
+    ("?models=max,resnet", 422, "unknown model 'resnet' in models=; this server has "
+                                "max, avg, strided, nopool, blurmax"),
+    ("?encoding=float32", 400, "unknown query parameter 'encoding'; accepted: models"),
+])
+def test_a_bad_query_is_explained_then_closed(client: TestClient, query: str, status: int,
+                                              detail: str) -> None:
+    """The same status and sentence as POST /featuremaps gives for the same query."""
+    with client.websocket_connect(LIVE + query) as ws:
+        assert json.loads(ws.receive_text()) == {"status": status, "detail": detail}
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_bytes()
+    assert closed.value.code == 1008
+
+
+def test_pages_of_other_origins_are_refused(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect) as refused, \
+            client.websocket_connect(LIVE, headers={"Origin": "https://elsewhere.example"}):
+        pass
+    assert refused.value.code == 1008
+    with client.websocket_connect(LIVE, headers={"Origin": "http://testserver"}) as ws:
+        ws.send_text("still open")
+        assert json.loads(ws.receive_text())["status"] == 400
+
+
+def test_an_allowed_origin_may_connect(settings: Settings) -> None:
+    from app.main import create_app
+
+    allowed = settings.model_copy(update={"allowed_origins": ["https://class.example"],
+                                          "models": ["max"]})
+    with TestClient(create_app(allowed)) as other, \
+            other.websocket_connect(LIVE + "?models=max",
+                                    headers={"Origin": "https://class.example"}) as ws:
+        ws.send_text("hello")
+        assert json.loads(ws.receive_text())["status"] == 400
+
+
+def test_messages_are_counted_in_the_metrics(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    def count(status: str) -> int:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith("featuremaps_requests_total") and 'method="WS"' in line \
+                    and 'route="/api/v1/live"' in line and f'status="{status}"' in line:
+                return int(line.rsplit(" ", 1)[1])
+        return 0
+
+    ok, bad = count("200"), count("400")
+    _, png = test_digit_pngs[0]
+    with client.websocket_connect(LIVE) as ws:
+        ws.send_bytes(png)
+        ws.receive_bytes()
+        ws.send_text("not a drawing")
+        ws.receive_text()
+    assert (count("200"), count("400")) == (ok + 1, bad + 1)
