@@ -2,10 +2,11 @@
 // wires drawing, uploads, nudges and the shift lab to the two requests the page makes.
 //
 // Data flow: ink on the pad -> Coalescer (one featuremaps request in flight, newest drawing
-// wins) -> decoded binary maps -> paint every view -> 'fm:painted' event. A stroke's end, an
+// wins) -> the live WebSocket (POST /featuremaps when it is not open, or with
+// ?transport=http) -> decoded binary maps -> paint every view -> 'fm:painted' event. A stroke's end, an
 // upload or a nudge also asks /shifts once (the shift lab, and the numbers the next nudge shows).
 
-import { ApiError, fetchModels, postFeaturemaps, postShifts } from './api.js';
+import { ApiError, LiveChannel, fetchModels, postFeaturemaps, postShifts } from './api.js';
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { renderDownsample } from './downsample.js';
@@ -76,6 +77,9 @@ class App {
     this.shiftQueue = new Coalescer((job) => this.#runShifts(job), (busy) => labBox.setAttribute('aria-busy', String(busy)));
     mapsBox.setAttribute('aria-busy', 'false');
     labBox.setAttribute('aria-busy', 'false');
+    const transport = new URLSearchParams(window.location.search).get('transport');
+    this.live = transport !== 'http' && LiveChannel.supported ? new LiveChannel(config.api, this.models) : null;
+    this.live?.open();
     this.pad = new DrawingPad(byId('pad'), (phase, t) => this.#ink(phase, t));
     this.#wireControls();
     this.#reset();
@@ -115,6 +119,7 @@ class App {
       this.generation += 1;
       this.offset = [0, 0];
       this.nudge.setOffset(0, 0);
+      if (this.live && !this.live.ready) this.live.open(); // reconnect once per stroke
     }
     this.#push({
       source: 'pad', pointerTime, what: 'the drawing',
@@ -223,7 +228,7 @@ class App {
       const body = await job.makeBody();
       const encodedTime = performance.now();
       if (job.generation !== this.generation) return;
-      const result = await postFeaturemaps(this.config.api, this.models, body);
+      const [result, transport] = await this.#maps(job, body);
       const receivedTime = performance.now();
       if (job.generation !== this.generation) return;
       this.#keys += 1;
@@ -234,15 +239,33 @@ class App {
       document.dispatchEvent(new CustomEvent('fm:painted', {
         detail: {
           pointerTime: job.pointerTime ?? null, sentTime, encodedTime, receivedTime, paintedTime,
-          source: job.source, serverTiming: result.serverTiming,
+          source: job.source, serverTiming: result.serverTiming, transport,
+          arrivedTime: result.arrivedTime ?? null,
         },
       }));
+      document.body.dataset.transport = transport;
       job.then?.(this.current);
     } catch (err) {
       if (job.generation === this.generation) this.#showError(err, job.what);
     } finally {
       job.done?.();
     }
+  }
+
+  /** The maps for a job's body and the transport that brought them: drawings go over the
+   * live socket when it is open, everything else (and drawings without it) as a POST. */
+  async #maps(job, body) {
+    if (job.source === 'pad' && this.live) {
+      if (this.live.ready) {
+        try {
+          return [await this.live.send(body.data), 'websocket'];
+        } catch (err) {
+          if (err instanceof ApiError) throw err; // the server refused this drawing
+          // the socket is gone: this drawing goes by POST, and the next stroke reconnects
+        }
+      }
+    }
+    return [await postFeaturemaps(this.config.api, this.models, body), 'http'];
   }
 
   /** The shift lab's answer for `current` (asked once per input); null if superseded. */

@@ -38,7 +38,8 @@ export function decodeFeaturemaps(buffer) {
       })),
     };
   }
-  return { input: levels(header.input.data), models };
+  // timings: the server's decode and infer times in ms (the live channel has no headers)
+  return { input: levels(header.input.data), models, timings: header.timings ?? null };
 }
 
 /** One unit's value, dequantised: low + q/255 * (high - low) of its channel. */

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.browser.conftest import FeatureMapsPage
+from tests.browser.conftest import RECORDER, Api, FeatureMapsPage
 
 pytestmark = pytest.mark.browser
 
@@ -170,3 +171,34 @@ def test_the_png_the_page_sends_decodes_to_its_pixels(fm: FeatureMapsPage) -> No
     assert image.mode == "L" and image.size == (37, 23)
     expected = (np.arange(37 * 23) * 7 % 256).astype(np.uint8).reshape(23, 37)
     np.testing.assert_array_equal(np.asarray(image), expected)
+
+
+def test_drawing_goes_over_the_live_socket(fm: FeatureMapsPage) -> None:
+    fm.page.wait_for_function("document.body.dataset.ready === 'true'")
+    fm.after_paint(lambda: fm.stroke(ONE, steps=12), source="pad")
+    pad = [d for d in fm.paints() if d["source"] == "pad"]
+    assert pad[-1]["transport"] == "websocket", [d["transport"] for d in pad]
+    # the server's own times come along in the message, as Server-Timing does for a POST
+    assert "infer;dur=" in pad[-1]["serverTiming"]
+    assert fm.prediction("max").startswith("predicts 1")
+    assert_layers_painted(fm)
+
+
+@pytest.mark.parametrize("how", ["socket refused", "?transport=http"])
+def test_without_the_socket_drawing_falls_back_to_post(browser: Any, server_url: str, api: Api,
+                                                       how: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.add_init_script(RECORDER)
+    fm = FeatureMapsPage(page, api)
+    if how == "socket refused":  # as behind a proxy that does not pass WebSockets
+        page.route_web_socket("**/api/v1/live*", lambda ws: ws.close())
+    page.goto(server_url + ("/?transport=http" if how.startswith("?") else "/"))
+    page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+    fm.after_paint(lambda: fm.stroke(SEVEN, steps=10), source="pad")
+    pad = [d for d in fm.paints() if d["source"] == "pad"]
+    assert {d["transport"] for d in pad} == {"http"}
+    assert fm.prediction("max").startswith("predicts 7")
+    assert_layers_painted(fm)
+    context.close()
+    assert not fm.errors, fm.errors
