@@ -6,11 +6,14 @@ continuous stroke of many mouse moves, and reads the page's `fm:painted` events:
 paint of the maps, the time of the newest pointer event it includes (`pointerTime`, the
 event's timeStamp) and the time its canvases were painted (`paintedTime`).
 
-    python bench/browser_latency.py [--moves 400] [--interval-ms 8] [--json PATH]
+    python bench/browser_latency.py [--moves 400] [--interval-ms 8] [--transports T,T]
+                                    [--json PATH]
 
 Prints the median and p90 pointer-to-painted time in ms and the update rate (paints per
-second while drawing). The page keeps at most one request in flight and sends the newest
-drawing when it lands, so the rate is bounded by the round trip and not by the mouse.
+second while drawing), for the page's live WebSocket and for POST (?transport=http), one
+after the other against the same server. The page keeps at most one request in flight and
+sends the newest drawing when it lands, so the rate is bounded by the round trip and not by
+the mouse.
 """
 
 from __future__ import annotations
@@ -142,7 +145,8 @@ async def draw(page: Any, cdp: Any, box: dict[str, float], points: list[tuple[fl
     return time.perf_counter() - started
 
 
-async def measure(base: str, moves: int, interval_ms: float) -> dict[str, Any]:
+async def measure(base: str, moves: int, interval_ms: float,
+                  transport: str = "websocket") -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -150,7 +154,7 @@ async def measure(base: str, moves: int, interval_ms: float) -> dict[str, Any]:
                                           headless=True)
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
         await page.add_init_script(RECORDER)
-        await page.goto(base + "/")
+        await page.goto(base + ("/?transport=http" if transport == "http" else "/"))
         await page.wait_for_selector("body[data-ready]")
         cdp = await page.context.new_cdp_session(page)
         found = await page.locator("#pad").bounding_box()
@@ -171,15 +175,23 @@ async def measure(base: str, moves: int, interval_ms: float) -> dict[str, Any]:
     drawn = [d for d in paints if d["source"] == "pad" and d["pointerTime"] is not None]
     if len(drawn) < 3:
         raise SystemExit(f"only {len(drawn)} paints were recorded; is the page working?")
+    used = {d.get("transport") for d in drawn}
+    if used != {transport}:
+        raise SystemExit(f"asked for {transport}, the page used {', '.join(map(str, used))}")
     latencies = [d["paintedTime"] - d["pointerTime"] for d in drawn]
     span_ms = drawn[-1]["paintedTime"] - drawn[0]["pointerTime"]
 
     def stage(a: str, b: str) -> float:
         return round(float(statistics.median(d[b] - d[a] for d in drawn)), 2)
 
+    # decode + infer: what both transports report (a socket's answer cannot carry the time
+    # it took to encode itself)
     server_ms = [sum(float(part.split("dur=")[1]) for part in d["serverTiming"].split(",")
-                     if "dur=" in part) for d in drawn if d.get("serverTiming")]
+                     if part.strip().split(";")[0] in ("decode", "infer"))
+                 for d in drawn if d.get("serverTiming")]
+    arrived = [d for d in drawn if d.get("arrivedTime") is not None]
     return {
+        "transport": transport,
         "moves": moves,
         "interval_ms": interval_ms,
         "stroke_seconds": round(stroke_s, 3),
@@ -195,6 +207,9 @@ async def measure(base: str, moves: int, interval_ms: float) -> dict[str, Any]:
             "round_trip": stage("encodedTime", "receivedTime"),
             "paint": stage("receivedTime", "paintedTime"),
         },
+        # on the socket: from the answer's arrival to its maps decoded (gunzip + parse)
+        "unzip_decode_ms": round(float(statistics.median(
+            d["receivedTime"] - d["arrivedTime"] for d in arrived)), 2) if arrived else None,
         "server_ms_median": round(statistics.median(server_ms), 2) if server_ms else None,
         "server_timing_sample": drawn[len(drawn) // 2].get("serverTiming", ""),
     }
@@ -207,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="time between mouse moves (8 ms = a 125 Hz mouse)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="the server's device")
+    parser.add_argument("--transports", default="websocket,http",
+                        help="the page's live transports to measure, one after the other on "
+                             "the same server (websocket: the live socket; http: POST)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
@@ -218,23 +236,29 @@ def main(argv: list[str] | None = None) -> int:
         with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
             health = json.loads(r.read())
         load_before = os.getloadavg()[0]
-        figures = asyncio.run(measure(base, args.moves, args.interval_ms))
+        runs = [asyncio.run(measure(base, args.moves, args.interval_ms, t))
+                for t in args.transports.split(",")]
     finally:
         stop_server(server)
     # the figures depend on the machine: say which, and how busy it was
-    figures["host"] = {"device": health["device"], "models": health["models"],
-                       "cpu_count": os.cpu_count(), "load_average_1min": round(load_before, 2)}
-    sys.stdout.write(
-        f"pointer-to-painted over {figures['paints']} paints ({figures['moves']} mouse moves, "
-        f"one every {figures['interval_ms']:g} ms): median {figures['median_ms']:.1f} ms, "
-        f"p90 {figures['p90_ms']:.1f} ms; {figures['paints_per_second']:.1f} paints/s\n"
-        f"stroke drawn in {figures['stroke_seconds']:.1f} s; "
-        f"median stages (ms): {figures['stages_median_ms']}\n"
-        f"server's own time per request (Server-Timing, median): {figures['server_ms_median']} ms\n"
-        f"host: {figures['host']}\n")
+    host = {"device": health["device"], "models": health["models"],
+            "cpu_count": os.cpu_count(), "load_average_1min": round(load_before, 2)}
+    for figures in runs:
+        sys.stdout.write(
+            f"[{figures['transport']}] pointer-to-painted over {figures['paints']} paints "
+            f"({figures['moves']} mouse moves, one every {figures['interval_ms']:g} ms): "
+            f"median {figures['median_ms']:.1f} ms, p90 {figures['p90_ms']:.1f} ms; "
+            f"{figures['paints_per_second']:.1f} paints/s\n"
+            f"  stroke drawn in {figures['stroke_seconds']:.1f} s; "
+            f"median stages (ms): {figures['stages_median_ms']}\n"
+            f"  server's own decode + infer per update (median): "
+            f"{figures['server_ms_median']} ms"
+            + (f"; unzip + decode in the page: {figures['unzip_decode_ms']} ms"
+               if figures["unzip_decode_ms"] is not None else "") + "\n")
+    sys.stdout.write(f"host: {host}\n")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        args.json.write_text(json.dumps({"runs": runs, "host": host}, indent=2) + "\n")
     return 0
 
 
