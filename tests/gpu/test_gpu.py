@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pytest
 import torch
 
+from app.api import wire
 from app.config import Settings
 from app.ml import device
 from app.ml.encode import dequantise
@@ -104,3 +107,11 @@ def test_the_server_reports_and_uses_the_gpu(settings: Settings,
             want = cpu.featuremaps(x, ["max", "avg"], "float32").nets
             assert (got["max"]["prediction"], got["avg"]["prediction"]) == \
                 (want[0].prediction, want[1].prediction)
+        # the page's live socket goes through the same engine (and its CUDA graph)
+        with client.websocket_connect("/api/v1/live?models=max,avg") as ws:
+            for (_, png), x in zip(test_digit_pngs.values(), digits, strict=True):
+                ws.send_bytes(png)
+                live = wire.parse_binary(gzip.decompress(ws.receive_bytes()))["models"]
+                want = cpu.featuremaps(x, ["max", "avg"], "float32").nets
+                assert (live["max"]["prediction"], live["avg"]["prediction"]) == \
+                    (want[0].prediction, want[1].prediction)
