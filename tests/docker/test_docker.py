@@ -5,6 +5,7 @@ Run with `make test-docker` (root; installs docker.io and debootstrap when missi
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import time
@@ -68,6 +69,32 @@ def test_featuremaps_equal_the_in_process_app(
                 for key in ("kind", "shape", "encoding", "low", "high", "data"):
                     assert mine[key] == theirs[key], (name, variant, mine["name"], key)
         assert got == expected, name
+
+
+def test_the_live_socket_answers_as_the_in_process_app(
+        server: dockerkit.Container, reference: TestClient,
+        digits: list[tuple[str, int, bytes]]) -> None:
+    """The page draws over WS /api/v1/live: the image must carry a WebSocket implementation
+    for uvicorn (its `standard` extra), or the page silently falls back to POST."""
+    from websockets.sync.client import connect
+
+    from app.api import wire
+
+    with connect(server.url.replace("http://", "ws://") + "/api/v1/live", open_timeout=10,
+                 compression=None) as ws:
+        for name, _, png in digits:
+            ws.send(png)
+            answer = ws.recv(timeout=30)
+            assert isinstance(answer, bytes), answer  # a text message is a refusal
+            got = wire.parse_binary(gzip.decompress(answer))
+            with reference.websocket_connect("/api/v1/live") as local:
+                local.send_bytes(png)
+                want = wire.parse_binary(gzip.decompress(local.receive_bytes()))
+            for variant in ("max", "avg"):
+                assert got["models"][variant]["prediction"] == \
+                    want["models"][variant]["prediction"], (name, variant)
+                assert [la["data"] for la in got["models"][variant]["layers"]] == \
+                    [la["data"] for la in want["models"][variant]["layers"]], (name, variant)
 
 
 def test_multipart_upload(server: dockerkit.Container, reference: TestClient,
