@@ -42,6 +42,17 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def declared_pixels(data: bytes) -> int | None:
+    """Width x height as the image's header declares them (no pixel decoded), or None when
+    the header cannot be read."""
+    try:
+        with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error):
+        return None
+    return int(width) * int(height)
+
+
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
     """Decode image bytes into light-on-dark grey levels (H, W) float32 in 0..1.
 

@@ -150,3 +150,23 @@ def test_large_images_are_reduced_before_the_float_work() -> None:
     h, w = ink_box(x)
     assert h == 20 and w in (1, 2, 3)
     assert preprocess.MAX_SIDE == 512
+
+
+def test_only_small_declared_images_may_be_decoded_inline() -> None:
+    """A live update (112x112) runs on the event loop when the gate is idle; a small file
+    that declares a huge image must not, or its decoding stalls every connection."""
+    from app.api.inputs import INLINE_MAX_BYTES, Payload
+
+    def png(side: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("L", (side, side)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    huge = png(4096)
+    assert len(huge) < INLINE_MAX_BYTES  # small on the wire...
+    assert preprocess.declared_pixels(huge) == 4096 * 4096
+    assert not Payload("image", huge).small  # ...but not decoded inline
+    assert Payload("image", png(112)).small
+    assert preprocess.declared_pixels(b"not an image") is None
+    assert not Payload("image", b"not an image").small
+    assert Payload("json", b'{"pixels": []}').small
