@@ -95,6 +95,10 @@ def test_text_and_oversize_messages_are_refused_with_a_reason(
     ("?models=max,resnet", 422, "unknown model 'resnet' in models=; this server has "
                                 "max, avg, strided, nopool, blurmax"),
     ("?encoding=float32", 400, "unknown query parameter 'encoding'; accepted: models"),
+    ("?models=", 422, "query parameter 'models': '' is not a comma-separated list of network "
+                      "names (e.g. max,avg)"),
+    ("?models=max,,avg", 422, "query parameter 'models': 'max,,avg' is not a comma-separated "
+                              "list of network names (e.g. max,avg)"),
 ])
 def test_a_bad_query_is_explained_then_closed(client: TestClient, query: str, status: int,
                                               detail: str) -> None:
@@ -145,3 +149,43 @@ def test_messages_are_counted_in_the_metrics(
         ws.send_text("not a drawing")
         ws.receive_text()
     assert (count("200"), count("400")) == (ok + 1, bad + 1)
+
+
+def test_an_unexpected_error_is_a_500_message_then_a_close(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.api.routes import live
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(live, "answer", broken)
+    _, png = test_digit_pngs[0]
+    with client.websocket_connect(LIVE) as ws:
+        ws.send_bytes(png)
+        assert json.loads(ws.receive_text()) == {"status": 500, "detail": "internal server error"}
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_bytes()
+    assert closed.value.code == 1011
+    monkeypatch.undo()
+    with client.websocket_connect(LIVE) as ws:  # and the server goes on serving
+        ws.send_bytes(png)
+        assert wire.parse_binary(gzip.decompress(ws.receive_bytes()))["models"]
+
+
+def test_a_busy_server_says_when_to_retry(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.api.errors import Overloaded
+
+    async def full(*args: object, **kwargs: object) -> None:
+        raise Overloaded("server busy: 64 inferences already in flight; retry after the time "
+                         "in Retry-After")
+
+    monkeypatch.setattr(client.app.state.gate, "run", full)  # type: ignore[attr-defined]
+    _, png = test_digit_pngs[0]
+    with client.websocket_connect(LIVE) as ws:
+        ws.send_bytes(png)
+        assert json.loads(ws.receive_text()) == {
+            "status": 503, "detail": "server busy: 64 inferences already in flight; retry after "
+                                     "the time in Retry-After", "retry_after": 1}

@@ -59,9 +59,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
+MODELS_PATTERN = r"^[a-z]+(,[a-z]+)*$"
 ModelsQuery = Annotated[str | None, Query(
     description="comma-separated networks to run (default: max,avg)", examples=["max,avg"],
-    pattern=r"^[a-z]+(,[a-z]+)*$")]
+    pattern=MODELS_PATTERN)]
 EncodingQuery = Annotated[Encoding, Query(
     description="uint8 (per-channel quantised), float16 or float32 (little-endian)")]
 FormatQuery = Annotated[Literal["json", "binary"] | None, Query(

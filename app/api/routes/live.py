@@ -15,7 +15,10 @@ Protocol (documented in the README):
             application/x-featuremaps with Accept-Encoding: gzip), encoding uint8, whose
             header carries the server's "timings" (decode and infer, ms);
             or one text message {"status": 4xx | 503, "detail": "..."} when that drawing
-            could not be used; the socket stays open for the next one
+            could not be used (503 adds "retry_after", seconds); the socket stays open for
+            the next one (after a 500 it closes with 1011)
+  limits    `featuremaps serve` has uvicorn refuse messages over the upload limit while
+            reading them (close code 1009); a socket idle for 10 minutes is closed (1000)
   counted   in /metrics as method "WS", route /api/v1/live, one per message
   refused   a bad query is answered with such a text message and then close code 1008; a
             browser page from another origin (one not in FEATUREMAPS_ALLOWED_ORIGINS) is
@@ -24,23 +27,34 @@ Protocol (documented in the README):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from app.api.deps import EngineDep, GateDep, SettingsDep
 from app.api.errors import Overloaded, TimedOut
-from app.api.inputs import INLINE_MAX_BYTES, BadRequest, Payload, PayloadTooLarge
+from app.api.gate import InferenceGate
+from app.api.inputs import BadRequest, Payload, PayloadTooLarge
 from app.api.metrics import Metrics
-from app.api.routes.featuremaps import answer, parse_models, server_timing
+from app.api.routes.featuremaps import (
+    MODELS_PATTERN,
+    InvalidParameter,
+    answer,
+    parse_models,
+    server_timing,
+)
 from app.config import Settings
+from app.ml.engine import Engine
 from app.ml.errors import EmptyBody, InputError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
 ROUTE = "/api/v1/live"  # its label in /metrics
+IDLE_S = 600.0  # a socket with no drawing for this long is closed (the page reopens it)
 
 
 def same_origin(websocket: WebSocket, settings: Settings) -> bool:
@@ -56,57 +70,90 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
+def _text(code: int, detail: str, **extra: object) -> str:
+    return json.dumps({"status": code, "detail": detail, **extra})
+
+
 async def _error(websocket: WebSocket, code: int, detail: str) -> None:
-    await websocket.send_text(json.dumps({"status": code, "detail": detail}))
+    await websocket.send_text(_text(code, detail))
+
+
+def _names(websocket: WebSocket, engine: Engine) -> list[str]:
+    """The networks of this connection, checked as POST /featuremaps checks its query."""
+    unknown = [k for k in websocket.query_params if k != "models"]
+    if unknown:
+        raise BadRequest(f"unknown query parameter {unknown[0]!r}; accepted: models")
+    models = websocket.query_params.get("models")
+    if models is not None and not re.fullmatch(MODELS_PATTERN, models):
+        raise InvalidParameter(f"query parameter 'models': {models!r} is not a comma-separated "
+                               "list of network names (e.g. max,avg)")
+    return parse_models(engine, models)
 
 
 @router.websocket("/live")
 async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
                gate: GateDep) -> None:
     if not same_origin(websocket, settings):
+        log.warning("refused a live socket from origin %r (host %r): not this site and not in "
+                    "FEATUREMAPS_ALLOWED_ORIGINS", websocket.headers.get("origin"),
+                    websocket.headers.get("host"))
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
         return
     await websocket.accept()
-    try:
-        unknown = [k for k in websocket.query_params if k != "models"]
-        if unknown:
-            raise BadRequest(f"unknown query parameter {unknown[0]!r}; accepted: models")
-        names = parse_models(engine, websocket.query_params.get("models"))
-    except InputError as exc:
-        await _error(websocket, exc.status_code, str(exc))
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="bad query")
-        return
     metrics: Metrics = websocket.app.state.metrics
     try:
+        try:
+            names = _names(websocket, engine)
+        except InputError as exc:
+            await _error(websocket, exc.status_code, str(exc))
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="bad query")
+            return
         while True:
-            message = await websocket.receive()
+            try:
+                message = await asyncio.wait_for(websocket.receive(), IDLE_S)
+            except TimeoutError:
+                await websocket.close(code=status.WS_1000_NORMAL_CLOSURE, reason="idle")
+                return
             if message["type"] == "websocket.disconnect":
                 return
             start = time.perf_counter()
-            body = message.get("bytes")
-            try:
-                if body is None:
-                    raise BadRequest("send each drawing as a binary message (PNG, JPEG, WebP "
-                                     "or GIF bytes), not text")
-                if not body:
-                    raise EmptyBody("empty message: send a PNG, JPEG, WebP or GIF")
-                if len(body) > settings.max_upload_bytes:
-                    raise PayloadTooLarge(
-                        f"message of {len(body):,} bytes is over the upload limit of "
-                        f"{settings.max_upload_bytes:,} (FEATUREMAPS_MAX_UPLOAD_BYTES)")
-                out, timings = await gate.run(
-                    answer, engine, settings, Payload("image", body), names, "uint8", True, True,
-                    inline_when_idle=len(body) <= INLINE_MAX_BYTES)
-            except InputError as exc:
-                await _error(websocket, exc.status_code, str(exc))
-                metrics.observe("WS", ROUTE, exc.status_code, time.perf_counter() - start)
-                continue
-            except (Overloaded, TimedOut) as exc:
-                await _error(websocket, 503, str(exc))
-                metrics.observe("WS", ROUTE, 503, time.perf_counter() - start)
-                continue
-            log.debug("live update: %s", server_timing(timings))
-            await websocket.send_bytes(out)
-            metrics.observe("WS", ROUTE, 200, time.perf_counter() - start)
+            code, out = await _one(message.get("bytes"), engine, settings, gate, names)
+            if isinstance(out, bytes):
+                await websocket.send_bytes(out)
+            else:
+                await websocket.send_text(out)
+            metrics.observe("WS", ROUTE, code, time.perf_counter() - start)
+            if code == 500:
+                await websocket.close(code=status.WS_1011_INTERNAL_ERROR)
+                return
     except WebSocketDisconnect:
         return
+
+
+async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: InferenceGate,
+               names: list[str]) -> tuple[int, bytes | str]:
+    """One message's answer and its status: the maps, or a {status, detail} text."""
+    try:
+        if body is None:
+            raise BadRequest("send each drawing as a binary message (PNG, JPEG, WebP or GIF "
+                             "bytes), not text")
+        if not body:
+            raise EmptyBody("empty message: send a PNG, JPEG, WebP or GIF")
+        if len(body) > settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"message of {len(body):,} bytes is over the upload limit of "
+                f"{settings.max_upload_bytes:,} (FEATUREMAPS_MAX_UPLOAD_BYTES)")
+        payload = Payload("image", body)
+        out, timings = await gate.run(answer, engine, settings, payload, names, "uint8", True,
+                                      True, inline_when_idle=payload.small)
+    except InputError as exc:
+        return exc.status_code, _text(exc.status_code, str(exc))
+    except Overloaded as exc:
+        return 503, _text(503, str(exc), retry_after=exc.retry_after)
+    except TimedOut as exc:
+        return 503, _text(503, str(exc), retry_after=1)
+    except Exception:
+        log.exception("unhandled error on a live socket message")
+        return 500, _text(500, "internal server error")
+    log.debug("live update: %s", server_timing(timings))
+    return 200, out
