@@ -90,7 +90,8 @@ function timingText(timings) {
 export class LiveChannel {
   static supported = typeof WebSocket !== 'undefined';
 
-  #socket = null;
+  #socket = null; // the open socket, or null
+  #current = null; // the socket being opened or open; events of older ones are ignored
   #opening = null;
   #pending = null; // {resolve, reject} of the one drawing in flight
 
@@ -112,36 +113,62 @@ export class LiveChannel {
       try {
         socket = new WebSocket(this.url);
       } catch {
+        this.#opening = null;
         resolve(false);
         return;
       }
+      this.#current = socket;
       socket.binaryType = 'arraybuffer';
       const timer = setTimeout(() => socket.close(), timeoutMs);
       socket.onopen = () => {
         clearTimeout(timer);
-        this.#socket = socket;
-        resolve(true);
+        if (this.#current === socket) this.#socket = socket;
+        resolve(this.#current === socket);
       };
-      socket.onmessage = (e) => this.#answer(e.data);
+      socket.onmessage = (e) => {
+        if (this.#current === socket) this.#answer(e.data);
+      };
       socket.onclose = () => {
         clearTimeout(timer);
-        this.#socket = null;
-        this.#opening = null; // a later open() may try again
-        const pending = this.#pending;
-        this.#pending = null;
-        pending?.reject(new Error('the live connection closed'));
         resolve(false);
+        if (this.#current !== socket) return; // given up on already
+        this.#giveUp(new Error('the live connection closed'));
       };
     });
     return this.#opening;
   }
 
-  send(data) {
+  /** Forget the current socket (a later open() starts a new one) and fail what is pending. */
+  #giveUp(error) {
+    const socket = this.#current;
+    this.#current = null;
+    this.#socket = null;
+    this.#opening = null;
+    const pending = this.#pending;
+    this.#pending = null;
+    pending?.reject(error);
+    if (socket && socket.readyState < WebSocket.CLOSING) socket.close();
+  }
+
+  /** A socket can die without closing (a laptop asleep, a dropped NAT entry): an answer
+   * that takes longer than timeoutMs closes it, so the drawing falls back to POST. */
+  send(data, timeoutMs = 5000) {
     if (!this.ready) return Promise.reject(new Error('the live connection is not open'));
     if (this.#pending) return Promise.reject(new Error('a drawing is already on its way'));
+    const socket = this.#socket;
     return new Promise((resolve, reject) => {
-      this.#pending = { resolve, reject };
-      this.#socket.send(data);
+      // give the socket up at once: its close handshake may take as long as the answer
+      const timer = setTimeout(() => this.#giveUp(new Error('the live connection stopped answering')), timeoutMs);
+      const settle = (fn) => (value) => {
+        clearTimeout(timer);
+        fn(value);
+      };
+      this.#pending = { resolve: settle(resolve), reject: settle(reject) };
+      try {
+        socket.send(data);
+      } catch (err) {
+        this.#giveUp(new Error(`the live connection failed (${err.message})`));
+      }
     });
   }
 

@@ -184,7 +184,7 @@ def test_drawing_goes_over_the_live_socket(fm: FeatureMapsPage) -> None:
     assert_layers_painted(fm)
 
 
-@pytest.mark.parametrize("how", ["socket refused", "?transport=http"])
+@pytest.mark.parametrize("how", ["socket refused", "socket silent", "?transport=http"])
 def test_without_the_socket_drawing_falls_back_to_post(browser: Any, server_url: str, api: Api,
                                                        how: str) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -193,11 +193,15 @@ def test_without_the_socket_drawing_falls_back_to_post(browser: Any, server_url:
     fm = FeatureMapsPage(page, api)
     if how == "socket refused":  # as behind a proxy that does not pass WebSockets
         page.route_web_socket("**/api/v1/live*", lambda ws: ws.close())
+    if how == "socket silent":  # open, but no answer ever comes (a dropped connection)
+        page.route_web_socket("**/api/v1/live*", lambda ws: None)
     page.goto(server_url + ("/?transport=http" if how.startswith("?") else "/"))
     page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
     fm.after_paint(lambda: fm.stroke(SEVEN, steps=10), source="pad")
     pad = [d for d in fm.paints() if d["source"] == "pad"]
     assert {d["transport"] for d in pad} == {"http"}
+    if how == "socket silent":  # the drawing waited 5 s for the socket, then went by POST
+        assert pad[0]["receivedTime"] - pad[0]["encodedTime"] >= 5000
     assert fm.prediction("max").startswith("predicts 7")
     assert_layers_painted(fm)
     context.close()
