@@ -71,7 +71,8 @@ def test_pipelined_batch_extraction_matches_the_cpu(settings: Settings) -> None:
     """Several batches and a short last one, so both pinned buffers are reused."""
     from app.ml.batch import extract
 
-    images = np.random.default_rng(0).integers(0, 256, (300, 28, 28), dtype=np.uint8)
+    # 4 batches of 64 (per-layer quantisation) and one of 14 (the fused pass)
+    images = np.random.default_rng(0).integers(0, 256, (270, 28, 28), dtype=np.uint8)
     cpu = Engine.load(settings.model_copy(update={"device": "cpu", "models": ["max", "avg"]}))
     gpu = Engine.load(settings.model_copy(update={"device": "cuda", "models": ["max", "avg"]}))
     a = extract(cpu, images, ["max", "avg"], batch_size=64)

@@ -141,3 +141,21 @@ def test_host_and_device_packing_agree(engine: Engine, digit: np.ndarray, n: int
     np.testing.assert_array_equal(host_floats, dev_floats.numpy())
     diff = np.abs(host_data.astype(int) - dev_data.numpy().astype(int))
     assert diff.max() <= 1 and (diff == 0).mean() > 0.999
+
+
+def test_device_quantisation_keeps_a_narrow_channel_far_from_zero() -> None:
+    """(m - low) * scale, not m * scale - low * scale: a channel of values 1000..1000.01
+    spreads over the levels as the NumPy path spreads it."""
+    from app.ml.pack import _quantise_into
+
+    m = (1000 + np.linspace(0, 0.01, 256, dtype=np.float32)).reshape(1, 1, 16, 16)
+    t = torch.from_numpy(m)
+    lo, hi = torch.aminmax(t.flatten(2), dim=2)
+    out = torch.empty(256, dtype=torch.uint8)
+    _quantise_into(out, t, lo, hi)
+    span = np.float32(m.max() - m.min())
+    want = np.minimum((m.ravel() - m.min()) * (np.float32(255) / span) + 0.5, 255).astype(np.uint8)
+    got = out.numpy()
+    assert got[0] == 0 and got[-1] == 255
+    assert np.abs(got.astype(int) - want).max() <= 1  # m * scale - low * scale: 2 apart
+    assert len(np.unique(got)) == len(np.unique(m))  # every distinct float32 keeps a level
