@@ -61,8 +61,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=False,
         # WS /api/v1/live sends gzip already: deflating it again per message costs CPU
         ws_per_message_deflate=False,
-        # its messages are drawings: refused while being read once over the upload limit
-        # (close code 1009), and few may wait per socket (the page sends one at a time)
+        # its messages are drawings: the socket closes while reading one over the upload limit
+        # and few may wait per socket (the page sends one at a time)
         ws_max_size=settings.max_upload_bytes,
         ws_max_queue=2,
     )

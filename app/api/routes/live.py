@@ -18,7 +18,7 @@ Protocol (documented in the README):
             could not be used (503 adds "retry_after", seconds); the socket stays open for
             the next one (after a 500 it closes with 1011)
   limits    `featuremaps serve` has uvicorn refuse messages over the upload limit while
-            reading them (close code 1009); a socket idle for 10 minutes is closed (1000)
+            reading them (the socket closes); a socket idle for 10 minutes is closed (1000)
   counted   in /metrics as method "WS", route /api/v1/live, one per message
   refused   a bad query is answered with such a text message and then close code 1008; a
             browser page from another origin (one not in FEATUREMAPS_ALLOWED_ORIGINS) is
