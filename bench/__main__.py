@@ -38,7 +38,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2))
     print(f"\nfigures written to {args.out.relative_to(ROOT)}; the browser benchmark is "  # noqa: T201
-          "python bench/browser_latency.py")
+          "python -m bench.browser_latency")
 
 
 if __name__ == "__main__":

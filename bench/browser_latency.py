@@ -1,13 +1,13 @@
 """Pointer-to-painted latency of the drawing page, measured in a real browser.
 
-Starts the server on a free 127.0.0.1 port (a subprocess of this checkout, with the models
+Starts the server on a free 127.0.0.1 port (bench/common.py's server(), with every model
 in models/), opens the page in Debian's Chromium through Playwright, draws one long
 continuous stroke of many mouse moves, and reads the page's `fm:painted` events: for every
 paint of the maps, the time of the newest pointer event it includes (`pointerTime`, the
 event's timeStamp) and the time its canvases were painted (`paintedTime`).
 
-    python bench/browser_latency.py [--moves 400] [--interval-ms 8] [--transports T,T]
-                                    [--json PATH]
+    python -m bench.browser_latency [--moves 400] [--interval-ms 8] [--transports T,T]
+                                      [--json PATH]
 
 Prints the median and p90 pointer-to-painted time in ms and the update rate (paints per
 second while drawing), for the page's live WebSocket and for POST (?transport=http), one
@@ -22,16 +22,15 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from app.ml import registry
+from bench.common import ROOT, request_once, server
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -41,49 +40,6 @@ document.addEventListener('fm:painted', (e) => {
   (window.__fmPaints = window.__fmPaints || []).push(e.detail);
 });
 """
-
-
-def shipped_models(models_dir: Path) -> list[str]:
-    """Variants with both a model card and weights in models/."""
-    return sorted(p.stem for p in models_dir.glob("*.json")
-                  if (models_dir / f"{p.stem}.safetensors").exists() and p.stem != "shifts")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_server(port: int, device: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FEATUREMAPS_MODELS": ",".join(shipped_models(ROOT / "models")),
-           "FEATUREMAPS_DEVICE": device, "FEATUREMAPS_ACCESS_LOG": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"the server exited during start-up:\n{err[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("the server did not answer /healthz within 120 s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def stroke_path(n: int) -> list[tuple[float, float]]:
@@ -229,17 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         raise SystemExit(f"{CHROMIUM} is missing: install Debian's chromium package")
-    port = free_port()
-    server = start_server(port, args.device)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as r:
-            health = json.loads(r.read())
+    env = {"FEATUREMAPS_MODELS": ",".join(registry.shipped_variants(ROOT / "models")),
+           "FEATUREMAPS_DEVICE": args.device}
+    with server(env=env) as srv:
+        health = json.loads(request_once(srv.port, "GET", "/healthz", b"", {})[2])
         load_before = os.getloadavg()[0]
-        runs = [asyncio.run(measure(base, args.moves, args.interval_ms, t))
+        runs = [asyncio.run(measure(f"http://127.0.0.1:{srv.port}", args.moves,
+                                    args.interval_ms, t))
                 for t in args.transports.split(",")]
-    finally:
-        stop_server(server)
     # the figures depend on the machine: say which, and how busy it was
     host = {"device": health["device"], "models": health["models"],
             "cpu_count": os.cpu_count(), "load_average_1min": round(load_before, 2)}

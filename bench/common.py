@@ -86,6 +86,8 @@ def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 def build_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:

@@ -36,6 +36,7 @@ from bench.common import (
     table,
     timeit,
 )
+from bench.server import FORMATS, digit_requests
 
 MODELS = ["max", "avg"]
 
@@ -135,10 +136,7 @@ def extract_end_to_end(engine: Engine, n: int, batch: int) -> dict[str, float]:
 
 def served(repeat: int) -> dict[str, dict[str, Any]]:
     """p50/p99 of one client's sequential binary requests, GPU server against CPU server."""
-    raws = [build_request("POST", f"/api/v1/featuremaps?models={','.join(MODELS)}&encoding=uint8",
-                          p.read_bytes(), {"Content-Type": "image/png",
-                                           "Accept": "application/x-featuremaps"})
-            for p in DIGITS]
+    raws = digit_requests(FORMATS["binary"])  # max and avg, uint8, as bench/server.py sends
     out: dict[str, dict[str, Any]] = {}
     for device in ("cuda", "cpu"):
         with server(env={"FEATUREMAPS_DEVICE": device}) as srv:

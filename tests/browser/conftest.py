@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +19,7 @@ import numpy as np
 import pytest
 
 from app.config import PROJECT_ROOT
+from app.ml import registry
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -38,55 +34,15 @@ document.addEventListener('fm:painted', (e) => {
 """
 
 
-def shipped_models() -> list[str]:
-    """Variants whose model card and weights are both in models/."""
-    models = PROJECT_ROOT / "models"
-    return sorted(p.stem for p in models.glob("*.json")
-                  if (models / f"{p.stem}.safetensors").exists())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "FEATUREMAPS_DEVICE": "cpu",
-           "FEATUREMAPS_MODELS": ",".join(shipped_models()), "FEATUREMAPS_ACCESS_LOG": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                assert proc.stderr is not None
-                err = proc.stderr.read().decode()[-2000:]
-                pytest.fail(f"the server exited during start-up: {err}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server did not answer /healthz within 120 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+    """`featuremaps serve` on a free loopback port with every shipped network, on the CPU
+    (the benchmarks' server, bench/common.py)."""
+    from bench.common import server
+
+    models = ",".join(registry.shipped_variants(PROJECT_ROOT / "models"))
+    with server(env={"FEATUREMAPS_MODELS": models}) as srv:
+        yield f"http://127.0.0.1:{srv.port}"
 
 
 @pytest.fixture(scope="session")
