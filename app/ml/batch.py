@@ -66,8 +66,8 @@ def packed_batches(engine: Engine, nets: Sequence[Net], layout: Layout, images: 
 
     The arrays are views that stay valid until the next batch is asked for. On CUDA the work
     is pipelined: while the host reads batch k, the GPU computes batch k+1 and a second stream
-    copies it into the other of two pinned buffers, so the copy to the host (the bound for
-    this output) overlaps the compute.
+    copies it into the other of two pinned buffers, so the copy to the host overlaps the
+    compute.
     """
     n = len(images)
     starts = range(0, n, batch_size)

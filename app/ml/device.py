@@ -39,7 +39,8 @@ def resolve(requested: str) -> torch.device:
 def prepare(device: torch.device) -> None:
     """Full float32 convolutions on CUDA: cuDNN would otherwise use TF32 on Ampere and later,
     and the maps a GPU server sends would differ from a CPU server's in the third digit. At
-    batch 1 TF32 buys nothing, and batches are bound by the copy to the host, not the convs."""
+    batch 1 TF32 buys nothing, and batches spend their time quantising and copying the maps,
+    not in the convolutions (bench/gpu.py)."""
     if device.type != "cuda":
         return
     conv = getattr(torch.backends.cudnn, "conv", None)

@@ -74,10 +74,6 @@ def _text(code: int, detail: str, **extra: object) -> str:
     return json.dumps({"status": code, "detail": detail, **extra})
 
 
-async def _error(websocket: WebSocket, code: int, detail: str) -> None:
-    await websocket.send_text(_text(code, detail))
-
-
 def _names(websocket: WebSocket, engine: Engine) -> list[str]:
     """The networks of this connection, checked as POST /featuremaps checks its query."""
     unknown = [k for k in websocket.query_params if k != "models"]
@@ -105,7 +101,7 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
         try:
             names = _names(websocket, engine)
         except InputError as exc:
-            await _error(websocket, exc.status_code, str(exc))
+            await websocket.send_text(_text(exc.status_code, str(exc)))
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="bad query")
             return
         while True:
