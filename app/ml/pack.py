@@ -86,13 +86,18 @@ class Layout:
         return Layout(tuple(slots), data, floats)
 
 
+# From this many images on, both packers quantise layer by layer (fewer passes over memory)
+# instead of in one fused pass over all maps (fewer calls: what a batch of one needs).
+PER_LAYER_FROM = 16
+
+
 def pack(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
          encoding: Encoding = "uint8") -> tuple[np.ndarray, np.ndarray]:
     """x (B, 1, 28, 28) -> (data (B*data_size,), floats (B*float_size,)) on the host.
 
-    On the CPU the maps are quantised with NumPy, layer by layer (a few microseconds per call
-    where torch's per-op dispatch costs tens); on an accelerator everything happens on the
-    device in one fused pass and the result is copied once.
+    On the CPU the maps are quantised with NumPy (a few microseconds per call where torch's
+    per-op dispatch costs tens); on an accelerator everything happens on the device and the
+    result is copied once.
     """
     if x.device.type == "cpu":
         return pack_on_host(nets, x, layout, encoding)
@@ -101,38 +106,96 @@ def pack(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
 
 
 def pack_on_host(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
-                 encoding: Encoding = "uint8") -> tuple[np.ndarray, np.ndarray]:
-    """The same layout and values as pack_on_device, computed with NumPy on CPU tensors."""
+                 encoding: Encoding = "uint8", *, per_layer: bool | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The same layout and values as pack_on_device, computed with NumPy on CPU tensors.
+
+    As on the device, a few images are quantised in one pass over all maps (one
+    concatenation, one min and max per channel with reduceat, one per-element scale: about
+    15 NumPy calls where layer by layer takes about 120, 0.3 ms against 0.7 for a live
+    update), and a batch layer by layer with broadcast scales (no per-element copies of the
+    scales: memory stays at the maps' own size).
+    """
     b = x.shape[0]
+    if per_layer is None:
+        per_layer = b >= PER_LAYER_FROM
     dtype = np.dtype(DTYPES_NP[encoding])
-    data = np.empty(b * layout.data_size, dtype)
     floats = np.empty(b * layout.float_size, np.float32)
+    data = np.empty(b * layout.data_size, dtype) if per_layer else None
+    values: list[np.ndarray] = []  # flattened maps, layer-major (the fused pass)
     for net, slot in zip(nets, layout.nets, strict=True):
         logits, maps = capture(net, x)
         floats[slot.probabilities(b)] = torch.softmax(logits, 1).numpy().ravel()
         for ls in slot.layers:
+            m = maps[ls.layer.name].numpy()
+            if data is None:
+                values.append(m.reshape(-1))
+                continue
             c, h, w = ls.layer.shape
-            m = maps[ls.layer.name].numpy().reshape(b * c, h * w)  # (B*C, H*W)
-            lo, hi = m.min(axis=1), m.max(axis=1)
+            rows = m.reshape(b * c, h * w)
+            lo, hi = rows.min(axis=1), rows.max(axis=1)
             floats[ls.lows(b)] = lo
             floats[ls.highs(b)] = hi
             out = data[ls.data(b)].reshape(b * c, h * w)
-            if encoding != "uint8":
-                out[...] = m
-                continue
-            span = hi - lo
-            scale = np.divide(np.float32(255.0), span, out=np.zeros_like(span), where=span > 0)
-            q = m - lo[:, None]
-            q *= scale[:, None]
-            q += 0.5  # values are >= 0: truncation after +0.5 rounds to nearest
-            np.minimum(q, 255.0, out=q)
-            out[...] = q
-    return data, floats
+            if encoding == "uint8":
+                _quantise_rows(out, rows, lo, hi)
+            else:
+                out[...] = rows
+    if data is not None:
+        return data, floats
+    if layout.data_size == 0:
+        return np.empty(0, dtype), floats
+    flat = np.concatenate(values)
+    groups = _host_groups(layout, b)
+    lo = np.minimum.reduceat(flat, groups.starts)
+    hi = np.maximum.reduceat(flat, groups.starts)
+    floats[groups.lows] = lo
+    floats[groups.highs] = hi
+    if encoding != "uint8":
+        return flat.astype(dtype), floats
+    scale = _scales(lo, hi)
+    q = flat - np.repeat(lo, groups.sizes)
+    q *= np.repeat(scale, groups.sizes)
+    return _round_in_place(q).astype(np.uint8), floats
 
 
-# From this many images on, pack_on_device quantises layer by layer (fewer passes over memory)
-# instead of in one fused pass over all maps (fewer kernels: what a batch of one needs).
-PER_LAYER_FROM = 16
+def _scales(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """255 / (hi - lo), and 0 for a constant channel (all its values quantise to 0)."""
+    span = hi - lo
+    return np.divide(np.float32(255.0), span, out=np.zeros_like(span), where=span > 0)
+
+
+def _round_in_place(q: np.ndarray) -> np.ndarray:
+    """Scaled values (>= 0) made ready for a cast to uint8: + 0.5, as the cast truncates
+    (so it rounds to nearest), and at most 255. Returns q."""
+    q += 0.5
+    np.minimum(q, 255.0, out=q)
+    return q
+
+
+def _quantise_rows(out: np.ndarray, m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """round((m - lo) * 255 / (hi - lo)) per row of m (B*C, H*W), into the uint8 rows `out`."""
+    q = m - lo[:, None]
+    q *= _scales(lo, hi)[:, None]
+    out[...] = _round_in_place(q)
+
+
+@dataclass(frozen=True)
+class _HostGroups:
+    starts: np.ndarray  # first element of each (layer, sample, channel) group in the data
+    sizes: np.ndarray  # its H*W elements
+    lows: np.ndarray  # where its minimum goes in the float buffer
+    highs: np.ndarray  # and its maximum
+
+
+@functools.lru_cache(maxsize=64)
+def _host_groups(layout: Layout, b: int) -> _HostGroups:
+    sizes = group_sizes(layout, b, torch.device("cpu")).numpy()
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    slots = [ls for net in layout.nets for ls in net.layers]
+    lows = np.concatenate([np.arange(ls.lows(b).start, ls.lows(b).stop) for ls in slots])
+    highs = np.concatenate([np.arange(ls.highs(b).start, ls.highs(b).stop) for ls in slots])
+    return _HostGroups(starts, sizes, lows, highs)
 
 
 def pack_on_device(nets: Sequence[Net], x: torch.Tensor, layout: Layout,

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from app.config import Settings
 from app.ml import registry
-from app.ml.encode import dequantise
+from app.ml.encode import Encoding, dequantise
 from app.ml.engine import Engine, FeatureMaps
 from tests.conftest import MODELS_DIR
 
@@ -141,6 +141,34 @@ def test_host_and_device_packing_agree(engine: Engine, digit: np.ndarray, n: int
     np.testing.assert_array_equal(host_floats, dev_floats.numpy())
     diff = np.abs(host_data.astype(int) - dev_data.numpy().astype(int))
     assert diff.max() <= 1 and (diff == 0).mean() > 0.999
+
+
+@pytest.mark.parametrize("encoding", ["uint8", "float16", "float32"])
+@pytest.mark.parametrize("layers", [None, ["pool1", "conv3"]])
+def test_host_fused_and_layer_by_layer_packing_give_the_same_bytes(
+        engine: Engine, digit: np.ndarray, encoding: Encoding, layers: list[str] | None) -> None:
+    """A live update takes the one-pass path, a batch the layer-by-layer one: the same maps
+    must come out bit for bit, whichever way they were quantised."""
+    from app.ml.pack import Layout, pack_on_host
+
+    nets = engine.nets(["max", "avg"])
+    layout = Layout.plan(nets, layers)
+    x = torch.from_numpy(np.stack([digit, digit.T.copy(), np.zeros_like(digit)]))[:, None]
+    with torch.inference_mode():
+        fused = pack_on_host(nets, x, layout, encoding, per_layer=False)
+        by_layer = pack_on_host(nets, x, layout, encoding, per_layer=True)
+    assert fused[0].dtype == by_layer[0].dtype and fused[0].shape == (3 * layout.data_size,)
+    np.testing.assert_array_equal(fused[0], by_layer[0])
+    np.testing.assert_array_equal(fused[1], by_layer[1])
+    if encoding == "uint8":  # every channel that is not constant spans the levels 0..255
+        data = fused[0]
+        for net in layout.nets:
+            for ls in net.layers:
+                c = ls.layer.shape[0]
+                rows = data[ls.data(3)].reshape(3 * c, -1)
+                spans = fused[1][ls.highs(3)] - fused[1][ls.lows(3)]
+                assert (rows.min(axis=1)[spans > 0] == 0).all()
+                assert (rows.max(axis=1)[spans > 0] == 255).all()
 
 
 def test_device_quantisation_keeps_a_narrow_channel_far_from_zero() -> None:
