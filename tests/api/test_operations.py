@@ -209,3 +209,17 @@ def test_metrics_do_not_grow_a_series_per_invented_method(client: TestClient) ->
     text = client.get("/metrics").text
     assert 'method="BREW"' not in text and 'method="X0YZ"' not in text
     assert 'method="other"' in text
+
+
+def test_gzip_is_standard_and_repeatable() -> None:
+    """Any gzip reader gets the body back; equal maps give equal bytes (no timestamp)."""
+    import gzip
+
+    from app.api.wire import compress
+
+    body = bytes(40_000) + bytes(range(256)) * 100
+    packed = compress(body)
+    assert gzip.decompress(packed) == body
+    assert packed[:4] == b"\x1f\x8b\x08\x00" and packed[4:8] == b"\0\0\0\0"  # mtime 0
+    assert compress(body) == packed
+    assert len(packed) < len(body) // 4
