@@ -162,7 +162,9 @@ def pack_on_host(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
 def _scales(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """255 / (hi - lo), and 0 for a constant channel (all its values quantise to 0)."""
     span = hi - lo
-    return np.divide(np.float32(255.0), span, out=np.zeros_like(span), where=span > 0)
+    scale: np.ndarray = np.zeros_like(span)
+    np.divide(np.float32(255.0), span, out=scale, where=span > 0)
+    return scale
 
 
 def _round_in_place(q: np.ndarray) -> np.ndarray:
