@@ -22,6 +22,7 @@ or float text, usually sent gzip-compressed:
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import struct
 from typing import Any
@@ -29,8 +30,11 @@ from typing import Any
 import numpy as np
 from isal import isal_zlib
 
-from app.ml.encode import Encoding
+from app.ml.encode import DTYPES_NP, Encoding
 from app.ml.engine import FeatureMaps
+from app.ml.pack import Layout
+
+DTYPE_SIZES = {name: np.dtype(dtype).itemsize for name, dtype in DTYPES_NP.items()}
 
 BINARY_TYPE = "application/x-featuremaps"
 MAGIC = b"FMAP"
@@ -91,35 +95,15 @@ def to_binary(result: FeatureMaps, timings: dict[str, float] | None = None) -> b
     x = encode_input(result.input, result.encoding)
     floats = np.ascontiguousarray(result.floats, dtype="<f4")
     data = np.ascontiguousarray(result.data)
-    itemsize = data.dtype.itemsize
-    x_at = 0
-    floats_at = _aligned(x.nbytes)
-    data_at = _aligned(floats_at + floats.nbytes)
-
-    def fref(offset_in_floats: int, count: int) -> dict[str, int]:
-        return {"offset": floats_at + 4 * offset_in_floats, "length": 4 * count}
-
-    models: dict[str, Any] = {}
-    for slot in result.layout.nets:
-        net = next(n for n in result.nets if n.variant == slot.variant)
-        models[slot.variant] = {
-            "prediction": net.prediction,
-            "probabilities": fref(slot.probs, 10),
-            "layers": [
-                {"name": ls.layer.name, "kind": ls.layer.kind, "shape": list(ls.layer.shape),
-                 "encoding": result.encoding,
-                 "low": fref(ls.low, ls.layer.shape[0]),
-                 "high": fref(ls.high, ls.layer.shape[0]),
-                 "data": {"offset": data_at + itemsize * ls.offset, "length": itemsize * ls.size}}
-                for ls in slot.layers
-            ],
-        }
-    header = json.dumps({
-        "input": {"shape": [28, 28], "encoding": result.encoding,
-                  "data": {"offset": x_at, "length": x.nbytes}},
-        "models": models,
-        **({"timings": {k: round(v, 3) for k, v in timings.items()}} if timings else {}),
-    }, separators=(",", ":")).encode()
+    floats_at, data_at, skeletons = _skeleton(result.layout, result.encoding)
+    predictions = result.predictions()
+    models = ",".join(f'"{variant}":{{"prediction":{predictions[variant]},{rest}'
+                      for variant, rest in skeletons)
+    extra = "" if not timings else ',"timings":' + json.dumps(
+        {k: round(v, 3) for k, v in timings.items()}, separators=(",", ":"))
+    header = (f'{{"input":{{"shape":[28,28],"encoding":"{result.encoding}",'
+              f'"data":{{"offset":0,"length":{x.nbytes}}}}},"models":{{{models}}}{extra}}}'
+              ).encode()
     head_len = _aligned(8 + len(header))
     parts = [
         MAGIC, struct.pack("<I", len(header)), header, b"\0" * (head_len - 8 - len(header)),
@@ -128,6 +112,36 @@ def to_binary(result: FeatureMaps, timings: dict[str, float] | None = None) -> b
         data.tobytes(),
     ]
     return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _skeleton(layout: Layout, encoding: Encoding) -> tuple[int, int, tuple[tuple[str, str], ...]]:
+    """What the binary header says of these networks and layers apart from the predictions:
+    the same for every update, so it is written once. Returns where the floats and the maps
+    start in the payload, and per network its JSON after "prediction" (closing brace
+    included)."""
+    itemsize = DTYPE_SIZES[encoding]
+    floats_at = _aligned(28 * 28 * itemsize)  # the input comes first
+    data_at = _aligned(floats_at + 4 * layout.float_size)
+
+    def fref(offset_in_floats: int, count: int) -> dict[str, int]:
+        return {"offset": floats_at + 4 * offset_in_floats, "length": 4 * count}
+
+    skeletons = []
+    for slot in layout.nets:
+        rest = json.dumps({
+            "probabilities": fref(slot.probs, 10),
+            "layers": [
+                {"name": ls.layer.name, "kind": ls.layer.kind, "shape": list(ls.layer.shape),
+                 "encoding": encoding,
+                 "low": fref(ls.low, ls.layer.shape[0]),
+                 "high": fref(ls.high, ls.layer.shape[0]),
+                 "data": {"offset": data_at + itemsize * ls.offset, "length": itemsize * ls.size}}
+                for ls in slot.layers
+            ],
+        }, separators=(",", ":"))
+        skeletons.append((slot.variant, rest[1:]))
+    return floats_at, data_at, tuple(skeletons)
 
 
 def compress(body: bytes) -> bytes:

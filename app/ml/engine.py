@@ -6,6 +6,7 @@ encode (app/api/wire.py). Routes never touch tensors; they hand the engine 28x28
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -54,11 +55,21 @@ class FeatureMaps:
 
     input: np.ndarray  # (28, 28) float32, what the networks saw
     encoding: Encoding
-    nets: tuple[NetMaps, ...]
     layout: Layout
     data: np.ndarray  # all maps packed, (layout.data_size,)
     floats: np.ndarray  # probabilities, lows and highs packed, (layout.float_size,)
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds
+
+    @functools.cached_property
+    def nets(self) -> tuple[NetMaps, ...]:
+        """Per network and layer views into the packed buffers, made when first asked for:
+        the binary format sends the buffers whole and never needs them."""
+        return unpack(self.layout, self.data, self.floats, self.encoding)
+
+    def predictions(self) -> dict[str, int]:
+        """Each network's predicted class, straight from the packed probabilities."""
+        return {slot.variant: int(np.argmax(self.floats[slot.probabilities(1)]))
+                for slot in self.layout.nets}
 
 
 def unpack(layout: Layout, data: np.ndarray, floats: np.ndarray, encoding: Encoding,
@@ -164,6 +175,7 @@ class Engine:
         self.device = dev
         self.settings = settings
         self._graphs: dict[tuple[str, ...], CudaGraphRunner] = {}
+        self._layouts: dict[tuple[str, ...], Layout] = {}  # every map of these networks
         self._graph_lock = threading.Lock()
 
     # --- setup ---------------------------------------------------------------------
@@ -223,7 +235,9 @@ class Engine:
         if encoding not in ENCODINGS:
             raise UnknownName(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
         nets = self.nets(models)
-        layout = Layout.plan(nets)
+        layout = self._layouts.get(tuple(models))
+        if layout is None:
+            layout = self._layouts.setdefault(tuple(models), Layout.plan(nets))
         t0 = time.perf_counter()
         runner = self._graph_runner(tuple(models), nets, layout) if encoding == "uint8" else None
         if runner is not None:
@@ -232,8 +246,7 @@ class Engine:
             with torch.inference_mode():
                 data, floats = pack(nets, self.tensor(x28), layout, encoding)
         infer_ms = (time.perf_counter() - t0) * 1000
-        return FeatureMaps(x28, encoding, unpack(layout, data, floats, encoding), layout,
-                           data, floats, {"infer": infer_ms})
+        return FeatureMaps(x28, encoding, layout, data, floats, {"infer": infer_ms})
 
     def _graph_runner(self, key: tuple[str, ...], nets: list[Net],
                       layout: Layout) -> CudaGraphRunner | None:
