@@ -39,6 +39,28 @@ RECORDER = """
 document.addEventListener('fm:painted', (e) => {
   (window.__fmPaints = window.__fmPaints || []).push(e.detail);
 });
+document.addEventListener('pointerdown', (e) => { window.__fmPointerId = e.pointerId; }, true);
+"""
+# In-page moves: the events a real mouse would deliver to the pad, made by a timer in the
+# page, so that no test driver (Playwright's client and its Node process, CDP messages)
+# shares the machine's cores during the stroke.
+PAGE_MOVES = """
+async ({points, interval}) => {
+  const canvas = document.getElementById('pad');
+  const type = 'onpointerrawupdate' in window ? 'pointerrawupdate' : 'pointermove';
+  const rect = canvas.getBoundingClientRect();
+  const start = performance.now();
+  for (let i = 0; i < points.length; i += 1) {
+    const wait = start + i * interval - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const [x, y] = points[i];
+    canvas.dispatchEvent(new PointerEvent(type, {
+      pointerId: window.__fmPointerId, pointerType: 'mouse', isPrimary: true, buttons: 1,
+      clientX: rect.left + x * rect.width, clientY: rect.top + y * rect.height,
+      bubbles: true, cancelable: true}));
+  }
+  return (performance.now() - start) / 1000;
+}
 """
 
 
@@ -81,12 +103,18 @@ async def draw(page: Any, cdp: Any, box: dict[str, float], points: list[tuple[fl
     Moves go straight to Chromium's input pipeline over CDP (Input.dispatchMouseEvent, the
     call Playwright's mouse uses) at a fixed rate, like a real mouse, without waiting for
     each to be handled first: awaiting each one paces the stroke by the page's frame rate.
+    Without a CDP session (cdp None) a timer in the page dispatches them (PAGE_MOVES).
     """
     def at(x: float, y: float) -> tuple[float, float]:
         return box["x"] + x * box["width"], box["y"] + y * box["height"]
 
     await page.mouse.move(*at(*points[0]))
     await page.mouse.down()
+    if cdp is None:  # the moves come from the page itself
+        taken: float = await page.evaluate(PAGE_MOVES, {"points": points[1:],
+                                                        "interval": interval_s * 1000})
+        await page.mouse.up()
+        return taken
     started = time.perf_counter()
     pending = []
     for i, (x, y) in enumerate(points[1:], start=1):
@@ -102,7 +130,7 @@ async def draw(page: Any, cdp: Any, box: dict[str, float], points: list[tuple[fl
 
 
 async def measure(base: str, moves: int, interval_ms: float,
-                  transport: str = "websocket") -> dict[str, Any]:
+                  transport: str = "websocket", moves_from: str = "cdp") -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -112,7 +140,7 @@ async def measure(base: str, moves: int, interval_ms: float,
         await page.add_init_script(RECORDER)
         await page.goto(base + ("/?transport=http" if transport == "http" else "/"))
         await page.wait_for_selector("body[data-ready]")
-        cdp = await page.context.new_cdp_session(page)
+        cdp = await page.context.new_cdp_session(page) if moves_from == "cdp" else None
         found = await page.locator("#pad").bounding_box()
         assert found is not None
         box = {"x": found["x"], "y": found["y"], "width": found["width"],
@@ -148,6 +176,7 @@ async def measure(base: str, moves: int, interval_ms: float,
     arrived = [d for d in drawn if d.get("arrivedTime") is not None]
     return {
         "transport": transport,
+        "moves_from": moves_from,
         "moves": moves,
         "interval_ms": interval_ms,
         "stroke_seconds": round(stroke_s, 3),
@@ -181,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transports", default="websocket,http",
                         help="the page's live transports to measure, one after the other on "
                              "the same server (websocket: the live socket; http: POST)")
+    parser.add_argument("--moves-from", default="cdp", choices=["cdp", "page"],
+                        help="cdp: mouse moves sent by this script over CDP, as Playwright's "
+                             "mouse does; page: dispatched by a timer in the page, so no "
+                             "driver process competes for the cores during the stroke")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
@@ -191,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         health = json.loads(request_once(srv.port, "GET", "/healthz", b"", {})[2])
         load_before = os.getloadavg()[0]
         runs = [asyncio.run(measure(f"http://127.0.0.1:{srv.port}", args.moves,
-                                    args.interval_ms, t))
+                                    args.interval_ms, t, args.moves_from))
                 for t in args.transports.split(",")]
     # the figures depend on the machine: say which, and how busy it was
     host = {"device": health["device"], "models": health["models"],
@@ -199,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     for figures in runs:
         sys.stdout.write(
             f"[{figures['transport']}] pointer-to-painted over {figures['paints']} paints "
-            f"({figures['moves']} mouse moves, one every {figures['interval_ms']:g} ms): "
+            f"({figures['moves']} mouse moves from {figures['moves_from']}, one every "
+            f"{figures['interval_ms']:g} ms): "
             f"median {figures['median_ms']:.1f} ms, p90 {figures['p90_ms']:.1f} ms; "
             f"{figures['paints_per_second']:.1f} paints/s\n"
             f"  stroke drawn in {figures['stroke_seconds']:.1f} s; "
