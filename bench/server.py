@@ -201,6 +201,9 @@ def report(out: dict[str, Any]) -> str:
                            "ratio (median of rounds)"]),
               "no work (floor): an endpoint on the same stack that only reads the body and "
               "answers 81 KB",
+              "the same p50s against the forward as a server meets it, right after idle: "
+              + ", ".join(f"{name} {lat['p50_ms'] / out['forward_after_idle_ms']:.2f}"
+                          for name, lat in out["latency"].items()),
               "inside the server (Server-Timing medians, ms): " + "; ".join(
                   f"{name} " + ", ".join(f"{k} {v:.2f}" for k, v in lat["server_ms"].items())
                   for name, lat in out["latency"].items()), ""]
