@@ -171,6 +171,15 @@ def test_host_fused_and_layer_by_layer_packing_give_the_same_bytes(
                 assert (rows.max(axis=1)[spans > 0] == 255).all()
 
 
+def test_host_packing_of_no_images_is_empty(engine: Engine) -> None:
+    from app.ml.pack import Layout, pack_on_host
+
+    nets = engine.nets(["max", "avg"])
+    with torch.inference_mode():
+        data, floats = pack_on_host(nets, torch.zeros(0, 1, 28, 28), Layout.plan(nets))
+    assert data.shape == (0,) and floats.shape == (0,)
+
+
 def test_device_quantisation_keeps_a_narrow_channel_far_from_zero() -> None:
     """(m - low) * scale, not m * scale - low * scale: a channel of values 1000..1000.01
     spreads over the levels as the NumPy path spreads it."""

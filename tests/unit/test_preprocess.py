@@ -51,6 +51,17 @@ def test_dark_ink_on_light_paper_is_inverted() -> None:
     np.testing.assert_allclose(light, dark, atol=1e-6)
 
 
+def test_a_border_whose_median_is_exactly_half_is_not_inverted() -> None:
+    """Half the border at 127, half at 128: the median is (127 + 128) / 255 / 2, which is
+    0.5 in float32 (as np.median computes it), not above it: the image keeps its polarity."""
+    grey = np.full((40, 40), 127, np.uint8)
+    grey[:, 20:] = 128
+    assert float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+                           .astype(np.float32) / np.float32(255))) == 0.5
+    out = preprocess.decode(png_bytes(grey), LIMIT)
+    assert out[0, 0] == pytest.approx(127 / 255) and out[0, -1] == pytest.approx(128 / 255)
+
+
 @pytest.mark.parametrize("value", [0, 255])
 def test_an_empty_drawing_gives_zeros(value: int) -> None:
     blank = np.full((64, 64), value, np.uint8)
