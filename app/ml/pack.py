@@ -119,7 +119,6 @@ def pack_on_host(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
     b = x.shape[0]
     if per_layer is None:
         per_layer = b >= PER_LAYER_FROM
-    per_layer = per_layer or b == 0  # reduceat needs at least one value per group
     dtype = np.dtype(DTYPES_NP[encoding])
     floats = np.empty(b * layout.float_size, np.float32)
     data = np.empty(b * layout.data_size, dtype) if per_layer else None
@@ -144,7 +143,7 @@ def pack_on_host(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
                 out[...] = rows
     if data is not None:
         return data, floats
-    if layout.data_size == 0:
+    if b * layout.data_size == 0:  # no images or no layers: reduceat needs values
         return np.empty(0, dtype), floats
     flat = np.concatenate(values)
     groups = _host_groups(layout, b)
