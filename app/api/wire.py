@@ -95,15 +95,13 @@ def to_binary(result: FeatureMaps, timings: dict[str, float] | None = None) -> b
     x = encode_input(result.input, result.encoding)
     floats = np.ascontiguousarray(result.floats, dtype="<f4")
     data = np.ascontiguousarray(result.data)
-    floats_at, data_at, skeletons = _skeleton(result.layout, result.encoding)
+    floats_at, data_at, start, skeletons = _skeleton(result.layout, result.encoding)
     predictions = result.predictions()
     models = ",".join(f'"{variant}":{{"prediction":{predictions[variant]},{rest}'
                       for variant, rest in skeletons)
     extra = "" if not timings else ',"timings":' + json.dumps(
         {k: round(v, 3) for k, v in timings.items()}, separators=(",", ":"))
-    header = (f'{{"input":{{"shape":[28,28],"encoding":"{result.encoding}",'
-              f'"data":{{"offset":0,"length":{x.nbytes}}}}},"models":{{{models}}}{extra}}}'
-              ).encode()
+    header = f"{start}{models}}}{extra}}}".encode()
     head_len = _aligned(8 + len(header))
     parts = [
         MAGIC, struct.pack("<I", len(header)), header, b"\0" * (head_len - 8 - len(header)),
@@ -115,14 +113,19 @@ def to_binary(result: FeatureMaps, timings: dict[str, float] | None = None) -> b
 
 
 @functools.lru_cache(maxsize=64)
-def _skeleton(layout: Layout, encoding: Encoding) -> tuple[int, int, tuple[tuple[str, str], ...]]:
-    """What the binary header says of these networks and layers apart from the predictions:
-    the same for every update, so it is written once. Returns where the floats and the maps
-    start in the payload, and per network its JSON after "prediction" (closing brace
-    included)."""
+def _skeleton(layout: Layout, encoding: Encoding
+              ) -> tuple[int, int, str, tuple[tuple[str, str], ...]]:
+    """What the binary header says of the input, networks and layers apart from the
+    predictions: the same for every update, so it is written once. Returns where the floats
+    and the maps start in the payload, the header's JSON up to the first network, and per
+    network its JSON after "prediction" (closing brace included)."""
     itemsize = DTYPE_SIZES[encoding]
-    floats_at = _aligned(28 * 28 * itemsize)  # the input comes first
+    input_bytes = 28 * 28 * itemsize  # the input comes first
+    floats_at = _aligned(input_bytes)
     data_at = _aligned(floats_at + 4 * layout.float_size)
+    start = json.dumps({"input": {"shape": [28, 28], "encoding": encoding,
+                                  "data": {"offset": 0, "length": input_bytes}}},
+                       separators=(",", ":"))[:-1] + ',"models":{'
 
     def fref(offset_in_floats: int, count: int) -> dict[str, int]:
         return {"offset": floats_at + 4 * offset_in_floats, "length": 4 * count}
@@ -141,7 +144,7 @@ def _skeleton(layout: Layout, encoding: Encoding) -> tuple[int, int, tuple[tuple
             ],
         }, separators=(",", ":"))
         skeletons.append((slot.variant, rest[1:]))
-    return floats_at, data_at, tuple(skeletons)
+    return floats_at, data_at, start, tuple(skeletons)
 
 
 def compress(body: bytes) -> bytes:
