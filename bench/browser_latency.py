@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from app.ml import registry
-from bench.common import ROOT, request_once, server
+from bench.common import ROOT, request_once, server, server_timing
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -170,8 +170,8 @@ async def measure(base: str, moves: int, interval_ms: float,
 
     # decode + infer: what both transports report (a socket's answer cannot carry the time
     # it took to encode itself)
-    server_ms = [sum(float(part.split("dur=")[1]) for part in d["serverTiming"].split(",")
-                     if part.strip().split(";")[0] in ("decode", "infer"))
+    server_ms = [sum(ms for name, ms in server_timing(d["serverTiming"]).items()
+                     if name in ("decode", "infer"))
                  for d in drawn if d.get("serverTiming")]
     arrived = [d for d in drawn if d.get("arrivedTime") is not None]
     return {

@@ -222,6 +222,17 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[k]
 
 
+def server_timing(header: str) -> dict[str, float]:
+    """{stage: ms} from a Server-Timing text such as 'decode;dur=0.6, infer;dur=2.2' (what
+    the server sends with a POST, and the page reports for both of its transports)."""
+    stages = {}
+    for part in header.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if dur:
+            stages[name] = float(dur)
+    return stages
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

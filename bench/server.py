@@ -31,6 +31,7 @@ from bench.common import (
     median,
     percentile,
     server,
+    server_timing,
     table,
     timeit,
 )
@@ -86,10 +87,8 @@ def paired_latency(port: int, forward: Forward, raws: list[bytes], rounds: int, 
         status, headers, _ = conn.request(raws[i % len(raws)])
         i += 1
         assert status == 200, status
-        for part in headers.get("server-timing", "").split(","):
-            name, _, dur = part.strip().partition(";dur=")
-            if dur:
-                stages.setdefault(name, []).append(float(dur))
+        for name, ms in server_timing(headers.get("server-timing", "")).items():
+            stages.setdefault(name, []).append(ms)
 
     try:
         for _ in range(rounds):

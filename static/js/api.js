@@ -76,7 +76,6 @@ function timingText(timings) {
   return Object.entries(timings ?? {}).map(([name, ms]) => `${name};dur=${ms}`).join(', ');
 }
 
-
 /**
  * The live channel, WS /api/v1/live: each drawing goes out as one binary message and its
  * maps come back as one gzip-compressed binary message (or a {status, detail} text message
