@@ -128,6 +128,7 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import data
     from app.ml.batch import extract_to_npz
+    from app.ml.device import keep_freed_memory
     from app.ml.engine import Engine
 
     mnist = data.load(settings.data_dir)
@@ -137,6 +138,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     models = args.models.split(",")
     settings = settings.model_copy(
         update={"models": models, "device": args.device or settings.device})
+    keep_freed_memory()  # one batch job in this process: reuse memory between batches
     engine = Engine.load(settings)
     layers = args.layers.split(",") if args.layers else None
     stats = extract_to_npz(engine, images, models, layers, args.out, batch_size=args.batch_size,
@@ -207,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", help="comma-separated layer names (default: all)")
     p.add_argument("--limit", type=int)
     p.add_argument("--batch-size", type=_positive,
-                   help="images per batch (default: 4096 on a GPU, 1024 otherwise)")
+                   help="images per batch (default: 4096 on a GPU, 256 otherwise)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     p.set_defaults(func=_cmd_extract)
     return parser

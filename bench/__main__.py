@@ -25,9 +25,8 @@ def main() -> None:
     print(server_bench.report(out), flush=True)  # noqa: T201
 
     print("\n== batch extraction (in-process) ==", flush=True)  # noqa: T201
-    figures["batch"] = rows = batch.run(10_000, 1024)
-    for r in rows:
-        print(f"{r['layers']}: {r['images_per_s']:,.0f} images/s", flush=True)  # noqa: T201
+    figures["batch"] = rows = batch.run(10_000)
+    print(batch.report(rows), flush=True)  # noqa: T201
 
     print(f"\n== soak: 64 clients, {soak_s:.0f} s, good and bad requests ==",  # noqa: T201
           flush=True)

@@ -1,21 +1,39 @@
 """Batch extraction on this machine (python -m bench.batch): images per second, in-process,
-for every map of both networks, and for pool2 alone, quantised to uint8."""
+for every map of both networks and for pool2 alone, quantised to uint8.
+
+Side by side, each in a fresh process (the allocator setting is per process and cannot be
+undone): how `featuremaps extract` runs on a CPU (256 images per batch, freed memory kept,
+app/ml/device.py keep_freed_memory), the same without keeping freed memory (what the
+server's batch endpoint does), and the earlier default of 1,024 images per batch.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 
 from app.config import Settings
 from app.ml import data
 from app.ml.batch import extract
-from app.ml.device import configure_threads
-from app.ml.engine import Engine
-from bench.common import table
+from app.ml.device import configure_threads, keep_freed_memory
+from bench.common import ROOT, table
+
+# (label, images per batch, keep freed memory)
+CONFIGS: tuple[tuple[str, int, bool], ...] = (
+    ("extract CLI: 256/batch, memory kept", 256, True),
+    ("256/batch, glibc default", 256, False),
+    ("1,024/batch, glibc default (before)", 1024, False),
+)
 
 
-def run(n: int, batch_size: int) -> list[dict[str, object]]:
+def measure(n: int, batch_size: int, keep: bool) -> list[dict[str, object]]:
+    """In this process: every map, then pool2 alone, for n test images."""
+    from app.ml.engine import Engine
+
+    kept = keep_freed_memory() if keep else False
     settings = Settings(device="cpu", models=["max", "avg"])
     configure_threads(0, 1)
     engine = Engine.load(settings)
@@ -28,22 +46,43 @@ def run(n: int, batch_size: int) -> list[dict[str, object]]:
         seconds = time.perf_counter() - t0
         size = sum(a.nbytes for a in out.values())
         rows.append({"layers": "all" if layers is None else ",".join(layers), "images": n,
-                     "seconds": seconds, "images_per_s": n / seconds,
-                     "mb_per_s": size / seconds / 1e6, "device": engine.device_name})
+                     "batch_size": batch_size, "memory_kept": kept, "seconds": seconds,
+                     "images_per_s": n / seconds, "mb_per_s": size / seconds / 1e6,
+                     "device": engine.device_name})
     return rows
+
+
+def run(n: int) -> list[dict[str, object]]:
+    """Every configuration in CONFIGS, each in a child process, one after the other."""
+    rows: list[dict[str, object]] = []
+    for label, batch_size, keep in CONFIGS:
+        cmd = [sys.executable, "-m", "bench.batch", "--child", "--images", str(n),
+               "--batch-size", str(batch_size)] + (["--keep-memory"] if keep else [])
+        out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        for row in json.loads(out.strip().splitlines()[-1]):
+            rows.append({"config": label, **row})
+    return rows
+
+
+def report(rows: list[dict[str, object]]) -> str:
+    return table([[r["config"], r["layers"], f"{r['images_per_s']:,.0f}",
+                   f"{r['mb_per_s']:.0f}", f"{r['seconds']:.2f}"] for r in rows],
+                 ["configuration", "layers", "images/s", "MB/s out", "seconds"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=10_000)
-    parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--json")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, default=256, help=argparse.SUPPRESS)
+    parser.add_argument("--keep-memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    rows = run(args.images, args.batch_size)
-    print(table([[r["layers"], r["images"], f"{r['seconds']:.2f}",  # noqa: T201
-                  f"{r['images_per_s']:,.0f}", f"{r['mb_per_s']:.0f}", r["device"]]
-                 for r in rows],
-                ["layers", "images", "seconds", "images/s", "MB/s out", "device"]))
+    if args.child:
+        print(json.dumps(measure(args.images, args.batch_size, args.keep_memory)))  # noqa: T201
+        return
+    rows = run(args.images)
+    print(report(rows))  # noqa: T201
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from app.config import Settings
 from app.ml import registry
+from app.ml.data import Mnist
 from app.ml.encode import Encoding, dequantise
 from app.ml.engine import Engine, FeatureMaps
 from tests.conftest import MODELS_DIR
@@ -196,3 +197,26 @@ def test_device_quantisation_keeps_a_narrow_channel_far_from_zero() -> None:
     assert got[0] == 0 and got[-1] == 255
     assert np.abs(got.astype(int) - want).max() <= 1  # m * scale - low * scale: 2 apart
     assert len(np.unique(got)) == len(np.unique(m))  # every distinct float32 keeps a level
+
+
+@pytest.mark.slow
+def test_batch_size_does_not_change_the_maps(engine: Engine, mnist: Mnist) -> None:
+    """The CPU default of 256 images per batch and one image at a time give the same maps, up
+    to float rounding: the convolutions sum in a different order with the batch, so a value
+    may land one uint8 step away and a low/high move in the seventh digit."""
+    from app.ml.batch import default_batch_size, extract
+
+    images = mnist.images("test")[:300]  # crosses a batch boundary at the default size
+    assert default_batch_size(engine) == 256
+    layers = ["conv1", "pool2", "conv3"]
+    whole = extract(engine, images, ["max", "avg"], layers)
+    for i in (0, 255, 256, 299):
+        one = extract(engine, images[i:i + 1], ["max", "avg"], layers, 1)
+        for name, arr in one.items():
+            if arr.dtype == np.uint8:
+                diff = np.abs(arr[0].astype(int) - whole[name][i].astype(int))
+                assert diff.max() <= 1 and (diff > 0).mean() < 0.001, (name, i)
+            elif name.endswith("prediction"):
+                assert arr[0] == whole[name][i]
+            else:
+                np.testing.assert_allclose(arr[0], whole[name][i], rtol=1e-5, atol=1e-5)
