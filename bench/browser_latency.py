@@ -7,13 +7,16 @@ paint of the maps, the time of the newest pointer event it includes (`pointerTim
 event's timeStamp) and the time its canvases were painted (`paintedTime`).
 
     python -m bench.browser_latency [--moves 400] [--interval-ms 8] [--transports T,T]
-                                      [--json PATH]
+                                      [--moves-from cdp|page] [--torch-threads 1,0]
+                                      [--rounds N] [--json PATH]
 
 Prints the median and p90 pointer-to-painted time in ms and the update rate (paints per
 second while drawing), for the page's live WebSocket and for POST (?transport=http), one
-after the other against the same server. The page keeps at most one request in flight and
-sends the newest drawing when it lands, so the rate is bounded by the round trip and not by
-the mouse.
+after the other against the same server. With several --torch-threads values (the server's
+FEATUREMAPS_TORCH_THREADS; 1 is the shipped setting, 0 one thread per core) each round
+starts one server per value, alternating, and a summary gives the median over rounds.
+The page keeps at most one request in flight and sends the newest drawing when it lands, so
+the rate is bounded by the round trip and not by the mouse.
 """
 
 from __future__ import annotations
@@ -214,39 +217,68 @@ def main(argv: list[str] | None = None) -> int:
                         help="cdp: mouse moves sent by this script over CDP, as Playwright's "
                              "mouse does; page: dispatched by a timer in the page, so no "
                              "driver process competes for the cores during the stroke")
+    parser.add_argument("--torch-threads", default="1",
+                        help="the server's intra-op threads (FEATUREMAPS_TORCH_THREADS), one "
+                             "server per value, side by side: e.g. 1,0")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of every server setting and transport")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         raise SystemExit(f"{CHROMIUM} is missing: install Debian's chromium package")
-    env = {"FEATUREMAPS_MODELS": ",".join(registry.shipped_variants(ROOT / "models")),
-           "FEATUREMAPS_DEVICE": args.device}
-    with server(env=env) as srv:
-        health = json.loads(request_once(srv.port, "GET", "/healthz", b"", {})[2])
-        load_before = os.getloadavg()[0]
-        runs = [asyncio.run(measure(f"http://127.0.0.1:{srv.port}", args.moves,
-                                    args.interval_ms, t, args.moves_from))
-                for t in args.transports.split(",")]
+    models = ",".join(registry.shipped_variants(ROOT / "models"))
+    runs: list[dict[str, Any]] = []
+    health: dict[str, Any] = {}
+    load_before = os.getloadavg()[0]
+    for _ in range(args.rounds):
+        for threads in args.torch_threads.split(","):
+            env = {"FEATUREMAPS_MODELS": models, "FEATUREMAPS_DEVICE": args.device,
+                   "FEATUREMAPS_TORCH_THREADS": threads}
+            with server(env=env) as srv:
+                health = json.loads(request_once(srv.port, "GET", "/healthz", b"", {})[2])
+                for t in args.transports.split(","):
+                    figures = asyncio.run(measure(f"http://127.0.0.1:{srv.port}", args.moves,
+                                                  args.interval_ms, t, args.moves_from))
+                    runs.append({"torch_threads": int(threads), **figures})
+                    report(runs[-1])
     # the figures depend on the machine: say which, and how busy it was
     host = {"device": health["device"], "models": health["models"],
             "cpu_count": os.cpu_count(), "load_average_1min": round(load_before, 2)}
-    for figures in runs:
-        sys.stdout.write(
-            f"[{figures['transport']}] pointer-to-painted over {figures['paints']} paints "
-            f"({figures['moves']} mouse moves from {figures['moves_from']}, one every "
-            f"{figures['interval_ms']:g} ms): "
-            f"median {figures['median_ms']:.1f} ms, p90 {figures['p90_ms']:.1f} ms; "
-            f"{figures['paints_per_second']:.1f} paints/s\n"
-            f"  stroke drawn in {figures['stroke_seconds']:.1f} s; "
-            f"median stages (ms): {figures['stages_median_ms']}\n"
-            f"  server's own decode + infer per update (median): "
-            f"{figures['server_ms_median']} ms"
-            + (f"; unzip + decode in the page: {figures['unzip_decode_ms']} ms"
-               if figures["unzip_decode_ms"] is not None else "") + "\n")
+    if args.rounds > 1 or "," in args.torch_threads:
+        sys.stdout.write("summary, median over rounds of each run's median:\n")
+        for threads in args.torch_threads.split(","):
+            for t in args.transports.split(","):
+                mine = [r for r in runs if r["torch_threads"] == int(threads)
+                        and r["transport"] == t]
+                medians = ", ".join(f"{r['median_ms']:.1f}" for r in mine)
+                sys.stdout.write(
+                    f"  torch threads {threads} ({'one per core' if threads == '0' else threads})"
+                    f", {t}: median {statistics.median(r['median_ms'] for r in mine):.1f} ms "
+                    f"(runs {medians}), "
+                    f"{statistics.median(r['paints_per_second'] for r in mine):.0f} paints/s, "
+                    f"server decode + infer "
+                    f"{statistics.median(r['server_ms_median'] for r in mine):.2f} ms\n")
     sys.stdout.write(f"host: {host}\n")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"runs": runs, "host": host}, indent=2) + "\n")
     return 0
+
+
+def report(figures: dict[str, Any]) -> None:
+    sys.stdout.write(
+        f"[{figures['transport']}, torch threads {figures['torch_threads']}] pointer-to-painted "
+        f"over {figures['paints']} paints ({figures['moves']} mouse moves from "
+        f"{figures['moves_from']}, one every {figures['interval_ms']:g} ms): "
+        f"median {figures['median_ms']:.1f} ms, p90 {figures['p90_ms']:.1f} ms; "
+        f"{figures['paints_per_second']:.1f} paints/s\n"
+        f"  stroke drawn in {figures['stroke_seconds']:.1f} s; "
+        f"median stages (ms): {figures['stages_median_ms']}\n"
+        f"  server's own decode + infer per update (median): "
+        f"{figures['server_ms_median']} ms"
+        + (f"; unzip + decode in the page: {figures['unzip_decode_ms']} ms"
+           if figures["unzip_decode_ms"] is not None else "") + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
