@@ -35,8 +35,13 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     inference_threads: int = Field(default=1, description="inferences running at once per worker")
+    # 1 by default: a live request's ops are too small to split (2 threads were no faster
+    # alone), and split ones stall whenever another process holds a core; with the page open
+    # in a browser on the same 2 cores, one thread per core took the server's decode + infer
+    # from 2.3 to 3.3 ms an update (bench/browser_latency.py --torch-threads 1,0). More
+    # cores are used through workers and inference_threads.
     torch_threads: int = Field(
-        default=0,
+        default=1,
         description="intra-op threads per inference; 0 = cores / (workers x inference_threads)")
     max_upload_bytes: int = 2 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096

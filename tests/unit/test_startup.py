@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,34 @@ def test_threads_never_oversubscribe_the_cores() -> None:
         assert device.configure_threads(0, workers=1, inference_threads=cores) == 1
         assert device.configure_threads(0, workers=1) == cores
         assert device.configure_threads(3, workers=2) == 3
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_server_runs_each_inference_on_one_intra_op_thread_by_default() -> None:
+    """A live request is too small to split, and a split one stalls when the browser holds a
+    core (bench/browser_latency.py --torch-threads 1,0); 0 still divides the cores."""
+    from starlette.testclient import TestClient
+
+    from app.config import Settings
+    from app.main import create_app
+
+    before = torch.get_num_threads()
+    try:
+        for threads, expected in ((None, 1), (0, os.cpu_count() or 1)):
+            settings = Settings(device="cpu", models=["max"])
+            if threads is not None:
+                settings = settings.model_copy(update={"torch_threads": threads})
+            torch.set_num_threads(7)
+            with TestClient(create_app(settings)) as client:
+                assert client.get("/healthz").status_code == 200
+                # what a thread of the server's inference gate starts with
+                seen: list[int] = []
+                thread = threading.Thread(
+                    target=lambda out=seen: out.append(torch.get_num_threads()))
+                thread.start()
+                thread.join()
+                assert seen == [expected]
     finally:
         torch.set_num_threads(before)
 
