@@ -128,7 +128,6 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import data
     from app.ml.batch import extract_to_npz
-    from app.ml.device import keep_freed_memory
     from app.ml.engine import Engine
 
     mnist = data.load(settings.data_dir)
@@ -138,7 +137,6 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     models = args.models.split(",")
     settings = settings.model_copy(
         update={"models": models, "device": args.device or settings.device})
-    keep_freed_memory()  # one batch job in this process: reuse memory between batches
     engine = Engine.load(settings)
     layers = args.layers.split(",") if args.layers else None
     stats = extract_to_npz(engine, images, models, layers, args.out, batch_size=args.batch_size,
@@ -215,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that are one batch job in their own process: they keep freed memory for the next
+# batch instead of faulting it in afresh (app/ml/device.py). On two cores this made
+# `evaluate` 2.2x and a short `train` 1.3-1.8x faster; the server does not do it.
+BATCH_JOBS = ("extract", "evaluate", "train")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_by_default = args.command not in ("serve", "train")
@@ -222,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         level = logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command in BATCH_JOBS:
+        from app.ml.device import keep_freed_memory
+
+        keep_freed_memory()
     try:
         code: int = args.func(args, Settings())
     except FeaturemapsError as exc:

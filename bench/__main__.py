@@ -27,6 +27,8 @@ def main() -> None:
     print("\n== batch extraction (in-process) ==", flush=True)  # noqa: T201
     figures["batch"] = rows = batch.run(10_000)
     print(batch.report(rows), flush=True)  # noqa: T201
+    figures["evaluate"] = evaluated = batch.run_evaluate()
+    print(batch.report_evaluate(evaluated), flush=True)  # noqa: T201
 
     print(f"\n== soak: 64 clients, {soak_s:.0f} s, good and bad requests ==",  # noqa: T201
           flush=True)

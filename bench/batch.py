@@ -4,7 +4,9 @@ for every map of both networks and for pool2 alone, quantised to uint8.
 Side by side, each in a fresh process (the allocator setting is per process and cannot be
 undone): how `featuremaps extract` runs on a CPU (256 images per batch, freed memory kept,
 app/ml/device.py keep_freed_memory), the same without keeping freed memory (what the
-server's batch endpoint does), and the earlier default of 1,024 images per batch.
+server's batch endpoint does), and the earlier default of 1,024 images per batch. Then
+`featuremaps evaluate` (every shipped network on the 10,000 test images, no shifts) with
+and without freed memory kept, also each in a fresh process.
 """
 
 from __future__ import annotations
@@ -52,6 +54,37 @@ def measure(n: int, batch_size: int, keep: bool) -> list[dict[str, object]]:
     return rows
 
 
+def measure_evaluate(keep: bool) -> dict[str, object]:
+    """In this process: what `featuremaps evaluate` computes, timed."""
+    from app.ml import evaluate
+
+    kept = keep_freed_memory() if keep else False
+    configure_threads(0, 1)
+    settings = Settings(device="cpu")
+    mnist = data.load(settings.data_dir)
+    t0 = time.perf_counter()
+    rows = evaluate.evaluate_all(settings.models_dir, mnist, shifts_too=False)
+    return {"memory_kept": kept, "networks": len(rows), "seconds": time.perf_counter() - t0}
+
+
+def run_evaluate() -> list[dict[str, object]]:
+    """featuremaps evaluate with freed memory kept (as the CLI runs it) and without."""
+    out = []
+    for keep in (True, False):
+        cmd = [sys.executable, "-m", "bench.batch", "--child-evaluate"] + \
+            (["--keep-memory"] if keep else [])
+        text = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        out.append(json.loads(text.strip().splitlines()[-1]))
+    return out
+
+
+def report_evaluate(rows: list[dict[str, object]]) -> str:
+    kept, default = rows
+    return (f"featuremaps evaluate ({kept['networks']} networks x 10,000 test images): "
+            f"{kept['seconds']:.1f} s with freed memory kept (as the CLI runs it), "
+            f"{default['seconds']:.1f} s with glibc's default")
+
+
 def run(n: int) -> list[dict[str, object]]:
     """Every configuration in CONFIGS, each in a child process, one after the other."""
     rows: list[dict[str, object]] = []
@@ -77,15 +110,21 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, default=256, help=argparse.SUPPRESS)
     parser.add_argument("--keep-memory", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-evaluate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.images, args.batch_size, args.keep_memory)))  # noqa: T201
         return
+    if args.child_evaluate:
+        print(json.dumps(measure_evaluate(args.keep_memory)))  # noqa: T201
+        return
     rows = run(args.images)
     print(report(rows))  # noqa: T201
+    evaluated = run_evaluate()
+    print(report_evaluate(evaluated))  # noqa: T201
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+            json.dump({"extract": rows, "evaluate": evaluated}, f, indent=2)
 
 
 if __name__ == "__main__":

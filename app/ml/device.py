@@ -77,16 +77,17 @@ _M_MMAP_THRESHOLD = -3
 
 
 def keep_freed_memory(limit: int = 1 << 30) -> bool:
-    """For a process that runs one batch job (`featuremaps extract`): keep freed blocks of up
-    to `limit` bytes for reuse instead of handing them back to the kernel.
+    """For a process that runs one batch job (`featuremaps extract`, `evaluate`, `train`):
+    keep freed blocks of up to `limit` bytes for reuse instead of handing them back to the
+    kernel.
 
     A batch allocates and frees tensors of tens of MB per layer. glibc serves blocks over its
     mmap threshold with fresh mappings and unmaps them on free, so every batch page-faults all
     of them in again: conv1 of 256 images took 10,000 minor faults and 25 ms, against 4 ms
     without them (bench/batch.py shows the whole effect). The price is that the process keeps
     its peak memory until it exits, which is why the server does not do this. It applies to
-    the main thread's arena, where the CLI runs its batches. glibc only; returns whether it
-    applied."""
+    the main thread's arena, where the CLI runs its batches (with other threads' arenas glibc
+    still maps large blocks afresh). glibc only; returns whether it applied."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL("libc.so.6")
