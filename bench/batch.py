@@ -16,11 +16,12 @@ import json
 import subprocess
 import sys
 import time
+from typing import Any
 
 from app.config import Settings
 from app.ml import data
 from app.ml.batch import extract
-from app.ml.device import configure_threads, keep_freed_memory
+from app.ml.device import keep_freed_memory
 from bench.common import ROOT, table
 
 # (label, images per batch, keep freed memory)
@@ -36,8 +37,7 @@ def measure(n: int, batch_size: int, keep: bool) -> list[dict[str, object]]:
     from app.ml.engine import Engine
 
     kept = keep_freed_memory() if keep else False
-    settings = Settings(device="cpu", models=["max", "avg"])
-    configure_threads(0, 1)
+    settings = Settings(device="cpu", models=["max", "avg"])  # torch's threads, as the CLI
     engine = Engine.load(settings)
     images = data.load(settings.data_dir).images("test")[:n]
     rows = []
@@ -59,7 +59,6 @@ def measure_evaluate(keep: bool) -> dict[str, object]:
     from app.ml import evaluate
 
     kept = keep_freed_memory() if keep else False
-    configure_threads(0, 1)
     settings = Settings(device="cpu")
     mnist = data.load(settings.data_dir)
     t0 = time.perf_counter()
@@ -71,10 +70,7 @@ def run_evaluate() -> list[dict[str, object]]:
     """featuremaps evaluate with freed memory kept (as the CLI runs it) and without."""
     out = []
     for keep in (True, False):
-        cmd = [sys.executable, "-m", "bench.batch", "--child-evaluate"] + \
-            (["--keep-memory"] if keep else [])
-        text = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-        out.append(json.loads(text.strip().splitlines()[-1]))
+        out.append(child(["--child-evaluate"] + (["--keep-memory"] if keep else [])))
     return out
 
 
@@ -85,14 +81,24 @@ def report_evaluate(rows: list[dict[str, object]]) -> str:
             f"{default['seconds']:.1f} s with glibc's default")
 
 
+def child(args: list[str]) -> Any:
+    """Run `python -m bench.batch <args>` in a fresh process; its last line of output, as JSON."""
+    cmd = [sys.executable, "-m", "bench.batch", *args]
+    try:
+        done = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True,
+                              timeout=1800)
+    except subprocess.CalledProcessError as exc:
+        sys.stderr.write(exc.stderr)
+        raise
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run(n: int) -> list[dict[str, object]]:
     """Every configuration in CONFIGS, each in a child process, one after the other."""
     rows: list[dict[str, object]] = []
     for label, batch_size, keep in CONFIGS:
-        cmd = [sys.executable, "-m", "bench.batch", "--child", "--images", str(n),
-               "--batch-size", str(batch_size)] + (["--keep-memory"] if keep else [])
-        out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-        for row in json.loads(out.strip().splitlines()[-1]):
+        for row in child(["--child", "--images", str(n), "--batch-size", str(batch_size)]
+                         + (["--keep-memory"] if keep else [])):
             rows.append({"config": label, **row})
     return rows
 

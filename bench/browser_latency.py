@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         raise SystemExit(f"{CHROMIUM} is missing: install Debian's chromium package")
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
     models = ",".join(registry.shipped_variants(ROOT / "models"))
     runs: list[dict[str, Any]] = []
     health: dict[str, Any] = {}
@@ -244,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     # the figures depend on the machine: say which, and how busy it was
     host = {"device": health["device"], "models": health["models"],
             "cpu_count": os.cpu_count(), "load_average_1min": round(load_before, 2)}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"runs": runs, "host": host}, indent=2) + "\n")
     if args.rounds > 1 or "," in args.torch_threads:
         sys.stdout.write("summary, median over rounds of each run's median:\n")
         for threads in args.torch_threads.split(","):
@@ -251,17 +256,16 @@ def main(argv: list[str] | None = None) -> int:
                 mine = [r for r in runs if r["torch_threads"] == int(threads)
                         and r["transport"] == t]
                 medians = ", ".join(f"{r['median_ms']:.1f}" for r in mine)
+                server_ms = [r["server_ms_median"] for r in mine
+                             if r["server_ms_median"] is not None]
                 sys.stdout.write(
                     f"  torch threads {threads} ({'one per core' if threads == '0' else threads})"
                     f", {t}: median {statistics.median(r['median_ms'] for r in mine):.1f} ms "
                     f"(runs {medians}), "
-                    f"{statistics.median(r['paints_per_second'] for r in mine):.0f} paints/s, "
-                    f"server decode + infer "
-                    f"{statistics.median(r['server_ms_median'] for r in mine):.2f} ms\n")
+                    f"{statistics.median(r['paints_per_second'] for r in mine):.0f} paints/s"
+                    + (f", server decode + infer {statistics.median(server_ms):.2f} ms"
+                       if server_ms else "") + "\n")
     sys.stdout.write(f"host: {host}\n")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"runs": runs, "host": host}, indent=2) + "\n")
     return 0
 
 

@@ -3,8 +3,8 @@
 Requests beyond `limit` waiting or running are refused at once with 503 + Retry-After
 rather than queued without bound; every request has a time limit covering its wait and
 its run. The gate owns its `concurrency` threads (times torch's intra-op threads, times
-workers, is what the cores are divided into, so inference never oversubscribes them), and
-always the same ones: the allocator's per-thread arenas and torch's thread-local state stay
+workers, is how many cores inference can use at once: app/config.py), and always the same
+ones: the allocator's per-thread arenas and torch's thread-local state stay
 warm instead of spreading over a shared pool.
 """
 

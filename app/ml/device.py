@@ -74,24 +74,33 @@ def configure_threads(torch_threads: int, workers: int, inference_threads: int =
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+# glibc's documented ceiling for M_MMAP_THRESHOLD on 64-bit; newer versions accept more
+_MMAP_THRESHOLD_MAX = 32 << 20
 
 
 def keep_freed_memory(limit: int = 1 << 30) -> bool:
     """For a process that runs one batch job (`featuremaps extract`, `evaluate`, `train`):
-    keep freed blocks of up to `limit` bytes for reuse instead of handing them back to the
-    kernel.
+    keep freed blocks of up to `limit` bytes (under 2 GiB) for reuse instead of handing them
+    back to the kernel.
 
     A batch allocates and frees tensors of tens of MB per layer. glibc serves blocks over its
     mmap threshold with fresh mappings and unmaps them on free, so every batch page-faults all
-    of them in again: conv1 of 256 images took 10,000 minor faults and 25 ms, against 4 ms
-    without them (bench/batch.py shows the whole effect). The price is that the process keeps
-    its peak memory until it exits, which is why the server does not do this. It applies to
-    the main thread's arena, where the CLI runs its batches (with other threads' arenas glibc
-    still maps large blocks afresh). glibc only; returns whether it applied."""
+    of them in again: conv1 of 256 images took about 10,800 minor faults and 25 ms, against
+    4 ms without them (bench/batch.py shows the whole effect). The price is that the process
+    keeps its peak memory until it exits, which is why the server does not do this. Threads
+    other than the main one (where the CLI runs its batches) allocate from heaps of 64 MiB,
+    and blocks too large for those are still mapped afresh. A glibc that refuses a threshold
+    over 32 MiB gets 32 MiB. glibc only; returns whether both settings applied."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL("libc.so.6")
-    applied = bool(libc.mallopt(_M_MMAP_THRESHOLD, limit)) and \
-        bool(libc.mallopt(_M_TRIM_THRESHOLD, limit))
-    log.debug("keep freed memory up to %d bytes: %s", limit, applied)
-    return applied
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.mallopt.restype = ctypes.c_int
+    threshold = bool(libc.mallopt(_M_MMAP_THRESHOLD, limit)) or \
+        bool(libc.mallopt(_M_MMAP_THRESHOLD, min(limit, _MMAP_THRESHOLD_MAX)))
+    trim = bool(libc.mallopt(_M_TRIM_THRESHOLD, limit))
+    if not (threshold and trim):
+        log.warning("glibc refused to keep freed memory (mmap threshold %s, trim threshold %s): "
+                    "batches will page-fault their buffers in afresh",
+                    "set" if threshold else "refused", "set" if trim else "refused")
+    return threshold and trim
