@@ -32,11 +32,10 @@ CONFIGS: tuple[tuple[str, int, bool], ...] = (
 )
 
 
-def measure(n: int, batch_size: int, keep: bool) -> list[dict[str, object]]:
+def measure(n: int, batch_size: int, kept: bool) -> list[dict[str, object]]:
     """In this process: every map, then pool2 alone, for n test images."""
     from app.ml.engine import Engine
 
-    kept = keep_freed_memory() if keep else False
     settings = Settings(device="cpu", models=["max", "avg"])  # torch's threads, as the CLI
     engine = Engine.load(settings)
     images = data.load(settings.data_dir).images("test")[:n]
@@ -54,11 +53,10 @@ def measure(n: int, batch_size: int, keep: bool) -> list[dict[str, object]]:
     return rows
 
 
-def measure_evaluate(keep: bool) -> dict[str, object]:
+def measure_evaluate(kept: bool) -> dict[str, object]:
     """In this process: what `featuremaps evaluate` computes, timed."""
     from app.ml import evaluate
 
-    kept = keep_freed_memory() if keep else False
     settings = Settings(device="cpu")
     mnist = data.load(settings.data_dir)
     t0 = time.perf_counter()
@@ -118,11 +116,12 @@ def main() -> None:
     parser.add_argument("--keep-memory", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-evaluate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.images, args.batch_size, args.keep_memory)))  # noqa: T201
-        return
-    if args.child_evaluate:
-        print(json.dumps(measure_evaluate(args.keep_memory)))  # noqa: T201
+    if args.child or args.child_evaluate:
+        # the allocator setting is the child process's own, made before any work in it
+        kept = keep_freed_memory() if args.keep_memory else False
+        figures = measure(args.images, args.batch_size, kept) if args.child else \
+            measure_evaluate(kept)
+        print(json.dumps(figures))  # noqa: T201
         return
     rows = run(args.images)
     print(report(rows))  # noqa: T201
