@@ -229,19 +229,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1:
         raise SystemExit("--rounds must be at least 1")
     models = ",".join(registry.shipped_variants(ROOT / "models"))
+    settings = [int(t) for t in args.torch_threads.split(",")]
+    transports = args.transports.split(",")
     runs: list[dict[str, Any]] = []
     health: dict[str, Any] = {}
     load_before = os.getloadavg()[0]
     for _ in range(args.rounds):
-        for threads in args.torch_threads.split(","):
+        for threads in settings:
             env = {"FEATUREMAPS_MODELS": models, "FEATUREMAPS_DEVICE": args.device,
-                   "FEATUREMAPS_TORCH_THREADS": threads}
+                   "FEATUREMAPS_TORCH_THREADS": str(threads)}
             with server(env=env) as srv:
                 health = json.loads(request_once(srv.port, "GET", "/healthz", b"", {})[2])
-                for t in args.transports.split(","):
+                for t in transports:
                     figures = asyncio.run(measure(f"http://127.0.0.1:{srv.port}", args.moves,
                                                   args.interval_ms, t, args.moves_from))
-                    runs.append({"torch_threads": int(threads), **figures})
+                    runs.append({"torch_threads": threads, **figures})
                     report(runs[-1])
     # the figures depend on the machine: say which, and how busy it was
     host = {"device": health["device"], "models": health["models"],
@@ -249,17 +251,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"runs": runs, "host": host}, indent=2) + "\n")
-    if args.rounds > 1 or "," in args.torch_threads:
+    if args.rounds > 1 or len(settings) > 1:
         sys.stdout.write("summary, median over rounds of each run's median:\n")
-        for threads in args.torch_threads.split(","):
-            for t in args.transports.split(","):
-                mine = [r for r in runs if r["torch_threads"] == int(threads)
-                        and r["transport"] == t]
+        for threads in settings:
+            for t in transports:
+                mine = [r for r in runs if r["torch_threads"] == threads and r["transport"] == t]
                 medians = ", ".join(f"{r['median_ms']:.1f}" for r in mine)
                 server_ms = [r["server_ms_median"] for r in mine
                              if r["server_ms_median"] is not None]
                 sys.stdout.write(
-                    f"  torch threads {threads} ({'one per core' if threads == '0' else threads})"
+                    f"  torch threads {threads} ({'one per core' if threads == 0 else threads})"
                     f", {t}: median {statistics.median(r['median_ms'] for r in mine):.1f} ms "
                     f"(runs {medians}), "
                     f"{statistics.median(r['paints_per_second'] for r in mine):.0f} paints/s"
