@@ -89,6 +89,8 @@ class Layout:
 # From this many images on, both packers quantise layer by layer (fewer passes over memory)
 # instead of in one fused pass over all maps (fewer calls: what a batch of one needs).
 PER_LAYER_FROM = 16
+# the smallest span whose 255 / span is a finite float32 (about 7.5e-37)
+MIN_SPAN = np.nextafter(np.float32(255.0) / np.finfo(np.float32).max, np.float32(1.0))
 
 
 def pack(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
@@ -160,18 +162,26 @@ def pack_on_host(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
 
 
 def _scales(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """255 / (hi - lo), and 0 for a constant channel (all its values quantise to 0)."""
+    """255 / (hi - lo), and 0 for a constant channel (all its values quantise to 0).
+
+    A span too small for 255 / span to fit in a float32 is divided as MIN_SPAN instead, so
+    that no scale or scaled value is infinite or NaN: see _round_in_place."""
     span = hi - lo
-    scale: np.ndarray = np.zeros_like(span)
-    np.divide(np.float32(255.0), span, out=scale, where=span > 0)
+    scale: np.ndarray = np.float32(255.0) / np.maximum(span, MIN_SPAN)
+    scale *= span > 0  # finite, so 0 where constant
     return scale
 
 
 def _round_in_place(q: np.ndarray) -> np.ndarray:
-    """Scaled values (>= 0) made ready for a cast to uint8: + 0.5, as the cast truncates
-    (so it rounds to nearest), and at most 255. Returns q."""
+    """Scaled values made ready for a cast to uint8: + 0.5, as the cast truncates (so it
+    rounds to nearest). Returns q.
+
+    No clamp to 255 is needed (it cost more than the rest of the rounding): for lo <= m <=
+    hi, both m - lo <= hi - lo and the product with scale = 255 / (hi - lo) are rounded
+    monotonically, so a scaled value exceeds 255 by a few float32 ulps at most, and
+    255.5 plus those still truncates to 255. A span under MIN_SPAN divided as MIN_SPAN only
+    makes the values smaller."""
     q += 0.5
-    np.minimum(q, 255.0, out=q)
     return q
 
 

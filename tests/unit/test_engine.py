@@ -220,3 +220,36 @@ def test_batch_size_does_not_change_the_maps(engine: Engine, mnist: Mnist) -> No
                 assert arr[0] == whole[name][i]
             else:
                 np.testing.assert_allclose(arr[0], whole[name][i], rtol=1e-5, atol=1e-5)
+
+
+def test_host_quantisation_never_wraps_past_255() -> None:
+    """Without a clamp, a scaled value of 256 would wrap to 0 in the uint8 cast: every
+    channel's maximum must come out as 255 and every level lie within one step of the exact
+    value, whatever the channel's offset and span (down to spans whose 255 / span overflows
+    a float32)."""
+    from app.ml.pack import _quantise_rows
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for offset in (0.0, 1e-30, 1e-3, 1.0, 1000.0, 3e5, 1e30):
+        for span in (1e-38, 1e-36, 1e-7, 1e-3, 1.0, 7.0, 1e4, 1e30):
+            row = offset + span * rng.random(64)
+            row[:2] = offset, offset + span  # both ends present
+            rows.append(row.astype(np.float32))
+    rows.append(np.full(64, 5.0, np.float32))  # a constant channel
+    m = np.stack(rows)
+    lo, hi = m.min(axis=1), m.max(axis=1)
+    out = np.empty(m.shape, np.uint8)
+    _quantise_rows(out, m, lo, hi)
+    spans = (hi.astype(np.float64) - lo)
+    exact = np.divide((m - lo[:, None]) * 255.0, spans[:, None], out=np.zeros(m.shape),
+                      where=spans[:, None] > 0)
+    normal = spans >= 1e-36  # 255 / span fits a float32: the exact rounding applies
+    assert (out[spans == 0] == 0).all()
+    assert np.abs(out[normal] - exact[normal]).max() <= 0.5 + 1e-3
+    assert (out.max(axis=1)[normal] == 255).all() and (out.min(axis=1)[normal] == 0).all()
+    # a span too small for its scale keeps the order of the values, on fewer levels
+    tiny = (spans > 0) & ~normal
+    assert tiny.any()
+    order = np.argsort(m[tiny], axis=1, kind="stable")
+    assert (np.diff(np.take_along_axis(out[tiny], order, axis=1).astype(int), axis=1) >= 0).all()
