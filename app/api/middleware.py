@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -116,7 +116,7 @@ class ObservabilityMiddleware:
         for name, value in scope["headers"]:
             if name == b"x-request-id" and REQUEST_ID.fullmatch(value):
                 request_id = value.decode()
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or os.urandom(16).hex()  # as random as uuid4().hex, cheaper
         path: str = scope["path"]
         csp = DOCS_CSP if path == "/docs" else CSP
         status = 500
@@ -141,7 +141,7 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - start
             route = self.metrics.route_label(scope)
             self.metrics.observe(scope["method"], route, status, elapsed)
-            if self.log_enabled:
+            if self.log_enabled and access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client") or ("-", 0)
                 access_log.info("%s", json.dumps({
                     "request_id": request_id, "method": scope["method"], "path": path,

@@ -9,7 +9,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api import wire
-from app.api.deps import EngineDep, GateDep, SettingsDep
+from app.api.deps import EngineDep, GateDep, SettingsDep, served
 from app.api.inputs import Payload, check_query, decode, read_payload
 from app.api.schemas import ErrorOut, FeatureMapsOut
 from app.config import Settings
@@ -121,12 +121,13 @@ def answer(engine: Engine, settings: Settings, payload: Payload, names: list[str
     openapi_extra=IMAGE_BODY,
 )
 async def featuremaps(
-    request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
+    request: Request,
     models: ModelsQuery = None, encoding: EncodingQuery = "uint8", format: FormatQuery = None,
 ) -> Response:
     """Run the chosen networks on a drawing and return the 28x28 input they saw, each
     network's prediction and probabilities, and every conv and pool layer's maps."""
     check_query(request, ("models", "encoding", "format"))
+    engine, settings, gate = served(request)
     names = parse_models(engine, models)
     payload = await read_payload(request, settings.max_upload_bytes)
     binary = format == "binary" or (
