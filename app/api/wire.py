@@ -25,6 +25,7 @@ import base64
 import functools
 import json
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,10 +56,14 @@ def _b64(arr: np.ndarray) -> str:
 
 
 def _floats(arr: np.ndarray) -> list[float]:
-    return [float(v) for v in arr.astype(np.float64).round(7)]
+    floats: list[float] = arr.astype(np.float64).round(7).tolist()
+    return floats
 
 
-def to_json_dict(result: FeatureMaps) -> dict[str, Any]:
+def to_json_dict(result: FeatureMaps,
+                 blob: Callable[[np.ndarray], str] | None = None) -> dict[str, Any]:
+    """The JSON format as a dict; `blob` turns an array into its "data" string (base64)."""
+    blob = blob or _b64
     models: dict[str, Any] = {}
     for net in result.nets:
         models[net.variant] = {
@@ -67,23 +72,44 @@ def to_json_dict(result: FeatureMaps) -> dict[str, Any]:
             "layers": [
                 {"name": layer.name, "kind": layer.kind, "shape": list(layer.shape),
                  "encoding": layer.encoding, "low": _floats(layer.low),
-                 "high": _floats(layer.high), "data": _b64(layer.data)}
+                 "high": _floats(layer.high), "data": blob(layer.data)}
                 for layer in net.layers
             ],
         }
-    return {"input": input_dict(result.input, result.encoding), "models": models}
+    return {"input": input_dict(result.input, result.encoding, blob), "models": models}
 
 
-def input_dict(x28: np.ndarray, encoding: Encoding) -> dict[str, Any]:
-    return {"shape": [28, 28], "encoding": encoding, "data": _b64(encode_input(x28, encoding))}
+def input_dict(x28: np.ndarray, encoding: Encoding,
+               blob: Callable[[np.ndarray], str] | None = None) -> dict[str, Any]:
+    return {"shape": [28, 28], "encoding": encoding,
+            "data": (blob or _b64)(encode_input(x28, encoding))}
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+# what json.dumps makes of a placeholder "\0<i>\0" (no string of ours holds a NUL)
+_HOLE_START, _HOLE_END = b'"\\u0000', b'\\u0000"'
+
+
 def to_json(result: FeatureMaps) -> bytes:
-    return dumps(to_json_dict(result))
+    """The same bytes as dumps(to_json_dict(result)), in two thirds of the time: json.dumps
+    scans every character of a string for escapes (about 3 ns each, 250 us for the 100 kB
+    of base64 of an update), and base64 never needs one. So the maps go in after the scan:
+    the document is dumped with a placeholder for each, and the base64 joined in its place."""
+    blobs: list[bytes] = []
+
+    def hold(arr: np.ndarray) -> str:
+        blobs.append(base64.b64encode(np.ascontiguousarray(arr).data))
+        return f"\0{len(blobs) - 1}\0"
+
+    first, *rest = dumps(to_json_dict(result, hold)).split(_HOLE_START)
+    parts = [first]
+    for part in rest:
+        index, after = part.split(_HOLE_END, 1)
+        parts += [b'"', blobs[int(index)], b'"', after]
+    return b"".join(parts)
 
 
 def _aligned(n: int) -> int:

@@ -1,0 +1,31 @@
+"""The JSON body is assembled without json.dumps scanning the base64 (app/api/wire.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from app.api import wire
+from app.config import Settings
+from app.ml.encode import Encoding
+from app.ml.engine import Engine
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings) -> Engine:
+    return Engine.load(settings.model_copy(update={"models": ["max", "avg", "strided"]}))
+
+
+@pytest.mark.parametrize("encoding", ["uint8", "float16", "float32"])
+def test_to_json_is_byte_for_byte_json_dumps(engine: Engine, encoding: Encoding) -> None:
+    x = np.zeros((28, 28), np.float32)
+    x[5:23, 13:16] = 1.0
+    result = engine.featuremaps(x, ["strided", "max", "avg"], encoding)
+    body = wire.to_json(result)
+    assert body == json.dumps(wire.to_json_dict(result), separators=(",", ":")).encode()
+    doc = json.loads(body)
+    assert list(doc["models"]) == ["strided", "max", "avg"]
+    assert doc["input"]["data"] == wire.to_json_dict(result)["input"]["data"]
+    assert b"\\u0000" not in body
