@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import time
@@ -17,8 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from starlette.types import Message
 
+from app.api import wire
+from app.api.inputs import Payload
+from app.api.routes.featuremaps import answer
 from app.config import Settings
+from app.main import create_app
 from app.ml import preprocess
 from app.ml.capture import capture
 from app.ml.device import configure_threads
@@ -113,6 +119,89 @@ def idle_forward_ms(forward: Forward, repeat: int, idle_s: float = 0.002) -> lis
     return out
 
 
+class InProcess:
+    """The app's ASGI callable driven in this process, no socket: what FastAPI's routing,
+    validation and middleware add to a request, against the same work (answer()) called
+    directly, and against an unknown path (middleware and routing alone)."""
+
+    def __init__(self) -> None:
+        self.app = create_app(Settings(device="cpu", models=["max", "avg"], access_log=False))
+        self.loop = asyncio.new_event_loop()
+        self.bodies = [p.read_bytes() for p in DIGITS]
+        startup: asyncio.Queue[Message] = asyncio.Queue()
+        events: asyncio.Queue[Message] = asyncio.Queue()
+
+        async def start() -> Message:
+            await startup.put({"type": "lifespan.startup"})
+            self.lifespan = asyncio.ensure_future(self.app(
+                {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                startup.get, events.put))
+            return await events.get()
+
+        started = self.loop.run_until_complete(start())
+        assert started["type"] == "lifespan.startup.complete", started
+
+    def close(self) -> None:
+        self.lifespan.cancel()
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.close()
+
+    async def _post(self, path: str, body: bytes) -> int:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+                 "query_string": b"models=max,avg&encoding=uint8", "root_path": "",
+                 "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"image/png"),
+                             (b"content-length", str(len(body)).encode()),
+                             (b"accept", wire.BINARY_TYPE.encode())],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        status = 0
+
+        async def receive() -> Message:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            nonlocal status
+            status = message.get("status", status)
+
+        await self.app(scope, receive, send)
+        return status
+
+    def run(self, rounds: int, per_round: int) -> dict[str, float]:
+        state = self.app.state
+
+        async def measure() -> dict[str, float]:
+            app_ms: list[float] = []
+            direct_ms: list[float] = []
+            unknown_ms: list[float] = []
+            added: list[float] = []  # per round: app - direct
+            for r in range(rounds + 1):  # round 0 warms up
+                times: dict[str, list[float]] = {"app": [], "direct": [], "unknown": []}
+                for i in range(per_round):
+                    body = self.bodies[i % len(self.bodies)]
+                    t0 = time.perf_counter()
+                    answer(state.engine, state.settings, Payload("image", body), ["max", "avg"],
+                           "uint8", True, False)
+                    t1 = time.perf_counter()
+                    status = await self._post("/api/v1/featuremaps", body)
+                    t2 = time.perf_counter()
+                    await self._post("/api/v1/nothing-here", body)
+                    t3 = time.perf_counter()
+                    assert status == 200, status
+                    times["direct"].append((t1 - t0) * 1000)
+                    times["app"].append((t2 - t1) * 1000)
+                    times["unknown"].append((t3 - t2) * 1000)
+                if r:
+                    app_ms += times["app"]
+                    direct_ms += times["direct"]
+                    unknown_ms += times["unknown"]
+                    added.append(median(times["app"]) - median(times["direct"]))
+            return {"app_ms": median(app_ms), "direct_ms": median(direct_ms),
+                    "added_ms": median(added), "unknown_ms": median(unknown_ms)}
+
+        return self.loop.run_until_complete(measure())
+
+
 def wire_sizes(port: int) -> dict[str, list[int]]:
     sizes: dict[str, list[int]] = {name: [] for name in FORMATS}
     conn = Connection(port)
@@ -141,6 +230,11 @@ def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
                              "forward_ms": median(fwd), "ratio": median(ratios),
                              "server_ms": {k: median(v) for k, v in stages.items()}}
         out["forward_after_idle_ms"] = median(idle_forward_ms(forward, per_round * 2))
+        in_process = InProcess()
+        try:
+            out["in_process"] = in_process.run(rounds, per_round)
+        finally:
+            in_process.close()
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         out["forward_one_thread_ms"] = median(timeit(forward, per_round * 2))
@@ -205,7 +299,13 @@ def report(out: dict[str, Any]) -> str:
                           for name, lat in out["latency"].items()),
               "inside the server (Server-Timing medians, ms): " + "; ".join(
                   f"{name} " + ", ".join(f"{k} {v:.2f}" for k, v in lat["server_ms"].items())
-                  for name, lat in out["latency"].items()), ""]
+                  for name, lat in out["latency"].items()),
+              "in-process, no socket, binary (the ASGI app called directly; medians, ms): "
+              f"through the app {out['in_process']['app_ms']:.2f}, the same work called "
+              f"directly {out['in_process']['direct_ms']:.2f}: FastAPI's routing, validation "
+              f"and middleware add {out['in_process']['added_ms']:.2f} "
+              f"(an unknown path, middleware and routing alone: "
+              f"{out['in_process']['unknown_ms']:.2f})", ""]
     n = out["vs_naive"]
     lines += ["2. against the naive reference (4 clients, same load)",
               table([["naive float JSON", f"{n['naive_rps']:.1f}", "1.0x"],
