@@ -108,6 +108,25 @@ def test_binary_without_gzip_is_plain(client: TestClient) -> None:
         gzip.decompress(r.content)
 
 
+def test_every_bad_query_parameter_is_reported_at_once(client: TestClient) -> None:
+    """The route checks its own parameters (app/api/routes/featuremaps.py, strict_query) and
+    reports them as FastAPI's validation does: every problem, in order, before an unknown
+    parameter is looked at."""
+    r = client.post("/api/v1/featuremaps?colour=red&models=Max&encoding=int4&format=xml",
+                    json={"pixels": [[0.0] * 28] * 28})
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        "query parameter 'models': String should match pattern '^[a-z]+(,[a-z]+)*$'; "
+        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; "
+        "query parameter 'format': Input should be 'json' or 'binary'")
+    spec = client.get("/openapi.json").json()["paths"]["/api/v1/featuremaps"]["post"]
+    schemas = {p["name"]: p["schema"] for p in spec["parameters"]}
+    assert schemas["encoding"]["enum"] == ["uint8", "float16", "float32"]
+    assert schemas["encoding"]["default"] == "uint8"
+    assert {"type": "string", "pattern": "^[a-z]+(,[a-z]+)*$"} in schemas["models"]["anyOf"]
+    assert {"enum": ["json", "binary"], "type": "string"} in schemas["format"]["anyOf"]
+
+
 def test_server_timing_reports_the_server_side_steps(client: TestClient) -> None:
     r = client.post("/api/v1/featuremaps", json={"pixels": [[0.0] * 28] * 28})
     parts = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
