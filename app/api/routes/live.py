@@ -151,5 +151,6 @@ async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: Inf
     except Exception:
         log.exception("unhandled error on a live socket message")
         return 500, _text(500, "internal server error")
-    log.debug("live update: %s", server_timing(timings))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("live update: %s", server_timing(timings))
     return 200, out
