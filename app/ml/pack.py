@@ -155,10 +155,7 @@ def pack_on_host(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
     floats[groups.highs] = hi
     if encoding != "uint8":
         return flat.astype(dtype), floats
-    scale = _scales(lo, hi)
-    q = flat - np.repeat(lo, groups.sizes)
-    q *= np.repeat(scale, groups.sizes)
-    return _round_in_place(q).astype(np.uint8), floats
+    return _quantise_groups(flat, lo, hi, groups.sizes), floats
 
 
 def _scales(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -183,6 +180,15 @@ def _round_in_place(q: np.ndarray) -> np.ndarray:
     makes the values smaller."""
     q += 0.5
     return q
+
+
+def _quantise_groups(flat: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     sizes: np.ndarray) -> np.ndarray:
+    """The fused pass: flat holds consecutive groups of sizes[i] values, each with its own
+    lo[i] and hi[i]; returns their uint8 levels."""
+    q = flat - np.repeat(lo, sizes)
+    q *= np.repeat(_scales(lo, hi), sizes)
+    return _round_in_place(q).astype(np.uint8)
 
 
 def _quantise_rows(out: np.ndarray, m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
@@ -256,8 +262,7 @@ def pack_on_device(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
     if encoding != "uint8":
         return flat.to(DTYPES[encoding]), flat_floats
     low = torch.cat(lows)  # (groups,)
-    span = torch.cat(highs) - low
-    scale = torch.where(span > 0, 255.0 / span, torch.zeros_like(span))
+    scale = _device_scales(low, torch.cat(highs))
     repeats = group_sizes(layout, b, x.device)
     low_e = torch.repeat_interleave(low, repeats, output_size=flat.numel())
     scale_e = torch.repeat_interleave(scale, repeats, output_size=flat.numel())
@@ -267,11 +272,18 @@ def pack_on_device(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
     return q.to(torch.uint8), flat_floats
 
 
+def _device_scales(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """As _scales: 255 / (hi - lo), a span under MIN_SPAN divided as MIN_SPAN, 0 where
+    constant."""
+    span = hi - lo
+    return torch.where(span > 0, 255.0 / span.clamp_min(float(MIN_SPAN)),
+                       torch.zeros_like(span))
+
+
 def _quantise_into(out: torch.Tensor, m: torch.Tensor, lo: torch.Tensor,
                    hi: torch.Tensor) -> None:
     """round((m - lo) * 255 / (hi - lo)) per sample and channel, into the uint8 slice `out`."""
-    span = hi - lo
-    scale = torch.where(span > 0, 255.0 / span, torch.zeros_like(span))[..., None, None]
+    scale = _device_scales(lo, hi)[..., None, None]
     # (m - lo) first, as the NumPy path does: m * scale - lo * scale would lose the small
     # range of a channel far from zero. + 0.5, then truncation: round to nearest.
     q = torch.sub(m, lo[..., None, None]).mul_(scale).add_(0.5).clamp_(0, 255)

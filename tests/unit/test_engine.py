@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -222,13 +224,36 @@ def test_batch_size_does_not_change_the_maps(engine: Engine, mnist: Mnist) -> No
                 np.testing.assert_allclose(arr[0], whole[name][i], rtol=1e-5, atol=1e-5)
 
 
-def test_host_quantisation_never_wraps_past_255() -> None:
+def _quantise_groups(m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    from app.ml.pack import _quantise_groups as quantise
+
+    return quantise(m.ravel(), lo, hi, np.full(len(m), m.shape[1])).reshape(m.shape)
+
+
+def _quantise_rows(m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    from app.ml.pack import _quantise_rows as quantise
+
+    out = np.empty(m.shape, np.uint8)
+    quantise(out, m, lo, hi)
+    return out
+
+
+def _quantise_on_device(m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    from app.ml.pack import _quantise_into
+
+    out = torch.empty(m.size, dtype=torch.uint8)
+    _quantise_into(out, torch.from_numpy(m)[None, :, :, None], torch.from_numpy(lo)[None],
+                   torch.from_numpy(hi)[None])
+    return out.numpy().reshape(m.shape)
+
+
+@pytest.mark.parametrize("quantise", [_quantise_groups, _quantise_rows, _quantise_on_device],
+                         ids=["host fused (live)", "host by layer (batch)", "torch"])
+def test_quantisation_never_wraps_past_255(quantise: Any) -> None:
     """Without a clamp, a scaled value of 256 would wrap to 0 in the uint8 cast: every
     channel's maximum must come out as 255 and every level lie within one step of the exact
     value, whatever the channel's offset and span (down to spans whose 255 / span overflows
-    a float32)."""
-    from app.ml.pack import _quantise_rows
-
+    a float32), and the host's two passes and torch's must agree byte for byte."""
     rng = np.random.default_rng(3)
     rows = []
     for offset in (0.0, 1e-30, 1e-3, 1.0, 1000.0, 3e5, 1e30):
@@ -239,8 +264,9 @@ def test_host_quantisation_never_wraps_past_255() -> None:
     rows.append(np.full(64, 5.0, np.float32))  # a constant channel
     m = np.stack(rows)
     lo, hi = m.min(axis=1), m.max(axis=1)
-    out = np.empty(m.shape, np.uint8)
-    _quantise_rows(out, m, lo, hi)
+    out = quantise(m, lo, hi)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, _quantise_rows(m, lo, hi))
     spans = (hi.astype(np.float64) - lo)
     exact = np.divide((m - lo[:, None]) * 255.0, spans[:, None], out=np.zeros(m.shape),
                       where=spans[:, None] > 0)
