@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -51,8 +52,12 @@ def encode_input(x28: np.ndarray, encoding: Encoding) -> np.ndarray:
     return out
 
 
+def _b64_bytes(arr: np.ndarray) -> bytes:
+    return base64.b64encode(np.ascontiguousarray(arr).data)
+
+
 def _b64(arr: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(arr).data).decode("ascii")
+    return _b64_bytes(arr).decode("ascii")
 
 
 def _floats(arr: np.ndarray) -> list[float]:
@@ -89,8 +94,8 @@ def dumps(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-# what json.dumps makes of a placeholder "\0<i>\0" (no string of ours holds a NUL)
-_HOLE_START, _HOLE_END = b'"\\u0000', b'\\u0000"'
+# what json.dumps makes of a placeholder string "\0<i>\0"
+_HOLE = re.compile(rb'"\\u0000(\d+)\\u0000"')
 
 
 def to_json(result: FeatureMaps) -> bytes:
@@ -101,15 +106,15 @@ def to_json(result: FeatureMaps) -> bytes:
     blobs: list[bytes] = []
 
     def hold(arr: np.ndarray) -> str:
-        blobs.append(base64.b64encode(np.ascontiguousarray(arr).data))
+        blobs.append(_b64_bytes(arr))
         return f"\0{len(blobs) - 1}\0"
 
-    first, *rest = dumps(to_json_dict(result, hold)).split(_HOLE_START)
-    parts = [first]
-    for part in rest:
-        index, after = part.split(_HOLE_END, 1)
-        parts += [b'"', blobs[int(index)], b'"', after]
-    return b"".join(parts)
+    pieces = _HOLE.split(dumps(to_json_dict(result, hold)))  # text, index, text, ...
+    if len(pieces) != 2 * len(blobs) + 1:  # another string looked like a placeholder
+        return dumps(to_json_dict(result))
+    for i in range(1, len(pieces), 2):
+        pieces[i] = b'"' + blobs[int(pieces[i])] + b'"'
+    return b"".join(pieces)
 
 
 def _aligned(n: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,3 +30,21 @@ def test_to_json_is_byte_for_byte_json_dumps(engine: Engine, encoding: Encoding)
     assert list(doc["models"]) == ["strided", "max", "avg"]
     assert doc["input"]["data"] == wire.to_json_dict(result)["input"]["data"]
     assert b"\\u0000" not in body
+
+
+def test_a_string_that_looks_like_a_placeholder_is_left_alone(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No string of ours holds a NUL today; if one did and looked like a placeholder, the
+    body must still be what json.dumps makes."""
+    plain = wire.to_json_dict
+
+    def with_decoy(result: Any, blob: Any = None) -> dict[str, Any]:
+        doc = plain(result, blob)
+        doc["note"] = 'a "\x000\x00" and "\x001\x00'
+        return doc
+
+    monkeypatch.setattr(wire, "to_json_dict", with_decoy)
+    result = engine.featuremaps(np.zeros((28, 28), np.float32), ["max"], "uint8")
+    body = wire.to_json(result)
+    assert body == json.dumps(with_decoy(result), separators=(",", ":")).encode()
+    assert json.loads(body)["note"] == 'a "\x000\x00" and "\x001\x00'
