@@ -100,7 +100,7 @@ def strict_query(**values: object) -> list[Any]:
         try:
             out.append(_STRICT[name].validate_python(value))
         except ValidationError as exc:
-            errors += [{**e, "loc": ("query", name)} for e in exc.errors()]
+            errors += [{**e, "loc": ("query", name, *e["loc"])} for e in exc.errors()]
     if errors:
         raise RequestValidationError(errors)
     return out
