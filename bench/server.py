@@ -128,23 +128,31 @@ class InProcess:
         self.app = create_app(Settings(device="cpu", models=["max", "avg"], access_log=False))
         self.loop = asyncio.new_event_loop()
         self.bodies = [p.read_bytes() for p in DIGITS]
-        startup: asyncio.Queue[Message] = asyncio.Queue()
-        events: asyncio.Queue[Message] = asyncio.Queue()
+        self.to_app: asyncio.Queue[Message] = asyncio.Queue()
+        self.from_app: asyncio.Queue[Message] = asyncio.Queue()
 
         async def start() -> Message:
-            await startup.put({"type": "lifespan.startup"})
+            await self.to_app.put({"type": "lifespan.startup"})
             self.lifespan = asyncio.ensure_future(self.app(
                 {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
-                startup.get, events.put))
-            return await events.get()
+                self.to_app.get, self.from_app.put))
+            return await self.from_app.get()
 
         started = self.loop.run_until_complete(start())
         assert started["type"] == "lifespan.startup.complete", started
 
     def close(self) -> None:
-        self.lifespan.cancel()
-        self.loop.run_until_complete(asyncio.sleep(0))
+        """The lifespan's shutdown: the app closes its gates (their threads end)."""
+
+        async def stop() -> Message:
+            await self.to_app.put({"type": "lifespan.shutdown"})
+            stopped = await self.from_app.get()
+            await self.lifespan
+            return stopped
+
+        stopped = self.loop.run_until_complete(stop())
         self.loop.close()
+        assert stopped["type"] == "lifespan.shutdown.complete", stopped
 
     async def _post(self, path: str, body: bytes) -> int:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",

@@ -180,7 +180,8 @@ def test_only_small_declared_images_may_be_decoded_inline() -> None:
     assert Payload("image", png(112)).small
     assert preprocess.declared_pixels(b"not an image") is None
     assert preprocess.declared_pixels(huge[:20]) is None  # PNG signature, no whole IHDR
-    broken = huge[:12] + b"IDAT" + huge[16:]  # first chunk is not the header
+    small = png(112)
+    broken = small[:12] + b"IDAT" + small[16:]  # first chunk is not the header
     assert preprocess.declared_pixels(broken) is None
     assert not Payload("image", broken).small
     assert not Payload("image", b"not an image").small
