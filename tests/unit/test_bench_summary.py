@@ -1,0 +1,39 @@
+"""`make bench` ends with one table of the targets (bench/__main__.py, summary)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.__main__ import summary
+
+
+def figures(ratio: float, speedup: float, max_bytes: int, errors: int,
+            growth: float) -> dict[str, Any]:
+    lat = {"ratio": ratio, "p50_ms": 1.5, "p99_ms": 3.0}
+    return {
+        "server": {
+            "latency": {"binary": lat, "binary+gzip": lat, "json": lat},
+            "vs_naive": {"speedup": speedup, "ours_rps": 80.0 * speedup, "naive_rps": 80.0,
+                         "speedup_vs_untyped": speedup * 9},
+            "bytes": {"binary+gzip": {"median": max_bytes - 3000, "max": max_bytes}},
+            "load16": [{"workers": w, "rps": 400.0 * w, "errors": errors} for w in (1, 2, 4)],
+        },
+        "batch": [{"memory_kept": True, "layers": "all", "images_per_s": 1700.0},
+                  {"memory_kept": True, "layers": "pool2", "images_per_s": 4200.0},
+                  {"memory_kept": False, "layers": "all", "images_per_s": 1600.0}],
+        "soak": {"rss_growth": growth, "good_5xx": 0, "bad_5xx": 0},
+    }
+
+
+def verdicts(text: str) -> list[str]:
+    rows = text.splitlines()[2:8]
+    return [row.rstrip().rsplit("  ", 1)[-1].strip() for row in rows]
+
+
+def test_each_target_is_judged_from_its_own_figure() -> None:
+    good = summary(figures(ratio=1.9, speedup=51, max_bytes=39_000, errors=0, growth=0.02))
+    assert verdicts(good) == ["met", "met", "met", "met", "reported", "met"]
+    assert "1,700 / 4,200 images/s" in good
+    bad = summary(figures(ratio=2.1, speedup=6, max_bytes=41_000, errors=3, growth=0.12))
+    assert verdicts(bad) == ["not met"] * 4 + ["reported", "not met"]
+    assert "9 errors" in bad
