@@ -87,8 +87,9 @@ def main() -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2))
-    print(f"\nfigures written to {args.out.relative_to(ROOT)}; the browser benchmark is "  # noqa: T201
-          "python -m bench.browser_latency")
+    out = args.out.resolve()
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"\nfigures written to {shown}")  # noqa: T201
 
 
 if __name__ == "__main__":
