@@ -125,7 +125,7 @@ def test_every_bad_query_parameter_is_reported_at_once(client: TestClient) -> No
 
 def test_the_plain_query_parameters_are_documented_as_the_strict_ones(
         client: TestClient) -> None:
-    """The route's parameters are plain strings with the strict types' schemas written in:
+    """The route's parameters are plain strings carrying the strict types' schemas:
     its OpenAPI parameters must equal those of a route declared with the strict types."""
     reference = FastAPI()
 
