@@ -43,28 +43,36 @@ def validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(lines) or "invalid request"
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(InputError)
-    async def _input_error(request: Request, exc: InputError) -> JSONResponse:
+def error_response(exc: Exception) -> JSONResponse | None:
+    """The JSON answer to an error the client's request or the server's load caused, or None
+    for anything else (a bug: the handler for Exception answers 500). The app's exception
+    handlers and app/api/fastpath.py both answer with this."""
+    if isinstance(exc, InputError):
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if isinstance(exc, RequestValidationError):
         return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if isinstance(exc, StarletteHTTPException):
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(Overloaded)
-    async def _overloaded(request: Request, exc: Overloaded) -> JSONResponse:
+    if isinstance(exc, Overloaded):
         return JSONResponse({"detail": str(exc)}, status_code=503,
                             headers={"Retry-After": str(exc.retry_after)})
-
-    @app.exception_handler(TimedOut)
-    async def _timeout(request: Request, exc: TimedOut) -> JSONResponse:
+    if isinstance(exc, TimedOut):
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+    return None
+
+
+KNOWN_ERRORS = (InputError, RequestValidationError, StarletteHTTPException, Overloaded, TimedOut)
+
+
+def install(app: FastAPI) -> None:
+    async def _known(request: Request, exc: Exception) -> JSONResponse:
+        response = error_response(exc)
+        assert response is not None, exc  # registered for KNOWN_ERRORS only
+        return response
+
+    for kind in KNOWN_ERRORS:
+        app.add_exception_handler(kind, _known)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
