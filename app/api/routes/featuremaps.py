@@ -21,6 +21,7 @@ from app.ml.errors import InputError, UnknownName
 from app.ml.render import grid_png
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
+PATH = "/api/v1/featuremaps"  # the live update's route (also taken by app/api/fastpath.py)
 
 _PIXELS_SCHEMA: dict[str, Any] = {
     "type": "array", "minItems": 28, "maxItems": 28,
@@ -159,6 +160,13 @@ async def featuremaps(
 ) -> Response:
     """Run the chosen networks on a drawing and return the 28x28 input they saw, each
     network's prediction and probabilities, and every conv and pool layer's maps."""
+    return await respond(request, models, encoding, format)
+
+
+async def respond(request: Request, models: str | None, encoding: str,
+                  format: str | None) -> Response:
+    """POST /featuremaps once its query parameters are read: what the route above runs, and
+    what app/api/fastpath.py runs for the same request without FastAPI's routing."""
     models, encoding, format = strict_query(models=models, encoding=encoding, format=format)
     check_query(request, ("models", "encoding", "format"))
     engine, settings, gate = served(request)
