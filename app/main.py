@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
 from app.api import errors
+from app.api.fastpath import FeatureMapsFastPath
 from app.api.gate import InferenceGate
 from app.api.metrics import Metrics
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
@@ -89,6 +91,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
 
+    # innermost: the live update's route, answered below FastAPI's routing (app/api/fastpath.py)
+    route = next(r for r in featuremaps.router.routes if isinstance(r, APIRoute)
+                 and r.path == featuremaps.PATH and "POST" in (r.methods or ()))
+    app.add_middleware(FeatureMapsFastPath, route=route)
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type"],

@@ -1,0 +1,162 @@
+"""POST /api/v1/featuremaps is answered by app/api/fastpath.py, below FastAPI's routing: it must
+answer every request exactly as the FastAPI route it stands in for does, good or bad."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from app.api import fastpath, wire
+from app.api.fastpath import FeatureMapsFastPath
+from app.api.routes import featuremaps
+from app.config import Settings
+from app.main import create_app
+from tests.api.test_bad_input import CASES, send
+
+PIXELS = {"pixels": [[0.0] * 28 for _ in range(28)]}
+PIXELS["pixels"][10][5:20] = [0.9] * 15
+# (query, headers, body): what the page, curl users and the docs send
+GOOD: dict[str, tuple[str, dict[str, str], str]] = {
+    "png-json": ("", {"content-type": "image/png"}, "png"),
+    "png-float16-max": ("models=max&encoding=float16", {"content-type": "image/png"}, "png"),
+    "png-float32-binary": ("encoding=float32&format=binary", {"content-type": "image/png"}, "png"),
+    "png-accept-binary-gzip": ("models=max,avg&encoding=uint8",
+                               {"content-type": "image/png", "accept": wire.BINARY_TYPE,
+                                "accept-encoding": "gzip"}, "png"),
+    "png-repeated-parameter-last-wins": ("models=max&models=avg", {"content-type": "image/png"},
+                                         "png"),
+    "png-no-content-type": ("", {}, "png"),
+    "png-octet-stream": ("format=json", {"content-type": "application/octet-stream"}, "png"),
+    "multipart": ("models=avg", {}, "multipart"),
+    "json-pixels": ("", {"content-type": "application/json"}, "json"),
+}
+FEATUREMAPS_CASES = [p for p in CASES
+                     if json.loads(p.read_text())["path"] == "/api/v1/featuremaps"]
+
+
+def without_fast_path(settings: Settings) -> FastAPI:
+    """The same app with the FastAPI route alone answering (middleware is built on first use)."""
+    app = create_app(settings)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not FeatureMapsFastPath]
+    return app
+
+
+@pytest.fixture(scope="module")
+def route_only(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(without_fast_path(settings)) as c:
+        yield c
+
+
+def post(client: TestClient, case: tuple[str, dict[str, str], str], png: bytes) -> Any:
+    query, headers, kind = case
+    url = "/api/v1/featuremaps" + (f"?{query}" if query else "")
+    if kind == "multipart":
+        return client.post(url, files={"file": ("digit.png", png, "image/png")})
+    if kind == "json":
+        return client.post(url, content=json.dumps(PIXELS).encode(), headers=headers)
+    return client.post(url, content=png, headers=headers)
+
+
+def comparable(r: Any) -> dict[str, Any]:
+    """Everything a client sees, less what differs from one request to the next: the request
+    id, the timings (in Server-Timing and, in the binary format, its header) and the binary
+    header's length that follows from them."""
+    binary = r.headers.get("content-type") == wire.BINARY_TYPE
+    varying = {"x-request-id", "server-timing"} | ({"content-length"} if binary else set())
+    headers = [(k, "*" if k in varying else v) for k, v in r.headers.multi_items()]
+    if binary:
+        body: Any = wire.parse_binary(r.content)
+        body.pop("timings")
+    else:
+        body = r.json()
+    return {"status": r.status_code, "headers": headers, "body": body}
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_the_fast_path_answers_as_the_route_does(
+        client: TestClient, route_only: TestClient, name: str,
+        test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    _, png = test_digit_pngs[3]
+    fast, routed = post(client, GOOD[name], png), post(route_only, GOOD[name], png)
+    assert fast.status_code == 200, fast.text
+    assert comparable(fast) == comparable(routed)
+
+
+@pytest.mark.parametrize("path", FEATUREMAPS_CASES, ids=[p.stem for p in FEATUREMAPS_CASES])
+def test_the_fast_path_refuses_as_the_route_does(
+        client: TestClient, route_only: TestClient, path: Path,
+        test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    case = json.loads(path.read_text())
+    _, digit = test_digit_pngs[0]
+    fast, routed = send(client, case, digit), send(route_only, case, digit)
+    assert fast.status_code == case["status"]
+    assert comparable(fast) == comparable(routed)
+
+
+def test_other_methods_still_meet_the_router(client: TestClient) -> None:
+    r = client.get("/api/v1/featuremaps")
+    assert r.status_code == 405
+    assert r.json() == {"detail": "Method Not Allowed"}
+    assert r.headers["allow"] == "POST"
+
+
+def served_ok(client: TestClient) -> int:
+    """featuremaps_requests_total for POST /api/v1/featuremaps answered 200."""
+    found = re.search(r'method="POST",route="/api/v1/featuremaps",status="200"\} (\d+)',
+                      client.get("/metrics").text)
+    return int(found.group(1)) if found else 0
+
+
+def test_the_fast_path_takes_the_live_updates(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch,
+        test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """It is the fast path that answers (the route calls the handler from its own module),
+    and the metrics still count its requests under the route's path."""
+    label, png = test_digit_pngs[4]
+    calls: list[str] = []
+    handler = fastpath.respond
+
+    async def spy(*args: Any) -> Any:
+        calls.append("fast")
+        return await handler(*args)
+
+    monkeypatch.setattr(fastpath, "respond", spy)
+    before = served_ok(client)
+    r = client.post("/api/v1/featuremaps?models=max", content=png,
+                    headers={"content-type": "image/png"})
+    assert r.status_code == 200
+    assert r.json()["models"]["max"]["prediction"] == label
+    assert calls == ["fast"]
+    assert served_ok(client) == before + 1
+
+
+def test_a_bug_is_a_logged_500_on_both_paths(
+        client: TestClient, route_only: TestClient, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """An unexpected exception is not an error the client caused: the fast path leaves it to
+    the app's handler, which logs it and answers the same JSON 500 as for any route."""
+    label, png = test_digit_pngs[4]
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(featuremaps, "answer", broken)
+    answers = []
+    for c in (client, route_only):
+        quiet = TestClient(c.app, raise_server_exceptions=False)  # the app is already started
+        answers.append(comparable(post(quiet, GOOD["png-json"], png)))
+    assert answers[0] == answers[1]
+    assert answers[0]["status"] == 500
+    assert answers[0]["body"] == {"detail": "internal server error"}
+    assert caplog.text.count("RuntimeError: a bug") == 2
+    monkeypatch.undo()
+    r = post(client, GOOD["png-json"], png)
+    assert r.status_code == 200
+    assert r.json()["models"]["max"]["prediction"] == label
