@@ -91,7 +91,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
 
-    # innermost: the live update's route, answered below FastAPI's routing (app/api/fastpath.py)
+    # innermost: the live update's route, answered below FastAPI's routing (app/api/fastpath.py).
+    # It is the route as declared: the router is included above with no prefix or dependencies
+    # of its own, which the fast path would not see.
     route = next(r for r in featuremaps.router.routes if isinstance(r, APIRoute)
                  and r.path == featuremaps.PATH and "POST" in (r.methods or ()))
     app.add_middleware(FeatureMapsFastPath, route=route)

@@ -22,8 +22,10 @@ from app.api.routes.featuremaps import respond
 
 
 class FeatureMapsFastPath:
-    """POST requests to `route`'s path (an exact match; under a root path they go on to the
-    router) answered with featuremaps.respond; everything else passed on."""
+    """POST requests to `route`'s path (an exact match) answered with featuremaps.respond;
+    everything else passed on. Two cases also go on to the router, which handles them
+    itself: a root path (the router matches the path without it), and a request that
+    FastAPI's own OpenTelemetry instrumentation follows (the router names its route)."""
 
     def __init__(self, app: ASGIApp, route: APIRoute) -> None:
         self.app = app
@@ -31,8 +33,8 @@ class FeatureMapsFastPath:
         self.path = route.path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["path"] != self.path
-                or scope["method"] != "POST"):
+        if (scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST"
+                or scope.get("root_path") or scope.get("fastapi.telemetry") is not None):
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route

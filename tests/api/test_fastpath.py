@@ -3,6 +3,7 @@ answer every request exactly as the FastAPI route it stands in for does, good or
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -74,19 +75,107 @@ def comparable(r: Any) -> dict[str, Any]:
     if binary:
         body: Any = wire.parse_binary(r.content)
         body.pop("timings")
-    else:
+    elif r.headers.get("content-type") == "application/json" and r.content:  # HEAD: none
         body = r.json()
+    else:
+        body = r.content
     return {"status": r.status_code, "headers": headers, "body": body}
+
+
+@pytest.fixture
+def fast_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records each request the fast path answers (the route calls the handler from its own
+    module, so only the fast path's calls are seen)."""
+    calls: list[str] = []
+    handler = fastpath.respond
+
+    async def spy(request: Any, *args: Any) -> Any:
+        calls.append(request.url.path)
+        return await handler(request, *args)
+
+    monkeypatch.setattr(fastpath, "respond", spy)
+    return calls
 
 
 @pytest.mark.parametrize("name", GOOD)
 def test_the_fast_path_answers_as_the_route_does(
-        client: TestClient, route_only: TestClient, name: str,
+        client: TestClient, route_only: TestClient, name: str, fast_calls: list[str],
         test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     _, png = test_digit_pngs[3]
     fast, routed = post(client, GOOD[name], png), post(route_only, GOOD[name], png)
     assert fast.status_code == 200, fast.text
+    assert fast_calls == ["/api/v1/featuremaps"]  # the fast path answered; the other app did not
     assert comparable(fast) == comparable(routed)
+
+
+def test_overloaded_is_the_same_503(client: TestClient, route_only: TestClient,
+                                    monkeypatch: pytest.MonkeyPatch,
+                                    test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    _, png = test_digit_pngs[3]
+    answers = []
+    for c in (client, route_only):
+        monkeypatch.setattr(c.app.state.gate, "limit", 0)  # every inference slot taken
+        answers.append(comparable(post(c, GOOD["png-json"], png)))
+    assert answers[0] == answers[1]
+    assert answers[0]["status"] == 503
+    assert ("retry-after", "1") in answers[0]["headers"]
+
+
+def test_a_multipart_body_without_boundary_is_the_same_400(
+        client: TestClient, route_only: TestClient) -> None:
+    """Starlette's form parser raises its own HTTPException here: answered alike too."""
+    answers = [comparable(c.post("/api/v1/featuremaps", content=b"--x\r\n",
+                                 headers={"content-type": "multipart/form-data"}))
+               for c in (client, route_only)]
+    assert answers[0] == answers[1]
+    assert answers[0]["status"] == 400
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "OPTIONS"])
+def test_other_methods_meet_the_router(client: TestClient, route_only: TestClient,
+                                       method: str, fast_calls: list[str]) -> None:
+    fast, routed = (c.request(method, "/api/v1/featuremaps") for c in (client, route_only))
+    assert fast.status_code == 405
+    assert fast.headers["allow"] == "POST"
+    assert comparable(fast) == comparable(routed)
+    assert fast_calls == []
+
+
+@pytest.mark.parametrize("path, status", [("/api/v1/featuremaps", 404),
+                                          ("/api/api/v1/featuremaps", 200)])
+def test_under_a_root_path_the_router_decides(
+        client: TestClient, route_only: TestClient, path: str, status: int,
+        fast_calls: list[str], test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Served under /api, the route is at /api/api/v1/featuremaps (a scope's path holds the
+    root path), and /api/v1/featuremaps is another path: the router tells them apart."""
+    _, png = test_digit_pngs[3]
+    fast, routed = (TestClient(c.app, root_path="/api").post(
+        path, content=png, headers={"content-type": "image/png"}) for c in (client, route_only))
+    assert fast.status_code == status
+    assert comparable(fast) == comparable(routed)
+    assert fast_calls == []
+
+
+def test_cors_headers_are_the_same(settings: Settings,
+                                   test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """With allowed origins set, CORS sits outside the fast path: same preflight, same
+    headers on the answer."""
+    _, png = test_digit_pngs[3]
+    origin = "https://teaching.example"
+    cors = settings.model_copy(update={"allowed_origins": [origin]})
+    answers = []
+    for app in (create_app(cors), without_fast_path(cors)):
+        with TestClient(app) as c:
+            preflight = c.options("/api/v1/featuremaps", headers={
+                "origin": origin, "access-control-request-method": "POST"})
+            answer = c.post("/api/v1/featuremaps", content=png,
+                            headers={"origin": origin, "content-type": "image/png"})
+            answers.append((comparable(preflight), comparable(answer)))
+    assert answers[0] == answers[1]
+    preflight, answer = answers[0]
+    assert preflight["status"] == 200
+    assert answer["status"] == 200
+    assert ("access-control-allow-origin", origin) in answer["headers"]
 
 
 @pytest.mark.parametrize("path", FEATUREMAPS_CASES, ids=[p.stem for p in FEATUREMAPS_CASES])
@@ -100,13 +189,6 @@ def test_the_fast_path_refuses_as_the_route_does(
     assert comparable(fast) == comparable(routed)
 
 
-def test_other_methods_still_meet_the_router(client: TestClient) -> None:
-    r = client.get("/api/v1/featuremaps")
-    assert r.status_code == 405
-    assert r.json() == {"detail": "Method Not Allowed"}
-    assert r.headers["allow"] == "POST"
-
-
 def served_ok(client: TestClient) -> int:
     """featuremaps_requests_total for POST /api/v1/featuremaps answered 200."""
     found = re.search(r'method="POST",route="/api/v1/featuremaps",status="200"\} (\d+)',
@@ -114,26 +196,16 @@ def served_ok(client: TestClient) -> int:
     return int(found.group(1)) if found else 0
 
 
-def test_the_fast_path_takes_the_live_updates(
-        client: TestClient, monkeypatch: pytest.MonkeyPatch,
+def test_the_metrics_count_the_fast_paths_answers_under_the_route(
+        client: TestClient, fast_calls: list[str],
         test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
-    """It is the fast path that answers (the route calls the handler from its own module),
-    and the metrics still count its requests under the route's path."""
     label, png = test_digit_pngs[4]
-    calls: list[str] = []
-    handler = fastpath.respond
-
-    async def spy(*args: Any) -> Any:
-        calls.append("fast")
-        return await handler(*args)
-
-    monkeypatch.setattr(fastpath, "respond", spy)
     before = served_ok(client)
     r = client.post("/api/v1/featuremaps?models=max", content=png,
                     headers={"content-type": "image/png"})
     assert r.status_code == 200
     assert r.json()["models"]["max"]["prediction"] == label
-    assert calls == ["fast"]
+    assert fast_calls == ["/api/v1/featuremaps"]
     assert served_ok(client) == before + 1
 
 
@@ -160,3 +232,20 @@ def test_a_bug_is_a_logged_500_on_both_paths(
     r = post(client, GOOD["png-json"], png)
     assert r.status_code == 200
     assert r.json()["models"]["max"]["prediction"] == label
+
+
+def test_a_request_fastapi_telemetry_follows_goes_to_the_router() -> None:
+    """FastAPI's own OpenTelemetry instrumentation (on when a tracer or meter provider is
+    configured) learns the route from its router: such requests are left to it."""
+    route = next(r for r in featuremaps.router.routes if r.path == featuremaps.PATH)
+    passed_on: list[dict[str, Any]] = []
+
+    async def router(scope: Any, receive: Any, send: Any) -> None:
+        passed_on.append(scope)
+
+    fast = FeatureMapsFastPath(router, route)
+    scope = {"type": "http", "method": "POST", "path": featuremaps.PATH, "root_path": "",
+             "query_string": b"", "headers": []}
+    asyncio.run(fast({**scope, "fastapi.telemetry": object()}, None, None))  # type: ignore[arg-type]
+    assert len(passed_on) == 1
+    assert "route" not in passed_on[0]
