@@ -120,9 +120,10 @@ def idle_forward_ms(forward: Forward, repeat: int, idle_s: float = 0.002) -> lis
 
 
 class InProcess:
-    """The app's ASGI callable driven in this process, no socket: what FastAPI's routing,
-    validation and middleware add to a request, against the same work (answer()) called
-    directly, and against an unknown path (middleware and routing alone)."""
+    """The app's ASGI callable driven in this process, no socket: what the app adds to a
+    request (its middleware, and the fast path that answers this route below FastAPI's
+    routing: app/api/fastpath.py) against the same work (answer()) called directly, and an
+    unknown path (middleware, then FastAPI's routing to a 404)."""
 
     def __init__(self) -> None:
         self.app = create_app(Settings(device="cpu", models=["max", "avg"], access_log=False))
@@ -310,9 +311,9 @@ def report(out: dict[str, Any]) -> str:
                   for name, lat in out["latency"].items()),
               "in-process, no socket, binary (the ASGI app called directly; medians, ms): "
               f"through the app {out['in_process']['app_ms']:.2f}, the same work called "
-              f"directly {out['in_process']['direct_ms']:.2f}: FastAPI's routing, validation "
-              f"and middleware add {out['in_process']['added_ms']:.2f} "
-              f"(an unknown path, middleware and routing alone: "
+              f"directly {out['in_process']['direct_ms']:.2f}: the middleware and the fast "
+              f"path add {out['in_process']['added_ms']:.2f} "
+              f"(an unknown path, middleware and FastAPI's routing to a 404: "
               f"{out['in_process']['unknown_ms']:.2f})", ""]
     n = out["vs_naive"]
     lines += ["2. against the naive reference (4 clients, same load)",
