@@ -94,8 +94,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # innermost: the live update's route, answered below FastAPI's routing (app/api/fastpath.py).
     # It is the route as declared: the router is included above with no prefix or dependencies
     # of its own, which the fast path would not see.
-    route = next(r for r in featuremaps.router.routes if isinstance(r, APIRoute)
-                 and r.path == featuremaps.PATH and "POST" in (r.methods or ()))
+    route = next(r for r in featuremaps.router.routes
+                 if isinstance(r, APIRoute) and r.endpoint is featuremaps.featuremaps)
     app.add_middleware(FeatureMapsFastPath, route=route)
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,

@@ -13,6 +13,8 @@ Every other request passes through untouched.
 
 from __future__ import annotations
 
+import inspect
+
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,6 +33,9 @@ class FeatureMapsFastPath:
         self.app = app
         self.route = route  # recorded in the scope as the router would: the metrics' label
         self.path = route.path
+        # the route's query parameters and their defaults, from its own signature
+        self.query = {name: p.default for name, p in inspect.signature(route.endpoint)
+                      .parameters.items() if name != "request"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST"
@@ -41,8 +46,8 @@ class FeatureMapsFastPath:
         request = Request(scope, receive, send)
         query = request.query_params
         try:
-            response = await respond(request, query.get("models"), query.get("encoding", "uint8"),
-                                     query.get("format"))
+            response = await respond(request, **{name: query.get(name, default)
+                                                 for name, default in self.query.items()})
         except Exception as exc:
             error = error_response(exc)
             if error is None:

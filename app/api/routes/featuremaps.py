@@ -21,7 +21,6 @@ from app.ml.errors import InputError, UnknownName
 from app.ml.render import grid_png
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
-PATH = "/api/v1/featuremaps"  # the live update's route (also taken by app/api/fastpath.py)
 
 _PIXELS_SCHEMA: dict[str, Any] = {
     "type": "array", "minItems": 28, "maxItems": 28,
