@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,26 +45,31 @@ def validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(lines) or "invalid request"
 
 
+# each error a client's request or the server's load causes, and its JSON answer; in order,
+# the first that matches answers (no two of these types are related)
+_ANSWERS: dict[type[Exception], Callable[[Any], JSONResponse]] = {
+    InputError: lambda exc: JSONResponse({"detail": str(exc)}, status_code=exc.status_code),
+    RequestValidationError: lambda exc: JSONResponse({"detail": validation_detail(exc)},
+                                                     status_code=422),
+    StarletteHTTPException: lambda exc: JSONResponse(
+        {"detail": str(exc.detail)}, status_code=exc.status_code,
+        headers=getattr(exc, "headers", None)),
+    Overloaded: lambda exc: JSONResponse({"detail": str(exc)}, status_code=503,
+                                         headers={"Retry-After": str(exc.retry_after)}),
+    TimedOut: lambda exc: JSONResponse({"detail": str(exc)}, status_code=503,
+                                       headers={"Retry-After": "1"}),
+}
+KNOWN_ERRORS = tuple(_ANSWERS)
+
+
 def error_response(exc: Exception) -> JSONResponse | None:
     """The JSON answer to an error the client's request or the server's load caused, or None
     for anything else (a bug: the handler for Exception answers 500). The app's exception
-    handlers and app/api/fastpath.py both answer with this."""
-    if isinstance(exc, InputError):
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-    if isinstance(exc, RequestValidationError):
-        return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
-    if isinstance(exc, StarletteHTTPException):
-        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
-    if isinstance(exc, Overloaded):
-        return JSONResponse({"detail": str(exc)}, status_code=503,
-                            headers={"Retry-After": str(exc.retry_after)})
-    if isinstance(exc, TimedOut):
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+    handlers (registered for KNOWN_ERRORS) and app/api/fastpath.py both answer with this."""
+    for kind, answer in _ANSWERS.items():
+        if isinstance(exc, kind):
+            return answer(exc)
     return None
-
-
-KNOWN_ERRORS = (InputError, RequestValidationError, StarletteHTTPException, Overloaded, TimedOut)
 
 
 def install(app: FastAPI) -> None:
