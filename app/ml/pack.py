@@ -147,14 +147,14 @@ def pack_on_host(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
         return data, floats
     if b * layout.data_size == 0:  # no images or no layers: reduceat needs values
         return np.empty(0, dtype), floats
-    flat = np.concatenate(values)
+    flat = np.concatenate(values)  # a fresh array: the quantisation below works in it
     groups = _host_groups(layout, b)
     lo = np.minimum.reduceat(flat, groups.starts)
     hi = np.maximum.reduceat(flat, groups.starts)
     floats[groups.lows] = lo
     floats[groups.highs] = hi
     if encoding != "uint8":
-        return flat.astype(dtype), floats
+        return flat.astype(dtype, copy=False), floats
     return _quantise_groups(flat, lo, hi, groups.sizes), floats
 
 
@@ -185,10 +185,11 @@ def _round_in_place(q: np.ndarray) -> np.ndarray:
 def _quantise_groups(flat: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                      sizes: np.ndarray) -> np.ndarray:
     """The fused pass: flat holds consecutive groups of sizes[i] values, each with its own
-    lo[i] and hi[i]; returns their uint8 levels."""
-    q = flat - np.repeat(lo, sizes)
-    q *= np.repeat(_scales(lo, hi), sizes)
-    return _round_in_place(q).astype(np.uint8)
+    lo[i] and hi[i]; returns their uint8 levels. Works in flat, which it overwrites: no
+    second array of the maps' size (about 10 us of a live update's 500, bench/server.py)."""
+    flat -= np.repeat(lo, sizes)
+    flat *= np.repeat(_scales(lo, hi), sizes)
+    return _round_in_place(flat).astype(np.uint8)
 
 
 def _quantise_rows(out: np.ndarray, m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:

@@ -227,7 +227,8 @@ def test_batch_size_does_not_change_the_maps(engine: Engine, mnist: Mnist) -> No
 def _quantise_groups(m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     from app.ml.pack import _quantise_groups as quantise
 
-    return quantise(m.ravel(), lo, hi, np.full(len(m), m.shape[1])).reshape(m.shape)
+    # it works in the array it is given: a copy, so that m stays as it was
+    return quantise(m.ravel().copy(), lo, hi, np.full(len(m), m.shape[1])).reshape(m.shape)
 
 
 def _quantise_rows(m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
