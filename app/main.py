@@ -10,12 +10,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
 from app.api import errors
-from app.api.fastpath import FeatureMapsFastPath
+from app.api.fastpath import FeatureMapsFastPath, featuremaps_route
 from app.api.gate import InferenceGate
 from app.api.metrics import Metrics
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
@@ -94,9 +93,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # innermost: the live update's route, answered below FastAPI's routing (app/api/fastpath.py).
     # It is the route as declared: the router is included above with no prefix or dependencies
     # of its own, which the fast path would not see.
-    route = next(r for r in featuremaps.router.routes
-                 if isinstance(r, APIRoute) and r.endpoint is featuremaps.featuremaps)
-    app.add_middleware(FeatureMapsFastPath, route=route)
+    app.add_middleware(FeatureMapsFastPath, route=featuremaps_route())
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type"],

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from app.api import fastpath, wire
-from app.api.fastpath import FeatureMapsFastPath
+from app.api.fastpath import FeatureMapsFastPath, featuremaps_route
 from app.api.routes import featuremaps
 from app.config import Settings
 from app.main import create_app
@@ -237,7 +237,7 @@ def test_a_bug_is_a_logged_500_on_both_paths(
 def test_a_request_fastapi_telemetry_follows_goes_to_the_router() -> None:
     """FastAPI's own OpenTelemetry instrumentation (on when a tracer or meter provider is
     configured) learns the route from its router: such requests are left to it."""
-    route = next(r for r in featuremaps.router.routes if r.endpoint is featuremaps.featuremaps)
+    route = featuremaps_route()
     passed_on: list[dict[str, Any]] = []
 
     async def router(scope: Any, receive: Any, send: Any) -> None:
