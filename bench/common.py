@@ -8,6 +8,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,14 +58,18 @@ def _children(pid: int) -> list[int]:
 @contextmanager
 def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
            module: str = "app.cli", workers: int = 1) -> Iterator[Server]:
-    """A `featuremaps serve` (or another module's app) on a free loopback port."""
+    """A `featuremaps serve` (or another module's app) on a free loopback port.
+
+    Its logs (stderr) go to a temporary file, shown if it fails to start: a pipe nobody
+    reads would stall a server that logs more than the pipe holds, and reading one while
+    the server still runs would never return."""
     port = free_port()
     cmd = [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers), *args]
     full_env = {**os.environ, "FEATUREMAPS_ACCESS_LOG": "false", "FEATUREMAPS_DEVICE": "cpu",
                 "FEATUREMAPS_LOG_LEVEL": "warning", **(env or {})}
-    proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -75,7 +80,8 @@ def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
+                log.seek(0)
+                err = log.read().decode(errors="replace")
                 raise RuntimeError(f"server did not start: {err[-2000:]}")
             time.sleep(0.2)
         yield Server(port, proc.pid)
@@ -86,8 +92,7 @@ def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        log.close()
 
 
 def build_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
