@@ -68,31 +68,31 @@ def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
            "--workers", str(workers), *args]
     full_env = {**os.environ, "FEATUREMAPS_ACCESS_LOG": "false", "FEATUREMAPS_DEVICE": "cpu",
                 "FEATUREMAPS_LOG_LEVEL": "warning", **(env or {})}
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                status, _, _ = request_once(port, "GET", "/healthz", b"", {})
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                err = log.read().decode(errors="replace")
-                raise RuntimeError(f"server did not start: {err[-2000:]}")
-            time.sleep(0.2)
-        yield Server(port, proc.pid)
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=log)
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    status, _, _ = request_once(port, "GET", "/healthz", b"", {})
+                    if status == 200:
+                        break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    err = log.read().decode(errors="replace")
+                    raise RuntimeError(f"server did not start: {err[-2000:]}")
+                time.sleep(0.2)
+            yield Server(port, proc.pid)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def build_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
