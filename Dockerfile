@@ -89,6 +89,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 
 # `featuremaps serve`: loads (and checks) the weights before it binds the port, and logs to
-# stdout, the app's JSON access log included. exec: python is PID 1 and gets SIGTERM.
+# stderr, the app's JSON access log included. exec: python is PID 1 and gets SIGTERM.
 # The device defaults to auto: a CUDA build uses the GPU when run with --gpus all.
 CMD ["python", "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", "8000"]
