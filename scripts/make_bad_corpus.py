@@ -186,6 +186,12 @@ def cases() -> dict[str, dict[str, Any]]:
        "query parameter 'format': Input should be 'json' or 'binary'", query="format=xml")
     js("unknown-query-parameter", good, 400,
        "unknown query parameter 'colour'; accepted: models, encoding, format", query="colour=red")
+    js("repeated-query-parameter", good, 400,
+       "query parameter 'models' is given more than once; give it once (models=max,avg names "
+       "several networks)", query="models=max&models=avg")
+    raw("png-repeated-query-parameter", png, "image/png", 400,
+        "query parameter 'scale' is given more than once; give it once",
+        path=FM + "/max/pool1.png", query="scale=2&scale=4")
     raw("png-unknown-model", png, "image/png", 404,
         f"unknown model 'median'; this server has {SERVER_MODELS}", path=FM + "/median/pool1.png")
     raw("png-unknown-layer", png, "image/png", 404,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.requests import HTTPConnection
 
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidPixels
@@ -43,13 +44,21 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def check_query(request: Request, allowed: Iterable[str]) -> None:
-    """Unknown query parameters are refused rather than silently ignored (a typo stays visible)."""
+def check_query(connection: HTTPConnection, allowed: Iterable[str]) -> None:
+    """Unknown query parameters are refused rather than silently ignored (a typo stays
+    visible), and so is a parameter given twice: every parameter is a single value, and
+    using only the last (as FastAPI would) hides the first, e.g. models=max&models=avg."""
     allowed = tuple(allowed)
-    for key in request.query_params:
+    seen: set[str] = set()
+    for key, _ in connection.query_params.multi_items():
         if key not in allowed:
             accepted = ", ".join(allowed) if allowed else "none"
             raise BadRequest(f"unknown query parameter {key!r}; accepted: {accepted}")
+        if key in seen:
+            raise BadRequest(f"query parameter {key!r} is given more than once; give it once"
+                             + (" (models=max,avg names several networks)"
+                                if key == "models" else ""))
+        seen.add(key)
 
 
 def _too_deep(text: bytes, limit: int) -> bool:
@@ -107,11 +116,12 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     return doc["pixels"], flag
 
 
-async def _multipart_file(request: Request, max_bytes: int) -> bytes:
+async def multipart_file(request: Request, max_bytes: int, what: str = "the image") -> bytes:
+    """The one file of a multipart body, in a field named 'file'."""
     async with request.form(max_files=2, max_fields=8, max_part_size=max_bytes) as form:
         files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
         if not files:
-            raise BadRequest("multipart body has no file: send the image in a field named 'file'")
+            raise BadRequest(f"multipart body has no file: send {what} in a field named 'file'")
         if len(files) > 1:
             raise BadRequest("multipart body has more than one file: send exactly one, as 'file'")
         name, upload = files[0]
@@ -145,7 +155,7 @@ async def read_payload(request: Request, max_bytes: int) -> Payload:
     """The body of a multipart, raw-image or JSON request; refuses other content types."""
     kind = media_type(request)
     if kind == "multipart/form-data":
-        return Payload("image", await _multipart_file(request, max_bytes))
+        return Payload("image", await multipart_file(request, max_bytes))
     if kind == "application/json":
         body = await request.body()
         if len(body) > MAX_JSON_BYTES:

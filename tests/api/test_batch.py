@@ -73,6 +73,23 @@ def test_bad_batches_are_refused(client: TestClient, body: bytes, status: int,
     assert (r.status_code, r.json()) == (status, {"detail": detail})
 
 
+def test_a_multipart_upload_gets_the_same_npz_as_a_raw_body(client: TestClient) -> None:
+    """curl -F file=@images.npy works here as on every other endpoint."""
+    images = np.zeros((2, 28, 28), np.uint8)
+    images[:, 5:23, 12:16] = 255
+    url = "/api/v1/featuremaps/batch?models=max&layers=pool2"
+    raw = client.post(url, content=npy(images))
+    form = client.post(url, files={"file": ("images.npy", npy(images), "application/octet-stream")})
+    assert raw.status_code == form.status_code == 200
+    a, b = np.load(io.BytesIO(raw.content)), np.load(io.BytesIO(form.content))
+    assert sorted(a.files) == sorted(b.files)
+    for name in a.files:
+        np.testing.assert_array_equal(a[name], b[name])
+    empty = client.post(url, files={"note": (None, "hello")})
+    assert (empty.status_code, empty.json()) == (400, {
+        "detail": "multipart body has no file: send the .npy or .npz in a field named 'file'"})
+
+
 def test_a_zip_member_that_is_not_an_npy_is_refused(client: TestClient) -> None:
     """Regression: found by schemathesis, np.load hands back raw bytes for such members."""
     buf = io.BytesIO()

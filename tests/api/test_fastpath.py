@@ -31,8 +31,6 @@ GOOD: dict[str, tuple[str, dict[str, str], str]] = {
     "png-accept-binary-gzip": ("models=max,avg&encoding=uint8",
                                {"content-type": "image/png", "accept": wire.BINARY_TYPE,
                                 "accept-encoding": "gzip"}, "png"),
-    "png-repeated-parameter-last-wins": ("models=max&models=avg", {"content-type": "image/png"},
-                                         "png"),
     "png-no-content-type": ("", {}, "png"),
     "png-octet-stream": ("format=json", {"content-type": "application/octet-stream"}, "png"),
     "multipart": ("models=avg", {}, "multipart"),

@@ -95,6 +95,8 @@ def test_text_and_oversize_messages_are_refused_with_a_reason(
     ("?models=max,resnet", 422, "unknown model 'resnet' in models=; this server has "
                                 "max, avg, strided, nopool, blurmax"),
     ("?encoding=float32", 400, "unknown query parameter 'encoding'; accepted: models"),
+    ("?models=max&models=avg", 400, "query parameter 'models' is given more than once; give it "
+                                    "once (models=max,avg names several networks)"),
     ("?models=", 422, "query parameter 'models': '' is not a comma-separated list of network "
                       "names (e.g. max,avg)"),
     ("?models=max,,avg", 422, "query parameter 'models': 'max,,avg' is not a comma-separated "
@@ -189,3 +191,16 @@ def test_a_busy_server_says_when_to_retry(
         assert json.loads(ws.receive_text()) == {
             "status": 503, "detail": "server busy: 64 inferences already in flight; retry after "
                                      "the time in Retry-After", "retry_after": 1}
+
+
+def test_a_plain_get_is_told_to_use_a_websocket(client: TestClient) -> None:
+    """A browser tab or curl on the socket's address gets a reason, not a bare 404; /docs
+    carries the protocol, which OpenAPI cannot describe as an operation of its own."""
+    r = client.get(LIVE)
+    assert r.status_code == 426 and r.headers["upgrade"] == "websocket"
+    assert r.json() == {"detail": "/api/v1/live is a WebSocket: connect with a WebSocket client "
+                                  "(ws://<host>/api/v1/live), not a plain HTTP request; the "
+                                  "protocol is at /docs"}
+    described = client.get("/openapi.json").json()["paths"][LIVE]["get"]["description"]
+    assert "send      one binary message per drawing" in described
+    assert "close code 1008" in described

@@ -16,6 +16,16 @@ def test_healthz_reports_the_device(client: TestClient) -> None:
     assert {"max", "avg"} <= set(body["models"])
 
 
+def test_head_answers_where_uptime_checkers_ask(client: TestClient) -> None:
+    """HEAD on the health check and the page: 200 and the GET's headers, no body."""
+    for path in ("/healthz", "/"):
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-type"] == get.headers["content-type"]
+    assert client.head("/api/v1/models").status_code == 405  # not asked for: stays GET only
+
+
 def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> None:
     body = client.get("/api/v1/models").json()
     assert body["device"] == "cpu"

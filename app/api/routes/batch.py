@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
-from app.api.inputs import check_query
+from app.api.inputs import check_query, media_type, multipart_file
 from app.api.routes.featuremaps import ERRORS, InvalidParameter, ModelsQuery, parse_models
 from app.ml import batch
 from app.ml.errors import EmptyBody
@@ -19,9 +19,14 @@ BATCH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "An .npy of shape (N, 28, 28) (uint8 0..255 or float 0..1), or an .npz "
-                       "holding it as 'images'. Images are used as they are (no preprocessing).",
-        "content": {"application/octet-stream": {"schema": {"type": "string",
-                                                            "format": "binary"}}},
+                       "holding it as 'images', as the raw body or as a multipart field "
+                       "'file'. Images are used as they are (no preprocessing).",
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}}}},
+        },
     }
 }
 
@@ -53,7 +58,10 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     if chosen is not None:
         engine.check_layers(names, chosen)
     layout = Layout.plan(engine.nets(names), chosen)
-    body = await request.body()
+    if media_type(request) == "multipart/form-data":  # curl -F file=@images.npy, as elsewhere
+        body = await multipart_file(request, settings.max_batch_upload_bytes, "the .npy or .npz")
+    else:
+        body = await request.body()
     if not body:
         raise EmptyBody("empty body: send an .npy or .npz of (N, 28, 28) images")
 

@@ -52,7 +52,7 @@ IMAGE_BODY: dict[str, Any] = {
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text} for code, text in {
-        400: "malformed request (bad JSON, bad multipart, unknown query parameter)",
+        400: "malformed request (bad JSON, bad multipart, unknown or repeated query parameter)",
         404: "unknown model or layer in the path",
         413: "body over the upload limit, or image over the pixel limit",
         415: "not an image format or content type the server reads",

@@ -31,14 +31,16 @@ import asyncio
 import json
 import logging
 import re
+import textwrap
 import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi.responses import JSONResponse
 
 from app.api.deps import EngineDep, GateDep, SettingsDep
 from app.api.errors import Overloaded, TimedOut
 from app.api.gate import InferenceGate
-from app.api.inputs import BadRequest, Payload, PayloadTooLarge
+from app.api.inputs import BadRequest, Payload, PayloadTooLarge, check_query
 from app.api.metrics import Metrics
 from app.api.routes.featuremaps import (
     MODELS_PATTERN,
@@ -47,6 +49,7 @@ from app.api.routes.featuremaps import (
     parse_models,
     server_timing,
 )
+from app.api.schemas import ErrorOut
 from app.config import Settings
 from app.ml.engine import Engine
 from app.ml.errors import EmptyBody, InputError
@@ -76,9 +79,7 @@ def _text(code: int, detail: str, **extra: object) -> str:
 
 def _names(websocket: WebSocket, engine: Engine) -> list[str]:
     """The networks of this connection, checked as POST /featuremaps checks its query."""
-    unknown = [k for k in websocket.query_params if k != "models"]
-    if unknown:
-        raise BadRequest(f"unknown query parameter {unknown[0]!r}; accepted: models")
+    check_query(websocket, ("models",))
     models = websocket.query_params.get("models")
     if models is not None and not re.fullmatch(MODELS_PATTERN, models):
         raise InvalidParameter(f"query parameter 'models': {models!r} is not a comma-separated "
@@ -124,6 +125,26 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
                 return
     except WebSocketDisconnect:
         return
+
+
+PROTOCOL = textwrap.dedent((__doc__ or "").split("Protocol (documented in the README):\n", 1)[-1])
+
+
+@router.get(
+    "/live",
+    summary="The live channel: a WebSocket (connect to it; a plain GET gets 426)",
+    description="The page sends each drawing over this WebSocket and receives its maps; "
+                "OpenAPI cannot describe a WebSocket, so it is documented here. A plain "
+                "HTTP GET is answered 426 Upgrade Required.\n\n```\n" + PROTOCOL + "```",
+    status_code=status.HTTP_426_UPGRADE_REQUIRED,
+    response_class=JSONResponse,
+    responses={426: {"model": ErrorOut, "description": "not a WebSocket handshake"}},
+)
+async def live_over_http() -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"{ROUTE} is a WebSocket: connect with a WebSocket client "
+                   f"(ws://<host>{ROUTE}), not a plain HTTP request; the protocol is at /docs"},
+        status_code=status.HTTP_426_UPGRADE_REQUIRED, headers={"Upgrade": "websocket"})
 
 
 async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: InferenceGate,

@@ -33,6 +33,7 @@ def sample_digits() -> list[dict[str, Any]]:
     return out
 
 
+@router.head("/", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request, engine: EngineDep) -> HTMLResponse:
     digits = sample_digits()
