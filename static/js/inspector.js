@@ -45,7 +45,8 @@ export class Inspector {
     });
     this.canvas.addEventListener('pointermove', (e) => this.#pointer(e));
     this.canvas.addEventListener('pointerdown', (e) => this.#pointer(e));
-    this.canvas.addEventListener('pointerleave', () => this.#leave());
+    // a finger leaves as it lifts: on a touch screen the tapped unit stays traced
+    this.canvas.addEventListener('pointerleave', (e) => { if (e.pointerType !== 'touch') this.#leave(); });
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
   }
 

@@ -8,9 +8,11 @@ import { cssColor } from './colormap.js';
 import { el, fmt, layerTable, percent } from './dom.js';
 
 const MARGIN = 18; // canvas pixels for the axis labels
+const IDLE_READOUT = 'Hover or tap a cell, or focus the grid and use the arrow keys.';
+const ARROWS = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
 
 export class ShiftLab {
-  #figures = new Map(); // net -> {canvas, caption, readout}
+  #figures = new Map(); // net -> {canvas, caption, readout, cell: [row, col] chosen by keys}
   #cells = new Map(); // `${net}/${layer}` -> td
   #shifts = null;
 
@@ -23,16 +25,29 @@ export class ShiftLab {
     const side = MARGIN + 9 * UI.shiftCell;
     for (const net of nets) {
       const canvas = el('canvas', {
-        class: 'heat', width: side, height: side, role: 'img', dataset: { net },
-        'aria-label': `${net}: probability of the unshifted class for every shift`,
+        class: 'heat', width: side, height: side, role: 'img', tabindex: 0, dataset: { net },
+        'aria-label': `${net}: probability of the unshifted class for every shift; arrow keys read the cells`,
       });
       const caption = el('p', { class: 'consistency', text: '' });
-      const readout = el('p', { class: 'cell-readout', text: 'Hover a cell.' });
+      const readout = el('p', { class: 'cell-readout', 'aria-live': 'polite', text: IDLE_READOUT });
       grids.append(el('figure', { class: 'heat-fig', dataset: { net } }, el('h3', { text: net }), canvas, caption, readout));
-      this.#figures.set(net, { canvas, caption, readout });
+      const fig = { canvas, caption, readout, cell: [4, 4] };
+      this.#figures.set(net, fig);
       canvas.addEventListener('pointermove', (e) => this.#hover(net, e));
-      canvas.addEventListener('pointerleave', () => {
-        readout.textContent = 'Hover a cell.';
+      // a tap on a touch screen gives no move: the touch itself picks the cell
+      canvas.addEventListener('pointerdown', (e) => this.#hover(net, e));
+      canvas.addEventListener('pointerleave', (e) => {
+        // a finger leaves as it lifts: the tapped cell's reading stays until the next tap
+        if (e.pointerType !== 'touch') readout.textContent = IDLE_READOUT;
+      });
+      canvas.addEventListener('focus', () => this.#showCell(net, ...fig.cell));
+      canvas.addEventListener('keydown', (e) => {
+        const step = ARROWS[e.key];
+        if (!step || !this.#shifts) return;
+        e.preventDefault();
+        const last = this.#shifts.shifts.length - 1;
+        fig.cell = fig.cell.map((v, i) => Math.min(last, Math.max(0, v + step[i])));
+        this.#showCell(net, ...fig.cell);
       });
       this.#blankGrid(canvas);
     }
@@ -52,6 +67,7 @@ export class ShiftLab {
     for (const fig of this.#figures.values()) {
       this.#blankGrid(fig.canvas);
       fig.caption.textContent = '';
+      fig.readout.textContent = IDLE_READOUT;
       delete fig.canvas.dataset.consistency;
       delete fig.canvas.dataset.flips;
       delete fig.canvas.dataset.painted;
@@ -140,14 +156,22 @@ export class ShiftLab {
 
   #hover(net, e) {
     const fig = this.#figures.get(net);
-    const m = this.#shifts?.models[net];
-    if (!m) return;
+    if (!this.#shifts?.models[net]) return;
     const rect = fig.canvas.getBoundingClientRect();
     const scale = fig.canvas.width / rect.width;
     const c = Math.floor(((e.clientX - rect.left) * scale - MARGIN) / UI.shiftCell);
     const r = Math.floor(((e.clientY - rect.top) * scale - MARGIN) / UI.shiftCell);
     const n = this.#shifts.shifts.length;
     if (r < 0 || c < 0 || r >= n || c >= n) return;
+    fig.cell = [r, c];
+    this.#showCell(net, r, c);
+  }
+
+  /** The readout of one cell: the shift, the class predicted there and the probabilities. */
+  #showCell(net, r, c) {
+    const fig = this.#figures.get(net);
+    const m = this.#shifts?.models[net];
+    if (!m) return;
     const dx = this.#shifts.shifts[c];
     const dy = this.#shifts.shifts[r];
     fig.readout.textContent = `moved dx ${dx}, dy ${dy}: predicts ${m.grid.prediction[r][c]} `

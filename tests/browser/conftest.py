@@ -217,9 +217,9 @@ def api(server_url: str) -> Api:
     return Api(server_url)
 
 
-@pytest.fixture
-def fm(browser: Any, server_url: str, api: Api) -> Iterator[FeatureMapsPage]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def open_page(browser: Any, server_url: str, api: Api, **context_options: Any
+              ) -> Iterator[FeatureMapsPage]:
+    context = browser.new_context(**context_options)
     page = context.new_page()
     page.add_init_script(RECORDER)
     helper = FeatureMapsPage(page, api)
@@ -228,6 +228,18 @@ def fm(browser: Any, server_url: str, api: Api) -> Iterator[FeatureMapsPage]:
     yield helper
     context.close()
     assert not helper.errors, helper.errors
+
+
+@pytest.fixture
+def fm(browser: Any, server_url: str, api: Api) -> Iterator[FeatureMapsPage]:
+    yield from open_page(browser, server_url, api, viewport={"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def phone(browser: Any, server_url: str, api: Api) -> Iterator[FeatureMapsPage]:
+    """The page on a phone-sized touch screen."""
+    yield from open_page(browser, server_url, api, viewport={"width": 390, "height": 844},
+                         has_touch=True, is_mobile=True, device_scale_factor=2)
 
 
 @pytest.fixture(scope="session")

@@ -111,3 +111,52 @@ def test_the_shift_lab_shows_a_heat_map_per_network(
             name = layer["name"]
             cell = fm.page.locator(f'#shift-table td[data-net="{net}"][data-layer="{name}"]')
             assert cell.inner_text() == f"{layer['mean']:.3f}"
+
+
+def cell_reading(m: dict[str, Any], shifts: list[int], r: int, c: int) -> str:
+    """The readout the page gives for cell (row r, column c) of one network's grid."""
+    grid = m["grid"]
+    return (f"moved dx {shifts[c]}, dy {shifts[r]}: predicts {grid['prediction'][r][c]} "
+            f"({grid['probability'][r][c] * 100:.1f}%); p({m['prediction']}) = "
+            f"{grid['reference'][r][c] * 100:.1f}%")
+
+
+def test_the_shift_cells_read_out_by_keyboard(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    _, path = digit_files[7]
+    png = path.read_bytes()
+    fm.after_paint(lambda: fm.upload(path.name, png, "image/png"), source="upload")
+    fm.idle()
+    expected = fm.api.shifts(png, shift_models(fm))
+    m, shifts = expected["models"]["max"], expected["shifts"]
+    readout = fm.page.locator('.heat-fig[data-net="max"] .cell-readout')
+    fm.page.focus('canvas.heat[data-net="max"]')  # starts at the unshifted cell
+    assert readout.inner_text() == cell_reading(m, shifts, 4, 4)
+    for key in ("ArrowLeft", "ArrowLeft", "ArrowUp"):
+        fm.page.keyboard.press(key)
+    assert readout.inner_text() == cell_reading(m, shifts, 3, 2)
+    for _ in range(9):  # stops at the edge
+        fm.page.keyboard.press("ArrowRight")
+    assert readout.inner_text() == cell_reading(m, shifts, 3, 8)
+
+
+def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
+        phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    _, path = digit_files[7]
+    png = path.read_bytes()
+    phone.after_paint(lambda: phone.upload(path.name, png, "image/png"), source="upload")
+    phone.idle()
+    expected = phone.api.shifts(png, shift_models(phone))
+    m, shifts = expected["models"]["avg"], expected["shifts"]
+    canvas = phone.page.locator('canvas.heat[data-net="avg"]')
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    width = float(canvas.get_attribute("width") or 0)
+    unit = box["width"] / width  # CSS pixels per canvas pixel
+    cell = (width - 18) / 9  # the grid sits under an 18-pixel margin of axis labels
+    # the cell two right of and one above the centre: dx +2, dy -1
+    x = box["x"] + (18 + 6.5 * cell) * unit
+    y = box["y"] + (18 + 3.5 * cell) * unit
+    phone.page.touchscreen.tap(x, y)
+    readout = phone.page.locator('.heat-fig[data-net="avg"] .cell-readout')
+    assert readout.inner_text() == cell_reading(m, shifts, 3, 6)

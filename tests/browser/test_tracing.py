@@ -200,3 +200,26 @@ def test_the_page_geometry_is_the_servers(fm: FeatureMapsPage) -> None:
             window = receptive.window(layer)
             assert [tuple(s) for s in got["window"]] == [window.span(i, prev) for i in range(n)]
             prev = n
+
+
+def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
+        phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """On a touch screen there is no hover: a tap opens a channel, a tap in it traces a unit,
+    and the trace stays after the finger lifts."""
+    _, path = digit_files[0]
+    expected = upload_digit(phone, path)
+    layer = phone.page.locator('canvas.map[data-net="max"][data-layer="pool1"]')
+    layer.scroll_into_view_if_needed()
+    x, y = phone.map_point("max", "pool1", 3, 6, 6)
+    phone.page.touchscreen.tap(x, y)
+    inspector = phone.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    assert inspector.locator("h2").inner_text() == "max pool1, channel 3"
+    box = inspector.locator("canvas").bounding_box()
+    assert box is not None
+    phone.page.touchscreen.tap(box["x"] + (6 + 0.5) / 13 * box["width"],
+                               box["y"] + (5 + 0.5) / 13 * box["height"])
+    values = expected["models"]["max"]["layers"]["pool1"]["values"]
+    assert inspector.locator(".value").inner_text() == f"row 5, col 6: {values[3, 5, 6]:.4f}"
+    unit = phone.mark("unit")
+    assert (unit["layer"], int(unit["row"]), int(unit["col"])) == ("pool1", 5, 6)
