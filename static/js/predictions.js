@@ -2,6 +2,8 @@
 
 import { el, percent } from './dom.js';
 
+const BLANK_NOTE = 'The input is blank (no ink found), so this is a guess about nothing.';
+
 export class Predictions {
   #views = new Map();
 
@@ -12,6 +14,7 @@ export class Predictions {
   constructor(nets, placeFor) {
     for (const net of nets) {
       const top = el('p', { class: 'pred-top', text: 'no drawing yet' });
+      const blank = el('p', { class: 'pred-blank', hidden: true, text: BLANK_NOTE });
       const bars = [];
       const list = el('ol', { class: 'bars', start: 0, 'aria-label': `${net.name}: probability of each digit` });
       for (let d = 0; d < 10; d += 1) {
@@ -21,16 +24,20 @@ export class Predictions {
         bars.push({ item, fill });
       }
       const box = el('div', { class: 'pred', dataset: { net: net.name } },
-        el('h3', {}, el('strong', { text: net.name }), ` · ${net.title}`), top, list);
+        el('h3', {}, el('strong', { text: net.name }), ` · ${net.title}`), top, blank, list);
       placeFor(net.name).append(box);
-      this.#views.set(net.name, { box, top, bars });
+      this.#views.set(net.name, { box, top, blank, bars });
     }
   }
 
   show(result) {
+    // no ink survived preprocessing (an empty or uniform image): the networks still answer,
+    // often confidently, for an all-zero input; say so beside the number
+    const blank = result.input.every((v) => v === 0);
     for (const [name, view] of this.#views) {
       const net = result.models[name];
       if (!net) continue;
+      if (view.blank.hidden === blank) view.blank.hidden = !blank;
       const p = net.probabilities;
       const top = `${net.prediction} ${percent(p[net.prediction])}`;
       if (view.shown !== top) {
@@ -55,6 +62,7 @@ export class Predictions {
       delete view.box.dataset.prediction;
       view.shown = null;
       view.top.textContent = 'no drawing yet';
+      view.blank.hidden = true;
       for (const bar of view.bars) {
         bar.fill.style.transform = 'scaleY(0)';
         bar.item.removeAttribute('aria-label');

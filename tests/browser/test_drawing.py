@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.browser.conftest import RECORDER, Api, FeatureMapsPage
 
@@ -88,6 +90,25 @@ def test_an_uploaded_mnist_digit_is_predicted_as_the_api_predicts(
             shown = fm.page.get_attribute(f'.pred[data-net="{net}"]', "data-prediction")
             assert shown == str(label)
         np.testing.assert_array_equal(fm.input_pixels(), expected["input"])
+
+
+def test_a_blank_image_is_flagged_beside_the_predictions(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """An image with no ink (here all white, which preprocessing inverts to all zeros) still
+    gets an answer from each network, often a confident one; the page says it is a guess."""
+    buf = io.BytesIO()
+    Image.new("L", (64, 64), 255).save(buf, format="PNG")
+    fm.after_paint(lambda: fm.upload("white.png", buf.getvalue(), "image/png"), source="upload")
+    assert not fm.input_pixels().any()
+    notes = fm.page.locator(".pred-blank:visible")
+    assert notes.count() == 2
+    assert notes.first.inner_text() == ("The input is blank (no ink found), so this is a guess "
+                                        "about nothing.")
+    for net in NETS:
+        assert fm.prediction(net).startswith("predicts ")
+    _, path = digit_files[0]
+    fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
+    assert fm.page.locator(".pred-blank:visible").count() == 0
 
 
 def test_a_sample_digit_can_be_picked(fm: FeatureMapsPage,
