@@ -9,6 +9,7 @@ import { el, fmt, layerTable, percent } from './dom.js';
 
 const MARGIN = 18; // canvas pixels for the axis labels
 const IDLE_READOUT = 'Hover or tap a cell, or focus the grid and use the arrow keys.';
+const ACCENT = '#7fd3ff'; // the page's --accent
 const ARROWS = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
 
 export class ShiftLab {
@@ -38,7 +39,7 @@ export class ShiftLab {
       canvas.addEventListener('pointerdown', (e) => this.#hover(net, e));
       canvas.addEventListener('pointerleave', (e) => {
         // a finger leaves as it lifts: the tapped cell's reading stays until the next tap
-        if (e.pointerType !== 'touch') readout.textContent = IDLE_READOUT;
+        if (e.pointerType !== 'touch') this.#unmark(net);
       });
       canvas.addEventListener('focus', () => this.#showCell(net, ...fig.cell));
       canvas.addEventListener('keydown', (e) => {
@@ -70,6 +71,7 @@ export class ShiftLab {
       fig.readout.textContent = IDLE_READOUT;
       delete fig.canvas.dataset.consistency;
       delete fig.canvas.dataset.flips;
+      delete fig.canvas.dataset.cell;
       delete fig.canvas.dataset.painted;
     }
     for (const td of this.#cells.values()) {
@@ -85,6 +87,8 @@ export class ShiftLab {
       const m = shifts.models[net];
       if (!m) continue;
       const flips = this.#paint(fig.canvas, m, shifts.shifts);
+      fig.readout.textContent = IDLE_READOUT; // a reading of the last input is stale now
+      delete fig.canvas.dataset.cell;
       const keep = Math.round(m.consistency * 81);
       fig.caption.replaceChildren(
         'predicts ', el('strong', { text: m.prediction }), ` unshifted; keeps it for ${keep} of 81 shifts: consistency `,
@@ -176,5 +180,27 @@ export class ShiftLab {
     const dy = this.#shifts.shifts[r];
     fig.readout.textContent = `moved dx ${dx}, dy ${dy}: predicts ${m.grid.prediction[r][c]} `
       + `(${percent(m.grid.probability[r][c])}); p(${m.prediction}) = ${percent(m.grid.reference[r][c])}`;
+    // the cell read is outlined: a tap or a key press has no pointer to show where it is
+    this.#paint(fig.canvas, m, this.#shifts.shifts);
+    const ctx = fig.canvas.getContext('2d');
+    const x = MARGIN + c * UI.shiftCell;
+    const y = MARGIN + r * UI.shiftCell;
+    // dark then light, so that it shows on yellow (p near 1) and on purple (near 0) alike
+    ctx.strokeStyle = '#000';
+    ctx.lineWidth = 3;
+    ctx.strokeRect(x + 1.5, y + 1.5, UI.shiftCell - 3, UI.shiftCell - 3);
+    ctx.strokeStyle = ACCENT;
+    ctx.lineWidth = 1;
+    ctx.strokeRect(x + 1.5, y + 1.5, UI.shiftCell - 3, UI.shiftCell - 3);
+    fig.canvas.dataset.cell = `${r},${c}`;
+  }
+
+  /** Back to the grid with no cell outlined. */
+  #unmark(net) {
+    const fig = this.#figures.get(net);
+    const m = this.#shifts?.models[net];
+    fig.readout.textContent = IDLE_READOUT;
+    delete fig.canvas.dataset.cell;
+    if (m) this.#paint(fig.canvas, m, this.#shifts.shifts);
   }
 }

@@ -138,6 +138,13 @@ def test_the_shift_cells_read_out_by_keyboard(
     for _ in range(9):  # stops at the edge
         fm.page.keyboard.press("ArrowRight")
     assert readout.inner_text() == cell_reading(m, shifts, 3, 8)
+    selector = 'canvas.heat[data-net="max"]'
+    assert fm.page.get_attribute(selector, "data-cell") == "3,8"
+    # the cell read is outlined in the page's accent colour, (127, 211, 255)
+    rgba = fm.canvas_rgba(selector)
+    cell = (rgba.shape[0] - 18) // 9
+    edge = rgba[18 + 3 * cell + 1, 18 + 8 * cell + 2: 18 + 9 * cell - 2, :3]
+    assert (np.abs(edge.astype(int) - (127, 211, 255)) <= 2).all()
 
 
 def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
@@ -160,3 +167,4 @@ def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
     phone.page.touchscreen.tap(x, y)
     readout = phone.page.locator('.heat-fig[data-net="avg"] .cell-readout')
     assert readout.inner_text() == cell_reading(m, shifts, 3, 6)
+    assert canvas.get_attribute("data-cell") == "3,6"  # outlined, and kept after the lift
