@@ -204,8 +204,8 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     they go through the same cropping and centring as an image.
     """
     if not isinstance(pixels, list) or len(pixels) != SIDE:
-        n = len(pixels) if isinstance(pixels, list) else type(pixels).__name__
-        raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got {n} rows")
+        got = f"{len(pixels)} rows" if isinstance(pixels, list) else type(pixels).__name__
+        raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got {got}")
     for i, row in enumerate(pixels):
         if not isinstance(row, list) or len(row) != SIDE:
             n = len(row) if isinstance(row, list) else type(row).__name__
