@@ -94,8 +94,13 @@ export class Tracer {
       }
     }
     const where = `reads ${reads.layer} channel ${hit.channel}, rows ${span(rows)}, cols ${span(cols)}`;
-    if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]}), marked`];
-    if (op === 'mean') return [`${where}: keeps their mean, ${fmt(stats.mean)}`];
+    // Both numbers are read from 8-bit maps, each layer's channel rounded to 256 levels of its
+    // own range, so the kept value and the unit's can differ in the last digit shown: say why.
+    const kept = op === 'max' ? stats.max : stats.mean;
+    const rounding = fmt(kept) === fmt(Number(unit.value)) ? ''
+      : ` (the unit shows ${fmt(Number(unit.value))}: each layer's maps are sent as 256 levels of their own range)`;
+    if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]}), marked${rounding}`];
+    if (op === 'mean') return [`${where}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];
   }
 }

@@ -84,6 +84,39 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
         assert f"{net} pool1, channel {ch}, unit (row {r}, col {c})" in readout
 
 
+def far_from_rounding(x: float) -> bool:
+    """x rounds to 3 decimals the same way with any float error the page may add."""
+    return abs(x * 1000 - np.floor(x * 1000) - 0.5) > 0.05
+
+
+def test_an_avg_unit_that_differs_from_its_mean_in_the_last_digit_says_why(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """pool1 of avg keeps the mean of its window, but pool1 and conv1 are each sent as 8-bit
+    levels of their own channel's range: the two numbers shown can differ by a rounding step,
+    and the readout says so exactly when they do."""
+    _, path = digit_files[0]
+    layers = upload_digit(fm, path)["models"]["avg"]["layers"]
+    conv1, pool1 = layers["conv1"]["values"], layers["pool1"]["values"]
+    means = conv1[:, :26, :26].reshape(32, 13, 2, 13, 2).mean(axis=(2, 4))
+    same = differ = None
+    for ch, r, c in zip(*np.nonzero(pool1 > 0.05), strict=True):
+        mean, value = float(means[ch, r, c]), float(pool1[ch, r, c])
+        if not (far_from_rounding(mean) and far_from_rounding(value)):
+            continue
+        if f"{mean:.3f}" == f"{value:.3f}":
+            same = same or (int(ch), int(r), int(c), mean, value)
+        else:
+            differ = differ or (int(ch), int(r), int(c), mean, value)
+    assert same is not None and differ is not None
+    for ch, r, c, mean, value in (same, differ):
+        fm.hover_unit("avg", "pool1", ch, r, c)
+        readout = fm.page.locator("#readout").inner_text()
+        assert f"keeps their mean, {mean:.3f}" in readout
+        note = (f"(the unit shows {value:.3f}: each layer's maps are sent as 256 levels of "
+                "their own range)")
+        assert (note in readout) == (f"{mean:.3f}" != f"{value:.3f}"), readout
+
+
 @pytest.mark.parametrize("layer,row,col,rows,cols", [
     ("conv1", 0, 0, (0, 2), (0, 2)),
     ("conv1", 25, 3, (25, 27), (3, 5)),
