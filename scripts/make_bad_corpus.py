@@ -189,6 +189,10 @@ def cases() -> dict[str, dict[str, Any]]:
     js("repeated-query-parameter", good, 400,
        "query parameter 'models' is given more than once; give it once (models=max,avg names "
        "several networks)", query="models=max&models=avg")
+    # a bad value is reported before the repetition, as on every route (FastAPI validates first)
+    raw("png-repeated-query-parameter-last-bad", png, "image/png", 422,
+        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'",
+        query="encoding=uint8&encoding=bogus")
     raw("png-repeated-query-parameter", png, "image/png", 400,
         "query parameter 'scale' is given more than once; give it once",
         path=FM + "/max/pool1.png", query="scale=2&scale=4")

@@ -25,6 +25,7 @@ ACCEPTED_BODIES = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF 
 MAX_JSON_DEPTH = 3  # {"pixels": [[...]]}
 MAX_JSON_BYTES = 256 * 1024  # 784 numbers written out in full take about 20 kB
 INLINE_MAX_BYTES = 64 * 1024
+MAX_TEXT_FIELD = 64 * 1024  # a multipart text field (none is used)
 INLINE_MAX_PIXELS = 512 * 512
 
 
@@ -116,11 +117,16 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     return doc["pixels"], flag
 
 
-async def multipart_file(request: Request, max_bytes: int, what: str = "the image") -> bytes:
-    """The one file of a multipart body, in a field named 'file'."""
-    async with request.form(max_files=2, max_fields=8, max_part_size=max_bytes) as form:
+async def multipart_file(request: Request, what: str = "the image") -> bytes:
+    """The one file of a multipart body, in a field named 'file'. The body's size is bounded
+    by the upload limit (app/api/middleware.py); a text field is held in memory and decoded,
+    so text fields, never used, are kept small."""
+    async with request.form(max_files=2, max_fields=8, max_part_size=MAX_TEXT_FIELD) as form:
         files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
         if not files:
+            if "file" in form:
+                raise BadRequest(f"multipart field 'file' is text, not a file: send {what} as a "
+                                 "file part, with a filename (curl -F file=@path)")
             raise BadRequest(f"multipart body has no file: send {what} in a field named 'file'")
         if len(files) > 1:
             raise BadRequest("multipart body has more than one file: send exactly one, as 'file'")
@@ -151,11 +157,11 @@ class Payload:
         return pixels is not None and pixels <= INLINE_MAX_PIXELS
 
 
-async def read_payload(request: Request, max_bytes: int) -> Payload:
+async def read_payload(request: Request) -> Payload:
     """The body of a multipart, raw-image or JSON request; refuses other content types."""
     kind = media_type(request)
     if kind == "multipart/form-data":
-        return Payload("image", await multipart_file(request, max_bytes))
+        return Payload("image", await multipart_file(request))
     if kind == "application/json":
         body = await request.body()
         if len(body) > MAX_JSON_BYTES:

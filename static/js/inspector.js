@@ -6,6 +6,8 @@ import { gridLayout } from './geometry.js';
 import { paintLayer } from './paint.js';
 import { layerRange, valueAt } from './wire.js';
 
+const VALUE_HINT = 'Hover the map, or focus it and use the arrow keys, to read values.';
+
 export class Inspector {
   #hit = null; // {net, layer, channel}
   #cursor = null; // [row, col]
@@ -27,7 +29,7 @@ export class Inspector {
     this.hi = el('span', { class: 'tick' });
     const bar = el('span', { class: 'bar' });
     bar.style.backgroundImage = gradient;
-    this.value = el('p', { class: 'value', 'aria-live': 'polite', text: 'Hover the map, or focus it and use the arrow keys, to read values.' });
+    this.value = el('p', { class: 'value', 'aria-live': 'polite', text: VALUE_HINT });
     this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
     this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
     root.replaceChildren(
@@ -45,8 +47,8 @@ export class Inspector {
     });
     this.canvas.addEventListener('pointermove', (e) => this.#pointer(e));
     this.canvas.addEventListener('pointerdown', (e) => this.#pointer(e));
-    // a finger leaves as it lifts: on a touch screen the tapped unit stays traced
-    this.canvas.addEventListener('pointerleave', (e) => { if (e.pointerType !== 'touch') this.#leave(); });
+    // a finger, or a pen that cannot hover, leaves as it lifts: the tapped unit stays traced
+    this.canvas.addEventListener('pointerleave', (e) => { if (e.pointerType === 'mouse') this.#leave(); });
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
   }
 
@@ -64,6 +66,8 @@ export class Inspector {
     this.root.dataset.side = side;
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
     this.#cursor = null;
+    this.mark.hidden = true; // a unit traced in the channel shown before is not this one's
+    this.value.textContent = VALUE_HINT;
     this.root.hidden = false;
     this.update(result, norm);
     this.canvas.focus({ preventScroll: true });

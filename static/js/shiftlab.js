@@ -38,10 +38,14 @@ export class ShiftLab {
       // a tap on a touch screen gives no move: the touch itself picks the cell
       canvas.addEventListener('pointerdown', (e) => this.#hover(net, e));
       canvas.addEventListener('pointerleave', (e) => {
-        // a finger leaves as it lifts: the tapped cell's reading stays until the next tap
-        if (e.pointerType !== 'touch') this.#unmark(net);
+        // a finger, or a pen that cannot hover, leaves as it lifts: the tapped cell's
+        // reading stays until the next tap
+        if (e.pointerType === 'mouse') this.#unmark(net);
       });
-      canvas.addEventListener('focus', () => this.#showCell(net, ...fig.cell));
+      // focus from the keyboard reads the cell the keys start from; a click's focus does not
+      canvas.addEventListener('focus', () => {
+        if (canvas.matches(':focus-visible')) this.#showCell(net, ...fig.cell);
+      });
       canvas.addEventListener('keydown', (e) => {
         const step = ARROWS[e.key];
         if (!step || !this.#shifts) return;
@@ -167,6 +171,7 @@ export class ShiftLab {
     const r = Math.floor(((e.clientY - rect.top) * scale - MARGIN) / UI.shiftCell);
     const n = this.#shifts.shifts.length;
     if (r < 0 || c < 0 || r >= n || c >= n) return;
+    if (fig.canvas.dataset.cell === `${r},${c}`) return; // still the cell read out
     fig.cell = [r, c];
     this.#showCell(net, r, c);
   }

@@ -66,12 +66,12 @@ export class Tracer {
     const lines = [
       el('strong', { text: `${hit.net} ${hit.layer}` }), `, channel ${channel}, unit (row ${row}, col ${col}) = ${fmt(value)}`,
     ];
-    if (info.kind === 'pool') lines.push(el('br'), ...this.#window(hit, info, maps, unit));
+    if (info.kind === 'pool') lines.push(el('br'), ...this.#window(hit, info, maps, unit, value));
     lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${info.receptive_field.size}x${info.receptive_field.size} receptive field, outlined on the input)`);
     this.readout.replaceChildren(...lines);
   }
 
-  #window(hit, info, maps, unit) {
+  #window(hit, info, maps, unit, value) {
     const { reads } = info;
     const prev = maps.layers.find((l) => l.name === reads.layer);
     const [, h, w] = prev.shape;
@@ -97,8 +97,8 @@ export class Tracer {
     // Both numbers are read from 8-bit maps, each layer's channel rounded to 256 levels of its
     // own range, so the kept value and the unit's can differ in the last digit shown: say why.
     const kept = op === 'max' ? stats.max : stats.mean;
-    const rounding = fmt(kept) === fmt(Number(unit.value)) ? ''
-      : ` (the unit shows ${fmt(Number(unit.value))}: each layer's maps are sent as 256 levels of their own range)`;
+    const rounding = fmt(kept) === fmt(value) ? ''
+      : ` (the unit shows ${fmt(value)}: each channel is sent as 256 levels of its own range)`;
     if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]}), marked${rounding}`];
     if (op === 'mean') return [`${where}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];

@@ -88,6 +88,14 @@ def test_a_multipart_upload_gets_the_same_npz_as_a_raw_body(client: TestClient) 
     empty = client.post(url, files={"note": (None, "hello")})
     assert (empty.status_code, empty.json()) == (400, {
         "detail": "multipart body has no file: send the .npy or .npz in a field named 'file'"})
+    text = client.post(url, files={"file": (None, "images.npy")})  # curl -F 'file=<...'
+    assert (text.status_code, text.json()) == (400, {
+        "detail": "multipart field 'file' is text, not a file: send the .npy or .npz as a file "
+                  "part, with a filename (curl -F file=@path)"})
+    # text fields are never used: one may not hold more than 64 KiB in memory
+    big = client.post(url, files={"note": (None, "x" * 70_000),
+                                  "file": ("images.npy", npy(images), "application/octet-stream")})
+    assert (big.status_code, big.json()) == (400, {"detail": "Part exceeded maximum size of 64KB."})
 
 
 def test_a_zip_member_that_is_not_an_npy_is_refused(client: TestClient) -> None:

@@ -197,7 +197,8 @@ def test_a_plain_get_is_told_to_use_a_websocket(client: TestClient) -> None:
     """A browser tab or curl on the socket's address gets a reason, not a bare 404; /docs
     carries the protocol, which OpenAPI cannot describe as an operation of its own."""
     r = client.get(LIVE)
-    assert r.status_code == 426 and r.headers["upgrade"] == "websocket"
+    assert r.status_code == 426
+    assert (r.headers["upgrade"], r.headers["connection"]) == ("websocket", "upgrade")
     assert r.json() == {"detail": "/api/v1/live is a WebSocket: connect with a WebSocket client "
                                   "(ws://<host>/api/v1/live), not a plain HTTP request; the "
                                   "protocol is at /docs"}

@@ -112,8 +112,7 @@ def test_an_avg_unit_that_differs_from_its_mean_in_the_last_digit_says_why(
         fm.hover_unit("avg", "pool1", ch, r, c)
         readout = fm.page.locator("#readout").inner_text()
         assert f"keeps their mean, {mean:.3f}" in readout
-        note = (f"(the unit shows {value:.3f}: each layer's maps are sent as 256 levels of "
-                "their own range)")
+        note = f"(the unit shows {value:.3f}: each channel is sent as 256 levels of its own range)"
         assert (note in readout) == (f"{mean:.3f}" != f"{value:.3f}"), readout
 
 
@@ -256,3 +255,13 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     assert inspector.locator(".value").inner_text() == f"row 5, col 6: {values[3, 5, 6]:.4f}"
     unit = phone.mark("unit")
     assert (unit["layer"], int(unit["row"]), int(unit["col"])) == ("pool1", 5, 6)
+    # closed and another channel opened: nothing of the last one's trace is left over
+    phone.page.locator("#inspector button[aria-label^='Close']").tap()
+    inspector.wait_for(state="hidden")
+    x, y = phone.map_point("max", "pool1", 4, 2, 2)
+    phone.page.touchscreen.tap(x, y)
+    inspector.wait_for(state="visible")
+    assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
+    assert inspector.locator(".value").inner_text() == ("Hover the map, or focus it and use the "
+                                                        "arrow keys, to read values.")
+    assert inspector.locator(".mark:not([hidden])").count() == 0

@@ -59,7 +59,7 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         engine.check_layers(names, chosen)
     layout = Layout.plan(engine.nets(names), chosen)
     if media_type(request) == "multipart/form-data":  # curl -F file=@images.npy, as elsewhere
-        body = await multipart_file(request, settings.max_batch_upload_bytes, "the .npy or .npz")
+        body = await multipart_file(request, "the .npy or .npz")
     else:
         body = await request.body()
     if not body:

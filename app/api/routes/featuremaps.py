@@ -166,11 +166,13 @@ async def respond(request: Request, models: str | None, encoding: str,
                   format: str | None) -> Response:
     """POST /featuremaps once its query parameters are read: what the route above runs, and
     what app/api/fastpath.py runs for the same request without FastAPI's routing."""
+    # values first, then unknown or repeated names: the order of FastAPI's own routes, whose
+    # parameters are validated before their handler runs
     models, encoding, format = strict_query(models=models, encoding=encoding, format=format)
     check_query(request, ("models", "encoding", "format"))
     engine, settings, gate = served(request)
     names = parse_models(engine, models)
-    payload = await read_payload(request, settings.max_upload_bytes)
+    payload = await read_payload(request)
     binary = format == "binary" or (
         format is None and wire.BINARY_TYPE in request.headers.get("accept", ""))
     gzip = binary and wire.accepts_gzip(request.headers.get("accept-encoding", ""))
@@ -217,7 +219,7 @@ async def layer_png(
     if channel is not None and channel >= channels:
         raise InvalidParameter(f"channel {channel} out of range: {layer} has channels "
                                f"0..{channels - 1}")
-    payload = await read_payload(request, settings.max_upload_bytes)
+    payload = await read_payload(request)
 
     def picture() -> tuple[bytes, int]:
         result = engine.featuremaps(decode(payload, settings.max_image_pixels), [model],

@@ -144,7 +144,8 @@ async def live_over_http() -> JSONResponse:
     return JSONResponse(
         {"detail": f"{ROUTE} is a WebSocket: connect with a WebSocket client "
                    f"(ws://<host>{ROUTE}), not a plain HTTP request; the protocol is at /docs"},
-        status_code=status.HTTP_426_UPGRADE_REQUIRED, headers={"Upgrade": "websocket"})
+        status_code=status.HTTP_426_UPGRADE_REQUIRED,
+        headers={"Upgrade": "websocket", "Connection": "upgrade"})  # RFC 9110, 15.5.22
 
 
 async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: InferenceGate,

@@ -55,7 +55,7 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     pooling networks; compared in place elsewhere)."""
     check_query(request, ("models",))
     names = parse_models(engine, models, default=("max", "avg", "blurmax"))
-    payload = await read_payload(request, settings.max_upload_bytes)
+    payload = await read_payload(request)
 
     def answer() -> tuple[bytes, dict[str, float]]:
         result = engine.shifts(decode(payload, settings.max_image_pixels), names)
