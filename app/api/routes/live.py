@@ -128,6 +128,8 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
 
 
 PROTOCOL = textwrap.dedent((__doc__ or "").split("Protocol (documented in the README):\n", 1)[-1])
+OVER_HTTP = (f"{ROUTE} is a WebSocket: connect with a WebSocket client (ws://<host>{ROUTE}), "
+             "not a plain HTTP request; the protocol is at /docs")
 
 
 @router.get(
@@ -138,13 +140,13 @@ PROTOCOL = textwrap.dedent((__doc__ or "").split("Protocol (documented in the RE
                 "HTTP GET is answered 426 Upgrade Required.\n\n```\n" + PROTOCOL + "```",
     status_code=status.HTTP_426_UPGRADE_REQUIRED,
     response_class=JSONResponse,
-    responses={426: {"model": ErrorOut, "description": "not a WebSocket handshake"}},
+    tags=["feature maps"],
+    responses={426: {"model": ErrorOut, "description": "not a WebSocket handshake",
+                     "content": {"application/json": {"example": {"detail": OVER_HTTP}}}}},
 )
 async def live_over_http() -> JSONResponse:
     return JSONResponse(
-        {"detail": f"{ROUTE} is a WebSocket: connect with a WebSocket client "
-                   f"(ws://<host>{ROUTE}), not a plain HTTP request; the protocol is at /docs"},
-        status_code=status.HTTP_426_UPGRADE_REQUIRED,
+        {"detail": OVER_HTTP}, status_code=status.HTTP_426_UPGRADE_REQUIRED,
         headers={"Upgrade": "websocket", "Connection": "upgrade"})  # RFC 9110, 15.5.22
 
 
