@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from app.config import PROJECT_ROOT, Settings
 from app.ml.errors import FeaturemapsError
 
@@ -145,11 +147,38 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+def _integer(text: str, low: int, high: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+    if value < low or (high is not None and value > high):
+        span = f"{low}..{high}" if high is not None else f"{low} or more"
+        raise argparse.ArgumentTypeError(f"must be {span}, not {text}")
     return value
+
+
+def _positive(text: str) -> int:
+    return _integer(text, 1)
+
+
+def _port(text: str) -> int:
+    return _integer(text, 1, 65535)
+
+
+def _non_negative(text: str) -> int:
+    return _integer(text, 0)
+
+
+def _settings() -> Settings:
+    """Settings from the environment, or one line per bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"FEATUREMAPS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors())
+        raise FeaturemapsError(f"bad setting: {problems}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,11 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="run the web app and REST API (uvicorn)")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p = sub.add_parser("serve", help="run the web app and REST API (uvicorn)",
+                       description="Run the web app and REST API. Each option overrides its "
+                                   "FEATUREMAPS_* setting (README, Configuration).")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=_port, help="port, 1..65535 (default 8000)")
+    p.add_argument("--workers", type=_positive, help="worker processes (default 1)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
+                   help="compute device (default auto: cuda, then mps, then cpu)")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("data", help="the MNIST data set")
@@ -190,22 +222,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shifts", action="store_true",
                    help="also measure shift consistency and accuracy under diagonal shifts")
     p.add_argument("--seed", type=int, default=0, help="seed of the random shifts")
-    p.add_argument("--tolerance", type=int, default=2,
+    p.add_argument("--tolerance", type=_non_negative, default=2,
                    help="test images a card may differ by before it counts as a mismatch")
     p.add_argument("--out", type=Path,
-                   help="where to save the shift curve data (default docs/shifts.json)")
+                   help="with --shifts: where to save the shift curve data "
+                        "(default docs/shifts.json)")
     p.add_argument("--plot", type=Path,
-                   help="where to draw the shift curves (default docs/shift-accuracy.png)")
+                   help="with --shifts: where to draw the shift curves "
+                        "(default docs/shift-accuracy.png)")
     p.add_argument("--write-cards", action="store_true",
-                   help="record the measured shift consistency and curve in each model card")
+                   help="with --shifts: record the measured shift consistency and curve in "
+                        "each model card")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("extract", help="feature maps of a whole MNIST split into an .npz")
-    p.add_argument("out", type=Path)
-    p.add_argument("--split", choices=["train", "valid", "test"], default="test")
-    p.add_argument("--models", default="max,avg")
+    p.add_argument("out", type=Path,
+                   help="the .npz to write (.npz is added if missing; an existing file is "
+                        "written over)")
+    p.add_argument("--split", choices=["train", "valid", "test"], default="test",
+                   help="default test")
+    p.add_argument("--models", default="max,avg", help="comma-separated (default max,avg)")
     p.add_argument("--layers", help="comma-separated layer names (default: all)")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=_positive, help="the first N images of the split only")
     p.add_argument("--batch-size", type=_positive,
                    help="images per batch (default: 4096 on a GPU, 256 otherwise)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
@@ -231,8 +269,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.ml.device import keep_freed_memory
 
         keep_freed_memory()
+    if args.command == "evaluate" and not args.shifts:
+        given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot),
+                                          ("--write-cards", args.write_cards)) if value]
+        if given:
+            sys.stderr.write(f"featuremaps: error: {', '.join(given)}: only with --shifts\n")
+            return 2
     try:
-        code: int = args.func(args, Settings())
+        code: int = args.func(args, _settings())
     except FeaturemapsError as exc:
         sys.stderr.write(f"featuremaps: error: {exc}\n")
         return 2

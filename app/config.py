@@ -32,27 +32,28 @@ class Settings(BaseSettings):
         description="variants to load (comma-separated); empty: every variant in models_dir",
     )
     host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    inference_threads: int = Field(default=1, description="inferences running at once per worker")
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    inference_threads: int = Field(default=1, ge=1,
+                                   description="inferences running at once per worker")
     # 1 by default: a live request's ops are too small to split (2 threads were no faster
     # alone), and split ones stall whenever another process holds a core; with the page open
     # in a browser on the same 2 cores, one thread per core took the server's decode + infer
     # from 2.3 to 3.3 ms an update (bench/browser_latency.py --torch-threads 1,0). More
     # cores are used through workers and inference_threads.
     torch_threads: int = Field(
-        default=1,
+        default=1, ge=0,
         description="intra-op threads per inference; 0 = cores / (workers x inference_threads)")
-    max_upload_bytes: int = 2 * 1024 * 1024
-    max_image_pixels: int = 4096 * 4096
-    max_batch_upload_bytes: int = 32 * 1024 * 1024
-    max_batch_images: int = 40_000
-    max_batch_response_bytes: int = 512 * 1024 * 1024
-    max_inflight: int = Field(default=64,
+    max_upload_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(default=4096 * 4096, ge=1)
+    max_batch_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
+    max_batch_images: int = Field(default=40_000, ge=1)
+    max_batch_response_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    max_inflight: int = Field(default=64, ge=1,
                               description="inferences waiting or running per worker before 503")
-    request_timeout_s: float = 10.0
-    batch_timeout_s: float = 600.0
-    max_batch_inflight: int = Field(default=2,
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    batch_timeout_s: float = Field(default=600.0, gt=0)
+    max_batch_inflight: int = Field(default=2, ge=1,
                                     description="batch requests waiting or running per worker")
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cuda_graphs: bool = True

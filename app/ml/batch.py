@@ -4,7 +4,8 @@ Each batch is run, quantised and packed on the device (app/ml/pack.py) and copie
 host once (on a GPU into pinned memory, overlapped with the next batch); the host then
 slices the packed block of every layer into the output arrays, which are named
 `<model>/<layer>` (N, C, H, W) uint8 with `<model>/<layer>/low` and `/high` (N, C) float32,
-plus `<model>/probabilities` (N, 10) and `<model>/prediction` (N,).
+plus `<model>/probabilities` (N, 10) and `<model>/prediction` (N,); `featuremaps extract`
+adds the split's `labels` (N,).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ import numpy as np
 import torch
 
 from app.ml.engine import Engine
-from app.ml.errors import ImageTooLarge, InvalidPixels
+from app.ml.errors import ImageTooLarge, InvalidPixels, OutputError
 from app.ml.nets import Net
 from app.ml.pack import Layout, pack_on_device, pack_on_host
 
 
 def images_from_array(arr: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) uint8 (0..255) or float (0..1) -> (N, 28, 28) uint8 or float32, checked."""
+    """(N, 28, 28) integers (levels 0..255, as uint8) or floats (0..1) -> (N, 28, 28) uint8
+    or float32, checked. Any integer type counts as levels: an array built from Python ints
+    is int64, and holds what a uint8 image would."""
     if arr.ndim == 2 and arr.shape == (28, 28):
         arr = arr[None]
     if arr.ndim == 4 and arr.shape[1] == 1:
@@ -40,12 +43,17 @@ def images_from_array(arr: np.ndarray) -> np.ndarray:
         return arr
     if arr.dtype.kind not in "fiu":
         raise InvalidPixels(f"images must be uint8 (0..255) or float (0..1); got {arr.dtype}")
+    if arr.dtype.kind in "iu":
+        if arr.min() < 0 or arr.max() > 255:
+            raise InvalidPixels(f"integer images are levels 0..255; found {arr.min()}.."
+                                f"{arr.max()} (send floats for 0..1)")
+        return arr.astype(np.uint8)
     values = arr.astype(np.float32)
     if not np.isfinite(values).all():
         raise InvalidPixels("images contain NaN or infinity; expected floats in 0..1")
     if values.min() < 0 or values.max() > 1:
         raise InvalidPixels(f"float images must lie in 0..1; found {values.min():g}.."
-                            f"{values.max():g} (send uint8 for 0..255)")
+                            f"{values.max():g} (send integers, as uint8, for 0..255)")
     return values
 
 
@@ -236,17 +244,44 @@ def read_npy_or_npz(body: bytes, max_images: int) -> np.ndarray:
         raise InvalidPixels(f"body is not a readable .npz ({exc})") from exc
 
 
+def npz_target(out: Path) -> tuple[Path, bool]:
+    """Where `featuremaps extract` will write: `out`, with .npz added when it has no such
+    suffix (as np.savez would add it), its folder created; and whether the file is new (made
+    empty here). Checked before any work, so that a long extraction is not thrown away at the
+    end for a bad path."""
+    target = out if out.suffix.lower() == ".npz" else out.with_name(out.name + ".npz")
+    new = not target.exists()
+    if target.is_dir():
+        raise OutputError(f"{target} is a folder: give a file name, e.g. {target / 'maps.npz'}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "ab"):  # writable (created empty if new; written over at the end)
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return target, new
+
+
 def extract_to_npz(engine: Engine, images: np.ndarray, models: Sequence[str],
                    layers: Sequence[str] | None, out: Path, *, batch_size: int | None = None,
                    labels: np.ndarray | None = None) -> dict[str, Any]:
     """`featuremaps extract`: write the maps to an .npz; returns timing figures."""
+    out, new = npz_target(out)
     t0 = time.perf_counter()
-    arrays = extract(engine, images, models, layers, batch_size)
+    try:
+        arrays = extract(engine, images, models, layers, batch_size)
+    except BaseException:
+        if new:  # the empty file npz_target made is no result
+            out.unlink(missing_ok=True)
+        raise
     seconds = time.perf_counter() - t0
     if labels is not None:
         arrays["labels"] = labels
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, **arrays)  # type: ignore[arg-type]
+    try:
+        with open(out, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return {"images": len(images), "seconds": round(seconds, 3),
             "images_per_second": round(len(images) / seconds, 1), "device": engine.device_name,
             "arrays": len(arrays), "bytes": out.stat().st_size, "out": str(out)}

@@ -19,6 +19,10 @@ class DeviceError(FeaturemapsError):
     """The requested compute device is not available."""
 
 
+class OutputError(FeaturemapsError):
+    """A file a command was asked to write cannot be written there."""
+
+
 class InputError(FeaturemapsError):
     """Bad input from a user: the message says what was wrong and what is accepted."""
 

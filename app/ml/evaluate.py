@@ -12,6 +12,7 @@ import torch
 
 from app.ml import registry, shifts
 from app.ml.data import Mnist
+from app.ml.errors import WeightsError
 from app.ml.nets import param_counts
 from app.ml.train import to_tensor
 
@@ -48,10 +49,13 @@ def _predictor(net: torch.nn.Module) -> shifts.Predict:
 
 def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
                  seed: int = 0) -> list[Row]:
+    variants = registry.shipped_variants(models_dir)
+    if not variants:  # an empty table would read as nothing wrong
+        raise WeightsError(f"no model cards (<variant>.json) in {models_dir}")
     images = to_tensor(mnist.images("test"))
     labels = torch.from_numpy(mnist.labels("test"))
     rows: list[Row] = []
-    for variant in registry.shipped_variants(models_dir):
+    for variant in variants:
         loaded = registry.load(models_dir, variant)
         predict = _predictor(loaded.net)
         correct = int((predict(images) == labels).sum())

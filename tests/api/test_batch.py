@@ -59,11 +59,15 @@ def test_float_images_and_npz_input(client: TestClient) -> None:
      "images must have shape (N, 28, 28); got (2, 28, 27)"),
     (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
     (npy(np.full((1, 28, 28), 2.0)), 422,
-     "float images must lie in 0..1; found 2..2 (send uint8 for 0..255)"),
+     "float images must lie in 0..1; found 2..2 (send integers, as uint8, for 0..255)"),
     (npy(np.full((1, 28, 28), np.nan)), 422,
      "images contain NaN or infinity; expected floats in 0..1"),
     (npy(np.array(["a"] * 784).reshape(1, 28, 28)), 422,
      "images must be uint8 (0..255) or float (0..1); got <U1"),
+    (npy(np.full((1, 28, 28), 256, np.int64)), 422,
+     "integer images are levels 0..255; found 256..256 (send floats for 0..1)"),
+    (npy(np.full((1, 28, 28), -1, np.int16)), 422,
+     "integer images are levels 0..255; found -1..-1 (send floats for 0..1)"),
     (b"", 400, "empty body: send an .npy or .npz of (N, 28, 28) images"),
     (b"\x89PNG\r\n\x1a\n", 422, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file"),
 ])
@@ -96,6 +100,32 @@ def test_a_multipart_upload_gets_the_same_npz_as_a_raw_body(client: TestClient) 
     big = client.post(url, files={"note": (None, "x" * 70_000),
                                   "file": ("images.npy", npy(images), "application/octet-stream")})
     assert (big.status_code, big.json()) == (400, {"detail": "Part exceeded maximum size of 64KB."})
+
+
+def test_integer_images_are_levels_like_uint8(client: TestClient) -> None:
+    """An array built from Python ints is int64: it holds 0..255 levels, as uint8 does."""
+    images = np.zeros((2, 28, 28), np.uint8)
+    images[:, 6:22, 12:16] = 200
+    url = "/api/v1/featuremaps/batch?models=max&layers=pool2"
+    want = np.load(io.BytesIO(client.post(url, content=npy(images)).content))
+    for dtype in (np.int64, np.int32, np.uint16):
+        got = np.load(io.BytesIO(client.post(url, content=npy(images.astype(dtype))).content))
+        for name in want.files:
+            np.testing.assert_array_equal(got[name], want[name], err_msg=f"{dtype} {name}")
+
+
+@pytest.mark.parametrize(("query", "detail"), [
+    ("layers=pool9", "model 'max' has no layer 'pool9'; its layers are conv1, pool1, conv2, "
+                     "pool2, conv3"),
+    ("models=strided&layers=pool1", "model 'strided' has no layer 'pool1'; its layers are "
+                                    "conv1, conv2, conv3"),
+])
+def test_an_unknown_layer_is_a_bad_parameter(client: TestClient, query: str,
+                                             detail: str) -> None:
+    """layers= is a query value: 422 like an unknown models= name (404 is for paths)."""
+    r = client.post(f"/api/v1/featuremaps/batch?{query}",
+                    content=npy(np.zeros((1, 28, 28), np.uint8)))
+    assert (r.status_code, r.json()) == (422, {"detail": detail})
 
 
 def test_a_zip_member_that_is_not_an_npy_is_refused(client: TestClient) -> None:

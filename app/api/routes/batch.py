@@ -10,7 +10,7 @@ from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.inputs import check_query, media_type, multipart_file
 from app.api.routes.featuremaps import ERRORS, InvalidParameter, ModelsQuery, parse_models
 from app.ml import batch
-from app.ml.errors import EmptyBody
+from app.ml.errors import EmptyBody, UnknownName
 from app.ml.pack import Layout
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 BATCH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "An .npy of shape (N, 28, 28) (uint8 0..255 or float 0..1), or an .npz "
+        "description": "An .npy of shape (N, 28, 28) (integers 0..255, e.g. uint8, or floats "
+                       "0..1), or an .npz "
                        "holding it as 'images', as the raw body or as a multipart field "
                        "'file'. Images are used as they are (no preprocessing).",
         "content": {
@@ -56,7 +57,10 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     names = parse_models(engine, models)
     chosen = layers.split(",") if layers else None
     if chosen is not None:
-        engine.check_layers(names, chosen)
+        try:
+            engine.check_layers(names, chosen)
+        except UnknownName as exc:  # a query value, not a path: 422 as for models=
+            raise InvalidParameter(str(exc)) from exc
     layout = Layout.plan(engine.nets(names), chosen)
     if media_type(request) == "multipart/form-data":  # curl -F file=@images.npy, as elsewhere
         body = await multipart_file(request, "the .npy or .npz")
