@@ -121,14 +121,21 @@ def cell_reading(m: dict[str, Any], shifts: list[int], r: int, c: int) -> str:
             f"{grid['reference'][r][c] * 100:.1f}%")
 
 
-def test_the_shift_cells_read_out_by_keyboard(
-        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+def shifts_of_a_seven(fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]],
+                      net: str) -> tuple[dict[str, Any], list[int]]:
+    """Upload the test digit 7; once the shift lab has painted, one network's shifts as the
+    API gives them, and the shift of each row and column."""
     _, path = digit_files[7]
     png = path.read_bytes()
     fm.after_paint(lambda: fm.upload(path.name, png, "image/png"), source="upload")
     fm.idle()
     expected = fm.api.shifts(png, shift_models(fm))
-    m, shifts = expected["models"]["max"], expected["shifts"]
+    return expected["models"][net], expected["shifts"]
+
+
+def test_the_shift_cells_read_out_by_keyboard(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    m, shifts = shifts_of_a_seven(fm, digit_files, "max")
     readout = fm.page.locator('.heat-fig[data-net="max"] .cell-readout')
     fm.page.focus('canvas.heat[data-net="max"]')  # starts at the unshifted cell
     assert readout.inner_text() == cell_reading(m, shifts, 4, 4)
@@ -149,12 +156,7 @@ def test_the_shift_cells_read_out_by_keyboard(
 
 def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
         phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
-    _, path = digit_files[7]
-    png = path.read_bytes()
-    phone.after_paint(lambda: phone.upload(path.name, png, "image/png"), source="upload")
-    phone.idle()
-    expected = phone.api.shifts(png, shift_models(phone))
-    m, shifts = expected["models"]["avg"], expected["shifts"]
+    m, shifts = shifts_of_a_seven(phone, digit_files, "avg")
     canvas = phone.page.locator('canvas.heat[data-net="avg"]')
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
