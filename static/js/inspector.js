@@ -1,6 +1,7 @@
 // One channel enlarged: its values under the pointer (or the arrow keys), its own value
 // scale, and the same tracing as the small maps.
 
+import { UI } from './config.js';
 import { el, fmt, placeMark } from './dom.js';
 import { gridLayout } from './geometry.js';
 import { paintLayer } from './paint.js';
@@ -142,18 +143,18 @@ export class Inspector {
   }
 
   #key(e) {
-    const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
     if (e.key === '[' || e.key === ']') {
       this.#step(e.key === '[' ? -1 : 1);
       return;
     }
-    if (!moves[e.key]) return;
+    const direction = UI.arrowKeys[e.key];
+    if (!direction) return;
     e.preventDefault();
     const data = this.#layer();
     if (!data) return;
     const [, h, w] = data.shape;
     const [r, c] = this.#cursor ?? [Math.floor(h / 2), Math.floor(w / 2)];
-    const [dr, dc] = moves[e.key];
+    const [dc, dr] = UI.nudges[direction];
     this.#show(Math.max(0, Math.min(h - 1, r + dr)), Math.max(0, Math.min(w - 1, c + dc)));
   }
 

@@ -10,7 +10,6 @@ import { el, fmt, layerTable, percent } from './dom.js';
 const MARGIN = 18; // canvas pixels for the axis labels
 const IDLE_READOUT = 'Hover or tap a cell, or focus the grid and use the arrow keys.';
 const ACCENT = '#7fd3ff'; // the page's --accent
-const ARROWS = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
 
 export class ShiftLab {
   #figures = new Map(); // net -> {canvas, caption, readout, cell: [row, col] chosen by keys}
@@ -47,11 +46,13 @@ export class ShiftLab {
         if (canvas.matches(':focus-visible')) this.#showCell(net, ...fig.cell);
       });
       canvas.addEventListener('keydown', (e) => {
-        const step = ARROWS[e.key];
-        if (!step || !this.#shifts) return;
+        const direction = UI.arrowKeys[e.key];
+        if (!direction || !this.#shifts) return;
         e.preventDefault();
+        const [dx, dy] = UI.nudges[direction];
         const last = this.#shifts.shifts.length - 1;
-        fig.cell = fig.cell.map((v, i) => Math.min(last, Math.max(0, v + step[i])));
+        const [r, c] = fig.cell;
+        fig.cell = [Math.min(last, Math.max(0, r + dy)), Math.min(last, Math.max(0, c + dx))];
         this.#showCell(net, ...fig.cell);
       });
       this.#blankGrid(canvas);
@@ -72,10 +73,9 @@ export class ShiftLab {
     for (const fig of this.#figures.values()) {
       this.#blankGrid(fig.canvas);
       fig.caption.textContent = '';
-      fig.readout.textContent = IDLE_READOUT;
+      ShiftLab.#noReading(fig);
       delete fig.canvas.dataset.consistency;
       delete fig.canvas.dataset.flips;
-      delete fig.canvas.dataset.cell;
       delete fig.canvas.dataset.painted;
     }
     for (const td of this.#cells.values()) {
@@ -91,8 +91,7 @@ export class ShiftLab {
       const m = shifts.models[net];
       if (!m) continue;
       const flips = this.#paint(fig.canvas, m, shifts.shifts);
-      fig.readout.textContent = IDLE_READOUT; // a reading of the last input is stale now
-      delete fig.canvas.dataset.cell;
+      ShiftLab.#noReading(fig); // a reading of the last input is stale now
       const keep = Math.round(m.consistency * 81);
       fig.caption.replaceChildren(
         'predicts ', el('strong', { text: m.prediction }), ` unshifted; keeps it for ${keep} of 81 shifts: consistency `,
@@ -204,8 +203,14 @@ export class ShiftLab {
   #unmark(net) {
     const fig = this.#figures.get(net);
     const m = this.#shifts?.models[net];
+    ShiftLab.#noReading(fig);
+    if (m) this.#paint(fig.canvas, m, this.#shifts.shifts);
+  }
+
+  /** No cell read out: the hint in the readout, no cell recorded (its outline is painted over
+   * by whoever repaints the grid). */
+  static #noReading(fig) {
     fig.readout.textContent = IDLE_READOUT;
     delete fig.canvas.dataset.cell;
-    if (m) this.#paint(fig.canvas, m, this.#shifts.shifts);
   }
 }
