@@ -104,6 +104,11 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import data, evaluate
 
+    if not args.shifts:  # before the data is loaded
+        given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot),
+                                          ("--write-cards", args.write_cards)) if value]
+        if given:
+            raise FeaturemapsError(f"{', '.join(given)}: only with --shifts")
     mnist = data.load(settings.data_dir)
     rows = evaluate.evaluate_all(settings.models_dir, mnist, shifts_too=args.shifts,
                                    seed=args.seed)
@@ -269,12 +274,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.ml.device import keep_freed_memory
 
         keep_freed_memory()
-    if args.command == "evaluate" and not args.shifts:
-        given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot),
-                                          ("--write-cards", args.write_cards)) if value]
-        if given:
-            sys.stderr.write(f"featuremaps: error: {', '.join(given)}: only with --shifts\n")
-            return 2
     try:
         code: int = args.func(args, _settings())
     except FeaturemapsError as exc:
