@@ -175,6 +175,16 @@ def _non_negative(text: str) -> int:
     return _integer(text, 0)
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, not {text}")
+    return value
+
+
 def _settings() -> Settings:
     """Settings from the environment, or one line per bad variable."""
     try:
@@ -214,12 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train a variant; writes models/V.safetensors and models/V.json")
     p.add_argument("--variant", required=True,
                    choices=["max", "avg", "strided", "nopool", "blurmax", "all"])
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--seed", type=int, default=20261127)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle)")
-    p.add_argument("--limit", type=int, help="train on the first N images only")
-    p.add_argument("--threads", type=int, help="torch intra-op threads")
+    p.add_argument("--epochs", type=_positive, default=12, help="default 12")
+    p.add_argument("--seed", type=int, default=20261127, help="default 20261127")
+    p.add_argument("--batch-size", type=_positive, default=128, help="default 128")
+    p.add_argument("--lr", type=_positive_float, default=3e-3,
+                   help="peak learning rate (one-cycle; default 0.003)")
+    p.add_argument("--limit", type=_positive, help="train on the first N images only")
+    p.add_argument("--threads", type=_positive,
+                   help="torch intra-op threads (default: torch's own)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -265,17 +277,20 @@ BATCH_JOBS = ("extract", "evaluate", "train")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet_by_default = args.command not in ("serve", "train")
-    level = logging.WARNING if quiet_by_default else logging.INFO
-    if args.verbose:
-        level = logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if args.command in BATCH_JOBS:
-        from app.ml.device import keep_freed_memory
-
-        keep_freed_memory()
     try:
-        code: int = args.func(args, _settings())
+        settings = _settings()
+        # the server logs at FEATUREMAPS_LOG_LEVEL; train reports its progress; the other
+        # commands print their results and log only warnings
+        level = {"serve": settings.logging_level, "train": logging.INFO}.get(
+            args.command, logging.WARNING)
+        if args.verbose:
+            level = min(level, logging.DEBUG)
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+        if args.command in BATCH_JOBS:
+            from app.ml.device import keep_freed_memory
+
+            keep_freed_memory()
+        code: int = args.func(args, settings)
     except FeaturemapsError as exc:
         sys.stderr.write(f"featuremaps: error: {exc}\n")
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -57,8 +58,19 @@ class Settings(BaseSettings):
                                     description="batch requests waiting or running per worker")
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cuda_graphs: bool = True
-    log_level: str = "info"
+    # uvicorn's levels; FEATUREMAPS_LOG_LEVEL=WARNING works too
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     access_log: bool = True
+
+    @property
+    def logging_level(self) -> int:
+        """log_level for the logging module (uvicorn's "trace" is 5, below DEBUG)."""
+        return 5 if self.log_level == "trace" else int(logging.getLevelName(self.log_level.upper()))
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("models", "allowed_origins", mode="before")
     @classmethod

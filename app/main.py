@@ -109,6 +109,6 @@ def app_factory(settings: Settings | None = None, engine: Engine | None = None) 
     """For `uvicorn --factory app.main:app_factory` and the CLI. Sends the app's own logs
     (start-up, JSON access log) to stderr when nothing has configured logging yet."""
     settings = settings or Settings()
-    logging.basicConfig(level=settings.log_level.upper(),
+    logging.basicConfig(level=settings.logging_level,
                         format="%(levelname)s %(name)s: %(message)s")
     return create_app(settings, engine)

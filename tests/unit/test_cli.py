@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +41,20 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     (["extract", "out.npz", "--limit", "0"], "--limit: must be 1 or more, not 0"),
     (["extract", "out.npz", "--limit", "-5"], "--limit: must be 1 or more, not -5"),
     (["evaluate", "--tolerance", "-1"], "--tolerance: must be 0 or more, not -1"),
+    (["train", "--variant", "max", "--epochs", "0"], "--epochs: must be 1 or more, not 0"),
+    (["train", "--variant", "max", "--batch-size", "0"],
+     "--batch-size: must be 1 or more, not 0"),
+    (["train", "--variant", "max", "--limit", "0"], "--limit: must be 1 or more, not 0"),
+    (["train", "--variant", "max", "--lr", "0"], "--lr: must be a finite number above 0, not 0"),
+    (["train", "--variant", "max", "--lr", "nan"],
+     "--lr: must be a finite number above 0, not nan"),
 ])
-def test_out_of_range_options_are_refused(argv: list[str], message: str,
+def test_out_of_range_options_are_refused(argv: list[str], message: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # were an option let through, `train` would start: not on the shipped weights and data
+    monkeypatch.setenv("FEATUREMAPS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("FEATUREMAPS_DATA_DIR", str(tmp_path / "data"))
     code, _, err = run(argv, capsys)
     assert code == 2
     assert err.strip().splitlines()[-1].endswith(message)
@@ -55,6 +69,8 @@ def test_out_of_range_options_are_refused(argv: list[str], message: str,
                                    "equal to 1"),
     ({"FEATUREMAPS_REQUEST_TIMEOUT_S": "0"}, "FEATUREMAPS_REQUEST_TIMEOUT_S: Input should be "
                                              "greater than 0"),
+    ({"FEATUREMAPS_LOG_LEVEL": "bogus"}, "FEATUREMAPS_LOG_LEVEL: Input should be 'critical', "
+                                         "'error', 'warning', 'info', 'debug' or 'trace'"),
 ])
 def test_a_bad_setting_is_one_line_naming_the_variable(
         env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch,
@@ -130,3 +146,18 @@ def test_a_failed_extraction_leaves_no_empty_file(tmp_path: Path,
     with pytest.raises(KeyboardInterrupt):
         cli.main(["extract", str(out), "--limit", "5", "--device", "cpu"])
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("value", "level"), [("WARNING", 30), ("debug", 10), ("trace", 5)])
+def test_serve_logs_at_the_configured_level(value: str, level: int) -> None:
+    """FEATUREMAPS_LOG_LEVEL sets the app's own loggers too (the access log among them), not
+    only uvicorn's. Run in a child: pytest's own log handlers would keep basicConfig quiet."""
+    probe = ("import logging, sys\n"
+             "from app import cli\n"
+             "cli._cmd_serve = lambda args, settings: print(\n"
+             "    logging.getLogger('featuremaps.access').getEffectiveLevel()) or 0\n"
+             "sys.exit(cli.main(['serve']))\n")
+    env = {**os.environ, "FEATUREMAPS_LOG_LEVEL": value}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.strip() == str(level)
