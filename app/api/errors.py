@@ -81,7 +81,20 @@ def install(app: FastAPI) -> None:
     for kind in KNOWN_ERRORS:
         app.add_exception_handler(kind, _known)
 
+    # A bug anywhere below is answered by ObservabilityMiddleware (app/api/middleware.py), so
+    # that its 500 carries the request id and security headers like every other answer; this
+    # is the last resort, for one in that middleware itself.
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+        log_bug(request.method, request.url.path)
+        return internal_error()
+
+
+def internal_error() -> JSONResponse:
+    """The answer to a bug: nothing about it goes to the client but that it happened."""
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def log_bug(method: str, path: str) -> None:
+    """Log the exception being handled, with its traceback."""
+    log.exception("unhandled error on %s %s", method, path)

@@ -58,6 +58,6 @@ class FeatureMapsFastPath:
         except Exception as exc:
             error = error_response(exc)
             if error is None:
-                raise  # a bug: answered 500 by the app's handler, as on any route
+                raise  # a bug: answered 500 by ObservabilityMiddleware, as on any route
             response = error
         await response(scope, receive, send)

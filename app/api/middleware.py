@@ -11,8 +11,10 @@ import re
 import time
 from collections.abc import Iterable
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.errors import internal_error, log_bug
 from app.api.metrics import Metrics
 
 access_log = logging.getLogger("featuremaps.access")
@@ -100,7 +102,9 @@ SECURITY_HEADERS = [
 
 class ObservabilityMiddleware:
     """Request id (X-Request-ID, taken from the client when sane), security headers,
-    one JSON access-log line per request, and request metrics."""
+    one JSON access-log line per request, and request metrics. The outermost of the app's
+    middleware, it also answers a bug below it with a logged JSON 500, and a client that
+    left mid-request with nothing (logged as 499)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, access_log_enabled: bool = True) -> None:
         self.app = app
@@ -121,11 +125,13 @@ class ObservabilityMiddleware:
         csp = DOCS_CSP if path == "/docs" else CSP
         status = 500
         size = 0
+        started = False
 
         async def wrapped_send(message: Message) -> None:
-            nonlocal status, size
+            nonlocal status, size, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"content-security-policy", csp.encode()))
@@ -137,6 +143,15 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, wrapped_send)
+        except ClientDisconnect:
+            # the client went away while sending its request: no one to answer, and not the
+            # server's fault (499, as nginx logs it), so no 500 and no traceback
+            status = 499
+        except Exception:
+            if started:
+                raise  # too late for an answer: the server closes the connection
+            log_bug(scope["method"], path)
+            await internal_error()(scope, receive, wrapped_send)
         finally:
             elapsed = time.perf_counter() - start
             route = self.metrics.route_label(scope)

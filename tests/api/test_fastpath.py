@@ -211,7 +211,8 @@ def test_a_bug_is_a_logged_500_on_both_paths(
         client: TestClient, route_only: TestClient, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """An unexpected exception is not an error the client caused: the fast path leaves it to
-    the app's handler, which logs it and answers the same JSON 500 as for any route."""
+    the app's outermost middleware, which logs it and answers the same JSON 500 as for any
+    route, with the request id and security headers of every answer."""
     label, png = test_digit_pngs[4]
 
     def broken(*args: Any) -> Any:
@@ -225,6 +226,9 @@ def test_a_bug_is_a_logged_500_on_both_paths(
     assert answers[0] == answers[1]
     assert answers[0]["status"] == 500
     assert answers[0]["body"] == {"detail": "internal server error"}
+    headers = dict(answers[0]["headers"])
+    assert headers["x-request-id"] == "*" and headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in headers["content-security-policy"]
     assert caplog.text.count("RuntimeError: a bug") == 2
     monkeypatch.undo()
     r = post(client, GOOD["png-json"], png)

@@ -223,3 +223,40 @@ def test_gzip_is_standard_and_repeatable() -> None:
     assert packed[:4] == b"\x1f\x8b\x08\x00" and packed[4:8] == b"\0\0\0\0"  # mtime 0
     assert compress(body) == packed
     assert len(packed) < len(body) // 4
+
+
+@pytest.mark.parametrize("path", ["/api/v1/featuremaps", "/api/v1/shifts",
+                                  "/api/v1/featuremaps/max/pool1.png",
+                                  "/api/v1/featuremaps/batch"])
+def test_a_client_that_leaves_mid_upload_is_a_499_not_a_logged_500(
+        path: str, client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    """A dropped upload is not a server error: nothing is sent, nothing is logged as a bug,
+    and the metrics count a 499 (nginx's code for it)."""
+    messages = iter([{"type": "http.request", "body": b"\x89PNG\r\n\x1a\n", "more_body": True},
+                     {"type": "http.disconnect"}])
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
+             "server": ("testserver", 80),
+             "headers": [(b"host", b"testserver"), (b"content-type", b"image/png")]}
+    before = dropped(client)
+    with caplog.at_level(logging.INFO):
+        assert client.portal is not None
+        client.portal.call(client.app, scope, receive, send)
+    assert sent == []
+    assert "unhandled error" not in caplog.text and "Traceback" not in caplog.text
+    assert dropped(client) == before + 1
+
+
+def dropped(client: TestClient) -> float:
+    """Requests counted as 499, over every route."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in client.get("/metrics").text.splitlines()
+               if line.startswith("featuremaps_requests_total{") and 'status="499"' in line)
