@@ -48,13 +48,14 @@ def images_from_array(arr: np.ndarray) -> np.ndarray:
             raise InvalidPixels(f"integer images are levels 0..255; found {arr.min()}.."
                                 f"{arr.max()} (send floats for 0..1)")
         return arr.astype(np.uint8)
-    values = arr.astype(np.float32)
-    if not np.isfinite(values).all():
+    # checked in the array's own type: float64 values beyond float32's range are finite
+    if not np.isfinite(arr).all():
         raise InvalidPixels("images contain NaN or infinity; expected floats in 0..1")
-    if values.min() < 0 or values.max() > 1:
-        raise InvalidPixels(f"float images must lie in 0..1; found {values.min():g}.."
-                            f"{values.max():g} (send integers, as uint8, for 0..255)")
-    return values
+    low, high = float(arr.min()), float(arr.max())
+    if low < 0 or high > 1:
+        raise InvalidPixels(f"float images must lie in 0..1; found {low!r}..{high!r} "
+                            "(send integers, as uint8, for 0..255)")
+    return arr.astype(np.float32)
 
 
 def _to_float(chunk: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -189,6 +190,8 @@ def _array_from_npy(stream: BinaryIO, size: int, max_images: int) -> np.ndarray:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
     except ValueError as exc:
         raise InvalidPixels(f"not a readable .npy header ({exc})") from exc
+    if any(type(d) is not int for d in shape):  # the header parser lets (True, 28, 28) by
+        raise InvalidPixels(f"not a readable .npy header (shape {shape!r} is not integers)")
     if dtype.hasobject or dtype.kind not in "uif":
         raise InvalidPixels(f"images must be uint8 (0..255) or float (0..1); got {dtype}")
     if shape not in ((28, 28),) and not (
@@ -214,7 +217,8 @@ def read_npy_or_npz(body: bytes, max_images: int) -> np.ndarray:
     limit = max_images * 28 * 28 * 8 + 4096  # the largest legitimate member
     if body[:6] == b"\x93NUMPY":
         return _array_from_npy(io.BytesIO(body), len(body), max_images)
-    if body[:4] != b"PK\x03\x04":
+    # a zip starts with a member, or, holding none (np.savez() of nothing), its directory's end
+    if body[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise InvalidPixels("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file")
     try:
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
@@ -240,7 +244,9 @@ def read_npy_or_npz(body: bytes, max_images: int) -> np.ndarray:
                                         ".npy array")
                 rest = member.read()
             return _array_from_npy(io.BytesIO(head + rest), 6 + len(rest), max_images)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+    # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted member
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
+            RuntimeError) as exc:
         raise InvalidPixels(f"body is not a readable .npz ({exc})") from exc
 
 

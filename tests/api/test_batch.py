@@ -54,12 +54,29 @@ def test_float_images_and_npz_input(client: TestClient) -> None:
     assert len(set(z["avg/prediction"].tolist())) == 1  # three identical images
 
 
+def npy_with_shape(shape: str) -> bytes:
+    """A uint8 .npy of 784 bytes whose header declares `shape`, as written."""
+    header = f"{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}"
+    header += " " * (117 - len(header)) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(784)
+
+
+def npz(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize(("body", "status", "detail"), [
     (npy(np.zeros((2, 28, 27), np.uint8)), 422,
      "images must have shape (N, 28, 28); got (2, 28, 27)"),
     (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
     (npy(np.full((1, 28, 28), 2.0)), 422,
-     "float images must lie in 0..1; found 2..2 (send integers, as uint8, for 0..255)"),
+     "float images must lie in 0..1; found 2.0..2.0 (send integers, as uint8, for 0..255)"),
+    # finite, though beyond float32: not "NaN or infinity"
+    (npy(np.full((1, 28, 28), 1e300)), 422,
+     "float images must lie in 0..1; found 1e+300..1e+300 (send integers, as uint8, for "
+     "0..255)"),
     (npy(np.full((1, 28, 28), np.nan)), 422,
      "images contain NaN or infinity; expected floats in 0..1"),
     (npy(np.array(["a"] * 784).reshape(1, 28, 28)), 422,
@@ -70,6 +87,9 @@ def test_float_images_and_npz_input(client: TestClient) -> None:
      "integer images are levels 0..255; found -1..-1 (send floats for 0..1)"),
     (b"", 400, "empty body: send an .npy or .npz of (N, 28, 28) images"),
     (b"\x89PNG\r\n\x1a\n", 422, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file"),
+    (npy_with_shape("(True, 28, 28)"), 422,
+     "not a readable .npy header (shape (True, 28, 28) is not integers)"),
+    (npz(), 422, "the .npz holds no arrays; put the images in 'images'"),
 ])
 def test_bad_batches_are_refused(client: TestClient, body: bytes, status: int,
                                  detail: str) -> None:
@@ -168,3 +188,19 @@ def test_extract_command_writes_the_chosen_layers(tmp_path: object, mnist: Mnist
     assert "max/conv1" not in z.files
     assert np.array_equal(z["labels"], mnist.labels("test")[:300])
     assert (z["max/prediction"] == z["labels"]).mean() > 0.97
+
+
+@pytest.mark.parametrize(("offsets", "value"), [
+    ((8, 10), 99),  # the compression method, in the member's and the directory's header
+    ((6, 8), 1),  # the flags: encrypted
+])
+def test_an_npz_zipfile_cannot_read_is_refused(client: TestClient, offsets: tuple[int, int],
+                                                value: int) -> None:
+    """Found by a review: these raised NotImplementedError and RuntimeError, and a 500."""
+    body = bytearray(npz(images=np.zeros((1, 28, 28), np.uint8)))
+    local, central = body.find(b"PK\x03\x04"), body.find(b"PK\x01\x02")
+    for start, offset in zip((local, central), offsets, strict=True):
+        body[start + offset:start + offset + 2] = value.to_bytes(2, "little")
+    r = client.post("/api/v1/featuremaps/batch", content=bytes(body))
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("body is not a readable .npz (")
