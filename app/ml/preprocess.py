@@ -201,7 +201,7 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     """A JSON 28x28 array of numbers in 0..1 -> (28, 28) float32.
 
     By default the pixels are taken as the model's input as they are; with preprocess=True
-    they go through the same cropping and centring as an image.
+    they are treated as an image: dark ink on light inverted, then cropped and centred.
     """
     if not isinstance(pixels, list) or len(pixels) != SIDE:
         got = f"{len(pixels)} rows" if isinstance(pixels, list) else type(pixels).__name__
@@ -223,6 +223,8 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
         raise InvalidPixels(f"pixels[{i}][{j}] is not finite; expected a number in 0..1")
     if arr.min() < 0.0 or arr.max() > 1.0:
         i, j = np.argwhere((arr < 0.0) | (arr > 1.0))[0]
-        raise InvalidPixels(f"pixels[{i}][{j}] = {arr[i, j]:g} is out of range; expected 0..1")
+        # repr: the value as sent (1.0000001 under :g would read as an in-range 1)
+        raise InvalidPixels(f"pixels[{i}][{j}] = {float(arr[i, j])!r} is out of range; "
+                            "expected 0..1")
     grey = arr.astype(np.float32)
-    return mnist_style(grey) if preprocess else grey
+    return mnist_style(invert_if_light(grey)) if preprocess else grey

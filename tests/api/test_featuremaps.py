@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 
 import numpy as np
 import pytest
 from fastapi import FastAPI
+from PIL import Image
 from starlette.testclient import TestClient
 
 from app.api import wire
@@ -154,6 +156,21 @@ def test_json_pixels_with_preprocess_are_centred(client: TestClient) -> None:
     x = np.frombuffer(base64.b64decode(r.json()["input"]["data"]), np.uint8).reshape(28, 28)
     rows = np.flatnonzero(x.any(axis=1))
     assert rows[-1] - rows[0] + 1 == 20
+
+
+def test_json_pixels_with_preprocess_are_treated_as_an_image(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Dark ink on light is inverted, as for an uploaded image: both give the same input."""
+    label, png = test_digit_pngs[7]
+    paper = 1.0 - np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float64) / 255.0
+    as_image = client.post("/api/v1/featuremaps?models=max", content=png,
+                           headers={"content-type": "image/png"}).json()
+    as_pixels = client.post("/api/v1/featuremaps?models=max",
+                            json={"pixels": paper.tolist(), "preprocess": True}).json()
+    seen = [np.frombuffer(base64.b64decode(r["input"]["data"]), np.uint8).astype(int)
+            for r in (as_image, as_pixels)]
+    assert np.abs(seen[0] - seen[1]).max() <= 1
+    assert as_pixels["models"]["max"]["prediction"] == label
 
 
 def test_uint8_maps_decode_with_low_and_high(client: TestClient,

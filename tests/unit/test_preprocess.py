@@ -139,6 +139,7 @@ def test_json_pixels_are_used_as_they_are() -> None:
     ([[0.0] * 27 + [float("inf")]] * 28, r"pixels\[0\]\[27\] is not finite"),
     ([[-0.5] + [0.0] * 27] * 28, r"pixels\[0\]\[0\] = -0.5 is out of range"),
     ([[0.0] * 27 + [1e300]] * 28, r"= 1e\+300 is out of range"),
+    ([[1.0000001] + [0.0] * 27] * 28, r"= 1\.0000001 is out of range"),  # not "= 1"
     ([[True] * 28] * 28, "is bool"),
 ])
 def test_bad_json_pixels_say_what_is_wrong(pixels: object, message: str) -> None:
