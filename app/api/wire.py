@@ -187,11 +187,10 @@ def compress(body: bytes) -> bytes:
     return isal_zlib.compress(body, 1, wbits=31)  # wbits 31: gzip framing
 
 
-def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether Accept-Encoding allows gzip: named with q > 0, or `*` with q > 0 and gzip not
-    refused by name."""
+def _qualities(header: str) -> dict[str, float]:
+    """An Accept or Accept-Encoding header's names (lower case) and their q values."""
     quality: dict[str, float] = {}
-    for part in accept_encoding.split(","):
+    for part in header.split(","):
         name, _, params = part.strip().partition(";")
         q = 1.0
         for param in params.split(";"):
@@ -202,9 +201,25 @@ def accepts_gzip(accept_encoding: str) -> bool:
                 except ValueError:
                     q = 0.0
         quality[name.strip().lower()] = q
+    return quality
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether Accept-Encoding allows gzip: named with q > 0, or `*` with q > 0 and gzip not
+    refused by name."""
+    quality = _qualities(accept_encoding)
     if "gzip" in quality:
         return quality["gzip"] > 0
     return quality.get("*", 0.0) > 0
+
+
+def prefers_binary(accept: str) -> bool:
+    """Whether Accept names the binary format with q > 0, and JSON not above it."""
+    if BINARY_TYPE not in accept:  # the common case, at no cost
+        return False
+    quality = _qualities(accept)
+    binary = quality.get(BINARY_TYPE, 0.0)
+    return binary > 0 and binary >= quality.get("application/json", 0.0)
 
 
 def parse_binary(body: bytes) -> dict[str, Any]:

@@ -203,6 +203,19 @@ def test_gzip_negotiation(header: str, gzip: bool) -> None:
     assert accepts_gzip(header) is gzip
 
 
+@pytest.mark.parametrize(("header", "binary"), [
+    ("application/x-featuremaps", True), ("application/json, application/x-featuremaps", True),
+    ("application/x-featuremaps;q=0.9, application/json;q=0.5", True),
+    ("application/json, application/x-featuremaps;q=0", False),
+    ("application/json, application/x-featuremaps;q=0.5", False),
+    ("application/json", False), ("*/*", False), ("", False),
+])
+def test_accept_chooses_the_binary_format_by_its_quality(header: str, binary: bool) -> None:
+    from app.api.wire import prefers_binary
+
+    assert prefers_binary(header) is binary
+
+
 def test_metrics_do_not_grow_a_series_per_invented_method(client: TestClient) -> None:
     for method in ("BREW", "X0YZ", "X1YZ"):
         client.request(method, "/healthz")

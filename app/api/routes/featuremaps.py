@@ -174,7 +174,7 @@ async def respond(request: Request, models: str | None, encoding: str,
     names = parse_models(engine, models)
     payload = await read_payload(request)
     binary = format == "binary" or (
-        format is None and wire.BINARY_TYPE in request.headers.get("accept", ""))
+        format is None and wire.prefers_binary(request.headers.get("accept", "")))
     gzip = binary and wire.accepts_gzip(request.headers.get("accept-encoding", ""))
 
     start = time.perf_counter()
