@@ -16,6 +16,7 @@ from app import __version__
 from app.api import errors
 from app.api.fastpath import FeatureMapsFastPath, featuremaps_route
 from app.api.gate import InferenceGate
+from app.api.inputs import check_query
 from app.api.metrics import Metrics
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.api.routes import batch, featuremaps, live, meta, page, shifts
@@ -84,8 +85,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
              summary="Prometheus metrics of this worker")
-    async def prometheus() -> PlainTextResponse:
+    async def prometheus(request: Request) -> PlainTextResponse:
         """Requests by route and status, a latency histogram, inferences in flight, device."""
+        check_query(request, ())
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")

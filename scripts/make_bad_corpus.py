@@ -123,6 +123,10 @@ def cases() -> dict[str, dict[str, Any]]:
     c["multipart-two-files"] = {"path": FM, "query": "", "multipart": [
         ["file", "a.png", "digit"], ["file", "b.png", "digit"]], "status": 400,
         "detail": "multipart body has more than one file: send exactly one, as 'file'"}
+    c["multipart-three-files"] = {"path": FM, "query": "", "multipart": [
+        ["file", "a.png", "digit"], ["file", "b.png", "digit"], ["file", "c.png", "digit"]],
+        "status": 400,
+        "detail": "multipart body has more than one file: send exactly one, as 'file'"}
     c["multipart-wrong-field"] = {"path": FM, "query": "", "multipart": [
         ["image", "a.png", "digit"]], "status": 400,
         "detail": "multipart file field is 'image'; name it 'file'"}

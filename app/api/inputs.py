@@ -7,6 +7,7 @@ wrong and what is accepted; app/api/errors.py turns them into 4xx responses.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from app.ml import preprocess
@@ -117,23 +119,40 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     return doc["pixels"], flag
 
 
+BOUNDARY = re.compile(r'boundary=("?)([^";]+)\1', re.IGNORECASE)
+ONE_FILE = "multipart body has more than one file: send exactly one, as 'file'"
+
+
 async def multipart_file(request: Request, what: str = "the image") -> bytes:
     """The one file of a multipart body, in a field named 'file'. The body's size is bounded
     by the upload limit (app/api/middleware.py); a text field is held in memory and decoded,
     so text fields, never used, are kept small."""
-    async with request.form(max_files=2, max_fields=8, max_part_size=MAX_TEXT_FIELD) as form:
+    # A body cut off before its closing boundary would lose its last part without a word
+    # (and leave that part's temporary file to the garbage collector).
+    boundary = BOUNDARY.search(request.headers.get("content-type", ""))
+    body = await request.body()  # kept by the request: the form is parsed from it
+    if boundary and b"--" + boundary.group(2).encode("latin-1") + b"--" not in body:
+        raise BadRequest("multipart body is cut off: it has no closing boundary")
+    try:
+        form = await request.form(max_files=1, max_fields=8, max_part_size=MAX_TEXT_FIELD)
+    except HTTPException as exc:  # Starlette's own 400s, but one that would name its limit
+        if str(exc.detail).startswith("Too many files"):
+            raise BadRequest(ONE_FILE) from None
+        raise
+    try:
         files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
         if not files:
             if "file" in form:
                 raise BadRequest(f"multipart field 'file' is text, not a file: send {what} as a "
                                  "file part, with a filename (curl -F file=@path)")
-            raise BadRequest(f"multipart body has no file: send {what} in a field named 'file'")
-        if len(files) > 1:
-            raise BadRequest("multipart body has more than one file: send exactly one, as 'file'")
+            raise BadRequest(f"multipart body has no file: send {what} in a field named "
+                             "'file'")
         name, upload = files[0]
         if name != "file":
             raise BadRequest(f"multipart file field is {name!r}; name it 'file'")
         return await upload.read()
+    finally:
+        await form.close()
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,11 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.overrides.get(scope["path"], self.limit)
-        setting = ("FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES" if scope["path"] in self.overrides
+        # with or without a trailing slash, which the router redirects: the 307 must not be
+        # preceded by a 413 under the wrong limit
+        path = scope["path"].rstrip("/")
+        limit = self.overrides.get(path, self.limit)
+        setting = ("FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES" if path in self.overrides
                    else "FEATUREMAPS_MAX_UPLOAD_BYTES")
         detail = f"request body over the upload limit of {limit:,} bytes ({setting})"
         for name, value in scope["headers"]:

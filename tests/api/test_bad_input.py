@@ -61,3 +61,14 @@ def test_bad_input_gets_its_4xx_and_the_server_keeps_serving(
                      headers={"content-type": "image/png"})
     assert ok.status_code == 200
     assert ok.json()["models"]["max"]["prediction"] == label
+
+
+def test_a_multipart_body_cut_off_inside_its_file_says_so(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    _, digit = test_digit_pngs[0]
+    body = (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + digit)  # no closing boundary
+    r = client.post("/api/v1/featuremaps", content=body,
+                    headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert (r.status_code, r.json()) == (400, {
+        "detail": "multipart body is cut off: it has no closing boundary"})

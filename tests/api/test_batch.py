@@ -139,6 +139,7 @@ def test_integer_images_are_levels_like_uint8(client: TestClient) -> None:
                      "pool2, conv3"),
     ("models=strided&layers=pool1", "model 'strided' has no layer 'pool1'; its layers are "
                                     "conv1, conv2, conv3"),
+    ("layers=pool2,pool2", "layers= names a layer twice"),
 ])
 def test_an_unknown_layer_is_a_bad_parameter(client: TestClient, query: str,
                                              detail: str) -> None:
@@ -204,3 +205,13 @@ def test_an_npz_zipfile_cannot_read_is_refused(client: TestClient, offsets: tupl
     r = client.post("/api/v1/featuremaps/batch", content=bytes(body))
     assert r.status_code == 422
     assert r.json()["detail"].startswith("body is not a readable .npz (")
+
+
+def test_a_trailing_slash_is_redirected_under_the_batch_upload_limit(client: TestClient) -> None:
+    """Found by a review: the batch limit was keyed on the exact path, so a 3 MB upload to
+    .../batch/ got a 413 under the 2 MiB image limit instead of the router's redirect."""
+    body = npy(np.zeros((4000, 28, 28), np.uint8))
+    assert len(body) > 3_000_000
+    r = client.post("/api/v1/featuremaps/batch/", content=body, follow_redirects=False)
+    assert r.status_code == 307
+    assert r.headers["location"].endswith("/api/v1/featuremaps/batch")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 from app.ml import registry
@@ -58,3 +59,10 @@ def test_the_openapi_document_covers_every_endpoint(client: TestClient) -> None:
     assert {"multipart/form-data", "image/png", "application/json"} <= set(body)
     assert "example" in body["application/json"]
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/models", "/metrics"])
+def test_a_get_endpoint_refuses_query_parameters(client: TestClient, path: str) -> None:
+    r = client.get(f"{path}?x=1")
+    assert (r.status_code, r.json()) == (400, {"detail": "unknown query parameter 'x'; "
+                                                         "accepted: none"})

@@ -42,3 +42,11 @@ def test_shifts_of_an_empty_drawing_are_valid(client: TestClient) -> None:
     r = client.post("/api/v1/shifts?models=max", json={"pixels": [[0.0] * 28] * 28})
     assert r.status_code == 200
     assert r.json()["models"]["max"]["consistency"] == 1.0
+
+
+def test_the_documented_default_networks_are_the_ones_run(client: TestClient) -> None:
+    op = client.get("/openapi.json").json()["paths"]["/api/v1/shifts"]["post"]
+    (param,) = [p for p in op["parameters"] if p["name"] == "models"]
+    assert "(default: max,avg,blurmax, those this server has)" in param["description"]
+    r = client.post("/api/v1/shifts", json={"pixels": [[0.0] * 28] * 28})
+    assert list(r.json()["models"]) == ["max", "avg", "blurmax"]

@@ -57,6 +57,8 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     names = parse_models(engine, models)
     chosen = layers.split(",") if layers else None
     if chosen is not None:
+        if len(set(chosen)) != len(chosen):  # as for models=
+            raise InvalidParameter("layers= names a layer twice")
         try:
             engine.check_layers(names, chosen)
         except UnknownName as exc:  # a query value, not a path: 422 as for models=

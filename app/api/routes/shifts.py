@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep
 from app.api.inputs import check_query, decode, read_payload
-from app.api.routes.featuremaps import ERRORS, IMAGE_BODY, ModelsQuery, parse_models, server_timing
+from app.api.routes.featuremaps import (
+    ERRORS,
+    IMAGE_BODY,
+    MODELS_PATTERN,
+    parse_models,
+    server_timing,
+)
 from app.api.schemas import ShiftsOut
 from app.ml.engine import ShiftResult
 
 router = APIRouter(prefix="/api/v1", tags=["shift lab"])
+
+DEFAULT_MODELS = ("max", "avg", "blurmax")
+ShiftModelsQuery = Annotated[str | None, Query(
+    description=f"comma-separated networks to run (default: {','.join(DEFAULT_MODELS)}, those "
+                "this server has)", examples=["max,avg"], pattern=MODELS_PATTERN)]
 
 
 def to_dict(result: ShiftResult) -> dict[str, Any]:
@@ -46,7 +57,7 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
 @router.post("/shifts", summary="Predictions over a grid of shifts, and map changes per layer",
              response_model=ShiftsOut, responses=ERRORS, openapi_extra=IMAGE_BODY)
 async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
-                 models: ModelsQuery = None) -> Response:
+                 models: ShiftModelsQuery = None) -> Response:
     """For each chosen network (default: max, avg and blurmax, those this server has): the
     predicted class and its probability for every shift of
     the 28x28 input by -4..4 px in x and y (zero fill; rows are dy, columns dx), and per layer
@@ -54,7 +65,7 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     (maps shifted back first where the move is a whole number of map units, i.e. conv1 of the
     pooling networks; compared in place elsewhere)."""
     check_query(request, ("models",))
-    names = parse_models(engine, models, default=("max", "avg", "blurmax"))
+    names = parse_models(engine, models, default=DEFAULT_MODELS)
     payload = await read_payload(request)
 
     def answer() -> tuple[bytes, dict[str, float]]:
