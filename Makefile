@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-docker bench data lint typecheck check clean
+.PHONY: run test test-fast test-docker bench data lint check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
