@@ -58,7 +58,7 @@ export function renderDownsample(root, models) {
   const values = count(np.shape);
   const dense = UI.articleDense;
   const weights = values * dense + dense;
-  const millions = Math.floor(weights / 1e5) / 10; // the article truncates: 15.8M
+  const millions = (weights / 1e6).toFixed(1); // 15.9M (the article truncates it to 15.8M)
   const pooled = models.find((m) => m.name === 'max') ?? models[0];
   const pooledLast = pooled.layers[pooled.layers.length - 1];
   const pooledValues = count(pooledLast.shape);
@@ -69,20 +69,32 @@ export function renderDownsample(root, models) {
   const fact = (name, text) => el('strong', { dataset: { fact: name }, text });
   const source = (text) => el('span', { class: 'source', text });
   const origin = np.derivedFrom ? `replayed ${np.name}` : `nopool ${np.name}`;
+  const measured = models.find((m) => m.name === 'nopool');
+  const verdict = measured && measured.test_accuracy != null
+    ? el('p', {}, `Yet nopool, trained here, reaches ${percent(measured.test_accuracy, 2)} on the test set (the table above): `
+      + `its Dense layer reads all ${thousands(values)} values and puts the pieces together itself, at the price of `
+      + `${thousands(measured.params)} parameters. Downsampling's gain is size, and a last conv that sees the digit whole.`)
+    : null;
   const article = el('div', { class: 'article', id: 'article-numbers' },
-    el('h3', { text: 'The article\'s argument, recomputed from this server\'s networks' }),
+    el('h3', { text: 'The argument of the article this tool grew from, recomputed from this server\'s networks' }),
+    el('p', { class: 'note' }, 'The article: the max-pooling section of François Chollet\'s Deep Learning with Python '
+      + '(chapter 5), whose model these networks are; its model_no_max_pool, with Dense(64) like the others, is nopool here.'),
     el('p', {}, `Without any downsampling (${where}):`),
     el('ul', {},
       el('li', {}, `the third conv's units see only a `, fact('field', `${np.field}x${np.field}`),
-        ' window of the input: too little of a digit to recognise it ', source(`${origin} receptive field size`)),
+        ' window of the input: a piece of a stroke, not a digit ', source(`${origin} receptive field size`)),
       el('li', {}, 'its output is ', fact('shape', `${np.shape[1]}x${np.shape[2]}x${np.shape[0]}`), ' = ',
         fact('values', thousands(values)), ' values per image ', source(`${origin} output shape`)),
-      el('li', {}, `a Dense(${dense}) on that would need `,
+      el('li', {}, `a Dense(${dense}) on that, the article's example (these networks use Dense(${dense1.units})), would need `,
         fact('weights', `${thousands(values)} x ${dense} + ${dense} = ${thousands(weights)}`),
         ' weights, about ', fact('millions', `${millions}M`), ' ', source(`${dense} weights per value, plus ${dense} biases`))),
+    verdict,
     el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} `
       + `pixels, nearly the whole 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
       + `${thousands(pooledValues)} values to ${dense1.name}: ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `
       + `${thousands(dense1.params)} weights; ${thousands(pooled.params)} in the whole network.`));
-  root.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'compare' }, el('thead', {}, head), el('tbody', {}, ...rows))), article);
+  const defined = el('p', { class: 'note' }, 'Shift consistency: the share of the 10,000 test digits whose predicted class '
+    + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
+    + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.');
+  root.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'compare' }, el('thead', {}, head), el('tbody', {}, ...rows))), defined, article);
 }

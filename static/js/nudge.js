@@ -45,7 +45,11 @@ export class NudgePanel {
       this.status.textContent = this.idleStatus;
       return;
     }
-    this.status.textContent = `The input is your drawing moved ${dx} px right and ${dy} px down (zero fill). Draw again to go back to it.`;
+    const moves = [[dx, 'right', 'left'], [dy, 'down', 'up']]
+      .filter(([d]) => d !== 0)
+      .map(([d, plus, minus]) => `${Math.abs(d)} px ${d > 0 ? plus : minus}`);
+    this.status.textContent = `The input is moved ${moves.join(' and ')} (zero fill). `
+      + 'A new stroke, sample or upload starts again from an unmoved input.';
   }
 
   clear() {

@@ -70,6 +70,7 @@ export class ShiftLab {
   clear() {
     this.#shifts = null;
     this.status.textContent = this.idleStatus;
+    this.status.classList.remove('blank-note');
     for (const fig of this.#figures.values()) {
       this.#blankGrid(fig.canvas);
       fig.caption.textContent = '';
@@ -86,7 +87,11 @@ export class ShiftLab {
 
   show(shifts) {
     this.#shifts = shifts;
-    this.status.textContent = 'Each cell is the input moved by (dx, dy) pixels; its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
+    const blank = !/[^\0]/.test(atob(shifts.input.data));
+    this.status.textContent = blank
+      ? 'The input is blank (no ink found): a blank moved is still blank, so nothing below can change. Draw or pick a digit.'
+      : 'Each cell is the input moved by (dx, dy) pixels; its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
+    this.status.classList.toggle('blank-note', blank);
     for (const [net, fig] of this.#figures) {
       const m = shifts.models[net];
       if (!m) continue;

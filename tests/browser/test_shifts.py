@@ -77,11 +77,11 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     assert up != left
     np.testing.assert_array_equal(fm.input_pixels(), shift(nudged, 0, -1))
     status = fm.page.locator("#nudge-status").inner_text()
-    assert "moved -1 px right and -1 px down" in status
+    assert status.startswith("The input is moved 1 px left and 1 px up (zero fill).")
 
     # drawing again goes back to the drawing
     fm.after_paint(lambda: fm.stroke([(0.1, 0.1), (0.15, 0.12)]), source="pad")
-    assert "Draw again" not in fm.page.locator("#nudge-status").inner_text()
+    assert "is moved" not in fm.page.locator("#nudge-status").inner_text()
 
 
 def test_the_shift_lab_shows_a_heat_map_per_network(
