@@ -51,7 +51,7 @@ export function thousands(n) {
  */
 export function layerTable(layers, nets, cells) {
   const head = el('tr', {}, el('th', { scope: 'col', text: 'layer' }),
-    ...nets.map((n) => el('th', { scope: 'col', text: n })));
+    ...nets.map((n) => el('th', { scope: 'col', class: 'num', text: n })));
   const body = el('tbody');
   for (const layer of layers) {
     const row = el('tr', {}, el('th', { scope: 'row', text: layer }));
@@ -63,4 +63,23 @@ export function layerTable(layers, nets, cells) {
     body.append(row);
   }
   return { head, body };
+}
+
+/**
+ * The page's sticky parts stack instead of covering each other: the message banner on top,
+ * the maps' head under it. Their heights go to CSS (--banner-h, --head-h), which moves the
+ * head and the sidebar down by the banner and scrolls a focused map clear of both.
+ */
+export function stackSticky(banner, head) {
+  const root = document.documentElement;
+  const update = () => {
+    const bannerH = banner.hidden ? 0 : banner.getBoundingClientRect().height;
+    const headH = getComputedStyle(head).position === 'sticky' ? head.getBoundingClientRect().height : 0;
+    root.style.setProperty('--banner-h', `${Math.ceil(bannerH)}px`);
+    root.style.setProperty('--head-h', `${Math.ceil(headH)}px`);
+  };
+  const observer = new ResizeObserver(update);
+  observer.observe(banner);
+  observer.observe(head);
+  update();
 }

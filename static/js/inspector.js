@@ -8,6 +8,7 @@ import { paintLayer } from './paint.js';
 import { layerRange, valueAt } from './wire.js';
 
 const VALUE_HINT = 'Hover the map, or focus it and use the arrow keys, to read values.';
+const EMPTY_HINT = 'Draw a digit, or pick one, to fill this channel.';
 
 export class Inspector {
   #hit = null; // {net, layer, channel}
@@ -98,8 +99,12 @@ export class Inspector {
       this.lo.textContent = '';
       this.hi.textContent = '';
       this.mark.hidden = true;
+      this.prev.disabled = true; // nothing to step through yet
+      this.next.disabled = true;
+      this.value.textContent = EMPTY_HINT;
       return;
     }
+    if (this.value.textContent === EMPTY_HINT) this.value.textContent = VALUE_HINT;
     const [channels, h, w] = data.shape;
     this.prev.disabled = channel === 0;
     this.next.disabled = channel === channels - 1;

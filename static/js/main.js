@@ -9,6 +9,7 @@
 import { ApiError, LiveChannel, fetchModels, postFeaturemaps, postShifts } from './api.js';
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
+import { stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { Inspector } from './inspector.js';
 import { Coalescer } from './live.js';
@@ -58,6 +59,7 @@ class App {
         this.inspector.open(hit, this.current?.result ?? null, this.norm, last ? 'left' : 'right');
       },
     });
+    stackSticky(this.error, byId('maps').querySelector('.maps-head'));
     this.tracer = new Tracer({ grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), infos });
     this.inspector = new Inspector(byId('inspector'), { lut: this.lut, gradient, onHover: (hit) => this.#hover(hit) });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name));
@@ -97,11 +99,16 @@ class App {
     }
     byId('upload').addEventListener('change', (e) => {
       const file = e.target.files[0];
+      byId('picked').textContent = '';
       if (file) this.load(file, file.type.startsWith('image/') ? file.type : 'application/octet-stream', 'the uploaded file');
       e.target.value = '';
     });
     for (const button of document.querySelectorAll('button[data-digit]')) {
-      button.addEventListener('click', () => this.pickDigit(button.dataset.src, button.dataset.label));
+      button.addEventListener('click', () => {
+        this.pickDigit(button.dataset.src, button.dataset.label);
+        // what the networks should say: MNIST's own label, to hold their predictions against
+        byId('picked').textContent = `MNIST test digit #${button.dataset.digit}: labelled ${button.dataset.label}.`;
+      });
     }
     for (const input of document.querySelectorAll('input[name="norm"]')) {
       input.addEventListener('change', () => {
@@ -115,6 +122,8 @@ class App {
   // --- sources of a drawing ------------------------------------------------------------
   #ink(phase, pointerTime) {
     if (phase === 'start') {
+      this.#syncUndo();
+      byId('picked').textContent = ''; // drawn over: no longer the sample as labelled
       // a new stroke: whatever is in flight (an upload, a nudge) no longer describes the pad
       this.generation += 1;
       this.offset = [0, 0];
@@ -129,6 +138,7 @@ class App {
   }
 
   clear() {
+    byId('picked').textContent = '';
     this.generation += 1;
     this.#dropWaiting();
     this.pad.clear();
@@ -137,6 +147,7 @@ class App {
 
   undo() {
     if (!this.pad.undo()) return;
+    this.#syncUndo();
     this.generation += 1;
     if (this.pad.isEmpty) {
       this.#dropWaiting();
@@ -160,6 +171,7 @@ class App {
       makeBody: async () => ({ data: fetchData ? await fetchData() : data, type }),
       then: (current) => {
         this.pad.setBase(current.result.input);
+        this.#syncUndo();
         this.offset = [0, 0];
         this.nudge.setOffset(0, 0);
         this.#refreshShifts(current);
@@ -308,7 +320,13 @@ class App {
     if (this.hover) this.tracer.show(this.hover, result);
   }
 
+  /** Undo is offered only while there is a stroke to take back. */
+  #syncUndo() {
+    byId('undo').disabled = !this.pad.canUndo;
+  }
+
   #reset() {
+    this.#syncUndo();
     this.current = null;
     this.#shifts = null;
     this.offset = [0, 0];

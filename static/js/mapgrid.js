@@ -73,7 +73,8 @@ export class MapGrid {
         const range = el('span', { class: 'range', text: '' });
         const cell = el('figure', { class: 'map-cell', dataset: { net: net.name, layer: name } },
           el('div', { class: 'map-wrap' }, canvas, overlay),
-          el('figcaption', {}, el('span', { class: 'cap-name', text: `${net.name} ${name}` }), range));
+          el('figcaption', {}, el('span', { class: 'cap-name' }, el('strong', { text: net.name }),
+            el('span', { class: 'cap-layer', text: ` ${name}` })), range));
         row.append(cell);
         this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range });
         this.#listen(canvas, net.name, name, layout);

@@ -42,6 +42,11 @@ export class DrawingPad {
     return this.#strokes.length === 0 && this.#base === null;
   }
 
+  /** Whether there is a stroke to undo (a base image, an upload or a sample, is not one). */
+  get canUndo() {
+    return this.#strokes.length > 0;
+  }
+
   get drawing() {
     return this.#active !== null;
   }

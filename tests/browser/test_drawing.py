@@ -106,9 +106,15 @@ def test_a_blank_image_is_flagged_beside_the_predictions(
                                         "about nothing.")
     for net in NETS:
         assert fm.prediction(net).startswith("predicts ")
+    # the shift lab, whose 81 shifts of nothing all "keep" the guess, says so too
+    status = fm.page.locator("#shift-status")
+    status.filter(has_text="The input is blank").wait_for()
+    assert status.inner_text().startswith("The input is blank (no ink found): a blank moved is "
+                                          "still blank")
     _, path = digit_files[0]
     fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
     assert fm.page.locator(".pred-blank:visible").count() == 0
+    status.filter(has_text="Each cell is the input moved").wait_for()
 
 
 def test_a_sample_digit_can_be_picked(fm: FeatureMapsPage,
@@ -146,7 +152,10 @@ def test_clear_empties_everything(fm: FeatureMapsPage,
 
 
 def test_undo_removes_the_last_stroke(fm: FeatureMapsPage) -> None:
+    undo = fm.page.locator("#undo")
+    assert undo.is_disabled()  # nothing to take back yet
     fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
+    assert undo.is_enabled()
     one = fm.input_pixels()
     fm.after_paint(lambda: fm.stroke([(0.2, 0.5), (0.8, 0.5)], steps=8), source="pad")
     assert not np.array_equal(fm.input_pixels(), one)
@@ -154,6 +163,21 @@ def test_undo_removes_the_last_stroke(fm: FeatureMapsPage) -> None:
     np.testing.assert_array_equal(fm.input_pixels(), one)
     fm.page.click("#undo")
     assert fm.prediction("max") == "no drawing yet"
+    assert undo.is_disabled()
+
+
+def test_a_picked_sample_says_its_label_and_is_no_stroke_to_undo(fm: FeatureMapsPage) -> None:
+    """Undo takes back strokes; a sample or an upload replaces the drawing and clears them.
+    The samples are in label order, and a picked one says what MNIST labels it."""
+    labels = fm.page.locator("button.digit-pick").evaluate_all(
+        "(buttons) => buttons.map((b) => b.dataset.label)")
+    assert labels == [str(d) for d in range(10)]
+    fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    assert fm.page.locator("#undo").is_disabled()
+    assert fm.page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
+    fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
+    assert fm.page.locator("#picked").inner_text() == ""
 
 
 @pytest.mark.parametrize("name,data,mime,expected", [

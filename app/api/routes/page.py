@@ -23,14 +23,15 @@ _DIGIT_NAME = re.compile(r"^(\d+)_label(\d)\.png$")
 
 
 def sample_digits() -> list[dict[str, Any]]:
-    """The real MNIST test digits shipped in static/digits (NNNN_labelL.png), in index order."""
+    """The real MNIST test digits shipped in static/digits (NNNN_labelL.png), in label order:
+    the page's buttons read 0 to 9."""
     out: list[dict[str, Any]] = []
     for path in sorted(DIGITS_DIR.glob("*.png")):
         match = _DIGIT_NAME.match(path.name)
         if match:
             out.append({"src": f"/static/digits/{path.name}", "index": int(match[1]),
                         "label": int(match[2])})
-    return out
+    return sorted(out, key=lambda d: (d["label"], d["index"]))
 
 
 @router.head("/", response_class=HTMLResponse)
