@@ -265,3 +265,28 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     assert inspector.locator(".value").inner_text() == ("Hover the map, or focus it and use the "
                                                         "arrow keys, to read values.")
     assert inspector.locator(".mark:not([hidden])").count() == 0
+
+
+def test_a_channel_enlarged_before_any_drawing_says_to_draw(fm: FeatureMapsPage) -> None:
+    fm.page.mouse.click(*fm.map_point("max", "pool1", 3, 6, 6))
+    inspector = fm.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    assert inspector.locator(".value").inner_text() == ("Draw a digit, or pick one, to fill "
+                                                         "this channel.")
+    buttons = inspector.locator(".row-buttons button")
+    assert [buttons.nth(i).is_disabled() for i in range(2)] == [True, True]
+
+
+def test_a_message_banner_stacks_above_the_sticky_head(fm: FeatureMapsPage) -> None:
+    """The banner and the maps' head are both sticky: the head moves down by the banner's
+    height instead of sliding under it, and back when it is dismissed."""
+    head_top = "getComputedStyle(document.querySelector('.maps-head')).top"
+    assert fm.page.evaluate(head_top) == "0px"
+    fm.upload("notes.png", b"not a picture", "image/png")
+    banner = fm.page.locator("#error")
+    banner.wait_for(state="visible")
+    height = fm.page.evaluate("Math.ceil(document.getElementById('error')"
+                              ".getBoundingClientRect().height)")
+    fm.page.wait_for_function(f"{head_top} === '{height}px'")
+    fm.page.click("#error-dismiss")
+    fm.page.wait_for_function(f"{head_top} === '0px'")
