@@ -67,7 +67,9 @@ export class Inspector {
     this.#opener = document.activeElement;
     this.root.dataset.side = side;
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
-    this.#cursor = null;
+    // the unit clicked or tapped in the small map is read out and traced at once; opened
+    // from the keyboard (no unit), the arrow keys start from the centre
+    this.#cursor = hit.row === undefined ? null : [hit.row, hit.col];
     this.mark.hidden = true; // a unit traced in the channel shown before is not this one's
     this.value.textContent = VALUE_HINT;
     this.root.hidden = false;

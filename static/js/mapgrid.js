@@ -29,7 +29,8 @@ export class MapGrid {
 
   /**
    * `nets`: the /api/v1/models entries of the networks shown; `onHover(hit|null)` and
-   * `onOpen(hit)` receive {net, layer, channel, row, col} (row/col absent for onOpen).
+   * `onOpen(hit)` receive {net, layer, channel, row, col} (row/col absent when opened
+   * from the keyboard).
    */
   constructor(root, nets, { onHover, onOpen }) {
     this.root = root;
@@ -100,7 +101,7 @@ export class MapGrid {
     canvas.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' || e.key === ' ') {
         e.preventDefault();
-        this.onOpen({ net, layer, channel: 0, row: 0, col: 0 });
+        this.onOpen({ net, layer, channel: 0 });
       }
     });
   }

@@ -90,7 +90,7 @@ export class ShiftLab {
     const blank = !/[^\0]/.test(atob(shifts.input.data));
     this.status.textContent = blank
       ? 'The input is blank (no ink found): a blank moved is still blank, so nothing below can change. Draw or pick a digit.'
-      : 'Each cell is the input moved by (dx, dy) pixels; its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
+      : 'Each cell is the input moved by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
     this.status.classList.toggle('blank-note', blank);
     for (const [net, fig] of this.#figures) {
       const m = shifts.models[net];

@@ -255,13 +255,28 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     assert inspector.locator(".value").inner_text() == f"row 5, col 6: {values[3, 5, 6]:.4f}"
     unit = phone.mark("unit")
     assert (unit["layer"], int(unit["row"]), int(unit["col"])) == ("pool1", 5, 6)
-    # closed and another channel opened: nothing of the last one's trace is left over
+    # closed and another channel opened: its tapped unit is read out, nothing of the last
+    # one's trace is left over
     phone.page.locator("#inspector button[aria-label^='Close']").tap()
     inspector.wait_for(state="hidden")
     x, y = phone.map_point("max", "pool1", 4, 2, 2)
     phone.page.touchscreen.tap(x, y)
     inspector.wait_for(state="visible")
     assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
+    assert inspector.locator(".value").inner_text() == f"row 2, col 2: {values[4, 2, 2]:.4f}"
+    marks = inspector.locator(".mark:not([hidden])")
+    assert marks.count() == 1
+    assert (marks.get_attribute("data-row"), marks.get_attribute("data-col")) == ("2", "2")
+
+
+def test_a_channel_opened_from_the_keyboard_marks_no_unit(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    _, path = digit_files[0]
+    upload_digit(fm, path)
+    fm.page.focus('canvas.map[data-net="max"][data-layer="pool1"]')
+    fm.page.keyboard.press("Enter")
+    inspector = fm.page.locator("#inspector")
+    inspector.wait_for(state="visible")
     assert inspector.locator(".value").inner_text() == ("Hover the map, or focus it and use the "
                                                         "arrow keys, to read values.")
     assert inspector.locator(".mark:not([hidden])").count() == 0
@@ -280,13 +295,13 @@ def test_a_channel_enlarged_before_any_drawing_says_to_draw(fm: FeatureMapsPage)
 def test_a_message_banner_stacks_above_the_sticky_head(fm: FeatureMapsPage) -> None:
     """The banner and the maps' head are both sticky: the head moves down by the banner's
     height instead of sliding under it, and back when it is dismissed."""
-    head_top = "getComputedStyle(document.querySelector('.maps-head')).top"
-    assert fm.page.evaluate(head_top) == "0px"
+    head_top = "(px) => getComputedStyle(document.querySelector('.maps-head')).top === px"
+    assert fm.page.evaluate(head_top, "0px")
     fm.upload("notes.png", b"not a picture", "image/png")
     banner = fm.page.locator("#error")
     banner.wait_for(state="visible")
     height = fm.page.evaluate("Math.ceil(document.getElementById('error')"
                               ".getBoundingClientRect().height)")
-    fm.page.wait_for_function(f"{head_top} === '{height}px'")
+    fm.page.wait_for_function(head_top, arg=f"{height}px")
     fm.page.click("#error-dismiss")
-    fm.page.wait_for_function(f"{head_top} === '0px'")
+    fm.page.wait_for_function(head_top, arg="0px")
