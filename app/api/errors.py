@@ -64,7 +64,7 @@ KNOWN_ERRORS = tuple(_ANSWERS)
 
 def error_response(exc: Exception) -> JSONResponse | None:
     """The JSON answer to an error the client's request or the server's load caused, or None
-    for anything else (a bug: the handler for Exception answers 500). The app's exception
+    for anything else (a bug: ObservabilityMiddleware answers 500). The app's exception
     handlers (registered for KNOWN_ERRORS) and app/api/fastpath.py both answer with this."""
     for kind, answer in _ANSWERS.items():
         if isinstance(exc, kind):

@@ -7,16 +7,17 @@ wrong and what is accepted; app/api/errors.py turns them into 4xx responses.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from fastapi import Request
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
+from starlette.types import Message
 
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidPixels
@@ -119,22 +120,36 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     return doc["pixels"], flag
 
 
-BOUNDARY = re.compile(r'boundary=("?)([^";]+)\1', re.IGNORECASE)
 ONE_FILE = "multipart body has more than one file: send exactly one, as 'file'"
+CUT_OFF = "multipart body is cut off: it has no closing boundary"
+EPILOGUE = 1024  # bytes after the closing boundary that are still looked through
 
 
 async def multipart_file(request: Request, what: str = "the image") -> bytes:
     """The one file of a multipart body, in a field named 'file'. The body's size is bounded
     by the upload limit (app/api/middleware.py); a text field is held in memory and decoded,
-    so text fields, never used, are kept small."""
-    # A body cut off before its closing boundary would lose its last part without a word
-    # (and leave that part's temporary file to the garbage collector).
-    boundary = BOUNDARY.search(request.headers.get("content-type", ""))
-    body = await request.body()  # kept by the request: the form is parsed from it
-    if boundary and b"--" + boundary.group(2).encode("latin-1") + b"--" not in body:
-        raise BadRequest("multipart body is cut off: it has no closing boundary")
+    so text fields, never used, are kept small.
+
+    A body cut off before its closing boundary would lose its last part without a word, so
+    the body's last bytes are watched as they stream to the parser: ending without the
+    boundary stops the parsing there (which closes the parts' temporary files)."""
+    _, params = parse_options_header(request.headers.get("content-type", ""))
+    closing = b"--" + params.get(b"boundary", b"") + b"--"
+    tail = b""
+
+    async def receive() -> Message:
+        nonlocal tail
+        message = await request.receive()
+        if message["type"] == "http.request":
+            keep = len(closing) + EPILOGUE
+            tail = (tail + message.get("body", b"")[-keep:])[-keep:]
+            if not message.get("more_body", False) and closing not in tail:
+                raise BadRequest(CUT_OFF)
+        return message
+
     try:
-        form = await request.form(max_files=1, max_fields=8, max_part_size=MAX_TEXT_FIELD)
+        form = await Request(request.scope, receive).form(
+            max_files=1, max_fields=8, max_part_size=MAX_TEXT_FIELD)
     except HTTPException as exc:  # Starlette's own 400s, but one that would name its limit
         if str(exc.detail).startswith("Too many files"):
             raise BadRequest(ONE_FILE) from None

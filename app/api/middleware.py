@@ -151,9 +151,12 @@ class ObservabilityMiddleware:
             # server's fault (499, as nginx logs it), so no 500 and no traceback
             status = 499
         except Exception:
-            if started:
-                raise  # too late for an answer: the server closes the connection
             log_bug(scope["method"], path)
+            if started:
+                # too late for an answer: the server closes the connection (and says the
+                # response was left unfinished); the log and metrics say what happened
+                status = 500
+                return
             await internal_error()(scope, receive, wrapped_send)
         finally:
             elapsed = time.perf_counter() - start

@@ -214,12 +214,15 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 
 def prefers_binary(accept: str) -> bool:
-    """Whether Accept names the binary format with q > 0, and JSON not above it."""
-    if BINARY_TYPE not in accept:  # the common case, at no cost
+    """Whether Accept names the binary format with q > 0 and ranks JSON (by name, else
+    through application/* or */*) no higher."""
+    if "x-featuremaps" not in accept.lower():  # the common case, at no cost
         return False
     quality = _qualities(accept)
     binary = quality.get(BINARY_TYPE, 0.0)
-    return binary > 0 and binary >= quality.get("application/json", 0.0)
+    json = next((quality[name] for name in ("application/json", "application/*", "*/*")
+                 if name in quality), 0.0)
+    return binary > 0 and binary >= json
 
 
 def parse_binary(body: bytes) -> dict[str, Any]:

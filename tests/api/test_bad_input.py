@@ -63,12 +63,37 @@ def test_bad_input_gets_its_4xx_and_the_server_keeps_serving(
     assert ok.json()["models"]["max"]["prediction"] == label
 
 
+def file_part(digit: bytes) -> bytes:
+    return (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + digit)
+
+
+def in_chunks(body: bytes, size: int = 100) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
 def test_a_multipart_body_cut_off_inside_its_file_says_so(
-        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], chunked: bool) -> None:
     _, digit = test_digit_pngs[0]
-    body = (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
-            b"Content-Type: image/png\r\n\r\n" + digit)  # no closing boundary
-    r = client.post("/api/v1/featuremaps", content=body,
+    body = file_part(digit)  # no closing boundary
+    r = client.post("/api/v1/featuremaps", content=in_chunks(body) if chunked else body,
                     headers={"content-type": "multipart/form-data; boundary=xyz"})
     assert (r.status_code, r.json()) == (400, {
         "detail": "multipart body is cut off: it has no closing boundary"})
+
+
+@pytest.mark.parametrize("content_type", [
+    "multipart/form-data; boundary=xyz ; charset=utf-8",  # space before ';' is allowed
+    'multipart/form-data; boundary="xyz"',
+])
+def test_a_whole_multipart_body_is_read_however_its_type_is_written(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]],
+        content_type: str) -> None:
+    label, digit = test_digit_pngs[0]
+    body = file_part(digit) + b"\r\n--xyz--\r\nan epilogue, which multipart allows\r\n"
+    r = client.post("/api/v1/featuremaps?models=max", content=in_chunks(body),
+                    headers={"content-type": content_type})
+    assert r.status_code == 200, r.text
+    assert r.json()["models"]["max"]["prediction"] == label

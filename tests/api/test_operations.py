@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from starlette.testclient import TestClient
@@ -209,6 +210,10 @@ def test_gzip_negotiation(header: str, gzip: bool) -> None:
     ("application/json, application/x-featuremaps;q=0", False),
     ("application/json, application/x-featuremaps;q=0.5", False),
     ("application/json", False), ("*/*", False), ("", False),
+    ("Application/X-Featuremaps", True),  # media types are case-insensitive
+    ("application/x-featuremaps, */*", True),
+    ("application/x-featuremaps;q=0.5, */*", False), ("application/x-featuremaps;q=0.5, "
+                                                      "application/*", False),
 ])
 def test_accept_chooses_the_binary_format_by_its_quality(header: str, binary: bool) -> None:
     from app.api.wire import prefers_binary
@@ -273,3 +278,28 @@ def dropped(client: TestClient) -> float:
     """Requests counted as 499, over every route."""
     return sum(float(line.rsplit(" ", 1)[1]) for line in client.get("/metrics").text.splitlines()
                if line.startswith("featuremaps_requests_total{") and 'status="499"' in line)
+
+
+def test_a_bug_after_the_answer_started_is_logged_and_counted_as_a_500(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """No route streams today; one that failed midway would have been counted as its 200."""
+    from fastapi.responses import StreamingResponse
+
+    app = create_app(settings.model_copy(update={"models": ["max"], "access_log": True}))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"a first chunk"
+        raise RuntimeError("a bug midway")
+
+    @app.get("/midway")
+    async def midway() -> StreamingResponse:
+        return StreamingResponse(chunks())
+
+    with caplog.at_level(logging.INFO), TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/midway")  # the client has the 200 and the first chunk, then nothing
+        assert (r.status_code, r.content) == (200, b"a first chunk")
+        metrics = c.get("/metrics").text
+    assert 'route="/midway",status="500"} 1' in metrics
+    assert "RuntimeError: a bug midway" in caplog.text
+    access = [json.loads(r.getMessage()) for r in caplog.records if r.name == "featuremaps.access"]
+    assert [e["status"] for e in access if e["path"] == "/midway"] == [500]

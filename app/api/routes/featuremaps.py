@@ -65,7 +65,8 @@ MODELS_PATTERN = r"^[a-z]+(,[a-z]+)*$"
 MODELS_DOC = "comma-separated networks to run (default: max,avg)"
 ENCODING_DOC = "uint8 (per-channel quantised), float16 or float32 (little-endian)"
 FORMAT_DOC = ("json (default) or binary (application/x-featuremaps, what the page uses); "
-              "an Accept of application/x-featuremaps also selects binary")
+              "without format=, an Accept that names application/x-featuremaps with q > 0 "
+              "and ranks JSON no higher selects binary")
 ModelsQuery = Annotated[str | None, Query(description=MODELS_DOC, examples=["max,avg"],
                                           pattern=MODELS_PATTERN)]
 EncodingQuery = Annotated[Encoding, Query(description=ENCODING_DOC)]
