@@ -21,7 +21,7 @@ import { Predictions } from './predictions.js';
 import { ShiftLab } from './shiftlab.js';
 import { renderSummary } from './summary.js';
 import { Tracer } from './trace.js';
-import { pixelsJson, shiftPixels } from './wire.js';
+import { isBlank, pixelsJson, shiftPixels } from './wire.js';
 
 const byId = (id) => document.getElementById(id);
 
@@ -99,16 +99,11 @@ class App {
     }
     byId('upload').addEventListener('change', (e) => {
       const file = e.target.files[0];
-      byId('picked').textContent = '';
       if (file) this.load(file, file.type.startsWith('image/') ? file.type : 'application/octet-stream', 'the uploaded file');
       e.target.value = '';
     });
     for (const button of document.querySelectorAll('button[data-digit]')) {
-      button.addEventListener('click', () => {
-        this.pickDigit(button.dataset.src, button.dataset.label);
-        // what the networks should say: MNIST's own label, to hold their predictions against
-        byId('picked').textContent = `MNIST test digit #${button.dataset.digit}: labelled ${button.dataset.label}.`;
-      });
+      button.addEventListener('click', () => this.pickDigit(button.dataset.src, button.dataset.label, button.dataset.digit));
     }
     for (const input of document.querySelectorAll('input[name="norm"]')) {
       input.addEventListener('change', () => {
@@ -163,8 +158,9 @@ class App {
     });
   }
 
-  /** Send an image file (an upload or a sample digit) and put what the model saw on the pad. */
-  load(data, type, what, fetchData = null) {
+  /** Send an image file (an upload or a sample digit) and put what the model saw on the pad;
+   * `picked` is the line shown under the samples once it is there (none for an upload). */
+  load(data, type, what, fetchData = null, picked = '') {
     this.generation += 1;
     this.#push({
       source: 'upload', what,
@@ -172,6 +168,7 @@ class App {
       then: (current) => {
         this.pad.setBase(current.result.input);
         this.#syncUndo();
+        byId('picked').textContent = picked;
         this.offset = [0, 0];
         this.nudge.setOffset(0, 0);
         this.#refreshShifts(current);
@@ -180,12 +177,13 @@ class App {
   }
 
   /** Start from one of the real MNIST test digits shipped with the page. */
-  pickDigit(src, label) {
+  pickDigit(src, label, index) {
+    // what the networks should say: MNIST's own label, to hold their predictions against
     this.load(null, 'image/png', `the sample ${label}`, async () => {
       const response = await fetch(src);
       if (!response.ok) throw new ApiError(`could not load the sample digit (${response.status})`, response.status);
       return response.blob();
-    });
+    }, `MNIST test digit #${index}: labelled ${label}.`);
   }
 
   /** Move the model's input one pixel; show how much each layer changed for that move. */
@@ -302,7 +300,7 @@ class App {
     }
     try {
       const shifts = await postShifts(this.config.api, this.shiftModels, current.body);
-      if (this.current === current) this.lab.show(shifts);
+      if (this.current === current) this.lab.show(shifts, isBlank(current.result.input));
       resolve(shifts);
     } catch (err) {
       if (this.current === current) this.#showError(err, 'the shift lab');

@@ -1,6 +1,7 @@
 // Each network's prediction, and its ten probabilities as a bar per digit.
 
 import { el, percent } from './dom.js';
+import { isBlank } from './wire.js';
 
 const BLANK_NOTE = 'The input is blank (no ink found), so this is a guess about nothing.';
 
@@ -33,7 +34,7 @@ export class Predictions {
   show(result) {
     // no ink survived preprocessing (an empty or uniform image): the networks still answer,
     // often confidently, for an all-zero input; say so beside the number
-    const blank = result.input.every((v) => v === 0);
+    const blank = isBlank(result.input);
     for (const [name, view] of this.#views) {
       const net = result.models[name];
       if (!net) continue;

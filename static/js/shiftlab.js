@@ -65,6 +65,7 @@ export class ShiftLab {
 
   loading() {
     this.status.textContent = 'Measuring 81 shifts…';
+    this.status.classList.remove('blank-note');
   }
 
   clear() {
@@ -85,9 +86,9 @@ export class ShiftLab {
     }
   }
 
-  show(shifts) {
+  /** Show a /api/v1/shifts answer; `blank`: its input has no ink (wire.isBlank). */
+  show(shifts, blank = false) {
     this.#shifts = shifts;
-    const blank = !/[^\0]/.test(atob(shifts.input.data));
     this.status.textContent = blank
       ? 'The input is blank (no ink found): a blank moved is still blank, so nothing below can change. Draw or pick a digit.'
       : 'Each cell is the input moved by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';

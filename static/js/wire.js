@@ -42,6 +42,11 @@ export function decodeFeaturemaps(buffer) {
   return { input: levels(header.input.data), models, timings: header.timings ?? null };
 }
 
+/** Whether a 28x28 input holds no ink at all (nothing survived preprocessing). */
+export function isBlank(pixels) {
+  return pixels.every((v) => v === 0);
+}
+
 /** One unit's value, dequantised: low + q/255 * (high - low) of its channel. */
 export function valueAt(layer, channel, row, col) {
   const [, h, w] = layer.shape;
