@@ -32,6 +32,7 @@ export class Inspector {
     const bar = el('span', { class: 'bar' });
     bar.style.backgroundImage = gradient;
     this.value = el('p', { class: 'value', 'aria-live': 'polite', text: VALUE_HINT });
+    this.trace = el('p', { class: 'readout inspector-trace' }); // the traced unit, in words (trace.js)
     this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
     this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
     root.replaceChildren(
@@ -39,6 +40,7 @@ export class Inspector {
       el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay),
       el('div', { class: 'legend-bar' }, this.lo, bar, this.hi),
       this.value,
+      this.trace,
       el('div', { class: 'row-buttons' }, this.prev, this.next),
     );
     this.closeButton.addEventListener('click', () => this.close());

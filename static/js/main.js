@@ -60,8 +60,10 @@ class App {
       },
     });
     stackSticky(this.error, byId('maps').querySelector('.maps-head'));
-    this.tracer = new Tracer({ grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), infos });
     this.inspector = new Inspector(byId('inspector'), { lut: this.lut, gradient, onHover: (hit) => this.#hover(hit) });
+    this.tracer = new Tracer({
+      grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirror: this.inspector.trace, infos,
+    });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name));
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status') },
       this.models, layers, (dir) => this.nudgeBy(dir));

@@ -162,6 +162,7 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     assert inspector.locator(".value").inner_text() == f"row 5, col 7: {values[3, 5, 7]:.4f}"
     fm.page.keyboard.press("]")
     assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
+    assert not inspector.locator(".inspector-trace").is_visible()  # the sidebar shows it here
     fm.page.keyboard.press("Escape")
     inspector.wait_for(state="hidden")
 
@@ -255,6 +256,11 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     assert inspector.locator(".value").inner_text() == f"row 5, col 6: {values[3, 5, 6]:.4f}"
     unit = phone.mark("unit")
     assert (unit["layer"], int(unit["row"]), int(unit["col"])) == ("pool1", 5, 6)
+    # the readout of the trace is far above on a phone: the enlarged channel repeats it
+    trace = inspector.locator(".inspector-trace")
+    assert trace.is_visible()
+    assert trace.inner_text() == phone.page.locator("#readout").inner_text()
+    assert trace.inner_text().startswith("max pool1, channel 3, unit (row 5, col 6) = ")
     # closed and another channel opened: its tapped unit is read out, nothing of the last
     # one's trace is left over
     phone.page.locator("#inspector button[aria-label^='Close']").tap()
