@@ -62,7 +62,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 MODELS_PATTERN = r"^[a-z]+(,[a-z]+)*$"
-MODELS_DOC = "comma-separated networks to run (default: max,avg)"
+DEFAULT_MODELS = ("max", "avg")
+
+
+def models_doc(default: tuple[str, ...], note: str = "") -> str:
+    """The description of a route's models= parameter, naming the networks it runs unasked."""
+    return f"comma-separated networks to run (default: {','.join(default)}{note})"
+
+
+MODELS_DOC = models_doc(DEFAULT_MODELS)
 ENCODING_DOC = "uint8 (per-channel quantised), float16 or float32 (little-endian)"
 FORMAT_DOC = ("json (default) or binary (application/x-featuremaps, what the page uses); "
               "without format=, an Accept that names application/x-featuremaps with q > 0 "
@@ -109,7 +117,7 @@ class InvalidParameter(InputError):
 
 
 def parse_models(engine: Engine, models: str | None,
-                 default: tuple[str, ...] = ("max", "avg")) -> list[str]:
+                 default: tuple[str, ...] = DEFAULT_MODELS) -> list[str]:
     """The networks named in models=, or the default ones this server has loaded."""
     if models is None:
         names = [m for m in default if m in engine.variants] or list(engine.variants[:2])

@@ -13,6 +13,7 @@ from app.api.routes.featuremaps import (
     ERRORS,
     IMAGE_BODY,
     MODELS_PATTERN,
+    models_doc,
     parse_models,
     server_timing,
 )
@@ -23,8 +24,8 @@ router = APIRouter(prefix="/api/v1", tags=["shift lab"])
 
 DEFAULT_MODELS = ("max", "avg", "blurmax")
 ShiftModelsQuery = Annotated[str | None, Query(
-    description=f"comma-separated networks to run (default: {','.join(DEFAULT_MODELS)}, those "
-                "this server has)", examples=["max,avg"], pattern=MODELS_PATTERN)]
+    description=models_doc(DEFAULT_MODELS, ", those this server has"), examples=["max,avg"],
+    pattern=MODELS_PATTERN)]
 
 
 def to_dict(result: ShiftResult) -> dict[str, Any]:
