@@ -1,6 +1,15 @@
 // Receptive fields, pooling windows (the conventions of app/ml/receptive.py) and where each
 // unit of a layer sits in the canvas that holds the layer's grid of channels.
 
+import { UI } from './config.js';
+
+/** Cell [row, col] moved one step in an arrow key's direction (UI.nudges), kept inside a
+ * grid of rows x cols: the keyboard cursor of the enlarged channel and of the shift lab. */
+export function stepCell([row, col], direction, rows, cols) {
+  const [dx, dy] = UI.nudges[direction];
+  return [Math.max(0, Math.min(rows - 1, row + dy)), Math.max(0, Math.min(cols - 1, col + dx))];
+}
+
 /** Inclusive input pixel range [lo, hi] seen by unit `index` on one axis, clipped. */
 export function fieldSpan(field, index, limit = 28) {
   const centre = field.start + index * field.jump;

@@ -3,7 +3,7 @@
 
 import { UI } from './config.js';
 import { el, fmt, placeMark } from './dom.js';
-import { gridLayout } from './geometry.js';
+import { gridLayout, stepCell } from './geometry.js';
 import { paintLayer } from './paint.js';
 import { layerRange, valueAt } from './wire.js';
 
@@ -162,9 +162,7 @@ export class Inspector {
     const data = this.#layer();
     if (!data) return;
     const [, h, w] = data.shape;
-    const [r, c] = this.#cursor ?? [Math.floor(h / 2), Math.floor(w / 2)];
-    const [dc, dr] = UI.nudges[direction];
-    this.#show(Math.max(0, Math.min(h - 1, r + dr)), Math.max(0, Math.min(w - 1, c + dc)));
+    this.#show(...stepCell(this.#cursor ?? [Math.floor(h / 2), Math.floor(w / 2)], direction, h, w));
   }
 
   #show(row, col) {

@@ -135,7 +135,6 @@ class App {
   }
 
   clear() {
-    byId('picked').textContent = '';
     this.generation += 1;
     this.#dropWaiting();
     this.pad.clear();
@@ -327,6 +326,7 @@ class App {
 
   #reset() {
     this.#syncUndo();
+    byId('picked').textContent = '';
     this.current = null;
     this.#shifts = null;
     this.offset = [0, 0];

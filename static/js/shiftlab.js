@@ -6,6 +6,7 @@
 import { UI } from './config.js';
 import { cssColor } from './colormap.js';
 import { el, fmt, layerTable, percent } from './dom.js';
+import { stepCell } from './geometry.js';
 
 const MARGIN = 18; // canvas pixels for the axis labels
 const IDLE_READOUT = 'Hover or tap a cell, or focus the grid and use the arrow keys.';
@@ -49,10 +50,8 @@ export class ShiftLab {
         const direction = UI.arrowKeys[e.key];
         if (!direction || !this.#shifts) return;
         e.preventDefault();
-        const [dx, dy] = UI.nudges[direction];
-        const last = this.#shifts.shifts.length - 1;
-        const [r, c] = fig.cell;
-        fig.cell = [Math.min(last, Math.max(0, r + dy)), Math.min(last, Math.max(0, c + dx))];
+        const n = this.#shifts.shifts.length;
+        fig.cell = stepCell(fig.cell, direction, n, n);
         this.#showCell(net, ...fig.cell);
       });
       this.#blankGrid(canvas);
