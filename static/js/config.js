@@ -14,7 +14,7 @@ export const UI = Object.freeze({
   gap: 1, // empty canvas pixels between the channels of a layer
   // channels per row of a layer's grid: big maps 8 across, small ones 16
   columns: (shape) => (shape[1] >= 13 ? 8 : 16),
-  shiftCell: 24, // canvas pixels per cell of a shift-lab heat map
+  shiftCell: 24, // a shift-lab heat map's cell, in drawing units (its canvas holds more pixels: shiftlab.js)
   // every variant in the order the page lists them (the API lists them as loaded)
   variants: Object.freeze(['max', 'avg', 'strided', 'nopool', 'blurmax']),
   shiftModels: Object.freeze(['max', 'avg', 'blurmax']), // the lab's networks, when loaded

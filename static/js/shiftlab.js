@@ -8,7 +8,24 @@ import { cssColor } from './colormap.js';
 import { el, fmt, layerTable, percent } from './dom.js';
 import { stepCell } from './geometry.js';
 
-const MARGIN = 18; // canvas pixels for the axis labels
+const MARGIN = 18; // drawing units (canvas pixels at density 1) for the axis labels
+const SIDE = MARGIN + 9 * UI.shiftCell; // a heat map's drawing, in the same units
+// CSS shows a heat map up to 300 px wide (page.css), 1.28 times its drawing: the canvas holds
+// that many pixels per CSS pixel, times the screen's, so that its digits and axis labels stay
+// sharp on a 2x or 3x screen (drawing in SIDE units, scaled by the context's transform)
+const CSS_STRETCH = 300 / SIDE;
+
+function density() {
+  return Math.min(4, Math.ceil((window.devicePixelRatio || 1) * CSS_STRETCH));
+}
+
+/** The canvas's context, drawing in SIDE units whatever its pixel density. */
+function context(canvas) {
+  const ctx = canvas.getContext('2d');
+  const scale = canvas.width / SIDE;
+  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+  return ctx;
+}
 const IDLE_READOUT = 'Hover or tap a cell, or focus the grid and use the arrow keys.';
 const ACCENT = '#7fd3ff'; // the page's --accent
 
@@ -23,10 +40,10 @@ export class ShiftLab {
     this.colors = table256;
     this.idleStatus = status.textContent;
     grids.replaceChildren();
-    const side = MARGIN + 9 * UI.shiftCell;
+    const pixels = SIDE * density();
     for (const net of nets) {
       const canvas = el('canvas', {
-        class: 'heat', width: side, height: side, role: 'img', tabindex: 0, dataset: { net },
+        class: 'heat', width: pixels, height: pixels, role: 'img', tabindex: 0, dataset: { net },
         'aria-label': `${net}: probability of the unshifted class for every shift; arrow keys read the cells`,
       });
       const caption = el('p', { class: 'consistency', text: '' });
@@ -112,8 +129,8 @@ export class ShiftLab {
   }
 
   #blankGrid(canvas) {
-    const ctx = canvas.getContext('2d');
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    const ctx = context(canvas);
+    ctx.clearRect(0, 0, SIDE, SIDE);
     this.#axes(ctx, [-4, -3, -2, -1, 0, 1, 2, 3, 4]);
     ctx.strokeStyle = '#555';
     ctx.strokeRect(MARGIN + 0.5, MARGIN + 0.5, 9 * UI.shiftCell - 1, 9 * UI.shiftCell - 1);
@@ -134,10 +151,10 @@ export class ShiftLab {
 
   /** Paint one network's grid; returns the number of flipped cells. */
   #paint(canvas, m, shifts) {
-    const ctx = canvas.getContext('2d');
+    const ctx = context(canvas);
     const cell = UI.shiftCell;
     const n = shifts.length;
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.clearRect(0, 0, SIDE, SIDE);
     this.#axes(ctx, shifts);
     let flips = 0;
     ctx.font = `bold ${Math.round(cell * 0.6)}px system-ui, sans-serif`;
@@ -170,7 +187,7 @@ export class ShiftLab {
     const fig = this.#figures.get(net);
     if (!this.#shifts?.models[net]) return;
     const rect = fig.canvas.getBoundingClientRect();
-    const scale = fig.canvas.width / rect.width;
+    const scale = SIDE / rect.width; // drawing units per CSS pixel
     const c = Math.floor(((e.clientX - rect.left) * scale - MARGIN) / UI.shiftCell);
     const r = Math.floor(((e.clientY - rect.top) * scale - MARGIN) / UI.shiftCell);
     const n = this.#shifts.shifts.length;
@@ -191,7 +208,7 @@ export class ShiftLab {
       + `(${percent(m.grid.probability[r][c])}); p(${m.prediction}) = ${percent(m.grid.reference[r][c])}`;
     // the cell read is outlined: a tap or a key press has no pointer to show where it is
     this.#paint(fig.canvas, m, this.#shifts.shifts);
-    const ctx = fig.canvas.getContext('2d');
+    const ctx = context(fig.canvas);
     const x = MARGIN + c * UI.shiftCell;
     const y = MARGIN + r * UI.shiftCell;
     // dark then light, so that it shows on yellow (p near 1) and on purple (near 0) alike

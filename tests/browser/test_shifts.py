@@ -13,6 +13,10 @@ from tests.browser.conftest import FeatureMapsPage, pixels_body
 pytestmark = pytest.mark.browser
 
 LAYERS = ("conv1", "pool1", "conv2", "pool2", "conv3")
+# a heat map is drawn in units of 18 (axis labels) + 9 cells of 24; its canvas holds a whole
+# number of pixels per unit, more than the screen shows per CSS pixel
+MARGIN, CELL = 18, 24
+SIDE = MARGIN + 9 * CELL
 
 
 def shift(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -97,8 +101,13 @@ def test_the_shift_lab_shows_a_heat_map_per_network(
         m = expected["models"][net]
         selector = f'canvas.heat[data-net="{net}"]'
         rgba = fm.canvas_rgba(selector)
+        density = rgba.shape[0] // SIDE
+        assert rgba.shape[:2] == (SIDE * density, SIDE * density)
+        # sharp: at least one canvas pixel per device pixel (this page's screen is 1x)
+        box = fm.page.locator(selector).bounding_box()
+        assert box is not None and rgba.shape[1] >= box["width"]
         # 81 painted cells: the 9x9 grid under the axis labels is opaque and colourful
-        grid = rgba[18:, 18:]
+        grid = rgba[MARGIN * density:, MARGIN * density:]
         assert (grid[:, :, 3] == 255).mean() > 0.99
         assert len(np.unique(grid[:, :, :3].reshape(-1, 3), axis=0)) > 5
         flips = int((np.asarray(m["grid"]["prediction"]) != m["prediction"]).sum())
@@ -149,8 +158,10 @@ def test_the_shift_cells_read_out_by_keyboard(
     assert fm.page.get_attribute(selector, "data-cell") == "3,8"
     # the cell read is outlined in the page's accent colour, (127, 211, 255)
     rgba = fm.canvas_rgba(selector)
-    cell = (rgba.shape[0] - 18) // 9
-    edge = rgba[18 + 3 * cell + 1, 18 + 8 * cell + 2: 18 + 9 * cell - 2, :3]
+    d = rgba.shape[0] // SIDE  # canvas pixels per drawing unit
+    # the outline's accent line is one unit wide, 1.5 units inside the cell's top edge
+    top = d * (MARGIN + 3 * CELL + 1) + d // 2
+    edge = rgba[top, d * (MARGIN + 8 * CELL + 3): d * (MARGIN + 9 * CELL - 3), :3]
     assert (np.abs(edge.astype(int) - (127, 211, 255)) <= 2).all()
 
 
@@ -160,12 +171,13 @@ def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
     canvas = phone.page.locator('canvas.heat[data-net="avg"]')
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
-    width = float(canvas.get_attribute("width") or 0)
-    unit = box["width"] / width  # CSS pixels per canvas pixel
-    cell = (width - 18) / 9  # the grid sits under an 18-pixel margin of axis labels
+    assert box is not None
+    # sharp on this 2x screen: at least two canvas pixels per CSS pixel
+    assert float(canvas.get_attribute("width") or 0) >= 2 * box["width"]
+    unit = box["width"] / SIDE  # CSS pixels per drawing unit
     # the cell two right of and one above the centre: dx +2, dy -1
-    x = box["x"] + (18 + 6.5 * cell) * unit
-    y = box["y"] + (18 + 3.5 * cell) * unit
+    x = box["x"] + (MARGIN + 6.5 * CELL) * unit
+    y = box["y"] + (MARGIN + 3.5 * CELL) * unit
     phone.page.touchscreen.tap(x, y)
     readout = phone.page.locator('.heat-fig[data-net="avg"] .cell-readout')
     assert readout.inner_text() == cell_reading(m, shifts, 3, 6)
