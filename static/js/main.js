@@ -64,7 +64,7 @@ class App {
     this.tracer = new Tracer({
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirror: this.inspector.trace, infos,
     });
-    this.predictions = new Predictions(this.shown, (name) => this.grid.head(name));
+    this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'));
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status') },
       this.models, layers, (dir) => this.nudgeBy(dir));
     this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },
@@ -255,7 +255,11 @@ class App {
         },
       }));
       document.body.dataset.transport = transport;
-      job.then?.(this.current);
+      if (job.then) {
+        // a settled input (only the updates while a stroke is drawn have no `then`)
+        this.predictions.announce(result);
+        job.then(this.current);
+      }
     } catch (err) {
       if (job.generation === this.generation) this.#showError(err, job.what);
     } finally {

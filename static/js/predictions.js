@@ -8,11 +8,15 @@ const BLANK_NOTE = 'The input is blank (no ink found), so this is a guess about 
 export class Predictions {
   #views = new Map();
 
+  #announcer;
+
   /**
    * `nets`: the /api/v1/models entries of the networks shown; `placeFor(name)`: the element
-   * each network's prediction goes into (the head of its column of maps).
+   * each network's prediction goes into (the head of its column of maps); `announcer`: a
+   * live region that `announce` writes the predictions into, for screen readers.
    */
-  constructor(nets, placeFor) {
+  constructor(nets, placeFor, announcer) {
+    this.#announcer = announcer;
     for (const net of nets) {
       const top = el('p', { class: 'pred-top', text: 'no drawing yet' });
       const blank = el('p', { class: 'pred-blank', hidden: true, text: BLANK_NOTE });
@@ -58,7 +62,19 @@ export class Predictions {
     }
   }
 
+  /** Put a settled input's predictions into the live region, in one sentence: called for a
+   * stroke's end, an upload, a sample, a nudge or an undo, not for the many updates while a
+   * stroke is drawn, which would talk over the user. */
+  announce(result) {
+    const said = [...this.#views.keys()].filter((name) => result.models[name]).map((name) => {
+      const net = result.models[name];
+      return `${name} predicts ${net.prediction} (${percent(net.probabilities[net.prediction])})`;
+    });
+    this.#announcer.textContent = `${said.join('; ')}.${isBlank(result.input) ? ` ${BLANK_NOTE}` : ''}`;
+  }
+
   clear() {
+    this.#announcer.textContent = '';
     for (const view of this.#views.values()) {
       delete view.box.dataset.prediction;
       view.shown = null;

@@ -71,8 +71,23 @@ def test_the_maps_update_while_the_pointer_moves(fm: FeatureMapsPage) -> None:
     during = [d for d in fm.paints() if d["source"] == "pad"]
     assert all(d["pointerTime"] is not None and d["paintedTime"] > d["pointerTime"]
                for d in during)
+    # screen readers are not told of every update while the stroke is drawn...
+    assert fm.page.locator("#announce").text_content() == ""
     fm.after_paint(mouse.up, source="pad")
     assert fm.prediction("max").startswith("predicts 1")
+    # ...but once, in words, when it ends
+    said = fm.page.locator("#announce").text_content() or ""
+    assert said.startswith("max predicts 1 (") and "; avg predicts " in said, said
+
+
+def announcement(expected: dict[str, Any]) -> str:
+    """What the page's live region says of an answer: each network's prediction."""
+    said = []
+    for net in NETS:
+        m = expected["models"][net]
+        said.append(f"{net} predicts {m['prediction']} "
+                    f"({m['probabilities'][m['prediction']] * 100:.1f}%)")
+    return "; ".join(said) + "."
 
 
 def test_an_uploaded_mnist_digit_is_predicted_as_the_api_predicts(
@@ -106,6 +121,9 @@ def test_a_blank_image_is_flagged_beside_the_predictions(
                                         "about nothing.")
     for net in NETS:
         assert fm.prediction(net).startswith("predicts ")
+    said = fm.page.locator("#announce").text_content() or ""
+    assert said.endswith(". The input is blank (no ink found), so this is a guess about "
+                         "nothing."), said
     # the shift lab, whose 81 shifts of nothing all "keep" the guess, says so too
     status = fm.page.locator("#shift-status")
     status.filter(has_text="The input is blank").wait_for()
@@ -127,6 +145,7 @@ def test_a_sample_digit_can_be_picked(fm: FeatureMapsPage,
     for net in NETS:
         assert fm.prediction(net).startswith(f"predicts {expected['models'][net]['prediction']}")
     np.testing.assert_array_equal(fm.input_pixels(), expected["input"])
+    assert fm.page.locator("#announce").text_content() == announcement(expected)
 
 
 def test_clear_empties_everything(fm: FeatureMapsPage,
@@ -136,7 +155,9 @@ def test_clear_empties_everything(fm: FeatureMapsPage,
     fm.page.click('#nudge button[data-dir="left"]')
     fm.page.wait_for_selector('#nudge-table[data-dir="left"]', state="attached")
     fm.idle()
+    assert fm.page.locator("#announce").text_content() != ""
     fm.page.click("#clear")
+    assert fm.page.locator("#announce").text_content() == ""
     for net in NETS:
         assert fm.prediction(net) == "no drawing yet"
         for layer in LAYERS:
