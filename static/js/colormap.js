@@ -31,6 +31,19 @@ export function cssColor(table, level) {
   return `rgb(${r}, ${g}, ${b})`;
 }
 
+/** Black or white, whichever contrasts more with the table's colour at `level` (by WCAG's
+ * relative luminance): for text drawn on a colour of the scale. */
+export function textOn(table, level) {
+  const [r, g, b] = table[Math.max(0, Math.min(255, Math.round(level)))];
+  const linear = (v) => {
+    const c = v / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const lum = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  // contrast with black (lum + 0.05) / 0.05 against white 1.05 / (lum + 0.05)
+  return (lum + 0.05) ** 2 > 0.05 * 1.05 ? '#000' : '#fff';
+}
+
 /** A CSS linear-gradient running through the stops, for legends. */
 export function gradientCss(stops, direction = 'to right') {
   const last = stops.length - 1;

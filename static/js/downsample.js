@@ -35,7 +35,7 @@ export function noPoolConv3(models) {
 export function renderDownsample(root, models) {
   const names = [];
   for (const m of models) for (const l of m.layers) if (!names.includes(l.name)) names.push(l.name);
-  const head = el('tr', {}, el('th', { scope: 'col', text: '' }), ...models.map((m) => el('th', { scope: 'col', dataset: { variant: m.name } }, el('strong', { text: m.name }), el('br'), m.title)));
+  const head = el('tr', {}, el('th', { scope: 'col' }, el('span', { class: 'visually-hidden', text: 'measure' })), ...models.map((m) => el('th', { scope: 'col', dataset: { variant: m.name } }, el('strong', { text: m.name }), el('br'), m.title)));
   const rows = [];
   const row = (label, cells, cls = '') => rows.push(el('tr', { class: cls }, el('th', { scope: 'row', text: label }), ...cells.map((c) => el('td', { class: 'num' }, c))));
   row('downsampling', models.map((m) => m.downsampling), 'text-row');
@@ -96,5 +96,7 @@ export function renderDownsample(root, models) {
   const defined = el('p', { class: 'note' }, 'Shift consistency: the share of the 10,000 test digits whose predicted class '
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
     + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.');
-  root.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'compare' }, el('thead', {}, head), el('tbody', {}, ...rows))), defined, article);
+  root.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'compare' },
+    el('caption', { class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),
+    el('thead', {}, head), el('tbody', {}, ...rows))), defined, article);
 }

@@ -23,7 +23,11 @@ export class Inspector {
     this.onHover = onHover;
     this.title = el('h2', { id: 'inspector-title', text: 'Channel' });
     this.closeButton = el('button', { type: 'button', class: 'icon', 'aria-label': 'Close the enlarged channel', text: '×' });
-    this.canvas = el('canvas', { class: 'map big', tabindex: 0, role: 'img', 'aria-label': 'Enlarged channel; arrow keys move the cursor' });
+    // 'application': a screen reader in browse mode would keep the arrow keys for itself
+    this.canvas = el('canvas', {
+      class: 'map big', tabindex: 0, role: 'application', 'aria-roledescription': 'enlarged channel',
+      'aria-label': 'Enlarged channel; arrow keys move the cursor',
+    });
     this.overlay = el('div', { class: 'overlay' });
     this.mark = el('div', { class: 'mark mark-cursor', hidden: true });
     this.overlay.append(this.mark);
@@ -31,6 +35,7 @@ export class Inspector {
     this.hi = el('span', { class: 'tick' });
     const bar = el('span', { class: 'bar' });
     bar.style.backgroundImage = gradient;
+    this.scale = el('div', { class: 'legend-bar', role: 'img' }, this.lo, bar, this.hi); // named in update()
     this.value = el('p', { class: 'value', 'aria-live': 'polite', text: VALUE_HINT });
     this.trace = el('p', { class: 'readout inspector-trace' }); // the traced unit, in words (trace.js)
     this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
@@ -38,7 +43,7 @@ export class Inspector {
     root.replaceChildren(
       el('div', { class: 'inspector-head' }, this.title, this.closeButton),
       el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay),
-      el('div', { class: 'legend-bar' }, this.lo, bar, this.hi),
+      this.scale,
       this.value,
       this.trace,
       el('div', { class: 'row-buttons' }, this.prev, this.next),
@@ -94,6 +99,7 @@ export class Inspector {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     this.title.textContent = `${net} ${layer}, channel ${channel}`;
+    this.canvas.setAttribute('aria-label', `${net} ${layer}, channel ${channel}; arrow keys move the cursor`);
     this.root.dataset.net = net;
     this.root.dataset.layer = layer;
     this.root.dataset.channel = channel;
@@ -102,6 +108,7 @@ export class Inspector {
       this.canvas.getContext('2d').clearRect(0, 0, this.canvas.width, this.canvas.height);
       this.lo.textContent = '';
       this.hi.textContent = '';
+      this.scale.setAttribute('aria-label', 'colour scale: no values yet');
       this.mark.hidden = true;
       this.prev.disabled = true; // nothing to step through yet
       this.next.disabled = true;
@@ -119,6 +126,7 @@ export class Inspector {
     const range = norm === 'layer' ? layerRange(data) : { lo: data.low[channel], hi: data.high[channel] };
     this.lo.textContent = fmt(range.lo, 2);
     this.hi.textContent = fmt(range.hi, 2);
+    this.scale.setAttribute('aria-label', `colour scale from ${fmt(range.lo, 2)} to ${fmt(range.hi, 2)}`);
     if (this.#cursor) this.#show(...this.#cursor);
   }
 
@@ -133,6 +141,9 @@ export class Inspector {
     if (next < 0 || next >= channels) return;
     this.#hit.channel = next;
     this.update(this.#result, this.#norm);
+    // with a unit under the cursor its new value is read out (update); without one, the
+    // live line says where the step went, which the canvas's new name alone would not
+    if (!this.#cursor && data) this.value.textContent = `Channel ${next} (of 0 to ${channels - 1}). ${VALUE_HINT}`;
   }
 
   #pointer(e) {

@@ -85,6 +85,7 @@ class App {
     this.live = transport !== 'http' && LiveChannel.supported ? new LiveChannel(config.api, this.models) : null;
     this.live?.open();
     this.pad = new DrawingPad(byId('pad'), (phase, t) => this.#ink(phase, t));
+    App.#placeNudge();
     this.#wireControls();
     this.#reset();
     document.body.dataset.ready = 'true';
@@ -321,6 +322,19 @@ class App {
     this.predictions.show(result);
     this.inspector.update(result, this.norm);
     if (this.hover) this.tracer.show(this.hover, result);
+  }
+
+  /** In one column (page.css) the nudge panel comes after the maps it changes. It is moved
+   * there in the document, not by CSS order, so that Tab and a screen reader meet it where it
+   * is seen; on a wide page it goes back to the end of the sidebar, under the input. */
+  static #placeNudge() {
+    const panel = byId('nudge-panel');
+    const sidebar = panel.parentElement;
+    const maps = byId('maps').closest('section');
+    const oneColumn = window.matchMedia(UI.oneColumn);
+    const place = () => (oneColumn.matches ? maps.after(panel) : sidebar.append(panel));
+    oneColumn.addEventListener('change', place);
+    place();
   }
 
   /** Undo is offered only while there is a stroke to take back. */

@@ -4,7 +4,7 @@
 // change for a one-pixel nudge.
 
 import { UI } from './config.js';
-import { cssColor } from './colormap.js';
+import { cssColor, textOn } from './colormap.js';
 import { el, fmt, layerTable, percent } from './dom.js';
 import { stepCell } from './geometry.js';
 
@@ -39,11 +39,17 @@ export class ShiftLab {
     this.table = table;
     this.colors = table256;
     this.idleStatus = status.textContent;
+    // the lab's outcome in one sentence for screen readers, once per settled input (the
+    // status itself also says "Measuring…" every time, which would be read out too)
+    this.said = el('p', { id: 'shift-said', class: 'visually-hidden', 'aria-live': 'polite' });
+    status.after(this.said);
     grids.replaceChildren();
     const pixels = SIDE * density();
     for (const net of nets) {
       const canvas = el('canvas', {
-        class: 'heat', width: pixels, height: pixels, role: 'img', tabindex: 0, dataset: { net },
+        // 'application': a screen reader in browse mode would keep the arrow keys for itself
+        class: 'heat', width: pixels, height: pixels, role: 'application', 'aria-roledescription': 'heat map',
+        tabindex: 0, dataset: { net },
         'aria-label': `${net}: probability of the unshifted class for every shift; arrow keys read the cells`,
       });
       const caption = el('p', { class: 'consistency', text: '' });
@@ -86,6 +92,7 @@ export class ShiftLab {
 
   clear() {
     this.#shifts = null;
+    this.said.textContent = '';
     this.status.textContent = this.idleStatus;
     this.status.classList.remove('blank-note');
     for (const fig of this.#figures.values()) {
@@ -109,6 +116,7 @@ export class ShiftLab {
       ? 'The input is blank (no ink found): a blank moved is still blank, so nothing below can change. Draw or pick a digit.'
       : 'Each cell is the input moved by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
     this.status.classList.toggle('blank-note', blank);
+    const said = [];
     for (const [net, fig] of this.#figures) {
       const m = shifts.models[net];
       if (!m) continue;
@@ -119,7 +127,10 @@ export class ShiftLab {
         'predicts ', el('strong', { text: m.prediction }), ` unshifted; keeps it for ${keep} of 81 shifts: consistency `,
         el('strong', { text: percent(m.consistency) }));
       Object.assign(fig.canvas.dataset, { consistency: m.consistency, flips, prediction: m.prediction, painted: 'true' });
+      said.push(`${net} keeps its ${m.prediction} for ${keep} of 81 shifts`);
     }
+    this.said.textContent = blank ? 'Shift lab: the input is blank, so no shift changes anything.'
+      : `Shift lab: ${said.join('; ')}.`;
     for (const [key, td] of this.#cells) {
       const [net, layer] = key.split('/');
       const entry = shifts.models[net]?.layers.find((l) => l.name === layer);
@@ -171,7 +182,7 @@ export class ShiftLab {
           ctx.strokeStyle = '#ff4f6d';
           ctx.lineWidth = 2;
           ctx.strokeRect(x + 1.5, y + 1.5, cell - 3, cell - 3);
-          ctx.fillStyle = '#fff';
+          ctx.fillStyle = textOn(this.colors, p * 255);
           ctx.fillText(String(cls), x + cell / 2, y + cell / 2 + 1);
         }
       }

@@ -24,7 +24,7 @@ export function renderSummary(root, models) {
       el('figcaption', { text: `Model: "${m.name}"` }),
       el('table', { class: 'keras' },
         el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Layer (type)' }), el('th', { scope: 'col', text: 'Output Shape' }), el('th', { scope: 'col', class: 'num', text: 'Param #' }))),
-        el('tbody', {}, ...rows.map(([name, shape, params]) => el('tr', {}, el('td', { text: name }), el('td', { text: shape }), el('td', { class: 'num', text: thousands(params) })))),
+        el('tbody', {}, ...rows.map(([name, shape, params]) => el('tr', {}, el('th', { scope: 'row', text: name }), el('td', { text: shape }), el('td', { class: 'num', text: thousands(params) })))),
         el('tfoot', {},
           el('tr', {}, el('td', { colspan: 3, dataset: { total: m.params }, text: `Total params: ${thousands(m.params)}` })),
           el('tr', {}, el('td', { colspan: 3, text: `Trainable params: ${thousands(m.params)}` })),

@@ -48,7 +48,7 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
 
 def summary_rows(fm: FeatureMapsPage, net: str) -> list[list[str]]:
     rows = fm.page.locator(f'.summary[data-net="{net}"] tbody tr')
-    return [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
+    return [rows.nth(i).locator("th, td").all_inner_texts() for i in range(rows.count())]
 
 
 def test_the_model_summary_reads_like_keras(fm: FeatureMapsPage) -> None:

@@ -97,6 +97,10 @@ def test_the_shift_lab_shows_a_heat_map_per_network(
     expected = fm.api.shifts(png, models)
     heat = fm.page.locator("canvas.heat[data-painted]")
     assert heat.count() == len(models)
+    # its outcome in one sentence for screen readers
+    said = [f"{net} keeps its {expected['models'][net]['prediction']} for "
+            f"{round(expected['models'][net]['consistency'] * 81)} of 81 shifts" for net in models]
+    assert fm.page.locator("#shift-said").text_content() == f"Shift lab: {'; '.join(said)}."
     for net in models:
         m = expected["models"][net]
         selector = f'canvas.heat[data-net="{net}"]'

@@ -286,6 +286,17 @@ def test_a_channel_opened_from_the_keyboard_marks_no_unit(
     assert inspector.locator(".value").inner_text() == ("Hover the map, or focus it and use the "
                                                         "arrow keys, to read values.")
     assert inspector.locator(".mark:not([hidden])").count() == 0
+    # a step to the next channel is said in the live line, and the canvas is named after it
+    fm.page.keyboard.press("]")
+    assert inspector.locator(".value").inner_text() == (
+        "Channel 1 (of 0 to 31). Hover the map, or focus it and use the arrow keys, to read "
+        "values.")
+    canvas = inspector.locator("canvas")
+    assert canvas.get_attribute("aria-label") == "max pool1, channel 1; arrow keys move the cursor"
+    assert canvas.get_attribute("role") == "application"  # screen readers pass the arrows on
+    lo, hi = inspector.locator(".tick").all_inner_texts()
+    scale = inspector.locator(".legend-bar").get_attribute("aria-label")
+    assert scale == f"colour scale from {lo} to {hi}" and float(hi) > float(lo)
 
 
 def test_a_channel_enlarged_before_any_drawing_says_to_draw(fm: FeatureMapsPage) -> None:

@@ -1,0 +1,96 @@
+"""What the page offers beyond the pointer and the eye: reading order, names, contrast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import FeatureMapsPage
+
+pytestmark = pytest.mark.browser
+
+# where the nudge panel is: in the sidebar (wide) or right after the maps section (one column)
+NUDGE_PLACE = """() => {
+  const panel = document.getElementById('nudge-panel');
+  const maps = document.getElementById('maps').closest('section');
+  return {
+    inSidebar: panel.parentElement.classList.contains('sidebar'),
+    afterMaps: panel.previousElementSibling === maps,
+    belowMaps: panel.getBoundingClientRect().top >= maps.getBoundingClientRect().bottom,
+  };
+}"""
+
+
+def test_the_nudge_panel_is_read_where_it_is_seen(fm: FeatureMapsPage) -> None:
+    """In one column the nudge panel shows after the maps; Tab and screen readers follow the
+    document, so it is moved there in the document, and back when the page widens."""
+    assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": True, "afterMaps": False,
+                                             "belowMaps": False}
+    fm.page.set_viewport_size({"width": 900, "height": 900})
+    assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": False, "afterMaps": True,
+                                             "belowMaps": True}
+    # Tab from the last map canvas reaches the nudge control next
+    last_map = fm.page.locator("#maps canvas.map").last
+    last_map.focus()
+    fm.page.keyboard.press("Tab")
+    assert fm.page.evaluate("document.activeElement.id") == "nudge"
+    fm.page.set_viewport_size({"width": 1280, "height": 900})
+    assert fm.page.evaluate(NUDGE_PLACE)["inSidebar"]
+
+
+def test_digits_on_the_shift_lab_colours_are_legible(fm: FeatureMapsPage) -> None:
+    """A flipped cell's class is written in black or white, whichever contrasts more with
+    its colour: WCAG's 4.5:1 for normal text holds on every colour of the scale."""
+    ratios: list[float] = fm.page.evaluate("""async () => {
+      const { colorTable, textOn } = await import('/static/js/colormap.js');
+      const stops = JSON.parse(document.getElementById('config').textContent).colormap;
+      const table = colorTable(stops);
+      const lum = ([r, g, b]) => [r, g, b].map((v) => {
+        const c = v / 255;
+        return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      }).reduce((s, c, i) => s + [0.2126, 0.7152, 0.0722][i] * c, 0);
+      return table.map((rgb, level) => {
+        const text = textOn(table, level) === '#000' ? 0 : 1;
+        const [a, b] = [lum(rgb), text].sort((x, y) => y - x);
+        return (a + 0.05) / (b + 0.05);
+      });
+    }""")
+    assert len(ratios) == 256
+    assert min(ratios) >= 4.5, min(ratios)
+
+
+def test_the_bars_and_scales_stay_in_forced_colours(browser: Any, server_url: str) -> None:
+    """Windows high contrast drops backgrounds; the probability bars and the colour scales
+    are data and keep theirs."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  forced_colors="active")
+    try:
+        page = context.new_page()
+        page.goto(server_url + "/")
+        page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+        assert page.evaluate("matchMedia('(forced-colors: active)').matches")
+        fill = page.locator(".bars .fill").first
+        assert fill.evaluate("(e) => getComputedStyle(e).forcedColorAdjust") == "none"
+        assert fill.evaluate("(e) => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+        bar = page.locator(".legend-bar .bar").first
+        assert bar.evaluate("(e) => getComputedStyle(e).backgroundImage").startswith(
+            "linear-gradient")
+    finally:
+        context.close()
+
+
+def test_tables_and_canvases_are_named(fm: FeatureMapsPage) -> None:
+    page = fm.page
+    n = len(fm.api.models()["models"])
+    assert page.locator("table.compare caption").text_content() == (
+        f"The {n} networks side by side: shapes, parameters, receptive field, accuracy and "
+        "shift consistency")
+    # a Keras summary's layer names head their rows
+    heads = page.locator('.summary[data-net="max"] tbody th[scope="row"]').all_inner_texts()
+    assert heads[0] == "conv1 (Conv2D)" and heads[-1] == "dense2 (Dense)"
+    assert page.get_attribute("#pad", "role") == "img"
+    assert "pick a sample digit" in (page.get_attribute("#pad", "aria-label") or "")
+    for canvas in page.locator("canvas.heat").all():
+        assert canvas.get_attribute("role") == "application"
+        assert canvas.get_attribute("aria-roledescription") == "heat map"
