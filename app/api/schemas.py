@@ -106,10 +106,16 @@ class ShiftGrid(BaseModel):
 class LayerShiftOut(BaseModel):
     name: str
     jump: int = Field(description="input pixels per map unit")
-    shifted_back: bool = Field(description="maps shifted back by the nudge before comparing")
     change: dict[str, float | None] = Field(
-        description="relative L2 change of the maps per one-pixel nudge: left, right, up, down")
-    mean: float | None
+        description="relative L2 change of the maps per one-pixel nudge (left, right, up, "
+                    "down), compared in place; null where the maps before are all zero and "
+                    "the maps after are not")
+    mean: float | None = Field(description="the mean of `change`'s values")
+    change_shifted_back: dict[str, float | None] | None = Field(
+        description="the same once the maps before are moved along with the input, for a "
+                    "layer with jump 1 (0: the layer simply moves with the input); null where "
+                    "one pixel is a fraction of a unit")
+    mean_shifted_back: float | None = Field(description="the mean of `change_shifted_back`")
 
 
 class NetShiftsOut(BaseModel):

@@ -91,17 +91,28 @@ def unpack(layout: Layout, data: np.ndarray, floats: np.ndarray, encoding: Encod
     return tuple(nets)
 
 
+def _mean(values: dict[str, float | None] | None) -> float | None:
+    """The mean of the values that are not None; None when there are none."""
+    present = [v for v in (values or {}).values() if v is not None]
+    return float(np.mean(present)) if present else None
+
+
 @dataclass(frozen=True)
 class LayerShift:
     name: str
     jump: int  # input pixels per map unit
-    shifted_back: bool  # whether the map was shifted back before comparing (jump == 1)
-    change: dict[str, float | None]  # relative L2 change per one-pixel nudge (left, ...)
+    change: dict[str, float | None]  # relative L2 change in place per one-pixel nudge (left, ...)
+    # the same once the maps are moved along with the input; None where a pixel is not a
+    # whole number of units (shifts.change_shifted_back)
+    shifted_back: dict[str, float | None] | None
 
     @property
     def mean(self) -> float | None:
-        values = [v for v in self.change.values() if v is not None]
-        return float(np.mean(values)) if values else None
+        return _mean(self.change)
+
+    @property
+    def mean_shifted_back(self) -> float | None:
+        return _mean(self.shifted_back)
 
 
 @dataclass(frozen=True)
@@ -290,11 +301,16 @@ class Engine:
                 for spec, jump in zip(net.spec.layers, shift_lab.jumps(net.spec), strict=True):
                     m = maps[spec.name]
                     ref = m[index[(0, 0)]].cpu().numpy()
-                    changes = {
-                        name: shift_lab.map_change(ref, m[index[d]].cpu().numpy(), d, jump)
-                        for name, d in shift_lab.NUDGES.items()
-                    }
-                    layers.append(LayerShift(spec.name, jump, jump == 1, changes))
+                    nudged = {name: m[index[d]].cpu().numpy()
+                              for name, d in shift_lab.NUDGES.items()}
+                    changes = {name: shift_lab.map_change(ref, after)
+                               for name, after in nudged.items()}
+                    back = {name: shift_lab.change_shifted_back(ref, after,
+                                                                shift_lab.NUDGES[name], jump)
+                            for name, after in nudged.items()}
+                    # a one-pixel nudge is a whole number of units only where jump is 1
+                    layers.append(LayerShift(spec.name, jump, changes,
+                                             back if jump == 1 else None))
                 out.append(NetShifts(
                     net.variant, top, float(zero[top]),
                     grid_probs.argmax(2), grid_probs.max(2), grid_probs[:, :, top], tuple(layers)))

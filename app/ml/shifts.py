@@ -84,26 +84,32 @@ def jumps(spec: VariantSpec) -> list[int]:
     return [fields[layer.name].jump for layer in spec.layers]
 
 
-def map_change(before: np.ndarray, after: np.ndarray, nudge: tuple[int, int],
-               jump: int) -> float | None:
-    """How much a layer's maps (C, H, W) changed when the input moved by `nudge` pixels.
-
-    Where the move is a whole number of units (jump 1: conv1 of the pooling networks), the
-    maps before are shifted along with it first, so a layer that simply moves with the input
-    scores 0; the comparison then skips the border row or column that the shift left empty.
-    Elsewhere a one-pixel move is a fraction of a unit and the maps are compared in place.
+def map_change(before: np.ndarray, after: np.ndarray) -> float | None:
+    """How much a layer's maps (C, H, W) changed when the input moved, compared in place:
+    the same measure for every layer, so that layers can be set side by side. A layer that
+    only moves along with the input still changes here, by as much as its maps move; one
+    that absorbs the move (pooling's local invariance) changes less.
     Returns ||after - before|| / ||before|| (relative L2), None when the maps before are all
-    zero and the maps after are not (a change relative to nothing).
-    """
-    dx, dy = nudge
-    if dx % jump == 0 and dy % jump == 0:
-        ux, uy = dx // jump, dy // jump
-        moved = shift(torch.from_numpy(before), ux, uy).numpy()
-        h, w = before.shape[-2:]
-        ys = slice(max(0, uy), h + min(0, uy))
-        xs = slice(max(0, ux), w + min(0, ux))
-        return relative_change(moved[:, ys, xs], after[:, ys, xs])
+    zero and the maps after are not (a change relative to nothing)."""
     return relative_change(before, after)
+
+
+def change_shifted_back(before: np.ndarray, after: np.ndarray, nudge: tuple[int, int],
+                        jump: int) -> float | None:
+    """The change once the maps before are moved along with the input, for a layer whose
+    units the move spans a whole number of times (jump 1: conv1 of the pooling networks,
+    every conv of nopool); None elsewhere, where one pixel is a fraction of a unit. A layer
+    that simply moves with the input scores 0 (equivariance); the comparison skips the
+    border row or column that the shift left empty."""
+    dx, dy = nudge
+    if dx % jump or dy % jump:
+        return None
+    ux, uy = dx // jump, dy // jump
+    moved = shift(torch.from_numpy(before), ux, uy).numpy()
+    h, w = before.shape[-2:]
+    ys = slice(max(0, uy), h + min(0, uy))
+    xs = slice(max(0, ux), w + min(0, ux))
+    return relative_change(moved[:, ys, xs], after[:, ys, xs])
 
 
 def relative_change(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -6,6 +6,12 @@ import { el, fmt, layerTable } from './dom.js';
 
 const ARROWS = { left: '←', right: '→', up: '↑', down: '↓' };
 
+/** A cell's note for a layer whose units are one pixel apart: its change once its maps are
+ * moved along with the input (0: it only moved). Empty for other layers. */
+export function movedAlong(value) {
+  return value === undefined || value === null ? '' : `moved along with the input, it changes by ${fmt(value)}`;
+}
+
 export class NudgePanel {
   #cells = new Map(); // `${net}/${layer}` -> td
 
@@ -37,6 +43,7 @@ export class NudgePanel {
       const value = entry ? entry.change[dir] : null;
       td.textContent = entry ? fmt(value) : '–';
       td.dataset.value = value ?? '';
+      td.title = movedAlong(entry?.change_shifted_back?.[dir]);
     }
   }
 
@@ -57,6 +64,7 @@ export class NudgePanel {
     delete this.table.dataset.dir;
     for (const td of this.#cells.values()) {
       td.textContent = '–';
+      td.title = '';
       delete td.dataset.value;
     }
     this.setOffset(0, 0);

@@ -7,6 +7,7 @@ import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
 import { el, fmt, layerTable, percent } from './dom.js';
 import { stepCell } from './geometry.js';
+import { movedAlong } from './nudge.js';
 
 const MARGIN = 18; // drawing units (canvas pixels at density 1) for the axis labels
 const SIDE = MARGIN + 9 * UI.shiftCell; // a heat map's drawing, in the same units
@@ -135,7 +136,8 @@ export class ShiftLab {
       const [net, layer] = key.split('/');
       const entry = shifts.models[net]?.layers.find((l) => l.name === layer);
       td.textContent = entry ? fmt(entry.mean) : '–';
-      td.title = entry ? Object.entries(entry.change).map(([d, v]) => `${d} ${fmt(v)}`).join(', ') : '';
+      td.title = entry ? [Object.entries(entry.change).map(([d, v]) => `${d} ${fmt(v)}`).join(', '),
+        movedAlong(entry.mean_shifted_back)].filter(Boolean).join('; ') : '';
     }
   }
 

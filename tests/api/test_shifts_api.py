@@ -29,13 +29,20 @@ def test_shift_grid_shapes_and_the_zero_shift_cell(
         assert net["consistency"] == pytest.approx(flat.count(centre_class) / 81)
         assert [la["name"] for la in net["layers"]] == ["conv1", "pool1", "conv2", "pool2",
                                                         "conv3"]
-        conv1, pool1 = net["layers"][0], net["layers"][1]
-        assert conv1["jump"] == 1 and conv1["shifted_back"] is True
-        assert pool1["jump"] == 2 and pool1["shifted_back"] is False
-        # conv1 simply moves with the input: shifted back it is unchanged
-        assert all(v == pytest.approx(0.0, abs=1e-6) for v in conv1["change"].values())
+        conv1, pool1, conv2, pool2 = net["layers"][:4]
+        assert [conv1["jump"], pool1["jump"]] == [1, 2]
+        # conv1 simply moves with the input: moved back along with it, it is unchanged
+        assert set(conv1["change_shifted_back"]) == {"left", "right", "up", "down"}
+        assert all(v == pytest.approx(0.0, abs=1e-6)
+                   for v in conv1["change_shifted_back"].values())
+        assert conv1["mean_shifted_back"] == pytest.approx(0.0, abs=1e-6)
+        # a one-pixel move is half a pool1 unit: no moving back there
+        assert pool1["change_shifted_back"] is None and pool1["mean_shifted_back"] is None
+        # in place, every layer changes, and each pooling layer less than the conv before it
         assert set(pool1["change"]) == {"left", "right", "up", "down"}
-        assert all(v > 0 for v in pool1["change"].values())
+        assert all(v > 0 for layer in net["layers"] for v in layer["change"].values())
+        assert pool1["mean"] < conv1["mean"] and pool2["mean"] < conv2["mean"], name
+        assert conv1["mean"] == pytest.approx(sum(conv1["change"].values()) / 4, abs=2e-6)
 
 
 def test_shifts_of_an_empty_drawing_are_valid(client: TestClient) -> None:

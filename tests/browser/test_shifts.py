@@ -65,7 +65,15 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     # the numbers are the shift lab's per-layer change for the input before the nudge
     left = expected_numbers(fm.api.shifts(png, models), "left")
     assert nudge_numbers(fm) == left
-    assert len(left) == 10 and left[("max", "conv1")] == "0.000"
+    assert len(left) == 10
+    for net in ("max", "avg"):
+        # compared in place, pool1 absorbs part of what conv1 changes by...
+        assert float(left[(net, "pool1")]) < float(left[(net, "conv1")])
+        # ...and conv1's cell says that moved along with the input it did not change
+        cell = fm.page.locator(f'#nudge-table td[data-net="{net}"][data-layer="conv1"]')
+        assert cell.get_attribute("title") == "moved along with the input, it changes by 0.000"
+        pool1 = fm.page.locator(f'#nudge-table td[data-net="{net}"][data-layer="pool1"]')
+        assert pool1.get_attribute("title") == ""
     # ...and the maps shown are those of the input moved one pixel left (not re-centred)
     nudged = shift(before["input"], -1, 0)
     np.testing.assert_array_equal(fm.input_pixels(), nudged)

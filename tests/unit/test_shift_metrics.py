@@ -85,14 +85,21 @@ def test_diagonal_accuracy_of_an_ink_detector_is_flat() -> None:
     assert all(v == 1.0 for v in curve.values())
 
 
-def test_map_change_is_zero_for_maps_that_move_with_the_input() -> None:
+def test_maps_that_move_with_the_input_change_in_place_but_not_shifted_back() -> None:
     rng = np.random.default_rng(1)
     before = np.zeros((3, 10, 10), np.float32)
     before[:, 2:8, 2:8] = rng.random((3, 6, 6))
     after = shifts.shift(torch.from_numpy(before), 1, 0).numpy()
-    assert shifts.map_change(before, after, (1, 0), jump=1) == 0.0
-    # with a jump of 2 a one-pixel nudge is half a unit: compared in place
-    assert shifts.map_change(before, after, (1, 0), jump=2) == pytest.approx(
-        float(np.linalg.norm(after - before) / np.linalg.norm(before)))
+    in_place = float(np.linalg.norm(after - before) / np.linalg.norm(before))
+    assert in_place > 0.5
+    assert shifts.map_change(before, after) == pytest.approx(in_place)
+    assert shifts.change_shifted_back(before, after, (1, 0), jump=1) == 0.0
+    # the move compared against the wrong direction is no zero
+    assert shifts.change_shifted_back(before, after, (-1, 0), jump=1) > 0.5
+    # with a jump of 2 a one-pixel nudge is half a unit: nothing to shift back by
+    assert shifts.change_shifted_back(before, after, (1, 0), jump=2) is None
+    # two pixels are one unit of a jump-2 layer
+    assert shifts.change_shifted_back(before, shifts.shift(torch.from_numpy(before), 1, 0)
+                                      .numpy(), (2, 0), jump=2) == 0.0
     assert shifts.relative_change(np.zeros(3), np.ones(3)) is None
     assert shifts.relative_change(np.zeros(3), np.zeros(3)) == 0.0

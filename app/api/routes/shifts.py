@@ -28,6 +28,13 @@ ShiftModelsQuery = Annotated[str | None, Query(
     pattern=MODELS_PATTERN)]
 
 
+def _rounded(value: Any) -> Any:
+    """A change, or a dict of them, to 6 decimals (None stays None)."""
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return None if value is None else round(value, 6)
+
+
 def to_dict(result: ShiftResult) -> dict[str, Any]:
     return {
         "input": wire.input_dict(result.input, "uint8"),
@@ -43,10 +50,10 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
                     "reference": net.reference.round(6).tolist(),
                 },
                 "layers": [
-                    {"name": layer.name, "jump": layer.jump, "shifted_back": layer.shifted_back,
-                     "change": {k: None if v is None else round(v, 6)
-                                for k, v in layer.change.items()},
-                     "mean": None if layer.mean is None else round(layer.mean, 6)}
+                    {"name": layer.name, "jump": layer.jump,
+                     "change": _rounded(layer.change), "mean": _rounded(layer.mean),
+                     "change_shifted_back": _rounded(layer.shifted_back),
+                     "mean_shifted_back": _rounded(layer.mean_shifted_back)}
                     for layer in net.layers
                 ],
             }
@@ -62,9 +69,11 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     """For each chosen network (default: max, avg and blurmax, those this server has): the
     predicted class and its probability for every shift of
     the 28x28 input by -4..4 px in x and y (zero fill; rows are dy, columns dx), and per layer
-    the relative L2 change of the maps when the input moves one pixel left, right, up or down
-    (maps shifted back first where the move is a whole number of map units, i.e. conv1 of the
-    pooling networks; compared in place elsewhere)."""
+    the relative L2 change of the maps when the input moves one pixel left, right, up or down,
+    compared in place (`change`, the same measure for every layer); for the layers whose units
+    are one pixel apart (jump 1: conv1 of the pooling networks, every conv of nopool), also
+    the change once the maps are moved along with the input (`change_shifted_back`: 0 for a
+    layer that simply moves with it)."""
     check_query(request, ("models",))
     names = parse_models(engine, models, default=DEFAULT_MODELS)
     payload = await read_payload(request)
