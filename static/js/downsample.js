@@ -52,7 +52,7 @@ export function renderDownsample(root, models) {
     return `${s} x ${s} px`;
   }));
   row('test accuracy', models.map((m) => (m.test_accuracy == null ? 'not measured' : percent(m.test_accuracy, 2))));
-  row('shift consistency', models.map((m) => (m.shift_consistency == null ? 'not measured yet' : percent(m.shift_consistency, 1))));
+  row('shift consistency', models.map((m) => (m.shift_consistency == null ? 'not measured yet' : percent(m.shift_consistency, 2))));
 
   const np = noPoolConv3(models);
   const values = count(np.shape);
@@ -73,12 +73,12 @@ export function renderDownsample(root, models) {
   const verdict = measured && measured.test_accuracy != null
     ? el('p', {}, `Yet nopool, trained here, reaches ${percent(measured.test_accuracy, 2)} on the test set (the table above): `
       + `its Dense layer reads all ${thousands(values)} values and puts the pieces together itself, at the price of `
-      + `${thousands(measured.params)} parameters. Downsampling's gain is size, and a last conv that sees the digit whole.`)
+      + `${thousands(measured.params)} parameters. Downsampling's gain is size, and a last conv that sees most of the digit.`)
     : null;
   const article = el('div', { class: 'article', id: 'article-numbers' },
     el('h3', { text: 'The argument of the article this tool grew from, recomputed from this server\'s networks' }),
     el('p', { class: 'note' }, 'The article: the max-pooling section of François Chollet\'s Deep Learning with Python '
-      + '(chapter 5), whose model these networks are; its model_no_max_pool, with Dense(64) like the others, is nopool here.'),
+      + '(1st edition, chapter 5), whose model these networks are; its model_no_max_pool, with Dense(64) like the others, is nopool here.'),
     el('p', {}, `Without any downsampling (${where}):`),
     el('ul', {},
       el('li', {}, `the third conv's units see only a `, fact('field', `${np.field}x${np.field}`),
@@ -87,12 +87,12 @@ export function renderDownsample(root, models) {
         fact('values', thousands(values)), ' values per image ', source(`${origin} output shape`)),
       el('li', {}, `a Dense(${dense}) on that, the article's example (these networks use Dense(${dense1.units})), would need `,
         fact('weights', `${thousands(values)} x ${dense} + ${dense} = ${thousands(weights)}`),
-        ' weights, about ', fact('millions', `${millions}M`), ' ', source(`${dense} weights per value, plus ${dense} biases`))),
+        ' parameters, about ', fact('millions', `${millions}M`), ' ', source(`${dense} weights per value, plus ${dense} biases`))),
     verdict,
     el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} `
       + `pixels, nearly the whole 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
       + `${thousands(pooledValues)} values to ${dense1.name}: ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `
-      + `${thousands(dense1.params)} weights; ${thousands(pooled.params)} in the whole network.`));
+      + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.`));
   const defined = el('p', { class: 'note' }, 'Shift consistency: the share of the 10,000 test digits whose predicted class '
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
     + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.');

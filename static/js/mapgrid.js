@@ -8,8 +8,9 @@ import { hitTest } from './geometry.js';
 import { blank, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange } from './wire.js';
 
-/** One line on what a layer does, from its geometry as /api/v1/models describes it. */
-export function layerNote(info, nets) {
+/** One line on what a layer does, from its geometry as /api/v1/models describes it;
+ * `source`: the entry of the layer it reads (none for the input). */
+export function layerNote(info, nets, source = null) {
   const [c] = info.shape;
   const { kernel, stride } = info.reads;
   const rf = info.receptive_field.size;
@@ -20,8 +21,14 @@ export function layerNote(info, nets) {
     return `${c} learned ${kernel}x${kernel} filters on ${info.reads.layer}${step}, then ReLU${role}. ${sees}`;
   }
   const ops = nets.map((n) => ({ max: 'max keeps the largest', mean: 'avg the mean' })[UI.poolOp[n]]).filter(Boolean);
+  // a side that does not divide by the stride is rounded down: its last units are read by
+  // no window (pool2: 11 -> 5 leaves conv2's last row and column out)
+  const unread = source ? source.shape[1] + (info.reads.padding ?? 0) - (info.shape[1] - 1) * stride - kernel : 0;
+  const halves = unread > 0
+    ? `Halves each side, rounding down: ${source.name}'s last ${unread > 1 ? `${unread} rows and columns are` : 'row and column are'} read by no window.`
+    : 'Halves each side.';
   return `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. `
-    + `Halves each side. ${sees}`;
+    + `${halves} ${sees}`;
 }
 
 export class MapGrid {
@@ -47,12 +54,14 @@ export class MapGrid {
     const head = el('div', { class: 'maps-row maps-head' }, el('div', { class: 'layer-head' }), ...this.heads.values());
     this.root.replaceChildren(head);
     for (const name of names) {
-      const info = this.nets.map((n) => n.layers.find((l) => l.name === name)).find(Boolean);
+      const owner = this.nets.find((n) => n.layers.some((l) => l.name === name));
+      const info = owner.layers.find((l) => l.name === name);
+      const source = owner.layers.find((l) => l.name === info.reads.layer) ?? null;
       const [c, h, w] = info.shape;
       const row = el('section', { class: 'maps-row', dataset: { layer: name }, 'aria-labelledby': `layer-${name}` },
         el('div', { class: 'layer-head' },
           el('h3', { id: `layer-${name}`, text: `${name} · ${c} x ${h} x ${w}` }),
-          el('p', { class: 'note', text: layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)).map((n) => n.name)) })));
+          el('p', { class: 'note', text: layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)).map((n) => n.name), source) })));
       for (const net of this.nets) {
         const mine = net.layers.find((l) => l.name === name);
         if (!mine) {

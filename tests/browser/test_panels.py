@@ -22,6 +22,10 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
     notes = rows.locator(".note").all_inner_texts()
     assert notes[0].startswith("32 learned 3x3 filters on input, then ReLU")
     assert "max keeps the largest, avg the mean" in notes[1]
+    assert "Halves each side. Each unit" in notes[1]  # 26 -> 13
+    # 11 -> 5: one row and one column of conv2 fall between the windows
+    assert ("Halves each side, rounding down: conv2's last row and column are read by no "
+            "window.") in notes[3]
     assert "Each unit sees 18x18 input px." in notes[4]
 
 
