@@ -108,6 +108,7 @@ class App {
     for (const button of document.querySelectorAll('button[data-digit]')) {
       button.addEventListener('click', () => this.pickDigit(button.dataset.src, button.dataset.label, button.dataset.digit));
     }
+    byId('legend-text').textContent = UI.legend[this.norm]; // its words live in config.js alone
     for (const input of document.querySelectorAll('input[name="norm"]')) {
       input.addEventListener('change', () => {
         this.norm = input.value;

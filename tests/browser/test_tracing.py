@@ -186,6 +186,8 @@ def test_the_colour_scale_switches_between_channel_and_layer(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     _, path = digit_files[0]
     expected = upload_digit(fm, path)
+    assert "dark purple is 0 unless the whole channel responds" in fm.page.locator(
+        "#legend-text").inner_text()
     conv2 = expected["models"]["avg"]["layers"]["conv2"]
     varying = int((conv2["high"] > conv2["low"]).sum())
     lo, hi = conv2["low"].min(), conv2["high"].max()
