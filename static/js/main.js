@@ -50,7 +50,12 @@ class App {
 
     this.error = byId('error');
     this.errorText = byId('error-text');
-    byId('error-dismiss').addEventListener('click', () => this.#clearError());
+    byId('error-dismiss').addEventListener('click', () => {
+      const hadFocus = this.error.contains(document.activeElement);
+      this.#clearError();
+      // the button goes with the banner: keyboard focus goes to the page's start, not <body>
+      if (hadFocus) document.querySelector('main').focus({ preventScroll: true });
+    });
     this.input = byId('input28');
     this.grid = new MapGrid(byId('maps'), this.shown, {
       onHover: (hit) => this.#hover(hit),

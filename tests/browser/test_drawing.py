@@ -216,6 +216,13 @@ def test_a_bad_upload_shows_a_readable_message(fm: FeatureMapsPage, name: str, d
     assert text.startswith("The server could not use the uploaded file: ")
     assert expected in text
     assert fm.prediction("max") == "no drawing yet"
+    # dismissed from the keyboard, focus stays on the page rather than falling to <body>
+    fm.page.focus("#error-dismiss")
+    fm.page.keyboard.press("Enter")
+    assert error.is_hidden()
+    assert fm.page.evaluate("document.activeElement.tagName") == "MAIN"
+    fm.upload(name, data, mime)
+    error.wait_for(state="visible")
     # the next good drawing clears the message
     fm.after_paint(lambda: fm.stroke(ONE, steps=6), source="pad")
     assert error.is_hidden()
