@@ -16,10 +16,29 @@ from app.ml.errors import FeaturemapsError
 
 log = logging.getLogger("featuremaps")
 
+# seeds go to torch's generators (`train` also to random and, modulo 2**32, NumPy's), which
+# take a signed 64-bit integer; beyond it they raised an OverflowError
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
+# AdamW's steps are about lr in size: a peak of 10 already throws the weights far beyond
+# anything useful (the default is 0.003), and 1e308 overflowed into a RuntimeError
+MAX_LR = 10.0
+
 
 def _out(line: str = "") -> None:
+    """A result line on stdout; none where the command was started without one (`>&-`:
+    Python then has no sys.stdout) and the results were not wanted."""
+    if sys.stdout is None:
+        return
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+def _err(line: str) -> None:
+    """A line for the user on stderr, as _out."""
+    if sys.stderr is None:
+        return
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -84,9 +103,11 @@ def _cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     import torch
 
-    from app.ml import data, train
+    from app.ml import data, files, train
     from app.ml.nets import VARIANTS
 
+    # where the weights go, checked before minutes of training (save() writes them whole)
+    files.check_folder(settings.models_dir)
     torch.set_num_threads(args.threads or torch.get_num_threads())
     mnist = data.load(settings.data_dir)
     variants = list(VARIANTS) if args.variant == "all" else [args.variant]
@@ -102,20 +123,27 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from app.ml import data, evaluate
+    from app.ml import data, evaluate, files
 
-    if not args.shifts:  # before the data is loaded
+    out = args.out or (PROJECT_ROOT / "docs" / "shifts.json")
+    plot = args.plot or (PROJECT_ROOT / "docs" / "shift-accuracy.png")
+    # before the data is loaded and minutes of measuring
+    if not args.shifts:
         given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot),
                                           ("--write-cards", args.write_cards)) if value]
         if given:
             raise FeaturemapsError(f"{', '.join(given)}: only with --shifts")
+    else:
+        files.check_file(out, "shifts.json")
+        files.check_file(plot, "shift-accuracy.png")
+        if args.write_cards:
+            files.check_folder(settings.models_dir)
     mnist = data.load(settings.data_dir)
     rows = evaluate.evaluate_all(settings.models_dir, mnist, shifts_too=args.shifts,
                                    seed=args.seed)
     for line in evaluate.format_table(rows, shifts_too=args.shifts):
         _out(line)
     if args.shifts:
-        out = args.out or (PROJECT_ROOT / "docs" / "shifts.json")
         evaluate.save_shift_results(rows, out, seed=args.seed)
         _out(f"curve data written to {out}")
         if args.write_cards:
@@ -123,7 +151,6 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             _out(f"shift results recorded in the model cards in {settings.models_dir}")
         from app.ml.plot import shift_plot
 
-        plot = args.plot or (PROJECT_ROOT / "docs" / "shift-accuracy.png")
         shift_plot(rows, plot)
         _out(f"plot written to {plot}")
     bad = evaluate.disagreements(rows, tolerance=args.tolerance)
@@ -133,21 +160,40 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
-    from app.ml import data
-    from app.ml.batch import extract_to_npz
+    from app.ml import batch, data, registry
     from app.ml.engine import Engine
+    from app.ml.names import default_models, split_names
+    from app.ml.nets import VARIANTS
+    from app.ml.pack import Layout
 
+    out = batch.npz_target(args.out)  # before anything is loaded: a bad path is one line
+    if args.models is not None:
+        models = split_names(args.models, "--models", "network")
+        for name in models:
+            if name not in VARIANTS:
+                raise FeaturemapsError(f"unknown model {name!r} in --models; the variants "
+                                       f"are {', '.join(VARIANTS)}")
+    else:  # what the batch endpoint runs unasked on a server with these settings
+        models = default_models(settings.models or registry.shipped_variants(settings.models_dir))
+    layers = split_names(args.layers, "--layers", "layer") if args.layers is not None else None
     mnist = data.load(settings.data_dir)
     images = mnist.images(args.split)
     if args.limit:
         images = images[: args.limit]
-    models = args.models.split(",")
+    labels = mnist.labels(args.split)[: len(images)]
     settings = settings.model_copy(
         update={"models": models, "device": args.device or settings.device})
     engine = Engine.load(settings)
-    layers = args.layers.split(",") if args.layers else None
-    stats = extract_to_npz(engine, images, models, layers, args.out, batch_size=args.batch_size,
-                           labels=mnist.labels(args.split)[: len(images)])
+    if layers is not None:
+        engine.check_layers(models, layers)
+    # every map is held in memory until the .npz is written: say how much, refuse what
+    # cannot fit
+    size = batch.npz_size(Layout.plan(engine.nets(models), layers), len(images), labels)
+    _err(f"featuremaps: {len(images):,} images, {','.join(models)}: about "
+         f"{batch.in_units(size)} of maps, held in memory, then written to {out}")
+    batch.check_room(size, out)
+    stats = batch.extract_to_npz(engine, images, models, layers, out,
+                                 batch_size=args.batch_size, labels=labels)
     _out(json.dumps(stats))
     return 0
 
@@ -175,14 +221,24 @@ def _non_negative(text: str) -> int:
     return _integer(text, 0)
 
 
-def _positive_float(text: str) -> float:
+def _seed(text: str) -> int:
+    return _integer(text, SEED_MIN, SEED_MAX)
+
+
+def _positive_float(text: str, high: float | None = None) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, not {text}")
+    if high is not None and value > high:
+        raise argparse.ArgumentTypeError(f"must be at most {high:g}, not {text}")
     return value
+
+
+def _learning_rate(text: str) -> float:
+    return _positive_float(text, MAX_LR)
 
 
 def _settings() -> Settings:
@@ -225,10 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", required=True,
                    choices=["max", "avg", "strided", "nopool", "blurmax", "all"])
     p.add_argument("--epochs", type=_positive, default=12, help="default 12")
-    p.add_argument("--seed", type=int, default=20261127, help="default 20261127")
+    p.add_argument("--seed", type=_seed, default=20261127,
+                   help="a signed 64-bit integer (default 20261127)")
     p.add_argument("--batch-size", type=_positive, default=128, help="default 128")
-    p.add_argument("--lr", type=_positive_float, default=3e-3,
-                   help="peak learning rate (one-cycle; default 0.003)")
+    p.add_argument("--lr", type=_learning_rate, default=3e-3,
+                   help=f"peak learning rate, above 0 and at most {MAX_LR:g} (one-cycle; "
+                        "default 0.003)")
     p.add_argument("--limit", type=_positive, help="train on the first N images only")
     p.add_argument("--threads", type=_positive,
                    help="torch intra-op threads (default: torch's own)")
@@ -238,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="measure every shipped variant on the MNIST test set")
     p.add_argument("--shifts", action="store_true",
                    help="also measure shift consistency and accuracy under diagonal shifts")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random shifts")
+    p.add_argument("--seed", type=_seed, default=0,
+                   help="seed of the random shifts, a signed 64-bit integer (default 0)")
     p.add_argument("--tolerance", type=_non_negative, default=2,
                    help="test images a card may differ by before it counts as a mismatch")
     p.add_argument("--out", type=Path,
@@ -255,10 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extract", help="feature maps of a whole MNIST split into an .npz")
     p.add_argument("out", type=Path,
                    help="the .npz to write (.npz is added if missing; an existing file is "
-                        "written over)")
+                        "replaced once the new one is complete)")
     p.add_argument("--split", choices=["train", "valid", "test"], default="test",
                    help="default test")
-    p.add_argument("--models", default="max,avg", help="comma-separated (default max,avg)")
+    p.add_argument("--models",
+                   help="comma-separated networks (default: max,avg; with FEATUREMAPS_MODELS "
+                        "set, those of the two it names, or else its first two, as the batch "
+                        "endpoint of a server with that setting)")
     p.add_argument("--layers", help="comma-separated layer names (default: all)")
     p.add_argument("--limit", type=_positive, help="the first N images of the split only")
     p.add_argument("--batch-size", type=_positive,
@@ -292,8 +354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep_freed_memory()
         code: int = args.func(args, settings)
     except FeaturemapsError as exc:
-        sys.stderr.write(f"featuremaps: error: {exc}\n")
+        _err(f"featuremaps: error: {exc}")
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what was being written has been removed
+        _err("featuremaps: interrupted")
+        return 130  # 128 + SIGINT, as a shell reports it
     return code
 
 

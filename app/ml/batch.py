@@ -11,6 +11,7 @@ adds the split's `labels` (N,).
 from __future__ import annotations
 
 import io
+import shutil
 import time
 import zipfile
 import zlib
@@ -21,8 +22,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
+from app.ml import files
 from app.ml.engine import Engine
-from app.ml.errors import ImageTooLarge, InvalidPixels, OutputError
+from app.ml.errors import FeaturemapsError, ImageTooLarge, InvalidPixels, OutputError
 from app.ml.nets import Net
 from app.ml.pack import Layout, pack_on_device, pack_on_host
 
@@ -186,14 +188,24 @@ def _array_from_npy(stream: BinaryIO, size: int, max_images: int) -> np.ndarray:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-        else:
+        elif version in ((2, 0), (3, 0)):
+            # 3.0 differs from 2.0 only in allowing UTF-8 in the header, which no number
+            # dtype or shape needs: one that uses it fails to parse, as it should
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise InvalidPixels(f"not a readable .npy header (format version "
+                                f"{version[0]}.{version[1]}; NumPy writes 1.0, 2.0 and 3.0)")
     except ValueError as exc:
         raise InvalidPixels(f"not a readable .npy header ({exc})") from exc
     if any(type(d) is not int for d in shape):  # the header parser lets (True, 28, 28) by
         raise InvalidPixels(f"not a readable .npy header (shape {shape!r} is not integers)")
+    if any(d < 0 for d in shape):
+        raise InvalidPixels(f"not a readable .npy header (shape {shape!r} has a negative "
+                            "size)")
     if dtype.hasobject or dtype.kind not in "uif":
         raise InvalidPixels(f"images must be uint8 (0..255) or float (0..1); got {dtype}")
+    if dtype.itemsize > 8:  # long double ('<f16'): its layout differs between platforms
+        raise InvalidPixels(f"float images must be float16, float32 or float64; got {dtype}")
     if shape not in ((28, 28),) and not (
             len(shape) == 3 and shape[1:] == (28, 28)) and not (
             len(shape) == 4 and shape[1:] == (1, 28, 28)):
@@ -250,44 +262,75 @@ def read_npy_or_npz(body: bytes, max_images: int) -> np.ndarray:
         raise InvalidPixels(f"body is not a readable .npz ({exc})") from exc
 
 
-def npz_target(out: Path) -> tuple[Path, bool]:
+def npz_target(out: Path) -> Path:
     """Where `featuremaps extract` will write: `out`, with .npz added when it has no such
-    suffix (as np.savez would add it), its folder created; and whether the file is new (made
-    empty here). Checked before any work, so that a long extraction is not thrown away at the
-    end for a bad path."""
+    suffix (as np.savez would add it), its folder made if missing and probed. Checked before
+    any work, so that a long extraction is not thrown away at the end for a bad path."""
+    files.refuse_folder(out, "maps.npz")  # before the suffix: `extract /tmp` wrote /tmp.npz
     target = out if out.suffix.lower() == ".npz" else out.with_name(out.name + ".npz")
-    new = not target.exists()
-    if target.is_dir():
-        raise OutputError(f"{target} is a folder: give a file name, e.g. {target / 'maps.npz'}")
+    files.check_file(target, "maps.npz")
+    return target
+
+
+def npz_size(layout: Layout, n: int, labels: np.ndarray | None = None) -> int:
+    """About how many bytes the .npz of `extract_to_npz` takes, in memory and on disk (it is
+    uncompressed; each member adds a header of a few hundred bytes)."""
+    return n * bytes_per_image(layout) + (0 if labels is None else n * labels.itemsize)
+
+
+def available_memory() -> int | None:
+    """The kernel's estimate of the memory that can be had without swapping (MemAvailable,
+    Linux 3.14+: free memory plus the page cache it would give back), or None where it
+    cannot be read. SC_AVPHYS_PAGES is free memory alone, often a small part of that."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "ab"):  # writable (created empty if new; written over at the end)
-            pass
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    return target, new
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # given in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def in_units(size: int) -> str:
+    """A byte count for people: 11.2 KiB, 3.4 MiB, 10.9 GiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size / 2**10:,.1f} KiB"
+
+
+def check_room(size: int, target: Path) -> None:
+    """Refuse an extraction whose output does not fit: `extract` holds every map in memory
+    until it writes them, then needs their room on disk (beside the file it replaces)."""
+    fewer = "use --limit, or fewer --layers or --models"
+    memory = available_memory()
+    if memory is not None and size > memory:
+        raise FeaturemapsError(f"the maps need about {in_units(size)} of memory until they are "
+                               f"written; {in_units(memory)} is available: {fewer}")
+    try:
+        free = shutil.disk_usage(target.parent).free
+    except OSError:  # the write itself will say
+        return
+    if size > free:
+        raise OutputError(f"the maps need about {in_units(size)}; {target.parent} has "
+                          f"{in_units(free)} free: {fewer}")
 
 
 def extract_to_npz(engine: Engine, images: np.ndarray, models: Sequence[str],
                    layers: Sequence[str] | None, out: Path, *, batch_size: int | None = None,
                    labels: np.ndarray | None = None) -> dict[str, Any]:
-    """`featuremaps extract`: write the maps to an .npz; returns timing figures."""
-    out, new = npz_target(out)
+    """`featuremaps extract`: write the maps to an .npz; returns timing figures. The file
+    appears whole or not at all (app/ml/files.py): a file already there is replaced only
+    once the new one is complete."""
+    out = npz_target(out)
     t0 = time.perf_counter()
-    try:
-        arrays = extract(engine, images, models, layers, batch_size)
-    except BaseException:
-        if new:  # the empty file npz_target made is no result
-            out.unlink(missing_ok=True)
-        raise
+    arrays = extract(engine, images, models, layers, batch_size)
     seconds = time.perf_counter() - t0
     if labels is not None:
         arrays["labels"] = labels
-    try:
-        with open(out, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-    except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    with files.replacing(out) as (temp,), open(temp, "wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
     return {"images": len(images), "seconds": round(seconds, 3),
             "images_per_second": round(len(images) / seconds, 1), "device": engine.device_name,
             "arrays": len(arrays), "bytes": out.stat().st_size, "out": str(out)}

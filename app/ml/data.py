@@ -12,10 +12,8 @@ import gzip
 import hashlib
 import io
 import logging
-import os
 import pickle
 import re
-import secrets
 import struct
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from app.ml import files
 from app.ml.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -278,21 +277,11 @@ def save_npz(path: Path, x: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> 
     problem = _split_problem(x, y)
     if problem is not None:
         raise DataError(f"not caching MNIST at {path}: {problem}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    files.check_folder(path.parent, path)
     sha = content_sha256(x, y)
     arrays = {f"x_{s}": x[s] for s in SPLITS} | {f"y_{s}": y[s] for s in SPLITS}
-    # same folder, so os.replace is a rename within one file system; a random name, so two
-    # fetches cannot write into one temp file; "x" mode, so the file gets the umask's mode
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("xb") as f:
-            np.savez_compressed(f, sha256=np.array(sha), **arrays)  # type: ignore[arg-type]
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # Ctrl-C included: leave no half-written temp file behind
-        tmp.unlink(missing_ok=True)
-        raise
+    with files.replacing(path) as (tmp,), tmp.open("wb") as f:  # a file: savez adds no suffix
+        np.savez_compressed(f, sha256=np.array(sha), **arrays)  # type: ignore[arg-type]
     return sha
 
 

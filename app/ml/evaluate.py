@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from app.ml import registry, shifts
+from app.ml import files, registry, shifts
 from app.ml.data import Mnist
 from app.ml.errors import WeightsError
 from app.ml.nets import param_counts
@@ -104,6 +104,7 @@ def disagreements(rows: list[Row], tolerance: int = 2) -> list[str]:
 
 
 def save_shift_results(rows: list[Row], path: Path, seed: int) -> dict[str, Any]:
+    """The curve data as JSON at `path`."""
     doc: dict[str, Any] = {
         "seed": seed,
         "consistency_max_shift_px": shifts.MAX_CONSISTENCY_SHIFT,
@@ -115,8 +116,9 @@ def save_shift_results(rows: list[Row], path: Path, seed: int) -> dict[str, Any]
             for r in rows
         },
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2) + "\n")
+    files.check_file(path, "shifts.json")
+    with files.replacing(path) as (temp,):  # whole or not at all
+        temp.write_text(json.dumps(doc, indent=2) + "\n")
     return doc
 
 
@@ -130,4 +132,5 @@ def write_cards(rows: list[Row], models_dir: Path, seed: int) -> None:
         card["shift_consistency"] = r.consistency
         card["shift_seed"] = seed
         card["diagonal_accuracy"] = {str(d): r.diagonal[d] for d in shifts.DIAGONAL_SHIFTS}
-        path.write_text(json.dumps(card, indent=2) + "\n")
+        with files.replacing(path) as (temp,):  # a torn card would stop `serve`
+            temp.write_text(json.dumps(card, indent=2) + "\n")

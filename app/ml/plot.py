@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from app.ml import files
 from app.ml.evaluate import Row
 from app.ml.shifts import DIAGONAL_SHIFTS
 
@@ -27,7 +28,8 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def shift_plot(rows: Sequence[Row], path: Path) -> None:
-    """Accuracy (%) on the MNIST test set when every image moves by (d, d) pixels."""
+    """Accuracy (%) on the MNIST test set when every image moves by (d, d) pixels, as a PNG
+    at `path`."""
     values = [100 * v for r in rows for v in r.diagonal.values()]
     low = max(0.0, math.floor(min(values) / 10) * 10)
     high = 100.0
@@ -67,5 +69,6 @@ def shift_plot(rows: Sequence[Row], path: Path) -> None:
         ly = y0 + 10 + 28 * i
         draw.line([(x1 + 20, ly), (x1 + 50, ly)], fill=colour, width=3)
         draw.text((x1 + 58, ly), r.variant, fill="black", font=label, anchor="lm")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, format="PNG")
+    files.check_file(path, "shift-accuracy.png")
+    with files.replacing(path) as (temp,):  # whole or not at all
+        img.save(temp, format="PNG")

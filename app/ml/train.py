@@ -6,6 +6,7 @@ Model selection never looks at the test set: the card's validation accuracy come
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -21,10 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
+from safetensors.torch import save as save_tensors
 from tqdm import tqdm
 
-from app.ml.data import Mnist, sha256_file
+from app.ml import files, registry
+from app.ml.data import Mnist
 from app.ml.nets import Net, build, param_counts
 
 log = logging.getLogger(__name__)
@@ -160,16 +162,24 @@ def train(variant: str, data: Mnist, cfg: TrainConfig, *, progress: bool = True,
 
 
 def save(result: TrainResult, data: Mnist, cfg: TrainConfig, models_dir: Path) -> dict[str, Any]:
-    """Write models/<variant>.safetensors and its card models/<variant>.json."""
+    """Write models/<variant>.safetensors and its card models/<variant>.json.
+
+    Everything is computed first (the test pass takes a while); then both files are written
+    beside their names and renamed onto them, the weights first and the card, which holds
+    their sha256, last (app/ml/files.py). An interrupt or a full disk before the renames
+    leaves the old pair as it was. A process stopped between the two renames (a window of
+    microseconds: Ctrl-C at that instant, a kill, a crash) leaves new weights beside the old
+    card, never the reverse: `serve` and `evaluate` then refuse them by the sha256 check
+    rather than load weights their card does not describe, and a new variant's weights
+    without a card are not listed at all. Training again repairs either. An OSError is
+    raised as OutputError."""
     net = result.net
     variant = net.variant
-    models_dir.mkdir(parents=True, exist_ok=True)
-    weights = models_dir / f"{variant}.safetensors"
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
-    save_file(state, str(weights), metadata={"variant": variant, "format": "pt"})
-    weights.chmod(0o644)  # safetensors writes 0600; the weights ship and are read by others
+    blob = save_tensors(state, metadata={"variant": variant, "format": "pt"})
     correct, total = accuracy(net, data.images("test"), data.labels("test"))
     counts = param_counts(net)
+    weights = registry.weights_path(models_dir, variant)
     card: dict[str, Any] = {
         "variant": variant,
         "title": net.spec.title,
@@ -188,10 +198,13 @@ def save(result: TrainResult, data: Mnist, cfg: TrainConfig, models_dir: Path) -
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "weights_file": weights.name,
-        "weights_sha256": sha256_file(weights),
+        "weights_sha256": hashlib.sha256(blob).hexdigest(),
         "data_sha256": data.sha256,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    card_path = models_dir / f"{variant}.json"
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    files.check_folder(models_dir)
+    with files.replacing(weights, registry.card_path(models_dir, variant)) as (w, c):
+        w.write_bytes(blob)
+        w.chmod(0o644)  # the weights ship and are read by others
+        c.write_text(json.dumps(card, indent=2) + "\n")
     return card

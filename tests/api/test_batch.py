@@ -54,11 +54,13 @@ def test_float_images_and_npz_input(client: TestClient) -> None:
     assert len(set(z["avg/prediction"].tolist())) == 1  # three identical images
 
 
-def npy_with_shape(shape: str) -> bytes:
-    """A uint8 .npy of 784 bytes whose header declares `shape`, as written."""
-    header = f"{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}"
+def npy_with_shape(shape: str, descr: str = "|u1", version: bytes = b"\x01\x00") -> bytes:
+    """A .npy of 784 data bytes whose header declares `shape`, `descr` and `version`, as
+    written."""
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}"
     header += " " * (117 - len(header)) + "\n"
-    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(784)
+    size = len(header).to_bytes(2 if version == b"\x01\x00" else 4, "little")
+    return b"\x93NUMPY" + version + size + header.encode() + bytes(784)
 
 
 def npz(**arrays: np.ndarray) -> bytes:
@@ -89,6 +91,14 @@ def npz(**arrays: np.ndarray) -> bytes:
     (b"\x89PNG\r\n\x1a\n", 422, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file"),
     (npy_with_shape("(True, 28, 28)"), 422,
      "not a readable .npy header (shape (True, 28, 28) is not integers)"),
+    # found by a review: "header declares -784 bytes", an unknown format version read as
+    # 2.0, and long double accepted
+    (npy_with_shape("(-1, 28, 28)"), 422,
+     "not a readable .npy header (shape (-1, 28, 28) has a negative size)"),
+    (npy_with_shape("(1, 28, 28)", version=b"\x09\x00"), 422,
+     "not a readable .npy header (format version 9.0; NumPy writes 1.0, 2.0 and 3.0)"),
+    (npy_with_shape("(1, 28, 28)", "<f16"), 422,
+     "float images must be float16, float32 or float64; got float128"),
     (npz(), 422, "the .npz holds no arrays; put the images in 'images'"),
 ])
 def test_bad_batches_are_refused(client: TestClient, body: bytes, status: int,
@@ -215,3 +225,12 @@ def test_a_trailing_slash_is_redirected_under_the_batch_upload_limit(client: Tes
     r = client.post("/api/v1/featuremaps/batch/", content=body, follow_redirects=False)
     assert r.status_code == 307
     assert r.headers["location"].endswith("/api/v1/featuremaps/batch")
+
+
+@pytest.mark.parametrize("version", [b"\x02\x00", b"\x03\x00"])
+def test_the_later_npy_format_versions_are_read(client: TestClient, version: bytes) -> None:
+    """2.0 (a 4-byte header length) and 3.0 (UTF-8 allowed in the header) are NumPy's own."""
+    r = client.post("/api/v1/featuremaps/batch?models=max&layers=pool2",
+                    content=npy_with_shape("(1, 28, 28)", version=version))
+    assert r.status_code == 200
+    assert np.load(io.BytesIO(r.content))["max/pool2"].shape == (1, 64, 5, 5)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -14,7 +15,14 @@ import numpy as np
 import pytest
 
 from app import cli
-from app.ml import batch, device
+from app.config import Settings
+from app.ml import batch, data, device, evaluate, files, registry, train
+from app.ml.data import Mnist
+from app.ml.engine import Engine
+from app.ml.errors import FeaturemapsError
+from app.ml.nets import build
+from app.ml.pack import Layout
+from app.ml.shifts import DIAGONAL_SHIFTS
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +56,14 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     (["train", "--variant", "max", "--lr", "0"], "--lr: must be a finite number above 0, not 0"),
     (["train", "--variant", "max", "--lr", "nan"],
      "--lr: must be a finite number above 0, not nan"),
+    # found by a review: an OverflowError and a RuntimeError, each a traceback
+    (["train", "--variant", "max", "--lr", "1e308"], "--lr: must be at most 10, not 1e308"),
+    (["train", "--variant", "max", "--seed", "99999999999999999999"],
+     "--seed: must be -9223372036854775808..9223372036854775807, not 99999999999999999999"),
+    (["evaluate", "--shifts", "--seed", str(2**64)],
+     f"--seed: must be -9223372036854775808..9223372036854775807, not {2**64}"),
+    (["evaluate", "--shifts", "--seed", str(-(2**63) - 1)],
+     f"--seed: must be -9223372036854775808..9223372036854775807, not {-(2**63) - 1}"),
 ])
 def test_out_of_range_options_are_refused(argv: list[str], message: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch,
@@ -58,6 +74,14 @@ def test_out_of_range_options_are_refused(argv: list[str], message: str, tmp_pat
     code, _, err = run(argv, capsys)
     assert code == 2
     assert err.strip().splitlines()[-1].endswith(message)
+
+
+def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
+    args = cli.build_parser().parse_args(["train", "--variant", "max", "--lr", "10", "--seed",
+                                          str(2**63 - 1)])
+    assert (args.lr, args.seed) == (10.0, 2**63 - 1)
+    args = cli.build_parser().parse_args(["evaluate", "--seed", str(-(2**63))])
+    assert args.seed == -(2**63)
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -136,16 +160,22 @@ def test_extract_adds_the_suffix_and_reports_the_file_it_wrote(
 
 
 @pytest.mark.slow
-def test_a_failed_extraction_leaves_no_empty_file(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_extraction_is_one_line_and_leaves_the_old_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C: no traceback, exit 130 as a shell reports it, nothing half-written."""
     def extract(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(batch, "extract", extract)
     out = tmp_path / "maps.npz"
-    with pytest.raises(KeyboardInterrupt):
-        cli.main(["extract", str(out), "--limit", "5", "--device", "cpu"])
-    assert not out.exists()
+    code, _, err = run(["extract", str(out), "--limit", "5", "--device", "cpu"], capsys)
+    assert (code, err.splitlines()[-1]) == (130, "featuremaps: interrupted")
+    assert os.listdir(tmp_path) == []
+    out.write_bytes(b"a good file")
+    code, _, _ = run(["extract", str(out), "--limit", "5", "--device", "cpu"], capsys)
+    assert code == 130
+    assert os.listdir(tmp_path) == ["maps.npz"] and out.read_bytes() == b"a good file"
 
 
 @pytest.mark.parametrize(("value", "level"), [("WARNING", 30), ("debug", 10), ("trace", 5)])
@@ -161,3 +191,217 @@ def test_serve_logs_at_the_configured_level(value: str, level: int) -> None:
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
                           text=True, timeout=60, check=True)
     assert done.stdout.strip() == str(level)
+
+
+def tiny_mnist() -> Mnist:
+    x = {s: np.zeros((20, 28, 28), np.uint8) for s in ("train", "valid", "test")}
+    y = {s: np.zeros(20, np.int64) for s in ("train", "valid", "test")}
+    return Mnist(x, y, "0" * 64)
+
+
+def never(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("the work started before the outputs were checked")
+
+
+def interrupt(*args: Any, **kwargs: Any) -> Any:
+    raise KeyboardInterrupt
+
+
+def full_disk(*args: Any, **kwargs: Any) -> Any:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_train_checks_its_folder_before_training(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: a FileExistsError traceback after the minutes of training."""
+    a_file = tmp_path / "models"
+    a_file.write_text("")
+    monkeypatch.setenv("FEATUREMAPS_MODELS_DIR", str(a_file))
+    monkeypatch.setattr(data, "load", never)
+    monkeypatch.setattr(train, "train", never)
+    code, _, err = run(["train", "--variant", "max", "--quiet"], capsys)
+    assert (code, err) == (2, f"featuremaps: error: cannot write in {a_file}: {a_file} is not "
+                              "a folder\n")
+
+
+@pytest.fixture
+def trained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """`train` without the training: a fresh network over twenty blank images."""
+    models = tmp_path / "models"
+    monkeypatch.setenv("FEATUREMAPS_MODELS_DIR", str(models))
+    monkeypatch.setattr(data, "load", lambda path: tiny_mnist())
+    monkeypatch.setattr(train, "train", lambda variant, *a, **k: train.TrainResult(
+        train.build(variant)))
+    return models
+
+
+def test_a_failed_save_is_one_line(trained: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(files.os, "replace", full_disk)
+    code, out, err = run(["train", "--variant", "max", "--quiet"], capsys)
+    assert (code, out) == (2, "")
+    assert err == (f"featuremaps: error: cannot write {trained / 'max.safetensors'}, "
+                   f"{trained / 'max.json'}: No space left on device\n")
+    assert os.listdir(trained) == []
+
+
+def test_an_interrupted_train_is_one_line(trained: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(train, "train", interrupt)
+    assert run(["train", "--variant", "max", "--quiet"], capsys) == (
+        130, "", "featuremaps: interrupted\n")
+
+
+def test_train_writes_the_pair(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["train", "--variant", "max", "--quiet"], capsys)
+    assert code == 0 and out.endswith(f"-> {trained / 'max.safetensors'}\n")
+    assert registry.load(trained, "max").card["test_total"] == 20
+
+
+@pytest.mark.parametrize(("flag", "what", "example"), [
+    ("--out", "folder", "shifts.json"), ("--plot", "folder", "shift-accuracy.png"),
+    ("--out", "in a file", ""), ("--plot", "in a file", "")])
+def test_evaluate_checks_its_outputs_before_the_work(
+        flag: str, what: str, example: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: an IsADirectoryError traceback after four minutes, and exit 1, the
+    code of a card that disagrees."""
+    monkeypatch.setattr(data, "load", never)
+    monkeypatch.setattr(evaluate, "evaluate_all", never)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    paths = {"--out": tmp_path / "s.json", "--plot": tmp_path / "s.png"}
+    paths[flag] = tmp_path if what == "folder" else a_file / "x"
+    code, _, err = run(["evaluate", "--shifts", "--out", str(paths["--out"]),
+                        "--plot", str(paths["--plot"])], capsys)
+    expected = (f"{tmp_path} is a folder: give a file name, e.g. {tmp_path / example}"
+                if what == "folder" else f"cannot write {a_file / 'x'}: {a_file} is not a folder")
+    assert (code, err) == (2, f"featuremaps: error: {expected}\n")
+    assert sorted(os.listdir(tmp_path)) == ["a-file"]
+
+
+@pytest.fixture
+def measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`evaluate` without the measuring: one row that agrees with its card."""
+    row = evaluate.Row("max", 93_322, 9_954, 10_000, 9_954, 0.9954, consistency=0.987,
+                       diagonal={d: 0.99 - abs(d) / 20 for d in DIAGONAL_SHIFTS})
+    monkeypatch.setenv("FEATUREMAPS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setattr(data, "load", lambda path: tiny_mnist())
+    monkeypatch.setattr(evaluate, "evaluate_all", lambda *args, **kwargs: [row])
+
+
+@pytest.mark.usefixtures("measured")
+def test_evaluate_shifts_writes_its_outputs(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out, plot = tmp_path / "new" / "s.json", tmp_path / "s.png"
+    code, stdout, _ = run(["evaluate", "--shifts", "--out", str(out), "--plot", str(plot)],
+                          capsys)
+    assert code == 0 and stdout.endswith(f"plot written to {plot}\n")
+    assert json.loads(out.read_text())["variants"]["max"]["consistency"] == 0.987
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(tmp_path)) == ["new", "s.png"]
+
+
+@pytest.mark.usefixtures("measured")
+def test_evaluate_cannot_write_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(files.os, "replace", full_disk)
+    out = tmp_path / "s.json"
+    code, _, err = run(["evaluate", "--shifts", "--out", str(out), "--plot",
+                        str(tmp_path / "s.png")], capsys)
+    assert (code, err) == (2, f"featuremaps: error: cannot write {out}: No space left on "
+                              "device\n")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.usefixtures("measured")
+def test_results_go_nowhere_without_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a review: `featuremaps ... >&-` (Python has no sys.stdout then) raised an
+    AttributeError in _out."""
+    monkeypatch.setattr(sys, "stdout", None)
+    assert cli.main(["evaluate"]) == 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--models", "max,max"], "--models names a network twice"),
+    (["--models", "max,,avg"], "--models has an empty name in 'max,,avg': separate names by "
+                               "single commas"),
+    (["--layers", ""], "--layers has an empty name in '': separate names by single commas"),
+    (["--layers", "pool2,pool2"], "--layers names a layer twice"),
+    (["--models", "max,resnet"], "unknown model 'resnet' in --models; the variants are max, "
+                                 "avg, strided, nopool, blurmax"),
+])
+def test_extract_reads_names_as_the_api_does(argv: list[str], message: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: duplicates ran twice, `--layers ""` meant every layer, and
+    "max,,avg" said "unknown variant(s) ;"."""
+    monkeypatch.setattr(data, "load", never)
+    code, _, err = run(["extract", str(tmp_path / "maps.npz"), *argv], capsys)
+    assert (code, err) == (2, f"featuremaps: error: {message}\n")
+
+
+@pytest.mark.parametrize(("env", "argv", "models"), [
+    (None, [], ["max", "avg"]),
+    ("max", [], ["max"]),
+    ("blurmax,avg,max", [], ["max", "avg"]),
+    ("strided,nopool,blurmax", [], ["strided", "nopool"]),
+    ("max", ["--models", " blurmax , max"], ["blurmax", "max"]),
+])
+def test_extract_runs_what_the_batch_endpoint_runs(env: str | None, argv: list[str],
+                                                   models: list[str], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Unasked, the networks a server with these settings answers the batch endpoint with;
+    found by a review: FEATUREMAPS_MODELS was ignored."""
+    if env is None:
+        monkeypatch.delenv("FEATUREMAPS_MODELS", raising=False)
+    else:
+        monkeypatch.setenv("FEATUREMAPS_MODELS", env)
+    monkeypatch.setattr(data, "load", lambda path: tiny_mnist())
+    loaded: list[list[str]] = []
+
+    def load(settings: Settings) -> Engine:
+        loaded.append(settings.models)
+        raise FeaturemapsError("stopped here")
+
+    monkeypatch.setattr(Engine, "load", load)
+    code, _, err = run(["extract", str(tmp_path / "maps.npz"), *argv], capsys)
+    assert (code, err, loaded) == (2, "featuremaps: error: stopped here\n", [models])
+
+
+def test_extract_refuses_a_folder_without_writing_beside_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: `extract outdir` wrote outdir.npz, `extract /tmp` /tmp.npz."""
+    monkeypatch.setattr(data, "load", never)
+    folder = tmp_path / "outdir"
+    folder.mkdir()
+    code, _, err = run(["extract", str(folder), "--limit", "2"], capsys)
+    assert (code, err) == (2, f"featuremaps: error: {folder} is a folder: give a file name, "
+                              f"e.g. {folder / 'maps.npz'}\n")
+    assert os.listdir(tmp_path) == ["outdir"]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("no_extraction")
+def test_extract_says_how_big_and_refuses_what_cannot_fit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Every map is held in memory until written: say how much first, and refuse at the
+    start what the machine does not have."""
+    monkeypatch.delenv("FEATUREMAPS_MODELS", raising=False)
+    monkeypatch.setattr(batch, "available_memory", lambda: 1024)
+    out = tmp_path / "maps.npz"
+    code, _, err = run(["extract", str(out), "--layers", "pool2", "--limit", "5",
+                        "--device", "cpu"], capsys)
+    layout = Layout.plan([build("max"), build("avg")], ["pool2"])
+    size = batch.in_units(batch.npz_size(layout, 5, np.zeros(5, np.int64)))
+    assert code == 2
+    assert err.splitlines() == [
+        f"featuremaps: 5 images, max,avg: about {size} of maps, held in memory, then written "
+        f"to {out}",
+        f"featuremaps: error: the maps need about {size} of memory until they are written; "
+        "1.0 KiB is available: use --limit, or fewer --layers or --models"]
+    assert os.listdir(tmp_path) == []

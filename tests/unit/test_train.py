@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from app.ml import registry, train
+from app.ml import files, registry, train
 from app.ml.data import Mnist
+from app.ml.errors import WeightsError
 
 
 @pytest.mark.slow
@@ -60,3 +64,71 @@ def test_augmentation_moves_ink_but_keeps_it() -> None:
     assert not torch.equal(out, x)
     ink = out.sum(dim=(1, 2, 3)) / x.sum(dim=(1, 2, 3))
     assert ink.min() > 0.6 and ink.max() < 1.5  # scaled at most by 0.85..1.10 squared, no loss
+
+
+def tiny_mnist() -> Mnist:
+    """Twenty blank images per split: enough for save() to measure and write a card."""
+    x = {s: np.zeros((20, 28, 28), np.uint8) for s in ("train", "valid", "test")}
+    y = {s: np.zeros(20, np.int64) for s in ("train", "valid", "test")}
+    return Mnist(x, y, "0" * 64)
+
+
+def saved(models_dir: Path, seed: int) -> dict[str, Any]:
+    torch.manual_seed(seed)
+    return train.save(train.TrainResult(train.build("max")), tiny_mnist(), train.TrainConfig(),
+                      models_dir)
+
+
+def test_saved_weights_load_by_their_card(tmp_path: Path) -> None:
+    card = saved(tmp_path, 0)
+    assert sorted(os.listdir(tmp_path)) == ["max.json", "max.safetensors"]
+    assert (tmp_path / "max.safetensors").stat().st_mode & 0o777 == 0o644
+    assert card["test_total"] == 20
+    assert registry.load(tmp_path, "max").card == json.loads(json.dumps(card))
+
+
+@pytest.mark.parametrize("stage", ["test pass", "card"])
+def test_an_interrupted_save_keeps_the_old_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                stage: str) -> None:
+    """Found by a review: the new weights were written before the test pass and the card,
+    so Ctrl-C in between left a pair `serve` refused."""
+    saved(tmp_path, 0)
+    before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+
+    def interrupt(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    if stage == "test pass":
+        monkeypatch.setattr(train, "accuracy", interrupt)
+    else:
+        monkeypatch.setattr(train.json, "dumps", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        saved(tmp_path, 1)
+    assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == before
+    registry.load(tmp_path, "max")
+
+
+def test_a_stop_between_the_renames_leaves_weights_their_card_refuses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one window left (app/ml/files.py): the weights are renamed first, so a stop there
+    leaves new weights under the old card, which the sha256 check refuses; never an old
+    file under a new card that would vouch for it."""
+    saved(tmp_path, 0)
+    old_card = (tmp_path / "max.json").read_bytes()
+    replace = os.replace
+    calls: list[str] = []
+
+    def stop_before_the_card(src: Path, dst: Path) -> None:
+        calls.append(Path(dst).name)
+        if Path(dst).name == "max.json":
+            raise KeyboardInterrupt
+        replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", stop_before_the_card)
+    with pytest.raises(KeyboardInterrupt):
+        saved(tmp_path, 1)
+    assert calls == ["max.safetensors", "max.json"]
+    assert (tmp_path / "max.json").read_bytes() == old_card
+    assert sorted(os.listdir(tmp_path)) == ["max.json", "max.safetensors"]
+    with pytest.raises(WeightsError, match="refusing it"):
+        registry.load(tmp_path, "max")

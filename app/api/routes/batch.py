@@ -11,6 +11,7 @@ from app.api.inputs import check_query, media_type, multipart_file
 from app.api.routes.featuremaps import ERRORS, InvalidParameter, ModelsQuery, parse_models
 from app.ml import batch
 from app.ml.errors import EmptyBody, UnknownName
+from app.ml.names import split_names
 from app.ml.pack import Layout
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
@@ -55,10 +56,9 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     (value = low + q/255*(high-low))."""
     check_query(request, ("models", "layers"))
     names = parse_models(engine, models)
-    chosen = layers.split(",") if layers else None
+    # as `featuremaps extract --layers`
+    chosen = split_names(layers, "layers=", "layer") if layers is not None else None
     if chosen is not None:
-        if len(set(chosen)) != len(chosen):  # as for models=
-            raise InvalidParameter("layers= names a layer twice")
         try:
             engine.check_layers(names, chosen)
         except UnknownName as exc:  # a query value, not a path: 422 as for models=

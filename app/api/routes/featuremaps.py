@@ -18,6 +18,7 @@ from app.config import Settings
 from app.ml.encode import Encoding
 from app.ml.engine import Engine
 from app.ml.errors import InputError, UnknownName
+from app.ml.names import DEFAULT_MODELS, default_models, split_names
 from app.ml.render import grid_png
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
@@ -62,7 +63,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 MODELS_PATTERN = r"^[a-z]+(,[a-z]+)*$"
-DEFAULT_MODELS = ("max", "avg")
 
 
 def models_doc(default: tuple[str, ...], note: str = "") -> str:
@@ -120,15 +120,12 @@ def parse_models(engine: Engine, models: str | None,
                  default: tuple[str, ...] = DEFAULT_MODELS) -> list[str]:
     """The networks named in models=, or the default ones this server has loaded."""
     if models is None:
-        names = [m for m in default if m in engine.variants] or list(engine.variants[:2])
-        return names
-    names = [m for m in models.split(",") if m]
+        return default_models(engine.variants, default)
+    names = split_names(models, "models=", "network")  # as `featuremaps extract --models`
     for name in names:
         if name not in engine.variants:
             raise InvalidParameter(f"unknown model {name!r} in models=; this server has "
                                    f"{', '.join(engine.variants)}")
-    if len(set(names)) != len(names):
-        raise InvalidParameter("models= names a network twice")
     return names
 
 

@@ -1,0 +1,121 @@
+"""Output files written whole or not at all, for the commands that write them (`extract`,
+`train`, `evaluate --shifts`).
+
+Each file is written to a hidden temporary file in its own folder (`.<name>.<random>.tmp`)
+and renamed onto its name once complete: a rename within a file system is atomic, so an
+interrupt, a full disk or a crash never leaves a truncated file, nor destroys the file that
+was there. Only a process killed outright (SIGKILL, power loss) while it writes can leave a
+temporary file behind, never the target. Paths are checked, and the folder probed with a
+file created and removed, before a command's work, so that minutes of work are not thrown
+away for a bad path at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.ml.errors import OutputError
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _check_ancestors(folder: Path, target: Path) -> None:
+    """The nearest existing one of `folder` and its parents must be a folder: mkdir would
+    say 'File exists' or 'Not a directory' for a file there."""
+    for path in (folder, *folder.parents):
+        try:
+            if not path.exists():
+                continue
+            if not path.is_dir():
+                where = f"in {target}" if target == folder else str(target)
+                raise OutputError(f"cannot write {where}: {path} is not a folder")
+        except OSError as exc:  # e.g. a parent that may not be searched
+            raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
+        return
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temporary(target: Path) -> Path:
+    """A new, empty hidden file beside `target`, made with the mode a plain open() gives
+    (0666 less the umask; tempfile's are 0600)."""
+    while True:
+        path = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
+        return path
+
+
+def refuse_folder(target: Path, example: str) -> None:
+    """An OutputError when `target` is a folder, suggesting the file name `example` in it."""
+    try:
+        folder = target.is_dir()
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
+    if folder:
+        raise OutputError(f"{target} is a folder: give a file name, e.g. {target / example}")
+
+
+def check_file(target: Path, example: str) -> None:
+    """`target` can be written: not a folder, its folder made if missing, and a file can be
+    created there (probed with a temporary one, removed at once)."""
+    refuse_folder(target, example)
+    check_folder(target.parent, target)
+
+
+def check_folder(folder: Path, target: Path | None = None) -> None:
+    """Files can be created in `folder` (made if missing); errors name `target`, or the
+    folder itself."""
+    named = target if target is not None else folder
+    _check_ancestors(folder, named)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write {named}: {_reason(exc)}") from exc
+    probe = temporary(folder / (target.name if target is not None else "probe"))
+    with contextlib.suppress(OSError):
+        probe.unlink()
+
+
+@contextlib.contextmanager
+def replacing(*targets: Path) -> Iterator[list[Path]]:
+    """Temporary files beside `targets`, to be written in the block; when it ends without an
+    error each is renamed onto its target, in the order given, and otherwise (an error or an
+    interrupt, KeyboardInterrupt included) all are removed, as are any not yet renamed when a
+    rename fails. An OSError becomes an OutputError naming the targets.
+
+    Several targets are not replaced at once: a process stopped between two renames leaves
+    the earlier ones new and the later ones old. Give the file that vouches for the others
+    (a model card, which holds its weights' sha256) last."""
+    temps: list[Path] = []
+    try:
+        for target in targets:
+            temps.append(temporary(target))
+        yield temps
+        for temp in temps:  # on disk before the renames, or a crash could leave them empty
+            _sync(temp)
+        for temp, target in zip(temps, targets, strict=True):
+            os.replace(temp, target)
+    except OSError as exc:
+        named = ", ".join(str(t) for t in targets)
+        raise OutputError(f"cannot write {named}: {_reason(exc)}") from exc
+    finally:
+        for temp in temps:  # those renamed are gone already
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)

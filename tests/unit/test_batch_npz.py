@@ -1,0 +1,148 @@
+"""`featuremaps extract`'s .npz: where it goes, whether it fits, and that it is written whole
+or not at all. The maps themselves are stood in for: these are about the file."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.ml import batch
+from app.ml.errors import FeaturemapsError, OutputError
+from app.ml.nets import build
+from app.ml.pack import Layout
+
+
+class FakeEngine:
+    device_name = "cpu"
+
+
+ARRAYS = {"max/pool2": np.ones((4, 64, 5, 5), np.uint8),
+          "max/prediction": np.arange(4)}
+
+
+@pytest.fixture
+def maps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "extract", lambda *args, **kwargs: dict(ARRAYS))
+
+
+def extract_to(out: Path) -> dict[str, Any]:
+    return batch.extract_to_npz(FakeEngine(), np.zeros((4, 28, 28), np.uint8),  # type: ignore[arg-type]
+                                ["max"], ["pool2"], out)
+
+
+@pytest.mark.usefixtures("maps")
+def test_the_npz_is_written_and_reported(tmp_path: Path) -> None:
+    stats = extract_to(tmp_path / "maps")
+    out = tmp_path / "maps.npz"
+    assert (stats["out"], stats["bytes"]) == (str(out), out.stat().st_size)
+    assert np.array_equal(np.load(out)["max/pool2"], ARRAYS["max/pool2"])
+    assert os.listdir(tmp_path) == ["maps.npz"]
+
+
+@pytest.mark.usefixtures("maps")
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), OSError(errno.ENOSPC, "No space left "
+                                                                            "on device")])
+def test_a_write_stopped_halfway_keeps_the_previous_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: BaseException) -> None:
+    """Found by a review: the .npz was written in place, so Ctrl-C or a full disk left a
+    truncated file that np.load opens, in place of the good one."""
+    out = tmp_path / "maps.npz"
+    np.savez(out, good=np.arange(3))
+    before = out.read_bytes()
+
+    def savez(f: Any, **arrays: np.ndarray) -> None:
+        f.write(b"PK\x03\x04 the first member, half written")
+        raise stop
+
+    monkeypatch.setattr(batch.np, "savez", savez)
+    if isinstance(stop, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            extract_to(out)
+    else:
+        with pytest.raises(OutputError) as exc:
+            extract_to(out)
+        assert str(exc.value) == f"cannot write {out}: No space left on device"
+    assert out.read_bytes() == before
+    assert os.listdir(tmp_path) == ["maps.npz"]  # no temporary left
+
+
+@pytest.mark.usefixtures("maps")
+def test_a_failed_extraction_leaves_no_file(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def extract(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "extract", extract)
+    with pytest.raises(KeyboardInterrupt):
+        extract_to(tmp_path / "maps.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_is_refused_before_the_suffix_is_added(tmp_path: Path) -> None:
+    """Found by a review: `extract outdir` wrote outdir.npz beside the folder."""
+    folder = tmp_path / "outdir"
+    folder.mkdir()
+    with pytest.raises(OutputError) as exc:
+        batch.npz_target(folder)
+    assert str(exc.value) == f"{folder} is a folder: give a file name, e.g. {folder}/maps.npz"
+    assert os.listdir(tmp_path) == ["outdir"]
+
+
+def test_a_file_in_the_way_is_named(tmp_path: Path) -> None:
+    """Found by a review: this said 'File exists'."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    with pytest.raises(OutputError) as exc:
+        batch.npz_target(a_file / "x.npz")
+    assert str(exc.value) == f"cannot write {a_file / 'x.npz'}: {a_file} is not a folder"
+
+
+def test_the_size_estimate_is_the_file_size() -> None:
+    """What `extract` announces before it starts: the uncompressed .npz, headers aside."""
+    nets = [build("max"), build("avg")]
+    layout = Layout.plan(nets, ["pool1", "conv3"])
+    n, labels = 7, np.zeros(7, np.int64)
+    arrays: dict[str, np.ndarray] = {"labels": labels}
+    for net in ("max", "avg"):
+        arrays[f"{net}/probabilities"] = np.zeros((n, 10), np.float32)
+        arrays[f"{net}/prediction"] = np.zeros(n, np.int64)
+        for layer, shape in (("pool1", (32, 13, 13)), ("conv3", (64, 3, 3))):
+            arrays[f"{net}/{layer}"] = np.zeros((n, *shape), np.uint8)
+            arrays[f"{net}/{layer}/low"] = np.zeros((n, shape[0]), np.float32)
+            arrays[f"{net}/{layer}/high"] = np.zeros((n, shape[0]), np.float32)
+    payload = sum(a.nbytes for a in arrays.values())
+    assert batch.npz_size(layout, n, labels) == payload
+    assert 0 < len(batch.npz_bytes(arrays)) - payload < 300 * len(arrays)  # member headers
+
+
+def test_maps_that_cannot_fit_are_refused(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every map is held in memory until written: refused at the start, not swapped or
+    killed hours in."""
+    out = tmp_path / "maps.npz"
+    monkeypatch.setattr(batch, "available_memory", lambda: 2**30)
+    batch.check_room(2**30, out)
+    with pytest.raises(FeaturemapsError) as exc:
+        batch.check_room(11 * 2**30, out)
+    assert str(exc.value) == ("the maps need about 11.0 GiB of memory until they are written; "
+                              "1.0 GiB is available: use --limit, or fewer --layers or --models")
+    monkeypatch.setattr(batch, "available_memory", lambda: None)  # unknown: not checked
+    free = batch.shutil.disk_usage(tmp_path).free
+    with pytest.raises(OutputError) as exc:
+        batch.check_room(free + 2**40, out)
+    assert str(exc.value).startswith(f"the maps need about {batch.in_units(free + 2**40)}; "
+                                     f"{tmp_path} has ")
+
+
+def test_available_memory_is_read_on_linux() -> None:
+    memory = batch.available_memory()
+    if not Path("/proc/meminfo").exists():
+        assert memory is None
+    else:
+        assert memory is not None and 0 < memory <= os.sysconf("SC_PAGE_SIZE") * os.sysconf(
+            "SC_PHYS_PAGES")

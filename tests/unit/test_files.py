@@ -1,0 +1,89 @@
+"""Output files are written whole or not at all, and bad paths are named before the work."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from app.ml import files
+from app.ml.errors import OutputError
+
+
+def test_a_finished_write_replaces_the_file_with_a_plain_files_mode(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    with files.replacing(target) as (temp,):
+        assert temp.parent == tmp_path and temp.name.startswith(".out.json.")
+        assert temp.name.endswith(".tmp")
+        temp.write_text("new")
+        assert target.read_text() == "old"  # untouched until the block ends
+    assert target.read_text() == "new"
+    assert os.listdir(tmp_path) == ["out.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not tempfile's 0600
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), OSError(errno.ENOSPC, "No space left "
+                                                                            "on device")])
+def test_a_stopped_write_keeps_the_old_file_and_leaves_no_temporary(
+        tmp_path: Path, stop: BaseException) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    raised = type(stop) if isinstance(stop, KeyboardInterrupt) else OutputError
+    with pytest.raises(raised) as exc, files.replacing(target) as (temp,):
+        temp.write_text("half of the n")
+        raise stop
+    if isinstance(stop, OSError):
+        assert str(exc.value) == f"cannot write {target}: No space left on device"
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["out.json"]
+
+
+def test_files_are_renamed_in_the_order_given(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second rename fails: the first file is new, the second old, no temporary left."""
+    first, second = tmp_path / "a.bin", tmp_path / "a.json"
+    first.write_text("old a")
+    second.write_text("old card")
+    renames: list[str] = []
+    replace = os.replace
+
+    def failing(src: Path, dst: Path) -> None:
+        renames.append(Path(dst).name)
+        if len(renames) == 2:
+            raise OSError(errno.EIO, "Input/output error")
+        replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", failing)
+    with pytest.raises(OutputError, match=r"^cannot write .*a\.bin, .*a\.json: Input/output"), \
+            files.replacing(first, second) as (a, card):
+        a.write_text("new a")
+        card.write_text("new card")
+    assert renames == ["a.bin", "a.json"]
+    assert (first.read_text(), second.read_text()) == ("new a", "old card")
+    assert sorted(os.listdir(tmp_path)) == ["a.bin", "a.json"]
+
+
+def test_bad_paths_are_named(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(OutputError) as exc:
+        files.check_file(a_file / "sub" / "x.json", "x.json")
+    # mkdir would say "File exists" (or "Not a directory")
+    assert str(exc.value) == f"cannot write {a_file / 'sub' / 'x.json'}: {a_file} is not a folder"
+    with pytest.raises(OutputError) as exc:
+        files.check_folder(a_file)
+    assert str(exc.value) == f"cannot write in {a_file}: {a_file} is not a folder"
+    with pytest.raises(OutputError) as exc:
+        files.check_file(tmp_path, "x.json")
+    assert str(exc.value) == f"{tmp_path} is a folder: give a file name, e.g. {tmp_path}/x.json"
+
+
+def test_a_checked_path_gets_its_folder_and_no_file(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "deeper" / "x.json"
+    files.check_file(target, "x.json")
+    assert target.parent.is_dir() and os.listdir(target.parent) == []  # the probe is gone
