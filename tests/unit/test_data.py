@@ -262,13 +262,20 @@ def test_fetch_rebuilds_an_unreadable_cache_and_says_so(
         "rebuilding it"]
 
 
-def test_fetch_keeps_a_good_cache(tmp_path: Path) -> None:
+def test_fetch_keeps_a_good_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cache = tmp_path / "mnist.npz"
     sha = data.save_npz(cache, *small_splits())
     before = cache.read_bytes()
-    # the IDX folder does not exist: a good cache must not be rebuilt from it
+    # the IDX folder does not exist: a good cache must not be rebuilt from it...
     assert data.fetch(tmp_path, idx_dir=tmp_path / "nowhere") == cache
     assert cache.read_bytes() == before and data.load(tmp_path).sha256 == sha
+    # ...but the folder asked for is not passed over in silence
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"MNIST cache {cache} is already there and loads, so {tmp_path / 'nowhere'} was not "
+        "read; --force rebuilds the cache from it"]
+    caplog.clear()
+    data.fetch(tmp_path)  # nothing named: nothing to say
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
 # --- writing the cache ------------------------------------------------------------------
