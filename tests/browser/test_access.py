@@ -28,6 +28,8 @@ def test_the_nudge_panel_is_read_where_it_is_seen(fm: FeatureMapsPage) -> None:
     assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": True, "afterMaps": False,
                                              "belowMaps": False}
     fm.page.set_viewport_size({"width": 900, "height": 900})
+    # the media query's change event moves it, once the resize has been seen
+    fm.page.wait_for_function(f"() => ({NUDGE_PLACE})().afterMaps")
     assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": False, "afterMaps": True,
                                              "belowMaps": True}
     # Tab from the last map canvas reaches the nudge control next
@@ -36,7 +38,7 @@ def test_the_nudge_panel_is_read_where_it_is_seen(fm: FeatureMapsPage) -> None:
     fm.page.keyboard.press("Tab")
     assert fm.page.evaluate("document.activeElement.id") == "nudge"
     fm.page.set_viewport_size({"width": 1280, "height": 900})
-    assert fm.page.evaluate(NUDGE_PLACE)["inSidebar"]
+    fm.page.wait_for_function(f"() => ({NUDGE_PLACE})().inSidebar")
 
 
 def test_digits_on_the_shift_lab_colours_are_legible(fm: FeatureMapsPage) -> None:
@@ -94,3 +96,23 @@ def test_tables_and_canvases_are_named(fm: FeatureMapsPage) -> None:
     for canvas in page.locator("canvas.heat").all():
         assert canvas.get_attribute("role") == "application"
         assert canvas.get_attribute("aria-roledescription") == "heat map"
+
+
+def test_touch_targets_are_a_finger_wide_on_a_phone(phone: FeatureMapsPage) -> None:
+    """On a touch screen the samples and tools are at least 44 CSS px each way (WCAG's
+    enhanced target size), the samples in two rows of five."""
+    page = phone.page
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+    sizes = page.evaluate("""() => [...document.querySelectorAll(
+        '.digit-pick, #undo, #clear, label.file, #error-dismiss')].map((e) => {
+      const hidden = e.closest('[hidden]');
+      if (hidden) hidden.hidden = false;  // the banner's button, measured as it would show
+      const r = e.getBoundingClientRect();
+      if (hidden) hidden.hidden = true;
+      return [e.id || e.className, r.width, r.height, r.top];
+    })""")
+    assert len(sizes) == 10 + 4
+    small = [s for s in sizes if s[1] < 44 or s[2] < 44]
+    assert not small, small
+    rows = sorted({round(top) for name, _, _, top in sizes if name == "digit-pick"})
+    assert len(rows) == 2
