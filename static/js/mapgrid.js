@@ -3,8 +3,8 @@
 // a canvas report which unit is under them; painting is paint.js's job.
 
 import { UI } from './config.js';
-import { el, fmt, setText } from './dom.js';
-import { hitTest } from './geometry.js';
+import { el, fmt, placeMark, setText } from './dom.js';
+import { hitTest, stepCell, unitsRect } from './geometry.js';
 import { blank, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange } from './wire.js';
 
@@ -68,11 +68,13 @@ export class MapGrid {
           row.append(el('div', { class: 'map-cell missing', text: `${net.name} has no ${name}` }));
           continue;
         }
+        // 'application': a screen reader in browse mode would keep the arrow keys for itself
         const canvas = el('canvas', {
           class: 'map',
           tabindex: 0,
-          role: 'img',
-          'aria-label': `${net.name} ${name}: ${mine.shape[0]} maps of ${mine.shape[1]}x${mine.shape[2]}; click or press Enter to enlarge a channel`,
+          role: 'application',
+          'aria-roledescription': 'feature maps',
+          'aria-label': MapGrid.#label(net.name, name, mine.shape, null),
           dataset: { net: net.name, layer: name },
         });
         const layout = sizeLayerCanvas(canvas, mine.shape, UI.columns(mine.shape), UI.gap);
@@ -87,13 +89,21 @@ export class MapGrid {
             el('span', { class: 'cap-layer', text: ` ${name}` })), range));
         row.append(cell);
         this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range });
-        this.#listen(canvas, net.name, name, layout);
+        this.#listen(canvas, overlay, net.name, name, layout);
       }
       this.root.append(row);
     }
   }
 
-  #listen(canvas, net, layer, layout) {
+  /** A layer canvas's accessible name; `chosen`: the channel the arrow keys picked, if any. */
+  static #label(net, layer, [c, h, w], chosen) {
+    const base = `${net} ${layer}: ${c} maps of ${h}x${w}`;
+    return chosen === null
+      ? `${base}; click a channel to enlarge it, or choose one with the arrow keys and press Enter`
+      : `${base}; channel ${chosen} chosen (0 to ${c - 1}); Enter enlarges it`;
+  }
+
+  #listen(canvas, overlay, net, layer, layout) {
     const at = (e) => {
       const rect = canvas.getBoundingClientRect();
       const x = ((e.clientX - rect.left) / rect.width) * layout.width;
@@ -107,12 +117,37 @@ export class MapGrid {
       const hit = at(e);
       if (hit) this.onOpen(hit);
     });
+    // the keyboard's pointer: the arrow keys choose a channel (outlined), Enter enlarges it
+    const shape = [layout.channels, layout.h, layout.w];
+    const mark = el('div', { class: 'mark mark-channel', hidden: true });
+    overlay.append(mark);
+    let chosen = null;
+    const choose = (channel) => {
+      chosen = channel;
+      canvas.dataset.chosen = channel;
+      placeMark(mark, unitsRect(layout, channel, [0, layout.h - 1], [0, layout.w - 1]), layout.width, layout.height);
+      canvas.setAttribute('aria-label', MapGrid.#label(net, layer, shape, channel));
+    };
     canvas.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' || e.key === ' ') {
+      const direction = UI.arrowKeys[e.key];
+      if (direction) {
         e.preventDefault();
-        this.onOpen({ net, layer, channel: 0 });
+        if (chosen === null) {
+          choose(0);
+          return;
+        }
+        const cols = layout.columns;
+        const [r, c] = stepCell([Math.floor(chosen / cols), chosen % cols], direction, layout.rows, cols);
+        choose(Math.min(r * cols + c, layout.channels - 1)); // the last row may be short
+      } else if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        this.onOpen({ net, layer, channel: chosen ?? 0 });
       }
     });
+    canvas.addEventListener('focus', () => {
+      if (chosen !== null && canvas.matches(':focus-visible')) mark.hidden = false;
+    });
+    canvas.addEventListener('blur', () => { mark.hidden = true; });
   }
 
   /** The head of a network's column (its prediction goes there). */

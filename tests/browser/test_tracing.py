@@ -324,3 +324,38 @@ def test_a_message_banner_stacks_above_the_sticky_head(fm: FeatureMapsPage) -> N
     fm.page.wait_for_function(head_top, arg=f"{height}px")
     fm.page.click("#error-dismiss")
     fm.page.wait_for_function(head_top, arg="0px")
+
+
+def test_the_arrow_keys_choose_the_channel_that_enter_enlarges(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    _, path = digit_files[0]
+    upload_digit(fm, path)
+    selector = 'canvas.map[data-net="avg"][data-layer="pool1"]'
+    fm.page.focus(selector)
+    canvas = fm.page.locator(selector)
+    # pool1's 32 channels sit 8 to a row; the first arrow chooses channel 0, and right,
+    # right, down, left go on to row 1, column 1: channel 9
+    for key in ("ArrowRight", "ArrowRight", "ArrowRight", "ArrowDown", "ArrowLeft"):
+        fm.page.keyboard.press(key)
+    assert canvas.get_attribute("data-chosen") == "9"
+    assert canvas.get_attribute("aria-label") == (
+        "avg pool1: 32 maps of 13x13; channel 9 chosen (0 to 31); Enter enlarges it")
+    # the chosen channel is outlined over exactly its map
+    mark = fm.page.locator('.overlay[data-net="avg"][data-layer="pool1"] .mark-channel')
+    box, canvas_box = mark.bounding_box(), canvas.bounding_box()
+    assert box is not None and canvas_box is not None
+    unit = canvas_box["width"] / float(canvas.get_attribute("width") or 1)
+    assert box["x"] - canvas_box["x"] == pytest.approx(1 * (13 + 1) * unit, abs=1)
+    assert box["y"] - canvas_box["y"] == pytest.approx(1 * (13 + 1) * unit, abs=1)
+    assert box["width"] == pytest.approx(13 * unit, abs=1)
+    for _ in range(40):  # stops at the last row
+        fm.page.keyboard.press("ArrowDown")
+    assert canvas.get_attribute("data-chosen") == "25"
+    fm.page.keyboard.press("ArrowUp")
+    fm.page.keyboard.press("Enter")
+    inspector = fm.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    assert inspector.locator("h2").inner_text() == "avg pool1, channel 17"
+    fm.page.keyboard.press("Escape")  # focus back on the map, its choice outlined again
+    assert fm.page.evaluate("document.activeElement.dataset.layer") == "pool1"
+    assert mark.is_visible()
