@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,10 +74,18 @@ def refuse_folder(target: Path, example: str) -> None:
 
 
 def check_file(target: Path, example: str) -> None:
-    """`target` can be written: not a folder, its folder made if missing, and a file can be
-    created there (probed with a temporary one, removed at once)."""
+    """`target` can be written: not a folder, its folder made if missing, a file can be
+    created there (probed with a temporary one, removed at once), and a file already there
+    may be written (opened for appending, nothing written: a read-only file, or another
+    user's in a sticky folder, would otherwise be found out only after the work)."""
     refuse_folder(target, example)
     check_folder(target.parent, target)
+    if target.exists():
+        try:
+            with open(target, "ab"):
+                pass
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
 
 
 def check_folder(folder: Path, target: Path | None = None) -> None:
@@ -100,16 +109,23 @@ def replacing(*targets: Path) -> Iterator[list[Path]]:
     interrupt, KeyboardInterrupt included) all are removed, as are any not yet renamed when a
     rename fails. An OSError becomes an OutputError naming the targets.
 
+    A target that is a symbolic link has the file it points to replaced, not the link; a file
+    replaced keeps its permission bits (a card that the server's user reads stays readable
+    whatever the writer's umask).
+
     Several targets are not replaced at once: a process stopped between two renames leaves
     the earlier ones new and the later ones old. Give the file that vouches for the others
     (a model card, which holds its weights' sha256) last."""
     temps: list[Path] = []
     try:
+        targets = tuple(t.resolve() if t.is_symlink() else t for t in targets)
         for target in targets:
             temps.append(temporary(target))
         yield temps
-        for temp in temps:  # on disk before the renames, or a crash could leave them empty
-            _sync(temp)
+        for temp, target in zip(temps, targets, strict=True):
+            if target.exists():
+                os.chmod(temp, stat.S_IMODE(target.stat().st_mode))
+            _sync(temp)  # on disk before the renames, or a crash could leave them empty
         for temp, target in zip(temps, targets, strict=True):
             os.replace(temp, target)
     except OSError as exc:

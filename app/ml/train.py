@@ -205,6 +205,9 @@ def save(result: TrainResult, data: Mnist, cfg: TrainConfig, models_dir: Path) -
     files.check_folder(models_dir)
     with files.replacing(weights, registry.card_path(models_dir, variant)) as (w, c):
         w.write_bytes(blob)
-        w.chmod(0o644)  # the weights ship and are read by others
         c.write_text(json.dumps(card, indent=2) + "\n")
+        # they ship and are read by others (the server's user): a new pair is readable by all
+        # whatever the umask; a pair replaced keeps its files' modes (files.replacing)
+        w.chmod(0o644)
+        c.chmod(0o644)
     return card

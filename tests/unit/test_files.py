@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,42 @@ def test_a_checked_path_gets_its_folder_and_no_file(tmp_path: Path) -> None:
     target = tmp_path / "new" / "deeper" / "x.json"
     files.check_file(target, "x.json")
     assert target.parent.is_dir() and os.listdir(target.parent) == []  # the probe is gone
+
+
+def test_a_replaced_file_keeps_its_mode_and_a_link_its_link(tmp_path: Path) -> None:
+    """Found by a review: under a umask of 077 a card that the server's user could read came
+    back 0600, and a symbolic link was replaced by a plain file."""
+    target = tmp_path / "card.json"
+    target.write_text("old")
+    target.chmod(0o644)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    umask = os.umask(0o077)
+    try:
+        with files.replacing(link) as (temp,):
+            temp.write_text("new")
+    finally:
+        os.umask(umask)
+    assert link.is_symlink() and target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert sorted(os.listdir(tmp_path)) == ["card.json", "link.json"]
+
+
+def test_a_file_that_may_not_be_written_is_found_before_the_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the user may not write (read-only, or another user's in a sticky folder) was
+    found out only by the rename after the work. Tests run as root, whom permissions do not
+    stop, so the refusal is the operating system's answer, stood in for."""
+    target = tmp_path / "maps.npz"
+    target.write_bytes(b"old")
+    real_open = open
+
+    def refusing_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if Path(file) == target and mode == "ab":
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", refusing_open)
+    with pytest.raises(OutputError, match=f"cannot write {target}: Permission denied"):
+        files.check_file(target, "maps.npz")
+    assert target.read_bytes() == b"old"
