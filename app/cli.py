@@ -166,16 +166,18 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml.nets import VARIANTS
     from app.ml.pack import Layout
 
-    out = batch.npz_target(args.out)  # before anything is loaded: a bad path is one line
+    def known(name: str) -> None:
+        if name not in VARIANTS:
+            raise FeaturemapsError(f"unknown model {name!r} in --models; the variants are "
+                                   f"{', '.join(VARIANTS)}")
+
+    # the names, then the path (which makes its folder), before anything is loaded
     if args.models is not None:
-        models = split_names(args.models, "--models", "network")
-        for name in models:
-            if name not in VARIANTS:
-                raise FeaturemapsError(f"unknown model {name!r} in --models; the variants "
-                                       f"are {', '.join(VARIANTS)}")
+        models = split_names(args.models, "--models", "network", known)
     else:  # what the batch endpoint runs unasked on a server with these settings
         models = default_models(settings.models or registry.shipped_variants(settings.models_dir))
     layers = split_names(args.layers, "--layers", "layer") if args.layers is not None else None
+    out = batch.npz_target(args.out)
     mnist = data.load(settings.data_dir)
     images = mnist.images(args.split)
     if args.limit:

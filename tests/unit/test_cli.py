@@ -17,12 +17,12 @@ import pytest
 from app import cli
 from app.config import Settings
 from app.ml import batch, data, device, evaluate, files, registry, train
-from app.ml.data import Mnist
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError
 from app.ml.nets import build
 from app.ml.pack import Layout
 from app.ml.shifts import DIAGONAL_SHIFTS
+from tests.unit.fakes import interrupt, tiny_mnist
 
 
 @pytest.fixture(autouse=True)
@@ -193,18 +193,8 @@ def test_serve_logs_at_the_configured_level(value: str, level: int) -> None:
     assert done.stdout.strip() == str(level)
 
 
-def tiny_mnist() -> Mnist:
-    x = {s: np.zeros((20, 28, 28), np.uint8) for s in ("train", "valid", "test")}
-    y = {s: np.zeros(20, np.int64) for s in ("train", "valid", "test")}
-    return Mnist(x, y, "0" * 64)
-
-
 def never(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("the work started before the outputs were checked")
-
-
-def interrupt(*args: Any, **kwargs: Any) -> Any:
-    raise KeyboardInterrupt
 
 
 def full_disk(*args: Any, **kwargs: Any) -> Any:
@@ -331,6 +321,9 @@ def test_results_go_nowhere_without_stdout(monkeypatch: pytest.MonkeyPatch) -> N
     (["--layers", "pool2,pool2"], "--layers names a layer twice"),
     (["--models", "max,resnet"], "unknown model 'resnet' in --models; the variants are max, "
                                  "avg, strided, nopool, blurmax"),
+    # the unknown name first, as the API has always said
+    (["--models", "max,resnet,max"], "unknown model 'resnet' in --models; the variants are "
+                                     "max, avg, strided, nopool, blurmax"),
 ])
 def test_extract_reads_names_as_the_api_does(argv: list[str], message: str, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch,
@@ -338,8 +331,10 @@ def test_extract_reads_names_as_the_api_does(argv: list[str], message: str, tmp_
     """Found by a review: duplicates ran twice, `--layers ""` meant every layer, and
     "max,,avg" said "unknown variant(s) ;"."""
     monkeypatch.setattr(data, "load", never)
-    code, _, err = run(["extract", str(tmp_path / "maps.npz"), *argv], capsys)
+    out = tmp_path / "new" / "folder" / "maps.npz"
+    code, _, err = run(["extract", str(out), *argv], capsys)
     assert (code, err) == (2, f"featuremaps: error: {message}\n")
+    assert not (tmp_path / "new").exists()  # refused before the path made its folders
 
 
 @pytest.mark.parametrize(("env", "argv", "models"), [

@@ -25,6 +25,17 @@ def test_empty_and_repeated_names_are_refused(text: str, message: str) -> None:
     assert str(exc.value) == message
 
 
+def test_an_unknown_name_is_named_before_a_repeated_one() -> None:
+    def known(name: str) -> None:
+        if name not in ("max", "avg"):
+            raise InputError(f"unknown {name}")
+
+    with pytest.raises(InputError, match="^unknown foo$"):
+        split_names("max,foo,max", "models=", "network", known)
+    with pytest.raises(InputError, match="^models= names a network twice$"):
+        split_names("max,avg,max", "models=", "network", known)
+
+
 @pytest.mark.parametrize(("available", "chosen"), [
     (("max", "avg", "strided", "nopool", "blurmax"), ["max", "avg"]),
     (("avg", "blurmax", "max"), ["max", "avg"]),

@@ -121,12 +121,12 @@ def parse_models(engine: Engine, models: str | None,
     """The networks named in models=, or the default ones this server has loaded."""
     if models is None:
         return default_models(engine.variants, default)
-    names = split_names(models, "models=", "network")  # as `featuremaps extract --models`
-    for name in names:
+    def known(name: str) -> None:
         if name not in engine.variants:
             raise InvalidParameter(f"unknown model {name!r} in models=; this server has "
                                    f"{', '.join(engine.variants)}")
-    return names
+
+    return split_names(models, "models=", "network", known)  # as `featuremaps extract`
 
 
 def server_timing(timings: dict[str, float]) -> str:
