@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,6 +14,7 @@ import torch.nn.functional as F
 from app.ml import files, registry, train
 from app.ml.data import Mnist
 from app.ml.errors import WeightsError
+from tests.unit.fakes import interrupt, tiny_mnist
 
 
 @pytest.mark.slow
@@ -66,13 +66,6 @@ def test_augmentation_moves_ink_but_keeps_it() -> None:
     assert ink.min() > 0.6 and ink.max() < 1.5  # scaled at most by 0.85..1.10 squared, no loss
 
 
-def tiny_mnist() -> Mnist:
-    """Twenty blank images per split: enough for save() to measure and write a card."""
-    x = {s: np.zeros((20, 28, 28), np.uint8) for s in ("train", "valid", "test")}
-    y = {s: np.zeros(20, np.int64) for s in ("train", "valid", "test")}
-    return Mnist(x, y, "0" * 64)
-
-
 def saved(models_dir: Path, seed: int) -> dict[str, Any]:
     torch.manual_seed(seed)
     return train.save(train.TrainResult(train.build("max")), tiny_mnist(), train.TrainConfig(),
@@ -94,9 +87,6 @@ def test_an_interrupted_save_keeps_the_old_pair(tmp_path: Path, monkeypatch: pyt
     so Ctrl-C in between left a pair `serve` refused."""
     saved(tmp_path, 0)
     before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
-
-    def interrupt(*args: Any, **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
 
     if stage == "test pass":
         monkeypatch.setattr(train, "accuracy", interrupt)
