@@ -278,18 +278,38 @@ def npz_size(layout: Layout, n: int, labels: np.ndarray | None = None) -> int:
     return n * bytes_per_image(layout) + (0 if labels is None else n * labels.itemsize)
 
 
-def available_memory() -> int | None:
-    """The kernel's estimate of the memory that can be had without swapping (MemAvailable,
-    Linux 3.14+: free memory plus the page cache it would give back), or None where it
-    cannot be read. SC_AVPHYS_PAGES is free memory alone, often a small part of that."""
+# the control group's limit and use (v2, then v1): in a container started with --memory,
+# /proc/meminfo still describes the host, and the limit is what the kernel kills at
+CGROUP_MEMORY = ((Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")),
+                 (Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+                  Path("/sys/fs/cgroup/memory/memory.usage_in_bytes")))
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo"),
+                     cgroups: Sequence[tuple[Path, Path]] = CGROUP_MEMORY) -> int | None:
+    """The memory that can be had without swapping or being killed: the kernel's estimate
+    (MemAvailable, Linux 3.14+: free memory plus the page cache it would give back; not
+    SC_AVPHYS_PAGES, free memory alone), or the room left under the control group's memory
+    limit where that is smaller; None where neither can be read."""
+    found: list[int] = []
     try:
-        with open("/proc/meminfo", "rb") as f:
+        with open(meminfo, "rb") as f:
             for line in f:
                 if line.startswith(b"MemAvailable:"):
-                    return int(line.split()[1]) * 1024  # given in kB
+                    found.append(int(line.split()[1]) * 1024)  # given in kB
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    for limit_file, usage_file in cgroups:
+        try:
+            limit = limit_file.read_text().strip()
+            usage = int(usage_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit():  # v2 writes "max" for none; v1 a huge number, which min() passes
+            found.append(max(0, int(limit) - usage))
+        break
+    return min(found) if found else None
 
 
 def in_units(size: int) -> str:

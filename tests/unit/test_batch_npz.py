@@ -146,3 +146,23 @@ def test_available_memory_is_read_on_linux() -> None:
     else:
         assert memory is not None and 0 < memory <= os.sysconf("SC_PAGE_SIZE") * os.sysconf(
             "SC_PHYS_PAGES")
+
+
+def test_a_containers_memory_limit_counts(tmp_path: Path) -> None:
+    """Found by a review: in a container with --memory, /proc/meminfo describes the host, so
+    the check passed and the kernel then killed the extraction without a word."""
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       16000000 kB\nMemAvailable:    8388608 kB\n")
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text(f"{2**30}\n")
+    usage.write_text(f"{2**28}\n")
+    assert batch.available_memory(meminfo, [(limit, usage)]) == 2**30 - 2**28
+    limit.write_text("max\n")  # no limit: the machine's figure
+    assert batch.available_memory(meminfo, [(limit, usage)]) == 8 * 2**30
+    # a limit beyond the machine's memory (v1 writes one for none) leaves the machine's
+    limit.write_text(f"{2**63 - 4096}\n")
+    assert batch.available_memory(meminfo, [(limit, usage)]) == 8 * 2**30
+    # only the control group readable: its room
+    limit.write_text(f"{2**30}\n")
+    assert batch.available_memory(tmp_path / "none", [(limit, usage)]) == 2**30 - 2**28
+    assert batch.available_memory(tmp_path / "none", [(tmp_path / "x", usage)]) is None
