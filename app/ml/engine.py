@@ -104,7 +104,7 @@ class LayerShift:
     change: dict[str, float | None]  # relative L2 change in place per one-pixel nudge (left, ...)
     # the same once the maps are moved along with the input; None where a pixel is not a
     # whole number of units (shifts.change_shifted_back)
-    shifted_back: dict[str, float | None] | None
+    change_shifted_back: dict[str, float | None] | None
 
     @property
     def mean(self) -> float | None:
@@ -112,7 +112,7 @@ class LayerShift:
 
     @property
     def mean_shifted_back(self) -> float | None:
-        return _mean(self.shifted_back)
+        return _mean(self.change_shifted_back)
 
 
 @dataclass(frozen=True)

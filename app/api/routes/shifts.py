@@ -52,7 +52,7 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
                 "layers": [
                     {"name": layer.name, "jump": layer.jump,
                      "change": _rounded(layer.change), "mean": _rounded(layer.mean),
-                     "change_shifted_back": _rounded(layer.shifted_back),
+                     "change_shifted_back": _rounded(layer.change_shifted_back),
                      "mean_shifted_back": _rounded(layer.mean_shifted_back)}
                     for layer in net.layers
                 ],
