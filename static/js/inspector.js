@@ -143,7 +143,7 @@ export class Inspector {
     this.update(this.#result, this.#norm);
     // with a unit under the cursor its new value is read out (update); without one, the
     // live line says where the step went, which the canvas's new name alone would not
-    if (!this.#cursor && data) this.value.textContent = `Channel ${next} (of 0 to ${channels - 1}). ${VALUE_HINT}`;
+    if (!this.#cursor && data) this.value.textContent = `Channel ${next} (channels are numbered 0 to ${channels - 1}). ${VALUE_HINT}`;
   }
 
   #pointer(e) {

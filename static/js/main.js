@@ -338,7 +338,12 @@ class App {
     const sidebar = panel.parentElement;
     const maps = byId('maps').closest('section');
     const oneColumn = window.matchMedia(UI.oneColumn);
-    const place = () => (oneColumn.matches ? maps.after(panel) : sidebar.append(panel));
+    const place = () => {
+      const focused = panel.contains(document.activeElement) ? document.activeElement : null;
+      if (oneColumn.matches) maps.after(panel);
+      else sidebar.append(panel);
+      focused?.focus({ preventScroll: true }); // a moved element loses focus: give it back
+    };
     oneColumn.addEventListener('change', place);
     place();
   }

@@ -18,7 +18,6 @@ export class NudgePanel {
   constructor({ pad, table, status }, nets, layers, onNudge) {
     this.status = status;
     this.table = table;
-    this.idleStatus = status.textContent;
     for (const button of pad.querySelectorAll('button[data-dir]')) {
       button.addEventListener('click', () => onNudge(button.dataset.dir));
     }
@@ -47,9 +46,10 @@ export class NudgePanel {
     }
   }
 
+  /** Say how far the input is moved (nothing while it is not). */
   setOffset(dx, dy) {
     if (dx === 0 && dy === 0) {
-      this.status.textContent = this.idleStatus;
+      this.status.textContent = '';
       return;
     }
     const moves = [[dx, 'right', 'left'], [dy, 'down', 'up']]

@@ -27,11 +27,13 @@ def test_the_nudge_panel_is_read_where_it_is_seen(fm: FeatureMapsPage) -> None:
     document, so it is moved there in the document, and back when the page widens."""
     assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": True, "afterMaps": False,
                                              "belowMaps": False}
+    fm.page.focus("#nudge")  # a moved element loses focus unless it is given back
     fm.page.set_viewport_size({"width": 900, "height": 900})
     # the media query's change event moves it, once the resize has been seen
     fm.page.wait_for_function(f"() => ({NUDGE_PLACE})().afterMaps")
     assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": False, "afterMaps": True,
                                              "belowMaps": True}
+    assert fm.page.evaluate("document.activeElement.id") == "nudge"
     # Tab from the last map canvas reaches the nudge control next
     last_map = fm.page.locator("#maps canvas.map").last
     last_map.focus()

@@ -90,6 +90,9 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     np.testing.assert_array_equal(fm.input_pixels(), shift(nudged, 0, -1))
     status = fm.page.locator("#nudge-status").inner_text()
     assert status.startswith("The input is moved 1 px left and 1 px up (zero fill).")
+    # what the numbers mean stays beside them (a review found it replaced by the line above)
+    help_text = fm.page.locator("#nudge-help")
+    assert help_text.is_visible() and "changed where they are" in help_text.inner_text()
 
     # drawing again goes back to the drawing
     fm.after_paint(lambda: fm.stroke([(0.1, 0.1), (0.15, 0.12)]), source="pad")

@@ -291,8 +291,8 @@ def test_a_channel_opened_from_the_keyboard_marks_no_unit(
     # a step to the next channel is said in the live line, and the canvas is named after it
     fm.page.keyboard.press("]")
     assert inspector.locator(".value").inner_text() == (
-        "Channel 1 (of 0 to 31). Hover the map, or focus it and use the arrow keys, to read "
-        "values.")
+        "Channel 1 (channels are numbered 0 to 31). Hover the map, or focus it and use the "
+        "arrow keys, to read values.")
     canvas = inspector.locator("canvas")
     assert canvas.get_attribute("aria-label") == "max pool1, channel 1; arrow keys move the cursor"
     assert canvas.get_attribute("role") == "application"  # screen readers pass the arrows on
