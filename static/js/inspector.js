@@ -65,6 +65,11 @@ export class Inspector {
     return this.#hit !== null;
   }
 
+  /** Dock on the 'left' or 'right' (see open). */
+  dock(side) {
+    this.root.dataset.side = side;
+  }
+
   /**
    * Enlarge channel hit.channel of hit.layer of hit.net. `side` ('left' or 'right') says
    * where it docks: away from the clicked network's column, whose smaller maps show what
@@ -72,7 +77,7 @@ export class Inspector {
    */
   open(hit, result, norm, side = 'right') {
     this.#opener = document.activeElement;
-    this.root.dataset.side = side;
+    this.dock(side);
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
     // the unit clicked or tapped in the small map is read out and traced at once; opened
     // from the keyboard (no unit), the arrow keys start from the centre

@@ -59,10 +59,12 @@ class App {
     this.input = byId('input28');
     this.grid = new MapGrid(byId('maps'), this.shown, {
       onHover: (hit) => this.#hover(hit),
-      onOpen: (hit) => {
-        const last = this.models.length > 1 && hit.net === this.models[this.models.length - 1];
-        this.inspector.open(hit, this.current?.result ?? null, this.norm, last ? 'left' : 'right');
-      },
+      onOpen: (hit) => this.inspector.open(hit, this.current?.result ?? null, this.norm, this.#sideAwayFrom(hit.net)),
+    });
+    // Tab through the maps with a channel enlarged: it moves off the column being read
+    byId('maps').addEventListener('focusin', (e) => {
+      const { net } = e.target.dataset ?? {};
+      if (net && this.inspector.isOpen) this.inspector.dock(this.#sideAwayFrom(net));
     });
     stackSticky(this.error, byId('maps').querySelector('.maps-head'));
     this.inspector = new Inspector(byId('inspector'), { lut: this.lut, gradient, onHover: (hit) => this.#hover(hit) });
@@ -346,6 +348,13 @@ class App {
     };
     oneColumn.addEventListener('change', place);
     place();
+  }
+
+  /** Where the enlarged channel docks to leave a network's column in view: over the other
+   * column ('left' for the last network, else 'right'). */
+  #sideAwayFrom(net) {
+    const last = this.models.length > 1 && net === this.models[this.models.length - 1];
+    return last ? 'left' : 'right';
   }
 
   /** Undo is offered only while there is a stroke to take back. */

@@ -359,3 +359,24 @@ def test_the_arrow_keys_choose_the_channel_that_enter_enlarges(
     fm.page.keyboard.press("Escape")  # focus back on the map, its choice outlined again
     assert fm.page.evaluate("document.activeElement.dataset.layer") == "pool1"
     assert mark.is_visible()
+
+
+def test_the_enlarged_channel_moves_off_the_map_the_keyboard_reaches(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by an accessibility audit: opened from max, it docks over the avg column, and
+    Tab on into the avg maps put their focus ring under it."""
+    _, path = digit_files[0]
+    upload_digit(fm, path)
+    fm.page.focus('canvas.map[data-net="max"][data-layer="pool1"]')
+    fm.page.keyboard.press("Enter")
+    inspector = fm.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    assert inspector.get_attribute("data-side") == "right"
+    avg = fm.page.locator('canvas.map[data-net="avg"][data-layer="pool1"]')
+    avg.focus()
+    assert inspector.get_attribute("data-side") == "left"
+    a, b = avg.bounding_box(), inspector.bounding_box()
+    assert a is not None and b is not None
+    assert b["x"] + b["width"] <= a["x"] or a["x"] + a["width"] <= b["x"]  # side by side
+    fm.page.focus('canvas.map[data-net="max"][data-layer="conv2"]')
+    assert inspector.get_attribute("data-side") == "right"
