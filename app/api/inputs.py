@@ -122,6 +122,8 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
 
 ONE_FILE = "multipart body has more than one file: send exactly one, as 'file'"
 CUT_OFF = "multipart body is cut off: it has no closing boundary"
+TEXT_TOO_LARGE = (f"multipart text field over {MAX_TEXT_FIELD // 1024} KiB: only the file is "
+                  "read, so send it as a file part named 'file' (curl -F file=@path)")
 EPILOGUE = 1024  # bytes after the closing boundary that are still looked through
 
 
@@ -150,9 +152,11 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
     try:
         form = await Request(request.scope, receive).form(
             max_files=1, max_fields=8, max_part_size=MAX_TEXT_FIELD)
-    except HTTPException as exc:  # Starlette's own 400s, but one that would name its limit
+    except HTTPException as exc:  # Starlette's own 400s, but those that name its limits
         if str(exc.detail).startswith("Too many files"):
             raise BadRequest(ONE_FILE) from None
+        if str(exc.detail).startswith("Part exceeded maximum size"):
+            raise PayloadTooLarge(TEXT_TOO_LARGE) from None
         raise
     try:
         files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]

@@ -73,6 +73,21 @@ def in_chunks(body: bytes, size: int = 100) -> Iterator[bytes]:
         yield body[start:start + size]
 
 
+def test_a_large_multipart_text_field_is_a_413_that_says_what_is_read(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Found by a review: Starlette's own 400, 'Part exceeded maximum size of 64KB.', where
+    the README lists a 413 and every message says what is accepted."""
+    _, digit = test_digit_pngs[0]
+    r = client.post("/api/v1/featuremaps", files={"file": ("d.png", digit, "image/png")},
+                    data={"note": "x" * (65 * 1024)})
+    assert (r.status_code, r.json()) == (413, {
+        "detail": "multipart text field over 64 KiB: only the file is read, so send it as a "
+                  "file part named 'file' (curl -F file=@path)"})
+    small = client.post("/api/v1/featuremaps", files={"file": ("d.png", digit, "image/png")},
+                        data={"note": "x" * 1024})
+    assert small.status_code == 200  # a small text field beside the file is passed over
+
+
 @pytest.mark.parametrize("chunked", [False, True])
 def test_a_multipart_body_cut_off_inside_its_file_says_so(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], chunked: bool) -> None:
