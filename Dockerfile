@@ -68,6 +68,9 @@ RUN groupadd --gid 10001 featuremaps \
         --shell /usr/sbin/nologin featuremaps
 
 COPY --from=deps /opt/venv /opt/venv
+# `featuremaps ...` as the docs write it (the app is not pip-installed, so pip made no script)
+RUN printf '#!/bin/sh\nexec python -m app.cli "$@"\n' > /opt/venv/bin/featuremaps \
+ && chmod 755 /opt/venv/bin/featuremaps
 
 WORKDIR /app
 COPY models/ /app/models/
@@ -85,10 +88,13 @@ RUN chmod -R a+rX /app \
 USER 10001:10001
 EXPOSE 8000
 
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
+# every 10 s: orchestrators waiting for "healthy" wait one interval after the start (about 2 s)
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('FEATUREMAPS_PORT', '8000'), timeout=4).status == 200 else 1)"]
 
 # `featuremaps serve`: loads (and checks) the weights before it binds the port, and logs to
 # stderr, the app's JSON access log included. exec: python is PID 1 and gets SIGTERM.
-# The device defaults to auto: a CUDA build uses the GPU when run with --gpus all.
-CMD ["python", "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# Host and port come from FEATUREMAPS_HOST / FEATUREMAPS_PORT (0.0.0.0:8000 above), so -e
+# changes them. The device defaults to auto: a CUDA build uses the GPU when run with
+# --gpus all (-e FEATUREMAPS_DEVICE=cuda makes a missing GPU stop start-up instead).
+CMD ["python", "-m", "app.cli", "serve"]

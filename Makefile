@@ -36,7 +36,7 @@ test: $(VENV)/.installed-dev data
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow and not browser and not docker" $(PYTEST_ARGS)
 
-test-docker: $(VENV)/.installed-dev data
+test-docker: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m docker tests/docker $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev data

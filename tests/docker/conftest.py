@@ -21,6 +21,11 @@ from app.config import PROJECT_ROOT, Settings
 
 ARTIFACT = PROJECT_ROOT / "tests" / "artifacts" / "docker.json"
 
+# files a developer's working copy may hold: .dockerignore keeps them out of the image
+PLANTED = (".env", "app/.env.local", "app/planted.pem", "models/planted.key",
+           "data/mnist.npz", ".venv/pyvenv.cfg", "tests/planted.py",
+           "app/__pycache__/planted.cpython-311.pyc")
+
 # what the run measured; written out and shown in the terminal summary
 REPORT: dict[str, Any] = {}
 
@@ -56,6 +61,9 @@ def built_image(docker_daemon: dockerkit.Docker) -> Iterator[dockerkit.Built]:
         ctx = work / "context"
         ctx.mkdir()
         dockerkit.copy_tracked_files(ctx)
+        for name in PLANTED:  # what a working copy holds and the image must not
+            (ctx / name).parent.mkdir(parents=True, exist_ok=True)
+            (ctx / name).write_text("planted by the smoke test\n")
         started = time.monotonic()
         wheels = dockerkit.download_wheels(ctx)
         REPORT["wheels"] = len(wheels)

@@ -475,11 +475,13 @@ LABEL = "featuremaps.smoke-test"
 
 
 @contextlib.contextmanager
-def container(docker: Docker, image: str, *run_args: str) -> Iterator[Container]:
-    """`docker run -d` published on 127.0.0.1 only; always removed afterwards."""
+def container(docker: Docker, image: str, *run_args: str,
+              inside: int = 8000) -> Iterator[Container]:
+    """`docker run -d` with its port `inside` published on 127.0.0.1 only; always removed
+    afterwards."""
     port = free_port()
     name = f"featuremaps-smoke-{os.getpid()}-{port}"
-    docker("run", "-d", "--name", name, "--label", LABEL, "-p", f"127.0.0.1:{port}:8000",
+    docker("run", "-d", "--name", name, "--label", LABEL, "-p", f"127.0.0.1:{port}:{inside}",
            *run_args, image, timeout=120)
     try:
         yield Container(docker, name, port)

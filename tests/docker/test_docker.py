@@ -203,3 +203,41 @@ def test_code_changes_reuse_the_dependency_layer(built_image: dockerkit.Built,
         assert all("Using cache" not in s for s in app_steps), app_steps
     finally:
         built_image.docker("rmi", tag, timeout=120, check=False)
+
+
+def test_the_image_holds_only_what_it_serves(built_image: dockerkit.Built) -> None:
+    """The build context held a developer's leftovers (conftest.PLANTED: a .env, keys, the
+    MNIST cache, a venv, tests, bytecode): .dockerignore keeps every one out."""
+    out = built_image.docker(
+        "run", "--rm", "--label", dockerkit.LABEL, "--entrypoint", "sh", built_image.image,
+        "-c", "ls -A /app; echo ---; find /app -name 'planted*' -o -name '.env*' "
+              "-o -name '*.npz' -o -name '*.pem' -o -name '*.key'", timeout=120).stdout
+    listing, found = out.split("---\n")
+    assert listing.split() == ["app", "models", "static", "templates"]
+    assert found.split() == []
+
+
+def test_host_and_port_come_from_the_environment(built_image: dockerkit.Built) -> None:
+    """Found by a review: the image's command fixed --host and --port, so -e
+    FEATUREMAPS_PORT was ignored in silence; the health check follows the port too."""
+    with dockerkit.container(built_image.docker, built_image.image, "-e",
+                             "FEATUREMAPS_PORT=9000", "--health-interval=2s",
+                             inside=9000) as moved:
+        assert moved.wait_healthz()["status"] == "ok"
+        assert moved.wait_health_status("healthy") == "healthy", moved.inspect()["State"]
+
+
+def test_a_bad_setting_stops_start_up_with_one_line(built_image: dockerkit.Built) -> None:
+    done = built_image.docker("run", "--rm", "--label", dockerkit.LABEL, "-e",
+                              "FEATUREMAPS_WORKERS=0", built_image.image, timeout=120,
+                              check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("featuremaps: error: "), lines
+    assert "FEATUREMAPS_WORKERS" in lines[0]
+
+
+def test_the_featuremaps_command_is_there(built_image: dockerkit.Built) -> None:
+    out = built_image.docker("run", "--rm", "--label", dockerkit.LABEL, built_image.image,
+                             "featuremaps", "--help", timeout=120).stdout
+    assert all(command in out for command in ("serve", "train", "evaluate", "extract", "data"))
