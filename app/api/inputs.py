@@ -122,8 +122,8 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
 
 ONE_FILE = "multipart body has more than one file: send exactly one, as 'file'"
 CUT_OFF = "multipart body is cut off: it has no closing boundary"
-TEXT_TOO_LARGE = (f"multipart text field over {MAX_TEXT_FIELD // 1024} KiB: only the file is "
-                  "read, so send it as a file part named 'file' (curl -F file=@path)")
+TEXT_TOO_LARGE = (f"multipart text field over {MAX_TEXT_FIELD // 1024} KiB: text fields are "
+                  "not read; send the file part named 'file' alone (curl -F file=@path)")
 EPILOGUE = 1024  # bytes after the closing boundary that are still looked through
 
 

@@ -81,8 +81,8 @@ def test_a_large_multipart_text_field_is_a_413_that_says_what_is_read(
     r = client.post("/api/v1/featuremaps", files={"file": ("d.png", digit, "image/png")},
                     data={"note": "x" * (65 * 1024)})
     assert (r.status_code, r.json()) == (413, {
-        "detail": "multipart text field over 64 KiB: only the file is read, so send it as a "
-                  "file part named 'file' (curl -F file=@path)"})
+        "detail": "multipart text field over 64 KiB: text fields are not read; send the file "
+                  "part named 'file' alone (curl -F file=@path)"})
     small = client.post("/api/v1/featuremaps", files={"file": ("d.png", digit, "image/png")},
                         data={"note": "x" * 1024})
     assert small.status_code == 200  # a small text field beside the file is passed over

@@ -129,7 +129,9 @@ def test_a_multipart_upload_gets_the_same_npz_as_a_raw_body(client: TestClient) 
     # text fields are never used: one may not hold more than 64 KiB in memory
     big = client.post(url, files={"note": (None, "x" * 70_000),
                                   "file": ("images.npy", npy(images), "application/octet-stream")})
-    assert (big.status_code, big.json()) == (400, {"detail": "Part exceeded maximum size of 64KB."})
+    assert (big.status_code, big.json()) == (413, {
+        "detail": "multipart text field over 64 KiB: text fields are not read; send the file "
+                  "part named 'file' alone (curl -F file=@path)"})
 
 
 def test_integer_images_are_levels_like_uint8(client: TestClient) -> None:
