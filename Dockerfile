@@ -38,7 +38,9 @@ COPY wheels/ /wheels/
 
 # The project's own dependency list, split in two: torch from TORCH_INDEX_URL (its CPU build
 # is a fraction of the size of the default CUDA one), then the rest from the normal index.
-# torch's wheel carries its own C++ unit-test binaries (about 130 MB): they go.
+# torch's wheel carries its own C++ unit-test binaries (about 130 MB) and C++ headers for
+# building extensions (62 MB), and the packages carry their test suites (about 60 MB, sympy's
+# and numpy's the most): none is used at run time, so they go.
 # The app itself is not pip-installed: it runs from /app, where it finds templates, static
 # and models next to the package.
 RUN python -c "import re, tomllib; deps = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']; torch = [d for d in deps if re.split(r'[<>=!~;\[ ]', d, maxsplit=1)[0].lower() == 'torch']; assert len(torch) == 1, deps; open('/src/torch.txt', 'w').write(torch[0] + '\n'); open('/src/rest.txt', 'w').write('\n'.join(d for d in deps if d not in torch) + '\n')" \
@@ -47,7 +49,9 @@ RUN python -c "import re, tomllib; deps = tomllib.load(open('/src/pyproject.toml
  && pip check \
  && rm -rf /opt/venv/lib/python3*/site-packages/torch/test \
            /opt/venv/lib/python3*/site-packages/torch/bin/test_* \
-           /opt/venv/lib/python3*/site-packages/torch/bin/*Test
+           /opt/venv/lib/python3*/site-packages/torch/bin/*Test \
+           /opt/venv/lib/python3*/site-packages/torch/include \
+ && find /opt/venv/lib/python3*/site-packages -depth -type d -name tests -exec rm -rf {} +
 
 # ---- runtime: the venv, the code, the weights; no wheels, no build caches ----
 FROM ${BASE_IMAGE}
