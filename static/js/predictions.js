@@ -1,6 +1,6 @@
 // Each network's prediction, and its ten probabilities as a bar per digit.
 
-import { el, percent } from './dom.js';
+import { el, percent, setText } from './dom.js';
 import { isBlank } from './wire.js';
 
 const BLANK_NOTE = 'The input is blank (no ink found), so this is a guess about nothing.';
@@ -9,6 +9,7 @@ export class Predictions {
   #views = new Map();
 
   #announcer;
+  #last = null; // the result shown, for a table of numbers opened later
 
   /**
    * `nets`: the /api/v1/models entries of the networks shown; `placeFor(name)`: the element
@@ -28,14 +29,34 @@ export class Predictions {
         list.append(item);
         bars.push({ item, fill });
       }
+      // the ten as numbers, on demand: written only while open (a text change costs a layout
+      // pass, at every update while drawing); 0-4 and 5-9 side by side, to keep the sticky
+      // head of the maps short
+      const cells = [];
+      const heads = [];
+      const pair = (d) => {
+        const head = el('th', { scope: 'row', text: d });
+        const cell = el('td', { class: 'num', dataset: { digit: d }, text: '–' });
+        heads[d] = head;
+        cells[d] = cell;
+        return [head, cell];
+      };
+      const numbers = el('table', { class: 'pred-numbers' },
+        el('caption', { class: 'visually-hidden', text: `${net.name}: probability of each digit` }),
+        el('tbody', {}, ...Array.from({ length: 5 }, (_, r) => el('tr', {}, ...pair(r), ...pair(r + 5)))));
+      const all = el('details', { class: 'pred-all' }, el('summary', { text: 'all ten as numbers' }), numbers);
+      all.addEventListener('toggle', () => {
+        if (all.open && this.#last) this.#fill(this.#views.get(net.name), this.#last.models[net.name]);
+      });
       const box = el('div', { class: 'pred', dataset: { net: net.name } },
-        el('h3', {}, el('strong', { text: net.name }), ` · ${net.title}`), top, blank, list);
+        el('h3', {}, el('strong', { text: net.name }), ` · ${net.title}`), top, blank, list, all);
       placeFor(net.name).append(box);
-      this.#views.set(net.name, { box, top, blank, bars });
+      this.#views.set(net.name, { box, top, blank, bars, all, cells, heads });
     }
   }
 
   show(result) {
+    this.#last = result;
     // no ink survived preprocessing (an empty or uniform image): the networks still answer,
     // often confidently, for an all-zero input; say so beside the number
     const blank = isBlank(result.input);
@@ -59,7 +80,18 @@ export class Predictions {
         bar.item.setAttribute('aria-label', label);
         bar.item.classList.toggle('top', d === net.prediction);
       });
+      if (view.all.open) this.#fill(view, net);
     }
+  }
+
+  /** The open table of numbers: each digit's probability, the predicted one marked. */
+  #fill(view, net) {
+    if (!net) return;
+    view.cells.forEach((cell, d) => {
+      setText(cell, percent(net.probabilities[d], 2));
+      cell.classList.toggle('top', d === net.prediction);
+      view.heads[d].classList.toggle('top', d === net.prediction);
+    });
   }
 
   /** Put a settled input's predictions into the live region, in one sentence: called for a
@@ -74,12 +106,18 @@ export class Predictions {
   }
 
   clear() {
+    this.#last = null;
     this.#announcer.textContent = '';
     for (const view of this.#views.values()) {
       delete view.box.dataset.prediction;
       view.shown = null;
       view.top.textContent = 'no drawing yet';
       view.blank.hidden = true;
+      view.cells.forEach((cell, d) => {
+        cell.textContent = '–';
+        cell.classList.remove('top');
+        view.heads[d].classList.remove('top');
+      });
       for (const bar of view.bars) {
         bar.fill.style.transform = 'scaleY(0)';
         bar.item.removeAttribute('aria-label');

@@ -279,3 +279,31 @@ def test_without_the_socket_drawing_falls_back_to_post(browser: Any, server_url:
     assert_layers_painted(fm)
     context.close()
     assert not fm.errors, fm.errors
+
+
+def test_the_ten_probabilities_can_be_read_as_numbers(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """On a touch screen or from the keyboard the bars' values (a hover title) cannot be
+    read; a disclosure under each network's bars gives them as numbers."""
+    label, path = digit_files[18]
+    png = path.read_bytes()
+    fm.after_paint(lambda: fm.upload(path.name, png, "image/png"), source="upload")
+    def numbers(net: str) -> list[str]:
+        cells = fm.page.locator(f'.pred[data-net="{net}"] .pred-numbers td')
+        by_digit = {int(c.get_attribute("data-digit") or -1): c.text_content() or ""
+                    for c in cells.all()}
+        return [by_digit[d] for d in range(10)]
+
+    assert numbers("avg") == ["–"] * 10  # not written while closed
+    fm.page.locator('.pred[data-net="avg"] .pred-all summary').click()
+    expected = fm.api.featuremaps(png)["models"]["avg"]
+    assert numbers("avg") == [f"{p * 100:.2f}%" for p in expected["probabilities"]]
+    top = fm.page.locator('.pred[data-net="avg"] .pred-numbers th.top')
+    assert top.inner_text() == str(expected["prediction"])
+    # open, it follows the next input
+    _, other = digit_files[0]
+    fm.after_paint(lambda: fm.upload(other.name, other.read_bytes(), "image/png"),
+                   source="upload")
+    again = fm.api.featuremaps(other.read_bytes())["models"]["avg"]
+    assert numbers("avg") == [f"{p * 100:.2f}%" for p in again["probabilities"]]
+    assert numbers("max") == ["–"] * 10  # the other network's stays closed and unwritten
