@@ -73,19 +73,37 @@ def refuse_folder(target: Path, example: str) -> None:
         raise OutputError(f"{target} is a folder: give a file name, e.g. {target / example}")
 
 
+def real_path(target: Path) -> Path:
+    """Where writing `target` lands: the file a symbolic link points to (a loop is an
+    OutputError, where Python raises RuntimeError), else `target` itself."""
+    try:
+        return target.resolve() if target.is_symlink() else target
+    except (RuntimeError, OSError) as exc:
+        raise OutputError(f"cannot write {target}: a symbolic link that leads nowhere "
+                          f"({exc})") from exc
+
+
 def check_file(target: Path, example: str) -> None:
-    """`target` can be written: not a folder, its folder made if missing, a file can be
-    created there (probed with a temporary one, removed at once), and a file already there
-    may be written (opened for appending, nothing written: a read-only file, or another
-    user's in a sticky folder, would otherwise be found out only after the work)."""
-    refuse_folder(target, example)
-    check_folder(target.parent, target)
-    if target.exists():
-        try:
-            with open(target, "ab"):
-                pass
-        except OSError as exc:
-            raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
+    """`target` can be written: not a folder, its folder (a link's target's) made if missing,
+    a file can be created there (probed with a temporary one, removed at once), and a file
+    already there may be replaced. Replacing is a rename, which needs the folder's write
+    permission, not the file's: a read-only file is replaced, as `mv` would; but in a sticky
+    folder (/tmp) only its owner, the folder's, or root may, which would otherwise be found
+    out only after the work."""
+    real = real_path(target)
+    refuse_folder(real, example)
+    check_folder(real.parent, target)
+    try:
+        if not real.exists():
+            return
+        owner = real.stat().st_uid
+        folder = real.parent.stat()
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
+    euid = os.geteuid()
+    if folder.st_mode & stat.S_ISVTX and euid not in (0, owner, folder.st_uid):
+        raise OutputError(f"cannot write {target}: it belongs to another user, in a folder "
+                          "where only a file's owner may replace it")
 
 
 def check_folder(folder: Path, target: Path | None = None) -> None:
@@ -117,13 +135,13 @@ def replacing(*targets: Path) -> Iterator[list[Path]]:
     the earlier ones new and the later ones old. Give the file that vouches for the others
     (a model card, which holds its weights' sha256) last."""
     temps: list[Path] = []
+    targets = tuple(real_path(t) for t in targets)
     try:
-        targets = tuple(t.resolve() if t.is_symlink() else t for t in targets)
         for target in targets:
             temps.append(temporary(target))
         yield temps
         for temp, target in zip(temps, targets, strict=True):
-            if target.exists():
+            with contextlib.suppress(FileNotFoundError):  # a new file keeps the umask's mode
                 os.chmod(temp, stat.S_IMODE(target.stat().st_mode))
             _sync(temp)  # on disk before the renames, or a crash could leave them empty
         for temp, target in zip(temps, targets, strict=True):

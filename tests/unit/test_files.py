@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -109,21 +108,51 @@ def test_a_replaced_file_keeps_its_mode_and_a_link_its_link(tmp_path: Path) -> N
     assert sorted(os.listdir(tmp_path)) == ["card.json", "link.json"]
 
 
-def test_a_file_that_may_not_be_written_is_found_before_the_work(
+def test_another_users_file_in_a_sticky_folder_is_found_before_the_work(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file the user may not write (read-only, or another user's in a sticky folder) was
-    found out only by the rename after the work. Tests run as root, whom permissions do not
-    stop, so the refusal is the operating system's answer, stood in for."""
-    target = tmp_path / "maps.npz"
-    target.write_bytes(b"old")
-    real_open = open
-
-    def refusing_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if Path(file) == target and mode == "ab":
-            raise PermissionError(errno.EACCES, "Permission denied")
-        return real_open(file, mode, *args, **kwargs)
-
-    monkeypatch.setattr("builtins.open", refusing_open)
-    with pytest.raises(OutputError, match=f"cannot write {target}: Permission denied"):
+    """Renaming over a file in a sticky folder (/tmp) is for its owner, the folder's, or
+    root: anyone else's rename fails, which was found out only after the work. Tests run as
+    root, so the user is stood in for by geteuid."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    target = folder / "maps.npz"
+    target.write_bytes(b"theirs")
+    os.chown(target, 12345, 12345)
+    monkeypatch.setattr(files.os, "geteuid", lambda: 1000)
+    with pytest.raises(OutputError, match=f"cannot write {target}: it belongs to another user"):
         files.check_file(target, "maps.npz")
-    assert target.read_bytes() == b"old"
+    assert target.read_bytes() == b"theirs"
+    monkeypatch.setattr(files.os, "geteuid", lambda: 12345)  # its owner may
+    files.check_file(target, "maps.npz")
+    folder.chmod(0o777)  # no sticky bit: the folder's write permission is enough
+    monkeypatch.setattr(files.os, "geteuid", lambda: 1000)
+    files.check_file(target, "maps.npz")
+
+
+def test_a_read_only_file_is_replaced_as_mv_would(tmp_path: Path) -> None:
+    target = tmp_path / "shifts.json"
+    target.write_text("old")
+    target.chmod(0o444)
+    files.check_file(target, "shifts.json")
+    with files.replacing(target) as (temp,):
+        temp.write_text("new")
+    assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o444
+
+
+def test_links_that_lead_nowhere_are_found_before_the_work(tmp_path: Path) -> None:
+    """Found by a review: a link to itself raised RuntimeError (a traceback) after the work,
+    and a link into a missing folder passed the check and failed at the end."""
+    loop = tmp_path / "loop.npz"
+    loop.symlink_to(loop)
+    with pytest.raises(OutputError, match="a symbolic link that leads nowhere"):
+        files.check_file(loop, "maps.npz")
+    with pytest.raises(OutputError, match="a symbolic link that leads nowhere"), \
+            files.replacing(loop):
+        pass
+    dangling = tmp_path / "out.json"
+    dangling.symlink_to(tmp_path / "made" / "here.json")
+    files.check_file(dangling, "out.json")  # the folder it points into is made
+    with files.replacing(dangling) as (temp,):
+        temp.write_text("new")
+    assert (tmp_path / "made" / "here.json").read_text() == "new" and dangling.is_symlink()
