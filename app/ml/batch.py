@@ -283,6 +283,20 @@ def npz_size(layout: Layout, n: int, labels: np.ndarray | None = None) -> int:
 CGROUP_MEMORY = ((Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")),
                  (Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
                   Path("/sys/fs/cgroup/memory/memory.usage_in_bytes")))
+# the page cache the kernel gives back before it kills, counted in the use above (as
+# `docker stats` leaves it out): memory.stat's inactive_file (v1: total_inactive_file)
+RECLAIMABLE = (b"inactive_file", b"total_inactive_file")
+
+
+def _reclaimable(usage_file: Path) -> int:
+    try:
+        for line in (usage_file.parent / "memory.stat").read_bytes().splitlines():
+            key, _, value = line.partition(b" ")
+            if key in RECLAIMABLE:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def available_memory(meminfo: Path = Path("/proc/meminfo"),
@@ -307,7 +321,7 @@ def available_memory(meminfo: Path = Path("/proc/meminfo"),
         except (OSError, ValueError):
             continue
         if limit.isdigit():  # v2 writes "max" for none; v1 a huge number, which min() passes
-            found.append(max(0, int(limit) - usage))
+            found.append(max(0, int(limit) - usage + _reclaimable(usage_file)))
         break
     return min(found) if found else None
 
