@@ -152,6 +152,9 @@ def test_integer_images_are_levels_like_uint8(client: TestClient) -> None:
     ("models=strided&layers=pool1", "model 'strided' has no layer 'pool1'; its layers are "
                                     "conv1, conv2, conv3"),
     ("layers=pool2,pool2", "layers= names a layer twice"),
+    # an unknown name before a repeat, as for models=
+    ("layers=pool9,pool9", "model 'max' has no layer 'pool9'; its layers are conv1, pool1, "
+                           "conv2, pool2, conv3"),
 ])
 def test_an_unknown_layer_is_a_bad_parameter(client: TestClient, query: str,
                                              detail: str) -> None:

@@ -324,6 +324,10 @@ def test_results_go_nowhere_without_stdout(monkeypatch: pytest.MonkeyPatch) -> N
     # the unknown name first, as the API has always said
     (["--models", "max,resnet,max"], "unknown model 'resnet' in --models; the variants are "
                                      "max, avg, strided, nopool, blurmax"),
+    (["--layers", "pool9,pool9"], "model 'max' has no layer 'pool9'; its layers are conv1, "
+                                  "pool1, conv2, pool2, conv3"),
+    (["--models", "strided", "--layers", "pool1"], "model 'strided' has no layer 'pool1'; its "
+                                                  "layers are conv1, conv2, conv3"),
 ])
 def test_extract_reads_names_as_the_api_does(argv: list[str], message: str, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch,

@@ -56,13 +56,14 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     (value = low + q/255*(high-low))."""
     check_query(request, ("models", "layers"))
     names = parse_models(engine, models)
-    # as `featuremaps extract --layers`
-    chosen = split_names(layers, "layers=", "layer") if layers is not None else None
-    if chosen is not None:
+    def known(layer: str) -> None:
         try:
-            engine.check_layers(names, chosen)
+            engine.check_layers(names, [layer])
         except UnknownName as exc:  # a query value, not a path: 422 as for models=
             raise InvalidParameter(str(exc)) from exc
+
+    # as `featuremaps extract --layers`: an unknown name first, then one given twice
+    chosen = split_names(layers, "layers=", "layer", known) if layers is not None else None
     layout = Layout.plan(engine.nets(names), chosen)
     if media_type(request) == "multipart/form-data":  # curl -F file=@images.npy, as elsewhere
         body = await multipart_file(request, "the .npy or .npz")
