@@ -61,10 +61,22 @@ class App {
       onHover: (hit) => this.#hover(hit),
       onOpen: (hit) => this.inspector.open(hit, this.current?.result ?? null, this.norm, this.#sideAwayFrom(hit.net)),
     });
-    // Tab through the maps with a channel enlarged: it moves off the column being read
+    // Tab through the maps with a channel enlarged: a map it covers is uncovered, by docking
+    // it over the other column (wide pages) or, where it spans the page (phones), by
+    // scrolling the map up clear of it
     byId('maps').addEventListener('focusin', (e) => {
       const { net } = e.target.dataset ?? {};
-      if (net && this.inspector.isOpen) this.inspector.dock(this.#sideAwayFrom(net));
+      if (!net || !this.inspector.isOpen) return;
+      const gap = () => {
+        const map = e.target.getBoundingClientRect();
+        const panel = this.inspector.root.getBoundingClientRect();
+        const apart = map.right <= panel.left || panel.right <= map.left
+          || map.bottom <= panel.top || panel.bottom <= map.top;
+        return apart ? 0 : map.bottom - panel.top;
+      };
+      if (gap() > 0) this.inspector.dock(this.#sideAwayFrom(net));
+      const covered = gap();
+      if (covered > 0) window.scrollBy(0, covered + 8);
     });
     stackSticky(this.error, byId('maps').querySelector('.maps-head'));
     this.inspector = new Inspector(byId('inspector'), { lut: this.lut, gradient, onHover: (hit) => this.#hover(hit) });
@@ -344,7 +356,9 @@ class App {
       const focused = panel.contains(document.activeElement) ? document.activeElement : null;
       if (oneColumn.matches) maps.after(panel);
       else sidebar.append(panel);
-      focused?.focus({ preventScroll: true }); // a moved element loses focus: give it back
+      // a moved element loses focus: give it back, and bring it into view where it now is
+      focused?.focus({ preventScroll: true });
+      focused?.scrollIntoView({ block: 'nearest' });
     };
     oneColumn.addEventListener('change', place);
     place();

@@ -52,7 +52,10 @@ export class MapGrid {
     for (const net of this.nets) for (const l of net.layers) if (!names.includes(l.name)) names.push(l.name);
     this.heads = new Map(this.nets.map((n) => [n.name, el('div', { class: 'net-head', dataset: { net: n.name } })]));
     const head = el('div', { class: 'maps-row maps-head' }, el('div', { class: 'layer-head' }), ...this.heads.values());
-    this.root.replaceChildren(head);
+    // a channel chosen with the arrow keys is said here: a focused canvas's new name alone
+    // is not reliably read out
+    this.said = el('p', { class: 'visually-hidden', 'aria-live': 'polite' });
+    this.root.replaceChildren(this.said, head);
     for (const name of names) {
       const owner = this.nets.find((n) => n.layers.some((l) => l.name === name));
       const info = owner.layers.find((l) => l.name === name);
@@ -100,7 +103,11 @@ export class MapGrid {
     const base = `${net} ${layer}: ${c} maps of ${h}x${w}`;
     return chosen === null
       ? `${base}; click a channel to enlarge it, or choose one with the arrow keys and press Enter`
-      : `${base}; channel ${chosen} chosen (0 to ${c - 1}); Enter enlarges it`;
+      : `${base}; ${MapGrid.#chosen(chosen, c)}`;
+  }
+
+  static #chosen(channel, channels) {
+    return `channel ${channel} chosen (channels are numbered 0 to ${channels - 1}); Enter enlarges it`;
   }
 
   #listen(canvas, overlay, net, layer, layout) {
@@ -127,6 +134,7 @@ export class MapGrid {
       canvas.dataset.chosen = channel;
       placeMark(mark, unitsRect(layout, channel, [0, layout.h - 1], [0, layout.w - 1]), layout.width, layout.height);
       canvas.setAttribute('aria-label', MapGrid.#label(net, layer, shape, channel));
+      this.said.textContent = `${net} ${layer}: ${MapGrid.#chosen(channel, layout.channels)}`;
     };
     canvas.addEventListener('keydown', (e) => {
       const direction = UI.arrowKeys[e.key];

@@ -277,14 +277,20 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     assert (marks.get_attribute("data-row"), marks.get_attribute("data-col")) == ("2", "2")
 
 
-def test_a_channel_opened_from_the_keyboard_marks_no_unit(
-        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
-    _, path = digit_files[0]
+def open_from_keyboard(fm: FeatureMapsPage, path: Path, net: str = "max",
+                       layer: str = "pool1") -> Any:
+    """Upload a digit, focus a layer's maps and press Enter: the enlarged channel, open."""
     upload_digit(fm, path)
-    fm.page.focus('canvas.map[data-net="max"][data-layer="pool1"]')
+    fm.page.focus(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
     fm.page.keyboard.press("Enter")
     inspector = fm.page.locator("#inspector")
     inspector.wait_for(state="visible")
+    return inspector
+
+
+def test_a_channel_opened_from_the_keyboard_marks_no_unit(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    inspector = open_from_keyboard(fm, digit_files[0][1])
     assert inspector.locator(".value").inner_text() == ("Hover the map, or focus it and use the "
                                                         "arrow keys, to read values.")
     assert inspector.locator(".mark:not([hidden])").count() == 0
@@ -338,8 +344,9 @@ def test_the_arrow_keys_choose_the_channel_that_enter_enlarges(
     for key in ("ArrowRight", "ArrowRight", "ArrowRight", "ArrowDown", "ArrowLeft"):
         fm.page.keyboard.press(key)
     assert canvas.get_attribute("data-chosen") == "9"
-    assert canvas.get_attribute("aria-label") == (
-        "avg pool1: 32 maps of 13x13; channel 9 chosen (0 to 31); Enter enlarges it")
+    said = ("avg pool1: channel 9 chosen (channels are numbered 0 to 31); Enter enlarges it")
+    assert canvas.get_attribute("aria-label") == "avg pool1: 32 maps of 13x13; " + said[11:]
+    assert fm.page.locator("#maps > p[aria-live]").text_content() == said
     # the chosen channel is outlined over exactly its map
     mark = fm.page.locator('.overlay[data-net="avg"][data-layer="pool1"] .mark-channel')
     box, canvas_box = mark.bounding_box(), canvas.bounding_box()
@@ -365,12 +372,7 @@ def test_the_enlarged_channel_moves_off_the_map_the_keyboard_reaches(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """Found by an accessibility audit: opened from max, it docks over the avg column, and
     Tab on into the avg maps put their focus ring under it."""
-    _, path = digit_files[0]
-    upload_digit(fm, path)
-    fm.page.focus('canvas.map[data-net="max"][data-layer="pool1"]')
-    fm.page.keyboard.press("Enter")
-    inspector = fm.page.locator("#inspector")
-    inspector.wait_for(state="visible")
+    inspector = open_from_keyboard(fm, digit_files[0][1])
     assert inspector.get_attribute("data-side") == "right"
     avg = fm.page.locator('canvas.map[data-net="avg"][data-layer="pool1"]')
     avg.focus()
@@ -378,5 +380,21 @@ def test_the_enlarged_channel_moves_off_the_map_the_keyboard_reaches(
     a, b = avg.bounding_box(), inspector.bounding_box()
     assert a is not None and b is not None
     assert b["x"] + b["width"] <= a["x"] or a["x"] + a["width"] <= b["x"]  # side by side
+    # a map it does not cover leaves it where it is (Tab alternates max and avg maps)
+    fm.page.focus('canvas.map[data-net="avg"][data-layer="conv2"]')
+    assert inspector.get_attribute("data-side") == "left"
     fm.page.focus('canvas.map[data-net="max"][data-layer="conv2"]')
     assert inspector.get_attribute("data-side") == "right"
+
+
+def test_on_a_phone_a_map_reached_by_tab_is_scrolled_clear_of_the_enlarged_channel(
+        phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Below 480 px the enlarged channel spans the bottom of the screen: docking cannot
+    uncover a map, so the page scrolls the map up above it."""
+    inspector = open_from_keyboard(phone, digit_files[0][1])
+    for net, layer in (("avg", "pool1"), ("max", "conv2"), ("avg", "conv3")):
+        canvas = phone.page.locator(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
+        canvas.focus()
+        map_box, panel = canvas.bounding_box(), inspector.bounding_box()
+        assert map_box is not None and panel is not None
+        assert map_box["y"] + map_box["height"] <= panel["y"] + 1, (net, layer, map_box, panel)
