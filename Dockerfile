@@ -92,9 +92,10 @@ RUN chmod -R a+rX /app \
 USER 10001:10001
 EXPOSE 8000
 
-# every 10 s: orchestrators waiting for "healthy" wait one interval after the start (about 2 s)
+# every 10 s: orchestrators waiting for "healthy" wait one interval after the start (about 2 s).
+# It asks the address the server listens on (loopback when that is every address).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('FEATUREMAPS_PORT', '8000'), timeout=4).status == 200 else 1)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; h = os.environ.get('FEATUREMAPS_HOST', '0.0.0.0'); h = '127.0.0.1' if h in ('', '0.0.0.0') else '[::1]' if h == '::' else '[%s]' % h if ':' in h else h; sys.exit(0 if urllib.request.urlopen('http://%s:%s/healthz' % (h, os.environ.get('FEATUREMAPS_PORT', '8000')), timeout=4).status == 200 else 1)"]
 
 # `featuremaps serve`: loads (and checks) the weights before it binds the port, and logs to
 # stderr, the app's JSON access log included. exec: python is PID 1 and gets SIGTERM.

@@ -21,9 +21,10 @@ from app.config import PROJECT_ROOT, Settings
 
 ARTIFACT = PROJECT_ROOT / "tests" / "artifacts" / "docker.json"
 
-# files a developer's working copy may hold: .dockerignore keeps them out of the image
-PLANTED = (".env", "app/.env.local", "app/planted.pem", "models/planted.key",
-           "data/mnist.npz", ".venv/pyvenv.cfg", "tests/planted.py",
+# files a developer's working copy may hold inside the folders the image copies (outside
+# them, the allow-list keeps everything out): .dockerignore's exclusions keep them out
+PLANTED = ("app/.env", "app/.env.local", "static/.env.production", "app/planted.pem",
+           "models/planted.key", "templates/planted.key",
            "app/__pycache__/planted.cpython-311.pyc")
 
 # what the run measured; written out and shown in the terminal summary

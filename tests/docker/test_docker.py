@@ -206,8 +206,8 @@ def test_code_changes_reuse_the_dependency_layer(built_image: dockerkit.Built,
 
 
 def test_the_image_holds_only_what_it_serves(built_image: dockerkit.Built) -> None:
-    """The build context held a developer's leftovers (conftest.PLANTED: a .env, keys, the
-    MNIST cache, a venv, tests, bytecode): .dockerignore keeps every one out."""
+    """The build context held a developer's leftovers inside the copied folders
+    (conftest.PLANTED: .env files, keys, bytecode): .dockerignore keeps every one out."""
     out = built_image.docker(
         "run", "--rm", "--label", dockerkit.LABEL, "--entrypoint", "sh", built_image.image,
         "-c", "ls -A /app; echo ---; find /app -name 'planted*' -o -name '.env*' "
