@@ -163,7 +163,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import batch, data, registry
     from app.ml.engine import Engine
     from app.ml.names import default_models, split_names
-    from app.ml.nets import VARIANTS, variant_spec
+    from app.ml.nets import VARIANTS, check_variant_layers
     from app.ml.pack import Layout
 
     def known(name: str) -> None:
@@ -176,14 +176,8 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         models = split_names(args.models, "--models", "network", known)
     else:  # what the batch endpoint runs unasked on a server with these settings
         models = default_models(settings.models or registry.shipped_variants(settings.models_dir))
-    def known_layer(layer: str) -> None:
-        for model in models:
-            stages = [spec.name for spec in variant_spec(model).layers]
-            if layer not in stages:
-                raise FeaturemapsError(f"model {model!r} has no layer {layer!r}; its layers "
-                                       f"are {', '.join(stages)}")
-
-    layers = (split_names(args.layers, "--layers", "layer", known_layer)
+    layers = (split_names(args.layers, "--layers", "layer",
+                          lambda layer: check_variant_layers(models, [layer]))
               if args.layers is not None else None)
     out = batch.npz_target(args.out)
     mnist = data.load(settings.data_dir)

@@ -24,7 +24,7 @@ from app.ml import shifts as shift_lab
 from app.ml.capture import capture
 from app.ml.encode import ENCODINGS, Encoding
 from app.ml.errors import UnknownName, WeightsError
-from app.ml.nets import VARIANTS, Net, param_counts, variant_spec
+from app.ml.nets import VARIANTS, Net, check_variant_layers, param_counts, variant_spec
 from app.ml.pack import Layout, group_sizes, pack, pack_on_device
 
 log = logging.getLogger(__name__)
@@ -227,12 +227,8 @@ class Engine:
         return spec.shape
 
     def check_layers(self, models: Sequence[str], layers: Sequence[str]) -> None:
-        for model in models:
-            names = self.loaded[model].net.stages
-            for layer in layers:
-                if layer not in names:
-                    raise UnknownName(f"model {model!r} has no layer {layer!r}; "
-                                      f"its layers are {', '.join(names)}")
+        """UnknownName for a layer one of the loaded models does not have."""
+        check_variant_layers([self.loaded[model].net.variant for model in models], layers)
 
     # --- predict -------------------------------------------------------------------
     def tensor(self, images: np.ndarray) -> torch.Tensor:

@@ -7,13 +7,15 @@ and differs only in how it downsamples between the convs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from app.ml.errors import UnknownName
 
 VARIANTS: tuple[str, ...] = ("max", "avg", "strided", "nopool", "blurmax")
 LayerKind = Literal["conv", "pool"]
@@ -101,6 +103,17 @@ def variant_spec(variant: str) -> VariantSpec:
     layers = _layers(variant)
     title, downsampling = _TITLES[variant]
     return VariantSpec(variant, title, downsampling, layers)
+
+
+def check_variant_layers(variants: Sequence[str], layers: Sequence[str]) -> None:
+    """UnknownName for the first layer one of the variants does not have (the engine's check
+    for the API, and `featuremaps extract --layers` before anything is loaded)."""
+    for variant in variants:
+        names = [spec.name for spec in variant_spec(variant).layers]
+        for layer in layers:
+            if layer not in names:
+                raise UnknownName(f"model {variant!r} has no layer {layer!r}; "
+                                  f"its layers are {', '.join(names)}")
 
 
 class ConvReLU(nn.Conv2d):

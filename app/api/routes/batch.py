@@ -56,6 +56,7 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     (value = low + q/255*(high-low))."""
     check_query(request, ("models", "layers"))
     names = parse_models(engine, models)
+
     def known(layer: str) -> None:
         try:
             engine.check_layers(names, [layer])

@@ -121,6 +121,7 @@ def parse_models(engine: Engine, models: str | None,
     """The networks named in models=, or the default ones this server has loaded."""
     if models is None:
         return default_models(engine.variants, default)
+
     def known(name: str) -> None:
         if name not in engine.variants:
             raise InvalidParameter(f"unknown model {name!r} in models=; this server has "
