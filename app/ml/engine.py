@@ -301,12 +301,11 @@ class Engine:
                               for name, d in shift_lab.NUDGES.items()}
                     changes = {name: shift_lab.map_change(ref, after)
                                for name, after in nudged.items()}
+                    # a one-pixel nudge is a whole number of units only where jump is 1
                     back = {name: shift_lab.change_shifted_back(ref, after,
                                                                 shift_lab.NUDGES[name], jump)
-                            for name, after in nudged.items()}
-                    # a one-pixel nudge is a whole number of units only where jump is 1
-                    layers.append(LayerShift(spec.name, jump, changes,
-                                             back if jump == 1 else None))
+                            for name, after in nudged.items()} if jump == 1 else None
+                    layers.append(LayerShift(spec.name, jump, changes, back))
                 out.append(NetShifts(
                     net.variant, top, float(zero[top]),
                     grid_probs.argmax(2), grid_probs.max(2), grid_probs[:, :, top], tuple(layers)))
