@@ -27,6 +27,7 @@ function context(canvas) {
   ctx.setTransform(scale, 0, 0, scale, 0, 0);
   return ctx;
 }
+
 const IDLE_READOUT = 'Hover or tap a cell, or focus the grid and use the arrow keys.';
 const ACCENT = '#7fd3ff'; // the page's --accent
 
