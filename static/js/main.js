@@ -402,24 +402,38 @@ class App {
   #showError(err, what) {
     const detail = err instanceof ApiError || err instanceof Error ? err.message : String(err);
     const status = err instanceof ApiError ? err.status : 0;
-    this.errorText.textContent = status
+    this.#say(status
       ? `The server could not use ${what}: ${detail}`
-      : `Something went wrong with ${what}: ${detail}`;
-    this.error.dataset.status = status;
-    this.error.hidden = false;
+      : `Something went wrong with ${what}: ${detail}`, status);
   }
 
   #notice(text) {
-    this.errorText.textContent = text;
-    this.error.dataset.status = 'notice';
+    this.#say(text, 'notice');
+  }
+
+  // The same message again while the banner still shows it is counted ("(2nd time)"): the
+  // text changes, so a screen reader announces the alert again (role=alert speaks changes
+  // only), and a sighted user sees that the retry was read and failed too.
+  #say(text, status) {
+    const again = !this.error.hidden && this.said?.text === text;
+    this.said = { text, times: again ? this.said.times + 1 : 1 };
+    this.errorText.textContent = again ? `${text} (${ordinal(this.said.times)} time)` : text;
+    this.error.dataset.status = status;
     this.error.hidden = false;
   }
 
   #clearError() {
     this.error.hidden = true;
     this.errorText.textContent = '';
+    this.said = null;
     delete this.error.dataset.status;
   }
+}
+
+function ordinal(n) {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' })[n % 10] ?? 'th';
+  return `${n}${suffix}`;
 }
 
 async function start() {

@@ -223,6 +223,15 @@ def test_a_bad_upload_shows_a_readable_message(fm: FeatureMapsPage, name: str, d
     assert fm.page.evaluate("document.activeElement.tagName") == "MAIN"
     fm.upload(name, data, mime)
     error.wait_for(state="visible")
+    assert fm.page.locator("#error-text").inner_text() == text  # dismissed: counted afresh
+    # the same failure again while it shows is counted, so the alert's text changes and is
+    # announced again
+    for times in ("2nd", "3rd"):
+        fm.upload(name, data, mime)
+        fm.page.wait_for_function(
+            "t => document.querySelector('#error-text').textContent.endsWith(t)",
+            arg=f" ({times} time)")
+    assert fm.page.locator("#error-text").inner_text() == f"{text} (3rd time)"
     # the next good drawing clears the message
     fm.after_paint(lambda: fm.stroke(ONE, steps=6), source="pad")
     assert error.is_hidden()
