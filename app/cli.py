@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import ValidationError
 
@@ -24,21 +25,23 @@ SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
 MAX_LR = 10.0
 
 
-def _out(line: str = "") -> None:
-    """A result line on stdout; none where the command was started without one (`>&-`:
-    Python then has no sys.stdout) and the results were not wanted."""
-    if sys.stdout is None:
+def _say(stream: TextIO | None, line: str) -> None:
+    """One line on a standard stream; none where the command was started without it (`>&-`:
+    Python then has no sys.stdout) and what it would carry was not wanted."""
+    if stream is None:
         return
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    stream.write(line + "\n")
+    stream.flush()
+
+
+def _out(line: str = "") -> None:
+    """A result line on stdout."""
+    _say(sys.stdout, line)
 
 
 def _err(line: str) -> None:
-    """A line for the user on stderr, as _out."""
-    if sys.stderr is None:
-        return
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+    """A line for the user on stderr."""
+    _say(sys.stderr, line)
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
