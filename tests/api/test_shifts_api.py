@@ -57,3 +57,16 @@ def test_the_documented_default_networks_are_the_ones_run(client: TestClient) ->
     assert "(default: max,avg,blurmax, those this server has)" in param["description"]
     r = client.post("/api/v1/shifts", json={"pixels": [[0.0] * 28] * 28})
     assert list(r.json()["models"]) == ["max", "avg", "blurmax"]
+
+
+def test_server_timing_gives_the_same_stages_as_featuremaps(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    _, png = test_digit_pngs[2]
+    r = client.post("/api/v1/shifts?models=max", content=png,
+                    headers={"content-type": "image/png"})
+    parts = {name: float(ms) for name, ms in (
+        p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))}
+    assert list(parts) == ["decode", "infer", "encode", "queue"]
+    assert all(ms >= 0 for ms in parts.values())
+    # 81 shifted copies and 4 nudges through the network outweigh decoding one small PNG
+    assert parts["infer"] > parts["decode"]

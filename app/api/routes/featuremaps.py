@@ -130,7 +130,11 @@ def parse_models(engine: Engine, models: str | None,
     return split_names(models, "models=", "network", known)  # as `featuremaps extract`
 
 
-def server_timing(timings: dict[str, float]) -> str:
+def server_timing(timings: dict[str, float], start: float) -> str:
+    """The Server-Timing header of an answer whose stages (decode, infer, encode) took
+    `timings` ms, begun at perf_counter() `start`. The rest of the time is added to
+    `timings` as "queue": waiting for an inference thread, and the hand-offs."""
+    timings["queue"] = (time.perf_counter() - start) * 1000 - sum(timings.values())
     return ", ".join(f"{name};dur={ms:.3f}" for name, ms in timings.items())
 
 
@@ -189,8 +193,7 @@ async def respond(request: Request, models: str | None, encoding: str,
     # here, without two thread hand-offs (see InferenceGate.run)
     body, timings = await gate.run(answer, engine, settings, payload, names, encoding, binary,
                                    gzip, inline_when_idle=payload.small)
-    timings["queue"] = (time.perf_counter() - start) * 1000 - sum(timings.values())
-    headers = {"Server-Timing": server_timing(timings)}
+    headers = {"Server-Timing": server_timing(timings, start)}
     if binary:
         headers["Vary"] = "Accept, Accept-Encoding"
     if gzip:

@@ -164,6 +164,7 @@ async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: Inf
                 f"message of {len(body):,} bytes is over the upload limit of "
                 f"{settings.max_upload_bytes:,} (FEATUREMAPS_MAX_UPLOAD_BYTES)")
         payload = Payload("image", body)
+        start = time.perf_counter()
         out, timings = await gate.run(answer, engine, settings, payload, names, "uint8", True,
                                       True, inline_when_idle=payload.small)
     except InputError as exc:
@@ -176,5 +177,5 @@ async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: Inf
         log.exception("unhandled error on a live socket message")
         return 500, _text(500, "internal server error")
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("live update: %s", server_timing(timings))
+        log.debug("live update: %s", server_timing(timings, start))
     return 200, out

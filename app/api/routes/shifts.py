@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -79,9 +80,16 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     payload = await read_payload(request)
 
     def answer() -> tuple[bytes, dict[str, float]]:
-        result = engine.shifts(decode(payload, settings.max_image_pixels), names)
-        return wire.dumps(to_dict(result)), result.timings
+        t0 = time.perf_counter()
+        x28 = decode(payload, settings.max_image_pixels)
+        t1 = time.perf_counter()
+        result = engine.shifts(x28, names)
+        t2 = time.perf_counter()
+        body = wire.dumps(to_dict(result))
+        return body, {"decode": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000,
+                      "encode": (time.perf_counter() - t2) * 1000}
 
+    start = time.perf_counter()
     body, timings = await gate.run(answer)
     return Response(body, media_type="application/json",
-                    headers={"Server-Timing": server_timing(timings)})
+                    headers={"Server-Timing": server_timing(timings, start)})
