@@ -1,7 +1,7 @@
 // The page's constants in one place, and the server's config block read from the page.
 
 export const UI = Object.freeze({
-  oneColumn: '(max-width: 1100px)', // page.css's one-column layout
+  oneColumn: '(max-width: 860px)', // page.css's one-column layout
   padSize: 280, // drawing pad, canvas pixels (CSS scales it to the screen)
   sendSize: 112, // side of the PNG sent while drawing: the model sees a 20 px box anyway
   background: '#000', // MNIST: light ink on dark

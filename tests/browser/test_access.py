@@ -28,7 +28,7 @@ def test_the_nudge_panel_is_read_where_it_is_seen(fm: FeatureMapsPage) -> None:
     assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": True, "afterMaps": False,
                                              "belowMaps": False}
     fm.page.focus("#nudge")  # a moved element loses focus unless it is given back
-    fm.page.set_viewport_size({"width": 900, "height": 900})
+    fm.page.set_viewport_size({"width": 800, "height": 900})
     # the media query's change event moves it, once the resize has been seen
     fm.page.wait_for_function(f"() => ({NUDGE_PLACE})().afterMaps")
     assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": False, "afterMaps": True,

@@ -78,7 +78,31 @@ def draw_and_trace(fm: FeatureMapsPage, path: Path) -> None:
     fm.hover_unit("max", "pool1", 4, 6, 6)
 
 
-@pytest.mark.parametrize("width,height", [(1280, 900), (375, 740)])
+def test_a_projector_sized_screen_keeps_the_pad_and_input_beside_the_maps(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """At 1024x768 (a classroom projector) the page stays two columns: a hovered unit's
+    trace on the 28x28 input is in view while its map is, and the pad stays beside the maps
+    (it was one column, with the pad filling the screen above the maps, below 1100 px)."""
+    fm.page.set_viewport_size({"width": 1024, "height": 768})
+    _, path = digit_files[0]
+    fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
+    fm.page.locator('canvas.map[data-net="max"][data-layer="pool1"]').scroll_into_view_if_needed()
+    fm.hover_unit("max", "pool1", 4, 6, 6)
+    boxes = fm.page.evaluate("""() => Object.fromEntries(
+      ['#pad', '#input28', '.mark-field:not([hidden])',
+       'canvas.map[data-net="max"][data-layer="pool1"]']
+        .map((sel) => { const r = document.querySelector(sel)?.getBoundingClientRect();
+                        return [sel, r && [r.left, r.top, r.right, r.bottom]]; }))""")
+    pad, seen, field = boxes["#pad"], boxes["#input28"], boxes[".mark-field:not([hidden])"]
+    pool1 = boxes['canvas.map[data-net="max"][data-layer="pool1"]']
+    assert field is not None, "the hover drew no receptive field on the input"
+    assert pad[2] < pool1[0] and seen[2] < pool1[0]  # both left of the maps
+    for box in (seen, field, pool1):  # and all on screen at once
+        assert box[1] >= 0 and box[3] <= 768, boxes
+    assert fm.page.evaluate("document.documentElement.scrollWidth") <= 1024
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (1024, 768), (375, 740)])
 def test_screenshots_at_desktop_and_phone_width(
         browser: Any, server_url: str, api: Any, digit_files: dict[int, tuple[int, Path]],
         artifacts: Path, width: int, height: int) -> None:
