@@ -44,6 +44,13 @@ export class NudgePanel {
       td.dataset.value = value ?? '';
       td.title = movedAlong(entry?.change_shifted_back?.[dir]);
     }
+    this.#reveal();
+  }
+
+  /** The numbers are what a nudge asked for: on a short screen they start below the
+   * sidebar's fold, where a click seemed to change nothing. */
+  #reveal() {
+    this.table.scrollIntoView({ block: 'nearest' });
   }
 
   /** Say how far the input is moved (nothing while it is not). */
@@ -57,6 +64,7 @@ export class NudgePanel {
       .map(([d, plus, minus]) => `${Math.abs(d)} px ${d > 0 ? plus : minus}`);
     this.status.textContent = `The input is moved ${moves.join(' and ')} (zero fill). `
       + 'A new stroke, sample or upload starts again from an unmoved input.';
+    this.#reveal(); // the line above the numbers may have pushed them down
   }
 
   clear() {

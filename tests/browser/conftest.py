@@ -144,8 +144,11 @@ class FeatureMapsPage:
         self.idle(timeout)
 
     def stroke(self, points: list[tuple[float, float]], steps: int = 4) -> None:
-        """Draw one stroke through points given in 0..1 of the pad, with the mouse."""
-        box = self.page.locator("#pad").bounding_box()
+        """Draw one stroke through points given in 0..1 of the pad, with the mouse, once the
+        pad is in view (as a user scrolls to it: a nudge scrolls the sidebar to its numbers)."""
+        pad = self.page.locator("#pad")
+        pad.scroll_into_view_if_needed()
+        box = pad.bounding_box()
         assert box is not None
 
         def at(p: tuple[float, float]) -> tuple[float, float]:

@@ -99,6 +99,25 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     assert "is moved" not in fm.page.locator("#nudge-status").inner_text()
 
 
+def test_a_nudge_brings_its_numbers_into_view_on_a_short_screen(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """The sidebar scrolls on its own; on a 720 px screen the table starts below its fold, and
+    a click on a nudge button (scrolled into view just enough to be clicked) seemed to do
+    nothing."""
+    fm.page.set_viewport_size({"width": 1280, "height": 720})
+    _, path = digit_files[0]
+    fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    seen = fm.page.evaluate("""() => {
+      const table = document.getElementById('nudge-table').getBoundingClientRect();
+      const side = document.querySelector('.sidebar').getBoundingClientRect();
+      // within a pixel: the scroll lands on whole pixels, the boxes are fractional
+      return { inSidebar: table.top >= side.top - 1 && table.bottom <= side.bottom + 1,
+               onScreen: table.top >= -1 && table.bottom <= innerHeight + 1 };
+    }""")
+    assert seen == {"inSidebar": True, "onScreen": True}
+
+
 def test_the_shift_lab_shows_a_heat_map_per_network(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     _, path = digit_files[7]
