@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import shutil
 import time
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -195,8 +196,11 @@ def _array_from_npy(stream: BinaryIO, size: int, max_images: int) -> np.ndarray:
         else:
             raise InvalidPixels(f"not a readable .npy header (format version "
                                 f"{version[0]}.{version[1]}; NumPy writes 1.0, 2.0 and 3.0)")
-    except ValueError as exc:
-        raise InvalidPixels(f"not a readable .npy header ({exc})") from exc
+    # NumPy's parser lets tokenize's and ast's errors out besides its own ValueError, and its
+    # messages speak of its internals (AST nodes, allow_pickle): one plain sentence instead
+    except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as exc:
+        raise InvalidPixels("not a readable .npy header: NumPy cannot parse it; write the "
+                            "images with numpy.save") from exc
     if any(type(d) is not int for d in shape):  # the header parser lets (True, 28, 28) by
         raise InvalidPixels(f"not a readable .npy header (shape {shape!r} is not integers)")
     if any(d < 0 for d in shape):
@@ -256,9 +260,11 @@ def read_npy_or_npz(body: bytes, max_images: int) -> np.ndarray:
                                         ".npy array")
                 rest = member.read()
             return _array_from_npy(io.BytesIO(head + rest), 6 + len(rest), max_images)
-    # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted member
+    # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted
+    # member; ValueError: a directory offset before the file's start, or a name flagged UTF-8
+    # that is not (UnicodeDecodeError)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
-            RuntimeError) as exc:
+            RuntimeError, ValueError) as exc:
         raise InvalidPixels(f"body is not a readable .npz ({exc})") from exc
 
 

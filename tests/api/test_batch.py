@@ -222,6 +222,56 @@ def test_an_npz_zipfile_cannot_read_is_refused(client: TestClient, offsets: tupl
     assert r.json()["detail"].startswith("body is not a readable .npz (")
 
 
+def raw_npy_header(header: bytes) -> bytes:
+    """A version 1.0 .npy whose header is `header` exactly, then 784 data bytes."""
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(784)
+
+
+def npz_with_directory_offset(extra: int) -> bytes:
+    """An .npz of one image whose end-of-directory record points `extra` bytes too far."""
+    body = bytearray(npz(images=np.zeros((1, 28, 28), np.uint8)))
+    end = body.rfind(b"PK\x05\x06")
+    offset = int.from_bytes(body[end + 16:end + 20], "little") + extra
+    body[end + 16:end + 20] = offset.to_bytes(4, "little")
+    return bytes(body)
+
+
+def npz_with_utf8_flag_on(name: bytes) -> bytes:
+    """An .npz of one member named `name` (not UTF-8) whose directory entry claims UTF-8."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("images.npy", npy(np.zeros((1, 28, 28), np.uint8)))
+    body = bytearray(buf.getvalue())
+    assert len(name) == len(b"images.npy")
+    for sig, flags, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+        start = body.find(sig)
+        value = int.from_bytes(body[start + flags:start + flags + 2], "little") | 0x800
+        body[start + flags:start + flags + 2] = value.to_bytes(2, "little")
+        body[start + name_at:start + name_at + len(name)] = name
+    return bytes(body)
+
+
+NPY_UNREADABLE = ("not a readable .npy header: NumPy cannot parse it; write the images with "
+                  "numpy.save")
+
+
+@pytest.mark.parametrize(("body", "detail"), [
+    # NumPy let tokenize.TokenError and SyntaxError out of its header parser
+    (raw_npy_header(b"{'shape': (1,\n"), NPY_UNREADABLE),
+    (raw_npy_header(b"{'descr': '|01', 'fortran_order': False, 'shape': (1, 28, 28), }\n"),
+     NPY_UNREADABLE),
+    # ValueError (a negative seek) and UnicodeDecodeError from zipfile
+    (npz_with_directory_offset(100), "body is not a readable .npz (negative seek value -100)"),
+    (npz_with_utf8_flag_on(b"image\xff.npy"), "body is not a readable .npz ('utf-8' codec "
+     "can't decode byte 0xff in position 5: invalid start byte)"),
+])
+def test_headers_and_zips_the_parsers_choke_on_are_refused(client: TestClient, body: bytes,
+                                                           detail: str) -> None:
+    """Found by a review: each of these was a 500."""
+    r = client.post("/api/v1/featuremaps/batch", content=body)
+    assert (r.status_code, r.json()) == (422, {"detail": detail})
+
+
 def test_a_trailing_slash_is_redirected_under_the_batch_upload_limit(client: TestClient) -> None:
     """Found by a review: the batch limit was keyed on the exact path, so a 3 MB upload to
     .../batch/ got a 413 under the 2 MiB image limit instead of the router's redirect."""
