@@ -27,6 +27,9 @@ VIRIDIS_STOPS: tuple[tuple[float, float, float], ...] = (
 )
 GAP = 1  # pixels between channels in a grid, at scale 1
 COLUMNS = 8
+# a picture larger than this (4096 x 2048) takes seconds and hundreds of MB to draw, on the
+# thread the live updates share: every layer of the shipped networks fits at scale 8
+MAX_PIXELS = 8 * 1024 * 1024
 
 
 def lut(name: Colormap) -> np.ndarray:
@@ -56,16 +59,29 @@ def normalise(maps: np.ndarray, norm: Norm) -> np.ndarray:
     return levels
 
 
+def grid_layout(c: int, h: int, w: int, scale: int) -> tuple[int, int, int, int, int]:
+    """Rows, columns, gutter, width and height in pixels of the grid of c HxW channels."""
+    cols = min(COLUMNS, c)
+    rows = math.ceil(c / cols)
+    gap = GAP if c > 1 else 0
+    return rows, cols, gap, cols * (w * scale + gap) - gap, rows * (h * scale + gap) - gap
+
+
+def largest_scale(c: int, h: int, w: int, scale: int) -> int:
+    """The largest scale up to `scale` whose grid fits MAX_PIXELS (0 when none does)."""
+    while scale > 0 and math.prod(grid_layout(c, h, w, scale)[3:]) > MAX_PIXELS:
+        scale -= 1
+    return scale
+
+
 def grid_png(maps: np.ndarray, *, scale: int = 4, norm: Norm = "channel",
              colormap: Colormap = "viridis") -> bytes:
     """(C, H, W) float maps -> one PNG: channels left to right, top to bottom, 8 per row."""
     c, h, w = maps.shape
     levels = normalise(maps, norm)
-    cols = min(COLUMNS, c)
-    rows = math.ceil(c / cols)
-    gap = GAP if c > 1 else 0
+    rows, cols, gap, width, height = grid_layout(c, h, w, scale)
     cell_h, cell_w = h * scale, w * scale
-    canvas = np.full((rows * (cell_h + gap) - gap, cols * (cell_w + gap) - gap), 0, np.uint8)
+    canvas = np.full((height, width), 0, np.uint8)
     big = levels.repeat(scale, axis=1).repeat(scale, axis=2)  # (C, H*s, W*s), nearest
     for k in range(c):
         r, q = divmod(k, cols)

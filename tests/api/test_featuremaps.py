@@ -201,3 +201,26 @@ def test_layer_png_is_a_grid_of_channels(client: TestClient,
     one = client.post("/api/v1/featuremaps/avg/conv3.png?channel=5&scale=10",
                       files={"file": ("d.png", png)})
     assert Image.open(BytesIO(one.content)).size == (30, 30)
+
+
+def test_layer_png_refuses_a_picture_too_large_to_draw_cheaply(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Found by a review: nopool conv2 at scale 32, a 6151x6151 PNG, held the inference
+    thread for over a second and took 300 MB."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    _, png = test_digit_pngs[0]
+    body = {"content": png, "headers": {"content-type": "image/png"}}
+    r = client.post("/api/v1/featuremaps/nopool/conv2.png?scale=32", **body)
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        "scale=32 would make a 6151x6151 picture (37,834,801 pixels); the limit is 8,388,608 "
+        "pixels: use scale=15 or less for nopool conv2, or one channel=")})
+    # the largest it names is drawn: 64 channels of 24x24 at 15 px, 8 by 8, 1 px gutters
+    ok = client.post("/api/v1/featuremaps/nopool/conv2.png?scale=15", **body)
+    assert ok.status_code == 200
+    assert Image.open(BytesIO(ok.content)).size == (8 * 360 + 7, 8 * 360 + 7)
+    # one channel at the largest scale is small
+    one = client.post("/api/v1/featuremaps/nopool/conv2.png?scale=32&channel=3", **body)
+    assert one.status_code == 200 and Image.open(BytesIO(one.content)).size == (768, 768)

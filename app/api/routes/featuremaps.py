@@ -19,7 +19,7 @@ from app.ml.encode import Encoding
 from app.ml.engine import Engine
 from app.ml.errors import InputError, UnknownName
 from app.ml.names import DEFAULT_MODELS, default_models, split_names
-from app.ml.render import grid_png
+from app.ml.render import MAX_PIXELS, grid_layout, grid_png, largest_scale
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 
@@ -215,7 +215,8 @@ async def layer_png(
     model: Annotated[str, Path(description="network", examples=["max"])],
     layer: Annotated[str, Path(description="layer name", examples=["pool1"])],
     channel: Annotated[int | None, Query(ge=0, description="only this channel")] = None,
-    scale: Annotated[int, Query(ge=1, le=32, description="pixels per map unit")] = 8,
+    scale: Annotated[int, Query(ge=1, le=32, description=(
+        f"pixels per map unit; the picture may have at most {MAX_PIXELS:,} pixels"))] = 8,
     norm: Annotated[Literal["channel", "layer"], Query(
         description="scale colours per channel or over the whole layer")] = "channel",
     colormap: Annotated[Literal["viridis", "gray"], Query()] = "viridis",
@@ -229,6 +230,15 @@ async def layer_png(
     if channel is not None and channel >= channels:
         raise InvalidParameter(f"channel {channel} out of range: {layer} has channels "
                                f"0..{channels - 1}")
+    _, h, w = engine.layer_shape(model, layer)
+    shown = 1 if channel is not None else channels
+    best = largest_scale(shown, h, w, scale)  # at least 1: scale 1 fits every layer
+    if best < scale:
+        *_, width, height = grid_layout(shown, h, w, scale)
+        raise InvalidParameter(
+            f"scale={scale} would make a {width}x{height} picture ({width * height:,} pixels); "
+            f"the limit is {MAX_PIXELS:,} pixels: use scale={best} or less for {model} "
+            f"{layer}, or one channel=")
     payload = await read_payload(request)
 
     def picture() -> tuple[bytes, int]:
