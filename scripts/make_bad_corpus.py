@@ -180,8 +180,8 @@ def cases() -> dict[str, dict[str, Any]]:
     js("unknown-model", good, 422,
        f"unknown model 'maxx' in models=; this server has {SERVER_MODELS}", query="models=maxx")
     js("models-empty", good, 422,
-       "query parameter 'models': String should match pattern '^[a-z]+(,[a-z]+)*$'",
-       query="models=")
+       "query parameter 'models': expected comma-separated names in lower case, without "
+       "spaces, such as max,avg; got ''", query="models=")
     js("models-twice", good, 422, "models= names a network twice", query="models=max,max")
     js("unknown-encoding", good, 422,
        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'",

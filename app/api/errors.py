@@ -37,11 +37,24 @@ def _location(loc: tuple[object, ...]) -> str:
     return ".".join(parts)
 
 
+# the query parameters that take a list of names, and an example of one: their pattern
+# (lower-case names, commas, no spaces) is said in words, not as a regular expression
+NAME_LISTS = {"models": "max,avg", "layers": "conv1,pool2"}
+
+
+def _message(err: dict[str, Any]) -> str:
+    loc = tuple(err.get("loc", ()))
+    if err.get("type") == "string_pattern_mismatch" and loc[-1:] and loc[-1] in NAME_LISTS:
+        return (f"expected comma-separated names in lower case, without spaces, such as "
+                f"{NAME_LISTS[str(loc[-1])]}; got {err.get('input')!r}")
+    return str(err.get("msg", "invalid"))
+
+
 def validation_detail(exc: RequestValidationError) -> str:
     """One readable sentence per problem, e.g. "query parameter 'scale': Input should be ..."."""
     lines = []
     for err in exc.errors():
-        lines.append(f"{_location(tuple(err.get('loc', ())))}: {err.get('msg', 'invalid')}")
+        lines.append(f"{_location(tuple(err.get('loc', ())))}: {_message(err)}")
     return "; ".join(lines) or "invalid request"
 
 

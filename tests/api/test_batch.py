@@ -289,3 +289,12 @@ def test_the_later_npy_format_versions_are_read(client: TestClient, version: byt
                     content=npy_with_shape("(1, 28, 28)", version=version))
     assert r.status_code == 200
     assert np.load(io.BytesIO(r.content))["max/pool2"].shape == (1, 64, 5, 5)
+
+
+def test_a_malformed_layer_list_is_explained_in_words(client: TestClient) -> None:
+    """Found by a review: the answer quoted the parameter's regular expression."""
+    r = client.post("/api/v1/featuremaps/batch?layers=pool1, pool2",
+                    content=npy(np.zeros((1, 28, 28), np.uint8)))
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        "query parameter 'layers': expected comma-separated names in lower case, without "
+        "spaces, such as conv1,pool2; got 'pool1, pool2'")})

@@ -120,7 +120,8 @@ def test_every_bad_query_parameter_is_reported_at_once(client: TestClient) -> No
                     json={"pixels": [[0.0] * 28] * 28})
     assert r.status_code == 422
     assert r.json()["detail"] == (
-        "query parameter 'models': String should match pattern '^[a-z]+(,[a-z]+)*$'; "
+        "query parameter 'models': expected comma-separated names in lower case, without "
+        "spaces, such as max,avg; got 'Max'; "
         "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; "
         "query parameter 'format': Input should be 'json' or 'binary'")
 
