@@ -61,6 +61,18 @@ def test_the_openapi_document_covers_every_endpoint(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
+def test_only_the_route_with_names_in_its_path_documents_a_404(client: TestClient) -> None:
+    """Found by a review: every POST route listed 404 "unknown model or layer in the path";
+    an unknown name in a query parameter is a 422, and only the .png route has names in its
+    path."""
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/featuremaps", "/api/v1/shifts", "/api/v1/featuremaps/batch"):
+        assert "404" not in paths[path]["post"]["responses"], path
+    assert "404" in paths["/api/v1/featuremaps/{model}/{layer}.png"]["post"]["responses"]
+    r = client.post("/api/v1/featuremaps/maxx/pool1.png", json={"pixels": [[0.0] * 28] * 28})
+    assert r.status_code == 404 and r.json()["detail"].startswith("unknown model 'maxx'")
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/api/v1/models", "/metrics"])
 def test_a_get_endpoint_refuses_query_parameters(client: TestClient, path: str) -> None:
     r = client.get(f"{path}?x=1")

@@ -54,7 +54,6 @@ IMAGE_BODY: dict[str, Any] = {
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text} for code, text in {
         400: "malformed request (bad JSON, bad multipart, unknown or repeated query parameter)",
-        404: "unknown model or layer in the path",
         413: "body over the upload limit, or image over the pixel limit",
         415: "not an image format or content type the server reads",
         422: "well-formed but invalid values (pixels shape/range, parameters, models= names)",
@@ -207,6 +206,7 @@ async def respond(request: Request, models: str | None, encoding: str,
     summary="One layer's maps as a PNG grid",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "channels in a grid, 8 per row"},
+               404: {"model": ErrorOut, "description": "unknown model or layer in the path"},
                **ERRORS},
     openapi_extra=IMAGE_BODY,
 )
