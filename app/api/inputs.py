@@ -121,7 +121,6 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
 
 
 ONE_FILE = "multipart body has more than one file: send exactly one, as 'file'"
-CUT_OFF = "multipart body is cut off: it has no closing boundary"
 TEXT_TOO_LARGE = (f"multipart text field over {MAX_TEXT_FIELD // 1024} KiB: text fields are "
                   "not read; send the file part named 'file' alone (curl -F file=@path)")
 EPILOGUE = 1024  # bytes after the closing boundary that are still looked through
@@ -146,7 +145,11 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
             keep = len(closing) + EPILOGUE
             tail = (tail + message.get("body", b"")[-keep:])[-keep:]
             if not message.get("more_body", False) and closing not in tail:
-                raise BadRequest(CUT_OFF)
+                # the same words whether the body was cut off or its parts use another
+                # boundary than the header's: from the bytes alone the two look alike
+                raise BadRequest(f"multipart body has no closing boundary "
+                                 f"{closing.decode('latin-1')!r}: it is cut off, or its parts "
+                                 "use another boundary than the Content-Type names")
         return message
 
     try:

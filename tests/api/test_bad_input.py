@@ -96,7 +96,20 @@ def test_a_multipart_body_cut_off_inside_its_file_says_so(
     r = client.post("/api/v1/featuremaps", content=in_chunks(body) if chunked else body,
                     headers={"content-type": "multipart/form-data; boundary=xyz"})
     assert (r.status_code, r.json()) == (400, {
-        "detail": "multipart body is cut off: it has no closing boundary"})
+        "detail": "multipart body has no closing boundary '--xyz--': it is cut off, or its "
+                  "parts use another boundary than the Content-Type names"})
+
+
+def test_a_multipart_body_with_another_boundary_than_its_header_says_so(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Found by a review: this was answered as a body cut off, which it is not."""
+    _, digit = test_digit_pngs[0]
+    body = file_part(digit) + b"\r\n--xyz--\r\n"
+    r = client.post("/api/v1/featuremaps", content=body,
+                    headers={"content-type": "multipart/form-data; boundary=abc"})
+    assert (r.status_code, r.json()) == (400, {
+        "detail": "multipart body has no closing boundary '--abc--': it is cut off, or its "
+                  "parts use another boundary than the Content-Type names"})
 
 
 @pytest.mark.parametrize("content_type", [
