@@ -112,6 +112,16 @@ def test_binary_without_gzip_is_plain(client: TestClient) -> None:
         gzip.decompress(r.content)
 
 
+def test_an_answer_chosen_by_accept_says_it_varies(client: TestClient) -> None:
+    """Found by a review: a JSON answer chosen by reading Accept had no Vary, so a cache
+    could give it to a client that asked for the binary format."""
+    body = {"json": {"pixels": [[0.0] * 28] * 28}}
+    negotiated = client.post("/api/v1/featuremaps", **body)
+    assert negotiated.headers["content-type"] == "application/json"
+    assert negotiated.headers["vary"] == "Accept, Accept-Encoding"
+    assert "vary" not in client.post("/api/v1/featuremaps?format=json", **body).headers
+
+
 def test_every_bad_query_parameter_is_reported_at_once(client: TestClient) -> None:
     """The route checks its own parameters (app/api/routes/featuremaps.py, strict_query) and
     reports them as FastAPI's validation does: every problem, in order, before an unknown

@@ -193,7 +193,7 @@ async def respond(request: Request, models: str | None, encoding: str,
     body, timings = await gate.run(answer, engine, settings, payload, names, encoding, binary,
                                    gzip, inline_when_idle=payload.small)
     headers = {"Server-Timing": server_timing(timings, start)}
-    if binary:
+    if binary or format is None:  # a negotiated answer varies with both; format= fixes it
         headers["Vary"] = "Accept, Accept-Encoding"
     if gzip:
         headers["Content-Encoding"] = "gzip"
