@@ -87,7 +87,8 @@ class App {
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status') },
       this.models, layers, (dir) => this.nudgeBy(dir));
     this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },
-      this.shiftModels, layers, colors);
+      this.shiftModels, layers, colors, { shown: this.models, infos });
+    App.#sameStart(this.shown);
     const rank = (m) => (UI.variants.includes(m.name) ? UI.variants.indexOf(m.name) : UI.variants.length);
     renderDownsample(byId('downsample'), [...catalogue.models].sort((a, b) => rank(a) - rank(b)));
     renderSummary(byId('summary'), this.shown);
@@ -181,13 +182,15 @@ class App {
   }
 
   /** Send an image file (an upload or a sample digit) and put what the model saw on the pad;
-   * `picked` is the line shown under the samples once it is there (none for an upload). */
-  load(data, type, what, fetchData = null, picked = '') {
+   * `picked` is the line shown under the samples once it is there (none for an upload), and
+   * `label` the sample's MNIST label, which the shift lab holds the predictions against. */
+  load(data, type, what, fetchData = null, picked = '', label = null) {
     this.generation += 1;
     this.#push({
       source: 'upload', what,
       makeBody: async () => ({ data: fetchData ? await fetchData() : data, type }),
       then: (current) => {
+        current.label = label;
         this.pad.setBase(current.result.input);
         this.#syncUndo();
         byId('picked').textContent = picked;
@@ -205,7 +208,7 @@ class App {
       const response = await fetch(src);
       if (!response.ok) throw new ApiError(`could not load the sample digit (${response.status})`, response.status);
       return response.blob();
-    }, `MNIST test digit #${index}: labelled ${label}.`);
+    }, `MNIST test digit #${index}: labelled ${label}.`, Number(label));
   }
 
   /** Move the model's input one pixel; show how much each layer changed for that move. */
@@ -233,6 +236,7 @@ class App {
         source: 'nudge', what: 'the nudged input', done: resolve,
         makeBody: async () => body,
         then: (next) => {
+          next.label = current.label; // the same digit, moved
           this.offset = [this.offset[0] + dx, this.offset[1] + dy];
           this.nudge.setOffset(...this.offset);
           this.#refreshShifts(next);
@@ -326,7 +330,7 @@ class App {
     }
     try {
       const shifts = await postShifts(this.config.api, this.shiftModels, current.body);
-      if (this.current === current) this.lab.show(shifts, isBlank(current.result.input));
+      if (this.current === current) this.lab.show(shifts, isBlank(current.result.input), current.label);
       resolve(shifts);
     } catch (err) {
       if (this.current === current) this.#showError(err, 'the shift lab');
@@ -342,6 +346,18 @@ class App {
     this.predictions.show(result);
     this.inspector.update(result, this.norm);
     if (this.hover) this.tracer.show(this.hover, result);
+  }
+
+  /** Networks trained from one seed began from the same filters: their conv1 maps look
+   * alike, which reads as if the layers were shared unless the page says why. */
+  static #sameStart(shown) {
+    const seeds = new Set(shown.map((m) => m.seed));
+    if (shown.length < 2 || seeds.size !== 1 || shown[0].seed == null) return;
+    const note = byId('same-start');
+    note.textContent = `${shown.map((m) => m.name).join(' and ')} were trained from the same seed `
+      + `(${shown[0].seed}): they began from the same random filters and saw the images in the same order, `
+      + 'so their conv1 maps look much alike. From pool1 on, where each pools its own way, they part.';
+    note.hidden = false;
   }
 
   /** In one column (page.css) the nudge panel comes after the maps it changes. It is moved

@@ -36,7 +36,9 @@ export class ShiftLab {
   #cells = new Map(); // `${net}/${layer}` -> td
   #shifts = null;
 
-  constructor({ grids, table, status }, nets, layers, table256) {
+  /** `shown`: the names of the networks whose maps the page shows; `infos`: every network's
+   * /api/v1/models entry, to introduce any other the lab runs. */
+  constructor({ grids, table, status }, nets, layers, table256, { shown = [], infos = {} } = {}) {
     this.status = status;
     this.table = table;
     this.colors = table256;
@@ -46,6 +48,14 @@ export class ShiftLab {
     this.said = el('p', { id: 'shift-said', class: 'visually-hidden', 'aria-live': 'polite' });
     status.after(this.said);
     grids.replaceChildren();
+    const others = nets.filter((n) => !shown.includes(n) && infos[n]).map((n) => infos[n]);
+    if (others.length) {
+      status.before(el('p', {
+        id: 'shift-others', class: 'note',
+        text: `Beside ${shown.join(' and ')}, the lab runs ${others.map((m) => `${m.name}: `
+          + `${m.title.toLowerCase()}, ${m.downsampling}`).join('; ')}.`,
+      }));
+    }
     const pixels = SIDE * density();
     for (const net of nets) {
       const canvas = el('canvas', {
@@ -83,7 +93,9 @@ export class ShiftLab {
     }
     const { head, body } = layerTable(layers, nets, this.#cells);
     table.replaceChildren(
-      el('caption', { text: 'Mean change of each layer\'s maps for a one-pixel nudge (left, right, up, down averaged)' }),
+      // the nudge panel's table has the same measure for one direction: say which is which
+      el('caption', { text: 'Mean change of each layer\'s maps for a one-pixel nudge, over left, right, up and down '
+        + '(the nudge panel gives the direction you choose)' }),
       el('thead', {}, head), body);
   }
 
@@ -103,6 +115,7 @@ export class ShiftLab {
       ShiftLab.#noReading(fig);
       delete fig.canvas.dataset.consistency;
       delete fig.canvas.dataset.flips;
+      delete fig.canvas.dataset.right;
       delete fig.canvas.dataset.painted;
     }
     for (const td of this.#cells.values()) {
@@ -111,13 +124,22 @@ export class ShiftLab {
     }
   }
 
-  /** Show a /api/v1/shifts answer; `blank`: its input has no ink (wire.isBlank). */
-  show(shifts, blank = false) {
+  /** Show a /api/v1/shifts answer; `blank`: its input has no ink (wire.isBlank); `label`:
+   * the digit's MNIST label when it is a sample (each grid then also counts the shifts it
+   * classifies right: consistency alone reads the same for a network that is wrong unshifted
+   * and right everywhere else). */
+  show(shifts, blank = false, label = null) {
     this.#shifts = shifts;
     this.status.textContent = blank
       ? 'The input is blank (no ink found): a blank moved is still blank, so nothing below can change. Draw or pick a digit.'
       : 'Each cell is the input moved by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
     this.status.classList.toggle('blank-note', blank);
+    const nets = [...this.#figures.keys()].filter((net) => shifts.models[net]);
+    if (!blank && nets.length && nets.every((net) => shifts.models[net].consistency === 1)) {
+      // all yellow, nothing marked: say that this is the finding, not an empty lab
+      this.status.textContent += ' No shift of up to 4 px changes any network\'s answer for '
+        + 'this digit; a sloppier or lopsided one shows more.';
+    }
     const said = [];
     for (const [net, fig] of this.#figures) {
       const m = shifts.models[net];
@@ -125,11 +147,16 @@ export class ShiftLab {
       const flips = this.#paint(fig.canvas, m, shifts.shifts);
       ShiftLab.#noReading(fig); // a reading of the last input is stale now
       const keep = Math.round(m.consistency * 81);
+      const right = label === null ? null : m.grid.prediction.flat().filter((c) => c === label).length;
       fig.caption.replaceChildren(
         'predicts ', el('strong', { text: m.prediction }), ` unshifted; keeps it for ${keep} of 81 shifts: consistency `,
-        el('strong', { text: percent(m.consistency) }));
+        el('strong', { text: percent(m.consistency) }),
+        ...(right === null ? [] : [`. Labelled ${label}: right for `, el('strong', { text: right }), ' of 81.']));
       Object.assign(fig.canvas.dataset, { consistency: m.consistency, flips, prediction: m.prediction, painted: 'true' });
-      said.push(`${net} keeps its ${m.prediction} for ${keep} of 81 shifts`);
+      if (right === null) delete fig.canvas.dataset.right;
+      else fig.canvas.dataset.right = right;
+      said.push(`${net} keeps its ${m.prediction} for ${keep} of 81 shifts`
+        + (right === null ? '' : ` and is right (${label}) for ${right}`));
     }
     this.said.textContent = blank ? 'Shift lab: the input is blank, so no shift changes anything.'
       : `Shift lab: ${said.join('; ')}.`;

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.config import PROJECT_ROOT
 from tests.browser.conftest import FeatureMapsPage, pixels_body
 
 pytestmark = pytest.mark.browser
@@ -116,6 +117,65 @@ def test_a_nudge_brings_its_numbers_into_view_on_a_short_screen(
                onScreen: table.top >= -1 && table.bottom <= innerHeight + 1 };
     }""")
     assert seen == {"inSidebar": True, "onScreen": True}
+
+
+def test_a_sample_digits_grids_count_the_shifts_classified_right(
+        fm: FeatureMapsPage) -> None:
+    """Found by a review: MNIST test digit #18 (a 3) is a 5 to avg unshifted and a 3 after most
+    shifts, so avg's consistency is low though it is right for most shifts. With the label
+    known, each grid also counts the shifts it classifies right."""
+    png = (PROJECT_ROOT / "static" / "digits" / "0018_label3.png").read_bytes()
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    fm.page.wait_for_selector('#shift-grids canvas.heat[data-right]', state="attached")
+    models = shift_models(fm)
+    expected = fm.api.shifts(png, models)["models"]
+    for net in models:
+        right = sum(row.count(3) for row in expected[net]["grid"]["prediction"])
+        caption = fm.page.locator(f'figure.heat-fig[data-net="{net}"] .consistency').inner_text()
+        assert caption.endswith(f"Labelled 3: right for {right} of 81."), caption
+        assert fm.page.get_attribute(f'canvas.heat[data-net="{net}"]', "data-right") == str(right)
+    assert "and is right (3) for" in fm.page.locator("#shift-said").inner_text()
+    # a nudge moves the same digit: the label still holds
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="left"]'), source="nudge")
+    fm.page.wait_for_function("() => document.querySelector('#shift-panel')"
+                              ".getAttribute('aria-busy') === 'false'")
+    assert "Labelled 3" in fm.page.locator('figure.heat-fig[data-net="max"] .consistency'
+                                           ).inner_text()
+    # drawn over, it is no longer the sample as labelled
+    fm.after_paint(lambda: fm.stroke([(0.1, 0.1), (0.2, 0.15)]), source="pad")
+    fm.page.wait_for_selector('#shift-grids canvas.heat[data-right]', state="detached")
+    assert "Labelled" not in fm.page.locator('figure.heat-fig[data-net="max"] .consistency'
+                                             ).inner_text()
+
+
+def test_a_digit_no_shift_can_move_is_said_to_be_one(fm: FeatureMapsPage) -> None:
+    """Found by a review: an all-yellow lab with nothing marked looked empty. The sample 7
+    keeps every network's class under all 81 shifts (consistency 1); the sample 3 does not."""
+    hint = ("No shift of up to 4 px changes any network's answer for this digit; a sloppier "
+            "or lopsided one shows more.")
+    status = fm.page.locator("#shift-status")
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    fm.idle()
+    assert [fm.page.get_attribute(f'canvas.heat[data-net="{n}"]', "data-consistency")
+            for n in shift_models(fm)] == ["1"] * len(shift_models(fm))
+    assert status.inner_text().endswith(hint)
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    fm.idle()
+    assert hint not in status.inner_text()
+
+
+def test_the_shift_lab_introduces_the_network_the_maps_do_not_show(
+        fm: FeatureMapsPage) -> None:
+    """Found by a review: blurmax appeared in the lab with no word of what it is."""
+    if "blurmax" not in shift_models(fm):
+        pytest.skip("this server has no blurmax")
+    assert fm.page.locator("#shift-others").inner_text() == (
+        "Beside max and avg, the lab runs blurmax: anti-aliased max pooling, max (stride 1), "
+        "then a fixed 3x3 binomial blur, stride 2.")
+    # its table and the nudge panel's measure the same change: the captions say how they differ
+    assert fm.page.locator("#shift-table caption").inner_text() == (
+        "Mean change of each layer's maps for a one-pixel nudge, over left, right, up and down "
+        "(the nudge panel gives the direction you choose)")
 
 
 def test_the_shift_lab_shows_a_heat_map_per_network(
