@@ -82,6 +82,8 @@ class ModelInfo(BaseModel):
         description="share of MNIST test digits whose class survives two random shifts of up "
                     "to 3 px (featuremaps evaluate --shifts)")
     epochs: int | None
+    seed: int | None = Field(description="the training seed; networks of equal architecture "
+                                         "trained from one seed start from the same weights")
     weights_sha256: str
 
 

@@ -337,6 +337,7 @@ class Engine:
                 "test_accuracy": card.get("test_accuracy"),
                 "shift_consistency": card.get("shift_consistency"),
                 "epochs": card.get("epochs"),
+                "seed": card.get("seed"),
                 "weights_sha256": card["weights_sha256"],
             })
         return {"device": self.device_name, "models": out}

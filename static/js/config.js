@@ -30,7 +30,8 @@ export const UI = Object.freeze({
   legend: Object.freeze({
     channel: 'Each small square is one channel\'s map; each pixel one unit. Colour shows how strongly a unit '
       + 'responds: dark purple is the lowest value of that channel, yellow its highest. Conv maps come after '
-      + 'ReLU, so 0 (no response) is the lowest a unit can give: dark purple is 0 unless the whole channel responds.',
+      + 'ReLU, so 0 (no response) is the lowest a unit can give: dark purple is 0 unless the whole channel responds. '
+      + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink.',
     layer: 'Each small square is one channel\'s map; each pixel one unit. One scale for the whole layer: dark '
       + 'purple is the layer\'s lowest value, yellow its highest (the range is under each map), so weak '
       + 'channels stay dark. Conv maps come after ReLU: 0 means no response.',

@@ -47,6 +47,7 @@ def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> N
         card = registry.read_card(MODELS_DIR, variant)
         assert m["test_accuracy"] == card["test_accuracy"]
         assert m["weights_sha256"] == card["weights_sha256"]
+        assert m["seed"] == card["seed"] == 20261127
 
 
 def test_the_openapi_document_covers_every_endpoint(client: TestClient) -> None:

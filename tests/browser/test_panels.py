@@ -29,6 +29,21 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
     assert "Each unit sees 18x18 input px." in notes[4]
 
 
+def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> None:
+    """Found by a review: max's and avg's conv1 maps match channel for channel, which reads as
+    shared layers. Both were trained from one seed, and the page says so (from the cards)."""
+    seeds = {m["name"]: m["seed"] for m in fm.api.models()["models"]}
+    assert seeds["max"] == seeds["avg"] == 20261127
+    note = fm.page.locator("#same-start")
+    assert note.is_visible()
+    assert note.inner_text() == (
+        "max and avg were trained from the same seed (20261127): they began from the same "
+        "random filters and saw the images in the same order, so their conv1 maps look much "
+        "alike. From pool1 on, where each pools its own way, they part.")
+    assert "responds to empty paper and is switched off by ink" in fm.page.locator(
+        "#legend-text").inner_text()
+
+
 def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> None:
     facts = {f: fm.page.locator(f'#article-numbers [data-fact="{f}"]').inner_text()
              for f in ("field", "shape", "values", "weights", "millions")}
