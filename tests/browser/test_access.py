@@ -118,3 +118,26 @@ def test_touch_targets_are_a_finger_wide_on_a_phone(phone: FeatureMapsPage) -> N
     assert not small, small
     rows = sorted({round(top) for name, _, _, top in sizes if name == "digit-pick"})
     assert len(rows) == 2
+
+
+def test_the_intro_speaks_of_hover_where_there_is_one_and_of_taps_on_a_phone(
+        fm: FeatureMapsPage, phone: FeatureMapsPage) -> None:
+    """Found by a review: a phone was told to hover a map, which it cannot."""
+    desk = fm.page.locator(".masthead p").inner_text()
+    assert "Hover a map to trace what it reads; click it to enlarge a channel." in desk
+    assert "Tap" not in desk
+    touch = phone.page.locator(".masthead p").inner_text()
+    assert "Tap a map to enlarge a channel and trace what it reads." in touch
+    assert "Hover" not in touch
+
+
+def test_a_wide_table_on_a_phone_shows_that_it_scrolls(phone: FeatureMapsPage) -> None:
+    """Found by a review: Why downsample? showed about one column of five with no sign of
+    the rest. The scroll box draws a light edge on its right (a background that stays put),
+    covered by one that scrolls with the table once its last column is in view."""
+    box = phone.page.locator("#why-panel .scroll").first
+    box.scroll_into_view_if_needed()
+    sizes = box.evaluate("(b) => [b.scrollWidth, b.clientWidth]")
+    assert sizes[0] > sizes[1]  # it does scroll at this width
+    image = box.evaluate("(b) => getComputedStyle(b).backgroundAttachment")
+    assert image == "local, scroll"
