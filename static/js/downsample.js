@@ -95,7 +95,9 @@ export function renderDownsample(root, models) {
       + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.`));
   const defined = el('p', { class: 'note' }, 'Shift consistency: the share of the 10,000 test digits whose predicted class '
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
-    + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.');
+    + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction. '
+    + 'Each network was trained once: differences of a few tenths of a percent in either row are within what '
+    + 'another training seed could move, so read them as ties.');
   root.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'compare' },
     el('caption', { class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),
     el('thead', {}, head), el('tbody', {}, ...rows))), defined, article);
