@@ -87,6 +87,17 @@ class ModelInfo(BaseModel):
     weights_sha256: str
 
 
+class FiltersOut(BaseModel):
+    model: str = Field(examples=["max"])
+    layer: str = Field(examples=["conv1"])
+    shape: list[int] = Field(description="(out channels, in channels, 3, 3)",
+                             examples=[[32, 1, 3, 3]])
+    weights: list[list[list[list[float]]]] = Field(
+        description="weights[k][c] is the 3x3 filter channel k applies to input channel c; "
+                    "rows top to bottom, columns left to right, as the maps")
+    bias: list[float] = Field(description="one per out channel, added before the ReLU")
+
+
 class ModelsOut(BaseModel):
     device: str = Field(examples=["cpu"])
     models: list[ModelInfo]

@@ -226,6 +226,22 @@ class Engine:
         spec = next(s for s in self.loaded[model].net.spec.layers if s.name == layer)
         return spec.shape
 
+    def filters(self, model: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """A conv layer's learned filters (out, in, 3, 3) and biases (out,), float32 on the
+        host. UnknownName for a model or layer this server does not have, or a pooling layer,
+        which learns none."""
+        if model not in self.loaded:
+            raise UnknownName(f"unknown model {model!r}; this server has "
+                              f"{', '.join(self.variants)}")
+        self.check_layers([model], [layer])
+        net = self.loaded[model].net
+        spec = next(s for s in net.spec.layers if s.name == layer)
+        if spec.kind != "conv":
+            raise UnknownName(f"{model} {layer} is a pooling layer: it learns no filters")
+        conv = getattr(net, layer)
+        weight, bias = conv.weight.detach().cpu().numpy(), conv.bias.detach().cpu().numpy()
+        return weight.copy(), bias.copy()  # copies: the caller must not write into the net
+
     def check_layers(self, models: Sequence[str], layers: Sequence[str]) -> None:
         """UnknownName for a layer one of the loaded models does not have."""
         check_variant_layers([self.loaded[model].net.variant for model in models], layers)

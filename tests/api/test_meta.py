@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
@@ -79,3 +80,33 @@ def test_a_get_endpoint_refuses_query_parameters(client: TestClient, path: str) 
     r = client.get(f"{path}?x=1")
     assert (r.status_code, r.json()) == (400, {"detail": "unknown query parameter 'x'; "
                                                          "accepted: none"})
+
+
+def test_a_conv_layers_filters_are_the_weights_file_s(client: TestClient) -> None:
+    """What a channel looks for: its weights and bias, exactly as the weights file holds
+    them (float32, sent as JSON numbers)."""
+    from safetensors.numpy import load_file
+
+    stored = load_file(str(MODELS_DIR / "max.safetensors"))
+    r = client.get("/api/v1/models/max/filters/conv1")
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["model"], body["layer"], body["shape"]) == ("max", "conv1", [32, 1, 3, 3])
+    np.testing.assert_array_equal(np.asarray(body["weights"], np.float32),
+                                  stored["conv1.weight"])
+    np.testing.assert_array_equal(np.asarray(body["bias"], np.float32), stored["conv1.bias"])
+    deeper = client.get("/api/v1/models/avg/filters/conv2").json()
+    assert deeper["shape"] == [64, 32, 3, 3] and len(deeper["bias"]) == 64
+
+
+@pytest.mark.parametrize(("path", "detail"), [
+    ("/api/v1/models/max/filters/pool1", "max pool1 is a pooling layer: it learns no filters"),
+    ("/api/v1/models/maxx/filters/conv1",
+     "unknown model 'maxx'; this server has max, avg, strided, nopool, blurmax"),
+    ("/api/v1/models/strided/filters/pool1",
+     "model 'strided' has no layer 'pool1'; its layers are conv1, conv2, conv3"),
+])
+def test_filters_of_what_has_none_are_a_404(client: TestClient, path: str,
+                                             detail: str) -> None:
+    r = client.get(path)
+    assert (r.status_code, r.json()) == (404, {"detail": detail})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 
 from app import __version__
 from app.api.deps import EngineDep
 from app.api.inputs import check_query
-from app.api.schemas import HealthOut, ModelsOut
+from app.api.schemas import ErrorOut, FiltersOut, HealthOut, ModelsOut
 
 router = APIRouter()
 
@@ -29,3 +31,21 @@ async def models(request: Request, engine: EngineDep) -> dict[str, object]:
     test accuracy and shift consistency; the weights' sha256; and the device in use."""
     check_query(request, ())
     return engine.describe()
+
+
+@router.get("/api/v1/models/{model}/filters/{layer}", response_model=FiltersOut,
+            tags=["models"], summary="A conv layer's learned filters and biases",
+            responses={404: {"model": ErrorOut,
+                             "description": "unknown model or layer, or a pooling layer"},
+                       400: {"model": ErrorOut, "description": "a query parameter"}})
+async def filters(request: Request, engine: EngineDep,
+                  model: Annotated[str, Path(description="network", examples=["max"])],
+                  layer: Annotated[str, Path(description="a conv layer", examples=["conv1"])]
+                  ) -> dict[str, object]:
+    """What each channel of a conv layer looks for: channel k's unit is
+    ReLU(sum over c of weights[k][c] * the 3x3 window of input channel c, plus bias[k]).
+    conv1's filters apply to the 28x28 input itself, 0 for paper and 1 for ink."""
+    check_query(request, ())
+    weights, bias = engine.filters(model, layer)
+    return {"model": model, "layer": layer, "shape": list(weights.shape),
+            "weights": weights.tolist(), "bias": bias.tolist()}
