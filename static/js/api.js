@@ -45,6 +45,12 @@ export async function fetchModels(base) {
   return response.json();
 }
 
+/** GET /api/v1/models/{model}/filters/{layer}: a conv layer's weights and biases. */
+export async function fetchFilters(base, model, layer) {
+  const response = await send(`${base}/models/${model}/filters/${layer}`, { headers: { Accept: 'application/json' } });
+  return response.json();
+}
+
 /**
  * POST /api/v1/featuremaps in the binary format. `body` is {data: Blob | string, type}.
  * Resolves to the decoded maps (see wire.js) plus the server's timing header.

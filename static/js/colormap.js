@@ -34,7 +34,11 @@ export function cssColor(table, level) {
 /** Black or white, whichever contrasts more with the table's colour at `level` (by WCAG's
  * relative luminance): for text drawn on a colour of the scale. */
 export function textOn(table, level) {
-  const [r, g, b] = table[Math.max(0, Math.min(255, Math.round(level)))];
+  return textOnRgb(table[Math.max(0, Math.min(255, Math.round(level)))]);
+}
+
+/** Black or white, whichever contrasts more with the colour [r, g, b] (0..255). */
+export function textOnRgb([r, g, b]) {
   const linear = (v) => {
     const c = v / 255;
     return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;

@@ -1,6 +1,7 @@
 // One channel enlarged: its values under the pointer (or the arrow keys), its own value
 // scale, and the same tracing as the small maps.
 
+import { textOnRgb } from './colormap.js';
 import { UI } from './config.js';
 import { el, fmt, placeMark } from './dom.js';
 import { gridLayout, stepCell } from './geometry.js';
@@ -17,10 +18,11 @@ export class Inspector {
   #norm = 'channel';
   #opener = null;
 
-  constructor(root, { lut, gradient, onHover }) {
+  constructor(root, { lut, gradient, onHover, filters }) {
     this.root = root;
     this.lut = lut;
     this.onHover = onHover;
+    this.filters = filters; // (net, layer) => Promise of /api/v1/models/{net}/filters/{layer}
     this.title = el('h2', { id: 'inspector-title', text: 'Channel' });
     this.closeButton = el('button', { type: 'button', class: 'icon', 'aria-label': 'Close the enlarged channel', text: '×' });
     // 'application': a screen reader in browse mode would keep the arrow keys for itself
@@ -38,6 +40,7 @@ export class Inspector {
     this.scale = el('div', { class: 'legend-bar', role: 'img' }, this.lo, bar, this.hi); // named in update()
     this.value = el('p', { class: 'value', 'aria-live': 'polite', text: VALUE_HINT });
     this.trace = el('p', { class: 'readout inspector-trace' }); // the traced unit, in words (trace.js)
+    this.filter = el('div', { class: 'filter', hidden: true }); // what a conv channel looks for
     this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
     this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
     root.replaceChildren(
@@ -46,6 +49,7 @@ export class Inspector {
       this.scale,
       this.value,
       this.trace,
+      this.filter,
       el('div', { class: 'row-buttons' }, this.prev, this.next),
     );
     this.closeButton.addEventListener('click', () => this.close());
@@ -108,6 +112,7 @@ export class Inspector {
     this.root.dataset.net = net;
     this.root.dataset.layer = layer;
     this.root.dataset.channel = channel;
+    this.#showFilter(net, layer, channel);
     const data = this.#layer();
     if (!data) {
       this.canvas.getContext('2d').clearRect(0, 0, this.canvas.width, this.canvas.height);
@@ -133,6 +138,58 @@ export class Inspector {
     this.hi.textContent = fmt(range.hi, 2);
     this.scale.setAttribute('aria-label', `colour scale from ${fmt(range.lo, 2)} to ${fmt(range.hi, 2)}`);
     if (this.#cursor) this.#show(...this.#cursor);
+  }
+
+  /** What a conv channel looks for: conv1's 3x3 weights on the input pixels, as a table
+   * coloured by sign, and what its bias means on empty paper; for a deeper conv, in words. */
+  async #showFilter(net, layer, channel) {
+    const key = `${net}/${layer}/${channel}`;
+    if (this.filter.dataset.key === key) return; // shown already (update() runs per drawing)
+    this.filter.hidden = true; // another channel's, until this one's weights are here
+    delete this.filter.dataset.key;
+    const kind = this.#layer()?.kind ?? (layer.startsWith('conv') ? 'conv' : 'pool');
+    if (kind !== 'conv') return;
+    let filters;
+    try {
+      filters = await this.filters(net, layer);
+    } catch {
+      return; // a view of the weights is a help, not the page's purpose: none is shown
+    }
+    const hit = this.#hit;
+    if (!hit || hit.net !== net || hit.layer !== layer || hit.channel !== channel) return; // stepped on
+    const bias = filters.bias[channel];
+    const [, inputs] = filters.shape;
+    const paper = bias > 0
+      ? ` On empty paper it gives its bias, ${fmt(bias, 3)}, so its map is lit where the drawing is not.`
+      : ' On empty paper it gives 0.';
+    if (inputs !== 1) {
+      this.filter.replaceChildren(el('p', { class: 'note', text: `Each unit adds up ${inputs} learned 3x3 filters, `
+        + `one over each channel of the layer before, plus a bias of ${fmt(bias, 3)}, and keeps the sum where it is `
+        + 'above 0 (ReLU).' }));
+      this.#reveal(key);
+      return;
+    }
+    const weights = filters.weights[channel][0]; // 3x3
+    const peak = Math.max(...weights.flat().map(Math.abs)) || 1;
+    const rows = weights.map((row) => el('tr', {}, ...row.map((w) => {
+      const td = el('td', { text: fmt(w, 2) });
+      const rgb = weightColor(w / peak);
+      td.style.background = `rgb(${rgb.join(', ')})`;
+      td.style.color = textOnRgb(rgb);
+      return td;
+    })));
+    this.filter.replaceChildren(
+      el('table', { class: 'filter-grid' },
+        el('caption', { text: 'What it looks for' }), el('tbody', {}, ...rows)),
+      el('p', { class: 'note', text: 'Each unit weighs the 3x3 input pixels under it (paper 0, ink 1): orange adds, '
+        + `blue takes away. Add the bias, ${fmt(bias, 3)}; ReLU keeps what is above 0.${paper}` }),
+    );
+    this.#reveal(key);
+  }
+
+  #reveal(key) {
+    this.filter.dataset.key = key;
+    this.filter.hidden = false;
   }
 
   #layer() {
@@ -193,4 +250,16 @@ export class Inspector {
     this.value.textContent = `row ${row}, col ${col}: ${fmt(value, 4)}`;
     this.onHover({ net, layer, channel, row, col });
   }
+}
+
+const PANEL = [27, 30, 37]; // page.css --panel
+const POSITIVE = [255, 150, 50]; // orange: the weight adds ink's value
+const NEGATIVE = [70, 150, 255]; // blue: the weight takes it away
+
+/** A weight's colour, t = weight / the channel's largest |weight| in -1..1: the panel's
+ * colour at 0, blended towards orange (positive) or blue (negative) by |t|. */
+function weightColor(t) {
+  const towards = t >= 0 ? POSITIVE : NEGATIVE;
+  const a = Math.min(1, Math.abs(t));
+  return PANEL.map((p, i) => Math.round(p + (towards[i] - p) * a));
 }

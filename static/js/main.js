@@ -6,7 +6,7 @@
 // ?transport=http) -> decoded binary maps -> paint every view -> 'fm:painted' event. A stroke's end, an
 // upload or a nudge also asks /shifts once (the shift lab, and the numbers the next nudge shows).
 
-import { ApiError, LiveChannel, fetchModels, postFeaturemaps, postShifts } from './api.js';
+import { ApiError, LiveChannel, fetchFilters, fetchModels, postFeaturemaps, postShifts } from './api.js';
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { stackSticky } from './dom.js';
@@ -79,7 +79,21 @@ class App {
       if (covered > 0) window.scrollBy(0, covered + 8);
     });
     stackSticky(this.error, byId('maps').querySelector('.maps-head'));
-    this.inspector = new Inspector(byId('inspector'), { lut: this.lut, gradient, onHover: (hit) => this.#hover(hit) });
+    // a conv layer's filters, asked for once per layer when a channel of it is first enlarged
+    const filters = new Map();
+    const filtersOf = (net, layer) => {
+      const key = `${net}/${layer}`;
+      if (!filters.has(key)) {
+        filters.set(key, fetchFilters(config.api, net, layer).catch((err) => {
+          filters.delete(key); // asked again next time
+          throw err;
+        }));
+      }
+      return filters.get(key);
+    };
+    this.inspector = new Inspector(byId('inspector'), {
+      lut: this.lut, gradient, onHover: (hit) => this.#hover(hit), filters: filtersOf,
+    });
     this.tracer = new Tracer({
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirror: this.inspector.trace, infos,
     });

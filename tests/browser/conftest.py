@@ -97,7 +97,13 @@ class Api:
         return self._post(f"/api/v1/shifts?models={','.join(models)}", body, content_type)
 
     def models(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.base}/api/v1/models", timeout=30) as r:
+        return self._get("/api/v1/models")
+
+    def filters(self, net: str, layer: str) -> dict[str, Any]:
+        return self._get(f"/api/v1/models/{net}/filters/{layer}")
+
+    def _get(self, path: str) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.base}{path}", timeout=30) as r:
             doc: dict[str, Any] = json.loads(r.read())
             return doc
 

@@ -398,3 +398,63 @@ def test_on_a_phone_a_map_reached_by_tab_is_scrolled_clear_of_the_enlarged_chann
         map_box, panel = canvas.bounding_box(), inspector.bounding_box()
         assert map_box is not None and panel is not None
         assert map_box["y"] + map_box["height"] <= panel["y"] + 1, (net, layer, map_box, panel)
+
+
+def open_channel(fm: FeatureMapsPage, layer: str, channel: int) -> None:
+    """Click the middle unit of one channel of max's `layer`, scrolled clear of the head."""
+    canvas = fm.page.locator(f'canvas.map[data-net="max"][data-layer="{layer}"]')
+    canvas.evaluate("(c) => c.scrollIntoView({ block: 'center' })")
+    side = int(canvas.get_attribute("data-h") or 0)
+    fm.page.mouse.click(*fm.map_point("max", layer, channel, side // 2, side // 2))
+
+
+def test_an_enlarged_conv_channel_shows_what_it_looks_for(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """conv1's filters apply to the input pixels: the enlarged channel shows its 3x3 weights
+    (orange positive, blue negative) and what its bias does on empty paper, which the map's
+    blank corner confirms; a deeper conv says it in words; a pool has none."""
+    _, path = digit_files[0]
+    expected = upload_digit(fm, path)
+    filters = fm.api.filters("max", "conv1")
+    lit = next(k for k, b in enumerate(filters["bias"]) if b > 0.05)
+    dark = next(k for k, b in enumerate(filters["bias"]) if b < 0)
+    inspector = fm.page.locator("#inspector")
+    for channel in (lit, dark):
+        if inspector.is_visible():
+            fm.page.keyboard.press("Escape")
+        open_channel(fm, "conv1", channel)
+        inspector.wait_for(state="visible")
+        grid = inspector.locator("table.filter-grid")
+        grid.wait_for(state="visible")
+        weights = filters["weights"][channel][0]
+        cells = grid.locator("td")
+        assert cells.all_inner_texts() == [f"{w:.2f}" for row in weights for w in row]
+        for i, w in enumerate(w for row in weights for w in row):
+            r, _, b = (int(v) for v in cells.nth(i).evaluate(
+                "(td) => getComputedStyle(td).backgroundColor.match(/\\d+/g).slice(0, 3)"))
+            assert (r > b) == (w > 0), (channel, i, w, r, b)  # orange adds, blue takes away
+        bias = filters["bias"][channel]
+        note = inspector.locator(".filter .note").inner_text()
+        assert f"Add the bias, {bias:.3f}; ReLU keeps what is above 0." in note
+        conv1 = expected["models"]["max"]["layers"]["conv1"]
+        corner = conv1["values"][channel, 0, 0]  # the window of a blank corner
+        if channel == lit:
+            assert note.endswith(f"On empty paper it gives its bias, {bias:.3f}, so its map is "
+                                 "lit where the drawing is not.")
+            step = (conv1["high"][channel] - conv1["low"][channel]) / 255  # one level
+            assert abs(corner - bias) <= step / 2 + 1e-6, (corner, bias)
+        else:
+            assert note.endswith("On empty paper it gives 0.") and corner == 0
+    fm.page.keyboard.press("Escape")
+    open_channel(fm, "conv2", 5)
+    inspector.wait_for(state="visible")
+    # the channel shown before is not left on screen while this one's are on their way
+    fm.page.wait_for_function(
+        """(start) => document.querySelector('#inspector .filter:not([hidden])')
+             ?.textContent.startsWith(start)""",
+        arg="Each unit adds up 32 learned 3x3 filters, one over each channel of the layer before")
+    assert inspector.locator("table.filter-grid").count() == 0
+    fm.page.keyboard.press("Escape")
+    open_channel(fm, "pool1", 5)
+    inspector.wait_for(state="visible")
+    assert not inspector.locator(".filter").is_visible()
