@@ -8,7 +8,8 @@ import { gridLayout, stepCell } from './geometry.js';
 import { paintLayer } from './paint.js';
 import { layerRange, valueAt } from './wire.js';
 
-const VALUE_HINT = 'Hover the map, or focus it and use the arrow keys, to read values.';
+// the [ and ] keys were named only in the step buttons' accessible names
+const VALUE_HINT = 'Hover the map, or focus it and use the arrow keys, to read values; [ and ] step through the channels.';
 const EMPTY_HINT = 'Draw a digit, or pick one, to fill this channel.';
 
 export class Inspector {

@@ -291,14 +291,15 @@ def open_from_keyboard(fm: FeatureMapsPage, path: Path, net: str = "max",
 def test_a_channel_opened_from_the_keyboard_marks_no_unit(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     inspector = open_from_keyboard(fm, digit_files[0][1])
-    assert inspector.locator(".value").inner_text() == ("Hover the map, or focus it and use the "
-                                                        "arrow keys, to read values.")
+    assert inspector.locator(".value").inner_text() == (
+        "Hover the map, or focus it and use the arrow keys, to read values; [ and ] step "
+        "through the channels.")
     assert inspector.locator(".mark:not([hidden])").count() == 0
     # a step to the next channel is said in the live line, and the canvas is named after it
     fm.page.keyboard.press("]")
     assert inspector.locator(".value").inner_text() == (
         "Channel 1 (channels are numbered 0 to 31). Hover the map, or focus it and use the "
-        "arrow keys, to read values.")
+        "arrow keys, to read values; [ and ] step through the channels.")
     canvas = inspector.locator("canvas")
     assert canvas.get_attribute("aria-label") == "max pool1, channel 1; arrow keys move the cursor"
     assert canvas.get_attribute("role") == "application"  # screen readers pass the arrows on
