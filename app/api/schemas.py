@@ -90,7 +90,10 @@ class ModelInfo(BaseModel):
 class FiltersOut(BaseModel):
     model: str = Field(examples=["max"])
     layer: str = Field(examples=["conv1"])
-    shape: list[int] = Field(description="(out channels, in channels, 3, 3)",
+    channel: int | None = Field(description="the one out channel asked for (channel=), or "
+                                            "null for all")
+    shape: list[int] = Field(description="(out channels, in channels, 3, 3); out is 1 with "
+                                         "channel=",
                              examples=[[32, 1, 3, 3]])
     weights: list[list[list[list[float]]]] = Field(
         description="weights[k][c] is the 3x3 filter channel k applies to input channel c; "

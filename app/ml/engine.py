@@ -136,7 +136,6 @@ class ShiftResult:
     input: np.ndarray
     shifts: tuple[int, ...]
     nets: tuple[NetShifts, ...]
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 class CudaGraphRunner:
@@ -230,11 +229,8 @@ class Engine:
         """A conv layer's learned filters (out, in, 3, 3) and biases (out,), float32 on the
         host. UnknownName for a model or layer this server does not have, or a pooling layer,
         which learns none."""
-        if model not in self.loaded:
-            raise UnknownName(f"unknown model {model!r}; this server has "
-                              f"{', '.join(self.variants)}")
+        (net,) = self.nets([model])
         self.check_layers([model], [layer])
-        net = self.loaded[model].net
         spec = next(s for s in net.spec.layers if s.name == layer)
         if spec.kind != "conv":
             raise UnknownName(f"{model} {layer} is a pooling layer: it learns no filters")
@@ -293,7 +289,6 @@ class Engine:
         """Each network on every shift of the input in -4..4 px (x and y), and per layer how
         much the maps change when the input moves one pixel (see app/ml/shifts.py)."""
         nets = self.nets(models)
-        t0 = time.perf_counter()
         offsets = shift_lab.GRID_SHIFTS
         base = torch.from_numpy(np.ascontiguousarray(x28, dtype=np.float32)).reshape(1, 1, 28, 28)
         batch = torch.cat([shift_lab.shift(base, dx, dy) for dy in offsets for dx in offsets])
@@ -325,7 +320,7 @@ class Engine:
                 out.append(NetShifts(
                     net.variant, top, float(zero[top]),
                     grid_probs.argmax(2), grid_probs.max(2), grid_probs[:, :, top], tuple(layers)))
-        return ShiftResult(x28, offsets, tuple(out), {"infer": (time.perf_counter() - t0) * 1000})
+        return ShiftResult(x28, offsets, tuple(out))
 
     # --- describe ------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

@@ -120,6 +120,9 @@ def test_an_answer_chosen_by_accept_says_it_varies(client: TestClient) -> None:
     assert negotiated.headers["content-type"] == "application/json"
     assert negotiated.headers["vary"] == "Accept, Accept-Encoding"
     assert "vary" not in client.post("/api/v1/featuremaps?format=json", **body).headers
+    # format=binary fixes the format: only the gzip depends on a header
+    binary = client.post("/api/v1/featuremaps?format=binary", **body)
+    assert binary.headers["vary"] == "Accept-Encoding"
 
 
 def test_every_bad_query_parameter_is_reported_at_once(client: TestClient) -> None:

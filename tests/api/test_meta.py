@@ -95,8 +95,18 @@ def test_a_conv_layers_filters_are_the_weights_file_s(client: TestClient) -> Non
     np.testing.assert_array_equal(np.asarray(body["weights"], np.float32),
                                   stored["conv1.weight"])
     np.testing.assert_array_equal(np.asarray(body["bias"], np.float32), stored["conv1.bias"])
+    assert body["channel"] is None
     deeper = client.get("/api/v1/models/avg/filters/conv2").json()
     assert deeper["shape"] == [64, 32, 3, 3] and len(deeper["bias"]) == 64
+    # one channel, what the page asks for: its filters and bias alone
+    one = client.get("/api/v1/models/max/filters/conv1?channel=7").json()
+    assert (one["channel"], one["shape"]) == (7, [1, 1, 3, 3])
+    np.testing.assert_array_equal(np.asarray(one["weights"], np.float32),
+                                  stored["conv1.weight"][7:8])
+    assert one["bias"] == [float(stored["conv1.bias"][7])]
+    wide = client.get("/api/v1/models/max/filters/conv1?channel=32")
+    assert (wide.status_code, wide.json()) == (422, {
+        "detail": "channel 32 out of range: conv1 has channels 0..31"})
 
 
 @pytest.mark.parametrize(("path", "detail"), [

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -16,10 +17,12 @@ from app.api.inputs import Payload, check_query, decode, read_payload
 from app.api.schemas import ErrorOut, FeatureMapsOut
 from app.config import Settings
 from app.ml.encode import Encoding
-from app.ml.engine import Engine
-from app.ml.errors import InputError, UnknownName
+from app.ml.engine import Engine, FeatureMaps
+from app.ml.errors import InputError
 from app.ml.names import DEFAULT_MODELS, default_models, split_names
 from app.ml.render import MAX_PIXELS, grid_layout, grid_png, largest_scale
+
+R = TypeVar("R")  # what a route's inference returns, before encoding
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 
@@ -137,21 +140,40 @@ def server_timing(timings: dict[str, float], start: float) -> str:
     return ", ".join(f"{name};dur={ms:.3f}" for name, ms in timings.items())
 
 
-def answer(engine: Engine, settings: Settings, payload: Payload, names: list[str],
-           encoding: Encoding, binary: bool, gzip: bool) -> tuple[bytes, dict[str, float]]:
-    """Decode, infer, encode: all the CPU work of one update (POST here, or a message on
-    WS /api/v1/live), run through the gate. Returns the body and its stage times in ms."""
+def staged(payload: Payload, settings: Settings, infer: Callable[[np.ndarray], R],
+           encode: Callable[[R, dict[str, float]], bytes]) -> tuple[bytes, dict[str, float]]:
+    """Decode the payload, infer, encode: the CPU work of one answer, each stage timed (ms,
+    for Server-Timing). `encode` gets the decode and infer times (the binary format carries
+    them)."""
     t0 = time.perf_counter()
     x28 = decode(payload, settings.max_image_pixels)
     t1 = time.perf_counter()
-    result = engine.featuremaps(x28, names, encoding)
+    result = infer(x28)
     t2 = time.perf_counter()
     timings = {"decode": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000}
-    body = wire.to_binary(result, timings) if binary else wire.to_json(result)
-    if gzip:
-        body = wire.compress(body)
+    body = encode(result, timings)
     timings["encode"] = (time.perf_counter() - t2) * 1000
     return body, timings
+
+
+def answer(engine: Engine, settings: Settings, payload: Payload, names: list[str],
+           encoding: Encoding, binary: bool, gzip: bool) -> tuple[bytes, dict[str, float]]:
+    """All the CPU work of one update (POST here, or a message on WS /api/v1/live), run
+    through the gate. Returns the body and its stage times in ms."""
+
+    def encode(result: FeatureMaps, timings: dict[str, float]) -> bytes:
+        body = wire.to_binary(result, timings) if binary else wire.to_json(result)
+        return wire.compress(body) if gzip else body
+
+    return staged(payload, settings, lambda x28: engine.featuremaps(x28, names, encoding),
+                  encode)
+
+
+def check_channel(channel: int | None, channels: int, layer: str) -> None:
+    """InvalidParameter for a channel= the layer does not have."""
+    if channel is not None and channel >= channels:
+        raise InvalidParameter(f"channel {channel} out of range: {layer} has channels "
+                               f"0..{channels - 1}")
 
 
 @router.post(
@@ -193,8 +215,10 @@ async def respond(request: Request, models: str | None, encoding: str,
     body, timings = await gate.run(answer, engine, settings, payload, names, encoding, binary,
                                    gzip, inline_when_idle=payload.small)
     headers = {"Server-Timing": server_timing(timings, start)}
-    if binary or format is None:  # a negotiated answer varies with both; format= fixes it
+    if format is None:  # negotiated: the format depends on Accept, then gzip on the other
         headers["Vary"] = "Accept, Accept-Encoding"
+    elif binary:  # format=binary: only whether it is gzipped varies
+        headers["Vary"] = "Accept-Encoding"
     if gzip:
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=wire.BINARY_TYPE if binary else "application/json",
@@ -223,14 +247,10 @@ async def layer_png(
 ) -> Response:
     """The chosen layer's maps for a drawing, as one PNG: a picture from curl."""
     check_query(request, ("channel", "scale", "norm", "colormap"))
-    if model not in engine.variants:
-        raise UnknownName(f"unknown model {model!r}; this server has {', '.join(engine.variants)}")
+    engine.nets([model])  # UnknownName for a model this server does not have
     engine.check_layers([model], [layer])
-    channels = engine.layer_shape(model, layer)[0]
-    if channel is not None and channel >= channels:
-        raise InvalidParameter(f"channel {channel} out of range: {layer} has channels "
-                               f"0..{channels - 1}")
-    _, h, w = engine.layer_shape(model, layer)
+    channels, h, w = engine.layer_shape(model, layer)
+    check_channel(channel, channels, layer)
     shown = 1 if channel is not None else channels
     best = largest_scale(shown, h, w, scale)  # at least 1: scale 1 fits every layer
     if best < scale:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep
-from app.api.inputs import check_query, decode, read_payload
+from app.api.inputs import check_query, read_payload
 from app.api.routes.featuremaps import (
     ERRORS,
     IMAGE_BODY,
@@ -17,6 +17,7 @@ from app.api.routes.featuremaps import (
     models_doc,
     parse_models,
     server_timing,
+    staged,
 )
 from app.api.schemas import ShiftsOut
 from app.ml.engine import ShiftResult
@@ -79,17 +80,9 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     names = parse_models(engine, models, default=DEFAULT_MODELS)
     payload = await read_payload(request)
 
-    def answer() -> tuple[bytes, dict[str, float]]:
-        t0 = time.perf_counter()
-        x28 = decode(payload, settings.max_image_pixels)
-        t1 = time.perf_counter()
-        result = engine.shifts(x28, names)
-        t2 = time.perf_counter()
-        body = wire.dumps(to_dict(result))
-        return body, {"decode": (t1 - t0) * 1000, "infer": (t2 - t1) * 1000,
-                      "encode": (time.perf_counter() - t2) * 1000}
-
     start = time.perf_counter()
-    body, timings = await gate.run(answer)
+    body, timings = await gate.run(
+        staged, payload, settings, lambda x28: engine.shifts(x28, names),
+        lambda result, _: wire.dumps(to_dict(result)))
     return Response(body, media_type="application/json",
                     headers={"Server-Timing": server_timing(timings, start)})
