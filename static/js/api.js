@@ -45,9 +45,10 @@ export async function fetchModels(base) {
   return response.json();
 }
 
-/** GET /api/v1/models/{model}/filters/{layer}: a conv layer's weights and biases. */
-export async function fetchFilters(base, model, layer) {
-  const response = await send(`${base}/models/${model}/filters/${layer}`, { headers: { Accept: 'application/json' } });
+/** GET /api/v1/models/{model}/filters/{layer}?channel=: one conv channel's weights and bias. */
+export async function fetchFilters(base, model, layer, channel) {
+  const url = `${base}/models/${model}/filters/${layer}?channel=${channel}`;
+  const response = await send(url, { headers: { Accept: 'application/json' } });
   return response.json();
 }
 

@@ -32,6 +32,21 @@ export function noPoolConv3(models) {
   return last;
 }
 
+/** What the accuracy and consistency gaps can be read as: each network was trained once, and
+ * gaps up to about 0.2 points are what another seed can move (README, "What this says"). */
+function ties(models) {
+  const spread = (key) => {
+    const values = models.map((m) => m[key]).filter((v) => v != null);
+    return values.length > 1 ? Math.max(...values) - Math.min(...values) : 0;
+  };
+  const widest = Math.max(spread('test_accuracy'), spread('shift_consistency')) * 100;
+  return widest <= 0.2
+    ? `Each network was trained once, and no two here differ by more than ${widest.toFixed(2)} points in either `
+      + 'row: within what another training seed could move, so read them as ties.'
+    : 'Each network was trained once: gaps of up to about 0.2 points in either row are within what another '
+      + 'training seed could move.';
+}
+
 export function renderDownsample(root, models) {
   const names = [];
   for (const m of models) for (const l of m.layers) if (!names.includes(l.name)) names.push(l.name);
@@ -96,8 +111,7 @@ export function renderDownsample(root, models) {
   const defined = el('p', { class: 'note' }, 'Shift consistency: the share of the 10,000 test digits whose predicted class '
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
     + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction. '
-    + 'Each network was trained once: differences of a few tenths of a percent in either row are within what '
-    + 'another training seed could move, so read them as ties.');
+    + ties(models));
   root.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'compare' },
     el('caption', { class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),
     el('thead', {}, head), el('tbody', {}, ...rows))), defined, article);

@@ -91,6 +91,7 @@ export class Inspector {
     this.value.textContent = VALUE_HINT;
     this.root.hidden = false;
     this.update(result, norm);
+    this.#showFilter();
     this.canvas.focus({ preventScroll: true });
   }
 
@@ -113,7 +114,6 @@ export class Inspector {
     this.root.dataset.net = net;
     this.root.dataset.layer = layer;
     this.root.dataset.channel = channel;
-    this.#showFilter(net, layer, channel);
     const data = this.#layer();
     if (!data) {
       this.canvas.getContext('2d').clearRect(0, 0, this.canvas.width, this.canvas.height);
@@ -142,55 +142,22 @@ export class Inspector {
   }
 
   /** What a conv channel looks for: conv1's 3x3 weights on the input pixels, as a table
-   * coloured by sign, and what its bias means on empty paper; for a deeper conv, in words. */
-  async #showFilter(net, layer, channel) {
-    const key = `${net}/${layer}/${channel}`;
-    if (this.filter.dataset.key === key) return; // shown already (update() runs per drawing)
+   * coloured by sign, and what its bias gives on empty paper; for a deeper conv, in words.
+   * Asked for when a channel is opened or stepped to, not on every drawing: a failure is
+   * not retried until the next. */
+  async #showFilter() {
+    const { net, layer, channel } = this.#hit;
     this.filter.hidden = true; // another channel's, until this one's weights are here
-    delete this.filter.dataset.key;
-    const kind = this.#layer()?.kind ?? (layer.startsWith('conv') ? 'conv' : 'pool');
-    if (kind !== 'conv') return;
-    let filters;
+    if (this.#layer() && this.#layer().kind !== 'conv') return; // a pool learns none
     try {
-      filters = await this.filters(net, layer);
+      const filters = await this.filters(net, layer, channel);
+      const hit = this.#hit;
+      if (!hit || hit.net !== net || hit.layer !== layer || hit.channel !== channel) return; // moved on
+      this.filter.replaceChildren(...filterView(filters.weights[0], filters.bias[0]));
+      this.filter.hidden = false;
     } catch {
-      return; // a view of the weights is a help, not the page's purpose: none is shown
+      // a view of the weights is a help, not the page's purpose: none is shown
     }
-    const hit = this.#hit;
-    if (!hit || hit.net !== net || hit.layer !== layer || hit.channel !== channel) return; // stepped on
-    const bias = filters.bias[channel];
-    const [, inputs] = filters.shape;
-    const paper = bias > 0
-      ? ` On empty paper it gives its bias, ${fmt(bias, 3)}, so its map is lit where the drawing is not.`
-      : ' On empty paper it gives 0.';
-    if (inputs !== 1) {
-      this.filter.replaceChildren(el('p', { class: 'note', text: `Each unit adds up ${inputs} learned 3x3 filters, `
-        + `one over each channel of the layer before, plus a bias of ${fmt(bias, 3)}, and keeps the sum where it is `
-        + 'above 0 (ReLU).' }));
-      this.#reveal(key);
-      return;
-    }
-    const weights = filters.weights[channel][0]; // 3x3
-    const peak = Math.max(...weights.flat().map(Math.abs)) || 1;
-    const rows = weights.map((row) => el('tr', {}, ...row.map((w) => {
-      const td = el('td', { text: fmt(w, 2) });
-      const rgb = weightColor(w / peak);
-      td.style.background = `rgb(${rgb.join(', ')})`;
-      td.style.color = textOnRgb(rgb);
-      return td;
-    })));
-    this.filter.replaceChildren(
-      el('table', { class: 'filter-grid' },
-        el('caption', { text: 'What it looks for' }), el('tbody', {}, ...rows)),
-      el('p', { class: 'note', text: 'Each unit weighs the 3x3 input pixels under it (paper 0, ink 1): orange adds, '
-        + `blue takes away. Add the bias, ${fmt(bias, 3)}; ReLU keeps what is above 0.${paper}` }),
-    );
-    this.#reveal(key);
-  }
-
-  #reveal(key) {
-    this.filter.dataset.key = key;
-    this.filter.hidden = false;
   }
 
   #layer() {
@@ -204,6 +171,7 @@ export class Inspector {
     if (next < 0 || next >= channels) return;
     this.#hit.channel = next;
     this.update(this.#result, this.#norm);
+    this.#showFilter();
     // with a unit under the cursor its new value is read out (update); without one, the
     // live line says where the step went, which the canvas's new name alone would not
     if (!this.#cursor && data) this.value.textContent = `Channel ${next} (channels are numbered 0 to ${channels - 1}). ${VALUE_HINT}`;
@@ -256,11 +224,46 @@ export class Inspector {
 const PANEL = [27, 30, 37]; // page.css --panel
 const POSITIVE = [255, 150, 50]; // orange: the weight adds ink's value
 const NEGATIVE = [70, 150, 255]; // blue: the weight takes it away
+const NEUTRAL = 0.05; // |weight| / the channel's largest below this: drawn as the panel
 
 /** A weight's colour, t = weight / the channel's largest |weight| in -1..1: the panel's
- * colour at 0, blended towards orange (positive) or blue (negative) by |t|. */
+ * colour near 0 (the panel is bluish: a faint orange would read as blue), blended towards
+ * orange (positive) or blue (negative) by |t|. */
 function weightColor(t) {
+  if (Math.abs(t) < NEUTRAL) return PANEL;
   const towards = t >= 0 ? POSITIVE : NEGATIVE;
   const a = Math.min(1, Math.abs(t));
   return PANEL.map((p, i) => Math.round(p + (towards[i] - p) * a));
+}
+
+/** The nodes that say what one channel looks for: `weights` (in, 3, 3), `bias` a number. */
+function filterView(weights, bias) {
+  const inputs = weights.length;
+  if (inputs !== 1) {
+    return [el('p', { class: 'note', text: `Each unit adds up ${inputs} learned 3x3 filters, one over each `
+      + `channel of the layer before, plus a bias of ${fmt(bias, 3)}, and keeps the sum where it is above 0 (ReLU).` })];
+  }
+  const grid = weights[0];
+  const flat = grid.flat();
+  const peak = Math.max(...flat.map(Math.abs)) || 1;
+  const rows = grid.map((row) => el('tr', {}, ...row.map((w) => {
+    const td = el('td', { text: fmt(w, 2) });
+    const rgb = weightColor(w / peak);
+    td.style.background = `rgb(${rgb.join(', ')})`;
+    td.style.color = textOnRgb(rgb);
+    return td;
+  })));
+  // the most any window can give is the bias plus every positive weight (ink 1 there, paper
+  // elsewhere): where paper alone gives a quarter of that, the map is visibly lit off the ink
+  const most = bias + flat.filter((w) => w > 0).reduce((a, w) => a + w, 0);
+  let paper = ' On empty paper it gives 0.';
+  if (bias > 0) {
+    paper = ` On empty paper it gives its bias, ${fmt(bias, 3)}`
+      + (most > 0 && bias / most >= 0.25 ? ', a quarter or more of the most any window gives it: its map is lit away from the strokes.' : '.');
+  }
+  return [
+    el('table', { class: 'filter-grid' }, el('caption', { text: 'What it looks for' }), el('tbody', {}, ...rows)),
+    el('p', { class: 'note', text: 'Each unit weighs the 3x3 input pixels under it (paper 0, ink 1): orange adds, '
+      + `blue takes away. Add the bias, ${fmt(bias, 3)}; ReLU keeps what is above 0.${paper}` }),
+  ];
 }

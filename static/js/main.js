@@ -79,13 +79,14 @@ class App {
       if (covered > 0) window.scrollBy(0, covered + 8);
     });
     stackSticky(this.error, byId('maps').querySelector('.maps-head'));
-    // a conv layer's filters, asked for once per layer when a channel of it is first enlarged
+    // one conv channel's filters, asked for when it is first enlarged (a few numbers; a
+    // deep layer's whole set is hundreds of kB); a failure is asked again the next time
     const filters = new Map();
-    const filtersOf = (net, layer) => {
-      const key = `${net}/${layer}`;
+    const filtersOf = (net, layer, channel) => {
+      const key = `${net}/${layer}/${channel}`;
       if (!filters.has(key)) {
-        filters.set(key, fetchFilters(config.api, net, layer).catch((err) => {
-          filters.delete(key); // asked again next time
+        filters.set(key, fetchFilters(config.api, net, layer, channel).catch((err) => {
+          filters.delete(key);
           throw err;
         }));
       }
@@ -366,11 +367,13 @@ class App {
    * alike, which reads as if the layers were shared unless the page says why. */
   static #sameStart(shown) {
     const seeds = new Set(shown.map((m) => m.seed));
-    if (shown.length < 2 || seeds.size !== 1 || shown[0].seed == null) return;
+    // beyond 2**53 two different seeds can read as one number here: say nothing then
+    if (shown.length < 2 || seeds.size !== 1 || !Number.isSafeInteger(shown[0].seed)) return;
     const note = byId('same-start');
     note.textContent = `${shown.map((m) => m.name).join(' and ')} were trained from the same seed `
       + `(${shown[0].seed}): they began from the same random filters and saw the images in the same order, `
-      + 'so their conv1 maps look much alike. From pool1 on, where each pools its own way, they part.';
+      + 'so their conv1 maps look much alike. They drift apart as they learn, most from pool1 on, where each '
+      + 'pools its own way.';
     note.hidden = false;
   }
 
