@@ -37,6 +37,12 @@ export const UI = Object.freeze({
       + 'channels stay dark. Conv maps come after ReLU: 0 means no response.',
   }),
   articleDense: 512, // the article's hypothetical Dense layer on the un-pooled maps
+  // a network the shift lab runs beside the two shown, in plain words (else its title and
+  // downsampling from /api/v1/models)
+  plain: Object.freeze({
+    blurmax: 'max pooling made steadier under shifts (Zhang, 2019); it takes the max of every 2x2 window '
+      + 'without skipping any, then blurs with a fixed 3x3 filter and keeps every second unit',
+  }),
   nudges: Object.freeze({
     left: Object.freeze([-1, 0]),
     right: Object.freeze([1, 0]),

@@ -18,6 +18,7 @@ export class Inspector {
   #result = null;
   #norm = 'channel';
   #opener = null;
+  #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
 
   constructor(root, { lut, gradient, onHover, filters }) {
     this.root = root;
@@ -56,8 +57,10 @@ export class Inspector {
     this.closeButton.addEventListener('click', () => this.close());
     this.prev.addEventListener('click', () => this.#step(-1));
     this.next.addEventListener('click', () => this.#step(1));
+    // on the whole panel: after a click on a step button, focus is there, not on the map
     root.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') this.close();
+      else if (e.key === '[' || e.key === ']') this.#step(e.key === '[' ? -1 : 1);
     });
     this.canvas.addEventListener('pointermove', (e) => this.#pointer(e));
     this.canvas.addEventListener('pointerdown', (e) => this.#pointer(e));
@@ -139,6 +142,7 @@ export class Inspector {
     this.hi.textContent = fmt(range.hi, 2);
     this.scale.setAttribute('aria-label', `colour scale from ${fmt(range.lo, 2)} to ${fmt(range.hi, 2)}`);
     if (this.#cursor) this.#show(...this.#cursor);
+    this.#explain();
   }
 
   /** What a conv channel looks for: conv1's 3x3 weights on the input pixels, as a table
@@ -147,17 +151,45 @@ export class Inspector {
    * not retried until the next. */
   async #showFilter() {
     const { net, layer, channel } = this.#hit;
-    this.filter.hidden = true; // another channel's, until this one's weights are here
     if (this.#layer() && this.#layer().kind !== 'conv') return; // a pool learns none
     try {
       const filters = await this.filters(net, layer, channel);
       const hit = this.#hit;
       if (!hit || hit.net !== net || hit.layer !== layer || hit.channel !== channel) return; // moved on
-      this.filter.replaceChildren(...filterView(filters.weights[0], filters.bias[0]));
-      this.filter.hidden = false;
+      this.#weights = { net, layer, channel, weights: filters.weights[0], bias: filters.bias[0] };
+      this.#explain();
     } catch {
-      // a view of the weights is a help, not the page's purpose: none is shown
+      // a view of the weights is a help, not the page's purpose: none is shown (and the last
+      // channel's, kept while these were on their way, goes)
+      const hit = this.#hit;
+      if (hit && hit.net === net && hit.layer === layer && hit.channel === channel) this.filter.hidden = true;
     }
+  }
+
+  /** The explanation under the enlarged map, for the channel and drawing shown: a conv's
+   * filters once they are here (until then the last channel's stay, so that the panel does
+   * not jump), how a pool's units are made, or nothing. */
+  #explain() {
+    if (!this.#hit) return;
+    const { net, layer, channel } = this.#hit;
+    const data = this.#layer();
+    const layers = this.#result?.models[net]?.layers ?? [];
+    if (data?.kind === 'pool') {
+      const before = layers[layers.indexOf(data) - 1]?.name ?? 'the layer before';
+      const how = { max: 'the largest value of a 2x2 window', avg: 'the mean of a 2x2 window' }[net] ?? 'pooled from a window';
+      this.filter.replaceChildren(el('p', { class: 'note', text: `No weights: each unit is ${how} of `
+        + `${before} channel ${channel}.` }));
+      this.filter.hidden = false;
+      return;
+    }
+    const w = this.#weights;
+    if (!w || w.net !== net || w.layer !== layer) {
+      this.filter.hidden = true; // another layer's: nothing until this one's are here
+      return;
+    }
+    if (w.channel !== channel) return; // the previous channel's, until these are here
+    this.filter.replaceChildren(...filterView(w.weights, w.bias, data ? data.high[channel] : null));
+    this.filter.hidden = false;
   }
 
   #layer() {
@@ -172,6 +204,11 @@ export class Inspector {
     this.#hit.channel = next;
     this.update(this.#result, this.#norm);
     this.#showFilter();
+    // a step button disabled at the first or last channel would drop focus to the page,
+    // where neither Escape nor [ and ] reach the panel: the map takes it
+    if (document.activeElement?.disabled || document.activeElement === document.body) {
+      this.canvas.focus({ preventScroll: true });
+    }
     // with a unit under the cursor its new value is read out (update); without one, the
     // live line says where the step went, which the canvas's new name alone would not
     if (!this.#cursor && data) this.value.textContent = `Channel ${next} (channels are numbered 0 to ${channels - 1}). ${VALUE_HINT}`;
@@ -194,10 +231,6 @@ export class Inspector {
   }
 
   #key(e) {
-    if (e.key === '[' || e.key === ']') {
-      this.#step(e.key === '[' ? -1 : 1);
-      return;
-    }
     const direction = UI.arrowKeys[e.key];
     if (!direction) return;
     e.preventDefault();
@@ -236,34 +269,48 @@ function weightColor(t) {
   return PANEL.map((p, i) => Math.round(p + (towards[i] - p) * a));
 }
 
-/** The nodes that say what one channel looks for: `weights` (in, 3, 3), `bias` a number. */
-function filterView(weights, bias) {
+/** A bias as the page writes it: 3 decimals, and no "-0.000". */
+function biasText(bias) {
+  return Math.abs(bias) < 0.0005 ? '0.000' : fmt(bias, 3);
+}
+
+/** The nodes that say what one channel looks for: `weights` (in, 3, 3), `bias` a number,
+ * `top` the channel's highest value on the drawing shown (null before any). */
+function filterView(weights, bias, top) {
   const inputs = weights.length;
+  const b = biasText(bias);
   if (inputs !== 1) {
     return [el('p', { class: 'note', text: `Each unit adds up ${inputs} learned 3x3 filters, one over each `
-      + `channel of the layer before, plus a bias of ${fmt(bias, 3)}, and keeps the sum where it is above 0 (ReLU).` })];
+      + `channel of the layer before, plus a bias of ${b}, and keeps the sum where it is above 0 (ReLU).` })];
   }
   const grid = weights[0];
-  const flat = grid.flat();
-  const peak = Math.max(...flat.map(Math.abs)) || 1;
-  const rows = grid.map((row) => el('tr', {}, ...row.map((w) => {
-    const td = el('td', { text: fmt(w, 2) });
-    const rgb = weightColor(w / peak);
+  const peak = Math.max(...grid.flat().map(Math.abs)) || 1;
+  const rows = grid.map((row) => el('tr', {}, ...row.map((v) => {
+    const td = el('td', { text: fmt(v, 2) });
+    const rgb = weightColor(v / peak);
     td.style.background = `rgb(${rgb.join(', ')})`;
     td.style.color = textOnRgb(rgb);
     return td;
   })));
-  // the most any window can give is the bias plus every positive weight (ink 1 there, paper
-  // elsewhere): where paper alone gives a quarter of that, the map is visibly lit off the ink
-  const most = bias + flat.filter((w) => w > 0).reduce((a, w) => a + w, 0);
-  let paper = ' On empty paper it gives 0.';
-  if (bias > 0) {
-    paper = ` On empty paper it gives its bias, ${fmt(bias, 3)}`
-      + (most > 0 && bias / most >= 0.25 ? ', a quarter or more of the most any window gives it: its map is lit away from the strokes.' : '.');
-  }
   return [
     el('table', { class: 'filter-grid' }, el('caption', { text: 'What it looks for' }), el('tbody', {}, ...rows)),
     el('p', { class: 'note', text: 'Each unit weighs the 3x3 input pixels under it (paper 0, ink 1): orange adds, '
-      + `blue takes away. Add the bias, ${fmt(bias, 3)}; ReLU keeps what is above 0.${paper}` }),
+      + `blue takes away. Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
   ];
+}
+
+/** What empty paper (every pixel 0) gives the channel, said against the drawing shown. */
+function paperText(bias, top) {
+  const b = biasText(bias);
+  if (Math.abs(bias) < 0.0005) return 'Its bias is about 0, so empty paper gives 0.';
+  if (bias < 0) {
+    return top === 0
+      ? `Nothing in this drawing outweighs its bias of ${b}: the channel is silent here.`
+      : `Empty paper gives 0: its bias, ${b}, is below 0.`;
+  }
+  if (top > 0 && bias / top >= 0.25) {
+    return `Empty paper alone gives it ${b}, ${Math.round((bias / top) * 100)}% of its strongest response here, so `
+      + 'its map glows wherever there is no ink.';
+  }
+  return `Empty paper alone gives it its bias, ${b}.`;
 }

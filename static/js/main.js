@@ -370,10 +370,10 @@ class App {
     // beyond 2**53 two different seeds can read as one number here: say nothing then
     if (shown.length < 2 || seeds.size !== 1 || !Number.isSafeInteger(shown[0].seed)) return;
     const note = byId('same-start');
-    note.textContent = `${shown.map((m) => m.name).join(' and ')} were trained from the same seed `
-      + `(${shown[0].seed}): they began from the same random filters and saw the images in the same order, `
-      + 'so their conv1 maps look much alike. They drift apart as they learn, most from pool1 on, where each '
-      + 'pools its own way.';
+    note.textContent = `${shown.map((m) => m.name).join(' and ')} were trained from the same seed: they began `
+      + 'from the same random filters and saw the images in the same order. Their conv1 filters stayed almost '
+      + 'alike, so their conv1 maps look much alike; from pool1 on the maps differ, as each pools its own way, '
+      + 'and conv2\'s filters have drifted apart.';
     note.hidden = false;
   }
 

@@ -53,9 +53,14 @@ export class ShiftLab {
       status.before(el('p', {
         id: 'shift-others', class: 'note',
         text: `Beside ${shown.join(' and ')}, the lab runs ${others.map((m) => `${m.name}: `
-          + `${m.title.toLowerCase()}, ${m.downsampling}`).join('; ')}.`,
+          + (UI.plain[m.name] ?? `${m.title.toLowerCase()}, ${m.downsampling}`)).join('; ')}. `
+          + `${others.length > 1 ? 'Their' : 'Its'} maps are not shown above.`,
       }));
     }
+    // said apart from the status, when no shift changes any network's answer
+    this.steady = el('p', { id: 'shift-steady', class: 'note', hidden: true,
+      text: 'No shift of up to 4 px changes any answer for this digit. Draw a sloppier or lopsided one to see answers flip.' });
+    status.after(this.steady);
     const pixels = SIDE * density();
     for (const net of nets) {
       const canvas = el('canvas', {
@@ -109,6 +114,7 @@ export class ShiftLab {
     this.said.textContent = '';
     this.status.textContent = this.idleStatus;
     this.status.classList.remove('blank-note');
+    this.steady.hidden = true;
     for (const fig of this.#figures.values()) {
       this.#blankGrid(fig.canvas);
       fig.caption.textContent = '';
@@ -134,24 +140,31 @@ export class ShiftLab {
       ? 'The input is blank (no ink found): a blank moved is still blank, so nothing below can change. Draw or pick a digit.'
       : 'Each cell is the input moved by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
     this.status.classList.toggle('blank-note', blank);
-    const nets = [...this.#figures.keys()].filter((net) => shifts.models[net]);
-    if (!blank && nets.length && nets.every((net) => shifts.models[net].consistency === 1)) {
-      // all yellow, nothing marked: say that this is the finding, not an empty lab
-      this.status.textContent += ' No shift of up to 4 px changes any network\'s answer for '
-        + 'this digit; a sloppier or lopsided one shows more.';
+    if (label !== null && !blank) {
+      this.status.textContent += ' A flip to the digit\'s label is outlined blue, any other red.';
     }
+    const nets = [...this.#figures.keys()].filter((net) => shifts.models[net]);
+    // all yellow, nothing marked: say that this is the finding, not an empty lab
+    this.steady.hidden = blank || !nets.length || !nets.every((net) => shifts.models[net].consistency === 1);
     const said = [];
     for (const [net, fig] of this.#figures) {
       const m = shifts.models[net];
       if (!m) continue;
-      const flips = this.#paint(fig.canvas, m, shifts.shifts);
+      const flips = this.#paint(fig.canvas, m, shifts.shifts, label);
       ShiftLab.#noReading(fig); // a reading of the last input is stale now
       const keep = Math.round(m.consistency * 81);
       const right = label === null ? null : m.grid.prediction.flat().filter((c) => c === label).length;
-      fig.caption.replaceChildren(
-        'predicts ', el('strong', { text: m.prediction }), ` unshifted; keeps it for ${keep} of 81 shifts: consistency `,
-        el('strong', { text: percent(m.consistency) }),
-        ...(right === null ? [] : [`. Labelled ${label}: right for `, el('strong', { text: right }), ' of 81.']));
+      const consistency = [': consistency ', el('strong', { text: percent(m.consistency) }), '.'];
+      if (right === null || m.prediction === label) {
+        // unlabelled, or right unshifted: the shifts that keep its answer are the ones it gets right
+        fig.caption.replaceChildren('predicts ', el('strong', { text: m.prediction }),
+          right === null ? ' unshifted' : ' unshifted, its label', `; keeps it for ${keep} of 81 shifts`, ...consistency);
+      } else {
+        // wrong unshifted: consistency alone would read as failing where the shifts are right
+        fig.caption.replaceChildren('predicts ', el('strong', { text: m.prediction }), ' unshifted, but the digit is a ',
+          el('strong', { text: label }), ', which it names for ', el('strong', { text: right }),
+          ` of 81 shifts; it keeps its ${m.prediction} for ${keep}`, ...consistency);
+      }
       Object.assign(fig.canvas.dataset, { consistency: m.consistency, flips, prediction: m.prediction, painted: 'true' });
       if (right === null) delete fig.canvas.dataset.right;
       else fig.canvas.dataset.right = right;
@@ -190,8 +203,9 @@ export class ShiftLab {
     });
   }
 
-  /** Paint one network's grid; returns the number of flipped cells. */
-  #paint(canvas, m, shifts) {
+  /** Paint one network's grid; returns the number of flipped cells. A flip to `label` (the
+   * sample's, or null) is outlined in the accent colour, any other in red. */
+  #paint(canvas, m, shifts, label = null) {
     const ctx = context(canvas);
     const cell = UI.shiftCell;
     const n = shifts.length;
@@ -209,7 +223,7 @@ export class ShiftLab {
         const cls = m.grid.prediction[r][c];
         if (cls !== m.prediction) {
           flips += 1;
-          ctx.strokeStyle = '#ff4f6d';
+          ctx.strokeStyle = cls === label ? ACCENT : '#ff4f6d';
           ctx.lineWidth = 2;
           ctx.strokeRect(x + 1.5, y + 1.5, cell - 3, cell - 3);
           ctx.fillStyle = textOn(this.colors, p * 255);

@@ -37,10 +37,10 @@ def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> Non
     note = fm.page.locator("#same-start")
     assert note.is_visible()
     assert note.inner_text() == (
-        "max and avg were trained from the same seed (20261127): they began from the same "
-        "random filters and saw the images in the same order, so their conv1 maps look much "
-        "alike. They drift apart as they learn, most from pool1 on, where each pools its own "
-        "way.")
+        "max and avg were trained from the same seed: they began from the same random filters "
+        "and saw the images in the same order. Their conv1 filters stayed almost alike, so "
+        "their conv1 maps look much alike; from pool1 on the maps differ, as each pools its "
+        "own way, and conv2's filters have drifted apart.")
     assert "responds to empty paper and is switched off by ink" in fm.page.locator(
         "#legend-text").inner_text()
 
