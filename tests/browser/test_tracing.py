@@ -427,6 +427,8 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
         "faint": min(share, key=share.__getitem__),
         "tiny": next(k for k in range(32) if abs(bias[k]) < 0.0005),
         "dark": next(k for k in range(32) if bias[k] <= -0.0005 and high[k] > 0),
+        # nothing in this 7 lifts it above its bias (channel 30, -0.318)
+        "silent": next(k for k in range(32) if bias[k] <= -0.0005 and high[k] == 0),
     }
     assert share[cases["lit"]] >= 0.25 > share[cases["faint"]]
     inspector = fm.page.locator("#inspector")
@@ -460,6 +462,8 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
             "faint": f"Empty paper alone gives it its bias, {text}.",
             "tiny": "Its bias is about 0, so empty paper gives 0.",
             "dark": f"Empty paper gives 0: its bias, {text}, is below 0.",
+            "silent": f"Nothing in this drawing outweighs its bias of {text}: the channel is "
+                      "silent here.",
         }[case]), (case, note)
     # asked for when a channel opens, not again on every drawing: a review counted 62 asks
     # in one stroke while a failing one was retried on every repaint
