@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import weakref
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -56,14 +56,21 @@ async def filters(request: Request, engine: EngineDep,
     check_query(request, ("channel",))
     weights, _ = engine.filters(model, layer)  # the 404s first
     check_channel(channel, weights.shape[0], layer)
-    return Response(_filters_body(engine, model, layer, channel),
-                    media_type="application/json")
+    bodies = _FILTERS.setdefault(engine, {})
+    key = (model, layer, channel)
+    if key not in bodies:
+        bodies[key] = _filters_body(engine, model, layer, channel)
+    return Response(bodies[key], media_type="application/json")
 
 
-@functools.lru_cache(maxsize=256)
+# each answer's JSON, made once per engine (the weights never change while it serves: a deep
+# layer's 37,000 numbers took milliseconds to encode on the event loop); weak, so that an
+# engine that is done with (tests make many) is not kept alive by its answers
+_FILTERS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str, int | None], bytes]] = (
+    weakref.WeakKeyDictionary())
+
+
 def _filters_body(engine: Engine, model: str, layer: str, channel: int | None) -> bytes:
-    """The answer's JSON, made once: the weights never change while the server runs, and a
-    deep layer's (37,000 numbers) took milliseconds to encode on the event loop."""
     weights, bias = engine.filters(model, layer)
     if channel is not None:
         weights, bias = weights[channel:channel + 1], bias[channel:channel + 1]
