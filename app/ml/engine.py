@@ -24,7 +24,14 @@ from app.ml import shifts as shift_lab
 from app.ml.capture import capture
 from app.ml.encode import ENCODINGS, Encoding
 from app.ml.errors import UnknownName, WeightsError
-from app.ml.nets import VARIANTS, Net, check_variant_layers, param_counts, variant_spec
+from app.ml.nets import (
+    VARIANTS,
+    LayerSpec,
+    Net,
+    check_variant_layers,
+    param_counts,
+    variant_spec,
+)
 from app.ml.pack import Layout, group_sizes, pack, pack_on_device
 
 log = logging.getLogger(__name__)
@@ -221,9 +228,12 @@ class Engine:
                               f"{', '.join(self.loaded)}")
         return [self.loaded[m].net for m in models]
 
+    def layer_spec(self, model: str, layer: str) -> LayerSpec:
+        """The spec of a layer of a loaded model (both checked already)."""
+        return next(s for s in self.loaded[model].net.spec.layers if s.name == layer)
+
     def layer_shape(self, model: str, layer: str) -> tuple[int, int, int]:
-        spec = next(s for s in self.loaded[model].net.spec.layers if s.name == layer)
-        return spec.shape
+        return self.layer_spec(model, layer).shape
 
     def filters(self, model: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
         """A conv layer's learned filters (out, in, 3, 3) and biases (out,), float32 on the
@@ -231,8 +241,7 @@ class Engine:
         which learns none."""
         (net,) = self.nets([model])
         self.check_layers([model], [layer])
-        spec = next(s for s in net.spec.layers if s.name == layer)
-        if spec.kind != "conv":
+        if self.layer_spec(model, layer).kind != "conv":
             raise UnknownName(f"{model} {layer} is a pooling layer: it learns no filters")
         conv = getattr(net, layer)
         weight, bias = conv.weight.detach().cpu().numpy(), conv.bias.detach().cpu().numpy()

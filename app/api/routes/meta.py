@@ -54,12 +54,16 @@ async def filters(request: Request, engine: EngineDep,
     ReLU(sum over c of weights[k][c] * the 3x3 window of input channel c, plus bias[k]).
     conv1's filters apply to the 28x28 input itself, 0 for paper and 1 for ink."""
     check_query(request, ("channel",))
-    weights, _ = engine.filters(model, layer)  # the 404s first
-    check_channel(channel, weights.shape[0], layer)
     bodies = _FILTERS.setdefault(engine, {})
     key = (model, layer, channel)
-    if key not in bodies:
-        bodies[key] = _filters_body(engine, model, layer, channel)
+    if key not in bodies:  # a key made once was valid: an unknown name or channel never is
+        weights, bias = engine.filters(model, layer)  # the 404s
+        check_channel(channel, weights.shape[0], layer)
+        if channel is not None:
+            weights, bias = weights[channel:channel + 1], bias[channel:channel + 1]
+        bodies[key] = wire.dumps({"model": model, "layer": layer, "channel": channel,
+                                  "shape": list(weights.shape), "weights": weights.tolist(),
+                                  "bias": bias.tolist()})
     return Response(bodies[key], media_type="application/json")
 
 
@@ -68,12 +72,3 @@ async def filters(request: Request, engine: EngineDep,
 # engine that is done with (tests make many) is not kept alive by its answers
 _FILTERS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str, int | None], bytes]] = (
     weakref.WeakKeyDictionary())
-
-
-def _filters_body(engine: Engine, model: str, layer: str, channel: int | None) -> bytes:
-    weights, bias = engine.filters(model, layer)
-    if channel is not None:
-        weights, bias = weights[channel:channel + 1], bias[channel:channel + 1]
-    return wire.dumps({"model": model, "layer": layer, "channel": channel,
-                       "shape": list(weights.shape), "weights": weights.tolist(),
-                       "bias": bias.tolist()})
