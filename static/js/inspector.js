@@ -154,16 +154,20 @@ export class Inspector {
     if (this.#layer() && this.#layer().kind !== 'conv') return; // a pool learns none
     try {
       const filters = await this.filters(net, layer, channel);
-      const hit = this.#hit;
-      if (!hit || hit.net !== net || hit.layer !== layer || hit.channel !== channel) return; // moved on
+      if (!this.#showing(net, layer, channel)) return; // moved on
       this.#weights = { net, layer, channel, weights: filters.weights[0], bias: filters.bias[0] };
       this.#explain();
     } catch {
       // a view of the weights is a help, not the page's purpose: none is shown (and the last
       // channel's, kept while these were on their way, goes)
-      const hit = this.#hit;
-      if (hit && hit.net === net && hit.layer === layer && hit.channel === channel) this.filter.hidden = true;
+      if (this.#showing(net, layer, channel)) this.filter.hidden = true;
     }
+  }
+
+  /** Whether this channel is the one enlarged (an answer may come after a step or a close). */
+  #showing(net, layer, channel) {
+    const hit = this.#hit;
+    return hit !== null && hit.net === net && hit.layer === layer && hit.channel === channel;
   }
 
   /** The explanation under the enlarged map, for the channel and drawing shown: a conv's
@@ -176,7 +180,8 @@ export class Inspector {
     const layers = this.#result?.models[net]?.layers ?? [];
     if (data?.kind === 'pool') {
       const before = layers[layers.indexOf(data) - 1]?.name ?? 'the layer before';
-      const how = { max: 'the largest value of a 2x2 window', avg: 'the mean of a 2x2 window' }[net] ?? 'pooled from a window';
+      const how = { max: 'the largest value of a 2x2 window', mean: 'the mean of a 2x2 window' }[UI.poolOp[net]]
+        ?? 'pooled from a window';
       this.filter.replaceChildren(el('p', { class: 'note', text: `No weights: each unit is ${how} of `
         + `${before} channel ${channel}.` }));
       this.filter.hidden = false;
