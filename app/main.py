@@ -18,7 +18,7 @@ from app.api.fastpath import FeatureMapsFastPath, featuremaps_route
 from app.api.gate import InferenceGate
 from app.api.inputs import check_query
 from app.api.metrics import Metrics
-from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.api.middleware import BodyLimitMiddleware, HeadAsGet, ObservabilityMiddleware
 from app.api.routes import batch, featuremaps, live, meta, page, shifts
 from app.config import PROJECT_ROOT, Settings
 from app.ml import preprocess
@@ -92,7 +92,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
 
-    # innermost: the live update's route, answered below FastAPI's routing (app/api/fastpath.py).
+    # innermost, below the fast path, so that the live update never passes through it
+    app.add_middleware(HeadAsGet)
+    # the live update's route, answered below FastAPI's routing (app/api/fastpath.py).
     # It is the route as declared: the router is included above with no prefix or dependencies
     # of its own, which the fast path would not see.
     app.add_middleware(FeatureMapsFastPath, route=featuremaps_route())

@@ -1,6 +1,7 @@
-"""Pure ASGI middleware: upload limit while reading, security headers, request ids with a
-structured access log, and request metrics. Pure ASGI (not BaseHTTPMiddleware) so that the
-body is never buffered twice and the cost per request stays a few microseconds."""
+"""Pure ASGI middleware: upload limit while reading, HEAD on GET routes, security headers,
+request ids with a structured access log, and request metrics. Pure ASGI (not
+BaseHTTPMiddleware) so that the body is never buffered twice and the cost per request stays a
+few microseconds."""
 
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ class BodyTooLarge(Exception):
 
 class BodyLimitMiddleware:
     """Refuses bodies over `limit` bytes: by Content-Length before reading, and by counting
-    while reading (chunked uploads), so an oversize body is never held in memory whole."""
+    while reading (chunked uploads), so an oversize body is never held in memory whole. A
+    declared size is refused when the route first asks for the body, so the router has named
+    the route (the metrics count the 413 under it) and a wrong path or method is answered
+    as such."""
 
     def __init__(self, app: ASGIApp, limit: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
@@ -51,9 +55,7 @@ class BodyLimitMiddleware:
         # preceded by a 413 under the wrong limit
         path = scope["path"].rstrip("/")
         limit = self.overrides.get(path, self.limit)
-        setting = ("FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES" if path in self.overrides
-                   else "FEATUREMAPS_MAX_UPLOAD_BYTES")
-        detail = f"request body over the upload limit of {limit:,} bytes ({setting})"
+        declared = 0
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -61,14 +63,13 @@ class BodyLimitMiddleware:
                 except ValueError:
                     await _send_json(send, 400, "Content-Length is not a number")
                     return
-                if declared > limit:
-                    await _send_json(send, 413, detail)
-                    return
         received = 0
         started = False
 
         async def limited_receive() -> Message:
             nonlocal received
+            if declared > limit:  # none of it is read
+                raise BodyTooLarge
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -86,7 +87,47 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_json(send, 413, detail)
+                setting = ("FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES" if path in self.overrides
+                           else "FEATUREMAPS_MAX_UPLOAD_BYTES")
+                await _send_json(send, 413, f"request body over the upload limit of {limit:,} "
+                                            f"bytes ({setting})")
+
+
+class HeadAsGet:
+    """HEAD answered on every GET route as the GET would be, less the body (RFC 9110, 9.3.2):
+    FastAPI's routes answer only the methods they declare, so without this `curl -I` on any
+    API route got a 405. A 405 that allows GET says that HEAD is allowed too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD"
+
+        async def bodiless_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                headers = [(name, value + b", HEAD" if name == b"allow"
+                            and b"GET" in value.split(b", ") and b"HEAD" not in value else value)
+                           for name, value in message.get("headers", [])]
+                message = {**message, "headers": headers}
+            elif head and message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}
+            await send(message)
+
+        if not head:
+            await self.app(scope, receive, bodiless_send)
+            return
+        # a copy, so that the server still knows the request as HEAD (uvicorn then expects no
+        # body); the route the router matched goes back to the outer scope for the metrics
+        inner = {**scope, "method": "GET"}
+        try:
+            await self.app(inner, receive, bodiless_send)
+        finally:
+            if "route" in inner:
+                scope["route"] = inner["route"]
 
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "

@@ -18,14 +18,24 @@ def test_healthz_reports_the_device(client: TestClient) -> None:
     assert {"max", "avg"} <= set(body["models"])
 
 
-def test_head_answers_where_uptime_checkers_ask(client: TestClient) -> None:
-    """HEAD on the health check and the page: 200 and the GET's headers, no body."""
-    for path in ("/healthz", "/"):
+def test_head_answers_on_every_get_route(client: TestClient) -> None:
+    """HEAD (curl -I, uptime checkers) on any GET route: the GET's status and headers, no
+    body; a 405 that allows GET also allows HEAD."""
+    for path, status in [("/healthz", 200), ("/", 200), ("/api/v1/models", 200),
+                         ("/api/v1/models/max/filters/conv1", 200), ("/metrics", 200),
+                         ("/openapi.json", 200), ("/static/css/page.css", 200),
+                         ("/api/v1/models/max/filters/pool1", 404), ("/api/v1/live", 426)]:
         head, get = client.head(path), client.get(path)
-        assert head.status_code == 200, path
-        for name in ("content-type", "content-length"):
+        assert (head.status_code, get.status_code) == (status, status), path
+        assert head.content == b"", path
+        # /metrics grows between the two: the GET counts the HEAD
+        for name in ("content-type",) + (("content-length",) if path != "/metrics" else ()):
             assert head.headers[name] == get.headers[name], (path, name)
-    assert client.head("/api/v1/models").status_code == 405  # not asked for: stays GET only
+    # a POST-only route still refuses HEAD, as it does GET
+    assert client.head("/api/v1/featuremaps").headers["allow"] == "POST"
+    refused = client.delete("/api/v1/models")
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
+    assert refused.json() == {"detail": "Method Not Allowed"}
 
 
 def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> None:

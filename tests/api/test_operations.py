@@ -229,6 +229,23 @@ def test_metrics_do_not_grow_a_series_per_invented_method(client: TestClient) ->
     assert 'method="other"' in text
 
 
+def test_an_oversize_body_is_counted_under_its_route_and_a_wrong_path_stays_a_404() -> None:
+    """A body refused by its Content-Length, unread, is a 413 of the route it was sent to in
+    /metrics (it was route="other"); sent to no route, it is that route's 404."""
+    app = create_app(Settings(device="cpu", models=["max"], max_upload_bytes=1000))
+    with TestClient(app) as c:
+        big = {"content": b"x" * 1001, "headers": {"content-type": "image/png"}}
+        assert c.post("/api/v1/featuremaps", **big).json() == {
+            "detail": "request body over the upload limit of 1,000 bytes "
+                      "(FEATUREMAPS_MAX_UPLOAD_BYTES)"}
+        assert c.post("/api/v1/shifts", **big).status_code == 413
+        assert c.post("/api/v1/nothing", **big).status_code == 404
+        text = c.get("/metrics").text
+    for route, status in [("/api/v1/featuremaps", 413), ("/api/v1/shifts", 413),
+                          ("other", 404)]:
+        assert f'method="POST",route="{route}",status="{status}"}} 1' in text, route
+
+
 def test_gzip_is_standard_and_repeatable() -> None:
     """Any gzip reader gets the body back; equal maps give equal bytes (no timestamp)."""
     import gzip

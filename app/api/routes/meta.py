@@ -18,7 +18,6 @@ from app.ml.engine import Engine
 router = APIRouter()
 
 
-@router.head("/healthz", include_in_schema=False)  # uptime checkers that only ask HEAD
 @router.get("/healthz", response_model=HealthOut, tags=["operations"], summary="Liveness")
 async def healthz(request: Request, engine: EngineDep) -> dict[str, object]:
     """The server is up and its models are loaded; reports the device in use."""

@@ -34,7 +34,6 @@ def sample_digits() -> list[dict[str, Any]]:
     return sorted(out, key=lambda d: (d["label"], d["index"]))
 
 
-@router.head("/", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request, engine: EngineDep) -> HTMLResponse:
     digits = sample_digits()
