@@ -24,7 +24,7 @@ export class Inspector {
     this.root = root;
     this.lut = lut;
     this.onHover = onHover;
-    this.filters = filters; // (net, layer) => Promise of /api/v1/models/{net}/filters/{layer}
+    this.filters = filters; // (net, layer, channel) => Promise of .../filters/{layer}?channel=
     this.title = el('h2', { id: 'inspector-title', text: 'Channel' });
     this.closeButton = el('button', { type: 'button', class: 'icon', 'aria-label': 'Close the enlarged channel', text: '×' });
     // 'application': a screen reader in browse mode would keep the arrow keys for itself

@@ -1,4 +1,4 @@
-"""GET /healthz and GET /api/v1/models."""
+"""GET /healthz, GET /api/v1/models and GET /api/v1/models/{model}/filters/{layer}."""
 
 from __future__ import annotations
 
