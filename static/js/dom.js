@@ -37,6 +37,11 @@ export function fmt(value, digits = 3) {
   return Number(value).toFixed(digits);
 }
 
+/** An inclusive range [a, b] of rows or columns as the page writes it: "4–6", or "4". */
+export function span([a, b]) {
+  return a === b ? `${a}` : `${a}–${b}`;
+}
+
 export function percent(value, digits = 1) {
   return `${(value * 100).toFixed(digits)}%`;
 }

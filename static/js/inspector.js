@@ -3,10 +3,10 @@
 
 import { textOnRgb } from './colormap.js';
 import { UI } from './config.js';
-import { el, fmt, placeMark } from './dom.js';
-import { gridLayout, stepCell } from './geometry.js';
+import { el, fmt, placeMark, span } from './dom.js';
+import { gridLayout, stepCell, windowSpan } from './geometry.js';
 import { paintLayer } from './paint.js';
-import { layerRange, valueAt } from './wire.js';
+import { convParts, layerRange, valueAt } from './wire.js';
 
 // the [ and ] keys were named only in the step buttons' accessible names
 const VALUE_HINT = 'Hover the map, or focus it and use the arrow keys, to read values; [ and ] step through the channels.';
@@ -20,10 +20,11 @@ export class Inspector {
   #opener = null;
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
 
-  constructor(root, { lut, gradient, onHover, filters }) {
+  constructor(root, { lut, gradient, onHover, filters, infos }) {
     this.root = root;
     this.lut = lut;
     this.onHover = onHover;
+    this.infos = infos; // {net: its /api/v1/models entry}: which window of which layer a unit reads
     this.filters = filters; // (net, layer, channel) => Promise of .../filters/{layer}?channel=
     this.title = el('h2', { id: 'inspector-title', text: 'Channel' });
     this.closeButton = el('button', { type: 'button', class: 'icon', 'aria-label': 'Close the enlarged channel', text: '×' });
@@ -193,8 +194,46 @@ export class Inspector {
       return;
     }
     if (w.channel !== channel) return; // the previous channel's, until these are here
-    this.filter.replaceChildren(...filterView(w.weights, w.bias, data ? data.high[channel] : null));
+    const reads = this.infos[net]?.layers.find((l) => l.name === layer)?.reads;
+    this.filter.replaceChildren(...(w.weights.length === 1
+      ? filterView(w.weights, w.bias, data ? data.high[channel] : null)
+      : sumView(w.weights.length, w.bias, reads?.layer ?? 'the layer before', this.#unitSum(w, reads))));
     this.filter.hidden = false;
+  }
+
+  /** What a deeper conv unit adds up on the drawing shown: the unit under the cursor, or
+   * without one the channel's strongest (on a silent channel, the one whose sum is highest).
+   * Null before any drawing. */
+  #unitSum(w, reads) {
+    const { net, channel } = this.#hit;
+    const data = this.#layer();
+    const prev = this.#result?.models[net]?.layers.find((l) => l.name === reads?.layer);
+    if (!data || !prev) return null;
+    const [, h, width] = data.shape;
+    const total = (parts) => parts.reduce((a, b) => a + b, w.bias);
+    let unit = this.#cursor;
+    if (!unit && data.high[channel] > data.low[channel]) {
+      // the first highest unit, as quantised: the maps' order, rows then columns
+      const plane = data.q.subarray(channel * h * width, (channel + 1) * h * width);
+      let best = 0;
+      for (let i = 1; i < plane.length; i += 1) if (plane[i] > plane[best]) best = i;
+      unit = [Math.floor(best / width), best % width];
+    }
+    if (!unit) { // every unit the same (0): the sum nearest to being seen
+      let bestTotal = -Infinity;
+      for (let r = 0; r < h; r += 1) {
+        for (let c = 0; c < width; c += 1) {
+          const t = total(convParts(prev, w.weights, reads, r, c));
+          if (t > bestTotal) [bestTotal, unit] = [t, [r, c]];
+        }
+      }
+    }
+    const [row, col] = unit;
+    const parts = convParts(prev, w.weights, reads, row, col);
+    return {
+      row, col, parts, total: total(parts), value: valueAt(data, channel, row, col),
+      cursor: this.#cursor !== null, rows: windowSpan(reads, row, prev.shape[1]), cols: windowSpan(reads, col, prev.shape[2]),
+    };
   }
 
   #layer() {
@@ -256,6 +295,7 @@ export class Inspector {
     Object.assign(this.mark.dataset, { row, col, value: value.toFixed(6) });
     this.value.textContent = `row ${row}, col ${col}: ${fmt(value, 4)}`;
     this.onHover({ net, layer, channel, row, col });
+    if (this.#weights?.weights.length > 1) this.#explain(); // the sum is this unit's now
   }
 }
 
@@ -279,15 +319,52 @@ function biasText(bias) {
   return Math.abs(bias) < 0.0005 ? '0.000' : fmt(bias, 3);
 }
 
-/** The nodes that say what one channel looks for: `weights` (in, 3, 3), `bias` a number,
+/** A contribution as the page writes it: 2 decimals with its sign. */
+function signed(v) {
+  return `${v < 0 ? '-' : '+'}${fmt(Math.abs(v), 2)}`;
+}
+
+/** What a deeper conv channel does, in words, and what one unit of it adds up on the
+ * drawing shown (`unit` from Inspector.#unitSum, or null): the channels of `prev` that give
+ * it most, those that take most away, and the rest together. */
+function sumView(inputs, bias, prev, unit) {
+  const nodes = [el('p', { class: 'note', text: `Each unit adds up ${inputs} learned 3x3 filters, one over each `
+    + `channel of ${prev}, plus a bias of ${biasText(bias)}, and keeps the sum where it is above 0 (ReLU).` })];
+  if (!unit) return [el('div', { class: 'sum-view' }, ...nodes)];
+  const { row, col, parts, total, value } = unit;
+  const order = [...parts.keys()];
+  const biggest = Math.max(...parts.map(Math.abs)) || 1;
+  // the channels that move the sum most, by at least a tenth of the largest part
+  const named = (sign, n) => order.filter((c) => sign * parts[c] >= 0.1 * biggest)
+    .sort((a, b) => sign * (parts[b] - parts[a])).slice(0, n);
+  const adds = named(1, 3);
+  const takes = named(-1, 2);
+  const rest = order.filter((c) => !adds.includes(c) && !takes.includes(c));
+  const join = (items) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} and ${items.at(-1)}` : items[0]);
+  const clauses = [];
+  if (adds.length) clauses.push(join(adds.map((c, i) => `channel ${c} ${i ? '' : 'gives '}${signed(parts[c])}`)));
+  if (takes.length) clauses.push(join(takes.map((c, i) => `channel ${c} ${i ? '' : 'takes away '}${fmt(-parts[c], 2)}`)));
+  if (rest.length) {
+    const sum = rest.reduce((a, c) => a + parts[c], 0);
+    clauses.push(`${adds.length || takes.length ? 'the other' : 'all'} ${rest.length} give ${signed(sum)} together`);
+  }
+  const where = `rows ${span(unit.rows)}, cols ${span(unit.cols)} of each ${prev} channel`;
+  const silent = !unit.cursor && total <= 0;
+  const at = silent
+    ? `No unit is above 0 on this drawing. The highest sum, at row ${row}, col ${col} (${where}): `
+    : `${unit.cursor ? 'At' : 'At its strongest unit here,'} row ${row}, col ${col} (${where}): `;
+  let end = ` With the bias the sum is ${fmt(total, 2)}`;
+  if (total <= 0) end += ', below 0, so ReLU gives 0.';
+  else if (fmt(total, 2) !== fmt(value, 2)) end += ` (the unit shows ${fmt(value, 2)}: the maps travel as 256 levels per channel).`;
+  else end += '.';
+  nodes.push(el('p', { class: 'note unit-sum', text: `${at}${clauses.join('; ')}.${end}` }));
+  return [el('div', { class: 'sum-view' }, ...nodes)];
+}
+
+/** The nodes that say what conv1's channel looks for: `weights` (1, 3, 3), `bias` a number,
  * `top` the channel's highest value on the drawing shown (null before any). */
 function filterView(weights, bias, top) {
-  const inputs = weights.length;
   const b = biasText(bias);
-  if (inputs !== 1) {
-    return [el('p', { class: 'note', text: `Each unit adds up ${inputs} learned 3x3 filters, one over each `
-      + `channel of the layer before, plus a bias of ${b}, and keeps the sum where it is above 0 (ReLU).` })];
-  }
   const grid = weights[0];
   const peak = Math.max(...grid.flat().map(Math.abs)) || 1;
   const rows = grid.map((row) => el('tr', {}, ...row.map((v) => {

@@ -93,7 +93,7 @@ class App {
       return filters.get(key);
     };
     this.inspector = new Inspector(byId('inspector'), {
-      lut: this.lut, gradient, onHover: (hit) => this.#hover(hit), filters: filtersOf,
+      lut: this.lut, gradient, onHover: (hit) => this.#hover(hit), filters: filtersOf, infos,
     });
     this.tracer = new Tracer({
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirror: this.inspector.trace, infos,

@@ -4,11 +4,10 @@
 // test can compare it with the API's numbers.
 
 import { UI } from './config.js';
-import { el, fmt, placeMark } from './dom.js';
+import { el, fmt, placeMark, span } from './dom.js';
 import { fieldSpan, unitsRect, windowSpan } from './geometry.js';
 import { valueAt, windowStats } from './wire.js';
 
-const span = ([a, b]) => (a === b ? `${a}` : `${a}–${b}`);
 
 export class Tracer {
   #marks = {};

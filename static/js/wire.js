@@ -54,6 +54,34 @@ export function valueAt(layer, channel, row, col) {
   return layer.low[channel] + (q / 255) * (layer.high[channel] - layer.low[channel]);
 }
 
+/**
+ * What a conv unit at (row, col) adds up before its ReLU, one part per channel of the layer
+ * before, `prev`: that channel's filter, weights[channel] (kernel x kernel), times the window
+ * of it the unit reads (`reads` as /api/v1/models gives it: kernel, stride, padding; outside
+ * the map counts 0), from the dequantised 8-bit maps. The parts plus the bias are the sum.
+ */
+export function convParts(prev, weights, reads, row, col) {
+  const [channels, h, w] = prev.shape;
+  const r0 = row * reads.stride - reads.padding;
+  const c0 = col * reads.stride - reads.padding;
+  const parts = new Float64Array(channels);
+  for (let ch = 0; ch < channels; ch += 1) {
+    const lo = prev.low[ch];
+    const step = (prev.high[ch] - lo) / 255;
+    let sum = 0;
+    for (let i = 0; i < reads.kernel; i += 1) {
+      const r = r0 + i;
+      if (r < 0 || r >= h) continue;
+      for (let j = 0; j < reads.kernel; j += 1) {
+        const c = c0 + j;
+        if (c >= 0 && c < w) sum += weights[ch][i][j] * (lo + prev.q[(ch * h + r) * w + c] * step);
+      }
+    }
+    parts[ch] = sum;
+  }
+  return parts;
+}
+
 /** The lowest and highest value anywhere in a layer (its per-channel lows and highs). */
 export function layerRange(layer) {
   let lo = Infinity;

@@ -482,13 +482,106 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
     fm.page.wait_for_function(
         """(start) => document.querySelector('#inspector .filter:not([hidden])')
              ?.textContent.startsWith(start)""",
-        arg="Each unit adds up 32 learned 3x3 filters, one over each channel of the layer before")
+        arg="Each unit adds up 32 learned 3x3 filters, one over each channel of pool1")
     assert inspector.locator("table.filter-grid").count() == 0
     fm.page.keyboard.press("Escape")
     open_channel(fm, "pool1", 5)
     inspector.wait_for(state="visible")
     assert inspector.locator(".filter .note").inner_text() == (
         "No weights: each unit is the largest value of a 2x2 window of conv1 channel 5.")
+
+
+def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: float) -> str:
+    """The sentence the inspector writes for a deeper conv unit, by its rule: the channels
+    that add most (up to 3) and take most away (up to 2), each by at least a tenth of the
+    largest part, the rest together, and the sum with the bias against ReLU."""
+    def signed(v: float) -> str:
+        return f"{'-' if v < 0 else '+'}{abs(v):.2f}"
+
+    def join(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+    biggest = np.abs(parts).max()
+    adds = sorted((c for c in range(len(parts)) if parts[c] >= 0.1 * biggest),
+                  key=lambda c: -parts[c])[:3]
+    takes = sorted((c for c in range(len(parts)) if -parts[c] >= 0.1 * biggest),
+                   key=lambda c: parts[c])[:2]
+    rest = [c for c in range(len(parts)) if c not in adds and c not in takes]
+    clauses = []
+    if adds:
+        clauses.append(join([f"channel {c} {'' if i else 'gives '}{signed(parts[c])}"
+                             for i, c in enumerate(adds)]))
+    if takes:
+        clauses.append(join([f"channel {c} {'' if i else 'takes away '}{-parts[c]:.2f}"
+                             for i, c in enumerate(takes)]))
+    if rest:
+        clauses.append(f"the other {len(rest)} give {signed(float(parts[rest].sum()))} together")
+    total = float(parts.sum() + bias)
+    end = f" With the bias the sum is {total:.2f}"
+    if total <= 0:
+        end += ", below 0, so ReLU gives 0."
+    elif f"{total:.2f}" != f"{value:.2f}":
+        end += (f" (the unit shows {value:.2f}: the maps travel as 256 levels per channel).")
+    else:
+        end += "."
+    return f"{at} ({where}): {'; '.join(clauses)}.{end}"
+
+
+def test_a_deeper_conv_unit_shows_what_it_adds_up(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """A learner asked what a conv2 channel looks for: the enlarged channel says, for the
+    unit under the cursor or else its strongest on the drawing, which pool1 channels its
+    filters take most from, computed from the maps and weights as the network does."""
+    _, path = digit_files[0]
+    expected = upload_digit(fm, path)
+    layers = expected["models"]["max"]["layers"]
+    pool1, conv2 = layers["pool1"]["values"], layers["conv2"]
+    filters = fm.api.filters("max", "conv2")
+    weights, bias = np.asarray(filters["weights"]), filters["bias"]
+
+    def parts(channel: int, row: int, col: int) -> np.ndarray:
+        window = pool1[:, row:row + 3, col:col + 3]  # 3x3, stride 1, no padding
+        return np.einsum("cij,cij->c", weights[channel], window)
+
+    def sentence() -> str:
+        note = fm.page.locator("#inspector .filter:not([hidden]) .unit-sum")
+        note.wait_for(state="visible")
+        return note.inner_text()
+
+    inspector = fm.page.locator("#inspector")
+    where = "rows {0}–{1}, cols {2}–{3} of each pool1 channel"
+    # under the cursor: the unit clicked, in the middle of channel 5
+    open_channel(fm, "conv2", 5)
+    inspector.wait_for(state="visible")
+    mark = inspector.locator(".mark:not([hidden])")
+    row, col = int(mark.get_attribute("data-row") or -1), int(mark.get_attribute("data-col") or -1)
+    assert sentence() == unit_sum_text(parts(5, row, col), bias[5], f"At row {row}, col {col}",
+                                       where.format(row, row + 2, col, col + 2),
+                                       conv2["values"][5, row, col])
+    fm.page.keyboard.press("Escape")
+    # opened from the keyboard, no cursor: the strongest unit of a channel that responds,
+    # and for one that is silent on this 7 the unit whose sum comes nearest to 0
+    fm.page.focus('canvas.map[data-net="max"][data-layer="conv2"]')
+    fm.page.keyboard.press("Enter")
+    inspector.wait_for(state="visible")
+    silent = [k for k in range(64) if conv2["high"][k] == 0]
+    lit = next(k for k in range(64) if conv2["high"][k] > 0 and k not in silent)
+    assert silent, "this 7 leaves some conv2 channel silent"
+    for channel in (lit, silent[0]):
+        for _ in range(channel - int(inspector.get_attribute("data-channel") or 0)):
+            fm.page.keyboard.press("]")
+        assert inspector.get_attribute("data-channel") == str(channel)
+        if channel == lit:
+            row, col = np.unravel_index(np.argmax(conv2["q"][channel]), (11, 11))
+            at = f"At its strongest unit here, row {row}, col {col}"
+        else:
+            sums = np.array([[parts(channel, r, c).sum() for c in range(11)]
+                             for r in range(11)])
+            row, col = np.unravel_index(np.argmax(sums), (11, 11))
+            at = f"No unit is above 0 on this drawing. The highest sum, at row {row}, col {col}"
+        assert sentence() == unit_sum_text(
+            parts(channel, row, col), bias[channel], at,
+            where.format(row, row + 2, col, col + 2), conv2["values"][channel, row, col])
 
 
 def test_the_step_keys_and_escape_work_after_a_step_button(
