@@ -35,6 +35,7 @@ export class ShiftLab {
   #figures = new Map(); // net -> {canvas, caption, readout, cell: [row, col] chosen by keys}
   #cells = new Map(); // `${net}/${layer}` -> td
   #shifts = null;
+  #label = null; // the sample's label, whose flips are outlined in the accent colour
 
   /** `shown`: the names of the networks whose maps the page shows; `infos`: every network's
    * /api/v1/models entry, to introduce any other the lab runs. */
@@ -136,6 +137,7 @@ export class ShiftLab {
    * and right everywhere else). */
   show(shifts, blank = false, label = null) {
     this.#shifts = shifts;
+    this.#label = label;
     this.status.textContent = blank
       ? 'The input is blank (no ink found): a blank moved is still blank, so nothing below can change. Draw or pick a digit.'
       : 'Each cell is the input moved by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
@@ -262,7 +264,7 @@ export class ShiftLab {
     fig.readout.textContent = `moved dx ${dx}, dy ${dy}: predicts ${m.grid.prediction[r][c]} `
       + `(${percent(m.grid.probability[r][c])}); p(${m.prediction}) = ${percent(m.grid.reference[r][c])}`;
     // the cell read is outlined: a tap or a key press has no pointer to show where it is
-    this.#paint(fig.canvas, m, this.#shifts.shifts);
+    this.#paint(fig.canvas, m, this.#shifts.shifts, this.#label);
     const ctx = context(fig.canvas);
     const x = MARGIN + c * UI.shiftCell;
     const y = MARGIN + r * UI.shiftCell;
@@ -281,7 +283,7 @@ export class ShiftLab {
     const fig = this.#figures.get(net);
     const m = this.#shifts?.models[net];
     ShiftLab.#noReading(fig);
-    if (m) this.#paint(fig.canvas, m, this.#shifts.shifts);
+    if (m) this.#paint(fig.canvas, m, this.#shifts.shifts, this.#label);
   }
 
   /** No cell read out: the hint in the readout, no cell recorded (its outline is painted over

@@ -146,17 +146,32 @@ def test_a_sample_digits_grids_count_the_shifts_classified_right(
         assert fm.page.get_attribute(f'canvas.heat[data-net="{net}"]', "data-right") == str(right)
     assert expected["avg"]["prediction"] == 5  # the case the reviews found
     # avg's flips to the label are outlined in the accent colour: sample a flipped cell's edge
-    cell = next(i for i, c in enumerate(c for row in expected["avg"]["grid"]["prediction"]
-                                         for c in row) if c == 3)
-    r, c = divmod(cell, 9)
-    edge = fm.page.evaluate("""([r, c, margin, size]) => {
-      const canvas = document.querySelector('canvas.heat[data-net="avg"]');
-      const k = canvas.width / (margin + 9 * size);
-      const x = Math.round((margin + c * size + 2) * k);
-      const y = Math.round((margin + r * size + size / 2) * k);
-      return Array.from(canvas.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3));
-    }""", [r, c, MARGIN, CELL])
-    assert edge == [0x7f, 0xd3, 0xff], edge  # the page's --accent, not the red of other flips
+    labelled = [divmod(i, 9) for i, c in enumerate(
+        c for row in expected["avg"]["grid"]["prediction"] for c in row) if c == 3]
+
+    def edge(r: int, c: int) -> list[int]:
+        colour: list[int] = fm.page.evaluate("""([r, c, margin, size]) => {
+          const canvas = document.querySelector('canvas.heat[data-net="avg"]');
+          const k = canvas.width / (margin + 9 * size);
+          const x = Math.round((margin + c * size + 2) * k);
+          const y = Math.round((margin + r * size + size / 2) * k);
+          return Array.from(canvas.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3));
+        }""", [r, c, MARGIN, CELL])
+        return colour
+
+    r, c = labelled[0]
+    assert edge(r, c) == [0x7f, 0xd3, 0xff]  # the page's --accent, not the red of other flips
+    # found by a review: reading a cell repainted the grid without the label, and every flip
+    # to it turned red, under a status line that says blue
+    fm.page.focus('canvas.heat[data-net="avg"]')
+    fm.page.keyboard.press("ArrowRight")
+    read = fm.page.get_attribute('canvas.heat[data-net="avg"]', "data-cell")
+    r, c = next(rc for rc in labelled if f"{rc[0]},{rc[1]}" != read)
+    assert edge(r, c) == [0x7f, 0xd3, 0xff], read
+    fm.page.hover('canvas.heat[data-net="avg"]')
+    fm.page.mouse.move(0, 0)  # the pointer leaves: the grid is repainted unmarked
+    assert fm.page.get_attribute('canvas.heat[data-net="avg"]', "data-cell") is None
+    assert edge(r, c) == [0x7f, 0xd3, 0xff]
     assert "A flip to the digit's label is outlined blue, any other red." in fm.page.locator(
         "#shift-status").inner_text()
     assert "and is right (3) for" in fm.page.locator("#shift-said").inner_text()
