@@ -34,6 +34,7 @@ class App {
   #keys = 0;
   #shifts = null; // {key, promise} for `current`
   #nudges = Promise.resolve();
+  #loaded = null; // {body, label, picked}: the upload or sample under the strokes, as sent
 
   constructor(config, catalogue) {
     this.config = config;
@@ -189,10 +190,20 @@ class App {
     }
     this.offset = [0, 0];
     this.nudge.setOffset(0, 0);
+    // back to an upload or sample alone: the image it came from, not the pad redrawn from
+    // its 28x28 view, which preprocessing would crop, scale and centre again (a review saw
+    // avg's answer for sample #18 flip from 5 to 3 after a stroke and an undo)
+    const loaded = this.pad.canUndo ? null : this.#loaded;
     this.#push({
       source: 'undo', what: 'the drawing',
-      makeBody: async () => ({ data: this.pad.png(), type: 'image/png' }),
-      then: (current) => this.#refreshShifts(current),
+      makeBody: async () => loaded?.body ?? { data: this.pad.png(), type: 'image/png' },
+      then: (current) => {
+        if (loaded) {
+          current.label = loaded.label;
+          byId('picked').textContent = loaded.picked;
+        }
+        this.#refreshShifts(current);
+      },
     });
   }
 
@@ -201,11 +212,16 @@ class App {
    * `label` the sample's MNIST label, which the shift lab holds the predictions against. */
   load(data, type, what, fetchData = null, picked = '', label = null) {
     this.generation += 1;
+    let body = null;
     this.#push({
       source: 'upload', what,
-      makeBody: async () => ({ data: fetchData ? await fetchData() : data, type }),
+      makeBody: async () => {
+        body = { data: fetchData ? await fetchData() : data, type };
+        return body;
+      },
       then: (current) => {
         current.label = label;
+        this.#loaded = { body, label, picked };
         this.pad.setBase(current.result.input);
         this.#syncUndo();
         byId('picked').textContent = picked;
@@ -410,6 +426,7 @@ class App {
   }
 
   #reset() {
+    this.#loaded = null;
     this.#syncUndo();
     byId('picked').textContent = '';
     this.current = null;

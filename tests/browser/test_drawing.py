@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.config import PROJECT_ROOT
 from tests.browser.conftest import RECORDER, Api, FeatureMapsPage
 
 pytestmark = pytest.mark.browser
@@ -199,6 +200,30 @@ def test_a_picked_sample_says_its_label_and_is_no_stroke_to_undo(fm: FeatureMaps
     assert fm.page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
     fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
     assert fm.page.locator("#picked").inner_text() == ""
+
+
+def test_undo_back_to_a_sample_restores_it_exactly(fm: FeatureMapsPage) -> None:
+    """Found by a review: a stroke over sample #18, then undo, re-sent the pad, whose 28x28
+    view preprocessing cropped and centred again (289 pixels differed), and avg's answer
+    flipped from 5 to 3; the sample's label line was gone too. Undo back to the sample alone
+    sends the sample itself."""
+    png = (PROJECT_ROOT / "static" / "digits" / "0018_label3.png").read_bytes()
+    expected = fm.api.featuremaps(png)
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    picked = fm.page.locator("#picked").inner_text()
+    fm.after_paint(lambda: fm.stroke([(0.2, 0.2), (0.4, 0.3)], steps=6), source="pad")
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), expected["input"])
+    assert expected["models"]["avg"]["prediction"] == 5
+    for net in ("max", "avg"):
+        model = expected["models"][net]
+        top = max(model["probabilities"])
+        assert fm.prediction(net) == f"predicts {model['prediction']} {100 * top:.1f}%"
+    assert fm.page.locator("#picked").inner_text() == picked == "MNIST test digit #18: labelled 3."
+    # the shift lab holds the answers against the label again
+    fm.page.wait_for_selector('#shift-grids canvas.heat[data-right]', state="attached")
+    assert "but the digit is a 3" in fm.page.locator(
+        'figure.heat-fig[data-net="avg"] .consistency').inner_text()
 
 
 @pytest.mark.parametrize("name,data,mime,expected", [
