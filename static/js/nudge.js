@@ -27,14 +27,17 @@ export class NudgePanel {
       e.preventDefault();
       onNudge(dir);
     });
-    this.caption = el('caption', { text: 'Change of each layer\'s maps for a one-pixel nudge' });
+    // the direction on a line of its own: a caption that rewrapped would move the buttons
+    // under it from under the pointer
+    this.direction = el('span', { class: 'direction' });
+    this.caption = el('caption', {}, 'Change of each layer\'s maps', el('br'), this.direction);
     const { head, body } = layerTable(layers, nets, this.#cells);
     table.replaceChildren(this.caption, el('thead', {}, head), body);
   }
 
   /** Show `shifts` (a /api/v1/shifts answer for the input before the nudge) for `dir`. */
   showChange(dir, shifts) {
-    this.caption.textContent = `Change of each layer's maps, input nudged one pixel ${dir} ${ARROWS[dir]}`;
+    this.direction.textContent = `for a one-pixel nudge ${dir} ${ARROWS[dir]}`;
     this.table.dataset.dir = dir;
     for (const [key, td] of this.#cells) {
       const [net, layer] = key.split('/');
@@ -47,10 +50,17 @@ export class NudgePanel {
     this.#reveal();
   }
 
-  /** The numbers are what a nudge asked for: on a short screen they start below the
-   * sidebar's fold, where a click seemed to change nothing. */
+  /** The numbers are what a nudge asked for: where none of them shows in the sidebar (its
+   * buttons reached from the keyboard, scrolled to the top), the sidebar scrolls them into
+   * view; it alone, so that the maps stay put, and only then, so that the buttons stay under
+   * the pointer from one click to the next. */
   #reveal() {
-    this.table.scrollIntoView({ block: 'nearest' });
+    const box = this.table.closest('.sidebar');
+    if (!box || box.scrollHeight <= box.clientHeight) return; // one column: the page scrolls
+    const table = this.table.getBoundingClientRect();
+    const view = box.getBoundingClientRect();
+    if (table.bottom > view.top && table.top < Math.min(view.bottom, window.innerHeight)) return;
+    box.scrollBy({ top: table.top < view.top ? table.top - view.top - 8 : table.bottom - view.bottom + 8 });
   }
 
   /** Say how far the input is moved (nothing while it is not). */
@@ -64,11 +74,10 @@ export class NudgePanel {
       .map(([d, plus, minus]) => `${Math.abs(d)} px ${d > 0 ? plus : minus}`);
     this.status.textContent = `The input is moved ${moves.join(' and ')} (zero fill). `
       + 'A new stroke, sample or upload starts again from an unmoved input.';
-    this.#reveal(); // the line above the numbers may have pushed them down
   }
 
   clear() {
-    this.caption.textContent = 'Change of each layer\'s maps for a one-pixel nudge';
+    this.direction.textContent = 'for a one-pixel nudge (press an arrow)';
     delete this.table.dataset.dir;
     for (const td of this.#cells.values()) {
       td.textContent = '–';

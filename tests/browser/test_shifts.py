@@ -119,6 +119,32 @@ def test_a_nudge_brings_its_numbers_into_view_on_a_short_screen(
     assert seen == {"inSidebar": True, "onScreen": True}
 
 
+@pytest.mark.parametrize("width, height", [(1280, 720), (375, 667)])
+def test_the_nudge_buttons_stay_under_the_pointer(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]], width: int,
+        height: int) -> None:
+    """Found by a review: the first nudge scrolled the sidebar and the window to its numbers
+    (and on a phone its caption rewrapped), so the buttons moved about 140 px and the next
+    two clicks, in the same spot, landed on the help text. Three clicks in one spot are three
+    nudges, and nothing moves."""
+    fm.page.set_viewport_size({"width": width, "height": height})
+    _, path = digit_files[0]
+    fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
+    button = fm.page.locator('#nudge button[data-dir="right"]')
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    assert box is not None
+    where = fm.page.evaluate("() => [scrollY, document.querySelector('.sidebar').scrollTop]")
+    for _ in range(3):
+        fm.after_paint(lambda: fm.page.mouse.click(box["x"] + box["width"] / 2,
+                                                   box["y"] + box["height"] / 2), source="nudge")
+        assert button.bounding_box() == box
+    assert fm.page.evaluate("() => [scrollY, document.querySelector('.sidebar').scrollTop]") == where
+    assert fm.page.locator("#nudge-status").inner_text().startswith("The input is moved 3 px right")
+    table = fm.page.locator("#nudge-table").bounding_box()
+    assert table is not None and table["y"] >= 0  # the numbers, above the buttons, in view
+
+
 def test_a_sample_digits_grids_count_the_shifts_classified_right(
         fm: FeatureMapsPage) -> None:
     """Found by reviews: MNIST test digit #18 (a 3) is a 5 to avg unshifted and a 3 after most
