@@ -6,7 +6,7 @@ import { UI } from './config.js';
 import { el, fmt, placeMark, span } from './dom.js';
 import { gridLayout, stepCell, windowSpan } from './geometry.js';
 import { paintLayer } from './paint.js';
-import { convParts, layerRange, valueAt } from './wire.js';
+import { convParts, layerRange, ROUNDING, valueAt } from './wire.js';
 
 // the [ and ] keys were named only in the step buttons' accessible names
 const VALUE_HINT = 'Hover the map, or focus it and use the arrow keys, to read values; [ and ] step through the channels.';
@@ -185,6 +185,7 @@ export class Inspector {
         ?? 'pooled from a window';
       this.filter.replaceChildren(el('p', { class: 'note', text: `No weights: each unit is ${how} of `
         + `${before} channel ${channel}.` }));
+      this.filter.dataset.channel = channel;
       this.filter.hidden = false;
       return;
     }
@@ -198,6 +199,7 @@ export class Inspector {
     this.filter.replaceChildren(...(w.weights.length === 1
       ? filterView(w.weights, w.bias, data ? data.high[channel] : null)
       : sumView(w.weights.length, w.bias, reads?.layer ?? 'the layer before', this.#unitSum(w, reads))));
+    this.filter.dataset.channel = channel; // whose explanation is shown (tests wait for it)
     this.filter.hidden = false;
   }
 
@@ -355,7 +357,7 @@ function sumView(inputs, bias, prev, unit) {
     : `${unit.cursor ? 'At' : 'At its strongest unit here,'} row ${row}, col ${col} (${where}): `;
   let end = ` With the bias the sum is ${fmt(total, 2)}`;
   if (total <= 0) end += ', below 0, so ReLU gives 0.';
-  else if (fmt(total, 2) !== fmt(value, 2)) end += ` (the unit shows ${fmt(value, 2)}: the maps travel as 256 levels per channel).`;
+  else if (fmt(total, 2) !== fmt(value, 2)) end += ` (the unit shows ${fmt(value, 2)}: ${ROUNDING}).`;
   else end += '.';
   nodes.push(el('p', { class: 'note unit-sum', text: `${at}${clauses.join('; ')}.${end}` }));
   return [el('div', { class: 'sum-view' }, ...nodes)];

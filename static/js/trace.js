@@ -6,7 +6,7 @@
 import { UI } from './config.js';
 import { el, fmt, placeMark, span } from './dom.js';
 import { fieldSpan, unitsRect, windowSpan } from './geometry.js';
-import { valueAt, windowStats } from './wire.js';
+import { ROUNDING, valueAt, windowStats } from './wire.js';
 
 
 export class Tracer {
@@ -102,7 +102,7 @@ export class Tracer {
     // own range, so the kept value and the unit's can differ in the last digit shown: say why.
     const kept = op === 'max' ? stats.max : stats.mean;
     const rounding = fmt(kept) === fmt(value) ? ''
-      : ` (the unit shows ${fmt(value)}: each channel is sent as 256 levels of its own range)`;
+      : ` (the unit shows ${fmt(value)}: ${ROUNDING})`;
     if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]}), marked${rounding}`];
     if (op === 'mean') return [`${where}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];

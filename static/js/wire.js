@@ -47,6 +47,9 @@ export function isBlank(pixels) {
   return pixels.every((v) => v === 0);
 }
 
+/** Why a value computed from the maps can differ from the unit's own in the last digits. */
+export const ROUNDING = 'each channel is sent as 256 levels of its own range';
+
 /** One unit's value, dequantised: low + q/255 * (high - low) of its channel. */
 export function valueAt(layer, channel, row, col) {
   const [, h, w] = layer.shape;

@@ -437,7 +437,7 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
             fm.page.keyboard.press("Escape")
         open_channel(fm, "conv1", channel)
         inspector.wait_for(state="visible")
-        grid = inspector.locator(".filter:not([hidden]) table.filter-grid")
+        grid = inspector.locator(f'.filter[data-channel="{channel}"]:not([hidden]) table.filter-grid')
         grid.wait_for(state="visible")
         weights = [w for row in filters["weights"][channel][0] for w in row]
         cells = grid.locator("td")
@@ -491,6 +491,32 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
         "No weights: each unit is the largest value of a 2x2 window of conv1 channel 5.")
 
 
+@pytest.mark.parametrize("width, height", [(1024, 768), (1280, 720)])
+def test_a_pool_units_readout_stays_in_view_on_a_projector(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]], width: int,
+        height: int) -> None:
+    """Found by a review: on 1024x768 and 1280x720 screens the readout of a hovered pool unit
+    (the longest: its window, the kept value, its receptive field) ran 70-80 px past the
+    bottom of the sidebar, and scrolling the sidebar to it cleared it. The note on
+    preprocessing now follows the input and the readout."""
+    fm.page.set_viewport_size({"width": width, "height": height})
+    upload_digit(fm, digit_files[0][1])
+    for net in ("max", "avg"):
+        for layer in ("pool1", "pool2"):
+            canvas = fm.page.locator(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
+            canvas.evaluate("(c) => c.scrollIntoView({ block: 'center' })")
+            box = canvas.bounding_box()
+            assert box is not None
+            fm.page.mouse.move(box["x"] + box["width"] * 0.93, box["y"] + box["height"] * 0.9)
+            readout = fm.page.locator("#readout")
+            assert readout.inner_text().startswith(f"{net} {layer}")
+            bottom = readout.evaluate("(r) => r.getBoundingClientRect().bottom")
+            side = fm.page.evaluate(
+                "() => Math.min(document.querySelector('.sidebar').getBoundingClientRect()"
+                ".bottom, innerHeight)")
+            assert bottom <= side + 1, (net, layer, bottom, side)
+
+
 def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: float) -> str:
     """The sentence the inspector writes for a deeper conv unit, by its rule: the channels
     that add most (up to 3) and take most away (up to 2), each by at least a tenth of the
@@ -521,7 +547,8 @@ def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: fl
     if total <= 0:
         end += ", below 0, so ReLU gives 0."
     elif f"{total:.2f}" != f"{value:.2f}":
-        end += (f" (the unit shows {value:.2f}: the maps travel as 256 levels per channel).")
+        end += (f" (the unit shows {value:.2f}: each channel is sent as 256 levels of its "
+                "own range).")
     else:
         end += "."
     return f"{at} ({where}): {'; '.join(clauses)}.{end}"
@@ -544,7 +571,8 @@ def test_a_deeper_conv_unit_shows_what_it_adds_up(
         return np.einsum("cij,cij->c", weights[channel], window)
 
     def sentence() -> str:
-        note = fm.page.locator("#inspector .filter:not([hidden]) .unit-sum")
+        channel = inspector.get_attribute("data-channel")
+        note = fm.page.locator(f'#inspector .filter[data-channel="{channel}"]:not([hidden]) .unit-sum')
         note.wait_for(state="visible")
         return note.inner_text()
 
