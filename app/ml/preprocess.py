@@ -13,7 +13,7 @@ import math
 import struct
 
 import numpy as np
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from app.ml.errors import CorruptImage, EmptyBody, ImageTooLarge, InvalidImage, InvalidPixels
 
@@ -23,6 +23,10 @@ SIDE = 28
 BOX = 20
 INK_THRESHOLD = 0.1  # ink below this (JPEG noise, faint smudges) does not set the bounding box
 MAX_SIDE = 512  # larger images are box-reduced to this before any float work
+# A progressive JPEG is decoded scan by scan, each over the whole image: a few hundred kB of
+# repeated scans held a decoder for tens of seconds. Encoders write 6 to 12.
+MAX_JPEG_SCANS = 100
+EXIF_ORIENTATION = 0x0112
 
 # Pillow's own bomb check warns (or raises) against one process-wide limit; this module checks
 # every image against the server's limit from its header instead, before decoding.
@@ -86,9 +90,20 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageTooLarge(
             f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
         )
+    if image.format == "JPEG":
+        # a scan starts with the SOS marker, FF DA, which entropy-coded data never holds
+        # (an FF there is followed by 00 or a restart marker); one in a metadata segment
+        # would count too, harmlessly at this limit
+        scans = data.count(b"\xff\xda")
+        if scans > MAX_JPEG_SCANS:
+            raise ImageTooLarge(f"JPEG has {scans:,} scans; at most {MAX_JPEG_SCANS} are decoded "
+                                "(encoders write 6 to 12)")
     try:
         frame = next(iter(ImageSequence.Iterator(image)))  # first frame of a GIF/WebP
         frame.load()
+        if "exif" in frame.info and frame.getexif().get(EXIF_ORIENTATION, 1) != 1:
+            # a phone's photo is stored sideways with a tag that says how to show it
+            frame = ImageOps.exif_transpose(frame)
         grey = _ink(frame)
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError,
             Image.DecompressionBombError) as exc:
@@ -124,16 +139,31 @@ def _ink(frame: Image.Image) -> np.ndarray:
         frame.mode == "P" and "transparency" in frame.info
     )
     if has_alpha:
-        alpha = np.asarray(frame.getchannel("A") if frame.mode != "P"
-                           else frame.convert("RGBA").getchannel("A"), dtype=np.float32)
-        if alpha.min() < 255.0:
-            # transparent background: the strokes are wherever the image is opaque
-            return np.ascontiguousarray(alpha / 255.0)
+        la = frame.convert("LA")
+        alpha = np.asarray(la.getchannel("A"), dtype=np.float32) / 255.0
+        if alpha.min() < 1.0:
+            return _ink_with_alpha(np.asarray(la.getchannel("L"), dtype=np.float32) / 255.0,
+                                   alpha)
         frame = frame.convert("RGB")
     if frame.mode != "L":  # the page's drawings are already greyscale: no copy for them
         frame = frame.convert("L")
     grey = np.asarray(frame, dtype=np.float32) / 255.0
     return invert_if_light(grey)
+
+
+def _ink_with_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Ink of an image with transparency. Strokes on a transparent sheet are all one colour
+    where they are opaque: the ink is the opacity, whatever that colour. A picture that holds
+    its own paper and ink (light and dark where it is opaque) with some transparent pixels
+    (a margin, a corner, an alpha of 254 everywhere) is laid on its paper's colour and read
+    as any picture: opacity alone would make all of it ink."""
+    opaque = grey[alpha >= 0.5]
+    if opaque.size:
+        lo, hi = np.percentile(opaque, [0.5, 99.5])
+        if hi - lo > 0.5:
+            paper = np.float32(np.median(opaque))
+            return invert_if_light(grey * alpha + paper * (np.float32(1.0) - alpha))
+    return np.ascontiguousarray(alpha)
 
 
 def invert_if_light(grey: np.ndarray) -> np.ndarray:

@@ -76,6 +76,79 @@ def test_transparent_background_strokes_are_the_ink() -> None:
     assert ink_box(x)[0] == 20
 
 
+def l_shape(paper: int, ink: int) -> np.ndarray:
+    """A 60x60 L in `ink` on `paper`: tall and narrow, so a turn or a box shows in the result."""
+    canvas = np.full((60, 60), paper, np.uint8)
+    canvas[8:52, 20:26] = ink
+    canvas[46:52, 20:40] = ink
+    return canvas
+
+
+@pytest.mark.parametrize("where", ["one corner pixel", "a margin", "alpha 254 everywhere"])
+def test_a_picture_with_some_transparency_is_read_from_its_colours(where: str) -> None:
+    """Found by a review: any transparent pixel made every opaque one ink, so a black 7 on
+    white with a transparent corner, margin or an alpha of 254 came out a solid box (read as a
+    0). A picture holding its own paper and ink is laid on its paper's colour."""
+    grey = l_shape(255, 0)
+    alpha = np.full((60, 60), 255, np.uint8)
+    if where == "one corner pixel":
+        alpha[0, 0] = 0
+    elif where == "a margin":
+        alpha[:6], alpha[-6:], alpha[:, :6], alpha[:, -6:] = 0, 0, 0, 0
+    else:
+        alpha[:] = 254
+    rgba = np.dstack([grey, grey, grey, alpha])
+    opaque = preprocess.from_image(png_bytes(grey), LIMIT)
+    x = preprocess.from_image(png_bytes(rgba, mode="RGBA"), LIMIT)
+    assert np.abs(x - opaque).max() <= 2 / 255, where
+
+
+def test_coloured_strokes_on_a_transparent_sheet_are_the_ink() -> None:
+    """Strokes are one colour where they are opaque, whatever it is and whatever colour the
+    transparent pixels hold: the ink is the opacity."""
+    alpha = l_shape(0, 255)
+    rgba = np.dstack([np.full((60, 60), 200, np.uint8), np.full((60, 60), 30, np.uint8),
+                      np.full((60, 60), 30, np.uint8), alpha])
+    rgba[alpha == 0, :3] = 255  # white where transparent, as some editors save it
+    x = preprocess.from_image(png_bytes(rgba, mode="RGBA"), LIMIT)
+    np.testing.assert_array_equal(x, preprocess.from_image(png_bytes(alpha), LIMIT))
+
+
+def test_a_photo_is_turned_upright_by_its_exif_orientation() -> None:
+    """A phone stores a photo sideways with a tag saying how to show it; the review's upright
+    7 scored 1.0 and the same file as stored, 0.5."""
+    upright = l_shape(0, 255)
+    stored = np.rot90(upright, k=-1)  # orientation 8: shown turned 90 degrees anticlockwise
+    exif = Image.Exif()
+    exif[preprocess.EXIF_ORIENTATION] = 8
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(stored)).save(buf, format="JPEG", quality=95,
+                                                       exif=exif.tobytes())
+    x = preprocess.from_image(buf.getvalue(), LIMIT)
+    plain = io.BytesIO()
+    Image.fromarray(upright).save(plain, format="JPEG", quality=95)
+    assert np.abs(x - preprocess.from_image(plain.getvalue(), LIMIT)).max() < 0.05
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_before_decoding() -> None:
+    """Found by a review: a 760 kB progressive JPEG of 20,000 repeated scans held the decoder
+    for 18 s, and every request behind it got a 503. A progressive JPEG as encoders write it
+    (10 scans here) decodes; one with over MAX_JPEG_SCANS is refused from its bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(l_shape(0, 255)).convert("RGB").save(buf, format="JPEG", progressive=True)
+    normal = buf.getvalue()
+    assert normal.count(b"\xff\xda") == 10
+    assert ink_box(preprocess.from_image(normal, LIMIT))[0] == 20
+    last = normal.rindex(b"\xff\xda")
+    scan = normal[last:-2]  # the last scan, up to the end-of-image marker
+    bomb = normal[:-2] + scan * (preprocess.MAX_JPEG_SCANS - 9) + b"\xff\xd9"
+    with pytest.raises(ImageTooLarge) as refused:
+        preprocess.from_image(bomb, LIMIT)
+    assert str(refused.value) == (f"JPEG has {preprocess.MAX_JPEG_SCANS + 1} scans; at most "
+                                  f"{preprocess.MAX_JPEG_SCANS} are decoded (encoders write 6 "
+                                  "to 12)")
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "GIF"])
 def test_other_formats_decode_like_png(fmt: str) -> None:
     canvas = np.zeros((56, 56), np.uint8)
