@@ -134,12 +134,13 @@ def test_the_nudge_buttons_stay_under_the_pointer(
     button.scroll_into_view_if_needed()
     box = button.bounding_box()
     assert box is not None
-    where = fm.page.evaluate("() => [scrollY, document.querySelector('.sidebar').scrollTop]")
+    scrolls = "() => [scrollY, document.querySelector('.sidebar').scrollTop]"
+    where = fm.page.evaluate(scrolls)
     for _ in range(3):
         fm.after_paint(lambda: fm.page.mouse.click(box["x"] + box["width"] / 2,
                                                    box["y"] + box["height"] / 2), source="nudge")
         assert button.bounding_box() == box
-    assert fm.page.evaluate("() => [scrollY, document.querySelector('.sidebar').scrollTop]") == where
+    assert fm.page.evaluate(scrolls) == where
     assert fm.page.locator("#nudge-status").inner_text().startswith("The input is moved 3 px right")
     table = fm.page.locator("#nudge-table").bounding_box()
     assert table is not None and table["y"] >= 0  # the numbers, above the buttons, in view

@@ -437,7 +437,8 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
             fm.page.keyboard.press("Escape")
         open_channel(fm, "conv1", channel)
         inspector.wait_for(state="visible")
-        grid = inspector.locator(f'.filter[data-channel="{channel}"]:not([hidden]) table.filter-grid')
+        grid = inspector.locator(
+            f'.filter[data-channel="{channel}"]:not([hidden]) table.filter-grid')
         grid.wait_for(state="visible")
         weights = [w for row in filters["weights"][channel][0] for w in row]
         cells = grid.locator("td")
@@ -572,7 +573,8 @@ def test_a_deeper_conv_unit_shows_what_it_adds_up(
 
     def sentence() -> str:
         channel = inspector.get_attribute("data-channel")
-        note = fm.page.locator(f'#inspector .filter[data-channel="{channel}"]:not([hidden]) .unit-sum')
+        note = fm.page.locator(
+            f'#inspector .filter[data-channel="{channel}"]:not([hidden]) .unit-sum')
         note.wait_for(state="visible")
         return note.inner_text()
 
