@@ -98,12 +98,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # It is the route as declared: the router is included above with no prefix or dependencies
     # of its own, which the fast path would not see.
     app.add_middleware(FeatureMapsFastPath, route=featuremaps_route())
-    if settings.allowed_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
-                           allow_methods=["GET", "POST"], allow_headers=["Content-Type"],
-                           expose_headers=["Server-Timing", "X-Request-ID"])
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes,
                        overrides={"/api/v1/featuremaps/batch": settings.max_batch_upload_bytes})
+    if settings.allowed_origins:
+        # outside the upload limit, so that its 413 reaches another origin's script as a 413,
+        # not as a network error
+        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-Request-ID"],
+                           expose_headers=["Server-Timing", "X-Request-ID", "X-Prediction",
+                                           "Content-Disposition"])
     app.add_middleware(ObservabilityMiddleware, metrics=metrics,
                        access_log_enabled=settings.access_log)
     return app

@@ -22,7 +22,8 @@ from starlette.types import Message
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidPixels
 
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/octet-stream")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/octet-stream",
+               "image/jpg", "image/x-png", "image/pjpeg")  # the last three: names in the wild
 ACCEPTED_BODIES = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF body, "
                    "or application/json {\"pixels\": 28x28 numbers in 0..1}")
 MAX_JSON_DEPTH = 3  # {"pixels": [[...]]}
@@ -45,6 +46,13 @@ class PayloadTooLarge(InputError):
 
 
 def media_type(request: Request) -> str:
+    """The request's media type, lowercased, without parameters. A body sent with a content
+    coding (Content-Encoding: gzip) is refused: it is read as it arrives, and a compressed
+    image would be called not an image."""
+    coding = request.headers.get("content-encoding", "identity").strip().lower()
+    if coding not in ("identity", ""):
+        raise UnsupportedMediaType(f"request bodies are read as sent: Content-Encoding {coding!r} "
+                                   "is not accepted; send the body uncompressed")
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
@@ -93,14 +101,21 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     """The `pixels` array and `preprocess` flag of a JSON body."""
     if not body.strip():
         raise InvalidPixels('empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
+    try:
+        # JSON is UTF-8 (RFC 8259), which the depth check's byte scan relies on: json.loads
+        # alone would also take UTF-16, where the bytes of a character can read as a quote
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"JSON body is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                         "send it as UTF-8") from exc
     if _too_deep(body, MAX_JSON_DEPTH):
         raise InvalidPixels(
             f"JSON nested deeper than {MAX_JSON_DEPTH} levels; "
             'send {"pixels": 28x28 numbers in 0..1}'
         )
     try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise BadRequest(f"body is not valid JSON ({exc})") from exc
     except ValueError as exc:  # Python refuses to convert integers of over 4300 digits
         raise BadRequest("body is not valid JSON for this server: it holds an integer of "
@@ -172,6 +187,11 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
         name, upload = files[0]
         if name != "file":
             raise BadRequest(f"multipart file field is {name!r}; name it 'file'")
+        texts = [k for k, v in form.multi_items() if not isinstance(v, UploadFile)]
+        if texts:  # e.g. curl -F models=max, which would have been ignored without a word
+            raise BadRequest(f"multipart text field {texts[0][:64]!r} is not read: give options "
+                             f"in the query (?name=value) and send {what} as the one file part "
+                             "'file'")
         return await upload.read()
     finally:
         await form.close()

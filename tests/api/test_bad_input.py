@@ -83,9 +83,53 @@ def test_a_large_multipart_text_field_is_a_413_that_says_what_is_read(
     assert (r.status_code, r.json()) == (413, {
         "detail": "multipart text field over 64 KiB: text fields are not read; send the file "
                   "part named 'file' alone (curl -F file=@path)"})
+    # found by a later review: a small one was passed over, so curl -F models=max got both
+    # networks without a word; like an unknown query parameter, it is refused
     small = client.post("/api/v1/featuremaps", files={"file": ("d.png", digit, "image/png")},
-                        data={"note": "x" * 1024})
-    assert small.status_code == 200  # a small text field beside the file is passed over
+                        data={"models": "max"})
+    assert (small.status_code, small.json()) == (400, {
+        "detail": "multipart text field 'models' is not read: give options in the query "
+                  "(?name=value) and send the image as the one file part 'file'"})
+
+
+def test_a_body_sent_compressed_is_refused_as_such(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Found by a review: a gzipped PNG was 'not an image' (415), and a plain PNG labelled
+    Content-Encoding: br was read as if uncompressed."""
+    import gzip
+
+    _, digit = test_digit_pngs[0]
+    for coding, body in [("gzip", gzip.compress(digit)), ("br", digit)]:
+        r = client.post("/api/v1/featuremaps", content=body,
+                        headers={"content-type": "image/png", "content-encoding": coding})
+        assert (r.status_code, r.json()) == (415, {
+            "detail": f"request bodies are read as sent: Content-Encoding {coding!r} is not "
+                      "accepted; send the body uncompressed"})
+    plain = client.post("/api/v1/featuremaps", content=digit,
+                        headers={"content-type": "image/jpg", "content-encoding": "identity"})
+    assert plain.status_code == 200  # image/jpg, a name in the wild, and the identity coding
+
+
+def test_json_that_is_not_utf8_is_a_400_not_a_500(client: TestClient) -> None:
+    """Found by a review: in UTF-16, U+2200 is the bytes 00 22, which the nesting check read
+    as a quote, so 2,000 nested brackets reached json.loads (which takes UTF-16 too) and its
+    RecursionError was a 500."""
+    doc = '{"a": "\u2200", "b": ' + "[" * 2000 + "]" * 2000 + "}"
+    for path in ("/api/v1/featuremaps", "/api/v1/shifts"):
+        r = client.post(path, content=doc.encode("utf-16-le"),
+                        headers={"content-type": "application/json"})
+        # read as UTF-8, the NUL bytes of UTF-16 are no JSON
+        assert (r.status_code, r.json()) == (400, {
+            "detail": "body is not valid JSON (Expecting property name enclosed in double "
+                      "quotes: line 1 column 2 (char 1))"}), path
+    bad = client.post("/api/v1/featuremaps", content=b'{"pixels": "\xff"}',
+                      headers={"content-type": "application/json"})
+    assert (bad.status_code, bad.json()) == (400, {
+        "detail": "JSON body is not UTF-8 text (invalid start byte at byte 12); send it as "
+                  "UTF-8"})
+    ok = client.post("/api/v1/featuremaps", headers={"content-type": "application/json"},
+                     content=b"\xef\xbb\xbf" + json.dumps({"pixels": [[0] * 28] * 28}).encode())
+    assert ok.status_code == 200  # UTF-8 with a byte-order mark is still read
 
 
 @pytest.mark.parametrize("chunked", [False, True])

@@ -60,6 +60,19 @@ def test_cors_allows_exactly_the_configured_origins(settings: Settings) -> None:
         other = c.post("/api/v1/featuremaps", json=PIXELS,
                        headers={"origin": "https://elsewhere.example"})
         assert "access-control-allow-origin" not in other.headers
+        # found by a review: the upload limit's 413 had no CORS headers (a browser shows a
+        # network error), a preflight for X-Request-ID was refused, and the .png route's
+        # X-Prediction was hidden from the other origin's script
+        big = c.post("/api/v1/featuremaps", content=b"x" * (3 * 1024 * 1024),
+                     headers={"origin": "https://class.example", "content-type": "image/png"})
+        assert big.status_code == 413
+        assert big.headers["access-control-allow-origin"] == "https://class.example"
+        pre = c.options("/api/v1/featuremaps", headers={
+            "origin": "https://class.example", "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type, x-request-id"})
+        assert pre.status_code == 200
+        exposed = ok.headers["access-control-expose-headers"].lower().split(", ")
+        assert {"x-prediction", "content-disposition", "x-request-id"} <= set(exposed)
 
 
 def test_request_id_is_echoed_and_logged(client: TestClient,
