@@ -21,6 +21,7 @@ from starlette.types import Message
 
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidPixels
+from app.ml.names import brief
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/octet-stream",
                "image/jpg", "image/x-png", "image/pjpeg")  # the last three: names in the wild
@@ -65,9 +66,9 @@ def check_query(connection: HTTPConnection, allowed: Iterable[str]) -> None:
     for key, _ in connection.query_params.multi_items():
         if key not in allowed:
             accepted = ", ".join(allowed) if allowed else "none"
-            raise BadRequest(f"unknown query parameter {key!r}; accepted: {accepted}")
+            raise BadRequest(f"unknown query parameter {brief(key)}; accepted: {accepted}")
         if key in seen:
-            raise BadRequest(f"query parameter {key!r} is given more than once; give it once"
+            raise BadRequest(f"query parameter {brief(key)} is given more than once; give it once"
                              + (" (models=max,avg names several networks)"
                                 if key == "models" else ""))
         seen.add(key)

@@ -26,6 +26,7 @@ import torch
 from app.ml import files
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError, ImageTooLarge, InvalidPixels, OutputError
+from app.ml.names import brief, brief_list
 from app.ml.nets import Net
 from app.ml.pack import Layout, pack_on_device, pack_on_host
 
@@ -251,12 +252,12 @@ def read_npy_or_npz(body: bytes, max_images: int) -> np.ndarray:
             elif len(names) == 1:
                 name = names[0]
             else:
-                shown = ", ".join(n.removesuffix(".npy") for n in names)
+                shown = brief_list([n.removesuffix(".npy") for n in names])
                 raise InvalidPixels(f".npz holds {shown}; name the images array 'images'")
             with zf.open(name) as member:
                 head = member.read(6)
                 if head != b"\x93NUMPY":
-                    raise InvalidPixels(f".npz member {name.removesuffix('.npy')!r} is not an "
+                    raise InvalidPixels(f".npz member {brief(name.removesuffix('.npy'))} is not an "
                                         ".npy array")
                 rest = member.read()
             return _array_from_npy(io.BytesIO(head + rest), 6 + len(rest), max_images)

@@ -11,6 +11,20 @@ from app.ml.errors import InputError
 DEFAULT_MODELS = ("max", "avg")
 
 
+def brief(name: str, limit: int = 64) -> str:
+    """A client's name as an error message quotes it: cut to `limit` characters, so that a
+    message never echoes a megabyte."""
+    return repr(name if len(name) <= limit else name[:limit] + "...")
+
+
+def brief_list(names: Sequence[str], shown: int = 10) -> str:
+    """Names as an error message lists them: the first `shown`, each cut short, and how many
+    more."""
+    listed = ", ".join(brief(n).strip("'\"") for n in names[:shown])
+    more = len(names) - shown
+    return listed + (f" and {more:,} more" if more > 0 else "")
+
+
 def split_names(text: str, option: str, kind: str,
                 check: Callable[[str], None] | None = None) -> list[str]:
     """The names in `text`, each stripped of spaces; an empty name, or one given twice, is

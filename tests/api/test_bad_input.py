@@ -92,6 +92,13 @@ def test_a_large_multipart_text_field_is_a_413_that_says_what_is_read(
                   "(?name=value) and send the image as the one file part 'file'"})
 
 
+def test_a_long_query_name_is_not_echoed_whole(client: TestClient) -> None:
+    """Found by a review: a 10 kB parameter name came back whole in the message."""
+    r = client.get("/api/v1/models?" + "k" * 10_000 + "=1")
+    assert (r.status_code, r.json()) == (400, {
+        "detail": f"unknown query parameter '{'k' * 64}...'; accepted: none"})
+
+
 def test_a_body_sent_compressed_is_refused_as_such(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """Found by a review: a gzipped PNG was 'not an image' (415), and a plain PNG labelled

@@ -100,6 +100,12 @@ def npz(**arrays: np.ndarray) -> bytes:
     (npy_with_shape("(1, 28, 28)", "<f16"), 422,
      "float images must be float16, float32 or float64; got float128"),
     (npz(), 422, "the .npz holds no arrays; put the images in 'images'"),
+    # found by a review: 20,000 members were all listed, a 4 MB message
+    (npz(**{f"m{i}": np.zeros(1) for i in range(30)}), 422,
+     ".npz holds m0, m1, m2, m3, m4, m5, m6, m7, m8, m9 and 20 more; name the images array "
+     "'images'"),
+    (npz(**{"x" * 100: np.zeros(1), "y": np.zeros(1)}), 422,
+     f".npz holds {'x' * 64}..., y; name the images array 'images'"),
 ])
 def test_bad_batches_are_refused(client: TestClient, body: bytes, status: int,
                                  detail: str) -> None:
