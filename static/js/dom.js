@@ -42,6 +42,16 @@ export function span([a, b]) {
   return a === b ? `${a}` : `${a}–${b}`;
 }
 
+/** A probability as a percentage with `digits` decimals, never 0% or 100%: a softmax gives
+ * neither, and "100.00%" beside nine "0.00%" told learners otherwise. Within one step of
+ * either end it reads "<0.01%" or ">99.99%". */
+export function probability(p, digits = 1) {
+  const step = 10 ** -digits / 100;
+  if (p < step) return `<${percent(step, digits)}`;
+  if (p > 1 - step) return `>${percent(1 - step, digits)}`;
+  return percent(p, digits);
+}
+
 export function percent(value, digits = 1) {
   return `${(value * 100).toFixed(digits)}%`;
 }

@@ -1,6 +1,6 @@
 // Each network's prediction, and its ten probabilities as a bar per digit.
 
-import { el, percent, setText } from './dom.js';
+import { el, probability, setText } from './dom.js';
 import { isBlank } from './wire.js';
 
 const BLANK_NOTE = 'The input is blank (no ink found), so this is a guess about nothing.';
@@ -65,17 +65,17 @@ export class Predictions {
       if (!net) continue;
       if (view.blank.hidden === blank) view.blank.hidden = !blank;
       const p = net.probabilities;
-      const top = `${net.prediction} ${percent(p[net.prediction])}`;
+      const top = `${net.prediction} ${probability(p[net.prediction])}`;
       if (view.shown !== top) {
         // text changes cost a layout pass: only when the words change
         view.shown = top;
         view.box.dataset.prediction = net.prediction;
-        view.top.replaceChildren('predicts ', el('strong', { class: 'digit-big', text: net.prediction }), ` ${percent(p[net.prediction])}`);
+        view.top.replaceChildren('predicts ', el('strong', { class: 'digit-big', text: net.prediction }), ` ${probability(p[net.prediction])}`);
       }
       view.bars.forEach((bar, d) => {
         bar.fill.style.transform = `scaleY(${p[d]})`;
         // the value goes in attributes (read by screen readers and on hover), not in text
-        const label = `${d}: ${percent(p[d], 2)}`;
+        const label = `${d}: ${probability(p[d], 2)}`;
         bar.item.title = label;
         bar.item.setAttribute('aria-label', label);
         bar.item.classList.toggle('top', d === net.prediction);
@@ -88,7 +88,7 @@ export class Predictions {
   #fill(view, net) {
     if (!net) return;
     view.cells.forEach((cell, d) => {
-      setText(cell, percent(net.probabilities[d], 2));
+      setText(cell, probability(net.probabilities[d], 2));
       cell.classList.toggle('top', d === net.prediction);
       view.heads[d].classList.toggle('top', d === net.prediction);
     });
@@ -100,7 +100,7 @@ export class Predictions {
   announce(result) {
     const said = [...this.#views.keys()].filter((name) => result.models[name]).map((name) => {
       const net = result.models[name];
-      return `${name} predicts ${net.prediction} (${percent(net.probabilities[net.prediction])})`;
+      return `${name} predicts ${net.prediction} (${probability(net.probabilities[net.prediction])})`;
     });
     this.#announcer.textContent = `${said.join('; ')}.${isBlank(result.input) ? ` ${BLANK_NOTE}` : ''}`;
   }

@@ -5,7 +5,7 @@
 
 import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
-import { el, fmt, layerTable, percent } from './dom.js';
+import { el, fmt, layerTable, percent, probability } from './dom.js';
 import { stepCell } from './geometry.js';
 import { movedAlong } from './nudge.js';
 
@@ -262,7 +262,7 @@ export class ShiftLab {
     const dx = this.#shifts.shifts[c];
     const dy = this.#shifts.shifts[r];
     fig.readout.textContent = `moved dx ${dx}, dy ${dy}: predicts ${m.grid.prediction[r][c]} `
-      + `(${percent(m.grid.probability[r][c])}); p(${m.prediction}) = ${percent(m.grid.reference[r][c])}`;
+      + `(${probability(m.grid.probability[r][c])}); p(${m.prediction}) = ${probability(m.grid.reference[r][c])}`;
     // the cell read is outlined: a tap or a key press has no pointer to show where it is
     this.#paint(fig.canvas, m, this.#shifts.shifts, this.#label);
     const ctx = context(fig.canvas);

@@ -108,6 +108,16 @@ class Api:
             return doc
 
 
+def shown(p: float, digits: int = 1) -> str:
+    """A probability as the page writes it (dom.js probability): never 0% or 100%."""
+    step = 10.0 ** -digits / 100
+    if p < step:
+        return f"<{step * 100:.{digits}f}%"
+    if p > 1 - step:
+        return f">{(1 - step) * 100:.{digits}f}%"
+    return f"{p * 100:.{digits}f}%"
+
+
 def pixels_body(x: np.ndarray) -> bytes:
     """The JSON body of a 28x28 uint8 input sent as it is (what the page's nudge sends)."""
     return json.dumps({"pixels": (x.astype(np.float64) / 255.0).tolist(),

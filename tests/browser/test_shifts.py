@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.config import PROJECT_ROOT
-from tests.browser.conftest import FeatureMapsPage, pixels_body
+from tests.browser.conftest import FeatureMapsPage, pixels_body, shown
 
 pytestmark = pytest.mark.browser
 
@@ -289,8 +289,8 @@ def cell_reading(m: dict[str, Any], shifts: list[int], r: int, c: int) -> str:
     """The readout the page gives for cell (row r, column c) of one network's grid."""
     grid = m["grid"]
     return (f"moved dx {shifts[c]}, dy {shifts[r]}: predicts {grid['prediction'][r][c]} "
-            f"({grid['probability'][r][c] * 100:.1f}%); p({m['prediction']}) = "
-            f"{grid['reference'][r][c] * 100:.1f}%")
+            f"({shown(grid['probability'][r][c])}); p({m['prediction']}) = "
+            f"{shown(grid['reference'][r][c])}")
 
 
 def shifts_of_a_seven(fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]],
