@@ -100,7 +100,7 @@ class App {
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirror: this.inspector.trace, infos,
     });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'));
-    this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status') },
+    this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status'), prediction: byId('nudge-pred') },
       this.models, layers, (dir) => this.nudgeBy(dir));
     this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },
       this.shiftModels, layers, colors, { shown: this.models, infos });
@@ -270,6 +270,7 @@ class App {
           next.label = current.label; // the same digit, moved
           this.offset = [this.offset[0] + dx, this.offset[1] + dy];
           this.nudge.setOffset(...this.offset);
+          this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
           this.#refreshShifts(next);
         },
       });
@@ -375,6 +376,7 @@ class App {
     paintGray(this.input, result.input);
     this.input.dataset.painted = 'true';
     this.predictions.show(result);
+    this.predictions.writeBrief(byId('pad-pred'), result); // shown in one column only
     this.inspector.update(result, this.norm);
     if (this.hover) this.tracer.show(this.hover, result);
   }
@@ -427,6 +429,7 @@ class App {
 
   #reset() {
     this.#loaded = null;
+    byId('pad-pred').textContent = '';
     this.#syncUndo();
     byId('picked').textContent = '';
     this.current = null;

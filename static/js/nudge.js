@@ -15,8 +15,9 @@ export function movedAlong(value) {
 export class NudgePanel {
   #cells = new Map(); // `${net}/${layer}` -> td
 
-  constructor({ pad, table, status }, nets, layers, onNudge) {
+  constructor({ pad, table, status, prediction }, nets, layers, onNudge) {
     this.status = status;
+    this.prediction = prediction; // the answers for the nudged input (main.js; one column only)
     this.table = table;
     for (const button of pad.querySelectorAll('button[data-dir]')) {
       button.addEventListener('click', () => onNudge(button.dataset.dir));
@@ -67,6 +68,7 @@ export class NudgePanel {
   setOffset(dx, dy) {
     if (dx === 0 && dy === 0) {
       this.status.textContent = '';
+      this.prediction.textContent = '';
       return;
     }
     const moves = [[dx, 'right', 'left'], [dy, 'down', 'up']]

@@ -94,6 +94,20 @@ export class Predictions {
     });
   }
 
+  /** Each network's answer in one short line into `target`, after `lead`, for where the
+   * column heads are out of sight (one column: under the pad, in the nudge panel):
+   * "max 7 (>99.9%) · avg 7 (98.2%)". Written only when the words change. */
+  writeBrief(target, result, lead = '') {
+    const parts = [...this.#views.keys()].filter((name) => result.models[name]).map((name) => {
+      const net = result.models[name];
+      return [name, net.prediction, probability(net.probabilities[net.prediction])];
+    });
+    const text = lead + parts.map(([name, digit, p]) => `${name} ${digit} (${p})`).join(' · ');
+    if (target.textContent === text) return;
+    target.replaceChildren(lead, ...parts.flatMap(([name, digit, p], i) => [
+      i ? ' · ' : '', `${name} `, el('strong', { text: digit }), ` (${p})`]));
+  }
+
   /** Put a settled input's predictions into the live region, in one sentence: called for a
    * stroke's end, an upload, a sample, a nudge or an undo, not for the many updates while a
    * stroke is drawn, which would talk over the user. */

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import FeatureMapsPage
+from app.config import PROJECT_ROOT
+from tests.browser.conftest import FeatureMapsPage, pixels_body, shown
 
 pytestmark = pytest.mark.browser
 
@@ -141,3 +142,32 @@ def test_a_wide_table_on_a_phone_shows_that_it_scrolls(phone: FeatureMapsPage) -
     assert sizes[0] > sizes[1]  # it does scroll at this width
     image = box.evaluate("(b) => getComputedStyle(b).backgroundAttachment")
     assert image == "local, scroll"
+
+
+def test_on_a_phone_the_answers_show_under_the_pad_and_the_nudge_buttons(
+        fm: FeatureMapsPage, phone: FeatureMapsPage) -> None:
+    """Found by a review: on a phone the predictions start two screens below the pad, and a
+    nudge that flips one showed nothing where the student looks. One column repeats them in
+    a line under the pad and under the nudge buttons; two columns, with the predictions in
+    view over the maps, do not."""
+    png = (PROJECT_ROOT / "static" / "digits" / "0018_label3.png").read_bytes()
+    expected = phone.api.featuremaps(png)["models"]
+
+    def line(models: dict[str, Any]) -> str:
+        return " · ".join(f"{net} {models[net]['prediction']} "
+                          f"({shown(max(models[net]['probabilities']))})" for net in ("max", "avg"))
+
+    phone.after_paint(lambda: phone.page.tap('button[data-digit="18"]'), source="upload")
+    pad = phone.page.locator("#pad-pred")
+    assert pad.is_visible() and pad.inner_text() == line(expected)
+    # it sits right under the pad, in the first screen
+    assert (pad.bounding_box() or {"y": 1e9})["y"] < 667
+    button = phone.page.locator('#nudge button[data-dir="left"]')
+    button.scroll_into_view_if_needed()
+    phone.after_paint(button.tap, source="nudge")
+    nudged = phone.api.featuremaps(pixels_body(phone.input_pixels()),
+                                   "application/json")["models"]
+    assert phone.page.locator("#nudge-pred").inner_text() == "now " + line(nudged)
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    assert not fm.page.locator("#pad-pred").is_visible()
+    assert not fm.page.locator("#nudge-pred").is_visible()
