@@ -97,7 +97,7 @@ class App {
       lut: this.lut, gradient, onHover: (hit) => this.#hover(hit), filters: filtersOf, infos,
     });
     this.tracer = new Tracer({
-      grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirror: this.inspector.trace, infos,
+      grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirrors: [this.inspector.trace, byId('hover-tip')], infos,
     });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'));
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status'), prediction: byId('nudge-pred') },

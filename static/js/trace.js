@@ -14,15 +14,15 @@ export class Tracer {
 
   /**
    * `grid`: the MapGrid; `inputOverlay`: the element over the 28x28 view; `readout`: where
-   * the words go; `mirror`: a second place for them (the enlarged channel's, shown where the
-   * page is one column and the readout is far above the maps); `infos`: {net: its
-   * /api/v1/models entry}.
+   * the words go; `mirrors`: other places for them, shown where the page is one column and
+   * the readout is far above the maps (the enlarged channel's, and a tip at the bottom of
+   * the window while a mouse hovers the maps); `infos`: {net: its /api/v1/models entry}.
    */
-  constructor({ grid, inputOverlay, readout, mirror = null, infos }) {
+  constructor({ grid, inputOverlay, readout, mirrors = [], infos }) {
     this.grid = grid;
     this.inputOverlay = inputOverlay;
     this.readout = readout;
-    this.mirror = mirror;
+    this.mirrors = mirrors;
     this.infos = infos;
     this.idleText = readout.textContent;
   }
@@ -44,7 +44,7 @@ export class Tracer {
   clear() {
     for (const mark of Object.values(this.#marks)) mark.hidden = true;
     this.readout.textContent = this.idleText;
-    if (this.mirror) this.mirror.textContent = '';
+    for (const mirror of this.mirrors) mirror.textContent = '';
   }
 
   /** Trace unit hit = {net, layer, channel, row, col} of `result` (a decoded response). */
@@ -72,7 +72,7 @@ export class Tracer {
     if (info.kind === 'pool') lines.push(el('br'), ...this.#window(hit, info, maps, unit, value));
     lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${info.receptive_field.size}x${info.receptive_field.size} receptive field, outlined on the input)`);
     this.readout.replaceChildren(...lines);
-    if (this.mirror) this.mirror.replaceChildren(...lines.map((n) => (typeof n === 'string' ? n : n.cloneNode(true))));
+    for (const mirror of this.mirrors) mirror.replaceChildren(...lines.map((n) => (typeof n === 'string' ? n : n.cloneNode(true))));
   }
 
   #window(hit, info, maps, unit, value) {

@@ -518,6 +518,32 @@ def test_a_pool_units_readout_stays_in_view_on_a_projector(
             assert bottom <= side + 1, (net, layer, bottom, side)
 
 
+def test_in_one_column_a_hovered_units_readout_shows_at_the_window_bottom(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a review: at 150% zoom on a 1280x720 projector (853x480 CSS px), the page is
+    one column and hovering a map showed only a small square: the words and the outlined
+    receptive field were screens above. One column with a mouse shows the readout in a tip
+    at the bottom of the window; two columns, with the readout beside the maps, do not."""
+    upload_digit(fm, digit_files[0][1])
+    tip = fm.page.locator("#hover-tip")
+    for width, height, shown in [(853, 480, True), (1280, 800, False)]:
+        fm.page.set_viewport_size({"width": width, "height": height})
+        canvas = fm.page.locator('canvas.map[data-net="max"][data-layer="pool1"]')
+        canvas.evaluate("(c) => c.scrollIntoView({ block: 'center' })")
+        box = canvas.bounding_box()
+        assert box is not None
+        fm.page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        readout = fm.page.locator("#readout").inner_text()
+        assert readout.startswith("max pool1, channel")
+        assert tip.is_visible() is shown, width
+        if shown:
+            assert tip.inner_text() == readout
+            bottom = tip.evaluate("(t) => t.getBoundingClientRect().bottom")
+            assert height - 16 <= bottom <= height
+        fm.page.mouse.move(2, 2)
+        assert not tip.is_visible()
+
+
 def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: float) -> str:
     """The sentence the inspector writes for a deeper conv unit, by its rule: the channels
     that add most (up to 3) and take most away (up to 2), each by at least a tenth of the
