@@ -34,13 +34,14 @@ export const UI = Object.freeze({
       + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink.',
     layer: 'Each small square is one channel\'s map; each pixel one unit. One scale for the whole layer: dark '
       + 'purple is the layer\'s lowest value, yellow its highest (the range is under each map), so weak '
-      + 'channels stay dark. Conv maps come after ReLU: 0 means no response.',
+      + 'channels stay dark. Each network has its own scale, so compare brightness within a column, not across. '
+      + 'Conv maps come after ReLU: 0 means no response.',
   }),
   articleDense: 512, // the article's hypothetical Dense layer on the un-pooled maps
   // a network the shift lab runs beside the two shown, in plain words (else its title and
   // downsampling from /api/v1/models)
   plain: Object.freeze({
-    blurmax: 'max pooling made steadier under shifts (Zhang, 2019); it takes the max of every 2x2 window '
+    blurmax: 'max pooling designed to be steadier under shifts (Zhang, 2019); it takes the max of every 2x2 window '
       + 'without skipping any, then blurs with a fixed 3x3 filter and keeps every second unit',
   }),
   nudges: Object.freeze({

@@ -34,7 +34,8 @@ export function placeMark(mark, rect, width, height) {
 /** Numbers as the page writes them. */
 export function fmt(value, digits = 3) {
   if (value === null || value === undefined || Number.isNaN(value)) return 'n/a';
-  return Number(value).toFixed(digits);
+  const text = Number(value).toFixed(digits);
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text; // a value that rounds to 0 is 0, not -0.00
 }
 
 /** An inclusive range [a, b] of rows or columns as the page writes it: "4–6", or "4". */

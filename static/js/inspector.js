@@ -316,11 +316,6 @@ function weightColor(t) {
   return PANEL.map((p, i) => Math.round(p + (towards[i] - p) * a));
 }
 
-/** A bias as the page writes it: 3 decimals, and no "-0.000". */
-function biasText(bias) {
-  return Math.abs(bias) < 0.0005 ? '0.000' : fmt(bias, 3);
-}
-
 /** A contribution as the page writes it: 2 decimals with its sign. */
 function signed(v) {
   return `${v < 0 ? '-' : '+'}${fmt(Math.abs(v), 2)}`;
@@ -331,7 +326,7 @@ function signed(v) {
  * it most, those that take most away, and the rest together. */
 function sumView(inputs, bias, prev, unit) {
   const nodes = [el('p', { class: 'note', text: `Each unit adds up ${inputs} learned 3x3 filters, one over each `
-    + `channel of ${prev}, plus a bias of ${biasText(bias)}, and keeps the sum where it is above 0 (ReLU).` })];
+    + `channel of ${prev}, plus a bias of ${fmt(bias, 3)}, and keeps the sum where it is above 0 (ReLU).` })];
   if (!unit) return [el('div', { class: 'sum-view' }, ...nodes)];
   const { row, col, parts, total, value } = unit;
   const order = [...parts.keys()];
@@ -366,7 +361,7 @@ function sumView(inputs, bias, prev, unit) {
 /** The nodes that say what conv1's channel looks for: `weights` (1, 3, 3), `bias` a number,
  * `top` the channel's highest value on the drawing shown (null before any). */
 function filterView(weights, bias, top) {
-  const b = biasText(bias);
+  const b = fmt(bias, 3);
   const grid = weights[0];
   const peak = Math.max(...grid.flat().map(Math.abs)) || 1;
   const rows = grid.map((row) => el('tr', {}, ...row.map((v) => {
@@ -385,7 +380,7 @@ function filterView(weights, bias, top) {
 
 /** What empty paper (every pixel 0) gives the channel, said against the drawing shown. */
 function paperText(bias, top) {
-  const b = biasText(bias);
+  const b = fmt(bias, 3);
   if (Math.abs(bias) < 0.0005) return 'Its bias is about 0, so empty paper gives 0.';
   if (bias < 0) {
     return top === 0

@@ -103,6 +103,9 @@ export class Tracer {
     const kept = op === 'max' ? stats.max : stats.mean;
     const rounding = fmt(kept) === fmt(value) ? ''
       : ` (the unit shows ${fmt(value)}: ${ROUNDING})`;
+    // mean = max only when every value is the max: a window of ReLU zeros has no one winner
+    const n = (rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1);
+    if (op === 'max' && stats.mean === stats.max) return [`${where}: all ${n} hold ${fmt(stats.max)}, a tie, so the first is marked${rounding}`];
     if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]}), marked${rounding}`];
     if (op === 'mean') return [`${where}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];

@@ -82,6 +82,16 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
             [2 * r, min(27, 2 * r + 3), 2 * c, min(27, 2 * c + 3)]
         readout = fm.page.locator("#readout").inner_text()
         assert f"{net} pool1, channel {ch}, unit (row {r}, col {c})" in readout
+        assert f"keeps the max, {conv1.max():.3f} at (row {2 * r + wr}, col {2 * c + wc}), " \
+               "marked" in readout if net == "max" else "keeps their mean" in readout
+    # found by a review: a window of ReLU zeros named an arbitrary winner; it is a tie
+    conv1 = expected["models"]["max"]["layers"]["conv1"]["q"]
+    ch, r, c = next((ch, r, c) for ch in range(32) for r in range(13) for c in range(13)
+                    if not conv1[ch, 2 * r:2 * r + 2, 2 * c:2 * c + 2].any())
+    fm.hover_unit("max", "pool1", ch, r, c)
+    assert (f"reads conv1 channel {ch}, rows {2 * r}–{2 * r + 1}, cols {2 * c}–{2 * c + 1}: "
+            "all 4 hold 0.000, a tie, so the first is marked") in \
+        fm.page.locator("#readout").inner_text()
 
 
 def far_from_rounding(x: float) -> bool:
@@ -196,7 +206,10 @@ def test_the_colour_scale_switches_between_channel_and_layer(
     fm.page.check('input[name="norm"][value="layer"]')
     # one scale for the layer: only channels reaching the layer's highest value turn yellow
     assert channels_reaching_the_top(fm, "avg", "conv2", (64, 11, 11)) == at_layer_max < varying
-    assert "One scale for the whole layer" in fm.page.locator("#legend-text").inner_text()
+    legend = fm.page.locator("#legend-text").inner_text()
+    assert "One scale for the whole layer" in legend
+    # found by a review: each network has its own (conv1: 0.91 in max, 1.33 in avg)
+    assert "Each network has its own scale, so compare brightness within a column" in legend
 
 
 def test_the_page_geometry_is_the_servers(fm: FeatureMapsPage) -> None:
@@ -442,7 +455,8 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
         grid.wait_for(state="visible")
         weights = [w for row in filters["weights"][channel][0] for w in row]
         cells = grid.locator("td")
-        assert cells.all_inner_texts() == [f"{w:.2f}" for w in weights]
+        # a weight that rounds to 0 reads 0.00, not -0.00 (found by a review on avg's channel 7)
+        assert cells.all_inner_texts() == [f"{w:.2f}".replace("-0.00", "0.00") for w in weights]
         peak = max(abs(w) for w in weights)
         for i, w in enumerate(weights):
             r, _, b = (int(v) for v in cells.nth(i).evaluate(
