@@ -101,6 +101,11 @@ export class Inspector {
 
   close() {
     if (!this.#hit) return;
+    const { net, layer, channel } = this.#hit;
+    const opener = this.#opener;
+    if (opener?.dataset?.net === net && opener.dataset.layer === layer) {
+      opener.dispatchEvent(new CustomEvent('fm:chosen', { detail: channel }));
+    }
     this.#hit = null;
     this.root.hidden = true;
     this.onHover(null);

@@ -155,6 +155,9 @@ export class MapGrid {
     canvas.addEventListener('focus', () => {
       if (chosen !== null && canvas.matches(':focus-visible')) mark.hidden = false;
     });
+    // the enlarged channel stepped elsewhere with [ and ] and closed: the keyboard's choice
+    // follows it, so that focus comes back to the channel last shown (inspector.js)
+    canvas.addEventListener('fm:chosen', (e) => choose(e.detail));
     canvas.addEventListener('blur', () => { mark.hidden = true; });
   }
 

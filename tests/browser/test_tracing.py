@@ -629,7 +629,8 @@ def test_a_deeper_conv_unit_shows_what_it_adds_up(
                                        where.format(row, row + 2, col, col + 2),
                                        conv2["values"][5, row, col])
     fm.page.keyboard.press("Escape")
-    # opened from the keyboard, no cursor: the strongest unit of a channel that responds,
+    # opened from the keyboard (on channel 5, the one last shown), no cursor: the strongest
+    # unit of a channel that responds,
     # and for one that is silent on this 7 the unit whose sum comes nearest to 0
     fm.page.focus('canvas.map[data-net="max"][data-layer="conv2"]')
     fm.page.keyboard.press("Enter")
@@ -638,8 +639,9 @@ def test_a_deeper_conv_unit_shows_what_it_adds_up(
     lit = next(k for k in range(64) if conv2["high"][k] > 0 and k not in silent)
     assert silent, "this 7 leaves some conv2 channel silent"
     for channel in (lit, silent[0]):
-        for _ in range(channel - int(inspector.get_attribute("data-channel") or 0)):
-            fm.page.keyboard.press("]")
+        steps = channel - int(inspector.get_attribute("data-channel") or 0)
+        for _ in range(abs(steps)):
+            fm.page.keyboard.press("]" if steps > 0 else "[")
         assert inspector.get_attribute("data-channel") == str(channel)
         if channel == lit:
             row, col = np.unravel_index(np.argmax(conv2["q"][channel]), (11, 11))
@@ -675,6 +677,24 @@ def test_the_step_keys_and_escape_work_after_a_step_button(
     assert fm.page.evaluate("document.activeElement.matches('#inspector canvas')")
     fm.page.keyboard.press("Escape")
     assert inspector.is_hidden()
+
+
+def test_escape_after_stepping_returns_to_the_channel_last_shown(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a review: opened from the keyboard on channel 17, stepped to 14 with [, then
+    closed, focus came back to a map still named 'channel 17 chosen'."""
+    inspector = open_from_keyboard(fm, digit_files[0][1])  # max pool1, channel 0 chosen
+    for _ in range(3):
+        fm.page.keyboard.press("]")
+    assert inspector.get_attribute("data-channel") == "3"
+    fm.page.keyboard.press("Escape")
+    canvas = fm.page.locator('canvas.map[data-net="max"][data-layer="pool1"]')
+    assert fm.page.evaluate("document.activeElement.dataset.layer") == "pool1"
+    assert canvas.get_attribute("data-chosen") == "3"
+    assert "channel 3 chosen" in (canvas.get_attribute("aria-label") or "")
+    fm.page.keyboard.press("Enter")  # and it opens again where it was
+    inspector.wait_for(state="visible")
+    assert inspector.get_attribute("data-channel") == "3"
 
 
 def test_on_a_phone_the_enlarged_maps_cursor_sits_on_its_unit(
