@@ -20,7 +20,8 @@ export function summaryRows(model) {
 export function renderSummary(root, models) {
   root.replaceChildren(...models.map((m) => {
     const rows = summaryRows(m);
-    return el('figure', { class: 'summary', dataset: { net: m.name } },
+    // .scroll: on a phone the table is a little wider than the screen; its edge says so
+    return el('figure', { class: 'summary scroll', dataset: { net: m.name } },
       el('figcaption', { text: `Model: "${m.name}"` }),
       el('table', { class: 'keras' },
         el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Layer (type)' }), el('th', { scope: 'col', text: 'Output Shape' }), el('th', { scope: 'col', class: 'num', text: 'Param #' }))),

@@ -24,7 +24,7 @@ export class Tracer {
     this.readout = readout;
     this.mirrors = mirrors;
     this.infos = infos;
-    this.idleText = readout.textContent;
+    this.idle = [...readout.childNodes]; // the hint, its hover and touch wordings kept apart
   }
 
   #mark(role) {
@@ -43,7 +43,7 @@ export class Tracer {
 
   clear() {
     for (const mark of Object.values(this.#marks)) mark.hidden = true;
-    this.readout.textContent = this.idleText;
+    this.readout.replaceChildren(...this.idle.map((n) => n.cloneNode(true)));
     for (const mirror of this.mirrors) mirror.textContent = '';
   }
 

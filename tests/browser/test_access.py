@@ -103,18 +103,21 @@ def test_tables_and_canvases_are_named(fm: FeatureMapsPage) -> None:
 
 def test_touch_targets_are_a_finger_wide_on_a_phone(phone: FeatureMapsPage) -> None:
     """On a touch screen the samples and tools are at least 44 CSS px each way (WCAG's
-    enhanced target size), the samples in two rows of five."""
+    enhanced target size), the samples in two rows of five; a later review found the brush
+    and colour-scale choices (28 px tall), the nudge buttons (40) and the disclosure of the
+    ten numbers (18)."""
     page = phone.page
     assert page.evaluate("matchMedia('(pointer: coarse)').matches")
     sizes = page.evaluate("""() => [...document.querySelectorAll(
-        '.digit-pick, #undo, #clear, label.file, #error-dismiss')].map((e) => {
+        '.digit-pick, #undo, #clear, label.file, #error-dismiss, .choice label, #nudge button, '
+        + '.pred-all summary')].map((e) => {
       const hidden = e.closest('[hidden]');
       if (hidden) hidden.hidden = false;  // the banner's button, measured as it would show
       const r = e.getBoundingClientRect();
       if (hidden) hidden.hidden = true;
       return [e.id || e.className, r.width, r.height, r.top];
     })""")
-    assert len(sizes) == 10 + 4
+    assert len(sizes) == 10 + 4 + 5 + 4 + 2
     small = [s for s in sizes if s[1] < 44 or s[2] < 44]
     assert not small, small
     rows = sorted({round(top) for name, _, _, top in sizes if name == "digit-pick"})
@@ -130,6 +133,11 @@ def test_the_intro_speaks_of_hover_where_there_is_one_and_of_taps_on_a_phone(
     touch = phone.page.locator(".masthead p").inner_text()
     assert "Tap a map to enlarge a channel and trace what it reads." in touch
     assert "Hover" not in touch
+    # and so does the readout's hint (a later review)
+    assert fm.page.locator("#readout").inner_text() == (
+        "Hover a unit of any map to see what it reads; the input pixels it sees light up here.")
+    assert phone.page.locator("#readout").inner_text() == (
+        "Tap a unit of any map to see what it reads; the input pixels it sees light up here.")
 
 
 def test_a_wide_table_on_a_phone_shows_that_it_scrolls(phone: FeatureMapsPage) -> None:
