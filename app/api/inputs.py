@@ -187,10 +187,10 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
                              "'file'")
         name, upload = files[0]
         if name != "file":
-            raise BadRequest(f"multipart file field is {name!r}; name it 'file'")
+            raise BadRequest(f"multipart file field is {brief(name)}; name it 'file'")
         texts = [k for k, v in form.multi_items() if not isinstance(v, UploadFile)]
         if texts:  # e.g. curl -F models=max, which would have been ignored without a word
-            raise BadRequest(f"multipart text field {texts[0][:64]!r} is not read: give options "
+            raise BadRequest(f"multipart text field {brief(texts[0])} is not read: give options "
                              f"in the query (?name=value) and send {what} as the one file part "
                              "'file'")
         return await upload.read()
