@@ -81,6 +81,11 @@ class BodyLimitMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if declared > limit:
+                    # answered without the body (a 404, a bad query): the server would read
+                    # and discard all that was declared to keep the connection; it closes it
+                    message = {**message,
+                               "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
         try:

@@ -90,7 +90,7 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageTooLarge(
             f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
         )
-    if image.format == "JPEG":
+    if kind == "JPEG":  # by its bytes: Pillow calls one with an MPF segment "MPO"
         # a scan starts with the SOS marker, FF DA, which entropy-coded data never holds
         # (an FF there is followed by 00 or a restart marker); one in a metadata segment
         # would count too, harmlessly at this limit

@@ -130,6 +130,24 @@ def test_a_photo_is_turned_upright_by_its_exif_orientation() -> None:
     assert np.abs(x - preprocess.from_image(plain.getvalue(), LIMIT)).max() < 0.05
 
 
+def test_the_scan_limit_holds_for_a_jpeg_that_pillow_calls_mpo(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a later review: a JPEG with an MPF segment (several pictures, as cameras
+    write) opens as "MPO", and the check, keyed on Pillow's name for the format, let it
+    through. Two progressive pictures hold 20 scans: over a limit of 15, refused."""
+    frame = Image.fromarray(l_shape(0, 255)).convert("RGB")
+    buf = io.BytesIO()
+    frame.save(buf, format="MPO", save_all=True, append_images=[frame], progressive=True)
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data)) as opened:
+        assert opened.format == "MPO"
+    assert data.count(b"\xff\xda") == 20
+    assert ink_box(preprocess.from_image(data, LIMIT))[0] == 20  # within the limit: read
+    monkeypatch.setattr(preprocess, "MAX_JPEG_SCANS", 15)
+    with pytest.raises(ImageTooLarge):
+        preprocess.from_image(data, LIMIT)
+
+
 def test_a_jpeg_of_too_many_scans_is_refused_before_decoding() -> None:
     """Found by a review: a 760 kB progressive JPEG of 20,000 repeated scans held the decoder
     for 18 s, and every request behind it got a 503. A progressive JPEG as encoders write it
