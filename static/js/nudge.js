@@ -60,8 +60,10 @@ export class NudgePanel {
     if (!box || box.scrollHeight <= box.clientHeight) return; // one column: the page scrolls
     const table = this.table.getBoundingClientRect();
     const view = box.getBoundingClientRect();
-    if (table.bottom > view.top && table.top < Math.min(view.bottom, window.innerHeight)) return;
-    box.scrollBy({ top: table.top < view.top ? table.top - view.top - 8 : table.bottom - view.bottom + 8 });
+    const top = Math.max(view.top, 0);
+    const bottom = Math.min(view.bottom, window.innerHeight); // the sidebar may run past the window
+    if (table.bottom > top && table.top < bottom) return;
+    box.scrollBy({ top: table.top < top ? table.top - top - 8 : table.bottom - bottom + 8 });
   }
 
   /** Say how far the input is moved (nothing while it is not). */
