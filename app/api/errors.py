@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.ml.errors import InputError
+from app.ml.names import brief
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def _message(err: dict[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     if err.get("type") == "string_pattern_mismatch" and loc[-1:] and loc[-1] in NAME_LISTS:
         return (f"expected comma-separated names in lower case, without spaces, such as "
-                f"{NAME_LISTS[str(loc[-1])]}; got {err.get('input')!r}")
+                f"{NAME_LISTS[str(loc[-1])]}; got {brief(str(err.get('input')))}")
     return str(err.get("msg", "invalid"))
 
 

@@ -52,8 +52,8 @@ def media_type(request: Request) -> str:
     image would be called not an image."""
     coding = request.headers.get("content-encoding", "identity").strip().lower()
     if coding not in ("identity", ""):
-        raise UnsupportedMediaType(f"request bodies are read as sent: Content-Encoding {coding!r} "
-                                   "is not accepted; send the body uncompressed")
+        raise UnsupportedMediaType(f"request bodies are read as sent: Content-Encoding "
+                                   f"{brief(coding)} is not accepted; send the body uncompressed")
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
@@ -127,7 +127,7 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
         )
     extra = sorted(set(doc) - {"pixels", "preprocess"})
     if extra:
-        raise InvalidPixels(f"unknown JSON field {extra[0]!r}; accepted: pixels, preprocess")
+        raise InvalidPixels(f"unknown JSON field {brief(extra[0])}; accepted: pixels, preprocess")
     if "pixels" not in doc:
         raise InvalidPixels('JSON body has no "pixels": send 28x28 numbers in 0..1')
     flag = doc.get("preprocess", False)
@@ -164,7 +164,7 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
                 # the same words whether the body was cut off or its parts use another
                 # boundary than the header's: from the bytes alone the two look alike
                 raise BadRequest(f"multipart body has no closing boundary "
-                                 f"{closing.decode('latin-1')!r}: it is cut off, or its parts "
+                                 f"{brief(closing.decode('latin-1'))}: it is cut off, or its parts "
                                  "use another boundary than the Content-Type names")
         return message
 
@@ -235,7 +235,8 @@ async def read_payload(request: Request) -> Payload:
         if not body:
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
         return Payload("image", body)
-    raise UnsupportedMediaType(f"content type {kind!r} is not accepted; send {ACCEPTED_BODIES}")
+    raise UnsupportedMediaType(f"content type {brief(kind)} is not accepted; "
+                               f"send {ACCEPTED_BODIES}")
 
 
 def decode(payload: Payload, max_pixels: int) -> np.ndarray:

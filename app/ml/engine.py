@@ -24,6 +24,7 @@ from app.ml import shifts as shift_lab
 from app.ml.capture import capture
 from app.ml.encode import ENCODINGS, Encoding
 from app.ml.errors import UnknownName, WeightsError
+from app.ml.names import brief
 from app.ml.nets import (
     VARIANTS,
     LayerSpec,
@@ -224,7 +225,7 @@ class Engine:
     def nets(self, models: Sequence[str]) -> list[Net]:
         missing = [m for m in models if m not in self.loaded]
         if missing:
-            raise UnknownName(f"unknown model {missing[0]!r}; this server has "
+            raise UnknownName(f"unknown model {brief(missing[0])}; this server has "
                               f"{', '.join(self.loaded)}")
         return [self.loaded[m].net for m in models]
 
@@ -261,7 +262,8 @@ class Engine:
                     encoding: Encoding = "uint8") -> FeatureMaps:
         """Every map of every chosen network for one 28x28 input, packed."""
         if encoding not in ENCODINGS:
-            raise UnknownName(f"unknown encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
+            raise UnknownName(f"unknown encoding {brief(encoding)}; "
+                              f"use one of {', '.join(ENCODINGS)}")
         nets = self.nets(models)
         layout = self._layouts.get(tuple(models))
         if layout is None:

@@ -11,16 +11,23 @@ from app.ml.errors import InputError
 DEFAULT_MODELS = ("max", "avg")
 
 
-def brief(name: str, limit: int = 64) -> str:
-    """A client's name as an error message quotes it: cut to `limit` characters, so that a
+BRIEF = 64  # characters of a client's name that an error message quotes
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= BRIEF else name[:BRIEF] + "..."
+
+
+def brief(name: str) -> str:
+    """A client's name as an error message quotes it: cut to BRIEF characters, so that a
     message never echoes a megabyte."""
-    return repr(name if len(name) <= limit else name[:limit] + "...")
+    return repr(_cut(name))
 
 
 def brief_list(names: Sequence[str], shown: int = 10) -> str:
     """Names as an error message lists them: the first `shown`, each cut short, and how many
     more."""
-    listed = ", ".join(brief(n).strip("'\"") for n in names[:shown])
+    listed = ", ".join(_cut(n) for n in names[:shown])
     more = len(names) - shown
     return listed + (f" and {more:,} more" if more > 0 else "")
 
@@ -33,7 +40,7 @@ def split_names(text: str, option: str, kind: str,
     compared (an unknown name is the likelier typo, and the API said so first)."""
     names = [part.strip() for part in text.split(",")]
     if "" in names:
-        raise InputError(f"{option} has an empty name in {text!r}: separate names by single "
+        raise InputError(f"{option} has an empty name in {brief(text)}: separate names by single "
                          "commas")
     if check is not None:
         for name in names:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from app.ml.errors import UnknownName
+from app.ml.names import brief
 
 VARIANTS: tuple[str, ...] = ("max", "avg", "strided", "nopool", "blurmax")
 LayerKind = Literal["conv", "pool"]
@@ -112,7 +113,7 @@ def check_variant_layers(variants: Sequence[str], layers: Sequence[str]) -> None
         names = [spec.name for spec in variant_spec(variant).layers]
         for layer in layers:
             if layer not in names:
-                raise UnknownName(f"model {variant!r} has no layer {layer!r}; "
+                raise UnknownName(f"model {variant!r} has no layer {brief(layer)}; "
                                   f"its layers are {', '.join(names)}")
 
 

@@ -99,6 +99,30 @@ def test_a_long_query_name_is_not_echoed_whole(client: TestClient) -> None:
         "detail": f"unknown query parameter '{'k' * 64}...'; accepted: none"})
 
 
+LONG = "z" * 10_000
+
+
+@pytest.mark.parametrize("request_kwargs", [
+    {"url": f"/api/v1/featuremaps?models={LONG}", "json": {"pixels": [[0] * 28] * 28}},
+    {"url": f"/api/v1/featuremaps?models=max%2C{LONG}%2C", "json": {"pixels": [[0] * 28] * 28}},
+    {"url": f"/api/v1/featuremaps?models={LONG.upper()}", "json": {"pixels": [[0] * 28] * 28}},
+    {"url": f"/api/v1/featuremaps?encoding={LONG}", "json": {"pixels": [[0] * 28] * 28}},
+    {"url": "/api/v1/featuremaps", "json": {"pixels": [[0] * 28] * 28, LONG: 1}},
+    {"url": "/api/v1/featuremaps", "content": b"x", "headers": {"content-type": f"image/{LONG}"}},
+    {"url": "/api/v1/featuremaps", "content": b"x",
+     "headers": {"content-type": "image/png", "content-encoding": LONG}},
+    {"url": f"/api/v1/featuremaps/batch?layers={LONG}", "content": b"x"},
+])
+def test_no_message_echoes_a_long_input_whole(client: TestClient,
+                                              request_kwargs: dict[str, Any]) -> None:
+    """Found by a later review: unknown models, a models= of the wrong pattern, a JSON field,
+    a content type or coding and an unknown layer still came back whole."""
+    r = client.post(**request_kwargs)
+    assert 400 <= r.status_code < 500
+    detail = r.json()["detail"]
+    assert len(detail) < 400 and "z" * 65 not in detail.lower(), detail[:200]
+
+
 def test_a_body_sent_compressed_is_refused_as_such(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """Found by a review: a gzipped PNG was 'not an image' (415), and a plain PNG labelled

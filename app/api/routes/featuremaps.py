@@ -19,7 +19,7 @@ from app.config import Settings
 from app.ml.encode import Encoding
 from app.ml.engine import Engine, FeatureMaps
 from app.ml.errors import InputError
-from app.ml.names import DEFAULT_MODELS, default_models, split_names
+from app.ml.names import DEFAULT_MODELS, brief, default_models, split_names
 from app.ml.render import MAX_PIXELS, grid_layout, grid_png, largest_scale
 
 R = TypeVar("R")  # what a route's inference returns, before encoding
@@ -126,7 +126,7 @@ def parse_models(engine: Engine, models: str | None,
 
     def known(name: str) -> None:
         if name not in engine.variants:
-            raise InvalidParameter(f"unknown model {name!r} in models=; this server has "
+            raise InvalidParameter(f"unknown model {brief(name)} in models=; this server has "
                                    f"{', '.join(engine.variants)}")
 
     return split_names(models, "models=", "network", known)  # as `featuremaps extract`

@@ -53,6 +53,7 @@ from app.api.schemas import ErrorOut
 from app.config import Settings
 from app.ml.engine import Engine
 from app.ml.errors import EmptyBody, InputError
+from app.ml.names import brief
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
@@ -82,8 +83,8 @@ def _names(websocket: WebSocket, engine: Engine) -> list[str]:
     check_query(websocket, ("models",))
     models = websocket.query_params.get("models")
     if models is not None and not re.fullmatch(MODELS_PATTERN, models):
-        raise InvalidParameter(f"query parameter 'models': {models!r} is not a comma-separated "
-                               "list of network names (e.g. max,avg)")
+        raise InvalidParameter(f"query parameter 'models': {brief(models)} is not a "
+                               "comma-separated list of network names (e.g. max,avg)")
     return parse_models(engine, models)
 
 
