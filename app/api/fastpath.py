@@ -3,12 +3,13 @@ without FastAPI's routing and parameter machinery.
 
 FastAPI's part of that route (the router's walk over every route, its exception and exit-stack
 middleware, parameter parsing, the response wrapper) cost about as much as the drawing's
-decoding (bench/server.py, in-process). This pure-ASGI middleware, the innermost one, takes
-the route's requests first and runs the same handler, `featuremaps.respond`, with the query
-parameters read as FastAPI reads them (the last value of each) and errors answered by the same
-`errors.error_response`. So the FastAPI route remains the one definition of the endpoint: its
-OpenAPI document, its checks, its messages; this only leaves out the framework around it.
-Every other request passes through untouched.
+decoding (bench/server.py, in-process). This pure-ASGI middleware, innermost but for
+HeadAsGet (which its requests never reach), takes the route's requests first and runs the
+same handler, `featuremaps.respond`, with the query parameters read as FastAPI reads them
+(the last value of each) and errors answered by the same `errors.error_response`. So the
+FastAPI route remains the one definition of the endpoint: its OpenAPI document, its checks,
+its messages; this only leaves out the framework around it. Every other request passes
+through untouched.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ export class Inspector {
   #result = null;
   #norm = 'channel';
   #opener = null;
+  #fromKeys = false; // opened from the keyboard: closing hands the channel back to the map
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
 
   constructor(root, { lut, gradient, onHover, filters, infos }) {
@@ -88,6 +89,7 @@ export class Inspector {
    */
   open(hit, result, norm, side = 'right') {
     this.#opener = document.activeElement;
+    this.#fromKeys = hit.row === undefined;
     this.dock(side);
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
     // the unit clicked or tapped in the small map is read out and traced at once; opened
@@ -105,7 +107,7 @@ export class Inspector {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     const opener = this.#opener;
-    if (opener?.dataset?.net === net && opener.dataset.layer === layer) {
+    if (this.#fromKeys && opener?.dataset?.net === net && opener.dataset.layer === layer) {
       opener.dispatchEvent(new CustomEvent('fm:chosen', { detail: channel }));
     }
     this.#hit = null;
@@ -149,7 +151,7 @@ export class Inspector {
     this.lo.textContent = fmt(range.lo, 2);
     this.hi.textContent = fmt(range.hi, 2);
     this.scale.setAttribute('aria-label', `colour scale from ${fmt(range.lo, 2)} to ${fmt(range.hi, 2)}`);
-    if (this.#cursor) this.#show(...this.#cursor);
+    if (this.#cursor) this.#show(...this.#cursor, false);
     this.#explain();
   }
 
@@ -293,7 +295,9 @@ export class Inspector {
     this.#show(...stepCell(this.#cursor ?? [Math.floor(h / 2), Math.floor(w / 2)], direction, h, w));
   }
 
-  #show(row, col) {
+  /** Read out and trace unit (row, col); `explain`: re-say the explanation for it (update()
+   * says it once for the whole panel). */
+  #show(row, col, explain = true) {
     const data = this.#layer();
     if (!data) return;
     const [, h, w] = data.shape;
@@ -304,7 +308,7 @@ export class Inspector {
     Object.assign(this.mark.dataset, { row, col, value: value.toFixed(6) });
     this.value.textContent = `row ${row}, col ${col}: ${fmt(value, 4)}`;
     this.onHover({ net, layer, channel, row, col });
-    if (this.#weights?.weights.length > 1) this.#explain(); // the sum is this unit's now
+    if (explain && this.#weights?.weights.length > 1) this.#explain(); // the sum is this unit's now
   }
 }
 

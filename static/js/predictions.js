@@ -94,14 +94,19 @@ export class Predictions {
     });
   }
 
+  /** [name, prediction, its probability as written] of each network shown in `result`. */
+  #answers(result) {
+    return [...this.#views.keys()].filter((name) => result.models[name]).map((name) => {
+      const net = result.models[name];
+      return [name, net.prediction, probability(net.probabilities[net.prediction])];
+    });
+  }
+
   /** Each network's answer in one short line into `target`, after `lead`, for where the
    * column heads are out of sight (one column: under the pad, in the nudge panel):
    * "max 7 (>99.9%) · avg 7 (98.2%)". Written only when the words change. */
   writeBrief(target, result, lead = '') {
-    const parts = [...this.#views.keys()].filter((name) => result.models[name]).map((name) => {
-      const net = result.models[name];
-      return [name, net.prediction, probability(net.probabilities[net.prediction])];
-    });
+    const parts = this.#answers(result);
     const text = lead + parts.map(([name, digit, p]) => `${name} ${digit} (${p})`).join(' · ');
     if (target.textContent === text) return;
     target.replaceChildren(lead, ...parts.flatMap(([name, digit, p], i) => [
@@ -112,10 +117,7 @@ export class Predictions {
    * stroke's end, an upload, a sample, a nudge or an undo, not for the many updates while a
    * stroke is drawn, which would talk over the user. */
   announce(result) {
-    const said = [...this.#views.keys()].filter((name) => result.models[name]).map((name) => {
-      const net = result.models[name];
-      return `${name} predicts ${net.prediction} (${probability(net.probabilities[net.prediction])})`;
-    });
+    const said = this.#answers(result).map(([name, digit, p]) => `${name} predicts ${digit} (${p})`);
     this.#announcer.textContent = `${said.join('; ')}.${isBlank(result.input) ? ` ${BLANK_NOTE}` : ''}`;
   }
 

@@ -8,7 +8,6 @@ import { el, fmt, placeMark, span } from './dom.js';
 import { fieldSpan, unitsRect, windowSpan } from './geometry.js';
 import { ROUNDING, valueAt, windowStats } from './wire.js';
 
-
 export class Tracer {
   #marks = {};
 
@@ -103,10 +102,10 @@ export class Tracer {
     const kept = op === 'max' ? stats.max : stats.mean;
     const rounding = fmt(kept) === fmt(value) ? ''
       : ` (the unit shows ${fmt(value)}: ${ROUNDING})`;
-    // mean = max only when every value is the max: a window of ReLU zeros has no one winner
-    const n = (rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1);
-    if (op === 'max' && stats.mean === stats.max) return [`${where}: all ${n} hold ${fmt(stats.max)}, a tie, so the first is marked${rounding}`];
-    if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]}), marked${rounding}`];
+    // a window of ReLU zeros (or of any one value) has no one winner
+    if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} hold ${fmt(stats.max)}, a tie, so the first is marked${rounding}`];
+    const tied = stats.ties > 1 ? `, the first of ${stats.ties} that tie` : '';
+    if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]})${tied}, marked${rounding}`];
     if (op === 'mean') return [`${where}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];
   }

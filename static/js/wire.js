@@ -105,6 +105,7 @@ export function windowStats(layer, channel, [r0, r1], [c0, c1]) {
   let winner = null;
   let sum = 0;
   let count = 0;
+  let ties = 0; // how many hold the max
   for (let r = r0; r <= r1; r += 1) {
     for (let c = c0; c <= c1; c += 1) {
       const v = valueAt(layer, channel, r, c);
@@ -113,10 +114,13 @@ export function windowStats(layer, channel, [r0, r1], [c0, c1]) {
       if (v > best) {
         best = v;
         winner = [r, c];
+        ties = 1;
+      } else if (v === best) {
+        ties += 1;
       }
     }
   }
-  return { max: best, winner, mean: sum / count };
+  return { max: best, winner, mean: sum / count, count, ties };
 }
 
 /** A 28x28 uint8 image moved dx right and dy down, zero fill (app/ml/shifts.py's shift). */
