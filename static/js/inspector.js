@@ -187,9 +187,9 @@ export class Inspector {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     const data = this.#layer();
-    const layers = this.#result?.models[net]?.layers ?? [];
+    const reads = this.infos[net]?.layers.find((l) => l.name === layer)?.reads; // the window a unit reads
+    const before = reads?.layer ?? 'the layer before';
     if (data?.kind === 'pool') {
-      const before = layers[layers.indexOf(data) - 1]?.name ?? 'the layer before';
       const how = { max: 'the largest value of a 2x2 window', mean: 'the mean of a 2x2 window' }[UI.poolOp[net]]
         ?? 'pooled from a window';
       this.filter.replaceChildren(el('p', { class: 'note', text: `No weights: each unit is ${how} of `
@@ -204,10 +204,9 @@ export class Inspector {
       return;
     }
     if (w.channel !== channel) return; // the previous channel's, until these are here
-    const reads = this.infos[net]?.layers.find((l) => l.name === layer)?.reads;
     this.filter.replaceChildren(...(w.weights.length === 1
       ? filterView(w.weights, w.bias, data ? data.high[channel] : null)
-      : sumView(w.weights.length, w.bias, reads?.layer ?? 'the layer before', this.#unitSum(w, reads))));
+      : sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads))));
     this.filter.dataset.channel = channel; // whose explanation is shown (tests wait for it)
     this.filter.hidden = false;
   }
@@ -223,6 +222,7 @@ export class Inspector {
     const [, h, width] = data.shape;
     const total = (parts) => parts.reduce((a, b) => a + b, w.bias);
     let unit = this.#cursor;
+    let parts = null;
     if (!unit && data.high[channel] > data.low[channel]) {
       // the first highest unit, as quantised: the maps' order, rows then columns
       const plane = data.q.subarray(channel * h * width, (channel + 1) * h * width);
@@ -234,13 +234,14 @@ export class Inspector {
       let bestTotal = -Infinity;
       for (let r = 0; r < h; r += 1) {
         for (let c = 0; c < width; c += 1) {
-          const t = total(convParts(prev, w.weights, reads, r, c));
-          if (t > bestTotal) [bestTotal, unit] = [t, [r, c]];
+          const here = convParts(prev, w.weights, reads, r, c);
+          const t = total(here);
+          if (t > bestTotal) [bestTotal, unit, parts] = [t, [r, c], here];
         }
       }
     }
     const [row, col] = unit;
-    const parts = convParts(prev, w.weights, reads, row, col);
+    parts ??= convParts(prev, w.weights, reads, row, col);
     return {
       row, col, parts, total: total(parts), value: valueAt(data, channel, row, col),
       cursor: this.#cursor !== null, rows: windowSpan(reads, row, prev.shape[1]), cols: windowSpan(reads, col, prev.shape[2]),

@@ -152,7 +152,7 @@ export class ShiftLab {
     for (const [net, fig] of this.#figures) {
       const m = shifts.models[net];
       if (!m) continue;
-      const flips = this.#paint(fig.canvas, m, shifts.shifts, label);
+      const flips = this.#paint(fig.canvas, m);
       ShiftLab.#noReading(fig); // a reading of the last input is stale now
       const keep = Math.round(m.consistency * 81);
       const right = label === null ? null : m.grid.prediction.flat().filter((c) => c === label).length;
@@ -205,9 +205,11 @@ export class ShiftLab {
     });
   }
 
-  /** Paint one network's grid; returns the number of flipped cells. A flip to `label` (the
-   * sample's, or null) is outlined in the accent colour, any other in red. */
-  #paint(canvas, m, shifts, label = null) {
+  /** Paint one network's grid of the answer shown; returns the number of flipped cells. A
+   * flip to the sample's label, if any, is outlined in the accent colour, any other in red. */
+  #paint(canvas, m) {
+    const { shifts } = this.#shifts;
+    const label = this.#label;
     const ctx = context(canvas);
     const cell = UI.shiftCell;
     const n = shifts.length;
@@ -264,7 +266,7 @@ export class ShiftLab {
     fig.readout.textContent = `moved dx ${dx}, dy ${dy}: predicts ${m.grid.prediction[r][c]} `
       + `(${probability(m.grid.probability[r][c])}); p(${m.prediction}) = ${probability(m.grid.reference[r][c])}`;
     // the cell read is outlined: a tap or a key press has no pointer to show where it is
-    this.#paint(fig.canvas, m, this.#shifts.shifts, this.#label);
+    this.#paint(fig.canvas, m);
     const ctx = context(fig.canvas);
     const x = MARGIN + c * UI.shiftCell;
     const y = MARGIN + r * UI.shiftCell;
@@ -283,7 +285,7 @@ export class ShiftLab {
     const fig = this.#figures.get(net);
     const m = this.#shifts?.models[net];
     ShiftLab.#noReading(fig);
-    if (m) this.#paint(fig.canvas, m, this.#shifts.shifts, this.#label);
+    if (m) this.#paint(fig.canvas, m);
   }
 
   /** No cell read out: the hint in the readout, no cell recorded (its outline is painted over
