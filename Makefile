@@ -8,19 +8,20 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-docker bench data lint check clean
+.PHONY: run test test-fast test-docker bench data lint lock check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# re-install only when the project's metadata changed
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# re-install only when the project's metadata or the lock changed; the run-time packages come
+# at the exact releases of requirements.lock, as in the Docker image
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml requirements.lock $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
 
 run: $(VENV)/.installed
@@ -45,6 +46,10 @@ bench: $(VENV)/.installed-dev data
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check app tests bench scripts
 	$(BIN)/mypy
+
+# rewrite requirements.lock from pyproject.toml, resolved afresh in a throw-away venv
+lock:
+	$(PYTHON) scripts/lock.py
 
 check: lint test
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections.abc import Iterator
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -21,6 +23,16 @@ DATA_DIR = PROJECT_ROOT / "data"
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings(device="cpu", models_dir=MODELS_DIR, data_dir=DATA_DIR, access_log=False)
+
+
+@pytest.fixture(scope="session")
+def lock_tool() -> ModuleType:
+    """scripts/lock.py, the writer of requirements.lock, as a module (its parsing, its path)."""
+    spec = importlib.util.spec_from_file_location("lock", PROJECT_ROOT / "scripts" / "lock.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
