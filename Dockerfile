@@ -13,7 +13,8 @@
 
 ARG BASE_IMAGE=python:3.11-slim
 
-# ---- dependencies: a venv in /opt/venv, rebuilt only when pyproject.toml or wheels/ change ----
+# ---- dependencies: a venv in /opt/venv, rebuilt only when pyproject.toml, requirements.lock
+# or wheels/ change ----
 FROM ${BASE_IMAGE} AS deps
 
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -32,18 +33,22 @@ ENV LANG=C.UTF-8 \
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
-COPY pyproject.toml /src/pyproject.toml
+COPY pyproject.toml requirements.lock /src/
 # wheels/ holds only .gitkeep in git; put wheels there for an offline (or partly offline) build
 COPY wheels/ /wheels/
 
-# The project's own dependency list, split in two: torch from TORCH_INDEX_URL (its CPU build
-# is a fraction of the size of the default CUDA one), then the rest from the normal index.
+# Two installs. First torch, as pyproject.toml pins it, from TORCH_INDEX_URL (its CPU build is
+# a fraction of the size of the default CUDA one; a CUDA index brings the NVIDIA libraries
+# with it). Then everything else at the exact releases of requirements.lock, from the normal
+# index, together with pyproject.toml's own ranges (a lock that no longer satisfies them
+# fails here); this also moves torch's dependencies to their locked releases, whatever the
+# torch index offered.
 # torch's wheel carries its own C++ unit-test binaries (about 130 MB) and C++ headers for
 # building extensions (62 MB), and the packages carry their test suites (about 60 MB, sympy's
 # and numpy's the most): none is used at run time, so they go.
 # The app itself is not pip-installed: it runs from /app, where it finds templates, static
 # and models next to the package.
-RUN python -c "import re, tomllib; deps = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']; torch = [d for d in deps if re.split(r'[<>=!~;\[ ]', d, maxsplit=1)[0].lower() == 'torch']; assert len(torch) == 1, deps; open('/src/torch.txt', 'w').write(torch[0] + '\n'); open('/src/rest.txt', 'w').write('\n'.join(d for d in deps if d not in torch) + '\n')" \
+RUN python -c "import re, tomllib; name = lambda d: re.split(r'[<>=!~;\[ ]', d, maxsplit=1)[0].lower(); deps = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']; pins = [p for p in (line.split('#')[0].strip() for line in open('/src/requirements.lock')) if p]; torch = [d for d in deps if name(d) == 'torch']; assert len(torch) == 1, deps; open('/src/torch.txt', 'w').write(torch[0] + '\n'); open('/src/rest.txt', 'w').write('\n'.join([d for d in deps if d not in torch] + [p for p in pins if name(p) != 'torch']) + '\n')" \
  && pip install --find-links /wheels --index-url "$TORCH_INDEX_URL" -r /src/torch.txt \
  && pip install --find-links /wheels -r /src/rest.txt \
  && pip check \

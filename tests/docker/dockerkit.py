@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -356,28 +355,13 @@ def copy_tracked_files(dest: Path, repo: Path = REPO_ROOT) -> None:
         shutil.copy2(src, target, follow_symlinks=False)
 
 
-def project_requirements(pyproject: Path) -> list[str]:
-    return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
-
-
-def host_constraints() -> list[str]:
-    """The versions installed next to this test, so that the image runs the same releases
-    as the in-process reference it is compared with."""
-    frozen = run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], timeout=120).stdout
-    return [line for line in frozen.splitlines()
-            if line and not line.startswith(("#", "-")) and " @ " not in line]
-
-
 def download_wheels(ctx: Path) -> list[str]:
-    """Every wheel the image installs, fetched by the host's pip (its own index settings)."""
+    """Every wheel the image installs: the releases of requirements.lock (which the tests'
+    own venv runs too), fetched by the host's pip with its own index settings."""
     wheels = ctx / "wheels"
     wheels.mkdir(exist_ok=True)
-    reqs = ctx.parent / "requirements.txt"
-    reqs.write_text("\n".join(project_requirements(ctx / "pyproject.toml")) + "\n")
-    cons = ctx.parent / "constraints.txt"
-    cons.write_text("\n".join(host_constraints()) + "\n")
     run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-         "--dest", str(wheels), "-r", str(reqs), "-c", str(cons)], timeout=1200)
+         "--dest", str(wheels), "-r", str(ctx / "requirements.lock")], timeout=1200)
     return sorted(p.name for p in wheels.glob("*.whl"))
 
 

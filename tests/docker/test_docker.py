@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import dockerkit
@@ -181,9 +182,20 @@ def test_default_image_has_cpu_only_torch(built_image: dockerkit.Built,
     assert report["image_size_bytes"] < 2_000_000_000  # a CUDA torch alone is several GB
 
 
+def test_the_image_runs_the_locked_releases(built_image: dockerkit.Built,
+                                            lock_tool: ModuleType) -> None:
+    """The venv in the image holds exactly requirements.lock: every package at its locked
+    release, and nothing more (pip aside)."""
+    frozen = built_image.docker("run", "--rm", "--label", dockerkit.LABEL, built_image.image,
+                                "python", "-m", "pip", "freeze", "--all", timeout=120).stdout
+    locked = lock_tool.pinned_lines(lock_tool.LOCK.read_text())
+    assert lock_tool.pinned_lines(frozen) == locked
+
+
 def test_code_changes_reuse_the_dependency_layer(built_image: dockerkit.Built,
                                                 report: dict[str, Any]) -> None:
-    """The deps layer depends on pyproject.toml and wheels/ only: after an edit to the app
+    """The deps layer depends on pyproject.toml, requirements.lock and wheels/ only: after
+    an edit to the app
     the pip install step comes from the cache and the rebuild takes seconds."""
     init = built_image.context / "app" / "__init__.py"
     init.write_text(init.read_text() + "# an edit\n")
