@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
 
     # innermost, below the fast path, so that the live update never passes through it
-    app.add_middleware(HeadAsGet)
+    app.add_middleware(HeadAsGet, native=("/static/",))
     # the live update's route, answered below FastAPI's routing (app/api/fastpath.py).
     # It is the route as declared: the router is included above with no prefix or dependencies
     # of its own, which the fast path would not see.

@@ -101,16 +101,23 @@ class BodyLimitMiddleware:
 class HeadAsGet:
     """HEAD answered on every GET route as the GET would be, less the body (RFC 9110, 9.3.2):
     FastAPI's routes answer only the methods they declare, so without this `curl -I` on any
-    API route got a 405. A 405 that allows GET says that HEAD is allowed too."""
+    API route got a 405. A 405 that allows GET says that HEAD is allowed too.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Paths under `native` (the static files) go through untouched: StaticFiles answers HEAD
+    itself, from the file's size and date, without reading the file as the GET would."""
+
+    def __init__(self, app: ASGIApp, native: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.native = native
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         head = scope["method"] == "HEAD"
+        if head and scope["path"].startswith(self.native):
+            await self.app(scope, receive, send)
+            return
 
         async def bodiless_send(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 405:

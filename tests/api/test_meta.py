@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from starlette.responses import FileResponse
 from starlette.testclient import TestClient
 
 from app.ml import registry
@@ -36,6 +37,22 @@ def test_head_answers_on_every_get_route(client: TestClient) -> None:
     refused = client.delete("/api/v1/models")
     assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
     assert refused.json() == {"detail": "Method Not Allowed"}
+
+
+def test_head_on_a_static_file_does_not_read_it(client: TestClient,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """StaticFiles answers HEAD from the file's size and date: a check of a big asset's
+    headers does not read the asset."""
+    get = client.get("/static/css/page.css")
+
+    def unread(self: FileResponse) -> None:
+        raise AssertionError(f"{self.path} was opened for a HEAD")
+
+    monkeypatch.setattr(FileResponse, "_open_file", unread)
+    head = client.head("/static/css/page.css")
+    assert head.status_code == 200 and head.content == b""
+    for name in ("content-type", "content-length", "etag", "last-modified"):
+        assert head.headers[name] == get.headers[name], name
 
 
 def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> None:
