@@ -82,6 +82,20 @@ export function layerTable(layers, nets, cells) {
 }
 
 /**
+ * A box whose content may be wider than it (a table on a phone, or at 400% zoom): while it
+ * scrolls sideways it is in the tab order, so that a keyboard reaches the columns out of view
+ * (arrow keys scroll a focused box). The caller names it. Returns the box.
+ */
+export function keyboardScroll(box) {
+  const update = () => {
+    if (box.scrollWidth > box.clientWidth) box.tabIndex = 0;
+    else box.removeAttribute('tabindex');
+  };
+  new ResizeObserver(update).observe(box);
+  return box;
+}
+
+/**
  * The page's sticky parts stack instead of covering each other: the message banner on top,
  * the maps' head under it. Their heights go to CSS (--banner-h, --head-h), which moves the
  * head and the sidebar down by the banner and scrolls a focused map clear of both.

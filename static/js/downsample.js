@@ -3,7 +3,7 @@
 // API's own numbers.
 
 import { UI } from './config.js';
-import { el, percent, thousands } from './dom.js';
+import { el, keyboardScroll, percent, thousands } from './dom.js';
 
 const hwc = ([c, h, w]) => `${h} x ${w} x ${c}`;
 const count = (shape) => shape.reduce((a, b) => a * b, 1);
@@ -112,7 +112,8 @@ export function renderDownsample(root, models) {
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
     + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction. '
     + ties(models));
-  root.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'compare' },
-    el('caption', { class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),
-    el('thead', {}, head), el('tbody', {}, ...rows))), defined, article);
+  root.replaceChildren(keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
+    el('table', { class: 'compare' },
+      el('caption', { id: 'compare-caption', class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),
+      el('thead', {}, head), el('tbody', {}, ...rows)))), defined, article);
 }

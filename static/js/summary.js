@@ -2,7 +2,7 @@
 // the batch dimension as None and channels last, parameter count.
 
 import { UI } from './config.js';
-import { el, thousands } from './dom.js';
+import { el, keyboardScroll, thousands } from './dom.js';
 
 /** Rows [name (type), output shape, params] of a /api/v1/models entry, Keras style. */
 export function summaryRows(model) {
@@ -21,7 +21,7 @@ export function renderSummary(root, models) {
   root.replaceChildren(...models.map((m) => {
     const rows = summaryRows(m);
     // .scroll: on a phone the table is a little wider than the screen; its edge says so
-    return el('figure', { class: 'summary scroll', dataset: { net: m.name } },
+    return keyboardScroll(el('figure', { class: 'summary scroll', dataset: { net: m.name } },
       el('figcaption', { text: `Model: "${m.name}"` }),
       el('table', { class: 'keras' },
         el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Layer (type)' }), el('th', { scope: 'col', text: 'Output Shape' }), el('th', { scope: 'col', class: 'num', text: 'Param #' }))),
@@ -29,6 +29,6 @@ export function renderSummary(root, models) {
         el('tfoot', {},
           el('tr', {}, el('td', { colspan: 3, dataset: { total: m.params }, text: `Total params: ${thousands(m.params)}` })),
           el('tr', {}, el('td', { colspan: 3, text: `Trainable params: ${thousands(m.params)}` })),
-          el('tr', {}, el('td', { colspan: 3, text: 'Non-trainable params: 0' })))));
+          el('tr', {}, el('td', { colspan: 3, text: 'Non-trainable params: 0' }))))));
   }));
 }
