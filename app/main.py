@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                                {"openapi_url": app.openapi_url})
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
-             summary="Prometheus metrics of this worker")
+             summary="Prometheus metrics of this worker", responses=meta.UNKNOWN_QUERY)
     async def prometheus(request: Request) -> PlainTextResponse:
         """Requests by route and status, a latency histogram, inferences in flight, device."""
         check_query(request, ())

@@ -109,6 +109,19 @@ def test_a_get_endpoint_refuses_query_parameters(client: TestClient, path: str) 
                                                          "accepted: none"})
 
 
+def test_every_endpoint_documents_its_400(client: TestClient) -> None:
+    """Each endpoint refuses a query parameter it does not take with a 400, so each lists
+    one, with the error body; the live socket's plain GET is a 426 whatever it carries."""
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for method, op in operations.items():
+            if (method, path) == ("get", "/api/v1/live"):
+                continue
+            assert "400" in op["responses"], (method, path)
+            schema = op["responses"]["400"]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (method, path)
+
+
 def test_a_conv_layers_filters_are_the_weights_file_s(client: TestClient) -> None:
     """What a channel looks for: its weights and bias, exactly as the weights file holds
     them (float32, sent as JSON numbers)."""

@@ -17,8 +17,17 @@ from app.ml.engine import Engine
 
 router = APIRouter()
 
+# every route here, and /metrics, refuses a query parameter it does not take. The body is
+# named as JSON outright: a model alone would be listed under the route's own media type,
+# text/plain for /metrics (ErrorOut's schema is among the document's components through the
+# other routes).
+UNKNOWN_QUERY: dict[int | str, dict[str, object]] = {
+    400: {"description": "an unknown query parameter",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}}
 
-@router.get("/healthz", response_model=HealthOut, tags=["operations"], summary="Liveness")
+
+@router.get("/healthz", response_model=HealthOut, tags=["operations"], summary="Liveness",
+            responses=UNKNOWN_QUERY)
 async def healthz(request: Request, engine: EngineDep) -> dict[str, object]:
     """The server is up and its models are loaded; reports the device in use."""
     check_query(request, ())
@@ -27,7 +36,7 @@ async def healthz(request: Request, engine: EngineDep) -> dict[str, object]:
 
 
 @router.get("/api/v1/models", response_model=ModelsOut, tags=["models"],
-            summary="The networks, their layers and geometry")
+            summary="The networks, their layers and geometry", responses=UNKNOWN_QUERY)
 async def models(request: Request, engine: EngineDep) -> dict[str, object]:
     """Every loaded variant: layers with output shapes, parameter counts, receptive fields
     (size, jump, start) and the window each unit reads of the layer before; the model card's
@@ -40,7 +49,7 @@ async def models(request: Request, engine: EngineDep) -> dict[str, object]:
             tags=["models"], summary="A conv layer's learned filters and biases",
             responses={404: {"model": ErrorOut,
                              "description": "unknown model or layer, or a pooling layer"},
-                       400: {"model": ErrorOut, "description": "an unknown query parameter"},
+                       **UNKNOWN_QUERY,
                        422: {"model": ErrorOut,
                              "description": "channel= not a whole number, or out of range"}})
 async def filters(request: Request, engine: EngineDep,
