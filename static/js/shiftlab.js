@@ -29,7 +29,6 @@ function context(canvas) {
 }
 
 const IDLE_READOUT = 'Hover or tap a cell, or focus the grid and use the arrow keys.';
-const ACCENT = '#7fd3ff'; // the page's --accent
 
 export class ShiftLab {
   #figures = new Map(); // net -> {canvas, caption, readout, cell: [row, col] chosen by keys}
@@ -40,6 +39,11 @@ export class ShiftLab {
   /** `shown`: the names of the networks whose maps the page shows; `infos`: every network's
    * /api/v1/models entry, to introduce any other the lab runs. */
   constructor({ grids, table, status }, nets, layers, table256, { shown = [], infos = {} } = {}) {
+    // the page's colours (page.css), for what the canvases draw: a flip to the sample's
+    // label and the cell read in the accent, any other flip in the hot colour
+    const root = getComputedStyle(document.documentElement);
+    this.accent = root.getPropertyValue('--accent').trim();
+    this.hot = root.getPropertyValue('--hot').trim();
     this.status = status;
     this.table = table;
     this.colors = table256;
@@ -227,7 +231,7 @@ export class ShiftLab {
         const cls = m.grid.prediction[r][c];
         if (cls !== m.prediction) {
           flips += 1;
-          ctx.strokeStyle = cls === label ? ACCENT : '#ff4f6d';
+          ctx.strokeStyle = cls === label ? this.accent : this.hot;
           ctx.lineWidth = 2;
           ctx.strokeRect(x + 1.5, y + 1.5, cell - 3, cell - 3);
           ctx.fillStyle = textOn(this.colors, p * 255);
@@ -274,7 +278,7 @@ export class ShiftLab {
     ctx.strokeStyle = '#000';
     ctx.lineWidth = 3;
     ctx.strokeRect(x + 1.5, y + 1.5, UI.shiftCell - 3, UI.shiftCell - 3);
-    ctx.strokeStyle = ACCENT;
+    ctx.strokeStyle = this.accent;
     ctx.lineWidth = 1;
     ctx.strokeRect(x + 1.5, y + 1.5, UI.shiftCell - 3, UI.shiftCell - 3);
     fig.canvas.dataset.cell = `${r},${c}`;
