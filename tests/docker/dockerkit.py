@@ -32,6 +32,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.client import HTTPException
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -356,12 +357,17 @@ def copy_tracked_files(dest: Path, repo: Path = REPO_ROOT) -> None:
 
 
 def download_wheels(ctx: Path) -> list[str]:
-    """Every wheel the image installs: the releases of requirements.lock (which the tests'
-    own venv runs too), fetched by the host's pip with its own index settings."""
+    """Every wheel the image installs, fetched by the host's pip with its own index
+    settings, as docs/docker.md's offline build does: first the very torch the tests run
+    (2.13.0+cpu), then the releases of requirements.lock (which the tests' venv runs too),
+    for which that torch in wheels/ outranks an index's plain 2.13.0, the CUDA build."""
     wheels = ctx / "wheels"
     wheels.mkdir(exist_ok=True)
-    run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-         "--dest", str(wheels), "-r", str(ctx / "requirements.lock")], timeout=1200)
+    download = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+                "--dest", str(wheels)]
+    run([*download, "--no-deps", f"torch=={version('torch')}"], timeout=1200)
+    run([*download, "--find-links", str(wheels), "-r", str(ctx / "requirements.lock")],
+        timeout=1200)
     return sorted(p.name for p in wheels.glob("*.whl"))
 
 
