@@ -200,19 +200,21 @@ def test_axe_finds_no_violation_with_everything_open(browser: Any, server_url: s
     pages = open_page(browser, server_url, Api(server_url),
                       viewport={"width": width, "height": height}, has_touch=width < 500)
     fm = next(pages)
-    page = fm.page
-    fm.after_paint(lambda: fm.stroke([(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]))
-    page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
-    fm.idle()
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.locator('canvas.map[data-net="max"][data-layer="conv2"]').scroll_into_view_if_needed()
-    page.mouse.click(*fm.map_point("max", "conv2", 5, 4, 4))
-    page.locator("#inspector").wait_for(state="visible")
-    results = Axe().run(page, options=AXE_RULES)
-    assert results.violations_count == 0, results.generate_report()
-    # the wide table is reachable from the keyboard exactly where it scrolls
-    box = page.locator("#why-panel .scroll")
-    scrolls = box.evaluate("(b) => b.scrollWidth > b.clientWidth")
-    assert box.get_attribute("tabindex") == ("0" if scrolls else None)
-    assert scrolls == (width < 500)
-    next(pages, None)  # closes the context and checks the console
+    try:
+        page = fm.page
+        fm.after_paint(lambda: fm.stroke([(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]))
+        page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+        fm.idle()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.locator('canvas.map[data-net="max"][data-layer="conv2"]').scroll_into_view_if_needed()
+        page.mouse.click(*fm.map_point("max", "conv2", 5, 4, 4))
+        page.locator("#inspector").wait_for(state="visible")
+        results = Axe().run(page, options=AXE_RULES)
+        assert results.violations_count == 0, results.generate_report()
+        # the wide table is reachable from the keyboard exactly where it scrolls
+        box = page.locator("#why-panel .scroll")
+        scrolls = box.evaluate("(b) => b.scrollWidth > b.clientWidth")
+        assert box.get_attribute("tabindex") == ("0" if scrolls else None)
+        assert scrolls == (width < 500)
+    finally:
+        next(pages, None)  # closes the context and checks the console
