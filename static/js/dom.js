@@ -91,7 +91,9 @@ export function keyboardScroll(box) {
     if (box.scrollWidth > box.clientWidth) box.tabIndex = 0;
     else box.removeAttribute('tabindex');
   };
-  new ResizeObserver(update).observe(box);
+  const observer = new ResizeObserver(update);
+  observer.observe(box);
+  if (box.firstElementChild) observer.observe(box.firstElementChild); // its content's width
   return box;
 }
 
