@@ -82,7 +82,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level,
         access_log=False,  # the app writes its own structured access log
         timeout_graceful_shutdown=30,
-        proxy_headers=False,
+        # the client's address and scheme from X-Forwarded-For/-Proto, only when they come
+        # from a proxy named in FEATUREMAPS_FORWARDED_ALLOW_IPS
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=",".join(settings.forwarded_allow_ips) or None,
         # WS /api/v1/live sends gzip already: deflating it again per message costs CPU
         ws_per_message_deflate=False,
         # its messages are drawings: the socket closes while reading one over the upload limit

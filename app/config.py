@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Annotated, Literal
@@ -57,6 +58,10 @@ class Settings(BaseSettings):
     max_batch_inflight: int = Field(default=2, ge=1,
                                     description="batch requests waiting or running per worker")
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="proxies (addresses or networks, comma-separated; * for any) whose "
+                    "X-Forwarded-For and X-Forwarded-Proto are believed; empty: none")
     cuda_graphs: bool = True
     # uvicorn's levels; FEATUREMAPS_LOG_LEVEL=WARNING works too
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
@@ -72,9 +77,20 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("models", "allowed_origins", mode="before")
+    @field_validator("models", "allowed_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an address or network (nor *)") from None
         return value

@@ -95,6 +95,9 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
                                              "greater than 0"),
     ({"FEATUREMAPS_LOG_LEVEL": "bogus"}, "FEATUREMAPS_LOG_LEVEL: Input should be 'critical', "
                                          "'error', 'warning', 'info', 'debug' or 'trace'"),
+    ({"FEATUREMAPS_FORWARDED_ALLOW_IPS": "10.0.0.1,proxy"},
+     "FEATUREMAPS_FORWARDED_ALLOW_IPS: Value error, 'proxy' is not an address or network "
+     "(nor *)"),
 ])
 def test_a_bad_setting_is_one_line_naming_the_variable(
         env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch,
