@@ -5,6 +5,7 @@ few microseconds."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -203,6 +204,17 @@ class ObservabilityMiddleware:
             # the client went away while sending its request: no one to answer, and not the
             # server's fault (499, as nginx logs it), so no 500 and no traceback
             status = 499
+        except asyncio.CancelledError:
+            # the server's graceful shutdown ran out of time (a client still uploading 30 s
+            # after SIGTERM) and cancelled the request. Unanswered, uvicorn would send a bare
+            # 500 and log a traceback at every such deploy: it is answered here, and ends.
+            if started:
+                raise  # too late for an answer: uvicorn closes the connection
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            await _send_json(wrapped_send, 503, "the server is shutting down; try again",
+                             [(b"retry-after", b"1")])
         except Exception:
             log_bug(scope["method"], path)
             if started:

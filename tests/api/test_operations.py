@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -339,3 +340,46 @@ def test_a_bug_after_the_answer_started_is_logged_and_counted_as_a_500(
     assert "RuntimeError: a bug midway" in caplog.text
     access = [json.loads(r.getMessage()) for r in caplog.records if r.name == "featuremaps.access"]
     assert [e["status"] for e in access if e["path"] == "/midway"] == [500]
+
+
+def test_a_request_cut_off_by_the_shutdown_is_a_503_not_a_500(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Found by an operations review: a client still uploading when the graceful shutdown
+    ran out got uvicorn's bare 500, logged with a traceback and counted as a 500. The
+    cancelled request now answers 503 with Retry-After, and ends without an error."""
+    from app.api.metrics import Metrics
+    from app.api.middleware import ObservabilityMiddleware
+
+    async def slow_upload(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.Event().wait()  # the rest of the body never comes
+
+    metrics = Metrics()
+    app = ObservabilityMiddleware(slow_upload, metrics=metrics)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": True}
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/featuremaps/batch",
+             "headers": [], "client": ("127.0.0.1", 50000)}
+
+    async def shutdown() -> None:
+        request = asyncio.create_task(app(scope, receive, send))
+        await asyncio.sleep(0.01)
+        request.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")  # as uvicorn
+        await request  # ends: no CancelledError
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(shutdown())
+    start, body = sent
+    assert start["status"] == 503
+    headers = dict(start["headers"])
+    assert headers[b"retry-after"] == b"1" and headers[b"connection"] == b"close"
+    assert json.loads(body["body"]) == {"detail": "the server is shutting down; try again"}
+    access = [json.loads(r.getMessage()) for r in caplog.records if r.name == "featuremaps.access"]
+    assert [e["status"] for e in access] == [503]
+    assert "Traceback" not in caplog.text
+    assert metrics.requests == {("POST", "other", "503"): 1}
