@@ -12,6 +12,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
+from app import logs
 from app.config import PROJECT_ROOT, Settings
 from app.ml.errors import FeaturemapsError
 
@@ -364,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.command, logging.WARNING)
         if args.verbose:
             level = min(level, logging.DEBUG)
-        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+        logs.configure(level)
         if args.command in BATCH_JOBS:
             from app.ml.device import keep_freed_memory
 

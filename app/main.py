@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
-from app import __version__
+from app import __version__, logs
 from app.api import errors
 from app.api.fastpath import FeatureMapsFastPath, featuremaps_route
 from app.api.gate import InferenceGate
@@ -117,6 +117,5 @@ def app_factory(settings: Settings | None = None, engine: Engine | None = None) 
     """For `uvicorn --factory app.main:app_factory` and the CLI. Sends the app's own logs
     (start-up, JSON access log) to stderr when nothing has configured logging yet."""
     settings = settings or Settings()
-    logging.basicConfig(level=settings.logging_level,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.logging_level)
     return create_app(settings, engine)

@@ -12,14 +12,16 @@ import os
 import re
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import internal_error, log_bug
 from app.api.metrics import Metrics
+from app.logs import ACCESS
 
-access_log = logging.getLogger("featuremaps.access")
+access_log = logging.getLogger(ACCESS)
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")  # a client's id is echoed only if it is tame
 
 
@@ -230,6 +232,7 @@ class ObservabilityMiddleware:
             if self.log_enabled and access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client") or ("-", 0)
                 access_log.info("%s", json.dumps({
+                    "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                     "request_id": request_id, "method": scope["method"], "path": path,
                     "route": route, "status": status, "ms": round(elapsed * 1000, 3),
                     "bytes": size, "client": client[0],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,8 +49,11 @@ def behind_proxy(allow: str | None) -> tuple[str, list[dict[str, Any]]]:
             proc.terminate()
             proc.wait(timeout=30)
         log.seek(0)
-        lines = [json.loads(line[line.index("{"):]) for line in log.read().decode().splitlines()
-                 if "featuremaps.access" in line]
+        # the access log's lines are bare JSON, the rest `LEVEL name: message`
+        lines = [json.loads(line) for line in log.read().decode().splitlines()
+                 if line.startswith("{")]
+    for line in lines:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line.pop("ts"))
     return headers["location"], lines
 
 
