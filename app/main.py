@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                              settings.batch_timeout_s, 1)
         metrics.device = loaded.device_name
         metrics.inflight = lambda: app.state.gate.inflight + app.state.batch_gate.inflight
+        metrics.inflight_limit = settings.max_inflight + settings.max_batch_inflight
         yield
         app.state.gate.close()
         app.state.batch_gate.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -102,7 +103,26 @@ def test_metrics_in_prometheus_format(client: TestClient) -> None:
     assert '# TYPE featuremaps_request_seconds histogram' in text
     assert 'featuremaps_request_seconds_bucket{' in text and 'le="+Inf"' in text
     assert "featuremaps_inferences_in_flight{" in text
+    assert re.search(r'^featuremaps_inferences_limit\{pid="\d+"\} 66$', text, re.MULTILINE)
     assert 'featuremaps_device_info{' in text and 'device="cpu"' in text
+
+
+def test_latency_buckets_split_the_millisecond() -> None:
+    """/healthz takes well under a millisecond and a live update about one: with 1 ms as the
+    first bound, every one of them fell in the first bucket or two."""
+    from app.api.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.observe("GET", "/healthz", 200, 0.0004)
+    metrics.observe("POST", "/api/v1/featuremaps", 200, 0.0012)
+    buckets = {}
+    for line in metrics.render().splitlines():
+        if line.startswith("featuremaps_request_seconds_bucket{"):
+            found = re.search(r'route="([^"]+)",le="([^"]+)"\} (\d+)', line)
+            assert found is not None
+            buckets[found[1], found[2]] = int(found[3])
+    assert [buckets["/healthz", le] for le in ("0.00025", "0.0005", "0.001")] == [0, 1, 1]
+    assert [buckets["/api/v1/featuremaps", le] for le in ("0.001", "0.0015", "+Inf")] == [0, 1, 1]
 
 
 def test_gate_refuses_beyond_its_limit_with_retry_after() -> None:
