@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,8 +48,6 @@ def _err(line: str) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import os
-
     import uvicorn
     from fastapi import FastAPI
 
@@ -261,6 +261,20 @@ def _settings() -> Settings:
         raise FeaturemapsError(f"bad setting: {problems}") from None
 
 
+def _unknown_settings(environ: dict[str, str]) -> list[str]:
+    """A line for each FEATUREMAPS_* variable that is no setting: pydantic ignores them, so a
+    typo (FEATUREMAPS_WORKER=2) would change nothing without a word."""
+    known = [name.upper() for name in Settings.model_fields]
+    lines = []
+    for name in sorted(environ):
+        setting = name.upper().removeprefix("FEATUREMAPS_")
+        if setting != name.upper() and setting not in known:
+            close = difflib.get_close_matches(setting, known, n=1)
+            hint = f" (did you mean FEATUREMAPS_{close[0]}?)" if close else ""
+            lines.append(f"featuremaps: warning: {name} is not a setting, ignored{hint}")
+    return lines
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="featuremaps", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -359,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = _settings()
+        for line in _unknown_settings(dict(os.environ)):
+            _err(line)
         # the server logs at FEATUREMAPS_LOG_LEVEL; train reports its progress; the other
         # commands print their results and log only warnings
         level = {"serve": settings.logging_level, "train": logging.INFO}.get(

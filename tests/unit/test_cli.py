@@ -407,3 +407,19 @@ def test_extract_says_how_big_and_refuses_what_cannot_fit(
         f"featuremaps: error: the maps need about {size} of memory until they are written; "
         "1.0 KiB is available: use --limit, or fewer --layers or --models"]
     assert os.listdir(tmp_path) == []
+
+
+def test_a_mistyped_setting_is_named_not_ignored_in_silence(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by an operations review: FEATUREMAPS_WORKER=2 started one worker without a word.
+    Any FEATUREMAPS_* variable that is no setting is named, with the nearest setting."""
+    monkeypatch.setenv("FEATUREMAPS_WORKER", "2")
+    monkeypatch.setenv("FEATUREMAPS_ZZZ", "1")
+    monkeypatch.setenv("featuremaps_log_level", "warning")  # a setting, in any case
+    monkeypatch.setattr(cli, "_cmd_serve", lambda args, settings: 0)
+    code, _, err = run(["serve"], capsys)
+    assert code == 0
+    assert err.splitlines() == [
+        "featuremaps: warning: FEATUREMAPS_WORKER is not a setting, ignored "
+        "(did you mean FEATUREMAPS_WORKERS?)",
+        "featuremaps: warning: FEATUREMAPS_ZZZ is not a setting, ignored"]
