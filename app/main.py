@@ -81,8 +81,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:
         """Swagger UI from vendored files: works offline and under the strict CSP."""
+        # relative to /docs, as every address on the page (static/docs/docs.js)
         return page.templates.TemplateResponse(request, "docs.html",
-                                               {"openapi_url": app.openapi_url})
+                                               {"openapi_url": str(app.openapi_url).lstrip("/")})
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
              summary="Prometheus metrics of this worker", responses=meta.UNKNOWN_QUERY)

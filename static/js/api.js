@@ -4,7 +4,7 @@
 // fflate (MIT, vendored): inflating an answer takes it under a millisecond where the
 // browser's DecompressionStream took 3 to 6 (README, Speed), in steps that each wait for
 // the main thread
-import { gunzipSync } from '/static/vendor/fflate/browser.js';
+import { gunzipSync } from '../vendor/fflate/browser.js';
 import { decodeFeaturemaps } from './wire.js';
 
 export const BINARY_TYPE = 'application/x-featuremaps';

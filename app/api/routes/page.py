@@ -29,7 +29,7 @@ def sample_digits() -> list[dict[str, Any]]:
     for path in sorted(DIGITS_DIR.glob("*.png")):
         match = _DIGIT_NAME.match(path.name)
         if match:
-            out.append({"src": f"/static/digits/{path.name}", "index": int(match[1]),
+            out.append({"src": f"static/digits/{path.name}", "index": int(match[1]),
                         "label": int(match[2])})
     return sorted(out, key=lambda d: (d["label"], d["index"]))
 
@@ -38,7 +38,9 @@ def sample_digits() -> list[dict[str, Any]]:
 async def index(request: Request, engine: EngineDep) -> HTMLResponse:
     digits = sample_digits()
     config = {
-        "api": "/api/v1",
+        # relative, as every address on the page: behind a proxy that serves the app under a
+        # path of its own (https://host/featuremaps/ -> this server's /), they stay inside it
+        "api": "api/v1",
         "models": [m for m in ("max", "avg") if m in engine.variants],
         "variants": list(engine.variants),
         "colormap": [list(stop) for stop in VIRIDIS_STOPS],

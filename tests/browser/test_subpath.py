@@ -1,0 +1,86 @@
+"""The app behind a proxy that serves it under a path of its own (https://host/featuremaps/
+-> the server's /), as a department's web server would: every address the page and /docs
+use is relative, so they stay under the prefix. Found by an operations review: the page
+asked for /static/... and /api/v1/... at the host's root, and nothing worked."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import pytest
+
+from app.config import PROJECT_ROOT
+from tests.browser.conftest import RECORDER, FeatureMapsPage, shown
+from tests.browser.prefixproxy import prefix_proxy
+
+pytestmark = pytest.mark.browser
+
+SEVEN = [(0.22, 0.18), (0.78, 0.18), (0.45, 0.88)]
+
+
+@pytest.fixture
+def proxied(server_url: str) -> Any:
+    with prefix_proxy(int(server_url.rsplit(":", 1)[1])) as base:
+        yield base
+
+
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+def test_the_page_works_under_a_path_prefix(browser: Any, api: Any, proxied: str,
+                                            transport: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.add_init_script(RECORDER)
+    fm = FeatureMapsPage(page, api)
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if "/featuremaps/" not in r.url else None)
+    try:
+        query = "?transport=http" if transport == "http" else ""
+        page.goto(proxied + query)
+        page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+        fm.after_paint(lambda: fm.stroke(SEVEN, steps=6), source="pad")
+        painted = [p for p in fm.paints() if p["source"] == "pad"]
+        assert {p["transport"] for p in painted} == {transport}
+        # a sample digit loads from under the prefix too, and gets the API's answer
+        png = (PROJECT_ROOT / "static" / "digits" / "0018_label3.png").read_bytes()
+        expected = fm.api.featuremaps(png)
+        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+        for net in ("max", "avg"):
+            model = expected["models"][net]
+            top = max(model["probabilities"])
+            assert fm.prediction(net) == f"predicts {model['prediction']} {shown(top)}"
+    finally:
+        context.close()
+    assert outside == []
+    assert not fm.errors, fm.errors
+
+
+@pytest.mark.parametrize("where", ["prefix", "root"])
+def test_the_api_docs_try_it_out_where_they_are_served(browser: Any, server_url: str,
+                                                       proxied: str, where: str) -> None:
+    """/docs loads its description from beside itself, and "Try it out" sends there: under
+    the prefix behind the proxy, at the root without one."""
+    base = proxied if where == "prefix" else server_url + "/"
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(base + "docs")
+        page.locator("#operations-operations-healthz_healthz_get").click()
+        page.get_by_role("button", name="Execute").click()
+        status = page.locator(".live-responses-table tbody .response-col_status").first
+        status.wait_for(timeout=30_000)
+        assert status.inner_text().strip() == "200"
+        url = page.locator(".request-url pre").first.inner_text()
+        assert url == base + "healthz"
+    finally:
+        context.close()
+
+
+def test_the_proxy_redirects_the_bare_prefix(proxied: str) -> None:
+    """The page needs the slash: its relative addresses resolve against it."""
+    with urllib.request.urlopen(proxied.rstrip("/")) as r:
+        assert r.geturl() == proxied
+        assert b'src="static/js/main.js"' in r.read()
+    with urllib.request.urlopen(proxied + "api/v1/models") as r:
+        assert {m["name"] for m in json.load(r)["models"]} >= {"max", "avg"}
