@@ -48,29 +48,37 @@ def prefix_proxy(upstream_port: int, prefix: str = "/featuremaps") -> Iterator[s
     ready = threading.Event()
     box: dict[str, asyncio.base_events.Server] = {}
 
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def answer(writer: asyncio.StreamWriter, status: bytes, extra: bytes = b"") -> None:
+        writer.write(b"HTTP/1.1 " + status + b"\r\n" + extra +
+                     b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        up_writer: asyncio.StreamWriter | None = None
         try:
             head = await reader.readuntil(b"\r\n\r\n")
+            target = head.split(b" ", 2)[1]
+            forwarded = rewrite(head, prefix.encode())
+            if target == prefix.encode():
+                await answer(writer, b"301 Moved Permanently", b"Location: " + target + b"/\r\n")
+            elif forwarded is None:
+                await answer(writer, b"404 Not Found")
+            else:
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+                up_writer.write(forwarded)
+                await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            writer.close()
-            return
-        target = head.split(b" ", 2)[1]
-        if target == prefix.encode():
-            writer.write(b"HTTP/1.1 301 Moved Permanently\r\nLocation: " + target +
-                         b"/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            await writer.drain()
-            writer.close()
-            return
-        forwarded = rewrite(head, prefix.encode())
-        if forwarded is None:
-            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-                         b"Connection: close\r\n\r\n")
-            await writer.drain()
-            writer.close()
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
-        up_writer.write(forwarded)
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            pass
+        finally:
+            for w in (writer, up_writer):
+                if w is not None:
+                    w.close()
+            tasks.discard(task)
 
     async def start() -> None:
         box["server"] = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -86,7 +94,12 @@ def prefix_proxy(upstream_port: int, prefix: str = "/featuremaps") -> Iterator[s
     finally:
         async def stop() -> None:
             box["server"].close()
+            for task in list(tasks):  # connections the browser left open (its live socket)
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await box["server"].wait_closed()
 
         asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
