@@ -22,6 +22,8 @@ from app.api.metrics import Metrics
 from app.logs import ACCESS
 
 access_log = logging.getLogger(ACCESS)
+# the message uvicorn cancels requests with when its graceful shutdown runs out of time
+UVICORN_SHUTDOWN = "Task cancelled, timeout graceful shutdown exceeded"
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")  # a client's id is echoed only if it is tame
 
 
@@ -206,15 +208,17 @@ class ObservabilityMiddleware:
             # the client went away while sending its request: no one to answer, and not the
             # server's fault (499, as nginx logs it), so no 500 and no traceback
             status = 499
-        except asyncio.CancelledError:
-            # the server's graceful shutdown ran out of time (a client still uploading 30 s
-            # after SIGTERM) and cancelled the request. Unanswered, uvicorn would send a bare
-            # 500 and log a traceback at every such deploy: it is answered here, and ends.
-            if started:
-                raise  # too late for an answer: uvicorn closes the connection
+        except asyncio.CancelledError as exc:
+            # uvicorn's graceful shutdown ran out of time (a client still uploading 30 s after
+            # SIGTERM) and cancelled the request. Unanswered, uvicorn would send a bare 500
+            # and log a traceback at every such deploy: it is answered here, and ends. Any
+            # other cancellation (a timeout or task group of an app that embeds ours) is
+            # not ours to swallow.
             task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
+            if (started or task is None or task.cancelling() != 1
+                    or exc.args[:1] != (UVICORN_SHUTDOWN,)):
+                raise
+            task.uncancel()
             await _send_json(wrapped_send, 503, "the server is shutting down; try again",
                              [(b"retry-after", b"1")])
         except Exception:

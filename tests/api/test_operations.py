@@ -368,7 +368,7 @@ def test_a_request_cut_off_by_the_shutdown_is_a_503_not_a_500(
     ran out got uvicorn's bare 500, logged with a traceback and counted as a 500. The
     cancelled request now answers 503 with Retry-After, and ends without an error."""
     from app.api.metrics import Metrics
-    from app.api.middleware import ObservabilityMiddleware
+    from app.api.middleware import UVICORN_SHUTDOWN, ObservabilityMiddleware
 
     async def slow_upload(scope: Any, receive: Any, send: Any) -> None:
         await asyncio.Event().wait()  # the rest of the body never comes
@@ -386,14 +386,18 @@ def test_a_request_cut_off_by_the_shutdown_is_a_503_not_a_500(
     scope = {"type": "http", "method": "POST", "path": "/api/v1/featuremaps/batch",
              "headers": [], "client": ("127.0.0.1", 50000)}
 
-    async def shutdown() -> None:
+    async def cancelled(message: str) -> None:
         request = asyncio.create_task(app(scope, receive, send))
         await asyncio.sleep(0.01)
-        request.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")  # as uvicorn
-        await request  # ends: no CancelledError
+        request.cancel(msg=message)
+        await request
 
+    # any other cancellation (an embedding app's timeout, say) is not swallowed
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(cancelled("a timeout of an app that embeds ours"))
+    assert sent == []
     with caplog.at_level(logging.INFO):
-        asyncio.run(shutdown())
+        asyncio.run(cancelled(UVICORN_SHUTDOWN))  # as uvicorn does; ends: no CancelledError
     start, body = sent
     assert start["status"] == 503
     headers = dict(start["headers"])
@@ -402,4 +406,4 @@ def test_a_request_cut_off_by_the_shutdown_is_a_503_not_a_500(
     access = [json.loads(r.getMessage()) for r in caplog.records if r.name == "featuremaps.access"]
     assert [e["status"] for e in access] == [503]
     assert "Traceback" not in caplog.text
-    assert metrics.requests == {("POST", "other", "503"): 1}
+    assert metrics.requests == {("POST", "other", "500"): 1, ("POST", "other", "503"): 1}
