@@ -261,6 +261,10 @@ def _settings() -> Settings:
         raise FeaturemapsError(f"bad setting: {problems}") from None
 
 
+# read by the Docker smoke test (docs/docker.md), not by the app
+TOOL_VARIABLES = ("DOCKER_BASE", "DOCKER_CACHE")
+
+
 def _unknown_settings(environ: dict[str, str]) -> list[str]:
     """A line for each FEATUREMAPS_* variable that is no setting: pydantic ignores them, so a
     typo (FEATUREMAPS_WORKER=2) would change nothing without a word."""
@@ -268,7 +272,7 @@ def _unknown_settings(environ: dict[str, str]) -> list[str]:
     lines = []
     for name in sorted(environ):
         setting = name.upper().removeprefix("FEATUREMAPS_")
-        if setting != name.upper() and setting not in known:
+        if setting != name.upper() and setting not in known and setting not in TOOL_VARIABLES:
             close = difflib.get_close_matches(setting, known, n=1)
             hint = f" (did you mean FEATUREMAPS_{close[0]}?)" if close else ""
             lines.append(f"featuremaps: warning: {name} is not a setting, ignored{hint}")

@@ -31,6 +31,15 @@ def memory_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(device, "keep_freed_memory", lambda: None)
 
 
+@pytest.fixture(autouse=True)
+def no_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands here read the environment: a developer's FEATUREMAPS_* would change
+    what they do and print."""
+    for name in list(os.environ):
+        if name.upper().startswith("FEATUREMAPS_"):
+            monkeypatch.delenv(name)
+
+
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """Exit code, stdout and stderr of `featuremaps <argv>`, run in this process."""
     try:
@@ -416,6 +425,7 @@ def test_a_mistyped_setting_is_named_not_ignored_in_silence(
     monkeypatch.setenv("FEATUREMAPS_WORKER", "2")
     monkeypatch.setenv("FEATUREMAPS_ZZZ", "1")
     monkeypatch.setenv("featuremaps_log_level", "warning")  # a setting, in any case
+    monkeypatch.setenv("FEATUREMAPS_DOCKER_CACHE", "/tmp")  # the Docker test's own
     monkeypatch.setattr(cli, "_cmd_serve", lambda args, settings: 0)
     code, _, err = run(["serve"], capsys)
     assert code == 0
