@@ -60,8 +60,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.batch_gate = InferenceGate(settings.max_batch_inflight,
                                              settings.batch_timeout_s, 1)
         metrics.device = loaded.device_name
-        metrics.inflight = lambda: app.state.gate.inflight + app.state.batch_gate.inflight
-        metrics.inflight_limit = settings.max_inflight + settings.max_batch_inflight
+        metrics.gates = {
+            "live": (lambda: app.state.gate.inflight, settings.max_inflight),
+            "batch": (lambda: app.state.batch_gate.inflight, settings.max_batch_inflight)}
         yield
         app.state.gate.close()
         app.state.batch_gate.close()

@@ -29,8 +29,8 @@ class Metrics:
         self.buckets: dict[str, list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
         self.sums: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)
-        self.inflight: Callable[[], int] = lambda: 0
-        self.inflight_limit = 0
+        # each inference gate (live, batch): its requests in flight now, and its limit
+        self.gates: dict[str, tuple[Callable[[], int], int]] = {}
         self.device = "unknown"
 
     @staticmethod
@@ -75,13 +75,16 @@ class Metrics:
                 lines.append(f'featuremaps_request_seconds_count{{pid="{pid}",route="{route}"}} '
                              f"{self.counts[route]}")
         lines += [
-            "# HELP featuremaps_inferences_in_flight Inferences running or waiting for a thread.",
+            "# HELP featuremaps_inferences_in_flight Inferences running or waiting for a "
+            "thread, by gate (live: every request but batches).",
             "# TYPE featuremaps_inferences_in_flight gauge",
-            f'featuremaps_inferences_in_flight{{pid="{pid}"}} {self.inflight()}',
-            "# HELP featuremaps_inferences_limit Inferences in flight beyond which requests "
-            "get 503 (live and batch limits together).",
+            *(f'featuremaps_inferences_in_flight{{pid="{pid}",gate="{gate}"}} {inflight()}'
+              for gate, (inflight, _) in self.gates.items()),
+            "# HELP featuremaps_inferences_limit Inferences in flight at which a gate answers "
+            "503.",
             "# TYPE featuremaps_inferences_limit gauge",
-            f'featuremaps_inferences_limit{{pid="{pid}"}} {self.inflight_limit}',
+            *(f'featuremaps_inferences_limit{{pid="{pid}",gate="{gate}"}} {limit}'
+              for gate, (_, limit) in self.gates.items()),
             "# HELP featuremaps_device_info The compute device in use.",
             "# TYPE featuremaps_device_info gauge",
             f'featuremaps_device_info{{pid="{pid}",device="{self.device}"}} 1',

@@ -102,8 +102,11 @@ def test_metrics_in_prometheus_format(client: TestClient) -> None:
     assert 'route="/api/v1/featuremaps",status="400"' in text
     assert '# TYPE featuremaps_request_seconds histogram' in text
     assert 'featuremaps_request_seconds_bucket{' in text and 'le="+Inf"' in text
-    assert "featuremaps_inferences_in_flight{" in text
-    assert re.search(r'^featuremaps_inferences_limit\{pid="\d+"\} 66$', text, re.MULTILINE)
+    for gate, limit in (("live", 64), ("batch", 2)):
+        assert re.search(rf'^featuremaps_inferences_in_flight{{pid="\d+",gate="{gate}"}} 0$',
+                         text, re.MULTILINE), gate
+        assert re.search(rf'^featuremaps_inferences_limit{{pid="\d+",gate="{gate}"}} {limit}$',
+                         text, re.MULTILINE), gate
     assert 'featuremaps_device_info{' in text and 'device="cpu"' in text
 
 
