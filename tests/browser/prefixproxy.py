@@ -1,7 +1,10 @@
 """A reverse proxy that serves the app under a path of its own, as nginx's
 `location /featuremaps/ { proxy_pass http://app/; }` does: the prefix is taken off each
 request's path, and everything else passes through, WebSocket upgrades included. A request
-for the bare prefix is redirected to it with a slash, as nginx does.
+for the bare prefix is redirected to it with a slash, its query kept, as nginx does. (The
+README's nginx block was checked by hand the same way: the page over the socket and over
+POST, /docs' Try it out, a 9 MB batch, and the server's redirects put back under the
+prefix by its proxy_redirect.)
 
 It handles one request per connection (it asks the server to close after each answer), so
 it only ever rewrites a connection's first request line. For tests, on loopback only."""
@@ -64,8 +67,10 @@ def prefix_proxy(upstream_port: int, prefix: str = "/featuremaps") -> Iterator[s
             head = await reader.readuntil(b"\r\n\r\n")
             target = head.split(b" ", 2)[1]
             forwarded = rewrite(head, prefix.encode())
-            if target == prefix.encode():
-                await answer(writer, b"301 Moved Permanently", b"Location: " + target + b"/\r\n")
+            path, mark, query = target.partition(b"?")
+            if path == prefix.encode():  # as nginx: the slash added, the query kept
+                await answer(writer, b"301 Moved Permanently",
+                             b"Location: " + path + b"/" + mark + query + b"\r\n")
             elif forwarded is None:
                 await answer(writer, b"404 Not Found")
             else:
