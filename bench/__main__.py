@@ -42,7 +42,8 @@ def summary(figures: dict[str, Any]) -> str:
          f"{size['median'] / 1000:.1f} / {size['max'] / 1000:.1f} KB", "<= 40 KB",
          verdict(size["max"] <= 40_000)],
         ["4. 16 clients, workers " + " / ".join(str(r["workers"]) for r in load),
-         " / ".join(f"{r['rps']:.0f}" for r in load) + " requests/s, "
+         " / ".join(f"{r['rps']:.0f}" for r in load) + " requests/s (busy "
+         + " / ".join(str(r["busy"]) for r in load) + "), "
          f"{sum(r['errors'] for r in load)} errors", "0 errors",
          verdict(all(r["errors"] == 0 for r in load))],
         ["7. batch extraction on this CPU, every map / pool2",

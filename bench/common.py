@@ -43,6 +43,28 @@ class Server:
                 pass
         return total
 
+    def cpu_seconds(self) -> dict[int, float]:
+        """CPU time (user + system) used so far by each process that serves: the workers
+        when there are any, else the server process itself."""
+        pids = _children(self.pid) or [self.pid]
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        return out
+
+
+def busy_workers(before: dict[int, float], after: dict[int, float]) -> int:
+    """How many processes did a share of the work between two cpu_seconds() readings: a
+    tenth or more of the busiest one's CPU time."""
+    used = [after[pid] - before.get(pid, 0.0) for pid in after]
+    top = max(used, default=0.0)
+    return sum(1 for u in used if top > 0 and u >= 0.1 * top)
+
 
 def _children(pid: int) -> list[int]:
     try:
