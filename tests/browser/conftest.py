@@ -236,12 +236,19 @@ def api(server_url: str) -> Api:
     return Api(server_url)
 
 
-def open_page(browser: Any, server_url: str, api: Api, **context_options: Any
-              ) -> Iterator[FeatureMapsPage]:
+def new_page(browser: Any, api: Api, **context_options: Any) -> tuple[Any, FeatureMapsPage]:
+    """A browser context and a blank page in it that records its paints (RECORDER); the
+    caller goes where it wants and closes the context."""
     context = browser.new_context(**context_options)
     page = context.new_page()
     page.add_init_script(RECORDER)
-    helper = FeatureMapsPage(page, api)
+    return context, FeatureMapsPage(page, api)
+
+
+def open_page(browser: Any, server_url: str, api: Api, **context_options: Any
+              ) -> Iterator[FeatureMapsPage]:
+    context, helper = new_page(browser, api, **context_options)
+    page = helper.page
     page.goto(server_url + "/")
     page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
     yield helper

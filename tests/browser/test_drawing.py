@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from app.config import PROJECT_ROOT
-from tests.browser.conftest import RECORDER, Api, FeatureMapsPage, shown
+from tests.browser.conftest import Api, FeatureMapsPage, new_page, shown
 
 pytestmark = pytest.mark.browser
 
@@ -294,10 +294,8 @@ def test_drawing_goes_over_the_live_socket(fm: FeatureMapsPage) -> None:
 @pytest.mark.parametrize("how", ["socket refused", "socket silent", "?transport=http"])
 def test_without_the_socket_drawing_falls_back_to_post(browser: Any, server_url: str, api: Api,
                                                        how: str) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.add_init_script(RECORDER)
-    fm = FeatureMapsPage(page, api)
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    page = fm.page
     if how == "socket refused":  # as behind a proxy that does not pass WebSockets
         page.route_web_socket("**/api/v1/live*", lambda ws: ws.close())
     if how == "socket silent":  # open, but no answer ever comes (a dropped connection)

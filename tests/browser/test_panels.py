@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import FeatureMapsPage
+from tests.browser.conftest import FeatureMapsPage, new_page
 
 pytestmark = pytest.mark.browser
 
@@ -140,13 +140,9 @@ def test_a_projector_sized_screen_keeps_the_pad_and_input_beside_the_maps(
 def test_screenshots_at_desktop_and_phone_width(
         browser: Any, server_url: str, api: Any, digit_files: dict[int, tuple[int, Path]],
         artifacts: Path, width: int, height: int) -> None:
-    from tests.browser.conftest import RECORDER
-
-    context = browser.new_context(viewport={"width": width, "height": height},
-                                  device_scale_factor=1, has_touch=width < 500)
-    page = context.new_page()
-    page.add_init_script(RECORDER)
-    fm = FeatureMapsPage(page, api)
+    context, fm = new_page(browser, api, viewport={"width": width, "height": height},
+                           device_scale_factor=1, has_touch=width < 500)
+    page = fm.page
     try:
         page.goto(server_url + "/")
         page.wait_for_selector("body[data-ready]", state="attached")

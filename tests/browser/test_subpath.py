@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.config import PROJECT_ROOT
-from tests.browser.conftest import RECORDER, FeatureMapsPage, shown
+from tests.browser.conftest import new_page, shown
 from tests.browser.prefixproxy import prefix_proxy
 
 pytestmark = pytest.mark.browser
@@ -29,10 +29,8 @@ def proxied(server_url: str) -> Any:
 @pytest.mark.parametrize("transport", ["websocket", "http"])
 def test_the_page_works_under_a_path_prefix(browser: Any, api: Any, proxied: str,
                                             transport: str) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.add_init_script(RECORDER)
-    fm = FeatureMapsPage(page, api)
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    page = fm.page
     outside: list[str] = []
     bare = proxied.rstrip("/")
     page.on("request", lambda r: None if r.url.startswith(proxied)
