@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
@@ -49,8 +49,8 @@ def _err(line: str) -> None:
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
-    from fastapi import FastAPI
 
+    from app import serve
     from app.main import app_factory
     from app.ml import device as devices
     from app.ml.device import configure_threads
@@ -61,25 +61,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                  if v is not None}
     settings = settings.model_copy(update=overrides)
     configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
-    # Load (and verify) the models before binding the port: a missing or corrupt weights file
-    # stops start-up here with one line naming the file.
-    app: str | FastAPI
-    if settings.workers > 1:
-        # every worker process loads its own copy from the environment: check the files once
-        # here on the CPU (and the device choice), keep nothing, hand the overrides on
-        devices.resolve(settings.device)
-        Engine.load(settings.model_copy(update={"device": "cpu"}))
-        for key, value in overrides.items():
-            os.environ[f"FEATUREMAPS_{key.upper()}"] = str(value)
-        app = "app.main:app_factory"
-    else:
-        app = app_factory(settings, Engine.load(settings))
-    uvicorn.run(
-        app,
-        factory=settings.workers > 1,
+    options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
-        workers=settings.workers,
         log_level=settings.log_level,
         access_log=False,  # the app writes its own structured access log
         timeout_graceful_shutdown=30,
@@ -94,6 +78,17 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_max_size=settings.max_upload_bytes,
         ws_max_queue=2,
     )
+    # Load (and verify) the models before binding the port: a missing or corrupt weights file
+    # stops start-up here with one line naming the file.
+    if settings.workers > 1:
+        # every worker process loads its own copy from the environment: check the files once
+        # here on the CPU (and the device choice), keep nothing, hand the overrides on
+        devices.resolve(settings.device)
+        Engine.load(settings.model_copy(update={"device": "cpu"}))
+        for key, value in overrides.items():
+            os.environ[f"FEATUREMAPS_{key.upper()}"] = str(value)
+        return serve.run_workers(settings.workers, options)
+    uvicorn.run(app_factory(settings, Engine.load(settings)), **options)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -107,6 +108,13 @@ def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
                     err = log.read().decode(errors="replace")
                     raise RuntimeError(f"server did not start: {err[-2000:]}")
                 time.sleep(0.2)
+            # each worker listens once its models are loaded: a load started at the first
+            # answer would keep its connections on the workers ready by then
+            seen: set[int] = set()
+            while module == "app.cli" and len(seen) < workers:
+                seen |= answering_pids(port, 4 * workers)
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{len(seen)} of {workers} workers answered")
             yield Server(port, proc.pid)
         finally:
             proc.terminate()
@@ -115,6 +123,24 @@ def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def answering_pids(port: int, clients: int) -> set[int]:
+    """The processes that answer `clients` connections opened at once to a featuremaps
+    server (each /metrics answer names its worker's pid)."""
+    connections = [Connection(port) for _ in range(clients)]
+    try:
+        pids = set()
+        for conn in connections:
+            _, _, body = conn.request(build_request("GET", "/metrics", b"", {}))
+            found = re.search(rb'pid="(\d+)"', body)
+            if found is None:
+                raise RuntimeError("/metrics names no pid")
+            pids.add(int(found[1]))
+        return pids
+    finally:
+        for conn in connections:
+            conn.close()
 
 
 def build_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:

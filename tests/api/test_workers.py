@@ -1,0 +1,101 @@
+"""`featuremaps serve --workers N` (app/serve.py): each worker listens on the port itself,
+so connections spread over the workers; a worker that dies is replaced; SIGTERM stops them
+all. Found by the benchmark: with uvicorn's shared socket, 16 clients that connected at once
+often all landed on one worker of two, which served them alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from app.config import PROJECT_ROOT
+from bench.common import answering_pids, free_port, request_once
+
+pytestmark = pytest.mark.slow
+
+ENV = {**os.environ, "FEATUREMAPS_DEVICE": "cpu", "FEATUREMAPS_MODELS": "max",
+       "FEATUREMAPS_ACCESS_LOG": "false"}
+
+
+def start(port: int, workers: int = 2) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                             "--workers", str(workers)], env=ENV, cwd=PROJECT_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if request_once(port, "GET", "/healthz", b"", {})[0] == 200:
+                return proc
+        except OSError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+
+
+def both_serving(port: int, gone: int | None = None) -> set[int]:
+    """The two workers' pids, once 16 connections opened at once reach two workers (and not
+    the one that is `gone`). A worker listens once its models are loaded, so right after the
+    first answer the other may still be starting. With both listening, all 16 connections
+    on one worker has a chance of 2 in 65,536."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            pids = answering_pids(port, 16)
+            if len(pids) == 2 and gone not in pids:
+                return pids
+        except (ConnectionError, OSError):
+            pass
+        assert time.monotonic() < deadline, "two workers never served"
+        time.sleep(0.5)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> None:
+    port = free_port()
+    proc = start(port)
+    try:
+        # 16 connections at once reach both workers
+        first = both_serving(port)
+        # once they do, they keep doing so
+        assert all(answering_pids(port, 16) == first for _ in range(5))
+        # a worker killed outright is replaced, and the new one takes connections
+        gone = min(first)
+        os.kill(gone, signal.SIGKILL)
+        now = both_serving(port, gone=gone)
+        assert len(now & first) == 1
+        # SIGTERM: every worker stops, and so does the parent, with status 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert not any(alive(pid) for pid in now)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+def test_a_port_in_use_is_one_error_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                               "--workers", "2"], env=ENV, cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (f"featuremaps: error: cannot listen on "
+                                            f"127.0.0.1:{port}: Address already in use")
