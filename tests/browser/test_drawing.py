@@ -328,6 +328,9 @@ def test_the_ten_probabilities_can_be_read_as_numbers(
 
     assert numbers("avg") == ["–"] * 10  # not written while closed
     fm.page.locator('.pred[data-net="avg"] .pred-all summary').click()
+    # written by the disclosure's toggle event, which comes a task after the click
+    fm.page.wait_for_function("""() => [...document.querySelectorAll(
+        '.pred[data-net="avg"] .pred-numbers td')].every((td) => td.textContent !== '–')""")
     expected = fm.api.featuremaps(png)["models"]["avg"]
     assert numbers("avg") == [shown(p, 2) for p in expected["probabilities"]]
     top = fm.page.locator('.pred[data-net="avg"] .pred-numbers th.top')
