@@ -3,23 +3,27 @@
 uvicorn's own multi-worker mode shares one listening socket among its workers, and the
 worker that wakes first accepts every connection then waiting: 16 clients that connect at
 once all landed on one worker in 3 of 4 trials with 2 workers, which then served them alone
-(bench/server.py counts the busy workers). Here each worker opens its own socket with
-SO_REUSEPORT, and Linux spreads the connections over the sockets. A worker loads its models
-before it listens, so no connection waits on a worker that is still starting. The parent
-restarts a worker that dies, and on SIGTERM or SIGINT stops them all, each finishing its
-requests in flight (uvicorn's graceful shutdown). Where SO_REUSEPORT does not spread
-connections (other systems than Linux), uvicorn's own mode runs instead.
+(bench/server.py counts the busy workers). Here each worker binds its own sockets with
+SO_REUSEPORT, and Linux spreads the connections over the listening ones. A worker's sockets
+listen only once its app has started (asyncio listens when uvicorn serves them), so no
+connection waits on a worker that is still loading. The parent restarts a worker that dies
+(waiting longer after each quick death), and on SIGTERM, SIGINT or SIGHUP stops them all,
+each finishing its requests in flight (uvicorn's graceful shutdown); a second signal, or
+35 s, ends them at once. A worker stops when the parent dies. Where SO_REUSEPORT does not
+spread connections (other systems than Linux), uvicorn's own mode runs instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
 import socket
 import sys
-import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -29,8 +33,13 @@ log = logging.getLogger(__name__)
 
 # uvicorn's exit status for a worker whose app failed to start (uvicorn.config)
 STARTUP_FAILURE = 3
-# connections waiting to be accepted, per worker (uvicorn's default backlog)
-BACKLOG = 2048
+# how long stopping workers may take before they are killed: uvicorn's 30 s of graceful
+# shutdown, and a little more
+STOP_S = 35.0
+# a worker that lived less than this died young: the next restart waits longer
+YOUNG_S = 60.0
+RESTART_DELAY_S = (0.5, 30.0)  # first, longest
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def spreads() -> bool:
@@ -38,39 +47,67 @@ def spreads() -> bool:
     return sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket listening on host:port that other workers' sockets may share."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(family, kind, proto)
+def _addresses(host: str, port: int) -> list[tuple[Any, ...]]:
+    """Every address to listen on for host (all of a name's; "" is every interface)."""
+    found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                               flags=socket.AI_PASSIVE)
+    unique = {(family, kind, proto, address) for family, kind, proto, _, address in found}
+    return sorted(unique, key=lambda a: (a[0] != socket.AF_INET, str(a[3])))
+
+
+def bound_sockets(host: str, port: int, share: bool = True) -> list[socket.socket]:
+    """Sockets bound to every address of host:port, not yet listening; with `share`, other
+    workers' sockets may bind the same addresses (SO_REUSEPORT)."""
+    addresses = _addresses(host, port)
+    sockets: list[socket.socket] = []
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(address)
-        sock.listen(BACKLOG)
+        for family, kind, proto, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if share:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6 and len(addresses) > 1:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
     except BaseException:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         raise
-    return sock
+    return sockets
+
+
+def _stop_with_parent() -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux), and stop now
+    if it is gone already: workers never outlive their server."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        sys.exit(0)
 
 
 def _worker(options: dict[str, Any]) -> None:
-    """One worker process: the models, then its own socket, then uvicorn until a signal.
-    Its settings come from the environment, which the parent completed."""
+    """One worker process: the models, then its sockets, then uvicorn until a signal. Its
+    settings come from the environment, which the parent completed."""
+    _stop_with_parent()
     import uvicorn
 
+    from app import logs
     from app.config import Settings
     from app.main import app_factory
     from app.ml.engine import Engine
 
     try:
         settings = Settings()
+        logs.configure(settings.logging_level)
         app = app_factory(settings, Engine.load(settings))
-        sock = listening_socket(options["host"], options["port"])
+        sockets = bound_sockets(options["host"], options["port"])
     except Exception:
         log.exception("worker %d could not start", os.getpid())
         sys.exit(STARTUP_FAILURE)
-    uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has
+        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=sockets)  # shut down
 
 
 def run_workers(count: int, options: dict[str, Any]) -> int:
@@ -82,47 +119,72 @@ def run_workers(count: int, options: dict[str, Any]) -> int:
         uvicorn.run("app.main:app_factory", factory=True, workers=count, **options)
         return 0
     host, port = options["host"], options["port"]
-    try:  # a port in use is one error line, before any worker starts
-        listening_socket(host, port).close()
+    try:  # a port in use (by anyone, our own workers too) is one error line, before any
+        for sock in bound_sockets(host, port, share=False):  # worker starts
+            sock.close()
     except OSError as exc:
         raise FeaturemapsError(f"cannot listen on {host}:{port}: "
                                f"{exc.strerror or exc}") from None
 
-    stopping = threading.Event()
+    received: list[int] = []
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
+    def record(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)  # the loop below acts on it
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, record)
     spawn = multiprocessing.get_context("spawn")
 
-    def start() -> multiprocessing.process.BaseProcess:
+    def start() -> tuple[multiprocessing.process.BaseProcess, float]:
         process = spawn.Process(target=_worker, args=(options,), name="featuremaps-worker")
         process.start()
-        return process
+        return process, time.monotonic()
 
     workers = [start() for _ in range(count)]
-    shown = f"[{host}]" if ":" in host else host
-    log.info("serving on http://%s:%d with %d workers (%s), each with its own listening "
-             "socket", shown, port, count, ", ".join(str(w.pid) for w in workers))
+    first = {process.pid for process, _ in workers}
+    log.info("starting %d workers on %s:%d (%s), each listening with its own socket once "
+             "its models are loaded", count, host, port,
+             ", ".join(str(process.pid) for process, _ in workers))
+    young_deaths = [0] * count
+    restart_at: list[float | None] = [None] * count
     failed = False
-    while not stopping.wait(0.5):
-        for index, process in enumerate(workers):
+    while not received and not failed:
+        time.sleep(0.2)
+        now = time.monotonic()
+        for index, (process, started) in enumerate(workers):
             if process.is_alive():
                 continue
-            if process.exitcode == STARTUP_FAILURE:
+            if process.exitcode == STARTUP_FAILURE and process.pid in first:
                 log.error("worker %d could not start; stopping", process.pid)
                 failed = True
-                stopping.set()
                 break
-            log.warning("worker %d exited (status %s); starting another", process.pid,
-                        process.exitcode)
-            workers[index] = start()
-    for process in workers:
+            when = restart_at[index]
+            if when is None:  # just found dead: wait longer after each young death
+                young_deaths[index] = young_deaths[index] + 1 if now - started < YOUNG_S else 0
+                delay = min(RESTART_DELAY_S[1],
+                            RESTART_DELAY_S[0] * 2 ** max(0, young_deaths[index] - 1))
+                log.warning("worker %d exited (status %s); another starts in %.1f s",
+                            process.pid, process.exitcode, delay)
+                restart_at[index] = now + delay
+            elif now >= when:
+                workers[index] = start()
+                restart_at[index] = None
+
+    for process, _ in workers:
         if process.is_alive() and process.pid is not None:
             os.kill(process.pid, signal.SIGTERM)
-    for process in workers:
-        process.join()
+    deadline = time.monotonic() + STOP_S
+    signals_then = len(received)
+    for process, _ in workers:
+        while process.is_alive() and time.monotonic() < deadline \
+                and len(received) <= max(1, signals_then):
+            process.join(0.2)
+        if process.is_alive():  # a second signal, or past the graceful shutdown
+            process.kill()
+            process.join()
     log.info("all workers stopped")
-    return 1 if failed else 0
+    if failed:
+        raise FeaturemapsError("a worker could not start (its log is above)")
+    if received and received[0] == signal.SIGINT:
+        raise KeyboardInterrupt
+    return 0

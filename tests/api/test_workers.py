@@ -5,6 +5,7 @@ often all landed on one worker of two, which served them alone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -24,9 +25,11 @@ ENV = {**os.environ, "FEATUREMAPS_DEVICE": "cpu", "FEATUREMAPS_MODELS": "max",
 
 
 def start(port: int, workers: int = 2) -> subprocess.Popen[bytes]:
+    # a session of its own, so that the end of a test can stop every process of it
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
                              "--workers", str(workers)], env=ENV, cwd=PROJECT_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.monotonic() + 90
     while True:
         try:
@@ -34,8 +37,17 @@ def start(port: int, workers: int = 2) -> subprocess.Popen[bytes]:
                 return proc
         except OSError:
             pass
-        assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+        if proc.poll() is not None or time.monotonic() > deadline:
+            end(proc)
+            raise AssertionError("the server did not start")
         time.sleep(0.2)
+
+
+def end(proc: subprocess.Popen[bytes]) -> None:
+    """Kill whatever is left of a server started here: its parent and its workers."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def both_serving(port: int, gone: int | None = None) -> set[int]:
@@ -76,16 +88,45 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> Non
         os.kill(gone, signal.SIGKILL)
         now = both_serving(port, gone=gone)
         assert len(now & first) == 1
+        # a second server on the same port is refused, not let in beside these workers
+        assert refusal(port) == (2, f"featuremaps: error: cannot listen on 127.0.0.1:{port}: "
+                                    "Address already in use")
         # SIGTERM: every worker stops, and so does the parent, with status 0
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         assert not any(alive(pid) for pid in now)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stderr is not None
-        proc.stderr.close()
+        end(proc)
+
+
+def test_workers_stop_when_their_parent_is_killed() -> None:
+    """Found by a review: a parent killed outright left its workers serving, orphaned."""
+    port = free_port()
+    proc = start(port)
+    try:
+        workers = both_serving(port)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 60
+        while any(alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "the workers outlived their parent"
+            time.sleep(0.2)
+    finally:
+        end(proc)
+
+
+def refusal(port: int) -> tuple[int, str]:
+    """Exit status and last line of `serve --workers 2` on a port already taken."""
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                             "--workers", "2"], env=ENV, cwd=PROJECT_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # it started serving: stop it and its workers
+        end(proc)
+        raise AssertionError("a second server started on a port in use") from None
+    return proc.returncode, err.splitlines()[-1]
 
 
 def test_a_port_in_use_is_one_error_line() -> None:
@@ -93,9 +134,5 @@ def test_a_port_in_use_is_one_error_line() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                               "--workers", "2"], env=ENV, cwd=PROJECT_ROOT,
-                              capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert done.stderr.splitlines()[-1] == (f"featuremaps: error: cannot listen on "
-                                            f"127.0.0.1:{port}: Address already in use")
+        assert refusal(port) == (2, f"featuremaps: error: cannot listen on 127.0.0.1:{port}: "
+                                    "Address already in use")
