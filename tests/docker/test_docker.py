@@ -172,6 +172,28 @@ def test_read_only_container(built_image: dockerkit.Built, reference: TestClient
         assert stopped_in < 20, stopped_in
 
 
+def test_two_workers_share_the_connections_and_stop_with_the_container(
+        built_image: dockerkit.Built) -> None:
+    """-e FEATUREMAPS_WORKERS=2: PID 1 is the workers' parent (app/serve.py), connections
+    opened at once reach both, and docker stop ends them all promptly, with status 0."""
+    from bench.common import answering_pids
+
+    with dockerkit.container(built_image.docker, built_image.image,
+                             "-e", "FEATUREMAPS_WORKERS=2") as two:
+        assert two.wait_healthz()["status"] == "ok"
+        deadline = time.monotonic() + 60
+        while len(pids := answering_pids(two.port, 16)) < 2:  # the second may still load
+            assert time.monotonic() < deadline, pids
+            time.sleep(0.5)
+        started = time.monotonic()
+        built_image.docker("stop", "--time", "25", two.name, timeout=60)
+        stopped_in = time.monotonic() - started
+        state = two.inspect()["State"]
+        assert state["ExitCode"] == 0, (state, two.logs()[-2000:])
+        assert stopped_in < 20, stopped_in
+        assert "all workers stopped" in two.logs()
+
+
 def test_default_image_has_cpu_only_torch(built_image: dockerkit.Built,
                                           report: dict[str, Any]) -> None:
     out = built_image.docker("run", "--rm", "--label", dockerkit.LABEL, built_image.image,
