@@ -12,12 +12,12 @@ def configure(level: int) -> None:
     """Set up logging at `level`, unless something configured it already (an application
     that embeds ours, or uvicorn's --log-config): their set-up wins, as with basicConfig,
     and the access log goes where theirs sends it (the root's handlers, or featuremaps')."""
-    handled = logging.getLogger(ACCESS).hasHandlers()
+    access = logging.getLogger(ACCESS)
+    handled = access.hasHandlers()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if handled:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    access = logging.getLogger(ACCESS)
     access.addHandler(handler)
     access.propagate = False

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,11 +110,8 @@ def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
                 time.sleep(0.2)
             # each worker listens once its models are loaded: a load started at the first
             # answer would keep its connections on the workers ready by then
-            seen: set[int] = set()
-            while module == "app.cli" and len(seen) < workers:
-                seen |= answering_pids(port, 4 * workers)
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{len(seen)} of {workers} workers answered")
+            if module == "app.cli" and workers > 1:
+                wait_for_workers(port, workers, deadline - time.monotonic())
             yield Server(port, proc.pid)
         finally:
             proc.terminate()
@@ -141,6 +138,22 @@ def answering_pids(port: int, clients: int) -> set[int]:
     finally:
         for conn in connections:
             conn.close()
+
+
+def wait_for_workers(port: int, count: int, timeout: float = 60.0) -> set[int]:
+    """The pids of a featuremaps server's `count` workers, once each has answered (a worker
+    listens once its models are loaded); a connection refused or cut meanwhile is retried."""
+    deadline = time.monotonic() + timeout
+    seen: set[int] = set()
+    while len(seen) < count:
+        with suppress(OSError):
+            seen |= answering_pids(port, 4 * count)
+        if len(seen) >= count:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(seen)} of {count} workers answered: {sorted(seen)}")
+        time.sleep(0.2)
+    return seen
 
 
 def build_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:

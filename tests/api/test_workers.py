@@ -16,7 +16,7 @@ import time
 import pytest
 
 from app.config import PROJECT_ROOT
-from bench.common import answering_pids, free_port, request_once
+from bench.common import answering_pids, free_port, request_once, wait_for_workers
 
 pytestmark = pytest.mark.slow
 
@@ -50,23 +50,6 @@ def end(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def both_serving(port: int, gone: int | None = None) -> set[int]:
-    """The two workers' pids, once 16 connections opened at once reach two workers (and not
-    the one that is `gone`). A worker listens once its models are loaded, so right after the
-    first answer the other may still be starting. With both listening, all 16 connections
-    on one worker has a chance of 2 in 65,536."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            pids = answering_pids(port, 16)
-            if len(pids) == 2 and gone not in pids:
-                return pids
-        except (ConnectionError, OSError):
-            pass
-        assert time.monotonic() < deadline, "two workers never served"
-        time.sleep(0.5)
-
-
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -79,15 +62,15 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> Non
     port = free_port()
     proc = start(port)
     try:
-        # 16 connections at once reach both workers
-        first = both_serving(port)
-        # once they do, they keep doing so
+        # once both listen (each after loading its models), 16 connections opened at once
+        # reach both: all on one worker has a chance of 2 in 65,536 a time
+        first = wait_for_workers(port, 2)
         assert all(answering_pids(port, 16) == first for _ in range(5))
         # a worker killed outright is replaced, and the new one takes connections
         gone = min(first)
         os.kill(gone, signal.SIGKILL)
-        now = both_serving(port, gone=gone)
-        assert len(now & first) == 1
+        now = wait_for_workers(port, 2)
+        assert gone not in now and len(now & first) == 1
         # a second server on the same port is refused, not let in beside these workers
         assert refusal(port) == (2, f"featuremaps: error: cannot listen on 127.0.0.1:{port}: "
                                     "Address already in use")
@@ -104,7 +87,7 @@ def test_workers_stop_when_their_parent_is_killed() -> None:
     port = free_port()
     proc = start(port)
     try:
-        workers = both_serving(port)
+        workers = wait_for_workers(port, 2)
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 60

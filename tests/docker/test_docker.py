@@ -163,34 +163,32 @@ def test_read_only_container(built_image: dockerkit.Built, reference: TestClient
         want = reference.post("/api/v1/featuremaps", content=png,
                               headers={"Content-Type": "image/png"})
         assert post_png(ro.url, png) == want.json()
-        # SIGTERM reaches the server (PID 1) and it shuts down cleanly, well before the kill
-        started = time.monotonic()
-        built_image.docker("stop", "--time", "25", ro.name, timeout=60)
-        stopped_in = time.monotonic() - started
-        state = ro.inspect()["State"]
-        assert state["ExitCode"] == 0, (state, ro.logs()[-2000:])
-        assert stopped_in < 20, stopped_in
+        stop_promptly(built_image, ro)
+
+
+def stop_promptly(built_image: dockerkit.Built, running: dockerkit.Container) -> None:
+    """docker stop: SIGTERM reaches the server (PID 1), which shuts down cleanly, with status
+    0, well before docker's kill."""
+    started = time.monotonic()
+    built_image.docker("stop", "--time", "25", running.name, timeout=60)
+    stopped_in = time.monotonic() - started
+    state = running.inspect()["State"]
+    assert state["ExitCode"] == 0, (state, running.logs()[-2000:])
+    assert stopped_in < 20, stopped_in
 
 
 def test_two_workers_share_the_connections_and_stop_with_the_container(
         built_image: dockerkit.Built) -> None:
     """-e FEATUREMAPS_WORKERS=2: PID 1 is the workers' parent (app/serve.py), connections
     opened at once reach both, and docker stop ends them all promptly, with status 0."""
-    from bench.common import answering_pids
+    from bench.common import answering_pids, wait_for_workers
 
     with dockerkit.container(built_image.docker, built_image.image,
                              "-e", "FEATUREMAPS_WORKERS=2") as two:
         assert two.wait_healthz()["status"] == "ok"
-        deadline = time.monotonic() + 60
-        while len(pids := answering_pids(two.port, 16)) < 2:  # the second may still load
-            assert time.monotonic() < deadline, pids
-            time.sleep(0.5)
-        started = time.monotonic()
-        built_image.docker("stop", "--time", "25", two.name, timeout=60)
-        stopped_in = time.monotonic() - started
-        state = two.inspect()["State"]
-        assert state["ExitCode"] == 0, (state, two.logs()[-2000:])
-        assert stopped_in < 20, stopped_in
+        pids = wait_for_workers(two.port, 2)  # the second may still be loading
+        assert answering_pids(two.port, 16) == pids
+        stop_promptly(built_image, two)
         assert "all workers stopped" in two.logs()
 
 
