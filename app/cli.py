@@ -48,19 +48,12 @@ def _err(line: str) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from app import serve
-    from app.main import app_factory
-    from app.ml import device as devices
-    from app.ml.device import configure_threads
-    from app.ml.engine import Engine
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port,
                                    "workers": args.workers, "device": args.device}.items()
                  if v is not None}
     settings = settings.model_copy(update=overrides)
-    configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
     options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
@@ -81,13 +74,20 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Load (and verify) the models before binding the port: a missing or corrupt weights file
     # stops start-up here with one line naming the file.
     if settings.workers > 1:
-        # every worker process loads its own copy from the environment: check the files once
-        # here on the CPU (and the device choice), keep nothing, hand the overrides on
-        devices.resolve(settings.device)
-        Engine.load(settings.model_copy(update={"device": "cpu"}))
+        # every worker process loads its own copy from the environment: check the files and
+        # the device once, in a process that exits (the parent never imports torch), and
+        # hand the overrides on
+        serve.check_models(settings)
         for key, value in overrides.items():
             os.environ[f"FEATUREMAPS_{key.upper()}"] = str(value)
         return serve.run_workers(settings.workers, options)
+    import uvicorn
+
+    from app.main import app_factory
+    from app.ml.device import configure_threads
+    from app.ml.engine import Engine
+
+    configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
     uvicorn.run(app_factory(settings, Engine.load(settings)), **options)
     return 0
 

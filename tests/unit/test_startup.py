@@ -52,13 +52,16 @@ def test_weights_that_match_their_card_but_not_the_net_are_refused(models_copy: 
         registry.load(models_copy, "strided")
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_serve_stops_with_one_line_and_non_zero_exit_on_corrupt_weights(
-        models_copy: Path) -> None:
+        models_copy: Path, workers: str) -> None:
+    """With several workers the check runs in a process of its own (app/serve.py), and says
+    the same."""
     (models_copy / "max.safetensors").write_bytes(b"not a safetensors file")
     env = {**os.environ, "FEATUREMAPS_MODELS_DIR": str(models_copy), "FEATUREMAPS_MODELS": "max",
            "FEATUREMAPS_PORT": "1", "FEATUREMAPS_DEVICE": "cpu"}
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "serve"], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--workers", workers],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -75,6 +78,18 @@ def test_auto_picks_cpu_without_cuda_and_forcing_cuda_is_an_error() -> None:
         device.resolve("cuda")
     with pytest.raises(DeviceError, match="device must be one of auto, cpu, cuda, mps"):
         device.resolve("tpu")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_an_absent_device_is_one_line(workers: str) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; see tests/gpu")
+    env = {**os.environ, "FEATUREMAPS_MODELS": "max", "FEATUREMAPS_PORT": "1"}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--device", "cuda",
+                           "--workers", workers],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert (proc.returncode, proc.stderr) == (
+        2, "featuremaps: error: device 'cuda' was requested but torch sees no CUDA device\n")
 
 
 def test_threads_never_oversubscribe_the_cores() -> None:
