@@ -22,6 +22,7 @@ export class Inspector {
   #opener = null;
   #fromKeys = false; // opened from the keyboard: closing hands the channel back to the map
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
+  #held = { key: '', height: 0 }; // the panel's tallest height for this layer and window size
 
   constructor(root, { lut, gradient, onHover, filters, infos }) {
     this.root = root;
@@ -71,6 +72,7 @@ export class Inspector {
     // a finger, or a pen that cannot hover, leaves as it lifts: the tapped unit stays traced
     this.canvas.addEventListener('pointerleave', (e) => { if (e.pointerType === 'mouse') this.#leave(); });
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
+    window.addEventListener('resize', () => this.#holdHeight());
   }
 
   get isOpen() {
@@ -90,6 +92,7 @@ export class Inspector {
   open(hit, result, norm, side = 'right') {
     this.#opener = document.activeElement;
     this.#fromKeys = hit.row === undefined;
+    this.#held.key = ''; // a new opening starts from its own height
     this.dock(side);
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
     // the unit clicked or tapped in the small map is read out and traced at once; opened
@@ -137,6 +140,7 @@ export class Inspector {
       this.prev.disabled = true; // nothing to step through yet
       this.next.disabled = true;
       this.value.textContent = EMPTY_HINT;
+      this.#holdHeight();
       return;
     }
     if (this.value.textContent === EMPTY_HINT) this.value.textContent = VALUE_HINT;
@@ -155,6 +159,28 @@ export class Inspector {
     this.#explain();
   }
 
+  /**
+   * The panel is docked at the bottom of the window, so whatever makes it taller lifts the
+   * map: a hovered conv2 unit's sum one line longer moved the map 18 px under the pointer,
+   * which then hovered another unit, and stepping conv1's channels moved it too. While one
+   * layer of one network is shown in a window of one size, the panel keeps the tallest
+   * height it has had (page.css keeps the step buttons at its foot): the map moves only
+   * when a longer text than any before needs the room, and then stays.
+   */
+  #holdHeight() {
+    if (!this.#hit) return;
+    const key = `${this.#hit.net} ${this.#hit.layer} ${window.innerWidth}x${window.innerHeight}`;
+    if (key !== this.#held.key) {
+      this.root.style.minHeight = '';
+      this.#held = { key, height: 0 };
+    }
+    const height = this.root.getBoundingClientRect().height;
+    if (height > this.#held.height) {
+      this.#held.height = height;
+      this.root.style.minHeight = `${height}px`;
+    }
+  }
+
   /** What a conv channel looks for: conv1's 3x3 weights on the input pixels, as a table
    * coloured by sign, and what its bias gives on empty paper; for a deeper conv, in words.
    * Asked for when a channel is opened or stepped to, not on every drawing: a failure is
@@ -170,7 +196,7 @@ export class Inspector {
     } catch {
       // a view of the weights is a help, not the page's purpose: none is shown (and the last
       // channel's, kept while these were on their way, goes)
-      if (this.#showing(net, layer, channel)) this.filter.hidden = true;
+      if (this.#showing(net, layer, channel)) this.filter.hidden = true; // the height stays held
     }
   }
 
@@ -196,19 +222,25 @@ export class Inspector {
         + `${before} channel ${channel}.` }));
       this.filter.dataset.channel = channel;
       this.filter.hidden = false;
+      this.#holdHeight();
       return;
     }
     const w = this.#weights;
     if (!w || w.net !== net || w.layer !== layer) {
       this.filter.hidden = true; // another layer's: nothing until this one's are here
+      this.#holdHeight();
       return;
     }
-    if (w.channel !== channel) return; // the previous channel's, until these are here
+    if (w.channel !== channel) { // the previous channel's, until these are here
+      this.#holdHeight();
+      return;
+    }
     this.filter.replaceChildren(...(w.weights.length === 1
       ? filterView(w.weights, w.bias, data ? data.high[channel] : null)
       : sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads))));
     this.filter.dataset.channel = channel; // whose explanation is shown (tests wait for it)
     this.filter.hidden = false;
+    this.#holdHeight();
   }
 
   /** What a deeper conv unit adds up on the drawing shown: the unit under the cursor, or
@@ -310,6 +342,7 @@ export class Inspector {
     this.value.textContent = `row ${row}, col ${col}: ${fmt(value, 4)}`;
     this.onHover({ net, layer, channel, row, col });
     if (explain && this.#weights?.weights.length > 1) this.#explain(); // the sum is this unit's now
+    else this.#holdHeight(); // the traced unit's lines (one column) may be longer
   }
 }
 

@@ -705,6 +705,8 @@ def test_on_a_phone_the_enlarged_maps_cursor_sits_on_its_unit(
     canvas = inspector.locator("canvas")
     box = canvas.bounding_box()
     assert box is not None
+    # as wide as its cap allows (a column panel once shrank it to its 13 px)
+    assert box["width"] == box["height"] == 240
     # the unit at row 2, col 2 of 13x13: tapped at its centre
     canvas.tap(position={"x": box["width"] * 2.5 / 13, "y": box["height"] * 2.5 / 13})
     mark = inspector.locator(".mark-cursor")
@@ -714,3 +716,58 @@ def test_on_a_phone_the_enlarged_maps_cursor_sits_on_its_unit(
     unit = box["width"] / 13
     assert abs(m["x"] - (box["x"] + 2 * unit)) <= 1.5 and abs(m["width"] - unit) <= 1.5, (m, box)
     assert abs(m["y"] - (box["y"] + 2 * unit)) <= 1.5 and abs(m["height"] - unit) <= 1.5, (m, box)
+
+
+def test_the_enlarged_map_stays_put_under_the_pointer_and_the_step_buttons(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by looking: the panel is docked at the bottom of the window, and a hovered
+    conv2 unit's sum one line longer lifted the map 18 px under the pointer (which then
+    hovered another unit); stepping conv1's channels moved it too. Once each unit and
+    channel has been shown, the panel holds its tallest height: the map and the step
+    buttons stay where they are."""
+    _, path = digit_files[0]
+    upload_digit(fm, path)
+    inspector = fm.page.locator("#inspector")
+    open_channel(fm, "conv2", 5)
+    inspector.locator(".unit-sum").wait_for(state="visible")
+    canvas = inspector.locator("canvas")
+    first = canvas.bounding_box()
+    assert first is not None
+
+    def hover_every_unit() -> set[float]:
+        tops = set()
+        for row in range(11):
+            for col in range(11):
+                box = canvas.bounding_box()
+                assert box is not None
+                fm.page.mouse.move(box["x"] + (col + 0.5) / 11 * box["width"],
+                                   box["y"] + (row + 0.5) / 11 * box["height"])
+                assert inspector.locator(".value").inner_text().startswith(
+                    f"row {row}, col {col}: ")
+                tops.add(canvas.bounding_box()["y"])  # type: ignore[index]
+        return tops
+
+    seen = hover_every_unit()
+    assert max(seen) <= first["y"]  # the panel only grew: the map only went up
+    assert hover_every_unit() == {min(seen)}  # every text fits now: it does not move
+    fm.page.keyboard.press("Escape")
+    inspector.wait_for(state="hidden")
+
+    open_channel(fm, "conv1", 0)
+    inspector.locator('.filter[data-channel="0"]').wait_for(state="visible")
+    next_button = inspector.locator("button", has_text="next")
+
+    def step_through(channels: range) -> set[tuple[float, float]]:
+        places = set()
+        for channel in channels:
+            next_button.click()
+            inspector.locator(f'.filter[data-channel="{channel}"]').wait_for(state="visible")
+            places.add((canvas.bounding_box()["y"],  # type: ignore[index]
+                        next_button.bounding_box()["y"]))  # type: ignore[index]
+        return places
+
+    step_through(range(1, 32))
+    for _ in range(31):
+        fm.page.keyboard.press("[")
+    inspector.locator('.filter[data-channel="0"]').wait_for(state="visible")
+    assert len(step_through(range(1, 32))) == 1
