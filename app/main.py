@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,7 +18,7 @@ from app.api import errors
 from app.api.fastpath import FeatureMapsFastPath, featuremaps_route
 from app.api.gate import InferenceGate
 from app.api.inputs import check_query
-from app.api.metrics import Metrics
+from app.api.metrics import Metrics, Peers
 from app.api.middleware import BodyLimitMiddleware, HeadAsGet, ObservabilityMiddleware
 from app.api.routes import batch, featuremaps, live, meta, page, shifts
 from app.config import PROJECT_ROOT, Settings
@@ -38,11 +39,14 @@ conv and pool layer's maps. Errors are JSON `{"detail": "..."}` with a 4xx statu
 """
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, engine: Engine | None = None,
+               peers: Path | None = None) -> FastAPI:
     """The app for these settings. Pass an already loaded engine to skip loading in the
-    lifespan (the CLI loads once up front to fail fast with a one-line error)."""
+    lifespan (the CLI loads once up front to fail fast with a one-line error). `peers`: the
+    folder where the workers of one server show each other their metrics (app/serve.py)."""
     settings = settings or Settings()
     metrics = Metrics()
+    shared = Peers(peers, metrics) if peers is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +67,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         metrics.gates = {
             "live": (lambda: app.state.gate.inflight, settings.max_inflight),
             "batch": (lambda: app.state.batch_gate.inflight, settings.max_batch_inflight)}
+        if shared is not None:
+            await shared.start()
         yield
+        if shared is not None:
+            await shared.stop()
         app.state.gate.close()
         app.state.batch_gate.close()
         log.info("shutting down")
@@ -87,11 +95,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                                {"openapi_url": str(app.openapi_url).lstrip("/")})
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
-             summary="Prometheus metrics of this worker", responses=meta.UNKNOWN_QUERY)
+             summary="Prometheus metrics of every worker", responses=meta.UNKNOWN_QUERY)
     async def prometheus(request: Request) -> PlainTextResponse:
-        """Requests by route and status, a latency histogram, inferences in flight, device."""
+        """Requests by route and status, a latency histogram, inferences in flight, device;
+        each series labelled with its worker's pid, and every worker's in one answer."""
         check_query(request, ())
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        others = await shared.gather() if shared is not None else []
+        return PlainTextResponse(metrics.render(others), media_type="text/plain; version=0.0.4")
 
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
 
@@ -116,9 +126,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-def app_factory(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def app_factory(settings: Settings | None = None, engine: Engine | None = None,
+                peers: Path | None = None) -> FastAPI:
     """For `uvicorn --factory app.main:app_factory` and the CLI. Sends the app's own logs
     (start-up, JSON access log) to stderr when nothing has configured logging yet."""
     settings = settings or Settings()
     logs.configure(settings.logging_level)
-    return create_app(settings, engine)
+    return create_app(settings, engine, peers)

@@ -21,10 +21,13 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -42,6 +45,7 @@ STOP_S = 35.0
 YOUNG_S = 60.0
 RESTART_DELAY_S = (0.5, 30.0)  # first, longest
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_UNIX_PATH_MAX = 108  # sys/un.h: a socket's path, its final zero byte included
 
 
 def spreads() -> bool:
@@ -89,7 +93,7 @@ def _stop_with_parent() -> None:
         sys.exit(0)
 
 
-def _worker(options: dict[str, Any]) -> None:
+def _worker(options: dict[str, Any], peers: Path | None) -> None:
     """One worker process: the models, then its sockets, then uvicorn until a signal. Its
     settings come from the environment, which the parent completed."""
     _stop_with_parent()
@@ -103,7 +107,7 @@ def _worker(options: dict[str, Any]) -> None:
     try:
         settings = Settings()
         logs.configure(settings.logging_level)
-        app = app_factory(settings, Engine.load(settings))
+        app = app_factory(settings, Engine.load(settings), peers)
         sockets = bound_sockets(options["host"], options["port"])
     except Exception:
         log.exception("worker %d could not start", os.getpid())
@@ -150,6 +154,35 @@ def run_workers(count: int, options: dict[str, Any]) -> int:
         raise FeaturemapsError(f"cannot listen on {host}:{port}: "
                                f"{exc.strerror or exc}") from None
 
+    peers = _peers_folder()
+    try:
+        return _supervise(count, options, peers)
+    finally:
+        if peers is not None:
+            shutil.rmtree(peers, ignore_errors=True)
+
+
+def _peers_folder() -> Path | None:
+    """A new folder, private to this user, where the workers show each other their metrics
+    (app/api/metrics.py, Peers); None where none can be made (a read-only /tmp), and each
+    worker's /metrics then holds its own series only."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="featuremaps-"))
+    except OSError as exc:
+        log.warning("no folder for the workers to share their metrics (%s): each worker's "
+                    "/metrics holds its own only", exc.strerror or exc)
+        return None
+    if len(bytes(folder / f"{1 << 22}.sock")) >= _UNIX_PATH_MAX:  # the largest pid's
+        log.warning("the workers cannot share their metrics: %s is too long a path for a "
+                    "socket (set TMPDIR); each worker's /metrics holds its own only", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return folder
+
+
+def _supervise(count: int, options: dict[str, Any], peers: Path | None) -> int:
+    """Run `count` workers until a signal or a worker that cannot start; the exit status."""
+    host, port = options["host"], options["port"]
     received: list[int] = []
 
     def record(signum: int, frame: FrameType | None) -> None:
@@ -160,7 +193,7 @@ def run_workers(count: int, options: dict[str, Any]) -> int:
     spawn = multiprocessing.get_context("spawn")
 
     def start() -> tuple[multiprocessing.process.BaseProcess, float]:
-        process = spawn.Process(target=_worker, args=(options,), name="featuremaps-worker")
+        process = spawn.Process(target=_worker, args=(options, peers), name="featuremaps-worker")
         process.start()
         return process, time.monotonic()
 

@@ -124,13 +124,14 @@ def server(args: Sequence[str] = (), env: dict[str, str] | None = None,
 
 def answering_pids(port: int, clients: int) -> set[int]:
     """The processes that answer `clients` connections opened at once to a featuremaps
-    server (each /metrics answer names its worker's pid)."""
+    server (each /metrics answer holds every worker's series, the answering worker's
+    first: its device line is the first)."""
     connections = [Connection(port) for _ in range(clients)]
     try:
         pids = set()
         for conn in connections:
             _, _, body = conn.request(build_request("GET", "/metrics", b"", {}))
-            found = re.search(rb'pid="(\d+)"', body)
+            found = re.search(rb'^featuremaps_device_info{pid="(\d+)"', body, re.MULTILINE)
             if found is None:
                 raise RuntimeError("/metrics names no pid")
             pids.add(int(found[1]))

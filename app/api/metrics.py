@@ -1,18 +1,26 @@
-"""Request metrics in the Prometheus text format, per worker process (label `pid`).
+"""Request metrics in the Prometheus text format, every series labelled with its worker's
+`pid`; with `serve --workers N`, any worker's /metrics holds every worker's (Peers).
 
-Hand-written rather than prometheus_client: four series, no multiprocess directory to
-manage, and the exposition format is a few lines of text.
+Hand-written rather than prometheus_client: a few series, and the exposition format is a
+few lines of text.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 import os
 import threading
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from starlette.types import Scope
+
+log = logging.getLogger(__name__)
 
 # "WS": one message on WS /api/v1/live, observed by that route (no middleware sees them)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "WS"})
@@ -20,6 +28,18 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 # first bounds split the millisecond
 BUCKETS = (0.00025, 0.0005, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
            1.0, 2.5, 5.0, 10.0)
+# name, type, help: each family's lines stay together in an answer, its workers' one after
+# another
+FAMILIES = (
+    ("featuremaps_requests_total", "counter", "HTTP requests by method, route and status."),
+    ("featuremaps_request_seconds", "histogram", "Request latency in seconds."),
+    ("featuremaps_inferences_in_flight", "gauge", "Inferences running or waiting for a "
+     "thread, by gate (live: every request but batches)."),
+    ("featuremaps_inferences_limit", "gauge", "Inferences in flight at which a gate answers "
+     "503."),
+    ("featuremaps_device_info", "gauge", "The compute device in use."),
+)
+Samples = dict[str, list[str]]  # a worker's sample lines by family name
 
 
 class Metrics:
@@ -51,42 +71,128 @@ class Metrics:
             self.sums[route] += seconds
             self.counts[route] += 1
 
-    def render(self) -> str:
+    def samples(self) -> Samples:
+        """This worker's sample lines, by family."""
         pid = os.getpid()
-        lines = [
-            "# HELP featuremaps_requests_total HTTP requests by method, route and status.",
-            "# TYPE featuremaps_requests_total counter",
-        ]
+        out: Samples = {name: [] for name, _, _ in FAMILIES}
         with self._lock:
-            for (method, route, status), n in sorted(self.requests.items()):
-                lines.append(f'featuremaps_requests_total{{pid="{pid}",method="{method}",'
-                             f'route="{route}",status="{status}"}} {n}')
-            lines += ["# HELP featuremaps_request_seconds Request latency in seconds.",
-                      "# TYPE featuremaps_request_seconds histogram"]
+            out["featuremaps_requests_total"] = [
+                f'featuremaps_requests_total{{pid="{pid}",method="{method}",route="{route}",'
+                f'status="{status}"}} {n}'
+                for (method, route, status), n in sorted(self.requests.items())]
+            seconds = out["featuremaps_request_seconds"]
             for route in sorted(self.counts):
                 cumulative = 0
                 for bound, n in zip((*BUCKETS, float("inf")), self.buckets[route], strict=True):
                     cumulative += n
                     le = "+Inf" if bound == float("inf") else f"{bound:g}"
-                    lines.append(f'featuremaps_request_seconds_bucket{{pid="{pid}",'
-                                 f'route="{route}",le="{le}"}} {cumulative}')
-                lines.append(f'featuremaps_request_seconds_sum{{pid="{pid}",route="{route}"}} '
-                             f"{self.sums[route]:.6f}")
-                lines.append(f'featuremaps_request_seconds_count{{pid="{pid}",route="{route}"}} '
-                             f"{self.counts[route]}")
-        lines += [
-            "# HELP featuremaps_inferences_in_flight Inferences running or waiting for a "
-            "thread, by gate (live: every request but batches).",
-            "# TYPE featuremaps_inferences_in_flight gauge",
-            *(f'featuremaps_inferences_in_flight{{pid="{pid}",gate="{gate}"}} {inflight()}'
-              for gate, (inflight, _) in self.gates.items()),
-            "# HELP featuremaps_inferences_limit Inferences in flight at which a gate answers "
-            "503.",
-            "# TYPE featuremaps_inferences_limit gauge",
-            *(f'featuremaps_inferences_limit{{pid="{pid}",gate="{gate}"}} {limit}'
-              for gate, (_, limit) in self.gates.items()),
-            "# HELP featuremaps_device_info The compute device in use.",
-            "# TYPE featuremaps_device_info gauge",
-            f'featuremaps_device_info{{pid="{pid}",device="{self.device}"}} 1',
-        ]
+                    seconds.append(f'featuremaps_request_seconds_bucket{{pid="{pid}",'
+                                   f'route="{route}",le="{le}"}} {cumulative}')
+                seconds.append(f'featuremaps_request_seconds_sum{{pid="{pid}",route="{route}"}} '
+                               f"{self.sums[route]:.6f}")
+                seconds.append(f'featuremaps_request_seconds_count{{pid="{pid}",'
+                               f'route="{route}"}} {self.counts[route]}')
+        out["featuremaps_inferences_in_flight"] = [
+            f'featuremaps_inferences_in_flight{{pid="{pid}",gate="{gate}"}} {inflight()}'
+            for gate, (inflight, _) in self.gates.items()]
+        out["featuremaps_inferences_limit"] = [
+            f'featuremaps_inferences_limit{{pid="{pid}",gate="{gate}"}} {limit}'
+            for gate, (_, limit) in self.gates.items()]
+        out["featuremaps_device_info"] = [
+            f'featuremaps_device_info{{pid="{pid}",device="{self.device}"}} 1']
+        return out
+
+    def render(self, others: Sequence[Samples] = ()) -> str:
+        """The exposition: this worker's samples and those of `others` (its siblings'),
+        family by family, each family's own first (bench/common.py reads which worker
+        answered from the first device line), and how many workers the answer holds."""
+        mine = self.samples()
+        lines: list[str] = []
+        for name, kind, text in FAMILIES:
+            lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", *mine[name]]
+            for other in others:
+                lines += other.get(name, [])
+        lines += ["# HELP featuremaps_workers_reporting Workers whose series this answer holds "
+                  "(with several, each of them listens for the others).",
+                  "# TYPE featuremaps_workers_reporting gauge",
+                  f"featuremaps_workers_reporting {1 + len(others)}"]
         return "\n".join(lines) + "\n"
+
+
+def _valid(doc: object) -> Samples | None:
+    """A sibling's answer, if it is what one sends."""
+    if not isinstance(doc, dict):
+        return None
+    known = {name for name, _, _ in FAMILIES}
+    if not all(k in known and isinstance(v, list) and all(isinstance(s, str) for s in v)
+               for k, v in doc.items()):
+        return None
+    return doc
+
+
+class Peers:
+    """The workers of one `serve --workers N` show each other their metrics, so that a
+    scrape, which reaches whichever worker takes its connection, gets all of them.
+
+    Each worker listens on a Unix socket named after its pid in a folder the parent made
+    for them (private to its user, app/serve.py) and answers every connection with its
+    samples as JSON; its /metrics asks every other socket there, at once, with a short time
+    limit. A worker killed outright leaves its socket file behind: a refused connection
+    removes it."""
+
+    TIMEOUT_S = 1.0
+
+    def __init__(self, folder: Path, metrics: Metrics, name: str | None = None) -> None:
+        self.folder = folder
+        self.metrics = metrics
+        self.path = folder / f"{name or os.getpid()}.sock"
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        try:
+            self._server = await asyncio.start_unix_server(self._answer, path=str(self.path))
+        except OSError as exc:  # the metrics are a help: the worker serves without them
+            log.warning("worker %d cannot show its metrics to the others (%s): their "
+                        "/metrics will lack its series", os.getpid(), exc.strerror or exc)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(json.dumps(self.metrics.samples()).encode())
+            await writer.drain()
+        finally:
+            writer.close()
+
+    async def gather(self) -> list[Samples]:
+        """Every other worker's samples that came in time."""
+        others = sorted(p for p in self.folder.glob("*.sock") if p != self.path)
+        found = await asyncio.gather(*(self._ask(p) for p in others))
+        return [samples for samples in found if samples is not None]
+
+    async def _ask(self, path: Path) -> Samples | None:
+        try:
+            async with asyncio.timeout(self.TIMEOUT_S):
+                reader, writer = await asyncio.open_unix_connection(str(path))
+                try:
+                    data = await reader.read()
+                finally:
+                    writer.close()
+        except ConnectionRefusedError:  # its worker is gone
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return None
+        except FileNotFoundError:  # its worker stopped since the folder was read
+            return None
+        except (OSError, TimeoutError) as exc:
+            log.warning("no metrics from %s: %s", path.name, exc)
+            return None
+        try:
+            return _valid(json.loads(data))
+        except ValueError:
+            return None

@@ -6,9 +6,11 @@ import asyncio
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,6 +128,80 @@ def test_latency_buckets_split_the_millisecond() -> None:
             buckets[found[1], found[2]] = int(found[3])
     assert [buckets["/healthz", le] for le in ("0.00025", "0.0005", "0.001")] == [0, 1, 1]
     assert [buckets["/api/v1/featuremaps", le] for le in ("0.001", "0.0015", "+Inf")] == [0, 1, 1]
+
+
+def families(text: str) -> list[tuple[str, list[str]]]:
+    """An exposition's families in order, each with its sample lines; asserts that each
+    family's HELP and TYPE come once, before its samples, and its samples together."""
+    out: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name = line.split()[2]
+            assert name not in [n for n, _ in out], f"{name} twice"
+            out.append((name, []))
+        elif not line.startswith("# TYPE "):
+            assert line.startswith(out[-1][0]), f"{line!r} outside its family"
+            out[-1][1].append(line)
+    return out
+
+
+def test_an_answer_holds_the_other_workers_samples_family_by_family(
+        tmp_path: Path) -> None:
+    """With several workers, a scrape reaches one of them, whichever takes the connection;
+    each worker's /metrics now asks the others (Peers) and puts their series beside its
+    own. A sibling that is gone (its socket file left behind), one that answers nonsense and
+    one that does not answer in time are left out."""
+    from app.api.metrics import FAMILIES, Metrics, Peers
+
+    metrics = [Metrics() for _ in range(3)]
+    for n, m in enumerate(metrics, 1):
+        for _ in range(n):
+            m.observe("GET", "/healthz", 200, 0.0004)
+    peers = [Peers(tmp_path, m, name=f"w{n}") for n, m in enumerate(metrics)]
+
+    async def scenario() -> tuple[str, bool]:
+        gone = socket.socket(socket.AF_UNIX)  # bound, never listening: refuses
+        gone.bind(str(tmp_path / "gone.sock"))
+        gone.close()
+
+        async def nonsense(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b'{"featuremaps_requests_total": [1]}')
+            writer.close()
+            await writer.wait_closed()
+
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await reader.read()  # until the asking side gives up and closes
+            finally:
+                writer.close()
+
+        others = [await asyncio.start_unix_server(nonsense, path=str(tmp_path / "bad.sock")),
+                  await asyncio.start_unix_server(silent, path=str(tmp_path / "mute.sock"))]
+        for p in peers:
+            await p.start()
+        Peers.TIMEOUT_S = 0.5
+        try:
+            text = metrics[0].render(await peers[0].gather())
+        finally:
+            Peers.TIMEOUT_S = 1.0
+            for p in peers:
+                await p.stop()
+            for server in others:
+                server.close()
+                await server.wait_closed()
+        return text, (tmp_path / "gone.sock").exists()
+
+    text, gone_left = asyncio.run(scenario())
+    found = families(text)
+    assert [name for name, _ in found] == [name for name, _, _ in FAMILIES] + [
+        "featuremaps_workers_reporting"]
+    samples = dict(found)
+    assert [line.rsplit(" ", 1)[1] for line in samples["featuremaps_requests_total"]] == \
+        ["1", "2", "3"]  # this worker's, then each other's
+    assert len(samples["featuremaps_device_info"]) == 3
+    assert samples["featuremaps_workers_reporting"] == ["featuremaps_workers_reporting 3"]
+    assert not gone_left  # its file was removed: later scrapes do not ask it again
+    assert not any(tmp_path.glob("w*.sock"))  # each worker removes its own as it stops
 
 
 def test_gate_refuses_beyond_its_limit_with_retry_after() -> None:

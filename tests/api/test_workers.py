@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,10 +26,12 @@ ENV = {**os.environ, "FEATUREMAPS_DEVICE": "cpu", "FEATUREMAPS_MODELS": "max",
        "FEATUREMAPS_ACCESS_LOG": "false"}
 
 
-def start(port: int, workers: int = 2) -> subprocess.Popen[bytes]:
+def start(port: int, workers: int = 2, tmp: Path | None = None) -> subprocess.Popen[bytes]:
+    """A server with `workers` workers; `tmp`: its temporary folder (TMPDIR)."""
+    env = {**ENV, "TMPDIR": str(tmp)} if tmp is not None else ENV
     # a session of its own, so that the end of a test can stop every process of it
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                             "--workers", str(workers)], env=ENV, cwd=PROJECT_ROOT,
+                             "--workers", str(workers)], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 90
@@ -63,9 +67,26 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> None:
+def scrape(port: int) -> tuple[dict[int, int], int]:
+    """From one /metrics answer: GET /api/v1/models answered, by worker pid, and how many
+    workers the answer says it holds."""
+    status, _, body = request_once(port, "GET", "/metrics", b"", {})
+    assert status == 200
+    text = body.decode()
+    counts = {int(pid): int(n) for pid, n in re.findall(
+        r'^featuremaps_requests_total\{pid="(\d+)",method="GET",route="/api/v1/models",'
+        r'status="200"\} (\d+)$', text, re.MULTILINE)}
+    pids = {int(pid) for pid in re.findall(r'^featuremaps_device_info\{pid="(\d+)"', text,
+                                           re.MULTILINE)}
+    reporting = re.search(r"^featuremaps_workers_reporting (\d+)$", text, re.MULTILINE)
+    assert reporting is not None and int(reporting[1]) == len(pids)
+    return {pid: counts.get(pid, 0) for pid in pids}, int(reporting[1])
+
+
+def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm(
+        tmp_path: Path) -> None:
     port = free_port()
-    proc = start(port)
+    proc = start(port, tmp=tmp_path)
     try:
         # once both listen (each after loading its models), 16 connections opened at once
         # reach both: all on one worker has a chance of 2 in 65,536 a time
@@ -74,11 +95,20 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> Non
         # the parent only watches: it checked the weights in a process that has exited, and
         # holds no torch (it kept about 260 MB of it while the workers ran)
         assert not maps_torch(proc.pid)
+        # whichever worker a scrape reaches, it holds every worker's series (found by an
+        # operations review: it held its own only, so counts jumped between scrapes)
+        for _ in range(10):
+            assert request_once(port, "GET", "/api/v1/models", b"", {})[0] == 200
+        for _ in range(6):
+            counts, reporting = scrape(port)
+            assert (set(counts), reporting, sum(counts.values())) == (first, 2, 10)
         # a worker killed outright is replaced, and the new one takes connections
         gone = min(first)
         os.kill(gone, signal.SIGKILL)
         now = wait_for_workers(port, 2)
         assert gone not in now and len(now & first) == 1
+        # the killed one's series are gone with it, the new one's are there
+        assert all(set(scrape(port)[0]) == now for _ in range(4))
         # a second server on the same port is refused, not let in beside these workers
         assert refusal(port) == (2, f"featuremaps: error: cannot listen on 127.0.0.1:{port}: "
                                     "Address already in use")
@@ -86,6 +116,7 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> Non
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         assert not any(alive(pid) for pid in now)
+        assert list(tmp_path.iterdir()) == []  # the workers' metrics sockets went with them
     finally:
         end(proc)
 
