@@ -188,8 +188,17 @@ def test_two_workers_share_the_connections_and_stop_with_the_container(
         assert two.wait_healthz()["status"] == "ok"
         pids = wait_for_workers(two.port, 2)  # the second may still be loading
         assert answering_pids(two.port, 16) == pids
+        # either worker's /metrics holds both workers' series (the image's /tmp takes
+        # their sockets)
+        status, _, body = dockerkit.fetch("GET", f"{two.url}/metrics", timeout=10)
+        metrics = body.decode()
+        assert status == 200
+        assert "featuremaps_workers_reporting 2\n" in metrics
+        assert {int(p) for p in re.findall(r'featuremaps_device_info\{pid="(\d+)"',
+                                            metrics)} == pids
         stop_promptly(built_image, two)
-        assert "all workers stopped" in two.logs()
+        logs = two.logs()
+        assert "all workers stopped" in logs and "WARNING" not in logs, logs[-2000:]
 
 
 def test_default_image_has_cpu_only_torch(built_image: dockerkit.Built,
