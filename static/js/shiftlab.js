@@ -9,6 +9,9 @@ import { el, fmt, layerTable, percent, probability } from './dom.js';
 import { stepCell } from './geometry.js';
 import { movedAlong } from './nudge.js';
 
+/** A shift as the grid's axes write it: +4, 0, -2. */
+const signedShift = (s) => (s > 0 ? `+${s}` : `${s}`);
+
 const MARGIN = 18; // drawing units (canvas pixels at density 1) for the axis labels
 const SIDE = MARGIN + 9 * UI.shiftCell; // a heat map's drawing, in the same units
 // CSS shows a heat map up to 300 px wide (page.css), 1.28 times its drawing: the canvas holds
@@ -203,7 +206,7 @@ export class ShiftLab {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     shifts.forEach((s, i) => {
-      const label = s > 0 ? `+${s}` : `${s}`;
+      const label = signedShift(s);
       ctx.fillText(label, MARGIN + i * cell + cell / 2, MARGIN / 2);
       ctx.fillText(label, MARGIN / 2, MARGIN + i * cell + cell / 2);
     });
@@ -260,14 +263,15 @@ export class ShiftLab {
     this.#showCell(net, r, c);
   }
 
-  /** The readout of one cell: the shift, the class predicted there and the probabilities. */
+  /** The readout of one cell: the shift (signed as the axes are), the class predicted there
+   * and the probabilities. */
   #showCell(net, r, c) {
     const fig = this.#figures.get(net);
     const m = this.#shifts?.models[net];
     if (!m) return;
     const dx = this.#shifts.shifts[c];
     const dy = this.#shifts.shifts[r];
-    fig.readout.textContent = `moved dx ${dx}, dy ${dy}: predicts ${m.grid.prediction[r][c]} `
+    fig.readout.textContent = `moved dx ${signedShift(dx)}, dy ${signedShift(dy)}: predicts ${m.grid.prediction[r][c]} `
       + `(${probability(m.grid.probability[r][c])}); p(${m.prediction}) = ${probability(m.grid.reference[r][c])}`;
     // the cell read is outlined: a tap or a key press has no pointer to show where it is
     this.#paint(fig.canvas, m);

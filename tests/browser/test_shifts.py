@@ -300,9 +300,12 @@ def test_the_shift_lab_shows_a_heat_map_per_network(
 def cell_reading(m: dict[str, Any], shifts: list[int], r: int, c: int) -> str:
     """The readout the page gives for cell (row r, column c) of one network's grid."""
     grid = m["grid"]
-    return (f"moved dx {shifts[c]}, dy {shifts[r]}: predicts {grid['prediction'][r][c]} "
-            f"({shown(grid['probability'][r][c])}); p({m['prediction']}) = "
-            f"{shown(grid['reference'][r][c])}")
+    def signed(v: int) -> str:  # as the grid's axes: +4, 0, -2
+        return f"+{v}" if v > 0 else str(v)
+
+    return (f"moved dx {signed(shifts[c])}, dy {signed(shifts[r])}: "
+            f"predicts {grid['prediction'][r][c]} ({shown(grid['probability'][r][c])}); "
+            f"p({m['prediction']}) = {shown(grid['reference'][r][c])}")
 
 
 def shifts_of_a_seven(fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]],
