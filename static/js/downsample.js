@@ -52,8 +52,10 @@ export function renderDownsample(root, models) {
   for (const m of models) for (const l of m.layers) if (!names.includes(l.name)) names.push(l.name);
   const head = el('tr', {}, el('th', { scope: 'col' }, el('span', { class: 'visually-hidden', text: 'measure' })), ...models.map((m) => el('th', { scope: 'col', dataset: { variant: m.name } }, el('strong', { text: m.name }), el('br'), m.title)));
   const rows = [];
-  const row = (label, cells, cls = '') => rows.push(el('tr', { class: cls }, el('th', { scope: 'row', text: label }), ...cells.map((c) => el('td', { class: 'num' }, c))));
-  row('downsampling', models.map((m) => m.downsampling), 'text-row');
+  const row = (label, cells, cls = '') => rows.push(el('tr', { class: cls }, el('th', { scope: 'row', text: label }), ...cells.map((c) => el('td', { class: 'num' }, ...[c].flat()))));
+  // a name like model_no_max_pool may break after its underscores, where a narrow column needs it
+  const breakable = (text) => text.split(/(?<=_)/).flatMap((part, i) => (i ? [el('wbr'), part] : [part]));
+  row('downsampling', models.map((m) => breakable(m.downsampling)), 'text-row');
   for (const name of names) {
     row(`${name} output`, models.map((m) => {
       const layer = m.layers.find((l) => l.name === name);

@@ -13,9 +13,10 @@ export class Tracer {
 
   /**
    * `grid`: the MapGrid; `inputOverlay`: the element over the 28x28 view; `readout`: where
-   * the words go; `mirrors`: other places for them, shown where the page is one column and
-   * the readout is far above the maps (the enlarged channel's, and a tip at the bottom of
-   * the window while a mouse hovers the maps); `infos`: {net: its /api/v1/models entry}.
+   * the words go; `mirrors`: other places for them: the enlarged channel's lines, shown
+   * where the page is one column and the readout is far above the maps, and a tip at the
+   * bottom of the window, shown while a mouse hovers the maps and the readout is not wholly
+   * in view (body[data-readout-away]); `infos`: {net: its /api/v1/models entry}.
    */
   constructor({ grid, inputOverlay, readout, mirrors = [], infos }) {
     this.grid = grid;
@@ -24,6 +25,10 @@ export class Tracer {
     this.mirrors = mirrors;
     this.infos = infos;
     this.idle = [...readout.childNodes]; // the hint, its hover and touch wordings kept apart
+    // while the readout is not wholly in view, page.css shows the tip among the mirrors
+    new IntersectionObserver(([entry]) => {
+      document.body.toggleAttribute('data-readout-away', entry.intersectionRatio < 0.99);
+    }, { threshold: [0, 0.99] }).observe(readout);
   }
 
   #mark(role) {

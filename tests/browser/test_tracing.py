@@ -558,6 +558,35 @@ def test_in_one_column_a_hovered_units_readout_shows_at_the_window_bottom(
         assert not tip.is_visible()
 
 
+def test_the_readout_shows_at_the_window_foot_when_the_sidebar_hides_it(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a teacher's review: on a 1280x720 projector, with the sidebar scrolled down
+    to the nudge panel, hovering a pool unit showed only a small square on the map; its
+    words and the input were scrolled out of the sidebar. The tip at the window's foot, over
+    the sidebar's column, now says them whenever the readout is not wholly in view."""
+    fm.page.set_viewport_size({"width": 1280, "height": 720})
+    upload_digit(fm, digit_files[0][1])
+    tip = fm.page.locator("#hover-tip")
+    for scrolled, shown in [(True, True), (False, False)]:
+        fm.page.evaluate("(down) => { const s = document.querySelector('.sidebar'); "
+                         "s.scrollTop = down ? s.scrollHeight : 0; }", scrolled)
+        fm.hover_unit("avg", "pool2", 7, 2, 3)
+        readout = fm.page.locator("#readout").inner_text()
+        assert readout.startswith("avg pool2, channel 7, unit (row 2, col 3)")
+        if not shown:
+            tip.wait_for(state="hidden")  # the observer answers by the next frame
+            continue
+        tip.wait_for(state="visible")
+        assert tip.inner_text() == readout
+        box = tip.bounding_box()
+        side = fm.page.locator(".sidebar").bounding_box()
+        assert box is not None and side is not None
+        assert side["x"] <= box["x"] and box["x"] + box["width"] <= side["x"] + side["width"]
+        assert 720 - 16 <= box["y"] + box["height"] <= 720
+    fm.page.mouse.move(2, 2)
+    assert not tip.is_visible()
+
+
 def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: float) -> str:
     """The sentence the inspector writes for a deeper conv unit, by its rule: the channels
     that add most (up to 3) and take most away (up to 2), each by at least a tenth of the
@@ -771,3 +800,25 @@ def test_the_enlarged_map_stays_put_under_the_pointer_and_the_step_buttons(
         fm.page.keyboard.press("[")
     inspector.locator('.filter[data-channel="0"]').wait_for(state="visible")
     assert len(step_through(range(1, 32))) == 1
+
+
+def test_on_a_phone_the_step_buttons_stay_in_view_under_a_long_text(
+        phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a teacher's review: on a phone the enlarged conv2 channel's text ran past
+    the panel (70% of the screen), and its step buttons were below the screen's edge until
+    one found that the panel scrolls. The text now scrolls under the buttons."""
+    upload_digit(phone, digit_files[2][1])
+    layer = phone.page.locator('canvas.map[data-net="avg"][data-layer="conv2"]')
+    layer.scroll_into_view_if_needed()
+    phone.page.touchscreen.tap(*phone.map_point("avg", "conv2", 5, 3, 3))
+    inspector = phone.page.locator("#inspector")
+    inspector.locator(".unit-sum").wait_for(state="visible")
+    panel = inspector.evaluate("(p) => [p.scrollHeight, p.clientHeight, "
+                               "p.getBoundingClientRect().bottom, innerHeight]")
+    assert panel[0] > panel[1]  # the case in question: the text does not fit
+    for name in ("previous", "next"):
+        button = inspector.locator("button", has_text=name)
+        box = button.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= min(panel[2], panel[3]), name
+    inspector.locator("button", has_text="next").tap()  # and it takes a tap where it is
+    assert inspector.locator("h2").inner_text() == "avg conv2, channel 6"
