@@ -149,6 +149,18 @@ def test_a_sample_digit_can_be_picked(fm: FeatureMapsPage,
     assert fm.page.locator("#announce").text_content() == announcement(expected)
 
 
+def test_the_maps_stay_put_as_the_first_prediction_comes(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a teacher's review: the big predicted digit made its line 5 px taller than
+    "no drawing yet", and every map below moved down as the first answer came."""
+    fm.page.set_viewport_size({"width": 1280, "height": 720})
+    top = 'document.querySelector(\'canvas.map[data-layer="conv1"]\').getBoundingClientRect().top'
+    before = fm.page.evaluate(top)
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    assert fm.prediction("max").startswith("predicts 7")
+    assert fm.page.evaluate(top) == before
+
+
 def test_clear_empties_everything(fm: FeatureMapsPage,
                                   digit_files: dict[int, tuple[int, Path]]) -> None:
     _, path = digit_files[0]
