@@ -134,8 +134,12 @@ def check_models(settings: Settings) -> None:
     that exits: loaded in the parent, torch and the models stayed in it for as long as the
     workers ran (about 260 MB of the parent's 275 MB), doing nothing."""
     spawn = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
-        pool.submit(_check_models, settings).result()
+    try:
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            pool.submit(_check_models, settings).result()
+    except concurrent.futures.process.BrokenProcessPool:  # killed (out of memory?) or crashed
+        raise FeaturemapsError("the process that checks the models died before it could "
+                               "say whether they load") from None
 
 
 def run_workers(count: int, options: dict[str, Any]) -> int:
@@ -217,6 +221,8 @@ def _supervise(count: int, options: dict[str, Any], peers: Path | None) -> int:
                 break
             when = restart_at[index]
             if when is None:  # just found dead: wait longer after each young death
+                if peers is not None:  # killed outright, it left its metrics socket
+                    (peers / f"{process.pid}.sock").unlink(missing_ok=True)
                 young_deaths[index] = young_deaths[index] + 1 if now - started < YOUNG_S else 0
                 delay = min(RESTART_DELAY_S[1],
                             RESTART_DELAY_S[0] * 2 ** max(0, young_deaths[index] - 1))

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import threading
 from bisect import bisect_left
 from collections import defaultdict
@@ -52,6 +53,7 @@ class Metrics:
         # each inference gate (live, batch): its requests in flight now, and its limit
         self.gates: dict[str, tuple[Callable[[], int], int]] = {}
         self.device = "unknown"
+        self.pid = os.getpid()  # the label of this worker's series
 
     @staticmethod
     def route_label(scope: Scope) -> str:
@@ -73,7 +75,7 @@ class Metrics:
 
     def samples(self) -> Samples:
         """This worker's sample lines, by family."""
-        pid = os.getpid()
+        pid = self.pid
         out: Samples = {name: [] for name, _, _ in FAMILIES}
         with self._lock:
             out["featuremaps_requests_total"] = [
@@ -119,14 +121,23 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
+# a sibling's sample line: its family's name (a histogram's with its suffix), labels that
+# begin with a pid and hold no line break, one value
+_SAMPLE = {name: re.compile(rf'{name}{"(_bucket|_sum|_count)?" if kind == "histogram" else ""}'
+                            r'\{pid="\d+"[^\n]*\} \S+')
+           for name, kind, _ in FAMILIES}
+# the most a sibling's answer may hold (one is a few kB)
+MAX_ANSWER_BYTES = 1 << 20
+
+
 def _valid(doc: object) -> Samples | None:
-    """A sibling's answer, if it is what one sends."""
+    """A sibling's answer, if it is what one sends: each line a sample of its family."""
     if not isinstance(doc, dict):
         return None
-    known = {name for name, _, _ in FAMILIES}
-    if not all(k in known and isinstance(v, list) and all(isinstance(s, str) for s in v)
-               for k, v in doc.items()):
-        return None
+    for name, lines in doc.items():
+        if name not in _SAMPLE or not isinstance(lines, list) or not all(
+                isinstance(line, str) and _SAMPLE[name].fullmatch(line) for line in lines):
+            return None
     return doc
 
 
@@ -137,8 +148,10 @@ class Peers:
     Each worker listens on a Unix socket named after its pid in a folder the parent made
     for them (private to its user, app/serve.py) and answers every connection with its
     samples as JSON; its /metrics asks every other socket there, at once, with a short time
-    limit. A worker killed outright leaves its socket file behind: a refused connection
-    removes it."""
+    limit, and takes from each answer only lines that are samples of its families. A
+    worker killed outright leaves its socket file behind, refusing connections, until the
+    parent removes it (a refusal alone is no proof: a starting worker has bound its socket
+    a moment before it listens)."""
 
     TIMEOUT_S = 1.0
 
@@ -147,6 +160,7 @@ class Peers:
         self.metrics = metrics
         self.path = folder / f"{name or os.getpid()}.sock"
         self._server: asyncio.AbstractServer | None = None
+        self._silent: set[str] = set()  # siblings already warned about
 
     async def start(self) -> None:
         try:
@@ -163,9 +177,10 @@ class Peers:
             self.path.unlink()
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            writer.write(json.dumps(self.metrics.samples()).encode())
-            await writer.drain()
+        try:  # a sibling that gave up waiting has closed its end: nothing to say to it
+            with contextlib.suppress(ConnectionError):
+                writer.write(json.dumps(self.metrics.samples()).encode())
+                await writer.drain()
         finally:
             writer.close()
 
@@ -180,19 +195,27 @@ class Peers:
             async with asyncio.timeout(self.TIMEOUT_S):
                 reader, writer = await asyncio.open_unix_connection(str(path))
                 try:
-                    data = await reader.read()
+                    data = await reader.read(MAX_ANSWER_BYTES + 1)
                 finally:
                     writer.close()
-        except ConnectionRefusedError:  # its worker is gone
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        except (ConnectionRefusedError, FileNotFoundError):  # gone, starting, or stopped
             return None
-        except FileNotFoundError:  # its worker stopped since the folder was read
+        except TimeoutError:
+            self._skip(path, f"no answer within {self.TIMEOUT_S:g} s")
             return None
-        except (OSError, TimeoutError) as exc:
-            log.warning("no metrics from %s: %s", path.name, exc)
+        except OSError as exc:
+            self._skip(path, exc.strerror or str(exc))
             return None
         try:
-            return _valid(json.loads(data))
+            samples = _valid(json.loads(data)) if len(data) <= MAX_ANSWER_BYTES else None
         except ValueError:
-            return None
+            samples = None
+        if samples is None:
+            self._skip(path, "an answer that is not its metrics")
+        return samples
+
+    def _skip(self, path: Path, why: str) -> None:
+        """Leave a sibling out of this answer, saying why once per sibling."""
+        if path.name not in self._silent:
+            self._silent.add(path.name)
+            log.warning("metrics of the worker at %s left out: %s", path.name, why)

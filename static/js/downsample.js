@@ -54,7 +54,8 @@ export function renderDownsample(root, models) {
   const rows = [];
   const row = (label, cells, cls = '') => rows.push(el('tr', { class: cls }, el('th', { scope: 'row', text: label }), ...cells.map((c) => el('td', { class: 'num' }, ...[c].flat()))));
   // a name like model_no_max_pool may break after its underscores, where a narrow column needs it
-  const breakable = (text) => text.split(/(?<=_)/).flatMap((part, i) => (i ? [el('wbr'), part] : [part]));
+  // (no lookbehind in the split: Safari before 16.4 would refuse the whole module, and the page)
+  const breakable = (text) => text.split('_').flatMap((part, i, all) => (i < all.length - 1 ? [`${part}_`, el('wbr')] : [part]));
   row('downsampling', models.map((m) => breakable(m.downsampling)), 'text-row');
   for (const name of names) {
     row(`${name} output`, models.map((m) => {

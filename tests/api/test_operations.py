@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -146,28 +147,41 @@ def families(text: str) -> list[tuple[str, list[str]]]:
 
 
 def test_an_answer_holds_the_other_workers_samples_family_by_family(
-        tmp_path: Path) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """With several workers, a scrape reaches one of them, whichever takes the connection;
     each worker's /metrics now asks the others (Peers) and puts their series beside its
-    own. A sibling that is gone (its socket file left behind), one that answers nonsense and
-    one that does not answer in time are left out."""
+    own. A sibling that is gone (its socket file left behind), ones that answer what is not
+    their metrics (a reviewer's line with a TYPE in it, an answer over 1 MiB) and one that
+    does not answer in time are left out, each said once."""
     from app.api.metrics import FAMILIES, Metrics, Peers
 
     metrics = [Metrics() for _ in range(3)]
     for n, m in enumerate(metrics, 1):
+        m.pid = 1000 + n
         for _ in range(n):
             m.observe("GET", "/healthz", 200, 0.0004)
     peers = [Peers(tmp_path, m, name=f"w{n}") for n, m in enumerate(metrics)]
+    bad = {
+        "bad1.sock": b'{"featuremaps_requests_total": [1]}',
+        "bad2.sock": json.dumps({"featuremaps_device_info": [
+            'featuremaps_device_info{pid="9",device="cpu"} 1\n# TYPE featuremaps_device_info '
+            'counter']}).encode(),
+        "bad3.sock": json.dumps({"featuremaps_device_info": [
+            'featuremaps_device_info{pid="9",device="cpu"} 1'] * 30_000}).encode(),
+    }
 
-    async def scenario() -> tuple[str, bool]:
+    async def scenario() -> list[str]:
         gone = socket.socket(socket.AF_UNIX)  # bound, never listening: refuses
         gone.bind(str(tmp_path / "gone.sock"))
         gone.close()
 
-        async def nonsense(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            writer.write(b'{"featuremaps_requests_total": [1]}')
-            writer.close()
-            await writer.wait_closed()
+        def nonsense(answer: bytes) -> Any:
+            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                writer.write(answer)
+                writer.close()
+                with contextlib.suppress(ConnectionError):  # the asker stops at 1 MiB
+                    await writer.wait_closed()
+            return handle
 
         async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
@@ -175,13 +189,14 @@ def test_an_answer_holds_the_other_workers_samples_family_by_family(
             finally:
                 writer.close()
 
-        others = [await asyncio.start_unix_server(nonsense, path=str(tmp_path / "bad.sock")),
-                  await asyncio.start_unix_server(silent, path=str(tmp_path / "mute.sock"))]
+        others = [await asyncio.start_unix_server(nonsense(answer), path=str(tmp_path / name))
+                  for name, answer in bad.items()]
+        others.append(await asyncio.start_unix_server(silent, path=str(tmp_path / "mute.sock")))
         for p in peers:
             await p.start()
         Peers.TIMEOUT_S = 0.5
-        try:
-            text = metrics[0].render(await peers[0].gather())
+        try:  # twice: the siblings left out are named once
+            return [metrics[0].render(await peers[0].gather()) for _ in range(2)]
         finally:
             Peers.TIMEOUT_S = 1.0
             for p in peers:
@@ -189,19 +204,25 @@ def test_an_answer_holds_the_other_workers_samples_family_by_family(
             for server in others:
                 server.close()
                 await server.wait_closed()
-        return text, (tmp_path / "gone.sock").exists()
 
-    text, gone_left = asyncio.run(scenario())
-    found = families(text)
+    with caplog.at_level(logging.WARNING, logger="app.api.metrics"):
+        texts = asyncio.run(scenario())
+    assert texts[1] == texts[0]
+    found = families(texts[0])
     assert [name for name, _ in found] == [name for name, _, _ in FAMILIES] + [
         "featuremaps_workers_reporting"]
     samples = dict(found)
-    assert [line.rsplit(" ", 1)[1] for line in samples["featuremaps_requests_total"]] == \
-        ["1", "2", "3"]  # this worker's, then each other's
-    assert len(samples["featuremaps_device_info"]) == 3
+    assert samples["featuremaps_requests_total"] == [  # this worker's, then each other's
+        f'featuremaps_requests_total{{pid="{1000 + n}",method="GET",route="/healthz",'
+        f'status="200"}} {n}' for n in (1, 2, 3)]
+    assert samples["featuremaps_device_info"] == [
+        f'featuremaps_device_info{{pid="{1000 + n}",device="unknown"}} 1' for n in (1, 2, 3)]
     assert samples["featuremaps_workers_reporting"] == ["featuremaps_workers_reporting 3"]
-    assert not gone_left  # its file was removed: later scrapes do not ask it again
-    assert not any(tmp_path.glob("w*.sock"))  # each worker removes its own as it stops
+    assert sorted(r.getMessage() for r in caplog.records) == [
+        *(f"metrics of the worker at {name} left out: an answer that is not its metrics"
+          for name in bad),
+        "metrics of the worker at mute.sock left out: no answer within 0.5 s"]
+    assert not any(tmp_path.glob("w*"))  # each worker removes its own socket as it stops
 
 
 def test_gate_refuses_beyond_its_limit_with_retry_after() -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -83,10 +85,12 @@ def scrape(port: int) -> tuple[dict[int, int], int]:
     return {pid: counts.get(pid, 0) for pid in pids}, int(reporting[1])
 
 
-def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm(
-        tmp_path: Path) -> None:
+def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> None:
     port = free_port()
-    proc = start(port, tmp=tmp_path)
+    # the server's TMPDIR, where it makes the folder of its workers' metrics sockets: short,
+    # as a socket's path is (pytest's own temporary folders may be too long)
+    tmp = Path(tempfile.mkdtemp(prefix="fm-", dir="/tmp"))
+    proc = start(port, tmp=tmp)
     try:
         # once both listen (each after loading its models), 16 connections opened at once
         # reach both: all on one worker has a chance of 2 in 65,536 a time
@@ -107,8 +111,11 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm(
         os.kill(gone, signal.SIGKILL)
         now = wait_for_workers(port, 2)
         assert gone not in now and len(now & first) == 1
-        # the killed one's series are gone with it, the new one's are there
+        # the killed one's series are gone with it, the new one's are there, and the parent
+        # removed the socket file it left
         assert all(set(scrape(port)[0]) == now for _ in range(4))
+        (folder,) = tmp.iterdir()
+        assert {int(p.stem) for p in folder.glob("*.sock")} == now
         # a second server on the same port is refused, not let in beside these workers
         assert refusal(port) == (2, f"featuremaps: error: cannot listen on 127.0.0.1:{port}: "
                                     "Address already in use")
@@ -116,9 +123,10 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         assert not any(alive(pid) for pid in now)
-        assert list(tmp_path.iterdir()) == []  # the workers' metrics sockets went with them
+        assert list(tmp.iterdir()) == []  # the parent removed its workers' folder
     finally:
         end(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_workers_stop_when_their_parent_is_killed() -> None:
