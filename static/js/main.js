@@ -29,6 +29,7 @@ class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
   current = null; // {key, body, result}: what the page shows now
   offset = [0, 0]; // nudges applied to the drawing's input
+  #uncovered = null; // the map last kept clear of the enlarged channel
   norm = 'channel';
   hover = null;
   #keys = 0;
@@ -60,25 +61,17 @@ class App {
     this.input = byId('input28');
     this.grid = new MapGrid(byId('maps'), this.shown, {
       onHover: (hit) => this.#hover(hit),
-      onOpen: (hit) => this.inspector.open(hit, this.current?.result ?? null, this.norm, this.#sideAwayFrom(hit.net)),
+      onOpen: (hit) => {
+        this.inspector.open(hit, this.current?.result ?? null, this.norm, this.#sideAwayFrom(hit.net));
+        // a phone's panel spans the page: the map tapped stays in view above it
+        this.#uncover(byId('maps').querySelector(`canvas.map[data-net="${hit.net}"][data-layer="${hit.layer}"]`));
+      },
     });
-    // Tab through the maps with a channel enlarged: a map it covers is uncovered, by docking
-    // it over the other column (wide pages) or, where it spans the page (phones), by
-    // scrolling the map up clear of it
+    // Tab through the maps with a channel enlarged: a map it covers is uncovered
     byId('maps').addEventListener('focusin', (e) => {
-      const { net } = e.target.dataset ?? {};
-      if (!net || !this.inspector.isOpen) return;
-      const gap = () => {
-        const map = e.target.getBoundingClientRect();
-        const panel = this.inspector.root.getBoundingClientRect();
-        const apart = map.right <= panel.left || panel.right <= map.left
-          || map.bottom <= panel.top || panel.bottom <= map.top;
-        return apart ? 0 : map.bottom - panel.top;
-      };
-      if (gap() > 0) this.inspector.dock(this.#sideAwayFrom(net));
-      const covered = gap();
-      if (covered > 0) window.scrollBy(0, covered + 8);
+      if (e.target.dataset?.net && this.inspector.isOpen) this.#uncover(e.target);
     });
+
     stackSticky(this.error, byId('maps').querySelector('.maps-head'));
     // one conv channel's filters, asked for when it is first enlarged (a few numbers; a
     // deep layer's whole set is hundreds of kB); a failure is asked again the next time
@@ -96,6 +89,14 @@ class App {
     this.inspector = new Inspector(byId('inspector'), {
       lut: this.lut, gradient, onHover: (hit) => this.#hover(hit), filters: filtersOf, infos,
     });
+    // a map kept clear of the enlarged channel stays so as the panel grows (its explanation
+    // comes after it opens)
+    let height = 0;
+    new ResizeObserver(([entry]) => {
+      const grew = entry.contentRect.height > height;
+      height = entry.contentRect.height;
+      if (grew && this.inspector.isOpen && this.#uncovered) this.#uncover(this.#uncovered);
+    }).observe(this.inspector.root);
     this.tracer = new Tracer({
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirrors: [this.inspector.trace, byId('hover-tip')], infos,
     });
@@ -413,6 +414,24 @@ class App {
     };
     oneColumn.addEventListener('change', place);
     place();
+  }
+
+  /** A map the enlarged channel covers is uncovered: by docking the panel over the other
+   * column (wide pages) or, where it spans the page (phones), by scrolling the map up clear
+   * of it. */
+  #uncover(map) {
+    this.#uncovered = map;
+    if (!map) return;
+    const gap = () => {
+      const box = map.getBoundingClientRect();
+      const panel = this.inspector.root.getBoundingClientRect();
+      const apart = box.right <= panel.left || panel.right <= box.left
+        || box.bottom <= panel.top || panel.bottom <= box.top;
+      return apart ? 0 : box.bottom - panel.top;
+    };
+    if (gap() > 0) this.inspector.dock(this.#sideAwayFrom(map.dataset.net));
+    const covered = gap();
+    if (covered > 0) window.scrollBy(0, covered + 8);
   }
 
   /** Where the enlarged channel docks to leave a network's column in view: over the other

@@ -822,3 +822,8 @@ def test_on_a_phone_the_step_buttons_stay_in_view_under_a_long_text(
         assert box is not None and box["y"] + box["height"] <= min(panel[2], panel[3]), name
     inspector.locator("button", has_text="next").tap()  # and it takes a tap where it is
     assert inspector.locator("h2").inner_text() == "avg conv2, channel 6"
+    # the map tapped was scrolled up clear of the panel, which spans the page: the small
+    # map shows where the channel sits (found by the same review: the panel covered it)
+    tapped = layer.bounding_box()
+    top = inspector.evaluate("(p) => p.getBoundingClientRect().top")
+    assert tapped is not None and 0 <= tapped["y"] and tapped["y"] + tapped["height"] <= top
