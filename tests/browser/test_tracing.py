@@ -826,4 +826,4 @@ def test_on_a_phone_the_step_buttons_stay_in_view_under_a_long_text(
     # map shows where the channel sits (found by the same review: the panel covered it)
     tapped = layer.bounding_box()
     top = inspector.evaluate("(p) => p.getBoundingClientRect().top")
-    assert tapped is not None and 0 <= tapped["y"] and tapped["y"] + tapped["height"] <= top
+    assert tapped is not None and tapped["y"] >= 0 and tapped["y"] + tapped["height"] <= top
