@@ -132,7 +132,9 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> Non
 def test_workers_stop_when_their_parent_is_killed() -> None:
     """Found by a review: a parent killed outright left its workers serving, orphaned."""
     port = free_port()
-    proc = start(port)
+    # its TMPDIR: a parent killed outright leaves the empty folder of its workers' sockets
+    tmp = Path(tempfile.mkdtemp(prefix="fm-", dir="/tmp"))
+    proc = start(port, tmp=tmp)
     try:
         workers = wait_for_workers(port, 2)
         proc.kill()
@@ -143,6 +145,7 @@ def test_workers_stop_when_their_parent_is_killed() -> None:
             time.sleep(0.2)
     finally:
         end(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def refusal(port: int) -> tuple[int, str]:
