@@ -11,6 +11,10 @@ connection waits on a worker that is still loading. The parent restarts a worker
 each finishing its requests in flight (uvicorn's graceful shutdown); a second signal, or
 35 s, ends them at once. A worker stops when the parent dies. Where SO_REUSEPORT does not
 spread connections (other systems than Linux), uvicorn's own mode runs instead.
+
+The parent itself never imports torch: the weights are checked before any worker starts, in
+a process that exits (check_models). It makes a private temporary folder where the workers
+show each other their metrics (app/api/metrics.py, Peers), and removes it as it stops.
 """
 
 from __future__ import annotations
