@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,26 @@ ENV = {**os.environ, "FEATUREMAPS_DEVICE": "cpu", "FEATUREMAPS_MODELS": "max",
        "FEATUREMAPS_ACCESS_LOG": "false"}
 
 
-def start(port: int, workers: int = 2, tmp: Path | None = None) -> subprocess.Popen[bytes]:
+@contextlib.contextmanager
+def serving(port: int) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A server with two workers and its TMPDIR, where it makes the folder of its workers'
+    metrics sockets: a short folder of its own under /tmp, as a socket's path is short
+    (pytest's own temporary folders may be too long). At the end whatever is left of the
+    server is killed and the folder removed."""
+    tmp = Path(tempfile.mkdtemp(prefix="fm-", dir="/tmp"))
+    try:
+        proc = start(port, tmp)
+        try:
+            yield proc, tmp
+        finally:
+            end(proc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start(port: int, tmp: Path, workers: int = 2) -> subprocess.Popen[bytes]:
     """A server with `workers` workers; `tmp`: its temporary folder (TMPDIR)."""
-    env = {**ENV, "TMPDIR": str(tmp)} if tmp is not None else ENV
+    env = {**ENV, "TMPDIR": str(tmp)}
     # a session of its own, so that the end of a test can stop every process of it
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
                              "--workers", str(workers)], env=env, cwd=PROJECT_ROOT,
@@ -87,11 +105,7 @@ def scrape(port: int) -> tuple[dict[int, int], int]:
 
 def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> None:
     port = free_port()
-    # the server's TMPDIR, where it makes the folder of its workers' metrics sockets: short,
-    # as a socket's path is (pytest's own temporary folders may be too long)
-    tmp = Path(tempfile.mkdtemp(prefix="fm-", dir="/tmp"))
-    proc = start(port, tmp=tmp)
-    try:
+    with serving(port) as (proc, tmp):
         # once both listen (each after loading its models), 16 connections opened at once
         # reach both: all on one worker has a chance of 2 in 65,536 a time
         first = wait_for_workers(port, 2)
@@ -124,18 +138,14 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> Non
         assert proc.wait(timeout=60) == 0
         assert not any(alive(pid) for pid in now)
         assert list(tmp.iterdir()) == []  # the parent removed its workers' folder
-    finally:
-        end(proc)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_workers_stop_when_their_parent_is_killed() -> None:
     """Found by a review: a parent killed outright left its workers serving, orphaned."""
     port = free_port()
-    # its TMPDIR: a parent killed outright leaves the empty folder of its workers' sockets
-    tmp = Path(tempfile.mkdtemp(prefix="fm-", dir="/tmp"))
-    proc = start(port, tmp=tmp)
-    try:
+    # (killed outright, the parent leaves the empty folder of its workers' sockets in its
+    # TMPDIR, which serving removes)
+    with serving(port) as (proc, _):
         workers = wait_for_workers(port, 2)
         proc.kill()
         proc.wait()
@@ -143,9 +153,6 @@ def test_workers_stop_when_their_parent_is_killed() -> None:
         while any(alive(pid) for pid in workers):
             assert time.monotonic() < deadline, "the workers outlived their parent"
             time.sleep(0.2)
-    finally:
-        end(proc)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def refusal(port: int) -> tuple[int, str]:
