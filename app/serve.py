@@ -104,7 +104,6 @@ def _worker(options: dict[str, Any], peers: Path | None) -> None:
     import uvicorn
 
     from app import logs
-    from app.config import Settings
     from app.main import app_factory
     from app.ml.engine import Engine
 

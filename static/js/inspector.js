@@ -22,12 +22,13 @@ export class Inspector {
   #opener = null;
   #fromKeys = false; // opened from the keyboard: closing hands the channel back to the map
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
-  #held = { key: '', height: 0 }; // the panel's tallest height for this layer and window size
+  #held = 0; // the panel's tallest height since it opened, or since the window's size changed
 
-  constructor(root, { lut, gradient, onHover, filters, infos }) {
+  constructor(root, { lut, gradient, onHover, onGrow = () => {}, filters, infos }) {
     this.root = root;
     this.lut = lut;
     this.onHover = onHover;
+    this.onGrow = onGrow; // the panel grew taller: what it covers may have changed
     this.infos = infos; // {net: its /api/v1/models entry}: which window of which layer a unit reads
     this.filters = filters; // (net, layer, channel) => Promise of .../filters/{layer}?channel=
     this.title = el('h2', { id: 'inspector-title', text: 'Channel' });
@@ -72,7 +73,8 @@ export class Inspector {
     // a finger, or a pen that cannot hover, leaves as it lifts: the tapped unit stays traced
     this.canvas.addEventListener('pointerleave', (e) => { if (e.pointerType === 'mouse') this.#leave(); });
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
-    window.addEventListener('resize', () => this.#holdHeight());
+    new ResizeObserver(() => this.#holdHeight()).observe(root);
+    window.addEventListener('resize', () => this.#release());
   }
 
   get isOpen() {
@@ -92,7 +94,7 @@ export class Inspector {
   open(hit, result, norm, side = 'right') {
     this.#opener = document.activeElement;
     this.#fromKeys = hit.row === undefined;
-    this.#held.key = ''; // a new opening starts from its own height
+    this.#release(); // a new opening starts from its own height
     this.dock(side);
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
     // the unit clicked or tapped in the small map is read out and traced at once; opened
@@ -140,7 +142,6 @@ export class Inspector {
       this.prev.disabled = true; // nothing to step through yet
       this.next.disabled = true;
       this.value.textContent = EMPTY_HINT;
-      this.#holdHeight();
       return;
     }
     if (this.value.textContent === EMPTY_HINT) this.value.textContent = VALUE_HINT;
@@ -162,23 +163,25 @@ export class Inspector {
   /**
    * The panel is docked at the bottom of the window, so whatever makes it taller lifts the
    * map: a hovered conv2 unit's sum one line longer moved the map 18 px under the pointer,
-   * which then hovered another unit, and stepping conv1's channels moved it too. While one
-   * layer of one network is shown in a window of one size, the panel keeps the tallest
-   * height it has had (page.css keeps the step buttons at its foot): the map moves only
-   * when a longer text than any before needs the room, and then stays.
+   * which then hovered another unit, and stepping conv1's channels moved it too. From its
+   * opening, or from a change of the window's size, the panel keeps the tallest height it
+   * has had (page.css keeps the step buttons at its foot): the map moves only when a longer
+   * text than any before needs the room, and then stays. Called by a ResizeObserver, after
+   * whatever changed the panel's content.
    */
   #holdHeight() {
     if (!this.#hit) return;
-    const key = `${this.#hit.net} ${this.#hit.layer} ${window.innerWidth}x${window.innerHeight}`;
-    if (key !== this.#held.key) {
-      this.root.style.minHeight = '';
-      this.#held = { key, height: 0 };
-    }
     const height = this.root.getBoundingClientRect().height;
-    if (height > this.#held.height) {
-      this.#held.height = height;
+    if (height > this.#held) {
+      this.#held = height;
       this.root.style.minHeight = `${height}px`;
+      this.onGrow();
     }
+  }
+
+  #release() {
+    this.#held = 0;
+    this.root.style.minHeight = '';
   }
 
   /** What a conv channel looks for: conv1's 3x3 weights on the input pixels, as a table
@@ -196,7 +199,7 @@ export class Inspector {
     } catch {
       // a view of the weights is a help, not the page's purpose: none is shown (and the last
       // channel's, kept while these were on their way, goes)
-      if (this.#showing(net, layer, channel)) this.filter.hidden = true; // the height stays held
+      if (this.#showing(net, layer, channel)) this.filter.hidden = true;
     }
   }
 
@@ -222,25 +225,19 @@ export class Inspector {
         + `${before} channel ${channel}.` }));
       this.filter.dataset.channel = channel;
       this.filter.hidden = false;
-      this.#holdHeight();
       return;
     }
     const w = this.#weights;
     if (!w || w.net !== net || w.layer !== layer) {
       this.filter.hidden = true; // another layer's: nothing until this one's are here
-      this.#holdHeight();
       return;
     }
-    if (w.channel !== channel) { // the previous channel's, until these are here
-      this.#holdHeight();
-      return;
-    }
+    if (w.channel !== channel) return; // the previous channel's, until these are here
     this.filter.replaceChildren(...(w.weights.length === 1
       ? filterView(w.weights, w.bias, data ? data.high[channel] : null)
       : sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads))));
     this.filter.dataset.channel = channel; // whose explanation is shown (tests wait for it)
     this.filter.hidden = false;
-    this.#holdHeight();
   }
 
   /** What a deeper conv unit adds up on the drawing shown: the unit under the cursor, or
@@ -342,7 +339,6 @@ export class Inspector {
     this.value.textContent = `row ${row}, col ${col}: ${fmt(value, 4)}`;
     this.onHover({ net, layer, channel, row, col });
     if (explain && this.#weights?.weights.length > 1) this.#explain(); // the sum is this unit's now
-    else this.#holdHeight(); // the traced unit's lines (one column) may be longer
   }
 }
 

@@ -87,16 +87,15 @@ class App {
       return filters.get(key);
     };
     this.inspector = new Inspector(byId('inspector'), {
-      lut: this.lut, gradient, onHover: (hit) => this.#hover(hit), filters: filtersOf, infos,
+      lut: this.lut,
+      gradient,
+      onHover: (hit) => this.#hover(hit),
+      // a map kept clear of the enlarged channel stays so as the panel grows (its
+      // explanation comes after it opens)
+      onGrow: () => this.#uncover(this.#uncovered),
+      filters: filtersOf,
+      infos,
     });
-    // a map kept clear of the enlarged channel stays so as the panel grows (its explanation
-    // comes after it opens)
-    let height = 0;
-    new ResizeObserver(([entry]) => {
-      const grew = entry.contentRect.height > height;
-      height = entry.contentRect.height;
-      if (grew && this.inspector.isOpen && this.#uncovered) this.#uncover(this.#uncovered);
-    }).observe(this.inspector.root);
     this.tracer = new Tracer({
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirrors: [this.inspector.trace, byId('hover-tip')], infos,
     });
