@@ -22,6 +22,42 @@ export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
+/**
+ * Hold `node` at the tallest height it has had: text that grows and shrinks as the pointer
+ * moves over the maps would otherwise move what lies after it (or, for a panel docked at the
+ * window's foot, what lies above it) at every step. It grows when a longer text than any
+ * before needs the room, and then stays; a change of the window's size, or release(),
+ * starts again from its own height. `onGrow()` is told each time it grew; `active()` says
+ * whether to hold now (not while the node is hidden).
+ */
+export class HeightHold {
+  #held = 0;
+
+  constructor(node, { onGrow = () => {}, active = () => true } = {}) {
+    this.node = node;
+    this.onGrow = onGrow;
+    this.active = active;
+    // after whatever changed the node's content, before the next paint
+    new ResizeObserver(() => this.#hold()).observe(node);
+    window.addEventListener('resize', () => this.release());
+  }
+
+  #hold() {
+    if (!this.active()) return;
+    const height = this.node.getBoundingClientRect().height;
+    if (height > this.#held) {
+      this.#held = height;
+      this.node.style.minHeight = `${height}px`;
+      this.onGrow();
+    }
+  }
+
+  release() {
+    this.#held = 0;
+    this.node.style.minHeight = '';
+  }
+}
+
 /** Place `mark` over canvas pixels {x, y, w, h} of a canvas `width` x `height` pixels. */
 export function placeMark(mark, rect, width, height) {
   mark.style.left = `${(rect.x / width) * 100}%`;

@@ -3,7 +3,7 @@
 
 import { textOnRgb } from './colormap.js';
 import { UI } from './config.js';
-import { el, fmt, placeMark, span } from './dom.js';
+import { HeightHold, el, fmt, placeMark, span } from './dom.js';
 import { gridLayout, stepCell, windowSpan } from './geometry.js';
 import { paintLayer } from './paint.js';
 import { convParts, layerRange, ROUNDING, valueAt } from './wire.js';
@@ -22,7 +22,7 @@ export class Inspector {
   #opener = null;
   #fromKeys = false; // opened from the keyboard: closing hands the channel back to the map
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
-  #held = 0; // the panel's tallest height since it opened, or since the window's size changed
+  #height; // holds the panel at its tallest height since it opened
 
   constructor(root, { lut, gradient, onHover, onGrow = () => {}, filters, infos }) {
     this.root = root;
@@ -73,8 +73,12 @@ export class Inspector {
     // a finger, or a pen that cannot hover, leaves as it lifts: the tapped unit stays traced
     this.canvas.addEventListener('pointerleave', (e) => { if (e.pointerType === 'mouse') this.#leave(); });
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
-    new ResizeObserver(() => this.#holdHeight()).observe(root);
-    window.addEventListener('resize', () => this.#release());
+    // Docked at the bottom of the window, whatever makes the panel taller lifts the map: a
+    // hovered conv2 unit's sum one line longer moved the map 18 px under the pointer, which
+    // then hovered another unit, and stepping conv1's channels moved it too. From its
+    // opening the panel keeps its tallest height (page.css keeps the step buttons at its
+    // foot); the page is told when it grew, as it may now cover the map last reached.
+    this.#height = new HeightHold(root, { onGrow: () => this.onGrow(), active: () => this.#hit !== null });
   }
 
   get isOpen() {
@@ -94,7 +98,7 @@ export class Inspector {
   open(hit, result, norm, side = 'right') {
     this.#opener = document.activeElement;
     this.#fromKeys = hit.row === undefined;
-    this.#release(); // a new opening starts from its own height
+    this.#height.release(); // a new opening starts from its own height
     this.dock(side);
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
     // the unit clicked or tapped in the small map is read out and traced at once; opened
@@ -158,30 +162,6 @@ export class Inspector {
     this.scale.setAttribute('aria-label', `colour scale from ${fmt(range.lo, 2)} to ${fmt(range.hi, 2)}`);
     if (this.#cursor) this.#show(...this.#cursor, false);
     this.#explain();
-  }
-
-  /**
-   * The panel is docked at the bottom of the window, so whatever makes it taller lifts the
-   * map: a hovered conv2 unit's sum one line longer moved the map 18 px under the pointer,
-   * which then hovered another unit, and stepping conv1's channels moved it too. From its
-   * opening, or from a change of the window's size, the panel keeps the tallest height it
-   * has had (page.css keeps the step buttons at its foot): the map moves only when a longer
-   * text than any before needs the room, and then stays. Called by a ResizeObserver, after
-   * whatever changed the panel's content.
-   */
-  #holdHeight() {
-    if (!this.#hit) return;
-    const height = this.root.getBoundingClientRect().height;
-    if (height > this.#held) {
-      this.#held = height;
-      this.root.style.minHeight = `${height}px`;
-      this.onGrow();
-    }
-  }
-
-  #release() {
-    this.#held = 0;
-    this.root.style.minHeight = '';
   }
 
   /** What a conv channel looks for: conv1's 3x3 weights on the input pixels, as a table
@@ -336,7 +316,7 @@ export class Inspector {
     placeMark(this.mark, { x: col, y: row, w: 1, h: 1 }, w, h);
     const value = valueAt(data, channel, row, col);
     Object.assign(this.mark.dataset, { row, col, value: value.toFixed(6) });
-    this.value.textContent = `row ${row}, col ${col}: ${fmt(value, 4)}`;
+    this.value.textContent = `row ${row}, col ${col}: ${fmt(value)}`; // as the trace writes it
     this.onHover({ net, layer, channel, row, col });
     if (explain && this.#weights?.weights.length > 1) this.#explain(); // the sum is this unit's now
   }

@@ -4,7 +4,7 @@
 // test can compare it with the API's numbers.
 
 import { UI } from './config.js';
-import { el, fmt, placeMark, span } from './dom.js';
+import { HeightHold, el, fmt, placeMark, span } from './dom.js';
 import { fieldSpan, unitsRect, windowSpan } from './geometry.js';
 import { ROUNDING, valueAt, windowStats } from './wire.js';
 
@@ -25,6 +25,10 @@ export class Tracer {
     this.mirrors = mirrors;
     this.infos = infos;
     this.idle = [...readout.childNodes]; // the hint, its hover and touch wordings kept apart
+    // a pool unit's readout has a line more than a conv unit's, and a tie or a rounding note
+    // one more: the note and the nudge panel below it would jump as the pointer crosses the
+    // layers
+    new HeightHold(readout);
     // while the readout is not wholly in view, page.css shows the tip among the mirrors
     new IntersectionObserver(([entry]) => {
       document.body.toggleAttribute('data-readout-away', entry.intersectionRatio < 0.99);

@@ -165,11 +165,11 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     fm.page.mouse.move(box["x"] + (6 + 0.5) / 13 * box["width"],
                        box["y"] + (5 + 0.5) / 13 * box["height"])
     values = expected["models"]["max"]["layers"]["pool1"]["values"]
-    assert inspector.locator(".value").inner_text() == f"row 5, col 6: {values[3, 5, 6]:.4f}"
+    assert inspector.locator(".value").inner_text() == f"row 5, col 6: {values[3, 5, 6]:.3f}"
     assert fm.mark("field")["layer"] == "pool1"
     canvas.focus()
     fm.page.keyboard.press("ArrowRight")
-    assert inspector.locator(".value").inner_text() == f"row 5, col 7: {values[3, 5, 7]:.4f}"
+    assert inspector.locator(".value").inner_text() == f"row 5, col 7: {values[3, 5, 7]:.3f}"
     fm.page.keyboard.press("]")
     assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
     assert not inspector.locator(".inspector-trace").is_visible()  # the sidebar shows it here
@@ -268,14 +268,15 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     phone.page.touchscreen.tap(box["x"] + (6 + 0.5) / 13 * box["width"],
                                box["y"] + (5 + 0.5) / 13 * box["height"])
     values = expected["models"]["max"]["layers"]["pool1"]["values"]
-    assert inspector.locator(".value").inner_text() == f"row 5, col 6: {values[3, 5, 6]:.4f}"
+    assert inspector.locator(".value").inner_text() == f"row 5, col 6: {values[3, 5, 6]:.3f}"
     unit = phone.mark("unit")
     assert (unit["layer"], int(unit["row"]), int(unit["col"])) == ("pool1", 5, 6)
     # the readout of the trace is far above on a phone: the enlarged channel repeats it
     trace = inspector.locator(".inspector-trace")
     assert trace.is_visible()
     assert trace.inner_text() == phone.page.locator("#readout").inner_text()
-    assert trace.inner_text().startswith("max pool1, channel 3, unit (row 5, col 6) = ")
+    assert trace.inner_text().startswith(
+        f"max pool1, channel 3, unit (row 5, col 6) = {values[3, 5, 6]:.3f}")  # as the panel's
     # closed and another channel opened: its tapped unit is read out, nothing of the last
     # one's trace is left over
     phone.page.locator("#inspector button[aria-label^='Close']").tap()
@@ -284,7 +285,7 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     phone.page.touchscreen.tap(x, y)
     inspector.wait_for(state="visible")
     assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
-    assert inspector.locator(".value").inner_text() == f"row 2, col 2: {values[4, 2, 2]:.4f}"
+    assert inspector.locator(".value").inner_text() == f"row 2, col 2: {values[4, 2, 2]:.3f}"
     marks = inspector.locator(".mark:not([hidden])")
     assert marks.count() == 1
     assert (marks.get_attribute("data-row"), marks.get_attribute("data-col")) == ("2", "2")
@@ -530,6 +531,33 @@ def test_a_pool_units_readout_stays_in_view_on_a_projector(
                 "() => Math.min(document.querySelector('.sidebar').getBoundingClientRect()"
                 ".bottom, innerHeight)")
             assert bottom <= side + 1, (net, layer, bottom, side)
+
+
+def test_the_readout_keeps_its_tallest_height_as_the_pointer_crosses_the_layers(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a teacher's review: a pool unit's readout is two to five lines longer than a
+    conv unit's, so the preprocessing note and the nudge panel below it jumped up and down
+    as the pointer crossed the layers. The readout now holds its tallest height until the
+    window's size changes."""
+    fm.page.set_viewport_size({"width": 1280, "height": 800})
+    upload_digit(fm, digit_files[0][1])
+    readout = fm.page.locator("#readout")
+    note = fm.page.locator("#seen-note")
+
+    def hover(layer: str) -> tuple[float, float]:
+        fm.hover_unit("max", layer, 3, 1, 1)
+        assert readout.inner_text().startswith(f"max {layer}, channel 3")
+        return (readout.evaluate("(r) => r.getBoundingClientRect().height"),
+                note.evaluate("(n) => n.getBoundingClientRect().top - "
+                              "n.parentElement.getBoundingClientRect().top"))
+
+    conv_height, _ = hover("conv1")
+    pool_height, pool_note = hover("pool2")
+    assert pool_height > conv_height + 30  # two lines or more
+    assert hover("conv1") == (pool_height, pool_note)
+    assert hover("conv3") == (pool_height, pool_note)
+    fm.page.set_viewport_size({"width": 1300, "height": 800})  # starts again from its own
+    assert hover("conv1")[0] < pool_height - 30
 
 
 def test_in_one_column_a_hovered_units_readout_shows_at_the_window_bottom(
