@@ -214,6 +214,22 @@ def test_a_picked_sample_says_its_label_and_is_no_stroke_to_undo(fm: FeatureMaps
     assert fm.page.locator("#picked").inner_text() == ""
 
 
+def test_on_a_phone_picking_a_sample_and_drawing_over_it_move_nothing_below(
+        phone: FeatureMapsPage) -> None:
+    """Found by a teacher's review: on a phone (one column) the line naming a picked sample
+    appeared under the samples and pushed the maps below down by 28 px, and the first stroke
+    over the sample took it away again. Its line is kept while it is empty."""
+    top = "document.querySelector('#seen-h').getBoundingClientRect().top + scrollY"
+    before = phone.page.evaluate(top)
+    phone.after_paint(lambda: phone.page.locator('button[data-digit="18"]').tap(),
+                      source="upload")
+    assert phone.page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
+    assert phone.page.evaluate(top) == before
+    phone.after_paint(lambda: phone.stroke(ONE, steps=8), source="pad")
+    assert phone.page.locator("#picked").inner_text() == ""
+    assert phone.page.evaluate(top) == before
+
+
 def test_undo_back_to_a_sample_restores_it_exactly(fm: FeatureMapsPage) -> None:
     """Found by a review: a stroke over sample #18, then undo, re-sent the pad, whose 28x28
     view preprocessing cropped and centred again (289 pixels differed), and avg's answer
