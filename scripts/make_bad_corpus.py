@@ -215,8 +215,8 @@ def cases() -> dict[str, dict[str, Any]]:
         "query parameter 'scale': Input should be greater than or equal to 1",
         path=FM + "/max/pool1.png", query="scale=0")
     raw("png-scale-not-a-number", png, "image/png", 422,
-        "query parameter 'scale': Input should be a valid integer, unable to parse string as "
-        "an integer", path=FM + "/max/pool1.png", query="scale=big")
+        "query parameter 'scale': should be a whole number written in digits, e.g. 3; got "
+        "'big'", path=FM + "/max/pool1.png", query="scale=big")
     # batch: sizes checked from the .npy header before anything is allocated
     huge = (b"\x93NUMPY\x01\x00" + struct.pack("<H", 118)
             + b"{'descr': '|u1', 'fortran_order': False, 'shape': (1000000000000, 28, 28), }"

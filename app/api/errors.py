@@ -48,6 +48,8 @@ def _message(err: dict[str, Any]) -> str:
     if err.get("type") == "string_pattern_mismatch" and loc[-1:] and loc[-1] in NAME_LISTS:
         return (f"expected comma-separated names in lower case, without spaces, such as "
                 f"{NAME_LISTS[str(loc[-1])]}; got {brief(str(err.get('input')))}")
+    if err.get("type") == "value_error" and "error" in err.get("ctx", {}):
+        return str(err["ctx"]["error"])  # our own sentence, without pydantic's "Value error, "
     return str(err.get("msg", "invalid"))
 
 

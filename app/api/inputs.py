@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 from fastapi import Request
+from pydantic import BeforeValidator
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -32,6 +33,20 @@ MAX_JSON_BYTES = 256 * 1024  # 784 numbers written out in full take about 20 kB
 INLINE_MAX_BYTES = 64 * 1024
 MAX_TEXT_FIELD = 64 * 1024  # a multipart text field (none is used)
 INLINE_MAX_PIXELS = 512 * 512
+
+
+def _digits(value: object) -> object:
+    """A whole number in a query is written in decimal digits alone. pydantic's lax integers
+    also take "1.0", " 1", "+1" and "1_0" (which is ten), so a typo could pass as another
+    channel than the one meant."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError(f"should be a whole number written in digits, e.g. 3; got {brief(value)}")
+    return value
+
+
+# after an int query parameter's Query(...): channel=, scale= (inside the union of
+# `int | None`, FastAPI would write its bounds into the OpenAPI schema as "ge", not "minimum")
+DIGITS = BeforeValidator(_digits)
 
 
 class BadRequest(InputError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import urllib.parse
 
 import numpy as np
 import pytest
@@ -215,6 +216,19 @@ def test_layer_png_is_a_grid_of_channels(client: TestClient,
     one = client.post("/api/v1/featuremaps/avg/conv3.png?channel=5&scale=10",
                       files={"file": ("d.png", png)})
     assert Image.open(BytesIO(one.content)).size == (30, 30)
+
+
+@pytest.mark.parametrize("query", ["scale=2.0", "scale=%202", "channel=3&scale=1_0",
+                                   "channel=0x3"])
+def test_layer_png_numbers_are_written_in_digits(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], query: str) -> None:
+    _, png = test_digit_pngs[0]
+    r = client.post(f"/api/v1/featuremaps/max/pool1.png?{query}", content=png,
+                    headers={"content-type": "image/png"})
+    name, given = urllib.parse.unquote_plus(query).split("&")[-1].split("=")
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        f"query parameter {name!r}: should be a whole number written in digits, e.g. 3; "
+        f"got {given!r}")})
 
 
 def test_layer_png_refuses_a_picture_too_large_to_draw_cheaply(

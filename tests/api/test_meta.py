@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import numpy as np
 import pytest
 from starlette.responses import FileResponse
@@ -149,6 +151,18 @@ def test_a_conv_layers_filters_are_the_weights_file_s(client: TestClient) -> Non
     wide = client.get("/api/v1/models/max/filters/conv1?channel=32")
     assert (wide.status_code, wide.json()) == (422, {
         "detail": "channel 32 out of range: conv1 has channels 0..31"})
+
+
+@pytest.mark.parametrize("given", ["1.0", "%2B1", "+1", "1_0", "-1", "", "%D9%A1"])
+def test_filters_channel_is_written_in_digits(client: TestClient, given: str) -> None:
+    """pydantic's lax integers took channel=1.0, +1, " 1" and 1_0 (which is ten): a typo
+    could answer with another channel than the one meant."""
+    r = client.get(f"/api/v1/models/max/filters/conv1?channel={given}")
+    shown = urllib.parse.unquote_plus(given)
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        f"query parameter 'channel': should be a whole number written in digits, e.g. 3; "
+        f"got {shown!r}")})
+    assert client.get("/api/v1/models/max/filters/conv1?channel=010").json()["channel"] == 10
 
 
 @pytest.mark.parametrize(("path", "detail"), [

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep, served
-from app.api.inputs import Payload, check_query, decode, read_payload
+from app.api.inputs import DIGITS, Payload, check_query, decode, read_payload
 from app.api.schemas import ErrorOut, FeatureMapsOut
 from app.config import Settings
 from app.ml.encode import Encoding
@@ -238,9 +238,9 @@ async def layer_png(
     request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
     model: Annotated[str, Path(description="network", examples=["max"])],
     layer: Annotated[str, Path(description="layer name", examples=["pool1"])],
-    channel: Annotated[int | None, Query(ge=0, description="only this channel")] = None,
+    channel: Annotated[int | None, Query(ge=0, description="only this channel"), DIGITS] = None,
     scale: Annotated[int, Query(ge=1, le=32, description=(
-        f"pixels per map unit; the picture may have at most {MAX_PIXELS:,} pixels"))] = 8,
+        f"pixels per map unit; the picture may have at most {MAX_PIXELS:,} pixels")), DIGITS] = 8,
     norm: Annotated[Literal["channel", "layer"], Query(
         description="scale colours per channel or over the whole layer")] = "channel",
     colormap: Annotated[Literal["viridis", "gray"], Query()] = "viridis",

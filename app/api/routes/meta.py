@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from app import __version__
 from app.api import wire
 from app.api.deps import EngineDep
-from app.api.inputs import check_query
+from app.api.inputs import DIGITS, check_query
 from app.api.routes.featuremaps import check_channel
 from app.api.schemas import ErrorOut, FiltersOut, HealthOut, ModelsOut
 from app.ml.engine import Engine
@@ -56,7 +56,7 @@ async def filters(request: Request, engine: EngineDep,
                   model: Annotated[str, Path(description="network", examples=["max"])],
                   layer: Annotated[str, Path(description="a conv layer", examples=["conv1"])],
                   channel: Annotated[int | None, Query(
-                      ge=0, description="only this out channel's filters and bias")] = None,
+                      ge=0, description="only this out channel's filters and bias"), DIGITS] = None,
                   ) -> Response:
     """What each channel of a conv layer looks for: channel k's unit is
     ReLU(sum over c of weights[k][c] * the 3x3 window of input channel c, plus bias[k]).
