@@ -13,7 +13,7 @@ import math
 import struct
 
 import numpy as np
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from app.ml.errors import CorruptImage, EmptyBody, ImageTooLarge, InvalidImage, InvalidPixels
 
@@ -101,14 +101,35 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     try:
         frame = next(iter(ImageSequence.Iterator(image)))  # first frame of a GIF/WebP
         frame.load()
-        if "exif" in frame.info and frame.getexif().get(EXIF_ORIENTATION, 1) != 1:
-            # a phone's photo is stored sideways with a tag that says how to show it
-            frame = ImageOps.exif_transpose(frame)
-        grey = _ink(frame)
+        grey = _ink(_upright(frame))
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError,
             Image.DecompressionBombError) as exc:
         raise CorruptImage(corrupt) from exc
     return grey
+
+
+# how a frame stored with EXIF orientation 2..8 is turned to be shown as its camera meant
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+           4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+           6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
+
+
+def _upright(frame: Image.Image) -> Image.Image:
+    """A phone's photo is stored sideways with a tag that says how to show it. Only the
+    pixels are turned: ImageOps.exif_transpose also writes the EXIF block back out, and a
+    block with one other tag of the wrong type made that raise (TypeError, a 500, or
+    struct.error, which called a good picture corrupt). Metadata that cannot be read is
+    ignored, as a viewer would: the pixels are what the networks see."""
+    if "exif" not in frame.info:
+        return frame
+    try:
+        orientation = frame.getexif().get(EXIF_ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, KeyError,
+            TypeError, AttributeError):
+        return frame
+    how = UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+    return frame if how is None else frame.transpose(how)
 
 
 def _shrink(frame: Image.Image) -> Image.Image:

@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from app.ml import preprocess
 from app.ml.errors import CorruptImage, ImageTooLarge, InvalidImage, InvalidPixels
@@ -128,6 +128,52 @@ def test_a_photo_is_turned_upright_by_its_exif_orientation() -> None:
     plain = io.BytesIO()
     Image.fromarray(upright).save(plain, format="JPEG", quality=95)
     assert np.abs(x - preprocess.from_image(plain.getvalue(), LIMIT)).max() < 0.05
+
+
+def exif_block(orientation: int, extra: tuple[int, int, int, bytes] | None = None) -> bytes:
+    """A little-endian EXIF block with Orientation and, if given, one more tag written by hand
+    as (tag, type, count, 4 value bytes): a tag of the wrong type, as some cameras write."""
+    entries = [(preprocess.EXIF_ORIENTATION, 3, 1, struct.pack("<HH", orientation, 0))]
+    if extra is not None:
+        entries = sorted([*entries, extra])
+    ifd = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHI", tag, kind, count) + value for tag, kind, count, value in entries)
+    return b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd + b"\0\0\0\0"
+
+
+def test_every_exif_orientation_is_turned_as_pillow_turns_it() -> None:
+    """The eight orientations, turned as ImageOps.exif_transpose turns them (what viewers
+    show), on a lossless PNG: the same 28x28 to the last bit."""
+    stored = np.zeros((40, 60), np.uint8)
+    stored[5:35, 8:14] = 255  # an asymmetric shape: each turn gives another picture
+    stored[5:11, 8:40] = 255
+    seen = []
+    for orientation in range(1, 9):
+        buf = io.BytesIO()
+        Image.fromarray(stored).save(buf, format="PNG", exif=exif_block(orientation))
+        shown = ImageOps.exif_transpose(Image.open(io.BytesIO(buf.getvalue())))
+        x = preprocess.from_image(buf.getvalue(), LIMIT)
+        np.testing.assert_array_equal(x, preprocess.from_image(png_bytes(np.asarray(shown)), LIMIT))
+        seen.append(x.tobytes())
+    assert len(set(seen)) == 8
+
+
+@pytest.mark.parametrize("extra", [
+    (0x011A, 2, 3, b"72\0\0"),  # XResolution written as text: exif_transpose raised TypeError
+    (0x0131, 11, 1, b"\0\0\xc0\x40"),  # Software written as a float
+    (0x0100, 1, 1, b"\x19\0\0\0"),  # ImageWidth written as a byte: it raised struct.error
+])
+def test_a_photo_with_a_mistyped_exif_tag_is_still_turned_upright(
+        extra: tuple[int, int, int, bytes]) -> None:
+    """Found by a review: with Orientation 6 and one other tag of the wrong type, every image
+    endpoint answered 500 (or called the picture corrupt), because ImageOps.exif_transpose
+    writes the EXIF block back out. Only the pixels are turned now."""
+    upright = l_shape(0, 255)
+    stored = np.ascontiguousarray(np.rot90(upright, k=1))  # orientation 6: shown turned 90° cw
+    buf = io.BytesIO()
+    Image.fromarray(stored).save(buf, format="PNG", exif=exif_block(6, extra))
+    np.testing.assert_array_equal(preprocess.from_image(buf.getvalue(), LIMIT),
+                                  preprocess.from_image(png_bytes(upright), LIMIT))
 
 
 def test_the_scan_limit_holds_for_a_jpeg_that_pillow_calls_mpo(
