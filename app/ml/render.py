@@ -75,10 +75,14 @@ def largest_scale(c: int, h: int, w: int, scale: int) -> int:
 
 
 def grid_png(maps: np.ndarray, *, scale: int = 4, norm: Norm = "channel",
-             colormap: Colormap = "viridis") -> bytes:
-    """(C, H, W) float maps -> one PNG: channels left to right, top to bottom, 8 per row."""
-    c, h, w = maps.shape
+             colormap: Colormap = "viridis", channel: int | None = None) -> bytes:
+    """(C, H, W) float maps -> one PNG: channels left to right, top to bottom, 8 per row.
+    `channel`: that one alone, coloured as in the whole grid (under norm="layer", on the
+    layer's range, not its own)."""
     levels = normalise(maps, norm)
+    if channel is not None:
+        levels = levels[channel:channel + 1]
+    c, h, w = levels.shape
     rows, cols, gap, width, height = grid_layout(c, h, w, scale)
     cell_h, cell_w = h * scale, w * scale
     canvas = np.full((height, width), 0, np.uint8)

@@ -218,6 +218,39 @@ def test_layer_png_is_a_grid_of_channels(client: TestClient,
     assert Image.open(BytesIO(one.content)).size == (30, 30)
 
 
+def test_layer_png_one_channel_keeps_the_colours_it_has_in_the_grid(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Found by a review: with channel=, norm=layer was ignored (the channel was cut out
+    before the colours were scaled, so "the whole layer" was that channel alone). A channel
+    drawn alone is now the same picture as its cell in the whole grid, in both scalings; in
+    grey, the layer's brightest unit is 255 and the channel's own top 255 per channel."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    _, png = test_digit_pngs[0]
+
+    def picture(query: str) -> np.ndarray:
+        r = client.post(f"/api/v1/featuremaps/max/pool1.png?colormap=gray&scale=1&{query}",
+                        content=png, headers={"content-type": "image/png"})
+        assert r.status_code == 200
+        return np.asarray(Image.open(BytesIO(r.content)))[:, :, 0]
+
+    pool1 = post_png(client, png, "?models=max&encoding=float32")["models"]["max"]["layers"][1]
+    assert pool1["name"] == "pool1"
+    values = np.frombuffer(base64.b64decode(pool1["data"]), np.float32).reshape(32, 13, 13)
+    channel = int(np.argsort(values.max(axis=(1, 2)))[16])  # one that is not the layer's top
+    assert 0 < values[channel].max() < values.max()
+    row, col = divmod(channel, 8)
+    for norm in ("layer", "channel"):
+        grid = picture(f"norm={norm}")
+        cell = grid[row * 14:row * 14 + 13, col * 14:col * 14 + 13]
+        alone = picture(f"norm={norm}&channel={channel}")
+        np.testing.assert_array_equal(alone, cell)
+        top = round(values[channel].max() / values.max() * 255) if norm == "layer" else 255
+        assert int(alone.max()) == top, norm
+
+
 @pytest.mark.parametrize("query", ["scale=2.0", "scale=%202", "channel=3&scale=1_0",
                                    "channel=0x3"])
 def test_layer_png_numbers_are_written_in_digits(

@@ -265,11 +265,8 @@ async def layer_png(
         result = engine.featuremaps(decode(payload, settings.max_image_pixels), [model],
                                     "float32")
         maps = next(item for item in result.nets[0].layers if item.name == layer)
-        values = maps.data.reshape(maps.shape)
-        if channel is not None:
-            values = values[channel:channel + 1]
-        png = grid_png(np.asarray(values, np.float32), scale=scale, norm=norm,
-                       colormap=colormap)
+        png = grid_png(np.asarray(maps.data.reshape(maps.shape), np.float32), scale=scale,
+                       norm=norm, colormap=colormap, channel=channel)
         return png, result.nets[0].prediction
 
     png, prediction = await gate.run(picture)
