@@ -118,10 +118,22 @@ export class MapGrid {
       const hit = hitTest(layout, x, y);
       return hit && { net, layer, ...hit };
     };
-    canvas.addEventListener('pointermove', (e) => this.onHover(at(e)));
-    canvas.addEventListener('pointerleave', () => this.onHover(null));
+    // Chromium gives a click whole-pixel coordinates and a pointermove fractional ones (a 2x
+    // screen's mouse, or a test's): a click on a channel's first row or column, outlined as
+    // hovered, landed in the gutter before it and enlarged nothing. A click where the pointer
+    // last moved enlarges the unit that is outlined.
+    let last = null; // {x, y, hit} of the last pointermove
+    canvas.addEventListener('pointermove', (e) => {
+      last = { x: e.clientX, y: e.clientY, hit: at(e) };
+      this.onHover(last.hit);
+    });
+    canvas.addEventListener('pointerleave', () => {
+      last = null;
+      this.onHover(null);
+    });
     canvas.addEventListener('click', (e) => {
-      const hit = at(e);
+      const here = last && Math.abs(e.clientX - last.x) < 1 && Math.abs(e.clientY - last.y) < 1;
+      const hit = here ? last.hit : at(e);
       if (hit) this.onOpen(hit);
     });
     // the keyboard's pointer: the arrow keys choose a channel (outlined), Enter enlarges it
