@@ -23,6 +23,9 @@ export class Inspector {
   #fromKeys = false; // opened from the keyboard: closing hands the channel back to the map
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
   #height; // holds the panel at its tallest height since it opened
+  #sized = null; // {result, net, layer, channel, weights}: what the sums' height was measured for
+  #sizing = 0; // a pending measure (setTimeout id) while drawings come
+  #sizedAt = -Infinity; // when the sums were last measured (performance.now())
 
   constructor(root, { lut, gradient, onHover, onGrow = () => {}, filters, infos }) {
     this.root = root;
@@ -192,7 +195,7 @@ export class Inspector {
   /** The explanation under the enlarged map, for the channel and drawing shown: a conv's
    * filters once they are here (until then the last channel's stay, so that the panel does
    * not jump), how a pool's units are made, or nothing. */
-  #explain() {
+  #explain(size = true) {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     const data = this.#layer();
@@ -204,6 +207,7 @@ export class Inspector {
       this.filter.replaceChildren(el('p', { class: 'note', text: `No weights: each unit is ${how} of `
         + `${before} channel ${channel}.` }));
       this.filter.dataset.channel = channel;
+      this.filter.style.minHeight = '';
       this.filter.hidden = false;
       return;
     }
@@ -213,24 +217,75 @@ export class Inspector {
       return;
     }
     if (w.channel !== channel) return; // the previous channel's, until these are here
-    this.filter.replaceChildren(...(w.weights.length === 1
-      ? filterView(w.weights, w.bias, data ? data.high[channel] : null)
-      : sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads))));
+    const sums = w.weights.length > 1;
+    this.filter.replaceChildren(...(sums
+      ? sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads))
+      : filterView(w.weights, w.bias, data ? data.high[channel] : null)));
     this.filter.dataset.channel = channel; // whose explanation is shown (tests wait for it)
     this.filter.hidden = false;
+    if (!sums) this.filter.style.minHeight = '';
+    else if (size) this.#sizeSoon();
+  }
+
+  /**
+   * Measure the sums' height now, or, while drawings come faster than every 200 ms, once
+   * they pause (the pointer is on the pad then, not on the enlarged map).
+   */
+  #sizeSoon() {
+    clearTimeout(this.#sizing);
+    if (performance.now() - this.#sizedAt > 200) this.#sizeSums();
+    else this.#sizing = setTimeout(() => this.#sizeSums(), 200);
+  }
+
+  /**
+   * A deeper conv's sum is said for the unit under the cursor, and one unit's words can be a
+   * line longer than another's (more channels named, the rounding note): docked at the
+   * window's foot, the panel grew upwards and the map moved 18 px under the pointer. Every
+   * unit's words on this drawing are laid out once, off-screen in a copy of the
+   * explanation's box, and the explanation keeps the height of the tallest.
+   */
+  #sizeSums() {
+    this.#sizedAt = performance.now();
+    const w = this.#weights;
+    const data = this.#layer();
+    if (!this.#hit || !w || !data || w.weights.length === 1 || this.filter.hidden) return;
+    const { net, layer, channel } = this.#hit;
+    if (w.net !== net || w.layer !== layer || w.channel !== channel) return;
+    const key = { result: this.#result, net, layer, channel, weights: w };
+    if (this.#sized && Object.keys(key).every((k) => this.#sized[k] === key[k])) return;
+    this.#sized = key;
+    const reads = this.infos[net]?.layers.find((l) => l.name === layer)?.reads;
+    const before = reads?.layer ?? 'the layer before';
+    const [, h, width] = data.shape;
+    const probe = this.filter.cloneNode(false);
+    probe.removeAttribute('data-channel');
+    probe.setAttribute('aria-hidden', 'true');
+    Object.assign(probe.style, {
+      position: 'absolute', visibility: 'hidden', minHeight: '', width: `${this.filter.getBoundingClientRect().width}px`,
+    });
+    this.root.append(probe);
+    let tallest = 0;
+    for (let row = 0; row < h; row += 1) {
+      for (let col = 0; col < width; col += 1) {
+        probe.replaceChildren(...sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads, [row, col])));
+        tallest = Math.max(tallest, probe.getBoundingClientRect().height);
+      }
+    }
+    probe.remove();
+    this.filter.style.minHeight = `${Math.ceil(tallest)}px`;
   }
 
   /** What a deeper conv unit adds up on the drawing shown: the unit under the cursor, or
    * without one the channel's strongest (on a silent channel, the one whose sum is highest).
    * Null before any drawing. */
-  #unitSum(w, reads) {
+  #unitSum(w, reads, at = this.#cursor) {
     const { net, channel } = this.#hit;
     const data = this.#layer();
     const prev = this.#result?.models[net]?.layers.find((l) => l.name === reads?.layer);
     if (!data || !prev) return null;
     const [, h, width] = data.shape;
     const total = (parts) => parts.reduce((a, b) => a + b, w.bias);
-    let unit = this.#cursor;
+    let unit = at;
     let parts = null;
     if (!unit && data.high[channel] > data.low[channel]) {
       // the first highest unit, as quantised: the maps' order, rows then columns
@@ -253,7 +308,7 @@ export class Inspector {
     parts ??= convParts(prev, w.weights, reads, row, col);
     return {
       row, col, parts, total: total(parts), value: valueAt(data, channel, row, col),
-      cursor: this.#cursor !== null, rows: windowSpan(reads, row, prev.shape[1]), cols: windowSpan(reads, col, prev.shape[2]),
+      cursor: at !== null, rows: windowSpan(reads, row, prev.shape[1]), cols: windowSpan(reads, col, prev.shape[2]),
     };
   }
 
@@ -318,7 +373,7 @@ export class Inspector {
     Object.assign(this.mark.dataset, { row, col, value: value.toFixed(6) });
     this.value.textContent = `row ${row}, col ${col}: ${fmt(value)}`; // as the trace writes it
     this.onHover({ net, layer, channel, row, col });
-    if (explain && this.#weights?.weights.length > 1) this.#explain(); // the sum is this unit's now
+    if (explain && this.#weights?.weights.length > 1) this.#explain(false); // the sum is this unit's now
   }
 }
 
