@@ -36,6 +36,7 @@ class App {
   #shifts = null; // {key, promise} for `current`
   #nudges = Promise.resolve();
   #loaded = null; // {body, label, picked}: the upload or sample under the strokes, as sent
+  #moves = []; // {body, label, dx, dy}: the input before each nudge since it was last unmoved
 
   constructor(config, catalogue) {
     this.config = config;
@@ -161,8 +162,7 @@ class App {
       byId('picked').textContent = ''; // drawn over: no longer the sample as labelled
       // a new stroke: whatever is in flight (an upload, a nudge) no longer describes the pad
       this.generation += 1;
-      this.offset = [0, 0];
-      this.nudge.setOffset(0, 0);
+      this.#unmove();
       if (this.live && !this.live.ready) this.live.open(); // reconnect once per stroke
     }
     this.#push({
@@ -179,7 +179,12 @@ class App {
     this.#reset();
   }
 
+  /** Take back the last nudge, or else the last stroke. */
   undo() {
+    if (this.#moves.length) {
+      this.#unnudge();
+      return;
+    }
     if (!this.pad.undo()) return;
     this.#syncUndo();
     this.generation += 1;
@@ -188,8 +193,7 @@ class App {
       this.#reset();
       return;
     }
-    this.offset = [0, 0];
-    this.nudge.setOffset(0, 0);
+    this.#unmove();
     // back to an upload or sample alone: the image it came from, not the pad redrawn from
     // its 28x28 view, which preprocessing would crop, scale and centre again (a review saw
     // avg's answer for sample #18 flip from 5 to 3 after a stroke and an undo)
@@ -205,6 +209,38 @@ class App {
         this.#refreshShifts(current);
       },
     });
+  }
+
+  /**
+   * Found by a review: Undo after two nudges took back the last stroke, dropped both nudges
+   * without a word, and left the nudge numbers of an input no longer shown. It takes back
+   * the last nudge: the input before it is sent again (the pad was not moved), and the
+   * numbers, which were for another input, are cleared.
+   */
+  #unnudge() {
+    const back = this.#moves.pop();
+    this.#syncUndo();
+    this.generation += 1;
+    this.#push({
+      source: 'undo', what: 'the input before the nudge',
+      makeBody: async () => back.body,
+      then: (current) => {
+        current.label = back.label;
+        this.nudge.clear();
+        this.offset = this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
+        this.nudge.setOffset(...this.offset);
+        if (this.#moves.length) this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
+        this.#refreshShifts(current);
+      },
+    });
+  }
+
+  /** The input is the drawing's, unmoved: no nudge to take back, none said, no numbers. */
+  #unmove() {
+    this.#moves = [];
+    this.offset = [0, 0];
+    this.nudge.clear();
+    this.#syncUndo();
   }
 
   /** Send an image file (an upload or a sample digit) and put what the model saw on the pad;
@@ -223,10 +259,8 @@ class App {
         current.label = label;
         this.#loaded = { body, label, picked };
         this.pad.setBase(current.result.input);
-        this.#syncUndo();
         byId('picked').textContent = picked;
-        this.offset = [0, 0];
-        this.nudge.setOffset(0, 0);
+        this.#unmove();
         this.#refreshShifts(current);
       },
     });
@@ -268,6 +302,8 @@ class App {
         makeBody: async () => body,
         then: (next) => {
           next.label = current.label; // the same digit, moved
+          this.#moves.push({ body: current.body, label: current.label, dx, dy });
+          this.#syncUndo();
           this.offset = [this.offset[0] + dx, this.offset[1] + dy];
           this.nudge.setOffset(...this.offset);
           this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
@@ -440,13 +476,14 @@ class App {
     return last ? 'left' : 'right';
   }
 
-  /** Undo is offered only while there is a stroke to take back. */
+  /** Undo is offered only while there is a nudge or a stroke to take back. */
   #syncUndo() {
-    byId('undo').disabled = !this.pad.canUndo;
+    byId('undo').disabled = !this.pad.canUndo && !this.#moves.length;
   }
 
   #reset() {
     this.#loaded = null;
+    this.#moves = [];
     byId('pad-pred').textContent = '';
     this.#syncUndo();
     byId('picked').textContent = '';

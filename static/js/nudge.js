@@ -77,7 +77,7 @@ export class NudgePanel {
       .filter(([d]) => d !== 0)
       .map(([d, plus, minus]) => `${Math.abs(d)} px ${d > 0 ? plus : minus}`);
     this.status.textContent = `The input is moved ${moves.join(' and ')} (zero fill). `
-      + 'A new stroke, sample or upload starts again from an unmoved input.';
+      + 'Undo takes back the last nudge; a new stroke, sample or upload starts again from an unmoved input.';
   }
 
   clear() {

@@ -100,6 +100,35 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     assert "is moved" not in fm.page.locator("#nudge-status").inner_text()
 
 
+def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -> None:
+    """Found by a review: after two strokes and two nudges, Undo took back the second stroke,
+    dropped both nudges without a word, and left the numbers of the last nudge, for an
+    input no longer shown. It takes back the nudges one by one, then the strokes."""
+    fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
+    fm.after_paint(lambda: fm.stroke([(0.2, 0.5), (0.8, 0.5)], steps=8), source="pad")
+    drawn = fm.input_pixels()
+    pad = fm.canvas_rgba("#pad")
+    for _ in range(2):
+        fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 2, 0))
+    assert set(nudge_numbers(fm).values()) != {"–"}
+    status = fm.page.locator("#nudge-status")
+    assert status.inner_text().startswith("The input is moved 2 px right (zero fill). Undo takes")
+
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
+    assert status.inner_text().startswith("The input is moved 1 px right (zero fill).")
+    assert set(nudge_numbers(fm).values()) == {"–"}  # they were for the input undone
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), drawn)
+    assert status.inner_text() == ""
+    np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)  # the strokes are all there
+    # then the strokes, the last first
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    assert not np.array_equal(fm.input_pixels(), drawn)
+    assert fm.page.locator("#undo").is_enabled()
+
+
 def test_a_nudge_brings_its_numbers_into_view_on_a_short_screen(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """The sidebar scrolls on its own; on a 720 px screen a nudge from the keyboard, with the
