@@ -89,6 +89,13 @@ export function probability(p, digits = 1) {
   return percent(p, digits);
 }
 
+/** "= 43.2%", or "> 99.9%" and "< 0.1%" where probability() writes a bound: "p = >99.9%"
+ * reads as nonsense. */
+export function equalsProbability(p, digits = 1) {
+  const text = probability(p, digits);
+  return /^[<>]/.test(text) ? `${text[0]} ${text.slice(1)}` : `= ${text}`;
+}
+
 export function percent(value, digits = 1) {
   return `${(value * 100).toFixed(digits)}%`;
 }

@@ -5,7 +5,7 @@
 
 import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
-import { el, fmt, layerTable, percent, probability } from './dom.js';
+import { el, equalsProbability, fmt, layerTable, percent, probability } from './dom.js';
 import { stepCell } from './geometry.js';
 import { movedAlong } from './nudge.js';
 
@@ -272,7 +272,7 @@ export class ShiftLab {
     const dx = this.#shifts.shifts[c];
     const dy = this.#shifts.shifts[r];
     fig.readout.textContent = `moved dx ${signedShift(dx)}, dy ${signedShift(dy)}: predicts ${m.grid.prediction[r][c]} `
-      + `(${probability(m.grid.probability[r][c])}); p(${m.prediction}) = ${probability(m.grid.reference[r][c])}`;
+      + `(${probability(m.grid.probability[r][c])}); p(${m.prediction}) ${equalsProbability(m.grid.reference[r][c])}`;
     // the cell read is outlined: a tap or a key press has no pointer to show where it is
     this.#paint(fig.canvas, m);
     const ctx = context(fig.canvas);

@@ -332,15 +332,18 @@ def cell_reading(m: dict[str, Any], shifts: list[int], r: int, c: int) -> str:
     def signed(v: int) -> str:  # as the grid's axes: +4, 0, -2
         return f"+{v}" if v > 0 else str(v)
 
+    reference = shown(grid["reference"][r][c])
+    # a bound is said as one: p(7) > 99.9%, not p(7) = >99.9% (found by a review)
+    relation = f"{reference[0]} {reference[1:]}" if reference[0] in "<>" else f"= {reference}"
     return (f"moved dx {signed(shifts[c])}, dy {signed(shifts[r])}: "
             f"predicts {grid['prediction'][r][c]} ({shown(grid['probability'][r][c])}); "
-            f"p({m['prediction']}) = {shown(grid['reference'][r][c])}")
+            f"p({m['prediction']}) {relation}")
 
 
-def shifts_of_a_seven(fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]],
-                      net: str) -> tuple[dict[str, Any], list[int]]:
-    """Upload the test digit 7; once the shift lab has painted, one network's shifts as the
-    API gives them, and the shift of each row and column."""
+def shifts_of_test_digit_7(fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]],
+                           net: str) -> tuple[dict[str, Any], list[int]]:
+    """Upload MNIST test digit #7 (a 9); once the shift lab has painted, one network's
+    shifts as the API gives them, and the shift of each row and column."""
     _, path = digit_files[7]
     png = path.read_bytes()
     fm.after_paint(lambda: fm.upload(path.name, png, "image/png"), source="upload")
@@ -351,10 +354,11 @@ def shifts_of_a_seven(fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Pat
 
 def test_the_shift_cells_read_out_by_keyboard(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
-    m, shifts = shifts_of_a_seven(fm, digit_files, "max")
+    m, shifts = shifts_of_test_digit_7(fm, digit_files, "max")
     readout = fm.page.locator('.heat-fig[data-net="max"] .cell-readout')
     fm.page.focus('canvas.heat[data-net="max"]')  # starts at the unshifted cell
     assert readout.inner_text() == cell_reading(m, shifts, 4, 4)
+    assert readout.inner_text().endswith("p(9) > 99.9%")  # test digit #7, a 9, unshifted
     for key in ("ArrowLeft", "ArrowLeft", "ArrowUp"):
         fm.page.keyboard.press(key)
     assert readout.inner_text() == cell_reading(m, shifts, 3, 2)
@@ -374,7 +378,7 @@ def test_the_shift_cells_read_out_by_keyboard(
 
 def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
         phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
-    m, shifts = shifts_of_a_seven(phone, digit_files, "avg")
+    m, shifts = shifts_of_test_digit_7(phone, digit_files, "avg")
     canvas = phone.page.locator('canvas.heat[data-net="avg"]')
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
