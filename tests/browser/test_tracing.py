@@ -4,7 +4,6 @@ the enlarged channel; the colour scale switch."""
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 from typing import Any
 
