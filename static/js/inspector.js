@@ -70,6 +70,7 @@ export class Inspector {
     root.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') this.close();
       else if (e.key === '[' || e.key === ']') this.#step(e.key === '[' ? -1 : 1);
+      else if (e.key === 'Tab') this.#tab(e);
     });
     this.canvas.addEventListener('pointermove', (e) => this.#pointer(e));
     this.canvas.addEventListener('pointerdown', (e) => this.#pointer(e));
@@ -86,6 +87,24 @@ export class Inspector {
 
   get isOpen() {
     return this.#hit !== null;
+  }
+
+  /**
+   * The panel comes last in the document, so Tab from its last control went to the top of
+   * the page and the place in the maps was lost (found by a review). It reads as if it
+   * followed the map that opened it: Tab past its end goes on to what follows that map,
+   * Shift+Tab before its start back to the map.
+   */
+  #tab(e) {
+    const opener = this.#opener;
+    const inside = focusables(this.root);
+    if (!(opener instanceof HTMLElement) || !opener.isConnected || opener === document.body || !inside.length) return;
+    if (document.activeElement !== (e.shiftKey ? inside[0] : inside.at(-1))) return;
+    const target = e.shiftKey ? opener : focusables(document.body).find((n) => !this.root.contains(n)
+      && (opener.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_FOLLOWING));
+    if (!target) return;
+    e.preventDefault();
+    target.focus();
   }
 
   /** Dock on the 'left' or 'right' (see open). */
@@ -375,6 +394,12 @@ export class Inspector {
     this.onHover({ net, layer, channel, row, col });
     if (explain && this.#weights?.weights.length > 1) this.#explain(false); // the sum is this unit's now
   }
+}
+
+/** What Tab reaches under `root`, in document order (none hidden or disabled). */
+function focusables(root) {
+  return [...root.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')]
+    .filter((n) => n.tabIndex >= 0 && !n.disabled && n.getClientRects().length > 0);
 }
 
 const PANEL = [27, 30, 37]; // page.css --panel

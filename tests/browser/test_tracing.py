@@ -384,6 +384,33 @@ def test_the_arrow_keys_choose_the_channel_that_enter_enlarges(
     assert mark.is_visible()
 
 
+def test_tab_leaves_the_enlarged_channel_for_the_map_after_the_one_it_came_from(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a review: the panel comes last in the document, and Tab from its last button
+    went to the top of the page (Undo), losing the place in the maps. Tab past its end now
+    goes on to the map after the one that opened it, Shift+Tab before its start back to it."""
+    upload_digit(fm, digit_files[0][1])
+    active = "[document.activeElement.dataset.net, document.activeElement.dataset.layer]"
+    fm.page.focus('canvas.map[data-net="max"][data-layer="conv1"]')
+    fm.page.keyboard.press("ArrowRight")
+    fm.page.keyboard.press("ArrowRight")  # channel 1: both step buttons are enabled
+    fm.page.keyboard.press("Enter")
+    inspector = fm.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    assert inspector.locator("h2").inner_text() == "max conv1, channel 1"
+    labels = []
+    for _ in range(3):
+        fm.page.keyboard.press("Tab")
+        labels.append(fm.page.evaluate("document.activeElement.getAttribute('aria-label')"))
+    assert labels[:2] == ["previous channel ([)", "next channel (])"]
+    assert fm.page.evaluate(active) == ["avg", "conv1"]  # the map after max conv1
+    assert inspector.is_visible()  # still open, moved off the map now reached
+    # back into the panel from its start: Shift+Tab from the close button goes to the map
+    inspector.locator("button[aria-label^='Close']").focus()
+    fm.page.keyboard.press("Shift+Tab")
+    assert fm.page.evaluate(active) == ["max", "conv1"]
+
+
 def test_the_enlarged_channel_moves_off_the_map_the_keyboard_reaches(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """Found by an accessibility audit: opened from max, it docks over the avg column, and
