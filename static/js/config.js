@@ -29,7 +29,8 @@ export const UI = Object.freeze({
   }),
   legend: Object.freeze({
     channel: 'Each small square is one channel\'s map; each pixel one unit. Colour shows how strongly a unit '
-      + 'responds: dark purple is the lowest value of that channel, yellow its highest. Conv maps come after '
+      + 'responds: dark purple is the lowest value of that channel, yellow its highest (the values under each map '
+      + 'span all its channels). Conv maps come after '
       + 'ReLU, so 0 (no response) is the lowest a unit can give: dark purple is 0 unless the whole channel responds. '
       + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink.',
     layer: 'Each small square is one channel\'s map; each pixel one unit. One scale for the whole layer: dark '

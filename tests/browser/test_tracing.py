@@ -197,11 +197,15 @@ def test_the_colour_scale_switches_between_channel_and_layer(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     _, path = digit_files[0]
     expected = upload_digit(fm, path)
-    assert "dark purple is 0 unless the whole channel responds" in fm.page.locator(
-        "#legend-text").inner_text()
+    legend = fm.page.locator("#legend-text").inner_text()
+    assert "dark purple is 0 unless the whole channel responds" in legend
+    # found by a review: the range under a map could be read as its colours' in this scale
+    assert "yellow its highest (the values under each map span all its channels)" in legend
     conv2 = expected["models"]["avg"]["layers"]["conv2"]
     varying = int((conv2["high"] > conv2["low"]).sum())
     lo, hi = conv2["low"].min(), conv2["high"].max()
+    caption = fm.page.locator('.map-cell[data-net="avg"][data-layer="conv2"] .range')
+    assert caption.inner_text() == f"values {lo:.2f} to {hi:.2f}"
     at_layer_max = int((np.rint((conv2["high"] - lo) / (hi - lo) * 255) == 255).sum())
     assert channels_reaching_the_top(fm, "avg", "conv2", (64, 11, 11)) == varying
     fm.page.check('input[name="norm"][value="layer"]')
