@@ -16,7 +16,7 @@ import time
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -137,10 +137,16 @@ def default_batch_size(engine: Engine) -> int:
     return 4096 if engine.device.type == "cuda" else 256
 
 
+class Abandoned(Exception):
+    """extract() stopped between batches: whoever asked for the maps is gone."""
+
+
 def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
             layers: Sequence[str] | None = None,
-            batch_size: int | None = None) -> dict[str, np.ndarray]:
-    """Maps of the chosen layers (all when None) of the chosen networks for every image."""
+            batch_size: int | None = None,
+            stop: Callable[[], bool] | None = None) -> dict[str, np.ndarray]:
+    """Maps of the chosen layers (all when None) of the chosen networks for every image.
+    `stop`, asked before each batch: True ends the work with Abandoned."""
     batch_size = batch_size or default_batch_size(engine)
     images = images_from_array(images)
     nets = engine.nets(models)
@@ -159,6 +165,8 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
             out[f"{base}/high"] = np.empty((n, c), np.float32)
     with torch.inference_mode():
         for start, b, data, floats in packed_batches(engine, nets, layout, images, batch_size):
+            if stop is not None and stop():
+                raise Abandoned(f"stopped after {start:,} of {n:,} images")
             end = start + b
             for slot in layout.nets:
                 out[f"{slot.variant}/probabilities"][start:end] = \

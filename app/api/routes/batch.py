@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.requests import ClientDisconnect
 
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.inputs import check_query, media_type, multipart_file
@@ -82,7 +85,27 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
             raise InvalidParameter(
                 f"the answer would be {size:,} bytes, over the limit of "
                 f"{settings.max_batch_response_bytes:,}: ask for fewer layers= or fewer images")
-        return batch.npz_bytes(batch.extract(engine, images, names, chosen))
+        return batch.npz_bytes(batch.extract(engine, images, names, chosen, stop=left.is_set))
 
-    return Response(await gate.run(answer), media_type="application/x-npz",
+    # Found by a review: a client that left while its maps were made (curl stopped with
+    # Ctrl-C) kept a batch slot busy to the end, and was logged as a 200 of hundreds of MB.
+    # The body is read, so the next message is the client leaving: the work stops at the
+    # next batch, and the request is a 499 as for a client that leaves mid-upload.
+    left = threading.Event()
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        left.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        npz = await gate.run(answer)
+    except batch.Abandoned as exc:
+        raise ClientDisconnect from exc
+    finally:
+        watcher.cancel()
+    if left.is_set():
+        raise ClientDisconnect
+    return Response(npz, media_type="application/x-npz",
                     headers={"Content-Disposition": 'attachment; filename="featuremaps.npz"'})
