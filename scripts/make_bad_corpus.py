@@ -141,7 +141,7 @@ def cases() -> dict[str, dict[str, Any]]:
        "body is not valid JSON (Expecting ',' delimiter: line 1 column 18 (char 17))")
     js("json-deeply-nested", b"[" * 100_000 + b"]" * 100_000, 422,
        'JSON nested deeper than 3 levels; send {"pixels": 28x28 numbers in 0..1}')
-    js("json-empty", b"", 422, 'empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
+    js("json-empty", b"", 400, 'empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
     js("json-no-pixels", {"image": []}, 422, "unknown JSON field 'image'; accepted: pixels, "
        "preprocess")
     js("json-missing-pixels", {}, 422, 'JSON body has no "pixels": send 28x28 numbers in 0..1')

@@ -116,7 +116,8 @@ def _too_deep(text: bytes, limit: int) -> bool:
 def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     """The `pixels` array and `preprocess` flag of a JSON body."""
     if not body.strip():
-        raise InvalidPixels('empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
+        # 400 as for an empty image body (it was a 422): nothing was sent, nothing was invalid
+        raise EmptyBody('empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
     try:
         # JSON is UTF-8 (RFC 8259), which the depth check's byte scan relies on: json.loads
         # alone would also take UTF-16, where the bytes of a character can read as a quote
