@@ -31,16 +31,23 @@ from app.ml.nets import Net
 from app.ml.pack import Layout, pack_on_device, pack_on_host
 
 
+# the shapes a batch of images may have besides (N, 28, 28): one image, PyTorch's layout and
+# Keras's (channels last, as the article's model and x_train[..., None] have it)
+SHAPES = "(N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1)"
+
+
+def _is_images(shape: tuple[int, ...]) -> bool:
+    return shape == (28, 28) or (len(shape) == 3 and shape[1:] == (28, 28)) or (
+        len(shape) == 4 and shape[1:] in ((1, 28, 28), (28, 28, 1)))
+
+
 def images_from_array(arr: np.ndarray) -> np.ndarray:
     """(N, 28, 28) integers (levels 0..255, as uint8) or floats (0..1) -> (N, 28, 28) uint8
     or float32, checked. Any integer type counts as levels: an array built from Python ints
     is int64, and holds what a uint8 image would."""
-    if arr.ndim == 2 and arr.shape == (28, 28):
-        arr = arr[None]
-    if arr.ndim == 4 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 3 or arr.shape[1:] != (28, 28):
-        raise InvalidPixels(f"images must have shape (N, 28, 28); got {tuple(arr.shape)}")
+    if not _is_images(arr.shape):
+        raise InvalidPixels(f"images must have shape {SHAPES}; got {tuple(arr.shape)}")
+    arr = arr.reshape(-1, 28, 28)  # a view: one image, or a channel axis of 1 dropped
     if arr.shape[0] == 0:
         raise InvalidPixels("no images: the array has N = 0")
     if arr.dtype == np.uint8:
@@ -192,7 +199,8 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 def _array_from_npy(stream: BinaryIO, size: int, max_images: int) -> np.ndarray:
     """Read one .npy from `stream` (`size` bytes), its header checked before any allocation:
-    a number dtype, shape (N, 28, 28) (or (28, 28), (N, 1, 28, 28)), N <= max_images, and
+    a number dtype, shape (N, 28, 28) (or (28, 28), (N, 1, 28, 28), (N, 28, 28, 1)),
+    N <= max_images, and
     exactly as many data bytes as the header declares."""
     try:
         version = np.lib.format.read_magic(stream)
@@ -219,10 +227,8 @@ def _array_from_npy(stream: BinaryIO, size: int, max_images: int) -> np.ndarray:
         raise InvalidPixels(f"images must be uint8 (0..255) or float (0..1); got {dtype}")
     if dtype.itemsize > 8:  # long double ('<f16'): its layout differs between platforms
         raise InvalidPixels(f"float images must be float16, float32 or float64; got {dtype}")
-    if shape not in ((28, 28),) and not (
-            len(shape) == 3 and shape[1:] == (28, 28)) and not (
-            len(shape) == 4 and shape[1:] == (1, 28, 28)):
-        raise InvalidPixels(f"images must have shape (N, 28, 28); got {tuple(shape)}")
+    if not _is_images(tuple(shape)):
+        raise InvalidPixels(f"images must have shape {SHAPES}; got {tuple(shape)}")
     n = 1 if len(shape) == 2 else int(shape[0])
     if n > max_images:
         raise ImageTooLarge(f"{n:,} images; the limit is {max_images:,} per request "

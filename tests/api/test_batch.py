@@ -54,6 +54,24 @@ def test_float_images_and_npz_input(client: TestClient) -> None:
     assert len(set(z["avg/prediction"].tolist())) == 1  # three identical images
 
 
+def test_pytorch_and_keras_layouts_give_the_same_maps(client: TestClient) -> None:
+    """An (N, 1, 28, 28) batch as PyTorch holds it, or (N, 28, 28, 1) as Keras does (the
+    article's model; found by a review, it was refused), is the (N, 28, 28) batch."""
+    images = np.zeros((3, 28, 28), np.uint8)
+    images[0, 4:24, 13:15] = 255
+    images[1, 13:15, 4:24] = 200
+    images[2, 6:22, 6:22] = 90
+    answers = [client.post("/api/v1/featuremaps/batch?layers=pool1", content=body).content
+               for body in (npy(images), npy(images[:, None]), npy(images[..., None]),
+                            npy(np.asfortranarray(images[..., None])))]
+    plain = np.load(io.BytesIO(answers[0]))
+    for answer in answers[1:]:
+        z = np.load(io.BytesIO(answer))
+        assert sorted(z.files) == sorted(plain.files)
+        for name in plain.files:
+            np.testing.assert_array_equal(z[name], plain[name])
+
+
 def npy_with_shape(shape: str, descr: str = "|u1", version: bytes = b"\x01\x00") -> bytes:
     """A .npy of 784 data bytes whose header declares `shape`, `descr` and `version`, as
     written."""
@@ -71,7 +89,9 @@ def npz(**arrays: np.ndarray) -> bytes:
 
 @pytest.mark.parametrize(("body", "status", "detail"), [
     (npy(np.zeros((2, 28, 27), np.uint8)), 422,
-     "images must have shape (N, 28, 28); got (2, 28, 27)"),
+     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1); got (2, 28, 27)"),
+    (npy(np.zeros((2, 28, 28, 3), np.uint8)), 422,
+     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1); got (2, 28, 28, 3)"),
     (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
     (npy(np.full((1, 28, 28), 2.0)), 422,
      "float images must lie in 0..1; found 2.0..2.0 (send integers, as uint8, for 0..255)"),

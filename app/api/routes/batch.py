@@ -22,8 +22,8 @@ router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 BATCH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "An .npy of shape (N, 28, 28) (integers 0..255, e.g. uint8, or floats "
-                       "0..1), or an .npz "
+        "description": "An .npy of shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1) "
+                       "(integers 0..255, e.g. uint8, or floats 0..1), or an .npz "
                        "holding it as 'images', as the raw body or as a multipart field "
                        "'file'. Images are used as they are (no preprocessing).",
         "content": {
