@@ -72,6 +72,31 @@ def test_pytorch_and_keras_layouts_give_the_same_maps(client: TestClient) -> Non
             np.testing.assert_array_equal(z[name], plain[name])
 
 
+def test_an_answer_too_large_is_refused_from_the_header_before_inflating(
+        client: TestClient) -> None:
+    """Found by a review: 40,000 compressed images (a 40 kB .npz) were inflated and copied,
+    hundreds of MB and a second, before their answer was found too large. The header's
+    number of images decides: the member's data is damaged near its end here, and is never
+    read."""
+    import zipfile
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, images=np.zeros((40_000, 28, 28), np.uint8))
+    body = bytearray(buf.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(body))).getinfo("images.npy")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    end = start + info.compress_size
+    body[end - 64:end - 32] = b"\xff" * 32  # deflate data an inflation stumbles on
+    r = client.post("/api/v1/featuremaps/batch", content=bytes(body))
+    size = 40_000 * 78_112  # every map of max and avg, their ranges and probabilities
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        f"the answer would be {size:,} bytes, over the limit of 536,870,912: ask for fewer "
+        "layers= or fewer images")})
+    # a few layers fit: the same images are then read to the end, damage and all
+    r = client.post("/api/v1/featuremaps/batch?layers=conv3", content=bytes(body))
+    assert r.status_code == 422 and r.json()["detail"].startswith("body is not a readable .npz")
+
+
 def npy_with_shape(shape: str, descr: str = "|u1", version: bytes = b"\x01\x00") -> bytes:
     """A .npy of 784 data bytes whose header declares `shape`, `descr` and `version`, as
     written."""

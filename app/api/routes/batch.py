@@ -76,15 +76,17 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     if not body:
         raise EmptyBody("empty body: send an .npy or .npz of (N, 28, 28) images")
 
-    def answer() -> bytes:
-        """Parse (sizes checked from the headers first), extract, pack the .npz."""
-        images = batch.read_npy_or_npz(body, settings.max_batch_images)
-        n = 1 if images.ndim == 2 else len(images)
+    def fits(n: int) -> None:
+        """The answer's size, known from the header's number of images."""
         size = n * batch.bytes_per_image(layout)
         if size > settings.max_batch_response_bytes:
             raise InvalidParameter(
                 f"the answer would be {size:,} bytes, over the limit of "
                 f"{settings.max_batch_response_bytes:,}: ask for fewer layers= or fewer images")
+
+    def answer() -> bytes:
+        """Parse (sizes checked from the headers first), extract, pack the .npz."""
+        images = batch.read_npy_or_npz(body, settings.max_batch_images, check=fits)
         return batch.npz_bytes(batch.extract(engine, images, names, chosen, stop=left.is_set))
 
     # Found by a review: a client that left while its maps were made (curl stopped with
