@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.inputs import check_query, media_type, multipart_file
 from app.api.routes.featuremaps import ERRORS, InvalidParameter, ModelsQuery, parse_models
+from app.api.schemas import ErrorOut
 from app.ml import batch
 from app.ml.errors import EmptyBody, UnknownName
 from app.ml.names import split_names
@@ -48,7 +49,9 @@ LayersQuery = Annotated[str | None, Query(
                      "description": "arrays '<model>/<layer>' (N, C, H, W) uint8 with "
                                     "'<model>/<layer>/low' and '/high' (N, C), "
                                     "'<model>/probabilities' (N, 10), '<model>/prediction' (N,)"},
-               **ERRORS},
+               **ERRORS,
+               # the body is read by its signature, whatever its Content-Type
+               415: {"model": ErrorOut, "description": "a body sent with a Content-Encoding"}},
     openapi_extra=BATCH_BODY,
 )
 async def featuremaps_batch(request: Request, engine: EngineDep, settings: SettingsDep,
