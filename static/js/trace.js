@@ -78,7 +78,10 @@ export class Tracer {
       el('strong', { text: `${hit.net} ${hit.layer}` }), `, channel ${channel}, unit (row ${row}, col ${col}) = ${fmt(value)}`,
     ];
     if (info.kind === 'pool') lines.push(el('br'), ...this.#window(hit, info, maps, unit, value));
-    lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${info.receptive_field.size}x${info.receptive_field.size} receptive field, outlined on the input)`);
+    // the tip and the enlarged channel show far from the input: page.css hides the words
+    // that point to it there (found by a review)
+    lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${info.receptive_field.size}x${info.receptive_field.size} receptive field`,
+      el('span', { class: 'on-input', text: ', outlined on the input' }), ')');
     this.readout.replaceChildren(...lines);
     for (const mirror of this.mirrors) mirror.replaceChildren(...lines.map((n) => (typeof n === 'string' ? n : n.cloneNode(true))));
   }
