@@ -26,8 +26,9 @@ export function setText(node, text) {
  * Hold `node` at the tallest height it has had: text that grows and shrinks as the pointer
  * moves over the maps would otherwise move what lies after it (or, for a panel docked at the
  * window's foot, what lies above it) at every step. It grows when a longer text than any
- * before needs the room, and then stays; a change of the window's size, or release(),
- * starts again from its own height. `onGrow()` is told each time it grew; `active()` says
+ * before needs the room, and then stays; a change of the window's width, or release(),
+ * starts again from its own height (not of its height alone: a phone's browser changes
+ * that as its address bar hides and shows, at every scroll). `onGrow()` is told each time it grew; `active()` says
  * whether to hold now (not while the node is hidden).
  */
 export class HeightHold {
@@ -39,7 +40,11 @@ export class HeightHold {
     this.active = active;
     // after whatever changed the node's content, before the next paint
     new ResizeObserver(() => this.#hold()).observe(node);
-    window.addEventListener('resize', () => this.release());
+    let width = window.innerWidth;
+    window.addEventListener('resize', () => {
+      if (window.innerWidth !== width) this.release();
+      width = window.innerWidth;
+    });
   }
 
   #hold() {

@@ -23,9 +23,8 @@ export class Inspector {
   #fromKeys = false; // opened from the keyboard: closing hands the channel back to the map
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
   #height; // holds the panel at its tallest height since it opened
-  #sized = null; // {result, net, layer, channel, weights}: what the sums' height was measured for
-  #sizing = 0; // a pending measure (setTimeout id) while drawings come
-  #sizedAt = -Infinity; // when the sums were last measured (performance.now())
+  #sized = null; // {result, net, layer, channel, weights, width}: what the sums' height was measured for
+  #sizing = 0; // a measure waiting for drawings to pause (setTimeout id)
 
   constructor(root, { lut, gradient, onHover, onGrow = () => {}, filters, infos }) {
     this.root = root;
@@ -83,6 +82,7 @@ export class Inspector {
     // opening the panel keeps its tallest height (page.css keeps the step buttons at its
     // foot); the page is told when it grew, as it may now cover the map last reached.
     this.#height = new HeightHold(root, { onGrow: () => this.onGrow(), active: () => this.#hit !== null });
+    window.addEventListener('resize', () => this.#sizeSoon(false)); // the sums rewrap
   }
 
   get isOpen() {
@@ -183,7 +183,7 @@ export class Inspector {
     this.hi.textContent = fmt(range.hi, 2);
     this.scale.setAttribute('aria-label', `colour scale from ${fmt(range.lo, 2)} to ${fmt(range.hi, 2)}`);
     if (this.#cursor) this.#show(...this.#cursor, false);
-    this.#explain();
+    this.#explain('later'); // a new drawing: measured once drawings pause
   }
 
   /** What a conv channel looks for: conv1's 3x3 weights on the input pixels, as a table
@@ -197,7 +197,7 @@ export class Inspector {
       const filters = await this.filters(net, layer, channel);
       if (!this.#showing(net, layer, channel)) return; // moved on
       this.#weights = { net, layer, channel, weights: filters.weights[0], bias: filters.bias[0] };
-      this.#explain();
+      this.#explain('now'); // opened or stepped to: measured before the pointer reaches the map
     } catch {
       // a view of the weights is a help, not the page's purpose: none is shown (and the last
       // channel's, kept while these were on their way, goes)
@@ -213,8 +213,9 @@ export class Inspector {
 
   /** The explanation under the enlarged map, for the channel and drawing shown: a conv's
    * filters once they are here (until then the last channel's stay, so that the panel does
-   * not jump), how a pool's units are made, or nothing. */
-  #explain(size = true) {
+   * not jump), how a pool's units are made, or nothing. `size`: when to measure a deeper
+   * conv's sums ('now', 'later' or null, see #sizeSums). */
+  #explain(size) {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     const data = this.#layer();
@@ -243,16 +244,15 @@ export class Inspector {
     this.filter.dataset.channel = channel; // whose explanation is shown (tests wait for it)
     this.filter.hidden = false;
     if (!sums) this.filter.style.minHeight = '';
-    else if (size) this.#sizeSoon();
+    else if (size) this.#sizeSoon(size === 'now');
   }
 
-  /**
-   * Measure the sums' height now, or, while drawings come faster than every 200 ms, once
-   * they pause (the pointer is on the pad then, not on the enlarged map).
-   */
-  #sizeSoon() {
+  /** Measure the sums' height now, or 200 ms after the last of a run of calls: a drawing
+   * in progress brings one every few milliseconds (the pointer is on the pad then, not on
+   * the enlarged map), and a change of the window's size a run of them. */
+  #sizeSoon(now) {
     clearTimeout(this.#sizing);
-    if (performance.now() - this.#sizedAt > 200) this.#sizeSums();
+    if (now) this.#sizeSums();
     else this.#sizing = setTimeout(() => this.#sizeSums(), 200);
   }
 
@@ -260,36 +260,38 @@ export class Inspector {
    * A deeper conv's sum is said for the unit under the cursor, and one unit's words can be a
    * line longer than another's (more channels named, the rounding note): docked at the
    * window's foot, the panel grew upwards and the map moved 18 px under the pointer. Every
-   * unit's words on this drawing are laid out once, off-screen in a copy of the
-   * explanation's box, and the explanation keeps the height of the tallest.
+   * unit's words on this drawing are laid out off-screen, each in a copy of the
+   * explanation's box, all in one layout pass (about 16 ms for conv2's 121 units), and the
+   * explanation keeps the height of the tallest.
    */
   #sizeSums() {
-    this.#sizedAt = performance.now();
+    if (!this.#hit) return; // closed meanwhile
     const w = this.#weights;
     const data = this.#layer();
-    if (!this.#hit || !w || !data || w.weights.length === 1 || this.filter.hidden) return;
+    if (!w || !data || w.weights.length === 1 || this.filter.hidden) return;
     const { net, layer, channel } = this.#hit;
     if (w.net !== net || w.layer !== layer || w.channel !== channel) return;
-    const key = { result: this.#result, net, layer, channel, weights: w };
+    const boxWidth = this.filter.getBoundingClientRect().width;
+    const key = { result: this.#result, net, layer, channel, weights: w, width: boxWidth };
     if (this.#sized && Object.keys(key).every((k) => this.#sized[k] === key[k])) return;
     this.#sized = key;
     const reads = this.infos[net]?.layers.find((l) => l.name === layer)?.reads;
     const before = reads?.layer ?? 'the layer before';
     const [, h, width] = data.shape;
-    const probe = this.filter.cloneNode(false);
-    probe.removeAttribute('data-channel');
-    probe.setAttribute('aria-hidden', 'true');
-    Object.assign(probe.style, {
-      position: 'absolute', visibility: 'hidden', minHeight: '', width: `${this.filter.getBoundingClientRect().width}px`,
-    });
-    this.root.append(probe);
-    let tallest = 0;
+    const boxes = [];
     for (let row = 0; row < h; row += 1) {
       for (let col = 0; col < width; col += 1) {
-        probe.replaceChildren(...sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads, [row, col])));
-        tallest = Math.max(tallest, probe.getBoundingClientRect().height);
+        const box = this.filter.cloneNode(false);
+        box.removeAttribute('data-channel');
+        box.style.minHeight = '';
+        box.replaceChildren(...sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads, [row, col])));
+        boxes.push(box);
       }
     }
+    const probe = el('div', { 'aria-hidden': 'true' }, boxes);
+    Object.assign(probe.style, { position: 'absolute', visibility: 'hidden', top: '0', left: '0', width: `${boxWidth}px` });
+    this.root.append(probe);
+    const tallest = Math.max(...boxes.map((box) => box.getBoundingClientRect().height));
     probe.remove();
     this.filter.style.minHeight = `${Math.ceil(tallest)}px`;
   }
@@ -392,7 +394,7 @@ export class Inspector {
     Object.assign(this.mark.dataset, { row, col, value: value.toFixed(6) });
     this.value.textContent = `row ${row}, col ${col}: ${fmt(value)}`; // as the trace writes it
     this.onHover({ net, layer, channel, row, col });
-    if (explain && this.#weights?.weights.length > 1) this.#explain(false); // the sum is this unit's now
+    if (explain && this.#weights?.weights.length > 1) this.#explain(null); // the sum is this unit's now
   }
 }
 
