@@ -218,13 +218,17 @@ class App {
    * numbers, which were for another input, are cleared.
    */
   #unnudge() {
-    const back = this.#moves.pop();
-    this.#syncUndo();
+    // taken off the stack once its input is shown: a request that fails or is dropped
+    // leaves the nudge in place, and the stack as the input shown
+    const index = this.#moves.length - 1;
+    const back = this.#moves[index];
     this.generation += 1;
     this.#push({
       source: 'undo', what: 'the input before the nudge',
       makeBody: async () => back.body,
       then: (current) => {
+        this.#moves.length = index;
+        this.#syncUndo();
         current.label = back.label;
         this.nudge.clear();
         this.offset = this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
@@ -483,19 +487,16 @@ class App {
 
   #reset() {
     this.#loaded = null;
-    this.#moves = [];
+    this.#unmove();
     byId('pad-pred').textContent = '';
-    this.#syncUndo();
     byId('picked').textContent = '';
     this.current = null;
     this.#shifts = null;
-    this.offset = [0, 0];
     this.grid.clear();
     paintGray(this.input, null);
     delete this.input.dataset.painted;
     this.predictions.clear();
     this.lab.clear();
-    this.nudge.clear();
     this.inspector.update(null, this.norm);
     this.tracer.clear();
     this.#clearError();
