@@ -481,6 +481,35 @@ def test_a_client_that_leaves_while_its_batch_is_made_stops_it_and_is_a_499(
     assert dropped(client) == before + 1
 
 
+def test_a_batch_answered_503_for_its_time_limit_stops_its_work(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a review of the change above: a batch past the gate's time limit was
+    answered 503 while its thread, the only batch thread, went on to the end."""
+    from app.ml import batch
+
+    made = []
+    packed = batch.packed_batches
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        for item in packed(*args, **kwargs):
+            made.append(item[0])
+            yield item
+
+    monkeypatch.setattr(batch, "packed_batches", counted)
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((10_240, 28, 28), np.uint8))  # 40 batches of 256
+    app = create_app(settings.model_copy(update={"batch_timeout_s": 0.3}))
+    with TestClient(app) as c:
+        r = c.post("/api/v1/featuremaps/batch?layers=pool2", content=buf.getvalue())
+        assert r.status_code == 503
+        gate = app.state.batch_gate
+        deadline = time.monotonic() + 30
+        while gate.inflight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gate.inflight == 0
+    assert 0 < len(made) < 40
+
+
 def dropped(client: TestClient) -> float:
     """Requests counted as 499, over every route."""
     return sum(float(line.rsplit(" ", 1)[1]) for line in client.get("/metrics").text.splitlines()

@@ -89,19 +89,25 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
 
     def answer() -> bytes:
         """Parse (sizes checked from the headers first), extract, pack the .npz."""
+        if stop.is_set():  # gone while this waited for the batch thread
+            raise batch.Abandoned("no one to answer")
         images = batch.read_npy_or_npz(body, settings.max_batch_images, check=fits)
-        return batch.npz_bytes(batch.extract(engine, images, names, chosen, stop=left.is_set))
+        return batch.npz_bytes(batch.extract(engine, images, names, chosen, stop=stop.is_set))
 
     # Found by a review: a client that left while its maps were made (curl stopped with
     # Ctrl-C) kept a batch slot busy to the end, and was logged as a 200 of hundreds of MB.
     # The body is read, so the next message is the client leaving: the work stops at the
-    # next batch, and the request is a 499 as for a client that leaves mid-upload.
+    # next batch, and the request is a 499 as for a client that leaves mid-upload. A request
+    # answered otherwise before the work ended (the gate's time limit, a shutdown) stops it
+    # too: the thread it holds is the only batch thread.
     left = threading.Event()
+    stop = threading.Event()
 
     async def watch() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass
         left.set()
+        stop.set()
 
     watcher = asyncio.create_task(watch())
     try:
@@ -110,6 +116,7 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         raise ClientDisconnect from exc
     finally:
         watcher.cancel()
+        stop.set()
     if left.is_set():
         raise ClientDisconnect
     return Response(npz, media_type="application/x-npz",
