@@ -69,13 +69,16 @@ export class Inspector {
     root.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') this.close();
       else if (e.key === '[' || e.key === ']') this.#step(e.key === '[' ? -1 : 1);
-      else if (e.key === 'Tab') this.#tab(e);
     });
     this.canvas.addEventListener('pointermove', (e) => this.#pointer(e));
     this.canvas.addEventListener('pointerdown', (e) => this.#pointer(e));
     // a finger, or a pen that cannot hover, leaves as it lifts: the tapped unit stays traced
     this.canvas.addEventListener('pointerleave', (e) => { if (e.pointerType === 'mouse') this.#leave(); });
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
+    // Escape closes it from anywhere: the keyboard may have gone on to the shift lab
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && !e.defaultPrevented && !root.contains(e.target)) this.close(false);
+    });
     // Docked at the bottom of the window, whatever makes the panel taller lifts the map: a
     // hovered conv2 unit's sum one line longer moved the map 18 px under the pointer, which
     // then hovered another unit, and stepping conv1's channels moved it too. From its
@@ -87,24 +90,6 @@ export class Inspector {
 
   get isOpen() {
     return this.#hit !== null;
-  }
-
-  /**
-   * The panel comes last in the document, so Tab from its last control went to the top of
-   * the page and the place in the maps was lost (found by a review). It reads as if it
-   * followed the map that opened it: Tab past its end goes on to what follows that map,
-   * Shift+Tab before its start back to the map.
-   */
-  #tab(e) {
-    const opener = this.#opener;
-    const inside = focusables(this.root);
-    if (!(opener instanceof HTMLElement) || !opener.isConnected || opener === document.body || !inside.length) return;
-    if (document.activeElement !== (e.shiftKey ? inside[0] : inside.at(-1))) return;
-    const target = e.shiftKey ? opener : focusables(document.body).find((n) => !this.root.contains(n)
-      && (opener.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_FOLLOWING));
-    if (!target) return;
-    e.preventDefault();
-    target.focus();
   }
 
   /** Dock on the 'left' or 'right' (see open). */
@@ -119,6 +104,11 @@ export class Inspector {
    */
   open(hit, result, norm, side = 'right') {
     this.#opener = document.activeElement;
+    // Fixed on screen, the panel sits in the document right after the map that opened it:
+    // Tab goes from that map into it and on to the next map, and a screen reader reads it
+    // there. Last in the page, Tab from it went to the top (found by a review).
+    const cell = this.#opener?.closest?.('.map-cell');
+    if (cell && cell.nextElementSibling !== this.root) cell.after(this.root);
     this.#fromKeys = hit.row === undefined;
     this.#height.release(); // a new opening starts from its own height
     this.dock(side);
@@ -134,7 +124,9 @@ export class Inspector {
     this.canvas.focus({ preventScroll: true });
   }
 
-  close() {
+  /** `refocus`: hand the focus back to the map that opened the panel (not when Escape was
+   * pressed elsewhere: the focus stays where the user put it). */
+  close(refocus = true) {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     const opener = this.#opener;
@@ -144,7 +136,7 @@ export class Inspector {
     this.#hit = null;
     this.root.hidden = true;
     this.onHover(null);
-    if (this.#opener instanceof HTMLElement) this.#opener.focus({ preventScroll: true });
+    if (refocus && this.#opener instanceof HTMLElement) this.#opener.focus({ preventScroll: true });
   }
 
   /** Repaint for a new result or scaling (a no-op while closed). */
@@ -350,9 +342,12 @@ export class Inspector {
     if (document.activeElement?.disabled || document.activeElement === document.body) {
       this.canvas.focus({ preventScroll: true });
     }
-    // with a unit under the cursor its new value is read out (update); without one, the
-    // live line says where the step went, which the canvas's new name alone would not
-    if (!this.#cursor && data) this.value.textContent = `Channel ${next} (channels are numbered 0 to ${channels - 1}). ${VALUE_HINT}`;
+    // the live line says where the step went, which the canvas's new name alone would not:
+    // with a unit under the cursor, before its new value (found by a review: the line was
+    // "row 6, col 7: 0.000" before and after a step, and nothing was said)
+    if (!data) return;
+    this.value.textContent = this.#cursor ? `Channel ${next}: ${this.value.textContent}`
+      : `Channel ${next} (channels are numbered 0 to ${channels - 1}). ${VALUE_HINT}`;
   }
 
   #pointer(e) {
@@ -396,12 +391,6 @@ export class Inspector {
     this.onHover({ net, layer, channel, row, col });
     if (explain && this.#weights?.weights.length > 1) this.#explain(null); // the sum is this unit's now
   }
-}
-
-/** What Tab reaches under `root`, in document order (none hidden or disabled). */
-function focusables(root) {
-  return [...root.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')]
-    .filter((n) => n.tabIndex >= 0 && !n.disabled && n.getClientRects().length > 0);
 }
 
 const PANEL = [27, 30, 37]; // page.css --panel

@@ -63,14 +63,17 @@ class App {
     this.grid = new MapGrid(byId('maps'), this.shown, {
       onHover: (hit) => this.#hover(hit),
       onOpen: (hit) => {
-        this.inspector.open(hit, this.current?.result ?? null, this.norm, this.#sideAwayFrom(hit.net));
+        const canvas = byId('maps').querySelector(`canvas.map[data-net="${hit.net}"][data-layer="${hit.layer}"]`);
+        this.inspector.open(hit, this.current?.result ?? null, this.norm); // docked clear of it below
         // a phone's panel spans the page: the map tapped stays in view above it
-        this.#uncover(byId('maps').querySelector(`canvas.map[data-net="${hit.net}"][data-layer="${hit.layer}"]`));
+        this.#uncover(canvas);
       },
     });
-    // Tab through the maps with a channel enlarged: a map it covers is uncovered
-    byId('maps').addEventListener('focusin', (e) => {
-      if (e.target.dataset?.net && this.inspector.isOpen) this.#uncover(e.target);
+    // Tab on with a channel enlarged: whatever it covers that takes the focus is uncovered
+    // (the maps, and, found by a review, the shift lab's grids and the predictions' numbers)
+    document.addEventListener('focusin', (e) => {
+      if (this.inspector.isOpen && e.target instanceof HTMLElement && e.target !== document.body
+        && !this.inspector.root.contains(e.target)) this.#uncover(e.target);
     });
 
     stackSticky(this.error, byId('maps').querySelector('.maps-head'));
@@ -131,6 +134,14 @@ class App {
   #wireControls() {
     byId('clear').addEventListener('click', () => this.clear());
     byId('undo').addEventListener('click', () => this.undo());
+    // the usual keys for Undo, from anywhere on the page: the button is far from the nudge
+    // pad (found by a review: 14 Shift+Tabs away, three screens up on a phone)
+    document.addEventListener('keydown', (e) => {
+      if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && e.key.toLowerCase() === 'z') {
+        e.preventDefault();
+        this.undo();
+      }
+    });
     for (const input of document.querySelectorAll('input[name="brush"]')) {
       if (input.value === UI.defaultBrush) input.checked = true;
       input.addEventListener('change', () => {
@@ -232,7 +243,7 @@ class App {
         current.label = back.label;
         this.nudge.clear();
         this.offset = this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
-        this.nudge.setOffset(...this.offset);
+        this.nudge.setOffset(...this.offset, true);
         if (this.#moves.length) this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
         this.#refreshShifts(current);
       },
@@ -455,9 +466,9 @@ class App {
     place();
   }
 
-  /** A map the enlarged channel covers is uncovered: by docking the panel over the other
-   * column (wide pages) or, where it spans the page (phones), by scrolling the map up clear
-   * of it. */
+  /** A map (or any element) the enlarged channel covers is uncovered: by docking the panel
+   * on the other side (wide pages) or, where it spans the page (phones), by scrolling the
+   * map up clear of it. */
   #uncover(map) {
     this.#uncovered = map;
     if (!map) return;
@@ -468,21 +479,34 @@ class App {
         || box.bottom <= panel.top || panel.bottom <= box.top;
       return apart ? 0 : box.bottom - panel.top;
     };
-    if (gap() > 0) this.inspector.dock(this.#sideAwayFrom(map.dataset.net));
+    if (gap() > 0) this.inspector.dock(this.#sideAwayFrom(map));
     const covered = gap();
     if (covered > 0) window.scrollBy(0, covered + 8);
   }
 
-  /** Where the enlarged channel docks to leave a network's column in view: over the other
-   * column ('left' for the last network, else 'right'). */
-  #sideAwayFrom(net) {
-    const last = this.models.length > 1 && net === this.models[this.models.length - 1];
-    return last ? 'left' : 'right';
+  /** Where the enlarged channel docks to leave `element` in view: the side where it covers
+   * less of its width, each tried in turn (no paint happens between; on a phone, where it
+   * spans the page, both cover it all and it stays). */
+  #sideAwayFrom(element) {
+    const box = element.getBoundingClientRect();
+    const stay = this.inspector.root.dataset.side ?? 'right';
+    const covers = (side) => {
+      this.inspector.dock(side);
+      const panel = this.inspector.root.getBoundingClientRect();
+      return Math.max(0, Math.min(box.right, panel.right) - Math.max(box.left, panel.left));
+    };
+    const other = stay === 'left' ? 'right' : 'left';
+    const [here, there] = [covers(stay), covers(other)];
+    return there < here ? other : stay;
   }
 
   /** Undo is offered only while there is a nudge or a stroke to take back. */
   #syncUndo() {
-    byId('undo').disabled = !this.pad.canUndo && !this.#moves.length;
+    const undo = byId('undo');
+    undo.disabled = !this.pad.canUndo && !this.#moves.length;
+    // a disabled button drops the focus to the page (found by a review): the keyboard goes
+    // on from Clear, beside it
+    if (undo.disabled && document.activeElement === undo) byId('clear').focus();
   }
 
   #reset() {

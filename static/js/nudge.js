@@ -66,18 +66,20 @@ export class NudgePanel {
     box.scrollBy({ top: table.top < top ? table.top - top - 8 : table.bottom - bottom + 8 });
   }
 
-  /** Say how far the input is moved (nothing while it is not). */
-  setOffset(dx, dy) {
+  /** Say how far the input is moved (nothing while it is not), and, after Undo, that a
+   * nudge was taken back. A live line: what does not change from one nudge to the next is in
+   * the help under it, not here (found by a review: it was read out at every nudge). */
+  setOffset(dx, dy, undone = false) {
+    const said = undone ? 'Nudge undone: ' : '';
     if (dx === 0 && dy === 0) {
-      this.status.textContent = '';
+      this.status.textContent = undone ? `${said}the input is where it was drawn.` : '';
       this.prediction.textContent = '';
       return;
     }
     const moves = [[dx, 'right', 'left'], [dy, 'down', 'up']]
       .filter(([d]) => d !== 0)
       .map(([d, plus, minus]) => `${Math.abs(d)} px ${d > 0 ? plus : minus}`);
-    this.status.textContent = `The input is moved ${moves.join(' and ')} (zero fill). `
-      + 'Undo takes back the last nudge; a new stroke, sample or upload starts again from an unmoved input.';
+    this.status.textContent = `${said}${said ? 'the' : 'The'} input is moved ${moves.join(' and ')} (zero fill).`;
   }
 
   clear() {

@@ -44,7 +44,9 @@ export class Predictions {
       const numbers = el('table', { class: 'pred-numbers' },
         el('caption', { class: 'visually-hidden', text: `${net.name}: probability of each digit` }),
         el('tbody', {}, ...Array.from({ length: 5 }, (_, r) => el('tr', {}, ...pair(r), ...pair(r + 5)))));
-      const all = el('details', { class: 'pred-all' }, el('summary', { text: 'all ten as numbers' }), numbers);
+      // named for its network where it is read alone (two controls of one name: a review)
+      const all = el('details', { class: 'pred-all' },
+        el('summary', {}, 'all ten as numbers', el('span', { class: 'visually-hidden', text: ` for ${net.name}` })), numbers);
       all.addEventListener('toggle', () => {
         if (all.open && this.#last) this.#fill(this.#views.get(net.name), this.#last.models[net.name]);
       });

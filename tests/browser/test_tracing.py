@@ -173,6 +173,9 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     assert inspector.locator(".value").inner_text() == f"row 5, col 7: {values[3, 5, 7]:.3f}"
     fm.page.keyboard.press("]")
     assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
+    # the live line says where the step went (found by a review: it said the same as before)
+    assert inspector.locator(".value").inner_text() == (
+        f"Channel 4: row 5, col 7: {values[4, 5, 7]:.3f}")
     assert not inspector.locator(".inspector-trace").is_visible()  # the sidebar shows it here
     fm.page.keyboard.press("Escape")
     inspector.wait_for(state="hidden")
@@ -416,6 +419,82 @@ def test_tab_leaves_the_enlarged_channel_for_the_map_after_the_one_it_came_from(
     inspector.locator("button[aria-label^='Close']").focus()
     fm.page.keyboard.press("Shift+Tab")
     assert fm.page.evaluate(active) == ["max", "conv1"]
+
+
+def test_the_keyboard_goes_on_past_the_enlarged_channel_to_the_shift_lab_and_back_up(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a keyboard review at 1280x720: with a channel enlarged, Tab on into the shift
+    lab put the focused heat map under the panel, Escape did nothing there, and Tab went
+    round the maps, the lab and the panel without ever reaching the top of the page."""
+    fm.page.set_viewport_size({"width": 1280, "height": 720})
+    inspector = open_from_keyboard(fm, digit_files[18][1], net="avg", layer="conv1")
+    panel_canvas = inspector.locator("canvas")
+    seen = []
+    for _ in range(60):
+        fm.page.keyboard.press("Tab")
+        seen.append(fm.page.evaluate(
+            "(() => { const e = document.activeElement; return e.id || "
+            "`${e.className}:${e.dataset.net ?? ''}:${e.dataset.layer ?? ''}`; })()"))
+        if seen[-1] == "heat:max:":
+            break
+    # from the panel's step buttons on to the maps after avg conv1, where it sits in the page
+    assert [e for e in seen if e.startswith("map:")][0] == "map:max:pool1"
+    heat = fm.page.locator('canvas.heat[data-net="max"]')
+    box, panel = heat.bounding_box(), inspector.bounding_box()
+    assert box is not None and panel is not None
+    apart = (box["x"] + box["width"] <= panel["x"] or panel["x"] + panel["width"] <= box["x"]
+             or box["y"] + box["height"] <= panel["y"] or panel["y"] + panel["height"] <= box["y"])
+    assert apart, (box, panel)
+    # on to the end of the page and round from its top: the page's own start comes before
+    # the panel again
+    for _ in range(80):
+        fm.page.keyboard.press("Tab")
+        if panel_canvas.evaluate("(c) => c === document.activeElement"):
+            break
+        seen.append(fm.page.evaluate("document.activeElement.id"))
+    assert "clear" in seen  # (Undo is disabled: a sample with no stroke over it)
+    # Escape from outside the panel closes it, and the focus stays where it is
+    heat.focus()
+    fm.page.keyboard.press("Escape")
+    inspector.wait_for(state="hidden")
+    assert fm.page.evaluate("document.activeElement.classList.contains('heat')")
+
+
+@pytest.mark.parametrize("layer", ["conv1", "conv3"])
+def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
+        browser: Any, server_url: str, api: Any, digit_files: dict[int, tuple[int, Path]],
+        layer: str) -> None:
+    """Found by a phone review at 844x390: the step buttons at the panel's foot covered
+    the bottom 54 px of the enlarged map, where a tap did nothing, and the value line was
+    below the panel's fold."""
+    from tests.browser.conftest import new_page
+
+    context, phone = new_page(browser, api, viewport={"width": 844, "height": 390},
+                              has_touch=True, is_mobile=True, device_scale_factor=3)
+    try:
+        phone.page.goto(server_url + "/")
+        phone.page.wait_for_selector("body[data-ready]", state="attached")
+        upload_digit(phone, digit_files[18][1])
+        canvas = phone.page.locator(f'canvas.map[data-net="max"][data-layer="{layer}"]')
+        canvas.evaluate("(c) => c.scrollIntoView({ block: 'start' })")
+        side = int(canvas.get_attribute("data-h") or 0)
+        phone.page.touchscreen.tap(*phone.map_point("max", layer, 0, side // 2, side // 2))
+        inspector = phone.page.locator("#inspector")
+        inspector.wait_for(state="visible")
+        big = inspector.locator("canvas").bounding_box()
+        buttons = inspector.locator(".row-buttons").bounding_box()
+        value = inspector.locator(".value").bounding_box()
+        panel = inspector.bounding_box()
+        assert big and buttons and value and panel
+        assert big["y"] + big["height"] <= buttons["y"]
+        assert value["y"] + value["height"] <= buttons["y"]
+        assert panel["y"] >= 0
+        # the bottom row of the map answers a tap
+        phone.page.touchscreen.tap(big["x"] + big["width"] / 2, big["y"] + big["height"] - 2)
+        assert inspector.locator(".value").inner_text().startswith(f"row {side - 1}, col ")
+        assert not phone.errors, phone.errors
+    finally:
+        context.close()
 
 
 def test_the_enlarged_channel_moves_off_the_map_the_keyboard_reaches(
