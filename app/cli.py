@@ -73,6 +73,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     # Load (and verify) the models before binding the port: a missing or corrupt weights file
     # stops start-up here with one line naming the file.
+    # a port in use (or a host that does not resolve) is one error line, before the models
+    # load; uvicorn's own attempt logged an ERROR after the start-up and exited 3
+    serve.check_port(settings.host, settings.port)
     if settings.workers > 1:
         # every worker process loads its own copy from the environment: check the files and
         # the device once, in a process that exits (the parent never imports torch), and
@@ -181,7 +184,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     layers = (split_names(args.layers, "--layers", "layer",
                           lambda layer: check_variant_layers(models, [layer]))
               if args.layers is not None else None)
-    out = batch.npz_target(args.out)
+    out = batch.npz_target(args.out)  # a str (see its argument)
     mnist = data.load(settings.data_dir)
     images = mnist.images(args.split)
     if args.limit:
@@ -343,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("extract", help="feature maps of a whole MNIST split into an .npz")
-    p.add_argument("out", type=Path,
+    p.add_argument("out",  # a str: Path() would drop a trailing slash, which names a folder
                    help="the .npz to write (.npz is added if missing; an existing file is "
                         "replaced once the new one is complete)")
     p.add_argument("--split", choices=["train", "valid", "test"], default="test",

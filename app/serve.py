@@ -87,6 +87,17 @@ def bound_sockets(host: str, port: int, share: bool = True) -> list[socket.socke
     return sockets
 
 
+def check_port(host: str, port: int) -> None:
+    """A FeaturemapsError (one line) when host:port cannot be listened on: a port in use,
+    one this user may not bind, a host that does not resolve."""
+    try:
+        for sock in bound_sockets(host, port, share=False):
+            sock.close()
+    except OSError as exc:
+        raise FeaturemapsError(f"cannot listen on {host}:{port}: "
+                               f"{exc.strerror or exc}") from None
+
+
 def _stop_with_parent() -> None:
     """Have the kernel send this process SIGTERM when its parent dies (Linux), and stop now
     if it is gone already: workers never outlive their server."""
@@ -153,14 +164,7 @@ def run_workers(count: int, options: dict[str, Any]) -> int:
     if not spreads():
         uvicorn.run("app.main:app_factory", factory=True, workers=count, **options)
         return 0
-    host, port = options["host"], options["port"]
-    try:  # a port in use (by anyone, our own workers too) is one error line, before any
-        for sock in bound_sockets(host, port, share=False):  # worker starts
-            sock.close()
-    except OSError as exc:
-        raise FeaturemapsError(f"cannot listen on {host}:{port}: "
-                               f"{exc.strerror or exc}") from None
-
+    check_port(options["host"], options["port"])  # again: our own workers too
     peers = _peers_folder()
     try:
         return _supervise(count, options, peers)

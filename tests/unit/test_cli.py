@@ -157,6 +157,11 @@ def test_extract_refuses_a_folder_or_an_unwritable_path_before_the_work(
     assert code == 2
     assert err.startswith(f"featuremaps: error: cannot write {a_file / 'maps.npz'}: ")
     assert len(err.splitlines()) == 1
+    # a trailing slash names a folder, there or not (found by a review: `out/` wrote out.npz)
+    code, _, err = run(["extract", f"{tmp_path / 'out'}/", "--device", "cpu"], capsys)
+    assert (code, err) == (2, f"featuremaps: error: {tmp_path / 'out'}/ names a folder: give "
+                              f"a file name, e.g. {tmp_path / 'out' / 'maps.npz'}\n")
+    assert sorted(tmp_path.iterdir()) == sorted([folder, a_file])  # nothing written
 
 
 @pytest.mark.slow
