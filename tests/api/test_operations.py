@@ -433,17 +433,15 @@ def test_a_client_that_leaves_mid_upload_is_a_499_not_a_logged_500(
     assert dropped(client) == before + 1
 
 
-def test_a_client_that_leaves_while_its_batch_is_made_stops_it_and_is_a_499(
-        client: TestClient, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
-    """Found by a review: a client gone while its batch was computed (curl stopped with
-    Ctrl-C) kept the batch slot to the end and was logged as a 200 of hundreds of MB. The
-    work stops at the next batch of 256 images; nothing is sent; a 499 is counted."""
+@pytest.fixture
+def forty_batches(monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, list[int]]:
+    """An .npy of 40 CPU batches' worth of images, and the list of the batches' starts
+    that app.ml.batch computes from now on."""
     from app.ml import batch
 
     buf = io.BytesIO()
-    np.save(buf, np.zeros((10_240, 28, 28), np.uint8))  # 40 batches of 256
-    made = []
+    np.save(buf, np.zeros((40 * 256, 28, 28), np.uint8))
+    made: list[int] = []
     packed = batch.packed_batches
 
     def counted(*args: Any, **kwargs: Any) -> Any:
@@ -452,7 +450,17 @@ def test_a_client_that_leaves_while_its_batch_is_made_stops_it_and_is_a_499(
             yield item
 
     monkeypatch.setattr(batch, "packed_batches", counted)
-    messages = [{"type": "http.request", "body": buf.getvalue(), "more_body": False}]
+    return buf.getvalue(), made
+
+
+def test_a_client_that_leaves_while_its_batch_is_made_stops_it_and_is_a_499(
+        client: TestClient, forty_batches: tuple[bytes, list[int]],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Found by a review: a client gone while its batch was computed (curl stopped with
+    Ctrl-C) kept the batch slot to the end and was logged as a 200 of hundreds of MB. The
+    work stops at the next batch of 256 images; nothing is sent; a 499 is counted."""
+    body, made = forty_batches
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict[str, object]] = []
 
     async def receive() -> dict[str, object]:
@@ -482,25 +490,13 @@ def test_a_client_that_leaves_while_its_batch_is_made_stops_it_and_is_a_499(
 
 
 def test_a_batch_answered_503_for_its_time_limit_stops_its_work(
-        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+        settings: Settings, forty_batches: tuple[bytes, list[int]]) -> None:
     """Found by a review of the change above: a batch past the gate's time limit was
     answered 503 while its thread, the only batch thread, went on to the end."""
-    from app.ml import batch
-
-    made = []
-    packed = batch.packed_batches
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        for item in packed(*args, **kwargs):
-            made.append(item[0])
-            yield item
-
-    monkeypatch.setattr(batch, "packed_batches", counted)
-    buf = io.BytesIO()
-    np.save(buf, np.zeros((10_240, 28, 28), np.uint8))  # 40 batches of 256
+    body, made = forty_batches
     app = create_app(settings.model_copy(update={"batch_timeout_s": 0.3}))
     with TestClient(app) as c:
-        r = c.post("/api/v1/featuremaps/batch?layers=pool2", content=buf.getvalue())
+        r = c.post("/api/v1/featuremaps/batch?layers=pool2", content=body)
         assert r.status_code == 503
         gate = app.state.batch_gate
         deadline = time.monotonic() + 30
