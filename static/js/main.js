@@ -105,7 +105,7 @@ class App {
     });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'));
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status'), prediction: byId('nudge-pred') },
-      this.models, layers, (dir) => this.nudgeBy(dir));
+      this.models, layers, (dir) => this.nudgeBy(dir), () => this.undo());
     this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },
       this.shiftModels, layers, colors, { shown: this.models, infos });
     App.#sameStart(this.shown);
@@ -505,8 +505,11 @@ class App {
     const undo = byId('undo');
     undo.disabled = !this.pad.canUndo && !this.#moves.length;
     // a disabled button drops the focus to the page (found by a review): the keyboard goes
-    // on from Clear, beside it
+    // on from Clear, beside it, or from the nudge pad
     if (undo.disabled && document.activeElement === undo) byId('clear').focus();
+    const here = this.nudge.undoButton;
+    here.disabled = !this.#moves.length;
+    if (here.disabled && document.activeElement === here) byId('nudge').focus();
   }
 
   #reset() {

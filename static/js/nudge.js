@@ -15,13 +15,15 @@ export function movedAlong(value) {
 export class NudgePanel {
   #cells = new Map(); // `${net}/${layer}` -> td
 
-  constructor({ pad, table, status, prediction }, nets, layers, onNudge) {
+  constructor({ pad, table, status, prediction }, nets, layers, onNudge, onUndo) {
     this.status = status;
     this.prediction = prediction; // the answers for the nudged input (main.js; one column only)
     this.table = table;
     for (const button of pad.querySelectorAll('button[data-dir]')) {
       button.addEventListener('click', () => onNudge(button.dataset.dir));
     }
+    this.undoButton = pad.querySelector('.undo-nudge'); // enabled by main.js while a nudge is in place
+    this.undoButton.addEventListener('click', () => onUndo());
     pad.addEventListener('keydown', (e) => {
       const dir = UI.arrowKeys[e.key];
       if (!dir) return;

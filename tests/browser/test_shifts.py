@@ -134,6 +134,14 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     fm.after_paint(lambda: fm.page.keyboard.press("ArrowRight"), source="nudge")
     fm.after_paint(lambda: fm.page.keyboard.press("Control+z"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), one)
+    # and the pad's own Undo, in its middle, enabled while a nudge is in place
+    here = fm.page.locator("#nudge .undo-nudge")
+    assert here.is_disabled()
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="up"]'), source="nudge")
+    assert here.is_enabled()
+    fm.after_paint(lambda: here.click(), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), one)
+    assert here.is_disabled()
     # the last Undo disables the button: the focus goes on to Clear, not to the page
     fm.page.focus("#undo")
     fm.page.keyboard.press("Enter")  # the first stroke: nothing is left to send
