@@ -73,9 +73,11 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     # Load (and verify) the models before binding the port: a missing or corrupt weights file
     # stops start-up here with one line naming the file.
-    # a port in use (or a host that does not resolve) is one error line, before the models
-    # load; uvicorn's own attempt logged an ERROR after the start-up and exited 3
-    serve.check_port(settings.host, settings.port)
+    # A port in use (or a host that does not resolve) is one error line, before the models
+    # load: with one worker, uvicorn's own attempt logged an ERROR after the start-up and
+    # exited 3. Checked as the sockets that will listen bind: asyncio's (one worker) are
+    # IPv6-only, so `--host ::` beside a server on 0.0.0.0 is not refused.
+    serve.check_port(settings.host, settings.port, v6only=True if settings.workers == 1 else None)
     if settings.workers > 1:
         # every worker process loads its own copy from the environment: check the files and
         # the device once, in a process that exits (the parent never imports torch), and

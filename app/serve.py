@@ -65,9 +65,11 @@ def _addresses(host: str, port: int) -> list[tuple[Any, ...]]:
     return sorted(unique, key=lambda a: (a[0] != socket.AF_INET, str(a[3])))
 
 
-def bound_sockets(host: str, port: int, share: bool = True) -> list[socket.socket]:
+def bound_sockets(host: str, port: int, share: bool = True,
+                  v6only: bool | None = None) -> list[socket.socket]:
     """Sockets bound to every address of host:port, not yet listening; with `share`, other
-    workers' sockets may bind the same addresses (SO_REUSEPORT)."""
+    workers' sockets may bind the same addresses (SO_REUSEPORT). An IPv6 socket takes IPv4
+    too when it is the only address (`::`), unless `v6only` (as asyncio binds for uvicorn)."""
     addresses = _addresses(host, port)
     sockets: list[socket.socket] = []
     try:
@@ -77,7 +79,7 @@ def bound_sockets(host: str, port: int, share: bool = True) -> list[socket.socke
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if share:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if family == socket.AF_INET6 and len(addresses) > 1:
+            if family == socket.AF_INET6 and (v6only or len(addresses) > 1):
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)
     except BaseException:
@@ -87,15 +89,16 @@ def bound_sockets(host: str, port: int, share: bool = True) -> list[socket.socke
     return sockets
 
 
-def check_port(host: str, port: int) -> None:
+def check_port(host: str, port: int, v6only: bool | None = None) -> None:
     """A FeaturemapsError (one line) when host:port cannot be listened on: a port in use,
-    one this user may not bind, a host that does not resolve."""
+    one this user may not bind, a host that does not resolve. `v6only` as the sockets that
+    will listen are bound (bound_sockets)."""
     try:
-        for sock in bound_sockets(host, port, share=False):
+        for sock in bound_sockets(host, port, share=False, v6only=v6only):
             sock.close()
     except OSError as exc:
-        raise FeaturemapsError(f"cannot listen on {host}:{port}: "
-                               f"{exc.strerror or exc}") from None
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise FeaturemapsError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 
 
 def _stop_with_parent() -> None:

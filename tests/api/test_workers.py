@@ -170,6 +170,29 @@ def refusal(port: int, workers: int = 2) -> tuple[int, str]:
     return proc.returncode, err.strip()
 
 
+def test_the_port_check_binds_ipv6_as_the_server_will() -> None:
+    """Found by a review: the check bound `::` dual-stack, as the workers do, so with one
+    worker (asyncio, IPv6-only sockets) `--host ::` beside a server on 0.0.0.0 was refused,
+    though uvicorn would have listened."""
+    from app import serve
+    from app.ml.errors import FeaturemapsError
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        try:
+            serve.check_port("::", port, v6only=True)  # one worker: asyncio's sockets
+        except FeaturemapsError as exc:
+            if "Address already in use" in str(exc):
+                raise
+            pytest.skip(f"no IPv6 here: {exc}")
+        with pytest.raises(FeaturemapsError, match=rf"cannot listen on \[::\]:{port}: Address"):
+            serve.check_port("::", port)  # the workers' own sockets take IPv4 too
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_port_in_use_is_one_error_line(workers: int) -> None:
     """With one worker (the default, `make run`), uvicorn found the port in use after the
