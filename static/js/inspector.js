@@ -33,7 +33,8 @@ export class Inspector {
     this.onGrow = onGrow; // the panel grew taller: what it covers may have changed
     this.infos = infos; // {net: its /api/v1/models entry}: which window of which layer a unit reads
     this.filters = filters; // (net, layer, channel) => Promise of .../filters/{layer}?channel=
-    this.title = el('h2', { id: 'inspector-title', text: 'Channel' });
+    // heading level 4: it sits in the document after its map, under the layer's h3
+    this.title = el('h2', { id: 'inspector-title', 'aria-level': 4, text: 'Channel' });
     this.closeButton = el('button', { type: 'button', class: 'icon', 'aria-label': 'Close the enlarged channel', text: '×' });
     // 'application': a screen reader in browse mode would keep the arrow keys for itself
     this.canvas = el('canvas', {
@@ -99,8 +100,8 @@ export class Inspector {
 
   /**
    * Enlarge channel hit.channel of hit.layer of hit.net. `side` ('left' or 'right') says
-   * where it docks: away from the clicked network's column, whose smaller maps show what
-   * the enlarged one reads.
+   * where it docks first; main.js then docks it clear of the map that opened it, whose
+   * smaller maps show what the enlarged one reads.
    */
   open(hit, result, norm, side = 'right') {
     this.#opener = document.activeElement;

@@ -71,9 +71,13 @@ class App {
     });
     // Tab on with a channel enlarged: whatever it covers that takes the focus is uncovered
     // (the maps, and, found by a review, the shift lab's grids and the predictions' numbers)
+    // (by the keyboard only: a click on text focuses <main>, tabindex -1, which the panel
+    // always covers, and a click on a half-covered button would scroll it from under the
+    // pointer; a map clicked is uncovered as it opens)
     document.addEventListener('focusin', (e) => {
-      if (this.inspector.isOpen && e.target instanceof HTMLElement && e.target !== document.body
-        && !this.inspector.root.contains(e.target)) this.#uncover(e.target);
+      const target = e.target;
+      if (this.inspector.isOpen && target instanceof HTMLElement && target.tabIndex >= 0
+        && target.matches(':focus-visible') && !this.inspector.root.contains(target)) this.#uncover(target);
     });
 
     stackSticky(this.error, byId('maps').querySelector('.maps-head'));
@@ -136,11 +140,12 @@ class App {
     byId('undo').addEventListener('click', () => this.undo());
     // the usual keys for Undo, from anywhere on the page: the button is far from the nudge
     // pad (found by a review: 14 Shift+Tabs away, three screens up on a phone)
+    // (not mid-stroke: the stroke being drawn would go, and its ink go on being sent)
     document.addEventListener('keydown', (e) => {
-      if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && e.key.toLowerCase() === 'z') {
-        e.preventDefault();
-        this.undo();
-      }
+      if (!(e.ctrlKey || e.metaKey) || e.shiftKey || e.altKey || e.isComposing || e.defaultPrevented) return;
+      if (e.code !== 'KeyZ' && e.key.toLowerCase() !== 'z') return;
+      e.preventDefault();
+      if (!this.pad.drawing) this.undo();
     });
     for (const input of document.querySelectorAll('input[name="brush"]')) {
       if (input.value === UI.defaultBrush) input.checked = true;
@@ -197,14 +202,15 @@ class App {
       return;
     }
     if (!this.pad.undo()) return;
-    this.#syncUndo();
     this.generation += 1;
     if (this.pad.isEmpty) {
       this.#dropWaiting();
       this.#reset();
-      return;
+    } else {
+      this.#unmove();
     }
-    this.#unmove();
+    this.#keepFocus();
+    if (this.pad.isEmpty) return;
     // back to an upload or sample alone: the image it came from, not the pad redrawn from
     // its 28x28 view, which preprocessing would crop, scale and centre again (a review saw
     // avg's answer for sample #18 flip from 5 to 3 after a stroke and an undo)
@@ -240,6 +246,7 @@ class App {
       then: (current) => {
         this.#moves.length = index;
         this.#syncUndo();
+        this.#keepFocus();
         current.label = back.label;
         this.nudge.clear();
         this.offset = this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
@@ -481,7 +488,8 @@ class App {
     };
     if (gap() > 0) this.inspector.dock(this.#sideAwayFrom(map));
     const covered = gap();
-    if (covered > 0) window.scrollBy(0, covered + 8);
+    // up clear of the panel, but not past its own top (a tall table would leave the screen)
+    if (covered > 0) window.scrollBy(0, Math.min(covered + 8, Math.max(0, map.getBoundingClientRect().top - 8)));
   }
 
   /** Where the enlarged channel docks to leave `element` in view: the side where it covers
@@ -502,14 +510,18 @@ class App {
 
   /** Undo is offered only while there is a nudge or a stroke to take back. */
   #syncUndo() {
+    byId('undo').disabled = !this.pad.canUndo && !this.#moves.length;
+    this.nudge.undoButton.disabled = !this.#moves.length;
+  }
+
+  /** After an Undo: a button that disabled under the focus drops it to the page (found by a
+   * review), so the keyboard goes on from what is beside it, Clear or the nudge pad. Only
+   * here: a stroke also disables them, and the focus must not scroll away mid-stroke. */
+  #keepFocus() {
     const undo = byId('undo');
-    undo.disabled = !this.pad.canUndo && !this.#moves.length;
-    // a disabled button drops the focus to the page (found by a review): the keyboard goes
-    // on from Clear, beside it, or from the nudge pad
-    if (undo.disabled && document.activeElement === undo) byId('clear').focus();
     const here = this.nudge.undoButton;
-    here.disabled = !this.#moves.length;
-    if (here.disabled && document.activeElement === here) byId('nudge').focus();
+    if (undo.disabled && document.activeElement === undo) byId('clear').focus({ preventScroll: true });
+    if (here.disabled && document.activeElement === here) byId('nudge').focus({ preventScroll: true });
   }
 
   #reset() {

@@ -150,6 +150,44 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     assert fm.page.evaluate("document.activeElement.id") == "clear"
 
 
+def test_after_the_pads_undo_a_stroke_moves_nothing_and_ctrl_z_waits_for_its_end(
+        fm: FeatureMapsPage) -> None:
+    """Found by a review: with the focus left on the nudge pad's Undo, the next stroke
+    disabled it and handed the focus to the pad, which scrolled the sidebar 700 px away from
+    the pen mid-stroke; and Ctrl+Z mid-stroke took away the stroke being drawn, whose ink
+    went on being sent."""
+    fm.page.set_viewport_size({"width": 1280, "height": 720})
+    fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
+    for _ in range(2):
+        fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    fm.after_paint(lambda: fm.page.click("#nudge .undo-nudge"), source="undo")
+    assert fm.page.evaluate("document.activeElement.className") == "undo-nudge"
+    pad = fm.page.locator("#pad")
+    pad.scroll_into_view_if_needed()
+    scrolls = "() => [scrollY, document.querySelector('.sidebar').scrollTop]"
+    where = fm.page.evaluate(scrolls)
+    box = pad.bounding_box()
+    assert box is not None
+    mouse = fm.page.mouse
+
+    def stroke_with_ctrl_z() -> None:
+        mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.5 * box["height"])
+        mouse.down()
+        for k in range(1, 9):
+            mouse.move(box["x"] + (0.2 + 0.075 * k) * box["width"], box["y"] + 0.5 * box["height"])
+            if k == 4:
+                fm.page.keyboard.press("Control+z")  # mid-stroke: not taken
+        mouse.up()
+
+    fm.after_paint(stroke_with_ctrl_z, source="pad")
+    assert fm.page.evaluate(scrolls) == where
+    # both strokes are there: the first Undo takes the second, the input is not blank
+    assert fm.page.locator("#undo").is_enabled()
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    assert fm.page.locator("#undo").is_enabled()
+    assert int(fm.input_pixels().max()) > 0
+
+
 def test_a_nudge_brings_its_numbers_into_view_on_a_short_screen(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """The sidebar scrolls on its own; on a 720 px screen a nudge from the keyboard, with the

@@ -437,6 +437,7 @@ def test_the_keyboard_goes_on_past_the_enlarged_channel_to_the_shift_lab_and_bac
             "`${e.className}:${e.dataset.net ?? ''}:${e.dataset.layer ?? ''}`; })()"))
         if seen[-1] == "heat:max:":
             break
+    assert seen[-1] == "heat:max:", seen
     # from the panel's step buttons on to the maps after avg conv1, where it sits in the page
     assert [e for e in seen if e.startswith("map:")][0] == "map:max:pool1"
     heat = fm.page.locator('canvas.heat[data-net="max"]')
@@ -452,6 +453,8 @@ def test_the_keyboard_goes_on_past_the_enlarged_channel_to_the_shift_lab_and_bac
         if panel_canvas.evaluate("(c) => c === document.activeElement"):
             break
         seen.append(fm.page.evaluate("document.activeElement.id"))
+    else:
+        raise AssertionError("Tab never came back round to the panel")
     assert "clear" in seen  # (Undo is disabled: a sample with no stroke over it)
     # Escape from outside the panel closes it, and the focus stays where it is
     heat.focus()
@@ -460,16 +463,33 @@ def test_the_keyboard_goes_on_past_the_enlarged_channel_to_the_shift_lab_and_bac
     assert fm.page.evaluate("document.activeElement.classList.contains('heat')")
 
 
-@pytest.mark.parametrize("layer", ["conv1", "conv3"])
+def test_a_click_on_text_with_a_channel_enlarged_scrolls_nothing(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a review: a click on plain text focuses <main> (tabindex -1), which the
+    panel always covers, and the page scrolled to its end to uncover it. Only what the
+    keyboard focuses is uncovered."""
+    upload_digit(fm, digit_files[18][1])
+    open_channel(fm, "conv1", 3)
+    fm.page.locator("#inspector").wait_for(state="visible")
+    where = fm.page.evaluate("scrollY")
+    fm.page.locator("#legend-text").click()
+    assert fm.page.evaluate("document.activeElement.tagName") == "MAIN"
+    assert fm.page.evaluate("scrollY") == where
+
+
+@pytest.mark.parametrize(("width", "height", "layer"), [
+    (844, 390, "conv1"), (844, 390, "conv3"),
+    (932, 430, "conv1"),  # a large phone on its side: two columns (found by a later review)
+])
 def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
         browser: Any, server_url: str, api: Any, digit_files: dict[int, tuple[int, Path]],
-        layer: str) -> None:
+        width: int, height: int, layer: str) -> None:
     """Found by a phone review at 844x390: the step buttons at the panel's foot covered
     the bottom 54 px of the enlarged map, where a tap did nothing, and the value line was
     below the panel's fold."""
     from tests.browser.conftest import new_page
 
-    context, phone = new_page(browser, api, viewport={"width": 844, "height": 390},
+    context, phone = new_page(browser, api, viewport={"width": width, "height": height},
                               has_touch=True, is_mobile=True, device_scale_factor=3)
     try:
         phone.page.goto(server_url + "/")
