@@ -28,7 +28,6 @@ const byId = (id) => document.getElementById(id);
 class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
   current = null; // {key, body, result}: what the page shows now
-  offset = [0, 0]; // nudges applied to the drawing's input
   #uncovered = null; // the map last kept clear of the enlarged channel
   norm = 'channel';
   hover = null;
@@ -195,6 +194,11 @@ class App {
     this.#reset();
   }
 
+  /** [dx, dy]: how far the nudges in place move the drawing's input. */
+  get offset() {
+    return this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
+  }
+
   /** Take back the last nudge, or else the last stroke. */
   undo() {
     if (this.#moves.length) {
@@ -249,7 +253,6 @@ class App {
         this.#keepFocus();
         current.label = back.label;
         this.nudge.clear();
-        this.offset = this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
         this.nudge.setOffset(...this.offset, true);
         if (this.#moves.length) this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
         this.#refreshShifts(current);
@@ -260,7 +263,6 @@ class App {
   /** The input is the drawing's, unmoved: no nudge to take back, none said, no numbers. */
   #unmove() {
     this.#moves = [];
-    this.offset = [0, 0];
     this.nudge.clear();
     this.#syncUndo();
   }
@@ -326,7 +328,6 @@ class App {
           next.label = current.label; // the same digit, moved
           this.#moves.push({ body: current.body, label: current.label, dx, dy });
           this.#syncUndo();
-          this.offset = [this.offset[0] + dx, this.offset[1] + dy];
           this.nudge.setOffset(...this.offset);
           this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
           this.#refreshShifts(next);
