@@ -71,12 +71,12 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_max_size=settings.max_upload_bytes,
         ws_max_queue=2,
     )
-    # Load (and verify) the models before binding the port: a missing or corrupt weights file
-    # stops start-up here with one line naming the file.
-    # A port in use (or a host that does not resolve) is one error line, before the models
-    # load: with one worker, uvicorn's own attempt logged an ERROR after the start-up and
+    # Before anything loads, a port in use (or a host that does not resolve) is one error
+    # line: with one worker, uvicorn's own attempt logged an ERROR after the start-up and
     # exited 3. Checked as the sockets that will listen bind: asyncio's (one worker) are
-    # IPv6-only, so `--host ::` beside a server on 0.0.0.0 is not refused.
+    # IPv6-only, so `--host ::` beside a server on 0.0.0.0 is not refused. Then the models
+    # load (and are verified) before the port is bound: a missing or corrupt weights file
+    # stops start-up with one line naming the file.
     serve.check_port(settings.host, settings.port, v6only=True if settings.workers == 1 else None)
     if settings.workers > 1:
         # every worker process loads its own copy from the environment: check the files and

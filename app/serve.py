@@ -167,7 +167,8 @@ def run_workers(count: int, options: dict[str, Any]) -> int:
     if not spreads():
         uvicorn.run("app.main:app_factory", factory=True, workers=count, **options)
         return 0
-    check_port(options["host"], options["port"])  # again: our own workers too
+    # again: the port may have been taken while the models were checked (seconds)
+    check_port(options["host"], options["port"])
     peers = _peers_folder()
     try:
         return _supervise(count, options, peers)

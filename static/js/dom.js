@@ -28,8 +28,8 @@ export function setText(node, text) {
  * window's foot, what lies above it) at every step. It grows when a longer text than any
  * before needs the room, and then stays; a change of the window's width, or release(),
  * starts again from its own height (not of its height alone: a phone's browser changes
- * that as its address bar hides and shows, at every scroll). `onGrow()` is told each time it grew; `active()` says
- * whether to hold now (not while the node is hidden).
+ * that as its address bar hides and shows, at every scroll). `onGrow()` is told each time
+ * it grew; `active()` says whether to hold now (not while the node is hidden).
  */
 export class HeightHold {
   #held = 0;

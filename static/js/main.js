@@ -207,14 +207,15 @@ class App {
     }
     if (!this.pad.undo()) return;
     this.generation += 1;
-    if (this.pad.isEmpty) {
+    const empty = this.pad.isEmpty;
+    if (empty) {
       this.#dropWaiting();
       this.#reset();
     } else {
       this.#unmove();
     }
     this.#keepFocus();
-    if (this.pad.isEmpty) return;
+    if (empty) return;
     // back to an upload or sample alone: the image it came from, not the pad redrawn from
     // its 28x28 view, which preprocessing would crop, scale and centre again (a review saw
     // avg's answer for sample #18 flip from 5 to 3 after a stroke and an undo)
