@@ -12,6 +12,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -247,13 +248,20 @@ def new_page(browser: Any, api: Api, **context_options: Any) -> tuple[Any, Featu
 
 def open_page(browser: Any, server_url: str, api: Api, **context_options: Any
               ) -> Iterator[FeatureMapsPage]:
+    """The page, ready, in a context of its own; closed after, with no error on it."""
     context, helper = new_page(browser, api, **context_options)
-    page = helper.page
-    page.goto(server_url + "/")
-    page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
-    yield helper
-    context.close()
+    try:
+        page = helper.page
+        page.goto(server_url + "/")
+        page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+        yield helper
+    finally:
+        context.close()
     assert not helper.errors, helper.errors
+
+
+# `with opened(browser, server_url, api, viewport=...) as fm:` in a test of its own sizes
+opened = contextmanager(open_page)
 
 
 @pytest.fixture

@@ -487,13 +487,10 @@ def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
     """Found by a phone review at 844x390: the step buttons at the panel's foot covered
     the bottom 54 px of the enlarged map, where a tap did nothing, and the value line was
     below the panel's fold."""
-    from tests.browser.conftest import new_page
+    from tests.browser.conftest import opened
 
-    context, phone = new_page(browser, api, viewport={"width": width, "height": height},
-                              has_touch=True, is_mobile=True, device_scale_factor=3)
-    try:
-        phone.page.goto(server_url + "/")
-        phone.page.wait_for_selector("body[data-ready]", state="attached")
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                has_touch=True, is_mobile=True, device_scale_factor=3) as phone:
         upload_digit(phone, digit_files[18][1])
         canvas = phone.page.locator(f'canvas.map[data-net="max"][data-layer="{layer}"]')
         canvas.evaluate("(c) => c.scrollIntoView({ block: 'start' })")
@@ -512,9 +509,6 @@ def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
         # the bottom row of the map answers a tap
         phone.page.touchscreen.tap(big["x"] + big["width"] / 2, big["y"] + big["height"] - 2)
         assert inspector.locator(".value").inner_text().startswith(f"row {side - 1}, col ")
-        assert not phone.errors, phone.errors
-    finally:
-        context.close()
 
 
 def test_the_enlarged_channel_moves_off_the_map_the_keyboard_reaches(
