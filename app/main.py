@@ -103,6 +103,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         others = await shared.gather() if shared is not None else []
         return PlainTextResponse(metrics.render(others), media_type="text/plain; version=0.0.4")
 
+    # after every route, before the static files (which take no sockets): a socket on any
+    # other path gets a 404 that says where the live channel is
+    app.add_api_websocket_route("/{path:path}", live.no_socket_here)
+    live.quiet_uvicorn_after_denials()
+
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
 
     # innermost, below the fast path, so that the live update never passes through it

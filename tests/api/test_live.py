@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import time
 
 import pytest
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from app.api import wire
@@ -116,14 +118,44 @@ def test_a_bad_query_is_explained_then_closed(client: TestClient, query: str, st
     assert closed.value.code == 1008
 
 
+def ws_count(client: TestClient, route: str, status: int) -> int:
+    """featuremaps_requests_total for method WS, `route` and `status`, 0 if not yet counted."""
+    want = f'method="WS",route="{route}",status="{status}"'
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("featuremaps_requests_total") and want in line:
+            return int(line.rsplit(" ", 1)[1])
+    return 0
+
+
 def test_pages_of_other_origins_are_refused(client: TestClient) -> None:
-    with pytest.raises(WebSocketDisconnect) as refused, \
+    """Refused before the handshake completes, with a status and a reason as any request gets
+    (a browser's script sees only a failed socket; curl and logs see why), and counted."""
+    refused_before = ws_count(client, LIVE, 403)
+    with pytest.raises(WebSocketDenialResponse) as refused, \
             client.websocket_connect(LIVE, headers={"Origin": "https://elsewhere.example"}):
         pass
-    assert refused.value.code == 1008
+    assert refused.value.status_code == 403
+    assert refused.value.json() == {
+        "detail": "origin 'https://elsewhere.example' may not open the live channel: it is not "
+                  "this site and not in FEATUREMAPS_ALLOWED_ORIGINS"}
+    assert ws_count(client, LIVE, 403) == refused_before + 1
     with client.websocket_connect(LIVE, headers={"Origin": "http://testserver"}) as ws:
         ws.send_text("still open")
         assert json.loads(ws.receive_text())["status"] == 400
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/featuremaps", "/", "/static/app.js",
+                                  "/api/v1/live/"])
+def test_a_socket_on_any_other_path_is_a_404_that_names_the_live_channel(
+        client: TestClient, path: str) -> None:
+    """Starlette alone closes these with a bare 403, which reads as a refused origin."""
+    before = ws_count(client, "other", 404)
+    with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect(path):
+        pass
+    assert refused.value.status_code == 404
+    assert refused.value.json() == {
+        "detail": f"no WebSocket at {path!r}; the live channel is /api/v1/live"}
+    assert ws_count(client, "other", 404) == before + 1
 
 
 def test_an_allowed_origin_may_connect(settings: Settings) -> None:
@@ -140,21 +172,14 @@ def test_an_allowed_origin_may_connect(settings: Settings) -> None:
 
 def test_messages_are_counted_in_the_metrics(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
-    def count(status: str) -> int:
-        for line in client.get("/metrics").text.splitlines():
-            if line.startswith("featuremaps_requests_total") and 'method="WS"' in line \
-                    and 'route="/api/v1/live"' in line and f'status="{status}"' in line:
-                return int(line.rsplit(" ", 1)[1])
-        return 0
-
-    ok, bad = count("200"), count("400")
+    ok, bad = ws_count(client, LIVE, 200), ws_count(client, LIVE, 400)
     _, png = test_digit_pngs[0]
     with client.websocket_connect(LIVE) as ws:
         ws.send_bytes(png)
         ws.receive_bytes()
         ws.send_text("not a drawing")
         ws.receive_text()
-    assert (count("200"), count("400")) == (ok + 1, bad + 1)
+    assert (ws_count(client, LIVE, 200), ws_count(client, LIVE, 400)) == (ok + 1, bad + 1)
 
 
 def test_an_unexpected_error_is_a_500_message_then_a_close(
@@ -209,3 +234,41 @@ def test_a_plain_get_is_told_to_use_a_websocket(client: TestClient) -> None:
     described = client.get("/openapi.json").json()["paths"][LIVE]["get"]["description"]
     assert "send      one binary message per drawing" in described
     assert "close code 1008" in described
+
+
+def test_a_refused_socket_logs_no_error_in_uvicorn(settings: Settings,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """uvicorn's default socket protocol logged "ASGI callable returned without completing
+    handshake." at ERROR after each refusal it had sent; an alert on ERROR would fire at
+    every stray socket. Its own INFO lines stay."""
+    import threading
+
+    import uvicorn
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    from app.main import create_app
+    from bench.common import free_port
+
+    port = free_port()
+    app = create_app(settings.model_copy(update={"models": ["max"]}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run)
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+        thread.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not server.started:
+                assert thread.is_alive() and time.monotonic() < deadline, "no server"
+                time.sleep(0.05)
+            for path, origin, code in [("/nope", None, 404),
+                                       (LIVE, "https://elsewhere.example", 403)]:
+                with pytest.raises(InvalidStatus) as refused:
+                    connect(f"ws://127.0.0.1:{port}{path}", origin=origin)  # type: ignore[arg-type]
+                assert refused.value.response.status_code == code
+        finally:
+            server.should_exit = True
+            thread.join(30)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "connection rejected (404 Not Found)" in caplog.text
+    assert "connection rejected (403 Forbidden)" in caplog.text

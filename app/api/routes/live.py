@@ -19,10 +19,12 @@ Protocol (documented in the README):
             the next one (after a 500 it closes with 1011)
   limits    `featuremaps serve` has uvicorn refuse messages over the upload limit while
             reading them (the socket closes); a socket idle for 10 minutes is closed (1000)
-  counted   in /metrics as method "WS", route /api/v1/live, one per message
+  counted   in /metrics as method "WS", route /api/v1/live, one per message and one per
+            refused handshake
   refused   a bad query is answered with such a text message and then close code 1008; a
             browser page from another origin (one not in FEATUREMAPS_ALLOWED_ORIGINS) is
-            refused before the handshake completes (HTTP 403)
+            refused before the handshake completes: HTTP 403 with a JSON {"detail"}, as a
+            socket to any other path gets a 404
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import logging
 import re
 import textwrap
 import time
+from contextvars import ContextVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import JSONResponse
@@ -74,6 +77,40 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
+# uvicorn's default socket protocol (websockets-sansio) logs this at ERROR after every denial
+# response it has sent, as if the app had sent nothing (an open uvicorn pull request, 3138,
+# fixes it). Set in the task of a handshake refused with one, so that the filter below drops
+# that line there alone.
+_DENIED: ContextVar[bool] = ContextVar("denied", default=False)
+UVICORN_AFTER_DENIAL = "ASGI callable returned without completing handshake."
+
+
+class AfterDenial(logging.Filter):
+    """On uvicorn's error log: drops its false ERROR after a handshake this app refused."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_DENIED.get() and record.getMessage() == UVICORN_AFTER_DENIAL)
+
+
+AFTER_DENIAL = AfterDenial()
+
+
+def quiet_uvicorn_after_denials() -> None:
+    errors = logging.getLogger("uvicorn.error")
+    if AFTER_DENIAL not in errors.filters:
+        errors.addFilter(AFTER_DENIAL)
+
+
+async def refuse(websocket: WebSocket, code: int, detail: str) -> None:
+    """Answers a handshake with an HTTP status and a JSON detail, as a plain request would be
+    answered, where the server can send one (uvicorn can); else it is closed (1008)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        _DENIED.set(True)
+        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=code))
+    else:
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+
+
 def _text(code: int, detail: str, **extra: object) -> str:
     return json.dumps({"status": code, "detail": detail, **extra})
 
@@ -91,14 +128,18 @@ def _names(websocket: WebSocket, engine: Engine) -> list[str]:
 @router.websocket("/live")
 async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
                gate: GateDep) -> None:
+    metrics: Metrics = websocket.app.state.metrics
     if not same_origin(websocket, settings):
+        start = time.perf_counter()
+        origin = websocket.headers.get("origin")
         log.warning("refused a live socket from origin %r (host %r): not this site and not in "
-                    "FEATUREMAPS_ALLOWED_ORIGINS", websocket.headers.get("origin"),
-                    websocket.headers.get("host"))
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+                    "FEATUREMAPS_ALLOWED_ORIGINS", origin, websocket.headers.get("host"))
+        await refuse(websocket, status.HTTP_403_FORBIDDEN,
+                     f"origin {brief(origin or '')} may not open the live channel: it is not "
+                     "this site and not in FEATUREMAPS_ALLOWED_ORIGINS")
+        metrics.observe("WS", ROUTE, status.HTTP_403_FORBIDDEN, time.perf_counter() - start)
         return
     await websocket.accept()
-    metrics: Metrics = websocket.app.state.metrics
     try:
         try:
             names = _names(websocket, engine)
@@ -126,6 +167,16 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
                 return
     except WebSocketDisconnect:
         return
+
+
+async def no_socket_here(websocket: WebSocket) -> None:
+    """A WebSocket handshake on any other path: a 404 that names the live channel (Starlette
+    would close it with a bare 403). Counted as route "other", as an unknown HTTP path is."""
+    start = time.perf_counter()
+    await refuse(websocket, status.HTTP_404_NOT_FOUND,
+                 f"no WebSocket at {brief(websocket.url.path)}; the live channel is {ROUTE}")
+    websocket.app.state.metrics.observe("WS", "other", status.HTTP_404_NOT_FOUND,
+                                        time.perf_counter() - start)
 
 
 PROTOCOL = textwrap.dedent((__doc__ or "").split("Protocol (documented in the README):\n", 1)[-1])
