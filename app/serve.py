@@ -171,10 +171,16 @@ def run_workers(count: int, options: dict[str, Any]) -> int:
     check_port(options["host"], options["port"])
     peers = _peers_folder()
     try:
-        return _supervise(count, options, peers)
+        stopped_by = _supervise(count, options, peers)
     finally:
         if peers is not None:
             shutil.rmtree(peers, ignore_errors=True)
+    if stopped_by in (signal.SIGTERM, signal.SIGHUP):
+        # as uvicorn ends a single server once it has stopped: by the signal itself, so that a
+        # supervisor reads "terminated by SIGTERM" (143) whatever the number of workers
+        signal.signal(stopped_by, signal.SIG_DFL)
+        os.kill(os.getpid(), stopped_by)
+    return 0
 
 
 def _peers_folder() -> Path | None:
@@ -195,8 +201,9 @@ def _peers_folder() -> Path | None:
     return folder
 
 
-def _supervise(count: int, options: dict[str, Any], peers: Path | None) -> int:
-    """Run `count` workers until a signal or a worker that cannot start; the exit status."""
+def _supervise(count: int, options: dict[str, Any], peers: Path | None) -> int | None:
+    """Run `count` workers until a signal or a worker that cannot start; the signal that
+    stopped them (SIGINT raises KeyboardInterrupt, as Ctrl-C anywhere in the CLI does)."""
     host, port = options["host"], options["port"]
     received: list[int] = []
 
@@ -261,4 +268,4 @@ def _supervise(count: int, options: dict[str, Any], peers: Path | None) -> int:
         raise FeaturemapsError("a worker could not start (its log is above)")
     if received and received[0] == signal.SIGINT:
         raise KeyboardInterrupt
-    return 0
+    return received[0] if received else None
