@@ -76,7 +76,7 @@ def in_chunks(body: bytes, size: int = 100) -> Iterator[bytes]:
 def test_a_large_multipart_text_field_is_a_413_that_says_what_is_read(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """Found by a review: Starlette's own 400, 'Part exceeded maximum size of 64KB.', where
-    the README lists a 413 and every message says what is accepted."""
+    docs/production.md lists a 413 and every message says what is accepted."""
     _, digit = test_digit_pngs[0]
     r = client.post("/api/v1/featuremaps", files={"file": ("d.png", digit, "image/png")},
                     data={"note": "x" * (65 * 1024)})

@@ -2,9 +2,9 @@
 `location /featuremaps/ { proxy_pass http://app/; }` does: the prefix is taken off each
 request's path, and everything else passes through, WebSocket upgrades included. A request
 for the bare prefix is redirected to it with a slash, its query kept, as nginx does. (The
-README's nginx block was checked by hand the same way: the page over the socket and over
-POST, /docs' Try it out, a 9 MB batch, and the server's redirects put back under the
-prefix by its proxy_redirect.)
+nginx block of docs/production.md was checked by hand the same way: the page over the
+socket and over POST, /docs' Try it out, a 9 MB batch, and the server's redirects put back
+under the prefix by its proxy_redirect.)
 
 It handles one request per connection (it asks the server to close after each answer), so
 it only ever rewrites a connection's first request line. For tests, on loopback only."""
