@@ -2,7 +2,7 @@
 // server's own sentence ({"detail": ...}) or a plain description of what went wrong.
 
 // fflate (MIT, vendored): inflating an answer takes it under a millisecond where the
-// browser's DecompressionStream took 3 to 6 (README, Speed), in steps that each wait for
+// browser's DecompressionStream took 3 to 6 (docs/speed.md), in steps that each wait for
 // the main thread
 import { gunzipSync } from '../vendor/fflate/browser.js';
 import { decodeFeaturemaps } from './wire.js';
