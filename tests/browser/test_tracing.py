@@ -123,7 +123,7 @@ def test_an_avg_unit_that_differs_from_its_mean_in_the_last_digit_says_why(
         fm.hover_unit("avg", "pool1", ch, r, c)
         readout = fm.page.locator("#readout").inner_text()
         assert f"keeps their mean, {mean:.3f}" in readout
-        note = f"(the unit shows {value:.3f}: each channel is sent as 256 levels of its own range)"
+        note = f"(the unit shows {value:.3f}: the maps travel rounded, 256 steps per channel)"
         assert (note in readout) == (f"{mean:.3f}" != f"{value:.3f}"), readout
 
 
@@ -774,8 +774,7 @@ def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: fl
     if total <= 0:
         end += ", below 0, so ReLU gives 0."
     elif f"{total:.2f}" != f"{value:.2f}":
-        end += (f" (the unit shows {value:.2f}: each channel is sent as 256 levels of its "
-                "own range).")
+        end += f" (the unit shows {value:.2f}: the maps travel rounded, 256 steps per channel)."
     else:
         end += "."
     return f"{at} ({where}): {'; '.join(clauses)}.{end}"
