@@ -63,7 +63,9 @@ export class MapGrid {
       const [c, h, w] = info.shape;
       const row = el('section', { class: 'maps-row', dataset: { layer: name }, 'aria-labelledby': `layer-${name}` },
         el('div', { class: 'layer-head' },
-          el('h3', { id: `layer-${name}`, text: `${name} · ${c} x ${h} x ${w}` }),
+          // the size in words: "32 x 26 x 26" is channels-first, the Keras summary
+          // below and the downsampling table write it channels-last
+          el('h3', { id: `layer-${name}` }, name, el('span', { class: 'layer-size', text: `${c} maps of ${h} x ${w}` })),
           el('p', { class: 'note', text: layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)).map((n) => n.name), source) })));
       for (const net of this.nets) {
         const mine = net.layers.find((l) => l.name === name);

@@ -12,8 +12,10 @@ from tests.browser.conftest import FeatureMapsPage, new_page
 
 pytestmark = pytest.mark.browser
 
-HEADINGS = ["conv1 · 32 x 26 x 26", "pool1 · 32 x 13 x 13", "conv2 · 64 x 11 x 11",
-            "pool2 · 64 x 5 x 5", "conv3 · 64 x 3 x 3"]
+# the size in words, under the name: "32 x 26 x 26" read channels-first beside the Keras
+# summary's channels-last (26, 26, 32)
+HEADINGS = ["conv1\n32 maps of 26 x 26", "pool1\n32 maps of 13 x 13", "conv2\n64 maps of 11 x 11",
+            "pool2\n64 maps of 5 x 5", "conv3\n64 maps of 3 x 3"]
 
 
 def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
