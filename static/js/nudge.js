@@ -12,10 +12,32 @@ export function movedAlong(value) {
   return value === undefined || value === null ? '' : `moved along with the input, it changes by ${fmt(value)}`;
 }
 
+/** The table's lesson in one sentence, for the live line: whether each pooling layer changed
+ * less than the conv before it, naming those that did not. Empty where no pool compares. */
+export function poolVerdict(shifts, nets, dir) {
+  let compared = 0;
+  const against = [];
+  for (const net of nets) {
+    const layers = shifts.models[net]?.layers ?? [];
+    layers.forEach((layer, i) => {
+      const conv = layers[i - 1];
+      const [pooled, before] = [layer.change?.[dir], conv?.change?.[dir]];
+      if (!layer.name.startsWith('pool') || pooled == null || before == null) return;
+      compared += 1;
+      if (pooled >= before) against.push(`${net} ${layer.name} (${fmt(pooled)}; ${conv.name} ${fmt(before)})`);
+    });
+  }
+  if (!compared) return '';
+  const rule = 'Each pooling layer changed less than the conv before it';
+  return against.length ? `${rule}, but for ${against.join(' and ')}.` : `${rule}.`;
+}
+
 export class NudgePanel {
   #cells = new Map(); // `${net}/${layer}` -> td
+  #verdict = ''; // poolVerdict of the numbers shown
 
   constructor({ pad, table, status, prediction }, nets, layers, onNudge, onUndo) {
+    this.nets = nets;
     this.status = status;
     this.prediction = prediction; // the answers for the nudged input (main.js; one column only)
     this.table = table;
@@ -50,6 +72,7 @@ export class NudgePanel {
       td.dataset.value = value ?? '';
       td.title = movedAlong(entry?.change_shifted_back?.[dir]);
     }
+    this.#verdict = poolVerdict(shifts, this.nets, dir);
     this.#reveal();
   }
 
@@ -69,8 +92,10 @@ export class NudgePanel {
   }
 
   /** Say how far the input is moved (nothing while it is not), and, after Undo, that a
-   * nudge was taken back. A live line: what does not change from one nudge to the next is in
-   * the help under it, not here (found by a review: it was read out at every nudge). */
+   * nudge was taken back; after a nudge, what its numbers show of the pools (a screen reader
+   * hears the lesson without walking the table). A live line: what does not change from one
+   * nudge to the next is in the help under it, not here (found by a review: it was read out
+   * at every nudge). */
   setOffset(dx, dy, undone = false) {
     const said = undone ? 'Nudge undone: ' : '';
     if (dx === 0 && dy === 0) {
@@ -81,10 +106,12 @@ export class NudgePanel {
     const moves = [[dx, 'right', 'left'], [dy, 'down', 'up']]
       .filter(([d]) => d !== 0)
       .map(([d, plus, minus]) => `${Math.abs(d)} px ${d > 0 ? plus : minus}`);
-    this.status.textContent = `${said}${said ? 'the' : 'The'} input is moved ${moves.join(' and ')} (zero fill).`;
+    const verdict = undone || !this.#verdict ? '' : ` ${this.#verdict}`;
+    this.status.textContent = `${said}${said ? 'the' : 'The'} input is moved ${moves.join(' and ')} (zero fill).${verdict}`;
   }
 
   clear() {
+    this.#verdict = '';
     this.direction.textContent = 'for a one-pixel nudge (press an arrow)';
     delete this.table.dataset.dir;
     for (const td of this.#cells.values()) {

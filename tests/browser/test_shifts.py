@@ -48,6 +48,21 @@ def expected_numbers(shifts: dict[str, Any], direction: str) -> dict[tuple[str, 
     return out
 
 
+def expected_verdict(shifts: dict[str, Any], direction: str) -> str:
+    """The live line's sentence on the pools, from the same /shifts answer as the numbers."""
+    against = []
+    for net in ("max", "avg"):
+        layers = shifts["models"][net]["layers"]
+        for conv, pool in zip(layers, layers[1:], strict=False):
+            if pool["name"].startswith("pool"):
+                pooled, before = pool["change"][direction], conv["change"][direction]
+                if pooled >= before:
+                    against.append(f"{net} {pool['name']} ({pooled:.3f}; {conv['name']} "
+                                   f"{before:.3f})")
+    rule = "Each pooling layer changed less than the conv before it"
+    return f"{rule}, but for {' and '.join(against)}." if against else f"{rule}."
+
+
 def shift_models(fm: FeatureMapsPage) -> list[str]:
     loaded = [m["name"] for m in fm.api.models()["models"]]
     return [m for m in ("max", "avg", "blurmax") if m in loaded]
@@ -90,7 +105,9 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     assert up != left
     np.testing.assert_array_equal(fm.input_pixels(), shift(nudged, 0, -1))
     status = fm.page.locator("#nudge-status").inner_text()
-    assert status.startswith("The input is moved 1 px left and 1 px up (zero fill).")
+    assert status == ("The input is moved 1 px left and 1 px up (zero fill). "
+                      + expected_verdict(fm.api.shifts(pixels_body(nudged), models,
+                                                       "application/json"), "up"))
     # what the numbers mean stays beside them (a review found it replaced by the line above)
     help_text = fm.page.locator("#nudge-help")
     assert help_text.is_visible() and "changed where they are" in help_text.inner_text()
@@ -113,7 +130,10 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 2, 0))
     assert set(nudge_numbers(fm).values()) != {"–"}
     status = fm.page.locator("#nudge-status")
-    assert status.inner_text() == "The input is moved 2 px right (zero fill)."
+    # the second nudge's numbers, and so its sentence on the pools, are for the input moved once
+    once = fm.api.shifts(pixels_body(shift(drawn, 1, 0)), ["max", "avg"], "application/json")
+    assert status.inner_text() == ("The input is moved 2 px right (zero fill). "
+                                   + expected_verdict(once, "right"))
 
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
@@ -452,3 +472,28 @@ def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
     readout = phone.page.locator('.heat-fig[data-net="avg"] .cell-readout')
     assert readout.inner_text() == cell_reading(m, shifts, 3, 6)
     assert canvas.get_attribute("data-cell") == "3,6"  # outlined, and kept after the lift
+
+
+def test_the_pool_sentence_names_a_pool_that_changed_as_much_as_its_conv(
+        fm: FeatureMapsPage) -> None:
+    """The sentence the live line adds after a nudge, on made-up numbers: every pool below
+    its conv, one pool that is not, and a network with no pool to compare."""
+    def layers(*changes: tuple[str, float | None]) -> dict[str, Any]:
+        return {"layers": [{"name": name, "change": {"right": value}}
+                           for name, value in changes]}
+
+    calm = layers(("conv1", 0.7), ("pool1", 0.5), ("conv2", 0.6), ("pool2", 0.4),
+                  ("conv3", 0.3))
+    rough = layers(("conv1", 0.7), ("pool1", 0.5), ("conv2", 0.58), ("pool2", 0.61),
+                   ("conv3", 0.3))
+    flat = layers(("conv1", 0.7), ("conv2", 0.6), ("conv3", 0.5))
+    unknown = layers(("conv1", None), ("pool1", None))
+    said = fm.page.evaluate("""async (cases) => {
+      const { poolVerdict } = await import('/static/js/nudge.js');
+      return cases.map(([models, nets]) => poolVerdict({ models }, nets, 'right'));
+    }""", [[{"max": calm, "avg": calm}, ["max", "avg"]],
+           [{"max": calm, "avg": rough}, ["max", "avg"]],
+           [{"strided": flat, "nopool": flat}, ["strided", "nopool"]],
+           [{"max": unknown}, ["max"]]])
+    rule = "Each pooling layer changed less than the conv before it"
+    assert said == [f"{rule}.", f"{rule}, but for avg pool2 (0.610; conv2 0.580).", "", ""]
