@@ -372,8 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that are one batch job in their own process: they keep freed memory for the next
 # batch instead of faulting it in afresh (app/ml/device.py). On two cores this made
-# `evaluate` 2.4-2.6x and a short `train` 1.3-1.8x faster (docs/speed.md, Batches on a CPU); the server does
-# not do it.
+# `evaluate` 2.4-2.6x and a short `train` 1.3-1.8x faster (docs/speed.md, Batches on a
+# CPU); the server does not do it.
 BATCH_JOBS = ("extract", "evaluate", "train")
 
 
