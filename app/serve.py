@@ -7,9 +7,9 @@ once all landed on one worker in 3 of 4 trials with 2 workers, which then served
 SO_REUSEPORT, and Linux spreads the connections over the listening ones. A worker's sockets
 listen only once its app has started (asyncio listens when uvicorn serves them), so no
 connection waits on a worker that is still loading. The parent restarts a worker that dies
-(waiting longer after each quick death), and on SIGTERM, SIGINT or SIGHUP stops them all,
-each finishing its requests in flight (uvicorn's graceful shutdown); a second signal, or
-35 s, ends them at once. A worker stops when the parent dies. Where SO_REUSEPORT does not
+(waiting longer after each quick death), and on SIGTERM, SIGINT or SIGHUP (unless it was
+started with SIGHUP ignored, as by nohup) stops them all, each finishing its requests in
+flight (uvicorn's graceful shutdown); a second signal, or 35 s, ends them at once. A worker stops when the parent dies. Where SO_REUSEPORT does not
 spread connections (other systems than Linux), uvicorn's own mode runs instead.
 
 The parent itself never imports torch: the weights are checked before any worker starts, in
@@ -179,7 +179,7 @@ def run_workers(count: int, options: dict[str, Any]) -> int:
         # as uvicorn ends a single server once it has stopped: by the signal itself, so that a
         # supervisor reads "terminated by SIGTERM" (143) whatever the number of workers
         signal.signal(stopped_by, signal.SIG_DFL)
-        os.kill(os.getpid(), stopped_by)
+        signal.raise_signal(stopped_by)
     return 0
 
 
@@ -211,7 +211,10 @@ def _supervise(count: int, options: dict[str, Any], peers: Path | None) -> int |
         received.append(signum)  # the loop below acts on it
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, record)
+        # a SIGHUP that nohup (or any parent) set to be ignored stays ignored, as it does for
+        # one server, which leaves SIGHUP alone (found by a review: it stopped every worker)
+        if signum != signal.SIGHUP or signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, record)
     spawn = multiprocessing.get_context("spawn")
 
     def start() -> tuple[multiprocessing.process.BaseProcess, float]:

@@ -46,14 +46,20 @@ def serving(port: int) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def start(port: int, tmp: Path, workers: int = 2) -> subprocess.Popen[bytes]:
-    """A server with `workers` workers; `tmp`: its temporary folder (TMPDIR)."""
+def ignore_sighup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts a command
+
+
+def start(port: int, tmp: Path, workers: int = 2, nohup: bool = False
+          ) -> subprocess.Popen[bytes]:
+    """A server with `workers` workers; `tmp`: its temporary folder (TMPDIR); `nohup`: started
+    with SIGHUP ignored."""
     env = {**ENV, "TMPDIR": str(tmp)}
     # a session of its own, so that the end of a test can stop every process of it
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
                              "--workers", str(workers)], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=ignore_sighup if nohup else None)
     deadline = time.monotonic() + 90
     while True:
         try:
@@ -139,6 +145,28 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> Non
         assert proc.wait(timeout=60) == -signal.SIGTERM
         assert not any(alive(pid) for pid in now)
         assert list(tmp.iterdir()) == []  # the parent removed its workers' folder
+
+
+def test_a_sighup_that_nohup_ignores_stays_ignored() -> None:
+    """Found by a review: the parent took SIGHUP over even where nohup had set it to be
+    ignored, so closing the terminal stopped every worker, where one server (which leaves
+    SIGHUP alone) kept serving."""
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="fm-", dir="/tmp"))
+    try:
+        proc = start(port, tmp, nohup=True)
+        try:
+            workers = wait_for_workers(port, 2)
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(1.0)  # the parent looks at its signals every 0.2 s
+            assert proc.poll() is None and all(alive(pid) for pid in workers)
+            assert request_once(port, "GET", "/healthz", b"", {})[0] == 200
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == -signal.SIGTERM
+        finally:
+            end(proc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_workers_stop_when_their_parent_is_killed() -> None:
