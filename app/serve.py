@@ -9,8 +9,9 @@ listen only once its app has started (asyncio listens when uvicorn serves them),
 connection waits on a worker that is still loading. The parent restarts a worker that dies
 (waiting longer after each quick death), and on SIGTERM, SIGINT or SIGHUP (unless it was
 started with SIGHUP ignored, as by nohup) stops them all, each finishing its requests in
-flight (uvicorn's graceful shutdown); a second signal, or 35 s, ends them at once. A worker stops when the parent dies. Where SO_REUSEPORT does not
-spread connections (other systems than Linux), uvicorn's own mode runs instead.
+flight (uvicorn's graceful shutdown); a second signal, or 35 s, ends them at once. A worker
+stops when the parent dies. Where SO_REUSEPORT does not spread connections (other systems
+than Linux), uvicorn's own mode runs instead.
 
 The parent itself never imports torch: the weights are checked before any worker starts, in
 a process that exits (check_models). It makes a private temporary folder where the workers
