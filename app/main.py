@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     settings = settings or Settings()
     metrics = Metrics()
     shared = Peers(peers, metrics) if peers is not None else None
+    logs.quiet_client_mistakes()  # on uvicorn's error log, which serves this app
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,7 +107,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     # after every route, before the static files (which take no sockets): a socket on any
     # other path gets a 404 that says where the live channel is
     app.add_api_websocket_route("/{path:path}", live.no_socket_here)
-    live.quiet_uvicorn_after_denials()
 
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
 

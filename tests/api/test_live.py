@@ -236,15 +236,42 @@ def test_a_plain_get_is_told_to_use_a_websocket(client: TestClient) -> None:
     assert "close code 1008" in described
 
 
-def test_a_refused_socket_logs_no_error_in_uvicorn(settings: Settings,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_a_server_without_denial_answers_gets_a_close_counted_as_its_403(
+        client: TestClient) -> None:
+    """Under an ASGI server that cannot answer a handshake with HTTP, the socket is closed
+    (1008, which the server answers 403), and /metrics counts that 403, not the 404 the app
+    could not send (found by a review)."""
+    import asyncio
+
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": "/nope",
+             "raw_path": b"/nope", "root_path": "", "query_string": b"", "subprotocols": [],
+             "headers": [(b"host", b"testserver")], "server": ("testserver", 80),
+             "client": ("127.0.0.1", 50000)}  # and no "extensions"
+    before = (ws_count(client, "other", 403), ws_count(client, "other", 404))
+    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent == [{"type": "websocket.close", "code": 1008, "reason": ""}]
+    assert (ws_count(client, "other", 403), ws_count(client, "other", 404)) == \
+        (before[0] + 1, before[1])
+
+
+def test_uvicorn_logs_no_error_for_a_clients_mistake(settings: Settings,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     """uvicorn's default socket protocol logged "ASGI callable returned without completing
-    handshake." at ERROR after each refusal it had sent; an alert on ERROR would fire at
-    every stray socket. Its own INFO lines stay."""
+    handshake." at ERROR after each refusal it had sent, and a text frame of invalid UTF-8
+    as an ERROR with a traceback: an alert on ERROR would fire at every stray socket. The
+    first is dropped, the second is one WARNING line; uvicorn's own INFO lines stay."""
     import threading
 
     import uvicorn
-    from websockets.exceptions import InvalidStatus
+    from websockets.exceptions import ConnectionClosedError, InvalidStatus
     from websockets.sync.client import connect
 
     from app.main import create_app
@@ -266,9 +293,18 @@ def test_a_refused_socket_logs_no_error_in_uvicorn(settings: Settings,
                 with pytest.raises(InvalidStatus) as refused:
                     connect(f"ws://127.0.0.1:{port}{path}", origin=origin)  # type: ignore[arg-type]
                 assert refused.value.response.status_code == code
+            with connect(f"ws://127.0.0.1:{port}{LIVE}") as ws:
+                ws.send(b"\xff\xfe not UTF-8", text=True)
+                with pytest.raises(ConnectionClosedError) as closed:
+                    ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
         finally:
             server.should_exit = True
             thread.join(30)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING
+              and r.name == "uvicorn.error"]
+    assert [(r.getMessage(), r.exc_info) for r in warned] == [
+        ("Invalid UTF-8 sequence received from client.", None)]
     assert "connection rejected (404 Not Found)" in caplog.text
     assert "connection rejected (403 Forbidden)" in caplog.text

@@ -35,11 +35,11 @@ import logging
 import re
 import textwrap
 import time
-from contextvars import ContextVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import JSONResponse
 
+from app import logs
 from app.api.deps import EngineDep, GateDep, SettingsDep
 from app.api.errors import Overloaded, TimedOut
 from app.api.gate import InferenceGate
@@ -77,38 +77,16 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
-# uvicorn's default socket protocol (websockets-sansio) logs this at ERROR after every denial
-# response it has sent, as if the app had sent nothing (an open uvicorn pull request, 3138,
-# fixes it). Set in the task of a handshake refused with one, so that the filter below drops
-# that line there alone.
-_DENIED: ContextVar[bool] = ContextVar("denied", default=False)
-UVICORN_AFTER_DENIAL = "ASGI callable returned without completing handshake."
-
-
-class AfterDenial(logging.Filter):
-    """On uvicorn's error log: drops its false ERROR after a handshake this app refused."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (_DENIED.get() and record.getMessage() == UVICORN_AFTER_DENIAL)
-
-
-AFTER_DENIAL = AfterDenial()
-
-
-def quiet_uvicorn_after_denials() -> None:
-    errors = logging.getLogger("uvicorn.error")
-    if AFTER_DENIAL not in errors.filters:
-        errors.addFilter(AFTER_DENIAL)
-
-
-async def refuse(websocket: WebSocket, code: int, detail: str) -> None:
+async def refuse(websocket: WebSocket, code: int, detail: str) -> int:
     """Answers a handshake with an HTTP status and a JSON detail, as a plain request would be
-    answered, where the server can send one (uvicorn can); else it is closed (1008)."""
+    answered, where the server can send one (uvicorn can); else it is closed (1008), which
+    the server answers 403. Returns the status the client got."""
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        _DENIED.set(True)
+        logs.HANDSHAKE_REFUSED.set(True)  # uvicorn's false ERROR that follows is dropped
         await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=code))
-    else:
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+        return code
+    await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+    return status.HTTP_403_FORBIDDEN
 
 
 def _text(code: int, detail: str, **extra: object) -> str:
@@ -134,10 +112,10 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
         origin = websocket.headers.get("origin")
         log.warning("refused a live socket from origin %r (host %r): not this site and not in "
                     "FEATUREMAPS_ALLOWED_ORIGINS", origin, websocket.headers.get("host"))
-        await refuse(websocket, status.HTTP_403_FORBIDDEN,
-                     f"origin {brief(origin or '')} may not open the live channel: it is not "
-                     "this site and not in FEATUREMAPS_ALLOWED_ORIGINS")
-        metrics.observe("WS", ROUTE, status.HTTP_403_FORBIDDEN, time.perf_counter() - start)
+        code = await refuse(websocket, status.HTTP_403_FORBIDDEN,
+                            f"origin {brief(origin or '')} may not open the live channel: it "
+                            "is not this site and not in FEATUREMAPS_ALLOWED_ORIGINS")
+        metrics.observe("WS", ROUTE, code, time.perf_counter() - start)
         return
     await websocket.accept()
     try:
@@ -173,10 +151,10 @@ async def no_socket_here(websocket: WebSocket) -> None:
     """A WebSocket handshake on any other path: a 404 that names the live channel (Starlette
     would close it with a bare 403). Counted as route "other", as an unknown HTTP path is."""
     start = time.perf_counter()
-    await refuse(websocket, status.HTTP_404_NOT_FOUND,
-                 f"no WebSocket at {brief(websocket.url.path)}; the live channel is {ROUTE}")
-    websocket.app.state.metrics.observe("WS", "other", status.HTTP_404_NOT_FOUND,
-                                        time.perf_counter() - start)
+    code = await refuse(websocket, status.HTTP_404_NOT_FOUND,
+                        f"no WebSocket at {brief(websocket.url.path)}; the live channel is "
+                        f"{ROUTE}")
+    websocket.app.state.metrics.observe("WS", "other", code, time.perf_counter() - start)
 
 
 PROTOCOL = textwrap.dedent((__doc__ or "").split("Protocol (documented in the README):\n", 1)[-1])
