@@ -67,7 +67,10 @@ IDLE_S = 600.0  # a socket with no drawing for this long is closed (the page reo
 def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     """Browsers send Origin with a WebSocket handshake and apply no CORS to it: a page from
     another site may only connect when its origin is allowed. Clients without an Origin
-    (scripts, curl) are not browsers acting for a user, and may."""
+    (scripts, curl) are not browsers acting for a user, and may. The origin's host and port
+    are compared with the Host header, not its scheme: behind a proxy that ends TLS the
+    server cannot tell its public scheme unless it is told (X-Forwarded-Proto from a named
+    proxy), and an http page of the same host and port is the same server's."""
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
