@@ -70,7 +70,8 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     (scripts, curl) are not browsers acting for a user, and may. The origin's host and port
     are compared with the Host header, not its scheme: behind a proxy that ends TLS the
     server cannot tell its public scheme unless it is told (X-Forwarded-Proto from a named
-    proxy), and an http page of the same host and port is the same server's."""
+    proxy). So a page of the same host name over the other scheme (http://host beside
+    https://host, whose default ports both drop out) is let in: the same host serves it."""
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
