@@ -32,8 +32,8 @@ export function noPoolConv3(models) {
   return last;
 }
 
-/** What the accuracy and consistency gaps can be read as: each network was trained once, and
- * gaps up to about 0.2 points are what another seed can move (README, "What this says"). */
+/** What the accuracy and consistency gaps can be read as: each network was trained once, so
+ * how far another training seed would move them is not measured (README, "What this says"). */
 function ties(models) {
   const spread = (key) => {
     const values = models.map((m) => m[key]).filter((v) => v != null);
@@ -42,9 +42,10 @@ function ties(models) {
   const widest = Math.max(spread('test_accuracy'), spread('shift_consistency')) * 100;
   return widest <= 0.2
     ? `Each network was trained once, and no two here differ by more than ${widest.toFixed(2)} points in either `
-      + 'row: within what another training seed could move, so read them as ties.'
-    : 'Each network was trained once: gaps of up to about 0.2 points in either row are within what another '
-      + 'training seed could move.';
+      + 'row. How far another training seed would move them is not measured here, so read a lead this small as '
+      + '"at least as good", not as a measured margin.'
+    : 'Each network was trained once: how far another training seed would move these numbers is not measured '
+      + 'here.';
 }
 
 export function renderDownsample(root, models) {

@@ -449,9 +449,9 @@ class App {
     if (shown.length < 2 || seeds.size !== 1 || !Number.isSafeInteger(shown[0].seed)) return;
     const note = byId('same-start');
     note.textContent = `${shown.map((m) => m.name).join(' and ')} were trained from the same seed: they began `
-      + 'from the same random filters and saw the images in the same order. Their conv1 filters stayed almost '
-      + 'alike, so their conv1 maps look much alike; from pool1 on the maps differ, as each pools its own way, '
-      + 'and conv2\'s filters have drifted apart.';
+      + 'from the same random filters and saw the images in the same order. Most of their conv1 filters stayed '
+      + 'alike, so most conv1 maps look alike, though a few channels drifted apart; from pool1 on the maps differ, '
+      + 'as each pools its own way, and conv2\'s filters have drifted apart.';
     note.hidden = false;
   }
 

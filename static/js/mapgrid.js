@@ -18,7 +18,13 @@ export function layerNote(info, nets, source = null) {
   if (info.kind === 'conv') {
     const role = UI.convRole[info.name] ? `: ${UI.convRole[info.name]}` : '';
     const step = stride > 1 ? `, stride ${stride}` : '';
-    return `${c} learned ${kernel}x${kernel} filters on ${info.reads.layer}${step}, then ReLU${role}. ${sees}`;
+    // a filter on a layer of many channels is a window over all of them: "64 3x3 filters"
+    // alone reads as 64 x 9 weights, where conv2 holds 64 x 32 x 9
+    const depth = source?.shape[0] ?? 1;
+    const filters = depth > 1
+      ? `${c} learned filters on ${info.reads.layer}, each ${kernel}x${kernel} across its ${depth} channels${step}`
+      : `${c} learned ${kernel}x${kernel} filters on ${info.reads.layer}${step}`;
+    return `${filters}, then ReLU${role}. ${sees}`;
   }
   const ops = nets.map((n) => ({ max: 'max keeps the largest', mean: 'avg the mean' })[UI.poolOp[n]]).filter(Boolean);
   // a side that does not divide by the stride is rounded down: its last units are read by

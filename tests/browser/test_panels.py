@@ -29,6 +29,10 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
     assert ("Halves each side, rounding down: conv2's last row and column are read by no "
             "window.") in notes[3]
     assert "Each unit sees 18x18 input px." in notes[4]
+    # a filter on many channels is a window over all of them (conv2 holds 64 x 32 x 3 x 3
+    # weights; "64 learned 3x3 filters" read as 64 x 9, found by a fact-check)
+    assert notes[2].startswith("64 learned filters on pool1, each 3x3 across its 32 channels, "
+                               "then ReLU")
 
 
 def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> None:
@@ -40,9 +44,9 @@ def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> Non
     assert note.is_visible()
     assert note.inner_text() == (
         "max and avg were trained from the same seed: they began from the same random filters "
-        "and saw the images in the same order. Their conv1 filters stayed almost alike, so "
-        "their conv1 maps look much alike; from pool1 on the maps differ, as each pools its "
-        "own way, and conv2's filters have drifted apart.")
+        "and saw the images in the same order. Most of their conv1 filters stayed alike, so "
+        "most conv1 maps look alike, though a few channels drifted apart; from pool1 on the "
+        "maps differ, as each pools its own way, and conv2's filters have drifted apart.")
     assert "responds to empty paper and is switched off by ink" in fm.page.locator(
         "#legend-text").inner_text()
 
@@ -82,8 +86,9 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
         for key in ("test_accuracy", "shift_consistency")) * 100
     assert round(widest, 2) == 0.16  # max 99.54% against avg and strided 99.38%
     assert ("Each network was trained once, and no two here differ by more than 0.16 points in "
-            "either row: within what another training seed could move, so read them as "
-            "ties.") in fm.page.locator("#why-panel").inner_text()
+            "either row. How far another training seed would move them is not measured here, so "
+            'read a lead this small as "at least as good", not as a measured margin.'
+            ) in fm.page.locator("#why-panel").inner_text()
 
 
 def summary_rows(fm: FeatureMapsPage, net: str) -> list[list[str]]:
