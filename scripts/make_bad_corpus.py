@@ -11,6 +11,7 @@ import io
 import json
 import shutil
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,18 @@ def cases() -> dict[str, dict[str, Any]]:
                .ljust(117) + b"\n" + b"\0" * 100)
     raw("batch-npy-shorter-than-its-header", short, "application/octet-stream", 422,
         ".npy header declares 7,840 bytes of data; the file holds 100", path=FM + "/batch")
+    # a bzip2 member, which zipfile would inflate whole whatever size it declares: 100 MB of
+    # zeros in a few hundred bytes
+    bomb = io.BytesIO()
+    member_info = zipfile.ZipInfo("images.npy", date_time=(2026, 1, 1, 0, 0, 0))  # fixed
+    member_info.compress_type = zipfile.ZIP_BZIP2
+    with zipfile.ZipFile(bomb, "w") as zf:
+        with zf.open(member_info, "w", force_zip64=True) as member:
+            for _ in range(100):
+                member.write(bytes(1_000_000))
+    raw("batch-npz-bzip2-member", bomb.getvalue(), "application/octet-stream", 422,
+        ".npz member 'images' is compressed with zip method 12; only stored or deflated "
+        "members are read (np.savez, np.savez_compressed)", path=FM + "/batch")
     # size limits
     c["oversize-declared"] = {"path": FM, "query": "", "content_type": "image/png",
                               "body_size": UPLOAD_LIMIT + 1, "status": 413, "detail": OVER_LIMIT}

@@ -245,6 +245,10 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
     return np.array(arr)  # a writable copy: torch.from_numpy wants one
 
 
+NPZ_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+MAX_NPZ_MEMBERS = 64
+
+
 def read_npy_or_npz(body: bytes, max_images: int,
                     check: Callable[[int], None] | None = None) -> np.ndarray:
     """The images of an .npy, or of the `images` (or only) array of an .npz. Never pickles,
@@ -260,6 +264,20 @@ def read_npy_or_npz(body: bytes, max_images: int,
     try:
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
             infos = zf.infolist()
+            # np.savez writes a member per array: a directory of a few hundred thousand
+            # (a 32 MB body) cost seconds and hundreds of MB to list and check
+            if len(infos) > MAX_NPZ_MEMBERS:
+                raise InvalidPixels(f".npz holds {len(infos):,} members; at most "
+                                    f"{MAX_NPZ_MEMBERS} are read (put the images in 'images')")
+            # zipfile bounds what it inflates by the declared size for deflate alone: a
+            # bzip2 or LZMA member is inflated whole, each read, before it is cut (a review
+            # held 575 MB with a 462-byte body). np.savez and savez_compressed write these two.
+            odd = [info for info in infos if info.compress_type not in NPZ_COMPRESSION]
+            if odd:
+                raise InvalidPixels(f".npz member {brief(odd[0].filename.removesuffix('.npy'))} "
+                                    f"is compressed with zip method {odd[0].compress_type}; "
+                                    "only stored or deflated members are read (np.savez, "
+                                    "np.savez_compressed)")
             inflated = sum(info.file_size for info in infos)
             if inflated > limit:
                 raise ImageTooLarge(f".npz would inflate to {inflated:,} bytes; the limit is "
