@@ -235,10 +235,10 @@ def cases() -> dict[str, dict[str, Any]]:
     bomb = io.BytesIO()
     member_info = zipfile.ZipInfo("images.npy", date_time=(2026, 1, 1, 0, 0, 0))  # fixed
     member_info.compress_type = zipfile.ZIP_BZIP2
-    with zipfile.ZipFile(bomb, "w") as zf:
-        with zf.open(member_info, "w", force_zip64=True) as member:
-            for _ in range(100):
-                member.write(bytes(1_000_000))
+    with zipfile.ZipFile(bomb, "w") as zf, \
+            zf.open(member_info, "w", force_zip64=True) as member:
+        for _ in range(100):
+            member.write(bytes(1_000_000))
     raw("batch-npz-bzip2-member", bomb.getvalue(), "application/octet-stream", 422,
         ".npz member 'images' is compressed with zip method 12; only stored or deflated "
         "members are read (np.savez, np.savez_compressed)", path=FM + "/batch")
