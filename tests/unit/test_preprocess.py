@@ -325,3 +325,75 @@ def test_only_small_declared_images_may_be_decoded_inline() -> None:
     assert not Payload("image", broken).small
     assert not Payload("image", b"not an image").small
     assert Payload("json", b'{"pixels": []}').small
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def test_a_pngs_metadata_chunks_are_dropped_before_pillow_inflates_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a review: Pillow inflates every compressed colour profile (iCCP) of a PNG as
+    it opens it, with no total limit, and text chunks up to 64 MB: 200 profiles of 256 kB
+    fit in 59 kB of body and cost 100 ms. The networks see pixels alone."""
+    canvas = np.zeros((64, 64), np.uint8)
+    canvas[8:56, 28:36] = 255
+    plain = png_bytes(canvas)
+    profile = png_chunk(b"iCCP", b"bomb\0\0" + zlib.compress(bytes(256 * 1024), 9))
+    text = png_chunk(b"zTXt", b"Comment\0\0" + zlib.compress(bytes(256 * 1024), 9))
+    after_header = 8 + 25  # the signature, then IHDR
+    iend = plain.rfind(b"IEND") - 4
+    bloated = (plain[:after_header] + 180 * profile + 40 * text + plain[after_header:iend]
+               + text + plain[iend:])
+    assert len(bloated) < 64 * 1024  # small enough to be decoded on the event loop
+    assert preprocess.essential_png(bloated) == plain
+    from PIL import PngImagePlugin
+
+    inflated: list[bytes] = []
+    for kind in ("iCCP", "zTXt"):
+        def seen(self: object, pos: int, length: int, kind: str = kind) -> bytes:
+            inflated.append(kind.encode())
+            raise AssertionError("Pillow read a metadata chunk")
+        monkeypatch.setattr(PngImagePlugin.PngStream, f"chunk_{kind}", seen)
+    np.testing.assert_array_equal(preprocess.from_image(bloated, 1 << 24),
+                                  preprocess.from_image(plain, 1 << 24))
+    assert inflated == []
+    assert preprocess.essential_png(plain) is plain  # nothing to drop: not copied
+
+
+def test_what_a_pngs_pixels_need_is_kept() -> None:
+    """Transparency (tRNS), a palette and the EXIF orientation (eXIf) survive the filter; a
+    text chunk beside them does not change the input."""
+    from PIL import PngImagePlugin
+
+    rgba = np.zeros((40, 30, 4), np.uint8)
+    rgba[5:35, 12:18] = (200, 30, 30, 255)  # red strokes on a transparent sheet
+    paletted = Image.fromarray(rgba, "RGBA").quantize(colors=4)
+    exif = Image.Exif()
+    exif[preprocess.EXIF_ORIENTATION] = 6
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "an editor", zip=True)
+    both = []
+    for extra in ({}, {"pnginfo": info}):
+        buf = io.BytesIO()
+        paletted.save(buf, format="PNG", exif=exif.tobytes(), **extra)
+        both.append(buf.getvalue())
+    assert b"zTXt" in both[1] and b"zTXt" not in preprocess.essential_png(both[1])
+    for kind in (b"PLTE", b"tRNS", b"eXIf"):
+        assert kind in preprocess.essential_png(both[1])
+    plain, with_text = (preprocess.decode(b, 1 << 24) for b in both)
+    np.testing.assert_array_equal(plain, with_text)
+    assert plain.shape == (30, 40)  # turned by the EXIF orientation: 40 wide, 30 high
+    assert plain.max() == 1.0 and plain[0, 0] == 0.0  # the strokes are ink, the sheet is not
+
+
+def test_a_png_cut_inside_a_chunk_is_still_called_truncated() -> None:
+    canvas = np.zeros((32, 32), np.uint8)
+    canvas[4:28, 14:18] = 255
+    plain = png_bytes(canvas)
+    text = png_chunk(b"tEXt", b"Comment\0hello")
+    cut = (plain[:33] + text + plain[33:])[:-20]
+    assert preprocess.essential_png(cut).startswith(plain[:33])
+    with pytest.raises(CorruptImage, match="PNG data is truncated or corrupt"):
+        preprocess.from_image(cut, 1 << 24)
