@@ -156,3 +156,28 @@ def test_links_that_lead_nowhere_are_found_before_the_work(tmp_path: Path) -> No
     with files.replacing(dangling) as (temp,):
         temp.write_text("new")
     assert (tmp_path / "made" / "here.json").read_text() == "new" and dangling.is_symlink()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="making a link owned by another user takes root")
+def test_another_users_link_in_a_shared_folder_is_not_followed(tmp_path: Path) -> None:
+    """Found by a review: `featuremaps extract /tmp/maps.npz` followed a link another user
+    had left there and replaced the file it pointed to (any file we may write) with maps."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # as /tmp
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    link = shared / "maps.npz"
+    link.symlink_to(victim)
+    os.lchown(link, 65534, 65534)  # nobody's
+    with pytest.raises(OutputError, match="is a symbolic link another user made in a shared "
+                                          "folder"):
+        files.check_file(link, "maps.npz")
+    with pytest.raises(OutputError, match="another user made"), files.replacing(link) as (temp,):
+        temp.write_text("maps")
+    assert victim.read_text() == "mine"
+    os.lchown(link, os.geteuid(), os.getegid())  # our own link is followed, as before
+    with files.replacing(link) as (temp,):
+        temp.write_text("maps")
+    assert victim.read_text() == "maps"
