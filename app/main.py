@@ -26,6 +26,8 @@ from app.ml import preprocess
 from app.ml.device import configure_threads
 from app.ml.engine import Engine
 
+BATCH = "/api/v1/featuremaps/batch"  # the route with limits of its own
+
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """
@@ -116,8 +118,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     # It is the route as declared: the router is included above with no prefix or dependencies
     # of its own, which the fast path would not see.
     app.add_middleware(FeatureMapsFastPath, route=featuremaps_route())
+    # a worker holds at most as many bodies at their limit as its gates take requests
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes,
-                       overrides={"/api/v1/featuremaps/batch": settings.max_batch_upload_bytes})
+                       overrides={BATCH: settings.max_batch_upload_bytes},
+                       budgets={"": settings.max_inflight * settings.max_upload_bytes,
+                                BATCH: settings.max_batch_inflight
+                                * settings.max_batch_upload_bytes})
     if settings.allowed_origins:
         # outside the upload limit, so that its 413 reaches another origin's script as a 413,
         # not as a network error
