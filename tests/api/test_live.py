@@ -14,6 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.api import wire
 from app.config import Settings
+from tests.conftest import run_async
 
 LIVE = "/api/v1/live"
 
@@ -241,8 +242,6 @@ def test_a_server_without_denial_answers_gets_a_close_counted_as_its_403(
     """Under an ASGI server that cannot answer a handshake with HTTP, the socket is closed
     (1008, which the server answers 403), and /metrics counts that 403, not the 404 the app
     could not send (found by a review)."""
-    import asyncio
-
     sent: list[dict[str, object]] = []
 
     async def receive() -> dict[str, object]:
@@ -256,7 +255,7 @@ def test_a_server_without_denial_answers_gets_a_close_counted_as_its_403(
              "headers": [(b"host", b"testserver")], "server": ("testserver", 80),
              "client": ("127.0.0.1", 50000)}  # and no "extensions"
     before = (ws_count(client, "other", 403), ws_count(client, "other", 404))
-    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    run_async(client.app(scope, receive, send))  # type: ignore[arg-type]
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": ""}]
     assert (ws_count(client, "other", 403), ws_count(client, "other", 404)) == \
         (before[0] + 1, before[1])

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from app.api.middleware import BodyLimitMiddleware
+from tests.conftest import run_async
 
 BATCH = "/batch"
 
@@ -20,10 +21,9 @@ def scope(path: str, size: int | None) -> dict[str, Any]:
     return {"type": "http", "method": "POST", "path": path, "headers": headers}
 
 
-async def request(app: Any, path: str, size: int | None,
-                  hold: asyncio.Event | None = None) -> tuple[int, dict[str, Any] | None]:
-    """Send a body of `size` bytes (None: chunked, 10 bytes); the app reads it, then waits
-    for `hold` before answering. Returns the status and the JSON answer, if any."""
+async def request(app: Any, path: str, size: int | None) -> tuple[int, dict[str, Any] | None]:
+    """Send a body of `size` bytes (None: chunked, 10 bytes) to `app`. Returns the status
+    and the JSON answer, if any."""
     chunks = [{"type": "http.request", "body": bytes(size or 10), "more_body": False}]
     sent: list[dict[str, Any]] = []
 
@@ -71,7 +71,7 @@ def test_bodies_past_the_budget_are_refused_until_the_held_ones_are_done() -> No
         out.append(await request(app, "/fast", 1000))  # all of it again
         return out
 
-    fast, refused, chunked, batch, slow, again = asyncio.run(scenario())
+    fast, refused, chunked, batch, slow, again = run_async(scenario())
     assert fast == (200, None) and batch == (200, None) and slow == (200, None)
     assert again == (200, None)
     assert refused == (503, {"detail": "server busy: 1,000 bytes of request bodies are being "
@@ -88,4 +88,4 @@ def test_one_body_at_the_limit_is_always_read() -> None:
         app = BodyLimitMiddleware(reading_app({}), limit=1000, budgets={"": 10})
         return await request(app, "/any", 1000)
 
-    assert asyncio.run(scenario()) == (200, None)
+    assert run_async(scenario()) == (200, None)
