@@ -54,10 +54,15 @@ def declared_pixels(data: bytes) -> int | None:
     the header cannot be read. A PNG's (what the page sends) is read straight from its
     first chunk, a tenth of the time Pillow takes to open it, and without its checksum:
     this only decides where the image is decoded, and decoding checks everything."""
-    if len(data) >= PNG_IHDR.size and data.startswith(b"\x89PNG\r\n\x1a\n"):
-        _, length, kind, width, height = PNG_IHDR.unpack_from(data)
-        if length == 13 and kind == b"IHDR":
-            return int(width) * int(height)
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        if len(data) >= PNG_IHDR.size:
+            _, length, kind, width, height = PNG_IHDR.unpack_from(data)
+            if length == 13 and kind == b"IHDR":
+                return int(width) * int(height)
+        # other chunks before the header: Pillow would read them, and inflate any compressed
+        # one, here on the event loop (found by a review: 150 colour profiles, 77 ms);
+        # decode() drops them, off it
+        return None
     try:
         with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
             width, height = image.size
