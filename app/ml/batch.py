@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import struct
 import time
 import tokenize
 import zipfile
@@ -247,6 +248,19 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
 
 NPZ_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 MAX_NPZ_MEMBERS = 64
+ZIP_END = struct.Struct("<4s4xHH")  # signature, (disk numbers), entries here, entries in all
+
+
+def _npz_members(body: bytes) -> int | None:
+    """How many members a zip's end-of-directory record says it holds (the larger of its
+    two counts; 0xFFFF, a zip64 count, reads as that many), or None where there is no such
+    record, for zipfile to call the file unreadable. The record is the last 22 bytes but a
+    comment of up to 65,535."""
+    at = body.rfind(b"PK\x05\x06", max(0, len(body) - 65_557))
+    if at < 0 or at + ZIP_END.size > len(body):
+        return None
+    _, here, total = ZIP_END.unpack_from(body, at)
+    return max(int(here), int(total))
 
 
 def read_npy_or_npz(body: bytes, max_images: int,
@@ -261,17 +275,20 @@ def read_npy_or_npz(body: bytes, max_images: int,
     # a zip starts with a member, or, holding none (np.savez() of nothing), its directory's end
     if body[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise InvalidPixels("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file")
+    # np.savez writes a member per array: a directory of hundreds of thousands (a 32 MB
+    # body) held the batch thread for seconds and hundreds of MB as zipfile read it. Its
+    # count is read from the directory's end record first.
+    members = _npz_members(body)
+    if members is not None and members > MAX_NPZ_MEMBERS:
+        raise InvalidPixels(f".npz holds {members:,} members; at most {MAX_NPZ_MEMBERS} are "
+                            "read (put the images in 'images')")
     try:
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
             infos = zf.infolist()
-            # np.savez writes a member per array: a directory of a few hundred thousand
-            # (a 32 MB body) cost seconds and hundreds of MB to list and check
-            if len(infos) > MAX_NPZ_MEMBERS:
-                raise InvalidPixels(f".npz holds {len(infos):,} members; at most "
-                                    f"{MAX_NPZ_MEMBERS} are read (put the images in 'images')")
             # zipfile bounds what it inflates by the declared size for deflate alone: a
-            # bzip2 or LZMA member is inflated whole, each read, before it is cut (a review
-            # held 575 MB with a 462-byte body). np.savez and savez_compressed write these two.
+            # bzip2 or LZMA member is inflated whole, each read, before it is cut (a review's
+            # 365-byte body had the server hold 355 MB more). np.savez and savez_compressed
+            # write these two.
             odd = [info for info in infos if info.compress_type not in NPZ_COMPRESSION]
             if odd:
                 raise InvalidPixels(f".npz member {brief(odd[0].filename.removesuffix('.npy'))} "
