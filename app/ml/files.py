@@ -75,15 +75,24 @@ def refuse_folder(target: Path, example: str) -> None:
 
 def real_path(target: Path) -> Path:
     """Where writing `target` lands: the file a symbolic link points to (a loop is an
-    OutputError, where Python raises RuntimeError), else `target` itself."""
+    OutputError, where Python raises RuntimeError), else `target` itself. A link another
+    user made in a shared folder, at any step of a chain of links, is an OutputError
+    (_trusted_link)."""
     try:
-        if not target.is_symlink():
-            return target
-        _trusted_link(target)
-        return target.resolve()
+        link, hops = target, 0
+        while link.is_symlink():
+            _trusted_link(link)
+            hops += 1
+            if hops > MAX_LINKS:
+                raise RuntimeError(f"more than {MAX_LINKS} links in a chain")
+            link = link.parent / os.readlink(link)
+        return target.resolve() if hops else target
     except (RuntimeError, OSError) as exc:
         raise OutputError(f"cannot write {target}: a symbolic link that leads nowhere "
                           f"({exc})") from exc
+
+
+MAX_LINKS = 40  # as Linux follows at most
 
 
 def _trusted_link(link: Path) -> None:

@@ -177,6 +177,10 @@ def test_another_users_link_in_a_shared_folder_is_not_followed(tmp_path: Path) -
     with pytest.raises(OutputError, match="another user made"), files.replacing(link) as (temp,):
         temp.write_text("maps")
     assert victim.read_text() == "mine"
+    ours = shared / "ours.npz"  # our own link, to theirs: the second hop is theirs
+    ours.symlink_to(link)
+    with pytest.raises(OutputError, match=f"{link} is a symbolic link another user made"):
+        files.check_file(ours, "maps.npz")
     os.lchown(link, os.geteuid(), os.getegid())  # our own link is followed, as before
     with files.replacing(link) as (temp,):
         temp.write_text("maps")
