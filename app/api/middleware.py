@@ -89,6 +89,7 @@ class BodyLimitMiddleware:
             elif name == b"transfer-encoding":
                 chunked = True
         received = 0
+        want = limit if chunked else declared  # what its body may take of the budget
         reserved = -1  # not yet asked for
         started = False
 
@@ -97,7 +98,6 @@ class BodyLimitMiddleware:
             if declared > limit:  # none of it is read
                 raise BodyTooLarge
             if reserved < 0 and budget is not None:
-                want = limit if chunked else declared
                 held = self.held[group]
                 if held and held + want > budget:
                     raise BodiesOverBudget
@@ -133,7 +133,7 @@ class BodyLimitMiddleware:
             if not started:
                 await _send_json(send, 503, (
                     f"server busy: {self.held[group]:,} bytes of request bodies are being read "
-                    f"or held, and this one's {limit if chunked else declared:,} would pass "
+                    f"or held, and this one's {want:,} would pass "
                     f"{budget:,}; retry after the time in Retry-After"),
                     [(b"retry-after", b"1")])
         finally:

@@ -582,3 +582,18 @@ def test_a_request_cut_off_by_the_shutdown_is_a_503_not_a_500(
     assert [e["status"] for e in access] == [503]
     assert "Traceback" not in caplog.text
     assert metrics.requests == {("POST", "other", "500"): 1, ("POST", "other", "503"): 1}
+
+
+def test_each_route_has_a_budget_of_bodies_as_large_as_its_gate(settings: Settings) -> None:
+    """The body budget is wired as documented: as many bodies at the upload limit as the
+    gate takes requests, 64 x 2 MiB, and for batches 2 x 32 MiB (tests/unit/test_body_budget.py
+    shows what the middleware does with them)."""
+    from app.api.middleware import BodyLimitMiddleware
+    from app.main import create_app
+
+    app = create_app(settings)
+    (limits,) = [m.kwargs for m in app.user_middleware if m.cls is BodyLimitMiddleware]
+    assert limits == {"limit": 2 * 1024 * 1024,
+                      "overrides": {"/api/v1/featuremaps/batch": 32 * 1024 * 1024},
+                      "budgets": {"": 64 * 2 * 1024 * 1024,
+                                  "/api/v1/featuremaps/batch": 2 * 32 * 1024 * 1024}}

@@ -157,7 +157,7 @@ def test_a_sighup_that_nohup_ignores_stays_ignored() -> None:
         proc = start(port, tmp, nohup=True)
         try:
             workers = wait_for_workers(port, 2)
-            proc.send_signal(signal.SIGHUP)
+            os.killpg(proc.pid, signal.SIGHUP)  # a terminal that closes: parent and workers
             time.sleep(1.0)  # the parent looks at its signals every 0.2 s
             assert proc.poll() is None and all(alive(pid) for pid in workers)
             assert request_once(port, "GET", "/healthz", b"", {})[0] == 200
