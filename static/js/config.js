@@ -35,8 +35,8 @@ export const UI = Object.freeze({
       + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink.',
     layer: 'Each small square is one channel\'s map; each pixel one unit. One scale for the whole layer: dark '
       + 'purple is the layer\'s lowest value, yellow its highest (the range is under each map), so weak '
-      + 'channels stay dark. Each layer of each network has its own scale, so compare brightness between the '
-      + 'channels of one map, not between maps. '
+      + 'channels stay dark. Each layer of each network has its own scale, so compare brightness within one '
+      + 'network\'s layer, not between layers or networks. '
       + 'Conv maps come after ReLU: 0 means no response.',
   }),
   articleDense: 512, // the article's hypothetical Dense layer on the un-pooled maps

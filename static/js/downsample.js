@@ -33,7 +33,8 @@ export function noPoolConv3(models) {
 }
 
 /** What the accuracy and consistency gaps can be read as: each network was trained once, so
- * how far another training seed would move them is not measured (README, "What this says"). */
+ * how far another training seed would move them is not measured (README, "What this says").
+ * Up to 0.2 points (20 test digits) the page calls a lead small, "at least as good". */
 function ties(models) {
   const spread = (key) => {
     const values = models.map((m) => m[key]).filter((v) => v != null);

@@ -486,6 +486,7 @@ def test_the_pool_sentence_names_a_pool_that_changed_as_much_as_its_conv(
                   ("conv3", 0.3))
     rough = layers(("conv1", 0.7), ("pool1", 0.5), ("conv2", 0.58), ("pool2", 0.61),
                    ("conv3", 0.3))
+    even = layers(("conv1", 0.7), ("pool1", 0.7), ("conv2", 0.6))  # as much: no less
     flat = layers(("conv1", 0.7), ("conv2", 0.6), ("conv3", 0.5))
     unknown = layers(("conv1", None), ("pool1", None))
     said = fm.page.evaluate("""async (cases) => {
@@ -493,7 +494,9 @@ def test_the_pool_sentence_names_a_pool_that_changed_as_much_as_its_conv(
       return cases.map(([models, nets]) => poolVerdict({ models }, nets, 'right'));
     }""", [[{"max": calm, "avg": calm}, ["max", "avg"]],
            [{"max": calm, "avg": rough}, ["max", "avg"]],
+           [{"max": even}, ["max"]],
            [{"strided": flat, "nopool": flat}, ["strided", "nopool"]],
            [{"max": unknown}, ["max"]]])
     rule = "Each pooling layer changed less than the conv before it"
-    assert said == [f"{rule}.", f"{rule}, but for avg pool2 (0.610; conv2 0.580).", "", ""]
+    assert said == [f"{rule}.", f"{rule}, but for avg pool2 (0.610; conv2 0.580).",
+                    f"{rule}, but for max pool1 (0.700; conv1 0.700).", "", ""]

@@ -217,8 +217,8 @@ def test_the_colour_scale_switches_between_channel_and_layer(
     legend = fm.page.locator("#legend-text").inner_text()
     assert "One scale for the whole layer" in legend
     # found by a review: each network has its own (conv1: 0.91 in max, 1.33 in avg)
-    assert ("Each layer of each network has its own scale, so compare brightness between the "
-            "channels of one map, not between maps.") in legend
+    assert ("Each layer of each network has its own scale, so compare brightness within one "
+            "network's layer, not between layers or networks.") in legend
 
 
 def test_the_page_geometry_is_the_servers(fm: FeatureMapsPage) -> None:
