@@ -384,6 +384,20 @@ def test_chunks_before_a_pngs_header_are_not_read_on_the_event_loop(
                                   preprocess.from_image(plain, 1 << 24))
 
 
+def test_a_second_header_is_dropped() -> None:
+    """Found by a review: the size that decides an inline decode is the first IHDR's, and
+    Pillow decoded by the last: 1x1, then 4096x4096, took 160 ms on the event loop."""
+    canvas = np.zeros((16, 16), np.uint8)
+    canvas[2:14, 7:9] = 255
+    plain = png_bytes(canvas)
+    big = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 4096, 4096, 8, 0, 0, 0, 0))
+    twice = plain[:33] + big + plain[33:]
+    assert preprocess.declared_pixels(twice) == 16 * 16
+    assert preprocess.essential_png(twice) == plain
+    np.testing.assert_array_equal(preprocess.decode(twice, 1 << 24),
+                                  preprocess.decode(plain, 1 << 24))
+
+
 def test_what_a_pngs_pixels_need_is_kept() -> None:
     """Transparency (tRNS), a palette and the EXIF orientation (eXIf) survive the filter; a
     text chunk beside them does not change the input."""
