@@ -248,19 +248,26 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
 
 NPZ_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 MAX_NPZ_MEMBERS = 64
-ZIP_END = struct.Struct("<4s4xHH")  # signature, (disk numbers), entries here, entries in all
+# what MAX_NPZ_MEMBERS entries of the directory take at most: 46 bytes each, a name of up
+# to 255 and extra fields (np.savez writes a zip64 one of 20)
+MAX_NPZ_DIRECTORY = MAX_NPZ_MEMBERS * 512
+# signature, (disk numbers), entries here, entries in all, directory size, its offset
+ZIP_END = struct.Struct("<4s4xHHII")
 
 
-def _npz_members(body: bytes) -> int | None:
-    """How many members a zip's end-of-directory record says it holds (the larger of its
-    two counts; 0xFFFF, a zip64 count, reads as that many), or None where there is no such
-    record, for zipfile to call the file unreadable. The record is the last 22 bytes but a
-    comment of up to 65,535."""
+def _npz_directory(body: bytes) -> tuple[int, int] | None:
+    """The member count and directory size that a zip's end record gives, zipfile's guide
+    to its directory, or None where there is no such record (zipfile then calls the file
+    unreadable). The record is the last 22 bytes but a comment of up to 65,535. A zip64
+    record (counts or sizes of 0xFFFF... here) reads as too large: np.savez writes one only
+    past 65,535 members or 4 GB."""
     at = body.rfind(b"PK\x05\x06", max(0, len(body) - 65_557))
     if at < 0 or at + ZIP_END.size > len(body):
         return None
-    _, here, total = ZIP_END.unpack_from(body, at)
-    return max(int(here), int(total))
+    _, here, total, size, _ = ZIP_END.unpack_from(body, at)
+    if b"PK\x06\x07" in body[max(0, at - 20):at]:  # a zip64 locator: zipfile uses its record
+        return 0xFFFF, 0xFFFFFFFF
+    return max(int(here), int(total)), int(size)
 
 
 def read_npy_or_npz(body: bytes, max_images: int,
@@ -278,10 +285,16 @@ def read_npy_or_npz(body: bytes, max_images: int,
     # np.savez writes a member per array: a directory of hundreds of thousands (a 32 MB
     # body) held the batch thread for seconds and hundreds of MB as zipfile read it. Its
     # count is read from the directory's end record first.
-    members = _npz_members(body)
-    if members is not None and members > MAX_NPZ_MEMBERS:
-        raise InvalidPixels(f".npz holds {members:,} members; at most {MAX_NPZ_MEMBERS} are "
-                            "read (put the images in 'images')")
+    # Its count and size are read from the directory's end record first; zipfile reads as
+    # many bytes of directory as the record says, whatever the count (a review's record of
+    # 1 member led to 380,000).
+    directory = _npz_directory(body)
+    if directory is not None:
+        members, size = directory
+        if members > MAX_NPZ_MEMBERS or size > MAX_NPZ_DIRECTORY:
+            raise InvalidPixels(f".npz holds {members:,} members ({size:,} bytes of "
+                                f"directory); at most {MAX_NPZ_MEMBERS} are read (put the "
+                                "images in 'images')")
     try:
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
             infos = zf.infolist()

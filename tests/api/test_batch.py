@@ -269,11 +269,24 @@ def test_an_npz_of_many_members_is_refused_before_they_are_listed(
     def unread(*args: object, **kwargs: object) -> None:
         raise AssertionError("zipfile read the directory")
 
+    # a record that says 1 member of 1,000: zipfile would read the directory by its size
+    liar = io.BytesIO()
+    with zipfile.ZipFile(liar, "w") as zf:
+        for i in range(1000):
+            zf.writestr(f"m{i}.npy", b"")
+    lying = bytearray(liar.getvalue())
+    end = lying.rfind(b"PK\x05\x06")
+    lying[end + 8:end + 12] = (1).to_bytes(2, "little") * 2
     with monkeypatch.context() as patched:
         patched.setattr(batch.zipfile, "ZipFile", unread)
         r = client.post("/api/v1/featuremaps/batch", content=many)
-    assert (r.status_code, r.json()) == (422, {"detail": ".npz holds 65 members; at most 64 "
-                                                         "are read (put the images in 'images')"})
+        refused = client.post("/api/v1/featuremaps/batch", content=bytes(lying))
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith(".npz holds 65 members (")
+    assert r.json()["detail"].endswith("bytes of directory); at most 64 are read (put the images "
+                                       "in 'images')")
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith(".npz holds 1 members (")
     # 64 is read, the images among them found
     fine = npz(images=np.zeros((1, 28, 28), np.uint8),
                **{f"m{i}": np.zeros(0, np.uint8) for i in range(63)})
