@@ -41,7 +41,7 @@ class BodyTooLarge(Exception):
 
 
 class BodiesOverBudget(Exception):
-    pass
+    """Its message is the 503's detail."""
 
 
 class BodyLimitMiddleware:
@@ -54,10 +54,11 @@ class BodyLimitMiddleware:
     `budgets`: the bytes of bodies a worker may read or hold at once, per limit (`""` for
     `limit`, a path of `overrides` for its own). Every route reads its whole body before its
     gate can refuse it, so without them 16 connections sending batch bodies slowly held 512
-    MB (found by a review). A body reserves its declared size (a chunked one, its limit) as
-    it is first asked for, until its request ends; one that would pass the budget is
-    answered 503 with Retry-After, unless nothing else is held (a body at the limit is
-    always read)."""
+    MB (found by a review). Each part of a body counts as it arrives, until its request
+    ends; a part that would pass the budget is answered 503 with Retry-After, unless no
+    other body holds any (a body at the limit is always read). Counted as they arrive, not
+    as declared: a review's 64 connections that declared 2 MiB and sent nothing had every
+    upload refused."""
 
     def __init__(self, app: ASGIApp, limit: int, overrides: dict[str, int] | None = None,
                  budgets: dict[str, int] | None = None) -> None:
@@ -78,7 +79,6 @@ class BodyLimitMiddleware:
         group = path if path in self.overrides else ""
         budget = self.budgets.get(group)
         declared = 0
-        chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -86,26 +86,27 @@ class BodyLimitMiddleware:
                 except ValueError:
                     await _send_json(send, 400, "Content-Length is not a number")
                     return
-            elif name == b"transfer-encoding":
-                chunked = True
         received = 0
-        want = limit if chunked else declared  # what its body may take of the budget
-        reserved = -1  # not yet asked for
+        charged = 0  # of the budget
         started = False
 
         async def limited_receive() -> Message:
-            nonlocal received, reserved
+            nonlocal received, charged
             if declared > limit:  # none of it is read
                 raise BodyTooLarge
-            if reserved < 0 and budget is not None:
-                held = self.held[group]
-                if held and held + want > budget:
-                    raise BodiesOverBudget
-                reserved = want
-                self.held[group] = held + want
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                size = len(message.get("body", b""))
+                if budget is not None and size:
+                    held = self.held[group]
+                    if held > charged and held + size > budget:
+                        raise BodiesOverBudget(
+                            f"server busy: {held - charged:,} bytes of other request bodies "
+                            f"are being read or held, and {size:,} more of this one would "
+                            f"pass {budget:,}; retry after the time in Retry-After")
+                    self.held[group] = held + size
+                    charged += size
+                received += size
                 if received > limit:
                     raise BodyTooLarge
             return message
@@ -129,16 +130,12 @@ class BodyLimitMiddleware:
                            else "FEATUREMAPS_MAX_UPLOAD_BYTES")
                 await _send_json(send, 413, f"request body over the upload limit of {limit:,} "
                                             f"bytes ({setting})")
-        except BodiesOverBudget:
+        except BodiesOverBudget as exc:
             if not started:
-                await _send_json(send, 503, (
-                    f"server busy: {self.held[group]:,} bytes of request bodies are being read "
-                    f"or held, and this one's {want:,} would pass "
-                    f"{budget:,}; retry after the time in Retry-After"),
-                    [(b"retry-after", b"1")])
+                await _send_json(send, 503, str(exc), [(b"retry-after", b"1")])
         finally:
-            if reserved > 0:
-                self.held[group] -= reserved
+            if charged:
+                self.held[group] -= charged
 
 
 class HeadAsGet:
