@@ -75,9 +75,11 @@ def refuse_folder(target: Path, example: str) -> None:
 
 def real_path(target: Path) -> Path:
     """Where writing `target` lands: the file a symbolic link points to (a loop is an
-    OutputError, where Python raises RuntimeError), else `target` itself. A link another
-    user made in a shared folder, at any step of a chain of links, is an OutputError
-    (_trusted_link)."""
+    OutputError), else `target` itself. A link another user made in a shared folder, at any
+    step of a chain of links, is an OutputError (_trusted_link). Only the file's own links
+    are followed here: the folders on the way are left to the kernel, which applies its
+    rules for links in shared folders as the file is written (found by a review: resolving
+    them here would have bypassed those rules)."""
     try:
         link, hops = target, 0
         while link.is_symlink():
@@ -86,7 +88,7 @@ def real_path(target: Path) -> Path:
             if hops > MAX_LINKS:
                 raise RuntimeError(f"more than {MAX_LINKS} links in a chain")
             link = link.parent / os.readlink(link)
-        return target.resolve() if hops else target
+        return link
     except (RuntimeError, OSError) as exc:
         raise OutputError(f"cannot write {target}: a symbolic link that leads nowhere "
                           f"({exc})") from exc

@@ -185,3 +185,20 @@ def test_another_users_link_in_a_shared_folder_is_not_followed(tmp_path: Path) -
     with files.replacing(link) as (temp,):
         temp.write_text("maps")
     assert victim.read_text() == "maps"
+
+
+def test_the_folders_on_the_way_are_left_to_the_kernel(tmp_path: Path) -> None:
+    """Found by a review: resolving a folder link here, as Path.resolve does, would bypass
+    the kernel's rules for another user's link in a shared folder. Only the file's own links
+    are followed; the kernel walks the folders as the file is written."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "via").symlink_to(tmp_path / "real")
+    target = tmp_path / "via" / "maps.npz"
+    assert files.real_path(target) == target
+    (tmp_path / "real" / "file.npz").write_text("old")
+    link = tmp_path / "via" / "link.npz"
+    link.symlink_to("file.npz")  # relative, as ln -s writes it
+    assert files.real_path(link) == tmp_path / "via" / "file.npz"
+    with files.replacing(link) as (temp,):
+        temp.write_text("new")
+    assert (tmp_path / "real" / "file.npz").read_text() == "new" and link.is_symlink()
