@@ -223,15 +223,17 @@ class Payload:
 
     @property
     def small(self) -> bool:
-        """Cheap enough to decode on the event loop's thread: a small body whose header
-        declares at most INLINE_MAX_PIXELS (a live update is ~13 kB, 112x112). Bytes alone
-        would not do: a 30 kB PNG can declare 4096x4096, whose decoding (about 90 ms) would
-        stall every connection."""
+        """Cheap enough to decode on the event loop's thread: JSON pixels, or a small PNG of
+        pixels alone whose header declares at most INLINE_MAX_PIXELS (a live update is
+        ~13 kB, 112x112). Bytes alone would not do: a 30 kB PNG can declare 4096x4096,
+        whose decoding (about 90 ms) would stall every connection; and other images are
+        opened off it, as Pillow parses their metadata as it opens them
+        (preprocess.plain_png_pixels)."""
         if len(self.body) > INLINE_MAX_BYTES:
             return False
         if self.kind == "json":
             return True
-        pixels = preprocess.declared_pixels(self.body)
+        pixels = preprocess.plain_png_pixels(self.body)
         return pixels is not None and pixels <= INLINE_MAX_PIXELS
 
 
