@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import struct
 import time
 import tokenize
 import zipfile
@@ -251,23 +250,22 @@ MAX_NPZ_MEMBERS = 64
 # what MAX_NPZ_MEMBERS entries of the directory take at most: 46 bytes each, a name of up
 # to 255 and extra fields (np.savez writes a zip64 one of 20)
 MAX_NPZ_DIRECTORY = MAX_NPZ_MEMBERS * 512
-# signature, (disk numbers), entries here, entries in all, directory size, its offset
-ZIP_END = struct.Struct("<4s4xHHII")
 
 
 def _npz_directory(body: bytes) -> tuple[int, int] | None:
-    """The member count and directory size that a zip's end record gives, zipfile's guide
-    to its directory, or None where there is no such record (zipfile then calls the file
-    unreadable). The record is the last 22 bytes but a comment of up to 65,535. A zip64
-    record (counts or sizes of 0xFFFF... here) reads as too large: np.savez writes one only
-    past 65,535 members or 4 GB."""
-    at = body.rfind(b"PK\x05\x06", max(0, len(body) - 65_557))
-    if at < 0 or at + ZIP_END.size > len(body):
+    """The member count and directory size of the end record that zipfile will use, or None
+    where it finds none (it then calls the file unreadable). Its own finder is asked, as
+    any other reading of the record can pick another one than it does (a review's: a
+    signature inside the record's offset, or a comment one byte longer). A zip64 record,
+    which np.savez writes only past 65,535 members or 4 GB, reads as too large."""
+    record = zipfile._EndRecData(io.BytesIO(body))  # type: ignore[attr-defined]
+    if record is None:
         return None
-    _, here, total, size, _ = ZIP_END.unpack_from(body, at)
-    if b"PK\x06\x07" in body[max(0, at - 20):at]:  # a zip64 locator: zipfile uses its record
+    if record[zipfile._ECD_SIGNATURE] != zipfile.stringEndArchive:  # type: ignore[attr-defined]
         return 0xFFFF, 0xFFFFFFFF
-    return max(int(here), int(total)), int(size)
+    members = max(int(record[zipfile._ECD_ENTRIES_THIS_DISK]),  # type: ignore[attr-defined]
+                  int(record[zipfile._ECD_ENTRIES_TOTAL]))  # type: ignore[attr-defined]
+    return members, int(record[zipfile._ECD_SIZE])  # type: ignore[attr-defined]
 
 
 def read_npy_or_npz(body: bytes, max_images: int,

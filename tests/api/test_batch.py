@@ -277,10 +277,17 @@ def test_an_npz_of_many_members_is_refused_before_they_are_listed(
     lying = bytearray(liar.getvalue())
     end = lying.rfind(b"PK\x05\x06")
     lying[end + 8:end + 12] = (1).to_bytes(2, "little") * 2
+    # a record whose directory offset reads "PK\x05\x06": a search for the signature from
+    # the end lands inside the record, where zipfile's own finder does not
+    hidden = bytearray(liar.getvalue())
+    end = hidden.rfind(b"PK\x05\x06")
+    hidden[end + 16:end + 20] = b"PK\x05\x06"
     with monkeypatch.context() as patched:
         patched.setattr(batch.zipfile, "ZipFile", unread)
         r = client.post("/api/v1/featuremaps/batch", content=many)
         refused = client.post("/api/v1/featuremaps/batch", content=bytes(lying))
+        found = client.post("/api/v1/featuremaps/batch", content=bytes(hidden))
+    assert (found.status_code, found.json()["detail"][:24]) == (422, ".npz holds 1,000 members")
     assert r.status_code == 422
     assert r.json()["detail"].startswith(".npz holds 65 members (")
     assert r.json()["detail"].endswith("bytes of directory); at most 64 are read (put the images "
