@@ -32,7 +32,7 @@ MAX_JSON_DEPTH = 3  # {"pixels": [[...]]}
 MAX_JSON_BYTES = 256 * 1024  # 784 numbers written out in full take about 20 kB
 INLINE_MAX_BYTES = 64 * 1024
 MAX_TEXT_FIELD = 64 * 1024  # a multipart text field (none is used)
-INLINE_MAX_PIXELS = 512 * 512
+INLINE_MAX_SAMPLES = 512 * 512  # a 512x512 grey image, or 256x256 RGBA
 
 
 def _digits(value: object) -> object:
@@ -224,17 +224,17 @@ class Payload:
     @property
     def small(self) -> bool:
         """Cheap enough to decode on the event loop's thread: JSON pixels, or a small PNG of
-        pixels alone whose header declares at most INLINE_MAX_PIXELS (a live update is
-        ~13 kB, 112x112). Bytes alone would not do: a 30 kB PNG can declare 4096x4096,
+        pixels alone whose header declares at most INLINE_MAX_SAMPLES (a live update is
+        ~13 kB, 112x112 grey). Bytes alone would not do: a 30 kB PNG can declare 4096x4096,
         whose decoding (about 90 ms) would stall every connection; and other images are
         opened off it, as Pillow parses their metadata as it opens them
-        (preprocess.plain_png_pixels)."""
+        (preprocess.plain_png_samples)."""
         if len(self.body) > INLINE_MAX_BYTES:
             return False
         if self.kind == "json":
             return True
-        pixels = preprocess.plain_png_pixels(self.body)
-        return pixels is not None and pixels <= INLINE_MAX_PIXELS
+        samples = preprocess.plain_png_samples(self.body)
+        return samples is not None and samples <= INLINE_MAX_SAMPLES
 
 
 async def read_payload(request: Request) -> Payload:
