@@ -64,31 +64,50 @@ def busy(others: int, more: int, budget: int) -> tuple[int, dict[str, str]]:
 def test_bodies_count_as_they_arrive_until_their_request_ends() -> None:
     async def scenario() -> list[Any]:
         hold = {"/slow": asyncio.Event()}
-        app = BodyLimitMiddleware(reading_app(hold), limit=1000, overrides={BATCH: 5000},
-                                  budgets={"": 1500, BATCH: 5000})
+        app = BodyLimitMiddleware(reading_app(hold), limit=100_000, overrides={BATCH: 500_000},
+                                  budgets={"": 150_000, BATCH: 500_000})
         out: list[Any] = []
         # declared, not yet sent: it holds nothing
         idle = asyncio.Event()
-        waiting = asyncio.create_task(request(app, "/idle", 1000, arrives=idle))
-        first = asyncio.create_task(request(app, "/slow", 1000))
+        waiting = asyncio.create_task(request(app, "/idle", 100_000, arrives=idle))
+        first = asyncio.create_task(request(app, "/slow", 100_000))
         await asyncio.sleep(0.01)  # it has read its body and is held
-        assert app.held == {"": 1000, BATCH: 0}
-        out.append(await request(app, "/fast", 400))  # 1,400 of 1,500: read
-        out.append(await request(app, "/fast", 600))  # 1,600: refused
-        out.append(await request(app, "/fast", 600, chunked=True))  # the same, chunked
-        out.append(await request(app, BATCH, 5000))  # a budget of its own
-        idle.set()  # its 1,000 now come, with 1,000 held: refused
+        assert app.held == {"": 100_000, BATCH: 0}
+        out.append(await request(app, "/fast", 40_000))  # 140,000 of 150,000: read
+        out.append(await request(app, "/fast", 66_000))  # 166,000: refused
+        out.append(await request(app, "/fast", 66_000, chunked=True))  # the same, chunked
+        out.append(await request(app, BATCH, 500_000))  # a budget of its own
+        idle.set()  # its 100,000 now come, with 100,000 held: refused
         out.append(await waiting)
         hold["/slow"].set()
         out.append(await first)
         assert app.held == {"": 0, BATCH: 0}
-        out.append(await request(app, "/fast", 1000))  # all of it again
+        out.append(await request(app, "/fast", 100_000))  # all of it again
         return out
 
     fast, refused, chunked, batch, late, slow, again = run_async(scenario())
     assert fast == batch == slow == again == (200, None)
-    assert refused == chunked == busy(1000, 600, 1500)
-    assert late == busy(1000, 1000, 1500)
+    assert refused == chunked == busy(100_000, 66_000, 150_000)
+    assert late == busy(100_000, 100_000, 150_000)
+
+
+def test_small_bodies_are_read_whatever_large_ones_hold() -> None:
+    """Found by a review: 64 slow uploads of 2 MiB less a byte held the budget and every
+    upload was refused, live updates (about 13 kB) too. A body's first 64 KiB are read."""
+    async def scenario() -> list[Any]:
+        hold = {"/slow": asyncio.Event()}
+        app = BodyLimitMiddleware(reading_app(hold), limit=200_000, budgets={"": 100_000})
+        first = asyncio.create_task(request(app, "/slow", 100_000))
+        await asyncio.sleep(0.01)
+        out = [await request(app, "/live", 13_000), await request(app, "/live", 65_536),
+               await request(app, "/big", 65_537)]
+        hold["/slow"].set()
+        out.append(await first)
+        return out
+
+    live, edge, big, slow = run_async(scenario())
+    assert live == edge == slow == (200, None)
+    assert big == busy(100_000, 65_537, 100_000)
 
 
 def test_one_body_at_the_limit_is_always_read() -> None:
