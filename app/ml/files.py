@@ -74,21 +74,32 @@ def refuse_folder(target: Path, example: str) -> None:
 
 
 def real_path(target: Path) -> Path:
-    """Where writing `target` lands: the file a symbolic link points to (a loop is an
-    OutputError), else `target` itself. A link another user made in a shared folder, at any
-    step of a chain of links, is an OutputError (_trusted_link). Only the file's own links
-    are followed here: the folders on the way are left to the kernel, which applies its
-    rules for links in shared folders as the file is written (found by a review: resolving
-    them here would have bypassed those rules)."""
+    """Where writing `target` lands: the path with every symbolic link on its way followed,
+    folders' and the file's own (a loop is an OutputError), as realpath does, but with
+    each link checked as it is met (_trusted_link): another user's link in a shared folder
+    is an OutputError, at any step. The kernel checks only a path's last link against its
+    rule for shared folders (found by a second review), and none that is resolved here."""
     try:
-        link, hops = target, 0
-        while link.is_symlink():
-            _trusted_link(link)
+        pending = list(target.absolute().parts)
+        path, hops = Path(pending.pop(0)), 0
+        while pending:
+            part = pending.pop(0)
+            if part == "..":
+                path = path.parent
+                continue
+            step = path / part
+            if not step.is_symlink():
+                path = step
+                continue
+            _trusted_link(step)
             hops += 1
             if hops > MAX_LINKS:
-                raise RuntimeError(f"more than {MAX_LINKS} links in a chain")
-            link = link.parent / os.readlink(link)
-        return link
+                raise RuntimeError(f"more than {MAX_LINKS} links on the way")
+            to = Path(os.readlink(step))
+            if to.is_absolute():
+                path = Path(to.anchor)
+            pending[:0] = [p for p in to.parts if p != to.anchor]
+        return path
     except (RuntimeError, OSError) as exc:
         raise OutputError(f"cannot write {target}: a symbolic link that leads nowhere "
                           f"({exc})") from exc

@@ -181,24 +181,33 @@ def test_another_users_link_in_a_shared_folder_is_not_followed(tmp_path: Path) -
     ours.symlink_to(link)
     with pytest.raises(OutputError, match=f"{link} is a symbolic link another user made"):
         files.check_file(ours, "maps.npz")
+    # their link to a folder, on the way: the kernel checks only a path's last link
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "maps.npz").symlink_to(victim)
+    folder = shared / "out"
+    folder.symlink_to(tmp_path / "theirs")
+    os.lchown(folder, 65534, 65534)
+    with pytest.raises(OutputError, match=f"{folder} is a symbolic link another user made"):
+        files.check_file(folder / "maps.npz", "maps.npz")
     os.lchown(link, os.geteuid(), os.getegid())  # our own link is followed, as before
     with files.replacing(link) as (temp,):
         temp.write_text("maps")
     assert victim.read_text() == "maps"
 
 
-def test_the_folders_on_the_way_are_left_to_the_kernel(tmp_path: Path) -> None:
-    """Found by a review: resolving a folder link here, as Path.resolve does, would bypass
-    the kernel's rules for another user's link in a shared folder. Only the file's own links
-    are followed; the kernel walks the folders as the file is written."""
-    (tmp_path / "real").mkdir()
+def test_links_on_the_way_are_followed_as_realpath_follows_them(tmp_path: Path) -> None:
+    """The walk that checks each link lands where os.path.realpath does: folder links,
+    relative links, links to links, and '..' after a link (the link's target's parent)."""
+    (tmp_path / "real" / "deep").mkdir(parents=True)
     (tmp_path / "via").symlink_to(tmp_path / "real")
-    target = tmp_path / "via" / "maps.npz"
-    assert files.real_path(target) == target
     (tmp_path / "real" / "file.npz").write_text("old")
-    link = tmp_path / "via" / "link.npz"
-    link.symlink_to("file.npz")  # relative, as ln -s writes it
-    assert files.real_path(link) == tmp_path / "via" / "file.npz"
-    with files.replacing(link) as (temp,):
+    (tmp_path / "via" / "link.npz").symlink_to("file.npz")  # relative, as ln -s writes it
+    (tmp_path / "up").symlink_to("real/deep")
+    (tmp_path / "chain.npz").symlink_to(tmp_path / "via" / "link.npz")
+    for given in ("via/maps.npz", "via/link.npz", "up/../file.npz", "chain.npz",
+                  "via/deep/../link.npz", "new/maps.npz"):
+        target = tmp_path / given
+        assert files.real_path(target) == Path(os.path.realpath(target)), given
+    with files.replacing(tmp_path / "chain.npz") as (temp,):
         temp.write_text("new")
-    assert (tmp_path / "real" / "file.npz").read_text() == "new" and link.is_symlink()
+    assert (tmp_path / "real" / "file.npz").read_text() == "new"
