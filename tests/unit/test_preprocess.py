@@ -314,7 +314,7 @@ def test_only_small_declared_images_may_be_decoded_inline() -> None:
 
     huge = png(4096)
     assert len(huge) < INLINE_MAX_BYTES  # small on the wire...
-    assert preprocess.plain_png_samples(huge) == 4096 * 4096  # grey: one sample a pixel
+    assert preprocess.plain_png_samples(huge) is None  # sides over 512: never inline
     assert not Payload("image", huge).small  # ...but not decoded inline
     assert Payload("image", png(112)).small
     assert preprocess.plain_png_samples(b"not an image") is None
@@ -338,6 +338,17 @@ def test_only_small_declared_images_may_be_decoded_inline() -> None:
     iend = small.rfind(b"IEND") - 4
     many = small[:iend] + 20 * png_chunk(b"IDAT", b"") + small[iend:]
     assert preprocess.plain_png_samples(many) is None  # over 16 chunks
+    # a third review: a 1x262144 palette image with transparency took 10 ms inline
+    tall = Image.new("P", (1, 262144))
+    tall.info["transparency"] = 0
+    buf = io.BytesIO()
+    tall.save(buf, format="PNG", transparency=0)
+    assert b"tRNS" in buf.getvalue() and preprocess.plain_png_samples(buf.getvalue()) is None
+    square = Image.fromarray(np.zeros((400, 400), np.uint8), "L").convert("P")
+    buf = io.BytesIO()
+    square.save(buf, format="PNG", transparency=0)
+    assert preprocess.plain_png_samples(buf.getvalue()) == 400 * 400 * 2  # grey and alpha
+    assert not Payload("image", buf.getvalue()).small
     # other formats are opened off the event loop: Pillow parses their metadata as it opens
     # them (a review's JPEG of 5,000 EXIF tags: 12 ms to open)
     for fmt in ("JPEG", "GIF", "WEBP"):
