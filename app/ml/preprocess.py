@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -33,9 +34,12 @@ EXIF_ORIENTATION = 0x0112
 Image.MAX_IMAGE_PIXELS = None
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def sniff(data: bytes) -> str | None:
     """The accepted format these bytes claim to be by their signature, if any."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+    if data.startswith(PNG_SIGNATURE):
         return "PNG"
     if data.startswith(b"\xff\xd8\xff"):
         return "JPEG"
@@ -48,6 +52,21 @@ def sniff(data: bytes) -> str | None:
 
 PNG_IHDR = struct.Struct(">8sI4sII")  # signature, chunk length (13), b"IHDR", width, height
 PNG_CHUNK = struct.Struct(">I4s")  # length, type; then the data and a 4-byte CRC
+
+
+def _png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """(type, start, end) of each whole chunk of a PNG after its signature, up to IEND; it
+    stops before a chunk that runs past the end of `data`."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length, kind = PNG_CHUNK.unpack_from(data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            return
+        yield kind, pos, end
+        if kind == b"IEND":
+            return
+        pos = end
 
 
 # What a PNG may hold to be decoded on the event loop: its pixels and nothing else, in a
@@ -70,7 +89,7 @@ def plain_png_samples(data: bytes) -> int | None:
     file, inflating a PNG's compressed chunks and parsing EXIF, which reviews made cost
     77 to 160 ms in 64 kB (chunks before the header, a second header, 5,000 EXIF tags in a
     JPEG). Anything else is decoded off the event loop, where decode() checks all of it."""
-    if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) < PNG_IHDR.size + PNG_FORM.size:
+    if not data.startswith(PNG_SIGNATURE) or len(data) < PNG_IHDR.size + PNG_FORM.size:
         return None
     _, length, kind, width, height = PNG_IHDR.unpack_from(data)
     depth, colour, _, _, interlace = PNG_FORM.unpack_from(data, PNG_IHDR.size)
@@ -78,19 +97,14 @@ def plain_png_samples(data: bytes) -> int | None:
             or max(width, height) > MAX_SIDE):
         return None
     channels = PNG_CHANNELS[colour]
-    pos = 8
-    for _ in range(PNG_PLAIN_CHUNKS):
-        if pos + 12 > len(data):
-            return None  # cut short: decoded off the loop, where it is called truncated
-        length, kind = PNG_CHUNK.unpack_from(data, pos)
-        if kind not in PNG_PLAIN or (kind == b"IHDR" and pos != 8):
+    for count, (kind, _, _) in enumerate(_png_chunks(data), 1):
+        if count > PNG_PLAIN_CHUNKS or kind not in PNG_PLAIN or (kind == b"IHDR" and count > 1):
             return None
         if kind == b"tRNS" and colour == 3:
             channels = 2
-        pos += 12 + length
         if kind == b"IEND":
             return int(width) * int(height) * channels
-    return None
+    return None  # cut short: decoded off the loop, where it is called truncated
 
 
 # A PNG's chunks that its pixels need, with its EXIF (orientation) and an APNG's frames. The
@@ -107,25 +121,19 @@ def essential_png(data: bytes) -> bytes:
     """The PNG `data` with only the PNG_KEPT chunks, in their order, and its first IHDR
     alone; `data` itself when it has no other (the page's drawings). What cannot be walked
     (a chunk running past the end) is left as it is, for Pillow to call truncated."""
-    pos, dropped = 8, False
+    dropped, rest = False, len(PNG_SIGNATURE)  # where the chunks walked end
     kept: list[tuple[int, int]] = []  # (start, end) of each chunk kept
-    while pos + 12 <= len(data):
-        length, kind = PNG_CHUNK.unpack_from(data, pos)
-        end = pos + 12 + length
-        if end > len(data):
-            break
+    for kind, start, end in _png_chunks(data):
         # a second header too: Pillow would decode by the last (found by a review: 1x1,
         # then 4096x4096, decoded inline in 160 ms before plain_png_samples refused it)
         if kind in PNG_KEPT and not (kind == b"IHDR" and kept):
-            kept.append((pos, end))
+            kept.append((start, end))
         else:
             dropped = True
-        pos = end
-        if kind == b"IEND":
-            break
+        rest = end
     if not dropped:
         return data
-    return data[:8] + b"".join(data[start:end] for start, end in kept) + data[pos:]
+    return data[:len(PNG_SIGNATURE)] + b"".join(data[a:b] for a, b in kept) + data[rest:]
 
 
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
