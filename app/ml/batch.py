@@ -282,10 +282,9 @@ def read_npy_or_npz(body: bytes, max_images: int,
         raise InvalidPixels("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file")
     # np.savez writes a member per array: a directory of hundreds of thousands (a 32 MB
     # body) held the batch thread for seconds and hundreds of MB as zipfile read it. Its
-    # count is read from the directory's end record first.
-    # Its count and size are read from the directory's end record first; zipfile reads as
-    # many bytes of directory as the record says, whatever the count (a review's record of
-    # 1 member led to 380,000).
+    # count and size are read from the directory's end record first; zipfile reads as many
+    # bytes of directory as the record says, whatever the count (a review's record of 1
+    # member led to 380,000).
     directory = _npz_directory(body)
     if directory is not None:
         members, size = directory
