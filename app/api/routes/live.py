@@ -81,16 +81,19 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
-async def refuse(websocket: WebSocket, code: int, detail: str) -> int:
+async def refuse(websocket: WebSocket, code: int, detail: str, route: str) -> None:
     """Answers a handshake with an HTTP status and a JSON detail, as a plain request would be
     answered, where the server can send one (uvicorn can); else it is closed (1008), which
-    the server answers 403. Returns the status the client got."""
+    the server answers 403. Counted in /metrics under `route` with the status sent."""
+    start = time.perf_counter()
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         logs.HANDSHAKE_REFUSED.set(True)  # uvicorn's false ERROR that follows is dropped
         await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=code))
-        return code
-    await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
-    return status.HTTP_403_FORBIDDEN
+    else:
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+        code = status.HTTP_403_FORBIDDEN
+    metrics: Metrics = websocket.app.state.metrics
+    metrics.observe("WS", route, code, time.perf_counter() - start)
 
 
 def _text(code: int, detail: str, **extra: object) -> str:
@@ -110,18 +113,16 @@ def _names(websocket: WebSocket, engine: Engine) -> list[str]:
 @router.websocket("/live")
 async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
                gate: GateDep) -> None:
-    metrics: Metrics = websocket.app.state.metrics
     if not same_origin(websocket, settings):
-        start = time.perf_counter()
         origin = websocket.headers.get("origin")
         log.warning("refused a live socket from origin %r (host %r): not this site and not in "
                     "FEATUREMAPS_ALLOWED_ORIGINS", origin, websocket.headers.get("host"))
-        code = await refuse(websocket, status.HTTP_403_FORBIDDEN,
-                            f"origin {brief(origin or '')} may not open the live channel: it "
-                            "is not this site and not in FEATUREMAPS_ALLOWED_ORIGINS")
-        metrics.observe("WS", ROUTE, code, time.perf_counter() - start)
+        await refuse(websocket, status.HTTP_403_FORBIDDEN,
+                     f"origin {brief(origin or '')} may not open the live channel: it is not "
+                     "this site and not in FEATUREMAPS_ALLOWED_ORIGINS", ROUTE)
         return
     await websocket.accept()
+    metrics: Metrics = websocket.app.state.metrics
     try:
         try:
             names = _names(websocket, engine)
@@ -154,11 +155,9 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
 async def no_socket_here(websocket: WebSocket) -> None:
     """A WebSocket handshake on any other path: a 404 that names the live channel (Starlette
     would close it with a bare 403). Counted as route "other", as an unknown HTTP path is."""
-    start = time.perf_counter()
-    code = await refuse(websocket, status.HTTP_404_NOT_FOUND,
-                        f"no WebSocket at {brief(websocket.url.path)}; the live channel is "
-                        f"{ROUTE}")
-    websocket.app.state.metrics.observe("WS", "other", code, time.perf_counter() - start)
+    await refuse(websocket, status.HTTP_404_NOT_FOUND,
+                 f"no WebSocket at {brief(websocket.url.path)}; the live channel is {ROUTE}",
+                 "other")
 
 
 PROTOCOL = textwrap.dedent((__doc__ or "").split("Protocol (documented in the README):\n", 1)[-1])
