@@ -106,7 +106,7 @@ export class NudgePanel {
     const moves = [[dx, 'right', 'left'], [dy, 'down', 'up']]
       .filter(([d]) => d !== 0)
       .map(([d, plus, minus]) => `${Math.abs(d)} px ${d > 0 ? plus : minus}`);
-    const verdict = undone || !this.#verdict ? '' : ` ${this.#verdict}`;
+    const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none after an Undo: clear()
     this.status.textContent = `${said}${said ? 'the' : 'The'} input is moved ${moves.join(' and ')} (zero fill).${verdict}`;
   }
 
