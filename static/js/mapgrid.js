@@ -62,6 +62,7 @@ export class MapGrid {
     // is not reliably read out
     this.said = el('p', { class: 'visually-hidden', 'aria-live': 'polite' });
     this.root.replaceChildren(this.said, head);
+    const phone = window.matchMedia(UI.phone).matches;
     for (const name of names) {
       const owner = this.nets.find((n) => n.layers.some((l) => l.name === name));
       const info = owner.layers.find((l) => l.name === name);
@@ -88,7 +89,7 @@ export class MapGrid {
           'aria-label': MapGrid.#label(net.name, name, mine.shape, null),
           dataset: { net: net.name, layer: name },
         });
-        const layout = sizeLayerCanvas(canvas, mine.shape, UI.columns(mine.shape), UI.gap);
+        const layout = sizeLayerCanvas(canvas, mine.shape, UI.columns(mine.shape, phone), UI.gap);
         Object.assign(canvas.dataset, {
           channels: layout.channels, h: layout.h, w: layout.w, columns: layout.columns, gap: layout.gap,
         });
