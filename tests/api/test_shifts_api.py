@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
 from starlette.testclient import TestClient
 
 
@@ -43,6 +47,27 @@ def test_shift_grid_shapes_and_the_zero_shift_cell(
         assert all(v > 0 for layer in net["layers"] for v in layer["change"].values())
         assert pool1["mean"] < conv1["mean"] and pool2["mean"] < conv2["mean"], name
         assert conv1["mean"] == pytest.approx(sum(conv1["change"].values()) / 4, abs=2e-6)
+
+
+def test_on_every_sample_digit_each_pool_changes_less_than_the_conv_before_it(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """The README's claim and its figures for the sample 7, on the samples as the page sends
+    them: MNIST's pixels as they are."""
+    means = {}
+    for index, (_, png) in test_digit_pngs.items():
+        grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64) / 255
+        r = client.post("/api/v1/shifts?models=max,avg,blurmax",
+                        json={"pixels": grey.tolist(), "preprocess": False})
+        for name, net in r.json()["models"].items():
+            mean = {layer["name"]: layer["mean"] for layer in net["layers"]}
+            assert mean["pool1"] < mean["conv1"] and mean["pool2"] < mean["conv2"], (index, name)
+            means[index, name] = [round(mean[k], 2) for k in ("conv1", "pool1", "conv2", "pool2")]
+    assert means[0, "max"] == [0.68, 0.53, 0.57, 0.40]
+    assert means[0, "blurmax"][1::2] == [0.38, 0.24]
+    # blurmax's pools change least on every sample
+    for index in test_digit_pngs:
+        for k in (1, 3):
+            assert means[index, "blurmax"][k] < min(means[index, "max"][k], means[index, "avg"][k])
 
 
 def test_shifts_of_an_empty_drawing_are_valid(client: TestClient) -> None:

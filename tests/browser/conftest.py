@@ -125,6 +125,19 @@ def pixels_body(x: np.ndarray) -> bytes:
                        "preprocess": False}).encode()
 
 
+def sample_pixels(path: Path) -> np.ndarray:
+    """A sample digit's 28x28 MNIST grey levels, as its PNG stores them."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"))
+
+
+def sample_body(path: Path) -> bytes:
+    """What the page sends for a picked sample digit: its pixels as they are."""
+    return pixels_body(sample_pixels(path))
+
+
 class FeatureMapsPage:
     """A page of the app with the actions the tests share."""
 

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.config import PROJECT_ROOT
-from tests.browser.conftest import FeatureMapsPage, pixels_body, shown
+from tests.browser.conftest import DIGITS, FeatureMapsPage, pixels_body, sample_body, shown
 
 pytestmark = pytest.mark.browser
 
@@ -158,8 +157,8 @@ def test_on_a_phone_the_answers_show_under_the_pad_and_the_nudge_buttons(
     nudge that flips one showed nothing where the student looks. One column repeats them in
     a line under the pad and under the nudge buttons; two columns, with the predictions in
     view over the maps, do not."""
-    png = (PROJECT_ROOT / "static" / "digits" / "0018_label3.png").read_bytes()
-    expected = phone.api.featuremaps(png)["models"]
+    sample = sample_body(DIGITS / "0018_label3.png")
+    expected = phone.api.featuremaps(sample, "application/json")["models"]
 
     def line(models: dict[str, Any]) -> str:
         return " · ".join(f"{net} {models[net]['prediction']} "

@@ -58,7 +58,7 @@ def test_the_input_panel_says_how_a_drawing_is_scaled_and_what_any_input_gets(
     assert fm.page.locator("#seen-note").inner_text() == (
         "Your drawing cropped, scaled to a 20 px box and centred by mass in 28x28, like MNIST. "
         "A small one is scaled up (a dot becomes a disc), and the networks, which know only the "
-        "ten digits, name one for anything.")
+        "ten digits, name one for anything. A sample digit goes in as MNIST stores it.")
 
 
 def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> None:

@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.config import PROJECT_ROOT
-from tests.browser.conftest import FeatureMapsPage, pixels_body, shown
+from tests.browser.conftest import DIGITS, FeatureMapsPage, pixels_body, sample_body, shown
 
 pytestmark = pytest.mark.browser
 
@@ -271,11 +270,11 @@ def test_a_sample_digits_grids_count_the_shifts_classified_right(
     shifts, so avg's consistency read 4.9% and its grid a sea of red flips though it is right
     for most shifts. With the label known, a network wrong unshifted is said to be, with the
     shifts it gets right, and a flip to the label is outlined blue, not red."""
-    png = (PROJECT_ROOT / "static" / "digits" / "0018_label3.png").read_bytes()
+    sample = sample_body(DIGITS / "0018_label3.png")
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     fm.page.wait_for_selector('#shift-grids canvas.heat[data-right]', state="attached")
     models = shift_models(fm)
-    expected = fm.api.shifts(png, models)["models"]
+    expected = fm.api.shifts(sample, models, "application/json")["models"]
     for net in models:
         grid = [c for row in expected[net]["grid"]["prediction"] for c in row]
         pred, right = expected[net]["prediction"], grid.count(3)

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.config import PROJECT_ROOT
-from tests.browser.conftest import new_page, shown
+from tests.browser.conftest import DIGITS, new_page, sample_body, shown
 from tests.browser.prefixproxy import prefix_proxy
 
 pytestmark = pytest.mark.browser
@@ -45,8 +44,8 @@ def test_the_page_works_under_a_path_prefix(browser: Any, api: Any, proxied: str
         painted = [p for p in fm.paints() if p["source"] == "pad"]
         assert {p["transport"] for p in painted} == {transport}
         # a sample digit loads from under the prefix too, and gets the API's answer
-        png = (PROJECT_ROOT / "static" / "digits" / "0018_label3.png").read_bytes()
-        expected = fm.api.featuremaps(png)
+        sample = sample_body(DIGITS / "0018_label3.png")
+        expected = fm.api.featuremaps(sample, "application/json")
         fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
         for net in ("max", "avg"):
             model = expected["models"][net]
