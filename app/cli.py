@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from app import logs
-from app.config import PROJECT_ROOT, Settings
+from app.config import PROJECT_ROOT, Settings, listen_address
 from app.ml.errors import FeaturemapsError
 
 log = logging.getLogger("featuremaps")
@@ -246,6 +246,13 @@ def _positive_float(text: str, high: float | None = None) -> float:
     return value
 
 
+def _host(text: str) -> str:
+    try:
+        return listen_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _learning_rate(text: str) -> float:
     return _positive_float(text, MAX_LR)
 
@@ -287,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the web app and REST API (uvicorn)",
                        description="Run the web app and REST API. Each option overrides its "
                                    "FEATUREMAPS_* setting (README, Settings).")
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--host", type=_host, help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=_port, help="port, 1..65535 (default 8000)")
     p.add_argument("--workers", type=_positive, help="worker processes (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],

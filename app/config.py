@@ -84,6 +84,21 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        # uvicorn would take "" (an unset variable in a script) as every interface
+        return listen_address(value)
+
+    @field_validator("models")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        # a server loads each once, and extract would have run the repeat twice
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"names {repeated[0]!r} twice: name each network once")
+        return value
+
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -94,3 +109,12 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"{entry!r} is not an address or network (nor *)") from None
         return value
+
+
+def listen_address(text: str) -> str:
+    """An address to listen on, stripped; an empty one is refused, where uvicorn would listen
+    on every interface."""
+    if not text.strip():
+        raise ValueError("is empty: name an address to listen on, 127.0.0.1 for this machine "
+                         "alone or 0.0.0.0 for every interface")
+    return text.strip()

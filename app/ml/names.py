@@ -45,8 +45,9 @@ def split_names(text: str, option: str, kind: str,
     if check is not None:
         for name in names:
             check(name)
-    if len(set(names)) != len(names):  # the API's words since before this was shared
-        raise InputError(f"{option} names a {kind} twice")
+    repeated = [name for i, name in enumerate(names) if name in names[:i]]
+    if repeated:
+        raise InputError(f"{option} names the {kind} {brief(repeated[0])} twice")
     return names
 
 

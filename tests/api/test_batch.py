@@ -202,7 +202,7 @@ def test_integer_images_are_levels_like_uint8(client: TestClient) -> None:
                      "pool2, conv3"),
     ("models=strided&layers=pool1", "model 'strided' has no layer 'pool1'; its layers are "
                                     "conv1, conv2, conv3"),
-    ("layers=pool2,pool2", "layers= names a layer twice"),
+    ("layers=pool2,pool2", "layers= names the layer 'pool2' twice"),
     # an unknown name before a repeat, as for models=
     ("layers=pool9,pool9", "model 'max' has no layer 'pool9'; its layers are conv1, pool1, "
                            "conv2, pool2, conv3"),

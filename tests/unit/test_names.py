@@ -17,7 +17,7 @@ def test_names_are_stripped() -> None:
     ("pool1,,pool2", "--layers has an empty name in 'pool1,,pool2': separate names by single "
                      "commas"),
     ("pool1,", "--layers has an empty name in 'pool1,': separate names by single commas"),
-    ("pool1, pool1", "--layers names a layer twice"),
+    ("pool1, pool1", "--layers names the layer 'pool1' twice"),
 ])
 def test_empty_and_repeated_names_are_refused(text: str, message: str) -> None:
     with pytest.raises(InputError) as exc:  # 422 over HTTP, one line from the CLI
@@ -32,7 +32,7 @@ def test_an_unknown_name_is_named_before_a_repeated_one() -> None:
 
     with pytest.raises(InputError, match="^unknown foo$"):
         split_names("max,foo,max", "models=", "network", known)
-    with pytest.raises(InputError, match="^models= names a network twice$"):
+    with pytest.raises(InputError, match="^models= names the network 'max' twice$"):
         split_names("max,avg,max", "models=", "network", known)
 
 
