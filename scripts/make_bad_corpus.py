@@ -147,11 +147,18 @@ def cases() -> dict[str, dict[str, Any]]:
        "preprocess")
     js("json-missing-pixels", {}, 422, 'JSON body has no "pixels": send 28x28 numbers in 0..1')
     js("pixels-nan", b'{"pixels": [' + b",".join([b"[" + b",".join([b"0"] * 27 + [b"NaN"])
-       + b"]"] * 28) + b"]}", 422, "pixels[0][27] is not finite; expected a number in 0..1")
-    js("pixels-infinity", with_cell(float("inf")), 422,
-       "pixels[3][5] is not finite; expected a number in 0..1")
-    js("pixels-minus-infinity", with_cell(float("-inf")), 422,
-       "pixels[3][5] is not finite; expected a number in 0..1")
+       + b"]"] * 28) + b"]}", 400,
+       "body is not valid JSON: NaN is not a JSON value (pixels are numbers in 0..1)")
+    js("pixels-infinity", with_cell(float("inf")), 400,
+       "body is not valid JSON: Infinity is not a JSON value (pixels are numbers in 0..1)")
+    js("pixels-minus-infinity", with_cell(float("-inf")), 400,
+       "body is not valid JSON: -Infinity is not a JSON value (pixels are numbers in 0..1)")
+    # a number too large for a float: JSON, but read as inf, which was never sent
+    js("pixels-overflow", json.dumps(with_cell(0.5)).encode().replace(b"0.5", b"1e400"), 422,
+       "pixels[3][5] is out of range; expected 0..1")
+    js("png-sent-as-json", png, 415,
+       "the body is a PNG image, sent as application/json: send it with its own Content-Type "
+       "(e.g. image/png), or JSON pixels as {\"pixels\": 28x28 numbers in 0..1}")
     js("pixels-string", with_cell("0.5"), 422, "pixels[3][5] is str; expected a number in 0..1")
     js("pixels-null", with_cell(None), 422, "pixels[3][5] is NoneType; expected a number in 0..1")
     js("pixels-29x28", {"pixels": pixels(rows=29)}, 422,

@@ -113,11 +113,22 @@ def _too_deep(text: bytes, limit: int) -> bool:
     return False
 
 
+def _not_json(name: str) -> None:
+    """Python's json reads NaN, Infinity and -Infinity, which JSON does not have."""
+    raise BadRequest(f"body is not valid JSON: {name} is not a JSON value (pixels are numbers "
+                     "in 0..1)")
+
+
 def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     """The `pixels` array and `preprocess` flag of a JSON body."""
     if not body.strip():
         # 400 as for an empty image body (it was a 422): nothing was sent, nothing was invalid
         raise EmptyBody('empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
+    image = preprocess.sniff(body)
+    if image is not None:  # found by a review: a PNG was told to "send it as UTF-8"
+        raise UnsupportedMediaType(f"the body is a {image} image, sent as application/json: "
+                                   f"send it with its own Content-Type (e.g. image/png), or "
+                                   f"JSON pixels as {{\"pixels\": 28x28 numbers in 0..1}}")
     try:
         # JSON is UTF-8 (RFC 8259), which the depth check's byte scan relies on: json.loads
         # alone would also take UTF-16, where the bytes of a character can read as a quote
@@ -131,7 +142,7 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
             'send {"pixels": 28x28 numbers in 0..1}'
         )
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"body is not valid JSON ({exc})") from exc
     except ValueError as exc:  # Python refuses to convert integers of over 4300 digits

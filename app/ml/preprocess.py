@@ -341,13 +341,15 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
             if isinstance(value, int) and not 0 <= value <= 1:  # 10**400 overflows a float
                 raise InvalidPixels(f"pixels[{i}][{j}] is out of range; expected 0..1")
     arr = np.asarray(pixels, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        i, j = np.argwhere(~np.isfinite(arr))[0]
-        raise InvalidPixels(f"pixels[{i}][{j}] is not finite; expected a number in 0..1")
+    if np.isnan(arr).any():
+        i, j = np.argwhere(np.isnan(arr))[0]
+        raise InvalidPixels(f"pixels[{i}][{j}] is not a number; expected a number in 0..1")
     if arr.min() < 0.0 or arr.max() > 1.0:
         i, j = np.argwhere((arr < 0.0) | (arr > 1.0))[0]
-        # repr: the value as sent (1.0000001 under :g would read as an in-range 1)
-        raise InvalidPixels(f"pixels[{i}][{j}] = {float(arr[i, j])!r} is out of range; "
-                            "expected 0..1")
+        # repr: the value as sent (1.0000001 under :g would read as an in-range 1); 1e400
+        # reads as inf, which the sender never wrote
+        value = float(arr[i, j])
+        shown = f" = {value!r}" if math.isfinite(value) else ""
+        raise InvalidPixels(f"pixels[{i}][{j}]{shown} is out of range; expected 0..1")
     grey = arr.astype(np.float32)
     return mnist_style(invert_if_light(grey)) if preprocess else grey

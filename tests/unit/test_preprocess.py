@@ -272,8 +272,8 @@ def test_json_pixels_are_used_as_they_are() -> None:
     ({"a": 1}, "0..1; got dict$"),
     (5, "0..1; got int$"),
     ([[0.0] * 27 + ["x"]] * 28, r"pixels\[0\]\[27\] is str"),
-    ([[0.0] * 27 + [float("nan")]] * 28, r"pixels\[0\]\[27\] is not finite"),
-    ([[0.0] * 27 + [float("inf")]] * 28, r"pixels\[0\]\[27\] is not finite"),
+    ([[0.0] * 27 + [float("nan")]] * 28, r"pixels\[0\]\[27\] is not a number"),
+    ([[0.0] * 27 + [float("inf")]] * 28, r"pixels\[0\]\[27\] is out of range; expected 0..1$"),
     ([[-0.5] + [0.0] * 27] * 28, r"pixels\[0\]\[0\] = -0.5 is out of range"),
     ([[0.0] * 27 + [1e300]] * 28, r"= 1e\+300 is out of range"),
     ([[1.0000001] + [0.0] * 27] * 28, r"= 1\.0000001 is out of range"),  # not "= 1"
