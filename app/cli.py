@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the web app and REST API (uvicorn)",
                        description="Run the web app and REST API. Each option overrides its "
                                    "FEATUREMAPS_* setting (README, Settings).")
-    p.add_argument("--host", type=_host, help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--host", type=_host,
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=_port, help="port, 1..65535 (default 8000)")
     p.add_argument("--workers", type=_positive, help="worker processes (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
