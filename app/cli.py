@@ -253,6 +253,18 @@ def _host(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _png_path(text: str) -> Path:
+    """The plot is a PNG: written under another suffix, it was a PNG called .svg or .jpg."""
+    path = Path(text)
+    if text.endswith("/") or path.name in ("", "..") or path.is_dir():
+        return path  # a folder, which files.check_file refuses by name
+    if path.suffix.lower() == ".png":
+        return path
+    if path.suffix:
+        raise argparse.ArgumentTypeError(f"the plot is a PNG: name it .png, not {path.suffix}")
+    return path.with_name(path.name + ".png")
+
+
 def _learning_rate(text: str) -> float:
     return _positive_float(text, MAX_LR)
 
@@ -351,9 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path,
                    help="with --shifts: where to save the shift curve data "
                         "(default docs/shifts.json)")
-    p.add_argument("--plot", type=Path,
-                   help="with --shifts: where to draw the shift curves "
-                        "(default docs/shift-accuracy.png)")
+    p.add_argument("--plot", type=_png_path,
+                   help="with --shifts: the PNG to draw the shift curves in (.png is added if "
+                        "missing; default docs/shift-accuracy.png)")
     p.add_argument("--write-cards", action="store_true",
                    help="with --shifts: record the measured shift consistency and curve in "
                         "each model card")

