@@ -133,6 +133,15 @@ def cases() -> dict[str, dict[str, Any]]:
         "detail": "multipart file field is 'image'; name it 'file'"}
     c["multipart-text-file"] = {"path": FM, "query": "", "multipart": [
         ["file", "a.txt", "text"]], "status": 415, "detail": NOT_IMAGE}
+    # raw multipart bodies that Starlette's parser refuses with words of its own
+    unread = ("send the image as one file part named 'file', the body starting with the "
+              "boundary its Content-Type names (as curl -F file=@path sends it)")
+    raw("multipart-no-boundary", png, "multipart/form-data", 400,
+        f"multipart body could not be read (Missing boundary in multipart): {unread}")
+    raw("multipart-preamble", b"a preamble\r\n--XX\r\nContent-Disposition: form-data; "
+        b'name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n' + png
+        + b"\r\n--XX--\r\n", "multipart/form-data; boundary=XX", 400,
+        f"multipart body could not be read (Invalid multipart data): {unread}")
     # JSON
     js("json-not-object-list", [1, 2, 3], 422,
        'JSON body must be an object {"pixels": ...}, not list')

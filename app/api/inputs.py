@@ -203,7 +203,12 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
             raise BadRequest(ONE_FILE) from None
         if str(exc.detail).startswith("Part exceeded maximum size"):
             raise PayloadTooLarge(TEXT_TOO_LARGE) from None
-        raise
+        # the rest ("Missing boundary in multipart.", "Invalid multipart data." for text
+        # before the first boundary) said nothing of what is accepted
+        raise BadRequest(f"multipart body could not be read ({str(exc.detail).rstrip('.')}): "
+                         f"send {what} as one file part named 'file', the body starting with "
+                         "the boundary its Content-Type names (as curl -F file=@path "
+                         "sends it)") from None
     try:
         files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
         if not files:
