@@ -142,7 +142,7 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             raise FeaturemapsError(f"{', '.join(given)}: only with --shifts")
     else:
         files.check_file(out, "shifts.json")
-        files.check_file(plot, "shift-accuracy.png")
+        plot = files.output_target(plot, ".png", "shift-accuracy.png")
         if args.write_cards:
             files.check_folder(settings.models_dir)
     mnist = data.load(settings.data_dir)
@@ -253,16 +253,18 @@ def _host(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _png_path(text: str) -> Path:
-    """The plot is a PNG: written under another suffix, it was a PNG called .svg or .jpg."""
-    path = Path(text)
-    if text.endswith("/") or path.name in ("", "..") or path.is_dir():
-        return path  # a folder, which files.check_file refuses by name
-    if path.suffix.lower() == ".png":
-        return path
-    if path.suffix:
-        raise argparse.ArgumentTypeError(f"the plot is a PNG: name it .png, not {path.suffix}")
-    return path.with_name(path.name + ".png")
+# suffixes of other image formats: a plot given one of them was a PNG called .svg or .jpg
+OTHER_IMAGES = (".svg", ".jpg", ".jpeg", ".gif", ".webp", ".pdf", ".eps", ".tif", ".tiff",
+                ".bmp")
+
+
+def _png_path(text: str) -> str:
+    """--plot: any other suffix gets .png added (files.output_target), but another image
+    format's is refused."""
+    suffix = Path(text).suffix.lower()
+    if suffix in OTHER_IMAGES:
+        raise argparse.ArgumentTypeError(f"the plot is a PNG: name it .png, not {suffix}")
+    return text  # a str, so that a final slash (a folder) is seen
 
 
 def _learning_rate(text: str) -> float:
@@ -364,8 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --shifts: where to save the shift curve data "
                         "(default docs/shifts.json)")
     p.add_argument("--plot", type=_png_path,
-                   help="with --shifts: the PNG to draw the shift curves in (.png is added if "
-                        "missing; default docs/shift-accuracy.png)")
+                   help="with --shifts: the PNG to draw the shift curves in (.png is added "
+                        "if it has another suffix; default docs/shift-accuracy.png)")
     p.add_argument("--write-cards", action="store_true",
                    help="with --shifts: record the measured shift consistency and curve in "
                         "each model card")

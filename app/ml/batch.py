@@ -11,7 +11,6 @@ adds the split's `labels` (N,).
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import time
 import tokenize
@@ -338,16 +337,8 @@ def read_npy_or_npz(body: bytes, max_images: int,
 
 def npz_target(given: str | Path) -> Path:
     """Where `featuremaps extract` will write: `given`, with .npz added when it has no such
-    suffix (as np.savez would add it), its folder made if missing and probed. Checked before
-    any work, so that a long extraction is not thrown away at the end for a bad path. A path
-    that ends with a slash names a folder, existing or not (`extract out/` wrote out.npz)."""
-    out = Path(given)
-    if isinstance(given, str) and given.endswith(("/", os.sep)):
-        raise OutputError(f"{given} names a folder: give a file name, e.g. {out / 'maps.npz'}")
-    files.refuse_folder(out, "maps.npz")  # before the suffix: `extract /tmp` wrote /tmp.npz
-    target = out if out.suffix.lower() == ".npz" else out.with_name(out.name + ".npz")
-    files.check_file(target, "maps.npz")
-    return target
+    suffix (as np.savez would add it), checked before any work (files.output_target)."""
+    return files.output_target(given, ".npz", "maps.npz")
 
 
 def npz_size(layout: Layout, n: int, labels: np.ndarray | None = None) -> int:

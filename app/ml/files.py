@@ -73,6 +73,22 @@ def refuse_folder(target: Path, example: str) -> None:
         raise OutputError(f"{target} is a folder: give a file name, e.g. {target / example}")
 
 
+def output_target(given: str | Path, suffix: str, example: str) -> Path:
+    """Where a command writes the file `given`: with `suffix` added when it has another or
+    none (as np.savez adds .npz: `maps.v2` is maps.v2.npz), checked before any work, so that
+    a long run is not thrown away at the end for a bad path (check_file). A path that ends
+    with a slash names a folder, existing or not (`extract out/` wrote out.npz); an existing
+    folder is refused before the suffix (`extract /tmp` wrote /tmp.npz). `example` is the
+    file name suggested in the folder."""
+    out = Path(given)
+    if isinstance(given, str) and given.endswith(("/", os.sep)):
+        raise OutputError(f"{given} names a folder: give a file name, e.g. {out / example}")
+    refuse_folder(out, example)
+    target = out if out.suffix.lower() == suffix else out.with_name(out.name + suffix)
+    check_file(target, example)
+    return target
+
+
 def real_path(target: Path) -> Path:
     """Where writing `target` lands: the path with every symbolic link on its way followed,
     folders' and the file's own (a loop is an OutputError), as realpath does, but with

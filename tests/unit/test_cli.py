@@ -94,13 +94,16 @@ def test_out_of_range_options_are_refused(argv: list[str], message: str, tmp_pat
     assert err.strip().splitlines()[-1].endswith(message)
 
 
-@pytest.mark.parametrize(("given", "plot"), [
-    ("curves", "curves.png"), ("out/curves.PNG", "out/curves.PNG"), (".hidden", ".hidden.png"),
-    ("out/", "out"),  # a folder stays one, for the error that names it
-])
-def test_the_plot_is_named_png(given: str, plot: str) -> None:
-    args = cli.build_parser().parse_args(["evaluate", "--shifts", "--plot", given])
-    assert args.plot == Path(plot)
+def test_a_plot_named_as_a_folder_not_yet_made_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: --plot new/ wrote a file named "new"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data, "load", never)
+    code, _, err = run(["evaluate", "--shifts", "--out", "s.json", "--plot", "new/"], capsys)
+    assert (code, err) == (2, "featuremaps: error: new/ names a folder: give a file name, "
+                              "e.g. new/shift-accuracy.png\n")
+    assert os.listdir(tmp_path) == []
 
 
 def test_the_largest_seeds_and_learning_rate_are_taken() -> None:

@@ -89,6 +89,16 @@ def test_a_checked_path_gets_its_folder_and_no_file(tmp_path: Path) -> None:
     assert target.parent.is_dir() and os.listdir(target.parent) == []  # the probe is gone
 
 
+@pytest.mark.parametrize(("given", "written"), [
+    ("curves", "curves.png"), ("curves.PNG", "curves.PNG"),
+    ("run.2026.11.30", "run.2026.11.30.png"), ("sub/curves", "sub/curves.png")])
+def test_an_output_gets_its_suffix(tmp_path: Path, given: str, written: str) -> None:
+    """--plot and extract's output: the suffix added to a name that has another or none."""
+    target = files.output_target(str(tmp_path / given), ".png", "shift-accuracy.png")
+    assert target == tmp_path / written
+    assert not target.exists() and target.parent.is_dir()
+
+
 def test_a_replaced_file_keeps_its_mode_and_a_link_its_link(tmp_path: Path) -> None:
     """Found by a review: under a umask of 077 a card that the server's user could read came
     back 0600, and a symbolic link was replaced by a plain file."""
