@@ -142,6 +142,11 @@ def cases() -> dict[str, dict[str, Any]]:
         b'name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n' + png
         + b"\r\n--XX--\r\n", "multipart/form-data; boundary=XX", 400,
         f"multipart body could not be read (Invalid multipart data): {unread}")
+    c["multipart-nine-fields"] = {"path": FM, "query": "", "multipart": [
+        *[[f"note{i}", None, "x"] for i in range(9)], ["file", "a.png", "digit"]],
+        "status": 400, "detail": "multipart body has more than 8 fields: text fields are not "
+        "read; give options in the query (?name=value) and send the image as the one file "
+        "part 'file'"}
     # JSON
     js("json-not-object-list", [1, 2, 3], 422,
        'JSON body must be an object {"pixels": ...}, not list')

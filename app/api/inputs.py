@@ -32,6 +32,7 @@ MAX_JSON_DEPTH = 3  # {"pixels": [[...]]}
 MAX_JSON_BYTES = 256 * 1024  # 784 numbers written out in full take about 20 kB
 INLINE_MAX_BYTES = 64 * 1024
 MAX_TEXT_FIELD = 64 * 1024  # a multipart text field (none is used)
+MAX_FIELDS = 8  # multipart text fields parsed before the body is refused
 INLINE_MAX_SAMPLES = 512 * 512  # a 512x512 grey image, or 256x256 RGBA
 
 
@@ -197,17 +198,23 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
 
     try:
         form = await Request(request.scope, receive).form(
-            max_files=1, max_fields=8, max_part_size=MAX_TEXT_FIELD)
+            max_files=1, max_fields=MAX_FIELDS, max_part_size=MAX_TEXT_FIELD)
     except HTTPException as exc:  # Starlette's own 400s, but those that name its limits
         if str(exc.detail).startswith("Too many files"):
             raise BadRequest(ONE_FILE) from None
         if str(exc.detail).startswith("Part exceeded maximum size"):
             raise PayloadTooLarge(TEXT_TOO_LARGE) from None
-        # the rest ("Missing boundary in multipart.", "Invalid multipart data." for text
-        # before the first boundary) said nothing of what is accepted
-        raise BadRequest(f"multipart body could not be read ({str(exc.detail).rstrip('.')}): "
-                         f"send {what} as one file part named 'file', the body starting with "
-                         "the boundary its Content-Type names (as curl -F file=@path "
+        # the rest said nothing of what is accepted: "Missing boundary in multipart.",
+        # "Invalid multipart data." (text before the first boundary), "Too many fields..."
+        reason = str(exc.detail).rstrip(".")
+        if reason.startswith("Too many fields"):
+            raise BadRequest(f"multipart body has more than {MAX_FIELDS} fields: text fields "
+                             f"are not read; give options in the query (?name=value) and send "
+                             f"{what} as the one file part 'file'") from None
+        framing = (", the body starting with the boundary its Content-Type names"
+                   if reason.startswith(("Missing boundary", "Invalid multipart")) else "")
+        raise BadRequest(f"multipart body could not be read ({reason}): send {what} as one "
+                         f"file part named 'file'{framing} (as curl -F file=@path "
                          "sends it)") from None
     try:
         files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
