@@ -16,7 +16,6 @@ import { Coalescer } from './live.js';
 import { MapGrid } from './mapgrid.js';
 import { NudgePanel } from './nudge.js';
 import { DrawingPad } from './pad.js';
-import { greyPixels } from './png.js';
 import { paintGray } from './paint.js';
 import { Predictions } from './predictions.js';
 import { ShiftLab } from './shiftlab.js';
@@ -159,7 +158,7 @@ class App {
       e.target.value = '';
     });
     for (const button of document.querySelectorAll('button[data-digit]')) {
-      button.addEventListener('click', () => this.pickDigit(button.dataset.src, button.dataset.label, button.dataset.digit));
+      button.addEventListener('click', () => this.pickDigit(Number(button.dataset.digit)));
     }
     byId('legend-text').textContent = UI.legend[this.norm]; // its words live in config.js alone
     for (const input of document.querySelectorAll('input[name="norm"]')) {
@@ -269,18 +268,15 @@ class App {
     this.#syncUndo();
   }
 
-  /** Send an image file (an upload or a sample digit) and put what the model saw on the pad;
+  /** Send an upload or a sample digit and put what the model saw on the pad;
    * `picked` is the line shown under the samples once it is there (none for an upload), and
    * `label` the sample's MNIST label, which the shift lab holds the predictions against. */
-  load(data, type, what, fetchData = null, picked = '', label = null) {
+  load(data, type, what, picked = '', label = null) {
     this.generation += 1;
-    let body = null;
+    const body = { data, type };
     this.#push({
       source: 'upload', what,
-      makeBody: async () => {
-        body = { data: fetchData ? await fetchData() : data, type };
-        return body;
-      },
+      makeBody: async () => body,
       then: (current) => {
         current.label = label;
         this.#loaded = { body, label, picked };
@@ -293,18 +289,18 @@ class App {
   }
 
   /**
-   * Start from one of the real MNIST test digits shipped with the page, sent as its pixels
-   * (JSON, used as they are): sent as an image, it was cropped and centred again like a
-   * drawing, which moved 7 of the 10 by a pixel from their place in MNIST and changed what
-   * the networks answered (max's 82.6% for #18 read 98.6%).
+   * Start from one of the real MNIST test digits shipped with the page (`index`: its place
+   * in MNIST's test set), sent as its pixels from the config (JSON, used as they are): sent
+   * as an image, it was cropped and centred again like a drawing, which moved 7 of the 10
+   * by a pixel from their place in MNIST and changed what the networks answered (max's
+   * 82.6% for #18 read 98.6%).
    */
-  pickDigit(src, label, index) {
+  pickDigit(index) {
+    const { label, pixels } = this.config.digits.find((d) => d.index === index);
+    const grey = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
     // what the networks should say: MNIST's own label, to hold their predictions against
-    this.load(null, 'application/json', `the sample ${label}`, async () => {
-      const response = await fetch(src);
-      if (!response.ok) throw new ApiError(`could not load the sample digit (${response.status})`, response.status);
-      return pixelsJson(await greyPixels(await response.blob()));
-    }, `MNIST test digit #${index}: labelled ${label}.`, Number(label));
+    this.load(pixelsJson(grey), 'application/json', `the sample ${label}`,
+      `MNIST test digit #${index}: labelled ${label}.`, label);
   }
 
   /** Move the model's input one pixel; show how much each layer changed for that move. */

@@ -1,6 +1,6 @@
-// Greyscale PNGs out and in. encodeGreyPng is a synchronous encoder for small greyscale
-// images: canvas.toBlob is asynchronous and, measured on the drawing page, took ~20 ms per
-// call; this takes well under a millisecond for the 112x112 drawing. The pixels are stored uncompressed (deflate "stored" blocks):
+// A synchronous PNG encoder for small greyscale images. canvas.toBlob is asynchronous and,
+// measured on the drawing page, took ~20 ms per call; this takes well under a millisecond
+// for the 112x112 drawing. The pixels are stored uncompressed (deflate "stored" blocks):
 // 12.7 kB over a local connection costs less than compressing it would.
 
 const CRC_TABLE = (() => {
@@ -72,20 +72,4 @@ export function encodeGreyPng(grey, width, height) {
   });
   chunk('IEND', 0, () => {});
   return out;
-}
-
-/**
- * The grey levels (Uint8Array, row by row) of a greyscale image file, by the browser's own
- * decoder, with no colour conversion: a sample digit's 28x28 MNIST pixels exactly.
- */
-export async function greyPixels(blob) {
-  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  const { width, height } = bitmap;
-  const context = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
-  context.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  const rgba = context.getImageData(0, 0, width, height).data;
-  const grey = new Uint8Array(width * height);
-  for (let i = 0; i < grey.length; i += 1) grey[i] = rgba[4 * i];
-  return grey;
 }

@@ -43,7 +43,7 @@ def test_the_page_works_under_a_path_prefix(browser: Any, api: Any, proxied: str
         fm.after_paint(lambda: fm.stroke(SEVEN, steps=6), source="pad")
         painted = [p for p in fm.paints() if p["source"] == "pad"]
         assert {p["transport"] for p in painted} == {transport}
-        # a sample digit loads from under the prefix too, and gets the API's answer
+        # a sample digit (its picture from under the prefix too) gets the API's answer
         sample = sample_body(DIGITS / "0018_label3.png")
         expected = fm.api.featuremaps(sample, "application/json")
         fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")

@@ -3,6 +3,8 @@ template as one JSON config block; the rest they ask the API for."""
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import re
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from PIL import Image
 
 from app.api.deps import EngineDep
 from app.config import PROJECT_ROOT
@@ -22,15 +25,22 @@ DIGITS_DIR = PROJECT_ROOT / "static" / "digits"
 _DIGIT_NAME = re.compile(r"^(\d+)_label(\d)\.png$")
 
 
+@functools.cache
 def sample_digits() -> list[dict[str, Any]]:
     """The real MNIST test digits shipped in static/digits (NNNN_labelL.png), in label order:
-    the page's buttons read 0 to 9."""
+    the page's buttons read 0 to 9. Each carries its 28x28 grey levels, base64, which the
+    page sends as JSON pixels, used as they are: sent as an image, a sample was cropped and
+    centred again like a drawing (7 of the 10 moved by a pixel). Read here, not in the
+    browser, whose canvas may add noise to pixels read back (anti-fingerprinting)."""
     out: list[dict[str, Any]] = []
     for path in sorted(DIGITS_DIR.glob("*.png")):
         match = _DIGIT_NAME.match(path.name)
         if match:
+            with Image.open(path) as image:
+                grey = image.convert("L").tobytes()
+            assert len(grey) == 28 * 28, path  # shipped files, checked by the tests too
             out.append({"src": f"static/digits/{path.name}", "index": int(match[1]),
-                        "label": int(match[2])})
+                        "label": int(match[2]), "pixels": base64.b64encode(grey).decode()})
     return sorted(out, key=lambda d: (d["label"], d["index"]))
 
 
