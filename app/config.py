@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.ml.names import brief, repeated
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -94,9 +96,9 @@ class Settings(BaseSettings):
     @classmethod
     def _once_each(cls, value: list[str]) -> list[str]:
         # a server loads each once, and extract would have run the repeat twice
-        repeated = sorted({name for name in value if value.count(name) > 1})
-        if repeated:
-            raise ValueError(f"names {repeated[0]!r} twice: name each network once")
+        again = repeated(value)
+        if again is not None:
+            raise ValueError(f"names {brief(again)} twice: name each network once")
         return value
 
     @field_validator("forwarded_allow_ips")

@@ -32,6 +32,16 @@ def brief_list(names: Sequence[str], shown: int = 10) -> str:
     return listed + (f" and {more:,} more" if more > 0 else "")
 
 
+def repeated(names: Sequence[str]) -> str | None:
+    """The first name given a second time, in the order given; None if each is given once."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 def split_names(text: str, option: str, kind: str,
                 check: Callable[[str], None] | None = None) -> list[str]:
     """The names in `text`, each stripped of spaces; an empty name, or one given twice, is
@@ -45,9 +55,9 @@ def split_names(text: str, option: str, kind: str,
     if check is not None:
         for name in names:
             check(name)
-    repeated = [name for i, name in enumerate(names) if name in names[:i]]
-    if repeated:
-        raise InputError(f"{option} names the {kind} {brief(repeated[0])} twice")
+    again = repeated(names)
+    if again is not None:
+        raise InputError(f"{option} names the {kind} {brief(again)} twice")
     return names
 
 
