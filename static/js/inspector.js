@@ -87,6 +87,13 @@ export class Inspector {
     // foot); the page is told when it grew, as it may now cover the map last reached.
     this.#height = new HeightHold(root, { onGrow: () => this.onGrow(), active: () => this.#hit !== null });
     window.addEventListener('resize', () => this.#sizeSoon(false)); // the sums rewrap
+    // Where the panel is too short for its text (a phone), the text scrolls under the step
+    // buttons; a fade over them says there is more (found by a review: the last row of
+    // conv1's weights and the end of a unit's sum lay hidden there with no sign of it).
+    const more = () => root.toggleAttribute('data-more', root.scrollHeight - root.scrollTop - root.clientHeight > 2);
+    root.addEventListener('scroll', more, { passive: true });
+    const sizes = new ResizeObserver(more);
+    for (const part of [root, ...root.children]) sizes.observe(part);
   }
 
   get isOpen() {

@@ -1001,6 +1001,15 @@ def test_on_a_phone_the_step_buttons_stay_in_view_under_a_long_text(
         button = inspector.locator("button", has_text=name)
         box = button.bounding_box()
         assert box is not None and box["y"] + box["height"] <= min(panel[2], panel[3]), name
+    # a fade over the buttons says there is more (found by a review: the end of the sum lay
+    # under them with no sign of it), and goes once the text is scrolled to its end
+    fade = ("(p) => [p.hasAttribute('data-more'), "
+            "getComputedStyle(p.querySelector('.row-buttons'), '::before').content]")
+    assert inspector.evaluate(fade) == [True, '""']
+    inspector.evaluate("(p) => { p.scrollTop = p.scrollHeight; }")
+    phone.page.wait_for_function(
+        "() => !document.querySelector('#inspector').hasAttribute('data-more')")
+    assert inspector.evaluate(fade) == [False, "none"]
     inspector.locator("button", has_text="next").tap()  # and it takes a tap where it is
     assert inspector.locator("h2").inner_text() == "avg conv2, channel 6"
     # the map tapped was scrolled up clear of the panel, which spans the page: the small
