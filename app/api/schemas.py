@@ -70,6 +70,15 @@ class DenseInfo(BaseModel):
     params: int
 
 
+class AugmentationInfo(BaseModel):
+    shift_px: float | None = Field(description="largest random shift of a training image, in "
+                                               "x and in y, px", examples=[2.5])
+    rotate_deg: float | None = Field(description="largest random rotation, degrees",
+                                     examples=[12.0])
+    scale: list[float] | None = Field(description="range of random scaling, [low, high]",
+                                      examples=[[0.85, 1.1]])
+
+
 class ModelInfo(BaseModel):
     name: str = Field(examples=["max"])
     title: str
@@ -84,6 +93,10 @@ class ModelInfo(BaseModel):
     epochs: int | None
     seed: int | None = Field(description="the training seed; networks of equal architecture "
                                          "trained from one seed start from the same weights")
+    augmentation: AugmentationInfo | None = Field(
+        description="how the training images were varied at random (featuremaps train); null: "
+                    "not at all. A network trained on shifted digits learns some tolerance of "
+                    "shifts from them, pooling or not")
     weights_sha256: str
 
 

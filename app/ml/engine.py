@@ -360,6 +360,16 @@ class Engine:
                 "shift_consistency": card.get("shift_consistency"),
                 "epochs": card.get("epochs"),
                 "seed": card.get("seed"),
+                "augmentation": _augmentation(card),
                 "weights_sha256": card["weights_sha256"],
             })
         return {"device": self.device_name, "models": out}
+
+
+def _augmentation(card: dict[str, Any]) -> dict[str, Any] | None:
+    """How a model card says its training images were varied at random; None for none."""
+    training = card.get("training") or {}
+    if not training.get("augment"):
+        return None
+    return {"shift_px": training.get("max_shift_px"), "rotate_deg": training.get("max_rotate_deg"),
+            "scale": training.get("scale_range")}

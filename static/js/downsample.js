@@ -49,6 +49,24 @@ function ties(models) {
       + 'here.';
 }
 
+/** A sentence on the shifts the networks were trained on, from their cards: found by a
+ * review, a student credited pooling alone with the shift lab's all-yellow grids, where
+ * shifted training digits teach every network, pooling or not, some of that tolerance. */
+function learnedShifts(models) {
+  const shifts = models.map((m) => m.augmentation?.shift_px ?? null);
+  if (!models.length || shifts.some((v) => v === null)) return '';
+  const low = Math.min(...shifts);
+  const high = Math.max(...shifts);
+  const upTo = low === high ? `${high} px` : `${low} to ${high} px`;
+  const { max, nopool } = Object.fromEntries(models.map((m) => [m.name, m]));
+  const compared = max?.shift_consistency != null && nopool?.shift_consistency != null
+    ? `: nopool, which never downsamples, keeps ${percent(nopool.shift_consistency, 2)} against max's `
+      + `${percent(max.shift_consistency, 2)}`
+    : '';
+  return ` ${models.length > 1 ? 'Every network here was' : 'This network was'} trained on digits shifted at `
+    + `random by up to ${upTo}, so much of this tolerance was learned from the data, not given by pooling${compared}.`;
+}
+
 export function renderDownsample(root, models) {
   const names = [];
   for (const m of models) for (const l of m.layers) if (!names.includes(l.name)) names.push(l.name);
@@ -115,8 +133,8 @@ export function renderDownsample(root, models) {
       + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.`));
   const defined = el('p', { class: 'note' }, 'Shift consistency: the share of the 10,000 test digits whose predicted class '
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
-    + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction. '
-    + ties(models));
+    + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.'
+    + `${learnedShifts(models)} ${ties(models)}`);
   root.replaceChildren(keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
     el('table', { class: 'compare' },
       el('caption', { id: 'compare-caption', class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),

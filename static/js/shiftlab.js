@@ -65,9 +65,17 @@ export class ShiftLab {
           + `${others.length > 1 ? 'Their' : 'Its'} maps are not shown above.`,
       }));
     }
-    // said apart from the status, when no shift changes any network's answer
+    // said apart from the status, when no shift changes any network's answer; with the
+    // shifts the networks were trained on, which taught them much of it (found by a review:
+    // an all-yellow lab read as pooling's doing alone)
+    const trained = nets.map((n) => infos[n]?.augmentation?.shift_px ?? null);
+    const learned = trained.length && trained.every((v) => v !== null)
+      ? ` These networks were trained on digits shifted by up to ${Math.max(...trained)} px, which taught them `
+        + 'much of this steadiness (Why downsample?, below).'
+      : '';
     this.steady = el('p', { id: 'shift-steady', class: 'note', hidden: true,
-      text: 'No shift of up to 4 px changes any answer for this digit. Draw a sloppier or lopsided one to see answers flip.' });
+      text: `No shift of up to 4 px changes any answer for this digit.${learned} Draw a sloppier or lopsided one to `
+        + 'see answers flip.' });
     status.after(this.steady);
     const pixels = SIDE * density();
     for (const net of nets) {
