@@ -6,7 +6,7 @@ import { UI } from './config.js';
 import { el, fmt, placeMark, setText } from './dom.js';
 import { hitTest, stepCell, unitsRect } from './geometry.js';
 import { blank, paintLayer, sizeLayerCanvas } from './paint.js';
-import { layerRange } from './wire.js';
+import { SIDE, layerRange } from './wire.js';
 
 /** One line on what a layer does, from its geometry as /api/v1/models describes it;
  * `source`: the entry of the layer it reads (none for the input). */
@@ -28,11 +28,21 @@ export function layerNote(info, nets, source = null) {
   }
   const ops = nets.map((n) => ({ max: 'max keeps the largest', mean: 'avg the mean' })[UI.poolOp[n]]).filter(Boolean);
   // a side that does not divide by the stride is rounded down: its last units are read by
-  // no window (pool2: 11 -> 5 leaves conv2's last row and column out)
+  // no window (pool2: 11 -> 5 leaves conv2's last row and column out), and the input's
+  // last rows with them when no other unit reads those (found by a review: ink in rows
+  // 26-27 alone left max's and avg's answers as for a blank input)
   const unread = source ? source.shape[1] + (info.reads.padding ?? 0) - (info.shape[1] - 1) * stride - kernel : 0;
-  const halves = unread > 0
-    ? `Halves each side, rounding down: ${source.name}'s last ${unread > 1 ? `${unread} rows and columns are` : 'row and column are'} read by no window.`
-    : 'Halves each side.';
+  const rowsAnd = (n) => (n > 1 ? `${n} rows and columns` : 'row and column');
+  let halves = 'Halves each side.';
+  if (unread > 0) {
+    halves = `Halves each side, rounding down: ${source.name}'s last ${rowsAnd(unread)} are read by no window`;
+    const { size, jump, start } = source.receptive_field;
+    const lastRead = source.shape[1] - unread - 1;
+    const unseen = SIDE - 1 - Math.floor(start + lastRead * jump + (size - 1) / 2);
+    halves += unseen > 0
+      ? `, so the input's last ${rowsAnd(unseen)} reach no later layer: ink there alone cannot change the answer.`
+      : '.';
+  }
   return `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. `
     + `${halves} ${sees}`;
 }

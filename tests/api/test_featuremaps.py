@@ -163,6 +163,27 @@ def test_server_timing_reports_the_server_side_steps(client: TestClient) -> None
     assert all(float(v) >= 0 for v in parts.values())
 
 
+def test_ink_in_the_last_two_rows_and_columns_alone_cannot_change_the_answer(
+        client: TestClient) -> None:
+    """What pool2's note on the page says: 11 -> 5 leaves conv2's last row and column out,
+    and with them every unit that reads the input's rows and columns 26-27. Ink there alone
+    gives max and avg the answer of a blank input; in row 25 it does not."""
+
+    def answer(ink: list[tuple[int, int]]) -> dict[str, list[float]]:
+        pixels = np.zeros((28, 28))
+        for row, col in ink:
+            pixels[row, col] = 1.0
+        r = client.post("/api/v1/featuremaps?models=max,avg&encoding=float32",
+                        json={"pixels": pixels.tolist()})
+        return {net: m["probabilities"] for net, m in r.json()["models"].items()}
+
+    blank = answer([])
+    edge = [(r, c) for r in range(28) for c in range(28) if r >= 26 or c >= 26]
+    assert answer(edge) == blank
+    row25 = answer([(25, c) for c in range(4, 24)])
+    assert all(row25[net] != blank[net] for net in ("max", "avg"))
+
+
 def test_json_pixels_with_preprocess_are_centred(client: TestClient) -> None:
     pixels = np.zeros((28, 28))
     pixels[0:10, 0:3] = 1.0  # a small stroke in the corner
