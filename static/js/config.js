@@ -27,7 +27,7 @@ export const UI = Object.freeze({
   kerasPool: Object.freeze({ max: 'MaxPooling2D', avg: 'AveragePooling2D', blurmax: 'MaxBlurPool2D' }),
   convRole: Object.freeze({
     conv1: 'edges and stroke pieces',
-    conv2: 'corners, curves and line ends built from conv1',
+    conv2: 'corners, curves and line ends built from conv1\'s stroke pieces',
     conv3: 'larger parts of a digit',
   }),
   legend: Object.freeze({

@@ -32,6 +32,14 @@ export function poolVerdict(shifts, nets, dir) {
   return against.length ? `${rule}, but for ${against.join(' and ')}.` : `${rule}.`;
 }
 
+/** "2 px right and 1 px up": how far nudges moved the input (not both 0). */
+export function movedBy(dx, dy) {
+  return [[dx, 'right', 'left'], [dy, 'down', 'up']]
+    .filter(([d]) => d !== 0)
+    .map(([d, plus, minus]) => `${Math.abs(d)} px ${d > 0 ? plus : minus}`)
+    .join(' and ');
+}
+
 export class NudgePanel {
   #cells = new Map(); // `${net}/${layer}` -> td
   #verdict = ''; // poolVerdict of the numbers shown
@@ -103,11 +111,8 @@ export class NudgePanel {
       this.prediction.textContent = '';
       return;
     }
-    const moves = [[dx, 'right', 'left'], [dy, 'down', 'up']]
-      .filter(([d]) => d !== 0)
-      .map(([d, plus, minus]) => `${Math.abs(d)} px ${d > 0 ? plus : minus}`);
     const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none after an Undo: clear()
-    this.status.textContent = `${said}${said ? 'the' : 'The'} input is moved ${moves.join(' and ')} (zero fill).${verdict}`;
+    this.status.textContent = `${said}${said ? 'the' : 'The'} input is moved ${movedBy(dx, dy)} (zero fill).${verdict}`;
   }
 
   clear() {

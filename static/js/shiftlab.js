@@ -7,7 +7,7 @@ import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
 import { el, equalsProbability, fmt, layerTable, percent, probability } from './dom.js';
 import { stepCell } from './geometry.js';
-import { movedAlong } from './nudge.js';
+import { movedAlong, movedBy } from './nudge.js';
 
 /** A shift as the grid's axes write it: +4, 0, -2. */
 const signedShift = (s) => (s > 0 ? `+${s}` : `${s}`);
@@ -31,7 +31,10 @@ function context(canvas) {
   return ctx;
 }
 
-const IDLE_READOUT = 'Hover or tap a cell, or focus the grid and use the arrow keys.';
+// a touch screen cannot hover, and has no arrow keys (found by a review: it was told both)
+const IDLE_READOUT = window.matchMedia('(hover: hover)').matches
+  ? 'Hover or tap a cell, or focus the grid and use the arrow keys.'
+  : 'Tap a cell to read it.';
 
 export class ShiftLab {
   #figures = new Map(); // net -> {canvas, caption, readout, cell: [row, col] chosen by keys}
@@ -150,12 +153,14 @@ export class ShiftLab {
    * the digit's MNIST label when it is a sample (each grid then also counts the shifts it
    * classifies right: consistency alone reads the same for a network that is wrong unshifted
    * and right everywhere else). */
-  show(shifts, blank = false, label = null) {
+  show(shifts, blank = false, label = null, [nx, ny] = [0, 0]) {
     this.#shifts = shifts;
     this.#label = label;
+    // after nudges the lab measures the input as nudged (found by a review: nothing said so)
+    const input = nx || ny ? `the input as nudged (${movedBy(nx, ny)})` : 'the input';
     this.status.textContent = blank
       ? 'The input is blank (no ink found): a blank moved is still blank, so nothing below can change. Draw or pick a digit.'
-      : 'Each cell is the input moved by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.';
+      : `Each cell is ${input} moved by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.`;
     this.status.classList.toggle('blank-note', blank);
     if (label !== null && !blank) {
       this.status.textContent += ' A flip to the digit\'s label is outlined blue, any other red.';

@@ -133,14 +133,19 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     once = fm.api.shifts(pixels_body(shift(drawn, 1, 0)), ["max", "avg"], "application/json")
     assert status.inner_text() == ("The input is moved 2 px right (zero fill). "
                                    + expected_verdict(once, "right"))
+    # the shift lab measures the input as nudged, and says so (found by a review: it did not)
+    lab = fm.page.locator("#shift-status")
+    lab.filter(has_text="Each cell is the input as nudged (2 px right) moved by").wait_for()
 
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
     assert status.inner_text() == "Nudge undone: the input is moved 1 px right (zero fill)."
+    lab.filter(has_text="Each cell is the input as nudged (1 px right) moved by").wait_for()
     assert set(nudge_numbers(fm).values()) == {"–"}  # they were for the input undone
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
     assert status.inner_text() == "Nudge undone: the input is where it was drawn."
+    lab.filter(has_text="Each cell is the input moved by").wait_for()
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)  # the strokes are all there
     # then the strokes, the last first
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
@@ -500,3 +505,15 @@ def test_the_pool_sentence_names_a_pool_that_changed_as_much_as_its_conv(
     rule = "Each pooling layer changed less than the conv before it"
     assert said == [f"{rule}.", f"{rule}, but for avg pool2 (0.610; conv2 0.580).",
                     f"{rule}, but for max pool1 (0.700; conv1 0.700).", "", ""]
+
+
+def test_a_touch_screen_is_told_to_tap_a_cell(phone: FeatureMapsPage,
+                                             fm: FeatureMapsPage) -> None:
+    """Found by a review: a phone was told to hover, or to use arrow keys it does not have."""
+    hint = ".heat-fig .cell-readout"
+    phone.after_paint(lambda: phone.page.locator('button[data-digit="0"]').tap(),
+                      source="upload")
+    readouts = phone.page.locator(hint)
+    assert set(readouts.all_inner_texts()) == {"Tap a cell to read it."}
+    assert set(fm.page.locator(hint).all_inner_texts()) == {
+        "Hover or tap a cell, or focus the grid and use the arrow keys."}
