@@ -64,7 +64,7 @@ function learnedShifts(models) {
       + `${percent(max.shift_consistency, 2)}`
     : '';
   return ` ${models.length > 1 ? 'Every network here was' : 'This network was'} trained on digits shifted at `
-    + `random by up to ${upTo}, so much of this tolerance was learned from the data, not given by pooling${compared}.`;
+    + `random by up to ${upTo}, so pooling is not the only source of this tolerance${compared}.`;
 }
 
 export function renderDownsample(root, models) {

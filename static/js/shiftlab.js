@@ -69,12 +69,12 @@ export class ShiftLab {
       }));
     }
     // said apart from the status, when no shift changes any network's answer; with the
-    // shifts the networks were trained on, which taught them much of it (found by a review:
+    // shifts the networks were trained on, another source of it than pooling (found by a review:
     // an all-yellow lab read as pooling's doing alone)
     const trained = nets.map((n) => infos[n]?.augmentation?.shift_px ?? null);
     const learned = trained.length && trained.every((v) => v !== null)
-      ? ` These networks were trained on digits shifted by up to ${Math.max(...trained)} px, which taught them `
-        + 'much of this steadiness (Why downsample?, below).'
+      ? ` These networks were trained on digits shifted by up to ${Math.max(...trained)} px, so pooling is not `
+        + 'the only source of this steadiness (Why downsample?, below).'
       : '';
     this.steady = el('p', { id: 'shift-steady', class: 'note', hidden: true,
       text: `No shift of up to 4 px changes any answer for this digit.${learned} Draw a sloppier or lopsided one to `

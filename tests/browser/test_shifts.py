@@ -348,8 +348,9 @@ def test_a_digit_no_shift_can_move_is_said_to_be_one(fm: FeatureMapsPage) -> Non
             for n in shift_models(fm)] == ["1"] * len(shift_models(fm))
     assert steady.is_visible() and steady.inner_text() == (
         "No shift of up to 4 px changes any answer for this digit. These networks were trained "
-        "on digits shifted by up to 2.5 px, which taught them much of this steadiness (Why "
-        "downsample?, below). Draw a sloppier or lopsided one to see answers flip.")
+        "on digits shifted by up to 2.5 px, so pooling is not the only source of this "
+        "steadiness (Why downsample?, below). Draw a sloppier or lopsided one to see answers "
+        "flip.")
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     fm.idle()
     assert steady.is_hidden()
