@@ -35,12 +35,12 @@ export function layerNote(info, nets, source = null) {
   const rowsAnd = (n) => (n > 1 ? `${n} rows and columns` : 'row and column');
   let halves = 'Halves each side.';
   if (unread > 0) {
-    halves = `Halves each side, rounding down: ${source.name}'s last ${rowsAnd(unread)} are read by no window`;
+    halves = `Halves each side, rounding down: ${source.name}'s last ${rowsAnd(unread)} go unread`;
     const { size, jump, start } = source.receptive_field;
     const lastRead = source.shape[1] - unread - 1;
     const unseen = SIDE - 1 - Math.floor(start + lastRead * jump + (size - 1) / 2);
     halves += unseen > 0
-      ? `, so the input's last ${rowsAnd(unseen)} reach no later layer: ink there alone cannot change the answer.`
+      ? `, and with them the input's last ${rowsAnd(unseen)} (ink there alone cannot change the answer).`
       : '.';
   }
   return `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. `
