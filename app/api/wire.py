@@ -26,6 +26,7 @@ import functools
 import json
 import re
 import struct
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,9 @@ DTYPE_SIZES = {name: np.dtype(dtype).itemsize for name, dtype in DTYPES_NP.items
 
 BINARY_TYPE = "application/x-featuremaps"
 MAGIC = b"FMAP"
+# the binary format in the words of this module's docstring, for the OpenAPI document: one
+# reading its /docs has no source file to open
+BINARY_FORMAT = textwrap.dedent((__doc__ or "").split("\nBinary (", 1)[-1].split(":\n", 1)[-1])
 
 
 def encode_input(x28: np.ndarray, encoding: Encoding) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 
 import numpy as np
@@ -10,6 +11,8 @@ from starlette.responses import FileResponse
 from starlette.testclient import TestClient
 
 from app.ml import registry
+from app.ml.batch import bytes_per_image
+from app.ml.pack import Layout
 from tests.conftest import MODELS_DIR
 
 
@@ -91,6 +94,32 @@ def test_the_openapi_document_covers_every_endpoint(client: TestClient) -> None:
     assert {"multipart/form-data", "image/png", "application/json"} <= set(body)
     assert "example" in body["application/json"]
     assert client.get("/docs").status_code == 200
+
+
+def test_the_documented_examples_and_formats_are_usable_from_the_docs_alone(
+        client: TestClient) -> None:
+    """Found by an API user's review of /docs: the JSON example was a blank image (a guess of
+    1), the binary format was 'see app/api/wire.py', a file no one reading /docs can open,
+    and the batch answer's names rendered as '/' ('<model>/<layer>' read as a tag)."""
+    paths = client.get("/openapi.json").json()["paths"]
+    post = paths["/api/v1/featuremaps"]["post"]
+    example = post["requestBody"]["content"]["application/json"]["example"]
+    answer = client.post("/api/v1/featuremaps", json=example).json()
+    assert [answer["models"][net]["prediction"] for net in ("max", "avg")] == [7, 7]
+    binary = post["responses"]["200"]["description"]
+    assert 'magic b"FMAP"' in binary and "header length N, uint32 little-endian" in binary
+    assert "wire.py" not in json.dumps(paths)
+    batch = paths["/api/v1/featuremaps/batch"]["post"]
+    assert "`{model}/{layer}/low`" in batch["responses"]["200"]["description"]
+    assert "<" not in batch["responses"]["200"]["description"]
+    # the sizes it quotes are the layout's own
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    nets = engine.nets(["max", "avg"])
+    every, pool2 = (bytes_per_image(Layout.plan(nets, layers)) for layers in (None, ["pool2"]))
+    assert (f"every map of max and avg takes {every:,} bytes an image (the 10,000 MNIST test "
+            f"images: {every * 10_000 / 1e6:.0f} MB), pool2 alone {pool2:,}"
+            ) in batch["description"]
+    assert "at most 40,000 images" in batch["description"]
 
 
 def test_only_the_route_with_names_in_its_path_documents_a_404(client: TestClient) -> None:

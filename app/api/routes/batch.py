@@ -13,6 +13,7 @@ from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.inputs import check_query, media_type, multipart_file
 from app.api.routes.featuremaps import ERRORS, InvalidParameter, ModelsQuery, parse_models
 from app.api.schemas import ErrorOut
+from app.config import Settings
 from app.ml import batch
 from app.ml.errors import EmptyBody, UnknownName
 from app.ml.names import split_names
@@ -20,13 +21,14 @@ from app.ml.pack import Layout
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 
+IMAGES = ("an .npy of shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1) (integers "
+          "0..255, e.g. uint8, or floats 0..1), or an .npz holding it as 'images' (np.savez: "
+          "stored or deflated), as the raw body or as a multipart field 'file'. Images are "
+          "used as they are (no preprocessing)")
 BATCH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "An .npy of shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1) "
-                       "(integers 0..255, e.g. uint8, or floats 0..1), or an .npz "
-                       "holding it as 'images', as the raw body or as a multipart field "
-                       "'file'. Images are used as they are (no preprocessing).",
+        "description": IMAGES[0].upper() + IMAGES[1:] + ".",
         "content": {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             "multipart/form-data": {"schema": {
@@ -41,25 +43,51 @@ LayersQuery = Annotated[str | None, Query(
     pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$")]
 
 
+def _default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
+BATCH_DOC = (
+    "Run the chosen networks (default: max,avg) over every image and return the chosen "
+    "layers' maps, quantised per image and channel to uint8 on the device.\n\n"
+    f"Send {IMAGES}.\n\n"
+    "The answer is held whole before it is sent: every map of max and avg takes 78,112 bytes "
+    "an image (the 10,000 MNIST test images: 781 MB), pool2 alone 4,320, so ask for the "
+    "layers= you need. The default limits (the server's settings): at most "
+    f"{_default('max_batch_images'):,} images (FEATUREMAPS_MAX_BATCH_IMAGES) in an upload of "
+    f"{_default('max_batch_upload_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES), "
+    "413 past either; an answer of at most "
+    f"{_default('max_batch_response_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES), "
+    "422 past it. `featuremaps extract` writes the same .npz from the command line, bounded "
+    "by memory and disk alone.")
+
+
 @router.post(
     "/featuremaps/batch",
     summary="Feature maps of N images as an .npz",
+    description=BATCH_DOC,
     response_class=Response,
     responses={200: {"content": {"application/x-npz": {}},
-                     "description": "arrays '<model>/<layer>' (N, C, H, W) uint8 with "
-                                    "'<model>/<layer>/low' and '/high' (N, C), "
-                                    "'<model>/probabilities' (N, 10), '<model>/prediction' (N,)"},
+                     "description": "an .npz (np.load) of arrays named `{model}/{layer}`, "
+                                    "(N, C, H, W) uint8, with `{model}/{layer}/low` and "
+                                    "`{model}/{layer}/high`, (N, C) float32: value = low + "
+                                    "q/255 * (high - low); `{model}/probabilities`, (N, 10) "
+                                    "float32, and `{model}/prediction`, (N,)"},
                **ERRORS,
+               413: {"model": ErrorOut, "description": "over the upload limit "
+                     "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES) or the image limit "
+                     "(FEATUREMAPS_MAX_BATCH_IMAGES)"},
                # the body is read by its signature, whatever its Content-Type
-               415: {"model": ErrorOut, "description": "a body sent with a Content-Encoding"}},
+               415: {"model": ErrorOut, "description": "a body sent with a Content-Encoding"},
+               422: {"model": ErrorOut, "description": "images of another shape, dtype or "
+                     "range; unknown or repeated models= or layers= names; or an answer over "
+                     "the response limit (FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)"}},
     openapi_extra=BATCH_BODY,
 )
 async def featuremaps_batch(request: Request, engine: EngineDep, settings: SettingsDep,
                             gate: BatchGateDep, models: ModelsQuery = None,
                             layers: LayersQuery = None) -> Response:
-    """Run the chosen networks (default: max,avg) over every image and return the chosen
-    layers' maps, quantised per image and channel to uint8 on the device
-    (value = low + q/255*(high-low))."""
+    """Run the chosen networks over every image and return the chosen layers' maps."""
     check_query(request, ("models", "layers"))
     names = parse_models(engine, models)
 

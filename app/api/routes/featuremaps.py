@@ -9,13 +9,14 @@ from typing import Annotated, Any, Literal, TypeVar
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from PIL import Image
 from pydantic import TypeAdapter, ValidationError
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep, served
 from app.api.inputs import DIGITS, Payload, check_query, decode, read_payload
 from app.api.schemas import ErrorOut, FeatureMapsOut
-from app.config import Settings
+from app.config import PROJECT_ROOT, Settings
 from app.ml.encode import Encoding
 from app.ml.engine import Engine, FeatureMaps
 from app.ml.errors import InputError
@@ -31,12 +32,23 @@ _PIXELS_SCHEMA: dict[str, Any] = {
     "items": {"type": "array", "minItems": 28, "maxItems": 28,
               "items": {"type": "number", "minimum": 0, "maximum": 1}},
 }
+def _sample_seven() -> list[list[float]]:
+    """The example of a JSON body: the page's sample 7 (MNIST test digit #0) as pixels."""
+    with Image.open(PROJECT_ROOT / "static" / "digits" / "0000_label7.png") as image:
+        grey = np.asarray(image.convert("L"), dtype=np.float64) / 255
+    rows: list[list[float]] = np.round(grey, 3).tolist()
+    return rows
+
+
 IMAGE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "A drawing: light ink on dark or dark ink on light (inverted), any size. "
-                       "Images are cropped, scaled to 20 px and centred by mass like MNIST; "
-                       "JSON pixels are used as they are unless preprocess is true.",
+                       "Images are cropped to the ink, scaled to fit 20 px and placed with the "
+                       "ink's centre of mass at the centre of 28x28, like MNIST's digits; JSON "
+                       "pixels are used as they are unless preprocess is true (the example is "
+                       "MNIST test digit #0, a 7; in /docs, press Reset after choosing "
+                       "application/json to load it).",
         "content": {
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
@@ -49,7 +61,7 @@ IMAGE_BODY: dict[str, Any] = {
                 "schema": {"type": "object", "required": ["pixels"], "additionalProperties": False,
                            "properties": {"pixels": _PIXELS_SCHEMA,
                                           "preprocess": {"type": "boolean", "default": False}}},
-                "example": {"pixels": [[0.0] * 28 for _ in range(28)]},
+                "example": {"pixels": _sample_seven()},
             },
         },
     }
@@ -181,7 +193,11 @@ def check_channel(channel: int | None, channels: int, layer: str) -> None:
     summary="Feature maps of every conv and pool layer",
     response_model=FeatureMapsOut,
     responses={200: {"content": {wire.BINARY_TYPE: {}},
-                     "description": "JSON as below, or the binary format (see app/api/wire.py)"},
+                     "description": "JSON as below; or, for format=binary (or an Accept that "
+                                    "prefers application/x-featuremaps), the same content "
+                                    "without base64 or numbers as text, gzip-compressed when "
+                                    "Accept-Encoding allows:\n\n```\n" + wire.BINARY_FORMAT
+                                    + "```"},
                **ERRORS},
     openapi_extra=IMAGE_BODY,
 )

@@ -10,8 +10,8 @@ Protocol (documented in the README):
   connect   /api/v1/live?models=max,avg   (models as for POST /featuremaps; default max,avg)
   send      one binary message per drawing: a PNG, JPEG, WebP or GIF, at most the upload
             limit (FEATUREMAPS_MAX_UPLOAD_BYTES)
-  receive   one binary message per drawing, in order: the binary format of app/api/wire.py,
-            gzip-compressed (what POST /featuremaps sends for Accept:
+  receive   one binary message per drawing, in order: the binary format that POST
+            /api/v1/featuremaps documents, gzip-compressed (what it sends for Accept:
             application/x-featuremaps with Accept-Encoding: gzip), encoding uint8, whose
             header carries the server's "timings" (decode and infer, ms);
             or one text message {"status": 4xx | 503, "detail": "..."} when that drawing
