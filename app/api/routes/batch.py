@@ -76,12 +76,18 @@ BATCH_DOC = (
                **ERRORS,
                413: {"model": ErrorOut, "description": "over the upload limit "
                      "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES) or the image limit "
-                     "(FEATUREMAPS_MAX_BATCH_IMAGES)"},
+                     "(FEATUREMAPS_MAX_BATCH_IMAGES)",
+                     "content": {"application/json": {"example": {"detail": (
+                         "request body over the upload limit of 33,554,432 bytes "
+                         "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES)")}}}},
                # the body is read by its signature, whatever its Content-Type
                415: {"model": ErrorOut, "description": "a body sent with a Content-Encoding"},
                422: {"model": ErrorOut, "description": "images of another shape, dtype or "
                      "range; unknown or repeated models= or layers= names; or an answer over "
-                     "the response limit (FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)"}},
+                     "the response limit (FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
+                     "content": {"application/json": {"example": {"detail": (
+                         "the answer would be 781,120,000 bytes, over the limit of "
+                         "536,870,912: ask for fewer layers= or fewer images")}}}}},
     openapi_extra=BATCH_BODY,
 )
 async def featuremaps_batch(request: Request, engine: EngineDep, settings: SettingsDep,

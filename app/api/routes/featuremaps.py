@@ -14,7 +14,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep, served
-from app.api.inputs import DIGITS, Payload, check_query, decode, read_payload
+from app.api.inputs import (
+    ACCEPTED_BODIES,
+    DIGITS,
+    Payload,
+    check_query,
+    decode,
+    read_payload,
+)
 from app.api.schemas import ErrorOut, FeatureMapsOut
 from app.config import PROJECT_ROOT, Settings
 from app.ml.encode import Encoding
@@ -66,13 +73,27 @@ IMAGE_BODY: dict[str, Any] = {
         },
     }
 }
+# each status with what it means and one answer of it, as this server words it (found by a
+# review: every status showed the schema's one example, an unknown model, which is a 422)
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut, "description": text} for code, text in {
-        400: "malformed request (bad JSON, bad multipart, unknown or repeated query parameter)",
-        413: "body over the upload limit, or image over the pixel limit",
-        415: "not an image format or content type the server reads",
-        422: "well-formed but invalid values (pixels shape/range, parameters, models= names)",
-        503: "too many requests in flight or over the time limit; see Retry-After",
+    code: {"model": ErrorOut, "description": text,
+           "content": {"application/json": {"example": {"detail": example}}}}
+    for code, (text, example) in {
+        400: ("malformed request (bad JSON, bad multipart, unknown or repeated query "
+              "parameter)",
+              "unknown query parameter 'model'; accepted: models, encoding, format"),
+        413: ("body over the upload limit (2 MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), or image "
+              "over the pixel limit (16,777,216, FEATUREMAPS_MAX_IMAGE_PIXELS)",
+              "request body over the upload limit of 2,097,152 bytes "
+              "(FEATUREMAPS_MAX_UPLOAD_BYTES)"),
+        415: ("not an image format or content type the server reads",
+              "content type 'text/plain' is not accepted; send " + ACCEPTED_BODIES),
+        422: ("well-formed but invalid values (pixels shape/range, parameters, models= names)",
+              "unknown model 'maxx' in models=; this server has max, avg, strided, nopool, "
+              "blurmax"),
+        503: ("too many requests in flight or over the time limit; see Retry-After",
+              "server busy: 64 inferences already in flight; retry after the time in "
+              "Retry-After"),
     }.items()
 }
 
