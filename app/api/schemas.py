@@ -39,7 +39,10 @@ class NetOut(BaseModel):
 
 class FeatureMapsOut(BaseModel):
     input: InputOut
-    models: dict[str, NetOut]
+    models: dict[str, NetOut] = Field(description="one entry per network asked for, by name",
+                                      examples=[{"max": {"prediction": 7, "probabilities": [
+                                          0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0],
+                                          "layers": []}}])
 
 
 class ReceptiveField(BaseModel):
@@ -82,22 +85,25 @@ class AugmentationInfo(BaseModel):
 class ModelInfo(BaseModel):
     name: str = Field(examples=["max"])
     title: str
-    downsampling: str
+    downsampling: str = Field(description="how the network shrinks its maps, in words",
+                              examples=["MaxPool2d(2) after conv1 and conv2"])
     layers: list[LayerInfo]
     dense: list[DenseInfo]
     params: int = Field(examples=[93322])
-    test_accuracy: float | None
+    test_accuracy: float | None = Field(description="share of the 10,000 MNIST test digits "
+                                                    "classified right, from the model card; null "
+                                                    "where the card has none", examples=[0.9954])
     shift_consistency: float | None = Field(
         description="share of MNIST test digits whose class survives two random shifts of up "
                     "to 3 px (featuremaps evaluate --shifts)")
-    epochs: int | None
+    epochs: int | None = Field(description="training epochs, from the model card")
     seed: int | None = Field(description="the training seed; networks of equal architecture "
                                          "trained from one seed start from the same weights")
     augmentation: AugmentationInfo | None = Field(
         description="how the training images were varied at random (featuremaps train); null: "
                     "not at all. A network trained on shifted digits learns some tolerance of "
                     "shifts from them, pooling or not")
-    weights_sha256: str
+    weights_sha256: str = Field(description="sha256 of the weights file loaded")
 
 
 class FiltersOut(BaseModel):

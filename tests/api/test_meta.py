@@ -135,9 +135,13 @@ def test_each_documented_error_example_is_what_the_server_answers() -> None:
     np.save(zeros, np.zeros((10_000, 28, 28), np.uint8))
     provoked = {
         (fm, 400): (f"{fm}?model=max", png, "image/png"),
+        ("/api/v1/shifts", 400): ("/api/v1/shifts?model=max", png, "image/png"),
+        (f"{fm}/{{model}}/{{layer}}.png", 400): (f"{fm}/max/pool1.png?model=max", png,
+                                                 "image/png"),
         (fm, 413): (fm, b"\0" * (2 * 2**20 + 1), "image/png"),
         (fm, 415): (fm, b"hello", "text/plain"),
         (fm, 422): (f"{fm}?models=maxx", png, "image/png"),
+        (batch, 400): (f"{batch}?model=max", zeros.getvalue(), "application/octet-stream"),
         (batch, 413): (batch, b"\0" * (32 * 2**20 + 1), "application/octet-stream"),
         (batch, 422): (batch, zeros.getvalue(), "application/octet-stream"),
     }

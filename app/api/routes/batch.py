@@ -11,7 +11,7 @@ from starlette.requests import ClientDisconnect
 
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.inputs import check_query, media_type, multipart_file
-from app.api.routes.featuremaps import ERRORS, InvalidParameter, ModelsQuery, parse_models
+from app.api.routes.featuremaps import InvalidParameter, ModelsQuery, errors, parse_models
 from app.api.schemas import ErrorOut
 from app.config import Settings
 from app.ml import batch
@@ -20,6 +20,7 @@ from app.ml.names import split_names
 from app.ml.pack import Layout
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
+QUERY = ("models", "layers")
 
 IMAGES = ("an .npy of shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1) (integers "
           "0..255, e.g. uint8, or floats 0..1), or an .npz holding it as 'images' (np.savez: "
@@ -73,7 +74,7 @@ BATCH_DOC = (
                                     "`{model}/{layer}/high`, (N, C) float32: value = low + "
                                     "q/255 * (high - low); `{model}/probabilities`, (N, 10) "
                                     "float32, and `{model}/prediction`, (N,)"},
-               **ERRORS,
+               **errors(*QUERY),
                413: {"model": ErrorOut, "description": "over the upload limit "
                      "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES) or the image limit "
                      "(FEATUREMAPS_MAX_BATCH_IMAGES)",
@@ -94,7 +95,7 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
                             gate: BatchGateDep, models: ModelsQuery = None,
                             layers: LayersQuery = None) -> Response:
     """Run the chosen networks over every image and return the chosen layers' maps."""
-    check_query(request, ("models", "layers"))
+    check_query(request, QUERY)
     names = parse_models(engine, models)
 
     def known(layer: str) -> None:

@@ -73,31 +73,42 @@ IMAGE_BODY: dict[str, Any] = {
         },
     }
 }
-# each status with what it means and one answer of it, as this server words it (found by a
-# review: every status showed the schema's one example, an unknown model, which is a 422)
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut, "description": text,
-           "content": {"application/json": {"example": {"detail": example}}}}
-    for code, (text, example) in {
-        400: ("malformed request (bad JSON, bad multipart, unknown or repeated query "
-              "parameter)",
-              "unknown query parameter 'model'; accepted: models, encoding, format"),
-        413: ("body over the upload limit (2 MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), or image "
-              "over the pixel limit (16,777,216, FEATUREMAPS_MAX_IMAGE_PIXELS)",
-              "request body over the upload limit of 2,097,152 bytes "
-              "(FEATUREMAPS_MAX_UPLOAD_BYTES)"),
-        415: ("not an image format or content type the server reads",
-              "content type 'text/plain' is not accepted; send " + ACCEPTED_BODIES),
-        422: ("well-formed but invalid values (pixels shape/range, parameters, models= names)",
-              "unknown model 'maxx' in models=; this server has max, avg, strided, nopool, "
-              "blurmax"),
-        503: ("too many requests in flight or over the time limit; see Retry-After",
-              "server busy: 64 inferences already in flight; retry after the time in "
-              "Retry-After"),
-    }.items()
-}
+QUERY = ("models", "encoding", "format")  # POST /featuremaps's query parameters
+PNG_QUERY = ("channel", "scale", "norm", "colormap")  # and the .png route's
+
+
+def errors(*params: str) -> dict[int | str, dict[str, Any]]:
+    """The error statuses of a route that takes a body and the query parameters `params`:
+    what each means and one answer of it, as this server words it (found by a review: every
+    status showed the schema's one example, an unknown model, which is a 422)."""
+    return {
+        code: {"model": ErrorOut, "description": text,
+               "content": {"application/json": {"example": {"detail": example}}}}
+        for code, (text, example) in {
+            400: ("malformed request (bad JSON, bad multipart, unknown or repeated query "
+                  "parameter)",
+                  f"unknown query parameter 'model'; accepted: {', '.join(params)}"),
+            413: ("body over the upload limit (2 MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), or image "
+                  "over the pixel limit (16,777,216, FEATUREMAPS_MAX_IMAGE_PIXELS)",
+                  "request body over the upload limit of 2,097,152 bytes "
+                  "(FEATUREMAPS_MAX_UPLOAD_BYTES)"),
+            415: ("not an image format or content type the server reads",
+                  "content type 'text/plain' is not accepted; send " + ACCEPTED_BODIES),
+            422: ("well-formed but invalid values (pixels shape/range, parameters, models= "
+                  "names)",
+                  "unknown model 'maxx' in models=; this server has max, avg, strided, "
+                  "nopool, blurmax"),
+            503: ("too many requests in flight or over the time limit; see Retry-After",
+                  "server busy: 64 inferences already in flight; retry after the time in "
+                  "Retry-After"),
+        }.items()
+    }
 
 MODELS_PATTERN = r"^[a-z]+(,[a-z]+)*$"
+# a name in a path: what the values are, as /docs cannot list them (they are the server's)
+MODEL_DOC = "a network this server has, e.g. max (GET /api/v1/models lists them)"
+LAYER_DOC = ("a layer of that network: conv1, pool1, conv2, pool2 or conv3 (strided and "
+             "nopool have no pool layers)")
 
 
 def models_doc(default: tuple[str, ...], note: str = "") -> str:
@@ -219,7 +230,7 @@ def check_channel(channel: int | None, channels: int, layer: str) -> None:
                                     "without base64 or numbers as text, gzip-compressed when "
                                     "Accept-Encoding allows:\n\n```\n" + wire.BINARY_FORMAT
                                     + "```"},
-               **ERRORS},
+               **errors(*QUERY)},
     openapi_extra=IMAGE_BODY,
 )
 async def featuremaps(
@@ -238,7 +249,7 @@ async def respond(request: Request, models: str | None, encoding: str,
     # values first, then unknown or repeated names: the order of FastAPI's own routes, whose
     # parameters are validated before their handler runs
     models, encoding, format = strict_query(models=models, encoding=encoding, format=format)
-    check_query(request, ("models", "encoding", "format"))
+    check_query(request, QUERY)
     engine, settings, gate = served(request)
     names = parse_models(engine, models)
     payload = await read_payload(request)
@@ -268,22 +279,26 @@ async def respond(request: Request, models: str | None, encoding: str,
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "channels in a grid, 8 per row"},
                404: {"model": ErrorOut, "description": "unknown model or layer in the path"},
-               **ERRORS},
+               **errors(*PNG_QUERY)},
     openapi_extra=IMAGE_BODY,
 )
 async def layer_png(
     request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
-    model: Annotated[str, Path(description="network", examples=["max"])],
-    layer: Annotated[str, Path(description="layer name", examples=["pool1"])],
+    model: Annotated[str, Path(description=MODEL_DOC, examples=["max"])],
+    layer: Annotated[str, Path(description=LAYER_DOC, examples=["pool1"])],
     channel: Annotated[int | None, Query(ge=0, description="only this channel"), DIGITS] = None,
     scale: Annotated[int, Query(ge=1, le=32, description=(
-        f"pixels per map unit; the picture may have at most {MAX_PIXELS:,} pixels")), DIGITS] = 8,
+        f"pixels per map unit; the picture may have at most {MAX_PIXELS:,} pixels, so every "
+        f"channel of a conv1 fits up to scale=19 (a 422 names the largest that fits)")),
+        DIGITS] = 8,
     norm: Annotated[Literal["channel", "layer"], Query(
         description="scale colours per channel or over the whole layer")] = "channel",
-    colormap: Annotated[Literal["viridis", "gray"], Query()] = "viridis",
+    colormap: Annotated[Literal["viridis", "gray"], Query(
+        description="viridis (dark purple to yellow, as on the page) or gray (black to "
+                    "white)")] = "viridis",
 ) -> Response:
     """The chosen layer's maps for a drawing, as one PNG: a picture from curl."""
-    check_query(request, ("channel", "scale", "norm", "colormap"))
+    check_query(request, PNG_QUERY)
     engine.nets([model])  # UnknownName for a model this server does not have
     engine.check_layers([model], [layer])
     channels, h, w = engine.layer_shape(model, layer)

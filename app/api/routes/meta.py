@@ -11,7 +11,7 @@ from app import __version__
 from app.api import wire
 from app.api.deps import EngineDep
 from app.api.inputs import DIGITS, check_query
-from app.api.routes.featuremaps import check_channel
+from app.api.routes.featuremaps import MODEL_DOC, check_channel
 from app.api.schemas import ErrorOut, FiltersOut, HealthOut, ModelsOut
 from app.ml.engine import Engine
 
@@ -39,8 +39,10 @@ async def healthz(request: Request, engine: EngineDep) -> dict[str, object]:
             summary="The networks, their layers and geometry", responses=UNKNOWN_QUERY)
 async def models(request: Request, engine: EngineDep) -> dict[str, object]:
     """Every loaded variant: layers with output shapes, parameter counts, receptive fields
-    (size, jump, start) and the window each unit reads of the layer before; the model card's
-    test accuracy and shift consistency; the weights' sha256; and the device in use."""
+    (size, jump, start) and the window each unit reads of the layer before; from the model
+    card, test accuracy and shift consistency, the training's epochs and seed, and how its
+    images were varied at random (`augmentation`: shifts, rotations, scaling); the weights'
+    sha256; and the device in use."""
     check_query(request, ())
     return engine.describe()
 
@@ -53,8 +55,9 @@ async def models(request: Request, engine: EngineDep) -> dict[str, object]:
                        422: {"model": ErrorOut,
                              "description": "channel= not a whole number, or out of range"}})
 async def filters(request: Request, engine: EngineDep,
-                  model: Annotated[str, Path(description="network", examples=["max"])],
-                  layer: Annotated[str, Path(description="a conv layer", examples=["conv1"])],
+                  model: Annotated[str, Path(description=MODEL_DOC, examples=["max"])],
+                  layer: Annotated[str, Path(description="a conv layer of that network: "
+                                             "conv1, conv2 or conv3", examples=["conv1"])],
                   channel: Annotated[int | None, Query(
                       ge=0, description="only this out channel's filters and bias"), DIGITS] = None,
                   ) -> Response:

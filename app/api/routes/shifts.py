@@ -11,9 +11,9 @@ from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep
 from app.api.inputs import check_query, read_payload
 from app.api.routes.featuremaps import (
-    ERRORS,
     IMAGE_BODY,
     MODELS_PATTERN,
+    errors,
     models_doc,
     parse_models,
     server_timing,
@@ -23,6 +23,7 @@ from app.api.schemas import ShiftsOut
 from app.ml.engine import ShiftResult
 
 router = APIRouter(prefix="/api/v1", tags=["shift lab"])
+QUERY = ("models",)
 
 DEFAULT_MODELS = ("max", "avg", "blurmax")
 ShiftModelsQuery = Annotated[str | None, Query(
@@ -65,18 +66,19 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
 
 
 @router.post("/shifts", summary="Predictions over a grid of shifts, and map changes per layer",
-             response_model=ShiftsOut, responses=ERRORS, openapi_extra=IMAGE_BODY)
+             response_model=ShiftsOut, responses=errors(*QUERY), openapi_extra=IMAGE_BODY)
 async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
                  models: ShiftModelsQuery = None) -> Response:
     """For each chosen network (default: max, avg and blurmax, those this server has): the
     predicted class and its probability for every shift of
-    the 28x28 input by -4..4 px in x and y (zero fill; rows are dy, columns dx), and per layer
+    the 28x28 input by -4..4 px in x and y (zero fill; a positive dx moves it right, a
+    positive dy down; grid[dy + 4][dx + 4], so rows are dy and columns dx), and per layer
     the relative L2 change of the maps when the input moves one pixel left, right, up or down,
     compared in place (`change`, the same measure for every layer); for the layers whose units
     are one pixel apart (jump 1: conv1 of the pooling networks, every conv of nopool), also
     the change once the maps are moved along with the input (`change_shifted_back`: 0 for a
     layer that simply moves with it)."""
-    check_query(request, ("models",))
+    check_query(request, QUERY)
     names = parse_models(engine, models, default=DEFAULT_MODELS)
     payload = await read_payload(request)
 
