@@ -450,7 +450,9 @@ class App {
     // beyond 2**53 two different seeds can read as one number here: say nothing then
     if (shown.length < 2 || seeds.size !== 1 || !Number.isSafeInteger(shown[0].seed)) return;
     const note = byId('same-start');
-    note.textContent = `${shown.map((m) => m.name).join(' and ')} were trained from the same seed: they began `
+    const names = shown.map((m) => m.name);
+    note.querySelector('summary').textContent = `Why do ${names.join('\'s and ')}'s conv1 maps look alike?`;
+    note.querySelector('p').textContent = `${names.join(' and ')} were trained from the same seed: they began `
       + 'from the same random filters and saw the images in the same order. Most of their conv1 filters stayed '
       + 'alike, so most conv1 maps look alike, though a few channels drifted apart; from pool1 on the maps differ, '
       + 'as each pools its own way, and conv2\'s filters have drifted apart.';
