@@ -123,6 +123,8 @@ def test_the_documented_examples_and_formats_are_usable_from_the_docs_alone(
             f"images: {every * 10_000 / 1e6:.0f} MB), pool2 alone {pool2:,}"
             ) in batch["description"]
     assert "at most 40,000 images" in batch["description"]
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert f"every map of max and avg is {every:,} bytes an image, pool2 alone {pool2:,}" in readme
 
 
 def test_each_documented_error_example_is_what_the_server_answers() -> None:
