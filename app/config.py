@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -111,6 +111,11 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"{entry!r} is not an address or network (nor *)") from None
         return value
+
+
+def default(name: str) -> Any:
+    """A setting's default, as documentation quotes it (the OpenAPI document's limits)."""
+    return Settings.model_fields[name].default
 
 
 def listen_address(text: str) -> str:

@@ -21,6 +21,12 @@ from app.api.errors import Overloaded, TimedOut
 T = TypeVar("T")
 
 
+def busy(limit: int) -> str:
+    """The 503's words when `limit` inferences are in flight (the OpenAPI document quotes
+    them)."""
+    return f"server busy: {limit} inferences already in flight; retry after the time in Retry-After"
+
+
 class InferenceGate:
     """A request that times out is answered 503 while its thread finishes; its slot stays
     taken until the thread really ends, so the bound holds even then. A job that times out
@@ -56,8 +62,7 @@ class InferenceGate:
         limit_s = self.timeout_s if timeout_s is None else timeout_s
         with self._lock:
             if self._inflight >= self.limit:
-                raise Overloaded(f"server busy: {self.limit} inferences already in flight; "
-                                 "retry after the time in Retry-After")
+                raise Overloaded(busy(self.limit))
             inline = inline_when_idle and self._inflight == 0
             self._inflight += 1
         if inline:

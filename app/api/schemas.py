@@ -39,10 +39,12 @@ class NetOut(BaseModel):
 
 class FeatureMapsOut(BaseModel):
     input: InputOut
-    models: dict[str, NetOut] = Field(description="one entry per network asked for, by name",
-                                      examples=[{"max": {"prediction": 7, "probabilities": [
-                                          0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0],
-                                          "layers": []}}])
+    # the sample 7's answer from max, its five layers left out of the example for length
+    models: dict[str, NetOut] = Field(
+        description="one entry per network asked for, by name (the example leaves out its "
+                    "`layers`: one LayerOut per conv and pool layer)",
+        examples=[{"max": {"prediction": 7, "probabilities": [
+            0.0, 1e-07, 2.16e-05, 1e-07, 0.0, 0.0, 0.0, 0.9999781, 0.0, 1e-07]}}])
 
 
 class ReceptiveField(BaseModel):

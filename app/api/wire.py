@@ -7,16 +7,8 @@ JSON (application/json), as in the design:
                                   "data": b64}]}}}
 
 Binary (application/x-featuremaps, what the page uses): the same content without base64
-or float text, usually sent gzip-compressed:
-  bytes 0..3   magic b"FMAP"
-  bytes 4..7   header length N, uint32 little-endian
-  bytes 8..    header: N bytes of UTF-8 JSON, the JSON format's skeleton where every
-               "data", "low", "high" and "probabilities" is replaced by
-               {"offset": byte offset into the payload, "length": bytes}, plus "timings":
-               the server's decode and infer times in ms
-  then         zero padding to a multiple of 4, then the payload: the input (28*28 in the
-               encoding), the packed float32 buffer (probabilities, lows, highs) and the
-               packed maps, each starting on a 4-byte boundary.
+or float text, usually sent gzip-compressed; its layout is BINARY_FORMAT, below, which the
+OpenAPI document shows too.
 """
 
 from __future__ import annotations
@@ -26,7 +18,6 @@ import functools
 import json
 import re
 import struct
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -41,9 +32,19 @@ DTYPE_SIZES = {name: np.dtype(dtype).itemsize for name, dtype in DTYPES_NP.items
 
 BINARY_TYPE = "application/x-featuremaps"
 MAGIC = b"FMAP"
-# the binary format in the words of this module's docstring, for the OpenAPI document: one
-# reading its /docs has no source file to open
-BINARY_FORMAT = textwrap.dedent((__doc__ or "").split("\nBinary (", 1)[-1].split(":\n", 1)[-1])
+# the binary format's layout, here and in the OpenAPI document: one reading /docs has no
+# source file to open
+BINARY_FORMAT = """\
+bytes 0..3   magic b"FMAP"
+bytes 4..7   header length N, uint32 little-endian
+bytes 8..    header: N bytes of UTF-8 JSON, the JSON format's skeleton where every
+             "data", "low", "high" and "probabilities" is replaced by
+             {"offset": byte offset into the payload, "length": bytes}, plus "timings":
+             the server's decode and infer times in ms
+then         zero padding to a multiple of 4, then the payload: the input (28*28 in the
+             encoding), the packed float32 buffer (probabilities, lows, highs) and the
+             packed maps, each starting on a 4-byte boundary.
+"""
 
 
 def encode_input(x28: np.ndarray, encoding: Encoding) -> np.ndarray:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import urllib.parse
+from typing import Any
 
 import numpy as np
 import pytest
 from starlette.responses import FileResponse
 from starlette.testclient import TestClient
 
+from app.api.gate import busy
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
 from app.ml import registry
@@ -128,36 +130,44 @@ def test_the_documented_examples_and_formats_are_usable_from_the_docs_alone(
 
 
 def test_each_documented_error_example_is_what_the_server_answers() -> None:
-    """Found by a review of /docs: every status showed one example, an unknown model, which
-    is a 422. Each now has its own, and here each is provoked on a server with the default
-    settings and compared word for word."""
+    """Found by reviews of /docs: every status showed one example, an unknown model, which
+    is a 422; then the batch and .png routes showed answers they cannot give. Each route's
+    example of each status is provoked here on a server with the default settings and
+    compared word for word."""
     png = (PROJECT_ROOT / "static" / "digits" / "0000_label7.png").read_bytes()
-    fm, batch = "/api/v1/featuremaps", "/api/v1/featuremaps/batch"
+    fm, batch, shifts = "/api/v1/featuremaps", "/api/v1/featuremaps/batch", "/api/v1/shifts"
+    layer_png = f"{fm}/{{model}}/{{layer}}.png"
     zeros = io.BytesIO()
     np.save(zeros, np.zeros((10_000, 28, 28), np.uint8))
+    as_png, raw = {"content-type": "image/png"}, {"content-type": "application/octet-stream"}
     provoked = {
-        (fm, 400): (f"{fm}?model=max", png, "image/png"),
-        ("/api/v1/shifts", 400): ("/api/v1/shifts?model=max", png, "image/png"),
-        (f"{fm}/{{model}}/{{layer}}.png", 400): (f"{fm}/max/pool1.png?model=max", png,
-                                                 "image/png"),
-        (fm, 413): (fm, b"\0" * (2 * 2**20 + 1), "image/png"),
-        (fm, 415): (fm, b"hello", "text/plain"),
-        (fm, 422): (f"{fm}?models=maxx", png, "image/png"),
-        (batch, 400): (f"{batch}?model=max", zeros.getvalue(), "application/octet-stream"),
-        (batch, 413): (batch, b"\0" * (32 * 2**20 + 1), "application/octet-stream"),
-        (batch, 422): (batch, zeros.getvalue(), "application/octet-stream"),
+        (fm, 400): (f"{fm}?model=max", png, as_png),
+        (fm, 413): (fm, b"\0" * (2 * 2**20 + 1), as_png),
+        (fm, 415): (fm, b"hello", {"content-type": "text/plain"}),
+        (fm, 422): (f"{fm}?models=maxx", png, as_png),
+        (shifts, 400): (f"{shifts}?model=max", png, as_png),
+        (layer_png, 400): (f"{fm}/max/pool1.png?model=max", png, as_png),
+        (layer_png, 422): (f"{fm}/max/conv1.png?scale=32", png, as_png),
+        (batch, 400): (batch, b"", raw),
+        (batch, 413): (batch, b"\0" * (32 * 2**20 + 1), raw),
+        (batch, 415): (batch, zeros.getvalue(), {**raw, "content-encoding": "gzip"}),
+        (batch, 422): (batch, zeros.getvalue(), raw),
     }
     settings = Settings(device="cpu", models_dir=MODELS_DIR, access_log=False)
     with TestClient(create_app(settings)) as client:
         paths = client.get("/openapi.json").json()["paths"]
-        for (path, status), (url, body, kind) in provoked.items():
+
+        def example(path: str, status: int) -> Any:
             documented = paths[path]["post"]["responses"][str(status)]
-            example = documented["content"]["application/json"]["example"]
-            r = client.post(url, content=body, headers={"content-type": kind})
-            assert (r.status_code, r.json()) == (status, example), (path, status)
-    # 503 needs a full gate: its words are the gate's, with the default limit
-    example = paths[fm]["post"]["responses"]["503"]["content"]["application/json"]["example"]
-    assert example["detail"].startswith(f"server busy: {settings.max_inflight} inferences")
+            return documented["content"]["application/json"]["example"]
+
+        for (path, status), (url, body, headers) in provoked.items():
+            r = client.post(url, content=body, headers=headers)
+            assert (r.status_code, r.json()) == (status, example(path, status)), (path, status)
+    # a 503 needs a full gate: its words are the gate's, at each route's default limit
+    for path, limit in ((fm, settings.max_inflight), (shifts, settings.max_inflight),
+                        (batch, settings.max_batch_inflight)):
+        assert example(path, 503) == {"detail": busy(limit)}, path
 
 
 def test_only_the_route_with_names_in_its_path_documents_a_404(client: TestClient) -> None:

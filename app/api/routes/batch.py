@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.requests import ClientDisconnect
 
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
+from app.api.gate import busy
 from app.api.inputs import check_query, media_type, multipart_file
 from app.api.routes.featuremaps import InvalidParameter, ModelsQuery, errors, parse_models
-from app.api.schemas import ErrorOut
-from app.config import Settings
+from app.config import default
 from app.ml import batch
 from app.ml.errors import EmptyBody, UnknownName
 from app.ml.names import split_names
@@ -44,10 +44,6 @@ LayersQuery = Annotated[str | None, Query(
     pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$")]
 
 
-def _default(name: str) -> Any:
-    return Settings.model_fields[name].default
-
-
 BATCH_DOC = (
     "Run the chosen networks (default: max,avg) over every image and return the chosen "
     "layers' maps, quantised per image and channel to uint8 on the device.\n\n"
@@ -55,10 +51,10 @@ BATCH_DOC = (
     "The answer is held whole before it is sent: every map of max and avg takes 78,112 bytes "
     "an image (the 10,000 MNIST test images: 781 MB), pool2 alone 4,320, so ask for the "
     "layers= you need. The default limits (the server's settings): at most "
-    f"{_default('max_batch_images'):,} images (FEATUREMAPS_MAX_BATCH_IMAGES) in an upload of "
-    f"{_default('max_batch_upload_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES), "
+    f"{default('max_batch_images'):,} images (FEATUREMAPS_MAX_BATCH_IMAGES) in an upload of "
+    f"{default('max_batch_upload_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES), "
     "413 past either; an answer of at most "
-    f"{_default('max_batch_response_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES), "
+    f"{default('max_batch_response_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES), "
     "422 past it. `featuremaps extract` writes the same .npz from the command line, bounded "
     "by memory and disk alone.")
 
@@ -74,21 +70,26 @@ BATCH_DOC = (
                                     "`{model}/{layer}/high`, (N, C) float32: value = low + "
                                     "q/255 * (high - low); `{model}/probabilities`, (N, 10) "
                                     "float32, and `{model}/prediction`, (N,)"},
-               **errors(*QUERY),
-               413: {"model": ErrorOut, "description": "over the upload limit "
-                     "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES) or the image limit "
-                     "(FEATUREMAPS_MAX_BATCH_IMAGES)",
-                     "content": {"application/json": {"example": {"detail": (
-                         "request body over the upload limit of 33,554,432 bytes "
-                         "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES)")}}}},
-               # the body is read by its signature, whatever its Content-Type
-               415: {"model": ErrorOut, "description": "a body sent with a Content-Encoding"},
-               422: {"model": ErrorOut, "description": "images of another shape, dtype or "
-                     "range; unknown or repeated models= or layers= names; or an answer over "
-                     "the response limit (FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
-                     "content": {"application/json": {"example": {"detail": (
+               **errors(QUERY, {
+                   400: ("an empty body, bad multipart, an unknown or repeated query parameter",
+                         "empty body: send an .npy or .npz of (N, 28, 28) images"),
+                   413: ("over the upload limit (FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES) or the "
+                         "image limit (FEATUREMAPS_MAX_BATCH_IMAGES)",
+                         "request body over the upload limit of "
+                         f"{default('max_batch_upload_bytes'):,} bytes "
+                         "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES)"),
+                   # the body is read by its signature, whatever its Content-Type
+                   415: ("a body sent with a Content-Encoding",
+                         "request bodies are read as sent: Content-Encoding 'gzip' is not "
+                         "accepted; send the body uncompressed"),
+                   422: ("images of another shape, dtype or range; unknown or repeated "
+                         "models= or layers= names; or an answer over the response limit "
+                         "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
                          "the answer would be 781,120,000 bytes, over the limit of "
-                         "536,870,912: ask for fewer layers= or fewer images")}}}}},
+                         f"{default('max_batch_response_bytes'):,}: ask for fewer layers= or "
+                         "fewer images"),
+                   503: ("too many batches in flight or over the time limit; see Retry-After",
+                         busy(default("max_batch_inflight")))})},
     openapi_extra=BATCH_BODY,
 )
 async def featuremaps_batch(request: Request, engine: EngineDep, settings: SettingsDep,

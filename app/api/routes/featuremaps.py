@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep, served
+from app.api.gate import busy
 from app.api.inputs import (
     ACCEPTED_BODIES,
     DIGITS,
@@ -23,7 +24,7 @@ from app.api.inputs import (
     read_payload,
 )
 from app.api.schemas import ErrorOut, FeatureMapsOut
-from app.config import PROJECT_ROOT, Settings
+from app.config import PROJECT_ROOT, Settings, default
 from app.ml.encode import Encoding
 from app.ml.engine import Engine, FeatureMaps
 from app.ml.errors import InputError
@@ -77,32 +78,33 @@ QUERY = ("models", "encoding", "format")  # POST /featuremaps's query parameters
 PNG_QUERY = ("channel", "scale", "norm", "colormap")  # and the .png route's
 
 
-def errors(*params: str) -> dict[int | str, dict[str, Any]]:
+def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None
+           ) -> dict[int | str, dict[str, Any]]:
     """The error statuses of a route that takes a body and the query parameters `params`:
-    what each means and one answer of it, as this server words it (found by a review: every
-    status showed the schema's one example, an unknown model, which is a 422)."""
-    return {
-        code: {"model": ErrorOut, "description": text,
-               "content": {"application/json": {"example": {"detail": example}}}}
-        for code, (text, example) in {
-            400: ("malformed request (bad JSON, bad multipart, unknown or repeated query "
-                  "parameter)",
-                  f"unknown query parameter 'model'; accepted: {', '.join(params)}"),
-            413: ("body over the upload limit (2 MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), or image "
-                  "over the pixel limit (16,777,216, FEATUREMAPS_MAX_IMAGE_PIXELS)",
-                  "request body over the upload limit of 2,097,152 bytes "
-                  "(FEATUREMAPS_MAX_UPLOAD_BYTES)"),
-            415: ("not an image format or content type the server reads",
-                  "content type 'text/plain' is not accepted; send " + ACCEPTED_BODIES),
-            422: ("well-formed but invalid values (pixels shape/range, parameters, models= "
-                  "names)",
-                  "unknown model 'maxx' in models=; this server has max, avg, strided, "
-                  "nopool, blurmax"),
-            503: ("too many requests in flight or over the time limit; see Retry-After",
-                  "server busy: 64 inferences already in flight; retry after the time in "
-                  "Retry-After"),
-        }.items()
+    what each means and one answer of it, as this server words it with its default settings
+    (found by a review: every status showed the schema's one example, an unknown model, which
+    is a 422); `own`: a route's own {status: (meaning, answer)}."""
+    upload, pixels = default("max_upload_bytes"), default("max_image_pixels")
+    statuses = {
+        400: ("malformed request (bad JSON, bad multipart, unknown or repeated query "
+              "parameter)",
+              f"unknown query parameter 'model'; accepted: {', '.join(params)}"),
+        413: (f"body over the upload limit ({upload >> 20} MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), "
+              f"or image over the pixel limit ({pixels:,}, FEATUREMAPS_MAX_IMAGE_PIXELS)",
+              f"request body over the upload limit of {upload:,} bytes "
+              "(FEATUREMAPS_MAX_UPLOAD_BYTES)"),
+        415: ("not an image format or content type the server reads",
+              "content type 'text/plain' is not accepted; send " + ACCEPTED_BODIES),
+        422: ("well-formed but invalid values (pixels shape/range, parameters, models= names)",
+              "unknown model 'maxx' in models=; this server has max, avg, strided, nopool, "
+              "blurmax"),
+        503: ("too many requests in flight or over the time limit; see Retry-After",
+              busy(default("max_inflight"))),
+        **(own or {}),
     }
+    return {code: {"model": ErrorOut, "description": text,
+                   "content": {"application/json": {"example": {"detail": example}}}}
+            for code, (text, example) in statuses.items()}
 
 MODELS_PATTERN = r"^[a-z]+(,[a-z]+)*$"
 # a name in a path: what the values are, as /docs cannot list them (they are the server's)
@@ -230,7 +232,7 @@ def check_channel(channel: int | None, channels: int, layer: str) -> None:
                                     "without base64 or numbers as text, gzip-compressed when "
                                     "Accept-Encoding allows:\n\n```\n" + wire.BINARY_FORMAT
                                     + "```"},
-               **errors(*QUERY)},
+               **errors(QUERY)},
     openapi_extra=IMAGE_BODY,
 )
 async def featuremaps(
@@ -279,7 +281,12 @@ async def respond(request: Request, models: str | None, encoding: str,
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "channels in a grid, 8 per row"},
                404: {"model": ErrorOut, "description": "unknown model or layer in the path"},
-               **errors(*PNG_QUERY)},
+               **errors(PNG_QUERY, {422: (
+                   "well-formed but invalid values (channel= out of range, a scale= whose "
+                   "picture passes the pixel limit, pixels shape/range)",
+                   "scale=32 would make a 6663x3331 picture (22,194,453 pixels); the limit is "
+                   f"{MAX_PIXELS:,} pixels: use scale=19 or less for max conv1, or one "
+                   "channel=")})},
     openapi_extra=IMAGE_BODY,
 )
 async def layer_png(
@@ -288,8 +295,8 @@ async def layer_png(
     layer: Annotated[str, Path(description=LAYER_DOC, examples=["pool1"])],
     channel: Annotated[int | None, Query(ge=0, description="only this channel"), DIGITS] = None,
     scale: Annotated[int, Query(ge=1, le=32, description=(
-        f"pixels per map unit; the picture may have at most {MAX_PIXELS:,} pixels, so every "
-        f"channel of a conv1 fits up to scale=19 (a 422 names the largest that fits)")),
+        f"pixels per map unit; the picture may have at most {MAX_PIXELS:,} pixels, and a 422 "
+        f"names the largest scale that fits (19 for every channel of max's conv1)")),
         DIGITS] = 8,
     norm: Annotated[Literal["channel", "layer"], Query(
         description="scale colours per channel or over the whole layer")] = "channel",
