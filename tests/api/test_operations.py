@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -17,11 +18,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 from starlette.testclient import TestClient
 
 from app.api.errors import Overloaded, TimedOut
 from app.api.gate import InferenceGate
-from app.config import Settings
+from app.api.routes import page
+from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
 
 PIXELS = {"pixels": [[0.0] * 28 for _ in range(28)]}
@@ -46,6 +49,28 @@ def test_the_page_has_no_inline_script(client: TestClient) -> None:
         assert "src=" in head or 'type="application/json"' in head, head
         if "src=" in head:
             assert rest.startswith("</script>")
+
+
+def test_the_page_carries_each_samples_pixels_and_leaves_out_a_stray_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The page sends a sample digit as its pixels, as MNIST stores them (a sample sent as an
+    image was centred again); a file in the folder that is not a 28x28 digit is left out."""
+    for path in sorted((PROJECT_ROOT / "static" / "digits").glob("*.png")):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    Image.new("L", (56, 14)).save(tmp_path / "0099_label3.png")  # 784 pixels, not 28x28
+    monkeypatch.setattr(page, "DIGITS_DIR", tmp_path)
+    page.sample_digits.cache_clear()
+    try:
+        digits = page.sample_digits()
+    finally:
+        page.sample_digits.cache_clear()
+    assert [d["label"] for d in digits] == list(range(10))
+    assert "0099_label3.png is not a 28x28 MNIST digit" in caplog.text
+    seven = next(d for d in digits if d["index"] == 0)
+    with Image.open(tmp_path / "0000_label7.png") as image:
+        stored = np.asarray(image.convert("L"))
+    sent = np.frombuffer(base64.b64decode(seven["pixels"]), np.uint8).reshape(28, 28)
+    np.testing.assert_array_equal(sent, stored)
 
 
 def test_cors_is_off_by_default(client: TestClient) -> None:

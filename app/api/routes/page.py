@@ -39,10 +39,10 @@ def sample_digits() -> list[dict[str, Any]]:
         match = _DIGIT_NAME.match(path.name)
         if match:
             with Image.open(path) as image:
+                if image.size != (28, 28):  # not one of the shipped files: no sample of it
+                    log.warning("%s is not a 28x28 MNIST digit: left out of the samples", path)
+                    continue
                 grey = image.convert("L").tobytes()
-            if len(grey) != 28 * 28:  # not one of the shipped files: no sample of it
-                log.warning("%s is not a 28x28 MNIST digit: left out of the samples", path)
-                continue
             out.append({"src": f"static/digits/{path.name}", "index": int(match[1]),
                         "label": int(match[2]), "pixels": base64.b64encode(grey).decode()})
     return sorted(out, key=lambda d: (d["label"], d["index"]))
