@@ -49,22 +49,30 @@ function ties(models) {
       + 'here.';
 }
 
-/** A sentence on the shifts the networks were trained on, from their cards: found by a
- * review, a student credited pooling alone with the shift lab's all-yellow grids, where
- * shifted training digits teach every network, pooling or not, some of that tolerance. */
-function learnedShifts(models) {
+/** How far the networks' training digits were shifted at random, from their cards: "2.5
+ * px", or "1 to 2.5 px"; null unless every one of `models` says. */
+export function trainingShifts(models) {
   const shifts = models.map((m) => m.augmentation?.shift_px ?? null);
-  if (!models.length || shifts.some((v) => v === null)) return '';
+  if (!models.length || shifts.some((v) => v === null)) return null;
   const low = Math.min(...shifts);
   const high = Math.max(...shifts);
-  const upTo = low === high ? `${high} px` : `${low} to ${high} px`;
+  return low === high ? `${high} px` : `${low} to ${high} px`;
+}
+
+/** The shifts the networks were trained on, and what nopool's consistency shows: found by a
+ * review, a student credited pooling alone with the shift lab's all-yellow grids. How much
+ * the training shifts give was never measured (no network here was trained without them),
+ * so only the facts are said, and the comparison where nopool and max are both here. */
+function learnedShifts(models) {
+  const upTo = trainingShifts(models);
+  if (upTo === null) return '';
   const { max, nopool } = Object.fromEntries(models.map((m) => [m.name, m]));
   const compared = max?.shift_consistency != null && nopool?.shift_consistency != null
-    ? `: nopool, which never downsamples, keeps ${percent(nopool.shift_consistency, 2)} against max's `
-      + `${percent(max.shift_consistency, 2)}`
+    ? `, and pooling is not the only source of this tolerance: nopool, which never downsamples, keeps `
+      + `${percent(nopool.shift_consistency, 2)} against max's ${percent(max.shift_consistency, 2)}`
     : '';
   return ` ${models.length > 1 ? 'Every network here was' : 'This network was'} trained on digits shifted at `
-    + `random by up to ${upTo}, so pooling is not the only source of this tolerance${compared}.`;
+    + `random by up to ${upTo}${compared}.`;
 }
 
 export function renderDownsample(root, models) {

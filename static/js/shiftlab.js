@@ -6,6 +6,7 @@
 import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
 import { el, equalsProbability, fmt, layerTable, percent, probability } from './dom.js';
+import { trainingShifts } from './downsample.js';
 import { stepCell } from './geometry.js';
 import { movedAlong, movedBy } from './nudge.js';
 
@@ -69,13 +70,15 @@ export class ShiftLab {
       }));
     }
     // said apart from the status, when no shift changes any network's answer; with the
-    // shifts the networks were trained on, another source of it than pooling (found by a review:
-    // an all-yellow lab read as pooling's doing alone)
-    const trained = nets.map((n) => infos[n]?.augmentation?.shift_px ?? null);
-    const learned = trained.length && trained.every((v) => v !== null)
-      ? ` These networks were trained on digits shifted by up to ${Math.max(...trained)} px, so pooling is not `
-        + 'the only source of this steadiness (Why downsample?, below).'
+    // shifts the networks were trained on (found by a review: an all-yellow lab read as
+    // pooling's doing alone), and where nopool is here, its consistency without pooling
+    const upTo = trainingShifts(nets.map((n) => infos[n]).filter(Boolean));
+    const { max, nopool: none } = infos;
+    const nopool = max?.shift_consistency != null && none?.shift_consistency != null
+      ? ` Without any pooling, nopool keeps its answers on ${percent(none.shift_consistency, 2)} of shifted test `
+        + `digits, max on ${percent(max.shift_consistency, 2)} (Why downsample?, below).`
       : '';
+    const learned = upTo === null ? '' : ` These networks were also trained on digits shifted by up to ${upTo}.${nopool}`;
     this.steady = el('p', { id: 'shift-steady', class: 'note', hidden: true,
       text: `No shift of up to 4 px changes any answer for this digit.${learned} Draw a sloppier or lopsided one to `
         + 'see answers flip.' });

@@ -100,7 +100,7 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
     # found by a student's review: the all-yellow shift lab read as pooling's doing alone
     assert {m["augmentation"]["shift_px"] for m in models} == {2.5}
     by_name = {m["name"]: m for m in models}
-    assert ("Every network here was trained on digits shifted at random by up to 2.5 px, so "
+    assert ("Every network here was trained on digits shifted at random by up to 2.5 px, and "
             "pooling is not the only source of this tolerance: nopool, which "
             f"never downsamples, keeps {by_name['nopool']['shift_consistency'] * 100:.2f}% "
             f"against max's {by_name['max']['shift_consistency'] * 100:.2f}%."
