@@ -367,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default docs/shifts.json)")
     p.add_argument("--plot", type=_png_path,
                    help="with --shifts: the PNG to draw the shift curves in (.png is added "
-                        "if it has another suffix; default docs/shift-accuracy.png)")
+                        "to a name without it; another image format's suffix, such as .svg, "
+                        "is refused; default docs/shift-accuracy.png)")
     p.add_argument("--write-cards", action="store_true",
                    help="with --shifts: record the measured shift consistency and curve in "
                         "each model card")

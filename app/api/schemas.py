@@ -103,8 +103,8 @@ class ModelInfo(BaseModel):
                                          "trained from one seed start from the same weights")
     augmentation: AugmentationInfo | None = Field(
         description="how the training images were varied at random (featuremaps train); null: "
-                    "not at all. A network trained on shifted digits learns some tolerance of "
-                    "shifts from them, pooling or not")
+                    "not at all. Read shift consistency with it: a network trained on shifted "
+                    "digits met shifts in training, pooling or not")
     weights_sha256: str = Field(description="sha256 of the weights file loaded")
 
 

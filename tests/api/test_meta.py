@@ -164,6 +164,16 @@ def test_each_documented_error_example_is_what_the_server_answers() -> None:
         for (path, status), (url, body, headers) in provoked.items():
             r = client.post(url, content=body, headers=headers)
             assert (r.status_code, r.json()) == (status, example(path, status)), (path, status)
+        filters = "/api/v1/models/{model}/filters/{layer}"
+        for path, status, url in (
+                ("/healthz", 400, "/healthz?x=1"), ("/metrics", 400, "/metrics?x=1"),
+                ("/api/v1/models", 400, "/api/v1/models?x=1"),
+                (filters, 400, "/api/v1/models/max/filters/conv1?x=1"),
+                (filters, 422, "/api/v1/models/max/filters/conv1?channel=99")):
+            documented = paths[path]["get"]["responses"][str(status)]
+            r = client.get(url)
+            assert (r.status_code, r.json()) == (
+                status, documented["content"]["application/json"]["example"]), url
     # a 503 needs a full gate: its words are the gate's, at each route's default limit
     for path, limit in ((fm, settings.max_inflight), (shifts, settings.max_inflight),
                         (batch, settings.max_batch_inflight)):

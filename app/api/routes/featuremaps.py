@@ -95,7 +95,8 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None
               "(FEATUREMAPS_MAX_UPLOAD_BYTES)"),
         415: ("not an image format or content type the server reads",
               "content type 'text/plain' is not accepted; send " + ACCEPTED_BODIES),
-        422: ("well-formed but invalid values (pixels shape/range, parameters, models= names)",
+        422: ("well-formed but unusable: an image truncated or corrupt, pixels of another "
+              "shape or range, bad parameter values, unknown models= names",
               "unknown model 'maxx' in models=; this server has max, avg, strided, nopool, "
               "blurmax"),
         503: ("too many requests in flight or over the time limit; see Retry-After",

@@ -21,9 +21,15 @@ router = APIRouter()
 # named as JSON outright: a model alone would be listed under the route's own media type,
 # text/plain for /metrics (ErrorOut's schema is among the document's components through the
 # other routes).
-UNKNOWN_QUERY: dict[int | str, dict[str, object]] = {
-    400: {"description": "an unknown query parameter",
-          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}}
+def unknown_query(*params: str) -> dict[int | str, dict[str, object]]:
+    """The 400 of a GET route that takes the query parameters `params`, with its answer."""
+    accepted = ", ".join(params) or "none"
+    return {400: {"description": "an unknown query parameter", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorOut"},
+        "example": {"detail": f"unknown query parameter 'x'; accepted: {accepted}"}}}}}
+
+
+UNKNOWN_QUERY = unknown_query()  # a route that takes none
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["operations"], summary="Liveness",
@@ -51,9 +57,12 @@ async def models(request: Request, engine: EngineDep) -> dict[str, object]:
             tags=["models"], summary="A conv layer's learned filters and biases",
             responses={404: {"model": ErrorOut,
                              "description": "unknown model or layer, or a pooling layer"},
-                       **UNKNOWN_QUERY,
+                       **unknown_query("channel"),
                        422: {"model": ErrorOut,
-                             "description": "channel= not a whole number, or out of range"}})
+                             "description": "channel= not a whole number, or out of range",
+                             "content": {"application/json": {"example": {
+                                 "detail": "channel 99 out of range: conv1 has channels "
+                                           "0..31"}}}}})
 async def filters(request: Request, engine: EngineDep,
                   model: Annotated[str, Path(description=MODEL_DOC, examples=["max"])],
                   layer: Annotated[str, Path(description="a conv layer of that network: "
