@@ -62,14 +62,28 @@ class PayloadTooLarge(InputError):
     status_code = 413
 
 
+# What the server answers for these mistakes, here once: the routes raise them, and the
+# OpenAPI document (app/api/routes/featuremaps.py, errors()) shows them as examples.
+def unknown_parameter(key: str, allowed: Iterable[str]) -> str:
+    return f"unknown query parameter {brief(key)}; accepted: {', '.join(allowed) or 'none'}"
+
+
+def unsupported_coding(coding: str) -> str:
+    return (f"request bodies are read as sent: Content-Encoding {brief(coding)} is not "
+            "accepted; send the body uncompressed")
+
+
+def unsupported_type(kind: str) -> str:
+    return f"content type {brief(kind)} is not accepted; send {ACCEPTED_BODIES}"
+
+
 def media_type(request: Request) -> str:
     """The request's media type, lowercased, without parameters. A body sent with a content
     coding (Content-Encoding: gzip) is refused: it is read as it arrives, and a compressed
     image would be called not an image."""
     coding = request.headers.get("content-encoding", "identity").strip().lower()
     if coding not in ("identity", ""):
-        raise UnsupportedMediaType(f"request bodies are read as sent: Content-Encoding "
-                                   f"{brief(coding)} is not accepted; send the body uncompressed")
+        raise UnsupportedMediaType(unsupported_coding(coding))
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
@@ -81,8 +95,7 @@ def check_query(connection: HTTPConnection, allowed: Iterable[str]) -> None:
     seen: set[str] = set()
     for key, _ in connection.query_params.multi_items():
         if key not in allowed:
-            accepted = ", ".join(allowed) if allowed else "none"
-            raise BadRequest(f"unknown query parameter {brief(key)}; accepted: {accepted}")
+            raise BadRequest(unknown_parameter(key, allowed))
         if key in seen:
             raise BadRequest(f"query parameter {brief(key)} is given more than once; give it once"
                              + (" (models=max,avg names several networks)"
@@ -276,8 +289,7 @@ async def read_payload(request: Request) -> Payload:
         if not body:
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
         return Payload("image", body)
-    raise UnsupportedMediaType(f"content type {brief(kind)} is not accepted; "
-                               f"send {ACCEPTED_BODIES}")
+    raise UnsupportedMediaType(unsupported_type(kind))
 
 
 def decode(payload: Payload, max_pixels: int) -> np.ndarray:

@@ -49,6 +49,12 @@ class BodiesOverBudget(Exception):
 ALWAYS_READ = 64 * 1024
 
 
+def over_upload_limit(limit: int, batch: bool = False) -> str:
+    """The 413's words for a body over `limit` (the OpenAPI document quotes them)."""
+    setting = "FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES" if batch else "FEATUREMAPS_MAX_UPLOAD_BYTES"
+    return f"request body over the upload limit of {limit:,} bytes ({setting})"
+
+
 class BodyLimitMiddleware:
     """Refuses bodies over `limit` bytes: by Content-Length before reading, and by counting
     while reading (chunked uploads), so an oversize body is never held in memory whole. A
@@ -132,10 +138,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                setting = ("FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES" if path in self.overrides
-                           else "FEATUREMAPS_MAX_UPLOAD_BYTES")
-                await _send_json(send, 413, f"request body over the upload limit of {limit:,} "
-                                            f"bytes ({setting})")
+                await _send_json(send, 413, over_upload_limit(limit, path in self.overrides))
         except BodiesOverBudget as exc:
             if not started:
                 await _send_json(send, 503, str(exc), [(b"retry-after", b"1")])

@@ -11,7 +11,8 @@ from starlette.requests import ClientDisconnect
 
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.gate import busy
-from app.api.inputs import check_query, media_type, multipart_file
+from app.api.inputs import check_query, media_type, multipart_file, unsupported_coding
+from app.api.middleware import over_upload_limit
 from app.api.routes.featuremaps import InvalidParameter, ModelsQuery, errors, parse_models
 from app.config import default
 from app.ml import batch
@@ -42,6 +43,13 @@ BATCH_BODY: dict[str, Any] = {
 LayersQuery = Annotated[str | None, Query(
     description="comma-separated layer names (default: every layer)", examples=["pool2"],
     pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$")]
+
+
+def answer_too_large(size: int, limit: int) -> str:
+    """The 422's words for an answer of `size` bytes over `limit` (the OpenAPI document
+    quotes them, for the 10,000 MNIST test images with every layer)."""
+    return (f"the answer would be {size:,} bytes, over the limit of {limit:,}: ask for fewer "
+            "layers= or fewer images")
 
 
 BATCH_DOC = (
@@ -75,19 +83,14 @@ BATCH_DOC = (
                          "empty body: send an .npy or .npz of (N, 28, 28) images"),
                    413: ("over the upload limit (FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES) or the "
                          "image limit (FEATUREMAPS_MAX_BATCH_IMAGES)",
-                         "request body over the upload limit of "
-                         f"{default('max_batch_upload_bytes'):,} bytes "
-                         "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES)"),
+                         over_upload_limit(default("max_batch_upload_bytes"), batch=True)),
                    # the body is read by its signature, whatever its Content-Type
                    415: ("a body sent with a Content-Encoding",
-                         "request bodies are read as sent: Content-Encoding 'gzip' is not "
-                         "accepted; send the body uncompressed"),
+                         unsupported_coding("gzip")),
                    422: ("images of another shape, dtype or range; unknown or repeated "
                          "models= or layers= names; or an answer over the response limit "
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
-                         "the answer would be 781,120,000 bytes, over the limit of "
-                         f"{default('max_batch_response_bytes'):,}: ask for fewer layers= or "
-                         "fewer images"),
+                         answer_too_large(781_120_000, default("max_batch_response_bytes"))),
                    503: ("too many batches in flight or over the time limit; see Retry-After",
                          busy(default("max_batch_inflight")))})},
     openapi_extra=BATCH_BODY,
@@ -119,9 +122,7 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         """The answer's size, known from the header's number of images."""
         size = n * batch.bytes_per_image(layout)
         if size > settings.max_batch_response_bytes:
-            raise InvalidParameter(
-                f"the answer would be {size:,} bytes, over the limit of "
-                f"{settings.max_batch_response_bytes:,}: ask for fewer layers= or fewer images")
+            raise InvalidParameter(answer_too_large(size, settings.max_batch_response_bytes))
 
     def answer() -> bytes:
         """Parse (sizes checked from the headers first), extract, pack the .npz."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
@@ -9,22 +10,24 @@ from typing import Annotated, Any, Literal, TypeVar
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from PIL import Image
 from pydantic import TypeAdapter, ValidationError
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep, served
 from app.api.gate import busy
 from app.api.inputs import (
-    ACCEPTED_BODIES,
     DIGITS,
     Payload,
     check_query,
     decode,
     read_payload,
+    unknown_parameter,
+    unsupported_type,
 )
+from app.api.middleware import over_upload_limit
+from app.api.routes.page import sample_digits
 from app.api.schemas import ErrorOut, FeatureMapsOut
-from app.config import PROJECT_ROOT, Settings, default
+from app.config import Settings, default
 from app.ml.encode import Encoding
 from app.ml.engine import Engine, FeatureMaps
 from app.ml.errors import InputError
@@ -40,10 +43,12 @@ _PIXELS_SCHEMA: dict[str, Any] = {
     "items": {"type": "array", "minItems": 28, "maxItems": 28,
               "items": {"type": "number", "minimum": 0, "maximum": 1}},
 }
+
+
 def _sample_seven() -> list[list[float]]:
     """The example of a JSON body: the page's sample 7 (MNIST test digit #0) as pixels."""
-    with Image.open(PROJECT_ROOT / "static" / "digits" / "0000_label7.png") as image:
-        grey = np.asarray(image.convert("L"), dtype=np.float64) / 255
+    seven = next(d for d in sample_digits() if d["index"] == 0)
+    grey = np.frombuffer(base64.b64decode(seven["pixels"]), np.uint8).reshape(28, 28) / 255
     rows: list[list[float]] = np.round(grey, 3).tolist()
     return rows
 
@@ -87,14 +92,12 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None
     upload, pixels = default("max_upload_bytes"), default("max_image_pixels")
     statuses = {
         400: ("malformed request (bad JSON, bad multipart, unknown or repeated query "
-              "parameter)",
-              f"unknown query parameter 'model'; accepted: {', '.join(params)}"),
+              "parameter)", unknown_parameter("model", params)),
         413: (f"body over the upload limit ({upload >> 20} MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), "
               f"or image over the pixel limit ({pixels:,}, FEATUREMAPS_MAX_IMAGE_PIXELS)",
-              f"request body over the upload limit of {upload:,} bytes "
-              "(FEATUREMAPS_MAX_UPLOAD_BYTES)"),
+              over_upload_limit(upload)),
         415: ("not an image format or content type the server reads",
-              "content type 'text/plain' is not accepted; send " + ACCEPTED_BODIES),
+              unsupported_type("text/plain")),
         422: ("well-formed but unusable: an image truncated or corrupt, pixels of another "
               "shape or range, bad parameter values, unknown models= names",
               "unknown model 'maxx' in models=; this server has max, avg, strided, nopool, "
@@ -216,6 +219,16 @@ def answer(engine: Engine, settings: Settings, payload: Payload, names: list[str
                   encode)
 
 
+def too_large_picture(model: str, layer: str, shown: int, h: int, w: int, scale: int) -> str:
+    """The 422's words for a .png whose `shown` channels of h x w at `scale` pass
+    MAX_PIXELS, naming the largest scale that fits (the OpenAPI document quotes them)."""
+    *_, width, height = grid_layout(shown, h, w, scale)
+    best = largest_scale(shown, h, w, scale)  # at least 1: scale 1 fits every layer
+    return (f"scale={scale} would make a {width}x{height} picture ({width * height:,} pixels); "
+            f"the limit is {MAX_PIXELS:,} pixels: use scale={best} or less for {model} {layer}, "
+            "or one channel=")
+
+
 def check_channel(channel: int | None, channels: int, layer: str) -> None:
     """InvalidParameter for a channel= the layer does not have."""
     if channel is not None and channel >= channels:
@@ -285,9 +298,7 @@ async def respond(request: Request, models: str | None, encoding: str,
                **errors(PNG_QUERY, {422: (
                    "well-formed but invalid values (channel= out of range, a scale= whose "
                    "picture passes the pixel limit, pixels shape/range)",
-                   "scale=32 would make a 6663x3331 picture (22,194,453 pixels); the limit is "
-                   f"{MAX_PIXELS:,} pixels: use scale=19 or less for max conv1, or one "
-                   "channel=")})},
+                   too_large_picture("max", "conv1", 32, 26, 26, 32))})},
     openapi_extra=IMAGE_BODY,
 )
 async def layer_png(
@@ -312,13 +323,8 @@ async def layer_png(
     channels, h, w = engine.layer_shape(model, layer)
     check_channel(channel, channels, layer)
     shown = 1 if channel is not None else channels
-    best = largest_scale(shown, h, w, scale)  # at least 1: scale 1 fits every layer
-    if best < scale:
-        *_, width, height = grid_layout(shown, h, w, scale)
-        raise InvalidParameter(
-            f"scale={scale} would make a {width}x{height} picture ({width * height:,} pixels); "
-            f"the limit is {MAX_PIXELS:,} pixels: use scale={best} or less for {model} "
-            f"{layer}, or one channel=")
+    if largest_scale(shown, h, w, scale) < scale:
+        raise InvalidParameter(too_large_picture(model, layer, shown, h, w, scale))
     payload = await read_payload(request)
 
     def picture() -> tuple[bytes, int]:

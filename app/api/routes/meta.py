@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from app import __version__
 from app.api import wire
 from app.api.deps import EngineDep
-from app.api.inputs import DIGITS, check_query
+from app.api.inputs import DIGITS, check_query, unknown_parameter
 from app.api.routes.featuremaps import MODEL_DOC, check_channel
 from app.api.schemas import ErrorOut, FiltersOut, HealthOut, ModelsOut
 from app.ml.engine import Engine
@@ -23,13 +23,13 @@ router = APIRouter()
 # other routes).
 def unknown_query(*params: str) -> dict[int | str, dict[str, object]]:
     """The 400 of a GET route that takes the query parameters `params`, with its answer."""
-    accepted = ", ".join(params) or "none"
     return {400: {"description": "an unknown query parameter", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/ErrorOut"},
-        "example": {"detail": f"unknown query parameter 'x'; accepted: {accepted}"}}}}}
+        "example": {"detail": unknown_parameter("x", params)}}}}}
 
 
 UNKNOWN_QUERY = unknown_query()  # a route that takes none
+FILTERS_QUERY = ("channel",)
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["operations"], summary="Liveness",
@@ -57,7 +57,7 @@ async def models(request: Request, engine: EngineDep) -> dict[str, object]:
             tags=["models"], summary="A conv layer's learned filters and biases",
             responses={404: {"model": ErrorOut,
                              "description": "unknown model or layer, or a pooling layer"},
-                       **unknown_query("channel"),
+                       **unknown_query(*FILTERS_QUERY),
                        422: {"model": ErrorOut,
                              "description": "channel= not a whole number, or out of range",
                              "content": {"application/json": {"example": {
@@ -73,7 +73,7 @@ async def filters(request: Request, engine: EngineDep,
     """What each channel of a conv layer looks for: channel k's unit is
     ReLU(sum over c of weights[k][c] * the 3x3 window of input channel c, plus bias[k]).
     conv1's filters apply to the 28x28 input itself, 0 for paper and 1 for ink."""
-    check_query(request, ("channel",))
+    check_query(request, FILTERS_QUERY)
     bodies = _FILTERS.setdefault(engine, {})
     key = (model, layer, channel)
     if key not in bodies:  # a key made once was valid: an unknown name or channel never is
