@@ -48,7 +48,9 @@ export function layerNote(info, nets, source = null) {
 }
 
 export class MapGrid {
-  #cells = new Map(); // `${net}/${layer}` -> {canvas, layout, overlay, range}
+  #cells = new Map(); // `${net}/${layer}` -> {canvas, layout, overlay, range, shape, refresh}
+  #phone = window.matchMedia(UI.phone);
+  #last = null; // the arguments of the last paint, to paint again after a new layout
 
   /**
    * `nets`: the /api/v1/models entries of the networks shown; `onHover(hit|null)` and
@@ -61,6 +63,9 @@ export class MapGrid {
     this.onHover = onHover;
     this.onOpen = onOpen;
     this.#build();
+    // a window resized across a phone's width (or a phone turned) lays the grids out again,
+    // as page.css does the rest of the page
+    this.#phone.addEventListener('change', () => this.#relayout());
   }
 
   #build() {
@@ -72,7 +77,7 @@ export class MapGrid {
     // is not reliably read out
     this.said = el('p', { class: 'visually-hidden', 'aria-live': 'polite' });
     this.root.replaceChildren(this.said, head);
-    const phone = window.matchMedia(UI.phone).matches;
+    const phone = this.#phone.matches;
     for (const name of names) {
       const owner = this.nets.find((n) => n.layers.some((l) => l.name === name));
       const info = owner.layers.find((l) => l.name === name);
@@ -99,10 +104,7 @@ export class MapGrid {
           'aria-label': MapGrid.#label(net.name, name, mine.shape, null),
           dataset: { net: net.name, layer: name },
         });
-        const layout = sizeLayerCanvas(canvas, mine.shape, UI.columns(mine.shape, phone), UI.gap);
-        Object.assign(canvas.dataset, {
-          channels: layout.channels, h: layout.h, w: layout.w, columns: layout.columns, gap: layout.gap,
-        });
+        const layout = MapGrid.#lay(canvas, mine.shape, phone);
         const overlay = el('div', { class: 'overlay', dataset: { net: net.name, layer: name } });
         const range = el('span', { class: 'range', text: '' });
         const cell = el('figure', { class: 'map-cell', dataset: { net: net.name, layer: name } },
@@ -110,11 +112,32 @@ export class MapGrid {
           el('figcaption', {}, el('span', { class: 'cap-name' }, el('strong', { text: net.name }),
             el('span', { class: 'cap-layer', text: ` ${name}` })), range));
         row.append(cell);
-        this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range });
-        this.#listen(canvas, overlay, net.name, name, layout);
+        const refresh = this.#listen(canvas, overlay, net.name, name, layout);
+        this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range, shape: mine.shape, refresh });
       }
       this.root.append(row);
     }
+  }
+
+  /** Size a layer's canvas for a phone's grid or a wider screen's; returns its layout. */
+  static #lay(canvas, shape, phone) {
+    const layout = sizeLayerCanvas(canvas, shape, UI.columns(shape, phone), UI.gap);
+    Object.assign(canvas.dataset, {
+      channels: layout.channels, h: layout.h, w: layout.w, columns: layout.columns, gap: layout.gap,
+    });
+    return layout;
+  }
+
+  /** Lay every grid out for the screen's width now. Each cell keeps its layout object (the
+   * listeners read it), changed in place; a hover's marks go, the keyboard's choice moves to
+   * its channel's new place, and the last maps are painted again. */
+  #relayout() {
+    this.onHover(null);
+    for (const cell of this.#cells.values()) {
+      Object.assign(cell.layout, MapGrid.#lay(cell.canvas, cell.shape, this.#phone.matches));
+      cell.refresh();
+    }
+    if (this.#last) this.paint(...this.#last);
   }
 
   /** A layer canvas's accessible name; `chosen`: the channel the arrow keys picked, if any. */
@@ -160,10 +183,11 @@ export class MapGrid {
     const mark = el('div', { class: 'mark mark-channel', hidden: true });
     overlay.append(mark);
     let chosen = null;
+    const place = () => placeMark(mark, unitsRect(layout, chosen, [0, layout.h - 1], [0, layout.w - 1]), layout.width, layout.height);
     const choose = (channel) => {
       chosen = channel;
       canvas.dataset.chosen = channel;
-      placeMark(mark, unitsRect(layout, channel, [0, layout.h - 1], [0, layout.w - 1]), layout.width, layout.height);
+      place();
       canvas.setAttribute('aria-label', MapGrid.#label(net, layer, shape, channel));
       this.said.textContent = `${net} ${layer}: ${MapGrid.#chosen(channel, layout.channels)}`;
     };
@@ -190,6 +214,10 @@ export class MapGrid {
     // follows it, so that focus comes back to the channel last shown (inspector.js)
     canvas.addEventListener('fm:chosen', (e) => choose(e.detail));
     canvas.addEventListener('blur', () => { mark.hidden = true; });
+    // the layout changed: the keyboard's mark goes where its channel now is
+    return () => {
+      if (chosen !== null) place();
+    };
   }
 
   /** The head of a network's column (its prediction goes there). */
@@ -204,6 +232,7 @@ export class MapGrid {
 
   /** Paint every layer of every network shown from a decoded result. */
   paint(result, lut, norm) {
+    this.#last = [result, lut, norm];
     for (const net of this.nets) {
       const maps = result.models[net.name];
       if (!maps) continue;
@@ -219,6 +248,7 @@ export class MapGrid {
   }
 
   clear() {
+    this.#last = null;
     for (const cell of this.#cells.values()) {
       blank(cell.canvas);
       cell.range.textContent = '';

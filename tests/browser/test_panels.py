@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.browser.conftest import FeatureMapsPage, new_page, opened
@@ -172,6 +173,47 @@ def test_a_phone_shows_deep_channels_large_enough_to_see_and_tap(
             [+c.dataset.columns, c.getBoundingClientRect().width / +c.dataset.columns]]))""")
     assert [laid[layer][0] for layer in ("conv1", "pool1", "conv2", "pool2", "conv3")] == columns
     assert min(size for _, size in laid.values()) >= 19  # css px a channel, gutter included
+
+
+def channel_cells(rgba: Any, columns: int, shape: tuple[int, int, int]) -> list[Any]:
+    """Each channel's painted units cut from a layer canvas laid out `columns` across."""
+    c, h, w = shape
+    return [rgba[(k // columns) * (h + 1):(k // columns) * (h + 1) + h,
+                 (k % columns) * (w + 1):(k % columns) * (w + 1) + w] for k in range(c)]
+
+
+def test_a_window_resized_across_a_phones_width_lays_the_grids_out_again(
+        browser: Any, server_url: str, api: Any) -> None:
+    """The grids were laid out once, at load: a window narrowed to a phone's width kept
+    conv2's 16 tiny channels across (page.css changed the rest of the page). Each channel is
+    painted again in its new place, and the keyboard's mark goes with it."""
+    canvas = 'canvas.map[data-net="max"][data-layer="conv2"]'
+    shape = (64, 11, 11)
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 800}) as fm:
+        fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="7"]'))
+        wide = channel_cells(fm.canvas_rgba(canvas), 16, shape)
+        fm.page.focus(canvas)
+        for _ in range(10):  # channel 0, then 9 more to the right: row 0, column 9 of 16
+            fm.page.keyboard.press("ArrowRight")
+        assert fm.page.get_attribute(canvas, "data-chosen") == "9"
+
+        fm.page.set_viewport_size({"width": 390, "height": 800})
+        fm.page.wait_for_function(
+            f"() => document.querySelector('{canvas}').dataset.columns === '8'")
+        narrow = channel_cells(fm.canvas_rgba(canvas), 8, shape)
+        for k in range(shape[0]):
+            np.testing.assert_array_equal(narrow[k], wide[k], err_msg=f"channel {k}")
+        mark = fm.page.locator('.overlay[data-net="max"][data-layer="conv2"] .mark-channel')
+        box, unit = mark.bounding_box(), fm.map_point("max", "conv2", 9, 0, 0)
+        assert box is not None  # channel 9 is now row 1, column 1 of 8: its first unit is in it
+        assert box["x"] < unit[0] < box["x"] + box["width"] / 11
+        assert box["y"] < unit[1] < box["y"] + box["height"] / 11
+
+        fm.page.set_viewport_size({"width": 1280, "height": 800})
+        fm.page.wait_for_function(
+            f"() => document.querySelector('{canvas}').dataset.columns === '16'")
+        back = channel_cells(fm.canvas_rgba(canvas), 16, shape)
+        assert all((back[k] == wide[k]).all() for k in range(shape[0]))
 
 
 @pytest.mark.parametrize("width,height", [(1280, 900), (1024, 768), (375, 740)])
