@@ -291,9 +291,9 @@ class App {
   /**
    * Start from one of the real MNIST test digits shipped with the page (`index`: its place
    * in MNIST's test set), sent as its pixels from the config (JSON, used as they are): sent
-   * as an image, it was cropped and centred again like a drawing, which moved 7 of the 10
-   * by a pixel from their place in MNIST and changed what the networks answered (max's
-   * 82.6% for #18 read 98.6%).
+   * as an image, it is prepared again like a drawing, which crops faint pixels off 2 of the
+   * 10 (and, when the server centred on 13.5, moved 7 by a pixel and changed what the
+   * networks answered: max's 82.6% for #18 read 98.6%).
    */
   pickDigit(index) {
     const { label, pixels } = this.config.digits.find((d) => d.index === index);

@@ -54,7 +54,7 @@ def test_the_page_has_no_inline_script(client: TestClient) -> None:
 def test_the_page_carries_each_samples_pixels_and_leaves_out_a_stray_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The page sends a sample digit as its pixels, as MNIST stores them (a sample sent as an
-    image was centred again); a file in the folder that is not a 28x28 digit is left out."""
+    image was prepared again); a file in the folder that is not a 28x28 digit is left out."""
     for path in sorted((PROJECT_ROOT / "static" / "digits").glob("*.png")):
         (tmp_path / path.name).write_bytes(path.read_bytes())
     Image.new("L", (56, 14)).save(tmp_path / "0099_label3.png")  # 784 pixels, not 28x28

@@ -58,10 +58,10 @@ IMAGE_BODY: dict[str, Any] = {
         "required": True,
         "description": "A drawing: light ink on dark or dark ink on light (inverted), any size. "
                        "Images are cropped to the ink, scaled to fit 20 px and placed with the "
-                       "ink's centre of mass at the centre of 28x28, like MNIST's digits; JSON "
-                       "pixels are used as they are unless preprocess is true (the example is "
-                       "MNIST test digit #0, a 7; in /docs, press Reset after choosing "
-                       "application/json to load it).",
+                       "ink's centre of mass at (14, 14) of 28x28, where MNIST's digits have "
+                       "it; JSON pixels are used as they are unless preprocess is true (the "
+                       "example is MNIST test digit #0, a 7; in /docs, press Reset after "
+                       "choosing application/json to load it).",
         "content": {
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],

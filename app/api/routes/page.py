@@ -31,9 +31,10 @@ _DIGIT_NAME = re.compile(r"^(\d+)_label(\d)\.png$")
 def sample_digits() -> list[dict[str, Any]]:
     """The real MNIST test digits shipped in static/digits (NNNN_labelL.png), in label order:
     the page's buttons read 0 to 9. Each carries its 28x28 grey levels, base64, which the
-    page sends as JSON pixels, used as they are: sent as an image, a sample was cropped and
-    centred again like a drawing (7 of the 10 moved by a pixel). Read here, not in the
-    browser, whose canvas may add noise to pixels read back (anti-fingerprinting)."""
+    page sends as JSON pixels, used as they are: sent as an image, a sample is prepared again
+    like a drawing, which crops off faint pixels outside the ink's box in 2 of the 10 (and
+    moved 7 by a pixel when that centred on 13.5, not on MNIST's (14, 14)). Read here, not in
+    the browser, whose canvas may add noise to pixels read back (anti-fingerprinting)."""
     out: list[dict[str, Any]] = []
     for path in sorted(DIGITS_DIR.glob("*.png")):
         match = _DIGIT_NAME.match(path.name)
