@@ -452,7 +452,7 @@ function sumView(inputs, bias, prev, unit) {
     : `${unit.cursor ? 'At' : 'At its strongest unit here,'} row ${row}, col ${col} (${where}): `;
   let end = ` With the bias the sum is ${fmt(total, 2)}`;
   if (total <= 0) end += ', below 0, so ReLU gives 0.';
-  else if (fmt(total, 2) !== fmt(value, 2)) end += ` (the unit shows ${fmt(value, 2)}: ${ROUNDING}).`;
+  else if (fmt(total, 2) !== fmt(value, 2)) end += ` (the unit shows ${fmt(value, 2)}, ${ROUNDING}).`;
   else end += '.';
   nodes.push(el('p', { class: 'note unit-sum', text: `${at}${clauses.join('; ')}.${end}` }));
   return [el('div', { class: 'sum-view' }, ...nodes)];

@@ -113,7 +113,7 @@ export class Tracer {
     // own range, so the kept value and the unit's can differ in the last digit shown: say why.
     const kept = op === 'max' ? stats.max : stats.mean;
     const rounding = fmt(kept) === fmt(value) ? ''
-      : ` (the unit shows ${fmt(value)}: ${ROUNDING})`;
+      : ` (the unit shows ${fmt(value)}, ${ROUNDING})`;
     // a window of ReLU zeros (or of any one value) has no one winner
     if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} hold ${fmt(stats.max)}, a tie, so the first is marked${rounding}`];
     const tied = stats.ties > 1 ? `, the first of ${stats.ties} that tie` : '';

@@ -48,7 +48,7 @@ export function isBlank(pixels) {
 }
 
 /** Why a value computed from the maps can differ from the unit's own in the last digits. */
-export const ROUNDING = 'the maps travel rounded, 256 steps per channel';
+export const ROUNDING = 'rounded to 256 steps a channel';
 
 /** One unit's value, dequantised: low + q/255 * (high - low) of its channel. */
 export function valueAt(layer, channel, row, col) {

@@ -123,7 +123,7 @@ def test_an_avg_unit_that_differs_from_its_mean_in_the_last_digit_says_why(
         fm.hover_unit("avg", "pool1", ch, r, c)
         readout = fm.page.locator("#readout").inner_text()
         assert f"keeps their mean, {mean:.3f}" in readout
-        note = f"(the unit shows {value:.3f}: the maps travel rounded, 256 steps per channel)"
+        note = f"(the unit shows {value:.3f}, rounded to 256 steps a channel)"
         assert (note in readout) == (f"{mean:.3f}" != f"{value:.3f}"), readout
 
 
@@ -775,7 +775,7 @@ def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: fl
     if total <= 0:
         end += ", below 0, so ReLU gives 0."
     elif f"{total:.2f}" != f"{value:.2f}":
-        end += f" (the unit shows {value:.2f}: the maps travel rounded, 256 steps per channel)."
+        end += f" (the unit shows {value:.2f}, rounded to 256 steps a channel)."
     else:
         end += "."
     return f"{at} ({where}): {'; '.join(clauses)}.{end}"
