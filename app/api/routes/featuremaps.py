@@ -56,7 +56,8 @@ def _sample_seven() -> list[list[float]]:
 IMAGE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "A drawing: light ink on dark or dark ink on light (inverted), any size. "
+        "description": "A drawing: light ink on dark or dark ink on light (inverted), any size; "
+                       "the paper's level (its border's median) is taken off. "
                        "Images are cropped to the ink, scaled to fit 20 px and placed with the "
                        "ink's centre of mass at (14, 14) of 28x28, where MNIST's digits have "
                        "it; JSON pixels are used as they are unless preprocess is true (the "
