@@ -44,7 +44,8 @@ class FeatureMapsOut(BaseModel):
         description="one entry per network asked for, by name (the example leaves out its "
                     "`layers`: one LayerOut per conv and pool layer)",
         examples=[{"max": {"prediction": 7, "probabilities": [
-            0.0, 1e-07, 2.16e-05, 1e-07, 0.0, 0.0, 0.0, 0.9999781, 0.0, 1e-07]}}])
+            6.105041e-11, 1.359559e-07, 9.303971e-06, 1.365641e-06, 5.018962e-10,
+            6.878362e-09, 9.568287e-14, 0.9999889, 3.603095e-09, 2.123334e-07]}}])
 
 
 class ReceptiveField(BaseModel):
