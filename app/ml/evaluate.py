@@ -96,6 +96,11 @@ def disagreements(rows: list[Row], tolerance: int = 2) -> list[str]:
         elif abs(r.card_correct - r.correct) > tolerance:
             bad.append(f"{r.variant}: card says {r.card_correct}/{r.total} correct, "
                        f"measured {r.correct}/{r.total}")
+        # the accuracy the table prints and /api/v1/models serves (found by a review: a card
+        # with a wrong test_accuracy and a right test_correct passed)
+        if r.card_accuracy is not None and abs(r.card_accuracy - r.accuracy) * r.total > tolerance:
+            bad.append(f"{r.variant}: card says test accuracy {r.card_accuracy:.2%}, "
+                       f"measured {r.accuracy:.2%}")
         if r.consistency is not None and r.card_consistency is not None and \
                 abs(r.card_consistency - r.consistency) * r.total > tolerance:
             bad.append(f"{r.variant}: card says consistency {r.card_consistency:.4f}, "

@@ -45,3 +45,13 @@ def test_evaluate_exits_non_zero_when_a_card_disagrees(tmp_path: Path) -> None:
     assert f"MISMATCH max: card says {card['test_correct']}/10000 correct" in proc.stdout
     assert proc.stdout.splitlines()[0].split() == ["variant", "params", "test", "accuracy",
                                                    "card"]
+
+
+def test_a_card_whose_accuracy_disagrees_with_its_count_is_a_mismatch() -> None:
+    """Found by a review: evaluate checked test_correct only, so a card with a wrong
+    test_accuracy (what the table prints and /api/v1/models serves) exited 0."""
+    right = evaluate.Row("max", 93_322, 9_954, 10_000, card_correct=9_954, card_accuracy=0.9954)
+    assert evaluate.disagreements([right]) == []
+    wrong = evaluate.Row("max", 93_322, 9_954, 10_000, card_correct=9_954, card_accuracy=0.99)
+    assert evaluate.disagreements([wrong]) == [
+        "max: card says test accuracy 99.00%, measured 99.54%"]
