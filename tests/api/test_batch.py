@@ -158,6 +158,30 @@ def test_bad_batches_are_refused(client: TestClient, body: bytes, status: int,
     assert (r.status_code, r.json()) == (status, {"detail": detail})
 
 
+@pytest.mark.parametrize("kind", ["application/json", "image/png", "text/plain; charset=utf-8"])
+def test_a_body_typed_for_another_route_is_refused_by_its_type(client: TestClient,
+                                                                kind: str) -> None:
+    """Found by an API review: JSON pixels or a PNG sent here were told the body is neither
+    an .npy nor an .npz, a 422, where /featuremaps answers such a mistake with a 415."""
+    r = client.post("/api/v1/featuremaps/batch", content=b'{"pixels": []}',
+                    headers={"content-type": kind})
+    assert (r.status_code, r.json()) == (415, {"detail": (
+        f"content type '{kind.split(';')[0]}' is not an .npy or .npz: send the arrays as "
+        "application/octet-stream or as a multipart field 'file' (one image: POST "
+        "/api/v1/featuremaps)")})
+
+
+@pytest.mark.parametrize("kind", ["application/x-www-form-urlencoded", "application/x-npy", ""])
+def test_a_body_of_any_other_type_is_read_by_its_signature(client: TestClient,
+                                                           kind: str) -> None:
+    """curl --data-binary sends a form's type, and an .npy has no registered one."""
+    headers = {"content-type": kind} if kind else {}
+    r = client.post("/api/v1/featuremaps/batch?models=max&layers=pool2",
+                    content=npy(np.zeros((2, 28, 28), np.uint8)), headers=headers)
+    assert r.status_code == 200 and np.load(io.BytesIO(r.content))["max/pool2"].shape == (
+        2, 64, 5, 5)
+
+
 def test_a_multipart_upload_gets_the_same_npz_as_a_raw_body(client: TestClient) -> None:
     """curl -F file=@images.npy works here as on every other endpoint."""
     images = np.zeros((2, 28, 28), np.uint8)

@@ -11,13 +11,13 @@ from starlette.requests import ClientDisconnect
 
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.gate import busy
-from app.api.inputs import check_query, media_type, multipart_file, unsupported_coding
+from app.api.inputs import UnsupportedMediaType, check_query, media_type, multipart_file
 from app.api.middleware import over_upload_limit
 from app.api.routes.featuremaps import InvalidParameter, ModelsQuery, errors, parse_models
 from app.config import default
 from app.ml import batch
 from app.ml.errors import EmptyBody, UnknownName
-from app.ml.names import split_names
+from app.ml.names import brief, split_names
 from app.ml.pack import Layout
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
@@ -52,6 +52,19 @@ def answer_too_large(size: int, limit: int) -> str:
             "layers= or fewer images")
 
 
+def not_arrays(kind: str) -> str:
+    """The 415's words for a body whose Content-Type says it is no .npy or .npz."""
+    return (f"content type {brief(kind)} is not an .npy or .npz: send the arrays as "
+            "application/octet-stream or as a multipart field 'file' (one image: POST "
+            "/api/v1/featuremaps)")
+
+
+def _says_not_arrays(kind: str) -> bool:
+    """A JSON, image or text Content-Type: a body meant for another route. Any other is read
+    by its signature (curl --data-binary sends a form's type, Python's urllib one too)."""
+    return kind == "application/json" or kind.startswith(("image/", "text/"))
+
+
 BATCH_DOC = (
     "Run the chosen networks (default: max,avg) over every image and return the chosen "
     "layers' maps, quantised per image and channel to uint8 on the device.\n\n"
@@ -84,9 +97,9 @@ BATCH_DOC = (
                    413: ("over the upload limit (FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES) or the "
                          "image limit (FEATUREMAPS_MAX_BATCH_IMAGES)",
                          over_upload_limit(default("max_batch_upload_bytes"), batch=True)),
-                   # the body is read by its signature, whatever its Content-Type
-                   415: ("a body sent with a Content-Encoding",
-                         unsupported_coding("gzip")),
+                   # other Content-Types are read by the body's signature
+                   415: ("a JSON, image or text Content-Type, or a body sent with a "
+                         "Content-Encoding", not_arrays("application/json")),
                    422: ("images of another shape, dtype or range; unknown or repeated "
                          "models= or layers= names; or an answer over the response limit "
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
@@ -111,7 +124,10 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     # as `featuremaps extract --layers`: an unknown name first, then one given twice
     chosen = split_names(layers, "layers=", "layer", known) if layers is not None else None
     layout = Layout.plan(engine.nets(names), chosen)
-    if media_type(request) == "multipart/form-data":  # curl -F file=@images.npy, as elsewhere
+    kind = media_type(request)
+    if _says_not_arrays(kind):
+        raise UnsupportedMediaType(not_arrays(kind))
+    if kind == "multipart/form-data":  # curl -F file=@images.npy, as elsewhere
         body = await multipart_file(request, "the .npy or .npz")
     else:
         body = await request.body()
