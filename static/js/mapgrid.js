@@ -40,7 +40,7 @@ export function layerNote(info, nets, source = null) {
     const lastRead = source.shape[1] - unread - 1;
     const unseen = SIDE - 1 - Math.floor(start + lastRead * jump + (size - 1) / 2);
     halves += unseen > 0
-      ? `, and with them the input's last ${rowsAnd(unseen)} (ink there alone cannot change the answer).`
+      ? `, and with them the input's last ${rowsAnd(unseen)} (ink there never changes the answer).`
       : '.';
   }
   return `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. `

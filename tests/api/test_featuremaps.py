@@ -166,14 +166,18 @@ def test_server_timing_reports_the_server_side_steps(client: TestClient) -> None
     assert all(float(v) >= 0 for v in parts.values())
 
 
-def test_ink_in_the_last_two_rows_and_columns_alone_cannot_change_the_answer(
-        client: TestClient) -> None:
+def test_ink_in_the_last_two_rows_and_columns_never_changes_the_answer(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """What pool2's note on the page says: 11 -> 5 leaves conv2's last row and column out,
-    and with them every unit that reads the input's rows and columns 26-27. Ink there alone
-    gives max and avg the answer of a blank input; in row 25 it does not."""
+    and with them every unit that reads the input's rows and columns 26-27. Ink there gives
+    max and avg the answer they give without it, alone or beside a digit (a review read
+    "alone" as if it could count beside other ink); in row 25 it does not."""
+    _, png = test_digit_pngs[0]
+    seven = np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float64) / 255
 
-    def answer(ink: list[tuple[int, int]]) -> dict[str, list[float]]:
-        pixels = np.zeros((28, 28))
+    def answer(ink: list[tuple[int, int]], under: np.ndarray | None = None
+               ) -> dict[str, list[float]]:
+        pixels = np.zeros((28, 28)) if under is None else under.copy()
         for row, col in ink:
             pixels[row, col] = 1.0
         r = client.post("/api/v1/featuremaps?models=max,avg&encoding=float32",
@@ -183,6 +187,7 @@ def test_ink_in_the_last_two_rows_and_columns_alone_cannot_change_the_answer(
     blank = answer([])
     edge = [(r, c) for r in range(28) for c in range(28) if r >= 26 or c >= 26]
     assert answer(edge) == blank
+    assert answer(edge, seven) == answer([], seven)
     row25 = answer([(25, c) for c in range(4, 24)])
     assert all(row25[net] != blank[net] for net in ("max", "avg"))
 

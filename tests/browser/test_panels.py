@@ -29,8 +29,8 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
     # 11 -> 5: one row and one column of conv2 fall between the windows, and with them the
     # input's last two (found by a review: the page said the first, not what it means)
     assert ("Halves each side, rounding down: conv2's last row and column go unread, and with "
-            "them the input's last 2 rows and columns (ink there alone cannot change the "
-            "answer).") in notes[3]
+            "them the input's last 2 rows and columns (ink there never changes the answer)."
+            ) in notes[3]
     assert "Each unit sees 18x18 input px." in notes[4]
     # a filter on many channels is a window over all of them (conv2 holds 64 x 32 x 3 x 3
     # weights; "64 learned 3x3 filters" read as 64 x 9, found by a fact-check)
