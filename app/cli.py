@@ -150,6 +150,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                                    seed=args.seed)
     for line in evaluate.format_table(rows, shifts_too=args.shifts):
         _out(line)
+    for line in evaluate.paired(rows):
+        _out(line)
     if args.shifts:
         evaluate.save_shift_results(rows, out, seed=args.seed)
         _out(f"curve data written to {out}")

@@ -96,9 +96,13 @@ class ModelInfo(BaseModel):
     test_accuracy: float | None = Field(description="share of the 10,000 MNIST test digits "
                                                     "classified right, from the model card; null "
                                                     "where the card has none", examples=[0.9954])
+    valid_accuracy: float | None = Field(
+        description="share of the 10,000 MNIST validation digits classified right, from the "
+                    "model card: a second held-out set (training chose nothing by it); null "
+                    "where the card has none", examples=[0.9937])
     shift_consistency: float | None = Field(
-        description="share of MNIST test digits whose class survives two random shifts of up "
-                    "to 3 px (featuremaps evaluate --shifts)")
+        description="share of MNIST test digits given the same class under two random shifts "
+                    "of up to 3 px each, one against the other (featuremaps evaluate --shifts)")
     epochs: int | None = Field(description="training epochs, from the model card")
     seed: int | None = Field(description="the training seed; networks of equal architecture "
                                          "trained from one seed start from the same weights")

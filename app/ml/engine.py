@@ -357,6 +357,7 @@ class Engine:
                           {"name": "dense2", "units": 10, "params": counts["dense2"]}],
                 "params": sum(counts.values()),
                 "test_accuracy": card.get("test_accuracy"),
+                "valid_accuracy": card.get("valid_accuracy"),
                 "shift_consistency": card.get("shift_consistency"),
                 "epochs": card.get("epochs"),
                 "seed": card.get("seed"),

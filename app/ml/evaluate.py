@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,22 @@ class Row:
     consistency: float | None = None
     card_consistency: float | None = None
     diagonal: dict[int, float] = field(default_factory=dict)
+    # the 10,000 validation digits, which chose nothing in training: a second held-out set
+    valid_correct: int | None = None
+    valid_total: int | None = None
+    card_valid_accuracy: float | None = None
+    # {split: (N,) bool}, which digits this variant gets right, for paired comparisons
+    right: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.total
+
+    @property
+    def valid_accuracy(self) -> float | None:
+        if self.valid_correct is None or not self.valid_total:
+            return None
+        return self.valid_correct / self.valid_total
 
 
 def _predictor(net: torch.nn.Module) -> shifts.Predict:
@@ -54,15 +67,20 @@ def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
         raise WeightsError(f"no model cards (<variant>.json) in {models_dir}")
     images = to_tensor(mnist.images("test"))
     labels = torch.from_numpy(mnist.labels("test"))
+    valid_images = to_tensor(mnist.images("valid"))
+    valid_labels = torch.from_numpy(mnist.labels("valid"))
     rows: list[Row] = []
     for variant in variants:
         loaded = registry.load(models_dir, variant)
         predict = _predictor(loaded.net)
-        correct = int((predict(images) == labels).sum())
+        right = {"test": predict(images) == labels, "valid": predict(valid_images) == valid_labels}
+        correct = int(right["test"].sum())
         card = loaded.card
         row = Row(variant, sum(param_counts(loaded.net).values()), correct, len(labels),
                   card.get("test_correct"), card.get("test_accuracy"),
-                  card_consistency=card.get("shift_consistency"))
+                  card_consistency=card.get("shift_consistency"),
+                  valid_correct=int(right["valid"].sum()), valid_total=len(valid_labels),
+                  card_valid_accuracy=card.get("valid_accuracy"), right=right)
         if shifts_too:
             row.consistency = shifts.consistency(predict, images, seed)
             row.diagonal = shifts.diagonal_accuracy(predict, images, labels)
@@ -72,18 +90,57 @@ def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
 
 
 def format_table(rows: list[Row], *, shifts_too: bool = False) -> list[str]:
-    head = f"{'variant':<9} {'params':>10} {'test accuracy':>14} {'card':>8}"
+    head = f"{'variant':<9} {'params':>10} {'test accuracy':>14} {'card':>8} {'validation':>11}"
     if shifts_too:
         head += f" {'consistency':>12} {'acc @ -4/0/+4 px diag':>22}"
     lines = [head, "-" * len(head)]
     for r in rows:
         card = f"{r.card_accuracy:.2%}" if r.card_accuracy is not None else "-"
-        line = f"{r.variant:<9} {r.params:>10,} {r.accuracy:>14.2%} {card:>8}"
+        valid = f"{r.valid_accuracy:.2%}" if r.valid_accuracy is not None else "-"
+        line = f"{r.variant:<9} {r.params:>10,} {r.accuracy:>14.2%} {card:>8} {valid:>11}"
         if shifts_too and r.consistency is not None:
             d = r.diagonal
             line += (f" {r.consistency:>12.2%} "
                      f"{d[-4]:>7.1%}/{d[0]:>5.1%}/{d[4]:>6.1%}".rjust(23))
         lines.append(line)
+    return lines
+
+
+SPLIT_NAMES = {"test": "test", "valid": "validation", "both": "both"}
+
+
+def sign_test(a: int, b: int) -> float:
+    """Exact two-sided p of a split of a + b paired differences at least as uneven as a to b,
+    were each side equally likely (McNemar's exact test)."""
+    n, k = a + b, min(a, b)
+    if n == 0:
+        return 1.0
+    p: float = 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return min(1.0, p)
+
+
+def paired(rows: list[Row], base: str = "max") -> list[str]:
+    """`base` against every other variant, on the digits one gets right and the other wrong:
+    on the test set, on the validation set, and on both, with the exact two-sided p."""
+    first = next((r for r in rows if r.variant == base), None)
+    if first is None:
+        return []
+    lines = []
+    for r in rows:
+        splits = [s for s in ("test", "valid") if s in first.right and s in r.right]
+        if r is first or not splits:
+            continue
+        alone: dict[str, tuple[int, int]] = {
+            s: (int((first.right[s] & ~r.right[s]).sum()),
+                int((r.right[s] & ~first.right[s]).sum()))
+            for s in splits}
+        alone["both"] = (sum(alone[s][0] for s in splits), sum(alone[s][1] for s in splits))
+        lines.append(f"{base} against {r.variant}: " + ", ".join(
+            f"{SPLIT_NAMES[s]} {a} to {b} (p = {sign_test(a, b):.2f})"
+            for s, (a, b) in alone.items()))
+    if lines:  # what the counts are, once
+        lines.insert(0, f"Digits only one of two networks gets right, {base}'s count first "
+                        "(p: exact two-sided McNemar test):")
     return lines
 
 
@@ -101,6 +158,11 @@ def disagreements(rows: list[Row], tolerance: int = 2) -> list[str]:
         if r.card_accuracy is not None and abs(r.card_accuracy - r.accuracy) * r.total > tolerance:
             bad.append(f"{r.variant}: card says test accuracy {r.card_accuracy:.2%}, "
                        f"measured {r.accuracy:.2%}")
+        measured, total = r.valid_accuracy, r.valid_total
+        if r.card_valid_accuracy is not None and measured is not None and total and \
+                abs(r.card_valid_accuracy - measured) * total > tolerance:
+            bad.append(f"{r.variant}: card says validation accuracy "
+                       f"{r.card_valid_accuracy:.2%}, measured {measured:.2%}")
         if r.consistency is not None and r.card_consistency is not None and \
                 abs(r.card_consistency - r.consistency) * r.total > tolerance:
             bad.append(f"{r.variant}: card says consistency {r.card_consistency:.4f}, "

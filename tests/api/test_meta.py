@@ -84,6 +84,7 @@ def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> N
         assert pool1 == {"layer": "conv1", "kernel": 2, "stride": 2, "padding": 0}
         card = registry.read_card(MODELS_DIR, variant)
         assert m["test_accuracy"] == card["test_accuracy"]
+        assert m["valid_accuracy"] == card["valid_accuracy"]
         assert m["weights_sha256"] == card["weights_sha256"]
         assert m["seed"] == card["seed"] == 20261127
         assert m["augmentation"] == {"shift_px": 2.5, "rotate_deg": 12.0, "scale": [0.85, 1.1]}

@@ -74,7 +74,7 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
     facts = {f: fm.page.locator(f'#article-numbers [data-fact="{f}"]').inner_text()
              for f in ("field", "shape", "values", "weights", "millions")}
     assert facts == {"field": "7x7", "shape": "22x22x64", "values": "30,976",
-                     "weights": "30,976 x 512 + 512 = 15,860,224", "millions": "15.9M"}
+                     "weights": "30,976 x 512 + 512 = 15,860,224", "millions": "15.86M"}
     models = fm.api.models()["models"]
     nopool = next(m for m in models if m["name"] == "nopool")
     # the article's "too little to recognise" set against what nopool measured here
@@ -85,19 +85,25 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
     assert [heads.nth(i).get_attribute("data-variant") for i in range(heads.count())] == \
         sorted((m["name"] for m in models), key=order.index)
     text = fm.page.locator("table.compare").inner_text()
-    for m in models:
-        if m["test_accuracy"] is not None:
-            assert f"{m['test_accuracy'] * 100:.2f}%" in text
+    rows = fm.page.locator("table.compare tbody tr")
+    accuracy = {rows.nth(i).locator("th").inner_text(): rows.nth(i).locator("td").all_inner_texts()
+                for i in range(rows.count()) if "accuracy" in rows.nth(i).inner_text()}
+    assert accuracy == {
+        "test accuracy": ["99.54%", "99.38%", "99.38%", "99.46%", "99.44%"],
+        "validation accuracy": ["99.37%", "99.38%", "99.42%", "99.45%", "99.42%"]}
     assert "93,322" in text and "18 x 18 px" in text
-    # one run per network: the page does not let a 0.16% lead read as a measured margin
+    # one run per network: the page does not let a 0.16% lead read as a measured margin, and
+    # says that the validation set, a second held-out set, does not repeat the test set's
+    # leader (found by a teacher's review: max, first on test, is last there)
     widest = max(
         max(m[key] for m in models) - min(m[key] for m in models)
-        for key in ("test_accuracy", "shift_consistency")) * 100
+        for key in ("test_accuracy", "valid_accuracy", "shift_consistency")) * 100
     assert round(widest, 2) == 0.16  # max 99.54% against avg and strided 99.38%
     assert ("Each network was trained once, and no two here differ by more than 0.16 points in "
-            "either row. How far another training seed would move them is not measured here, so "
-            'read a lead this small as "at least as good", not as a measured margin.'
-            ) in fm.page.locator("#why-panel").inner_text()
+            "any row. The most accurate is max on the test set but nopool on the validation set, "
+            "a second 10,000 digits that chose nothing in training. How far another training seed "
+            "would move them is not measured here, so read a lead this small as no lead: these "
+            "networks are not shown to differ.") in fm.page.locator("#why-panel").inner_text()
     # found by a student's review: the all-yellow shift lab read as pooling's doing alone
     assert {m["augmentation"]["shift_px"] for m in models} == {2.5}
     by_name = {m["name"]: m for m in models}
