@@ -156,7 +156,12 @@ export function renderDownsample(root, models) {
     el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} `
       + `pixels, nearly the whole 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
       + `${thousands(pooledValues)} values to ${dense1.name}: ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `
-      + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.`));
+      + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.`),
+    // found by a teacher's review: the page never gave the article's reason for max
+    el('p', { id: 'why-max' }, 'Why the article prefers max to the mean: a map records where its pattern is present, '
+      + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
+      + 'weaker units around it. The ranges under the maps show it once there is ink: max\'s pool1 tops out at exactly conv1\'s highest '
+      + 'value, avg\'s pool1 lower. Whether that makes max more accurate, these networks cannot tell (the table above).'));
   const defined = el('p', { class: 'note' }, 'Shift consistency: the share of the 10,000 test digits whose predicted class '
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
     + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.'

@@ -114,6 +114,24 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
             ) in fm.page.locator("#why-panel").inner_text()
 
 
+def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
+        fm: FeatureMapsPage) -> None:
+    """Found by a teacher's review: the page never said why the article prefers max to the
+    mean. It points at the ranges under the maps, which for the sample 7 show it."""
+    assert fm.page.locator("#why-max").inner_text() == (
+        "Why the article prefers max to the mean: a map records where its pattern is present, "
+        "and the telling part is the strongest presence in each window, which max keeps and the "
+        "mean dilutes with the weaker units around it. The ranges under the maps show it once "
+        "there is ink: max's pool1 tops out at exactly conv1's highest value, avg's pool1 lower. "
+        "Whether that makes max more accurate, these networks cannot tell (the table above).")
+    fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="7"]'))
+    tops = {(net, layer): fm.page.locator(
+        f'.map-cell[data-net="{net}"][data-layer="{layer}"] .range').inner_text().split()[-1]
+        for net in ("max", "avg") for layer in ("conv1", "pool1")}
+    assert tops[("max", "pool1")] == tops[("max", "conv1")] == "0.94"
+    assert float(tops[("avg", "pool1")]) < float(tops[("avg", "conv1")])  # 1.06 against 1.29
+
+
 def summary_rows(fm: FeatureMapsPage, net: str) -> list[list[str]]:
     rows = fm.page.locator(f'.summary[data-net="{net}"] tbody tr')
     return [rows.nth(i).locator("th, td").all_inner_texts() for i in range(rows.count())]
