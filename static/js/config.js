@@ -25,10 +25,12 @@ export const UI = Object.freeze({
   // what the pooling of each variant does to a window (null: neither a max nor a mean)
   poolOp: Object.freeze({ max: 'max', avg: 'mean', blurmax: null }),
   kerasPool: Object.freeze({ max: 'MaxPooling2D', avg: 'AveragePooling2D', blurmax: 'MaxBlurPool2D' }),
+  // conv1's role shows in its maps and weights; deeper ones are the usual reading, which no
+  // page here checks (a teacher's review found them stated as fact)
   convRole: Object.freeze({
     conv1: 'edges and stroke pieces',
-    conv2: 'corners, curves and line ends built from conv1\'s stroke pieces',
-    conv3: 'larger parts of a digit',
+    conv2: 'usually read as corners, curves and line ends built from conv1\'s stroke pieces',
+    conv3: 'usually read as larger parts of a digit',
   }),
   legend: Object.freeze({
     channel: 'Each small square is one channel\'s map; each pixel one unit. Colour shows how strongly a unit '

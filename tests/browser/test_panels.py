@@ -32,6 +32,9 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
             "them the input's last 2 rows and columns (ink there never changes the answer)."
             ) in notes[3]
     assert "Each unit sees 18x18 input px." in notes[4]
+    # deeper roles are the usual reading, not shown here (found by a teacher's review)
+    assert "then ReLU: usually read as corners, curves and line ends" in notes[2]
+    assert "then ReLU: usually read as larger parts of a digit." in notes[4]
     # a filter on many channels is a window over all of them (conv2 holds 64 x 32 x 3 x 3
     # weights; "64 learned 3x3 filters" read as 64 x 9, found by a fact-check)
     assert notes[2].startswith("64 learned filters on pool1, each 3x3 across its 32 channels, "
