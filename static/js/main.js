@@ -436,6 +436,7 @@ class App {
   #paint(result) {
     this.grid.paint(result, this.lut, this.norm);
     paintGray(this.input, result.input);
+    paintGray(byId('nudge-input'), result.input);
     this.input.dataset.painted = 'true';
     this.predictions.show(result);
     this.predictions.writeBrief(byId('pad-pred'), result); // shown in one column only
@@ -539,6 +540,7 @@ class App {
     this.#shifts = null;
     this.grid.clear();
     paintGray(this.input, null);
+    paintGray(byId('nudge-input'), null);
     delete this.input.dataset.painted;
     this.predictions.clear();
     this.lab.clear();

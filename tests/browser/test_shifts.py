@@ -92,6 +92,13 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     # ...and the maps shown are those of the input moved one pixel left (not re-centred)
     nudged = shift(before["input"], -1, 0)
     np.testing.assert_array_equal(fm.input_pixels(), nudged)
+    # beside the buttons, the input as nudged (found by a teacher's review: the view under
+    # the pad was scrolled away while the buttons were in view)
+    np.testing.assert_array_equal(fm.canvas_rgba("#nudge-input")[:, :, 0], nudged)
+    beside = fm.page.evaluate("""() => ['#nudge-input', '#nudge button[data-dir="left"]'].map(
+      (s) => { const r = document.querySelector(s).getBoundingClientRect();
+               return r.top >= 0 && r.bottom <= innerHeight; })""")
+    assert beside == [True, True]
     after = fm.api.featuremaps(pixels_body(nudged), "application/json")
     for net in ("max", "avg"):
         assert fm.prediction(net).startswith(f"predicts {after['models'][net]['prediction']}")
