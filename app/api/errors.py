@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.ml.errors import InputError
 from app.ml.names import brief
@@ -88,8 +89,32 @@ def error_response(exc: Exception) -> JSONResponse | None:
     return None
 
 
+def trailing_slash(path: str) -> str:
+    """The 404's words for a route's address given with a trailing slash."""
+    return f"no route at {brief(path)}: the address has no trailing slash, {path.rstrip('/')}"
+
+
+def _route_without_slash(app: FastAPI, request: Request) -> bool:
+    """Whether the request's path, its trailing slashes taken off, is one of the app's
+    routes (for any method: the route's own 405 comes once the address is right)."""
+    path = request.scope["path"]
+    if len(path) < 2 or not path.endswith("/"):
+        return False
+    # an HTTP scope: the live channel's catch-all socket route matches no such scope
+    bare = {**request.scope, "path": path.rstrip("/") or "/"}
+    return any(route.matches(bare)[0] != Match.NONE for route in app.router.routes)
+
+
 def install(app: FastAPI) -> None:
+    """The app's answers to errors. Its routes are not redirected to from an address with a
+    trailing slash (FastAPI's default, a 307): a POST's client sent its body twice, or, as
+    curl does without -L, got an empty answer; a 404 names the address instead."""
+    app.router.redirect_slashes = False
+
     async def _known(request: Request, exc: Exception) -> JSONResponse:
+        if (isinstance(exc, StarletteHTTPException) and exc.status_code == 404
+                and _route_without_slash(app, request)):
+            return JSONResponse({"detail": trailing_slash(request.url.path)}, status_code=404)
         response = error_response(exc)
         assert response is not None, exc  # registered for KNOWN_ERRORS only
         return response
