@@ -72,6 +72,7 @@ def test_the_sign_test_is_exact_and_two_sided() -> None:
         0.025896, abs=1e-6)
     assert evaluate.sign_test(0, 0) == evaluate.sign_test(5, 5) == 1.0
     assert evaluate.sign_test(5, 0) == 2 / 32
+    assert evaluate.sign_test(4_800, 5_000) == pytest.approx(0.0444, abs=1e-4)  # in a moment
 
 
 def test_paired_counts_the_digits_only_one_network_gets_right() -> None:
@@ -87,3 +88,6 @@ def test_paired_counts_the_digits_only_one_network_gets_right() -> None:
         "max against avg: test 2 to 1 (p = 1.00), validation 1 to 1 (p = 1.00), "
         "both 3 to 2 (p = 1.00)"]
     assert evaluate.paired(rows, base="blurmax") == []
+    for r in rows:  # one set alone: no "both"
+        del r.right["valid"]
+    assert evaluate.paired(rows)[1] == "max against avg: test 2 to 1 (p = 1.00)"
