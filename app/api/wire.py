@@ -70,11 +70,15 @@ def _floats(arr: np.ndarray) -> list[float]:
     return floats
 
 
+def significant(value: float) -> float:
+    """A probability as JSON writes it: to 7 significant digits, about float32's own. To 7
+    decimal places, a digit's unlikely classes were written as 0 (their log -inf), where the
+    binary format carries 3.7e-11 (found by an API review)."""
+    return float(f"{value:.7g}")
+
+
 def _probabilities(arr: np.ndarray) -> list[float]:
-    """To 7 significant digits, about float32's own: to 7 decimal places, a digit's unlikely
-    classes were written as 0 (their log -inf), where the binary format carries 3.7e-11
-    (found by an API review)."""
-    return [float(f"{p:.7g}") for p in arr.tolist()]
+    return [significant(p) for p in arr.tolist()]
 
 
 def to_json_dict(result: FeatureMaps,

@@ -48,3 +48,11 @@ def test_a_string_that_looks_like_a_placeholder_is_left_alone(
     body = wire.to_json(result)
     assert body == json.dumps(with_decoy(result), separators=(",", ":")).encode()
     assert json.loads(body)["note"] == 'a "\x000\x00" and "\x001\x00'
+
+
+def test_probabilities_are_written_to_7_significant_digits() -> None:
+    """Found by an API review: to 7 decimal places an unlikely class was written as 0 (its
+    log -inf) in /featuremaps and /shifts, where the binary format carries 3.7e-11."""
+    assert wire.significant(3.7e-11) == 3.7e-11
+    assert wire.significant(float(np.float32(0.9999781))) == 0.9999781
+    assert wire.significant(float(np.float32(1e-7) / 3)) == 3.333333e-08

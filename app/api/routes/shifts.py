@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api import wire
@@ -38,6 +39,10 @@ def _rounded(value: Any) -> Any:
     return None if value is None else round(value, 6)
 
 
+def _significant(grid: np.ndarray) -> list[list[float]]:
+    return [[wire.significant(p) for p in row] for row in grid.tolist()]
+
+
 def to_dict(result: ShiftResult) -> dict[str, Any]:
     return {
         "input": wire.input_dict(result.input, "uint8"),
@@ -45,12 +50,12 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
         "models": {
             net.variant: {
                 "prediction": net.prediction,
-                "probability": round(net.probability, 7),
+                "probability": wire.significant(net.probability),
                 "consistency": net.consistency,
                 "grid": {
                     "prediction": net.classes.tolist(),
-                    "probability": net.top.round(6).tolist(),
-                    "reference": net.reference.round(6).tolist(),
+                    "probability": _significant(net.top),
+                    "reference": _significant(net.reference),
                 },
                 "layers": [
                     {"name": layer.name, "jump": layer.jump,
