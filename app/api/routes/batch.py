@@ -62,7 +62,8 @@ def not_arrays(kind: str) -> str:
 def _says_not_arrays(kind: str) -> bool:
     """A JSON, image or text Content-Type: a body meant for another route. Any other is read
     by its signature (curl --data-binary sends a form's type, Python's urllib one too)."""
-    return kind == "application/json" or kind.startswith(("image/", "text/"))
+    json = kind == "application/json" or kind.endswith("+json")
+    return json or kind.startswith(("image/", "text/"))
 
 
 BATCH_DOC = (
