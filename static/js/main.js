@@ -67,6 +67,7 @@ class App {
         // a phone's panel spans the page: the map tapped stays in view above it
         this.#uncover(canvas);
       },
+      onRelayout: () => this.#hover(this.hover),
     });
     // Tab on with a channel enlarged: whatever it covers that takes the focus is uncovered
     // (the maps, and, found by a review, the shift lab's grids and the predictions' numbers)

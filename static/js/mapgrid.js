@@ -55,13 +55,15 @@ export class MapGrid {
   /**
    * `nets`: the /api/v1/models entries of the networks shown; `onHover(hit|null)` and
    * `onOpen(hit)` receive {net, layer, channel, row, col} (row/col absent when opened
-   * from the keyboard).
+   * from the keyboard); `onRelayout()` is called once the grids are laid out anew, for the
+   * marks placed on them to be placed again.
    */
-  constructor(root, nets, { onHover, onOpen }) {
+  constructor(root, nets, { onHover, onOpen, onRelayout }) {
     this.root = root;
     this.nets = nets;
     this.onHover = onHover;
     this.onOpen = onOpen;
+    this.onRelayout = onRelayout;
     this.#build();
     // a window resized across a phone's width (or a phone turned) lays the grids out again,
     // as page.css does the rest of the page
@@ -129,15 +131,16 @@ export class MapGrid {
   }
 
   /** Lay every grid out for the screen's width now. Each cell keeps its layout object (the
-   * listeners read it), changed in place; a hover's marks go, the keyboard's choice moves to
-   * its channel's new place, and the last maps are painted again. */
+   * listeners read it), changed in place; the keyboard's choice moves to its channel's new
+   * place, the last maps are painted again, and the traced unit's marks with them (found by
+   * a review: a phone turned with a channel enlarged lost the trace of its unit). */
   #relayout() {
-    this.onHover(null);
     for (const cell of this.#cells.values()) {
       Object.assign(cell.layout, MapGrid.#lay(cell.canvas, cell.shape, this.#phone.matches));
       cell.refresh();
     }
     if (this.#last) this.paint(...this.#last);
+    this.onRelayout();
   }
 
   /** A layer canvas's accessible name; `chosen`: the channel the arrow keys picked, if any. */
@@ -214,8 +217,10 @@ export class MapGrid {
     // follows it, so that focus comes back to the channel last shown (inspector.js)
     canvas.addEventListener('fm:chosen', (e) => choose(e.detail));
     canvas.addEventListener('blur', () => { mark.hidden = true; });
-    // the layout changed: the keyboard's mark goes where its channel now is
+    // the layout changed: the keyboard's mark goes where its channel now is, and a click
+    // before the pointer moves again is read where it lands, not where it last moved
     return () => {
+      last = null;
       if (chosen !== null) place();
     };
   }
