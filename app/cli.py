@@ -352,17 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="measure every shipped variant on the MNIST test set",
-                       description="Measure every shipped variant on the MNIST test set and "
-                                   "compare with its model card. Exit status 1 when a card "
-                                   "disagrees with the measurement by more than --tolerance "
-                                   "test images.")
+    p = sub.add_parser("evaluate", help="measure every shipped variant on MNIST's test and "
+                                        "validation sets",
+                       description="Measure every shipped variant on MNIST's test and "
+                                   "validation sets, compare with its model card, and count "
+                                   "the digits only max or only another variant gets right. "
+                                   "Exit status 1 when a card disagrees with the measurement "
+                                   "by more than --tolerance images.")
     p.add_argument("--shifts", action="store_true",
                    help="also measure shift consistency and accuracy under diagonal shifts")
     p.add_argument("--seed", type=_seed, default=0,
                    help="seed of the random shifts, a signed 64-bit integer (default 0)")
     p.add_argument("--tolerance", type=_non_negative, default=2,
-                   help="test images a card may differ by before it counts as a mismatch "
+                   help="images a card may differ by before it counts as a mismatch "
                         "(default 2)")
     p.add_argument("--out", type=Path,
                    help="with --shifts: where to save the shift curve data "

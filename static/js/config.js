@@ -45,6 +45,7 @@ export const UI = Object.freeze({
       + 'Conv maps come after ReLU: 0 means no response.',
   }),
   articleDense: 512, // the article's hypothetical Dense layer on the un-pooled maps
+  articleMillions: '15.8M', // what the article writes for that layer's parameters
   // a network the shift lab runs beside the two shown, in plain words (else its title and
   // downsampling from /api/v1/models)
   plain: Object.freeze({

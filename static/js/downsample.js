@@ -90,7 +90,8 @@ function learnedShifts(models) {
     + `random by up to ${upTo}${compared}.`;
 }
 
-export function renderDownsample(root, models) {
+/** `shown`: the names of the networks whose maps the page shows. */
+export function renderDownsample(root, models, shown = []) {
   const names = [];
   for (const m of models) for (const l of m.layers) if (!names.includes(l.name)) names.push(l.name);
   const head = el('tr', {}, el('th', { scope: 'col' }, el('span', { class: 'visually-hidden', text: 'measure' })), ...models.map((m) => el('th', { scope: 'col', dataset: { variant: m.name } }, el('strong', { text: m.name }), el('br'), m.title)));
@@ -151,14 +152,15 @@ export function renderDownsample(root, models) {
         fact('values', thousands(values)), ' values per image ', source(`${origin} output shape`)),
       el('li', {}, `a Dense(${dense}) on that, the article's example (these networks use Dense(${dense1.units})), would need `,
         fact('weights', `${thousands(values)} x ${dense} + ${dense} = ${thousands(weights)}`),
-        ' parameters, about ', fact('millions', `${millions}M`), ` (the article: ${(Math.floor(weights / 1e5) / 10).toFixed(1)}M) `, source(`${dense} weights per value, plus ${dense} biases`))),
+        ' parameters, about ', fact('millions', `${millions}M`), ` (the article: ${UI.articleMillions}) `, source(`${dense} weights per value, plus ${dense} biases`))),
     verdict,
     el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} `
       + `pixels, nearly the whole 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
       + `${thousands(pooledValues)} values to ${dense1.name}: ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `
       + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.`),
-    // found by a teacher's review: the page never gave the article's reason for max
-    el('p', { id: 'why-max' }, 'Why the article prefers max to the mean: a map records where its pattern is present, '
+    // found by a teacher's review: the page never gave the article's reason for max; it
+    // points at max's and avg's maps, so only where both are shown
+    ['max', 'avg'].every((n) => shown.includes(n)) && el('p', { id: 'why-max' }, 'Why the article prefers max to the mean: a map records where its pattern is present, '
       + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
       + 'weaker units around it. The ranges under the maps show it once there is ink: max\'s pool1 tops out at exactly conv1\'s highest '
       + 'value, avg\'s pool1 lower. Whether that makes max more accurate, these networks cannot tell (the table above).'));

@@ -59,6 +59,8 @@ class App {
       if (hadFocus) document.querySelector('main').focus({ preventScroll: true });
     });
     this.input = byId('input28');
+    // the same input beside the nudge buttons
+    this.inputViews = [this.input, byId('nudge-input')];
     this.grid = new MapGrid(byId('maps'), this.shown, {
       onHover: (hit) => this.#hover(hit),
       onOpen: (hit) => {
@@ -114,7 +116,7 @@ class App {
       this.shiftModels, layers, colors, { shown: this.models, infos });
     App.#sameStart(this.shown);
     const rank = (m) => (UI.variants.includes(m.name) ? UI.variants.indexOf(m.name) : UI.variants.length);
-    renderDownsample(byId('downsample'), [...catalogue.models].sort((a, b) => rank(a) - rank(b)));
+    renderDownsample(byId('downsample'), [...catalogue.models].sort((a, b) => rank(a) - rank(b)), this.shown.map((m) => m.name));
     renderSummary(byId('summary'), this.shown);
     byId('device').textContent = catalogue.device;
 
@@ -436,8 +438,7 @@ class App {
   // --- views ---------------------------------------------------------------------------------
   #paint(result) {
     this.grid.paint(result, this.lut, this.norm);
-    paintGray(this.input, result.input);
-    paintGray(byId('nudge-input'), result.input);
+    for (const view of this.inputViews) paintGray(view, result.input);
     this.input.dataset.painted = 'true';
     this.predictions.show(result);
     this.predictions.writeBrief(byId('pad-pred'), result); // shown in one column only
@@ -540,8 +541,7 @@ class App {
     this.current = null;
     this.#shifts = null;
     this.grid.clear();
-    paintGray(this.input, null);
-    paintGray(byId('nudge-input'), null);
+    for (const view of this.inputViews) paintGray(view, null);
     delete this.input.dataset.painted;
     this.predictions.clear();
     this.lab.clear();
