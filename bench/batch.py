@@ -5,8 +5,8 @@ Side by side, each in a fresh process (the allocator setting is per process and 
 undone): how `featuremaps extract` runs on a CPU (256 images per batch, freed memory kept,
 app/ml/device.py keep_freed_memory), the same without keeping freed memory (what the
 server's batch endpoint does), and the earlier default of 1,024 images per batch. Then
-`featuremaps evaluate` (every shipped network on the 10,000 test images, no shifts) with
-and without freed memory kept, also each in a fresh process.
+`featuremaps evaluate` (every shipped network on the 10,000 test and the 10,000 validation
+images, no shifts) with and without freed memory kept, also each in a fresh process.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def run_evaluate() -> list[dict[str, object]]:
 
 def report_evaluate(rows: list[dict[str, object]]) -> str:
     kept, default = rows
-    return (f"featuremaps evaluate ({kept['networks']} networks x 10,000 test images): "
+    return (f"featuremaps evaluate ({kept['networks']} networks x 10,000 test and 10,000 "
+            "validation images): "
             f"{kept['seconds']:.1f} s with freed memory kept (as the CLI runs it), "
             f"{default['seconds']:.1f} s with glibc's default")
 
