@@ -8,7 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -94,26 +95,33 @@ def trailing_slash(path: str) -> str:
     return f"no route at {brief(path)}: the address has no trailing slash, {path.rstrip('/')}"
 
 
-def _route_without_slash(app: FastAPI, request: Request) -> bool:
-    """Whether the request's path, its trailing slashes taken off, is one of the app's
-    routes (for any method: the route's own 405 comes once the address is right)."""
+def _without_slash(app: FastAPI, request: Request) -> dict[str, Any] | None:
+    """The request's scope with its path's trailing slashes taken off, where that path is
+    one of the app's routes (for any method: the route's own 405 comes once the address is
+    right); else None."""
     path = request.scope["path"]
     if len(path) < 2 or not path.endswith("/"):
-        return False
+        return None
     # an HTTP scope: the live channel's catch-all socket route matches no such scope
     bare = {**request.scope, "path": path.rstrip("/") or "/"}
-    return any(route.matches(bare)[0] != Match.NONE for route in app.router.routes)
+    found = any(route.matches(bare)[0] != Match.NONE for route in app.router.routes)
+    return bare if found else None
 
 
 def install(app: FastAPI) -> None:
-    """The app's answers to errors. Its routes are not redirected to from an address with a
-    trailing slash (FastAPI's default, a 307): a POST's client sent its body twice, or, as
-    curl does without -L, got an empty answer; a 404 names the address instead."""
+    """The app's answers to errors. A route's address with a trailing slash: a GET or HEAD
+    is redirected to the address without it (FastAPI's 307, which a browser follows); any
+    other method gets a 404 that names the address, where the redirect made a POST's client
+    send its body twice, or, as curl does without -L, left it an empty answer."""
     app.router.redirect_slashes = False
 
-    async def _known(request: Request, exc: Exception) -> JSONResponse:
-        if (isinstance(exc, StarletteHTTPException) and exc.status_code == 404
-                and _route_without_slash(app, request)):
+    async def _known(request: Request, exc: Exception) -> Response:
+        bare = None
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 404:
+            bare = _without_slash(app, request)
+        if bare is not None and request.method in ("GET", "HEAD"):
+            return RedirectResponse(str(URL(scope=bare)), status_code=307)
+        if bare is not None:
             return JSONResponse({"detail": trailing_slash(request.url.path)}, status_code=404)
         response = error_response(exc)
         assert response is not None, exc  # registered for KNOWN_ERRORS only

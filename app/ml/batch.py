@@ -32,7 +32,7 @@ from app.ml.pack import Layout, pack_on_device, pack_on_host
 
 # the shapes a batch of images may have besides (N, 28, 28): one image, PyTorch's layout and
 # Keras's (channels last, as the article's model and x_train[..., None] have it)
-SHAPES = "(N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1)"
+SHAPES = "(N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) for one image"
 
 
 def _is_images(shape: tuple[int, ...]) -> bool:

@@ -114,9 +114,11 @@ def npz(**arrays: np.ndarray) -> bytes:
 
 @pytest.mark.parametrize(("body", "status", "detail"), [
     (npy(np.zeros((2, 28, 27), np.uint8)), 422,
-     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1); got (2, 28, 27)"),
+     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) for "
+     "one image; got (2, 28, 27)"),
     (npy(np.zeros((2, 28, 28, 3), np.uint8)), 422,
-     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1); got (2, 28, 28, 3)"),
+     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) for "
+     "one image; got (2, 28, 28, 3)"),
     (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
     (npy(np.full((1, 28, 28), 2.0)), 422,
      "float images must lie in 0..1; found 2.0..2.0 (send integers, as uint8, for 0..255)"),

@@ -269,7 +269,7 @@ def test_filters_of_what_has_none_are_a_404(client: TestClient, path: str,
 
 @pytest.mark.parametrize("method, path", [
     ("POST", "/api/v1/featuremaps/"), ("POST", "/api/v1/featuremaps/batch/"),
-    ("POST", "/api/v1/shifts//"), ("GET", "/api/v1/models/"), ("GET", "/healthz/")])
+    ("POST", "/api/v1/shifts//"), ("PUT", "/api/v1/models/")])
 def test_a_routes_address_with_a_trailing_slash_is_a_404_that_names_it(
         client: TestClient, method: str, path: str) -> None:
     """Found by an API review: FastAPI redirected such an address with a 307, so a POST's
@@ -277,5 +277,17 @@ def test_a_routes_address_with_a_trailing_slash_is_a_404_that_names_it(
     r = client.request(method, path, content=b"{}", follow_redirects=False)
     assert (r.status_code, r.json()) == (404, {"detail": (
         f"no route at '{path}': the address has no trailing slash, {path.rstrip('/')}")})
-    other = client.get("/api/v1/nope/", follow_redirects=False)  # no route either way
+    other = client.post("/api/v1/nope/", follow_redirects=False)  # no route either way
     assert (other.status_code, other.json()) == (404, {"detail": "Not Found"})
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_get_of_a_routes_address_with_a_trailing_slash_is_redirected(
+        client: TestClient, method: str) -> None:
+    """A browser following a link to /docs/ gets the page, as from FastAPI's own redirect
+    (a GET has no body to send twice); the query is kept."""
+    for path, to in (("/docs/", "/docs"), ("/api/v1/models/?x=1", "/api/v1/models?x=1"),
+                     ("/healthz//", "/healthz")):
+        r = client.request(method, path, follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (307, f"http://testserver{to}")
+    assert client.get("/api/v1/nope/", follow_redirects=False).status_code == 404
