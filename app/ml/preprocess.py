@@ -3,8 +3,7 @@
 Like MNIST: light ink on dark; crop to the ink's bounding box; scale the longer side to
 20 px keeping the aspect ratio, with anti-aliasing; paste into 28x28 so that the centre of
 mass lands where MNIST's digits have theirs, (14, 14). Dark-on-light images are inverted
-first. An empty drawing is
-valid and gives all zeros.
+first, and the paper's own level taken off. An empty drawing is valid and gives all zeros.
 """
 
 from __future__ import annotations
