@@ -77,7 +77,8 @@ def significant(value: float) -> float:
     return float(f"{value:.7g}")
 
 
-def _probabilities(arr: np.ndarray) -> list[float]:
+def probabilities(arr: np.ndarray) -> list[float]:
+    """A 1-D array of probabilities, each as `significant` writes it."""
     return [significant(p) for p in arr.tolist()]
 
 
@@ -89,7 +90,7 @@ def to_json_dict(result: FeatureMaps,
     for net in result.nets:
         models[net.variant] = {
             "prediction": net.prediction,
-            "probabilities": _probabilities(net.probabilities),
+            "probabilities": probabilities(net.probabilities),
             "layers": [
                 {"name": layer.name, "kind": layer.kind, "shape": list(layer.shape),
                  "encoding": layer.encoding, "low": _floats(layer.low),

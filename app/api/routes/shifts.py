@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api import wire
@@ -39,10 +38,6 @@ def _rounded(value: Any) -> Any:
     return None if value is None else round(value, 6)
 
 
-def _significant(grid: np.ndarray) -> list[list[float]]:
-    return [[wire.significant(p) for p in row] for row in grid.tolist()]
-
-
 def to_dict(result: ShiftResult) -> dict[str, Any]:
     return {
         "input": wire.input_dict(result.input, "uint8"),
@@ -54,8 +49,8 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
                 "consistency": net.consistency,
                 "grid": {
                     "prediction": net.classes.tolist(),
-                    "probability": _significant(net.top),
-                    "reference": _significant(net.reference),
+                    "probability": [wire.probabilities(row) for row in net.top],
+                    "reference": [wire.probabilities(row) for row in net.reference],
                 },
                 "layers": [
                     {"name": layer.name, "jump": layer.jump,
