@@ -9,7 +9,7 @@ import { paintLayer } from './paint.js';
 import { convParts, layerRange, ROUNDING, valueAt } from './wire.js';
 
 // the [ and ] keys were named only in the step buttons' accessible names
-const VALUE_HINT = window.matchMedia('(hover: hover)').matches
+const VALUE_HINT = window.matchMedia(UI.hover).matches
   ? 'Hover the map, or focus it and use the arrow keys, to read values; [ and ] step through the channels.'
   : 'Tap the map to read a value; the buttons below step through the channels.';
 const EMPTY_HINT = 'Draw a digit, or pick one, to fill this channel.';

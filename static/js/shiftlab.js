@@ -33,7 +33,7 @@ function context(canvas) {
 }
 
 // a touch screen cannot hover, and has no arrow keys (found by a review: it was told both)
-const IDLE_READOUT = window.matchMedia('(hover: hover)').matches
+const IDLE_READOUT = window.matchMedia(UI.hover).matches
   ? 'Hover or tap a cell, or focus the grid and use the arrow keys.'
   : 'Tap a cell to read it.';
 
