@@ -30,21 +30,28 @@ from app.ml.names import brief, brief_list
 from app.ml.nets import Net
 from app.ml.pack import Layout, pack_on_device, pack_on_host
 
-# the shapes a batch of images may have besides (N, 28, 28): one image, PyTorch's layout and
-# Keras's (channels last, as the article's model and x_train[..., None] have it)
-SHAPES = "(N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) for one image"
+# the shapes a batch of images may have besides (N, 28, 28): PyTorch's layout and Keras's
+# (channels last, as the article's model and x_train[..., None] have it), and one image
+# alone, without a channel axis or with Keras's (x_train[0] of a channels-last set)
+SHAPES = ("(N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or (28, 28, 1) for one "
+          "image")
 
 
-def _is_images(shape: tuple[int, ...]) -> bool:
-    return shape == (28, 28) or (len(shape) == 3 and shape[1:] == (28, 28)) or (
-        len(shape) == 4 and shape[1:] in ((1, 28, 28), (28, 28, 1)))
+def _count(shape: tuple[int, ...]) -> int | None:
+    """How many images an array of `shape` holds; None if it is not one of SHAPES."""
+    if shape in ((28, 28), (28, 28, 1)):
+        return 1
+    if (len(shape) == 3 and shape[1:] == (28, 28)) or (
+            len(shape) == 4 and shape[1:] in ((1, 28, 28), (28, 28, 1))):
+        return int(shape[0])
+    return None
 
 
 def images_from_array(arr: np.ndarray) -> np.ndarray:
     """(N, 28, 28) integers (levels 0..255, as uint8) or floats (0..1) -> (N, 28, 28) uint8
     or float32, checked. Any integer type counts as levels: an array built from Python ints
     is int64, and holds what a uint8 image would."""
-    if not _is_images(arr.shape):
+    if _count(arr.shape) is None:
         raise InvalidPixels(f"images must have shape {SHAPES}; got {tuple(arr.shape)}")
     arr = arr.reshape(-1, 28, 28)  # a view: one image, or a channel axis of 1 dropped
     if arr.shape[0] == 0:
@@ -199,9 +206,8 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
                     check: Callable[[int], None] | None) -> np.ndarray:
     """Read one .npy from `stream` (`size` bytes), its header checked before any allocation:
-    a number dtype, shape (N, 28, 28) (or (28, 28), (N, 1, 28, 28), (N, 28, 28, 1)),
-    N <= max_images, and
-    exactly as many data bytes as the header declares."""
+    a number dtype, one of SHAPES, N <= max_images, and exactly as many data bytes as the
+    header declares."""
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -227,9 +233,9 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
         raise InvalidPixels(f"images must be uint8 (0..255) or float (0..1); got {dtype}")
     if dtype.itemsize > 8:  # long double ('<f16'): its layout differs between platforms
         raise InvalidPixels(f"float images must be float16, float32 or float64; got {dtype}")
-    if not _is_images(tuple(shape)):
+    n = _count(tuple(shape))
+    if n is None:
         raise InvalidPixels(f"images must have shape {SHAPES}; got {tuple(shape)}")
-    n = 1 if len(shape) == 2 else int(shape[0])
     if n > max_images:
         raise ImageTooLarge(f"{n:,} images; the limit is {max_images:,} per request "
                             "(FEATUREMAPS_MAX_BATCH_IMAGES)")

@@ -72,6 +72,23 @@ def test_pytorch_and_keras_layouts_give_the_same_maps(client: TestClient) -> Non
             np.testing.assert_array_equal(z[name], plain[name])
 
 
+def test_one_image_alone_or_channels_last_is_a_batch_of_one(client: TestClient) -> None:
+    """One image as (28, 28), or as (28, 28, 1) as x_train[0] of a Keras set is (refused
+    until a review found it), answers what the (1, 28, 28) batch of it does. (A batch of
+    three differs in the last bit of a few units: the convolution sums in another order.)"""
+    image = np.zeros((28, 28), np.uint8)
+    image[4:24, 13:15] = 255
+    batch = np.load(io.BytesIO(client.post("/api/v1/featuremaps/batch?layers=pool2",
+                                           content=npy(image[None])).content))
+    assert batch["max/pool2"].shape == (1, 64, 5, 5)
+    for one in (image, image[..., None]):
+        z = np.load(io.BytesIO(client.post("/api/v1/featuremaps/batch?layers=pool2",
+                                           content=npy(one)).content))
+        assert sorted(z.files) == sorted(batch.files)
+        for name in batch.files:
+            np.testing.assert_array_equal(z[name], batch[name])
+
+
 def test_an_answer_too_large_is_refused_from_the_header_before_inflating(
         client: TestClient) -> None:
     """Found by a review: 40,000 compressed images (a 40 kB .npz) were inflated and copied,
@@ -114,11 +131,11 @@ def npz(**arrays: np.ndarray) -> bytes:
 
 @pytest.mark.parametrize(("body", "status", "detail"), [
     (npy(np.zeros((2, 28, 27), np.uint8)), 422,
-     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) for "
-     "one image; got (2, 28, 27)"),
+     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
+     "(28, 28, 1) for one image; got (2, 28, 27)"),
     (npy(np.zeros((2, 28, 28, 3), np.uint8)), 422,
-     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) for "
-     "one image; got (2, 28, 28, 3)"),
+     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
+     "(28, 28, 1) for one image; got (2, 28, 28, 3)"),
     (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
     (npy(np.full((1, 28, 28), 2.0)), 422,
      "float images must lie in 0..1; found 2.0..2.0 (send integers, as uint8, for 0..255)"),

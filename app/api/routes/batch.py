@@ -23,10 +23,10 @@ from app.ml.pack import Layout
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 QUERY = ("models", "layers")
 
-IMAGES = ("an .npy of shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) for "
-          "one image (integers 0..255, e.g. uint8, or floats 0..1), or an .npz holding it as "
-          "'images' (np.savez: stored or deflated), as the raw body or as a multipart field "
-          "'file'. Images are used as they are (no preprocessing)")
+IMAGES = ("an .npy of shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
+          "(28, 28, 1) for one image (integers 0..255, e.g. uint8, or floats 0..1), or an .npz "
+          "holding it as 'images' (np.savez: stored or deflated), as the raw body or as a "
+          "multipart field 'file'. Images are used as they are (no preprocessing)")
 BATCH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
