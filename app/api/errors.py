@@ -48,8 +48,11 @@ NAME_LISTS = {"models": "max,avg", "layers": "conv1,pool2"}
 def _message(err: dict[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     if err.get("type") == "string_pattern_mismatch" and loc[-1:] and loc[-1] in NAME_LISTS:
+        got = str(err.get("input"))
+        # max+avg, typed into an address, arrives as 'max avg': say where the space came from
+        plus = " (a + in an address reads as a space)" if " " in got else ""
         return (f"expected comma-separated names in lower case, without spaces, such as "
-                f"{NAME_LISTS[str(loc[-1])]}; got {brief(str(err.get('input')))}")
+                f"{NAME_LISTS[str(loc[-1])]}; got {brief(got)}{plus}")
     if err.get("type") == "value_error" and "error" in err.get("ctx", {}):
         return str(err["ctx"]["error"])  # our own sentence, without pydantic's "Value error, "
     return str(err.get("msg", "invalid"))
