@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -49,8 +50,9 @@ def _message(err: dict[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     if err.get("type") == "string_pattern_mismatch" and loc[-1:] and loc[-1] in NAME_LISTS:
         got = str(err.get("input"))
-        # max+avg, typed into an address, arrives as 'max avg': say where the space came from
-        plus = " (a + in an address reads as a space)" if " " in got else ""
+        # max+avg, typed into an address, arrives as 'max avg': say where the space between
+        # two names came from ('max, avg' is a space the client wrote)
+        plus = " (a + in an address reads as a space)" if re.search(r"\w \w", got) else ""
         return (f"expected comma-separated names in lower case, without spaces, such as "
                 f"{NAME_LISTS[str(loc[-1])]}; got {brief(got)}{plus}")
     if err.get("type") == "value_error" and "error" in err.get("ctx", {}):
@@ -94,8 +96,10 @@ def error_response(exc: Exception) -> JSONResponse | None:
 
 
 def trailing_slash(path: str) -> str:
-    """The 404's words for a route's address given with a trailing slash."""
-    return f"no route at {brief(path)}: the address has no trailing slash, {path.rstrip('/')}"
+    """The 404's words for a route's address given with a trailing slash. They do not spell
+    the address out: behind a proxy that takes a path prefix off, the path seen here lacks
+    it, and the client would be sent to the wrong place."""
+    return f"no route at {brief(path)}: the address has no trailing slash; send it without"
 
 
 def _without_slash(app: FastAPI, request: Request) -> dict[str, Any] | None:

@@ -442,8 +442,8 @@ def test_a_trailing_slash_is_named_under_the_batch_upload_limit(client: TestClie
     assert len(body) > 3_000_000
     r = client.post("/api/v1/featuremaps/batch/", content=body, follow_redirects=False)
     assert (r.status_code, r.json()) == (404, {"detail": (
-        "no route at '/api/v1/featuremaps/batch/': the address has no trailing slash, "
-        "/api/v1/featuremaps/batch")})
+        "no route at '/api/v1/featuremaps/batch/': the address has no trailing slash; send it "
+        "without")})
 
 
 @pytest.mark.parametrize("version", [b"\x02\x00", b"\x03\x00"])
