@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from app.ml import files, registry, shifts
@@ -57,6 +58,11 @@ def _predictor(net: torch.nn.Module) -> shifts.Predict:
         return torch.cat(out)
 
     return predict
+
+
+def predictions(net: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+    """Each image's answer, as `evaluate` measures it: uint8 (N, 28, 28) in, (N,) out."""
+    return _predictor(net)(to_tensor(images)).numpy()
 
 
 def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,

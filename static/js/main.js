@@ -9,6 +9,7 @@
 import { ApiError, LiveChannel, fetchFilters, fetchModels, postFeaturemaps, postShifts } from './api.js';
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
+import { DisagreeList } from './disagree.js';
 import { stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { Inspector } from './inspector.js';
@@ -161,7 +162,14 @@ class App {
       e.target.value = '';
     });
     for (const button of document.querySelectorAll('button[data-digit]')) {
-      button.addEventListener('click', () => this.pickDigit(Number(button.dataset.digit)));
+      const index = Number(button.dataset.digit);
+      button.addEventListener('click', () => this.pickDigit(this.config.digits.find((d) => d.index === index)));
+    }
+    if (this.config.disagree) {
+      this.disagree = new DisagreeList(byId('disagree'), this.config.disagree, (digit) => {
+        this.pickDigit(digit);
+        byId('maps-h').scrollIntoView({ block: 'start' }); // the list is far below the maps
+      });
     }
     byId('legend-text').textContent = UI.legend[this.norm]; // its words live in config.js alone
     for (const input of document.querySelectorAll('input[name="norm"]')) {
@@ -292,14 +300,13 @@ class App {
   }
 
   /**
-   * Start from one of the real MNIST test digits shipped with the page (`index`: its place
-   * in MNIST's test set), sent as its pixels from the config (JSON, used as they are): sent
-   * as an image, it is prepared again like a drawing, which crops faint pixels off 2 of the
-   * 10 (and, when the server centred on 13.5, moved 7 by a pixel and changed what the
-   * networks answered: max's 82.6% for #18 read 98.6%).
+   * Start from a real MNIST test digit shipped with the page ({index, label, pixels}:
+   * `index` its place in MNIST's test set; one of the config's samples, or of the digits max
+   * and avg answer differently), sent as its pixels (JSON, used as they are): sent as an image, it is prepared again like a drawing, which crops faint
+   * pixels off 2 of the 10 samples (and, when the server centred on 13.5, moved 7 by a pixel
+   * and changed what the networks answered: max's 82.6% for #18 read 98.6%).
    */
-  pickDigit(index) {
-    const { label, pixels } = this.config.digits.find((d) => d.index === index);
+  pickDigit({ index, label, pixels }) {
     const grey = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
     // what the networks should say: MNIST's own label, to hold their predictions against
     this.load(pixelsJson(grey), 'application/json', `the sample ${label}`,

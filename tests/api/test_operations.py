@@ -73,6 +73,33 @@ def test_the_page_carries_each_samples_pixels_and_leaves_out_a_stray_file(
     np.testing.assert_array_equal(sent, stored)
 
 
+def test_the_page_offers_the_digits_max_and_avg_answer_differently(client: TestClient) -> None:
+    """The page's config names the file and its counts; the file's digits, run by the
+    server, get the answers it records (one batch: 51 images)."""
+    html = client.get("/").text
+    config = json.loads(re.search(r'id="config">(.*?)</script>', html, re.S)[1])  # type: ignore[index]
+    offer = config["disagree"]
+    assert offer == {"src": "static/digits/max-avg.json", "split": "test", "total": 10_000,
+                     "count": 51, "max_only": 31, "avg_only": 15, "neither": 5}
+    assert "The 51 of MNIST's 10,000 test digits that max and avg answer differently" in html
+    digits = client.get("/" + offer["src"]).json()["digits"]
+    images = np.stack([np.frombuffer(base64.b64decode(d["pixels"]), np.uint8).reshape(28, 28)
+                       for d in digits])
+    buf = io.BytesIO()
+    np.save(buf, images)
+    z = np.load(io.BytesIO(client.post("/api/v1/featuremaps/batch?layers=conv3",
+                                       content=buf.getvalue()).content))
+    assert z["max/prediction"].tolist() == [d["max"] for d in digits]
+    assert z["avg/prediction"].tolist() == [d["avg"] for d in digits]
+    assert all(d["max"] != d["avg"] for d in digits)
+
+
+def test_the_page_does_not_offer_them_without_avg(settings: Settings) -> None:
+    with TestClient(create_app(settings.model_copy(update={"models": ["max", "nopool"]}))) as c:
+        html = c.get("/").text
+    assert '"disagree": null' in html and 'id="disagree"' not in html
+
+
 def test_cors_is_off_by_default(client: TestClient) -> None:
     r = client.post("/api/v1/featuremaps", json=PIXELS,
                     headers={"origin": "https://elsewhere.example"})

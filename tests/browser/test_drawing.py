@@ -233,6 +233,29 @@ def test_a_picked_sample_says_its_label_and_is_no_stroke_to_undo(fm: FeatureMaps
     assert fm.page.locator("#picked").inner_text() == ""
 
 
+def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMapsPage) -> None:
+    """Behind the accuracy tables: the 51 test digits the two answer differently, fetched as
+    their disclosure opens, in three groups; one picked is shown as a sample is, and marked."""
+    fm.page.click("#disagree summary")
+    groups = fm.page.locator("#disagree .disagree-group")
+    groups.nth(2).wait_for()
+    assert groups.all_inner_texts() == [
+        "max right, avg wrong: 31", "avg right, max wrong: 15", "neither right: 5"]
+    assert fm.page.locator(".disagree-pick").count() == 51
+    pick = fm.page.locator('.disagree-pick[data-index="359"]')
+    words = pick.get_attribute("aria-label")
+    assert words is not None
+    assert words.startswith("MNIST test digit #359, a 9: max says 9, avg says")
+    fm.after_paint(pick.click, source="upload")
+    assert fm.page.locator("#picked").inner_text() == "MNIST test digit #359: labelled 9."
+    # the page went up to the maps, which show it
+    top = "() => document.getElementById('maps-h').getBoundingClientRect().top"
+    assert -1 < fm.page.evaluate(top) < 60
+    assert fm.prediction("max").startswith("predicts 9 ")
+    assert fm.prediction("avg").split()[1] == words.rsplit(" ", 1)[1]
+    assert pick.get_attribute("data-seen") == ""
+
+
 def test_on_a_phone_picking_a_sample_and_drawing_over_it_move_nothing_below(
         phone: FeatureMapsPage) -> None:
     """Found by a teacher's review: on a phone (one column) the line naming a picked sample

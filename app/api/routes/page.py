@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from PIL import Image
 
 from app.api.deps import EngineDep
 from app.config import PROJECT_ROOT
+from app.ml import disagree
 from app.ml.render import VIRIDIS_STOPS
 
 log = logging.getLogger(__name__)
@@ -49,9 +51,19 @@ def sample_digits() -> list[dict[str, Any]]:
     return sorted(out, key=lambda d: (d["label"], d["index"]))
 
 
+@functools.cache
+def disagreements(weights: tuple[tuple[str, Path], ...]) -> dict[str, Any] | None:
+    """The digits max and avg answer differently, as the page offers them (the file's
+    address, split and counts; the page fetches the digits when they are asked for), or None
+    where they are not offered (app/ml/disagree.py). `weights`: each loaded network's file."""
+    offered = disagree.offer(DIGITS_DIR / disagree.FILE_NAME, dict(weights))
+    return offered and {"src": f"static/digits/{disagree.FILE_NAME}", **offered}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request, engine: EngineDep) -> HTMLResponse:
     digits = sample_digits()
+    offered = disagreements(tuple((v, engine.loaded[v].weights_path) for v in engine.variants))
     config = {
         # relative, as every address on the page: behind a proxy that serves the app under a
         # path of its own (https://host/featuremaps/ -> this server's /), they stay inside it
@@ -60,8 +72,10 @@ async def index(request: Request, engine: EngineDep) -> HTMLResponse:
         "variants": list(engine.variants),
         "colormap": [list(stop) for stop in VIRIDIS_STOPS],
         "digits": digits,
+        "disagree": offered,
     }
     # "</" never reaches the page inside the JSON block, so no string in it can close the tag
     config_json = json.dumps(config).replace("</", "<\\/")
     return templates.TemplateResponse(request, "index.html",
-                                      {"config_json": config_json, "digits": digits})
+                                      {"config_json": config_json, "digits": digits,
+                                       "disagree": offered})

@@ -1,0 +1,75 @@
+"""The MNIST test digits on which max and avg give different answers, shipped with the page
+(static/digits/max-avg.json, written by scripts/make_disagreements.py) so that a user can
+look at the cases behind the accuracy tables: which digits max alone gets right, which avg
+alone, and which neither.
+
+The file names the sha256 of the weights it was measured with; the page offers it only
+where the server runs those very weights (`offer`), as other weights disagree elsewhere."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.ml import registry
+from app.ml.data import Mnist, sha256_file
+from app.ml.evaluate import predictions
+
+log = logging.getLogger(__name__)
+
+PAIR = ("max", "avg")
+FILE_NAME = "max-avg.json"
+
+
+def build(models_dir: Path, mnist: Mnist, split: str = "test") -> dict[str, Any]:
+    """Every digit of `split` that the two networks of PAIR answer differently, in MNIST's
+    order: its index, label, both answers and its 28x28 grey levels (base64)."""
+    images, labels = mnist.images(split), mnist.labels(split)
+    answers = {v: predictions(registry.load(models_dir, v).net, images) for v in PAIR}
+    first, second = (answers[v] for v in PAIR)
+    return {
+        "split": split,
+        "total": len(labels),
+        "weights_sha256": {v: sha256_file(registry.weights_path(models_dir, v)) for v in PAIR},
+        "digits": [
+            {"index": int(i), "label": int(labels[i]),
+             **{v: int(answers[v][i]) for v in PAIR},
+             "pixels": base64.b64encode(images[i].tobytes()).decode()}
+            for i in np.flatnonzero(first != second)],
+    }
+
+
+def counts(record: dict[str, Any]) -> dict[str, int]:
+    """How many of the record's digits each network alone gets right, and neither."""
+    first, second = PAIR
+    out = {f"{first}_only": 0, f"{second}_only": 0, "neither": 0}
+    for d in record["digits"]:
+        key = (f"{first}_only" if d[first] == d["label"] else
+               f"{second}_only" if d[second] == d["label"] else "neither")
+        out[key] += 1
+    return out
+
+
+def offer(path: Path, weights: dict[str, Path]) -> dict[str, Any] | None:
+    """What the page says of the file at `path` before it is fetched (its split, size and
+    counts), or None where the page should not offer it: a network of PAIR not loaded
+    (`weights`: the weights file of each network loaded), the file missing or unreadable,
+    or weights other than those it was measured with."""
+    if not all(v in weights for v in PAIR):
+        return None
+    try:
+        record = json.loads(path.read_text())
+        for variant in PAIR:
+            if sha256_file(weights[variant]) != record["weights_sha256"][variant]:
+                log.info("%s was measured with other %s weights: not offered", path, variant)
+                return None
+        return {"split": record["split"], "total": record["total"],
+                "count": len(record["digits"]), **counts(record)}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("%s is not readable (%s): not offered", path, exc)
+        return None

@@ -1,0 +1,80 @@
+// The MNIST test digits that max and avg answer differently (static/digits/max-avg.json,
+// written by scripts/make_disagreements.py and offered by the server only with the weights it
+// was measured on), fetched the first time their disclosure opens and laid out in three
+// groups, each digit a button that loads it as a sample digit is loaded.
+
+import { el } from './dom.js';
+import { paintGray } from './paint.js';
+
+const GROUPS = [
+  { key: 'max', says: (n) => `max right, avg wrong: ${n}` },
+  { key: 'avg', says: (n) => `avg right, max wrong: ${n}` },
+  { key: 'neither', says: (n) => `neither right: ${n}` },
+];
+
+/** Which group a digit of the file falls in. */
+export function groupOf(digit) {
+  if (digit.max === digit.label) return 'max';
+  if (digit.avg === digit.label) return 'avg';
+  return 'neither';
+}
+
+export class DisagreeList {
+  #details;
+  #box;
+  #src;
+  #onPick;
+  #asked = false;
+
+  /** `offer`: the config's `disagree` ({src, ...}); `onPick(digit)` loads a picked digit. */
+  constructor(details, offer, onPick) {
+    this.#details = details;
+    this.#box = details.querySelector('#disagree-groups');
+    this.#src = offer.src;
+    this.#onPick = onPick;
+    details.addEventListener('toggle', () => {
+      if (details.open && !this.#asked) this.#fetch();
+    });
+  }
+
+  async #fetch() {
+    this.#asked = true;
+    this.#box.replaceChildren(el('p', { class: 'note', text: 'Loading the digits…' }));
+    try {
+      const response = await fetch(this.#src);
+      if (!response.ok) throw new Error(`${response.status}`);
+      this.#show((await response.json()).digits);
+    } catch (err) {
+      this.#asked = false; // the next opening asks again
+      this.#box.replaceChildren(el('p', {
+        class: 'note', text: `The digits could not be loaded (${err.message}): close this and open it again to retry.`,
+      }));
+    }
+  }
+
+  #show(digits) {
+    const parts = [];
+    for (const group of GROUPS) {
+      const members = digits.filter((d) => groupOf(d) === group.key);
+      if (!members.length) continue;
+      parts.push(el('p', { class: 'note disagree-group', text: group.says(members.length) }),
+        el('div', { class: 'digit-row' }, members.map((d) => this.#button(d))));
+    }
+    this.#box.replaceChildren(...parts);
+  }
+
+  #button(digit) {
+    const words = `MNIST test digit #${digit.index}, a ${digit.label}: max says ${digit.max}, avg says ${digit.avg}`;
+    const canvas = el('canvas', { width: 28, height: 28, 'aria-hidden': 'true' });
+    paintGray(canvas, Uint8Array.from(atob(digit.pixels), (c) => c.charCodeAt(0)));
+    const button = el('button', {
+      type: 'button', class: 'disagree-pick', 'aria-label': words, title: words,
+      dataset: { index: digit.index, label: digit.label },
+    }, canvas);
+    button.addEventListener('click', () => {
+      button.dataset.seen = ''; // marked, so that a walk through the list knows where it was
+      this.#onPick(digit);
+    });
+    return button;
+  }
+}

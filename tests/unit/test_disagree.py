@@ -1,0 +1,50 @@
+"""The digits max and avg answer differently (static/digits/max-avg.json): what the shipped
+networks measure, and offered by the page only with the weights they were measured on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.ml import disagree, registry
+from app.ml.data import Mnist
+from tests.conftest import MODELS_DIR
+
+SHIPPED = Path(__file__).resolve().parents[2] / "static" / "digits" / disagree.FILE_NAME
+WEIGHTS = {v: registry.weights_path(MODELS_DIR, v) for v in ("max", "avg", "nopool")}
+
+
+@pytest.mark.slow
+def test_the_shipped_file_is_what_the_shipped_networks_answer(mnist: Mnist) -> None:
+    """Every test digit the two answer differently, and no other: 31 that max alone gets
+    right and 15 that avg alone does (evaluate's paired counts), and 5 that neither does."""
+    record = disagree.build(MODELS_DIR, mnist)
+    assert record == json.loads(SHIPPED.read_text())
+    assert disagree.counts(record) == {"max_only": 31, "avg_only": 15, "neither": 5}
+    assert record["digits"][0]["index"] == 18  # the page's sample 3, which avg calls a 5
+
+
+def test_the_page_offers_the_shipped_file_with_the_shipped_weights() -> None:
+    assert disagree.offer(SHIPPED, WEIGHTS) == {
+        "split": "test", "total": 10_000, "count": 51, "max_only": 31, "avg_only": 15,
+        "neither": 5}
+
+
+def test_it_is_not_offered_with_other_weights_or_without_a_network(tmp_path: Path) -> None:
+    other = tmp_path / "avg.safetensors"
+    shutil.copyfile(WEIGHTS["avg"], other)
+    with other.open("ab") as f:
+        f.write(b" ")  # another file: another sha256
+    assert disagree.offer(SHIPPED, {**WEIGHTS, "avg": other}) is None
+    assert disagree.offer(SHIPPED, {"max": WEIGHTS["max"], "nopool": WEIGHTS["nopool"]}) is None
+
+
+@pytest.mark.parametrize("text", [None, "{", '{"split": "test"}', "[]"])
+def test_a_missing_or_unreadable_file_is_not_offered(tmp_path: Path, text: str | None) -> None:
+    path = tmp_path / disagree.FILE_NAME
+    if text is not None:
+        path.write_text(text)
+    assert disagree.offer(path, WEIGHTS) is None
