@@ -36,7 +36,7 @@ class App {
   #shifts = null; // {key, promise} for `current`
   #nudges = Promise.resolve();
   #loaded = null; // {body, label, picked}: the upload or sample under the strokes, as sent
-  #moves = []; // {body, label, dx, dy}: the input before each nudge since it was last unmoved
+  #moves = []; // {body, label, dx, dy, dir, shifts}: the input before each nudge since it was last unmoved, and the numbers the nudge showed
 
   constructor(config, catalogue) {
     this.config = config;
@@ -248,7 +248,7 @@ class App {
    * Found by a review: Undo after two nudges took back the last stroke, dropped both nudges
    * without a word, and left the nudge numbers of an input no longer shown. It takes back
    * the last nudge: the input before it is sent again (the pad was not moved), and the
-   * numbers, which were for another input, are cleared.
+   * table shows the numbers of the nudge before it, if one is still in place, else none.
    */
   #unnudge() {
     // taken off the stack once its input is shown: a request that fails or is dropped
@@ -264,7 +264,11 @@ class App {
         this.#syncUndo();
         this.#keepFocus();
         current.label = back.label;
-        this.nudge.clear();
+        // the nudge still in place, if any, shows its numbers again (found by a review: the
+        // table went blank while the line said the input was still moved)
+        const standing = this.#moves[index - 1];
+        if (standing) this.nudge.showChange(standing.dir, standing.shifts);
+        else this.nudge.clear();
         this.nudge.setOffset(...this.offset, true);
         if (this.#moves.length) this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
         this.#refreshShifts(current);
@@ -339,7 +343,7 @@ class App {
         makeBody: async () => body,
         then: (next) => {
           next.label = current.label; // the same digit, moved
-          this.#moves.push({ body: current.body, label: current.label, dx, dy });
+          this.#moves.push({ body: current.body, label: current.label, dx, dy, dir, shifts });
           this.#syncUndo();
           this.nudge.setOffset(...this.offset);
           this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');

@@ -126,15 +126,17 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
 def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -> None:
     """Found by a review: after two strokes and two nudges, Undo took back the second stroke,
     dropped both nudges without a word, and left the numbers of the last nudge, for an
-    input no longer shown. It takes back the nudges one by one, then the strokes."""
+    input no longer shown. It takes back the nudges one by one, then the strokes; the table
+    shows the numbers of the nudge still in place."""
     fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
     fm.after_paint(lambda: fm.stroke([(0.2, 0.5), (0.8, 0.5)], steps=8), source="pad")
     drawn = fm.input_pixels()
     pad = fm.canvas_rgba("#pad")
-    for _ in range(2):
-        fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    first = nudge_numbers(fm)
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 2, 0))
-    assert set(nudge_numbers(fm).values()) != {"–"}
+    assert set(first.values()) != {"–"} and nudge_numbers(fm) != first
     status = fm.page.locator("#nudge-status")
     # the second nudge's numbers, and so its sentence on the pools, are for the input moved once
     once = fm.api.shifts(pixels_body(shift(drawn, 1, 0)), ["max", "avg"], "application/json")
@@ -146,12 +148,17 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
 
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
-    assert status.inner_text() == "Nudge undone: the input is moved 1 px right (zero fill)."
+    # the first nudge, still in place, shows its numbers and its sentence again (found by a
+    # review: the table went blank while the line said the input was still moved)
+    assert status.inner_text() == (
+        "Nudge undone: the input is moved 1 px right (zero fill). " + expected_verdict(
+            fm.api.shifts(pixels_body(drawn), ["max", "avg"], "application/json"), "right"))
     lab.filter(has_text="Each cell is the input as nudged (1 px right) moved by").wait_for()
-    assert set(nudge_numbers(fm).values()) == {"–"}  # they were for the input undone
+    assert nudge_numbers(fm) == first
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
     assert status.inner_text() == "Nudge undone: the input is where it was drawn."
+    assert set(nudge_numbers(fm).values()) == {"–"}  # no nudge in place
     lab.filter(has_text="Each cell is the input moved by").wait_for()
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)  # the strokes are all there
     # then the strokes, the last first
