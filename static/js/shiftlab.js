@@ -280,15 +280,19 @@ export class ShiftLab {
   }
 
   /** The readout of one cell: the shift (signed as the axes are), the class predicted there
-   * and the probabilities. */
+   * and its probability, and, where that is not the unshifted answer, the unshifted answer's
+   * probability (where it is, the two are one number, which a review found said twice). */
   #showCell(net, r, c) {
     const fig = this.#figures.get(net);
     const m = this.#shifts?.models[net];
     if (!m) return;
     const dx = this.#shifts.shifts[c];
     const dy = this.#shifts.shifts[r];
-    fig.readout.textContent = `moved dx ${signedShift(dx)}, dy ${signedShift(dy)}: predicts ${m.grid.prediction[r][c]} `
-      + `(${probability(m.grid.probability[r][c])}); p(${m.prediction}) ${equalsProbability(m.grid.reference[r][c])}`;
+    const here = m.grid.prediction[r][c];
+    const other = here === m.prediction ? ', its unshifted answer'
+      : `; p(${m.prediction}) ${equalsProbability(m.grid.reference[r][c])}`;
+    fig.readout.textContent = `moved dx ${signedShift(dx)}, dy ${signedShift(dy)}: predicts ${here} `
+      + `(${probability(m.grid.probability[r][c])})${other}`;
     // the cell read is outlined: a tap or a key press has no pointer to show where it is
     this.#paint(fig.canvas, m);
     const ctx = context(fig.canvas);

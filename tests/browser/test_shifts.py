@@ -436,9 +436,13 @@ def cell_reading(m: dict[str, Any], shifts: list[int], r: int, c: int) -> str:
     reference = shown(grid["reference"][r][c])
     # a bound is said as one: p(7) > 99.9%, not p(7) = >99.9% (found by a review)
     relation = f"{reference[0]} {reference[1:]}" if reference[0] in "<>" else f"= {reference}"
+    here = grid["prediction"][r][c]
+    # the unshifted answer's probability only where it is not the one predicted: else it is
+    # the same number (found by a review: "predicts 7 (43.8%); p(7) = 43.8%")
+    other = (", its unshifted answer" if here == m["prediction"]
+             else f"; p({m['prediction']}) {relation}")
     return (f"moved dx {signed(shifts[c])}, dy {signed(shifts[r])}: "
-            f"predicts {grid['prediction'][r][c]} ({shown(grid['probability'][r][c])}); "
-            f"p({m['prediction']}) {relation}")
+            f"predicts {here} ({shown(grid['probability'][r][c])}){other}")
 
 
 def shifts_of_test_digit_7(fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]],
@@ -459,7 +463,7 @@ def test_the_shift_cells_read_out_by_keyboard(
     readout = fm.page.locator('.heat-fig[data-net="max"] .cell-readout')
     fm.page.focus('canvas.heat[data-net="max"]')  # starts at the unshifted cell
     assert readout.inner_text() == cell_reading(m, shifts, 4, 4)
-    assert readout.inner_text().endswith("p(9) > 99.9%")  # test digit #7, a 9, unshifted
+    assert readout.inner_text().endswith("predicts 9 (>99.9%), its unshifted answer")  # #7, a 9
     for key in ("ArrowLeft", "ArrowLeft", "ArrowUp"):
         fm.page.keyboard.press(key)
     assert readout.inner_text() == cell_reading(m, shifts, 3, 2)
@@ -475,6 +479,11 @@ def test_the_shift_cells_read_out_by_keyboard(
     top = d * (MARGIN + 3 * CELL + 1) + d // 2
     edge = rgba[top, d * (MARGIN + 8 * CELL + 3): d * (MARGIN + 9 * CELL - 3), :3]
     assert (np.abs(edge.astype(int) - (127, 211, 255)) <= 2).all()
+    # where another class is predicted, the unshifted answer's probability follows
+    for key in ["ArrowLeft"] * 8 + ["ArrowDown"] * 4:  # 4 px left and 3 down: max says 4
+        fm.page.keyboard.press(key)
+    assert readout.inner_text() == cell_reading(m, shifts, 7, 0)
+    assert readout.inner_text() == "moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%"
 
 
 def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
