@@ -172,9 +172,14 @@ export class MapGrid {
       last = { x: e.clientX, y: e.clientY, hit: at(e) };
       this.onHover(last.hit);
     });
-    canvas.addEventListener('pointerleave', () => {
+    // A finger leaves as it lifts, and on a touch screen the browser's emulated mouse leaves
+    // again once the tap has opened the enlarged channel: there the unit tapped stays
+    // traced, as the panel's own tapped unit does, until the panel closes or another is
+    // tapped (found by a review: on a phone its trace was gone before it could be read)
+    const hoverable = window.matchMedia(UI.hover);
+    canvas.addEventListener('pointerleave', (e) => {
       last = null;
-      this.onHover(null);
+      if (e.pointerType !== 'touch' && hoverable.matches) this.onHover(null);
     });
     canvas.addEventListener('click', (e) => {
       const here = last && Math.abs(e.clientX - last.x) < 1 && Math.abs(e.clientY - last.y) < 1;

@@ -8,8 +8,40 @@ import { HeightHold, el, fmt, placeMark, span } from './dom.js';
 import { fieldSpan, unitsRect, windowSpan } from './geometry.js';
 import { ROUNDING, valueAt, windowStats } from './wire.js';
 
+const MINI = 4; // canvas pixels per input pixel in the mirrors' picture of the input
+
+/**
+ * Paint `canvas` (28 * MINI square) with the input `q` (784 grey levels) and outline the
+ * receptive field rows x cols on it, as the mark on the 28x28 view does (page.css's
+ * .mark-field): the mirrors show far from that view (found by a review: on a phone the
+ * enlarged channel said "sees input rows 10-13" of a picture three screens up).
+ */
+export function paintField(canvas, q, rows, cols) {
+  const side = 28 * MINI;
+  const ctx = canvas.getContext('2d');
+  const image = ctx.createImageData(side, side);
+  const px = new Uint32Array(image.data.buffer);
+  for (let y = 0; y < side; y += 1) {
+    for (let x = 0; x < side; x += 1) {
+      const v = q ? q[Math.floor(y / MINI) * 28 + Math.floor(x / MINI)] : 0;
+      px[y * side + x] = 0xff000000 | (v << 16) | (v << 8) | v; // little-endian RGBA
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  const x = cols[0] * MINI;
+  const y = rows[0] * MINI;
+  const w = (cols[1] - cols[0] + 1) * MINI;
+  const h = (rows[1] - rows[0] + 1) * MINI;
+  ctx.fillStyle = 'rgba(255, 79, 109, 0.28)';
+  ctx.fillRect(x, y, w, h);
+  ctx.strokeStyle = '#ff4f6d';
+  ctx.lineWidth = 2;
+  ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
+}
+
 export class Tracer {
   #marks = {};
+  #minis = new Map(); // mirror -> its picture of the input
 
   /**
    * `grid`: the MapGrid; `inputOverlay`: the element over the 28x28 view; `readout`: where
@@ -81,9 +113,24 @@ export class Tracer {
     // the tip and the enlarged channel show far from the input: page.css hides the words
     // that point to it there (found by a review)
     lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${info.receptive_field.size}x${info.receptive_field.size} receptive field`,
-      el('span', { class: 'on-input', text: ', outlined on the input' }), ')');
+      el('span', { class: 'on-input', text: ', outlined on the input' }),
+      el('span', { class: 'on-mini', text: ', outlined in the picture' }), ')');
     this.readout.replaceChildren(...lines);
-    for (const mirror of this.mirrors) mirror.replaceChildren(...lines.map((n) => (typeof n === 'string' ? n : n.cloneNode(true))));
+    for (const mirror of this.mirrors) {
+      mirror.replaceChildren(this.#mini(mirror, result.input, rows, cols),
+        ...lines.map((n) => (typeof n === 'string' ? n : n.cloneNode(true))));
+    }
+  }
+
+  /** The mirror's picture of the input with the receptive field outlined, painted anew. */
+  #mini(mirror, q, rows, cols) {
+    let canvas = this.#minis.get(mirror);
+    if (!canvas) {
+      canvas = el('canvas', { class: 'trace-mini', width: 28 * MINI, height: 28 * MINI, 'aria-hidden': 'true' });
+      this.#minis.set(mirror, canvas);
+    }
+    paintField(canvas, q, rows, cols);
+    return canvas;
   }
 
   #window(hit, info, maps, unit, value) {

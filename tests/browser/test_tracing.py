@@ -160,7 +160,7 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     inspector = fm.page.locator("#inspector")
     inspector.wait_for(state="visible")
     assert inspector.locator("h2").inner_text() == "max pool1, channel 3"
-    canvas = inspector.locator("canvas")
+    canvas = inspector.locator("canvas.big")
     box = canvas.bounding_box()
     assert box is not None
     fm.page.mouse.move(box["x"] + (6 + 0.5) / 13 * box["width"],
@@ -261,8 +261,11 @@ def test_the_page_geometry_is_the_servers(fm: FeatureMapsPage) -> None:
 
 def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
         phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
-    """On a touch screen there is no hover: a tap opens a channel, a tap in it traces a unit,
-    and the trace stays after the finger lifts."""
+    """On a touch screen there is no hover: a tap opens a channel with its unit traced, a tap
+    in it traces another, and the trace stays after the finger lifts. The enlarged channel
+    repeats the trace's words beside a picture of the input with the receptive field
+    outlined (found by a review: the input was three screens up, and the trace of the unit
+    that opened the panel was gone as the browser's emulated mouse left the map)."""
     _, path = digit_files[0]
     expected = upload_digit(phone, path)
     layer = phone.page.locator('canvas.map[data-net="max"][data-layer="pool1"]')
@@ -272,7 +275,20 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     inspector = phone.page.locator("#inspector")
     inspector.wait_for(state="visible")
     assert inspector.locator("h2").inner_text() == "max pool1, channel 3"
-    box = inspector.locator("canvas").bounding_box()
+    trace = inspector.locator(".inspector-trace")
+    assert trace.inner_text().startswith("max pool1, channel 3, unit (row 6, col 6) = ")
+    assert trace.inner_text().endswith(
+        "sees input rows 12–15, cols 12–15 (its 4x4 receptive field, outlined in the picture)")
+    mini = phone.canvas_rgba("#inspector .trace-mini")
+    assert mini.shape == (112, 112, 4)
+    seen = phone.input_pixels()
+    d = 4  # canvas pixels per input pixel
+    # outside the field: the input's grey, unmarked; inside, tinted red (the mark's colour)
+    np.testing.assert_array_equal(mini[::d, ::d, 0][:12, :], seen[:12, :])
+    np.testing.assert_array_equal(mini[::d, ::d, 1][:12, :], seen[:12, :])
+    inside = mini[13 * d + 2, 13 * d + 2].astype(int)
+    assert inside[0] > inside[1] + 40 and inside[0] > inside[2] + 20, inside
+    box = inspector.locator("canvas.big").bounding_box()
     assert box is not None
     phone.page.touchscreen.tap(box["x"] + (6 + 0.5) / 13 * box["width"],
                                box["y"] + (5 + 0.5) / 13 * box["height"])
@@ -281,12 +297,12 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     unit = phone.mark("unit")
     assert (unit["layer"], int(unit["row"]), int(unit["col"])) == ("pool1", 5, 6)
     # the readout of the trace is far above on a phone: the enlarged channel repeats it
-    trace = inspector.locator(".inspector-trace")
     assert trace.is_visible()
-    # (without pointing to the input, which is far above: found by a review)
+    # (pointing to its own picture, not to the input, which is far above: found by a review)
     readout = phone.page.locator("#readout").inner_text()
     assert readout.endswith("receptive field, outlined on the input)")
-    assert trace.inner_text() == readout.replace(", outlined on the input)", ")")
+    assert trace.inner_text() == readout.replace(", outlined on the input)",
+                                                 ", outlined in the picture)")
     assert trace.inner_text().startswith(
         f"max pool1, channel 3, unit (row 5, col 6) = {values[3, 5, 6]:.3f}")  # as the panel's
     # closed and another channel opened: its tapped unit is read out, nothing of the last
@@ -326,7 +342,7 @@ def test_a_channel_opened_from_the_keyboard_marks_no_unit(
     assert inspector.locator(".value").inner_text() == (
         "Channel 1 (channels are numbered 0 to 31). Hover the map, or focus it and use the "
         "arrow keys, to read values; [ and ] step through the channels.")
-    canvas = inspector.locator("canvas")
+    canvas = inspector.locator("canvas.big")
     assert canvas.get_attribute("aria-label") == "max pool1, channel 1; arrow keys move the cursor"
     assert canvas.get_attribute("role") == "application"  # screen readers pass the arrows on
     lo, hi = inspector.locator(".tick").all_inner_texts()
@@ -429,7 +445,7 @@ def test_the_keyboard_goes_on_past_the_enlarged_channel_to_the_shift_lab_and_bac
     round the maps, the lab and the panel without ever reaching the top of the page."""
     fm.page.set_viewport_size({"width": 1280, "height": 720})
     inspector = open_from_keyboard(fm, digit_files[18][1], net="avg", layer="conv1")
-    panel_canvas = inspector.locator("canvas")
+    panel_canvas = inspector.locator("canvas.big")
     seen = []
     for _ in range(60):
         fm.page.keyboard.press("Tab")
@@ -499,7 +515,7 @@ def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
         phone.page.touchscreen.tap(*phone.map_point("max", layer, 0, side // 2, side // 2))
         inspector = phone.page.locator("#inspector")
         inspector.wait_for(state="visible")
-        big = inspector.locator("canvas").bounding_box()
+        big = inspector.locator("canvas.big").bounding_box()
         buttons = inspector.locator(".row-buttons").bounding_box()
         value = inspector.locator(".value").bounding_box()
         panel = inspector.bounding_box()
@@ -708,7 +724,8 @@ def test_in_one_column_a_hovered_units_readout_shows_at_the_window_bottom(
         assert readout.startswith("max pool1, channel")
         assert tip.is_visible() is shown, width
         if shown:  # the input it would point to is out of view
-            assert tip.inner_text() == readout.replace(", outlined on the input)", ")")
+            assert tip.inner_text() == readout.replace(", outlined on the input)",
+                                                   ", outlined in the picture)")
             bottom = tip.evaluate("(t) => t.getBoundingClientRect().bottom")
             assert height - 16 <= bottom <= height
         fm.page.mouse.move(2, 2)
@@ -735,7 +752,8 @@ def test_the_readout_shows_at_the_window_foot_when_the_sidebar_hides_it(
             continue
         tip.wait_for(state="visible")
         assert readout.endswith("receptive field, outlined on the input)")
-        assert tip.inner_text() == readout.replace(", outlined on the input)", ")")
+        assert tip.inner_text() == readout.replace(", outlined on the input)",
+                                                   ", outlined in the picture)")
         box = tip.bounding_box()
         side = fm.page.locator(".sidebar").bounding_box()
         assert box is not None and side is not None
@@ -860,7 +878,7 @@ def test_the_step_keys_and_escape_work_after_a_step_button(
     inspector.wait_for(state="visible")
     inspector.locator("button", has_text="next").click()
     assert inspector.get_attribute("data-channel") == "31"
-    assert fm.page.evaluate("document.activeElement.matches('#inspector canvas')")
+    assert fm.page.evaluate("document.activeElement.matches('#inspector canvas.big')")
     fm.page.keyboard.press("Escape")
     assert inspector.is_hidden()
 
@@ -888,7 +906,7 @@ def test_on_a_phone_the_enlarged_maps_cursor_sits_on_its_unit(
     """Found by a review: at phone width the canvas was capped at 240 px inside a wider
     wrap that its overlay filled, so the cursor box landed beside the map, stretched."""
     inspector = open_from_keyboard(phone, digit_files[0][1])  # max pool1, channel 0
-    canvas = inspector.locator("canvas")
+    canvas = inspector.locator("canvas.big")
     box = canvas.bounding_box()
     assert box is not None
     # as wide as its cap allows (a column panel once shrank it to its 13 px)
@@ -937,7 +955,7 @@ def test_the_enlarged_map_stays_put_under_the_pointer_and_the_step_buttons(
     measured as the channel opens: the map stays where it opened, from the first unit
     hovered; once each channel has been shown, the step buttons stay too."""
     inspector = fm.page.locator("#inspector")
-    canvas = inspector.locator("canvas")
+    canvas = inspector.locator("canvas.big")
 
     def hover_every_unit(side: int) -> set[float]:
         tops = set()
