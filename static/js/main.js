@@ -133,6 +133,7 @@ class App {
     this.live?.open();
     this.pad = new DrawingPad(byId('pad'), (phase, t) => this.#ink(phase, t));
     App.#placeNudge();
+    App.#sidebarHints();
     this.#wireControls();
     this.#reset();
     document.body.dataset.ready = 'true';
@@ -491,6 +492,43 @@ class App {
     };
     oneColumn.addEventListener('change', place);
     place();
+  }
+
+  /** Two columns on a short screen: the sidebar scrolls on its own, and neither its first
+   * screen nor the nudge panel says the other is there. A button over the sidebar's top
+   * goes back up to the pad while it is scrolled out of view, one over its foot down to the
+   * nudge panel while that is below (found by a review at 1280x720 and 1366x768: scrolled
+   * down to the nudges, the sidebar kept the pad out of sight, the page scrolled or not). */
+  static #sidebarHints() {
+    const sidebar = byId('pad').closest('.sidebar');
+    const up = byId('to-pad');
+    const down = byId('to-nudge');
+    const update = () => {
+      const box = sidebar.getBoundingClientRect();
+      const scrolls = sidebar.scrollHeight > sidebar.clientHeight + 1;
+      const pad = byId('pad').getBoundingClientRect();
+      const nudge = byId('nudge-h').getBoundingClientRect();
+      // the part of the sidebar in the window: until the page scrolls, it starts under the
+      // masthead and runs past the window's foot
+      const top = Math.max(box.top, 0);
+      const bottom = Math.min(box.bottom, window.innerHeight);
+      up.hidden = !scrolls || pad.bottom > top + 40;
+      down.hidden = !scrolls || nudge.top < bottom - 24;
+      for (const hint of [up, down]) hint.style.left = `${box.right - 14}px`;
+      up.style.top = `${top + 6}px`;
+      down.style.top = `${bottom - 6}px`;
+    };
+    up.addEventListener('click', () => sidebar.scrollTo({ top: 0 }));
+    down.addEventListener('click', () => {
+      // the heading just under the button that leads back up
+      sidebar.scrollBy({ top: byId('nudge-h').getBoundingClientRect().top - Math.max(sidebar.getBoundingClientRect().top, 0) - 40 });
+    });
+    sidebar.addEventListener('scroll', update, { passive: true });
+    window.addEventListener('scroll', update, { passive: true });
+    const resized = new ResizeObserver(update); // the sidebar, and what it holds as it fills
+    for (const node of [sidebar, ...sidebar.children]) resized.observe(node);
+    window.addEventListener('resize', update);
+    update();
   }
 
   /** A map (or any element) the enlarged channel covers is uncovered: by docking the panel

@@ -187,6 +187,42 @@ def test_a_projector_sized_screen_keeps_the_pad_and_input_beside_the_maps(
     assert fm.page.evaluate("document.documentElement.scrollWidth") <= 1024
 
 
+def test_a_short_screens_sidebar_leads_down_to_the_nudges_and_back_up_to_the_pad(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a review at 1280x720 and 1366x768: the sidebar scrolls on its own, nothing on
+    its first screen said the nudge panel was below, and scrolled down to it, it kept the
+    pad out of sight. A button over its foot leads down, one over its top back up; on a
+    screen where the sidebar does not scroll, neither shows."""
+    _, path = digit_files[0]
+    fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
+    up, down = fm.page.locator("#to-pad"), fm.page.locator("#to-nudge")
+    fm.page.set_viewport_size({"width": 1920, "height": 1080})
+    up.wait_for(state="hidden")
+    down.wait_for(state="hidden")
+    fm.page.set_viewport_size({"width": 1280, "height": 720})
+    down.wait_for(state="visible")
+    assert up.is_hidden()
+    box = down.bounding_box()
+    side = fm.page.locator(".sidebar").bounding_box()
+    assert box is not None and side is not None
+    assert side["x"] < box["x"] and box["x"] + box["width"] < side["x"] + side["width"]
+    assert box["y"] > 720 - 60 and box["y"] + box["height"] <= 720
+    down.click()
+    up.wait_for(state="visible")
+    assert down.is_hidden()
+
+    def top(selector: str) -> float:
+        return float(fm.page.evaluate(
+            f"() => document.querySelector('{selector}').getBoundingClientRect().top"))
+
+    assert 0 < top("#nudge-h") < 120  # in view, under the button back up
+    assert top("#pad") < 0
+    up.click()
+    down.wait_for(state="visible")
+    assert fm.page.evaluate("() => document.querySelector('.sidebar').scrollTop") == 0
+    assert top("#pad") > 0
+
+
 @pytest.mark.parametrize("width,columns", [(1280, [8, 8, 16, 16, 16]), (375, [8] * 5)])
 def test_a_phone_shows_deep_channels_large_enough_to_see_and_tap(
         browser: Any, server_url: str, api: Any, width: int, columns: list[int]) -> None:
