@@ -117,9 +117,11 @@ def _without_slash(app: FastAPI, request: Request) -> dict[str, Any] | None:
 
 def install(app: FastAPI) -> None:
     """The app's answers to errors. A route's address with a trailing slash: a GET or HEAD
-    is redirected to the address without it (FastAPI's 307, which a browser follows); any
-    other method gets a 404 that names the address, where the redirect made a POST's client
-    send its body twice, or, as curl does without -L, left it an empty answer."""
+    is redirected to the address without it (FastAPI's 307, which a browser follows, and
+    whose Location a proxy that strips a path prefix rewrites: docs/production.md); any
+    other method gets a 404 that says to take the slash off, where the redirect made a
+    POST's client send its body twice, or, as curl does without -L, left it an empty
+    answer."""
     app.router.redirect_slashes = False
 
     async def _known(request: Request, exc: Exception) -> Response:

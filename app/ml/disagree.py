@@ -55,21 +55,50 @@ def counts(record: dict[str, Any]) -> dict[str, int]:
     return out
 
 
+PIXELS_B64 = 1048  # characters of 784 bytes in base64
+
+
+def _problem(record: Any) -> str | None:
+    """What makes `record` other than `build` writes it (types and sizes, which the page
+    relies on), or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if not isinstance(record.get("split"), str) or type(record.get("total")) is not int:
+        return "no split name or no whole total"
+    sha = record.get("weights_sha256")
+    if not isinstance(sha, dict) or not all(isinstance(sha.get(v), str) for v in PAIR):
+        return "no weights_sha256 for " + " and ".join(PAIR)
+    digits = record.get("digits")
+    if not isinstance(digits, list):
+        return "no list of digits"
+    for d in digits:
+        if not (isinstance(d, dict) and type(d.get("index")) is int
+                and all(type(d.get(k)) is int and 0 <= d[k] <= 9 for k in ("label", *PAIR))
+                and isinstance(d.get("pixels"), str) and len(d["pixels"]) == PIXELS_B64):
+            return f"a digit unlike those it writes: {str(d)[:80]}"
+    return None
+
+
 def offer(path: Path, weights: dict[str, Path]) -> dict[str, Any] | None:
     """What the page says of the file at `path` before it is fetched (its split, size and
     counts), or None where the page should not offer it: a network of PAIR not loaded
-    (`weights`: the weights file of each network loaded), the file missing or unreadable,
-    or weights other than those it was measured with."""
+    (`weights`: the weights file of each network loaded), the file missing, unreadable or
+    other than `build` writes it, or weights other than those it was measured with."""
     if not all(v in weights for v in PAIR):
         return None
     try:
         record = json.loads(path.read_text())
-        for variant in PAIR:
-            if sha256_file(weights[variant]) != record["weights_sha256"][variant]:
-                log.info("%s was measured with other %s weights: not offered", path, variant)
-                return None
-        return {"split": record["split"], "total": record["total"],
-                "count": len(record["digits"]), **counts(record)}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("%s is not readable (%s): not offered", path, exc)
+        problem = _problem(record)
+        if problem is None:
+            for variant in PAIR:
+                if sha256_file(weights[variant]) != record["weights_sha256"][variant]:
+                    log.info("%s was measured with other %s weights: not offered", path,
+                             variant)
+                    return None
+    except (OSError, ValueError) as exc:
+        problem = str(exc)
+    if problem is not None:
+        log.warning("%s is not readable (%s): not offered", path, problem)
         return None
+    return {"split": record["split"], "total": record["total"],
+            "count": len(record["digits"]), **counts(record)}

@@ -5,6 +5,7 @@
 
 import { el } from './dom.js';
 import { paintGray } from './paint.js';
+import { base64Bytes } from './wire.js';
 
 const GROUPS = [
   { key: 'max', says: (n) => `max right, avg wrong: ${n}` },
@@ -22,14 +23,17 @@ export function groupOf(digit) {
 export class DisagreeList {
   #details;
   #box;
+  #status;
   #src;
   #onPick;
   #asked = false;
 
-  /** `offer`: the config's `disagree` ({src, ...}); `onPick(digit)` loads a picked digit. */
+  /** `offer`: the config's `disagree` ({src, ...}); `onPick(digit, byPointer)` loads a
+   * picked digit (`byPointer`: clicked or tapped, not chosen from the keyboard). */
   constructor(details, offer, onPick) {
     this.#details = details;
     this.#box = details.querySelector('#disagree-groups');
+    this.#status = details.querySelector('#disagree-status');
     this.#src = offer.src;
     this.#onPick = onPick;
     details.addEventListener('toggle', () => {
@@ -39,17 +43,23 @@ export class DisagreeList {
 
   async #fetch() {
     this.#asked = true;
-    this.#box.replaceChildren(el('p', { class: 'note', text: 'Loading the digits…' }));
+    this.#say('Loading the digits…');
     try {
       const response = await fetch(this.#src);
       if (!response.ok) throw new Error(`${response.status}`);
-      this.#show((await response.json()).digits);
+      const { digits } = await response.json();
+      this.#show(digits);
+      this.#status.textContent = `${digits.length} digits, in three groups.`;
     } catch (err) {
       this.#asked = false; // the next opening asks again
-      this.#box.replaceChildren(el('p', {
-        class: 'note', text: `The digits could not be loaded (${err.message}): close this and open it again to retry.`,
-      }));
+      this.#say(`The digits could not be loaded (${err.message}): close this and open it again to retry.`);
     }
+  }
+
+  /** A line in place of the digits, said by the live line too. */
+  #say(text) {
+    this.#box.replaceChildren(el('p', { class: 'note', text }));
+    this.#status.textContent = text;
   }
 
   #show(digits) {
@@ -64,16 +74,17 @@ export class DisagreeList {
   }
 
   #button(digit) {
-    const words = `MNIST test digit #${digit.index}, a ${digit.label}: max says ${digit.max}, avg says ${digit.avg}`;
+    const words = `MNIST test digit #${digit.index}, ${digit.label === 8 ? 'an' : 'a'} ${digit.label}: `
+      + `max says ${digit.max}, avg says ${digit.avg}`;
     const canvas = el('canvas', { width: 28, height: 28, 'aria-hidden': 'true' });
-    paintGray(canvas, Uint8Array.from(atob(digit.pixels), (c) => c.charCodeAt(0)));
+    paintGray(canvas, base64Bytes(digit.pixels));
     const button = el('button', {
       type: 'button', class: 'disagree-pick', 'aria-label': words, title: words,
       dataset: { index: digit.index, label: digit.label },
     }, canvas);
-    button.addEventListener('click', () => {
+    button.addEventListener('click', (e) => {
       button.dataset.seen = ''; // marked, so that a walk through the list knows where it was
-      this.#onPick(digit);
+      this.#onPick(digit, e.detail > 0); // detail 0: Enter or Space, not a pointer
     });
     return button;
   }

@@ -17,6 +17,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** The rows of the window a box (a DOMRect) is seen in: until the page scrolls, the sidebar
+ * starts under the masthead and runs past the window's foot. */
+export function inWindow(box) {
+  return { top: Math.max(box.top, 0), bottom: Math.min(box.bottom, window.innerHeight) };
+}
+
 /** Set a node's text only when it changes: a same-text write still costs a layout pass. */
 export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;

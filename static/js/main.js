@@ -10,7 +10,7 @@ import { ApiError, LiveChannel, fetchFilters, fetchModels, postFeaturemaps, post
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
-import { stackSticky } from './dom.js';
+import { inWindow, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { Inspector } from './inspector.js';
 import { Coalescer } from './live.js';
@@ -22,7 +22,7 @@ import { Predictions } from './predictions.js';
 import { ShiftLab } from './shiftlab.js';
 import { renderSummary } from './summary.js';
 import { Tracer } from './trace.js';
-import { isBlank, pixelsJson, shiftPixels } from './wire.js';
+import { base64Bytes, isBlank, pixelsJson, shiftPixels } from './wire.js';
 
 const byId = (id) => document.getElementById(id);
 
@@ -167,9 +167,11 @@ class App {
       button.addEventListener('click', () => this.pickDigit(this.config.digits.find((d) => d.index === index)));
     }
     if (this.config.disagree) {
-      this.disagree = new DisagreeList(byId('disagree'), this.config.disagree, (digit) => {
+      this.disagree = new DisagreeList(byId('disagree'), this.config.disagree, (digit, byPointer) => {
         this.pickDigit(digit);
-        byId('maps-h').scrollIntoView({ block: 'start' }); // the list is far below the maps
+        // the list is far below the maps: a click goes up to them; the keyboard stays in the
+        // list, with its focus (a screen reader hears the predictions from #announce)
+        if (byPointer) byId('maps-h').scrollIntoView({ block: 'start' });
       });
     }
     byId('legend-text').textContent = UI.legend[this.norm]; // its words live in config.js alone
@@ -268,7 +270,7 @@ class App {
         // the nudge still in place, if any, shows its numbers again (found by a review: the
         // table went blank while the line said the input was still moved)
         const standing = this.#moves[index - 1];
-        if (standing) this.nudge.showChange(standing.dir, standing.shifts);
+        if (standing) this.nudge.showChange(standing.dir, standing.shifts, false);
         else this.nudge.clear();
         this.nudge.setOffset(...this.offset, true);
         if (this.#moves.length) this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
@@ -312,7 +314,7 @@ class App {
    * and changed what the networks answered: max's 82.6% for #18 read 98.6%).
    */
   pickDigit({ index, label, pixels }) {
-    const grey = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
+    const grey = base64Bytes(pixels);
     // what the networks should say: MNIST's own label, to hold their predictions against
     this.load(pixelsJson(grey), 'application/json', `the sample ${label}`,
       `MNIST test digit #${index}: labelled ${label}.`, label);
@@ -508,10 +510,7 @@ class App {
       const scrolls = sidebar.scrollHeight > sidebar.clientHeight + 1;
       const pad = byId('pad').getBoundingClientRect();
       const nudge = byId('nudge-h').getBoundingClientRect();
-      // the part of the sidebar in the window: until the page scrolls, it starts under the
-      // masthead and runs past the window's foot
-      const top = Math.max(box.top, 0);
-      const bottom = Math.min(box.bottom, window.innerHeight);
+      const { top, bottom } = inWindow(box);
       up.hidden = !scrolls || pad.bottom > top + 40;
       down.hidden = !scrolls || nudge.top < bottom - 24;
       for (const hint of [up, down]) hint.style.left = `${box.right - 14}px`;
@@ -521,12 +520,15 @@ class App {
     up.addEventListener('click', () => sidebar.scrollTo({ top: 0 }));
     down.addEventListener('click', () => {
       // the heading just under the button that leads back up
-      sidebar.scrollBy({ top: byId('nudge-h').getBoundingClientRect().top - Math.max(sidebar.getBoundingClientRect().top, 0) - 40 });
+      sidebar.scrollBy({ top: byId('nudge-h').getBoundingClientRect().top - inWindow(sidebar.getBoundingClientRect()).top - 40 });
     });
+    // a click would focus a button that then hides, leaving the focus on <body>
+    for (const hint of [up, down]) hint.addEventListener('mousedown', (e) => e.preventDefault());
     sidebar.addEventListener('scroll', update, { passive: true });
     window.addEventListener('scroll', update, { passive: true });
     const resized = new ResizeObserver(update); // the sidebar, and what it holds as it fills
-    for (const node of [sidebar, ...sidebar.children]) resized.observe(node);
+    // (the nudge panel by name: where the page loads in one column it is already after the maps)
+    for (const node of new Set([sidebar, ...sidebar.children, byId('nudge-panel')])) resized.observe(node);
     window.addEventListener('resize', update);
     update();
   }

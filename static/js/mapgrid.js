@@ -47,6 +47,8 @@ export function layerNote(info, nets, source = null) {
     + `${halves} ${sees}`;
 }
 
+const TAP_ECHO_MS = 1000; // how long after a tap a mouse's leave is the tap's echo (below)
+
 export class MapGrid {
   #cells = new Map(); // `${net}/${layer}` -> {canvas, layout, overlay, range, shape, refresh}
   #phone = window.matchMedia(UI.phone);
@@ -172,14 +174,19 @@ export class MapGrid {
       last = { x: e.clientX, y: e.clientY, hit: at(e) };
       this.onHover(last.hit);
     });
-    // A finger leaves as it lifts, and on a touch screen the browser's emulated mouse leaves
-    // again once the tap has opened the enlarged channel: there the unit tapped stays
-    // traced, as the panel's own tapped unit does, until the panel closes or another is
-    // tapped (found by a review: on a phone its trace was gone before it could be read)
-    const hoverable = window.matchMedia(UI.hover);
+    // A finger leaves as it lifts, and the browser's emulated mouse leaves again once the
+    // tap has opened the enlarged channel: those leaves keep the unit tapped traced, as the
+    // panel's own tapped unit is, until the panel closes or another is tapped (found by a
+    // review: on a phone its trace was gone before it could be read). Any other pointer's
+    // leave, a real mouse's or a pen's, clears it.
+    let tapped = -Infinity; // when a finger last went down here
+    canvas.addEventListener('pointerdown', (e) => {
+      if (e.pointerType === 'touch') tapped = e.timeStamp;
+    });
     canvas.addEventListener('pointerleave', (e) => {
       last = null;
-      if (e.pointerType !== 'touch' && hoverable.matches) this.onHover(null);
+      const afterTap = e.pointerType === 'touch' || e.timeStamp - tapped < TAP_ECHO_MS;
+      if (!afterTap) this.onHover(null);
     });
     canvas.addEventListener('click', (e) => {
       const here = last && Math.abs(e.clientX - last.x) < 1 && Math.abs(e.clientY - last.y) < 1;

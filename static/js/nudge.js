@@ -2,7 +2,7 @@
 // network's maps changed (the shift lab's per-layer `change`, for the input before the move).
 
 import { UI } from './config.js';
-import { el, fmt, layerTable } from './dom.js';
+import { el, fmt, inWindow, layerTable } from './dom.js';
 
 const ARROWS = { left: '←', right: '→', up: '↑', down: '↓' };
 
@@ -68,8 +68,10 @@ export class NudgePanel {
     table.replaceChildren(this.caption, el('thead', {}, head), body);
   }
 
-  /** Show `shifts` (a /api/v1/shifts answer for the input before the nudge) for `dir`. */
-  showChange(dir, shifts) {
+  /** Show `shifts` (a /api/v1/shifts answer for the input before the nudge) for `dir`;
+   * `reveal`: bring the numbers into the sidebar's view (a nudge asked for them; an Undo,
+   * which shows those of the nudge still in place, did not, and its button must stay put). */
+  showChange(dir, shifts, reveal = true) {
     this.direction.textContent = `for a one-pixel nudge ${dir} ${ARROWS[dir]}`;
     this.table.dataset.dir = dir;
     for (const [key, td] of this.#cells) {
@@ -81,7 +83,7 @@ export class NudgePanel {
       td.title = movedAlong(entry?.change_shifted_back?.[dir]);
     }
     this.#verdict = poolVerdict(shifts, this.nets, dir);
-    this.#reveal();
+    if (reveal) this.#reveal();
   }
 
   /** The numbers are what a nudge asked for: where none of them shows in the sidebar (its
@@ -92,9 +94,7 @@ export class NudgePanel {
     const box = this.table.closest('.sidebar');
     if (!box || box.scrollHeight <= box.clientHeight) return; // one column: the page scrolls
     const table = this.table.getBoundingClientRect();
-    const view = box.getBoundingClientRect();
-    const top = Math.max(view.top, 0);
-    const bottom = Math.min(view.bottom, window.innerHeight); // the sidebar may run past the window
+    const { top, bottom } = inWindow(box.getBoundingClientRect());
     if (table.bottom > top && table.top < bottom) return;
     box.scrollBy({ top: table.top < top ? table.top - top - 8 : table.bottom - bottom + 8 });
   }
@@ -111,7 +111,7 @@ export class NudgePanel {
       this.prediction.textContent = '';
       return;
     }
-    const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none after an Undo: clear()
+    const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none once cleared
     this.status.textContent = `${said}${said ? 'the' : 'The'} input is moved ${movedBy(dx, dy)} (zero fill).${verdict}`;
   }
 

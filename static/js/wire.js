@@ -145,3 +145,8 @@ export function pixelsJson(q, side = SIDE) {
   }
   return JSON.stringify({ pixels: rows, preprocess: false });
 }
+
+/** The bytes of a base64 string (a sample digit's 28x28 grey levels, as the server gives them). */
+export function base64Bytes(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}

@@ -242,6 +242,17 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     assert groups.all_inner_texts() == [
         "max right, avg wrong: 31", "avg right, max wrong: 15", "neither right: 5"]
     assert fm.page.locator(".disagree-pick").count() == 51
+    # a live line says what came, not the 51 buttons (found by a review)
+    assert fm.page.locator("#disagree-status").inner_text() == "51 digits, in three groups."
+    assert fm.page.locator("#disagree [aria-live] button").count() == 0
+    # from the keyboard: the digit is shown and the focus stays in the list, in view
+    by_key = fm.page.locator('.disagree-pick[data-index="18"]')
+    by_key.focus()
+    fm.after_paint(lambda: fm.page.keyboard.press("Enter"), source="upload")
+    assert fm.page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
+    assert fm.page.evaluate("() => document.activeElement.dataset.index") == "18"
+    assert fm.page.evaluate("() => { const r = document.activeElement.getBoundingClientRect();"
+                            " return r.top >= 0 && r.bottom <= innerHeight; }")
     pick = fm.page.locator('.disagree-pick[data-index="359"]')
     words = pick.get_attribute("aria-label")
     assert words is not None

@@ -210,6 +210,8 @@ def test_a_short_screens_sidebar_leads_down_to_the_nudges_and_back_up_to_the_pad
     down.click()
     up.wait_for(state="visible")
     assert down.is_hidden()
+    # the click took no focus: a focused button that hides leaves the focus on <body>
+    assert fm.page.evaluate("() => document.activeElement.id") != "to-nudge"
 
     def top(selector: str) -> float:
         return float(fm.page.evaluate(

@@ -123,6 +123,20 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     assert "is moved" not in fm.page.locator("#nudge-status").inner_text()
 
 
+def test_an_undo_leaves_the_sidebar_where_it_is(fm: FeatureMapsPage) -> None:
+    """Found by a review: an Undo that left a nudge in place showed its numbers and scrolled
+    the sidebar to them, moving the Undo button from under the pointer."""
+    fm.page.set_viewport_size({"width": 1280, "height": 720})
+    fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
+    for _ in range(2):
+        fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    fm.page.evaluate("() => { document.querySelector('.sidebar').scrollTop = 0; }")
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    assert fm.page.evaluate("() => document.querySelector('.sidebar').scrollTop") == 0
+    assert fm.page.locator("#nudge-status").inner_text().startswith(
+        "Nudge undone: the input is moved 1 px right (zero fill).")
+
+
 def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -> None:
     """Found by a review: after two strokes and two nudges, Undo took back the second stroke,
     dropped both nudges without a word, and left the numbers of the last nudge, for an

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,9 +43,35 @@ def test_it_is_not_offered_with_other_weights_or_without_a_network(tmp_path: Pat
     assert disagree.offer(SHIPPED, {"max": WEIGHTS["max"], "nopool": WEIGHTS["nopool"]}) is None
 
 
-@pytest.mark.parametrize("text", [None, "{", '{"split": "test"}', "[]"])
+@pytest.mark.parametrize("text", [None, "{", '{"split": "test"}', "[]", "null"])
 def test_a_missing_or_unreadable_file_is_not_offered(tmp_path: Path, text: str | None) -> None:
     path = tmp_path / disagree.FILE_NAME
     if text is not None:
         path.write_text(text)
     assert disagree.offer(path, WEIGHTS) is None
+
+
+def _edited(path: Path, change: Any) -> Path:
+    record = json.loads(SHIPPED.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+    return path
+
+
+@pytest.mark.parametrize("change", [
+    # found by a review: a string total made the page's template raise, a 500 on every
+    # page load after (the offer is cached)
+    lambda r: r.update(total="10000"),
+    lambda r: r.update(split=None),
+    lambda r: r.update(digits={}),
+    lambda r: r["weights_sha256"].pop("avg"),
+    lambda r: r["digits"][3].pop("pixels"),  # the page's atob would fail on it
+    lambda r: r["digits"][3].update(pixels=r["digits"][3]["pixels"][:-4]),
+    lambda r: r["digits"][0].update(label=10),
+    lambda r: r["digits"][0].update(max="3"),
+    lambda r: r["digits"].append(None),
+])
+def test_a_file_unlike_the_one_written_is_not_offered(tmp_path: Path, change: Any) -> None:
+    assert disagree.offer(_edited(tmp_path / disagree.FILE_NAME, change), WEIGHTS) is None
+    # the same file as written is offered: the edit, not the copy, is what was refused
+    assert disagree.offer(_edited(tmp_path / "copy.json", lambda r: None), WEIGHTS) is not None
