@@ -522,6 +522,9 @@ class App {
       // the heading just under the button that leads back up
       sidebar.scrollBy({ top: byId('nudge-h').getBoundingClientRect().top - inWindow(sidebar.getBoundingClientRect()).top - 40 });
     });
+    const maps = byId('maps');
+    maps.addEventListener('pointerenter', () => down.toggleAttribute('data-aside', true));
+    maps.addEventListener('pointerleave', () => down.toggleAttribute('data-aside', false));
     // a click would focus a button that then hides, leaving the focus on <body>
     for (const hint of [up, down]) hint.addEventListener('mousedown', (e) => e.preventDefault());
     sidebar.addEventListener('scroll', update, { passive: true });

@@ -207,6 +207,11 @@ def test_a_short_screens_sidebar_leads_down_to_the_nudges_and_back_up_to_the_pad
     assert box is not None and side is not None
     assert side["x"] < box["x"] and box["x"] + box["width"] < side["x"] + side["width"]
     assert box["y"] > 720 - 60 and box["y"] + box["height"] <= 720
+    # it steps aside while the pointer is on the maps, where a unit's readout may reach it
+    fm.hover_unit("max", "pool1", 4, 6, 6)
+    assert down.evaluate("(b) => getComputedStyle(b).visibility") == "hidden"
+    fm.page.mouse.move(2, 2)
+    assert down.evaluate("(b) => getComputedStyle(b).visibility") == "visible"
     down.click()
     up.wait_for(state="visible")
     assert down.is_hidden()
