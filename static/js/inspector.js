@@ -127,6 +127,7 @@ export class Inspector {
     this.mark.hidden = true; // a unit traced in the channel shown before is not this one's
     this.value.textContent = VALUE_HINT;
     this.root.hidden = false;
+    document.body.toggleAttribute('data-inspector-open', true); // page.css: the hover tip yields
     this.update(result, norm);
     this.#showFilter();
     this.canvas.focus({ preventScroll: true });
@@ -143,6 +144,7 @@ export class Inspector {
     }
     this.#hit = null;
     this.root.hidden = true;
+    document.body.toggleAttribute('data-inspector-open', false);
     this.onHover(null);
     if (refocus && this.#opener instanceof HTMLElement) this.#opener.focus({ preventScroll: true });
   }

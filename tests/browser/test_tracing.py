@@ -732,6 +732,32 @@ def test_in_one_column_a_hovered_units_readout_shows_at_the_window_bottom(
         assert not tip.is_visible()
 
 
+def test_in_one_column_the_tip_yields_to_the_enlarged_channel(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """The enlarged channel, docked at the window's foot, says the trace in its own lines: the
+    tip, which would sit on it, hides while it is open (an attribute now, where a body:has()
+    rule restyled the page at every update)."""
+    fm.page.set_viewport_size({"width": 800, "height": 600})
+    upload_digit(fm, digit_files[0][1])
+    tip = fm.page.locator("#hover-tip")
+    canvas = fm.page.locator('canvas.map[data-net="max"][data-layer="pool1"]')
+    canvas.evaluate("(c) => c.scrollIntoView({ block: 'center' })")
+    box = canvas.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    fm.page.mouse.move(x, y)
+    tip.wait_for(state="visible")
+    fm.page.mouse.click(x, y)
+    fm.page.locator("#inspector").wait_for(state="visible")
+    fm.page.mouse.move(x + 3, y)
+    assert fm.page.locator("#readout").inner_text().startswith("max pool1")
+    tip.wait_for(state="hidden")
+    fm.page.keyboard.press("Escape")
+    fm.page.locator("#inspector").wait_for(state="hidden")
+    fm.page.mouse.move(x, y)
+    tip.wait_for(state="visible")
+
+
 def test_the_readout_shows_at_the_window_foot_when_the_sidebar_hides_it(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """Found by a teacher's review: on a 1280x720 projector, with the sidebar scrolled down
