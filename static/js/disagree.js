@@ -20,13 +20,23 @@ export function groupOf(digit) {
   return 'neither';
 }
 
+/** "MNIST test digit #18, a 3: max says 3, avg says 5" */
+function described(digit) {
+  return `MNIST test digit #${digit.index}, ${digit.label === 8 ? 'an' : 'a'} ${digit.label}: `
+    + `max says ${digit.max}, avg says ${digit.avg}`;
+}
+
 export class DisagreeList {
   #details;
   #box;
   #status;
+  #back;
   #src;
   #onPick;
   #asked = false;
+  #digits = new Map(); // index -> {digit, button}, once fetched
+  #count = ''; // the status line while no listed digit is on the pad
+  #current = null; // index of the listed digit on the pad, or null
 
   /** `offer`: the config's `disagree` ({src, ...}); `onPick(digit, byPointer)` loads a
    * picked digit (`byPointer`: clicked or tapped, not chosen from the keyboard). */
@@ -38,7 +48,17 @@ export class DisagreeList {
     this.#onPick = onPick;
     details.addEventListener('toggle', () => {
       if (details.open && !this.#asked) this.#fetch();
+      if (!details.open) this.#back.hidden = true;
     });
+    // A click goes up to the maps, 3,000 px and more above: this leads back down to the digit
+    // picked, until the list is in view again (found by a review: looking at several digits
+    // meant a long scroll back after each).
+    this.#back = document.getElementById('to-list');
+    this.#back.addEventListener('mousedown', (e) => e.preventDefault()); // it hides as it is used
+    this.#back.addEventListener('click', () => this.#return());
+    new IntersectionObserver(([entry]) => {
+      if (entry.isIntersecting) this.#back.hidden = true;
+    }).observe(this.#box);
   }
 
   async #fetch() {
@@ -49,7 +69,8 @@ export class DisagreeList {
       if (!response.ok) throw new Error(`${response.status}`);
       const { digits } = await response.json();
       this.#show(digits);
-      this.#status.textContent = `${digits.length} digits, in three groups.`;
+      this.#count = `${digits.length} digits, in three groups.`;
+      this.mark(this.#current);
     } catch (err) {
       this.#asked = false; // the next opening asks again
       this.#say(`The digits could not be loaded (${err.message}): close this and open it again to retry.`);
@@ -74,8 +95,7 @@ export class DisagreeList {
   }
 
   #button(digit) {
-    const words = `MNIST test digit #${digit.index}, ${digit.label === 8 ? 'an' : 'a'} ${digit.label}: `
-      + `max says ${digit.max}, avg says ${digit.avg}`;
+    const words = described(digit);
     const canvas = el('canvas', { width: 28, height: 28, 'aria-hidden': 'true' });
     paintGray(canvas, base64Bytes(digit.pixels));
     const button = el('button', {
@@ -84,8 +104,36 @@ export class DisagreeList {
     }, canvas);
     button.addEventListener('click', (e) => {
       button.dataset.seen = ''; // marked, so that a walk through the list knows where it was
-      this.#onPick(digit, e.detail > 0); // detail 0: Enter or Space, not a pointer
+      const byPointer = e.detail > 0; // detail 0: Enter or Space
+      this.#onPick(digit, byPointer);
+      if (byPointer) this.#back.hidden = false;
     });
+    this.#digits.set(digit.index, { digit, button });
     return button;
+  }
+
+  /** The digit at MNIST test `index` is on the pad now (null: none of the list): it is
+   * outlined (aria-current), and the visible live line says what it is and what the two
+   * answered, which a phone, without tooltips, showed nowhere. */
+  mark(index) {
+    this.#current = index;
+    const here = this.#digits.get(index);
+    for (const { button } of this.#digits.values()) {
+      if (button !== here?.button) button.removeAttribute('aria-current');
+    }
+    if (!here) {
+      this.#status.textContent = this.#count;
+      return;
+    }
+    here.button.setAttribute('aria-current', 'true');
+    this.#status.textContent = `On the pad: ${described(here.digit)}.`;
+  }
+
+  /** Back down to the list, at the digit on the pad (or the list's start), focused. */
+  #return() {
+    this.#back.hidden = true;
+    const target = this.#digits.get(this.#current)?.button ?? this.#details;
+    target.scrollIntoView({ block: 'center' });
+    target.focus({ preventScroll: true });
   }
 }

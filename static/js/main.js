@@ -25,6 +25,7 @@ import { Tracer } from './trace.js';
 import { base64Bytes, isBlank, pixelsJson, shiftPixels } from './wire.js';
 
 const byId = (id) => document.getElementById(id);
+const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
 
 class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
@@ -35,7 +36,7 @@ class App {
   #keys = 0;
   #shifts = null; // {key, promise} for `current`
   #nudges = Promise.resolve();
-  #loaded = null; // {body, label, picked}: the upload or sample under the strokes, as sent
+  #loaded = null; // {body, label, picked, index}: the upload or sample under the strokes, as sent
   #moves = []; // {body, label, dx, dy, dir, shifts}: the input before each nudge since it was last unmoved, and the numbers the nudge showed
 
   constructor(config, catalogue) {
@@ -134,6 +135,7 @@ class App {
     this.pad = new DrawingPad(byId('pad'), (phase, t) => this.#ink(phase, t));
     App.#placeNudge();
     App.#sidebarHints();
+    App.#placeTip();
     this.#wireControls();
     this.#reset();
     document.body.dataset.ready = 'true';
@@ -188,7 +190,7 @@ class App {
   #ink(phase, pointerTime) {
     if (phase === 'start') {
       this.#syncUndo();
-      byId('picked').textContent = ''; // drawn over: no longer the sample as labelled
+      this.#setPicked(''); // drawn over: no longer the sample as labelled
       // a new stroke: whatever is in flight (an upload, a nudge) no longer describes the pad
       this.generation += 1;
       this.#unmove();
@@ -240,7 +242,7 @@ class App {
       then: (current) => {
         if (loaded) {
           current.label = loaded.label;
-          byId('picked').textContent = loaded.picked;
+          this.#setPicked(loaded.picked, loaded.label, loaded.index);
         }
         this.#refreshShifts(current);
       },
@@ -287,9 +289,10 @@ class App {
   }
 
   /** Send an upload or a sample digit and put what the model saw on the pad;
-   * `picked` is the line shown under the samples once it is there (none for an upload), and
-   * `label` the sample's MNIST label, which the shift lab holds the predictions against. */
-  load(data, type, what, picked = '', label = null) {
+   * `picked` is the line shown under the samples once it is there (none for an upload),
+   * `label` the sample's MNIST label, which the shift lab holds the predictions against, and
+   * `index` its place in MNIST's test set. */
+  load(data, type, what, picked = '', label = null, index = null) {
     this.generation += 1;
     const body = { data, type };
     this.#push({
@@ -297,9 +300,9 @@ class App {
       makeBody: async () => body,
       then: (current) => {
         current.label = label;
-        this.#loaded = { body, label, picked };
+        this.#loaded = { body, label, picked, index };
         this.pad.setBase(current.result.input);
-        byId('picked').textContent = picked;
+        this.#setPicked(picked, label, index);
         this.#unmove();
         this.#refreshShifts(current);
       },
@@ -317,7 +320,16 @@ class App {
     const grey = base64Bytes(pixels);
     // what the networks should say: MNIST's own label, to hold their predictions against
     this.load(pixelsJson(grey), 'application/json', `the sample ${label}`,
-      `MNIST test digit #${index}: labelled ${label}.`, label);
+      `MNIST test digit #${index}: labelled ${label}.`, label, index);
+  }
+
+  /** What the pad holds, said where it is seen: the line under the samples, MNIST's label
+   * boxed under the bars, and the digit marked in the list of those max and avg answer
+   * differently (none of them for a drawing or an upload). */
+  #setPicked(text, label = null, index = null) {
+    byId('picked').textContent = text;
+    this.predictions.markLabel(label);
+    this.disagree?.mark(index);
   }
 
   /** Move the model's input one pixel; show how much each layer changed for that move. */
@@ -496,6 +508,15 @@ class App {
     place();
   }
 
+  /** The hover tip sits at the window's foot: where the pointer is there, page.css puts it
+   * at the top, off the maps hovered (found by a review at 768x1024). */
+  static #placeTip() {
+    const tip = byId('hover-tip');
+    byId('maps').addEventListener('pointermove', (e) => {
+      tip.toggleAttribute('data-top', e.clientY > window.innerHeight - TIP_ROOM);
+    }, { passive: true });
+  }
+
   /** Two columns on a short screen: the sidebar scrolls on its own, and neither its first
    * screen nor the nudge panel says the other is there. A button over the sidebar's top
    * goes back up to the pad while it is scrolled out of view, one over its foot down to the
@@ -523,8 +544,11 @@ class App {
       sidebar.scrollBy({ top: byId('nudge-h').getBoundingClientRect().top - inWindow(sidebar.getBoundingClientRect()).top - 40 });
     });
     const maps = byId('maps');
-    maps.addEventListener('pointerenter', () => down.toggleAttribute('data-aside', true));
-    maps.addEventListener('pointerleave', () => down.toggleAttribute('data-aside', false));
+    for (const [type, aside] of [['pointerenter', true], ['pointerleave', false]]) {
+      maps.addEventListener(type, () => {
+        for (const hint of [up, down]) hint.toggleAttribute('data-aside', aside);
+      });
+    }
     // a click would focus a button that then hides, leaving the focus on <body>
     for (const hint of [up, down]) hint.addEventListener('mousedown', (e) => e.preventDefault());
     sidebar.addEventListener('scroll', update, { passive: true });
@@ -591,7 +615,7 @@ class App {
     this.#loaded = null;
     this.#unmove();
     byId('pad-pred').textContent = '';
-    byId('picked').textContent = '';
+    this.#setPicked('');
     this.current = null;
     this.#shifts = null;
     this.grid.clear();

@@ -10,6 +10,7 @@ export class Predictions {
 
   #announcer;
   #last = null; // the result shown, for a table of numbers opened later
+  #label = null; // MNIST's label of the digit shown (a sample or a listed test digit), or null
 
   /**
    * `nets`: the /api/v1/models entries of the networks shown; `placeFor(name)`: the element
@@ -77,13 +78,26 @@ export class Predictions {
       view.bars.forEach((bar, d) => {
         bar.fill.style.transform = `scaleY(${p[d]})`;
         // the value goes in attributes (read by screen readers and on hover), not in text
-        const label = `${d}: ${probability(p[d], 2)}`;
+        const label = `${d}: ${probability(p[d], 2)}${d === this.#label ? ', MNIST\'s label' : ''}`;
         bar.item.title = label;
         bar.item.setAttribute('aria-label', label);
         bar.item.classList.toggle('top', d === net.prediction);
       });
       if (view.all.open) this.#fill(view, net);
     }
+  }
+
+  /** Box MNIST's `label` (or nothing, for null) under each network's bars: next to the
+   * answers, where a sample's label under the pad is screens away on a narrow page (found
+   * by a review: a digit picked from the list showed two answers and no way to tell which
+   * was right). */
+  markLabel(label) {
+    if (label === this.#label) return;
+    this.#label = label;
+    for (const view of this.#views.values()) {
+      view.bars.forEach((bar, d) => bar.item.classList.toggle('label', d === label));
+    }
+    if (this.#last) this.show(this.#last); // the bars' labels say it too
   }
 
   /** The open table of numbers: each digit's probability, the predicted one marked. */

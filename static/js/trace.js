@@ -8,7 +8,7 @@ import { HeightHold, el, fmt, placeMark, span } from './dom.js';
 import { fieldSpan, unitsRect, windowSpan } from './geometry.js';
 import { ROUNDING, valueAt, windowStats } from './wire.js';
 
-const MINI = 4; // canvas pixels per input pixel in the mirrors' picture of the input
+const MINI = 4; // canvas pixels per input pixel in the mirrors' picture of the input (page.css shows 3 CSS px)
 
 /**
  * Paint `canvas` (28 * MINI square) with the input `q` (784 grey levels) and outline the
@@ -162,9 +162,11 @@ export class Tracer {
     const rounding = fmt(kept) === fmt(value) ? ''
       : ` (the unit shows ${fmt(value)}, ${ROUNDING})`;
     // a window of ReLU zeros (or of any one value) has no one winner
-    if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} hold ${fmt(stats.max)}, a tie, so the first is marked${rounding}`];
+    // which map the mark is on: on a phone the enlarged channel says this far from it (a review)
+    const on = `marked on ${reads.layer}'s map`;
+    if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} hold ${fmt(stats.max)}, a tie, so the first is ${on}${rounding}`];
     const tied = stats.ties > 1 ? `, the first of ${stats.ties} that tie` : '';
-    if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]})${tied}, marked${rounding}`];
+    if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]})${tied}, ${on}${rounding}`];
     if (op === 'mean') return [`${where}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];
   }

@@ -253,6 +253,14 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     assert fm.page.evaluate("() => document.activeElement.dataset.index") == "18"
     assert fm.page.evaluate("() => { const r = document.activeElement.getBoundingClientRect();"
                             " return r.top >= 0 && r.bottom <= innerHeight; }")
+    # the list says which digit is on the pad and what each answered (a phone has no
+    # tooltips), and outlines it; MNIST's label is boxed under both networks' bars
+    status = fm.page.locator("#disagree-status")
+    assert status.inner_text() == "On the pad: MNIST test digit #18, a 3: max says 3, avg says 5."
+    assert by_key.get_attribute("aria-current") == "true"
+    labelled = fm.page.locator(".bars li.label")
+    assert labelled.evaluate_all("(items) => items.map((i) => i.dataset.digit)") == ["3", "3"]
+    assert "MNIST's label" in (labelled.first.get_attribute("aria-label") or "")
     pick = fm.page.locator('.disagree-pick[data-index="359"]')
     words = pick.get_attribute("aria-label")
     assert words is not None
@@ -265,6 +273,18 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     assert fm.prediction("max").startswith("predicts 9 ")
     assert fm.prediction("avg").split()[1] == words.rsplit(" ", 1)[1]
     assert pick.get_attribute("data-seen") == ""
+    assert by_key.get_attribute("aria-current") is None
+    assert pick.get_attribute("aria-current") == "true"
+    # a button leads back down to it, and goes once the list is in view
+    back = fm.page.locator("#to-list")
+    back.click()
+    back.wait_for(state="hidden")
+    assert fm.page.evaluate("() => document.activeElement.dataset.index") == "359"
+    # a stroke over it: no longer the digit as labelled, nothing marked
+    fm.after_paint(lambda: fm.stroke([(0.2, 0.2), (0.3, 0.3)], steps=4), source="pad")
+    assert pick.get_attribute("aria-current") is None
+    assert status.inner_text() == "51 digits, in three groups."
+    assert fm.page.locator(".bars li.label").count() == 0
 
 
 def test_on_a_phone_picking_a_sample_and_drawing_over_it_move_nothing_below(

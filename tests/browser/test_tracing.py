@@ -84,14 +84,14 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
         readout = fm.page.locator("#readout").inner_text()
         assert f"{net} pool1, channel {ch}, unit (row {r}, col {c})" in readout
         assert f"keeps the max, {conv1.max():.3f} at (row {2 * r + wr}, col {2 * c + wc}), " \
-               "marked" in readout if net == "max" else "keeps their mean" in readout
+               "marked on conv1's map" in readout if net == "max" else "keeps their mean" in readout
     # found by a review: a window of ReLU zeros named an arbitrary winner; it is a tie
     conv1 = expected["models"]["max"]["layers"]["conv1"]["q"]
     ch, r, c = next((ch, r, c) for ch in range(32) for r in range(13) for c in range(13)
                     if not conv1[ch, 2 * r:2 * r + 2, 2 * c:2 * c + 2].any())
     fm.hover_unit("max", "pool1", ch, r, c)
     assert (f"reads conv1 channel {ch}, rows {2 * r}–{2 * r + 1}, cols {2 * c}–{2 * c + 1}: "
-            "all 4 hold 0.000, a tie, so the first is marked") in \
+            "all 4 hold 0.000, a tie, so the first is marked on conv1's map") in \
         fm.page.locator("#readout").inner_text()
 
 
@@ -730,6 +730,29 @@ def test_in_one_column_a_hovered_units_readout_shows_at_the_window_bottom(
             assert height - 16 <= bottom <= height
         fm.page.mouse.move(2, 2)
         assert not tip.is_visible()
+
+
+def test_the_tip_goes_to_the_top_when_the_hovered_map_is_at_the_foot(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a review at 768x1024: the tip at the window's foot covered the maps hovered
+    when they sat there. With the pointer in the window's last 160 px it is at the top."""
+    fm.page.set_viewport_size({"width": 768, "height": 1024})
+    upload_digit(fm, digit_files[0][1])
+    tip = fm.page.locator("#hover-tip")
+    canvas = fm.page.locator('canvas.map[data-net="max"][data-layer="pool2"]')
+    for where, channel in (("end", 60), ("center", 20)):  # 60: in the grid's last row
+        canvas.evaluate(f"(c) => c.scrollIntoView({{ block: '{where}' }})")
+        x, y = fm.map_point("max", "pool2", channel, 2, 2)
+        fm.page.mouse.move(x, y)
+        tip.wait_for(state="visible")
+        tip_box = tip.bounding_box()
+        assert tip_box is not None
+        if where == "end":  # the pointer in the last 160 px: the tip at the top, off it
+            assert y > 1024 - 160
+            assert tip_box["y"] <= 16
+        else:
+            assert tip_box["y"] + tip_box["height"] >= 1024 - 16
+        fm.page.mouse.move(2, 2)
 
 
 def test_in_one_column_the_tip_yields_to_the_enlarged_channel(
