@@ -138,12 +138,15 @@ export function layerTable(layers, nets, cells) {
 /**
  * A box whose content may be wider than it (a table on a phone, or at 400% zoom): while it
  * scrolls sideways it is in the tab order, so that a keyboard reaches the columns out of view
- * (arrow keys scroll a focused box). The caller names it. Returns the box.
+ * (arrow keys scroll a focused box), and `hint`, if given, shows (a faint edge alone went
+ * unseen: a review). The caller names it. Returns the box.
  */
-export function keyboardScroll(box) {
+export function keyboardScroll(box, hint = null) {
   const update = () => {
-    if (box.scrollWidth > box.clientWidth) box.tabIndex = 0;
+    const sideways = box.scrollWidth > box.clientWidth;
+    if (sideways) box.tabIndex = 0;
     else box.removeAttribute('tabindex');
+    if (hint && hint.hidden === sideways) hint.hidden = !sideways;
   };
   const observer = new ResizeObserver(update);
   observer.observe(box);

@@ -168,8 +168,11 @@ export function renderDownsample(root, models, shown = []) {
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
     + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.'
     + `${learnedShifts(models)} ${ties(models)}`);
-  root.replaceChildren(keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
+  // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view
+  const hint = el('p', { class: 'note scroll-hint', hidden: true, 'aria-hidden': 'true' },
+    `The table scrolls sideways: all ${models.length} networks are in it →`);
+  root.replaceChildren(hint, keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
     el('table', { class: 'compare' },
       el('caption', { id: 'compare-caption', class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),
-      el('thead', {}, head), el('tbody', {}, ...rows)))), defined, article);
+      el('thead', {}, head), el('tbody', {}, ...rows))), hint), defined, article);
 }

@@ -187,6 +187,18 @@ def test_a_projector_sized_screen_keeps_the_pad_and_input_beside_the_maps(
     assert fm.page.evaluate("document.documentElement.scrollWidth") <= 1024
 
 
+def test_a_table_that_scrolls_sideways_says_so(fm: FeatureMapsPage) -> None:
+    """Found by a review on a 390 px phone: only max and avg fit, and nopool, the network
+    the paragraph under the table is about, was out of view with a faint edge as the only
+    sign. A line above the table says it scrolls, where it does."""
+    hint = fm.page.locator("#downsample .scroll-hint")
+    fm.page.set_viewport_size({"width": 390, "height": 844})
+    hint.wait_for(state="visible")
+    assert hint.inner_text() == "The table scrolls sideways: all 5 networks are in it →"
+    fm.page.set_viewport_size({"width": 1280, "height": 800})
+    hint.wait_for(state="hidden")
+
+
 def test_a_short_screens_sidebar_leads_down_to_the_nudges_and_back_up_to_the_pad(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """Found by a review at 1280x720 and 1366x768: the sidebar scrolls on its own, nothing on
