@@ -4,7 +4,8 @@ look at the cases behind the accuracy tables: which digits max alone gets right,
 alone, and which neither.
 
 The file names the sha256 of the weights it was measured with; the page offers it only
-where the server runs those very weights (`offer`), as other weights disagree elsewhere."""
+where the server runs those very weights (`offer`, against the digests the model cards give,
+which loading checked), as other weights disagree elsewhere."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from app.ml import registry
-from app.ml.data import Mnist, sha256_file
+from app.ml.data import Mnist
 from app.ml.evaluate import predictions
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,13 @@ def build(models_dir: Path, mnist: Mnist, split: str = "test") -> dict[str, Any]
     """Every digit of `split` that the two networks of PAIR answer differently, in MNIST's
     order: its index, label, both answers and its 28x28 grey levels (base64)."""
     images, labels = mnist.images(split), mnist.labels(split)
-    answers = {v: predictions(registry.load(models_dir, v).net, images) for v in PAIR}
+    loaded = {v: registry.load(models_dir, v) for v in PAIR}  # each checked against its card
+    answers = {v: predictions(loaded[v].net, images) for v in PAIR}
     first, second = (answers[v] for v in PAIR)
     return {
         "split": split,
         "total": len(labels),
-        "weights_sha256": {v: sha256_file(registry.weights_path(models_dir, v)) for v in PAIR},
+        "weights_sha256": {v: loaded[v].card["weights_sha256"] for v in PAIR},
         "digits": [
             {"index": int(i), "label": int(labels[i]),
              **{v: int(answers[v][i]) for v in PAIR},
@@ -79,11 +81,11 @@ def _problem(record: Any) -> str | None:
     return None
 
 
-def offer(path: Path, weights: dict[str, Path]) -> dict[str, Any] | None:
+def offer(path: Path, weights: dict[str, str]) -> dict[str, Any] | None:
     """What the page says of the file at `path` before it is fetched (its split, size and
     counts), or None where the page should not offer it: a network of PAIR not loaded
-    (`weights`: the weights file of each network loaded), the file missing, unreadable or
-    other than `build` writes it, or weights other than those it was measured with."""
+    (`weights`: the sha256 of each loaded network's weights), the file missing, unreadable
+    or other than `build` writes it, or weights other than those it was measured with."""
     if not all(v in weights for v in PAIR):
         return None
     try:
@@ -91,7 +93,7 @@ def offer(path: Path, weights: dict[str, Path]) -> dict[str, Any] | None:
         problem = _problem(record)
         if problem is None:
             for variant in PAIR:
-                if sha256_file(weights[variant]) != record["weights_sha256"][variant]:
+                if weights[variant] != record["weights_sha256"][variant]:
                     log.info("%s was measured with other %s weights: not offered", path,
                              variant)
                     return None

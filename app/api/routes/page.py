@@ -8,7 +8,6 @@ import functools
 import json
 import logging
 import re
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -52,10 +51,11 @@ def sample_digits() -> list[dict[str, Any]]:
 
 
 @functools.cache
-def disagreements(weights: tuple[tuple[str, Path], ...]) -> dict[str, Any] | None:
+def disagreements(weights: tuple[tuple[str, str], ...]) -> dict[str, Any] | None:
     """The digits max and avg answer differently, as the page offers them (the file's
     address, split and counts; the page fetches the digits when they are asked for), or None
-    where they are not offered (app/ml/disagree.py). `weights`: each loaded network's file."""
+    where they are not offered (app/ml/disagree.py). `weights`: each loaded network's
+    weights' sha256, as its card gives it and loading checked."""
     offered = disagree.offer(DIGITS_DIR / disagree.FILE_NAME, dict(weights))
     return offered and {"src": f"static/digits/{disagree.FILE_NAME}", **offered}
 
@@ -63,7 +63,8 @@ def disagreements(weights: tuple[tuple[str, Path], ...]) -> dict[str, Any] | Non
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request, engine: EngineDep) -> HTMLResponse:
     digits = sample_digits()
-    offered = disagreements(tuple((v, engine.loaded[v].weights_path) for v in engine.variants))
+    offered = disagreements(tuple((v, engine.loaded[v].card["weights_sha256"])
+                                  for v in engine.variants))
     config = {
         # relative, as every address on the page: behind a proxy that serves the app under a
         # path of its own (https://host/featuremaps/ -> this server's /), they stay inside it
