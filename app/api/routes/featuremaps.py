@@ -32,6 +32,7 @@ from app.ml.encode import Encoding
 from app.ml.engine import Engine, FeatureMaps
 from app.ml.errors import InputError
 from app.ml.names import DEFAULT_MODELS, brief, default_models, split_names
+from app.ml.nets import VARIANTS
 from app.ml.render import MAX_PIXELS, grid_layout, grid_png, largest_scale
 
 R = TypeVar("R")  # what a route's inference returns, before encoding
@@ -101,8 +102,7 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None
               unsupported_type("text/plain")),
         422: ("well-formed but unusable: an image truncated or corrupt, pixels of another "
               "shape or range, bad parameter values, unknown models= names",
-              "unknown model 'maxx' in models=; this server has max, avg, strided, nopool, "
-              "blurmax"),
+              unknown_in_models("maxx", VARIANTS)),
         503: ("too many requests in flight or over the time limit; see Retry-After",
               busy(default("max_inflight"))),
         **(own or {}),
@@ -169,6 +169,12 @@ class InvalidParameter(InputError):
     status_code = 422
 
 
+def unknown_in_models(name: str, variants: Sequence[str]) -> str:
+    """The 422's words for a models= name the server does not have (the OpenAPI document
+    quotes them, for a server with every variant)."""
+    return f"unknown model {brief(name)} in models=; this server has {', '.join(variants)}"
+
+
 def parse_models(engine: Engine, models: str | None,
                  default: tuple[str, ...] = DEFAULT_MODELS) -> list[str]:
     """The networks named in models=, or the default ones this server has loaded."""
@@ -177,8 +183,7 @@ def parse_models(engine: Engine, models: str | None,
 
     def known(name: str) -> None:
         if name not in engine.variants:
-            raise InvalidParameter(f"unknown model {brief(name)} in models=; this server has "
-                                   f"{', '.join(engine.variants)}")
+            raise InvalidParameter(unknown_in_models(name, engine.variants))
 
     return split_names(models, "models=", "network", known)  # as `featuremaps extract`
 
