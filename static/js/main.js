@@ -312,9 +312,10 @@ class App {
   /**
    * Start from a real MNIST test digit shipped with the page ({index, label, pixels}:
    * `index` its place in MNIST's test set; one of the config's samples, or of the digits max
-   * and avg answer differently), sent as its pixels (JSON, used as they are): sent as an image, it is prepared again like a drawing, which crops faint
-   * pixels off 2 of the 10 samples (and, when the server centred on 13.5, moved 7 by a pixel
-   * and changed what the networks answered: max's 82.6% for #18 read 98.6%).
+   * and avg answer differently), sent as its pixels (JSON, used as they are): sent as an
+   * image, it is prepared again like a drawing, which crops faint pixels off 2 of the 10
+   * samples (and, when the server centred on 13.5, moved 7 by a pixel and changed what the
+   * networks answered: max's 82.6% for #18 read 98.6%).
    */
   pickDigit({ index, label, pixels }) {
     const grey = base64Bytes(pixels);
