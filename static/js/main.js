@@ -38,6 +38,7 @@ class App {
   #nudges = Promise.resolve();
   #loaded = null; // {body, label, picked, index}: the upload or sample under the strokes, as sent
   #moves = []; // {body, label, dx, dy, dir, shifts}: the input before each nudge since it was last unmoved, and the numbers the nudge showed
+  #cleared = null; // what Clear took away, for Undo to bring back: {pad, loaded, moves, body, label}
 
   constructor(config, catalogue) {
     this.config = config;
@@ -203,7 +204,15 @@ class App {
     });
   }
 
+  /** Empty the pad and every view; Undo brings back what was there (a stray click on Clear
+   * used to lose the drawing, the one action Undo could not take back). */
   clear() {
+    if (!this.pad.isEmpty) {
+      this.#cleared = {
+        pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves,
+        body: this.current?.body, label: this.current?.label,
+      };
+    }
     this.generation += 1;
     this.#dropWaiting();
     this.pad.clear();
@@ -215,34 +224,66 @@ class App {
     return this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
   }
 
-  /** Take back the last nudge, or else the last stroke. */
+  /** Take back the last nudge, or else the last stroke, or else the last Clear. */
   undo() {
     if (this.#moves.length) {
       this.#unnudge();
       return;
     }
-    if (!this.pad.undo()) return;
-    this.generation += 1;
-    const empty = this.pad.isEmpty;
-    if (empty) {
-      this.#dropWaiting();
-      this.#reset();
-    } else {
-      this.#unmove();
+    if (this.pad.undo()) {
+      this.generation += 1;
+      const empty = this.pad.isEmpty;
+      if (empty) {
+        this.#dropWaiting();
+        this.#reset();
+      } else {
+        this.#unmove();
+      }
+      this.#keepFocus();
+      if (!empty) this.#sendPad();
+      return;
     }
+    if (this.#canUnclear) this.#unclear();
+  }
+
+  /** Put back what Clear took away: the strokes and the image under them, and the nudges
+   * in place then, with their numbers; the input is sent as it was shown. */
+  #unclear() {
+    const { pad, loaded, moves, body, label } = this.#cleared;
+    this.#cleared = null;
+    this.generation += 1;
+    this.pad.restore(pad);
+    this.#loaded = loaded;
+    this.#syncUndo();
     this.#keepFocus();
-    if (empty) return;
-    // back to an upload or sample alone: the image it came from, not the pad redrawn from
-    // its 28x28 view, which preprocessing would crop, scale and centre again (a review saw
-    // avg's answer for sample #18 flip from 5 to 3 after a stroke and an undo)
+    this.#sendPad(moves.length ? { moves, body, label } : null);
+  }
+
+  /**
+   * Send the drawing on the pad after an Undo. An upload or sample alone is sent as the
+   * image it came from, not as the pad redrawn from its 28x28 view, which preprocessing
+   * would crop, scale and centre again (a review saw avg's answer for sample #18 flip from
+   * 5 to 3 after a stroke and an undo). `nudged` ({moves, body, label}), after a Clear was
+   * undone, is the input as the nudges in place had moved it, which are put back with it.
+   */
+  #sendPad(nudged = null) {
     const loaded = this.pad.canUndo ? null : this.#loaded;
     this.#push({
       source: 'undo', what: 'the drawing',
-      makeBody: async () => loaded?.body ?? { data: this.pad.png(), type: 'image/png' },
+      makeBody: async () => nudged?.body ?? loaded?.body ?? { data: this.pad.png(), type: 'image/png' },
       then: (current) => {
         if (loaded) {
           current.label = loaded.label;
           this.#setPicked(loaded.picked, loaded.label, loaded.index);
+        }
+        if (nudged) {
+          current.label = nudged.label;
+          this.#moves = nudged.moves;
+          const last = nudged.moves.at(-1);
+          this.nudge.showChange(last.dir, last.shifts, false);
+          this.nudge.setOffset(...this.offset);
+          this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
+          this.#syncUndo();
         }
         this.#refreshShifts(current);
       },
@@ -301,6 +342,7 @@ class App {
       then: (current) => {
         current.label = label;
         this.#loaded = { body, label, picked, index };
+        this.#cleared = null; // Undo cannot take back an upload or sample, nor a Clear before it
         this.pad.setBase(current.result.input);
         this.#setPicked(picked, label, index);
         this.#unmove();
@@ -596,10 +638,14 @@ class App {
     return there < here ? other : stay;
   }
 
-  /** Undo is offered only while there is a nudge or a stroke to take back. */
+  /** Undo is offered only while there is a nudge, a stroke or a Clear to take back. */
   #syncUndo() {
-    byId('undo').disabled = !this.pad.canUndo && !this.#moves.length;
+    byId('undo').disabled = !this.pad.canUndo && !this.#moves.length && !this.#canUnclear;
     this.nudge.undoButton.disabled = !this.#moves.length;
+  }
+
+  get #canUnclear() {
+    return this.#cleared !== null && this.pad.isEmpty;
   }
 
   /** After an Undo: a button that disabled under the focus drops it to the page (found by a

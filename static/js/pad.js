@@ -58,6 +58,19 @@ export class DrawingPad {
     this.render();
   }
 
+  /** What the pad holds, for `restore` to put back (a stroke never changes once drawn: a
+   * copy of the list will do). */
+  snapshot() {
+    return { strokes: [...this.#strokes], base: this.#base };
+  }
+
+  restore({ strokes, base }) {
+    this.#strokes = [...strokes];
+    this.#base = base;
+    this.#active = null;
+    this.render();
+  }
+
   /** Remove the last stroke; true if there was one. */
   undo() {
     if (!this.#strokes.length) return false;

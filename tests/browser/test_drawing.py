@@ -233,6 +233,32 @@ def test_a_picked_sample_says_its_label_and_is_no_stroke_to_undo(fm: FeatureMaps
     assert fm.page.locator("#picked").inner_text() == ""
 
 
+def test_undo_after_clear_brings_back_the_sample_until_another_is_picked(
+        fm: FeatureMapsPage) -> None:
+    """A Clear is taken back after the strokes drawn since, as the last thing done before
+    them; the sample comes back as itself, with its label. An upload or a sample, which
+    Undo cannot take back, ends what Undo can reach."""
+    expected = fm.api.featuremaps(sample_body(DIGITS / "0018_label3.png"), "application/json")
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    fm.page.click("#clear")
+    assert fm.page.locator("#picked").inner_text() == ""
+    fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
+    fm.page.click("#undo")  # the stroke
+    assert fm.prediction("max") == "no drawing yet"
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")  # the Clear
+    np.testing.assert_array_equal(fm.input_pixels(), expected["input"])
+    assert fm.page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
+    assert fm.page.locator(".bars li.label").count() == 2
+    assert fm.page.locator("#undo").is_disabled()
+
+    fm.page.click("#clear")
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    fm.page.click("#clear")
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    assert fm.page.locator("#picked").inner_text().endswith("labelled 7.")
+    assert fm.page.locator("#undo").is_disabled()
+
+
 def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMapsPage) -> None:
     """Behind the accuracy tables: the 51 test digits the two answer differently, fetched as
     their disclosure opens, in three groups; one picked is shown as a sample is, and marked."""

@@ -202,6 +202,38 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     assert fm.page.evaluate("document.activeElement.id") == "clear"
 
 
+def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -> None:
+    """A stray click on Clear used to lose the drawing, the one action Undo could not take
+    back. Undo brings back the strokes and the nudges in place then, with their numbers;
+    the next Undo takes back the nudge, as before the Clear."""
+    fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
+    drawn = fm.input_pixels()
+    pad = fm.canvas_rgba("#pad")
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    numbers = nudge_numbers(fm)
+    status = fm.page.locator("#nudge-status")
+    said = status.inner_text()
+    assert said.startswith("The input is moved 1 px right (zero fill).")
+    undo = fm.page.locator("#undo")
+    fm.page.click("#clear")
+    assert fm.prediction("max") == "no drawing yet"
+    assert set(nudge_numbers(fm).values()) == {"–"}
+    assert undo.is_enabled()
+
+    fm.after_paint(lambda: undo.click(), source="undo")
+    np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
+    np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
+    assert nudge_numbers(fm) == numbers
+    assert status.inner_text() == said
+    fm.after_paint(lambda: undo.click(), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), drawn)
+    assert status.inner_text() == "Nudge undone: the input is where it was drawn."
+    # then the stroke, and nothing is left to take back
+    fm.page.click("#undo")
+    assert fm.prediction("max") == "no drawing yet"
+    assert undo.is_disabled()
+
+
 def test_after_the_pads_undo_a_stroke_moves_nothing_and_ctrl_z_waits_for_its_end(
         fm: FeatureMapsPage) -> None:
     """Found by a review: with the focus left on the nudge pad's Undo, the next stroke
