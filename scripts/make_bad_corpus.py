@@ -206,7 +206,7 @@ def cases() -> dict[str, dict[str, Any]]:
        "spaces, such as max,avg; got ''", query="models=")
     js("models-plus", good, 422,
        "query parameter 'models': expected comma-separated names in lower case, without "
-       "spaces, such as max,avg; got 'max avg' (a + in an address reads as a space)",
+       "spaces, such as max,avg; got 'max avg' (a + or %20 in an address reads as a space)",
        query="models=max+avg")
     js("models-twice", good, 422, "models= names the network 'max' twice", query="models=max,max")
     js("unknown-encoding", good, 422,

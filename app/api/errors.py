@@ -52,7 +52,7 @@ def _message(err: dict[str, Any]) -> str:
         got = str(err.get("input"))
         # max+avg, typed into an address, arrives as 'max avg': say where the space between
         # two names came from ('max, avg' is a space the client wrote)
-        plus = " (a + in an address reads as a space)" if re.search(r"\w \w", got) else ""
+        plus = " (a + or %20 in an address reads as a space)" if re.search(r"\w \w", got) else ""
         return (f"expected comma-separated names in lower case, without spaces, such as "
                 f"{NAME_LISTS[str(loc[-1])]}; got {brief(got)}{plus}")
     if err.get("type") == "value_error" and "error" in err.get("ctx", {}):
