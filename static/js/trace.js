@@ -156,6 +156,10 @@ export class Tracer {
       }
     }
     const where = `reads ${reads.layer} channel ${hit.channel}, rows ${span(rows)}, cols ${span(cols)}`;
+    // what the window holds, row by row, beside what the pool keeps of it: the one line where
+    // max and avg differ, readable where the mark is not (a page scrolled to a pool layer
+    // has the conv map before it under the sticky predictions)
+    const holding = `${where} (${stats.values.map((v) => fmt(v)).join(', ')})`;
     // Both numbers are read from 8-bit maps, each layer's channel rounded to 256 levels of its
     // own range, so the kept value and the unit's can differ in the last digit shown: say why.
     const kept = op === 'max' ? stats.max : stats.mean;
@@ -166,8 +170,8 @@ export class Tracer {
     const on = `marked on ${reads.layer}'s map`;
     if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} hold ${fmt(stats.max)}, a tie, so the first is ${on}${rounding}`];
     const tied = stats.ties > 1 ? `, the first of ${stats.ties} that tie` : '';
-    if (op === 'max') return [`${where}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]})${tied}, ${on}${rounding}`];
-    if (op === 'mean') return [`${where}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
+    if (op === 'max') return [`${holding}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]})${tied}, ${on}${rounding}`];
+    if (op === 'mean') return [`${holding}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];
   }
 }

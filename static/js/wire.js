@@ -106,9 +106,11 @@ export function windowStats(layer, channel, [r0, r1], [c0, c1]) {
   let sum = 0;
   let count = 0;
   let ties = 0; // how many hold the max
+  const values = []; // row by row
   for (let r = r0; r <= r1; r += 1) {
     for (let c = c0; c <= c1; c += 1) {
       const v = valueAt(layer, channel, r, c);
+      values.push(v);
       sum += v;
       count += 1;
       if (v > best) {
@@ -120,7 +122,7 @@ export function windowStats(layer, channel, [r0, r1], [c0, c1]) {
       }
     }
   }
-  return { max: best, winner, mean: sum / count, count, ties };
+  return { max: best, winner, mean: sum / count, count, ties, values };
 }
 
 /** A 28x28 uint8 image moved dx right and dy down, zero fill (app/ml/shifts.py's shift). */

@@ -4,6 +4,7 @@ the enlarged channel; the colour scale switch."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,13 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
         assert f"{net} pool1, channel {ch}, unit (row {r}, col {c})" in readout
         assert f"keeps the max, {conv1.max():.3f} at (row {2 * r + wr}, col {2 * c + wc}), " \
                "marked on conv1's map" in readout if net == "max" else "keeps their mean" in readout
+        # and what the window holds, row by row, beside what the pool keeps: readable where
+        # the mark on conv1 is not (under the sticky predictions at 1024x768)
+        held = re.search(rf"reads conv1 channel {ch}, rows {2 * r}–{2 * r + 1}, "
+                         rf"cols {2 * c}–{2 * c + 1} \(([^)]*)\): keeps", readout)
+        assert held is not None, readout
+        values = [float(v) for v in held.group(1).split(", ")]
+        assert values == pytest.approx(conv1.ravel().tolist(), abs=0.0006)
     # found by a review: a window of ReLU zeros named an arbitrary winner; it is a tie
     conv1 = expected["models"]["max"]["layers"]["conv1"]["q"]
     ch, r, c = next((ch, r, c) for ch in range(32) for r in range(13) for c in range(13)
