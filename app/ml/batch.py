@@ -261,13 +261,13 @@ def _npz_directory(body: bytes) -> tuple[int, int] | None:
     """The member count and directory size of the end record that zipfile will use, or None
     where it finds none (it then calls the file unreadable). Its own finder is asked, as
     any other reading of the record can pick another one than it does (a review's: a
-    signature inside the record's offset, or a comment one byte longer). A zip64 record,
-    which np.savez writes only past 65,535 members or 4 GB, reads as too large."""
+    signature inside the record's offset, or a comment one byte longer). Where the archive
+    has a zip64 end record (np.savez's past 65,535 members or 4 GB; any size from `zip -fz`
+    or a zipfile forced to it), the finder puts its counts in the record: they are the real
+    ones (a review's valid .npz read as 65,535 members, the 16-bit record's placeholder)."""
     record = zipfile._EndRecData(io.BytesIO(body))  # type: ignore[attr-defined]
     if record is None:
         return None
-    if record[zipfile._ECD_SIGNATURE] != zipfile.stringEndArchive:  # type: ignore[attr-defined]
-        return 0xFFFF, 0xFFFFFFFF
     members = max(int(record[zipfile._ECD_ENTRIES_THIS_DISK]),  # type: ignore[attr-defined]
                   int(record[zipfile._ECD_ENTRIES_TOTAL]))  # type: ignore[attr-defined]
     return members, int(record[zipfile._ECD_SIZE])  # type: ignore[attr-defined]
