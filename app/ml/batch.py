@@ -315,6 +315,10 @@ def read_npy_or_npz(body: bytes, max_images: int,
                 raise ImageTooLarge(f".npz would inflate to {inflated:,} bytes; the limit is "
                                     f"{limit:,}")
             names = [info.filename for info in infos]
+            # torch.save writes a zip too, which a PyTorch user sends first (a review)
+            if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+                raise InvalidPixels("body is a torch.save file, not an .npz; send the tensor as "
+                                    "an .npy: np.save(f, images.numpy())")
             if not names:
                 raise InvalidPixels("the .npz holds no arrays; put the images in 'images'")
             if "images.npy" in names:

@@ -380,6 +380,19 @@ def test_an_npz_with_a_zip64_directory_is_read(
     assert r.json()["detail"].startswith(".npz holds 65 members (")
 
 
+def test_a_torch_save_file_is_named_as_one(client: TestClient) -> None:
+    """Found by a review: torch.save writes a zip, which a PyTorch user sends first, and was
+    answered with its members' names and "name the images array 'images'"."""
+    import torch
+
+    saved = io.BytesIO()
+    torch.save(torch.zeros(2, 28, 28), saved)
+    r = client.post("/api/v1/featuremaps/batch", content=saved.getvalue())
+    assert (r.status_code, r.json()["detail"]) == (
+        422, "body is a torch.save file, not an .npz; send the tensor as an .npy: "
+             "np.save(f, images.numpy())")
+
+
 @pytest.mark.slow
 def test_extract_command_writes_the_chosen_layers(tmp_path: object, mnist: Mnist) -> None:
     import json
