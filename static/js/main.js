@@ -185,6 +185,11 @@ class App {
         if (this.current) this.#paint(this.current.result);
       });
     }
+    for (const input of document.querySelectorAll('input[name="size"]')) {
+      if (input.checked) this.grid.toScale = input.value === 'scale'; // as a reload kept it
+      // the marks are placed in shares of their grid: they follow it as it shrinks
+      input.addEventListener('change', () => { this.grid.toScale = input.value === 'scale'; });
+    }
   }
 
   // --- sources of a drawing ------------------------------------------------------------

@@ -67,9 +67,28 @@ export class MapGrid {
     this.onOpen = onOpen;
     this.onRelayout = onRelayout;
     this.#build();
+    this.#scale();
     // a window resized across a phone's width (or a phone turned) lays the grids out again,
     // as page.css does the rest of the page
     this.#phone.addEventListener('change', () => this.#relayout());
+  }
+
+  /**
+   * Draw every layer to one scale, or each fitted to its column (found by a teacher's
+   * review: fitted, pool1's 13x13 tiles were as large as conv1's 26x26 ones, and the
+   * halving a pool does, the lesson, could not be seen). To scale, one unit is as wide in
+   * every layer: the widest grid fills its column, and each other one the share of it that
+   * its canvas's width is (page.css reads --to-scale).
+   */
+  set toScale(on) {
+    this.root.toggleAttribute('data-to-scale', on);
+  }
+
+  #scale() {
+    const widest = Math.max(...[...this.#cells.values()].map((c) => c.layout.width));
+    for (const { canvas, layout } of this.#cells.values()) {
+      canvas.parentElement.style.setProperty('--to-scale', `${(100 * layout.width / widest).toFixed(3)}%`);
+    }
   }
 
   #build() {
@@ -141,6 +160,7 @@ export class MapGrid {
       Object.assign(cell.layout, MapGrid.#lay(cell.canvas, cell.shape, this.#phone.matches));
       cell.refresh();
     }
+    this.#scale();
     if (this.#last) this.paint(...this.#last);
     this.onRelayout();
   }

@@ -229,6 +229,35 @@ def test_the_colour_scale_switches_between_channel_and_layer(
             "network's layer, not between layers or networks.") in legend
 
 
+def test_to_scale_a_unit_is_as_wide_in_every_layer_and_each_pool_halves_the_maps(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a teacher's review: fitted to their column, pool1's 13x13 tiles were drawn
+    as large as conv1's 26x26 ones, and the halving a pool does could not be seen. To
+    scale, one unit is as wide on screen in every layer; hovering still finds each unit."""
+    fm.page.set_viewport_size({"width": 1024, "height": 768})
+    upload_digit(fm, digit_files[0][1])
+    widths = """() => Object.fromEntries([...document.querySelectorAll('canvas.map[data-net]')].map(
+      (c) => [`${c.dataset.net}/${c.dataset.layer}`,
+              [c.getBoundingClientRect().width, c.width]]))"""
+    fitted = fm.page.evaluate(widths)
+    assert fitted["max/pool1"][0] == fitted["max/conv1"][0]  # each fills its column
+    fm.page.check('input[name="size"][value="scale"]')
+    scaled = fm.page.evaluate(widths)
+    unit = scaled["max/conv1"][0] / scaled["max/conv1"][1]
+    assert scaled["max/conv1"][0] == fitted["max/conv1"][0]  # the widest stays as it was
+    for key, (shown, pixels) in scaled.items():
+        assert shown / pixels == pytest.approx(unit, abs=0.01), key
+    # a canvas pixel is a unit, and one between channels: 8 tiles of 13 + 7 gaps against 26
+    assert scaled["max/pool1"][1] == 8 * 13 + 7 and scaled["max/conv1"][1] == 8 * 26 + 7
+    for net, layer, channel, row, col in (("avg", "pool1", 9, 4, 7), ("max", "conv3", 40, 2, 1)):
+        fm.hover_unit(net, layer, channel, row, col)
+        mark = fm.mark("unit")
+        assert (mark["net"], mark["layer"], int(mark["channel"]), int(mark["row"]),
+                int(mark["col"])) == (net, layer, channel, row, col)
+    fm.page.check('input[name="size"][value="fit"]')
+    assert fm.page.evaluate(widths) == fitted
+
+
 def test_the_page_geometry_is_the_servers(fm: FeatureMapsPage) -> None:
     """Every unit's receptive field and pooling window, as the page computes them, equal
     app/ml/receptive.py's for every layer of every variant the server has."""
