@@ -112,7 +112,9 @@ export class NudgePanel {
       return;
     }
     const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none once cleared
-    this.status.textContent = `${said}${said ? 'the' : 'The'} input is moved ${movedBy(dx, dy)} (zero fill).${verdict}`;
+    // after an Undo, 'still': the nudges before the one undone (found by a teacher's review:
+    // "Nudge undone: the input is moved 1 px right" read as if the Undo had moved it)
+    this.status.textContent = `${said}${said ? 'the input is still' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill).${verdict}`;
   }
 
   clear() {

@@ -188,7 +188,7 @@ export class ShiftLab {
         // wrong unshifted: consistency alone would read as failing where the shifts are right
         fig.caption.replaceChildren('predicts ', el('strong', { text: m.prediction }), ' unshifted, but the digit is a ',
           el('strong', { text: label }), ', which it names for ', el('strong', { text: right }),
-          ` of 81 shifts; it keeps its ${m.prediction} for ${keep}`, ...consistency);
+          ` of 81 shifts; it keeps its ${m.prediction} for ${keep} shifts`, ...consistency); // not 'for 3', read as the digit
       }
       Object.assign(fig.canvas.dataset, { consistency: m.consistency, flips, prediction: m.prediction, painted: 'true' });
       if (right === null) delete fig.canvas.dataset.right;

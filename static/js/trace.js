@@ -156,10 +156,16 @@ export class Tracer {
       }
     }
     const where = `reads ${reads.layer} channel ${hit.channel}, rows ${span(rows)}, cols ${span(cols)}`;
-    // what the window holds, row by row, beside what the pool keeps of it: the one line where
-    // max and avg differ, readable where the mark is not (a page scrolled to a pool layer
-    // has the conv map before it under the sticky predictions)
-    const holding = `${where} (${stats.values.map((v) => fmt(v)).join(', ')})`;
+    // what the window holds, beside what the pool keeps of it: the one line where max and
+    // avg differ, readable where the mark is not (a page scrolled to a pool layer has the
+    // conv map before it under the sticky predictions); its rows apart, "a, b; c, d", for
+    // a class to see the 2x2 (a teacher's review)
+    const across = cols[1] - cols[0] + 1;
+    const held = [];
+    for (let i = 0; i < stats.values.length; i += across) {
+      held.push(stats.values.slice(i, i + across).map((v) => fmt(v)).join(', '));
+    }
+    const holding = `${where} (${held.join('; ')})`;
     // Both numbers are read from 8-bit maps, each layer's channel rounded to 256 levels of its
     // own range, so the kept value and the unit's can differ in the last digit shown: say why.
     const kept = op === 'max' ? stats.max : stats.mean;

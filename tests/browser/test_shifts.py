@@ -134,7 +134,7 @@ def test_an_undo_leaves_the_sidebar_where_it_is(fm: FeatureMapsPage) -> None:
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     assert fm.page.evaluate("() => document.querySelector('.sidebar').scrollTop") == 0
     assert fm.page.locator("#nudge-status").inner_text().startswith(
-        "Nudge undone: the input is moved 1 px right (zero fill).")
+        "Nudge undone: the input is still moved 1 px right (zero fill).")
 
 
 def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -> None:
@@ -165,7 +165,7 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     # the first nudge, still in place, shows its numbers and its sentence again (found by a
     # review: the table went blank while the line said the input was still moved)
     assert status.inner_text() == (
-        "Nudge undone: the input is moved 1 px right (zero fill). " + expected_verdict(
+        "Nudge undone: the input is still moved 1 px right (zero fill). " + expected_verdict(
             fm.api.shifts(pixels_body(drawn), ["max", "avg"], "application/json"), "right"))
     lab.filter(has_text="Each cell is the input as nudged (1 px right) moved by").wait_for()
     assert nudge_numbers(fm) == first
@@ -351,7 +351,7 @@ def test_a_sample_digits_grids_count_the_shifts_classified_right(
                                f"shifts: consistency {pct}.")
         else:
             assert caption == (f"predicts {pred} unshifted, but the digit is a 3, which it names "
-                               f"for {right} of 81 shifts; it keeps its {pred} for {keep}: "
+                               f"for {right} of 81 shifts; it keeps its {pred} for {keep} shifts: "
                                f"consistency {pct}.")
         assert fm.page.get_attribute(f'canvas.heat[data-net="{net}"]', "data-right") == str(right)
     assert expected["avg"]["prediction"] == 5  # the case the reviews found

@@ -91,8 +91,8 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
         held = re.search(rf"reads conv1 channel {ch}, rows {2 * r}–{2 * r + 1}, "
                          rf"cols {2 * c}–{2 * c + 1} \(([^)]*)\): keeps", readout)
         assert held is not None, readout
-        values = [float(v) for v in held.group(1).split(", ")]
-        assert values == pytest.approx(conv1.ravel().tolist(), abs=0.0006)
+        rows = [[float(v) for v in row.split(", ")] for row in held.group(1).split("; ")]
+        assert rows == [pytest.approx(row.tolist(), abs=0.0006) for row in conv1]
     # found by a review: a window of ReLU zeros named an arbitrary winner; it is a tie
     conv1 = expected["models"]["max"]["layers"]["conv1"]["q"]
     ch, r, c = next((ch, r, c) for ch in range(32) for r in range(13) for c in range(13)
