@@ -24,6 +24,7 @@ FM = "/api/v1/featuremaps"
 ACCEPTED = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF body, "
             'or application/json {"pixels": 28x28 numbers in 0..1}')
 NOT_IMAGE = "not an image this server reads: send a PNG, JPEG, WebP or GIF"
+NOT_PNG = f"{NOT_IMAGE} (this body is sent as image/png, but its bytes begin as none of them)"
 LIMIT_PIXELS = 4096 * 4096
 UPLOAD_LIMIT = 2 * 1024 * 1024
 OVER_LIMIT = ("request body over the upload limit of 2,097,152 bytes "
@@ -104,13 +105,20 @@ def cases() -> dict[str, dict[str, Any]]:
         f"image is 30000x30000 = 900,000,000 pixels; the limit is {LIMIT_PIXELS:,}")
     # not images
     raw("svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28">'
-        b'<rect width="28" height="28"/></svg>', "image/png", 415, NOT_IMAGE)
+        b'<rect width="28" height="28"/></svg>', "image/png", 415, NOT_PNG)
     raw("svg-content-type", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml", 415,
         f"content type 'image/svg+xml' is not accepted; send {ACCEPTED}")
-    raw("pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "image/png", 415, NOT_IMAGE)
+    raw("pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "image/png", 415, NOT_PNG)
     raw("pdf-content-type", b"%PDF-1.4\n%%EOF\n", "application/pdf", 415,
         f"content type 'application/pdf' is not accepted; send {ACCEPTED}")
-    raw("text-as-png", b"hello, this is not a picture", "image/png", 415, NOT_IMAGE)
+    raw("text-as-png", b"hello, this is not a picture", "image/png", 415, NOT_PNG)
+    raw("bytes-unlabelled", b"hello, this is not a picture", "application/octet-stream", 415,
+        NOT_IMAGE)
+    npy = io.BytesIO()
+    np.save(npy, np.zeros((2, 28, 28), np.uint8))
+    raw("npy-to-one-image", npy.getvalue(), "application/octet-stream", 415,
+        f"{NOT_IMAGE}, or JSON pixels; this body is an .npy or .npz array, and arrays of images "
+        "go to POST /api/v1/featuremaps/batch")
     raw("text-plain", b"hello", "text/plain", 415,
         f"content type 'text/plain' is not accepted; send {ACCEPTED}")
     raw("empty-body", b"", "image/png", 400, f"empty body: send {ACCEPTED}")

@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import Message
 
 from app.ml import preprocess
-from app.ml.errors import EmptyBody, InputError, InvalidPixels
+from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
 from app.ml.names import brief
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/octet-stream",
@@ -288,8 +288,23 @@ async def read_payload(request: Request) -> Payload:
         body = await request.body()
         if not body:
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
+        if preprocess.sniff(body) is None:
+            raise InvalidImage(not_an_image(body, kind))
         return Payload("image", body)
     raise UnsupportedMediaType(unsupported_type(kind))
+
+
+def not_an_image(body: bytes, kind: str) -> str:
+    """Why a raw body that begins as none of the accepted formats is refused, in the
+    words of what it was meant to be (found by a review: random bytes sent as image/png,
+    and an .npy meant for the batch route, were both told only "not an image")."""
+    said = f"not an image this server reads: send a {preprocess.ACCEPTED_TEXT}"
+    if body.startswith((b"\x93NUMPY", b"PK\x03\x04")):
+        return (f"{said}, or JSON pixels; this body is an .npy or .npz array, and arrays of "
+                "images go to POST /api/v1/featuremaps/batch")
+    if kind.startswith("image/"):
+        return f"{said} (this body is sent as {kind}, but its bytes begin as none of them)"
+    return said
 
 
 def decode(payload: Payload, max_pixels: int) -> np.ndarray:
