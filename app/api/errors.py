@@ -102,6 +102,34 @@ def trailing_slash(path: str) -> str:
     return f"no route at {brief(path)}: the address has no trailing slash; send it without"
 
 
+def allowed_methods(allow: str) -> str:
+    """An Allow header's methods, with HEAD wherever GET is: HeadAsGet (middleware.py)
+    answers HEAD on every GET route."""
+    methods = [m.strip() for m in allow.split(",") if m.strip()]
+    if "GET" in methods and "HEAD" not in methods:
+        methods.append("HEAD")
+    return ", ".join(methods)
+
+
+def method_not_allowed(method: str, allow: str) -> str:
+    """The 405's words: the methods the address takes (the Allow header's), and where PUT
+    came from, as curl -T sends it (found by a review: 'Method Not Allowed' alone)."""
+    said = f"{method} is not allowed at this address; it takes {allow or 'no other method'}"
+    return said + (" (curl -T sends a PUT: send the file with --data-binary @file)"
+                   if method == "PUT" and "POST" in allow else "")
+
+
+def no_route(path: str) -> str:
+    """The 404's words for an address nothing answers (found by a review: 'Not Found' alone,
+    for a layer's picture asked for without its .png). Like trailing_slash's, they spell
+    out no other address, which a proxy's path prefix would make wrong."""
+    if path.startswith("/static/"):
+        return f"no file at {brief(path)}"
+    if re.fullmatch(r".*/api/v1/featuremaps/[^/]+/[^/.]+", path):
+        return f"no route at {brief(path)}: a layer's picture is at this address with .png added"
+    return f"no route at {brief(path)}: the API's /docs page lists its routes"
+
+
 def _without_slash(app: FastAPI, request: Request) -> dict[str, Any] | None:
     """The request's scope with its path's trailing slashes taken off, where that path is
     one of the app's routes (for any method: the route's own 405 comes once the address is
@@ -132,6 +160,13 @@ def install(app: FastAPI) -> None:
             return RedirectResponse(str(URL(scope=bare)), status_code=307)
         if bare is not None:
             return JSONResponse({"detail": trailing_slash(request.url.path)}, status_code=404)
+        # the router's own 404 and 405, in words (a route's own 404s have theirs)
+        if isinstance(exc, StarletteHTTPException) and exc.detail == "Not Found":
+            return JSONResponse({"detail": no_route(request.url.path)}, status_code=404)
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+            allow = allowed_methods((exc.headers or {}).get("Allow", ""))
+            return JSONResponse({"detail": method_not_allowed(request.method, allow)},
+                                status_code=405, headers={**(exc.headers or {}), "Allow": allow})
         response = error_response(exc)
         assert response is not None, exc  # registered for KNOWN_ERRORS only
         return response

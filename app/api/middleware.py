@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import internal_error, log_bug
+from app.api.errors import allowed_methods, internal_error, log_bug
 from app.api.metrics import Metrics
 from app.logs import ACCESS
 
@@ -170,8 +170,8 @@ class HeadAsGet:
 
         async def bodiless_send(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 405:
-                headers = [(name, value + b", HEAD" if name == b"allow"
-                            and b"GET" in value.split(b", ") and b"HEAD" not in value else value)
+                headers = [(name, allowed_methods(value.decode("latin-1")).encode("latin-1")
+                             if name == b"allow" else value)
                            for name, value in message.get("headers", [])]
                 message = {**message, "headers": headers}
             elif head and message["type"] == "http.response.body" and message.get("body"):

@@ -41,9 +41,11 @@ bytes 8..    header: N bytes of UTF-8 JSON, the JSON format's skeleton where eve
              "data", "low", "high" and "probabilities" is replaced by
              {"offset": byte offset into the payload, "length": bytes}, plus "timings":
              the server's decode and infer times in ms
-then         zero padding to a multiple of 4, then the payload: the input (28*28 in the
-             encoding), the packed float32 buffer (probabilities, lows, highs) and the
-             packed maps, each starting on a 4-byte boundary.
+then         zero padding up to the next multiple of 4 counted from byte 0: the
+             payload starts at 8 + N rounded up to a multiple of 4, and every offset
+             counts from the payload's first byte. The payload holds the input (28*28
+             in the encoding), the packed float32 buffer (probabilities, lows, highs)
+             and the packed maps, each starting on a 4-byte boundary.
 """
 
 

@@ -46,7 +46,12 @@ def test_head_answers_on_every_get_route(client: TestClient) -> None:
     assert client.head("/api/v1/featuremaps").headers["allow"] == "POST"
     refused = client.delete("/api/v1/models")
     assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
-    assert refused.json() == {"detail": "Method Not Allowed"}
+    assert refused.json() == {"detail": "DELETE is not allowed at this address; it takes GET, HEAD"}
+    # curl -T sends a PUT (found by a review: 'Method Not Allowed' alone)
+    put = client.put("/api/v1/featuremaps", content=b"x")
+    assert (put.status_code, put.json()) == (405, {"detail": (
+        "PUT is not allowed at this address; it takes POST (curl -T sends a PUT: send the file "
+        "with --data-binary @file)")})
 
 
 def test_head_on_a_static_file_does_not_read_it(client: TestClient,
@@ -278,7 +283,22 @@ def test_a_routes_address_with_a_trailing_slash_is_a_404_that_names_it(
     assert (r.status_code, r.json()) == (404, {"detail": (
         f"no route at '{path}': the address has no trailing slash; send it without")})
     other = client.post("/api/v1/nope/", follow_redirects=False)  # no route either way
-    assert (other.status_code, other.json()) == (404, {"detail": "Not Found"})
+    assert (other.status_code, other.json()) == (404, {
+        "detail": "no route at '/api/v1/nope/': the API's /docs page lists its routes"})
+
+
+@pytest.mark.parametrize(("path", "detail"), [
+    ("/api/v1/featuremaps/max/pool1",
+     "no route at '/api/v1/featuremaps/max/pool1': a layer's picture is at this address with "
+     ".png added"),
+    ("/api/v1/model", "no route at '/api/v1/model': the API's /docs page lists its routes"),
+    ("/static/css/nope.css", "no file at '/static/css/nope.css'"),
+])
+def test_an_address_nothing_answers_says_so_in_words(client: TestClient, path: str,
+                                                     detail: str) -> None:
+    """Found by a review: 'Not Found' alone, for a layer's picture asked for without .png."""
+    r = client.get(path)
+    assert (r.status_code, r.json()) == (404, {"detail": detail})
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
