@@ -196,7 +196,8 @@ def cases() -> dict[str, dict[str, Any]]:
     js("pixels-negative", with_cell(-0.25), 422,
        "pixels[3][5] = -0.25 is out of range; expected 0..1")
     js("pixels-huge", with_cell(1e308), 422, "pixels[3][5] = 1e+308 is out of range; expected 0..1")
-    js("pixels-255-scale", with_cell(255), 422, "pixels[3][5] is out of range; expected 0..1")
+    js("pixels-255-scale", with_cell(255), 422,
+       "pixels[3][5] = 255 is out of range; expected 0..1 (levels 0..255? divide them by 255)")
     js("pixels-integer-overflow", with_cell(10**400), 422,
        "pixels[3][5] is out of range; expected 0..1")
     js("json-integer-over-4300-digits", b'{"pixels": [[' + b"1" * 5000 + b"]]}", 400,

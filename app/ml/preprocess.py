@@ -335,6 +335,12 @@ def from_image(data: bytes, max_pixels: int) -> np.ndarray:
     return mnist_style(decode(data, max_pixels))
 
 
+def _levels_hint(high: float) -> str:
+    """What pixels up to `high` most likely are: levels 0..255, which a sender divides by
+    255 (found by a review: the 422 gave neither the value nor the fix)."""
+    return " (levels 0..255? divide them by 255)" if 1 < high <= 255 else ""
+
+
 def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     """A JSON 28x28 array of numbers in 0..1 -> (28, 28) float32.
 
@@ -354,7 +360,9 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
                     f"pixels[{i}][{j}] is {type(value).__name__}; expected a number in 0..1"
                 )
             if isinstance(value, int) and not 0 <= value <= 1:  # 10**400 overflows a float
-                raise InvalidPixels(f"pixels[{i}][{j}] is out of range; expected 0..1")
+                shown = f" = {value}" if abs(value) < 10**9 else ""
+                raise InvalidPixels(f"pixels[{i}][{j}]{shown} is out of range; expected 0..1"
+                                    f"{_levels_hint(value)}")
     arr = np.asarray(pixels, dtype=np.float64)
     if np.isnan(arr).any():
         i, j = np.argwhere(np.isnan(arr))[0]
@@ -365,6 +373,7 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
         # reads as inf, which the sender never wrote
         value = float(arr[i, j])
         shown = f" = {value!r}" if math.isfinite(value) else ""
-        raise InvalidPixels(f"pixels[{i}][{j}]{shown} is out of range; expected 0..1")
+        raise InvalidPixels(f"pixels[{i}][{j}]{shown} is out of range; expected 0..1"
+                            f"{_levels_hint(float(arr.max()) if arr.min() >= 0 else -1.0)}")
     grey = arr.astype(np.float32)
     return mnist_style(invert_if_light(grey)) if preprocess else grey

@@ -138,11 +138,19 @@ def npz(**arrays: np.ndarray) -> bytes:
      "(28, 28, 1) for one image; got (2, 28, 28, 3)"),
     (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
     (npy(np.full((1, 28, 28), 2.0)), 422,
-     "float images must lie in 0..1; found 2.0..2.0 (send integers, as uint8, for 0..255)"),
+     "float images must lie in 0..1; found 2..2 (levels 0..255? send them as uint8, or "
+     "divided by 255)"),
+    # found by a review: torchvision's Normalize((0.1307,), (0.3081,)) was told to send uint8
+    (npy(((np.linspace(0, 1, 784) - 0.1307) / 0.3081).reshape(1, 28, 28)), 422,
+     "float images must lie in 0..1; found -0.4242..2.821 "
+     "(normalised? undo it: x * std + mean, for MNIST's usual 0.3081 and 0.1307)"),
     # finite, though beyond float32: not "NaN or infinity"
     (npy(np.full((1, 28, 28), 1e300)), 422,
-     "float images must lie in 0..1; found 1e+300..1e+300 (send integers, as uint8, for "
-     "0..255)"),
+     "float images must lie in 0..1; found 1e+300..1e+300"),
+    # found by a review: binarised digits, (x > 127).astype(np.uint8), were read as black
+    (npy(np.eye(28, dtype=np.uint8)[None]), 422,
+     "integer images are levels 0..255, and these hold only 0 and 1 (binarised?): send them "
+     "times 255, or as floats in 0..1"),
     (npy(np.full((1, 28, 28), np.nan)), 422,
      "images contain NaN or infinity; expected floats in 0..1"),
     (npy(np.array(["a"] * 784).reshape(1, 28, 28)), 422,
