@@ -21,10 +21,10 @@ from app.api.errors import Overloaded, TimedOut
 T = TypeVar("T")
 
 
-def busy(limit: int) -> str:
-    """The 503's words when `limit` inferences are in flight (the OpenAPI document quotes
-    them)."""
-    return f"server busy: {limit} inferences already in flight; retry after the time in Retry-After"
+def busy(limit: int, what: str = "inferences") -> str:
+    """The 503's words when `limit` inferences (or batches) are in flight (the OpenAPI
+    document quotes them)."""
+    return f"server busy: {limit} {what} already in flight; retry after the time in Retry-After"
 
 
 class InferenceGate:
@@ -32,8 +32,11 @@ class InferenceGate:
     taken until the thread really ends, so the bound holds even then. A job that times out
     before a thread picked it up never runs."""
 
-    def __init__(self, limit: int, timeout_s: float, concurrency: int = 1) -> None:
+    def __init__(self, limit: int, timeout_s: float, concurrency: int = 1,
+                 what: str = "inferences") -> None:
         self.limit = limit
+        self.what = what  # what its 503 says is in flight (found by a review: batches were
+        # called inferences)
         self.timeout_s = timeout_s
         self.concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency,
@@ -62,7 +65,7 @@ class InferenceGate:
         limit_s = self.timeout_s if timeout_s is None else timeout_s
         with self._lock:
             if self._inflight >= self.limit:
-                raise Overloaded(busy(self.limit))
+                raise Overloaded(busy(self.limit, self.what))
             inline = inline_when_idle and self._inflight == 0
             self._inflight += 1
         if inline:

@@ -320,13 +320,20 @@ def test_gate_times_out_and_keeps_the_slot_until_the_thread_ends() -> None:
 
 
 def test_overload_is_a_503_with_retry_after_over_http(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"models": ["max"], "max_inflight": 0}))
+    app = create_app(settings.model_copy(update={"models": ["max"], "max_inflight": 0,
+                                                 "max_batch_inflight": 0}))
     with TestClient(app) as c:
         r = c.post("/api/v1/featuremaps?models=max", json=PIXELS)
         assert r.status_code == 503
         assert r.headers["retry-after"] == "1"
         assert r.json() == {"detail": "server busy: 0 inferences already in flight; retry after "
                                       "the time in Retry-After"}
+        # a batch's says batches (found by a review: it said inferences)
+        batch = io.BytesIO()
+        np.save(batch, np.zeros((1, 28, 28), np.uint8))
+        r = c.post("/api/v1/featuremaps/batch?models=max", content=batch.getvalue())
+        assert (r.status_code, r.json()) == (503, {"detail": (
+            "server busy: 0 batches already in flight; retry after the time in Retry-After")})
         assert c.get("/healthz").status_code == 200
 
 
