@@ -181,9 +181,10 @@ def test_each_documented_error_example_is_what_the_server_answers() -> None:
             assert (r.status_code, r.json()) == (
                 status, documented["content"]["application/json"]["example"]), url
     # a 503 needs a full gate: its words are the gate's, at each route's default limit
-    for path, limit in ((fm, settings.max_inflight), (shifts, settings.max_inflight),
-                        (batch, settings.max_batch_inflight)):
-        assert example(path, 503) == {"detail": busy(limit)}, path
+    for path, limit, what in ((fm, settings.max_inflight, "inferences"),
+                              (shifts, settings.max_inflight, "inferences"),
+                              (batch, settings.max_batch_inflight, "batches")):
+        assert example(path, 503) == {"detail": busy(limit, what)}, path
 
 
 def test_only_the_route_with_names_in_its_path_documents_a_404(client: TestClient) -> None:
