@@ -38,6 +38,35 @@ downsampling, anti-aliased max pooling).
 Send a drawing (multipart `file`, a raw PNG/JPEG/WebP/GIF body, or JSON `{"pixels": 28x28}`)
 to `POST /api/v1/featuremaps`; get back what the networks saw, their predictions and every
 conv and pool layer's maps. Errors are JSON `{"detail": "..."}` with a 4xx status.
+
+With the server on 127.0.0.1:8000 and `digit.png` a picture of a digit:
+
+```sh
+curl -F file=@digit.png http://127.0.0.1:8000/api/v1/featuremaps
+curl -o pool1.png --data-binary @digit.png -H 'Content-Type: image/png' \\
+     'http://127.0.0.1:8000/api/v1/featuremaps/max/pool1.png?scale=8'
+```
+
+Each map travels as uint8 levels q of its channel's range: `value = low + q / 255 * (high -
+low)`. Maps of many images at once, from Python with NumPy:
+
+```python
+import io
+import urllib.request
+
+import numpy as np
+
+images = np.zeros((4, 28, 28), np.uint8)  # your digits: light ink on black, levels 0..255
+body = io.BytesIO()
+np.save(body, images)
+request = urllib.request.Request(
+    "http://127.0.0.1:8000/api/v1/featuremaps/batch?layers=pool2", data=body.getvalue(),
+    headers={"Content-Type": "application/octet-stream"})
+answer = np.load(io.BytesIO(urllib.request.urlopen(request).read()))
+q, low, high = answer["max/pool2"], answer["max/pool2/low"], answer["max/pool2/high"]
+pool2 = low[..., None, None] + q / 255 * (high - low)[..., None, None]
+print(pool2.shape, answer["max/prediction"])  # (4, 64, 5, 5), one answer per image
+```
 """
 
 

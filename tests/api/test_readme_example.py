@@ -1,10 +1,14 @@
-"""The README's Python example, run as a reader would run it, against a real server."""
+"""The README's Python example and the /docs page's examples, run as a reader would run
+them, against a real server."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import urllib.request
+from typing import Any
 
 import pytest
 
@@ -37,3 +41,48 @@ def test_the_readmes_python_example_prints_both_networks_maps() -> None:
         ("conv3", 64, 3)]
     # pooling keeps a window's largest value: max's pool1 peaks where its conv1 does
     assert lines[1].rsplit(" ", 1)[1] == lines[2].rsplit(" ", 1)[1]
+
+
+@pytest.mark.slow
+def test_the_docs_pages_examples_run_against_a_server() -> None:
+    """Found by an API review: /docs had no example of a request; its description now has
+    two curl lines and a Python batch, run here as a reader would, on a real server."""
+    from app.main import DESCRIPTION
+
+    python = re.findall(r"```python\n(.*?)```", DESCRIPTION, flags=re.DOTALL)
+    shell = re.findall(r"```sh\n(.*?)```", DESCRIPTION, flags=re.DOTALL)
+    assert len(python) == len(shell) == 1
+    digit = PROJECT_ROOT / "static" / "digits" / "0000_label7.png"
+    with server(env={"FEATUREMAPS_MODELS": "max,avg"}) as srv:
+        here = f"http://127.0.0.1:{srv.port}/"
+        out = subprocess.run([sys.executable, "-c", python[0].replace(
+            "http://127.0.0.1:8000/", here)], cwd=PROJECT_ROOT, text=True, capture_output=True,
+            timeout=60, check=True).stdout
+        assert re.fullmatch(r"\(4, 64, 5, 5\) \[\d \d \d \d\]\n", out), out
+        # each curl line as curl would send it: its address, and its body as its flags say
+        for command in shell[0].replace("\\\n", " ").splitlines():
+            url = re.search(r"'?(http://127\.0\.0\.1:8000/\S+?)'?(\s|$)", command)
+            assert url is not None, command
+            address = url[1].replace("http://127.0.0.1:8000/", here)
+            if "-F file=@digit.png" in command:
+                got = api_post_multipart(address, digit.read_bytes())
+                assert got["models"]["max"]["prediction"] == 7
+            else:
+                assert "--data-binary @digit.png -H 'Content-Type: image/png'" in command
+                with urllib.request.urlopen(urllib.request.Request(
+                        address, data=digit.read_bytes(),
+                        headers={"Content-Type": "image/png"})) as answer:
+                    assert answer.headers["Content-Type"] == "image/png"
+
+
+def api_post_multipart(url: str, png: bytes) -> dict[str, Any]:
+    """POST `png` as the multipart field 'file', as curl -F file=@digit.png does."""
+    boundary = "featuremaps-example"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"digit.png\"\r\nContent-Type: image/png\r\n\r\n").encode() + png + \
+        f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request) as answer:
+        got: dict[str, Any] = json.load(answer)
+    return got
