@@ -47,6 +47,15 @@ def _count(shape: tuple[int, ...]) -> int | None:
     return None
 
 
+def _wrong_shape(shape: tuple[int, ...]) -> InvalidPixels:
+    """The refusal of images of `shape`; 3 or 4 channels last, where a grey image has 1, are
+    named as colour (found by a review: the shapes alone were said)."""
+    colour = len(shape) in (3, 4) and shape[-1] in (3, 4) and shape[-3:-1] == (28, 28)
+    hint = (f" ({shape[-1]} colour channels? convert to grey, e.g. their mean over the last "
+            "axis)" if colour else "")
+    return InvalidPixels(f"images must have shape {SHAPES}; got {tuple(shape)}{hint}")
+
+
 def _shown(value: float) -> str:
     """A value out of 0..1 in four digits, or as it is where four would read as in range
     (1.0000001 is not 1)."""
@@ -59,7 +68,7 @@ def images_from_array(arr: np.ndarray) -> np.ndarray:
     or float32, checked. Any integer type counts as levels: an array built from Python ints
     is int64, and holds what a uint8 image would."""
     if _count(arr.shape) is None:
-        raise InvalidPixels(f"images must have shape {SHAPES}; got {tuple(arr.shape)}")
+        raise _wrong_shape(arr.shape)
     arr = arr.reshape(-1, 28, 28)  # a view: one image, or a channel axis of 1 dropped
     if arr.shape[0] == 0:
         raise InvalidPixels("no images: the array has N = 0")
@@ -250,7 +259,7 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
         raise InvalidPixels(f"float images must be float16, float32 or float64; got {dtype}")
     n = _count(tuple(shape))
     if n is None:
-        raise InvalidPixels(f"images must have shape {SHAPES}; got {tuple(shape)}")
+        raise _wrong_shape(tuple(shape))
     if n > max_images:
         raise ImageTooLarge(f"{n:,} images; the limit is {max_images:,} per request "
                             "(FEATUREMAPS_MAX_BATCH_IMAGES)")

@@ -135,7 +135,8 @@ def npz(**arrays: np.ndarray) -> bytes:
      "(28, 28, 1) for one image; got (2, 28, 27)"),
     (npy(np.zeros((2, 28, 28, 3), np.uint8)), 422,
      "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
-     "(28, 28, 1) for one image; got (2, 28, 28, 3)"),
+     "(28, 28, 1) for one image; got (2, 28, 28, 3) (3 colour channels? convert to grey, e.g. "
+     "their mean over the last axis)"),
     (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
     (npy(np.full((1, 28, 28), 2.0)), 422,
      "float images must lie in 0..1; found 2..2 (levels 0..255? send them as uint8, or "
