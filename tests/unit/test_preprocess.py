@@ -61,6 +61,23 @@ def test_digits_are_centred_where_mnists_own_are(mnist: Mnist) -> None:
     assert len(moved) < 10 and kept > 750, (moved, kept)
 
 
+def test_faint_ink_is_stretched_to_mnists_darkest(mnist: Mnist) -> None:
+    """Found by an API review: a photo's ink of 90 on grey paper of 170 reached only 118 of
+    255 once the paper was taken off, where every MNIST test digit reaches 254 or 255; the
+    networks saw a faint digit. Its darkest ink is now 255, and it reads as the same digit
+    drawn black on white; an MNIST digit keeps its own levels."""
+    digit = mnist.x["test"][0].astype(np.float32)  # a 7
+    big = np.asarray(Image.fromarray(digit).resize((112, 112), Image.Resampling.BILINEAR))
+    photo = np.rint(170 - big / 255 * 80).astype(np.uint8)  # ink 90 at its darkest
+    print_ = np.rint(255 - big).astype(np.uint8)  # the same, black on white
+    faint = preprocess.from_image(png_bytes(photo), LIMIT)
+    plain = preprocess.from_image(png_bytes(print_), LIMIT)
+    assert faint.max() == plain.max() == 1.0
+    assert float(np.abs(faint - plain).mean()) < 0.02
+    x = mnist.x["test"][:200].astype(np.float32) / 255
+    assert all(preprocess.mnist_style(d).max() == d.max() for d in x)
+
+
 def test_dark_ink_on_light_paper_is_inverted() -> None:
     paper = np.full((100, 100), 255, np.uint8)
     paper[20:80, 45:55] = 0
