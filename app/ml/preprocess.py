@@ -286,6 +286,7 @@ def invert_if_light(grey: np.ndarray) -> np.ndarray:
 
 
 MNIST_PEAK = 254 / 255  # the faintest darkest ink of MNIST's test digits
+MAX_STRETCH = 3.0  # how much fainter ink is brightened, at most
 
 
 def mnist_style(grey: np.ndarray) -> np.ndarray:
@@ -307,10 +308,11 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
     # MNIST's darkest ink is 254 or 255 in every test digit: ink that never gets there (a
     # photo's pencil on grey paper, 118 of 255 once the paper is taken off, found by an API
     # review) is stretched to reach 255, as faint ink the networks never saw otherwise; an
-    # MNIST digit prepared again keeps its pixels
+    # MNIST digit prepared again keeps its pixels. At most 3 times: a smudge or noise just
+    # over INK_THRESHOLD is not made into a digit of full ink
     peak = float(small.max())
     if 0.0 < peak < MNIST_PEAK:
-        small /= np.float32(peak)
+        small /= np.float32(max(peak, 1 / MAX_STRETCH))
     mass = float(small.sum())
     if mass <= 0.0:
         return out

@@ -76,6 +76,10 @@ def test_faint_ink_is_stretched_to_mnists_darkest(mnist: Mnist) -> None:
     assert float(np.abs(faint - plain).mean()) < 0.02
     x = mnist.x["test"][:200].astype(np.float32) / 255
     assert all(preprocess.mnist_style(d).max() == d.max() for d in x)
+    # at most 3 times: a smudge just over the threshold does not become full ink
+    smudge = np.zeros((28, 28), np.float32)
+    smudge[10:18, 12:15] = 0.15
+    assert preprocess.mnist_style(smudge).max() == pytest.approx(0.45)
 
 
 def test_dark_ink_on_light_paper_is_inverted() -> None:
