@@ -37,8 +37,8 @@ class App {
   #shifts = null; // {key, promise} for `current`
   #nudges = Promise.resolve();
   #loaded = null; // {body, label, picked, index}: the upload or sample under the strokes, as sent
-  #moves = []; // {body, label, dx, dy, dir, shifts}: the input before each nudge since it was last unmoved, and the numbers the nudge showed
-  #cleared = null; // what Clear took away, for Undo to bring back: {pad, loaded, moves, body, label}
+  #moves = []; // {body, after, label, dx, dy, dir, shifts}: the input before and after each nudge since it was last unmoved, and the numbers the nudge showed
+  #cleared = null; // what Clear took away, for Undo to bring back: {pad, loaded, moves}
 
   constructor(config, catalogue) {
     this.config = config;
@@ -212,12 +212,7 @@ class App {
   /** Empty the pad and every view; Undo brings back what was there (a stray click on Clear
    * used to lose the drawing, the one action Undo could not take back). */
   clear() {
-    if (!this.pad.isEmpty) {
-      this.#cleared = {
-        pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves,
-        body: this.current?.body, label: this.current?.label,
-      };
-    }
+    if (!this.pad.isEmpty) this.#cleared = { pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves };
     this.generation += 1;
     this.#dropWaiting();
     this.pad.clear();
@@ -252,30 +247,41 @@ class App {
   }
 
   /** Put back what Clear took away: the strokes and the image under them, and the nudges
-   * in place then, with their numbers; the input is sent as it was shown. */
+   * in place then, with their numbers; the input is sent as it was shown. What Undo can
+   * take back next is back at once (found by a review: put back with the answer, a second
+   * Ctrl+Z before it took back a stroke and lost the nudges); if the answer fails, the pad
+   * is cleared again, and Undo can try once more. */
   #unclear() {
-    const { pad, loaded, moves, body, label } = this.#cleared;
+    const kept = this.#cleared;
+    const { pad, loaded, moves } = kept;
     this.#cleared = null;
     this.generation += 1;
     this.pad.restore(pad);
     this.#loaded = loaded;
+    this.#moves = moves;
     this.#syncUndo();
     this.#keepFocus();
-    this.#sendPad(moves.length ? { moves, body, label } : null);
+    this.#sendPad(moves.at(-1) ?? null, () => {
+      this.pad.clear();
+      this.#reset();
+      this.#cleared = kept;
+      this.#syncUndo();
+    });
   }
 
   /**
    * Send the drawing on the pad after an Undo. An upload or sample alone is sent as the
    * image it came from, not as the pad redrawn from its 28x28 view, which preprocessing
    * would crop, scale and centre again (a review saw avg's answer for sample #18 flip from
-   * 5 to 3 after a stroke and an undo). `nudged` ({moves, body, label}), after a Clear was
-   * undone, is the input as the nudges in place had moved it, which are put back with it.
+   * 5 to 3 after a stroke and an undo). `nudged`, after a Clear was undone, is the last of
+   * the nudges put back: the input as it moved it is sent, and its numbers shown again;
+   * `failed()` is called if the answer does not come.
    */
-  #sendPad(nudged = null) {
+  #sendPad(nudged = null, failed = null) {
     const loaded = this.pad.canUndo ? null : this.#loaded;
     this.#push({
-      source: 'undo', what: 'the drawing',
-      makeBody: async () => nudged?.body ?? loaded?.body ?? { data: this.pad.png(), type: 'image/png' },
+      source: 'undo', what: 'the drawing', failed,
+      makeBody: async () => nudged?.after ?? loaded?.body ?? { data: this.pad.png(), type: 'image/png' },
       then: (current) => {
         if (loaded) {
           current.label = loaded.label;
@@ -283,12 +289,9 @@ class App {
         }
         if (nudged) {
           current.label = nudged.label;
-          this.#moves = nudged.moves;
-          const last = nudged.moves.at(-1);
-          this.nudge.showChange(last.dir, last.shifts, false);
+          this.nudge.showChange(nudged.dir, nudged.shifts, false);
           this.nudge.setOffset(...this.offset);
           this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
-          this.#syncUndo();
         }
         this.#refreshShifts(current);
       },
@@ -347,7 +350,6 @@ class App {
       then: (current) => {
         current.label = label;
         this.#loaded = { body, label, picked, index };
-        this.#cleared = null; // Undo cannot take back an upload or sample, nor a Clear before it
         this.pad.setBase(current.result.input);
         this.#setPicked(picked, label, index);
         this.#unmove();
@@ -406,7 +408,7 @@ class App {
         makeBody: async () => body,
         then: (next) => {
           next.label = current.label; // the same digit, moved
-          this.#moves.push({ body: current.body, label: current.label, dx, dy, dir, shifts });
+          this.#moves.push({ body: current.body, after: body, label: current.label, dx, dy, dir, shifts });
           this.#syncUndo();
           this.nudge.setOffset(...this.offset);
           this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
@@ -457,7 +459,10 @@ class App {
         job.then(this.current);
       }
     } catch (err) {
-      if (job.generation === this.generation) this.#showError(err, job.what);
+      if (job.generation === this.generation) {
+        job.failed?.();
+        this.#showError(err, job.what);
+      }
     } finally {
       job.done?.();
     }

@@ -112,9 +112,10 @@ export class NudgePanel {
       return;
     }
     const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none once cleared
-    // after an Undo, 'still': the nudges before the one undone (found by a teacher's review:
-    // "Nudge undone: the input is moved 1 px right" read as if the Undo had moved it)
-    this.status.textContent = `${said}${said ? 'the input is still' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill).${verdict}`;
+    // after an Undo, 'now': the nudges before the one undone (found by a teacher's review:
+    // "Nudge undone: the input is moved 1 px right" read as if the Undo had moved it, and a
+    // later review found "still" read as if the Undo had changed nothing)
+    this.status.textContent = `${said}${said ? 'the input is now' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill).${verdict}`;
   }
 
   clear() {

@@ -236,8 +236,8 @@ def test_a_picked_sample_says_its_label_and_is_no_stroke_to_undo(fm: FeatureMaps
 def test_undo_after_clear_brings_back_the_sample_until_another_is_picked(
         fm: FeatureMapsPage) -> None:
     """A Clear is taken back after the strokes drawn since, as the last thing done before
-    them; the sample comes back as itself, with its label. An upload or a sample, which
-    Undo cannot take back, ends what Undo can reach."""
+    them; the sample comes back as itself, with its label. A later Clear keeps only what it
+    took."""
     expected = fm.api.featuremaps(sample_body(DIGITS / "0018_label3.png"), "application/json")
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     fm.page.click("#clear")

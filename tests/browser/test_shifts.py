@@ -134,7 +134,7 @@ def test_an_undo_leaves_the_sidebar_where_it_is(fm: FeatureMapsPage) -> None:
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     assert fm.page.evaluate("() => document.querySelector('.sidebar').scrollTop") == 0
     assert fm.page.locator("#nudge-status").inner_text().startswith(
-        "Nudge undone: the input is still moved 1 px right (zero fill).")
+        "Nudge undone: the input is now moved 1 px right (zero fill).")
 
 
 def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -> None:
@@ -165,7 +165,7 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     # the first nudge, still in place, shows its numbers and its sentence again (found by a
     # review: the table went blank while the line said the input was still moved)
     assert status.inner_text() == (
-        "Nudge undone: the input is still moved 1 px right (zero fill). " + expected_verdict(
+        "Nudge undone: the input is now moved 1 px right (zero fill). " + expected_verdict(
             fm.api.shifts(pixels_body(drawn), ["max", "avg"], "application/json"), "right"))
     lab.filter(has_text="Each cell is the input as nudged (1 px right) moved by").wait_for()
     assert nudge_numbers(fm) == first
@@ -232,6 +232,60 @@ def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -
     fm.page.click("#undo")
     assert fm.prediction("max") == "no drawing yet"
     assert undo.is_disabled()
+
+
+def test_a_second_undo_before_the_clears_answer_takes_back_its_nudge(
+        fm: FeatureMapsPage) -> None:
+    """Found by a review: the nudges came back with the answer to the Undo of a Clear, so a
+    second Ctrl+Z before it took back a stroke, and the nudges were lost; and the focus,
+    on an Undo disabled for that moment, went on to Clear."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    sample = fm.input_pixels()
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="down"]'), source="nudge")
+    status = fm.page.locator("#nudge-status")
+    said = status.inner_text()
+    fm.page.click("#clear")
+    # from the keyboard: the focus stays on Undo, which has the nudges to take back
+    fm.page.focus("#undo")
+    fm.after_paint(lambda: fm.page.keyboard.press("Enter"), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), shift(sample, 1, 1))
+    assert fm.page.evaluate("document.activeElement.id") == "undo"
+    assert status.inner_text() == said
+    assert fm.page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
+    # two Undos in one task, before any answer: the second takes back the last nudge
+    fm.page.click("#clear")
+    fm.after_paint(lambda: fm.page.evaluate(
+        "() => { const undo = document.getElementById('undo'); undo.click(); undo.click(); }"),
+        source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), shift(sample, 1, 0))
+    assert status.inner_text().startswith(
+        "Nudge undone: the input is now moved 1 px right (zero fill).")
+
+
+def test_an_undo_of_a_clear_that_gets_no_answer_can_be_tried_again(
+        fm: FeatureMapsPage) -> None:
+    """Found by a review: with the server busy, the Undo of a Clear left the digit on the
+    pad, no maps, no nudges, and Undo disabled. The pad is cleared again, and the next Undo
+    tries again."""
+    fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="left"]'), source="nudge")
+    moved = fm.input_pixels()
+    fm.page.click("#clear")
+    busy = {"detail": "server busy: 64 inferences already in flight; retry after the time in "
+                      "Retry-After"}
+    fm.page.route("**/api/v1/featuremaps?**", lambda route: route.fulfill(
+        status=503, json=busy, headers={"Retry-After": "1"}))
+    fm.page.click("#undo")
+    fm.page.locator("#error").wait_for(state="visible")
+    assert "server busy" in fm.page.locator("#error-text").inner_text()
+    assert int(fm.canvas_rgba("#pad")[:, :, :3].max()) == 0
+    assert fm.prediction("max") == "no drawing yet"
+    assert fm.page.locator("#undo").is_enabled()
+    fm.page.unroute("**/api/v1/featuremaps?**")
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), moved)
+    assert fm.page.locator("#error").is_hidden()
 
 
 def test_after_the_pads_undo_a_stroke_moves_nothing_and_ctrl_z_waits_for_its_end(
