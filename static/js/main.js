@@ -177,6 +177,9 @@ class App {
         if (byPointer) byId('maps-h').scrollIntoView({ block: 'start' });
       });
     }
+    // a browser may keep the choices made before a reload (Firefox does; a review found the
+    // page would then show "per layer" checked, its maps painted per channel)
+    this.norm = document.querySelector('input[name="norm"]:checked')?.value ?? this.norm;
     byId('legend-text').textContent = UI.legend[this.norm]; // its words live in config.js alone
     for (const input of document.querySelectorAll('input[name="norm"]')) {
       input.addEventListener('change', () => {
@@ -185,8 +188,8 @@ class App {
         if (this.current) this.#paint(this.current.result);
       });
     }
+    this.grid.toScale = document.querySelector('input[name="size"]:checked')?.value === 'scale';
     for (const input of document.querySelectorAll('input[name="size"]')) {
-      if (input.checked) this.grid.toScale = input.value === 'scale'; // as a reload kept it
       // the marks are placed in shares of their grid: they follow it as it shrinks
       input.addEventListener('change', () => { this.grid.toScale = input.value === 'scale'; });
     }
