@@ -117,8 +117,8 @@ def cases() -> dict[str, dict[str, Any]]:
     npy = io.BytesIO()
     np.save(npy, np.zeros((2, 28, 28), np.uint8))
     raw("npy-to-one-image", npy.getvalue(), "application/octet-stream", 415,
-        f"{NOT_IMAGE}, or JSON pixels; this body is an .npy or .npz array, and arrays of images "
-        "go to POST /api/v1/featuremaps/batch")
+        f"{NOT_IMAGE}, or JSON pixels; this body is an .npy or a zip (such as an .npz), and "
+        "arrays of images go to POST /api/v1/featuremaps/batch")
     raw("text-plain", b"hello", "text/plain", 415,
         f"content type 'text/plain' is not accepted; send {ACCEPTED}")
     raw("empty-body", b"", "image/png", 400, f"empty body: send {ACCEPTED}")

@@ -277,7 +277,10 @@ async def read_payload(request: Request) -> Payload:
     """The body of a multipart, raw-image or JSON request; refuses other content types."""
     kind = media_type(request)
     if kind == "multipart/form-data":
-        return Payload("image", await multipart_file(request))
+        body = await multipart_file(request)
+        if body and preprocess.sniff(body) is None:
+            raise InvalidImage(not_an_image(body, ""))  # a part's type is its client's guess
+        return Payload("image", body)
     if kind == "application/json":
         body = await request.body()
         if len(body) > MAX_JSON_BYTES:
@@ -300,8 +303,8 @@ def not_an_image(body: bytes, kind: str) -> str:
     and an .npy meant for the batch route, were both told only "not an image")."""
     said = f"not an image this server reads: send a {preprocess.ACCEPTED_TEXT}"
     if body.startswith((b"\x93NUMPY", b"PK\x03\x04")):
-        return (f"{said}, or JSON pixels; this body is an .npy or .npz array, and arrays of "
-                "images go to POST /api/v1/featuremaps/batch")
+        return (f"{said}, or JSON pixels; this body is an .npy or a zip (such as an .npz), "
+                "and arrays of images go to POST /api/v1/featuremaps/batch")
     if kind.startswith("image/"):
         return f"{said} (this body is sent as {kind}, but its bytes begin as none of them)"
     return said

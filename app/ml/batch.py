@@ -29,6 +29,7 @@ from app.ml.errors import FeaturemapsError, ImageTooLarge, InvalidPixels, Output
 from app.ml.names import brief, brief_list
 from app.ml.nets import Net
 from app.ml.pack import Layout, pack_on_device, pack_on_host
+from app.ml.preprocess import range_hint
 
 # the shapes a batch of images may have besides (N, 28, 28): PyTorch's layout and Keras's
 # (channels last, as the article's model and x_train[..., None] have it), and one image
@@ -50,9 +51,11 @@ def _count(shape: tuple[int, ...]) -> int | None:
 def _wrong_shape(shape: tuple[int, ...]) -> InvalidPixels:
     """The refusal of images of `shape`; 3 or 4 channels last, where a grey image has 1, are
     named as colour (found by a review: the shapes alone were said)."""
-    colour = len(shape) in (3, 4) and shape[-1] in (3, 4) and shape[-3:-1] == (28, 28)
+    last = len(shape) in (3, 4) and shape[-1] in (3, 4) and shape[-3:-1] == (28, 28)
+    first = len(shape) in (3, 4) and shape[-3] in (3, 4) and shape[-2:] == (28, 28)  # PyTorch's
     hint = (f" ({shape[-1]} colour channels? convert to grey, e.g. their mean over the last "
-            "axis)" if colour else "")
+            "axis)" if last else f" ({shape[-3]} colour channels? convert to grey, e.g. their "
+            "mean over the channel axis)" if first else "")
     return InvalidPixels(f"images must have shape {SHAPES}; got {tuple(shape)}{hint}")
 
 
@@ -90,12 +93,8 @@ def images_from_array(arr: np.ndarray) -> np.ndarray:
         raise InvalidPixels("images contain NaN or infinity; expected floats in 0..1")
     low, high = float(arr.min()), float(arr.max())
     if low < 0 or high > 1:
-        # below 0: normalised, as torchvision's MNIST recipe does; up to 255: levels
-        hint = (" (normalised? undo it: x * std + mean, for MNIST's usual 0.3081 and 0.1307)"
-                if low < 0 else " (levels 0..255? send them as uint8, or divided by 255)"
-                if high <= 255 else "")
         raise InvalidPixels(f"float images must lie in 0..1; found {_shown(low)}..{_shown(high)}"
-                            f"{hint}")
+                            f"{range_hint(arr)}")
     return arr.astype(np.float32)
 
 

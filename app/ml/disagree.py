@@ -65,8 +65,9 @@ def _problem(record: Any) -> str | None:
     relies on), or None."""
     if not isinstance(record, dict):
         return "not a JSON object"
-    if not isinstance(record.get("split"), str) or type(record.get("total")) is not int:
-        return "no split name or no whole total"
+    total = record.get("total")
+    if not isinstance(record.get("split"), str) or type(total) is not int or total < 1:
+        return "no split name or no whole total of at least 1 (the page divides by it)"
     sha = record.get("weights_sha256")
     if not isinstance(sha, dict) or not all(isinstance(sha.get(v), str) for v in PAIR):
         return "no weights_sha256 for " + " and ".join(PAIR)

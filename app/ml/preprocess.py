@@ -347,10 +347,18 @@ def from_image(data: bytes, max_pixels: int) -> np.ndarray:
     return mnist_style(decode(data, max_pixels))
 
 
-def _levels_hint(high: float) -> str:
-    """What pixels up to `high` most likely are: levels 0..255, which a sender divides by
-    255 (found by a review: the 422 gave neither the value nor the fix)."""
-    return " (levels 0..255? divide them by 255)" if 1 < high <= 255 else ""
+def range_hint(pixels: np.ndarray) -> str:
+    """What `pixels`, some out of 0..1, most likely are, and the fix (found by an API
+    review: a 422 gave neither; the batch route's pointed normalised floats to uint8). Only
+    called on the way to a 422: the median is not cheap on a batch."""
+    low, high = float(pixels.min()), float(pixels.max())
+    if float(np.median(pixels)) < -0.05:  # the background itself below 0
+        return " (normalised? undo it: x * std + mean, for MNIST's usual 0.3081 and 0.1307)"
+    if 2 <= high <= 255:
+        return " (levels 0..255? divide them by 255)"
+    if low > -0.05 and high < 1.05:  # a hair outside: a resampling's overshoot
+        return " (clip them to 0..1 if they only overshoot)"
+    return ""
 
 
 def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
@@ -371,10 +379,8 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
                 raise InvalidPixels(
                     f"pixels[{i}][{j}] is {type(value).__name__}; expected a number in 0..1"
                 )
-            if isinstance(value, int) and not 0 <= value <= 1:  # 10**400 overflows a float
-                shown = f" = {value}" if abs(value) < 10**9 else ""
-                raise InvalidPixels(f"pixels[{i}][{j}]{shown} is out of range; expected 0..1"
-                                    f"{_levels_hint(value)}")
+            if isinstance(value, int) and abs(value) > 10**300:  # 10**400 overflows a float
+                raise InvalidPixels(f"pixels[{i}][{j}] is out of range; expected 0..1")
     arr = np.asarray(pixels, dtype=np.float64)
     if np.isnan(arr).any():
         i, j = np.argwhere(np.isnan(arr))[0]
@@ -383,9 +389,9 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
         i, j = np.argwhere((arr < 0.0) | (arr > 1.0))[0]
         # repr: the value as sent (1.0000001 under :g would read as an in-range 1); 1e400
         # reads as inf, which the sender never wrote
-        value = float(arr[i, j])
+        value = pixels[i][j]  # as sent: 255, not 255.0
         shown = f" = {value!r}" if math.isfinite(value) else ""
         raise InvalidPixels(f"pixels[{i}][{j}]{shown} is out of range; expected 0..1"
-                            f"{_levels_hint(float(arr.max()) if arr.min() >= 0 else -1.0)}")
+                            f"{range_hint(arr)}")
     grey = arr.astype(np.float32)
     return mnist_style(invert_if_light(grey)) if preprocess else grey

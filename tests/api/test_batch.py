@@ -137,12 +137,19 @@ def npz(**arrays: np.ndarray) -> bytes:
      "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
      "(28, 28, 1) for one image; got (2, 28, 28, 3) (3 colour channels? convert to grey, e.g. "
      "their mean over the last axis)"),
+    (npy(np.zeros((2, 3, 28, 28), np.uint8)), 422,
+     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
+     "(28, 28, 1) for one image; got (2, 3, 28, 28) (3 colour channels? convert to grey, e.g. "
+     "their mean over the channel axis)"),
     (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
     (npy(np.full((1, 28, 28), 2.0)), 422,
-     "float images must lie in 0..1; found 2..2 (levels 0..255? send them as uint8, or "
-     "divided by 255)"),
+     "float images must lie in 0..1; found 2..2 (levels 0..255? divide them by 255)"),
+    # a hair over: a resampling's overshoot, not levels (found by a review)
+    (npy(np.full((1, 28, 28), 1.0000001)), 422,
+     "float images must lie in 0..1; found 1.0000001..1.0000001 (clip them to 0..1 if they "
+     "only overshoot)"),
     # found by a review: torchvision's Normalize((0.1307,), (0.3081,)) was told to send uint8
-    (npy(((np.linspace(0, 1, 784) - 0.1307) / 0.3081).reshape(1, 28, 28)), 422,
+    (npy((np.eye(28)[None] - 0.1307) / 0.3081), 422,
      "float images must lie in 0..1; found -0.4242..2.821 "
      "(normalised? undo it: x * std + mean, for MNIST's usual 0.3081 and 0.1307)"),
     # finite, though beyond float32: not "NaN or infinity"
@@ -387,6 +394,20 @@ def test_an_npz_with_a_zip64_directory_is_read(
     r = client.post("/api/v1/featuremaps/batch", content=many)
     assert r.status_code == 422
     assert r.json()["detail"].startswith(".npz holds 65 members (")
+
+
+def test_an_npy_sent_as_one_image_is_pointed_to_the_batch_route(client: TestClient) -> None:
+    """Found by a review: an .npy sent to the one-image route, as a raw body or as the
+    multipart file curl -F sends, was told only that it was not an image."""
+    body = npy(np.zeros((2, 28, 28), np.uint8))
+    said = ("not an image this server reads: send a PNG, JPEG, WebP or GIF, or JSON pixels; "
+            "this body is an .npy or a zip (such as an .npz), and arrays of images go to POST "
+            "/api/v1/featuremaps/batch")
+    raw = client.post("/api/v1/featuremaps", content=body,
+                      headers={"Content-Type": "application/octet-stream"})
+    part = client.post("/api/v1/featuremaps", files={"file": ("x.npy", body, "image/png")})
+    assert (raw.status_code, raw.json()) == (part.status_code, part.json()) == (
+        415, {"detail": said})
 
 
 def test_a_torch_save_file_is_named_as_one(client: TestClient) -> None:
