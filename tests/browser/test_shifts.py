@@ -116,6 +116,10 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
                                                        "application/json"), "up"))
     # what the numbers mean stays beside them (a review found it replaced by the line above)
     help_text = fm.page.locator("#nudge-help")
+    # found by a teacher's review: avg lower at every layer read as avg steadier, where the
+    # comparison is each pool's against its own conv (said only behind "More" then)
+    assert "Compare down a column, not across: avg's numbers are often lower from conv1 on." in \
+        help_text.inner_text()
     assert help_text.is_visible() and "changed where they are" in help_text.inner_text()
 
     # drawing again goes back to the drawing
