@@ -356,6 +356,42 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     assert (marks.get_attribute("data-row"), marks.get_attribute("data-col")) == ("2", "2")
 
 
+def test_a_phone_turned_with_a_unit_traced_marks_it_where_its_channel_now_is(
+        phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """conv2 is laid out 8 channels to a row on a phone and 16 wider; a phone turned (past
+    480 px) lays it out anew, and the traced unit's mark goes where its channel now is
+    (found by a review: the trace was lost; no test held it until now)."""
+    upload_digit(phone, digit_files[0][1])
+    canvas = phone.page.locator('canvas.map[data-net="max"][data-layer="conv2"]')
+    canvas.scroll_into_view_if_needed()
+    channel, row, col = 20, 4, 7
+    phone.page.touchscreen.tap(*phone.map_point("max", "conv2", channel, row, col))
+    phone.page.locator("#inspector").wait_for(state="visible")
+
+    def placed() -> tuple[float, float]:
+        """Where the unit's mark is, in units of the canvas (its left and top)."""
+        mark = phone.page.locator('.map-wrap .mark-unit:not([hidden])')
+        left, top = mark.evaluate("(m) => [parseFloat(m.style.left), parseFloat(m.style.top)]")
+        ds = canvas.evaluate("(c) => ({width: c.width, height: c.height})")
+        return round(left / 100 * ds["width"], 3), round(top / 100 * ds["height"], 3)
+
+    def expected() -> tuple[float, float]:
+        ds = canvas.evaluate("(c) => ({...c.dataset})")
+        cols, gap, h, w = int(ds["columns"]), int(ds["gap"]), int(ds["h"]), int(ds["w"])
+        return float((channel % cols) * (w + gap) + col), float((channel // cols) * (h + gap) + row)
+
+    assert canvas.get_attribute("data-columns") == "8"
+    assert placed() == expected() == (4 * 12 + 7, 2 * 12 + 4)
+    phone.page.set_viewport_size({"width": 844, "height": 390})
+    phone.page.wait_for_function(
+        """() => document.querySelector('canvas.map[data-net="max"][data-layer="conv2"]')
+             .dataset.columns === '16'""")
+    unit = phone.mark("unit")
+    assert (unit["layer"], int(unit["channel"]), int(unit["row"]), int(unit["col"])) == (
+        "conv2", channel, row, col)
+    assert placed() == expected() == (4 * 12 + 7, 1 * 12 + 4)
+
+
 def open_from_keyboard(fm: FeatureMapsPage, path: Path, net: str = "max",
                        layer: str = "pool1") -> Any:
     """Upload a digit, focus a layer's maps and press Enter: the enlarged channel, open."""
