@@ -509,7 +509,7 @@ class App {
     }
     try {
       const shifts = await postShifts(this.config.api, this.shiftModels, current.body);
-      if (this.current === current) this.lab.show(shifts, isBlank(current.result.input), current.label, this.offset);
+      if (this.current === current) this.lab.show(shifts, current.result.input, isBlank(current.result.input), current.label, this.offset);
       resolve(shifts);
     } catch (err) {
       if (this.current === current) this.#showError(err, 'the shift lab');

@@ -9,6 +9,8 @@ import { el, equalsProbability, fmt, layerTable, percent, probability } from './
 import { trainingShifts } from './downsample.js';
 import { stepCell } from './geometry.js';
 import { movedAlong, movedBy } from './nudge.js';
+import { paintGray } from './paint.js';
+import { shiftPixels } from './wire.js';
 
 /** A shift as the grid's axes write it: +4, 0, -2. */
 const signedShift = (s) => (s > 0 ? `+${s}` : `${s}`);
@@ -38,10 +40,11 @@ const IDLE_READOUT = window.matchMedia(UI.hover).matches
   : 'Tap a cell to read it.';
 
 export class ShiftLab {
-  #figures = new Map(); // net -> {canvas, caption, readout, cell: [row, col] chosen by keys}
+  #figures = new Map(); // net -> {canvas, caption, readout, moved, cell: [row, col] chosen by keys}
   #cells = new Map(); // `${net}/${layer}` -> td
   #shifts = null;
   #label = null; // the sample's label, whose flips are outlined in the accent colour
+  #input = null; // the 28x28 input the answer shown measured, as the page shows it
 
   /** `shown`: the names of the networks whose maps the page shows; `infos`: every network's
    * /api/v1/models entry, to introduce any other the lab runs. */
@@ -93,8 +96,12 @@ export class ShiftLab {
       });
       const caption = el('p', { class: 'consistency', text: '' });
       const readout = el('p', { class: 'cell-readout', 'aria-live': 'polite', text: IDLE_READOUT });
-      grids.append(el('figure', { class: 'heat-fig', dataset: { net } }, el('h3', { text: net }), canvas, caption, readout));
-      const fig = { canvas, caption, readout, cell: [4, 4] };
+      // the input as the cell read moved it (found by a teacher's review: a cell said
+      // "moved dx +3" and nothing on the page showed that input); the words say the rest
+      const moved = el('canvas', { class: 'cell-input', width: 28, height: 28, 'aria-hidden': 'true' });
+      grids.append(el('figure', { class: 'heat-fig', dataset: { net } }, el('h3', { text: net }), canvas, caption,
+        el('div', { class: 'cell-read' }, moved, readout)));
+      const fig = { canvas, caption, readout, moved, cell: [4, 4] };
       this.#figures.set(net, fig);
       canvas.addEventListener('pointermove', (e) => this.#hover(net, e));
       // a tap on a touch screen gives no move: the touch itself picks the cell
@@ -140,7 +147,7 @@ export class ShiftLab {
     for (const fig of this.#figures.values()) {
       this.#blankGrid(fig.canvas);
       fig.caption.textContent = '';
-      ShiftLab.#noReading(fig);
+      this.#noReading(fig);
       delete fig.canvas.dataset.consistency;
       delete fig.canvas.dataset.flips;
       delete fig.canvas.dataset.right;
@@ -152,12 +159,13 @@ export class ShiftLab {
     }
   }
 
-  /** Show a /api/v1/shifts answer; `blank`: its input has no ink (wire.isBlank); `label`:
-   * the digit's MNIST label when it is a sample (each grid then also counts the shifts it
-   * classifies right: consistency alone reads the same for a network that is wrong unshifted
-   * and right everywhere else). */
-  show(shifts, blank = false, label = null, [nx, ny] = [0, 0]) {
+  /** Show a /api/v1/shifts answer for the 28x28 `pixels` it measured; `blank`: its input
+   * has no ink (wire.isBlank); `label`: the digit's MNIST label when it is a sample (each
+   * grid then also counts the shifts it classifies right: consistency alone reads the same
+   * for a network that is wrong unshifted and right everywhere else). */
+  show(shifts, pixels, blank = false, label = null, [nx, ny] = [0, 0]) {
     this.#shifts = shifts;
+    this.#input = pixels;
     this.#label = label;
     // after nudges the lab measures the input as nudged (found by a review: nothing said so)
     const input = nx || ny ? `the input as nudged (${movedBy(nx, ny)})` : 'the input';
@@ -176,7 +184,7 @@ export class ShiftLab {
       const m = shifts.models[net];
       if (!m) continue;
       const flips = this.#paint(fig.canvas, m);
-      ShiftLab.#noReading(fig); // a reading of the last input is stale now
+      this.#noReading(fig); // a reading of the last input is stale now
       const keep = Math.round(m.consistency * 81);
       const right = label === null ? null : m.grid.prediction.flat().filter((c) => c === label).length;
       const consistency = [': consistency ', el('strong', { text: percent(m.consistency) }), '.'];
@@ -293,6 +301,8 @@ export class ShiftLab {
       : `; p(${m.prediction}) ${equalsProbability(m.grid.reference[r][c])}`;
     fig.readout.textContent = `moved dx ${signedShift(dx)}, dy ${signedShift(dy)}: predicts ${here} `
       + `(${probability(m.grid.probability[r][c])})${other}`;
+    paintGray(fig.moved, shiftPixels(this.#input, dx, dy));
+    Object.assign(fig.moved.dataset, { dx, dy });
     // the cell read is outlined: a tap or a key press has no pointer to show where it is
     this.#paint(fig.canvas, m);
     const ctx = context(fig.canvas);
@@ -312,14 +322,17 @@ export class ShiftLab {
   #unmark(net) {
     const fig = this.#figures.get(net);
     const m = this.#shifts?.models[net];
-    ShiftLab.#noReading(fig);
+    this.#noReading(fig);
     if (m) this.#paint(fig.canvas, m);
   }
 
-  /** No cell read out: the hint in the readout, no cell recorded (its outline is painted over
-   * by whoever repaints the grid). */
-  static #noReading(fig) {
+  /** No cell read out: the hint in the readout, the input unmoved beside it, no cell
+   * recorded (its outline is painted over by whoever repaints the grid). */
+  #noReading(fig) {
     fig.readout.textContent = IDLE_READOUT;
+    paintGray(fig.moved, this.#shifts ? this.#input : null);
+    delete fig.moved.dataset.dx;
+    delete fig.moved.dataset.dy;
     delete fig.canvas.dataset.cell;
   }
 }

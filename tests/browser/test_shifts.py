@@ -588,6 +588,15 @@ def test_the_shift_cells_read_out_by_keyboard(
         fm.page.keyboard.press(key)
     assert readout.inner_text() == cell_reading(m, shifts, 7, 0)
     assert readout.inner_text() == "moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%"
+    # beside the words, the input as that cell moved it (found by a teacher's review: no
+    # picture of it was anywhere on the page); the unmoved input once no cell is read
+    moved = '.heat-fig[data-net="max"] canvas.cell-input'
+    seen = fm.input_pixels()
+    np.testing.assert_array_equal(fm.canvas_rgba(moved)[:, :, 0], shift(seen, -4, 3))
+    fm.page.locator('.heat-fig[data-net="avg"] canvas.heat').hover()
+    fm.page.locator("#maps-h").hover()  # a mouse leaving a grid leaves its reading
+    np.testing.assert_array_equal(
+        fm.canvas_rgba('.heat-fig[data-net="avg"] canvas.cell-input')[:, :, 0], seen)
 
 
 def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
