@@ -26,6 +26,7 @@ import { base64Bytes, isBlank, pixelsJson, shiftPixels } from './wire.js';
 
 const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
+const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take back
 
 class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
@@ -38,7 +39,7 @@ class App {
   #nudges = Promise.resolve();
   #loaded = null; // {body, label, picked, index}: the upload or sample under the strokes, as sent
   #moves = []; // {body, after, label, dx, dy, dir, shifts}: the input before and after each nudge since it was last unmoved, and the numbers the nudge showed
-  #cleared = null; // what Clear took away, for Undo to bring back: {pad, loaded, moves}
+  #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
 
   constructor(config, catalogue) {
     this.config = config;
@@ -215,7 +216,7 @@ class App {
   /** Empty the pad and every view; Undo brings back what was there (a stray click on Clear
    * used to lose the drawing, the one action Undo could not take back). */
   clear() {
-    if (!this.pad.isEmpty) this.#cleared = { pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves };
+    if (!this.pad.isEmpty) this.#keep();
     this.generation += 1;
     this.#dropWaiting();
     this.pad.clear();
@@ -227,10 +228,29 @@ class App {
     return this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
   }
 
-  /** Take back the last nudge, or else the last stroke, or else the last Clear. */
+  /** What the pad holds now, kept for Undo to put back once a Clear, an upload or a sample
+   * has replaced it (found by a review: a sample picked by mistake lost a drawing, after
+   * Clear had been made undoable). The last UNDO_DEPTH are kept. */
+  #keep() {
+    this.#replaced.push({ pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves });
+    if (this.#replaced.length > UNDO_DEPTH) this.#replaced.shift();
+  }
+
+  /**
+   * Take back the last nudge, or else the last stroke, or else the last Clear, upload or
+   * sample. It waits for the nudges asked for before it, and each Undo for the one before
+   * (found by a review: an Undo pressed while a nudge's answer was on its way took back the
+   * stroke under it, and the nudge's answer was then dropped; two quick Undos took back
+   * one nudge).
+   */
   undo() {
+    this.#nudges = this.#nudges.then(() => this.#undo()).catch((err) => this.#showError(err, 'the undo'));
+    return this.#nudges;
+  }
+
+  async #undo() {
     if (this.#moves.length) {
-      this.#unnudge();
+      await this.#unnudge();
       return;
     }
     if (this.pad.undo()) {
@@ -246,30 +266,36 @@ class App {
       if (!empty) this.#sendPad();
       return;
     }
-    if (this.#canUnclear) this.#unclear();
+    if (this.#canRestore) this.#restore();
   }
 
-  /** Put back what Clear took away: the strokes and the image under them, and the nudges
-   * in place then, with their numbers; the input is sent as it was shown. What Undo can
-   * take back next is back at once (found by a review: put back with the answer, a second
-   * Ctrl+Z before it took back a stroke and lost the nudges); if the answer fails, the pad
-   * is cleared again, and Undo can try once more. */
-  #unclear() {
-    const kept = this.#cleared;
-    const { pad, loaded, moves } = kept;
-    this.#cleared = null;
+  /** Put back what the last Clear, upload or sample replaced: the strokes and the image
+   * under them, and the nudges in place then, with their numbers; the input is sent as it
+   * was shown. What Undo can take back next is back at once (found by a review: put back
+   * with the answer, a second Ctrl+Z before it took back a stroke and lost the nudges); if
+   * the answer fails, the pad is as it was before this Undo, and Undo can try once more. */
+  #restore() {
+    const kept = this.#replaced.pop();
+    const now = { pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves };
     this.generation += 1;
-    this.pad.restore(pad);
-    this.#loaded = loaded;
-    this.#moves = moves;
+    this.#dropWaiting();
+    const put = ({ pad, loaded, moves }) => {
+      this.pad.restore(pad);
+      this.#loaded = loaded;
+      this.#moves = moves;
+    };
+    put(kept);
+    if (this.pad.isEmpty) {
+      this.#reset(); // a sample or upload picked on an empty pad: back to nothing
+    } else {
+      this.#sendPad(kept.moves.at(-1) ?? null, () => {
+        put(now);
+        this.#replaced.push(kept);
+        this.#syncUndo();
+      });
+    }
     this.#syncUndo();
     this.#keepFocus();
-    this.#sendPad(moves.at(-1) ?? null, () => {
-      this.pad.clear();
-      this.#reset();
-      this.#cleared = kept;
-      this.#syncUndo();
-    });
   }
 
   /**
@@ -286,10 +312,9 @@ class App {
       source: 'undo', what: 'the drawing', failed,
       makeBody: async () => nudged?.after ?? loaded?.body ?? { data: this.pad.png(), type: 'image/png' },
       then: (current) => {
-        if (loaded) {
-          current.label = loaded.label;
-          this.#setPicked(loaded.picked, loaded.label, loaded.index);
-        }
+        if (loaded) current.label = loaded.label;
+        // a drawing put back over a sample is no sample (found by a test: its line stayed)
+        this.#setPicked(loaded?.picked ?? '', loaded?.label ?? null, loaded?.index ?? null);
         if (nudged) {
           current.label = nudged.label;
           this.nudge.showChange(nudged.dir, nudged.shifts, false);
@@ -307,14 +332,14 @@ class App {
    * the last nudge: the input before it is sent again (the pad was not moved), and the
    * table shows the numbers of the nudge before it, if one is still in place, else none.
    */
-  #unnudge() {
+  async #unnudge() {
     // taken off the stack once its input is shown: a request that fails or is dropped
     // leaves the nudge in place, and the stack as the input shown
     const index = this.#moves.length - 1;
     const back = this.#moves[index];
     this.generation += 1;
-    this.#push({
-      source: 'undo', what: 'the input before the nudge',
+    await new Promise((resolve) => this.#push({
+      source: 'undo', what: 'the input before the nudge', done: resolve,
       makeBody: async () => back.body,
       then: (current) => {
         this.#moves.length = index;
@@ -330,7 +355,7 @@ class App {
         if (this.#moves.length) this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
         this.#refreshShifts(current);
       },
-    });
+    }));
   }
 
   /** The input is the drawing's, unmoved: no nudge to take back, none said, no numbers. */
@@ -352,6 +377,7 @@ class App {
       makeBody: async () => body,
       then: (current) => {
         current.label = label;
+        this.#keep();
         this.#loaded = { body, label, picked, index };
         this.pad.setBase(current.result.input);
         this.#setPicked(picked, label, index);
@@ -653,12 +679,13 @@ class App {
 
   /** Undo is offered only while there is a nudge, a stroke or a Clear to take back. */
   #syncUndo() {
-    byId('undo').disabled = !this.pad.canUndo && !this.#moves.length && !this.#canUnclear;
+    byId('undo').disabled = !this.pad.canUndo && !this.#moves.length && !this.#canRestore;
     this.nudge.undoButton.disabled = !this.#moves.length;
   }
 
-  get #canUnclear() {
-    return this.#cleared !== null && this.pad.isEmpty;
+  /** Whether Undo's next step is to put back what a Clear, upload or sample replaced. */
+  get #canRestore() {
+    return this.#replaced.length > 0 && !this.pad.canUndo && !this.#moves.length;
   }
 
   /** After an Undo: a button that disabled under the focus drops it to the page (found by a

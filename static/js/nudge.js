@@ -107,7 +107,7 @@ export class NudgePanel {
   setOffset(dx, dy, undone = false) {
     const said = undone ? 'Nudge undone: ' : '';
     if (dx === 0 && dy === 0) {
-      this.status.textContent = undone ? `${said}the input is where it was drawn.` : '';
+      this.status.textContent = undone ? `${said}the input is back where it was.` : '';
       this.prediction.textContent = '';
       return;
     }

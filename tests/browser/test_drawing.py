@@ -219,25 +219,39 @@ def test_undo_removes_the_last_stroke(fm: FeatureMapsPage) -> None:
     assert undo.is_disabled()
 
 
-def test_a_picked_sample_says_its_label_and_is_no_stroke_to_undo(fm: FeatureMapsPage) -> None:
-    """Undo takes back strokes; a sample or an upload replaces the drawing and clears them.
-    The samples are in label order, and a picked one says what MNIST labels it."""
+def test_a_picked_sample_says_its_label_and_undo_brings_back_the_drawing_it_replaced(
+        fm: FeatureMapsPage) -> None:
+    """A sample or an upload replaces the drawing; Undo takes back the strokes over it, then
+    the sample itself, bringing back the drawing (found by a review: a sample picked by
+    mistake lost the drawing for good). The samples are in label order, and a picked one
+    says what MNIST labels it."""
     labels = fm.page.locator("button.digit-pick").evaluate_all(
         "(buttons) => buttons.map((b) => b.dataset.label)")
     assert labels == [str(d) for d in range(10)]
     fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
+    drawn, pad = fm.input_pixels(), fm.canvas_rgba("#pad")
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
-    assert fm.page.locator("#undo").is_disabled()
     assert fm.page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
-    fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
+    sample = fm.input_pixels()
+    fm.after_paint(lambda: fm.stroke(SEVEN, steps=8), source="pad")
     assert fm.page.locator("#picked").inner_text() == ""
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")  # the stroke over it
+    np.testing.assert_array_equal(fm.input_pixels(), sample)
+    assert fm.page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")  # the sample
+    np.testing.assert_array_equal(fm.input_pixels(), drawn)
+    np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
+    assert fm.page.locator("#picked").inner_text() == ""
+    fm.page.click("#undo")  # the stroke: nothing is left
+    assert fm.prediction("max") == "no drawing yet"
+    assert fm.page.locator("#undo").is_disabled()
 
 
 def test_undo_after_clear_brings_back_the_sample_until_another_is_picked(
         fm: FeatureMapsPage) -> None:
     """A Clear is taken back after the strokes drawn since, as the last thing done before
-    them; the sample comes back as itself, with its label. A later Clear keeps only what it
-    took."""
+    them; the sample comes back as itself, with its label. Each Clear and sample is a step
+    of its own, the last taken back first."""
     expected = fm.api.featuremaps(sample_body(DIGITS / "0018_label3.png"), "application/json")
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     fm.page.click("#clear")
@@ -249,13 +263,18 @@ def test_undo_after_clear_brings_back_the_sample_until_another_is_picked(
     np.testing.assert_array_equal(fm.input_pixels(), expected["input"])
     assert fm.page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
     assert fm.page.locator(".bars li.label").count() == 2
-    assert fm.page.locator("#undo").is_disabled()
 
     fm.page.click("#clear")
     fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
     fm.page.click("#clear")
-    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")  # the second Clear
     assert fm.page.locator("#picked").inner_text().endswith("labelled 7.")
+    fm.page.click("#undo")  # sample #0, picked on an empty pad
+    assert fm.prediction("max") == "no drawing yet"
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")  # the first Clear
+    np.testing.assert_array_equal(fm.input_pixels(), expected["input"])
+    fm.page.click("#undo")  # sample #18, picked on the empty page
+    assert fm.prediction("max") == "no drawing yet"
     assert fm.page.locator("#undo").is_disabled()
 
 

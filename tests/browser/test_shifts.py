@@ -175,7 +175,7 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     assert nudge_numbers(fm) == first
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
-    assert status.inner_text() == "Nudge undone: the input is where it was drawn."
+    assert status.inner_text() == "Nudge undone: the input is back where it was."
     assert set(nudge_numbers(fm).values()) == {"–"}  # no nudge in place
     lab.filter(has_text="Each cell is the input moved by").wait_for()
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)  # the strokes are all there
@@ -231,7 +231,7 @@ def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -
     assert status.inner_text() == said
     fm.after_paint(lambda: undo.click(), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
-    assert status.inner_text() == "Nudge undone: the input is where it was drawn."
+    assert status.inner_text() == "Nudge undone: the input is back where it was."
     # then the stroke, and nothing is left to take back
     fm.page.click("#undo")
     assert fm.prediction("max") == "no drawing yet"
@@ -265,6 +265,34 @@ def test_a_second_undo_before_the_clears_answer_takes_back_its_nudge(
     np.testing.assert_array_equal(fm.input_pixels(), shift(sample, 1, 0))
     assert status.inner_text().startswith(
         "Nudge undone: the input is now moved 1 px right (zero fill).")
+
+
+def test_an_undo_pressed_before_a_nudges_answer_takes_back_that_nudge(
+        fm: FeatureMapsPage) -> None:
+    """Found by a review: an Undo pressed while a nudge's answer was on its way took back
+    the stroke under it (the nudge was counted only with its answer), the answer was then
+    dropped, and the drawing was gone with Undo disabled; two quick Undos took back one
+    nudge. Undo waits for the nudges asked for before it, and each for the one before."""
+    fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
+    drawn, pad = fm.input_pixels(), fm.canvas_rgba("#pad")
+    press = """(dirs) => { for (const d of dirs) {
+        if (d === 'undo') document.getElementById('undo').click();
+        else document.querySelector(`#nudge button[data-dir="${d}"]`).click(); } }"""
+    # a nudge and an Undo in one task: the Undo comes before any answer
+    fm.after_paint(lambda: fm.page.evaluate(press, ["right", "undo"]), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), drawn)
+    np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
+    status = fm.page.locator("#nudge-status")
+    assert status.inner_text() == "Nudge undone: the input is back where it was."
+    # three nudges, then three Undos, all in one task: each takes back one
+    fm.after_paint(lambda: fm.page.evaluate(press, ["right", "down", "down"]), source="nudge")
+    fm.idle()
+    np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 2))
+    fm.after_paint(lambda: fm.page.evaluate(press, ["undo", "undo"]), source="undo")
+    fm.idle()
+    np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
+    assert status.inner_text().startswith("Nudge undone: the input is now moved 1 px right")
+    assert fm.page.locator("#undo").is_enabled()
 
 
 def test_an_undo_of_a_clear_that_gets_no_answer_can_be_tried_again(
