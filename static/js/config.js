@@ -15,10 +15,11 @@ export const UI = Object.freeze({
   gap: 1, // empty canvas pixels between the channels of a layer
   phone: '(max-width: 480px)', // page.css's phone layout
   hover: '(hover: hover)', // a pointer that can hover (page.css's .hover-only); else touch
-  // channels per row of a layer's grid: big maps 8 across, small ones 16; on a phone every
-  // layer 8 across, since 16 of a deep layer's channels across half a 390 px screen were
-  // about 10 px each, too small to see or tap (laid out again when the width crosses it)
-  columns: (shape, phone = false) => (phone || shape[1] >= 13 ? 8 : 16),
+  // channels per row of a layer's grid: big maps 8 across, small ones 16; `narrow` (on a
+  // phone, and drawn to scale: mapgrid.js) every layer 8 across, since 16 of a deep
+  // layer's channels across half a 390 px screen were about 10 px each, too small to see
+  // or tap (laid out again when the width crosses it)
+  columns: (shape, narrow = false) => (narrow || shape[1] >= 13 ? 8 : 16),
   shiftCell: 24, // a shift-lab heat map's cell, in drawing units (its canvas holds more pixels: shiftlab.js)
   // every variant in the order the page lists them (the API lists them as loaded)
   variants: Object.freeze(['max', 'avg', 'strided', 'nopool', 'blurmax']),

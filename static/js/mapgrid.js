@@ -52,6 +52,7 @@ const TAP_ECHO_MS = 1000; // how long after a tap a mouse's leave is the tap's e
 export class MapGrid {
   #cells = new Map(); // `${net}/${layer}` -> {canvas, layout, overlay, range, shape, refresh}
   #phone = window.matchMedia(UI.phone);
+  #toScale = false;
   #last = null; // the arguments of the last paint, to paint again after a new layout
 
   /**
@@ -78,10 +79,21 @@ export class MapGrid {
    * review: fitted, pool1's 13x13 tiles were as large as conv1's 26x26 ones, and the
    * halving a pool does, the lesson, could not be seen). To scale, one unit is as wide in
    * every layer: the widest grid fills its column, and each other one the share of it that
-   * its canvas's width is (page.css reads --to-scale).
+   * its canvas's width is (page.css reads --to-scale). Every layer is then laid out 8
+   * channels to a row, so that each grid's width follows its maps' size (found by a
+   * student's review: at 16 a row, conv2's grid was wider than pool1's, and read as conv2
+   * growing the maps).
    */
   set toScale(on) {
+    if (on === this.#toScale) return;
+    this.#toScale = on;
     this.root.toggleAttribute('data-to-scale', on);
+    this.#relayout();
+  }
+
+  /** 8 channels a row for every layer: on a phone, and to scale. */
+  get #narrow() {
+    return this.#phone.matches || this.#toScale;
   }
 
   #scale() {
@@ -100,7 +112,7 @@ export class MapGrid {
     // is not reliably read out
     this.said = el('p', { class: 'visually-hidden', 'aria-live': 'polite' });
     this.root.replaceChildren(this.said, head);
-    const phone = this.#phone.matches;
+    const narrow = this.#narrow;
     for (const name of names) {
       const owner = this.nets.find((n) => n.layers.some((l) => l.name === name));
       const info = owner.layers.find((l) => l.name === name);
@@ -127,7 +139,7 @@ export class MapGrid {
           'aria-label': MapGrid.#label(net.name, name, mine.shape, null),
           dataset: { net: net.name, layer: name },
         });
-        const layout = MapGrid.#lay(canvas, mine.shape, phone);
+        const layout = MapGrid.#lay(canvas, mine.shape, narrow);
         const overlay = el('div', { class: 'overlay', dataset: { net: net.name, layer: name } });
         const range = el('span', { class: 'range', text: '' });
         const cell = el('figure', { class: 'map-cell', dataset: { net: net.name, layer: name } },
@@ -142,9 +154,10 @@ export class MapGrid {
     }
   }
 
-  /** Size a layer's canvas for a phone's grid or a wider screen's; returns its layout. */
-  static #lay(canvas, shape, phone) {
-    const layout = sizeLayerCanvas(canvas, shape, UI.columns(shape, phone), UI.gap);
+  /** Size a layer's canvas, 8 channels a row where `narrow`, else as wide screens have
+   * it (UI.columns); returns its layout. */
+  static #lay(canvas, shape, narrow) {
+    const layout = sizeLayerCanvas(canvas, shape, UI.columns(shape, narrow), UI.gap);
     Object.assign(canvas.dataset, {
       channels: layout.channels, h: layout.h, w: layout.w, columns: layout.columns, gap: layout.gap,
     });
@@ -157,7 +170,7 @@ export class MapGrid {
    * a review: a phone turned with a channel enlarged lost the trace of its unit). */
   #relayout() {
     for (const cell of this.#cells.values()) {
-      Object.assign(cell.layout, MapGrid.#lay(cell.canvas, cell.shape, this.#phone.matches));
+      Object.assign(cell.layout, MapGrid.#lay(cell.canvas, cell.shape, this.#narrow));
       cell.refresh();
     }
     this.#scale();

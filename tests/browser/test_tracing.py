@@ -247,8 +247,11 @@ def test_to_scale_a_unit_is_as_wide_in_every_layer_and_each_pool_halves_the_maps
     assert scaled["max/conv1"][0] == fitted["max/conv1"][0]  # the widest stays as it was
     for key, (shown, pixels) in scaled.items():
         assert shown / pixels == pytest.approx(unit, abs=0.01), key
-    # a canvas pixel is a unit, and one between channels: 8 tiles of 13 + 7 gaps against 26
-    assert scaled["max/pool1"][1] == 8 * 13 + 7 and scaled["max/conv1"][1] == 8 * 26 + 7
+    # a canvas pixel is a unit, and one between channels: 8 tiles of 13 + 7 gaps against 26;
+    # every layer 8 channels a row, so that each grid is as wide as its maps are large (found
+    # by a student's review: at 16 a row, conv2's 11x11 grid was wider than pool1's 13x13)
+    assert [scaled[f"max/{layer}"][1] for layer in ("conv1", "pool1", "conv2", "pool2", "conv3")] \
+        == [8 * side + 7 for side in (26, 13, 11, 5, 3)]
     for net, layer, channel, row, col in (("avg", "pool1", 9, 4, 7), ("max", "conv3", 40, 2, 1)):
         fm.hover_unit(net, layer, channel, row, col)
         mark = fm.mark("unit")
