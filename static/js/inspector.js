@@ -35,6 +35,9 @@ export class Inspector {
     this.filters = filters; // (net, layer, channel) => Promise of .../filters/{layer}?channel=
     // heading level 4: it sits in the document after its map, under the layer's h3
     this.title = el('h2', { id: 'inspector-title', 'aria-level': 4, text: 'Channel' });
+    // the map's size under its name: enlarged, a 13x13 channel fills the panel as a 26x26
+    // one does (found by a student's review: the halving could not be seen there)
+    this.size = el('p', { class: 'inspector-size' });
     this.closeButton = el('button', { type: 'button', class: 'icon', 'aria-label': 'Close the enlarged channel', text: '×' });
     // 'application': a screen reader in browse mode would keep the arrow keys for itself
     this.canvas = el('canvas', {
@@ -55,7 +58,7 @@ export class Inspector {
     this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
     this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
     root.replaceChildren(
-      el('div', { class: 'inspector-head' }, this.title, this.closeButton),
+      el('div', { class: 'inspector-head' }, el('div', {}, this.title, this.size), this.closeButton),
       el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay),
       this.scale,
       this.value,
@@ -156,6 +159,9 @@ export class Inspector {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     this.title.textContent = `${net} ${layer}, channel ${channel}`;
+    const info = this.infos[net]?.layers.find((l) => l.name === layer);
+    const rf = info?.receptive_field.size;
+    this.size.textContent = info ? `a ${info.shape[1]} x ${info.shape[2]} map; each unit sees ${rf}x${rf} input px` : '';
     this.canvas.setAttribute('aria-label', `${net} ${layer}, channel ${channel}; arrow keys move the cursor`);
     this.root.dataset.net = net;
     this.root.dataset.layer = layer;

@@ -168,6 +168,9 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     inspector = fm.page.locator("#inspector")
     inspector.wait_for(state="visible")
     assert inspector.locator("h2").inner_text() == "max pool1, channel 3"
+    # its size under its name: enlarged, it fills the panel as conv1's do (a student's review)
+    assert inspector.locator(".inspector-size").inner_text() == \
+        "a 13 x 13 map; each unit sees 4x4 input px"
     canvas = inspector.locator("canvas.big")
     box = canvas.bounding_box()
     assert box is not None
