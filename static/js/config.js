@@ -14,6 +14,7 @@ export const UI = Object.freeze({
   defaultBrush: 'medium',
   gap: 1, // empty canvas pixels between the channels of a layer
   phone: '(max-width: 480px)', // page.css's phone layout
+  toScale: '(min-width: 601px) and (pointer: fine)', // where page.css offers maps drawn to scale
   hover: '(hover: hover)', // a pointer that can hover (page.css's .hover-only); else touch
   // channels per row of a layer's grid: big maps 8 across, small ones 16; `narrow` (on a
   // phone, and drawn to scale: mapgrid.js) every layer 8 across, since 16 of a deep

@@ -40,6 +40,9 @@ class App {
   #loaded = null; // {body, label, picked, index}: the upload or sample under the strokes, as sent
   #moves = []; // {body, after, label, dx, dy, dir, shifts}: the input before and after each nudge since it was last unmoved, and the numbers the nudge showed
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
+  #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
+  #nudging = 0; // nudges asked for and not yet done: an Undo pressed meanwhile is for them
+  #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
 
   constructor(config, catalogue) {
     this.config = config;
@@ -115,7 +118,7 @@ class App {
     });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'));
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status'), prediction: byId('nudge-pred') },
-      this.models, layers, (dir) => this.nudgeBy(dir), () => this.undo());
+      this.models, layers, (dir) => this.nudgeBy(dir), () => this.undo(true));
     this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },
       this.shiftModels, layers, colors, { shown: this.models, infos });
     App.#sameStart(this.shown);
@@ -199,6 +202,7 @@ class App {
   // --- sources of a drawing ------------------------------------------------------------
   #ink(phase, pointerTime) {
     if (phase === 'start') {
+      this.#epoch += 1;
       this.#syncUndo();
       this.#setPicked(''); // drawn over: no longer the sample as labelled
       // a new stroke: whatever is in flight (an upload, a nudge) no longer describes the pad
@@ -217,6 +221,8 @@ class App {
    * used to lose the drawing, the one action Undo could not take back). */
   clear() {
     if (!this.pad.isEmpty) this.#keep();
+    this.#epoch += 1;
+    this.#loading = null;
     this.generation += 1;
     this.#dropWaiting();
     this.pad.clear();
@@ -241,10 +247,25 @@ class App {
    * sample. It waits for the nudges asked for before it, and each Undo for the one before
    * (found by a review: an Undo pressed while a nudge's answer was on its way took back the
    * stroke under it, and the nudge's answer was then dropped; two quick Undos took back
-   * one nudge).
+   * one nudge). What it was pressed on decides what it does (a later review): pressed
+   * while nudges were on their way it takes back only a nudge, and none if they failed;
+   * a stroke, Clear, upload or sample made before it runs leaves it undone; and pressed
+   * while an upload or sample is on its way, it cancels that and nothing else.
+   * `nudgesOnly`: ↺ among the nudge buttons, which never takes back more than a nudge.
    */
-  undo() {
-    this.#nudges = this.#nudges.then(() => this.#undo()).catch((err) => this.#showError(err, 'the undo'));
+  undo(nudgesOnly = false) {
+    if (this.#loading) {
+      this.#loading = null;
+      this.generation += 1; // its answer is dropped as it comes; the pad never changed
+      return this.#nudges;
+    }
+    const epoch = this.#epoch;
+    const forNudge = nudgesOnly || this.#nudging > 0;
+    this.#nudges = this.#nudges.then(() => {
+      if (epoch !== this.#epoch || this.pad.drawing) return null;
+      if (forNudge && !this.#moves.length) return null;
+      return this.#undo();
+    }).catch((err) => this.#showError(err, 'the undo'));
     return this.#nudges;
   }
 
@@ -278,7 +299,6 @@ class App {
     const kept = this.#replaced.pop();
     const now = { pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves };
     this.generation += 1;
-    this.#dropWaiting();
     const put = ({ pad, loaded, moves }) => {
       this.pad.restore(pad);
       this.#loaded = loaded;
@@ -286,12 +306,14 @@ class App {
     };
     put(kept);
     if (this.pad.isEmpty) {
+      this.#dropWaiting();
       this.#reset(); // a sample or upload picked on an empty pad: back to nothing
     } else {
       this.#sendPad(kept.moves.at(-1) ?? null, () => {
         put(now);
         this.#replaced.push(kept);
         this.#syncUndo();
+        if (this.current) this.#refreshShifts(this.current); // the lab of what is shown again
       });
     }
     this.#syncUndo();
@@ -302,7 +324,7 @@ class App {
    * Send the drawing on the pad after an Undo. An upload or sample alone is sent as the
    * image it came from, not as the pad redrawn from its 28x28 view, which preprocessing
    * would crop, scale and centre again (a review saw avg's answer for sample #18 flip from
-   * 5 to 3 after a stroke and an undo). `nudged`, after a Clear was undone, is the last of
+   * 5 to 3 after a stroke and an undo). `nudged`, after a Clear, upload or sample was undone, is the last of
    * the nudges put back: the input as it moved it is sent, and its numbers shown again;
    * `failed()` is called if the answer does not come.
    */
@@ -371,10 +393,14 @@ class App {
    * `index` its place in MNIST's test set. */
   load(data, type, what, picked = '', label = null, index = null) {
     this.generation += 1;
+    this.#epoch += 1;
     const body = { data, type };
+    const token = {};
+    this.#loading = token;
     this.#push({
       source: 'upload', what,
       makeBody: async () => body,
+      done: () => { if (this.#loading === token) this.#loading = null; },
       then: (current) => {
         current.label = label;
         this.#keep();
@@ -413,7 +439,9 @@ class App {
 
   /** Move the model's input one pixel; show how much each layer changed for that move. */
   nudgeBy(dir) {
-    this.#nudges = this.#nudges.then(() => this.#nudge(dir)).catch((err) => this.#showError(err, 'the nudge'));
+    this.#nudging += 1;
+    this.#nudges = this.#nudges.then(() => this.#nudge(dir)).catch((err) => this.#showError(err, 'the nudge'))
+      .finally(() => { this.#nudging -= 1; });
     return this.#nudges;
   }
 
@@ -522,9 +550,12 @@ class App {
     });
     this.#shifts = { key: current.key, promise };
     this.lab.loading();
-    promise.catch(() => {
-      if (this.#shifts?.key === current.key) this.#shifts = null;
-    });
+    // failed, or dropped before it ran (null): not kept as the input's numbers, or every
+    // later nudge of it would do nothing (found by a review)
+    const forget = () => {
+      if (this.#shifts?.promise === promise) this.#shifts = null;
+    };
+    promise.then((shifts) => { if (shifts === null) forget(); }, forget);
     return promise;
   }
 
@@ -677,7 +708,8 @@ class App {
     return there < here ? other : stay;
   }
 
-  /** Undo is offered only while there is a nudge, a stroke or a Clear to take back. */
+  /** Undo is offered only while there is a nudge, a stroke, or a Clear, upload or sample to
+   * take back. */
   #syncUndo() {
     byId('undo').disabled = !this.pad.canUndo && !this.#moves.length && !this.#canRestore;
     this.nudge.undoButton.disabled = !this.#moves.length;

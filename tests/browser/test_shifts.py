@@ -295,6 +295,45 @@ def test_an_undo_pressed_before_a_nudges_answer_takes_back_that_nudge(
     assert fm.page.locator("#undo").is_enabled()
 
 
+def test_an_undo_does_what_it_was_pressed_for_and_no_more(fm: FeatureMapsPage) -> None:
+    """Found by a review of the waiting Undo: ↺ pressed twice on one nudge took back the
+    stroke too; an Undo waiting behind a nudge ran on whatever came after it (a Clear,
+    undone at once); one pressed while a sample was on its way took back a stroke of the
+    drawing under it; and one pressed for a nudge that failed took back the stroke."""
+    fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
+    fm.after_paint(lambda: fm.stroke([(0.2, 0.5), (0.8, 0.5)], steps=8), source="pad")
+    drawn, pad = fm.input_pixels(), fm.canvas_rgba("#pad")
+    press = """(ids) => { for (const id of ids) document.querySelector(id).click(); }"""
+    right, here = '#nudge button[data-dir="right"]', "#nudge .undo-nudge"
+    # ↺ twice for one nudge: the nudge, and nothing more
+    fm.after_paint(lambda: fm.page.click(right), source="nudge")
+    fm.after_paint(lambda: fm.page.evaluate(press, [here, here]), source="undo")
+    fm.idle()
+    np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
+    np.testing.assert_array_equal(fm.input_pixels(), drawn)
+    # a sample on its way, then Undo: the sample is cancelled, the drawing stays whole
+    fm.page.evaluate(press, ['button[data-digit="18"]', "#undo"])
+    fm.idle()
+    np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
+    assert fm.page.locator("#picked").inner_text() == ""
+    # a nudge, an Undo for it, then a Clear, in one task: the Clear stands
+    fm.page.evaluate(press, [right, "#undo", "#clear"])
+    fm.idle()
+    assert int(fm.canvas_rgba("#pad")[:, :, :3].max()) == 0
+    assert fm.prediction("max") == "no drawing yet"
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")  # the Clear, on request
+    np.testing.assert_array_equal(fm.input_pixels(), drawn)
+    # a nudge that fails, with an Undo pressed for it: no nudge to take back, so nothing
+    fm.page.route("**/api/v1/featuremaps?**", lambda route: route.fulfill(
+        status=503, json={"detail": "server busy"}, headers={"Retry-After": "1"}))
+    fm.page.evaluate(press, [right, "#undo"])
+    fm.page.locator("#error").wait_for(state="visible")
+    fm.idle()
+    fm.page.unroute("**/api/v1/featuremaps?**")
+    np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
+    assert fm.page.locator("#error").is_visible()
+
+
 def test_an_undo_of_a_clear_that_gets_no_answer_can_be_tried_again(
         fm: FeatureMapsPage) -> None:
     """Found by a review: with the server busy, the Undo of a Clear left the digit on the

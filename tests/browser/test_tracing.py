@@ -260,6 +260,16 @@ def test_to_scale_a_unit_is_as_wide_in_every_layer_and_each_pool_halves_the_maps
         mark = fm.mark("unit")
         assert (mark["net"], mark["layer"], int(mark["channel"]), int(mark["row"]),
                 int(mark["col"])) == (net, layer, channel, row, col)
+    # a window narrowed past where the choice is offered draws the maps fitted, 16 a row
+    # again for the small maps (found by a review: they stayed 8 a row, with no way back)
+    conv2 = fm.page.locator('canvas.map[data-net="max"][data-layer="conv2"]')
+    assert conv2.get_attribute("data-columns") == "8"
+    fm.page.set_viewport_size({"width": 560, "height": 768})
+    fm.page.wait_for_function("""() => document.querySelector(
+      'canvas.map[data-net="max"][data-layer="conv2"]').dataset.columns === '16'""")
+    fm.page.set_viewport_size({"width": 1024, "height": 768})
+    fm.page.wait_for_function("""() => document.querySelector(
+      'canvas.map[data-net="max"][data-layer="conv2"]').dataset.columns === '8'""")
     fm.page.check('input[name="size"][value="fit"]')
     assert fm.page.evaluate(widths) == fitted
 
