@@ -324,9 +324,9 @@ class App {
    * Send the drawing on the pad after an Undo. An upload or sample alone is sent as the
    * image it came from, not as the pad redrawn from its 28x28 view, which preprocessing
    * would crop, scale and centre again (a review saw avg's answer for sample #18 flip from
-   * 5 to 3 after a stroke and an undo). `nudged`, after a Clear, upload or sample was undone, is the last of
-   * the nudges put back: the input as it moved it is sent, and its numbers shown again;
-   * `failed()` is called if the answer does not come.
+   * 5 to 3 after a stroke and an undo). `nudged`, after a Clear, upload or sample was
+   * undone, is the last of the nudges put back: the input as it moved it is sent, and its
+   * numbers shown again; `failed()` is called if the answer does not come.
    */
   #sendPad(nudged = null, failed = null) {
     const loaded = this.pad.canUndo ? null : this.#loaded;
