@@ -41,7 +41,7 @@ class App {
   #moves = []; // {body, after, label, dx, dy, dir, shifts}: the input before and after each nudge since it was last unmoved, and the numbers the nudge showed
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
-  #nudging = 0; // nudges asked for and not yet done: an Undo pressed meanwhile is for them
+  #nudging = { epoch: 0, count: 0 }; // nudges asked for since the last #epoch and not yet done: an Undo pressed meanwhile is for them
   #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
 
   constructor(config, catalogue) {
@@ -203,6 +203,7 @@ class App {
   #ink(phase, pointerTime) {
     if (phase === 'start') {
       this.#epoch += 1;
+      this.#loading = null; // dropped by the new stroke's first request
       this.#syncUndo();
       this.#setPicked(''); // drawn over: no longer the sample as labelled
       // a new stroke: whatever is in flight (an upload, a nudge) no longer describes the pad
@@ -257,10 +258,14 @@ class App {
     if (this.#loading) {
       this.#loading = null;
       this.generation += 1; // its answer is dropped as it comes; the pad never changed
+      // the load had dropped what was on its way for the pad: the pad is sent again (found
+      // by a review: the maps stayed those of the drawing before the last stroke)
+      if (!this.pad.isEmpty) this.#sendPad(this.#moves.at(-1) ?? null);
+      this.#syncUndo();
       return this.#nudges;
     }
     const epoch = this.#epoch;
-    const forNudge = nudgesOnly || this.#nudging > 0;
+    const forNudge = nudgesOnly || (this.#nudging.epoch === epoch && this.#nudging.count > 0);
     this.#nudges = this.#nudges.then(() => {
       if (epoch !== this.#epoch || this.pad.drawing) return null;
       if (forNudge && !this.#moves.length) return null;
@@ -397,10 +402,15 @@ class App {
     const body = { data, type };
     const token = {};
     this.#loading = token;
+    this.#syncUndo(); // Undo cancels it
     this.#push({
       source: 'upload', what,
       makeBody: async () => body,
-      done: () => { if (this.#loading === token) this.#loading = null; },
+      done: () => {
+        if (this.#loading !== token) return;
+        this.#loading = null;
+        this.#syncUndo();
+      },
       then: (current) => {
         current.label = label;
         this.#keep();
@@ -439,9 +449,14 @@ class App {
 
   /** Move the model's input one pixel; show how much each layer changed for that move. */
   nudgeBy(dir) {
-    this.#nudging += 1;
+    // counted against the epoch they were asked in: a stroke, Clear, upload or sample since
+    // makes them moot (found by a review: an Undo after a Clear was taken for a nudge)
+    const epoch = this.#epoch;
+    if (this.#nudging.epoch !== epoch) this.#nudging = { epoch, count: 0 };
+    const nudging = this.#nudging;
+    nudging.count += 1;
     this.#nudges = this.#nudges.then(() => this.#nudge(dir)).catch((err) => this.#showError(err, 'the nudge'))
-      .finally(() => { this.#nudging -= 1; });
+      .finally(() => { nudging.count -= 1; });
     return this.#nudges;
   }
 
@@ -709,9 +724,9 @@ class App {
   }
 
   /** Undo is offered only while there is a nudge, a stroke, or a Clear, upload or sample to
-   * take back. */
+   * take back, or an upload or sample on its way to cancel. */
   #syncUndo() {
-    byId('undo').disabled = !this.pad.canUndo && !this.#moves.length && !this.#canRestore;
+    byId('undo').disabled = !this.pad.canUndo && !this.#moves.length && !this.#canRestore && !this.#loading;
     this.nudge.undoButton.disabled = !this.#moves.length;
   }
 

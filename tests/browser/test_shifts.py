@@ -311,11 +311,17 @@ def test_an_undo_does_what_it_was_pressed_for_and_no_more(fm: FeatureMapsPage) -
     fm.idle()
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
-    # a sample on its way, then Undo: the sample is cancelled, the drawing stays whole
+    # a sample on its way, then Undo: the sample is cancelled, the drawing stays whole, and
+    # the maps are the drawing's (sent again: the load had dropped what was on its way)
     fm.page.evaluate(press, ['button[data-digit="18"]', "#undo"])
     fm.idle()
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
+    np.testing.assert_array_equal(fm.input_pixels(), drawn)
     assert fm.page.locator("#picked").inner_text() == ""
+    # a nudge, then a Clear and an Undo before its answer: the Undo brings the drawing back
+    # (found by a review: the nudge, made moot by the Clear, had the Undo taken for it)
+    fm.after_paint(lambda: fm.page.evaluate(press, [right, "#clear", "#undo"]), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), drawn)
     # a nudge, an Undo for it, then a Clear, in one task: the Clear stands
     fm.page.evaluate(press, [right, "#undo", "#clear"])
     fm.idle()
