@@ -239,8 +239,13 @@ class App {
    * has replaced it (found by a review: a sample picked by mistake lost a drawing, after
    * Clear had been made undoable). The last UNDO_DEPTH are kept. */
   #keep() {
-    this.#replaced.push({ pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves });
+    this.#replaced.push(this.#state());
     if (this.#replaced.length > UNDO_DEPTH) this.#replaced.shift();
+  }
+
+  /** What the pad holds and how its input is moved, as #keep keeps it and #restore puts it. */
+  #state() {
+    return { pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves };
   }
 
   /**
@@ -260,7 +265,7 @@ class App {
       this.generation += 1; // its answer is dropped as it comes; the pad never changed
       // the load had dropped what was on its way for the pad: the pad is sent again (found
       // by a review: the maps stayed those of the drawing before the last stroke)
-      if (!this.pad.isEmpty) this.#sendPad(this.#moves.at(-1) ?? null);
+      if (!this.pad.isEmpty) this.#sendPad();
       this.#syncUndo();
       return this.#nudges;
     }
@@ -302,7 +307,7 @@ class App {
    * the answer fails, the pad is as it was before this Undo, and Undo can try once more. */
   #restore() {
     const kept = this.#replaced.pop();
-    const now = { pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves };
+    const now = this.#state();
     this.generation += 1;
     const put = ({ pad, loaded, moves }) => {
       this.pad.restore(pad);
@@ -314,7 +319,7 @@ class App {
       this.#dropWaiting();
       this.#reset(); // a sample or upload picked on an empty pad: back to nothing
     } else {
-      this.#sendPad(kept.moves.at(-1) ?? null, () => {
+      this.#sendPad(() => {
         put(now);
         this.#replaced.push(kept);
         this.#syncUndo();
@@ -329,12 +334,13 @@ class App {
    * Send the drawing on the pad after an Undo. An upload or sample alone is sent as the
    * image it came from, not as the pad redrawn from its 28x28 view, which preprocessing
    * would crop, scale and centre again (a review saw avg's answer for sample #18 flip from
-   * 5 to 3 after a stroke and an undo). `nudged`, after a Clear, upload or sample was
-   * undone, is the last of the nudges put back: the input as it moved it is sent, and its
+   * 5 to 3 after a stroke and an undo). Where nudges are in place (put back with what a
+   * Clear, upload or sample replaced), the input as the last one moved it is sent, and its
    * numbers shown again; `failed()` is called if the answer does not come.
    */
-  #sendPad(nudged = null, failed = null) {
+  #sendPad(failed = null) {
     const loaded = this.pad.canUndo ? null : this.#loaded;
+    const nudged = this.#moves.at(-1) ?? null;
     this.#push({
       source: 'undo', what: 'the drawing', failed,
       makeBody: async () => nudged?.after ?? loaded?.body ?? { data: this.pad.png(), type: 'image/png' },
@@ -344,9 +350,7 @@ class App {
         this.#setPicked(loaded?.picked ?? '', loaded?.label ?? null, loaded?.index ?? null);
         if (nudged) {
           current.label = nudged.label;
-          this.nudge.showChange(nudged.dir, nudged.shifts, false);
-          this.nudge.setOffset(...this.offset);
-          this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
+          this.#showMoves(current.result);
         }
         this.#refreshShifts(current);
       },
@@ -375,14 +379,21 @@ class App {
         current.label = back.label;
         // the nudge still in place, if any, shows its numbers again (found by a review: the
         // table went blank while the line said the input was still moved)
-        const standing = this.#moves[index - 1];
-        if (standing) this.nudge.showChange(standing.dir, standing.shifts, false);
-        else this.nudge.clear();
-        this.nudge.setOffset(...this.offset, true);
-        if (this.#moves.length) this.predictions.writeBrief(byId('nudge-pred'), current.result, 'now ');
+        this.#showMoves(current.result, true);
         this.#refreshShifts(current);
       },
     }));
+  }
+
+  /** The nudge panel for the nudges in place, after an Undo: the last one's numbers (none
+   * where none is left), how far they move the input, and what the networks say of it
+   * (`result`, the input shown); `undone`: said as an Undo's outcome. */
+  #showMoves(result, undone = false) {
+    const last = this.#moves.at(-1);
+    if (last) this.nudge.showChange(last.dir, last.shifts, false);
+    else this.nudge.clear();
+    this.nudge.setOffset(...this.offset, undone);
+    if (last) this.predictions.writeBrief(byId('nudge-pred'), result, 'now ');
   }
 
   /** The input is the drawing's, unmoved: no nudge to take back, none said, no numbers. */

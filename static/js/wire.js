@@ -104,7 +104,6 @@ export function windowStats(layer, channel, [r0, r1], [c0, c1]) {
   let best = -Infinity;
   let winner = null;
   let sum = 0;
-  let count = 0;
   let ties = 0; // how many hold the max
   const values = []; // row by row
   for (let r = r0; r <= r1; r += 1) {
@@ -112,7 +111,6 @@ export function windowStats(layer, channel, [r0, r1], [c0, c1]) {
       const v = valueAt(layer, channel, r, c);
       values.push(v);
       sum += v;
-      count += 1;
       if (v > best) {
         best = v;
         winner = [r, c];
@@ -122,7 +120,7 @@ export function windowStats(layer, channel, [r0, r1], [c0, c1]) {
       }
     }
   }
-  return { max: best, winner, mean: sum / count, count, ties, values };
+  return { max: best, winner, mean: sum / values.length, count: values.length, ties, values };
 }
 
 /** A 28x28 uint8 image moved dx right and dy down, zero fill (app/ml/shifts.py's shift). */
