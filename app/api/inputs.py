@@ -277,10 +277,7 @@ async def read_payload(request: Request) -> Payload:
     """The body of a multipart, raw-image or JSON request; refuses other content types."""
     kind = media_type(request)
     if kind == "multipart/form-data":
-        body = await multipart_file(request)
-        if body and preprocess.sniff(body) is None:
-            raise InvalidImage(not_an_image(body, ""))  # a part's type is its client's guess
-        return Payload("image", body)
+        return image_payload(await multipart_file(request), "")  # a part's type is a guess
     if kind == "application/json":
         body = await request.body()
         if len(body) > MAX_JSON_BYTES:
@@ -291,10 +288,17 @@ async def read_payload(request: Request) -> Payload:
         body = await request.body()
         if not body:
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
-        if preprocess.sniff(body) is None:
-            raise InvalidImage(not_an_image(body, kind))
-        return Payload("image", body)
+        return image_payload(body, kind)
     raise UnsupportedMediaType(unsupported_type(kind))
+
+
+def image_payload(body: bytes, kind: str) -> Payload:
+    """An image body as a Payload, refused as it is read where it begins as none of the
+    accepted formats (an empty one is refused when it is decoded); `kind`: the type it was
+    sent as, "" where that says nothing (a multipart part's)."""
+    if body and preprocess.sniff(body) is None:
+        raise InvalidImage(not_an_image(body, kind))
+    return Payload("image", body)
 
 
 def not_an_image(body: bytes, kind: str) -> str:
