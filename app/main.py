@@ -37,7 +37,10 @@ downsampling, anti-aliased max pooling).
 
 Send a drawing (multipart `file`, a raw PNG/JPEG/WebP/GIF body, or JSON `{"pixels": 28x28}`)
 to `POST /api/v1/featuremaps`; get back what the networks saw, their predictions and every
-conv and pool layer's maps. Errors are JSON `{"detail": "..."}` with a 4xx status.
+conv and pool layer's maps. Errors are JSON `{"detail": "..."}` with a 4xx status, or 503
+with `Retry-After` when the server is busy. A wrong method is a 405 whose `Allow` names the
+right ones; every GET route answers HEAD too. Every answer carries `X-Request-ID`: yours,
+if you send one of at most 64 letters, digits, `.`, `_` or `-`, else a new one.
 
 With the server on 127.0.0.1:8000 and `digit.png` a picture of a digit:
 

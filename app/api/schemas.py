@@ -3,7 +3,7 @@ models describe exactly what those bytes hold, and the API tests check both agre
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -24,8 +24,11 @@ class LayerOut(BaseModel):
     kind: Literal["conv", "pool"]
     shape: list[int] = Field(description="[C, H, W]", examples=[[32, 13, 13]])
     encoding: Literal["uint8", "float16", "float32"]
-    low: list[float] = Field(description="per-channel minimum (C values)")
-    high: list[float] = Field(description="per-channel maximum (C values)")
+    # JSON writes them to 7 decimals, the binary format as float32 (found by an API review:
+    # the two differed by a float32 step, unsaid)
+    low: list[float] = Field(description="per-channel minimum (C values), to 7 decimals (the "
+                                         "binary format carries the float32 itself)")
+    high: list[float] = Field(description="per-channel maximum (C values), to 7 decimals")
     data: str = Field(description="base64 of C*H*W values, row-major; for uint8 each channel "
                                   "is quantised: value = low + q/255 * (high - low); float16/32 "
                                   "are little-endian")
@@ -33,7 +36,10 @@ class LayerOut(BaseModel):
 
 class NetOut(BaseModel):
     prediction: int = Field(ge=0, le=9, examples=[7])
-    probabilities: list[float] = Field(min_length=10, max_length=10)
+    probabilities: list[float] = Field(
+        min_length=10, max_length=10,
+        description="softmax of the ten classes, each to 7 significant digits (the binary "
+                    "format carries the float32 itself)")
     layers: list[LayerOut]
 
 
@@ -41,11 +47,13 @@ class FeatureMapsOut(BaseModel):
     input: InputOut
     # the sample 7's answer from max, its five layers left out of the example for length
     models: dict[str, NetOut] = Field(
-        description="one entry per network asked for, by name (the example leaves out its "
-                    "`layers`: one LayerOut per conv and pool layer)",
+        description="one entry per network asked for, by name (the example's `layers` is "
+                    "left empty for length: an answer has one LayerOut per conv and pool "
+                    "layer)",
         examples=[{"max": {"prediction": 7, "probabilities": [
             6.105041e-11, 1.359559e-07, 9.303971e-06, 1.365641e-06, 5.018962e-10,
-            6.878362e-09, 9.568287e-14, 0.9999889, 3.603095e-09, 2.123334e-07]}}])
+            6.878362e-09, 9.568287e-14, 0.9999889, 3.603095e-09, 2.123334e-07],
+            "layers": []}}])
 
 
 class ReceptiveField(BaseModel):
@@ -139,21 +147,36 @@ class HealthOut(BaseModel):
     version: str
 
 
+# the shift lab's grid: 9 rows (dy -4..4) of 9 cells (dx -4..4)
+Row = Annotated[list[float], Field(min_length=9, max_length=9)]
+ClassRow = Annotated[list[Annotated[int, Field(ge=0, le=9)]], Field(min_length=9, max_length=9)]
+
+
 class ShiftGrid(BaseModel):
-    prediction: list[list[int]] = Field(description="9x9 predicted class; rows dy, columns dx")
-    probability: list[list[float]] = Field(description="9x9 probability of each cell's class")
-    reference: list[list[float]] = Field(description="9x9 probability of the zero-shift class")
+    prediction: list[ClassRow] = Field(min_length=9, max_length=9,
+                                       description="9x9 predicted class; rows dy, columns dx")
+    probability: list[Row] = Field(min_length=9, max_length=9,
+                                   description="9x9 probability of each cell's class")
+    reference: list[Row] = Field(min_length=9, max_length=9,
+                                 description="9x9 probability of the zero-shift class")
+
+
+class Nudges(BaseModel):
+    """One value per one-pixel nudge of the input."""
+    left: float | None
+    right: float | None
+    up: float | None
+    down: float | None
 
 
 class LayerShiftOut(BaseModel):
     name: str
     jump: int = Field(description="input pixels per map unit")
-    change: dict[str, float | None] = Field(
-        description="relative L2 change of the maps per one-pixel nudge (left, right, up, "
-                    "down), compared in place; null where the maps before are all zero and "
-                    "the maps after are not")
+    change: Nudges = Field(
+        description="relative L2 change of the maps per one-pixel nudge, compared in place; "
+                    "null where the maps before are all zero and the maps after are not")
     mean: float | None = Field(description="the mean of `change`'s values")
-    change_shifted_back: dict[str, float | None] | None = Field(
+    change_shifted_back: Nudges | None = Field(
         description="the same once the maps before are moved along with the input, for a "
                     "layer with jump 1 (0: the layer simply moves with the input); null where "
                     "one pixel is a fraction of a unit")
@@ -161,7 +184,7 @@ class LayerShiftOut(BaseModel):
 
 
 class NetShiftsOut(BaseModel):
-    prediction: int
+    prediction: int = Field(ge=0, le=9, description="the class of the unshifted input")
     probability: float
     consistency: float = Field(description="share of the 81 shifts keeping the zero-shift class")
     grid: ShiftGrid

@@ -312,3 +312,46 @@ def test_a_get_of_a_routes_address_with_a_trailing_slash_is_redirected(
         r = client.request(method, path, follow_redirects=False)
         assert (r.status_code, r.headers["location"]) == (307, f"http://testserver{to}")
     assert client.get("/api/v1/nope/", follow_redirects=False).status_code == 404
+
+
+def test_the_schema_names_the_headers_and_binary_bodies_a_client_reads(
+        client: TestClient) -> None:
+    """A client generated from /openapi.json alone (found by an API review): the .png route's
+    prediction travels in X-Prediction, a 503 carries Retry-After, binary answers are typed
+    as bytes, and a raw body may be application/octet-stream, as the server reads it."""
+    paths = client.get("/openapi.json").json()["paths"]
+    png_op = paths["/api/v1/featuremaps/{model}/{layer}.png"]["post"]
+    assert png_op["responses"]["200"]["headers"]["X-Prediction"]["schema"] == {
+        "type": "integer", "minimum": 0, "maximum": 9}
+    binary = {"type": "string", "format": "binary"}
+    assert png_op["responses"]["200"]["content"]["image/png"]["schema"] == binary
+    maps = paths["/api/v1/featuremaps"]["post"]
+    assert maps["responses"]["200"]["content"]["application/x-featuremaps"]["schema"] == binary
+    assert "Server-Timing" in maps["responses"]["200"]["headers"]
+    batch_op = paths["/api/v1/featuremaps/batch"]["post"]
+    assert batch_op["responses"]["200"]["content"]["application/x-npz"]["schema"] == binary
+    assert "Content-Disposition" in batch_op["responses"]["200"]["headers"]
+    for path in ("/api/v1/featuremaps", "/api/v1/featuremaps/{model}/{layer}.png",
+                 "/api/v1/shifts", "/api/v1/featuremaps/batch"):
+        assert "Retry-After" in paths[path]["post"]["responses"]["503"]["headers"], path
+    for path in ("/api/v1/featuremaps", "/api/v1/featuremaps/{model}/{layer}.png",
+                 "/api/v1/shifts"):
+        body = paths[path]["post"]["requestBody"]["content"]
+        assert body["application/octet-stream"]["schema"] == binary, path
+
+    seven = (PROJECT_ROOT / "static" / "digits" / "0000_label7.png").read_bytes()
+    raw = {"Content-Type": "application/octet-stream"}
+    r = client.post("/api/v1/featuremaps/max/pool1.png", content=seven, headers=raw)
+    assert (r.status_code, r.headers["x-prediction"]) == (200, "7")
+    r = client.post("/api/v1/featuremaps", content=seven, headers=raw)
+    assert r.status_code == 200 and r.json()["models"]["max"]["prediction"] == 7
+
+
+def test_the_schema_s_examples_are_valid_answers(client: TestClient) -> None:
+    """The answer's example (layers left empty for length) passes the schema it documents,
+    so a mock server built from it serves a valid answer (found by an API review)."""
+    from app.api.schemas import FeatureMapsOut
+
+    example = FeatureMapsOut.model_json_schema()["properties"]["models"]["examples"][0]
+    FeatureMapsOut.model_validate({"input": {"shape": [28, 28], "encoding": "uint8",
+                                             "data": ""}, "models": example})

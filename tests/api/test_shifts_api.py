@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
+from app.api.schemas import ShiftsOut
+
 
 def test_shift_grid_shapes_and_the_zero_shift_cell(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
@@ -17,6 +19,7 @@ def test_shift_grid_shapes_and_the_zero_shift_cell(
     r = client.post("/api/v1/shifts?models=max,avg,blurmax", content=png, headers=headers)
     assert r.status_code == 200
     body = r.json()
+    ShiftsOut.model_validate(body)  # what /openapi.json says: 9x9 grids, classes 0..9
     assert body["shifts"] == list(range(-4, 5))
     maps = client.post("/api/v1/featuremaps?models=max,avg,blurmax&encoding=float32",
                        content=png, headers=headers).json()["models"]

@@ -13,7 +13,13 @@ from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.gate import busy
 from app.api.inputs import UnsupportedMediaType, check_query, media_type, multipart_file
 from app.api.middleware import over_upload_limit
-from app.api.routes.featuremaps import InvalidParameter, ModelsQuery, errors, parse_models
+from app.api.routes.featuremaps import (
+    BYTES,
+    InvalidParameter,
+    ModelsQuery,
+    errors,
+    parse_models,
+)
 from app.config import default
 from app.ml import batch
 from app.ml.errors import EmptyBody, UnknownName
@@ -86,12 +92,15 @@ BATCH_DOC = (
     summary="Feature maps of N images as an .npz",
     description=BATCH_DOC,
     response_class=Response,
-    responses={200: {"content": {"application/x-npz": {}},
+    responses={200: {"content": {"application/x-npz": BYTES},
+                     "headers": {"Content-Disposition": {
+                         "description": 'attachment; filename="featuremaps.npz"',
+                         "schema": {"type": "string"}}},
                      "description": "an .npz (np.load) of arrays named `{model}/{layer}`, "
                                     "(N, C, H, W) uint8, with `{model}/{layer}/low` and "
                                     "`{model}/{layer}/high`, (N, C) float32: value = low + "
                                     "q/255 * (high - low); `{model}/probabilities`, (N, 10) "
-                                    "float32, and `{model}/prediction`, (N,)"},
+                                    "float32, and `{model}/prediction`, (N,) int64"},
                **errors(QUERY, {
                    400: ("an empty body, bad multipart, an unknown or repeated query parameter",
                          "empty body: send an .npy or .npz of (N, 28, 28) images"),

@@ -72,6 +72,9 @@ IMAGE_BODY: dict[str, Any] = {
             "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
             "image/webp": {"schema": {"type": "string", "format": "binary"}},
             "image/gif": {"schema": {"type": "string", "format": "binary"}},
+            # read by its signature as one of the four (found by an API review: a generated
+            # client could send none of the raw image types above, and this one works)
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             "application/json": {
                 "schema": {"type": "object", "required": ["pixels"], "additionalProperties": False,
                            "properties": {"pixels": _PIXELS_SCHEMA,
@@ -81,6 +84,12 @@ IMAGE_BODY: dict[str, Any] = {
         },
     }
 }
+BYTES: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}  # a binary answer
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before sending it again",
+                               "schema": {"type": "integer", "minimum": 1}}}
+SERVER_TIMING = {"Server-Timing": {"description": "the server's decode, infer, encode and "
+                                                  "queue times, ms",
+                                   "schema": {"type": "string"}}}
 QUERY = ("models", "encoding", "format")  # POST /featuremaps's query parameters
 PNG_QUERY = ("channel", "scale", "norm", "colormap")  # and the .png route's
 
@@ -108,7 +117,8 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None
         **(own or {}),
     }
     return {code: {"model": ErrorOut, "description": text,
-                   "content": {"application/json": {"example": {"detail": example}}}}
+                   "content": {"application/json": {"example": {"detail": example}}},
+                   **({"headers": RETRY_AFTER} if code == 503 else {})}
             for code, (text, example) in statuses.items()}
 
 MODELS_PATTERN = r"^[a-z]+(,[a-z]+)*$"
@@ -246,7 +256,8 @@ def check_channel(channel: int | None, channels: int, layer: str) -> None:
     "/featuremaps",
     summary="Feature maps of every conv and pool layer",
     response_model=FeatureMapsOut,
-    responses={200: {"content": {wire.BINARY_TYPE: {}},
+    responses={200: {"content": {wire.BINARY_TYPE: BYTES},
+                     "headers": SERVER_TIMING,
                      "description": "JSON as below; or, for format=binary (or an Accept that "
                                     "prefers application/x-featuremaps), the same content "
                                     "without base64 or numbers as text, gzip-compressed when "
@@ -299,7 +310,11 @@ async def respond(request: Request, models: str | None, encoding: str,
     "/featuremaps/{model}/{layer}.png",
     summary="One layer's maps as a PNG grid",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "channels in a grid, 8 per row"},
+    responses={200: {"content": {"image/png": BYTES},
+                     "description": "channels in a grid, 8 per row",
+                     "headers": {"X-Prediction": {
+                         "description": "the network's prediction for the drawing, 0..9",
+                         "schema": {"type": "integer", "minimum": 0, "maximum": 9}}}},
                404: {"model": ErrorOut, "description": "unknown model or layer in the path"},
                **errors(PNG_QUERY, {422: (
                    "well-formed but invalid values (channel= out of range, a scale= whose "

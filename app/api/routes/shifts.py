@@ -13,6 +13,7 @@ from app.api.inputs import check_query, read_payload
 from app.api.routes.featuremaps import (
     IMAGE_BODY,
     MODELS_PATTERN,
+    SERVER_TIMING,
     errors,
     models_doc,
     parse_models,
@@ -66,7 +67,9 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
 
 
 @router.post("/shifts", summary="Predictions over a grid of shifts, and map changes per layer",
-             response_model=ShiftsOut, responses=errors(QUERY), openapi_extra=IMAGE_BODY)
+             response_model=ShiftsOut,
+             responses={200: {"headers": SERVER_TIMING}, **errors(QUERY)},
+             openapi_extra=IMAGE_BODY)
 async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
                  models: ShiftModelsQuery = None) -> Response:
     """For each chosen network (default: max, avg and blurmax, those this server has): the
