@@ -85,6 +85,13 @@ export function fmt(value, digits = 3) {
   return /^-0\.?0*$/.test(text) ? text.slice(1) : text; // a value that rounds to 0 is 0, not -0.00
 }
 
+/** A value read from the 8-bit maps, with how far it can be from the network's own
+ * (`wire.halfStep`): "1.083 ±0.021", or "0.370" alone where that is under the last digit. */
+export function fmtRead(value, half, digits = 3) {
+  const within = fmt(half, digits);
+  return Number(within) === 0 ? fmt(value, digits) : `${fmt(value, digits)} ±${within}`;
+}
+
 /** An inclusive range [a, b] of rows or columns as the page writes it: "4–6", or "4". */
 export function span([a, b]) {
   return a === b ? `${a}` : `${a}–${b}`;

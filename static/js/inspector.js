@@ -3,10 +3,10 @@
 
 import { textOnRgb } from './colormap.js';
 import { UI } from './config.js';
-import { HeightHold, el, fmt, placeMark, span } from './dom.js';
+import { HeightHold, el, fmt, fmtRead, placeMark, span } from './dom.js';
 import { gridLayout, stepCell, windowSpan } from './geometry.js';
 import { paintLayer } from './paint.js';
-import { convParts, layerRange, ROUNDING, valueAt } from './wire.js';
+import { convParts, halfStep, layerRange, ROUNDING, valueAt } from './wire.js';
 
 // the [ and ] keys were named only in the step buttons' accessible names
 const VALUE_HINT = window.matchMedia(UI.hover).matches
@@ -403,7 +403,7 @@ export class Inspector {
     placeMark(this.mark, { x: col, y: row, w: 1, h: 1 }, w, h);
     const value = valueAt(data, channel, row, col);
     Object.assign(this.mark.dataset, { row, col, value: value.toFixed(6) });
-    this.value.textContent = `row ${row}, col ${col}: ${fmt(value)}`; // as the trace writes it
+    this.value.textContent = `row ${row}, col ${col}: ${fmtRead(value, halfStep(data, channel))}`; // as the trace writes it
     this.onHover({ net, layer, channel, row, col });
     if (explain && this.#weights?.weights.length > 1) this.#explain(null); // the sum is this unit's now
   }

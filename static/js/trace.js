@@ -4,9 +4,9 @@
 // test can compare it with the API's numbers.
 
 import { UI } from './config.js';
-import { HeightHold, el, fmt, placeMark, span } from './dom.js';
+import { HeightHold, el, fmt, fmtRead, placeMark, span } from './dom.js';
 import { fieldSpan, unitsRect, windowSpan } from './geometry.js';
-import { ROUNDING, valueAt, windowStats } from './wire.js';
+import { ROUNDING, halfStep, valueAt, windowStats } from './wire.js';
 
 const MINI = 4; // canvas pixels per input pixel in the mirrors' picture of the input (page.css shows 3 CSS px)
 
@@ -107,7 +107,7 @@ export class Tracer {
       { ...unit, row0: rows[0], row1: rows[1], col0: cols[0], col1: cols[1], size: info.receptive_field.size });
 
     const lines = [
-      el('strong', { text: `${hit.net} ${hit.layer}` }), `, channel ${channel}, unit (row ${row}, col ${col}) = ${fmt(value)}`,
+      el('strong', { text: `${hit.net} ${hit.layer}` }), `, channel ${channel}, unit (row ${row}, col ${col}) = ${fmtRead(value, halfStep(data, channel))}`,
     ];
     if (info.kind === 'pool') lines.push(el('br'), ...this.#window(hit, info, maps, unit, value));
     // the tip and the enlarged channel show far from the input: page.css hides the words
@@ -171,11 +171,13 @@ export class Tracer {
     const kept = op === 'max' ? stats.max : stats.mean;
     const rounding = fmt(kept) === fmt(value) ? ''
       : ` (the unit shows ${fmt(value)}, ${ROUNDING})`;
-    // a window of ReLU zeros (or of any one value) has no one winner
+    // a window of ReLU zeros (or of any one level) has no one winner the page can name: two
+    // values within a step read the same (found by a review: "the first of 2 that tie"
+    // marked the smaller of 0.7860 and 0.7863)
     // which map the mark is on: on a phone the enlarged channel says this far from it (a review)
     const on = `marked on ${reads.layer}'s map`;
-    if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} hold ${fmt(stats.max)}, a tie, so the first is ${on}${rounding}`];
-    const tied = stats.ties > 1 ? `, the first of ${stats.ties} that tie` : '';
+    if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} read ${fmt(stats.max)} (${ROUNDING}), so the first is ${on}${rounding}`];
+    const tied = stats.ties > 1 ? `, the first of ${stats.ties} that read the same (${ROUNDING})` : '';
     if (op === 'max') return [`${holding}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]})${tied}, ${on}${rounding}`];
     if (op === 'mean') return [`${holding}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];
