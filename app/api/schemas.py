@@ -86,7 +86,10 @@ class DenseInfo(BaseModel):
 
 class AugmentationInfo(BaseModel):
     shift_px: float | None = Field(description="largest random shift of a training image, in "
-                                               "x and in y, px", examples=[2.5])
+                                               "x and in y, px, as drawn: the scaling and "
+                                               "rotation after it carry it further (up to "
+                                               "shift x largest scale x (cos + sin) of the "
+                                               "largest angle)", examples=[2.5])
     rotate_deg: float | None = Field(description="largest random rotation, degrees",
                                      examples=[12.0])
     scale: list[float] | None = Field(description="range of random scaling, [low, high]",

@@ -4,6 +4,7 @@
 
 import { UI } from './config.js';
 import { el, keyboardScroll, percent, thousands } from './dom.js';
+import { cornerField } from './geometry.js';
 
 const hwc = ([c, h, w]) => `${h} x ${w} x ${c}`;
 const count = (shape) => shape.reduce((a, b) => a * b, 1);
@@ -65,14 +66,27 @@ function ties(models) {
     : `Each network was trained once: how far another training seed would move these numbers is not measured here.${turned}`;
 }
 
+/** How far a training digit's centre could move in x or y: the shift is drawn before the
+ * digit is scaled and turned (app/ml/train.py's augment), which carry it along, so it reaches
+ * shift x the largest scale x (cos + sin) of the largest turn (found by a review: "up to 2.5
+ * px" undersold training shifts that reach 3.3 px, beside a lab of 3 and 4 px shifts). */
+function reach({ shift_px: shift, rotate_deg: turn, scale }) {
+  const t = ((turn ?? 0) * Math.PI) / 180;
+  return shift * (scale?.[1] ?? 1) * (Math.cos(t) + Math.sin(t));
+}
+
 /** How far the networks' training digits were shifted at random, from their cards: "2.5
- * px", or "1 to 2.5 px"; null unless every one of `models` says. */
+ * px", or "1 to 2.5 px", then how far that carried a digit once scaled and turned; null
+ * unless every one of `models` says. */
 export function trainingShifts(models) {
-  const shifts = models.map((m) => m.augmentation?.shift_px ?? null);
-  if (!models.length || shifts.some((v) => v === null)) return null;
+  const augmentations = models.map((m) => m.augmentation ?? null);
+  if (!models.length || augmentations.some((a) => a?.shift_px == null)) return null;
+  const shifts = augmentations.map((a) => a.shift_px);
   const low = Math.min(...shifts);
   const high = Math.max(...shifts);
-  return low === high ? `${high} px` : `${low} to ${high} px`;
+  const drawn = low === high ? `${high} px` : `${low} to ${high} px`;
+  const far = Math.max(...augmentations.map(reach));
+  return far < high + 0.05 ? drawn : `${drawn} (about ${far.toFixed(1)} px in x or y once scaled and turned with the digit)`;
 }
 
 /** The shifts the networks were trained on, and what nopool's consistency shows: found by a
@@ -111,8 +125,10 @@ export function renderDownsample(root, models, shown = []) {
   row('values into Dense(64)', models.map((m) => thousands(count(m.layers[m.layers.length - 1].shape))));
   row('parameters', models.map((m) => thousands(m.params)));
   row('last conv sees', models.map((m) => {
-    const s = m.layers[m.layers.length - 1].receptive_field.size;
-    return `${s} x ${s} px`;
+    const last = m.layers[m.layers.length - 1];
+    const s = last.receptive_field.size;
+    const corner = cornerField(last); // on a line of its own: the table stays narrow
+    return corner < s ? [`${s}x${s} px`, el('br'), el('small', { text: `corner: ${corner}x${corner}` })] : `${s}x${s} px`;
   }));
   row('test accuracy', models.map((m) => (m.test_accuracy == null ? 'not measured' : percent(m.test_accuracy, 2))));
   row('validation accuracy', models.map((m) => (m.valid_accuracy == null ? 'not measured' : percent(m.valid_accuracy, 2))));
@@ -165,7 +181,10 @@ export function renderDownsample(root, models, shown = []) {
       + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
       + 'weaker units around it. The ranges under the maps show it once there is ink: max\'s pool1 tops out at exactly conv1\'s highest '
       + 'value, avg\'s pool1 lower. Whether that makes max more accurate, these networks cannot tell (the table above).'));
-  const defined = el('p', { class: 'note' }, 'Shift consistency: the share of the 10,000 test digits whose predicted class '
+  const padded = models.filter((m) => cornerField(m.layers.at(-1)) < m.layers.at(-1).receptive_field.size).map((m) => m.name);
+  const cut = padded.length ? `Last conv sees: the input pixels that can change one unit of it. ${padded.join(' and ')} pads past `
+    + 'the image\'s edge as it pools, so the edge cuts a corner unit\'s field short. ' : '';
+  const defined = el('p', { class: 'note' }, `${cut}Shift consistency: the share of the 10,000 test digits whose predicted class `
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
     + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.'
     + `${learnedShifts(models)} ${ties(models)}`);
