@@ -338,6 +338,9 @@ def test_the_schema_names_the_headers_and_binary_bodies_a_client_reads(
                  "/api/v1/shifts"):
         body = paths[path]["post"]["requestBody"]["content"]
         assert body["application/octet-stream"]["schema"] == binary, path
+    filters = paths["/api/v1/models/{model}/filters/{layer}"]["get"]["responses"]["400"]
+    assert filters["description"] == "an unknown query parameter, or one given twice"
+    assert client.get("/api/v1/models/max/filters/conv1?channel=1&channel=2").status_code == 400
 
     seven = (PROJECT_ROOT / "static" / "digits" / "0000_label7.png").read_bytes()
     raw = {"Content-Type": "application/octet-stream"}

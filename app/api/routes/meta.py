@@ -23,7 +23,8 @@ router = APIRouter()
 # other routes).
 def unknown_query(*params: str) -> dict[int | str, dict[str, object]]:
     """The 400 of a GET route that takes the query parameters `params`, with its answer."""
-    return {400: {"description": "an unknown query parameter", "content": {"application/json": {
+    said = "an unknown query parameter" + (", or one given twice" if params else "")
+    return {400: {"description": said, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/ErrorOut"},
         "example": {"detail": unknown_parameter("x", params)}}}}}
 
