@@ -47,9 +47,9 @@ async def healthz(request: Request, engine: EngineDep) -> dict[str, object]:
 async def models(request: Request, engine: EngineDep) -> dict[str, object]:
     """Every loaded variant: layers with output shapes, parameter counts, receptive fields
     (size, jump, start) and the window each unit reads of the layer before; from the model
-    card, test and validation accuracy and shift consistency, the training's epochs and seed, and how its
-    images were varied at random (`augmentation`: shifts, rotations, scaling); the weights'
-    sha256; and the device in use."""
+    card, test and validation accuracy and shift consistency, the training's epochs and
+    seed, and how its images were varied at random (`augmentation`: shifts, rotations,
+    scaling); the weights' sha256; and the device in use."""
     check_query(request, ())
     return engine.describe()
 
