@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from app.ml.shifts import GRID_SHIFTS
+
 
 class ErrorOut(BaseModel):
     detail: str = Field(examples=["unknown model 'maxx'; this server has max, avg, strided, "
@@ -89,7 +91,8 @@ class AugmentationInfo(BaseModel):
                                                "x and in y, px, as drawn: the scaling and "
                                                "rotation after it carry it further (up to "
                                                "shift x largest scale x (cos + sin) of the "
-                                               "largest angle)", examples=[2.5])
+                                               "largest angle, for angles up to 45 "
+                                               "degrees)", examples=[2.5])
     rotate_deg: float | None = Field(description="largest random rotation, degrees",
                                      examples=[12.0])
     scale: list[float] | None = Field(description="range of random scaling, [low, high]",
@@ -150,17 +153,19 @@ class HealthOut(BaseModel):
     version: str
 
 
-# the shift lab's grid: 9 rows (dy -4..4) of 9 cells (dx -4..4)
-Row = Annotated[list[float], Field(min_length=9, max_length=9)]
-ClassRow = Annotated[list[Annotated[int, Field(ge=0, le=9)]], Field(min_length=9, max_length=9)]
+# the shift lab's grid: a row per dy of GRID_SHIFTS (-4..4), a cell per dx
+CELLS = len(GRID_SHIFTS)
+Row = Annotated[list[float], Field(min_length=CELLS, max_length=CELLS)]
+ClassRow = Annotated[list[Annotated[int, Field(ge=0, le=9)]],
+                     Field(min_length=CELLS, max_length=CELLS)]
 
 
 class ShiftGrid(BaseModel):
-    prediction: list[ClassRow] = Field(min_length=9, max_length=9,
+    prediction: list[ClassRow] = Field(min_length=CELLS, max_length=CELLS,
                                        description="9x9 predicted class; rows dy, columns dx")
-    probability: list[Row] = Field(min_length=9, max_length=9,
+    probability: list[Row] = Field(min_length=CELLS, max_length=CELLS,
                                    description="9x9 probability of each cell's class")
-    reference: list[Row] = Field(min_length=9, max_length=9,
+    reference: list[Row] = Field(min_length=CELLS, max_length=CELLS,
                                  description="9x9 probability of the zero-shift class")
 
 

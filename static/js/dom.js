@@ -88,7 +88,7 @@ export function fmt(value, digits = 3) {
 /** A value read from the 8-bit maps, with how far it can be from the network's own
  * (`wire.halfStep`): "1.083 ±0.021", or "0.370" alone where that is under the last digit. */
 export function fmtRead(value, half, digits = 3) {
-  const within = fmt(half, digits);
+  const within = Number.isFinite(half) ? fmt(half, digits) : '0';
   return Number(within) === 0 ? fmt(value, digits) : `${fmt(value, digits)} ±${within}`;
 }
 

@@ -4,7 +4,7 @@
 
 import { UI } from './config.js';
 import { el, keyboardScroll, percent, thousands } from './dom.js';
-import { cornerField } from './geometry.js';
+import { cornerFields } from './geometry.js';
 
 const hwc = ([c, h, w]) => `${h} x ${w} x ${c}`;
 const count = (shape) => shape.reduce((a, b) => a * b, 1);
@@ -71,7 +71,7 @@ function ties(models) {
  * shift x the largest scale x (cos + sin) of the largest turn (found by a review: "up to 2.5
  * px" undersold training shifts that reach 3.3 px, beside a lab of 3 and 4 px shifts). */
 function reach({ shift_px: shift, rotate_deg: turn, scale }) {
-  const t = ((turn ?? 0) * Math.PI) / 180;
+  const t = Math.min(((turn ?? 0) * Math.PI) / 180, Math.PI / 4); // cos + sin peaks at 45°
   return shift * (scale?.[1] ?? 1) * (Math.cos(t) + Math.sin(t));
 }
 
@@ -124,12 +124,15 @@ export function renderDownsample(root, models, shown = []) {
   }
   row('values into Dense(64)', models.map((m) => thousands(count(m.layers[m.layers.length - 1].shape))));
   row('parameters', models.map((m) => thousands(m.params)));
-  row('last conv sees', models.map((m) => {
+  // what the last conv sees, and where pools pad past the image, how the edge cuts it: the
+  // cell says whose it is on a line of its own (the table stays narrow), the note the rest
+  const fields = models.map((m) => {
     const last = m.layers[m.layers.length - 1];
-    const s = last.receptive_field.size;
-    const corner = cornerField(last); // on a line of its own: the table stays narrow
-    return corner < s ? [`${s}x${s} px`, el('br'), el('small', { text: `corner: ${corner}x${corner}` })] : `${s}x${s} px`;
-  }));
+    const [least, most] = cornerFields(last);
+    return { net: m.name, layer: last.name, size: last.receptive_field.size, least, most };
+  });
+  row('last conv sees', fields.map(({ size, least }) => (least < size
+    ? [`${size}x${size} px`, el('br'), el('small', { text: 'inner units' })] : `${size}x${size} px`)));
   row('test accuracy', models.map((m) => (m.test_accuracy == null ? 'not measured' : percent(m.test_accuracy, 2))));
   row('validation accuracy', models.map((m) => (m.valid_accuracy == null ? 'not measured' : percent(m.valid_accuracy, 2))));
   row('shift consistency', models.map((m) => (m.shift_consistency == null ? 'not measured yet' : percent(m.shift_consistency, 2))));
@@ -181,9 +184,10 @@ export function renderDownsample(root, models, shown = []) {
       + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
       + 'weaker units around it. The ranges under the maps show it once there is ink: max\'s pool1 tops out at exactly conv1\'s highest '
       + 'value, avg\'s pool1 lower. Whether that makes max more accurate, these networks cannot tell (the table above).'));
-  const padded = models.filter((m) => cornerField(m.layers.at(-1)) < m.layers.at(-1).receptive_field.size).map((m) => m.name);
-  const cut = padded.length ? `Last conv sees: the input pixels that can change one unit of it. ${padded.join(' and ')} pads past `
-    + 'the image\'s edge as it pools, so the edge cuts a corner unit\'s field short. ' : '';
+  const cuts = fields.filter((f) => f.least < f.size).map(({ net, layer, least, most }) => `${net}'s pools pad past the `
+    + `image's edge, which cuts its outer units' fields short: its corner ${layer} units see ${least}x${least}`
+    + `${most > least ? ` to ${most}x${most}` : ''}. `);
+  const cut = cuts.length ? `Last conv sees: the input pixels that can change one unit of it. ${cuts.join('')}` : '';
   const defined = el('p', { class: 'note' }, `${cut}Shift consistency: the share of the 10,000 test digits whose predicted class `
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
     + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.'

@@ -18,17 +18,20 @@ export function fieldSpan(field, index, limit = 28) {
   return [Math.max(0, lo), Math.min(limit - 1, hi)];
 }
 
-/** The side of a corner unit's receptive field once the image's edge cuts it: the field's
- * size where nothing is cut (found by a review: blurmax's blur pools pad past the edge, so
- * its conv3 "sees 24x24" held for its centre unit alone; a corner one sees 21x21). A layer
- * of `info` (/api/v1/models) has square maps. The page traces max and avg only, whose
- * fields the edge never cuts; "Why downsample?" names blurmax's. */
-export function cornerField(info, limit = 28) {
+/** The sides of a layer's first and last units' receptive fields once the image's edge cuts
+ * them, [least, most]: a corner unit's field is least x least to most x most; both are the
+ * field's size where nothing is cut (found by reviews: blurmax's blur pools pad past the
+ * edge, so its conv3 "sees 24x24" held for its centre unit alone, and its corners see 21 and
+ * 23 px a side: its units sit off the image's centre). A layer of `info` (/api/v1/models)
+ * has square maps. The page traces max and avg only, whose fields the edge never cuts;
+ * "Why downsample?" names blurmax's. */
+export function cornerFields(info, limit = 28) {
   const side = (i) => {
     const [lo, hi] = fieldSpan(info.receptive_field, i, limit);
     return hi - lo + 1;
   };
-  return Math.min(side(0), side(info.shape[1] - 1));
+  const ends = [side(0), side(info.shape[1] - 1)];
+  return [Math.min(...ends), Math.max(...ends)];
 }
 
 /** Inclusive range [lo, hi] of units of the layer before that unit `index` reads, clipped. */

@@ -171,13 +171,14 @@ export class Tracer {
     const kept = op === 'max' ? stats.max : stats.mean;
     const rounding = fmt(kept) === fmt(value) ? ''
       : ` (the unit shows ${fmt(value)}, ${ROUNDING})`;
-    // a window of ReLU zeros (or of any one level) has no one winner the page can name: two
-    // values within a step read the same (found by a review: "the first of 2 that tie"
-    // marked the smaller of 0.7860 and 0.7863)
+    // a window of ReLU zeros (or of any one level) has no one winner the page can name: values
+    // on one level can differ by up to a step (found by a review: "the first of 2 that tie"
+    // marked the smaller of 0.7860 and 0.7863); the rounding is said once
+    const same = rounding ? '' : ` (${ROUNDING})`;
     // which map the mark is on: on a phone the enlarged channel says this far from it (a review)
     const on = `marked on ${reads.layer}'s map`;
-    if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} read ${fmt(stats.max)} (${ROUNDING}), so the first is ${on}${rounding}`];
-    const tied = stats.ties > 1 ? `, the first of ${stats.ties} that read the same (${ROUNDING})` : '';
+    if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} read ${fmt(stats.max)}${same}, so the first is ${on}${rounding}`];
+    const tied = stats.ties > 1 ? `, the first of ${stats.ties} that read the same${same}` : '';
     if (op === 'max') return [`${holding}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]})${tied}, ${on}${rounding}`];
     if (op === 'mean') return [`${holding}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];

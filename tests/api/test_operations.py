@@ -137,7 +137,9 @@ def test_cors_allows_exactly_the_configured_origins(settings: Settings) -> None:
             "access-control-request-headers": "content-type, x-request-id"})
         assert pre.status_code == 200
         exposed = ok.headers["access-control-expose-headers"].lower().split(", ")
-        assert {"x-prediction", "content-disposition", "x-request-id"} <= set(exposed)
+        # and a 503's Retry-After, which the schema names for a client (a diff review)
+        assert {"x-prediction", "content-disposition", "x-request-id",
+                "retry-after"} <= set(exposed)
 
 
 def test_request_id_is_echoed_and_logged(client: TestClient,

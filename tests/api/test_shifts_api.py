@@ -85,6 +85,22 @@ def test_shifts_of_an_empty_drawing_are_valid(client: TestClient) -> None:
     assert r.json()["models"]["max"]["consistency"] == 1.0
 
 
+def test_the_schema_types_the_grid_and_the_nudges_as_answered(client: TestClient) -> None:
+    """Found by an API review: the grids were typed as lists of any length and the nudges
+    as a map of any keys, so a generated client knew neither."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    grid = schemas["ShiftGrid"]["properties"]
+    for key in ("prediction", "probability", "reference"):
+        assert (grid[key]["minItems"], grid[key]["maxItems"]) == (9, 9), key
+        assert (grid[key]["items"]["minItems"], grid[key]["items"]["maxItems"]) == (9, 9), key
+    assert grid["prediction"]["items"]["items"] == {"type": "integer", "minimum": 0,
+                                                    "maximum": 9}
+    assert set(schemas["Nudges"]["required"]) == {"left", "right", "up", "down"}
+    assert schemas["LayerShiftOut"]["properties"]["change"] == {
+        "$ref": "#/components/schemas/Nudges", "description": schemas["LayerShiftOut"][
+            "properties"]["change"]["description"]}
+
+
 def test_the_documented_default_networks_are_the_ones_run(client: TestClient) -> None:
     op = client.get("/openapi.json").json()["paths"]["/api/v1/shifts"]["post"]
     (param,) = [p for p in op["parameters"] if p["name"] == "models"]

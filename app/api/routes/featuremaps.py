@@ -54,27 +54,26 @@ def _sample_seven() -> list[list[float]]:
     return rows
 
 
+BYTES: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}  # a body of bytes
 IMAGE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "A drawing: light ink on dark or dark ink on light (inverted), any size; "
                        "the paper's level (its border's median) is taken off. "
                        "Images are cropped to the ink, scaled to fit 20 px and placed with the "
-                       "ink's centre of mass at (14, 14) of 28x28, where MNIST's digits have "
-                       "it; JSON pixels are used as they are unless preprocess is true (the "
+                       "ink's centre of mass within half a pixel of (14, 14) of 28x28, where "
+                       "MNIST's digits have it (unless the 20 px box would leave the field); "
+                       "JSON pixels are used as they are unless preprocess is true (the "
                        "example is MNIST test digit #0, a 7; in /docs, press Reset after "
                        "choosing application/json to load it).",
         "content": {
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary"}}}},
-            "image/png": {"schema": {"type": "string", "format": "binary"}},
-            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-            "image/webp": {"schema": {"type": "string", "format": "binary"}},
-            "image/gif": {"schema": {"type": "string", "format": "binary"}},
+            "image/png": BYTES, "image/jpeg": BYTES, "image/webp": BYTES, "image/gif": BYTES,
             # read by its signature as one of the four (found by an API review: a generated
             # client could send none of the raw image types above, and this one works)
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": BYTES,
             "application/json": {
                 "schema": {"type": "object", "required": ["pixels"], "additionalProperties": False,
                            "properties": {"pixels": _PIXELS_SCHEMA,
@@ -84,7 +83,6 @@ IMAGE_BODY: dict[str, Any] = {
         },
     }
 }
-BYTES: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}  # a binary answer
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before sending it again",
                                "schema": {"type": "integer", "minimum": 1}}}
 SERVER_TIMING = {"Server-Timing": {"description": "the server's decode, infer, encode and "
