@@ -146,26 +146,30 @@ export class Tracer {
       row0: rows[0], row1: rows[1], col0: cols[0], col1: cols[1],
       max: stats.max.toFixed(6), mean: stats.mean.toFixed(6),
     };
-    if (op === 'max') Object.assign(data, { winnerRow: stats.winner[0], winnerCol: stats.winner[1] });
+    const [wr, wc] = stats.winner;
+    if (op === 'max') Object.assign(data, { winnerRow: wr, winnerCol: wc });
     const cell = this.grid.cell(hit.net, reads.layer);
     if (cell) {
       this.#put('window', cell.overlay, unitsRect(cell.layout, hit.channel, rows, cols), cell.layout.width, cell.layout.height, data);
       if (op === 'max') {
-        const [wr, wc] = stats.winner;
         this.#put('winner', cell.overlay, unitsRect(cell.layout, hit.channel, [wr, wr], [wc, wc]), cell.layout.width, cell.layout.height, { ...data });
       }
     }
     const where = `reads ${reads.layer} channel ${hit.channel}, rows ${span(rows)}, cols ${span(cols)}`;
     // what the window holds, beside what the pool keeps of it: the one line where max and
     // avg differ, readable where the mark is not (a page scrolled to a pool layer has the
-    // conv map before it under the sticky predictions); its rows apart, "a, b; c, d", for
-    // a class to see the 2x2 (a teacher's review)
+    // conv map before it under the sticky predictions); laid out as the window is, its
+    // kept value marked for max (a teacher's review asked to see the 2x2; a student's found
+    // "a, b; c, d" hard to read as one), and said row by row to a screen reader
     const across = cols[1] - cols[0] + 1;
     const held = [];
     for (let i = 0; i < stats.values.length; i += across) {
       held.push(stats.values.slice(i, i + across).map((v) => fmt(v)).join(', '));
     }
-    const holding = `${where} (${held.join('; ')})`;
+    const winnerAt = op === 'max' && stats.ties < stats.count ? (wr - rows[0]) * across + (wc - cols[0]) : -1;
+    const grid = el('span', { class: 'window-grid', role: 'img', 'aria-label': held.join('; '), dataset: { cols: across } },
+      ...stats.values.map((v, i) => el('span', { class: i === winnerAt ? 'kept' : '', text: fmt(v) })));
+    const holding = [`${where} `, grid];
     // Both numbers are read from 8-bit maps, each layer's channel rounded to 256 levels of its
     // own range, so the kept value and the unit's can differ in the last digit shown: say why.
     const kept = op === 'max' ? stats.max : stats.mean;
@@ -179,8 +183,14 @@ export class Tracer {
     const on = `marked on ${reads.layer}'s map`;
     if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} read ${fmt(stats.max)}${same}, so the first is ${on}${rounding}`];
     const tied = stats.ties > 1 ? `, the first of ${stats.ties} that read the same${same}` : '';
-    if (op === 'max') return [`${holding}: keeps the max, ${fmt(stats.max)} at (row ${stats.winner[0]}, col ${stats.winner[1]})${tied}, ${on}${rounding}`];
-    if (op === 'mean') return [`${holding}: keeps their mean, ${fmt(stats.mean)}${rounding}`];
+    // and what the other pooling would keep of the same values (found by a student's review:
+    // max's and avg's units at one place read different windows, as the networks differ, so
+    // comparing across the columns taught that avg can keep more than max)
+    if (op === 'max') {
+      return [...holding, `: keeps the max, ${fmt(stats.max)} at (row ${wr}, col ${wc})${tied}, ${on}${rounding}; `
+        + `the mean would be ${fmt(stats.mean)}`];
+    }
+    if (op === 'mean') return [...holding, `: keeps their mean, ${fmt(stats.mean)}${rounding}; the max would be ${fmt(stats.max)}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];
   }
 }
