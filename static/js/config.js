@@ -40,12 +40,15 @@ export const UI = Object.freeze({
       + 'responds: dark purple is the lowest value of that channel, yellow its highest (the values under each map '
       + 'span all its channels). Conv maps come after '
       + 'ReLU, so 0 (no response) is the lowest a unit can give: dark purple is 0 unless the whole channel responds. '
-      + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink.',
+      + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink. '
+      + 'Maps travel as 256 levels of each channel\'s range, so a value read off them is good to ± half a level, as '
+      + 'the readout says.',
     layer: 'Each small square is one channel\'s map; each pixel one unit. One scale for the whole layer: dark '
       + 'purple is the layer\'s lowest value, yellow its highest (the range is under each map), so weak '
       + 'channels stay dark. Each layer of each network has its own scale, so compare brightness within one '
       + 'network\'s layer, not between layers or networks. '
-      + 'Conv maps come after ReLU: 0 means no response.',
+      + 'Conv maps come after ReLU: 0 means no response. Maps travel as 256 levels of each channel\'s range, so a '
+      + 'value read off them is good to ± half a level, as the readout says.',
   }),
   articleDense: 512, // the article's hypothetical Dense layer on the un-pooled maps
   articleMillions: '15.8M', // what the article writes for that layer's parameters

@@ -59,6 +59,10 @@ def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> Non
         "and saw the images in the same order. Most of their conv1 filters stayed alike, so "
         "most conv1 maps look alike, though a few channels drifted apart; from pool1 on the "
         "maps differ, as each pools its own way, and conv2's filters have drifted apart.")
+    # what the readout's "±" means (found by a student's review: said nowhere on the page)
+    legend = fm.page.locator("#legend-text").inner_text()
+    assert "Maps travel as 256 levels of each channel's range, so a value read off them is " \
+        "good to ± half a level, as the readout says." in legend
     assert "responds to empty paper and is switched off by ink" in fm.page.locator(
         "#legend-text").inner_text()
 
