@@ -39,16 +39,16 @@ export const UI = Object.freeze({
     channel: 'Each small square is one channel\'s map; each pixel one unit. Colour shows how strongly a unit '
       + 'responds: dark purple is the lowest value of that channel, yellow its highest (the values under each map '
       + 'span all its channels). Conv maps come after '
-      + 'ReLU, so 0 (no response) is the lowest a unit can give: dark purple is 0 unless the whole channel responds. '
+      + 'ReLU, so 0 is no response: dark purple is 0 unless the whole channel responds. '
       + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink. '
-      + 'Maps travel as 256 levels of each channel\'s range, so a value read off them is good to ± half a level, as '
-      + 'the readout says.',
+      // one short sentence: a longer legend pushed conv1 below a 1024x768 projector's first screen
+      + 'Values travel as 256 levels a channel: the readout\'s ± is half a level.',
     layer: 'Each small square is one channel\'s map; each pixel one unit. One scale for the whole layer: dark '
       + 'purple is the layer\'s lowest value, yellow its highest (the range is under each map), so weak '
       + 'channels stay dark. Each layer of each network has its own scale, so compare brightness within one '
       + 'network\'s layer, not between layers or networks. '
-      + 'Conv maps come after ReLU: 0 means no response. Maps travel as 256 levels of each channel\'s range, so a '
-      + 'value read off them is good to ± half a level, as the readout says.',
+      + 'Conv maps come after ReLU: 0 means no response. Values travel as 256 levels a channel: the readout\'s ± is '
+      + 'half a level.',
   }),
   articleDense: 512, // the article's hypothetical Dense layer on the un-pooled maps
   articleMillions: '15.8M', // what the article writes for that layer's parameters
