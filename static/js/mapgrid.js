@@ -126,7 +126,12 @@ export class MapGrid {
           // the size in words: "32 x 26 x 26" is channels-first, the Keras summary
           // below and the downsampling table write it channels-last
           el('h3', { id: `layer-${name}` }, name, el('span', { class: 'layer-size', text: `${c} maps of ${h} x ${w}` })),
-          el('p', { class: 'note', text: layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)).map((n) => n.name), source) })));
+          el('p', { class: 'note' }, layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)).map((n) => n.name), source),
+            // fitted, a pool's grid is as large as the conv's before it: where the halving
+            // can be drawn to scale, the first pool says how (found by a student's review:
+            // the choice's title was the only word of it); page.css hides it otherwise
+            info.kind === 'pool' && name === names.find((n) => owner.layers.find((l) => l.name === n)?.kind === 'pool')
+              ? el('span', { class: 'to-scale-hint', text: ` Fitted, its maps look as large as ${source?.name ?? 'the input'}'s: Map size, to scale, shows the halving.` }) : '')));
       for (const net of this.nets) {
         const mine = net.layers.find((l) => l.name === name);
         if (!mine) {
