@@ -72,7 +72,9 @@ export class NudgePanel {
    * `reveal`: bring the numbers into the sidebar's view (a nudge asked for them; an Undo,
    * which shows those of the nudge still in place, did not, and its button must stay put). */
   showChange(dir, shifts, reveal = true) {
-    this.direction.textContent = `for a one-pixel nudge ${dir} ${ARROWS[dir]}`;
+    // the last nudge's, from the input before it (found by a student's review: after two
+    // nudges right, 'a one-pixel nudge right' beside 'moved 2 px right' left that unclear)
+    this.direction.textContent = `for the last nudge, 1 px ${dir} ${ARROWS[dir]}`;
     this.table.dataset.dir = dir;
     for (const [key, td] of this.#cells) {
       const [net, layer] = key.split('/');

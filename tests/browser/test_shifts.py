@@ -109,6 +109,9 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     up = expected_numbers(fm.api.shifts(pixels_body(nudged), models, "application/json"), "up")
     assert nudge_numbers(fm) == up
     assert up != left
+    # the numbers are the last nudge's, from the input before it (a student's review)
+    assert fm.page.locator("#nudge-table caption .direction").inner_text() == \
+        "for the last nudge, 1 px up ↑"
     np.testing.assert_array_equal(fm.input_pixels(), shift(nudged, 0, -1))
     status = fm.page.locator("#nudge-status").inner_text()
     assert status == ("The input is moved 1 px left and 1 px up (zero fill). "
