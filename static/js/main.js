@@ -685,9 +685,12 @@ class App {
       const { top, bottom } = inWindow(box);
       up.hidden = !scrolls || pad.bottom > top + 40;
       down.hidden = !scrolls || nudge.top < bottom - 24;
-      for (const hint of [up, down]) hint.style.left = `${box.right - 14}px`;
-      up.style.top = `${top + 6}px`;
-      down.style.top = `${bottom - 6}px`;
+      for (const hint of [up, down]) {
+        hint.style.left = `${box.left + 1}px`;
+        hint.style.width = `${box.width - 2}px`;
+      }
+      up.style.top = `${top}px`;
+      down.style.top = `${bottom}px`;
     };
     up.addEventListener('click', () => sidebar.scrollTo({ top: 0 }));
     down.addEventListener('click', () => {

@@ -239,6 +239,9 @@ def test_a_short_screens_sidebar_leads_down_to_the_nudges_and_back_up_to_the_pad
     side = fm.page.locator(".sidebar").bounding_box()
     assert box is not None and side is not None
     assert side["x"] < box["x"] and box["x"] + box["width"] < side["x"] + side["width"]
+    # a bar across the sidebar, which hides the line under it whole (found by a student's
+    # review: a button over part of a line read as run into its text)
+    assert box["width"] == pytest.approx(side["width"] - 2, abs=1)
     assert box["y"] > 720 - 60 and box["y"] + box["height"] <= 720
     # it steps aside while the pointer is on the maps, where a unit's readout may reach it
     fm.hover_unit("max", "pool1", 4, 6, 6)
