@@ -116,6 +116,7 @@ export class MapGrid {
     this.said = el('p', { class: 'visually-hidden', 'aria-live': 'polite' });
     this.root.replaceChildren(this.said, head);
     const narrow = this.#narrow;
+    const firstPool = names.find((n) => this.nets.some((net) => net.layers.find((l) => l.name === n)?.kind === 'pool'));
     for (const name of names) {
       const owner = this.nets.find((n) => n.layers.some((l) => l.name === name));
       const info = owner.layers.find((l) => l.name === name);
@@ -130,8 +131,8 @@ export class MapGrid {
             // fitted, a pool's grid is as large as the conv's before it: where the halving
             // can be drawn to scale, the first pool says how (found by a student's review:
             // the choice's title was the only word of it); page.css hides it otherwise
-            info.kind === 'pool' && name === names.find((n) => owner.layers.find((l) => l.name === n)?.kind === 'pool')
-              ? el('span', { class: 'to-scale-hint', text: ` Fitted, its maps look as large as ${source?.name ?? 'the input'}'s: Map size, to scale, shows the halving.` }) : '')));
+            name === firstPool
+              ? el('span', { class: 'to-scale-hint', text: ` Fitted, its maps look as large as ${source.name}'s: Map size, to scale, shows the halving.` }) : '')));
       for (const net of this.nets) {
         const mine = net.layers.find((l) => l.name === name);
         if (!mine) {
