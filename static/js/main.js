@@ -425,10 +425,9 @@ class App {
       then: (current) => {
         current.label = label;
         this.#keep();
-        const said = App.#misread(picked, label, current.result);
-        this.#loaded = { body, label, picked: said, index };
+        this.#loaded = { body, label, picked, index };
         this.pad.setBase(current.result.input);
-        this.#setPicked(said, label, index);
+        this.#setPicked(picked, label, index);
         this.#unmove();
         this.#refreshShifts(current);
       },
@@ -448,17 +447,6 @@ class App {
     // what the networks should say: MNIST's own label, to hold their predictions against
     this.load(pixelsJson(grey), 'application/json', `the sample ${label}`,
       `MNIST test digit #${index}: labelled ${label}.`, label, index);
-  }
-
-  /** A sample's line, and which network shown answers it otherwise than its label, with
-   * what (found by a student's review: sample #18, a 3 that avg reads as 5, looked like a
-   * broken page; the list of such digits is three screens down). */
-  static #misread(text, label, result) {
-    if (label === null || !text) return text;
-    const wrong = Object.entries(result.models).filter(([, net]) => net.prediction !== label);
-    if (!wrong.length) return text;
-    // short: on a phone the line keeps one line's height (a teacher's review)
-    return `${text.replace(/\.$/, '')}; ${wrong.map(([name, net]) => `${name} says ${net.prediction}`).join(', ')}.`;
   }
 
   /** What the pad holds, said where it is seen: the line under the samples, MNIST's label

@@ -22,6 +22,7 @@ export class Predictions {
     for (const net of nets) {
       const top = el('p', { class: 'pred-top', text: 'no drawing yet' });
       const blank = el('p', { class: 'pred-blank', hidden: true, text: BLANK_NOTE });
+      const wrong = el('p', { class: 'pred-wrong', hidden: true });
       const bars = [];
       const list = el('ol', { class: 'bars', start: 0, 'aria-label': `${net.name}: probability of each digit` });
       for (let d = 0; d < 10; d += 1) {
@@ -52,9 +53,9 @@ export class Predictions {
         if (all.open && this.#last) this.#fill(this.#views.get(net.name), this.#last.models[net.name]);
       });
       const box = el('div', { class: 'pred', dataset: { net: net.name } },
-        el('h3', {}, el('strong', { text: net.name }), ` · ${net.title}`), top, blank, list, all);
+        el('h3', {}, el('strong', { text: net.name }), ` · ${net.title}`), top, blank, wrong, list, all);
       placeFor(net.name).append(box);
-      this.#views.set(net.name, { box, top, blank, bars, all, cells, heads });
+      this.#views.set(net.name, { box, top, blank, wrong, bars, all, cells, heads });
     }
   }
 
@@ -67,6 +68,15 @@ export class Predictions {
       const net = result.models[name];
       if (!net) continue;
       if (view.blank.hidden === blank) view.blank.hidden = !blank;
+      // a sample's answer that is not its MNIST label, said under it, as the input changes
+      // (found by a student's review: sample #18, a 3 avg reads as 5, looked like a broken
+      // page; a line under the samples went stale after a nudge and pushed the sidebar)
+      const off = this.#label !== null && !blank && net.prediction !== this.#label;
+      const said = off ? `wrong: MNIST's label is ${this.#label}` : '';
+      if (view.wrong.textContent !== said) {
+        view.wrong.textContent = said;
+        view.wrong.hidden = !off;
+      }
       const p = net.probabilities;
       const top = `${net.prediction} ${probability(p[net.prediction])}`;
       if (view.shown !== top) {
