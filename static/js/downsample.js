@@ -114,12 +114,13 @@ function lead(models) {
   const what = (m) => {
     const last = m.layers[m.layers.length - 1];
     const s = last.receptive_field.size;
-    return `its last conv sees ${s}x${s} px and hands ${thousands(count(last.shape))} values to Dense(64), `
-      + `${thousands(m.params)} parameters in all`;
+    const accuracy = m.test_accuracy == null ? '' : `, ${percent(m.test_accuracy, 2)} right on the test set`;
+    return `its last conv sees ${s}x${s} px and hands ${thousands(count(last.shape))} values to `
+      + `Dense(${m.dense[0].units}): ${thousands(m.params)} parameters in all${accuracy}`;
   };
   return el('p', { id: 'why-lead' }, el('strong', { text: 'In short: ' }),
     `without downsampling (nopool), ${what(nopool)}; with max pooling, ${what(max)}. `
-    + 'Each unit of a later layer sees more of the digit for far fewer parameters, at about the same accuracy (the last rows).');
+    + 'Each unit of a later layer sees more of the digit, for far fewer parameters.');
 }
 
 /** `shown`: the names of the networks whose maps the page shows. */
@@ -212,7 +213,7 @@ export function renderDownsample(root, models, shown = []) {
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view
   const hint = el('p', { class: 'note scroll-hint', hidden: true, 'aria-hidden': 'true' },
     `The table scrolls sideways: all ${models.length} networks are in it →`);
-  root.replaceChildren(...[lead(models)].filter(Boolean), hint, keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
+  root.replaceChildren(lead(models) ?? '', hint, keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
     el('table', { class: 'compare' },
       el('caption', { id: 'compare-caption', class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),
       el('thead', {}, head), el('tbody', {}, ...rows))), hint), defined, article);

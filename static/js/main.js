@@ -673,9 +673,10 @@ class App {
       const { top, bottom } = inWindow(box);
       up.hidden = !scrolls || pad.bottom > top + 40;
       down.hidden = !scrolls || nudge.top < bottom - 24;
+      // inside its edges and clear of its scrollbar, where one shows (a review)
       for (const hint of [up, down]) {
-        hint.style.left = `${box.left + 1}px`;
-        hint.style.width = `${box.width - 2}px`;
+        hint.style.left = `${box.left + sidebar.clientLeft + 1}px`;
+        hint.style.width = `${sidebar.clientWidth - 2}px`;
       }
       up.style.top = `${top}px`;
       down.style.top = `${bottom}px`;

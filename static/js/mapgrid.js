@@ -132,7 +132,7 @@ export class MapGrid {
             // can be drawn to scale, the first pool says how (found by a student's review:
             // the choice's title was the only word of it); page.css hides it otherwise
             name === firstPool
-              ? el('span', { class: 'to-scale-hint', text: ` Fitted, its maps look as large as ${source.name}'s: Map size, to scale, shows the halving.` }) : '')));
+              ? el('span', { class: 'to-scale-hint', text: ` Drawn fitted, its maps look as large as ${source.name}'s; choose Map size: to scale to see them halve.` }) : '')));
       for (const net of this.nets) {
         const mine = net.layers.find((l) => l.name === name);
         if (!mine) {

@@ -158,18 +158,21 @@ export class Tracer {
     const where = `reads ${reads.layer} channel ${hit.channel}, rows ${span(rows)}, cols ${span(cols)}`;
     // what the window holds, beside what the pool keeps of it: the one line where max and
     // avg differ, readable where the mark is not (a page scrolled to a pool layer has the
-    // conv map before it under the sticky predictions); laid out as the window is, its
-    // kept value marked for max (a teacher's review asked to see the 2x2; a student's found
-    // "a, b; c, d" hard to read as one), and said row by row to a screen reader
+    // conv map before it under the sticky predictions); laid out as the window is (a pool
+    // window on this page is 2x2), its kept value marked for max (a teacher's review asked
+    // to see the 2x2; a student's found "a, b; c, d" hard to read as one); a screen reader
+    // hears it row by row instead, once
     const across = cols[1] - cols[0] + 1;
     const held = [];
     for (let i = 0; i < stats.values.length; i += across) {
       held.push(stats.values.slice(i, i + across).map((v) => fmt(v)).join(', '));
     }
     const winnerAt = op === 'max' && stats.ties < stats.count ? (wr - rows[0]) * across + (wc - cols[0]) : -1;
-    const grid = el('span', { class: 'window-grid', role: 'img', 'aria-label': held.join('; '), dataset: { cols: across } },
-      ...stats.values.map((v, i) => el('span', { class: i === winnerAt ? 'kept' : '', text: fmt(v) })));
-    const holding = [`${where} `, grid];
+    const grid = el('span', { class: 'window-grid', 'aria-hidden': 'true' },
+      ...stats.values.map((v, i) => el('span', { class: i === winnerAt ? 'kept' : null, text: fmt(v) })));
+    // the colon on the grid's line: one that wrapped read as orphaned (a review)
+    const holding = [`${where} `, el('span', { class: 'visually-hidden', text: `(${held.join('; ')})` }),
+      el('span', { class: 'nowrap' }, grid, ':')];
     // Both numbers are read from 8-bit maps, each layer's channel rounded to 256 levels of its
     // own range, so the kept value and the unit's can differ in the last digit shown: say why.
     const kept = op === 'max' ? stats.max : stats.mean;
@@ -181,16 +184,16 @@ export class Tracer {
     const same = rounding ? '' : ` (${ROUNDING})`;
     // which map the mark is on: on a phone the enlarged channel says this far from it (a review)
     const on = `marked on ${reads.layer}'s map`;
-    if (op === 'max' && stats.ties === stats.count) return [`${where}: all ${stats.count} read ${fmt(stats.max)}${same}, so the first is ${on}${rounding}`];
+    if (op === 'max' && stats.ties === stats.count) return [...holding, ` all ${stats.count} read the same${same}, so the first is ${on}${rounding}`];
     const tied = stats.ties > 1 ? `, the first of ${stats.ties} that read the same${same}` : '';
     // and what the other pooling would keep of the same values (found by a student's review:
     // max's and avg's units at one place read different windows, as the networks differ, so
     // comparing across the columns taught that avg can keep more than max)
     if (op === 'max') {
-      return [...holding, `: keeps the max, ${fmt(stats.max)} at (row ${wr}, col ${wc})${tied}, ${on}${rounding}; `
+      return [...holding, ` keeps the max, ${fmt(stats.max)} at (row ${wr}, col ${wc})${tied}, ${on}${rounding}; `
         + `the mean would be ${fmt(stats.mean)}`];
     }
-    if (op === 'mean') return [...holding, `: keeps their mean, ${fmt(stats.mean)}${rounding}; the max would be ${fmt(stats.max)}`];
+    if (op === 'mean') return [...holding, ` keeps their mean, ${fmt(stats.mean)}${rounding}; the max would be ${fmt(stats.max)}`];
     return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];
   }
 }

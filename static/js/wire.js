@@ -48,7 +48,7 @@ export function isBlank(pixels) {
 }
 
 /** Why a value computed from the maps can differ from the unit's own in the last digits. */
-export const ROUNDING = 'rounded to 256 steps a channel';
+export const ROUNDING = 'rounded to 256 levels a channel';
 
 /** How far a dequantised value of `channel` can be from the float the network computed: the
  * server rounds each to the nearest of 256 levels of the channel's range, half a step.

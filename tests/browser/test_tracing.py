@@ -110,8 +110,10 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
         grid = fm.page.locator("#readout .window-grid")
         cells = [float(v) for v in grid.locator("span").all_inner_texts()]
         assert cells == pytest.approx(conv1.ravel().tolist(), abs=0.0006)
-        said = [[float(v) for v in row.split(", ")]
-                for row in (grid.get_attribute("aria-label") or "").split("; ")]
+        # a screen reader hears the values once, row by row: the grid is hidden from it
+        assert grid.get_attribute("aria-hidden") == "true"
+        spoken = fm.page.locator("#readout .visually-hidden").first.inner_text()
+        said = [[float(v) for v in row.split(", ")] for row in spoken.strip("()").split("; ")]
         assert said == [pytest.approx(row.tolist(), abs=0.0006) for row in conv1]
         kept = grid.locator("span.kept")
         if net == "max":
@@ -125,16 +127,19 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
     ch, r, c = next((ch, r, c) for ch in range(32) for r in range(13) for c in range(13)
                     if not conv1[ch, 2 * r:2 * r + 2, 2 * c:2 * c + 2].any())
     fm.hover_unit("max", "pool1", ch, r, c)
-    assert (f"reads conv1 channel {ch}, rows {2 * r}–{2 * r + 1}, cols {2 * c}–{2 * c + 1}: "
-            "all 4 read 0.000 (rounded to 256 steps a channel), so the first is marked on "
-            "conv1's map") in fm.page.locator("#readout").inner_text()
+    readout = fm.page.locator("#readout").inner_text()
+    assert f"reads conv1 channel {ch}, rows {2 * r}–{2 * r + 1}, cols {2 * c}–{2 * c + 1}" \
+        in readout
+    assert ": all 4 read the same (rounded to 256 levels a channel), so the first is marked on " \
+        "conv1's map" in readout
+    assert fm.page.locator("#readout .window-grid span").all_inner_texts() == ["0.000"] * 4
     # two of a window at one level: the page cannot tell which is larger, and says so
     # (found by a review: "the first of 2 that tie" marked the smaller of 0.7860 and 0.7863)
     ch, r, c = next((ch, r, c) for ch in range(32) for r in range(13) for c in range(13)
                     if (w := conv1[ch, 2 * r:2 * r + 2, 2 * c:2 * c + 2]).max() > 0
                     and int((w == w.max()).sum()) == 2)
     fm.hover_unit("max", "pool1", ch, r, c)
-    assert "the first of 2 that read the same (rounded to 256 steps a channel), marked on " \
+    assert "the first of 2 that read the same (rounded to 256 levels a channel), marked on " \
            "conv1's map" in fm.page.locator("#readout").inner_text()
 
 
@@ -166,7 +171,7 @@ def test_an_avg_unit_that_differs_from_its_mean_in_the_last_digit_says_why(
         fm.hover_unit("avg", "pool1", ch, r, c)
         readout = fm.page.locator("#readout").inner_text()
         assert f"keeps their mean, {mean:.3f}" in readout
-        note = f"(the unit shows {value:.3f}, rounded to 256 steps a channel)"
+        note = f"(the unit shows {value:.3f}, rounded to 256 levels a channel)"
         assert (note in readout) == (f"{mean:.3f}" != f"{value:.3f}"), readout
 
 
@@ -284,7 +289,8 @@ def test_to_scale_a_unit_is_as_wide_in_every_layer_and_each_pool_halves_the_maps
     hints = fm.page.locator(".maps-row .to-scale-hint")
     assert hints.count() == 1 and hints.first.is_visible()
     assert hints.first.inner_text().strip() == (
-        "Fitted, its maps look as large as conv1's: Map size, to scale, shows the halving.")
+        "Drawn fitted, its maps look as large as conv1's; choose Map size: to scale to see them "
+        "halve.")
     assert fm.page.locator('.maps-row[data-layer="pool1"] .to-scale-hint').count() == 1
     fm.page.check('input[name="size"][value="scale"]')
     assert hints.first.is_hidden()
@@ -974,7 +980,7 @@ def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: fl
     if total <= 0:
         end += ", below 0, so ReLU gives 0."
     elif f"{total:.2f}" != f"{value:.2f}":
-        end += f" (the unit shows {value:.2f}, rounded to 256 steps a channel)."
+        end += f" (the unit shows {value:.2f}, rounded to 256 levels a channel)."
     else:
         end += "."
     return f"{at} ({where}): {'; '.join(clauses)}.{end}"
