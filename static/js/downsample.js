@@ -143,7 +143,8 @@ export function renderDownsample(root, models, shown = []) {
   row('values into Dense(64)', models.map((m) => thousands(count(m.layers[m.layers.length - 1].shape))));
   row('parameters', models.map((m) => thousands(m.params)));
   // what the last conv sees, and where pools pad past the image, how the edge cuts it: the
-  // cell says whose it is on a line of its own (the table stays narrow), the note the rest
+  // cell says that its size is the inner units', on a line of its own (the table stays
+  // narrow), and the note under the table gives the corners
   const fields = models.map((m) => {
     const last = m.layers[m.layers.length - 1];
     const [least, most] = cornerFields(last);
