@@ -22,7 +22,7 @@ import { Predictions } from './predictions.js';
 import { ShiftLab } from './shiftlab.js';
 import { renderSummary } from './summary.js';
 import { Tracer } from './trace.js';
-import { base64Bytes, isBlank, pixelsJson, shiftPixels } from './wire.js';
+import { base64Bytes, pixelsJson, shiftPixels } from './wire.js';
 
 const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
@@ -202,8 +202,7 @@ class App {
   // --- sources of a drawing ------------------------------------------------------------
   #ink(phase, pointerTime) {
     if (phase === 'start') {
-      this.#epoch += 1;
-      this.#loading = null; // dropped by the new stroke's first request
+      this.#supersede(); // an upload on its way is dropped by the stroke's first request
       this.#syncUndo();
       this.#setPicked(''); // drawn over: no longer the sample as labelled
       // a new stroke: whatever is in flight (an upload, a nudge) no longer describes the pad
@@ -222,8 +221,7 @@ class App {
    * used to lose the drawing, the one action Undo could not take back). */
   clear() {
     if (!this.pad.isEmpty) this.#keep();
-    this.#epoch += 1;
-    this.#loading = null;
+    this.#supersede();
     this.generation += 1;
     this.#dropWaiting();
     this.pad.clear();
@@ -233,6 +231,14 @@ class App {
   /** [dx, dy]: how far the nudges in place move the drawing's input. */
   get offset() {
     return this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
+  }
+
+  /** A stroke, Clear, upload or sample replaces what the pad held: an Undo waiting to run
+   * was pressed on that, and does nothing; an upload or sample on its way is dropped, and
+   * `loading` (a new upload's or sample's token) is the one an Undo would cancel now. */
+  #supersede(loading = null) {
+    this.#epoch += 1;
+    this.#loading = loading;
   }
 
   /** What the pad holds now, kept for Undo to put back once a Clear, an upload or a sample
@@ -409,10 +415,9 @@ class App {
    * `index` its place in MNIST's test set. */
   load(data, type, what, picked = '', label = null, index = null) {
     this.generation += 1;
-    this.#epoch += 1;
     const body = { data, type };
     const token = {};
-    this.#loading = token;
+    this.#supersede(token);
     this.#syncUndo(); // Undo cancels it
     this.#push({
       source: 'upload', what,
@@ -592,7 +597,7 @@ class App {
     }
     try {
       const shifts = await postShifts(this.config.api, this.shiftModels, current.body);
-      if (this.current === current) this.lab.show(shifts, current.result.input, isBlank(current.result.input), current.label, this.offset);
+      if (this.current === current) this.lab.show(shifts, current.result.input, current.label, this.offset);
       resolve(shifts);
     } catch (err) {
       if (this.current === current) this.#showError(err, 'the shift lab');
