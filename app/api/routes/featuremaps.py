@@ -69,7 +69,7 @@ IMAGE_BODY: dict[str, Any] = {
         "content": {
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary"}}}},
+                "properties": {"file": BYTES["schema"]}}},
             "image/png": BYTES, "image/jpeg": BYTES, "image/webp": BYTES, "image/gif": BYTES,
             # read by its signature as one of the four (found by an API review: a generated
             # client could send none of the raw image types above, and this one works)
