@@ -17,6 +17,8 @@ import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -180,9 +182,12 @@ class Abandoned(Exception):
 def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
             layers: Sequence[str] | None = None,
             batch_size: int | None = None,
-            stop: Callable[[], bool] | None = None) -> dict[str, np.ndarray]:
+            stop: Callable[[], bool] | None = None,
+            host_threads: int | None = None) -> dict[str, np.ndarray]:
     """Maps of the chosen layers (all when None) of the chosen networks for every image.
-    `stop`, asked before each batch: True ends the work with Abandoned."""
+    `stop`, asked before each batch: True ends the work with Abandoned. `host_threads`
+    (default: torch's intra-op threads, so a server's share of the cores holds) copy each
+    packed batch into the output arrays, each its own run of images."""
     batch_size = batch_size or default_batch_size(engine)
     images = images_from_array(images)
     nets = engine.nets(models)
@@ -194,28 +199,38 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
     for slot in layout.nets:
         out[f"{slot.variant}/probabilities"] = np.empty((n, 10), np.float32)
         for ls in slot.layers:
-            c, h, w = ls.layer.shape
             base = f"{slot.variant}/{ls.layer.name}"
-            out[base] = np.empty((n, c, h, w), np.uint8)
-            out[f"{base}/low"] = np.empty((n, c), np.float32)
-            out[f"{base}/high"] = np.empty((n, c), np.float32)
-    with torch.inference_mode():
+            out[base] = np.empty((n, *ls.layer.shape), np.uint8)
+            out[f"{base}/low"] = np.empty((n, ls.layer.shape[0]), np.float32)
+            out[f"{base}/high"] = np.empty((n, ls.layer.shape[0]), np.float32)
+    threads = max(1, host_threads or torch.get_num_threads())
+    with torch.inference_mode(), ThreadPoolExecutor(threads) as pool:
         for start, b, data, floats in packed_batches(engine, nets, layout, images, batch_size):
             if stop is not None and stop():
                 raise Abandoned(f"stopped after {start:,} of {n:,} images")
-            end = start + b
-            for slot in layout.nets:
-                out[f"{slot.variant}/probabilities"][start:end] = \
-                    floats[slot.probabilities(b)].reshape(b, 10)
-                for ls in slot.layers:
-                    c, h, w = ls.layer.shape
-                    base = f"{slot.variant}/{ls.layer.name}"
-                    out[base][start:end] = data[ls.data(b)].reshape(b, c, h, w)
-                    out[f"{base}/low"][start:end] = floats[ls.lows(b)].reshape(b, c)
-                    out[f"{base}/high"][start:end] = floats[ls.highs(b)].reshape(b, c)
+            # the copies release the GIL: on a GPU they, not the device, bound an extraction
+            # (fresh output memory is faulted in as it is written; bench/gpu.py)
+            step = -(-b // threads)  # images per thread, rounded up
+            los = range(0, b, step)
+            list(pool.map(partial(_unpack, out, layout, start, b, data, floats), los,
+                          [min(b, lo + step) for lo in los]))
     for slot in layout.nets:
         out[f"{slot.variant}/prediction"] = out[f"{slot.variant}/probabilities"].argmax(1)
     return out
+
+
+def _unpack(out: dict[str, np.ndarray], layout: Layout, start: int, b: int, data: np.ndarray,
+            floats: np.ndarray, lo: int, hi: int) -> None:
+    """Images lo..hi of a packed batch of b (the batch's first at `start`) into `out`."""
+    rows = slice(start + lo, start + hi)
+    for slot in layout.nets:
+        out[f"{slot.variant}/probabilities"][rows] = \
+            floats[slot.probabilities(b)].reshape(b, 10)[lo:hi]
+        for ls in slot.layers:
+            base, c = f"{slot.variant}/{ls.layer.name}", ls.layer.shape[0]
+            out[base][rows] = data[ls.data(b)].reshape(b, *ls.layer.shape)[lo:hi]
+            out[f"{base}/low"][rows] = floats[ls.lows(b)].reshape(b, c)[lo:hi]
+            out[f"{base}/high"][rows] = floats[ls.highs(b)].reshape(b, c)[lo:hi]
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:

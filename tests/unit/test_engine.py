@@ -224,6 +224,21 @@ def test_batch_size_does_not_change_the_maps(engine: Engine, mnist: Mnist) -> No
                 np.testing.assert_allclose(arr[0], whole[name][i], rtol=1e-5, atol=1e-5)
 
 
+def test_the_copy_into_the_output_may_be_split_over_threads(engine: Engine) -> None:
+    """Each thread copies its own run of a batch's images: 7 images in batches of 5 over 3
+    threads (runs of 2, 2 and 1, then 1 and 1) give the very arrays one thread gives."""
+    from app.ml.batch import extract
+
+    images = np.random.default_rng(3).integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    one = extract(engine, images, ["max", "avg"], None, 5, host_threads=1)
+    three = extract(engine, images, ["max", "avg"], None, 5, host_threads=3)
+    assert one.keys() == three.keys() and len(one) == 2 * (5 * 3 + 2)
+    for name, arr in one.items():
+        np.testing.assert_array_equal(three[name], arr, err_msg=name)
+    # every image was written: no run left the fresh memory as it was
+    assert (three["max/conv1/high"] > three["max/conv1/low"]).any(axis=1).all()
+
+
 def _quantise_groups(m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     from app.ml.pack import _quantise_groups as quantise
 
