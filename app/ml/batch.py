@@ -169,9 +169,10 @@ def _ready(pending: tuple[torch.cuda.Event, int, int, torch.Tensor, torch.Tensor
 
 def default_batch_size(engine: Engine) -> int:
     """Images per batch: on a GPU large enough that kernel launches stop mattering
-    (bench/gpu.py: 4,096 gives about 1.34x the throughput of 1,024 on an H100). Two pinned
-    buffers of that many images' maps (about 600 MB) stay with the process. On a CPU 256:
-    larger batches spend their time page-faulting fresh memory in (bench/batch.py)."""
+    (bench/gpu.py: 4,096 gives 1.3 to 1.5 times the throughput of 1,024 on an H100 and an
+    H200). Two pinned buffers of that many images' maps (about 600 MB) stay with the
+    process. On a CPU 256: larger batches spend their time page-faulting fresh memory in
+    (bench/batch.py)."""
     return 4096 if engine.device.type == "cuda" else 256
 
 
