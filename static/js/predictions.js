@@ -64,19 +64,20 @@ export class Predictions {
     // no ink survived preprocessing (an empty or uniform image): the networks still answer,
     // often confidently, for an all-zero input; say so beside the number
     const blank = isBlank(result.input);
+    // a sample's answer that is not its MNIST label, said under it, as the input changes
+    // (found by a student's review: sample #18, a 3 avg reads as 5, looked like a broken
+    // page; a line under the samples went stale after a nudge and pushed the sidebar); where
+    // one network's is said, the others keep its line empty, so that the bars stay level
+    // (a teacher's review: they looked broken on a projector)
+    const off = (net) => this.#label !== null && !blank && net && net.prediction !== this.#label;
+    const anyOff = [...this.#views.keys()].some((name) => off(result.models[name]));
     for (const [name, view] of this.#views) {
       const net = result.models[name];
       if (!net) continue;
       if (view.blank.hidden === blank) view.blank.hidden = !blank;
-      // a sample's answer that is not its MNIST label, said under it, as the input changes
-      // (found by a student's review: sample #18, a 3 avg reads as 5, looked like a broken
-      // page; a line under the samples went stale after a nudge and pushed the sidebar)
-      const off = this.#label !== null && !blank && net.prediction !== this.#label;
-      const said = off ? `wrong: MNIST's label is ${this.#label}` : '';
-      if (view.wrong.textContent !== said) {
-        view.wrong.textContent = said;
-        view.wrong.hidden = !off;
-      }
+      const said = off(net) ? `wrong: MNIST's label is ${this.#label}` : '';
+      if (view.wrong.textContent !== said) view.wrong.textContent = said;
+      if (view.wrong.hidden === anyOff) view.wrong.hidden = !anyOff;
       const p = net.probabilities;
       const top = `${net.prediction} ${probability(p[net.prediction])}`;
       if (view.shown !== top) {

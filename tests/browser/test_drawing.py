@@ -282,14 +282,24 @@ def test_a_samples_wrong_answer_says_its_label_under_it_as_the_input_moves(
         fm: FeatureMapsPage) -> None:
     """Found by a student's review: sample #18, a 3 that avg reads as 5, looked like a broken
     page. Under a network's answer that is not the sample's MNIST label, a line says so, and
-    it follows the answers as the input is nudged (a line under the samples went stale)."""
+    it follows the answers as the input is nudged (a line under the samples went stale).
+    The other network keeps the line empty, so that the two columns' bars stay level (a
+    teacher's review: avg's bars 22 px below max's looked broken on a projector)."""
     def wrong(net: str) -> str | None:
         note = fm.page.locator(f'.pred[data-net="{net}"] .pred-wrong')
-        return note.inner_text() if note.is_visible() else None
+        return (note.inner_text() or None) if note.is_visible() else None
 
+    def bars_top(net: str) -> float:
+        box = fm.page.locator(f'.pred[data-net="{net}"] .bars').bounding_box()
+        assert box is not None
+        return float(box["y"])
+
+    level = bars_top("max")
+    assert bars_top("avg") == level
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     assert fm.prediction("avg").startswith("predicts 5 ")
     assert (wrong("max"), wrong("avg")) == (None, "wrong: MNIST's label is 3")
+    assert bars_top("max") == bars_top("avg") > level  # both moved down by the line
     avg_right = []
     for _ in range(3):
         fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
@@ -300,6 +310,7 @@ def test_a_samples_wrong_answer_says_its_label_under_it_as_the_input_moves(
     assert True in avg_right  # moved right, avg reads it as a 3: the note went with its 5
     fm.after_paint(lambda: fm.stroke(ONE, steps=6), source="pad")  # no sample any more
     assert (wrong("max"), wrong("avg")) == (None, None)
+    assert bars_top("max") == bars_top("avg") == level
 
 
 def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMapsPage) -> None:
