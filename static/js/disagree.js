@@ -33,7 +33,7 @@ export class DisagreeList {
   #back;
   #src;
   #onPick;
-  #asked = false;
+  #request = null; // the list's digits, once asked for
   #digits = new Map(); // index -> {digit, button}, once fetched
   #count = ''; // the status line while no listed digit is on the pad
   #current = null; // index of the listed digit on the pad, or null
@@ -47,7 +47,7 @@ export class DisagreeList {
     this.#src = offer.src;
     this.#onPick = onPick;
     details.addEventListener('toggle', () => {
-      if (details.open && !this.#asked) this.#fetch();
+      if (details.open) this.#fetch().catch(() => {}); // said in the list
       if (!details.open) this.#back.hidden = true;
     });
     // A click goes up to the maps, 3,000 px and more above: this leads back down to the digit
@@ -61,20 +61,30 @@ export class DisagreeList {
     }).observe(this.#box);
   }
 
-  async #fetch() {
-    this.#asked = true;
+  /** The list's digits, asked for once (again after a failure), and laid out as they come. */
+  #fetch() {
+    if (this.#request) return this.#request;
     this.#say('Loading the digits…');
-    try {
+    this.#request = (async () => {
       const response = await fetch(this.#src);
       if (!response.ok) throw new Error(`${response.status}`);
       const { digits } = await response.json();
       this.#show(digits);
       this.#count = `${digits.length} digits, in three groups.`;
       this.mark(this.#current);
-    } catch (err) {
-      this.#asked = false; // the next opening asks again
+      return digits;
+    })().catch((err) => {
+      this.#request = null; // the next opening asks again
       this.#say(`The digits could not be loaded (${err.message}): close this and open it again to retry.`);
-    }
+      throw err;
+    });
+    return this.#request;
+  }
+
+  /** The listed digit at MNIST test `index` ({index, label, pixels, max, avg}), or undefined
+   * (a link names it: link.js). */
+  async find(index) {
+    return (await this.#fetch()).find((d) => d.index === index);
   }
 
   /** A line in place of the digits, said by the live line too. */

@@ -13,6 +13,7 @@ import { DisagreeList } from './disagree.js';
 import { inWindow, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { Inspector } from './inspector.js';
+import { linkTo, readLink } from './link.js';
 import { Coalescer } from './live.js';
 import { MapGrid } from './mapgrid.js';
 import { NudgePanel } from './nudge.js';
@@ -22,7 +23,7 @@ import { Predictions } from './predictions.js';
 import { ShiftLab } from './shiftlab.js';
 import { renderSummary } from './summary.js';
 import { Tracer } from './trace.js';
-import { base64Bytes, pixelsJson, shiftPixels } from './wire.js';
+import { base64Bytes, isBlank, pixelsJson, shiftPixels } from './wire.js';
 
 const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
@@ -43,9 +44,16 @@ class App {
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
   #nudging = { epoch: 0, count: 0 }; // nudges asked for since the last #epoch and not yet done: an Undo pressed meanwhile is for them
   #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
+  #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
+  #addressed = false; // the address follows what is shown (link.js), once it has been read
 
   constructor(config, catalogue) {
     this.config = config;
+    const link = readLink(window.location.search);
+    for (const name of ['size', 'norm']) {
+      const input = link[name] && document.querySelector(`input[name="${name}"][value="${link[name]}"]`);
+      if (input) input.checked = true;
+    }
     const infos = Object.fromEntries(catalogue.models.map((m) => [m.name, m]));
     this.infos = infos;
     this.shown = config.models.filter((n) => infos[n]).map((n) => infos[n]);
@@ -143,7 +151,59 @@ class App {
     App.#placeTip();
     this.#wireControls();
     this.#reset();
+    this.#addressed = true;
+    this.#follow(link);
     document.body.dataset.ready = 'true';
+  }
+
+  /** Show what the page's address asked for as it opened (link.js); what cannot be followed
+   * is said once the rest is shown (an answer clears the notice line). */
+  async #follow(link) {
+    const problems = [...link.problems];
+    if (link.digit !== null) {
+      let digit = this.config.digits.find((d) => d.index === link.digit);
+      let unlisted = `MNIST test digit #${link.digit} is not one this page offers (the samples and the list of digits max and avg answer differently)`;
+      const epoch = this.#epoch;
+      try {
+        digit ??= await this.disagree?.find(link.digit);
+      } catch (err) {
+        unlisted = `the list of digits max and avg answer differently, which #${link.digit} may be in, could not be loaded (${err.message})`;
+      }
+      if (epoch !== this.#epoch) return; // a stroke, sample or upload came first: it stays
+      if (digit) {
+        this.pickDigit(digit);
+        const [dx, dy] = link.shift;
+        for (const [steps, dir] of [[dx, dx > 0 ? 'right' : 'left'], [dy, dy > 0 ? 'down' : 'up']]) {
+          for (let i = 0; i < Math.abs(steps); i += 1) this.nudgeBy(dir);
+        }
+      } else {
+        problems.push(unlisted);
+      }
+    } else if (link.input) {
+      this.load(pixelsJson(link.input), 'application/json', 'the input the link holds');
+    }
+    if (!problems.length) return;
+    await this.maps.idle();
+    await this.#nudges;
+    this.#notice(`The address could not be followed in full: ${problems.join('; ')}.`);
+  }
+
+  /** The address says what is shown (link.js): a sample by its number and the nudges in
+   * place, any other input by its levels, and the map settings. */
+  #relink() {
+    if (!this.#addressed) return;
+    const input = this.current?.result.input ?? null;
+    const href = linkTo(window.location.href, {
+      digit: this.#picked,
+      shift: this.offset,
+      input: input && !isBlank(input) ? input : null,
+      size: document.querySelector('input[name="size"]:checked')?.value,
+      norm: this.norm,
+    });
+    if (href !== window.location.href) {
+      history.replaceState(history.state, '', href);
+      byId('link-status').textContent = '';
+    }
   }
 
   #wireControls() {
@@ -190,13 +250,32 @@ class App {
         this.norm = input.value;
         byId('legend-text').textContent = UI.legend[input.value];
         if (this.current) this.#paint(this.current.result);
+        this.#relink();
       });
     }
     this.grid.toScale = document.querySelector('input[name="size"]:checked')?.value === 'scale';
     for (const input of document.querySelectorAll('input[name="size"]')) {
       // the marks are placed in shares of their grid: they follow it as it shrinks
-      input.addEventListener('change', () => { this.grid.toScale = input.value === 'scale'; });
+      input.addEventListener('change', () => {
+        this.grid.toScale = input.value === 'scale';
+        this.#relink();
+      });
     }
+    const copy = byId('copy-link');
+    let copied = 0;
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(window.location.href);
+      } catch {
+        // no clipboard outside a secure context (plain http to another machine)
+        this.#notice('This browser would not copy the link here: the address bar holds it.');
+        return;
+      }
+      byId('link-status').textContent = 'Copied: the link opens this input with these settings.';
+      copy.textContent = 'Link copied';
+      clearTimeout(copied);
+      copied = setTimeout(() => { copy.textContent = 'Copy link'; }, 2000);
+    });
   }
 
   // --- sources of a drawing ------------------------------------------------------------
@@ -458,6 +537,7 @@ class App {
    * boxed under the bars, and the digit marked in the list of those max and avg answer
    * differently (none of them for a drawing or an upload). */
   #setPicked(text, label = null, index = null) {
+    this.#picked = index;
     byId('picked').textContent = text;
     this.predictions.markLabel(label);
     this.disagree?.mark(index);
@@ -545,6 +625,7 @@ class App {
         // a settled input (only the updates while a stroke is drawn have no `then`)
         this.predictions.announce(result);
         job.then(this.current);
+        this.#relink();
       }
     } catch (err) {
       if (job.generation === this.generation) {
@@ -780,6 +861,7 @@ class App {
     this.inspector.update(null, this.norm);
     this.tracer.clear();
     this.#clearError();
+    this.#relink();
   }
 
   #hover(hit) {

@@ -1,0 +1,91 @@
+// The page's address says what it shows, so that a reload, a bookmark or a link handed to a
+// class opens the same input with the same settings (asked for by a teacher's review: a
+// worksheet could not say "open this link", and a reload lost the digit).
+//
+//   ?digit=18            one of the MNIST test digits the page offers (a sample or one of
+//                        the list max and avg answer differently), as labelled
+//   &dx=2&dy=-1          ... nudged 2 px right and 1 px up (as nudges, so Undo takes them back)
+//   ?input=<base64url>   any other input: the 28x28 levels the networks saw (a drawing,
+//                        an upload, a sample drawn over), 784 bytes
+//   &size=scale          maps drawn to scale (default: fitted)
+//   &norm=layer          colours per layer (default: per channel)
+// Other parameters (?transport=http) are kept as they are.
+
+import { SIDE } from './wire.js';
+
+const MAX_SHIFT = 10; // px a link may nudge a digit in x or y; past it little ink is left
+const CHOICES = Object.freeze({ size: ['fit', 'scale'], norm: ['channel', 'layer'] });
+const OWN = ['digit', 'dx', 'dy', 'input', 'size', 'norm'];
+
+/** 784 levels as base64url without padding (1,046 characters). */
+export function levelsText(levels) {
+  let binary = '';
+  for (const v of levels) binary += String.fromCharCode(v);
+  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+/** The levels a link's `input` holds, or null where it is not 784 bytes of base64url. */
+export function levelsOf(text) {
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) return null;
+  let binary;
+  try {
+    binary = atob(text.replaceAll('-', '+').replaceAll('_', '/'));
+  } catch {
+    return null;
+  }
+  if (binary.length !== SIDE * SIDE) return null;
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+/**
+ * What an address asks the page to show: {digit, shift: [dx, dy], input, size, norm,
+ * problems}. A part that cannot be read is left out, and `problems` says why in words for
+ * the page's notice line.
+ */
+export function readLink(search) {
+  const params = new URLSearchParams(search);
+  const link = { digit: null, shift: [0, 0], input: null, size: null, norm: null, problems: [] };
+  for (const [name, values] of Object.entries(CHOICES)) {
+    const value = params.get(name);
+    if (value === null) continue;
+    if (values.includes(value)) link[name] = value;
+    else link.problems.push(`${name}=${value} is not one of ${values.join(', ')}`);
+  }
+  const digit = params.get('digit');
+  if (digit !== null) {
+    if (/^\d{1,5}$/.test(digit)) link.digit = Number(digit);
+    else link.problems.push(`digit=${digit} is not a test digit's number`);
+  }
+  if (link.digit !== null) {
+    link.shift = ['dx', 'dy'].map((name) => {
+      const value = params.get(name);
+      if (value === null) return 0;
+      if (/^-?\d{1,2}$/.test(value) && Math.abs(Number(value)) <= MAX_SHIFT) return Number(value);
+      link.problems.push(`${name}=${value} is not a whole number of pixels from -${MAX_SHIFT} to ${MAX_SHIFT}`);
+      return 0;
+    });
+  }
+  const input = params.get('input');
+  if (input !== null && link.digit === null) {
+    link.input = levelsOf(input);
+    if (!link.input) link.problems.push('input= is not the 784 levels a link holds (cut short when copied?)');
+  }
+  return link;
+}
+
+/** The address of `state` ({digit, shift, input, size, norm}; digit or input null when
+ * there is none), built on `href`, whose other parameters stay. */
+export function linkTo(href, { digit = null, shift = [0, 0], input = null, size = 'fit', norm = 'channel' }) {
+  const url = new URL(href);
+  for (const name of OWN) url.searchParams.delete(name);
+  if (digit !== null) {
+    url.searchParams.set('digit', String(digit));
+    if (shift[0]) url.searchParams.set('dx', String(shift[0]));
+    if (shift[1]) url.searchParams.set('dy', String(shift[1]));
+  } else if (input) {
+    url.searchParams.set('input', levelsText(input));
+  }
+  if (size !== CHOICES.size[0]) url.searchParams.set('size', size);
+  if (norm !== CHOICES.norm[0]) url.searchParams.set('norm', norm);
+  return url.href;
+}

@@ -1,0 +1,140 @@
+"""The page's address says what it shows (static/js/link.js), and a link opens it again:
+asked for by a teacher's review (a worksheet could not say "open this link", and a reload
+lost the digit and the settings)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from app.config import PROJECT_ROOT
+from tests.browser.conftest import FeatureMapsPage, new_page, opened
+
+SEVEN = [(0.22, 0.18), (0.78, 0.18), (0.45, 0.88)]
+CLIPBOARD = ["clipboard-read", "clipboard-write"]
+
+
+def query(fm: FeatureMapsPage) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(fm.page.url).query)
+
+
+def reopened(browser: Any, api: Any, href: str, nudges: int = 0) -> tuple[Any, FeatureMapsPage]:
+    """`href` in a fresh browser context, once its input (and `nudges` nudges) are shown."""
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    fm.page.goto(href)
+    fm.page.wait_for_selector("body[data-ready]", state="attached")
+    fm.page.wait_for_function(
+        """(n) => (window.__fmPaints || []).filter((d) => d.source === 'nudge').length === n
+                && (window.__fmPaints || []).some((d) => d.source === 'upload')""", arg=nudges)
+    fm.idle()
+    return context, fm
+
+
+def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reopens_them(
+        browser: Any, server_url: str, api: Any) -> None:
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900},
+                permissions=CLIPBOARD) as fm:
+        fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+        assert urlsplit(fm.page.url).query == "digit=18"
+        for direction in ("right", "right", "down"):
+            fm.after_paint(lambda d=direction: fm.page.click(f'#nudge button[data-dir="{d}"]'),
+                           source="nudge")
+        fm.page.check('input[name="size"][value="scale"]')
+        fm.page.check('input[name="norm"][value="layer"]')
+        assert urlsplit(fm.page.url).query == "digit=18&dx=2&dy=1&size=scale&norm=layer"
+        fm.page.click("#copy-link")
+        fm.page.wait_for_function("() => document.getElementById('link-status').textContent")
+        assert fm.page.text_content("#link-status") == \
+            "Copied: the link opens this input with these settings."
+        assert fm.page.inner_text("#copy-link") == "Link copied"
+        href = fm.page.evaluate("navigator.clipboard.readText()")
+        assert href == fm.page.url
+        pixels, answers = fm.input_pixels(), (fm.prediction("max"), fm.prediction("avg"))
+
+    context, again = reopened(browser, api, href, nudges=3)
+    try:
+        assert again.page.url == href
+        assert again.page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
+        np.testing.assert_array_equal(again.input_pixels(), pixels)
+        assert (again.prediction("max"), again.prediction("avg")) == answers
+        assert again.page.is_checked('input[name="size"][value="scale"]')
+        assert again.page.is_checked('input[name="norm"][value="layer"]')
+        assert "moved 2 px right and 1 px down" in again.page.inner_text("#nudge-status")
+        # they came as nudges: Undo takes back the last, and the address follows
+        again.after_paint(lambda: again.page.click("#undo"), source="undo")
+        assert query(again) == {"digit": ["18"], "dx": ["2"], "size": ["scale"],
+                                "norm": ["layer"]}
+        again.page.click("#clear")
+        assert query(again) == {"size": ["scale"], "norm": ["layer"]}
+    finally:
+        context.close()
+    assert not again.errors, again.errors
+
+
+def test_a_drawing_travels_as_the_levels_the_networks_saw(
+        browser: Any, fm: FeatureMapsPage) -> None:
+    fm.after_paint(lambda: fm.stroke(SEVEN, steps=6), source="pad")
+    fm.page.wait_for_function("() => location.search.startsWith('?input=')")
+    text = query(fm)["input"][0]
+    assert len(text) == 1046  # 784 bytes, base64url without padding
+    levels = np.frombuffer(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), np.uint8)
+    pixels = fm.input_pixels()
+    np.testing.assert_array_equal(levels.reshape(28, 28), pixels)
+    answers = (fm.prediction("max"), fm.prediction("avg"))
+
+    context, again = reopened(browser, fm.api, fm.page.url)
+    try:
+        np.testing.assert_array_equal(again.input_pixels(), pixels)
+        assert (again.prediction("max"), again.prediction("avg")) == answers
+        assert again.page.inner_text("#picked") == ""  # no sample: no label to hold it to
+        assert again.page.url == fm.page.url
+    finally:
+        context.close()
+    assert not again.errors, again.errors
+
+
+def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
+        browser: Any, server_url: str, api: Any) -> None:
+    listed = json.loads((PROJECT_ROOT / "static" / "digits" / "max-avg.json").read_text())
+    samples = {int(p.stem[:4]) for p in (PROJECT_ROOT / "static" / "digits").glob("*.png")}
+    digit = next(d for d in listed["digits"] if d["index"] not in samples)  # only in the list
+    # a parameter of the page's own (the transport) stays, and the list need not be opened
+    context, fm = reopened(browser, api, f"{server_url}/?transport=http&digit={digit['index']}")
+    try:
+        assert fm.page.inner_text("#picked") == \
+            f"MNIST test digit #{digit['index']}: labelled {digit['label']}."
+        assert fm.prediction("max").startswith(f"predicts {digit['max']} ")
+        assert fm.prediction("avg").startswith(f"predicts {digit['avg']} ")
+        assert fm.paints()[-1]["transport"] == "http"
+        assert urlsplit(fm.page.url).query == f"transport=http&digit={digit['index']}"
+
+        fm.page.goto(f"{server_url}/?digit=5&dx=11&norm=bright")
+        fm.page.wait_for_selector("#error:not([hidden])")
+        assert fm.page.inner_text("#error-text") == (
+            "The address could not be followed in full: norm=bright is not one of channel, "
+            "layer; dx=11 is not a whole number of pixels from -10 to 10; MNIST test digit #5 "
+            "is not one this page offers (the samples and the list of digits max and avg "
+            "answer differently).")
+        assert fm.prediction("max") == "no drawing yet"
+        fm.page.route("**/max-avg.json", lambda route: route.fulfill(status=503, body=""))
+        fm.page.goto(f"{server_url}/?digit={digit['index']}")
+        fm.page.wait_for_selector("#error:not([hidden])")
+        assert fm.page.inner_text("#error-text") == (
+            "The address could not be followed in full: the list of digits max and avg answer "
+            f"differently, which #{digit['index']} may be in, could not be loaded (503).")
+        fm.page.unroute("**/max-avg.json")
+        fm.page.goto(f"{server_url}/?input=AAAA")
+        fm.page.wait_for_selector("#error:not([hidden])")
+        assert fm.page.inner_text("#error-text") == (
+            "The address could not be followed in full: input= is not the 784 levels a link "
+            "holds (cut short when copied?).")
+        # the page goes on: a sample picked is shown, and the address says it alone
+        fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+        assert urlsplit(fm.page.url).query == "digit=0"
+    finally:
+        context.close()
+    assert not fm.errors, fm.errors
