@@ -187,8 +187,9 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
             host_threads: int | None = None) -> dict[str, np.ndarray]:
     """Maps of the chosen layers (all when None) of the chosen networks for every image.
     `stop`, asked before each batch: True ends the work with Abandoned. `host_threads`
-    (default: torch's intra-op threads, so a server's share of the cores holds) copy each
-    packed batch into the output arrays, each its own run of images."""
+    threads (default: as many as torch's intra-op setting, so that a server keeps to its
+    share of the cores) copy each packed batch into the output arrays, each its own run of
+    images, in a pool made for this call."""
     batch_size = batch_size or default_batch_size(engine)
     images = images_from_array(images)
     nets = engine.nets(models)
@@ -205,16 +206,25 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
             out[f"{base}/low"] = np.empty((n, ls.layer.shape[0]), np.float32)
             out[f"{base}/high"] = np.empty((n, ls.layer.shape[0]), np.float32)
     threads = max(1, host_threads or torch.get_num_threads())
-    with torch.inference_mode(), ThreadPoolExecutor(threads) as pool:
-        for start, b, data, floats in packed_batches(engine, nets, layout, images, batch_size):
-            if stop is not None and stop():
-                raise Abandoned(f"stopped after {start:,} of {n:,} images")
-            # the copies release the GIL: on a GPU they, not the device, bound an extraction
-            # (fresh output memory is faulted in as it is written; bench/gpu.py)
-            step = -(-b // threads)  # images per thread, rounded up
-            los = range(0, b, step)
-            list(pool.map(partial(_unpack, out, layout, start, b, data, floats), los,
-                          [min(b, lo + step) for lo in los]))
+    # the copies release the GIL: on a GPU they, not the device, bound an extraction (fresh
+    # output memory is faulted in as it is written; bench/gpu.py); one thread copies inline
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    try:
+        with torch.inference_mode():
+            for start, b, data, floats in packed_batches(engine, nets, layout, images,
+                                                         batch_size):
+                if stop is not None and stop():
+                    raise Abandoned(f"stopped after {start:,} of {n:,} images")
+                unpack = partial(_unpack, out, layout, start, b, data, floats)
+                if pool is None:
+                    unpack(0, b)
+                    continue
+                step = -(-b // threads)  # images per thread, rounded up
+                los = range(0, b, step)
+                list(pool.map(unpack, los, [min(b, lo + step) for lo in los]))
+    finally:
+        if pool is not None:
+            pool.shutdown()
     for slot in layout.nets:
         out[f"{slot.variant}/prediction"] = out[f"{slot.variant}/probabilities"].argmax(1)
     return out
