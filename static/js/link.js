@@ -26,6 +26,7 @@ export function levelsText(levels) {
 
 /** The levels a link's `input` holds, or null where it is not 784 bytes of base64url. */
 export function levelsOf(text) {
+  text = text.replace(/=+$/, ''); // padded, as Python's urlsafe_b64encode writes it
   if (!/^[A-Za-z0-9_-]+$/.test(text)) return null;
   let binary;
   try {
@@ -71,6 +72,15 @@ export function readLink(search) {
     if (!link.input) link.problems.push('input= is not the 784 levels a link holds (cut short when copied?)');
   }
   return link;
+}
+
+/** Whether a link's digit and dx, dy give the input that `moves` ({dx, dy} each, one pixel)
+ * made of it: nudges are followed one way per axis, and ink a nudge pushes past the edge
+ * is gone, so a move back and forth (or past MAX_SHIFT) is not the same as its sum. */
+export function replayable(moves) {
+  const oneWay = (key) => moves.every((m) => m[key] >= 0) || moves.every((m) => m[key] <= 0);
+  const sum = (key) => Math.abs(moves.reduce((total, m) => total + m[key], 0));
+  return oneWay('dx') && oneWay('dy') && sum('dx') <= MAX_SHIFT && sum('dy') <= MAX_SHIFT;
 }
 
 /** The address of `state` ({digit, shift, input, size, norm}; digit or input null when

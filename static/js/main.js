@@ -13,7 +13,7 @@ import { DisagreeList } from './disagree.js';
 import { inWindow, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { Inspector } from './inspector.js';
-import { linkTo, readLink } from './link.js';
+import { linkTo, readLink, replayable } from './link.js';
 import { Coalescer } from './live.js';
 import { MapGrid } from './mapgrid.js';
 import { NudgePanel } from './nudge.js';
@@ -28,6 +28,7 @@ import { base64Bytes, isBlank, pixelsJson, shiftPixels } from './wire.js';
 const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
 const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take back
+const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
 
 class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
@@ -45,7 +46,9 @@ class App {
   #nudging = { epoch: 0, count: 0 }; // nudges asked for since the last #epoch and not yet done: an Undo pressed meanwhile is for them
   #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
   #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
-  #addressed = false; // the address follows what is shown (link.js), once it has been read
+  #addressed = false; // the address follows what is shown (link.js), once it has been followed
+  #linkedAt = -Infinity; // when #relink last wrote the address
+  #linkTimer = 0;
 
   constructor(config, catalogue) {
     this.config = config;
@@ -151,33 +154,38 @@ class App {
     App.#placeTip();
     this.#wireControls();
     this.#reset();
-    this.#addressed = true;
     this.#follow(link);
     document.body.dataset.ready = 'true';
   }
 
-  /** Show what the page's address asked for as it opened (link.js); what cannot be followed
-   * is said once the rest is shown (an answer clears the notice line). */
+  /** Show what the page's address asked for as it opened (link.js), unless a stroke, sample
+   * or upload comes first; the address follows what is shown from then on. What cannot be
+   * followed is said once the rest is shown (an answer clears the notice line). */
   async #follow(link) {
     const problems = [...link.problems];
+    const epoch = this.#epoch;
+    let digit = null;
     if (link.digit !== null) {
-      let digit = this.config.digits.find((d) => d.index === link.digit);
-      let unlisted = `MNIST test digit #${link.digit} is not one this page offers (the samples and the list of digits max and avg answer differently)`;
-      const epoch = this.#epoch;
+      digit = this.config.digits.find((d) => d.index === link.digit);
       try {
         digit ??= await this.disagree?.find(link.digit);
+        if (!digit) problems.push(`MNIST test digit #${link.digit} is not one this page offers (the samples and the list of digits max and avg answer differently)`);
       } catch (err) {
-        unlisted = `the list of digits max and avg answer differently, which #${link.digit} may be in, could not be loaded (${err.message})`;
+        problems.push(`the list of digits max and avg answer differently, which #${link.digit} may be in, could not be loaded (${err.message})`);
       }
-      if (epoch !== this.#epoch) return; // a stroke, sample or upload came first: it stays
-      if (digit) {
-        this.pickDigit(digit);
-        const [dx, dy] = link.shift;
-        for (const [steps, dir] of [[dx, dx > 0 ? 'right' : 'left'], [dy, dy > 0 ? 'down' : 'up']]) {
-          for (let i = 0; i < Math.abs(steps); i += 1) this.nudgeBy(dir);
-        }
-      } else {
-        problems.push(unlisted);
+    }
+    this.#addressed = true;
+    if (epoch !== this.#epoch) {
+      this.#relink(); // a stroke, sample or upload came first: it is shown, and said
+    } else if (digit) {
+      this.pickDigit(digit);
+      // the nudges are for this digit alone: a stroke, sample or upload (or an Undo that
+      // cancels the load) before they run drops them
+      const after = this.#epoch;
+      const still = () => after === this.#epoch && this.#picked === digit.index;
+      const [dx, dy] = link.shift;
+      for (const [steps, dir] of [[dx, dx > 0 ? 'right' : 'left'], [dy, dy > 0 ? 'down' : 'up']]) {
+        for (let i = 0; i < Math.abs(steps); i += 1) this.nudgeBy(dir, still);
       }
     } else if (link.input) {
       this.load(pixelsJson(link.input), 'application/json', 'the input the link holds');
@@ -185,24 +193,37 @@ class App {
     if (!problems.length) return;
     await this.maps.idle();
     await this.#nudges;
+    this.#relink(); // the address says what is shown, not what could not be followed
     this.#notice(`The address could not be followed in full: ${problems.join('; ')}.`);
   }
 
   /** The address says what is shown (link.js): a sample by its number and the nudges in
-   * place, any other input by its levels, and the map settings. */
+   * place where following them gives the same input (else, as any other input, its
+   * levels), and the map settings. Written at most every LINK_MS, the last state last
+   * (a browser refuses a page that replaces its address too often). */
   #relink() {
     if (!this.#addressed) return;
     const input = this.current?.result.input ?? null;
     const href = linkTo(window.location.href, {
-      digit: this.#picked,
+      digit: replayable(this.#moves) ? this.#picked : null,
       shift: this.offset,
       input: input && !isBlank(input) ? input : null,
       size: document.querySelector('input[name="size"]:checked')?.value,
       norm: this.norm,
     });
-    if (href !== window.location.href) {
+    const wait = this.#linkedAt + LINK_MS - performance.now();
+    clearTimeout(this.#linkTimer);
+    if (wait > 0) {
+      this.#linkTimer = setTimeout(() => this.#relink(), wait);
+      return;
+    }
+    this.#linkedAt = performance.now();
+    if (href === window.location.href) return;
+    try {
       history.replaceState(history.state, '', href);
       byId('link-status').textContent = '';
+    } catch {
+      // refused all the same: the next change writes it
     }
   }
 
@@ -544,21 +565,24 @@ class App {
   }
 
   /** Move the model's input one pixel; show how much each layer changed for that move. */
-  nudgeBy(dir) {
+  nudgeBy(dir, still = null) {
     // counted against the epoch they were asked in: a stroke, Clear, upload or sample since
     // makes them moot (found by a review: an Undo after a Clear was taken for a nudge)
     const epoch = this.#epoch;
     if (this.#nudging.epoch !== epoch) this.#nudging = { epoch, count: 0 };
     const nudging = this.#nudging;
     nudging.count += 1;
-    this.#nudges = this.#nudges.then(() => this.#nudge(dir)).catch((err) => this.#showError(err, 'the nudge'))
+    this.#nudges = this.#nudges.then(() => this.#nudge(dir, still)).catch((err) => this.#showError(err, 'the nudge'))
       .finally(() => { nudging.count -= 1; });
     return this.#nudges;
   }
 
-  async #nudge(dir) {
+  /** `still()`, asked once what comes before it is shown: false drops the nudge (a link's
+   * nudges, for the digit it named alone). */
+  async #nudge(dir, still) {
     if (this.pad.drawing) return;
     await this.maps.idle();
+    if (still && !still()) return;
     const current = this.current;
     if (!current) {
       this.#notice('Draw a digit (or pick one) first: there is nothing to nudge yet.');

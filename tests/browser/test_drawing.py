@@ -300,6 +300,9 @@ def test_a_samples_wrong_answer_says_its_label_under_it_as_the_input_moves(
     assert fm.prediction("avg").startswith("predicts 5 ")
     assert (wrong("max"), wrong("avg")) == (None, "wrong: MNIST's label is 3")
     assert bars_top("max") == bars_top("avg") > level  # both moved down by the line
+    fm.page.set_viewport_size({"width": 800, "height": 900})  # one column: still side by side
+    assert bars_top("max") == bars_top("avg")
+    fm.page.set_viewport_size({"width": 1280, "height": 900})
     avg_right = []
     for _ in range(3):
         fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")

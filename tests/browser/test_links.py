@@ -22,6 +22,11 @@ def query(fm: FeatureMapsPage) -> dict[str, list[str]]:
     return parse_qs(urlsplit(fm.page.url).query)
 
 
+def wait_query(fm: FeatureMapsPage, expected: str) -> None:
+    """Until the address's query is `expected` (it is written at most every 350 ms)."""
+    fm.page.wait_for_function("(q) => location.search === q", arg=expected and f"?{expected}")
+
+
 def reopened(browser: Any, api: Any, href: str, nudges: int = 0) -> tuple[Any, FeatureMapsPage]:
     """`href` in a fresh browser context, once its input (and `nudges` nudges) are shown."""
     context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
@@ -39,13 +44,13 @@ def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reop
     with opened(browser, server_url, api, viewport={"width": 1280, "height": 900},
                 permissions=CLIPBOARD) as fm:
         fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
-        assert urlsplit(fm.page.url).query == "digit=18"
+        wait_query(fm, "digit=18")
         for direction in ("right", "right", "down"):
             fm.after_paint(lambda d=direction: fm.page.click(f'#nudge button[data-dir="{d}"]'),
                            source="nudge")
         fm.page.check('input[name="size"][value="scale"]')
         fm.page.check('input[name="norm"][value="layer"]')
-        assert urlsplit(fm.page.url).query == "digit=18&dx=2&dy=1&size=scale&norm=layer"
+        wait_query(fm, "digit=18&dx=2&dy=1&size=scale&norm=layer")
         fm.page.click("#copy-link")
         fm.page.wait_for_function("() => document.getElementById('link-status').textContent")
         assert fm.page.text_content("#link-status") == \
@@ -57,7 +62,7 @@ def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reop
 
     context, again = reopened(browser, api, href, nudges=3)
     try:
-        assert again.page.url == href
+        wait_query(again, urlsplit(href).query)
         assert again.page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
         np.testing.assert_array_equal(again.input_pixels(), pixels)
         assert (again.prediction("max"), again.prediction("avg")) == answers
@@ -66,13 +71,24 @@ def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reop
         assert "moved 2 px right and 1 px down" in again.page.inner_text("#nudge-status")
         # they came as nudges: Undo takes back the last, and the address follows
         again.after_paint(lambda: again.page.click("#undo"), source="undo")
-        assert query(again) == {"digit": ["18"], "dx": ["2"], "size": ["scale"],
-                                "norm": ["layer"]}
+        wait_query(again, "digit=18&dx=2&size=scale&norm=layer")
+        # a nudge back and forth pushes ink off the edge for good: no longer the sample
+        # moved by its sum, so the address holds the input's levels
+        for direction in ["right"] * 8 + ["left"]:
+            again.after_paint(
+                lambda d=direction: again.page.click(f'#nudge button[data-dir="{d}"]'),
+                source="nudge")
+        again.page.wait_for_function("() => location.search.startsWith('?input=')")
+        assert query(again)["input"][0] == levels_text(again.input_pixels())
         again.page.click("#clear")
-        assert query(again) == {"size": ["scale"], "norm": ["layer"]}
+        wait_query(again, "size=scale&norm=layer")
     finally:
         context.close()
     assert not again.errors, again.errors
+
+
+def levels_text(pixels: np.ndarray) -> str:
+    return base64.urlsafe_b64encode(pixels.astype(np.uint8).tobytes()).decode().rstrip("=")
 
 
 def test_a_drawing_travels_as_the_levels_the_networks_saw(
@@ -91,7 +107,7 @@ def test_a_drawing_travels_as_the_levels_the_networks_saw(
         np.testing.assert_array_equal(again.input_pixels(), pixels)
         assert (again.prediction("max"), again.prediction("avg")) == answers
         assert again.page.inner_text("#picked") == ""  # no sample: no label to hold it to
-        assert again.page.url == fm.page.url
+        wait_query(again, urlsplit(fm.page.url).query)
     finally:
         context.close()
     assert not again.errors, again.errors
@@ -110,7 +126,7 @@ def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
         assert fm.prediction("max").startswith(f"predicts {digit['max']} ")
         assert fm.prediction("avg").startswith(f"predicts {digit['avg']} ")
         assert fm.paints()[-1]["transport"] == "http"
-        assert urlsplit(fm.page.url).query == f"transport=http&digit={digit['index']}"
+        wait_query(fm, f"transport=http&digit={digit['index']}")
 
         fm.page.goto(f"{server_url}/?digit=5&dx=11&norm=bright")
         fm.page.wait_for_selector("#error:not([hidden])")
@@ -134,7 +150,48 @@ def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
             "holds (cut short when copied?).")
         # the page goes on: a sample picked is shown, and the address says it alone
         fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
-        assert urlsplit(fm.page.url).query == "digit=0"
+        wait_query(fm, "digit=0")
+        # padded base64url, as Python writes it, is read too
+        padded = base64.urlsafe_b64encode(fm.input_pixels().tobytes()).decode()
+        assert padded.endswith("=")
+        fm.page.goto(f"{server_url}/?input={padded}")
+        fm.page.wait_for_function("() => location.search.startsWith('?input=')")
+        fm.page.wait_for_selector("#input28[data-painted]", state="attached")
+        fm.idle()
+        assert fm.page.is_hidden("#error")
+
+        # a sample picked while a linked digit's list is on its way stays, and the link's
+        # nudges are not made on it
+        fm.page.route("**/max-avg.json", lambda route: fm.page.wait_for_timeout(1500)
+                      or route.continue_())
+        fm.page.goto(f"{server_url}/?digit={digit['index']}&dx=3")
+        fm.page.wait_for_selector("body[data-ready]", state="attached")
+        fm.after_paint(lambda: fm.page.click('button[data-digit="1"]'), source="upload")
+        fm.page.wait_for_timeout(2500)
+        fm.idle()
+        assert not [d for d in fm.paints() if d["source"] == "nudge"]
+        assert fm.page.inner_text("#picked").startswith("MNIST test digit #1:")
+        wait_query(fm, "digit=1")
+        fm.page.unroute("**/max-avg.json")
+
+        # ... and one picked while the linked sample's own maps are on their way
+        slow = [True]
+
+        def first_slow(route: Any) -> None:
+            if slow and "featuremaps?" in route.request.url:
+                slow.clear()
+                fm.page.wait_for_timeout(1500)
+            route.continue_()
+
+        fm.page.route("**/api/v1/**", first_slow)
+        fm.page.goto(f"{server_url}/?digit=18&dx=3")
+        fm.page.wait_for_selector("body[data-ready]", state="attached")
+        fm.after_paint(lambda: fm.page.click('button[data-digit="2"]'), source="upload")
+        fm.page.wait_for_timeout(2500)
+        fm.idle()
+        assert not [d for d in fm.paints() if d["source"] == "nudge"]
+        assert fm.page.inner_text("#picked").startswith("MNIST test digit #2:")
+        wait_query(fm, "digit=2")
     finally:
         context.close()
     assert not fm.errors, fm.errors
