@@ -113,6 +113,19 @@ def test_a_drawing_travels_as_the_levels_the_networks_saw(
     assert not again.errors, again.errors
 
 
+def picked_first(fm: FeatureMapsPage, href: str, sample: int) -> None:
+    """Open `href` (a digit and a nudge, whose answer is slowed) and pick `sample` at once:
+    the sample is shown, the link's nudges are not made on it, and the address says it."""
+    fm.page.goto(href)
+    fm.page.wait_for_selector("body[data-ready]", state="attached")
+    fm.after_paint(lambda: fm.page.click(f'button[data-digit="{sample}"]'), source="upload")
+    fm.page.wait_for_timeout(2500)  # past the slowed answer and any nudge after it
+    fm.idle()
+    assert not [d for d in fm.paints() if d["source"] == "nudge"]
+    assert fm.page.inner_text("#picked").startswith(f"MNIST test digit #{sample}:")
+    wait_query(fm, f"digit={sample}")
+
+
 def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
         browser: Any, server_url: str, api: Any) -> None:
     listed = json.loads((PROJECT_ROOT / "static" / "digits" / "max-avg.json").read_text())
@@ -164,14 +177,7 @@ def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
         # nudges are not made on it
         fm.page.route("**/max-avg.json", lambda route: fm.page.wait_for_timeout(1500)
                       or route.continue_())
-        fm.page.goto(f"{server_url}/?digit={digit['index']}&dx=3")
-        fm.page.wait_for_selector("body[data-ready]", state="attached")
-        fm.after_paint(lambda: fm.page.click('button[data-digit="1"]'), source="upload")
-        fm.page.wait_for_timeout(2500)
-        fm.idle()
-        assert not [d for d in fm.paints() if d["source"] == "nudge"]
-        assert fm.page.inner_text("#picked").startswith("MNIST test digit #1:")
-        wait_query(fm, "digit=1")
+        picked_first(fm, f"{server_url}/?digit={digit['index']}&dx=3", 1)
         fm.page.unroute("**/max-avg.json")
 
         # ... and one picked while the linked sample's own maps are on their way
@@ -184,14 +190,7 @@ def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
             route.continue_()
 
         fm.page.route("**/api/v1/**", first_slow)
-        fm.page.goto(f"{server_url}/?digit=18&dx=3")
-        fm.page.wait_for_selector("body[data-ready]", state="attached")
-        fm.after_paint(lambda: fm.page.click('button[data-digit="2"]'), source="upload")
-        fm.page.wait_for_timeout(2500)
-        fm.idle()
-        assert not [d for d in fm.paints() if d["source"] == "nudge"]
-        assert fm.page.inner_text("#picked").startswith("MNIST test digit #2:")
-        wait_query(fm, "digit=2")
+        picked_first(fm, f"{server_url}/?digit=18&dx=3", 2)
     finally:
         context.close()
     assert not fm.errors, fm.errors
