@@ -211,14 +211,14 @@ class App {
       size: document.querySelector('input[name="size"]:checked')?.value,
       norm: this.norm,
     });
+    clearTimeout(this.#linkTimer); // a write still to come is for an older state
+    if (href === window.location.href) return;
     const wait = this.#linkedAt + LINK_MS - performance.now();
-    clearTimeout(this.#linkTimer);
     if (wait > 0) {
       this.#linkTimer = setTimeout(() => this.#relink(), wait);
       return;
     }
     this.#linkedAt = performance.now();
-    if (href === window.location.href) return;
     try {
       history.replaceState(history.state, '', href);
       byId('link-status').textContent = '';
