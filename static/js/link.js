@@ -11,7 +11,7 @@
 //   &norm=layer          colours per layer (default: per channel)
 // Other parameters (?transport=http) are kept as they are.
 
-import { SIDE } from './wire.js';
+import { SIDE, base64Bytes } from './wire.js';
 
 const MAX_SHIFT = 10; // px a link may nudge a digit in x or y; past it little ink is left
 const CHOICES = Object.freeze({ size: ['fit', 'scale'], norm: ['channel', 'layer'] });
@@ -28,14 +28,13 @@ export function levelsText(levels) {
 export function levelsOf(text) {
   text = text.replace(/=+$/, ''); // padded, as Python's urlsafe_b64encode writes it
   if (!/^[A-Za-z0-9_-]+$/.test(text)) return null;
-  let binary;
+  let levels;
   try {
-    binary = atob(text.replaceAll('-', '+').replaceAll('_', '/'));
+    levels = base64Bytes(text.replaceAll('-', '+').replaceAll('_', '/'));
   } catch {
     return null;
   }
-  if (binary.length !== SIDE * SIDE) return null;
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  return levels.length === SIDE * SIDE ? levels : null;
 }
 
 /**
