@@ -282,6 +282,16 @@ class App {
         this.#relink();
       });
     }
+    const projector = byId('projector');
+    projector.addEventListener('click', () => {
+      const on = projector.getAttribute('aria-pressed') !== 'true';
+      projector.setAttribute('aria-pressed', String(on));
+      if (on) document.documentElement.dataset.view = 'projector';
+      else delete document.documentElement.dataset.view;
+      // kept by this browser for a year, read by the server as it renders the page; links
+      // do not carry it, so a class opening the teacher's link gets the usual page
+      document.cookie = `${this.config.viewCookie}=${on ? 'projector' : ''}; max-age=${on ? 31536000 : 0}; SameSite=Lax`;
+    });
     const copy = byId('copy-link');
     let copied = 0;
     copy.addEventListener('click', async () => {

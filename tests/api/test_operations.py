@@ -51,6 +51,27 @@ def test_the_page_has_no_inline_script(client: TestClient) -> None:
             assert rest.startswith("</script>")
 
 
+@pytest.mark.parametrize(("cookie", "projector"), [
+    (None, False), ("projector", True), ("dark", False), ("", False)])
+def test_the_page_comes_in_the_view_its_cookie_keeps(client: TestClient, cookie: str | None,
+                                                     projector: bool) -> None:
+    """The masthead's Projector view sets a cookie; the page is rendered in that view, light
+    from its first paint, and says which on its toggle. Anything else is the usual page."""
+    if cookie is not None:
+        client.cookies.set("featuremaps-view", cookie)
+    try:
+        r = client.get("/")
+    finally:
+        client.cookies.clear()
+    assert r.status_code == 200
+    assert r.headers["vary"] == "Cookie"
+    assert ('<html lang="en" data-view="projector">' in r.text) == projector
+    assert ('<html lang="en">' in r.text) == (not projector)
+    assert f'id="projector" class="projector" aria-pressed="{str(projector).lower()}"' in r.text
+    config = json.loads(re.search(r'id="config">(.*?)</script>', r.text, re.S)[1])  # type: ignore[index]
+    assert config["viewCookie"] == "featuremaps-view"
+
+
 def test_the_page_carries_each_samples_pixels_and_leaves_out_a_stray_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The page sends a sample digit as its pixels, as MNIST stores them (a sample sent as an

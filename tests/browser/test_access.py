@@ -189,23 +189,30 @@ AXE_RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a
                                                    "best-practice"]}}
 
 
-@pytest.mark.parametrize("viewport", [(1280, 900), (375, 812)], ids=["desktop", "phone"])
+@pytest.mark.parametrize(("viewport", "projector"),
+                         [((1280, 900), False), ((375, 812), False), ((1280, 800), True)],
+                         ids=["desktop", "phone", "projector"])
 def test_axe_finds_no_violation_with_everything_open(browser: Any, server_url: str,
-                                                     viewport: tuple[int, int]) -> None:
+                                                     viewport: tuple[int, int],
+                                                     projector: bool) -> None:
     """axe-core's WCAG 2.1 A/AA and best-practice rules over the page as a student leaves it:
-    a digit drawn, every disclosure open, a conv2 channel enlarged. Found by the first run:
-    on a phone the keyboard could not scroll Why downsample?'s table to its hidden columns,
-    and the ten probabilities as numbers pushed the page sideways."""
+    a digit drawn, every disclosure open, a conv2 channel enlarged; and in the projector
+    view, whose light colours are all its own (its contrast among them). Found by the first
+    run: on a phone the keyboard could not scroll Why downsample?'s table to its hidden
+    columns, and the ten probabilities as numbers pushed the page sideways."""
     from axe_playwright_python.sync_playwright import Axe
 
     from tests.browser.conftest import Api, open_page
 
     width, height = viewport
+    cookies = [{"name": "featuremaps-view", "value": "projector", "url": server_url + "/"}]
     pages = open_page(browser, server_url, Api(server_url),
-                      viewport={"width": width, "height": height}, has_touch=width < 500)
+                      viewport={"width": width, "height": height}, has_touch=width < 500,
+                      storage_state={"cookies": cookies if projector else [], "origins": []})
     fm = next(pages)
     try:
         page = fm.page
+        assert (page.get_attribute("html", "data-view") == "projector") == projector
         fm.after_paint(lambda: fm.stroke([(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]))
         page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
         fm.idle()
@@ -219,6 +226,6 @@ def test_axe_finds_no_violation_with_everything_open(browser: Any, server_url: s
         box = page.locator("#why-panel .scroll")
         scrolls = box.evaluate("(b) => b.scrollWidth > b.clientWidth")
         assert box.get_attribute("tabindex") == ("0" if scrolls else None)
-        assert scrolls == (width < 500)
+        assert scrolls == (width < 500 or projector)  # larger text: wider than 1280 px allows
     finally:
         next(pages, None)  # closes the context and checks the console

@@ -10,12 +10,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+import pytest
 
 from app.config import PROJECT_ROOT
 from tests.browser.conftest import FeatureMapsPage, new_page, opened
 
 SEVEN = [(0.22, 0.18), (0.78, 0.18), (0.45, 0.88)]
 CLIPBOARD = ["clipboard-read", "clipboard-write"]
+
+pytestmark = pytest.mark.browser
 
 
 def query(fm: FeatureMapsPage) -> dict[str, list[str]]:

@@ -25,6 +25,9 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(PROJECT_ROOT / "templates"))
 
 DIGITS_DIR = PROJECT_ROOT / "static" / "digits"
+# the page's view, as its masthead toggle keeps it in a cookie (static/js/main.js): read here,
+# so that a projector's page is light from its first paint, not dark until the scripts run
+VIEW_COOKIE = "featuremaps-view"
 _DIGIT_NAME = re.compile(r"^(\d+)_label(\d)\.png$")
 
 
@@ -74,9 +77,13 @@ async def index(request: Request, engine: EngineDep) -> HTMLResponse:
         "colormap": [list(stop) for stop in VIRIDIS_STOPS],
         "digits": digits,
         "disagree": offered,
+        "viewCookie": VIEW_COOKIE,
     }
     # "</" never reaches the page inside the JSON block, so no string in it can close the tag
     config_json = json.dumps(config).replace("</", "<\\/")
-    return templates.TemplateResponse(request, "index.html",
-                                      {"config_json": config_json, "digits": digits,
-                                       "disagree": offered})
+    response = templates.TemplateResponse(
+        request, "index.html",
+        {"config_json": config_json, "digits": digits, "disagree": offered,
+         "projector": request.cookies.get(VIEW_COOKIE) == "projector"})
+    response.headers["Vary"] = "Cookie"  # a cache between keeps each view apart
+    return response
