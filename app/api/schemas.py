@@ -18,6 +18,9 @@ class ErrorOut(BaseModel):
 class InputOut(BaseModel):
     shape: list[int] = Field(examples=[[28, 28]])
     encoding: Literal["uint8", "float16", "float32"]
+    blank: bool = Field(description="true when no ink survived preprocessing: the networks "
+                                    "saw only zeros, so each prediction is a guess about "
+                                    "nothing (an empty drawing is valid input)")
     data: str = Field(description="base64 of the 28x28 input, row-major; uint8 means q/255")
 
 

@@ -1,7 +1,7 @@
 """FeatureMaps -> bytes on the wire: the REST JSON format and the page's binary format.
 
 JSON (application/json), as in the design:
-  {"input": {"shape": [28, 28], "encoding": E, "data": b64},
+  {"input": {"shape": [28, 28], "encoding": E, "blank": false, "data": b64},
    "models": {"max": {"prediction": 7, "probabilities": [...],
                       "layers": [{"name", "kind", "shape", "encoding", "low", "high",
                                   "data": b64}]}}}
@@ -103,9 +103,15 @@ def to_json_dict(result: FeatureMaps,
     return {"input": input_dict(result.input, result.encoding, blob), "models": models}
 
 
+def is_blank(x28: np.ndarray) -> bool:
+    """Whether no ink survived preprocessing: the networks saw only zeros, and each answer
+    is a guess about nothing (an empty drawing is valid input)."""
+    return not x28.any()
+
+
 def input_dict(x28: np.ndarray, encoding: Encoding,
                blob: Callable[[np.ndarray], str] | None = None) -> dict[str, Any]:
-    return {"shape": [28, 28], "encoding": encoding,
+    return {"shape": [28, 28], "encoding": encoding, "blank": is_blank(x28),
             "data": (blob or _b64)(encode_input(x28, encoding))}
 
 
@@ -145,7 +151,8 @@ def to_binary(result: FeatureMaps, timings: dict[str, float] | None = None) -> b
     x = encode_input(result.input, result.encoding)
     floats = np.ascontiguousarray(result.floats, dtype="<f4")
     data = np.ascontiguousarray(result.data)
-    floats_at, data_at, start, skeletons = _skeleton(result.layout, result.encoding)
+    floats_at, data_at, start, skeletons = _skeleton(result.layout, result.encoding,
+                                                     is_blank(result.input))
     predictions = result.predictions()
     models = ",".join(f'"{variant}":{{"prediction":{predictions[variant]},{rest}'
                       for variant, rest in skeletons)
@@ -163,7 +170,7 @@ def to_binary(result: FeatureMaps, timings: dict[str, float] | None = None) -> b
 
 
 @functools.lru_cache(maxsize=64)
-def _skeleton(layout: Layout, encoding: Encoding
+def _skeleton(layout: Layout, encoding: Encoding, blank: bool
               ) -> tuple[int, int, str, tuple[tuple[str, str], ...]]:
     """What the binary header says of the input, networks and layers apart from the
     predictions: the same for every update, so it is written once. Returns where the floats
@@ -173,7 +180,7 @@ def _skeleton(layout: Layout, encoding: Encoding
     input_bytes = 28 * 28 * itemsize  # the input comes first
     floats_at = _aligned(input_bytes)
     data_at = _aligned(floats_at + 4 * layout.float_size)
-    start = json.dumps({"input": {"shape": [28, 28], "encoding": encoding,
+    start = json.dumps({"input": {"shape": [28, 28], "encoding": encoding, "blank": blank,
                                   "data": {"offset": 0, "length": input_bytes}}},
                        separators=(",", ":"))[:-1] + ',"models":{'
 

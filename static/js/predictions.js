@@ -1,7 +1,6 @@
 // Each network's prediction, and its ten probabilities as a bar per digit.
 
 import { el, probability, setText } from './dom.js';
-import { isBlank } from './wire.js';
 
 const BLANK_NOTE = 'The input is blank (no ink found), so this is a guess about nothing.';
 
@@ -63,7 +62,7 @@ export class Predictions {
     this.#last = result;
     // no ink survived preprocessing (an empty or uniform image): the networks still answer,
     // often confidently, for an all-zero input; say so beside the number
-    const blank = isBlank(result.input);
+    const { blank } = result;
     // a sample's answer that is not its MNIST label, said under it, as the input changes
     // (found by a student's review: sample #18, a 3 avg reads as 5, looked like a broken
     // page; a line under the samples went stale after a nudge and pushed the sidebar); where
@@ -145,7 +144,7 @@ export class Predictions {
    * stroke is drawn, which would talk over the user. */
   announce(result) {
     const said = this.#answers(result).map(([name, digit, p]) => `${name} predicts ${digit} (${p})`);
-    this.#announcer.textContent = `${said.join('; ')}.${isBlank(result.input) ? ` ${BLANK_NOTE}` : ''}`;
+    this.#announcer.textContent = `${said.join('; ')}.${result.blank ? ` ${BLANK_NOTE}` : ''}`;
   }
 
   clear() {

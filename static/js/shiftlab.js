@@ -10,7 +10,7 @@ import { trainingShifts } from './downsample.js';
 import { stepCell } from './geometry.js';
 import { movedAlong, movedBy } from './nudge.js';
 import { paintGray } from './paint.js';
-import { isBlank, shiftPixels } from './wire.js';
+import { shiftPixels } from './wire.js';
 
 /** A shift as the grid's axes write it: +4, 0, -2. */
 const signedShift = (s) => (s > 0 ? `+${s}` : `${s}`);
@@ -162,12 +162,12 @@ export class ShiftLab {
     }
   }
 
-  /** Show a /api/v1/shifts answer for the 28x28 `pixels` it measured (blank where they
-   * hold no ink: wire.isBlank); `label`: the digit's MNIST label when it is a sample (each
+  /** Show a /api/v1/shifts answer for the 28x28 `pixels` it measured (blank where the
+   * answer's input says so); `label`: the digit's MNIST label when it is a sample (each
    * grid then also counts the shifts it classifies right: consistency alone reads the same
    * for a network that is wrong unshifted and right everywhere else). */
   show(shifts, pixels, label = null, [nx, ny] = [0, 0]) {
-    const blank = isBlank(pixels);
+    const { blank } = shifts.input;
     this.#shifts = shifts;
     this.#input = pixels;
     this.#label = label;

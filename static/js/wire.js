@@ -38,11 +38,13 @@ export function decodeFeaturemaps(buffer) {
       })),
     };
   }
+  // blank: no ink survived preprocessing, so the answers are guesses (the server's word);
   // timings: the server's decode and infer times in ms (the live channel has no headers)
-  return { input: levels(header.input.data), models, timings: header.timings ?? null };
+  return { input: levels(header.input.data), blank: header.input.blank, models, timings: header.timings ?? null };
 }
 
-/** Whether a 28x28 input holds no ink at all (nothing survived preprocessing). */
+/** Whether 28x28 levels are all 0 (what a link would carry of them: nothing). Whether the
+ * networks saw a blank is the answer's own `blank`, which counts ink below half a level. */
 export function isBlank(pixels) {
   return pixels.every((v) => v === 0);
 }

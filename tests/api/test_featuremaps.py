@@ -107,6 +107,32 @@ def test_binary_format_carries_the_same_maps(client: TestClient,
             assert a["high"] == pytest.approx(b["high"], rel=1e-6, abs=1e-7)
 
 
+def test_the_answer_says_when_the_input_is_blank(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """An empty drawing is valid and still gets answers, guesses about nothing: `blank` says
+    so in JSON, in the binary format and in /shifts, so that a client need not scan the
+    levels. It describes what the networks saw: a trace of ink below half a level is still
+    ink, though its uint8 level is 0."""
+    buf = io.BytesIO()
+    Image.new("L", (64, 64)).save(buf, "PNG")
+    empty = buf.getvalue()
+    assert post_png(client, empty)["input"]["blank"] is True
+    assert post_png(client, test_digit_pngs[0][1])["input"]["blank"] is False
+    binary = client.post("/api/v1/featuremaps?format=binary", content=empty,
+                         headers={"content-type": "image/png"})
+    assert wire.parse_binary(binary.content)["input"]["blank"] is True
+    shifts = client.post("/api/v1/shifts?models=max", content=empty,
+                         headers={"content-type": "image/png"})
+    assert shifts.json()["input"]["blank"] is True
+
+    trace = np.zeros((28, 28))
+    trace[14, 14] = 0.001
+    body = client.post("/api/v1/featuremaps?models=max",
+                       json={"pixels": trace.tolist(), "preprocess": False}).json()
+    assert body["input"]["blank"] is False
+    assert not any(base64.b64decode(body["input"]["data"]))
+
+
 def test_binary_without_gzip_is_plain(client: TestClient) -> None:
     r = client.post("/api/v1/featuremaps?format=binary", json={"pixels": [[0.0] * 28] * 28},
                     headers={"accept-encoding": "identity"})

@@ -357,4 +357,4 @@ def test_the_schema_s_examples_are_valid_answers(client: TestClient) -> None:
 
     example = FeatureMapsOut.model_json_schema()["properties"]["models"]["examples"][0]
     FeatureMapsOut.model_validate({"input": {"shape": [28, 28], "encoding": "uint8",
-                                             "data": ""}, "models": example})
+                                             "blank": False, "data": ""}, "models": example})
