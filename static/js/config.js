@@ -27,6 +27,11 @@ export const UI = Object.freeze({
   shiftModels: Object.freeze(['max', 'avg', 'blurmax']), // the lab's networks, when loaded
   // what the pooling of each variant does to a window (null: neither a max nor a mean)
   poolOp: Object.freeze({ max: 'max', avg: 'mean', blurmax: null }),
+  // a layer's outline in "What one unit sees" (fields.js), the same in every network, bright
+  // on the input's black
+  fieldColours: Object.freeze({
+    conv1: '#ff4f6d', pool1: '#ffd166', conv2: '#7fd3ff', pool2: '#d9a6ff', conv3: '#6ee68f',
+  }),
   kerasPool: Object.freeze({ max: 'MaxPooling2D', avg: 'AveragePooling2D', blurmax: 'MaxBlurPool2D' }),
   // conv1's role shows in its maps and weights; deeper ones are the usual reading, which no
   // page here checks (a teacher's review found them stated as fact)

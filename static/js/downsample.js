@@ -124,7 +124,7 @@ function lead(models) {
 }
 
 /** `shown`: the names of the networks whose maps the page shows. */
-export function renderDownsample(root, models, shown = []) {
+export function renderDownsample(root, models, shown = [], figure = null) {
   const names = [];
   for (const m of models) for (const l of m.layers) if (!names.includes(l.name)) names.push(l.name);
   const head = el('tr', {}, el('th', { scope: 'col' }, el('span', { class: 'visually-hidden', text: 'measure' })), ...models.map((m) => el('th', { scope: 'col', dataset: { variant: m.name } }, el('strong', { text: m.name }), el('br'), m.title)));
@@ -214,7 +214,7 @@ export function renderDownsample(root, models, shown = []) {
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view
   const hint = el('p', { class: 'note scroll-hint', hidden: true, 'aria-hidden': 'true' },
     `The table scrolls sideways: all ${models.length} networks are in it →`);
-  root.replaceChildren(lead(models) ?? '', hint, keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
+  root.replaceChildren(lead(models) ?? '', figure ?? '', hint, keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
     el('table', { class: 'compare' },
       el('caption', { id: 'compare-caption', class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),
       el('thead', {}, head), el('tbody', {}, ...rows))), hint), defined, article);

@@ -12,6 +12,7 @@ import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
 import { inWindow, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
+import { FieldFigures } from './fields.js';
 import { Inspector } from './inspector.js';
 import { linkTo, readLink, replayable } from './link.js';
 import { Coalescer } from './live.js';
@@ -134,7 +135,9 @@ class App {
       this.shiftModels, layers, colors, { shown: this.models, infos });
     App.#sameStart(this.shown);
     const rank = (m) => (UI.variants.includes(m.name) ? UI.variants.indexOf(m.name) : UI.variants.length);
-    renderDownsample(byId('downsample'), [...catalogue.models].sort((a, b) => rank(a) - rank(b)), this.shown.map((m) => m.name));
+    const ranked = [...catalogue.models].sort((a, b) => rank(a) - rank(b));
+    this.fields = new FieldFigures(ranked);
+    renderDownsample(byId('downsample'), ranked, this.shown.map((m) => m.name), this.fields.root);
     renderSummary(byId('summary'), this.shown);
     byId('device').textContent = catalogue.device;
 
@@ -658,6 +661,7 @@ class App {
       if (job.then) {
         // a settled input (only the updates while a stroke is drawn have no `then`)
         this.predictions.announce(result);
+        this.fields.show(result.input); // far below the pad: redrawn once an input settles
         job.then(this.current);
         this.#relink();
       }
@@ -892,6 +896,7 @@ class App {
     delete this.input.dataset.painted;
     this.predictions.clear();
     this.lab.clear();
+    this.fields.show(null);
     this.inspector.update(null, this.norm);
     this.tracer.clear();
     this.#clearError();

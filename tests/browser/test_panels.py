@@ -138,6 +138,58 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
             ) in fm.page.locator("#why-panel").inner_text()
 
 
+# "What one unit sees" (fields.js): per network, first layer to last, each field's first input
+# row (= column) and side, from the centre unit of the last conv down (app/ml/receptive.py's
+# fields, which /api/v1/models gives); each holds the one before it
+FIELDS = {
+    "max": [("conv1", 10, 3), ("pool1", 10, 4), ("conv2", 8, 8), ("pool2", 8, 10),
+            ("conv3", 4, 18)],
+    "strided": [("conv1", 10, 3), ("conv2", 8, 7), ("conv3", 4, 15)],
+    "nopool": [("conv1", 12, 3), ("conv2", 11, 5), ("conv3", 10, 7)],
+    "blurmax": [("conv1", 10, 3), ("pool1", 9, 6), ("conv2", 7, 10), ("pool2", 5, 16),
+                ("conv3", 1, 24)],
+}
+FIELDS["avg"] = FIELDS["max"]
+FIELD_RGB = {"conv1": (255, 79, 109), "pool1": (255, 209, 102), "conv2": (127, 211, 255),
+             "pool2": (217, 166, 255), "conv3": (110, 230, 143)}
+
+
+def test_what_one_unit_sees_nests_each_layers_field_on_the_input_shown(
+        fm: FeatureMapsPage) -> None:
+    """Why downsample?'s figures: a chain of units from the centre of the last conv down,
+    each one's receptive field outlined on the input, so the nesting and the pools' doubling
+    show on the user's own digit (a teacher's review: the page showed one field at a time)."""
+    page = fm.page
+    fm.after_paint(lambda: page.click('button[data-digit="0"]'), source="upload")
+    levels = fm.input_pixels()
+    for variant, chain in FIELDS.items():
+        figure = f'.field-fig[data-variant="{variant}"]'
+        assert page.locator(f"{figure} li").all_inner_texts() == \
+            [f"{name} {side}x{side}" for name, _, side in chain]
+        rgba = fm.canvas_rgba(f"{figure} canvas").astype(int)
+        assert rgba.shape == (280, 280, 4)  # 10 canvas pixels an input pixel
+        # each outline runs inside its field's border pixels, the widest outermost, 2 px
+        # further in for each layer down: the middle of each top edge has the layer's colour
+        for depth, (name, first, side) in enumerate(reversed(chain)):
+            y = first * 10 + depth * 2
+            x = (first * 2 + side) * 5  # the middle of the span, in canvas pixels
+            assert tuple(rgba[y, x, :3]) == tuple(rgba[y + 1, x, :3]) == FIELD_RGB[name], \
+                (variant, name)
+            assert tuple(rgba[x, y, :3]) == FIELD_RGB[name]  # the left edge, likewise
+        # under them, the input shown, pixel for pixel: a pixel's middle (canvas offset 5 of
+        # 10) is crossed by the third outline from outside alone, on its field's border ring
+        _, first, side = list(reversed(chain))[2]
+        seen = np.ones((28, 28), bool)
+        seen[first:first + side, first:first + side] = False
+        seen[first + 1:first + side - 1, first + 1:first + side - 1] = True
+        np.testing.assert_array_equal(rgba[5::10, 5::10, 0][seen], levels[seen])
+    assert levels.any()
+    page.click("#clear")
+    fm.idle()
+    cleared = fm.canvas_rgba('.field-fig[data-variant="max"] canvas')
+    assert not cleared[5::10, 5::10, 0][22:].any()  # the ink below conv3's field is gone
+
+
 def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
         fm: FeatureMapsPage) -> None:
     """Found by a teacher's review: the page never said why the article prefers max to the

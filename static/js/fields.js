@@ -1,0 +1,84 @@
+// "What one unit sees, layer by layer", in Why downsample?: for each network, a unit at the
+// centre of its last conv and, in each layer below, the middle one of the units it reads,
+// with the input pixels that can change each (its receptive field) outlined on the input
+// shown. A pool doubles the step between units, so the 3x3 conv after it reaches twice as
+// far: the article's point, drawn on the user's own digit (asked for by a teacher's review:
+// the page showed one field at a time, on hover, never the nesting).
+
+import { UI } from './config.js';
+import { el } from './dom.js';
+import { fieldSpan, windowSpan } from './geometry.js';
+import { paintGray } from './paint.js';
+
+const SIDE = 28;
+const SCALE = 10; // canvas pixels per input pixel: five outlines fit side by side in one
+const LINE = 2; // canvas pixels; each layer's outline lies inside its field's border pixels
+
+/**
+ * Per layer of `info` (a /api/v1/models entry), first to last: {name, span: [lo, hi]}, the
+ * input rows (and, the maps being square, columns) one chain of units sees: the centre unit
+ * of the last layer, then in each layer below the middle unit of the window it reads, so
+ * that each field holds the one before it.
+ */
+export function centreChain(info) {
+  const chain = [];
+  let unit = Math.floor((info.layers.at(-1).shape[1] - 1) / 2);
+  for (let i = info.layers.length - 1; i >= 0; i -= 1) {
+    const layer = info.layers[i];
+    chain[i] = { name: layer.name, span: fieldSpan(layer.receptive_field, unit) };
+    const [lo, hi] = windowSpan(layer.reads, unit, i > 0 ? info.layers[i - 1].shape[1] : SIDE);
+    unit = Math.floor((lo + hi) / 2);
+  }
+  return chain;
+}
+
+const side = ([lo, hi]) => hi - lo + 1;
+
+export class FieldFigures {
+  #levels = new OffscreenCanvas(SIDE, SIDE);
+
+  /** `models`: the /api/v1/models entries, in the order of Why downsample?'s table. */
+  constructor(models) {
+    this.figures = models.map((info) => {
+      const chain = centreChain(info);
+      const canvas = el('canvas', { class: 'field-canvas', width: SIDE * SCALE, height: SIDE * SCALE,
+        'aria-hidden': 'true' });
+      const items = chain.map(({ name, span }) => {
+        const swatch = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+        swatch.style.borderColor = UI.fieldColours[name];
+        return el('li', { dataset: { layer: name } }, swatch, `${name} ${side(span)}x${side(span)}`);
+      });
+      const figure = el('figure', { class: 'field-fig', dataset: { variant: info.name } },
+        el('figcaption', {}, el('strong', { text: info.name }), el('br'), info.title),
+        canvas, el('ul', { class: 'field-list', 'aria-label': `${info.name}: what one unit of each layer sees, in input px` }, items));
+      return { canvas, chain, figure };
+    });
+    this.root = el('div', { class: 'fields', id: 'fields' },
+      el('h3', { text: 'What one unit sees, layer by layer' }),
+      el('p', { class: 'note' }, 'For each network, the unit at the centre of its last conv and, in each layer '
+        + 'below, the middle one of those it reads; outlined on the input shown, the pixels that can change each '
+        + '(its receptive field). A 3x3 conv widens the view by two of the layer before\'s units: 2 px of the input '
+        + 'at first, and after each pool, whose units are twice as far apart, twice as many.'),
+      el('div', { class: 'field-row' }, this.figures.map((f) => f.figure)));
+    this.show(null);
+  }
+
+  /** Draw the fields over `levels`, the 28x28 input shown (null: an empty pad). */
+  show(levels) {
+    paintGray(this.#levels, levels);
+    for (const { canvas, chain } of this.figures) {
+      const ctx = canvas.getContext('2d');
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(this.#levels, 0, 0, canvas.width, canvas.height);
+      ctx.lineWidth = LINE;
+      // the widest outside, each next one LINE further in: where two fields share an edge,
+      // both outlines show, side by side within its border pixels
+      chain.slice().reverse().forEach(({ name, span: [lo, hi] }, depth) => {
+        const inset = depth * LINE + LINE / 2;
+        ctx.strokeStyle = UI.fieldColours[name];
+        const size = (hi - lo + 1) * SCALE - 2 * inset;
+        ctx.strokeRect(lo * SCALE + inset, lo * SCALE + inset, size, size);
+      });
+    }
+  }
+}
