@@ -24,7 +24,7 @@ export const UI = Object.freeze({
   shiftCell: 24, // a shift-lab heat map's cell, in drawing units (its canvas holds more pixels: shiftlab.js)
   // every variant in the order the page lists them (the API lists them as loaded)
   variants: Object.freeze(['max', 'avg', 'strided', 'nopool', 'blurmax']),
-  shiftModels: Object.freeze(['max', 'avg', 'blurmax']), // the lab's networks, when loaded
+  shiftExtra: Object.freeze(['blurmax']), // the shift lab's networks beside those shown, when loaded
   // what the pooling of each variant does to a window (null: neither a max nor a mean)
   poolOp: Object.freeze({ max: 'max', avg: 'mean', blurmax: null }),
   // a layer's outline in "What one unit sees" (fields.js), the same in every network, bright

@@ -9,13 +9,14 @@
 //                        an upload, a sample drawn over), 784 bytes
 //   &size=scale          maps drawn to scale (default: fitted)
 //   &norm=layer          colours per layer (default: per channel)
+//   &beside=strided      the network whose maps are shown beside max (default: avg)
 // Other parameters (?transport=http) are kept as they are.
 
 import { SIDE, base64Bytes } from './wire.js';
 
 const MAX_SHIFT = 10; // px a link may nudge a digit in x or y; past it little ink is left
 const CHOICES = Object.freeze({ size: ['fit', 'scale'], norm: ['channel', 'layer'] });
-const OWN = ['digit', 'dx', 'dy', 'input', 'size', 'norm'];
+const OWN = ['digit', 'dx', 'dy', 'input', 'size', 'norm', 'beside'];
 
 /** 784 levels as base64url without padding (1,046 characters). */
 export function levelsText(levels) {
@@ -39,12 +40,13 @@ export function levelsOf(text) {
 
 /**
  * What an address asks the page to show: {digit, shift: [dx, dy], input, size, norm,
- * problems}. A part that cannot be read is left out, and `problems` says why in words for
- * the page's notice line.
+ * beside, problems}. A part that cannot be read is left out, and `problems` says why in
+ * words for the page's notice line (`beside` is any name here: the page checks it against
+ * the networks the server has).
  */
 export function readLink(search) {
   const params = new URLSearchParams(search);
-  const link = { digit: null, shift: [0, 0], input: null, size: null, norm: null, problems: [] };
+  const link = { digit: null, shift: [0, 0], input: null, size: null, norm: null, beside: params.get('beside'), problems: [] };
   for (const [name, values] of Object.entries(CHOICES)) {
     const value = params.get(name);
     if (value === null) continue;
@@ -82,9 +84,10 @@ export function replayable(moves) {
   return oneWay('dx') && oneWay('dy') && sum('dx') <= MAX_SHIFT && sum('dy') <= MAX_SHIFT;
 }
 
-/** The address of `state` ({digit, shift, input, size, norm}; digit or input null when
- * there is none), built on `href`, whose other parameters stay. */
-export function linkTo(href, { digit = null, shift = [0, 0], input = null, size = 'fit', norm = 'channel' }) {
+/** The address of `state` ({digit, shift, input, size, norm, beside}; digit or input null
+ * when there is none, beside null for the usual pair), built on `href`, whose other
+ * parameters stay. */
+export function linkTo(href, { digit = null, shift = [0, 0], input = null, size = 'fit', norm = 'channel', beside = null }) {
   const url = new URL(href);
   for (const name of OWN) url.searchParams.delete(name);
   if (digit !== null) {
@@ -96,5 +99,6 @@ export function linkTo(href, { digit = null, shift = [0, 0], input = null, size 
   }
   if (size !== CHOICES.size[0]) url.searchParams.set('size', size);
   if (norm !== CHOICES.norm[0]) url.searchParams.set('norm', norm);
+  if (beside) url.searchParams.set('beside', beside);
   return url.href;
 }

@@ -10,7 +10,7 @@ import { ApiError, LiveChannel, fetchFilters, fetchModels, postFeaturemaps, post
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
-import { inWindow, stackSticky } from './dom.js';
+import { el, inWindow, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { FieldFigures } from './fields.js';
 import { Inspector } from './inspector.js';
@@ -60,9 +60,11 @@ class App {
     }
     const infos = Object.fromEntries(catalogue.models.map((m) => [m.name, m]));
     this.infos = infos;
-    this.shown = config.models.filter((n) => infos[n]).map((n) => infos[n]);
+    const usual = config.models.filter((n) => infos[n]);
+    this.shown = App.#pair(usual, link, infos).map((n) => infos[n]);
     this.models = this.shown.map((m) => m.name);
-    this.shiftModels = UI.shiftModels.filter((n) => infos[n]);
+    this.beside = this.models[1] === usual[1] ? null : this.models[1]; // null: the usual pair
+    this.shiftModels = [...this.models, ...UI.shiftExtra.filter((n) => infos[n] && !this.models.includes(n))];
     const layers = this.shown[0].layers.map((l) => l.name);
     const colors = colorTable(config.colormap);
     this.lut = packedTable(colors);
@@ -128,7 +130,15 @@ class App {
     this.tracer = new Tracer({
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirrors: [this.inspector.trace, byId('hover-tip')], infos,
     });
-    this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'));
+    const beside = this.#besideChoice();
+    this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'),
+      beside && this.models[1] ? { [this.models[1]]: beside } : {});
+    if (this.beside) {
+      // the masthead names the pair shown
+      const [one, two] = this.shown;
+      byId('pair-text').replaceChildren(el('strong', { text: one.name }), ` (${one.title.toLowerCase()}) beside `,
+        el('strong', { text: two.name }), ` (${two.title.toLowerCase()})`);
+    }
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status'), prediction: byId('nudge-pred') },
       this.models, layers, (dir) => this.nudgeBy(dir), () => this.undo(true));
     this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },
@@ -206,14 +216,7 @@ class App {
    * (a browser refuses a page that replaces its address too often). */
   #relink() {
     if (!this.#addressed) return;
-    const input = this.current?.result.input ?? null;
-    const href = linkTo(window.location.href, {
-      digit: replayable(this.#moves) ? this.#picked : null,
-      shift: this.offset,
-      input: input && !isBlank(input) ? input : null,
-      size: document.querySelector('input[name="size"]:checked')?.value,
-      norm: this.norm,
-    });
+    const href = linkTo(window.location.href, this.#linkState());
     clearTimeout(this.#linkTimer); // a write still to come is for an older state
     if (href === window.location.href) return;
     const wait = this.#linkedAt + LINK_MS - performance.now();
@@ -228,6 +231,57 @@ class App {
     } catch {
       // refused all the same: the next change writes it
     }
+  }
+
+  /** What the address holds of what is shown (link.js's linkTo). */
+  #linkState() {
+    const input = this.current?.result.input ?? null;
+    return {
+      digit: replayable(this.#moves) ? this.#picked : null,
+      shift: this.offset,
+      input: input && !isBlank(input) ? input : null,
+      size: document.querySelector('input[name="size"]:checked')?.value,
+      norm: this.norm,
+      beside: this.beside,
+    };
+  }
+
+  /** The networks whose maps are shown: the server's pair (max and avg), or its first and
+   * the one an address's `beside` names (a teacher's review: the article weighs max against
+   * a strided conv too, whose maps could not be seen). A name this server lacks is said
+   * among the link's problems. */
+  static #pair(usual, link, infos) {
+    if (link.beside === null || !usual.length) return usual;
+    const offered = UI.variants.filter((n) => infos[n] && n !== usual[0]);
+    if (offered.includes(link.beside)) return [usual[0], link.beside];
+    link.problems.push(`beside=${link.beside} is not one of ${offered.join(', ')}`);
+    return usual;
+  }
+
+  /** The choice of the network shown beside the first, put in place of its name at the head
+   * of its column (where a server has no avg, under the maps' settings), or null where there
+   * is nothing to choose. Choosing opens the page again at the address with it, which brings
+   * back the input and the settings (the views are built for their networks once). */
+  #besideChoice() {
+    const [first, second] = this.models;
+    // '': none, the usual choice of a server without avg, which shows its first network alone
+    const usual = this.config.models.find((n) => n !== first && this.infos[n]) ?? '';
+    const choices = [...(usual ? [] : ['']), ...UI.variants.filter((n) => this.infos[n] && n !== first)];
+    if (!choices.some((n) => n !== (second ?? ''))) return null;
+    const select = el('select', { id: 'beside', 'aria-label': `The network shown beside ${first}`,
+      title: `Another network's maps beside ${first}'s: the page opens again with them, keeping the input and the settings (Undo starts afresh)` },
+    choices.map((n) => el('option', { value: n, selected: n === (second ?? '') },
+      n ? `${n} · ${this.infos[n].title}` : 'none')));
+    select.addEventListener('change', () => {
+      const beside = select.value === usual ? null : select.value;
+      window.location.assign(linkTo(window.location.href, { ...this.#linkState(), beside }));
+    });
+    if (!second) {
+      byId('beside-first').textContent = first;
+      byId('beside-alone').append(select);
+      byId('beside-alone').hidden = false;
+    }
+    return select;
   }
 
   #wireControls() {
@@ -746,8 +800,11 @@ class App {
     note.querySelector('summary').textContent = `Why do ${names.join('\'s and ')}'s conv1 maps look alike?`;
     note.querySelector('p').textContent = `${names.join(' and ')} were trained from the same seed: they began `
       + 'from the same random filters and saw the images in the same order. Most of their conv1 filters stayed '
-      + 'alike, so most conv1 maps look alike, though a few channels drifted apart; from pool1 on the maps differ, '
-      + 'as each pools its own way, and conv2\'s filters have drifted apart.';
+      + 'alike, so most conv1 maps look alike, though a few channels drifted apart; '
+      + (shown.every((m) => m.layers.some((l) => l.kind === 'pool'))
+        ? 'from pool1 on the maps differ, as each pools its own way, and conv2\'s filters have drifted apart.'
+        : 'after conv1 the maps differ, as each downsamples its own way (or not at all), and the later filters '
+          + 'have drifted apart.');
     note.hidden = false;
   }
 

@@ -151,10 +151,15 @@ export class MapGrid {
         const layout = MapGrid.#lay(canvas, mine.shape, narrow);
         const overlay = el('div', { class: 'overlay', dataset: { net: net.name, layer: name } });
         const range = el('span', { class: 'range', text: '' });
+        // the row's head gives the first network's layer: one of another size, or seeing
+        // another patch of the input (a strided conv's, nopool's), says its own
+        const field = mine.receptive_field.size;
+        const own = mine.shape.join() !== info.shape.join() || field !== info.receptive_field.size
+          ? el('span', { class: 'cap-own', text: ` · ${mine.shape[1]} x ${mine.shape[2]}, sees ${field}x${field} px` }) : '';
         const cell = el('figure', { class: 'map-cell', dataset: { net: net.name, layer: name } },
           el('div', { class: 'map-wrap' }, canvas, overlay),
           el('figcaption', {}, el('span', { class: 'cap-name' }, el('strong', { text: net.name }),
-            el('span', { class: 'cap-layer', text: ` ${name}` })), range));
+            el('span', { class: 'cap-layer', text: ` ${name}` }), own), range));
         row.append(cell);
         const refresh = this.#listen(canvas, overlay, net.name, name, layout);
         this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range, shape: mine.shape, refresh });

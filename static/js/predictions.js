@@ -14,9 +14,11 @@ export class Predictions {
   /**
    * `nets`: the /api/v1/models entries of the networks shown; `placeFor(name)`: the element
    * each network's prediction goes into (the head of its column of maps); `announcer`: a
-   * live region that `announce` writes the predictions into, for screen readers.
+   * live region that `announce` writes the predictions into, for screen readers; `names`:
+   * {network: a node heading its column in place of its name and title} (main.js's choice
+   * of the network beside the first).
    */
-  constructor(nets, placeFor, announcer) {
+  constructor(nets, placeFor, announcer, names = {}) {
     this.#announcer = announcer;
     for (const net of nets) {
       const top = el('p', { class: 'pred-top', text: 'no drawing yet' });
@@ -52,7 +54,7 @@ export class Predictions {
         if (all.open && this.#last) this.#fill(this.#views.get(net.name), this.#last.models[net.name]);
       });
       const box = el('div', { class: 'pred', dataset: { net: net.name } },
-        el('h3', {}, el('strong', { text: net.name }), ` · ${net.title}`), top, blank, wrong, list, all);
+        el('h3', {}, names[net.name] ?? [el('strong', { text: net.name }), ` · ${net.title}`]), top, blank, wrong, list, all);
       placeFor(net.name).append(box);
       this.#views.set(net.name, { box, top, blank, wrong, bars, all, cells, heads });
     }

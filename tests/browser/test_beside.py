@@ -1,0 +1,134 @@
+"""Beside max, any network the server has (main.js #wireBeside, link.js's `beside`): asked
+for by a teacher's review, as the article weighs max pooling against a strided conv and
+against no downsampling at all, whose maps the page could not show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import FeatureMapsPage, opened, sample_body, shown
+
+pytestmark = pytest.mark.browser
+
+OFFERED = ["avg · Average pooling", "strided · Strided convolution", "nopool · No downsampling",
+           "blurmax · Anti-aliased max pooling"]
+
+
+def ready(fm: FeatureMapsPage) -> None:
+    """The page opened anew by a choice, once its linked sample is shown."""
+    fm.page.wait_for_selector("body[data-ready]", state="attached")
+    fm.page.wait_for_function(
+        "() => (window.__fmPaints || []).some((d) => d.source === 'upload')")
+    fm.idle()
+
+
+def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_differ(
+        browser: Any, server_url: str, api: Any,
+        digit_files: dict[int, tuple[int, Path]]) -> None:
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        page = fm.page
+        assert page.locator("#beside option").all_inner_texts() == OFFERED
+        assert page.input_value("#beside") == "avg"
+        # in place of the second network's name, at the head of its column
+        assert page.get_attribute('.pred[data-net="avg"] h3 select', "aria-label") == \
+            "The network shown beside max"
+        assert page.locator(".pred h3").all_inner_texts()[0] == "max · Max pooling"
+        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+        page.wait_for_function("() => location.search === '?digit=18'")
+        with page.expect_navigation():
+            page.select_option("#beside", "strided")
+        ready(fm)
+        assert page.evaluate("location.search") == "?digit=18&beside=strided"
+        assert page.input_value("#beside") == "strided"
+        heads = page.locator(".maps-head .net-head")
+        assert [heads.nth(i).get_attribute("data-net") for i in range(heads.count())] == \
+            ["max", "strided"]
+        assert page.inner_text("#pair-text") == \
+            "max (max pooling) beside strided (strided convolution)"
+        # one seed for all: their conv1s look alike, and what follows is said for no pools
+        page.click("#same-start summary")
+        assert page.inner_text("#same-start summary") == \
+            "Why do max's and strided's conv1 maps look alike?"
+        assert page.inner_text("#same-start p").endswith(
+            "after conv1 the maps differ, as each downsamples its own way (or not at all), and "
+            "the later filters have drifted apart.")
+        # the bars under both heads stay level, the choice in place of strided's name
+        tops = [box["y"] for box in (page.locator(f'.pred[data-net="{net}"] .bars').bounding_box()
+                                     for net in ("max", "strided")) if box]
+        assert abs(tops[0] - tops[1]) < 1
+        # its layers: no pools, each conv its own size and field, said under its maps
+        assert page.locator(".map-cell.missing").all_inner_texts() == \
+            ["strided has no pool1", "strided has no pool2"]
+        captions = [page.inner_text(f'.map-cell[data-net="strided"][data-layer="{name}"] .cap-name')
+                    for name in ("conv1", "conv2", "conv3")]
+        assert captions == ["strided conv1 · 13 x 13, sees 3x3 px",
+                            "strided conv2 · 6 x 6, sees 7x7 px",
+                            "strided conv3 · 4 x 4, sees 15x15 px"]
+        assert page.inner_text('.map-cell[data-net="max"][data-layer="conv2"] .cap-name') == \
+            "max conv2"
+        # its answer is the server's for the sample as MNIST stores it
+        label, path = digit_files[18]
+        answer = api.shifts(sample_body(path), ["max", "strided"],
+                            "application/json")["models"]
+        for net in ("max", "strided"):
+            assert fm.prediction(net).startswith(f"predicts {answer[net]['prediction']} "), net
+            assert shown(answer[net]["probability"]) in fm.prediction(net)
+        # the nudge table and the shift lab follow the pair; the lab adds blurmax
+        cols = page.locator("#nudge-table thead th")
+        assert cols.all_inner_texts() == ["layer", "max", "strided"]
+        page.wait_for_selector("#shift-grids canvas.heat[data-right]", state="attached")
+        labs = page.locator("figure.heat-fig")
+        assert [labs.nth(i).get_attribute("data-net") for i in range(labs.count())] == \
+            ["max", "strided", "blurmax"]
+        # a stroke goes over the live channel to both networks
+        fm.after_paint(lambda: fm.stroke([(0.3, 0.3), (0.7, 0.7)]), source="pad")
+        assert fm.canvas_rgba('canvas.map[data-net="strided"][data-layer="conv3"]')[..., 3].any()
+
+        # back to the usual pair: the address drops the choice
+        with page.expect_navigation():
+            page.select_option("#beside", "avg")
+        page.wait_for_selector("body[data-ready]", state="attached")
+        fm.idle()
+        assert "beside" not in page.evaluate("location.search")
+        assert page.inner_text("#pair-text") == "max pooling beside avg (average) pooling"
+
+
+def test_a_network_the_server_lacks_is_said_and_the_usual_pair_shown(
+        browser: Any, server_url: str, api: Any) -> None:
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        fm.page.goto(fm.page.url + "?digit=18&beside=maxx")
+        ready(fm)
+        notice = fm.page.locator("#error-text")
+        notice.wait_for()
+        assert notice.inner_text() == ("The address could not be followed in full: beside=maxx "
+                                       "is not one of avg, strided, nopool, blurmax.")
+        assert fm.page.input_value("#beside") == "avg"
+        fm.page.wait_for_function("() => location.search === '?digit=18'")
+
+
+def test_a_server_without_avg_shows_max_alone_until_one_is_chosen(browser: Any,
+                                                                   api: Any) -> None:
+    from bench.common import server
+
+    with server(env={"FEATUREMAPS_MODELS": "max,nopool"}) as srv, \
+            opened(browser, f"http://127.0.0.1:{srv.port}", api,
+                   viewport={"width": 1280, "height": 900}) as fm:
+        page = fm.page
+        heads = page.locator(".maps-head .net-head")
+        assert heads.count() == 1 and heads.first.get_attribute("data-net") == "max"
+        assert page.locator("#beside option").all_inner_texts() == \
+            ["none", "nopool · No downsampling"]
+        assert page.inner_text("#beside-alone .beside-text") == "Beside max"
+        with page.expect_navigation():
+            page.select_option("#beside", "nopool")
+        page.wait_for_selector("body[data-ready]", state="attached")
+        assert [heads.nth(i).get_attribute("data-net") for i in range(heads.count())] == \
+            ["max", "nopool"]
+        assert page.evaluate("location.search") == "?beside=nopool"
+        with page.expect_navigation():
+            page.select_option("#beside", "")
+        page.wait_for_selector("body[data-ready]", state="attached")
+        assert heads.count() == 1 and page.evaluate("location.search") == ""
