@@ -1,9 +1,9 @@
-// "What one unit sees, layer by layer", in Why downsample?: for each network, a unit at the
-// centre of its last conv and, in each layer below, the middle one of the units it reads,
-// with the input pixels that can change each (its receptive field) outlined on the input
-// shown. A pool doubles the step between units, so the 3x3 conv after it reaches twice as
-// far: the article's point, drawn on the user's own digit (asked for by a teacher's review:
-// the page showed one field at a time, on hover, never the nesting).
+// "What one unit sees, layer by layer", in Why downsample?: for each network, the unit of its
+// last conv nearest the input's centre and, in each layer below, the middle one of the units
+// it reads, with the input pixels that can change each (its receptive field) outlined on the
+// input shown. A pool (or a stride-2 conv) doubles the step between units, so the 3x3 conv
+// after it reaches twice as far: the article's point, drawn on the user's own digit (asked
+// for by a teacher's review: the page showed one field at a time, on hover, never the nesting).
 
 import { UI } from './config.js';
 import { el } from './dom.js';
@@ -16,13 +16,17 @@ const LINE = 2; // canvas pixels; each layer's outline lies inside its field's b
 
 /**
  * Per layer of `info` (a /api/v1/models entry), first to last: {name, span: [lo, hi]}, the
- * input rows (and, the maps being square, columns) one chain of units sees: the centre unit
- * of the last layer, then in each layer below the middle unit of the window it reads, so
- * that each field holds the one before it.
+ * input rows (and, the maps being square, columns) one chain of units sees: the unit of the
+ * last layer whose field's centre is nearest the input's (the first of two as near; a
+ * strided conv3's 4 x 4 has no middle unit), then in each layer below the middle unit of the
+ * window it reads, so that each field holds the one before it.
  */
 export function centreChain(info) {
   const chain = [];
-  let unit = Math.floor((info.layers.at(-1).shape[1] - 1) / 2);
+  const last = info.layers.at(-1);
+  const off = (i) => Math.abs(last.receptive_field.start + i * last.receptive_field.jump - (SIDE - 1) / 2);
+  let unit = 0;
+  for (let i = 1; i < last.shape[1]; i += 1) if (off(i) < off(unit)) unit = i;
   for (let i = info.layers.length - 1; i >= 0; i -= 1) {
     const layer = info.layers[i];
     chain[i] = { name: layer.name, span: fieldSpan(layer.receptive_field, unit) };
@@ -35,7 +39,7 @@ export function centreChain(info) {
 const side = ([lo, hi]) => hi - lo + 1;
 
 export class FieldFigures {
-  #levels = new OffscreenCanvas(SIDE, SIDE);
+  #levels = el('canvas', { width: SIDE, height: SIDE }); // the input, scaled up from here
 
   /** `models`: the /api/v1/models entries, in the order of Why downsample?'s table. */
   constructor(models) {
@@ -55,10 +59,11 @@ export class FieldFigures {
     });
     this.root = el('div', { class: 'fields', id: 'fields' },
       el('h3', { text: 'What one unit sees, layer by layer' }),
-      el('p', { class: 'note' }, 'For each network, the unit at the centre of its last conv and, in each layer '
-        + 'below, the middle one of those it reads; outlined on the input shown, the pixels that can change each '
-        + '(its receptive field). A 3x3 conv widens the view by two of the layer before\'s units: 2 px of the input '
-        + 'at first, and after each pool, whose units are twice as far apart, twice as many.'),
+      el('p', { class: 'note' }, 'For each network, the unit of its last conv nearest the input\'s centre and, in '
+        + 'each layer below, the middle one of those it reads; outlined on the input shown, the pixels that can '
+        + 'change each (its receptive field). A 3x3 conv widens the view by two units of the layer before it: 2 px '
+        + 'of the input where nothing has downsampled yet, and twice as many once a pool or a stride-2 conv has '
+        + 'halved the maps, as their units are then twice as far apart.'),
       el('div', { class: 'field-row' }, this.figures.map((f) => f.figure)));
     this.show(null);
   }

@@ -339,16 +339,8 @@ class App {
         this.#relink();
       });
     }
-    const projector = byId('projector');
-    projector.addEventListener('click', () => {
-      const on = projector.getAttribute('aria-pressed') !== 'true';
-      projector.setAttribute('aria-pressed', String(on));
-      if (on) document.documentElement.dataset.view = 'projector';
-      else delete document.documentElement.dataset.view;
-      // kept by this browser for a year, read by the server as it renders the page; links
-      // do not carry it, so a class opening the teacher's link gets the usual page
-      document.cookie = `${this.config.viewCookie}=${on ? 'projector' : ''}; max-age=${on ? 31536000 : 0}; SameSite=Lax`;
-    });
+    // the shift lab's axes are written on the panel, whose colours the view sets
+    document.addEventListener('fm:view', () => this.lab.restyle());
     const copy = byId('copy-link');
     let copied = 0;
     copy.addEventListener('click', async () => {
@@ -1003,8 +995,28 @@ function ordinal(n) {
   return `${n}${suffix}`;
 }
 
+/** The masthead's Projector view toggle (page.css's html[data-view="projector"]), wired
+ * before the networks load: it needs the config alone. The choice is kept by this browser
+ * for a year in a cookie, which the server reads as it renders the page; links do not
+ * carry it, so a class opening the teacher's link gets the usual page. Views that paint
+ * on the panel's colours hear 'fm:view'. */
+function wireView(config) {
+  const projector = byId('projector');
+  projector.addEventListener('click', () => {
+    const on = projector.getAttribute('aria-pressed') !== 'true';
+    projector.setAttribute('aria-pressed', String(on));
+    if (on) document.documentElement.dataset.view = 'projector';
+    else delete document.documentElement.dataset.view;
+    document.cookie = `${config.viewCookie}=${on ? 'projector' : ''}; max-age=${on ? 31536000 : 0}; SameSite=Lax`;
+    document.dispatchEvent(new CustomEvent('fm:view'));
+    // a phone offers it only while it is on: turned off, the focus goes on to Copy link
+    if (!projector.getClientRects().length) byId('copy-link').focus();
+  });
+}
+
 async function start() {
   const config = readConfig(document);
+  wireView(config);
   let catalogue;
   try {
     catalogue = await fetchModels(config.api);

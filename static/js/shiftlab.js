@@ -49,11 +49,12 @@ export class ShiftLab {
   /** `shown`: the names of the networks whose maps the page shows; `infos`: every network's
    * /api/v1/models entry, to introduce any other the lab runs. */
   constructor({ grids, table, status }, nets, layers, table256, { shown = [], infos = {} } = {}) {
-    // the page's colours (page.css), for what the canvases draw: a flip to the sample's
-    // label and the cell read in the accent, any other flip in the hot colour
+    // what the canvases draw over the colour scale, in page.css's colours for marks on the
+    // maps (the same in every view): a flip to the sample's label and the cell read in
+    // the accent, any other flip in the hot colour
     const root = getComputedStyle(document.documentElement);
-    this.accent = root.getPropertyValue('--accent').trim();
-    this.hot = root.getPropertyValue('--hot').trim();
+    this.accent = root.getPropertyValue('--on-map-accent').trim();
+    this.hot = root.getPropertyValue('--on-map-hot').trim();
     this.status = status;
     this.table = table;
     this.colors = table256;
@@ -229,7 +230,8 @@ export class ShiftLab {
 
   #axes(ctx, shifts) {
     const cell = UI.shiftCell;
-    ctx.fillStyle = '#bbb';
+    // on the panel, not the scale: the view's own muted text colour (restyle() repaints)
+    ctx.fillStyle = getComputedStyle(ctx.canvas).getPropertyValue('--muted').trim();
     ctx.font = '10px system-ui, sans-serif';
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
@@ -320,6 +322,17 @@ export class ShiftLab {
     ctx.lineWidth = 1;
     ctx.strokeRect(x + 1.5, y + 1.5, UI.shiftCell - 3, UI.shiftCell - 3);
     fig.canvas.dataset.cell = `${r},${c}`;
+  }
+
+  /** Paint the grids again in the page's colours now (the projector view changes those of
+   * the panel the axes are written on), the cell read still outlined. */
+  restyle() {
+    for (const [net, fig] of this.#figures) {
+      const m = this.#shifts?.models[net];
+      if (!m) this.#blankGrid(fig.canvas);
+      else if (fig.canvas.dataset.cell) this.#showCell(net, ...fig.canvas.dataset.cell.split(',').map(Number));
+      else this.#paint(fig.canvas, m);
+    }
   }
 
   /** Back to the grid with no cell outlined. */

@@ -32,7 +32,7 @@ export function paintField(canvas, q, rows, cols) {
   const y = rows[0] * MINI;
   const w = (cols[1] - cols[0] + 1) * MINI;
   const h = (rows[1] - rows[0] + 1) * MINI;
-  ctx.fillStyle = 'rgba(255, 79, 109, 0.28)';
+  ctx.fillStyle = 'rgba(255, 79, 109, 0.28)'; // page.css's .mark-field, in --on-map-hot
   ctx.fillRect(x, y, w, h);
   ctx.strokeStyle = '#ff4f6d';
   ctx.lineWidth = 2;

@@ -226,6 +226,6 @@ def test_axe_finds_no_violation_with_everything_open(browser: Any, server_url: s
         box = page.locator("#why-panel .scroll")
         scrolls = box.evaluate("(b) => b.scrollWidth > b.clientWidth")
         assert box.get_attribute("tabindex") == ("0" if scrolls else None)
-        assert scrolls == (width < 500 or projector)  # larger text: wider than 1280 px allows
+        assert scrolls == (width < 500)
     finally:
         next(pages, None)  # closes the context and checks the console

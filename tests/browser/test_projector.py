@@ -42,6 +42,9 @@ def test_projector_view_is_light_and_larger_is_kept_by_the_browser_and_not_by_li
                              "view": None, "wide": 1600}
         fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
         page.wait_for_function("() => location.search === '?digit=18'")
+        lab = 'figure.heat-fig[data-net="max"] canvas'
+        page.wait_for_selector(f"{lab}[data-painted]", state="attached")
+        before = fm.canvas_rgba(lab)
         page.click("#projector")
         # a quarter larger at 1600 px (root 20 px, body 0.95rem), the sidebar as much wider
         assert looks(fm) == {**LIGHT, "size": "19px", "sidebar": 440, "pressed": "true",
@@ -52,6 +55,20 @@ def test_projector_view_is_light_and_larger_is_kept_by_the_browser_and_not_by_li
         assert cookie["expires"] > page.evaluate("Date.now() / 1000") + 360 * 86400
         page.wait_for_timeout(400)  # past the address's least time between writes
         assert page.evaluate("location.search") == "?digit=18"  # a link does not carry it
+        # the shift lab's axes, written on the panel, are written again in its colours; its
+        # cells, on the colour scale, do not change (a review: the lab kept the dark view's
+        # light grey axes, and drew its flips in the light view's dark accent on purple)
+        after = fm.canvas_rgba(lab)
+        margin = before.shape[0] * 18 // (18 + 9 * 24)  # canvas pixels of the axes' margin
+        assert (before[:margin] != after[:margin]).any()
+        assert (before[margin + 2:, margin + 2:] == after[margin + 2:, margin + 2:]).all()
+        # marks over the maps keep their colours too
+        fm.hover_unit("max", "pool1", 2, 6, 6)
+        assert page.evaluate("getComputedStyle(document.querySelector('.mark-window'))"
+                             ".outlineColor") == "rgb(255, 79, 109)"
+        # Why downsample?'s table fits the column at this size: nothing scrolls
+        assert page.evaluate("(() => { const b = document.querySelector('#why-panel .scroll');"
+                             " return b.scrollWidth - b.clientWidth; })()") == 0
         page.screenshot(path=str(artifacts / "projector-1600.png"))
 
         # a reload comes light from the server, before any script runs, with the same digit
@@ -87,6 +104,8 @@ def test_on_a_1024_projector_the_text_grows_little_and_the_maps_keep_their_room(
         # the two buttons share the masthead's first line with the title
         boxes = [fm.page.locator(s).bounding_box() for s in ("h1", "#copy-link", "#projector")]
         assert all(b is not None and b["y"] < 60 for b in boxes), boxes
+        assert fm.page.evaluate("(() => { const b = document.querySelector('#why-panel .scroll');"
+                                " return b.scrollWidth - b.clientWidth; })()") == 0
         fm.page.screenshot(path=str(artifacts / "projector-1024.png"))
 
 
@@ -100,6 +119,9 @@ def test_a_phone_does_not_offer_it_but_can_turn_it_off(browser: Any, server_url:
     with opened(browser, server_url, api, **phone,
                 storage_state={"cookies": cookies, "origins": []}) as fm:
         assert looks(fm)["wide"] == 390
-        fm.page.click("#projector")
+        fm.page.focus("#projector")
+        fm.page.keyboard.press("Enter")
         assert looks(fm)["view"] is None
         assert not fm.page.locator("#projector").is_visible()
+        # the focus goes on to the button beside it, not back to the page's start
+        assert fm.page.evaluate("document.activeElement.id") == "copy-link"
