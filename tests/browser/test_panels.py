@@ -139,8 +139,8 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
 
 
 # "What one unit sees" (fields.js): per network, first layer to last, each field's first input
-# row (= column) and side, from the last conv's unit nearest the input's centre down (app/ml/receptive.py's
-# fields, which /api/v1/models gives); each holds the one before it
+# row (= column) and side, from the last conv's unit nearest the input's centre down
+# (app/ml/receptive.py's fields, which /api/v1/models gives); each holds the one before it
 FIELDS = {
     "max": [("conv1", 10, 3), ("pool1", 10, 4), ("conv2", 8, 8), ("pool2", 8, 10),
             ("conv3", 4, 18)],
