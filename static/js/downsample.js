@@ -123,8 +123,9 @@ function lead(models) {
     + 'Each unit of a later layer sees more of the digit, for far fewer parameters.');
 }
 
-/** `shown`: the names of the networks whose maps the page shows. */
-export function renderDownsample(root, models, shown = [], figure = null) {
+/** `shown`: the names of the networks whose maps the page shows; `seen`, `pooling`: the
+ * figures of fields.js (after the lead) and pooling.js (at the end of the article's argument). */
+export function renderDownsample(root, models, shown = [], { seen = null, pooling = null } = {}) {
   const names = [];
   for (const m of models) for (const l of m.layers) if (!names.includes(l.name)) names.push(l.name);
   const head = el('tr', {}, el('th', { scope: 'col' }, el('span', { class: 'visually-hidden', text: 'measure' })), ...models.map((m) => el('th', { scope: 'col', dataset: { variant: m.name } }, el('strong', { text: m.name }), el('br'), m.title)));
@@ -214,7 +215,8 @@ export function renderDownsample(root, models, shown = [], figure = null) {
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view
   const hint = el('p', { class: 'note scroll-hint', hidden: true, 'aria-hidden': 'true' },
     `The table scrolls sideways: all ${models.length} networks are in it →`);
-  root.replaceChildren(lead(models) ?? '', figure ?? '', hint, keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
+  if (pooling) article.append(pooling); // the reason for max, on one map
+  root.replaceChildren(lead(models) ?? '', seen ?? '', hint, keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
     el('table', { class: 'compare' },
       el('caption', { id: 'compare-caption', class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),
       el('thead', {}, head), el('tbody', {}, ...rows))), hint), defined, article);

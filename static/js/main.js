@@ -20,6 +20,7 @@ import { MapGrid } from './mapgrid.js';
 import { NudgePanel } from './nudge.js';
 import { DrawingPad } from './pad.js';
 import { paintGray } from './paint.js';
+import { PoolFigure } from './pooling.js';
 import { Predictions } from './predictions.js';
 import { ShiftLab } from './shiftlab.js';
 import { renderSummary } from './summary.js';
@@ -147,7 +148,9 @@ class App {
     const rank = (m) => (UI.variants.includes(m.name) ? UI.variants.indexOf(m.name) : UI.variants.length);
     const ranked = [...catalogue.models].sort((a, b) => rank(a) - rank(b));
     this.fields = new FieldFigures(ranked);
-    renderDownsample(byId('downsample'), ranked, this.shown.map((m) => m.name), this.fields.root);
+    this.pooling = new PoolFigure(this.shown[0], { lut: this.lut, gradient });
+    renderDownsample(byId('downsample'), ranked, this.shown.map((m) => m.name),
+      { seen: this.fields.root, pooling: this.pooling.root });
     renderSummary(byId('summary'), this.shown);
     byId('device').textContent = catalogue.device;
 
@@ -707,7 +710,9 @@ class App {
       if (job.then) {
         // a settled input (only the updates while a stroke is drawn have no `then`)
         this.predictions.announce(result);
-        this.fields.show(result.input); // far below the pad: redrawn once an input settles
+        // far below the pad: redrawn once an input settles
+        this.fields.show(result.input);
+        this.pooling.show(result);
         job.then(this.current);
         this.#relink();
       }
@@ -946,6 +951,7 @@ class App {
     this.predictions.clear();
     this.lab.clear();
     this.fields.show(null);
+    this.pooling.show(null);
     this.inspector.update(null, this.norm);
     this.tracer.clear();
     this.#clearError();

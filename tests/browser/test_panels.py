@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import FeatureMapsPage, new_page, opened
+from tests.browser.conftest import FeatureMapsPage, new_page, opened, sample_body
 
 pytestmark = pytest.mark.browser
 
@@ -189,6 +189,51 @@ def test_what_one_unit_sees_nests_each_layers_field_on_the_input_shown(
     fm.idle()
     cleared = fm.canvas_rgba('.field-fig[data-variant="max"] canvas')
     assert not cleared[5::10, 5::10, 0][22:].any()  # the ink below conv3's field is gone
+
+
+def test_one_map_pooled_two_ways_shows_max_keep_the_top_and_the_mean_dilute_it(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """The article's reason for max on a single map (pooling.js): one channel of max's conv1
+    and the same map max- and mean-pooled, at one colour scale (a teacher's review: max's and
+    avg's own pool1 maps come from two networks and could not be compared on one scale)."""
+    page = fm.page
+    fm.after_paint(lambda: page.click('button[data-digit="0"]'), source="upload")
+    conv1 = fm.api.featuremaps(sample_body(digit_files[0][1]), "application/json")[
+        "models"]["max"]["layers"]["conv1"]
+    root = page.locator("#pooling")
+
+    def expect(k: int) -> None:
+        assert root.get_attribute("data-channel") == str(k)
+        v = conv1["values"][k]
+        pooled = v.reshape(13, 2, 13, 2)
+        top_max, top_mean = pooled.max(axis=(1, 3)).max(), pooled.mean(axis=(1, 3)).max()
+        assert top_max == pytest.approx(conv1["high"][k], abs=1e-6)  # max keeps the top
+        assert root.locator("figcaption").all_inner_texts() == [
+            f"conv1, channel {k}: 26 x 26, top {conv1['high'][k]:.2f}",
+            f"max-pooled: 13 x 13, top {top_max:.2f}",
+            f"mean-pooled: 13 x 13, top {top_mean:.2f}"]
+        assert root.locator(".pool-said").inner_text() == (
+            f"Channel {k}: the max keeps its top response, {top_max:.2f}; the mean's top is "
+            f"{top_mean:.2f}, {round(100 * top_mean / top_max)}% of it.")
+        # one colour scale: the max-pooled map's brightest unit is conv1's brightest colour
+        rgba = {part: fm.canvas_rgba(f'#pooling canvas[data-part="{part}"]')
+                for part in ("conv", "max", "mean")}
+        assert [rgba[p].shape[:2] for p in rgba] == [(26, 26), (13, 13), (13, 13)]
+        r, c = np.unravel_index(np.argmax(v), v.shape)
+        assert (rgba["max"][r // 2, c // 2] == rgba["conv"][r, c]).all()
+        # and no unit of the mean-pooled map reaches it (on this digit, these two channels)
+        assert top_mean < top_max - 0.05
+        assert not (rgba["mean"] == rgba["conv"][r, c]).all(axis=2).any()
+
+    strongest = int(np.argmax(conv1["high"]))  # the first of the strongest
+    expect(strongest)
+    step = "previous" if strongest == 31 else "next"
+    root.get_by_role("button", name=f"{step} channel").click()
+    chosen = strongest + (-1 if step == "previous" else 1)
+    expect(chosen)
+    # a channel stepped to stays for the next input
+    fm.after_paint(lambda: fm.stroke([(0.2, 0.9), (0.8, 0.9)]), source="pad")
+    assert root.get_attribute("data-channel") == str(chosen)
 
 
 def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(

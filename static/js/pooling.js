@@ -1,0 +1,136 @@
+// "One map, pooled two ways", in the article's argument under Why downsample?: one channel of
+// the first network's conv1 on the input shown, and beside it the same map max-pooled and
+// mean-pooled (2x2 windows, stride 2), all three at one colour scale and large. The max
+// keeps each window's strongest response, the mean dilutes it with the weaker ones around it:
+// the article's reason for max, on one map and nothing else (max's and avg's own pool1 maps
+// come from two networks, whose conv1s differ). Asked for by a teacher's review: the two could
+// not be compared on one channel at one colour scale, in type a room can read.
+
+import { el, fmt } from './dom.js';
+import { gridLayout } from './geometry.js';
+import { paintLayer } from './paint.js';
+
+/**
+ * Channel `c` of a (C, H, W) layer, dequantised, pooled 2x2 with stride 2 (a last odd row or
+ * column unread, as MaxPool2d(2) and AvgPool2d(2) leave it): {max, mean}, each a
+ * Float32Array of (H/2) x (W/2), row-major.
+ */
+export function poolBoth(layer, c) {
+  const [, h, w] = layer.shape;
+  const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)];
+  const { q } = layer;
+  const lo = layer.low[c];
+  const step = (layer.high[c] - lo) / 255;
+  const at = (r, col) => lo + q[(c * h + r) * w + col] * step;
+  const max = new Float32Array(ph * pw);
+  const mean = new Float32Array(ph * pw);
+  for (let r = 0; r < ph; r += 1) {
+    for (let col = 0; col < pw; col += 1) {
+      const four = [at(2 * r, 2 * col), at(2 * r, 2 * col + 1), at(2 * r + 1, 2 * col), at(2 * r + 1, 2 * col + 1)];
+      max[r * pw + col] = Math.max(...four);
+      mean[r * pw + col] = (four[0] + four[1] + four[2] + four[3]) / 4;
+    }
+  }
+  return { max, mean, shape: [ph, pw] };
+}
+
+/** A one-channel layer of `values` quantised on the range lo..hi, for paint.js. */
+function onScale(values, [h, w], lo, hi) {
+  const q = new Uint8Array(values.length);
+  const span = hi - lo || 1;
+  for (let i = 0; i < values.length; i += 1) q[i] = Math.round(((values[i] - lo) / span) * 255);
+  return { shape: [1, h, w], q, low: [lo], high: [hi] };
+}
+
+const top = (values) => values.reduce((a, b) => Math.max(a, b), -Infinity);
+
+export class PoolFigure {
+  #channel = null; // chosen by the user; else the strongest on each input
+  #result = null;
+
+  /** `net`: the /api/v1/models entry whose conv1 is shown; `lut`, `gradient`: the maps'
+   * colour table and its CSS gradient. */
+  constructor(net, { lut, gradient }) {
+    this.net = net;
+    this.lut = lut;
+    const canvas = (name) => el('canvas', { class: 'pool-canvas', 'aria-hidden': 'true', dataset: { part: name } });
+    this.canvases = { conv: canvas('conv'), max: canvas('max'), mean: canvas('mean') };
+    this.captions = { conv: el('figcaption'), max: el('figcaption'), mean: el('figcaption') };
+    this.said = el('p', { class: 'pool-said', 'aria-live': 'polite' });
+    this.lo = el('span', { class: 'tick' });
+    this.hi = el('span', { class: 'tick' });
+    const bar = el('span', { class: 'bar' });
+    bar.style.backgroundImage = gradient;
+    this.prev = el('button', { type: 'button', class: 'icon', 'aria-label': 'previous channel', text: '◀' });
+    this.next = el('button', { type: 'button', class: 'icon', 'aria-label': 'next channel', text: '▶' });
+    this.prev.addEventListener('click', () => this.#step(-1));
+    this.next.addEventListener('click', () => this.#step(1));
+    const part = (name) => el('figure', { class: 'pool-part' }, this.canvases[name], this.captions[name]);
+    this.root = el('div', { class: 'pooling', id: 'pooling' },
+      el('h4', { text: 'One map, pooled two ways' }),
+      el('p', { class: 'note' }, `One channel of ${net.name}'s conv1 on the input shown, and the same map `
+        + 'max-pooled and mean-pooled (2x2 windows, stride 2), at one colour scale: the max keeps each window\'s '
+        + 'strongest response, the mean dilutes it with the weaker ones beside it. The strongest channel on each '
+        + 'input, unless you step to another.'),
+      el('div', { class: 'pool-row' }, part('conv'), part('max'), part('mean')),
+      el('div', { class: 'pool-foot' },
+        el('div', { class: 'legend-bar', 'aria-hidden': 'true' }, this.lo, bar, this.hi),
+        el('div', { class: 'pool-steps' }, this.prev, this.next)),
+      this.said);
+    this.show(null);
+  }
+
+  /** Draw channel `this.#channel` (or the strongest) of `result`'s conv1 (null: no input). */
+  show(result) {
+    this.#result = result;
+    const conv = result?.models[this.net.name]?.layers.find((l) => l.name === 'conv1');
+    this.prev.disabled = !conv;
+    this.next.disabled = !conv;
+    if (!conv) {
+      for (const c of Object.values(this.canvases)) c.getContext('2d').clearRect(0, 0, c.width, c.height);
+      for (const f of Object.values(this.captions)) f.textContent = '';
+      this.lo.textContent = '';
+      this.hi.textContent = '';
+      this.said.textContent = 'Draw or pick a digit to see one of its conv1 maps pooled both ways.';
+      delete this.root.dataset.channel;
+      return;
+    }
+    const [channels, h, w] = conv.shape;
+    let channel = this.#channel;
+    if (channel === null) {
+      channel = 0;
+      for (let c = 1; c < channels; c += 1) if (conv.high[c] > conv.high[channel]) channel = c;
+    }
+    const { max, mean, shape } = poolBoth(conv, channel);
+    const [lo, hi] = [conv.low[channel], conv.high[channel]];
+    const size = (canvas, [ch, cw]) => {
+      if (canvas.width !== cw) canvas.width = cw;
+      if (canvas.height !== ch) canvas.height = ch;
+      return gridLayout([1, ch, cw], 1, 0);
+    };
+    paintLayer(this.canvases.conv, conv, size(this.canvases.conv, [h, w]), this.lut, 'channel', channel);
+    for (const [name, values] of [['max', max], ['mean', mean]]) {
+      paintLayer(this.canvases[name], onScale(values, shape, lo, hi), size(this.canvases[name], shape), this.lut, 'channel', 0);
+    }
+    const [topMax, topMean] = [top(max), top(mean)];
+    this.captions.conv.textContent = `conv1, channel ${channel}: ${h} x ${w}, top ${fmt(hi, 2)}`;
+    this.captions.max.textContent = `max-pooled: ${shape[0]} x ${shape[1]}, top ${fmt(topMax, 2)}`;
+    this.captions.mean.textContent = `mean-pooled: ${shape[0]} x ${shape[1]}, top ${fmt(topMean, 2)}`;
+    this.lo.textContent = fmt(lo, 2);
+    this.hi.textContent = fmt(hi, 2);
+    this.prev.disabled = channel === 0;
+    this.next.disabled = channel === channels - 1;
+    this.root.dataset.channel = channel;
+    this.said.textContent = hi > lo
+      ? `Channel ${channel}: the max keeps its top response, ${fmt(topMax, 2)}; the mean's top is `
+        + `${fmt(topMean, 2)}, ${Math.round((100 * topMean) / topMax)}% of it.`
+      : `Channel ${channel} gives the same value everywhere on this input: both poolings keep it.`;
+  }
+
+  #step(delta) {
+    const channels = this.net.layers.find((l) => l.name === 'conv1').shape[0];
+    const now = Number(this.root.dataset.channel ?? 0);
+    this.#channel = Math.max(0, Math.min(channels - 1, now + delta));
+    this.show(this.#result);
+  }
+}
