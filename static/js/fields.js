@@ -61,9 +61,9 @@ export class FieldFigures {
       el('h3', { text: 'What one unit sees, layer by layer' }),
       el('p', { class: 'note' }, 'For each network, the unit of its last conv nearest the input\'s centre and, in '
         + 'each layer below, the middle one of those it reads; outlined on the input shown, the pixels that can '
-        + 'change each (its receptive field). A 3x3 conv widens the view by two units of the layer before it: 2 px '
-        + 'of the input where nothing has downsampled yet, and twice as many once a pool or a stride-2 conv has '
-        + 'halved the maps, as their units are then twice as far apart.'),
+        + 'change each (its receptive field). A 3x3 conv widens the view by two units of the layer before it, '
+        + 'and each pool or stride-2 conv doubles how far apart those units are on the input: 2 px for conv1, '
+        + 'then 4, then 8 after two halvings.'),
       el('div', { class: 'field-row' }, this.figures.map((f) => f.figure)));
     this.show(null);
   }

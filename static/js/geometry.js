@@ -23,8 +23,8 @@ export function fieldSpan(field, index, limit = 28) {
  * field's size where nothing is cut (found by reviews: blurmax's blur pools pad past the
  * edge, so its conv3 "sees 24x24" held for its centre unit alone, and its corners see 21 and
  * 23 px a side: its units sit off the image's centre). A layer of `info` (/api/v1/models)
- * has square maps. The page traces max and avg only, whose fields the edge never cuts;
- * "Why downsample?" names blurmax's. */
+ * has square maps. "Why downsample?" names blurmax's, whose outer units the trace then
+ * outlines clipped to the image. */
 export function cornerFields(info, limit = 28) {
   const side = (i) => {
     const [lo, hi] = fieldSpan(info.receptive_field, i, limit);

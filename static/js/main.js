@@ -31,6 +31,7 @@ const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
 const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take back
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
+const FOCUS_KEY = 'featuremaps-focus'; // sessionStorage: the control to focus as the page opens again
 
 class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
@@ -64,7 +65,8 @@ class App {
     const usual = config.models.filter((n) => infos[n]);
     this.shown = App.#pair(usual, link, infos).map((n) => infos[n]);
     this.models = this.shown.map((m) => m.name);
-    this.beside = this.models[1] === usual[1] ? null : this.models[1]; // null: the usual pair
+    this.usual = usual[1] ?? ''; // the second network the page shows unasked ('': none)
+    this.beside = (this.models[1] ?? '') === this.usual ? null : this.models[1]; // null: the usual pair
     this.shiftModels = [...this.models, ...UI.shiftExtra.filter((n) => infos[n] && !this.models.includes(n))];
     const layers = this.shown[0].layers.map((l) => l.name);
     const colors = colorTable(config.colormap);
@@ -134,11 +136,13 @@ class App {
     const beside = this.#besideChoice();
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'),
       beside && this.models[1] ? { [this.models[1]]: beside } : {});
-    if (this.beside) {
-      // the masthead names the pair shown
+    if (this.models.join() !== 'max,avg') {
+      // the masthead names what is shown, where it is not its usual pair
+      const named = (m) => [el('strong', { text: m.name }), ` (${m.title.toLowerCase()})`];
       const [one, two] = this.shown;
-      byId('pair-text').replaceChildren(el('strong', { text: one.name }), ` (${one.title.toLowerCase()}) beside `,
-        el('strong', { text: two.name }), ` (${two.title.toLowerCase()})`);
+      byId('pair-text').replaceChildren(...(two
+        ? ['two trained MNIST convnets answer as you draw: ', ...named(one), ' beside ', ...named(two)]
+        : ['a trained MNIST convnet answer as you draw: ', ...named(one)]));
     }
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status'), prediction: byId('nudge-pred') },
       this.models, layers, (dir) => this.nudgeBy(dir), () => this.undo(true));
@@ -267,24 +271,60 @@ class App {
    * back the input and the settings (the views are built for their networks once). */
   #besideChoice() {
     const [first, second] = this.models;
-    // '': none, the usual choice of a server without avg, which shows its first network alone
-    const usual = this.config.models.find((n) => n !== first && this.infos[n]) ?? '';
-    const choices = [...(usual ? [] : ['']), ...UI.variants.filter((n) => this.infos[n] && n !== first)];
-    if (!choices.some((n) => n !== (second ?? ''))) return null;
+    const current = second ?? ''; // '': none, a server without avg shows its first network alone
+    const choices = [...(this.usual ? [] : ['']), ...UI.variants.filter((n) => this.infos[n] && n !== first)];
+    if (!choices.some((n) => n !== current)) return null;
     const select = el('select', { id: 'beside', 'aria-label': `The network shown beside ${first}`,
-      title: `Another network's maps beside ${first}'s: the page opens again with them, keeping the input and the settings (Undo starts afresh)` },
-    choices.map((n) => el('option', { value: n, selected: n === (second ?? '') },
-      n ? `${n} · ${this.infos[n].title}` : 'none')));
-    select.addEventListener('change', () => {
-      const beside = select.value === usual ? null : select.value;
-      window.location.assign(linkTo(window.location.href, { ...this.#linkState(), beside }));
+      title: `Another network's maps beside ${first}'s: the page opens again with them, keeping the input and `
+        + 'the settings (Undo starts afresh). Choose with the mouse, or with the arrow keys and Enter.' },
+    choices.map((n) => el('option', { value: n, selected: n === current }, n ? `${n} · ${this.infos[n].title}` : 'none')));
+    // The page opens again on a pick from the list, or on Enter; an arrow key on the closed
+    // select changes it at once in some browsers, which would reload the page at each step
+    // past an option (a review: WCAG's "on input" failure), so that alone does not.
+    let keyed = false;
+    const go = async () => {
+      const beside = select.value;
+      select.value = current; // the page as it stands, should the browser keep it for Back
+      if (beside === current) return;
+      sessionStorage.setItem(FOCUS_KEY, 'beside');
+      window.location.assign(await this.#addressWith(beside === this.usual ? null : beside));
+    };
+    select.addEventListener('pointerdown', () => { keyed = false; });
+    select.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        go();
+      } else {
+        keyed = /^(Arrow|Page|Home|End)|^.$/.test(e.key) && e.key !== ' ';
+      }
     });
+    select.addEventListener('change', () => { if (!keyed) go(); });
+    select.addEventListener('blur', () => { select.value = current; });
+    if (sessionStorage.getItem(FOCUS_KEY) === 'beside') {
+      sessionStorage.removeItem(FOCUS_KEY);
+      requestAnimationFrame(() => select.focus({ preventScroll: true })); // where the choice was made
+    }
     if (!second) {
       byId('beside-first').textContent = first;
       byId('beside-alone').append(select);
       byId('beside-alone').hidden = false;
     }
     return select;
+  }
+
+  /** The address of what is shown with `beside` for the second network, once the maps and
+   * nudges on their way are shown (else the input they bring would be left out); while the
+   * page's own address is still being followed, that address with `beside` alone changed. */
+  async #addressWith(beside) {
+    if (!this.#addressed) {
+      const url = new URL(window.location.href);
+      if (beside) url.searchParams.set('beside', beside);
+      else url.searchParams.delete('beside');
+      return url.href;
+    }
+    await this.maps.idle();
+    await this.#nudges;
+    return linkTo(window.location.href, { ...this.#linkState(), beside });
   }
 
   #wireControls() {

@@ -9,6 +9,7 @@
 import { el, fmt } from './dom.js';
 import { gridLayout } from './geometry.js';
 import { paintLayer } from './paint.js';
+import { valueAt } from './wire.js';
 
 /**
  * Channel `c` of a (C, H, W) layer, dequantised, pooled 2x2 with stride 2 (a last odd row or
@@ -18,10 +19,7 @@ import { paintLayer } from './paint.js';
 export function poolBoth(layer, c) {
   const [, h, w] = layer.shape;
   const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)];
-  const { q } = layer;
-  const lo = layer.low[c];
-  const step = (layer.high[c] - lo) / 255;
-  const at = (r, col) => lo + q[(c * h + r) * w + col] * step;
+  const at = (r, col) => valueAt(layer, c, r, col); // as the trace reads a window
   const max = new Float32Array(ph * pw);
   const mean = new Float32Array(ph * pw);
   for (let r = 0; r < ph; r += 1) {
@@ -56,7 +54,10 @@ export class PoolFigure {
     const canvas = (name) => el('canvas', { class: 'pool-canvas', 'aria-hidden': 'true', dataset: { part: name } });
     this.canvases = { conv: canvas('conv'), max: canvas('max'), mean: canvas('mean') };
     this.captions = { conv: el('figcaption'), max: el('figcaption'), mean: el('figcaption') };
-    this.said = el('p', { class: 'pool-said', 'aria-live': 'polite' });
+    this.said = el('p', { class: 'pool-said' });
+    // said to a screen reader when a step asks for it, not at every input: the figure is
+    // screens below the pad (a review: it was read out after every stroke)
+    this.stepSaid = el('p', { class: 'visually-hidden', 'aria-live': 'polite' });
     this.lo = el('span', { class: 'tick' });
     this.hi = el('span', { class: 'tick' });
     const bar = el('span', { class: 'bar' });
@@ -76,7 +77,7 @@ export class PoolFigure {
       el('div', { class: 'pool-foot' },
         el('div', { class: 'legend-bar', 'aria-hidden': 'true' }, this.lo, bar, this.hi),
         el('div', { class: 'pool-steps' }, this.prev, this.next)),
-      this.said);
+      this.said, this.stepSaid);
     this.show(null);
   }
 
@@ -121,7 +122,7 @@ export class PoolFigure {
     this.prev.disabled = channel === 0;
     this.next.disabled = channel === channels - 1;
     this.root.dataset.channel = channel;
-    this.said.textContent = hi > lo
+    this.said.textContent = hi > lo && topMax > 0
       ? `Channel ${channel}: the max keeps its top response, ${fmt(topMax, 2)}; the mean's top is `
         + `${fmt(topMean, 2)}, ${Math.round((100 * topMean) / topMax)}% of it.`
       : `Channel ${channel} gives the same value everywhere on this input: both poolings keep it.`;
@@ -132,5 +133,9 @@ export class PoolFigure {
     const now = Number(this.root.dataset.channel ?? 0);
     this.#channel = Math.max(0, Math.min(channels - 1, now + delta));
     this.show(this.#result);
+    this.stepSaid.textContent = this.said.textContent;
+    // at the first or last channel the button pressed disables: the focus goes to the other
+    const pressed = delta < 0 ? this.prev : this.next;
+    if (pressed.disabled && document.activeElement === pressed) (delta < 0 ? this.next : this.prev).focus();
   }
 }

@@ -46,8 +46,9 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
         heads = page.locator(".maps-head .net-head")
         assert [heads.nth(i).get_attribute("data-net") for i in range(heads.count())] == \
             ["max", "strided"]
-        assert page.inner_text("#pair-text") == \
-            "max (max pooling) beside strided (strided convolution)"
+        assert page.inner_text("#pair-text") == ("two trained MNIST convnets answer as you draw: "
+                                                 "max (max pooling) beside strided (strided "
+                                                 "convolution)")
         # one seed for all: their conv1s look alike, and what follows is said for no pools
         page.click("#same-start summary")
         assert page.inner_text("#same-start summary") == \
@@ -87,13 +88,22 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
         fm.after_paint(lambda: fm.stroke([(0.3, 0.3), (0.7, 0.7)]), source="pad")
         assert fm.canvas_rgba('canvas.map[data-net="strided"][data-layer="conv3"]')[..., 3].any()
 
-        # back to the usual pair: the address drops the choice
+        # from the keyboard: an arrow key on the closed choice opens nothing (in some
+        # browsers it changes the choice at once); Enter does, and the focus comes back to it
+        drawn = page.evaluate("location.search")  # the stroke's levels, and the choice
+        assert drawn.startswith("?input=") and drawn.endswith("&beside=strided")
+        page.focus("#beside")
+        page.keyboard.press("ArrowUp")
+        page.wait_for_timeout(500)
+        assert page.evaluate("location.search") == drawn
         with page.expect_navigation():
-            page.select_option("#beside", "avg")
-        page.wait_for_selector("body[data-ready]", state="attached")
-        fm.idle()
-        assert "beside" not in page.evaluate("location.search")
-        assert page.inner_text("#pair-text") == "max pooling beside avg (average) pooling"
+            page.keyboard.press("Enter")
+        ready(fm)
+        # avg, the usual pair: the drawing stays, the choice goes from the address
+        assert page.evaluate("location.search") == drawn.removesuffix("&beside=strided")
+        assert page.evaluate("document.activeElement.id") == "beside"
+        assert page.inner_text("#pair-text") == ("two trained MNIST convnets answer as you "
+                                                 "draw: max pooling beside avg (average) pooling")
 
 
 def test_a_network_the_server_lacks_is_said_and_the_usual_pair_shown(
@@ -119,6 +129,8 @@ def test_a_server_without_avg_shows_max_alone_until_one_is_chosen(browser: Any,
         page = fm.page
         heads = page.locator(".maps-head .net-head")
         assert heads.count() == 1 and heads.first.get_attribute("data-net") == "max"
+        assert page.inner_text("#pair-text") == \
+            "a trained MNIST convnet answer as you draw: max (max pooling)"
         assert page.locator("#beside option").all_inner_texts() == \
             ["none", "nopool · No downsampling"]
         assert page.inner_text("#beside-alone .beside-text") == "Beside max"

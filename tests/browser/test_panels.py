@@ -227,9 +227,22 @@ def test_one_map_pooled_two_ways_shows_max_keep_the_top_and_the_mean_dilute_it(
 
     strongest = int(np.argmax(conv1["high"]))  # the first of the strongest
     expect(strongest)
-    step = "previous" if strongest == 31 else "next"
+    last = len(conv1["high"]) - 1
+    step = "previous" if strongest == last else "next"
     root.get_by_role("button", name=f"{step} channel").click()
     chosen = strongest + (-1 if step == "previous" else 1)
+    expect(chosen)
+    # stepped to the first channel, its button disabled, the focus goes on to the other
+    previous = root.get_by_role("button", name="previous channel")
+    for _ in range(chosen):
+        previous.focus()
+        page.keyboard.press("Enter")
+    expect(0)
+    assert previous.is_disabled()
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "next channel"
+    root.get_by_role("button", name="next channel").click()
+    for _ in range(chosen - 1):
+        root.get_by_role("button", name="next channel").click()
     expect(chosen)
     # a channel stepped to stays for the next input
     fm.after_paint(lambda: fm.stroke([(0.2, 0.9), (0.8, 0.9)]), source="pad")
