@@ -32,6 +32,9 @@ DTYPE_SIZES = {name: np.dtype(dtype).itemsize for name, dtype in DTYPES_NP.items
 
 BINARY_TYPE = "application/x-featuremaps"
 MAGIC = b"FMAP"
+# the header's "version": a change a reader could misread (a field moved or given another
+# meaning) takes the next number, so an old page or client says so rather than misdraw
+BINARY_VERSION = 1
 # the binary format's layout, here and in the OpenAPI document: one reading /docs has no
 # source file to open
 BINARY_FORMAT = """\
@@ -39,7 +42,8 @@ bytes 0..3   magic b"FMAP"
 bytes 4..7   header length N, uint32 little-endian
 bytes 8..    header: N bytes of UTF-8 JSON, the JSON format's skeleton where every
              "data", "low", "high" and "probabilities" is replaced by
-             {"offset": byte offset into the payload, "length": bytes}, plus "timings":
+             {"offset": byte offset into the payload, "length": bytes}, plus "version":
+             1, the layout described here (a reader refuses another), and "timings":
              the server's decode and infer times in ms
 then         zero padding up to the next multiple of 4 counted from byte 0: the
              payload starts at 8 + N rounded up to a multiple of 4, and every offset
@@ -180,7 +184,8 @@ def _skeleton(layout: Layout, encoding: Encoding, blank: bool
     input_bytes = 28 * 28 * itemsize  # the input comes first
     floats_at = _aligned(input_bytes)
     data_at = _aligned(floats_at + 4 * layout.float_size)
-    start = json.dumps({"input": {"shape": [28, 28], "encoding": encoding, "blank": blank,
+    start = json.dumps({"version": BINARY_VERSION,
+                        "input": {"shape": [28, 28], "encoding": encoding, "blank": blank,
                                   "data": {"offset": 0, "length": input_bytes}}},
                        separators=(",", ":"))[:-1] + ',"models":{'
 
@@ -257,6 +262,9 @@ def parse_binary(body: bytes) -> dict[str, Any]:
         raise ValueError("not a featuremaps binary response")
     (n,) = struct.unpack("<I", body[4:8])
     header: dict[str, Any] = json.loads(body[8:8 + n])
+    if header.get("version") != BINARY_VERSION:
+        raise ValueError(f"binary format version {header.get('version')}; this reads "
+                         f"version {BINARY_VERSION}")
     payload = memoryview(body)[_aligned(8 + n):]
 
     def take(ref: dict[str, int]) -> bytes:

@@ -2,6 +2,7 @@
 // small amount of arithmetic the page does on the values it holds. No drawing here.
 
 export const MAGIC = 'FMAP';
+const VERSION = 1; // the header's "version" (app/api/wire.py BINARY_VERSION)
 export const SIDE = 28; // the model input is 28x28
 
 const align4 = (n) => (n + 3) & ~3;
@@ -18,6 +19,10 @@ export function decodeFeaturemaps(buffer) {
   if (magic !== MAGIC) throw new Error('the server answered in an unexpected format');
   const headerLength = new DataView(buffer).getUint32(4, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+  // a page kept open (or cached) while the server moved on to another layout says so
+  if (header.version !== VERSION) {
+    throw new Error(`the server answered in binary format version ${header.version}, and this page reads version ${VERSION}: reload the page`);
+  }
   const base = align4(8 + headerLength);
   // every float block starts on a 4-byte boundary of the payload, which starts on one too
   const floats = (ref) => new Float32Array(buffer, base + ref.offset, ref.length / 4);

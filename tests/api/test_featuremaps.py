@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import json
+import struct
 import urllib.parse
 
 import numpy as np
@@ -131,6 +133,20 @@ def test_the_answer_says_when_the_input_is_blank(
                        json={"pixels": trace.tolist(), "preprocess": False}).json()
     assert body["input"]["blank"] is False
     assert not any(base64.b64decode(body["input"]["data"]))
+
+
+def test_the_binary_header_says_its_version_and_a_reader_refuses_another(
+        client: TestClient) -> None:
+    """A reader of the binary format (the page, parse_binary) checks the header's version, so
+    a page or client kept from before a change of layout says so rather than misreading."""
+    body = client.post("/api/v1/featuremaps?format=binary", json={"pixels": [[0.0] * 28] * 28},
+                       headers={"accept-encoding": "identity"}).content
+    (n,) = struct.unpack("<I", body[4:8])
+    assert json.loads(body[8:8 + n])["version"] == wire.BINARY_VERSION == 1
+    assert wire.parse_binary(body)["version"] == 1
+    later = body.replace(b'"version":1,', b'"version":2,', 1)
+    with pytest.raises(ValueError, match="binary format version 2; this reads version 1"):
+        wire.parse_binary(later)
 
 
 def test_binary_without_gzip_is_plain(client: TestClient) -> None:
