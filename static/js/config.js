@@ -33,6 +33,7 @@ export const UI = Object.freeze({
     conv1: '#ff4f6d', pool1: '#ffd166', conv2: '#7fd3ff', pool2: '#d9a6ff', conv3: '#6ee68f',
   }),
   kerasPool: Object.freeze({ max: 'MaxPooling2D', avg: 'AveragePooling2D', blurmax: 'MaxBlurPool2D' }),
+  kerasNamed: Object.freeze(['max', 'avg']), // whose pooling Keras itself has (not blurmax's)
   // conv1's role shows in its maps and weights; deeper ones are the usual reading, which no
   // page here checks (a teacher's review found them stated as fact)
   convRole: Object.freeze({

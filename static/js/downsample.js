@@ -134,7 +134,10 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
   // a name like model_no_max_pool may break after its underscores, where a narrow column needs it
   // (no lookbehind in the split: Safari before 16.4 would refuse the whole module, and the page)
   const breakable = (text) => text.split('_').flatMap((part, i, all) => (i < all.length - 1 ? [`${part}_`, el('wbr')] : [part]));
-  row('downsampling', models.map((m) => breakable(m.downsampling)), 'text-row');
+  // PyTorch's name, as the server gives it, and the book's, as the summary below writes it
+  // (a teacher's review: MaxPool2d here, MaxPooling2D there, read as two layers)
+  row('downsampling', models.map((m) => [breakable(m.downsampling),
+    UI.kerasNamed.includes(m.name) ? [el('br'), el('small', { text: `Keras: ${UI.kerasPool[m.name]}` })] : []]), 'text-row');
   for (const name of names) {
     row(`${name} output`, models.map((m) => {
       const layer = m.layers.find((l) => l.name === name);

@@ -107,6 +107,11 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
         "of the digit, for far fewer parameters.")
     # what the last conv sees; where blurmax's pools pad past the image, a corner unit's
     # field is cut short, and the cell says so (found by a science review)
+    # PyTorch's name beside the book's, which the summary writes (a teacher's review)
+    kinds = rows.filter(has=fm.page.locator("th", has_text="downsampling"))
+    assert kinds.locator("td").all_inner_texts()[:2] == [
+        "MaxPool2d(2) after conv1 and conv2\nKeras: MaxPooling2D",
+        "AvgPool2d(2) after conv1 and conv2\nKeras: AveragePooling2D"]
     seen = rows.filter(has=fm.page.locator("th", has_text="last conv sees"))
     assert seen.locator("td").all_inner_texts() == [
         "18x18 px", "18x18 px", "15x15 px", "7x7 px",
