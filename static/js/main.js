@@ -7,10 +7,11 @@
 // upload or a nudge also asks /shifts once (the shift lab, and the numbers the next nudge shows).
 
 import { ApiError, LiveChannel, fetchFilters, fetchModels, postFeaturemaps, postShifts } from './api.js';
+import { besideChoice, namePair } from './beside.js';
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
-import { el, inWindow, stackSticky } from './dom.js';
+import { inWindow, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { FieldFigures } from './fields.js';
 import { Inspector } from './inspector.js';
@@ -31,7 +32,6 @@ const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
 const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take back
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
-const FOCUS_KEY = 'featuremaps-focus'; // sessionStorage: the control to focus as the page opens again
 
 class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
@@ -133,17 +133,11 @@ class App {
     this.tracer = new Tracer({
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirrors: [this.inspector.trace, byId('hover-tip')], infos,
     });
-    const beside = this.#besideChoice();
+    const beside = besideChoice({ models: this.models, usual: this.usual, infos,
+      onChoose: async (name) => window.location.assign(await this.#addressWith(name)) });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'),
       beside && this.models[1] ? { [this.models[1]]: beside } : {});
-    if (this.models.join() !== 'max,avg') {
-      // the masthead names what is shown, where it is not its usual pair
-      const named = (m) => [el('strong', { text: m.name }), ` (${m.title.toLowerCase()})`];
-      const [one, two] = this.shown;
-      byId('pair-text').replaceChildren(...(two
-        ? ['two trained MNIST convnets answer as you draw: ', ...named(one), ' beside ', ...named(two)]
-        : ['a trained MNIST convnet answer as you draw: ', ...named(one)]));
-    }
+    if (this.models.join() !== 'max,avg') namePair(byId('pair-text'), this.shown);
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status'), prediction: byId('nudge-pred') },
       this.models, layers, (dir) => this.nudgeBy(dir), () => this.undo(true));
     this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },
@@ -254,62 +248,14 @@ class App {
   }
 
   /** The networks whose maps are shown: the server's pair (max and avg), or its first and
-   * the one an address's `beside` names (a teacher's review: the article weighs max against
-   * a strided conv too, whose maps could not be seen). A name this server lacks is said
-   * among the link's problems. */
+   * the one an address's `beside` names (beside.js). A name this server lacks is said among
+   * the link's problems. */
   static #pair(usual, link, infos) {
     if (link.beside === null || !usual.length) return usual;
     const offered = UI.variants.filter((n) => infos[n] && n !== usual[0]);
     if (offered.includes(link.beside)) return [usual[0], link.beside];
     link.problems.push(`beside=${link.beside} is not one of ${offered.join(', ')}`);
     return usual;
-  }
-
-  /** The choice of the network shown beside the first, put in place of its name at the head
-   * of its column (where a server has no avg, under the maps' settings), or null where there
-   * is nothing to choose. Choosing opens the page again at the address with it, which brings
-   * back the input and the settings (the views are built for their networks once). */
-  #besideChoice() {
-    const [first, second] = this.models;
-    const current = second ?? ''; // '': none, a server without avg shows its first network alone
-    const choices = [...(this.usual ? [] : ['']), ...UI.variants.filter((n) => this.infos[n] && n !== first)];
-    if (!choices.some((n) => n !== current)) return null;
-    const select = el('select', { id: 'beside', 'aria-label': `The network shown beside ${first}`,
-      title: `Another network's maps beside ${first}'s: the page opens again with them, keeping the input and `
-        + 'the settings (Undo starts afresh). Choose with the mouse, or with the arrow keys and Enter.' },
-    choices.map((n) => el('option', { value: n, selected: n === current }, n ? `${n} · ${this.infos[n].title}` : 'none')));
-    // The page opens again on a pick from the list, or on Enter; an arrow key on the closed
-    // select changes it at once in some browsers, which would reload the page at each step
-    // past an option (a review: WCAG's "on input" failure), so that alone does not.
-    let keyed = false;
-    const go = async () => {
-      const beside = select.value;
-      select.value = current; // the page as it stands, should the browser keep it for Back
-      if (beside === current) return;
-      sessionStorage.setItem(FOCUS_KEY, 'beside');
-      window.location.assign(await this.#addressWith(beside === this.usual ? null : beside));
-    };
-    select.addEventListener('pointerdown', () => { keyed = false; });
-    select.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter') {
-        e.preventDefault();
-        go();
-      } else {
-        keyed = /^(Arrow|Page|Home|End)|^.$/.test(e.key) && e.key !== ' ';
-      }
-    });
-    select.addEventListener('change', () => { if (!keyed) go(); });
-    select.addEventListener('blur', () => { select.value = current; });
-    if (sessionStorage.getItem(FOCUS_KEY) === 'beside') {
-      sessionStorage.removeItem(FOCUS_KEY);
-      requestAnimationFrame(() => select.focus({ preventScroll: true })); // where the choice was made
-    }
-    if (!second) {
-      byId('beside-first').textContent = first;
-      byId('beside-alone').append(select);
-      byId('beside-alone').hidden = false;
-    }
-    return select;
   }
 
   /** The address of what is shown with `beside` for the second network, once the maps and

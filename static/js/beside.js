@@ -1,0 +1,67 @@
+// The network shown beside the first: a choice in place of the second column's name (or,
+// where a server has no avg and shows its first network alone, under the maps' settings),
+// kept in the address as &beside= (link.js). Asked for by a teacher's review: the article
+// weighs max pooling against a strided conv and against no downsampling at all, whose maps
+// the page could not show. Choosing opens the page again at the address with it (main.js),
+// which brings back the input and the settings: every view is built for its pair once.
+
+import { UI } from './config.js';
+import { el } from './dom.js';
+
+const FOCUS_KEY = 'featuremaps-focus'; // sessionStorage: the control to focus as the page opens again
+
+/**
+ * The select, or null where there is nothing to choose. `models`: the names shown, first
+ * and second; `usual`: the second the page shows unasked ('': none); `infos`: every loaded
+ * network's /api/v1/models entry; `onChoose(beside)`: open the page with `beside` (null for
+ * the usual pair).
+ */
+export function besideChoice({ models: [first, second], usual, infos, onChoose }) {
+  const current = second ?? ''; // '': none, a server without avg shows its first network alone
+  const choices = [...(usual ? [] : ['']), ...UI.variants.filter((n) => infos[n] && n !== first)];
+  if (!choices.some((n) => n !== current)) return null;
+  const select = el('select', { id: 'beside', 'aria-label': `The network shown beside ${first}`,
+    title: `Another network's maps beside ${first}'s: the page opens again with them, keeping the input and `
+      + 'the settings (Undo starts afresh). Choose with the mouse, or with the arrow keys and Enter.' },
+  choices.map((n) => el('option', { value: n, selected: n === current }, n ? `${n} · ${infos[n].title}` : 'none')));
+  // The page opens again on a pick from the list, or on Enter; an arrow key on the closed
+  // select changes it at once in some browsers, which would reload the page at each step
+  // past an option (a review: WCAG's "on input" failure), so that alone does not.
+  let keyed = false;
+  const go = () => {
+    const beside = select.value;
+    select.value = current; // the page as it stands, should the browser keep it for Back
+    if (beside === current) return;
+    sessionStorage.setItem(FOCUS_KEY, 'beside');
+    onChoose(beside === usual ? null : beside);
+  };
+  select.addEventListener('pointerdown', () => { keyed = false; });
+  select.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      go();
+    } else {
+      keyed = /^(Arrow|Page|Home|End)|^.$/.test(e.key) && e.key !== ' ';
+    }
+  });
+  select.addEventListener('change', () => { if (!keyed) go(); });
+  select.addEventListener('blur', () => { select.value = current; });
+  if (sessionStorage.getItem(FOCUS_KEY) === 'beside') {
+    sessionStorage.removeItem(FOCUS_KEY);
+    requestAnimationFrame(() => select.focus({ preventScroll: true })); // where the choice was made
+  }
+  if (!second) {
+    document.getElementById('beside-first').textContent = first;
+    document.getElementById('beside-alone').append(select);
+    document.getElementById('beside-alone').hidden = false;
+  }
+  return select;
+}
+
+/** The masthead's words for what is shown, where it is not the usual max beside avg. */
+export function namePair(node, [one, two]) {
+  const named = (m) => [el('strong', { text: m.name }), ` (${m.title.toLowerCase()})`];
+  node.replaceChildren(...(two
+    ? ['two trained MNIST convnets answer as you draw: ', ...named(one), ' beside ', ...named(two)]
+    : ['a trained MNIST convnet answer as you draw: ', ...named(one)]));
+}
