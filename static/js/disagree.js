@@ -38,9 +38,14 @@ export class DisagreeList {
   #count = ''; // the status line while no listed digit is on the pad
   #current = null; // index of the listed digit on the pad, or null
 
+  #absent; // what to add to a picked digit's line where avg is not shown, or ''
+
   /** `offer`: the config's `disagree` ({src, ...}); `onPick(digit, byPointer)` loads a
-   * picked digit (`byPointer`: clicked or tapped, not chosen from the keyboard). */
-  constructor(details, offer, onPick) {
+   * picked digit (`byPointer`: clicked or tapped, not chosen from the keyboard); `absent`:
+   * a sentence for a digit's line where one of the two is not shown beside max (a review:
+   * with a strided conv beside max, the list's avg answers pointed at no maps). */
+  constructor(details, offer, onPick, absent = '') {
+    this.#absent = absent;
     this.#details = details;
     this.#box = details.querySelector('#disagree-groups');
     this.#status = details.querySelector('#disagree-status');
@@ -136,7 +141,7 @@ export class DisagreeList {
       return;
     }
     here.button.setAttribute('aria-current', 'true');
-    this.#status.textContent = `On the pad: ${described(here.digit)}.`;
+    this.#status.textContent = `On the pad: ${described(here.digit)}.${this.#absent && ` ${this.#absent}`}`;
   }
 
   /** Back down to the list, at the digit on the pad (or the list's start), focused. */

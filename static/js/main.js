@@ -306,7 +306,7 @@ class App {
         // the list is far below the maps: a click goes up to them; the keyboard stays in the
         // list, with its focus (a screen reader hears the predictions from #announce)
         if (byPointer) byId('maps-h').scrollIntoView({ block: 'start' });
-      });
+      }, this.models.includes('avg') ? '' : 'avg is not shown now: choose it beside max to see its maps.');
     }
     // a browser may keep the choices made before a reload (Firefox does; a review found the
     // page would then show "per layer" checked, its maps painted per channel)

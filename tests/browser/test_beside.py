@@ -106,6 +106,25 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
                                                  "draw: max pooling beside avg (average) pooling")
 
 
+def test_a_listed_digit_says_where_avg_went_when_another_network_is_beside_max(
+        browser: Any, server_url: str, api: Any) -> None:
+    """The list of digits max and avg answer differently gives avg's answers: with another
+    network beside max, its line says that avg is not shown, and how to show it."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        fm.page.goto(fm.page.url + "?digit=359&beside=nopool")  # a listed digit, no sample
+        ready(fm)
+        status = fm.page.locator("#disagree-status")
+        fm.page.wait_for_function(
+            "() => document.getElementById('disagree-status').textContent.startsWith('On the pad')")
+        assert status.text_content().endswith(
+            ". avg is not shown now: choose it beside max to see its maps.")
+        fm.page.goto(fm.page.url.split("?")[0] + "?digit=359")
+        ready(fm)
+        fm.page.wait_for_function(
+            "() => document.getElementById('disagree-status').textContent.startsWith('On the pad')")
+        assert "not shown" not in status.text_content()
+
+
 def test_a_network_the_server_lacks_is_said_and_the_usual_pair_shown(
         browser: Any, server_url: str, api: Any) -> None:
     with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
