@@ -10,6 +10,20 @@ import { el } from './dom.js';
 
 const FOCUS_KEY = 'featuremaps-focus'; // sessionStorage: the control to focus as the page opens again
 
+/** The networks that may stand beside `first`: every loaded variant but it, in page order. */
+const offered = (first, infos) => UI.variants.filter((n) => infos[n] && n !== first);
+
+/** The networks whose maps are shown: the server's pair (`usual`: max and avg), or its
+ * first and the one an address's `beside` names (`link`, link.js's readLink). A name this
+ * server lacks is said among the link's problems. */
+export function pairShown(usual, link, infos) {
+  if (link.beside === null || !usual.length) return usual;
+  const names = offered(usual[0], infos);
+  if (names.includes(link.beside)) return [usual[0], link.beside];
+  link.problems.push(`beside=${link.beside} is not one of ${names.join(', ')}`);
+  return usual;
+}
+
 /**
  * The select, or null where there is nothing to choose. `models`: the names shown, first
  * and second; `usual`: the second the page shows unasked ('': none); `infos`: every loaded
@@ -18,7 +32,7 @@ const FOCUS_KEY = 'featuremaps-focus'; // sessionStorage: the control to focus a
  */
 export function besideChoice({ models: [first, second], usual, infos, onChoose }) {
   const current = second ?? ''; // '': none, a server without avg shows its first network alone
-  const choices = [...(usual ? [] : ['']), ...UI.variants.filter((n) => infos[n] && n !== first)];
+  const choices = [...(usual ? [] : ['']), ...offered(first, infos)];
   if (!choices.some((n) => n !== current)) return null;
   const select = el('select', { id: 'beside', 'aria-label': `The network shown beside ${first}`,
     title: `Another network's maps beside ${first}'s: the page opens again with them, keeping the input and `

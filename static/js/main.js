@@ -7,7 +7,7 @@
 // upload or a nudge also asks /shifts once (the shift lab, and the numbers the next nudge shows).
 
 import { ApiError, LiveChannel, fetchFilters, fetchModels, postFeaturemaps, postShifts } from './api.js';
-import { besideChoice, namePair } from './beside.js';
+import { besideChoice, namePair, pairShown } from './beside.js';
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
@@ -63,7 +63,7 @@ class App {
     const infos = Object.fromEntries(catalogue.models.map((m) => [m.name, m]));
     this.infos = infos;
     const usual = config.models.filter((n) => infos[n]);
-    this.shown = App.#pair(usual, link, infos).map((n) => infos[n]);
+    this.shown = pairShown(usual, link, infos).map((n) => infos[n]);
     this.models = this.shown.map((m) => m.name);
     this.usual = usual[1] ?? ''; // the second network the page shows unasked ('': none)
     this.beside = (this.models[1] ?? '') === this.usual ? null : this.models[1]; // null: the usual pair
@@ -245,17 +245,6 @@ class App {
       norm: this.norm,
       beside: this.beside,
     };
-  }
-
-  /** The networks whose maps are shown: the server's pair (max and avg), or its first and
-   * the one an address's `beside` names (beside.js). A name this server lacks is said among
-   * the link's problems. */
-  static #pair(usual, link, infos) {
-    if (link.beside === null || !usual.length) return usual;
-    const offered = UI.variants.filter((n) => infos[n] && n !== usual[0]);
-    if (offered.includes(link.beside)) return [usual[0], link.beside];
-    link.problems.push(`beside=${link.beside} is not one of ${offered.join(', ')}`);
-    return usual;
   }
 
   /** The address of what is shown with `beside` for the second network, once the maps and

@@ -7,9 +7,8 @@
 // not be compared on one channel at one colour scale, in type a room can read.
 
 import { el, fmt } from './dom.js';
-import { gridLayout } from './geometry.js';
-import { paintLayer } from './paint.js';
-import { valueAt } from './wire.js';
+import { paintLayer, sizeLayerCanvas } from './paint.js';
+import { windowStats } from './wire.js';
 
 /**
  * Channel `c` of a (C, H, W) layer, dequantised, pooled 2x2 with stride 2 (a last odd row or
@@ -19,14 +18,14 @@ import { valueAt } from './wire.js';
 export function poolBoth(layer, c) {
   const [, h, w] = layer.shape;
   const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)];
-  const at = (r, col) => valueAt(layer, c, r, col); // as the trace reads a window
   const max = new Float32Array(ph * pw);
   const mean = new Float32Array(ph * pw);
   for (let r = 0; r < ph; r += 1) {
     for (let col = 0; col < pw; col += 1) {
-      const four = [at(2 * r, 2 * col), at(2 * r, 2 * col + 1), at(2 * r + 1, 2 * col), at(2 * r + 1, 2 * col + 1)];
-      max[r * pw + col] = Math.max(...four);
-      mean[r * pw + col] = (four[0] + four[1] + four[2] + four[3]) / 4;
+      // each window as the trace reads it, so its max and mean are the readout's
+      const window = windowStats(layer, c, [2 * r, 2 * r + 1], [2 * col, 2 * col + 1]);
+      max[r * pw + col] = window.max;
+      mean[r * pw + col] = window.mean;
     }
   }
   return { max, mean, shape: [ph, pw] };
@@ -104,11 +103,7 @@ export class PoolFigure {
     }
     const { max, mean, shape } = poolBoth(conv, channel);
     const [lo, hi] = [conv.low[channel], conv.high[channel]];
-    const size = (canvas, [ch, cw]) => {
-      if (canvas.width !== cw) canvas.width = cw;
-      if (canvas.height !== ch) canvas.height = ch;
-      return gridLayout([1, ch, cw], 1, 0);
-    };
+    const size = (canvas, [ch, cw]) => sizeLayerCanvas(canvas, [1, ch, cw], 1, 0);
     paintLayer(this.canvases.conv, conv, size(this.canvases.conv, [h, w]), this.lut, 'channel', channel);
     for (const [name, values] of [['max', max], ['mean', mean]]) {
       paintLayer(this.canvases[name], onScale(values, shape, lo, hi), size(this.canvases[name], shape), this.lut, 'channel', 0);
