@@ -250,6 +250,13 @@ def api(server_url: str) -> Api:
     return Api(server_url)
 
 
+def projector_state(server_url: str) -> dict[str, Any]:
+    """A browser context's `storage_state` with the projector view chosen (its cookie, as the
+    masthead's toggle sets it: static/js/main.js)."""
+    return {"cookies": [{"name": "featuremaps-view", "value": "projector",
+                         "url": server_url + "/"}], "origins": []}
+
+
 def new_page(browser: Any, api: Api, **context_options: Any) -> tuple[Any, FeatureMapsPage]:
     """A browser context and a blank page in it that records its paints (RECORDER); the
     caller goes where it wants and closes the context."""

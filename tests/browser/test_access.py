@@ -202,13 +202,12 @@ def test_axe_finds_no_violation_with_everything_open(browser: Any, server_url: s
     columns, and the ten probabilities as numbers pushed the page sideways."""
     from axe_playwright_python.sync_playwright import Axe
 
-    from tests.browser.conftest import Api, open_page
+    from tests.browser.conftest import Api, open_page, projector_state
 
     width, height = viewport
-    cookies = [{"name": "featuremaps-view", "value": "projector", "url": server_url + "/"}]
     pages = open_page(browser, server_url, Api(server_url),
                       viewport={"width": width, "height": height}, has_touch=width < 500,
-                      storage_state={"cookies": cookies if projector else [], "origins": []})
+                      storage_state=projector_state(server_url) if projector else None)
     fm = next(pages)
     try:
         page = fm.page

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import FeatureMapsPage, opened
+from tests.browser.conftest import FeatureMapsPage, opened, projector_state
 
 DARK = {"background": "rgb(18, 20, 25)", "text": "rgb(232, 233, 236)"}
 LIGHT = {"background": "rgb(255, 255, 255)", "text": "rgb(17, 19, 24)"}
@@ -91,9 +91,8 @@ def test_on_a_1024_projector_the_text_grows_little_and_the_maps_keep_their_room(
     """An XGA projector's pixels are already large on the wall: the text grows with the
     screen's width, and the sidebar stays as narrow as the usual page's, so conv1's maps
     still start on the first screen."""
-    cookies = [{"name": "featuremaps-view", "value": "projector", "url": server_url + "/"}]
     with opened(browser, server_url, api, viewport={"width": 1024, "height": 768},
-                storage_state={"cookies": cookies, "origins": []}) as fm:
+                storage_state=projector_state(server_url)) as fm:
         fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
         seen = looks(fm)
         assert (seen["background"], seen["view"], seen["sidebar"], seen["wide"]) == \
@@ -115,9 +114,8 @@ def test_a_phone_does_not_offer_it_but_can_turn_it_off(browser: Any, server_url:
     with opened(browser, server_url, api, **phone) as fm:
         assert not fm.page.locator("#projector").is_visible()
         assert fm.page.locator("#copy-link").is_visible()
-    cookies = [{"name": "featuremaps-view", "value": "projector", "url": server_url + "/"}]
     with opened(browser, server_url, api, **phone,
-                storage_state={"cookies": cookies, "origins": []}) as fm:
+                storage_state=projector_state(server_url)) as fm:
         assert looks(fm)["wide"] == 390
         fm.page.focus("#projector")
         fm.page.keyboard.press("Enter")
