@@ -78,11 +78,11 @@ export class FieldFigures {
       ctx.lineWidth = LINE;
       // the widest outside, each next one LINE further in: where two fields share an edge,
       // both outlines show, side by side within its border pixels
-      chain.slice().reverse().forEach(({ name, span: [lo, hi] }, depth) => {
+      chain.slice().reverse().forEach(({ name, span }, depth) => {
         const inset = depth * LINE + LINE / 2;
         ctx.strokeStyle = UI.fieldColours[name];
-        const size = (hi - lo + 1) * SCALE - 2 * inset;
-        ctx.strokeRect(lo * SCALE + inset, lo * SCALE + inset, size, size);
+        const size = side(span) * SCALE - 2 * inset;
+        ctx.strokeRect(span[0] * SCALE + inset, span[0] * SCALE + inset, size, size);
       });
     }
   }
