@@ -155,7 +155,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                        overrides={BATCH: settings.max_batch_upload_bytes},
                        budgets={"": settings.max_inflight * settings.max_upload_bytes,
                                 BATCH: settings.max_batch_inflight
-                                * settings.max_batch_upload_bytes})
+                                * settings.max_batch_upload_bytes},
+                       timeout=settings.body_timeout_s)
     if settings.allowed_origins:
         # outside the upload limit, so that its 413 reaches another origin's script as a 413,
         # not as a network error

@@ -44,6 +44,10 @@ class BodiesOverBudget(Exception):
     """Its message is the 503's detail."""
 
 
+class BodyTimedOut(Exception):
+    """Its message is the 408's detail."""
+
+
 # a body's first bytes are read whatever the budget: slow clients that hold it with large
 # bodies do not lock out the live updates (about 13 kB; found by a review)
 ALWAYS_READ = 64 * 1024
@@ -53,6 +57,14 @@ def over_upload_limit(limit: int, batch: bool = False) -> str:
     """The 413's words for a body over `limit` (the OpenAPI document quotes them)."""
     setting = "FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES" if batch else "FEATUREMAPS_MAX_UPLOAD_BYTES"
     return f"request body over the upload limit of {limit:,} bytes ({setting})"
+
+
+def body_timed_out(timeout: float, received: int, declared: int | None) -> str:
+    """The 408's words for a body still arriving after `timeout` seconds (the OpenAPI
+    document quotes them)."""
+    of = f" of {declared:,}" if declared is not None else ""
+    return (f"request body not received within {timeout:g} s: {received:,}{of} bytes came; "
+            "send it again, faster (FEATUREMAPS_BODY_TIMEOUT_S)")
 
 
 class BodyLimitMiddleware:
@@ -69,14 +81,22 @@ class BodyLimitMiddleware:
     ends; a part that would pass the budget is answered 503 with Retry-After, unless no
     other body holds any (a body at the limit is always read) or the body is still within
     its first ALWAYS_READ bytes. Counted as they arrive, not as declared: a review's 64
-    connections that declared 2 MiB and sent nothing had every upload refused."""
+    connections that declared 2 MiB and sent nothing had every upload refused.
+
+    `timeout`: seconds a body that may pass ALWAYS_READ (declared larger, or of no declared
+    size) has to arrive whole, from the route's first read; one still coming is answered
+    408 and its connection closed, so an upload that stalls gives its share of the budget
+    back instead of holding it for as long as the client keeps the connection open. Smaller
+    bodies are not timed: they are read whatever the budget holds, and the timer costs
+    about 4 us a read, on the live update's path."""
 
     def __init__(self, app: ASGIApp, limit: int, overrides: dict[str, int] | None = None,
-                 budgets: dict[str, int] | None = None) -> None:
+                 budgets: dict[str, int] | None = None, timeout: float | None = None) -> None:
         self.app = app
         self.limit = limit
         self.overrides = overrides or {}
         self.budgets = budgets or {}
+        self.timeout = timeout
         self.held = dict.fromkeys(self.budgets, 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,7 +109,7 @@ class BodyLimitMiddleware:
         limit = self.overrides.get(path, self.limit)
         group = path if path in self.overrides else ""
         budget = self.budgets.get(group)
-        declared = 0
+        declared: int | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -100,12 +120,26 @@ class BodyLimitMiddleware:
         received = 0
         charged = 0  # of the budget
         started = False
+        timed = self.timeout is not None and (declared is None or declared > ALWAYS_READ)
+        deadline: float | None = None  # set at the first read of a timed body
+
+        async def timed_receive() -> Message:
+            nonlocal deadline
+            assert self.timeout is not None
+            loop = asyncio.get_running_loop()
+            if deadline is None:
+                deadline = loop.time() + self.timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await receive()
+            except TimeoutError:
+                raise BodyTimedOut(body_timed_out(self.timeout, received, declared)) from None
 
         async def limited_receive() -> Message:
             nonlocal received, charged
-            if declared > limit:  # none of it is read
+            if declared is not None and declared > limit:  # none of it is read
                 raise BodyTooLarge
-            message = await receive()
+            message = await (timed_receive() if timed else receive())
             if message["type"] == "http.request":
                 size = len(message.get("body", b""))
                 if budget is not None and size:
@@ -127,7 +161,7 @@ class BodyLimitMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if declared > limit:
+                if declared is not None and declared > limit:
                     # answered without the body (a 404, a bad query): the server would read
                     # and discard all that was declared to keep the connection; it closes it
                     message = {**message,
@@ -142,6 +176,9 @@ class BodyLimitMiddleware:
         except BodiesOverBudget as exc:
             if not started:
                 await _send_json(send, 503, str(exc), [(b"retry-after", b"1")])
+        except BodyTimedOut as exc:
+            if not started:
+                await _send_json(send, 408, str(exc))
         finally:
             if charged:
                 self.held[group] -= charged

@@ -676,8 +676,8 @@ def test_a_request_cut_off_by_the_shutdown_is_a_503_not_a_500(
 
 def test_each_route_has_a_budget_of_bodies_as_large_as_its_gate(settings: Settings) -> None:
     """The body budget is wired as documented: as many bodies at the upload limit as the
-    gate takes requests, 64 x 2 MiB, and for batches 2 x 32 MiB (tests/unit/test_body_budget.py
-    shows what the middleware does with them)."""
+    gate takes requests, 64 x 2 MiB, and for batches 2 x 32 MiB, with 120 s for a body over
+    64 KiB to arrive (tests/unit/test_body_budget.py shows what the middleware does with them)."""
     from app.api.middleware import BodyLimitMiddleware
     from app.main import create_app
 
@@ -686,4 +686,5 @@ def test_each_route_has_a_budget_of_bodies_as_large_as_its_gate(settings: Settin
     assert limits == {"limit": 2 * 1024 * 1024,
                       "overrides": {"/api/v1/featuremaps/batch": 32 * 1024 * 1024},
                       "budgets": {"": 64 * 2 * 1024 * 1024,
-                                  "/api/v1/featuremaps/batch": 2 * 32 * 1024 * 1024}}
+                                  "/api/v1/featuremaps/batch": 2 * 32 * 1024 * 1024},
+                      "timeout": 120.0}

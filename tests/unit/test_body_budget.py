@@ -117,3 +117,73 @@ def test_one_body_at_the_limit_is_always_read() -> None:
         return await request(app, "/any", 1000)
 
     assert run_async(scenario()) == (200, None)
+
+
+async def stalled(app: Any, path: str, declared: int | None, first: int
+                  ) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
+    """Send `first` bytes of a body (of `declared` size, or chunked), then nothing more."""
+    headers = [(b"transfer-encoding", b"chunked")] if declared is None else \
+        [(b"content-length", str(declared).encode())]
+    chunks = [{"type": "http.request", "body": bytes(first), "more_body": True}]
+    never = asyncio.Event()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            return chunks.pop(0)
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "method": "POST", "path": path, "headers": headers},
+              receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body), sent[0]["headers"]
+
+
+def test_a_stalled_upload_is_answered_408_and_gives_its_budget_back() -> None:
+    """Found carried over from a review: an upload that sent most of its body and stopped
+    held its share of the budget for as long as its client kept the connection open."""
+    async def scenario() -> list[Any]:
+        app = BodyLimitMiddleware(reading_app({}), limit=200_000, budgets={"": 150_000},
+                                  timeout=0.2)
+        out: list[Any] = []
+        stall = asyncio.create_task(stalled(app, "/slow", 200_000, 140_000))
+        await asyncio.sleep(0.05)
+        assert app.held == {"": 140_000}
+        out.append(await request(app, "/big", 70_000))  # would pass the budget: 503
+        out.append(await asyncio.wait_for(stall, 5))  # not left waiting
+        assert app.held == {"": 0}
+        out.append(await request(app, "/big", 70_000))  # now read
+        # no declared size: timed
+        out.append(await asyncio.wait_for(stalled(app, "/chunked", None, 1_000), 5))
+        return out
+
+    refused, timed_out, again, chunked = run_async(scenario())
+    assert refused == busy(140_000, 70_000, 150_000)
+    status, detail, headers = timed_out
+    assert (status, detail) == (408, {"detail": "request body not received within 0.2 s: 140,000 "
+                                                "of 200,000 bytes came; send it again, faster "
+                                                "(FEATUREMAPS_BODY_TIMEOUT_S)"})
+    assert (b"connection", b"close") in headers  # the rest of the body is never read
+    assert again == (200, None)
+    assert chunked[:2] == (408, {"detail": "request body not received within 0.2 s: 1,000 bytes "
+                                           "came; send it again, faster "
+                                           "(FEATUREMAPS_BODY_TIMEOUT_S)"})
+
+
+def test_bodies_within_the_first_64_kib_are_not_timed() -> None:
+    """They are read whatever the budget holds, so they cannot lock others out, and the live
+    update's body does not pay for a timer."""
+    async def scenario() -> bool:
+        app = BodyLimitMiddleware(reading_app({}), limit=200_000, budgets={"": 150_000},
+                                  timeout=0.05)
+        task = asyncio.create_task(stalled(app, "/live", 13_000, 1_000))
+        await asyncio.sleep(0.3)
+        pending = not task.done()
+        task.cancel()
+        return pending
+
+    assert run_async(scenario())

@@ -115,7 +115,8 @@ BATCH_DOC = (
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
                          answer_too_large(781_120_000, default("max_batch_response_bytes"))),
                    503: ("too many batches in flight or over the time limit; see Retry-After",
-                         busy(default("max_batch_inflight"), "batches"))})},
+                         busy(default("max_batch_inflight"), "batches"))},
+                   limit="max_batch_upload_bytes")},
     openapi_extra=BATCH_BODY,
 )
 async def featuremaps_batch(request: Request, engine: EngineDep, settings: SettingsDep,

@@ -24,7 +24,7 @@ from app.api.inputs import (
     unknown_parameter,
     unsupported_type,
 )
-from app.api.middleware import over_upload_limit
+from app.api.middleware import body_timed_out, over_upload_limit
 from app.api.routes.page import sample_digits
 from app.api.schemas import ErrorOut, FeatureMapsOut
 from app.config import Settings, default
@@ -92,16 +92,21 @@ QUERY = ("models", "encoding", "format")  # POST /featuremaps's query parameters
 PNG_QUERY = ("channel", "scale", "norm", "colormap")  # and the .png route's
 
 
-def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None
-           ) -> dict[int | str, dict[str, Any]]:
+def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None,
+           limit: str = "max_upload_bytes") -> dict[int | str, dict[str, Any]]:
     """The error statuses of a route that takes a body and the query parameters `params`:
     what each means and one answer of it, as this server words it with its default settings
     (found by a review: every status showed the schema's one example, an unknown model, which
-    is a 422); `own`: a route's own {status: (meaning, answer)}."""
-    upload, pixels = default("max_upload_bytes"), default("max_image_pixels")
+    is a 422); `own`: a route's own {status: (meaning, answer)}; `limit`: the setting of its
+    upload limit."""
+    upload, pixels = default(limit), default("max_image_pixels")
+    timeout = default("body_timeout_s")
     statuses = {
         400: ("malformed request (bad JSON, bad multipart, unknown or repeated query "
               "parameter)", unknown_parameter("model", params)),
+        408: ("a body over 64 KiB that has not arrived whole within "
+              f"FEATUREMAPS_BODY_TIMEOUT_S ({timeout:g} s); the connection is closed",
+              body_timed_out(timeout, upload // 2, upload)),
         413: (f"body over the upload limit ({upload >> 20} MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), "
               f"or image over the pixel limit ({pixels:,}, FEATUREMAPS_MAX_IMAGE_PIXELS)",
               over_upload_limit(upload)),
