@@ -7,10 +7,15 @@ import { el } from './dom.js';
 import { paintGray } from './paint.js';
 import { base64Bytes } from './wire.js';
 
+// Under each digit, MNIST's label and the wrong answer(s), so that the list reads without
+// a tooltip (a phone has none, and a class looks at a projector, not at a hover).
 const GROUPS = [
-  { key: 'max', says: (n) => `max right, avg wrong: ${n}` },
-  { key: 'avg', says: (n) => `avg right, max wrong: ${n}` },
-  { key: 'neither', says: (n) => `neither right: ${n}` },
+  { key: 'max', says: (n) => `max right, avg wrong: ${n}`, legend: "label → avg's answer",
+    under: (d) => `${d.label}→${d.avg}` },
+  { key: 'avg', says: (n) => `avg right, max wrong: ${n}`, legend: "label → max's answer",
+    under: (d) => `${d.label}→${d.max}` },
+  { key: 'neither', says: (n) => `neither right: ${n}`, legend: "label → max's, avg's",
+    under: (d) => `${d.label}→${d.max},${d.avg}` },
 ];
 
 /** Which group a digit of the file falls in. */
@@ -103,20 +108,23 @@ export class DisagreeList {
     for (const group of GROUPS) {
       const members = digits.filter((d) => groupOf(d) === group.key);
       if (!members.length) continue;
-      parts.push(el('p', { class: 'note disagree-group', text: group.says(members.length) }),
-        el('div', { class: 'digit-row' }, members.map((d) => this.#button(d))));
+      parts.push(el('p', { class: 'note disagree-group' }, [
+        group.says(members.length),
+        el('span', { class: 'disagree-key', text: ` (under each: ${group.legend})` })]),
+      el('div', { class: 'digit-row' }, members.map((d) => this.#button(d, group.under(d)))));
     }
     this.#box.replaceChildren(...parts);
   }
 
-  #button(digit) {
+  /** `under`: the short line under the digit ("3→5"; its label says it in words). */
+  #button(digit, under) {
     const words = described(digit);
     const canvas = el('canvas', { width: 28, height: 28, 'aria-hidden': 'true' });
     paintGray(canvas, base64Bytes(digit.pixels));
     const button = el('button', {
       type: 'button', class: 'disagree-pick', 'aria-label': words, title: words,
       dataset: { index: digit.index, label: digit.label },
-    }, canvas);
+    }, [canvas, el('span', { class: 'said', 'aria-hidden': 'true', text: under })]);
     button.addEventListener('click', (e) => {
       button.dataset.seen = ''; // marked, so that a walk through the list knows where it was
       const byPointer = e.detail > 0; // detail 0: Enter or Space

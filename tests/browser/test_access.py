@@ -214,6 +214,7 @@ def test_axe_finds_no_violation_with_everything_open(browser: Any, server_url: s
         assert (page.get_attribute("html", "data-view") == "projector") == projector
         fm.after_paint(lambda: fm.stroke([(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]))
         page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+        page.locator("#disagree .disagree-pick .said").nth(50).wait_for()  # the list came
         fm.idle()
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.locator('canvas.map[data-net="max"][data-layer="conv2"]').scroll_into_view_if_needed()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -323,8 +324,23 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     groups = fm.page.locator("#disagree .disagree-group")
     groups.nth(2).wait_for()
     assert groups.all_inner_texts() == [
-        "max right, avg wrong: 31", "avg right, max wrong: 15", "neither right: 5"]
+        "max right, avg wrong: 31 (under each: label → avg's answer)",
+        "avg right, max wrong: 15 (under each: label → max's answer)",
+        "neither right: 5 (under each: label → max's, avg's)"]
     assert fm.page.locator(".disagree-pick").count() == 51
+    # each digit's label and wrong answer(s) are written under it: a phone has no tooltip
+    said = fm.page.locator(".disagree-pick .said")
+    assert said.count() == 51
+    assert fm.page.locator('.disagree-pick[data-index="18"] .said').inner_text() == "3→5"
+    for pick in fm.page.locator(".disagree-pick").all():  # as its words say, in every group
+        words = pick.get_attribute("aria-label") or ""
+        found = re.fullmatch(r"MNIST test digit #\d+, an? (\d): max says (\d), avg says (\d)",
+                             words)
+        assert found is not None, words
+        label, m, a = found.groups()
+        expected = f"{label}→{a}" if m == label else f"{label}→{m}" if a == label else \
+            f"{label}→{m},{a}"
+        assert pick.locator(".said").inner_text() == expected, words
     # a live line says what came, not the 51 buttons (found by a review)
     assert fm.page.locator("#disagree-status").inner_text() == "51 digits, in three groups."
     assert fm.page.locator("#disagree [aria-live] button").count() == 0
