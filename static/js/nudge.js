@@ -12,6 +12,16 @@ export function movedAlong(value) {
   return value === undefined || value === null ? '' : `moved along with the input, it changes by ${fmt(value)}`;
 }
 
+/** A pool's change over that of the conv before it in its own network, with the conv's
+ * name ({ ratio, conv }), or null where that is not a pool, either change is missing or the
+ * conv's is 0. */
+export function poolShare(layers, name, dir) {
+  const i = layers.findIndex((l) => l.name === name);
+  if (i < 1 || !name.startsWith('pool')) return null;
+  const [pooled, before] = [layers[i].change?.[dir], layers[i - 1].change?.[dir]];
+  return pooled == null || !before ? null : { ratio: pooled / before, conv: layers[i - 1].name };
+}
+
 /** The table's lesson in one sentence, for the live line: whether each pooling layer changed
  * less than the conv before it, naming those that did not. Empty where no pool compares. */
 export function poolVerdict(shifts, nets, dir) {
@@ -78,11 +88,17 @@ export class NudgePanel {
     this.table.dataset.dir = dir;
     for (const [key, td] of this.#cells) {
       const [net, layer] = key.split('/');
-      const entry = shifts.models[net]?.layers.find((l) => l.name === layer);
+      const layers = shifts.models[net]?.layers ?? [];
+      const entry = layers.find((l) => l.name === layer);
       const value = entry ? entry.change[dir] : null;
-      td.textContent = entry ? fmt(value) : '–';
+      // beside a pool, its change over its conv's: the share of it the pool kept
+      const share = entry ? poolShare(layers, layer, dir) : null;
+      const times = share && fmt(share.ratio, 2);
+      td.replaceChildren(entry ? fmt(value) : '–',
+        ...(share ? [el('span', { class: 'share', text: ` ×${times}` })] : []));
       td.dataset.value = value ?? '';
-      td.title = movedAlong(entry?.change_shifted_back?.[dir]);
+      td.title = share ? `×${times}: ${times} times ${share.conv}'s change`
+        : movedAlong(entry?.change_shifted_back?.[dir]);
     }
     this.#verdict = poolVerdict(shifts, this.nets, dir);
     if (reveal) this.#reveal();

@@ -28,13 +28,28 @@ def shift(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return out
 
 
+def nudge_cells(fm: FeatureMapsPage) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each cell's number and what is written beside it (a pool's share, or '')."""
+    return {(c["net"], c["layer"]): (c["value"], c["share"]) for c in fm.page.evaluate("""
+      () => [...document.querySelectorAll('#nudge-table td')].map((td) => ({
+        net: td.dataset.net, layer: td.dataset.layer, value: td.firstChild.textContent,
+        share: td.querySelector('.share')?.textContent ?? '' }))""")}
+
+
 def nudge_numbers(fm: FeatureMapsPage) -> dict[tuple[str, str], str]:
-    cells = fm.page.locator("#nudge-table td")
+    return {key: value for key, (value, _) in nudge_cells(fm).items()}
+
+
+def expected_shares(shifts: dict[str, Any], direction: str) -> dict[tuple[str, str], str]:
+    """Beside each pool, its change over its conv's, to two places (' ×0.74')."""
     out = {}
-    for i in range(cells.count()):
-        cell = cells.nth(i)
-        key = (cell.get_attribute("data-net") or "", cell.get_attribute("data-layer") or "")
-        out[key] = cell.inner_text()
+    for net in ("max", "avg"):
+        layers = shifts["models"][net]["layers"]
+        out[(net, layers[0]["name"])] = ""
+        for conv, layer in zip(layers, layers[1:], strict=False):
+            pooled, before = layer["change"][direction], conv["change"][direction]
+            out[(net, layer["name"])] = f" ×{pooled / before:.2f}" \
+                if layer["name"].startswith("pool") else ""
     return out
 
 
@@ -78,17 +93,23 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
 
     fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="left"]'), source="nudge")
     # the numbers are the shift lab's per-layer change for the input before the nudge
-    left = expected_numbers(fm.api.shifts(png, models), "left")
+    left_shifts = fm.api.shifts(png, models)
+    left = expected_numbers(left_shifts, "left")
     assert nudge_numbers(fm) == left
     assert len(left) == 10
+    # beside each pool, its change over its conv's (the share the pool kept)
+    shares = {key: share for key, (_, share) in nudge_cells(fm).items()}
+    assert shares == expected_shares(left_shifts, "left")
+    assert shares[("max", "pool1")].startswith(" ×0.")
+    pool1 = fm.page.locator('#nudge-table td[data-net="max"][data-layer="pool1"]')
+    times = shares[("max", "pool1")][2:]
+    assert pool1.get_attribute("title") == f"×{times}: {times} times conv1's change"
     for net in ("max", "avg"):
         # compared in place, pool1 absorbs part of what conv1 changes by...
         assert float(left[(net, "pool1")]) < float(left[(net, "conv1")])
         # ...and conv1's cell says that moved along with the input it did not change
         cell = fm.page.locator(f'#nudge-table td[data-net="{net}"][data-layer="conv1"]')
         assert cell.get_attribute("title") == "moved along with the input, it changes by 0.000"
-        pool1 = fm.page.locator(f'#nudge-table td[data-net="{net}"][data-layer="pool1"]')
-        assert pool1.get_attribute("title") == ""
     # ...and the maps shown are those of the input moved one pixel left (not re-centred)
     nudged = shift(before["input"], -1, 0)
     np.testing.assert_array_equal(fm.input_pixels(), nudged)
