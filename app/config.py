@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(
         default=120.0, gt=0,
-        description="seconds a request body over 64 KiB may take to arrive; slower is 408")
+        description="seconds a request body over 64 KiB (or chunked) may take to arrive; "
+                    "slower is 408")
     batch_timeout_s: float = Field(default=600.0, gt=0)
     max_batch_inflight: int = Field(default=2, ge=1,
                                     description="batch requests waiting or running per worker")

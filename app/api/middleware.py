@@ -83,12 +83,13 @@ class BodyLimitMiddleware:
     its first ALWAYS_READ bytes. Counted as they arrive, not as declared: a review's 64
     connections that declared 2 MiB and sent nothing had every upload refused.
 
-    `timeout`: seconds a body that may pass ALWAYS_READ (declared larger, or of no declared
-    size) has to arrive whole, from the route's first read; one still coming is answered
-    408 and its connection closed, so an upload that stalls gives its share of the budget
-    back instead of holding it for as long as the client keeps the connection open. Smaller
-    bodies are not timed: they are read whatever the budget holds, and the timer costs
-    about 4 us a read, on the live update's path."""
+    `timeout`: seconds a body that may pass ALWAYS_READ (declared larger, or sent chunked)
+    has to arrive whole, from the route's first read (a deadline for the whole body, not a
+    gap between reads); one still coming is answered 408 and its connection closed, so an
+    upload that stalls gives its share of the budget back instead of holding it for as
+    long as the client keeps the connection open. Smaller bodies are not timed: they are
+    read whatever the budget holds, and the timer costs about 4 us a read, on the live
+    update's path."""
 
     def __init__(self, app: ASGIApp, limit: int, overrides: dict[str, int] | None = None,
                  budgets: dict[str, int] | None = None, timeout: float | None = None) -> None:
@@ -110,6 +111,7 @@ class BodyLimitMiddleware:
         group = path if path in self.overrides else ""
         budget = self.budgets.get(group)
         declared: int | None = None
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -117,23 +119,33 @@ class BodyLimitMiddleware:
                 except ValueError:
                     await _send_json(send, 400, "Content-Length is not a number")
                     return
+            elif name == b"transfer-encoding":
+                chunked = True
         received = 0
         charged = 0  # of the budget
         started = False
-        timed = self.timeout is not None and (declared is None or declared > ALWAYS_READ)
+        # a request with neither header has no body (a GET): nothing to time
+        timed = self.timeout is not None and (
+            declared > ALWAYS_READ if declared is not None else chunked)
         deadline: float | None = None  # set at the first read of a timed body
 
         async def timed_receive() -> Message:
-            nonlocal deadline
+            nonlocal deadline, timed
             assert self.timeout is not None
             loop = asyncio.get_running_loop()
             if deadline is None:
                 deadline = loop.time() + self.timeout
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await receive()
+                    message = await receive()
             except TimeoutError:
                 raise BodyTimedOut(body_timed_out(self.timeout, received, declared)) from None
+            # the body is in (or its client gone): later reads wait for a disconnect, for as
+            # long as the answer takes (found by a review: a batch's watcher for a client
+            # that left died at the deadline, and a slow download was cut off)
+            if not message.get("more_body", False):
+                timed = False
+            return message
 
         async def limited_receive() -> Message:
             nonlocal received, charged

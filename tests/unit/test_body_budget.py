@@ -187,3 +187,46 @@ def test_bodies_within_the_first_64_kib_are_not_timed() -> None:
         return pending
 
     assert run_async(scenario())
+
+
+def test_only_the_body_is_timed_not_what_the_route_waits_for_after_it() -> None:
+    """Found by a review: the timer went on after the body was in, so a route that waits on
+    receive() for its client to leave (the batch route's watcher, a file sent slowly) got a
+    408's exception at the deadline; and a GET, with no body, was timed as one of unknown
+    size."""
+    async def scenario() -> list[Any]:
+        seen: list[Any] = []
+
+        def app_for(reads: int) -> Any:
+            async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+                for _ in range(reads):
+                    seen.append((await receive())["type"])
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"ok"})
+            return app
+
+        def late(messages: list[dict[str, Any]]) -> Any:
+            async def receive() -> dict[str, Any]:
+                if len(messages) == 1:  # the last: the client leaves, after the deadline
+                    await asyncio.sleep(0.3)
+                return messages.pop(0)
+            return receive
+
+        sent: list[Any] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        body = {"type": "http.request", "body": bytes(70_000), "more_body": False}
+        gone = {"type": "http.disconnect"}
+        post = BodyLimitMiddleware(app_for(2), limit=200_000, timeout=0.1)
+        await post({"type": "http", "method": "POST", "path": "/batch",
+                    "headers": [(b"content-length", b"70000")]}, late([body, gone]), send)
+        get = BodyLimitMiddleware(app_for(1), limit=200_000, timeout=0.1)
+        await get({"type": "http", "method": "GET", "path": "/file", "headers": []},
+                  late([gone]), send)
+        return [seen, [m["status"] for m in sent if m["type"] == "http.response.start"]]
+
+    seen, statuses = run_async(scenario())
+    assert seen == ["http.request", "http.disconnect", "http.disconnect"]
+    assert statuses == [200, 200]

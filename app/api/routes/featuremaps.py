@@ -104,7 +104,7 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None,
     statuses = {
         400: ("malformed request (bad JSON, bad multipart, unknown or repeated query "
               "parameter)", unknown_parameter("model", params)),
-        408: ("a body over 64 KiB that has not arrived whole within "
+        408: ("a body over 64 KiB (or sent chunked) that has not arrived whole within "
               f"FEATUREMAPS_BODY_TIMEOUT_S ({timeout:g} s); the connection is closed",
               body_timed_out(timeout, upload // 2, upload)),
         413: (f"body over the upload limit ({upload >> 20} MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), "
