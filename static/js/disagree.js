@@ -14,8 +14,8 @@ const GROUPS = [
     under: (d) => `${d.label}→${d.avg}` },
   { key: 'avg', says: (n) => `avg right, max wrong: ${n}`, legend: "label → max's answer",
     under: (d) => `${d.label}→${d.max}` },
-  { key: 'neither', says: (n) => `neither right: ${n}`, legend: "label → max's, avg's",
-    under: (d) => `${d.label}→${d.max},${d.avg}` },
+  { key: 'neither', says: (n) => `neither right: ${n}`, legend: "label → max's/avg's",
+    under: (d) => `${d.label}→${d.max}/${d.avg}` },
 ];
 
 /** Which group a digit of the file falls in. */

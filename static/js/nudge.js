@@ -75,7 +75,24 @@ export class NudgePanel {
     this.direction = el('span', { class: 'direction' });
     this.caption = el('caption', {}, 'Change of each layer\'s maps', el('br'), this.direction);
     const { head, body } = layerTable(layers, nets, this.#cells);
+    // each cell: its number, then room for a pool's share, kept on every row so that the
+    // numbers of a column keep one right edge and nothing moves when the shares appear
+    for (const td of this.#cells.values()) td.append(el('span', { class: 'share' }));
     table.replaceChildren(this.caption, el('thead', {}, head), body);
+  }
+
+  /** A cell's number, and beside it `share` (poolShare's, or null); its spoken words say
+   * what the × means, which would otherwise be read as a product. */
+  #setCell(td, text, share) {
+    td.firstChild.textContent = text;
+    const room = td.lastChild;
+    if (!share) {
+      room.replaceChildren();
+      return;
+    }
+    const times = fmt(share.ratio, 2);
+    room.replaceChildren(el('span', { 'aria-hidden': 'true', text: `×${times}` }),
+      el('span', { class: 'visually-hidden', text: `, ${times} of ${share.conv}'s change` }));
   }
 
   /** Show `shifts` (a /api/v1/shifts answer for the input before the nudge) for `dir`;
@@ -93,11 +110,9 @@ export class NudgePanel {
       const value = entry ? entry.change[dir] : null;
       // beside a pool, its change over its conv's: the share of it the pool kept
       const share = entry ? poolShare(layers, layer, dir) : null;
-      const times = share && fmt(share.ratio, 2);
-      td.replaceChildren(entry ? fmt(value) : '–',
-        ...(share ? [el('span', { class: 'share', text: ` ×${times}` })] : []));
+      this.#setCell(td, entry ? fmt(value) : '–', share);
       td.dataset.value = value ?? '';
-      td.title = share ? `×${times}: ${times} times ${share.conv}'s change`
+      td.title = share ? `×${fmt(share.ratio, 2)}: ${fmt(share.ratio, 2)} times ${share.conv}'s change`
         : movedAlong(entry?.change_shifted_back?.[dir]);
     }
     this.#verdict = poolVerdict(shifts, this.nets, dir);
@@ -141,7 +156,7 @@ export class NudgePanel {
     this.direction.textContent = 'for a one-pixel nudge (press an arrow)';
     delete this.table.dataset.dir;
     for (const td of this.#cells.values()) {
-      td.textContent = '–';
+      this.#setCell(td, '–', null);
       td.title = '';
       delete td.dataset.value;
     }

@@ -326,7 +326,7 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     assert groups.all_inner_texts() == [
         "max right, avg wrong: 31 (under each: label → avg's answer)",
         "avg right, max wrong: 15 (under each: label → max's answer)",
-        "neither right: 5 (under each: label → max's, avg's)"]
+        "neither right: 5 (under each: label → max's/avg's)"]
     assert fm.page.locator(".disagree-pick").count() == 51
     # each digit's label and wrong answer(s) are written under it: a phone has no tooltip
     said = fm.page.locator(".disagree-pick .said")
@@ -339,7 +339,7 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
         assert found is not None, words
         label, m, a = found.groups()
         expected = f"{label}→{a}" if m == label else f"{label}→{m}" if a == label else \
-            f"{label}→{m},{a}"
+            f"{label}→{m}/{a}"
         assert pick.locator(".said").inner_text() == expected, words
     # a live line says what came, not the 51 buttons (found by a review)
     assert fm.page.locator("#disagree-status").inner_text() == "51 digits, in three groups."
