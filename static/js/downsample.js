@@ -61,7 +61,7 @@ function ties(models) {
     : '';
   return widest <= 0.2
     ? `Each network was trained once, and no two here differ by more than ${widest.toFixed(2)} points in any `
-      + `row.${turned} How far another training seed would move them is not measured here, so read a lead this `
+      + `accuracy or consistency row.${turned} How far another training seed would move them is not measured here, so read a lead this `
       + 'small as no lead: these networks are not shown to differ.'
     : `Each network was trained once: how far another training seed would move these numbers is not measured here.${turned}`;
 }
@@ -152,10 +152,12 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
   const fields = models.map((m) => {
     const last = m.layers[m.layers.length - 1];
     const [least, most] = cornerFields(last);
-    return { net: m.name, layer: last.name, size: last.receptive_field.size, least, most };
+    return { net: m.name, layer: last.name, size: last.receptive_field.size, least, most, side: last.shape[1] };
   });
-  row('last conv sees', fields.map(({ size, least }) => (least < size
-    ? [`${size}x${size} px`, el('br'), el('small', { text: 'inner units' })] : `${size}x${size} px`)));
+  // of a 3x3 map (every network's last conv here but nopool's), only the centre unit is inner
+  row('last conv sees', fields.map(({ size, least, side }) => (least < size
+    ? [`${size}x${size} px`, el('br'), el('small', { text: side === 3 ? 'centre unit' : 'inner units' })]
+    : `${size}x${size} px`)));
   row('test accuracy', models.map((m) => (m.test_accuracy == null ? 'not measured' : percent(m.test_accuracy, 2))));
   row('validation accuracy', models.map((m) => (m.valid_accuracy == null ? 'not measured' : percent(m.valid_accuracy, 2))));
   row('shift consistency', models.map((m) => (m.shift_consistency == null ? 'not measured yet' : percent(m.shift_consistency, 2))));
@@ -205,8 +207,9 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
     // points at max's and avg's maps, so only where both are shown
     ['max', 'avg'].every((n) => shown.includes(n)) && el('p', { id: 'why-max' }, 'Why the article prefers max to the mean: a map records where its pattern is present, '
       + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
-      + 'weaker units around it. The ranges under the maps show it once there is ink: max\'s pool1 tops out at exactly conv1\'s highest '
-      + 'value, avg\'s pool1 lower. Whether that makes max more accurate, these networks cannot tell (the table above).'));
+      + 'weaker units around it. The ranges under the maps show it once there is ink: max\'s pool1 tops out at exactly its conv1\'s highest '
+      + 'value, avg\'s pool1 below its own conv1\'s (compare each pool with the conv above it, not across: avg\'s conv1 runs '
+      + 'hotter than max\'s). Whether that makes max more accurate, these networks cannot tell (the table above).'));
   const cuts = fields.filter((f) => f.least < f.size).map(({ net, layer, least, most }) => `${net}'s pools pad past the `
     + `image's edge, which cuts its outer units' fields short: its corner ${layer} units see ${least}x${least}`
     + `${most > least ? ` to ${most}x${most}` : ''}. `);

@@ -63,19 +63,29 @@ export class PoolFigure {
     bar.style.backgroundImage = gradient;
     this.prev = el('button', { type: 'button', class: 'icon', 'aria-label': 'previous channel', text: '◀' });
     this.next = el('button', { type: 'button', class: 'icon', 'aria-label': 'next channel', text: '▶' });
+    // back to the strongest channel of each input, once a channel has been stepped to (a
+    // student's review: a channel chosen stayed through every later input, with no way back)
+    this.strongest = el('button', { type: 'button', class: 'strongest', text: 'strongest',
+      title: 'Show the strongest channel of each input again', disabled: true });
     this.prev.addEventListener('click', () => this.#step(-1));
     this.next.addEventListener('click', () => this.#step(1));
+    this.strongest.addEventListener('click', () => {
+      this.#channel = null;
+      this.show(this.#result);
+      this.stepSaid.textContent = this.said.textContent;
+      if (document.activeElement === this.strongest) (this.prev.disabled ? this.next : this.prev).focus();
+    });
     const part = (name) => el('figure', { class: 'pool-part' }, this.canvases[name], this.captions[name]);
     this.root = el('div', { class: 'pooling', id: 'pooling' },
       el('h4', { text: 'One map, pooled two ways' }),
       el('p', { class: 'note' }, `One channel of ${net.name}'s conv1 on the input shown, and the same map `
         + 'max-pooled and mean-pooled (2x2 windows, stride 2), at one colour scale: the max keeps each window\'s '
         + 'strongest response, the mean dilutes it with the weaker ones beside it. The strongest channel on each '
-        + 'input, unless you step to another.'),
+        + 'input, unless you step to another (and "strongest" goes back).'),
       el('div', { class: 'pool-row' }, part('conv'), part('max'), part('mean')),
       el('div', { class: 'pool-foot' },
         el('div', { class: 'legend-bar', 'aria-hidden': 'true' }, this.lo, bar, this.hi),
-        el('div', { class: 'pool-steps' }, this.prev, this.next)),
+        el('div', { class: 'pool-steps' }, this.prev, this.next, this.strongest)),
       this.said, this.stepSaid);
     this.show(null);
   }
@@ -86,6 +96,7 @@ export class PoolFigure {
     const conv = result?.models[this.net.name]?.layers.find((l) => l.name === 'conv1');
     this.prev.disabled = !conv;
     this.next.disabled = !conv;
+    this.strongest.disabled = this.#channel === null;
     if (!conv) {
       for (const c of Object.values(this.canvases)) c.getContext('2d').clearRect(0, 0, c.width, c.height);
       for (const f of Object.values(this.captions)) f.textContent = '';

@@ -115,7 +115,7 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
     seen = rows.filter(has=fm.page.locator("th", has_text="last conv sees"))
     assert seen.locator("td").all_inner_texts() == [
         "18x18 px", "18x18 px", "15x15 px", "7x7 px",
-        "24x24 px\ninner units"]
+        "24x24 px\ncentre unit"]  # conv3's 3x3: only its centre unit is inner (a review)
     assert ("Last conv sees: the input pixels that can change one unit of it. blurmax's pools "
             "pad past the image's edge, which cuts its outer units' fields short: its corner "
             "conv3 units see 21x21 to 23x23. Shift consistency:"
@@ -128,7 +128,7 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
         for key in ("test_accuracy", "valid_accuracy", "shift_consistency")) * 100
     assert round(widest, 2) == 0.16  # max 99.54% against avg and strided 99.38%
     assert ("Each network was trained once, and no two here differ by more than 0.16 points in "
-            "any row. The most accurate is max on the test set but nopool on the validation set, "
+            "any accuracy or consistency row. The most accurate is max on the test set but nopool on the validation set, "
             "a second 10,000 digits that chose nothing in training. How far another training seed "
             "would move them is not measured here, so read a lead this small as no lead: these "
             "networks are not shown to differ.") in fm.page.locator("#why-panel").inner_text()
@@ -189,6 +189,11 @@ def test_what_one_unit_sees_nests_each_layers_field_on_the_input_shown(
         seen[first:first + side, first:first + side] = False
         seen[first + 1:first + side - 1, first + 1:first + side - 1] = True
         np.testing.assert_array_equal(rgba[5::10, 5::10, 0][seen], levels[seen])
+    # the note's sum is the max chain drawn (found by a student's review: it read as if
+    # conv1's input units were 2 px apart, and never said that pools widen the view too)
+    sides = [side for _, _, side in FIELDS["max"]]
+    assert page.locator("#fields > p.note").inner_text().endswith(
+        f"giving {', '.join(map(str, sides[:-1]))} and {sides[-1]}.")
     assert levels[22:].any()  # ink below every field, for Clear to take away
     page.click("#clear")
     fm.idle()
@@ -249,7 +254,17 @@ def test_one_map_pooled_two_ways_shows_max_keep_the_top_and_the_mean_dilute_it(
     for _ in range(chosen - 1):
         root.get_by_role("button", name="next channel").click()
     expect(chosen)
+    # "strongest" takes it back to each input's strongest channel (a student's review: a
+    # channel stepped to stayed through every later input, with no way back but a reload)
+    back = root.get_by_role("button", name="strongest")
+    assert back.is_enabled()
+    back.click()
+    expect(strongest)
+    assert back.is_disabled()
+    assert page.evaluate("document.activeElement.closest('.pool-steps') !== null")
     # a channel stepped to stays for the next input
+    root.get_by_role("button", name=f"{step} channel").click()
+    expect(chosen)
     fm.after_paint(lambda: fm.stroke([(0.2, 0.9), (0.8, 0.9)]), source="pad")
     assert root.get_attribute("data-channel") == str(chosen)
 
@@ -262,14 +277,19 @@ def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
         "Why the article prefers max to the mean: a map records where its pattern is present, "
         "and the telling part is the strongest presence in each window, which max keeps and the "
         "mean dilutes with the weaker units around it. The ranges under the maps show it once "
-        "there is ink: max's pool1 tops out at exactly conv1's highest value, avg's pool1 lower. "
-        "Whether that makes max more accurate, these networks cannot tell (the table above).")
+        "there is ink: max's pool1 tops out at exactly its conv1's highest value, avg's pool1 "
+        "below its own conv1's (compare each pool with the conv above it, not across: avg's conv1 "
+        "runs hotter than max's). Whether that makes max more accurate, these networks cannot "
+        "tell (the table above).")
     fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="7"]'))
     tops = {(net, layer): fm.page.locator(
         f'.map-cell[data-net="{net}"][data-layer="{layer}"] .range').inner_text().split()[-1]
         for net in ("max", "avg") for layer in ("conv1", "pool1")}
     assert tops[("max", "pool1")] == tops[("max", "conv1")] == "0.94"
     assert float(tops[("avg", "pool1")]) < float(tops[("avg", "conv1")])  # 1.06 against 1.29
+    # ...and avg's conv1 runs hotter than max's, so across the two its pool1 is not lower
+    # (found by a student's review: "avg's pool1 lower" read as lower than max's)
+    assert float(tops[("avg", "conv1")]) > float(tops[("max", "conv1")])
 
 
 def summary_rows(fm: FeatureMapsPage, net: str) -> list[list[str]]:
