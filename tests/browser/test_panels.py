@@ -128,10 +128,11 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
         for key in ("test_accuracy", "valid_accuracy", "shift_consistency")) * 100
     assert round(widest, 2) == 0.16  # max 99.54% against avg and strided 99.38%
     assert ("Each network was trained once, and no two here differ by more than 0.16 points in "
-            "any accuracy or consistency row. The most accurate is max on the test set but nopool on the validation set, "
-            "a second 10,000 digits that chose nothing in training. How far another training seed "
-            "would move them is not measured here, so read a lead this small as no lead: these "
-            "networks are not shown to differ.") in fm.page.locator("#why-panel").inner_text()
+            "any accuracy or consistency row. The most accurate is max on the test set but "
+            "nopool on the validation set, a second 10,000 digits that chose nothing in "
+            "training. How far another training seed would move them is not measured here, so "
+            "read a lead this small as no lead: these networks are not shown to differ."
+            ) in fm.page.locator("#why-panel").inner_text()
     # found by a student's review: the all-yellow shift lab read as pooling's doing alone
     assert {m["augmentation"]["shift_px"] for m in models} == {2.5}
     by_name = {m["name"]: m for m in models}
