@@ -417,6 +417,36 @@ def test_inline_jobs_run_at_once_when_idle_and_queue_when_busy() -> None:
     asyncio.run(scenario())
 
 
+def test_only_a_live_updates_work_runs_on_the_event_loop(client: TestClient) -> None:
+    """Found by a review: whether a job ran inline hung on its body alone, so a small PNG
+    asking for five networks in float32 JSON (8 to 10 ms of work) stalled every other
+    connection. Inline: a small body, at most two networks, uint8; on the socket too."""
+    png = (PROJECT_ROOT / "static" / "digits" / "0000_label7.png").read_bytes()
+    gate = client.app.state.gate  # type: ignore[attr-defined]
+    asked: list[bool] = []
+    run = gate.run
+
+    async def recording(*args: Any, inline_when_idle: bool = False, **kw: Any) -> Any:
+        asked.append(inline_when_idle)
+        return await run(*args, inline_when_idle=inline_when_idle, **kw)
+
+    gate.run = recording
+    try:
+        for query in ("", "?models=max", "?models=max,avg,strided", "?encoding=float32"):
+            r = client.post(f"/api/v1/featuremaps{query}", content=png,
+                            headers={"content-type": "image/png"})
+            assert r.status_code == 200, r.text
+        with client.websocket_connect("/api/v1/live?models=max,avg,strided,nopool") as ws:
+            ws.send_bytes(png)
+            ws.receive_bytes()
+        with client.websocket_connect("/api/v1/live") as ws:
+            ws.send_bytes(png)
+            ws.receive_bytes()
+    finally:
+        gate.run = run
+    assert asked == [True, True, False, False, False, True]
+
+
 @pytest.mark.parametrize(("header", "gzip"), [
     ("gzip, deflate, br", True), ("br;q=1.0, gzip;q=0.8", True), ("gzip;q=0", False),
     ("gzip;q=0.0", False), ("*", True), ("*;q=0.5, gzip;q=0", False), ("identity", False),

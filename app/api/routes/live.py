@@ -49,6 +49,7 @@ from app.api.routes.featuremaps import (
     MODELS_PATTERN,
     InvalidParameter,
     answer,
+    light,
     parse_models,
     server_timing,
 )
@@ -199,7 +200,7 @@ async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: Inf
         payload = Payload("image", body)
         start = time.perf_counter()
         out, timings = await gate.run(answer, engine, settings, payload, names, "uint8", True,
-                                      True, inline_when_idle=payload.small)
+                                      True, inline_when_idle=light(payload, names, "uint8"))
     except InputError as exc:
         return exc.status_code, _text(exc.status_code, str(exc))
     except Overloaded as exc:
