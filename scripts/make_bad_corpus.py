@@ -168,6 +168,14 @@ def cases() -> dict[str, dict[str, Any]]:
     js("json-no-pixels", {"image": []}, 422, "unknown JSON field 'image'; accepted: pixels, "
        "preprocess")
     js("json-missing-pixels", {}, 422, 'JSON body has no "pixels": send 28x28 numbers in 0..1')
+    # found by a review: the last of two keys was used without a word
+    zeros = json.dumps([[0] * 28] * 28).encode()
+    js("json-key-twice", b'{"pixels": ' + zeros + b', "preprocess": true, "preprocess": false}',
+       400, "JSON key 'preprocess' is given more than once; give it once")
+    # found by a review: JSON pixels sent without its content type were told "not an image"
+    raw("json-unlabelled", b'{"pixels": ' + zeros + b"}", "application/octet-stream", 415,
+        f"{NOT_IMAGE}; this body looks like JSON pixels: send it with Content-Type: "
+        "application/json")
     js("pixels-nan", b'{"pixels": [' + b",".join([b"[" + b",".join([b"0"] * 27 + [b"NaN"])
        + b"]"] * 28) + b"]}", 400,
        "body is not valid JSON: NaN is not a JSON value (pixels are numbers in 0..1)")

@@ -7,6 +7,7 @@ wrong and what is accepted; app/api/errors.py turns them into 4xx responses.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -103,28 +104,41 @@ def check_query(connection: HTTPConnection, allowed: Iterable[str]) -> None:
         seen.add(key)
 
 
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a whole string, escapes and all
+_BRACKET = re.compile(rb"[][{}]")
+
+
 def _too_deep(text: bytes, limit: int) -> bool:
     """Whether a JSON text nests brackets deeper than `limit`, without parsing it (strings
-    skipped); stops at the first bracket past the limit."""
+    skipped, and all that follows a string left open); stops at the first bracket past the
+    limit. The strings and brackets are found by regular expressions, in C: a byte-by-byte
+    loop in Python took 4 ms over a 64 KiB body (found by a review), on the event loop."""
+    bare = _JSON_STRING.sub(b"0", text).split(b'"', 1)[0]
     depth = 0
-    in_string = escaped = False
-    for byte in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
+    for bracket in _BRACKET.findall(bare):
+        if bracket in (b"[", b"{"):
             depth += 1
             if depth > limit:
                 return True
-        elif byte in (0x5D, 0x7D):
+        else:
             depth -= 1
     return False
+
+
+class _RepeatedKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's members, refusing a key given twice: json.loads would keep the last
+    alone, and {"preprocess": true, "preprocess": false} ran without preprocessing without
+    a word (found by a review; a query parameter given twice is refused likewise)."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _RepeatedKey(key)
+        seen.add(key)
+    return dict(pairs)
 
 
 def _not_json(name: str) -> None:
@@ -156,7 +170,10 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
             'send {"pixels": 28x28 numbers in 0..1}'
         )
     try:
-        doc = json.loads(text, parse_constant=_not_json)
+        doc = json.loads(text, parse_constant=_not_json, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as exc:
+        raise BadRequest(f"JSON key {brief(str(exc.args[0]))} is given more than once; give it "
+                         "once") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(f"body is not valid JSON ({exc})") from exc
     except ValueError as exc:  # Python refuses to convert integers of over 4300 digits
@@ -309,6 +326,9 @@ def not_an_image(body: bytes, kind: str) -> str:
     if body.startswith((b"\x93NUMPY", b"PK\x03\x04")):
         return (f"{said}, or JSON pixels; this body is an .npy or a zip (such as an .npz), "
                 "and arrays of images go to POST /api/v1/featuremaps/batch")
+    if body.lstrip()[:1] == b"{":  # found by a review: JSON pixels sent without its type
+        return (f"{said}; this body looks like JSON pixels: send it with Content-Type: "
+                "application/json")
     if kind.startswith("image/"):
         return f"{said} (this body is sent as {kind}, but its bytes begin as none of them)"
     return said
