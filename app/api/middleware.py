@@ -254,6 +254,14 @@ SECURITY_HEADERS = [
 ]
 
 
+def _request_id(scope: Scope) -> str:
+    """The client's X-Request-ID when it is tame, else a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id" and REQUEST_ID.fullmatch(value):
+            return str(value.decode())
+    return os.urandom(16).hex()  # as random as uuid4().hex, cheaper
+
+
 class ObservabilityMiddleware:
     """Request id (X-Request-ID, taken from the client when sane), security headers,
     one JSON access-log line per request, and request metrics. The outermost of the app's
@@ -265,16 +273,29 @@ class ObservabilityMiddleware:
         self.metrics = metrics
         self.log_enabled = access_log_enabled
 
+    async def _handshake(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket's handshake answer, accepted (101) or refused (403, 404), carries the
+        request id and the security headers as every HTTP answer does (found by a review:
+        it had none). Its metrics and log are the live route's own (app/api/routes/live.py)."""
+        extra = [(b"x-request-id", _request_id(scope).encode()),
+                 (b"content-security-policy", CSP.encode()), *SECURITY_HEADERS]
+
+        async def tagged(message: Message) -> None:
+            if message["type"] in ("websocket.accept", "websocket.http.response.start"):
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, tagged)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._handshake(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id" and REQUEST_ID.fullmatch(value):
-                request_id = value.decode()
-        request_id = request_id or os.urandom(16).hex()  # as random as uuid4().hex, cheaper
+        request_id = _request_id(scope)
         path: str = scope["path"]
         csp = DOCS_CSP if path == "/docs" else CSP
         status = 500

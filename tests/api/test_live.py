@@ -292,9 +292,19 @@ def test_uvicorn_logs_no_error_for_a_clients_mistake(settings: Settings,
             for path, origin, code in [("/nope", None, 404),
                                        (LIVE, "https://elsewhere.example", 403)]:
                 with pytest.raises(InvalidStatus) as refused:
-                    connect(f"ws://127.0.0.1:{port}{path}", origin=origin)  # type: ignore[arg-type]
+                    connect(f"ws://127.0.0.1:{port}{path}", origin=origin,  # type: ignore[arg-type]
+                            additional_headers={"X-Request-ID": f"refused-{code}"})
                 assert refused.value.response.status_code == code
+                # a handshake's answer carries the request id and the security headers, as
+                # every HTTP answer does (found by a review: it had none)
+                headers = refused.value.response.headers
+                assert headers["x-request-id"] == f"refused-{code}"
+                assert headers["x-content-type-options"] == "nosniff"
+                assert headers["content-security-policy"].startswith("default-src 'self'")
             with connect(f"ws://127.0.0.1:{port}{LIVE}") as ws:
+                assert ws.response is not None
+                assert len(ws.response.headers["x-request-id"]) == 32  # one made for it
+                assert ws.response.headers["x-frame-options"] == "DENY"
                 ws.send(b"\xff\xfe not UTF-8", text=True)
                 with pytest.raises(ConnectionClosedError) as closed:
                     ws.recv(timeout=10)
