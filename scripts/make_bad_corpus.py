@@ -11,6 +11,7 @@ import io
 import json
 import shutil
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -284,6 +285,19 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("batch-npz-bzip2-member", bomb.getvalue(), "application/octet-stream", 422,
         ".npz member 'images' is compressed with zip method 12; only stored or deflated "
         "members are read (np.savez, np.savez_compressed)", path=FM + "/batch")
+    # two members of one name, which zipfile reads the last of
+    twice = io.BytesIO()
+    with zipfile.ZipFile(twice, "w") as zf:
+        for n in (3, 1):
+            arr = io.BytesIO()
+            np.save(arr, np.zeros((n, 28, 28), np.uint8))
+            with warnings.catch_warnings():  # zipfile warns of the duplicate name
+                warnings.simplefilter("ignore", UserWarning)
+                zf.writestr(zipfile.ZipInfo("images.npy", date_time=(2026, 1, 1, 0, 0, 0)),
+                            arr.getvalue())
+    raw("batch-npz-member-twice", twice.getvalue(), "application/octet-stream", 422,
+        ".npz holds two members named 'images'; np.savez writes each array once",
+        path=FM + "/batch")
     # size limits
     c["oversize-declared"] = {"path": FM, "query": "", "content_type": "image/png",
                               "body_size": UPLOAD_LIMIT + 1, "status": 413, "detail": OVER_LIMIT}

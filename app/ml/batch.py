@@ -370,6 +370,13 @@ def read_npy_or_npz(body: bytes, max_images: int,
                                     "an .npy: np.save(f, images.numpy())")
             if not names:
                 raise InvalidPixels("the .npz holds no arrays; put the images in 'images'")
+            # zipfile reads the last of two members of one name (found by a review: an .npz
+            # of 3 images, then 1 under the same name, was read as 1 without a word)
+            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            if twice is not None:
+                raise InvalidPixels(f".npz holds two members named "
+                                    f"{brief(twice.removesuffix('.npy'))}; np.savez writes "
+                                    "each array once")
             if "images.npy" in names:
                 name = "images.npy"
             elif len(names) == 1:
