@@ -197,7 +197,6 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
 ONE_FILE = "multipart body has more than one file: send exactly one, as 'file'"
 TEXT_TOO_LARGE = (f"multipart text field over {MAX_TEXT_FIELD // 1024} KiB: text fields are "
                   "not read; send the file part named 'file' alone (curl -F file=@path)")
-EPILOGUE = 1024  # bytes after the closing boundary that are still looked through
 
 
 async def multipart_file(request: Request, what: str = "the image") -> bytes:
@@ -206,19 +205,24 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
     so text fields, never used, are kept small.
 
     A body cut off before its closing boundary would lose its last part without a word, so
-    the body's last bytes are watched as they stream to the parser: ending without the
-    boundary stops the parsing there (which closes the parts' temporary files)."""
+    the body is watched for the boundary as it streams to the parser: ending without it
+    stops the parsing there (which closes the parts' temporary files). Anything may follow
+    it (RFC 2046's epilogue; a review found one over 1 KiB called cut off, when only the
+    body's last 1 KiB was looked through)."""
     _, params = parse_options_header(request.headers.get("content-type", ""))
     closing = b"--" + params.get(b"boundary", b"") + b"--"
-    tail = b""
+    tail = b""  # the stream's last bytes, for a boundary split between two reads
+    closed = False
 
     async def receive() -> Message:
-        nonlocal tail
+        nonlocal tail, closed
         message = await request.receive()
         if message["type"] == "http.request":
-            keep = len(closing) + EPILOGUE
-            tail = (tail + message.get("body", b"")[-keep:])[-keep:]
-            if not message.get("more_body", False) and closing not in tail:
+            body = message.get("body", b"")
+            if not closed:
+                closed = closing in tail + body[:len(closing)] or closing in body
+                tail = (tail + body[-len(closing):])[-len(closing):]
+            if not message.get("more_body", False) and not closed:
                 # the same words whether the body was cut off or its parts use another
                 # boundary than the header's: from the bytes alone the two look alike
                 raise BadRequest(f"multipart body has no closing boundary "
