@@ -23,7 +23,7 @@ from starlette.types import Message
 
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
-from app.ml.names import brief
+from app.ml.names import brief, repeated
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/octet-stream",
                "image/jpg", "image/x-png", "image/pjpeg")  # the last three: names in the wild
@@ -133,11 +133,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object's members, refusing a key given twice: json.loads would keep the last
     alone, and {"preprocess": true, "preprocess": false} ran without preprocessing without
     a word (found by a review; a query parameter given twice is refused likewise)."""
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise _RepeatedKey(key)
-        seen.add(key)
+    again = repeated([key for key, _ in pairs])
+    if again is not None:
+        raise _RepeatedKey(again)
     return dict(pairs)
 
 

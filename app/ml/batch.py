@@ -28,7 +28,7 @@ import torch
 from app.ml import files
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError, ImageTooLarge, InvalidPixels, OutputError
-from app.ml.names import brief, brief_list
+from app.ml.names import brief, brief_list, repeated
 from app.ml.nets import Net
 from app.ml.pack import Layout, pack_on_device, pack_on_host
 from app.ml.preprocess import range_hint
@@ -372,7 +372,7 @@ def read_npy_or_npz(body: bytes, max_images: int,
                 raise InvalidPixels("the .npz holds no arrays; put the images in 'images'")
             # zipfile reads the last of two members of one name (found by a review: an .npz
             # of 3 images, then 1 under the same name, was read as 1 without a word)
-            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            twice = repeated(names)
             if twice is not None:
                 raise InvalidPixels(f".npz holds two members named "
                                     f"{brief(twice.removesuffix('.npy'))}; np.savez writes "
