@@ -12,14 +12,22 @@ export function movedAlong(value) {
   return value === undefined || value === null ? '' : `moved along with the input, it changes by ${fmt(value)}`;
 }
 
+/** Layer `i` of a network's /shifts layers as a pool beside the conv before it, for `dir`:
+ * { pooled, before, conv } (their changes and the conv's name), or null where it is no pool
+ * or either change is missing. What the table's shares and the live line's verdict compare. */
+function poolPair(layers, i, dir) {
+  const [layer, conv] = [layers[i], layers[i - 1]];
+  if (!conv || !layer.name.startsWith('pool')) return null;
+  const [pooled, before] = [layer.change?.[dir], conv.change?.[dir]];
+  return pooled == null || before == null ? null : { pooled, before, conv: conv.name };
+}
+
 /** A pool's change over that of the conv before it in its own network, with the conv's
  * name ({ ratio, conv }), or null where that is not a pool, either change is missing or the
  * conv's is 0. */
 export function poolShare(layers, name, dir) {
-  const i = layers.findIndex((l) => l.name === name);
-  if (i < 1 || !name.startsWith('pool')) return null;
-  const [pooled, before] = [layers[i].change?.[dir], layers[i - 1].change?.[dir]];
-  return pooled == null || !before ? null : { ratio: pooled / before, conv: layers[i - 1].name };
+  const pair = poolPair(layers, layers.findIndex((l) => l.name === name), dir);
+  return pair && pair.before ? { ratio: pair.pooled / pair.before, conv: pair.conv } : null;
 }
 
 /** The table's lesson in one sentence, for the live line: whether each pooling layer changed
@@ -30,11 +38,10 @@ export function poolVerdict(shifts, nets, dir) {
   for (const net of nets) {
     const layers = shifts.models[net]?.layers ?? [];
     layers.forEach((layer, i) => {
-      const conv = layers[i - 1];
-      const [pooled, before] = [layer.change?.[dir], conv?.change?.[dir]];
-      if (!layer.name.startsWith('pool') || pooled == null || before == null) return;
+      const pair = poolPair(layers, i, dir);
+      if (!pair) return;
       compared += 1;
-      if (pooled >= before) against.push(`${net} ${layer.name} (${fmt(pooled)}; ${conv.name} ${fmt(before)})`);
+      if (pair.pooled >= pair.before) against.push(`${net} ${layer.name} (${fmt(pair.pooled)}; ${pair.conv} ${fmt(pair.before)})`);
     });
   }
   if (!compared) return '';
@@ -81,18 +88,21 @@ export class NudgePanel {
     table.replaceChildren(this.caption, el('thead', {}, head), body);
   }
 
-  /** A cell's number, and beside it `share` (poolShare's, or null); its spoken words say
-   * what the × means, which would otherwise be read as a product. */
-  #setCell(td, text, share) {
+  /** A cell's number, and beside it `share` (poolShare's, or null), which its title and
+   * spoken words say in words (the × alone would be read as a product); `title`: the cell's
+   * title where it has no share. */
+  #setCell(td, text, share, title = '') {
     td.firstChild.textContent = text;
     const room = td.lastChild;
     if (!share) {
       room.replaceChildren();
+      td.title = title;
       return;
     }
     const times = fmt(share.ratio, 2);
     room.replaceChildren(el('span', { 'aria-hidden': 'true', text: `×${times}` }),
       el('span', { class: 'visually-hidden', text: `, ${times} of ${share.conv}'s change` }));
+    td.title = `×${times}: ${times} times ${share.conv}'s change`;
   }
 
   /** Show `shifts` (a /api/v1/shifts answer for the input before the nudge) for `dir`;
@@ -110,10 +120,8 @@ export class NudgePanel {
       const value = entry ? entry.change[dir] : null;
       // beside a pool, its change over its conv's: the share of it the pool kept
       const share = entry ? poolShare(layers, layer, dir) : null;
-      this.#setCell(td, entry ? fmt(value) : '–', share);
+      this.#setCell(td, entry ? fmt(value) : '–', share, movedAlong(entry?.change_shifted_back?.[dir]));
       td.dataset.value = value ?? '';
-      td.title = share ? `×${fmt(share.ratio, 2)}: ${fmt(share.ratio, 2)} times ${share.conv}'s change`
-        : movedAlong(entry?.change_shifted_back?.[dir]);
     }
     this.#verdict = poolVerdict(shifts, this.nets, dir);
     if (reveal) this.#reveal();
@@ -157,7 +165,6 @@ export class NudgePanel {
     delete this.table.dataset.dir;
     for (const td of this.#cells.values()) {
       this.#setCell(td, '–', null);
-      td.title = '';
       delete td.dataset.value;
     }
     this.setOffset(0, 0);
