@@ -132,9 +132,8 @@ class BodyLimitMiddleware:
         async def timed_receive() -> Message:
             nonlocal deadline, timed
             assert self.timeout is not None
-            loop = asyncio.get_running_loop()
             if deadline is None:
-                deadline = loop.time() + self.timeout
+                deadline = asyncio.get_running_loop().time() + self.timeout
             try:
                 async with asyncio.timeout_at(deadline):
                     message = await receive()
