@@ -9,9 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from fastapi.staticfiles import StaticFiles
 
 from app import __version__, logs
 from app.api import errors
@@ -19,8 +17,9 @@ from app.api.fastpath import FeatureMapsFastPath, featuremaps_route
 from app.api.gate import InferenceGate
 from app.api.inputs import check_query
 from app.api.metrics import Metrics, Peers
-from app.api.middleware import BodyLimitMiddleware, HeadAsGet, ObservabilityMiddleware
+from app.api.middleware import BodyLimitMiddleware, CrossOrigin, HeadAsGet, ObservabilityMiddleware
 from app.api.routes import batch, featuremaps, live, meta, page, shifts
+from app.api.static import Static
 from app.config import PROJECT_ROOT, Settings
 from app.ml import preprocess
 from app.ml.device import configure_threads
@@ -142,7 +141,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     # other path gets a 404 that says where the live channel is
     app.add_api_websocket_route("/{path:path}", live.no_socket_here)
 
-    app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
+    app.mount("/static", Static(directory=str(PROJECT_ROOT / "static")), name="static")
 
     # innermost, below the fast path, so that the live update never passes through it
     app.add_middleware(HeadAsGet, native=("/static/",))
@@ -160,7 +159,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     if settings.allowed_origins:
         # outside the upload limit, so that its 413 reaches another origin's script as a 413,
         # not as a network error
-        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
+        app.add_middleware(CrossOrigin, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "X-Request-ID"],
                            expose_headers=["Server-Timing", "X-Request-ID", "X-Prediction",

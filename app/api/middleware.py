@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: upload limit while reading, HEAD on GET routes, security headers,
+"""Pure ASGI middleware: upload limit while reading, HEAD on GET routes, security headers, CORS,
 request ids with a structured access log, and request metrics. Pure ASGI (not
 BaseHTTPMiddleware) so that the body is never buffered twice and the cost per request stays a
 few microseconds."""
@@ -14,12 +14,16 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import allowed_methods, internal_error, log_bug
 from app.api.metrics import Metrics
 from app.logs import ACCESS
+from app.ml.names import brief
 
 access_log = logging.getLogger(ACCESS)
 # the message uvicorn cancels requests with when its graceful shutdown runs out of time
@@ -354,3 +358,28 @@ class ObservabilityMiddleware:
                     "route": route, "status": status, "ms": round(elapsed * 1000, 3),
                     "bytes": size, "client": client[0],
                 }, separators=(",", ":")))
+
+
+class CrossOrigin(CORSMiddleware):
+    """FastAPI's CORS middleware (on with FEATUREMAPS_ALLOWED_ORIGINS), whose refused preflight
+    says in a JSON `detail` what was refused, not `Disallowed CORS origin` in plain text."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ").split(", ")
+        asked = request_headers.get("access-control-request-headers", "")
+        words = {
+            "origin": f"the origin {brief(request_headers['origin'])} is not among "
+                      "FEATUREMAPS_ALLOWED_ORIGINS",
+            "method": f"the method {brief(request_headers['access-control-request-method'])} "
+                      f"is not among {', '.join(self.allow_methods)}",
+            "headers": f"the headers {brief(asked)} are not all among "
+                       f"{', '.join(sorted(self.allow_headers))}",
+            "private-network": "requests from a public page into a private network are not "
+                               "allowed"}
+        detail = "cross-origin request refused: " + "; ".join(words.get(r, r) for r in refused)
+        headers = {k: v for k, v in response.headers.items()
+                   if k not in ("content-type", "content-length")}
+        return JSONResponse({"detail": detail}, status_code=400, headers=headers)

@@ -70,6 +70,30 @@ def test_head_on_a_static_file_does_not_read_it(client: TestClient,
         assert head.headers[name] == get.headers[name], name
 
 
+def test_a_static_files_range_is_served_ignored_or_refused_in_words(client: TestClient) -> None:
+    """Found by a review: a Range past a file's end got an empty plain-text 416, and one the
+    server cannot read a plain-text 400, where RFC 9110 asks that it be ignored."""
+    css = (PROJECT_ROOT / "static" / "css" / "page.css").read_bytes()
+    part = client.get("/static/css/page.css", headers={"range": "bytes=10-19"})
+    assert (part.status_code, part.content) == (206, css[10:20])
+    assert part.headers["content-range"] == f"bytes 10-19/{len(css)}"
+    for unreadable in ("bytes=abc", "items=0-9", "bytes=19-10"):
+        whole = client.get("/static/css/page.css", headers={"range": unreadable})
+        assert (whole.status_code, whole.content) == (200, css), unreadable
+        assert "content-range" not in whole.headers
+    for method in ("GET", "HEAD"):
+        past = client.request(method, "/static/css/page.css",
+                              headers={"range": f"bytes={len(css)}-"})
+        assert past.status_code == 416
+        assert past.headers["content-range"] == f"bytes */{len(css)}"
+        assert past.headers["content-type"] == "application/json"
+        if method == "GET":
+            assert past.json() == {"detail": (
+                f"the range 'bytes={len(css)}-' starts past the end of this file, which is "
+                f"{len(css):,} bytes")}
+    assert client.get("/healthz").status_code == 200
+
+
 def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> None:
     body = client.get("/api/v1/models").json()
     assert body["device"] == "cpu"

@@ -163,6 +163,30 @@ def test_cors_allows_exactly_the_configured_origins(settings: Settings) -> None:
                 "retry-after"} <= set(exposed)
 
 
+def test_a_refused_preflight_says_what_was_refused(settings: Settings) -> None:
+    """Found by a review: Starlette's `Disallowed CORS origin`, in plain text."""
+    app = create_app(settings.model_copy(update={
+        "allowed_origins": ["https://class.example"], "models": ["max", "avg"]}))
+    with TestClient(app) as c:
+        stranger = c.options("/api/v1/featuremaps", headers={
+            "origin": "https://elsewhere.example", "access-control-request-method": "POST"})
+        assert (stranger.status_code, stranger.json()) == (400, {"detail": (
+            "cross-origin request refused: the origin 'https://elsewhere.example' is not among "
+            "FEATUREMAPS_ALLOWED_ORIGINS")})
+        assert "access-control-allow-origin" not in stranger.headers
+        put = c.options("/api/v1/featuremaps", headers={
+            "origin": "https://class.example", "access-control-request-method": "PUT",
+            "access-control-request-headers": "content-type, x-secret"})
+        assert (put.status_code, put.json()) == (400, {"detail": (
+            "cross-origin request refused: the method 'PUT' is not among GET, POST; the headers "
+            "'content-type, x-secret' are not all among accept, accept-language, "
+            "content-language, content-type, x-request-id")})
+        # the browser still learns which origin, methods and headers are allowed
+        assert put.headers["access-control-allow-origin"] == "https://class.example"
+        assert put.headers["access-control-allow-methods"] == "GET, POST"
+        assert put.headers["x-request-id"]
+
+
 def test_request_id_is_echoed_and_logged(client: TestClient,
                                          caplog: pytest.LogCaptureFixture) -> None:
     r = client.get("/healthz", headers={"x-request-id": "class-42.a"})
