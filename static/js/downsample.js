@@ -123,6 +123,36 @@ function lead(models) {
     + 'Each unit of a later layer sees more of the digit, for far fewer parameters.');
 }
 
+/** The article's reason for max pooling over a strided convolution, with the two networks'
+ * first layers (found by a review: the box gave its reason against the mean only, and the
+ * article names both); null unless both networks are here. `figure`: the figure below
+ * (pooling.js) is shown, and computes the stride on one of the input's maps. */
+function whyStrided(models, figure) {
+  const { max, strided } = Object.fromEntries(models.map((m) => [m.name, m]));
+  if (!max || !strided) return null;
+  const side = (layer) => `${layer.shape[1]}x${layer.shape[2]}`;
+  const [conv, pool] = max.layers;
+  const [first] = strided.layers;
+  const sets = [['test_accuracy', 'test set'], ['valid_accuracy', 'validation set']]
+    .filter(([key]) => max[key] != null && strided[key] != null);
+  const scores = sets.map(([key, set]) => `${percent(max[key], 2)} against ${percent(strided[key], 2)} on the ${set}`).join(', ');
+  // as `ties` reads them: up to 0.2 points is no lead
+  const close = sets.every(([key]) => Math.abs(max[key] - strided[key]) * 100 <= 0.2 + 1e-9);
+  let verdict = '';
+  if (sets.length) {
+    verdict = close
+      ? ` Whether that makes max more accurate, these networks cannot tell: ${scores}.`
+      : ` Max against strided, each trained once: ${scores}.`;
+  }
+  return el('p', { id: 'why-strided' }, 'Why the article prefers max pooling to a strided convolution: a convolution of stride 2 '
+    + `computes its filter at every second position only, so it reads sparser windows of the input. strided's ${first.name} `
+    + `computes ${side(first)} units a channel; max's ${conv.name} computes all ${side(conv)}, and its ${pool.name} keeps `
+    + `the strongest of each 2x2, ${side(pool)} again. A stroke that lies between two of strided's positions is read `
+    + `off-centre, by windows that hold only part of it; max computed the window centred on it too, and its pool keeps `
+    + `that response where it is the strongest of its 2x2.${figure ? ' The figure below does both on one of your maps.' : ''}`
+    + verdict);
+}
+
 /** `shown`: the names of the networks whose maps the page shows; `seen`, `pooling`: the
  * figures of fields.js (after the lead) and pooling.js (at the end of the article's argument). */
 export function renderDownsample(root, models, shown = [], { seen = null, pooling = null } = {}) {
@@ -209,7 +239,8 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
       + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
       + 'weaker units around it. The ranges under the maps show it once there is ink: max\'s pool1 tops out at exactly its conv1\'s highest '
       + 'value, avg\'s pool1 below its own conv1\'s (compare each pool with the conv above it, not across: avg\'s conv1 runs '
-      + 'hotter than max\'s). Whether that makes max more accurate, these networks cannot tell (the table above).'));
+      + 'hotter than max\'s). Whether that makes max more accurate, these networks cannot tell (the table above).'),
+    whyStrided(models, pooling !== null) ?? '');
   const cuts = fields.filter((f) => f.least < f.size).map(({ net, layer, least, most }) => `${net}'s pools pad past the `
     + `image's edge, which cuts its outer units' fields short: its corner ${layer} units see ${least}x${least}`
     + `${most > least ? ` to ${most}x${most}` : ''}. `);
@@ -221,7 +252,7 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view
   const hint = el('p', { class: 'note scroll-hint', hidden: true, 'aria-hidden': 'true' },
     `The table scrolls sideways: all ${models.length} networks are in it →`);
-  if (pooling) article.append(pooling); // the reason for max, on one map
+  if (pooling) article.append(pooling); // the reasons for max, on one map
   root.replaceChildren(lead(models) ?? '', seen ?? '', hint, keyboardScroll(el('div', { class: 'scroll', role: 'region', 'aria-labelledby': 'compare-caption' },
     el('table', { class: 'compare' },
       el('caption', { id: 'compare-caption', class: 'visually-hidden', text: `The ${models.length} networks side by side: shapes, parameters, receptive field, accuracy and shift consistency` }),

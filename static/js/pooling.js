@@ -1,34 +1,41 @@
-// "One map, pooled two ways", in the article's argument under Why downsample?: one channel of
-// the first network's conv1 on the input shown, and beside it the same map max-pooled and
-// mean-pooled (2x2 windows, stride 2), all three at one colour scale and large. The max
-// keeps each window's strongest response, the mean dilutes it with the weaker ones around it:
-// the article's reason for max, on one map and nothing else (max's and avg's own pool1 maps
-// come from two networks, whose conv1s differ). Asked for by a teacher's review: the two could
-// not be compared on one channel at one colour scale, in type a room can read.
+// "One map, downsampled three ways", in the article's argument under Why downsample?: one
+// channel of the first network's conv1 on the input shown, and beside it the same map
+// max-pooled and mean-pooled (2x2 windows, stride 2) and read at every second unit (what a
+// stride-2 convolution with the same filter computes), all four at one colour scale and large.
+// The max keeps each window's strongest response, the mean dilutes it with the weaker ones
+// around it, the stride keeps whichever unit it lands on: the article's reasons for max, on
+// one map and nothing else (max's, avg's and strided's own maps come from networks whose
+// conv1s differ). Asked for by a teacher's review: the poolings could not be compared on one
+// channel at one colour scale, in type a room can read; the stride was added when the
+// article's box was found silent on strided convolutions.
 
 import { el, fmt } from './dom.js';
 import { paintLayer, sizeLayerCanvas } from './paint.js';
 import { windowStats } from './wire.js';
 
 /**
- * Channel `c` of a (C, H, W) layer, dequantised, pooled 2x2 with stride 2 (a last odd row or
- * column unread, as MaxPool2d(2) and AvgPool2d(2) leave it): {max, mean}, each a
- * Float32Array of (H/2) x (W/2), row-major.
+ * Channel `c` of a (C, H, W) layer, dequantised, downsampled over 2x2 windows with stride 2 (a
+ * last odd row or column unread, as MaxPool2d(2) and AvgPool2d(2) leave it): {max, mean,
+ * stride}, each a Float32Array of (H/2) x (W/2), row-major; `stride` is each window's first
+ * unit, the map a stride-2 convolution with the same filter would give (13 x 13 of conv1's
+ * 26 x 26 here, as the strided network's conv1 is).
  */
-export function poolBoth(layer, c) {
+export function downsampled(layer, c) {
   const [, h, w] = layer.shape;
   const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)];
   const max = new Float32Array(ph * pw);
   const mean = new Float32Array(ph * pw);
+  const stride = new Float32Array(ph * pw);
   for (let r = 0; r < ph; r += 1) {
     for (let col = 0; col < pw; col += 1) {
       // each window as the trace reads it, so its max and mean are the readout's
       const window = windowStats(layer, c, [2 * r, 2 * r + 1], [2 * col, 2 * col + 1]);
       max[r * pw + col] = window.max;
       mean[r * pw + col] = window.mean;
+      stride[r * pw + col] = window.values[0]; // row by row: (2r, 2col) first
     }
   }
-  return { max, mean, shape: [ph, pw] };
+  return { max, mean, stride, shape: [ph, pw] };
 }
 
 /** A one-channel layer of `values` quantised on the range lo..hi, for paint.js. */
@@ -51,8 +58,8 @@ export class PoolFigure {
     this.net = net;
     this.lut = lut;
     const canvas = (name) => el('canvas', { class: 'pool-canvas', 'aria-hidden': 'true', dataset: { part: name } });
-    this.canvases = { conv: canvas('conv'), max: canvas('max'), mean: canvas('mean') };
-    this.captions = { conv: el('figcaption'), max: el('figcaption'), mean: el('figcaption') };
+    this.canvases = { conv: canvas('conv'), max: canvas('max'), mean: canvas('mean'), stride: canvas('stride') };
+    this.captions = { conv: el('figcaption'), max: el('figcaption'), mean: el('figcaption'), stride: el('figcaption') };
     this.said = el('p', { class: 'pool-said' });
     // said to a screen reader when a step asks for it, not at every input: the figure is
     // screens below the pad (a review: it was read out after every stroke)
@@ -77,12 +84,13 @@ export class PoolFigure {
     });
     const part = (name) => el('figure', { class: 'pool-part' }, this.canvases[name], this.captions[name]);
     this.root = el('div', { class: 'pooling', id: 'pooling' },
-      el('h4', { text: 'One map, pooled two ways' }),
+      el('h4', { text: 'One map, downsampled three ways' }),
       el('p', { class: 'note' }, `One channel of ${net.name}'s conv1 on the input shown, and the same map `
-        + 'max-pooled and mean-pooled (2x2 windows, stride 2), at one colour scale: the max keeps each window\'s '
-        + 'strongest response, the mean dilutes it with the weaker ones beside it. The strongest channel on each '
-        + 'input, unless you step to another (and "strongest" goes back).'),
-      el('div', { class: 'pool-row' }, part('conv'), part('max'), part('mean')),
+        + 'max-pooled and mean-pooled (2x2 windows, stride 2) and read at every second unit, which is what a stride-2 '
+        + 'convolution with this filter computes; all at one colour scale. The max keeps each window\'s strongest '
+        + 'response, the mean dilutes it with the weaker ones beside it, the stride keeps whichever unit it lands on. '
+        + 'The strongest channel on each input, unless you step to another (and "strongest" goes back).'),
+      el('div', { class: 'pool-row' }, part('conv'), part('max'), part('mean'), part('stride')),
       el('div', { class: 'pool-foot' },
         el('div', { class: 'legend-bar', 'aria-hidden': 'true' }, this.lo, bar, this.hi),
         el('div', { class: 'pool-steps' }, this.prev, this.next, this.strongest)),
@@ -102,7 +110,7 @@ export class PoolFigure {
       for (const f of Object.values(this.captions)) f.textContent = '';
       this.lo.textContent = '';
       this.hi.textContent = '';
-      this.said.textContent = 'Draw or pick a digit to see one of its conv1 maps pooled both ways.';
+      this.said.textContent = 'Draw or pick a digit to see one of its conv1 maps downsampled three ways.';
       delete this.root.dataset.channel;
       return;
     }
@@ -112,17 +120,18 @@ export class PoolFigure {
       channel = 0;
       for (let c = 1; c < channels; c += 1) if (conv.high[c] > conv.high[channel]) channel = c;
     }
-    const { max, mean, shape } = poolBoth(conv, channel);
+    const { max, mean, stride, shape } = downsampled(conv, channel);
     const [lo, hi] = [conv.low[channel], conv.high[channel]];
     const size = (canvas, [ch, cw]) => sizeLayerCanvas(canvas, [1, ch, cw], 1, 0);
     paintLayer(this.canvases.conv, conv, size(this.canvases.conv, [h, w]), this.lut, 'channel', channel);
-    for (const [name, values] of [['max', max], ['mean', mean]]) {
+    for (const [name, values] of [['max', max], ['mean', mean], ['stride', stride]]) {
       paintLayer(this.canvases[name], onScale(values, shape, lo, hi), size(this.canvases[name], shape), this.lut, 'channel', 0);
     }
-    const [topMax, topMean] = [top(max), top(mean)];
+    const [topMax, topMean, topStride] = [top(max), top(mean), top(stride)];
     this.captions.conv.textContent = `conv1, channel ${channel}: ${h} x ${w}, top ${fmt(hi, 2)}`;
     this.captions.max.textContent = `max-pooled: ${shape[0]} x ${shape[1]}, top ${fmt(topMax, 2)}`;
     this.captions.mean.textContent = `mean-pooled: ${shape[0]} x ${shape[1]}, top ${fmt(topMean, 2)}`;
+    this.captions.stride.textContent = `stride 2: ${shape[0]} x ${shape[1]}, top ${fmt(topStride, 2)}`;
     this.lo.textContent = fmt(lo, 2);
     this.hi.textContent = fmt(hi, 2);
     this.prev.disabled = channel === 0;
@@ -130,8 +139,9 @@ export class PoolFigure {
     this.root.dataset.channel = channel;
     this.said.textContent = hi > lo && topMax > 0
       ? `Channel ${channel}: the max keeps its top response, ${fmt(topMax, 2)}; the mean's top is `
-        + `${fmt(topMean, 2)}, ${Math.round((100 * topMean) / topMax)}% of it.`
-      : `Channel ${channel} gives the same value everywhere on this input: both poolings keep it.`;
+        + `${fmt(topMean, 2)}, ${Math.round((100 * topMean) / topMax)}% of it; the stride's is `
+        + `${fmt(topStride, 2)}, ${Math.round((100 * topStride) / topMax)}%.`
+      : `Channel ${channel} gives the same value everywhere on this input: all three keep it.`;
   }
 
   #step(delta) {
