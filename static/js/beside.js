@@ -24,6 +24,42 @@ export function pairShown(usual, link, infos) {
   return usual;
 }
 
+// what the closed select's arrow takes of its width, in Chromium, Firefox and Safari alike
+const ARROW_PX = 24;
+
+/**
+ * The closed select shows the chosen network's name alone where its whole label, name and
+ * title, would be cut (a phone's column showed "avg · Average poolin"); the list still gives
+ * every title, and the masthead the chosen one's. Measured in the select's own font, as the
+ * width of the box it sits in changes.
+ */
+function fitChosen(select) {
+  const measure = document.createElement('canvas').getContext('2d');
+  // the room is the box the select may fill, not the select itself, which is as wide as its
+  // widest label and would shrink with a shortened one (and then keep it short)
+  let box = null; // found once the select is in the page
+  const watch = new ResizeObserver(() => fit());
+  const fit = () => {
+    if (!box) {
+      box = select.closest('h3, .choices') ?? select.parentElement;
+      if (!box) return;
+      watch.observe(box);
+    }
+    const style = getComputedStyle(select);
+    measure.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const edges = ['paddingLeft', 'paddingRight', 'borderLeftWidth', 'borderRightWidth']
+      .reduce((sum, side) => sum + parseFloat(style[side]), 0);
+    const room = box.clientWidth - edges - ARROW_PX;
+    for (const option of select.options) {
+      const whole = option.textContent;
+      option.label = option.selected && measure.measureText(whole).width > room ? (option.value || whole) : whole;
+    }
+  };
+  watch.observe(select); // first laid out when the page places it
+  select.addEventListener('change', fit);
+  select.addEventListener('blur', fit);
+}
+
 /**
  * The select, or null where there is nothing to choose. `models`: the names shown, first
  * and second; `usual`: the second the page shows unasked ('': none); `infos`: every loaded
@@ -60,6 +96,7 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
   });
   select.addEventListener('change', () => { if (!keyed) go(); });
   select.addEventListener('blur', () => { select.value = current; });
+  fitChosen(select);
   if (sessionStorage.getItem(FOCUS_KEY) === 'beside') {
     sessionStorage.removeItem(FOCUS_KEY);
     requestAnimationFrame(() => select.focus({ preventScroll: true })); // where the choice was made

@@ -163,3 +163,24 @@ def test_a_server_without_avg_shows_max_alone_until_one_is_chosen(browser: Any,
             page.select_option("#beside", "")
         page.wait_for_selector("body[data-ready]", state="attached")
         assert heads.count() == 1 and page.evaluate("location.search") == ""
+
+
+def test_the_choice_shows_the_chosen_name_alone_where_its_title_would_be_cut(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a review: on a phone the closed choice read "avg · Average poolin". There it
+    shows the name alone, and the list every title; where there is room, name and title."""
+    labels = "Array.from(document.querySelectorAll('#beside option'), (o) => o.label)"
+    with opened(browser, server_url, api, viewport={"width": 390, "height": 844},
+                is_mobile=True, has_touch=True) as fm:
+        fm.page.wait_for_function(f"{labels}[0] === 'avg'")
+        assert fm.page.evaluate(labels) == ["avg", *OFFERED[1:]]
+        assert fm.page.locator("#beside option").all_inner_texts() == OFFERED
+        # turned to landscape, the column has room for the whole label again
+        fm.page.set_viewport_size({"width": 900, "height": 390})
+        fm.page.wait_for_function(f"{labels}[0] !== 'avg'")
+        assert fm.page.evaluate(labels) == OFFERED
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        fm.page.goto(f"{server_url}/?beside=blurmax")
+        fm.page.wait_for_selector("body[data-ready]", state="attached")
+        assert fm.page.evaluate(labels) == OFFERED
+        assert fm.page.input_value("#beside") == "blurmax"
