@@ -362,24 +362,33 @@ class ObservabilityMiddleware:
 
 class CrossOrigin(CORSMiddleware):
     """FastAPI's CORS middleware (on with FEATUREMAPS_ALLOWED_ORIGINS), whose refused preflight
-    says in a JSON `detail` what was refused, not `Disallowed CORS origin` in plain text."""
+    says in a JSON `detail` what was refused, not `Disallowed CORS origin` in plain text.
+    Whether to refuse is Starlette's call; the words name what it checks."""
 
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)
         if response.status_code != 400:
             return response
-        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ").split(", ")
-        asked = request_headers.get("access-control-request-headers", "")
-        words = {
-            "origin": f"the origin {brief(request_headers['origin'])} is not among "
-                      "FEATUREMAPS_ALLOWED_ORIGINS",
-            "method": f"the method {brief(request_headers['access-control-request-method'])} "
-                      f"is not among {', '.join(self.allow_methods)}",
-            "headers": f"the headers {brief(asked)} are not all among "
-                       f"{', '.join(sorted(self.allow_headers))}",
-            "private-network": "requests from a public page into a private network are not "
-                               "allowed"}
-        detail = "cross-origin request refused: " + "; ".join(words.get(r, r) for r in refused)
+        origin = request_headers["origin"]
+        method = request_headers["access-control-request-method"]
+        asked = request_headers.get("access-control-request-headers")
+        refused = []
+        if not self.is_allowed_origin(origin=origin):
+            refused.append(f"the origin {brief(origin)} is not among FEATUREMAPS_ALLOWED_ORIGINS")
+        if method not in self.allow_methods:
+            refused.append(f"the method {brief(method)} is not among "
+                           f"{', '.join(self.allow_methods)}")
+        if asked is not None and not self.allow_all_headers:
+            names = [name.strip() for name in asked.lower().split(",")]
+            if others := [name for name in names if name not in self.allow_headers]:
+                listed = ", ".join(brief(name) for name in others[:10])
+                refused.append(f"the header{'s' if len(others) > 1 else ''} {listed} "
+                               f"{'are' if len(others) > 1 else 'is'} not among "
+                               f"{', '.join(sorted(self.allow_headers))}")
+        if ("access-control-request-private-network" in request_headers
+                and not self.allow_private_network):
+            refused.append("requests from a public page into a private network are not allowed")
+        detail = "cross-origin request refused: " + ("; ".join(refused) or "not allowed")
         headers = {k: v for k, v in response.headers.items()
                    if k not in ("content-type", "content-length")}
         return JSONResponse({"detail": detail}, status_code=400, headers=headers)

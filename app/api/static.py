@@ -1,20 +1,21 @@
 """The static files (`/static`), with a `Range` header answered as the rest of the API answers.
 
 Starlette's own file response refuses a Range it cannot read with a plain-text 400, and one
-past the file's end with an empty 416. Here the first is ignored and the whole file sent, as
-RFC 9110 (section 14.2) asks of a server, and the second is a 416 with a JSON `detail` and the
-file's size in `Content-Range`, like every other error (app/api/errors.py).
+past the file's end with an empty 416. Here a Range is read as RFC 9110 (section 14.1) writes
+it: one that is invalid (another unit, a range that ends before it starts, anything but digits)
+is ignored and the whole file sent, as a server may; of a valid one, the ranges that lie past
+the file's end are dropped, and only where none is left is the answer a 416, with a JSON
+`detail` and the file's size in `Content-Range`, like every other error (app/api/errors.py).
 """
 
 import os
+import re
 
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
 from starlette.responses import (
     FileResponse,
     JSONResponse,
-    MalformedRangeHeader,
-    RangeNotSatisfiable,
     Response,
 )
 from starlette.staticfiles import NotModifiedResponse
@@ -29,15 +30,54 @@ class _PastTheEnd(Exception):
         self.size = size
 
 
+DIGITS = re.compile(r"[0-9]+")  # RFC 9110's 1*DIGIT: no sign, space or underscore inside
+HUGE = 10**18  # a position of more digits than this is past any file (int() refuses 4,300)
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) <= 18 else HUGE
+
+
 class _File(FileResponse):
     @classmethod
     def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
-        try:
-            return super()._parse_range_header(http_range, file_size)
-        except MalformedRangeHeader:
-            return []  # no range the server can read: the whole file, with a 200
-        except RangeNotSatisfiable as exc:
-            raise _PastTheEnd(exc.max_size) from None
+        """The (start, end) byte ranges to send, merged; [] for the whole file (an invalid
+        Range, ignored). Raises `_PastTheEnd` where no range lies within the file."""
+        unit, equals, spec = http_range.partition("=")
+        parts = [part.strip() for part in spec.split(",")]
+        if not equals or unit.strip().lower() != "bytes" or len(parts) > cls.max_ranges:
+            return []
+        ranges: list[tuple[int, int]] = []
+        valid = 0
+        for part in filter(None, parts):  # a list may hold empty elements
+            first, dash, last = (x.strip() for x in part.partition("-"))
+            if not dash or not (first or last) or any(x and not DIGITS.fullmatch(x)
+                                                      for x in (first, last)):
+                return []
+            if first and last and _position(last) < _position(first):
+                return []
+            valid += 1
+            if first:  # first-last, or first- to the end
+                start = _position(first)
+                end = min(_position(last) + 1, file_size) if last else file_size
+            else:  # -n: the last n bytes (-0: none)
+                start, end = max(file_size - _position(last), 0), file_size
+                if _position(last) == 0:
+                    start = end
+            if start < end:  # else none of the file: dropped
+                ranges.append((start, end))
+        if not valid:
+            return []
+        if not ranges:
+            raise _PastTheEnd(file_size)
+        ranges.sort()
+        merged = [ranges[0]]
+        for start, end in ranges[1:]:
+            if start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -45,8 +85,8 @@ class _File(FileResponse):
         except _PastTheEnd as exc:  # raised before anything is sent
             wanted = Headers(scope=scope).get("range", "")
             await JSONResponse(
-                {"detail": f"the range {brief(wanted)} starts past the end of this file, "
-                           f"which is {exc.size:,} bytes"},
+                {"detail": f"no range of {brief(wanted)} lies within this file, which is "
+                           f"{exc.size:,} bytes"},
                 status_code=416, headers={"Content-Range": f"bytes */{exc.size}"},
             )(scope, receive, send)
 

@@ -178,8 +178,15 @@ def test_a_refused_preflight_says_what_was_refused(settings: Settings) -> None:
             "origin": "https://class.example", "access-control-request-method": "PUT",
             "access-control-request-headers": "content-type, x-secret"})
         assert (put.status_code, put.json()) == (400, {"detail": (
-            "cross-origin request refused: the method 'PUT' is not among GET, POST; the headers "
-            "'content-type, x-secret' are not all among accept, accept-language, "
+            "cross-origin request refused: the method 'PUT' is not among GET, POST; the header "
+            "'x-secret' is not among accept, accept-language, content-language, content-type, "
+            "x-request-id")})
+        # a name left empty by a comma is named as such (a second review)
+        empty = c.options("/api/v1/featuremaps", headers={
+            "origin": "https://class.example", "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,"})
+        assert (empty.status_code, empty.json()) == (400, {"detail": (
+            "cross-origin request refused: the header '' is not among accept, accept-language, "
             "content-language, content-type, x-request-id")})
         # the browser still learns which origin, methods and headers are allowed
         assert put.headers["access-control-allow-origin"] == "https://class.example"
