@@ -28,9 +28,9 @@ export function pairShown(usual, link, infos) {
 const ARROW_PX = 24;
 
 /**
- * The closed select shows the chosen network's name alone where its whole label, name and
- * title, would be cut (a phone's column showed "avg · Average poolin"); the list still gives
- * every title, and the masthead the chosen one's. Measured in the select's own font, as the
+ * The closed select, when not in use, shows the chosen network's name alone where its whole
+ * label, name and title, would be cut (a phone's column showed "avg · Average poolin"); in
+ * use, and in its list, every label is whole, and the masthead names the pair. Measured in the select's own font, as the
  * width of the box it sits in changes.
  */
 function fitChosen(select) {
@@ -38,11 +38,15 @@ function fitChosen(select) {
   // the room is the box the select may fill, not the select itself, which is as wide as its
   // widest label and would shrink with a shortened one (and then keep it short)
   let box = null; // found once the select is in the page
-  const watch = new ResizeObserver(() => fit());
+  // in the next frame: a label changed in the observer's callback resizes the select, which
+  // the browser reports as an error ("ResizeObserver loop completed with undelivered
+  // notifications") if it is still observed then
+  const watch = new ResizeObserver(() => requestAnimationFrame(() => fit()));
   const fit = () => {
     if (!box) {
       box = select.closest('h3, .choices') ?? select.parentElement;
       if (!box) return;
+      watch.unobserve(select);
       watch.observe(box);
     }
     const style = getComputedStyle(select);
@@ -50,13 +54,18 @@ function fitChosen(select) {
     const edges = ['paddingLeft', 'paddingRight', 'borderLeftWidth', 'borderRightWidth']
       .reduce((sum, side) => sum + parseFloat(style[side]), 0);
     const room = box.clientWidth - edges - ARROW_PX;
+    // in use, the select shows every label whole: the list a browser opens draws each option
+    // by its label, and a screen reader says the chosen one's (a second review)
+    const inUse = document.activeElement === select;
     for (const option of select.options) {
       const whole = option.textContent;
-      option.label = option.selected && measure.measureText(whole).width > room ? (option.value || whole) : whole;
+      option.label = !inUse && option.selected && measure.measureText(whole).width > room ? (option.value || whole) : whole;
     }
   };
   watch.observe(select); // first laid out when the page places it
-  select.addEventListener('change', fit);
+  // a pointer opens the list before the select has the focus
+  select.addEventListener('pointerdown', () => { for (const option of select.options) option.label = option.textContent; });
+  select.addEventListener('focus', fit);
   select.addEventListener('blur', fit);
 }
 

@@ -8,6 +8,7 @@ import { cornerFields } from './geometry.js';
 
 const hwc = ([c, h, w]) => `${h} x ${w} x ${c}`;
 const count = (shape) => shape.reduce((a, b) => a * b, 1);
+const ordinal = (n) => ({ 2: 'second', 3: 'third', 4: 'fourth' }[n] ?? `${n}th`);
 
 /**
  * conv3 of the network without any downsampling: the nopool variant's own entry when the
@@ -135,21 +136,24 @@ function whyStrided(models, figure) {
   const [first] = strided.layers;
   const sets = [['test_accuracy', 'test set'], ['valid_accuracy', 'validation set']]
     .filter(([key]) => max[key] != null && strided[key] != null);
-  const scores = sets.map(([key, set]) => `${percent(max[key], 2)} against ${percent(strided[key], 2)} on the ${set}`).join(', ');
+  const scores = sets.map(([key, set]) => `max ${percent(max[key], 2)}, strided ${percent(strided[key], 2)} on the ${set}`).join('; ');
   // as `ties` reads them: up to 0.2 points is no lead
   const close = sets.every(([key]) => Math.abs(max[key] - strided[key]) * 100 <= 0.2 + 1e-9);
   let verdict = '';
   if (sets.length) {
     verdict = close
       ? ` Whether that makes max more accurate, these networks cannot tell: ${scores}.`
-      : ` Max against strided, each trained once: ${scores}.`;
+      : ` Each trained once: ${scores}.`;
   }
-  return el('p', { id: 'why-strided' }, 'Why the article prefers max pooling to a strided convolution: a convolution of stride 2 '
-    + `computes its filter at every second position only, so it reads sparser windows of the input. strided's ${first.name} `
-    + `computes ${side(first)} units a channel; max's ${conv.name} computes all ${side(conv)}, and its ${pool.name} keeps `
-    + `the strongest of each 2x2, ${side(pool)} again. A stroke that lies between two of strided's positions is read `
-    + `off-centre, by windows that hold only part of it; max computed the window centred on it too, and its pool keeps `
-    + `that response where it is the strongest of its 2x2.${figure ? ' The figure below does both on one of your maps.' : ''}`
+  const { kernel: k, stride } = pool.reads;
+  const win = `${k}x${k}`;
+  return el('p', { id: 'why-strided' }, 'Why the article prefers max pooling to a strided convolution: a convolution of '
+    + `stride ${first.reads.stride} computes its filter at every ${ordinal(first.reads.stride)} position only, so it reads `
+    + `sparser windows of the input. The strided network's ${first.name} computes ${side(first)} units a channel; max's `
+    + `${conv.name} computes all ${side(conv)}, and its ${pool.name} keeps the strongest of each ${win} (stride ${stride}), `
+    + `${side(pool)} again. A stroke that lies between two of strided's positions is read off-centre, by windows that hold `
+    + `only part of it; max computed the window centred on it too, and its pool keeps that response where it is the `
+    + `strongest of its ${win}.${figure ? ' The figure below does both on one of your maps.' : ''}`
     + verdict);
 }
 

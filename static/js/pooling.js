@@ -86,8 +86,9 @@ export class PoolFigure {
     this.root = el('div', { class: 'pooling', id: 'pooling' },
       el('h4', { text: 'One map, downsampled three ways' }),
       el('p', { class: 'note' }, `One channel of ${net.name}'s conv1 on the input shown, and the same map `
-        + 'max-pooled and mean-pooled (2x2 windows, stride 2) and read at every second unit, which is what a stride-2 '
-        + 'convolution with this filter computes; all at one colour scale. The max keeps each window\'s strongest '
+        + 'max-pooled and mean-pooled (2x2 windows, stride 2) and read at every second row and column (one unit in four), '
+        + `which is what a stride-2 convolution with ${net.name}'s filter computes (not the strided network's own conv1, `
+        + 'whose filters were trained for the stride); all at one colour scale. The max keeps each window\'s strongest '
         + 'response, the mean dilutes it with the weaker ones beside it, the stride keeps whichever unit it lands on. '
         + 'The strongest channel on each input, unless you step to another (and "strongest" goes back).'),
       el('div', { class: 'pool-row' }, part('conv'), part('max'), part('mean'), part('stride')),

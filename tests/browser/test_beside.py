@@ -172,12 +172,21 @@ def test_the_choice_shows_the_chosen_name_alone_where_its_title_would_be_cut(
     labels = "Array.from(document.querySelectorAll('#beside option'), (o) => o.label)"
     with opened(browser, server_url, api, viewport={"width": 390, "height": 844},
                 is_mobile=True, has_touch=True) as fm:
-        fm.page.wait_for_function(f"{labels}[0] === 'avg'")
+        fm.page.wait_for_function(f"() => {labels}[0] === 'avg'")
         assert fm.page.evaluate(labels) == ["avg", *OFFERED[1:]]
         assert fm.page.locator("#beside option").all_inner_texts() == OFFERED
+        # in use, whole: the list drawn from the labels, and what a screen reader says
+        fm.page.focus("#beside")
+        assert fm.page.evaluate(labels) == OFFERED
+        fm.page.evaluate("document.activeElement.blur()")
+        assert fm.page.evaluate(labels) == ["avg", *OFFERED[1:]]
+        fm.page.dispatch_event("#beside", "pointerdown")
+        assert fm.page.evaluate(labels) == OFFERED
+        fm.page.evaluate("document.querySelector('#beside').dispatchEvent(new Event('blur'))")
+        assert fm.page.evaluate(labels) == ["avg", *OFFERED[1:]]
         # turned to landscape, the column has room for the whole label again
         fm.page.set_viewport_size({"width": 900, "height": 390})
-        fm.page.wait_for_function(f"{labels}[0] !== 'avg'")
+        fm.page.wait_for_function(f"() => {labels}[0] !== 'avg'")
         assert fm.page.evaluate(labels) == OFFERED
     with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
         fm.page.goto(f"{server_url}/?beside=blurmax")

@@ -293,13 +293,14 @@ def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
     assert fm.page.locator("#why-strided").inner_text() == (
         "Why the article prefers max pooling to a strided convolution: a convolution of stride "
         "2 computes its filter at every second position only, so it reads sparser windows of "
-        "the input. strided's conv1 computes 13x13 units a channel; max's conv1 computes all "
-        "26x26, and its pool1 keeps the strongest of each 2x2, 13x13 again. A stroke that lies "
-        "between two of strided's positions is read off-centre, by windows that hold only part "
-        "of it; max computed the window centred on it too, and its pool keeps that response "
-        "where it is the strongest of its 2x2. The figure below does both on one of your maps. "
-        "Whether that makes max more accurate, these networks cannot tell: 99.54% against "
-        "99.38% on the test set, 99.37% against 99.42% on the validation set.")
+        "the input. The strided network's conv1 computes 13x13 units a channel; max's conv1 "
+        "computes all 26x26, and its pool1 keeps the strongest of each 2x2 (stride 2), 13x13 "
+        "again. A stroke that lies between two of strided's positions is read off-centre, by "
+        "windows that hold only part of it; max computed the window centred on it too, and its "
+        "pool keeps that response where it is the strongest of its 2x2. The figure below does "
+        "both on one of your maps. Whether that makes max more accurate, these networks cannot "
+        "tell: max 99.54%, strided 99.38% on the test set; max 99.37%, strided 99.42% on the "
+        "validation set.")
     fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="7"]'))
     tops = {(net, layer): fm.page.locator(
         f'.map-cell[data-net="{net}"][data-layer="{layer}"] .range').inner_text().split()[-1]
