@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     max_batch_response_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     max_inflight: int = Field(default=64, ge=1,
                               description="inferences waiting or running per worker before 503")
+    # each open socket may hold one message up to the upload limit while it arrives, outside
+    # the budget of request bodies: this bounds them (128 x 2 MiB at the defaults)
+    max_sockets: int = Field(
+        default=128, ge=1,
+        description="live sockets (WS /api/v1/live) open at once per worker; beyond, the "
+                    "handshake gets 503 and the page draws over POST")
     request_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(
         default=120.0, gt=0,

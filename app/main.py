@@ -112,7 +112,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
 
     app = FastAPI(title="featuremaps", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.metrics = metrics  # WS /api/v1/live counts its messages here too
+    app.state.metrics = metrics  # WS /api/v1/live counts its messages and sockets here too
+    metrics.socket_limit = settings.max_sockets
     errors.install(app)
     app.include_router(meta.router)
     app.include_router(batch.router)

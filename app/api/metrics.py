@@ -38,6 +38,9 @@ FAMILIES = (
      "thread, by gate (live: every request but batches)."),
     ("featuremaps_inferences_limit", "gauge", "Inferences in flight at which a gate answers "
      "503."),
+    ("featuremaps_live_sockets", "gauge", "Live sockets (WS /api/v1/live) open now."),
+    ("featuremaps_live_sockets_limit", "gauge",
+     "Live sockets open at once beyond which a handshake gets 503 (FEATUREMAPS_MAX_SOCKETS)."),
     ("featuremaps_device_info", "gauge", "The compute device in use."),
 )
 Samples = dict[str, list[str]]  # a worker's sample lines by family name
@@ -53,6 +56,8 @@ class Metrics:
         # each inference gate (live, batch): its requests in flight now, and its limit
         self.gates: dict[str, tuple[Callable[[], int], int]] = {}
         self.device = "unknown"
+        self.sockets = 0  # live sockets open now (app/api/routes/live.py)
+        self.socket_limit = 0
         self.pid = os.getpid()  # the label of this worker's series
 
     @staticmethod
@@ -100,6 +105,10 @@ class Metrics:
         out["featuremaps_inferences_limit"] = [
             f'featuremaps_inferences_limit{{pid="{pid}",gate="{gate}"}} {limit}'
             for gate, (_, limit) in self.gates.items()]
+        out["featuremaps_live_sockets"] = [
+            f'featuremaps_live_sockets{{pid="{pid}"}} {self.sockets}']
+        out["featuremaps_live_sockets_limit"] = [
+            f'featuremaps_live_sockets_limit{{pid="{pid}"}} {self.socket_limit}']
         out["featuremaps_device_info"] = [
             f'featuremaps_device_info{{pid="{pid}",device="{self.device}"}} 1']
         return out

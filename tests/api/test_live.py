@@ -173,6 +173,47 @@ def test_an_allowed_origin_may_connect(settings: Settings) -> None:
         assert json.loads(ws.receive_text())["status"] == 400
 
 
+def gauge(client: TestClient, name: str) -> int:
+    lines = [line for line in client.get("/metrics").text.splitlines()
+             if line.startswith(name + "{")]
+    assert len(lines) == 1, lines
+    return int(lines[0].rsplit(" ", 1)[1])
+
+
+def test_sockets_beyond_the_limit_are_refused_until_one_closes(settings: Settings) -> None:
+    """Each open socket may hold a message up to the upload limit, outside the budget of
+    request bodies (found by a review): FEATUREMAPS_MAX_SOCKETS bounds how many are open."""
+    from app.main import create_app
+
+    two = settings.model_copy(update={"max_sockets": 2, "models": ["max"]})
+    with TestClient(create_app(two)) as c:
+        assert gauge(c, "featuremaps_live_sockets_limit") == 2
+        with c.websocket_connect(LIVE) as first, c.websocket_connect(LIVE) as second:
+            assert gauge(c, "featuremaps_live_sockets") == 2
+            with pytest.raises(WebSocketDenialResponse) as full, c.websocket_connect(LIVE):
+                pass
+            assert full.value.status_code == 503
+            assert full.value.headers["retry-after"] == "10"
+            assert full.value.json() == {"detail": (
+                "the live channel is full: 2 sockets are open on this worker "
+                "(FEATUREMAPS_MAX_SOCKETS); send drawings to POST /api/v1/featuremaps "
+                "meanwhile")}
+            assert ws_count(c, LIVE, 503) == 1
+            for ws in (first, second):  # both still served
+                ws.send_text("hello")
+                assert json.loads(ws.receive_text())["status"] == 400
+        # closed, they give their places back; a bad query's socket too, once it is closed
+        assert gauge(c, "featuremaps_live_sockets") == 0
+        with c.websocket_connect(LIVE + "?models=nope") as bad:
+            bad.receive_text()
+            with pytest.raises(WebSocketDisconnect):
+                bad.receive_text()
+        with c.websocket_connect(LIVE) as again, c.websocket_connect(LIVE):
+            again.send_text("hello")
+            assert json.loads(again.receive_text())["status"] == 400
+        assert gauge(c, "featuremaps_live_sockets") == 0
+
+
 def test_messages_are_counted_in_the_metrics(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     ok, bad = ws_count(client, LIVE, 200), ws_count(client, LIVE, 400)

@@ -24,7 +24,9 @@ Protocol (documented in the README):
   refused   a bad query is answered with such a text message and then close code 1008; a
             browser page from another origin (one not in FEATUREMAPS_ALLOWED_ORIGINS) is
             refused before the handshake completes: HTTP 403 with a JSON {"detail"}, as a
-            socket to any other path gets a 404
+            socket to any other path gets a 404, and a socket beyond
+            FEATUREMAPS_MAX_SOCKETS open on the worker a 503 with Retry-After (the page
+            then draws over POST)
 """
 
 from __future__ import annotations
@@ -82,14 +84,16 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
-async def refuse(websocket: WebSocket, code: int, detail: str, route: str) -> None:
+async def refuse(websocket: WebSocket, code: int, detail: str, route: str,
+                 headers: dict[str, str] | None = None) -> None:
     """Answers a handshake with an HTTP status and a JSON detail, as a plain request would be
     answered, where the server can send one (uvicorn can); else it is closed (1008), which
     the server answers 403. Counted in /metrics under `route` with the status sent."""
     start = time.perf_counter()
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         logs.HANDSHAKE_REFUSED.set(True)  # uvicorn's false ERROR that follows is dropped
-        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=code))
+        await websocket.send_denial_response(
+            JSONResponse({"detail": detail}, status_code=code, headers=headers))
     else:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
         code = status.HTTP_403_FORBIDDEN
@@ -122,8 +126,25 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
                      f"origin {brief(origin or '')} may not open the live channel: it is not "
                      "this site and not in FEATUREMAPS_ALLOWED_ORIGINS", ROUTE)
         return
-    await websocket.accept()
     metrics: Metrics = websocket.app.state.metrics
+    if metrics.sockets >= settings.max_sockets:
+        log.warning("refused a live socket: %d are open, FEATUREMAPS_MAX_SOCKETS", metrics.sockets)
+        await refuse(websocket, status.HTTP_503_SERVICE_UNAVAILABLE,
+                     f"the live channel is full: {metrics.sockets:,} sockets are open on this "
+                     "worker (FEATUREMAPS_MAX_SOCKETS); send drawings to POST "
+                     "/api/v1/featuremaps meanwhile", ROUTE, headers={"Retry-After": "10"})
+        return
+    metrics.sockets += 1  # on the event loop's thread alone: no lock
+    try:
+        await websocket.accept()
+        await _serve(websocket, engine, settings, gate, metrics)
+    finally:
+        metrics.sockets -= 1
+
+
+async def _serve(websocket: WebSocket, engine: Engine, settings: Settings,
+                 gate: InferenceGate, metrics: Metrics) -> None:
+    """An accepted socket's messages, until it closes or idles out."""
     try:
         try:
             names = _names(websocket, engine)
