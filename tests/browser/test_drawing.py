@@ -512,6 +512,33 @@ def test_without_the_socket_drawing_falls_back_to_post(browser: Any, server_url:
     assert not fm.errors, fm.errors
 
 
+def test_a_page_beyond_the_servers_sockets_draws_over_post(browser: Any, api: Api) -> None:
+    """FEATUREMAPS_MAX_SOCKETS=1: a second page's handshake gets a 503 (the sockets' share of
+    memory is bounded), and that page draws over POST, its maps the same."""
+    from bench.common import server
+
+    with server(env={"FEATUREMAPS_MAX_SOCKETS": "1", "FEATUREMAPS_MODELS": "max,avg"}) as srv:
+        base = f"http://127.0.0.1:{srv.port}"
+        first_context, first = new_page(browser, api, viewport={"width": 1280, "height": 900})
+        second_context, second = new_page(browser, api, viewport={"width": 1280, "height": 900})
+        try:
+            for fm in (first, second):
+                fm.page.goto(base + "/")
+                fm.page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+                fm.after_paint(lambda fm=fm: fm.stroke(SEVEN, steps=10), source="pad")
+            transports = [{d["transport"] for d in fm.paints() if d["source"] == "pad"}
+                          for fm in (first, second)]
+            assert transports == [{"websocket"}, {"http"}]
+            assert first.prediction("max") == second.prediction("max")
+            assert second.prediction("max").startswith("predicts 7")
+        finally:
+            first_context.close()
+            second_context.close()
+    assert not first.errors, first.errors
+    # the browser's own line for the refused handshake, and nothing else
+    assert all("Unexpected response code: 503" in e for e in second.errors), second.errors
+
+
 def test_the_ten_probabilities_can_be_read_as_numbers(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """On a touch screen or from the keyboard the bars' values (a hover title) cannot be
