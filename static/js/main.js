@@ -137,7 +137,12 @@ class App {
       onChoose: async (name) => window.location.assign(await this.#addressWith(name)) });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'),
       beside && this.models[1] ? { [this.models[1]]: beside } : {});
-    if (this.models.join() !== 'max,avg') namePair(byId('pair-text'), this.shown);
+    if (this.models.join() !== 'max,avg') {
+      namePair(byId('pair-text'), this.shown);
+      // the nudge panel's notes on max against avg, for another pair (a review: beside
+      // nopool they still spoke of avg's lower numbers)
+      for (const node of document.querySelectorAll('[data-pair]')) node.hidden = node.dataset.pair === 'usual';
+    }
     this.nudge = new NudgePanel({ pad: byId('nudge'), table: byId('nudge-table'), status: byId('nudge-status'), prediction: byId('nudge-pred') },
       this.models, layers, (dir) => this.nudgeBy(dir), () => this.undo(true));
     this.lab = new ShiftLab({ grids: byId('shift-grids'), table: byId('shift-table'), status: byId('shift-status') },

@@ -49,6 +49,14 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
         assert page.inner_text("#pair-text") == ("two trained MNIST convnets answer as you draw: "
                                                  "max (max pooling) beside strided (strided "
                                                  "convolution)")
+        # the nudge panel's notes speak of the pair shown, not of avg (found by a review)
+        help_text = page.inner_text("#nudge-help")
+        assert "avg" not in help_text
+        assert "each network's filters are its own from conv1 on" in help_text
+        page.click("#nudge-more summary")
+        assert "avg" not in page.inner_text("#nudge-more")
+        assert "strided convs, or not at all, has no pool" in page.inner_text("#nudge-more")
+        page.click("#nudge-more summary")
         # one seed for all: their conv1s look alike, and what follows is said for no pools
         page.click("#same-start summary")
         assert page.inner_text("#same-start summary") == \
