@@ -126,7 +126,7 @@ def sign_test(a: int, b: int) -> float:
     return min(1.0, p)
 
 
-def _p(value: float) -> str:
+def p_words(value: float) -> str:
     return "p < 0.01" if value < 0.01 else f"p = {value:.2f}"
 
 
@@ -148,7 +148,7 @@ def paired(rows: list[Row], base: str = "max") -> list[str]:
         if len(splits) > 1:
             alone["both"] = (sum(alone[s][0] for s in splits), sum(alone[s][1] for s in splits))
         lines.append(f"{base} against {r.variant}: " + ", ".join(
-            f"{SPLIT_NAMES[s]} {a} to {b} ({_p(sign_test(a, b))})"
+            f"{SPLIT_NAMES[s]} {a} to {b} ({p_words(sign_test(a, b))})"
             for s, (a, b) in alone.items()))
     if lines:  # what the counts are, once
         lines.insert(0, f"Digits only one of two networks gets right, {base}'s count first "
