@@ -11,7 +11,7 @@ import { besideChoice, namePair, pairShown } from './beside.js';
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
-import { inWindow, stackSticky } from './dom.js';
+import { el, inWindow, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { FieldFigures } from './fields.js';
 import { Inspector } from './inspector.js';
@@ -32,6 +32,34 @@ const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
 const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take back
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
+
+/**
+ * Copy `text`: by the Clipboard API where the browser offers it, which is only in a secure
+ * context, else by the older copy of a selection, which browsers still allow over plain http
+ * (a teacher serving a class at a LAN address: found by a review, every Copy link failed
+ * there); false where neither would. `back`: where the focus returns after the selection.
+ */
+async function copyText(text, back) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // no navigator.clipboard outside a secure context: below
+  }
+  const area = el('textarea', { readonly: true, class: 'visually-hidden', 'aria-hidden': 'true', tabindex: -1 });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let done = false;
+  try {
+    done = document.execCommand('copy');
+  } catch {
+    done = false;
+  }
+  area.remove();
+  back.focus({ preventScroll: true });
+  return done;
+}
 
 class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
@@ -327,10 +355,7 @@ class App {
     const copy = byId('copy-link');
     let copied = 0;
     copy.addEventListener('click', async () => {
-      try {
-        await navigator.clipboard.writeText(window.location.href);
-      } catch {
-        // no clipboard outside a secure context (plain http to another machine)
+      if (!await copyText(window.location.href, copy)) {
         this.#notice('This browser would not copy the link here: the address bar holds it.');
         return;
       }
