@@ -46,7 +46,7 @@ export const UI = Object.freeze({
     // as one peaking at 7.7, under words that read as strength across channels
     channel: 'Each small square is one channel\'s map; each pixel one unit. Colour shows how strongly a unit '
       + 'responds within its own channel: dark purple is that channel\'s lowest value, yellow its highest, however '
-      + 'weak (the values under each map span all its channels; per layer shows which channels are strong). Conv maps come after '
+      + 'weak (the values under each map span all its channels). Conv maps come after '
       + 'ReLU, so 0 is no response: dark purple is 0 unless the whole channel responds. '
       + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink. '
       // one short sentence: a longer legend pushed conv1 below a 1024x768 projector's first screen

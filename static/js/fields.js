@@ -59,9 +59,11 @@ export class FieldFigures {
     });
     this.root = el('div', { class: 'fields', id: 'fields' },
       el('h3', { text: 'What one unit sees, layer by layer' }),
-      el('p', { class: 'note' }, 'For each network, the unit of its last conv nearest the input\'s centre and, in '
-        + 'each layer below, the middle one of those it reads (of a 2x2 pool window, which has none, the top-left '
-        + 'one); outlined on the input shown, the pixels that can change each (its receptive field). A 3x3 conv '
+      // short sentences: found by a review, students stalled on one that nested two asides
+      el('p', { class: 'note' }, 'For each network, one unit of its last conv is picked: the one nearest the '
+        + 'input\'s centre. In each layer below, the unit picked is the middle one of those the unit above reads (a '
+        + '2x2 pool window has no middle: its top-left one). Outlined on the input shown are the pixels that can '
+        + 'change each picked unit: its receptive field. A 3x3 conv '
         + 'widens the view by two units of the layer it reads, a 2x2 pool by one (blurmax\'s pool, a 2x2 max '
         + 'and then a 3x3 blur, by three), counted in that layer\'s spacing on the input; each pool or stride-2 '
         + 'conv doubles the spacing. So in max, conv1 adds 2 px to the input\'s 1, pool1 1 px, conv2 2 x 2 = 4, '

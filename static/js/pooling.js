@@ -90,7 +90,7 @@ export class PoolFigure {
         + `which is what a stride-2 convolution with ${net.name}'s filter computes (not the strided network's own conv1, `
         + 'whose filters were trained for the stride); all at one colour scale. The max keeps each window\'s strongest '
         + 'response, the mean dilutes it with the weaker ones beside it, the stride keeps whichever unit it lands on. '
-        + 'The strongest channel on each input, unless you step to another (and "strongest" goes back).'),
+        + 'It shows each input\'s strongest channel until you step to another with ◀ ▶; "strongest" goes back to it.'),
       el('div', { class: 'pool-row' }, part('conv'), part('max'), part('mean'), part('stride')),
       el('div', { class: 'pool-foot' },
         el('div', { class: 'legend-bar', 'aria-hidden': 'true' }, this.lo, bar, this.hi),

@@ -254,7 +254,10 @@ def test_the_colour_scale_switches_between_channel_and_layer(
     legend = fm.page.locator("#legend-text").inner_text()
     assert "dark purple is 0 unless the whole channel responds" in legend
     # found by a review: the range under a map could be read as its colours' in this scale
-    assert "yellow its highest (the values under each map span all its channels)" in legend
+    assert "however weak (the values under each map span all its channels)" in legend
+    # and that the yellow is each channel's own, however weak (a later review)
+    assert "within its own channel: dark purple is that channel's lowest value, yellow its " \
+        "highest, however weak" in legend
     conv2 = expected["models"]["avg"]["layers"]["conv2"]
     varying = int((conv2["high"] > conv2["low"]).sum())
     lo, hi = conv2["low"].min(), conv2["high"].max()
