@@ -6,7 +6,7 @@ import { UI } from './config.js';
 import { HeightHold, el, fmt, fmtRead, placeMark, span } from './dom.js';
 import { gridLayout, stepCell, windowSpan } from './geometry.js';
 import { paintLayer } from './paint.js';
-import { convParts, halfStep, layerRange, ROUNDING, valueAt } from './wire.js';
+import { convParts, halfStep, layerRange, ROUNDING, valueAt, windowStats } from './wire.js';
 
 // the [ and ] keys were named only in the step buttons' accessible names
 const VALUE_HINT = window.matchMedia(UI.hover).matches
@@ -55,6 +55,19 @@ export class Inspector {
     this.value = el('p', { class: 'value', 'aria-live': 'polite', text: VALUE_HINT });
     this.trace = el('p', { class: 'readout inspector-trace' }); // the traced unit, in words (trace.js)
     this.filter = el('div', { class: 'filter', hidden: true }); // what a conv channel looks for
+    // a pool channel's source, beside how its units are made: the conv channel it pools, large,
+    // with the window of one unit outlined (found by a review: on a projector, the window
+    // traced on a small conv map was a few pixels wide)
+    this.source = {
+      canvas: el('canvas', { class: 'map source-map', 'aria-hidden': 'true' }),
+      window: el('div', { class: 'mark mark-source-window', hidden: true }),
+      winner: el('div', { class: 'mark mark-source-winner', hidden: true }),
+      caption: el('figcaption', { class: 'note' }),
+    };
+    this.source.figure = el('figure', { class: 'pool-source' },
+      el('div', { class: 'map-wrap source-wrap' }, this.source.canvas,
+        el('div', { class: 'overlay' }, this.source.window, this.source.winner)),
+      this.source.caption);
     this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
     this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
     root.replaceChildren(
@@ -232,8 +245,11 @@ export class Inspector {
     if (data?.kind === 'pool') {
       const how = { max: 'the largest value of a 2x2 window', mean: 'the mean of a 2x2 window' }[UI.poolOp[net]]
         ?? 'pooled from a window';
+      const from = this.#result?.models[net]?.layers.find((l) => l.name === before);
       this.filter.replaceChildren(el('p', { class: 'note', text: `No weights: each unit is ${how} of `
-        + `${before} channel ${channel}.` }));
+        + `${before} channel ${channel}${from ? ', drawn here with one unit\'s window outlined' : ''}.` }),
+      ...(from ? [this.#sourceView(data, from, reads, channel, UI.poolOp[net])] : []));
+      this.filter.dataset.kind = 'pool';
       this.filter.dataset.channel = channel;
       this.filter.style.minHeight = '';
       this.filter.hidden = false;
@@ -246,6 +262,7 @@ export class Inspector {
     }
     if (w.channel !== channel) return; // the previous channel's, until these are here
     const sums = w.weights.length > 1;
+    delete this.filter.dataset.kind;
     this.filter.replaceChildren(...(sums
       ? sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads))
       : filterView(w.weights, w.bias, data ? data.high[channel] : null)));
@@ -345,6 +362,44 @@ export class Inspector {
     return this.#result?.models[this.#hit.net]?.layers.find((l) => l.name === this.#hit.layer);
   }
 
+  /**
+   * The conv channel `from` that pool channel `channel` of `pool` reads, painted as the
+   * enlarged map is, with the window of the unit under the cursor (else the pool's strongest
+   * unit) outlined and, for `op` max, the unit it keeps marked; the caption gives the
+   * window's values and what the pool makes of them.
+   */
+  #sourceView(pool, from, reads, channel, op) {
+    const { canvas, window, winner, caption, figure } = this.source;
+    const [, h, w] = from.shape;
+    if (canvas.width !== w) canvas.width = w;
+    if (canvas.height !== h) canvas.height = h;
+    paintLayer(canvas, from, gridLayout([1, h, w], 1, 0), this.lut, this.#norm, channel);
+    let at = this.#cursor;
+    if (!at) { // the pool's strongest unit, the first of its ties
+      const [, ph, pw] = pool.shape;
+      let best = -Infinity;
+      for (let r = 0; r < ph; r += 1) {
+        for (let c = 0; c < pw; c += 1) {
+          const v = valueAt(pool, channel, r, c);
+          if (v > best) [best, at] = [v, [r, c]];
+        }
+      }
+    }
+    const [row, col] = at;
+    const rows = windowSpan(reads, row, h);
+    const cols = windowSpan(reads, col, w);
+    const stats = windowStats(from, channel, rows, cols);
+    placeMark(window, { x: cols[0], y: rows[0], w: cols[1] - cols[0] + 1, h: rows[1] - rows[0] + 1 }, w, h);
+    if (op === 'max') placeMark(winner, { x: stats.winner[1], y: stats.winner[0], w: 1, h: 1 }, w, h);
+    else winner.hidden = true;
+    const values = stats.values.map((v) => fmt(v, 2)).join(', ');
+    const kept = { max: `the largest, ${fmt(stats.max, 2)}, is kept (marked)`, mean: `their mean, ${fmt(stats.mean, 2)}, is kept` }[op]
+      ?? 'the pool blurs their 2x2 maxima';
+    caption.textContent = `${from.name}, rows ${span(rows)}, cols ${span(cols)}, for ${this.#cursor ? 'the unit at' : 'its strongest unit,'} `
+      + `row ${row}, col ${col}: ${values}; ${kept}.`;
+    return figure;
+  }
+
   #step(delta) {
     const data = this.#layer();
     const channels = data ? data.shape[0] : Infinity;
@@ -405,7 +460,8 @@ export class Inspector {
     Object.assign(this.mark.dataset, { row, col, value: value.toFixed(6) });
     this.value.textContent = `row ${row}, col ${col}: ${fmtRead(value, halfStep(data, channel))}`; // as the trace writes it
     this.onHover({ net, layer, channel, row, col });
-    if (explain && this.#weights?.weights.length > 1) this.#explain(null); // the sum is this unit's now
+    // the sum, or the pooled window, is this unit's now
+    if (explain && (this.#weights?.weights.length > 1 || data.kind === 'pool')) this.#explain(null);
   }
 }
 

@@ -219,6 +219,16 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     pool1 = expected["models"]["max"]["layers"]["pool1"]
     assert inspector.locator(".value").inner_text() == f"row 5, col 6: {as_read(pool1, 3, 5, 6)}"
     assert fm.mark("field")["layer"] == "pool1"
+    # and the conv1 channel it pools, large, with this unit's window and the value it keeps
+    # (found by a review: on a projector the window on the small conv1 map was a few px)
+    window = expected["models"]["max"]["layers"]["conv1"]["values"][3, 10:12, 12:14]
+    assert inspector.locator(".pool-source figcaption").inner_text() == (
+        "conv1, rows 10–11, cols 12–13, for the unit at row 5, col 6: "
+        + ", ".join(f"{v:.2f}" for v in window.ravel())
+        + f"; the largest, {window.max():.2f}, is kept (marked).")
+    for role in ("window", "winner"):
+        assert inspector.locator(f".mark-source-{role}").is_visible()
+    assert fm.canvas_rgba("#inspector canvas.source-map").shape[:2] == (26, 26)
     canvas.focus()
     fm.page.keyboard.press("ArrowRight")
     assert inspector.locator(".value").inner_text() == f"row 5, col 7: {as_read(pool1, 3, 5, 7)}"
@@ -419,7 +429,7 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     inspector.wait_for(state="visible")
     assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
     assert inspector.locator(".value").inner_text() == f"row 2, col 2: {as_read(pool1, 4, 2, 2)}"
-    marks = inspector.locator(".mark:not([hidden])")
+    marks = inspector.locator(".big-wrap .mark:not([hidden])")
     assert marks.count() == 1
     assert (marks.get_attribute("data-row"), marks.get_attribute("data-col")) == ("2", "2")
 
@@ -477,7 +487,10 @@ def test_a_channel_opened_from_the_keyboard_marks_no_unit(
     assert inspector.locator(".value").inner_text() == (
         "Hover the map, or focus it and use the arrow keys, to read values; [ and ] step "
         "through the channels.")
-    assert inspector.locator(".mark:not([hidden])").count() == 0
+    assert inspector.locator(".big-wrap .mark:not([hidden])").count() == 0
+    # with no unit chosen, the conv1 channel it pools outlines its strongest unit's window
+    source = inspector.locator(".pool-source figcaption").inner_text()
+    assert "for its strongest unit, row" in source
     # a step to the next channel is said in the live line, and the canvas is named after it
     fm.page.keyboard.press("]")
     assert inspector.locator(".value").inner_text() == (
@@ -789,8 +802,9 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
     fm.page.keyboard.press("Escape")
     open_channel(fm, "pool1", 5)
     inspector.wait_for(state="visible")
-    assert inspector.locator(".filter .note").inner_text() == (
-        "No weights: each unit is the largest value of a 2x2 window of conv1 channel 5.")
+    assert inspector.locator(".filter p.note").inner_text() == (
+        "No weights: each unit is the largest value of a 2x2 window of conv1 channel 5, drawn "
+        "here with one unit's window outlined.")
 
 
 @pytest.mark.parametrize("width, height", [(1024, 768), (1280, 720)])
@@ -1017,7 +1031,7 @@ def test_a_deeper_conv_unit_shows_what_it_adds_up(
     # under the cursor: the unit clicked, in the middle of channel 5
     open_channel(fm, "conv2", 5)
     inspector.wait_for(state="visible")
-    mark = inspector.locator(".mark:not([hidden])")
+    mark = inspector.locator(".big-wrap .mark:not([hidden])")
     row, col = int(mark.get_attribute("data-row") or -1), int(mark.get_attribute("data-col") or -1)
     assert sentence() == unit_sum_text(parts(5, row, col), bias[5], f"At row {row}, col {col}",
                                        where.format(row, row + 2, col, col + 2),
