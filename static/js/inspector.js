@@ -58,21 +58,24 @@ export class Inspector {
     // a pool channel's source, beside how its units are made: the conv channel it pools, large,
     // with the window of one unit outlined (found by a review: on a projector, the window
     // traced on a small conv map was a few pixels wide)
+    // beside the enlarged map, each half the panel's width (a second review: under the text
+    // it lay beneath the step buttons in the projector view, the case it was made for)
     this.source = {
       canvas: el('canvas', { class: 'map source-map', 'aria-hidden': 'true' }),
       window: el('div', { class: 'mark mark-source-window', hidden: true }),
       winner: el('div', { class: 'mark mark-source-winner', hidden: true }),
-      caption: el('figcaption', { class: 'note' }),
+      scale: el('p', { class: 'source-scale' }), // its own: the pool's legend is not its
+      said: el('p', { class: 'note source-said' }),
     };
-    this.source.figure = el('figure', { class: 'pool-source' },
-      el('div', { class: 'map-wrap source-wrap' }, this.source.canvas,
+    this.source.wrap = el('div', { class: 'source-wrap', hidden: true },
+      el('div', { class: 'map-wrap' }, this.source.canvas,
         el('div', { class: 'overlay' }, this.source.window, this.source.winner)),
-      this.source.caption);
+      this.source.scale);
     this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
     this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
     root.replaceChildren(
       el('div', { class: 'inspector-head' }, el('div', {}, this.title, this.size), this.closeButton),
-      el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay),
+      el('div', { class: 'big-row' }, el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay), this.source.wrap),
       this.scale,
       this.value,
       this.trace,
@@ -182,6 +185,7 @@ export class Inspector {
     const data = this.#layer();
     if (!data) {
       this.canvas.getContext('2d').clearRect(0, 0, this.canvas.width, this.canvas.height);
+      this.source.wrap.hidden = true;
       this.lo.textContent = '';
       this.hi.textContent = '';
       this.scale.setAttribute('aria-label', 'colour scale: no values yet');
@@ -242,12 +246,13 @@ export class Inspector {
     const data = this.#layer();
     const reads = this.infos[net]?.layers.find((l) => l.name === layer)?.reads; // the window a unit reads
     const before = reads?.layer ?? 'the layer before';
+    const from = data?.kind === 'pool' ? this.#result?.models[net]?.layers.find((l) => l.name === before) : null;
+    this.source.wrap.hidden = !from;
     if (data?.kind === 'pool') {
       const how = { max: 'the largest value of a 2x2 window', mean: 'the mean of a 2x2 window' }[UI.poolOp[net]]
         ?? 'pooled from a window';
-      const from = this.#result?.models[net]?.layers.find((l) => l.name === before);
       this.filter.replaceChildren(el('p', { class: 'note', text: `No weights: each unit is ${how} of `
-        + `${before} channel ${channel}${from ? ', drawn here with one unit\'s window outlined' : ''}.` }),
+        + `${before} channel ${channel}${from ? ', drawn beside it with one unit\'s window outlined' : ''}.` }),
       ...(from ? [this.#sourceView(data, from, reads, channel, UI.poolOp[net])] : []));
       this.filter.dataset.kind = 'pool';
       this.filter.dataset.channel = channel;
@@ -363,18 +368,22 @@ export class Inspector {
   }
 
   /**
-   * The conv channel `from` that pool channel `channel` of `pool` reads, painted as the
-   * enlarged map is, with the window of the unit under the cursor (else the pool's strongest
-   * unit) outlined and, for `op` max, the unit it keeps marked; the caption gives the
-   * window's values and what the pool makes of them.
+   * The conv channel `from` that pool channel `channel` of `pool` reads, painted beside the
+   * enlarged map at its own scale (said under it), with the window of the unit under the
+   * cursor (else the pool's strongest unit) outlined and, for `op` max, the unit it keeps
+   * marked; returns the sentence that gives the window's values and what the pool makes of
+   * them, in the trace's words for ties (trace.js).
    */
   #sourceView(pool, from, reads, channel, op) {
-    const { canvas, window, winner, caption, figure } = this.source;
+    const { canvas, window, winner, scale, said } = this.source;
     const [, h, w] = from.shape;
     if (canvas.width !== w) canvas.width = w;
     if (canvas.height !== h) canvas.height = h;
     paintLayer(canvas, from, gridLayout([1, h, w], 1, 0), this.lut, this.#norm, channel);
+    const range = this.#norm === 'layer' ? layerRange(from) : { lo: from.low[channel], hi: from.high[channel] };
+    scale.textContent = `${from.name}, its own scale: ${fmt(range.lo, 2)} to ${fmt(range.hi, 2)}`;
     let at = this.#cursor;
+    let which = 'the unit at';
     if (!at) { // the pool's strongest unit, the first of its ties
       const [, ph, pw] = pool.shape;
       let best = -Infinity;
@@ -384,20 +393,27 @@ export class Inspector {
           if (v > best) [best, at] = [v, [r, c]];
         }
       }
+      which = pool.high[channel] > pool.low[channel] ? 'its strongest unit,' : 'the first unit (all read the same),';
     }
     const [row, col] = at;
     const rows = windowSpan(reads, row, h);
     const cols = windowSpan(reads, col, w);
     const stats = windowStats(from, channel, rows, cols);
     placeMark(window, { x: cols[0], y: rows[0], w: cols[1] - cols[0] + 1, h: rows[1] - rows[0] + 1 }, w, h);
-    if (op === 'max') placeMark(winner, { x: stats.winner[1], y: stats.winner[0], w: 1, h: 1 }, w, h);
+    const same = stats.ties === stats.count;
+    if (op === 'max' && !same) placeMark(winner, { x: stats.winner[1], y: stats.winner[0], w: 1, h: 1 }, w, h);
     else winner.hidden = true;
     const values = stats.values.map((v) => fmt(v, 2)).join(', ');
-    const kept = { max: `the largest, ${fmt(stats.max, 2)}, is kept (marked)`, mean: `their mean, ${fmt(stats.mean, 2)}, is kept` }[op]
-      ?? 'the pool blurs their 2x2 maxima';
-    caption.textContent = `${from.name}, rows ${span(rows)}, cols ${span(cols)}, for ${this.#cursor ? 'the unit at' : 'its strongest unit,'} `
-      + `row ${row}, col ${col}: ${values}; ${kept}.`;
-    return figure;
+    let kept;
+    if (same && op) kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max, 2)}`;
+    else if (op === 'max') {
+      kept = stats.ties > 1 ? `the largest, ${fmt(stats.max, 2)}, is kept (${stats.ties} hold it; the first is marked)`
+        : `the largest, ${fmt(stats.max, 2)}, is kept (marked)`;
+    } else if (op === 'mean') kept = `their mean, ${fmt(stats.mean, 2)}, is kept`;
+    else kept = 'the pool blurs their 2x2 maxima';
+    said.textContent = `${from.name}, rows ${span(rows)}, cols ${span(cols)}, for ${which} row ${row}, col ${col}: `
+      + `${values}; ${kept}.`;
+    return said;
   }
 
   #step(delta) {

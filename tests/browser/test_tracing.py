@@ -222,12 +222,22 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     # and the conv1 channel it pools, large, with this unit's window and the value it keeps
     # (found by a review: on a projector the window on the small conv1 map was a few px)
     window = expected["models"]["max"]["layers"]["conv1"]["values"][3, 10:12, 12:14]
-    assert inspector.locator(".pool-source figcaption").inner_text() == (
+    assert inspector.locator(".source-said").inner_text() == (
         "conv1, rows 10–11, cols 12–13, for the unit at row 5, col 6: "
         + ", ".join(f"{v:.2f}" for v in window.ravel())
         + f"; the largest, {window.max():.2f}, is kept (marked).")
     for role in ("window", "winner"):
         assert inspector.locator(f".mark-source-{role}").is_visible()
+    conv1 = expected["models"]["max"]["layers"]["conv1"]
+    assert inspector.locator(".source-scale").inner_text() == (
+        f"conv1, its own scale: {conv1['low'][3]:.2f} to {conv1['high'][3]:.2f}")
+    # beside the enlarged map, clear of the step buttons (a second review: under the text it
+    # lay beneath them in the projector view)
+    source, buttons = (inspector.locator(s).bounding_box()
+                       for s in ("canvas.source-map", ".row-buttons"))
+    assert source is not None and buttons is not None
+    assert source["y"] + source["height"] <= buttons["y"]
+    assert abs(source["y"] - box["y"]) <= 1
     assert fm.canvas_rgba("#inspector canvas.source-map").shape[:2] == (26, 26)
     canvas.focus()
     fm.page.keyboard.press("ArrowRight")
@@ -489,7 +499,7 @@ def test_a_channel_opened_from_the_keyboard_marks_no_unit(
         "through the channels.")
     assert inspector.locator(".big-wrap .mark:not([hidden])").count() == 0
     # with no unit chosen, the conv1 channel it pools outlines its strongest unit's window
-    source = inspector.locator(".pool-source figcaption").inner_text()
+    source = inspector.locator(".source-said").inner_text()
     assert "for its strongest unit, row" in source
     # a step to the next channel is said in the live line, and the canvas is named after it
     fm.page.keyboard.press("]")
@@ -802,9 +812,9 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
     fm.page.keyboard.press("Escape")
     open_channel(fm, "pool1", 5)
     inspector.wait_for(state="visible")
-    assert inspector.locator(".filter p.note").inner_text() == (
+    assert inspector.locator(".filter p.note").first.inner_text() == (
         "No weights: each unit is the largest value of a 2x2 window of conv1 channel 5, drawn "
-        "here with one unit's window outlined.")
+        "beside it with one unit's window outlined.")
 
 
 @pytest.mark.parametrize("width, height", [(1024, 768), (1280, 720)])
@@ -1113,8 +1123,9 @@ def test_on_a_phone_the_enlarged_maps_cursor_sits_on_its_unit(
     canvas = inspector.locator("canvas.big")
     box = canvas.bounding_box()
     assert box is not None
-    # as wide as its cap allows (a column panel once shrank it to its 13 px)
-    assert box["width"] == box["height"] == 240
+    # half the panel beside the conv1 channel it pools (a column panel once shrank it to its
+    # 13 px; alone, as a conv channel, it is as wide as its cap, 240 px)
+    assert box["width"] == box["height"] and box["width"] >= 150, box
     # the unit at row 2, col 2 of 13x13: tapped at its centre
     canvas.tap(position={"x": box["width"] * 2.5 / 13, "y": box["height"] * 2.5 / 13})
     mark = inspector.locator(".mark-cursor")
