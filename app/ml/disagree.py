@@ -115,23 +115,25 @@ def verdict(offered: dict[str, Any], valid: dict[str, float] | None) -> str:
     counts the page gives: the exact sign test on this set, the other held-out set's
     accuracies (`valid`, each of PAIR's card's, where both cards have one), and that one
     training run each shows no way of downsampling better. Found by a review: the page
-    called a 31 to 15 split too small to show the two differ, where p is 0.03."""
+    called a 31 to 15 split too small to show the two differ, where p is 0.03; a second
+    review: p is how unusual the split would be were the two equally good, not the chance
+    that they are."""
     first, second = PAIR
     lead, trail = ((first, second) if offered[f"{first}_only"] >= offered[f"{second}_only"]
                    else (second, first))
-    words = ("Were each network as likely to be the one right, a split at least this uneven "
-             f"would come by chance with {p_words(offered['p'])} (an exact sign test): ")
-    words += (f"on this {offered['split']} set alone, it is unlikely to be chance."
-              if offered["p"] < 0.05 else
-              f"on this {offered['split']} set, it could well be chance.")
+    words = ("Were the two equally good, a split at least this uneven would be "
+             + ("unusual" if offered["p"] < 0.05 else "common")
+             + f": {p_words(offered['p'])} (an exact sign test).")
     if valid is not None:
         gap = round((valid[lead] - valid[trail]) * 100, 2)
-        where = "On the validation set, a second 10,000 digits that chose nothing in training,"
+        digits = round(abs(gap) * 100)  # of its 10,000 digits
+        where = "the validation set, a second 10,000 digits that chose nothing in training,"
+        ahead = f"by {abs(gap):.2f} points ({digits} digit{'s' if digits != 1 else ''})"
         if gap > 0:
-            words += f" {where} {lead} is ahead too, by {gap:.2f} points."
+            words += f" On {where} {lead} is ahead too, {ahead}."
         elif gap < 0:
-            words += f" {where} {trail} is ahead, by {-gap:.2f} points: the lead is not repeated."
+            words += f" But on {where} {trail} is ahead, {ahead}: the lead is not repeated."
         else:
-            words += f" {where} the two tie: the lead is not repeated."
+            words += f" But on {where} the two tie: the lead is not repeated."
     return (words + " Each network was trained once, so neither shows one way of "
             "downsampling to be the more accurate.")

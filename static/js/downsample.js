@@ -42,8 +42,8 @@ function leader(models, key) {
 
 /** What the accuracy and consistency gaps can be read as: each network was trained once, so
  * how far another training seed would move them is not measured (README, "What this says").
- * Up to 0.2 points (20 digits) the page calls a lead small (as does index.html's note on
- * the digits max and avg answer differently). Found by a teacher's review: the
+ * Up to 0.2 points (20 digits) the page calls a lead small (the note on the digits max and
+ * avg answer differently reads their split by its sign test instead: app/ml/disagree.py). Found by a teacher's review: the
  * page read max's test-set lead as "at least as good", where the validation set, which chose
  * nothing in training, puts max last: a lead one held-out set gives and the other takes back
  * is said to be so. */

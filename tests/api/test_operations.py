@@ -109,13 +109,12 @@ def test_the_page_offers_the_digits_max_and_avg_answer_differently(client: TestC
                               re.S)[1].split())  # type: ignore[index]
     # and what it can be read as (a review: "too small to show the two differ" said of a
     # split whose exact sign test gives p = 0.03, where the validation set is what undoes it)
-    assert ("so max's lead is 31 − 15 = 16 digits of 10,000 (0.16 points). Were each network "
-            "as likely to be the one right, a split at least this uneven would come by chance "
-            "with p = 0.03 (an exact sign test): on this test set alone, it is unlikely to be "
-            "chance. On the validation set, a second 10,000 digits that chose nothing in "
-            "training, avg is ahead, by 0.01 points: the lead is not repeated. Each network was "
-            "trained once, so neither shows one way of downsampling to be the more accurate."
-            ) in note
+    assert ("so max's lead is 31 − 15 = 16 digits of 10,000 (0.16 points). Were the two "
+            "equally good, a split at least this uneven would be unusual: p = 0.03 (an exact "
+            "sign test). But on the validation set, a second 10,000 digits that chose nothing "
+            "in training, avg is ahead, by 0.01 points (1 digit): the lead is not repeated. "
+            "Each network was trained once, so neither shows one way of downsampling to be the "
+            "more accurate.") in note
     digits = client.get("/" + offer["src"]).json()["digits"]
     images = np.stack([np.frombuffer(base64.b64decode(d["pixels"]), np.uint8).reshape(28, 28)
                        for d in digits])

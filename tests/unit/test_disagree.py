@@ -37,27 +37,26 @@ def test_the_page_offers_the_shipped_file_with_the_shipped_weights() -> None:
 
 @pytest.mark.parametrize(("split", "valid", "said"), [
     ((31, 15, 0.0259), {"max": 0.9937, "avg": 0.9938},
-     "on this test set alone, it is unlikely to be chance. On the validation set, a second "
-     "10,000 digits that chose nothing in training, avg is ahead, by 0.01 points: the lead is "
-     "not repeated."),
+     "unusual: p = 0.03 (an exact sign test). But on the validation set, a second 10,000 "
+     "digits that chose nothing in training, avg is ahead, by 0.01 points (1 digit): the lead "
+     "is not repeated."),
     ((40, 10, 0.0000), {"max": 0.9950, "avg": 0.9930},
-     "on this test set alone, it is unlikely to be chance. On the validation set, a second "
-     "10,000 digits that chose nothing in training, max is ahead too, by 0.20 points."),
+     "unusual: p < 0.01 (an exact sign test). On the validation set, a second 10,000 digits "
+     "that chose nothing in training, max is ahead too, by 0.20 points (20 digits)."),
     ((20, 24, 0.6511), {"max": 0.9940, "avg": 0.9940},
-     "on this test set, it could well be chance. On the validation set, a second 10,000 "
+     "common: p = 0.65 (an exact sign test). But on the validation set, a second 10,000 "
      "digits that chose nothing in training, the two tie: the lead is not repeated."),
-    ((20, 24, 0.6511), None, "on this test set, it could well be chance."),
+    ((20, 24, 0.6511), None, "common: p = 0.65 (an exact sign test)."),
 ])
 def test_the_verdict_reads_the_split_by_its_sign_test_and_the_validation_set(
         split: tuple[int, int, float], valid: dict[str, float] | None, said: str) -> None:
     max_only, avg_only, p = split
     words = disagree.verdict({"split": "test", "max_only": max_only, "avg_only": avg_only,
                               "p": p}, valid)
-    chance = "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
     assert words == (
-        "Were each network as likely to be the one right, a split at least this uneven would "
-        f"come by chance with {chance} (an exact sign test): {said} Each network was trained "
-        "once, so neither shows one way of downsampling to be the more accurate.")
+        f"Were the two equally good, a split at least this uneven would be {said} Each "
+        "network was trained once, so neither shows one way of downsampling to be the more "
+        "accurate.")
 
 
 def test_it_is_not_offered_with_other_weights_or_without_a_network() -> None:
