@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     max_batch_response_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     max_inflight: int = Field(default=64, ge=1,
                               description="inferences waiting or running per worker before 503")
-    # each open socket may hold one message up to the upload limit while it arrives, outside
-    # the budget of request bodies: this bounds them (128 x 2 MiB at the defaults)
+    # each open socket may hold a few messages up to the upload limit while they arrive,
+    # outside the budget of request bodies: this bounds how many sockets do
     max_sockets: int = Field(
         default=128, ge=1,
         description="live sockets (WS /api/v1/live) open at once per worker; beyond, the "

@@ -101,6 +101,8 @@ function timingText(timings) {
  * the drawing (the socket stays open), and with a plain Error when there is no socket: the
  * caller then falls back to POST.
  */
+const RETRY_MS = 10_000; // the server's Retry-After for a full live channel
+
 export class LiveChannel {
   static supported = typeof WebSocket !== 'undefined';
 
@@ -108,6 +110,7 @@ export class LiveChannel {
   #current = null; // the socket being opened or open; events of older ones are ignored
   #opening = null;
   #pending = null; // {resolve, reject} of the one drawing in flight
+  #notBefore = 0; // a socket that could not open is not tried again before this (performance.now())
 
   constructor(base, models) {
     const url = new URL(`${base}/live?models=${models.join(',')}`, window.location.href);
@@ -119,9 +122,13 @@ export class LiveChannel {
     return this.#socket !== null && this.#socket.readyState === WebSocket.OPEN;
   }
 
-  /** Resolves true once the socket is open, false when it cannot open within timeoutMs. */
+  /** Resolves true once the socket is open, false when it cannot open within timeoutMs. A
+   * socket that could not open is tried again RETRY_MS later at the soonest, not at every
+   * stroke (a second review: a page over the server's FEATUREMAPS_MAX_SOCKETS was refused,
+   * and logged, at each stroke); the drawings go over POST meanwhile. */
   open(timeoutMs = 3000) {
     if (this.#opening) return this.#opening;
+    if (performance.now() < this.#notBefore) return Promise.resolve(false);
     this.#opening = new Promise((resolve) => {
       let socket;
       try {
@@ -144,6 +151,7 @@ export class LiveChannel {
       };
       socket.onclose = () => {
         clearTimeout(timer);
+        if (this.#current === socket && this.#socket !== socket) this.#notBefore = performance.now() + RETRY_MS;
         resolve(false);
         if (this.#current !== socket) return; // given up on already
         this.#giveUp(new Error('the live connection closed'));

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -531,6 +532,13 @@ def test_a_page_beyond_the_servers_sockets_draws_over_post(browser: Any, api: Ap
             assert transports == [{"websocket"}, {"http"}]
             assert first.prediction("max") == second.prediction("max")
             assert second.prediction("max").startswith("predicts 7")
+            # a second stroke within 10 s does not knock again (the server's Retry-After):
+            # one refused handshake in all, the one at the page's opening
+            second.after_paint(lambda: second.stroke(ONE, steps=6), source="pad")
+            metrics = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+            refused = [line for line in metrics.splitlines() if line.startswith(
+                "featuremaps_requests_total") and 'method="WS"' in line and 'status="503"' in line]
+            assert len(refused) == 1 and refused[0].endswith(" 1"), refused
         finally:
             first_context.close()
             second_context.close()
