@@ -25,16 +25,21 @@ log = logging.getLogger(__name__)
 
 PAIR = ("max", "avg")
 FILE_NAME = "max-avg.json"
+ALSO = "valid"  # the other held-out split, whose counts alone the file holds
+COUNTS = (f"{PAIR[0]}_only", f"{PAIR[1]}_only", "neither")
 
 
-def build(models_dir: Path, mnist: Mnist, split: str = "test") -> dict[str, Any]:
+def build(models_dir: Path, mnist: Mnist, split: str = "test",
+          also: str = "valid") -> dict[str, Any]:
     """Every digit of `split` that the two networks of PAIR answer differently, in MNIST's
-    order: its index, label, both answers and its 28x28 grey levels (base64)."""
-    images, labels = mnist.images(split), mnist.labels(split)
+    order: its index, label, both answers and its 28x28 grey levels (base64); and of the
+    other held-out split `also`, the counts alone (`counts`' keys and its total), which the
+    page's reading of the split needs (`verdict`)."""
     loaded = {v: registry.load(models_dir, v) for v in PAIR}  # each checked against its card
+    images, labels = mnist.images(split), mnist.labels(split)
     answers = {v: predictions(loaded[v].net, images) for v in PAIR}
     first, second = (answers[v] for v in PAIR)
-    return {
+    record = {
         "split": split,
         "total": len(labels),
         "weights_sha256": {v: loaded[v].card["weights_sha256"] for v in PAIR},
@@ -44,6 +49,13 @@ def build(models_dir: Path, mnist: Mnist, split: str = "test") -> dict[str, Any]
              "pixels": base64.b64encode(images[i].tobytes()).decode()}
             for i in np.flatnonzero(first != second)],
     }
+    other_labels = mnist.labels(also)
+    other = {v: predictions(loaded[v].net, mnist.images(also)) for v in PAIR}
+    differ = other[PAIR[0]] != other[PAIR[1]]
+    record[also] = {"total": len(other_labels), **counts({"digits": [
+        {"label": int(other_labels[i]), **{v: int(other[v][i]) for v in PAIR}}
+        for i in np.flatnonzero(differ)]})}
+    return record
 
 
 def counts(record: dict[str, Any]) -> dict[str, int]:
@@ -79,6 +91,10 @@ def _problem(record: Any) -> str | None:
                 and all(type(d.get(k)) is int and 0 <= d[k] <= 9 for k in ("label", *PAIR))
                 and isinstance(d.get("pixels"), str) and len(d["pixels"]) == PIXELS_B64):
             return f"a digit unlike those it writes: {str(d)[:80]}"
+    other = record.get(ALSO)
+    if other is not None and not (isinstance(other, dict) and all(
+            type(other.get(k)) is int and other[k] >= 0 for k in (*COUNTS, "total"))):
+        return f"{ALSO} counts unlike those it writes"
     return None
 
 
@@ -104,36 +120,39 @@ def offer(path: Path, weights: dict[str, str]) -> dict[str, Any] | None:
         log.warning("%s is not readable (%s): not offered", path, problem)
         return None
     split = counts(record)
-    first, second = PAIR
-    return {"split": record["split"], "total": record["total"],
-            "count": len(record["digits"]), **split,
-            "p": round(sign_test(split[f"{first}_only"], split[f"{second}_only"]), 4)}
+    one, two = COUNTS[:2]
+    offered: dict[str, Any] = {"split": record["split"], "total": record["total"],
+                               "count": len(record["digits"]), **split,
+                               "p": round(sign_test(split[one], split[two]), 4)}
+    other = record.get(ALSO)
+    if other is not None:
+        offered[ALSO] = {**other, "p": round(sign_test(other[one], other[two]), 4)}
+        offered["both_p"] = round(sign_test(split[one] + other[one], split[two] + other[two]), 4)
+    return offered
 
 
-def verdict(offered: dict[str, Any], valid: dict[str, float] | None) -> str:
+def verdict(offered: dict[str, Any]) -> str:
     """What the split of the digits only one network gets right can be read as, after the
-    counts the page gives: the exact sign test on this set, the other held-out set's
-    accuracies (`valid`, each of PAIR's card's, where both cards have one), and that one
-    training run each shows no way of downsampling better. Found by a review: the page
-    called a 31 to 15 split too small to show the two differ, where p is 0.03; a second
-    review: p is how unusual the split would be were the two equally good, not the chance
-    that they are."""
+    counts the page gives: the exact sign test on this split, the other held-out split's
+    (ALSO, where the file has it) and both together, and that one training run each shows
+    no way of downsampling better. Found by a review: the page called a 31 to 15 split too
+    small to show the two differ, where p is 0.03; a second review: p is how unusual the
+    split would be were the two equally good, not the chance that they are."""
+    one, two = COUNTS[:2]
     first, second = PAIR
-    lead, trail = ((first, second) if offered[f"{first}_only"] >= offered[f"{second}_only"]
-                   else (second, first))
+    leads = offered[one] >= offered[two]
     words = ("Were the two equally good, a split at least this uneven would be "
              + ("unusual" if offered["p"] < 0.05 else "common")
              + f": {p_words(offered['p'])} (an exact sign test).")
-    if valid is not None:
-        gap = round((valid[lead] - valid[trail]) * 100, 2)
-        digits = round(abs(gap) * 100)  # of its 10,000 digits
-        where = "the validation set, a second 10,000 digits that chose nothing in training,"
-        ahead = f"by {abs(gap):.2f} points ({digits} digit{'s' if digits != 1 else ''})"
-        if gap > 0:
-            words += f" On {where} {lead} is ahead too, {ahead}."
-        elif gap < 0:
-            words += f" But on {where} {trail} is ahead, {ahead}: the lead is not repeated."
-        else:
-            words += f" But on {where} the two tie: the lead is not repeated."
+    other = offered.get(ALSO)
+    if other is not None:
+        split = f"{first} {other[one]} to {second} {other[two]} ({p_words(other['p'])})"
+        where = (f"the validation set, a second {other['total']:,} digits that chose nothing in "
+                 "training,")
+        same = other[one] > other[two] if leads else other[two] > other[one]
+        words += (f" On {where} it leans the same way: {split}." if same else
+                  f" But {where} does not repeat it: {split}.")
+        both = f"{offered[one] + other[one]} to {offered[two] + other[two]}"
+        words += f" Over both sets, {both} ({p_words(offered['both_p'])})."
     return (words + " Each network was trained once, so neither shows one way of "
             "downsampling to be the more accurate.")

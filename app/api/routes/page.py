@@ -81,16 +81,10 @@ async def index(request: Request, engine: EngineDep) -> HTMLResponse:
     }
     # "</" never reaches the page inside the JSON block, so no string in it can close the tag
     config_json = json.dumps(config).replace("</", "<\\/")
-    verdict = None
-    if offered:
-        cards = [engine.loaded[v].card for v in disagree.PAIR]
-        valid = ({v: c["valid_accuracy"] for v, c in zip(disagree.PAIR, cards, strict=True)}
-                 if all(c.get("valid_accuracy") is not None for c in cards) else None)
-        verdict = disagree.verdict(offered, valid)
     response = templates.TemplateResponse(
         request, "index.html",
         {"config_json": config_json, "digits": digits, "disagree": offered,
-         "disagree_verdict": verdict,
+         "disagree_verdict": offered and disagree.verdict(offered),
          "projector": request.cookies.get(VIEW_COOKIE) == "projector"})
     response.headers["Vary"] = "Cookie"  # a cache between keeps each view apart
     return response
