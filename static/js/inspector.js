@@ -6,7 +6,7 @@ import { UI } from './config.js';
 import { HeightHold, el, fmt, fmtRead, placeMark, span } from './dom.js';
 import { gridLayout, stepCell, windowSpan } from './geometry.js';
 import { paintLayer } from './paint.js';
-import { convParts, halfStep, layerRange, ROUNDING, valueAt, windowStats } from './wire.js';
+import { convParts, halfStep, paintedRange, ROUNDING, strongestUnit, valueAt, windowStats } from './wire.js';
 
 // the [ and ] keys were named only in the step buttons' accessible names
 const VALUE_HINT = window.matchMedia(UI.hover).matches
@@ -203,7 +203,7 @@ export class Inspector {
     if (this.canvas.width !== w) this.canvas.width = w;
     if (this.canvas.height !== h) this.canvas.height = h;
     paintLayer(this.canvas, data, layout, this.lut, norm, channel);
-    const range = norm === 'layer' ? layerRange(data) : { lo: data.low[channel], hi: data.high[channel] };
+    const range = paintedRange(data, norm, channel);
     this.lo.textContent = fmt(range.lo, 2);
     this.hi.textContent = fmt(range.hi, 2);
     this.scale.setAttribute('aria-label', `colour scale from ${fmt(range.lo, 2)} to ${fmt(range.hi, 2)}`);
@@ -338,13 +338,7 @@ export class Inspector {
     const total = (parts) => parts.reduce((a, b) => a + b, w.bias);
     let unit = at;
     let parts = null;
-    if (!unit && data.high[channel] > data.low[channel]) {
-      // the first highest unit, as quantised: the maps' order, rows then columns
-      const plane = data.q.subarray(channel * h * width, (channel + 1) * h * width);
-      let best = 0;
-      for (let i = 1; i < plane.length; i += 1) if (plane[i] > plane[best]) best = i;
-      unit = [Math.floor(best / width), best % width];
-    }
+    if (!unit && data.high[channel] > data.low[channel]) unit = strongestUnit(data, channel);
     if (!unit) { // every unit the same (0): the sum nearest to being seen
       let bestTotal = -Infinity;
       for (let r = 0; r < h; r += 1) {
@@ -380,22 +374,13 @@ export class Inspector {
     if (canvas.width !== w) canvas.width = w;
     if (canvas.height !== h) canvas.height = h;
     paintLayer(canvas, from, gridLayout([1, h, w], 1, 0), this.lut, this.#norm, channel);
-    const range = this.#norm === 'layer' ? layerRange(from) : { lo: from.low[channel], hi: from.high[channel] };
+    const range = paintedRange(from, this.#norm, channel);
     scale.textContent = `${from.name}, its own scale: ${fmt(range.lo, 2)} to ${fmt(range.hi, 2)}`;
-    let at = this.#cursor;
+    const [row, col] = this.#cursor ?? strongestUnit(pool, channel);
     let which = 'the unit at';
-    if (!at) { // the pool's strongest unit, the first of its ties
-      const [, ph, pw] = pool.shape;
-      let best = -Infinity;
-      for (let r = 0; r < ph; r += 1) {
-        for (let c = 0; c < pw; c += 1) {
-          const v = valueAt(pool, channel, r, c);
-          if (v > best) [best, at] = [v, [r, c]];
-        }
-      }
+    if (!this.#cursor) {
       which = pool.high[channel] > pool.low[channel] ? 'its strongest unit,' : 'the first unit (all read the same),';
     }
-    const [row, col] = at;
     const rows = windowSpan(reads, row, h);
     const cols = windowSpan(reads, col, w);
     const stats = windowStats(from, channel, rows, cols);

@@ -110,6 +110,22 @@ export function layerRange(layer) {
   return { lo, hi };
 }
 
+/** The range channel `channel` of `layer` is painted at: its own, or under `norm` 'layer'
+ * the whole layer's (paint.js's two colour scales). */
+export function paintedRange(layer, norm, channel) {
+  return norm === 'layer' ? layerRange(layer) : { lo: layer.low[channel], hi: layer.high[channel] };
+}
+
+/** The first highest unit of channel `channel` of `layer`, as quantised, in the maps' order
+ * (rows, then columns): [row, col]; [0, 0] where every unit reads the same. */
+export function strongestUnit(layer, channel) {
+  const [, h, w] = layer.shape;
+  const plane = layer.q.subarray(channel * h * w, (channel + 1) * h * w);
+  let best = 0;
+  for (let i = 1; i < plane.length; i += 1) if (plane[i] > plane[best]) best = i;
+  return [Math.floor(best / w), best % w];
+}
+
 /**
  * Max and mean of a window of one channel, rows r0..r1 and cols c0..c1 inclusive.
  * The winner is the first largest cell in row-major order (ReLU zeros can tie).
