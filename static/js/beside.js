@@ -30,8 +30,8 @@ const ARROW_PX = 24;
 /**
  * The closed select, when not in use, shows the chosen network's name alone where its whole
  * label, name and title, would be cut (a phone's column showed "avg · Average poolin"); in
- * use, and in its list, every label is whole, and the masthead names the pair. Measured in the select's own font, as the
- * width of the box it sits in changes.
+ * use, and in its list, every label is whole, and the masthead names the pair. Measured in
+ * the select's own font, as the width of the box it sits in changes.
  */
 function fitChosen(select) {
   const measure = document.createElement('canvas').getContext('2d');

@@ -9,6 +9,7 @@ import { cornerFields } from './geometry.js';
 const hwc = ([c, h, w]) => `${h} x ${w} x ${c}`;
 const count = (shape) => shape.reduce((a, b) => a * b, 1);
 const ordinal = (n) => ({ 2: 'second', 3: 'third', 4: 'fourth' }[n] ?? `${n}th`);
+const NO_LEAD = 0.2; // points (20 digits of 10,000): a gap this small is read as no lead (`ties`)
 
 /**
  * conv3 of the network without any downsampling: the nopool variant's own entry when the
@@ -42,8 +43,9 @@ function leader(models, key) {
 
 /** What the accuracy and consistency gaps can be read as: each network was trained once, so
  * how far another training seed would move them is not measured (README, "What this says").
- * Up to 0.2 points (20 digits) the page calls a lead small (the note on the digits max and
- * avg answer differently reads their split by its sign test instead: app/ml/disagree.py). Found by a teacher's review: the
+ * Up to NO_LEAD, 0.2 points (20 digits), the page calls a lead small (the note on the digits
+ * max and avg answer differently reads their split by its sign test instead:
+ * app/ml/disagree.py). Found by a teacher's review: the
  * page read max's test-set lead as "at least as good", where the validation set, which chose
  * nothing in training, puts max last: a lead one held-out set gives and the other takes back
  * is said to be so. */
@@ -60,7 +62,7 @@ function ties(models) {
     ? ` The most accurate is ${test.name} on the test set but ${valid.name} on the validation set, a second 10,000 `
       + 'digits that chose nothing in training.'
     : '';
-  return widest <= 0.2
+  return widest <= NO_LEAD
     ? `Each network was trained once, and no two here differ by more than ${widest.toFixed(2)} points in any `
       + `accuracy or consistency row.${turned} How far another training seed would move them is not measured here, so read a lead this `
       + 'small as no lead: these networks are not shown to differ.'
@@ -137,8 +139,8 @@ function whyStrided(models, figure) {
   const sets = [['test_accuracy', 'test set'], ['valid_accuracy', 'validation set']]
     .filter(([key]) => max[key] != null && strided[key] != null);
   const scores = sets.map(([key, set]) => `max ${percent(max[key], 2)}, strided ${percent(strided[key], 2)} on the ${set}`).join('; ');
-  // as `ties` reads them: up to 0.2 points is no lead
-  const close = sets.every(([key]) => Math.abs(max[key] - strided[key]) * 100 <= 0.2 + 1e-9);
+  // as `ties` reads them; the slack keeps a gap of exactly 0.2 points within, whatever the floats
+  const close = sets.every(([key]) => Math.abs(max[key] - strided[key]) * 100 <= NO_LEAD + 1e-9);
   let verdict = '';
   if (sets.length) {
     verdict = close
