@@ -47,16 +47,17 @@ class _File(FileResponse):
         parts = [part.strip() for part in spec.split(",")]
         if not equals or unit.strip().lower() != "bytes" or len(parts) > cls.max_ranges:
             return []
+        specs = [part for part in parts if part]  # a list may hold empty elements
+        if not specs:
+            return []
         ranges: list[tuple[int, int]] = []
-        valid = 0
-        for part in filter(None, parts):  # a list may hold empty elements
+        for part in specs:
             first, dash, last = (x.strip() for x in part.partition("-"))
             if not dash or not (first or last) or any(x and not DIGITS.fullmatch(x)
                                                       for x in (first, last)):
                 return []
             if first and last and _position(last) < _position(first):
                 return []
-            valid += 1
             if first:  # first-last, or first- to the end
                 start = _position(first)
                 end = min(_position(last) + 1, file_size) if last else file_size
@@ -66,8 +67,6 @@ class _File(FileResponse):
                     start = end
             if start < end:  # else none of the file: dropped
                 ranges.append((start, end))
-        if not valid:
-            return []
         if not ranges:
             raise _PastTheEnd(file_size)
         ranges.sort()
