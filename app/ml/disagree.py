@@ -36,26 +36,25 @@ def build(models_dir: Path, mnist: Mnist, split: str = "test",
     other held-out split `also`, the counts alone (`counts`' keys and its total), which the
     page's reading of the split needs (`verdict`)."""
     loaded = {v: registry.load(models_dir, v) for v in PAIR}  # each checked against its card
-    images, labels = mnist.images(split), mnist.labels(split)
-    answers = {v: predictions(loaded[v].net, images) for v in PAIR}
-    first, second = (answers[v] for v in PAIR)
-    record = {
+
+    def differing(name: str) -> tuple[np.ndarray, list[dict[str, int]]]:
+        """A split's images, and each digit the two answer differently: index, label, answers."""
+        images, labels = mnist.images(name), mnist.labels(name)
+        answers = {v: predictions(loaded[v].net, images) for v in PAIR}
+        return images, [{"index": int(i), "label": int(labels[i]),
+                         **{v: int(answers[v][i]) for v in PAIR}}
+                        for i in np.flatnonzero(answers[PAIR[0]] != answers[PAIR[1]])]
+
+    images, digits = differing(split)
+    _, others = differing(also)
+    return {
         "split": split,
-        "total": len(labels),
+        "total": len(images),
         "weights_sha256": {v: loaded[v].card["weights_sha256"] for v in PAIR},
-        "digits": [
-            {"index": int(i), "label": int(labels[i]),
-             **{v: int(answers[v][i]) for v in PAIR},
-             "pixels": base64.b64encode(images[i].tobytes()).decode()}
-            for i in np.flatnonzero(first != second)],
+        "digits": [{**d, "pixels": base64.b64encode(images[d["index"]].tobytes()).decode()}
+                   for d in digits],
+        also: {"total": len(mnist.labels(also)), **counts({"digits": others})},
     }
-    other_labels = mnist.labels(also)
-    other = {v: predictions(loaded[v].net, mnist.images(also)) for v in PAIR}
-    differ = other[PAIR[0]] != other[PAIR[1]]
-    record[also] = {"total": len(other_labels), **counts({"digits": [
-        {"label": int(other_labels[i]), **{v: int(other[v][i]) for v in PAIR}}
-        for i in np.flatnonzero(differ)]})}
-    return record
 
 
 def counts(record: dict[str, Any]) -> dict[str, int]:
