@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     settings = Settings()
-    record = disagree.build(ROOT / "models", data.load(settings.data_dir))
+    record = disagree.build(settings.models_dir, data.load(settings.data_dir))
     out = ROOT / "static" / "digits" / disagree.FILE_NAME
     out.write_text(json.dumps(record, indent=1) + "\n")
     said = (f"{out.relative_to(ROOT)}: {len(record['digits'])} of {record['total']:,} "
