@@ -56,6 +56,15 @@ def png_bomb(side: int = 30_000) -> bytes:
             + png_chunk(b"IEND", b""))
 
 
+def palette_png_without_plte() -> bytes:
+    """A 4x4 PNG of colour type 3 (palette) without the PLTE chunk the format requires, with a
+    tRNS chunk whose transparent entry no pixel uses: Pillow asserted a palette (a 500)."""
+    ihdr = struct.pack(">IIBBBBB", 4, 4, 8, 3, 0, 0, 0)
+    idat = zlib.compress(b"\0\1\1\1\1" * 4)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"tRNS", b"\0")
+            + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
+
+
 def corrupt_middle(data: bytes, start: int) -> bytes:
     rng = np.random.default_rng(1)
     junk = rng.integers(0, 256, len(data) - start, dtype=np.uint8).tobytes()
@@ -102,6 +111,8 @@ def cases() -> dict[str, dict[str, Any]]:
         "WebP data is truncated or corrupt")
     raw("webp-garbage-data", corrupt_middle(webp, 30), "image/webp", 422,
         "WebP data is truncated or corrupt")
+    raw("png-palette-without-plte", palette_png_without_plte(), "image/png", 422,
+        "PNG is corrupt: its pixels index a palette it does not hold")
     raw("png-bomb-30000x30000", png_bomb(), "image/png", 413,
         f"image is 30000x30000 = 900,000,000 pixels; the limit is {LIMIT_PIXELS:,}")
     # not images
@@ -165,6 +176,10 @@ def cases() -> dict[str, dict[str, Any]]:
        "body is not valid JSON (Expecting ',' delimiter: line 1 column 18 (char 17))")
     js("json-deeply-nested", b"[" * 100_000 + b"]" * 100_000, 422,
        'JSON nested deeper than 3 levels; send {"pixels": 28x28 numbers in 0..1}')
+    # an open string of escaped quotes: the nesting check's scan of it once took time
+    # growing with the square of its length (this one, 2 minutes), holding the event loop
+    js("json-open-string-of-escaped-quotes", b'{"pixels": "' + b'\\"' * 100_000, 400,
+       "body is not valid JSON (Unterminated string starting at: line 1 column 12 (char 11))")
     js("json-empty", b"", 400, 'empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
     js("json-no-pixels", {"image": []}, 422, "unknown JSON field 'image'; accepted: pixels, "
        "preprocess")

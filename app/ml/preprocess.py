@@ -179,6 +179,11 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     try:
         frame = next(iter(ImageSequence.Iterator(image)))  # first frame of a GIF/WebP
         frame.load()
+        if frame.mode in ("P", "PA") and frame.palette is None:
+            # a PNG of colour type 3 without its PLTE chunk, which the format requires:
+            # Pillow's conversions assert a palette (an AssertionError, a 500; a review)
+            raise CorruptImage(f"{kind or 'image'} is corrupt: its pixels index a palette it "
+                               "does not hold")
         grey = _ink(_upright(frame))
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError,
             Image.DecompressionBombError) as exc:

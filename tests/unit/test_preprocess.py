@@ -301,6 +301,25 @@ def test_not_an_image_and_truncated_images_are_refused() -> None:
         preprocess.from_image(good[: len(good) // 2], LIMIT)
 
 
+@pytest.mark.parametrize("trns", [b"\0", None], ids=["unused-transparency", "opaque"])
+def test_a_palette_png_without_its_palette_is_corrupt(trns: bytes | None) -> None:
+    """Colour type 3 needs a PLTE chunk. Without one, and with a tRNS entry that no pixel
+    uses, Pillow's conversion asserted a palette: a 500 on every image route (a review)."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload)))
+
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 3, 0, 0, 0))
+            + (chunk(b"tRNS", trns) if trns is not None else b"")
+            + chunk(b"IDAT", zlib.compress(b"\0\1\1\1\1" * 4)) + chunk(b"IEND", b""))
+    with pytest.raises(CorruptImage) as refused:
+        preprocess.from_image(data, LIMIT)
+    assert str(refused.value) == "PNG is corrupt: its pixels index a palette it does not hold"
+    # the same picture with its palette is read (one colour: a blank drawing)
+    fixed = data[:33] + chunk(b"PLTE", b"\0\0\0\xff\xff\xff") + data[33:]
+    assert preprocess.from_image(fixed, LIMIT).shape == (28, 28)
+
+
 def test_json_pixels_are_used_as_they_are() -> None:
     pixels = [[(i * 28 + j) / 783 for j in range(28)] for i in range(28)]
     x = preprocess.from_pixels(pixels)
