@@ -169,9 +169,9 @@ def cases() -> dict[str, dict[str, Any]]:
         "part 'file'"}
     # JSON
     js("json-not-object-list", [1, 2, 3], 422,
-       'JSON body must be an object {"pixels": ...}, not list')
+       'JSON body must be an object {"pixels": ...}, not an array')
     js("json-not-object-string", "pixels", 422,
-       'JSON body must be an object {"pixels": ...}, not str')
+       'JSON body must be an object {"pixels": ...}, not a string')
     js("json-syntax-error", b'{"pixels": [[0, 1}', 400,
        "body is not valid JSON (Expecting ',' delimiter: line 1 column 18 (char 17))")
     js("json-deeply-nested", b"[" * 100_000 + b"]" * 100_000, 422,
@@ -205,8 +205,9 @@ def cases() -> dict[str, dict[str, Any]]:
     js("png-sent-as-json", png, 415,
        "the body is a PNG image, sent as application/json: send it with its own Content-Type "
        "(e.g. image/png), or JSON pixels as {\"pixels\": 28x28 numbers in 0..1}")
-    js("pixels-string", with_cell("0.5"), 422, "pixels[3][5] is str; expected a number in 0..1")
-    js("pixels-null", with_cell(None), 422, "pixels[3][5] is NoneType; expected a number in 0..1")
+    js("pixels-string", with_cell("0.5"), 422,
+       "pixels[3][5] is a string; expected a number in 0..1")
+    js("pixels-null", with_cell(None), 422, "pixels[3][5] is null; expected a number in 0..1")
     js("pixels-29x28", {"pixels": pixels(rows=29)}, 422,
        "pixels must be a list of 28 rows of 28 numbers in 0..1; got 29 rows")
     js("pixels-28x29", {"pixels": pixels(cols=29)}, 422,

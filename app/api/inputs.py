@@ -23,7 +23,7 @@ from starlette.types import Message
 
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
-from app.ml.names import brief, repeated
+from app.ml.names import brief, json_kind, repeated
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/octet-stream",
                "image/jpg", "image/x-png", "image/pjpeg")  # the last three: names in the wild
@@ -183,7 +183,7 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
                          "thousands of digits") from exc
     if not isinstance(doc, dict):
         raise InvalidPixels(
-            f'JSON body must be an object {{"pixels": ...}}, not {type(doc).__name__}'
+            f'JSON body must be an object {{"pixels": ...}}, not {json_kind(doc)}'
         )
     extra = sorted(set(doc) - {"pixels", "preprocess"})
     if extra:

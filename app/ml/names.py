@@ -14,20 +14,35 @@ DEFAULT_MODELS = ("max", "avg")
 BRIEF = 64  # characters of a client's name that an error message quotes
 
 
-def _cut(name: str) -> str:
+def cut(name: str) -> str:
+    """A client's text cut to BRIEF characters, for an error message to quote."""
     return name if len(name) <= BRIEF else name[:BRIEF] + "..."
+
+
+def json_kind(value: object) -> str:
+    """What a value parsed from JSON is, in JSON's words (an error message's "is null", not
+    Python's "is NoneType")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def brief(name: str) -> str:
     """A client's name as an error message quotes it: cut to BRIEF characters, so that a
     message never echoes a megabyte."""
-    return repr(_cut(name))
+    return repr(cut(name))
 
 
 def brief_list(names: Sequence[str], shown: int = 10) -> str:
     """Names as an error message lists them: the first `shown`, each cut short, and how many
     more."""
-    listed = ", ".join(_cut(n) for n in names[:shown])
+    listed = ", ".join(cut(n) for n in names[:shown])
     more = len(names) - shown
     return listed + (f" and {more:,} more" if more > 0 else "")
 

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from app.ml.errors import CorruptImage, EmptyBody, ImageTooLarge, InvalidImage, InvalidPixels
+from app.ml.names import cut, json_kind
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 ACCEPTED_TEXT = "PNG, JPEG, WebP or GIF"
@@ -373,16 +374,16 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     they are treated as an image: dark ink on light inverted, then cropped and centred.
     """
     if not isinstance(pixels, list) or len(pixels) != SIDE:
-        got = f"{len(pixels)} rows" if isinstance(pixels, list) else type(pixels).__name__
+        got = f"{len(pixels)} rows" if isinstance(pixels, list) else json_kind(pixels)
         raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got {got}")
     for i, row in enumerate(pixels):
         if not isinstance(row, list) or len(row) != SIDE:
-            n = len(row) if isinstance(row, list) else type(row).__name__
+            n = len(row) if isinstance(row, list) else json_kind(row)
             raise InvalidPixels(f"pixels row {i} must hold 28 numbers in 0..1; got {n}")
         for j, value in enumerate(row):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidPixels(
-                    f"pixels[{i}][{j}] is {type(value).__name__}; expected a number in 0..1"
+                    f"pixels[{i}][{j}] is {json_kind(value)}; expected a number in 0..1"
                 )
             if isinstance(value, int) and abs(value) > 10**300:  # 10**400 overflows a float
                 raise InvalidPixels(f"pixels[{i}][{j}] is out of range; expected 0..1")
@@ -395,7 +396,7 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
         # repr: the value as sent (1.0000001 under :g would read as an in-range 1); 1e400
         # reads as inf, which the sender never wrote
         value = pixels[i][j]  # as sent: 255, not 255.0
-        shown = f" = {value!r}" if math.isfinite(value) else ""
+        shown = f" = {cut(repr(value))}" if math.isfinite(value) else ""
         raise InvalidPixels(f"pixels[{i}][{j}]{shown} is out of range; expected 0..1"
                             f"{range_hint(arr)}")
     grey = arr.astype(np.float32)

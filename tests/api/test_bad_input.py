@@ -126,6 +126,21 @@ def test_no_message_echoes_a_long_input_whole(client: TestClient,
     assert len(detail) < 400 and "z" * 65 not in detail.lower(), detail[:200]
 
 
+@pytest.mark.parametrize("request_kwargs", [
+    {"url": "/api/v1/featuremaps/max/conv1.png?channel=" + "9" * 4_000,
+     "json": {"pixels": [[0] * 28] * 28}},
+    {"url": "/api/v1/featuremaps", "json": {"pixels": [[10**299 - 1] + [0] * 27] * 28}},
+])
+def test_no_message_echoes_a_long_number_whole(client: TestClient,
+                                               request_kwargs: dict[str, Any]) -> None:
+    """Found by a third review: a channel of 4,000 digits, and a pixel of 299, came back
+    whole."""
+    r = client.post(**request_kwargs)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert "9" * 64 + "..." in detail and "9" * 65 not in detail, detail[:200]
+
+
 def test_a_body_sent_compressed_is_refused_as_such(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """Found by a review: a gzipped PNG was 'not an image' (415), and a plain PNG labelled

@@ -331,15 +331,15 @@ def test_json_pixels_are_used_as_they_are() -> None:
     ([[0.0] * 28] * 29, "got 29 rows"),
     ([[0.0] * 29] * 28, "row 0 must hold 28 numbers in 0..1; got 29"),
     ([], "got 0 rows"),
-    ({"a": 1}, "0..1; got dict$"),
-    (5, "0..1; got int$"),
-    ([[0.0] * 27 + ["x"]] * 28, r"pixels\[0\]\[27\] is str"),
+    ({"a": 1}, "0..1; got an object$"),
+    (5, "0..1; got a number$"),
+    ([[0.0] * 27 + ["x"]] * 28, r"pixels\[0\]\[27\] is a string"),
     ([[0.0] * 27 + [float("nan")]] * 28, r"pixels\[0\]\[27\] is not a number"),
     ([[0.0] * 27 + [float("inf")]] * 28, r"pixels\[0\]\[27\] is out of range; expected 0..1$"),
     ([[-0.5] + [0.0] * 27] * 28, r"pixels\[0\]\[0\] = -0.5 is out of range"),
     ([[0.0] * 27 + [1e300]] * 28, r"= 1e\+300 is out of range"),
     ([[1.0000001] + [0.0] * 27] * 28, r"= 1\.0000001 is out of range"),  # not "= 1"
-    ([[True] * 28] * 28, "is bool"),
+    ([[True] * 28] * 28, "is a boolean"),
 ])
 def test_bad_json_pixels_say_what_is_wrong(pixels: object, message: str) -> None:
     with pytest.raises(InvalidPixels, match=message):

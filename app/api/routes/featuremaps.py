@@ -31,7 +31,7 @@ from app.config import Settings, default
 from app.ml.encode import Encoding
 from app.ml.engine import Engine, FeatureMaps
 from app.ml.errors import InputError
-from app.ml.names import DEFAULT_MODELS, brief, default_models, split_names
+from app.ml.names import DEFAULT_MODELS, brief, cut, default_models, split_names
 from app.ml.nets import VARIANTS
 from app.ml.render import MAX_PIXELS, grid_layout, grid_png, largest_scale
 
@@ -259,7 +259,7 @@ def too_large_picture(model: str, layer: str, shown: int, h: int, w: int, scale:
 def check_channel(channel: int | None, channels: int, layer: str) -> None:
     """InvalidParameter for a channel= the layer does not have."""
     if channel is not None and channel >= channels:
-        raise InvalidParameter(f"channel {channel} out of range: {layer} has channels "
+        raise InvalidParameter(f"channel {cut(str(channel))} out of range: {layer} has channels "
                                f"0..{channels - 1}")
 
 
