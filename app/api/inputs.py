@@ -268,7 +268,10 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
             raise BadRequest(f"multipart text field {brief(texts[0])} is not read: give options "
                              f"in the query (?name=value) and send {what} as the one file part "
                              "'file'")
-        return await upload.read()
+        data = await upload.read()
+        if not data:
+            raise EmptyBody(f"multipart file part 'file' is empty: send {what} in it")
+        return data
     finally:
         await form.close()
 
@@ -300,7 +303,8 @@ async def read_payload(request: Request) -> Payload:
     """The body of a multipart, raw-image or JSON request; refuses other content types."""
     kind = media_type(request)
     if kind == "multipart/form-data":
-        return image_payload(await multipart_file(request), "")  # a part's type is a guess
+        # a part's own type is a guess (a browser's, from the file's name): not read
+        return image_payload(await multipart_file(request), kind)
     if kind == "application/json":
         body = await request.body()
         if len(body) > MAX_JSON_BYTES:
@@ -318,7 +322,7 @@ async def read_payload(request: Request) -> Payload:
 def image_payload(body: bytes, kind: str) -> Payload:
     """An image body as a Payload, refused as it is read where it begins as none of the
     accepted formats (an empty one is refused when it is decoded); `kind`: the type it was
-    sent as, "" where that says nothing (a multipart part's)."""
+    sent as, "" where none was given, multipart/form-data for a file part."""
     if body and preprocess.sniff(body) is None:
         raise InvalidImage(not_an_image(body, kind))
     return Payload("image", body)
@@ -333,6 +337,9 @@ def not_an_image(body: bytes, kind: str) -> str:
         return (f"{said}, or JSON pixels; this body is an .npy or a zip (such as an .npz), "
                 "and arrays of images go to POST /api/v1/featuremaps/batch")
     if body.lstrip()[:1] == b"{":  # found by a review: JSON pixels sent without its type
+        if kind == "multipart/form-data":  # a file part's type is not read (a later review)
+            return (f"{said}; this file part looks like JSON pixels: send them as the body "
+                    "itself, with Content-Type: application/json")
         return (f"{said}; this body looks like JSON pixels: send it with Content-Type: "
                 "application/json")
     if kind.startswith("image/"):

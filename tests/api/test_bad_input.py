@@ -141,6 +141,23 @@ def test_no_message_echoes_a_long_number_whole(client: TestClient,
     assert "9" * 64 + "..." in detail and "9" * 65 not in detail, detail[:200]
 
 
+def test_an_empty_or_json_file_part_is_told_what_to_send(client: TestClient) -> None:
+    """Found by a review: an empty file part was called an "empty body", and a file part of
+    JSON pixels was told to send it with Content-Type: application/json, which a file part's
+    own type is not read for."""
+    for path, what in (("/api/v1/featuremaps", "the image"),
+                       ("/api/v1/featuremaps/batch", "the .npy or .npz")):
+        r = client.post(path, files={"file": ("a.png", b"", "image/png")})
+        assert (r.status_code, r.json()) == (400, {
+            "detail": f"multipart file part 'file' is empty: send {what} in it"}), path
+    pixels = json.dumps({"pixels": [[0] * 28] * 28}).encode()
+    r = client.post("/api/v1/featuremaps", files={"file": ("p.json", pixels, "application/json")})
+    assert (r.status_code, r.json()) == (415, {
+        "detail": "not an image this server reads: send a PNG, JPEG, WebP or GIF; this file "
+                  "part looks like JSON pixels: send them as the body itself, with "
+                  "Content-Type: application/json"})
+
+
 def test_a_body_sent_compressed_is_refused_as_such(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """Found by a review: a gzipped PNG was 'not an image' (415), and a plain PNG labelled
