@@ -231,16 +231,19 @@ def _qualities(header: str) -> dict[str, float]:
                     q = float(value)
                 except ValueError:
                     q = 0.0
+                if not 0.0 <= q <= 1.0:  # RFC 9110's weights are 0 to 1: q=2 is no weight
+                    q = 0.0
         quality[name.strip().lower()] = q
     return quality
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether Accept-Encoding allows gzip: named with q > 0, or `*` with q > 0 and gzip not
-    refused by name."""
+    """Whether Accept-Encoding allows gzip: named with q > 0 (or as x-gzip, which RFC 9110
+    makes the same), or `*` with q > 0 and gzip not refused by name."""
     quality = _qualities(accept_encoding)
-    if "gzip" in quality:
-        return quality["gzip"] > 0
+    named = [quality[name] for name in ("gzip", "x-gzip") if name in quality]
+    if named:
+        return max(named) > 0
     return quality.get("*", 0.0) > 0
 
 

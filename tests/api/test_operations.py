@@ -490,7 +490,8 @@ def test_only_a_live_updates_work_runs_on_the_event_loop(client: TestClient) -> 
 @pytest.mark.parametrize(("header", "gzip"), [
     ("gzip, deflate, br", True), ("br;q=1.0, gzip;q=0.8", True), ("gzip;q=0", False),
     ("gzip;q=0.0", False), ("*", True), ("*;q=0.5, gzip;q=0", False), ("identity", False),
-    ("", False), ("deflate, *;q=0", False),
+    ("", False), ("deflate, *;q=0", False), ("x-gzip", True), ("x-gzip;q=0", False),
+    ("gzip;q=2", False), ("gzip;q=-1", False), ("gzip;q=nan", False), ("gzip;q=1.000", True),
 ])
 def test_gzip_negotiation(header: str, gzip: bool) -> None:
     from app.api.wire import accepts_gzip
