@@ -13,6 +13,7 @@ import re
 
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.responses import (
     FileResponse,
     JSONResponse,
@@ -91,7 +92,15 @@ class _File(FileResponse):
 
 
 class Static(StaticFiles):
-    """`StaticFiles` whose files answer a Range as above; everything else is Starlette's."""
+    """`StaticFiles` whose files answer a Range as above, and where a name ending in a slash
+    names no file; everything else is Starlette's."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        # Starlette normalises page.css/ to page.css and served it (an API review): a
+        # folder's address, under which a page's relative links would resolve wrongly
+        if scope["path"].endswith("/"):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
     def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result,
                       scope: Scope, status_code: int = 200) -> Response:

@@ -30,6 +30,16 @@ def test_healthz_reports_the_device(client: TestClient) -> None:
     assert {"max", "avg"} <= set(body["models"])
 
 
+def test_a_static_files_name_with_a_slash_after_it_is_no_file(client: TestClient) -> None:
+    """Found by a review: /static/css/page.css/ served the file, an address under which a
+    page's relative links resolve wrongly."""
+    for method in ("GET", "HEAD"):
+        r = client.request(method, "/static/css/page.css/")
+        assert r.status_code == 404, method
+    assert client.get("/static/css/page.css/").json() == {
+        "detail": "no file at '/static/css/page.css/'"}
+
+
 def test_head_answers_on_every_get_route(client: TestClient) -> None:
     """HEAD (curl -I, uptime checkers) on any GET route: the GET's status and headers, no
     body; a 405 that allows GET also allows HEAD."""
