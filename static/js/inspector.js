@@ -386,11 +386,14 @@ export class Inspector {
     const stats = windowStats(from, channel, rows, cols);
     placeMark(window, { x: cols[0], y: rows[0], w: cols[1] - cols[0] + 1, h: rows[1] - rows[0] + 1 }, w, h);
     const same = stats.ties === stats.count;
-    if (op === 'max' && !same) placeMark(winner, { x: stats.winner[1], y: stats.winner[0], w: 1, h: 1 }, w, h);
+    // max's kept unit is marked even where all tie, the first, as the trace marks it on the
+    // maps: on a phone its words, that the first is marked, sit beside this picture (a review)
+    if (op === 'max') placeMark(winner, { x: stats.winner[1], y: stats.winner[0], w: 1, h: 1 }, w, h);
     else winner.hidden = true;
     const values = stats.values.map((v) => fmt(v, 2)).join(', ');
     let kept;
-    if (same && op) kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max, 2)}`;
+    if (same && op === 'max') kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max, 2)} (the first is marked)`;
+    else if (same && op) kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max, 2)}`;
     else if (op === 'max') {
       kept = stats.ties > 1 ? `the largest, ${fmt(stats.max, 2)}, is kept (${stats.ties} hold it; the first is marked)`
         : `the largest, ${fmt(stats.max, 2)}, is kept (marked)`;

@@ -112,7 +112,12 @@ export class Tracer {
     if (info.kind === 'pool') lines.push(el('br'), ...this.#window(hit, info, maps, unit, value));
     // the tip and the enlarged channel show far from the input: page.css hides the words
     // that point to it there (found by a review)
-    lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${info.receptive_field.size}x${info.receptive_field.size} receptive field`,
+    // an outer unit of blurmax, whose blur pools pad past the image, sees less of its field
+    // than its size: said, or "rows 0-20 (its 24x24 ...)" reads as a miscount (a review)
+    const size = info.receptive_field.size;
+    const [tall, wide] = [rows[1] - rows[0] + 1, cols[1] - cols[0] + 1];
+    const cut = tall < size || wide < size ? `, cut to ${tall}x${wide} by the image's edge` : '';
+    lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${size}x${size} receptive field${cut}`,
       el('span', { class: 'on-input', text: ', outlined on the input' }),
       el('span', { class: 'on-mini', text: ', outlined in the picture' }), ')');
     this.readout.replaceChildren(...lines);

@@ -133,6 +133,29 @@ def test_a_listed_digit_says_where_avg_went_when_another_network_is_beside_max(
         assert "not shown" not in status.text_content()
 
 
+def test_blurmaxs_outer_units_say_the_size_the_images_edge_cuts_their_field_to(
+        browser: Any, server_url: str, api: Any) -> None:
+    """blurmax's blur pools pad past the image: its conv3 corner unit sees rows 0-20 of a
+    24x24 field, which the readout gave as "(its 24x24 receptive field)" alone, read as a
+    miscount (a student's review); its centre unit sees the whole field."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        fm.page.goto(fm.page.url + "?digit=18&beside=blurmax")
+        ready(fm)
+        for (row, col), said in [
+                ((0, 0), "sees input rows 0–20, cols 0–20 (its 24x24 receptive field, cut to "
+                         "21x21 by the image's edge, outlined on the input)"),
+                ((2, 0), "sees input rows 5–27, cols 0–20 (its 24x24 receptive field, cut to "
+                         "23x21 by the image's edge, outlined on the input)"),
+                ((1, 1), "sees input rows 1–24, cols 1–24 (its 24x24 receptive field, outlined "
+                         "on the input)")]:
+            fm.hover_unit("blurmax", "conv3", 0, row, col)
+            assert fm.page.locator("#readout").inner_text().endswith(said), (row, col)
+        # max's fields lie inside the image: never cut
+        fm.hover_unit("max", "conv3", 0, 0, 0)
+        assert fm.page.locator("#readout").inner_text().endswith(
+            "sees input rows 0–17, cols 0–17 (its 18x18 receptive field, outlined on the input)")
+
+
 def test_a_network_the_server_lacks_is_said_and_the_usual_pair_shown(
         browser: Any, server_url: str, api: Any) -> None:
     with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:

@@ -228,6 +228,19 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
         + f"; the largest, {window.max():.2f}, is kept (marked).")
     for role in ("window", "winner"):
         assert inspector.locator(f".mark-source-{role}").is_visible()
+    # a window of one level: the first is marked, as the trace's words beside it say (on a
+    # phone they sit together; a review found the words saying so over a picture without it)
+    q = expected["models"]["max"]["layers"]["conv1"]["q"][3]
+    r, c = next((r, c) for r in range(13) for c in range(13)
+                if not q[2 * r:2 * r + 2, 2 * c:2 * c + 2].any())
+    fm.page.mouse.move(box["x"] + (c + 0.5) / 13 * box["width"],
+                       box["y"] + (r + 0.5) / 13 * box["height"])
+    assert inspector.locator(".source-said").inner_text().endswith(
+        ": 0.00, 0.00, 0.00, 0.00; all 4 read the same, so the pool keeps 0.00 (the first is "
+        "marked).")
+    assert inspector.locator(".mark-source-winner").is_visible()
+    fm.page.mouse.move(box["x"] + (6 + 0.5) / 13 * box["width"],
+                       box["y"] + (5 + 0.5) / 13 * box["height"])
     conv1 = expected["models"]["max"]["layers"]["conv1"]
     assert inspector.locator(".source-scale").inner_text() == (
         f"conv1, its own scale: {conv1['low'][3]:.2f} to {conv1['high'][3]:.2f}")
