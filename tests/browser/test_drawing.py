@@ -284,7 +284,8 @@ def test_a_samples_wrong_answer_says_its_label_under_it_as_the_input_moves(
         fm: FeatureMapsPage) -> None:
     """Found by a student's review: sample #18, a 3 that avg reads as 5, looked like a broken
     page. Under a network's answer that is not the sample's MNIST label, a line says so, and
-    it follows the answers as the input is nudged (a line under the samples went stale).
+    it follows the answers as the input is nudged (a line under the samples went stale),
+    keeping its room while the sample is shown.
     The other network keeps the line empty, so that the two columns' bars stay level (a
     teacher's review: avg's bars 22 px below max's looked broken on a projector)."""
     def wrong(net: str) -> str | None:
@@ -301,7 +302,8 @@ def test_a_samples_wrong_answer_says_its_label_under_it_as_the_input_moves(
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     assert fm.prediction("avg").startswith("predicts 5 ")
     assert (wrong("max"), wrong("avg")) == (None, "wrong: MNIST's label is 3")
-    assert bars_top("max") == bars_top("avg") > level  # both moved down by the line
+    labelled = bars_top("max")
+    assert labelled == bars_top("avg") > level  # both moved down by the line
     fm.page.set_viewport_size({"width": 800, "height": 900})  # one column: still side by side
     assert bars_top("max") == bars_top("avg")
     fm.page.set_viewport_size({"width": 1280, "height": 900})
@@ -311,6 +313,8 @@ def test_a_samples_wrong_answer_says_its_label_under_it_as_the_input_moves(
         for net in ("max", "avg"):
             right = fm.prediction(net).startswith("predicts 3 ")
             assert wrong(net) == (None if right else "wrong: MNIST's label is 3"), net
+            # the line keeps its room, right or wrong: the maps do not jump (a review)
+            assert bars_top(net) == labelled
         avg_right.append(fm.prediction("avg").startswith("predicts 3 "))
     assert True in avg_right  # moved right, avg reads it as a 3: the note went with its 5
     fm.after_paint(lambda: fm.stroke(ONE, steps=6), source="pad")  # no sample any more
