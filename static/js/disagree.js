@@ -146,6 +146,8 @@ export class DisagreeList {
     }
     if (!here) {
       this.#status.textContent = this.#count;
+      // nothing to lead back to: it covered the maps, pointing at a digit gone (a review)
+      this.#back.hidden = true;
       return;
     }
     here.button.setAttribute('aria-current', 'true');

@@ -384,8 +384,12 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     back.click()
     back.wait_for(state="hidden")
     assert fm.page.evaluate("() => document.activeElement.dataset.index") == "359"
-    # a stroke over it: no longer the digit as labelled, nothing marked
+    # a stroke over it: no longer the digit as labelled, nothing marked, and nothing to
+    # lead back to (a review: the button stayed over the maps, pointing at a digit gone)
+    fm.after_paint(pick.click, source="upload")
+    back.wait_for(state="visible")
     fm.after_paint(lambda: fm.stroke([(0.2, 0.2), (0.3, 0.3)], steps=4), source="pad")
+    assert back.is_hidden()
     assert pick.get_attribute("aria-current") is None
     assert status.inner_text() == "51 digits, in three groups."
     assert fm.page.locator(".bars li.label").count() == 0
