@@ -183,6 +183,11 @@ export class Inspector {
     this.root.dataset.layer = layer;
     this.root.dataset.channel = channel;
     const data = this.#layer();
+    // the channels may be stepped through before any drawing, a conv's filters read (a
+    // review: a student could not browse conv1's before drawing)
+    const channels = this.#channels();
+    this.prev.disabled = channel === 0;
+    this.next.disabled = channel >= channels - 1;
     if (!data) {
       this.canvas.getContext('2d').clearRect(0, 0, this.canvas.width, this.canvas.height);
       this.source.wrap.hidden = true;
@@ -190,15 +195,11 @@ export class Inspector {
       this.hi.textContent = '';
       this.scale.setAttribute('aria-label', 'colour scale: no values yet');
       this.mark.hidden = true;
-      this.prev.disabled = true; // nothing to step through yet
-      this.next.disabled = true;
-      this.value.textContent = EMPTY_HINT;
+      if (!this.value.textContent.endsWith(EMPTY_HINT)) this.value.textContent = EMPTY_HINT;
       return;
     }
-    if (this.value.textContent === EMPTY_HINT) this.value.textContent = VALUE_HINT;
-    const [channels, h, w] = data.shape;
-    this.prev.disabled = channel === 0;
-    this.next.disabled = channel === channels - 1;
+    if (this.value.textContent.endsWith(EMPTY_HINT)) this.value.textContent = VALUE_HINT;
+    const [, h, w] = data.shape;
     const layout = gridLayout([1, h, w], 1, 0);
     if (this.canvas.width !== w) this.canvas.width = w;
     if (this.canvas.height !== h) this.canvas.height = h;
@@ -404,9 +405,15 @@ export class Inspector {
     return said;
   }
 
+  /** How many channels the enlarged layer has: its /api/v1/models entry's, drawn or not. */
+  #channels() {
+    const { net, layer } = this.#hit;
+    return this.infos[net]?.layers.find((l) => l.name === layer)?.shape[0] ?? 1;
+  }
+
   #step(delta) {
     const data = this.#layer();
-    const channels = data ? data.shape[0] : Infinity;
+    const channels = this.#channels();
     const next = this.#hit.channel + delta;
     if (next < 0 || next >= channels) return;
     this.#hit.channel = next;
@@ -420,9 +427,12 @@ export class Inspector {
     // the live line says where the step went, which the canvas's new name alone would not:
     // with a unit under the cursor, before its new value (found by a review: the line was
     // "row 6, col 7: 0.000" before and after a step, and nothing was said)
-    if (!data) return;
-    this.value.textContent = this.#cursor ? `Channel ${next}: ${this.value.textContent}`
-      : `Channel ${next} (channels are numbered 0 to ${channels - 1}). ${VALUE_HINT}`;
+    const numbered = `Channel ${next} (channels are numbered 0 to ${channels - 1}).`;
+    if (!data) this.value.textContent = `${numbered} ${EMPTY_HINT}`;
+    else {
+      this.value.textContent = this.#cursor ? `Channel ${next}: ${this.value.textContent}`
+        : `${numbered} ${VALUE_HINT}`;
+    }
   }
 
   #pointer(e) {

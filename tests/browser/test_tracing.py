@@ -533,8 +533,35 @@ def test_a_channel_enlarged_before_any_drawing_says_to_draw(fm: FeatureMapsPage)
     inspector.wait_for(state="visible")
     assert inspector.locator(".value").inner_text() == ("Draw a digit, or pick one, to fill "
                                                          "this channel.")
+    # its channels may be stepped through all the same (a review: a student could not browse
+    # the filters before drawing)
     buttons = inspector.locator(".row-buttons button")
-    assert [buttons.nth(i).is_disabled() for i in range(2)] == [True, True]
+    assert [buttons.nth(i).is_disabled() for i in range(2)] == [False, False]
+    buttons.nth(1).click()
+    assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
+    assert inspector.locator(".value").inner_text() == (
+        "Channel 4 (channels are numbered 0 to 31). Draw a digit, or pick one, to fill this "
+        "channel.")
+    fm.page.keyboard.press("Escape")
+    # conv1's channel 0: the first, then a step to channel 1 shows its 3x3 weights
+    fm.page.mouse.click(*fm.map_point("max", "conv1", 0, 6, 6))
+    inspector.wait_for(state="visible")
+    assert [buttons.nth(i).is_disabled() for i in range(2)] == [True, False]
+    fm.page.keyboard.press("]")
+    weights = fm.api.filters("max", "conv1")["weights"][1][0]
+    grid = inspector.locator('.filter[data-channel="1"]:not([hidden]) table.filter-grid')
+    grid.wait_for(state="visible")
+    assert grid.locator("td").all_inner_texts() == [
+        f"{w:.2f}".replace("-0.00", "0.00") for row in weights for w in row]
+    assert [buttons.nth(i).is_disabled() for i in range(2)] == [False, False]
+    # the last channel disables next
+    for _ in range(30):
+        fm.page.keyboard.press("]")
+    assert inspector.locator("h2").inner_text() == "max conv1, channel 31"
+    assert [buttons.nth(i).is_disabled() for i in range(2)] == [False, True]
+    # a drawing then fills it, and the unit clicked is read
+    fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=6), source="pad")
+    assert inspector.locator(".value").inner_text().startswith("row 6, col 6: ")
 
 
 def test_a_message_banner_stacks_above_the_sticky_head(fm: FeatureMapsPage) -> None:
