@@ -155,7 +155,10 @@ export class MapGrid {
         // another patch of the input (a strided conv's, nopool's), says its own
         const field = mine.receptive_field.size;
         const own = mine.shape.join() !== info.shape.join() || field !== info.receptive_field.size
-          ? el('span', { class: 'cap-own', text: ` · ${mine.shape[1]} x ${mine.shape[2]}, sees ${field}x${field} px` }) : '';
+          // on a phone, a line of its own, without the dot that joined it to the name (a
+          // review: a line that began "· 22 x 22")
+          ? el('span', { class: 'cap-own' }, el('span', { class: 'cap-sep', text: ' · ' }),
+            `${mine.shape[1]} x ${mine.shape[2]}, sees ${field}x${field} px`) : '';
         const cell = el('figure', { class: 'map-cell', dataset: { net: net.name, layer: name } },
           el('div', { class: 'map-wrap' }, canvas, overlay),
           el('figcaption', {}, el('span', { class: 'cap-name' }, el('strong', { text: net.name }),

@@ -78,6 +78,11 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
                             "strided conv3 · 4 x 4, sees 15x15 px"]
         assert page.inner_text('.map-cell[data-net="max"][data-layer="conv2"] .cap-name') == \
             "max conv2"
+        # on a phone, the size on a line of its own, which began "· 13 x 13" (a review)
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.inner_text('.map-cell[data-net="strided"][data-layer="conv1"] .cap-name') \
+            == "strided\n13 x 13, sees 3x3 px"
+        page.set_viewport_size({"width": 1280, "height": 900})
         # its answer is the server's for the sample as MNIST stores it
         label, path = digit_files[18]
         answer = api.shifts(sample_body(path), ["max", "strided"],
