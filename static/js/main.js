@@ -18,7 +18,7 @@ import { Inspector } from './inspector.js';
 import { linkTo, readLink, replayable } from './link.js';
 import { Coalescer } from './live.js';
 import { MapGrid } from './mapgrid.js';
-import { NudgePanel } from './nudge.js';
+import { movedBy, NudgePanel } from './nudge.js';
 import { DrawingPad } from './pad.js';
 import { paintGray } from './paint.js';
 import { PoolFigure } from './pooling.js';
@@ -567,6 +567,7 @@ class App {
     else this.nudge.clear();
     this.nudge.setOffset(...this.offset, undone);
     if (last) this.predictions.writeBrief(byId('nudge-pred'), result, 'now ');
+    this.#briefUnderPad(result);
   }
 
   /** The input is the drawing's, unmoved: no nudge to take back, none said, no numbers. */
@@ -671,6 +672,7 @@ class App {
           this.#syncUndo();
           this.nudge.setOffset(...this.offset);
           this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
+          this.#briefUnderPad(next.result);
           this.#refreshShifts(next);
         },
       });
@@ -786,9 +788,17 @@ class App {
     for (const view of this.inputViews) paintGray(view, result.input);
     this.input.dataset.painted = 'true';
     this.predictions.show(result);
-    this.predictions.writeBrief(byId('pad-pred'), result); // shown in one column only
+    this.#briefUnderPad(result);
     this.inspector.update(result, this.norm);
     if (this.hover) this.tracer.show(this.hover, result);
+  }
+
+  /** The answers in a line under the pad, shown in one column only. The pad shows the
+   * input unmoved, so the nudges in place are said before them (a review: a link with &dx=1
+   * gave the moved input's answers under the unmoved sample); written again as they change. */
+  #briefUnderPad(result) {
+    const [dx, dy] = this.offset;
+    this.predictions.writeBrief(byId('pad-pred'), result, dx || dy ? `moved ${movedBy(dx, dy)}: ` : '');
   }
 
   /** Networks trained from one seed began from the same filters: their conv1 maps look

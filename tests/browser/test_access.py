@@ -180,6 +180,10 @@ def test_on_a_phone_the_answers_show_under_the_pad_and_the_nudge_buttons(
     nudged = phone.api.featuremaps(pixels_body(phone.input_pixels()),
                                    "application/json")["models"]
     assert phone.page.locator("#nudge-pred").inner_text() == "now " + line(nudged)
+    # the pad shows the sample unmoved: its line says the answers are the moved input's
+    assert pad.inner_text() == "moved 1 px left: " + line(nudged)
+    phone.after_paint(lambda: phone.page.tap("#undo"), source="undo")
+    assert pad.inner_text() == line(expected)
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     assert not fm.page.locator("#pad-pred").is_visible()
     assert not fm.page.locator("#nudge-pred").is_visible()
