@@ -377,11 +377,23 @@ class App {
       this.#unmove();
       if (this.live && !this.live.ready) this.live.open(); // reconnect once per stroke
     }
+    if (phase === 'end') this.#sayDrawn();
     this.#push({
       source: 'pad', pointerTime, what: 'the drawing',
       makeBody: async () => ({ data: this.pad.png(), type: 'image/png' }),
       then: phase === 'end' ? (current) => this.#refreshShifts(current) : null,
     });
+  }
+
+  /** A drawing's line under the samples: where it is small, that preprocessing scales it up
+   * to MNIST's size, its strokes with it (a review: a tiny 7 in a corner became a blob that
+   * both networks read as an 8, and the note that says why is a screen below on a phone).
+   * A digit as large as MNIST's, 20 of 28 px, is 200 px on the 280 px pad. */
+  #sayDrawn() {
+    const span = this.pad.inkSpan();
+    const factor = span ? (UI.padSize * 20 / 28) / span : 0;
+    const times = factor >= 10 ? Math.round(factor) : factor.toFixed(1); // one line at 1024 px
+    this.#setPicked(factor >= 2 ? `Drawn small: scaled up ${times}x, strokes too.` : '');
   }
 
   /** Empty the pad and every view; Undo brings back what was there (a stray click on Clear
@@ -520,7 +532,8 @@ class App {
       then: (current) => {
         if (loaded) current.label = loaded.label;
         // a drawing put back over a sample is no sample (found by a test: its line stayed)
-        this.#setPicked(loaded?.picked ?? '', loaded?.label ?? null, loaded?.index ?? null);
+        if (loaded) this.#setPicked(loaded.picked ?? '', loaded.label, loaded.index);
+        else this.#sayDrawn();
         if (nudged) {
           current.label = nudged.label;
           this.#showMoves(current.result);
@@ -660,6 +673,7 @@ class App {
     const shifts = await this.#refreshShifts(current); // for the input before the move
     if (!shifts || generation !== this.generation || this.current !== current) return;
     this.nudge.showChange(dir, shifts);
+    this.predictions.holdWrongLine();
     const [dx, dy] = UI.nudges[dir];
     const body = { data: pixelsJson(shiftPixels(current.result.input, dx, dy)), type: 'application/json' };
     await new Promise((resolve) => {

@@ -71,6 +71,24 @@ export class DrawingPad {
     this.render();
   }
 
+  /** The longest side, in pad pixels, of the ink the strokes lay, brush width and all; null
+   * with no strokes, or over a base image (an upload or sample: its own size is kept). */
+  inkSpan() {
+    if (this.#base || !this.#strokes.length) return null;
+    let [left, top, right, bottom] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const { width, points } of this.#strokes) {
+      for (const [x, y] of points) {
+        left = Math.min(left, x - width / 2);
+        right = Math.max(right, x + width / 2);
+        top = Math.min(top, y - width / 2);
+        bottom = Math.max(bottom, y + width / 2);
+      }
+    }
+    const size = this.#canvas.width;
+    const side = (lo, hi) => Math.min(size, hi) - Math.max(0, lo);
+    return Math.max(side(left, right), side(top, bottom));
+  }
+
   /** Remove the last stroke; true if there was one. */
   undo() {
     if (!this.#strokes.length) return false;

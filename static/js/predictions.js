@@ -10,6 +10,8 @@ export class Predictions {
   #announcer;
   #last = null; // the result shown, for a table of numbers opened later
   #label = null; // MNIST's label of the digit shown (a sample or a listed test digit), or null
+  #room = false; // whether the wrong-answer line takes its room now
+  #hold = false; // keep that room as it is while the input is nudged (holdWrongLine)
 
   /**
    * `nets`: the /api/v1/models entries of the networks shown; `placeFor(name)`: the element
@@ -69,18 +71,20 @@ export class Predictions {
     // (found by a student's review: sample #18, a 3 avg reads as 5, looked like a broken
     // page; a line under the samples went stale after a nudge and pushed the sidebar); where
     // one network's is said, the others keep its line empty, so that the bars stay level
-    // (a teacher's review: they looked broken on a projector); the line keeps its room while
-    // the input has a label, right or wrong, so that a nudge that mends an answer does not
-    // move every map under the pointer (a review: by 23 px on a projector)
+    // (a teacher's review: they looked broken on a projector); while the input is nudged the
+    // line keeps the room it had, so that a nudge that mends an answer does not move every
+    // map under the pointer (a review: by 23 px on a projector)
     const off = (net) => this.#label !== null && !blank && net && net.prediction !== this.#label;
-    const labelled = this.#label !== null;
+    const room = [...this.#views.keys()].some((name) => off(result.models[name]))
+      || (this.#hold && this.#room);
+    this.#room = room;
     for (const [name, view] of this.#views) {
       const net = result.models[name];
       if (!net) continue;
       if (view.blank.hidden === blank) view.blank.hidden = !blank;
       const said = off(net) ? `wrong: MNIST's label is ${this.#label}` : '';
       if (view.wrong.textContent !== said) view.wrong.textContent = said;
-      if (view.wrong.hidden === labelled) view.wrong.hidden = !labelled;
+      if (view.wrong.hidden === room) view.wrong.hidden = !room;
       const p = net.probabilities;
       const top = `${net.prediction} ${probability(p[net.prediction])}`;
       if (view.shown !== top) {
@@ -106,12 +110,19 @@ export class Predictions {
    * by a review: a digit picked from the list showed two answers and no way to tell which
    * was right). */
   markLabel(label) {
+    this.#hold = false; // a new input (App.#setPicked): the line follows its answers again
     if (label === this.#label) return;
     this.#label = label;
     for (const view of this.#views.values()) {
       view.bars.forEach((bar, d) => bar.item.classList.toggle('label', d === label));
     }
     if (this.#last) this.show(this.#last); // the bars' labels say it too
+  }
+
+  /** The input is about to be nudged: the wrong-answer line keeps the room it has until the
+   * next new input (`markLabel`), whatever the nudged input's answers. */
+  holdWrongLine() {
+    this.#hold = true;
   }
 
   /** The open table of numbers: each digit's probability, the predicted one marked. */
@@ -153,8 +164,11 @@ export class Predictions {
 
   clear() {
     this.#last = null;
+    this.#room = false;
+    this.#hold = false;
     this.#announcer.textContent = '';
     for (const view of this.#views.values()) {
+      view.wrong.hidden = true;
       delete view.box.dataset.prediction;
       view.shown = null;
       view.top.textContent = 'no drawing yet';
