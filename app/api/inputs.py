@@ -322,10 +322,14 @@ async def read_payload(request: Request) -> Payload:
 def image_payload(body: bytes, kind: str) -> Payload:
     """An image body as a Payload, refused as it is read where it begins as none of the
     accepted formats (an empty one is refused when it is decoded); `kind`: the type it was
-    sent as, "" where none was given, multipart/form-data for a file part."""
+    sent as, "" where none was given, multipart/form-data for a file part, LIVE_MESSAGE for
+    a message on the live socket."""
     if body and preprocess.sniff(body) is None:
         raise InvalidImage(not_an_image(body, kind))
     return Payload("image", body)
+
+
+LIVE_MESSAGE = "live"  # not_an_image's `kind` for a message on the live socket
 
 
 def not_an_image(body: bytes, kind: str) -> str:
@@ -334,9 +338,15 @@ def not_an_image(body: bytes, kind: str) -> str:
     and an .npy meant for the batch route, were both told only "not an image")."""
     said = f"not an image this server reads: send a {preprocess.ACCEPTED_TEXT}"
     if body.startswith((b"\x93NUMPY", b"PK\x03\x04")):
+        if kind == LIVE_MESSAGE:  # which takes images alone
+            return (f"{said}; this message is an .npy or a zip (such as an .npz), and arrays "
+                    "of images go to POST /api/v1/featuremaps/batch")
         return (f"{said}, or JSON pixels; this body is an .npy or a zip (such as an .npz), "
                 "and arrays of images go to POST /api/v1/featuremaps/batch")
     if body.lstrip()[:1] == b"{":  # found by a review: JSON pixels sent without its type
+        if kind == LIVE_MESSAGE:  # a message has no type to set
+            return (f"{said}; this message looks like JSON pixels, which go to POST "
+                    "/api/v1/featuremaps as application/json")
         if kind == "multipart/form-data":  # a file part's type is not read (a later review)
             return (f"{said}; this file part looks like JSON pixels: send them as the body "
                     "itself, with Content-Type: application/json")

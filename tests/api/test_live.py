@@ -62,6 +62,13 @@ def test_models_are_chosen_once_per_connection(
     (b"GIF87a" + b"\0" * 10, None, None),  # whatever POST says of the same bytes
     (b"plain text, not a picture", None, None),
     (b"", 400, "empty message: send a PNG, JPEG, WebP or GIF"),
+    # found by a review: JSON pixels and an .npy were told only "not an image"
+    (b'{"pixels": []}', 415, "not an image this server reads: send a PNG, JPEG, WebP or GIF; "
+     "this message looks like JSON pixels, which go to POST /api/v1/featuremaps as "
+     "application/json"),
+    (b"\x93NUMPY\x01\x00", 415, "not an image this server reads: send a PNG, JPEG, WebP or "
+     "GIF; this message is an .npy or a zip (such as an .npz), and arrays of images go to "
+     "POST /api/v1/featuremaps/batch"),
 ])
 def test_a_bad_drawing_gets_the_post_sentence_and_the_socket_stays_open(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], body: bytes,

@@ -45,7 +45,13 @@ from app import logs
 from app.api.deps import EngineDep, GateDep, SettingsDep
 from app.api.errors import Overloaded, TimedOut
 from app.api.gate import InferenceGate
-from app.api.inputs import BadRequest, Payload, PayloadTooLarge, check_query
+from app.api.inputs import (
+    LIVE_MESSAGE,
+    BadRequest,
+    PayloadTooLarge,
+    check_query,
+    image_payload,
+)
 from app.api.metrics import Metrics
 from app.api.routes.featuremaps import (
     MODELS_PATTERN,
@@ -218,7 +224,9 @@ async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: Inf
             raise PayloadTooLarge(
                 f"message of {len(body):,} bytes is over the upload limit of "
                 f"{settings.max_upload_bytes:,} (FEATUREMAPS_MAX_UPLOAD_BYTES)")
-        payload = Payload("image", body)
+        # refused by its first bytes, in the words POST has for them (a review: JSON pixels
+        # or an .npy were told only "not an image")
+        payload = image_payload(body, LIVE_MESSAGE)
         start = time.perf_counter()
         out, timings = await gate.run(answer, engine, settings, payload, names, "uint8", True,
                                       True, inline_when_idle=light(payload, names, "uint8"))
