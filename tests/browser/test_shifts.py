@@ -319,6 +319,10 @@ def test_an_undo_pressed_before_a_nudges_answer_takes_back_that_nudge(
     assert status.inner_text() == "Nudge undone: the input is back where it was."
     # three nudges, then three Undos, all in one task: each takes back one
     fm.after_paint(lambda: fm.page.evaluate(press, ["right", "down", "down"]), source="nudge")
+    # each nudge waits for the one before: the page may be idle between two of them (a
+    # loaded machine's run compared the input after two)
+    fm.page.wait_for_function("""() => document.getElementById('nudge-status').textContent
+        .startsWith('The input is moved 1 px right and 2 px down')""")
     fm.idle()
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 2))
     fm.after_paint(lambda: fm.page.evaluate(press, ["undo", "undo"]), source="undo")
