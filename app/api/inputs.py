@@ -338,8 +338,9 @@ def not_an_image(body: bytes, kind: str) -> str:
     and an .npy meant for the batch route, were both told only "not an image")."""
     said = f"not an image this server reads: send a {preprocess.ACCEPTED_TEXT}"
     if body.startswith((b"\x93NUMPY", b"PK\x03\x04")):
-        if kind == LIVE_MESSAGE:  # which takes images alone
-            return (f"{said}; this message is an .npy or a zip (such as an .npz), and arrays "
+        if kind in (LIVE_MESSAGE, "multipart/form-data"):  # which take images alone
+            what = "message" if kind == LIVE_MESSAGE else "file part"
+            return (f"{said}; this {what} is an .npy or a zip (such as an .npz), and arrays "
                     "of images go to POST /api/v1/featuremaps/batch")
         return (f"{said}, or JSON pixels; this body is an .npy or a zip (such as an .npz), "
                 "and arrays of images go to POST /api/v1/featuremaps/batch")

@@ -96,9 +96,10 @@ class Static(StaticFiles):
     names no file; everything else is Starlette's."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        # Starlette normalises page.css/ to page.css and served it (an API review): a
-        # folder's address, under which a page's relative links would resolve wrongly
-        if scope["path"].endswith("/"):
+        # Starlette normalises page.css/ (and page.css/., page.css/x/..) to page.css and
+        # served it (reviews): a folder's address, under which a page's relative links
+        # would resolve wrongly. A path with an empty, . or .. segment names no file.
+        if any(part in ("", ".", "..") for part in scope["path"].split("/")[1:]):
             raise HTTPException(status_code=404)
         return await super().get_response(path, scope)
 

@@ -241,9 +241,9 @@ def accepts_gzip(accept_encoding: str) -> bool:
     """Whether Accept-Encoding allows gzip: named with q > 0 (or as x-gzip, which RFC 9110
     makes the same), or `*` with q > 0 and gzip not refused by name."""
     quality = _qualities(accept_encoding)
-    named = [quality[name] for name in ("gzip", "x-gzip") if name in quality]
-    if named:
-        return max(named) > 0
+    for name in ("gzip", "x-gzip"):  # gzip's own weight first: a refusal by name stands
+        if name in quality:
+            return quality[name] > 0
     return quality.get("*", 0.0) > 0
 
 

@@ -183,6 +183,21 @@ def test_a_body_sent_compressed_is_refused_as_such(
     assert plain.status_code == 200  # image/jpg, a name in the wild, and the identity coding
 
 
+@pytest.mark.parametrize(("text", "deep"), [
+    (b"[[[]]]", False), (b"[[[[]]]]", True), (b'{"a": [[{}]]}', True),
+    (b'{"a": "[[[[{{{{"}', False),  # brackets in a string are text
+    (b'["\\"[[[["]', False),  # an escaped quote does not end the string
+    (b'["\\\\", [[[[]]]]]', True),  # an escaped backslash does: the brackets after it count
+    (b'[[["[[[[[[', False),  # all that follows a string left open is in it
+    (b'[[["a\\', False),  # ... even one that ends in a lone backslash
+    (b'[[[]]][[[]]]', False),  # depth, not count
+])
+def test_the_nesting_check_skips_strings(text: bytes, deep: bool) -> None:
+    from app.api.inputs import _too_deep
+
+    assert _too_deep(text, 3) is deep
+
+
 def test_an_open_string_of_escaped_quotes_is_answered_at_once(client: TestClient) -> None:
     """The nesting check, which runs on the event loop before json.loads, scanned an open
     string again from each quote it holds: 200 KB of them took two minutes, all requests

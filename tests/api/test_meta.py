@@ -32,10 +32,11 @@ def test_healthz_reports_the_device(client: TestClient) -> None:
 
 def test_a_static_files_name_with_a_slash_after_it_is_no_file(client: TestClient) -> None:
     """Found by a review: /static/css/page.css/ served the file, an address under which a
-    page's relative links resolve wrongly."""
+    page's relative links resolve wrongly; so did page.css/. and //css (a second review)."""
     for method in ("GET", "HEAD"):
-        r = client.request(method, "/static/css/page.css/")
-        assert r.status_code == 404, method
+        for path in ("/static/css/page.css/", "/static/css/page.css%2F.", "/static//css/page.css"):
+            r = client.request(method, path)
+            assert r.status_code == 404, (method, path)
     assert client.get("/static/css/page.css/").json() == {
         "detail": "no file at '/static/css/page.css/'"}
 

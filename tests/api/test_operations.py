@@ -492,6 +492,7 @@ def test_only_a_live_updates_work_runs_on_the_event_loop(client: TestClient) -> 
     ("gzip;q=0.0", False), ("*", True), ("*;q=0.5, gzip;q=0", False), ("identity", False),
     ("", False), ("deflate, *;q=0", False), ("x-gzip", True), ("x-gzip;q=0", False),
     ("gzip;q=2", False), ("gzip;q=-1", False), ("gzip;q=nan", False), ("gzip;q=1.000", True),
+    ("gzip;q=0, x-gzip", False),
 ])
 def test_gzip_negotiation(header: str, gzip: bool) -> None:
     from app.api.wire import accepts_gzip
@@ -509,6 +510,7 @@ def test_gzip_negotiation(header: str, gzip: bool) -> None:
     ("application/x-featuremaps, */*", True),
     ("application/x-featuremaps;q=0.5, */*", False), ("application/x-featuremaps;q=0.5, "
                                                       "application/*", False),
+    ("application/x-featuremaps;q=2", False),  # RFC 9110's weights are 0 to 1: none given
 ])
 def test_accept_chooses_the_binary_format_by_its_quality(header: str, binary: bool) -> None:
     from app.api.wire import prefers_binary
