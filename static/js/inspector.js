@@ -218,7 +218,9 @@ export class Inspector {
    * not retried until the next. */
   async #showFilter() {
     const { net, layer, channel } = this.#hit;
-    if (this.#layer() && this.#layer().kind !== 'conv') return; // a pool learns none
+    // a pool learns none: asked of its /api/v1/models entry, which is there before any
+    // drawing (a review: each step through a pool's channels then asked and got a 404)
+    if (this.infos[net]?.layers.find((l) => l.name === layer)?.kind !== 'conv') return;
     try {
       const filters = await this.filters(net, layer, channel);
       if (!this.#showing(net, layer, channel)) return; // moved on

@@ -588,6 +588,9 @@ class App {
     this.#moves = [];
     this.nudge.clear();
     this.#syncUndo();
+    // a new sample's or upload's answers were written under the pad before this, with the
+    // last input's nudges (a review)
+    if (this.current) this.#briefUnderPad(this.current.result);
   }
 
   /** Send an upload or a sample digit and put what the model saw on the pad;

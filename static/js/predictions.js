@@ -110,8 +110,14 @@ export class Predictions {
    * by a review: a digit picked from the list showed two answers and no way to tell which
    * was right). */
   markLabel(label) {
-    this.#hold = false; // a new input (App.#setPicked): the line follows its answers again
-    if (label === this.#label) return;
+    // a new input (App.#setPicked): the line follows its answers again, shown anew where a
+    // nudge held it, though the label be the same (a review: two 7s in turn)
+    const held = this.#hold;
+    this.#hold = false;
+    if (label === this.#label) {
+      if (held && this.#last) this.show(this.#last);
+      return;
+    }
     this.#label = label;
     for (const view of this.#views.values()) {
       view.bars.forEach((bar, d) => bar.item.classList.toggle('label', d === label));

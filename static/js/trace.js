@@ -116,7 +116,8 @@ export class Tracer {
     // than its size: said, or "rows 0-20 (its 24x24 ...)" reads as a miscount (a review)
     const size = info.receptive_field.size;
     const [tall, wide] = [rows[1] - rows[0] + 1, cols[1] - cols[0] + 1];
-    const cut = tall < size || wide < size ? `, cut to ${tall}x${wide} by the image's edge` : '';
+    const shape = tall === wide ? `${tall}x${wide}` : `${tall} rows by ${wide} cols`;
+    const cut = tall < size || wide < size ? `, cut to ${shape} by the image's edge` : '';
     lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${size}x${size} receptive field${cut}`,
       el('span', { class: 'on-input', text: ', outlined on the input' }),
       el('span', { class: 'on-mini', text: ', outlined in the picture' }), ')');

@@ -184,6 +184,16 @@ def test_on_a_phone_the_answers_show_under_the_pad_and_the_nudge_buttons(
     assert pad.inner_text() == "moved 1 px left: " + line(nudged)
     phone.after_paint(lambda: phone.page.tap("#undo"), source="undo")
     assert pad.inner_text() == line(expected)
+    # nudged, then another sample: its line has no nudge in it (a review: the last input's
+    # nudges were said before the new sample's answers)
+    phone.after_paint(button.tap, source="nudge")
+    assert pad.inner_text().startswith("moved 1 px left: ")
+    seven = phone.api.featuremaps(sample_body(DIGITS / "0000_label7.png"),
+                                  "application/json")["models"]
+    sample = phone.page.locator('button[data-digit="0"]')
+    sample.scroll_into_view_if_needed()
+    phone.after_paint(sample.tap, source="upload")
+    assert pad.inner_text() == line(seven)
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     assert not fm.page.locator("#pad-pred").is_visible()
     assert not fm.page.locator("#nudge-pred").is_visible()

@@ -150,7 +150,7 @@ def test_blurmaxs_outer_units_say_the_size_the_images_edge_cuts_their_field_to(
                 ((0, 0), "sees input rows 0–20, cols 0–20 (its 24x24 receptive field, cut to "
                          "21x21 by the image's edge, outlined on the input)"),
                 ((2, 0), "sees input rows 5–27, cols 0–20 (its 24x24 receptive field, cut to "
-                         "23x21 by the image's edge, outlined on the input)"),
+                         "23 rows by 21 cols by the image's edge, outlined on the input)"),
                 ((1, 1), "sees input rows 1–24, cols 1–24 (its 24x24 receptive field, outlined "
                          "on the input)")]:
             fm.hover_unit("blurmax", "conv3", 0, row, col)

@@ -395,6 +395,26 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     assert fm.page.locator(".bars li.label").count() == 0
 
 
+def test_a_held_wrong_answer_line_goes_with_the_next_input_of_the_same_label(
+        fm: FeatureMapsPage) -> None:
+    """Listed digit #1226, a 7 avg reads as 2, nudged: the wrong-answer line keeps its room.
+    Sample #0, a 7 both read right, is a new input: the line goes, though the label is the
+    same (a review found it held, empty, as the label had not changed)."""
+    def line_shown() -> bool:
+        return fm.page.locator('.pred[data-net="avg"] .pred-wrong').is_visible()
+
+    fm.page.goto(fm.page.url + "?digit=1226")
+    fm.page.wait_for_selector("body[data-ready]", state="attached")
+    fm.page.wait_for_function("() => (window.__fmPaints || []).some((d) => d.source === 'upload')")
+    fm.idle()
+    assert fm.prediction("avg").startswith("predicts 2 ") and line_shown()
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="left"]'), source="nudge")
+    assert line_shown()
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    assert fm.prediction("avg").startswith("predicts 7 ")
+    assert not line_shown()
+
+
 def test_a_small_drawing_is_said_to_be_scaled_up_strokes_and_all(fm: FeatureMapsPage) -> None:
     """Found by a review: a tiny 7 in a corner became a blob that both networks read as an 8,
     and the note that says why was a screen below on a phone. The line under the samples
