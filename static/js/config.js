@@ -27,6 +27,12 @@ export const UI = Object.freeze({
   shiftExtra: Object.freeze(['blurmax']), // the shift lab's networks beside those shown, when loaded
   // what the pooling of each variant does to a window (null: neither a max nor a mean)
   poolOp: Object.freeze({ max: 'max', avg: 'mean', blurmax: null }),
+  // a pool row's note on what each network's pooling keeps (mapgrid.js layerNote)
+  poolSays: Object.freeze({
+    max: 'max keeps the largest',
+    avg: 'avg the mean',
+    blurmax: 'blurmax the largest of each 2x2 window at stride 1, blurred 3x3 at stride 2',
+  }),
   // a layer's outline in "What one unit sees" (fields.js), the same in every network, bright
   // on the input's black
   fieldColours: Object.freeze({
@@ -44,14 +50,14 @@ export const UI = Object.freeze({
   legend: Object.freeze({
     // "within its own channel": found by a review, a channel peaking at 0.03 was as yellow
     // as one peaking at 7.7, under words that read as strength across channels
-    channel: 'Each small square is one channel\'s map; each pixel one unit. Colour shows how strongly a unit '
+    channel: 'Each small square is one channel\'s map; each cell one unit. Colour shows how strongly a unit '
       + 'responds within its own channel: dark purple is that channel\'s lowest value, yellow its highest, however '
-      + 'weak (the values under each map span all its channels). Conv maps come after '
+      + 'weak (the range under each layer spans all its channels). Conv maps come after '
       + 'ReLU, so 0 is no response: dark purple is 0 unless the whole channel responds. '
       + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink. '
       // one short sentence: a longer legend pushed conv1 below a 1024x768 projector's first screen
       + 'Values travel as 256 levels a channel: the readout\'s ± is half a level.',
-    layer: 'Each small square is one channel\'s map; each pixel one unit. One scale for the whole layer: dark '
+    layer: 'Each small square is one channel\'s map; each cell one unit. One scale for the whole layer: dark '
       + 'purple is the layer\'s lowest value, yellow its highest (the range is under each map), so weak '
       + 'channels stay dark. Each layer of each network has its own scale, so compare brightness within one '
       + 'network\'s layer, not between layers or networks. '

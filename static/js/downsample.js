@@ -64,8 +64,8 @@ function ties(models) {
     : '';
   return widest <= NO_LEAD
     ? `Each network was trained once, and no two here differ by more than ${widest.toFixed(2)} points in any `
-      + `accuracy or consistency row.${turned} How far another training seed would move them is not measured here, so read a lead this `
-      + 'small as no lead: these networks are not shown to differ.'
+      + `accuracy or consistency row.${turned} How far another training seed would move them is not measured here, so these `
+      + 'numbers do not show one network to be better: a lead this small may be the seed\'s.'
     : `Each network was trained once: how far another training seed would move these numbers is not measured here.${turned}`;
 }
 
@@ -236,14 +236,14 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
         ' parameters, about ', fact('millions', `${millions}M`), ` (the article: ${UI.articleMillions}) `, source(`${dense} weights per value, plus ${dense} biases`))),
     verdict,
     el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} `
-      + `pixels, nearly the whole 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
+      + `pixels, most of the 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
       + `${thousands(pooledValues)} values to ${dense1.name}: ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `
       + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.`),
     // found by a teacher's review: the page never gave the article's reason for max; it
     // points at max's and avg's maps, so only where both are shown
     ['max', 'avg'].every((n) => shown.includes(n)) && el('p', { id: 'why-max' }, 'Why the article prefers max to the mean: a map records where its pattern is present, '
       + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
-      + 'weaker units around it. The ranges under the maps show it once there is ink: max\'s pool1 tops out at exactly its conv1\'s highest '
+      + 'weaker units around it. The ranges under the maps illustrate it once there is ink (by construction, not as evidence): max\'s pool1 tops out at exactly its conv1\'s highest '
       + 'value, avg\'s pool1 below its own conv1\'s (compare each pool with the conv above it, not across: avg\'s conv1 runs '
       + 'hotter than max\'s). Whether that makes max more accurate, these networks cannot tell (the table above).'),
     whyStrided(models, pooling !== null) ?? '');
@@ -252,8 +252,8 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
     + `${most > least ? ` to ${most}x${most}` : ''}. `);
   const cut = cuts.length ? `Last conv sees: the input pixels that can change one unit of it. ${cuts.join('')}` : '';
   const defined = el('p', { class: 'note' }, `${cut}Shift consistency: the share of the 10,000 test digits whose predicted class `
-    + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab\'s consistency is the '
-    + 'same idea for your digit alone: the share of its 81 shifts that keep the unshifted prediction.'
+    + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab asks a like question of '
+    + 'your digit alone, not the same one: the share of its 81 shifts, of up to 4 px, that keep its unshifted prediction.'
     + `${learnedShifts(models)} ${ties(models)}`);
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view
   const hint = el('p', { class: 'note scroll-hint', hidden: true, 'aria-hidden': 'true' },

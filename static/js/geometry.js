@@ -34,6 +34,28 @@ export function cornerFields(info, limit = 28) {
   return [Math.min(...ends), Math.max(...ends)];
 }
 
+/**
+ * How many of each layer's last rows, and columns (maps are square), reach no unit of the
+ * network's last layer: {name: count, ..., input: count}, for `layers` as /api/v1/models
+ * lists them, each reading the one before. A side that a pool's stride does not divide
+ * leaves its source's last units unread, and the units they alone read with them: in max,
+ * conv2's last row, pool1's, conv1's last 2 and the input's last 2 (a review: the note said
+ * only the first and the input's).
+ */
+export function unreadTails(layers, limit = 28) {
+  const tails = {};
+  let dead = 0;
+  for (let i = layers.length - 1; i >= 0; i -= 1) {
+    const { name, shape, reads } = layers[i];
+    tails[name] = dead;
+    const lastRead = (shape[1] - dead - 1) * reads.stride - (reads.padding ?? 0) + reads.kernel - 1;
+    const side = i > 0 ? layers[i - 1].shape[1] : limit;
+    dead = Math.max(0, side - 1 - lastRead);
+  }
+  tails.input = dead;
+  return tails;
+}
+
 /** Inclusive range [lo, hi] of units of the layer before that unit `index` reads, clipped. */
 export function windowSpan(reads, index, limit) {
   const lo = index * reads.stride - reads.padding;

@@ -4,17 +4,26 @@
 
 import { UI } from './config.js';
 import { el, fmt, placeMark, setText } from './dom.js';
-import { hitTest, stepCell, unitsRect } from './geometry.js';
+import { hitTest, stepCell, unitsRect, unreadTails } from './geometry.js';
 import { blank, paintLayer, sizeLayerCanvas } from './paint.js';
-import { SIDE, layerRange } from './wire.js';
+import { layerRange } from './wire.js';
 
 /** One line on what a layer does, from its geometry as /api/v1/models describes it;
- * `source`: the entry of the layer it reads (none for the input). */
+ * `nets`: the /api/v1/models entries of the networks shown that have the layer, the first
+ * `info`'s; `source`: the entry of the layer it reads (none for the input). Where another
+ * network's layer has another size or field (blurmax's pools, strided's and nopool's convs),
+ * what the note says of sizes is said to be the first's: the other's own are under its maps
+ * (.cap-own; a review found blurmax's 6x6 field beside "Each unit sees 4x4"). */
 export function layerNote(info, nets, source = null) {
   const [c] = info.shape;
   const { kernel, stride } = info.reads;
   const rf = info.receptive_field.size;
-  const sees = `Each unit sees ${rf}x${rf} input px.`;
+  const alike = nets.filter((n) => {
+    const mine = n.layers.find((l) => l.name === info.name);
+    return mine && mine.shape.join() === info.shape.join() && mine.receptive_field.size === rf;
+  }).map((n) => n.name);
+  const whose = alike.length < nets.length ? `${alike.join(' and ')}'s` : null;
+  const sees = whose ? `Each of ${whose} units sees ${rf}x${rf} input px.` : `Each unit sees ${rf}x${rf} input px.`;
   if (info.kind === 'conv') {
     const role = UI.convRole[info.name] ? `: ${UI.convRole[info.name]}` : '';
     const step = stride > 1 ? `, stride ${stride}` : '';
@@ -26,7 +35,7 @@ export function layerNote(info, nets, source = null) {
       : `${c} learned ${kernel}x${kernel} filters on ${info.reads.layer}${step}`;
     return `${filters}, then ReLU${role}. ${sees}`;
   }
-  const ops = nets.map((n) => ({ max: 'max keeps the largest', mean: 'avg the mean' })[UI.poolOp[n]]).filter(Boolean);
+  const ops = nets.map((n) => UI.poolSays[n.name]).filter(Boolean);
   // a side that does not divide by the stride is rounded down: its last units are read by
   // no window (pool2: 11 -> 5 leaves conv2's last row and column out), and the input's
   // last rows with them when no other unit reads those (found by a review: ink in rows
@@ -36,11 +45,15 @@ export function layerNote(info, nets, source = null) {
   let halves = 'Halves each side.';
   if (unread > 0) {
     halves = `Halves each side, rounding down: ${source.name}'s last ${rowsAnd(unread)} go unread`;
-    const { size, jump, start } = source.receptive_field;
-    const lastRead = source.shape[1] - unread - 1;
-    const unseen = SIDE - 1 - Math.floor(start + lastRead * jump + (size - 1) / 2);
-    halves += unseen > 0
-      ? `, and with them the input's last ${rowsAnd(unseen)} (ink there never changes the answer).`
+    // and what only they read, back to the input (unreadTails)
+    const { layers } = nets[0];
+    const tails = unreadTails(layers);
+    const before = layers.slice(0, layers.findIndex((l) => l.name === source.name)).map((l) => l.name);
+    const gone = [...before.reverse(), 'input'].filter((name) => tails[name] > 0)
+      .map((name) => `${name === 'input' ? 'the input' : name}'s last${tails[name] > 1 ? ` ${tails[name]}` : ''}`);
+    const listed = gone.length > 1 ? `${gone.slice(0, -1).join(', ')} and ${gone.at(-1)}` : gone[0];
+    halves += tails.input > 0
+      ? `, and with them ${listed} (ink there never changes ${whose ?? 'the'} answer).`
       : '.';
   }
   return `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. `
@@ -127,7 +140,7 @@ export class MapGrid {
           // the size in words: "32 x 26 x 26" is channels-first, the Keras summary
           // below and the downsampling table write it channels-last
           el('h3', { id: `layer-${name}` }, name, el('span', { class: 'layer-size', text: `${c} maps of ${h} x ${w}` })),
-          el('p', { class: 'note' }, layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)).map((n) => n.name), source),
+          el('p', { class: 'note' }, layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)), source),
             // fitted, a pool's grid is as large as the conv's before it: where the halving
             // can be drawn to scale, the first pool says how (found by a student's review:
             // the choice's title was the only word of it); page.css hides it otherwise

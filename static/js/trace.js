@@ -5,7 +5,7 @@
 
 import { UI } from './config.js';
 import { HeightHold, el, fmt, fmtRead, placeMark, span } from './dom.js';
-import { fieldSpan, unitsRect, windowSpan } from './geometry.js';
+import { fieldSpan, unitsRect, unreadTails, windowSpan } from './geometry.js';
 import { ROUNDING, halfStep, valueAt, windowStats } from './wire.js';
 
 const MINI = 4; // canvas pixels per input pixel in the mirrors' picture of the input (page.css shows 3 CSS px)
@@ -42,6 +42,7 @@ export function paintField(canvas, q, rows, cols) {
 export class Tracer {
   #marks = {};
   #minis = new Map(); // mirror -> its picture of the input
+  #tailsOf = new Map(); // network -> its unreadTails
 
   /**
    * `grid`: the MapGrid; `inputOverlay`: the element over the 28x28 view; `readout`: where
@@ -121,11 +122,24 @@ export class Tracer {
     lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${size}x${size} receptive field${cut}`,
       el('span', { class: 'on-input', text: ', outlined on the input' }),
       el('span', { class: 'on-mini', text: ', outlined in the picture' }), ')');
+    // a unit in the last rows or columns that no later unit reads (geometry.unreadTails):
+    // its value, however high, cannot change the answer (a teacher's review: sample 7's
+    // strongest conv1 response sits there)
+    const tail = this.#tails(hit.net)[hit.layer] ?? 0;
+    if (row >= info.shape[1] - tail || col >= info.shape[2] - tail) {
+      lines.push(el('br'), 'no later unit reads it: it cannot change the answer');
+    }
     this.readout.replaceChildren(...lines);
     for (const mirror of this.mirrors) {
       mirror.replaceChildren(this.#mini(mirror, result.input, rows, cols),
         ...lines.map((n) => (typeof n === 'string' ? n : n.cloneNode(true))));
     }
+  }
+
+  /** unreadTails of network `net`, worked out once. */
+  #tails(net) {
+    if (!this.#tailsOf.has(net)) this.#tailsOf.set(net, unreadTails(this.infos[net]?.layers ?? []));
+    return this.#tailsOf.get(net);
   }
 
   /** The mirror's picture of the input with the receptive field outlined, painted anew. */

@@ -155,6 +155,15 @@ def test_blurmaxs_outer_units_say_the_size_the_images_edge_cuts_their_field_to(
                          "on the input)")]:
             fm.hover_unit("blurmax", "conv3", 0, row, col)
             assert fm.page.locator("#readout").inner_text().endswith(said), (row, col)
+        # the pool rows' notes say what each pools, and whose sizes they give (a teacher's
+        # review: "Each unit sees 4x4" beside blurmax's 6x6, and "the answer" for max's alone)
+        notes = fm.page.locator("section.maps-row .note")
+        pool1, pool2 = notes.nth(1).inner_text(), notes.nth(3).inner_text()
+        assert pool1.startswith("2x2 windows of conv1, stride 2, no weights: max keeps the "
+                                "largest, blurmax the largest of each 2x2 window at stride 1, "
+                                "blurred 3x3 at stride 2. Halves each side. Each of max's units "
+                                "sees 4x4 input px.")
+        assert "(ink there never changes max's answer)." in pool2
         # max's fields lie inside the image: never cut
         fm.hover_unit("max", "conv3", 0, 0, 0)
         assert fm.page.locator("#readout").inner_text().endswith(

@@ -28,9 +28,10 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
     assert "Halves each side. Each unit" in notes[1]  # 26 -> 13
     # 11 -> 5: one row and one column of conv2 fall between the windows, and with them the
     # input's last two (found by a review: the page said the first, not what it means)
+    # ... and what only they read: pool1's last, conv1's last 2 (a teacher's review)
     assert ("Halves each side, rounding down: conv2's last row and column go unread, and with "
-            "them the input's last 2 rows and columns (ink there never changes the answer)."
-            ) in notes[3]
+            "them pool1's last, conv1's last 2 and the input's last 2 (ink there never changes "
+            "the answer).") in notes[3]
     assert "Each unit sees 18x18 input px." in notes[4]
     # deeper roles are the usual reading, not shown here (found by a teacher's review)
     assert "then ReLU: usually read as corners, curves and line ends" in notes[2]
@@ -131,8 +132,8 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
             "any accuracy or consistency row. The most accurate is max on the test set but "
             "nopool on the validation set, a second 10,000 digits that chose nothing in "
             "training. How far another training seed would move them is not measured here, so "
-            "read a lead this small as no lead: these networks are not shown to differ."
-            ) in fm.page.locator("#why-panel").inner_text()
+            "these numbers do not show one network to be better: a lead this small may be the "
+            "seed's.") in fm.page.locator("#why-panel").inner_text()
     # found by a student's review: the all-yellow shift lab read as pooling's doing alone
     assert {m["augmentation"]["shift_px"] for m in models} == {2.5}
     by_name = {m["name"]: m for m in models}
@@ -283,11 +284,11 @@ def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
     assert fm.page.locator("#why-max").inner_text() == (
         "Why the article prefers max to the mean: a map records where its pattern is present, "
         "and the telling part is the strongest presence in each window, which max keeps and the "
-        "mean dilutes with the weaker units around it. The ranges under the maps show it once "
-        "there is ink: max's pool1 tops out at exactly its conv1's highest value, avg's pool1 "
-        "below its own conv1's (compare each pool with the conv above it, not across: avg's conv1 "
-        "runs hotter than max's). Whether that makes max more accurate, these networks cannot "
-        "tell (the table above).")
+        "mean dilutes with the weaker units around it. The ranges under the maps illustrate it "
+        "once there is ink (by construction, not as evidence): max's pool1 tops out at exactly "
+        "its conv1's highest value, avg's pool1 below its own conv1's (compare each pool with "
+        "the conv above it, not across: avg's conv1 runs hotter than max's). Whether that makes "
+        "max more accurate, these networks cannot tell (the table above).")
     # and against a strided convolution, from the two networks' shapes and cards (found by a
     # review: the box was silent on the article's other alternative)
     assert fm.page.locator("#why-strided").inner_text() == (

@@ -143,6 +143,23 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
            "conv1's map" in fm.page.locator("#readout").inner_text()
 
 
+def test_a_unit_that_no_later_unit_reads_says_it_cannot_change_the_answer(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """pool2 leaves conv2's last row and column unread, and with them pool1's last and
+    conv1's last 2 (a teacher's review: sample 7's strongest conv1 response, 0.94 at row 25,
+    sits there, and neither the note nor the readout said it could not matter)."""
+    upload_digit(fm, digit_files[0][1])
+    said = "no later unit reads it: it cannot change the answer"
+    for layer, row, col, dead in [("conv1", 25, 11, True), ("conv1", 24, 3, True),
+                                  ("conv1", 23, 23, False), ("pool1", 12, 5, True),
+                                  ("pool1", 11, 11, False), ("conv2", 3, 10, True),
+                                  ("pool2", 4, 4, False), ("conv3", 2, 2, False)]:
+        fm.hover_unit("max", layer, 0, row, col)
+        assert (said in fm.page.locator("#readout").inner_text()) is dead, (layer, row, col)
+    fm.hover_unit("avg", "conv1", 0, 25, 25)  # avg: the same geometry
+    assert said in fm.page.locator("#readout").inner_text()
+
+
 def far_from_rounding(x: float) -> bool:
     """x rounds to 3 decimals the same way with any float error the page may add."""
     return abs(x * 1000 - np.floor(x * 1000) - 0.5) > 0.05
@@ -287,7 +304,7 @@ def test_the_colour_scale_switches_between_channel_and_layer(
     legend = fm.page.locator("#legend-text").inner_text()
     assert "dark purple is 0 unless the whole channel responds" in legend
     # found by a review: the range under a map could be read as its colours' in this scale
-    assert "however weak (the values under each map span all its channels)" in legend
+    assert "however weak (the range under each layer spans all its channels)" in legend
     # and that the yellow is each channel's own, however weak (a later review)
     assert "within its own channel: dark purple is that channel's lowest value, yellow its " \
         "highest, however weak" in legend
