@@ -250,11 +250,14 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
   const cuts = fields.filter((f) => f.least < f.size).map(({ net, layer, least, most }) => `${net}'s pools pad past the `
     + `image's edge, which cuts its outer units' fields short: its corner ${layer} units see ${least}x${least}`
     + `${most > least ? ` to ${most}x${most}` : ''}. `);
-  const cut = cuts.length ? `Last conv sees: the input pixels that can change one unit of it. ${cuts.join('')}` : '';
-  const defined = el('p', { class: 'note' }, `${cut}Shift consistency: the share of the 10,000 test digits whose predicted class `
+  const cut = cuts.length ? `Last conv sees: the input pixels that can change one unit of it. ${cuts.join('')}`.trim() : '';
+  // one paragraph a topic: one of 190 words was too long to read on a projector (a
+  // teacher's review)
+  const defined = el('div', { class: 'note table-notes' }, ...[cut,
+    'Shift consistency: the share of the 10,000 test digits whose predicted class '
     + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab asks a like question of '
     + 'your digit alone, not the same one: the share of its 81 shifts, of up to 4 px, that keep its unshifted prediction.'
-    + `${learnedShifts(models)} ${ties(models)}`);
+    + learnedShifts(models), ties(models)].filter(Boolean).map((text) => el('p', { text: text.trim() })));
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view
   const hint = el('p', { class: 'note scroll-hint', hidden: true, 'aria-hidden': 'true' },
     `The table scrolls sideways: all ${models.length} networks are in it →`);

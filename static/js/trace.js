@@ -214,6 +214,9 @@ export class Tracer {
         + `the mean would be ${fmt(stats.mean)}`];
     }
     if (op === 'mean') return [...holding, ` keeps their mean, ${fmt(stats.mean)}${rounding}; the max would be ${fmt(stats.max)}`];
-    return [`${where} (outlined): max ${fmt(stats.max)}, mean ${fmt(stats.mean)}`];
+    // blurmax's: a 3x3 blur of the maxima of the 2x2 windows in it, which is neither the
+    // window's max nor its mean (a teacher's review: given alone, they read as what it kept)
+    return [`${where} (outlined): ${hit.net} keeps a 3x3 blur of the maxima of the 2x2 windows in it, `
+      + `neither their max, ${fmt(stats.max)}, nor their mean, ${fmt(stats.mean)}`];
   }
 }

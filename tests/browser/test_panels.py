@@ -119,8 +119,10 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
         "24x24 px\ncentre unit"]  # conv3's 3x3: only its centre unit is inner (a review)
     assert ("Last conv sees: the input pixels that can change one unit of it. blurmax's pools "
             "pad past the image's edge, which cuts its outer units' fields short: its corner "
-            "conv3 units see 21x21 to 23x23. Shift consistency:"
+            "conv3 units see 21x21 to 23x23.\n\nShift consistency:"
             ) in fm.page.locator("#why-panel").inner_text()
+    # one paragraph a topic under the table (a teacher's review: one of 190 words)
+    assert fm.page.locator(".table-notes p").count() == 3
     # one run per network: the page does not let a 0.16% lead read as a measured margin, and
     # says that the validation set, a second held-out set, does not repeat the test set's
     # leader (found by a teacher's review: max, first on test, is last there)
