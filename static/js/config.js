@@ -58,7 +58,7 @@ export const UI = Object.freeze({
       // one short sentence: a longer legend pushed conv1 below a 1024x768 projector's first screen
       + 'Values travel as 256 levels a channel: the readout\'s ± is half a level.',
     layer: 'Each small square is one channel\'s map; each cell one unit. One scale for the whole layer: dark '
-      + 'purple is the layer\'s lowest value, yellow its highest (the range is under each map), so weak '
+      + 'purple is the layer\'s lowest value, yellow its highest (the range is under each layer), so weak '
       + 'channels stay dark. Each layer of each network has its own scale, so compare brightness within one '
       + 'network\'s layer, not between layers or networks. '
       + 'Conv maps come after ReLU: 0 means no response. Values travel as 256 levels a channel: the readout\'s ± is '

@@ -243,7 +243,7 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
     // points at max's and avg's maps, so only where both are shown
     ['max', 'avg'].every((n) => shown.includes(n)) && el('p', { id: 'why-max' }, 'Why the article prefers max to the mean: a map records where its pattern is present, '
       + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
-      + 'weaker units around it. The ranges under the maps illustrate it once there is ink (by construction, not as evidence): max\'s pool1 tops out at exactly its conv1\'s highest '
+      + 'weaker units around it. The ranges under the maps illustrate it once there is ink (as they must: max keeps each window\'s largest value by definition, so this is no evidence that max is better): max\'s pool1 tops out at exactly its conv1\'s highest '
       + 'value, avg\'s pool1 below its own conv1\'s (compare each pool with the conv above it, not across: avg\'s conv1 runs '
       + 'hotter than max\'s). Whether that makes max more accurate, these networks cannot tell (the table above).'),
     whyStrided(models, pooling !== null) ?? '');
@@ -255,7 +255,7 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
   // teacher's review)
   const defined = el('div', { class: 'note table-notes' }, ...[cut,
     'Shift consistency: the share of the 10,000 test digits whose predicted class '
-    + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab asks a like question of '
+    + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab asks a similar question of '
     + 'your digit alone, not the same one: the share of its 81 shifts, of up to 4 px, that keep its unshifted prediction.'
     + learnedShifts(models), ties(models)].filter(Boolean).map((text) => el('p', { text: text.trim() })));
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view

@@ -61,7 +61,7 @@ export class FieldFigures {
       el('h3', { text: 'What one unit sees, layer by layer' }),
       // short sentences: found by a review, students stalled on one that nested two asides
       el('p', { class: 'note' }, 'For each network, one unit of its last conv is picked: the one nearest the '
-        + 'input\'s centre. Working back to conv1, each layer\'s picked unit is the middle one of those the next layer\'s reads (a '
+        + 'input\'s centre. Working back to conv1, each layer\'s picked unit is the middle one of the units that the picked unit of the layer after it reads (a '
         + '2x2 pool window has no middle: its top-left one). Outlined on the input shown are the pixels that can '
         + 'change each picked unit: its receptive field. A 3x3 conv '
         + 'widens the view by two units of the layer it reads, a 2x2 pool by one (blurmax\'s pool, a 2x2 max '

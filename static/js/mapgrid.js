@@ -13,8 +13,9 @@ import { layerRange } from './wire.js';
  * `info`'s; `source`: the entry of the layer it reads (none for the input). Where another
  * network's layer has another size or field (blurmax's pools, strided's and nopool's convs),
  * what the note says of sizes is said to be the first's: the other's own are under its maps
- * (.cap-own; a review found blurmax's 6x6 field beside "Each unit sees 4x4"). */
-export function layerNote(info, nets, source = null) {
+ * (.cap-own; a review found blurmax's 6x6 field beside "Each unit sees 4x4"). `shown`:
+ * every network shown, whose answers a note on unread input speaks of. */
+export function layerNote(info, nets, source = null, shown = nets) {
   const [c] = info.shape;
   const { kernel, stride } = info.reads;
   const rf = info.receptive_field.size;
@@ -44,20 +45,26 @@ export function layerNote(info, nets, source = null) {
   const rowsAnd = (n) => (n > 1 ? `${n} rows and columns` : 'row and column');
   let halves = 'Halves each side.';
   if (unread > 0) {
-    halves = `Halves each side, rounding down: ${source.name}'s last ${rowsAnd(unread)} go unread`;
-    // and what only they read, back to the input (unreadTails)
+    halves = `Halves each side, rounding down: ${whose ? `in ${alike.join(' and ')}, ` : ''}${source.name}'s last `
+      + `${rowsAnd(unread)} go unread`;
+    // and what only they read, back to the input, which therefore never reaches the last
+    // layer (unreadTails; a review: pool1's last row is read, by conv2's unread one)
     const { layers } = nets[0];
     const tails = unreadTails(layers);
     const before = layers.slice(0, layers.findIndex((l) => l.name === source.name)).map((l) => l.name);
     const gone = [...before.reverse(), 'input'].filter((name) => tails[name] > 0)
-      .map((name) => `${name === 'input' ? 'the input' : name}'s last${tails[name] > 1 ? ` ${tails[name]}` : ''}`);
+      .map((name) => `${name === 'input' ? 'the input' : name}'s last ${rowsAnd(tails[name])}`);
     const listed = gone.length > 1 ? `${gone.slice(0, -1).join(', ')} and ${gone.at(-1)}` : gone[0];
+    // whose answer ink there cannot change: every network shown whose input goes as unread
+    // (a review: strided, beside max, reads row 26)
+    const unseen = shown.filter((n) => unreadTails(n.layers).input === tails.input).map((n) => n.name);
+    const answer = unseen.length === shown.length ? 'the' : `${unseen.join('\'s or ')}'s`;
     halves += tails.input > 0
-      ? `, and with them ${listed} (ink there never changes ${whose ?? 'the'} answer).`
+      ? `, so ${listed} never reach ${layers.at(-1).name} (ink there never changes ${answer} answer).`
       : '.';
   }
-  return `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. `
-    + `${halves} ${sees}`;
+  const windows = `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}${whose ? ` in ${alike.join(' and ')}` : ''}`;
+  return `${windows}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. ${halves} ${sees}`;
 }
 
 const TAP_ECHO_MS = 1000; // how long after a tap a mouse's leave is the tap's echo (below)
@@ -140,7 +147,7 @@ export class MapGrid {
           // the size in words: "32 x 26 x 26" is channels-first, the Keras summary
           // below and the downsampling table write it channels-last
           el('h3', { id: `layer-${name}` }, name, el('span', { class: 'layer-size', text: `${c} maps of ${h} x ${w}` })),
-          el('p', { class: 'note' }, layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)), source),
+          el('p', { class: 'note' }, layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)), source, this.nets),
             // fitted, a pool's grid is as large as the conv's before it: where the halving
             // can be drawn to scale, the first pool says how (found by a student's review:
             // the choice's title was the only word of it); page.css hides it otherwise

@@ -31,4 +31,10 @@ export function renderSummary(root, models) {
           el('tr', {}, el('td', { colspan: 3, text: `Trainable params: ${thousands(m.params)}` })),
           el('tr', {}, el('td', { colspan: 3, text: 'Non-trainable params: 0' }))))));
   }));
+  // a pool Keras does not have is named in its style, and said to be no Keras layer where
+  // its network is shown (a review: the remark stood on the page without it)
+  const unnamed = models.filter((m) => UI.kerasPool[m.name] && !UI.kerasNamed.includes(m.name));
+  if (unnamed.length) {
+    root.append(el('p', { class: 'note', text: unnamed.map((m) => `${UI.kerasPool[m.name]}, ${m.name}'s pool, is no built-in Keras layer.`).join(' ') }));
+  }
 }

@@ -127,7 +127,8 @@ export class Tracer {
     // strongest conv1 response sits there)
     const tail = this.#tails(hit.net)[hit.layer] ?? 0;
     if (row >= info.shape[1] - tail || col >= info.shape[2] - tail) {
-      lines.push(el('br'), 'no later unit reads it: it cannot change the answer');
+      const last = this.infos[hit.net]?.layers.at(-1)?.name ?? 'the last layer';
+      lines.push(el('br'), `its effect never reaches ${last}: it cannot change the answer`);
     }
     this.readout.replaceChildren(...lines);
     for (const mirror of this.mirrors) {
@@ -216,7 +217,7 @@ export class Tracer {
     if (op === 'mean') return [...holding, ` keeps their mean, ${fmt(stats.mean)}${rounding}; the max would be ${fmt(stats.max)}`];
     // blurmax's: a 3x3 blur of the maxima of the 2x2 windows in it, which is neither the
     // window's max nor its mean (a teacher's review: given alone, they read as what it kept)
-    return [`${where} (outlined): ${hit.net} keeps a 3x3 blur of the maxima of the 2x2 windows in it, `
-      + `neither their max, ${fmt(stats.max)}, nor their mean, ${fmt(stats.mean)}`];
+    return [`${where} (outlined): ${hit.net} keeps a 3x3 blur of the maxima of the 2x2 windows in it `
+      + `(the window's max is ${fmt(stats.max)}, its mean ${fmt(stats.mean)})`];
   }
 }

@@ -71,6 +71,10 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
         # its layers: no pools, each conv its own size and field, said under its maps
         assert page.locator(".map-cell.missing").all_inner_texts() == \
             ["strided has no pool1", "strided has no pool2"]
+        # strided reads input row 26, which max never does: the note says whose answer
+        # ink there cannot change (a review)
+        assert "(ink there never changes max's answer)." in page.locator(
+            'section.maps-row[data-layer="pool2"] .note').inner_text()
         captions = [page.inner_text(f'.map-cell[data-net="strided"][data-layer="{name}"] .cap-name')
                     for name in ("conv1", "conv2", "conv3")]
         assert captions == ["strided conv1 · 13 x 13, sees 3x3 px",
@@ -159,11 +163,18 @@ def test_blurmaxs_outer_units_say_the_size_the_images_edge_cuts_their_field_to(
         # review: "Each unit sees 4x4" beside blurmax's 6x6, and "the answer" for max's alone)
         notes = fm.page.locator("section.maps-row .note")
         pool1, pool2 = notes.nth(1).inner_text(), notes.nth(3).inner_text()
-        assert pool1.startswith("2x2 windows of conv1, stride 2, no weights: max keeps the "
-                                "largest, blurmax the largest of each 2x2 window at stride 1, "
-                                "blurred 3x3 at stride 2. Halves each side. Each of max's units "
-                                "sees 4x4 input px.")
+        assert pool1.startswith("2x2 windows of conv1, stride 2 in max, no weights: max keeps "
+                                "the largest, blurmax the largest of each 2x2 window at stride "
+                                "1, blurred 3x3 at stride 2. Halves each side. Each of max's "
+                                "units sees 4x4 input px.")
+        assert pool2.startswith("2x2 windows of conv2, stride 2 in max, no weights: max keeps "
+                                "the largest, blurmax the largest of each 2x2 window at stride "
+                                "1, blurred 3x3 at stride 2. Halves each side, rounding down: in "
+                                "max, conv2's last row and column go unread, so")
         assert "(ink there never changes max's answer)." in pool2
+        # MaxBlurPool2D, in the model summaries, is said to be no Keras layer
+        assert fm.page.locator("#summary > .note").inner_text() == (
+            "MaxBlurPool2D, blurmax's pool, is no built-in Keras layer.")
         # max's fields lie inside the image: never cut
         fm.hover_unit("max", "conv3", 0, 0, 0)
         assert fm.page.locator("#readout").inner_text().endswith(

@@ -29,10 +29,11 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
     # 11 -> 5: one row and one column of conv2 fall between the windows, and with them the
     # input's last two (found by a review: the page said the first, not what it means)
     # ... and what only they read: pool1's last, conv1's last 2 (a teacher's review)
-    assert ("Halves each side, rounding down: conv2's last row and column go unread, and with "
-            "them pool1's last, conv1's last 2 and the input's last 2 (ink there never changes "
-            "the answer).") in notes[3]
+    assert ("Halves each side, rounding down: conv2's last row and column go unread, so pool1's "
+            "last row and column, conv1's last 2 rows and columns and the input's last 2 rows and "
+            "columns never reach conv3 (ink there never changes the answer).") in notes[3]
     assert "Each unit sees 18x18 input px." in notes[4]
+    assert fm.page.locator("#summary > .note").count() == 0  # no pool Keras lacks is shown
     # deeper roles are the usual reading, not shown here (found by a teacher's review)
     assert "then ReLU: usually read as corners, curves and line ends" in notes[2]
     assert "then ReLU: usually read as larger parts of a digit." in notes[4]
@@ -287,7 +288,8 @@ def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
         "Why the article prefers max to the mean: a map records where its pattern is present, "
         "and the telling part is the strongest presence in each window, which max keeps and the "
         "mean dilutes with the weaker units around it. The ranges under the maps illustrate it "
-        "once there is ink (by construction, not as evidence): max's pool1 tops out at exactly "
+        "once there is ink (as they must: max keeps each window's largest value by definition, "
+        "so this is no evidence that max is better): max's pool1 tops out at exactly "
         "its conv1's highest value, avg's pool1 below its own conv1's (compare each pool with "
         "the conv above it, not across: avg's conv1 runs hotter than max's). Whether that makes "
         "max more accurate, these networks cannot tell (the table above).")

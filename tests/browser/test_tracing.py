@@ -149,7 +149,7 @@ def test_a_unit_that_no_later_unit_reads_says_it_cannot_change_the_answer(
     conv1's last 2 (a teacher's review: sample 7's strongest conv1 response, 0.94 at row 25,
     sits there, and neither the note nor the readout said it could not matter)."""
     upload_digit(fm, digit_files[0][1])
-    said = "no later unit reads it: it cannot change the answer"
+    said = "its effect never reaches conv3: it cannot change the answer"
     for layer, row, col, dead in [("conv1", 25, 11, True), ("conv1", 24, 3, True),
                                   ("conv1", 23, 23, False), ("pool1", 12, 5, True),
                                   ("pool1", 11, 11, False), ("conv2", 3, 10, True),
