@@ -337,13 +337,12 @@ def not_an_image(body: bytes, kind: str) -> str:
     words of what it was meant to be (found by a review: random bytes sent as image/png,
     and an .npy meant for the batch route, were both told only "not an image")."""
     said = f"not an image this server reads: send a {preprocess.ACCEPTED_TEXT}"
+    # a message or a file part takes an image alone, never JSON pixels
+    what = {LIVE_MESSAGE: "message", "multipart/form-data": "file part"}.get(kind)
     if body.startswith((b"\x93NUMPY", b"PK\x03\x04")):
-        if kind in (LIVE_MESSAGE, "multipart/form-data"):  # which take images alone
-            what = "message" if kind == LIVE_MESSAGE else "file part"
-            return (f"{said}; this {what} is an .npy or a zip (such as an .npz), and arrays "
-                    "of images go to POST /api/v1/featuremaps/batch")
-        return (f"{said}, or JSON pixels; this body is an .npy or a zip (such as an .npz), "
-                "and arrays of images go to POST /api/v1/featuremaps/batch")
+        return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is an .npy or "
+                "a zip (such as an .npz), and arrays of images go to POST "
+                "/api/v1/featuremaps/batch")
     if body.lstrip()[:1] == b"{":  # found by a review: JSON pixels sent without its type
         if kind == LIVE_MESSAGE:  # a message has no type to set
             return (f"{said}; this message looks like JSON pixels, which go to POST "

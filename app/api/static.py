@@ -92,8 +92,8 @@ class _File(FileResponse):
 
 
 class Static(StaticFiles):
-    """`StaticFiles` whose files answer a Range as above, and where a name ending in a slash
-    names no file; everything else is Starlette's."""
+    """`StaticFiles` whose files answer a Range as above, and where a path with an empty, .
+    or .. segment (page.css/, page.css/.) names no file; everything else is Starlette's."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         # Starlette normalises page.css/ (and page.css/., page.css/x/..) to page.css and

@@ -175,7 +175,7 @@ export class Inspector {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     this.title.textContent = `${net} ${layer}, channel ${channel}`;
-    const info = this.infos[net]?.layers.find((l) => l.name === layer);
+    const info = this.#info();
     const rf = info?.receptive_field.size;
     this.size.textContent = info ? `a ${info.shape[1]} x ${info.shape[2]} map; each unit sees ${rf}x${rf} input px` : '';
     this.canvas.setAttribute('aria-label', `${net} ${layer}, channel ${channel}; arrow keys move the cursor`);
@@ -220,7 +220,7 @@ export class Inspector {
     const { net, layer, channel } = this.#hit;
     // a pool learns none: asked of its /api/v1/models entry, which is there before any
     // drawing (a review: each step through a pool's channels then asked and got a 404)
-    if (this.infos[net]?.layers.find((l) => l.name === layer)?.kind !== 'conv') return;
+    if (this.#info()?.kind !== 'conv') return;
     try {
       const filters = await this.filters(net, layer, channel);
       if (!this.#showing(net, layer, channel)) return; // moved on
@@ -247,7 +247,7 @@ export class Inspector {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     const data = this.#layer();
-    const reads = this.infos[net]?.layers.find((l) => l.name === layer)?.reads; // the window a unit reads
+    const reads = this.#info()?.reads; // the window a unit reads
     const before = reads?.layer ?? 'the layer before';
     const from = data?.kind === 'pool' ? this.#result?.models[net]?.layers.find((l) => l.name === before) : null;
     this.source.wrap.hidden = !from;
@@ -308,7 +308,7 @@ export class Inspector {
     const key = { result: this.#result, net, layer, channel, weights: w, width: boxWidth };
     if (this.#sized && Object.keys(key).every((k) => this.#sized[k] === key[k])) return;
     this.#sized = key;
-    const reads = this.infos[net]?.layers.find((l) => l.name === layer)?.reads;
+    const reads = this.#info()?.reads;
     const before = reads?.layer ?? 'the layer before';
     const [, h, width] = data.shape;
     const boxes = [];
@@ -364,6 +364,12 @@ export class Inspector {
     return this.#result?.models[this.#hit.net]?.layers.find((l) => l.name === this.#hit.layer);
   }
 
+  /** The enlarged layer's /api/v1/models entry (its shape, kind, field and window): there
+   * before any drawing, unlike #layer's maps. */
+  #info() {
+    return this.infos[this.#hit.net]?.layers.find((l) => l.name === this.#hit.layer);
+  }
+
   /**
    * The conv channel `from` that pool channel `channel` of `pool` reads, painted beside the
    * enlarged map at its own scale (said under it), with the window of the unit under the
@@ -395,8 +401,9 @@ export class Inspector {
     else winner.hidden = true;
     const values = stats.values.map((v) => fmt(v, 2)).join(', ');
     let kept;
-    if (same && op === 'max') kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max, 2)} (the first is marked)`;
-    else if (same && op) kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max, 2)}`;
+    if (same && op) {
+      kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max, 2)}${op === 'max' ? ' (the first is marked)' : ''}`;
+    }
     else if (op === 'max') {
       kept = stats.ties > 1 ? `the largest, ${fmt(stats.max, 2)}, is kept (${stats.ties} hold it; the first is marked)`
         : `the largest, ${fmt(stats.max, 2)}, is kept (marked)`;
@@ -407,10 +414,9 @@ export class Inspector {
     return said;
   }
 
-  /** How many channels the enlarged layer has: its /api/v1/models entry's, drawn or not. */
+  /** How many channels the enlarged layer has, drawn or not. */
   #channels() {
-    const { net, layer } = this.#hit;
-    return this.infos[net]?.layers.find((l) => l.name === layer)?.shape[0] ?? 1;
+    return this.#info()?.shape[0] ?? 1;
   }
 
   #step(delta) {

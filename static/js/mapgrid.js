@@ -23,7 +23,8 @@ export function layerNote(info, nets, source = null, shown = nets) {
     const mine = n.layers.find((l) => l.name === info.name);
     return mine && mine.shape.join() === info.shape.join() && mine.receptive_field.size === rf;
   }).map((n) => n.name);
-  const whose = alike.length < nets.length ? `${alike.join(' and ')}'s` : null;
+  const named = alike.join(' and '); // whose sizes the note gives, where another's differ
+  const whose = alike.length < nets.length ? `${named}'s` : null;
   const sees = whose ? `Each of ${whose} units sees ${rf}x${rf} input px.` : `Each unit sees ${rf}x${rf} input px.`;
   if (info.kind === 'conv') {
     const role = UI.convRole[info.name] ? `: ${UI.convRole[info.name]}` : '';
@@ -45,7 +46,7 @@ export function layerNote(info, nets, source = null, shown = nets) {
   const rowsAnd = (n) => (n > 1 ? `${n} rows and columns` : 'row and column');
   let halves = 'Halves each side.';
   if (unread > 0) {
-    halves = `Halves each side, rounding down: ${whose ? `in ${alike.join(' and ')}, ` : ''}${source.name}'s last `
+    halves = `Halves each side, rounding down: ${whose ? `in ${named}, ` : ''}${source.name}'s last `
       + `${rowsAnd(unread)} go unread`;
     // and what only they read, back to the input, which therefore never reaches the last
     // layer (unreadTails; a review: pool1's last row is read, by conv2's unread one)
@@ -63,7 +64,7 @@ export function layerNote(info, nets, source = null, shown = nets) {
       ? `, so ${listed} never reach ${layers.at(-1).name} (ink there never changes ${answer} answer).`
       : '.';
   }
-  const windows = `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}${whose ? ` in ${alike.join(' and ')}` : ''}`;
+  const windows = `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}${whose ? ` in ${named}` : ''}`;
   return `${windows}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. ${halves} ${sees}`;
 }
 

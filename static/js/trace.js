@@ -122,8 +122,8 @@ export class Tracer {
     lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${size}x${size} receptive field${cut}`,
       el('span', { class: 'on-input', text: ', outlined on the input' }),
       el('span', { class: 'on-mini', text: ', outlined in the picture' }), ')');
-    // a unit in the last rows or columns that no later unit reads (geometry.unreadTails):
-    // its value, however high, cannot change the answer (a teacher's review: sample 7's
+    // a unit in the last rows or columns whose effect never reaches the last layer
+    // (geometry.unreadTails): its value, however high, cannot change the answer (a teacher's review: sample 7's
     // strongest conv1 response sits there)
     const tail = this.#tails(hit.net)[hit.layer] ?? 0;
     if (row >= info.shape[1] - tail || col >= info.shape[2] - tail) {
