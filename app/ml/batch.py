@@ -68,6 +68,10 @@ def _shown(value: float) -> str:
     return short if not 0 <= float(short) <= 1 else repr(value)
 
 
+# what a batch may hold, said where an array holds neither
+KINDS = "images must be integers (levels 0..255, as uint8) or floats (0..1)"
+
+
 def images_from_array(arr: np.ndarray) -> np.ndarray:
     """(N, 28, 28) integers (levels 0..255, as uint8) or floats (0..1) -> (N, 28, 28) uint8
     or float32, checked. Any integer type counts as levels: an array built from Python ints
@@ -78,7 +82,7 @@ def images_from_array(arr: np.ndarray) -> np.ndarray:
     if arr.shape[0] == 0:
         raise InvalidPixels("no images: the array has N = 0")
     if arr.dtype.kind not in "fiu":
-        raise InvalidPixels(f"images must be uint8 (0..255) or float (0..1); got {arr.dtype}")
+        raise InvalidPixels(f"{KINDS}; got {arr.dtype}")
     if arr.dtype.kind in "iu":
         low, high = arr.min(), arr.max()
         if low < 0 or high > 255:
@@ -279,7 +283,7 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
         raise InvalidPixels(f"not a readable .npy header (shape {shape!r} has a negative "
                             "size)")
     if dtype.hasobject or dtype.kind not in "uif":
-        raise InvalidPixels(f"images must be uint8 (0..255) or float (0..1); got {dtype}")
+        raise InvalidPixels(f"{KINDS}; got {dtype}")
     if dtype.itemsize > 8:  # long double ('<f16'): its layout differs between platforms
         raise InvalidPixels(f"float images must be float16, float32 or float64; got {dtype}")
     n = _count(tuple(shape))

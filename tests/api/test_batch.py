@@ -162,7 +162,10 @@ def npz(**arrays: np.ndarray) -> bytes:
     (npy(np.full((1, 28, 28), np.nan)), 422,
      "images contain NaN or infinity; expected floats in 0..1"),
     (npy(np.array(["a"] * 784).reshape(1, 28, 28)), 422,
-     "images must be uint8 (0..255) or float (0..1); got <U1"),
+     "images must be integers (levels 0..255, as uint8) or floats (0..1); got <U1"),
+    # found by a review: the words said uint8 where any integer type is taken
+    (npy(np.ones((1, 28, 28), bool)), 422,
+     "images must be integers (levels 0..255, as uint8) or floats (0..1); got bool"),
     (npy(np.full((1, 28, 28), 256, np.int64)), 422,
      "integer images are levels 0..255; found 256..256 (send floats for 0..1)"),
     (npy(np.full((1, 28, 28), -1, np.int16)), 422,
