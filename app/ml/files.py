@@ -5,9 +5,9 @@ Each file is written to a hidden temporary file in its own folder (`.<name>.<ran
 and renamed onto its name once complete: a rename within a file system is atomic, so an
 interrupt, a full disk or a crash never leaves a truncated file, nor destroys the file that
 was there. Only a process killed outright (SIGKILL, power loss) while it writes can leave a
-temporary file behind, never the target. Paths are checked, and the folder probed with a
-file created and removed, before a command's work, so that minutes of work are not thrown
-away for a bad path at the end.
+temporary file behind (`app/cli.py` ends on SIGTERM and SIGHUP as on Ctrl-C), never the
+target. Paths are checked, and the folder probed with a file created and removed, before a
+command's work, so that minutes of work are not thrown away for a bad path at the end.
 """
 
 from __future__ import annotations
@@ -49,11 +49,18 @@ def _sync(path: Path) -> None:
         os.close(fd)
 
 
+NAME_MAX = 255  # bytes in a file's name, on Linux's file systems and macOS's
+
+
 def temporary(target: Path) -> Path:
     """A new, empty hidden file beside `target`, made with the mode a plain open() gives
     (0666 less the umask; tempfile's are 0600)."""
+    # its name within a file system's 255 bytes where the target's is (a review: a name of
+    # 242 bytes or more could not be written); the random part tells temporaries apart
+    name = os.fsencode(target.name)[: NAME_MAX - len(".12345678.tmp") - 1]
+    stem = os.fsdecode(name)
     while True:
-        path = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        path = target.with_name(f".{stem}.{secrets.token_hex(4)}.tmp")
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +226,79 @@ def test_an_interrupted_extraction_is_one_line_and_leaves_the_old_file(
     assert os.listdir(tmp_path) == ["maps.npz"] and out.read_bytes() == b"a good file"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stopped_extraction_is_one_line_and_leaves_the_old_file(
+        signum: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: SIGTERM (`timeout`, `kill`, a cancelled job) left the hidden
+    temporary file of the .npz being written, which for a whole split is gigabytes. It ends
+    as Ctrl-C does, and the handlers before are put back."""
+    def extract(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the handler raises in here
+        raise AssertionError("the signal was not handled")
+
+    before = signal.getsignal(signum)
+    monkeypatch.setattr(batch, "extract", extract)
+    out = tmp_path / "maps.npz"
+    out.write_bytes(b"a good file")
+    code, _, err = run(["extract", str(out), "--limit", "5", "--device", "cpu"], capsys)
+    name = signal.Signals(signum).name
+    assert (code, err.splitlines()[-1]) == (128 + signum, f"featuremaps: stopped by {name}")
+    assert os.listdir(tmp_path) == ["maps.npz"] and out.read_bytes() == b"a good file"
+    assert signal.getsignal(signum) is before
+
+
+class ClosedStdout(io.StringIO):
+    """A standard output that cannot be written: a pipe whose reader is gone, or a disk
+    that is full."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__()
+        self.error = error
+
+    def write(self, text: str) -> int:
+        raise self.error
+
+
+@pytest.mark.usefixtures("measured")
+@pytest.mark.parametrize(("error", "code", "said"), [
+    (BrokenPipeError(errno.EPIPE, "Broken pipe"), 0, ""),
+    (OSError(errno.ENOSPC, "No space left on device"), 1,
+     "featuremaps: cannot write the results to standard output (No space left on device); "
+     "the command goes on without them\n")])
+def test_a_lost_stdout_does_not_stop_the_files(
+        error: OSError, code: int, said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: `evaluate --shifts | head -3` ended in a BrokenPipeError traceback
+    before the curve data and the plot were written. A closed pipe is not an error (its
+    reader wanted no more); a full disk is said once, and the exit status says it."""
+    out, plot = tmp_path / "s.json", tmp_path / "s.png"
+    monkeypatch.setattr(sys, "stdout", ClosedStdout(error))
+    assert cli.main(["evaluate", "--shifts", "--out", str(out), "--plot", str(plot)]) == code
+    assert capsys.readouterr().err == said
+    assert json.loads(out.read_text())["variants"]["max"]["consistency"] == 0.987
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.usefixtures("measured")
+def test_evaluate_gives_each_output_its_suffix(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: `--out x.png --plot x.png` had the plot replace the curve data, and
+    `--out results/` wrote a file called results."""
+    same = tmp_path / "x.png"
+    code, stdout, _ = run(["evaluate", "--shifts", "--out", str(same), "--plot", str(same)],
+                          capsys)
+    assert code == 0
+    assert f"curve data written to {tmp_path / 'x.png.json'}\n" in stdout
+    assert json.loads((tmp_path / "x.png.json").read_text())["variants"]["max"]
+    assert same.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run(["evaluate", "--shifts", "--out", f"{tmp_path / 'results'}/"], capsys)
+    assert (code, err) == (2, f"featuremaps: error: {tmp_path / 'results'}/ names a folder: "
+                              f"give a file name, e.g. {tmp_path / 'results' / 'shifts.json'}\n")
+
+
 @pytest.mark.parametrize(("value", "level"), [("WARNING", 30), ("debug", 10), ("trace", 5)])
 def test_serve_logs_at_the_configured_level(value: str, level: int) -> None:
     """FEATUREMAPS_LOG_LEVEL sets the app's own loggers too (the access log among them), not
@@ -307,7 +383,7 @@ def test_evaluate_checks_its_outputs_before_the_work(
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     paths = {"--out": tmp_path / "s.json", "--plot": tmp_path / "s.png"}
-    inside = a_file / ("x.png" if flag == "--plot" else "x")
+    inside = a_file / ("x.png" if flag == "--plot" else "x.json")
     paths[flag] = tmp_path if what == "folder" else inside
     code, _, err = run(["evaluate", "--shifts", "--out", str(paths["--out"]),
                         "--plot", str(paths["--plot"])], capsys)

