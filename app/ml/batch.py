@@ -473,14 +473,22 @@ def in_units(size: int) -> str:
     return f"{size / 2**10:,.1f} KiB"
 
 
+# what an extraction holds besides its maps: the data set and a batch's maps as floats. A
+# review measured 130-150 MB (10,000 and 5,000 images of every map on a CPU); refused on the
+# maps' size alone, a run close to the limit passed the check and could be killed later.
+WORKING_MEMORY = 256 << 20
+
+
 def check_room(size: int, target: Path) -> None:
     """Refuse an extraction whose output does not fit: `extract` holds every map in memory
-    until it writes them, then needs their room on disk (beside the file it replaces)."""
+    until it writes them, besides its working memory, then needs their room on disk (beside
+    the file it replaces)."""
     fewer = "use --limit, or fewer --layers or --models"
     memory = available_memory()
-    if memory is not None and size > memory:
+    if memory is not None and size + WORKING_MEMORY > memory:
         raise FeaturemapsError(f"the maps need about {in_units(size)} of memory until they are "
-                               f"written; {in_units(memory)} is available: {fewer}")
+                               f"written, and the work {in_units(WORKING_MEMORY)} more; "
+                               f"{in_units(memory)} is available: {fewer}")
     try:
         free = shutil.disk_usage(target.parent).free
     except OSError:  # the write itself will say

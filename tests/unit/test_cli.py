@@ -523,8 +523,9 @@ def test_extract_says_how_big_and_refuses_what_cannot_fit(
     assert err.splitlines() == [
         f"featuremaps: 5 images, max,avg: about {size} of maps, held in memory, then written "
         f"to {out}",
-        f"featuremaps: error: the maps need about {size} of memory until they are written; "
-        "1.0 KiB is available: use --limit, or fewer --layers or --models"]
+        f"featuremaps: error: the maps need about {size} of memory until they are written, "
+        "and the work 256.0 MiB more; 1.0 KiB is available: use --limit, or fewer --layers or "
+        "--models"]
     assert os.listdir(tmp_path) == []
 
 
