@@ -78,8 +78,10 @@ export class Inspector {
       el('div', { class: 'big-row' }, el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay), this.source.wrap),
       this.scale,
       this.value,
-      this.trace,
+      // the channel's weights before the traced unit's words, which repeat the readout: on a
+      // 667 px phone the weights were under the step buttons (a review)
       this.filter,
+      this.trace,
       el('div', { class: 'row-buttons' }, this.prev, this.next),
     );
     this.closeButton.addEventListener('click', () => this.close());

@@ -371,7 +371,7 @@ class App {
     if (phase === 'start') {
       this.#supersede(); // an upload on its way is dropped by the stroke's first request
       this.#syncUndo();
-      this.#setPicked(''); // drawn over: no longer the sample as labelled
+      this.#setPicked('', null, null, { drawnOver: true }); // no longer the sample as labelled
       // a new stroke: whatever is in flight (an upload, a nudge) no longer describes the pad
       this.generation += 1;
       this.#unmove();
@@ -393,7 +393,7 @@ class App {
     const span = this.pad.inkSpan();
     const factor = span ? (UI.padSize * 20 / 28) / span : 0;
     const times = factor >= 10 ? Math.round(factor) : factor.toFixed(1); // one line at 1024 px
-    this.#setPicked(factor >= 2 ? `Drawn small: scaled up ${times}x, strokes too.` : '');
+    this.#setPicked(factor >= 2 ? `Drawn small: scaled up ${times}x, strokes too.` : '', null, null, { drawnOver: true });
   }
 
   /** Empty the pad and every view; Undo brings back what was there (a stray click on Clear
@@ -641,10 +641,10 @@ class App {
   /** What the pad holds, said where it is seen: the line under the samples, MNIST's label
    * boxed under the bars, and the digit marked in the list of those max and avg answer
    * differently (none of them for a drawing or an upload). */
-  #setPicked(text, label = null, index = null) {
+  #setPicked(text, label = null, index = null, { drawnOver = false } = {}) {
     this.#picked = index;
     byId('picked').textContent = text;
-    this.predictions.markLabel(label);
+    this.predictions.markLabel(label, { hold: drawnOver });
     this.disagree?.mark(index);
   }
 

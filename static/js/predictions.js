@@ -109,13 +109,15 @@ export class Predictions {
    * answers, where a sample's label under the pad is screens away on a narrow page (found
    * by a review: a digit picked from the list showed two answers and no way to tell which
    * was right). */
-  markLabel(label) {
+  markLabel(label, { hold = false } = {}) {
     // a new input (App.#setPicked): the line follows its answers again, shown anew where a
-    // nudge held it, though the label be the same (a review: two 7s in turn)
+    // nudge held it, though the label be the same (a review: two 7s in turn). `hold`: the
+    // input is the one on the pad drawn over, not a new one: the line keeps its room, now
+    // empty, as for a nudge (a review: the maps moved up 22 px as a stroke began over #18)
     const held = this.#hold;
-    this.#hold = false;
+    this.#hold = hold;
     if (label === this.#label) {
-      if (held && this.#last) this.show(this.#last);
+      if (held && !hold && this.#last) this.show(this.#last);
       return;
     }
     this.#label = label;

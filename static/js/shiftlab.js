@@ -173,10 +173,11 @@ export class ShiftLab {
     this.#input = pixels;
     this.#label = label;
     // after nudges the lab measures the input as nudged (found by a review: nothing said so)
-    const input = nx || ny ? `the input as nudged (${movedBy(nx, ny)})` : 'the input';
+    // (a review: "the input as nudged (1 px right) moved by" read as two moves at once)
+    const input = nx || ny ? `the nudged input (${movedBy(nx, ny)}), moved further` : 'the input moved';
     this.status.textContent = blank
       ? 'The input is blank (no ink found): a blank moved is still blank, so nothing below can change. Draw or pick a digit.'
-      : `Each cell is ${input} moved by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.`;
+      : `Each cell is ${input} by (dx, dy) pixels: dx along the top, + to the right; dy down the side, + downwards. Its colour is the probability of the class predicted without a shift. Cells where the prediction flips show the new class.`;
     this.status.classList.toggle('blank-note', blank);
     if (label !== null && !blank) {
       this.status.textContent += ' A flip to the digit\'s label is outlined blue, any other red.';

@@ -317,8 +317,20 @@ def test_a_samples_wrong_answer_says_its_label_under_it_as_the_input_moves(
             assert bars_top(net) == labelled
         avg_right.append(fm.prediction("avg").startswith("predicts 3 "))
     assert True in avg_right  # moved right, avg reads it as a 3: the note went with its 5
-    fm.after_paint(lambda: fm.stroke(ONE, steps=6), source="pad")  # no sample any more
+    # drawn over, no sample any more: the line goes, but keeps its room until the pad is
+    # cleared, so that nothing jumps as the stroke begins (a review: 22 px at 1024x768)
+    fm.page.set_viewport_size({"width": 1024, "height": 768})
+    labelled = bars_top("max")
+    maps_top = fm.page.locator('canvas.map[data-net="max"][data-layer="conv1"]').bounding_box()
+    fm.after_paint(lambda: fm.stroke(ONE, steps=6), source="pad")
     assert (wrong("max"), wrong("avg")) == (None, None)
+    assert bars_top("max") == bars_top("avg") == labelled
+    assert fm.page.locator('canvas.map[data-net="max"][data-layer="conv1"]').bounding_box() \
+        == maps_top
+    fm.page.click("#clear")
+    fm.page.wait_for_function("() => !document.querySelector('.pred[data-net=\"avg\"] .pred-wrong')"
+                              ".offsetParent")
+    fm.page.set_viewport_size({"width": 1280, "height": 900})
     assert bars_top("max") == bars_top("avg") == level
 
 

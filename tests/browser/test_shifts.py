@@ -195,7 +195,7 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
                                    + expected_verdict(once, "right"))
     # the shift lab measures the input as nudged, and says so (found by a review: it did not)
     lab = fm.page.locator("#shift-status")
-    lab.filter(has_text="Each cell is the input as nudged (2 px right) moved by").wait_for()
+    lab.filter(has_text="Each cell is the nudged input (2 px right), moved further by").wait_for()
 
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
@@ -204,7 +204,7 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     assert status.inner_text() == (
         "Nudge undone: the input is now moved 1 px right (zero fill). " + expected_verdict(
             fm.api.shifts(pixels_body(drawn), ["max", "avg"], "application/json"), "right"))
-    lab.filter(has_text="Each cell is the input as nudged (1 px right) moved by").wait_for()
+    lab.filter(has_text="Each cell is the nudged input (1 px right), moved further by").wait_for()
     assert nudge_numbers(fm) == first
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
