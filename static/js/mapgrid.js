@@ -61,7 +61,8 @@ export function layerNote(info, nets, source = null, shown = nets) {
     const unseen = shown.filter((n) => unreadTails(n.layers).input === tails.input).map((n) => n.name);
     const answer = unseen.length === shown.length ? 'the' : `${unseen.join('\'s or ')}'s`;
     halves += tails.input > 0
-      ? `, so ${listed} never reach ${layers.at(-1).name} (ink there never changes ${answer} answer).`
+      // two sentences: one of 45 words was hard to parse (a review)
+      ? `. So ${listed} never reach ${layers.at(-1).name}: ink there never changes ${answer} answer.`
       : '.';
   }
   const windows = `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}${whose ? ` in ${named}` : ''}`;

@@ -73,7 +73,7 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
             ["strided has no pool1", "strided has no pool2"]
         # strided reads input row 26, which max never does: the note says whose answer
         # ink there cannot change (a review)
-        assert "(ink there never changes max's answer)." in page.locator(
+        assert ": ink there never changes max's answer." in page.locator(
             'section.maps-row[data-layer="pool2"] .note').inner_text()
         captions = [page.inner_text(f'.map-cell[data-net="strided"][data-layer="{name}"] .cap-name')
                     for name in ("conv1", "conv2", "conv3")]
@@ -170,8 +170,8 @@ def test_blurmaxs_outer_units_say_the_size_the_images_edge_cuts_their_field_to(
         assert pool2.startswith("2x2 windows of conv2, stride 2 in max, no weights: max keeps "
                                 "the largest, blurmax the largest of each 2x2 window at stride "
                                 "1, blurred 3x3 at stride 2. Halves each side, rounding down: in "
-                                "max, conv2's last row and column go unread, so")
-        assert "(ink there never changes max's answer)." in pool2
+                                "max, conv2's last row and column go unread. So")
+        assert ": ink there never changes max's answer." in pool2
         # MaxBlurPool2D, in the model summaries, is said to be no Keras layer
         assert fm.page.locator("#summary > .note").inner_text() == (
             "MaxBlurPool2D, blurmax's pool, is no built-in Keras layer.")

@@ -29,9 +29,9 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
     # 11 -> 5: one row and one column of conv2 fall between the windows, and with them the
     # input's last two (found by a review: the page said the first, not what it means)
     # ... and what only they read: pool1's last, conv1's last 2 (a teacher's review)
-    assert ("Halves each side, rounding down: conv2's last row and column go unread, so pool1's "
+    assert ("Halves each side, rounding down: conv2's last row and column go unread. So pool1's "
             "last row and column, conv1's last 2 rows and columns and the input's last 2 rows and "
-            "columns never reach conv3 (ink there never changes the answer).") in notes[3]
+            "columns never reach conv3: ink there never changes the answer.") in notes[3]
     assert "Each unit sees 18x18 input px." in notes[4]
     assert fm.page.locator("#summary > .note").count() == 0  # no pool Keras lacks is shown
     # deeper roles are the usual reading, not shown here (found by a teacher's review)
