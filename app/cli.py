@@ -55,10 +55,13 @@ def _say(stream: TextIO | None, line: str) -> None:
         _Output.lost = exc
         # the interpreter flushes stdout as it exits: what is left goes nowhere, not into a
         # second error
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):  # ValueError: no file under it
+            fd = stream.fileno()
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stream.fileno())
-            os.close(devnull)
+            try:
+                os.dup2(devnull, fd)
+            finally:
+                os.close(devnull)
         if not isinstance(exc, BrokenPipeError):
             _err(f"featuremaps: cannot write the results to standard output "
                  f"({exc.strerror or exc}); the command goes on without them")
@@ -163,17 +166,20 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     targets: tuple[Path, Path] | None = None  # with --shifts: the curve data and its plot
     if not args.shifts:
         given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot),
-                                          ("--write-cards", args.write_cards)) if value]
+                                          ("--write-cards", args.write_cards))
+                 if value not in (None, False)]
         if given:
             raise FeaturemapsError(f"{', '.join(given)}: only with --shifts")
     else:
         # each with its own suffix, so --out and --plot never name one file (a review:
         # `--out x.png --plot x.png` had the plot replace the curve data)
         docs = PROJECT_ROOT / "docs"
-        targets = (files.output_target(args.out or str(docs / "shifts.json"), ".json",
-                                       "shifts.json"),
-                   files.output_target(args.plot or str(docs / "shift-accuracy.png"), ".png",
-                                       "shift-accuracy.png"))
+        # an empty name is refused, not taken for the default (a review: `--out "$UNSET"`
+        # replaced the committed docs/shifts.json)
+        out = args.out if args.out is not None else str(docs / "shifts.json")
+        plot = args.plot if args.plot is not None else str(docs / "shift-accuracy.png")
+        targets = (files.output_target(out, ".json", "shifts.json"),
+                   files.output_target(plot, ".png", "shift-accuracy.png"))
         if args.write_cards:
             files.check_folder(settings.models_dir)
     mnist = data.load(settings.data_dir)
@@ -297,10 +303,19 @@ OTHER_IMAGES = (".svg", ".jpg", ".jpeg", ".gif", ".webp", ".pdf", ".eps", ".tif"
 
 def _png_path(text: str) -> str:
     """--plot: any other suffix gets .png added (files.output_target), but another image
-    format's is refused."""
+    format's is refused, and .json, the curve data's (--out and --plot swapped)."""
     suffix = Path(text).suffix.lower()
-    if suffix in OTHER_IMAGES:
+    if suffix in (*OTHER_IMAGES, ".json"):
         raise argparse.ArgumentTypeError(f"the plot is a PNG: name it .png, not {suffix}")
+    return text  # a str, so that a final slash (a folder) is seen
+
+
+def _json_path(text: str) -> str:
+    """--out: any other suffix gets .json added, but an image's is refused (--out and --plot
+    swapped would have written shift-accuracy.png.json; a review)."""
+    suffix = Path(text).suffix.lower()
+    if suffix in (*OTHER_IMAGES, ".png"):
+        raise argparse.ArgumentTypeError(f"the curve data is JSON: name it .json, not {suffix}")
     return text  # a str, so that a final slash (a folder) is seen
 
 
@@ -407,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=_non_negative, default=2,
                    help="images a card may differ by before it counts as a mismatch "
                         "(default 2)")
-    p.add_argument("--out",  # a str, as extract's: a final slash names a folder
+    p.add_argument("--out", type=_json_path,
                    help="with --shifts: the JSON file to save the shift curve data in (.json "
                         "is added to a name without it; default docs/shifts.json)")
     p.add_argument("--plot", type=_png_path,
@@ -464,7 +479,10 @@ def _stopping_on_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    # a signal that nohup (or any parent) set to be ignored stays ignored (a review: `nohup
+    # featuremaps extract` stopped on SIGHUP), as app/serve.py leaves it
+    before = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)
+              if signal.getsignal(signum) != signal.SIG_IGN}
     try:
         yield
     finally:

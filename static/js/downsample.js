@@ -236,7 +236,7 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
         ' parameters, about ', fact('millions', `${millions}M`), ` (the article: ${UI.articleMillions}) `, source(`${dense} weights per value, plus ${dense} biases`))),
     verdict,
     // the Dense layer by its Keras form, as the table names it (a review: its name, dense1,
-    // was said nowhere else)
+    // is seen only in the model summary, far below)
     el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} `
       + `pixels, most of the 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
       + `${thousands(pooledValues)} values to its Dense(${dense1.units}): ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `

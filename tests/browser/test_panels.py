@@ -205,8 +205,8 @@ def test_what_one_unit_sees_nests_each_layers_field_on_the_input_shown(
     cleared = fm.canvas_rgba('.field-fig[data-variant="max"] canvas')
     assert not cleared[5::10, 5::10, 0][22:].any()  # the ink below conv3's field is gone
     # the five share one row from a 1280 px desktop down to a 768 px tablet's one column (a
-    # review: at 768 px blurmax's wrapped onto a row of its own)
-    for width in (1280, 768, 640):
+    # review: at 1024 and 768 px blurmax's wrapped onto a row of its own)
+    for width in (1280, 1024, 768):
         page.set_viewport_size({"width": width, "height": 900})
         tops = page.evaluate("() => [...document.querySelectorAll('.field-fig')]"
                              ".map((f) => f.getBoundingClientRect().top)")

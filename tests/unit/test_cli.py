@@ -26,6 +26,7 @@ from app.ml.nets import build
 from app.ml.pack import Layout
 from app.ml.shifts import DIAGONAL_SHIFTS
 from tests.unit.fakes import interrupt, tiny_mnist
+from tests.unit.test_data import small_splits
 
 
 @pytest.fixture(autouse=True)
@@ -234,13 +235,16 @@ def test_a_stopped_extraction_is_one_line_and_leaves_the_old_file(
     """Found by a review: SIGTERM (`timeout`, `kill`, a cancelled job) left the hidden
     temporary file of the .npz being written, which for a whole split is gigabytes. It ends
     as Ctrl-C does, and the handlers before are put back."""
-    def extract(*args: Any, **kwargs: Any) -> Any:
+    def savez(file: Any, **arrays: Any) -> None:  # halfway through writing the .npz
+        file.write(b"PK\x03\x04 half of the maps")
+        file.flush()
+        assert len(os.listdir(tmp_path)) == 2  # the old file and the temporary one
         os.kill(os.getpid(), signum)
         time.sleep(5)  # the handler raises in here
         raise AssertionError("the signal was not handled")
 
     before = signal.getsignal(signum)
-    monkeypatch.setattr(batch, "extract", extract)
+    monkeypatch.setattr(batch.np, "savez", savez)
     out = tmp_path / "maps.npz"
     out.write_bytes(b"a good file")
     code, _, err = run(["extract", str(out), "--limit", "5", "--device", "cpu"], capsys)
@@ -248,6 +252,68 @@ def test_a_stopped_extraction_is_one_line_and_leaves_the_old_file(
     assert (code, err.splitlines()[-1]) == (128 + signum, f"featuremaps: stopped by {name}")
     assert os.listdir(tmp_path) == ["maps.npz"] and out.read_bytes() == b"a good file"
     assert signal.getsignal(signum) is before
+
+
+def test_an_ignored_sighup_stays_ignored(monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: `nohup featuremaps extract ...` stopped on SIGHUP, as the command
+    set its own handler over the one nohup set to ignore it."""
+    seen: list[Any] = []
+    monkeypatch.setattr(cli, "_run", lambda args: seen.append(
+        (signal.getsignal(signal.SIGHUP), signal.getsignal(signal.SIGTERM))) or 0)
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert cli.main(["evaluate"]) == 0
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert seen == [(signal.SIG_IGN, cli._stop)]
+
+
+@pytest.mark.parametrize(("stdout", "code", "said"), [
+    ("closed pipe", 0, ""),
+    ("/dev/full", 1, "featuremaps: cannot write the results to standard output (No space left "
+                     "on device); the command goes on without them\n")])
+def test_a_lost_stdout_is_a_line_at_most_in_a_real_process(
+        stdout: str, code: int, said: str, tmp_path: Path) -> None:
+    """In a real process, on a real pipe or a full device, to the interpreter's exit (which
+    flushes stdout once more): no traceback and no "Exception ignored" line, one line for
+    the full device (`data fetch`, a cache there: its one result line)."""
+    data.save_npz(tmp_path / "mnist.npz", *small_splits())
+    env = {**os.environ, "FEATUREMAPS_DATA_DIR": str(tmp_path)}
+    if stdout == "closed pipe":
+        read, write = os.pipe()
+        os.close(read)
+        target: Any = write
+    else:
+        target = open(stdout, "wb")  # noqa: SIM115
+    try:
+        done = subprocess.run([sys.executable, "-m", "app.cli", "data", "fetch"], stdout=target,
+                              stderr=subprocess.PIPE, env=env, text=True, timeout=120,
+                              check=False)
+    finally:
+        os.close(target) if isinstance(target, int) else target.close()
+    assert (done.returncode, done.stderr) == (code, said)
+
+
+@pytest.mark.usefixtures("measured")
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--out", ""], "featuremaps: error: an empty name: give a file name, e.g. shifts.json\n"),
+    (["--plot", ""], "featuremaps: error: an empty name: give a file name, e.g. "
+                     "shift-accuracy.png\n")])
+def test_an_empty_output_name_is_refused_not_the_default(
+        argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: `--out "$UNSET"` wrote the committed docs/shifts.json."""
+    assert run(["evaluate", "--shifts", *argv], capsys)[::2] == (2, message)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--out", "s.png"], "argument --out: the curve data is JSON: name it .json, not .png"),
+    (["--plot", "p.json"], "argument --plot: the plot is a PNG: name it .png, not .json")])
+def test_swapped_outputs_are_refused(argv: list[str], message: str,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["evaluate", "--shifts", *argv], capsys)
+    assert code == 2 and err.splitlines()[-1].endswith(message)
 
 
 class ClosedStdout(io.StringIO):
@@ -285,15 +351,16 @@ def test_a_lost_stdout_does_not_stop_the_files(
 @pytest.mark.usefixtures("measured")
 def test_evaluate_gives_each_output_its_suffix(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """Found by a review: `--out x.png --plot x.png` had the plot replace the curve data, and
-    `--out results/` wrote a file called results."""
-    same = tmp_path / "x.png"
+    """Found by a review: `--out x.png --plot x.png` had the plot replace the curve data (a
+    .png for --out is now refused, test_swapped_outputs_are_refused), and `--out results/`
+    wrote a file called results."""
+    same = tmp_path / "x"
     code, stdout, _ = run(["evaluate", "--shifts", "--out", str(same), "--plot", str(same)],
                           capsys)
     assert code == 0
-    assert f"curve data written to {tmp_path / 'x.png.json'}\n" in stdout
-    assert json.loads((tmp_path / "x.png.json").read_text())["variants"]["max"]
-    assert same.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"curve data written to {tmp_path / 'x.json'}\n" in stdout
+    assert json.loads((tmp_path / "x.json").read_text())["variants"]["max"]
+    assert (tmp_path / "x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = run(["evaluate", "--shifts", "--out", f"{tmp_path / 'results'}/"], capsys)
     assert (code, err) == (2, f"featuremaps: error: {tmp_path / 'results'}/ names a folder: "
                               f"give a file name, e.g. {tmp_path / 'results' / 'shifts.json'}\n")
