@@ -79,7 +79,10 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
   const current = second ?? ''; // '': none, a server without avg shows its first network alone
   const choices = [...(usual ? [] : ['']), ...offered(first, infos)];
   if (!choices.some((n) => n !== current)) return null;
-  const select = el('select', { id: 'beside', 'aria-label': `The network shown beside ${first}`,
+  // what the keys do, said to a screen reader (the title is for a pointer's hover; a review:
+  // an arrow key, then Tab, silently put the choice back)
+  const keys = el('span', { id: 'beside-keys', class: 'visually-hidden', text: 'Arrow keys pick a network, Enter shows it beside the first; the page opens again with it.' });
+  const select = el('select', { id: 'beside', 'aria-label': `The network shown beside ${first}`, 'aria-describedby': 'beside-keys',
     title: `Another network's maps beside ${first}'s: the page opens again with them, keeping the input and `
       + 'the settings (Undo starts afresh). Choose with the mouse, or with the arrow keys and Enter.' },
   choices.map((n) => el('option', { value: n, selected: n === current }, n ? `${n} · ${infos[n].title}` : 'none')));
@@ -106,6 +109,7 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
   select.addEventListener('change', () => { if (!keyed) go(); });
   select.addEventListener('blur', () => { select.value = current; });
   fitChosen(select);
+  document.querySelector('main').append(keys); // anywhere in a landmark: only referred to
   if (sessionStorage.getItem(FOCUS_KEY) === 'beside') {
     sessionStorage.removeItem(FOCUS_KEY);
     requestAnimationFrame(() => select.focus({ preventScroll: true })); // where the choice was made

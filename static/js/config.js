@@ -79,6 +79,13 @@ export const UI = Object.freeze({
     down: Object.freeze([0, 1]),
   }),
   arrowKeys: Object.freeze({ ArrowLeft: 'left', ArrowRight: 'right', ArrowUp: 'up', ArrowDown: 'down' }),
+  // a grid's keys (maps, enlarged channel, shift lab; geometry.stepCell): the arrows, and as in
+  // ARIA's grids Home and End to the row's ends, Page Up and Down to the column's (a review:
+  // End on a focused map scrolled the page 4,592 px away from it)
+  gridKeys: Object.freeze({
+    ArrowLeft: 'left', ArrowRight: 'right', ArrowUp: 'up', ArrowDown: 'down',
+    Home: 'home', End: 'end', PageUp: 'top', PageDown: 'bottom',
+  }),
 });
 
 /** The JSON config block the server renders into the page (api base, models, colormap...). */

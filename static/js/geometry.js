@@ -3,9 +3,13 @@
 
 import { UI } from './config.js';
 
-/** Cell [row, col] moved one step in an arrow key's direction (UI.nudges), kept inside a
- * grid of rows x cols: the keyboard cursor of the enlarged channel and of the shift lab. */
+/** Cell [row, col] moved by a grid key (UI.gridKeys): one step in an arrow key's direction
+ * (UI.nudges), or to its row's first or last cell ('home', 'end') or its column's ('top',
+ * 'bottom'), kept inside a grid of rows x cols: the keyboard cursor of the maps, the
+ * enlarged channel and the shift lab. */
 export function stepCell([row, col], direction, rows, cols) {
+  const ends = { home: [row, 0], end: [row, cols - 1], top: [0, col], bottom: [rows - 1, col] };
+  if (ends[direction]) return ends[direction];
   const [dx, dy] = UI.nudges[direction];
   return [Math.max(0, Math.min(rows - 1, row + dy)), Math.max(0, Math.min(cols - 1, col + dx))];
 }

@@ -462,7 +462,7 @@ export class Inspector {
   }
 
   #key(e) {
-    const direction = UI.arrowKeys[e.key];
+    const direction = UI.gridKeys[e.key];
     if (!direction) return;
     e.preventDefault();
     const data = this.#layer();

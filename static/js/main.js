@@ -296,6 +296,12 @@ class App {
   }
 
   #wireControls() {
+    // the skip link moves the focus without writing #maps-h into the address, which the
+    // address that follows what is shown (and Copy link) would then carry
+    byId('skip-link').addEventListener('click', (e) => {
+      e.preventDefault();
+      byId('maps-h').focus();
+    });
     byId('clear').addEventListener('click', () => this.clear());
     byId('undo').addEventListener('click', () => this.undo());
     // the usual keys for Undo, from anywhere on the page: the button is far from the nudge

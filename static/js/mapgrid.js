@@ -279,7 +279,7 @@ export class MapGrid {
       this.said.textContent = `${net} ${layer}: ${MapGrid.#chosen(channel, layout.channels)}`;
     };
     canvas.addEventListener('keydown', (e) => {
-      const direction = UI.arrowKeys[e.key];
+      const direction = UI.gridKeys[e.key];
       if (direction) {
         e.preventDefault();
         if (chosen === null) {

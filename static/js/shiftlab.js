@@ -60,8 +60,10 @@ export class ShiftLab {
     this.colors = table256;
     this.idleStatus = status.textContent;
     // the lab's outcome in one sentence for screen readers, once per settled input (the
-    // status itself also says "Measuring…" every time, which would be read out too)
-    this.said = el('p', { id: 'shift-said', class: 'visually-hidden', 'aria-live': 'polite' });
+    // status itself also says "Measuring…" every time), read where the lab is, not spoken at
+    // each change: after a nudge it was the third message, 47 words, of one keypress (a
+    // keyboard review)
+    this.said = el('p', { id: 'shift-said', class: 'visually-hidden' });
     status.after(this.said);
     grids.replaceChildren();
     const others = nets.filter((n) => !shown.includes(n) && infos[n]).map((n) => infos[n]);
@@ -120,7 +122,7 @@ export class ShiftLab {
         if (canvas.matches(':focus-visible')) this.#showCell(net, ...fig.cell);
       });
       canvas.addEventListener('keydown', (e) => {
-        const direction = UI.arrowKeys[e.key];
+        const direction = UI.gridKeys[e.key];
         if (!direction || !this.#shifts) return;
         e.preventDefault();
         const n = this.#shifts.shifts.length;

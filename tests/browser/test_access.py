@@ -84,6 +84,37 @@ def test_the_bars_and_scales_stay_in_forced_colours(browser: Any, server_url: st
         context.close()
 
 
+def test_the_keyboard_skips_to_the_maps_and_a_grids_keys_stay_in_it(
+        fm: FeatureMapsPage) -> None:
+    """Found by a keyboard review: the maps were 28 Tabs from the top, and End on a focused
+    map scrolled the page 4,592 px away from it. The first Tab reaches a skip link, which
+    moves the focus to the maps without writing it into the address; in a map's grid of
+    channels Home and End go to its row's ends, Page Up and Down to its column's."""
+    page = fm.page
+    address = page.url
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "skip-link"
+    assert page.locator("#skip-link").is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "maps-h"
+    assert page.url == address
+    canvas = page.locator('canvas.map[data-net="max"][data-layer="pool1"]')
+    canvas.focus()
+    scrolled = page.evaluate("() => window.scrollY")
+    chosen = []
+    for key in ("ArrowRight", "End", "PageDown", "Home", "PageUp"):
+        page.keyboard.press(key)
+        chosen.append(int(canvas.get_attribute("data-chosen") or -1))
+    assert chosen == [0, 7, 31, 24, 0]  # 32 channels, 8 a row at 1280 px
+    assert page.evaluate("() => window.scrollY") == scrolled
+    # what the lab found is there to be read, not spoken at every change (a review: after a
+    # nudge it was the third message of one keypress), and the beside choice says its keys
+    assert page.get_attribute("#shift-said", "aria-live") is None
+    described = page.get_attribute("#beside", "aria-describedby")
+    assert page.locator(f"#{described}").text_content() == (
+        "Arrow keys pick a network, Enter shows it beside the first; the page opens again with it.")
+
+
 def test_tables_and_canvases_are_named(fm: FeatureMapsPage) -> None:
     page = fm.page
     n = len(fm.api.models()["models"])

@@ -278,6 +278,15 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     assert inspector.locator(".value").inner_text() == (
         f"Channel 4: row 5, col 7: {as_read(pool1, 4, 5, 7)}")
     assert not inspector.locator(".inspector-trace").is_visible()  # the sidebar shows it here
+    # Home and End to the row's ends, Page Up and Down to the column's, the page unmoved (a
+    # keyboard review: End scrolled it away)
+    scrolled = fm.page.evaluate("() => window.scrollY")
+    for key, (row, col) in (("End", (5, 12)), ("PageDown", (12, 12)), ("Home", (12, 0)),
+                            ("PageUp", (0, 0))):
+        fm.page.keyboard.press(key)
+        assert inspector.locator(".value").inner_text() == (
+            f"row {row}, col {col}: {as_read(pool1, 4, row, col)}"), key
+    assert fm.page.evaluate("() => window.scrollY") == scrolled
     fm.page.keyboard.press("Escape")
     inspector.wait_for(state="hidden")
 
