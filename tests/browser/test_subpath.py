@@ -83,7 +83,8 @@ def test_the_api_docs_try_it_out_where_they_are_served(browser: Any, server_url:
         ratios = page.evaluate("""() => [...document.querySelectorAll('.opblock-summary-method')]
           .map((b) => {
             const [r, g, bl] = getComputedStyle(b).backgroundColor.match(/\\d+/g).map(Number)
-              .map((c) => c / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+              .map((c) => c / 255)
+              .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
             return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * bl + 0.05);
           })""")
         assert len(ratios) >= 5 and min(ratios) >= 4.5, ratios
