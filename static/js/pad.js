@@ -126,13 +126,19 @@ export class DrawingPad {
     for (const stroke of this.#strokes) drawStroke(ctx, stroke, 0);
   }
 
-  /** The pad scaled down to UI.sendSize, as greyscale PNG bytes (what the model is sent). */
+  /** The pad scaled down to UI.sendSize, as greyscale PNG bytes (what the model is sent),
+   * inside a 1 px frame of the pad's black paper. The server reads an image whose border is
+   * mostly light as dark ink on light paper and inverts it (preprocess.invert_if_light, for
+   * uploads); the frame keeps a drawing that fills the pad to its edges light ink on black
+   * (a review: a scribble over the whole pad reached the networks as its negative). */
   png() {
     const ctx = this.#smallCtx;
     const size = UI.sendSize;
+    ctx.fillStyle = UI.background;
+    ctx.fillRect(0, 0, size, size);
     ctx.imageSmoothingEnabled = true;
     ctx.imageSmoothingQuality = 'medium';
-    ctx.drawImage(this.#canvas, 0, 0, size, size);
+    ctx.drawImage(this.#canvas, 1, 1, size - 2, size - 2);
     const rgba = ctx.getImageData(0, 0, size, size).data;
     const grey = new Uint8Array(size * size);
     for (let i = 0; i < grey.length; i += 1) grey[i] = rgba[i * 4]; // white ink: R = G = B

@@ -638,3 +638,16 @@ def test_the_ten_probabilities_can_be_read_as_numbers(
     # found by a review: a sure 7 read 100.00% beside nine 0.00%, which a softmax never gives
     assert numbers("avg")[7] == ">99.99%" and numbers("avg").count("<0.01%") >= 5
     assert numbers("max") == ["–"] * 10  # the other network's stays closed and unwritten
+
+
+def test_a_drawing_to_the_pads_edges_reaches_the_networks_as_drawn(fm: FeatureMapsPage) -> None:
+    """Found by a first-visit review: a scribble that filled the pad reached the networks as
+    its negative, as the server reads an image with a mostly light border as dark ink on
+    light paper (for uploads). The pad is sent inside a frame of its black paper: a ring
+    drawn along its edges stays a light ring round a dark middle."""
+    fm.page.check('input[name="brush"][value="thick"]')
+    ring = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.02)]
+    fm.after_paint(lambda: fm.stroke(ring, steps=8), source="pad")
+    seen = fm.input_pixels()
+    assert seen[14, 14] == 0  # the middle, left dark
+    assert (seen[:, 5] > 128).sum() == 20  # the ring's left side, light, 20 px tall as MNIST's
