@@ -289,6 +289,12 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     assert fm.page.evaluate("() => window.scrollY") == scrolled
     fm.page.keyboard.press("Escape")
     inspector.wait_for(state="hidden")
+    # "an 11 x 11" (a first-visit review found "a 11 x 11")
+    x, y = fm.map_point("max", "conv2", 0, 5, 5)
+    fm.page.mouse.click(x, y)
+    inspector.wait_for(state="visible")
+    assert inspector.locator(".inspector-size").inner_text() == \
+        "an 11 x 11 map; each unit sees 8x8 input px"
 
 
 def channels_reaching_the_top(fm: FeatureMapsPage, net: str, layer: str,
