@@ -290,6 +290,7 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     fm.page.keyboard.press("Escape")
     inspector.wait_for(state="hidden")
     # "an 11 x 11" (a first-visit review found "a 11 x 11")
+    fm.page.locator('canvas.map[data-net="max"][data-layer="conv2"]').scroll_into_view_if_needed()
     x, y = fm.map_point("max", "conv2", 0, 5, 5)
     fm.page.mouse.click(x, y)
     inspector.wait_for(state="visible")
