@@ -5,7 +5,7 @@
 import { UI } from './config.js';
 import { el, fmt, placeMark, setText } from './dom.js';
 import { hitTest, stepCell, unitsRect, unreadTails } from './geometry.js';
-import { blank, paintLayer, sizeLayerCanvas } from './paint.js';
+import { paintEmpty, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange } from './wire.js';
 
 /** One line on what a layer does, from its geometry as /api/v1/models describes it;
@@ -214,6 +214,7 @@ export class MapGrid {
     }
     this.#scale();
     if (this.#last) this.paint(...this.#last);
+    else for (const cell of this.#cells.values()) paintEmpty(cell.canvas, cell.layout);
     this.onRelayout();
   }
 
@@ -339,7 +340,7 @@ export class MapGrid {
   clear() {
     this.#last = null;
     for (const cell of this.#cells.values()) {
-      blank(cell.canvas);
+      paintEmpty(cell.canvas, cell.layout);
       cell.range.textContent = '';
       delete cell.canvas.dataset.painted;
     }

@@ -74,6 +74,22 @@ export function paintGray(canvas, q, side = 28) {
   ctx.putImageData(image, 0, 0);
 }
 
+/** Each channel of a layer canvas as an empty square where its map will be, before a
+ * drawing and after Clear (a first-visit review: the rows were blank gaps, and "32 maps of
+ * 26 x 26" was not seen until something was drawn): the colour scale's low end, faint,
+ * which shows on the dark page and the projector's light one alike. */
+export const EMPTY_TILE = 'rgb(68 1 84 / 30%)';
+
+export function paintEmpty(canvas, layout) {
+  blank(canvas);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = EMPTY_TILE;
+  for (let c = 0; c < layout.channels; c += 1) {
+    const { x, y } = cellOrigin(layout, c);
+    ctx.fillRect(x, y, layout.w, layout.h);
+  }
+}
+
 /** Make a canvas fully transparent (an empty map). */
 export function blank(canvas) {
   canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);

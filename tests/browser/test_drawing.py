@@ -195,8 +195,17 @@ def test_clear_empties_everything(fm: FeatureMapsPage,
     for net in NETS:
         assert fm.prediction(net) == "no drawing yet"
         for layer in LAYERS:
-            rgba = fm.canvas_rgba(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
-            assert int(rgba[:, :, 3].max()) == 0, (net, layer)
+            canvas = f'canvas.map[data-net="{net}"][data-layer="{layer}"]'
+            rgba = fm.canvas_rgba(canvas)
+            # no map: each channel an empty square, faint, where its map was (a first-visit
+            # review: blank rows looked broken), the gaps between them clear
+            channels, h, w = (int(fm.page.get_attribute(canvas, f"data-{k}") or 0)
+                              for k in ("channels", "h", "w"))
+            tinted = rgba[:, :, 3] > 0
+            assert tinted.sum() == channels * h * w, (net, layer)
+            colours = {tuple(int(v) for v in p) for p in rgba[tinted]}
+            assert len(colours) == 1, (net, layer)  # the colour scale's low end at 30%, read
+            assert np.abs(np.subtract(colours.pop(), (68, 1, 84, 77))).max() <= 3  # premultiplied
     assert int(fm.input_pixels().max()) == 0
     pad = fm.canvas_rgba("#pad")
     assert int(pad[:, :, :3].max()) == 0
