@@ -54,6 +54,7 @@ export class ShiftLab {
     // the accent, any other flip in the hot colour
     const root = getComputedStyle(document.documentElement);
     this.accent = root.getPropertyValue('--on-map-accent').trim();
+    this.focus = root.getPropertyValue('--on-map-focus').trim();
     this.hot = root.getPropertyValue('--on-map-hot').trim();
     this.status = status;
     this.table = table;
@@ -317,13 +318,16 @@ export class ShiftLab {
     const ctx = context(fig.canvas);
     const x = MARGIN + c * UI.shiftCell;
     const y = MARGIN + r * UI.shiftCell;
-    // dark then light, so that it shows on yellow (p near 1) and on purple (near 0) alike
+    // dark then light, so that it shows on yellow (p near 1) and on purple (near 0) alike, in
+    // the focus colour, as the maps' chosen channel is marked: in the accent colour, one unit
+    // wide, it was the flip-to-label outline's twin, and hard to find among them (a keyboard
+    // review, on avg's grid for #18)
     ctx.strokeStyle = '#000';
-    ctx.lineWidth = 3;
-    ctx.strokeRect(x + 1.5, y + 1.5, UI.shiftCell - 3, UI.shiftCell - 3);
-    ctx.strokeStyle = this.accent;
-    ctx.lineWidth = 1;
-    ctx.strokeRect(x + 1.5, y + 1.5, UI.shiftCell - 3, UI.shiftCell - 3);
+    ctx.lineWidth = 4;
+    ctx.strokeRect(x + 2, y + 2, UI.shiftCell - 4, UI.shiftCell - 4);
+    ctx.strokeStyle = this.focus;
+    ctx.lineWidth = 2;
+    ctx.strokeRect(x + 2, y + 2, UI.shiftCell - 4, UI.shiftCell - 4);
     fig.canvas.dataset.cell = `${r},${c}`;
   }
 

@@ -687,13 +687,14 @@ def test_the_shift_cells_read_out_by_keyboard(
     assert readout.inner_text() == cell_reading(m, shifts, 3, 8)
     selector = 'canvas.heat[data-net="max"]'
     assert fm.page.get_attribute(selector, "data-cell") == "3,8"
-    # the cell read is outlined in the page's accent colour, (127, 211, 255)
+    # the cell read is outlined in the focus colour, (255, 209, 102), as the maps' chosen
+    # channel is (a keyboard review: in the accent colour it was a flip outline's twin)
     rgba = fm.canvas_rgba(selector)
     d = rgba.shape[0] // SIDE  # canvas pixels per drawing unit
-    # the outline's accent line is one unit wide, 1.5 units inside the cell's top edge
+    # the outline's focus line is two units wide, 1 to 3 units inside the cell's top edge
     top = d * (MARGIN + 3 * CELL + 1) + d // 2
-    edge = rgba[top, d * (MARGIN + 8 * CELL + 3): d * (MARGIN + 9 * CELL - 3), :3]
-    assert (np.abs(edge.astype(int) - (127, 211, 255)) <= 2).all()
+    edge = rgba[top, d * (MARGIN + 8 * CELL + 4): d * (MARGIN + 9 * CELL - 4), :3]
+    assert (np.abs(edge.astype(int) - (255, 209, 102)) <= 2).all()
     # where another class is predicted, the unshifted answer's probability follows
     for key in ["ArrowLeft"] * 8 + ["ArrowDown"] * 4:  # 4 px left and 3 down: max says 4
         fm.page.keyboard.press(key)
