@@ -127,6 +127,8 @@ export class DisagreeList {
     }, [canvas, el('span', { class: 'said', 'aria-hidden': 'true', text: under })]);
     button.addEventListener('click', (e) => {
       button.dataset.seen = ''; // marked, so that a walk through the list knows where it was
+      // and said, where the underline is not seen (a keyboard review)
+      button.setAttribute('aria-label', `${words} (seen)`);
       const byPointer = e.detail > 0; // detail 0: Enter or Space
       this.#onPick(digit, byPointer);
       if (byPointer) this.#back.hidden = false;

@@ -398,6 +398,8 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     assert fm.prediction("max").startswith("predicts 9 ")
     assert fm.prediction("avg").split()[1] == words.rsplit(" ", 1)[1]
     assert pick.get_attribute("data-seen") == ""
+    # seen, underlined, and said so where the underline is not seen (a keyboard review)
+    assert pick.get_attribute("aria-label") == f"{words} (seen)"
     assert by_key.get_attribute("aria-current") is None
     assert pick.get_attribute("aria-current") == "true"
     # a button leads back down to it, and goes once the list is in view
