@@ -81,7 +81,7 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
   if (!choices.some((n) => n !== current)) return null;
   // what the keys do, said to a screen reader (the title is for a pointer's hover; a review:
   // an arrow key, then Tab, silently put the choice back)
-  const keys = el('span', { id: 'beside-keys', class: 'visually-hidden', text: 'Arrow keys pick a network, Enter shows it beside the first; the page opens again with it.' });
+  const keys = el('span', { id: 'beside-keys', hidden: true, text: 'Arrow keys pick a network, Enter shows it beside the first; the page opens again with it.' });
   const select = el('select', { id: 'beside', 'aria-label': `The network shown beside ${first}`, 'aria-describedby': 'beside-keys',
     title: `Another network's maps beside ${first}'s: the page opens again with them, keeping the input and `
       + 'the settings (Undo starts afresh). Choose with the mouse, or with the arrow keys and Enter.' },

@@ -283,12 +283,14 @@ export class MapGrid {
       const direction = UI.gridKeys[e.key];
       if (direction) {
         e.preventDefault();
-        if (chosen === null) {
+        const cols = layout.columns;
+        // the first arrow chooses channel 0 itself; End and the others go on from there
+        if (chosen === null && UI.nudges[direction]) {
           choose(0);
           return;
         }
-        const cols = layout.columns;
-        const [r, c] = stepCell([Math.floor(chosen / cols), chosen % cols], direction, layout.rows, cols);
+        const from = chosen ?? 0;
+        const [r, c] = stepCell([Math.floor(from / cols), from % cols], direction, layout.rows, cols);
         choose(Math.min(r * cols + c, layout.channels - 1)); // the last row may be short
       } else if (e.key === 'Enter' || e.key === ' ') {
         e.preventDefault();

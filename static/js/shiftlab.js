@@ -124,8 +124,9 @@ export class ShiftLab {
       });
       canvas.addEventListener('keydown', (e) => {
         const direction = UI.gridKeys[e.key];
-        if (!direction || !this.#shifts) return;
-        e.preventDefault();
+        if (!direction) return;
+        e.preventDefault(); // before an answer too: End scrolled the page away (a review)
+        if (!this.#shifts) return;
         const n = this.#shifts.shifts.length;
         fig.cell = stepCell(fig.cell, direction, n, n);
         this.#showCell(net, ...fig.cell);

@@ -103,7 +103,9 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
             ["max", "strided", "blurmax"]
         # a stroke goes over the live channel to both networks
         fm.after_paint(lambda: fm.stroke([(0.3, 0.3), (0.7, 0.7)]), source="pad")
-        assert fm.canvas_rgba('canvas.map[data-net="strided"][data-layer="conv3"]')[..., 3].any()
+        # painted: every pixel of a channel opaque (before, the faint empty squares' 30%)
+        assert (fm.canvas_rgba('canvas.map[data-net="strided"][data-layer="conv3"]')[..., 3]
+                == 255).any()
 
         # from the keyboard: an arrow key on the closed choice opens nothing (in some
         # browsers it changes the choice at once); Enter does, and the focus comes back to it
