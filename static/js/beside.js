@@ -84,7 +84,7 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
   const keys = el('span', { id: 'beside-keys', hidden: true, text: 'Arrow keys pick a network, Enter shows it beside the first; the page opens again with it.' });
   const select = el('select', { id: 'beside', 'aria-label': `The network shown beside ${first}`, 'aria-describedby': 'beside-keys',
     title: `Another network's maps beside ${first}'s: the page opens again with them, keeping the input and `
-      + 'the settings (Undo starts afresh). Choose with the mouse, or with the arrow keys and Enter.' },
+      + 'the settings (a drawing\'s strokes, which Undo can take back; what came before them is not kept). Choose with the mouse, or with the arrow keys and Enter.' },
   choices.map((n) => el('option', { value: n, selected: n === current }, n ? `${n} · ${infos[n].title}` : 'none')));
   // The page opens again on a pick from the list, or on Enter; an arrow key on the closed
   // select changes it at once in some browsers, which would reload the page at each step

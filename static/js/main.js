@@ -15,7 +15,7 @@ import { el, inWindow, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { FieldFigures } from './fields.js';
 import { Inspector } from './inspector.js';
-import { linkTo, readLink, replayable } from './link.js';
+import { levelsText, linkTo, readLink, replayable } from './link.js';
 import { Coalescer } from './live.js';
 import { MapGrid } from './mapgrid.js';
 import { movedBy, NudgePanel } from './nudge.js';
@@ -32,6 +32,7 @@ const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
 const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take back
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
+const STROKES_KEY = 'featuremaps-strokes'; // sessionStorage: a drawing's strokes across a reload (#keepStrokes)
 
 /**
  * Copy `text`: by the Clipboard API where the browser offers it, which is only in a secure
@@ -162,7 +163,11 @@ class App {
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirrors: [this.inspector.trace, byId('hover-tip')], infos,
     });
     const beside = besideChoice({ models: this.models, usual: this.usual, infos,
-      onChoose: async (name) => window.location.assign(await this.#addressWith(name)) });
+      onChoose: async (name) => {
+        const href = await this.#addressWith(name);
+        this.#keepStrokes();
+        window.location.assign(href);
+      } });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'),
       beside && this.models[1] ? { [this.models[1]]: beside } : {});
     if (this.models.join() !== 'max,avg') {
@@ -235,7 +240,8 @@ class App {
         for (let i = 0; i < Math.abs(steps); i += 1) this.nudgeBy(dir, still);
       }
     } else if (link.input) {
-      this.load(pixelsJson(link.input), 'application/json', 'the input the link holds');
+      this.load(pixelsJson(link.input), 'application/json', 'the input the link holds', '', null, null,
+        App.#keptStrokes(link.input));
     }
     if (!problems.length) return;
     await this.maps.idle();
@@ -278,6 +284,35 @@ class App {
       norm: this.norm,
       beside: this.beside,
     };
+  }
+
+  /** Before the page opens again with another network beside the first: a drawing's strokes,
+   * with the 28x28 levels they gave (which the address holds), for `#follow` to put back on
+   * the pad as drawn (a first-visit review: the drawing came back as its 28x28 levels scaled
+   * up, blurred). Strokes alone, unnudged: over a sample or upload, or moved, the pad shows
+   * the levels as before. */
+  #keepStrokes() {
+    const input = this.current?.result.input;
+    const { strokes, base } = this.pad.snapshot();
+    sessionStorage.removeItem(STROKES_KEY);
+    if (!input || base || !strokes.length || this.#moves.length || this.pad.drawing) return;
+    try {
+      sessionStorage.setItem(STROKES_KEY, JSON.stringify({ input: levelsText(input), strokes }));
+    } catch {
+      // too large for the storage, or none: the levels come back, as before
+    }
+  }
+
+  /** The strokes `#keepStrokes` kept, if they gave `levels`; taken once. */
+  static #keptStrokes(levels) {
+    const kept = sessionStorage.getItem(STROKES_KEY);
+    sessionStorage.removeItem(STROKES_KEY);
+    try {
+      const { input, strokes } = JSON.parse(kept ?? 'null') ?? {};
+      return input === levelsText(levels) && Array.isArray(strokes) ? strokes : null;
+    } catch {
+      return null;
+    }
   }
 
   /** The address of what is shown with `beside` for the second network, once the maps and
@@ -602,8 +637,10 @@ class App {
   /** Send an upload or a sample digit and put what the model saw on the pad;
    * `picked` is the line shown under the samples once it is there (none for an upload),
    * `label` the sample's MNIST label, which the shift lab holds the predictions against, and
-   * `index` its place in MNIST's test set. */
-  load(data, type, what, picked = '', label = null, index = null) {
+   * `index` its place in MNIST's test set; `strokes`: the drawing that gave these levels, put
+   * on the pad in their place (`#keepStrokes`), so that it is as drawn and Undo takes back
+   * its strokes. */
+  load(data, type, what, picked = '', label = null, index = null, strokes = null) {
     this.generation += 1;
     const body = { data, type };
     const token = {};
@@ -621,7 +658,8 @@ class App {
         current.label = label;
         this.#keep();
         this.#loaded = { body, label, picked, index };
-        this.pad.setBase(current.result.input);
+        if (strokes) this.pad.restore({ strokes, base: null });
+        else this.pad.setBase(current.result.input);
         this.#setPicked(picked, label, index);
         this.#unmove();
         this.#refreshShifts(current);

@@ -125,6 +125,33 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
                                                  "draw: max pooling beside avg (average) pooling")
 
 
+def test_a_drawing_comes_back_as_drawn_when_another_network_is_chosen(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a first-visit review: choosing another network opens the page again, and
+    the drawing came back as the 28x28 levels it gave, scaled up and blurred, with nothing
+    to undo. Its strokes come back on the pad as drawn, over the same levels, and Undo
+    takes them back."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        page = fm.page
+        fm.after_paint(lambda: fm.stroke([(0.3, 0.2), (0.7, 0.2), (0.4, 0.85)], steps=6),
+                       source="pad")
+        fm.after_paint(lambda: fm.stroke([(0.35, 0.5), (0.65, 0.5)], steps=4), source="pad")
+        fm.idle()
+        pad, seen = fm.canvas_rgba("#pad"), fm.input_pixels()
+        with page.expect_navigation():
+            page.select_option("#beside", "nopool")
+        ready(fm)
+        assert page.evaluate("location.search").endswith("&beside=nopool")
+        assert (fm.canvas_rgba("#pad") == pad).all()  # as drawn, not the levels blurred
+        assert (fm.input_pixels() == seen).all()
+        fm.after_paint(lambda: page.click("#undo"), source="undo")  # the second stroke
+        assert not (fm.canvas_rgba("#pad") == pad).all()
+        page.click("#undo")  # the first: nothing left
+        fm.page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
+                                  ".innerText.includes('no drawing')")
+        assert not fm.canvas_rgba("#pad")[..., :3].any()
+
+
 def test_a_listed_digit_says_where_avg_went_when_another_network_is_beside_max(
         browser: Any, server_url: str, api: Any) -> None:
     """The list of digits max and avg answer differently gives avg's answers: with another
