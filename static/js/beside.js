@@ -94,7 +94,11 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
     const beside = select.value;
     select.value = current; // the page as it stands, should the browser keep it for Back
     if (beside === current) return;
-    sessionStorage.setItem(FOCUS_KEY, 'beside');
+    try {
+      sessionStorage.setItem(FOCUS_KEY, 'beside');
+    } catch {
+      // storage full or refused: the focus is not put back, the choice still made (a review)
+    }
     onChoose(beside === usual ? null : beside);
   };
   select.addEventListener('pointerdown', () => { keyed = false; });

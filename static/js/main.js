@@ -216,6 +216,7 @@ class App {
   async #follow(link) {
     const problems = [...link.problems];
     const epoch = this.#epoch;
+    const strokes = App.#keptStrokes(link.input);
     let digit = null;
     if (link.digit !== null) {
       digit = this.config.digits.find((d) => d.index === link.digit);
@@ -241,7 +242,7 @@ class App {
       }
     } else if (link.input) {
       this.load(pixelsJson(link.input), 'application/json', 'the input the link holds', '', null, null,
-        App.#keptStrokes(link.input));
+        strokes);
     }
     if (!problems.length) return;
     await this.maps.idle();
@@ -293,9 +294,14 @@ class App {
    * the levels as before. */
   #keepStrokes() {
     const input = this.current?.result.input;
+    const shown = this.current?.body.strokes; // the strokes the maps shown are for
     const { strokes, base } = this.pad.snapshot();
     sessionStorage.removeItem(STROKES_KEY);
     if (!input || base || !strokes.length || this.#moves.length || this.pad.drawing) return;
+    // the pad as the maps have it: an answer that failed (a review: a stroke the server never
+    // answered came back on the pad over the levels before it) or is still to come, not
+    if (shown?.length !== strokes.length || shown.some((s, i) => s !== strokes[i])
+      || this.current.body.points !== App.#points(strokes)) return;
     try {
       sessionStorage.setItem(STROKES_KEY, JSON.stringify({ input: levelsText(input), strokes }));
     } catch {
@@ -303,13 +309,29 @@ class App {
     }
   }
 
-  /** The strokes `#keepStrokes` kept, if they gave `levels`; taken once. */
+  /** The pad as the PNG the networks are sent, with the strokes it holds (what
+   * `#keepStrokes` checks the maps shown against). */
+  #padBody() {
+    const { strokes } = this.pad.snapshot();
+    return { data: this.pad.png(), type: 'image/png', strokes, points: App.#points(strokes) };
+  }
+
+  /** How many points `strokes` hold: a stroke being drawn grows in place. */
+  static #points(strokes) {
+    return strokes.reduce((n, s) => n + s.points.length, 0);
+  }
+
+  /** The strokes `#keepStrokes` kept, if they gave `levels` (null: none asked for); taken
+   * once, whatever the address. */
   static #keptStrokes(levels) {
     const kept = sessionStorage.getItem(STROKES_KEY);
     sessionStorage.removeItem(STROKES_KEY);
+    const stroke = (s) => typeof s?.width === 'number' && Array.isArray(s.points)
+      && s.points.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite));
     try {
       const { input, strokes } = JSON.parse(kept ?? 'null') ?? {};
-      return input === levelsText(levels) && Array.isArray(strokes) ? strokes : null;
+      const fits = levels && input === levelsText(levels) && Array.isArray(strokes) && strokes.every(stroke);
+      return fits && strokes.length ? strokes : null;
     } catch {
       return null;
     }
@@ -421,7 +443,7 @@ class App {
     if (phase === 'end') this.#sayDrawn();
     this.#push({
       source: 'pad', pointerTime, what: 'the drawing',
-      makeBody: async () => ({ data: this.pad.png(), type: 'image/png' }),
+      makeBody: async () => this.#padBody(),
       then: phase === 'end' ? (current) => this.#refreshShifts(current) : null,
     });
   }
@@ -569,7 +591,7 @@ class App {
     const nudged = this.#moves.at(-1) ?? null;
     this.#push({
       source: 'undo', what: 'the drawing', failed,
-      makeBody: async () => nudged?.after ?? loaded?.body ?? { data: this.pad.png(), type: 'image/png' },
+      makeBody: async () => nudged?.after ?? loaded?.body ?? this.#padBody(),
       then: (current) => {
         if (loaded) current.label = loaded.label;
         // a drawing put back over a sample is no sample (found by a test: its line stayed)
@@ -642,7 +664,7 @@ class App {
    * its strokes. */
   load(data, type, what, picked = '', label = null, index = null, strokes = null) {
     this.generation += 1;
-    const body = { data, type };
+    const body = { data, type, strokes: strokes ?? undefined, points: strokes ? App.#points(strokes) : undefined };
     const token = {};
     this.#supersede(token);
     this.#syncUndo(); // Undo cancels it
@@ -656,11 +678,17 @@ class App {
       },
       then: (current) => {
         current.label = label;
-        this.#keep();
+        // strokes put back are Undo's to take back, one by one; an empty pad kept under them
+        // left Undo enabled once they were gone, doing nothing (a review)
+        if (!strokes) this.#keep();
         this.#loaded = { body, label, picked, index };
-        if (strokes) this.pad.restore({ strokes, base: null });
-        else this.pad.setBase(current.result.input);
-        this.#setPicked(picked, label, index);
+        if (strokes) {
+          this.pad.restore({ strokes, base: null });
+          this.#sayDrawn(); // "Drawn small: ..." as before the page opened again (a review)
+        } else {
+          this.pad.setBase(current.result.input);
+          this.#setPicked(picked, label, index);
+        }
         this.#unmove();
         this.#refreshShifts(current);
       },
