@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -301,22 +301,21 @@ OTHER_IMAGES = (".svg", ".jpg", ".jpeg", ".gif", ".webp", ".pdf", ".eps", ".tif"
                 ".bmp")
 
 
-def _png_path(text: str) -> str:
-    """--plot: any other suffix gets .png added (files.output_target), but another image
-    format's is refused, and .json, the curve data's (--out and --plot swapped)."""
-    suffix = Path(text).suffix.lower()
-    if suffix in (*OTHER_IMAGES, ".json"):
-        raise argparse.ArgumentTypeError(f"the plot is a PNG: name it .png, not {suffix}")
-    return text  # a str, so that a final slash (a folder) is seen
+def _named(what: str, suffix: str, refused: tuple[str, ...]) -> Callable[[str], str]:
+    """An output path's argument type: any other suffix gets `suffix` added later
+    (files.output_target), but one of `refused` is an error that says `what` the file is."""
+    def check(text: str) -> str:
+        given = Path(text).suffix.lower()
+        if given in refused:
+            raise argparse.ArgumentTypeError(f"{what}: name it {suffix}, not {given}")
+        return text  # a str, so that a final slash (a folder) is seen
+    return check
 
 
-def _json_path(text: str) -> str:
-    """--out: any other suffix gets .json added, but an image's is refused (--out and --plot
-    swapped would have written shift-accuracy.png.json; a review)."""
-    suffix = Path(text).suffix.lower()
-    if suffix in (*OTHER_IMAGES, ".png"):
-        raise argparse.ArgumentTypeError(f"the curve data is JSON: name it .json, not {suffix}")
-    return text  # a str, so that a final slash (a folder) is seen
+# --plot: another image format's suffix is refused, and .json, the curve data's; --out: an
+# image's (the two swapped would have written shift-accuracy.png.json; a review)
+_png_path = _named("the plot is a PNG", ".png", (*OTHER_IMAGES, ".json"))
+_json_path = _named("the curve data is JSON", ".json", (*OTHER_IMAGES, ".png"))
 
 
 def _learning_rate(text: str) -> float:

@@ -664,7 +664,7 @@ class App {
    * its strokes. */
   load(data, type, what, picked = '', label = null, index = null, strokes = null) {
     this.generation += 1;
-    const body = { data, type, strokes: strokes ?? undefined, points: strokes ? App.#points(strokes) : undefined };
+    const body = strokes ? { data, type, strokes, points: App.#points(strokes) } : { data, type };
     const token = {};
     this.#supersede(token);
     this.#syncUndo(); // Undo cancels it

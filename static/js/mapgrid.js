@@ -211,10 +211,10 @@ export class MapGrid {
     for (const cell of this.#cells.values()) {
       Object.assign(cell.layout, MapGrid.#lay(cell.canvas, cell.shape, this.#narrow));
       cell.refresh();
+      if (!this.#last) paintEmpty(cell.canvas, cell.layout);
     }
     this.#scale();
     if (this.#last) this.paint(...this.#last);
-    else for (const cell of this.#cells.values()) paintEmpty(cell.canvas, cell.layout);
     this.onRelayout();
   }
 
