@@ -590,7 +590,7 @@ class App {
     const loaded = this.pad.canUndo ? null : this.#loaded;
     const nudged = this.#moves.at(-1) ?? null;
     this.#push({
-      source: 'undo', what: 'the drawing', failed,
+      source: 'undo', what: 'the drawing', failed, quiet: Boolean(nudged),
       makeBody: async () => nudged?.after ?? loaded?.body ?? this.#padBody(),
       then: (current) => {
         if (loaded) current.label = loaded.label;
@@ -619,7 +619,7 @@ class App {
     const back = this.#moves[index];
     this.generation += 1;
     await new Promise((resolve) => this.#push({
-      source: 'undo', what: 'the input before the nudge', done: resolve,
+      source: 'undo', what: 'the input before the nudge', done: resolve, quiet: true,
       makeBody: async () => back.body,
       then: (current) => {
         this.#moves.length = index;
@@ -641,7 +641,7 @@ class App {
     const last = this.#moves.at(-1);
     if (last) this.nudge.showChange(last.dir, last.shifts, false);
     else this.nudge.clear();
-    this.nudge.setOffset(...this.offset, undone);
+    this.nudge.setOffset(...this.offset, undone, this.predictions.sentence(result));
     if (last) this.predictions.writeBrief(byId('nudge-pred'), result, 'now ');
     this.#briefUnderPad(result);
   }
@@ -753,13 +753,13 @@ class App {
     const body = { data: pixelsJson(shiftPixels(current.result.input, dx, dy)), type: 'application/json' };
     await new Promise((resolve) => {
       this.#push({
-        source: 'nudge', what: 'the nudged input', done: resolve,
+        source: 'nudge', what: 'the nudged input', done: resolve, quiet: true,
         makeBody: async () => body,
         then: (next) => {
           next.label = current.label; // the same digit, moved
           this.#moves.push({ body: current.body, after: body, label: current.label, dx, dy, dir, shifts });
           this.#syncUndo();
-          this.nudge.setOffset(...this.offset);
+          this.nudge.setOffset(...this.offset, false, this.predictions.sentence(next.result));
           this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
           this.#briefUnderPad(next.result);
           this.#refreshShifts(next);
@@ -804,8 +804,10 @@ class App {
       }));
       document.body.dataset.transport = transport;
       if (job.then) {
-        // a settled input (only the updates while a stroke is drawn have no `then`)
-        this.predictions.announce(result);
+        // a settled input (only the updates while a stroke is drawn have no `then`); a
+        // `quiet` job's predictions are said in the nudge panel's line
+        if (job.quiet) this.predictions.hush();
+        else this.predictions.announce(result);
         // far below the pad: redrawn once an input settles
         this.fields.show(result.input);
         this.pooling.show(result);

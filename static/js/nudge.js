@@ -145,10 +145,15 @@ export class NudgePanel {
    * hears the lesson without walking the table). A live line: what does not change from one
    * nudge to the next is in the help under it, not here (found by a review: it was read out
    * at every nudge). */
-  setOffset(dx, dy, undone = false) {
+  setOffset(dx, dy, undone = false, answers = '') {
     const said = undone ? 'Nudge undone: ' : '';
+    // `answers`: the networks' predictions for the input now, read after the line but not
+    // shown in it (they are beside the buttons), so that a nudge is one message to a screen
+    // reader, not two (a review)
+    const line = (text) => this.status.replaceChildren(text,
+      ...(answers ? [el('span', { class: 'visually-hidden', text: ` ${answers}` })] : []));
     if (dx === 0 && dy === 0) {
-      this.status.textContent = undone ? `${said}the input is back where it was.` : '';
+      line(undone ? `${said}the input is back where it was.` : '');
       this.prediction.textContent = '';
       return;
     }
@@ -156,7 +161,7 @@ export class NudgePanel {
     // after an Undo, 'now': the nudges before the one undone (found by a teacher's review:
     // "Nudge undone: the input is moved 1 px right" read as if the Undo had moved it, and a
     // later review found "still" read as if the Undo had changed nothing)
-    this.status.textContent = `${said}${said ? 'the input is now' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill).${verdict}`;
+    line(`${said}${said ? 'the input is now' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill).${verdict}`);
   }
 
   clear() {

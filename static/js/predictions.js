@@ -163,11 +163,24 @@ export class Predictions {
   }
 
   /** Put a settled input's predictions into the live region, in one sentence: called for a
-   * stroke's end, an upload, a sample, a nudge or an undo, not for the many updates while a
-   * stroke is drawn, which would talk over the user. */
+   * stroke's end, an upload, a sample or an undo, not for the many updates while a stroke is
+   * drawn, which would talk over the user, nor for a nudge (`hush`). */
   announce(result) {
+    this.#announcer.textContent = this.sentence(result);
+  }
+
+  /** The predictions in one sentence, as `announce` says them: "max predicts 7 (>99.9%);
+   * avg predicts 7 (98.2%)." */
+  sentence(result) {
     const said = this.#answers(result).map(([name, digit, p]) => `${name} predicts ${digit} (${p})`);
-    this.#announcer.textContent = `${said.join('; ')}.${result.blank ? ` ${BLANK_NOTE}` : ''}`;
+    return `${said.join('; ')}.${result.blank ? ` ${BLANK_NOTE}` : ''}`;
+  }
+
+  /** Empty the live region, saying nothing: a nudge's own line says its predictions (a
+   * review: a screen reader heard two messages per nudge), and the next announcement, the
+   * same words or not, is then a change that is read. */
+  hush() {
+    this.#announcer.textContent = '';
   }
 
   clear() {

@@ -119,6 +119,17 @@ def shown(p: float, digits: int = 1) -> str:
     return f"{p * 100:.{digits}f}%"
 
 
+def announcement(expected: dict[str, Any], nets: tuple[str, ...] = ("max", "avg")) -> str:
+    """What the page says to a screen reader of an answer (a /api/v1/featuremaps JSON body):
+    each network's prediction, in one sentence."""
+    said = []
+    for net in nets:
+        m = expected["models"][net]
+        said.append(f"{net} predicts {m['prediction']} "
+                    f"({shown(m['probabilities'][m['prediction']])})")
+    return "; ".join(said) + "."
+
+
 def pixels_body(x: np.ndarray) -> bytes:
     """The JSON body of a 28x28 uint8 input sent as it is (what the page's nudge sends)."""
     return json.dumps({"pixels": (x.astype(np.float64) / 255.0).tolist(),

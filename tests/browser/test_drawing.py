@@ -16,6 +16,7 @@ from tests.browser.conftest import (
     DIGITS,
     Api,
     FeatureMapsPage,
+    announcement,
     new_page,
     sample_body,
     sample_pixels,
@@ -88,16 +89,6 @@ def test_the_maps_update_while_the_pointer_moves(fm: FeatureMapsPage) -> None:
     # ...but once, in words, when it ends
     said = fm.page.locator("#announce").text_content() or ""
     assert said.startswith("max predicts 1 (") and "; avg predicts " in said, said
-
-
-def announcement(expected: dict[str, Any]) -> str:
-    """What the page's live region says of an answer: each network's prediction."""
-    said = []
-    for net in NETS:
-        m = expected["models"][net]
-        said.append(f"{net} predicts {m['prediction']} "
-                    f"({shown(m['probabilities'][m['prediction']])})")
-    return "; ".join(said) + "."
 
 
 def test_an_uploaded_mnist_digit_is_predicted_as_the_api_predicts(
@@ -186,12 +177,15 @@ def test_clear_empties_everything(fm: FeatureMapsPage,
                                   digit_files: dict[int, tuple[int, Path]]) -> None:
     _, path = digit_files[0]
     fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
+    assert fm.page.locator("#announce").text_content() != ""
     fm.page.click('#nudge button[data-dir="left"]')
     fm.page.wait_for_selector('#nudge-table[data-dir="left"]', state="attached")
     fm.idle()
-    assert fm.page.locator("#announce").text_content() != ""
+    # a nudge says its predictions in its own line (test_shifts), and empties #announce
+    assert fm.page.locator("#nudge-status").text_content() != ""
     fm.page.click("#clear")
     assert fm.page.locator("#announce").text_content() == ""
+    assert fm.page.locator("#nudge-status").text_content() == ""
     for net in NETS:
         assert fm.prediction(net) == "no drawing yet"
         for layer in LAYERS:

@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import DIGITS, FeatureMapsPage, pixels_body, sample_body, shown
+from tests.browser.conftest import (
+    DIGITS,
+    FeatureMapsPage,
+    announcement,
+    pixels_body,
+    sample_body,
+    shown,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +33,35 @@ def shift(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
     out[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = \
         x[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
     return out
+
+
+def nudge_line(fm: FeatureMapsPage) -> tuple[str, str | None]:
+    """The nudge panel's live line as shown, and the predictions read after it to a screen
+    reader alone (visually hidden; None where there are none)."""
+    line, said = fm.page.evaluate("""() => {
+      const status = document.getElementById('nudge-status');
+      const hidden = status.querySelector('.visually-hidden');
+      const own = [...status.childNodes].filter((n) => n !== hidden);
+      const away = hidden && getComputedStyle(hidden).position === 'absolute';
+      return [own.map((n) => n.textContent).join(''), away ? hidden.textContent : null];
+    }""")
+    return line, said
+
+
+def spoken(fm: FeatureMapsPage, x: np.ndarray) -> str:
+    """What a screen reader hears of the networks' answers for the 28x28 input `x`, after a
+    nudge's line: the page's one sentence, from the API's answer."""
+    return " " + announcement(fm.api.featuremaps(pixels_body(x), "application/json"))
+
+
+def spoken_as_shown(fm: FeatureMapsPage) -> str:
+    """The same sentence from the answers the columns' heads show ("predicts 3 82.6%"), for
+    an input sent as the pad's PNG, whose answer the test cannot ask for again."""
+    said = []
+    for net in ("max", "avg"):
+        _, digit, p = fm.prediction(net).split(" ")
+        said.append(f"{net} predicts {digit} ({p})")
+    return " " + "; ".join(said) + "."
 
 
 def nudge_cells(fm: FeatureMapsPage) -> dict[tuple[str, str], tuple[str, str]]:
@@ -143,10 +179,13 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     assert fm.page.locator("#nudge-table caption .direction").inner_text() == \
         "for the last nudge, 1 px up ↑"
     np.testing.assert_array_equal(fm.input_pixels(), shift(nudged, 0, -1))
-    status = fm.page.locator("#nudge-status").inner_text()
-    assert status == ("The input is moved 1 px left and 1 px up (zero fill). "
-                      + expected_verdict(fm.api.shifts(pixels_body(nudged), models,
-                                                       "application/json"), "up"))
+    assert nudge_line(fm) == (
+        "The input is moved 1 px left and 1 px up (zero fill). "
+        + expected_verdict(fm.api.shifts(pixels_body(nudged), models, "application/json"), "up"),
+        spoken(fm, shift(nudged, 0, -1)))
+    # one message per nudge: the predictions are said in its line, not also in #announce (a
+    # review: a screen reader heard the line, then the predictions)
+    assert fm.page.locator("#announce").text_content() == ""
     # what the numbers mean stays beside them (a review found it replaced by the line above)
     help_text = fm.page.locator("#nudge-help")
     # found by a teacher's review: avg lower at every layer read as avg steadier, where the
@@ -188,11 +227,10 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 2, 0))
     assert set(first.values()) != {"–"} and nudge_numbers(fm) != first
-    status = fm.page.locator("#nudge-status")
     # the second nudge's numbers, and so its sentence on the pools, are for the input moved once
     once = fm.api.shifts(pixels_body(shift(drawn, 1, 0)), ["max", "avg"], "application/json")
-    assert status.inner_text() == ("The input is moved 2 px right (zero fill). "
-                                   + expected_verdict(once, "right"))
+    assert nudge_line(fm) == ("The input is moved 2 px right (zero fill). "
+                              + expected_verdict(once, "right"), spoken(fm, shift(drawn, 2, 0)))
     # the shift lab measures the input as nudged, and says so (found by a review: it did not)
     lab = fm.page.locator("#shift-status")
     lab.filter(has_text="Each cell is the nudged input (2 px right), moved further by").wait_for()
@@ -201,14 +239,17 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
     # the first nudge, still in place, shows its numbers and its sentence again (found by a
     # review: the table went blank while the line said the input was still moved)
-    assert status.inner_text() == (
+    assert nudge_line(fm) == (
         "Nudge undone: the input is now moved 1 px right (zero fill). " + expected_verdict(
-            fm.api.shifts(pixels_body(drawn), ["max", "avg"], "application/json"), "right"))
+            fm.api.shifts(pixels_body(drawn), ["max", "avg"], "application/json"), "right"),
+        spoken(fm, shift(drawn, 1, 0)))
+    assert fm.page.locator("#announce").text_content() == ""
     lab.filter(has_text="Each cell is the nudged input (1 px right), moved further by").wait_for()
     assert nudge_numbers(fm) == first
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
-    assert status.inner_text() == "Nudge undone: the input is back where it was."
+    assert nudge_line(fm) == ("Nudge undone: the input is back where it was.",
+                              spoken_as_shown(fm))
     assert set(nudge_numbers(fm).values()) == {"–"}  # no nudge in place
     lab.filter(has_text="Each cell is the input moved by").wait_for()
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)  # the strokes are all there
@@ -248,9 +289,9 @@ def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -
     pad = fm.canvas_rgba("#pad")
     fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
     numbers = nudge_numbers(fm)
-    status = fm.page.locator("#nudge-status")
-    said = status.inner_text()
-    assert said.startswith("The input is moved 1 px right (zero fill).")
+    said = nudge_line(fm)
+    assert said[0].startswith("The input is moved 1 px right (zero fill).")
+    assert said[1] == spoken(fm, shift(drawn, 1, 0))
     undo = fm.page.locator("#undo")
     fm.page.click("#clear")
     assert fm.prediction("max") == "no drawing yet"
@@ -261,10 +302,13 @@ def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
     assert nudge_numbers(fm) == numbers
-    assert status.inner_text() == said
+    # said once, in the nudge's line, as when it was nudged
+    assert nudge_line(fm) == said
+    assert fm.page.locator("#announce").text_content() == ""
     fm.after_paint(lambda: undo.click(), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
-    assert status.inner_text() == "Nudge undone: the input is back where it was."
+    assert nudge_line(fm) == ("Nudge undone: the input is back where it was.",
+                              spoken_as_shown(fm))
     # then the stroke, and nothing is left to take back
     fm.page.click("#undo")
     assert fm.prediction("max") == "no drawing yet"
@@ -315,8 +359,8 @@ def test_an_undo_pressed_before_a_nudges_answer_takes_back_that_nudge(
     fm.after_paint(lambda: fm.page.evaluate(press, ["right", "undo"]), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
-    status = fm.page.locator("#nudge-status")
-    assert status.inner_text() == "Nudge undone: the input is back where it was."
+    assert nudge_line(fm) == ("Nudge undone: the input is back where it was.",
+                              spoken_as_shown(fm))
     # three nudges, then three Undos, all in one task: each takes back one
     fm.after_paint(lambda: fm.page.evaluate(press, ["right", "down", "down"]), source="nudge")
     # each nudge waits for the one before: the page may be idle between two of them (a
@@ -328,7 +372,7 @@ def test_an_undo_pressed_before_a_nudges_answer_takes_back_that_nudge(
     fm.after_paint(lambda: fm.page.evaluate(press, ["undo", "undo"]), source="undo")
     fm.idle()
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
-    assert status.inner_text().startswith("Nudge undone: the input is now moved 1 px right")
+    assert nudge_line(fm)[0].startswith("Nudge undone: the input is now moved 1 px right")
     assert fm.page.locator("#undo").is_enabled()
 
 
