@@ -732,7 +732,7 @@ def test_a_click_on_text_with_a_channel_enlarged_scrolls_nothing(
 
 
 @pytest.mark.parametrize(("width", "height", "layer"), [
-    (844, 390, "conv1"), (844, 390, "conv3"),
+    (844, 390, "conv1"), (844, 390, "conv3"), (667, 375, "conv1"), (667, 375, "pool1"),
     (932, 430, "conv1"),  # a large phone on its side: two columns (found by a later review)
 ])
 def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
@@ -740,7 +740,9 @@ def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
         width: int, height: int, layer: str) -> None:
     """Found by a phone review at 844x390: the step buttons at the panel's foot covered
     the bottom 54 px of the enlarged map, where a tap did nothing, and the value line was
-    below the panel's fold."""
+    below the panel's fold. A later review: conv1's 3x3 weights, under the map in a 320 px
+    column, lay below the fold too, where few found them; the words are now beside the map,
+    which stays in view as they scroll."""
     from tests.browser.conftest import opened
 
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
@@ -760,6 +762,20 @@ def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
         assert big["y"] + big["height"] <= buttons["y"]
         assert value["y"] + value["height"] <= buttons["y"]
         assert panel["y"] >= 0
+        # the words beside the map, not under it
+        assert big["x"] + big["width"] <= value["x"]
+        if layer == "conv1":  # its 3x3 weights whole, above the step buttons
+            weights = inspector.locator("table.filter-grid").bounding_box()
+            assert weights is not None and weights["x"] >= big["x"] + big["width"]
+            assert weights["y"] >= panel["y"] and \
+                weights["y"] + weights["height"] <= buttons["y"], (weights, buttons)
+        # the words scroll; the map stays in view, and the last of them shows above the buttons
+        inspector.evaluate("(panel) => { panel.scrollTop = panel.scrollHeight; }")
+        assert inspector.locator("canvas.big").bounding_box() == big
+        words_end = inspector.evaluate("""(panel) => Math.max(...[...panel.children]
+          .filter((c) => c.matches('.value, .filter, .inspector-trace') && c.getClientRects().length)
+          .map((c) => c.getBoundingClientRect().bottom))""")
+        assert words_end <= buttons["y"] + 1, (words_end, buttons)
         # the bottom row of the map answers a tap
         phone.page.touchscreen.tap(big["x"] + big["width"] / 2, big["y"] + big["height"] - 2)
         assert inspector.locator(".value").inner_text().startswith(f"row {side - 1}, col ")
