@@ -146,6 +146,12 @@ class ShiftResult:
     nets: tuple[NetShifts, ...]
 
 
+# CUDA graphs captured at most, one per list of networks asked for in its order (each holds
+# its own device memory and pinned buffers; 5 networks make 325 lists): the page's pair and
+# the others' first; any further list runs eager (a review)
+MAX_GRAPHS = 16
+
+
 class CudaGraphRunner:
     """Batch-1, uint8, fixed set of networks: forward, capture, quantise and pack replayed as
     one CUDA graph; the two packed buffers are then copied once each into pinned host memory."""
@@ -158,28 +164,36 @@ class CudaGraphRunner:
         self.static_x = torch.zeros(1, 1, 28, 28, device=dev)
         self.host_data = torch.empty(layout.data_size, dtype=torch.uint8).pin_memory()
         self.host_floats = torch.empty(layout.float_size, dtype=torch.float32).pin_memory()
-        group_sizes(layout, 1, dev)  # built before capture: no host->device copy inside it
-        side = torch.cuda.Stream(dev)  # type: ignore[no-untyped-call]
-        side.wait_stream(torch.cuda.current_stream(dev))
-        with torch.cuda.stream(side), torch.inference_mode():
+        # Every tensor the graph reads is held here for the graph's life: built before the
+        # capture (no host->device copy inside it), and not left to group_sizes' cache, whose
+        # copy is freed once 64 newer layouts or batch sizes evict it (a review).
+        self.repeats = group_sizes(layout, 1, dev)
+        # replays and their copies go on a stream of their own, so that a live update does not
+        # queue behind a batch's kernels on the default stream (a review; unmeasured)
+        self.stream = torch.cuda.Stream(dev)  # type: ignore[no-untyped-call]
+        self.stream.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(self.stream), torch.inference_mode():
             for _ in range(3):  # warm up kernels and the allocator outside the graph
-                pack_on_device(self.nets, self.static_x, layout)
-        torch.cuda.current_stream(dev).wait_stream(side)
+                self._pack()
+        torch.cuda.current_stream(dev).wait_stream(self.stream)
         self.graph = torch.cuda.CUDAGraph()
         # thread_local: work other threads put on the GPU meanwhile (a batch, say) must not
         # break the capture
         with torch.cuda.graph(self.graph, capture_error_mode="thread_local"), \
                 torch.inference_mode():
-            self.out_data, self.out_floats = pack_on_device(self.nets, self.static_x, layout)
+            self.out_data, self.out_floats = self._pack()
+
+    def _pack(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return pack_on_device(self.nets, self.static_x, self.layout, repeats=self.repeats)
 
     def run(self, x28: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with self.lock:
+        with self.lock, torch.cuda.stream(self.stream):
             self.host_x.numpy()[0, 0] = x28
             self.static_x.copy_(self.host_x, non_blocking=True)
             self.graph.replay()
             self.host_data.copy_(self.out_data, non_blocking=True)
             self.host_floats.copy_(self.out_floats, non_blocking=True)
-            torch.cuda.current_stream(self.static_x.device).synchronize()
+            self.stream.synchronize()
             return self.host_data.numpy().copy(), self.host_floats.numpy().copy()
 
 
@@ -287,6 +301,8 @@ class Engine:
             with self._graph_lock:
                 runner = self._graphs.get(key)
                 if runner is None:
+                    if len(self._graphs) >= MAX_GRAPHS:
+                        return None  # eager: each order of names would hold a graph
                     runner = CudaGraphRunner(nets, layout, self.device)
                     self._graphs[key] = runner
                     log.info("captured a CUDA graph for %s", ",".join(key))

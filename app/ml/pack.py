@@ -220,8 +220,8 @@ def _host_groups(layout: Layout, b: int) -> _HostGroups:
 
 
 def pack_on_device(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
-                   encoding: Encoding = "uint8", *, per_layer: bool | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+                   encoding: Encoding = "uint8", *, per_layer: bool | None = None,
+                   repeats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """x (B, 1, 28, 28) on the nets' device -> (data (B*data_size,), floats (B*float_size,)),
     still on the device.
 
@@ -231,7 +231,9 @@ def pack_on_device(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
     broadcast scales written straight into the output (five passes over each map where the
     fused pass makes about nine, and memory is what bounds a batch). No host synchronisation
     either way, so it can be captured in a CUDA graph. `per_layer` forces one way or the
-    other (the GPU benchmark compares them).
+    other (the GPU benchmark compares them). `repeats`: `group_sizes(layout, B, device)`,
+    passed by a caller that must own it (a CUDA graph reads its memory at every replay; the
+    cache's copy may be evicted and freed).
     """
     b = x.shape[0]
     if per_layer is None:
@@ -266,7 +268,8 @@ def pack_on_device(nets: Sequence[Net], x: torch.Tensor, layout: Layout,
         return flat.to(DTYPES[encoding]), flat_floats
     low = torch.cat(lows)  # (groups,)
     scale = _device_scales(low, torch.cat(highs))
-    repeats = group_sizes(layout, b, x.device)
+    if repeats is None:
+        repeats = group_sizes(layout, b, x.device)
     low_e = torch.repeat_interleave(low, repeats, output_size=flat.numel())
     scale_e = torch.repeat_interleave(scale, repeats, output_size=flat.numel())
     # (m - low) * scale, as the NumPy path computes it: m * scale - low * scale would lose

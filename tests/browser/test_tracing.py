@@ -773,7 +773,8 @@ def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
         inspector.evaluate("(panel) => { panel.scrollTop = panel.scrollHeight; }")
         assert inspector.locator("canvas.big").bounding_box() == big
         words_end = inspector.evaluate("""(panel) => Math.max(...[...panel.children]
-          .filter((c) => c.matches('.value, .filter, .inspector-trace') && c.getClientRects().length)
+          .filter((c) => c.matches('.value, .filter, .inspector-trace')
+            && c.getClientRects().length)
           .map((c) => c.getBoundingClientRect().bottom))""")
         assert words_end <= buttons["y"] + 1, (words_end, buttons)
         # the bottom row of the map answers a tap

@@ -67,6 +67,38 @@ def test_cuda_graph_path_equals_the_eager_path(settings: Settings,
                 assert (np.abs(va - vb) <= step + 1e-4).all()
 
 
+def test_a_cuda_graph_outlives_the_caches_it_was_built_from(
+        settings: Settings, digits: list[np.ndarray]) -> None:
+    """Found by a review: the graph read group_sizes' tensor, held only by its cache, which
+    64 newer layouts or batch sizes evict; its memory, freed and used again, gave wrong maps.
+    The cache is emptied and the freed memory filled with other numbers: the graph's maps
+    are still the eager path's."""
+    import gc
+
+    from app.ml.pack import group_sizes
+
+    models = ["max", "avg"]
+    eager = Engine.load(settings.model_copy(update={"device": "cuda", "models": models,
+                                                    "cuda_graphs": False}))
+    graph = Engine.load(settings.model_copy(update={"device": "cuda", "models": models,
+                                                    "cuda_graphs": True}))
+    graph.featuremaps(digits[0], models, "uint8")
+    assert graph._graphs
+    group_sizes.cache_clear()
+    gc.collect()
+    groups = sum(slot.layer.shape[0] for net in graph._layouts[tuple(models)].nets
+                 for slot in net.layers)
+    junk = [torch.full((groups,), 3, dtype=torch.int64, device="cuda") for _ in range(64)]
+    for x in digits:
+        a = eager.featuremaps(x, models, "uint8")
+        b = graph.featuremaps(x, models, "uint8")
+        for na, nb in zip(a.nets, b.nets, strict=True):
+            assert na.prediction == nb.prediction
+            for la, lb in zip(na.layers, nb.layers, strict=True):
+                assert np.abs(la.data.astype(int) - lb.data.astype(int)).max() <= 1
+    del junk
+
+
 def test_pipelined_batch_extraction_matches_the_cpu(settings: Settings) -> None:
     """Several batches and a short last one, so both pinned buffers are reused."""
     from app.ml.batch import extract

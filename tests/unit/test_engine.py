@@ -296,3 +296,33 @@ def test_quantisation_never_wraps_past_255(quantise: Any) -> None:
     assert tiny.any()
     order = np.argsort(m[tiny], axis=1, kind="stable")
     assert (np.diff(np.take_along_axis(out[tiny], order, axis=1).astype(int), axis=1) >= 0).all()
+
+
+def test_cuda_graphs_are_captured_for_a_bounded_number_of_network_lists(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each order of names asked for (max,avg and avg,max are two) would capture a graph
+    with device memory of its own, 325 lists for five networks: past MAX_GRAPHS they run
+    eager, and those captured stay in use. The capture itself is stood in for here (CUDA
+    alone can make one; tests/gpu checks the graphs' maps)."""
+    from itertools import permutations
+
+    from app.ml import engine as engine_module
+    from app.ml.pack import Layout
+
+    captured: list[tuple[Any, ...]] = []  # the networks of each capture
+
+    class Capture:
+        def __init__(self, nets: Any, layout: Layout, dev: torch.device) -> None:
+            captured.append(tuple(nets))
+
+    monkeypatch.setattr(engine_module, "CudaGraphRunner", Capture)
+    eng = Engine.load(settings.model_copy(update={"models": []}))  # every shipped network
+    eng.device = torch.device("cuda", 0)  # a name only: nothing runs on it
+    lists = [p for k in (1, 2, 3) for p in permutations(eng.variants, k)]
+    assert len(lists) > engine_module.MAX_GRAPHS == 16
+    runners = [eng._graph_runner(key, eng.nets(key), Layout.plan(eng.nets(key)))
+               for key in lists]
+    assert captured == [tuple(eng.nets(key)) for key in lists[:16]]
+    assert all(isinstance(r, Capture) for r in runners[:16]) and set(runners[16:]) == {None}
+    first = eng._graph_runner(lists[0], eng.nets(lists[0]), Layout.plan(eng.nets(lists[0])))
+    assert first is runners[0] and len(captured) == 16
