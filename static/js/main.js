@@ -868,7 +868,10 @@ class App {
       if (this.current === current) this.lab.show(shifts, current.result.input, current.label, this.offset);
       resolve(shifts);
     } catch (err) {
-      if (this.current === current) this.#showError(err, 'the shift lab');
+      if (this.current === current) {
+        this.lab.failed();
+        this.#showError(err, 'the shift lab');
+      }
       reject(err);
     }
   }

@@ -146,6 +146,15 @@ export class ShiftLab {
     this.status.classList.remove('blank-note');
   }
 
+  /** The input shown could not be measured (the server's answer is in the page's error
+   * line): its grids are not shown, nor the last input's, and the status says how to try
+   * again (a review: it said "Measuring 81 shifts…" for good over the last input's grids). */
+  failed() {
+    this.clear();
+    this.status.textContent = 'These shifts could not be measured (the message at the top says why). '
+      + 'A nudge, an Undo, a new stroke or a sample asks again.';
+  }
+
   clear() {
     this.#shifts = null;
     this.said.textContent = '';

@@ -446,6 +446,30 @@ def test_an_undo_of_a_clear_that_gets_no_answer_can_be_tried_again(
     assert fm.page.locator("#error").is_hidden()
 
 
+def test_shifts_the_server_cannot_measure_are_said_and_asked_for_again(
+        fm: FeatureMapsPage) -> None:
+    """Found by a review: a /shifts request that failed left the lab saying "Measuring 81
+    shifts…" for good, over the grids of the input before. It says they could not be
+    measured, shows no grids, and a nudge asks again."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    fm.page.wait_for_selector('#shift-grids canvas.heat[data-painted]', state="attached")
+    busy = {"detail": "server busy: 64 inferences already in flight; retry after the time in "
+                      "Retry-After"}
+    fm.page.route("**/api/v1/shifts?**", lambda route: route.fulfill(
+        status=503, json=busy, headers={"Retry-After": "1"}))
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    fm.page.locator("#error").wait_for(state="visible")
+    assert "server busy" in fm.page.locator("#error-text").inner_text()
+    lab = fm.page.locator("#shift-status")
+    lab.filter(has_text="These shifts could not be measured").wait_for()
+    assert fm.page.locator("#shift-grids canvas.heat[data-painted]").count() == 0
+    assert fm.page.locator("#shift-said").text_content() == ""
+    fm.page.unroute("**/api/v1/shifts?**")
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    lab.filter(has_text="Each cell is the nudged input (1 px right), moved further by").wait_for()
+    assert fm.page.locator("#shift-grids canvas.heat[data-painted]").count() == 3
+
+
 def test_after_the_pads_undo_a_stroke_moves_nothing_and_ctrl_z_waits_for_its_end(
         fm: FeatureMapsPage) -> None:
     """Found by a review: with the focus left on the nudge pad's Undo, the next stroke
