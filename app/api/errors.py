@@ -46,15 +46,20 @@ def _location(loc: tuple[object, ...]) -> str:
 NAME_LISTS = {"models": "max,avg", "layers": "conv1,pool2"}
 
 
+def name_list_message(param: str, got: str) -> str:
+    """What is wrong with `got`, given for a query parameter of NAME_LISTS that its pattern
+    refuses: the same words for a POST's query and the live socket's."""
+    # max+avg, typed into an address, arrives as 'max avg': say where the space between
+    # two names came from ('max, avg' is a space the client wrote)
+    plus = " (a + or %20 in an address reads as a space)" if re.search(r"\w \w", got) else ""
+    return (f"expected comma-separated names in lower case, without spaces, such as "
+            f"{NAME_LISTS[param]}; got {brief(got)}{plus}")
+
+
 def _message(err: dict[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     if err.get("type") == "string_pattern_mismatch" and loc[-1:] and loc[-1] in NAME_LISTS:
-        got = str(err.get("input"))
-        # max+avg, typed into an address, arrives as 'max avg': say where the space between
-        # two names came from ('max, avg' is a space the client wrote)
-        plus = " (a + or %20 in an address reads as a space)" if re.search(r"\w \w", got) else ""
-        return (f"expected comma-separated names in lower case, without spaces, such as "
-                f"{NAME_LISTS[str(loc[-1])]}; got {brief(got)}{plus}")
+        return name_list_message(str(loc[-1]), str(err.get("input")))
     if err.get("type") == "value_error" and "error" in err.get("ctx", {}):
         return str(err["ctx"]["error"])  # our own sentence, without pydantic's "Value error, "
     return str(err.get("msg", "invalid"))
@@ -68,31 +73,38 @@ def validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(lines) or "invalid request"
 
 
-# each error a client's request or the server's load causes, and its JSON answer; in order,
-# the first that matches answers (no two of these types are related)
-_ANSWERS: dict[type[Exception], Callable[[Any], JSONResponse]] = {
-    InputError: lambda exc: JSONResponse({"detail": str(exc)}, status_code=exc.status_code),
-    RequestValidationError: lambda exc: JSONResponse({"detail": validation_detail(exc)},
-                                                     status_code=422),
-    StarletteHTTPException: lambda exc: JSONResponse(
-        {"detail": str(exc.detail)}, status_code=exc.status_code,
-        headers=getattr(exc, "headers", None)),
-    Overloaded: lambda exc: JSONResponse({"detail": str(exc)}, status_code=503,
-                                         headers={"Retry-After": str(exc.retry_after)}),
-    TimedOut: lambda exc: JSONResponse({"detail": str(exc)}, status_code=503,
-                                       headers={"Retry-After": "1"}),
+# each error a client's request or the server's load causes, and its answer: status, detail
+# and headers; in order, the first that matches answers (no two of these types are related)
+_ANSWERS: dict[type[Exception], Callable[[Any], tuple[int, str, dict[str, str] | None]]] = {
+    InputError: lambda exc: (exc.status_code, str(exc), None),
+    RequestValidationError: lambda exc: (422, validation_detail(exc), None),
+    StarletteHTTPException: lambda exc: (exc.status_code, str(exc.detail),
+                                         getattr(exc, "headers", None)),
+    Overloaded: lambda exc: (503, str(exc), {"Retry-After": str(exc.retry_after)}),
+    TimedOut: lambda exc: (503, str(exc), {"Retry-After": "1"}),
 }
 KNOWN_ERRORS = tuple(_ANSWERS)
+
+
+def error_answer(exc: Exception) -> tuple[int, str, dict[str, str] | None] | None:
+    """The status, detail and headers of the answer to an error the client's request or the
+    server's load caused, or None for anything else (a bug). `error_response` sends them as
+    JSON; the live socket as a message (app/api/routes/live.py)."""
+    for kind, answer in _ANSWERS.items():
+        if isinstance(exc, kind):
+            return answer(exc)
+    return None
 
 
 def error_response(exc: Exception) -> JSONResponse | None:
     """The JSON answer to an error the client's request or the server's load caused, or None
     for anything else (a bug: ObservabilityMiddleware answers 500). The app's exception
     handlers (registered for KNOWN_ERRORS) and app/api/fastpath.py both answer with this."""
-    for kind, answer in _ANSWERS.items():
-        if isinstance(exc, kind):
-            return answer(exc)
-    return None
+    answer = error_answer(exc)
+    if answer is None:
+        return None
+    code, detail, headers = answer
+    return JSONResponse({"detail": detail}, status_code=code, headers=headers)
 
 
 def trailing_slash(path: str) -> str:

@@ -43,7 +43,7 @@ from fastapi.responses import JSONResponse
 
 from app import logs
 from app.api.deps import EngineDep, GateDep, SettingsDep
-from app.api.errors import Overloaded, TimedOut
+from app.api.errors import error_answer, name_list_message
 from app.api.gate import InferenceGate
 from app.api.inputs import (
     LIVE_MESSAGE,
@@ -116,8 +116,7 @@ def _names(websocket: WebSocket, engine: Engine) -> list[str]:
     check_query(websocket, ("models",))
     models = websocket.query_params.get("models")
     if models is not None and not re.fullmatch(MODELS_PATTERN, models):
-        raise InvalidParameter(f"query parameter 'models': {brief(models)} is not a "
-                               "comma-separated list of network names (e.g. max,avg)")
+        raise InvalidParameter(f"query parameter 'models': {name_list_message('models', models)}")
     return parse_models(engine, models)
 
 
@@ -230,15 +229,15 @@ async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: Inf
         start = time.perf_counter()
         out, timings = await gate.run(answer, engine, settings, payload, names, "uint8", True,
                                       True, inline_when_idle=light(payload, names, "uint8"))
-    except InputError as exc:
-        return exc.status_code, _text(exc.status_code, str(exc))
-    except Overloaded as exc:
-        return 503, _text(503, str(exc), retry_after=exc.retry_after)
-    except TimedOut as exc:
-        return 503, _text(503, str(exc), retry_after=1)
-    except Exception:
-        log.exception("unhandled error on a live socket message")
-        return 500, _text(500, "internal server error")
+    except Exception as exc:
+        # answered as a POST would be (errors.py), with Retry-After as a number in the message
+        said = error_answer(exc)
+        if said is None:
+            log.exception("unhandled error on a live socket message")
+            return 500, _text(500, "internal server error")
+        code, detail, headers = said
+        retry = (headers or {}).get("Retry-After")
+        return code, _text(code, detail, **({"retry_after": int(retry)} if retry else {}))
     if log.isEnabledFor(logging.DEBUG):
         log.debug("live update: %s", server_timing(timings, start))
     return 200, out
