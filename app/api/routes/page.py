@@ -73,7 +73,6 @@ async def index(request: Request, engine: EngineDep) -> HTMLResponse:
         # path of its own (https://host/featuremaps/ -> this server's /), they stay inside it
         "api": "api/v1",
         "models": [m for m in ("max", "avg") if m in engine.variants],
-        "variants": list(engine.variants),
         "colormap": [list(stop) for stop in VIRIDIS_STOPS],
         "digits": digits,
         "disagree": offered,
