@@ -358,7 +358,9 @@ def range_hint(pixels: np.ndarray) -> str:
     review: a 422 gave neither; the batch route's pointed normalised floats to uint8). Only
     called on the way to a 422: the median is not cheap on a batch."""
     low, high = float(pixels.min()), float(pixels.max())
-    if float(np.median(pixels)) < -0.05:  # the background itself below 0
+    with np.errstate(over="ignore"):  # the mean of two middle values near the float's limit
+        median = float(np.median(pixels))
+    if median < -0.05:  # the background itself below 0
         return " (normalised? undo it: x * std + mean, for MNIST's usual 0.3081 and 0.1307)"
     if 2 <= high <= 255:
         return " (levels 0..255? divide them by 255)"
