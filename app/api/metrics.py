@@ -204,7 +204,7 @@ class Peers:
             async with asyncio.timeout(self.TIMEOUT_S):
                 reader, writer = await asyncio.open_unix_connection(str(path))
                 try:
-                    data = await reader.read(MAX_ANSWER_BYTES + 1)
+                    data = await _read_to_end(reader, MAX_ANSWER_BYTES + 1)
                 finally:
                     writer.close()
         except (ConnectionRefusedError, FileNotFoundError):  # gone, starting, or stopped
@@ -228,3 +228,15 @@ class Peers:
         if path.name not in self._silent:
             self._silent.add(path.name)
             log.warning("metrics of the worker at %s left out: %s", path.name, why)
+
+
+async def _read_to_end(reader: asyncio.StreamReader, limit: int) -> bytes:
+    """What a sibling sends until it closes, at most `limit` bytes: one read returns what has
+    arrived so far, which may be part of an answer (a review)."""
+    data = b""
+    while len(data) < limit:
+        chunk = await reader.read(limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data

@@ -348,6 +348,38 @@ def test_an_answer_holds_the_other_workers_samples_family_by_family(
     assert not any(tmp_path.glob("w*"))  # each worker removes its own socket as it stops
 
 
+def test_a_siblings_answer_that_arrives_in_pieces_is_read_whole(tmp_path: Path) -> None:
+    """Found by a review: one read took what had arrived so far, and a sibling whose answer
+    came in two pieces was left out as "not its metrics"."""
+    from app.api.metrics import Metrics, Peers
+
+    sibling = Metrics()
+    sibling.pid = 1002
+    sibling.observe("GET", "/healthz", 200, 0.0004)
+    answer = json.dumps(sibling.samples()).encode()
+
+    async def scenario() -> list[Any]:
+        async def in_pieces(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            half = len(answer) // 2
+            writer.write(answer[:half])
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(answer[half:])
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+        server = await asyncio.start_unix_server(in_pieces, path=str(tmp_path / "w2.sock"))
+        asker = Peers(tmp_path, Metrics(), name="w1")
+        try:
+            return await asker.gather()
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(scenario()) == [sibling.samples()]
+
+
 def test_gate_refuses_beyond_its_limit_with_retry_after() -> None:
     gate = InferenceGate(limit=1, timeout_s=5)
     release = threading.Event()
