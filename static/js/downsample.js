@@ -72,15 +72,18 @@ function ties(models) {
 /** How far a training digit's centre could move in x or y: the shift is drawn before the
  * digit is scaled and turned (app/ml/train.py's augment), which carry it along, so it reaches
  * shift x the largest scale x (cos + sin) of the largest turn (found by a review: "up to 2.5
- * px" undersold training shifts that reach 3.3 px, beside a lab of 3 and 4 px shifts). */
+ * px" undersold training shifts that reach 3.3 px, beside a lab of 3 and 4 px shifts; a later
+ * review: said plainly, 3.3 px oversold them, as few come near it, so it is said as rare). */
 function reach({ shift_px: shift, rotate_deg: turn, scale }) {
   const t = Math.min(((turn ?? 0) * Math.PI) / 180, Math.PI / 4); // cos + sin peaks at 45°
   return shift * (scale?.[1] ?? 1) * (Math.cos(t) + Math.sin(t));
 }
 
 /** How far the networks' training digits were shifted at random, from their cards: "2.5
- * px", or "1 to 2.5 px", then how far that carried a digit once scaled and turned; null
- * unless every one of `models` says. */
+ * px", or "1 to 2.5 px", in x and in y, then how far that carried a rare digit once scaled
+ * and turned (drawn uniformly, most moved far less: 2.5% of them 2.5 px or more along an
+ * axis, in two million draws of train.py's augmentation); null unless every one of
+ * `models` says. */
 export function trainingShifts(models) {
   const augmentations = models.map((m) => m.augmentation ?? null);
   if (!models.length || augmentations.some((a) => a?.shift_px == null)) return null;
@@ -89,7 +92,8 @@ export function trainingShifts(models) {
   const high = Math.max(...shifts);
   const drawn = low === high ? `${high} px` : `${low} to ${high} px`;
   const far = Math.max(...augmentations.map(reach));
-  return far < high + 0.05 ? drawn : `${drawn} (about ${far.toFixed(1)} px in x or y once scaled and turned with the digit)`;
+  const each = `${drawn} in x and in y`;
+  return far < high + 0.05 ? each : `${each} (scaled and turned with it, a rare digit moved up to about ${far.toFixed(1)} px along one)`;
 }
 
 /** The shifts the networks were trained on, and what nopool's consistency shows: found by a

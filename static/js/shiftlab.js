@@ -206,16 +206,19 @@ export class ShiftLab {
       this.#noReading(fig); // a reading of the last input is stale now
       const keep = Math.round(m.consistency * 81);
       const right = label === null ? null : m.grid.prediction.flat().filter((c) => c === label).length;
-      const consistency = [': consistency ', el('strong', { text: percent(m.consistency) }), '.'];
+      // the share of these 81 shifts that keep the unshifted answer, not called "consistency",
+      // which Why downsample? gives for two random shifts against each other (Zhang's measure;
+      // a teacher's review: one word for two measures)
+      const share = [' (', el('strong', { text: percent(m.consistency) }), ').'];
       if (right === null || m.prediction === label) {
         // unlabelled, or right unshifted: the shifts that keep its answer are the ones it gets right
         fig.caption.replaceChildren('predicts ', el('strong', { text: m.prediction }),
-          right === null ? ' unshifted' : ' unshifted, its label', `; keeps it for ${keep} of 81 shifts`, ...consistency);
+          right === null ? ' unshifted' : ' unshifted, its label', `; keeps it for ${keep} of 81 shifts`, ...share);
       } else {
         // wrong unshifted: consistency alone would read as failing where the shifts are right
         fig.caption.replaceChildren('predicts ', el('strong', { text: m.prediction }), ' unshifted, but the digit is a ',
           el('strong', { text: label }), ', which it names for ', el('strong', { text: right }),
-          ` of 81 shifts; it keeps its ${m.prediction} for ${keep} shifts`, ...consistency); // not 'for 3', read as the digit
+          ` of 81 shifts; it keeps its ${m.prediction} for ${keep} shifts`, ...share); // not 'for 3', read as the digit
       }
       Object.assign(fig.canvas.dataset, { consistency: m.consistency, flips, prediction: m.prediction, painted: 'true' });
       if (right === null) delete fig.canvas.dataset.right;

@@ -141,7 +141,8 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
     assert {m["augmentation"]["shift_px"] for m in models} == {2.5}
     by_name = {m["name"]: m for m in models}
     assert ("Every network here was trained on digits shifted at random by up to 2.5 px "
-            "(about 3.3 px in x or y once scaled and turned with the digit), and "
+            "in x and in y (scaled and turned with it, a rare digit moved up to about 3.3 px "
+            "along one), and "
             "pooling is not the only source of this tolerance: nopool, which "
             f"never downsamples, keeps {by_name['nopool']['shift_consistency'] * 100:.2f}% "
             f"against max's {by_name['max']['shift_consistency'] * 100:.2f}%."

@@ -593,11 +593,11 @@ def test_a_sample_digits_grids_count_the_shifts_classified_right(
         caption = fm.page.locator(f'figure.heat-fig[data-net="{net}"] .consistency').inner_text()
         if pred == 3:
             assert caption == (f"predicts 3 unshifted, its label; keeps it for {keep} of 81 "
-                               f"shifts: consistency {pct}.")
+                               f"shifts ({pct}).")
         else:
             assert caption == (f"predicts {pred} unshifted, but the digit is a 3, which it names "
-                               f"for {right} of 81 shifts; it keeps its {pred} for {keep} shifts: "
-                               f"consistency {pct}.")
+                               f"for {right} of 81 shifts; it keeps its {pred} for {keep} shifts "
+                               f"({pct}).")
         assert fm.page.get_attribute(f'canvas.heat[data-net="{net}"]', "data-right") == str(right)
     assert expected["avg"]["prediction"] == 5  # the case the reviews found
     # avg's flips to the label are outlined in the accent colour: sample a flipped cell's edge
@@ -654,8 +654,8 @@ def test_a_digit_no_shift_can_move_is_said_to_be_one(fm: FeatureMapsPage) -> Non
     consistency = {m["name"]: m["shift_consistency"] for m in fm.api.models()["models"]}
     assert steady.is_visible() and steady.inner_text() == (
         "No shift of up to 4 px changes any answer for this digit. These networks were also "
-        "trained on digits shifted by up to 2.5 px (about 3.3 px in x or y once scaled and "
-        "turned with the digit). Without any pooling, nopool gives one answer under two "
+        "trained on digits shifted by up to 2.5 px in x and in y (scaled and turned with it, "
+        "a rare digit moved up to about 3.3 px along one). Without any pooling, nopool gives one answer under two "
         f"random shifts of up to 3 px on {consistency['nopool'] * 100:.2f}% of MNIST's test "
         f"digits, max on {consistency['max'] * 100:.2f}% (Why downsample?, below). Draw a "
         "sloppier or lopsided one to see answers flip.")
@@ -711,8 +711,9 @@ def test_the_shift_lab_shows_a_heat_map_per_network(
         assert fm.page.get_attribute(selector, "data-flips") == str(flips)
         assert fm.page.get_attribute(selector, "data-prediction") == str(m["prediction"])
         caption = fm.page.locator(f'.heat-fig[data-net="{net}"] .consistency').inner_text()
-        assert f"keeps it for {81 - flips} of 81 shifts" in caption
-        assert f"consistency {m['consistency'] * 100:.1f}%" in caption
+        assert f"keeps it for {81 - flips} of 81 shifts ({m['consistency'] * 100:.1f}%)" \
+            in caption
+        assert "consistency" not in caption  # Why downsample?'s word, for another measure
         for layer in m["layers"]:
             name = layer["name"]
             cell = fm.page.locator(f'#shift-table td[data-net="{net}"][data-layer="{name}"]')
