@@ -655,7 +655,8 @@ def test_a_digit_no_shift_can_move_is_said_to_be_one(fm: FeatureMapsPage) -> Non
     assert steady.is_visible() and steady.inner_text() == (
         "No shift of up to 4 px changes any answer for this digit. These networks were also "
         "trained on digits shifted by up to 2.5 px in x and in y (scaled and turned with it, "
-        "a rare digit moved up to about 3.3 px along one). Without any pooling, nopool gives one answer under two "
+        "a rare digit moved up to about 3.3 px along one). Without any pooling, nopool gives "
+        "one answer under two "
         f"random shifts of up to 3 px on {consistency['nopool'] * 100:.2f}% of MNIST's test "
         f"digits, max on {consistency['max'] * 100:.2f}% (Why downsample?, below). Draw a "
         "sloppier or lopsided one to see answers flip.")
