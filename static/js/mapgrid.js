@@ -25,7 +25,12 @@ export function layerNote(info, nets, source = null, shown = nets) {
   }).map((n) => n.name);
   const named = alike.join(' and '); // whose sizes the note gives, where another's differ
   const whose = alike.length < nets.length ? `${named}'s` : null;
-  const sees = whose ? `Each of ${whose} units sees ${rf}x${rf} input px.` : `Each unit sees ${rf}x${rf} input px.`;
+  // the field said for those whose field it is, whatever their maps' size (a teacher's
+  // review: "Each of max's units sees 3x3" beside strided, whose conv1 units see 3x3 too)
+  const sameField = nets.filter((n) => n.layers.find((l) => l.name === info.name)?.receptive_field.size === rf);
+  const sees = sameField.length < nets.length
+    ? `Each of ${sameField.map((n) => n.name).join(' and ')}'s units sees ${rf}x${rf} input px.`
+    : `Each unit sees ${rf}x${rf} input px.`;
   if (info.kind === 'conv') {
     const role = UI.convRole[info.name] ? `: ${UI.convRole[info.name]}` : '';
     const step = stride > 1 ? `, stride ${stride}` : '';

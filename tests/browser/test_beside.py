@@ -75,6 +75,12 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
         # ink there cannot change (a review)
         assert ": ink there never changes max's answer." in page.locator(
             'section.maps-row[data-layer="pool2"] .note').inner_text()
+        # the field is said for all where all share it, though their maps' sizes differ (a
+        # teacher's review: "Each of max's units sees 3x3" read as if strided's did not)
+        notes = {name: page.inner_text(f'section.maps-row[data-layer="{name}"] .note')
+                 for name in ("conv1", "conv2")}
+        assert notes["conv1"].endswith(". Each unit sees 3x3 input px."), notes
+        assert notes["conv2"].endswith(". Each of max's units sees 8x8 input px."), notes
         captions = [page.inner_text(f'.map-cell[data-net="strided"][data-layer="{name}"] .cap-name')
                     for name in ("conv1", "conv2", "conv3")]
         assert captions == ["strided conv1 · 13 x 13, sees 3x3 px",
