@@ -24,6 +24,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.ml import preprocess
 from app.ml.device import configure_threads
 from app.ml.engine import Engine
+from app.ml.names import DEFAULT_MODELS
 
 BATCH = "/api/v1/featuremaps/batch"  # the route with limits of its own
 
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
         loaded = engine or Engine.load(settings)
-        loaded.warm_up([m for m in ("max", "avg") if m in loaded.variants]
+        loaded.warm_up([m for m in DEFAULT_MODELS if m in loaded.variants]
                        or list(loaded.variants)[:1])
         preprocess.warm_up()
         app.state.engine = loaded

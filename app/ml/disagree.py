@@ -20,10 +20,11 @@ import numpy as np
 from app.ml import registry
 from app.ml.data import Mnist
 from app.ml.evaluate import p_words, predictions, sign_test
+from app.ml.names import DEFAULT_MODELS
 
 log = logging.getLogger(__name__)
 
-PAIR = ("max", "avg")
+PAIR = DEFAULT_MODELS  # the page's pair
 FILE_NAME = "max-avg.json"
 ALSO = "valid"  # the other held-out split, whose counts alone the file holds
 COUNTS = (f"{PAIR[0]}_only", f"{PAIR[1]}_only", "neither")

@@ -201,12 +201,15 @@ def parse_models(engine: Engine, models: str | None,
     return split_names(models, "models=", "network", known)  # as `featuremaps extract`
 
 
+LIVE_MAX_NETS = 2  # networks in a request light enough for the event loop (light)
+
+
 def light(payload: Payload, names: Sequence[str], encoding: str) -> bool:
     """Whether a request is a live update's work, about a millisecond, and may run on the
     event loop when nothing else is queued: a small body (Payload.small), at most two
     networks, uint8. Found by a review: five networks in float32 JSON, 8 to 10 ms, ran there
     too, and stalled every other connection for as long."""
-    return payload.small and len(names) <= len(DEFAULT_MODELS) and encoding == "uint8"
+    return payload.small and len(names) <= LIVE_MAX_NETS and encoding == "uint8"
 
 
 def server_timing(timings: dict[str, float], start: float) -> str:

@@ -18,6 +18,7 @@ from PIL import Image
 from app.api.deps import EngineDep
 from app.config import PROJECT_ROOT
 from app.ml import disagree
+from app.ml.names import DEFAULT_MODELS
 from app.ml.render import VIRIDIS_STOPS
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ async def index(request: Request, engine: EngineDep) -> HTMLResponse:
         # relative, as every address on the page: behind a proxy that serves the app under a
         # path of its own (https://host/featuremaps/ -> this server's /), they stay inside it
         "api": "api/v1",
-        "models": [m for m in ("max", "avg") if m in engine.variants],
+        "models": [m for m in DEFAULT_MODELS if m in engine.variants],
         "colormap": [list(stop) for stop in VIRIDIS_STOPS],
         "digits": digits,
         "disagree": offered,

@@ -26,9 +26,9 @@ from app.ml.engine import ShiftResult
 router = APIRouter(prefix="/api/v1", tags=["shift lab"])
 QUERY = ("models",)
 
-DEFAULT_MODELS = ("max", "avg", "blurmax")
+SHIFT_MODELS = ("max", "avg", "blurmax")
 ShiftModelsQuery = Annotated[str | None, Query(
-    description=models_doc(DEFAULT_MODELS, ", those this server has"), examples=["max,avg"],
+    description=models_doc(SHIFT_MODELS, ", those this server has"), examples=["max,avg"],
     pattern=MODELS_PATTERN)]
 
 
@@ -82,7 +82,7 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     the change once the maps are moved along with the input (`change_shifted_back`: 0 for a
     layer that simply moves with it)."""
     check_query(request, QUERY)
-    names = parse_models(engine, models, default=DEFAULT_MODELS)
+    names = parse_models(engine, models, default=SHIFT_MODELS)
     payload = await read_payload(request)
 
     start = time.perf_counter()
