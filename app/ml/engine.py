@@ -236,12 +236,21 @@ class Engine:
     def device_name(self) -> str:
         return devices.describe(self.device)
 
-    def nets(self, models: Sequence[str]) -> list[Net]:
+    def check_models(self, models: Sequence[str]) -> None:
+        """UnknownName for a model this server does not have."""
         missing = [m for m in models if m not in self.loaded]
         if missing:
             raise UnknownName(f"unknown model {brief(missing[0])}; this server has "
                               f"{', '.join(self.loaded)}")
+
+    def nets(self, models: Sequence[str]) -> list[Net]:
+        self.check_models(models)
         return [self.loaded[m].net for m in models]
+
+    def layout(self, models: Sequence[str], layers: Sequence[str] | None = None) -> Layout:
+        """Where each map of these networks' chosen layers (None: all) lies in a packed
+        answer, for sizing one before any image is run (the batch route)."""
+        return Layout.plan(self.nets(models), layers)
 
     def layer_spec(self, model: str, layer: str) -> LayerSpec:
         """The spec of a layer of a loaded model (both checked already)."""

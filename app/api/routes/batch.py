@@ -24,7 +24,6 @@ from app.config import default
 from app.ml import batch
 from app.ml.errors import EmptyBody, UnknownName
 from app.ml.names import brief, split_names
-from app.ml.pack import Layout
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 QUERY = ("models", "layers")
@@ -134,7 +133,7 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
 
     # as `featuremaps extract --layers`: an unknown name first, then one given twice
     chosen = split_names(layers, "layers=", "layer", known) if layers is not None else None
-    layout = Layout.plan(engine.nets(names), chosen)
+    layout = engine.layout(names, chosen)
     kind = media_type(request)
     if _says_not_arrays(kind):
         raise UnsupportedMediaType(not_arrays(kind))

@@ -353,7 +353,7 @@ async def layer_png(
 ) -> Response:
     """The chosen layer's maps for a drawing, as one PNG: a picture from curl."""
     check_query(request, PNG_QUERY)
-    engine.nets([model])  # UnknownName for a model this server does not have
+    engine.check_models([model])
     engine.check_layers([model], [layer])
     channels, h, w = engine.layer_shape(model, layer)
     check_channel(channel, channels, layer)
