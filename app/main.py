@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -122,6 +123,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.include_router(shifts.router)
     app.include_router(live.router)
     app.include_router(page.router)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, built once, with the JSON bodies' example added."""
+        if app.openapi_schema is None:
+            app.openapi_schema = featuremaps.add_json_example(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:

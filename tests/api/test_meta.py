@@ -150,6 +150,13 @@ def test_the_openapi_document_covers_every_endpoint(client: TestClient) -> None:
     body = paths["/api/v1/featuremaps"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "image/png", "application/json"} <= set(body)
     assert "example" in body["application/json"]
+    # every JSON image body has the same example, added as the document is built (no work at
+    # import time)
+    examples = [op["requestBody"]["content"]["application/json"].get("example")
+                for path in paths.values() for op in path.values()
+                if "pixels" in op.get("requestBody", {}).get("content", {})
+                .get("application/json", {}).get("schema", {}).get("properties", {})]
+    assert len(examples) == 3 and all(e == body["application/json"]["example"] for e in examples)
     assert client.get("/docs").status_code == 200
 
 
