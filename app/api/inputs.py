@@ -299,24 +299,45 @@ class Payload:
         return samples is not None and samples <= INLINE_MAX_SAMPLES
 
 
+# the type curl --data-binary and -d, and Python's urllib, give a body unless told otherwise
+FORM = "application/x-www-form-urlencoded"
+
+
 async def read_payload(request: Request) -> Payload:
-    """The body of a multipart, raw-image or JSON request; refuses other content types."""
+    """The body of a multipart, raw-image or JSON request; refuses other content types. A
+    body sent as a form is read by what it begins as, an image or JSON pixels (found by an
+    API review: `curl --data-binary @digit.png`, without a type, was refused as a form)."""
     kind = media_type(request)
     if kind == "multipart/form-data":
         # a part's own type is a guess (a browser's, from the file's name): not read
         return image_payload(await multipart_file(request), kind)
     if kind == "application/json":
-        body = await request.body()
-        if len(body) > MAX_JSON_BYTES:
-            raise PayloadTooLarge(f"JSON body is {len(body):,} bytes; 28x28 pixels need far "
-                                  f"less, the limit is {MAX_JSON_BYTES:,}")
-        return Payload("json", body)
+        return _json_payload(await request.body())
     if kind in IMAGE_TYPES or kind == "":
         body = await request.body()
         if not body:
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
         return image_payload(body, kind)
+    if kind == FORM:
+        body = await request.body()
+        if body.lstrip()[:1] == b"{":
+            return _json_payload(body)
+        if body and (preprocess.sniff(body) is not None or _stripped_png(body)):
+            return image_payload(body, kind)
     raise UnsupportedMediaType(unsupported_type(kind))
+
+
+def _json_payload(body: bytes) -> Payload:
+    if len(body) > MAX_JSON_BYTES:
+        raise PayloadTooLarge(f"JSON body is {len(body):,} bytes; 28x28 pixels need far "
+                              f"less, the limit is {MAX_JSON_BYTES:,}")
+    return Payload("json", body)
+
+
+def _stripped_png(body: bytes) -> bool:
+    """A PNG whose line breaks were taken out, as `curl -d @file` sends it: its signature's
+    CR LF and LF gone (found by an API review: refused as bytes that begin as no image)."""
+    return body.startswith(b"\x89PNG") and not body.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def image_payload(body: bytes, kind: str) -> Payload:
@@ -352,6 +373,9 @@ def not_an_image(body: bytes, kind: str) -> str:
                     "itself, with Content-Type: application/json")
         return (f"{said}; this body looks like JSON pixels: send it with Content-Type: "
                 "application/json")
+    if _stripped_png(body):
+        return (f"{said}; this {what or 'body'} begins as a PNG whose line breaks were taken "
+                "out, as curl -d does: send the file with --data-binary @file")
     if kind.startswith("image/"):
         return f"{said} (this body is sent as {kind}, but its bytes begin as none of them)"
     return said

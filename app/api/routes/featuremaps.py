@@ -76,7 +76,9 @@ IMAGE_BODY: dict[str, Any] = {
                        "MNIST's digits have it (unless the 20 px box would leave the field); "
                        "JSON pixels are used as they are unless preprocess is true (the "
                        "example is MNIST test digit #0, a 7; in /docs, press Reset after "
-                       "choosing application/json to load it).",
+                       "choosing application/json to load it). A body sent with no type, or as "
+                       "application/x-www-form-urlencoded (curl --data-binary's and urllib's "
+                       "default), is read by what it begins as: an image or JSON pixels.",
         "content": {
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
