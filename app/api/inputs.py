@@ -169,7 +169,8 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     if _too_deep(body, MAX_JSON_DEPTH):
         raise InvalidPixels(
             f"JSON nested deeper than {MAX_JSON_DEPTH} levels; "
-            'send {"pixels": 28x28 numbers in 0..1}'
+            'send {"pixels": 28x28 numbers in 0..1}, one image (several go to POST '
+            "/api/v1/featuremaps/batch, as an .npy or .npz)"
         )
     try:
         doc = json.loads(text, parse_constant=_not_json, object_pairs_hook=_unique_keys)

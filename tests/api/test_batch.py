@@ -171,7 +171,9 @@ def npz(**arrays: np.ndarray) -> bytes:
     (npy(np.full((1, 28, 28), -1, np.int16)), 422,
      "integer images are levels 0..255; found -1..-1 (send floats for 0..1)"),
     (b"", 400, "empty body: send an .npy or .npz of (N, 28, 28) images"),
-    (b"\x89PNG\r\n\x1a\n", 422, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file"),
+    (b"GIF89a", 422, "body is a GIF image, not an .npy or .npz of images: one image goes to "
+                     "POST /api/v1/featuremaps"),
+    (b"%PDF-1.7", 422, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file"),
     (npy_with_shape("(True, 28, 28)"), 422,
      "not a readable .npy header (shape (True, 28, 28) is not integers)"),
     # found by a review: "header declares -784 bytes", an unknown format version read as

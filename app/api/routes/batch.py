@@ -21,8 +21,8 @@ from app.api.routes.featuremaps import (
     parse_models,
 )
 from app.config import default
-from app.ml import batch
-from app.ml.errors import EmptyBody, UnknownName
+from app.ml import batch, preprocess
+from app.ml.errors import EmptyBody, InvalidPixels, UnknownName
 from app.ml.names import brief, split_names
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
@@ -143,6 +143,10 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         body = await request.body()
     if not body:
         raise EmptyBody("empty body: send an .npy or .npz of (N, 28, 28) images")
+    image = preprocess.sniff(body)
+    if image is not None:  # found by an API review: told only "neither an .npy nor an .npz"
+        raise InvalidPixels(f"body is a {image} image, not an .npy or .npz of images: one "
+                            "image goes to POST /api/v1/featuremaps")
 
     def fits(n: int) -> None:
         """The answer's size, known from the header's number of images."""
