@@ -146,7 +146,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         each series labelled with its worker's pid, and every worker's in one answer."""
         check_query(request, ())
         others = await shared.gather() if shared is not None else []
-        return PlainTextResponse(metrics.render(others), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(metrics.render(others), media_type="text/plain; version=0.0.4",
+                                 headers={"Cache-Control": meta.NO_STORE})
 
     # after every route, before the static files (which take no sockets): a socket on any
     # other path gets a 404 that says where the live channel is

@@ -30,6 +30,16 @@ def test_healthz_reports_the_device(client: TestClient) -> None:
     assert {"max", "avg"} <= set(body["models"])
 
 
+def test_liveness_and_metrics_are_never_answered_from_a_cache(client: TestClient) -> None:
+    """An API review: no Cache-Control, so a cache in front could answer a liveness probe or
+    a scrape with an old answer."""
+    for path in ("/healthz", "/metrics"):
+        r = client.get(path)
+        assert (r.status_code, r.headers["cache-control"]) == (200, "no-store"), path
+    # HEAD too, as HeadAsGet answers it from the GET
+    assert client.head("/healthz").headers["cache-control"] == "no-store"
+
+
 def test_a_static_files_name_with_a_slash_after_it_is_no_file(client: TestClient) -> None:
     """Found by a review: /static/css/page.css/ served the file, an address under which a
     page's relative links resolve wrongly; so did page.css/. and //css (a second review)."""

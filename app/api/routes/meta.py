@@ -33,11 +33,15 @@ UNKNOWN_QUERY = unknown_query()  # a route that takes none
 FILTERS_QUERY = ("channel",)
 
 
+NO_STORE = "no-store"  # /healthz and /metrics: always this moment's (an API review)
+
+
 @router.get("/healthz", response_model=HealthOut, tags=["operations"], summary="Liveness",
             responses=UNKNOWN_QUERY)
-async def healthz(request: Request, engine: EngineDep) -> dict[str, object]:
+async def healthz(request: Request, engine: EngineDep, response: Response) -> dict[str, object]:
     """The server is up and its models are loaded; reports the device in use."""
     check_query(request, ())
+    response.headers["Cache-Control"] = NO_STORE  # a cache in front must not answer for it
     return {"status": "ok", "device": engine.device_name, "models": list(engine.variants),
             "version": __version__}
 
