@@ -74,6 +74,11 @@ def largest_scale(c: int, h: int, w: int, scale: int) -> int:
     return scale
 
 
+# the lines between channels: white beside viridis, which never reaches it; a blue beside
+# gray, where white is every channel's top and the maps ran into the lines (an API review)
+GUTTERS: dict[Colormap, tuple[int, int, int]] = {"viridis": (255, 255, 255), "gray": (64, 96, 160)}
+
+
 def grid_png(maps: np.ndarray, *, scale: int = 4, norm: Norm = "channel",
              colormap: Colormap = "viridis", channel: int | None = None) -> bytes:
     """(C, H, W) float maps -> one PNG: channels left to right, top to bottom, 8 per row.
@@ -98,7 +103,7 @@ def grid_png(maps: np.ndarray, *, scale: int = 4, norm: Norm = "channel",
             r, q = divmod(k, cols)
             y, x = r * (cell_h + gap), q * (cell_w + gap)
             mask[y:y + cell_h, x:x + cell_w] = False
-        rgb[mask] = 255  # white gutters between channels
+        rgb[mask] = GUTTERS[colormap]
     buf = io.BytesIO()
     Image.fromarray(rgb, mode="RGB").save(buf, format="PNG", optimize=False)
     return buf.getvalue()

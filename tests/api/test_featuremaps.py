@@ -312,6 +312,16 @@ def test_layer_png_is_a_grid_of_channels(client: TestClient,
     one = client.post("/api/v1/featuremaps/avg/conv3.png?channel=5&scale=10",
                       files={"file": ("d.png", png)})
     assert Image.open(BytesIO(one.content)).size == (30, 30)
+    # the lines between channels: white beside viridis; beside gray, where white is each
+    # channel's top, a colour no map has (an API review: the maps ran into them)
+    for colormap, line in (("viridis", (255, 255, 255)), ("gray", (64, 96, 160))):
+        grid = client.post(f"/api/v1/featuremaps/max/pool1.png?scale=2&colormap={colormap}",
+                           files={"file": ("d.png", png)})
+        rgb = np.asarray(Image.open(BytesIO(grid.content)).convert("RGB"))
+        gutters = np.zeros(rgb.shape[:2], bool)
+        gutters[:, 26::27] = gutters[26::27, :] = True
+        assert (rgb[gutters] == line).all(), colormap
+        assert not (rgb[~gutters] == line).all(axis=1).any(), colormap
 
 
 def test_layer_png_one_channel_keeps_the_colours_it_has_in_the_grid(
