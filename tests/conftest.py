@@ -8,7 +8,7 @@ import io
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 import pytest
@@ -22,6 +22,13 @@ from app.ml.data import Mnist
 MODELS_DIR = PROJECT_ROOT / "models"
 DATA_DIR = PROJECT_ROOT / "data"
 T = TypeVar("T")
+
+
+class Upload(TypedDict):
+    """A request's body and headers, as TestClient.post's keyword arguments (`**upload`)."""
+
+    content: bytes
+    headers: dict[str, str]
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:

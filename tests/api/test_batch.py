@@ -327,8 +327,6 @@ def test_an_npz_of_many_members_is_refused_before_they_are_listed(
     """Found by reviews: a 32 MB .npz of 710,000 directory entries held the batch thread for
     about 3 s and 190 MB, and a first fix counted them only once zipfile had read them all.
     The count comes from the directory's end record; zipfile is not asked."""
-    from app.ml import batch
-
     many = npz(**{f"m{i}": np.zeros(0, np.uint8) for i in range(65)})
 
     def unread(*args: object, **kwargs: object) -> None:
@@ -348,7 +346,7 @@ def test_an_npz_of_many_members_is_refused_before_they_are_listed(
     end = hidden.rfind(b"PK\x05\x06")
     hidden[end + 16:end + 20] = b"PK\x05\x06"
     with monkeypatch.context() as patched:
-        patched.setattr(batch.zipfile, "ZipFile", unread)
+        patched.setattr(zipfile, "ZipFile", unread)
         r = client.post("/api/v1/featuremaps/batch", content=many)
         refused = client.post("/api/v1/featuremaps/batch", content=bytes(lying))
         found = client.post("/api/v1/featuremaps/batch", content=bytes(hidden))

@@ -8,6 +8,7 @@ import io
 import json
 import struct
 import urllib.parse
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import pytest
@@ -19,16 +20,23 @@ from app.api import wire
 from app.api.routes.featuremaps import EncodingQuery, FormatQuery, ModelsQuery
 from app.ml import preprocess
 from app.ml.encode import dequantise
+from tests.conftest import Upload
 
 LAYERS = [("conv1", "conv", [32, 26, 26]), ("pool1", "pool", [32, 13, 13]),
           ("conv2", "conv", [64, 11, 11]), ("pool2", "pool", [64, 5, 5]),
           ("conv3", "conv", [64, 3, 3])]
 
 
-def post_png(client: TestClient, png: bytes, query: str = "") -> dict:
+class PixelsBody(TypedDict):
+    """A JSON request of pixels, as TestClient.post's keyword argument (`**body`)."""
+
+    json: dict[str, list[list[float]]]
+
+
+def post_png(client: TestClient, png: bytes, query: str = "") -> dict[str, Any]:
     r = client.post(f"/api/v1/featuremaps{query}", files={"file": ("digit.png", png, "image/png")})
     assert r.status_code == 200, r.text
-    return r.json()
+    return cast(dict[str, Any], r.json())
 
 
 def test_both_networks_every_layer_by_default(
@@ -161,7 +169,7 @@ def test_binary_without_gzip_is_plain(client: TestClient) -> None:
 def test_an_answer_chosen_by_accept_says_it_varies(client: TestClient) -> None:
     """Found by a review: a JSON answer chosen by reading Accept had no Vary, so a cache
     could give it to a client that asked for the binary format."""
-    body = {"json": {"pixels": [[0.0] * 28] * 28}}
+    body: PixelsBody = {"json": {"pixels": [[0.0] * 28] * 28}}
     negotiated = client.post("/api/v1/featuremaps", **body)
     assert negotiated.headers["content-type"] == "application/json"
     assert negotiated.headers["vary"] == "Accept, Accept-Encoding"
@@ -379,7 +387,7 @@ def test_layer_png_refuses_a_picture_too_large_to_draw_cheaply(
     from PIL import Image
 
     _, png = test_digit_pngs[0]
-    body = {"content": png, "headers": {"content-type": "image/png"}}
+    body: Upload = {"content": png, "headers": {"content-type": "image/png"}}
     r = client.post("/api/v1/featuremaps/nopool/conv2.png?scale=32", **body)
     assert (r.status_code, r.json()) == (422, {"detail": (
         "scale=32 would make a 6151x6151 picture (37,834,801 pixels); the limit is 8,388,608 "

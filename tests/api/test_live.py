@@ -7,6 +7,7 @@ import gzip
 import json
 import logging
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ LIVE = "/api/v1/live"
 BLANK_PNG = png_bytes(np.zeros((28, 28), np.uint8))
 
 
-def post_binary(client: TestClient, png: bytes, models: str = "max,avg") -> dict:
+def post_binary(client: TestClient, png: bytes, models: str = "max,avg") -> dict[str, Any]:
     r = client.post(f"/api/v1/featuremaps?models={models}", content=png,
                     headers={"Content-Type": "image/png", "Accept": wire.BINARY_TYPE,
                              "Accept-Encoding": "gzip"})

@@ -249,11 +249,11 @@ def test_each_documented_error_example_is_what_the_server_answers() -> None:
                               (batch, settings.max_batch_inflight, "batches")):
         assert example(path, 503) == {"detail": busy(limit, what)}, path
     # a 408 needs a stalled upload (tests/api/test_stalled_upload.py): the middleware's words
-    for path, half, limit in ((fm, "1,048,576", "2,097,152"), (shifts, "1,048,576", "2,097,152"),
+    for path, half, whole in ((fm, "1,048,576", "2,097,152"), (shifts, "1,048,576", "2,097,152"),
                               (layer_png, "1,048,576", "2,097,152"),
                               (batch, "16,777,216", "33,554,432")):
         assert example(path, 408) == {"detail": f"request body not received within 120 s: "
-                                                f"{half} of {limit} bytes came; send it again, "
+                                                f"{half} of {whole} bytes came; send it again, "
                                                 "faster (FEATUREMAPS_BODY_TIMEOUT_S)"}, path
 
 

@@ -12,7 +12,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
+from starlette.types import Message, Scope
 
 from app.api.errors import Overloaded, TimedOut
 from app.api.gate import InferenceGate
 from app.api.routes import page
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
+from tests.conftest import Upload
 
 PIXELS = {"pixels": [[0.0] * 28 for _ in range(28)]}
 
@@ -563,7 +565,7 @@ def test_an_oversize_body_is_counted_under_its_route_and_a_wrong_path_stays_a_40
     /metrics (it was route="other"); sent to no route, it is that route's 404."""
     app = create_app(Settings(device="cpu", models=["max"], max_upload_bytes=1000))
     with TestClient(app) as c:
-        big = {"content": b"x" * 1001, "headers": {"content-type": "image/png"}}
+        big: Upload = {"content": b"x" * 1001, "headers": {"content-type": "image/png"}}
         assert c.post("/api/v1/featuremaps", **big).json() == {
             "detail": "request body over the upload limit of 1,000 bytes "
                       "(FEATUREMAPS_MAX_UPLOAD_BYTES)"}
@@ -604,21 +606,22 @@ def test_a_client_that_leaves_mid_upload_is_a_499_not_a_logged_500(
     and the metrics count a 499 (nginx's code for it)."""
     # the batch route refuses an image's type before it reads (a 415)
     kind = b"application/octet-stream" if path.endswith("/batch") else b"image/png"
-    messages = iter([{"type": "http.request", "body": b"\x89PNG\r\n\x1a\n", "more_body": True},
-                     {"type": "http.disconnect"}])
-    sent: list[dict[str, object]] = []
+    messages: Iterator[Message] = iter([
+        {"type": "http.request", "body": b"\x89PNG\r\n\x1a\n", "more_body": True},
+        {"type": "http.disconnect"}])
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> Message:
         return next(messages)
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
-             "server": ("testserver", 80),
-             "headers": [(b"host", b"testserver"), (b"content-type", kind)]}
+    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                    "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+                    "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
+                    "server": ("testserver", 80),
+                    "headers": [(b"host", b"testserver"), (b"content-type", kind)]}
     before = dropped(client)
     with caplog.at_level(logging.INFO):
         assert client.portal is not None
@@ -655,25 +658,25 @@ def test_a_client_that_leaves_while_its_batch_is_made_stops_it_and_is_a_499(
     Ctrl-C) kept the batch slot to the end and was logged as a 200 of hundreds of MB. The
     work stops at the next batch of 256 images; nothing is sent; a 499 is counted."""
     body, made = forty_batches
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, object]] = []
+    messages: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> Message:
         if messages:
             return messages.pop()
         await asyncio.sleep(0.05)  # the body is in; the client goes
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     path = "/api/v1/featuremaps/batch"
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"layers=pool2", "root_path": "", "client": ("127.0.0.1", 50000),
-             "server": ("testserver", 80),
-             "headers": [(b"host", b"testserver"),
-                         (b"content-type", b"application/octet-stream")]}
+    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                    "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+                    "query_string": b"layers=pool2", "root_path": "",
+                    "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+                    "headers": [(b"host", b"testserver"),
+                                (b"content-type", b"application/octet-stream")]}
     before = dropped(client)
     with caplog.at_level(logging.INFO):
         assert client.portal is not None
@@ -745,16 +748,16 @@ def test_a_request_cut_off_by_the_shutdown_is_a_503_not_a_500(
 
     metrics = Metrics()
     app = ObservabilityMiddleware(slow_upload, metrics=metrics)
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": True}
 
-    scope = {"type": "http", "method": "POST", "path": "/api/v1/featuremaps/batch",
-             "headers": [], "client": ("127.0.0.1", 50000)}
+    scope: Scope = {"type": "http", "method": "POST", "path": "/api/v1/featuremaps/batch",
+                    "headers": [], "client": ("127.0.0.1", 50000)}
 
     async def cancelled(message: str) -> None:
         request = asyncio.create_task(app(scope, receive, send))
@@ -787,7 +790,10 @@ def test_each_route_has_a_budget_of_bodies_as_large_as_its_gate(settings: Settin
     from app.main import create_app
 
     app = create_app(settings)
-    (limits,) = [m.kwargs for m in app.user_middleware if m.cls is BodyLimitMiddleware]
+    # starlette types Middleware.cls with a ParamSpec its class does not bind, which mypy
+    # takes for a type no class can be
+    (limits,) = [m.kwargs for m in app.user_middleware
+                 if m.cls is BodyLimitMiddleware]  # type: ignore[comparison-overlap]
     assert limits == {"limit": 2 * 1024 * 1024,
                       "overrides": {"/api/v1/featuremaps/batch": 32 * 1024 * 1024},
                       "budgets": {"": 64 * 2 * 1024 * 1024,

@@ -73,7 +73,7 @@ def start(port: int, tmp: Path, workers: int = 2, nohup: bool = False
         time.sleep(0.2)
 
 
-def end(proc: subprocess.Popen[bytes]) -> None:
+def end(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     """Kill whatever is left of a server started here: its parent and its workers."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)

@@ -418,7 +418,8 @@ def test_a_held_wrong_answer_line_goes_with_the_next_input_of_the_same_label(
     Sample #0, a 7 both read right, is a new input: the line goes, though the label is the
     same (a review found it held, empty, as the label had not changed)."""
     def line_shown() -> bool:
-        return fm.page.locator('.pred[data-net="avg"] .pred-wrong').is_visible()
+        shown: bool = fm.page.locator('.pred[data-net="avg"] .pred-wrong').is_visible()
+        return shown
 
     fm.page.goto(fm.page.url + "?digit=1226")
     fm.page.wait_for_selector("body[data-ready]", state="attached")

@@ -74,7 +74,7 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
                  for name in ("conv1", "pool1")}
         slack = steps["conv1"] + steps["pool1"]
         if net == "max":
-            wr, wc = np.unravel_index(int(np.argmax(conv1)), (2, 2))
+            wr, wc = map(int, np.unravel_index(int(np.argmax(conv1)), (2, 2)))
             assert (int(window["winnerRow"]), int(window["winnerCol"])) == (2 * r + wr, 2 * c + wc)
             winner = fm.mark("winner")
             assert (int(winner["winnerRow"]), int(winner["winnerCol"])) == (2 * r + wr, 2 * c + wc)
@@ -162,7 +162,7 @@ def test_a_unit_that_no_later_unit_reads_says_it_cannot_change_the_answer(
 
 def far_from_rounding(x: float) -> bool:
     """x rounds to 3 decimals the same way with any float error the page may add."""
-    return abs(x * 1000 - np.floor(x * 1000) - 0.5) > 0.05
+    return bool(abs(x * 1000 - np.floor(x * 1000) - 0.5) > 0.05)
 
 
 def test_an_avg_unit_that_differs_from_its_mean_in_the_last_digit_says_why(
@@ -883,8 +883,12 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
     # asked for when a channel opens, not again on every drawing: a review counted 62 asks
     # in one stroke while a failing one was retried on every repaint
     asked: list[str] = []
-    fm.page.route("**/filters/**", lambda route: (asked.append(route.request.url),
-                                                  route.fulfill(status=503, body="{}")))
+
+    def refuse(route: Any) -> None:
+        asked.append(route.request.url)
+        route.fulfill(status=503, body="{}")
+
+    fm.page.route("**/filters/**", refuse)
     fm.page.keyboard.press("Escape")
     open_channel(fm, "conv1", next(k for k in range(32) if k not in cases.values()))  # not kept
     inspector.wait_for(state="visible")
@@ -1117,14 +1121,16 @@ def test_a_deeper_conv_unit_shows_what_it_adds_up(
 
     def parts(channel: int, row: int, col: int) -> np.ndarray:
         window = pool1[:, row:row + 3, col:col + 3]  # 3x3, stride 1, no padding
-        return np.einsum("cij,cij->c", weights[channel], window)
+        per_channel: np.ndarray = np.einsum("cij,cij->c", weights[channel], window)
+        return per_channel
 
     def sentence() -> str:
         channel = inspector.get_attribute("data-channel")
         note = fm.page.locator(
             f'#inspector .filter[data-channel="{channel}"]:not([hidden]) .unit-sum')
         note.wait_for(state="visible")
-        return note.inner_text()
+        text: str = note.inner_text()
+        return text
 
     inspector = fm.page.locator("#inspector")
     where = "rows {0}–{1}, cols {2}–{3} of each pool1 channel"
@@ -1152,12 +1158,12 @@ def test_a_deeper_conv_unit_shows_what_it_adds_up(
             fm.page.keyboard.press("]" if steps > 0 else "[")
         assert inspector.get_attribute("data-channel") == str(channel)
         if channel == lit:
-            row, col = np.unravel_index(np.argmax(conv2["q"][channel]), (11, 11))
+            row, col = map(int, np.unravel_index(np.argmax(conv2["q"][channel]), (11, 11)))
             at = f"At its strongest unit here, row {row}, col {col}"
         else:
             sums = np.array([[parts(channel, r, c).sum() for c in range(11)]
                              for r in range(11)])
-            row, col = np.unravel_index(np.argmax(sums), (11, 11))
+            row, col = map(int, np.unravel_index(np.argmax(sums), (11, 11)))
             at = f"No unit is above 0 on this drawing. The highest sum, at row {row}, col {col}"
         assert sentence() == unit_sum_text(
             parts(channel, row, col), bias[channel], at,
@@ -1238,7 +1244,7 @@ def test_a_click_on_a_channels_first_unit_enlarges_it(
     # a quarter of a unit inside the top left corner of channel 5's unit (0, 0): the whole
     # pixel before it, where a click's coordinates are cut to, is the gutter
     x, y = fm.map_point("max", "conv2", 5, 0, 0)
-    unit_px = canvas.bounding_box()["width"] / int(canvas.get_attribute("width") or 1)  # type: ignore[index]
+    unit_px = canvas.bounding_box()["width"] / int(canvas.get_attribute("width") or 1)
     x, y = x - unit_px / 4, y - unit_px / 4
     assert math.floor(x) < x - unit_px / 4 or math.floor(y) < y - unit_px / 4
     fm.page.mouse.move(x, y)
@@ -1272,7 +1278,7 @@ def test_the_enlarged_map_stays_put_under_the_pointer_and_the_step_buttons(
                                    box["y"] + (row + 0.5) / side * box["height"])
                 assert inspector.locator(".value").inner_text().startswith(
                     f"row {row}, col {col}: ")
-                tops.add(canvas.bounding_box()["y"])  # type: ignore[index]
+                tops.add(canvas.bounding_box()["y"])
         return tops
 
     # the review's cases: test digit 18's conv2 channel 5 and conv3 channel 2
@@ -1295,8 +1301,7 @@ def test_the_enlarged_map_stays_put_under_the_pointer_and_the_step_buttons(
         for channel in channels:
             next_button.click()
             inspector.locator(f'.filter[data-channel="{channel}"]').wait_for(state="visible")
-            places.add((canvas.bounding_box()["y"],  # type: ignore[index]
-                        next_button.bounding_box()["y"]))  # type: ignore[index]
+            places.add((canvas.bounding_box()["y"], next_button.bounding_box()["y"]))
         return places
 
     step_through(range(1, 32))

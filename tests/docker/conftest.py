@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import dockerkit
 import pytest
 from starlette.testclient import TestClient
 
 from app.config import PROJECT_ROOT, Settings
+from tests.docker import dockerkit
 
 ARTIFACT = PROJECT_ROOT / "tests" / "artifacts" / "docker.json"
 

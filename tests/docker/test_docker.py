@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import dockerkit
 import pytest
 import torch
 from starlette.testclient import TestClient
+
+from tests.docker import dockerkit
 
 pytestmark = pytest.mark.docker
 

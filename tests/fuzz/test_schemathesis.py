@@ -49,7 +49,7 @@ def test_no_server_errors_and_responses_match_the_schema(api_schema: Any, method
     @given(case=operation.as_strategy())
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
-    def fuzz(case: schemathesis.Case) -> None:
+    def fuzz(case: schemathesis.Case[Any]) -> None:
         # positive_data_acceptance is left out on purpose: an image body is
         # `format: binary`, so any bytes are schema-valid, yet only real images are accepted.
         case.call_and_validate(excluded_checks=[positive_data_acceptance])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,8 @@ class FakeEngine:
     device_name = "cpu"
 
 
-ARRAYS = {"max/pool2": np.ones((4, 64, 5, 5), np.uint8),
-          "max/prediction": np.arange(4)}
+ARRAYS: dict[str, np.ndarray] = {"max/pool2": np.ones((4, 64, 5, 5), np.uint8),
+                                 "max/prediction": np.arange(4)}
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_a_write_stopped_halfway_keeps_the_previous_file(
         f.write(b"PK\x03\x04 the first member, half written")
         raise stop
 
-    monkeypatch.setattr(batch.np, "savez", savez)
+    monkeypatch.setattr(np, "savez", savez)
     if isinstance(stop, KeyboardInterrupt):
         with pytest.raises(KeyboardInterrupt):
             extract_to(out)
@@ -136,7 +137,7 @@ def test_maps_that_cannot_fit_are_refused(tmp_path: Path,
                               "and the work 256.0 MiB more; 1.0 GiB is available: use --limit, "
                               "or fewer --layers or --models")
     monkeypatch.setattr(batch, "available_memory", lambda: None)  # unknown: not checked
-    free = batch.shutil.disk_usage(tmp_path).free
+    free = shutil.disk_usage(tmp_path).free
     with pytest.raises(OutputError) as exc:
         batch.check_room(free + 2**40, out)
     assert str(exc.value).startswith(f"the maps need about {batch.in_units(free + 2**40)}; "

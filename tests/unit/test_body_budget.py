@@ -11,6 +11,8 @@ import asyncio
 import json
 from typing import Any
 
+from starlette.types import Message
+
 from app.api.middleware import BodyLimitMiddleware
 from tests.conftest import run_async
 
@@ -214,7 +216,7 @@ def test_only_the_body_is_timed_not_what_the_route_waits_for_after_it() -> None:
 
         sent: list[Any] = []
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: Message) -> None:
             sent.append(message)
 
         body = {"type": "http.request", "body": bytes(70_000), "more_body": False}

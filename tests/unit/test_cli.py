@@ -19,7 +19,7 @@ import pytest
 
 from app import cli
 from app.config import Settings
-from app.ml import batch, data, device, evaluate, files, registry, train
+from app.ml import batch, data, device, evaluate, registry, train
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError
 from app.ml.nets import build
@@ -244,7 +244,7 @@ def test_a_stopped_extraction_is_one_line_and_leaves_the_old_file(
         raise AssertionError("the signal was not handled")
 
     before = signal.getsignal(signum)
-    monkeypatch.setattr(batch.np, "savez", savez)
+    monkeypatch.setattr(np, "savez", savez)
     out = tmp_path / "maps.npz"
     out.write_bytes(b"a good file")
     code, _, err = run(["extract", str(out), "--limit", "5", "--device", "cpu"], capsys)
@@ -259,8 +259,12 @@ def test_an_ignored_sighup_stays_ignored(monkeypatch: pytest.MonkeyPatch,
     """Found by a review: `nohup featuremaps extract ...` stopped on SIGHUP, as the command
     set its own handler over the one nohup set to ignore it."""
     seen: list[Any] = []
-    monkeypatch.setattr(cli, "_run", lambda args: seen.append(
-        (signal.getsignal(signal.SIGHUP), signal.getsignal(signal.SIGTERM))) or 0)
+
+    def handlers_seen(args: Any) -> int:
+        seen.append((signal.getsignal(signal.SIGHUP), signal.getsignal(signal.SIGTERM)))
+        return 0
+
+    monkeypatch.setattr(cli, "_run", handlers_seen)
     before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         assert cli.main(["evaluate"]) == 0
@@ -410,13 +414,13 @@ def trained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("FEATUREMAPS_MODELS_DIR", str(models))
     monkeypatch.setattr(data, "load", lambda path: tiny_mnist())
     monkeypatch.setattr(train, "train", lambda variant, *a, **k: train.TrainResult(
-        train.build(variant)))
+        build(variant)))
     return models
 
 
 def test_a_failed_save_is_one_line(trained: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(files.os, "replace", full_disk)
+    monkeypatch.setattr(os, "replace", full_disk)
     code, out, err = run(["train", "--variant", "max", "--quiet"], capsys)
     assert (code, out) == (2, "")
     assert err == (f"featuremaps: error: cannot write {trained / 'max.safetensors'}, "
@@ -485,7 +489,7 @@ def test_evaluate_shifts_writes_its_outputs(tmp_path: Path,
 @pytest.mark.usefixtures("measured")
 def test_evaluate_cannot_write_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(files.os, "replace", full_disk)
+    monkeypatch.setattr(os, "replace", full_disk)
     out = tmp_path / "s.json"
     code, _, err = run(["evaluate", "--shifts", "--out", str(out), "--plot",
                         str(tmp_path / "s.png")], capsys)

@@ -69,7 +69,7 @@ def test_files_are_renamed_in_the_order_given(tmp_path: Path,
             raise OSError(errno.EIO, "Input/output error")
         replace(src, dst)
 
-    monkeypatch.setattr(files.os, "replace", failing)
+    monkeypatch.setattr(os, "replace", failing)
     with pytest.raises(OutputError, match=r"^cannot write .*a\.bin, .*a\.json: Input/output"), \
             files.replacing(first, second) as (a, card):
         a.write_text("new a")
@@ -140,14 +140,14 @@ def test_another_users_file_in_a_sticky_folder_is_found_before_the_work(
     target = folder / "maps.npz"
     target.write_bytes(b"theirs")
     os.chown(target, 12345, 12345)
-    monkeypatch.setattr(files.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(OutputError, match=f"cannot write {target}: it belongs to another user"):
         files.check_file(target, "maps.npz")
     assert target.read_bytes() == b"theirs"
-    monkeypatch.setattr(files.os, "geteuid", lambda: 12345)  # its owner may
+    monkeypatch.setattr(os, "geteuid", lambda: 12345)  # its owner may
     files.check_file(target, "maps.npz")
     folder.chmod(0o777)  # no sticky bit: the folder's write permission is enough
-    monkeypatch.setattr(files.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     files.check_file(target, "maps.npz")
 
 

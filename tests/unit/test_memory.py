@@ -72,7 +72,12 @@ def test_kept_memory_is_reused_without_page_faults() -> None:
 def test_only_the_one_job_commands_keep_freed_memory(monkeypatch: pytest.MonkeyPatch,
                                                      argv: list[str], kept: bool) -> None:
     calls: list[bool] = []
-    monkeypatch.setattr(device, "keep_freed_memory", lambda: calls.append(True) or True)
+
+    def keep_freed_memory() -> bool:
+        calls.append(True)
+        return True
+
+    monkeypatch.setattr(device, "keep_freed_memory", keep_freed_memory)
     for name in ("extract", "evaluate", "train", "serve", "fetch"):
         monkeypatch.setattr(cli, f"_cmd_{name}", lambda args, settings: 0)
     assert cli.main(argv) == 0

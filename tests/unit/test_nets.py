@@ -60,7 +60,7 @@ def test_every_variant_gives_ten_logits_for_a_batch(variant: str) -> None:
 def test_conv_maps_are_after_relu() -> None:
     torch.manual_seed(0)
     net = build("max")
-    out = net.conv1(torch.randn(1, 1, 28, 28))
+    out = net.get_submodule("conv1")(torch.randn(1, 1, 28, 28))
     assert out.min() >= 0
     assert (out == 0).any()  # some negatives were clipped
 

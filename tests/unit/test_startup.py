@@ -126,6 +126,7 @@ def test_the_server_runs_each_inference_on_one_intra_op_thread_by_default(
             with TestClient(app) as client:
                 assert client.get("/healthz").status_code == 200
                 # on a thread of the server's own inference gate
+                assert client.portal is not None
                 seen = client.portal.call(app.state.gate.run, torch.get_num_threads)
                 assert seen == expected
     finally:

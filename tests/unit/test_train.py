@@ -12,9 +12,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from app.ml import files, registry, train
+from app.ml import registry, train
 from app.ml.data import Mnist
 from app.ml.errors import WeightsError
+from app.ml.nets import build
 from tests.unit.fakes import interrupt, tiny_mnist
 
 
@@ -29,7 +30,7 @@ def test_a_few_dozen_steps_lower_the_loss_and_write_a_card(mnist: Mnist, tmp_pat
             return float(F.cross_entropy(net(x), y))
 
     train.seed_everything(cfg.seed)
-    before = loss_of(train.build("max"))
+    before = loss_of(build("max"))
     result = train.train("max", mnist, cfg, progress=False)
     assert len(result.history) == 2
     after = loss_of(result.net)
@@ -90,7 +91,7 @@ def test_scaling_and_turning_carry_the_shift_past_its_own_size() -> None:
 
 def saved(models_dir: Path, seed: int) -> dict[str, Any]:
     torch.manual_seed(seed)
-    return train.save(train.TrainResult(train.build("max")), tiny_mnist(), train.TrainConfig(),
+    return train.save(train.TrainResult(build("max")), tiny_mnist(), train.TrainConfig(),
                       models_dir)
 
 
@@ -113,7 +114,7 @@ def test_an_interrupted_save_keeps_the_old_pair(tmp_path: Path, monkeypatch: pyt
     if stage == "test pass":
         monkeypatch.setattr(train, "accuracy", interrupt)
     else:
-        monkeypatch.setattr(train.json, "dumps", interrupt)
+        monkeypatch.setattr(json, "dumps", interrupt)
     with pytest.raises(KeyboardInterrupt):
         saved(tmp_path, 1)
     assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == before
@@ -136,7 +137,7 @@ def test_a_stop_between_the_renames_leaves_weights_their_card_refuses(
             raise KeyboardInterrupt
         replace(src, dst)
 
-    monkeypatch.setattr(files.os, "replace", stop_before_the_card)
+    monkeypatch.setattr(os, "replace", stop_before_the_card)
     with pytest.raises(KeyboardInterrupt):
         saved(tmp_path, 1)
     assert calls == ["max.safetensors", "max.json"]
