@@ -75,8 +75,11 @@ export class Inspector {
     this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
     root.replaceChildren(
       el('div', { class: 'inspector-head' }, el('div', {}, this.title, this.size), this.closeButton),
-      el('div', { class: 'big-row' }, el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay), this.source.wrap),
-      this.scale,
+      // the map and its colour scale together: beside the words on a phone on its side, both
+      // stay in view as the words scroll (page.css)
+      el('div', { class: 'big-col' },
+        el('div', { class: 'big-row' }, el('div', { class: 'map-wrap big-wrap' }, this.canvas, this.overlay), this.source.wrap),
+        this.scale),
       this.value,
       // the channel's weights before the traced unit's words, which repeat the readout: on a
       // 667 px phone the weights were under the step buttons (a review)

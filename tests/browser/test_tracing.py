@@ -733,6 +733,7 @@ def test_a_click_on_text_with_a_channel_enlarged_scrolls_nothing(
 
 @pytest.mark.parametrize(("width", "height", "layer"), [
     (844, 390, "conv1"), (844, 390, "conv3"), (667, 375, "conv1"), (667, 375, "pool1"),
+    (600, 480, "conv1"),
     (932, 430, "conv1"),  # a large phone on its side: two columns (found by a later review)
 ])
 def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
@@ -762,22 +763,35 @@ def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
         assert big["y"] + big["height"] <= buttons["y"]
         assert value["y"] + value["height"] <= buttons["y"]
         assert panel["y"] >= 0
-        # the words beside the map, not under it
-        assert big["x"] + big["width"] <= value["x"]
-        if layer == "conv1":  # its 3x3 weights whole, above the step buttons
-            weights = inspector.locator("table.filter-grid").bounding_box()
-            assert weights is not None and weights["x"] >= big["x"] + big["width"]
-            assert weights["y"] >= panel["y"] and \
-                weights["y"] + weights["height"] <= buttons["y"], (weights, buttons)
-        # the words scroll; the map stays in view, and the last of them shows above the buttons
+        scale = inspector.locator(".legend-bar").bounding_box()
+        assert scale is not None
+        one_column = width <= 860  # two columns: a panel this wide would cover both networks
+        if one_column:
+            # the words beside the map, not under it, and the colour scale under the map, in
+            # view (a review of this change: it sat under the words, below the fold)
+            assert big["x"] + big["width"] <= value["x"]
+            assert big["y"] + big["height"] <= scale["y"]
+            assert scale["y"] + scale["height"] <= panel["y"] + panel["height"], (scale, panel)
+            if layer == "conv1":  # its 3x3 weights whole, above the step buttons
+                weights = inspector.locator("table.filter-grid").bounding_box()
+                assert weights is not None and weights["x"] >= big["x"] + big["width"]
+                assert weights["y"] >= panel["y"] and \
+                    weights["y"] + weights["height"] <= buttons["y"], (weights, buttons)
+        else:
+            assert panel["width"] <= 340 and value["y"] >= big["y"] + big["height"]
+        # the words scroll; beside them, the map and its scale stay in view; the last of them
+        # shows above the buttons
         inspector.evaluate("(panel) => { panel.scrollTop = panel.scrollHeight; }")
-        assert inspector.locator("canvas.big").bounding_box() == big
+        if one_column:
+            assert inspector.locator("canvas.big").bounding_box() == big
+            assert inspector.locator(".legend-bar").bounding_box() == scale
         words_end = inspector.evaluate("""(panel) => Math.max(...[...panel.children]
           .filter((c) => c.matches('.value, .filter, .inspector-trace')
             && c.getClientRects().length)
           .map((c) => c.getBoundingClientRect().bottom))""")
         assert words_end <= buttons["y"] + 1, (words_end, buttons)
         # the bottom row of the map answers a tap
+        inspector.evaluate("(panel) => { panel.scrollTop = 0; }")
         phone.page.touchscreen.tap(big["x"] + big["width"] / 2, big["y"] + big["height"] - 2)
         assert inspector.locator(".value").inner_text().startswith(f"row {side - 1}, col ")
 
