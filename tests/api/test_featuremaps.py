@@ -405,14 +405,16 @@ def test_a_body_sent_as_a_form_is_read_by_what_it_is(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """Found by an API review: `curl --data-binary @digit.png` and Python's urllib, without a
     Content-Type, send a form's type, and the PNG was refused as a form. An image or JSON
-    pixels sent so are answered as sent with their own type (form text is refused: the
-    bad-input corpus)."""
+    pixels sent so, or with no type (requests' data=), are answered as sent with their own
+    type (form text is refused, other files told what they are: the bad-input corpus)."""
     _, png = test_digit_pngs[0]
     pixels = json.dumps({"pixels": (np.arange(784).reshape(28, 28) % 7 / 7).tolist()}).encode()
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    untyped = ({"Content-Type": "application/x-www-form-urlencoded"}, {})  # and none at all
     for path in ("/api/v1/featuremaps", "/api/v1/featuremaps/max/pool1.png", "/api/v1/shifts"):
-        for body, kind in ((png, "image/png"), (pixels, "application/json")):
+        for body, kind in ((png, "image/png"), (pixels, "application/json"),
+                           (b"\xef\xbb\xbf\n" + pixels, "application/json")):  # a BOM first
             typed = client.post(path, content=body, headers={"Content-Type": kind})
-            as_form = client.post(path, content=body, headers=form)
-            assert typed.status_code == as_form.status_code == 200, (path, kind)
-            assert as_form.content == typed.content, (path, kind)
+            for headers in untyped:
+                read = client.post(path, content=body, headers=headers)
+                assert typed.status_code == read.status_code == 200, (path, kind, headers)
+                assert read.content == typed.content, (path, kind, headers)
