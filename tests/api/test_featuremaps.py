@@ -409,7 +409,8 @@ def test_a_body_sent_as_a_form_is_read_by_what_it_is(
     type (form text is refused, other files told what they are: the bad-input corpus)."""
     _, png = test_digit_pngs[0]
     pixels = json.dumps({"pixels": (np.arange(784).reshape(28, 28) % 7 / 7).tolist()}).encode()
-    untyped = ({"Content-Type": "application/x-www-form-urlencoded"}, {})  # and none at all
+    untyped: tuple[dict[str, str], ...] = (  # a form's type, and none at all
+        {"Content-Type": "application/x-www-form-urlencoded"}, {})
     for path in ("/api/v1/featuremaps", "/api/v1/featuremaps/max/pool1.png", "/api/v1/shifts"):
         for body, kind in ((png, "image/png"), (pixels, "application/json"),
                            (b"\xef\xbb\xbf\n" + pixels, "application/json")):  # a BOM first

@@ -54,14 +54,13 @@ def spoken(fm: FeatureMapsPage, x: np.ndarray) -> str:
     return " " + announcement(fm.api.featuremaps(pixels_body(x), "application/json"))
 
 
-def spoken_as_shown(fm: FeatureMapsPage) -> str:
-    """The same sentence from the answers the columns' heads show ("predicts 3 82.6%"), for
-    an input sent as the pad's PNG, whose answer the test cannot ask for again."""
-    said = []
-    for net in ("max", "avg"):
-        _, digit, p = fm.prediction(net).split(" ")
-        said.append(f"{net} predicts {digit} ({p})")
-    return " " + "; ".join(said) + "."
+def said_as_drawn(fm: FeatureMapsPage) -> str:
+    """What #announce said as the drawing on the pad settled, the sentence an Undo back to it
+    must say again: its input was sent as the pad's PNG, whose answer the test cannot ask
+    the API for."""
+    said: str = fm.page.locator("#announce").text_content() or ""
+    assert said.startswith("max predicts "), said
+    return " " + said
 
 
 def nudge_cells(fm: FeatureMapsPage) -> dict[tuple[str, str], tuple[str, str]]:
@@ -220,7 +219,7 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     shows the numbers of the nudge still in place."""
     fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
     fm.after_paint(lambda: fm.stroke([(0.2, 0.5), (0.8, 0.5)], steps=8), source="pad")
-    drawn = fm.input_pixels()
+    drawn, as_drawn = fm.input_pixels(), said_as_drawn(fm)
     pad = fm.canvas_rgba("#pad")
     fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
     first = nudge_numbers(fm)
@@ -249,7 +248,7 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
     assert nudge_line(fm) == ("Nudge undone: the input is back where it was.",
-                              spoken_as_shown(fm))
+                              as_drawn)
     assert set(nudge_numbers(fm).values()) == {"–"}  # no nudge in place
     lab.filter(has_text="Each cell is the input moved by").wait_for()
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)  # the strokes are all there
@@ -285,7 +284,7 @@ def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -
     back. Undo brings back the strokes and the nudges in place then, with their numbers;
     the next Undo takes back the nudge, as before the Clear."""
     fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
-    drawn = fm.input_pixels()
+    drawn, as_drawn = fm.input_pixels(), said_as_drawn(fm)
     pad = fm.canvas_rgba("#pad")
     fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
     numbers = nudge_numbers(fm)
@@ -308,7 +307,7 @@ def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -
     fm.after_paint(lambda: undo.click(), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
     assert nudge_line(fm) == ("Nudge undone: the input is back where it was.",
-                              spoken_as_shown(fm))
+                              as_drawn)
     # then the stroke, and nothing is left to take back
     fm.page.click("#undo")
     assert fm.prediction("max") == "no drawing yet"
@@ -351,7 +350,7 @@ def test_an_undo_pressed_before_a_nudges_answer_takes_back_that_nudge(
     dropped, and the drawing was gone with Undo disabled; two quick Undos took back one
     nudge. Undo waits for the nudges asked for before it, and each for the one before."""
     fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
-    drawn, pad = fm.input_pixels(), fm.canvas_rgba("#pad")
+    drawn, pad, as_drawn = fm.input_pixels(), fm.canvas_rgba("#pad"), said_as_drawn(fm)
     press = """(dirs) => { for (const d of dirs) {
         if (d === 'undo') document.getElementById('undo').click();
         else document.querySelector(`#nudge button[data-dir="${d}"]`).click(); } }"""
@@ -360,7 +359,7 @@ def test_an_undo_pressed_before_a_nudges_answer_takes_back_that_nudge(
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
     assert nudge_line(fm) == ("Nudge undone: the input is back where it was.",
-                              spoken_as_shown(fm))
+                              as_drawn)
     # three nudges, then three Undos, all in one task: each takes back one
     fm.after_paint(lambda: fm.page.evaluate(press, ["right", "down", "down"]), source="nudge")
     # each nudge waits for the one before: the page may be idle between two of them (a
