@@ -452,6 +452,7 @@ export class Inspector {
   }
 
   #pointer(e) {
+    if (!this.#hit) return; // closed: nothing to read (a closed panel left on screen threw)
     const data = this.#layer();
     if (!data) return;
     const [, h, w] = data.shape;

@@ -796,6 +796,37 @@ def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
         assert inspector.locator(".value").inner_text().startswith(f"row {side - 1}, col ")
 
 
+@pytest.mark.parametrize(("width", "height"), [(740, 360), (844, 390)])
+def test_on_a_phone_on_its_side_a_closed_channel_is_gone_wherever_it_docked(
+        browser: Any, server_url: str, api: Any, digit_files: dict[int, tuple[int, Path]],
+        width: int, height: int) -> None:
+    """Found by a review: docked left (opened from avg's column), the wide panel of a phone on
+    its side stayed on screen once closed, dead over the maps, and a tap on it threw."""
+    from tests.browser.conftest import opened
+
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                has_touch=True, is_mobile=True, device_scale_factor=2) as phone:
+        upload_digit(phone, digit_files[18][1])
+        inspector = phone.page.locator("#inspector")
+        for net in ("avg", "max"):
+            canvas = phone.page.locator(f'canvas.map[data-net="{net}"][data-layer="conv2"]')
+            canvas.evaluate("(c) => c.scrollIntoView({ block: 'start' })")
+            phone.page.touchscreen.tap(*phone.map_point(net, "conv2", 10, 5, 5))
+            inspector.wait_for(state="visible")
+            opened_box = inspector.bounding_box()
+            assert opened_box is not None and opened_box["width"] > 320
+            close = inspector.locator(".inspector-head .icon").bounding_box()
+            assert close is not None
+            phone.page.touchscreen.tap(close["x"] + close["width"] / 2,
+                                       close["y"] + close["height"] / 2)
+            inspector.wait_for(state="hidden")
+            assert inspector.bounding_box() is None, net
+        # the map under where it was answers a tap again
+        phone.page.touchscreen.tap(*phone.map_point("max", "conv2", 10, 5, 5))
+        inspector.wait_for(state="visible")
+        assert inspector.locator("h2").inner_text() == "max conv2, channel 10"
+
+
 def test_the_enlarged_channel_moves_off_the_map_the_keyboard_reaches(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """Found by an accessibility audit: opened from max, it docks over the avg column, and
