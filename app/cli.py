@@ -123,7 +123,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml.engine import Engine
 
     configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
-    uvicorn.run(app_factory(settings, Engine.load(settings)), **options)
+    server = uvicorn.Server(uvicorn.Config(app_factory(settings, Engine.load(settings)), **options))
+    serve.run_hanging_up_gracefully(server)
     return 0
 
 

@@ -34,7 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uvicorn
 
 from app.config import Settings
 from app.ml.errors import FeaturemapsError
@@ -132,6 +135,25 @@ def _worker(options: dict[str, Any], peers: Path | None) -> None:
         sys.exit(STARTUP_FAILURE)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has
         uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=sockets)  # shut down
+
+
+def run_hanging_up_gracefully(server: uvicorn.Server) -> None:
+    """One server, stopped by SIGHUP as by SIGTERM: requests in flight finish, then the
+    process ends by the signal (129). uvicorn itself handles SIGINT and SIGTERM alone, and a
+    SIGHUP ended one server at once, where several workers stopped gracefully (found by an
+    operator's review). A SIGHUP that nohup set to be ignored stays ignored."""
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        server.run()
+        return
+    before = signal.signal(signal.SIGHUP, server.handle_exit)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    # uvicorn raises the signals it stopped for once it has shut down; SIGHUP's came back to
+    # the handler above, which is gone now
+    if signal.SIGHUP in server._captured_signals:
+        signal.raise_signal(signal.SIGHUP)
 
 
 def _check_models(settings: Settings) -> None:

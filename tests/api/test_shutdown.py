@@ -51,8 +51,11 @@ def server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_finishes_the_request_in_flight(
-        server: tuple[subprocess.Popen[bytes], str]) -> None:
+        server: tuple[subprocess.Popen[bytes], str], signum: int) -> None:
+    """SIGHUP as SIGTERM: an operator's review found one server ended at once by SIGHUP,
+    the request in flight cut off, where several workers stopped gracefully."""
     proc, url = server
     images = np.random.default_rng(0).integers(0, 256, (8_000, 28, 28), dtype=np.uint8)
     buf = io.BytesIO()
@@ -75,15 +78,47 @@ def test_sigterm_finishes_the_request_in_flight(
             result["featuremaps_inferences_in_flight"] = 1
         assert time.monotonic() < deadline, "the batch request never started"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     thread.join(timeout=120)
     assert result["status"] == 200
     assert result["arrays"] == (8_000, 64, 3, 3)
     # uvicorn shuts down cleanly, then re-raises the signal so supervisors see the usual
-    # "terminated by SIGTERM" status
-    assert proc.wait(timeout=60) == -signal.SIGTERM
+    # "terminated by SIGTERM" (or SIGHUP) status
+    assert proc.wait(timeout=60) == -signum
     assert proc.stdout is not None
     log = proc.stdout.read().decode()
     assert "Application shutdown complete" in log and "Finished server process" in log
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/healthz", timeout=1)
+
+
+@pytest.mark.slow
+def test_one_server_under_nohup_keeps_serving_through_a_sighup() -> None:
+    """nohup sets SIGHUP to be ignored: a closed terminal must not stop the server, as it
+    does not stop several workers (tests/api/test_workers.py)."""
+    port = free_port()
+    env = {**os.environ, "FEATUREMAPS_DEVICE": "cpu", "FEATUREMAPS_MODELS": "max",
+           "FEATUREMAPS_ACCESS_LOG": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert proc.poll() is None
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == -signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
