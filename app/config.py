@@ -6,6 +6,7 @@ import ipaddress
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -111,6 +112,13 @@ class Settings(BaseSettings):
             raise ValueError(f"names {brief(again)} twice: name each network once")
         return value
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        # as a browser writes an Origin: a trailing slash, capitals or a default port in the
+        # setting matched no page (an operator's review)
+        return [entry if entry == "*" else canonical_origin(entry) for entry in value]
+
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -126,6 +134,25 @@ class Settings(BaseSettings):
 def default(name: str) -> Any:
     """A setting's default, as documentation quotes it (the OpenAPI document's limits)."""
     return Settings.model_fields[name].default
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_origin(origin: str) -> str:
+    """An origin as browsers send it: scheme and host in lower case, no default port, no
+    path; what cannot be read as one is left as it is (it will match no page)."""
+    parts = urlsplit(origin.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return origin
+    if not parts.scheme or not parts.hostname:
+        return origin
+    scheme = parts.scheme.lower()
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    shown = "" if port is None or port == DEFAULT_PORTS.get(scheme) else f":{port}"
+    return f"{scheme}://{host.lower()}{shown}"
 
 
 def listen_address(text: str) -> str:

@@ -180,15 +180,45 @@ def test_a_socket_on_any_other_path_is_a_404_that_names_the_live_channel(
 
 
 def test_an_allowed_origin_may_connect(settings: Settings) -> None:
+    """Written in the setting as an operator might (capitals, a default port, a trailing
+    slash: an operator's review found such an entry matched no page), as a browser sends
+    it."""
     from app.main import create_app
 
-    allowed = settings.model_copy(update={"allowed_origins": ["https://class.example"],
-                                          "models": ["max"]})
+    allowed = Settings(**{**settings.model_dump(), "models": ["max"],
+                          "allowed_origins": "HTTPS://Class.Example:443/,http://b.example"})
+    assert allowed.allowed_origins == ["https://class.example", "http://b.example"]
     with TestClient(create_app(allowed)) as other, \
             other.websocket_connect(LIVE + "?models=max",
                                     headers={"Origin": "https://class.example"}) as ws:
         ws.send_text("hello")
         assert json.loads(ws.receive_text())["status"] == 400
+
+
+@pytest.mark.parametrize(("host", "origin", "opens"), [
+    ("testserver:443", "https://testserver", True),  # a proxy's Host $host:$server_port
+    ("TestServer", "https://testserver", True),
+    ("testserver", "https://testserver:443", True),
+    ("testserver:8000", "http://testserver:8000", True),
+    ("testserver:8000", "http://testserver", False),  # another port, another server
+    ("testserver", "https://elsewhere.example", False),
+    ("testserver:notaport", "https://testserver", False),
+])
+def test_the_pages_own_host_is_compared_by_name_and_port(
+        client: TestClient, host: str, origin: str, opens: bool) -> None:
+    """An operator's review: the origin was compared with Host as text, so `Host:
+    a.example:443` or `A.EXAMPLE` refused a.example's own page, and the page fell back to
+    POST. Host names in any case, and 80 or 443 as no port."""
+    headers = {"Host": host, "Origin": origin}
+    if opens:
+        with client.websocket_connect(LIVE, headers=headers) as ws:
+            ws.send_text("hello")
+            assert json.loads(ws.receive_text())["status"] == 400
+    else:
+        with pytest.raises(WebSocketDenialResponse) as refused, \
+                client.websocket_connect(LIVE, headers=headers):
+            pass
+        assert refused.value.status_code == 403
 
 
 def gauge(client: TestClient, name: str) -> int:

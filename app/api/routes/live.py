@@ -37,6 +37,7 @@ import logging
 import re
 import textwrap
 import time
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import JSONResponse
@@ -62,7 +63,7 @@ from app.api.routes.featuremaps import (
     server_timing,
 )
 from app.api.schemas import ErrorOut
-from app.config import Settings
+from app.config import Settings, canonical_origin
 from app.ml.engine import Engine
 from app.ml.errors import EmptyBody, InputError
 from app.ml.names import brief
@@ -80,14 +81,30 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     are compared with the Host header, not its scheme: behind a proxy that ends TLS the
     server cannot tell its public scheme unless it is told (X-Forwarded-Proto from a named
     proxy). So a page of the same host name over the other scheme (http://host beside
-    https://host, whose default ports both drop out) is let in: the same host serves it."""
+    https://host, whose default ports both drop out) is let in: the same host serves it.
+    Host names are compared in any case, and a port of 80 or 443 on either side is a
+    default one (an operator's review: `Host: a.example:443`, as a proxy may send it, or
+    `A.EXAMPLE`, refused the page of https://a.example)."""
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
-    if origin in settings.allowed_origins or "*" in settings.allowed_origins:
+    if canonical_origin(origin) in settings.allowed_origins or "*" in settings.allowed_origins:
         return True
-    host = websocket.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    page = _host_and_port(urlsplit(origin).netloc)
+    return page is not None and page == _host_and_port(websocket.headers.get("host", ""))
+
+
+def _host_and_port(netloc: str) -> tuple[str, int | None] | None:
+    """A Host header's (or an origin's) host name in lower case and its port, None for 80,
+    443 or none; None where it cannot be read."""
+    parts = urlsplit(f"//{netloc}")
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return parts.hostname.lower(), None if port in (None, 80, 443) else port
 
 
 async def refuse(websocket: WebSocket, code: int, detail: str, route: str,
