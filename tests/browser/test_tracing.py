@@ -827,6 +827,53 @@ def test_on_a_phone_on_its_side_a_closed_channel_is_gone_wherever_it_docked(
         assert inspector.locator("h2").inner_text() == "max conv2, channel 10"
 
 
+@pytest.mark.parametrize(("width", "height"), [(1024, 600), (1280, 600)])
+def test_in_a_short_window_conv1s_weights_show_whole_above_the_step_buttons(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]], width: int,
+        height: int) -> None:
+    """Found by a review at 1024x600 and 1280x600: the enlarged map, 294 px, left conv1's
+    3x3 weights a row short above the step buttons, read as a 3x2 filter."""
+    fm.page.set_viewport_size({"width": width, "height": height})
+    upload_digit(fm, digit_files[18][1])
+    open_channel(fm, "conv1", 1)
+    inspector = fm.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    weights = inspector.locator('.filter[data-channel="1"]:not([hidden]) table.filter-grid')
+    weights.wait_for(state="visible")
+    grid, buttons = weights.bounding_box(), inspector.locator(".row-buttons").bounding_box()
+    assert grid is not None and buttons is not None
+    assert grid["y"] + grid["height"] <= buttons["y"], (grid, buttons)
+
+
+def test_a_large_phone_on_its_side_shows_the_answers_while_drawing(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a review at 915x412, two columns on a screen 412 px tall: after a stroke
+    nothing on screen changed (the predictions were below the pad, off screen), the sticky
+    head of predictions took half the screen over the maps, and a tapped unit's words were
+    far down the sidebar. The answers show in a line under the pad, the head scrolls away,
+    and the enlarged channel says what the unit reads."""
+    from tests.browser.conftest import opened
+
+    with opened(browser, server_url, api, viewport={"width": 915, "height": 412},
+                has_touch=True, is_mobile=True, device_scale_factor=2) as phone:
+        phone.after_paint(lambda: phone.stroke([(0.5, 0.15), (0.5, 0.85)], steps=6),
+                          source="pad")
+        line = phone.page.locator("#pad-pred")
+        box = line.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 412
+        digit = phone.page.get_attribute('.pred[data-net="max"]', "data-prediction")
+        assert line.inner_text().startswith(f"max {digit} (")
+        assert phone.page.evaluate(
+            "() => getComputedStyle(document.querySelector('.maps-head')).position") == "static"
+        canvas = phone.page.locator('canvas.map[data-net="max"][data-layer="pool1"]')
+        canvas.evaluate("(c) => c.scrollIntoView({ block: 'start' })")
+        phone.page.touchscreen.tap(*phone.map_point("max", "pool1", 0, 7, 7))
+        inspector = phone.page.locator("#inspector")
+        inspector.wait_for(state="visible")
+        assert inspector.locator(".inspector-trace").inner_text().startswith(
+            "max pool1, channel 0, unit (row 7, col 7)")
+
+
 def test_the_enlarged_channel_moves_off_the_map_the_keyboard_reaches(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """Found by an accessibility audit: opened from max, it docks over the avg column, and
