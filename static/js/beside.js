@@ -116,7 +116,14 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
   document.querySelector('main').append(keys); // anywhere in a landmark: only referred to
   if (sessionStorage.getItem(FOCUS_KEY) === 'beside') {
     sessionStorage.removeItem(FOCUS_KEY);
-    requestAnimationFrame(() => select.focus({ preventScroll: true })); // where the choice was made
+    // where the choice was made, and in view: the page opens again at its top, and on a
+    // phone the choice heads the maps screens below the pad (a review: the maps being
+    // compared were three or four screens away)
+    requestAnimationFrame(() => {
+      select.focus({ preventScroll: true });
+      const { top, bottom } = select.getBoundingClientRect();
+      if (top < 0 || bottom > window.innerHeight) select.scrollIntoView({ block: 'start' });
+    });
   }
   if (!second) {
     document.getElementById('beside-first').textContent = first;

@@ -295,3 +295,21 @@ def test_the_choice_shows_the_chosen_name_alone_where_its_title_would_be_cut(
         fm.page.wait_for_selector("body[data-ready]", state="attached")
         assert fm.page.evaluate(labels) == OFFERED
         assert fm.page.input_value("#beside") == "blurmax"
+
+
+def test_on_a_phone_the_choice_is_in_view_when_the_page_opens_again(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a review: the page opened again at its top, the pad, while the choice, and
+    the maps it changed, were screens below; the focus was put back on it without a scroll."""
+    with opened(browser, server_url, api, viewport={"width": 844, "height": 390},
+                is_mobile=True, has_touch=True) as fm:
+        page = fm.page
+        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+        page.locator("#beside").scroll_into_view_if_needed()
+        with page.expect_navigation():
+            page.select_option("#beside", "nopool")
+        ready(fm)
+        assert page.evaluate("document.activeElement.id") == "beside"
+        box = page.locator("#beside").bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 390, box
+        assert page.evaluate("scrollY") > 390  # not the top of the page, where the pad is
