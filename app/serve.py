@@ -31,6 +31,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -141,18 +142,29 @@ def run_hanging_up_gracefully(server: uvicorn.Server) -> None:
     """One server, stopped by SIGHUP as by SIGTERM: requests in flight finish, then the
     process ends by the signal (129). uvicorn itself handles SIGINT and SIGTERM alone, and a
     SIGHUP ended one server at once, where several workers stopped gracefully (found by an
-    operator's review). A SIGHUP that nohup set to be ignored stays ignored."""
-    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+    operator's review). A second SIGHUP ends it at once, as a second signal ends several
+    workers. A SIGHUP that nohup set to be ignored stays ignored; and off the main thread,
+    where no handler can be set (nor does uvicorn set its own), it is left as it is."""
+    if (signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            or threading.current_thread() is not threading.main_thread()):
         server.run()
         return
-    before = signal.signal(signal.SIGHUP, server.handle_exit)
+    hung_up: list[int] = []
+
+    def hang_up(signum: int, frame: FrameType | None) -> None:
+        if hung_up and server.should_exit:
+            server.force_exit = True  # the second: requests in flight are not waited for
+        hung_up.append(signum)
+        server.handle_exit(signum, frame)
+
+    before = signal.signal(signal.SIGHUP, hang_up)
     try:
         server.run()
     finally:
         signal.signal(signal.SIGHUP, before)
-    # uvicorn raises the signals it stopped for once it has shut down; SIGHUP's came back to
-    # the handler above, which is gone now
-    if signal.SIGHUP in server._captured_signals:
+    # the process ends by the signal, as after SIGTERM (uvicorn raised it again as it shut
+    # down, to the handler above, which is gone now)
+    if hung_up:
         signal.raise_signal(signal.SIGHUP)
 
 
@@ -235,7 +247,7 @@ def _supervise(count: int, options: dict[str, Any], peers: Path | None) -> int |
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         # a SIGHUP that nohup (or any parent) set to be ignored stays ignored, as it does for
-        # one server, which leaves SIGHUP alone (found by a review: it stopped every worker)
+        # one server (run_hanging_up_gracefully; found by a review: it stopped every worker)
         if signum != signal.SIGHUP or signal.getsignal(signum) != signal.SIG_IGN:
             signal.signal(signum, record)
     spawn = multiprocessing.get_context("spawn")

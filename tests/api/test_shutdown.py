@@ -122,3 +122,38 @@ def test_one_server_under_nohup_keeps_serving_through_a_sighup() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.slow
+def test_a_second_sighup_ends_one_server_at_once(
+        server: tuple[subprocess.Popen[bytes], str]) -> None:
+    """As a second signal ends several workers at once (app/serve.py), a second SIGHUP does
+    not wait for the request in flight (a review of the first version: it waited)."""
+    proc, url = server
+    images = np.random.default_rng(1).integers(0, 256, (20_000, 28, 28), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.save(buf, images)
+    result: dict[str, object] = {}
+
+    def long_request() -> None:
+        try:
+            r = httpx.post(f"{url}/api/v1/featuremaps/batch?layers=conv3",
+                           content=buf.getvalue(), timeout=120)
+            result["status"] = r.status_code
+        except httpx.TransportError as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=long_request)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not any(line.startswith("featuremaps_inferences_in_flight") and line.endswith(" 1")
+                  for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines()):
+        assert time.monotonic() < deadline, "the batch request never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    assert proc.poll() is None  # the first waits for the request
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=10) == -signal.SIGHUP
+    thread.join(timeout=30)
+    assert result.get("status") != 200
