@@ -316,7 +316,9 @@ async def read_payload(request: Request) -> Payload:
         return _json_payload(await request.body())
     if kind in IMAGE_TYPES or kind in ("", FORM):
         body = await request.body()
-        if not body:
+        # white space alone (`echo | curl --data-binary @-`) is empty too where no type says
+        # what it is (a review: a 415 blaming the form's type, or "not an image")
+        if not body or (kind in ("", FORM) and not body.strip(_BLANK)):
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
         if kind in ("", FORM) and _json_text(body):
             return _json_payload(body)
@@ -326,10 +328,13 @@ async def read_payload(request: Request) -> Payload:
     raise UnsupportedMediaType(unsupported_type(kind))
 
 
+_BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark's bytes and white space
+
+
 def _json_text(body: bytes) -> bool:
-    """Whether a body sent without its type begins as JSON does (after a byte-order mark and
-    white space): an object or an array, which parse_json_pixels then reads or refuses."""
-    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+    """Whether a body begins as JSON does (after a byte-order mark and white space): an
+    object or an array, which parse_json_pixels then reads or refuses."""
+    return body.lstrip(_BLANK)[:1] in (b"{", b"[")
 
 
 def _reads_as_a_file(body: bytes) -> bool:
@@ -377,7 +382,7 @@ def not_an_image(body: bytes, kind: str) -> str:
         return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is an .npy or "
                 "a zip (such as an .npz), and arrays of images go to POST "
                 "/api/v1/featuremaps/batch")
-    if body.lstrip()[:1] == b"{":  # found by a review: JSON pixels sent without its type
+    if _json_text(body):  # found by a review: JSON pixels sent without its type
         if kind == LIVE_MESSAGE:  # a message has no type to set
             return (f"{said}; this message looks like JSON pixels, which go to POST "
                     "/api/v1/featuremaps as application/json")
@@ -387,8 +392,9 @@ def not_an_image(body: bytes, kind: str) -> str:
         return (f"{said}; this body looks like JSON pixels: send it with Content-Type: "
                 "application/json")
     if _stripped_png(body):
-        how = "" if kind == LIVE_MESSAGE else (", as curl -d does: send the file with "
-                                               "--data-binary @file")
+        # curl -d is the likely cause of a body alone: a message or a file part (curl -F
+        # strips nothing) was broken before it was sent
+        how = "" if what else ", as curl -d does: send the file with --data-binary @file"
         return (f"{said}; this {what or 'body'} begins as a PNG whose line breaks were taken "
                 f"out{how}")
     if kind.startswith("image/"):

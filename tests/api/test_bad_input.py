@@ -158,6 +158,18 @@ def test_an_empty_or_json_file_part_is_told_what_to_send(client: TestClient) -> 
                   "Content-Type: application/json"})
 
 
+def test_a_png_broken_before_it_was_a_file_part_is_not_blamed_on_curl_d(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """A review: curl -F strips nothing, so a file part that begins as a PNG without its line
+    breaks was broken on disk; only a body alone is told about curl -d."""
+    _, png = test_digit_pngs[0]
+    broken = png.replace(b"\r", b"").replace(b"\n", b"")
+    r = client.post("/api/v1/featuremaps", files={"file": ("d.png", broken, "image/png")})
+    assert (r.status_code, r.json()) == (415, {
+        "detail": "not an image this server reads: send a PNG, JPEG, WebP or GIF; this file "
+                  "part begins as a PNG whose line breaks were taken out"})
+
+
 def test_a_body_sent_compressed_is_refused_as_such(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """Found by a review: a gzipped PNG was 'not an image' (415), and a plain PNG labelled
