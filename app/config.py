@@ -116,8 +116,16 @@ class Settings(BaseSettings):
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
         # as a browser writes an Origin: a trailing slash, capitals or a default port in the
-        # setting matched no page (an operator's review)
-        return [entry if entry == "*" else canonical_origin(entry) for entry in value]
+        # setting matched no page (an operator's review); one that is no origin at all is
+        # said at start-up, not left to match nothing (a review of that change)
+        origins = []
+        for entry in value:
+            origin = entry if entry == "*" else canonical_origin(entry)
+            if origin is None:
+                raise ValueError(f"{brief(entry)} is no origin: write it as a browser sends "
+                                 "it, scheme and host, such as https://class.example")
+            origins.append(origin)
+        return origins
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -139,16 +147,16 @@ def default(name: str) -> Any:
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def canonical_origin(origin: str) -> str:
+def canonical_origin(origin: str) -> str | None:
     """An origin as browsers send it: scheme and host in lower case, no default port, no
-    path; what cannot be read as one is left as it is (it will match no page)."""
+    path; None for what cannot be read as one."""
     parts = urlsplit(origin.strip())
     try:
         port = parts.port
     except ValueError:
-        return origin
+        return None
     if not parts.scheme or not parts.hostname:
-        return origin
+        return None
     scheme = parts.scheme.lower()
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     shown = "" if port is None or port == DEFAULT_PORTS.get(scheme) else f":{port}"

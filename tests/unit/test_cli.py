@@ -139,6 +139,13 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
     ({"FEATUREMAPS_FORWARDED_ALLOW_IPS": "10.0.0.1,proxy"},
      "FEATUREMAPS_FORWARDED_ALLOW_IPS: Value error, 'proxy' is not an address or network "
      "(nor *)"),
+    # a review: an entry that is no origin matched no page, without a word
+    ({"FEATUREMAPS_ALLOWED_ORIGINS": "https://a.example,class.example"},
+     "FEATUREMAPS_ALLOWED_ORIGINS: Value error, 'class.example' is no origin: write it as a "
+     "browser sends it, scheme and host, such as https://class.example"),
+    ({"FEATUREMAPS_ALLOWED_ORIGINS": "https://a.example:99999"},
+     "FEATUREMAPS_ALLOWED_ORIGINS: Value error, 'https://a.example:99999' is no origin: write "
+     "it as a browser sends it, scheme and host, such as https://class.example"),
 ])
 def test_a_bad_setting_is_one_line_naming_the_variable(
         env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch,
