@@ -855,7 +855,8 @@ def test_a_large_phone_on_its_side_shows_the_answers_while_drawing(
     nothing on screen changed (the predictions were below the pad, off screen), the sticky
     head of predictions took half the screen over the maps, and a tapped unit's words were
     far down the sidebar. The answers show in a line under the pad, the head scrolls away,
-    and the enlarged channel says what the unit reads."""
+    and the enlarged channel says what the unit reads. The sidebar's bar pointing down to the
+    nudge panel covered the pad's tools; it is not shown there."""
     from tests.browser.conftest import opened
 
     with opened(browser, server_url, api, viewport={"width": 915, "height": 412},
@@ -867,6 +868,14 @@ def test_a_large_phone_on_its_side_shows_the_answers_while_drawing(
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 412
         digit = phone.page.get_attribute('.pred[data-net="max"]', "data-prediction")
         assert line.inner_text().startswith(f"max {digit} (")
+        # the pad's tools are not under the bar pointing down the sidebar, which is not shown
+        assert phone.page.locator("#to-nudge").is_hidden()
+        for tool in ("#undo", "#clear"):
+            at = phone.page.locator(tool).bounding_box()
+            assert at is not None
+            assert phone.page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.id",
+                                       [at["x"] + at["width"] / 2, at["y"] + at["height"] / 2]) \
+                == tool[1:]
         assert phone.page.evaluate(
             "() => getComputedStyle(document.querySelector('.maps-head')).position") == "static"
         canvas = phone.page.locator('canvas.map[data-net="max"][data-layer="pool1"]')
