@@ -329,6 +329,7 @@ async def read_payload(request: Request) -> Payload:
 
 
 _BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark's bytes and white space
+ARRAY_FILES = (b"\x93NUMPY", b"PK\x03\x04")  # how an .npy and a zip (an .npz) begin
 
 
 def _json_text(body: bytes) -> bool:
@@ -340,7 +341,7 @@ def _json_text(body: bytes) -> bool:
 def _reads_as_a_file(body: bytes) -> bool:
     """Whether a form-typed body is a file, not a form's text: an image, or one that
     not_an_image has words for (arrays meant for the batch route, a PNG curl -d broke)."""
-    return (preprocess.sniff(body) is not None or body.startswith((b"\x93NUMPY", b"PK\x03\x04"))
+    return (preprocess.sniff(body) is not None or body.startswith(ARRAY_FILES)
             or _stripped_png(body))
 
 
@@ -378,7 +379,7 @@ def not_an_image(body: bytes, kind: str) -> str:
     said = f"not an image this server reads: send a {preprocess.ACCEPTED_TEXT}"
     # a message or a file part takes an image alone, never JSON pixels
     what = {LIVE_MESSAGE: "message", "multipart/form-data": "file part"}.get(kind)
-    if body.startswith((b"\x93NUMPY", b"PK\x03\x04")):
+    if body.startswith(ARRAY_FILES):
         return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is an .npy or "
                 "a zip (such as an .npz), and arrays of images go to POST "
                 "/api/v1/featuremaps/batch")

@@ -184,7 +184,7 @@ export class Inspector {
     const rf = info?.receptive_field.size;
     // "an 11 x 11", "an 8 x 8" (a review found "a 11 x 11")
     const side = info?.shape[1];
-    const article = /^(8|11|18)$|^8/.test(String(side)) ? 'an' : 'a';
+    const article = /^(11|18)$|^8/.test(String(side)) ? 'an' : 'a';
     this.size.textContent = info ? `${article} ${side} x ${info.shape[2]} map; each unit sees ${rf}x${rf} input px` : '';
     this.canvas.setAttribute('aria-label', `${net} ${layer}, channel ${channel}; arrow keys move the cursor`);
     this.root.dataset.net = net;
