@@ -960,6 +960,11 @@ class App {
       const { top, bottom } = inWindow(box);
       up.hidden = !scrolls || pad.bottom > top + 40;
       down.hidden = !scrolls || nudge.top < bottom - 24;
+      // not over the input the networks see, which a window 600 px tall cuts at the bar as
+      // the page opens (a review at 1024x600: it covered the lower half); once the input is
+      // scrolled clear of the foot, the bar leads on down
+      const input = byId('input28').getBoundingClientRect();
+      down.toggleAttribute('data-over-input', input.top < bottom && input.bottom > bottom - down.offsetHeight);
       // inside its edges and clear of its scrollbar, where one shows (a review)
       for (const hint of [up, down]) {
         hint.style.left = `${box.left + sidebar.clientLeft + 1}px`;

@@ -389,6 +389,51 @@ def test_a_table_that_scrolls_sideways_says_so(fm: FeatureMapsPage) -> None:
     hint.wait_for(state="hidden")
 
 
+def test_the_bar_down_to_the_nudges_leaves_the_input_the_networks_see_uncovered(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a review at 1024x600: as the page opened, "Nudge it one pixel" covered the
+    lower half of the 28x28 input the networks see. It stands aside while it would cover
+    any of it, and leads on down once the input is scrolled clear of the sidebar's foot."""
+    _, path = digit_files[0]
+    fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
+    down = fm.page.locator("#to-nudge")
+    fm.page.set_viewport_size({"width": 1024, "height": 600})
+    fm.page.wait_for_function("() => document.getElementById('input28').getBoundingClientRect()"
+                              ".top < innerHeight")
+
+    def shown() -> bool:
+        return bool(down.evaluate(
+            "(b) => !b.hidden && getComputedStyle(b).visibility === 'visible'"))
+
+    def input_bottom() -> float:
+        return float(fm.page.evaluate(
+            "() => document.getElementById('input28').getBoundingClientRect().bottom"))
+
+    assert input_bottom() > 600 - 40  # the bar's band, where the input is cut as it opens
+    fm.page.wait_for_function("() => getComputedStyle(document.getElementById('to-nudge'))"
+                              ".visibility === 'hidden'")
+    assert not shown()
+    # the wheel over the sidebar (which scrolls the page, then the sidebar) until the input
+    # is whole above the bar: the bar is back, below the input
+    fm.page.mouse.move(150, 300)
+    for _ in range(10):
+        if input_bottom() < 600 - 60:
+            break
+        fm.page.mouse.wheel(0, 40)
+        fm.page.wait_for_timeout(100)
+    fm.page.wait_for_function("() => getComputedStyle(document.getElementById('to-nudge'))"
+                              ".visibility === 'visible'")
+    assert shown()
+    box = down.bounding_box()
+    assert box is not None and input_bottom() <= box["y"]
+    # a window tall enough for the input whole shows the bar as the page opens
+    fm.page.evaluate("() => document.querySelector('.sidebar').scrollTo({ top: 0 })")
+    fm.page.set_viewport_size({"width": 1024, "height": 768})
+    fm.page.wait_for_function("() => getComputedStyle(document.getElementById('to-nudge'))"
+                              ".visibility === 'visible'")
+    assert shown() and input_bottom() <= (down.bounding_box() or {"y": 0})["y"]
+
+
 def test_a_short_screens_sidebar_leads_down_to_the_nudges_and_back_up_to_the_pad(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """Found by a review at 1280x720 and 1366x768: the sidebar scrolls on its own, nothing on
