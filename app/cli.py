@@ -142,7 +142,7 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     import torch
 
     from app.ml import data, files, train
-    from app.ml.nets import VARIANTS
+    from app.ml.names import VARIANTS
 
     # where the weights go, checked before minutes of training (save() writes them whole)
     files.check_folder(settings.models_dir)
@@ -210,8 +210,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import batch, data, registry
     from app.ml.engine import Engine
-    from app.ml.names import default_models, split_names
-    from app.ml.nets import VARIANTS, check_variant_layers
+    from app.ml.names import VARIANTS, default_models, split_names
+    from app.ml.nets import check_variant_layers
     from app.ml.pack import Layout
 
     def known(name: str) -> None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.ml.names import brief, repeated
+from app.ml.names import VARIANTS, brief, repeated
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,7 +105,13 @@ class Settings(BaseSettings):
 
     @field_validator("models")
     @classmethod
-    def _once_each(cls, value: list[str]) -> list[str]:
+    def _known_once_each(cls, value: list[str]) -> list[str]:
+        # a name no network has stopped `serve` only, once the engine loaded; extract ran
+        # the rest without a word, or a traceback with --layers (a review)
+        unknown = next((name for name in value if name not in VARIANTS), None)
+        if unknown is not None:
+            raise ValueError(f"unknown model {brief(unknown)}; the variants are "
+                             f"{', '.join(VARIANTS)}")
         # a server loads each once, and extract would have run the repeat twice
         again = repeated(value)
         if again is not None:

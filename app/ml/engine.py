@@ -24,9 +24,8 @@ from app.ml import shifts as shift_lab
 from app.ml.capture import capture
 from app.ml.encode import ENCODINGS, Encoding
 from app.ml.errors import UnknownName, WeightsError
-from app.ml.names import brief
+from app.ml.names import VARIANTS, brief
 from app.ml.nets import (
-    VARIANTS,
     LayerSpec,
     Net,
     check_variant_layers,

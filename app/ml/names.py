@@ -7,6 +7,9 @@ from collections.abc import Callable, Sequence
 
 from app.ml.errors import InputError
 
+# every network this code can build (app/ml/nets.py), named here, away from torch, so that
+# the settings can check a list of them before anything heavy loads
+VARIANTS: tuple[str, ...] = ("max", "avg", "strided", "nopool", "blurmax")
 # the networks run when none are named, where they are loaded (the page's pair)
 DEFAULT_MODELS = ("max", "avg")
 

@@ -16,9 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from app.ml.errors import UnknownName
-from app.ml.names import brief
+from app.ml.names import VARIANTS, brief
 
-VARIANTS: tuple[str, ...] = ("max", "avg", "strided", "nopool", "blurmax")
 LayerKind = Literal["conv", "pool"]
 
 

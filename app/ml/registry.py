@@ -17,7 +17,8 @@ from safetensors.torch import load_file
 
 from app.ml.data import sha256_file
 from app.ml.errors import WeightsError
-from app.ml.nets import VARIANTS, Net, build
+from app.ml.names import VARIANTS
+from app.ml.nets import Net, build
 
 log = logging.getLogger(__name__)
 

@@ -136,6 +136,11 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
                                 "every interface"),
     ({"FEATUREMAPS_MODELS": "strided,strided,nopool"},
      "FEATUREMAPS_MODELS: Value error, names 'strided' twice: name each network once"),
+    # a review: extract ran max alone for "max,maxx", and with --layers ended in a traceback;
+    # train and evaluate took it without a word
+    ({"FEATUREMAPS_MODELS": "max,maxx,foo"},
+     "FEATUREMAPS_MODELS: Value error, unknown model 'maxx'; the variants are max, avg, "
+     "strided, nopool, blurmax"),
     ({"FEATUREMAPS_FORWARDED_ALLOW_IPS": "10.0.0.1,proxy"},
      "FEATUREMAPS_FORWARDED_ALLOW_IPS: Value error, 'proxy' is not an address or network "
      "(nor *)"),
@@ -155,6 +160,24 @@ def test_a_bad_setting_is_one_line_naming_the_variable(
     code, _, err = run(["serve"], capsys)
     assert code == 2
     assert err.strip().splitlines() == [f"featuremaps: error: bad setting: {message}"]
+
+
+@pytest.mark.parametrize("argv", [["extract", "maps.npz", "--layers", "conv1"],
+                                  ["extract", "maps.npz"], ["train", "--variant", "max"],
+                                  ["evaluate"]])
+def test_an_unknown_model_in_the_setting_stops_every_command(
+        argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: with FEATUREMAPS_MODELS=avg,maxx extract ran avg alone, and with
+    --layers ended in a traceback; train and evaluate took it without a word."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data, "load", never)
+    monkeypatch.setenv("FEATUREMAPS_MODELS", "avg,maxx")
+    code, out, err = run(argv, capsys)
+    assert (code, out) == (2, "")
+    assert err == ("featuremaps: error: bad setting: FEATUREMAPS_MODELS: Value error, unknown "
+                   "model 'maxx'; the variants are max, avg, strided, nopool, blurmax\n")
+    assert not list(tmp_path.iterdir())
 
 
 def test_evaluate_refuses_the_shift_options_without_shifts(

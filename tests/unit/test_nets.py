@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from app.ml.nets import VARIANTS, build, param_counts
+from app.ml.names import VARIANTS
+from app.ml.nets import build, param_counts
 
 KERAS_SHAPES = {  # (C, H, W) per layer, as model.summary() of the article's model
     "conv1": (32, 26, 26), "pool1": (32, 13, 13), "conv2": (64, 11, 11),

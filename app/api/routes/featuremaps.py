@@ -31,8 +31,7 @@ from app.config import Settings, default
 from app.ml.encode import Encoding
 from app.ml.engine import Engine, FeatureMaps
 from app.ml.errors import InputError
-from app.ml.names import DEFAULT_MODELS, brief, cut, default_models, split_names
-from app.ml.nets import VARIANTS
+from app.ml.names import DEFAULT_MODELS, VARIANTS, brief, cut, default_models, split_names
 from app.ml.render import MAX_PIXELS, grid_layout, grid_png, largest_scale
 
 R = TypeVar("R")  # what a route's inference returns, before encoding
