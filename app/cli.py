@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from app import logs
 from app.config import PROJECT_ROOT, Settings, listen_address
 from app.ml.errors import FeaturemapsError
+from app.ml.names import VARIANTS
 
 log = logging.getLogger("featuremaps")
 
@@ -142,7 +143,6 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     import torch
 
     from app.ml import data, files, train
-    from app.ml.names import VARIANTS
 
     # where the weights go, checked before minutes of training (save() writes them whole)
     files.check_folder(settings.models_dir)
@@ -210,7 +210,7 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import batch, data, registry
     from app.ml.engine import Engine
-    from app.ml.names import VARIANTS, default_models, split_names
+    from app.ml.names import default_models, split_names
     from app.ml.nets import check_variant_layers
     from app.ml.pack import Layout
 
@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(default models/). Needs "
                                    "`featuremaps data fetch` first.")
     p.add_argument("--variant", required=True,
-                   choices=["max", "avg", "strided", "nopool", "blurmax", "all"],
+                   choices=[*VARIANTS, "all"],
                    help="the network to train (README, The networks, measured), or all five; its "
                         "weights and card replace those in FEATUREMAPS_MODELS_DIR")
     p.add_argument("--epochs", type=_positive, default=12, help="default 12")
@@ -424,22 +424,35 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 2)")
     p.add_argument("--out", type=_json_path,
                    help="with --shifts: the JSON file to save the shift curve data in (.json "
-                        "is added to a name without it; default docs/shifts.json)")
+                        "is added to a name without it; default: the project's own "
+                        "docs/shifts.json, whatever the current folder)")
     p.add_argument("--plot", type=_png_path,
                    help="with --shifts: the PNG to draw the shift curves in (.png is added "
                         "to a name without it; another image format's suffix, such as .svg, "
-                        "is refused; default docs/shift-accuracy.png)")
+                        "is refused; default: the project's own docs/shift-accuracy.png)")
     p.add_argument("--write-cards", action="store_true",
                    help="with --shifts: record the measured shift consistency and curve in "
                         "each model card")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("extract", help="feature maps of a whole MNIST split into an .npz")
+    p = sub.add_parser(
+        "extract", help="feature maps of a whole MNIST split into an .npz",
+        description="Run a split of MNIST (as `data fetch` stored it) through the networks and "
+                    "write their maps to an .npz, the batch endpoint's arrays: for each network "
+                    "and layer, MODEL/LAYER (N, C, H, W) uint8 with MODEL/LAYER/low and "
+                    "MODEL/LAYER/high (N, C) float32, a value being low + q/255 * (high - "
+                    "low); MODEL/probabilities (N, 10) and MODEL/prediction (N,); and the "
+                    "split's labels (N,). The images themselves are not written: they are "
+                    "the split's first N. Networks: " + ", ".join(VARIANTS) + " (those "
+                    "loaded); layers: conv1, pool1, conv2, pool2, conv3 (nopool and strided "
+                    "have no pools).")
     p.add_argument("out",  # a str: Path() would drop a trailing slash, which names a folder
                    help="the .npz to write (.npz is added if missing; an existing file is "
                         "replaced once the new one is complete)")
     p.add_argument("--split", choices=["train", "valid", "test"], default="test",
-                   help="default test")
+                   help="MNIST's 10,000 test images (the default), or the 50,000 the "
+                        "networks were trained on and the 10,000 held out from them for "
+                        "validation")
     p.add_argument("--models",
                    help="comma-separated networks (default: max,avg; with FEATUREMAPS_MODELS "
                         "set, those of the two it names, or else its first two, as the batch "

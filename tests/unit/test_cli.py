@@ -645,3 +645,17 @@ def test_a_mistyped_setting_is_named_not_ignored_in_silence(
         "featuremaps: warning: FEATUREMAPS_WORKER is not a setting, ignored "
         "(did you mean FEATUREMAPS_WORKERS?)",
         "featuremaps: warning: FEATUREMAPS_ZZZ is not a setting, ignored"]
+
+
+def test_extract_help_says_what_the_file_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    """A practitioner's review: extract's help had no description, named no network or
+    layer, and said nothing of the arrays written or how to read their uint8 back."""
+    code, out, _ = run(["extract", "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0
+    for said in ("MODEL/LAYER (N, C, H, W) uint8", "MODEL/LAYER/low and MODEL/LAYER/high (N, C)",
+                 "low + q/255 * (high - low)", "labels (N,)",
+                 "Networks: max, avg, strided, nopool, blurmax",
+                 "layers: conv1, pool1, conv2, pool2, conv3", "the 50,000 the networks were "
+                 "trained on"):
+        assert said in text
