@@ -149,8 +149,15 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     torch.set_num_threads(args.threads or torch.get_num_threads())
     mnist = data.load(settings.data_dir)
     variants = list(VARIANTS) if args.variant == "all" else [args.variant]
-    cfg = train.TrainConfig(epochs=args.epochs, seed=args.seed, limit=args.limit,
-                            batch_size=args.batch_size, max_lr=args.lr)
+    # the card records what was done: a --limit or --batch-size past the split's size trains
+    # on the whole split in one batch, and was recorded as asked (a review)
+    size = len(mnist.labels("train"))
+    limit = args.limit if args.limit is not None and args.limit < size else None
+    if args.limit is not None and limit is None:
+        _err(f"featuremaps: --limit {args.limit:,} is the whole train split, {size:,} images")
+    batch_size = min(args.batch_size, limit or size)
+    cfg = train.TrainConfig(epochs=args.epochs, seed=args.seed, limit=limit,
+                            batch_size=batch_size, max_lr=args.lr)
     for variant in variants:
         result = train.train(variant, mnist, cfg, progress=not args.quiet)
         card = train.save(result, mnist, cfg, settings.models_dir)

@@ -151,9 +151,6 @@ def train(variant: str, data: Mnist, cfg: TrainConfig, *, progress: bool = True,
         result.history.append(entry)
         log.info("%s epoch %d: loss %.4f train acc %.4f valid acc %.4f (%.0fs)", variant,
                  epoch, entry.loss, entry.train_accuracy, entry.valid_accuracy, entry.seconds)
-        if progress:
-            tqdm.write(f"{variant} epoch {epoch}: loss {entry.loss:.4f} "
-                       f"train acc {entry.train_accuracy:.4f} valid acc {entry.valid_accuracy:.4f}")
         if on_epoch is not None:
             on_epoch(entry)
     result.seconds = time.perf_counter() - started

@@ -471,6 +471,25 @@ def test_train_writes_the_pair(trained: Path, capsys: pytest.CaptureFixture[str]
     assert registry.load(trained, "max").card["test_total"] == 20
 
 
+@pytest.mark.parametrize(("argv", "limit", "batch_size", "said"), [
+    (["--limit", "12", "--batch-size", "64"], 12, 12, ""),
+    (["--limit", "20", "--batch-size", "8"], None, 8,
+     "featuremaps: --limit 20 is the whole train split, 20 images\n"),
+    (["--limit", "100000", "--batch-size", "100000"], None, 20,
+     "featuremaps: --limit 100,000 is the whole train split, 20 images\n"),
+    ([], None, 20, ""),
+])
+def test_the_card_records_the_training_done(
+        argv: list[str], limit: int | None, batch_size: int, said: str, trained: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A practitioner's review: --limit 100000 --batch-size 100000 trained on the 50,000
+    images in one batch, but the card said limit 100000 and batch size 100000."""
+    code, _, err = run(["train", "--variant", "max", "--quiet", *argv], capsys)
+    training = json.loads((trained / "max.json").read_text())["training"]
+    assert (code, err) == (0, said)
+    assert (training["limit"], training["batch_size"]) == (limit, batch_size)
+
+
 @pytest.mark.parametrize(("flag", "what", "example"), [
     ("--out", "folder", "shifts.json"), ("--plot", "folder", "shift-accuracy.png"),
     ("--out", "in a file", ""), ("--plot", "in a file", "")])
