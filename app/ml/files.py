@@ -52,9 +52,9 @@ def _sync(path: Path) -> None:
 NAME_MAX = 255  # bytes in a file's name, on Linux's file systems and macOS's
 
 
-def temporary(target: Path) -> Path:
+def temporary(target: Path, named: str | None = None) -> Path:
     """A new, empty hidden file beside `target`, made with the mode a plain open() gives
-    (0666 less the umask; tempfile's are 0600)."""
+    (0666 less the umask; tempfile's are 0600). An error names `named`, else `target`."""
     # its name within a file system's 255 bytes where the target's is (a review: a name of
     # 242 bytes or more could not be written); the random part tells temporaries apart
     stem = target.name
@@ -67,7 +67,7 @@ def temporary(target: Path) -> Path:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
+            raise OutputError(f"cannot write {named or target}: {_reason(exc)}") from exc
         return path
 
 
@@ -179,7 +179,10 @@ def check_folder(folder: Path, target: Path | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot write {named}: {_reason(exc)}") from exc
-    probe = temporary(folder / (target.name if target is not None else "probe"))
+    # a folder alone is named as such, not by the probe's made-up name (a review: "cannot
+    # write models/probe")
+    probe = (temporary(folder / target.name) if target is not None
+             else temporary(folder / "probe", named=f"in {folder}"))
     with contextlib.suppress(OSError):
         probe.unlink()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -232,3 +233,17 @@ def test_links_on_the_way_are_followed_as_realpath_follows_them(tmp_path: Path) 
     with files.replacing(tmp_path / "chain.npz") as (temp,):
         temp.write_text("new")
     assert (tmp_path / "real" / "file.npz").read_text() == "new"
+
+
+def test_a_folder_that_refuses_files_is_named_not_its_probe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: training into a read-only folder said "cannot write models/probe", a file
+    the user never named. (A read-only folder does not stop root, who runs these tests: the
+    refusal is stood in for.)"""
+    def refused(path: Any, *args: Any) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(OutputError) as caught:
+        files.check_folder(tmp_path)
+    assert str(caught.value) == f"cannot write in {tmp_path}: Permission denied"
