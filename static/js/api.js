@@ -10,10 +10,13 @@ import { decodeFeaturemaps } from './wire.js';
 export const BINARY_TYPE = 'application/x-featuremaps';
 
 export class ApiError extends Error {
-  constructor(message, status) {
+  /** `unanswered`: no answer came (the server unreachable, or silent for GIVE_UP_MS), which
+   * asking again later may mend; `status` is then 0. */
+  constructor(message, status, unanswered = false) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    this.unanswered = unanswered;
   }
 }
 
@@ -38,9 +41,11 @@ async function send(url, init) {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(GIVE_UP_MS) });
   } catch (err) {
     if (err.name === 'TimeoutError') {
-      throw new ApiError(`the server did not answer within ${GIVE_UP_MS / 1000} s`, 0);
+      throw new ApiError(`the server did not answer within ${GIVE_UP_MS / 1000} s`, 0, true);
     }
-    throw new ApiError(`could not reach the server (${err.message})`, 0);
+    // the browser's own words ("Failed to fetch") told a student nothing (a review); they
+    // are in its console
+    throw new ApiError('the server cannot be reached (it may have stopped, or the network is down)', 0, true);
   }
   if (!response.ok) throw await errorFrom(response);
   return response;

@@ -31,6 +31,14 @@ import { base64Bytes, isBlank, pixelsJson, shiftPixels } from './wire.js';
 const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
 const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take back
+// An update the server has not answered after this long is said to be waiting (a review: a
+// server that hung left the maps on the last drawing, without a word, for 35 s: the socket's
+// 5 s, then the POST's 30 s)
+const WAITING_MS = 3000;
+// A drawing the server could not be asked about is asked about again after 3 s, then 6 s,
+// then every 10 s, until it answers (a review: once the server was back, the maps waited
+// for the next stroke)
+const ASK_AGAIN_MS = [3000, 6000, 10000];
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
 const STROKES_KEY = 'featuremaps-strokes'; // sessionStorage: a drawing's strokes across a reload (#keepStrokes)
 
@@ -81,6 +89,8 @@ class App {
   #addressed = false; // the address follows what is shown (link.js), once it has been followed
   #linkedAt = -Infinity; // when #relink last wrote the address
   #linkTimer = 0;
+  #padAhead = false; // the pad holds a drawing whose maps the server could not be asked for
+  #askAgain = { timer: 0, tries: 0 }; // the next time #padAhead's drawing is sent again
 
   constructor(config, catalogue) {
     this.config = config;
@@ -464,6 +474,8 @@ class App {
   clear() {
     if (!this.pad.isEmpty) this.#keep();
     this.#supersede();
+    this.#padAhead = false;
+    this.#stopAsking();
     this.generation += 1;
     this.#dropWaiting();
     this.pad.clear();
@@ -739,6 +751,12 @@ class App {
     if (this.pad.drawing) return;
     await this.maps.idle();
     if (still && !still()) return;
+    // the drawing on the pad, not the last one the server answered for (a review: after an
+    // outage, a nudge moved the drawing from before it, and its answer cleared the warning)
+    if (this.#padAhead) {
+      await this.#askAboutPad();
+      if (this.#padAhead) return; // still unanswered: the banner says so
+    }
     const current = this.current;
     if (!current) {
       this.#notice('Draw a digit (or pick one) first: there is nothing to nudge yet.');
@@ -781,6 +799,12 @@ class App {
   }
 
   async #runMaps(job) {
+    const waiting = setTimeout(() => {
+      // not over the line that says the pad is ahead of the maps, which says more
+      if (job.generation === this.generation && !this.#padAhead) {
+        this.#notice(`Waiting for the server: no answer for ${WAITING_MS / 1000} s. The maps are for what came before, until it answers.`);
+      }
+    }, WAITING_MS);
     try {
       if (job.generation !== this.generation) return;
       const sentTime = performance.now();
@@ -792,6 +816,8 @@ class App {
       if (job.generation !== this.generation) return;
       this.#keys += 1;
       this.current = { key: this.#keys, body, result };
+      this.#padAhead = false;
+      this.#stopAsking();
       this.#clearError();
       this.#paint(result);
       const paintedTime = performance.now();
@@ -817,11 +843,53 @@ class App {
     } catch (err) {
       if (job.generation === this.generation) {
         job.failed?.();
-        this.#showError(err, job.what);
+        if (job.source === 'pad' && err instanceof ApiError && (err.unanswered || err.status === 503)) {
+          // the pad is ahead of the maps: said so, and asked about again until it answers
+          this.#padAhead = true;
+          this.#say(`The maps are not for the drawing on the pad: ${err.message}. The drawing stays, and `
+            + 'the maps catch up once the server answers: it is asked again every few seconds.', err.status, { count: false });
+          this.#askLater();
+        } else {
+          if (job.source === 'pad') this.#padAhead = true;
+          this.#showError(err, job.what);
+        }
       }
     } finally {
+      clearTimeout(waiting);
       job.done?.();
     }
+  }
+
+  /** Send the pad again, once, after the next of ASK_AGAIN_MS, unless it is shown by then
+   * (a stroke, a nudge or an Undo sends it too). */
+  #askLater() {
+    clearTimeout(this.#askAgain.timer);
+    const delay = ASK_AGAIN_MS[Math.min(this.#askAgain.tries, ASK_AGAIN_MS.length - 1)];
+    this.#askAgain.tries += 1;
+    this.#askAgain.timer = setTimeout(async () => {
+      // after whatever is on its way or waits (an Undo), which it would otherwise replace
+      await this.maps.idle();
+      if (!this.#padAhead || this.pad.drawing) return; // shown since, or the stroke's updates ask
+      if (this.live && !this.live.ready) this.live.open();
+      this.#askAboutPad();
+    }, delay);
+  }
+
+  #stopAsking() {
+    clearTimeout(this.#askAgain.timer);
+    this.#askAgain = { timer: 0, tries: 0 };
+  }
+
+  /** The pad as it is, as a settled drawing (a stroke's end sends the same); resolves when
+   * it is shown or has failed. */
+  #askAboutPad() {
+    return new Promise((resolve) => {
+      this.#push({
+        source: 'pad', what: 'the drawing', done: resolve,
+        makeBody: async () => this.#padBody(),
+        then: (current) => this.#refreshShifts(current),
+      });
+    });
   }
 
   /** The maps for a job's body and the transport that brought them: drawings go over the
@@ -1093,8 +1161,11 @@ class App {
   // The same message again while the banner still shows it is counted ("(2nd time)"): the
   // text changes, so a screen reader announces the alert again (role=alert speaks changes
   // only), and a sighted user sees that the retry was read and failed too.
-  #say(text, status) {
+  #say(text, status, { count = true } = {}) {
     const again = !this.error.hidden && this.said?.text === text;
+    // a message each failed update repeats (the server unreachable while a stroke is drawn)
+    // stays as it is: counted, it climbed with every pointer move and was spoken each time
+    if (again && !count) return;
     this.said = { text, times: again ? this.said.times + 1 : 1 };
     this.errorText.textContent = again ? `${text} (${ordinal(this.said.times)} time)` : text;
     this.error.dataset.status = status;

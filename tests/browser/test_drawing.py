@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     FeatureMapsPage,
     announcement,
     new_page,
+    opened,
     sample_body,
     sample_pixels,
     shown,
@@ -575,6 +576,98 @@ def test_without_the_socket_drawing_falls_back_to_post(browser: Any, server_url:
         assert pad[0]["receivedTime"] - pad[0]["encodedTime"] >= 5000
     assert fm.prediction("max").startswith("predicts 7")
     assert_layers_painted(fm)
+    context.close()
+    assert not fm.errors, fm.errors
+
+
+UNREACHABLE = ("The maps are not for the drawing on the pad: the server cannot be reached (it "
+               "may have stopped, or the network is down). The drawing stays, and the maps "
+               "catch up once the server answers: it is asked again every few seconds.")
+
+
+def drawn_then_cut_off(browser: Any, server_url: str, api: Api) -> tuple[Any, FeatureMapsPage]:
+    """A page (over POST) with a 7 shown, then a bar drawn across it while the server cannot
+    be reached; the server is back as it returns."""
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    fm.page.goto(server_url + "/?transport=http")
+    fm.page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+    fm.after_paint(lambda: fm.stroke(SEVEN, steps=10), source="pad")
+    fm.page.route("**/api/v1/featuremaps?**", lambda route: route.abort("connectionrefused"))
+    fm.stroke([(0.3, 0.5), (0.7, 0.5)], steps=10)
+    fm.page.locator("#error").wait_for(state="visible")
+    fm.idle()
+    # one message for the stroke's many failed updates, not counted at each ("10th time")
+    assert fm.page.locator("#error-text").inner_text() == UNREACHABLE
+    fm.page.unroute("**/api/v1/featuremaps?**")
+    return context, fm
+
+
+def reference_input(browser: Any, server_url: str, api: Api, nudge: str | None = None
+                    ) -> np.ndarray:
+    """The input the networks see for the 7 with its bar, drawn while the server answers."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as ref:
+        ref.after_paint(lambda: ref.stroke(SEVEN, steps=10), source="pad")
+        ref.after_paint(lambda: ref.stroke([(0.3, 0.5), (0.7, 0.5)], steps=10), source="pad")
+        if nudge:
+            ref.after_paint(lambda: ref.page.click(f'#nudge button[data-dir="{nudge}"]'),
+                            source="nudge")
+        return ref.input_pixels()
+
+
+def test_the_maps_catch_up_with_the_pad_once_the_server_answers_again(
+        browser: Any, server_url: str, api: Api) -> None:
+    """A review: while the server could not be reached, the banner said "Failed to fetch",
+    counted each pointer move ("10th time"), and once the server was back the maps waited
+    for the next stroke. It now says what happened and that the drawing is kept, and the
+    pad is sent again until the server answers, without a stroke."""
+    context, fm = drawn_then_cut_off(browser, server_url, api)
+    seen = len(fm.paints())
+    fm.page.wait_for_function("(seen) => (window.__fmPaints || []).length > seen", arg=seen,
+                              timeout=15_000)
+    fm.idle()
+    assert fm.page.locator("#error").is_hidden()
+    assert [d["source"] for d in fm.paints()[seen:]] == ["pad"]
+    assert np.array_equal(fm.input_pixels(), reference_input(browser, server_url, api))
+    context.close()
+    assert all("ERR_CONNECTION_REFUSED" in e for e in fm.errors), fm.errors
+
+
+def test_a_nudge_after_a_failed_update_moves_the_drawing_on_the_pad(
+        browser: Any, server_url: str, api: Api) -> None:
+    """A review: after the server came back, a nudge moved the drawing from before the
+    outage, and its answer cleared the warning, so the maps no longer matched the pad. The
+    pad is sent first, and the nudge moves what it gives."""
+    context, fm = drawn_then_cut_off(browser, server_url, api)
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    assert fm.page.locator("#error").is_hidden()
+    assert np.array_equal(fm.input_pixels(),
+                          reference_input(browser, server_url, api, nudge="right"))
+    context.close()
+    assert all("ERR_CONNECTION_REFUSED" in e for e in fm.errors), fm.errors
+
+
+def test_an_update_the_server_is_slow_to_answer_is_said_to_be_waiting(
+        browser: Any, server_url: str, api: Api) -> None:
+    """A review: a server that hung left the maps on the last drawing, without a word, for
+    35 s. After 3 s the banner says the maps wait for the server; the answer clears it."""
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    fm.page.goto(server_url + "/?transport=http")
+    fm.page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+    held: list[Any] = []
+    fm.page.route("**/api/v1/featuremaps?**", lambda route: held.append(route))
+    fm.stroke(SEVEN, steps=3)
+    fm.page.locator("#error").wait_for(state="visible", timeout=10_000)
+    assert fm.page.locator("#error-text").inner_text() == (
+        "Waiting for the server: no answer for 3 s. The maps are for what came before, until "
+        "it answers.")
+    seen = len(fm.paints())
+    assert len(held) == 1  # one update in flight, the stroke's others waiting behind it
+    held[0].continue_()
+    fm.page.unroute("**/api/v1/featuremaps?**")
+    fm.page.wait_for_function("(seen) => (window.__fmPaints || []).length > seen", arg=seen)
+    fm.idle()
+    assert fm.page.locator("#error").is_hidden()
+    assert fm.prediction("max").startswith("predicts 7")
     context.close()
     assert not fm.errors, fm.errors
 
