@@ -1149,9 +1149,12 @@ class App {
   #showError(err, what) {
     const detail = err instanceof ApiError || err instanceof Error ? err.message : String(err);
     const status = err instanceof ApiError ? err.status : 0;
+    // an Undo of a Clear that got no answer left the pad blank, and the drawing seemed lost
+    // (a review): what was asked for can be asked for again
+    const again = err instanceof ApiError && err.unanswered ? '. Nothing is lost: try again once it answers.' : '';
     this.#say(status
       ? `The server could not use ${what}: ${detail}`
-      : `Something went wrong with ${what}: ${detail}`, status);
+      : `Something went wrong with ${what}: ${detail}${again}`, status);
   }
 
   #notice(text) {

@@ -646,6 +646,32 @@ def test_a_nudge_after_a_failed_update_moves_the_drawing_on_the_pad(
     assert all("ERR_CONNECTION_REFUSED" in e for e in fm.errors), fm.errors
 
 
+def test_an_undo_the_server_could_not_answer_says_nothing_is_lost(
+        browser: Any, server_url: str, api: Api) -> None:
+    """A review: Undo of a Clear while the server could not be reached left the pad blank
+    under "could not reach the server", and the drawing seemed lost. The banner says it is
+    not, and Undo brings it back once the server answers."""
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    fm.page.goto(server_url + "/?transport=http")
+    fm.page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+    fm.after_paint(lambda: fm.stroke(SEVEN, steps=10), source="pad")
+    drawn = fm.input_pixels()
+    fm.page.click("#clear")
+    fm.page.route("**/api/v1/featuremaps?**", lambda route: route.abort("connectionrefused"))
+    fm.page.click("#undo")
+    fm.page.locator("#error").wait_for(state="visible")
+    assert fm.page.locator("#error-text").inner_text() == (
+        "Something went wrong with the drawing: the server cannot be reached (it may have "
+        "stopped, or the network is down). Nothing is lost: try again once it answers.")
+    fm.idle()
+    fm.page.unroute("**/api/v1/featuremaps?**")
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    assert fm.page.locator("#error").is_hidden()
+    assert np.array_equal(fm.input_pixels(), drawn)
+    context.close()
+    assert not fm.errors, fm.errors
+
+
 def test_an_update_the_server_is_slow_to_answer_is_said_to_be_waiting(
         browser: Any, server_url: str, api: Api) -> None:
     """A review: a server that hung left the maps on the last drawing, without a word, for
