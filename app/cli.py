@@ -154,7 +154,8 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     size = len(mnist.labels("train"))
     limit = args.limit if args.limit is not None and args.limit < size else None
     if args.limit is not None and limit is None:
-        _err(f"featuremaps: --limit {args.limit:,} is the whole train split, {size:,} images")
+        _err(f"featuremaps: --limit {args.limit:,}: the train split has {size:,} images, "
+             "all of which are trained on")
     batch_size = min(args.batch_size, limit or size)
     cfg = train.TrainConfig(epochs=args.epochs, seed=args.seed, limit=limit,
                             batch_size=batch_size, max_lr=args.lr)

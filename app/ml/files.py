@@ -175,14 +175,14 @@ def check_folder(folder: Path, target: Path | None = None) -> None:
     folder itself."""
     named = target if target is not None else folder
     _check_ancestors(folder, named)
+    # a folder alone is named as such, not by the probe's made-up name (a review: "cannot
+    # write models/probe")
+    said = str(target) if target is not None else f"in {folder}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot write {named}: {_reason(exc)}") from exc
-    # a folder alone is named as such, not by the probe's made-up name (a review: "cannot
-    # write models/probe")
-    probe = (temporary(folder / target.name) if target is not None
-             else temporary(folder / "probe", named=f"in {folder}"))
+        raise OutputError(f"cannot write {said}: {_reason(exc)}") from exc
+    probe = temporary(folder / (target.name if target is not None else "probe"), named=said)
     with contextlib.suppress(OSError):
         probe.unlink()
 

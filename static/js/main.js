@@ -35,6 +35,7 @@ const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take bac
 // server that hung left the maps on the last drawing, without a word, for 35 s: the socket's
 // 5 s, then the POST's 30 s)
 const WAITING_MS = 3000;
+const WAITING_TEXT = `Waiting for the server: no answer for ${WAITING_MS / 1000} s. The maps are for what came before, until it answers.`;
 // A drawing the server could not be asked about is asked about again after 3 s, then 6 s,
 // then every 10 s, until it answers (a review: once the server was back, the maps waited
 // for the next stroke)
@@ -89,8 +90,9 @@ class App {
   #addressed = false; // the address follows what is shown (link.js), once it has been followed
   #linkedAt = -Infinity; // when #relink last wrote the address
   #linkTimer = 0;
-  #padAhead = false; // the pad holds a drawing whose maps the server could not be asked for
-  #askAgain = { timer: 0, tries: 0 }; // the next time #padAhead's drawing is sent again
+  #padAhead = false; // the pad holds what the server gave no maps for: it got no answer
+  #askAgain = { timer: 0, tries: 0 }; // when the pad is next sent again, and how often it was
+  #asking = null; // the pad sent again (#askAboutPad) and not yet answered
 
   constructor(config, catalogue) {
     this.config = config;
@@ -359,6 +361,9 @@ class App {
     }
     await this.maps.idle();
     await this.#nudges;
+    // the drawing on the pad, which the page opens again with, not the last the server
+    // answered for (a review: a bar drawn while it could not be reached was lost)
+    if (this.#padAhead) await this.#askAboutPad();
     return linkTo(window.location.href, { ...this.#linkState(), beside });
   }
 
@@ -452,7 +457,7 @@ class App {
     }
     if (phase === 'end') this.#sayDrawn();
     this.#push({
-      source: 'pad', pointerTime, what: 'the drawing',
+      source: 'pad', pointerTime, what: 'the drawing', carriesPad: true,
       makeBody: async () => this.#padBody(),
       then: phase === 'end' ? (current) => this.#refreshShifts(current) : null,
     });
@@ -474,8 +479,6 @@ class App {
   clear() {
     if (!this.pad.isEmpty) this.#keep();
     this.#supersede();
-    this.#padAhead = false;
-    this.#stopAsking();
     this.generation += 1;
     this.#dropWaiting();
     this.pad.clear();
@@ -579,12 +582,12 @@ class App {
       this.#dropWaiting();
       this.#reset(); // a sample or upload picked on an empty pad: back to nothing
     } else {
-      this.#sendPad(() => {
+      this.#sendPad({ failed: () => {
         put(now);
         this.#replaced.push(kept);
         this.#syncUndo();
         if (this.current) this.#refreshShifts(this.current); // the lab of what is shown again
-      });
+      } });
     }
     this.#syncUndo();
     this.#keepFocus();
@@ -596,13 +599,19 @@ class App {
    * would crop, scale and centre again (a review saw avg's answer for sample #18 flip from
    * 5 to 3 after a stroke and an undo). Where nudges are in place (put back with what a
    * Clear, upload or sample replaced), the input as the last one moved it is sent, and its
-   * numbers shown again; `failed()` is called if the answer does not come.
+   * numbers shown again; `failed()` is called if the answer does not come. Resolves once
+   * it is shown or has failed. `source`: 'again' where the pad is sent again (#askAboutPad).
    */
-  #sendPad(failed = null) {
+  #sendPad({ failed = null, source = 'undo' } = {}) {
     const loaded = this.pad.canUndo ? null : this.#loaded;
     const nudged = this.#moves.at(-1) ?? null;
+    let done;
+    const answered = new Promise((resolve) => { done = resolve; });
     this.#push({
-      source: 'undo', what: 'the drawing', failed, quiet: Boolean(nudged),
+      source, what: 'the drawing', failed, quiet: Boolean(nudged), done,
+      // without `failed` the pad stays as it is when no answer comes: it is then ahead of
+      // the maps (a review: a stroke's Undo unanswered left the bar in the maps for good)
+      carriesPad: !failed,
       makeBody: async () => nudged?.after ?? loaded?.body ?? this.#padBody(),
       then: (current) => {
         if (loaded) current.label = loaded.label;
@@ -616,6 +625,7 @@ class App {
         this.#refreshShifts(current);
       },
     });
+    return answered;
   }
 
   /**
@@ -799,10 +809,12 @@ class App {
   }
 
   async #runMaps(job) {
+    let saidWaiting = false;
     const waiting = setTimeout(() => {
       // not over the line that says the pad is ahead of the maps, which says more
       if (job.generation === this.generation && !this.#padAhead) {
-        this.#notice(`Waiting for the server: no answer for ${WAITING_MS / 1000} s. The maps are for what came before, until it answers.`);
+        this.#notice(WAITING_TEXT);
+        saidWaiting = true;
       }
     }, WAITING_MS);
     try {
@@ -816,8 +828,7 @@ class App {
       if (job.generation !== this.generation) return;
       this.#keys += 1;
       this.current = { key: this.#keys, body, result };
-      this.#padAhead = false;
-      this.#stopAsking();
+      this.#caughtUp();
       this.#clearError();
       this.#paint(result);
       const paintedTime = performance.now();
@@ -843,53 +854,67 @@ class App {
     } catch (err) {
       if (job.generation === this.generation) {
         job.failed?.();
-        if (job.source === 'pad' && err instanceof ApiError && (err.unanswered || err.status === 503)) {
-          // the pad is ahead of the maps: said so, and asked about again until it answers
-          this.#padAhead = true;
-          this.#say(`The maps are not for the drawing on the pad: ${err.message}. The drawing stays, and `
-            + 'the maps catch up once the server answers: it is asked again every few seconds.', err.status, { count: false });
-          this.#askLater();
+        if (job.carriesPad && err instanceof ApiError && (err.unanswered || err.status === 503)) {
+          this.#fallBehind(err);
         } else {
-          if (job.source === 'pad') this.#padAhead = true;
-          this.#showError(err, job.what);
+          this.#showError(err, job.what, { again: true });
         }
       }
     } finally {
       clearTimeout(waiting);
+      // nothing came of this job (dropped for a newer input, or an Undo cancelled it): its
+      // notice goes with it (a review: it stayed up with nothing on its way)
+      if (saidWaiting && this.said?.text === WAITING_TEXT) this.#clearError();
       job.done?.();
     }
   }
 
-  /** Send the pad again, once, after the next of ASK_AGAIN_MS, unless it is shown by then
-   * (a stroke, a nudge or an Undo sends it too). */
+  /** The pad holds what the server gave no answer for (`err`): said once, as it falls
+   * behind (a banner dismissed stays so; role=alert would speak it at every retry), and
+   * the pad asked about again until it is shown. */
+  #fallBehind(err) {
+    const was = this.#padAhead;
+    this.#padAhead = true;
+    if (!was || !this.error.hidden) {
+      // a 503's own words (retry after Retry-After) would contradict the retrying said here
+      const why = err.unanswered ? err.message : 'the server is busy';
+      this.#say(`The maps are not for the drawing on the pad: ${why}. The drawing stays, and the maps `
+        + 'catch up once the server answers: it is asked again every few seconds.', err.status, { count: false });
+    }
+    this.#askLater();
+  }
+
+  /** Send the pad again after the next of ASK_AGAIN_MS, unless it is shown by then (a
+   * stroke, a nudge or an Undo sends it too). One ask is pending at a time, and only asks
+   * are counted: each failed update of a stroke would have pushed the first to 10 s (a
+   * review). */
   #askLater() {
-    clearTimeout(this.#askAgain.timer);
+    if (this.#askAgain.timer) return;
     const delay = ASK_AGAIN_MS[Math.min(this.#askAgain.tries, ASK_AGAIN_MS.length - 1)];
-    this.#askAgain.tries += 1;
     this.#askAgain.timer = setTimeout(async () => {
+      this.#askAgain.timer = 0;
+      this.#askAgain.tries += 1;
       // after whatever is on its way or waits (an Undo), which it would otherwise replace
       await this.maps.idle();
-      if (!this.#padAhead || this.pad.drawing) return; // shown since, or the stroke's updates ask
+      // shown since; or the stroke being drawn asks, and #askLater again if it fails
+      if (!this.#padAhead || this.pad.drawing) return;
       if (this.live && !this.live.ready) this.live.open();
       this.#askAboutPad();
     }, delay);
   }
 
-  #stopAsking() {
+  /** The pad is shown, or emptied: nothing to ask about. */
+  #caughtUp() {
+    this.#padAhead = false;
     clearTimeout(this.#askAgain.timer);
     this.#askAgain = { timer: 0, tries: 0 };
   }
 
-  /** The pad as it is, as a settled drawing (a stroke's end sends the same); resolves when
-   * it is shown or has failed. */
+  /** The pad as it stands, sent again (as an Undo sends it: a sample as itself, nudges in
+   * place); one at a time: resolves when it is shown or has failed. */
   #askAboutPad() {
-    return new Promise((resolve) => {
-      this.#push({
-        source: 'pad', what: 'the drawing', done: resolve,
-        makeBody: async () => this.#padBody(),
-        then: (current) => this.#refreshShifts(current),
-      });
-    });
+    this.#asking ??= this.#sendPad({ source: 'again' }).finally(() => { this.#asking = null; });
+    return this.#asking;
   }
 
   /** The maps for a job's body and the transport that brought them: drawings go over the
@@ -1121,6 +1146,7 @@ class App {
   }
 
   #reset() {
+    this.#caughtUp(); // an empty pad is shown as empty: nothing to send again
     this.#loaded = null;
     this.#unmove();
     byId('pad-pred').textContent = '';
@@ -1146,15 +1172,16 @@ class App {
     else this.tracer.clear();
   }
 
-  #showError(err, what) {
+  /** `again`: what failed (a nudge, an Undo, an upload or sample) can be asked for again,
+   * and, unanswered, is said so (a review: an Undo of a Clear that got no answer left the
+   * pad blank, and the drawing seemed lost). */
+  #showError(err, what, { again = false } = {}) {
     const detail = err instanceof ApiError || err instanceof Error ? err.message : String(err);
     const status = err instanceof ApiError ? err.status : 0;
-    // an Undo of a Clear that got no answer left the pad blank, and the drawing seemed lost
-    // (a review): what was asked for can be asked for again
-    const again = err instanceof ApiError && err.unanswered ? '. Nothing is lost: try again once it answers.' : '';
+    const retry = again && err instanceof ApiError && err.unanswered ? '. Nothing is lost: try again once it answers.' : '';
     this.#say(status
       ? `The server could not use ${what}: ${detail}`
-      : `Something went wrong with ${what}: ${detail}${again}`, status);
+      : `Something went wrong with ${what}: ${detail}${retry}`, status);
   }
 
   #notice(text) {

@@ -277,13 +277,14 @@ def new_page(browser: Any, api: Api, **context_options: Any) -> tuple[Any, Featu
     return context, FeatureMapsPage(page, api)
 
 
-def open_page(browser: Any, server_url: str, api: Api, **context_options: Any
-              ) -> Iterator[FeatureMapsPage]:
-    """The page, ready, in a context of its own; closed after, with no error on it."""
+def open_page(browser: Any, server_url: str, api: Api, path: str = "/",
+              **context_options: Any) -> Iterator[FeatureMapsPage]:
+    """The page at `path`, ready, in a context of its own; closed after, with no error on
+    it."""
     context, helper = new_page(browser, api, **context_options)
     try:
         page = helper.page
-        page.goto(server_url + "/")
+        page.goto(server_url + path)
         page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
         yield helper
     finally:

@@ -110,7 +110,8 @@ def test_on_a_1024_projector_the_text_grows_little_and_the_maps_keep_their_room(
 
 def test_a_phone_does_not_offer_it_but_can_turn_it_off(browser: Any, server_url: str,
                                                        api: Any) -> None:
-    phone = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+    phone: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "has_touch": True,
+                             "is_mobile": True}
     with opened(browser, server_url, api, **phone) as fm:
         assert not fm.page.locator("#projector").is_visible()
         assert fm.page.locator("#copy-link").is_visible()

@@ -476,9 +476,10 @@ def test_train_writes_the_pair(trained: Path, capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(("argv", "limit", "batch_size", "said"), [
     (["--limit", "12", "--batch-size", "64"], 12, 12, ""),
     (["--limit", "20", "--batch-size", "8"], None, 8,
-     "featuremaps: --limit 20 is the whole train split, 20 images\n"),
+     "featuremaps: --limit 20: the train split has 20 images, all of which are trained on\n"),
     (["--limit", "100000", "--batch-size", "100000"], None, 20,
-     "featuremaps: --limit 100,000 is the whole train split, 20 images\n"),
+     "featuremaps: --limit 100,000: the train split has 20 images, all of which are trained "
+     "on\n"),
     ([], None, 20, ""),
 ])
 def test_the_card_records_the_training_done(
