@@ -10,8 +10,9 @@ import { decodeFeaturemaps } from './wire.js';
 export const BINARY_TYPE = 'application/x-featuremaps';
 
 export class ApiError extends Error {
-  /** `unanswered`: no answer came (the server unreachable, or silent for GIVE_UP_MS), which
-   * asking again later may mend; `status` is then 0. */
+  /** `unanswered`: no answer came from the app (the server unreachable, silent for
+   * GIVE_UP_MS, or down behind a proxy: PROXY_UNANSWERED), which asking again later may
+   * mend; `status` is then 0, or the proxy's. */
   constructor(message, status, unanswered = false) {
     super(message);
     this.name = 'ApiError';
@@ -20,7 +21,16 @@ export class ApiError extends Error {
   }
 }
 
+// a proxy's answers for a server behind it that is down (502) or silent (504): the app
+// never answers these itself, and they are mended, like a refused connection, by asking
+// again later (a second review: behind nginx a stopped server was "Bad Gateway (8th time)")
+const PROXY_UNANSWERED = new Set([502, 504]);
+
 async function errorFrom(response) {
+  if (PROXY_UNANSWERED.has(response.status)) {
+    const said = [response.status, response.statusText].filter(Boolean).join(' ');
+    return new ApiError(`the server cannot be reached through its proxy (${said})`, response.status, true);
+  }
   let detail = '';
   try {
     const body = await response.json();

@@ -73,7 +73,7 @@ function fitChosen(select) {
  * The select, or null where there is nothing to choose. `models`: the names shown, first
  * and second; `usual`: the second the page shows unasked ('': none); `infos`: every loaded
  * network's /api/v1/models entry; `onChoose(beside)`: open the page with `beside` (null for
- * the usual pair).
+ * the usual pair), resolving false where it does not.
  */
 export function besideChoice({ models: [first, second], usual, infos, onChoose }) {
   const current = second ?? ''; // '': none, a server without avg shows its first network alone
@@ -99,7 +99,10 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
     } catch {
       // storage full or refused: the focus is not put back, the choice still made (a review)
     }
-    onChoose(beside === usual ? null : beside);
+    // false: the page stays (its drawing has no maps yet), and its focus is not put back
+    Promise.resolve(onChoose(beside === usual ? null : beside)).then((went) => {
+      if (went === false) sessionStorage.removeItem(FOCUS_KEY);
+    });
   };
   select.addEventListener('pointerdown', () => { keyed = false; });
   select.addEventListener('keydown', (e) => {

@@ -90,7 +90,11 @@ class App {
   #addressed = false; // the address follows what is shown (link.js), once it has been followed
   #linkedAt = -Infinity; // when #relink last wrote the address
   #linkTimer = 0;
-  #padAhead = false; // the pad holds what the server gave no maps for: it got no answer
+  // What the pad holds, counted as it changes, and the count the maps shown are for: they
+  // differ while an update is on its way, and after one the server did not answer (#ahead)
+  #padVersion = 0;
+  #shownVersion = 0;
+  #behindSaid = -1; // the generation in which the banner said the maps are behind the pad
   #askAgain = { timer: 0, tries: 0 }; // when the pad is next sent again, and how often it was
   #asking = null; // the pad sent again (#askAboutPad) and not yet answered
 
@@ -177,8 +181,10 @@ class App {
     const beside = besideChoice({ models: this.models, usual: this.usual, infos,
       onChoose: async (name) => {
         const href = await this.#addressWith(name);
+        if (href === null) return false;
         this.#keepStrokes();
         window.location.assign(href);
+        return true;
       } });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'),
       beside && this.models[1] ? { [this.models[1]]: beside } : {});
@@ -205,7 +211,13 @@ class App {
     // aria-busy tells assistive technology (and tests) when an update is on its way
     const mapsBox = byId('maps');
     const labBox = byId('shift-panel');
-    this.maps = new Coalescer((job) => this.#runMaps(job), (busy) => mapsBox.setAttribute('aria-busy', String(busy)));
+    this.maps = new Coalescer((job) => this.#runMaps(job), (busy) => {
+      mapsBox.setAttribute('aria-busy', String(busy));
+      // whatever left the pad ahead of the maps (an update unanswered, or dropped for one
+      // that failed), it is asked about again (a second review: the asks stopped for good
+      // when a sample's failure came after a stroke's)
+      if (!busy && this.#ahead) this.#askLater();
+    });
     this.shiftQueue = new Coalescer((job) => this.#runShifts(job), (busy) => labBox.setAttribute('aria-busy', String(busy)));
     mapsBox.setAttribute('aria-busy', 'false');
     labBox.setAttribute('aria-busy', 'false');
@@ -362,8 +374,14 @@ class App {
     await this.maps.idle();
     await this.#nudges;
     // the drawing on the pad, which the page opens again with, not the last the server
-    // answered for (a review: a bar drawn while it could not be reached was lost)
-    if (this.#padAhead) await this.#askAboutPad();
+    // answered for (a review: a bar drawn while it could not be reached was lost); while
+    // the server still does not answer, the page stays (a second review)
+    if (this.#ahead) await this.#askAboutPad();
+    if (this.#ahead) {
+      this.#notice('The page did not open again with the other network: the drawing on the pad has no maps yet, '
+        + 'and would be lost. Choose again once the server answers.');
+      return null;
+    }
     return linkTo(window.location.href, { ...this.#linkState(), beside });
   }
 
@@ -456,8 +474,9 @@ class App {
       if (this.live && !this.live.ready) this.live.open(); // reconnect once per stroke
     }
     if (phase === 'end') this.#sayDrawn();
+    this.#padVersion += 1;
     this.#push({
-      source: 'pad', pointerTime, what: 'the drawing', carriesPad: true,
+      source: 'pad', pointerTime, what: 'the drawing', showsPad: true,
       makeBody: async () => this.#padBody(),
       then: phase === 'end' ? (current) => this.#refreshShifts(current) : null,
     });
@@ -480,6 +499,7 @@ class App {
     if (!this.pad.isEmpty) this.#keep();
     this.#supersede();
     this.generation += 1;
+    this.#padVersion += 1; // emptied: what Clear kept is not what is shown, once put back
     this.#dropWaiting();
     this.pad.clear();
     this.#reset();
@@ -508,7 +528,7 @@ class App {
 
   /** What the pad holds and how its input is moved, as #keep keeps it and #restore puts it. */
   #state() {
-    return { pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves };
+    return { pad: this.pad.snapshot(), loaded: this.#loaded, moves: this.#moves, version: this.#padVersion };
   }
 
   /**
@@ -529,6 +549,7 @@ class App {
       // the load had dropped what was on its way for the pad: the pad is sent again (found
       // by a review: the maps stayed those of the drawing before the last stroke)
       if (!this.pad.isEmpty) this.#sendPad();
+      else this.#unsayWaiting(); // nothing is on its way now (a second review)
       this.#syncUndo();
       return this.#nudges;
     }
@@ -549,6 +570,7 @@ class App {
     }
     if (this.pad.undo()) {
       this.generation += 1;
+      this.#padVersion += 1;
       const empty = this.pad.isEmpty;
       if (empty) {
         this.#dropWaiting();
@@ -572,10 +594,11 @@ class App {
     const kept = this.#replaced.pop();
     const now = this.#state();
     this.generation += 1;
-    const put = ({ pad, loaded, moves }) => {
+    const put = ({ pad, loaded, moves, version }) => {
       this.pad.restore(pad);
       this.#loaded = loaded;
       this.#moves = moves;
+      this.#padVersion = version;
     };
     put(kept);
     if (this.pad.isEmpty) {
@@ -609,9 +632,7 @@ class App {
     const answered = new Promise((resolve) => { done = resolve; });
     this.#push({
       source, what: 'the drawing', failed, quiet: Boolean(nudged), done,
-      // without `failed` the pad stays as it is when no answer comes: it is then ahead of
-      // the maps (a review: a stroke's Undo unanswered left the bar in the maps for good)
-      carriesPad: !failed,
+      showsPad: true,
       makeBody: async () => nudged?.after ?? loaded?.body ?? this.#padBody(),
       then: (current) => {
         if (loaded) current.label = loaded.label;
@@ -704,6 +725,9 @@ class App {
         // left Undo enabled once they were gone, doing nothing (a review)
         if (!strokes) this.#keep();
         this.#loaded = { body, label, picked, index };
+        this.#padVersion += 1; // the pad holds what is shown
+        this.#shownVersion = this.#padVersion;
+        this.#caughtUp();
         if (strokes) {
           this.pad.restore({ strokes, base: null });
           this.#sayDrawn(); // "Drawn small: ..." as before the page opened again (a review)
@@ -763,9 +787,15 @@ class App {
     if (still && !still()) return;
     // the drawing on the pad, not the last one the server answered for (a review: after an
     // outage, a nudge moved the drawing from before it, and its answer cleared the warning)
-    if (this.#padAhead) {
+    if (this.#ahead) {
       await this.#askAboutPad();
-      if (this.#padAhead) return; // still unanswered: the banner says so
+      if (this.pad.drawing) return;
+      if (this.#ahead) {
+        // said even where the banner was dismissed: the nudge was asked for (a second review)
+        this.#notice('Not nudged: the maps are not yet for the drawing on the pad, and a nudge moves what they show. '
+          + 'Try again once the server answers.');
+        return;
+      }
     }
     const current = this.current;
     if (!current) {
@@ -811,8 +841,8 @@ class App {
   async #runMaps(job) {
     let saidWaiting = false;
     const waiting = setTimeout(() => {
-      // not over the line that says the pad is ahead of the maps, which says more
-      if (job.generation === this.generation && !this.#padAhead) {
+      // not over any other message, such as the line that says the maps are behind the pad
+      if (job.generation === this.generation && this.error.hidden) {
         this.#notice(WAITING_TEXT);
         saidWaiting = true;
       }
@@ -820,6 +850,7 @@ class App {
     try {
       if (job.generation !== this.generation) return;
       const sentTime = performance.now();
+      const version = this.#padVersion; // the pad the body is made of
       const body = await job.makeBody();
       const encodedTime = performance.now();
       if (job.generation !== this.generation) return;
@@ -828,7 +859,8 @@ class App {
       if (job.generation !== this.generation) return;
       this.#keys += 1;
       this.current = { key: this.#keys, body, result };
-      this.#caughtUp();
+      if (job.showsPad) this.#shownVersion = version;
+      if (!this.#ahead) this.#caughtUp();
       this.#clearError();
       this.#paint(result);
       const paintedTime = performance.now();
@@ -854,7 +886,8 @@ class App {
     } catch (err) {
       if (job.generation === this.generation) {
         job.failed?.();
-        if (job.carriesPad && err instanceof ApiError && (err.unanswered || err.status === 503)) {
+        // (a job with `failed` puts the pad back as it was: nothing is behind then)
+        if (job.showsPad && !job.failed && err instanceof ApiError && (err.unanswered || err.status === 503)) {
           this.#fallBehind(err);
         } else {
           this.#showError(err, job.what, { again: true });
@@ -864,24 +897,33 @@ class App {
       clearTimeout(waiting);
       // nothing came of this job (dropped for a newer input, or an Undo cancelled it): its
       // notice goes with it (a review: it stayed up with nothing on its way)
-      if (saidWaiting && this.said?.text === WAITING_TEXT) this.#clearError();
+      if (saidWaiting) this.#unsayWaiting();
       job.done?.();
     }
   }
 
-  /** The pad holds what the server gave no answer for (`err`): said once, as it falls
-   * behind (a banner dismissed stays so; role=alert would speak it at every retry), and
-   * the pad asked about again until it is shown. */
+  /** The pad holds what the server gave no answer for (`err`): said once a stroke (or
+   * whatever began this generation), not at each failed update or ask, nor again once
+   * dismissed (role=alert speaks each; with a busy server's answers between failures it
+   * showed and cleared at every pointer move: a second review). The pad is asked about
+   * again once the maps are idle. */
   #fallBehind(err) {
-    const was = this.#padAhead;
-    this.#padAhead = true;
-    if (!was || !this.error.hidden) {
-      // a 503's own words (retry after Retry-After) would contradict the retrying said here
-      const why = err.unanswered ? err.message : 'the server is busy';
-      this.#say(`The maps are not for the drawing on the pad: ${why}. The drawing stays, and the maps `
-        + 'catch up once the server answers: it is asked again every few seconds.', err.status, { count: false });
-    }
-    this.#askLater();
+    if (this.#behindSaid === this.generation) return;
+    this.#behindSaid = this.generation;
+    // a 503's own words (retry after Retry-After) would contradict the retrying said here
+    const why = err.unanswered ? err.message : 'the server is busy';
+    this.#say(`The maps are not for the drawing on the pad: ${why}. The drawing stays, and the maps `
+      + 'catch up once the server answers: it is asked again every few seconds.', err.status, { count: false });
+  }
+
+  /** The pad is not what the maps show, and no update for it is on its way or waiting
+   * (read when the maps are idle). */
+  get #ahead() {
+    return this.#padVersion !== this.#shownVersion;
+  }
+
+  #unsayWaiting() {
+    if (this.said?.text === WAITING_TEXT) this.#clearError();
   }
 
   /** Send the pad again after the next of ASK_AGAIN_MS, unless it is shown by then (a
@@ -889,15 +931,15 @@ class App {
    * are counted: each failed update of a stroke would have pushed the first to 10 s (a
    * review). */
   #askLater() {
-    if (this.#askAgain.timer) return;
+    if (this.#askAgain.timer || this.#asking) return;
     const delay = ASK_AGAIN_MS[Math.min(this.#askAgain.tries, ASK_AGAIN_MS.length - 1)];
     this.#askAgain.timer = setTimeout(async () => {
       this.#askAgain.timer = 0;
       this.#askAgain.tries += 1;
       // after whatever is on its way or waits (an Undo), which it would otherwise replace
       await this.maps.idle();
-      // shown since; or the stroke being drawn asks, and #askLater again if it fails
-      if (!this.#padAhead || this.pad.drawing) return;
+      // shown since; or the stroke being drawn sends it, and its end asks again if need be
+      if (!this.#ahead || this.pad.drawing) return;
       if (this.live && !this.live.ready) this.live.open();
       this.#askAboutPad();
     }, delay);
@@ -905,7 +947,6 @@ class App {
 
   /** The pad is shown, or emptied: nothing to ask about. */
   #caughtUp() {
-    this.#padAhead = false;
     clearTimeout(this.#askAgain.timer);
     this.#askAgain = { timer: 0, tries: 0 };
   }
@@ -1146,7 +1187,8 @@ class App {
   }
 
   #reset() {
-    this.#caughtUp(); // an empty pad is shown as empty: nothing to send again
+    this.#shownVersion = this.#padVersion; // an empty pad is shown as empty: nothing to send again
+    this.#caughtUp();
     this.#loaded = null;
     this.#unmove();
     byId('pad-pred').textContent = '';
@@ -1179,7 +1221,7 @@ class App {
     const detail = err instanceof ApiError || err instanceof Error ? err.message : String(err);
     const status = err instanceof ApiError ? err.status : 0;
     const retry = again && err instanceof ApiError && err.unanswered ? '. Nothing is lost: try again once it answers.' : '';
-    this.#say(status
+    this.#say(status && !err.unanswered
       ? `The server could not use ${what}: ${detail}`
       : `Something went wrong with ${what}: ${detail}${retry}`, status);
   }
