@@ -379,7 +379,7 @@ class App {
     if (this.#ahead) await this.#askAboutPad();
     if (this.#ahead) {
       this.#notice('The page did not open again with the other network: the drawing on the pad has no maps yet, '
-        + 'and would be lost. Choose again once the server answers.');
+        + 'and would be lost. Choose again once it has them.');
       return null;
     }
     return linkTo(window.location.href, { ...this.#linkState(), beside });
@@ -476,7 +476,7 @@ class App {
     if (phase === 'end') this.#sayDrawn();
     this.#padVersion += 1;
     this.#push({
-      source: 'pad', pointerTime, what: 'the drawing', showsPad: true,
+      source: 'pad', pointerTime, what: 'the drawing', showsPad: true, askAgain: true,
       makeBody: async () => this.#padBody(),
       then: phase === 'end' ? (current) => this.#refreshShifts(current) : null,
     });
@@ -607,6 +607,7 @@ class App {
     } else {
       this.#sendPad({ failed: () => {
         put(now);
+        if (!this.#ahead) this.#caughtUp(); // no ask left armed for what is shown again
         this.#replaced.push(kept);
         this.#syncUndo();
         if (this.current) this.#refreshShifts(this.current); // the lab of what is shown again
@@ -632,7 +633,8 @@ class App {
     const answered = new Promise((resolve) => { done = resolve; });
     this.#push({
       source, what: 'the drawing', failed, quiet: Boolean(nudged), done,
-      showsPad: true,
+      // unanswered, the pad stays as it is, ahead of the maps, unless `failed` puts it back
+      showsPad: true, askAgain: !failed,
       makeBody: async () => nudged?.after ?? loaded?.body ?? this.#padBody(),
       then: (current) => {
         if (loaded) current.label = loaded.label;
@@ -663,12 +665,18 @@ class App {
     this.generation += 1;
     await new Promise((resolve) => this.#push({
       source: 'undo', what: 'the input before the nudge', done: resolve, quiet: true,
+      // the pad as it stands, moved: shown once answered (a third review: an Undo of a
+      // Clear dropped for it left the pad counted as ahead, and asked about again)
+      showsPad: true,
       makeBody: async () => back.body,
       then: (current) => {
         this.#moves.length = index;
         this.#syncUndo();
         this.#keepFocus();
         current.label = back.label;
+        // a sample's line, which an Undo of a Clear dropped for this one did not put back
+        const loaded = this.pad.canUndo ? null : this.#loaded;
+        if (loaded) this.#setPicked(loaded.picked ?? '', loaded.label, loaded.index);
         // the nudge still in place, if any, shows its numbers again (found by a review: the
         // table went blank while the line said the input was still moved)
         this.#showMoves(current.result, true);
@@ -706,6 +714,9 @@ class App {
    * on the pad in their place (`#keepStrokes`), so that it is as drawn and Undo takes back
    * its strokes. */
   load(data, type, what, picked = '', label = null, index = null, strokes = null) {
+    // not mid-stroke: its answer would put the sample under a stroke still being drawn, which
+    // then went as a picture, re-cropped (a third review); Ctrl+Z waits likewise
+    if (this.pad.drawing) return;
     this.generation += 1;
     const body = strokes ? { data, type, strokes, points: App.#points(strokes) } : { data, type };
     const token = {};
@@ -714,6 +725,8 @@ class App {
     this.#push({
       source: 'upload', what,
       makeBody: async () => body,
+      // a stroke's update it dropped is sent at once, not 3 s later (a third review)
+      failed: () => { if (this.#ahead && !this.pad.isEmpty) this.#askAboutPad(); },
       done: () => {
         if (this.#loading !== token) return;
         this.#loading = null;
@@ -793,7 +806,7 @@ class App {
       if (this.#ahead) {
         // said even where the banner was dismissed: the nudge was asked for (a second review)
         this.#notice('Not nudged: the maps are not yet for the drawing on the pad, and a nudge moves what they show. '
-          + 'Try again once the server answers.');
+          + 'Try again once they are.');
         return;
       }
     }
@@ -811,7 +824,7 @@ class App {
     const body = { data: pixelsJson(shiftPixels(current.result.input, dx, dy)), type: 'application/json' };
     await new Promise((resolve) => {
       this.#push({
-        source: 'nudge', what: 'the nudged input', done: resolve, quiet: true,
+        source: 'nudge', what: 'the nudged input', done: resolve, quiet: true, showsPad: true,
         makeBody: async () => body,
         then: (next) => {
           next.label = current.label; // the same digit, moved
@@ -861,7 +874,9 @@ class App {
       this.current = { key: this.#keys, body, result };
       if (job.showsPad) this.#shownVersion = version;
       if (!this.#ahead) this.#caughtUp();
-      this.#clearError();
+      // a catch-up clears what it answers (the maps behind the pad, the waiting), not an
+      // error about something else, such as an upload refused meanwhile (a third review)
+      if (job.source !== 'again' || this.said?.behind || this.said?.text === WAITING_TEXT) this.#clearError();
       this.#paint(result);
       const paintedTime = performance.now();
       document.dispatchEvent(new CustomEvent('fm:painted', {
@@ -886,8 +901,7 @@ class App {
     } catch (err) {
       if (job.generation === this.generation) {
         job.failed?.();
-        // (a job with `failed` puts the pad back as it was: nothing is behind then)
-        if (job.showsPad && !job.failed && err instanceof ApiError && (err.unanswered || err.status === 503)) {
+        if (job.askAgain && err instanceof ApiError && (err.unanswered || err.status === 503)) {
           this.#fallBehind(err);
         } else {
           this.#showError(err, job.what, { again: true });
@@ -914,6 +928,7 @@ class App {
     const why = err.unanswered ? err.message : 'the server is busy';
     this.#say(`The maps are not for the drawing on the pad: ${why}. The drawing stays, and the maps `
       + 'catch up once the server answers: it is asked again every few seconds.', err.status, { count: false });
+    this.said.behind = true;
   }
 
   /** The pad is not what the maps show, and no update for it is on its way or waiting
@@ -933,16 +948,19 @@ class App {
   #askLater() {
     if (this.#askAgain.timer || this.#asking) return;
     const delay = ASK_AGAIN_MS[Math.min(this.#askAgain.tries, ASK_AGAIN_MS.length - 1)];
-    this.#askAgain.timer = setTimeout(async () => {
-      this.#askAgain.timer = 0;
+    const timer = setTimeout(async () => {
       this.#askAgain.tries += 1;
-      // after whatever is on its way or waits (an Undo), which it would otherwise replace
+      // after whatever is on its way or waits (an Undo), which it would otherwise replace;
+      // still pending meanwhile, so that the maps falling idle do not arm a second one
       await this.maps.idle();
+      if (this.#askAgain.timer !== timer) return; // caught up meanwhile
+      this.#askAgain.timer = 0;
       // shown since; or the stroke being drawn sends it, and its end asks again if need be
       if (!this.#ahead || this.pad.drawing) return;
       if (this.live && !this.live.ready) this.live.open();
       this.#askAboutPad();
     }, delay);
+    this.#askAgain.timer = timer;
   }
 
   /** The pad is shown, or emptied: nothing to ask about. */
