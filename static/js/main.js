@@ -931,8 +931,8 @@ class App {
     this.said.behind = true;
   }
 
-  /** The pad is not what the maps show, and no update for it is on its way or waiting
-   * (read when the maps are idle). */
+  /** The pad is not what the maps show: an update for it is on its way or waits, or, read
+   * when the maps are idle, none came of it. */
   get #ahead() {
     return this.#padVersion !== this.#shownVersion;
   }
