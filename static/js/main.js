@@ -95,6 +95,7 @@ class App {
   #padVersion = 0;
   #shownVersion = 0;
   #behindSaid = -1; // the generation in which the banner said the maps are behind the pad
+  #versionBefore = new WeakMap(); // a stroke -> what the pad was before it, for its Undo
   #askAgain = { timer: 0, tries: 0 }; // when the pad is next sent again, and how often it was
   #asking = null; // the pad sent again (#askAboutPad) and not yet answered
 
@@ -379,7 +380,7 @@ class App {
     if (this.#ahead) await this.#askAboutPad();
     if (this.#ahead) {
       this.#notice('The page did not open again with the other network: the drawing on the pad has no maps yet, '
-        + 'and would be lost. Choose again once it has them.');
+        + 'and would be lost. Choose again once it has them.', { behind: true });
       return null;
     }
     return linkTo(window.location.href, { ...this.#linkState(), beside });
@@ -474,6 +475,7 @@ class App {
       if (this.live && !this.live.ready) this.live.open(); // reconnect once per stroke
     }
     if (phase === 'end') this.#sayDrawn();
+    if (phase === 'start') this.#versionBefore.set(this.pad.snapshot().strokes.at(-1), this.#padVersion);
     this.#padVersion += 1;
     this.#push({
       source: 'pad', pointerTime, what: 'the drawing', showsPad: true, askAgain: true,
@@ -568,9 +570,12 @@ class App {
       await this.#unnudge();
       return;
     }
+    const stroke = this.pad.snapshot().strokes.at(-1);
     if (this.pad.undo()) {
       this.generation += 1;
-      this.#padVersion += 1;
+      // the pad as it was before the stroke: where its maps are shown, it is not ahead (a
+      // fourth review: the banner said the maps were behind a pad they matched)
+      this.#padVersion = this.#versionBefore.get(stroke) ?? this.#padVersion + 1;
       const empty = this.pad.isEmpty;
       if (empty) {
         this.#dropWaiting();
@@ -579,7 +584,20 @@ class App {
         this.#unmove();
       }
       this.#keepFocus();
-      if (!empty) this.#sendPad();
+      if (empty) return;
+      if (this.#ahead) {
+        this.#sendPad();
+        return;
+      }
+      // the maps still show the pad as it was before the stroke (none of its updates was
+      // answered): nothing to send, and nothing behind (a fourth review: unanswered, the
+      // banner said the maps were behind a pad they matched); a sample's line comes back
+      this.#caughtUp();
+      if (this.said?.behind) this.#clearError();
+      const loaded = this.pad.canUndo ? null : this.#loaded;
+      if (loaded) this.#setPicked(loaded.picked ?? '', loaded.label, loaded.index);
+      else this.#sayDrawn();
+      this.#relink();
       return;
     }
     if (this.#canRestore) this.#restore();
@@ -717,6 +735,9 @@ class App {
     // not mid-stroke: its answer would put the sample under a stroke still being drawn, which
     // then went as a picture, re-cropped (a third review); Ctrl+Z waits likewise
     if (this.pad.drawing) return;
+    // a stroke's update on its way or waiting, which this drops (not a page already behind,
+    // whose asks are armed: a fourth review)
+    const drops = this.#ahead && !this.#askAgain.timer && !this.#asking;
     this.generation += 1;
     const body = strokes ? { data, type, strokes, points: App.#points(strokes) } : { data, type };
     const token = {};
@@ -726,7 +747,7 @@ class App {
       source: 'upload', what,
       makeBody: async () => body,
       // a stroke's update it dropped is sent at once, not 3 s later (a third review)
-      failed: () => { if (this.#ahead && !this.pad.isEmpty) this.#askAboutPad(); },
+      failed: () => { if (drops && this.#ahead && !this.pad.isEmpty) this.#askAboutPad(); },
       done: () => {
         if (this.#loading !== token) return;
         this.#loading = null;
@@ -806,7 +827,7 @@ class App {
       if (this.#ahead) {
         // said even where the banner was dismissed: the nudge was asked for (a second review)
         this.#notice('Not nudged: the maps are not yet for the drawing on the pad, and a nudge moves what they show. '
-          + 'Try again once they are.');
+          + 'Try again once they are.', { behind: true });
         return;
       }
     }
@@ -902,7 +923,9 @@ class App {
       if (job.generation === this.generation) {
         job.failed?.();
         if (job.askAgain && err instanceof ApiError && (err.unanswered || err.status === 503)) {
-          this.#fallBehind(err);
+          // (where the maps already show the pad, as after an Undo back to them, nothing is
+          // behind: nothing to say)
+          if (this.#ahead) this.#fallBehind(err);
         } else {
           this.#showError(err, job.what, { again: true });
         }
@@ -923,12 +946,14 @@ class App {
    * again once the maps are idle. */
   #fallBehind(err) {
     if (this.#behindSaid === this.generation) return;
+    // nor over another message, such as an upload's failure, which would go unread (a
+    // fourth review); the asks go on all the same
+    if (!this.error.hidden && !this.said?.behind && this.said?.text !== WAITING_TEXT) return;
     this.#behindSaid = this.generation;
     // a 503's own words (retry after Retry-After) would contradict the retrying said here
     const why = err.unanswered ? err.message : 'the server is busy';
     this.#say(`The maps are not for the drawing on the pad: ${why}. The drawing stays, and the maps `
-      + 'catch up once the server answers: it is asked again every few seconds.', err.status, { count: false });
-    this.said.behind = true;
+      + 'catch up once the server answers: it is asked again every few seconds.', err.status, { count: false, behind: true });
   }
 
   /** The pad is not what the maps show: an update for it is on its way or waits, or, read
@@ -1244,19 +1269,21 @@ class App {
       : `Something went wrong with ${what}: ${detail}${retry}`, status);
   }
 
-  #notice(text) {
-    this.#say(text, 'notice');
+  /** `behind`: the notice is about the pad being ahead of the maps, and goes once they
+   * catch up. */
+  #notice(text, { behind = false } = {}) {
+    this.#say(text, 'notice', { behind });
   }
 
   // The same message again while the banner still shows it is counted ("(2nd time)"): the
   // text changes, so a screen reader announces the alert again (role=alert speaks changes
   // only), and a sighted user sees that the retry was read and failed too.
-  #say(text, status, { count = true } = {}) {
+  #say(text, status, { count = true, behind = false } = {}) {
     const again = !this.error.hidden && this.said?.text === text;
     // a message each failed update repeats (the server unreachable while a stroke is drawn)
     // stays as it is: counted, it climbed with every pointer move and was spoken each time
     if (again && !count) return;
-    this.said = { text, times: again ? this.said.times + 1 : 1 };
+    this.said = { text, times: again ? this.said.times + 1 : 1, behind };
     this.errorText.textContent = again ? `${text} (${ordinal(this.said.times)} time)` : text;
     this.error.dataset.status = status;
     this.error.hidden = false;
