@@ -218,14 +218,13 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import batch, data, registry
     from app.ml.engine import Engine
-    from app.ml.names import default_models, split_names
+    from app.ml.names import default_models, split_names, unknown_model
     from app.ml.nets import check_variant_layers
     from app.ml.pack import Layout
 
     def known(name: str) -> None:
         if name not in VARIANTS:
-            raise FeaturemapsError(f"unknown model {name!r} in --models; the variants are "
-                                   f"{', '.join(VARIANTS)}")
+            raise FeaturemapsError(unknown_model(repr(name), " in --models"))
 
     # the names, then the path (which makes its folder), before anything is loaded
     if args.models is not None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.ml.names import VARIANTS, brief, repeated
+from app.ml.names import VARIANTS, brief, repeated, unknown_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,8 +110,7 @@ class Settings(BaseSettings):
         # the rest without a word, or a traceback with --layers (a review)
         unknown = next((name for name in value if name not in VARIANTS), None)
         if unknown is not None:
-            raise ValueError(f"unknown model {brief(unknown)}; the variants are "
-                             f"{', '.join(VARIANTS)}")
+            raise ValueError(unknown_model(brief(unknown)))
         # a server loads each once, and extract would have run the repeat twice
         again = repeated(value)
         if again is not None:

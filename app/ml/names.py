@@ -10,6 +10,14 @@ from app.ml.errors import InputError
 # every network this code can build (app/ml/nets.py), named here, away from torch, so that
 # the settings can check a list of them before anything heavy loads
 VARIANTS: tuple[str, ...] = ("max", "avg", "strided", "nopool", "blurmax")
+
+
+def unknown_model(quoted: str, where: str = "") -> str:
+    """What is said of a name (`quoted` as the caller quotes it) that no variant has, given
+    `where` ("in --models"): the settings and extract's option say it alike."""
+    return f"unknown model {quoted}{where}; the variants are {', '.join(VARIANTS)}"
+
+
 # the networks run when none are named, where they are loaded (the page's pair)
 DEFAULT_MODELS = ("max", "avg")
 

@@ -594,9 +594,7 @@ class App {
       // banner said the maps were behind a pad they matched); a sample's line comes back
       this.#caughtUp();
       if (this.said?.behind) this.#clearError();
-      const loaded = this.pad.canUndo ? null : this.#loaded;
-      if (loaded) this.#setPicked(loaded.picked ?? '', loaded.label, loaded.index);
-      else this.#sayDrawn();
+      this.#sayPad(this.#bareLoad);
       this.#relink();
       return;
     }
@@ -635,6 +633,18 @@ class App {
     this.#keepFocus();
   }
 
+  /** The upload or sample the pad holds with no stroke over it, else null. */
+  get #bareLoad() {
+    return this.pad.canUndo ? null : this.#loaded;
+  }
+
+  /** The line under the samples for what the pad holds: `loaded`'s (a drawing put back over
+   * a sample is no sample: found by a test, its line stayed), else a drawing's size. */
+  #sayPad(loaded) {
+    if (loaded) this.#setPicked(loaded.picked ?? '', loaded.label, loaded.index);
+    else this.#sayDrawn();
+  }
+
   /**
    * Send the drawing on the pad after an Undo. An upload or sample alone is sent as the
    * image it came from, not as the pad redrawn from its 28x28 view, which preprocessing
@@ -645,7 +655,7 @@ class App {
    * it is shown or has failed. `source`: 'again' where the pad is sent again (#askAboutPad).
    */
   #sendPad({ failed = null, source = 'undo' } = {}) {
-    const loaded = this.pad.canUndo ? null : this.#loaded;
+    const loaded = this.#bareLoad;
     const nudged = this.#moves.at(-1) ?? null;
     let done;
     const answered = new Promise((resolve) => { done = resolve; });
@@ -656,9 +666,7 @@ class App {
       makeBody: async () => nudged?.after ?? loaded?.body ?? this.#padBody(),
       then: (current) => {
         if (loaded) current.label = loaded.label;
-        // a drawing put back over a sample is no sample (found by a test: its line stayed)
-        if (loaded) this.#setPicked(loaded.picked ?? '', loaded.label, loaded.index);
-        else this.#sayDrawn();
+        this.#sayPad(loaded);
         if (nudged) {
           current.label = nudged.label;
           this.#showMoves(current.result);
@@ -693,8 +701,8 @@ class App {
         this.#keepFocus();
         current.label = back.label;
         // a sample's line, which an Undo of a Clear dropped for this one did not put back
-        const loaded = this.pad.canUndo ? null : this.#loaded;
-        if (loaded) this.#setPicked(loaded.picked ?? '', loaded.label, loaded.index);
+        const loaded = this.#bareLoad;
+        if (loaded) this.#sayPad(loaded);
         // the nudge still in place, if any, shows its numbers again (found by a review: the
         // table went blank while the line said the input was still moved)
         this.#showMoves(current.result, true);
@@ -897,7 +905,7 @@ class App {
       if (!this.#ahead) this.#caughtUp();
       // a catch-up clears what it answers (the maps behind the pad, the waiting), not an
       // error about something else, such as an upload refused meanwhile (a third review)
-      if (job.source !== 'again' || this.said?.behind || this.said?.text === WAITING_TEXT) this.#clearError();
+      if (job.source !== 'again' || this.#catchUpSays) this.#clearError();
       this.#paint(result);
       const paintedTime = performance.now();
       document.dispatchEvent(new CustomEvent('fm:painted', {
@@ -948,7 +956,7 @@ class App {
     if (this.#behindSaid === this.generation) return;
     // nor over another message, such as an upload's failure, which would go unread (a
     // fourth review); the asks go on all the same
-    if (!this.error.hidden && !this.said?.behind && this.said?.text !== WAITING_TEXT) return;
+    if (!this.error.hidden && !this.#catchUpSays) return;
     this.#behindSaid = this.generation;
     // a 503's own words (retry after Retry-After) would contradict the retrying said here
     const why = err.unanswered ? err.message : 'the server is busy';
@@ -960,6 +968,11 @@ class App {
    * when the maps are idle, none came of it. */
   get #ahead() {
     return this.#padVersion !== this.#shownVersion;
+  }
+
+  /** The banner says what a catch-up answers: the maps behind the pad, or the waiting. */
+  get #catchUpSays() {
+    return Boolean(this.said?.behind || this.said?.text === WAITING_TEXT);
   }
 
   #unsayWaiting() {

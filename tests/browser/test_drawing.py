@@ -585,6 +585,19 @@ UNREACHABLE = ("The maps are not for the drawing on the pad: the server cannot b
                "catch up once the server answers: it is asked again every few seconds.")
 
 
+def cut_off(fm: FeatureMapsPage) -> None:
+    fm.page.route("**/api/v1/featuremaps?**", lambda route: route.abort("connectionrefused"))
+
+
+def back(fm: FeatureMapsPage) -> None:
+    fm.page.unroute("**/api/v1/featuremaps?**")
+
+
+def over_post(browser: Any, server_url: str, api: Api, query: str = "") -> Any:
+    return opened(browser, server_url, api, viewport={"width": 1280, "height": 900},
+                  path=f"/?transport=http{query}")
+
+
 def drawn_then_cut_off(browser: Any, server_url: str, api: Api) -> tuple[Any, FeatureMapsPage]:
     """A page (over POST) with a 7 shown, then a bar drawn across it while the server cannot
     be reached; the server is back as it returns."""
@@ -592,13 +605,13 @@ def drawn_then_cut_off(browser: Any, server_url: str, api: Api) -> tuple[Any, Fe
     fm.page.goto(server_url + "/?transport=http")
     fm.page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
     fm.after_paint(lambda: fm.stroke(SEVEN, steps=10), source="pad")
-    fm.page.route("**/api/v1/featuremaps?**", lambda route: route.abort("connectionrefused"))
+    cut_off(fm)
     fm.stroke([(0.3, 0.5), (0.7, 0.5)], steps=10)
     fm.page.locator("#error").wait_for(state="visible")
     fm.idle()
     # one message for the stroke's many failed updates, not counted at each ("10th time")
     assert fm.page.locator("#error-text").inner_text() == UNREACHABLE
-    fm.page.unroute("**/api/v1/featuremaps?**")
+    back(fm)
     return context, fm
 
 
@@ -653,38 +666,21 @@ def test_an_undo_the_server_could_not_answer_says_nothing_is_lost(
     """A review: Undo of a Clear while the server could not be reached left the pad blank
     under "could not reach the server", and the drawing seemed lost. The banner says it is
     not, and Undo brings it back once the server answers."""
-    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
-    fm.page.goto(server_url + "/?transport=http")
-    fm.page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
-    fm.after_paint(lambda: fm.stroke(SEVEN, steps=10), source="pad")
-    drawn = fm.input_pixels()
-    fm.page.click("#clear")
-    fm.page.route("**/api/v1/featuremaps?**", lambda route: route.abort("connectionrefused"))
-    fm.page.click("#undo")
-    fm.page.locator("#error").wait_for(state="visible")
-    assert fm.page.locator("#error-text").inner_text() == (
-        "Something went wrong with the drawing: the server cannot be reached (it may have "
-        "stopped, or the network is down). Nothing is lost: try again once it answers.")
-    fm.idle()
-    fm.page.unroute("**/api/v1/featuremaps?**")
-    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
-    assert fm.page.locator("#error").is_hidden()
-    assert np.array_equal(fm.input_pixels(), drawn)
-    context.close()
-    assert not fm.errors, fm.errors
-
-
-def cut_off(fm: FeatureMapsPage) -> None:
-    fm.page.route("**/api/v1/featuremaps?**", lambda route: route.abort("connectionrefused"))
-
-
-def back(fm: FeatureMapsPage) -> None:
-    fm.page.unroute("**/api/v1/featuremaps?**")
-
-
-def over_post(browser: Any, server_url: str, api: Api, query: str = "") -> Any:
-    return opened(browser, server_url, api, viewport={"width": 1280, "height": 900},
-                  path=f"/?transport=http{query}")
+    with over_post(browser, server_url, api) as fm:
+        fm.after_paint(lambda: fm.stroke(SEVEN, steps=10), source="pad")
+        drawn = fm.input_pixels()
+        fm.page.click("#clear")
+        cut_off(fm)
+        fm.page.click("#undo")
+        fm.page.locator("#error").wait_for(state="visible")
+        assert fm.page.locator("#error-text").inner_text() == (
+            "Something went wrong with the drawing: the server cannot be reached (it may have "
+            "stopped, or the network is down). Nothing is lost: try again once it answers.")
+        fm.idle()
+        back(fm)
+        fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+        assert fm.page.locator("#error").is_hidden()
+        assert np.array_equal(fm.input_pixels(), drawn)
 
 
 def test_an_unanswered_stroke_undone_leaves_nothing_to_catch_up(
@@ -1024,26 +1020,23 @@ def test_an_update_the_server_is_slow_to_answer_is_said_to_be_waiting(
         browser: Any, server_url: str, api: Api) -> None:
     """A review: a server that hung left the maps on the last drawing, without a word, for
     35 s. After 3 s the banner says the maps wait for the server; the answer clears it."""
-    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
-    fm.page.goto(server_url + "/?transport=http")
-    fm.page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
-    held: list[Any] = []
-    fm.page.route("**/api/v1/featuremaps?**", lambda route: held.append(route))
-    fm.stroke(SEVEN, steps=3)
-    fm.page.locator("#error").wait_for(state="visible", timeout=10_000)
-    assert fm.page.locator("#error-text").inner_text() == (
-        "Waiting for the server: no answer for 3 s. The maps are for what came before, until "
-        "it answers.")
-    seen = len(fm.paints())
-    assert len(held) == 1  # one update in flight, the stroke's others waiting behind it
-    held[0].continue_()
-    fm.page.unroute("**/api/v1/featuremaps?**")
-    fm.page.wait_for_function("(seen) => (window.__fmPaints || []).length > seen", arg=seen)
-    fm.idle()
-    assert fm.page.locator("#error").is_hidden()
-    assert fm.prediction("max").startswith("predicts 7")
-    context.close()
-    assert not fm.errors, fm.errors
+    with over_post(browser, server_url, api) as fm:
+        held: list[Any] = []
+        fm.page.route("**/api/v1/featuremaps?**", lambda route: held.append(route))
+        fm.stroke(SEVEN, steps=3)
+        fm.page.locator("#error").wait_for(state="visible", timeout=10_000)
+        assert fm.page.locator("#error-text").inner_text() == (
+            "Waiting for the server: no answer for 3 s. The maps are for what came before, "
+            "until it answers.")
+        seen = len(fm.paints())
+        assert len(held) == 1  # one update in flight, the stroke's others waiting behind it
+        held[0].continue_()
+        back(fm)
+        fm.page.wait_for_function("(seen) => (window.__fmPaints || []).length > seen",
+                                  arg=seen)
+        fm.idle()
+        assert fm.page.locator("#error").is_hidden()
+        assert fm.prediction("max").startswith("predicts 7")
 
 
 def test_a_page_beyond_the_servers_sockets_draws_over_post(browser: Any, api: Api) -> None:
