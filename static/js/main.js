@@ -84,7 +84,7 @@ class App {
   #moves = []; // {body, after, label, dx, dy, dir, shifts}: the input before and after each nudge since it was last unmoved, and the numbers the nudge showed
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
-  #nudging = { epoch: 0, count: 0 }; // nudges asked for since the last #epoch and not yet done: an Undo pressed meanwhile is for them
+  #nudging = { epoch: 0, count: 0, last: null }; // nudges asked for since the last #epoch and not yet done, and the last asked ({landed, spent}): an Undo pressed meanwhile is for it
   #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
   #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
   #addressed = false; // the address follows what is shown (link.js), once it has been followed
@@ -539,7 +539,9 @@ class App {
    * (found by a review: an Undo pressed while a nudge's answer was on its way took back the
    * stroke under it, and the nudge's answer was then dropped; two quick Undos took back
    * one nudge). What it was pressed on decides what it does (a later review): pressed
-   * while nudges were on their way it takes back only a nudge, and none if they failed;
+   * while nudges were on their way it takes back only a nudge, and none if the last of
+   * them failed, as no nudge came of it (a fourth review: it took back the nudge before,
+   * which was in place when it was pressed; a second Undo does);
    * a stroke, Clear, upload or sample made before it runs leaves it undone; and pressed
    * while an upload or sample is on its way, it cancels that and nothing else.
    * `nudgesOnly`: ↺ among the nudge buttons, which never takes back more than a nudge.
@@ -556,10 +558,16 @@ class App {
       return this.#nudges;
     }
     const epoch = this.#epoch;
-    const forNudge = nudgesOnly || (this.#nudging.epoch === epoch && this.#nudging.count > 0);
+    const inFlight = this.#nudging.epoch === epoch && this.#nudging.count > 0;
+    const forNudge = nudgesOnly || inFlight;
+    const pressedFor = inFlight ? this.#nudging.last : null;
     this.#nudges = this.#nudges.then(() => {
       if (epoch !== this.#epoch || this.pad.drawing) return null;
       if (forNudge && !this.#moves.length) return null;
+      if (pressedFor && !pressedFor.landed && !pressedFor.spent) {
+        pressedFor.spent = true; // the Undo was for it: a second Undo goes on to the nudge before
+        return null;
+      }
       return this.#undo();
     }).catch((err) => this.#showError(err, 'the undo'));
     return this.#nudges;
@@ -813,17 +821,19 @@ class App {
     // counted against the epoch they were asked in: a stroke, Clear, upload or sample since
     // makes them moot (found by a review: an Undo after a Clear was taken for a nudge)
     const epoch = this.#epoch;
-    if (this.#nudging.epoch !== epoch) this.#nudging = { epoch, count: 0 };
+    if (this.#nudging.epoch !== epoch) this.#nudging = { epoch, count: 0, last: null };
     const nudging = this.#nudging;
     nudging.count += 1;
-    this.#nudges = this.#nudges.then(() => this.#nudge(dir, still)).catch((err) => this.#showError(err, 'the nudge'))
+    const asked = { landed: false, spent: false };
+    nudging.last = asked;
+    this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked)).catch((err) => this.#showError(err, 'the nudge'))
       .finally(() => { nudging.count -= 1; });
     return this.#nudges;
   }
 
   /** `still()`, asked once what comes before it is shown: false drops the nudge (a link's
-   * nudges, for the digit it named alone). */
-  async #nudge(dir, still) {
+   * nudges, for the digit it named alone). `asked.landed` says that its input was shown. */
+  async #nudge(dir, still, asked) {
     if (this.pad.drawing) return;
     await this.maps.idle();
     if (still && !still()) return;
@@ -857,6 +867,7 @@ class App {
         makeBody: async () => body,
         then: (next) => {
           next.label = current.label; // the same digit, moved
+          asked.landed = true;
           this.#moves.push({ body: current.body, after: body, label: current.label, dx, dy, dir, shifts });
           this.#syncUndo();
           this.nudge.setOffset(...this.offset, false, this.predictions.sentence(next.result));

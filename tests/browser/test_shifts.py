@@ -420,6 +420,42 @@ def test_an_undo_does_what_it_was_pressed_for_and_no_more(fm: FeatureMapsPage) -
     assert fm.page.locator("#error").is_visible()
 
 
+def test_an_undo_for_a_nudge_that_fails_leaves_the_nudge_before_it(fm: FeatureMapsPage) -> None:
+    """Found by a review: an Undo pressed while a nudge's answer was on its way, where that
+    nudge then failed, took back the nudge before it, which the Undo was not pressed for.
+    It takes back nothing; the next Undo takes back the nudge in place."""
+    fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
+    drawn = fm.input_pixels()
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
+    refused: list[str] = []
+
+    def busy_once(route: Any) -> None:  # the nudge's request alone: an Undo's would go
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(status=503, json={"detail": "server busy"}, headers={"Retry-After": "1"})
+
+    fm.page.route("**/api/v1/featuremaps?**", busy_once)
+    fm.page.evaluate("""() => {
+      document.querySelector('#nudge button[data-dir="down"]').click();
+      document.getElementById('undo').click(); }""")
+    for _ in range(100):  # the nudge's answer comes first; the Undo waits for it
+        if refused:
+            break
+        fm.page.wait_for_timeout(50)
+    fm.idle()
+    fm.page.unroute("**/api/v1/featuremaps?**")
+    assert len(refused) == 1
+    np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
+    assert "server busy" in fm.page.locator("#error-text").inner_text()
+    assert nudge_line(fm)[0].startswith("The input is moved 1 px right")
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), drawn)
+    assert nudge_line(fm)[0] == "Nudge undone: the input is back where it was."
+
+
 def test_an_undo_of_a_clear_that_gets_no_answer_can_be_tried_again(
         fm: FeatureMapsPage) -> None:
     """Found by a review: with the server busy, the Undo of a Clear left the digit on the
