@@ -14,12 +14,16 @@ export const UI = Object.freeze({
   defaultBrush: 'medium',
   gap: 1, // empty canvas pixels between the channels of a layer
   phone: '(max-width: 480px)', // page.css's phone layout
+  // where every layer's grid is 8 channels across: a phone, and any touch screen, where
+  // 16 of a deep layer's channels across a column were 16-24 px targets for a finger
+  eightAcross: '(max-width: 480px), (pointer: coarse)',
   toScale: '(min-width: 601px) and (pointer: fine)', // where page.css offers maps drawn to scale
   hover: '(hover: hover)', // a pointer that can hover (page.css's .hover-only); else touch
   // channels per row of a layer's grid: big maps 8 across, small ones 16; `narrow` (on a
-  // phone, and drawn to scale: mapgrid.js) every layer 8 across, since 16 of a deep
-  // layer's channels across half a 390 px screen were about 10 px each, too small to see
-  // or tap (laid out again when the width crosses it)
+  // phone or a touch screen, `eightAcross`, and drawn to scale: mapgrid.js) every layer 8
+  // across, since 16 of a deep layer's channels across half a 390 px screen were about
+  // 10 px each, too small to see or tap, and on a tablet 16 to 24 (laid out again when
+  // the window crosses it)
   columns: (shape, narrow = false) => (narrow || shape[1] >= 13 ? 8 : 16),
   shiftCell: 24, // a shift-lab heat map's cell, in drawing units (its canvas holds more pixels: shiftlab.js)
   // every variant in the order the page lists them (the API lists them as loaded)

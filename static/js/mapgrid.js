@@ -78,7 +78,7 @@ const TAP_ECHO_MS = 1000; // how long after a tap a mouse's leave is the tap's e
 
 export class MapGrid {
   #cells = new Map(); // `${net}/${layer}` -> {canvas, layout, overlay, range, shape, refresh}
-  #phone = window.matchMedia(UI.phone);
+  #eightAcross = window.matchMedia(UI.eightAcross);
   #scalable = window.matchMedia(UI.toScale);
   #toScale = false;
   #last = null; // the arguments of the last paint, to paint again after a new layout
@@ -99,7 +99,7 @@ export class MapGrid {
     this.#scale();
     // a window resized across a phone's width (or a phone turned) lays the grids out again,
     // as page.css does the rest of the page
-    this.#phone.addEventListener('change', () => this.#relayout());
+    this.#eightAcross.addEventListener('change', () => this.#relayout());
     this.#scalable.addEventListener('change', () => { if (this.#toScale) this.#relayout(); });
   }
 
@@ -120,10 +120,11 @@ export class MapGrid {
     this.#relayout();
   }
 
-  /** 8 channels a row for every layer: on a phone, and to scale where it is offered (a
-   * window narrowed past it draws the maps fitted: found by a review, they stayed 8 a row). */
+  /** 8 channels a row for every layer: on a phone or a touch screen, and to scale where it
+   * is offered (a window narrowed past it draws the maps fitted: found by a review, they
+   * stayed 8 a row). */
   get #narrow() {
-    return this.#phone.matches || (this.#toScale && this.#scalable.matches);
+    return this.#eightAcross.matches || (this.#toScale && this.#scalable.matches);
   }
 
   #scale() {

@@ -494,19 +494,26 @@ def test_a_short_screens_sidebar_leads_down_to_the_nudges_and_back_up_to_the_pad
     assert top("#pad") > 0
 
 
-@pytest.mark.parametrize("width,columns", [(1280, [8, 8, 16, 16, 16]), (375, [8] * 5)])
-def test_a_phone_shows_deep_channels_large_enough_to_see_and_tap(
-        browser: Any, server_url: str, api: Any, width: int, columns: list[int]) -> None:
+@pytest.mark.parametrize("width,height,touch,columns,least", [
+    (1280, 800, False, [8, 8, 16, 16, 16], 19),
+    (375, 800, True, [8] * 5, 19),
+    (768, 1024, True, [8] * 5, 40),  # a tablet upright: one column
+    (1180, 820, True, [8] * 5, 32),  # and on its side: two
+])
+def test_a_phone_or_tablet_shows_deep_channels_large_enough_to_see_and_tap(
+        browser: Any, server_url: str, api: Any, width: int, height: int, touch: bool,
+        columns: list[int], least: float) -> None:
     """Found by a look at a 390 px phone: 16 of conv2's channels across half the screen were
-    about 10 px each. A phone lays every layer out 8 across, twice as wide; a desktop keeps
-    its shorter grids of 16."""
-    with opened(browser, server_url, api, viewport={"width": width, "height": 800},
-                has_touch=width < 500) as fm:
+    about 10 px each. A phone lays every layer out 8 across, twice as wide, and so does any
+    touch screen, where 16 across were 16 to 24 px for a finger (a later review: 17 px on a
+    tablet on its side); a desktop's mouse keeps its shorter grids of 16."""
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                has_touch=touch, is_mobile=touch) as fm:
         laid = fm.page.evaluate("""() => Object.fromEntries(
           [...document.querySelectorAll('canvas.map[data-net="max"]')].map((c) => [c.dataset.layer,
             [+c.dataset.columns, c.getBoundingClientRect().width / +c.dataset.columns]]))""")
     assert [laid[layer][0] for layer in ("conv1", "pool1", "conv2", "pool2", "conv3")] == columns
-    assert min(size for _, size in laid.values()) >= 19  # css px a channel, gutter included
+    assert min(size for _, size in laid.values()) >= least  # css px a channel, gutter included
 
 
 def channel_cells(rgba: Any, columns: int, shape: tuple[int, int, int]) -> list[Any]:
