@@ -530,21 +530,41 @@ def test_a_bad_upload_shows_a_readable_message(fm: FeatureMapsPage, name: str, d
 
 
 def test_the_png_the_page_sends_decodes_to_its_pixels(fm: FeatureMapsPage) -> None:
+    """The page's own encoder (png.js), checked by Pillow's decoder: bytes with no run,
+    runs of every length from 1 to 600 (deflate writes a match of 3 to 258), one pixel;
+    and a drawing's black paper and ink go as a small part of their pixels."""
     from io import BytesIO
 
     from PIL import Image
 
-    data = fm.page.evaluate("""async () => {
+    cases = fm.page.evaluate("""async () => {
       const { encodeGreyPng } = await import('/static/js/png.js');
-      const w = 37, h = 23, grey = new Uint8Array(w * h);
-      for (let i = 0; i < grey.length; i += 1) grey[i] = (i * 7) % 256;
-      return Array.from(encodeGreyPng(grey, w, h));
+      const image = (w, h, at) => {
+        const grey = new Uint8Array(w * h);
+        for (let i = 0; i < grey.length; i += 1) grey[i] = at(i);
+        return [w, h, Array.from(grey), Array.from(encodeGreyPng(grey, w, h))];
+      };
+      const runs = [];  // 0 once, 200 twice, 0 three times... up to 600 times, then again
+      for (let length = 1, value = 0; runs.length < 200 * 200; length = length % 600 + 1) {
+        for (let k = 0; k < length; k += 1) runs.push(value);
+        value = 200 - value;
+      }
+      // a 112x112 pad's stroke: a bar of ink 10 px wide with a grey edge on each side
+      const bar = (i) => {
+        const x = i % 112, y = Math.floor(i / 112);
+        if (y < 20 || y >= 90) return 0;
+        return x === 49 ? 128 : x > 49 && x < 60 ? 255 : x === 60 ? 90 : 0;
+      };
+      return [image(37, 23, (i) => (i * 7) % 256), image(200, 200, (i) => runs[i]),
+              image(1, 1, () => 255), image(112, 112, bar)];
     }""")
-    image = Image.open(BytesIO(bytes(data)))
-    image.load()
-    assert image.mode == "L" and image.size == (37, 23)
-    expected = (np.arange(37 * 23) * 7 % 256).astype(np.uint8).reshape(23, 37)
-    np.testing.assert_array_equal(np.asarray(image), expected)
+    for width, height, grey, data in cases:
+        image = Image.open(BytesIO(bytes(data)))
+        image.load()
+        assert image.mode == "L" and image.size == (width, height)
+        np.testing.assert_array_equal(np.asarray(image),
+                                      np.array(grey, np.uint8).reshape(height, width))
+    assert len(cases[3][3]) < 800  # 12,544 pixels; stored as they are, 12,724 bytes
 
 
 def test_drawing_goes_over_the_live_socket(fm: FeatureMapsPage) -> None:
