@@ -40,7 +40,15 @@ export function layerNote(info, nets, source = null, shown = nets) {
     const filters = depth > 1
       ? `${c} learned filters on ${info.reads.layer}, each ${kernel}x${kernel} across its ${depth} channels${step}`
       : `${c} learned ${kernel}x${kernel} filters on ${info.reads.layer}${step}`;
-    return `${filters}, then ReLU${role}. ${sees}`;
+    // where another network's layer of this name reads another layer, or with another
+    // stride, it is said (a teacher's review: beside strided, conv2's "on pool1" read as if
+    // every network pooled before conv2)
+    const apart = nets.flatMap((n) => {
+      const reads = n.layers.find((l) => l.name === info.name)?.reads;
+      if (!reads || (reads.layer === info.reads.layer && reads.stride === stride)) return [];
+      return [`${n.name}'s ${info.name} reads ${reads.layer}${reads.stride > 1 ? `, stride ${reads.stride}` : ''}. `];
+    });
+    return `${filters}, then ReLU${role}. ${apart.join('')}${sees}`;
   }
   const ops = nets.map((n) => UI.poolSays[n.name]).filter(Boolean);
   // a side that does not divide by the stride is rounded down: its last units are read by

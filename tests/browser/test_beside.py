@@ -79,8 +79,13 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
         # teacher's review: "Each of max's units sees 3x3" read as if strided's did not)
         notes = {name: page.inner_text(f'section.maps-row[data-layer="{name}"] .note')
                  for name in ("conv1", "conv2")}
-        assert notes["conv1"].endswith(". Each unit sees 3x3 input px."), notes
-        assert notes["conv2"].endswith(". Each of max's units sees 8x8 input px."), notes
+        assert notes["conv1"].endswith(
+            ". strided's conv1 reads input, stride 2. Each unit sees 3x3 input px."), notes
+        # and what each network's conv reads, where it is not max's (a teacher's review:
+        # "64 learned filters on pool1" read as if strided pooled too)
+        assert notes["conv2"].startswith("64 learned filters on pool1, "), notes
+        assert notes["conv2"].endswith(". strided's conv2 reads conv1, stride 2. "
+                                       "Each of max's units sees 8x8 input px."), notes
         captions = [page.inner_text(f'.map-cell[data-net="strided"][data-layer="{name}"] .cap-name')
                     for name in ("conv1", "conv2", "conv3")]
         assert captions == ["strided conv1 · 13 x 13, sees 3x3 px",
