@@ -358,8 +358,8 @@ def test_to_scale_a_unit_is_as_wide_in_every_layer_and_each_pool_halves_the_maps
     hints = fm.page.locator(".maps-row .to-scale-hint")
     assert hints.count() == 1 and hints.first.is_visible()
     assert hints.first.inner_text().strip() == (
-        "Drawn fitted, its maps look as large as conv1's; choose Map size: to scale to see them "
-        "halve.")
+        "Drawn fitted, its maps look as large as conv1's; choose Map size: by unit count to see "
+        "them halve (each map still covers the whole input).")
     assert fm.page.locator('.maps-row[data-layer="pool1"] .to-scale-hint').count() == 1
     fm.page.check('input[name="size"][value="scale"]')
     assert hints.first.is_hidden()
@@ -492,9 +492,10 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
 
 def test_a_phone_turned_with_a_unit_traced_marks_it_where_its_channel_now_is(
         phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
-    """conv2 is laid out 8 channels to a row on a phone and 16 wider; a phone turned (past
-    480 px) lays it out anew, and the traced unit's mark goes where its channel now is
-    (found by a review: the trace was lost; no test held it until now)."""
+    """A phone turned keeps the traced unit's mark where its channel is (found by a review:
+    the trace was lost as the grids were laid out again). Once turned past 480 px a phone
+    laid conv2 out 16 channels to a row; every touch screen now keeps 8, and a window
+    resized across a phone's width is laid out again (test_panels.py)."""
     upload_digit(phone, digit_files[0][1])
     canvas = phone.page.locator('canvas.map[data-net="max"][data-layer="conv2"]')
     canvas.scroll_into_view_if_needed()
@@ -516,14 +517,15 @@ def test_a_phone_turned_with_a_unit_traced_marks_it_where_its_channel_now_is(
 
     assert canvas.get_attribute("data-columns") == "8"
     assert placed() == expected() == (4 * 12 + 7, 2 * 12 + 4)
+    wide = canvas.bounding_box()
     phone.page.set_viewport_size({"width": 844, "height": 390})
-    phone.page.wait_for_function(
-        """() => document.querySelector('canvas.map[data-net="max"][data-layer="conv2"]')
-             .dataset.columns === '16'""")
+    phone.page.wait_for_function("() => window.matchMedia('(min-width: 800px)').matches")
+    assert (canvas.bounding_box() or {}).get("width") != (wide or {}).get("width")
+    assert canvas.get_attribute("data-columns") == "8"
     unit = phone.mark("unit")
     assert (unit["layer"], int(unit["channel"]), int(unit["row"]), int(unit["col"])) == (
         "conv2", channel, row, col)
-    assert placed() == expected() == (4 * 12 + 7, 1 * 12 + 4)
+    assert placed() == expected() == (4 * 12 + 7, 2 * 12 + 4)
 
 
 def open_from_keyboard(fm: FeatureMapsPage, path: Path, net: str = "max",
