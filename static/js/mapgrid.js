@@ -79,7 +79,7 @@ export function layerNote(info, nets, source = null, shown = nets) {
       : '.';
   }
   const windows = `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}${whose ? ` in ${named}` : ''}`;
-  return `${windows}, no weights${ops.length ? `: ${ops.join(', ')}` : ''}. ${halves} ${sees}`;
+  return `${windows}, no learned weights${ops.length ? `: ${ops.join(', ')}` : ''}. ${halves} ${sees}`;
 }
 
 const TAP_ECHO_MS = 1000; // how long after a tap a mouse's leave is the tap's echo (below)
@@ -168,7 +168,7 @@ export class MapGrid {
             // can be drawn to scale, the first pool says how (found by a student's review:
             // the choice's title was the only word of it); page.css hides it otherwise
             name === firstPool
-              ? el('span', { class: 'to-scale-hint', text: ` Drawn fitted, its maps look as large as ${source.name}'s; choose Map size: to scale to see them halve.` }) : '')));
+              ? el('span', { class: 'to-scale-hint', text: ` Drawn fitted, its maps look as large as ${source.name}'s; choose Map size: by unit count to see them halve (each map still covers the whole input).` }) : '')));
       for (const net of this.nets) {
         const mine = net.layers.find((l) => l.name === name);
         if (!mine) {

@@ -214,14 +214,12 @@ def test_blurmaxs_outer_units_say_the_size_the_images_edge_cuts_their_field_to(
         # review: "Each unit sees 4x4" beside blurmax's 6x6, and "the answer" for max's alone)
         notes = fm.page.locator("section.maps-row .note")
         pool1, pool2 = notes.nth(1).inner_text(), notes.nth(3).inner_text()
-        assert pool1.startswith("2x2 windows of conv1, stride 2 in max, no weights: max keeps "
-                                "the largest, blurmax the largest of each 2x2 window at stride "
-                                "1, blurred 3x3 at stride 2. Halves each side. Each of max's "
+        pools = ("no learned weights: max keeps the largest, blurmax the largest of each 2x2 "
+                 "window at stride 1, blurred 3x3 at stride 2. Halves each side")
+        assert pool1.startswith(f"2x2 windows of conv1, stride 2 in max, {pools}. Each of max's "
                                 "units sees 4x4 input px.")
-        assert pool2.startswith("2x2 windows of conv2, stride 2 in max, no weights: max keeps "
-                                "the largest, blurmax the largest of each 2x2 window at stride "
-                                "1, blurred 3x3 at stride 2. Halves each side, rounding down: in "
-                                "max, conv2's last row and column go unread. So")
+        assert pool2.startswith(f"2x2 windows of conv2, stride 2 in max, {pools}, rounding down: "
+                                "in max, conv2's last row and column go unread. So")
         assert ": ink there never changes max's answer." in pool2
         # MaxBlurPool2D, in the model summaries, is said to be no Keras layer
         assert fm.page.locator("#summary > .note").inner_text() == (
