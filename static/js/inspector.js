@@ -568,8 +568,11 @@ function filterView(weights, bias, top) {
   })));
   return [
     el('table', { class: 'filter-grid' }, el('caption', { text: 'What it looks for' }), el('tbody', {}, ...rows)),
+    // said as the weights are (tests/unit/test_nets.py): a teacher's review found them read
+    // as a designed edge detector
     el('p', { class: 'note', text: 'Each unit weighs the 3x3 input pixels under it (paper 0, ink 1): orange adds, '
-      + `blue takes away. Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
+      + 'blue takes away (training left these weights much like the random ones they began as: read a tendency, '
+      + `not a design). Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
   ];
 }
 

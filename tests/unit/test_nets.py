@@ -69,3 +69,34 @@ def test_conv_maps_are_after_relu() -> None:
 def test_unknown_variant_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="max, avg, strided, nopool, blurmax"):
         build("maxx")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_training_moved_conv1_least_from_its_random_start(variant: str) -> None:
+    """What the page says of the shipped weights, under "Why do ... conv1 maps look alike?"
+    and in conv1's note (a teacher's review: conv1's filters were read as designed edge
+    detectors): each conv1 filter still points much as the random filter it began as, while
+    conv2's and conv3's grew three to four times as large and turned away from theirs."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from tests.conftest import MODELS_DIR
+
+    seed = json.loads((MODELS_DIR / f"{variant}.json").read_text())["seed"]
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)  # as app/ml/train.py seeds its run before `build`
+        start = build(variant).state_dict()
+    trained = load_file(str(MODELS_DIR / f"{variant}.safetensors"))
+
+    def medians(layer: str) -> tuple[float, float]:
+        """Median over the filters of the cosine to the start, and of the length ratio."""
+        a, b = start[f"{layer}.weight"].flatten(1), trained[f"{layer}.weight"].flatten(1)
+        cosine = torch.nn.functional.cosine_similarity(a, b, dim=1).median()
+        return float(cosine), float((b.norm(dim=1) / a.norm(dim=1)).median())
+
+    cosine, grown = medians("conv1")
+    assert cosine > 0.9 and grown < 1.5, (cosine, grown)
+    for layer in ("conv2", "conv3"):
+        cosine, grown = medians(layer)
+        assert cosine < 0.45 and 2.5 < grown < 4.5, (layer, cosine, grown)
