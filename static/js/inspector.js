@@ -262,7 +262,7 @@ export class Inspector {
     if (data?.kind === 'pool') {
       const how = { max: 'the largest value of a 2x2 window', mean: 'the mean of a 2x2 window' }[UI.poolOp[net]]
         ?? 'pooled from a window';
-      this.filter.replaceChildren(el('p', { class: 'note', text: `No weights: each unit is ${how} of `
+      this.filter.replaceChildren(el('p', { class: 'note', text: `No learned weights: each unit is ${how} of `
         + `${before} channel ${channel}${from ? ', drawn beside it with one unit\'s window outlined' : ''}.` }),
       ...(from ? [this.#sourceView(data, from, reads, channel, UI.poolOp[net])] : []));
       this.filter.dataset.kind = 'pool';

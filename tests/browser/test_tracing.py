@@ -1016,8 +1016,8 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
     open_channel(fm, "pool1", 5)
     inspector.wait_for(state="visible")
     assert inspector.locator(".filter p.note").first.inner_text() == (
-        "No weights: each unit is the largest value of a 2x2 window of conv1 channel 5, drawn "
-        "beside it with one unit's window outlined.")
+        "No learned weights: each unit is the largest value of a 2x2 window of conv1 channel 5, "
+        "drawn beside it with one unit's window outlined.")
 
 
 @pytest.mark.parametrize("width, height", [(1024, 768), (1280, 720)])
