@@ -91,6 +91,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level,
         access_log=False,  # the app writes its own structured access log
         timeout_graceful_shutdown=30,
+        # uvicorn's httptools protocol, answering the upgrades it cannot serve (app/upgrades.py)
+        http="app.upgrades:UpgradeSafeHttp",
         # the client's address and scheme from X-Forwarded-For/-Proto, only when they come
         # from a proxy named in FEATUREMAPS_FORWARDED_ALLOW_IPS
         proxy_headers=bool(settings.forwarded_allow_ips),

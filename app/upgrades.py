@@ -1,0 +1,85 @@
+"""uvicorn's HTTP protocol (httptools), with the upgrades it cannot serve answered.
+
+A request may ask to switch protocols (`Connection: Upgrade` and `Upgrade: ...`). The server
+switches only a WebSocket's GET (the live socket, /api/v1/live). uvicorn, as of 0.54, went
+wrong on two others (found by an API review):
+
+- a POST with `Upgrade: websocket` was handed to the WebSocket protocol, which never
+  answered: the client waited for good;
+- any other upgrade with a body (`curl --http2` sends `Upgrade: h2c` to an http:// address)
+  lost its body, as the parser stops at the headers of a request that upgrades: the app
+  answered "empty body" to a good upload, and the body's bytes were then read as a request
+  of their own on the same connection.
+
+Here a WebSocket upgrade is taken for a GET alone, and a request with a body that asks for any
+other upgrade is answered 400, saying why, and its connection closed, before the app sees it.
+A request without a body that asks for an upgrade is served as plain HTTP/1.1, as before: the
+upgrade is ignored, as RFC 9110 lets a server do.
+"""
+
+from __future__ import annotations
+
+import json
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+
+def refusal(method: str, upgrade: str) -> str:
+    """What a request with a body that asks to switch to `upgrade` is told."""
+    if upgrade.lower() == "websocket":
+        return (f"a WebSocket opens with GET (GET /api/v1/live), not {method}: send the {method} "
+                "without Connection: Upgrade and Upgrade: websocket")
+    return (f"Upgrade: {upgrade} is not served here (HTTP/1.1 only), and a request that asks for "
+            "it loses its body: send it without Upgrade (curl: --http1.1, not --http2)")
+
+
+class UpgradeSafeHttp(HttpToolsProtocol):
+    """`featuremaps serve`'s HTTP protocol (uvicorn's `http` option)."""
+
+    _refused: bytes | None = None  # the answer to the request being read, where refused
+
+    def _should_upgrade(self) -> bool:
+        return super()._should_upgrade() and self.parser.get_method() == b"GET"
+
+    def on_message_begin(self) -> None:
+        self._refused = None
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        if self.parser.should_upgrade() and not self._should_upgrade() and self._has_body():
+            method = self.parser.get_method().decode("ascii", "replace")
+            upgrade = next((v for k, v in self.headers if k == b"upgrade"), b"")
+            detail = refusal(method, upgrade.decode("latin-1").strip())
+            self.logger.warning("Refused an upgrade: %s", detail)
+            self._refused = json.dumps({"detail": detail}, separators=(",", ":")).encode()
+            return  # the app never sees it
+        super().on_headers_complete()
+
+    def _has_body(self) -> bool:
+        for name, value in self.headers:
+            if name == b"transfer-encoding":
+                return True
+            if name == b"content-length" and value.strip() not in (b"0", b""):
+                return True
+        return False
+
+    def on_body(self, body: bytes) -> None:
+        if self._refused is None:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._refused is None:
+            super().on_message_complete()
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """Called where the parser stops at an upgrade that is not a WebSocket's GET."""
+        if self._refused is None:  # no body: served, the upgrade ignored
+            super()._unsupported_upgrade_warning()
+            return
+        head = [STATUS_LINE[400]]
+        for name, value in self.server_state.default_headers:
+            head += [name, b": ", value, b"\r\n"]
+        head += [b"content-type: application/json\r\n",
+                 b"content-length: %d\r\n" % len(self._refused), b"connection: close\r\n\r\n"]
+        self.transport.write(b"".join(head) + self._refused)
+        self.transport.close()

@@ -1,0 +1,111 @@
+"""A real `featuremaps serve`: requests that ask to switch protocols (app/upgrades.py).
+
+Found by an API review, on uvicorn's own protocol: a POST with `Upgrade: websocket` was never
+answered, and an upload with `Upgrade: h2c` (as `curl --http2` sends to an http:// address)
+lost its body, which was then read as a request of its own."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx2 as httpx
+import pytest
+from websockets.sync.client import connect
+from websockets.typing import Origin
+
+from app.api import wire
+from app.config import PROJECT_ROOT
+from app.upgrades import refusal
+from tests.api.test_shutdown import start_server, stop
+
+PNG = (PROJECT_ROOT / "static" / "digits" / "0000_label7.png").read_bytes()  # a 7
+H2C = (b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"  # as curl --http2 sends it
+       b"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n")
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    proc, base = start_server()
+    yield base
+    stop(proc)
+
+
+def exchange(url: str, head: bytes, body: bytes = b"", pause: float = 0.0) -> bytes:
+    """Everything the server sends back for `head` (its request line and headers, without
+    the blank line) and `body`, sent `pause` seconds after the head, up to the connection's
+    end, or what came within 10 s."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head + b"\r\n")
+        if pause:
+            time.sleep(pause)
+        s.sendall(body)
+        got = b""
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except TimeoutError:
+            got += b"<no more within 10 s>"
+    return got
+
+
+def answers(data: bytes) -> list[tuple[int, bytes]]:
+    """(status, body) of each response in `data`, by Content-Length."""
+    out = []
+    while data.startswith(b"HTTP/1.1 "):
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        out.append((int(head[9:12]), rest[:length]))
+        data = rest[length:]
+    assert data in (b"", b"<no more within 10 s>"), data[:200]
+    return out
+
+
+def post_head(length: int, upgrade: bytes) -> bytes:
+    return (b"POST /api/v1/featuremaps?models=max HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: image/png\r\nContent-Length: %d\r\n" % length + upgrade)
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.3])
+def test_an_upload_that_asks_for_h2c_is_refused_and_its_body_never_read_as_a_request(
+        url: str, pause: float) -> None:
+    # a body that is itself a request: it came back answered, 200, after a 400 "empty body"
+    inner = b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+    got = exchange(url, post_head(len(inner), H2C), inner, pause)
+    assert answers(got) == [(400, json.dumps({"detail": refusal("POST", "h2c")},
+                                             separators=(",", ":")).encode())]
+    assert b"connection: close" in got.lower()
+    assert refusal("POST", "h2c") == (
+        "Upgrade: h2c is not served here (HTTP/1.1 only), and a request that asks for it loses "
+        "its body: send it without Upgrade (curl: --http1.1, not --http2)")
+    assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+def test_a_post_that_asks_for_a_websocket_is_answered(url: str) -> None:
+    got = exchange(url, post_head(len(PNG), b"Connection: Upgrade\r\nUpgrade: websocket\r\n"), PNG)
+    assert answers(got) == [(400, json.dumps({"detail": refusal("POST", "websocket")},
+                                             separators=(",", ":")).encode())]
+    assert refusal("POST", "websocket") == (
+        "a WebSocket opens with GET (GET /api/v1/live), not POST: send the POST without "
+        "Connection: Upgrade and Upgrade: websocket")
+
+
+def test_a_request_without_a_body_is_served_its_upgrade_ignored(url: str) -> None:
+    got = exchange(url, b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\n" + H2C, pause=0.0)
+    [(status, body)] = answers(got)
+    assert status == 200 and json.loads(body)["models"][0]["name"] == "max"
+
+
+def test_the_live_socket_still_opens_with_get(url: str) -> None:
+    host = url.removeprefix("http://")
+    with connect(f"ws://{host}/api/v1/live?models=max", origin=Origin(url), open_timeout=10) as ws:
+        ws.send(PNG)
+        message = ws.recv(timeout=10)
+    assert isinstance(message, bytes)
+    assert wire.parse_binary(gzip.decompress(message))["models"]["max"]["prediction"] == 7
+
