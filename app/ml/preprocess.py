@@ -34,6 +34,12 @@ MAX_SIDE = 512  # larger images are box-reduced to this before any float work
 # A progressive JPEG is decoded scan by scan, each over the whole image: a few hundred kB of
 # repeated scans held a decoder for tens of seconds. Encoders write 6 to 12.
 MAX_JPEG_SCANS = 100
+# Pillow reads a JPEG's segments before its first scan one by one in Python as it opens it: an
+# API review's 2 MB of 500,000 empty APP0 segments held a decoder for a second (a 12-megapixel
+# photo of that size: 0.07 s). Cameras and editors write about 10; an EXIF thumbnail's own sit
+# inside its segment.
+MAX_JPEG_SEGMENTS = 1000
+JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})  # markers without a length: TEM, RSTn, SOI
 EXIF_ORIENTATION = 0x0112
 
 # Pillow's own bomb check warns (or raises) against one process-wide limit; this module checks
@@ -143,6 +149,25 @@ def essential_png(data: bytes) -> bytes:
     return data[:len(PNG_SIGNATURE)] + b"".join(data[a:b] for a, b in kept) + data[rest:]
 
 
+def jpeg_segments(data: bytes, limit: int = MAX_JPEG_SEGMENTS) -> int:
+    """How many markers (fill bytes among them) a JPEG holds between its start and its first
+    scan, counted no further than `limit` + 1: what cannot be walked ends the count, for Pillow
+    to judge."""
+    pos, count = 2, 0
+    while count <= limit and pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan
+            break
+        count += 1
+        if marker == 0xFF:  # a fill byte before a marker
+            pos += 1
+        elif marker in JPEG_STANDALONE:
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return count
+
+
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
     """Decode image bytes into light-on-dark grey levels (H, W) float32 in 0..1.
 
@@ -154,6 +179,9 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     corrupt = f"{kind or 'image'} data is truncated or corrupt"
     if kind == "PNG":
         data = essential_png(data)
+    if kind == "JPEG" and jpeg_segments(data) > MAX_JPEG_SEGMENTS:
+        raise ImageTooLarge(f"JPEG has over {MAX_JPEG_SEGMENTS:,} segments before its image data; "
+                            "at most that many are read (cameras write about 10)")
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError as exc:

@@ -256,6 +256,29 @@ def test_a_jpeg_of_too_many_scans_is_refused_before_decoding() -> None:
                                   "to 12)")
 
 
+def test_a_jpeg_of_too_many_segments_is_refused_before_pillow_opens_it() -> None:
+    """Found by an API review: 2 MB of 500,000 empty APP0 segments held a decoder for a
+    second, as Pillow reads them one by one. A JPEG with a thousand segments in all decodes;
+    one with more is refused from its bytes, before Pillow opens it."""
+    buf = io.BytesIO()
+    Image.fromarray(l_shape(0, 255)).convert("RGB").save(buf, format="JPEG")
+    normal = buf.getvalue()
+    own = preprocess.jpeg_segments(normal)
+    assert 3 <= own <= 12  # APP0, the tables, the frame
+
+    def padded(extra: int) -> bytes:
+        return normal[:2] + b"\xff\xe0\x00\x02" * extra + normal[2:]
+
+    assert preprocess.jpeg_segments(padded(1000 - own)) == 1000
+    assert ink_box(preprocess.from_image(padded(1000 - own), LIMIT))[0] == 20
+    # fill bytes count too: a megabyte of them would be a long walk
+    assert preprocess.jpeg_segments(normal[:2] + b"\xff" * 10**6 + normal[2:]) == 1001
+    with pytest.raises(ImageTooLarge) as refused:
+        preprocess.from_image(padded(500_000), LIMIT)
+    assert str(refused.value) == ("JPEG has over 1,000 segments before its image data; at most "
+                                  "that many are read (cameras write about 10)")
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "GIF"])
 def test_other_formats_decode_like_png(fmt: str) -> None:
     canvas = np.zeros((56, 56), np.uint8)
