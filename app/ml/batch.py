@@ -256,6 +256,10 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
+class Unreadable(InvalidPixels):
+    """A file that cannot be read as the .npy or .npz it begins as."""
+
+
 def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
                     check: Callable[[int], None] | None) -> np.ndarray:
     """Read one .npy from `stream` (`size` bytes), its header checked before any allocation:
@@ -270,12 +274,12 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
             # dtype or shape needs: one that uses it fails to parse, as it should
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
-            raise InvalidPixels(f"not a readable .npy header (format version "
+            raise Unreadable(f"not a readable .npy header (format version "
                                 f"{version[0]}.{version[1]}; NumPy writes 1.0, 2.0 and 3.0)")
     # NumPy's parser lets tokenize's and ast's errors out besides its own ValueError, and its
     # messages speak of its internals (AST nodes, allow_pickle): one plain sentence instead
     except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as exc:
-        raise InvalidPixels("not a readable .npy header: NumPy cannot parse it; write the "
+        raise Unreadable("not a readable .npy header: NumPy cannot parse it; write the "
                             "images with numpy.save") from exc
     if any(type(d) is not int for d in shape):  # the header parser lets (True, 28, 28) by
         raise InvalidPixels(f"not a readable .npy header (shape {shape!r} is not integers)")
@@ -297,7 +301,7 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
     declared = int(np.prod(shape)) * dtype.itemsize
     data = stream.read(size - stream.tell() + 1)
     if len(data) != declared:
-        raise InvalidPixels(f".npy header declares {declared:,} bytes of data; the file holds "
+        raise Unreadable(f".npy header declares {declared:,} bytes of data; the file holds "
                             f"{len(data):,}")
     arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     return np.array(arr)  # a writable copy: torch.from_numpy wants one
@@ -332,6 +336,20 @@ def read_npy_or_npz(body: bytes, max_images: int,
     and checks every size from the headers before allocating or inflating anything;
     `check(n)` is called with the number of images the header declares, before its data
     is read."""
+    try:
+        return _read_npy_or_npz(body, max_images, check)
+    except Unreadable as exc:
+        # an .npy's header ends in a line break, and an .npz's stored members hold theirs:
+        # `curl -d @file` takes every one out, and the file is then unreadable (found by an
+        # API review: the one-image route said so, this one did not)
+        if b"\n" not in body:
+            raise InvalidPixels(f"{exc}; this body holds no line break, as a file sent with "
+                                "curl -d loses them: send it with --data-binary @file") from exc
+        raise
+
+
+def _read_npy_or_npz(body: bytes, max_images: int,
+                     check: Callable[[int], None] | None) -> np.ndarray:
     limit = max_images * 28 * 28 * 8 + 4096  # the largest legitimate member
     if body[:6] == b"\x93NUMPY":
         return _array_from_npy(io.BytesIO(body), len(body), max_images, check)
@@ -402,7 +420,7 @@ def read_npy_or_npz(body: bytes, max_images: int,
     # that is not (UnicodeDecodeError)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
             RuntimeError, ValueError) as exc:
-        raise InvalidPixels(f"body is not a readable .npz ({exc})") from exc
+        raise Unreadable(f"body is not a readable .npz ({exc})") from exc
 
 
 def npz_target(given: str | Path) -> Path:

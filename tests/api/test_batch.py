@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
 
 import numpy as np
 import pytest
@@ -517,6 +518,23 @@ def test_headers_and_zips_the_parsers_choke_on_are_refused(client: TestClient, b
     """Found by a review: each of these was a 500."""
     r = client.post("/api/v1/featuremaps/batch", content=body)
     assert (r.status_code, r.json()) == (422, {"detail": detail})
+
+
+@pytest.mark.parametrize("save", [np.save, np.savez, np.savez_compressed])
+def test_a_file_sent_with_curl_d_is_said_to_have_lost_its_line_breaks(
+        client: TestClient, save: Any) -> None:
+    """Found by an API review: `curl -d @images.npy` takes out every CR and LF, and the
+    batch route said only that the header was unreadable ("write the images with
+    numpy.save", which the user had done); the one-image route names curl -d."""
+    buf = io.BytesIO()
+    save(buf, np.arange(3 * 784, dtype=np.uint8).reshape(3, 28, 28) % 200)
+    whole = buf.getvalue()
+    assert client.post("/api/v1/featuremaps/batch?layers=pool2", content=whole).status_code == 200
+    r = client.post("/api/v1/featuremaps/batch",
+                    content=whole.replace(b"\r", b"").replace(b"\n", b""))
+    assert r.status_code == 422
+    assert r.json()["detail"].endswith("; this body holds no line break, as a file sent with "
+                                       "curl -d loses them: send it with --data-binary @file")
 
 
 def test_a_trailing_slash_is_named_under_the_batch_upload_limit(client: TestClient) -> None:
