@@ -37,12 +37,22 @@ MAX_FIELDS = 8  # multipart text fields parsed before the body is refused
 INLINE_MAX_SAMPLES = 512 * 512  # a 512x512 grey image, or 256x256 RGBA
 
 
+MAX_DIGITS = 100  # no channel or scale comes near; the range checks say what is allowed
+
+
 def _digits(value: object) -> object:
     """A whole number in a query is written in decimal digits alone. pydantic's lax integers
     also take "1.0", " 1", "+1" and "1_0" (which is ten), so a typo could pass as another
     channel than the one meant."""
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError(f"should be a whole number written in digits, e.g. 3; got {brief(value)}")
+        # scale=+1, typed into an address, arrives as ' 1' (found by an API review)
+        plus = " (a + or %20 in an address reads as a space)" if value[:1] == " " else ""
+        raise ValueError(f"should be a whole number written in digits, e.g. 3; got "
+                         f"{brief(value)}{plus}")
+    if isinstance(value, str) and len(value) > MAX_DIGITS:
+        # past 4,300 digits pydantic's own words spoke of its parser's limit (a review)
+        raise ValueError(f"should be a whole number of at most {MAX_DIGITS} digits; got "
+                         f"{brief(value)}, {len(value):,} digits")
     return value
 
 

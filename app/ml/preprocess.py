@@ -404,7 +404,8 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     they are treated as an image: dark ink on light inverted, then cropped and centred.
     """
     if not isinstance(pixels, list) or len(pixels) != SIDE:
-        got = f"{len(pixels)} rows" if isinstance(pixels, list) else json_kind(pixels)
+        got = (f"{len(pixels)} row{'' if len(pixels) == 1 else 's'}" if isinstance(pixels, list)
+               else json_kind(pixels))
         raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got {got}")
     for i, row in enumerate(pixels):
         if not isinstance(row, list) or len(row) != SIDE:

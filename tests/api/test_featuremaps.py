@@ -373,9 +373,10 @@ def test_layer_png_numbers_are_written_in_digits(
     r = client.post(f"/api/v1/featuremaps/max/pool1.png?{query}", content=png,
                     headers={"content-type": "image/png"})
     name, given = urllib.parse.unquote_plus(query).split("&")[-1].split("=")
+    plus = " (a + or %20 in an address reads as a space)" if given[0] == " " else ""
     assert (r.status_code, r.json()) == (422, {"detail": (
         f"query parameter {name!r}: should be a whole number written in digits, e.g. 3; "
-        f"got {given!r}")})
+        f"got {given!r}{plus}")})
 
 
 def test_layer_png_refuses_a_picture_too_large_to_draw_cheaply(

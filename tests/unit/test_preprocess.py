@@ -354,6 +354,7 @@ def test_json_pixels_are_used_as_they_are() -> None:
     ([[0.0] * 28] * 29, "got 29 rows"),
     ([[0.0] * 29] * 28, "row 0 must hold 28 numbers in 0..1; got 29"),
     ([], "got 0 rows"),
+    ([[]], "got 1 row$"),  # not "1 rows" (an API review)
     ({"a": 1}, "0..1; got an object$"),
     (5, "0..1; got a number$"),
     ([[0.0] * 27 + ["x"]] * 28, r"pixels\[0\]\[27\] is a string"),
