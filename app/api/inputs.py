@@ -75,8 +75,18 @@ class PayloadTooLarge(InputError):
 
 # What the server answers for these mistakes, here once: the routes raise them, and the
 # OpenAPI document (app/api/routes/featuremaps.py, errors()) shows them as examples.
+# parameters an earlier version took, and what took their place (found by an API review: a
+# client of the old /shifts was told only that its flag was unknown)
+RETIRED_PARAMETERS = {
+    "shifted_back": "shifted_back is no longer taken: each layer's answer holds change and, "
+                    "where its units are one pixel apart, change_shifted_back",
+}
+
+
 def unknown_parameter(key: str, allowed: Iterable[str]) -> str:
-    return f"unknown query parameter {brief(key)}; accepted: {', '.join(allowed) or 'none'}"
+    retired = f" ({RETIRED_PARAMETERS[key]})" if key in RETIRED_PARAMETERS else ""
+    return (f"unknown query parameter {brief(key)}; accepted: {', '.join(allowed) or 'none'}"
+            f"{retired}")
 
 
 def unsupported_coding(coding: str) -> str:

@@ -120,3 +120,16 @@ def test_server_timing_gives_the_same_stages_as_featuremaps(
     assert all(ms >= 0 for ms in parts.values())
     # 81 shifted copies and 4 nudges through the network outweigh decoding one small PNG
     assert parts["infer"] > parts["decode"]
+
+
+def test_the_retired_shifted_back_flag_says_what_took_its_place(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Found by an API review: a client of the old /shifts was told only that its flag was
+    unknown, where the README says what replaced it."""
+    _, png = test_digit_pngs[0]
+    r = client.post("/api/v1/shifts?shifted_back=true", content=png,
+                    headers={"Content-Type": "image/png"})
+    assert (r.status_code, r.json()) == (400, {"detail": (
+        "unknown query parameter 'shifted_back'; accepted: models (shifted_back is no longer "
+        "taken: each layer's answer holds change and, where its units are one pixel apart, "
+        "change_shifted_back)")})
