@@ -19,9 +19,9 @@ upgrade is ignored, as RFC 9110 lets a server do.
 
 from __future__ import annotations
 
-import json
-
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from app.api.errors import detail_body
 
 
 def refusal(method: str, upgrade: str) -> str:
@@ -51,7 +51,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             upgrade = next((v for k, v in self.headers if k == b"upgrade"), b"")
             detail = refusal(method, upgrade.decode("latin-1").strip())
             self.logger.warning("Refused an upgrade: %s", detail)
-            self._refused = json.dumps({"detail": detail}, separators=(",", ":")).encode()
+            self._refused = detail_body(detail)
             return  # the app never sees it
         super().on_headers_complete()
 

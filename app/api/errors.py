@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -193,6 +194,12 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log_bug(request.method, request.url.path)
         return internal_error()
+
+
+def detail_body(detail: str) -> bytes:
+    """An error's JSON body as every answer writes it, starlette's JSONResponse among them:
+    compact, UTF-8 (where it is written below the app: the upload limit, a refused upgrade)."""
+    return json.dumps({"detail": detail}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def internal_error() -> JSONResponse:

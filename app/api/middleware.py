@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import allowed_methods, internal_error, log_bug
+from app.api.errors import allowed_methods, detail_body, internal_error, log_bug
 from app.api.metrics import Metrics
 from app.logs import ACCESS
 from app.ml.names import brief
@@ -33,7 +33,7 @@ REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")  # a client's id is echoed onl
 
 async def _send_json(send: Send, status: int, detail: str,
                      extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    body = json.dumps({"detail": detail}).encode()
+    body = detail_body(detail)
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"), *extra]})
