@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -75,18 +75,13 @@ class PayloadTooLarge(InputError):
 
 # What the server answers for these mistakes, here once: the routes raise them, and the
 # OpenAPI document (app/api/routes/featuremaps.py, errors()) shows them as examples.
-# parameters an earlier version took, and what took their place (found by an API review: a
-# client of the old /shifts was told only that its flag was unknown)
-RETIRED_PARAMETERS = {
-    "shifted_back": "shifted_back is no longer taken: each layer's answer holds change and, "
-                    "where its units are one pixel apart, change_shifted_back",
-}
-
-
-def unknown_parameter(key: str, allowed: Iterable[str]) -> str:
-    retired = f" ({RETIRED_PARAMETERS[key]})" if key in RETIRED_PARAMETERS else ""
-    return (f"unknown query parameter {brief(key)}; accepted: {', '.join(allowed) or 'none'}"
-            f"{retired}")
+def unknown_parameter(key: str, allowed: Iterable[str],
+                      retired: Mapping[str, str] | None = None) -> str:
+    """`retired`: parameters the route took in an earlier version, and what took their place
+    (found by an API review: a client of the old /shifts was told only that its flag was
+    unknown)."""
+    said = f" ({retired[key]})" if retired and key in retired else ""
+    return f"unknown query parameter {brief(key)}; accepted: {', '.join(allowed) or 'none'}{said}"
 
 
 def unsupported_coding(coding: str) -> str:
@@ -108,7 +103,8 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def check_query(connection: HTTPConnection, allowed: Iterable[str]) -> None:
+def check_query(connection: HTTPConnection, allowed: Iterable[str],
+                retired: Mapping[str, str] | None = None) -> None:
     """Unknown query parameters are refused rather than silently ignored (a typo stays
     visible), and so is a parameter given twice: every parameter is a single value, and
     using only the last (as FastAPI would) hides the first, e.g. models=max&models=avg."""
@@ -116,7 +112,7 @@ def check_query(connection: HTTPConnection, allowed: Iterable[str]) -> None:
     seen: set[str] = set()
     for key, _ in connection.query_params.multi_items():
         if key not in allowed:
-            raise BadRequest(unknown_parameter(key, allowed))
+            raise BadRequest(unknown_parameter(key, allowed, retired))
         if key in seen:
             raise BadRequest(f"query parameter {brief(key)} is given more than once; give it once"
                              + (" (models=max,avg names several networks)"

@@ -13,7 +13,6 @@ export const UI = Object.freeze({
   ]),
   defaultBrush: 'medium',
   gap: 1, // empty canvas pixels between the channels of a layer
-  phone: '(max-width: 480px)', // page.css's phone layout
   // where every layer's grid is 8 channels across: a phone, and any touch screen, where
   // 16 of a deep layer's channels across a column were 16-24 px targets for a finger
   eightAcross: '(max-width: 480px), (pointer: coarse)',

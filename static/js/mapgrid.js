@@ -46,7 +46,9 @@ export function layerNote(info, nets, source = null, shown = nets) {
     const apart = nets.flatMap((n) => {
       const reads = n.layers.find((l) => l.name === info.name)?.reads;
       if (!reads || (reads.layer === info.reads.layer && reads.stride === stride)) return [];
-      return [`${n.name}'s ${info.name} reads ${reads.layer}${reads.stride > 1 ? `, stride ${reads.stride}` : ''}. `];
+      // the stride said wherever it differs, 1 too (a review: beside strided first, nopool's
+      // "reads conv1" left its stride of 1 unsaid)
+      return [`${n.name}'s ${info.name} reads ${reads.layer}${reads.stride !== stride ? `, stride ${reads.stride}` : ''}. `];
     });
     return `${filters}, then ReLU${role}. ${apart.join('')}${sees}`;
   }

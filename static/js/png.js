@@ -2,7 +2,7 @@
 // measured on the drawing page, took ~20 ms per call; this takes well under a millisecond
 // for the 112x112 drawing. Its pixels are deflated with the format's fixed codes and one
 // kind of match, a run of the byte before (distance 1): a drawing is mostly runs of black
-// paper and of full ink, and its 12.7 kB of pixels go as about 2 kB, at a cost too small to
+// paper and of full ink, and its 12.7 kB of pixels go as about 1 kB, at a cost too small to
 // see beside the round trip, where a slow link (a school's, a phone's) would wait for them.
 
 const CRC_TABLE = (() => {

@@ -133,3 +133,8 @@ def test_the_retired_shifted_back_flag_says_what_took_its_place(
         "unknown query parameter 'shifted_back'; accepted: models (shifted_back is no longer "
         "taken: each layer's answer holds change and, where its units are one pixel apart, "
         "change_shifted_back)")})
+    # said by /shifts alone, which took it (a review: /featuremaps said it too)
+    r = client.post("/api/v1/featuremaps?shifted_back=true", content=png,
+                    headers={"Content-Type": "image/png"})
+    assert r.json()["detail"] == ("unknown query parameter 'shifted_back'; accepted: models, "
+                                  "encoding, format")

@@ -316,3 +316,21 @@ def test_on_a_phone_the_choice_is_in_view_when_the_page_opens_again(
         box = page.locator("#beside").bounding_box()
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 390, box
         assert page.evaluate("scrollY") > 390  # not the top of the page, where the pad is
+
+
+def test_a_conv_note_says_another_networks_stride_wherever_it_differs(
+        fm: FeatureMapsPage) -> None:
+    """Found by a review: with strided first (a server's FEATUREMAPS_MODELS may put it
+    there) and nopool beside it, conv2's note said "nopool's conv2 reads conv1." and left its
+    stride of 1, against strided's 2, unsaid."""
+    note = fm.page.evaluate("""async () => {
+      const { layerNote } = await import('/static/js/mapgrid.js');
+      const { models } = await (await fetch('api/v1/models')).json();
+      const nets = ['strided', 'nopool'].map((n) => models.find((m) => m.name === n));
+      const info = nets[0].layers.find((l) => l.name === 'conv2');
+      return layerNote(info, nets, nets[0].layers.find((l) => l.name === info.reads.layer));
+    }""")
+    assert note.startswith("64 learned filters on conv1, each 3x3 across its 32 channels, "
+                           "stride 2, then ReLU: ")
+    assert ". nopool's conv2 reads conv1, stride 1. Each of strided's units sees 7x7 input px." \
+        in note

@@ -25,6 +25,9 @@ from app.ml.engine import ShiftResult
 
 router = APIRouter(prefix="/api/v1", tags=["shift lab"])
 QUERY = ("models",)
+# what an earlier version took, and what took its place
+RETIRED = {"shifted_back": "shifted_back is no longer taken: each layer's answer holds change "
+                           "and, where its units are one pixel apart, change_shifted_back"}
 
 SHIFT_MODELS = ("max", "avg", "blurmax")
 ShiftModelsQuery = Annotated[str | None, Query(
@@ -81,7 +84,7 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     are one pixel apart (jump 1: conv1 of the pooling networks, every conv of nopool), also
     the change once the maps are moved along with the input (`change_shifted_back`: 0 for a
     layer that simply moves with it)."""
-    check_query(request, QUERY)
+    check_query(request, QUERY, RETIRED)
     names = parse_models(engine, models, default=SHIFT_MODELS)
     payload = await read_payload(request)
 
