@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL.JpegImagePlugin import MARKER as JPEG_MARKERS  # (name, description, handler or None)
 
 from app.ml.errors import CorruptImage, EmptyBody, ImageTooLarge, InvalidImage, InvalidPixels
 from app.ml.names import cut, json_kind
@@ -39,7 +40,6 @@ MAX_JPEG_SCANS = 100
 # photo of that size: 0.07 s). Cameras and editors write about 10; an EXIF thumbnail's own sit
 # inside its segment.
 MAX_JPEG_SEGMENTS = 1000
-JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})  # markers without a length: TEM, RSTn, SOI
 EXIF_ORIENTATION = 0x0112
 
 # Pillow's own bomb check warns (or raises) against one process-wide limit; this module checks
@@ -150,18 +150,27 @@ def essential_png(data: bytes) -> bytes:
 
 
 def jpeg_segments(data: bytes, limit: int = MAX_JPEG_SEGMENTS) -> int:
-    """How many markers (fill bytes among them) a JPEG holds between its start and its first
-    scan, counted no further than `limit` + 1: what cannot be walked ends the count, for Pillow
-    to judge."""
+    """How many steps Pillow's reader takes through a JPEG's bytes before its first scan (a
+    marker segment, a fill byte, an escaped FF 00 or a stray byte each), counted no further
+    than `limit` + 1, walked as JpegImagePlugin walks them (a review: a walk of markers alone
+    stopped at stray bytes between segments, or took FF 00 for a length, which Pillow reads
+    a step at a time). What cannot be walked ends the count, for Pillow to judge."""
     pos, count = 2, 0
-    while count <= limit and pos + 4 <= len(data) and data[pos] == 0xFF:
+    while count <= limit and pos + 1 < len(data):
+        count += 1
+        if data[pos] != 0xFF:  # a stray byte
+            pos += 1
+            continue
         marker = data[pos + 1]
         if marker == 0xDA:  # start of scan
             break
-        count += 1
         if marker == 0xFF:  # a fill byte before a marker
             pos += 1
-        elif marker in JPEG_STANDALONE:
+        elif marker == 0x00:  # an escaped FF out of place
+            pos += 2
+        elif (kind := JPEG_MARKERS.get(0xFF00 | marker)) is None:
+            break  # no marker Pillow knows: it stops there
+        elif kind[2] is None:  # a marker without a length (RSTn, SOI, EOI, ...)
             pos += 2
         else:
             pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
