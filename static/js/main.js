@@ -84,7 +84,7 @@ class App {
   #moves = []; // {body, after, label, dx, dy, dir, shifts}: the input before and after each nudge since it was last unmoved, and the numbers the nudge showed
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
-  #nudging = { epoch: 0, count: 0, last: null }; // nudges asked for since the last #epoch and not yet done, and the last asked ({landed, spent}): an Undo pressed meanwhile is for it
+  #nudging = { epoch: 0, count: 0, asked: [] }; // nudges asked for since the last #epoch: how many are not yet done, and each one's {landed, settled, claimed}: an Undo pressed meanwhile is for the newest one no other Undo was
   #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
   #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
   #addressed = false; // the address follows what is shown (link.js), once it has been followed
@@ -539,9 +539,11 @@ class App {
    * (found by a review: an Undo pressed while a nudge's answer was on its way took back the
    * stroke under it, and the nudge's answer was then dropped; two quick Undos took back
    * one nudge). What it was pressed on decides what it does (a later review): pressed
-   * while nudges were on their way it takes back only a nudge, and none if the last of
-   * them failed, as no nudge came of it (a fourth review: it took back the nudge before,
-   * which was in place when it was pressed; a second Undo does);
+   * while nudges were on their way it takes back only a nudge: the newest on its way that
+   * no Undo before it was pressed for, and none if that one failed, as no nudge came of it
+   * (a fourth review: it took back the nudge before, in place when it was pressed; and a
+   * review of that mend: two Undos for two nudges, the first of which failed, took back
+   * the second and the one before them);
    * a stroke, Clear, upload or sample made before it runs leaves it undone; and pressed
    * while an upload or sample is on its way, it cancels that and nothing else.
    * `nudgesOnly`: ↺ among the nudge buttons, which never takes back more than a nudge.
@@ -560,14 +562,12 @@ class App {
     const epoch = this.#epoch;
     const inFlight = this.#nudging.epoch === epoch && this.#nudging.count > 0;
     const forNudge = nudgesOnly || inFlight;
-    const pressedFor = inFlight ? this.#nudging.last : null;
+    const pressedFor = inFlight ? this.#nudging.asked.findLast((n) => !n.settled && !n.claimed) ?? null : null;
+    if (pressedFor) pressedFor.claimed = true;
     this.#nudges = this.#nudges.then(() => {
       if (epoch !== this.#epoch || this.pad.drawing) return null;
       if (forNudge && !this.#moves.length) return null;
-      if (pressedFor && !pressedFor.landed && !pressedFor.spent) {
-        pressedFor.spent = true; // the Undo was for it: a second Undo goes on to the nudge before
-        return null;
-      }
+      if (pressedFor && !pressedFor.landed) return null; // it came to nothing: nothing to take back
       return this.#undo();
     }).catch((err) => this.#showError(err, 'the undo'));
     return this.#nudges;
@@ -821,13 +821,16 @@ class App {
     // counted against the epoch they were asked in: a stroke, Clear, upload or sample since
     // makes them moot (found by a review: an Undo after a Clear was taken for a nudge)
     const epoch = this.#epoch;
-    if (this.#nudging.epoch !== epoch) this.#nudging = { epoch, count: 0, last: null };
+    if (this.#nudging.epoch !== epoch) this.#nudging = { epoch, count: 0, asked: [] };
     const nudging = this.#nudging;
     nudging.count += 1;
-    const asked = { landed: false, spent: false };
-    nudging.last = asked;
+    const asked = { landed: false, settled: false, claimed: false };
+    nudging.asked = [...nudging.asked.filter((n) => !n.settled), asked];
     this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked)).catch((err) => this.#showError(err, 'the nudge'))
-      .finally(() => { nudging.count -= 1; });
+      .finally(() => {
+        nudging.count -= 1;
+        asked.settled = true;
+      });
     return this.#nudges;
   }
 

@@ -454,6 +454,23 @@ def test_an_undo_for_a_nudge_that_fails_leaves_the_nudge_before_it(fm: FeatureMa
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
     assert nudge_line(fm)[0] == "Nudge undone: the input is back where it was."
+    # a nudge in place, two more asked, the first of which fails, and two Undos pressed
+    # before any answer: the Undos are for the two, newest first, so the second takes back
+    # nothing (a review of the mend above: it took back the nudge in place too)
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    refused.clear()
+    fm.page.route("**/api/v1/featuremaps?**", busy_once)
+    fm.page.evaluate("""() => {
+      for (const id of ['down', 'down', 'undo', 'undo']) {
+        if (id === 'undo') document.getElementById('undo').click();
+        else document.querySelector(`#nudge button[data-dir="${id}"]`).click(); } }""")
+    # the second nudge's answer, then the first Undo's: the maps may be idle between them
+    fm.page.wait_for_function("""() => document.getElementById('nudge-status').textContent
+        .startsWith('Nudge undone: the input is now moved 1 px right')""")
+    fm.idle()
+    fm.page.unroute("**/api/v1/featuremaps?**")
+    assert len(refused) == 1
+    np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
 
 
 def test_an_undo_of_a_clear_that_gets_no_answer_can_be_tried_again(
