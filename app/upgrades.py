@@ -12,9 +12,12 @@ wrong on two others (found by an API review):
   of their own on the same connection.
 
 Here a WebSocket upgrade is taken for a GET alone, and a request with a body that asks for any
-other upgrade is answered 400, saying why, and its connection closed, before the app sees it.
-A request without a body that asks for an upgrade is served as plain HTTP/1.1, as before: the
-upgrade is ignored, as RFC 9110 lets a server do.
+other upgrade is answered 400, saying why, before the app sees it: after the answers to the
+requests before it on the connection, and closed gently, its body read and dropped for a
+moment (closed at once with the body unread, the connection was reset, and a client could
+lose the answer). A request without a body that asks for an upgrade is served as plain
+HTTP/1.1, as RFC 9110 lets a server do, and its connection then closed: uvicorn's parser
+reads nothing after it, and a request that followed on the connection went unanswered.
 """
 
 from __future__ import annotations
@@ -23,30 +26,41 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from app.api.errors import detail_body
 
+LINGER_S = 1.0  # how long a refused request's connection reads and drops what follows
+
 
 def refusal(method: str, upgrade: str) -> str:
-    """What a request with a body that asks to switch to `upgrade` is told."""
+    """What a request with a body that asks to switch to `upgrade` is told (a CONNECT names
+    none)."""
     if upgrade.lower() == "websocket":
         return (f"a WebSocket opens with GET (GET /api/v1/live), not {method}: send the {method} "
                 "without Connection: Upgrade and Upgrade: websocket")
-    return (f"Upgrade: {upgrade} is not served here (HTTP/1.1 only), and a request that asks for "
-            "it loses its body: send it without Upgrade (curl: --http1.1, not --http2)")
+    asked = f"Upgrade: {upgrade}" if upgrade else method
+    return (f"{asked} is not served here (HTTP/1.1 only), and a request that asks for it loses "
+            "its body: send it without Upgrade (curl: --http1.1, not --http2)")
 
 
 class UpgradeSafeHttp(HttpToolsProtocol):
     """`featuremaps serve`'s HTTP protocol (uvicorn's `http` option)."""
 
     _refused: bytes | None = None  # the answer to the request being read, where refused
+    _draining = False  # a request was refused: what follows on the connection is dropped
+    _answered = False  # its answer was written
 
     def _should_upgrade(self) -> bool:
         return super()._should_upgrade() and self.parser.get_method() == b"GET"
+
+    def data_received(self, data: bytes) -> None:
+        if not self._draining:
+            super().data_received(data)
 
     def on_message_begin(self) -> None:
         self._refused = None
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
-        if self.parser.should_upgrade() and not self._should_upgrade() and self._has_body():
+        upgrading = self.parser.should_upgrade() and not self._should_upgrade()
+        if upgrading and self._has_body():
             method = self.parser.get_method().decode("ascii", "replace")
             upgrade = next((v for k, v in self.headers if k == b"upgrade"), b"")
             detail = refusal(method, upgrade.decode("latin-1").strip())
@@ -54,12 +68,14 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self._refused = detail_body(detail)
             return  # the app never sees it
         super().on_headers_complete()
+        if upgrading and self.cycle is not None:
+            self.cycle.keep_alive = False  # nothing after it is read (above)
 
     def _has_body(self) -> bool:
         for name, value in self.headers:
             if name == b"transfer-encoding":
                 return True
-            if name == b"content-length" and value.strip() not in (b"0", b""):
+            if name == b"content-length" and value.strip().isdigit() and int(value) > 0:
                 return True
         return False
 
@@ -76,10 +92,26 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         if self._refused is None:  # no body: served, the upgrade ignored
             super()._unsupported_upgrade_warning()
             return
+        self._draining = True
+        if self.cycle is None or (self.cycle.response_complete and not self.pipeline):
+            self._answer_refused()
+        # else on_response_complete answers it, once the requests before it are
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if (self._draining and not self._answered and not self.transport.is_closing()
+                and not self.pipeline and self.cycle is not None and self.cycle.response_complete):
+            self._answer_refused()
+
+    def _answer_refused(self) -> None:
+        assert self._refused is not None
+        self._answered = True
         head = [STATUS_LINE[400]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
         head += [b"content-type: application/json\r\n",
                  b"content-length: %d\r\n" % len(self._refused), b"connection: close\r\n\r\n"]
         self.transport.write(b"".join(head) + self._refused)
-        self.transport.close()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # the client sees the end; its body is still read
+        self.loop.call_later(LINGER_S, self.transport.close)

@@ -50,6 +50,8 @@ def exchange(url: str, head: bytes, body: bytes = b"", pause: float = 0.0) -> by
                 got += chunk
         except TimeoutError:
             got += b"<no more within 10 s>"
+        except ConnectionResetError:
+            got += b"<reset>"
     return got
 
 
@@ -71,7 +73,7 @@ def post_head(length: int, upgrade: bytes) -> bytes:
             b"Content-Type: image/png\r\nContent-Length: %d\r\n" % length + upgrade)
 
 
-@pytest.mark.parametrize("pause", [0.0, 0.3])
+@pytest.mark.parametrize("pause", [0.0, 0.0001, 0.3])
 def test_an_upload_that_asks_for_h2c_is_refused_and_its_body_never_read_as_a_request(
         url: str, pause: float) -> None:
     # a body that is itself a request: it came back answered, 200, after a 400 "empty body"
@@ -86,6 +88,23 @@ def test_an_upload_that_asks_for_h2c_is_refused_and_its_body_never_read_as_a_req
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
 
 
+def test_a_refused_upload_is_answered_whole_however_its_body_comes(url: str) -> None:
+    """Found by a review: closed with its body unread, the connection was reset, and a
+    client could lose the answer (35 of 60 with the body 50 us after the head). The body is
+    read and dropped for a moment before the connection closes."""
+    for _ in range(20):
+        got = exchange(url, post_head(len(PNG), H2C), PNG, pause=0.0001)
+        assert [status for status, _ in answers(got)] == [400], got[-40:]
+
+
+def test_a_refused_upload_is_answered_after_the_requests_before_it(url: str) -> None:
+    """Found by a review: the 400 was written at once, ahead of the answer to a request
+    before it on the connection, whose answer was then lost."""
+    good = post_head(len(PNG), b"") + b"\r\n" + PNG
+    got = exchange(url, good + post_head(len(PNG), H2C), PNG)
+    assert [status for status, _ in answers(got)] == [200, 400]
+
+
 def test_a_post_that_asks_for_a_websocket_is_answered(url: str) -> None:
     got = exchange(url, post_head(len(PNG), b"Connection: Upgrade\r\nUpgrade: websocket\r\n"), PNG)
     assert answers(got) == [(400, json.dumps({"detail": refusal("POST", "websocket")},
@@ -96,9 +115,13 @@ def test_a_post_that_asks_for_a_websocket_is_answered(url: str) -> None:
 
 
 def test_a_request_without_a_body_is_served_its_upgrade_ignored(url: str) -> None:
-    got = exchange(url, b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\n" + H2C, pause=0.0)
-    [(status, body)] = answers(got)
+    """And its connection closed once it is answered: the parser reads nothing after it,
+    and a request that followed went unanswered until the connection timed out (a review)."""
+    then = b"\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
+    got = exchange(url, b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\n" + H2C + then)
+    [(status, body)] = answers(got)  # and the connection's end, not a wait
     assert status == 200 and json.loads(body)["models"][0]["name"] == "max"
+    assert b"connection: close" in got.lower()
 
 
 def test_the_live_socket_still_opens_with_get(url: str) -> None:
