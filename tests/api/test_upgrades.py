@@ -132,3 +132,13 @@ def test_the_live_socket_still_opens_with_get(url: str) -> None:
     assert isinstance(message, bytes)
     assert wire.parse_binary(gzip.decompress(message))["models"]["max"]["prediction"] == 7
 
+
+
+def test_an_empty_body_written_00_is_no_body_and_a_connect_is_named(url: str) -> None:
+    """Found by a review: Content-Length: 00 was taken for a body, and a CONNECT, which names
+    no upgrade, was told "Upgrade:  is not served"."""
+    got = exchange(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 00\r\n" + H2C)
+    assert [status for status, _ in answers(got)] == [200]
+    assert refusal("CONNECT", "") == (
+        "CONNECT is not served here (HTTP/1.1 only), and a request that asks for it loses its "
+        "body: send it without Upgrade (curl: --http1.1, not --http2)")
