@@ -569,10 +569,11 @@ function filterView(weights, bias, top) {
   return [
     el('table', { class: 'filter-grid' }, el('caption', { text: 'What it looks for' }), el('tbody', {}, ...rows)),
     // said as the weights are (tests/unit/test_nets.py): a teacher's review found them read
-    // as a designed edge detector
+    // as a designed edge detector, and a second one the caveat at odds with the row's
+    // "edges and stroke pieces", which such filters do pick out
     el('p', { class: 'note', text: 'Each unit weighs the 3x3 input pixels under it (paper 0, ink 1): orange adds, '
-      + 'blue takes away (training left these weights much like the random ones they began as: read a tendency, '
-      + `not a design). Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
+      + 'blue takes away (training left these weights close to the random ones they began as: even filters this '
+      + `near random pick out edges and strokes). Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
   ];
 }
 

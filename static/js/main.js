@@ -1110,7 +1110,7 @@ class App {
     note.querySelector('summary').textContent = `Why do ${names.join('\'s and ')}'s conv1 maps look alike?`;
     note.querySelector('p').textContent = `${names.join(' and ')} were trained from the same seed: they began `
       + 'from the same random filters and saw the images in the same order. Training moved conv1\'s filters least: '
-      + 'each still points much as the random one it began as, where conv2\'s and conv3\'s grew three to four times '
+      + 'each stays close to the random filter it began as, where conv2\'s and conv3\'s grew three to four times '
       + 'as large and turned away from theirs. So most conv1 maps look alike, though a few channels drifted apart; '
       + (shown.every((m) => m.layers.some((l) => l.kind === 'pool'))
         ? 'from pool1 on the maps differ, as each pools its own way, and conv2\'s filters have drifted apart.'

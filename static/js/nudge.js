@@ -33,19 +33,24 @@ export function poolShare(layers, name, dir) {
 /** The table's lesson in one sentence, for the live line: whether each pooling layer changed
  * less than the conv before it, naming those that did not. Empty where no pool compares. */
 export function poolVerdict(shifts, nets, dir) {
-  let compared = 0;
+  const pooling = new Set(); // the networks with a pool to compare
   const against = [];
   for (const net of nets) {
     const layers = shifts.models[net]?.layers ?? [];
     layers.forEach((layer, i) => {
       const pair = poolPair(layers, i, dir);
       if (!pair) return;
-      compared += 1;
+      pooling.add(net);
       if (pair.pooled >= pair.before) against.push(`${net} ${layer.name} (${fmt(pair.pooled)}; ${pair.conv} ${fmt(pair.before)})`);
     });
   }
-  if (!compared) return '';
-  const rule = 'Each pooling layer changed less than the conv before it';
+  if (!pooling.size) return '';
+  // beside strided or nopool, whose pools it speaks of (a teacher's review: "each pooling
+  // layer" read as if the second network had some)
+  const without = nets.filter((n) => !pooling.has(n) && shifts.models[n]);
+  const rule = without.length
+    ? `In ${[...pooling].join(' and ')}, each pooling layer changed less than the conv before it (${without.join(' and ')} ${without.length > 1 ? 'have' : 'has'} none)`
+    : 'Each pooling layer changed less than the conv before it';
   return against.length ? `${rule}, but for ${against.join(' and ')}.` : `${rule}.`;
 }
 

@@ -56,7 +56,8 @@ export class Predictions {
         if (all.open && this.#last) this.#fill(this.#views.get(net.name), this.#last.models[net.name]);
       });
       const box = el('div', { class: 'pred', dataset: { net: net.name } },
-        el('h3', {}, names[net.name] ?? [el('strong', { text: net.name }), ` · ${net.title}`]), top, blank, wrong, list, all);
+        // the name and title in one box, which a touch screen's taller head centres (page.css)
+        el('h3', {}, names[net.name] ?? el('span', {}, el('strong', { text: net.name }), ` · ${net.title}`)), top, blank, wrong, list, all);
       placeFor(net.name).append(box);
       this.#views.set(net.name, { box, top, blank, wrong, bars, all, cells, heads });
     }

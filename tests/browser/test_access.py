@@ -148,12 +148,12 @@ def test_touch_targets_are_a_finger_wide_on_a_phone(phone: FeatureMapsPage) -> N
     """On a touch screen the samples and tools are at least 44 CSS px each way (WCAG's
     enhanced target size), the samples in two rows of five; a later review found the brush
     and colour-scale choices (28 px tall), the nudge buttons (40) and the disclosure of the
-    ten numbers (18)."""
+    ten numbers (18); a teacher's, the choice of the network beside max (32)."""
     page = phone.page
     assert page.evaluate("matchMedia('(pointer: coarse)').matches")
     sizes = page.evaluate("""() => [...document.querySelectorAll(
         '.digit-pick, #undo, #clear, label.file, #error-dismiss, .choice label, #nudge button, '
-        + '.pred-all summary, .inspector .row-buttons button')].map((e) => {
+        + '.pred-all summary, .inspector .row-buttons button, #beside')].map((e) => {
       const hidden = e.closest('[hidden]');
       if (hidden) hidden.hidden = false;  // the banner's button, measured as it would show
       const r = e.getBoundingClientRect();
@@ -165,7 +165,7 @@ def test_touch_targets_are_a_finger_wide_on_a_phone(phone: FeatureMapsPage) -> N
     assert len(sizes) - len(offered) == 2
     sizes = offered
     # 5 choices: brush, colour scale; a review found the channel steps 36 px tall
-    assert len(sizes) == 10 + 4 + 5 + 5 + 2 + 2
+    assert len(sizes) == 10 + 4 + 5 + 5 + 2 + 2 + 1
     small = [s for s in sizes if s[1] < 44 or s[2] < 44]
     assert not small, small
     rows = sorted({round(top) for name, _, _, top in sizes if name == "digit-pick"})

@@ -59,7 +59,7 @@ def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> Non
     assert note.locator("p").inner_text() == (
         "max and avg were trained from the same seed: they began from the same random filters "
         "and saw the images in the same order. Training moved conv1's filters least: each "
-        "still points much as the random one it began as, where conv2's and conv3's grew three "
+        "stays close to the random filter it began as, where conv2's and conv3's grew three "
         "to four times as large and turned away from theirs. So most conv1 maps look alike, "
         "though a few channels drifted apart; from pool1 on the maps differ, as each pools its "
         "own way, and conv2's filters have drifted apart.")

@@ -974,8 +974,8 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
         text = "0.000" if abs(b) < 0.0005 else f"{b:.3f}"
         note = inspector.locator(".filter .note").inner_text()
         assert f"Add the bias, {text}; ReLU keeps what is above 0." in note
-        assert "(training left these weights much like the random ones they began as: read a " \
-            "tendency, not a design)." in note
+        assert "(training left these weights close to the random ones they began as: even " \
+            "filters this near random pick out edges and strokes)." in note
         corner = conv1["values"][channel, 0, 0]  # the window of a blank corner
         step = (high[channel] - conv1["low"][channel]) / 255  # one level
         assert abs(corner - max(b, 0.0)) <= step / 2 + 1e-6, (case, corner, b)
