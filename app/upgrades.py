@@ -43,9 +43,8 @@ def refusal(method: str, upgrade: str) -> str:
 class UpgradeSafeHttp(HttpToolsProtocol):
     """`featuremaps serve`'s HTTP protocol (uvicorn's `http` option)."""
 
-    _refused: bytes | None = None  # the answer to the request being read, where refused
+    _refused: bytes | None = None  # the answer to a refused request, until it is written
     _draining = False  # a request was refused: what follows on the connection is dropped
-    _answered = False  # its answer was written
 
     def _should_upgrade(self) -> bool:
         return super()._should_upgrade() and self.parser.get_method() == b"GET"
@@ -99,19 +98,19 @@ class UpgradeSafeHttp(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if (self._draining and not self._answered and not self.transport.is_closing()
+        if (self._draining and self._refused is not None and not self.transport.is_closing()
                 and not self.pipeline and self.cycle is not None and self.cycle.response_complete):
             self._answer_refused()
 
     def _answer_refused(self) -> None:
-        assert self._refused is not None
-        self._answered = True
+        body, self._refused = self._refused, None
+        assert body is not None
         head = [STATUS_LINE[400]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
         head += [b"content-type: application/json\r\n",
-                 b"content-length: %d\r\n" % len(self._refused), b"connection: close\r\n\r\n"]
-        self.transport.write(b"".join(head) + self._refused)
+                 b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n"]
+        self.transport.write(b"".join(head) + body)
         if self.transport.can_write_eof():
             self.transport.write_eof()  # the client sees the end; its body is still read
         self.loop.call_later(LINGER_S, self.transport.close)

@@ -47,12 +47,16 @@ def _location(loc: tuple[object, ...]) -> str:
 NAME_LISTS = {"models": "max,avg", "layers": "conv1,pool2"}
 
 
+# where a value given in an address holds a space a client never typed (max+avg, scale=+1)
+PLUS_AS_SPACE = " (a + or %20 in an address reads as a space)"
+
+
 def name_list_message(param: str, got: str) -> str:
     """What is wrong with `got`, given for a query parameter of NAME_LISTS that its pattern
     refuses: the same words for a POST's query and the live socket's."""
     # max+avg, typed into an address, arrives as 'max avg': say where the space between
     # two names came from ('max, avg' is a space the client wrote)
-    plus = " (a + or %20 in an address reads as a space)" if re.search(r"\w \w", got) else ""
+    plus = PLUS_AS_SPACE if re.search(r"\w \w", got) else ""
     return (f"expected comma-separated names in lower case, without spaces, such as "
             f"{NAME_LISTS[param]}; got {brief(got)}{plus}")
 

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import Message
 
+from app.api.errors import PLUS_AS_SPACE
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
 from app.ml.names import brief, json_kind, repeated
@@ -46,7 +47,7 @@ def _digits(value: object) -> object:
     channel than the one meant."""
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
         # scale=+1, typed into an address, arrives as ' 1' (found by an API review)
-        plus = " (a + or %20 in an address reads as a space)" if value[:1] == " " else ""
+        plus = PLUS_AS_SPACE if value[:1] == " " else ""
         raise ValueError(f"should be a whole number written in digits, e.g. 3; got "
                          f"{brief(value)}{plus}")
     if isinstance(value, str) and len(value) > MAX_DIGITS:

@@ -275,12 +275,12 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
             raise Unreadable(f"not a readable .npy header (format version "
-                                f"{version[0]}.{version[1]}; NumPy writes 1.0, 2.0 and 3.0)")
+                             f"{version[0]}.{version[1]}; NumPy writes 1.0, 2.0 and 3.0)")
     # NumPy's parser lets tokenize's and ast's errors out besides its own ValueError, and its
     # messages speak of its internals (AST nodes, allow_pickle): one plain sentence instead
     except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as exc:
         raise Unreadable("not a readable .npy header: NumPy cannot parse it; write the "
-                            "images with numpy.save") from exc
+                         "images with numpy.save") from exc
     if any(type(d) is not int for d in shape):  # the header parser lets (True, 28, 28) by
         raise InvalidPixels(f"not a readable .npy header (shape {shape!r} is not integers)")
     if any(d < 0 for d in shape):
@@ -302,7 +302,7 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
     data = stream.read(size - stream.tell() + 1)
     if len(data) != declared:
         raise Unreadable(f".npy header declares {declared:,} bytes of data; the file holds "
-                            f"{len(data):,}")
+                         f"{len(data):,}")
     arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     return np.array(arr)  # a writable copy: torch.from_numpy wants one
 

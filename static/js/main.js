@@ -84,7 +84,7 @@ class App {
   #moves = []; // {body, after, label, dx, dy, dir, shifts}: the input before and after each nudge since it was last unmoved, and the numbers the nudge showed
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
-  #nudging = { epoch: 0, count: 0, asked: [] }; // nudges asked for since the last #epoch: how many are not yet done, and each one's {landed, settled, claimed}: an Undo pressed meanwhile is for the newest one no other Undo was
+  #nudging = { epoch: 0, asked: [] }; // nudges asked for since the last #epoch, each {landed, settled, claimed} (those settled dropped as the next is asked): an Undo pressed while one is unsettled is for the newest one no other Undo was
   #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
   #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
   #addressed = false; // the address follows what is shown (link.js), once it has been followed
@@ -560,7 +560,7 @@ class App {
       return this.#nudges;
     }
     const epoch = this.#epoch;
-    const inFlight = this.#nudging.epoch === epoch && this.#nudging.count > 0;
+    const inFlight = this.#nudging.epoch === epoch && this.#nudging.asked.some((n) => !n.settled);
     const forNudge = nudgesOnly || inFlight;
     const pressedFor = inFlight ? this.#nudging.asked.findLast((n) => !n.settled && !n.claimed) ?? null : null;
     if (pressedFor) pressedFor.claimed = true;
@@ -821,16 +821,12 @@ class App {
     // counted against the epoch they were asked in: a stroke, Clear, upload or sample since
     // makes them moot (found by a review: an Undo after a Clear was taken for a nudge)
     const epoch = this.#epoch;
-    if (this.#nudging.epoch !== epoch) this.#nudging = { epoch, count: 0, asked: [] };
+    if (this.#nudging.epoch !== epoch) this.#nudging = { epoch, asked: [] };
     const nudging = this.#nudging;
-    nudging.count += 1;
     const asked = { landed: false, settled: false, claimed: false };
     nudging.asked = [...nudging.asked.filter((n) => !n.settled), asked];
     this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked)).catch((err) => this.#showError(err, 'the nudge'))
-      .finally(() => {
-        nudging.count -= 1;
-        asked.settled = true;
-      });
+      .finally(() => { asked.settled = true; });
     return this.#nudges;
   }
 
