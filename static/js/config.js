@@ -2,6 +2,10 @@
 
 export const UI = Object.freeze({
   oneColumn: '(max-width: 860px)', // page.css's one-column layout
+  // one column on a tablet held upright (768x1024) or a window as narrow and tall: page.css
+  // puts the pad's tools beside it, and the input the networks see goes after the maps
+  // (main.js), so that conv1's maps share a screen with the pad
+  tallColumn: '(min-width: 601px) and (max-width: 860px) and (min-height: 501px)',
   padSize: 280, // drawing pad, canvas pixels (CSS scales it to the screen)
   sendSize: 112, // side of the PNG sent while drawing: the model sees a 20 px box anyway
   background: '#000', // MNIST: light ink on dark

@@ -226,7 +226,7 @@ class App {
     this.live = transport !== 'http' && LiveChannel.supported ? new LiveChannel(config.api, this.models) : null;
     this.live?.open();
     this.pad = new DrawingPad(byId('pad'), (phase, t) => this.#ink(phase, t));
-    App.#placeNudge();
+    App.#placePanels();
     App.#sidebarHints();
     App.#placeTip();
     this.#wireControls();
@@ -1115,23 +1115,37 @@ class App {
     note.hidden = false;
   }
 
-  /** In one column (page.css) the nudge panel comes after the maps it changes. It is moved
-   * there in the document, not by CSS order, so that Tab and a screen reader meet it where it
-   * is seen; on a wide page it goes back to the end of the sidebar, under the input. */
-  static #placeNudge() {
-    const panel = byId('nudge-panel');
-    const sidebar = panel.parentElement;
+  /** In one column (page.css) the nudge panel comes after the maps it changes, and on a
+   * tablet held upright the input the networks see does too, just after them: under the pad
+   * it pushed conv1's maps a screen below it, out of sight while drawing (a teacher's
+   * review). They are moved in the document, not by CSS order, so that Tab and a screen
+   * reader meet them where they are seen; on a wide page they go back to the sidebar, the
+   * input under the pad and the nudges under the input. */
+  static #placePanels() {
+    const draw = byId('draw-panel');
+    const seen = byId('seen-panel');
+    const nudge = byId('nudge-panel');
+    const sidebar = draw.parentElement;
     const maps = byId('maps').closest('section');
     const oneColumn = window.matchMedia(UI.oneColumn);
+    const tall = window.matchMedia(UI.tallColumn);
     const place = () => {
-      const focused = panel.contains(document.activeElement) ? document.activeElement : null;
-      if (oneColumn.matches) maps.after(panel);
-      else sidebar.append(panel);
+      const active = document.activeElement;
+      const focused = seen.contains(active) || nudge.contains(active) ? active : null;
+      if (tall.matches) maps.after(seen, nudge);
+      else if (oneColumn.matches) {
+        draw.after(seen);
+        maps.after(nudge);
+      } else {
+        draw.after(seen);
+        sidebar.append(nudge);
+      }
       // a moved element loses focus: give it back, and bring it into view where it now is
       focused?.focus({ preventScroll: true });
       focused?.scrollIntoView({ block: 'nearest' });
     };
     oneColumn.addEventListener('change', place);
+    tall.addEventListener('change', place);
     place();
   }
 
@@ -1190,8 +1204,10 @@ class App {
     sidebar.addEventListener('scroll', update, { passive: true });
     window.addEventListener('scroll', update, { passive: true });
     const resized = new ResizeObserver(update); // the sidebar, and what it holds as it fills
-    // (the nudge panel by name: where the page loads in one column it is already after the maps)
-    for (const node of new Set([sidebar, ...sidebar.children, byId('nudge-panel')])) resized.observe(node);
+    // (the moved panels by name: where the page loads in one column they may be after the maps)
+    for (const node of new Set([sidebar, ...sidebar.children, byId('seen-panel'), byId('nudge-panel')])) {
+      resized.observe(node);
+    }
     window.addEventListener('resize', update);
     update();
   }

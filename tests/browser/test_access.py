@@ -10,37 +10,50 @@ from tests.browser.conftest import DIGITS, FeatureMapsPage, pixels_body, sample_
 
 pytestmark = pytest.mark.browser
 
-# where the nudge panel is: in the sidebar (wide) or right after the maps section (one column)
-NUDGE_PLACE = """() => {
-  const panel = document.getElementById('nudge-panel');
-  const maps = document.getElementById('maps').closest('section');
+# the page's panels in document order, each by its id (the maps' by its heading's), and
+# whether each lies below the one before it on the screen
+PANELS = """() => {
+  const panels = [...document.querySelectorAll('main section.panel')];
   return {
-    inSidebar: panel.parentElement.classList.contains('sidebar'),
-    afterMaps: panel.previousElementSibling === maps,
-    belowMaps: panel.getBoundingClientRect().top >= maps.getBoundingClientRect().bottom,
+    order: panels.map((p) => p.id || p.getAttribute('aria-labelledby')),
+    inSidebar: panels.filter((p) => p.parentElement.classList.contains('sidebar')).map((p) => p.id),
+    downward: panels.slice(1).every((p, i) =>
+      p.getBoundingClientRect().top >= panels[i].getBoundingClientRect().bottom
+      || p.parentElement !== panels[i].parentElement),
   };
 }"""
+LATER = ["shift-panel", "why-panel", "summary-panel"]
 
 
-def test_the_nudge_panel_is_read_where_it_is_seen(fm: FeatureMapsPage) -> None:
-    """In one column the nudge panel shows after the maps; Tab and screen readers follow the
-    document, so it is moved there in the document, and back when the page widens."""
-    assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": True, "afterMaps": False,
-                                             "belowMaps": False}
+def test_the_moved_panels_are_read_where_they_are_seen(fm: FeatureMapsPage) -> None:
+    """In one column the nudge panel shows after the maps, and on a tablet held upright the
+    input the networks see does too, so that conv1's maps share a screen with the pad (a
+    teacher's review). Tab and screen readers follow the document, so they are moved there
+    in the document, and back when the page widens."""
+    wide = {"order": ["draw-panel", "seen-panel", "nudge-panel", "maps-h", *LATER],
+            "inSidebar": ["draw-panel", "seen-panel", "nudge-panel"], "downward": True}
+    assert fm.page.evaluate(PANELS) == wide
     fm.page.focus("#nudge")  # a moved element loses focus unless it is given back
-    fm.page.set_viewport_size({"width": 800, "height": 900})
-    # the media query's change event moves it, once the resize has been seen
-    fm.page.wait_for_function(f"() => ({NUDGE_PLACE})().afterMaps")
-    assert fm.page.evaluate(NUDGE_PLACE) == {"inSidebar": False, "afterMaps": True,
-                                             "belowMaps": True}
-    assert fm.page.evaluate("document.activeElement.id") == "nudge"
-    # Tab from the last map canvas reaches the nudge control next
-    last_map = fm.page.locator("#maps canvas.map").last
-    last_map.focus()
-    fm.page.keyboard.press("Tab")
-    assert fm.page.evaluate("document.activeElement.id") == "nudge"
+    places = [
+        ((800, 900), ["draw-panel", "maps-h", "seen-panel", "nudge-panel", *LATER]),  # tall
+        ((560, 900), ["draw-panel", "seen-panel", "maps-h", "nudge-panel", *LATER]),  # narrow
+        ((800, 480), ["draw-panel", "seen-panel", "maps-h", "nudge-panel", *LATER]),  # short
+    ]
+    for (width, height), order in places:
+        fm.page.set_viewport_size({"width": width, "height": height})
+        # the media queries' change events move them, once the resize has been seen
+        fm.page.wait_for_function(f"() => ({PANELS})().order.join() === {order!r}.join()")
+        sidebar = order[:order.index("maps-h")]  # in one column, shown in turn as it holds them
+        assert fm.page.evaluate(PANELS) == {"order": order, "inSidebar": sidebar,
+                                            "downward": True}, (width, height)
+        assert fm.page.evaluate("document.activeElement.id") == "nudge"
+        # Tab from the last map canvas reaches the nudge control next
+        fm.page.locator("#maps canvas.map").last.focus()
+        fm.page.keyboard.press("Tab")
+        assert fm.page.evaluate("document.activeElement.id") == "nudge"
     fm.page.set_viewport_size({"width": 1280, "height": 900})
-    fm.page.wait_for_function(f"() => ({NUDGE_PLACE})().inSidebar")
+    fm.page.wait_for_function(f"() => ({PANELS})().order.join() === {wide['order']!r}.join()")
+    assert fm.page.evaluate(PANELS) == wide
 
 
 def test_digits_on_the_shift_lab_colours_are_legible(fm: FeatureMapsPage) -> None:

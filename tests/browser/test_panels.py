@@ -518,6 +518,45 @@ def test_a_phone_or_tablet_shows_deep_channels_large_enough_to_see_and_tap(
     assert min(size for _, size in laid.values()) >= least  # css px a channel, gutter included
 
 
+@pytest.mark.parametrize("width,height,rows", [(810, 1080, 4), (768, 1024, 2)])
+def test_an_upright_tablet_shows_conv1_with_the_pad_and_a_tapped_channel_beside_both_columns(
+        browser: Any, server_url: str, api: Any, width: int, height: int, rows: int) -> None:
+    """Found by a teacher's review on an upright iPad (one column): conv1's maps began a
+    screen below the pad, so a student drawing saw none of them; and the enlarged channel,
+    docked at a side, covered the other network's column. The pad's tools sit beside it and
+    the input the networks see comes after the maps, so with the pad in view conv1's 4 rows
+    of channels are too (2 of them on a 1024 px screen); the enlarged channel lies across
+    the foot, under the two columns of the tapped layer."""
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                has_touch=True, is_mobile=True) as fm:
+        fm.after_paint(lambda: fm.page.tap('.digit-pick[data-digit="0"]'), source="upload")
+        seen = fm.page.evaluate("""() => {
+          const pad = document.getElementById('pad');
+          scrollTo(0, pad.getBoundingClientRect().top + scrollY - 8);
+          const conv1 = document.querySelector('canvas.map[data-net="max"][data-layer="conv1"]');
+          const box = conv1.getBoundingClientRect();
+          const row = box.height / 4; // 32 channels, 8 across
+          return { pad: pad.getBoundingClientRect().bottom <= innerHeight,
+                   rows: Math.floor((innerHeight - box.top) / row) };
+        }""")
+        assert seen["pad"]
+        assert min(seen["rows"], 4) >= rows, seen
+        canvases = {net: fm.page.locator(f'canvas.map[data-net="{net}"][data-layer="conv2"]')
+                    for net in ("max", "avg")}
+        canvases["max"].scroll_into_view_if_needed()
+        fm.page.touchscreen.tap(*fm.map_point("max", "conv2", 18, 4, 4))
+        inspector = fm.page.locator("#inspector")
+        inspector.wait_for(state="visible")
+        fm.page.wait_for_timeout(100)  # the scroll that uncovers the map
+        panel = inspector.bounding_box()
+        assert panel is not None
+        assert panel["x"] <= 16 and panel["x"] + panel["width"] >= width - 16, panel
+        for net, canvas in canvases.items():
+            box = canvas.bounding_box()
+            assert box is not None
+            assert box["y"] >= 0 and box["y"] + box["height"] <= panel["y"], (net, box, panel)
+
+
 def channel_cells(rgba: Any, columns: int, shape: tuple[int, int, int]) -> list[Any]:
     """Each channel's painted units cut from a layer canvas laid out `columns` across."""
     c, h, w = shape

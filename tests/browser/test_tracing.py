@@ -1107,10 +1107,11 @@ def test_the_tip_goes_to_the_top_when_the_hovered_map_is_at_the_foot(
     fm.page.set_viewport_size({"width": 768, "height": 1024})
     upload_digit(fm, digit_files[0][1])
     tip = fm.page.locator("#hover-tip")
-    canvas = fm.page.locator('canvas.map[data-net="max"][data-layer="pool2"]')
-    for where, channel in (("end", 60), ("center", 20)):  # 60: in the grid's last row
+    # (conv2, centred: the readout, here after the maps, is then below the window too)
+    for layer, where, channel in (("pool2", "end", 60), ("conv2", "center", 20)):  # 60: last row
+        canvas = fm.page.locator(f'canvas.map[data-net="max"][data-layer="{layer}"]')
         canvas.evaluate(f"(c) => c.scrollIntoView({{ block: '{where}' }})")
-        x, y = fm.map_point("max", "pool2", channel, 2, 2)
+        x, y = fm.map_point("max", layer, channel, 2, 2)
         fm.page.mouse.move(x, y)
         tip.wait_for(state="visible")
         tip_box = tip.bounding_box()
