@@ -38,7 +38,9 @@ export const UI = Object.freeze({
   poolSays: Object.freeze({
     max: 'max keeps the largest',
     avg: 'avg the mean',
-    blurmax: 'blurmax the largest of each 2x2 window at stride 1, blurred 3x3 at stride 2',
+    // in steps said in words, not strides (a teacher's review: "the largest of each 2x2
+    // window at stride 1, blurred 3x3 at stride 2" was hard to read out to a class)
+    blurmax: 'blurmax first takes the largest of each 2x2 window one unit apart, then blurs 3x3 and keeps every second unit',
   }),
   // a layer's outline in "What one unit sees" (fields.js), the same in every network, bright
   // on the input's black

@@ -725,7 +725,7 @@ class App {
   #showMoves(result, undone = false) {
     const last = this.#moves.at(-1);
     if (last) this.nudge.showChange(last.dir, last.shifts, false);
-    else this.nudge.clear();
+    else this.nudge.clearNumbers();
     this.nudge.setOffset(...this.offset, undone, this.predictions.sentence(result));
     if (last) this.predictions.writeBrief(byId('nudge-pred'), result, 'now ');
     this.#briefUnderPad(result);

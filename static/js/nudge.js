@@ -65,6 +65,7 @@ export function movedBy(dx, dy) {
 export class NudgePanel {
   #cells = new Map(); // `${net}/${layer}` -> td
   #verdict = ''; // poolVerdict of the numbers shown
+  #undoneInRow = 0; // nudges taken back one after another, with nothing else between
 
   constructor({ pad, table, status, prediction }, nets, layers, onNudge, onUndo) {
     this.nets = nets;
@@ -149,9 +150,12 @@ export class NudgePanel {
    * nudge was taken back; after a nudge, what its numbers show of the pools (a screen reader
    * hears the lesson without walking the table). A live line: what does not change from one
    * nudge to the next is in the help under it, not here (found by a review: it was read out
-   * at every nudge). */
+   * at every nudge). Undos one after another are counted: after two, "Nudge undone" read
+   * as if one had been (a teacher's review). */
   setOffset(dx, dy, undone = false, answers = '') {
-    const said = undone ? 'Nudge undone: ' : '';
+    this.#undoneInRow = undone ? this.#undoneInRow + 1 : 0;
+    const count = this.#undoneInRow;
+    const said = count === 1 ? 'Nudge undone: ' : count > 1 ? `${count} nudges undone: ` : '';
     // `answers`: the networks' predictions for the input now, read after the line but not
     // shown in it (they are beside the buttons), so that a nudge is one message to a screen
     // reader, not two (a review)
@@ -169,7 +173,15 @@ export class NudgePanel {
     line(`${said}${said ? 'the input is now' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill).${verdict}`);
   }
 
+  /** No numbers, no nudge said: the input is the drawing's, unmoved. */
   clear() {
+    this.clearNumbers();
+    this.setOffset(0, 0);
+  }
+
+  /** The table's numbers and their verdict gone, the line under them left as it is (an Undo
+   * that takes back the last nudge says so next). */
+  clearNumbers() {
     this.#verdict = '';
     this.direction.textContent = 'for a one-pixel nudge (press an arrow)';
     delete this.table.dataset.dir;
@@ -177,6 +189,5 @@ export class NudgePanel {
       this.#setCell(td, '–', null);
       delete td.dataset.value;
     }
-    this.setOffset(0, 0);
   }
 }

@@ -121,7 +121,7 @@ export class Tracer {
     const cut = tall < size || wide < size ? `, cut to ${shape} by the image's edge` : '';
     lines.push(el('br'), `sees input rows ${span(rows)}, cols ${span(cols)} (its ${size}x${size} receptive field${cut}`,
       el('span', { class: 'on-input', text: ', outlined on the input' }),
-      el('span', { class: 'on-mini', text: ', outlined in the picture' }), ')');
+      el('span', { class: 'on-mini', text: ', outlined on the input at left' }), ')');
     // a unit in the last rows or columns whose effect never reaches the last layer
     // (geometry.unreadTails): its value, however high, cannot change the answer (a teacher's review: sample 7's
     // strongest conv1 response sits there)

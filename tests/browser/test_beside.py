@@ -214,8 +214,9 @@ def test_blurmaxs_outer_units_say_the_size_the_images_edge_cuts_their_field_to(
         # review: "Each unit sees 4x4" beside blurmax's 6x6, and "the answer" for max's alone)
         notes = fm.page.locator("section.maps-row .note")
         pool1, pool2 = notes.nth(1).inner_text(), notes.nth(3).inner_text()
-        pools = ("no learned weights: max keeps the largest, blurmax the largest of each 2x2 "
-                 "window at stride 1, blurred 3x3 at stride 2. Halves each side")
+        pools = ("no learned weights: max keeps the largest, blurmax first takes the largest "
+                 "of each 2x2 window one unit apart, then blurs 3x3 and keeps every second "
+                 "unit. Halves each side")
         assert pool1.startswith(f"2x2 windows of conv1, stride 2 in max, {pools}. Each of max's "
                                 "units sees 4x4 input px.")
         assert pool2.startswith(f"2x2 windows of conv2, stride 2 in max, {pools}, rounding down: "

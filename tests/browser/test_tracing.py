@@ -449,7 +449,8 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     trace = inspector.locator(".inspector-trace")
     assert trace.inner_text().startswith("max pool1, channel 3, unit (row 6, col 6) = ")
     assert trace.inner_text().endswith(
-        "sees input rows 12–15, cols 12–15 (its 4x4 receptive field, outlined in the picture)")
+        "sees input rows 12–15, cols 12–15 (its 4x4 receptive field, outlined on the input at "
+        "left)")
     mini = phone.canvas_rgba("#inspector .trace-mini")
     assert mini.shape == (112, 112, 4)
     seen = phone.input_pixels()
@@ -473,7 +474,7 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     readout = phone.page.locator("#readout").inner_text()
     assert readout.endswith("receptive field, outlined on the input)")
     assert trace.inner_text() == readout.replace(", outlined on the input)",
-                                                 ", outlined in the picture)")
+                                                 ", outlined on the input at left)")
     assert trace.inner_text().startswith(
         f"max pool1, channel 3, unit (row 5, col 6) = {as_read(pool1, 3, 5, 6)}")  # as the panel's
     # closed and another channel opened: its tapped unit is read out, nothing of the last
@@ -1093,7 +1094,7 @@ def test_in_one_column_a_hovered_units_readout_shows_at_the_window_bottom(
         assert tip.is_visible() is shown, width
         if shown:  # the input it would point to is out of view
             assert tip.inner_text() == readout.replace(", outlined on the input)",
-                                                   ", outlined in the picture)")
+                                                   ", outlined on the input at left)")
             bottom = tip.evaluate("(t) => t.getBoundingClientRect().bottom")
             assert height - 16 <= bottom <= height
         fm.page.mouse.move(2, 2)
@@ -1171,7 +1172,7 @@ def test_the_readout_shows_at_the_window_foot_when_the_sidebar_hides_it(
         tip.wait_for(state="visible")
         assert readout.endswith("receptive field, outlined on the input)")
         assert tip.inner_text() == readout.replace(", outlined on the input)",
-                                                   ", outlined in the picture)")
+                                                   ", outlined on the input at left)")
         box = tip.bounding_box()
         side = fm.page.locator(".sidebar").bounding_box()
         assert box is not None and side is not None
