@@ -890,6 +890,36 @@ def test_a_large_phone_on_its_side_shows_the_answers_while_drawing(
             "max pool1, channel 0, unit (row 7, col 7)")
 
 
+@pytest.mark.parametrize("width,height,touch,pinned", [
+    (1024, 768, True, False), (1180, 820, True, False),  # a tablet on its side
+    (1024, 768, False, True), (1280, 900, True, True)])  # a mouse; a tall touch screen
+def test_a_tablet_on_its_side_keeps_the_maps_and_the_answers_under_the_pad(
+        browser: Any, server_url: str, api: Any, width: int, height: int, touch: bool,
+        pinned: bool) -> None:
+    """Found by a teacher's review on an iPad on its side (1024x768): the head of
+    predictions, pinned over the maps with its 44 px targets, took a quarter of the screen.
+    On a touch screen 820 px tall or less it scrolls away with the maps, and the answers are
+    in a line under the pad, which stays in view in the sidebar with the input under it. A
+    mouse's smaller head, and a taller screen's, stay pinned."""
+    from tests.browser.conftest import opened
+
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                has_touch=touch, is_mobile=touch) as fm:
+        fm.after_paint(lambda: fm.page.click('.digit-pick[data-digit="0"]'), source="upload")
+        position = fm.page.evaluate(
+            "() => getComputedStyle(document.querySelector('.maps-head')).position")
+        assert position == ("sticky" if pinned else "static")
+        line = fm.page.locator("#pad-pred")
+        if pinned:
+            assert line.is_hidden()
+            return
+        fm.page.locator('canvas.map[data-net="max"][data-layer="conv3"]').scroll_into_view_if_needed()
+        assert line.inner_text() == "max 7 (>99.9%) · avg 7 (>99.9%)"
+        for element in ("#pad-pred", "#input28"):
+            box = fm.page.locator(element).bounding_box()
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, element
+
+
 def test_the_enlarged_channel_moves_off_the_map_the_keyboard_reaches(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """Found by an accessibility audit: opened from max, it docks over the avg column, and
