@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# System packages the browser tests need: Debian's chromium. Installed when missing and we
-# are root on a Debian-like machine; otherwise the browser tests skip and say why.
+# System packages the tests need: Debian's chromium for the browser tests, and nginx, which
+# runs docs/production.md's proxy block in tests/api/test_nginx.py. Installed when missing
+# and we are root on a Debian-like machine; otherwise those tests skip and say why.
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} = 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Debian's chromium for the browser tests"
+  echo "installing Debian's ${missing[*]} for the tests"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  echo "chromium is missing and cannot be installed here (need root and apt-get);" \
-       "browser tests will be skipped" >&2
+  echo "${missing[*]} missing and cannot be installed here (need root and apt-get);" \
+       "the tests that need them will be skipped" >&2
 fi
