@@ -22,16 +22,12 @@ export const UI = Object.freeze({
   eightAcross: '(max-width: 480px), (pointer: coarse)',
   toScale: '(min-width: 601px) and (pointer: fine)', // where page.css offers maps drawn to scale
   hover: '(hover: hover)', // a pointer that can hover (page.css's .hover-only); else touch
-  // channels per row of a layer's grid: big maps 8 across, small ones 16; `across`, where
-  // mapgrid.js gives it, for every layer: 8 on a phone or a touch screen (`eightAcross`),
-  // since 16 of a deep layer's channels across half a 390 px screen were about 10 px each,
-  // too small to see or tap, and on a tablet 16 to 24 (laid out again when the window
-  // crosses it); `scaleAcross` drawn by unit count
-  columns: (shape, across = null) => across ?? (shape[1] >= 13 ? 8 : 16),
-  // drawn by unit count, every layer 4 across: each grid is then as wide as its maps are
-  // large, and a unit 2.9 px at 1024 px (a teacher's review: 8 across on a projector, a
-  // unit was 1.4 px, and conv3's 3x3 maps 4 px)
-  scaleAcross: 4,
+  // channels per row of a layer's grid: big maps 8 across, small ones 16; `narrow` (on a
+  // phone or a touch screen, `eightAcross`, and drawn to scale: mapgrid.js) every layer 8
+  // across, since 16 of a deep layer's channels across half a 390 px screen were about
+  // 10 px each, too small to see or tap, and on a tablet 16 to 24 (laid out again when
+  // the window crosses it)
+  columns: (shape, narrow = false) => (narrow || shape[1] >= 13 ? 8 : 16),
   shiftCell: 24, // a shift-lab heat map's cell, in drawing units (its canvas holds more pixels: shiftlab.js)
   // every variant in the order the page lists them (the API lists them as loaded)
   variants: Object.freeze(['max', 'avg', 'strided', 'nopool', 'blurmax']),

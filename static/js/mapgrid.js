@@ -118,10 +118,10 @@ export class MapGrid {
    * review: fitted, pool1's 13x13 tiles were as large as conv1's 26x26 ones, and the
    * halving a pool does, the lesson, could not be seen). To scale, one unit is as wide in
    * every layer: the widest grid fills its column, and each other one the share of it that
-   * its canvas's width is (page.css reads --to-scale). Every layer is then laid out
-   * UI.scaleAcross channels to a row, so that each grid's width follows its maps' size
-   * (found by a student's review: at 16 a row, conv2's grid was wider than pool1's, and read
-   * as conv2 growing the maps).
+   * its canvas's width is (page.css reads --to-scale). Every layer is then laid out 8
+   * channels to a row, so that each grid's width follows its maps' size (found by a
+   * student's review: at 16 a row, conv2's grid was wider than pool1's, and read as conv2
+   * growing the maps).
    */
   set toScale(on) {
     if (on === this.#toScale) return;
@@ -130,12 +130,11 @@ export class MapGrid {
     this.#relayout();
   }
 
-  /** Channels a row for every layer, else null (UI.columns): to scale where it is offered
-   * (a window narrowed past it draws the maps fitted: found by a review, they stayed as
-   * drawn to scale), and 8 on a phone or a touch screen. */
-  get #across() {
-    if (this.#toScale && this.#scalable.matches) return UI.scaleAcross;
-    return this.#eightAcross.matches ? 8 : null;
+  /** 8 channels a row for every layer: on a phone or a touch screen, and to scale where it
+   * is offered (a window narrowed past it draws the maps fitted: found by a review, they
+   * stayed 8 a row). */
+  get #narrow() {
+    return this.#eightAcross.matches || (this.#toScale && this.#scalable.matches);
   }
 
   #scale() {
@@ -154,7 +153,7 @@ export class MapGrid {
     // is not reliably read out
     this.said = el('p', { class: 'visually-hidden', 'aria-live': 'polite' });
     this.root.replaceChildren(this.said, head);
-    const across = this.#across;
+    const narrow = this.#narrow;
     const firstPool = names.find((n) => this.nets.some((net) => net.layers.find((l) => l.name === n)?.kind === 'pool'));
     for (const name of names) {
       const owner = this.nets.find((n) => n.layers.some((l) => l.name === name));
@@ -187,7 +186,7 @@ export class MapGrid {
           'aria-label': MapGrid.#label(net.name, name, mine.shape, null),
           dataset: { net: net.name, layer: name },
         });
-        const layout = MapGrid.#lay(canvas, mine.shape, across);
+        const layout = MapGrid.#lay(canvas, mine.shape, narrow);
         const overlay = el('div', { class: 'overlay', dataset: { net: net.name, layer: name } });
         const range = el('span', { class: 'range', text: '' });
         // the row's head gives the first network's layer: one of another size, or seeing
@@ -210,10 +209,10 @@ export class MapGrid {
     }
   }
 
-  /** Size a layer's canvas, `across` channels a row where given, else as wide screens
-   * have it (UI.columns); returns its layout. */
-  static #lay(canvas, shape, across) {
-    const layout = sizeLayerCanvas(canvas, shape, UI.columns(shape, across), UI.gap);
+  /** Size a layer's canvas, 8 channels a row where `narrow`, else as wide screens have
+   * it (UI.columns); returns its layout. */
+  static #lay(canvas, shape, narrow) {
+    const layout = sizeLayerCanvas(canvas, shape, UI.columns(shape, narrow), UI.gap);
     Object.assign(canvas.dataset, {
       channels: layout.channels, h: layout.h, w: layout.w, columns: layout.columns, gap: layout.gap,
     });
@@ -226,7 +225,7 @@ export class MapGrid {
    * a review: a phone turned with a channel enlarged lost the trace of its unit). */
   #relayout() {
     for (const cell of this.#cells.values()) {
-      Object.assign(cell.layout, MapGrid.#lay(cell.canvas, cell.shape, this.#across));
+      Object.assign(cell.layout, MapGrid.#lay(cell.canvas, cell.shape, this.#narrow));
       cell.refresh();
       if (!this.#last) paintEmpty(cell.canvas, cell.layout);
     }

