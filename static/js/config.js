@@ -6,6 +6,10 @@ export const UI = Object.freeze({
   // puts the pad's tools beside it, and the input the networks see goes after the maps
   // (main.js), so that conv1's maps share a screen with the pad
   tallColumn: '(min-width: 601px) and (max-width: 860px) and (min-height: 501px)',
+  // where page.css docks the enlarged channel across the window's foot, its map beside its
+  // words: a phone on its side, and a tablet held upright
+  dockedAcross: '(max-height: 500px) and (min-width: 560px) and (max-width: 860px), '
+    + '(min-width: 601px) and (max-width: 860px) and (min-height: 800px)',
   padSize: 280, // drawing pad, canvas pixels (CSS scales it to the screen)
   sendSize: 112, // side of the PNG sent while drawing: the model sees a 20 px box anyway
   background: '#000', // MNIST: light ink on dark

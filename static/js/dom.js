@@ -34,13 +34,16 @@ export function setText(node, text) {
  * window's foot, what lies above it) at every step. It grows when a longer text than any
  * before needs the room, and then stays; a change of the window's width, or release(),
  * starts again from its own height (not of its height alone: a phone's browser changes
- * that as its address bar hides and shows, at every scroll). `onGrow()` is told each time
- * it grew; `active()` says whether to hold now (not while the node is hidden).
+ * that as its address bar hides and shows, at every scroll), as does a change of any of
+ * `layouts`, media queries under which page.css lays the node out otherwise (a height
+ * crossing one: found by a review, a panel held at its tallest docked at a side kept that
+ * height, 748 px, once docked across the foot). `onGrow()` is told each time it grew;
+ * `active()` says whether to hold now (not while the node is hidden).
  */
 export class HeightHold {
   #held = 0;
 
-  constructor(node, { onGrow = () => {}, active = () => true } = {}) {
+  constructor(node, { onGrow = () => {}, active = () => true, layouts = [] } = {}) {
     this.node = node;
     this.onGrow = onGrow;
     this.active = active;
@@ -51,6 +54,7 @@ export class HeightHold {
       if (window.innerWidth !== width) this.release();
       width = window.innerWidth;
     });
+    for (const query of layouts) window.matchMedia(query).addEventListener('change', () => this.release());
   }
 
   #hold() {

@@ -109,7 +109,9 @@ export class Inspector {
     // then hovered another unit, and stepping conv1's channels moved it too. From its
     // opening the panel keeps its tallest height (page.css keeps the step buttons at its
     // foot); the page is told when it grew, as it may now cover the map last reached.
-    this.#height = new HeightHold(root, { onGrow: () => this.onGrow(), active: () => this.#hit !== null });
+    this.#height = new HeightHold(root, {
+      onGrow: () => this.onGrow(), active: () => this.#hit !== null, layouts: [UI.dockedAcross],
+    });
     window.addEventListener('resize', () => this.#sizeSoon(false)); // the sums rewrap
     // Where the panel is too short for its text (a phone), the text scrolls under the step
     // buttons; a fade over them says there is more (found by a review: the last row of

@@ -136,8 +136,10 @@ class App {
       onOpen: (hit) => {
         const canvas = byId('maps').querySelector(`canvas.map[data-net="${hit.net}"][data-layer="${hit.layer}"]`);
         this.inspector.open(hit, this.current?.result ?? null, this.norm); // docked clear of it below
-        // a phone's panel spans the page: the map tapped stays in view above it
-        this.#uncover(canvas);
+        // a phone's panel spans the page: the map tapped stays in view above it, with its
+        // caption, which names its network and its range (found by a review: the panel
+        // docked across an upright tablet's foot covered half of it)
+        this.#uncover(canvas.closest('figure') ?? canvas);
       },
       onRelayout: () => this.#hover(this.hover),
     });

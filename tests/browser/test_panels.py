@@ -541,20 +541,84 @@ def test_an_upright_tablet_shows_conv1_with_the_pad_and_a_tapped_channel_beside_
         }""")
         assert seen["pad"]
         assert min(seen["rows"], 4) >= rows, seen
-        canvases = {net: fm.page.locator(f'canvas.map[data-net="{net}"][data-layer="conv2"]')
-                    for net in ("max", "avg")}
-        canvases["max"].scroll_into_view_if_needed()
+        # each map with its caption, which names its network and range (a review: the panel
+        # covered the tapped map's caption)
+        figures = {net: fm.page.locator(f'figure.map-cell[data-net="{net}"][data-layer="conv2"]')
+                   for net in ("max", "avg")}
+        figures["max"].scroll_into_view_if_needed()
         fm.page.touchscreen.tap(*fm.map_point("max", "conv2", 18, 4, 4))
         inspector = fm.page.locator("#inspector")
         inspector.wait_for(state="visible")
         fm.page.wait_for_timeout(100)  # the scroll that uncovers the map
         panel = inspector.bounding_box()
         assert panel is not None
-        assert panel["x"] <= 16 and panel["x"] + panel["width"] >= width - 16, panel
-        for net, canvas in canvases.items():
-            box = canvas.bounding_box()
+        # across the foot, a margin of 8 px each side (a review: turned upright with the
+        # panel docked left, it kept a rule's left of 16 px and lost its right margin)
+        assert (panel["x"], panel["x"] + panel["width"]) == (8, width - 8), panel
+        for net, figure in figures.items():
+            box = figure.bounding_box()
             assert box is not None
             assert box["y"] >= 0 and box["y"] + box["height"] <= panel["y"], (net, box, panel)
+
+
+def test_the_tools_beside_the_pad_keep_each_choice_on_one_line_down_to_601_px(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a review: at 601 px, beside a 264 px pad, the brush's "thick" wrapped onto a
+    line of its own. The pad narrows there, to 233 px, and the three choices share a line."""
+    with opened(browser, server_url, api, viewport={"width": 601, "height": 960},
+                has_touch=True, is_mobile=True) as fm:
+        tops = fm.page.evaluate("""() => [...document.querySelectorAll('fieldset.choice label')]
+          .filter((l) => l.closest('#draw-panel')).map((l) => l.getBoundingClientRect().top)""")
+        pad = fm.page.locator("#pad").bounding_box()
+    assert len(tops) == 3 and len(set(tops)) == 1, tops
+    assert pad is not None and pad["width"] == 233
+
+
+def test_on_a_tablet_on_its_side_the_enlarged_channel_leaves_both_networks_maps_in_view(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a review at 1024x768 and 1180x820 (touch, two columns): the enlarged channel,
+    docked over a network's column, hid the maps to compare it with, and a tap on them
+    landed on the panel. On a touch screen it docks over the sidebar, where nothing is
+    hovered, and says itself what the tapped unit reads. Turned upright, it lies across the
+    foot with a margin each side; and a window made shorter and taller again does not keep
+    the height the panel had while docked at a side (the review: 748 px, over the map)."""
+    with opened(browser, server_url, api, viewport={"width": 1024, "height": 768},
+                has_touch=True, is_mobile=True) as fm:
+        fm.after_paint(lambda: fm.page.tap('.digit-pick[data-digit="0"]'), source="upload")
+        inspector = fm.page.locator("#inspector")
+        sidebar = fm.page.locator(".sidebar").bounding_box()
+        assert sidebar is not None
+        for net in ("avg", "max"):  # the second tap with the panel open
+            fm.page.locator(f'canvas.map[data-net="{net}"][data-layer="conv2"]') \
+                .scroll_into_view_if_needed()
+            fm.page.touchscreen.tap(*fm.map_point(net, "conv2", 18, 4, 4))
+            inspector.wait_for(state="visible")
+            assert inspector.locator("h2").inner_text() == f"{net} conv2, channel 18"
+            assert inspector.locator(".inspector-trace").inner_text().startswith(
+                f"{net} conv2, channel 18, unit (row 4, col 4)")
+            panel = inspector.bounding_box()
+            assert panel is not None
+            assert panel["x"] >= sidebar["x"] and panel["x"] + panel["width"] <= \
+                sidebar["x"] + sidebar["width"], (panel, sidebar)
+        fm.page.set_viewport_size({"width": 768, "height": 1024})
+        fm.page.wait_for_function("""() => {
+          const box = document.getElementById('inspector').getBoundingClientRect();
+          return box.left === 8 && box.right === innerWidth - 8; }""")
+    with opened(browser, server_url, api, viewport={"width": 780, "height": 1000}) as fm:
+        fm.after_paint(lambda: fm.page.click('.digit-pick[data-digit="61"]'), source="upload")
+        fm.page.locator('canvas.map[data-net="max"][data-layer="conv2"]').scroll_into_view_if_needed()
+        fm.page.mouse.click(*fm.map_point("max", "conv2", 3, 5, 5))
+        inspector = fm.page.locator("#inspector")
+        inspector.wait_for(state="visible")
+        across = inspector.bounding_box()
+        fm.page.set_viewport_size({"width": 780, "height": 780})  # docked at a side, taller
+        fm.page.wait_for_timeout(200)
+        side = inspector.bounding_box()
+        fm.page.set_viewport_size({"width": 780, "height": 1000})
+        fm.page.wait_for_timeout(200)
+        again = inspector.bounding_box()
+        assert across is not None and side is not None and again is not None
+        assert side["height"] > 480 >= again["height"], (across, side, again)
 
 
 def channel_cells(rgba: Any, columns: int, shape: tuple[int, int, int]) -> list[Any]:
