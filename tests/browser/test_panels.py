@@ -588,18 +588,23 @@ def test_on_a_tablet_on_its_side_the_enlarged_channel_leaves_both_networks_maps_
         inspector = fm.page.locator("#inspector")
         sidebar = fm.page.locator(".sidebar").bounding_box()
         assert sidebar is not None
-        for net in ("avg", "max"):  # the second tap with the panel open
-            fm.page.locator(f'canvas.map[data-net="{net}"][data-layer="conv2"]') \
+        # the later taps with the panel open; conv1's, the longest, with its weights
+        for net, layer in (("avg", "conv2"), ("max", "conv2"), ("max", "conv1")):
+            fm.page.locator(f'canvas.map[data-net="{net}"][data-layer="{layer}"]') \
                 .scroll_into_view_if_needed()
-            fm.page.touchscreen.tap(*fm.map_point(net, "conv2", 18, 4, 4))
+            fm.page.touchscreen.tap(*fm.map_point(net, layer, 18, 4, 4))
             inspector.wait_for(state="visible")
-            assert inspector.locator("h2").inner_text() == f"{net} conv2, channel 18"
-            assert inspector.locator(".inspector-trace").inner_text().startswith(
-                f"{net} conv2, channel 18, unit (row 4, col 4)")
+            assert inspector.locator("h2").inner_text() == f"{net} {layer}, channel 18"
+            trace = inspector.locator(".inspector-trace")
+            assert trace.inner_text().startswith(f"{net} {layer}, channel 18, unit (row 4, col 4)")
             panel = inspector.bounding_box()
             assert panel is not None
             assert panel["x"] >= sidebar["x"] and panel["x"] + panel["width"] <= \
                 sidebar["x"] + sidebar["width"], (panel, sidebar)
+            # its words whole above the step buttons (a review: a 314 px map left them under)
+            words, buttons = trace.bounding_box(), inspector.locator(".row-buttons").bounding_box()
+            assert words is not None and buttons is not None
+            assert words["y"] + words["height"] <= buttons["y"], (layer, words, buttons)
         fm.page.set_viewport_size({"width": 768, "height": 1024})
         fm.page.wait_for_function("""() => {
           const box = document.getElementById('inspector').getBoundingClientRect();
