@@ -11,6 +11,15 @@ if [ ${#missing[@]} = 0 ]; then
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian's ${missing[*]} for the tests"
+  # the test runs nginx itself, on loopback: the package's own service (port 80, every
+  # interface) is not started, by Debian's policy-rc.d hook, set for the install alone
+  # where the machine has none
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
