@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import FeatureMapsPage
+from tests.browser.conftest import FeatureMapsPage, opened
 
 pytestmark = pytest.mark.browser
 
@@ -747,8 +747,6 @@ def test_on_a_phone_on_its_side_the_whole_enlarged_map_and_its_value_show(
     below the panel's fold. A later review: conv1's 3x3 weights, under the map in a 320 px
     column, lay below the fold too, where few found them; the words are now beside the map,
     which stays in view as they scroll."""
-    from tests.browser.conftest import opened
-
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
                 has_touch=True, is_mobile=True, device_scale_factor=3) as phone:
         upload_digit(phone, digit_files[18][1])
@@ -809,8 +807,6 @@ def test_on_a_phone_on_its_side_a_closed_channel_is_gone_wherever_it_docked(
         width: int, height: int) -> None:
     """Found by a review: docked left (opened from avg's column), the wide panel of a phone on
     its side stayed on screen once closed, dead over the maps, and a tap on it threw."""
-    from tests.browser.conftest import opened
-
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
                 has_touch=True, is_mobile=True, device_scale_factor=2) as phone:
         upload_digit(phone, digit_files[18][1])
@@ -860,8 +856,6 @@ def test_a_large_phone_on_its_side_shows_the_answers_while_drawing(
     far down the sidebar. The answers show in a line under the pad, the head scrolls away,
     and the enlarged channel says what the unit reads. The sidebar's bar pointing down to the
     nudge panel covered the pad's tools; it is not shown there."""
-    from tests.browser.conftest import opened
-
     with opened(browser, server_url, api, viewport={"width": 915, "height": 412},
                 has_touch=True, is_mobile=True, device_scale_factor=2) as phone:
         phone.after_paint(lambda: phone.stroke([(0.5, 0.15), (0.5, 0.85)], steps=6),
@@ -901,8 +895,6 @@ def test_a_tablet_on_its_side_keeps_the_maps_and_the_answers_under_the_pad(
     On a touch screen 820 px tall or less it scrolls away with the maps, and the answers are
     in a line under the pad, which stays in view in the sidebar with the input under it. A
     mouse's smaller head, and a taller screen's, stay pinned."""
-    from tests.browser.conftest import opened
-
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
                 has_touch=touch, is_mobile=touch) as fm:
         fm.after_paint(lambda: fm.page.click('.digit-pick[data-digit="0"]'), source="upload")
