@@ -124,3 +124,25 @@ def test_a_phone_does_not_offer_it_but_can_turn_it_off(browser: Any, server_url:
         assert not fm.page.locator("#projector").is_visible()
         # the focus goes on to the button beside it, not back to the page's start
         assert fm.page.evaluate("document.activeElement.id") == "copy-link"
+
+
+SUMMARIES = """() => [...document.querySelectorAll('.summary')].map((f) => {
+  const box = f.getBoundingClientRect();
+  return { net: f.dataset.net, hidden: f.scrollWidth - f.clientWidth, top: Math.round(box.top) };
+})"""
+
+
+@pytest.mark.parametrize(("width", "height", "projector", "beside"), [
+    (1280, 720, True, False), (1920, 1080, True, True), (1280, 800, False, True)])
+def test_the_model_summaries_show_every_parameter_count_whole(
+        browser: Any, server_url: str, api: Any, width: int, height: int, projector: bool,
+        beside: bool) -> None:
+    """Two Keras summaries share a row where both fit whole, else one goes under the other (a
+    teacher's review: in the projector view at 1280x720 each had a 401 px column, and the
+    parameter counts, which add up to the 93,322 the page speaks of, were cut to "18,4")."""
+    state = projector_state(server_url) if projector else None
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                storage_state=state) as fm:
+        seen = fm.page.evaluate(SUMMARIES)
+        assert [(s["net"], s["hidden"]) for s in seen] == [("max", 0), ("avg", 0)]
+        assert (seen[0]["top"] == seen[1]["top"]) is beside
