@@ -96,6 +96,7 @@ class App {
   #shownVersion = 0;
   #behindSaid = -1; // the generation in which the banner said the maps are behind the pad
   #versionBefore = new WeakMap(); // a stroke -> what the pad was before it, for its Undo
+  #movesBefore = new WeakMap(); // a stroke drawn over a nudged input -> the nudges it dropped, which its Undo puts back
   #askAgain = { timer: 0, tries: 0 }; // when the pad is next sent again, and how often it was
   #asking = null; // the pad sent again (#askAboutPad) and not yet answered
 
@@ -473,6 +474,7 @@ class App {
       this.#setPicked('', null, null, { drawnOver: true }); // no longer the sample as labelled
       // a new stroke: whatever is in flight (an upload, a nudge) no longer describes the pad
       this.generation += 1;
+      if (this.#moves.length) this.#movesBefore.set(this.pad.snapshot().strokes.at(-1), [...this.#moves]);
       this.#unmove();
       if (this.live && !this.live.ready) this.live.open(); // reconnect once per stroke
     }
@@ -592,6 +594,14 @@ class App {
         this.#reset();
       } else {
         this.#unmove();
+        // a stroke drawn over a nudged input started again from it unmoved: its Undo puts the
+        // nudges back, and the moved input is what is sent (a teacher's review: the sample
+        // came back unmoved, and the nudges shown before the stroke were lost)
+        const moves = this.#movesBefore.get(stroke);
+        if (moves) {
+          this.#moves = [...moves];
+          this.#syncUndo();
+        }
       }
       this.#keepFocus();
       if (empty) return;
@@ -605,6 +615,7 @@ class App {
       this.#caughtUp();
       if (this.said?.behind) this.#clearError();
       this.#sayPad(this.#bareLoad);
+      if (this.#moves.length && this.current) this.#showMoves(this.current.result);
       this.#relink();
       return;
     }

@@ -746,6 +746,35 @@ def test_an_unanswered_undo_over_a_sample_catches_up_with_the_sample_itself(
         fm.page.wait_for_function("() => location.search.includes('digit=3')")
 
 
+def test_an_unanswered_stroke_over_a_nudged_sample_undone_shows_the_nudge_again(
+        browser: Any, server_url: str, api: Api) -> None:
+    """The maps still show the nudged sample when a stroke over it was never answered: its
+    Undo sends nothing, and the nudge is in place again, with its numbers and its address."""
+    with over_post(browser, server_url, api) as fm:
+        fm.after_paint(lambda: fm.page.click('button[data-digit="3"]'), source="upload")
+        fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+        moved = fm.input_pixels()
+        numbers = fm.page.locator("#nudge-table").inner_text()
+        cut_off(fm)
+        fm.stroke(ONE, steps=6)
+        fm.page.locator("#error").wait_for(state="visible")
+        fm.idle()
+        assert fm.page.locator("#nudge-table").inner_text() != numbers
+        fm.page.click("#undo")
+        fm.idle()
+        assert fm.page.locator("#error").is_hidden()
+        assert fm.page.locator("#nudge-table").inner_text() == numbers
+        fm.page.wait_for_function("() => location.search.endsWith('digit=3&dx=1')")
+        painted = len(fm.paints())
+        back(fm)
+        fm.page.wait_for_timeout(4_000)  # past the first ask
+        assert len(fm.paints()) == painted
+        np.testing.assert_array_equal(fm.input_pixels(), moved)
+        # the next Undo takes back the nudge
+        fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+        fm.page.wait_for_function("() => location.search.endsWith('digit=3')")
+
+
 def test_an_unanswered_undo_of_a_stroke_catches_up(browser: Any, server_url: str,
                                                   api: Api) -> None:
     """A review: Undo of a stroke while the server could not be reached was never caught

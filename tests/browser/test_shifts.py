@@ -314,6 +314,34 @@ def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -
     assert undo.is_disabled()
 
 
+def test_undo_of_a_stroke_over_a_nudged_sample_puts_the_nudges_back(fm: FeatureMapsPage) -> None:
+    """A stroke over a nudged input starts again from it unmoved; its Undo goes back to what
+    was shown before it, nudges and all (a teacher's review: the sample came back unmoved,
+    and the two nudges before the stroke, with their numbers, were lost)."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    sample = fm.input_pixels()
+    for _ in range(2):
+        fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    moved = fm.input_pixels()
+    np.testing.assert_array_equal(moved, shift(sample, 2, 0))
+    numbers, said = nudge_numbers(fm), nudge_line(fm)
+    fm.page.wait_for_function("() => location.search === '?digit=18&dx=2'")
+
+    fm.after_paint(lambda: fm.stroke([(0.1, 0.1), (0.3, 0.1)], steps=4), source="pad")
+    assert set(nudge_numbers(fm).values()) == {"–"}  # drawn over, unmoved
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), moved)
+    assert nudge_numbers(fm) == numbers
+    assert nudge_line(fm) == said
+    fm.page.wait_for_function("() => location.search === '?digit=18&dx=2'")
+    # the next Undos take back the nudges, one by one, as before the stroke
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), shift(sample, 1, 0))
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    np.testing.assert_array_equal(fm.input_pixels(), sample)
+    fm.page.wait_for_function("() => location.search === '?digit=18'")
+
+
 def test_a_second_undo_before_the_clears_answer_takes_back_its_nudge(
         fm: FeatureMapsPage) -> None:
     """Found by a review: the nudges came back with the answer to the Undo of a Clear, so a
