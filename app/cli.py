@@ -176,9 +176,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     # before the data is loaded and minutes of measuring
     targets: tuple[Path, Path] | None = None  # with --shifts: the curve data and its plot
     if not args.shifts:
-        given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot),
-                                          ("--write-cards", args.write_cards))
-                 if value not in (None, False)]
+        given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot))
+                 if value is not None]
         if given:
             raise FeaturemapsError(f"{', '.join(given)}: only with --shifts")
     else:
@@ -191,8 +190,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         plot = args.plot if args.plot is not None else str(docs / "shift-accuracy.png")
         targets = (files.output_target(out, ".json", "shifts.json"),
                    files.output_target(plot, ".png", "shift-accuracy.png"))
-        if args.write_cards:
-            files.check_folder(settings.models_dir)
+    if args.write_cards:
+        files.check_folder(settings.models_dir)
     mnist = data.load(settings.data_dir)
     rows = evaluate.evaluate_all(settings.models_dir, mnist, shifts_too=args.shifts,
                                    seed=args.seed)
@@ -204,13 +203,14 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         out, plot = targets
         evaluate.save_shift_results(rows, out, seed=args.seed)
         _out(f"curve data written to {out}")
-        if args.write_cards:
-            evaluate.write_cards(rows, settings.models_dir, seed=args.seed)
-            _out(f"shift results recorded in the model cards in {settings.models_dir}")
         from app.ml.plot import shift_plot
 
         shift_plot(rows, plot)
         _out(f"plot written to {plot}")
+    if args.write_cards:
+        evaluate.write_cards(rows, settings.models_dir, seed=args.seed)
+        what = "silent channels and shift results" if args.shifts else "silent channels"
+        _out(f"{what} recorded in the model cards in {settings.models_dir}")
     bad = evaluate.disagreements(rows, tolerance=args.tolerance)
     for line in bad:
         _out(f"MISMATCH {line}")
@@ -442,8 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "to a name without it; another image format's suffix, such as .svg, "
                         "is refused; default: the project's own docs/shift-accuracy.png)")
     p.add_argument("--write-cards", action="store_true",
-                   help="with --shifts: record the measured shift consistency and curve in "
-                        "each model card")
+                   help="record each variant's silent channels (0 on every test digit) in "
+                        "its model card, and with --shifts the measured shift consistency "
+                        "and curve")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(

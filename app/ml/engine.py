@@ -374,7 +374,8 @@ class Engine:
                     {"name": layer.name, "kind": layer.kind, "shape": list(layer.shape),
                      "params": counts[layer.name],
                      "receptive_field": geometry[layer.name]["receptive_field"],
-                     "reads": geometry[layer.name]["reads"]}
+                     "reads": geometry[layer.name]["reads"],
+                     "silent_channels": (card.get("silent_channels") or {}).get(layer.name)}
                     for layer in spec.layers
                 ],
                 "dense": [{"name": "dense1", "units": 64, "params": counts["dense1"]},

@@ -12,9 +12,10 @@ import numpy as np
 import torch
 
 from app.ml import files, registry, shifts
+from app.ml.capture import capture
 from app.ml.data import Mnist
 from app.ml.errors import WeightsError
-from app.ml.nets import param_counts
+from app.ml.nets import Net, param_counts
 from app.ml.train import to_tensor
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ class Row:
     card_valid_accuracy: float | None = None
     # {split: (N,) bool}, which digits this variant gets right, for paired comparisons
     right: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    # {layer: channels} that are 0 on every test digit (`silent_channels`), and as the card has them
+    silent: dict[str, list[int]] | None = None
+    card_silent: dict[str, list[int]] | None = None
 
     @property
     def accuracy(self) -> float:
@@ -58,6 +62,22 @@ def _predictor(net: torch.nn.Module) -> shifts.Predict:
         return torch.cat(out)
 
     return predict
+
+
+def silent_channels(net: Net, images: torch.Tensor) -> dict[str, list[int]]:
+    """Each layer's channels that are 0 at every unit on every one of `images` (N, 1, 28,
+    28): a conv channel whose ReLU passes nothing, and any pool of one. Such a channel is
+    dead: a ReLU passes no gradient where its sum is below 0, so while it stays silent on the
+    training digits too, training cannot change its filter. (A teacher's review: a blank
+    square in every conv1 grid, which students ask about, was not explained.)"""
+    peaks: dict[str, torch.Tensor] = {}
+    with torch.inference_mode():
+        for start in range(0, len(images), 1000):
+            _, maps = capture(net, images[start:start + 1000])
+            for name, m in maps.items():
+                peak = m.amax(dim=(0, 2, 3))
+                peaks[name] = torch.maximum(peaks[name], peak) if name in peaks else peak
+    return {name: torch.nonzero(peak <= 0).flatten().tolist() for name, peak in peaks.items()}
 
 
 def predictions(net: torch.nn.Module, images: np.ndarray) -> np.ndarray:
@@ -85,7 +105,9 @@ def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
                   card.get("test_correct"), card.get("test_accuracy"),
                   card_consistency=card.get("shift_consistency"),
                   valid_correct=int(right["valid"].sum()), valid_total=len(valid_labels),
-                  card_valid_accuracy=card.get("valid_accuracy"), right=right)
+                  card_valid_accuracy=card.get("valid_accuracy"), right=right,
+                  silent=silent_channels(loaded.net, images),
+                  card_silent=card.get("silent_channels"))
         if shifts_too:
             row.consistency = shifts.consistency(predict, images, seed)
             row.diagonal = shifts.diagonal_accuracy(predict, images, labels)
@@ -177,6 +199,9 @@ def disagreements(rows: list[Row], tolerance: int = 2) -> list[str]:
                     abs(card - measured) * total > tolerance:
                 bad.append(f"{r.variant}: card says {name} {shown.format(card)}, "
                            f"measured {shown.format(measured)}")
+        if r.card_silent is not None and r.silent is not None and r.card_silent != r.silent:
+            bad.append(f"{r.variant}: card says silent channels {r.card_silent}, "
+                       f"measured {r.silent}")
     return bad
 
 
@@ -200,14 +225,18 @@ def save_shift_results(rows: list[Row], path: Path, seed: int) -> dict[str, Any]
 
 
 def write_cards(rows: list[Row], models_dir: Path, seed: int) -> None:
-    """Record measured shift consistency and the diagonal curve in each model card."""
+    """Record in each model card its silent channels and, where they were measured, its
+    shift consistency and diagonal curve."""
     for r in rows:
-        if r.consistency is None:
+        if r.silent is None and r.consistency is None:
             continue
         path = registry.card_path(models_dir, r.variant)
         card = json.loads(path.read_text())
-        card["shift_consistency"] = r.consistency
-        card["shift_seed"] = seed
-        card["diagonal_accuracy"] = {str(d): r.diagonal[d] for d in shifts.DIAGONAL_SHIFTS}
+        if r.silent is not None:
+            card["silent_channels"] = r.silent
+        if r.consistency is not None:
+            card["shift_consistency"] = r.consistency
+            card["shift_seed"] = seed
+            card["diagonal_accuracy"] = {str(d): r.diagonal[d] for d in shifts.DIAGONAL_SHIFTS}
         with files.replacing(path) as (temp,):  # a torn card would stop `serve`
             temp.write_text(json.dumps(card, indent=2) + "\n")

@@ -149,6 +149,15 @@ def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> N
         assert m["weights_sha256"] == card["weights_sha256"]
         assert m["seed"] == card["seed"] == 20261127
         assert m["augmentation"] == {"shift_px": 2.5, "rotate_deg": 12.0, "scale": [0.85, 1.1]}
+        # the channels dead on all of MNIST's test digits, as the card records them (measured
+        # against the data in tests/unit/test_accuracy.py): conv1's 30 in both, and its pool
+        silent = {la["name"]: la["silent_channels"] for la in m["layers"]}
+        assert silent == card["silent_channels"]
+        assert silent["conv1"] == silent["pool1"] == [30]
+        assert silent["conv2"] == silent["pool2"]
+    assert {la["name"]: la["silent_channels"] for la in by_name["max"]["layers"]} == {
+        "conv1": [30], "pool1": [30], "conv2": [13, 23, 31], "pool2": [13, 23, 31],
+        "conv3": [12, 14, 23, 38, 51]}
 
 
 def test_the_openapi_document_covers_every_endpoint(client: TestClient) -> None:

@@ -14,6 +14,7 @@ import torch
 
 from app.ml import evaluate, registry
 from app.ml.data import Mnist
+from app.ml.nets import ConvReLU, Net
 from tests.conftest import DATA_DIR, MODELS_DIR
 
 TARGETS = {"max": 0.993, "avg": 0.990}
@@ -39,6 +40,45 @@ def test_every_shipped_variant_matches_its_card(mnist: Mnist) -> None:
             assert r.accuracy >= TARGETS[r.variant]
         card = registry.read_card(MODELS_DIR, r.variant)
         assert card["data_sha256"] == mnist.sha256  # trained on this very data
+        # the silent channels the cards record, which /api/v1/models serves, are measured
+        # (disagreements compares them) and not missing
+        assert r.silent == card["silent_channels"]
+    assert rows[0].silent == {"conv1": [30], "pool1": [30], "conv2": [13, 23, 31],
+                              "pool2": [13, 23, 31], "conv3": [12, 14, 23, 38, 51]}
+
+
+def test_a_channel_is_silent_where_it_is_0_on_every_image() -> None:
+    """A conv channel whose sum never rises above 0 is silent, and so is its pool; one that
+    is above 0 on a single unit of a single image is not."""
+    net = Net("max")
+    conv1, conv2, conv3 = (m for _, m in net.named_stages() if isinstance(m, ConvReLU))
+    with torch.no_grad():
+        for conv in (conv1, conv2, conv3):
+            conv.weight.fill_(0.01)
+        biases = [conv.bias for conv in (conv1, conv2, conv3)]
+        assert all(b is not None for b in biases)
+        b1, b2, b3 = (b for b in biases if b is not None)
+        for b in (b1, b2, b3):
+            b.fill_(0.0)
+        b1[3] = -1.0  # 9 pixels of at most 1, times 0.01: never above 0
+        b2[5] = -100.0
+        conv3.weight[7] = -0.01
+    images = torch.zeros(4, 1, 28, 28)
+    images[2, 0, 10, 10] = 1.0  # one pixel of one image: every other channel is above 0 there
+    assert evaluate.silent_channels(net, images) == {
+        "conv1": [3], "pool1": [3], "conv2": [5], "pool2": [5], "conv3": [7]}
+    assert evaluate.silent_channels(net, torch.zeros(2, 1, 28, 28)) == {
+        "conv1": list(range(32)), "pool1": list(range(32)), "conv2": list(range(64)),
+        "pool2": list(range(64)), "conv3": list(range(64))}
+
+
+def test_a_card_whose_silent_channels_differ_is_a_mismatch() -> None:
+    row = evaluate.Row("max", 93_322, 9_954, 10_000, card_correct=9_954, card_accuracy=0.9954,
+                       silent={"conv1": [30]}, card_silent={"conv1": [30]})
+    assert evaluate.disagreements([row]) == []
+    row.card_silent = {"conv1": []}
+    assert evaluate.disagreements([row]) == [
+        "max: card says silent channels {'conv1': []}, measured {'conv1': [30]}"]
 
 
 @pytest.mark.slow

@@ -184,8 +184,8 @@ def test_an_unknown_model_in_the_setting_stops_every_command(
 
 def test_evaluate_refuses_the_shift_options_without_shifts(
         capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(["evaluate", "--plot", "p.png", "--write-cards"], capsys)
-    assert (code, err) == (2, "featuremaps: error: --plot, --write-cards: only with --shifts\n")
+    code, _, err = run(["evaluate", "--plot", "p.png", "--out", "o.json"], capsys)
+    assert (code, err) == (2, "featuremaps: error: --out, --plot: only with --shifts\n")
 
 
 @pytest.mark.slow
