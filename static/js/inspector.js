@@ -261,10 +261,11 @@ export class Inspector {
     const before = reads?.layer ?? 'the layer before';
     const from = data?.kind === 'pool' ? this.#result?.models[net]?.layers.find((l) => l.name === before) : null;
     this.source.wrap.hidden = !from;
+    const dead = deadNote(this.#info(), channel, before);
     if (data?.kind === 'pool') {
       const how = { max: 'the largest value of a 2x2 window', mean: 'the mean of a 2x2 window' }[UI.poolOp[net]]
         ?? 'pooled from a window';
-      this.filter.replaceChildren(el('p', { class: 'note', text: `No learned weights: each unit is ${how} of `
+      this.filter.replaceChildren(...dead, el('p', { class: 'note', text: `No learned weights: each unit is ${how} of `
         + `${before} channel ${channel}${from ? ', drawn beside it with one unit\'s window outlined' : ''}.` }),
       ...(from ? [this.#sourceView(data, from, reads, channel, UI.poolOp[net])] : []));
       this.filter.dataset.kind = 'pool';
@@ -281,7 +282,7 @@ export class Inspector {
     if (w.channel !== channel) return; // the previous channel's, until these are here
     const sums = w.weights.length > 1;
     delete this.filter.dataset.kind;
-    this.filter.replaceChildren(...(sums
+    this.filter.replaceChildren(...dead, ...(sums
       ? sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads))
       : filterView(w.weights, w.bias, data ? data.high[channel] : null)));
     this.filter.dataset.channel = channel; // whose explanation is shown (tests wait for it)
@@ -516,6 +517,22 @@ function weightColor(t) {
 /** A contribution as the page writes it: 2 decimals with its sign. */
 function signed(v) {
   return `${v < 0 ? '-' : '+'}${fmt(Math.abs(v), 2)}`;
+}
+
+/** A channel 0 on every MNIST test digit (`info`, the layer's /api/v1/models entry, lists it
+ * in `silent_channels`, from the model card) said to be dead, in a paragraph of its own; else
+ * nothing. A teacher's review: conv1's channel 30 is a blank square in every grid, which
+ * students ask about, and the panel said only that it was silent on the drawing shown. Not
+ * said to be untrained: conv1's 30 still holds the filter it began as, but the deeper ones
+ * were trained before they fell silent (tests/unit/test_accuracy.py). */
+function deadNote(info, channel, before) {
+  if (!info?.silent_channels?.includes(channel)) return [];
+  const text = info.kind === 'pool'
+    ? `Dead: 0 on all 10,000 of MNIST's test digits, not only on this drawing, as ${before} channel ${channel}, `
+      + 'which it pools, is.'
+    : 'Dead: 0 on all 10,000 of MNIST\'s test digits, not only on this drawing. ReLU passes no gradient back '
+      + 'where a sum is below 0, so training cannot change a filter while it stays silent.';
+  return [el('p', { class: 'note dead-note', text })];
 }
 
 /** What a deeper conv channel does, in words, and what one unit of it adds up on the
