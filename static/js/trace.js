@@ -107,8 +107,11 @@ export class Tracer {
     this.#put('field', this.inputOverlay, { x: cols[0], y: rows[0], w: cols[1] - cols[0] + 1, h: rows[1] - rows[0] + 1 }, 28, 28,
       { ...unit, row0: rows[0], row1: rows[1], col0: cols[0], col1: cols[1], size: info.receptive_field.size });
 
+    // a channel 0 on every MNIST test digit is said to be, where its blank square is pointed
+    // at (the enlarged channel says why: inspector.js deadNote)
+    const dead = info.silent_channels?.includes(channel) ? ' (dead: 0 on every test digit)' : '';
     const lines = [
-      el('strong', { text: `${hit.net} ${hit.layer}` }), `, channel ${channel}, unit (row ${row}, col ${col}) = ${fmtRead(value, halfStep(data, channel))}`,
+      el('strong', { text: `${hit.net} ${hit.layer}` }), `, channel ${channel}${dead}, unit (row ${row}, col ${col}) = ${fmtRead(value, halfStep(data, channel))}`,
     ];
     if (info.kind === 'pool') lines.push(el('br'), ...this.#window(hit, info, maps, unit, value));
     // the tip and the enlarged channel show far from the input: page.css hides the words

@@ -1051,11 +1051,15 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
         "No learned weights: each unit is the largest value of a 2x2 window of conv1 channel 5, "
         "drawn beside it with one unit's window outlined.")
     assert inspector.locator(".filter .dead-note").count() == 0
+    assert fm.page.locator("#readout").inner_text().startswith("max pool1, channel 5, unit (row 6")
     # a pool of a dead conv channel (max's conv2 13: /api/v1/models) is said to be dead too,
     # and so is that conv channel, before what it adds up
     fm.page.keyboard.press("Escape")
     open_channel(fm, "pool2", 13)
     inspector.wait_for(state="visible")
+    # and the trace of a unit of it says so, where a live channel's does not
+    assert fm.page.locator("#readout").inner_text().startswith(
+        "max pool2, channel 13 (dead: 0 on every test digit), unit (row 2, col 2) = ")
     assert inspector.locator(".filter p.note").all_inner_texts()[:2] == [
         "Dead: 0 on all 10,000 of MNIST's test digits, not only on this drawing, as conv2 "
         "channel 13, which it pools, is.",
