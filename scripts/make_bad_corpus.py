@@ -2,14 +2,14 @@
 
 Each case says how to send it (method, path, query, content type, body or multipart parts)
 and what must come back: the exact status and the exact JSON detail. Run from the project
-root:  python scripts/make_bad_corpus.py   (deterministic; re-running rewrites the same files)
+root:  python scripts/make_bad_corpus.py   (deterministic; re-running rewrites the same files,
+and leaves the cases written by hand in that folder as they are)
 """
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
 import struct
 import warnings
 import zipfile
@@ -116,11 +116,22 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("png-bomb-30000x30000", png_bomb(), "image/png", 413,
         f"image is 30000x30000 = 900,000,000 pixels; the limit is {LIMIT_PIXELS:,}")
     # not images
-    raw("svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28">'
-        b'<rect width="28" height="28"/></svg>', "image/png", 415, NOT_PNG)
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28">'
+           b'<rect width="28" height="28"/></svg>')
+    raw("svg", svg, "image/png", 415, f"{NOT_IMAGE}; this body is an SVG drawing: convert it to "
+        "PNG first")
+    # an image of a format this server does not read, sent as curl --data-binary sends it (a
+    # form's type) or with no type: named, not refused for its type (an API review)
+    raw("form-svg", svg, "application/x-www-form-urlencoded", 415,
+        f"{NOT_IMAGE}; this body is an SVG drawing: convert it to PNG first")
+    raw("form-bmp", digit("BMP"), "application/x-www-form-urlencoded", 415,
+        f"{NOT_IMAGE}; this body is a BMP image: convert it to PNG first")
+    raw("tiff-no-type", digit("TIFF"), "", 415,
+        f"{NOT_IMAGE}; this body is a TIFF image: convert it to PNG first")
     raw("svg-content-type", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml", 415,
         f"content type 'image/svg+xml' is not accepted; send {ACCEPTED}")
-    raw("pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "image/png", 415, NOT_PNG)
+    raw("pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "image/png", 415,
+        f"{NOT_IMAGE}; this body is a PDF: convert it to PNG first")
     raw("pdf-content-type", b"%PDF-1.4\n%%EOF\n", "application/pdf", 415,
         f"content type 'application/pdf' is not accepted; send {ACCEPTED}")
     raw("text-as-png", b"hello, this is not a picture", "image/png", 415, NOT_PNG)
@@ -175,7 +186,8 @@ def cases() -> dict[str, dict[str, Any]]:
     js("json-syntax-error", b'{"pixels": [[0, 1}', 400,
        "body is not valid JSON (Expecting ',' delimiter: line 1 column 18 (char 17))")
     js("json-deeply-nested", b"[" * 100_000 + b"]" * 100_000, 422,
-       'JSON nested deeper than 3 levels; send {"pixels": 28x28 numbers in 0..1}')
+       'JSON nested deeper than 3 levels; send {"pixels": 28x28 numbers in 0..1}, one image '
+       "(several go to POST /api/v1/featuremaps/batch, as an .npy or .npz)")
     # an open string of escaped quotes: the nesting check's scan of it once took time
     # growing with the square of its length (this one, 2 minutes), holding the event loop
     js("json-open-string-of-escaped-quotes", b'{"pixels": "' + b'\\"' * 100_000, 400,
@@ -324,9 +336,8 @@ def cases() -> dict[str, dict[str, Any]]:
 
 
 def main() -> None:
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    OUT.mkdir(parents=True)
+    # the cases written by hand beside these (form-npy, batch-png and others) are kept
+    OUT.mkdir(parents=True, exist_ok=True)
     for name, case in cases().items():
         case = dict(case)
         body = case.pop("body", None)
