@@ -109,7 +109,8 @@ def test_an_answer_too_large_is_refused_from_the_header_before_inflating(
     size = 40_000 * 78_112  # every map of max and avg, their ranges and probabilities
     assert (r.status_code, r.json()) == (422, {"detail": (
         f"the answer would be {size:,} bytes, over the limit of 536,870,912: ask for fewer "
-        "layers= or fewer images")})
+        "layers=, or for at most 6,873 images at a time with these")})
+    assert 6_873 * 78_112 <= 536_870_912 < 6_874 * 78_112  # the most that fit
     # a few layers fit: the same images are then read to the end, damage and all
     r = client.post("/api/v1/featuremaps/batch?layers=conv3", content=bytes(body))
     assert r.status_code == 422 and r.json()["detail"].startswith("body is not a readable .npz")

@@ -50,11 +50,14 @@ LayersQuery = Annotated[str | None, Query(
     pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$")]
 
 
-def answer_too_large(size: int, limit: int) -> str:
-    """The 422's words for an answer of `size` bytes over `limit` (the OpenAPI document
-    quotes them, for the 10,000 MNIST test images with every layer)."""
-    return (f"the answer would be {size:,} bytes, over the limit of {limit:,}: ask for fewer "
-            "layers= or fewer images")
+def answer_too_large(images: int, per_image: int, limit: int) -> str:
+    """The 422's words for an answer of `images` at `per_image` bytes each over `limit` bytes,
+    with how many would fit (found by an API review: "fewer images" left the count to
+    guess); the OpenAPI document quotes them, for the 10,000 MNIST test images with every
+    layer."""
+    return (f"the answer would be {images * per_image:,} bytes, over the limit of {limit:,}: "
+            f"ask for fewer layers=, or for at most {limit // per_image:,} images at a time "
+            "with these")
 
 
 def not_arrays(kind: str) -> str:
@@ -112,7 +115,7 @@ BATCH_DOC = (
                    422: ("images of another shape, dtype or range; unknown or repeated "
                          "models= or layers= names; or an answer over the response limit "
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
-                         answer_too_large(781_120_000, default("max_batch_response_bytes"))),
+                         answer_too_large(10_000, 78_112, default("max_batch_response_bytes"))),
                    503: ("too many batches in flight or over the time limit; see Retry-After",
                          busy(default("max_batch_inflight"), "batches"))},
                    limit="max_batch_upload_bytes")},
@@ -150,9 +153,10 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
 
     def fits(n: int) -> None:
         """The answer's size, known from the header's number of images."""
-        size = n * batch.bytes_per_image(layout)
-        if size > settings.max_batch_response_bytes:
-            raise InvalidParameter(answer_too_large(size, settings.max_batch_response_bytes))
+        per_image = batch.bytes_per_image(layout)
+        if n * per_image > settings.max_batch_response_bytes:
+            raise InvalidParameter(answer_too_large(n, per_image,
+                                                    settings.max_batch_response_bytes))
 
     def answer() -> bytes:
         """Parse (sizes checked from the headers first), extract, pack the .npz."""
