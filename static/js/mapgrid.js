@@ -8,6 +8,26 @@ import { hitTest, stepCell, unitsRect, unreadTails } from './geometry.js';
 import { paintEmpty, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange } from './wire.js';
 
+const rowsAnd = (n) => (n > 1 ? `${n} rows and columns` : 'row and column');
+
+/** Where a conv's stride does not divide what it reads (strided's conv1: 13 units, 2 apart,
+ * cover the input's columns 0-26 of 0-27), the last rows and columns no window reads, said
+ * per network; for the input, that ink there never changes that network's answer (a
+ * teacher's review: the pool rows said it of max's input, and nothing said it of strided's). */
+function unreadByStride(name, nets) {
+  return nets.map((n) => {
+    const i = n.layers.findIndex((l) => l.name === name);
+    const { shape, reads } = n.layers[i] ?? {};
+    if (!reads || reads.stride === 1) return '';
+    const side = i > 0 ? n.layers[i - 1].shape[1] : 28;
+    const unread = side - reads.kernel + (reads.padding ?? 0) - (shape[1] - 1) * reads.stride;
+    if (unread <= 0) return '';
+    const what = reads.layer === 'input' ? 'the input' : reads.layer;
+    const answer = reads.layer === 'input' ? `: ink there never changes ${n.name}'s answer` : '';
+    return `${n.name}'s ${name} never reads ${what}'s last ${rowsAnd(unread)}${answer}. `;
+  }).join('');
+}
+
 /** One line on what a layer does, from its geometry as /api/v1/models describes it;
  * `nets`: the /api/v1/models entries of the networks shown that have the layer, the first
  * `info`'s; `source`: the entry of the layer it reads (none for the input). Where another
@@ -50,7 +70,7 @@ export function layerNote(info, nets, source = null, shown = nets) {
       // "reads conv1" left its stride of 1 unsaid)
       return [`${n.name}'s ${info.name} reads ${reads.layer}${reads.stride !== stride ? `, stride ${reads.stride}` : ''}. `];
     });
-    return `${filters}, then ReLU${role}. ${apart.join('')}${sees}`;
+    return `${filters}, then ReLU${role}. ${apart.join('')}${unreadByStride(info.name, nets)}${sees}`;
   }
   const ops = nets.map((n) => UI.poolSays[n.name]).filter(Boolean);
   // a side that does not divide by the stride is rounded down: its last units are read by
@@ -58,7 +78,6 @@ export function layerNote(info, nets, source = null, shown = nets) {
   // last rows with them when no other unit reads those (found by a review: ink in rows
   // 26-27 alone left max's and avg's answers as for a blank input)
   const unread = source ? source.shape[1] + (info.reads.padding ?? 0) - (info.shape[1] - 1) * stride - kernel : 0;
-  const rowsAnd = (n) => (n > 1 ? `${n} rows and columns` : 'row and column');
   let halves = 'Halves each side.';
   if (unread > 0) {
     halves = `Halves each side, rounding down: ${whose ? `in ${named}, ` : ''}${source.name}'s last `

@@ -80,7 +80,9 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
         notes = {name: page.inner_text(f'section.maps-row[data-layer="{name}"] .note')
                  for name in ("conv1", "conv2")}
         assert notes["conv1"].endswith(
-            ". strided's conv1 reads input, stride 2. Each unit sees 3x3 input px."), notes
+            ". strided's conv1 reads input, stride 2. strided's conv1 never reads the input's "
+            "last row and column: ink there never changes strided's answer. Each unit sees 3x3 "
+            "input px."), notes
         # and what each network's conv reads, where it is not max's (a teacher's review:
         # "64 learned filters on pool1" read as if strided pooled too)
         assert notes["conv2"].startswith("64 learned filters on pool1, "), notes
@@ -335,3 +337,22 @@ def test_a_conv_note_says_another_networks_stride_wherever_it_differs(
                            "stride 2, then ReLU: ")
     assert ". nopool's conv2 reads conv1, stride 1. Each of strided's units sees 7x7 input px." \
         in note
+
+
+def test_a_conv_note_says_what_a_stride_leaves_unread(fm: FeatureMapsPage) -> None:
+    """Found by a teacher's review: the pool rows said which of max's input rows never reach
+    conv3, and nothing said that strided's conv1, 13 units 2 apart, reads the input's
+    columns 0-26 of 0-27. Its last row and column are named, for strided alone."""
+    notes = fm.page.evaluate("""async () => {
+      const { layerNote } = await import('/static/js/mapgrid.js');
+      const { models } = await (await fetch('api/v1/models')).json();
+      const pair = (names) => names.map((n) => models.find((m) => m.name === n));
+      const conv = (nets, name) => layerNote(nets[0].layers.find((l) => l.name === name), nets);
+      return [conv(pair(['max', 'strided']), 'conv1'), conv(pair(['max', 'strided']), 'conv2'),
+              conv(pair(['max', 'avg']), 'conv1'), conv(pair(['strided']), 'conv1')];
+    }""")
+    said = ("strided's conv1 never reads the input's last row and column: ink there never "
+            "changes strided's answer. ")
+    assert said in notes[0] and said in notes[3]
+    assert "never reads" not in notes[1]  # conv2's 6 units, 2 apart, read all 13 of conv1's
+    assert "never reads" not in notes[2]
