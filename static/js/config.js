@@ -60,22 +60,29 @@ export const UI = Object.freeze({
     conv2: 'usually read as corners, curves and line ends built from conv1\'s stroke pieces',
     conv3: 'usually read as larger parts of a digit',
   }),
+  // each scale's legend: what every student needs, then the rest in a disclosure under it
+  // (`more`; a teacher's review: six lines of it kept all of conv1 off a 1280x720 projector's
+  // first screen)
   legend: Object.freeze({
     // "within its own channel": found by a review, a channel peaking at 0.03 was as yellow
     // as one peaking at 7.7, under words that read as strength across channels
-    channel: 'Each small square is one channel\'s map; each cell one unit. Colour shows how strongly a unit '
-      + 'responds within its own channel: dark purple is that channel\'s lowest value, yellow its highest, however '
-      + 'weak (the range under each layer spans all its channels). Conv maps come after '
-      + 'ReLU, so 0 is no response: dark purple is 0 unless the whole channel responds. '
-      + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink. '
-      // one short sentence: a longer legend pushed conv1 below a 1024x768 projector's first screen
-      + 'Values travel as 256 levels a channel: the readout\'s ± is half a level.',
-    layer: 'Each small square is one channel\'s map; each cell one unit. One scale for the whole layer: dark '
-      + 'purple is the layer\'s lowest value, yellow its highest (the range is under each layer), so weak '
-      + 'channels stay dark. Each layer of each network has its own scale, so compare brightness within one '
-      + 'network\'s layer, not between layers or networks. '
-      + 'Conv maps come after ReLU: 0 means no response. Values travel as 256 levels a channel: the readout\'s ± is '
-      + 'half a level.',
+    channel: Object.freeze({
+      lead: 'Each small square is one channel\'s map; each cell one unit. Colour shows how strongly a unit '
+        + 'responds within its own channel: dark purple is that channel\'s lowest value, yellow its highest, however '
+        + 'weak (the range under each layer spans all its channels).',
+      more: 'Conv maps come after ReLU, so 0 is no response: dark purple is 0 unless the whole channel responds. '
+        + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink. '
+        + 'Values travel as 256 levels a channel: the readout\'s ± is half a level.',
+    }),
+    layer: Object.freeze({
+      lead: 'Each small square is one channel\'s map; each cell one unit. One scale for the whole layer: dark '
+        + 'purple is the layer\'s lowest value, yellow its highest (the range is under each layer), so weak '
+        + 'channels stay dark.',
+      more: 'Each layer of each network has its own scale, so compare brightness within one '
+        + 'network\'s layer, not between layers or networks. '
+        + 'Conv maps come after ReLU: 0 means no response. Values travel as 256 levels a channel: the readout\'s ± is '
+        + 'half a level.',
+    }),
   }),
   articleDense: 512, // the article's hypothetical Dense layer on the un-pooled maps
   articleMillions: '15.8M', // what the article writes for that layer's parameters

@@ -433,11 +433,16 @@ class App {
     // a browser may keep the choices made before a reload (Firefox does; a review found the
     // page would then show "per layer" checked, its maps painted per channel)
     this.norm = document.querySelector('input[name="norm"]:checked')?.value ?? this.norm;
-    byId('legend-text').textContent = UI.legend[this.norm]; // its words live in config.js alone
+    // its words live in config.js alone
+    const legend = (norm) => {
+      byId('legend-text').textContent = UI.legend[norm].lead;
+      byId('legend-more').querySelector('p').textContent = UI.legend[norm].more;
+    };
+    legend(this.norm);
     for (const input of document.querySelectorAll('input[name="norm"]')) {
       input.addEventListener('change', () => {
         this.norm = input.value;
-        byId('legend-text').textContent = UI.legend[input.value];
+        legend(input.value);
         if (this.current) this.#paint(this.current.result);
         this.#relink();
       });

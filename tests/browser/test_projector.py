@@ -132,6 +132,17 @@ SUMMARIES = """() => [...document.querySelectorAll('.summary')].map((f) => {
 })"""
 
 
+def test_on_a_1280x720_projector_the_first_screen_holds_all_of_conv1(
+        browser: Any, server_url: str, api: Any) -> None:
+    """A teacher's review: the legend's six lines put conv1 at 580 px of 720, one row of its
+    maps in view; its lead stays, the rest folds into a disclosure."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 720},
+                storage_state=projector_state(server_url)) as fm:
+        fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+        box = fm.page.locator('canvas.map[data-net="max"][data-layer="conv1"]').bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 720, box
+
+
 @pytest.mark.parametrize(("width", "height", "projector", "beside"), [
     (1280, 720, True, False), (1920, 1080, True, True), (1280, 800, False, True)])
 def test_the_model_summaries_show_every_parameter_count_whole(
