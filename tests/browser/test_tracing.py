@@ -313,11 +313,17 @@ def channels_reaching_the_top(fm: FeatureMapsPage, net: str, layer: str,
     return count
 
 
+def legend_words(fm: FeatureMapsPage) -> str:
+    """The maps' legend: its lead and what its disclosure holds, open or not."""
+    return " ".join(fm.page.locator(s).text_content() or "" for s in ("#legend-text",
+                                                                      "#legend-more p"))
+
+
 def test_the_colour_scale_switches_between_channel_and_layer(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     _, path = digit_files[0]
     expected = upload_digit(fm, path)
-    legend = fm.page.locator("#legend-text").inner_text()
+    legend = legend_words(fm)
     assert "dark purple is 0 unless the whole channel responds" in legend
     # found by a review: the range under a map could be read as its colours' in this scale
     assert "however weak (the range under each layer spans all its channels)" in legend
@@ -334,7 +340,7 @@ def test_the_colour_scale_switches_between_channel_and_layer(
     fm.page.check('input[name="norm"][value="layer"]')
     # one scale for the layer: only channels reaching the layer's highest value turn yellow
     assert channels_reaching_the_top(fm, "avg", "conv2", (64, 11, 11)) == at_layer_max < varying
-    legend = fm.page.locator("#legend-text").inner_text()
+    legend = legend_words(fm)
     assert "One scale for the whole layer" in legend
     # found by a review: each network has its own (conv1: 0.91 in max, 1.33 in avg)
     assert ("Each layer of each network has its own scale, so compare brightness within one "
