@@ -128,6 +128,15 @@ def cases() -> dict[str, dict[str, Any]]:
         f"{NOT_IMAGE}; this body is a BMP image: convert it to PNG first")
     raw("tiff-no-type", digit("TIFF"), "", 415,
         f"{NOT_IMAGE}; this body is a TIFF image: convert it to PNG first")
+    raw("svg-declared-no-type", b'\xef\xbb\xbf<?xml version="1.0"?>\n<!DOCTYPE svg>\n' + svg, "",
+        415, f"{NOT_IMAGE}; this body is an SVG drawing: convert it to PNG first")
+    # and a form's own text, however it is written, is told to send the file (a review of
+    # that mend: curl -d "file=@digit.png", meant as -F, was called no image)
+    raw("form-text-file-at", b"file=@digit.png", "application/x-www-form-urlencoded", 415,
+        f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
+    raw("form-text-unencoded", "name=Zoë&url=http://x.org/a.png".encode(),
+        "application/x-www-form-urlencoded", 415,
+        f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
     raw("svg-content-type", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml", 415,
         f"content type 'image/svg+xml' is not accepted; send {ACCEPTED}")
     raw("pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "image/png", 415,

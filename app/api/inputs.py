@@ -355,17 +355,23 @@ def _json_text(body: bytes) -> bool:
     return body.lstrip(_BLANK)[:1] in (b"{", b"[")
 
 
-# what a form's own text is written in: name=value pairs, URL-encoded (letters, digits,
-# "*-._", "+" for a space, %XX for anything else), and white space around it
-_FORM_TEXT = re.compile(rb"\s*[A-Za-z0-9*._~+%=&;-]*\s*")
+# a byte no text holds: control characters other than white space (an image's, an archive's)
+_NOT_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _reads_as_a_file(body: bytes) -> bool:
-    """Whether a form-typed body is a file, not a form's text: anything a form does not
-    write, such as an image of a format this server does not read, which not_an_image then
-    names (found by an API review: a BMP sent with curl --data-binary was refused as a form,
-    as if its type were the mistake)."""
-    return _FORM_TEXT.fullmatch(body) is None
+    """Whether a form-typed body is a file, not a form's text: bytes no text holds (not
+    UTF-8, or control characters), or text that begins as a format not_an_image names (an
+    SVG, a PDF). Found by an API review: a BMP sent with curl --data-binary was refused as a
+    form, as if its type were the mistake; and by a review of that mend: form text such as
+    `file=@digit.png` (curl -d meant as -F) must still be told to use multipart."""
+    if preprocess.other_format(body) is not None or _NOT_TEXT.search(body):
+        return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _json_payload(body: bytes) -> Payload:

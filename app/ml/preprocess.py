@@ -65,8 +65,7 @@ def sniff(data: bytes) -> str | None:
 
 # images this server does not read, named by their signatures where one is refused (found
 # by an API review: a BMP sent with curl --data-binary was told its form type was wrong)
-OTHER_FORMATS = ((b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
-                 (b"%PDF-", "a PDF"), (b"<svg", "an SVG drawing"))
+OTHER_FORMATS = ((b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"%PDF-", "a PDF"))
 HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
 
 
@@ -80,7 +79,9 @@ def other_format(data: bytes) -> str | None:
         return "a BMP image"
     if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
         return "a HEIC or AVIF image"
-    if data.startswith(b"<?xml") and b"<svg" in data[:1024]:
+    # after a byte-order mark or white space, an XML declaration, a doctype or a comment
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<") and b"<svg" in head:
         return "an SVG drawing"
     return None
 
