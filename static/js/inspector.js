@@ -261,13 +261,13 @@ export class Inspector {
     const before = reads?.layer ?? 'the layer before';
     const from = data?.kind === 'pool' ? this.#result?.models[net]?.layers.find((l) => l.name === before) : null;
     this.source.wrap.hidden = !from;
-    const dead = deadNote(this.#info(), channel, before);
+    const dead = deadNote(this.#info(), channel, before, data ? data.high[channel] > 0 : null);
     if (data?.kind === 'pool') {
       const how = { max: 'the largest value of a 2x2 window', mean: 'the mean of a 2x2 window' }[UI.poolOp[net]]
         ?? 'pooled from a window';
-      this.filter.replaceChildren(...dead, el('p', { class: 'note', text: `No learned weights: each unit is ${how} of `
+      this.filter.replaceChildren(el('p', { class: 'note', text: `No learned weights: each unit is ${how} of `
         + `${before} channel ${channel}${from ? ', drawn beside it with one unit\'s window outlined' : ''}.` }),
-      ...(from ? [this.#sourceView(data, from, reads, channel, UI.poolOp[net])] : []));
+      ...(from ? [this.#sourceView(data, from, reads, channel, UI.poolOp[net])] : []), ...dead);
       this.filter.dataset.kind = 'pool';
       this.filter.dataset.channel = channel;
       this.filter.style.minHeight = '';
@@ -282,9 +282,9 @@ export class Inspector {
     if (w.channel !== channel) return; // the previous channel's, until these are here
     const sums = w.weights.length > 1;
     delete this.filter.dataset.kind;
-    this.filter.replaceChildren(...dead, ...(sums
+    this.filter.replaceChildren(...(sums
       ? sumView(w.weights.length, w.bias, before, this.#unitSum(w, reads))
-      : filterView(w.weights, w.bias, data ? data.high[channel] : null)));
+      : filterView(w.weights, w.bias, data ? data.high[channel] : null)), ...dead);
     this.filter.dataset.channel = channel; // whose explanation is shown (tests wait for it)
     this.filter.hidden = false;
     if (!sums) this.filter.style.minHeight = '';
@@ -520,18 +520,21 @@ function signed(v) {
 }
 
 /** A channel 0 on every MNIST test digit (`info`, the layer's /api/v1/models entry, lists it
- * in `silent_channels`, from the model card) said to be dead, in a paragraph of its own; else
- * nothing. A teacher's review: conv1's channel 30 is a blank square in every grid, which
- * students ask about, and the panel said only that it was silent on the drawing shown. Not
- * said to be untrained: conv1's 30 still holds the filter it began as, but the deeper ones
- * were trained before they fell silent (tests/unit/test_accuracy.py). */
-function deadNote(info, channel, before) {
+ * in `silent_channels`, from the model card) said to be dead, in a paragraph of its own after
+ * the rest (on a 720 px screen, first, it pushed conv1's weights under the step buttons);
+ * else nothing. `lit`: whether the drawing shown lights it (null before any), as an odd
+ * drawing can: conv1's 30 adds up to 0.2 on a pattern of dots. A teacher's review: conv1's
+ * channel 30 is a blank square in every grid, which students ask about, and the panel said
+ * only that it was silent on the drawing shown. Not said to be untrained: conv1's 30 still
+ * holds the filter it began as, but the deeper ones were trained before they fell silent
+ * (README, The networks, measured). */
+function deadNote(info, channel, before, lit) {
   if (!info?.silent_channels?.includes(channel)) return [];
+  const here = { true: ', though this drawing lights it', false: ', not only on this drawing', null: '' }[lit];
   const text = info.kind === 'pool'
-    ? `Dead: 0 on all 10,000 of MNIST's test digits, not only on this drawing, as ${before} channel ${channel}, `
-      + 'which it pools, is.'
-    : 'Dead: 0 on all 10,000 of MNIST\'s test digits, not only on this drawing. ReLU passes no gradient back '
-      + 'where a sum is below 0, so training cannot change a filter while it stays silent.';
+    ? `Dead: 0 on all 10,000 of MNIST's test digits${here}, as is ${before} channel ${channel}, which it pools.`
+    : `Dead: 0 on all 10,000 of MNIST's test digits${here}. ReLU passes no gradient back where a sum is below 0, `
+      + 'so training cannot change a filter while it stays silent.';
   return [el('p', { class: 'note dead-note', text })];
 }
 
