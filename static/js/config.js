@@ -73,15 +73,18 @@ export const UI = Object.freeze({
       more: 'Conv maps come after ReLU, so 0 is no response: dark purple is 0 unless the whole channel responds. '
         + 'A square lit everywhere but on the strokes is a filter that responds to empty paper and is switched off by ink. '
         + 'Values travel as 256 levels a channel: the readout\'s ± is half a level.',
+      label: 'More on the colours: zeros, empty paper, the readout\'s ±',
     }),
+    // what to compare stays in the lead (a review: folded, the warning was behind a label that
+    // named only zeros and the ±)
     layer: Object.freeze({
       lead: 'Each small square is one channel\'s map; each cell one unit. One scale for the whole layer: dark '
         + 'purple is the layer\'s lowest value, yellow its highest (the range is under each layer), so weak '
-        + 'channels stay dark.',
-      more: 'Each layer of each network has its own scale, so compare brightness within one '
-        + 'network\'s layer, not between layers or networks. '
-        + 'Conv maps come after ReLU: 0 means no response. Values travel as 256 levels a channel: the readout\'s ± is '
+        + 'channels stay dark. Each layer of each network has its own scale, so compare brightness within one '
+        + 'network\'s layer, not between layers or networks.',
+      more: 'Conv maps come after ReLU: 0 means no response. Values travel as 256 levels a channel: the readout\'s ± is '
         + 'half a level.',
+      label: 'More on the colours: zeros, the readout\'s ±',
     }),
   }),
   articleDense: 512, // the article's hypothetical Dense layer on the un-pooled maps

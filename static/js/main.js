@@ -436,6 +436,7 @@ class App {
     // its words live in config.js alone
     const legend = (norm) => {
       byId('legend-text').textContent = UI.legend[norm].lead;
+      byId('legend-more').querySelector('summary').textContent = UI.legend[norm].label;
       byId('legend-more').querySelector('p').textContent = UI.legend[norm].more;
     };
     legend(this.norm);

@@ -75,10 +75,16 @@ def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> Non
     legend = more.locator("p").inner_text()
     assert "Values travel as 256 levels a channel: the readout's ± is half a level." in legend
     assert "responds to empty paper and is switched off by ink" in legend
-    # the other scale's words, in both places
+    assert more.locator("summary").inner_text() == (
+        "More on the colours: zeros, empty paper, the readout's ±")
+    # the other scale's words, in all three places; what to compare is in its lead (a review:
+    # folded, it was behind a label that named only zeros and the ±)
     fm.page.click('input[name="norm"][value="layer"]')
-    assert "so weak channels stay dark." in fm.page.locator("#legend-text").inner_text()
-    assert more.locator("p").inner_text().startswith("Each layer of each network has its own scale")
+    assert fm.page.locator("#legend-text").inner_text().endswith(
+        "so weak channels stay dark. Each layer of each network has its own scale, so compare "
+        "brightness within one network's layer, not between layers or networks.")
+    assert more.locator("summary").inner_text() == "More on the colours: zeros, the readout's ±"
+    assert more.locator("p").inner_text().startswith("Conv maps come after ReLU: 0 means no")
 
 
 def test_the_input_panel_says_how_a_drawing_is_scaled_and_what_any_input_gets(
