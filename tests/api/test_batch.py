@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
+from app.api.routes.batch import answer_too_large
 from app.ml.data import Mnist
 
 
@@ -88,6 +89,18 @@ def test_one_image_alone_or_channels_last_is_a_batch_of_one(client: TestClient) 
         assert sorted(z.files) == sorted(batch.files)
         for name in batch.files:
             np.testing.assert_array_equal(z[name], batch[name])
+
+
+def test_an_answer_too_large_says_how_many_images_would_fit() -> None:
+    """A review: a server whose response limit is below one image's answer was told to ask
+    for "at most 0 images"; one that fits a single image, "1 images"."""
+    assert answer_too_large(3, 78_112, 30_000) == (
+        "the answer would be 234,336 bytes, over the limit of 30,000, which one image's answer "
+        "with these layers passes: ask for fewer layers=")
+    assert answer_too_large(2, 78_112, 100_000).endswith(
+        "ask for fewer layers=, or for at most 1 image at a time with these")
+    assert answer_too_large(3, 4_320, 10_000).endswith(
+        "or for at most 2 images at a time with these")
 
 
 def test_an_answer_too_large_is_refused_from_the_header_before_inflating(

@@ -55,9 +55,12 @@ def answer_too_large(images: int, per_image: int, limit: int) -> str:
     with how many would fit (found by an API review: "fewer images" left the count to
     guess); the OpenAPI document quotes them, for the 10,000 MNIST test images with every
     layer."""
-    return (f"the answer would be {images * per_image:,} bytes, over the limit of {limit:,}: "
-            f"ask for fewer layers=, or for at most {limit // per_image:,} images at a time "
-            "with these")
+    fit = limit // per_image
+    said = f"the answer would be {images * per_image:,} bytes, over the limit of {limit:,}"
+    if fit == 0:  # a server set to a limit below one image's answer (a review)
+        return f"{said}, which one image's answer with these layers passes: ask for fewer layers="
+    return (f"{said}: ask for fewer layers=, or for at most {fit:,} "
+            f"image{'' if fit == 1 else 's'} at a time with these")
 
 
 def not_arrays(kind: str) -> str:
