@@ -143,12 +143,14 @@ def test_on_a_1280x720_projector_the_first_screen_holds_all_of_conv1(
         assert box is not None and box["y"] + box["height"] <= 720, box
 
 
-@pytest.mark.parametrize(("width", "height", "wide"), [(1920, 1080, 400), (1280, 720, 320)])
+@pytest.mark.parametrize(("width", "height", "wide"), [(1920, 1080, 400), (1280, 720, 320),
+                                                       (1280, 1024, 320)])
 def test_the_enlarged_channel_grows_with_the_projector_views_text_where_there_is_room(
         browser: Any, server_url: str, api: Any, width: int, height: int, wide: int) -> None:
     """A teacher's review: at 1920x1080 the panel kept its 320 px, a pool's map and its
     conv's 190 px each beside 220 px of empty margin. It is 20rem there (the root is 20 px);
-    on a 720 px screen it stays 320 px, which leaves its words more room under the map."""
+    on a 720 px screen it stays 320 px, which leaves its words more room under the map, and
+    at 1280 px wide, where 360 px docked over avg's column covered max's last (a review)."""
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
                 storage_state=projector_state(server_url)) as fm:
         fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
@@ -160,6 +162,13 @@ def test_the_enlarged_channel_grows_with_the_projector_views_text_where_there_is
         box = panel.bounding_box()
         assert box is not None and box["width"] == wide, box
         assert box["x"] + box["width"] <= width - 16
+        # clicked on max's maps, it docks over avg's and leaves max's whole
+        fm.page.keyboard.press("Escape")
+        fm.page.mouse.click(*fm.map_point("max", "pool1", 7, 6, 6))
+        panel.wait_for(state="visible")
+        box = panel.bounding_box()
+        maps = fm.page.locator('canvas.map[data-net="max"][data-layer="pool1"]').bounding_box()
+        assert box is not None and maps is not None and box["x"] >= maps["x"] + maps["width"]
 
 
 @pytest.mark.parametrize(("width", "height", "projector", "beside"), [
