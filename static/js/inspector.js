@@ -187,7 +187,10 @@ export class Inspector {
     // "an 11 x 11", "an 8 x 8" (a review found "a 11 x 11")
     const side = info?.shape[1];
     const article = /^(11|18)$|^8/.test(String(side)) ? 'an' : 'a';
-    this.size.textContent = info ? `${article} ${side} x ${info.shape[2]} map; each unit sees ${rf}x${rf} input px` : '';
+    // a dead channel is said to be under its name too: its own line (deadNote) comes last,
+    // below the fold of a short screen's panel
+    const dead = info?.silent_channels?.includes(channel) ? '; dead on MNIST\'s test digits' : '';
+    this.size.textContent = info ? `${article} ${side} x ${info.shape[2]} map; each unit sees ${rf}x${rf} input px${dead}` : '';
     this.canvas.setAttribute('aria-label', `${net} ${layer}, channel ${channel}; arrow keys move the cursor`);
     this.root.dataset.net = net;
     this.root.dataset.layer = layer;

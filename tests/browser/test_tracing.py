@@ -1080,6 +1080,9 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
     fm.page.wait_for_function("() => document.querySelector('#inspector .filter:not([hidden])')"
                               "?.dataset.channel === '13'")
     assert inspector.locator(".filter > :last-child").inner_text() == DEAD_CONV
+    # and under its name, in view on any screen
+    assert inspector.locator(".inspector-size").inner_text() == (
+        "an 11 x 11 map; each unit sees 8x8 input px; dead on MNIST's test digits")
 
 
 def test_a_dead_channel_lit_by_an_odd_drawing_is_not_said_to_be_silent_on_it(
