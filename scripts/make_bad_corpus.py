@@ -137,6 +137,12 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("form-text-unencoded", "name=Zoë&url=http://x.org/a.png".encode(),
         "application/x-www-form-urlencoded", 415,
         f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
+    raw("form-text-latin-1", "name=Zoë&digit=7".encode("latin-1"),
+        "application/x-www-form-urlencoded", 415,
+        f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
+    # a web page that holds an SVG is no SVG drawing
+    raw("html-with-svg-no-type", b"<!DOCTYPE html><html><body><svg></svg></body></html>", "", 415,
+        NOT_IMAGE)
     raw("svg-content-type", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml", 415,
         f"content type 'image/svg+xml' is not accepted; send {ACCEPTED}")
     raw("pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "image/png", 415,
