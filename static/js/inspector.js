@@ -209,6 +209,9 @@ export class Inspector {
       this.scale.setAttribute('aria-label', 'colour scale: no values yet');
       this.mark.hidden = true;
       if (!this.value.textContent.endsWith(EMPTY_HINT)) this.value.textContent = EMPTY_HINT;
+      // what this channel is made of, not what the last one was (a review: before any drawing,
+      // a pool channel opened after conv1's 30 kept 30's weights and its line that it is dead)
+      this.#explain(null);
       return;
     }
     if (this.value.textContent.endsWith(EMPTY_HINT)) this.value.textContent = VALUE_HINT;
@@ -262,10 +265,11 @@ export class Inspector {
     const data = this.#layer();
     const reads = this.#info()?.reads; // the window a unit reads
     const before = reads?.layer ?? 'the layer before';
-    const from = data?.kind === 'pool' ? this.#result?.models[net]?.layers.find((l) => l.name === before) : null;
+    const pool = this.#info()?.kind === 'pool'; // known before any drawing, unlike data's
+    const from = pool && data ? this.#result?.models[net]?.layers.find((l) => l.name === before) : null;
     this.source.wrap.hidden = !from;
     const dead = deadNote(this.#info(), channel, before, data ? data.high[channel] > 0 : null);
-    if (data?.kind === 'pool') {
+    if (pool) {
       const how = { max: 'the largest value of a 2x2 window', mean: 'the mean of a 2x2 window' }[UI.poolOp[net]]
         ?? 'pooled from a window';
       this.filter.replaceChildren(el('p', { class: 'note', text: `No learned weights: each unit is ${how} of `
@@ -282,7 +286,11 @@ export class Inspector {
       this.filter.hidden = true; // another layer's: nothing until this one's are here
       return;
     }
-    if (w.channel !== channel) return; // the previous channel's, until these are here
+    if (w.channel !== channel) {
+      // the previous channel's weights, until these are here; not its line that it is dead
+      this.filter.querySelector('.dead-note')?.remove();
+      return;
+    }
     const sums = w.weights.length > 1;
     delete this.filter.dataset.kind;
     this.filter.replaceChildren(...(sums

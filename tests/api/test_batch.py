@@ -96,7 +96,8 @@ def test_an_answer_too_large_says_how_many_images_would_fit() -> None:
     for "at most 0 images"; one that fits a single image, "1 images"."""
     assert answer_too_large(3, 78_112, 30_000) == (
         "the answer would be 234,336 bytes, over the limit of 30,000, which one image's answer "
-        "with these layers passes: ask for fewer layers=")
+        "with these layers passes: ask for fewer layers= or models=, or raise the server's "
+        "FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
     assert answer_too_large(2, 78_112, 100_000).endswith(
         "ask for fewer layers=, or for at most 1 image at a time with these")
     assert answer_too_large(3, 4_320, 10_000).endswith(

@@ -1545,3 +1545,26 @@ def test_on_a_phone_the_step_buttons_stay_in_view_under_a_long_text(
     tapped = layer.bounding_box()
     top = inspector.evaluate("(p) => p.getBoundingClientRect().top")
     assert tapped is not None and tapped["y"] >= 0 and tapped["y"] + tapped["height"] <= top
+
+
+def test_before_any_drawing_a_pool_channel_opened_after_a_dead_conv_says_what_it_is(
+        fm: FeatureMapsPage) -> None:
+    """A review: before any drawing, max's pool1 channel 5 opened after conv1's dead 30 kept
+    30's weights and its line that it is dead. A pool says how its units are made, with
+    nothing to draw yet; a dead one says so, with nothing said of a drawing."""
+    inspector = fm.page.locator("#inspector")
+    open_channel(fm, "conv1", 30)
+    inspector.wait_for(state="visible")
+    inspector.locator('.filter[data-channel="30"]:not([hidden]) table.filter-grid').wait_for()
+    assert inspector.locator(".filter .dead-note").inner_text().startswith(
+        "Dead: 0 on all 10,000 of MNIST's test digits. ReLU passes no gradient back")
+    fm.page.keyboard.press("Escape")
+    open_channel(fm, "pool1", 5)
+    inspector.wait_for(state="visible")
+    assert inspector.locator(".filter").inner_text() == (
+        "No learned weights: each unit is the largest value of a 2x2 window of conv1 channel 5.")
+    fm.page.keyboard.press("Escape")
+    open_channel(fm, "pool1", 30)
+    inspector.wait_for(state="visible")
+    assert inspector.locator(".filter .dead-note").inner_text() == (
+        "Dead: 0 on all 10,000 of MNIST's test digits, as is conv1 channel 30, which it pools.")

@@ -58,7 +58,8 @@ def answer_too_large(images: int, per_image: int, limit: int) -> str:
     fit = limit // per_image
     said = f"the answer would be {images * per_image:,} bytes, over the limit of {limit:,}"
     if fit == 0:  # a server set to a limit below one image's answer (a review)
-        return f"{said}, which one image's answer with these layers passes: ask for fewer layers="
+        return (f"{said}, which one image's answer with these layers passes: ask for fewer "
+                "layers= or models=, or raise the server's FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
     return (f"{said}: ask for fewer layers=, or for at most {fit:,} "
             f"image{'' if fit == 1 else 's'} at a time with these")
 
