@@ -109,7 +109,7 @@ export class Tracer {
 
     // a channel 0 on every MNIST test digit is said to be, where its blank square is pointed
     // at (the enlarged channel says why: inspector.js deadNote)
-    const dead = info.silent_channels?.includes(channel) ? ' (dead: 0 on every test digit)' : '';
+    const dead = info.silent_channels?.includes(channel) ? ' (dead on MNIST\'s test digits)' : '';
     const lines = [
       el('strong', { text: `${hit.net} ${hit.layer}` }), `, channel ${channel}${dead}, unit (row ${row}, col ${col}) = ${fmtRead(value, halfStep(data, channel))}`,
     ];

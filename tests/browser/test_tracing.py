@@ -1067,7 +1067,7 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
     inspector.wait_for(state="visible")
     # and the trace of a unit of it says so, where a live channel's does not
     assert fm.page.locator("#readout").inner_text().startswith(
-        "max pool2, channel 13 (dead: 0 on every test digit), unit (row 2, col 2) = ")
+        "max pool2, channel 13 (dead on MNIST's test digits), unit (row 2, col 2) = ")
     assert inspector.locator(".filter p.note").first.inner_text() == (
         "No learned weights: each unit is the largest value of a 2x2 window of conv2 channel "
         "13, drawn beside it with one unit's window outlined.")
