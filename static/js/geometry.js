@@ -52,12 +52,18 @@ export function unreadTails(layers, limit = 28) {
   for (let i = layers.length - 1; i >= 0; i -= 1) {
     const { name, shape, reads } = layers[i];
     tails[name] = dead;
-    const lastRead = (shape[1] - dead - 1) * reads.stride - (reads.padding ?? 0) + reads.kernel - 1;
-    const side = i > 0 ? layers[i - 1].shape[1] : limit;
-    dead = Math.max(0, side - 1 - lastRead);
+    dead = unreadRows(i > 0 ? layers[i - 1].shape[1] : limit, shape[1] - dead, reads);
   }
   tails.input = dead;
   return tails;
+}
+
+/** How many of the last rows (and columns) of a side of `side` units the first `units`
+ * windows of a layer (`reads`: kernel, stride, padding; the first window at -padding) leave
+ * unread: where the stride does not divide the side, as pool2 rounds 11 down to 5. */
+export function unreadRows(side, units, reads) {
+  const lastRead = (units - 1) * reads.stride - (reads.padding ?? 0) + reads.kernel - 1;
+  return Math.max(0, side - 1 - lastRead);
 }
 
 /** Inclusive range [lo, hi] of units of the layer before that unit `index` reads, clipped. */

@@ -4,7 +4,7 @@
 
 import { UI } from './config.js';
 import { el, fmt, placeMark, setText } from './dom.js';
-import { hitTest, stepCell, unitsRect, unreadTails } from './geometry.js';
+import { hitTest, stepCell, unitsRect, unreadRows, unreadTails } from './geometry.js';
 import { paintEmpty, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange } from './wire.js';
 
@@ -19,9 +19,8 @@ function unreadByStride(name, nets) {
     const i = n.layers.findIndex((l) => l.name === name);
     const { shape, reads } = n.layers[i] ?? {};
     if (!reads || reads.stride === 1) return '';
-    const side = i > 0 ? n.layers[i - 1].shape[1] : 28;
-    const unread = side - reads.kernel + (reads.padding ?? 0) - (shape[1] - 1) * reads.stride;
-    if (unread <= 0) return '';
+    const unread = unreadRows(i > 0 ? n.layers[i - 1].shape[1] : 28, shape[1], reads);
+    if (!unread) return '';
     const what = reads.layer === 'input' ? 'the input' : reads.layer;
     const answer = reads.layer === 'input' ? `: ink there never changes ${n.name}'s answer` : '';
     return `${n.name}'s ${name} never reads ${what}'s last ${rowsAnd(unread)}${answer}. `;
@@ -77,7 +76,7 @@ export function layerNote(info, nets, source = null, shown = nets) {
   // no window (pool2: 11 -> 5 leaves conv2's last row and column out), and the input's
   // last rows with them when no other unit reads those (found by a review: ink in rows
   // 26-27 alone left max's and avg's answers as for a blank input)
-  const unread = source ? source.shape[1] + (info.reads.padding ?? 0) - (info.shape[1] - 1) * stride - kernel : 0;
+  const unread = source ? unreadRows(source.shape[1], info.shape[1], info.reads) : 0;
   let halves = 'Halves each side.';
   if (unread > 0) {
     halves = `Halves each side, rounding down: ${whose ? `in ${named}, ` : ''}${source.name}'s last `
