@@ -247,7 +247,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     engine = Engine.load(settings)
     # every map is held in memory until the .npz is written: say how much, refuse what
     # cannot fit
-    size = batch.npz_size(Layout.plan(engine.nets(models), layers), len(images), labels)
+    size = batch.npz_size(Layout.plan(engine.nets(models), layers), len(images), labels.dtype)
     count = f"{len(images):,} image{'' if len(images) == 1 else 's'}"
     if args.limit and args.limit > len(images):  # said, not silently less (a review)
         count += f" (the whole {args.split} split; --limit asked for {args.limit:,})"

@@ -10,6 +10,7 @@ adds the split's `labels` (N,).
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import time
@@ -201,14 +202,7 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
         engine.check_layers(models, layers)
     layout = Layout.plan(nets, layers)
     n = len(images)
-    out: dict[str, np.ndarray] = {}
-    for slot in layout.nets:
-        out[f"{slot.variant}/probabilities"] = np.empty((n, 10), np.float32)
-        for ls in slot.layers:
-            base = f"{slot.variant}/{ls.layer.name}"
-            out[base] = np.empty((n, *ls.layer.shape), np.uint8)
-            out[f"{base}/low"] = np.empty((n, ls.layer.shape[0]), np.float32)
-            out[f"{base}/high"] = np.empty((n, ls.layer.shape[0]), np.float32)
+    out = _answer_arrays(layout, n)
     threads = max(1, host_threads or torch.get_num_threads())
     # the copies release the GIL: on a GPU they, not the device, bound an extraction (fresh
     # output memory is faulted in as it is written; bench/gpu.py); one thread copies inline
@@ -230,7 +224,22 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
         if pool is not None:
             pool.shutdown()
     for slot in layout.nets:
-        out[f"{slot.variant}/prediction"] = out[f"{slot.variant}/probabilities"].argmax(1)
+        np.argmax(out[f"{slot.variant}/probabilities"], axis=1,
+                  out=out[f"{slot.variant}/prediction"])
+    return out
+
+
+def _answer_arrays(layout: Layout, n: int) -> dict[str, np.ndarray]:
+    """The arrays `extract` fills for n images, uninitialised, in the order it names them."""
+    out: dict[str, np.ndarray] = {}
+    for slot in layout.nets:
+        out[f"{slot.variant}/probabilities"] = np.empty((n, 10), np.float32)
+        for ls in slot.layers:
+            base = f"{slot.variant}/{ls.layer.name}"
+            out[base] = np.empty((n, *ls.layer.shape), np.uint8)
+            out[f"{base}/low"] = np.empty((n, ls.layer.shape[0]), np.float32)
+            out[f"{base}/high"] = np.empty((n, ls.layer.shape[0]), np.float32)
+        out[f"{slot.variant}/prediction"] = np.empty(n, np.int64)
     return out
 
 
@@ -429,10 +438,25 @@ def npz_target(given: str | Path) -> Path:
     return files.output_target(given, ".npz", "maps.npz")
 
 
-def npz_size(layout: Layout, n: int, labels: np.ndarray | None = None) -> int:
-    """About how many bytes the .npz of `extract_to_npz` takes, in memory and on disk (it is
-    uncompressed; each member adds a header of a few hundred bytes)."""
-    return n * bytes_per_image(layout) + (0 if labels is None else n * labels.itemsize)
+def npz_size(layout: Layout, n: int, labels: np.dtype[Any] | None = None) -> int:
+    """The bytes of the uncompressed .npz of n images' maps (`labels`: the dtype of the
+    labels `featuremaps extract` adds), exactly: the batch route's answer, the extract's
+    file. Found by a review: the route had weighed its answer by the maps alone, 8.7 kB under
+    the .npz of every map, so a limit set within those bytes let an answer through."""
+    per_image = bytes_per_image(layout) + (0 if labels is None else labels.itemsize)
+    return _npz_headers(layout, labels) + n * per_image
+
+
+@functools.cache
+def _npz_headers(layout: Layout, labels: np.dtype[Any] | None) -> int:
+    """The bytes of an answer's .npz besides its data: each member's .npy header and zip
+    records. They do not depend on the number of images: NumPy pads each header with room
+    for that number to grow to 21 digits (numpy.lib.format), and writes every member with
+    zip64 records whatever its size."""
+    arrays = _answer_arrays(layout, 0)
+    if labels is not None:
+        arrays["labels"] = np.empty(0, labels)
+    return len(npz_bytes(arrays))
 
 
 # the control group's limit and use (v2, then v1): in a container started with --memory,

@@ -17,7 +17,7 @@ import torch
 
 from app.ml.capture import capture
 from app.ml.encode import DTYPES, DTYPES_NP, Encoding
-from app.ml.nets import LayerSpec, Net
+from app.ml.nets import LayerSpec, Net, VariantSpec
 
 
 @dataclass(frozen=True)
@@ -69,20 +69,23 @@ class Layout:
     float_size: int
 
     @staticmethod
-    def plan(nets: Sequence[Net], layers: Sequence[str] | None = None) -> Layout:
+    def plan(nets: Sequence[Net | VariantSpec], layers: Sequence[str] | None = None) -> Layout:
+        """The layout of `nets`' outputs; a variant's spec stands for its network where only
+        the shapes are wanted (the API's documented sizes, with no weights loaded)."""
         slots: list[NetSlot] = []
         data = floats = 0
         for net in nets:
+            variant = net if isinstance(net, VariantSpec) else net.spec
             probs = floats
             floats += 10
-            chosen = [spec for spec in net.spec.layers if layers is None or spec.name in layers]
+            chosen = [spec for spec in variant.layers if layers is None or spec.name in layers]
             layer_slots: list[LayerSlot] = []
             for spec in chosen:
                 c = spec.shape[0]
-                layer_slots.append(LayerSlot(net.variant, spec, data, floats, floats + c))
+                layer_slots.append(LayerSlot(variant.name, spec, data, floats, floats + c))
                 data += c * spec.shape[1] * spec.shape[2]
                 floats += 2 * c
-            slots.append(NetSlot(net.variant, probs, tuple(layer_slots)))
+            slots.append(NetSlot(variant.name, probs, tuple(layer_slots)))
         return Layout(tuple(slots), data, floats)
 
 

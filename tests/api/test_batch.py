@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from app.api.routes.batch import answer_too_large
+from app.api.routes.batch import EVERY_MAP, EVERY_MAP_SPECS, answer_too_large
+from app.config import Settings
+from app.ml import batch
 from app.ml.data import Mnist
+from app.ml.pack import Layout
 
 
 def npy(arr: np.ndarray) -> bytes:
@@ -93,15 +96,48 @@ def test_one_image_alone_or_channels_last_is_a_batch_of_one(client: TestClient) 
 
 def test_an_answer_too_large_says_how_many_images_would_fit() -> None:
     """A review: a server whose response limit is below one image's answer was told to ask
-    for "at most 0 images"; one that fits a single image, "1 images"."""
-    assert answer_too_large(3, 78_112, 30_000) == (
-        "the answer would be 234,336 bytes, over the limit of 30,000, which one image's answer "
+    for "at most 0 images"; one that fits a single image, "1 images". The sizes are the
+    .npz's: 78,112 bytes an image for every map of max and avg, and 8,754 of member headers
+    and zip records (4,320 and 2,610 for pool2 alone)."""
+    pool2 = Layout.plan(EVERY_MAP_SPECS, ["pool2"])
+    assert answer_too_large(3, EVERY_MAP, 30_000) == (
+        "the answer would be 243,090 bytes, over the limit of 30,000, which one image's answer "
         "with these layers passes: ask for fewer layers= or models=, or raise the server's "
         "FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
-    assert answer_too_large(2, 78_112, 100_000).endswith(
+    assert answer_too_large(2, EVERY_MAP, 8_754 + 78_112).endswith(
         "ask for fewer layers=, or for at most 1 image at a time with these")
-    assert answer_too_large(3, 4_320, 10_000).endswith(
+    assert answer_too_large(2, EVERY_MAP, 8_754 + 78_111).endswith(
+        "which one image's answer with these layers passes: ask for fewer layers= or models=, "
+        "or raise the server's FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
+    assert answer_too_large(3, pool2, 2_610 + 2 * 4_320).endswith(
         "or for at most 2 images at a time with these")
+    assert answer_too_large(3, pool2, 100).endswith("which one image's answer with these "
+                                                    "layers passes: ask for fewer layers= or "
+                                                    "models=, or raise the server's "
+                                                    "FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
+
+
+@pytest.mark.parametrize("layers", [None, "pool2"])
+def test_the_response_limit_weighs_the_whole_npz(settings: Settings, layers: str | None) -> None:
+    """Found by a review: the limit was held against the maps alone, 8,754 bytes under the
+    .npz of every map, so an answer over the limit by up to that much was sent. An answer of
+    exactly the limit is sent; one byte more is refused, saying how many images fit."""
+    from app.main import create_app
+
+    layout = Layout.plan(EVERY_MAP_SPECS, None if layers is None else [layers])
+    body = npy(np.zeros((3, 28, 28), np.uint8))
+    query = "" if layers is None else f"?layers={layers}"
+    size = batch.npz_size(layout, 3)
+    for limit in (size, size - 1):
+        app = create_app(settings.model_copy(update={"max_batch_response_bytes": limit}))
+        with TestClient(app) as c:
+            r = c.post(f"/api/v1/featuremaps/batch{query}", content=body)
+        if limit == size:
+            assert r.status_code == 200 and len(r.content) == size
+        else:
+            assert (r.status_code, r.json()) == (422, {"detail": (
+                f"the answer would be {size:,} bytes, over the limit of {limit:,}: ask for "
+                "fewer layers=, or for at most 2 images at a time with these")})
 
 
 def test_an_answer_too_large_is_refused_from_the_header_before_inflating(
@@ -120,11 +156,12 @@ def test_an_answer_too_large_is_refused_from_the_header_before_inflating(
     end = start + info.compress_size
     body[end - 64:end - 32] = b"\xff" * 32  # deflate data an inflation stumbles on
     r = client.post("/api/v1/featuremaps/batch", content=bytes(body))
-    size = 40_000 * 78_112  # every map of max and avg, their ranges and probabilities
+    # every map of max and avg, their ranges and probabilities, and the .npz's headers
+    size = 40_000 * 78_112 + 8_754
     assert (r.status_code, r.json()) == (422, {"detail": (
         f"the answer would be {size:,} bytes, over the limit of 536,870,912: ask for fewer "
-        "layers=, or for at most 6,873 images at a time with these")})
-    assert 6_873 * 78_112 <= 536_870_912 < 6_874 * 78_112  # the most that fit
+        "layers=, or for at most 6,872 images at a time with these")})
+    assert 6_872 * 78_112 + 8_754 <= 536_870_912 < 6_873 * 78_112 + 8_754  # the most that fit
     # a few layers fit: the same images are then read to the end, damage and all
     r = client.post("/api/v1/featuremaps/batch?layers=conv3", content=bytes(body))
     assert r.status_code == 422 and r.json()["detail"].startswith("body is not a readable .npz")

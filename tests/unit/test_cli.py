@@ -641,7 +641,7 @@ def test_extract_says_how_big_and_refuses_what_cannot_fit(
     code, _, err = run(["extract", str(out), "--layers", "pool2", "--limit", "5",
                         "--device", "cpu"], capsys)
     layout = Layout.plan([build("max"), build("avg")], ["pool2"])
-    size = batch.in_units(batch.npz_size(layout, 5, np.zeros(5, np.int64)))
+    size = batch.in_units(batch.npz_size(layout, 5, np.dtype(np.int64)))
     assert code == 2
     assert err.splitlines() == [
         f"featuremaps: 5 images, max,avg: about {size} of maps, held in memory, then written "

@@ -24,9 +24,14 @@ from app.config import default
 from app.ml import batch, preprocess
 from app.ml.errors import EmptyBody, InvalidPixels, UnknownName
 from app.ml.names import brief, split_names
+from app.ml.nets import variant_spec
+from app.ml.pack import Layout
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 QUERY = ("models", "layers")
+# the default answer's layout, every map of max and avg, for the sizes the document quotes
+EVERY_MAP_SPECS = [variant_spec("max"), variant_spec("avg")]
+EVERY_MAP = Layout.plan(EVERY_MAP_SPECS)
 
 IMAGES = ("an .npy of shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
           "(28, 28, 1) for one image (integers 0..255, e.g. uint8, or floats 0..1), or an .npz "
@@ -50,13 +55,14 @@ LayersQuery = Annotated[str | None, Query(
     pattern=r"^[a-z0-9]+(,[a-z0-9]+)*$")]
 
 
-def answer_too_large(images: int, per_image: int, limit: int) -> str:
-    """The 422's words for an answer of `images` at `per_image` bytes each over `limit` bytes,
-    with how many would fit (found by an API review: "fewer images" left the count to
-    guess); the OpenAPI document quotes them, for the 10,000 MNIST test images with every
-    layer."""
-    fit = limit // per_image
-    said = f"the answer would be {images * per_image:,} bytes, over the limit of {limit:,}"
+def answer_too_large(images: int, layout: Layout, limit: int) -> str:
+    """The 422's words for an answer of `images` laid out as `layout` over `limit` bytes, with
+    how many would fit (found by an API review: "fewer images" left the count to guess); the
+    OpenAPI document quotes them, for the 10,000 MNIST test images with every layer."""
+    per_image, headers = batch.bytes_per_image(layout), batch.npz_size(layout, 0)
+    fit = max(0, limit - headers) // per_image
+    said = (f"the answer would be {batch.npz_size(layout, images):,} bytes, over the limit of "
+            f"{limit:,}")
     if fit == 0:  # a server set to a limit below one image's answer (a review)
         return (f"{said}, which one image's answer with these layers passes: ask for fewer "
                 "layers= or models=, or raise the server's FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
@@ -82,8 +88,10 @@ BATCH_DOC = (
     "Run the chosen networks (default: max,avg) over every image and return the chosen "
     "layers' maps, quantised per image and channel to uint8 on the device.\n\n"
     f"Send {IMAGES}.\n\n"
-    "The answer is held whole before it is sent: every map of max and avg takes 78,112 bytes "
-    "an image (the 10,000 MNIST test images: 781 MB), pool2 alone 4,320, so ask for the "
+    "The answer is held whole before it is sent: every map of max and avg takes "
+    f"{batch.bytes_per_image(EVERY_MAP):,} bytes an image (the 10,000 MNIST test images: "
+    f"{batch.npz_size(EVERY_MAP, 10_000) / 1e6:.0f} MB), pool2 alone "
+    f"{batch.bytes_per_image(Layout.plan(EVERY_MAP_SPECS, ['pool2'])):,}, so ask for the "
     "layers= you need. The default limits (the server's settings): at most "
     f"{default('max_batch_images'):,} images (FEATUREMAPS_MAX_BATCH_IMAGES) in an upload of "
     f"{default('max_batch_upload_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES), "
@@ -119,7 +127,7 @@ BATCH_DOC = (
                    422: ("images of another shape, dtype or range; unknown or repeated "
                          "models= or layers= names; or an answer over the response limit "
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
-                         answer_too_large(10_000, 78_112, default("max_batch_response_bytes"))),
+                         answer_too_large(10_000, EVERY_MAP, default("max_batch_response_bytes"))),
                    503: ("too many batches in flight or over the time limit; see Retry-After",
                          busy(default("max_batch_inflight"), "batches"))},
                    limit="max_batch_upload_bytes")},
@@ -157,9 +165,8 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
 
     def fits(n: int) -> None:
         """The answer's size, known from the header's number of images."""
-        per_image = batch.bytes_per_image(layout)
-        if n * per_image > settings.max_batch_response_bytes:
-            raise InvalidParameter(answer_too_large(n, per_image,
+        if batch.npz_size(layout, n) > settings.max_batch_response_bytes:
+            raise InvalidParameter(answer_too_large(n, layout,
                                                     settings.max_batch_response_bytes))
 
     def answer() -> bytes:
