@@ -127,12 +127,15 @@ def test_text_and_oversize_messages_are_refused_with_a_reason(
 def test_a_bad_query_is_explained_then_closed(client: TestClient, query: str, status: int,
                                               detail: str) -> None:
     """The same status and sentence as POST /featuremaps gives for the same query (a review
-    found the socket's own words for a malformed list, without the hint about +)."""
+    found the socket's own words for a malformed list, without the hint about +), and
+    counted in /metrics as every other answer of the socket's is (another review)."""
+    counted = ws_count(client, LIVE, status)
     with client.websocket_connect(LIVE + query) as ws:
         assert json.loads(ws.receive_text()) == {"status": status, "detail": detail}
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_bytes()
     assert closed.value.code == 1008
+    assert ws_count(client, LIVE, status) == counted + 1
     if "encoding" not in query:  # a query POST takes too
         posted = client.post("/api/v1/featuremaps" + query, content=BLANK_PNG,
                              headers={"Content-Type": "image/png"})

@@ -169,10 +169,12 @@ async def _serve(websocket: WebSocket, engine: Engine, settings: Settings,
     """An accepted socket's messages, until it closes or idles out."""
     try:
         try:
+            start = time.perf_counter()
             names = _names(websocket, engine)
-        except InputError as exc:
+        except InputError as exc:  # counted as every other answer is (a review)
             await websocket.send_text(_text(exc.status_code, str(exc)))
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="bad query")
+            metrics.observe("WS", ROUTE, exc.status_code, time.perf_counter() - start)
             return
         while True:
             try:
