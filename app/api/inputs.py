@@ -305,9 +305,9 @@ class Payload:
     def small(self) -> bool:
         """Cheap enough to decode on the event loop's thread: JSON pixels, or a small PNG of
         pixels alone whose header declares at most INLINE_MAX_SAMPLES (a live update is
-        ~13 kB, 112x112 grey). Bytes alone would not do: a 30 kB PNG can declare 4096x4096,
-        whose decoding (about 90 ms) would stall every connection; and other images are
-        opened off it, as Pillow parses their metadata as it opens them
+        about 1 kB, a deflated 112x112 grey). Bytes alone would not do: a 30 kB PNG can
+        declare 4096x4096, whose decoding (about 90 ms) would stall every connection; and
+        other images are opened off it, as Pillow parses their metadata as it opens them
         (preprocess.plain_png_samples)."""
         if len(self.body) > INLINE_MAX_BYTES:
             return False

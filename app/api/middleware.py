@@ -53,7 +53,7 @@ class BodyTimedOut(Exception):
 
 
 # a body's first bytes are read whatever the budget: slow clients that hold it with large
-# bodies do not lock out the live updates (about 13 kB; found by a review)
+# bodies do not lock out the live updates (about 1 kB each; found by a review)
 ALWAYS_READ = 64 * 1024
 
 
