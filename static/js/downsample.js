@@ -212,6 +212,16 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
   const pooled = models.find((m) => m.name === 'max') ?? models[0];
   const pooledLast = pooled.layers[pooled.layers.length - 1];
   const pooledValues = count(pooledLast.shape);
+  // the field grows with the pools' stride, not with what their windows keep: said where
+  // another pooling network's last conv sees as far (a student's review: the article's
+  // framing credits max, and nothing on the page said avg's grows alike)
+  const pool = pooled.layers.find((l) => l.kind === 'pool');
+  const alike = pool ? models.filter((m) => m !== pooled && m.layers.some((l) => l.kind === 'pool')
+    && m.layers[m.layers.length - 1].receptive_field.size === pooledLast.receptive_field.size).map((m) => m.name) : [];
+  const sameField = alike.length
+    ? ` ${alike.join(' and ')}'s ${pooledLast.name} ${alike.length > 1 ? 'see' : 'sees'} as far: the field grows with the pools' stride, `
+      + `each window ${pool.reads.stride} units from the next, whatever the window keeps; what ${pooled.name} changes is which value it keeps.`
+    : '';
   const dense1 = pooled.dense[0];
   const where = np.derivedFrom
     ? `${np.derivedFrom}'s convolutions replayed without its pooling (the nopool network isn't loaded on this server)`
@@ -244,13 +254,13 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
     el('p', {}, `With ${pooled.name} pooling, ${pooledLast.name} sees ${pooledLast.receptive_field.size}x${pooledLast.receptive_field.size} `
       + `pixels, most of the 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
       + `${thousands(pooledValues)} values to its Dense(${dense1.units}): ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `
-      + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.`),
+      + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.${sameField}`),
     // found by a teacher's review: the page never gave the article's reason for max; it
     // points at max's and avg's maps, so only where both are shown
     ['max', 'avg'].every((n) => shown.includes(n)) && el('p', { id: 'why-max' }, 'Why the article prefers max to the mean: a map records where its pattern is present, '
       + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
       + 'weaker units around it. The ranges under the maps illustrate it once there is ink (as they must: max keeps each window\'s largest value by definition, so this is no evidence that max is better): max\'s pool1 tops out at exactly its conv1\'s highest '
-      + 'value, avg\'s pool1 below its own conv1\'s (compare each pool with the conv above it, not across: avg\'s conv1 runs '
+      + 'value, avg\'s pool1 below its own conv1\'s, as the share under each pool\'s maps says (compare each pool with the conv above it, not across: avg\'s conv1 runs '
       + 'hotter than max\'s). Whether that makes max more accurate, these networks cannot tell (the table above).'),
     whyStrided(models, pooling !== null) ?? '');
   const cuts = fields.filter((f) => f.least < f.size).map(({ net, layer, least, most }) => `${net}'s pools pad past the `

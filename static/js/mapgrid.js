@@ -8,6 +8,15 @@ import { hitTest, stepCell, unitsRect, unreadRows, unreadTails } from './geometr
 import { paintEmpty, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange } from './wire.js';
 
+/** A pool's top as a share of the top of the layer it pools (`source`): 100% where max's
+ * window holding the conv's top is pooled, less for the mean, or where that unit lies in a
+ * row the pool never reads; nothing for a blank drawing. Under 100% never rounds up to it. */
+function poolShare(top, sourceTop, source) {
+  if (!(sourceTop > 0)) return '';
+  const percent = top >= sourceTop ? 100 : Math.min(99, Math.round((100 * top) / sourceTop));
+  return `its top is ${percent}% of ${source}'s`;
+}
+
 const rowsAnd = (n) => (n > 1 ? `${n} rows and columns` : 'row and column');
 
 /** Where a conv's stride does not divide what it reads (strided's conv1: 13 units, 2 apart,
@@ -184,11 +193,15 @@ export class MapGrid {
           // below and the downsampling table write it channels-last
           el('h3', { id: `layer-${name}` }, name, el('span', { class: 'layer-size', text: `${c} maps of ${h} x ${w}` })),
           el('p', { class: 'note' }, layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)), source, this.nets),
-            // fitted, a pool's grid is as large as the conv's before it: where the halving
-            // can be drawn to scale, the first pool says how (found by a student's review:
-            // the choice's title was the only word of it); page.css hides it otherwise
+            // fitted, a pool's grid is as large as the conv's before it: the first pool says
+            // so with both sizes, and where the halving can be drawn to scale, how (found by
+            // students' reviews: the choice's title was the only word of it; on a phone,
+            // which has no choice, "Halves each side" sat over two grids of one size);
+            // page.css hides the hint to scale, and all of it once the maps are to scale
             name === firstPool
-              ? el('span', { class: 'to-scale-hint', text: ` Drawn fitted, its maps look as large as ${source.name}'s; choose Map size: by unit count to see them halve (each map still covers the whole input).` }) : '')));
+              ? el('span', { class: 'fitted-hint' }, ` Drawn fitted, its maps look as large as ${source.name}'s, though they have ${h} units a side to its ${source.shape[1]}`,
+                el('span', { class: 'to-scale-hint', text: '; choose Map size: by unit count to see them halve' }),
+                ' (each map still covers the whole input).') : '')));
       for (const net of this.nets) {
         const mine = net.layers.find((l) => l.name === name);
         if (!mine) {
@@ -207,6 +220,11 @@ export class MapGrid {
         const layout = MapGrid.#lay(canvas, mine.shape, narrow);
         const overlay = el('div', { class: 'overlay', dataset: { net: net.name, layer: name } });
         const range = el('span', { class: 'range', text: '' });
+        // a pool's top beside its own conv's: side by side, avg's pool1 can top max's, as
+        // avg's conv1 runs hotter, which read as max not keeping the largest (a student's
+        // review); the share within each network is what max and the mean change
+        const share = mine.kind === 'pool'
+          ? el('span', { class: 'pool-share', dataset: { source: mine.reads.layer } }) : null;
         // the row's head gives the first network's layer: one of another size, or seeing
         // another patch of the input (a strided conv's, nopool's), says its own
         const field = mine.receptive_field.size;
@@ -218,10 +236,10 @@ export class MapGrid {
         const cell = el('figure', { class: 'map-cell', dataset: { net: net.name, layer: name } },
           el('div', { class: 'map-wrap' }, canvas, overlay),
           el('figcaption', {}, el('span', { class: 'cap-name' }, el('strong', { text: net.name }),
-            el('span', { class: 'cap-layer', text: ` ${name}` }), own), range));
+            el('span', { class: 'cap-layer', text: ` ${name}` }), own), range, share ?? ''));
         row.append(cell);
         const refresh = this.#listen(canvas, overlay, net.name, name, layout);
-        this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range, shape: mine.shape, refresh });
+        this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range, share, shape: mine.shape, refresh });
       }
       this.root.append(row);
     }
@@ -368,6 +386,10 @@ export class MapGrid {
         paintLayer(cell.canvas, layer, cell.layout, lut, norm);
         const { lo, hi } = layerRange(layer);
         setText(cell.range, `values ${fmt(lo, 2)} to ${fmt(hi, 2)}`);
+        if (cell.share) {
+          const source = maps.layers.find((l) => l.name === cell.share.dataset.source);
+          setText(cell.share, source ? poolShare(hi, layerRange(source).hi, source.name) : '');
+        }
         if (!cell.canvas.dataset.painted) cell.canvas.dataset.painted = 'true';
       }
     }
@@ -378,6 +400,7 @@ export class MapGrid {
     for (const cell of this.#cells.values()) {
       paintEmpty(cell.canvas, cell.layout);
       cell.range.textContent = '';
+      if (cell.share) cell.share.textContent = '';
       delete cell.canvas.dataset.painted;
     }
   }

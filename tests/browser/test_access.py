@@ -201,6 +201,18 @@ def test_the_intro_speaks_of_hover_where_there_is_one_and_of_taps_on_a_phone(
         "Tap a unit of any map to see what it reads; the input pixels it sees light up here.")
 
 
+def test_a_phone_says_its_pool_maps_are_drawn_as_large_as_the_convs(
+        phone: FeatureMapsPage) -> None:
+    """Found by a student's review: a phone has no Map size choice, so pool1's grid is as
+    large as conv1's under a note saying it halves each side. The note says both sizes, and
+    not the choice it does not offer."""
+    note = phone.page.locator('.maps-row[data-layer="pool1"] .layer-head .note')
+    assert note.inner_text().endswith(
+        "Halves each side. Each unit sees 4x4 input px. Drawn fitted, its maps look as large "
+        "as conv1's, though they have 13 units a side to its 26 (each map still covers the "
+        "whole input).")
+
+
 def test_a_wide_table_on_a_phone_shows_that_it_scrolls(phone: FeatureMapsPage) -> None:
     """Found by a review: Why downsample? showed about one column of five with no sign of
     the rest. The scroll box draws a light edge on its right (a background that stays put),

@@ -61,8 +61,9 @@ def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> Non
         "and saw the images in the same order. Training moved conv1's filters least: each "
         "stays close to the random filter it began as, where conv2's and conv3's grew three "
         "to four times as large and turned away from theirs. So most conv1 maps look alike, "
-        "though a few channels drifted apart; from pool1 on the maps differ, as each pools its "
-        "own way, and conv2's filters have drifted apart.")
+        "though a few channels drifted apart; pool1 pools these alike maps, each network its "
+        "own way, so they still look much alike; from conv2 on they part, as conv2's filters "
+        "have drifted apart.")
     # what the readout's "±" means (found by a student's review: said nowhere on the page)
     # (under the legend's lead, in a disclosure: a teacher's review found six lines of legend
     # kept conv1 off a 1280x720 projector's first screen)
@@ -105,8 +106,14 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
     models = fm.api.models()["models"]
     nopool = next(m for m in models if m["name"] == "nopool")
     # the article's "too little to recognise" set against what nopool measured here
+    article = fm.page.locator("#article-numbers").inner_text()
     assert (f"Yet nopool, trained here, reaches {nopool['test_accuracy'] * 100:.2f}% on the test "
-            "set") in fm.page.locator("#article-numbers").inner_text()
+            "set") in article
+    # the field's growth is the stride's, not max's (a student's review: the article's framing
+    # credits max, and nothing said avg's grows alike); blurmax's conv3 sees farther
+    assert ("93,322 in the whole network. avg's conv3 sees as far: the field grows with the "
+            "pools' stride, each window 2 units from the next, whatever the window keeps; what "
+            "max changes is which value it keeps.\n") in article
     order = ["max", "avg", "strided", "nopool", "blurmax"]
     heads = fm.page.locator("table.compare thead th[data-variant]")
     assert [heads.nth(i).get_attribute("data-variant") for i in range(heads.count())] == \
@@ -317,7 +324,8 @@ def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
         "mean dilutes with the weaker units around it. The ranges under the maps illustrate it "
         "once there is ink (as they must: max keeps each window's largest value by definition, "
         "so this is no evidence that max is better): max's pool1 tops out at exactly "
-        "its conv1's highest value, avg's pool1 below its own conv1's (compare each pool with "
+        "its conv1's highest value, avg's pool1 below its own conv1's, as the share under each "
+        "pool's maps says (compare each pool with "
         "the conv above it, not across: avg's conv1 runs hotter than max's). Whether that makes "
         "max more accurate, these networks cannot tell (the table above).")
     # and against a strided convolution, from the two networks' shapes and cards (found by a
@@ -342,6 +350,20 @@ def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
     # ...and avg's conv1 runs hotter than max's, so across the two its pool1 is not lower
     # (found by a student's review: "avg's pool1 lower" read as lower than max's)
     assert float(tops[("avg", "conv1")]) > float(tops[("max", "conv1")])
+    # so each pool says its top as a share of its own conv's (another student's review: avg's
+    # pool1 topping max's read as max not keeping the largest); max's pool2 is under 100%, as
+    # conv2's top lies in its last row or column, which pool2 never reads
+    shares = {(net, layer): fm.page.locator(
+        f'.map-cell[data-net="{net}"][data-layer="{layer}"] .pool-share').inner_text()
+        for net in ("max", "avg") for layer in ("pool1", "pool2")}
+    assert shares == {("max", "pool1"): "its top is 100% of conv1's",
+                      ("avg", "pool1"): "its top is 82% of conv1's",
+                      ("max", "pool2"): "its top is 100% of conv2's",
+                      ("avg", "pool2"): "its top is 65% of conv2's"}
+    assert fm.page.locator('.map-cell[data-layer^="conv"] .pool-share').count() == 0
+    fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="9"]'))
+    assert fm.page.locator('.map-cell[data-net="max"][data-layer="pool2"] .pool-share'
+                           ).inner_text() == "its top is 93% of conv2's"
 
 
 def summary_rows(fm: FeatureMapsPage, net: str) -> list[list[str]]:

@@ -363,12 +363,13 @@ def test_to_scale_a_unit_is_as_wide_in_every_layer_and_each_pool_halves_the_maps
     assert fitted["max/pool1"][0] == fitted["max/conv1"][0]  # each fills its column
     # fitted, the first pool's note says how to see its halving (a student's review: the
     # choice's tooltip was the only word of it); to scale, it is not needed
-    hints = fm.page.locator(".maps-row .to-scale-hint")
+    hints = fm.page.locator(".maps-row .fitted-hint")
     assert hints.count() == 1 and hints.first.is_visible()
     assert hints.first.inner_text().strip() == (
-        "Drawn fitted, its maps look as large as conv1's; choose Map size: by unit count to see "
-        "them halve (each map still covers the whole input).")
-    assert fm.page.locator('.maps-row[data-layer="pool1"] .to-scale-hint').count() == 1
+        "Drawn fitted, its maps look as large as conv1's, though they have 13 units a side to "
+        "its 26; choose Map size: by unit count to see them halve (each map still covers the "
+        "whole input).")
+    assert fm.page.locator('.maps-row[data-layer="pool1"] .fitted-hint').count() == 1
     fm.page.check('input[name="size"][value="scale"]')
     assert hints.first.is_hidden()
     scaled = fm.page.evaluate(widths)
