@@ -1128,7 +1128,10 @@ class App {
       + 'each stays close to the random filter it began as, where conv2\'s and conv3\'s grew three to four times '
       + 'as large and turned away from theirs. So most conv1 maps look alike, though a few channels drifted apart; '
       + (shown.every((m) => m.layers.some((l) => l.kind === 'pool'))
-        ? 'from pool1 on the maps differ, as each pools its own way, and conv2\'s filters have drifted apart.'
+        // pool1 pools these alike maps: a student's review found its grids alike too, under
+        // words saying they differ
+        ? 'pool1 pools these alike maps, each network its own way, so they still look much alike; from conv2 on '
+          + 'they part, as conv2\'s filters have drifted apart.'
         : 'after conv1 the maps differ, as each downsamples its own way (or not at all), and the later filters '
           + 'have drifted apart.');
     note.hidden = false;
