@@ -80,8 +80,9 @@ def other_format(data: bytes) -> str | None:
     if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
         return "a HEIC or AVIF image"
     # after a byte-order mark or white space, or an XML declaration, an SVG doctype or a
-    # comment before it (not an HTML page that holds one: a review)
-    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    # comment before it (not an HTML page that holds one: a review), within the first 4 kB:
+    # Illustrator writes over a kilobyte of doctype before <svg
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<svg") or (head.startswith((b"<?xml", b"<!doctype svg", b"<!--"))
                                     and b"<svg" in head and b"<html" not in head):
         return "an SVG drawing"
