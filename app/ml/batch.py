@@ -239,6 +239,7 @@ def _answer_arrays(layout: Layout, n: int) -> dict[str, np.ndarray]:
             out[base] = np.empty((n, *ls.layer.shape), np.uint8)
             out[f"{base}/low"] = np.empty((n, ls.layer.shape[0]), np.float32)
             out[f"{base}/high"] = np.empty((n, ls.layer.shape[0]), np.float32)
+    for slot in layout.nets:  # last, as they are filled
         out[f"{slot.variant}/prediction"] = np.empty(n, np.int64)
     return out
 
@@ -440,23 +441,34 @@ def npz_target(given: str | Path) -> Path:
 
 def npz_size(layout: Layout, n: int, labels: np.dtype[Any] | None = None) -> int:
     """The bytes of the uncompressed .npz of n images' maps (`labels`: the dtype of the
-    labels `featuremaps extract` adds), exactly: the batch route's answer, the extract's
-    file. Found by a review: the route had weighed its answer by the maps alone, 8.7 kB under
-    the .npz of every map, so a limit set within those bytes let an answer through."""
+    labels `featuremaps extract` adds): the batch route's answer, the extract's file. Exact
+    below 4 GiB; beyond, where zipfile gives its directory zip64 fields, at most
+    ZIP64_MARGIN bytes a member and ZIP64_END over, never under. Found by a review: the
+    route had weighed its answer by the maps alone, 8.7 kB under the .npz of every map, so a
+    limit set within those bytes let an answer through."""
     per_image = bytes_per_image(layout) + (0 if labels is None else labels.itemsize)
-    return _npz_headers(layout, labels) + n * per_image
+    headers, members = _npz_headers(layout, labels)
+    size = headers + n * per_image
+    return size if size <= ZIP64_LIMIT else size + members * ZIP64_MARGIN + ZIP64_END
+
+
+# past 4 GiB a zip's central directory gives a member its sizes and offset as a zip64 field
+# (4 bytes of header and 8 a value), and the directory ends with zip64 records (56 + 20)
+ZIP64_LIMIT = (1 << 32) - 1
+ZIP64_MARGIN = 4 + 3 * 8
+ZIP64_END = 56 + 20
 
 
 @functools.cache
-def _npz_headers(layout: Layout, labels: np.dtype[Any] | None) -> int:
-    """The bytes of an answer's .npz besides its data: each member's .npy header and zip
-    records. They do not depend on the number of images: NumPy pads each header with room
-    for that number to grow to 21 digits (numpy.lib.format), and writes every member with
-    zip64 records whatever its size."""
+def _npz_headers(layout: Layout, labels: np.dtype[Any] | None) -> tuple[int, int]:
+    """The bytes of an answer's .npz besides its data, each member's .npy header and zip
+    records, and its number of members. Below 4 GiB the bytes do not depend on the number of
+    images: NumPy pads each header with room for that number to grow to 21 digits
+    (numpy.lib.format), and the local records are zip64 whatever a member's size."""
     arrays = _answer_arrays(layout, 0)
     if labels is not None:
         arrays["labels"] = np.empty(0, labels)
-    return len(npz_bytes(arrays))
+    return len(npz_bytes(arrays)), len(arrays)
 
 
 # the control group's limit and use (v2, then v1): in a container started with --memory,

@@ -10,7 +10,8 @@ import { layerRange } from './wire.js';
 
 /** A pool's top as a share of the top of the layer it pools (`source`): 100% where max's
  * window holding the conv's top is pooled, less for the mean, or where that unit lies in a
- * row the pool never reads; nothing for a blank drawing. Under 100% never rounds up to it. */
+ * row the pool never reads; nothing where the source is 0 throughout. Under 100% never
+ * rounds up to it. */
 function poolShare(top, sourceTop, source) {
   if (!(sourceTop > 0)) return '';
   const percent = top >= sourceTop ? 100 : Math.min(99, Math.round((100 * top) / sourceTop));
@@ -387,7 +388,9 @@ export class MapGrid {
         const { lo, hi } = layerRange(layer);
         setText(cell.range, `values ${fmt(lo, 2)} to ${fmt(hi, 2)}`);
         if (cell.share) {
-          const source = maps.layers.find((l) => l.name === cell.share.dataset.source);
+          // a blank input's conv maps are their biases, the same at every unit, which any
+          // pool keeps whole (a review: "100%" for avg too, the opposite of the line's point)
+          const source = !result.blank && maps.layers.find((l) => l.name === cell.share.dataset.source);
           setText(cell.share, source ? poolShare(hi, layerRange(source).hi, source.name) : '');
         }
         if (!cell.canvas.dataset.painted) cell.canvas.dataset.painted = 'true';

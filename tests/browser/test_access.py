@@ -207,10 +207,16 @@ def test_a_phone_says_its_pool_maps_are_drawn_as_large_as_the_convs(
     large as conv1's under a note saying it halves each side. The note says both sizes, and
     not the choice it does not offer."""
     note = phone.page.locator('.maps-row[data-layer="pool1"] .layer-head .note')
-    assert note.inner_text().endswith(
-        "Halves each side. Each unit sees 4x4 input px. Drawn fitted, its maps look as large "
-        "as conv1's, though they have 13 units a side to its 26 (each map still covers the "
-        "whole input).")
+    said = ("Halves each side. Each unit sees 4x4 input px. Drawn fitted, its maps look as large "
+            "as conv1's, though they have 13 units a side to its 26 (each map still covers the "
+            "whole input).")
+    assert note.inner_text().endswith(said)
+    # a link that asks for the maps to scale, shared from a desktop, leaves a phone's fitted
+    # (a review: the sentence was hidden then)
+    phone.page.goto(phone.page.url.split("?")[0] + "?size=scale")
+    phone.page.wait_for_selector("body[data-ready]")
+    assert phone.page.locator("#maps").get_attribute("data-to-scale") is not None
+    assert note.inner_text().endswith(said)
 
 
 def test_a_wide_table_on_a_phone_shows_that_it_scrolls(phone: FeatureMapsPage) -> None:

@@ -126,6 +126,9 @@ def test_a_blank_image_is_flagged_beside_the_predictions(
     said = fm.page.locator("#announce").text_content() or ""
     assert said.endswith(". The input is blank (no ink found), so this is a guess about "
                          "nothing."), said
+    # the pools' shares of their convs' tops say nothing of a blank's biases (a review: every
+    # pool read 100%, avg's too)
+    assert fm.page.locator(".pool-share").all_inner_texts() == [""] * 4
     # the shift lab, whose 81 shifts of nothing all "keep" the guess, says so too
     status = fm.page.locator("#shift-status")
     status.filter(has_text="The input is blank").wait_for()
@@ -134,6 +137,8 @@ def test_a_blank_image_is_flagged_beside_the_predictions(
     _, path = digit_files[0]
     fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
     assert fm.page.locator(".pred-blank:visible").count() == 0
+    assert fm.page.locator('.map-cell[data-net="max"][data-layer="pool1"] .pool-share'
+                           ).inner_text() == "its top is 100% of conv1's"
     status.filter(has_text="Each cell is the input moved").wait_for()
 
 

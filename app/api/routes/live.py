@@ -171,10 +171,11 @@ async def _serve(websocket: WebSocket, engine: Engine, settings: Settings,
         try:
             start = time.perf_counter()
             names = _names(websocket, engine)
-        except InputError as exc:  # counted as every other answer is (a review)
+        except InputError as exc:  # counted as every other answer is, even if the client
+            # has gone before it is sent (reviews)
+            metrics.observe("WS", ROUTE, exc.status_code, time.perf_counter() - start)
             await websocket.send_text(_text(exc.status_code, str(exc)))
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="bad query")
-            metrics.observe("WS", ROUTE, exc.status_code, time.perf_counter() - start)
             return
         while True:
             try:
