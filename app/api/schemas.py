@@ -194,8 +194,10 @@ class LayerShiftOut(BaseModel):
     mean: float | None = Field(description="the mean of `change`'s values")
     change_shifted_back: Nudges | None = Field(
         description="the same once the maps before are moved along with the input, for a "
-                    "layer with jump 1 (0: the layer simply moves with the input); null where "
-                    "one pixel is a fraction of a unit")
+                    "layer with jump 1 (0: the layer simply moves with the input), over the "
+                    "units both maps hold: the row or column the move empties is left out, "
+                    "as what is moved in there is unknown; null where one pixel is a fraction "
+                    "of a unit")
     mean_shifted_back: float | None = Field(description="the mean of `change_shifted_back`")
 
 

@@ -83,7 +83,7 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     compared in place (`change`, the same measure for every layer); for the layers whose units
     are one pixel apart (jump 1: conv1 of the pooling networks, every conv of nopool), also
     the change once the maps are moved along with the input (`change_shifted_back`: 0 for a
-    layer that simply moves with it)."""
+    layer that simply moves with it; the row or column the move empties is left out)."""
     check_query(request, QUERY, RETIRED)
     names = parse_models(engine, models, default=SHIFT_MODELS)
     payload = await read_payload(request)
