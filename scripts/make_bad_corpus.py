@@ -29,7 +29,8 @@ NOT_PNG = f"{NOT_IMAGE} (this body is sent as image/png, but its bytes begin as 
 LIMIT_PIXELS = 4096 * 4096
 UPLOAD_LIMIT = 2 * 1024 * 1024
 OVER_LIMIT = ("request body over the upload limit of 2,097,152 bytes "
-              "(FEATUREMAPS_MAX_UPLOAD_BYTES)")
+              "(FEATUREMAPS_MAX_UPLOAD_BYTES): the networks see 28x28 pixels, so a smaller "
+              "image loses nothing")
 SERVER_MODELS = "max, avg, strided, nopool, blurmax"
 
 
@@ -228,6 +229,27 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("json-unlabelled", b'{"pixels": ' + zeros + b"}", "application/octet-stream", 415,
         f"{NOT_IMAGE}; this body looks like JSON pixels: send it with Content-Type: "
         "application/json")
+    # a practitioner's slips (an API review): an option in the body, the batch route's
+    # layers= on the one-image route, requests' data= (a form) for json=, a tensor saved
+    # with torch.save, and an image's raw bytes
+    js("json-option-in-body", b'{"pixels": ' + zeros + b', "encoding": "float32"}', 422,
+       "unknown JSON field 'encoding'; accepted: pixels, preprocess; options go in the query, "
+       "not the body (?encoding=...)")
+    raw("layers-on-one-image", b'{"pixels": ' + zeros + b"}", "application/json", 400,
+        "unknown query parameter 'layers'; accepted: models, encoding, format (this route "
+        "answers every layer; layers= chooses them on POST /api/v1/featuremaps/batch)",
+        query="layers=pool2")
+    raw("form-pixels", b"pixels=0.0&pixels=0.5", "application/x-www-form-urlencoded", 415,
+        "content type 'application/x-www-form-urlencoded' is a form's text (pixels=...), not "
+        "JSON: send the pixels as JSON, with Python's requests json={'pixels': ...}, with curl "
+        "-H 'Content-Type: application/json' -d '{\"pixels\": ...}'")
+    raw("torch-save-one-image", torch_save(), "application/octet-stream", 415,
+        f"{NOT_IMAGE}, or JSON pixels; this body is a torch.save file: send images as an .npy "
+        "to POST /api/v1/featuremaps/batch (np.save(f, images.numpy()))")
+    raw("raw-bytes-28x28", bytes(784), "application/octet-stream", 415,
+        f"{NOT_IMAGE}, or JSON pixels; this body is 784 bytes, as 28x28 uint8 pixels with no "
+        "header are: send them as JSON pixels, or as an .npy (np.save) to POST "
+        "/api/v1/featuremaps/batch")
     js("pixels-nan", b'{"pixels": [' + b",".join([b"[" + b",".join([b"0"] * 27 + [b"NaN"])
        + b"]"] * 28) + b"]}", 400,
        "body is not valid JSON: NaN is not a JSON value (pixels are numbers in 0..1)")
@@ -319,7 +341,8 @@ def cases() -> dict[str, dict[str, Any]]:
               .ljust(117) + b"\n")
     raw("batch-npy-header-claims-1e12-images", huge, "application/octet-stream", 413,
         "1,000,000,000,000 images; the limit is 40,000 per request "
-        "(FEATUREMAPS_MAX_BATCH_IMAGES)", path=FM + "/batch")
+        "(FEATUREMAPS_MAX_BATCH_IMAGES): send them in parts of at most 40,000",
+        path=FM + "/batch")
     short = (b"\x93NUMPY\x01\x00" + struct.pack("<H", 118)
              + b"{'descr': '|u1', 'fortran_order': False, 'shape': (10, 28, 28), }"
                .ljust(117) + b"\n" + b"\0" * 100)
@@ -357,6 +380,16 @@ def cases() -> dict[str, dict[str, Any]]:
                              "body_size": UPLOAD_LIMIT + 65_536, "chunked": True, "status": 413,
                              "detail": OVER_LIMIT}
     return c
+
+
+def torch_save() -> bytes:
+    """What torch.save(torch.zeros(1, 28, 28), f) writes, a zip whose first member is its
+    pickle."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(torch.zeros(1, 28, 28), buf)
+    return buf.getvalue()
 
 
 def main() -> None:

@@ -77,12 +77,24 @@ class PayloadTooLarge(InputError):
 # What the server answers for these mistakes, here once: the routes raise them, and the
 # OpenAPI document (app/api/routes/featuremaps.py, errors()) shows them as examples.
 def unknown_parameter(key: str, allowed: Iterable[str],
-                      retired: Mapping[str, str] | None = None) -> str:
-    """`retired`: parameters the route took in an earlier version, and what took their place
-    (found by an API review: a client of the old /shifts was told only that its flag was
-    unknown)."""
-    said = f" ({retired[key]})" if retired and key in retired else ""
+                      notes: Mapping[str, str] | None = None) -> str:
+    """`notes`: what a parameter the route does not take means here: one it took in an
+    earlier version, and what took its place (found by an API review: a client of the old
+    /shifts was told only that its flag was unknown), or one another route takes (a later
+    review: `layers=` on the one-image route)."""
+    said = f" ({notes[key]})" if notes and key in notes else ""
     return f"unknown query parameter {brief(key)}; accepted: {', '.join(allowed) or 'none'}{said}"
+
+
+# every query parameter of the routes that read a body, which a client may put in the body
+OPTIONS = frozenset({"models", "encoding", "format", "layers", "channel", "scale", "norm",
+                     "colormap"})
+
+
+def _option_hint(field: str) -> str:
+    """Where a JSON field unknown to the body is an option of the API's (an API review: a
+    body of {"pixels": ..., "encoding": "float32"} was not told where encoding= goes)."""
+    return f"; options go in the query, not the body (?{field}=...)" if field in OPTIONS else ""
 
 
 def unsupported_coding(coding: str) -> str:
@@ -105,7 +117,7 @@ def media_type(request: Request) -> str:
 
 
 def check_query(connection: HTTPConnection, allowed: Iterable[str],
-                retired: Mapping[str, str] | None = None) -> None:
+                notes: Mapping[str, str] | None = None) -> None:
     """Unknown query parameters are refused rather than silently ignored (a typo stays
     visible), and so is a parameter given twice: every parameter is a single value, and
     using only the last (as FastAPI would) hides the first, e.g. models=max&models=avg."""
@@ -113,7 +125,7 @@ def check_query(connection: HTTPConnection, allowed: Iterable[str],
     seen: set[str] = set()
     for key, _ in connection.query_params.multi_items():
         if key not in allowed:
-            raise BadRequest(unknown_parameter(key, allowed, retired))
+            raise BadRequest(unknown_parameter(key, allowed, notes))
         if key in seen:
             raise BadRequest(f"query parameter {brief(key)} is given more than once; give it once"
                              + (" (models=max,avg names several networks)"
@@ -205,7 +217,8 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
         )
     extra = sorted(set(doc) - {"pixels", "preprocess"})
     if extra:
-        raise InvalidPixels(f"unknown JSON field {brief(extra[0])}; accepted: pixels, preprocess")
+        raise InvalidPixels(f"unknown JSON field {brief(extra[0])}; accepted: pixels, preprocess"
+                            + _option_hint(extra[0]))
     if "pixels" not in doc:
         raise InvalidPixels('JSON body has no "pixels": send 28x28 numbers in 0..1')
     flag = doc.get("preprocess", False)
@@ -340,13 +353,24 @@ async def read_payload(request: Request) -> Payload:
         if kind in ("", FORM) and _json_text(body):
             return _json_payload(body)
         if kind == FORM and not _reads_as_a_file(body):  # a form's own text, name=value
-            raise UnsupportedMediaType(unsupported_type(kind))
+            raise UnsupportedMediaType(_form_text(kind, body))
         return image_payload(body, kind)
     raise UnsupportedMediaType(unsupported_type(kind))
 
 
 _BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark's bytes and white space
 ARRAY_FILES = (b"\x93NUMPY", b"PK\x03\x04")  # how an .npy and a zip (an .npz) begin
+
+
+def _form_text(kind: str, body: bytes) -> str:
+    """The 415's words for a form's own text; one of pixels= (requests' data={"pixels":
+    ...}, curl -d pixels=...) is told how to send them as JSON (an API review: the answer
+    listed JSON among the accepted bodies, but not that the form was the mistake)."""
+    if not body.startswith(b"pixels="):
+        return unsupported_type(kind)
+    return (f"content type {brief(kind)} is a form's text (pixels=...), not JSON: send the "
+            "pixels as JSON, with Python's requests json={'pixels': ...}, with curl -H "
+            "'Content-Type: application/json' -d '{\"pixels\": ...}'")
 
 
 def _json_text(body: bytes) -> bool:
@@ -400,6 +424,12 @@ def not_an_image(body: bytes, kind: str) -> str:
     said = f"not an image this server reads: send a {preprocess.ACCEPTED_TEXT}"
     # a message or a file part takes an image alone, never JSON pixels
     what = {LIVE_MESSAGE: "message", "multipart/form-data": "file part"}.get(kind)
+    if body.startswith(b"PK\x03\x04") and _first_member(body).endswith(b"data.pkl"):
+        # torch.save's zip, whose first member is its pickle (an API review: sent to the batch
+        # route by the answer below, to be told there what it is)
+        return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is a "
+                "torch.save file: send images as an .npy to POST /api/v1/featuremaps/batch "
+                "(np.save(f, images.numpy()))")
     if body.startswith(ARRAY_FILES):
         return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is an .npy or "
                 "a zip (such as an .npz), and arrays of images go to POST "
@@ -424,7 +454,21 @@ def not_an_image(body: bytes, kind: str) -> str:
         return f"{said}; this {what or 'body'} is {other}: convert it to PNG first"
     if kind.startswith("image/"):
         return f"{said} (this body is sent as {kind}, but its bytes begin as none of them)"
+    if len(body) in RAW_SIZES and not what:  # x[0].tobytes() (an API review)
+        return (f"{said}, or JSON pixels; this body is {len(body):,} bytes, as 28x28 "
+                f"{RAW_SIZES[len(body)]} pixels with no header are: send them as JSON pixels, "
+                "or as an .npy (np.save) to POST /api/v1/featuremaps/batch")
     return said
+
+
+# the lengths of a 28x28 image's raw bytes (numpy's tobytes()), and the types that give them
+RAW_SIZES = {784: "uint8", 784 * 4: "float32", 784 * 8: "float64"}
+
+
+def _first_member(body: bytes) -> bytes:
+    """The name of a zip's first member, from its local header (30 bytes, the name's length
+    at 26)."""
+    return body[30:30 + int.from_bytes(body[26:28], "little")]
 
 
 def decode(payload: Payload, max_pixels: int) -> np.ndarray:

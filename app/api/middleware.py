@@ -58,9 +58,15 @@ ALWAYS_READ = 64 * 1024
 
 
 def over_upload_limit(limit: int, batch: bool = False) -> str:
-    """The 413's words for a body over `limit` (the OpenAPI document quotes them)."""
-    setting = "FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES" if batch else "FEATUREMAPS_MAX_UPLOAD_BYTES"
-    return f"request body over the upload limit of {limit:,} bytes ({setting})"
+    """The 413's words for a body over `limit`, with what the client can do (an API review:
+    only the server's setting was named); the OpenAPI document quotes them."""
+    if batch:
+        return (f"request body over the upload limit of {limit:,} bytes "
+                "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES): send the images in parts, or compressed "
+                "(np.savez_compressed)")
+    return (f"request body over the upload limit of {limit:,} bytes "
+            "(FEATUREMAPS_MAX_UPLOAD_BYTES): the networks see 28x28 pixels, so a smaller "
+            "image loses nothing")
 
 
 def body_timed_out(timeout: float, received: int, declared: int | None) -> str:

@@ -305,7 +305,8 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
         raise _wrong_shape(tuple(shape))
     if n > max_images:
         raise ImageTooLarge(f"{n:,} images; the limit is {max_images:,} per request "
-                            "(FEATUREMAPS_MAX_BATCH_IMAGES)")
+                            f"(FEATUREMAPS_MAX_BATCH_IMAGES): send them in parts of at most "
+                            f"{max_images:,}")
     if check is not None:
         check(n)
     declared = int(np.prod(shape)) * dtype.itemsize
@@ -365,7 +366,9 @@ def _read_npy_or_npz(body: bytes, max_images: int,
         return _array_from_npy(io.BytesIO(body), len(body), max_images, check)
     # a zip starts with a member, or, holding none (np.savez() of nothing), its directory's end
     if body[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
-        raise InvalidPixels("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file")
+        # (a raw x.tobytes() too: an API review found no word of how to write the file)
+        raise InvalidPixels("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write "
+                            "the images with np.save(f, images), or np.savez(f, images=images)")
     # np.savez writes a member per array: a directory of hundreds of thousands (a 32 MB
     # body) held the batch thread for seconds and hundreds of MB as zipfile read it. Its
     # count and size are read from the directory's end record first; zipfile reads as many

@@ -226,7 +226,11 @@ def npz(**arrays: np.ndarray) -> bytes:
     (b"", 400, "empty body: send an .npy or .npz of (N, 28, 28) images"),
     (b"GIF89a", 422, "body is a GIF image, not an .npy or .npz of images: one image goes to "
                      "POST /api/v1/featuremaps"),
-    (b"%PDF-1.7", 422, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file"),
+    (b"%PDF-1.7", 422, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the "
+                       "images with np.save(f, images), or np.savez(f, images=images)"),
+    (np.zeros((3, 28, 28), np.uint8).tobytes(), 422,
+     "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the images with "
+     "np.save(f, images), or np.savez(f, images=images)"),
     (npy_with_shape("(True, 28, 28)"), 422,
      "not a readable .npy header (shape (True, 28, 28) is not integers)"),
     # found by a review: "header declares -784 bytes", an unknown format version read as

@@ -102,6 +102,10 @@ SERVER_TIMING = {"Server-Timing": {"description": "the server's decode, infer, e
                                                   "queue times, ms",
                                    "schema": {"type": "string"}}}
 QUERY = ("models", "encoding", "format")  # POST /featuremaps's query parameters
+# what a query parameter of the batch route means here (an API review: told only that
+# layers= is unknown)
+ELSEWHERE = {"layers": "this route answers every layer; layers= chooses them on POST "
+                       "/api/v1/featuremaps/batch"}
 PNG_QUERY = ("channel", "scale", "norm", "colormap")  # and the .png route's
 
 
@@ -309,7 +313,7 @@ async def respond(request: Request, models: str | None, encoding: str,
     # values first, then unknown or repeated names: the order of FastAPI's own routes, whose
     # parameters are validated before their handler runs
     models, encoding, format = strict_query(models=models, encoding=encoding, format=format)
-    check_query(request, QUERY)
+    check_query(request, QUERY, ELSEWHERE)
     engine, settings, gate = served(request)
     names = parse_models(engine, models)
     payload = await read_payload(request)
