@@ -18,6 +18,28 @@ function poolShare(top, sourceTop, source) {
   return `its top is ${percent}% of ${source}'s`;
 }
 
+/** Where a unit at the top of `source` (level 255 of a channel reaching the layer's
+ * highest value) lies in the last rows or columns that a pool reading it as `reads` into
+ * `shape` never reads: how many those are; else 0. */
+function topUnread(source, reads, shape) {
+  const [channels, h, w] = source.shape;
+  const rows = h - unreadRows(h, shape[1], reads);
+  const cols = w - unreadRows(w, shape[2], reads);
+  if (rows === h && cols === w) return 0;
+  const { hi } = layerRange(source);
+  for (let c = 0; c < channels; c += 1) {
+    if (source.high[c] !== hi || hi === source.low[c]) continue;
+    for (let r = 0; r < h; r += 1) {
+      for (let col = 0; col < w; col += 1) {
+        if ((r >= rows || col >= cols) && source.q[(c * h + r) * w + col] === 255) {
+          return Math.max(h - rows, w - cols);
+        }
+      }
+    }
+  }
+  return 0;
+}
+
 const rowsAnd = (n) => (n > 1 ? `${n} rows and columns` : 'row and column');
 
 /** Where a conv's stride does not divide what it reads (strided's conv1: 13 units, 2 apart,
@@ -240,7 +262,7 @@ export class MapGrid {
             el('span', { class: 'cap-layer', text: ` ${name}` }), own), range, share ?? ''));
         row.append(cell);
         const refresh = this.#listen(canvas, overlay, net.name, name, layout);
-        this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range, share, shape: mine.shape, refresh });
+        this.#cells.set(`${net.name}/${name}`, { canvas, layout, overlay, range, share, reads: mine.reads, shape: mine.shape, refresh });
       }
       this.root.append(row);
     }
@@ -391,7 +413,13 @@ export class MapGrid {
           // a blank input's conv maps are their biases, the same at every unit, which any
           // pool keeps whole (a review: "100%" for avg too, the opposite of the line's point)
           const source = !result.blank && maps.layers.find((l) => l.name === cell.share.dataset.source);
-          setText(cell.share, source ? poolShare(hi, layerRange(source).hi, source.name) : '');
+          const top = source ? layerRange(source).hi : 0;
+          // under max's 100%, and a part of the mean's shortfall: the conv's top where the
+          // pool never reads (a student's review: "93%" beside "max keeps the largest")
+          const unread = source && hi < top ? topUnread(source, cell.reads, layer.shape) : 0;
+          const where = unread > 1 ? `${unread} rows or columns` : 'row or column';
+          const why = unread ? `: ${source.name}'s top lies in its last ${where}, which ${layer.name} never reads` : '';
+          setText(cell.share, source ? poolShare(hi, top, source.name) + why : '');
         }
         if (!cell.canvas.dataset.painted) cell.canvas.dataset.painted = 'true';
       }

@@ -132,7 +132,8 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
         "values to Dense(64): 2,038,922 parameters in all, 99.46% right on the test set; with "
         "max pooling, its last conv sees 18x18 px and hands 576 values to Dense(64): 93,322 "
         "parameters in all, 99.54% right on the test set. Each unit of a later layer sees more "
-        "of the digit, for far fewer parameters.")
+        "of the digit, for far fewer parameters. Their accuracies are too close for one "
+        "training run each to rank them (under the table).")
     # what the last conv sees; where blurmax's pools pad past the image, a corner unit's
     # field is cut short, and the cell says so (found by a science review)
     # PyTorch's name beside the book's, which the summary writes (a teacher's review)
@@ -363,7 +364,8 @@ def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
     assert fm.page.locator('.map-cell[data-layer^="conv"] .pool-share').count() == 0
     fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="9"]'))
     assert fm.page.locator('.map-cell[data-net="max"][data-layer="pool2"] .pool-share'
-                           ).inner_text() == "its top is 93% of conv2's"
+                           ).inner_text() == ("its top is 93% of conv2's: conv2's top lies in "
+                                              "its last row or column, which pool2 never reads")
 
 
 def summary_rows(fm: FeatureMapsPage, net: str) -> list[list[str]]:
