@@ -7,12 +7,14 @@ import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
 import { el, equalsProbability, fmt, layerTable, percent, probability } from './dom.js';
 import { trainingShifts } from './downsample.js';
-import { stepCell } from './geometry.js';
+import { stepCell, unreadTails } from './geometry.js';
 import { movedAlong, movedBy } from './nudge.js';
 import { paintGray } from './paint.js';
 import { shiftPixels } from './wire.js';
 
 /** A shift as the grid's axes write it: +4, 0, -2. */
+const SIDE_PX = 28; // the input's side
+const INK = 128; // the level from which a pixel counts as ink here: a stroke's, not its faint rim
 const signedShift = (s) => (s > 0 ? `+${s}` : `${s}`);
 
 const MARGIN = 18; // drawing units (canvas pixels at density 1) for the axis labels
@@ -45,6 +47,7 @@ export class ShiftLab {
   #shifts = null;
   #label = null; // the sample's label, whose flips are outlined in the accent colour
   #input = null; // the 28x28 input the answer shown measured, as the page shows it
+  #unread = {}; // net -> the input's last rows and columns its answer never reads
 
   /** `shown`: the names of the networks whose maps the page shows; `infos`: every network's
    * /api/v1/models entry, to introduce any other the lab runs. */
@@ -60,6 +63,7 @@ export class ShiftLab {
     this.table = table;
     this.colors = table256;
     this.idleStatus = status.textContent;
+    this.#unread = Object.fromEntries(nets.filter((n) => infos[n]).map((n) => [n, unreadTails(infos[n].layers).input]));
     // the lab's outcome in one sentence for screen readers, once per settled input (the
     // status itself also says "Measuring…" every time), read where the lab is, not spoken at
     // each change: after a nudge it was the third message, 47 words, of one keypress (a
@@ -195,6 +199,10 @@ export class ShiftLab {
     if (label !== null && !blank) {
       this.status.textContent += ' A flip to the digit\'s label is outlined blue, any other red.';
     }
+    if (!blank) {
+      this.status.textContent += this.#edgeNote(pixels, [...this.#figures.keys()]
+        .filter((net) => shifts.models[net]).map((net) => [net, shifts.models[net]]));
+    }
     const nets = [...this.#figures.keys()].filter((net) => shifts.models[net]);
     // all yellow, nothing marked: say that this is the finding, not an empty lab
     this.steady.hidden = blank || !nets.length || !nets.every((net) => shifts.models[net].consistency === 1);
@@ -235,6 +243,41 @@ export class ShiftLab {
       td.title = entry ? [Object.entries(entry.change).map(([d, v]) => `${d} ${fmt(v)}`).join(', '),
         movedAlong(entry.mean_shifted_back)].filter(Boolean).join('; ') : '';
     }
+  }
+
+  /** Of each network's flips, how many are shifts of `pixels` (28x28 levels) that move ink
+   * off the image, or into the last rows and columns the network never reads: there a flip
+   * may be the ink's loss, not the network's (a student's review: a 1 nudged to the edge
+   * kept its answer on 81 shifts in avg and 55 in max, the shifts that pushed it out unsaid). */
+  #edgeNote(pixels, nets) {
+    let [top, bottom, left, right] = [SIDE_PX, -1, SIDE_PX, -1];
+    for (let r = 0; r < SIDE_PX; r += 1) {
+      for (let c = 0; c < SIDE_PX; c += 1) {
+        if (pixels[r * SIDE_PX + c] < INK) continue;
+        top = Math.min(top, r); bottom = Math.max(bottom, r);
+        left = Math.min(left, c); right = Math.max(right, c);
+      }
+    }
+    if (bottom < 0) return '';
+    // a network wrong unshifted is left out: its flips are mostly to the label (its caption
+    // counts those)
+    const counts = nets.filter(([, m]) => this.#label === null || m.prediction === this.#label).map(([net, m]) => {
+      const unread = this.#unread[net] ?? 0;
+      let [flips, lost] = [0, 0];
+      m.grid.prediction.forEach((row, i) => row.forEach((p, j) => {
+        if (p === m.prediction) return;
+        const [dy, dx] = [i - 4, j - 4];
+        flips += 1;
+        if (top + dy < 0 || left + dx < 0 || Math.max(bottom + dy, right + dx) >= SIDE_PX - unread) lost += 1;
+      }));
+      return { net, flips, lost, unread };
+    });
+    if (!counts.some((c) => c.lost)) return '';
+    const blind = counts.filter((c) => c.unread);
+    const rows = blind.length ? ` or into the last ${blind[0].unread} rows or columns, which `
+      + `${blind.map((c) => c.net).join(' and ')} never ${blind.length > 1 ? 'read' : 'reads'}` : '';
+    return ` Of the flips, those whose shift moves ink off the image${rows}, may be the ink's loss rather than `
+      + `the network's: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}.`;
   }
 
   #blankGrid(canvas) {

@@ -938,3 +938,39 @@ def test_a_touch_screen_is_told_to_tap_a_cell(phone: FeatureMapsPage,
     assert set(readouts.all_inner_texts()) == {"Tap a cell to read it."}
     assert set(fm.page.locator(hint).all_inner_texts()) == {
         "Hover or tap a cell, or focus the grid and use the arrow keys."}
+
+
+def test_the_lab_counts_the_flips_that_move_ink_out_of_sight(fm: FeatureMapsPage) -> None:
+    """Found by a student's review: a digit near the edge kept its answer on fewer shifts in
+    max than in avg, and nothing said that those shifts pushed its ink off the image, or into
+    the input's last 2 rows and columns, which max's and avg's answers never read. The lab
+    counts each network's flips that do (ink: a level of 128 or more), worked out here from
+    the API's grids; a network wrong unshifted, whose flips are mostly to the label, is left
+    out."""
+    fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="9"]'))
+    fm.idle()
+    x = fm.input_pixels()
+    ink = np.argwhere(x >= 128)
+    (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0)
+    answer = fm.api.shifts(pixels_body(x), ["max", "avg", "blurmax"], "application/json")
+    counts = []
+    for net, unread in (("max", 2), ("avg", 2), ("blurmax", 0)):
+        m = answer["models"][net]
+        flips = [(dy, dx) for i, row in enumerate(m["grid"]["prediction"])
+                 for j, p in enumerate(row) if p != m["prediction"]
+                 for dy, dx in [(i - 4, j - 4)]]
+        lost = [(dy, dx) for dy, dx in flips
+                if top + dy < 0 or left + dx < 0 or max(bottom + dy, right + dx) >= 28 - unread]
+        counts.append(f"{net} {len(lost)} of {len(flips)}")
+    assert counts == ["max 3 of 3", "avg 3 of 3", "blurmax 2 of 2"]  # the 9: all at the edge
+    assert fm.page.locator("#shift-status").inner_text().endswith(
+        "Of the flips, those whose shift moves ink off the image or into the last 2 rows or "
+        "columns, which max and avg never read, may be the ink's loss rather than the "
+        f"network's: {', '.join(counts)}.")
+    # the sample 3, which avg gets wrong unshifted: avg is left out
+    fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="3"]'))
+    fm.idle()
+    assert fm.page.locator("#shift-status").inner_text().endswith(
+        "Of the flips, those whose shift moves ink off the image or into the last 2 rows or "
+        "columns, which max never reads, may be the ink's loss rather than the network's: max 6 "
+        "of 6, blurmax 2 of 6.")
