@@ -241,8 +241,8 @@ def cases() -> dict[str, dict[str, Any]]:
         query="layers=pool2")
     raw("form-pixels", b"pixels=0.0&pixels=0.5", "application/x-www-form-urlencoded", 415,
         "content type 'application/x-www-form-urlencoded' is a form's text (pixels=...), not "
-        "JSON: send the pixels as JSON, with Python's requests json={'pixels': ...}, with curl "
-        "-H 'Content-Type: application/json' -d '{\"pixels\": ...}'")
+        "JSON: send the pixels as JSON, with Python's requests json={'pixels': ...}, or with "
+        "curl -H 'Content-Type: application/json' -d '{\"pixels\": ...}'")
     raw("torch-save-one-image", torch_save(), "application/octet-stream", 415,
         f"{NOT_IMAGE}, or JSON pixels; this body is a torch.save file: send images as an .npy "
         "to POST /api/v1/featuremaps/batch (np.save(f, images.numpy()))")
@@ -250,6 +250,14 @@ def cases() -> dict[str, dict[str, Any]]:
         f"{NOT_IMAGE}, or JSON pixels; this body is 784 bytes, as 28x28 uint8 pixels with no "
         "header are: send them as JSON pixels, or as an .npy (np.save) to POST "
         "/api/v1/featuremaps/batch")
+    # as curl --data-binary sends them, with a form's type
+    raw("form-raw-bytes-28x28", bytes(784 * 4), "application/x-www-form-urlencoded", 415,
+        f"{NOT_IMAGE}, or JSON pixels; this body is 3,136 bytes, as 28x28 float32 pixels "
+        "with no header are: send them as JSON pixels, or as an .npy (np.save) to POST "
+        "/api/v1/featuremaps/batch")
+    # an option of another route's in the body is not sent to this route's query
+    js("json-other-routes-option-in-body", b'{"pixels": ' + zeros + b', "channel": 3}', 422,
+       "unknown JSON field 'channel'; accepted: pixels, preprocess")
     js("pixels-nan", b'{"pixels": [' + b",".join([b"[" + b",".join([b"0"] * 27 + [b"NaN"])
        + b"]"] * 28) + b"]}", 400,
        "body is not valid JSON: NaN is not a JSON value (pixels are numbers in 0..1)")

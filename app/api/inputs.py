@@ -86,15 +86,11 @@ def unknown_parameter(key: str, allowed: Iterable[str],
     return f"unknown query parameter {brief(key)}; accepted: {', '.join(allowed) or 'none'}{said}"
 
 
-# every query parameter of the routes that read a body, which a client may put in the body
-OPTIONS = frozenset({"models", "encoding", "format", "layers", "channel", "scale", "norm",
-                     "colormap"})
-
-
-def _option_hint(field: str) -> str:
-    """Where a JSON field unknown to the body is an option of the API's (an API review: a
-    body of {"pixels": ..., "encoding": "float32"} was not told where encoding= goes)."""
-    return f"; options go in the query, not the body (?{field}=...)" if field in OPTIONS else ""
+def _option_hint(field: str, options: Iterable[str]) -> str:
+    """Where a JSON field unknown to the body is one of the route's query parameters,
+    `options` (an API review: a body of {"pixels": ..., "encoding": "float32"} was not told
+    where encoding= goes)."""
+    return f"; options go in the query, not the body (?{field}=...)" if field in options else ""
 
 
 def unsupported_coding(coding: str) -> str:
@@ -178,8 +174,9 @@ def _not_json(name: str) -> None:
                      "in 0..1)")
 
 
-def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
-    """The `pixels` array and `preprocess` flag of a JSON body."""
+def parse_json_pixels(body: bytes, options: Iterable[str] = ()) -> tuple[Any, bool]:
+    """The `pixels` array and `preprocess` flag of a JSON body; `options`: the route's query
+    parameters, which a field of the body may be meant as."""
     if not body.strip():
         # 400 as for an empty image body (it was a 422): nothing was sent, nothing was invalid
         raise EmptyBody('empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
@@ -218,7 +215,7 @@ def parse_json_pixels(body: bytes) -> tuple[Any, bool]:
     extra = sorted(set(doc) - {"pixels", "preprocess"})
     if extra:
         raise InvalidPixels(f"unknown JSON field {brief(extra[0])}; accepted: pixels, preprocess"
-                            + _option_hint(extra[0]))
+                            + _option_hint(extra[0], options))
     if "pixels" not in doc:
         raise InvalidPixels('JSON body has no "pixels": send 28x28 numbers in 0..1')
     flag = doc.get("preprocess", False)
@@ -313,6 +310,7 @@ class Payload:
 
     kind: Literal["image", "json"]
     body: bytes
+    options: tuple[str, ...] = ()  # the route's query parameters, for a JSON body's errors
 
     @property
     def small(self) -> bool:
@@ -334,16 +332,17 @@ class Payload:
 FORM = "application/x-www-form-urlencoded"
 
 
-async def read_payload(request: Request) -> Payload:
+async def read_payload(request: Request, options: tuple[str, ...] = ()) -> Payload:
     """The body of a multipart, raw-image or JSON request; refuses other content types. A
     body sent as a form is read by what it begins as, an image or JSON pixels (found by an
-    API review: `curl --data-binary @digit.png`, without a type, was refused as a form)."""
+    API review: `curl --data-binary @digit.png`, without a type, was refused as a form).
+    `options`: the route's query parameters, named where a JSON body holds one."""
     kind = media_type(request)
     if kind == "multipart/form-data":
         # a part's own type is a guess (a browser's, from the file's name): not read
         return image_payload(await multipart_file(request), kind)
     if kind == "application/json":
-        return _json_payload(await request.body())
+        return _json_payload(await request.body(), options)
     if kind in IMAGE_TYPES or kind in ("", FORM):
         body = await request.body()
         # white space alone (`echo | curl --data-binary @-`) is empty too where no type says
@@ -351,7 +350,7 @@ async def read_payload(request: Request) -> Payload:
         if not body or (kind in ("", FORM) and not body.strip(_BLANK)):
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
         if kind in ("", FORM) and _json_text(body):
-            return _json_payload(body)
+            return _json_payload(body, options)
         if kind == FORM and not _reads_as_a_file(body):  # a form's own text, name=value
             raise UnsupportedMediaType(_form_text(kind, body))
         return image_payload(body, kind)
@@ -369,7 +368,7 @@ def _form_text(kind: str, body: bytes) -> str:
     if not body.startswith(b"pixels="):
         return unsupported_type(kind)
     return (f"content type {brief(kind)} is a form's text (pixels=...), not JSON: send the "
-            "pixels as JSON, with Python's requests json={'pixels': ...}, with curl -H "
+            "pixels as JSON, with Python's requests json={'pixels': ...}, or with curl -H "
             "'Content-Type: application/json' -d '{\"pixels\": ...}'")
 
 
@@ -387,14 +386,17 @@ def _reads_as_a_file(body: bytes) -> bool:
     mistake). Anything else is taken for a form's text, in any encoding (a review of a mend
     that took text that is not UTF-8 for a file)."""
     return (preprocess.sniff(body) is not None or body.startswith(ARRAY_FILES)
-            or _stripped_png(body) or preprocess.other_format(body) is not None)
+            or _stripped_png(body) or preprocess.other_format(body) is not None
+            # an image's raw bytes, as curl --data-binary sends them: a form's text holds no
+            # NUL (a review: told that the form's type was the mistake)
+            or (len(body) in RAW_SIZES and b"\0" in body))
 
 
-def _json_payload(body: bytes) -> Payload:
+def _json_payload(body: bytes, options: tuple[str, ...]) -> Payload:
     if len(body) > MAX_JSON_BYTES:
         raise PayloadTooLarge(f"JSON body is {len(body):,} bytes; 28x28 pixels need far "
                               f"less, the limit is {MAX_JSON_BYTES:,}")
-    return Payload("json", body)
+    return Payload("json", body, options)
 
 
 def _stripped_png(body: bytes) -> bool:
@@ -424,7 +426,7 @@ def not_an_image(body: bytes, kind: str) -> str:
     said = f"not an image this server reads: send a {preprocess.ACCEPTED_TEXT}"
     # a message or a file part takes an image alone, never JSON pixels
     what = {LIVE_MESSAGE: "message", "multipart/form-data": "file part"}.get(kind)
-    if body.startswith(b"PK\x03\x04") and _first_member(body).endswith(b"data.pkl"):
+    if body.startswith(b"PK\x03\x04") and preprocess.torch_pickle(_first_member(body)):
         # torch.save's zip, whose first member is its pickle (an API review: sent to the batch
         # route by the answer below, to be told there what it is)
         return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is a "
@@ -462,18 +464,18 @@ def not_an_image(body: bytes, kind: str) -> str:
 
 
 # the lengths of a 28x28 image's raw bytes (numpy's tobytes()), and the types that give them
-RAW_SIZES = {784: "uint8", 784 * 4: "float32", 784 * 8: "float64"}
+RAW_SIZES = {784: "uint8", 784 * 4: "float32", 784 * 8: "float64 (or int64)"}
 
 
-def _first_member(body: bytes) -> bytes:
+def _first_member(body: bytes) -> str:
     """The name of a zip's first member, from its local header (30 bytes, the name's length
     at 26)."""
-    return body[30:30 + int.from_bytes(body[26:28], "little")]
+    return body[30:30 + int.from_bytes(body[26:28], "little")].decode("latin-1")
 
 
 def decode(payload: Payload, max_pixels: int) -> np.ndarray:
     """The (28, 28) float32 input the networks will see (CPU work: run it through the gate)."""
     if payload.kind == "json":
-        pixels, flag = parse_json_pixels(payload.body)
+        pixels, flag = parse_json_pixels(payload.body, payload.options)
         return preprocess.from_pixels(pixels, preprocess=flag)
     return preprocess.from_image(payload.body, max_pixels)

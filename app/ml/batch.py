@@ -26,7 +26,7 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from app.ml import files
+from app.ml import files, preprocess
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError, ImageTooLarge, InvalidPixels, OutputError
 from app.ml.names import brief, brief_list, repeated
@@ -400,7 +400,7 @@ def _read_npy_or_npz(body: bytes, max_images: int,
                                     f"{limit:,}")
             names = [info.filename for info in infos]
             # torch.save writes a zip too, which a PyTorch user sends first (a review)
-            if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            if any(preprocess.torch_pickle(n) for n in names):
                 raise InvalidPixels("body is a torch.save file, not an .npz; send the tensor as "
                                     "an .npy: np.save(f, images.numpy())")
             if not names:

@@ -89,6 +89,12 @@ def other_format(data: bytes) -> str | None:
     return None
 
 
+def torch_pickle(name: str) -> bool:
+    """Whether a zip member is the pickle of a torch.save file (`archive/data.pkl`, or
+    `data.pkl` in older files), which a PyTorch user sends first."""
+    return name == "data.pkl" or name.endswith("/data.pkl")
+
+
 PNG_IHDR = struct.Struct(">8sI4sII")  # signature, chunk length (13), b"IHDR", width, height
 PNG_CHUNK = struct.Struct(">I4s")  # length, type; then the data and a 4-byte CRC
 

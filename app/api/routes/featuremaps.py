@@ -316,7 +316,7 @@ async def respond(request: Request, models: str | None, encoding: str,
     check_query(request, QUERY, ELSEWHERE)
     engine, settings, gate = served(request)
     names = parse_models(engine, models)
-    payload = await read_payload(request)
+    payload = await read_payload(request, QUERY)
     binary = format == "binary" or (
         format is None and wire.prefers_binary(request.headers.get("accept", "")))
     gzip = binary and wire.accepts_gzip(request.headers.get("accept-encoding", ""))
@@ -377,7 +377,7 @@ async def layer_png(
     shown = 1 if channel is not None else channels
     if largest_scale(shown, h, w, scale) < scale:
         raise InvalidParameter(too_large_picture(model, layer, shown, h, w, scale))
-    payload = await read_payload(request)
+    payload = await read_payload(request, PNG_QUERY)
 
     def picture() -> tuple[bytes, int]:
         result = engine.featuremaps(decode(payload, settings.max_image_pixels), [model],

@@ -86,7 +86,7 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     layer that simply moves with it; the row or column the move empties is left out)."""
     check_query(request, QUERY, RETIRED)
     names = parse_models(engine, models, default=SHIFT_MODELS)
-    payload = await read_payload(request)
+    payload = await read_payload(request, QUERY)
 
     start = time.perf_counter()
     body, timings = await gate.run(
