@@ -66,6 +66,10 @@ export function unreadRows(side, units, reads) {
   return Math.max(0, side - 1 - lastRead);
 }
 
+/** n of a map's last rows and columns, in words: "row and column", "2 rows and columns";
+ * `and`: "or" where one of them is meant. */
+export const rowsAnd = (n, and = 'and') => (n > 1 ? `${n} rows ${and} columns` : `row ${and} column`);
+
 /** Inclusive range [lo, hi] of units of the layer before that unit `index` reads, clipped. */
 export function windowSpan(reads, index, limit) {
   const lo = index * reads.stride - reads.padding;

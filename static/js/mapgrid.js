@@ -4,7 +4,7 @@
 
 import { UI } from './config.js';
 import { el, fmt, placeMark, setText } from './dom.js';
-import { hitTest, stepCell, unitsRect, unreadRows, unreadTails } from './geometry.js';
+import { hitTest, rowsAnd, stepCell, unitsRect, unreadRows, unreadTails } from './geometry.js';
 import { paintEmpty, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange } from './wire.js';
 
@@ -18,29 +18,30 @@ function poolShare(top, sourceTop, source) {
   return `its top is ${percent}% of ${source}'s`;
 }
 
-/** Where a unit at the top of `source` (level 255 of a channel reaching the layer's
- * highest value) lies in the last rows or columns that a pool reading it as `reads` into
- * `shape` never reads: how many those are; else 0. */
+/** Where the top of `source` lies in the last rows or columns that a pool reading it as
+ * `reads` into `shape` never reads: how many those are; else 0. The top is a unit at level
+ * 255 of a channel reaching the layer's highest value; a unit within half a level of it
+ * reads 255 too, so every such unit must lie there (a review: avg's line could name a
+ * near-top unit unread while the top itself was read). */
 function topUnread(source, reads, shape) {
   const [channels, h, w] = source.shape;
   const rows = h - unreadRows(h, shape[1], reads);
   const cols = w - unreadRows(w, shape[2], reads);
   if (rows === h && cols === w) return 0;
   const { hi } = layerRange(source);
+  let found = false;
   for (let c = 0; c < channels; c += 1) {
     if (source.high[c] !== hi || hi === source.low[c]) continue;
     for (let r = 0; r < h; r += 1) {
       for (let col = 0; col < w; col += 1) {
-        if ((r >= rows || col >= cols) && source.q[(c * h + r) * w + col] === 255) {
-          return Math.max(h - rows, w - cols);
-        }
+        if (source.q[(c * h + r) * w + col] !== 255) continue;
+        if (r < rows && col < cols) return 0;
+        found = true;
       }
     }
   }
-  return 0;
+  return found ? Math.max(h - rows, w - cols) : 0;
 }
-
-const rowsAnd = (n) => (n > 1 ? `${n} rows and columns` : 'row and column');
 
 /** Where a conv's stride does not divide what it reads (strided's conv1: 13 units, 2 apart,
  * cover the input's columns 0-26 of 0-27), the last rows and columns no window reads, said
@@ -417,8 +418,7 @@ export class MapGrid {
           // under max's 100%, and a part of the mean's shortfall: the conv's top where the
           // pool never reads (a student's review: "93%" beside "max keeps the largest")
           const unread = source && hi < top ? topUnread(source, cell.reads, layer.shape) : 0;
-          const where = unread > 1 ? `${unread} rows or columns` : 'row or column';
-          const why = unread ? `: ${source.name}'s top lies in its last ${where}, which ${layer.name} never reads` : '';
+          const why = unread ? `: ${source.name}'s top lies in its last ${rowsAnd(unread, 'or')}, which ${layer.name} never reads` : '';
           setText(cell.share, source ? poolShare(hi, top, source.name) + why : '');
         }
         if (!cell.canvas.dataset.painted) cell.canvas.dataset.painted = 'true';

@@ -7,7 +7,7 @@ import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
 import { el, equalsProbability, fmt, layerTable, percent, probability } from './dom.js';
 import { trainingShifts } from './downsample.js';
-import { stepCell, unreadTails } from './geometry.js';
+import { rowsAnd, stepCell, unreadTails } from './geometry.js';
 import { movedAlong, movedBy } from './nudge.js';
 import { paintGray } from './paint.js';
 import { shiftPixels } from './wire.js';
@@ -246,38 +246,45 @@ export class ShiftLab {
   }
 
   /** Of each network's flips, how many are shifts of `pixels` (28x28 levels) that move ink
-   * off the image, or into the last rows and columns the network never reads: there a flip
-   * may be the ink's loss, not the network's (a student's review: a 1 nudged to the edge
-   * kept its answer on 81 shifts in avg and 55 in max, the shifts that pushed it out unsaid). */
+   * the network sees unshifted off the image, or into the last rows and columns it never
+   * reads: there a flip may be the ink's loss, not the network's (a student's review: a 1
+   * nudged to the edge kept its answer on 81 shifts in avg and 55 in max, the shifts that
+   * pushed it out unsaid). A network wrong unshifted is left out: its flips are mostly to
+   * the label, which its caption counts. */
   #edgeNote(pixels, nets) {
-    let [top, bottom, left, right] = [SIDE_PX, -1, SIDE_PX, -1];
+    const ink = [];
     for (let r = 0; r < SIDE_PX; r += 1) {
       for (let c = 0; c < SIDE_PX; c += 1) {
-        if (pixels[r * SIDE_PX + c] < INK) continue;
+        if (pixels[r * SIDE_PX + c] >= INK) ink.push([r, c]);
+      }
+    }
+    const counts = nets.filter(([, m]) => this.#label === null || m.prediction === this.#label).map(([net, m]) => {
+      const unread = this.#unread[net] ?? 0;
+      const end = SIDE_PX - unread;
+      // the extent of the ink this network reads unshifted: a shift moves its edge pixel
+      // out of sight, or not
+      let [top, bottom, left, right] = [end, -1, end, -1];
+      for (const [r, c] of ink) {
+        if (r >= end || c >= end) continue;
         top = Math.min(top, r); bottom = Math.max(bottom, r);
         left = Math.min(left, c); right = Math.max(right, c);
       }
-    }
-    if (bottom < 0) return '';
-    // a network wrong unshifted is left out: its flips are mostly to the label (its caption
-    // counts those)
-    const counts = nets.filter(([, m]) => this.#label === null || m.prediction === this.#label).map(([net, m]) => {
-      const unread = this.#unread[net] ?? 0;
       let [flips, lost] = [0, 0];
       m.grid.prediction.forEach((row, i) => row.forEach((p, j) => {
         if (p === m.prediction) return;
         const [dy, dx] = [i - 4, j - 4];
         flips += 1;
-        if (top + dy < 0 || left + dx < 0 || Math.max(bottom + dy, right + dx) >= SIDE_PX - unread) lost += 1;
+        if (bottom >= 0 && (top + dy < 0 || left + dx < 0 || bottom + dy >= end || right + dx >= end)) lost += 1;
       }));
       return { net, flips, lost, unread };
     });
     if (!counts.some((c) => c.lost)) return '';
-    const blind = counts.filter((c) => c.unread);
-    const rows = blind.length ? ` or into the last ${blind[0].unread} rows or columns, which `
-      + `${blind.map((c) => c.net).join(' and ')} never ${blind.length > 1 ? 'read' : 'reads'}` : '';
-    return ` Of the flips, those whose shift moves ink off the image${rows}, may be the ink's loss rather than `
-      + `the network's: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}.`;
+    const blind = new Map(); // rows a network never reads -> the networks
+    for (const { net, unread } of counts) if (unread) blind.set(unread, [...(blind.get(unread) ?? []), net]);
+    const where = [...blind].map(([n, names]) => `${names.join(' and ')}: the last ${rowsAnd(n)}`);
+    return ` Of the flips, those whose shift moves ink off the image${where.length
+      ? `, or into rows and columns a network never reads (${where.join('; ')})` : ''}, may be the ink's loss rather `
+      + `than the network's: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}.`;
   }
 
   #blankGrid(canvas) {
