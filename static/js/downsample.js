@@ -10,6 +10,9 @@ const hwc = ([c, h, w]) => `${h} x ${w} x ${c}`;
 const count = (shape) => shape.reduce((a, b) => a * b, 1);
 const ordinal = (n) => ({ 2: 'second', 3: 'third', 4: 'fourth' }[n] ?? `${n}th`);
 const NO_LEAD = 0.2; // points (20 digits of 10,000): a gap this small is read as no lead (`ties`)
+// whether a gap of `points` is that small; the slack keeps a gap of exactly 0.2 points
+// within, whatever the floats
+const noLead = (points) => points <= NO_LEAD + 1e-9;
 
 /**
  * conv3 of the network without any downsampling: the nopool variant's own entry when the
@@ -41,9 +44,8 @@ function leader(models, key) {
   return models.reduce((best, m) => (m[key] > best[key] ? m : best));
 }
 
-/** The widest gap between `models` in any accuracy or consistency row, in points; at most
- * NO_LEAD (the slack keeps a gap of exactly 0.2 points within, whatever the floats), `ties`
- * says the numbers show no network better. */
+/** The widest gap between `models` in any accuracy or consistency row, in points; where it
+ * is `noLead`, `ties` says the numbers show no network better. */
 function widestGap(models) {
   const keys = ['test_accuracy', 'valid_accuracy', 'shift_consistency'];
   const spread = (key) => {
@@ -69,7 +71,7 @@ function ties(models) {
     ? ` The most accurate is ${test.name} on the test set but ${valid.name} on the validation set, a second 10,000 `
       + 'digits that chose nothing in training.'
     : '';
-  return widest <= NO_LEAD + 1e-9
+  return noLead(widest)
     ? `Each network was trained once, and no two here differ by more than ${widest.toFixed(2)} points in any `
       + `accuracy or consistency row.${turned} How far another training seed would move them is not measured here, so these `
       + 'numbers do not show one network to be better: a lead this small may be the seed\'s.'
@@ -132,11 +134,10 @@ function lead(models) {
     return `its last conv sees ${s}x${s} px and hands ${thousands(count(last.shape))} values to `
       + `Dense(${m.dense[0].units}): ${thousands(m.params)} parameters in all${accuracy}`;
   };
-  // the two accuracies side by side read as a win for max; the notes under the table say no
-  // lead this small shows one network better (a student's review: the bold line, read
-  // alone, argued the opposite of the page's own conclusion)
-  // said where the note under the table says it, of every network there (a review)
-  const close = models.length > 1 && widestGap(models) <= NO_LEAD + 1e-9
+  // the two accuracies side by side read as a win for max (a student's review: the bold
+  // line, read alone, argued the opposite of the page's own conclusion): said where the note
+  // under the table says no network is shown better, of every network there (a review)
+  const close = noLead(widestGap(models))
     ? ' Their accuracies are too close for one training run each to rank them (under the table).' : '';
   return el('p', { id: 'why-lead' }, el('strong', { text: 'In short: ' }),
     `without downsampling (nopool), ${what(nopool)}; with max pooling, ${what(max)}. `
@@ -156,8 +157,7 @@ function whyStrided(models, figure) {
   const sets = [['test_accuracy', 'test set'], ['valid_accuracy', 'validation set']]
     .filter(([key]) => max[key] != null && strided[key] != null);
   const scores = sets.map(([key, set]) => `max ${percent(max[key], 2)}, strided ${percent(strided[key], 2)} on the ${set}`).join('; ');
-  // as `ties` reads them; the slack keeps a gap of exactly 0.2 points within, whatever the floats
-  const close = sets.every(([key]) => Math.abs(max[key] - strided[key]) * 100 <= NO_LEAD + 1e-9);
+  const close = sets.every(([key]) => noLead(Math.abs(max[key] - strided[key]) * 100)); // as `ties` reads them
   let verdict = '';
   if (sets.length) {
     verdict = close

@@ -18,17 +18,16 @@ function poolShare(top, sourceTop, source) {
   return `its top is ${percent}% of ${source}'s`;
 }
 
-/** Where the top of `source` lies in the last rows or columns that a pool reading it as
- * `reads` into `shape` never reads: how many those are; else 0. The top is a unit at level
- * 255 of a channel reaching the layer's highest value; a unit within half a level of it
+/** Where the top of `source`, its highest value `hi`, lies in the last rows or columns that
+ * a pool reading it as `reads` into `shape` never reads: how many those are; else 0. The
+ * top is a unit at level 255 of a channel reaching `hi`; a unit within half a level of it
  * reads 255 too, so every such unit must lie there (a review: avg's line could name a
  * near-top unit unread while the top itself was read). */
-function topUnread(source, reads, shape) {
+function topUnread(source, hi, reads, shape) {
   const [channels, h, w] = source.shape;
   const rows = h - unreadRows(h, shape[1], reads);
   const cols = w - unreadRows(w, shape[2], reads);
   if (rows === h && cols === w) return 0;
-  const { hi } = layerRange(source);
   let found = false;
   for (let c = 0; c < channels; c += 1) {
     if (source.high[c] !== hi || hi === source.low[c]) continue;
@@ -417,7 +416,7 @@ export class MapGrid {
           const top = source ? layerRange(source).hi : 0;
           // under max's 100%, and a part of the mean's shortfall: the conv's top where the
           // pool never reads (a student's review: "93%" beside "max keeps the largest")
-          const unread = source && hi < top ? topUnread(source, cell.reads, layer.shape) : 0;
+          const unread = source && hi < top ? topUnread(source, top, cell.reads, layer.shape) : 0;
           const why = unread ? `: ${source.name}'s top lies in its last ${rowsAnd(unread, 'or')}, which ${layer.name} never reads` : '';
           setText(cell.share, source ? poolShare(hi, top, source.name) + why : '');
         }

@@ -10,11 +10,11 @@ import { trainingShifts } from './downsample.js';
 import { rowsAnd, stepCell, unreadTails } from './geometry.js';
 import { movedAlong, movedBy } from './nudge.js';
 import { paintGray } from './paint.js';
-import { shiftPixels } from './wire.js';
+import { SIDE as INPUT_SIDE, shiftPixels } from './wire.js';
+
+const INK = 128; // the level from which a pixel counts as ink here: a stroke's, not its faint rim
 
 /** A shift as the grid's axes write it: +4, 0, -2. */
-const SIDE_PX = 28; // the input's side
-const INK = 128; // the level from which a pixel counts as ink here: a stroke's, not its faint rim
 const signedShift = (s) => (s > 0 ? `+${s}` : `${s}`);
 
 const MARGIN = 18; // drawing units (canvas pixels at density 1) for the axis labels
@@ -199,11 +199,8 @@ export class ShiftLab {
     if (label !== null && !blank) {
       this.status.textContent += ' A flip to the digit\'s label is outlined blue, any other red.';
     }
-    if (!blank) {
-      this.status.textContent += this.#edgeNote(pixels, [...this.#figures.keys()]
-        .filter((net) => shifts.models[net]).map((net) => [net, shifts.models[net]]));
-    }
     const nets = [...this.#figures.keys()].filter((net) => shifts.models[net]);
+    if (!blank) this.status.textContent += this.#edgeNote(pixels, nets.map((net) => [net, shifts.models[net]]));
     // all yellow, nothing marked: say that this is the finding, not an empty lab
     this.steady.hidden = blank || !nets.length || !nets.every((net) => shifts.models[net].consistency === 1);
     const said = [];
@@ -253,14 +250,14 @@ export class ShiftLab {
    * the label, which its caption counts. */
   #edgeNote(pixels, nets) {
     const ink = [];
-    for (let r = 0; r < SIDE_PX; r += 1) {
-      for (let c = 0; c < SIDE_PX; c += 1) {
-        if (pixels[r * SIDE_PX + c] >= INK) ink.push([r, c]);
+    for (let r = 0; r < INPUT_SIDE; r += 1) {
+      for (let c = 0; c < INPUT_SIDE; c += 1) {
+        if (pixels[r * INPUT_SIDE + c] >= INK) ink.push([r, c]);
       }
     }
     const counts = nets.filter(([, m]) => this.#label === null || m.prediction === this.#label).map(([net, m]) => {
       const unread = this.#unread[net] ?? 0;
-      const end = SIDE_PX - unread;
+      const end = INPUT_SIDE - unread;
       // the extent of the ink this network reads unshifted: a shift moves its edge pixel
       // out of sight, or not
       let [top, bottom, left, right] = [end, -1, end, -1];
