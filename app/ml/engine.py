@@ -24,7 +24,7 @@ from app.ml import shifts as shift_lab
 from app.ml.capture import capture
 from app.ml.encode import ENCODINGS, Encoding
 from app.ml.errors import UnknownName, WeightsError
-from app.ml.names import VARIANTS, brief
+from app.ml.names import VARIANTS, brief, not_loaded
 from app.ml.nets import (
     LayerSpec,
     Net,
@@ -239,8 +239,7 @@ class Engine:
         """UnknownName for a model this server does not have."""
         missing = [m for m in models if m not in self.loaded]
         if missing:
-            raise UnknownName(f"unknown model {brief(missing[0])}; this server has "
-                              f"{', '.join(self.loaded)}")
+            raise UnknownName(not_loaded(missing[0], tuple(self.loaded)))
 
     def nets(self, models: Sequence[str]) -> list[Net]:
         self.check_models(models)

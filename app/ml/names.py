@@ -18,6 +18,17 @@ def unknown_model(quoted: str, where: str = "") -> str:
     return f"unknown model {quoted}{where}; the variants are {', '.join(VARIANTS)}"
 
 
+def not_loaded(name: str, loaded: Sequence[str], where: str = "") -> str:
+    """What a server says of a model `name` (a client's) it does not have, given `where`
+    (" in models="): a variant this code can build but the server did not load is named as
+    such (FEATUREMAPS_MODELS), not as unknown (found by an API review)."""
+    have = f"this server has {', '.join(loaded)}"
+    if name in VARIANTS:
+        return (f"model {brief(name)}{where} is not loaded on this server "
+                f"(FEATUREMAPS_MODELS); {have}")
+    return f"unknown model {brief(name)}{where}; {have}"
+
+
 # the networks run when none are named, where they are loaded (the page's pair)
 DEFAULT_MODELS = ("max", "avg")
 

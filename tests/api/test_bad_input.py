@@ -285,3 +285,24 @@ def test_a_whole_multipart_body_is_read_however_its_type_is_written(
                         headers={"content-type": content_type})
         assert r.status_code == 200, r.text
         assert r.json()["models"]["max"]["prediction"] == label
+
+
+def test_a_variant_the_server_did_not_load_is_not_called_unknown() -> None:
+    """Found by an API review: on a server of max and avg, blurmax (a variant the README
+    lists) was an "unknown model"; it is one this server did not load, and says which
+    setting loads it. A name no variant has is still unknown."""
+    from app.config import Settings
+    from app.main import create_app
+
+    with TestClient(create_app(Settings(device="cpu", models=["max", "avg"]))) as c:
+        r = c.post("/api/v1/shifts?models=blurmax", json={"pixels": [[0.0] * 28] * 28})
+        assert (r.status_code, r.json()) == (422, {"detail": (
+            "model 'blurmax' in models= is not loaded on this server (FEATUREMAPS_MODELS); "
+            "this server has max, avg")})
+        r = c.post("/api/v1/featuremaps/nopool/conv1.png", json={"pixels": [[0.0] * 28] * 28})
+        assert (r.status_code, r.json()) == (404, {"detail": (
+            "model 'nopool' is not loaded on this server (FEATUREMAPS_MODELS); "
+            "this server has max, avg")})
+        r = c.post("/api/v1/featuremaps?models=resnet", json={"pixels": [[0.0] * 28] * 28})
+        assert (r.status_code, r.json()) == (422, {"detail": (
+            "unknown model 'resnet' in models=; this server has max, avg")})

@@ -31,7 +31,7 @@ from app.config import Settings, default
 from app.ml.encode import Encoding
 from app.ml.engine import Engine, FeatureMaps
 from app.ml.errors import InputError
-from app.ml.names import DEFAULT_MODELS, VARIANTS, brief, cut, default_models, split_names
+from app.ml.names import DEFAULT_MODELS, VARIANTS, cut, default_models, not_loaded, split_names
 from app.ml.render import MAX_PIXELS, grid_layout, grid_png, largest_scale
 
 R = TypeVar("R")  # what a route's inference returns, before encoding
@@ -202,7 +202,7 @@ class InvalidParameter(InputError):
 def unknown_in_models(name: str, variants: Sequence[str]) -> str:
     """The 422's words for a models= name the server does not have (the OpenAPI document
     quotes them, for a server with every variant)."""
-    return f"unknown model {brief(name)} in models=; this server has {', '.join(variants)}"
+    return not_loaded(name, variants, " in models=")
 
 
 def parse_models(engine: Engine, models: str | None,
