@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from app import __version__, logs
 from app.config import PROJECT_ROOT, Settings, listen_address
 from app.ml.errors import FeaturemapsError
-from app.ml.names import VARIANTS
+from app.ml.names import VARIANTS, counted
 
 log = logging.getLogger("featuremaps")
 
@@ -248,7 +248,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     # every map is held in memory until the .npz is written: say how much, refuse what
     # cannot fit
     size = batch.npz_size(Layout.plan(engine.nets(models), layers), len(images), labels.dtype)
-    count = f"{len(images):,} image{'' if len(images) == 1 else 's'}"
+    count = counted(len(images), "image")
     if args.limit and args.limit > len(images):  # said, not silently less (a review)
         count += f" (the whole {args.split} split; --limit asked for {args.limit:,})"
     _err(f"featuremaps: {count}, {','.join(models)}: about "

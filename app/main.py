@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         # batches get their own thread and a short queue, so that one never holds up the
         # live updates queued behind it
         app.state.batch_gate = InferenceGate(settings.max_batch_inflight,
-                                             settings.batch_timeout_s, 1, what="batches")
+                                             settings.batch_timeout_s, 1, what="batch")
         metrics.device = loaded.device_name
         metrics.gates = {
             "live": (lambda: app.state.gate.inflight, settings.max_inflight),

@@ -17,14 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from app.api.errors import Overloaded, TimedOut
+from app.ml.names import counted
 
 T = TypeVar("T")
 
 
-def busy(limit: int, what: str = "inferences") -> str:
-    """The 503's words when `limit` inferences (or batches) are in flight (the OpenAPI
-    document quotes them)."""
-    return f"server busy: {limit} {what} already in flight; retry after the time in Retry-After"
+def busy(limit: int, what: str = "inference") -> str:
+    """The 503's words when `limit` inferences (or batches: `what` is said in the singular)
+    are in flight (the OpenAPI document quotes them)."""
+    return (f"server busy: {counted(limit, what)} already in flight; retry after the time in "
+            "Retry-After")
 
 
 class InferenceGate:
@@ -33,7 +35,7 @@ class InferenceGate:
     before a thread picked it up never runs."""
 
     def __init__(self, limit: int, timeout_s: float, concurrency: int = 1,
-                 what: str = "inferences") -> None:
+                 what: str = "inference") -> None:
         self.limit = limit
         self.what = what  # what its 503 says is in flight (found by a review: batches were
         # called inferences)

@@ -83,7 +83,10 @@ def unknown_parameter(key: str, allowed: Iterable[str],
     /shifts was told only that its flag was unknown), or one another route takes (a later
     review: `layers=` on the one-image route)."""
     said = f" ({notes[key]})" if notes and key in notes else ""
-    return f"unknown query parameter {brief(key)}; accepted: {', '.join(allowed) or 'none'}{said}"
+    # "accepted: none" read as a parameter called none (an API review)
+    takes = ", ".join(allowed)
+    takes = f"accepted: {takes}" if takes else "this route takes no query parameters"
+    return f"unknown query parameter {brief(key)}; {takes}{said}"
 
 
 def _option_hint(field: str, options: Iterable[str]) -> str:

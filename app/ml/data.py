@@ -28,6 +28,7 @@ import numpy as np
 
 from app.ml import files
 from app.ml.errors import DataError
+from app.ml.names import counted
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def _label_problem(labels: np.ndarray) -> str | None:
     if len(bad) == 0:
         return None
     worst = f"the largest {bad.max()}" if bad.max() > 9 else f"the smallest {bad.min()}"
-    return f"{len(bad):,} label{'s' if len(bad) != 1 else ''} outside 0..9, {worst}"
+    return f"{counted(len(bad), 'label')} outside 0..9, {worst}"
 
 
 def content_sha256(x: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> str:

@@ -41,6 +41,12 @@ def cut(name: str) -> str:
     return name if len(name) <= BRIEF else name[:BRIEF] + "..."
 
 
+def counted(n: int, noun: str) -> str:
+    """`n` things, the noun in the singular for one: "1 batch", "2,000 images"."""
+    ending = "es" if noun.endswith(("s", "sh", "ch", "x")) else "s"
+    return f"{n:,} {noun}{'' if n == 1 else ending}"
+
+
 def json_kind(value: object) -> str:
     """What a value parsed from JSON is, in JSON's words (an error message's "is null", not
     Python's "is NoneType")."""

@@ -18,7 +18,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from PIL.JpegImagePlugin import MARKER as JPEG_MARKERS  # (name, description, handler or None)
 
 from app.ml.errors import CorruptImage, EmptyBody, ImageTooLarge, InvalidImage, InvalidPixels
-from app.ml.names import cut, json_kind
+from app.ml.names import counted, cut, json_kind
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 ACCEPTED_TEXT = "PNG, JPEG, WebP or GIF"
@@ -445,8 +445,7 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     they are treated as an image: dark ink on light inverted, then cropped and centred.
     """
     if not isinstance(pixels, list) or len(pixels) != SIDE:
-        got = (f"{len(pixels)} row{'' if len(pixels) == 1 else 's'}" if isinstance(pixels, list)
-               else json_kind(pixels))
+        got = counted(len(pixels), "row") if isinstance(pixels, list) else json_kind(pixels)
         raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got {got}")
     for i, row in enumerate(pixels):
         if not isinstance(row, list) or len(row) != SIDE:

@@ -246,7 +246,7 @@ def test_sockets_beyond_the_limit_are_refused_until_one_closes(settings: Setting
             assert full.value.status_code == 503
             assert full.value.headers["retry-after"] == "10"
             assert full.value.json() == {"detail": (
-                "the live channel is full: 2 sockets are open on this worker "
+                "the live channel is full: 2 sockets open on this worker "
                 "(FEATUREMAPS_MAX_SOCKETS); send drawings to POST /api/v1/featuremaps "
                 "meanwhile")}
             assert ws_count(c, LIVE, 503) == 1

@@ -23,7 +23,7 @@ from app.api.routes.featuremaps import (
 from app.config import default
 from app.ml import batch, preprocess
 from app.ml.errors import EmptyBody, InvalidPixels, UnknownName
-from app.ml.names import brief, split_names
+from app.ml.names import brief, counted, split_names
 from app.ml.nets import variant_spec
 from app.ml.pack import Layout
 
@@ -68,8 +68,8 @@ def answer_too_large(images: int, layout: Layout, limit: int) -> str:
     if fit == 0:  # a server set to a limit below one image's answer (a review)
         return (f"{said}, which one image's answer with these layers passes: ask for fewer "
                 "layers= or models=, or raise the server's FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
-    return (f"{said}: ask for fewer layers=, or for at most {fit:,} "
-            f"image{'' if fit == 1 else 's'} at a time with these")
+    return (f"{said}: ask for fewer layers=, or for at most {counted(fit, 'image')} at a time "
+            "with these")
 
 
 def not_arrays(kind: str) -> str:
@@ -131,7 +131,7 @@ BATCH_DOC = (
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
                          answer_too_large(10_000, EVERY_MAP, default("max_batch_response_bytes"))),
                    503: ("too many batches in flight or over the time limit; see Retry-After",
-                         busy(default("max_batch_inflight"), "batches"))},
+                         busy(default("max_batch_inflight"), "batch"))},
                    limit="max_batch_upload_bytes")},
     openapi_extra=BATCH_BODY,
 )

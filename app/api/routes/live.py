@@ -66,7 +66,7 @@ from app.api.schemas import ErrorOut
 from app.config import Settings, canonical_origin
 from app.ml.engine import Engine
 from app.ml.errors import EmptyBody, InputError
-from app.ml.names import brief
+from app.ml.names import brief, counted
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
@@ -152,7 +152,7 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
     if metrics.sockets >= settings.max_sockets:
         log.warning("refused a live socket: %d are open, FEATUREMAPS_MAX_SOCKETS", metrics.sockets)
         await refuse(websocket, status.HTTP_503_SERVICE_UNAVAILABLE,
-                     f"the live channel is full: {metrics.sockets:,} sockets are open on this "
+                     f"the live channel is full: {counted(metrics.sockets, 'socket')} open on this "
                      "worker (FEATUREMAPS_MAX_SOCKETS); send drawings to POST "
                      "/api/v1/featuremaps meanwhile", ROUTE, headers={"Retry-After": "10"})
         return
