@@ -267,7 +267,7 @@ def cases() -> dict[str, dict[str, Any]]:
        "body is not valid JSON: -Infinity is not a JSON value (pixels are numbers in 0..1)")
     # a number too large for a float: JSON, but read as inf, which was never sent
     js("pixels-overflow", json.dumps(with_cell(0.5)).encode().replace(b"0.5", b"1e400"), 422,
-       "pixels[3][5] is out of range; expected 0..1")
+       "pixels[3][5] is above the range of a 64-bit float (1.8e308); expected a number in 0..1")
     js("png-sent-as-json", png, 415,
        "the body is a PNG image, sent as application/json: send it with its own Content-Type "
        "(e.g. image/png), or JSON pixels as {\"pixels\": 28x28 numbers in 0..1}")
@@ -290,7 +290,7 @@ def cases() -> dict[str, dict[str, Any]]:
     js("pixels-255-scale", with_cell(255), 422,
        "pixels[3][5] = 255 is out of range; expected 0..1 (levels 0..255? divide them by 255)")
     js("pixels-integer-overflow", with_cell(10**400), 422,
-       "pixels[3][5] is out of range; expected 0..1")
+       "pixels[3][5] is an integer of 401 digits; expected a number in 0..1")
     js("json-integer-over-4300-digits", b'{"pixels": [[' + b"1" * 5000 + b"]]}", 400,
        "body is not valid JSON for this server: it holds an integer of thousands of digits")
     js("json-over-256-kib", b'{"pixels": [' + b" " * 300_000 + b"]}", 413,

@@ -457,7 +457,9 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
                     f"pixels[{i}][{j}] is {json_kind(value)}; expected a number in 0..1"
                 )
             if isinstance(value, int) and abs(value) > 10**300:  # 10**400 overflows a float
-                raise InvalidPixels(f"pixels[{i}][{j}] is out of range; expected 0..1")
+                digits = len(str(abs(value)))
+                raise InvalidPixels(f"pixels[{i}][{j}] is an integer of {digits:,} digits; "
+                                    "expected a number in 0..1")
     arr = np.asarray(pixels, dtype=np.float64)
     if np.isnan(arr).any():
         i, j = np.argwhere(np.isnan(arr))[0]
@@ -465,10 +467,13 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     if arr.min() < 0.0 or arr.max() > 1.0:
         i, j = np.argwhere((arr < 0.0) | (arr > 1.0))[0]
         # repr: the value as sent (1.0000001 under :g would read as an in-range 1); 1e400
-        # reads as inf, which the sender never wrote
+        # reads as inf, which the sender never wrote: said as past a float's range (an API
+        # review found it said nothing of the value)
         value = pixels[i][j]  # as sent: 255, not 255.0
-        shown = f" = {cut(repr(value))}" if math.isfinite(value) else ""
-        raise InvalidPixels(f"pixels[{i}][{j}]{shown} is out of range; expected 0..1"
-                            f"{range_hint(arr)}")
+        if not math.isfinite(value):
+            raise InvalidPixels(f"pixels[{i}][{j}] is {'below' if value < 0 else 'above'} "
+                                "the range of a 64-bit float (1.8e308); expected a number in 0..1")
+        raise InvalidPixels(f"pixels[{i}][{j}] = {cut(repr(value))} is out of range; expected "
+                            f"0..1{range_hint(arr)}")
     grey = arr.astype(np.float32)
     return mnist_style(invert_if_light(grey)) if preprocess else grey
