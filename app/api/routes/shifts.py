@@ -36,7 +36,7 @@ ShiftModelsQuery = Annotated[str | None, Query(
 
 
 def _rounded(value: Any) -> Any:
-    """A change, or a dict of them, to 6 decimals (None stays None)."""
+    """A change or share, or a dict of them, to 6 decimals (None stays None)."""
     if isinstance(value, dict):
         return {k: _rounded(v) for k, v in value.items()}
     return None if value is None else round(value, 6)
@@ -50,7 +50,8 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
             net.variant: {
                 "prediction": net.prediction,
                 "probability": wire.significant(net.probability),
-                "consistency": net.consistency,
+                # k/81, to 6 decimals as every other share here (an API review: 17 digits)
+                "consistency": _rounded(net.consistency),
                 "grid": {
                     "prediction": net.classes.tolist(),
                     "probability": [wire.probabilities(row) for row in net.top],
