@@ -63,10 +63,11 @@ def _wrong_shape(shape: tuple[int, ...]) -> InvalidPixels:
 
 
 def _shown(value: float) -> str:
-    """A value out of 0..1 in four digits, or as it is where four would read as in range
-    (1.0000001 is not 1)."""
+    """An end of a range in four digits, or, out of 0..1, as it is where four would read as
+    in range (1.0000001 is not 1). An end in range stays short: "0..254", not "0.0..254" (an
+    API review)."""
     short = f"{value:.4g}"
-    return short if not 0 <= float(short) <= 1 else repr(value)
+    return short if 0 <= value <= 1 or not 0 <= float(short) <= 1 else repr(value)
 
 
 # what a batch may hold, said where an array holds neither

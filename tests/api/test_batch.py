@@ -197,6 +197,9 @@ def npz(**arrays: np.ndarray) -> bytes:
     (npy(np.zeros((0, 28, 28), np.uint8)), 422, "no images: the array has N = 0"),
     (npy(np.full((1, 28, 28), 2.0)), 422,
      "float images must lie in 0..1; found 2..2 (levels 0..255? divide them by 255)"),
+    # an end in range as short as the other (an API review: "found 0.0..254")
+    (npy(np.eye(28)[None] * 254), 422,
+     "float images must lie in 0..1; found 0..254 (levels 0..255? divide them by 255)"),
     # a hair over: a resampling's overshoot, not levels (found by a review)
     (npy(np.full((1, 28, 28), 1.0000001)), 422,
      "float images must lie in 0..1; found 1.0000001..1.0000001 (clip them to 0..1 if they "
