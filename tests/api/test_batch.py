@@ -227,11 +227,12 @@ def npz(**arrays: np.ndarray) -> bytes:
     (npy(np.full((1, 28, 28), -1, np.int16)), 422,
      "integer images are levels 0..255; found -1..-1 (send floats for 0..1)"),
     (b"", 400, "empty body: send an .npy or .npz of (N, 28, 28) images"),
-    (b"GIF89a", 422, "body is a GIF image, not an .npy or .npz of images: one image goes to "
+    # a body of another kind is a 415, as on the one-image route (an API review: a 422)
+    (b"GIF89a", 415, "body is a GIF image, not an .npy or .npz of images: one image goes to "
                      "POST /api/v1/featuremaps"),
-    (b"%PDF-1.7", 422, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the "
+    (b"%PDF-1.7", 415, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the "
                        "images with np.save(f, images), or np.savez(f, images=images)"),
-    (np.zeros((3, 28, 28), np.uint8).tobytes(), 422,
+    (np.zeros((3, 28, 28), np.uint8).tobytes(), 415,
      "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the images with "
      "np.save(f, images), or np.savez(f, images=images)"),
     (npy_with_shape("(True, 28, 28)"), 422,

@@ -22,7 +22,7 @@ from app.api.routes.featuremaps import (
 )
 from app.config import default
 from app.ml import batch, preprocess
-from app.ml.errors import EmptyBody, InvalidPixels, UnknownName
+from app.ml.errors import EmptyBody, UnknownName
 from app.ml.names import brief, counted, split_names
 from app.ml.nets import variant_spec
 from app.ml.pack import Layout
@@ -124,8 +124,9 @@ BATCH_DOC = (
                          "image limit (FEATUREMAPS_MAX_BATCH_IMAGES)",
                          over_upload_limit(default("max_batch_upload_bytes"), batch=True)),
                    # other Content-Types are read by the body's signature
-                   415: ("a JSON, image or text Content-Type, or a body sent with a "
-                         "Content-Encoding", not_arrays("application/json")),
+                   415: ("a JSON, image or text Content-Type, a body sent with a "
+                         "Content-Encoding, or a body that is no .npy or .npz (an image, "
+                         "raw bytes)", not_arrays("application/json")),
                    422: ("images of another shape, dtype or range; unknown or repeated "
                          "models= or layers= names; or an answer over the response limit "
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
@@ -162,8 +163,8 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         raise EmptyBody("empty body: send an .npy or .npz of (N, 28, 28) images")
     image = preprocess.sniff(body)
     if image is not None:  # found by an API review: told only "neither an .npy nor an .npz"
-        raise InvalidPixels(f"body is a {image} image, not an .npy or .npz of images: one "
-                            "image goes to POST /api/v1/featuremaps")
+        raise batch.NotArrays(f"body is a {image} image, not an .npy or .npz of images: one "
+                              "image goes to POST /api/v1/featuremaps")
 
     def fits(n: int) -> None:
         """The answer's size, known from the header's number of images."""
