@@ -123,12 +123,19 @@ class App {
 
     this.error = byId('error');
     this.errorText = byId('error-text');
-    byId('error-dismiss').addEventListener('click', () => {
+    const dismiss = () => {
       const hadFocus = this.error.contains(document.activeElement);
       this.#clearError();
       // the button goes with the banner: keyboard focus goes to the page's start, not <body>
       if (hadFocus) document.querySelector('main').focus({ preventScroll: true });
-    });
+    };
+    byId('error-dismiss').addEventListener('click', dismiss);
+    // Escape dismisses it from anywhere, unless an enlarged channel is open, which Escape
+    // closes first (an accessibility review: the banner stayed until its × was reached);
+    // seen before the panel's own listeners, which close it
+    window.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && !this.error.hidden && !document.body.hasAttribute('data-inspector-open')) dismiss();
+    }, { capture: true });
     this.input = byId('input28');
     // the same input beside the nudge buttons
     this.inputViews = [this.input, byId('nudge-input')];

@@ -318,3 +318,41 @@ def test_axe_finds_no_violation_with_everything_open(browser: Any, server_url: s
         assert scrolls == (width < 500)
     finally:
         next(pages, None)  # closes the context and checks the console
+
+
+def test_the_message_banner_hides_no_focused_control_and_escape_dismisses_it(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by an accessibility review: with a message showing, Shift+Tab scrolled controls
+    to the window's top, under the sticky banner (0% of "More on the colours" in view), and
+    only its × took the banner away. Tab now scrolls clear of it, and Escape dismisses it,
+    once an enlarged channel, which Escape closes first, is closed."""
+    from tests.browser.conftest import opened
+
+    with opened(browser, server_url, api, "/?digit=0",
+                viewport={"width": 1366, "height": 768}) as fm:
+        page = fm.page
+        fm.upload("notes.txt", b"these are not pixels", "text/plain")
+        banner = page.locator("#error")
+        banner.wait_for(state="visible")
+        # the control before the focus lies at the window's top, under the banner: in the
+        # window, so Shift+Tab did not scroll it
+        summary = page.locator("#legend-more summary")
+        page.evaluate("() => document.querySelector('input[name=norm]:checked')"
+                      ".focus({ preventScroll: true })")
+        summary.evaluate("s => window.scrollTo(0, s.getBoundingClientRect().top + scrollY - 10)")
+        page.keyboard.press("Shift+Tab")
+        assert summary.evaluate("s => s === document.activeElement")
+        under = banner.bounding_box()["y"] + banner.bounding_box()["height"]
+        assert summary.bounding_box()["y"] >= under + 4, (summary.bounding_box(), under)
+        # Escape: the enlarged channel first, then the banner; the focus stays where it is
+        canvas = page.locator('canvas.map[data-net="max"][data-layer="pool1"]')
+        canvas.focus()
+        page.keyboard.press("Enter")
+        page.locator("#inspector").wait_for(state="visible")
+        page.keyboard.press("Escape")
+        assert page.locator("#inspector").is_hidden() and banner.is_visible()
+        focused = page.evaluate("() => document.activeElement.dataset.layer")
+        page.keyboard.press("Escape")
+        assert banner.is_hidden()
+        assert page.evaluate("() => document.activeElement.dataset.layer") == focused == "pool1"
+        assert page.get_attribute("#error-dismiss", "aria-keyshortcuts") == "Escape"
