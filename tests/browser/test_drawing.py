@@ -383,6 +383,19 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     status = fm.page.locator("#disagree-status")
     assert status.inner_text() == "On the pad: MNIST test digit #18, a 3: max says 3, avg says 5."
     assert by_key.get_attribute("aria-current") == "true"
+    # focused, it has the focus ring as any other, the on-the-pad outline inside it (an
+    # accessibility review: the outline took the ring's place)
+    look = "b => [getComputedStyle(b).outlineColor, getComputedStyle(b).outlineWidth, " \
+           "getComputedStyle(b).boxShadow]"
+    ring, width, shadow = by_key.evaluate(look)
+    fm.page.keyboard.press("Tab")
+    assert fm.page.evaluate("() => document.activeElement.dataset.index") != "18"
+    assert fm.page.evaluate(f"() => ({look})(document.activeElement)")[:2] == [ring, width]
+    accent = by_key.evaluate("b => { const probe = document.createElement('i'); "
+                             "probe.style.color = 'var(--accent)'; b.append(probe); "
+                             "const c = getComputedStyle(probe).color; probe.remove(); return c; }")
+    assert f"{accent} 0px 0px 0px 2px" in shadow, (shadow, accent)
+    by_key.focus()
     labelled = fm.page.locator(".bars li.label")
     assert labelled.evaluate_all("(items) => items.map((i) => i.dataset.digit)") == ["3", "3"]
     assert "MNIST's label" in (labelled.first.get_attribute("aria-label") or "")
