@@ -240,7 +240,7 @@ class App {
     App.#sidebarHints();
     App.#placeTip();
     this.#wireControls();
-    this.#reset();
+    this.#reset({ said: false });
     this.#follow(link);
     document.body.dataset.ready = 'true';
   }
@@ -1298,7 +1298,9 @@ class App {
     if (here.disabled && document.activeElement === here) byId('nudge').focus({ preventScroll: true });
   }
 
-  #reset() {
+  /** Back to an empty pad, said in the live region unless `said` is false (the page's
+   * start). */
+  #reset({ said = true } = {}) {
     this.#shownVersion = this.#padVersion; // an empty pad is shown as empty: nothing to send again
     this.#caughtUp();
     this.#loaded = null;
@@ -1310,7 +1312,7 @@ class App {
     this.grid.clear();
     for (const view of this.inputViews) paintGray(view, null);
     delete this.input.dataset.painted;
-    this.predictions.clear();
+    this.predictions.clear({ said });
     this.lab.clear();
     this.fields.show(null);
     this.pooling.show(null);

@@ -184,11 +184,14 @@ export class Predictions {
     this.#announcer.textContent = '';
   }
 
-  clear() {
+  /** Back to no drawing. `said`: whether to say so in the live region (a Clear, an Undo
+   * back to an empty pad), where it was emptied and a screen reader heard nothing of it (an
+   * accessibility review); not as the page opens. */
+  clear({ said = false } = {}) {
     this.#last = null;
     this.#room = false;
     this.#hold = false;
-    this.#announcer.textContent = '';
+    this.#announcer.textContent = said ? 'The pad is empty: no predictions.' : '';
     for (const view of this.#views.values()) {
       view.wrong.hidden = true;
       delete view.box.dataset.prediction;

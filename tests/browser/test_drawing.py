@@ -31,6 +31,8 @@ LAYERS = {"conv1": (32, 26, 26), "pool1": (32, 13, 13), "conv2": (64, 11, 11),
           "pool2": (64, 5, 5), "conv3": (64, 3, 3)}
 ONE = [(0.5, 0.12), (0.5, 0.88)]
 SEVEN = [(0.22, 0.18), (0.78, 0.18), (0.45, 0.88)]
+# what a screen reader hears as the pad is emptied (predictions.js)
+EMPTY_SAID = "The pad is empty: no predictions."
 
 
 def assert_layers_painted(fm: FeatureMapsPage) -> None:
@@ -190,7 +192,8 @@ def test_clear_empties_everything(fm: FeatureMapsPage,
     # a nudge says its predictions in its own line (test_shifts), and empties #announce
     assert fm.page.locator("#nudge-status").text_content() != ""
     fm.page.click("#clear")
-    assert fm.page.locator("#announce").text_content() == ""
+    # said (an accessibility review: the live regions were emptied, and nothing was heard)
+    assert fm.page.locator("#announce").text_content() == EMPTY_SAID
     assert fm.page.locator("#nudge-status").text_content() == ""
     for net in NETS:
         assert fm.prediction(net) == "no drawing yet"
@@ -227,6 +230,7 @@ def test_undo_removes_the_last_stroke(fm: FeatureMapsPage) -> None:
     np.testing.assert_array_equal(fm.input_pixels(), one)
     fm.page.click("#undo")
     assert fm.prediction("max") == "no drawing yet"
+    assert fm.page.locator("#announce").text_content() == EMPTY_SAID  # said, as for Clear
     assert undo.is_disabled()
 
 
