@@ -356,3 +356,21 @@ def test_the_message_banner_hides_no_focused_control_and_escape_dismisses_it(
         assert banner.is_hidden()
         assert page.evaluate("() => document.activeElement.dataset.layer") == focused == "pool1"
         assert page.get_attribute("#error-dismiss", "aria-keyshortcuts") == "Escape"
+
+
+def test_tab_reaches_the_nudge_buttons_in_reading_order(fm: FeatureMapsPage) -> None:
+    """Found by an accessibility review: ↺, in the middle of the four arrows, was reached
+    after ↓. Tab goes as the eye reads: ↑, ←, ↺, →, ↓."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="left"]'), source="nudge")
+    fm.page.focus("#nudge")
+    reached = []
+    for _ in range(5):
+        fm.page.keyboard.press("Tab")
+        reached.append(fm.page.evaluate("() => document.activeElement.textContent"))
+    assert reached == ["↑", "←", "↺", "→", "↓"]
+    # each in the grid's place its class gives it: the order is the page's, not the layout's
+    places = fm.page.evaluate("""() => [...document.querySelectorAll('#nudge button')].map(
+        (b) => { const r = b.getBoundingClientRect(); return [b.textContent, r.x, r.y]; })""")
+    by_eye = sorted(places, key=lambda p: (round(p[2]), p[1]))
+    assert [p[0] for p in by_eye] == reached
