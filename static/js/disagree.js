@@ -31,6 +31,23 @@ function described(digit) {
     + `max says ${digit.max}, avg says ${digit.avg}`;
 }
 
+/** The button of `all` in the nearest row below `from` (`down`) or above it, nearest across. */
+function nearestRow(from, all, down) {
+  const here = from.getBoundingClientRect();
+  const centre = (r) => r.left + r.width / 2;
+  let best = null;
+  for (const button of all) {
+    const r = button.getBoundingClientRect();
+    const gap = down ? r.top - here.bottom : here.top - r.bottom;
+    if (gap < -2) continue; // in this row, or the other way
+    const score = [Math.round(gap), Math.abs(centre(r) - centre(here))];
+    if (!best || score[0] < best.score[0] || (score[0] === best.score[0] && score[1] < best.score[1])) {
+      best = { button, score };
+    }
+  }
+  return best?.button ?? null;
+}
+
 export class DisagreeList {
   #details;
   #box;
@@ -69,6 +86,38 @@ export class DisagreeList {
     new IntersectionObserver(([entry]) => {
       if (entry.isIntersecting) this.#back.hidden = true;
     }).observe(this.#box);
+    // One Tab stop for the list, the arrow keys within it (an accessibility review: 51 Tab
+    // stops stood between its summary and the rest of the page): the digit last focused, or
+    // the one on the pad, is the stop
+    this.#box.addEventListener('keydown', (e) => this.#key(e));
+    this.#box.addEventListener('focusin', (e) => {
+      if (e.target.classList?.contains('disagree-pick')) this.#rove(e.target);
+    });
+  }
+
+  /** Make `button` the list's one Tab stop. */
+  #rove(button) {
+    for (const { button: b } of this.#digits.values()) b.tabIndex = b === button ? 0 : -1;
+  }
+
+  /** Left and Right go to the digit before or after (across groups), Up and Down to the
+   * nearest one in the row above or below as laid out, Home and End to the first and last. */
+  #key(e) {
+    const from = e.target;
+    if (!from.classList?.contains('disagree-pick') || e.altKey || e.ctrlKey || e.metaKey) return;
+    const all = [...this.#digits.values()].map(({ button }) => button);
+    const at = all.indexOf(from);
+    let to = null;
+    if (e.key === 'ArrowLeft') to = all[at - 1];
+    else if (e.key === 'ArrowRight') to = all[at + 1];
+    else if (e.key === 'Home') to = all[0];
+    else if (e.key === 'End') to = all.at(-1);
+    else if (e.key === 'ArrowUp' || e.key === 'ArrowDown') to = nearestRow(from, all, e.key === 'ArrowDown');
+    else return;
+    e.preventDefault(); // the page does not scroll
+    if (!to) return;
+    this.#rove(to);
+    to.focus();
   }
 
   /** The list's digits, asked for once (again after a failure), and laid out as they come. */
@@ -114,6 +163,7 @@ export class DisagreeList {
       el('div', { class: 'digit-row' }, members.map((d) => this.#button(d, group.under(d)))));
     }
     this.#box.replaceChildren(...parts);
+    this.#rove(this.#digits.get(this.#current)?.button ?? this.#digits.values().next().value?.button);
   }
 
   /** `under`: the short line under the digit ("3→5"; its label says it in words). */
@@ -122,7 +172,7 @@ export class DisagreeList {
     const canvas = el('canvas', { width: 28, height: 28, 'aria-hidden': 'true' });
     paintGray(canvas, base64Bytes(digit.pixels));
     const button = el('button', {
-      type: 'button', class: 'disagree-pick', 'aria-label': words, title: words,
+      type: 'button', class: 'disagree-pick', 'aria-label': words, title: words, 'aria-describedby': 'disagree-keys',
       dataset: { index: digit.index, label: digit.label },
     }, [canvas, el('span', { class: 'said', 'aria-hidden': 'true', text: under })]);
     button.addEventListener('click', (e) => {
@@ -153,6 +203,8 @@ export class DisagreeList {
       return;
     }
     here.button.setAttribute('aria-current', 'true');
+    // Tab into the list lands on it, unless the focus is in the list already
+    if (!this.#box.contains(document.activeElement)) this.#rove(here.button);
     this.#status.textContent = `On the pad: ${described(here.digit)}.${this.#absent && ` ${this.#absent}`}`;
   }
 

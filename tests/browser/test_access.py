@@ -374,3 +374,45 @@ def test_tab_reaches_the_nudge_buttons_in_reading_order(fm: FeatureMapsPage) -> 
         (b) => { const r = b.getBoundingClientRect(); return [b.textContent, r.x, r.y]; })""")
     by_eye = sorted(places, key=lambda p: (round(p[2]), p[1]))
     assert [p[0] for p in by_eye] == reached
+
+
+def test_the_list_of_51_digits_is_one_tab_stop_walked_with_the_arrow_keys(
+        fm: FeatureMapsPage) -> None:
+    """Found by an accessibility review: each of the 51 digits was a Tab stop of its own, 52
+    Tabs from the list's summary to the rest of the page. The list is one stop, the digit last
+    focused (or, before any, the one on the pad, else the first); the arrow keys, Home and End
+    go from digit to digit."""
+    page = fm.page
+    page.click("#disagree summary")
+    page.locator(".disagree-pick").nth(50).wait_for()
+    assert page.locator('.disagree-pick[tabindex="0"]').count() == 1
+    index = "() => document.activeElement.dataset.index ?? document.activeElement.tagName"
+    page.focus("#disagree summary")
+    page.keyboard.press("Tab")
+    assert page.evaluate(index) == "18"  # the first
+    walked = []
+    for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "End", "Home", "ArrowLeft"):
+        page.keyboard.press(key)
+        walked.append(page.evaluate(index))
+        # the keys move the focus, not the page: the digit focused is in view
+        assert page.evaluate("() => { const r = document.activeElement.getBoundingClientRect();"
+                             " return r.top >= 0 && r.bottom <= innerHeight + 1; }"), key
+    assert walked == ["359", "449", "359", "6572", "18", "18"]
+    # Down goes to the row below, to the digit nearest across; Up comes back
+    here = page.evaluate("() => document.activeElement.getBoundingClientRect().toJSON()")
+    page.keyboard.press("ArrowDown")
+    below = page.evaluate("() => document.activeElement.getBoundingClientRect().toJSON()")
+    assert below["top"] > here["bottom"] and abs(below["left"] - here["left"]) < here["width"]
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(index) == "18"
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Tab")  # past the list at once
+    assert not page.evaluate("() => document.activeElement.classList.contains('disagree-pick')")
+    page.keyboard.press("Shift+Tab")  # back to the digit last focused
+    assert page.evaluate(index) == "359"
+    # Enter shows it, and the stop stays there
+    fm.after_paint(lambda: page.keyboard.press("Enter"), source="upload")
+    assert page.locator('.disagree-pick[tabindex="0"]').get_attribute("data-index") == "359"
+    described = page.get_attribute('.disagree-pick[data-index="359"]', "aria-describedby")
+    assert page.locator(f"#{described}").text_content() == (
+        "The arrow keys go from digit to digit; Tab goes on past the list.")

@@ -392,8 +392,8 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     look = "b => [getComputedStyle(b).outlineColor, getComputedStyle(b).outlineWidth, " \
            "getComputedStyle(b).boxShadow]"
     ring, width, shadow = by_key.evaluate(look)
-    fm.page.keyboard.press("Tab")
-    assert fm.page.evaluate("() => document.activeElement.dataset.index") != "18"
+    fm.page.keyboard.press("ArrowRight")  # the next digit of the list (one Tab stop: below)
+    assert fm.page.evaluate("() => document.activeElement.dataset.index") == "359"
     assert fm.page.evaluate(f"() => ({look})(document.activeElement)")[:2] == [ring, width]
     accent = by_key.evaluate("b => { const probe = document.createElement('i'); "
                              "probe.style.color = 'var(--accent)'; b.append(probe); "
