@@ -52,6 +52,7 @@ export class DisagreeList {
   #details;
   #box;
   #status;
+  #said; // the live region: what came of the list's loading, said once
   #back;
   #src;
   #onPick;
@@ -71,6 +72,7 @@ export class DisagreeList {
     this.#details = details;
     this.#box = details.querySelector('#disagree-groups');
     this.#status = details.querySelector('#disagree-status');
+    this.#said = details.querySelector('#disagree-said');
     this.#src = offer.src;
     this.#onPick = onPick;
     details.addEventListener('toggle', () => {
@@ -130,6 +132,7 @@ export class DisagreeList {
       const { digits } = await response.json();
       this.#show(digits);
       this.#count = `${digits.length} digits, in three groups.`;
+      this.#said.textContent = this.#count;
       this.mark(this.#current);
       return digits;
     })().catch((err) => {
@@ -146,10 +149,11 @@ export class DisagreeList {
     return (await this.#fetch()).find((d) => d.index === index);
   }
 
-  /** A line in place of the digits, said by the live line too. */
+  /** A line in place of the digits, in the status line too, and said. */
   #say(text) {
     this.#box.replaceChildren(el('p', { class: 'note', text }));
     this.#status.textContent = text;
+    this.#said.textContent = text;
   }
 
   #show(digits) {
@@ -188,8 +192,9 @@ export class DisagreeList {
   }
 
   /** The digit at MNIST test `index` is on the pad now (null: none of the list): it is
-   * outlined (aria-current), and the visible live line says what it is and what the two
-   * answered, which a phone, without tooltips, showed nowhere. */
+   * outlined (aria-current), and the visible line says what it is and what the two answered,
+   * which a phone, without tooltips, showed nowhere (not spoken: #picked and the
+   * predictions say a pick). */
   mark(index) {
     this.#current = index;
     const here = this.#digits.get(index);

@@ -5,7 +5,7 @@
 
 import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
-import { el, equalsProbability, fmt, layerTable, percent, probability } from './dom.js';
+import { el, equalsProbability, fmt, layerTable, percent, probability, setText } from './dom.js';
 import { trainingShifts } from './downsample.js';
 import { rowsAnd, stepCell, unreadTails } from './geometry.js';
 import { movedAlong, movedBy } from './nudge.js';
@@ -413,7 +413,9 @@ export class ShiftLab {
   /** No cell read out: the hint in the readout, the input unmoved beside it, no cell
    * recorded (its outline is painted over by whoever repaints the grid). */
   #noReading(fig) {
-    fig.readout.textContent = IDLE_READOUT;
+    // written only if it changed: the readout is a live region, and the same hint written
+    // again at each settled input may be spoken again (an accessibility review)
+    setText(fig.readout, IDLE_READOUT);
     paintGray(fig.moved, this.#shifts ? this.#input : null);
     delete fig.moved.dataset.dx;
     delete fig.moved.dataset.dy;

@@ -373,6 +373,8 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
         assert pick.locator(".said").inner_text() == expected, words
     # a live line says what came, not the 51 buttons (found by a review)
     assert fm.page.locator("#disagree-status").inner_text() == "51 digits, in three groups."
+    said = fm.page.locator("#disagree-said")  # spoken, once
+    assert said.text_content() == "51 digits, in three groups."
     assert fm.page.locator("#disagree [aria-live] button").count() == 0
     # from the keyboard: the digit is shown and the focus stays in the list, in view
     by_key = fm.page.locator('.disagree-pick[data-index="18"]')
@@ -386,6 +388,10 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     # tooltips), and outlines it; MNIST's label is boxed under both networks' bars
     status = fm.page.locator("#disagree-status")
     assert status.inner_text() == "On the pad: MNIST test digit #18, a 3: max says 3, avg says 5."
+    # not spoken: #picked and the predictions say the pick (an accessibility review: three
+    # live regions spoke at once)
+    assert status.get_attribute("aria-live") is None
+    assert said.text_content() == "51 digits, in three groups."
     assert by_key.get_attribute("aria-current") == "true"
     # focused, it has the focus ring as any other, the on-the-pad outline inside it (an
     # accessibility review: the outline took the ring's place)
