@@ -166,7 +166,9 @@ export class Inspector {
     const { net, layer, channel } = this.#hit;
     const opener = this.#opener;
     if (this.#fromKeys && opener?.dataset?.net === net && opener.dataset.layer === layer) {
-      opener.dispatchEvent(new CustomEvent('fm:chosen', { detail: channel }));
+      // said only where the focus goes back to the map (an accessibility review: closed by
+      // Escape from another map, the line spoke of this one)
+      opener.dispatchEvent(new CustomEvent('fm:chosen', { detail: { channel, said: refocus } }));
     }
     this.#hit = null;
     this.root.hidden = true;

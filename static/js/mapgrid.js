@@ -347,12 +347,13 @@ export class MapGrid {
     overlay.append(mark);
     let chosen = null;
     const place = () => placeMark(mark, unitsRect(layout, chosen, [0, layout.h - 1], [0, layout.w - 1]), layout.width, layout.height);
-    const choose = (channel) => {
+    // `said`: also in the live line (not where the focus is elsewhere)
+    const choose = (channel, said = true) => {
       chosen = channel;
       canvas.dataset.chosen = channel;
       place();
       canvas.setAttribute('aria-label', MapGrid.#label(net, layer, shape, channel));
-      this.said.textContent = `${net} ${layer}: ${MapGrid.#chosen(channel, layout.channels)}`;
+      if (said) this.said.textContent = `${net} ${layer}: ${MapGrid.#chosen(channel, layout.channels)}`;
     };
     canvas.addEventListener('keydown', (e) => {
       const direction = UI.gridKeys[e.key];
@@ -377,7 +378,7 @@ export class MapGrid {
     });
     // the enlarged channel stepped elsewhere with [ and ] and closed: the keyboard's choice
     // follows it, so that focus comes back to the channel last shown (inspector.js)
-    canvas.addEventListener('fm:chosen', (e) => choose(e.detail));
+    canvas.addEventListener('fm:chosen', (e) => choose(e.detail.channel, e.detail.said));
     canvas.addEventListener('blur', () => { mark.hidden = true; });
     // the layout changed: the keyboard's mark goes where its channel now is, and a click
     // before the pointer moves again is read where it lands, not where it last moved
