@@ -18,7 +18,13 @@ from app.api.fastpath import FeatureMapsFastPath, featuremaps_route
 from app.api.gate import InferenceGate
 from app.api.inputs import check_query
 from app.api.metrics import Metrics, Peers
-from app.api.middleware import BodyLimitMiddleware, CrossOrigin, HeadAsGet, ObservabilityMiddleware
+from app.api.middleware import (
+    BodyLimitMiddleware,
+    CrossOrigin,
+    HeadAsGet,
+    ObservabilityMiddleware,
+    document_request_id,
+)
 from app.api.routes import batch, featuremaps, live, meta, page, shifts
 from app.api.static import Static
 from app.config import PROJECT_ROOT, Settings
@@ -125,9 +131,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.include_router(page.router)
 
     def openapi() -> dict[str, Any]:
-        """FastAPI's document, built once, with the JSON bodies' example added."""
+        """FastAPI's document, built once, with the JSON bodies' example and X-Request-ID
+        added."""
         if app.openapi_schema is None:
-            app.openapi_schema = featuremaps.add_json_example(FastAPI.openapi(app))
+            spec = featuremaps.add_json_example(FastAPI.openapi(app))
+            app.openapi_schema = document_request_id(spec)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -261,6 +262,24 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+
+
+def document_request_id(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document `spec` with X-Request-ID, which every answer carries, in every
+    operation: an optional request header and a header of each response (an API review: a
+    client generated from the document knew nothing of it)."""
+    said = ("the client's own X-Request-ID where it is 1 to 64 letters, digits, '.', '_' or "
+            "'-', else one of the server's; also in the access log")
+    parameter = {"name": "X-Request-ID", "in": "header", "required": False,
+                 "description": "an id for this request, echoed in the answer and logged",
+                 "schema": {"type": "string", "pattern": REQUEST_ID.pattern.decode()}}
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            operation.setdefault("parameters", []).append(parameter)
+            for response in operation.get("responses", {}).values():
+                response.setdefault("headers", {})["X-Request-ID"] = {
+                    "description": said, "schema": {"type": "string"}}
+    return spec
 
 
 def _request_id(scope: Scope) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import urllib.parse
 from typing import Any
 
@@ -442,6 +443,29 @@ def test_the_schema_names_the_headers_and_binary_bodies_a_client_reads(
     assert (r.status_code, r.headers["x-prediction"]) == (200, "7")
     r = client.post("/api/v1/featuremaps", content=seven, headers=raw)
     assert r.status_code == 200 and r.json()["models"]["max"]["prediction"] == 7
+
+
+def test_the_schema_documents_x_request_id_on_every_operation(client: TestClient) -> None:
+    """Found by an API review: every answer carries X-Request-ID, and a client may send its
+    own, but the document said so nowhere. Every operation now takes it as an optional
+    header, and every response lists it, with the pattern a client's own must match."""
+    paths = client.get("/openapi.json").json()["paths"]
+    operations = [(p, m, op) for p, ops in paths.items() for m, op in ops.items()]
+    assert len(operations) >= 9
+    for path, method, op in operations:
+        sent = [p for p in op["parameters"] if p["name"] == "X-Request-ID"]
+        assert len(sent) == 1 and sent[0]["in"] == "header" and not sent[0]["required"], path
+        for status, response in op["responses"].items():
+            assert "X-Request-ID" in response["headers"], (path, method, status)
+    pattern = re.compile(sent[0]["schema"]["pattern"])
+    for given in ("class-42.a", "x" * 64):  # echoed: the pattern takes what the server does
+        assert pattern.fullmatch(given)
+        assert client.get("/healthz", headers={"x-request-id": given}).headers[
+            "x-request-id"] == given
+    for given in ("<script>", "x" * 65):
+        assert not pattern.fullmatch(given)
+        assert client.get("/healthz", headers={"x-request-id": given}).headers[
+            "x-request-id"] != given
 
 
 def test_the_schema_s_examples_are_valid_answers(client: TestClient) -> None:
