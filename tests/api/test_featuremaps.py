@@ -196,7 +196,8 @@ def test_every_bad_query_parameter_is_reported_at_once(client: TestClient) -> No
 def test_the_plain_query_parameters_are_documented_as_the_strict_ones(
         client: TestClient) -> None:
     """The route's parameters are plain strings carrying the strict types' schemas:
-    its OpenAPI parameters must equal those of a route declared with the strict types."""
+    its OpenAPI query parameters must equal those of a route declared with the strict types
+    (the X-Request-ID header, which every operation takes, aside)."""
     reference = FastAPI()
 
     @reference.post("/api/v1/featuremaps")
@@ -206,7 +207,7 @@ def test_the_plain_query_parameters_are_documented_as_the_strict_ones(
 
     want = reference.openapi()["paths"]["/api/v1/featuremaps"]["post"]["parameters"]
     got = client.get("/openapi.json").json()["paths"]["/api/v1/featuremaps"]["post"]
-    assert got["parameters"] == want
+    assert [p for p in got["parameters"] if p["in"] == "query"] == want
 
 
 def test_server_timing_reports_the_server_side_steps(client: TestClient) -> None:
