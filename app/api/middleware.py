@@ -268,10 +268,10 @@ def document_request_id(spec: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document `spec` with X-Request-ID, which every answer carries, in every
     operation: an optional request header and a header of each response (an API review: a
     client generated from the document knew nothing of it)."""
-    said = ("the client's own X-Request-ID where it is 1 to 64 letters, digits, '.', '_' or "
-            "'-', else one of the server's; also in the access log")
+    said = "the request's id: the client's own where it matched the pattern, else the server's"
     parameter = {"name": "X-Request-ID", "in": "header", "required": False,
-                 "description": "an id for this request, echoed in the answer and logged",
+                 "description": "an id for this request, 1 to 64 letters, digits, '.', '_' or "
+                                "'-': echoed in the answer and logged",
                  "schema": {"type": "string", "pattern": REQUEST_ID.pattern.decode()}}
     for path in spec.get("paths", {}).values():
         for operation in path.values():
