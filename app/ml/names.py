@@ -42,7 +42,8 @@ def cut(name: str) -> str:
 
 
 def counted(n: int, noun: str) -> str:
-    """`n` things, the noun in the singular for one: "1 batch", "2,000 images"."""
+    """`n` things, the noun in the singular for one: "1 batch", "2,000 images". For nouns whose
+    plural is -s, or -es after s, sh, ch or x (not "epoch", nor a consonant's -y)."""
     ending = "es" if noun.endswith(("s", "sh", "ch", "x")) else "s"
     return f"{n:,} {noun}{'' if n == 1 else ending}"
 

@@ -89,8 +89,8 @@ export class DisagreeList {
       if (entry.isIntersecting) this.#back.hidden = true;
     }).observe(this.#box);
     // One Tab stop for the list, the arrow keys within it (an accessibility review: 51 Tab
-    // stops stood between its summary and the rest of the page): the digit last focused, or
-    // the one on the pad, is the stop
+    // stops stood between its summary and the rest of the page): the stop is the digit put
+    // on the pad last, or one focused since (within the list, the focus leads), else the first
     this.#box.addEventListener('keydown', (e) => this.#key(e));
     this.#box.addEventListener('focusin', (e) => {
       if (e.target.classList?.contains('disagree-pick')) this.#rove(e.target);
@@ -132,7 +132,8 @@ export class DisagreeList {
       const { digits } = await response.json();
       this.#show(digits);
       this.#count = `${digits.length} digits, in three groups.`;
-      this.#said.textContent = this.#count;
+      // with the sentence on avg's absence that each pick's line shows, as it is not spoken
+      this.#said.textContent = `${this.#count}${this.#absent && ` ${this.#absent}`}`;
       this.mark(this.#current);
       return digits;
     })().catch((err) => {

@@ -166,9 +166,10 @@ export class Inspector {
     const { net, layer, channel } = this.#hit;
     const opener = this.#opener;
     if (this.#fromKeys && opener?.dataset?.net === net && opener.dataset.layer === layer) {
-      // said only where the focus goes back to the map (an accessibility review: closed by
-      // Escape from another map, the line spoke of this one)
-      opener.dispatchEvent(new CustomEvent('fm:chosen', { detail: { channel, said: refocus } }));
+      // said only where the focus is on the map or goes back to it (an accessibility review:
+      // closed by Escape from another map, the line spoke of this one)
+      const said = refocus || document.activeElement === opener;
+      opener.dispatchEvent(new CustomEvent('fm:chosen', { detail: { channel, said } }));
     }
     this.#hit = null;
     this.root.hidden = true;

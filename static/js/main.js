@@ -134,7 +134,9 @@ class App {
     // closes first (an accessibility review: the banner stayed until its × was reached);
     // seen before the panel's own listeners, which close it
     window.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape' && !this.error.hidden && !document.body.hasAttribute('data-inspector-open')) dismiss();
+      // not a held key's repeat: one press closes the panel, not the banner after it too
+      if (e.key !== 'Escape' || e.repeat || e.isComposing) return;
+      if (!this.error.hidden && !document.body.hasAttribute('data-inspector-open')) dismiss();
     }, { capture: true });
     this.input = byId('input28');
     // the same input beside the nudge buttons

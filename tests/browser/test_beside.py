@@ -188,6 +188,10 @@ def test_a_listed_digit_says_where_avg_went_when_another_network_is_beside_max(
             "() => document.getElementById('disagree-status').textContent.startsWith('On the pad')")
         assert status.text_content().endswith(
             ". avg is not shown now: choose it beside max to see its maps.")
+        # the line is read, not spoken: its live twin says it once, as the list comes (a review)
+        assert fm.page.locator("#disagree-said").text_content() == (
+            "51 digits, in three groups. avg is not shown now: choose it beside max to see its "
+            "maps.")
         fm.page.goto(fm.page.url.split("?")[0] + "?digit=359")
         ready(fm)
         fm.page.wait_for_function(

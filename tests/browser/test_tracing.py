@@ -693,7 +693,17 @@ def test_tab_leaves_the_enlarged_channel_for_the_map_after_the_one_it_came_from(
         "max conv1: channel 1 chosen (channels are numbered 0 to 31); Enter enlarges it")
     assert fm.page.get_attribute('canvas.map[data-net="max"][data-layer="conv1"]',
                                  "data-chosen") == "2"
+    # Escape with the focus on the map that opened the panel: said, as the map now has the
+    # channel last shown (a review of the change above: the line kept channel 1)
     fm.page.focus('canvas.map[data-net="max"][data-layer="conv1"]')
+    fm.page.keyboard.press("Enter")
+    inspector.wait_for(state="visible")
+    inspector.locator("button[aria-label^='next channel']").click()
+    fm.page.focus('canvas.map[data-net="max"][data-layer="conv1"]')
+    fm.page.keyboard.press("Escape")
+    inspector.wait_for(state="hidden")
+    assert said.text_content() == (
+        "max conv1: channel 3 chosen (channels are numbered 0 to 31); Enter enlarges it")
     fm.page.keyboard.press("Enter")
     inspector.wait_for(state="visible")
     # back into the panel from its start: Shift+Tab from the close button goes to the map
