@@ -28,7 +28,7 @@ import torch
 
 from app.ml import files, preprocess
 from app.ml.engine import Engine
-from app.ml.errors import FeaturemapsError, ImageTooLarge, InputError, InvalidPixels, OutputError
+from app.ml.errors import FeaturemapsError, ImageTooLarge, InvalidPixels, NotArrays, OutputError
 from app.ml.names import brief, brief_list, repeated
 from app.ml.nets import Net
 from app.ml.pack import Layout, pack_on_device, pack_on_host
@@ -271,14 +271,6 @@ class Unreadable(InvalidPixels):
     """A file that cannot be read as the .npy or .npz it begins as."""
 
 
-class NotArrays(InputError):
-    """A body of another kind than an .npy or .npz (an image, a PDF, raw bytes): a 415, as
-    the one-image route answers a body that is no image (found by an API review: it was a
-    422 here, where a Content-Type that said the same was a 415)."""
-
-    status_code = 415
-
-
 def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
                     check: Callable[[int], None] | None) -> np.ndarray:
     """Read one .npy from `stream` (`size` bytes), its header checked before any allocation:
@@ -368,16 +360,23 @@ def read_npy_or_npz(body: bytes, max_images: int,
         raise
 
 
+def check_kind(body: bytes) -> None:
+    """NotArrays for a body that begins as neither an .npy nor an .npz: checked by the route
+    before the batch waits for its thread (a review: a PDF got the busy server's 503, or held
+    the thread to be refused)."""
+    # a zip starts with a member, or, holding none (np.savez() of nothing), its directory's end
+    if body[:6] != b"\x93NUMPY" and body[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+        # (a raw x.tobytes() too: an API review found no word of how to write the file)
+        raise NotArrays("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write "
+                        "the images with np.save(f, images), or np.savez(f, images=images)")
+
+
 def _read_npy_or_npz(body: bytes, max_images: int,
                      check: Callable[[int], None] | None) -> np.ndarray:
     limit = max_images * 28 * 28 * 8 + 4096  # the largest legitimate member
+    check_kind(body)
     if body[:6] == b"\x93NUMPY":
         return _array_from_npy(io.BytesIO(body), len(body), max_images, check)
-    # a zip starts with a member, or, holding none (np.savez() of nothing), its directory's end
-    if body[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
-        # (a raw x.tobytes() too: an API review found no word of how to write the file)
-        raise NotArrays("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write "
-                            "the images with np.save(f, images), or np.savez(f, images=images)")
     # np.savez writes a member per array: a directory of hundreds of thousands (a 32 MB
     # body) held the batch thread for seconds and hundreds of MB as zipfile read it. Its
     # count and size are read from the directory's end record first; zipfile reads as many

@@ -35,6 +35,14 @@ class InvalidImage(InputError):
     status_code = 415
 
 
+class NotArrays(InputError):
+    """A batch body of another kind than an .npy or .npz (an image, a PDF, raw bytes): a 415,
+    as the one-image route answers a body that is no image (found by an API review: it was a
+    422 there, where a Content-Type that said the same was a 415)."""
+
+    status_code = 415
+
+
 class CorruptImage(InputError):
     """An accepted format whose data is truncated or corrupt."""
 

@@ -431,6 +431,10 @@ def test_overload_is_a_503_with_retry_after_over_http(settings: Settings) -> Non
         r = c.post("/api/v1/featuremaps/batch?models=max", content=batch.getvalue())
         assert (r.status_code, r.json()) == (503, {"detail": (
             "server busy: 0 batches already in flight; retry after the time in Retry-After")})
+        # a body of another kind is refused as such, busy or not: the route reads its kind
+        # before the batch waits for its thread (a review: a PDF got the 503)
+        r = c.post("/api/v1/featuremaps/batch?models=max", content=b"%PDF-1.7")
+        assert r.status_code == 415 and r.json()["detail"].startswith("body is neither an .npy")
         assert c.get("/healthz").status_code == 200
 
 

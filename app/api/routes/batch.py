@@ -22,7 +22,7 @@ from app.api.routes.featuremaps import (
 )
 from app.config import default
 from app.ml import batch, preprocess
-from app.ml.errors import EmptyBody, UnknownName
+from app.ml.errors import EmptyBody, NotArrays, UnknownName
 from app.ml.names import brief, counted, split_names
 from app.ml.nets import variant_spec
 from app.ml.pack import Layout
@@ -163,8 +163,9 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         raise EmptyBody("empty body: send an .npy or .npz of (N, 28, 28) images")
     image = preprocess.sniff(body)
     if image is not None:  # found by an API review: told only "neither an .npy nor an .npz"
-        raise batch.NotArrays(f"body is a {image} image, not an .npy or .npz of images: one "
-                              "image goes to POST /api/v1/featuremaps")
+        raise NotArrays(f"body is a {image} image, not an .npy or .npz of images: one image "
+                        "goes to POST /api/v1/featuremaps")
+    batch.check_kind(body)
 
     def fits(n: int) -> None:
         """The answer's size, known from the header's number of images."""

@@ -131,7 +131,7 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None,
               unsupported_type("text/plain")),
         422: ("well-formed but unusable: an image truncated or corrupt, pixels of another "
               "shape or range, bad parameter values, unknown models= names",
-              unknown_in_models("maxx", VARIANTS)),
+              not_loaded("maxx", VARIANTS, " in models=")),
         503: ("too many requests in flight or over the time limit; see Retry-After",
               busy(default("max_inflight"))),
         **(own or {}),
@@ -199,12 +199,6 @@ class InvalidParameter(InputError):
     status_code = 422
 
 
-def unknown_in_models(name: str, variants: Sequence[str]) -> str:
-    """The 422's words for a models= name the server does not have (the OpenAPI document
-    quotes them, for a server with every variant)."""
-    return not_loaded(name, variants, " in models=")
-
-
 def parse_models(engine: Engine, models: str | None,
                  default: tuple[str, ...] = DEFAULT_MODELS) -> list[str]:
     """The networks named in models=, or the default ones this server has loaded."""
@@ -213,7 +207,7 @@ def parse_models(engine: Engine, models: str | None,
 
     def known(name: str) -> None:
         if name not in engine.variants:
-            raise InvalidParameter(unknown_in_models(name, engine.variants))
+            raise InvalidParameter(not_loaded(name, engine.variants, " in models="))
 
     return split_names(models, "models=", "network", known)  # as `featuremaps extract`
 
