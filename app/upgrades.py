@@ -1,4 +1,5 @@
-"""uvicorn's HTTP protocol (httptools), with the upgrades it cannot serve answered.
+"""uvicorn's HTTP protocol (httptools), with the upgrades it cannot serve answered, and bytes
+that are not HTTP/1.1 answered with a JSON 400 (send_400_response), as every other 4xx is.
 
 A request may ask to switch protocols (`Connection: Upgrade` and `Upgrade: ...`). The server
 switches only a WebSocket's GET (the live socket, /api/v1/live). uvicorn, as of 0.54, went
@@ -22,6 +23,9 @@ reads nothing after it, and a request that followed on the connection went unans
 
 from __future__ import annotations
 
+import sys
+
+import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from app.api.errors import detail_body
@@ -105,12 +109,27 @@ class UpgradeSafeHttp(HttpToolsProtocol):
     def _answer_refused(self) -> None:
         body, self._refused = self._refused, None
         assert body is not None
+        self.transport.write(self._json_400(body))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # the client sees the end; its body is still read
+        self.loop.call_later(LINGER_S, self.transport.close)
+
+    def _json_400(self, body: bytes) -> bytes:
+        """A 400 with a JSON `body`, the server's default headers, and the connection closed."""
         head = [STATUS_LINE[400]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
         head += [b"content-type: application/json\r\n",
                  b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n"]
-        self.transport.write(b"".join(head) + body)
-        if self.transport.can_write_eof():
-            self.transport.write_eof()  # the client sees the end; its body is still read
-        self.loop.call_later(LINGER_S, self.transport.close)
+        return b"".join(head) + body
+
+    def send_400_response(self, msg: str) -> None:
+        """Bytes that are not HTTP/1.1: a JSON `detail` that says what the parser found, as
+        every other 4xx (uvicorn's own is the plain text "Invalid HTTP request received.",
+        which said nothing of why: a Content-Length of letters, a control character in a
+        header). uvicorn calls this while it handles the parser's error."""
+        error = sys.exception()
+        reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
+        self.transport.write(self._json_400(detail_body(
+            f"not a valid HTTP/1.1 request: {reason.rstrip('.')}")))
+        self.transport.close()

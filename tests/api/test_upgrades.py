@@ -142,3 +142,20 @@ def test_an_empty_body_written_00_is_no_body_and_a_connect_is_named(url: str) ->
     assert refusal("CONNECT", "") == (
         "CONNECT is not served here (HTTP/1.1 only), and a request that asks for it loses its "
         "body: send it without Upgrade (curl: --http1.1, not --http2)")
+
+
+@pytest.mark.parametrize(("head", "reason"), [
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n",
+     "Invalid character in Content-Length"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\x01y\r\n", "Invalid header value char"),
+    (b"G@T /healthz HTTP/1.1\r\nHost: x\r\n", "Invalid method encountered"),
+])
+def test_bytes_that_are_not_http_get_a_json_400_that_says_why(url: str, head: bytes,
+                                                              reason: str) -> None:
+    """Found by an API review: uvicorn answered these itself with a plain-text "Invalid HTTP
+    request received.", the one 4xx without a JSON detail, and saying nothing of why."""
+    got = exchange(url, head)
+    assert got.startswith(b"HTTP/1.1 400 ") and b"content-type: application/json" in got.lower()
+    assert answers(got) == [(400, json.dumps(
+        {"detail": f"not a valid HTTP/1.1 request: {reason}"}, separators=(",", ":")).encode())]
+    assert httpx.get(f"{url}/healthz").status_code == 200  # and the server serves on
