@@ -570,21 +570,29 @@ function sumView(inputs, bias, prev, unit) {
   const rest = order.filter((c) => !adds.includes(c) && !takes.includes(c));
   const join = (items) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} and ${items.at(-1)}` : items[0]);
   const clauses = [];
+  const said = []; // each part as written: 2 decimals
+  const cents = (v) => Math.round(v * 100) / 100;
   if (adds.length) clauses.push(join(adds.map((c, i) => `channel ${c} ${i ? '' : 'gives '}${signed(parts[c])}`)));
   if (takes.length) clauses.push(join(takes.map((c, i) => `channel ${c} ${i ? '' : 'takes away '}${fmt(-parts[c], 2)}`)));
+  said.push(...[...adds, ...takes].map((c) => cents(parts[c])));
   if (rest.length) {
     const sum = rest.reduce((a, c) => a + parts[c], 0);
     clauses.push(`${adds.length || takes.length ? 'the other' : 'all'} ${rest.length} give ${signed(sum)} together`);
+    said.push(cents(sum));
   }
   const where = `rows ${span(unit.rows)}, cols ${span(unit.cols)} of each ${prev} channel`;
   const silent = !unit.cursor && total <= 0;
   const at = silent
     ? `No unit is above 0 on this drawing. The highest sum, at row ${row}, col ${col} (${where}): `
     : `${unit.cursor ? 'At' : 'At its strongest unit here,'} row ${row}, col ${col} (${where}): `;
-  let end = ` With the bias the sum is ${fmt(total, 2)}`;
-  if (total <= 0) end += ', below 0, so ReLU gives 0.';
-  else if (fmt(total, 2) !== fmt(value, 2)) end += ` (the unit shows ${fmt(value, 2)}, ${ROUNDING}).`;
-  else end += '.';
+  // parts written to 2 decimals may not add up to the sum as written: said where they do not
+  // (a student's review: +0.04 +0.02 +0.02 -0.05 -0.05 -0.19 and a bias of -0.005 read as
+  // -0.215 against "the sum is -0.23")
+  const added = said.reduce((a, v) => a + v, 0) + Number(fmt(bias, 3));
+  const asides = fmt(added, 2) !== fmt(total, 2) ? ['each part above is rounded to 2 decimals'] : [];
+  if (total > 0 && fmt(total, 2) !== fmt(value, 2)) asides.push(`the unit shows ${fmt(value, 2)}, ${ROUNDING}`);
+  let end = ` With the bias the sum is ${fmt(total, 2)}${asides.length ? ` (${asides.join('; ')})` : ''}`;
+  end += total <= 0 ? ', below 0, so ReLU gives 0.' : '.';
   nodes.push(el('p', { class: 'note unit-sum', text: `${at}${clauses.join('; ')}.${end}` }));
   return [el('div', { class: 'sum-view' }, ...nodes)];
 }

@@ -255,7 +255,8 @@ export class ShiftLab {
         if (pixels[r * INPUT_SIDE + c] >= INK) ink.push([r, c]);
       }
     }
-    const counts = nets.filter(([, m]) => this.#label === null || m.prediction === this.#label).map(([net, m]) => {
+    const right = ([, m]) => this.#label === null || m.prediction === this.#label;
+    const counts = nets.filter(right).map(([net, m]) => {
       const unread = this.#unread[net] ?? 0;
       const end = INPUT_SIDE - unread;
       // the extent of the ink this network reads unshifted: a shift moves its edge pixel
@@ -279,9 +280,12 @@ export class ShiftLab {
     const blind = new Map(); // rows a network never reads -> the networks
     for (const { net, unread } of counts) if (unread) blind.set(unread, [...(blind.get(unread) ?? []), net]);
     const where = [...blind].map(([n, names]) => `${names.join(' and ')}: the last ${rowsAnd(n)}`);
+    // a network left out is named (a student's review: avg, wrong on #18, was missing unsaid)
+    const wrong = nets.filter((n) => !right(n)).map(([net]) => net);
+    const left = wrong.length ? ` (${wrong.join(' and ')}, wrong unshifted, left out: ${wrong.length > 1 ? 'their' : 'its'} flips are mostly to the label)` : '';
     return ` Of the flips, those whose shift moves ink off the image${where.length
       ? `, or into rows and columns a network never reads (${where.join('; ')})` : ''}, may be the ink's loss rather `
-      + `than the network's: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}.`;
+      + `than the network's: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}${left}.`;
   }
 
   #blankGrid(canvas) {

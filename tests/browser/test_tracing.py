@@ -1318,6 +1318,7 @@ def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: fl
                    key=lambda c: parts[c])[:2]
     rest = [c for c in range(len(parts)) if c not in adds and c not in takes]
     clauses = []
+    cents = [math.floor(parts[c] * 100 + 0.5) / 100 for c in adds + takes]  # as JS rounds
     if adds:
         clauses.append(join([f"channel {c} {'' if i else 'gives '}{signed(parts[c])}"
                              for i, c in enumerate(adds)]))
@@ -1326,14 +1327,15 @@ def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: fl
                              for i, c in enumerate(takes)]))
     if rest:
         clauses.append(f"the other {len(rest)} give {signed(float(parts[rest].sum()))} together")
+        cents.append(math.floor(float(parts[rest].sum()) * 100 + 0.5) / 100)
     total = float(parts.sum() + bias)
-    end = f" With the bias the sum is {total:.2f}"
-    if total <= 0:
-        end += ", below 0, so ReLU gives 0."
-    elif f"{total:.2f}" != f"{value:.2f}":
-        end += f" (the unit shows {value:.2f}, rounded to 256 levels a channel)."
-    else:
-        end += "."
+    # the parts as written may not add up to the sum as written: said so (a student's review)
+    asides = ["each part above is rounded to 2 decimals"] \
+        if f"{sum(cents) + float(f'{bias:.3f}'):.2f}" != f"{total:.2f}" else []
+    if total > 0 and f"{total:.2f}" != f"{value:.2f}":
+        asides.append(f"the unit shows {value:.2f}, rounded to 256 levels a channel")
+    end = f" With the bias the sum is {total:.2f}" + (f" ({'; '.join(asides)})" if asides else "")
+    end += ", below 0, so ReLU gives 0." if total <= 0 else "."
     return f"{at} ({where}): {'; '.join(clauses)}.{end}"
 
 
