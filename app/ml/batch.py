@@ -538,22 +538,32 @@ def in_units(size: int) -> str:
     return f"{size / 2**10:,.1f} KiB"
 
 
-# what an extraction holds besides its maps: the data set and a batch's maps as floats. A
-# review measured 130-150 MB (10,000 and 5,000 images of every map on a CPU); refused on the
-# maps' size alone, a run close to the limit passed the check and could be killed later.
+# what an extraction holds besides its maps, in batches of the usual size: the data set and
+# a batch's maps as floats. A review measured 130-150 MB (10,000 and 5,000 images of every
+# map on a CPU); refused on the maps' size alone, a run close to the limit passed the check
+# and could be killed later.
 WORKING_MEMORY = 256 << 20
 
 
-def check_room(size: int, target: Path) -> None:
+def working_memory(layout: Layout, batch_size: int, usual: int) -> int:
+    """What an extraction holds besides its maps, in batches of `batch_size` images of the
+    networks laid out in `layout` (every map: the forward makes them all): WORKING_MEMORY,
+    and for each image past the `usual` batch (default_batch_size) its every map as float32
+    (a review: --batch-size 10000 took 4.5 GB where the check allowed for 256 MiB)."""
+    return WORKING_MEMORY + max(0, batch_size - usual) * 4 * layout.data_size
+
+
+def check_room(size: int, target: Path, working: int = WORKING_MEMORY) -> None:
     """Refuse an extraction whose output does not fit: `extract` holds every map in memory
-    until it writes them, besides its working memory, then needs their room on disk (beside
-    the file it replaces)."""
+    until it writes them, besides its `working` memory (working_memory), then needs their
+    room on disk (beside the file it replaces)."""
     fewer = "use --limit, or fewer --layers or --models"
     memory = available_memory()
-    if memory is not None and size + WORKING_MEMORY > memory:
+    if memory is not None and size + working > memory:
+        smaller = ", or a smaller --batch-size" if working > WORKING_MEMORY else ""
         raise FeaturemapsError(f"the maps need about {in_units(size)} of memory until they are "
-                               f"written, and the work {in_units(WORKING_MEMORY)} more; "
-                               f"{in_units(memory)} is available: {fewer}")
+                               f"written, and the work {in_units(working)} more; "
+                               f"{in_units(memory)} is available: {fewer}{smaller}")
     try:
         free = shutil.disk_usage(target.parent).free
     except OSError:  # the write itself will say

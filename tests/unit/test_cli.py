@@ -25,6 +25,7 @@ from app.ml.errors import FeaturemapsError
 from app.ml.nets import build
 from app.ml.pack import Layout
 from app.ml.shifts import DIAGONAL_SHIFTS
+from tests.conftest import DATA_DIR
 from tests.unit.fakes import interrupt, tiny_mnist
 from tests.unit.test_data import small_splits
 
@@ -650,6 +651,33 @@ def test_extract_says_how_big_and_refuses_what_cannot_fit(
         "and the work 256.0 MiB more; 1.0 KiB is available: use --limit, or fewer --layers or "
         "--models"]
     assert os.listdir(tmp_path) == []
+    # a larger batch than the usual 256 holds every map of each image past it as floats (a
+    # review: --batch-size 10000 took 4.5 GB where the check allowed for 256 MiB)
+    every = Layout.plan([build("max"), build("avg")])
+    working = batch.WORKING_MEMORY + (10_000 - 256) * 4 * every.data_size
+    code, _, err = run(["extract", str(out), "--layers", "pool2", "--limit", "5",
+                        "--batch-size", "10000", "--device", "cpu"], capsys)
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        f"featuremaps: error: the maps need about {size} of memory until they are written, "
+        f"and the work {batch.in_units(working)} more; 1.0 KiB is available: use --limit, or "
+        "fewer --layers or --models, or a smaller --batch-size")
+    assert batch.in_units(working) == "2.9 GiB"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("no_extraction")
+def test_extract_will_not_write_over_the_data_set_it_reads(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: `featuremaps extract data/mnist.npz` replaced the MNIST cache with
+    maps, and every command needing MNIST then failed until it was fetched again."""
+    cache = data.cache_path(DATA_DIR)
+    before = cache.stat()
+    for given in (str(cache), str(cache.with_suffix(""))):  # .npz added, as for any output
+        code, _, err = run(["extract", given, "--limit", "3", "--device", "cpu"], capsys)
+        assert (code, err) == (2, f"featuremaps: error: {cache} is the MNIST cache this reads "
+                                  "the images from: write the maps to another file\n")
+    assert cache.stat().st_mtime_ns == before.st_mtime_ns
 
 
 def test_a_mistyped_setting_is_named_not_ignored_in_silence(
