@@ -373,7 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="featuremaps", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"featuremaps {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # named as typed: a bare `featuremaps` said "required: command" (a CLI review), as a bare
+    # `featuremaps data` had said "required: data_command"
+    sub = parser.add_subparsers(dest="command", metavar="{serve,data,train,evaluate,extract}",
+                                required=True)
 
     p = sub.add_parser("serve", help="run the web app and REST API (uvicorn)",
                        description="Run the web app and REST API. Each option overrides its "

@@ -89,6 +89,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
      "argument --idx: not allowed with argument --wheel"),
     # a review: a bare `featuremaps data` named an internal "data_command"
     (["data"], "featuremaps data: error: the following arguments are required: fetch"),
+    # and a bare `featuremaps` an internal "command" (a CLI review)
+    ([], "featuremaps: error: the following arguments are required: "
+         "{serve,data,train,evaluate,extract}"),
 ])
 def test_out_of_range_options_are_refused(argv: list[str], message: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch,
