@@ -13,6 +13,7 @@ command's work, so that minutes of work are not thrown away for a bad path at th
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -126,7 +127,13 @@ def real_path(target: Path) -> Path:
                 path = Path(to.anchor)
             pending[:0] = [p for p in to.parts if p != to.anchor]
         return path
-    except (RuntimeError, OSError) as exc:
+    except OSError as exc:
+        if exc.errno in (errno.ENAMETOOLONG, errno.EACCES):  # not a link's fault (a review:
+            # a name of 252 characters, 256 with .npz, was called a link that leads nowhere)
+            raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
+        raise OutputError(f"cannot write {target}: a symbolic link that leads nowhere "
+                          f"({exc})") from exc
+    except RuntimeError as exc:
         raise OutputError(f"cannot write {target}: a symbolic link that leads nowhere "
                           f"({exc})") from exc
 

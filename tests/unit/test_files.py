@@ -180,6 +180,17 @@ def test_links_that_lead_nowhere_are_found_before_the_work(tmp_path: Path) -> No
     assert (tmp_path / "made" / "here.json").read_text() == "new" and dangling.is_symlink()
 
 
+@pytest.mark.parametrize(("length", "named"), [(252, ".npz"), (260, "")])
+def test_a_name_too_long_is_said_so_not_blamed_on_a_link(tmp_path: Path, length: int,
+                                                         named: str) -> None:
+    """Found by a CLI review: a name of 252 characters, 256 once .npz is added, was called
+    a symbolic link that leads nowhere; one of 260 was said to be too long."""
+    given = tmp_path / ("a" * length)
+    with pytest.raises(OutputError) as exc:
+        files.output_target(given, ".npz", "maps.npz")
+    assert str(exc.value) == f"cannot write {given}{named}: File name too long"
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                     reason="making a link owned by another user takes root")
 def test_another_users_link_in_a_shared_folder_is_not_followed(tmp_path: Path) -> None:
