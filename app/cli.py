@@ -223,7 +223,6 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml.errors import OutputError
     from app.ml.names import default_models, split_names, unknown_model
     from app.ml.nets import check_variant_layers
-    from app.ml.pack import Layout
 
     def known(name: str) -> None:
         if name not in VARIANTS:
@@ -252,7 +251,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     engine = Engine.load(settings)
     # every map is held in memory until the .npz is written: say how much, refuse what
     # cannot fit
-    size = batch.npz_size(Layout.plan(engine.nets(models), layers), len(images), labels.dtype)
+    size = batch.npz_size(engine.layout(models, layers), len(images), labels.dtype)
     count = counted(len(images), "image")
     if args.limit and args.limit > len(images):  # said, not silently less (a review)
         count += f" (the whole {args.split} split; --limit asked for {args.limit:,})"
@@ -260,7 +259,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
          f"{batch.in_units(size)} of maps, held in memory, then written to {out}")
     usual = batch.default_batch_size(engine)
     batch_size = args.batch_size or usual
-    working = batch.working_memory(Layout.plan(engine.nets(models)), batch_size, usual)
+    working = batch.working_memory(engine.layout(models), batch_size, usual)
     batch.check_room(size, out, working)
     stats = batch.extract_to_npz(engine, images, models, layers, out,
                                  batch_size=batch_size, labels=labels)

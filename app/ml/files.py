@@ -127,13 +127,11 @@ def real_path(target: Path) -> Path:
                 path = Path(to.anchor)
             pending[:0] = [p for p in to.parts if p != to.anchor]
         return path
-    except OSError as exc:
-        if exc.errno in (errno.ENAMETOOLONG, errno.EACCES):  # not a link's fault (a review:
-            # a name of 252 characters, 256 with .npz, was called a link that leads nowhere)
+    except (RuntimeError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENAMETOOLONG, errno.EACCES):
+            # not a link's fault (a review: a name of 252 characters, 256 with .npz, was
+            # called a link that leads nowhere)
             raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
-        raise OutputError(f"cannot write {target}: a symbolic link that leads nowhere "
-                          f"({exc})") from exc
-    except RuntimeError as exc:
         raise OutputError(f"cannot write {target}: a symbolic link that leads nowhere "
                           f"({exc})") from exc
 
