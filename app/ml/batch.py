@@ -284,9 +284,14 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
             # 3.0 differs from 2.0 only in allowing UTF-8 in the header, which no number
             # dtype or shape needs: one that uses it fails to parse, as it should
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
+        elif max(version) < 10:
             raise Unreadable(f"not a readable .npy header (format version "
                              f"{version[0]}.{version[1]}; NumPy writes 1.0, 2.0 and 3.0)")
+        else:  # bytes no writer would put there: not worth reading as a version (an API
+            # review: "format version 32.103" for the text " g")
+            raise Unreadable("not a readable .npy header (the two bytes after \\x93NUMPY, "
+                             f"0x{version[0]:02x} 0x{version[1]:02x}, are no format version; "
+                             "NumPy writes 1.0, 2.0 and 3.0)")
     # NumPy's parser lets tokenize's and ast's errors out besides its own ValueError, and its
     # messages speak of its internals (AST nodes, allow_pickle): one plain sentence instead
     except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as exc:

@@ -243,6 +243,9 @@ def npz(**arrays: np.ndarray) -> bytes:
      "not a readable .npy header (shape (-1, 28, 28) has a negative size)"),
     (npy_with_shape("(1, 28, 28)", version=b"\x09\x00"), 422,
      "not a readable .npy header (format version 9.0; NumPy writes 1.0, 2.0 and 3.0)"),
+    (npy_with_shape("(1, 28, 28)", version=b" g"), 422,
+     "not a readable .npy header (the two bytes after \\x93NUMPY, 0x20 0x67, are no format "
+     "version; NumPy writes 1.0, 2.0 and 3.0)"),
     (npy_with_shape("(1, 28, 28)", "<f16"), 422,
      "float images must be float16, float32 or float64; got float128"),
     (npz(), 422, "the .npz holds no arrays; put the images in 'images'"),
