@@ -72,14 +72,25 @@ def temporary(target: Path, named: str | None = None) -> Path:
         return path
 
 
-def refuse_folder(target: Path, example: str) -> None:
-    """An OutputError when `target` is a folder, suggesting the file name `example` in it."""
+def refuse_not_file(target: Path, example: str) -> None:
+    """An OutputError when `target` exists and is not a file: a folder, suggesting the file
+    name `example` in it, or a device, pipe or socket, which a command that writes a file
+    and renames it into place cannot write to (a review: `extract /dev/null` wrote
+    /dev/null.npz)."""
     try:
-        folder = target.is_dir()
+        mode = target.stat().st_mode
     except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            return  # not there, or a link loop: said by the checks that follow
         raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
-    if folder:
+    if stat.S_ISDIR(mode):
         raise OutputError(f"{target} is a folder: give a file name, e.g. {target / example}")
+    if not stat.S_ISREG(mode):
+        kind = ("a character device" if stat.S_ISCHR(mode) else "a block device"
+                if stat.S_ISBLK(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+                else "a socket")
+        raise OutputError(f"{target} is {kind}, not a file: the results are written to a "
+                          f"file; give a file name, e.g. {example}")
 
 
 def output_target(given: str | Path, suffix: str, example: str) -> Path:
@@ -94,7 +105,7 @@ def output_target(given: str | Path, suffix: str, example: str) -> Path:
     out = Path(given)
     if isinstance(given, str) and given.endswith(("/", os.sep)):
         raise OutputError(f"{given} names a folder: give a file name, e.g. {out / example}")
-    refuse_folder(out, example)
+    refuse_not_file(out, example)
     target = out if out.suffix.lower() == suffix else out.with_name(out.name + suffix)
     check_file(target, example)
     return target
@@ -160,7 +171,7 @@ def check_file(target: Path, example: str) -> None:
     folder (/tmp) only its owner, the folder's, or root may, which would otherwise be found
     out only after the work."""
     real = real_path(target)
-    refuse_folder(real, example)
+    refuse_not_file(real, example)
     check_folder(real.parent, target)
     try:
         if not real.exists():

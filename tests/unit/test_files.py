@@ -258,3 +258,22 @@ def test_a_folder_that_refuses_files_is_named_not_its_probe(
     with pytest.raises(OutputError) as caught:
         files.check_folder(tmp_path)
     assert str(caught.value) == f"cannot write in {tmp_path}: Permission denied"
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("/dev/null", "/dev/null is a character device, not a file"),
+    ("pipe", "{tmp}/pipe is a named pipe, not a file"),
+    ("maps", "{tmp}/maps.npz is a named pipe, not a file"),  # the name once .npz is added
+])
+def test_a_device_or_pipe_is_no_output(tmp_path: Path, given: str, said: str) -> None:
+    """Found by a CLI review: `featuremaps extract /dev/null` wrote /dev/null.npz (as root,
+    a file in /dev), and a pipe would be replaced by a file, as the output is renamed into
+    place."""
+    os.mkfifo(tmp_path / "pipe")
+    os.mkfifo(tmp_path / "maps.npz")
+    path = given if given.startswith("/") else str(tmp_path / given)
+    with pytest.raises(OutputError) as exc:
+        files.output_target(path, ".npz", "maps.npz")
+    assert str(exc.value) == (said.format(tmp=tmp_path) + ": the results are written to a "
+                              "file; give a file name, e.g. maps.npz")
+    assert not Path("/dev/null.npz").exists()
