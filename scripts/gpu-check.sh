@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU, from the project root, with the project's dependencies
-# importable by $PYTHON (default python3): the GPU tests, then the GPU benchmark.
+# importable by $PYTHON (default: the venv's, .venv/bin/python, where there is one, else python3): the GPU tests, then the GPU benchmark.
 #   scripts/gpu-check.sh [output folder]   (writes gpu-tests.log, gpu-bench.log, gpu.json)
 set -uo pipefail
 out=${1:-bench/out}
-py=${PYTHON:-python3}
+default=python3
+[ -x .venv/bin/python ] && default=.venv/bin/python
+py=${PYTHON:-$default}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
