@@ -424,15 +424,17 @@ export class Inspector {
     // maps: on a phone its words, that the first is marked, sit beside this picture (a review)
     if (op === 'max') placeMark(winner, { x: stats.winner[1], y: stats.winner[0], w: 1, h: 1 }, w, h);
     else winner.hidden = true;
-    const values = stats.values.map((v) => fmt(v, 2)).join(', ');
+    // three decimals, as the trace's readout gives the same window beside it (a teacher's
+    // review: 0.025 0.005 there, 0.03, 0.00 here)
+    const values = stats.values.map((v) => fmt(v)).join(', ');
     let kept;
     if (same && op) {
-      kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max, 2)}${op === 'max' ? ' (the first is marked)' : ''}`;
+      kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max)}${op === 'max' ? ' (the first is marked)' : ''}`;
     }
     else if (op === 'max') {
-      kept = stats.ties > 1 ? `the largest, ${fmt(stats.max, 2)}, is kept (${stats.ties} hold it; the first is marked)`
-        : `the largest, ${fmt(stats.max, 2)}, is kept (marked)`;
-    } else if (op === 'mean') kept = `their mean, ${fmt(stats.mean, 2)}, is kept`;
+      kept = stats.ties > 1 ? `the largest, ${fmt(stats.max)}, is kept (${stats.ties} hold it; the first is marked)`
+        : `the largest, ${fmt(stats.max)}, is kept (marked)`;
+    } else if (op === 'mean') kept = `their mean, ${fmt(stats.mean)}, is kept`;
     else kept = 'the pool blurs their 2x2 maxima';
     said.textContent = `${from.name}, rows ${span(rows)}, cols ${span(cols)}, for ${which} row ${row}, col ${col}: `
       + `${values}; ${kept}.`;

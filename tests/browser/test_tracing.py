@@ -243,8 +243,8 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     window = expected["models"]["max"]["layers"]["conv1"]["values"][3, 10:12, 12:14]
     assert inspector.locator(".source-said").inner_text() == (
         "conv1, rows 10–11, cols 12–13, for the unit at row 5, col 6: "
-        + ", ".join(f"{v:.2f}" for v in window.ravel())
-        + f"; the largest, {window.max():.2f}, is kept (marked).")
+        + ", ".join(f"{v:.3f}" for v in window.ravel())
+        + f"; the largest, {window.max():.3f}, is kept (marked).")
     for role in ("window", "winner"):
         assert inspector.locator(f".mark-source-{role}").is_visible()
     # a window of one level: the first is marked, as the trace's words beside it say (on a
@@ -255,7 +255,8 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     fm.page.mouse.move(box["x"] + (c + 0.5) / 13 * box["width"],
                        box["y"] + (r + 0.5) / 13 * box["height"])
     assert inspector.locator(".source-said").inner_text().endswith(
-        ": 0.00, 0.00, 0.00, 0.00; all 4 read the same, so the pool keeps 0.00 (the first is "
+        ": 0.000, 0.000, 0.000, 0.000; all 4 read the same, so the pool keeps 0.000 (the first "
+        "is "
         "marked).")
     assert inspector.locator(".mark-source-winner").is_visible()
     fm.page.mouse.move(box["x"] + (6 + 0.5) / 13 * box["width"],
