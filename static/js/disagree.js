@@ -186,7 +186,7 @@ export class DisagreeList {
       button.setAttribute('aria-label', `${words} (seen)`);
       const byPointer = e.detail > 0; // detail 0: Enter or Space
       this.#onPick(digit, byPointer);
-      if (byPointer) this.#back.hidden = false;
+      if (byPointer) this.#showBack();
     });
     this.#digits.set(digit.index, { digit, button });
     return button;
@@ -212,6 +212,19 @@ export class DisagreeList {
     // Tab into the list lands on it, unless the focus is in the list already
     if (!this.#box.contains(document.activeElement)) this.#rove(here.button);
     this.#status.textContent = `On the pad: ${described(here.digit)}.${this.#absent && ` ${this.#absent}`}`;
+  }
+
+  /** Show the way back down to the list: in the maps' sticky head, in the corner over the
+   * layers' names, where it covers nothing (a teacher's review: floating at the window's
+   * foot it covered a map's caption); floating there where the head has no such corner
+   * (under 1100 px, where the names go above their maps). */
+  #showBack() {
+    const corner = document.querySelector('.maps-head .layer-head');
+    const inHead = corner !== null && getComputedStyle(corner).display !== 'none';
+    if (inHead && this.#back.parentElement !== corner) corner.append(this.#back);
+    if (!inHead && this.#back.parentElement !== document.body) document.body.append(this.#back);
+    this.#back.classList.toggle('in-head', inHead);
+    this.#back.hidden = false;
   }
 
   /** Back down to the list, at the digit on the pad (or the list's start), focused. */

@@ -425,8 +425,17 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     assert pick.get_attribute("aria-label") == f"{words} (seen)"
     assert by_key.get_attribute("aria-current") is None
     assert pick.get_attribute("aria-current") == "true"
-    # a button leads back down to it, and goes once the list is in view
+    # a button leads back down to it, and goes once the list is in view; it sits in the
+    # maps' sticky head, in the corner over the layers' names, where it covers nothing (a
+    # teacher's review: floating at the window's foot it covered a map's caption)
     back = fm.page.locator("#to-list")
+    assert back.evaluate("b => b.parentElement.matches('.maps-head .layer-head') && "
+                         "getComputedStyle(b).position") == "static"
+    corner = fm.page.locator(".maps-head .layer-head").bounding_box()
+    button = back.bounding_box()
+    assert corner is not None and button is not None
+    assert corner["x"] <= button["x"] and button["x"] + button["width"] <= corner["x"] + \
+        corner["width"] + 0.5, (corner, button)
     back.click()
     back.wait_for(state="hidden")
     assert fm.page.evaluate("() => document.activeElement.dataset.index") == "359"
