@@ -185,3 +185,36 @@ def test_the_model_summaries_show_every_parameter_count_whole(
         seen = fm.page.evaluate(SUMMARIES)
         assert [(s["net"], s["hidden"]) for s in seen] == [("max", 0), ("avg", 0)]
         assert (seen[0]["top"] == seen[1]["top"]) is beside
+
+
+@pytest.mark.parametrize(("width", "height", "projector", "side"), [
+    (1920, 1080, True, 168), (1280, 1024, True, 168), (1280, 900, True, 112),
+    (1366, 768, True, 112), (1920, 1080, False, 112)])
+def test_the_input_that_lights_up_is_larger_on_a_tall_projector(
+        browser: Any, server_url: str, api: Any, width: int, height: int, projector: bool,
+        side: int) -> None:
+    """A teacher's review: in the projector view the 28x28 input, where a hovered unit's
+    pixels light up, kept its 112 px, a pool unit's field a few px on the wall. Where the
+    screen is tall enough it is 6 px a pixel; a shorter one keeps 4, so that the input and
+    a hovered unit's readout stay in the first screen, as does the usual view."""
+    state = projector_state(server_url) if projector else None
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                storage_state=state) as fm:
+        box = fm.page.locator("#input28").bounding_box()
+        assert box is not None and (box["width"], box["height"]) == (side, side), box
+        # the picture is whole in its frame (the overlay of the field is laid on it)
+        frame = fm.page.locator("#input28").evaluate(
+            "(c) => [c.parentElement.getBoundingClientRect().width, c.clientWidth]")
+        assert frame == [side, side - 2]
+        if side == 112:
+            return
+        # on the first screen, and so is a pool unit's readout, the longest, beside it: at
+        # 1280x900 it was not, and the tip that then mirrors it covered the input
+        assert box["y"] + box["height"] <= height
+        fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+        for layer in ("pool1", "pool2"):
+            fm.hover_unit("max", layer, 3, 1, 1)
+            readout = fm.page.locator("#readout")
+            assert readout.inner_text().startswith(f"max {layer}, channel 3")
+            bottom = readout.evaluate("(r) => r.getBoundingClientRect().bottom")
+            assert bottom <= height, (layer, bottom)
