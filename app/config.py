@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import idna
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -154,18 +155,38 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def canonical_origin(origin: str) -> str | None:
     """An origin as browsers send it: scheme and host in lower case, no default port, no
-    path; None for what cannot be read as one."""
-    parts = urlsplit(origin.strip())
+    path, a host name in other letters than ASCII's in its xn-- form, an IPv6 address in
+    its shortest (an API review: `http://bücher.example` and `http://[0:0::1]` matched no
+    page, whose browser sends `http://xn--bcher-kva.example` and `http://[::1]`); None for
+    what cannot be read as one."""
     try:
+        parts = urlsplit(origin.strip())  # raises for a bracketed host that is no address
         port = parts.port
     except ValueError:
         return None
     if not parts.scheme or not parts.hostname:
         return None
     scheme = parts.scheme.lower()
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    host = parts.hostname.lower()
+    try:
+        if ":" in host:
+            host = f"[{ipaddress.IPv6Address(host).compressed}]"
+        elif not host.isascii():
+            host = _ascii_host(host)
+    except ValueError:  # no IPv6 address, or a name that neither IDNA standard takes
+        return None
     shown = "" if port is None or port == DEFAULT_PORTS.get(scheme) else f":{port}"
-    return f"{scheme}://{host.lower()}{shown}"
+    return f"{scheme}://{host}{shown}"
+
+
+def _ascii_host(host: str) -> str:
+    """A host name's xn-- form as browsers write it (UTS 46), or IDNA 2003's for a name it
+    refuses that browsers still take (☃.net, xn--n3h.net); UnicodeError, a ValueError, for
+    one neither takes."""
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return host.encode("idna").decode("ascii")
 
 
 def listen_address(text: str) -> str:

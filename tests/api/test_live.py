@@ -198,6 +198,40 @@ def test_an_allowed_origin_may_connect(settings: Settings) -> None:
         assert json.loads(ws.receive_text())["status"] == 400
 
 
+def test_origins_in_other_letters_or_long_ipv6_are_written_as_browsers_send_them(
+        settings: Settings) -> None:
+    """An API review: `http://bücher.example` or `http://[0:0:0:0:0:0:0:1]:8000` in the
+    setting matched no page, as a browser sends `http://xn--bcher-kva.example` and
+    `http://[::1]:8000` (UTS 46, as browsers apply it: ß stays, as xn--strae-oqa; ☃, which
+    IDNA 2008 refuses and browsers take, as IDNA 2003 writes it)."""
+    from app.main import create_app
+
+    allowed = Settings(**{**settings.model_dump(), "models": ["max"], "allowed_origins": (
+        "http://Bücher.Example,http://[0:0:0:0:0:0:0:1]:8000,https://straße.example,"
+        "http://☃.net")})
+    assert allowed.allowed_origins == ["http://xn--bcher-kva.example", "http://[::1]:8000",
+                                       "https://xn--strae-oqa.example", "http://xn--n3h.net"]
+    with TestClient(create_app(allowed)) as other, \
+            other.websocket_connect(LIVE + "?models=max",
+                                    headers={"Origin": "http://xn--bcher-kva.example"}) as ws:
+        ws.send_text("hello")
+        assert json.loads(ws.receive_text())["status"] == 400
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://[zz::1]"},
+                                     {"Origin": "http://testserver", "Host": "[zz::1]"},
+                                     {"Origin": "http://[::1", "Host": "[::1"}])
+def test_a_bracketed_host_that_is_no_address_is_refused_not_a_500(
+        client: TestClient, headers: dict[str, str]) -> None:
+    """Python's URL parser raises for a bracketed host that is no IPv6 address: such an
+    Origin or Host made the handshake a 500."""
+    with pytest.raises(WebSocketDenialResponse) as refused, \
+            client.websocket_connect(LIVE, headers=headers):
+        pass
+    assert refused.value.status_code == 403
+    assert refused.value.json()["detail"].startswith(f"origin {headers['Origin']!r} may not ")
+
+
 @pytest.mark.parametrize(("host", "origin", "opens"), [
     ("testserver:443", "https://testserver", True),  # a proxy's Host $host:$server_port
     ("TestServer", "https://testserver", True),

@@ -90,15 +90,20 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
         return True
     if canonical_origin(origin) in settings.allowed_origins or "*" in settings.allowed_origins:
         return True
-    page = _host_and_port(urlsplit(origin).netloc)
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # a bracketed host that is no address (was a 500)
+        return False
+    page = _host_and_port(netloc)
     return page is not None and page == _host_and_port(websocket.headers.get("host", ""))
 
 
 def _host_and_port(netloc: str) -> tuple[str, int | None] | None:
     """A Host header's (or an origin's) host name in lower case and its port, None for 80,
     443 or none; None where it cannot be read."""
-    parts = urlsplit(f"//{netloc}")
-    try:
+    try:  # a bracketed host that is no address raises (its handshake was a 500), as does a
+        # port that is no number
+        parts = urlsplit(f"//{netloc}")
         port = parts.port
     except ValueError:
         return None
