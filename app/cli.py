@@ -411,15 +411,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "FEATUREMAPS_MODELS_DIR (default: the project's models/)",
                        # whatever the current folder: a review ran it elsewhere, expecting
                        # ./models, and would have replaced the shipped weights
-                       description="Train a variant (or all five) on MNIST's training split "
+                       description="Train a variant (or all of them) on MNIST's training split "
                                    "and write its weights and model card to FEATUREMAPS_MODELS_DIR "
                                    "(default: the project's models/, whatever the current "
                                    "folder, replacing the shipped weights). Needs "
                                    "`featuremaps data fetch` first.")
     p.add_argument("--variant", required=True,
                    choices=[*VARIANTS, "all"],
-                   help="the network to train (README, The networks, measured), or all five; its "
-                        "weights and card replace those in FEATUREMAPS_MODELS_DIR")
+                   help="the network to train (README, The networks, measured), or all of "
+                        "them; its weights and card replace those in FEATUREMAPS_MODELS_DIR")
     p.add_argument("--epochs", type=_positive, default=12, help="default 12")
     p.add_argument("--seed", type=_seed, default=20261127,
                    help="a signed 64-bit integer (default 20261127)")

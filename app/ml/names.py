@@ -21,11 +21,12 @@ def unknown_model(quoted: str, where: str = "") -> str:
 def not_loaded(name: str, loaded: Sequence[str], where: str = "") -> str:
     """What a server says of a model `name` (a client's) it does not have, given `where`
     (" in models="): a variant this code can build but the server did not load is named as
-    such (FEATUREMAPS_MODELS), not as unknown (found by an API review)."""
+    such (FEATUREMAPS_MODELS, or its weights missing: a newcomer's review was sent to the
+    setting alone), not as unknown (found by an API review)."""
     have = f"this server has {', '.join(loaded)}"
     if name in VARIANTS:
-        return (f"model {brief(name)}{where} is not loaded on this server "
-                f"(FEATUREMAPS_MODELS); {have}")
+        return (f"model {brief(name)}{where} is not loaded on this server (not in its "
+                f"FEATUREMAPS_MODELS, or without weights in its models folder); {have}")
     return f"unknown model {brief(name)}{where}; {have}"
 
 

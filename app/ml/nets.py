@@ -165,8 +165,11 @@ class Net(nn.Module):
                 module = nn.MaxPool2d(2)
             elif variant == "avg":
                 module = nn.AvgPool2d(2)
-            else:  # blurmax
+            elif variant == "blurmax":
                 module = BlurMaxPool(in_channels)
+            else:  # a new variant with pools, named in _layers, needs its own branch here (a
+                # newcomer's review: this was blurmax's, which a new variant got silently)
+                raise ValueError(f"variant {variant!r} has pools but no pooling module in Net")
             self.add_module(layer.name, module)
         c, h, w = self.spec.layers[-1].shape
         self.dense1 = nn.Linear(c * h * w, 64)

@@ -298,12 +298,13 @@ def test_a_variant_the_server_did_not_load_is_not_called_unknown() -> None:
     with TestClient(create_app(Settings(device="cpu", models=["max", "avg"]))) as c:
         r = c.post("/api/v1/shifts?models=blurmax", json={"pixels": [[0.0] * 28] * 28})
         assert (r.status_code, r.json()) == (422, {"detail": (
-            "model 'blurmax' in models= is not loaded on this server (FEATUREMAPS_MODELS); "
-            "this server has max, avg")})
+            "model 'blurmax' in models= is not loaded on this server (not in its "
+            "FEATUREMAPS_MODELS, or without weights in its models folder); this server has max, "
+            "avg")})
         r = c.post("/api/v1/featuremaps/nopool/conv1.png", json={"pixels": [[0.0] * 28] * 28})
         assert (r.status_code, r.json()) == (404, {"detail": (
-            "model 'nopool' is not loaded on this server (FEATUREMAPS_MODELS); "
-            "this server has max, avg")})
+            "model 'nopool' is not loaded on this server (not in its FEATUREMAPS_MODELS, or "
+            "without weights in its models folder); this server has max, avg")})
         r = c.post("/api/v1/featuremaps?models=resnet", json={"pixels": [[0.0] * 28] * 28})
         assert (r.status_code, r.json()) == (422, {"detail": (
             "unknown model 'resnet' in models=; this server has max, avg")})

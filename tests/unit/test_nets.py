@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -100,3 +102,15 @@ def test_training_moved_conv1_least_from_its_random_start(variant: str) -> None:
     for layer in ("conv2", "conv3"):
         cosine, grown = medians(layer)
         assert cosine < 0.45 and 2.5 < grown < 4.5, (layer, cosine, grown)
+
+
+def test_a_new_variant_with_pools_needs_its_own_pooling_module(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a newcomer's review: a variant added with max's layer plan but no pooling
+    branch in Net got blurmax's pool without a word."""
+    from app.ml import nets
+
+    planned = dataclasses.replace(nets.variant_spec("max"), name="lppool")  # its layers
+    monkeypatch.setattr(nets, "variant_spec", lambda variant: planned)
+    with pytest.raises(ValueError, match="variant 'lppool' has pools but no pooling module"):
+        nets.Net("lppool")
