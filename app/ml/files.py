@@ -76,18 +76,27 @@ def refuse_not_file(target: Path, example: str) -> None:
     """An OutputError when `target` exists and is not a file: a folder, suggesting the file
     name `example` in it, or a device, pipe or socket, which a command that writes a file
     and renames it into place cannot write to (a review: `extract /dev/null` wrote
-    /dev/null.npz)."""
+    /dev/null.npz). Nor is the command's own standard output or error, whatever it is (a
+    review: `--out /dev/stdout > log` would have written /dev/stdout.json)."""
     try:
-        mode = target.stat().st_mode
+        found = target.stat()
+    except ValueError:  # a NUL in the name: said by the checks that follow
+        return
     except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF):
             return  # not there, or a link loop: said by the checks that follow
         raise OutputError(f"cannot write {target}: {_reason(exc)}") from exc
+    for fd, stream in ((1, "standard output"), (2, "standard error")):
+        with contextlib.suppress(OSError):  # closed
+            if os.path.samestat(found, os.fstat(fd)):
+                raise OutputError(f"{target} is this command's {stream}: the results are "
+                                  f"written to a file; give a file name, e.g. {example}")
+    mode = found.st_mode
     if stat.S_ISDIR(mode):
         raise OutputError(f"{target} is a folder: give a file name, e.g. {target / example}")
     if not stat.S_ISREG(mode):
         kind = ("a character device" if stat.S_ISCHR(mode) else "a block device"
-                if stat.S_ISBLK(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+                if stat.S_ISBLK(mode) else "a pipe" if stat.S_ISFIFO(mode)
                 else "a socket")
         raise OutputError(f"{target} is {kind}, not a file: the results are written to a "
                           f"file; give a file name, e.g. {example}")

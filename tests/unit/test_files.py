@@ -262,8 +262,9 @@ def test_a_folder_that_refuses_files_is_named_not_its_probe(
 
 @pytest.mark.parametrize(("given", "said"), [
     ("/dev/null", "/dev/null is a character device, not a file"),
-    ("pipe", "{tmp}/pipe is a named pipe, not a file"),
-    ("maps", "{tmp}/maps.npz is a named pipe, not a file"),  # the name once .npz is added
+    ("pipe", "{tmp}/pipe is a pipe, not a file"),
+    ("maps", "{tmp}/maps.npz is a pipe, not a file"),  # the name once .npz is added
+    ("link", "{tmp}/link is a pipe, not a file"),  # a link to one
 ])
 def test_a_device_or_pipe_is_no_output(tmp_path: Path, given: str, said: str) -> None:
     """Found by a CLI review: `featuremaps extract /dev/null` wrote /dev/null.npz (as root,
@@ -271,9 +272,30 @@ def test_a_device_or_pipe_is_no_output(tmp_path: Path, given: str, said: str) ->
     place."""
     os.mkfifo(tmp_path / "pipe")
     os.mkfifo(tmp_path / "maps.npz")
+    (tmp_path / "link").symlink_to(tmp_path / "pipe")
     path = given if given.startswith("/") else str(tmp_path / given)
     with pytest.raises(OutputError) as exc:
         files.output_target(path, ".npz", "maps.npz")
     assert str(exc.value) == (said.format(tmp=tmp_path) + ": the results are written to a "
                               "file; give a file name, e.g. maps.npz")
-    assert not Path("/dev/null.npz").exists()
+
+
+@pytest.mark.parametrize(("fd", "stream"), [(1, "standard output"), (2, "standard error")])
+def test_the_commands_own_output_is_no_output_file(tmp_path: Path, fd: int,
+                                                   stream: str) -> None:
+    """Found by a review: `featuremaps evaluate --shifts --out /dev/stdout > log` passed the
+    check, its standard output being a file, and would have written /dev/stdout.json."""
+    log = tmp_path / "log"
+    saved = os.dup(fd)
+    try:
+        with log.open("w") as f:
+            os.dup2(f.fileno(), fd)  # the command run as `> log`
+        with pytest.raises(OutputError) as exc:
+            files.output_target(f"/dev/fd/{fd}", ".json", "shifts.json")
+        with pytest.raises(OutputError):
+            files.output_target(log, ".json", "shifts.json")  # by its own name too
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+    assert str(exc.value) == (f"/dev/fd/{fd} is this command's {stream}: the results are "
+                              "written to a file; give a file name, e.g. shifts.json")
