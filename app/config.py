@@ -170,23 +170,32 @@ def canonical_origin(origin: str) -> str | None:
     host = parts.hostname.lower()
     try:
         if ":" in host:
+            if "%" in host:
+                raise ValueError("a zone id")
             host = f"[{ipaddress.IPv6Address(host).compressed}]"
         elif not host.isascii():
             host = _ascii_host(host)
-    except ValueError:  # no IPv6 address, or a name that neither IDNA standard takes
+    except ValueError:  # no IPv6 address (a zone id too: no browser sends one), or no name
         return None
     shown = "" if port is None or port == DEFAULT_PORTS.get(scheme) else f":{port}"
     return f"{scheme}://{host}{shown}"
 
 
 def _ascii_host(host: str) -> str:
-    """A host name's xn-- form as browsers write it (UTS 46), or IDNA 2003's for a name it
-    refuses that browsers still take (☃.net, xn--n3h.net); UnicodeError, a ValueError, for
-    one neither takes."""
-    try:
-        return idna.encode(host, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        return host.encode("idna").decode("ascii")
+    """A host name's xn-- form as browsers write it: UTS 46's mapping, not transitional (ß
+    stays ß) and without the STD3 rules (☃.net is xn--n3h.net), then each label of other
+    letters than ASCII's in punycode. A ValueError for a name with what no host may hold
+    (a control character, a space, a slash...)."""
+    mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+    ascii_host = ".".join(label if label.isascii() else
+                          "xn--" + label.encode("punycode").decode("ascii")
+                          for label in mapped.split("."))
+    if any(c <= " " or c in FORBIDDEN_IN_HOSTS for c in ascii_host):
+        raise ValueError(f"{host!r} holds a character no host name may")
+    return ascii_host
+
+
+FORBIDDEN_IN_HOSTS = frozenset('#%/:<>?@[\\]^|\x7f')  # and controls and spaces (the URL standard)
 
 
 def listen_address(text: str) -> str:

@@ -203,14 +203,18 @@ def test_origins_in_other_letters_or_long_ipv6_are_written_as_browsers_send_them
     """An API review: `http://bücher.example` or `http://[0:0:0:0:0:0:0:1]:8000` in the
     setting matched no page, as a browser sends `http://xn--bcher-kva.example` and
     `http://[::1]:8000` (UTS 46, as browsers apply it: ß stays, as xn--strae-oqa; ☃, which
-    IDNA 2008 refuses and browsers take, as IDNA 2003 writes it)."""
+    IDNA 2008 refuses, is taken, as browsers take it). One no browser could send, with a
+    zone id or a control character, is refused at start-up (a review of this change)."""
     from app.main import create_app
 
     allowed = Settings(**{**settings.model_dump(), "models": ["max"], "allowed_origins": (
         "http://Bücher.Example,http://[0:0:0:0:0:0:0:1]:8000,https://straße.example,"
-        "http://☃.net")})
+        "http://☃ß.net")})
     assert allowed.allowed_origins == ["http://xn--bcher-kva.example", "http://[::1]:8000",
-                                       "https://xn--strae-oqa.example", "http://xn--n3h.net"]
+                                       "https://xn--strae-oqa.example", "http://xn--zca921q.net"]
+    for odd in ("http://[fe80::1%25eth0]", "http://a\x00ü.example"):
+        with pytest.raises(ValueError, match="is no origin"):
+            Settings(**{**settings.model_dump(), "allowed_origins": odd})
     with TestClient(create_app(allowed)) as other, \
             other.websocket_connect(LIVE + "?models=max",
                                     headers={"Origin": "http://xn--bcher-kva.example"}) as ws:

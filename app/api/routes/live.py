@@ -88,13 +88,11 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
-    if canonical_origin(origin) in settings.allowed_origins or "*" in settings.allowed_origins:
+    canonical = canonical_origin(origin)  # None for none (a bracketed host that is no
+    # address made the handshake a 500)
+    if canonical in settings.allowed_origins or "*" in settings.allowed_origins:
         return True
-    try:
-        netloc = urlsplit(origin).netloc
-    except ValueError:  # a bracketed host that is no address (was a 500)
-        return False
-    page = _host_and_port(netloc)
+    page = _host_and_port(canonical.partition("://")[2]) if canonical is not None else None
     return page is not None and page == _host_and_port(websocket.headers.get("host", ""))
 
 
