@@ -54,6 +54,7 @@ export class DisagreeList {
   #status;
   #said; // the live region: what came of the list's loading, said once
   #back;
+  #mapsInView = false; // the maps reach more than a head's height below the window's top
   #src;
   #onPick;
   #request = null; // the list's digits, once asked for
@@ -88,6 +89,14 @@ export class DisagreeList {
     new IntersectionObserver(([entry]) => {
       if (entry.isIntersecting) this.#back.hidden = true;
     }).observe(this.#box);
+    // in the maps' sticky head while it sticks: while the maps reach more than a head's
+    // height below the window's top (a review: held in the head, the button went out of view
+    // with it, past the maps, on the way down to the list)
+    new IntersectionObserver(([entry]) => {
+      this.#mapsInView = entry.isIntersecting;
+      this.#placeBack();
+    }, { rootMargin: '-240px 0px 0px 0px' }).observe(document.getElementById('maps'));
+    window.addEventListener('resize', () => this.#placeBack(), { passive: true });
     // One Tab stop for the list, the arrow keys within it (an accessibility review: 51 Tab
     // stops stood between its summary and the rest of the page): the stop is the digit put
     // on the pad last, or one focused since (within the list, the focus leads), else the first
@@ -216,15 +225,23 @@ export class DisagreeList {
 
   /** Show the way back down to the list: in the maps' sticky head, in the corner over the
    * layers' names, where it covers nothing (a teacher's review: floating at the window's
-   * foot it covered a map's caption); floating there where the head has no such corner
-   * (under 1100 px, where the names go above their maps). */
+   * foot it covered a map's caption), where it can (#placeBack). */
   #showBack() {
-    const corner = document.querySelector('.maps-head .layer-head');
-    const inHead = corner !== null && getComputedStyle(corner).display !== 'none';
-    if (inHead && this.#back.parentElement !== corner) corner.append(this.#back);
-    if (!inHead && this.#back.parentElement !== document.body) document.body.append(this.#back);
-    this.#back.classList.toggle('in-head', inHead);
     this.#back.hidden = false;
+    this.#placeBack();
+  }
+
+  /** The corner while the maps are in view and their head sticks there and shows it (not
+   * under 1100 px, nor where the head scrolls away, on a short or touch screen), else the
+   * window's foot; again as the window is resized. */
+  #placeBack() {
+    if (this.#back.hidden) return;
+    const corner = document.querySelector('.maps-head .layer-head');
+    const inHead = this.#mapsInView && corner !== null && getComputedStyle(corner).display !== 'none'
+      && getComputedStyle(corner.parentElement).position === 'sticky';
+    const home = inHead ? corner : document.body;
+    if (this.#back.parentElement !== home) home.append(this.#back);
+    this.#back.classList.toggle('in-head', inHead);
   }
 
   /** Back down to the list, at the digit on the pad (or the list's start), focused. */

@@ -429,13 +429,21 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     # maps' sticky head, in the corner over the layers' names, where it covers nothing (a
     # teacher's review: floating at the window's foot it covered a map's caption)
     back = fm.page.locator("#to-list")
-    assert back.evaluate("b => b.parentElement.matches('.maps-head .layer-head') && "
-                         "getComputedStyle(b).position") == "static"
+    where = ("b => b.parentElement.matches('.maps-head .layer-head') ? "
+             "getComputedStyle(b).position : b.parentElement.tagName")
+    fm.page.wait_for_function(f"() => ({where})(document.getElementById('to-list')) === 'static'")
     corner = fm.page.locator(".maps-head .layer-head").bounding_box()
     button = back.bounding_box()
     assert corner is not None and button is not None
     assert corner["x"] <= button["x"] and button["x"] + button["width"] <= corner["x"] + \
         corner["width"] + 0.5, (corner, button)
+    # past the maps the head goes, and the button floats at the window's foot again, in
+    # view all the way down to the list (a review: held in the head, it went with it)
+    fm.page.evaluate("() => document.getElementById('shift-h').scrollIntoView()")
+    fm.page.wait_for_function(f"() => ({where})(document.getElementById('to-list')) === 'BODY'")
+    button = back.bounding_box()
+    assert button is not None and back.evaluate("b => getComputedStyle(b).position") == "fixed"
+    assert button["y"] > 0 and button["y"] + button["height"] <= 900
     back.click()
     back.wait_for(state="hidden")
     assert fm.page.evaluate("() => document.activeElement.dataset.index") == "359"
