@@ -188,15 +188,17 @@ def test_the_model_summaries_show_every_parameter_count_whole(
 
 
 @pytest.mark.parametrize(("width", "height", "projector", "side"), [
-    (1920, 1080, True, 168), (1280, 1024, True, 168), (1280, 900, True, 112),
-    (1366, 768, True, 112), (1920, 1080, False, 112)])
+    (1920, 1080, True, 170), (1920, 950, True, 170), (1600, 900, True, 170),
+    (1280, 1024, True, 170), (1280, 900, True, 112), (1366, 768, True, 112),
+    (1920, 1080, False, 112)])
 def test_the_input_that_lights_up_is_larger_on_a_tall_projector(
         browser: Any, server_url: str, api: Any, width: int, height: int, projector: bool,
         side: int) -> None:
     """A teacher's review: in the projector view the 28x28 input, where a hovered unit's
     pixels light up, kept its 112 px, a pool unit's field a few px on the wall. Where the
-    screen is tall enough it is 6 px a pixel; a shorter one keeps 4, so that the input and
-    a hovered unit's readout stay in the first screen, as does the usual view."""
+    screen is tall enough it is 6 px a pixel inside its 1 px frame (1920x950: a browser's
+    window on a 1080 px screen, a review); a shorter one keeps 4, so that the input and a
+    hovered unit's readout stay in the first screen, as does the usual view."""
     state = projector_state(server_url) if projector else None
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
                 storage_state=state) as fm:
