@@ -54,7 +54,7 @@ export class DisagreeList {
   #status;
   #said; // the live region: what came of the list's loading, said once
   #back;
-  #mapsInView = false; // the maps reach more than a head's height below the window's top
+  #slot = el('div', { class: 'back-slot', hidden: true }); // its place under the answers
   #src;
   #onPick;
   #request = null; // the list's digits, once asked for
@@ -78,7 +78,7 @@ export class DisagreeList {
     this.#onPick = onPick;
     details.addEventListener('toggle', () => {
       if (details.open) this.#fetch().catch(() => {}); // said in the list
-      if (!details.open) this.#back.hidden = true;
+      if (!details.open) this.#hideBack();
     });
     // A click goes up to the maps, 3,000 px and more above: this leads back down to the digit
     // picked, until the list is in view again (found by a review: looking at several digits
@@ -87,15 +87,11 @@ export class DisagreeList {
     this.#back.addEventListener('mousedown', (e) => e.preventDefault()); // it hides as it is used
     this.#back.addEventListener('click', () => this.#return());
     new IntersectionObserver(([entry]) => {
-      if (entry.isIntersecting) this.#back.hidden = true;
+      if (entry.isIntersecting) this.#hideBack();
     }).observe(this.#box);
-    // in the maps' sticky head while it sticks: while the maps reach more than a head's
-    // height below the window's top (a review: held in the head, the button went out of view
-    // with it, past the maps, on the way down to the list)
-    new IntersectionObserver(([entry]) => {
-      this.#mapsInView = entry.isIntersecting;
-      this.#placeBack();
-    }, { rootMargin: '-240px 0px 0px 0px' }).observe(document.getElementById('maps'));
+    // placed again as the page scrolls or the window is resized, from where things are (an
+    // observer reports nothing for a jump past its target, as a pick's scroll or a fling)
+    window.addEventListener('scroll', () => this.#placeBack(), { passive: true });
     window.addEventListener('resize', () => this.#placeBack(), { passive: true });
     // One Tab stop for the list, the arrow keys within it (an accessibility review: 51 Tab
     // stops stood between its summary and the rest of the page): the stop is the digit put
@@ -214,7 +210,7 @@ export class DisagreeList {
     if (!here) {
       this.#status.textContent = this.#count;
       // nothing to lead back to: it covered the maps, pointing at a digit gone (a review)
-      this.#back.hidden = true;
+      this.#hideBack();
       return;
     }
     here.button.setAttribute('aria-current', 'true');
@@ -231,22 +227,39 @@ export class DisagreeList {
     this.#placeBack();
   }
 
-  /** The corner while the maps are in view and their head sticks there and shows it (not
-   * under 1100 px, nor where the head scrolls away, on a short or touch screen), else the
-   * window's foot; again as the window is resized. */
+  #hideBack() {
+    this.#back.hidden = true;
+    this.#slot.hidden = true;
+  }
+
+  /** Where the head sticks: in its corner while the maps reach more than a head's height
+   * below the window's top (a review: held in the head, the button went out of view with
+   * it, past the maps, on the way down to the list) and the head shows the corner (not
+   * under 1100 px); else floating at the window's foot. Where the head scrolls with the
+   * page (a phone, a short screen): in a line of its own under the answers until that line
+   * is scrolled past, and then floating, the line keeping its height (a phone review:
+   * floating as the pick brought the maps' heading up, it covered the answer picked, avg's
+   * on a phone on its side). */
   #placeBack() {
     if (this.#back.hidden) return;
-    const corner = document.querySelector('.maps-head .layer-head');
-    const inHead = this.#mapsInView && corner !== null && getComputedStyle(corner).display !== 'none'
-      && getComputedStyle(corner.parentElement).position === 'sticky';
-    const home = inHead ? corner : document.body;
+    const head = document.querySelector('.maps-head');
+    if (head === null) return;
+    const corner = head.querySelector('.layer-head');
+    const sticky = getComputedStyle(head).position === 'sticky';
+    if (this.#slot.parentElement !== head) head.append(this.#slot);
+    this.#slot.hidden = sticky;
+    let home = document.body;
+    if (sticky) {
+      const mapsInView = head.parentElement.getBoundingClientRect().bottom > 240;
+      if (mapsInView && getComputedStyle(corner).display !== 'none') home = corner;
+    } else if (this.#slot.getBoundingClientRect().bottom > 0) home = this.#slot;
     if (this.#back.parentElement !== home) home.append(this.#back);
-    this.#back.classList.toggle('in-head', inHead);
+    this.#back.classList.toggle('in-flow', home !== document.body);
   }
 
   /** Back down to the list, at the digit on the pad (or the list's start), focused. */
   #return() {
-    this.#back.hidden = true;
+    this.#hideBack();
     const target = this.#digits.get(this.#current)?.button ?? this.#details;
     target.scrollIntoView({ block: 'center' });
     target.focus({ preventScroll: true });

@@ -458,6 +458,45 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     assert fm.page.locator(".bars li.label").count() == 0
 
 
+@pytest.mark.parametrize("size", [(390, 844), (844, 390)])
+def test_on_a_phone_the_way_back_to_the_list_covers_no_answer(
+        browser: Any, server_url: str, api: Any, size: tuple[int, int]) -> None:
+    """Found by a phone review: on a phone on its side the button back to the list floated
+    at the window's foot as the pick brought the maps' heading up, and covered avg's answer.
+    Where the maps' head scrolls with the page, the button is a line of its own under the
+    answers, and floats only once that line is scrolled past; the line keeps its height, so
+    that nothing below moves as the button goes."""
+    width, height = size
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                has_touch=True, is_mobile=True, device_scale_factor=2) as phone:
+        page = phone.page
+        page.locator("#disagree summary").tap()
+        pick = page.locator('.disagree-pick[data-index="359"]')
+        pick.scroll_into_view_if_needed()
+        phone.after_paint(pick.tap, source="upload")
+        back = page.locator("#to-list")
+        where = "() => document.getElementById('to-list').parentElement.className || 'BODY'"
+        page.wait_for_function(f"() => ({where})() === 'back-slot'")
+        assert back.evaluate("b => getComputedStyle(b).position") == "static"
+        answers = page.locator(".maps-head").bounding_box()
+        button = back.bounding_box()
+        assert answers is not None and button is not None
+        assert button["y"] + button["height"] <= answers["y"] + answers["height"] + 0.5
+        conv1 = "() => document.querySelector('canvas.map[data-layer=\"conv1\"]')" \
+            ".getBoundingClientRect().top + scrollY"
+        before = page.evaluate(conv1)
+        page.evaluate("() => document.getElementById('shift-h').scrollIntoView()")
+        page.wait_for_function(f"() => ({where})() === 'BODY'")  # floating
+        assert back.evaluate("b => getComputedStyle(b).position") == "fixed"
+        button = back.bounding_box()
+        assert button is not None and 0 < button["y"] + button["height"] <= height
+        assert page.evaluate(conv1) == before
+        back.tap()
+        back.wait_for(state="hidden")
+        assert page.evaluate("() => document.activeElement.dataset.index") == "359"
+        assert page.locator(".back-slot").is_hidden()
+
+
 def test_a_held_wrong_answer_line_goes_with_the_next_input_of_the_same_label(
         fm: FeatureMapsPage) -> None:
     """Listed digit #1226, a 7 avg reads as 2, nudged: the wrong-answer line keeps its room.
