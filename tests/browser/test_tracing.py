@@ -499,6 +499,23 @@ def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
     marks = inspector.locator(".big-wrap .mark:not([hidden])")
     assert marks.count() == 1
     assert (marks.get_attribute("data-row"), marks.get_attribute("data-col")) == ("2", "2")
+    # a finger slid across the map reads each unit it crosses, and scrolls nothing (a phone
+    # review: the browser took the slide for a scroll, and the reading stopped at col 5)
+    box = inspector.locator("canvas.big").bounding_box()
+    assert box is not None
+    scrolled = "() => [scrollY, document.getElementById('inspector').scrollTop]"
+    before = phone.page.evaluate(scrolled)
+    cdp = phone.page.context.new_cdp_session(phone.page)
+    y = box["y"] + (2 + 0.5) / 13 * box["height"]
+    for kind, col in [("touchStart", 1), *(("touchMove", c) for c in range(2, 12)),
+                      ("touchEnd", 11)]:
+        points = [] if kind == "touchEnd" else [
+            {"x": box["x"] + (col + 0.5) / 13 * box["width"], "y": y}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+    cdp.detach()
+    assert inspector.locator(".value").inner_text() == \
+        f"row 2, col 11: {as_read(pool1, 4, 2, 11)}"
+    assert phone.page.evaluate(scrolled) == before
 
 
 def test_a_phone_turned_with_a_unit_traced_marks_it_where_its_channel_now_is(
