@@ -26,7 +26,7 @@ import { Predictions } from './predictions.js';
 import { ShiftLab } from './shiftlab.js';
 import { renderSummary } from './summary.js';
 import { Tracer } from './trace.js';
-import { base64Bytes, isBlank, pixelsJson, shiftPixels } from './wire.js';
+import { base64Bytes, inked, isBlank, pixelsJson, shiftPixels } from './wire.js';
 
 const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
@@ -81,7 +81,7 @@ class App {
   #shifts = null; // {key, promise} for `current`
   #nudges = Promise.resolve();
   #loaded = null; // {body, label, picked, index}: the upload or sample under the strokes, as sent
-  #moves = []; // {body, after, label, dx, dy, dir, shifts}: the input before and after each nudge since it was last unmoved, and the numbers the nudge showed
+  #moves = []; // {body, after, label, dx, dy, dir, shifts, lost}: the input before and after each nudge since it was last unmoved, the numbers the nudge showed, and the inked pixels it moved off the edge
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
   #nudging = { epoch: 0, asked: [] }; // nudges asked for since the last #epoch, each {landed, settled, claimed} (those settled dropped as the next is asked): an Undo pressed while one is unsettled is for the newest one no other Undo was
@@ -531,6 +531,11 @@ class App {
     return this.#moves.reduce(([x, y], m) => [x + m.dx, y + m.dy], [0, 0]);
   }
 
+  /** Inked pixels the nudges in place moved off the edge: zero fill does not bring them back. */
+  get #lostInk() {
+    return this.#moves.reduce((sum, m) => sum + m.lost, 0);
+  }
+
   /** A stroke, Clear, upload or sample replaces what the pad held: an Undo waiting to run
    * was pressed on that, and does nothing; an upload or sample on its way is dropped, and
    * `loading` (a new upload's or sample's token) is the one an Undo would cancel now. */
@@ -754,7 +759,7 @@ class App {
     const last = this.#moves.at(-1);
     if (last) this.nudge.showChange(last.dir, last.shifts, false);
     else this.nudge.clearNumbers();
-    this.nudge.setOffset(...this.offset, undone, this.predictions.sentence(result));
+    this.nudge.setOffset(...this.offset, undone, this.predictions.sentence(result), this.#lostInk);
     if (last) this.predictions.writeBrief(byId('nudge-pred'), result, 'now ');
     this.#briefUnderPad(result);
   }
@@ -887,7 +892,9 @@ class App {
     this.nudge.showChange(dir, shifts);
     this.predictions.holdWrongLine();
     const [dx, dy] = UI.nudges[dir];
-    const body = { data: pixelsJson(shiftPixels(current.result.input, dx, dy)), type: 'application/json' };
+    const moved = shiftPixels(current.result.input, dx, dy);
+    const lost = inked(current.result.input) - inked(moved);
+    const body = { data: pixelsJson(moved), type: 'application/json' };
     await new Promise((resolve) => {
       this.#push({
         source: 'nudge', what: 'the nudged input', done: resolve, quiet: true, showsPad: true,
@@ -895,9 +902,9 @@ class App {
         then: (next) => {
           next.label = current.label; // the same digit, moved
           asked.landed = true;
-          this.#moves.push({ body: current.body, after: body, label: current.label, dx, dy, dir, shifts });
+          this.#moves.push({ body: current.body, after: body, label: current.label, dx, dy, dir, shifts, lost });
           this.#syncUndo();
-          this.nudge.setOffset(...this.offset, false, this.predictions.sentence(next.result));
+          this.nudge.setOffset(...this.offset, false, this.predictions.sentence(next.result), this.#lostInk);
           this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
           this.#briefUnderPad(next.result);
           this.#refreshShifts(next);

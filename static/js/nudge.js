@@ -152,7 +152,7 @@ export class NudgePanel {
    * nudge to the next is in the help under it, not here (found by a review: it was read out
    * at every nudge). Undos one after another are counted: after two, "Nudge undone" read
    * as if one had been (a teacher's review). */
-  setOffset(dx, dy, undone = false, answers = '') {
+  setOffset(dx, dy, undone = false, answers = '', lost = 0) {
     this.#undoneInRow = undone ? this.#undoneInRow + 1 : 0;
     const count = this.#undoneInRow;
     const said = count === 1 ? 'Nudge undone: ' : count > 1 ? `${count} nudges undone: ` : '';
@@ -161,8 +161,12 @@ export class NudgePanel {
     // reader, not two (a review)
     const line = (text) => this.status.replaceChildren(text,
       ...(answers ? [el('span', { class: 'visually-hidden', text: ` ${answers}` })] : []));
+    // ink moved off the edge is gone for good (a phone review: a 7 nudged 5 px down lost its
+    // foot, and the line said only how far it had moved)
+    const gone = lost > 0 ? `; ${lost} inked pixel${lost === 1 ? '' : 's'} went off the edge` : '';
     if (dx === 0 && dy === 0) {
-      line(undone ? `${said}the input is back where it was.` : '');
+      if (lost > 0) line(`${said}${said ? 'the input is now' : 'The input is'} back in place (zero fill${gone}).`);
+      else line(undone ? `${said}the input is back where it was.` : '');
       this.prediction.textContent = '';
       return;
     }
@@ -170,7 +174,7 @@ export class NudgePanel {
     // after an Undo, 'now': the nudges before the one undone (found by a teacher's review:
     // "Nudge undone: the input is moved 1 px right" read as if the Undo had moved it, and a
     // later review found "still" read as if the Undo had changed nothing)
-    line(`${said}${said ? 'the input is now' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill).${verdict}`);
+    line(`${said}${said ? 'the input is now' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill${gone}).${verdict}`);
   }
 
   /** No numbers, no nudge said: the input is the drawing's, unmoved. */

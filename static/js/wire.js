@@ -153,6 +153,13 @@ export function windowStats(layer, channel, [r0, r1], [c0, c1]) {
   return { max: best, winner, mean: sum / values.length, count: values.length, ties, values };
 }
 
+/** How many of an image's pixels hold any ink (a level above 0). */
+export function inked(q) {
+  let count = 0;
+  for (const v of q) if (v > 0) count += 1;
+  return count;
+}
+
 /** A 28x28 uint8 image moved dx right and dy down, zero fill (app/ml/shifts.py's shift). */
 export function shiftPixels(q, dx, dy, side = SIDE) {
   const out = new Uint8Array(side * side);

@@ -212,6 +212,40 @@ def test_an_undo_leaves_the_sidebar_where_it_is(fm: FeatureMapsPage) -> None:
         "Nudge undone: the input is now moved 1 px right (zero fill).")
 
 
+def test_ink_nudged_off_the_edge_is_counted_in_the_line(fm: FeatureMapsPage) -> None:
+    """Found by a phone review: the sample 7 nudged 5 px down lost its foot off the input's
+    edge, and the line said only how far it had moved. Zero fill brings no ink back, so
+    the inked pixels gone are counted, nudge by nudge, and Undo gives them back."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    unmoved = fm.input_pixels()
+
+    def gone(dy: int) -> str:
+        n = int((unmoved > 0).sum() - (shift(unmoved, 0, dy) > 0).sum())
+        return f"; {n} inked pixel{'' if n == 1 else 's'} went off the edge" if n else ""
+
+    def down(times: int) -> None:
+        for _ in range(times):
+            fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="down"]'),
+                           source="nudge")
+
+    first = next(dy for dy in range(1, 9) if gone(dy))  # the first nudge down to lose ink
+    assert first == 2  # this 7's foot is a row from the edge
+    down(first - 1)
+    assert nudge_line(fm)[0].startswith(f"The input is moved {first - 1} px down (zero fill). ")
+    down(2)
+    np.testing.assert_array_equal(fm.input_pixels(), shift(unmoved, 0, first + 1))
+    assert nudge_line(fm)[0].startswith(
+        f"The input is moved {first + 1} px down (zero fill{gone(first + 1)}). ")
+    # moved back up, the ink stays gone
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="up"]'), source="nudge")
+    assert nudge_line(fm)[0].startswith(
+        f"The input is moved {first} px down (zero fill{gone(first + 1)}). ")
+    for _ in range(3):
+        fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    assert nudge_line(fm)[0].startswith(
+        f"3 nudges undone: the input is now moved {first - 1} px down (zero fill). ")
+
+
 def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -> None:
     """Found by a review: after two strokes and two nudges, Undo took back the second stroke,
     dropped both nudges without a word, and left the numbers of the last nudge, for an
