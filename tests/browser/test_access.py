@@ -197,8 +197,11 @@ def test_the_intro_speaks_of_hover_where_there_is_one_and_of_taps_on_a_phone(
     # and so does the readout's hint (a later review)
     assert fm.page.locator("#readout").inner_text() == (
         "Hover a unit of any map to see what it reads; the input pixels it sees light up here.")
+    # on a phone, where "here" is screens above the maps, the enlarged channel a tap opens
+    # is named as where it is said (a phone review)
     assert phone.page.locator("#readout").inner_text() == (
-        "Tap a unit of any map to see what it reads; the input pixels it sees light up here.")
+        "Tap a unit of any map to see what it reads, in its enlarged channel and here, the "
+        "input pixels it sees lit up.")
 
 
 def test_a_phone_says_its_pool_maps_are_drawn_as_large_as_the_convs(
