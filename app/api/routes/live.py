@@ -88,8 +88,9 @@ def same_origin(websocket: WebSocket, settings: Settings) -> bool:
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
-    canonical = canonical_origin(origin)  # None for none (a bracketed host that is no
-    # address made the handshake a 500)
+    # None where it is no origin (one with a bracketed host that is no address made the
+    # handshake a 500)
+    canonical = canonical_origin(origin)
     if canonical in settings.allowed_origins or "*" in settings.allowed_origins:
         return True
     page = _host_and_port(canonical.partition("://")[2]) if canonical is not None else None
