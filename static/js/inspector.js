@@ -427,14 +427,21 @@ export class Inspector {
     // three decimals, as the trace's readout gives the same window beside it (a teacher's
     // review: 0.025 0.005 there, 0.03, 0.00 here)
     const values = stats.values.map((v) => fmt(v)).join(', ');
+    // both read from 8-bit maps: the value kept, computed from the window's, and the unit's
+    // own can differ in the last digit, as the trace says beside it (at 3 decimals the mean
+    // 0.211 stood under the unit's 0.210)
+    const shown = valueAt(pool, channel, row, col);
+    const keptValue = op === 'max' ? stats.max : op === 'mean' ? stats.mean : null;
+    const rounding = keptValue === null || fmt(keptValue) === fmt(shown) ? ''
+      : ` (the unit shows ${fmt(shown)}, ${ROUNDING})`;
     let kept;
     if (same && op) {
-      kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max)}${op === 'max' ? ' (the first is marked)' : ''}`;
+      kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max)}${op === 'max' ? ' (the first is marked)' : ''}${rounding}`;
     }
     else if (op === 'max') {
-      kept = stats.ties > 1 ? `the largest, ${fmt(stats.max)}, is kept (${stats.ties} hold it; the first is marked)`
-        : `the largest, ${fmt(stats.max)}, is kept (marked)`;
-    } else if (op === 'mean') kept = `their mean, ${fmt(stats.mean)}, is kept`;
+      kept = stats.ties > 1 ? `the largest, ${fmt(stats.max)}, is kept (${stats.ties} hold it; the first is marked)${rounding}`
+        : `the largest, ${fmt(stats.max)}, is kept (marked)${rounding}`;
+    } else if (op === 'mean') kept = `their mean, ${fmt(stats.mean)}, is kept${rounding}`;
     else kept = 'the pool blurs their 2x2 maxima';
     said.textContent = `${from.name}, rows ${span(rows)}, cols ${span(cols)}, for ${which} row ${row}, col ${col}: `
       + `${values}; ${kept}.`;
