@@ -1,5 +1,7 @@
 // Tiny DOM helpers: build elements without innerHTML, position marks over canvases.
 
+import { ROUNDING } from './wire.js';
+
 /** el('p', {class: 'x', dataset: {net: 'max'}}, 'text', child) */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -94,6 +96,14 @@ export function fmt(value, digits = 3) {
 export function fmtRead(value, half, digits = 3) {
   const within = Number.isFinite(half) ? fmt(half, digits) : '0';
   return Number(within) === 0 ? fmt(value, digits) : `${fmt(value, digits)} ±${within}`;
+}
+
+/** Where a value a pool keeps, computed from its window's values (`kept`), and the pool
+ * unit's own (`shown`), both read from 8-bit maps, differ as written: " (the unit shows
+ * 0.210, rounded to 256 levels a channel)"; else ''. The trace and the enlarged channel
+ * say it alike. */
+export function roundingAside(kept, shown) {
+  return fmt(kept) === fmt(shown) ? '' : ` (the unit shows ${fmt(shown)}, ${ROUNDING})`;
 }
 
 /** An inclusive range [a, b] of rows or columns as the page writes it: "4–6", or "4". */

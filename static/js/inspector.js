@@ -3,7 +3,7 @@
 
 import { textOnRgb } from './colormap.js';
 import { UI } from './config.js';
-import { HeightHold, el, fmt, fmtRead, placeMark, span } from './dom.js';
+import { HeightHold, el, fmt, fmtRead, placeMark, roundingAside, span } from './dom.js';
 import { gridLayout, stepCell, windowSpan } from './geometry.js';
 import { paintLayer } from './paint.js';
 import { convParts, halfStep, paintedRange, ROUNDING, strongestUnit, valueAt, windowStats } from './wire.js';
@@ -430,10 +430,7 @@ export class Inspector {
     // both read from 8-bit maps: the value kept, computed from the window's, and the unit's
     // own can differ in the last digit, as the trace says beside it (at 3 decimals the mean
     // 0.211 stood under the unit's 0.210)
-    const shown = valueAt(pool, channel, row, col);
-    const keptValue = op === 'max' ? stats.max : op === 'mean' ? stats.mean : null;
-    const rounding = keptValue === null || fmt(keptValue) === fmt(shown) ? ''
-      : ` (the unit shows ${fmt(shown)}, ${ROUNDING})`;
+    const rounding = op ? roundingAside(op === 'max' ? stats.max : stats.mean, valueAt(pool, channel, row, col)) : '';
     let kept;
     if (same && op) {
       kept = `all ${stats.count} read the same, so the pool keeps ${fmt(stats.max)}${op === 'max' ? ' (the first is marked)' : ''}${rounding}`;

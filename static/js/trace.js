@@ -4,7 +4,7 @@
 // test can compare it with the API's numbers.
 
 import { UI } from './config.js';
-import { HeightHold, el, fmt, fmtRead, placeMark, span } from './dom.js';
+import { HeightHold, el, fmt, fmtRead, placeMark, roundingAside, span } from './dom.js';
 import { fieldSpan, unitsRect, unreadTails, windowSpan } from './geometry.js';
 import { ROUNDING, halfStep, valueAt, windowStats } from './wire.js';
 
@@ -199,9 +199,7 @@ export class Tracer {
       el('span', { class: 'nowrap' }, grid, ':')];
     // Both numbers are read from 8-bit maps, each layer's channel rounded to 256 levels of its
     // own range, so the kept value and the unit's can differ in the last digit shown: say why.
-    const kept = op === 'max' ? stats.max : stats.mean;
-    const rounding = fmt(kept) === fmt(value) ? ''
-      : ` (the unit shows ${fmt(value)}, ${ROUNDING})`;
+    const rounding = roundingAside(op === 'max' ? stats.max : stats.mean, value);
     // a window of ReLU zeros (or of any one level) has no one winner the page can name: values
     // on one level can differ by up to a step (found by a review: "the first of 2 that tie"
     // marked the smaller of 0.7860 and 0.7863); the rounding is said once
