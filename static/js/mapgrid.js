@@ -8,14 +8,15 @@ import { hitTest, rowsAnd, stepCell, unitsRect, unreadRows, unreadTails } from '
 import { paintEmpty, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange } from './wire.js';
 
-/** A pool's top as a share of the top of the layer it pools (`source`): 100% where max's
+/** A pool's peak (its top value) as a share of the peak of the layer it pools (`source`), in
+ * those words (a teacher's review: "its top is 100%" read as a score): 100% where max's
  * window holding the conv's top is pooled, less for the mean, or where that unit lies in a
  * row the pool never reads; nothing where the source is 0 throughout. Under 100% never
  * rounds up to it. */
 function poolShare(top, sourceTop, source) {
   if (!(sourceTop > 0)) return '';
   const percent = top >= sourceTop ? 100 : Math.min(99, Math.round((100 * top) / sourceTop));
-  return `its top is ${percent}% of ${source}'s`;
+  return `its peak is ${percent}% of ${source}'s`;
 }
 
 /** Where the top of `source`, its highest value `hi`, lies in the last rows or columns that
@@ -418,7 +419,7 @@ export class MapGrid {
           // under max's 100%, and a part of the mean's shortfall: the conv's top where the
           // pool never reads (a student's review: "93%" beside "max keeps the largest")
           const unread = source && hi < top ? topUnread(source, top, cell.reads, layer.shape) : 0;
-          const why = unread ? `: ${source.name}'s top lies in its last ${rowsAnd(unread, 'or')}, which ${layer.name} never reads` : '';
+          const why = unread ? `: ${source.name}'s peak lies in its last ${rowsAnd(unread, 'or')}, which ${layer.name} never reads` : '';
           setText(cell.share, source ? poolShare(hi, top, source.name) + why : '');
         }
         if (!cell.canvas.dataset.painted) cell.canvas.dataset.painted = 'true';

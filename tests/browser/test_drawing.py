@@ -140,7 +140,7 @@ def test_a_blank_image_is_flagged_beside_the_predictions(
     fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
     assert fm.page.locator(".pred-blank:visible").count() == 0
     assert fm.page.locator('.map-cell[data-net="max"][data-layer="pool1"] .pool-share'
-                           ).inner_text() == "its top is 100% of conv1's"
+                           ).inner_text() == "its peak is 100% of conv1's"
     status.filter(has_text="Each cell is the input moved").wait_for()
 
 

@@ -357,14 +357,14 @@ def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
     shares = {(net, layer): fm.page.locator(
         f'.map-cell[data-net="{net}"][data-layer="{layer}"] .pool-share').inner_text()
         for net in ("max", "avg") for layer in ("pool1", "pool2")}
-    assert shares == {("max", "pool1"): "its top is 100% of conv1's",
-                      ("avg", "pool1"): "its top is 82% of conv1's",
-                      ("max", "pool2"): "its top is 100% of conv2's",
-                      ("avg", "pool2"): "its top is 65% of conv2's"}
+    assert shares == {("max", "pool1"): "its peak is 100% of conv1's",
+                      ("avg", "pool1"): "its peak is 82% of conv1's",
+                      ("max", "pool2"): "its peak is 100% of conv2's",
+                      ("avg", "pool2"): "its peak is 65% of conv2's"}
     assert fm.page.locator('.map-cell[data-layer^="conv"] .pool-share').count() == 0
     fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="9"]'))
     assert fm.page.locator('.map-cell[data-net="max"][data-layer="pool2"] .pool-share'
-                           ).inner_text() == ("its top is 93% of conv2's: conv2's top lies in "
+                           ).inner_text() == ("its peak is 93% of conv2's: conv2's peak lies in "
                                               "its last row or column, which pool2 never reads")
 
 
