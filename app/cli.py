@@ -537,15 +537,25 @@ BATCH_JOBS = ("extract", "evaluate", "train")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.ml import files
+
     args = build_parser().parse_args(argv)
     _Output.lost = None
+    code = 1  # until the command returns: an exception on the way is a failure
     try:
         # uvicorn has handlers of its own, which let requests finish
         with contextlib.nullcontext() if args.command == "serve" else _stopping_on_signals():
             code = _run(args)
     except _Stopped as stop:  # as Ctrl-C: what was being written has been removed
         _err(f"featuremaps: stopped by {stop.name}")
-        return 128 + stop.signum
+        code = 128 + stop.signum
+        return code
+    finally:
+        # and the folders made for it, where they are still empty
+        if code == 0:
+            files.forget_made_folders()
+        else:
+            files.remove_made_folders()
     if code == 0 and _Output.lost is not None and not isinstance(_Output.lost, BrokenPipeError):
         return 1  # the work is done, but its results were not all shown
     return code

@@ -195,6 +195,35 @@ def check_file(target: Path, example: str) -> None:
                           "where only a file's owner may replace it")
 
 
+_made: list[Path] = []  # folders check_folder made in this command, outermost first
+
+
+def _make(folder: Path) -> None:
+    """`folder` and its missing parents made, as mkdir -p would, each one this made noted
+    for remove_made_folders (one that another process made meanwhile is not ours)."""
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        _made.append(path)
+
+
+def remove_made_folders() -> None:
+    """Removes the folders that check_folder made in this process and that are still empty,
+    deepest first, and forgets them all: a command that fails after its checks leaves no
+    empty folders behind (a review: `extract new/deep/maps.npz` interrupted left new/deep)."""
+    while _made:
+        with contextlib.suppress(OSError):  # holds a file now, or is gone
+            _made.pop().rmdir()
+
+
+def forget_made_folders() -> None:
+    """The folders made so far are kept whatever follows (a command that succeeded)."""
+    _made.clear()
+
+
 def check_folder(folder: Path, target: Path | None = None) -> None:
     """Files can be created in `folder` (made if missing); errors name `target`, or the
     folder itself."""
@@ -204,7 +233,7 @@ def check_folder(folder: Path, target: Path | None = None) -> None:
     # write models/probe")
     said = str(target) if target is not None else f"in {folder}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        _make(folder)
     except OSError as exc:
         raise OutputError(f"cannot write {said}: {_reason(exc)}") from exc
     probe = temporary(folder / (target.name if target is not None else "probe"), named=said)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 from app import __version__, cli
 from app.config import Settings
-from app.ml import batch, data, device, evaluate, registry, train
+from app.ml import batch, data, device, evaluate, files, registry, train
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError
 from app.ml.nets import build
@@ -461,7 +462,7 @@ def test_a_failed_save_is_one_line(trained: Path, monkeypatch: pytest.MonkeyPatc
     assert (code, out) == (2, "")
     assert err == (f"featuremaps: error: cannot write {trained / 'max.safetensors'}, "
                    f"{trained / 'max.json'}: No space left on device\n")
-    assert os.listdir(trained) == []
+    assert not trained.exists()  # nothing half-written, and the folder made for it gone
 
 
 def test_an_interrupted_train_is_one_line(trained: Path, monkeypatch: pytest.MonkeyPatch,
@@ -588,6 +589,52 @@ def test_extract_reads_names_as_the_api_does(argv: list[str], message: str, tmp_
     code, _, err = run(["extract", str(out), *argv], capsys)
     assert (code, err) == (2, f"featuremaps: error: {message}\n")
     assert not (tmp_path / "new").exists()  # refused before the path made its folders
+
+
+def no_mnist(*args: Any, **kwargs: Any) -> Any:
+    raise FeaturemapsError("MNIST is not here")
+
+
+def sigterm(*args: Any, **kwargs: Any) -> Any:
+    raise cli._Stopped(signal.SIGTERM)
+
+
+@pytest.mark.parametrize(("failure", "code", "said"), [
+    (no_mnist, 2, "featuremaps: error: MNIST is not here"),
+    (interrupt, 130, "featuremaps: interrupted"),
+    (sigterm, 143, "featuremaps: stopped by SIGTERM")])
+def test_a_failed_extraction_removes_the_folders_it_made(
+        failure: Callable[..., Any], code: int, said: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: the output's missing folders, made when it is checked before the
+    work, stayed behind, empty, when the work then failed. Only those it made go, and only
+    while empty; a folder that was there stays with what it holds."""
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "kept.txt").write_text("mine")
+    monkeypatch.setattr(data, "load", failure)
+    out = tmp_path / "old" / "new" / "deeper" / "maps.npz"
+    got, _, err = run(["extract", str(out)], capsys)
+    assert (got, err.splitlines()[-1]) == (code, said)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "old", "old/kept.txt"]
+
+
+def test_a_successful_command_keeps_the_folders_it_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A command that succeeds forgets them: a later failure in the same process (the tests
+    run many) does not remove them, even where they are empty."""
+    made = tmp_path / "made" / "here"
+    def makes(args: Any) -> int:
+        files.check_folder(made)
+        return 0
+
+    with monkeypatch.context() as patched:
+        patched.setattr(cli, "_run", makes)
+        assert cli.main(["evaluate"]) == 0
+    monkeypatch.setattr(data, "load", no_mnist)
+    got, _, _ = run(["extract", str(tmp_path / "other" / "maps.npz")], capsys)
+    assert got == 2 and made.is_dir() and not (tmp_path / "other").exists()
 
 
 @pytest.mark.parametrize(("env", "argv", "models"), [
