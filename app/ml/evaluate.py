@@ -68,8 +68,9 @@ def silent_channels(net: Net, images: torch.Tensor) -> dict[str, list[int]]:
     """Each layer's channels that are 0 at every unit on every one of `images` (N, 1, 28,
     28): a conv channel whose ReLU passes nothing, and any pool of one. Such a channel is
     dead: a ReLU passes no gradient where its sum is below 0, so while it stays silent on the
-    training digits too, training cannot change its filter. (A teacher's review: a blank
-    square in every conv1 grid, which students ask about, was not explained.)"""
+    training digits too, no gradient reaches its filter (weight decay alone shrinks it). (A
+    teacher's review: a blank square in every conv1 grid, which students ask about, was not
+    explained.)"""
     peaks: dict[str, torch.Tensor] = {}
     with torch.inference_mode():
         for start in range(0, len(images), 1000):

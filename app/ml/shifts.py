@@ -88,7 +88,7 @@ def map_change(before: np.ndarray, after: np.ndarray) -> float | None:
     """How much a layer's maps (C, H, W) changed when the input moved, compared in place:
     the same measure for every layer, so that layers can be set side by side. A layer that
     only moves along with the input still changes here, by as much as its maps move; one
-    that absorbs the move (pooling's local invariance) changes less.
+    that absorbs part of the move (a pool, whose window smooths its maps) changes less.
     Returns ||after - before|| / ||before|| (relative L2), None when the maps before are all
     zero and the maps after are not (a change relative to nothing)."""
     return relative_change(before, after)

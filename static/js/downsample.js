@@ -277,8 +277,8 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
       + 'hotter than max\'s). Whether that makes max more accurate, these networks cannot tell (the table above).'),
     whyStrided(models, pooling !== null) ?? '');
   const cuts = fields.filter((f) => f.least < f.size).map(({ net, layer, least, most }) => `${net}'s pools pad past the `
-    + `image's edge, which cuts its outer units' fields short: its corner ${layer} units see ${least}x${least}`
-    + `${most > least ? ` to ${most}x${most}` : ''}. `);
+    + `image's edge, which cuts its outer units' fields short: its corner ${layer} units see `
+    + `${most > least ? `${least} to ${most} px a side` : `${least}x${least}`}. `);
   const cut = cuts.length ? `Last conv sees: the input pixels that can change one unit of it. ${cuts.join('')}`.trim() : '';
   // one paragraph a topic: one of 190 words was too long to read on a projector (a
   // teacher's review)

@@ -1141,7 +1141,7 @@ class App {
     note.querySelector('summary').textContent = `Why do ${names.join('\'s and ')}'s conv1 maps look alike?`;
     note.querySelector('p').textContent = `${names.join(' and ')} were trained from the same seed: they began `
       + 'from the same random filters and saw the images in the same order. Training moved conv1\'s filters least: '
-      + 'each stays close to the random filter it began as, where conv2\'s and conv3\'s grew three to four times '
+      + 'most stay close to the random filters they began as, where conv2\'s and conv3\'s grew about three to four times '
       + 'as large and turned away from theirs. So most conv1 maps look alike, though a few channels drifted apart; '
       + (shown.every((m) => m.layers.some((l) => l.kind === 'pool'))
         // pool1 pools these alike maps: a student's review found its grids alike too, under

@@ -58,9 +58,9 @@ def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> Non
     question.click()
     assert note.locator("p").inner_text() == (
         "max and avg were trained from the same seed: they began from the same random filters "
-        "and saw the images in the same order. Training moved conv1's filters least: each "
-        "stays close to the random filter it began as, where conv2's and conv3's grew three "
-        "to four times as large and turned away from theirs. So most conv1 maps look alike, "
+        "and saw the images in the same order. Training moved conv1's filters least: most "
+        "stay close to the random filters they began as, where conv2's and conv3's grew about "
+        "three to four times as large and turned away from theirs. So most conv1 maps look alike, "
         "though a few channels drifted apart; pool1 pools these alike maps, each network its "
         "own way, so they still look much alike; from conv2 on they part, as conv2's filters "
         "have drifted apart.")
@@ -147,7 +147,7 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
         "24x24 px\ncentre unit"]  # conv3's 3x3: only its centre unit is inner (a review)
     assert ("Last conv sees: the input pixels that can change one unit of it. blurmax's pools "
             "pad past the image's edge, which cuts its outer units' fields short: its corner "
-            "conv3 units see 21x21 to 23x23.\n\nShift consistency:"
+            "conv3 units see 21 to 23 px a side.\n\nShift consistency:"
             ) in fm.page.locator("#why-panel").inner_text()
     # one paragraph a topic under the table (a teacher's review: one of 190 words)
     assert fm.page.locator(".table-notes p").count() == 3

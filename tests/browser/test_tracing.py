@@ -1035,8 +1035,8 @@ def test_on_a_phone_a_map_reached_by_tab_is_scrolled_clear_of_the_enlarged_chann
 
 
 DEAD_CONV = ("Dead: 0 on all 10,000 of MNIST's test digits, not only on this drawing. ReLU "
-             "passes no gradient back where a sum is below 0, so training cannot change a filter "
-             "while it stays silent.")
+             "passes no gradient back where a sum is below 0, so no gradient reaches its filter "
+             "while it stays silent: only weight decay shrinks it.")
 
 
 def open_channel(fm: FeatureMapsPage, layer: str, channel: int) -> None:
@@ -1096,8 +1096,8 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
         # review: the blank square in every conv1 grid was not explained); only it
         dead = inspector.locator(".filter .dead-note").all_inner_texts()
         assert dead == ([DEAD_CONV] if channel == 30 else []), (case, dead)
-        assert "(training left these weights close to the random ones they began as: even " \
-            "filters this near random pick out edges and strokes)." in note
+        assert ("(training left most of conv1's filters close to the random ones they began as: "
+                "even filters this near random pick out edges and strokes).") in note
         corner = conv1["values"][channel, 0, 0]  # the window of a blank corner
         step = (high[channel] - conv1["low"][channel]) / 255  # one level
         assert abs(corner - max(b, 0.0)) <= step / 2 + 1e-6, (case, corner, b)
@@ -1188,8 +1188,8 @@ def test_a_dead_channel_lit_by_an_odd_drawing_is_not_said_to_be_silent_on_it(
     inspector.locator('.filter[data-channel="30"]:not([hidden])').wait_for()
     assert inspector.locator(".filter .dead-note").inner_text() == (
         "Dead: 0 on all 10,000 of MNIST's test digits, though this drawing lights it. ReLU "
-        "passes no gradient back where a sum is below 0, so training cannot change a filter "
-        "while it stays silent.")
+        "passes no gradient back where a sum is below 0, so no gradient reaches its filter "
+        "while it stays silent: only weight decay shrinks it.")
 
 
 @pytest.mark.parametrize("width, height", [(1024, 768), (1280, 720)])
