@@ -883,7 +883,7 @@ class App {
     }
     const current = this.current;
     if (!current) {
-      this.#notice('Draw a digit (or pick one) first: there is nothing to nudge yet.');
+      this.nudge.say('Draw a digit (or pick one) first: there is nothing to nudge yet.');
       return;
     }
     const generation = this.generation;

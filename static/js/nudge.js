@@ -177,6 +177,13 @@ export class NudgePanel {
     line(`${said}${said ? 'the input is now' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill${gone}).${verdict}`);
   }
 
+  /** `text` in the line under the buttons, where a nudge's outcome is said: why a nudge
+   * did nothing (a review: said in the page's banner, which pushed the page, and the
+   * buttons from under the pointer, 60 px down). The next outcome or Clear replaces it. */
+  say(text) {
+    this.status.replaceChildren(text);
+  }
+
   /** No numbers, no nudge said: the input is the drawing's, unmoved. */
   clear() {
     this.clearNumbers();

@@ -216,6 +216,24 @@ def test_an_undo_leaves_the_sidebar_where_it_is(fm: FeatureMapsPage) -> None:
         "Nudge undone: the input is now moved 1 px right (zero fill).")
 
 
+def test_a_nudge_before_any_drawing_says_why_in_its_line(fm: FeatureMapsPage) -> None:
+    """Found by a review: said in the page's banner, the reason pushed the page 60 px down,
+    and the button with it from under the pointer. It is said under the buttons, and the
+    first drawing's outcome replaces it."""
+    fm.page.set_viewport_size({"width": 1536, "height": 864})
+    button = fm.page.locator('#nudge button[data-dir="right"]')
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    assert box is not None
+    button.click()
+    status = fm.page.locator("#nudge-status")
+    status.filter(has_text="Draw a digit").wait_for()
+    assert status.inner_text() == "Draw a digit (or pick one) first: there is nothing to nudge yet."
+    assert fm.page.locator("#error").is_hidden() and button.bounding_box() == box
+    fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="9"]'))
+    assert status.inner_text() == ""
+
+
 def test_ink_nudged_off_the_edge_is_counted_in_the_line(fm: FeatureMapsPage) -> None:
     """Found by a phone review: the sample 7 nudged 5 px down lost its foot off the input's
     edge, and the line said only how far it had moved. Zero fill brings no ink back, so
