@@ -191,6 +191,9 @@ class App {
     this.tracer = new Tracer({
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirrors: [this.inspector.trace, byId('hover-tip')], infos,
     });
+    // a reload, or the back button's return, brings the strokes back too (a review: after
+    // F5 the pad showed the drawing's 28x28 levels scaled up, blurred)
+    window.addEventListener('pagehide', () => this.#keepStrokes());
     const beside = besideChoice({ models: this.models, usual: this.usual, infos,
       onChoose: async (name) => {
         const href = await this.#addressWith(name);
@@ -278,8 +281,10 @@ class App {
         for (let i = 0; i < Math.abs(steps); i += 1) this.nudgeBy(dir, still);
       }
     } else if (link.input) {
-      this.load(pixelsJson(link.input), 'application/json', 'the input the link holds', '', null, null,
-        strokes);
+      // the strokes drawn, where this tab kept them; else the levels, said (a review: the pad
+      // showed a blurred digit, larger than drawn, without a word)
+      this.load(pixelsJson(link.input), 'application/json', 'the input the link holds',
+        strokes ? '' : 'From the link: the 28x28 input it holds, scaled up to the pad.', null, null, strokes);
     }
     if (!problems.length) return;
     await this.maps.idle();
@@ -324,10 +329,10 @@ class App {
     };
   }
 
-  /** Before the page opens again with another network beside the first: a drawing's strokes,
-   * with the 28x28 levels they gave (which the address holds), for `#follow` to put back on
-   * the pad as drawn (a first-visit review: the drawing came back as its 28x28 levels scaled
-   * up, blurred). Strokes alone, unnudged: over a sample or upload, or moved, the pad shows
+  /** Before the page opens again (reloaded, or with another network beside the first): a
+   * drawing's strokes, with the 28x28 levels they gave (which the address holds), for
+   * `#follow` to put back on the pad as drawn (a first-visit review: the drawing came back
+   * as its 28x28 levels scaled up, blurred). Strokes alone, unnudged: over a sample or upload, or moved, the pad shows
    * the levels as before. */
   #keepStrokes() {
     const input = this.current?.result.input;
@@ -424,7 +429,13 @@ class App {
     }
     byId('upload').addEventListener('change', (e) => {
       const file = e.target.files[0];
-      if (file) this.load(file, file.type.startsWith('image/') ? file.type : 'application/octet-stream', 'the uploaded file');
+      if (file) {
+        // said under the pad, as a sample's label is (a review: an upload of dark ink on
+        // white came back inverted without a word)
+        const name = file.name.length > 40 ? `${file.name.slice(0, 39)}…` : file.name;
+        this.load(file, file.type.startsWith('image/') ? file.type : 'application/octet-stream', 'the uploaded file',
+          `Uploaded ${name}: cropped, centred and made light on dark, as MNIST's digits are.`);
+      }
       e.target.value = '';
     });
     for (const button of document.querySelectorAll('button[data-digit]')) {

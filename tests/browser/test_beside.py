@@ -176,6 +176,29 @@ def test_a_drawing_comes_back_as_drawn_when_another_network_is_chosen(
         assert page.inner_text("#picked") == said
 
 
+def test_a_drawing_comes_back_as_drawn_after_a_reload(browser: Any, server_url: str,
+                                                      api: Any) -> None:
+    """Found by a review: after F5 the pad showed the drawing's 28x28 levels scaled up,
+    blurred, where choosing another network already brought its strokes back. A reload
+    does too, and Undo takes them back."""
+    with opened(browser, server_url, api, viewport={"width": 1536, "height": 864}) as fm:
+        page = fm.page
+        fm.after_paint(lambda: fm.stroke([(0.3, 0.25), (0.7, 0.25), (0.5, 0.8)], steps=6),
+                       source="pad")
+        fm.idle()
+        page.wait_for_function("() => location.search.startsWith('?input=')")
+        pad, seen = fm.canvas_rgba("#pad"), fm.input_pixels()
+        page.reload()
+        ready(fm)
+        assert (fm.canvas_rgba("#pad") == pad).all()  # as drawn, not the levels blurred
+        assert (fm.input_pixels() == seen).all()
+        assert page.inner_text("#picked") == ""  # not said to be the link's levels
+        page.click("#undo")
+        page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
+                               ".innerText.includes('no drawing')")
+        assert not fm.canvas_rgba("#pad")[..., :3].any()
+
+
 def test_a_listed_digit_says_where_avg_went_when_another_network_is_beside_max(
         browser: Any, server_url: str, api: Any) -> None:
     """The list of digits max and avg answer differently gives avg's answers: with another

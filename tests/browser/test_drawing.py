@@ -186,6 +186,9 @@ def test_clear_empties_everything(fm: FeatureMapsPage,
     _, path = digit_files[0]
     fm.after_paint(lambda: fm.upload(path.name, path.read_bytes(), "image/png"), source="upload")
     assert fm.page.locator("#announce").text_content() != ""
+    # an upload is said under the pad, as a sample is (a review: inverted without a word)
+    assert fm.page.locator("#picked").inner_text() == (
+        f"Uploaded {path.name}: cropped, centred and made light on dark, as MNIST's digits are.")
     fm.page.click('#nudge button[data-dir="left"]')
     fm.page.wait_for_selector('#nudge-table[data-dir="left"]', state="attached")
     fm.idle()
@@ -195,6 +198,7 @@ def test_clear_empties_everything(fm: FeatureMapsPage,
     # said (an accessibility review: the live regions were emptied, and nothing was heard)
     assert fm.page.locator("#announce").text_content() == EMPTY_SAID
     assert fm.page.locator("#nudge-status").text_content() == ""
+    assert fm.page.locator("#picked").inner_text() == ""
     for net in NETS:
         assert fm.prediction(net) == "no drawing yet"
         for layer in LAYERS:
