@@ -129,10 +129,13 @@ export class PoolFigure {
       paintLayer(this.canvases[name], onScale(values, shape, lo, hi), size(this.canvases[name], shape), this.lut, 'channel', 0);
     }
     const [topMax, topMean, topStride] = [top(max), top(mean), top(stride)];
-    this.captions.conv.textContent = `conv1, channel ${channel}: ${h} x ${w}, top ${fmt(hi, 2)}`;
-    this.captions.max.textContent = `max-pooled: ${shape[0]} x ${shape[1]}, top ${fmt(topMax, 2)}`;
-    this.captions.mean.textContent = `mean-pooled: ${shape[0]} x ${shape[1]}, top ${fmt(topMean, 2)}`;
-    this.captions.stride.textContent = `stride 2: ${shape[0]} x ${shape[1]}, top ${fmt(topStride, 2)}`;
+    // a size and a top are not broken across lines (a review: "26 x" over "26", "top" over
+    // "1.04" in the narrow captions)
+    const sized = ([rows, cols], value) => `${rows}\u00a0x\u00a0${cols}, top\u00a0${fmt(value, 2)}`;
+    this.captions.conv.textContent = `conv1, channel ${channel}: ${sized([h, w], hi)}`;
+    this.captions.max.textContent = `max-pooled: ${sized(shape, topMax)}`;
+    this.captions.mean.textContent = `mean-pooled: ${sized(shape, topMean)}`;
+    this.captions.stride.textContent = `stride 2: ${sized(shape, topStride)}`;
     this.lo.textContent = fmt(lo, 2);
     this.hi.textContent = fmt(hi, 2);
     this.prev.disabled = channel === 0;

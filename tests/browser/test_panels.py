@@ -260,11 +260,13 @@ def test_one_map_downsampled_three_ways_max_keeps_the_top_mean_dilutes_stride_sk
         top_max, top_mean = pooled.max(axis=(1, 3)).max(), pooled.mean(axis=(1, 3)).max()
         top_stride = v[0:26:2, 0:26:2].max()  # a stride-2 convolution's units
         assert top_max == pytest.approx(conv1["high"][k], abs=1e-6)  # max keeps the top
+        # a size and a top never broken across lines (a review: "26 x" over "26")
+        nb = "\u00a0"
         assert root.locator("figcaption").all_inner_texts() == [
-            f"conv1, channel {k}: 26 x 26, top {conv1['high'][k]:.2f}",
-            f"max-pooled: 13 x 13, top {top_max:.2f}",
-            f"mean-pooled: 13 x 13, top {top_mean:.2f}",
-            f"stride 2: 13 x 13, top {top_stride:.2f}"]
+            f"conv1, channel {k}: 26{nb}x{nb}26, top{nb}{conv1['high'][k]:.2f}",
+            f"max-pooled: 13{nb}x{nb}13, top{nb}{top_max:.2f}",
+            f"mean-pooled: 13{nb}x{nb}13, top{nb}{top_mean:.2f}",
+            f"stride 2: 13{nb}x{nb}13, top{nb}{top_stride:.2f}"]
         assert root.locator(".pool-said").inner_text() == (
             f"Channel {k}: the max keeps its top response, {top_max:.2f}; the mean's top is "
             f"{top_mean:.2f}, {round(100 * top_mean / top_max)}% of it; the stride's is "
