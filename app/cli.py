@@ -259,7 +259,9 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
          f"{batch.in_units(size)} of maps, held in memory, then written to {out}")
     usual = batch.default_batch_size(engine)
     batch_size = args.batch_size or usual
-    working = batch.working_memory(engine.layout(models), batch_size, usual)
+    # no batch is larger than the images (a review: --limit 2 --batch-size 100000 was
+    # refused for the 27.7 GiB a batch of 100,000 would take)
+    working = batch.working_memory(engine.layout(models), min(batch_size, len(images)), usual)
     batch.check_room(size, out, working)
     stats = batch.extract_to_npz(engine, images, models, layers, out,
                                  batch_size=batch_size, labels=labels)

@@ -705,7 +705,8 @@ def test_extract_says_how_big_and_refuses_what_cannot_fit(
     # review: --batch-size 10000 took 4.5 GB where the check allowed for 256 MiB)
     every = Layout.plan([build("max"), build("avg")])
     working = batch.WORKING_MEMORY + (10_000 - 256) * 4 * every.data_size
-    code, _, err = run(["extract", str(out), "--layers", "pool2", "--limit", "5",
+    size = batch.in_units(batch.npz_size(layout, 10_000, np.dtype(np.int64)))
+    code, _, err = run(["extract", str(out), "--layers", "pool2", "--limit", "10000",
                         "--batch-size", "10000", "--device", "cpu"], capsys)
     assert code == 2
     assert err.splitlines()[-1] == (
@@ -713,6 +714,12 @@ def test_extract_says_how_big_and_refuses_what_cannot_fit(
         f"and the work {batch.in_units(working)} more; 1.0 KiB is available: use --limit, or "
         "fewer --layers or --models, or a smaller --batch-size")
     assert batch.in_units(working) == "2.9 GiB"
+    # but no batch is larger than the images: 5 of them take what the usual batch takes (a
+    # review: --limit 2 --batch-size 100000 was refused for a batch's 27.7 GiB)
+    monkeypatch.setattr(batch, "available_memory", lambda: batch.WORKING_MEMORY + 2**20)
+    with pytest.raises(AssertionError, match="the maps were computed"):  # past the checks
+        run(["extract", str(out), "--layers", "pool2", "--limit", "5", "--batch-size",
+             "100000", "--device", "cpu"], capsys)
 
 
 @pytest.mark.slow
