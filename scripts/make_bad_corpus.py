@@ -127,6 +127,11 @@ def cases() -> dict[str, dict[str, Any]]:
         f"{NOT_IMAGE}; this body is an SVG drawing: convert it to PNG first")
     raw("form-bmp", digit("BMP"), "application/x-www-form-urlencoded", 415,
         f"{NOT_IMAGE}; this body is a BMP image: convert it to PNG first")
+    # and one with no name here, read as not an image rather than as a form's text, which
+    # holds no NUL (a practitioner's review: curl --data-binary @d.ppm was told its type
+    # was the mistake)
+    raw("form-ppm", b"P6\n28 28\n255\n" + bytes(28 * 28 * 3), "application/x-www-form-urlencoded",
+        415, NOT_IMAGE)
     raw("tiff-no-type", digit("TIFF"), "", 415,
         f"{NOT_IMAGE}; this body is a TIFF image: convert it to PNG first")
     raw("svg-declared-no-type", b'\xef\xbb\xbf<?xml version="1.0"?>\n<!DOCTYPE svg>\n' + svg, "",

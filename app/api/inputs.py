@@ -390,9 +390,10 @@ def _reads_as_a_file(body: bytes) -> bool:
     that took text that is not UTF-8 for a file)."""
     return (preprocess.sniff(body) is not None or body.startswith(ARRAY_FILES)
             or _stripped_png(body) or preprocess.other_format(body) is not None
-            # an image's raw bytes, as curl --data-binary sends them: a form's text holds no
-            # NUL (a review: told that the form's type was the mistake)
-            or (len(body) in RAW_SIZES and b"\0" in body))
+            # any file's bytes, an image's raw ones or a format with no name here (a PPM), as
+            # curl --data-binary sends them: a form's text holds no NUL (reviews: told that
+            # the form's type was the mistake)
+            or b"\0" in body)
 
 
 def _json_payload(body: bytes, options: tuple[str, ...]) -> Payload:
