@@ -194,6 +194,16 @@ def cases() -> dict[str, dict[str, Any]]:
         "detail": "multipart file field is 'image'; name it 'file'"}
     c["multipart-text-file"] = {"path": FM, "query": "", "multipart": [
         ["file", "a.txt", "text"]], "status": 415, "detail": NOT_IMAGE}
+    # a JSON body's field, sent beside the file or in the query, is said to be one (a
+    # practitioner's review: -F preprocess=true was told to use the query, which refused it)
+    body_field = ('it is a field of a JSON body, {"pixels": 28x28 numbers in 0..1, '
+                  '"preprocess": true}; an image sent as a file is always prepared as '
+                  "MNIST's digits are")
+    c["multipart-preprocess-field"] = {"path": FM, "query": "", "multipart": [
+        ["file", "a.png", "digit"], ["preprocess", None, "true"]], "status": 400,
+        "detail": f"multipart text field 'preprocess' is not read: {body_field}"}
+    raw("query-preprocess", png, "image/png", 400, "unknown query parameter 'preprocess'; "
+        f"accepted: models, encoding, format ({body_field})", query="preprocess=true")
     # raw multipart bodies that Starlette's parser refuses with words of its own
     unread = ("send the image as one file part named 'file', the body starting with the "
               "boundary its Content-Type names (as curl -F file=@path sends it)")

@@ -215,10 +215,10 @@ def parse_json_pixels(body: bytes, options: Iterable[str] = ()) -> tuple[Any, bo
         raise InvalidPixels(
             f'JSON body must be an object {{"pixels": ...}}, not {json_kind(doc)}'
         )
-    extra = sorted(set(doc) - {"pixels", "preprocess"})
+    extra = sorted(set(doc) - set(JSON_FIELDS))
     if extra:
-        raise InvalidPixels(f"unknown JSON field {brief(extra[0])}; accepted: pixels, preprocess"
-                            + _option_hint(extra[0], options))
+        raise InvalidPixels(f"unknown JSON field {brief(extra[0])}; accepted: "
+                            f"{', '.join(JSON_FIELDS)}" + _option_hint(extra[0], options))
     if "pixels" not in doc:
         raise InvalidPixels('JSON body has no "pixels": send 28x28 numbers in 0..1')
     flag = doc.get("preprocess", False)
@@ -295,6 +295,10 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
         if name != "file":
             raise BadRequest(f"multipart file field is {brief(name)}; name it 'file'")
         texts = [k for k, v in form.multi_items() if not isinstance(v, UploadFile)]
+        if texts and texts[0] in JSON_FIELDS:  # not a query's option either (a review:
+            # -F preprocess=true was told to use the query, which then refused it)
+            raise BadRequest(f"multipart text field {brief(texts[0])} is not read: "
+                             + BODY_FIELDS[texts[0]])
         if texts:  # e.g. curl -F models=max, which would have been ignored without a word
             raise BadRequest(f"multipart text field {brief(texts[0])} is not read: give options "
                              f"in the query (?name=value) and send {what} as the one file part "
@@ -360,6 +364,12 @@ async def read_payload(request: Request, options: tuple[str, ...] = ()) -> Paylo
     raise UnsupportedMediaType(unsupported_type(kind))
 
 
+JSON_FIELDS = ("pixels", "preprocess")  # what a JSON body may hold
+# what a JSON body's field, sent as a multipart text field or in the query, is (check_query's
+# notes, on the routes that read an image or pixels)
+BODY_FIELDS = {field: ('it is a field of a JSON body, {"pixels": 28x28 numbers in 0..1, '
+                       '"preprocess": true}; an image sent as a file is always prepared as '
+                       "MNIST's digits are") for field in JSON_FIELDS}
 _BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark's bytes and white space
 ARRAY_FILES = (b"\x93NUMPY", b"PK\x03\x04")  # how an .npy and a zip (an .npz) begin
 

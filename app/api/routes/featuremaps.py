@@ -16,6 +16,7 @@ from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep, served
 from app.api.gate import busy
 from app.api.inputs import (
+    BODY_FIELDS,
     DIGITS,
     Payload,
     check_query,
@@ -105,7 +106,7 @@ QUERY = ("models", "encoding", "format")  # POST /featuremaps's query parameters
 # what a query parameter of the batch route means here (an API review: told only that
 # layers= is unknown)
 ELSEWHERE = {"layers": "this route answers every layer; layers= chooses them on POST "
-                       "/api/v1/featuremaps/batch"}
+                       "/api/v1/featuremaps/batch", **BODY_FIELDS}
 PNG_QUERY = ("channel", "scale", "norm", "colormap")  # and the .png route's
 
 
@@ -363,7 +364,7 @@ async def layer_png(
                     "white)")] = "viridis",
 ) -> Response:
     """The chosen layer's maps for a drawing, as one PNG: a picture from curl."""
-    check_query(request, PNG_QUERY)
+    check_query(request, PNG_QUERY, BODY_FIELDS)
     engine.check_models([model])
     engine.check_layers([model], [layer])
     channels, h, w = engine.layer_shape(model, layer)

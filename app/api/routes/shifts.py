@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep
-from app.api.inputs import check_query, read_payload
+from app.api.inputs import BODY_FIELDS, check_query, read_payload
 from app.api.routes.featuremaps import (
     IMAGE_BODY,
     MODELS_PATTERN,
@@ -85,7 +85,7 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     are one pixel apart (jump 1: conv1 of the pooling networks, every conv of nopool), also
     the change once the maps are moved along with the input (`change_shifted_back`: 0 for a
     layer that simply moves with it; the row or column the move empties is left out)."""
-    check_query(request, QUERY, RETIRED)
+    check_query(request, QUERY, RETIRED | BODY_FIELDS)
     names = parse_models(engine, models, default=SHIFT_MODELS)
     payload = await read_payload(request, QUERY)
 
