@@ -11,7 +11,11 @@ warm instead of spreading over a shared pool.
 from __future__ import annotations
 
 import asyncio
+import math
+import statistics
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -20,6 +24,7 @@ from app.api.errors import Overloaded, TimedOut
 from app.ml.names import counted
 
 T = TypeVar("T")
+RECENT = 8  # jobs whose run times give a 503's Retry-After
 
 
 def busy(limit: int, what: str = "inference") -> str:
@@ -35,7 +40,8 @@ class InferenceGate:
     before a thread picked it up never runs."""
 
     def __init__(self, limit: int, timeout_s: float, concurrency: int = 1,
-                 what: str = "inference") -> None:
+                 what: str = "inference",
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.limit = limit
         self.what = what  # what its 503 says is in flight (found by a review: batches were
         # called inferences)
@@ -45,6 +51,25 @@ class InferenceGate:
                                         thread_name_prefix="featuremaps-inference")
         self._lock = threading.Lock()
         self._inflight = 0
+        self._clock = clock
+        self._took: deque[float] = deque(maxlen=RECENT)  # the last jobs' run times, s
+
+    def retry_after(self) -> int:
+        """Seconds a refused request should wait: the median run time of the last jobs,
+        rounded up, at least 1 (a review: batches that took 5-9 s each said 1)."""
+        with self._lock:
+            took = list(self._took)
+        return max(1, math.ceil(statistics.median(took))) if took else 1
+
+    def _timed(self, fn: Callable[..., T], *args: object) -> T:
+        start = self._clock()
+        try:
+            return fn(*args)
+        finally:
+            took = self._clock() - start
+            with self._lock:
+                self._inflight -= 1
+                self._took.append(took)
 
     @property
     def inflight(self) -> int:
@@ -66,16 +91,14 @@ class InferenceGate:
         inference thread like any other job, with its time limit."""
         limit_s = self.timeout_s if timeout_s is None else timeout_s
         with self._lock:
-            if self._inflight >= self.limit:
-                raise Overloaded(busy(self.limit, self.what))
+            full = self._inflight >= self.limit
             inline = inline_when_idle and self._inflight == 0
-            self._inflight += 1
+            if not full:
+                self._inflight += 1
+        if full:
+            raise Overloaded(busy(self.limit, self.what), self.retry_after())
         if inline:
-            try:
-                return fn(*args)
-            finally:
-                with self._lock:
-                    self._inflight -= 1
+            return self._timed(fn, *args)
         state = ["pending"]  # -> "running" when a thread takes it, or "abandoned" on timeout
 
         def work() -> T:
@@ -83,11 +106,7 @@ class InferenceGate:
                 if state[0] == "abandoned":
                     raise TimedOut("abandoned before it started")
                 state[0] = "running"
-            try:
-                return fn(*args)
-            finally:
-                with self._lock:
-                    self._inflight -= 1
+            return self._timed(fn, *args)
 
         future = asyncio.get_running_loop().run_in_executor(self._pool, work)
         try:

@@ -401,6 +401,33 @@ def test_gate_refuses_beyond_its_limit_with_retry_after() -> None:
     asyncio.run(scenario())
 
 
+def test_a_busy_gates_retry_after_is_how_long_its_jobs_take() -> None:
+    """Found by a review: a busy batch route said Retry-After: 1 while each batch took 5 to
+    9 s. It is the median run time of the last jobs, rounded up (at least 1)."""
+    times = iter([0.0, 3.2, 10.0, 15.0, 20.0, 27.4, 30.0, 60.0,  # three jobs, then one held
+                  100.0] + [100.2] * 16)  # then jobs of 0.2 s
+    gate = InferenceGate(limit=1, timeout_s=5, clock=lambda: next(times))
+    release = threading.Event()
+
+    async def scenario() -> None:
+        for _ in range(3):  # of 3.2, 5.0 and 7.4 s
+            await gate.run(lambda: None)
+        held = asyncio.create_task(gate.run(release.wait, 5))
+        while gate.inflight == 0:
+            await asyncio.sleep(0.001)
+        with pytest.raises(Overloaded) as info:
+            await gate.run(lambda: None)
+        assert info.value.retry_after == 5  # the median, 5.0 s
+        release.set()
+        await held  # of 30 s
+        assert gate.retry_after() == 7  # the median of 3.2, 5.0, 7.4 and 30, 6.2, rounded up
+        for _ in range(8):  # the last 8 jobs alone count, and never less than 1 s
+            await gate.run(lambda: None)
+        assert gate.retry_after() == 1
+
+    asyncio.run(scenario())
+
+
 def test_gate_times_out_and_keeps_the_slot_until_the_thread_ends() -> None:
     gate = InferenceGate(limit=1, timeout_s=0.05)
 
