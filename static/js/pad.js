@@ -113,10 +113,15 @@ export class DrawingPad {
     this.render();
   }
 
-  /** Redraw everything: background, base image, strokes. */
+  /** Redraw everything: background, base image, strokes. An empty pad is left clear, so
+   * that what it is for, under it (page.css), shows through until ink comes. */
   render() {
     const ctx = this.#ctx;
     const size = this.#canvas.width;
+    if (this.isEmpty && !this.#active) {
+      ctx.clearRect(0, 0, size, size);
+      return;
+    }
     ctx.fillStyle = UI.background;
     ctx.fillRect(0, 0, size, size);
     if (this.#base) {
@@ -159,7 +164,9 @@ export class DrawingPad {
     this.#active = { id: e.pointerId, stroke, rect: this.#canvas.getBoundingClientRect() };
     stroke.points.push(this.#point(e));
     this.#strokes.push(stroke);
-    drawStroke(this.#ctx, stroke, 0);
+    // the first ink on an empty pad lays its paper too, over the hint
+    if (this.#strokes.length === 1 && !this.#base) this.render();
+    else drawStroke(this.#ctx, stroke, 0);
     this.#onInk('start', e.timeStamp);
   }
 

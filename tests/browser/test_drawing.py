@@ -181,6 +181,25 @@ def test_the_maps_stay_put_as_the_first_prediction_comes(
     assert fm.page.evaluate(top) == before
 
 
+def test_an_empty_pad_says_what_it_is_for_until_ink_comes(fm: FeatureMapsPage) -> None:
+    """Found by a review: the pad was a plain black square, read as a placeholder. An empty
+    pad is left clear, so that its hint (the pad's background) shows; the first stroke lays
+    the black paper over it, and Clear and an Undo to nothing bring it back."""
+    background = fm.page.locator("#pad").evaluate("(c) => getComputedStyle(c).backgroundImage")
+    assert "Draw a digit here" in background.replace("%20", " ")
+    assert not fm.canvas_rgba("#pad")[..., 3].any()  # clear: the hint shows through
+    fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
+    pad = fm.canvas_rgba("#pad")
+    assert (pad[..., 3] == 255).all() and pad[..., :3].any()  # opaque paper, with ink
+    fm.page.click("#clear")
+    assert not fm.canvas_rgba("#pad")[..., 3].any()
+    fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
+    fm.page.click("#undo")
+    fm.page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
+                              ".innerText.includes('no drawing')")
+    assert not fm.canvas_rgba("#pad")[..., 3].any()
+
+
 def test_clear_empties_everything(fm: FeatureMapsPage,
                                   digit_files: dict[int, tuple[int, Path]]) -> None:
     _, path = digit_files[0]
