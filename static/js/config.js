@@ -53,6 +53,9 @@ export const UI = Object.freeze({
   }),
   kerasPool: Object.freeze({ max: 'MaxPooling2D', avg: 'AveragePooling2D', blurmax: 'MaxBlurPool2D' }),
   kerasNamed: Object.freeze(['max', 'avg']), // whose pooling Keras itself has (not blurmax's)
+  // fixed weights each channel of a pool holds, not learned and not in the params (blurmax's
+  // 3x3 blur; a science review: the summary's "Non-trainable params: 0" left them unsaid)
+  fixedPerChannel: Object.freeze({ blurmax: 9 }),
   // conv1's role shows in its maps and weights; deeper ones are the usual reading, which no
   // page here checks (a teacher's review found them stated as fact)
   convRole: Object.freeze({

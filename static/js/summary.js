@@ -35,6 +35,12 @@ export function renderSummary(root, models) {
   // its network is shown (a review: the remark stood on the page without it)
   const unnamed = models.filter((m) => UI.kerasPool[m.name] && !UI.kerasNamed.includes(m.name));
   if (unnamed.length) {
-    root.append(el('p', { class: 'note', text: unnamed.map((m) => `${UI.kerasPool[m.name]}, ${m.name}'s pool, is no built-in Keras layer.`).join(' ') }));
+    const fixed = (m) => {
+      const each = UI.fixedPerChannel[m.name];
+      if (!each) return '';
+      const total = m.layers.filter((l) => l.kind === 'pool').reduce((n, l) => n + l.shape[0] * each, 0);
+      return ` Its fixed ${Math.sqrt(each)}x${Math.sqrt(each)} blur, ${thousands(total)} weights in all, is not learned and not counted in the params.`;
+    };
+    root.append(el('p', { class: 'note', text: unnamed.map((m) => `${UI.kerasPool[m.name]}, ${m.name}'s pool, is no built-in Keras layer.${fixed(m)}`).join(' ') }));
   }
 }
