@@ -127,11 +127,11 @@ def cases() -> dict[str, dict[str, Any]]:
         f"{NOT_IMAGE}; this body is an SVG drawing: convert it to PNG first")
     raw("form-bmp", digit("BMP"), "application/x-www-form-urlencoded", 415,
         f"{NOT_IMAGE}; this body is a BMP image: convert it to PNG first")
-    # and one with no name here, read as not an image rather than as a form's text, which
-    # holds no NUL (a practitioner's review: curl --data-binary @d.ppm was told its type
-    # was the mistake)
-    raw("form-ppm", b"P6\n28 28\n255\n" + bytes(28 * 28 * 3), "application/x-www-form-urlencoded",
-        415, NOT_IMAGE)
+    # a scanner's Netpbm file, white paper without a NUL byte (a practitioner's review: curl
+    # --data-binary @d.ppm was told its type was the mistake)
+    raw("form-ppm", b"P6\n# a scan\n28 28\n255\n" + b"\xff" * (28 * 28 * 3),
+        "application/x-www-form-urlencoded", 415,
+        f"{NOT_IMAGE}; this body is a PPM (Netpbm) image: convert it to PNG first")
     raw("tiff-no-type", digit("TIFF"), "", 415,
         f"{NOT_IMAGE}; this body is a TIFF image: convert it to PNG first")
     raw("svg-declared-no-type", b'\xef\xbb\xbf<?xml version="1.0"?>\n<!DOCTYPE svg>\n' + svg, "",
@@ -153,6 +153,11 @@ def cases() -> dict[str, dict[str, Any]]:
         "application/x-www-form-urlencoded", 415,
         f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
     raw("form-text-latin-1", "name=Zoë&digit=7".encode("latin-1"),
+        "application/x-www-form-urlencoded", 415,
+        f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
+    # UTF-16 text holds NULs, but no raw image's length: a form's text still (a review of a
+    # mend that took any body with a NUL for a file)
+    raw("form-text-utf-16", "name=seven&digit=7".encode("utf-16"),
         "application/x-www-form-urlencoded", 415,
         f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
     # a web page that holds an SVG is no SVG drawing
@@ -196,14 +201,23 @@ def cases() -> dict[str, dict[str, Any]]:
         ["file", "a.txt", "text"]], "status": 415, "detail": NOT_IMAGE}
     # a JSON body's field, sent beside the file or in the query, is said to be one (a
     # practitioner's review: -F preprocess=true was told to use the query, which refused it)
-    body_field = ('it is a field of a JSON body, {"pixels": 28x28 numbers in 0..1, '
-                  '"preprocess": true}; an image sent as a file is always prepared as '
+    body_field = ('it is a field of a JSON body, {"pixels": 28x28 numbers in 0..1}, which may '
+                  'add "preprocess": true; an image sent as a file is always prepared as '
                   "MNIST's digits are")
     c["multipart-preprocess-field"] = {"path": FM, "query": "", "multipart": [
         ["file", "a.png", "digit"], ["preprocess", None, "true"]], "status": 400,
         "detail": f"multipart text field 'preprocess' is not read: {body_field}"}
     raw("query-preprocess", png, "image/png", 400, "unknown query parameter 'preprocess'; "
         f"accepted: models, encoding, format ({body_field})", query="preprocess=true")
+    # a batch has no such option: its images are used as sent (found by a review of the above)
+    as_sent = ("a batch's images are used as sent: light ink on dark as MNIST's, floats in 0..1 "
+               "or integers in 0..255; prepare them before")
+    raw("batch-query-preprocess", b"", "application/octet-stream", 400, "unknown query "
+        f"parameter 'preprocess'; accepted: models, layers ({as_sent})", path=FM + "/batch",
+        query="preprocess=true")
+    c["batch-multipart-preprocess-field"] = {"path": FM + "/batch", "query": "", "multipart": [
+        ["file", "a.npy", "digit"], ["preprocess", None, "true"]], "status": 400,
+        "detail": f"multipart text field 'preprocess' is not read: {as_sent}"}
     # raw multipart bodies that Starlette's parser refuses with words of its own
     unread = ("send the image as one file part named 'file', the body starting with the "
               "boundary its Content-Type names (as curl -F file=@path sends it)")

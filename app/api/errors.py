@@ -30,7 +30,12 @@ class Overloaded(Exception):
 
 
 class TimedOut(Exception):
-    """An inference ran past the request time limit."""
+    """An inference ran past the request time limit: answered 503 with Retry-After (its job
+    keeps its slot until its thread ends)."""
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 def _location(loc: tuple[object, ...]) -> str:
@@ -86,7 +91,7 @@ _ANSWERS: dict[type[Exception], Callable[[Any], tuple[int, str, dict[str, str] |
     StarletteHTTPException: lambda exc: (exc.status_code, str(exc.detail),
                                          getattr(exc, "headers", None)),
     Overloaded: lambda exc: (503, str(exc), {"Retry-After": str(exc.retry_after)}),
-    TimedOut: lambda exc: (503, str(exc), {"Retry-After": "1"}),
+    TimedOut: lambda exc: (503, str(exc), {"Retry-After": str(exc.retry_after)}),
 }
 KNOWN_ERRORS = tuple(_ANSWERS)
 

@@ -117,4 +117,5 @@ class InferenceGate:
                     state[0] = "abandoned"
                     self._inflight -= 1
             future.add_done_callback(lambda f: f.exception())  # no "never retrieved" warning
-            raise TimedOut(f"inference took longer than {limit_s:g} s; retry later") from exc
+            raise TimedOut(f"inference took longer than {limit_s:g} s; retry later",
+                           self.retry_after()) from exc

@@ -232,7 +232,8 @@ TEXT_TOO_LARGE = (f"multipart text field over {MAX_TEXT_FIELD // 1024} KiB: text
                   "not read; send the file part named 'file' alone (curl -F file=@path)")
 
 
-async def multipart_file(request: Request, what: str = "the image") -> bytes:
+async def multipart_file(request: Request, what: str = "the image",
+                         notes: Mapping[str, str] | None = None) -> bytes:
     """The one file of a multipart body, in a field named 'file'. The body's size is bounded
     by the upload limit (app/api/middleware.py); a text field is held in memory and decoded,
     so text fields, never used, are kept small.
@@ -241,7 +242,8 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
     the body is watched for the boundary as it streams to the parser: ending without it
     stops the parsing there (which closes the parts' temporary files). Anything may follow
     it (RFC 2046's epilogue; a review found one over 1 KiB called cut off, when only the
-    body's last 1 KiB was looked through)."""
+    body's last 1 KiB was looked through). `notes`: what a text field that is no query
+    option is, where the route has words for it (check_query's notes)."""
     _, params = parse_options_header(request.headers.get("content-type", ""))
     closing = b"--" + params.get(b"boundary", b"") + b"--"
     tail = b""  # the stream's last bytes, for a boundary split between two reads
@@ -295,10 +297,10 @@ async def multipart_file(request: Request, what: str = "the image") -> bytes:
         if name != "file":
             raise BadRequest(f"multipart file field is {brief(name)}; name it 'file'")
         texts = [k for k, v in form.multi_items() if not isinstance(v, UploadFile)]
-        if texts and texts[0] in JSON_FIELDS:  # not a query's option either (a review:
+        if texts and notes and texts[0] in notes:  # not a query's option either (a review:
             # -F preprocess=true was told to use the query, which then refused it)
             raise BadRequest(f"multipart text field {brief(texts[0])} is not read: "
-                             + BODY_FIELDS[texts[0]])
+                             + notes[texts[0]])
         if texts:  # e.g. curl -F models=max, which would have been ignored without a word
             raise BadRequest(f"multipart text field {brief(texts[0])} is not read: give options "
                              f"in the query (?name=value) and send {what} as the one file part "
@@ -347,7 +349,7 @@ async def read_payload(request: Request, options: tuple[str, ...] = ()) -> Paylo
     kind = media_type(request)
     if kind == "multipart/form-data":
         # a part's own type is a guess (a browser's, from the file's name): not read
-        return image_payload(await multipart_file(request), kind)
+        return image_payload(await multipart_file(request, notes=BODY_FIELDS), kind)
     if kind == "application/json":
         return _json_payload(await request.body(), options)
     if kind in IMAGE_TYPES or kind in ("", FORM):
@@ -367,9 +369,9 @@ async def read_payload(request: Request, options: tuple[str, ...] = ()) -> Paylo
 JSON_FIELDS = ("pixels", "preprocess")  # what a JSON body may hold
 # what a JSON body's field, sent as a multipart text field or in the query, is (check_query's
 # notes, on the routes that read an image or pixels)
-BODY_FIELDS = {field: ('it is a field of a JSON body, {"pixels": 28x28 numbers in 0..1, '
-                       '"preprocess": true}; an image sent as a file is always prepared as '
-                       "MNIST's digits are") for field in JSON_FIELDS}
+BODY_FIELDS = {field: ('it is a field of a JSON body, {"pixels": 28x28 numbers in 0..1}, '
+                       'which may add "preprocess": true; an image sent as a file is always '
+                       "prepared as MNIST's digits are") for field in JSON_FIELDS}
 _BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark's bytes and white space
 ARRAY_FILES = (b"\x93NUMPY", b"PK\x03\x04")  # how an .npy and a zip (an .npz) begin
 
@@ -400,10 +402,10 @@ def _reads_as_a_file(body: bytes) -> bool:
     that took text that is not UTF-8 for a file)."""
     return (preprocess.sniff(body) is not None or body.startswith(ARRAY_FILES)
             or _stripped_png(body) or preprocess.other_format(body) is not None
-            # any file's bytes, an image's raw ones or a format with no name here (a PPM), as
-            # curl --data-binary sends them: a form's text holds no NUL (reviews: told that
-            # the form's type was the mistake)
-            or b"\0" in body)
+            # an image's raw bytes, as curl --data-binary sends them: a form's text holds no
+            # NUL (a review: told that the form's type was the mistake), unless it is UTF-16,
+            # whose length is no raw image's
+            or (len(body) in RAW_SIZES and b"\0" in body))
 
 
 def _json_payload(body: bytes, options: tuple[str, ...]) -> Payload:

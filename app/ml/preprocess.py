@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 from collections.abc import Iterator
 
@@ -67,6 +68,11 @@ def sniff(data: bytes) -> str | None:
 # by an API review: a BMP sent with curl --data-binary was told its form type was wrong)
 OTHER_FORMATS = ((b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"%PDF-", "a PDF"))
 HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
+# Netpbm's header: P1-P6, then white space and comments, then the width's first digit; P7
+# (PAM) names its fields on lines of their own
+NETPBM = re.compile(rb"P([1-6])\s(?:\s|#[^\n]*\n)*\d|P(7)\n")  # linear: # is no \s
+NETPBM_NAMES = {b"1": "a PBM", b"4": "a PBM", b"2": "a PGM", b"5": "a PGM", b"3": "a PPM",
+                b"6": "a PPM", b"7": "a PAM"}
 
 
 def other_format(data: bytes) -> str | None:
@@ -79,6 +85,11 @@ def other_format(data: bytes) -> str | None:
         return "a BMP image"
     if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
         return "a HEIC or AVIF image"
+    # a scanner's or a converter's (a practitioner's review: a PPM sent with curl
+    # --data-binary was told that its form type was the mistake)
+    netpbm = NETPBM.match(data[:4096])
+    if netpbm:
+        return f"{NETPBM_NAMES[netpbm.group(1) or netpbm.group(2)]} (Netpbm) image"
     # after a byte-order mark or white space, or an XML declaration, an SVG doctype or a
     # comment before it (not an HTML page that holds one: a review), within the first 4 kB:
     # Illustrator writes over a kilobyte of doctype before <svg

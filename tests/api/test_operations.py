@@ -12,7 +12,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -403,27 +403,64 @@ def test_gate_refuses_beyond_its_limit_with_retry_after() -> None:
 
 def test_a_busy_gates_retry_after_is_how_long_its_jobs_take() -> None:
     """Found by a review: a busy batch route said Retry-After: 1 while each batch took 5 to
-    9 s. It is the median run time of the last jobs, rounded up (at least 1)."""
-    times = iter([0.0, 3.2, 10.0, 15.0, 20.0, 27.4, 30.0, 60.0,  # three jobs, then one held
-                  100.0] + [100.2] * 16)  # then jobs of 0.2 s
-    gate = InferenceGate(limit=1, timeout_s=5, clock=lambda: next(times))
+    9 s. It is the median run time of the gate's last 8 jobs, rounded up (at least 1), for
+    a refusal and for a request that timed out alike."""
+    def clock_of(runs: list[float]) -> Callable[[], float]:
+        """A clock read at each job's start and end, the jobs taking `runs` seconds."""
+        times = iter([t for i, run in enumerate(runs) for t in (10.0 * i, 10.0 * i + run)])
+        return lambda: next(times)
+
+    gate = InferenceGate(limit=1, timeout_s=5, clock=clock_of([3.2, 5.0, 7.4, 30.0]))
     release = threading.Event()
 
     async def scenario() -> None:
+        assert gate.retry_after() == 1  # nothing run yet
         for _ in range(3):  # of 3.2, 5.0 and 7.4 s
             await gate.run(lambda: None)
-        held = asyncio.create_task(gate.run(release.wait, 5))
+        held = asyncio.create_task(gate.run(release.wait, 5))  # of 30 s
         while gate.inflight == 0:
             await asyncio.sleep(0.001)
         with pytest.raises(Overloaded) as info:
             await gate.run(lambda: None)
         assert info.value.retry_after == 5  # the median, 5.0 s
         release.set()
-        await held  # of 30 s
-        assert gate.retry_after() == 7  # the median of 3.2, 5.0, 7.4 and 30, 6.2, rounded up
-        for _ in range(8):  # the last 8 jobs alone count, and never less than 1 s
+        await held
+        assert gate.retry_after() == 7  # the median of 3.2, 5.0, 7.4 and 30: 6.2
+
+    asyncio.run(scenario())
+    # the last 8 jobs alone: 8 of 1.5 s, then 5 of 10 s, make 10, where all 13 would make 2
+    gate = InferenceGate(limit=1, timeout_s=5, clock=clock_of([1.5] * 8 + [10.0] * 5))
+
+    async def window() -> None:
+        for _ in range(13):
+            await gate.run(lambda: None)
+        assert gate.retry_after() == 10
+
+    asyncio.run(window())
+    # and never under 1 s
+    gate = InferenceGate(limit=1, timeout_s=5, clock=clock_of([0.01] * 3))
+
+    async def quick() -> None:
+        for _ in range(3):
             await gate.run(lambda: None)
         assert gate.retry_after() == 1
+
+    asyncio.run(quick())
+
+
+def test_a_timed_out_requests_retry_after_is_how_long_the_gates_jobs_take() -> None:
+    """A batch that ran past the time limit keeps its slot until its thread ends: the 503 it
+    gets says to come back after what the jobs take, not after 1 s (a review)."""
+    runs = iter([0.0, 4.0, 10.0])  # a job of 4 s, then the slow one's start
+    gate = InferenceGate(limit=1, timeout_s=0.05, clock=lambda: next(runs, 20.0))
+
+    async def scenario() -> None:
+        await gate.run(lambda: None)
+        with pytest.raises(TimedOut) as info:
+            await gate.run(time.sleep, 0.3)
+        assert info.value.retry_after == 4
+        while gate.inflight:
+            await asyncio.sleep(0.01)
 
     asyncio.run(scenario())
 
