@@ -198,8 +198,7 @@ class App {
       onChoose: async (name) => {
         const href = await this.#addressWith(name);
         if (href === null) return false;
-        this.#keepStrokes();
-        window.location.assign(href);
+        window.location.assign(href); // the strokes are kept as the page goes (pagehide)
         return true;
       } });
     this.predictions = new Predictions(this.shown, (name) => this.grid.head(name), byId('announce'),
@@ -284,7 +283,7 @@ class App {
       // the strokes drawn, where this tab kept them; else the levels, said (a review: the pad
       // showed a blurred digit, larger than drawn, without a word)
       this.load(pixelsJson(link.input), 'application/json', 'the input the link holds',
-        strokes ? '' : 'From the link: the 28x28 input it holds, scaled up to the pad.', null, null, strokes);
+        strokes ? '' : 'From the address: the 28x28 input it holds, scaled up to the pad.', null, null, strokes);
     }
     if (!problems.length) return;
     await this.maps.idle();
@@ -431,10 +430,11 @@ class App {
       const file = e.target.files[0];
       if (file) {
         // said under the pad, as a sample's label is (a review: an upload of dark ink on
-        // white came back inverted without a word)
-        const name = file.name.length > 40 ? `${file.name.slice(0, 39)}…` : file.name;
+        // white came back inverted without a word); a long name keeps its end, the type
+        const chars = Array.from(file.name); // whole characters, an emoji's two halves kept
+        const name = chars.length > 40 ? `${chars.slice(0, 28).join('')}…${chars.slice(-11).join('')}` : file.name;
         this.load(file, file.type.startsWith('image/') ? file.type : 'application/octet-stream', 'the uploaded file',
-          `Uploaded ${name}: cropped, centred and made light on dark, as MNIST's digits are.`);
+          `Uploaded ${name}: cropped and centred, light ink on dark as MNIST's digits are (inverted if it was dark on light).`);
       }
       e.target.value = '';
     });

@@ -207,7 +207,14 @@ def test_clear_empties_everything(fm: FeatureMapsPage,
     assert fm.page.locator("#announce").text_content() != ""
     # an upload is said under the pad, as a sample is (a review: inverted without a word)
     assert fm.page.locator("#picked").inner_text() == (
-        f"Uploaded {path.name}: cropped, centred and made light on dark, as MNIST's digits are.")
+        f"Uploaded {path.name}: cropped and centred, light ink on dark as MNIST's digits are "
+        "(inverted if it was dark on light).")
+    # a long name is cut in its middle, keeping its type, between whole characters
+    long = "the digit my class drew on 😀 the board, photographed.png"  # 😀 the 28th
+    fm.after_paint(lambda: fm.upload(long, path.read_bytes(), "image/png"), source="upload")
+    assert fm.page.locator("#picked").inner_text().startswith(
+        f"Uploaded {long[:28]}…{long[-11:]}: cropped")
+    assert long[-11:] == "graphed.png" and "\ufffd" not in fm.page.locator("#picked").inner_text()
     fm.page.click('#nudge button[data-dir="left"]')
     fm.page.wait_for_selector('#nudge-table[data-dir="left"]', state="attached")
     fm.idle()

@@ -194,8 +194,8 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     assert help_text.is_visible() and "changed where they are" in help_text.inner_text()
     # found by a science review: "its local invariance" named what a measure in place cannot
     # tell from a blur, as "More on these numbers" goes on to say
-    assert ("its 2x2 window smooths the map, so a one-pixel move changes it less, a partial "
-            "steadiness rather than invariance.") in help_text.inner_text()
+    assert ("its 2x2 window smooths the map, so a one-pixel move changes it less: steadier, "
+            "though not invariant.") in help_text.inner_text()
 
     # drawing again goes back to the drawing
     fm.after_paint(lambda: fm.stroke([(0.1, 0.1), (0.15, 0.12)]), source="pad")
