@@ -48,6 +48,9 @@ function onScale(values, [h, w], lo, hi) {
 
 const top = (values) => values.reduce((a, b) => Math.max(a, b), -Infinity);
 
+/** What each of the four frames will show, before there is an input. */
+const EMPTY_CAPTIONS = Object.freeze({ conv: 'conv1, one channel', max: 'max-pooled', mean: 'mean-pooled', stride: 'stride 2' });
+
 export class PoolFigure {
   #channel = null; // chosen by the user; else the strongest on each input
   #result = null;
@@ -108,7 +111,8 @@ export class PoolFigure {
     this.strongest.disabled = this.#channel === null;
     if (!conv) {
       for (const c of Object.values(this.canvases)) c.getContext('2d').clearRect(0, 0, c.width, c.height);
-      for (const f of Object.values(this.captions)) f.textContent = '';
+      // each empty frame named, not four bare boxes (a review: they read as broken)
+      for (const [name, f] of Object.entries(this.captions)) f.textContent = EMPTY_CAPTIONS[name];
       this.lo.textContent = '';
       this.hi.textContent = '';
       this.said.textContent = 'Draw or pick a digit to see one of its conv1 maps downsampled three ways.';

@@ -248,10 +248,13 @@ def test_one_map_downsampled_three_ways_max_keeps_the_top_mean_dilutes_stride_sk
     (a teacher's review: max's and avg's own pool1 maps come from two networks and could not
     be compared on one scale; the stride, a review of the article's box, silent on it)."""
     page = fm.page
+    root = page.locator("#pooling")
+    # before any input, each empty frame says what it will show (a review: four bare boxes)
+    assert root.locator("figcaption").all_inner_texts() == [
+        "conv1, one channel", "max-pooled", "mean-pooled", "stride 2"]
     fm.after_paint(lambda: page.click('button[data-digit="0"]'), source="upload")
     conv1 = fm.api.featuremaps(sample_body(digit_files[0][1]), "application/json")[
         "models"]["max"]["layers"]["conv1"]
-    root = page.locator("#pooling")
 
     def expect(k: int) -> None:
         assert root.get_attribute("data-channel") == str(k)
