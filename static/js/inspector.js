@@ -622,7 +622,7 @@ function filterView(weights, bias, top) {
     // as a designed edge detector, and a second one the caveat at odds with the row's
     // "edges and stroke pieces", which such filters do pick out
     el('p', { class: 'note', text: 'Each unit weighs the 3x3 input pixels under it (paper 0, ink 1): orange adds, '
-      + 'blue takes away (training left most of conv1\'s filters close to the random ones they began as: even filters this '
+      + 'blue takes away (training left most of conv1\'s filters close to their random start: even filters this '
       + `near random pick out edges and strokes). Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
   ];
 }
