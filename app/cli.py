@@ -84,6 +84,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     overrides = {k: v for k, v in {"host": args.host, "port": args.port,
                                    "workers": args.workers, "device": args.device}.items()
                  if v is not None}
+    # -v for uvicorn's loggers and every worker's too, which read the environment (an
+    # operator's review: with several workers it reached none of them)
+    if args.verbose and settings.log_level != "trace":
+        overrides["log_level"] = "debug"
     settings = settings.model_copy(update=overrides)
     options: dict[str, Any] = dict(
         host=settings.host,
@@ -106,11 +110,11 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     # Before anything loads, a port in use (or a host that does not resolve) is one error
     # line: with one worker, uvicorn's own attempt logged an ERROR after the start-up and
-    # exited 3. Checked as the sockets that will listen bind: asyncio's (one worker) are
-    # IPv6-only, so `--host ::` beside a server on 0.0.0.0 is not refused. Then the models
-    # load (and are verified) before the port is bound: a missing or corrupt weights file
-    # stops start-up with one line naming the file.
-    serve.check_port(settings.host, settings.port, v6only=True if settings.workers == 1 else None)
+    # exited 3. Checked as the sockets that will listen bind: IPv6-only, so `--host ::`
+    # beside a server on 0.0.0.0 is not refused. Then the models load (and are verified)
+    # before the port is bound: a missing or corrupt weights file stops start-up with one
+    # line naming the file.
+    serve.check_port(settings.host, settings.port)
     if settings.workers > 1:
         # every worker process loads its own copy from the environment: check the files and
         # the device once, in a process that exits (the parent never imports torch), and

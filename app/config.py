@@ -63,12 +63,13 @@ class Settings(BaseSettings):
         default=128, ge=1,
         description="live sockets (WS /api/v1/live) open at once per worker; beyond, the "
                     "handshake gets 503 and the page draws over POST")
-    request_timeout_s: float = Field(default=10.0, gt=0)
+    # finite: an infinite deadline is none, said rather than taken (an operator's review)
+    request_timeout_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     body_timeout_s: float = Field(
-        default=120.0, gt=0,
+        default=120.0, gt=0, allow_inf_nan=False,
         description="seconds a request body over 64 KiB (or chunked) may take to arrive; "
                     "slower is 408")
-    batch_timeout_s: float = Field(default=600.0, gt=0)
+    batch_timeout_s: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     max_batch_inflight: int = Field(default=2, ge=1,
                                     description="batch requests waiting or running per worker")
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

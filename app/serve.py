@@ -70,11 +70,11 @@ def _addresses(host: str, port: int) -> list[tuple[Any, ...]]:
     return sorted(unique, key=lambda a: (a[0] != socket.AF_INET, str(a[3])))
 
 
-def bound_sockets(host: str, port: int, share: bool = True,
-                  v6only: bool | None = None) -> list[socket.socket]:
+def bound_sockets(host: str, port: int, share: bool = True) -> list[socket.socket]:
     """Sockets bound to every address of host:port, not yet listening; with `share`, other
-    workers' sockets may bind the same addresses (SO_REUSEPORT). An IPv6 socket takes IPv4
-    too when it is the only address (`::`), unless `v6only` (as asyncio binds for uvicorn)."""
+    workers' sockets may bind the same addresses (SO_REUSEPORT). An IPv6 socket takes IPv6
+    alone, as asyncio binds one worker's for uvicorn (an operator's review: `--host ::`
+    took IPv4 too with several workers, not with one)."""
     addresses = _addresses(host, port)
     sockets: list[socket.socket] = []
     try:
@@ -84,7 +84,7 @@ def bound_sockets(host: str, port: int, share: bool = True,
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if share:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if family == socket.AF_INET6 and (v6only or len(addresses) > 1):
+            if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)
     except BaseException:
@@ -94,12 +94,12 @@ def bound_sockets(host: str, port: int, share: bool = True,
     return sockets
 
 
-def check_port(host: str, port: int, v6only: bool | None = None) -> None:
+def check_port(host: str, port: int) -> None:
     """A FeaturemapsError (one line) when host:port cannot be listened on: a port in use,
-    one this user may not bind, a host that does not resolve. `v6only` as the sockets that
-    will listen are bound (bound_sockets)."""
+    one this user may not bind, a host that does not resolve; bound as the sockets that will
+    listen are (bound_sockets)."""
     try:
-        for sock in bound_sockets(host, port, share=False, v6only=v6only):
+        for sock in bound_sockets(host, port, share=False):
             sock.close()
     except OSError as exc:
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -199,10 +199,11 @@ def refusal(port: int, workers: int = 2) -> tuple[int, str]:
     return proc.returncode, err.strip()
 
 
-def test_the_port_check_binds_ipv6_as_the_server_will() -> None:
-    """Found by a review: the check bound `::` dual-stack, as the workers do, so with one
+def test_ipv6_is_bound_alone_by_the_check_and_by_every_worker() -> None:
+    """Found by a review: the check bound `::` dual-stack, as the workers did, so with one
     worker (asyncio, IPv6-only sockets) `--host ::` beside a server on 0.0.0.0 was refused,
-    though uvicorn would have listened."""
+    though uvicorn would have listened; and an operator's review: with several workers `::`
+    took IPv4 too, with one it did not. Every IPv6 socket is IPv6-only, as asyncio's."""
     from app import serve
     from app.ml.errors import FeaturemapsError
 
@@ -213,13 +214,17 @@ def test_the_port_check_binds_ipv6_as_the_server_will() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         try:
-            serve.check_port("::", port, v6only=True)  # one worker: asyncio's sockets
+            serve.check_port("::", port)
         except FeaturemapsError as exc:
             if "Address already in use" in str(exc):
                 raise
             pytest.skip(f"no IPv6 here: {exc}")
-        with pytest.raises(FeaturemapsError, match=rf"cannot listen on \[::\]:{port}: Address"):
-            serve.check_port("::", port)  # the workers' own sockets take IPv4 too
+    sockets = serve.bound_sockets("::", 0)  # a worker's
+    try:
+        assert [s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) for s in sockets] == [1]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -134,6 +134,14 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
                                    "equal to 1"),
     ({"FEATUREMAPS_REQUEST_TIMEOUT_S": "0"}, "FEATUREMAPS_REQUEST_TIMEOUT_S: Input should be "
                                              "greater than 0"),
+    # an infinite deadline is none (an operator's review: taken without a word), and NaN was
+    # said to be not above 0
+    ({"FEATUREMAPS_BODY_TIMEOUT_S": "1e309"}, "FEATUREMAPS_BODY_TIMEOUT_S: Input should be a "
+                                              "finite number"),
+    ({"FEATUREMAPS_REQUEST_TIMEOUT_S": "inf"}, "FEATUREMAPS_REQUEST_TIMEOUT_S: Input should "
+                                               "be a finite number"),
+    ({"FEATUREMAPS_BATCH_TIMEOUT_S": "nan"}, "FEATUREMAPS_BATCH_TIMEOUT_S: Input should be a "
+                                             "finite number"),
     ({"FEATUREMAPS_LOG_LEVEL": "bogus"}, "FEATUREMAPS_LOG_LEVEL: Input should be 'critical', "
                                          "'error', 'warning', 'info', 'debug' or 'trace'"),
     # found by a review: an unset variable in a script, FEATUREMAPS_HOST=$HOST, listened on
@@ -420,6 +428,32 @@ def test_serve_logs_at_the_configured_level(value: str, level: int) -> None:
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
                           text=True, timeout=60, check=True)
     assert done.stdout.strip() == str(level)
+
+
+def test_verbose_serve_logs_at_debug_level_in_uvicorn_and_every_worker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by an operator's review: `featuremaps -v serve` with several workers logged no
+    debug line, as each worker reads its level from the environment; and uvicorn's own
+    loggers stayed at FEATUREMAPS_LOG_LEVEL with one."""
+    from app import serve
+
+    for name, value in (("LOG_LEVEL", "info"), ("WORKERS", "1")):
+        monkeypatch.setenv(f"FEATUREMAPS_{name}", value)  # put back after the test
+    seen: dict[str, Any] = {}
+
+    def run_workers(count: int, options: dict[str, Any]) -> int:
+        seen.update(count=count, uvicorn=options["log_level"],
+                    workers=os.environ["FEATUREMAPS_LOG_LEVEL"])
+        return 0
+
+    monkeypatch.setattr(serve, "check_port", lambda host, port: None)
+    monkeypatch.setattr(serve, "check_models", lambda settings: None)
+    monkeypatch.setattr(serve, "run_workers", run_workers)
+    assert cli.main(["-v", "serve", "--workers", "2"]) == 0
+    assert seen == {"count": 2, "uvicorn": "debug", "workers": "debug"}
+    monkeypatch.setenv("FEATUREMAPS_LOG_LEVEL", "warning")  # and without -v, as set
+    assert cli.main(["serve", "--workers", "2"]) == 0
+    assert seen == {"count": 2, "uvicorn": "warning", "workers": "warning"}
 
 
 def never(*args: Any, **kwargs: Any) -> Any:

@@ -154,7 +154,8 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
         return
     metrics: Metrics = websocket.app.state.metrics
     if metrics.sockets >= settings.max_sockets:
-        log.warning("refused a live socket: %d are open, FEATUREMAPS_MAX_SOCKETS", metrics.sockets)
+        log.warning("refused a live socket: %s open, FEATUREMAPS_MAX_SOCKETS",
+                    counted(metrics.sockets, "socket"))
         await refuse(websocket, status.HTTP_503_SERVICE_UNAVAILABLE,
                      f"the live channel is full: {counted(metrics.sockets, 'socket')} open on this "
                      "worker (FEATUREMAPS_MAX_SOCKETS); send drawings to POST "
