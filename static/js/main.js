@@ -283,7 +283,7 @@ class App {
       // the strokes drawn, where this tab kept them; else the levels, said (a review: the pad
       // showed a blurred digit, larger than drawn, without a word)
       this.load(pixelsJson(link.input), 'application/json', 'the input the link holds',
-        strokes ? '' : 'From the address: the 28x28 input it holds, scaled up to the pad.', null, null, strokes);
+        strokes ? '' : 'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.', null, null, strokes);
     }
     if (!problems.length) return;
     await this.maps.idle();
@@ -434,7 +434,9 @@ class App {
         const chars = Array.from(file.name); // whole characters, an emoji's two halves kept
         const name = chars.length > 40 ? `${chars.slice(0, 28).join('')}…${chars.slice(-11).join('')}` : file.name;
         this.load(file, file.type.startsWith('image/') ? file.type : 'application/octet-stream', 'the uploaded file',
-          `Uploaded ${name}: cropped and centred, light ink on dark as MNIST's digits are (inverted if it was dark on light).`);
+          // one with no ink is said to be empty, not cropped (a phone review)
+          (result) => (result.blank ? `Uploaded ${name}: no ink found in it, so the networks' answers are guesses about nothing.`
+            : `Uploaded ${name}: cropped and centred, light ink on dark as MNIST's digits are (inverted if it was dark on light).`));
       }
       e.target.value = '';
     });
@@ -786,7 +788,8 @@ class App {
   }
 
   /** Send an upload or a sample digit and put what the model saw on the pad;
-   * `picked` is the line shown under the samples once it is there (none for an upload),
+   * `picked` is the line shown under the samples once it is there, or a function of the
+   * answer that gives it (an upload's, which says whether it held ink),
    * `label` the sample's MNIST label, which the shift lab holds the predictions against, and
    * `index` its place in MNIST's test set; `strokes`: the drawing that gave these levels, put
    * on the pad in their place (`#keepStrokes`), so that it is as drawn and Undo takes back
@@ -818,7 +821,9 @@ class App {
         // strokes put back are Undo's to take back, one by one; an empty pad kept under them
         // left Undo enabled once they were gone, doing nothing (a review)
         if (!strokes) this.#keep();
-        this.#loaded = { body, label, picked, index };
+        // `picked`: the line's words, or a function of the answer that gives them
+        const said = typeof picked === 'function' ? picked(current.result) : picked;
+        this.#loaded = { body, label, picked: said, index };
         this.#padVersion += 1; // the pad holds what is shown
         this.#shownVersion = this.#padVersion;
         this.#caughtUp();
@@ -827,7 +832,7 @@ class App {
           this.#sayDrawn(); // "Drawn small: ..." as before the page opened again (a review)
         } else {
           this.pad.setBase(current.result.input);
-          this.#setPicked(picked, label, index);
+          this.#setPicked(said, label, index);
         }
         this.#unmove();
         this.#refreshShifts(current);

@@ -182,6 +182,11 @@ export class NudgePanel {
    * buttons from under the pointer, 60 px down). The next outcome or Clear replaces it. */
   say(text) {
     this.status.replaceChildren(text);
+    // in view, where it is under the window's foot (a phone review: the buttons at the
+    // foot, the answer below them, and nothing seemed to happen); the nudge did nothing,
+    // so the buttons moving up a line costs no click
+    const box = this.status.getBoundingClientRect();
+    if (box.bottom > window.innerHeight) this.status.scrollIntoView({ block: 'nearest' });
   }
 
   /** No numbers, no nudge said: the input is the drawing's, unmoved. */

@@ -119,6 +119,10 @@ def test_a_blank_image_is_flagged_beside_the_predictions(
     Image.new("L", (64, 64), 255).save(buf, format="PNG")
     fm.after_paint(lambda: fm.upload("white.png", buf.getvalue(), "image/png"), source="upload")
     assert not fm.input_pixels().any()
+    # the line under the samples says so too, not that it was cropped (a phone review)
+    assert fm.page.locator("#picked").inner_text() == (
+        "Uploaded white.png: no ink found in it, so the networks' answers are guesses about "
+        "nothing.")
     notes = fm.page.locator(".pred-blank:visible")
     assert notes.count() == 2
     assert notes.first.inner_text() == ("The input is blank (no ink found), so this is a guess "

@@ -140,7 +140,8 @@ def test_a_drawing_travels_as_the_levels_the_networks_saw(
         # no sample, no label; said to be the levels, not the strokes (a review: a blurred
         # digit, larger than drawn, without a word), in another tab, which has no strokes
         assert again.page.inner_text("#picked") == (
-            "From the address: the 28x28 input it holds, scaled up to the pad.")
+            "As the networks saw it: the 28x28 input the page's address holds, scaled up to "
+            "the pad.")
         wait_query(again, urlsplit(fm.page.url).query)
     finally:
         context.close()
