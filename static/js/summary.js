@@ -38,8 +38,10 @@ export function renderSummary(root, models) {
     const fixed = (m) => {
       const each = UI.fixedPerChannel[m.name];
       if (!each) return '';
-      const total = m.layers.filter((l) => l.kind === 'pool').reduce((n, l) => n + l.shape[0] * each, 0);
-      return ` Its fixed ${Math.sqrt(each)}x${Math.sqrt(each)} blur, ${thousands(total)} weights in all, is not learned and not counted in the params.`;
+      const channels = m.layers.filter((l) => l.kind === 'pool').reduce((n, l) => n + l.shape[0], 0);
+      const side = Math.sqrt(each);
+      return ` Its fixed ${side}x${side} blur, the same ${each} weights in each of its ${channels} pool channels `
+        + `(${thousands(channels * each)} in all), is not learned and not counted in the params.`;
     };
     root.append(el('p', { class: 'note', text: unnamed.map((m) => `${UI.kerasPool[m.name]}, ${m.name}'s pool, is no built-in Keras layer.${fixed(m)}`).join(' ') }));
   }

@@ -254,8 +254,9 @@ def test_blurmaxs_outer_units_say_the_size_the_images_edge_cuts_their_field_to(
         # MaxBlurPool2D, in the model summaries, is said to be no Keras layer
         # and its fixed blur's weights, which the params leave out, said (a science review)
         assert fm.page.locator("#summary > .note").inner_text() == (
-            "MaxBlurPool2D, blurmax's pool, is no built-in Keras layer. Its fixed 3x3 blur, 864 "
-            "weights in all, is not learned and not counted in the params.")
+            "MaxBlurPool2D, blurmax's pool, is no built-in Keras layer. Its fixed 3x3 blur, the "
+            "same 9 weights in each of its 96 pool channels (864 in all), is not learned and not "
+            "counted in the params.")
         # max's fields lie inside the image: never cut
         fm.hover_unit("max", "conv3", 0, 0, 0)
         assert fm.page.locator("#readout").inner_text().endswith(
