@@ -149,7 +149,10 @@ export class PoolFigure {
       ? `Channel ${channel}: the max keeps its top response, ${fmt(topMax, 2)}; the mean's top is `
         + `${fmt(topMean, 2)}, ${Math.round((100 * topMean) / topMax)}% of it; the stride's is `
         + `${fmt(topStride, 2)}, ${Math.round((100 * topStride) / topMax)}%.`
-      : `Channel ${channel} gives the same value everywhere on this input: all three keep it.`;
+      : `Channel ${channel} gives the same value everywhere on this input: all three keep it.${
+        // one dead on every test digit says so, as the enlarged channel does (a phone review)
+        this.net.layers.find((l) => l.name === 'conv1').silent_channels?.includes(channel)
+          ? ' It is dead: 0 on all 10,000 of MNIST\'s test digits.' : ''}`;
   }
 
   #step(delta) {

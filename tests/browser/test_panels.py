@@ -320,6 +320,27 @@ def test_one_map_downsampled_three_ways_max_keeps_the_top_mean_dilutes_stride_sk
     assert root.get_attribute("data-channel") == str(chosen)
 
 
+def test_one_map_downsampled_says_a_dead_channel_is_dead(fm: FeatureMapsPage) -> None:
+    """conv1's channel 30, dead on every test digit, is said to be so in the figure too, as
+    the enlarged channel says it (a phone review: "the same value everywhere on this input"
+    alone)."""
+    page = fm.page
+    fm.after_paint(lambda: page.click('button[data-digit="0"]'), source="upload")
+    root = page.locator("#pooling")
+    step = root.get_by_role("button", name="next channel")
+    if int(root.get_attribute("data-channel") or 0) > 30:
+        step = root.get_by_role("button", name="previous channel")
+    for _ in range(32):
+        if root.get_attribute("data-channel") == "30":
+            break
+        step.click()
+    assert root.locator(".pool-said").inner_text() == (
+        "Channel 30 gives the same value everywhere on this input: all three keep it. It is "
+        "dead: 0 on all 10,000 of MNIST's test digits.")
+    step.click()  # a live channel says nothing of it
+    assert "dead" not in root.locator(".pool-said").inner_text()
+
+
 def test_the_page_gives_the_articles_reason_for_max_and_the_ranges_bear_it_out(
         fm: FeatureMapsPage) -> None:
     """Found by a teacher's review: the page never said why the article prefers max to the
