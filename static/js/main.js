@@ -282,8 +282,8 @@ class App {
     } else if (link.input) {
       // the strokes drawn, where this tab kept them; else the levels, said (a review: the pad
       // showed a blurred digit, larger than drawn, without a word)
-      this.load(pixelsJson(link.input), 'application/json', 'the input the link holds',
-        strokes ? '' : 'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.', null, null, strokes);
+      const said = strokes ? '' : 'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.';
+      this.load(pixelsJson(link.input), 'application/json', 'the input the link holds', said, null, null, strokes);
     }
     if (!problems.length) return;
     await this.maps.idle();
@@ -331,8 +331,8 @@ class App {
   /** Before the page opens again (reloaded, or with another network beside the first): a
    * drawing's strokes, with the 28x28 levels they gave (which the address holds), for
    * `#follow` to put back on the pad as drawn (a first-visit review: the drawing came back
-   * as its 28x28 levels scaled up, blurred). Strokes alone, unnudged: over a sample or upload, or moved, the pad shows
-   * the levels as before. */
+   * as its 28x28 levels scaled up, blurred). Strokes alone, unnudged: over a sample or
+   * upload, or moved, the pad shows the levels as before. */
   #keepStrokes() {
     const input = this.current?.result.input;
     const shown = this.current?.body.strokes; // the strokes the maps shown are for
