@@ -21,21 +21,22 @@ from app.ml.names import brief
 log = logging.getLogger(__name__)
 
 
-class Overloaded(Exception):
-    """Too many inferences in flight: answered 503 with Retry-After."""
+class Busy(Exception):
+    """The server's load, not the request, stopped it: answered 503 with Retry-After, the
+    seconds the gate's jobs take (app/api/gate.py, retry_after)."""
 
     def __init__(self, detail: str, retry_after: int = 1) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
 
 
-class TimedOut(Exception):
-    """An inference ran past the request time limit: answered 503 with Retry-After (its job
-    keeps its slot until its thread ends)."""
+class Overloaded(Busy):
+    """Too many inferences in flight."""
 
-    def __init__(self, detail: str, retry_after: int = 1) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+
+class TimedOut(Busy):
+    """An inference ran past the request time limit (its job keeps its slot until its
+    thread ends)."""
 
 
 def _location(loc: tuple[object, ...]) -> str:
@@ -90,8 +91,7 @@ _ANSWERS: dict[type[Exception], Callable[[Any], tuple[int, str, dict[str, str] |
     RequestValidationError: lambda exc: (422, validation_detail(exc), None),
     StarletteHTTPException: lambda exc: (exc.status_code, str(exc.detail),
                                          getattr(exc, "headers", None)),
-    Overloaded: lambda exc: (503, str(exc), {"Retry-After": str(exc.retry_after)}),
-    TimedOut: lambda exc: (503, str(exc), {"Retry-After": str(exc.retry_after)}),
+    Busy: lambda exc: (503, str(exc), {"Retry-After": str(exc.retry_after)}),
 }
 KNOWN_ERRORS = tuple(_ANSWERS)
 

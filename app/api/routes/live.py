@@ -154,10 +154,10 @@ async def live(websocket: WebSocket, engine: EngineDep, settings: SettingsDep,
         return
     metrics: Metrics = websocket.app.state.metrics
     if metrics.sockets >= settings.max_sockets:
-        log.warning("refused a live socket: %s open, FEATUREMAPS_MAX_SOCKETS",
-                    counted(metrics.sockets, "socket"))
+        open_now = counted(metrics.sockets, "socket")
+        log.warning("refused a live socket: %s open, FEATUREMAPS_MAX_SOCKETS", open_now)
         await refuse(websocket, status.HTTP_503_SERVICE_UNAVAILABLE,
-                     f"the live channel is full: {counted(metrics.sockets, 'socket')} open on this "
+                     f"the live channel is full: {open_now} open on this "
                      "worker (FEATUREMAPS_MAX_SOCKETS); send drawings to POST "
                      "/api/v1/featuremaps meanwhile", ROUTE, headers={"Retry-After": "10"})
         return
