@@ -164,17 +164,18 @@ export class NudgePanel {
     // ink moved off the edge is gone for good (a phone review: a 7 nudged 5 px down lost its
     // foot, and the line said only how far it had moved)
     const gone = lost > 0 ? `; ${lost} inked pixel${lost === 1 ? '' : 's'} went off the edge` : '';
+    // after an Undo, 'now': the nudges before the one undone (found by a teacher's review:
+    // "Nudge undone: the input is moved 1 px right" read as if the Undo had moved it, and a
+    // later review found "still" read as if the Undo had changed nothing)
+    const input = said ? `${said}the input is now` : 'The input is';
     if (dx === 0 && dy === 0) {
-      if (lost > 0) line(`${said}${said ? 'the input is now' : 'The input is'} back in place (zero fill${gone}).`);
+      if (lost > 0) line(`${input} back in place (zero fill${gone}).`);
       else line(undone ? `${said}the input is back where it was.` : '');
       this.prediction.textContent = '';
       return;
     }
     const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none once cleared
-    // after an Undo, 'now': the nudges before the one undone (found by a teacher's review:
-    // "Nudge undone: the input is moved 1 px right" read as if the Undo had moved it, and a
-    // later review found "still" read as if the Undo had changed nothing)
-    line(`${said}${said ? 'the input is now' : 'The input is'} moved ${movedBy(dx, dy)} (zero fill${gone}).${verdict}`);
+    line(`${input} moved ${movedBy(dx, dy)} (zero fill${gone}).${verdict}`);
   }
 
   /** `text` in the line under the buttons, where a nudge's outcome is said: why a nudge

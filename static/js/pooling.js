@@ -59,6 +59,7 @@ export class PoolFigure {
    * colour table and its CSS gradient. */
   constructor(net, { lut, gradient }) {
     this.net = net;
+    this.conv1 = net.layers.find((l) => l.name === 'conv1'); // its channels, the dead among them
     this.lut = lut;
     const canvas = (name) => el('canvas', { class: 'pool-canvas', 'aria-hidden': 'true', dataset: { part: name } });
     this.canvases = { conv: canvas('conv'), max: canvas('max'), mean: canvas('mean'), stride: canvas('stride') };
@@ -151,12 +152,12 @@ export class PoolFigure {
         + `${fmt(topStride, 2)}, ${Math.round((100 * topStride) / topMax)}%.`
       : `Channel ${channel} gives the same value everywhere on this input: all three keep it.${
         // one dead on every test digit says so, as the enlarged channel does (a phone review)
-        this.net.layers.find((l) => l.name === 'conv1').silent_channels?.includes(channel)
+        this.conv1.silent_channels?.includes(channel)
           ? ' It is dead: 0 on all 10,000 of MNIST\'s test digits.' : ''}`;
   }
 
   #step(delta) {
-    const channels = this.net.layers.find((l) => l.name === 'conv1').shape[0];
+    const channels = this.conv1.shape[0];
     const now = Number(this.root.dataset.channel ?? 0);
     this.#channel = Math.max(0, Math.min(channels - 1, now + delta));
     this.show(this.#result);
