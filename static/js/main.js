@@ -15,7 +15,7 @@ import { el, inWindow, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { FieldFigures } from './fields.js';
 import { Inspector } from './inspector.js';
-import { levelsText, linkTo, readLink, replayable } from './link.js';
+import { levelsOf, levelsText, linkTo, readLink, replayable } from './link.js';
 import { Coalescer } from './live.js';
 import { MapGrid } from './mapgrid.js';
 import { movedBy, NudgePanel } from './nudge.js';
@@ -81,7 +81,7 @@ class App {
   #shifts = null; // {key, promise} for `current`
   #nudges = Promise.resolve();
   #loaded = null; // {body, label, picked, index}: the upload or sample under the strokes, as sent
-  #moves = []; // {body, after, label, dx, dy, dir, shifts, lost}: the input before and after each nudge since it was last unmoved, the numbers the nudge showed, and the inked pixels it moved off the edge
+  #moves = []; // {body, before, after, label, dx, dy, dir, shifts, lost}: the input before (as sent, and its levels) and after each nudge since it was last unmoved, the numbers the nudge showed, and the inked pixels it moved off the edge
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
   #nudging = { epoch: 0, asked: [] }; // nudges asked for since the last #epoch, each {landed, settled, claimed} (those settled dropped as the next is asked): an Undo pressed while one is unsettled is for the newest one no other Undo was
@@ -255,7 +255,7 @@ class App {
   async #follow(link) {
     const problems = [...link.problems];
     const epoch = this.#epoch;
-    const strokes = App.#keptStrokes(link.input);
+    const kept = App.#keptStrokes(link.input);
     let digit = null;
     if (link.digit !== null) {
       digit = this.config.digits.find((d) => d.index === link.digit);
@@ -271,25 +271,33 @@ class App {
       this.#relink(); // a stroke, sample or upload came first: it is shown, and said
     } else if (digit) {
       this.pickDigit(digit);
-      // the nudges are for this digit alone: a stroke, sample or upload (or an Undo that
-      // cancels the load) before they run drops them
-      const after = this.#epoch;
-      const still = () => after === this.#epoch && this.#picked === digit.index;
       const [dx, dy] = link.shift;
-      for (const [steps, dir] of [[dx, dx > 0 ? 'right' : 'left'], [dy, dy > 0 ? 'down' : 'up']]) {
-        for (let i = 0; i < Math.abs(steps); i += 1) this.nudgeBy(dir, still);
-      }
+      const dirs = [[dx, dx > 0 ? 'right' : 'left'], [dy, dy > 0 ? 'down' : 'up']]
+        .flatMap(([steps, dir]) => Array(Math.abs(steps)).fill(dir));
+      this.#nudgeAgain(dirs, () => this.#picked === digit.index);
+    } else if (kept) {
+      // the strokes drawn, as this tab kept them, and the nudges over them made again
+      this.load(pixelsJson(kept.before ?? link.input), 'application/json', 'the input the link holds', '', null, null, kept.strokes);
+      this.#nudgeAgain(kept.nudges, () => this.pad.snapshot().strokes.length === kept.strokes.length);
     } else if (link.input) {
-      // the strokes drawn, where this tab kept them; else the levels, said (a review: the pad
-      // showed a blurred digit, larger than drawn, without a word)
-      const said = strokes ? '' : 'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.';
-      this.load(pixelsJson(link.input), 'application/json', 'the input the link holds', said, null, null, strokes);
+      // the levels, said (a review: the pad showed a blurred digit, larger than drawn,
+      // without a word)
+      this.load(pixelsJson(link.input), 'application/json', 'the input the link holds',
+        'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.');
     }
     if (!problems.length) return;
     await this.maps.idle();
     await this.#nudges;
     this.#relink(); // the address says what is shown, not what could not be followed
     this.#notice(`The address could not be followed in full: ${problems.join('; ')}.`);
+  }
+
+  /** Nudge what is being shown as the page opens, `dirs` in order ('left', ...), for it
+   * alone: a stroke, sample or upload (or an Undo that cancels the load) before they run
+   * drops them, as does `still()` turning false. */
+  #nudgeAgain(dirs, still) {
+    const after = this.#epoch;
+    for (const dir of dirs) this.nudgeBy(dir, () => after === this.#epoch && still());
   }
 
   /** The address says what is shown (link.js): a sample by its number and the nudges in
@@ -331,20 +339,24 @@ class App {
   /** Before the page opens again (reloaded, or with another network beside the first): a
    * drawing's strokes, with the 28x28 levels they gave (which the address holds), for
    * `#follow` to put back on the pad as drawn (a first-visit review: the drawing came back
-   * as its 28x28 levels scaled up, blurred). Strokes alone, unnudged: over a sample or
-   * upload, or moved, the pad shows the levels as before. */
+   * as its 28x28 levels scaled up, blurred), and the nudges in place over it, with the
+   * levels before them, for `#follow` to make again (a later review: a nudged drawing came
+   * back as its moved levels, and Undo then cleared it). Over a sample or upload, the pad
+   * shows the levels as before. */
   #keepStrokes() {
     const input = this.current?.result.input;
-    const shown = this.current?.body.strokes; // the strokes the maps shown are for
+    const first = this.#moves[0];
+    const shown = (first?.body ?? this.current?.body)?.strokes; // the strokes the maps shown are of
     const { strokes, base } = this.pad.snapshot();
     sessionStorage.removeItem(STROKES_KEY);
-    if (!input || base || !strokes.length || this.#moves.length || this.pad.drawing) return;
+    if (!input || base || !strokes.length || this.pad.drawing) return;
     // the pad as the maps have it: an answer that failed (a review: a stroke the server never
     // answered came back on the pad over the levels before it) or is still to come, not
     if (shown?.length !== strokes.length || shown.some((s, i) => s !== strokes[i])
-      || this.current.body.points !== App.#points(strokes)) return;
+      || (first?.body ?? this.current.body).points !== App.#points(strokes)) return;
+    const nudged = first ? { before: levelsText(first.before), nudges: this.#moves.map((m) => m.dir) } : {};
     try {
-      sessionStorage.setItem(STROKES_KEY, JSON.stringify({ input: levelsText(input), strokes }));
+      sessionStorage.setItem(STROKES_KEY, JSON.stringify({ input: levelsText(input), strokes, ...nudged }));
     } catch {
       // too large for the storage, or none: the levels come back, as before
     }
@@ -362,17 +374,23 @@ class App {
     return strokes.reduce((n, s) => n + s.points.length, 0);
   }
 
-  /** The strokes `#keepStrokes` kept, if they gave `levels` (null: none asked for); taken
-   * once, whatever the address. */
+  /** What `#keepStrokes` kept, if it gave `levels` (null: none asked for): {strokes,
+   * before, nudges}, the strokes and, where nudges moved their input to `levels`, the levels
+   * before them (a 28x28 array) and the nudges' directions in order; else null. Taken once,
+   * whatever the address. */
   static #keptStrokes(levels) {
     const kept = sessionStorage.getItem(STROKES_KEY);
     sessionStorage.removeItem(STROKES_KEY);
     const stroke = (s) => typeof s?.width === 'number' && Array.isArray(s.points)
       && s.points.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite));
     try {
-      const { input, strokes } = JSON.parse(kept ?? 'null') ?? {};
+      const { input, strokes, before = null, nudges = [] } = JSON.parse(kept ?? 'null') ?? {};
       const fits = levels && input === levelsText(levels) && Array.isArray(strokes) && strokes.every(stroke);
-      return fits && strokes.length ? strokes : null;
+      if (!fits || !strokes.length) return null;
+      if (!nudges.length) return { strokes, before: null, nudges };
+      const moved = Array.isArray(nudges) && nudges.every((dir) => Object.hasOwn(UI.nudges, dir));
+      const unmoved = moved && typeof before === 'string' ? levelsOf(before) : null;
+      return unmoved ? { strokes, before: unmoved, nudges } : null;
     } catch {
       return null;
     }
@@ -918,7 +936,7 @@ class App {
         then: (next) => {
           next.label = current.label; // the same digit, moved
           asked.landed = true;
-          this.#moves.push({ body: current.body, after: body, label: current.label, dx, dy, dir, shifts, lost });
+          this.#moves.push({ body: current.body, before: current.result.input, after: body, label: current.label, dx, dy, dir, shifts, lost });
           this.#syncUndo();
           this.nudge.setOffset(...this.offset, false, this.predictions.sentence(next.result), this.#lostInk);
           this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');

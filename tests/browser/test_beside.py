@@ -4,9 +4,11 @@ against no downsampling at all, whose maps the page could not show."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.browser.conftest import FeatureMapsPage, opened, sample_body, shown
@@ -194,6 +196,46 @@ def test_a_drawing_comes_back_as_drawn_after_a_reload(browser: Any, server_url: 
         assert (fm.input_pixels() == seen).all()
         assert page.inner_text("#picked") == ""  # not said to be the link's levels
         page.click("#undo")
+        page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
+                               ".innerText.includes('no drawing')")
+        assert not fm.canvas_rgba("#pad")[..., :3].any()
+
+
+def test_a_nudged_drawing_comes_back_as_drawn_and_nudged_after_a_reload(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a review: a nudged drawing came back after F5 as its moved levels, scaled
+    up, and Undo then cleared it. Its strokes come back, and its nudges are made again:
+    Undo takes back each nudge, then the strokes."""
+    with opened(browser, server_url, api, viewport={"width": 1536, "height": 864}) as fm:
+        page = fm.page
+        fm.after_paint(lambda: fm.stroke([(0.3, 0.25), (0.7, 0.25), (0.5, 0.8)], steps=6),
+                       source="pad")
+        fm.idle()
+        pad, drawn = fm.canvas_rgba("#pad"), fm.input_pixels()
+        for direction in ("right", "right", "up"):
+            fm.after_paint(lambda d=direction: page.click(f'#nudge button[data-dir="{d}"]'),
+                           source="nudge")
+        moved = fm.input_pixels()
+        assert (moved == np.roll(np.roll(drawn, 2, axis=1), -1, axis=0)).all()  # no ink lost
+        page.wait_for_function(
+            "(text) => location.search === '?input=' + text",
+            arg=base64.urlsafe_b64encode(moved.astype(np.uint8).tobytes()).decode().rstrip("="))
+        page.reload()
+        ready(fm)
+        page.wait_for_function("() => (window.__fmPaints || [])"
+                               ".filter((d) => d.source === 'nudge').length === 3")
+        fm.idle()
+        assert (fm.canvas_rgba("#pad") == pad).all()  # as drawn, not the levels blurred
+        assert (fm.input_pixels() == moved).all()
+        assert "moved 2 px right and 1 px up" in page.inner_text("#nudge-status")
+        assert page.inner_text("#picked") == ""  # not said to be the link's levels
+        fm.after_paint(lambda: page.click("#undo"), source="undo")  # the nudge up
+        assert (fm.input_pixels() == np.roll(drawn, 2, axis=1)).all()
+        for _ in range(2):
+            fm.after_paint(lambda: page.click("#undo"), source="undo")
+        assert (fm.input_pixels() == drawn).all()
+        assert (fm.canvas_rgba("#pad") == pad).all()
+        page.click("#undo")  # the strokes
         page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
                                ".innerText.includes('no drawing')")
         assert not fm.canvas_rgba("#pad")[..., :3].any()
