@@ -415,8 +415,11 @@ export class ShiftLab {
   }
 
   /** No cell read out: the hint in the readout, the input unmoved beside it, no cell
-   * recorded (its outline is painted over by whoever repaints the grid). */
+   * recorded (its outline is painted over by whoever repaints the grid). Before a grid,
+   * neither is seen (a review: the hint told a user to hover cells that did not exist),
+   * though both keep their place, so that the page does not move as the first grid comes. */
   #noReading(fig) {
+    fig.moved.parentElement.classList.toggle('before-grid', !this.#shifts);
     // written only if it changed: the readout is a live region, and the same hint written
     // again at each settled input may be spoken again (an accessibility review)
     setText(fig.readout, IDLE_READOUT);

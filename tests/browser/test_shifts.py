@@ -995,12 +995,22 @@ def test_the_pool_sentence_names_a_pool_that_changed_as_much_as_its_conv(
 
 def test_a_touch_screen_is_told_to_tap_a_cell(phone: FeatureMapsPage,
                                              fm: FeatureMapsPage) -> None:
-    """Found by a review: a phone was told to hover, or to use arrow keys it does not have."""
+    """Found by a review: a phone was told to hover, or to use arrow keys it does not have.
+    Before any grid neither hint is seen, nor the empty input beside it (a later review: a
+    user was told to hover cells that did not exist), though they keep their place."""
     hint = ".heat-fig .cell-readout"
+    assert fm.page.locator(".heat-fig .cell-read").first.bounding_box()["height"] >= 56
+    for page in (phone.page, fm.page):
+        assert page.locator(".heat-fig .cell-read").count() == 3
+        for read in page.locator(".heat-fig .cell-read").all():
+            assert not read.is_visible()
     phone.after_paint(lambda: phone.page.locator('button[data-digit="0"]').tap(),
                       source="upload")
     readouts = phone.page.locator(hint)
     assert set(readouts.all_inner_texts()) == {"Tap a cell to read it."}
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    fm.page.wait_for_function("() => document.querySelectorAll('canvas.heat[data-painted]')"
+                              ".length === 3")
     assert set(fm.page.locator(hint).all_inner_texts()) == {
         "Hover or tap a cell, or focus the grid and use the arrow keys."}
 
