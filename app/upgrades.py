@@ -29,6 +29,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from app.api.errors import detail_body
+from app.api.middleware import answer_headers, request_id
 
 LINGER_S = 1.0  # how long a refused request's connection reads and drops what follows
 
@@ -47,7 +48,7 @@ def refusal(method: str, upgrade: str) -> str:
 class UpgradeSafeHttp(HttpToolsProtocol):
     """`featuremaps serve`'s HTTP protocol (uvicorn's `http` option)."""
 
-    _refused: bytes | None = None  # the answer to a refused request, until it is written
+    _refused: bytes | None = None  # the 400 that answers a refused request, until it is written
     _draining = False  # a request was refused: what follows on the connection is dropped
 
     def _should_upgrade(self) -> bool:
@@ -68,7 +69,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             upgrade = next((v for k, v in self.headers if k == b"upgrade"), b"")
             detail = refusal(method, upgrade.decode("latin-1").strip())
             self.logger.warning("Refused an upgrade: %s", detail)
-            self._refused = detail_body(detail)
+            self._refused = self._json_400(detail_body(detail))
             return  # the app never sees it
         super().on_headers_complete()
         if upgrading and self.cycle is not None:
@@ -107,17 +108,20 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self._answer_refused()
 
     def _answer_refused(self) -> None:
-        body, self._refused = self._refused, None
-        assert body is not None
-        self.transport.write(self._json_400(body))
+        answer, self._refused = self._refused, None
+        assert answer is not None
+        self.transport.write(answer)
         if self.transport.can_write_eof():
             self.transport.write_eof()  # the client sees the end; its body is still read
         self.loop.call_later(LINGER_S, self.transport.close)
 
     def _json_400(self, body: bytes) -> bytes:
-        """A 400 with a JSON `body`, the server's default headers, and the connection closed."""
+        """A 400 with a JSON `body`, the server's default headers, what the app's answers
+        all carry (the request id of the headers read, else a new one; the security
+        headers: found by a review, these 400s had none), and the connection closed."""
         head = [STATUS_LINE[400]]
-        for name, value in self.server_state.default_headers:
+        tagged = answer_headers(request_id(self.headers))
+        for name, value in [*self.server_state.default_headers, *tagged]:
             head += [name, b": ", value, b"\r\n"]
         head += [b"content-type: application/json\r\n",
                  b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n"]

@@ -282,12 +282,20 @@ def document_request_id(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def _request_id(scope: Scope) -> str:
-    """The client's X-Request-ID when it is tame, else a new one."""
-    for name, value in scope["headers"]:
+def request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The client's X-Request-ID among `headers` (lower-case names) when it is tame, else a
+    new one."""
+    for name, value in headers:
         if name == b"x-request-id" and REQUEST_ID.fullmatch(value):
             return str(value.decode())
     return os.urandom(16).hex()  # as random as uuid4().hex, cheaper
+
+
+def answer_headers(answer_id: str, csp: str = CSP) -> list[tuple[bytes, bytes]]:
+    """What every answer carries: its request id, the Content-Security-Policy and the
+    other security headers."""
+    return [(b"x-request-id", answer_id.encode()), (b"content-security-policy", csp.encode()),
+            *SECURITY_HEADERS]
 
 
 class ObservabilityMiddleware:
@@ -305,8 +313,7 @@ class ObservabilityMiddleware:
         """A WebSocket's handshake answer, accepted (101) or refused (403, 404), carries the
         request id and the security headers as every HTTP answer does (found by a review:
         it had none). Its metrics and log are the live route's own (app/api/routes/live.py)."""
-        extra = [(b"x-request-id", _request_id(scope).encode()),
-                 (b"content-security-policy", CSP.encode()), *SECURITY_HEADERS]
+        extra = answer_headers(request_id(scope["headers"]))
 
         async def tagged(message: Message) -> None:
             if message["type"] in ("websocket.accept", "websocket.http.response.start"):
@@ -323,7 +330,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _request_id(scope)
+        answer_id = request_id(scope["headers"])
         path: str = scope["path"]
         csp = DOCS_CSP if path == "/docs" else CSP
         status = 500
@@ -336,9 +343,7 @@ class ObservabilityMiddleware:
                 status = message["status"]
                 started = True
                 headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                headers.append((b"content-security-policy", csp.encode()))
-                headers.extend(SECURITY_HEADERS)
+                headers.extend(answer_headers(answer_id, csp))
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
@@ -379,7 +384,7 @@ class ObservabilityMiddleware:
                 client = scope.get("client") or ("-", 0)
                 access_log.info("%s", json.dumps({
                     "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                    "request_id": request_id, "method": scope["method"], "path": path,
+                    "request_id": answer_id, "method": scope["method"], "path": path,
                     "route": route, "status": status, "ms": round(elapsed * 1000, 3),
                     "bytes": size, "client": client[0],
                 }, separators=(",", ":")))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -86,6 +87,32 @@ def test_an_upload_that_asks_for_h2c_is_refused_and_its_body_never_read_as_a_req
         "Upgrade: h2c is not served here (HTTP/1.1 only), and a request that asks for it loses "
         "its body: send it without Upgrade (curl: --http1.1, not --http2)")
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+def head_of(got: bytes) -> dict[str, str]:
+    """The headers of the one answer in `got`, by lower-case name."""
+    head = got.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    return {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in head)}
+
+
+def test_the_400s_answered_before_the_app_carry_what_every_answer_does(url: str) -> None:
+    """Found by a docs review: the README says that every answer carries X-Request-ID and
+    production.md that every response carries the security headers, but these 400s,
+    written by the protocol below the app, had neither."""
+    asked = b"X-Request-ID: from-the-client.1\r\n"
+    for got in (exchange(url, post_head(len(PNG), H2C + asked), PNG),
+                exchange(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + asked
+                         + b"Content-Length: abc\r\n")):
+        head = head_of(got)
+        assert got.startswith(b"HTTP/1.1 400 ")
+        assert head["x-request-id"] == "from-the-client.1"
+        assert head["content-security-policy"].startswith("default-src 'self'; ")
+        assert head["x-content-type-options"] == "nosniff"
+        assert head["x-frame-options"] == "DENY"
+        assert head["referrer-policy"] == "no-referrer"
+    # an id the server makes where the client's is not one it echoes
+    got = exchange(url, post_head(len(PNG), H2C + b"X-Request-ID: a b\r\n"), PNG)
+    assert re.fullmatch(r"[0-9a-f]{32}", head_of(got)["x-request-id"])
 
 
 def test_a_refused_upload_is_answered_whole_however_its_body_comes(url: str) -> None:
