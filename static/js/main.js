@@ -11,7 +11,7 @@ import { besideChoice, namePair, pairShown } from './beside.js';
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
-import { el, inWindow, stackSticky } from './dom.js';
+import { el, inWindow, setText, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { FieldFigures } from './fields.js';
 import { Inspector } from './inspector.js';
@@ -878,7 +878,7 @@ class App {
    * differently (none of them for a drawing or an upload). */
   #setPicked(text, label = null, index = null, { drawnOver = false } = {}) {
     this.#picked = index;
-    byId('picked').textContent = text;
+    setText(byId('picked'), text); // a live region: the same words written again are spoken again
     this.predictions.markLabel(label, { hold: drawnOver });
     this.disagree?.mark(index);
   }

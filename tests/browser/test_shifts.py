@@ -344,6 +344,26 @@ def test_undo_takes_back_the_last_nudge_before_any_stroke(fm: FeatureMapsPage) -
     assert fm.page.evaluate("document.activeElement.id") == "clear"
 
 
+def test_an_undone_nudge_of_a_sample_is_one_message(fm: FeatureMapsPage) -> None:
+    """Found by an accessibility review: an Undo of a nudge rewrote the sample's line, a
+    live region, with the same words, so that a screen reader heard "MNIST test digit #0:
+    labelled 7." again beside "Nudge undone: ..."."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    picked = fm.page.inner_text("#picked")
+    assert picked.startswith("MNIST test digit #0: labelled 7")
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    fm.page.evaluate("""() => {
+        window.__pickedWrites = 0;
+        new MutationObserver(() => { window.__pickedWrites += 1; })
+            .observe(document.getElementById('picked'),
+                     { childList: true, characterData: true, subtree: true });
+    }""")
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    assert fm.page.inner_text("#nudge-status").startswith("Nudge undone:")
+    assert fm.page.inner_text("#picked") == picked
+    assert fm.page.evaluate("window.__pickedWrites") == 0
+
+
 def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -> None:
     """A stray click on Clear used to lose the drawing, the one action Undo could not take
     back. Undo brings back the strokes and the nudges in place then, with their numbers;
