@@ -110,7 +110,9 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
       e.preventDefault();
       go();
     } else {
-      keyed = /^(Arrow|Page|Home|End)|^.$/.test(e.key) && e.key !== ' ';
+      // Alt+↓ or Alt+↑ opens the list, where the choice is made and Enter never reaches the
+      // select (an accessibility review: the choice was shown, and dropped)
+      keyed = !e.altKey && /^(Arrow|Page|Home|End)|^.$/.test(e.key) && e.key !== ' ';
     }
   });
   select.addEventListener('change', () => { if (!keyed) go(); });
