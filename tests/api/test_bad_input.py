@@ -194,6 +194,20 @@ def test_a_body_sent_compressed_is_refused_as_such(
     plain = client.post("/api/v1/featuremaps", content=digit,
                         headers={"content-type": "image/jpg", "content-encoding": "identity"})
     assert plain.status_code == 200  # image/jpg, a name in the wild, and the identity coding
+    # a transfer coding other than chunked, which the server passes on undone (an API
+    # review: the PNG was said to be no image, the JSON not UTF-8, the .npy neither format)
+    for path, kind, body in [("/api/v1/featuremaps", "image/png", gzip.compress(digit)),
+                             ("/api/v1/shifts", "application/json", gzip.compress(b"{}")),
+                             ("/api/v1/featuremaps/batch", "application/octet-stream",
+                              gzip.compress(npy.getvalue()))]:
+        r = client.post(path, content=body, headers={"content-type": kind,
+                                                     "transfer-encoding": "gzip, chunked"})
+        assert (r.status_code, r.json()) == (415, {
+            "detail": "request bodies are read as sent: Transfer-Encoding 'gzip' is not "
+                      "accepted; send the body uncompressed"})
+    chunked = client.post("/api/v1/featuremaps", content=digit,
+                          headers={"content-type": "image/png", "transfer-encoding": "chunked"})
+    assert chunked.status_code == 200
 
 
 @pytest.mark.parametrize(("text", "deep"), [
