@@ -32,6 +32,17 @@ from app.api.errors import detail_body
 from app.api.middleware import answer_headers, request_id
 
 LINGER_S = 1.0  # how long a refused request's connection reads and drops what follows
+URL_LIMIT = 16 * 1024  # bytes of a request's target (the page's address with an input: 1.2 KiB)
+HEAD_LIMIT = 64 * 1024  # bytes of a request's line and headers, counted as they arrive
+
+
+class TooLarge(Exception):
+    """A request's target or headers past their limit: answered `status` with `detail`."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
 def refusal(method: str, upgrade: str) -> str:
@@ -48,28 +59,56 @@ def refusal(method: str, upgrade: str) -> str:
 class UpgradeSafeHttp(HttpToolsProtocol):
     """`featuremaps serve`'s HTTP protocol (uvicorn's `http` option)."""
 
-    _refused: bytes | None = None  # the 400 that answers a refused request, until it is written
+    _refused: bytes | None = None  # the 4xx that answers a refused request, until it is written
     _draining = False  # a request was refused: what follows on the connection is dropped
+    _in_head = False  # the parser is within a request's line and headers
+    _began = False  # ... which began in the bytes being read
+    _head_bytes = 0  # the bytes of that head read after those it began in
 
     def _should_upgrade(self) -> bool:
         return super()._should_upgrade() and self.parser.get_method() == b"GET"
 
     def data_received(self, data: bytes) -> None:
-        if not self._draining:
-            super().data_received(data)
+        """Bytes read, parsed unless the connection is draining. A head that grows past
+        HEAD_LIMIT (a header that never ends, a million of them) is answered 431: uvicorn's
+        httptools protocol sets no bound, and held all it was sent (an API review: 84 MB
+        for a header of 100 MB). The bytes a head began in are not counted, as where in
+        them it began is not known: it is refused at most one read (256 KiB) later."""
+        if self._draining:
+            return
+        self._began = False
+        super().data_received(data)
+        if not self._in_head or self._began or self.transport.is_closing():
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > HEAD_LIMIT:
+            self._in_head = False
+            detail = (f"the request's line and headers are over {HEAD_LIMIT // 1024} KiB: send "
+                      "fewer or shorter headers")
+            self.logger.warning("Refused a request: %s", detail)
+            self._refuse(self._json_error(431, detail_body(detail)))
 
     def on_message_begin(self) -> None:
         self._refused = None
+        self._in_head = self._began = True
+        self._head_bytes = 0
         super().on_message_begin()
 
+    def on_url(self, url: bytes) -> None:
+        if len(self.url) + len(url) > URL_LIMIT:
+            raise TooLarge(414, f"the request's target (its path and query) is over "
+                                f"{URL_LIMIT // 1024} KiB: send the input in the body")
+        super().on_url(url)
+
     def on_headers_complete(self) -> None:
+        self._in_head = False
         upgrading = self.parser.should_upgrade() and not self._should_upgrade()
         if upgrading and self._has_body():
             method = self.parser.get_method().decode("ascii", "replace")
             upgrade = next((v for k, v in self.headers if k == b"upgrade"), b"")
             detail = refusal(method, upgrade.decode("latin-1").strip())
             self.logger.warning("Refused an upgrade: %s", detail)
-            self._refused = self._json_400(detail_body(detail))
+            self._refused = self._json_error(400, detail_body(detail))
             return  # the app never sees it
         super().on_headers_complete()
         if upgrading and self.cycle is not None:
@@ -96,10 +135,16 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         if self._refused is None:  # no body: served, the upgrade ignored
             super()._unsupported_upgrade_warning()
             return
+        self._refuse(self._refused)
+
+    def _refuse(self, answer: bytes) -> None:
+        """Answer the request being read with `answer` and read no more of the connection:
+        at once, or once the requests before it on the connection are answered
+        (on_response_complete)."""
+        self._refused = answer
         self._draining = True
         if self.cycle is None or (self.cycle.response_complete and not self.pipeline):
             self._answer_refused()
-        # else on_response_complete answers it, once the requests before it are
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -115,11 +160,11 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self.transport.write_eof()  # the client sees the end; its body is still read
         self.loop.call_later(LINGER_S, self.transport.close)
 
-    def _json_400(self, body: bytes) -> bytes:
-        """A 400 with a JSON `body`, the server's default headers, what the app's answers
-        all carry (the request id of the headers read, else a new one; the security
+    def _json_error(self, status: int, body: bytes) -> bytes:
+        """A `status` with a JSON `body`, the server's default headers, what the app's
+        answers all carry (the request id of the headers read, else a new one; the security
         headers: found by a review, these 400s had none), and the connection closed."""
-        head = [STATUS_LINE[400]]
+        head = [STATUS_LINE[status]]
         tagged = answer_headers(request_id(self.headers))
         for name, value in [*self.server_state.default_headers, *tagged]:
             head += [name, b": ", value, b"\r\n"]
@@ -133,7 +178,12 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         which said nothing of why: a Content-Length of letters, a control character in a
         header). uvicorn calls this while it handles the parser's error."""
         error = sys.exception()
+        if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, TooLarge):
+            too_large = error.__context__  # raised by a callback of ours (on_url)
+            self.logger.warning("Refused a request: %s", too_large.detail)
+            self._refuse(self._json_error(too_large.status, detail_body(too_large.detail)))
+            return
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
-        self.transport.write(self._json_400(detail_body(
+        self.transport.write(self._json_error(400, detail_body(
             f"not a valid HTTP/1.1 request: {reason.rstrip('.')}")))
         self.transport.close()

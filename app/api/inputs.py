@@ -115,7 +115,8 @@ def media_type(request: Request) -> str:
     if coding not in ("identity", ""):
         raise UnsupportedMediaType(unsupported_coding(coding))
     transfer = request.headers.get("transfer-encoding", "").lower()
-    codings = [c.strip() for c in transfer.split(",") if c.strip() not in ("", "chunked", "identity")]
+    codings = [c.strip() for c in transfer.split(",")
+               if c.strip() not in ("", "chunked", "identity")]
     if codings:
         raise UnsupportedMediaType(unsupported_coding(", ".join(codings), "Transfer-Encoding"))
     return request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -113,6 +114,69 @@ def test_the_400s_answered_before_the_app_carry_what_every_answer_does(url: str)
     # an id the server makes where the client's is not one it echoes
     got = exchange(url, post_head(len(PNG), H2C + b"X-Request-ID: a b\r\n"), PNG)
     assert re.fullmatch(r"[0-9a-f]{32}", head_of(got)["x-request-id"])
+
+
+def test_a_target_past_16_kib_is_a_414_that_says_so(url: str) -> None:
+    """Found by an API review: a target over 65,535 bytes, which httptools cannot parse, was
+    "not a valid HTTP/1.1 request: User callback error"."""
+    long = b"GET /healthz?" + b"a" * 70_000 + b"=1 HTTP/1.1\r\nHost: x\r\n"
+    got = exchange(url, long)
+    assert answers(got) == [(414, json.dumps({"detail": (
+        "the request's target (its path and query) is over 16 KiB: send the input in the "
+        "body")}, separators=(",", ":")).encode())]
+    assert head_of(got)["x-content-type-options"] == "nosniff"
+    # at the limit, the app answers it
+    query = b"/healthz?" + b"a" * (16 * 1024 - len(b"/healthz?") - 2) + b"=1"
+    assert len(query) == 16 * 1024
+    got = exchange(url, b"GET " + query + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
+    assert [status for status, _ in answers(got)] == [400]
+    assert b"unknown query parameter" in got
+    assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("flood", ["one header that never ends", "header after header"])
+def test_headers_past_64_kib_are_a_431_and_are_not_held(url: str, flood: str) -> None:
+    """Found by an API review: uvicorn's httptools protocol bounds no head, and held all it
+    was sent (84 MB for a 100 MB header). Past 64 KiB (counted from the read after the one
+    the head began in) it is answered 431, and the connection read no further."""
+    port = int(url.rsplit(":", 1)[1])
+    piece = b"a" * 8192 if flood == "one header that never ends" else b"X-A: 1\r\n" * 1024
+    got = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: flood.1\r\n"
+                  + (b"X-Big: " if flood == "one header that never ends" else b""))
+        sent = 0
+        # 4 MiB at most, in pieces a reader sees apart, until the answer comes
+        while sent < 4 * 1024 * 1024 and not select.select([s], [], [], 0)[0]:
+            s.sendall(piece)
+            sent += len(piece)
+            time.sleep(0.001)
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    # answered once 64 KiB past the first read (at most 256 KiB) were read
+    assert sent <= (64 + 256 + 64) * 1024, sent
+    assert answers(got) == [(431, json.dumps({"detail": (
+        "the request's line and headers are over 64 KiB: send fewer or shorter headers")},
+        separators=(",", ":")).encode())]
+    assert head_of(got)["x-request-id"] == "flood.1"
+    assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_a_head_of_40_kib_is_served(url: str) -> None:
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
+        for _ in range(40):
+            s.sendall(b"X-Pad: " + b"b" * 1014 + b"\r\n")
+            time.sleep(0.001)
+        s.sendall(b"\r\n")
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    assert [status for status, _ in answers(got)] == [200]
 
 
 def test_a_refused_upload_is_answered_whole_however_its_body_comes(url: str) -> None:
