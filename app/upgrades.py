@@ -23,6 +23,8 @@ reads nothing after it, and a request that followed on the connection went unans
 
 from __future__ import annotations
 
+import base64
+import binascii
 import sys
 
 import httptools
@@ -54,6 +56,30 @@ def refusal(method: str, upgrade: str) -> str:
     asked = f"Upgrade: {upgrade}" if upgrade else method
     return (f"{asked} is not served here (HTTP/1.1 only), and a request that asks for it loses "
             "its body: send it without Upgrade (curl: --http1.1, not --http2)")
+
+
+def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
+                      ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+    """Why a WebSocket's GET (`headers` with lower-case names) cannot open one, as (status,
+    detail, headers to add), else None. Checked here, as uvicorn's WebSocket protocol
+    answers these in plain text, without the headers every answer carries (an API review),
+    and took a handshake over HTTP/1.0."""
+    said = dict(headers)
+    version = said.get(b"sec-websocket-version", b"").decode("latin-1").strip()
+    if version != "13":
+        asked = f"Sec-WebSocket-Version {version}" if version else "no Sec-WebSocket-Version"
+        return 426, (f"{asked}: this server speaks WebSocket version 13 (RFC 6455)"), [
+            (b"sec-websocket-version", b"13")]
+    try:
+        key = base64.b64decode(said.get(b"sec-websocket-key", b"").strip(), validate=True)
+    except binascii.Error:
+        key = b""
+    if len(key) != 16:
+        return 400, ("a WebSocket's handshake needs a Sec-WebSocket-Key of 16 random bytes "
+                     "in base64 (RFC 6455)"), []
+    if http_version != "1.1":
+        return 400, f"a WebSocket opens over HTTP/1.1, not HTTP/{http_version}", []
+    return None
 
 
 class UpgradeSafeHttp(HttpToolsProtocol):
@@ -122,6 +148,17 @@ class UpgradeSafeHttp(HttpToolsProtocol):
                 return True
         return False
 
+    def handle_websocket_upgrade(self) -> None:
+        """A WebSocket's GET: handed to the WebSocket protocol where it can open one, else
+        refused with a JSON detail (`handshake_problem`)."""
+        problem = handshake_problem(self.headers, self.scope["http_version"])
+        if problem is None:
+            super().handle_websocket_upgrade()
+            return
+        status, detail, extra = problem
+        self.logger.warning("Refused a WebSocket handshake: %s", detail)
+        self._refuse(self._json_error(status, detail_body(detail), extra))
+
     def on_body(self, body: bytes) -> None:
         if self._refused is None:
             super().on_body(body)
@@ -160,13 +197,14 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self.transport.write_eof()  # the client sees the end; its body is still read
         self.loop.call_later(LINGER_S, self.transport.close)
 
-    def _json_error(self, status: int, body: bytes) -> bytes:
+    def _json_error(self, status: int, body: bytes,
+                    extra: list[tuple[bytes, bytes]] | None = None) -> bytes:
         """A `status` with a JSON `body`, the server's default headers, what the app's
         answers all carry (the request id of the headers read, else a new one; the security
         headers: found by a review, these 400s had none), and the connection closed."""
         head = [STATUS_LINE[status]]
         tagged = answer_headers(request_id(self.headers))
-        for name, value in [*self.server_state.default_headers, *tagged]:
+        for name, value in [*self.server_state.default_headers, *tagged, *(extra or [])]:
             head += [name, b": ", value, b"\r\n"]
         head += [b"content-type: application/json\r\n",
                  b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n"]

@@ -225,6 +225,39 @@ def test_the_live_socket_still_opens_with_get(url: str) -> None:
 
 
 
+WS_HEAD = (b"GET /api/v1/live HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+           b"Upgrade: websocket\r\nX-Request-ID: ws.1\r\n")
+WS_KEY = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+
+@pytest.mark.parametrize(("head", "status", "detail"), [
+    (WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 8\r\n", 426,
+     "Sec-WebSocket-Version 8: this server speaks WebSocket version 13 (RFC 6455)"),
+    (WS_HEAD + WS_KEY, 426,
+     "no Sec-WebSocket-Version: this server speaks WebSocket version 13 (RFC 6455)"),
+    (WS_HEAD + b"Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n", 400,
+     "a WebSocket's handshake needs a Sec-WebSocket-Key of 16 random bytes in base64 "
+     "(RFC 6455)"),
+    (WS_HEAD + b"Sec-WebSocket-Version: 13\r\n", 400,
+     "a WebSocket's handshake needs a Sec-WebSocket-Key of 16 random bytes in base64 "
+     "(RFC 6455)"),
+    (WS_HEAD.replace(b"HTTP/1.1", b"HTTP/1.0") + WS_KEY + b"Sec-WebSocket-Version: 13\r\n",
+     400, "a WebSocket opens over HTTP/1.1, not HTTP/1.0"),
+])
+def test_a_websocket_handshake_that_cannot_open_one_gets_a_json_detail(
+        url: str, head: bytes, status: int, detail: str) -> None:
+    """Found by an API review: uvicorn's WebSocket protocol answered these in plain text,
+    without the request id and security headers every answer carries, and opened a socket
+    for a handshake over HTTP/1.0. A wrong version gets 426 and the version spoken."""
+    got = exchange(url, head)
+    assert answers(got) == [(status, json.dumps({"detail": detail},
+                                                separators=(",", ":")).encode())]
+    said = head_of(got)
+    assert said["x-request-id"] == "ws.1" and said["x-frame-options"] == "DENY"
+    assert said.get("sec-websocket-version") == ("13" if status == 426 else None)
+    assert httpx.get(f"{url}/healthz").status_code == 200
+
+
 def test_an_empty_body_written_00_is_no_body_and_a_connect_is_named(url: str) -> None:
     """Found by a review: Content-Length: 00 was taken for a body, and a CONNECT, which names
     no upgrade, was told "Upgrade:  is not served"."""
