@@ -36,7 +36,7 @@ class Overloaded(Busy):
 
 class TimedOut(Busy):
     """An inference ran past the request time limit (its job keeps its slot until its
-    thread ends)."""
+    thread ends), or waited that long for a thread (it never runs)."""
 
 
 def _location(loc: tuple[object, ...]) -> str:
