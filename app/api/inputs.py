@@ -15,7 +15,11 @@ from typing import Any, Literal
 import numpy as np
 from fastapi import Request
 from pydantic import BeforeValidator
-from python_multipart.multipart import parse_options_header
+from python_multipart.multipart import (
+    DEFAULT_MAX_HEADER_COUNT,
+    DEFAULT_MAX_HEADER_SIZE,
+    parse_options_header,
+)
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
@@ -239,6 +243,9 @@ TEXT_TOO_LARGE = (f"multipart text field over {MAX_TEXT_FIELD // 1024} KiB: text
                   "not read; send the file part named 'file' alone (curl -F file=@path)")
 
 
+CHARSET = re.compile(rb';\s*charset\s*=\s*("[^"]*"|[^;]*)', re.IGNORECASE)
+
+
 async def multipart_file(request: Request, what: str = "the image",
                          notes: Mapping[str, str] | None = None) -> bytes:
     """The one file of a multipart body, in a field named 'file'. The body's size is bounded
@@ -272,8 +279,14 @@ async def multipart_file(request: Request, what: str = "the image",
                                  "use another boundary than the Content-Type names")
         return message
 
+    # a charset parameter, which multipart/form-data does not define (RFC 7578), is left
+    # out: Starlette decoded the parts' header names with it (an API review: a part named
+    # 'file' was said to be named '楦敬' under charset=utf-16)
+    scope = {**request.scope, "headers": [
+        (name, CHARSET.sub(b"", value) if name == b"content-type" else value)
+        for name, value in request.scope["headers"]]}
     try:
-        form = await Request(request.scope, receive).form(
+        form = await Request(scope, receive).form(
             max_files=1, max_fields=MAX_FIELDS, max_part_size=MAX_TEXT_FIELD)
     except HTTPException as exc:  # Starlette's own 400s, but those that name its limits
         if str(exc.detail).startswith("Too many files"):
@@ -283,6 +296,15 @@ async def multipart_file(request: Request, what: str = "the image",
         # the rest said nothing of what is accepted: "Missing boundary in multipart.",
         # "Invalid multipart data." (text before the first boundary), "Too many fields..."
         reason = str(exc.detail).rstrip(".")
+        # python-multipart's own reason, which Starlette words as "Invalid multipart data"
+        # (an API review: a file name of 4,200 characters was told to mind the boundary)
+        parsed = getattr(exc.__context__, "__cause__", None)
+        if str(parsed).startswith("Maximum header"):
+            raise BadRequest(
+                f"multipart body could not be read: a part's headers pass the parser's limits "
+                f"(at most {DEFAULT_MAX_HEADER_COUNT} headers a part, each line at most "
+                f"{DEFAULT_MAX_HEADER_SIZE:,} bytes; a file name that long?): send {what} as "
+                "one file part named 'file' (as curl -F file=@path sends it)") from None
         if reason.startswith("Too many fields"):
             raise BadRequest(f"multipart body has more than {MAX_FIELDS} fields: text fields "
                              f"are not read; give options in the query (?name=value) and send "

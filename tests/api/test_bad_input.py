@@ -287,6 +287,9 @@ def test_a_multipart_body_with_another_boundary_than_its_header_says_so(
 @pytest.mark.parametrize("content_type", [
     "multipart/form-data; boundary=xyz ; charset=utf-8",  # space before ';' is allowed
     'multipart/form-data; boundary="xyz"',
+    # a charset multipart does not define, which garbled the part's name (an API review)
+    "multipart/form-data; charset=utf-16; boundary=xyz",
+    'multipart/form-data; boundary=xyz; charset="cp037"',
 ])
 def test_a_whole_multipart_body_is_read_however_its_type_is_written(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]],
@@ -300,6 +303,29 @@ def test_a_whole_multipart_body_is_read_however_its_type_is_written(
                         headers={"content-type": content_type})
         assert r.status_code == 200, r.text
         assert r.json()["models"]["max"]["prediction"] == label
+
+
+def test_a_part_past_the_parsers_header_limits_is_told_so(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Found by an API review: a file name of 4,200 characters, or 8 headers in the part,
+    was told to start the body with its boundary, which it did."""
+    _, digit = test_digit_pngs[0]
+    said = {"detail": "multipart body could not be read: a part's headers pass the parser's "
+                      "limits (at most 8 headers a part, each line at most 4,224 bytes; a file "
+                      "name that long?): send the image as one file part named 'file' (as curl "
+                      "-F file=@path sends it)"}
+    long_name = ("a" * 4_200 + ".png", b"")
+    many = ("7.png", b"".join(b"X-%d: 1\r\n" % i for i in range(8)))
+    for (name, extra), status in ((long_name, 400), (many, 400),
+                                  (("a" * 4_000 + ".png", b""), 200)):
+        body = (b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+                + name.encode() + b"\"\r\nContent-Type: image/png\r\n" + extra + b"\r\n"
+                + digit + b"\r\n--xyz--\r\n")
+        r = client.post("/api/v1/featuremaps", content=body,
+                        headers={"content-type": "multipart/form-data; boundary=xyz"})
+        assert r.status_code == status, r.text
+        if status == 400:
+            assert r.json() == said
 
 
 def test_a_variant_the_server_did_not_load_is_not_called_unknown() -> None:
