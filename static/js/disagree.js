@@ -167,10 +167,14 @@ export class DisagreeList {
     for (const group of GROUPS) {
       const members = digits.filter((d) => groupOf(d) === group.key);
       if (!members.length) continue;
-      parts.push(el('p', { class: 'note disagree-group' }, [
+      // each row a group named by its line, which a screen reader says as the arrow keys
+      // enter it (an accessibility review: the 51 were one run, the groups unsaid)
+      const id = `disagree-group-${group.key}`;
+      parts.push(el('p', { class: 'note disagree-group', id }, [
         group.says(members.length),
         el('span', { class: 'disagree-key', text: ` (under each: ${group.legend})` })]),
-      el('div', { class: 'digit-row' }, members.map((d) => this.#button(d, group.under(d)))));
+      el('div', { class: 'digit-row', role: 'group', 'aria-labelledby': id },
+        members.map((d) => this.#button(d, group.under(d)))));
     }
     this.#box.replaceChildren(...parts);
     this.#rove(this.#digits.get(this.#current)?.button ?? this.#digits.values().next().value?.button);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -392,6 +393,12 @@ def test_the_list_of_51_digits_is_one_tab_stop_walked_with_the_arrow_keys(
     page.click("#disagree summary")
     page.locator(".disagree-pick").nth(50).wait_for()
     assert page.locator('.disagree-pick[tabindex="0"]').count() == 1
+    # each row a group named by its line (a later review: the groups went unsaid)
+    groups = page.get_by_role("group", name=re.compile(r": \d+ \(under each: "))
+    assert [groups.nth(i).get_attribute("aria-labelledby") for i in range(groups.count())] == [
+        "disagree-group-max", "disagree-group-avg", "disagree-group-neither"]
+    assert page.get_by_role("group", name=re.compile("^max right, avg wrong: 31 ")).get_by_role(
+        "button").count() == 31
     index = "() => document.activeElement.dataset.index ?? document.activeElement.tagName"
     page.focus("#disagree summary")
     page.keyboard.press("Tab")
