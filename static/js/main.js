@@ -1299,8 +1299,17 @@ class App {
     };
     if (gap() > 0) this.inspector.dock(this.#sideAwayFrom(map));
     const covered = gap();
-    // up clear of the panel, but not past its own top (a tall table would leave the screen)
-    if (covered > 0) window.scrollBy(0, Math.min(covered + 8, Math.max(0, map.getBoundingClientRect().top - 8)));
+    if (covered <= 0) return;
+    // up clear of the panel, but not past its own top (a tall table would leave the screen),
+    // nor under the banner and, for a map, the maps' pinned head (page.css's scroll margins;
+    // an accessibility review at 200% zoom: each map Tab reached went under the head); and
+    // not at all where the panel leaves no room above it, as when it fills the window
+    const style = getComputedStyle(document.documentElement);
+    const inset = (parseFloat(style.getPropertyValue('--banner-h')) || 0)
+      + (map.closest('#maps') ? parseFloat(style.getPropertyValue('--head-h')) || 0 : 0);
+    const box = map.getBoundingClientRect();
+    if (this.inspector.root.getBoundingClientRect().top - inset < Math.min(box.height, 48)) return;
+    window.scrollBy(0, Math.min(covered + 8, Math.max(0, box.top - inset - 8)));
   }
 
   /** Where the enlarged channel docks to leave `element` in view: the side where it covers

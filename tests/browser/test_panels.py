@@ -628,6 +628,36 @@ def test_an_upright_tablet_shows_conv1_with_the_pad_and_a_tapped_channel_beside_
             assert box["y"] >= 0 and box["y"] + box["height"] <= panel["y"], (net, box, panel)
 
 
+def test_at_200_percent_zoom_tab_leaves_each_map_below_the_pinned_head(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by an accessibility review at 200% zoom (1920x1080 at 2x): with a channel
+    enlarged, each map Tab reached was scrolled up clear of the panel until only its last row
+    showed under the maps' pinned head. It stops below the head."""
+    with opened(browser, server_url, api, viewport={"width": 960, "height": 540},
+                device_scale_factor=2) as fm:
+        page = fm.page
+        fm.after_paint(lambda: page.click('button[data-digit="0"]'), source="upload")
+        page.focus('canvas.map[data-net="max"][data-layer="conv1"]')
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        page.locator("#inspector").wait_for(state="visible")
+        page.focus('canvas.map[data-net="max"][data-layer="conv1"]')
+        reached = []
+        for _ in range(6):
+            page.keyboard.press("Tab")
+            page.wait_for_timeout(100)  # the scroll that uncovers it
+            seen = page.evaluate("""() => {
+              const a = document.activeElement;
+              const head = document.querySelector('#maps .maps-head').getBoundingClientRect();
+              return { map: a.matches('canvas.map[data-layer]') ? `${a.dataset.net} ${a.dataset.layer}` : null,
+                       top: a.getBoundingClientRect().top, head: head.bottom };
+            }""")
+            if seen["map"]:
+                reached.append(seen["map"])
+                assert seen["top"] >= seen["head"], seen
+        assert reached[:3] == ["avg conv1", "max pool1", "avg pool1"]
+
+
 def test_the_tools_beside_the_pad_keep_each_choice_on_one_line_down_to_601_px(
         browser: Any, server_url: str, api: Any) -> None:
     """Found by a review: at 601 px, beside a 264 px pad, the brush's "thick" wrapped onto a
