@@ -124,6 +124,12 @@ def test_a_phone_does_not_offer_it_but_can_turn_it_off(browser: Any, server_url:
         assert not fm.page.locator("#projector").is_visible()
         # the focus goes on to the button beside it, not back to the page's start
         assert fm.page.evaluate("document.activeElement.id") == "copy-link"
+    # a desktop zoomed to 200% or 400% is as narrow, and keeps it (an accessibility review:
+    # a low-vision teacher lost the light view)
+    with opened(browser, server_url, api, viewport={"width": 320, "height": 400},
+                device_scale_factor=4) as fm:
+        assert fm.page.locator("#projector").is_visible()
+        assert fm.page.evaluate("document.documentElement.scrollWidth") == 320
 
 
 SUMMARIES = """() => [...document.querySelectorAll('.summary')].map((f) => {
