@@ -20,7 +20,6 @@ export class Inspector {
   #result = null;
   #norm = 'channel';
   #opener = null;
-  #fromKeys = false; // opened from the keyboard: closing hands the channel back to the map
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
   #height; // holds the panel at its tallest height since it opened
   #sized = null; // {result, net, layer, channel, weights, width}: what the sums' height was measured for
@@ -143,7 +142,6 @@ export class Inspector {
     // there. Last in the page, Tab from it went to the top (found by a review).
     const cell = this.#opener?.closest?.('.map-cell');
     if (cell && cell.nextElementSibling !== this.root) cell.after(this.root);
-    this.#fromKeys = hit.row === undefined;
     this.#height.release(); // a new opening starts from its own height
     this.dock(side);
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
@@ -165,7 +163,9 @@ export class Inspector {
     if (!this.#hit) return;
     const { net, layer, channel } = this.#hit;
     const opener = this.#opener;
-    if (this.#fromKeys && opener?.dataset?.net === net && opener.dataset.layer === layer) {
+    // however it was opened (an accessibility review: opened by a click, the map the focus
+    // went back to still named the channel the keys had chosen before)
+    if (opener?.dataset?.net === net && opener.dataset.layer === layer) {
       // said only where the focus is on the map or goes back to it (an accessibility review:
       // closed by Escape from another map, the line spoke of this one)
       const said = refocus || document.activeElement === opener;

@@ -6,7 +6,7 @@ import { UI } from './config.js';
 import { el, fmt, placeMark, setText } from './dom.js';
 import { hitTest, rowsAnd, stepCell, unitsRect, unreadRows, unreadTails } from './geometry.js';
 import { paintEmpty, paintLayer, sizeLayerCanvas } from './paint.js';
-import { layerRange } from './wire.js';
+import { layerRange, strongestUnit, valueAt } from './wire.js';
 
 /** A pool's peak (its top value) as a share of the peak of the layer it pools (`source`), in
  * those words (a teacher's review: "its top is 100%" read as a score): 100% where max's
@@ -302,8 +302,22 @@ export class MapGrid {
       : `${base}; ${MapGrid.#chosen(chosen, c)}`;
   }
 
-  static #chosen(channel, channels) {
-    return `channel ${channel} chosen (channels are numbered 0 to ${channels - 1}); Enter enlarges it`;
+  /** `peak`: where the channel shown is strongest, in words, if any is shown. */
+  static #chosen(channel, channels, peak = '') {
+    return `channel ${channel} chosen (channels are numbered 0 to ${channels - 1})${peak}; Enter enlarges it`;
+  }
+
+  /** Where channel `channel` of the maps shown for `net`'s `layer` is strongest (", its
+   * peak 0.85 at row 4, col 7"; the first such unit), or that every unit reads the same;
+   * '' before any input (an accessibility review: choosing a channel said nothing of what
+   * it shows, which a screen reader could learn only by leaving the map). */
+  #peak(net, layer, channel) {
+    const maps = this.#last?.[0].models[net]?.layers.find((l) => l.name === layer);
+    if (!maps) return '';
+    const [row, col] = strongestUnit(maps, channel);
+    const value = fmt(valueAt(maps, channel, row, col), 2);
+    return maps.high[channel] > maps.low[channel] ? `, its peak ${value} at row ${row}, col ${col}`
+      : `, every unit ${value}`;
   }
 
   #listen(canvas, overlay, net, layer, layout) {
@@ -354,7 +368,7 @@ export class MapGrid {
       canvas.dataset.chosen = channel;
       place();
       canvas.setAttribute('aria-label', MapGrid.#label(net, layer, shape, channel));
-      if (said) this.said.textContent = `${net} ${layer}: ${MapGrid.#chosen(channel, layout.channels)}`;
+      if (said) this.said.textContent = `${net} ${layer}: ${MapGrid.#chosen(channel, layout.channels, this.#peak(net, layer, channel))}`;
     };
     canvas.addEventListener('keydown', (e) => {
       const direction = UI.gridKeys[e.key];

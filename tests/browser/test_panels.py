@@ -649,7 +649,8 @@ def test_at_200_percent_zoom_tab_leaves_each_map_below_the_pinned_head(
             seen = page.evaluate("""() => {
               const a = document.activeElement;
               const head = document.querySelector('#maps .maps-head').getBoundingClientRect();
-              return { map: a.matches('canvas.map[data-layer]') ? `${a.dataset.net} ${a.dataset.layer}` : null,
+              const map = a.matches('canvas.map[data-layer]');
+              return { map: map ? `${a.dataset.net} ${a.dataset.layer}` : null,
                        top: a.getBoundingClientRect().top, head: head.bottom };
             }""")
             if seen["map"]:
