@@ -99,6 +99,12 @@ export class Inspector {
     // a finger, or a pen that cannot hover, leaves as it lifts: the tapped unit stays traced
     this.canvas.addEventListener('pointerleave', (e) => { if (e.pointerType === 'mouse') this.#leave(); });
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
+    // while the keys move the cursor over a pool's map, its window's values and what the pool
+    // keeps are said after the unit's value (an accessibility review: a screen reader heard
+    // "row 7, col 7: 0.103" alone, and had to leave the map to learn what max made of what);
+    // a live region only then, not while a drawing changes them
+    this.canvas.addEventListener('focus', () => this.source.said.setAttribute('aria-live', 'polite'));
+    this.canvas.addEventListener('blur', () => this.source.said.removeAttribute('aria-live'));
     // Escape closes it from anywhere: the keyboard may have gone on to the shift lab
     document.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && !e.defaultPrevented && !root.contains(e.target)) this.close(false);
