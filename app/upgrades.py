@@ -65,6 +65,10 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
     answers these in plain text, without the headers every answer carries (an API review),
     and took a handshake over HTTP/1.0."""
     said = dict(headers)
+    for name in (b"sec-websocket-version", b"sec-websocket-key"):
+        if sum(1 for n, _ in headers if n == name) > 1:  # dict() kept the last (a review)
+            return 400, (f"{name.decode().title().replace('Websocket', 'WebSocket')} is given "
+                         "more than once: a WebSocket's handshake gives it once"), []
     version = said.get(b"sec-websocket-version", b"").decode("latin-1").strip()
     if version != "13":
         asked = f"Sec-WebSocket-Version {version}" if version else "no Sec-WebSocket-Version"
@@ -89,7 +93,9 @@ class UpgradeSafeHttp(HttpToolsProtocol):
     _draining = False  # a request was refused: what follows on the connection is dropped
     _in_head = False  # the parser is within a request's line and headers
     _began = False  # ... which began in the bytes being read
-    _head_bytes = 0  # the bytes of that head read after those it began in
+    _in_message = False  # the parser is within a request, its head or after
+    _fed = False  # the bytes being read held some of its body
+    _head_bytes = 0  # the bytes of that head (and of its trailers) read after those it began in
 
     def _should_upgrade(self) -> bool:
         return super()._should_upgrade() and self.parser.get_method() == b"GET"
@@ -99,24 +105,47 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         HEAD_LIMIT (a header that never ends, a million of them) is answered 431: uvicorn's
         httptools protocol sets no bound, and held all it was sent (an API review: 84 MB
         for a header of 100 MB). The bytes a head began in are not counted, as where in
-        them it began is not known: it is refused at most one read (256 KiB) later."""
+        them it began is not known: it is refused at most one read (256 KiB) later. So are
+        a chunked body's trailers, which httptools reads as headers after the body: once
+        the head is read, the reads of a request that carry none of its body count on (a
+        review: trailer lines sent without end were held, 100 MB a second)."""
         if self._draining:
             return
-        self._began = False
+        self._began = self._fed = False
         super().data_received(data)
-        if not self._in_head or self._began or self.transport.is_closing():
+        # refused or closed in this read (a review: a 414 was followed by a 431 for the same
+        # target, written after the connection's end)
+        if self._began or self._draining or self.transport.is_closing():
+            return
+        if not self._in_head and (not self._in_message or self._fed):
             return
         self._head_bytes += len(data)
-        if self._head_bytes > HEAD_LIMIT:
-            self._in_head = False
-            detail = (f"the request's line and headers are over {HEAD_LIMIT // 1024} KiB: send "
-                      "fewer or shorter headers")
-            self.logger.warning("Refused a request: %s", detail)
-            self._refuse(self._json_error(431, detail_body(detail)))
+        if self._head_bytes <= HEAD_LIMIT:
+            return
+        trailers, self._in_head = not self._in_head, False
+        detail = (f"the request's {'headers and trailers' if trailers else 'line and headers'} "
+                  f"are over {HEAD_LIMIT // 1024} KiB: send fewer or shorter ones")
+        self.logger.warning("Refused a request: %s", detail)
+        answer = self._json_error(431, detail_body(detail))
+        cycle = self.cycle
+        if trailers and cycle is not None and not cycle.response_complete:
+            # the app is reading this request's body, and would wait for its end for good:
+            # it is told that the client left, and the 431 is the answer (or, where the app
+            # has begun its own, the connection closes)
+            cycle.disconnected = True
+            cycle.message_event.set()
+            self._draining = True
+            if cycle.response_started:
+                self.transport.close()
+            else:
+                self._refused = answer
+                self._answer_refused()
+            return
+        self._refuse(answer)
 
     def on_message_begin(self) -> None:
         self._refused = None
-        self._in_head = self._began = True
+        self._in_head = self._began = self._in_message = True
         self._head_bytes = 0
         super().on_message_begin()
 
@@ -160,10 +189,12 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         self._refuse(self._json_error(status, detail_body(detail), extra))
 
     def on_body(self, body: bytes) -> None:
+        self._fed = True
         if self._refused is None:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._in_message = False
         if self._refused is None:
             super().on_message_complete()
 

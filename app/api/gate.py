@@ -56,13 +56,17 @@ class InferenceGate:
 
     def retry_after(self) -> int:
         """Seconds a refused request should wait: the jobs in flight, run `concurrency` at a
-        time, each taking the median run time of the last jobs; rounded up, at least 1 (a
-        review: batches that took 5-9 s each said 1; a later one: 64 queued /shifts jobs
-        of 0.26 s said 1)."""
+        time, each taking the median run time of the last jobs, but no longer than the time
+        limit and one job more (a job still waiting then is dropped); rounded up, at least 1
+        (a review: batches that took 5-9 s each said 1; a later one: 64 queued /shifts jobs
+        of 0.26 s said 1; a review of that: jobs past the limit made it 1,600 s)."""
         with self._lock:
             took = list(self._took)
             rounds = max(1, math.ceil(self._inflight / self.concurrency))
-        return max(1, math.ceil(statistics.median(took) * rounds)) if took else 1
+        if not took:
+            return 1
+        each = statistics.median(took)
+        return max(1, math.ceil(min(each * rounds, self.timeout_s + each)))
 
     def _timed(self, fn: Callable[..., T], *args: object) -> T:
         start = self._clock()
@@ -124,8 +128,8 @@ class InferenceGate:
             future.add_done_callback(lambda f: f.exception())  # no "never retrieved" warning
             # which of the two (an API review: a job that never left the queue was said to
             # have taken too long)
-            said = (f"waited {limit_s:g} s for a thread behind {counted(ahead, self.what)} "
-                    "in flight, and never started" if waited
+            said = (f"waited {limit_s:g} s for a thread, with {counted(ahead, self.what)} in "
+                    "flight, and never started" if waited
                     else f"{self.what} took longer than {limit_s:g} s")
             raise TimedOut(f"{said}; retry after the time in Retry-After",
                            self.retry_after()) from exc

@@ -115,10 +115,13 @@ def media_type(request: Request) -> str:
     image would be called not an image. So is one with a transfer coding but chunked
     (Transfer-Encoding: gzip, chunked), which the server passes on undone (an API review:
     it was told that its bytes were no image, or not UTF-8)."""
-    coding = request.headers.get("content-encoding", "identity").strip().lower()
-    if coding not in ("identity", ""):
-        raise UnsupportedMediaType(unsupported_coding(coding))
-    transfer = request.headers.get("transfer-encoding", "").lower()
+    # every line of each header, not the first alone (a review: Transfer-Encoding: identity,
+    # then a second line with gzip, was read as identity)
+    coding = ", ".join(request.headers.getlist("content-encoding")).strip().lower()
+    codings = [c.strip() for c in coding.split(",") if c.strip() not in ("", "identity")]
+    if codings:
+        raise UnsupportedMediaType(unsupported_coding(", ".join(codings)))
+    transfer = ", ".join(request.headers.getlist("transfer-encoding")).lower()
     codings = [c.strip() for c in transfer.split(",")
                if c.strip() not in ("", "chunked", "identity")]
     if codings:

@@ -205,6 +205,12 @@ def test_a_body_sent_compressed_is_refused_as_such(
         assert (r.status_code, r.json()) == (415, {
             "detail": "request bodies are read as sent: Transfer-Encoding 'gzip' is not "
                       "accepted; send the body uncompressed"})
+    # each line of the header, not the first alone (a review: identity, then gzip)
+    for name in ("transfer-encoding", "content-encoding"):
+        r = client.post("/api/v1/featuremaps", content=gzip.compress(digit),
+                        headers=[("content-type", "image/png"), (name, "identity"),
+                                 (name, "gzip" if name == "content-encoding" else "gzip, chunked")])
+        assert r.status_code == 415 and "'gzip' is not accepted" in r.json()["detail"], name
     chunked = client.post("/api/v1/featuremaps", content=digit,
                           headers={"content-type": "image/png", "transfer-encoding": "chunked"})
     assert chunked.status_code == 200

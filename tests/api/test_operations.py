@@ -483,6 +483,22 @@ def test_a_busy_gates_retry_after_counts_the_jobs_queued() -> None:
         await asyncio.gather(*held)
 
     asyncio.run(two())
+    # no longer than the time limit and one job more, when a job still waiting is dropped (a
+    # review: jobs past the limit made it 1,600 s): 8 jobs of 2 s, a 5 s limit, 7 s
+    times = iter([0.0, 2.0, *[10.0] * 20])
+    gate = InferenceGate(limit=8, timeout_s=5, concurrency=1, clock=lambda: next(times))
+    release = threading.Event()
+
+    async def capped() -> None:
+        await gate.run(lambda: None)
+        held = [asyncio.create_task(gate.run(release.wait, 5, timeout_s=30)) for _ in range(8)]
+        while gate.inflight < 8:
+            await asyncio.sleep(0.001)
+        assert gate.retry_after() == 7
+        release.set()
+        await asyncio.gather(*held)
+
+    asyncio.run(capped())
 
 
 def test_a_timed_out_requests_retry_after_is_how_long_the_gates_jobs_take() -> None:
@@ -553,7 +569,7 @@ def test_a_job_that_times_out_while_queued_frees_its_slot() -> None:
         with pytest.raises(TimedOut) as info:
             await gate.run(ran.append, 1)  # waits behind `busy` for a thread, then times out
         # said as such (an API review: it was said to have taken too long)
-        assert str(info.value) == ("waited 0.1 s for a thread behind 1 inference in flight, "
+        assert str(info.value) == ("waited 0.1 s for a thread, with 1 inference in flight, "
                                    "and never started; retry after the time in Retry-After")
         assert gate.inflight == 1  # only `busy` is left
         release.set()

@@ -6,6 +6,7 @@ lost its body, which was then read as a request of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import re
@@ -156,13 +157,83 @@ def test_headers_past_64_kib_are_a_431_and_are_not_held(url: str, flood: str) ->
                 got += chunk
         except (TimeoutError, ConnectionResetError):
             pass
-    # answered once 64 KiB past the first read (at most 256 KiB) were read
-    assert sent <= (64 + 256 + 64) * 1024, sent
+    # answered once 64 KiB past the first read (at most 256 KiB) were read: long before 4
+    # MiB were sent (what the client sends is not what the server has read yet: the
+    # kernel's buffers hold some)
+    assert sent < 4 * 1024 * 1024, sent
     assert answers(got) == [(431, json.dumps({"detail": (
-        "the request's line and headers are over 64 KiB: send fewer or shorter headers")},
+        "the request's line and headers are over 64 KiB: send fewer or shorter ones")},
         separators=(",", ":")).encode())]
     assert head_of(got)["x-request-id"] == "flood.1"
     assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_a_target_past_the_limit_in_a_later_read_is_answered_once(url: str) -> None:
+    """Found by a review: a target whose 16 KiB passed in a read of its own got its 414,
+    then a 431 written after the connection's end; behind a request still being answered,
+    the 431 alone."""
+    port = int(url.rsplit(":", 1)[1])
+    got = b""
+    shifts = (b"POST /api/v1/shifts HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(PNG) + PNG)  # a quarter of a second
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(shifts + b"GET /healthz?")
+        time.sleep(0.05)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            s.sendall(b"a" * 100_000)
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    assert [status for status, _ in answers(got)] == [200, 414]
+    assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_trailers_past_64_kib_are_a_431(url: str) -> None:
+    """Found by a review: a chunked body's trailers, which httptools reads as headers after
+    the body, were held without bound (100 MB a second)."""
+    port = int(url.rsplit(":", 1)[1])
+    got = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST /api/v1/featuremaps HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(PNG) + PNG
+                  + b"\r\n0\r\n")
+        sent = 0
+        while sent < 4 * 1024 * 1024 and not select.select([s], [], [], 0)[0]:
+            s.sendall(b"X-T: 1\r\n" * 1024)
+            sent += 8 * 1024
+            time.sleep(0.001)
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    assert sent < 4 * 1024 * 1024, sent  # answered: no more was read (as above)
+    assert answers(got) == [(431, json.dumps({"detail": (
+        "the request's headers and trailers are over 64 KiB: send fewer or shorter ones")},
+        separators=(",", ":")).encode())]
+    assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_a_chunked_upload_in_small_chunks_is_served(url: str) -> None:
+    """The trailers' count takes only reads that carry none of the body: an upload in chunks
+    of 16 bytes, 1,000 reads of body and framing, is no head past its limit."""
+    port = int(url.rsplit(":", 1)[1])
+    body = PNG * (16_000 // len(PNG) + 1)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST /api/v1/featuremaps?models=max HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n"
+                  b"Connection: close\r\n\r\n")
+        for start in range(0, len(body), 16):
+            piece = body[start:start + 16]
+            s.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        s.sendall(b"0\r\n\r\n")
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    # the PNG's trailing copies are past its end: refused as such, not as a head
+    assert [status for status, _ in answers(got)] in ([200], [400], [415])
 
 
 def test_a_head_of_40_kib_is_served(url: str) -> None:
@@ -243,6 +314,11 @@ WS_KEY = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
      "(RFC 6455)"),
     (WS_HEAD.replace(b"HTTP/1.1", b"HTTP/1.0") + WS_KEY + b"Sec-WebSocket-Version: 13\r\n",
      400, "a WebSocket opens over HTTP/1.1, not HTTP/1.0"),
+    # given twice, which the WebSocket protocol answered in plain text (a review)
+    (WS_HEAD + WS_KEY + WS_KEY + b"Sec-WebSocket-Version: 13\r\n", 400,
+     "Sec-WebSocket-Key is given more than once: a WebSocket's handshake gives it once"),
+    (WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 13\r\n", 400,
+     "Sec-WebSocket-Version is given more than once: a WebSocket's handshake gives it once"),
 ])
 def test_a_websocket_handshake_that_cannot_open_one_gets_a_json_detail(
         url: str, head: bytes, status: int, detail: str) -> None:
