@@ -52,6 +52,12 @@ export class Inspector {
     bar.style.backgroundImage = gradient;
     this.scale = el('div', { class: 'legend-bar', role: 'img' }, this.lo, bar, this.hi); // named in update()
     this.value = el('p', { class: 'value', 'aria-live': 'polite', text: VALUE_HINT });
+    // as the keys move the cursor over a pool's map, its window's values and what the pool
+    // keeps, said after the unit's value (an accessibility review: a screen reader heard
+    // "row 7, col 7: 0.103" alone, and had to leave the map to learn what max made of what);
+    // a region of its own that stays in the page (the sentence shown is put back in it at
+    // each move, which a screen reader may not announce), not written by a drawing or pointer
+    this.windowSaid = el('p', { class: 'visually-hidden window-said', 'aria-live': 'polite' });
     this.trace = el('p', { class: 'readout inspector-trace' }); // the traced unit, in words (trace.js)
     this.filter = el('div', { class: 'filter', hidden: true }); // what a conv channel looks for
     // a pool channel's source, beside how its units are made: the conv channel it pools, large,
@@ -85,6 +91,7 @@ export class Inspector {
       this.filter,
       this.trace,
       el('div', { class: 'row-buttons' }, this.prev, this.next),
+      this.windowSaid,
     );
     this.closeButton.addEventListener('click', () => this.close());
     this.prev.addEventListener('click', () => this.#step(-1));
@@ -99,12 +106,6 @@ export class Inspector {
     // a finger, or a pen that cannot hover, leaves as it lifts: the tapped unit stays traced
     this.canvas.addEventListener('pointerleave', (e) => { if (e.pointerType === 'mouse') this.#leave(); });
     this.canvas.addEventListener('keydown', (e) => this.#key(e));
-    // while the keys move the cursor over a pool's map, its window's values and what the pool
-    // keeps are said after the unit's value (an accessibility review: a screen reader heard
-    // "row 7, col 7: 0.103" alone, and had to leave the map to learn what max made of what);
-    // a live region only then, not while a drawing changes them
-    this.canvas.addEventListener('focus', () => this.source.said.setAttribute('aria-live', 'polite'));
-    this.canvas.addEventListener('blur', () => this.source.said.removeAttribute('aria-live'));
     // Escape closes it from anywhere: the keyboard may have gone on to the shift lab
     document.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && !e.defaultPrevented && !root.contains(e.target)) this.close(false);
@@ -505,6 +506,7 @@ export class Inspector {
     if (!data) return;
     const [, h, w] = data.shape;
     this.#show(...stepCell(this.#cursor ?? [Math.floor(h / 2), Math.floor(w / 2)], direction, h, w));
+    if (data.kind === 'pool') this.windowSaid.textContent = this.source.said.textContent;
   }
 
   /** Read out and trace unit (row, col); `explain`: re-say the explanation for it (update()

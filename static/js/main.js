@@ -42,6 +42,7 @@ const WAITING_TEXT = `Waiting for the server: no answer for ${WAITING_MS / 1000}
 const ASK_AGAIN_MS = [3000, 6000, 10000];
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
 const STROKES_KEY = 'featuremaps-strokes'; // sessionStorage: a drawing's strokes across a reload (#keepStrokes)
+const KEPT_NUDGES = 20; // nudges over a drawing made again after a reload; more: its levels come back
 
 /**
  * Copy `text`: by the Clipboard API where the browser offers it, which is only in a secure
@@ -294,10 +295,11 @@ class App {
 
   /** Nudge what is being shown as the page opens, `dirs` in order ('left', ...), for it
    * alone: a stroke, sample or upload (or an Undo that cancels the load) before they run
-   * drops them, as does `still()` turning false. */
+   * drops them, as does `still()` turning false, and so does a nudge before them that did
+   * not land (a review: after a failed one, the rest moved another input than the one kept). */
   #nudgeAgain(dirs, still) {
     const after = this.#epoch;
-    for (const dir of dirs) this.nudgeBy(dir, () => after === this.#epoch && still());
+    dirs.forEach((dir, i) => this.nudgeBy(dir, () => after === this.#epoch && this.#moves.length === i && still()));
   }
 
   /** The address says what is shown (link.js): a sample by its number and the nudges in
@@ -354,6 +356,9 @@ class App {
     // answered came back on the pad over the levels before it) or is still to come, not
     if (shown?.length !== strokes.length || shown.some((s, i) => s !== strokes[i])
       || (first?.body ?? this.current.body).points !== App.#points(strokes)) return;
+    // each nudge kept is two requests as the page opens again: a long walk comes back as its
+    // levels, as before
+    if (this.#moves.length > KEPT_NUDGES) return;
     const nudged = first ? { before: levelsText(first.before), nudges: this.#moves.map((m) => m.dir) } : {};
     try {
       sessionStorage.setItem(STROKES_KEY, JSON.stringify({ input: levelsText(input), strokes, ...nudged }));
