@@ -134,8 +134,25 @@ def _worker(options: dict[str, Any], peers: Path | None) -> None:
     except Exception:
         log.exception("worker %d could not start", os.getpid())
         sys.exit(STARTUP_FAILURE)
+    class Listening(uvicorn.Server):
+        """Says where this worker listens once it does: uvicorn says it for sockets it binds
+        itself, not for those it is handed (an operator's review: with several workers
+        nothing said that they were ready, nor where)."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if sockets and not self.should_exit:
+                log.info("worker %d listening on %s", os.getpid(),
+                         ", ".join(_where(s) for s in sockets))
+
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has
-        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=sockets)  # shut down
+        Listening(uvicorn.Config(app, **options)).run(sockets=sockets)  # shut down
+
+
+def _where(sock: socket.socket) -> str:
+    """A listening socket's address as a URL writes it: 127.0.0.1:8000, [::1]:8000."""
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if sock.family == socket.AF_INET6 else f"{host}:{port}"
 
 
 def run_hanging_up_gracefully(server: uvicorn.Server) -> None:

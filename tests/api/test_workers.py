@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -50,15 +51,15 @@ def ignore_sighup() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts a command
 
 
-def start(port: int, tmp: Path, workers: int = 2, nohup: bool = False
-          ) -> subprocess.Popen[bytes]:
+def start(port: int, tmp: Path, workers: int = 2, nohup: bool = False,
+          log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
     """A server with `workers` workers; `tmp`: its temporary folder (TMPDIR); `nohup`: started
-    with SIGHUP ignored."""
+    with SIGHUP ignored; `log`: where its log goes (else nowhere)."""
     env = {**ENV, "TMPDIR": str(tmp)}
     # a session of its own, so that the end of a test can stop every process of it
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
                              "--workers", str(workers)], env=env, cwd=PROJECT_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL,
                             start_new_session=True, preexec_fn=ignore_sighup if nohup else None)
     deadline = time.monotonic() + 90
     while True:
@@ -145,6 +146,26 @@ def test_workers_share_the_connections_are_replaced_and_stop_on_sigterm() -> Non
         assert proc.wait(timeout=60) == -signal.SIGTERM
         assert not any(alive(pid) for pid in now)
         assert list(tmp.iterdir()) == []  # the parent removed its workers' folder
+
+
+def test_each_worker_says_where_it_listens() -> None:
+    """Found by an operator's review: with several workers, uvicorn said nothing of where
+    they listened, nor when they were ready (it says so only for sockets it binds)."""
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="fm-", dir="/tmp"))
+    try:
+        with tempfile.TemporaryFile() as log:
+            proc = start(port, tmp, log=log)
+            try:
+                pids = wait_for_workers(port, 2)
+            finally:
+                end(proc)
+            log.seek(0)
+            said = log.read().decode()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for pid in pids:
+        assert f"INFO app.serve: worker {pid} listening on 127.0.0.1:{port}\n" in said, said
 
 
 def test_a_sighup_that_nohup_ignores_stays_ignored() -> None:
