@@ -54,17 +54,18 @@ class InferenceGate:
         self._clock = clock
         self._took: deque[float] = deque(maxlen=RECENT)  # the last jobs' run times, s
 
-    def retry_after(self) -> int:
+    def retry_after(self, unknown: float = 1.0) -> int:
         """Seconds a refused request should wait: the jobs in flight, run `concurrency` at a
         time, each taking the median run time of the last jobs, but no longer than the time
         limit and one job more (a job still waiting then is dropped); rounded up, at least 1
         (a review: batches that took 5-9 s each said 1; a later one: 64 queued /shifts jobs
-        of 0.26 s said 1; a review of that: jobs past the limit made it 1,600 s)."""
+        of 0.26 s said 1; a review of that: jobs past the limit made it 1,600 s). `unknown`:
+        what it is while no job has finished."""
         with self._lock:
             took = list(self._took)
             rounds = max(1, math.ceil(self._inflight / self.concurrency))
         if not took:
-            return 1
+            return max(1, math.ceil(unknown))
         each = statistics.median(took)
         return max(1, math.ceil(min(each * rounds, self.timeout_s + each)))
 
@@ -131,5 +132,7 @@ class InferenceGate:
             said = (f"waited {limit_s:g} s for a thread, with {counted(ahead, self.what)} in "
                     "flight, and never started" if waited
                     else f"{self.what} took longer than {limit_s:g} s")
+            # before any job has finished, the one that ran past the limit (or that this one
+            # waited behind) has taken the limit at least: not 1 s
             raise TimedOut(f"{said}; retry after the time in Retry-After",
-                           self.retry_after()) from exc
+                           self.retry_after(unknown=limit_s)) from exc

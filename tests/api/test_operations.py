@@ -518,6 +518,20 @@ def test_a_timed_out_requests_retry_after_is_how_long_the_gates_jobs_take() -> N
     asyncio.run(scenario())
 
 
+def test_a_timeout_before_any_job_has_finished_says_to_wait_the_limit() -> None:
+    """Before, 1 s: the job that ran past the limit has taken the limit at least."""
+    gate = InferenceGate(limit=2, timeout_s=1.2)
+
+    async def scenario() -> None:
+        with pytest.raises(TimedOut) as info:
+            await gate.run(time.sleep, 1.4)
+        assert info.value.retry_after == 2
+        while gate.inflight:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+
+
 def test_gate_times_out_and_keeps_the_slot_until_the_thread_ends() -> None:
     gate = InferenceGate(limit=1, timeout_s=0.05)
 
@@ -526,6 +540,7 @@ def test_gate_times_out_and_keeps_the_slot_until_the_thread_ends() -> None:
             await gate.run(time.sleep, 0.3)
         assert str(info.value) == ("inference took longer than 0.05 s; retry after the time in "
                                    "Retry-After")
+        assert info.value.retry_after == 1  # no job finished: the limit, at least 1 s
         assert gate.inflight == 1  # the sleeping thread still holds it
         with pytest.raises(Overloaded):
             await gate.run(lambda: None)
