@@ -102,7 +102,7 @@ def check_port(host: str, port: int) -> None:
         for sock in bound_sockets(host, port, share=False):
             sock.close()
     except OSError as exc:
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        where = _host_port(host, port)
         raise FeaturemapsError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 
 
@@ -143,16 +143,15 @@ def _worker(options: dict[str, Any], peers: Path | None) -> None:
             await super().startup(sockets=sockets)
             if sockets and not self.should_exit:
                 log.info("worker %d listening on %s", os.getpid(),
-                         ", ".join(_where(s) for s in sockets))
+                         ", ".join(_host_port(*s.getsockname()[:2]) for s in sockets))
 
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has
         Listening(uvicorn.Config(app, **options)).run(sockets=sockets)  # shut down
 
 
-def _where(sock: socket.socket) -> str:
-    """A listening socket's address as a URL writes it: 127.0.0.1:8000, [::1]:8000."""
-    host, port = sock.getsockname()[:2]
-    return f"[{host}]:{port}" if sock.family == socket.AF_INET6 else f"{host}:{port}"
+def _host_port(host: str, port: int) -> str:
+    """An address as a URL writes it: 127.0.0.1:8000, [::1]:8000."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def run_hanging_up_gracefully(server: uvicorn.Server) -> None:

@@ -44,7 +44,6 @@ class TooLarge(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status = status
-        self.detail = detail
 
 
 def refusal(method: str, upgrade: str) -> str:
@@ -249,8 +248,8 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         error = sys.exception()
         if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, TooLarge):
             too_large = error.__context__  # raised by a callback of ours (on_url)
-            self.logger.warning("Refused a request: %s", too_large.detail)
-            self._refuse(self._json_error(too_large.status, detail_body(too_large.detail)))
+            self.logger.warning("Refused a request: %s", too_large)
+            self._refuse(self._json_error(too_large.status, detail_body(str(too_large))))
             return
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
         self.transport.write(self._json_error(400, detail_body(

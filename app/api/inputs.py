@@ -115,17 +115,14 @@ def media_type(request: Request) -> str:
     image would be called not an image. So is one with a transfer coding but chunked
     (Transfer-Encoding: gzip, chunked), which the server passes on undone (an API review:
     it was told that its bytes were no image, or not UTF-8)."""
-    # every line of each header, not the first alone (a review: Transfer-Encoding: identity,
-    # then a second line with gzip, was read as identity)
-    coding = ", ".join(request.headers.getlist("content-encoding")).strip().lower()
-    codings = [c.strip() for c in coding.split(",") if c.strip() not in ("", "identity")]
-    if codings:
-        raise UnsupportedMediaType(unsupported_coding(", ".join(codings)))
-    transfer = ", ".join(request.headers.getlist("transfer-encoding")).lower()
-    codings = [c.strip() for c in transfer.split(",")
-               if c.strip() not in ("", "chunked", "identity")]
-    if codings:
-        raise UnsupportedMediaType(unsupported_coding(", ".join(codings), "Transfer-Encoding"))
+    for header, plain in (("Content-Encoding", ("identity",)),
+                          ("Transfer-Encoding", ("identity", "chunked"))):
+        # every line of the header, not the first alone (a review: Transfer-Encoding:
+        # identity, then a second line with gzip, was read as identity)
+        codings = [c.strip() for line in request.headers.getlist(header)
+                   for c in line.lower().split(",") if c.strip() not in ("", *plain)]
+        if codings:
+            raise UnsupportedMediaType(unsupported_coding(", ".join(codings), header))
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
