@@ -12,7 +12,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -448,57 +448,49 @@ def test_a_busy_gates_retry_after_is_how_long_its_jobs_take() -> None:
     asyncio.run(quick())
 
 
-def test_a_busy_gates_retry_after_counts_the_jobs_queued() -> None:
-    """Found by an API review: 64 queued /shifts jobs of 0.26 s each said Retry-After: 1.
-    The jobs in flight, `concurrency` at a time, each at the median run time."""
-    times = iter([0.0, 2.0, 10.0, 12.0, 20.0, 22.0, 30.0, 32.0])  # each job 2 s
-    gate = InferenceGate(limit=3, timeout_s=5, concurrency=1, clock=lambda: next(times))
+def busy_after_a_2_s_job(jobs: int, limit: int, concurrency: int,
+                         busy: Callable[[InferenceGate], Awaitable[None]]) -> InferenceGate:
+    """A gate with a 5 s time limit whose one finished job took 2 s (its clock says so), and
+    `jobs` more held in flight (under a 30 s limit of their own) while `busy(gate)` runs;
+    the gate once they are done. Its clock is read at each job's start and end, 2 s apart
+    for jobs run one at a time."""
+    times = iter([t for i in range(jobs + 1) for t in (10.0 * i, 10.0 * i + 2.0)])
+    gate = InferenceGate(limit=limit, timeout_s=5, concurrency=concurrency,
+                         clock=lambda: next(times))
     release = threading.Event()
 
     async def scenario() -> None:
         await gate.run(lambda: None)
-        held = [asyncio.create_task(gate.run(release.wait, 5)) for _ in range(3)]
-        while gate.inflight < 3:
+        held = [asyncio.create_task(gate.run(release.wait, 5, timeout_s=30))
+                for _ in range(jobs)]
+        while gate.inflight < jobs:
             await asyncio.sleep(0.001)
+        await busy(gate)
+        release.set()
+        await asyncio.gather(*held)
+
+    asyncio.run(scenario())
+    return gate
+
+
+def test_a_busy_gates_retry_after_counts_the_jobs_queued() -> None:
+    """Found by an API review: 64 queued /shifts jobs of 0.26 s each said Retry-After: 1.
+    The jobs in flight, `concurrency` at a time, each at the median run time."""
+    async def refused(gate: InferenceGate) -> None:
         with pytest.raises(Overloaded) as info:
             await gate.run(lambda: None)
         assert info.value.retry_after == 6  # 3 jobs of 2 s, one at a time
-        release.set()
-        await asyncio.gather(*held)
-        assert gate.retry_after() == 2
 
-    asyncio.run(scenario())
+    assert busy_after_a_2_s_job(3, limit=3, concurrency=1, busy=refused).retry_after() == 2
+
+    async def says(gate: InferenceGate, seconds: int) -> None:
+        assert gate.retry_after() == seconds
+
     # two threads: 3 jobs take two rounds
-    times = iter([0.0, 2.0, *[10.0] * 20])
-    gate = InferenceGate(limit=3, timeout_s=5, concurrency=2, clock=lambda: next(times))
-    release = threading.Event()
-
-    async def two() -> None:
-        await gate.run(lambda: None)
-        held = [asyncio.create_task(gate.run(release.wait, 5)) for _ in range(3)]
-        while gate.inflight < 3:
-            await asyncio.sleep(0.001)
-        assert gate.retry_after() == 4
-        release.set()
-        await asyncio.gather(*held)
-
-    asyncio.run(two())
+    busy_after_a_2_s_job(3, limit=3, concurrency=2, busy=lambda gate: says(gate, 4))
     # no longer than the time limit and one job more, when a job still waiting is dropped (a
     # review: jobs past the limit made it 1,600 s): 8 jobs of 2 s, a 5 s limit, 7 s
-    times = iter([0.0, 2.0, *[10.0] * 20])
-    gate = InferenceGate(limit=8, timeout_s=5, concurrency=1, clock=lambda: next(times))
-    release = threading.Event()
-
-    async def capped() -> None:
-        await gate.run(lambda: None)
-        held = [asyncio.create_task(gate.run(release.wait, 5, timeout_s=30)) for _ in range(8)]
-        while gate.inflight < 8:
-            await asyncio.sleep(0.001)
-        assert gate.retry_after() == 7
-        release.set()
-        await asyncio.gather(*held)
-
-    asyncio.run(capped())
+    busy_after_a_2_s_job(8, limit=8, concurrency=1, busy=lambda gate: says(gate, 7))
 
 
 def test_a_timed_out_requests_retry_after_is_how_long_the_gates_jobs_take() -> None:

@@ -37,12 +37,16 @@ def url() -> Iterator[str]:
     stop(proc)
 
 
+def dial(url: str) -> socket.socket:
+    """A connection to the server at `url`, whose reads give up after 10 s."""
+    return socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10)
+
+
 def exchange(url: str, head: bytes, body: bytes = b"", pause: float = 0.0) -> bytes:
     """Everything the server sends back for `head` (its request line and headers, without
     the blank line) and `body`, sent `pause` seconds after the head, up to the connection's
     end, or what came within 10 s."""
-    port = int(url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with dial(url) as s:
         s.sendall(head + b"\r\n")
         if pause:
             time.sleep(pause)
@@ -149,8 +153,7 @@ def read_all(s: socket.socket) -> bytes:
 def flooded(url: str, head: bytes, piece: bytes) -> tuple[int, bytes]:
     """`head`, then `piece` again and again, 4 MiB at most, in writes a reader sees apart,
     until an answer comes: (the bytes of pieces sent, what the server sent back)."""
-    port = int(url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with dial(url) as s:
         s.sendall(head)
         sent = 0
         while sent < 4 * 1024 * 1024 and not select.select([s], [], [], 0)[0]:
@@ -184,10 +187,9 @@ def test_a_target_past_the_limit_in_a_later_read_is_answered_once(url: str) -> N
     """Found by a review: a target whose 16 KiB passed in a read of its own got its 414,
     then a 431 written after the connection's end; behind a request still being answered,
     the 431 alone."""
-    port = int(url.rsplit(":", 1)[1])
     shifts = (b"POST /api/v1/shifts HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
               b"Content-Length: %d\r\n\r\n" % len(PNG) + PNG)  # a quarter of a second
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with dial(url) as s:
         s.sendall(shifts + b"GET /healthz?")
         time.sleep(0.05)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -213,10 +215,9 @@ def test_trailers_past_64_kib_are_a_431(url: str) -> None:
 def test_a_chunked_upload_in_small_chunks_is_served(url: str) -> None:
     """The trailers' count takes only reads that carry none of the body: an upload of 96 KiB
     in chunks of 64 bytes, each written apart, is no head past its limit."""
-    port = int(url.rsplit(":", 1)[1])
     pixels = json.dumps({"pixels": [[0] * 28] * 28}).encode()
     body = pixels + b" " * (96 * 1024 - len(pixels))  # JSON may end in white space
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with dial(url) as s:
         s.sendall(b"POST /api/v1/featuremaps?models=max HTTP/1.1\r\nHost: x\r\n"
                   b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
                   b"Connection: close\r\n\r\n")
@@ -229,8 +230,7 @@ def test_a_chunked_upload_in_small_chunks_is_served(url: str) -> None:
 
 
 def test_a_head_of_40_kib_is_served(url: str) -> None:
-    port = int(url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with dial(url) as s:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
         for _ in range(40):
             s.sendall(b"X-Pad: " + b"b" * 1014 + b"\r\n")
