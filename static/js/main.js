@@ -348,14 +348,15 @@ class App {
   #keepStrokes() {
     const input = this.current?.result.input;
     const first = this.#moves[0];
-    const shown = (first?.body ?? this.current?.body)?.strokes; // the strokes the maps shown are of
+    const sent = first?.body ?? this.current?.body; // what the maps shown are of, unnudged
+    const shown = sent?.strokes;
     const { strokes, base } = this.pad.snapshot();
     sessionStorage.removeItem(STROKES_KEY);
     if (!input || base || !strokes.length || this.pad.drawing) return;
     // the pad as the maps have it: an answer that failed (a review: a stroke the server never
     // answered came back on the pad over the levels before it) or is still to come, not
     if (shown?.length !== strokes.length || shown.some((s, i) => s !== strokes[i])
-      || (first?.body ?? this.current.body).points !== App.#points(strokes)) return;
+      || sent.points !== App.#points(strokes)) return;
     // each nudge kept is two requests as the page opens again: a long walk comes back as its
     // levels, as before
     if (this.#moves.length > KEPT_NUDGES) return;
