@@ -124,8 +124,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         trailers, self._in_head = not self._in_head, False
         detail = (f"the request's {'headers and trailers' if trailers else 'line and headers'} "
                   f"are over {HEAD_LIMIT // 1024} KiB: send fewer or shorter ones")
-        self.logger.warning("Refused a request: %s", detail)
-        answer = self._json_error(431, detail_body(detail))
+        answer = self._refusal("a request", 431, detail)
         cycle = self.cycle
         if trailers and cycle is not None and not cycle.response_complete:
             # the app is reading this request's body, and would wait for its end for good:
@@ -161,8 +160,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             method = self.parser.get_method().decode("ascii", "replace")
             upgrade = next((v for k, v in self.headers if k == b"upgrade"), b"")
             detail = refusal(method, upgrade.decode("latin-1").strip())
-            self.logger.warning("Refused an upgrade: %s", detail)
-            self._refused = self._json_error(400, detail_body(detail))
+            self._refused = self._refusal("an upgrade", 400, detail)
             return  # the app never sees it
         super().on_headers_complete()
         if upgrading and self.cycle is not None:
@@ -184,8 +182,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             super().handle_websocket_upgrade()
             return
         status, detail, extra = problem
-        self.logger.warning("Refused a WebSocket handshake: %s", detail)
-        self._refuse(self._json_error(status, detail_body(detail), extra))
+        self._refuse(self._refusal("a WebSocket handshake", status, detail, extra))
 
     def on_body(self, body: bytes) -> None:
         self._fed = True
@@ -227,11 +224,18 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self.transport.write_eof()  # the client sees the end; its body is still read
         self.loop.call_later(LINGER_S, self.transport.close)
 
-    def _json_error(self, status: int, body: bytes,
+    def _refusal(self, what: str, status: int, detail: str,
+                 extra: list[tuple[bytes, bytes]] | None = None) -> bytes:
+        """The answer to `what` ("a request") refused with `status` and `detail`, logged."""
+        self.logger.warning("Refused %s: %s", what, detail)
+        return self._json_error(status, detail, extra)
+
+    def _json_error(self, status: int, detail: str,
                     extra: list[tuple[bytes, bytes]] | None = None) -> bytes:
-        """A `status` with a JSON `body`, the server's default headers, what the app's
+        """A `status` with a JSON `detail`, the server's default headers, what the app's
         answers all carry (the request id of the headers read, else a new one; the security
         headers: found by a review, these 400s had none), and the connection closed."""
+        body = detail_body(detail)
         head = [STATUS_LINE[status]]
         tagged = answer_headers(request_id(self.headers))
         for name, value in [*self.server_state.default_headers, *tagged, *(extra or [])]:
@@ -248,10 +252,9 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         error = sys.exception()
         if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, TooLarge):
             too_large = error.__context__  # raised by a callback of ours (on_url)
-            self.logger.warning("Refused a request: %s", too_large)
-            self._refuse(self._json_error(too_large.status, detail_body(str(too_large))))
+            self._refuse(self._refusal("a request", too_large.status, str(too_large)))
             return
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
-        self.transport.write(self._json_error(400, detail_body(
-            f"not a valid HTTP/1.1 request: {reason.rstrip('.')}")))
+        self.transport.write(self._json_error(
+            400, f"not a valid HTTP/1.1 request: {reason.rstrip('.')}"))
         self.transport.close()
