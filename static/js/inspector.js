@@ -22,6 +22,7 @@ export class Inspector {
   #opener = null;
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
   #height; // holds the panel at its tallest height since it opened
+  #valueHeight; // holds the readout at its tallest height since the panel opened
   #sized = null; // {result, net, layer, channel, weights, width}: what the sums' height was measured for
   #sizing = 0; // a measure waiting for drawings to pause (setTimeout id)
 
@@ -118,6 +119,10 @@ export class Inspector {
     this.#height = new HeightHold(root, {
       onGrow: () => this.onGrow(), active: () => this.#hit !== null, layouts: [UI.dockedAcross],
     });
+    // the readout keeps the height of the hint it replaces: the first value read, one line
+    // where the hint took two or three, moved the explanation under it up, and on a phone
+    // the sheet changed size (an accessibility review)
+    this.#valueHeight = new HeightHold(this.value, { active: () => this.#hit !== null });
     window.addEventListener('resize', () => this.#sizeSoon(false)); // the sums rewrap
     // Where the panel is too short for its text (a phone), the text scrolls under the step
     // buttons; a fade over them says there is more (found by a review: the last row of
@@ -150,10 +155,11 @@ export class Inspector {
     const cell = this.#opener?.closest?.('.map-cell');
     if (cell && cell.nextElementSibling !== this.root) cell.after(this.root);
     this.#height.release(); // a new opening starts from its own height
+    this.#valueHeight.release();
     this.dock(side);
     this.#hit = { net: hit.net, layer: hit.layer, channel: hit.channel };
     // the unit clicked or tapped in the small map is read out and traced at once; opened
-    // from the keyboard (no unit), the arrow keys start from the centre
+    // from the keyboard (no unit), the first arrow key lands on the unit the panel describes
     this.#cursor = hit.row === undefined ? null : [hit.row, hit.col];
     this.mark.hidden = true; // a unit traced in the channel shown before is not this one's
     this.value.textContent = VALUE_HINT;
@@ -505,8 +511,24 @@ export class Inspector {
     const data = this.#layer();
     if (!data) return;
     const [, h, w] = data.shape;
-    this.#show(...stepCell(this.#cursor ?? [Math.floor(h / 2), Math.floor(w / 2)], direction, h, w));
+    // the first arrow lands on the unit the words under the map describe, as the maps' grids'
+    // first arrow chooses channel 0; End and the others go on from there (an accessibility
+    // review: the cursor started at the centre, away from the unit the panel spoke of)
+    const start = this.#cursor ?? this.#start(data);
+    this.#show(...(!this.#cursor && UI.nudges[direction] ? start : stepCell(start, direction, h, w)));
     if (data.kind === 'pool') this.windowSaid.textContent = this.source.said.textContent;
+  }
+
+  /** The unit the explanation speaks of while no unit is under the cursor: a deeper conv's
+   * (its strongest, or on a silent channel the one whose sum is highest), else the channel's
+   * strongest, or its first where every unit reads the same, as a pool's words say. */
+  #start(data) {
+    const w = this.#weights;
+    if (w && w.weights.length > 1 && this.#showing(w.net, w.layer, w.channel)) {
+      const unit = this.#unitSum(w, this.#info()?.reads, null);
+      if (unit) return [unit.row, unit.col];
+    }
+    return strongestUnit(data, this.#hit.channel);
   }
 
   /** Read out and trace unit (row, col); `explain`: re-say the explanation for it (update()

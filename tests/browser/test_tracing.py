@@ -723,6 +723,19 @@ def test_the_arrow_keys_choose_the_channel_that_enter_enlarges(
     inspector = fm.page.locator("#inspector")
     inspector.wait_for(state="visible")
     assert inspector.locator("h2").inner_text() == "avg pool1, channel 17"
+    # the first arrow key lands on the unit the words under the map speak of, its strongest
+    # (an accessibility review: the cursor started at the centre); End goes on from there
+    row, col = divmod(int(layer["q"][17].argmax()), 13)
+    hint = inspector.locator(".value").bounding_box()
+    fm.page.keyboard.press("ArrowLeft")
+    assert inspector.locator(".value").inner_text() == (
+        f"row {row}, col {col}: {as_read(layer, 17, row, col)}")
+    # the one-line value keeps the hint's lines: what lies under it stays put (the same review)
+    assert hint is not None and hint["height"] > 30  # the hint's two lines or more
+    assert inspector.locator(".value").bounding_box() == hint
+    fm.page.keyboard.press("End")
+    assert inspector.locator(".value").inner_text() == (
+        f"row {row}, col 12: {as_read(layer, 17, row, 12)}")
     fm.page.keyboard.press("Escape")  # focus back on the map, its choice outlined again
     assert fm.page.evaluate("document.activeElement.dataset.layer") == "pool1"
     assert mark.is_visible()
@@ -1478,6 +1491,13 @@ def test_a_deeper_conv_unit_shows_what_it_adds_up(
         assert sentence() == unit_sum_text(
             parts(channel, row, col), bias[channel], at,
             where.format(row, row + 2, col, col + 2), conv2["values"][channel, row, col])
+    # the first arrow key lands on that unit (the silent channel's, the last one shown), and
+    # the sum is then said for the unit under the cursor
+    inspector.locator("canvas.big").focus()
+    fm.page.keyboard.press("ArrowUp")
+    assert inspector.locator(".value").inner_text() == (
+        f"row {row}, col {col}: {as_read(conv2, silent[0], row, col)}")
+    assert sentence().startswith(f"At row {row}, col {col}")
 
 
 def test_the_step_keys_and_escape_work_after_a_step_button(
