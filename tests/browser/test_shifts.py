@@ -12,6 +12,7 @@ from tests.browser.conftest import (
     DIGITS,
     FeatureMapsPage,
     announcement,
+    opened,
     pixels_body,
     sample_body,
     shown,
@@ -852,6 +853,25 @@ def test_the_shift_lab_introduces_the_network_the_maps_do_not_show(
     assert fm.page.locator("#shift-table caption").inner_text() == (
         "Mean change of each layer's maps for a one-pixel nudge, over left, right, up and down "
         "(the nudge panel gives the direction you choose)")
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_the_shift_labs_figures_keep_their_height_as_the_first_answer_comes(
+        browser: Any, server_url: str, api: Any, viewport: tuple[int, int]) -> None:
+    """Found by a review: each figure grew 24 px (4 on a phone) as its caption came with
+    the first answer, moving what lies under the lab. Its usual lines are kept free."""
+    width, height = viewport
+    with opened(browser, server_url, api, viewport={"width": width, "height": height}) as fm:
+        figures = fm.page.locator(".heat-fig")
+        before = [figures.nth(i).bounding_box() for i in range(figures.count())]
+        fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+        fm.page.locator("canvas.heat[data-painted]").first.wait_for()
+        after = [figures.nth(i).bounding_box() for i in range(figures.count())]
+        captions = fm.page.locator(".consistency").all_inner_texts()
+    assert len(before) == 3 and all(captions)  # max, avg and blurmax, each with its words
+    for was, now in zip(before, after, strict=True):
+        assert was is not None and now is not None
+        assert now["height"] == pytest.approx(was["height"], abs=0.5)
 
 
 def test_the_shift_lab_shows_a_heat_map_per_network(
