@@ -94,7 +94,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
     _began = False  # ... which began in the bytes being read
     _in_message = False  # the parser is within a request, its head or after
     _fed = False  # the bytes being read held some of its body
-    _head_bytes = 0  # the bytes of that head (and of its trailers) read after those it began in
+    _head_bytes = 0  # the bytes of that head (and of its trailers) counted as they arrive
 
     def _should_upgrade(self) -> bool:
         return super()._should_upgrade() and self.parser.get_method() == b"GET"
@@ -103,9 +103,11 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         """Bytes read, parsed unless the connection is draining. A head that grows past
         HEAD_LIMIT (a header that never ends, a million of them) is answered 431: uvicorn's
         httptools protocol sets no bound, and held all it was sent (an API review: 84 MB
-        for a header of 100 MB). The bytes a head began in are not counted, as where in
-        them it began is not known: it is refused at most one read (256 KiB) later. So are
-        a chunked body's trailers, which httptools reads as headers after the body: once
+        for a header of 100 MB). A head that ends is measured whole as it ends
+        (on_headers_complete); one still arriving, by its whole lines in the read it began
+        in (where in that read it began is not known), then by every read after: one that
+        never ends is refused at most one read (256 KiB) past the limit. So are a chunked
+        body's trailers, which httptools reads as headers after the body: once
         the head is read, the reads of a request that carry none of its body count on (a
         review: trailer lines sent without end were held, 100 MB a second)."""
         if self._draining:
@@ -114,17 +116,20 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         super().data_received(data)
         # refused or closed in this read (a review: a 414 was followed by a 431 for the same
         # target, written after the connection's end)
-        if self._began or self._draining or self.transport.is_closing():
+        if self._draining or self.transport.is_closing():
             return
-        if not self._in_head and (not self._in_message or self._fed):
+        if self._began:
+            if not self._in_head:
+                return  # the whole head was in this read: measured as it ended
+            self._head_bytes = self._head_size()  # what is known of it: its whole lines
+        elif not self._in_head and (not self._in_message or self._fed):
             return
-        self._head_bytes += len(data)
+        else:
+            self._head_bytes += len(data)
         if self._head_bytes <= HEAD_LIMIT:
             return
         trailers, self._in_head = not self._in_head, False
-        detail = (f"the request's {'headers and trailers' if trailers else 'line and headers'} "
-                  f"are over {HEAD_LIMIT // 1024} KiB: send fewer or shorter ones")
-        answer = self._refusal("a request", 431, detail)
+        answer = self._refusal("a request", 431, self._head_too_large(trailers))
         cycle = self.cycle
         if trailers and cycle is not None and not cycle.response_complete:
             # the app is reading this request's body, and would wait for its end for good:
@@ -153,8 +158,23 @@ class UpgradeSafeHttp(HttpToolsProtocol):
                                 f"{URL_LIMIT // 1024} KiB: send the input in the body")
         super().on_url(url)
 
+    def _head_size(self) -> int:
+        """The bytes of the request's line and of its headers parsed so far, each whole."""
+        line = len(self.parser.get_method()) + len(self.url) + len(b"  HTTP/1.1\r\n")
+        fields = sum(len(name) + len(value) + len(b": \r\n") for name, value in self.headers)
+        return line + fields + len(b"\r\n")
+
+    @staticmethod
+    def _head_too_large(trailers: bool) -> str:
+        said = "headers and trailers" if trailers else "line and headers"
+        return f"the request's {said} are over {HEAD_LIMIT // 1024} KiB: send fewer or shorter ones"
+
     def on_headers_complete(self) -> None:
         self._in_head = False
+        # however its bytes came (an API review: 100 KB of headers in one write were served,
+        # being all in the read the head began in, which the count above cannot measure)
+        if self._head_size() > HEAD_LIMIT:
+            raise TooLarge(431, self._head_too_large(trailers=False))
         upgrading = self.parser.should_upgrade() and not self._should_upgrade()
         if upgrading and self._has_body():
             method = self.parser.get_method().decode("ascii", "replace")
@@ -251,7 +271,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         header). uvicorn calls this while it handles the parser's error."""
         error = sys.exception()
         if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, TooLarge):
-            too_large = error.__context__  # raised by a callback of ours (on_url)
+            too_large = error.__context__  # raised by on_url or on_headers_complete
             self._refuse(self._refusal("a request", too_large.status, str(too_large)))
             return
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg

@@ -163,11 +163,16 @@ def flooded(url: str, head: bytes, piece: bytes) -> tuple[int, bytes]:
         return sent, read_all(s)
 
 
+HEAD_431 = (431, json.dumps({"detail": (
+    "the request's line and headers are over 64 KiB: send fewer or shorter ones")},
+    separators=(",", ":")).encode())
+
+
 @pytest.mark.parametrize("flood", ["one header that never ends", "header after header"])
 def test_headers_past_64_kib_are_a_431_and_are_not_held(url: str, flood: str) -> None:
     """Found by an API review: uvicorn's httptools protocol bounds no head, and held all it
-    was sent (84 MB for a 100 MB header). Past 64 KiB (counted from the read after the one
-    the head began in) it is answered 431, and the connection read no further."""
+    was sent (84 MB for a 100 MB header). Past 64 KiB (its whole lines in the read it began
+    in, then every read after) it is answered 431, and the connection read no further."""
     endless = flood == "one header that never ends"
     sent, got = flooded(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: flood.1\r\n"
                         + (b"X-Big: " if endless else b""),
@@ -176,10 +181,36 @@ def test_headers_past_64_kib_are_a_431_and_are_not_held(url: str, flood: str) ->
     # MiB were sent (what the client sends is not what the server has read yet: the
     # kernel's buffers hold some)
     assert sent < 4 * 1024 * 1024, sent
-    assert answers(got) == [(431, json.dumps({"detail": (
-        "the request's line and headers are over 64 KiB: send fewer or shorter ones")},
-        separators=(",", ":")).encode())]
+    assert answers(got) == [HEAD_431]
     assert head_of(got)["x-request-id"] == "flood.1"
+    assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def head_of_size(size: int) -> bytes:
+    """A GET of /healthz whose line and headers, with the blank line that ends them, are
+    `size` bytes."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: \r\n\r\n"
+    return head.replace(b"X-Big: ", b"X-Big: " + b"a" * (size - len(head)))
+
+
+@pytest.mark.parametrize("writes", [1, 8192], ids=["in one write", "in 8 KiB writes"])
+def test_a_whole_head_is_measured_however_it_arrives(url: str, writes: int) -> None:
+    """Found by an API review: 100,000 bytes of headers sent in one write were served (the
+    read a head began in was not counted), and 74,000 in writes of 8 KiB too. A head that
+    ends is measured whole: one byte past 64 KiB is a 431, 64 KiB itself is served."""
+    for size, status in ((100_000, 431), (64 * 1024 + 1, 431), (64 * 1024, 200)):
+        head = head_of_size(size)
+        assert len(head) == size
+        step = len(head) if writes == 1 else writes
+        with dial(url) as s:
+            for start in range(0, len(head), step):
+                s.sendall(head[start:start + step])
+                time.sleep(0.001)
+            got = read_all(s)
+        if status == 431:
+            assert answers(got) == [HEAD_431], size
+        else:
+            assert [code for code, _ in answers(got)] == [200], size
     assert httpx.get(f"{url}/healthz").status_code == 200
 
 
