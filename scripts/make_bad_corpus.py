@@ -115,7 +115,9 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("png-palette-without-plte", palette_png_without_plte(), "image/png", 422,
         "PNG is corrupt: its pixels index a palette it does not hold")
     raw("png-bomb-30000x30000", png_bomb(), "image/png", 413,
-        f"image is 30000x30000 = 900,000,000 pixels; the limit is {LIMIT_PIXELS:,}")
+        f"image is 30000x30000 = 900,000,000 pixels; the limit is {LIMIT_PIXELS:,} "
+        "(FEATUREMAPS_MAX_IMAGE_PIXELS): the networks see 28x28 pixels, so an image scaled "
+        "down loses nothing")
     # not images
     svg = (b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28">'
            b'<rect width="28" height="28"/></svg>')

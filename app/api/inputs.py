@@ -49,12 +49,17 @@ def _digits(value: object) -> object:
     """A whole number in a query is written in decimal digits alone. pydantic's lax integers
     also take "1.0", " 1", "+1" and "1_0" (which is ten), so a typo could pass as another
     channel than the one meant."""
-    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+    # a negative number goes on to the range check, which says what is allowed (an API
+    # review: channel=-1 was told to write digits, which it had)
+    if not isinstance(value, str):
+        return value
+    digits = value[1:] if value[:1] == "-" and value[1:].strip("0") else value
+    if not (digits.isascii() and digits.isdigit()):
         # scale=+1, typed into an address, arrives as ' 1' (found by an API review)
         plus = PLUS_AS_SPACE if value[:1] == " " else ""
         raise ValueError(f"should be a whole number written in digits, e.g. 3; got "
                          f"{brief(value)}{plus}")
-    if isinstance(value, str) and len(value) > MAX_DIGITS:
+    if len(value) > MAX_DIGITS:
         # past 4,300 digits pydantic's own words spoke of its parser's limit (a review)
         raise ValueError(f"should be a whole number of at most {MAX_DIGITS} digits; got "
                          f"{brief(value)}, {len(value):,} digits")

@@ -247,7 +247,9 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise CorruptImage(f"image has no pixels ({width}x{height})")
     if width * height > max_pixels:
         raise ImageTooLarge(
-            f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
+            f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,} "
+            "(FEATUREMAPS_MAX_IMAGE_PIXELS): the networks see 28x28 pixels, so an image scaled "
+            "down loses nothing"  # what to do, as the upload limit's 413 says (an API review)
         )
     if kind == "JPEG":  # by its bytes: Pillow calls one with an MPF segment "MPO"
         # a scan starts with the SOS marker, FF DA, which entropy-coded data never holds

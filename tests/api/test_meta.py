@@ -330,7 +330,7 @@ def test_a_conv_layers_filters_are_the_weights_file_s(client: TestClient) -> Non
         "detail": "channel 32 out of range: conv1 has channels 0..31"})
 
 
-@pytest.mark.parametrize("given", ["1.0", "%2B1", "+1", "1_0", "-1", "", "%D9%A1"])
+@pytest.mark.parametrize("given", ["1.0", "%2B1", "+1", "1_0", "-0", "--1", "", "%D9%A1"])
 def test_filters_channel_is_written_in_digits(client: TestClient, given: str) -> None:
     """pydantic's lax integers took channel=1.0, +1, " 1" and 1_0 (which is ten): a typo
     could answer with another channel than the one meant."""
@@ -342,6 +342,23 @@ def test_filters_channel_is_written_in_digits(client: TestClient, given: str) ->
         f"query parameter 'channel': should be a whole number written in digits, e.g. 3; "
         f"got {shown!r}{plus}")})
     assert client.get("/api/v1/models/max/filters/conv1?channel=010").json()["channel"] == 10
+
+
+@pytest.mark.parametrize("url", ["/api/v1/models/max/filters/conv1?channel=-1",
+                                 "/api/v1/featuremaps/max/pool1.png?channel=-1",
+                                 "/api/v1/featuremaps/max/pool1.png?scale=-3"])
+def test_a_negative_number_is_told_what_is_allowed(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], url: str) -> None:
+    """Found by an API review: channel=-1 was told to write a whole number in digits,
+    which it was; the range is what it is out of."""
+    name = url.split("?")[1].split("=")[0]
+    least = 1 if name == "scale" else 0
+    if ".png?" in url:
+        r = client.post(url, content=test_digit_pngs[0][1], headers={"content-type": "image/png"})
+    else:
+        r = client.get(url)
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        f"query parameter {name!r}: Input should be greater than or equal to {least}")})
 
 
 def test_a_channel_of_thousands_of_digits_is_said_in_the_apis_words(client: TestClient) -> None:
