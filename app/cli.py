@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from app import __version__, logs
 from app.config import PROJECT_ROOT, Settings, listen_address
-from app.ml.errors import FeaturemapsError
+from app.ml.errors import FeaturemapsError, own_words
 from app.ml.names import VARIANTS, counted
 
 log = logging.getLogger("featuremaps")
@@ -351,7 +351,7 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"FEATUREMAPS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f"FEATUREMAPS_{'_'.join(str(p) for p in err['loc']).upper()}: {own_words(err)}"
             for err in exc.errors())
         raise FeaturemapsError(f"bad setting: {problems}") from None
 

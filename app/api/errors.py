@@ -15,7 +15,7 @@ from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.ml.errors import InputError
+from app.ml.errors import InputError, own_words
 from app.ml.names import brief
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,7 @@ def _message(err: dict[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     if err.get("type") == "string_pattern_mismatch" and loc[-1:] and loc[-1] in NAME_LISTS:
         return name_list_message(str(loc[-1]), str(err.get("input")))
-    if err.get("type") == "value_error" and "error" in err.get("ctx", {}):
-        return str(err["ctx"]["error"])  # our own sentence, without pydantic's "Value error, "
-    return str(err.get("msg", "invalid"))
+    return own_words(err)
 
 
 def validation_detail(exc: RequestValidationError) -> str:

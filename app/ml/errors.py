@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class FeaturemapsError(Exception):
     """Base class: the message is a single line meant for the user."""
@@ -71,3 +74,11 @@ class UnknownName(InputError):
     """An unknown model, layer or encoding."""
 
     status_code = 404
+
+
+def own_words(err: Mapping[str, Any]) -> str:
+    """One pydantic error's message, without the "Value error, " pydantic puts before a
+    sentence our own validators raise: an API's 422 and a bad setting say it alike."""
+    if err.get("type") == "value_error" and "error" in err.get("ctx", {}):
+        return str(err["ctx"]["error"])
+    return str(err.get("msg", "invalid"))

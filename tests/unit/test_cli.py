@@ -146,25 +146,25 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
                                          "'error', 'warning', 'info', 'debug' or 'trace'"),
     # found by a review: an unset variable in a script, FEATUREMAPS_HOST=$HOST, listened on
     # every interface; and a repeated network ran twice in extract, once in a server
-    ({"FEATUREMAPS_HOST": " "}, "FEATUREMAPS_HOST: Value error, is empty: name an address to "
+    ({"FEATUREMAPS_HOST": " "}, "FEATUREMAPS_HOST: is empty: name an address to "
                                 "listen on, 127.0.0.1 for this machine alone or 0.0.0.0 for "
                                 "every interface"),
     ({"FEATUREMAPS_MODELS": "strided,strided,nopool"},
-     "FEATUREMAPS_MODELS: Value error, names 'strided' twice: name each network once"),
+     "FEATUREMAPS_MODELS: names 'strided' twice: name each network once"),
     # a review: extract ran max alone for "max,maxx", and with --layers ended in a traceback;
     # train and evaluate took it without a word
     ({"FEATUREMAPS_MODELS": "max,maxx,foo"},
-     "FEATUREMAPS_MODELS: Value error, unknown model 'maxx'; the variants are max, avg, "
+     "FEATUREMAPS_MODELS: unknown model 'maxx'; the variants are max, avg, "
      "strided, nopool, blurmax"),
     ({"FEATUREMAPS_FORWARDED_ALLOW_IPS": "10.0.0.1,proxy"},
-     "FEATUREMAPS_FORWARDED_ALLOW_IPS: Value error, 'proxy' is not an address or network "
+     "FEATUREMAPS_FORWARDED_ALLOW_IPS: 'proxy' is not an address or network "
      "(nor *)"),
     # a review: an entry that is no origin matched no page, without a word
     ({"FEATUREMAPS_ALLOWED_ORIGINS": "https://a.example,class.example"},
-     "FEATUREMAPS_ALLOWED_ORIGINS: Value error, 'class.example' is no origin: write it as a "
+     "FEATUREMAPS_ALLOWED_ORIGINS: 'class.example' is no origin: write it as a "
      "browser sends it, scheme and host, such as https://class.example"),
     ({"FEATUREMAPS_ALLOWED_ORIGINS": "https://a.example:99999"},
-     "FEATUREMAPS_ALLOWED_ORIGINS: Value error, 'https://a.example:99999' is no origin: write "
+     "FEATUREMAPS_ALLOWED_ORIGINS: 'https://a.example:99999' is no origin: write "
      "it as a browser sends it, scheme and host, such as https://class.example"),
 ])
 def test_a_bad_setting_is_one_line_naming_the_variable(
@@ -190,7 +190,7 @@ def test_an_unknown_model_in_the_setting_stops_every_command(
     monkeypatch.setenv("FEATUREMAPS_MODELS", "avg,maxx")
     code, out, err = run(argv, capsys)
     assert (code, out) == (2, "")
-    assert err == ("featuremaps: error: bad setting: FEATUREMAPS_MODELS: Value error, unknown "
+    assert err == ("featuremaps: error: bad setting: FEATUREMAPS_MODELS: unknown "
                    "model 'maxx'; the variants are max, avg, strided, nopool, blurmax\n")
     assert not list(tmp_path.iterdir())
 
