@@ -392,7 +392,7 @@ async def read_payload(request: Request, options: tuple[str, ...] = ()) -> Paylo
         # what it is (a review: a 415 blaming the form's type, or "not an image")
         if not body or (kind in ("", FORM) and not body.strip(_BLANK)):
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
-        if kind in ("", FORM) and _json_text(body):
+        if kind in ("", FORM) and json_text(body):
             return _json_payload(body, options)
         if kind == FORM and not _reads_as_a_file(body):  # a form's own text, name=value
             raise UnsupportedMediaType(_form_text(kind, body))
@@ -421,7 +421,7 @@ def _form_text(kind: str, body: bytes) -> str:
             "'Content-Type: application/json' -d '{\"pixels\": ...}'")
 
 
-def _json_text(body: bytes) -> bool:
+def json_text(body: bytes) -> bool:
     """Whether a body begins as JSON does (after a byte-order mark and white space): an
     object or an array, which parse_json_pixels then reads or refuses."""
     return body.lstrip(_BLANK)[:1] in (b"{", b"[")
@@ -486,7 +486,7 @@ def not_an_image(body: bytes, kind: str) -> str:
         return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is an .npy or "
                 "a zip (such as an .npz), and arrays of images go to POST "
                 "/api/v1/featuremaps/batch")
-    if _json_text(body):  # found by a review: JSON pixels sent without its type
+    if json_text(body):  # found by a review: JSON pixels sent without its type
         if kind == LIVE_MESSAGE:  # a message has no type to set
             return (f"{said}; this message looks like JSON pixels, which go to POST "
                     "/api/v1/featuremaps as application/json")

@@ -230,6 +230,9 @@ def npz(**arrays: np.ndarray) -> bytes:
     # a body of another kind is a 415, as on the one-image route (an API review: a 422)
     (b"GIF89a", 415, "body is a GIF image, not an .npy or .npz of images: one image goes to "
                      "POST /api/v1/featuremaps"),
+    # JSON pixels sent without their type, as curl --data-binary does (an API review)
+    (b'{"pixels": [[0]]}', 415, "body is JSON, not an .npy or .npz of images: one image's "
+                                "pixels go to POST /api/v1/featuremaps"),
     (b"%PDF-1.7", 415, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the "
                        "images with np.save(f, images), or np.savez(f, images=images)"),
     (np.zeros((3, 28, 28), np.uint8).tobytes(), 415,

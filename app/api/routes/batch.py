@@ -11,7 +11,7 @@ from starlette.requests import ClientDisconnect
 
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.gate import busy
-from app.api.inputs import UnsupportedMediaType, check_query, media_type, multipart_file
+from app.api.inputs import UnsupportedMediaType, check_query, json_text, media_type, multipart_file
 from app.api.middleware import over_upload_limit
 from app.api.routes.featuremaps import (
     BYTES,
@@ -169,6 +169,9 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     if image is not None:  # found by an API review: told only "neither an .npy nor an .npz"
         raise NotArrays(f"body is a {image} image, not an .npy or .npz of images: one image "
                         "goes to POST /api/v1/featuremaps")
+    if json_text(body):  # sent without its type (an API review: told only "neither ...")
+        raise NotArrays("body is JSON, not an .npy or .npz of images: one image's pixels go "
+                        "to POST /api/v1/featuremaps")
     batch.check_kind(body)
 
     def fits(n: int) -> None:
