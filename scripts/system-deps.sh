@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# System packages the tests need: Debian's chromium for the browser tests, and nginx, which
-# runs docs/production.md's proxy block in tests/api/test_nginx.py. Installed when missing
+# System packages the tests need: Debian's chromium for the browser tests, nginx, which
+# runs docs/production.md's proxy block in tests/api/test_nginx.py, and curl, which runs
+# the README's curl lines in tests/api/test_readme_example.py. Installed when missing
 # and we are root on a Debian-like machine; otherwise those tests skip and say why.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} = 0 ]; then
   exit 0
 fi

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from app.config import PROJECT_ROOT
 from bench.common import server
@@ -41,6 +44,25 @@ def test_the_readmes_python_example_prints_both_networks_maps() -> None:
         ("conv3", 64, 3)]
     # pooling keeps a window's largest value: max's pool1 peaks where its conv1 does
     assert lines[1].rsplit(" ", 1)[1] == lines[2].rsplit(" ", 1)[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (scripts/system-deps.sh)")
+def test_the_readmes_curl_lines_print_the_answers_and_write_the_picture(tmp_path: Path) -> None:
+    """The API section's shell block, run by bash as a reader pastes it, from a folder that
+    holds the page's digits as the repository's root does (the picture is written there)."""
+    blocks = [b for b in re.findall(r"```sh\n(.*?)```", (PROJECT_ROOT / "README.md").read_text(),
+                                    flags=re.DOTALL) if "/api/v1/featuremaps" in b]
+    assert len(blocks) == 1, "the README has one shell block of API examples"
+    (tmp_path / "static").symlink_to(PROJECT_ROOT / "static")
+    with server(env={"FEATUREMAPS_MODELS": "max,avg"}) as srv:
+        script = blocks[0].replace("http://127.0.0.1:8000/", f"http://127.0.0.1:{srv.port}/")
+        out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path,
+                             text=True, capture_output=True, timeout=60, check=True).stdout
+    assert out == "{'max': 7, 'avg': 7}\n"
+    with Image.open(tmp_path / "pool1.png") as picture:
+        # max's pool1: 32 channels of 13x13, 8 across, at scale 8 with 1 px between
+        assert (picture.format, picture.size) == ("PNG", (8 * 13 * 8 + 7, 4 * 13 * 8 + 3))
 
 
 @pytest.mark.slow
