@@ -120,8 +120,8 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None,
     upload, pixels = default(limit), default("max_image_pixels")
     timeout = default("body_timeout_s")
     statuses = {
-        400: ("malformed request (bad JSON, bad multipart, unknown or repeated query "
-              "parameter)", unknown_parameter("model", params)),
+        400: ("malformed request (bad JSON or a key given twice in it, bad multipart, unknown "
+              "or repeated query parameter)", unknown_parameter("model", params)),
         408: ("a body over 64 KiB (or sent chunked) that has not arrived whole within "
               f"FEATUREMAPS_BODY_TIMEOUT_S ({timeout:g} s); the connection is closed",
               body_timed_out(timeout, upload // 2, upload)),
@@ -131,7 +131,8 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None,
         415: ("not an image format or content type the server reads",
               unsupported_type("text/plain")),
         422: ("well-formed but unusable: an image truncated or corrupt, pixels of another "
-              "shape or range, bad parameter values, unknown models= names",
+              "shape or range, a JSON field the body does not take, bad parameter values, "
+              "unknown models= names",
               not_loaded("maxx", VARIANTS, " in models=")),
         503: ("too many requests in flight or over the time limit; see Retry-After",
               busy(default("max_inflight"))),
