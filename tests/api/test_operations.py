@@ -493,35 +493,33 @@ def test_a_busy_gates_retry_after_counts_the_jobs_queued() -> None:
     busy_after_a_2_s_job(8, limit=8, concurrency=1, busy=lambda gate: says(gate, 7))
 
 
+async def retry_after_a_timeout(gate: InferenceGate, seconds: float) -> int:
+    """Run a job of `seconds`, past the gate's time limit: the Retry-After of its TimedOut,
+    returned once its thread has ended."""
+    with pytest.raises(TimedOut) as info:
+        await gate.run(time.sleep, seconds)
+    while gate.inflight:
+        await asyncio.sleep(0.01)
+    return info.value.retry_after
+
+
 def test_a_timed_out_requests_retry_after_is_how_long_the_gates_jobs_take() -> None:
     """A batch that ran past the time limit keeps its slot until its thread ends: the 503 it
     gets says to come back after what the jobs take, not after 1 s (a review)."""
     runs = iter([0.0, 4.0, 10.0])  # a job of 4 s, then the slow one's start
     gate = InferenceGate(limit=1, timeout_s=0.05, clock=lambda: next(runs, 20.0))
 
-    async def scenario() -> None:
+    async def scenario() -> int:
         await gate.run(lambda: None)
-        with pytest.raises(TimedOut) as info:
-            await gate.run(time.sleep, 0.3)
-        assert info.value.retry_after == 4
-        while gate.inflight:
-            await asyncio.sleep(0.01)
+        return await retry_after_a_timeout(gate, 0.3)
 
-    asyncio.run(scenario())
+    assert asyncio.run(scenario()) == 4
 
 
 def test_a_timeout_before_any_job_has_finished_says_to_wait_the_limit() -> None:
     """Before, 1 s: the job that ran past the limit has taken the limit at least."""
     gate = InferenceGate(limit=2, timeout_s=1.2)
-
-    async def scenario() -> None:
-        with pytest.raises(TimedOut) as info:
-            await gate.run(time.sleep, 1.4)
-        assert info.value.retry_after == 2
-        while gate.inflight:
-            await asyncio.sleep(0.01)
-
-    asyncio.run(scenario())
+    assert asyncio.run(retry_after_a_timeout(gate, 1.4)) == 2
 
 
 def test_gate_times_out_and_keeps_the_slot_until_the_thread_ends() -> None:
