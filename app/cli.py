@@ -192,8 +192,10 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         # replaced the committed docs/shifts.json)
         out = args.out if args.out is not None else str(docs / "shifts.json")
         plot = args.plot if args.plot is not None else str(docs / "shift-accuracy.png")
-        targets = (files.output_target(out, ".json", "shifts.json"),
-                   files.output_target(plot, ".png", "shift-accuracy.png"))
+        # nor a file it reads (a review: --out models/max replaced max's model card)
+        reads = _read_files(settings, VARIANTS)
+        targets = (files.output_target(out, ".json", "shifts.json", reads),
+                   files.output_target(plot, ".png", "shift-accuracy.png", reads))
     if args.write_cards:
         files.check_folder(settings.models_dir)
     mnist = data.load(settings.data_dir)
@@ -221,10 +223,20 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if bad else 0
 
 
+def _read_files(settings: Settings, variants: Sequence[str]) -> dict[Path, str]:
+    """The files a command that runs `variants` over MNIST reads that an output's suffix
+    (.npz, .json, .png) could name, by what they are: its output may not replace them."""
+    from app.ml import data, registry
+
+    reads = {data.cache_path(settings.data_dir): "the MNIST cache"}
+    for variant in variants:
+        reads[registry.card_path(settings.models_dir, variant)] = f"{variant}'s model card"
+    return reads
+
+
 def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml import batch, data, registry
     from app.ml.engine import Engine
-    from app.ml.errors import OutputError
     from app.ml.names import default_models, split_names, unknown_model
     from app.ml.nets import check_variant_layers
 
@@ -240,11 +252,8 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     layers = (split_names(args.layers, "--layers", "layer",
                           lambda layer: check_variant_layers(models, [layer]))
               if args.layers is not None else None)
-    out = batch.npz_target(args.out)  # a str (see its argument)
     # the data set it reads, replaced by maps, was lost until fetched again (a review)
-    if out.resolve() == data.cache_path(settings.data_dir).resolve():
-        raise OutputError(f"{out} is the MNIST cache this reads the images from: write the "
-                          "maps to another file")
+    out = batch.npz_target(args.out, _read_files(settings, models))  # a str (its argument)
     mnist = data.load(settings.data_dir)
     images = mnist.images(args.split)
     if args.limit:

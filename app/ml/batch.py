@@ -449,10 +449,11 @@ def _read_npy_or_npz(body: bytes, max_images: int,
         raise Unreadable(f"body is not a readable .npz ({exc})") from exc
 
 
-def npz_target(given: str | Path) -> Path:
+def npz_target(given: str | Path, reads: dict[Path, str] | None = None) -> Path:
     """Where `featuremaps extract` will write: `given`, with .npz added when it has no such
-    suffix (as np.savez would add it), checked before any work (files.output_target)."""
-    return files.output_target(given, ".npz", "maps.npz")
+    suffix (as np.savez would add it), checked before any work (files.output_target, with
+    the files the command `reads`)."""
+    return files.output_target(given, ".npz", "maps.npz", reads)
 
 
 def npz_size(layout: Layout, n: int, labels: np.dtype[Any] | None = None) -> int:

@@ -102,13 +102,16 @@ def refuse_not_file(target: Path, example: str) -> None:
                           f"file; give a file name, e.g. {example}")
 
 
-def output_target(given: str | Path, suffix: str, example: str) -> Path:
+def output_target(given: str | Path, suffix: str, example: str,
+                  reads: dict[Path, str] | None = None) -> Path:
     """Where a command writes the file `given`: with `suffix` added when it has another or
     none (as np.savez adds .npz: `maps.v2` is maps.v2.npz), checked before any work, so that
     a long run is not thrown away at the end for a bad path (check_file). A path that ends
     with a slash names a folder, existing or not (`extract out/` wrote out.npz); an existing
     folder is refused before the suffix (`extract /tmp` wrote /tmp.npz). `example` is the
-    file name suggested in the folder."""
+    file name suggested in the folder. `reads`: {path: what it is} of the files the command
+    reads, which it may not write over (the MNIST cache, a model card), refused before the
+    folder is tried (a review: a probe file was made and removed in the data's folder)."""
     if not str(given):  # Path("") is ".", the folder the command runs in
         raise OutputError(f"an empty name: give a file name, e.g. {example}")
     out = Path(given)
@@ -116,6 +119,10 @@ def output_target(given: str | Path, suffix: str, example: str) -> Path:
         raise OutputError(f"{given} names a folder: give a file name, e.g. {out / example}")
     refuse_not_file(out, example)
     target = out if out.suffix.lower() == suffix else out.with_name(out.name + suffix)
+    for path, what in (reads or {}).items():
+        if target.resolve() == path.resolve():
+            raise OutputError(f"{target} is {what}, which this command reads: write to another "
+                              f"file, e.g. {example}")
     check_file(target, example)
     return target
 

@@ -763,12 +763,32 @@ def test_extract_will_not_write_over_the_data_set_it_reads(
     """Found by a review: `featuremaps extract data/mnist.npz` replaced the MNIST cache with
     maps, and every command needing MNIST then failed until it was fetched again."""
     cache = data.cache_path(DATA_DIR)
-    before = cache.stat()
+    before, folder = cache.stat(), cache.parent.stat()
     for given in (str(cache), str(cache.with_suffix(""))):  # .npz added, as for any output
         code, _, err = run(["extract", given, "--limit", "3", "--device", "cpu"], capsys)
-        assert (code, err) == (2, f"featuremaps: error: {cache} is the MNIST cache this reads "
-                                  "the images from: write the maps to another file\n")
+        assert (code, err) == (2, f"featuremaps: error: {cache} is the MNIST cache, which this "
+                                  "command reads: write to another file, e.g. maps.npz\n")
     assert cache.stat().st_mtime_ns == before.st_mtime_ns
+    # refused before its folder was tried: no probe file made and removed there (a review)
+    assert cache.parent.stat().st_mtime_ns == folder.st_mtime_ns
+
+
+def test_evaluate_will_not_write_its_curves_over_a_model_card(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a CLI review: `evaluate --shifts --out models/max` replaced max's model card
+    with the curve data, and every command then failed on the card."""
+    card = tmp_path / "max.json"
+    card.write_text("{}")
+    monkeypatch.setenv("FEATUREMAPS_MODELS_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "load", never)
+    for given, variant in (("max", "max"), ("avg.json", "avg")):  # .json added, or there
+        code, out, err = run(["evaluate", "--shifts", "--out", str(tmp_path / given)], capsys)
+        assert (code, out) == (2, "")
+        assert err == (f"featuremaps: error: {tmp_path / variant}.json is {variant}'s model "
+                       "card, which this command reads: write to another file, e.g. "
+                       "shifts.json\n")
+    assert card.read_text() == "{}"
 
 
 def test_a_mistyped_setting_is_named_not_ignored_in_silence(
