@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from app import __version__, logs
-from app.config import PROJECT_ROOT, Settings, listen_address
+from app.config import MAX_THREADS, PROJECT_ROOT, Settings, listen_address
 from app.ml.errors import FeaturemapsError, own_words
 from app.ml.names import VARIANTS, counted
 
@@ -297,6 +297,10 @@ def _positive(text: str) -> int:
     return _integer(text, 1)
 
 
+def _threads(text: str) -> int:
+    return _integer(text, 1, MAX_THREADS)
+
+
 def _port(text: str) -> int:
     return _integer(text, 1, 65535)
 
@@ -398,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", type=_host,
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=_port, help="port, 1..65535 (default 8000)")
-    p.add_argument("--workers", type=_positive, help="worker processes (default 1)")
+    p.add_argument("--workers", type=_threads, help="worker processes (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                    help="compute device (default auto: cuda, then mps, then cpu)")
     p.set_defaults(func=_cmd_serve)
@@ -443,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"peak learning rate, above 0 and at most {MAX_LR:g} (one-cycle; "
                         "default 0.003)")
     p.add_argument("--limit", type=_positive, help="train on the first N images only")
-    p.add_argument("--threads", type=_positive,
+    p.add_argument("--threads", type=_threads,
                    help="torch intra-op threads (default: torch's own)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)

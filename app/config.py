@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.ml.names import VARIANTS, brief, repeated, unknown_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# the most workers, inference threads or torch threads a setting or option may ask for: far
+# past any machine's cores (a CLI review: 2**31 threads was a traceback from torch, 2**31 - 1
+# libgomp asking for 463 GB)
+MAX_THREADS = 1024
 
 
 def _default_models_dir() -> Path:
@@ -39,8 +43,8 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1)
-    inference_threads: int = Field(default=1, ge=1,
+    workers: int = Field(default=1, ge=1, le=MAX_THREADS)
+    inference_threads: int = Field(default=1, ge=1, le=MAX_THREADS,
                                    description="inferences running at once per worker")
     # 1 by default: a live request's ops are too small to split (2 threads were no faster
     # alone), and split ones stall whenever another process holds a core; with the page open
@@ -48,7 +52,7 @@ class Settings(BaseSettings):
     # from 2.3 to 3.3 ms an update (bench/browser_latency.py --torch-threads 1,0). More
     # cores are used through workers and inference_threads.
     torch_threads: int = Field(
-        default=1, ge=0,
+        default=1, ge=0, le=MAX_THREADS,
         description="intra-op threads per inference; 0 = cores / (workers x inference_threads)")
     max_upload_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=4096 * 4096, ge=1)

@@ -60,7 +60,10 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     (["serve", "--port", "99999"], "--port: must be 1..65535, not 99999"),
     (["serve", "--port", "0"], "--port: must be 1..65535, not 0"),
     (["serve", "--port", "http"], "--port: must be an integer, not 'http'"),
-    (["serve", "--workers", "0"], "--workers: must be 1 or more, not 0"),
+    (["serve", "--workers", "0"], "--workers: must be 1..1024, not 0"),
+    # a CLI review: a traceback from torch
+    (["train", "--variant", "max", "--threads", str(2**31)],
+     f"--threads: must be 1..1024, not {2**31}"),
     (["extract", "out.npz", "--limit", "0"], "--limit: must be 1 or more, not 0"),
     (["extract", "out.npz", "--limit", "-5"], "--limit: must be 1 or more, not -5"),
     (["evaluate", "--tolerance", "-1"], "--tolerance: must be 0 or more, not -1"),
@@ -142,6 +145,11 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
                                                "be a finite number"),
     ({"FEATUREMAPS_BATCH_TIMEOUT_S": "nan"}, "FEATUREMAPS_BATCH_TIMEOUT_S: Input should be a "
                                              "finite number"),
+    # a CLI review: a traceback from torch, or libgomp asking for 463 GB
+    ({"FEATUREMAPS_TORCH_THREADS": "99999999999"}, "FEATUREMAPS_TORCH_THREADS: Input should "
+                                                   "be less than or equal to 1024"),
+    ({"FEATUREMAPS_WORKERS": "1025"}, "FEATUREMAPS_WORKERS: Input should be less than or "
+                                      "equal to 1024"),
     ({"FEATUREMAPS_LOG_LEVEL": "bogus"}, "FEATUREMAPS_LOG_LEVEL: Input should be 'critical', "
                                          "'error', 'warning', 'info', 'debug' or 'trace'"),
     # found by a review: an unset variable in a script, FEATUREMAPS_HOST=$HOST, listened on
