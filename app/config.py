@@ -103,6 +103,26 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _no_empty_name(cls, value: object) -> object:
+        # as --models and models= refuse it (a CLI review: "," ran max and avg, "max,,avg"
+        # ran both, without a word); blank is unset: every variant in models_dir
+        if isinstance(value, str) and value.strip() and "" in (p.strip() for p in value.split(",")):
+            raise ValueError(f"has an empty name in {brief(value)}: separate names by single "
+                             "commas (or leave it empty for every network in the models folder)")
+        return value
+
+    @field_validator("models_dir", "data_dir", mode="before")
+    @classmethod
+    def _a_folder(cls, value: object) -> object:
+        # Path("") is the folder the command runs in (a CLI review: train wrote its weights
+        # there, where the README says the project's own folders are used)
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: name a folder, or leave the variable unset for the "
+                             "project's own")
+        return value
+
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:

@@ -150,6 +150,16 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
                                                    "be less than or equal to 1024"),
     ({"FEATUREMAPS_WORKERS": "1025"}, "FEATUREMAPS_WORKERS: Input should be less than or "
                                       "equal to 1024"),
+    # a CLI review: "," ran max and avg, and an empty folder was the current one
+    ({"FEATUREMAPS_MODELS": "max,,avg"}, "FEATUREMAPS_MODELS: has an empty name in "
+     "'max,,avg': separate names by single commas (or leave it empty for every network in "
+     "the models folder)"),
+    ({"FEATUREMAPS_MODELS": ","}, "FEATUREMAPS_MODELS: has an empty name in ',': separate "
+     "names by single commas (or leave it empty for every network in the models folder)"),
+    ({"FEATUREMAPS_MODELS_DIR": ""}, "FEATUREMAPS_MODELS_DIR: is empty: name a folder, or "
+     "leave the variable unset for the project's own"),
+    ({"FEATUREMAPS_DATA_DIR": " "}, "FEATUREMAPS_DATA_DIR: is empty: name a folder, or leave "
+     "the variable unset for the project's own"),
     ({"FEATUREMAPS_LOG_LEVEL": "bogus"}, "FEATUREMAPS_LOG_LEVEL: Input should be 'critical', "
                                          "'error', 'warning', 'info', 'debug' or 'trace'"),
     # found by a review: an unset variable in a script, FEATUREMAPS_HOST=$HOST, listened on
