@@ -548,6 +548,20 @@ def _stopping_on_signals() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP held back for the block, then taken as usual. Around
+    torch's import: one that landed while it imported NumPy was lost (a CLI review: Ctrl-C
+    then let extract run on and replace its output, exit 0) or broke the import (a
+    traceback). Threads the import starts inherit the mask; the main thread takes them."""
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 # Commands that are one batch job in their own process: they keep freed memory for the next
 # batch instead of faulting it in afresh (app/ml/device.py). On two cores this made
 # `evaluate` 2.4-2.6x and a short `train` 1.3-1.8x faster (docs/speed.md, Batches on a
@@ -582,6 +596,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
+        if args.command in (*BATCH_JOBS, "serve"):
+            with _signals_held():
+                import torch  # noqa: F401  (imported whole, or not at all)
         settings = _settings()
         for line in _unknown_settings(dict(os.environ)):
             _err(line)

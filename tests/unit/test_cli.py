@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -843,3 +844,17 @@ def test_extract_help_says_what_the_file_holds(capsys: pytest.CaptureFixture[str
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     """A review: `featuremaps --version` said "required: command"."""
     assert run(["--version"], capsys) == (0, f"featuremaps {__version__}\n", "")
+
+
+def test_a_signal_while_torch_is_imported_is_taken_once_it_is() -> None:
+    """Found by a CLI review: Ctrl-C or SIGTERM while torch imported NumPy was lost (extract
+    ran on and replaced its output, exit 0) or broke the import. Held over the import, it is
+    taken after it, where the command's handling turns it into its one line and status."""
+    main = threading.get_ident()
+    reached = False
+    with pytest.raises(KeyboardInterrupt), cli._signals_held():
+        signal.pthread_kill(main, signal.SIGINT)
+        time.sleep(0.05)  # a pending signal is not taken while held
+        reached = True
+    assert reached
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
