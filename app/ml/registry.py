@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from app.ml.data import sha256_file
 from app.ml.errors import WeightsError
-from app.ml.names import VARIANTS
+from app.ml.names import VARIANTS, cut
 from app.ml.nets import Net, build
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,12 @@ def shipped_variants(models_dir: Path) -> list[str]:
     return [v for v in VARIANTS if card_path(models_dir, v).is_file()]
 
 
+# a card's figures that code reads, by kind: another type there was a traceback in the
+# middle of `evaluate`, after minutes of measuring (a CLI review)
+CARD_WHOLE = ("test_correct", "test_total", "params", "epochs", "seed")
+CARD_SHARES = ("test_accuracy", "valid_accuracy", "shift_consistency")
+
+
 def read_card(models_dir: Path, variant: str) -> dict[str, Any]:
     path = card_path(models_dir, variant)
     try:
@@ -51,8 +57,15 @@ def read_card(models_dir: Path, variant: str) -> dict[str, Any]:
         raise WeightsError(f"model card missing: {path}") from exc
     except (OSError, json.JSONDecodeError) as exc:
         raise WeightsError(f"model card unreadable: {path} ({exc})") from exc
-    if not isinstance(card, dict) or "weights_sha256" not in card:
+    if not isinstance(card, dict) or not isinstance(card.get("weights_sha256"), str):
         raise WeightsError(f"model card {path} has no weights_sha256")
+    for fields, kind, fits in ((CARD_WHOLE, "a whole number", (int,)),
+                               (CARD_SHARES, "a number", (int, float))):
+        for field in fields:
+            value = card.get(field)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, fits)):
+                raise WeightsError(f"model card {path}: {field} is {cut(json.dumps(value))}, "
+                                   f"not {kind}")
     return card
 
 

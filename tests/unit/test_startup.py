@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -38,6 +39,22 @@ def test_a_missing_weights_file_is_refused_naming_the_file(models_copy: Path) ->
     (models_copy / "max.safetensors").unlink()
     with pytest.raises(WeightsError, match="weights file missing: .*max.safetensors"):
         registry.load(models_copy, "max")
+
+
+@pytest.mark.parametrize(("field", "value", "kind"), [
+    ("test_correct", "abc", "a whole number"), ("test_correct", 9.5, "a whole number"),
+    ("params", True, "a whole number"), ("test_accuracy", "x", "a number"),
+    ("shift_consistency", [1], "a number")])
+def test_a_card_figure_of_another_type_is_refused_as_it_is_read(
+        models_copy: Path, field: str, value: object, kind: str) -> None:
+    """Found by a CLI review: "test_correct": "abc" was a traceback in `evaluate`, after
+    half a minute of measuring. A card is checked as it is read, by every command."""
+    path = models_copy / "max.json"
+    card = json.loads(path.read_text())
+    path.write_text(json.dumps({**card, field: value}))
+    with pytest.raises(WeightsError) as info:
+        registry.read_card(models_copy, "max")
+    assert str(info.value) == f"model card {path}: {field} is {json.dumps(value)}, not {kind}"
 
 
 def test_weights_that_match_their_card_but_not_the_net_are_refused(models_copy: Path) -> None:
