@@ -372,6 +372,9 @@ def cache_path(data_dir: Path) -> Path:
 def load(data_dir: Path) -> Mnist:
     """Load the cached MNIST npz, checking its members and its content hash."""
     path = cache_path(data_dir)
+    if path.is_dir():  # not "not found" (a CLI review)
+        raise DataError(f"MNIST cache {path} is a folder, not the file: move it away and run "
+                        "`featuremaps data fetch`")
     if not path.is_file():
         raise DataError(f"MNIST not found at {path}; run `featuremaps data fetch` first")
     try:

@@ -221,7 +221,7 @@ class Engine:
                                f"expected some of {', '.join(VARIANTS)}")
         variants = settings.models or registry.shipped_variants(settings.models_dir)
         if not variants:
-            raise WeightsError(f"no model cards (<variant>.json) in {settings.models_dir}")
+            raise registry.no_cards(settings.models_dir)
         loaded = {v: registry.load(settings.models_dir, v, dev) for v in variants}
         engine = cls(loaded, dev, settings)
         log.info("engine ready on %s with %s", devices.describe(dev), ", ".join(loaded))

@@ -14,7 +14,6 @@ import torch
 from app.ml import files, registry, shifts
 from app.ml.capture import capture
 from app.ml.data import Mnist
-from app.ml.errors import WeightsError
 from app.ml.nets import Net, param_counts
 from app.ml.train import to_tensor
 
@@ -90,7 +89,7 @@ def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
                  seed: int = 0) -> list[Row]:
     variants = registry.shipped_variants(models_dir)
     if not variants:  # an empty table would read as nothing wrong
-        raise WeightsError(f"no model cards (<variant>.json) in {models_dir}")
+        raise registry.no_cards(models_dir)
     images = to_tensor(mnist.images("test"))
     labels = torch.from_numpy(mnist.labels("test"))
     valid_images = to_tensor(mnist.images("valid"))

@@ -230,6 +230,14 @@ def test_evaluate_without_models_is_an_error(tmp_path: Path, monkeypatch: pytest
     code, out, err = run(["evaluate"], capsys)
     assert (code, out) == (2, "")
     assert err == f"featuremaps: error: no model cards (<variant>.json) in {tmp_path}\n"
+    # a file, or nothing, is said to be so (a CLI review: told it held no cards)
+    (tmp_path / "file").write_text("")
+    for given, said in (("file", "is not a folder"), ("nowhere", "does not exist")):
+        monkeypatch.setenv("FEATUREMAPS_MODELS_DIR", str(tmp_path / given))
+        code, out, err = run(["evaluate"], capsys)
+        assert (code, out) == (2, "")
+        assert err == (f"featuremaps: error: {tmp_path / given} {said}: FEATUREMAPS_MODELS_DIR "
+                       "names the folder of the weights and model cards\n")
 
 
 @pytest.fixture

