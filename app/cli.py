@@ -395,9 +395,16 @@ def _unknown_settings(environ: dict[str, str]) -> list[str]:
     return lines
 
 
+def _verbose(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
+    """-v before the command, or after it (a CLI review: `extract out.npz -v` was an
+    unrecognized argument); a command's own -v, unset, leaves the one before it be."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="debug logging")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="featuremaps", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _verbose(parser, default=False)
     parser.add_argument("--version", action="version", version=f"featuremaps {__version__}")
     # named as typed: a bare `featuremaps` said "required: command" (a CLI review), as a bare
     # `featuremaps data` had said "required: data_command"
@@ -413,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_threads, help="worker processes (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                    help="compute device (default auto: cuda, then mps, then cpu)")
+    _verbose(p)
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("data", help="the MNIST data set")
@@ -431,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="read the four standard IDX .gz files from this folder")
     f.add_argument("--force", action="store_true",
                    help="rebuild the cache (without it, a cache that loads is kept)")
+    _verbose(f)
     f.set_defaults(func=_cmd_fetch)
 
     p = sub.add_parser("train",
@@ -458,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_threads,
                    help="torch intra-op threads (default: torch's own)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _verbose(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="measure every shipped variant on MNIST's test and "
@@ -486,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record each variant's silent channels (0 on every test digit) in "
                         "its model card, and with --shifts the measured shift consistency "
                         "and curve")
+    _verbose(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
@@ -516,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images per batch (default: 4096 on a GPU, 256 otherwise)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                    help="compute device (default: FEATUREMAPS_DEVICE, else auto)")
+    _verbose(p)
     p.set_defaults(func=_cmd_extract)
     return parser
 

@@ -114,6 +114,9 @@ def output_target(given: str | Path, suffix: str, example: str,
     folder is tried (a review: a probe file was made and removed in the data's folder)."""
     if not str(given):  # Path("") is ".", the folder the command runs in
         raise OutputError(f"an empty name: give a file name, e.g. {example}")
+    if str(given) == "-":  # not a file called "-.npz" (a CLI review)
+        raise OutputError(f"- (standard output) is not written to: give a file name, e.g. "
+                          f"{example}")
     out = Path(given)
     if isinstance(given, str) and given.endswith(("/", os.sep)):
         raise OutputError(f"{given} names a folder: give a file name, e.g. {out / example}")

@@ -217,6 +217,25 @@ def test_an_unknown_model_in_the_setting_stops_every_command(
     assert not list(tmp_path.iterdir())
 
 
+def test_verbose_may_follow_the_command() -> None:
+    """Found by a CLI review: `featuremaps extract out.npz -v` was an unrecognized argument."""
+    parse = cli.build_parser().parse_args
+    assert parse(["extract", "out.npz", "-v"]).verbose is True
+    assert parse(["-v", "extract", "out.npz"]).verbose is True
+    assert parse(["extract", "out.npz"]).verbose is False
+    assert parse(["data", "fetch", "--verbose"]).verbose is True
+
+
+def test_an_output_of_a_dash_is_not_a_file_called_dash(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a CLI review: `extract -` wrote ./-.npz without a word."""
+    for argv, example in ((["extract", "-"], "maps.npz"),
+                          (["evaluate", "--shifts", "--out", "-"], "shifts.json")):
+        code, out, err = run(argv, capsys)
+        assert (code, out, err) == (2, "", "featuremaps: error: - (standard output) is not "
+                                           f"written to: give a file name, e.g. {example}\n")
+
+
 def test_evaluate_refuses_the_shift_options_without_shifts(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["evaluate", "--plot", "p.png", "--out", "o.json"], capsys)
