@@ -616,7 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        if args.command in (*BATCH_JOBS, "serve"):
+        if args.command in BATCH_JOBS:  # not serve: its parent, with workers, holds no torch
             with _signals_held():
                 import torch  # noqa: F401  (imported whole, or not at all)
         settings = _settings()
