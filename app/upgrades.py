@@ -92,6 +92,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
     _draining = False  # a request was refused: what follows on the connection is dropped
     _in_head = False  # the parser is within a request's line and headers
     _began = False  # ... which began in the bytes being read
+    _ended = False  # ... which ended in the bytes being read
     _in_message = False  # the parser is within a request, its head or after
     _fed = False  # the bytes being read held some of its body
     _head_bytes = 0  # the bytes of that head (and of its trailers) counted as they arrive
@@ -103,24 +104,27 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         """Bytes read, parsed unless the connection is draining. A head that grows past
         HEAD_LIMIT (a header that never ends, a million of them) is answered 431: uvicorn's
         httptools protocol sets no bound, and held all it was sent (an API review: 84 MB
-        for a header of 100 MB). A head that ends is measured whole as it ends
-        (on_headers_complete); one still arriving, by its whole lines in the read it began
-        in (where in that read it began is not known), then by every read after: one that
-        never ends is refused at most one read (256 KiB) past the limit. So are a chunked
-        body's trailers, which httptools reads as headers after the body: once
-        the head is read, the reads of a request that carry none of its body count on (a
-        review: trailer lines sent without end were held, 100 MB a second)."""
+        for a header of 100 MB). A head that ends is measured as it ends, by its parsed
+        line and headers (on_headers_complete, `_head_size`: the spaces around values are
+        not counted, as the parser leaves them out); one still arriving, by its whole lines
+        in the read it began in (where in that read it began is not known), then by every
+        read after: one that never ends is refused at most one read (256 KiB) past the
+        limit. So are a chunked body's trailers, which httptools reads as headers after the
+        body: once the head is read, the reads of a request that carry none of its body
+        count on from its size (a review: trailer lines sent without end were held, 100 MB
+        a second)."""
         if self._draining:
             return
-        self._began = self._fed = False
+        self._began = self._fed = self._ended = False
         super().data_received(data)
         # refused or closed in this read (a review: a 414 was followed by a 431 for the same
         # target, written after the connection's end)
         if self._draining or self.transport.is_closing():
             return
+        if self._ended:  # measured as it ended; trailers count on from its size
+            self._head_bytes = self._head_size() + len(b"\r\n")
+            return
         if self._began:
-            if not self._in_head:
-                return  # the whole head was in this read: measured as it ended
             self._head_bytes = self._head_size()  # what is known of it: its whole lines
         elif not self._in_head and (not self._in_message or self._fed):
             return
@@ -149,6 +153,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         self._refused = None
         self._in_head = self._began = self._in_message = True
+        self._ended = False
         self._head_bytes = 0
         super().on_message_begin()
 
@@ -159,10 +164,12 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         super().on_url(url)
 
     def _head_size(self) -> int:
-        """The bytes of the request's line and of its headers parsed so far, each whole."""
+        """The bytes of the request's line and of the headers parsed so far, each whole,
+        as few as the wire allows them (`Name:value`, no spaces around the value): never
+        more than were sent (a review: counted with a space after each colon, and a blank
+        line not yet sent, a head of 64 KiB split over reads was refused)."""
         line = len(self.parser.get_method()) + len(self.url) + len(b"  HTTP/1.1\r\n")
-        fields = sum(len(name) + len(value) + len(b": \r\n") for name, value in self.headers)
-        return line + fields + len(b"\r\n")
+        return line + sum(len(name) + len(value) + len(b":\r\n") for name, value in self.headers)
 
     @staticmethod
     def _head_too_large(trailers: bool) -> str:
@@ -171,9 +178,10 @@ class UpgradeSafeHttp(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._ended = True
         # however its bytes came (an API review: 100 KB of headers in one write were served,
         # being all in the read the head began in, which the count above cannot measure)
-        if self._head_size() > HEAD_LIMIT:
+        if self._head_size() + len(b"\r\n") > HEAD_LIMIT:
             raise TooLarge(431, self._head_too_large(trailers=False))
         upgrading = self.parser.should_upgrade() and not self._should_upgrade()
         if upgrading and self._has_body():
