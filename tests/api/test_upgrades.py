@@ -188,9 +188,9 @@ def test_headers_past_64_kib_are_a_431_and_are_not_held(url: str, flood: str) ->
 
 
 def head_of_size(size: int, start: bytes = b"GET /healthz", more: bytes = b"") -> bytes:
-    """A request (`start`: its method and target) whose line and headers, with the blank line that ends them,
-    are `size` bytes, written `Name:value` (the spaces a head may hold around a value are
-    not counted: the parser leaves them out)."""
+    """A request (`start`: its method and target) whose line and headers, with the blank
+    line that ends them, are `size` bytes, written `Name:value` (the spaces a head may hold
+    around a value are not counted: the parser leaves them out)."""
     head = (start + b" HTTP/1.1\r\nHost:x\r\nConnection:close\r\n" + more
             + b"X-Big:\r\n\r\n")
     return head.replace(b"X-Big:", b"X-Big:" + b"a" * (size - len(head)))
@@ -230,8 +230,8 @@ def test_a_head_of_64_kib_before_its_body_is_no_head_and_trailers_over(url: str)
     """A review found a POST whose head of 64 KiB came in two reads (its line, then the
     rest), its body in a third, told its "headers and trailers" were over 64 KiB."""
     body = json.dumps({"pixels": [[0] * 28] * 28}).encode()
-    head = head_of_size(64 * 1024, b"POST /api/v1/featuremaps?models=max", b"Content-Type:application/json\r\n"
-                        + b"Content-Length:%d\r\n" % len(body))
+    head = head_of_size(64 * 1024, b"POST /api/v1/featuremaps?models=max",
+                        b"Content-Type:application/json\r\nContent-Length:%d\r\n" % len(body))
     with dial(url) as s:
         send_in(s, head + body, [head.index(b"\r\n") + 2, len(head)])
         got = read_all(s)
