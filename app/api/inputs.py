@@ -53,7 +53,7 @@ def _digits(value: object) -> object:
     # review: channel=-1 was told to write digits, which it had)
     if not isinstance(value, str):
         return value
-    digits = value[1:] if value[:1] == "-" and value[1:].strip("0") else value
+    digits = value[1:] if value[:1] == "-" else value
     if not (digits.isascii() and digits.isdigit()):
         # scale=+1, typed into an address, arrives as ' 1' (found by an API review)
         plus = PLUS_AS_SPACE if value[:1] == " " else ""
