@@ -122,7 +122,6 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         if self._draining or self.transport.is_closing():
             return
         if self._ended:  # measured as it ended; trailers count on from its size
-            self._head_bytes = self._head_size() + len(b"\r\n")
             return
         if self._began:
             self._head_bytes = self._head_size()  # what is known of it: its whole lines
@@ -180,8 +179,10 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         self._in_head = False
         self._ended = True
         # however its bytes came (an API review: 100 KB of headers in one write were served,
-        # being all in the read the head began in, which the count above cannot measure)
-        if self._head_size() + len(b"\r\n") > HEAD_LIMIT:
+        # being all in the read the head began in, which the count above cannot measure);
+        # a chunked body's trailers count on from it
+        self._head_bytes = self._head_size() + len(b"\r\n")
+        if self._head_bytes > HEAD_LIMIT:
             raise TooLarge(431, self._head_too_large(trailers=False))
         upgrading = self.parser.should_upgrade() and not self._should_upgrade()
         if upgrading and self._has_body():
