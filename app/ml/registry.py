@@ -41,13 +41,11 @@ def weights_path(models_dir: Path, variant: str) -> Path:
 def no_cards(models_dir: Path) -> WeightsError:
     """The error for a models folder with no card to load: one that is a file, or is not
     there, said as such (a CLI review: a file was told it held no cards)."""
-    if models_dir.exists() and not models_dir.is_dir():
-        return WeightsError(f"{models_dir} is not a folder: FEATUREMAPS_MODELS_DIR names the "
-                            "folder of the weights and model cards")
-    if not models_dir.exists():
-        return WeightsError(f"{models_dir} does not exist: FEATUREMAPS_MODELS_DIR names the "
-                            "folder of the weights and model cards")
-    return WeightsError(f"no model cards (<variant>.json) in {models_dir}")
+    if models_dir.is_dir():
+        return WeightsError(f"no model cards (<variant>.json) in {models_dir}")
+    said = "is not a folder" if models_dir.exists() else "does not exist"
+    return WeightsError(f"{models_dir} {said}: FEATUREMAPS_MODELS_DIR names the folder of the "
+                        "weights and model cards")
 
 
 def shipped_variants(models_dir: Path) -> list[str]:
