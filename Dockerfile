@@ -78,7 +78,7 @@ RUN groupadd --gid 10001 featuremaps \
 
 COPY --from=deps /opt/venv /opt/venv
 # `featuremaps ...` as the docs write it (the app is not pip-installed, so pip made no script)
-RUN printf '#!/bin/sh\nexec python -m app.cli "$@"\n' > /opt/venv/bin/featuremaps \
+RUN printf '#!/bin/sh\nexec python -m app "$@"\n' > /opt/venv/bin/featuremaps \
  && chmod 755 /opt/venv/bin/featuremaps
 
 WORKDIR /app
@@ -107,4 +107,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
 # Host and port come from FEATUREMAPS_HOST / FEATUREMAPS_PORT (0.0.0.0:8000 above), so -e
 # changes them. The device defaults to auto: a CUDA build uses the GPU when run with
 # --gpus all (-e FEATUREMAPS_DEVICE=cuda makes a missing GPU stop start-up instead).
-CMD ["python", "-m", "app.cli", "serve"]
+CMD ["python", "-m", "app", "serve"]

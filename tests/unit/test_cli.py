@@ -570,6 +570,31 @@ def test_an_interrupted_train_is_one_line(trained: Path, monkeypatch: pytest.Mon
         130, "", "featuremaps: interrupted\n")
 
 
+# Ctrl-C while app/cli.py's own modules import, staged by sending SIGINT as it asks for the
+# settings' module
+INTERRUPTED_AS_IT_IMPORTS = """
+import builtins, os, signal, sys
+importing = builtins.__import__
+def interrupted(name, *args, **kwargs):
+    if name == "app.config":
+        os.kill(os.getpid(), signal.SIGINT)
+    return importing(name, *args, **kwargs)
+builtins.__import__ = interrupted
+sys.argv = ["featuremaps", "--version"]
+from app.__main__ import main
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_while_the_command_line_imports_is_one_line() -> None:
+    """Found by a review: Ctrl-C in the command's first 0.2 s, as pydantic and the settings
+    import, was a KeyboardInterrupt traceback; `featuremaps` (app/__main__.py) now says it
+    as Ctrl-C later is said."""
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_AS_IT_IMPORTS],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "featuremaps: interrupted\n")
+
+
 def test_train_writes_the_pair(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["train", "--variant", "max", "--quiet"], capsys)
     assert code == 0 and out.endswith(f"-> {trained / 'max.safetensors'}\n")
