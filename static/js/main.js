@@ -42,6 +42,7 @@ const WAITING_TEXT = `Waiting for the server: no answer for ${WAITING_MS / 1000}
 const ASK_AGAIN_MS = [3000, 6000, 10000];
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
 const STROKES_KEY = 'featuremaps-strokes'; // sessionStorage: a drawing's strokes across a reload (#keepStrokes)
+const ADDRESS_KEY = 'featuremaps-address'; // sessionStorage: the address a reload should ask for (#keepAddress)
 const KEPT_NUDGES = 20; // nudges over a drawing made again after a reload; more: its levels come back
 
 /**
@@ -103,6 +104,7 @@ class App {
 
   constructor(config, catalogue) {
     this.config = config;
+    App.#reloadedAddress();
     const link = readLink(window.location.search);
     for (const name of ['size', 'norm']) {
       const input = link[name] && document.querySelector(`input[name="${name}"][value="${link[name]}"]`);
@@ -194,7 +196,14 @@ class App {
     });
     // a reload, or the back button's return, brings the strokes back too (a review: after
     // F5 the pad showed the drawing's 28x28 levels scaled up, blurred)
-    window.addEventListener('pagehide', () => this.#keepStrokes());
+    window.addEventListener('pagehide', () => {
+      this.#keepStrokes();
+      this.#keepAddress();
+    });
+    // back from the browser's page cache, the page goes on as it was, writes still to come
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) sessionStorage.removeItem(ADDRESS_KEY);
+    });
     const beside = besideChoice({ models: this.models, usual: this.usual, infos,
       onChoose: async (name) => {
         const href = await this.#addressWith(name);
@@ -322,6 +331,33 @@ class App {
       byId('link-status').textContent = '';
     } catch {
       // refused all the same: the next change writes it
+    }
+  }
+
+  /** The address as it was to be written, kept as the page goes where a write is still to
+   * come: a reload asks for the address as last written, and one within LINK_MS of a change
+   * opened what was shown before it (a review). */
+  #keepAddress() {
+    sessionStorage.removeItem(ADDRESS_KEY);
+    if (!this.#addressed) return;
+    const from = window.location.href;
+    const to = linkTo(from, this.#linkState());
+    if (to !== from) sessionStorage.setItem(ADDRESS_KEY, JSON.stringify({ from, to }));
+  }
+
+  /** The address `#keepAddress` kept, put in place before the page reads it, where the page
+   * opens again at the address it had as it went (a reload, or Back to it); another address
+   * (a link followed, a network chosen) is read as it is. Taken once. */
+  static #reloadedAddress() {
+    const kept = sessionStorage.getItem(ADDRESS_KEY);
+    sessionStorage.removeItem(ADDRESS_KEY);
+    try {
+      const { from, to } = JSON.parse(kept ?? 'null') ?? {};
+      if (from !== window.location.href || typeof to !== 'string') return;
+      if (new URL(to).origin !== window.location.origin) return;
+      history.replaceState(history.state, '', to);
+    } catch {
+      // a value the page did not write, or a write refused: the address is read as it is
     }
   }
 

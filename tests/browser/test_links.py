@@ -229,3 +229,36 @@ def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
     finally:
         context.close()
     assert not fm.errors, fm.errors
+
+
+def test_a_reload_before_the_address_is_written_opens_what_was_shown(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a review: the address is written at most every 350 ms, and a reload before
+    the write brought back the input shown before. The page keeps the address it was to
+    write as it goes, and opens that."""
+    context, fm = reopened(browser, api, f"{server_url}/?digit=18")
+    try:
+        page = fm.page
+        # the next write is still to come as the page reloads, however slow this machine is
+        page.evaluate("history.replaceState = () => {}")
+        fm.after_paint(lambda: page.click('button[data-digit="0"]'), source="upload")
+        assert query(fm) == {"digit": ["18"]}
+        page.reload()
+        page.wait_for_selector("body[data-ready]", state="attached")
+        page.wait_for_function(
+            "() => (window.__fmPaints || []).some((d) => d.source === 'upload')")
+        fm.idle()
+        assert query(fm) == {"digit": ["0"]}
+        assert page.inner_text("#picked").startswith("MNIST test digit #0:")
+        # a link followed is read as it is, though the page kept a write still to come
+        page.evaluate("history.replaceState = () => {}")
+        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+        page.goto(f"{server_url}/?digit=2")
+        page.wait_for_selector("body[data-ready]", state="attached")
+        page.wait_for_function(
+            "() => (window.__fmPaints || []).some((d) => d.source === 'upload')")
+        fm.idle()
+        assert query(fm) == {"digit": ["2"]}
+    finally:
+        context.close()
+    assert not fm.errors, fm.errors
