@@ -4,8 +4,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+# make run PORT=8080, or the server's own settings, as featuremaps serve reads them
+HOST   ?= $(or $(FEATUREMAPS_HOST),127.0.0.1)
+PORT   ?= $(or $(FEATUREMAPS_PORT),8000)
 PYTEST_ARGS ?=
 
 .PHONY: run test test-fast test-docker bench data lint lock check clean

@@ -7,7 +7,7 @@ therefore sends each drawing over one WebSocket and falls back to POST /featurem
 socket cannot open.
 
 Protocol (documented in the README):
-  connect   /api/v1/live?models=max,avg   (models as for POST /featuremaps; default max,avg)
+  connect   /api/v1/live?models=max,avg   (models as for POST /featuremaps, and the same default)
   send      one binary message per drawing: a PNG, JPEG, WebP or GIF, at most the upload
             limit (FEATUREMAPS_MAX_UPLOAD_BYTES)
   receive   one binary message per drawing, in order: the binary format that POST
