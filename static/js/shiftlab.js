@@ -283,7 +283,7 @@ export class ShiftLab {
     // a network left out is named (a student's review: avg, wrong on #18, was missing unsaid)
     const wrong = nets.filter((n) => !right(n)).map(([net]) => net);
     const left = wrong.length ? ` (${wrong.join(' and ')}, wrong unshifted, left out: ${wrong.length > 1 ? 'their' : 'its'} flips are mostly to the label)` : '';
-    return ` Of the flips, those whose shift moves ink off the image${where.length
+    return ` Of the flips, those whose shift moves a stroke (its faint rim aside) off the image${where.length
       ? `, or into rows and columns a network never reads (${where.join('; ')})` : ''}, may be the ink's loss rather `
       + `than the network's: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}${left}.`;
   }
