@@ -4,9 +4,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# make run PORT=8080, or the server's own settings, as featuremaps serve reads them
-HOST   ?= $(or $(FEATUREMAPS_HOST),127.0.0.1)
-PORT   ?= $(or $(FEATUREMAPS_PORT),8000)
 PYTEST_ARGS ?=
 
 .PHONY: run test test-fast test-docker bench data lint lock check clean
@@ -25,8 +22,12 @@ $(VENV)/.installed-dev: pyproject.toml requirements.lock $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
 
+# `make run HOST=0.0.0.0 PORT=8080`; else the server's own settings (FEATUREMAPS_HOST and
+# _PORT, 127.0.0.1:8000 unset). HOST and PORT from the environment are not taken: shells and
+# hosting platforms export them for their own ends.
+ASKED = $(if $(filter command line,$(origin $(1))),$(2) $($(1)))
 run: $(VENV)/.installed
-	$(BIN)/featuremaps serve --host $(HOST) --port $(PORT)
+	$(BIN)/featuremaps serve $(call ASKED,HOST,--host) $(call ASKED,PORT,--port)
 
 data: $(VENV)/.installed
 	$(BIN)/featuremaps data fetch

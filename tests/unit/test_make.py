@@ -1,0 +1,34 @@
+"""The Makefile's `make run`: where it serves (what `make -n` would run, nothing started)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from app.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+
+
+def make_run(*args: str, **env: str) -> str:
+    """The serve line `make run` would run, with `env` added to the environment."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")
+               and not k.startswith("FEATUREMAPS_")}
+    done = subprocess.run(["make", "-s", "-n", "-C", str(PROJECT_ROOT), "run", *args],
+                          env={**environ, **env}, capture_output=True, text=True, check=True,
+                          timeout=60)
+    line = done.stdout.strip().splitlines()[-1]
+    return " ".join(line.split()[1:])
+
+
+def test_make_run_serves_where_it_is_told_and_else_where_the_settings_say() -> None:
+    """Found by a review: `make run` passed --host 127.0.0.1 --port 8000 always, so the
+    settings the README gives for where the server listens were ignored by it; then, with
+    them read, a PORT exported for another end (hosting platforms do) overrode them."""
+    assert make_run() == "serve"  # featuremaps serve's own settings: 127.0.0.1:8000 unset
+    assert make_run(PORT="5000", HOST="myhostname", FEATUREMAPS_PORT="9000") == "serve"
+    assert make_run("HOST=0.0.0.0", "PORT=8080") == "serve --host 0.0.0.0 --port 8080"
+    assert make_run("PORT=8080") == "serve --port 8080"
