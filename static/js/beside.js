@@ -7,6 +7,7 @@
 
 import { UI } from './config.js';
 import { el } from './dom.js';
+import { forget, keep, takeKept } from './session.js';
 
 const FOCUS_KEY = 'featuremaps-focus'; // sessionStorage: the control to focus as the page opens again
 
@@ -94,14 +95,11 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
     const beside = select.value;
     select.value = current; // the page as it stands, should the browser keep it for Back
     if (beside === current) return;
-    try {
-      sessionStorage.setItem(FOCUS_KEY, 'beside');
-    } catch {
-      // storage full or refused: the focus is not put back, the choice still made (a review)
-    }
+    // storage full or refused: the focus is not put back, the choice still made (a review)
+    keep(FOCUS_KEY, 'beside');
     // false: the page stays (its drawing has no maps yet), and its focus is not put back
     Promise.resolve(onChoose(beside === usual ? null : beside)).then((went) => {
-      if (went === false) sessionStorage.removeItem(FOCUS_KEY);
+      if (went === false) forget(FOCUS_KEY);
     });
   };
   select.addEventListener('pointerdown', () => { keyed = false; });
@@ -119,8 +117,7 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
   select.addEventListener('blur', () => { select.value = current; });
   fitChosen(select);
   document.querySelector('main').append(keys); // anywhere in a landmark: only referred to
-  if (sessionStorage.getItem(FOCUS_KEY) === 'beside') {
-    sessionStorage.removeItem(FOCUS_KEY);
+  if (takeKept(FOCUS_KEY) === 'beside') {
     // where the choice was made, and in view: the page opens again at its top, and on a
     // phone the choice heads the maps screens below the pad (a review: the maps being
     // compared were three or four screens away)

@@ -24,6 +24,7 @@ import { paintGray } from './paint.js';
 import { PoolFigure } from './pooling.js';
 import { Predictions } from './predictions.js';
 import { ShiftLab } from './shiftlab.js';
+import { forget, keep, takeKept } from './session.js';
 import { renderSummary } from './summary.js';
 import { Tracer } from './trace.js';
 import { base64Bytes, inked, isBlank, pixelsJson, shiftPixels } from './wire.js';
@@ -92,6 +93,7 @@ class App {
   #addressed = false; // the address follows what is shown (link.js), once it has been followed
   #linkedAt = -Infinity; // when #relink last wrote the address
   #linkTimer = 0;
+  #linkDue = null; // the address #linkTimer is to write, while one is to come (#keepAddress)
   // What the pad holds, counted as it changes, and the count the maps shown are for: they
   // differ while an update is on its way, and after one the server did not answer (#ahead)
   #padVersion = 0;
@@ -202,7 +204,7 @@ class App {
     });
     // back from the browser's page cache, the page goes on as it was, writes still to come
     window.addEventListener('pageshow', (event) => {
-      if (event.persisted) sessionStorage.removeItem(ADDRESS_KEY);
+      if (event.persisted) forget(ADDRESS_KEY);
     });
     const beside = besideChoice({ models: this.models, usual: this.usual, infos,
       onChoose: async (name) => {
@@ -319,10 +321,12 @@ class App {
     if (!this.#addressed) return;
     const href = linkTo(window.location.href, this.#linkState());
     clearTimeout(this.#linkTimer); // a write still to come is for an older state
+    this.#linkDue = null;
     if (href === window.location.href) return;
     const wait = this.#linkedAt + LINK_MS - performance.now();
     if (wait > 0) {
       this.#linkTimer = setTimeout(() => this.#relink(), wait);
+      this.#linkDue = href;
       return;
     }
     this.#linkedAt = performance.now();
@@ -334,25 +338,25 @@ class App {
     }
   }
 
-  /** The address as it was to be written, kept as the page goes where a write is still to
-   * come: a reload asks for the address as last written, and one within LINK_MS of a change
-   * opened what was shown before it (a review). */
+  /** The address #relink was still to write, kept as the page goes: a reload asks for the
+   * address as last written, and one within LINK_MS of a change opened what was shown before
+   * it (a review). Only a write put off: while a link is still being followed, the address
+   * is the link, and it stays (a second review: a reload before its maps came dropped it). */
   #keepAddress() {
-    sessionStorage.removeItem(ADDRESS_KEY);
-    if (!this.#addressed) return;
-    const from = window.location.href;
-    const to = linkTo(from, this.#linkState());
-    if (to !== from) sessionStorage.setItem(ADDRESS_KEY, JSON.stringify({ from, to }));
+    forget(ADDRESS_KEY);
+    if (this.#linkDue !== null) keep(ADDRESS_KEY, JSON.stringify({ from: window.location.href, to: this.#linkDue }));
   }
 
   /** The address `#keepAddress` kept, put in place before the page reads it, where the page
-   * opens again at the address it had as it went (a reload, or Back to it); another address
-   * (a link followed, a network chosen) is read as it is. Taken once. */
+   * is reloaded, or opened again by Back or Forward, at the address it had as it went; an
+   * address opened anew (a link followed, a network chosen, the same address typed) is read
+   * as it is. Taken once. */
   static #reloadedAddress() {
-    const kept = sessionStorage.getItem(ADDRESS_KEY);
-    sessionStorage.removeItem(ADDRESS_KEY);
+    const kept = takeKept(ADDRESS_KEY);
     try {
       const { from, to } = JSON.parse(kept ?? 'null') ?? {};
+      const how = performance.getEntriesByType('navigation')[0]?.type;
+      if (how !== 'reload' && how !== 'back_forward') return;
       if (from !== window.location.href || typeof to !== 'string') return;
       if (new URL(to).origin !== window.location.origin) return;
       history.replaceState(history.state, '', to);
@@ -387,7 +391,7 @@ class App {
     const sent = first?.body ?? this.current?.body; // what the maps shown are of, unnudged
     const shown = sent?.strokes;
     const { strokes, base } = this.pad.snapshot();
-    sessionStorage.removeItem(STROKES_KEY);
+    forget(STROKES_KEY);
     if (!input || base || !strokes.length || this.pad.drawing) return;
     // the pad as the maps have it: an answer that failed (a review: a stroke the server never
     // answered came back on the pad over the levels before it) or is still to come, not
@@ -397,11 +401,8 @@ class App {
     // levels, as before
     if (this.#moves.length > KEPT_NUDGES) return;
     const nudged = first ? { before: levelsText(first.before), nudges: this.#moves.map((m) => m.dir) } : {};
-    try {
-      sessionStorage.setItem(STROKES_KEY, JSON.stringify({ input: levelsText(input), strokes, ...nudged }));
-    } catch {
-      // too large for the storage, or none: the levels come back, as before
-    }
+    // too large for the storage, or none: the levels come back, as before
+    keep(STROKES_KEY, JSON.stringify({ input: levelsText(input), strokes, ...nudged }));
   }
 
   /** The pad as the PNG the networks are sent, with the strokes it holds (what
@@ -421,8 +422,7 @@ class App {
    * before them (a 28x28 array) and the nudges' directions in order; else null. Taken once,
    * whatever the address. */
   static #keptStrokes(levels) {
-    const kept = sessionStorage.getItem(STROKES_KEY);
-    sessionStorage.removeItem(STROKES_KEY);
+    const kept = takeKept(STROKES_KEY);
     const stroke = (s) => typeof s?.width === 'number' && Array.isArray(s.points)
       && s.points.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite));
     try {
