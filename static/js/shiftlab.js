@@ -335,6 +335,11 @@ export class ShiftLab {
           ctx.strokeStyle = cls === label ? this.accent : this.hot;
           ctx.lineWidth = 2;
           ctx.strokeRect(x + 1.5, y + 1.5, cell - 3, cell - 3);
+          // and a dark line inside it, against the cell's own colour: a flip's is under half
+          // the scale, viridis' blues and teals, which the red came within 1.2:1 of (a review)
+          ctx.strokeStyle = '#000';
+          ctx.lineWidth = 1;
+          ctx.strokeRect(x + 3, y + 3, cell - 6, cell - 6);
           ctx.fillStyle = textOn(this.colors, p * 255);
           ctx.fillText(String(cls), x + cell / 2, y + cell / 2 + 1);
         }
