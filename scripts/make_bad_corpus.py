@@ -217,6 +217,10 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("batch-query-preprocess", b"", "application/octet-stream", 400, "unknown query "
         f"parameter 'preprocess'; accepted: models, layers ({as_sent})", path=FM + "/batch",
         query="preprocess=true")
+    # requests' params={"layers": ["pool1", "pool2"]} (a Python client's review)
+    raw("batch-layers-twice", b"", "application/octet-stream", 400, "query parameter 'layers' "
+        "is given more than once; give it once (layers=conv1,pool2 names several layers)",
+        path=FM + "/batch", query="layers=pool1&layers=pool2")
     c["batch-multipart-preprocess-field"] = {"path": FM + "/batch", "query": "", "multipart": [
         ["file", "a.npy", "digit"], ["preprocess", None, "true"]], "status": 400,
         "detail": f"multipart text field 'preprocess' is not read: {as_sent}"}

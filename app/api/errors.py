@@ -51,6 +51,7 @@ def _location(loc: tuple[object, ...]) -> str:
 # the query parameters that take a list of names, and an example of one: their pattern
 # (lower-case names, commas, no spaces) is said in words, not as a regular expression
 NAME_LISTS = {"models": "max,avg", "layers": "conv1,pool2"}
+LISTED = {"models": "networks", "layers": "layers"}  # what NAME_LISTS' names are
 
 
 # where a value given in an address holds a space a client never typed (max+avg, scale=+1)

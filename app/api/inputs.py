@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import Message
 
-from app.api.errors import PLUS_AS_SPACE
+from app.api.errors import LISTED, NAME_LISTS, PLUS_AS_SPACE
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
 from app.ml.names import brief, json_kind, repeated
@@ -143,8 +143,8 @@ def check_query(connection: HTTPConnection, allowed: Iterable[str],
             raise BadRequest(unknown_parameter(key, allowed, notes))
         if key in seen:
             raise BadRequest(f"query parameter {brief(key)} is given more than once; give it once"
-                             + (" (models=max,avg names several networks)"
-                                if key == "models" else ""))
+                             + (f" ({key}={NAME_LISTS[key]} names several {LISTED[key]})"
+                                if key in NAME_LISTS else ""))
         seen.add(key)
 
 

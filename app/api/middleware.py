@@ -272,7 +272,7 @@ def document_request_id(spec: dict[str, Any]) -> dict[str, Any]:
     parameter = {"name": "X-Request-ID", "in": "header", "required": False,
                  "description": "an id for this request, 1 to 64 letters, digits, '.', '_' or "
                                 "'-': echoed in the answer and logged",
-                 "schema": {"type": "string", "pattern": REQUEST_ID.pattern.decode()}}
+                 "schema": {"type": "string", "pattern": f"^{REQUEST_ID.pattern.decode()}$"}}
     for path in spec.get("paths", {}).values():
         for operation in path.values():
             operation.setdefault("parameters", []).append(parameter)

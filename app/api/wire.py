@@ -42,14 +42,18 @@ bytes 0..3   magic b"FMAP"
 bytes 4..7   header length N, uint32 little-endian
 bytes 8..    header: N bytes of UTF-8 JSON, the JSON format's skeleton where every
              "data", "low", "high" and "probabilities" is replaced by
-             {"offset": byte offset into the payload, "length": bytes}, plus "version":
-             1, the layout described here (a reader refuses another), and "timings":
-             the server's decode and infer times in ms
+             {"offset": byte offset into the payload, "length": bytes}, plus, at its top
+             level beside "input" and "models", "version": 1, the layout described here
+             (a reader refuses another), and "timings": the server's decode and infer
+             times in ms
 then         zero padding up to the next multiple of 4 counted from byte 0: the
              payload starts at 8 + N rounded up to a multiple of 4, and every offset
              counts from the payload's first byte. The payload holds the input (28*28
-             in the encoding), the packed float32 buffer (probabilities, lows, highs)
-             and the packed maps, each starting on a 4-byte boundary.
+             in the encoding), the packed float32 buffer and the packed maps, each
+             starting on a 4-byte boundary; read each array at its own offset, as the
+             order within them may change within version 1. Every number in it is
+             little-endian: float32 probabilities, lows and highs, and float16 or
+             float32 maps (uint8 maps and input are one byte a value).
 """
 
 

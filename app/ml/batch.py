@@ -412,10 +412,12 @@ def _read_npy_or_npz(body: bytes, max_images: int,
                 raise ImageTooLarge(f".npz would inflate to {inflated:,} bytes; the limit is "
                                     f"{limit:,}")
             names = [info.filename for info in infos]
-            # torch.save writes a zip too, which a PyTorch user sends first (a review)
+            # torch.save writes a zip too, which a PyTorch user sends first (a review): no
+            # .npz, so a 415 as the one-image route answers it (a Python client's review: it
+            # was a 422, where the route's 415 is documented for a body of another kind)
             if any(preprocess.torch_pickle(n) for n in names):
-                raise InvalidPixels("body is a torch.save file, not an .npz; send the tensor as "
-                                    "an .npy: np.save(f, images.numpy())")
+                raise NotArrays("body is a torch.save file, not an .npz; send the tensor as an "
+                                ".npy: np.save(f, images.numpy())")
             if not names:
                 raise InvalidPixels("the .npz holds no arrays; put the images in 'images'")
             # zipfile reads the last of two members of one name (found by a review: an .npz

@@ -486,14 +486,15 @@ def test_an_npy_sent_as_one_image_is_pointed_to_the_batch_route(client: TestClie
 
 def test_a_torch_save_file_is_named_as_one(client: TestClient) -> None:
     """Found by a review: torch.save writes a zip, which a PyTorch user sends first, and was
-    answered with its members' names and "name the images array 'images'"."""
+    answered with its members' names and "name the images array 'images'". No .npz, it is a
+    415, as the route documents a body of another kind (a later review: it was a 422)."""
     import torch
 
     saved = io.BytesIO()
     torch.save(torch.zeros(2, 28, 28), saved)
     r = client.post("/api/v1/featuremaps/batch", content=saved.getvalue())
     assert (r.status_code, r.json()["detail"]) == (
-        422, "body is a torch.save file, not an .npz; send the tensor as an .npy: "
+        415, "body is a torch.save file, not an .npz; send the tensor as an .npy: "
              "np.save(f, images.numpy())")
 
 

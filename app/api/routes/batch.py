@@ -38,9 +38,11 @@ EVERY_MAP_SPECS = [variant_spec("max"), variant_spec("avg")]
 EVERY_MAP = Layout.plan(EVERY_MAP_SPECS)
 
 IMAGES = ("an .npy of shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
-          "(28, 28, 1) for one image (integers 0..255, e.g. uint8, or floats 0..1), or an .npz "
-          "holding it as 'images' (np.savez: stored or deflated), as the raw body or as a "
-          "multipart field 'file'. Images are used as they are (no preprocessing)")
+          "(28, 28, 1) for one image (integers 0..255, e.g. uint8, but not 0 and 1 alone, "
+          "which are refused as binarised; or floats 0..1), or an .npz holding it as 'images' "
+          f"(np.savez: stored or deflated members, at most {batch.MAX_NPZ_MEMBERS}), as the "
+          "raw body or as a multipart field 'file'. Images are used as they are (no "
+          "preprocessing)")
 BATCH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -91,8 +93,9 @@ def _says_not_arrays(kind: str) -> bool:
 
 
 BATCH_DOC = (
-    "Run the chosen networks (default: max,avg) over every image and return the chosen "
-    "layers' maps, quantised per image and channel to uint8 on the device.\n\n"
+    "Run the chosen networks (default as for POST /api/v1/featuremaps) over every image and "
+    "return the chosen layers' maps, quantised per image and channel to uint8 on the "
+    "device.\n\n"
     f"Send {IMAGES}.\n\n"
     "The answer is held whole before it is sent: every map of max and avg takes "
     f"{batch.bytes_per_image(EVERY_MAP):,} bytes an image (the 10,000 MNIST test images: "

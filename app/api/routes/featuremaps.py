@@ -155,7 +155,9 @@ def models_doc(default: tuple[str, ...], note: str = "") -> str:
     return f"comma-separated networks to run (default: {','.join(default)}{note})"
 
 
-MODELS_DOC = models_doc(DEFAULT_MODELS)
+# a Python client's review: the document gave max,avg alone, where a server without them
+# runs others (names.default_models)
+MODELS_DOC = models_doc(DEFAULT_MODELS, ", those of them this server has, else its first two")
 ENCODING_DOC = "uint8 (per-channel quantised), float16 or float32 (little-endian)"
 FORMAT_DOC = ("json (default) or binary (application/x-featuremaps, what the page uses); "
               "without format=, an Accept that names application/x-featuremaps with q > 0 "
