@@ -15,9 +15,11 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 
 def make_run(*args: str, **env: str) -> str:
     """The serve line `make run` would run, with `env` added to the environment."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")
-               and not k.startswith("FEATUREMAPS_")}
-    done = subprocess.run(["make", "-s", "-n", "-C", str(PROJECT_ROOT), "run", *args],
+    # and none of a make this runs under (`make test PORT=...` would pass it down)
+    environ = {k: v for k, v in os.environ.items() if k not in (
+        "HOST", "PORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL") and not k.startswith("FEATUREMAPS_")}
+    done = subprocess.run(["make", "-s", "-n", "--no-print-directory", "-C", str(PROJECT_ROOT),
+                           "run", *args],
                           env={**environ, **env}, capture_output=True, text=True, check=True,
                           timeout=60)
     line = done.stdout.strip().splitlines()[-1]
