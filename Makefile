@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine, and each is idempotent:
-#   make run    venv + install + serve the app on 127.0.0.1:8000 with the shipped weights
+#   make run    venv + install + serve the app with the shipped weights, on 127.0.0.1:8000
+#               unless HOST=/PORT= or FEATUREMAPS_HOST/_PORT say otherwise
 #   make test   venv + dev install + MNIST + system packages the tests need + pytest
 PYTHON ?= python3
 VENV   ?= .venv
@@ -25,7 +26,7 @@ $(VENV)/.installed-dev: pyproject.toml requirements.lock $(VENV)/.installed
 # `make run HOST=0.0.0.0 PORT=8080`; else the server's own settings (FEATUREMAPS_HOST and
 # _PORT, 127.0.0.1:8000 unset). HOST and PORT from the environment are not taken: shells and
 # hosting platforms export them for their own ends.
-ASKED = $(if $(filter command line,$(origin $(1))),$(2) $($(1)))
+ASKED = $(if $(and $(filter command line,$(origin $(1))),$($(1))),$(2) $($(1)))
 run: $(VENV)/.installed
 	$(BIN)/featuremaps serve $(call ASKED,HOST,--host) $(call ASKED,PORT,--port)
 

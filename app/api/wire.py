@@ -52,8 +52,8 @@ then         zero padding up to the next multiple of 4 counted from byte 0: the
              in the encoding), the packed float32 buffer and the packed maps, each
              starting on a 4-byte boundary; read each array at its own offset, as the
              order within them may change within version 1. Every number in it is
-             little-endian: float32 probabilities, lows and highs, and float16 or
-             float32 maps (uint8 maps and input are one byte a value).
+             little-endian: float32 probabilities, lows and highs, and the input and
+             maps in the encoding (float16, float32, or uint8 at one byte a value).
 """
 
 

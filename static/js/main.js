@@ -543,7 +543,9 @@ class App {
     const copy = byId('copy-link');
     let copied = 0;
     copy.addEventListener('click', async () => {
-      if (!await copyText(window.location.href, copy)) {
+      // the address as it is to be written, where a write is still to come (a review: within
+      // 350 ms of a change, the link copied was of the input before)
+      if (!await copyText(this.#linkDue ?? window.location.href, copy)) {
         this.#notice('This browser would not copy the link here: the address bar holds it.');
         return;
       }

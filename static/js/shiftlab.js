@@ -283,7 +283,7 @@ export class ShiftLab {
     // a network left out is named (a student's review: avg, wrong on #18, was missing unsaid)
     const wrong = nets.filter((n) => !right(n)).map(([net]) => net);
     const left = wrong.length ? ` (${wrong.join(' and ')}, wrong unshifted, left out: ${wrong.length > 1 ? 'their' : 'its'} flips are mostly to the label)` : '';
-    return ` Of the flips, those whose shift moves a stroke (its faint rim aside) off the image${where.length
+    return ` Of the flips, those whose shift moves part of a stroke (its faint rim aside) off the image${where.length
       ? `, or into rows and columns a network never reads (${where.join('; ')})` : ''}, may be the ink's loss rather `
       + `than the network's: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}${left}.`;
   }
@@ -311,7 +311,8 @@ export class ShiftLab {
   }
 
   /** Paint one network's grid of the answer shown; returns the number of flipped cells. A
-   * flip to the sample's label, if any, is outlined in the accent colour, any other in red. */
+   * flip to the sample's label, if any, is outlined in the accent colour, any other in red,
+   * each with a dark line inside it. */
   #paint(canvas, m) {
     const { shifts } = this.#shifts;
     const label = this.#label;

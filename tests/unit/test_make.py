@@ -34,3 +34,4 @@ def test_make_run_serves_where_it_is_told_and_else_where_the_settings_say() -> N
     assert make_run(PORT="5000", HOST="myhostname", FEATUREMAPS_PORT="9000") == "serve"
     assert make_run("HOST=0.0.0.0", "PORT=8080") == "serve --host 0.0.0.0 --port 8080"
     assert make_run("PORT=8080") == "serve --port 8080"
+    assert make_run("PORT=", "HOST=") == "serve"  # given empty: the settings (a review)

@@ -133,7 +133,7 @@ BATCH_DOC = (
                    # other Content-Types are read by the body's signature
                    415: ("a JSON, image or text Content-Type, a body sent with a "
                          "Content-Encoding, or a body that is no .npy or .npz (an image, "
-                         "raw bytes)", not_arrays("application/json")),
+                         "a torch.save file, raw bytes)", not_arrays("application/json")),
                    422: ("images of another shape, dtype or range; unknown or repeated "
                          "models= or layers= names; or an answer over the response limit "
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
