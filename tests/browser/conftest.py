@@ -277,6 +277,15 @@ def new_page(browser: Any, api: Api, **context_options: Any) -> tuple[Any, Featu
     return context, FeatureMapsPage(page, api)
 
 
+def ready(fm: FeatureMapsPage) -> None:
+    """The page opened anew (by a choice of network, a reload, a link), once the input its
+    address gives is shown."""
+    fm.page.wait_for_selector("body[data-ready]", state="attached")
+    fm.page.wait_for_function(
+        "() => (window.__fmPaints || []).some((d) => d.source === 'upload')")
+    fm.idle()
+
+
 def open_page(browser: Any, server_url: str, api: Api, path: str = "/",
               **context_options: Any) -> Iterator[FeatureMapsPage]:
     """The page at `path`, ready, in a context of its own; closed after, with no error on

@@ -11,20 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import FeatureMapsPage, opened, sample_body, shown
+from tests.browser.conftest import FeatureMapsPage, opened, ready, sample_body, shown
 
 pytestmark = pytest.mark.browser
 
 OFFERED = ["avg · Average pooling", "strided · Strided convolution", "nopool · No downsampling",
            "blurmax · Anti-aliased max pooling"]
-
-
-def ready(fm: FeatureMapsPage) -> None:
-    """The page opened anew by a choice, once its linked sample is shown."""
-    fm.page.wait_for_selector("body[data-ready]", state="attached")
-    fm.page.wait_for_function(
-        "() => (window.__fmPaints || []).some((d) => d.source === 'upload')")
-    fm.idle()
 
 
 def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_differ(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from app.config import PROJECT_ROOT
-from tests.browser.conftest import FeatureMapsPage, new_page, opened
+from tests.browser.conftest import FeatureMapsPage, new_page, opened, ready
 
 SEVEN = [(0.22, 0.18), (0.78, 0.18), (0.45, 0.88)]
 CLIPBOARD = ["clipboard-read", "clipboard-write"]
@@ -233,14 +233,6 @@ def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
     assert not fm.errors, fm.errors
 
 
-def shown_anew(fm: FeatureMapsPage) -> None:
-    """Once the page, opened again, shows the input its address gives."""
-    fm.page.wait_for_selector("body[data-ready]", state="attached")
-    fm.page.wait_for_function(
-        "() => (window.__fmPaints || []).some((d) => d.source === 'upload')")
-    fm.idle()
-
-
 # The page's clock stopped before a change: that change's address is written, the next one's
 # put off to LINK_MS after it, a time that never comes, however slow this machine is
 HOLD_WRITES = "() => { const now = performance.now(); performance.now = () => now; }"
@@ -266,7 +258,7 @@ def test_a_reload_before_the_address_is_written_opens_what_was_shown(
         assert parse_qs(urlsplit(page.evaluate("navigator.clipboard.readText()")).query) == {
             "digit": ["0"]}
         page.reload()
-        shown_anew(fm)
+        ready(fm)
         assert query(fm) == {"digit": ["0"]}
         assert page.inner_text("#picked").startswith("MNIST test digit #0:")
         # the same address opened anew (typed, or a link to it) is what it says
@@ -276,7 +268,7 @@ def test_a_reload_before_the_address_is_written_opens_what_was_shown(
         fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
         assert query(fm) == {"digit": ["2"]}
         page.goto(f"{server_url}/?digit=2")
-        shown_anew(fm)
+        ready(fm)
         assert query(fm) == {"digit": ["2"]}
         assert page.inner_text("#picked").startswith("MNIST test digit #2:")
         # a reload while a link's maps are still to come keeps the link
@@ -286,7 +278,7 @@ def test_a_reload_before_the_address_is_written_opens_what_was_shown(
         page.wait_for_timeout(500)
         page.unroute("**/api/v1/featuremaps*")
         page.reload()
-        shown_anew(fm)
+        ready(fm)
         assert query(fm) == {"digit": ["18"], "norm": ["layer"]}
         assert page.inner_text("#picked").startswith("MNIST test digit #18:")
     finally:
@@ -306,12 +298,12 @@ def test_the_page_works_where_the_browser_refuses_its_session_storage(
             get() { throw new DOMException('The operation is insecure.', 'SecurityError'); },
           });""")
         page.goto(f"{server_url}/?digit=18")
-        shown_anew(fm)
+        ready(fm)
         fm.after_paint(lambda: fm.stroke(SEVEN, steps=6), source="pad")
         page.wait_for_function("() => location.search.startsWith('?input=')")
         drawn = query(fm)
         page.reload()
-        shown_anew(fm)
+        ready(fm)
         # the drawing's levels come back from the address, without its strokes, which the
         # page could not keep, and it says so
         assert query(fm) == drawn
