@@ -11,6 +11,7 @@ def main() -> int:
 
         return cli.main()
     except KeyboardInterrupt:  # cli.main says it itself once the command runs
+        # as cli._err says a line, written here: app/cli.py may be half imported
         if sys.stderr is not None:  # started with 2>&-
             try:
                 sys.stderr.write("featuremaps: interrupted\n")
