@@ -282,7 +282,7 @@ class App {
     if (epoch !== this.#epoch) {
       this.#relink(); // a stroke, sample or upload came first: it is shown, and said
     } else if (digit) {
-      this.pickDigit(digit);
+      this.pickDigit(digit, { opening: true });
       const [dx, dy] = link.shift;
       const dirs = [[dx, dx > 0 ? 'right' : 'left'], [dy, dy > 0 ? 'down' : 'up']]
         .flatMap(([steps, dir]) => Array(Math.abs(steps)).fill(dir));
@@ -295,7 +295,8 @@ class App {
       // the levels, said (a review: the pad showed a blurred digit, larger than drawn,
       // without a word)
       this.load(pixelsJson(link.input), 'application/json', 'the input the link holds',
-        'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.');
+        'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.',
+        null, null, null, { opening: true });
     }
     if (!problems.length) return;
     await this.maps.idle();
@@ -855,8 +856,10 @@ class App {
    * `label` the sample's MNIST label, which the shift lab holds the predictions against, and
    * `index` its place in MNIST's test set; `strokes`: the drawing that gave these levels, put
    * on the pad in their place (`#keepStrokes`), so that it is as drawn and Undo takes back
-   * its strokes. */
-  load(data, type, what, picked = '', label = null, index = null, strokes = null) {
+   * its strokes. `opening`: what the page's address holds, shown as it opens: the page's
+   * start, which Undo does not take back (a student's review: Undo on a teacher's link
+   * emptied the pad and the address, and nothing brought the digit back). */
+  load(data, type, what, picked = '', label = null, index = null, strokes = null, { opening = false } = {}) {
     // not mid-stroke: its answer would put the sample under a stroke still being drawn, which
     // then went as a picture, re-cropped (a third review); Ctrl+Z waits likewise
     if (this.pad.drawing) return;
@@ -882,7 +885,7 @@ class App {
         current.label = label;
         // strokes put back are Undo's to take back, one by one; an empty pad kept under them
         // left Undo enabled once they were gone, doing nothing (a review)
-        if (!strokes) this.#keep();
+        if (!strokes && !opening) this.#keep();
         // `picked`: the line's words, or a function of the answer that gives them
         const said = typeof picked === 'function' ? picked(current.result) : picked;
         this.#loaded = { body, label, picked: said, index };
@@ -908,13 +911,13 @@ class App {
    * and avg answer differently), sent as its pixels (JSON, used as they are): sent as an
    * image, it is prepared again like a drawing, which crops faint pixels off 2 of the 10
    * samples (and, when the server centred on 13.5, moved 7 by a pixel and changed what the
-   * networks answered: max's 82.6% for #18 read 98.6%).
+   * networks answered: max's 82.6% for #18 read 98.6%). `opening`: as load's.
    */
-  pickDigit({ index, label, pixels }) {
+  pickDigit({ index, label, pixels }, { opening = false } = {}) {
     const grey = base64Bytes(pixels);
     // what the networks should say: MNIST's own label, to hold their predictions against
     this.load(pixelsJson(grey), 'application/json', `the sample ${label}`,
-      `MNIST test digit #${index}: labelled ${label}.`, label, index);
+      `MNIST test digit #${index}: labelled ${label}.`, label, index, null, { opening });
   }
 
   /** What the pad holds, said where it is seen: the line under the samples, MNIST's label

@@ -102,6 +102,7 @@ def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reop
         assert again.page.is_checked('input[name="size"][value="scale"]')
         assert again.page.is_checked('input[name="norm"][value="layer"]')
         assert "moved 2 px right and 1 px down" in again.page.inner_text("#nudge-status")
+        assert again.page.is_enabled("#undo")
         # they came as nudges: Undo takes back the last, and the address follows
         again.after_paint(lambda: again.page.click("#undo"), source="undo")
         wait_query(again, "digit=18&dx=2&size=scale&norm=layer")
@@ -145,6 +146,15 @@ def test_a_drawing_travels_as_the_levels_the_networks_saw(
             "As the networks saw it: the 28x28 input the page's address holds, scaled up to "
             "the pad.")
         wait_query(again, urlsplit(fm.page.url).query)
+        # the link's input is where the page starts: no Undo back to an empty pad (a
+        # student's review: Undo on a teacher's link emptied the pad and the address), but a
+        # sample picked over it is Undo's to take back, to the link's input
+        assert again.page.is_disabled("#undo")
+        again.after_paint(lambda: again.page.click('button[data-digit="18"]'), source="upload")
+        again.after_paint(lambda: again.page.click("#undo"), source="undo")
+        np.testing.assert_array_equal(again.input_pixels(), pixels)
+        wait_query(again, urlsplit(fm.page.url).query)
+        assert again.page.is_disabled("#undo")
     finally:
         context.close()
     assert not again.errors, again.errors
