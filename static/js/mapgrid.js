@@ -102,7 +102,10 @@ export function layerNote(info, nets, source = null, shown = nets) {
       // "reads conv1" left its stride of 1 unsaid)
       return [`${n.name}'s ${info.name} reads ${reads.layer}${reads.stride !== stride ? `, stride ${reads.stride}` : ''}. `];
     });
-    return `${filters}, then ReLU${role}. ${apart.join('')}${unreadByStride(info.name, nets)}${sees}`;
+    // the first conv says what ReLU does, once (a student's review: nothing on the first
+    // screen said it)
+    const relu = info.reads.layer === 'input' ? 'ReLU (which sets each negative sum to 0)' : 'ReLU';
+    return `${filters}, then ${relu}${role}. ${apart.join('')}${unreadByStride(info.name, nets)}${sees}`;
   }
   const ops = nets.map((n) => UI.poolSays[n.name]).filter(Boolean);
   // a side that does not divide by the stride is rounded down: its last units are read by
@@ -131,7 +134,11 @@ export function layerNote(info, nets, source = null, shown = nets) {
       ? `. So ${listed} never reach ${layers.at(-1).name}: ink there never changes ${answer} answer.`
       : '.';
   }
-  const windows = `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}${whose ? ` in ${named}` : ''}`;
+  // the first pool says what its stride means, once (a student's review: "stride 2" went
+  // unexplained)
+  const first = nets[0].layers.find((l) => l.kind !== 'conv')?.name === info.name;
+  const apartBy = first && stride === kernel ? ` (side by side, none overlapping)` : '';
+  const windows = `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}${whose ? ` in ${named}` : ''}${apartBy}`;
   return `${windows}, no learned weights${ops.length ? `: ${ops.join(', ')}` : ''}. ${halves} ${sees}`;
 }
 

@@ -23,8 +23,12 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
     rows = fm.page.locator("section.maps-row")
     assert rows.locator("h3").all_inner_texts() == HEADINGS
     notes = rows.locator(".note").all_inner_texts()
-    assert notes[0].startswith("32 learned 3x3 filters on input, then ReLU")
-    assert "max keeps the largest, avg the mean" in notes[1]
+    # the first conv and the first pool say what ReLU and the stride do (a student's review)
+    assert notes[0].startswith("32 learned 3x3 filters on input, then ReLU (which sets each "
+                               "negative sum to 0): edges and stroke pieces.")
+    assert notes[1].startswith("2x2 windows of conv1, stride 2 (side by side, none overlapping), "
+                               "no learned weights: max keeps the largest, avg the mean.")
+    assert "(side by side" not in notes[3]
     assert "Halves each side. Each unit" in notes[1]  # 26 -> 13
     # 11 -> 5: one row and one column of conv2 fall between the windows, and with them the
     # input's last two (found by a review: the page said the first, not what it means)
