@@ -31,7 +31,8 @@ class Row:
     consistency: float | None = None
     card_consistency: float | None = None
     diagonal: dict[int, float] = field(default_factory=dict)
-    # the 10,000 validation digits, which chose nothing in training: a second held-out set
+    # the 10,000 validation digits, kept out of training and out of every choice in it: a
+    # second held-out set
     valid_correct: int | None = None
     valid_total: int | None = None
     card_valid_accuracy: float | None = None

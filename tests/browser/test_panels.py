@@ -164,10 +164,10 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
     assert round(widest, 2) == 0.16  # max 99.54% against avg and strided 99.38%
     assert ("Each network was trained once, and no two here differ by more than 0.16 points in "
             "any accuracy or consistency row. The most accurate is max on the test set but "
-            "nopool on the validation set, a second 10,000 digits that chose nothing in "
-            "training. How far another training seed would move them is not measured here, so "
-            "these numbers do not show one network to be better: a lead this small may be the "
-            "seed's.") in fm.page.locator("#why-panel").inner_text()
+            "nopool on the validation set, a second 10,000 digits kept out of training and "
+            "out of every choice in it. How far another training seed would move them is not "
+            "measured here, so these numbers do not show one network to be better: a lead this "
+            "small may be the seed's.") in fm.page.locator("#why-panel").inner_text()
     # found by a student's review: the all-yellow shift lab read as pooling's doing alone
     assert {m["augmentation"]["shift_px"] for m in models} == {2.5}
     by_name = {m["name"]: m for m in models}
