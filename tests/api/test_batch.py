@@ -54,9 +54,41 @@ def test_float_images_and_npz_input(client: TestClient) -> None:
     buf = io.BytesIO()
     np.savez(buf, images=images)
     r = client.post("/api/v1/featuremaps/batch?models=avg&layers=conv1", content=buf.getvalue())
+    assert r.headers["content-disposition"] == 'attachment; filename="featuremaps.npz"'
     z = np.load(io.BytesIO(r.content))
     assert z["avg/conv1"].shape == (3, 32, 26, 26)
     assert len(set(z["avg/prediction"].tolist())) == 1  # three identical images
+
+
+@pytest.mark.slow
+def test_uint8_levels_are_read_as_level_over_255_as_one_image_s_pixels_are(
+        client: TestClient, mnist: Mnist) -> None:
+    """A uint8 batch's levels are divided by 255, as the one-image route's pixels in 0..1
+    were: the batch's floats for test image 0, its pool1 highs and its probabilities, are
+    the JSON answer's for image / 255 (rel 1e-5; JSON writes a high to 7 decimals). The
+    uint8 maps alone, each channel scaled to its own range, would hide another divisor."""
+    images = mnist.images("test")[:3]
+    r = client.post("/api/v1/featuremaps/batch?models=max&layers=pool1", content=npy(images))
+    z = np.load(io.BytesIO(r.content))
+    single = client.post("/api/v1/featuremaps?models=max&encoding=float32",
+                         json={"pixels": (images[0] / 255.0).tolist()}).json()["models"]["max"]
+    pool1 = single["layers"][1]
+    assert pool1["name"] == "pool1"
+    assert z["max/pool1/high"][0].tolist() == pytest.approx(pool1["high"], rel=1e-5, abs=1e-7)
+    assert z["max/probabilities"][0].tolist() == pytest.approx(single["probabilities"],
+                                                               rel=1e-5, abs=0)
+
+
+def test_layers_come_in_the_network_s_order_whatever_the_order_asked(
+        client: TestClient) -> None:
+    """As the README says: layers=conv3,pool1 answers pool1's arrays before conv3's."""
+    image = np.zeros((1, 28, 28), np.uint8)
+    image[0, 4:24, 13:15] = 255
+    r = client.post("/api/v1/featuremaps/batch?models=max&layers=conv3,pool1", content=npy(image))
+    assert r.status_code == 200
+    assert np.load(io.BytesIO(r.content)).files == [
+        "max/probabilities", "max/pool1", "max/pool1/low", "max/pool1/high",
+        "max/conv3", "max/conv3/low", "max/conv3/high", "max/prediction"]
 
 
 def test_pytorch_and_keras_layouts_give_the_same_maps(client: TestClient) -> None:
@@ -207,6 +239,10 @@ def npz(**arrays: np.ndarray) -> bytes:
     # found by a review: torchvision's Normalize((0.1307,), (0.3081,)) was told to send uint8
     (npy((np.eye(28)[None] - 0.1307) / 0.3081), 422,
      "float images must lie in 0..1; found -0.4242..2.821 "
+     "(normalised? undo it: x * std + mean, for MNIST's usual 0.3081 and 0.1307)"),
+    # below 0 alone, the upper end in range
+    (npy(np.full((1, 28, 28), -0.5, np.float32)), 422,
+     "float images must lie in 0..1; found -0.5..-0.5 "
      "(normalised? undo it: x * std + mean, for MNIST's usual 0.3081 and 0.1307)"),
     # finite, though beyond float32: not "NaN or infinity"
     (npy(np.full((1, 28, 28), 1e300)), 422,

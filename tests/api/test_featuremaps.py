@@ -421,3 +421,84 @@ def test_a_body_sent_as_a_form_is_read_by_what_it_is(
                 read = client.post(path, content=body, headers=headers)
                 assert typed.status_code == read.status_code == 200, (path, kind, headers)
                 assert read.content == typed.content, (path, kind, headers)
+
+
+@pytest.mark.parametrize(("encoding", "dtype"), [("float32", "<f4"), ("float16", "<f2")])
+def test_a_float_binary_answer_read_by_its_documented_layout_is_the_json_answer(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], encoding: str,
+        dtype: str) -> None:
+    """wire.BINARY_FORMAT read here by its words, not by wire.parse_binary: the payload at
+    8 + N rounded up to 4, each array at its own 4-byte-aligned offset, its length in bytes
+    (the input 28*28 values, a map C*H*W, in the encoding; probabilities, lows and highs
+    float32). The binary test above sends uint8, one byte a value, where a length or offset
+    counted in values reads the same; in float32 the input is 3,136 bytes, max's conv1
+    86,528."""
+    _, png = test_digit_pngs[4]
+    headers = {"content-type": "image/png"}
+    as_json = client.post(f"/api/v1/featuremaps?encoding={encoding}", content=png,
+                          headers=headers).json()
+    body = client.post(f"/api/v1/featuremaps?encoding={encoding}&format=binary", content=png,
+                       headers={**headers, "accept-encoding": "identity"}).content
+    assert body[:4] == b"FMAP"
+    n = int.from_bytes(body[4:8], "little")
+    header = json.loads(body[8:8 + n].decode("utf-8"))
+    start = (8 + n + 3) // 4 * 4
+    assert body[8 + n:start] == bytes(start - 8 - n)
+    payload = body[start:]
+    spans: list[tuple[int, int]] = []
+
+    def array(ref: dict[str, int], kind: str, count: int) -> np.ndarray:
+        offset, length = ref["offset"], ref["length"]
+        assert offset % 4 == 0 and length == count * np.dtype(kind).itemsize, ref
+        spans.append((offset, offset + length))
+        return np.frombuffer(payload[offset:offset + length], kind)
+
+    size = np.dtype(dtype).itemsize
+    assert header["input"]["data"] == {"offset": 0, "length": 784 * size}
+    assert header["input"]["encoding"] == encoding
+    x = array(header["input"]["data"], dtype, 28 * 28)
+    assert x.tobytes() == base64.b64decode(as_json["input"]["data"])
+    assert list(header["models"]) == list(as_json["models"]) == ["max", "avg"]
+    for name, net in as_json["models"].items():
+        other = header["models"][name]
+        assert other["prediction"] == net["prediction"]
+        probabilities = array(other["probabilities"], "<f4", 10)
+        # JSON writes a probability to 7 significant digits, a low or high to 7 decimals
+        assert [float(f"{p:.7g}") for p in probabilities.tolist()] == net["probabilities"]
+        for a, b in zip(net["layers"], other["layers"], strict=True):
+            assert (b["name"], b["shape"], b["encoding"]) == (a["name"], a["shape"], encoding)
+            c, h, w = a["shape"]
+            maps = array(b["data"], dtype, c * h * w)
+            assert maps.tobytes() == base64.b64decode(a["data"]), (name, a["name"])
+            for end in ("low", "high"):
+                values = array(b[end], "<f4", c).astype(np.float64)
+                assert values.round(7).tolist() == a[end], (name, a["name"], end)
+    # every array apart, and the payload ends with the last of them
+    spans.sort()
+    assert all(prev[1] <= nxt[0] for prev, nxt in zip(spans, spans[1:], strict=False))
+    assert spans[-1][1] == len(payload)
+    if encoding == "float32":
+        assert header["models"]["max"]["layers"][0]["data"]["length"] == 86_528
+
+
+def test_layer_png_defaults_to_scale_8_channel_colours_and_viridis(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Without a query, a layer's .png is drawn as documented: scale 8, colours per channel,
+    viridis. max's pool1 of the sample 7: 32 channels of 13x13 units of 8 px, 8 to a row with
+    1 px lines, 839x419; per channel, each channel's top is viridis' last colour, so 32
+    units (31 live channels' maxima and one within half a level of its own) of 64 pixels
+    are that colour, where over the whole layer only its largest unit is. Scale is at most 32."""
+    _, png = test_digit_pngs[0]
+    body: Upload = {"content": png, "headers": {"content-type": "image/png"}}
+    plain = client.post("/api/v1/featuremaps/max/pool1.png", **body)
+    assert plain.status_code == 200
+    picture = Image.open(io.BytesIO(plain.content))
+    assert picture.size == (8 * 13 * 8 + 7, 4 * 13 * 8 + 3) == (839, 419)
+    rgb = np.asarray(picture.convert("RGB"))
+    assert int((rgb == (253, 231, 37)).all(axis=2).sum()) == 32 * 64 == 2048
+    spelled = client.post("/api/v1/featuremaps/max/pool1.png?scale=8&norm=channel"
+                          "&colormap=viridis", **body)
+    assert spelled.content == plain.content
+    r = client.post("/api/v1/featuremaps/max/pool1.png?scale=33", **body)
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        "query parameter 'scale': Input should be less than or equal to 32")})

@@ -161,6 +161,28 @@ def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> N
         "conv3": [12, 14, 23, 38, 51]}
 
 
+def test_blurmax_receptive_fields_follow_its_padded_4x4_pools(client: TestClient) -> None:
+    """blurmax's pools (max 2x2 at stride 1, then a 3x3 blur at stride 2 with padding 1) read
+    a 4x4 window at stride 2 from one unit before. Layer by layer, from size 1, jump 1,
+    start 0: size += (kernel - 1) * jump, start += ((kernel - 1) / 2 - padding) * jump,
+    then jump *= stride:
+    conv1 (k3 s1 p0): size 1 + 2 = 3, start 0 + 1 = 1.0, jump 1;
+    pool1 (k4 s2 p1): size 3 + 3 = 6, start 1 + 0.5 = 1.5, jump 2;
+    conv2 (k3 s1 p0): size 6 + 2*2 = 10, start 1.5 + 2 = 3.5, jump 2;
+    pool2 (k4 s2 p1): size 10 + 3*2 = 16, start 3.5 + 0.5*2 = 4.5, jump 4;
+    conv3 (k3 s1 p0): size 16 + 2*4 = 24 (the README's 24x24), start 4.5 + 4 = 8.5, jump 4."""
+    models = {m["name"]: m for m in client.get("/api/v1/models").json()["models"]}
+    fields = {la["name"]: la["receptive_field"] for la in models["blurmax"]["layers"]}
+    assert fields == {
+        "conv1": {"size": 3, "jump": 1, "start": 1.0},
+        "pool1": {"size": 6, "jump": 2, "start": 1.5},
+        "conv2": {"size": 10, "jump": 2, "start": 3.5},
+        "pool2": {"size": 16, "jump": 4, "start": 4.5},
+        "conv3": {"size": 24, "jump": 4, "start": 8.5}}
+    pool1 = models["blurmax"]["layers"][1]["reads"]
+    assert pool1 == {"layer": "conv1", "kernel": 4, "stride": 2, "padding": 1}
+
+
 def test_the_openapi_document_covers_every_endpoint(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]

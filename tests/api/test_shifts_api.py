@@ -53,6 +53,27 @@ def test_shift_grid_shapes_and_the_zero_shift_cell(
         assert conv1["mean"] == pytest.approx(sum(conv1["change"].values()) / 4, abs=2e-6)
 
 
+def test_the_reference_grid_holds_the_unshifted_answer_s_probability(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """grid.probability is each shift's own answer's probability, grid.reference that of
+    the answer to the unshifted input: the same where a shift keeps the answer, and lower
+    where it changes it. Moved 4 px left and up, max reads the sample 2 as a 6 (0.9978377),
+    leaving the 2 1.112318e-05."""
+    label, png = test_digit_pngs[1]
+    r = client.post("/api/v1/shifts?models=max", content=png,
+                    headers={"content-type": "image/png"})
+    net = r.json()["models"]["max"]
+    grid = net["grid"]
+    assert net["prediction"] == label == 2
+    assert grid["prediction"][0][0] == 6
+    assert grid["probability"][0][0] == pytest.approx(0.9978377, rel=1e-4)
+    assert grid["reference"][0][0] == pytest.approx(1.112318e-05, rel=1e-3)
+    for classes, own, reference in zip(grid["prediction"], grid["probability"],
+                                       grid["reference"], strict=True):
+        for predicted, p, q in zip(classes, own, reference, strict=True):
+            assert q == p if predicted == 2 else q < p
+
+
 def test_on_every_sample_digit_each_pool_changes_less_than_the_conv_before_it(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """The README's claim and its figures for the sample 7, on the samples as the page sends

@@ -217,6 +217,18 @@ def test_an_unknown_model_in_the_setting_stops_every_command(
     assert not list(tmp_path.iterdir())
 
 
+def test_the_server_listens_on_loopback_port_8000_unless_told(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no FEATUREMAPS_* set (the fixture above clears them), Settings listen where the
+    README says: 127.0.0.1, port 8000; FEATUREMAPS_HOST and FEATUREMAPS_PORT move it."""
+    settings = Settings()
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    monkeypatch.setenv("FEATUREMAPS_HOST", "0.0.0.0")
+    monkeypatch.setenv("FEATUREMAPS_PORT", "8080")
+    settings = Settings()
+    assert (settings.host, settings.port) == ("0.0.0.0", 8080)
+
+
 def test_verbose_may_follow_the_command() -> None:
     """Found by a CLI review: `featuremaps extract out.npz -v` was an unrecognized argument."""
     parse = cli.build_parser().parse_args
@@ -315,6 +327,9 @@ def test_extract_adds_the_suffix_and_reports_the_file_it_wrote(
     stats = json.loads(out.strip().splitlines()[-1])
     assert (stats["out"], stats["bytes"]) == (str(written), written.stat().st_size)
     assert np.load(written)["max/pool2"].shape == (5, 64, 5, 5)
+    # without --split, the test split: its first five labels
+    assert np.load(written)["labels"].tolist() == [7, 2, 1, 0, 4]
+    assert data.load(DATA_DIR).labels("test")[:5].tolist() == [7, 2, 1, 0, 4]
 
 
 @pytest.mark.slow
