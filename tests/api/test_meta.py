@@ -147,6 +147,7 @@ def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> N
         card = registry.read_card(MODELS_DIR, variant)
         assert m["test_accuracy"] == card["test_accuracy"]
         assert m["valid_accuracy"] == card["valid_accuracy"]
+        assert m["shift_consistency"] == card["shift_consistency"]
         assert m["weights_sha256"] == card["weights_sha256"]
         assert m["seed"] == card["seed"] == 20261127
         assert m["augmentation"] == {"shift_px": 2.5, "rotate_deg": 12.0, "scale": [0.85, 1.1]}
@@ -159,6 +160,9 @@ def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> N
     assert {la["name"]: la["silent_channels"] for la in by_name["max"]["layers"]} == {
         "conv1": [30], "pool1": [30], "conv2": [13, 23, 31], "pool2": [13, 23, 31],
         "conv3": [12, 14, 23, 38, 51]}
+    # the shift lab and Why downsample? quote these (the cards' figures)
+    assert (by_name["max"]["shift_consistency"], by_name["avg"]["shift_consistency"]) == (
+        0.987, 0.9857)
 
 
 def test_blurmax_receptive_fields_follow_its_padded_4x4_pools(client: TestClient) -> None:

@@ -535,6 +535,24 @@ def test_verbose_serve_logs_at_debug_level_in_uvicorn_and_every_worker(
     assert seen == {"count": 2, "uvicorn": "warning", "workers": "warning"}
 
 
+def test_serve_gives_uvicorn_the_upload_limit_for_the_live_socket(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README: the live socket closes while reading a message over the upload limit.
+    uvicorn reads whole messages up to its own 16 MiB unless `serve` passes the limit
+    (found by a mutation review: nothing failed without it)."""
+    from app import serve
+
+    for name, value in (("MAX_UPLOAD_BYTES", "123456"), ("WORKERS", "1")):
+        monkeypatch.setenv(f"FEATUREMAPS_{name}", value)
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(serve, "check_port", lambda host, port: None)
+    monkeypatch.setattr(serve, "check_models", lambda settings: None)
+    monkeypatch.setattr(serve, "run_workers", lambda count, options: seen.update(options) or 0)
+    assert cli.main(["serve", "--workers", "2"]) == 0
+    assert (seen["ws_max_size"], seen["ws_max_queue"], seen["ws_per_message_deflate"]) == (
+        123_456, 2, False)
+
+
 def never(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("the work started before the outputs were checked")
 

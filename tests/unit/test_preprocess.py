@@ -80,6 +80,13 @@ def test_faint_ink_is_stretched_to_mnists_darkest(mnist: Mnist) -> None:
     smudge = np.zeros((28, 28), np.float32)
     smudge[10:18, 12:15] = 0.15
     assert preprocess.mnist_style(smudge).max() == pytest.approx(0.45)
+    # the line is MNIST's faintest darkest ink, 254 of 255: ink at 0.95 is stretched to 1,
+    # ink at 254/255 (an MNIST digit's) keeps its level
+    bar = np.zeros((28, 28), np.float32)
+    bar[4:24, 13:15] = 0.95
+    assert preprocess.mnist_style(bar).max() == 1.0
+    bar[4:24, 13:15] = np.float32(254 / 255)
+    assert preprocess.mnist_style(bar).max() == np.float32(254 / 255)
 
 
 def test_dark_ink_on_light_paper_is_inverted() -> None:
