@@ -869,8 +869,10 @@ class App {
     this.generation += 1;
     const body = strokes ? { data, type, strokes, points: App.#points(strokes) } : { data, type };
     const token = {};
-    this.#supersede(token);
-    this.#syncUndo(); // Undo cancels it
+    // Undo cancels it, though not the page's start (a review: Undo while a link's digit
+    // was on its way emptied the pad and left the address naming the digit)
+    this.#supersede(opening ? null : token);
+    this.#syncUndo();
     this.#push({
       source: 'upload', what,
       makeBody: async () => body,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -106,9 +107,16 @@ def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reop
         # they came as nudges: Undo takes back the last, and the address follows
         again.after_paint(lambda: again.page.click("#undo"), source="undo")
         wait_query(again, "digit=18&dx=2&size=scale&norm=layer")
+        # ... and the other two, back to the sample the link opened with, which Undo does
+        # not take back (a student's review: it emptied the pad and the address)
+        for _ in range(2):
+            again.after_paint(lambda: again.page.click("#undo"), source="undo")
+        wait_query(again, "digit=18&size=scale&norm=layer")
+        assert again.page.is_disabled("#undo")
+        assert again.page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
         # a nudge back and forth pushes ink off the edge for good: no longer the sample
         # moved by its sum, so the address holds the input's levels
-        for direction in ["right"] * 8 + ["left"]:
+        for direction in ["right"] * 10 + ["left"]:
             again.after_paint(
                 lambda d=direction: again.page.click(f'#nudge button[data-dir="{d}"]'),
                 source="nudge")
@@ -158,6 +166,34 @@ def test_a_drawing_travels_as_the_levels_the_networks_saw(
     finally:
         context.close()
     assert not again.errors, again.errors
+
+
+def test_undo_does_not_cancel_a_linked_digit_on_its_way(
+        browser: Any, server_url: str, api: Any) -> None:
+    """A review: while a link's digit was on its way (seconds, on a cold server), Undo was
+    enabled and cancelled it, leaving an empty pad under an address that named the digit."""
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    try:
+        page = fm.page
+        held: list[Any] = []
+        answers = re.compile(r"/api/v1/featuremaps(\?|$)")
+        page.route(answers, lambda route: held.append(route))
+        page.goto(server_url + "/?digit=18")
+        page.wait_for_selector("body[data-ready]", state="attached")
+        page.wait_for_function("() => document.getElementById('picked') !== null")
+        while not held:
+            page.wait_for_timeout(50)
+        assert page.is_disabled("#undo")
+        page.keyboard.press("Control+z")
+        fm.after_paint(lambda: [route.continue_() for route in held], source="upload")
+        page.unroute(answers)
+        assert page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
+        assert fm.prediction("max").startswith("predicts 3 ")
+        wait_query(fm, "digit=18")
+        assert page.is_disabled("#undo")
+    finally:
+        context.close()
+    assert not fm.errors, fm.errors
 
 
 def picked_first(fm: FeatureMapsPage, href: str, sample: int) -> None:
