@@ -137,7 +137,7 @@ export function layerNote(info, nets, source = null, shown = nets) {
   // the first pool says what its stride means, once (a student's review: "stride 2" went
   // unexplained)
   const first = nets[0].layers.find((l) => l.kind !== 'conv')?.name === info.name;
-  const apartBy = first && stride === kernel ? ` (side by side, none overlapping)` : '';
+  const apartBy = first && stride === kernel ? ` (each window ${stride} units on from the last: side by side, none overlapping)` : '';
   const windows = `${kernel}x${kernel} windows of ${info.reads.layer}, stride ${stride}${whose ? ` in ${named}` : ''}${apartBy}`;
   return `${windows}, no learned weights${ops.length ? `: ${ops.join(', ')}` : ''}. ${halves} ${sees}`;
 }

@@ -41,6 +41,16 @@ const IDLE_READOUT = window.matchMedia(UI.hover).matches
   ? 'Hover or tap a cell, or focus the grid and use the arrow keys.'
   : 'Tap a cell to read it.';
 
+/** Network `m`'s shift consistency beside max's, from their cards: the test set's measure,
+ * two random shifts against each other, not this lab's (found by a review: "keeps its
+ * answers on 98.68% of shifted test digits" read as this lab's); '' where either is
+ * unmeasured or absent. */
+function steadiness(m, max) {
+  if (m?.shift_consistency == null || max?.shift_consistency == null) return '';
+  return `${m.name} gives one answer under two random shifts of up to 3 px on ${percent(m.shift_consistency, 2)} `
+    + `of MNIST's test digits, max on ${percent(max.shift_consistency, 2)} (Why downsample?, below)`;
+}
+
 export class ShiftLab {
   #figures = new Map(); // net -> {canvas, caption, readout, moved, cell: [row, col] chosen by keys}
   #cells = new Map(); // `${net}/${layer}` -> td
@@ -73,14 +83,13 @@ export class ShiftLab {
     grids.replaceChildren();
     const others = nets.filter((n) => !shown.includes(n) && infos[n]).map((n) => infos[n]);
     const { max } = infos;
-    // the test set's measure (two random shifts against each other, not this lab's) beside
-    // max's: "designed to be steadier" is no promise for the digit drawn (a student's review:
-    // blurmax kept fewer answers than max on a scribble, with nothing saying that can be)
-    const measured = others.filter((m) => m !== max && m.shift_consistency != null && max?.shift_consistency != null);
+    // the test set's measure beside max's: "designed to be steadier" is no promise for the
+    // digit drawn (a student's review: blurmax kept fewer answers than max on a scribble,
+    // with nothing saying that can be)
+    const measured = others.filter((m) => m !== max && steadiness(m, max));
     const onTest = measured.length
-      ? ` On MNIST's test digits, ${measured.map((m) => `${m.name} gives one answer under two random shifts of up to 3 px `
-        + `on ${percent(m.shift_consistency, 2)}`).join(', ')}, max on ${percent(max.shift_consistency, 2)} (Why `
-        + `downsample?, below); on any one digit, ${measured.length > 1 ? 'any of them' : 'either'} may flip more.`
+      ? ` For comparison, ${measured.map((m) => steadiness(m, max)).join('; ')}; on one digit, `
+        + `${measured.length > 1 ? 'any may keep fewer answers than another' : 'either may keep fewer answers than the other'}.`
       : '';
     if (others.length) {
       status.before(el('p', {
@@ -95,13 +104,7 @@ export class ShiftLab {
     // pooling's doing alone), and where nopool is here, its consistency without pooling
     const upTo = trainingShifts(nets.map((n) => infos[n]).filter(Boolean));
     const { nopool: none } = infos;
-    const nopool = max?.shift_consistency != null && none?.shift_consistency != null
-      // the test set's measure, two random shifts against each other, not this lab's (found
-      // by a review: "keeps its answers on 98.68% of shifted test digits" read as this lab's)
-      ? ` Without any pooling, nopool gives one answer under two random shifts of up to 3 px on `
-        + `${percent(none.shift_consistency, 2)} of MNIST's test digits, max on ${percent(max.shift_consistency, 2)} `
-        + '(Why downsample?, below).'
-      : '';
+    const nopool = steadiness(none, max) ? ` Without any pooling, ${steadiness(none, max)}.` : '';
     const learned = upTo === null ? '' : ` These networks were also trained on digits shifted by up to ${upTo}.${nopool}`;
     this.steady = el('p', { id: 'shift-steady', class: 'note', hidden: true,
       text: `No shift of up to 4 px changes any answer for this digit.${learned} Draw a sloppier or lopsided one to `

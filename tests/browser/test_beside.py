@@ -287,8 +287,9 @@ def test_blurmaxs_outer_units_say_the_size_the_images_edge_cuts_their_field_to(
         pools = ("no learned weights: max keeps the largest, blurmax first takes the largest "
                  "of each 2x2 window one unit apart, then blurs 3x3 and keeps every second "
                  "unit. Halves each side")
-        assert pool1.startswith("2x2 windows of conv1, stride 2 in max (side by side, none "
-                                f"overlapping), {pools}. Each of max's "
+        assert pool1.startswith("2x2 windows of conv1, stride 2 in max (each window 2 units "
+                                "on from the last: side by side, none overlapping), "
+                                f"{pools}. Each of max's "
                                 "units sees 4x4 input px.")
         assert pool2.startswith(f"2x2 windows of conv2, stride 2 in max, {pools}, rounding down: "
                                 "in max, conv2's last row and column go unread. So")

@@ -26,8 +26,9 @@ def test_layer_headings_give_shape_and_purpose(fm: FeatureMapsPage) -> None:
     # the first conv and the first pool say what ReLU and the stride do (a student's review)
     assert notes[0].startswith("32 learned 3x3 filters on input, then ReLU (which sets each "
                                "negative sum to 0): edges and stroke pieces.")
-    assert notes[1].startswith("2x2 windows of conv1, stride 2 (side by side, none overlapping), "
-                               "no learned weights: max keeps the largest, avg the mean.")
+    assert notes[1].startswith("2x2 windows of conv1, stride 2 (each window 2 units on from "
+                               "the last: side by side, none overlapping), no learned weights: "
+                               "max keeps the largest, avg the mean.")
     assert "(side by side" not in notes[3]
     assert "Halves each side. Each unit" in notes[1]  # 26 -> 13
     # 11 -> 5: one row and one column of conv2 fall between the windows, and with them the
@@ -164,8 +165,8 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
     assert round(widest, 2) == 0.16  # max 99.54% against avg and strided 99.38%
     assert ("Each network was trained once, and no two here differ by more than 0.16 points in "
             "any accuracy or consistency row. The most accurate is max on the test set but "
-            "nopool on the validation set, a second 10,000 digits kept out of training and "
-            "out of every choice in it. How far another training seed would move them is not "
+            "nopool on the validation set, a second 10,000 digits that training neither "
+            "learned from nor was tuned on. How far another training seed would move them is not "
             "measured here, so these numbers do not show one network to be better: a lead this "
             "small may be the seed's.") in fm.page.locator("#why-panel").inner_text()
     # found by a student's review: the all-yellow shift lab read as pooling's doing alone
