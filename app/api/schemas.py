@@ -120,8 +120,8 @@ class ModelInfo(BaseModel):
                                                     "where the card has none", examples=[0.9954])
     valid_accuracy: float | None = Field(
         description="share of the 10,000 MNIST validation digits classified right, from the "
-                    "model card: a second held-out set (kept out of training and out of every "
-                    "choice in it); null where the card has none", examples=[0.9937])
+                    "model card: a second held-out set, which training neither learned from "
+                    "nor was tuned on; null where the card has none", examples=[0.9937])
     shift_consistency: float | None = Field(
         description="share of MNIST test digits given the same class under two random shifts "
                     "of up to 3 px each, one against the other (featuremaps evaluate --shifts)")

@@ -147,8 +147,8 @@ def verdict(offered: dict[str, Any]) -> str:
     other = offered.get(ALSO)
     if other is not None:
         split = f"{first} {other[one]} to {second} {other[two]} ({p_words(other['p'])})"
-        where = (f"the validation set, a second {other['total']:,} digits kept out of "
-                 "training and out of every choice in it,")
+        where = (f"the validation set, a second {other['total']:,} digits that training "
+                 "neither learned from nor was tuned on,")
         same = other[one] > other[two] if leads else other[two] > other[one]
         words += (f" On {where} it leans the same way: {split}." if same else
                   f" But {where} does not repeat it: {split}.")

@@ -31,7 +31,7 @@ class Row:
     consistency: float | None = None
     card_consistency: float | None = None
     diagonal: dict[int, float] = field(default_factory=dict)
-    # the 10,000 validation digits, kept out of training and out of every choice in it: a
+    # the 10,000 validation digits, which training neither learned from nor was tuned on: a
     # second held-out set
     valid_correct: int | None = None
     valid_total: int | None = None

@@ -69,7 +69,7 @@ function ties(models) {
   const valid = leader(models, 'valid_accuracy');
   const turned = test && valid && test !== valid
     ? ` The most accurate is ${test.name} on the test set but ${valid.name} on the validation set, a second 10,000 `
-      + 'digits kept out of training and out of every choice in it.'
+      + 'digits that training neither learned from nor was tuned on.'
     : '';
   return noLead(widest)
     ? `Each network was trained once, and no two here differ by more than ${widest.toFixed(2)} points in any `

@@ -495,7 +495,9 @@ def test_layer_png_defaults_to_scale_8_channel_colours_and_viridis(
     picture = Image.open(io.BytesIO(plain.content))
     assert picture.size == (8 * 13 * 8 + 7, 4 * 13 * 8 + 3) == (839, 419)
     rgb = np.asarray(picture.convert("RGB"))
-    assert int((rgb == (253, 231, 37)).all(axis=2).sum()) == 32 * 64 == 2048
+    # (the 32nd unit sits within half a level of its channel's top: another CPU's rounding
+    # could leave it a level short, so 31 or 32)
+    assert int((rgb == (253, 231, 37)).all(axis=2).sum()) in (31 * 64, 32 * 64)
     spelled = client.post("/api/v1/featuremaps/max/pool1.png?scale=8&norm=channel"
                           "&colormap=viridis", **body)
     assert spelled.content == plain.content

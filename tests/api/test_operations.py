@@ -116,8 +116,8 @@ def test_the_page_offers_the_digits_max_and_avg_answer_differently(client: TestC
     # split whose exact sign test gives p = 0.03, where the validation set is what undoes it)
     assert ("so max's lead is 31 − 15 = 16 digits of 10,000 (0.16 points). Were the two "
             "equally good, a split at least this uneven would be unusual: p = 0.03 (an exact "
-            "sign test). But the validation set, a second 10,000 digits kept out of training "
-            "and out of every choice in it, does not repeat it: max 22 to avg 23 (p = 1.00). "
+            "sign test). But the validation set, a second 10,000 digits that training neither "
+            "learned from nor was tuned on, does not repeat it: max 22 to avg 23 (p = 1.00). "
             "Over both sets, 53 to 38 (p = 0.14). Each network was trained once, so neither "
             "shows one way of downsampling to be the more accurate.") in note
     digits = client.get("/" + offer["src"]).json()["digits"]

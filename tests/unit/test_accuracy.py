@@ -26,7 +26,7 @@ def test_every_shipped_variant_matches_its_card(mnist: Mnist) -> None:
     assert [r.variant for r in rows] == ["max", "avg", "strided", "nopool", "blurmax"]
     assert evaluate.disagreements(rows) == []
     # the README's reading of the article's claim: max's lead over avg on the test set is not
-    # repeated on the validation set, kept out of training and out of every choice in it
+    # repeated on the validation set, which training neither learned from nor was tuned on
     # (found by a review)
     assert evaluate.paired(rows)[1:3] == [
         "max against avg: test 31 to 15 (p = 0.03), validation 22 to 23 (p = 1.00), "

@@ -542,6 +542,8 @@ def test_serve_gives_uvicorn_the_upload_limit_for_the_live_socket(
     (found by a mutation review: nothing failed without it)."""
     from app import serve
 
+    # WORKERS set here so that monkeypatch puts back what `serve --workers 2` writes to
+    # the environment for its workers
     for name, value in (("MAX_UPLOAD_BYTES", "123456"), ("WORKERS", "1")):
         monkeypatch.setenv(f"FEATUREMAPS_{name}", value)
     seen: dict[str, Any] = {}

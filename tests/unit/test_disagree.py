@@ -40,8 +40,8 @@ def test_the_page_offers_the_shipped_file_with_the_shipped_weights() -> None:
         "both_p": 0.1418}
 
 
-WHERE = ("the validation set, a second 10,000 digits kept out of training and out of every "
-         "choice in it,")
+WHERE = ("the validation set, a second 10,000 digits that training neither learned from nor "
+         "was tuned on,")
 
 
 @pytest.mark.parametrize(("test", "valid", "said"), [
