@@ -86,9 +86,9 @@ export class ShiftLab {
     // the test set's measure beside max's: "designed to be steadier" is no promise for the
     // digit drawn (a student's review: blurmax kept fewer answers than max on a scribble,
     // with nothing saying that can be)
-    const measured = others.filter((m) => m !== max && steadiness(m, max));
+    const measured = others.filter((m) => m !== max).map((m) => steadiness(m, max)).filter(Boolean);
     const onTest = measured.length
-      ? ` For comparison, ${measured.map((m) => steadiness(m, max)).join('; ')}; on one digit, `
+      ? ` For comparison, ${measured.join('; ')}; on one digit, `
         + `${measured.length > 1 ? 'any may keep fewer answers than another' : 'either may keep fewer answers than the other'}.`
       : '';
     if (others.length) {
@@ -104,7 +104,8 @@ export class ShiftLab {
     // pooling's doing alone), and where nopool is here, its consistency without pooling
     const upTo = trainingShifts(nets.map((n) => infos[n]).filter(Boolean));
     const { nopool: none } = infos;
-    const nopool = steadiness(none, max) ? ` Without any pooling, ${steadiness(none, max)}.` : '';
+    const withoutPools = steadiness(none, max);
+    const nopool = withoutPools ? ` Without any pooling, ${withoutPools}.` : '';
     const learned = upTo === null ? '' : ` These networks were also trained on digits shifted by up to ${upTo}.${nopool}`;
     this.steady = el('p', { id: 'shift-steady', class: 'note', hidden: true,
       text: `No shift of up to 4 px changes any answer for this digit.${learned} Draw a sloppier or lopsided one to `
