@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """
 Feature maps of small MNIST convnets, layer by layer: the classic Keras model with max
 pooling, the same with average pooling, and their variants (strided convolution, no
-downsampling, anti-aliased max pooling).
+downsampling, blurred (anti-aliased) max pooling).
 
 Send a drawing (multipart `file`, a raw PNG/JPEG/WebP/GIF body, or JSON `{"pixels": 28x28}`)
 to `POST /api/v1/featuremaps`; get back what the networks saw, their predictions and every

@@ -94,7 +94,7 @@ _TITLES = {
     "avg": ("Average pooling", "AvgPool2d(2) after conv1 and conv2"),
     "strided": ("Strided convolution", "stride 2 in conv1 and conv2, no pooling"),
     "nopool": ("No downsampling", "none: the article's model_no_max_pool"),
-    "blurmax": ("Anti-aliased max pooling",
+    "blurmax": ("Blurred max pooling",
                 "max (stride 1), then a fixed 3x3 binomial blur, stride 2"),
 }
 

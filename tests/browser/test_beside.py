@@ -16,7 +16,7 @@ from tests.browser.conftest import FeatureMapsPage, opened, ready, sample_body, 
 pytestmark = pytest.mark.browser
 
 OFFERED = ["avg · Average pooling", "strided · Strided convolution", "nopool · No downsampling",
-           "blurmax · Anti-aliased max pooling"]
+           "blurmax · Blurred max pooling"]
 
 
 def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_differ(
