@@ -297,9 +297,11 @@ export class ShiftLab {
     // a network left out is named (a student's review: avg, wrong on #18, was missing unsaid)
     const wrong = nets.filter((n) => !right(n)).map(([net]) => net);
     const left = wrong.length ? ` (${wrong.join(' and ')}, wrong unshifted, left out: ${wrong.length > 1 ? 'their' : 'its'} flips are mostly to the label)` : '';
-    return ` Of the flips, those whose shift moves part of a stroke (its faint rim aside) off the image${where.length
-      ? `, or into rows and columns a network never reads (${where.join('; ')})` : ''}, may be the ink's loss rather `
-      + `than the network's: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}${left}.`;
+    // two sentences: why such a flip may not be the network's, then the counts (a review:
+    // one sentence that held both was too long to read out to a class)
+    return ` A flip may be the ink's loss rather than the network's where its shift moves part of a stroke (its faint `
+      + `rim aside) off the image${where.length ? `, or into rows and columns a network never reads (${where.join('; ')})` : ''}. `
+      + `Flips of that kind: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}${left}.`;
   }
 
   #blankGrid(canvas) {

@@ -1092,9 +1092,9 @@ def test_the_lab_counts_the_flips_that_move_ink_out_of_sight(fm: FeatureMapsPage
     counts each network's flips that do; a network wrong unshifted, whose flips are mostly
     to the label, is left out."""
     status = fm.page.locator("#shift-status")
-    lead = ("Of the flips, those whose shift moves part of a stroke (its faint rim aside) off "
-            "the image, or into rows and columns a network never reads (max and avg: the last 2 "
-            "rows and columns), may be the ink's loss rather than the network's: ")
+    lead = ("A flip may be the ink's loss rather than the network's where its shift moves part "
+            "of a stroke (its faint rim aside) off the image, or into rows and columns a network "
+            "never reads (max and avg: the last 2 rows and columns). Flips of that kind: ")
     fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="9"]'))
     fm.idle()
     counts = edge_counts(fm, ("max", "avg", "blurmax"))
@@ -1116,8 +1116,9 @@ def test_the_lab_counts_the_flips_that_move_ink_out_of_sight(fm: FeatureMapsPage
     counts = edge_counts(fm, ("max", "blurmax"))
     assert counts == ["max 6 of 6", "blurmax 2 of 6"]
     assert status.inner_text().endswith(
-        "Of the flips, those whose shift moves part of a stroke (its faint rim aside) off the "
-        "image, or into rows and columns a network never reads (max: the last 2 rows and columns), "
-        "may be the ink's loss rather than the network's: max 6 of 6, blurmax 2 of 6 (avg, "
+        "A flip may be the ink's loss rather than the network's where its shift moves part of a "
+        "stroke (its faint rim aside) off the image, or into rows and columns a network never "
+        "reads (max: the last 2 rows and columns). Flips of that kind: max 6 of 6, "
+        "blurmax 2 of 6 (avg, "
         # said, not left out unsaid (a student's review)
         "wrong unshifted, left out: its flips are mostly to the label).")
