@@ -246,7 +246,7 @@ def cases() -> dict[str, dict[str, Any]]:
     js("json-syntax-error", b'{"pixels": [[0, 1}', 400,
        "body is not valid JSON (Expecting ',' delimiter: line 1 column 18 (char 17))")
     js("json-deeply-nested", b"[" * 100_000 + b"]" * 100_000, 422,
-       'JSON nested deeper than 3 levels; send {"pixels": 28x28 numbers in 0..1}, one image '
+       'JSON nested deeper than 4 levels; send {"pixels": 28x28 numbers in 0..1}, one image '
        "(several go to POST /api/v1/featuremaps/batch, as an .npy or .npz)")
     # an open string of escaped quotes: the nesting check's scan of it once took time
     # growing with the square of its length (this one, 2 minutes), holding the event loop
@@ -345,10 +345,11 @@ def cases() -> dict[str, dict[str, Any]]:
        query="models=max+avg")
     js("models-twice", good, 422, "models= names the network 'max' twice", query="models=max,max")
     js("unknown-encoding", good, 422,
-       "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'",
-       query="encoding=int4")
+       "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; got "
+       "'int4'", query="encoding=int4")
     js("unknown-format", good, 422,
-       "query parameter 'format': Input should be 'json' or 'binary'", query="format=xml")
+       "query parameter 'format': Input should be 'json' or 'binary'; got 'xml'",
+       query="format=xml")
     js("unknown-query-parameter", good, 400,
        "unknown query parameter 'colour'; accepted: models, encoding, format", query="colour=red")
     js("repeated-query-parameter", good, 400,
@@ -356,8 +357,8 @@ def cases() -> dict[str, dict[str, Any]]:
        "several networks)", query="models=max&models=avg")
     # a bad value is reported before the repetition, as on every route (FastAPI validates first)
     raw("png-repeated-query-parameter-last-bad", png, "image/png", 422,
-        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'",
-        query="encoding=uint8&encoding=bogus")
+        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; got "
+        "'bogus'", query="encoding=uint8&encoding=bogus")
     raw("png-repeated-query-parameter", png, "image/png", 400,
         "query parameter 'scale' is given more than once; give it once",
         path=FM + "/max/pool1.png", query="scale=2&scale=4")

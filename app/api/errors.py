@@ -72,6 +72,12 @@ def _message(err: dict[str, Any]) -> str:
     loc = tuple(err.get("loc", ()))
     if err.get("type") == "string_pattern_mismatch" and loc[-1:] and loc[-1] in NAME_LISTS:
         return name_list_message(str(loc[-1]), str(err.get("input")))
+    got = err.get("input")
+    if err.get("type") == "literal_error" and isinstance(got, str):
+        # what was given, beside what is allowed (an API review: encoding=uint8+ was told
+        # to send 'uint8', which its sender believed it had)
+        plus = PLUS_AS_SPACE if got != got.strip(" ") else ""
+        return f"{own_words(err)}; got {brief(got)}{plus}"
     return own_words(err)
 
 

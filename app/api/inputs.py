@@ -34,7 +34,9 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "applicatio
                "image/jpg", "image/x-png", "image/pjpeg")  # the last three: names in the wild
 ACCEPTED_BODIES = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF body, "
                    "or application/json {\"pixels\": 28x28 numbers in 0..1}")
-MAX_JSON_DEPTH = 3  # {"pixels": [[...]]}
+# {"pixels": [[...]]} and one level more: a 28x28x1 image, or several images, is told
+# what it is by the shape check (app/ml/preprocess.py from_pixels), not that it nests deep
+MAX_JSON_DEPTH = 4
 MAX_JSON_BYTES = 256 * 1024  # 784 numbers written out in full take about 20 kB
 INLINE_MAX_BYTES = 64 * 1024
 MAX_TEXT_FIELD = 64 * 1024  # a multipart text field (none is used)

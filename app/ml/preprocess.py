@@ -457,6 +457,15 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     By default the pixels are taken as the model's input as they are; with preprocess=True
     they are treated as an image: dark ink on light inverted, then cropped and centred.
     """
+    if isinstance(pixels, list) and pixels and isinstance(pixels[0], list) and pixels[0] \
+            and isinstance(pixels[0][0], list):
+        # Keras' (28, 28, 1), or several images (an API review: told only that it nested
+        # too deep, and that several images go to the batch route, for one image)
+        shape = f"{len(pixels)} x {len(pixels[0])} x {len(pixels[0][0])}"
+        raise InvalidPixels(f"pixels has three axes ({shape}); send one image as "
+                            "28 rows of 28 numbers in 0..1: a 28x28x1 image without its channel "
+                            "axis (x[..., 0] in NumPy), several images to POST "
+                            "/api/v1/featuremaps/batch, as an .npy or .npz")
     if not isinstance(pixels, list) or len(pixels) != SIDE:
         got = counted(len(pixels), "row") if isinstance(pixels, list) else json_kind(pixels)
         raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got {got}")

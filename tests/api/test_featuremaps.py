@@ -189,8 +189,33 @@ def test_every_bad_query_parameter_is_reported_at_once(client: TestClient) -> No
     assert r.json()["detail"] == (
         "query parameter 'models': expected comma-separated names in lower case, without "
         "spaces, such as max,avg; got 'Max'; "
-        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; "
-        "query parameter 'format': Input should be 'json' or 'binary'")
+        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; got "
+        "'int4'; query parameter 'format': Input should be 'json' or 'binary'; got 'xml'")
+
+
+def test_a_choice_given_with_a_plus_says_what_arrived(client: TestClient) -> None:
+    """An API review: encoding=uint8+ (a + typed into an address is a space) was told to
+    send 'uint8', which its sender believed it had."""
+    r = client.post("/api/v1/featuremaps?encoding=uint8+", json={"pixels": [[0.0] * 28] * 28})
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; got "
+        "'uint8 ' (a + or %20 in an address reads as a space)")
+
+
+def test_an_image_with_a_channel_axis_is_told_to_drop_it(client: TestClient) -> None:
+    """An API review: Keras' (28, 28, 1), x_train[0].tolist(), was told that it nested too
+    deep and that several images go to the batch route."""
+    r = client.post("/api/v1/featuremaps", json={"pixels": [[[0.0]] * 28] * 28})
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        "pixels has three axes (28 x 28 x 1); send one image as 28 rows of 28 numbers in 0..1: "
+        "a 28x28x1 image without its channel axis (x[..., 0] in NumPy), several images to POST "
+        "/api/v1/featuremaps/batch, as an .npy or .npz")
+    # one level deeper is refused unread, as any deeper nesting
+    r = client.post("/api/v1/featuremaps", json={"pixels": [[[[0.0]]] * 28] * 28})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("JSON nested deeper than 4 levels; ")
 
 
 def test_the_plain_query_parameters_are_documented_as_the_strict_ones(
