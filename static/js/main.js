@@ -41,6 +41,10 @@ const WAITING_TEXT = `Waiting for the server: no answer for ${WAITING_MS / 1000}
 // then every 10 s, until it answers (a review: once the server was back, the maps waited
 // for the next stroke)
 const ASK_AGAIN_MS = [3000, 6000, 10000];
+// a nudge not shown after this long dims the input beside the buttons until it is (a
+// student's walkthrough: on a stalled server a nudge showed nothing for the banner's 3 s,
+// and nothing at all while the numbers for the input before it were on their way)
+const NUDGE_WAIT_MS = 300;
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
 const STROKES_KEY = 'featuremaps-strokes'; // sessionStorage: a drawing's strokes across a reload (#keepStrokes)
 const ADDRESS_KEY = 'featuremaps-address'; // sessionStorage: the address a reload should ask for (#keepAddress)
@@ -87,6 +91,7 @@ class App {
   #moves = []; // {body, before, after, label, dx, dy, dir, shifts, lost}: the input before (as sent, and its levels) and after each nudge since it was last unmoved, the numbers the nudge showed, and the inked pixels it moved off the edge
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
+  #nudgesOut = 0; // nudges asked for and not yet settled (shown, dropped or failed)
   #nudging = { epoch: 0, asked: [] }; // nudges asked for since the last #epoch, each {landed, settled, claimed} (those settled dropped as the next is asked): an Undo pressed while one is unsettled is for the newest one no other Undo was
   #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
   #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
@@ -941,8 +946,16 @@ class App {
     const nudging = this.#nudging;
     const asked = { landed: false, settled: false, claimed: false };
     nudging.asked = [...nudging.asked.filter((n) => !n.settled), asked];
+    const group = byId('nudge');
+    this.#nudgesOut += 1;
+    const slow = setTimeout(() => group.setAttribute('aria-busy', 'true'), NUDGE_WAIT_MS);
     this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked)).catch((err) => this.#showError(err, 'the nudge'))
-      .finally(() => { asked.settled = true; });
+      .finally(() => {
+        asked.settled = true;
+        clearTimeout(slow);
+        this.#nudgesOut -= 1;
+        if (!this.#nudgesOut) group.setAttribute('aria-busy', 'false');
+      });
     return this.#nudges;
   }
 

@@ -195,8 +195,9 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     assert help_text.is_visible() and "changed where they are" in help_text.inner_text()
     # found by a science review: "its local invariance" named what a measure in place cannot
     # tell from a blur, as "More on these numbers" goes on to say
-    assert ("its 2x2 window smooths the map, so a one-pixel move changes it less: steadier, "
-            "though not invariant.") in help_text.inner_text()
+    # (in plain words, one idea a sentence: a walkthrough for a class)
+    assert ("Its 2x2 window smooths the map, so a one-pixel move changes it less. So a pool "
+            "is steadier, but a move still changes it.") in help_text.inner_text()
 
     # drawing again goes back to the drawing
     fm.after_paint(lambda: fm.stroke([(0.1, 0.1), (0.15, 0.12)]), source="pad")
@@ -495,6 +496,40 @@ def test_an_undo_pressed_before_a_nudges_answer_takes_back_that_nudge(
     fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="up"]'), source="nudge")
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     assert nudge_line(fm) == ("Nudge undone: the input is back where it was.", as_drawn)
+
+
+def test_a_nudge_on_its_way_dims_the_input_beside_the_buttons(fm: FeatureMapsPage) -> None:
+    """A student's walkthrough: on a stalled server a nudge showed nothing until its answer
+    came. A nudge unanswered for 300 ms makes its group busy, and the input beside the
+    buttons dimmed, until the nudged input replaces it; a quicker one does not flicker."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    group = fm.page.locator("#nudge")
+    assert group.get_attribute("aria-busy") == "false"
+    held: list[Any] = []
+    answers = "**/api/v1/featuremaps?**"
+    fm.page.route(answers, lambda route: held.append(route))
+    # when the group turned busy, counted from the click (null: not within 10 s)
+    waited = fm.page.evaluate("""() => new Promise((resolve) => {
+        const group = document.getElementById('nudge');
+        const start = performance.now();
+        setTimeout(() => resolve(null), 10000);
+        new MutationObserver((_, seen) => {
+          if (group.getAttribute('aria-busy') !== 'true') return;
+          seen.disconnect();
+          resolve(performance.now() - start);
+        }).observe(group, { attributes: true, attributeFilter: ['aria-busy'] });
+        group.querySelector('button[data-dir="right"]').click();
+      })""")
+    assert waited is not None and waited >= 300, waited
+    opacity = "() => getComputedStyle(document.getElementById('nudge-input')).opacity"
+    fm.page.wait_for_function(f"() => ({opacity})() === '0.4'")
+    while not held:
+        fm.page.wait_for_timeout(50)
+    fm.after_paint(lambda: [route.continue_() for route in held], source="nudge")
+    fm.page.unroute(answers)
+    assert group.get_attribute("aria-busy") == "false"
+    fm.page.wait_for_function(f"() => ({opacity})() === '1'")
+    assert nudge_line(fm)[0].startswith("The input is moved 1 px right (zero fill).")
 
 
 def test_an_undo_does_what_it_was_pressed_for_and_no_more(fm: FeatureMapsPage) -> None:
