@@ -12,7 +12,7 @@
 //   &beside=strided      the network whose maps are shown beside max (default: avg)
 // Other parameters (?transport=http) are kept as they are.
 
-import { SIDE, base64Bytes } from './wire.js';
+import { SIDE, base64Bytes, shiftPixels } from './wire.js';
 
 const MAX_SHIFT = 10; // px a link may nudge a digit in x or y; past it little ink is left
 const CHOICES = Object.freeze({ size: ['fit', 'scale'], norm: ['channel', 'layer'] });
@@ -77,11 +77,18 @@ export function readLink(search) {
 
 /** Whether a link's digit and dx, dy give the input that `moves` ({dx, dy} each, one pixel)
  * made of it: nudges are followed one way per axis, and ink a nudge pushes past the edge
- * is gone, so a move back and forth (or past MAX_SHIFT) is not the same as its sum. */
-export function replayable(moves) {
+ * is gone, so a move back and forth is the same as its sum only where `now`, the input the
+ * moves gave, is `before` (the digit's) moved by that sum; none is past MAX_SHIFT. (A
+ * teacher's review: a digit nudged there and back was linked as its levels, not its number.) */
+export function replayable(moves, before = null, now = null) {
+  const sum = (key) => moves.reduce((total, m) => total + m[key], 0);
+  const [dx, dy] = [sum('dx'), sum('dy')];
+  if (Math.abs(dx) > MAX_SHIFT || Math.abs(dy) > MAX_SHIFT) return false;
   const oneWay = (key) => moves.every((m) => m[key] >= 0) || moves.every((m) => m[key] <= 0);
-  const sum = (key) => Math.abs(moves.reduce((total, m) => total + m[key], 0));
-  return oneWay('dx') && oneWay('dy') && sum('dx') <= MAX_SHIFT && sum('dy') <= MAX_SHIFT;
+  if (oneWay('dx') && oneWay('dy')) return true;
+  if (!before || !now) return false;
+  const moved = shiftPixels(before, dx, dy);
+  return moved.length === now.length && moved.every((level, i) => level === now[i]);
 }
 
 /** The address of `state` ({digit, shift, input, size, norm, beside}; digit or input null

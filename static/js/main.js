@@ -375,7 +375,7 @@ class App {
   #linkState() {
     const input = this.current?.result.input ?? null;
     return {
-      digit: replayable(this.#moves) ? this.#picked : null,
+      digit: replayable(this.#moves, this.#moves[0]?.before, input) ? this.#picked : null,
       shift: this.offset,
       input: input && !isBlank(input) ? input : null,
       size: document.querySelector('input[name="size"]:checked')?.value,

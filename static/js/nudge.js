@@ -168,13 +168,16 @@ export class NudgePanel {
     // "Nudge undone: the input is moved 1 px right" read as if the Undo had moved it, and a
     // later review found "still" read as if the Undo had changed nothing)
     const input = said ? `${said}the input is now` : 'The input is';
+    const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none once cleared
     if (dx === 0 && dy === 0) {
       if (lost > 0) line(`${input} back in place (zero fill${gone}).`);
-      else line(undone ? `${said}the input is back where it was.` : '');
+      else if (undone) line(`${said}the input is back where it was.`);
+      // a nudge that moved it back (its answers given): said, with what its numbers show (a
+      // teacher's review: there and back, the line went blank)
+      else line(answers ? `The input is back where it was.${verdict}` : '');
       this.prediction.textContent = '';
       return;
     }
-    const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none once cleared
     line(`${input} moved ${movedBy(dx, dy)} (zero fill${gone}).${verdict}`);
   }
 

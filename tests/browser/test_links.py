@@ -114,6 +114,22 @@ def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reop
         wait_query(again, "digit=18&size=scale&norm=layer")
         assert again.page.is_disabled("#undo")
         assert again.page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
+        # there and back, with no ink pushed off the edge, the input is the sample moved by
+        # the nudges' sum, and the address says so (a teacher's review: it held the levels,
+        # and the line under the buttons went blank)
+        for direction in ("right", "left"):
+            again.after_paint(
+                lambda d=direction: again.page.click(f'#nudge button[data-dir="{d}"]'),
+                source="nudge")
+        # the address held before these nudges: past the write put off (350 ms) for them
+        again.page.wait_for_timeout(1000)
+        assert again.page.evaluate("location.search") == "?digit=18&size=scale&norm=layer"
+        assert again.page.inner_text("#nudge-status").startswith(
+            "The input is back where it was. Each pooling layer changed less than the conv "
+            "before it")
+        again.after_paint(lambda: again.page.click('#nudge button[data-dir="up"]'),
+                          source="nudge")
+        wait_query(again, "digit=18&dy=-1&size=scale&norm=layer")
         # a nudge back and forth pushes ink off the edge for good: no longer the sample
         # moved by its sum, so the address holds the input's levels
         for direction in ["right"] * 10 + ["left"]:
