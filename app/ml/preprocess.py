@@ -2,8 +2,9 @@
 
 Like MNIST: light ink on dark; crop to the ink's bounding box; scale the longer side to
 20 px keeping the aspect ratio, with anti-aliasing; paste into 28x28 so that the centre of
-mass lands where MNIST's digits have theirs, (14, 14). Dark-on-light images are inverted
-first, and the paper's own level taken off. An empty drawing is valid and gives all zeros.
+mass lands where MNIST's digits have theirs, (14, 14); round to MNIST's 256 levels (q/255),
+as its digits are stored. Dark-on-light images are inverted first, and the paper's own level
+taken off. An empty drawing is valid and gives all zeros.
 """
 
 from __future__ import annotations
@@ -411,6 +412,16 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
     top = _place(cy, new_h)
     left = _place(cx, new_w)
     out[top:top + new_h, left:left + new_w] = small
+    return on_levels(out)
+
+
+def on_levels(x28: np.ndarray) -> np.ndarray:
+    """`x28` (0..1) rounded to the nearest of 256 levels q/255, each the float32 nearest the
+    quotient, as JSON pixels q/255 give it: the uint8 `input` an answer holds (app/api/wire.py
+    rounds alike), and a page's link made of it, are then exactly what the networks saw (a
+    teacher's review: a drawing opened from its link had a conv1 range 0.01 off)."""
+    levels = np.rint(np.clip(x28, 0.0, 1.0) * 255.0)
+    out: np.ndarray = (levels.astype(np.float64) / 255.0).astype(np.float32)
     return out
 
 

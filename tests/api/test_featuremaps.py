@@ -20,7 +20,7 @@ from app.api import wire
 from app.api.routes.featuremaps import EncodingQuery, FormatQuery, ModelsQuery
 from app.ml import preprocess
 from app.ml.encode import dequantise
-from tests.conftest import Upload
+from tests.conftest import Upload, png_bytes
 
 LAYERS = [("conv1", "conv", [32, 26, 26]), ("pool1", "pool", [32, 13, 13]),
           ("conv2", "conv", [64, 11, 11]), ("pool2", "pool", [64, 5, 5]),
@@ -64,6 +64,22 @@ def test_input_is_what_the_model_saw(client: TestClient,
     seen = np.frombuffer(base64.b64decode(body["input"]["data"]), np.uint8).reshape(28, 28)
     expected = preprocess.from_image(png, 10**6)
     np.testing.assert_array_equal(seen, np.rint(expected * 255).astype(np.uint8))
+
+
+def test_an_answers_input_sent_back_as_pixels_gives_the_same_answer(client: TestClient) -> None:
+    """The uint8 input of an answer is exactly what the networks saw: sent back as JSON
+    pixels q/255 (as the page's link does), it gives the same maps to the byte (a teacher's
+    review: a drawing opened from its link showed conv1's range 0.01 off)."""
+    stroke = np.zeros((112, 112), np.uint8)
+    for i in range(20, 92):  # a slanted stroke, anti-aliased by the scaling to 20 px
+        stroke[i, 30 + i // 2: 39 + i // 2] = 255
+    drawn = client.post("/api/v1/featuremaps", content=png_bytes(stroke),
+                        headers={"Content-Type": "image/png"}).json()
+    levels = np.frombuffer(base64.b64decode(drawn["input"]["data"]), np.uint8).reshape(28, 28)
+    assert np.count_nonzero((levels > 0) & (levels < 255)) > 0  # levels between ink and paper
+    pixels = {"pixels": (levels / 255).tolist(), "preprocess": False}
+    again = client.post("/api/v1/featuremaps", json=pixels).json()
+    assert again == drawn
 
 
 def test_the_shipped_max_network_reads_real_mnist_digits(
