@@ -19,10 +19,11 @@ const signedShift = (s) => (s > 0 ? `+${s}` : `${s}`);
 
 const MARGIN = 18; // drawing units (canvas pixels at density 1) for the axis labels
 const SIDE = MARGIN + 9 * UI.shiftCell; // a heat map's drawing, in the same units
-// CSS shows a heat map up to 300 px wide (page.css), 1.28 times its drawing: the canvas holds
-// that many pixels per CSS pixel, times the screen's, so that its digits and axis labels stay
-// sharp on a 2x or 3x screen (drawing in SIDE units, scaled by the context's transform)
-const CSS_STRETCH = 300 / SIDE;
+// CSS shows a heat map up to 400 px wide (page.css: the projector view's), 1.71 times its
+// drawing: the canvas holds that many pixels per CSS pixel, times the screen's, so that its
+// digits and axis labels stay sharp on a 2x or 3x screen (drawing in SIDE units, scaled by
+// the context's transform)
+const CSS_STRETCH = 400 / SIDE;
 
 function density() {
   return Math.min(4, Math.ceil((window.devicePixelRatio || 1) * CSS_STRETCH));

@@ -45,7 +45,13 @@ def test_projector_view_is_light_and_larger_is_kept_by_the_browser_and_not_by_li
         lab = 'figure.heat-fig[data-net="max"] canvas'
         page.wait_for_selector(f"{lab}[data-painted]", state="attached")
         before = fm.canvas_rgba(lab)
+        widths = ("() => Array.from(document.querySelectorAll('figure.heat-fig'), "
+                  "(f) => f.getBoundingClientRect().width)")
+        assert page.evaluate(widths) == [240, 240, 240]
         page.click("#projector")
+        # the shift lab's grids a fifth of the window wide, up to 400 px (a teacher's review:
+        # at 1920 px their axis labels were 10 px high, beside 900 px of empty row)
+        assert page.evaluate(widths) == [320, 320, 320]
         # a quarter larger at 1600 px (root 20 px, body 0.95rem), the sidebar as much wider
         assert looks(fm) == {**LIGHT, "size": "19px", "sidebar": 440, "pressed": "true",
                              "view": "projector", "wide": 1600}
