@@ -76,7 +76,7 @@ def _message(err: dict[str, Any]) -> str:
     if err.get("type") == "literal_error" and isinstance(got, str):
         # what was given, beside what is allowed (an API review: encoding=uint8+ was told
         # to send 'uint8', which its sender believed it had)
-        plus = PLUS_AS_SPACE if got != got.strip(" ") else ""
+        plus = PLUS_AS_SPACE if " " in got else ""
         return f"{own_words(err)}; got {brief(got)}{plus}"
     return own_words(err)
 

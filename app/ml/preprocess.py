@@ -472,11 +472,15 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
             and isinstance(pixels[0][0], list):
         # Keras' (28, 28, 1), or several images (an API review: told only that it nested
         # too deep, and that several images go to the batch route, for one image)
-        shape = f"{len(pixels)} x {len(pixels[0])} x {len(pixels[0][0])}"
-        raise InvalidPixels(f"pixels has three axes ({shape}); send one image as "
-                            "28 rows of 28 numbers in 0..1: a 28x28x1 image without its channel "
-                            "axis (x[..., 0] in NumPy), several images to POST "
-                            "/api/v1/featuremaps/batch, as an .npy or .npz")
+        dims = (len(pixels), len(pixels[0]), len(pixels[0][0]))
+        one = "one image is 28 rows of 28 numbers in 0..1"
+        if dims == (SIDE, SIDE, 1):  # Keras' channel last
+            fix = f"{one}: drop its channel axis (x[..., 0] in NumPy)"
+        elif dims[0] == 1:  # PyTorch's channel first
+            fix = f"{one}: drop its channel axis (x[0] in NumPy)"
+        else:
+            fix = f"{one}, and several go to POST /api/v1/featuremaps/batch, as an .npy or .npz"
+        raise InvalidPixels(f"pixels has three axes ({' x '.join(map(str, dims))}); {fix}")
     if not isinstance(pixels, list) or len(pixels) != SIDE:
         got = counted(len(pixels), "row") if isinstance(pixels, list) else json_kind(pixels)
         raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got {got}")

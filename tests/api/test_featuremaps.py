@@ -212,11 +212,13 @@ def test_every_bad_query_parameter_is_reported_at_once(client: TestClient) -> No
 def test_a_choice_given_with_a_plus_says_what_arrived(client: TestClient) -> None:
     """An API review: encoding=uint8+ (a + typed into an address is a space) was told to
     send 'uint8', which its sender believed it had."""
-    r = client.post("/api/v1/featuremaps?encoding=uint8+", json={"pixels": [[0.0] * 28] * 28})
-    assert r.status_code == 422
-    assert r.json()["detail"] == (
-        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; got "
-        "'uint8 ' (a + or %20 in an address reads as a space)")
+    for given, got in (("uint8+", "uint8 "), ("uint+8", "uint 8")):
+        r = client.post(f"/api/v1/featuremaps?encoding={given}",
+                        json={"pixels": [[0.0] * 28] * 28})
+        assert r.status_code == 422
+        assert r.json()["detail"] == (
+            "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; got "
+            f"{got!r} (a + or %20 in an address reads as a space)")
 
 
 def test_an_image_with_a_channel_axis_is_told_to_drop_it(client: TestClient) -> None:
@@ -225,9 +227,14 @@ def test_an_image_with_a_channel_axis_is_told_to_drop_it(client: TestClient) -> 
     r = client.post("/api/v1/featuremaps", json={"pixels": [[[0.0]] * 28] * 28})
     assert r.status_code == 422
     assert r.json()["detail"] == (
-        "pixels has three axes (28 x 28 x 1); send one image as 28 rows of 28 numbers in 0..1: "
-        "a 28x28x1 image without its channel axis (x[..., 0] in NumPy), several images to POST "
-        "/api/v1/featuremaps/batch, as an .npy or .npz")
+        "pixels has three axes (28 x 28 x 1); one image is 28 rows of 28 numbers in 0..1: drop "
+        "its channel axis (x[..., 0] in NumPy)")
+    # PyTorch's (1, 28, 28), channel first (a review of the first wording)
+    r = client.post("/api/v1/featuremaps", json={"pixels": [[[0.0] * 28] * 28]})
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        "pixels has three axes (1 x 28 x 28); one image is 28 rows of 28 numbers in 0..1: drop "
+        "its channel axis (x[0] in NumPy)")
     # one level deeper is refused unread, as any deeper nesting
     r = client.post("/api/v1/featuremaps", json={"pixels": [[[[0.0]]] * 28] * 28})
     assert r.status_code == 422
