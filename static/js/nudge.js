@@ -170,11 +170,14 @@ export class NudgePanel {
     const input = said ? `${said}the input is now` : 'The input is';
     const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none once cleared
     if (dx === 0 && dy === 0) {
-      if (lost > 0) line(`${input} back in place (zero fill${gone}).`);
+      // after a nudge that moved it back (its answers given), what the numbers of that nudge
+      // show, said as theirs: the input is as it was (a teacher's review: there and back,
+      // the line went blank)
+      const last = !undone && answers && this.#verdict
+        ? ` For the last nudge, ${this.#verdict[0].toLowerCase()}${this.#verdict.slice(1)}` : '';
+      if (lost > 0) line(`${input} back in place (zero fill${gone}).${last}`);
       else if (undone) line(`${said}the input is back where it was.`);
-      // a nudge that moved it back (its answers given): said, with what its numbers show (a
-      // teacher's review: there and back, the line went blank)
-      else line(answers ? `The input is back where it was.${verdict}` : '');
+      else line(answers ? `The input is back where it was.${last}` : '');
       this.prediction.textContent = '';
       return;
     }

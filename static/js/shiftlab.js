@@ -300,9 +300,9 @@ export class ShiftLab {
     const left = wrong.length ? ` (${wrong.join(' and ')}, wrong unshifted, left out: ${wrong.length > 1 ? 'their' : 'its'} flips are mostly to the label)` : '';
     // two sentences: why such a flip may not be the network's, then the counts (a review:
     // one sentence that held both was too long to read out to a class)
-    return ` A flip may be the ink's loss rather than the network's where its shift moves part of a stroke (its faint `
-      + `rim aside) off the image${where.length ? `, or into rows and columns a network never reads (${where.join('; ')})` : ''}. `
-      + `Flips of that kind: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of ${c.flips}`).join(', ')}${left}.`;
+    return ` Some flips may come from a stroke pushed off the image (its faint rim aside)${where.length
+      ? `, or into rows and columns a network never reads (${where.join('; ')})` : ''}, not from the network itself. `
+      + `Flips like that: ${counts.filter((c) => c.flips).map((c) => `${c.net} ${c.lost} of its ${c.flips}`).join(', ')}${left}.`;
   }
 
   #blankGrid(canvas) {

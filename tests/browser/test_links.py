@@ -125,8 +125,8 @@ def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reop
         again.page.wait_for_timeout(1000)
         assert again.page.evaluate("location.search") == "?digit=18&size=scale&norm=layer"
         assert again.page.inner_text("#nudge-status").startswith(
-            "The input is back where it was. Each pooling layer changed less than the conv "
-            "before it")
+            "The input is back where it was. For the last nudge, each pooling layer changed less "
+            "than the conv before it")
         again.after_paint(lambda: again.page.click('#nudge button[data-dir="up"]'),
                           source="nudge")
         wait_query(again, "digit=18&dy=-1&size=scale&norm=layer")
