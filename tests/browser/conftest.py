@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -119,6 +120,16 @@ def shown(p: float, digits: int = 1) -> str:
     return f"{p * 100:.{digits}f}%"
 
 
+def answer_shown(p: float) -> str:
+    """A network's top probability as its head writes it (predictions.js answerPercent): to
+    one decimal, rounded from the two the numbers under it show, halves up as JavaScript's
+    Math.round does."""
+    if p < 0.001 or p > 0.999:
+        return shown(p)
+    tenths = math.floor(math.floor(p * 1e4 + 0.5) / 10 + 0.5)
+    return f"{tenths / 10:.1f}%"
+
+
 def announcement(expected: dict[str, Any], nets: tuple[str, ...] = ("max", "avg")) -> str:
     """What the page says to a screen reader of an answer (a /api/v1/featuremaps JSON body):
     each network's prediction, in one sentence."""
@@ -126,7 +137,7 @@ def announcement(expected: dict[str, Any], nets: tuple[str, ...] = ("max", "avg"
     for net in nets:
         m = expected["models"][net]
         said.append(f"{net} predicts {m['prediction']} "
-                    f"({shown(m['probabilities'][m['prediction']])})")
+                    f"({answer_shown(m['probabilities'][m['prediction']])})")
     return "; ".join(said) + "."
 
 

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import DIGITS, FeatureMapsPage, pixels_body, sample_body, shown
+from tests.browser.conftest import (
+    DIGITS,
+    FeatureMapsPage,
+    answer_shown,
+    pixels_body,
+    sample_body,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -246,7 +252,8 @@ def test_on_a_phone_the_answers_show_under_the_pad_and_the_nudge_buttons(
 
     def line(models: dict[str, Any]) -> str:
         return " · ".join(f"{net} {models[net]['prediction']} "
-                          f"({shown(max(models[net]['probabilities']))})" for net in ("max", "avg"))
+                          f"({answer_shown(max(models[net]['probabilities']))})"
+                          for net in ("max", "avg"))
 
     phone.after_paint(lambda: phone.page.tap('button[data-digit="18"]'), source="upload")
     pad = phone.page.locator("#pad-pred")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import FeatureMapsPage, opened, ready, sample_body, shown
+from tests.browser.conftest import FeatureMapsPage, answer_shown, opened, ready, sample_body
 
 pytestmark = pytest.mark.browser
 
@@ -100,7 +100,7 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
                             "application/json")["models"]
         for net in ("max", "strided"):
             assert fm.prediction(net).startswith(f"predicts {answer[net]['prediction']} "), net
-            assert shown(answer[net]["probability"]) in fm.prediction(net)
+            assert answer_shown(answer[net]["probability"]) in fm.prediction(net)
         # the nudge table and the shift lab follow the pair; the lab adds blurmax
         cols = page.locator("#nudge-table thead th")
         assert cols.all_inner_texts() == ["layer", "max", "strided"]

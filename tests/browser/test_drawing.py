@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     Api,
     FeatureMapsPage,
     announcement,
+    answer_shown,
     new_page,
     opened,
     sample_body,
@@ -167,7 +168,7 @@ def test_a_sample_digit_can_be_picked(fm: FeatureMapsPage,
     assert expected["models"]["max"]["prediction"] == label == 3
     for net in NETS:
         model = expected["models"][net]
-        top = shown(max(model["probabilities"]))
+        top = answer_shown(max(model["probabilities"]))
         assert fm.prediction(net) == f"predicts {model['prediction']} {top}"
     assert fm.prediction("max") == "predicts 3 82.6%"
     assert fm.page.locator("#announce").text_content() == announcement(expected)
@@ -603,7 +604,7 @@ def test_undo_back_to_a_sample_restores_it_exactly(fm: FeatureMapsPage) -> None:
     for net in ("max", "avg"):
         model = expected["models"][net]
         top = max(model["probabilities"])
-        assert fm.prediction(net) == f"predicts {model['prediction']} {shown(top)}"
+        assert fm.prediction(net) == f"predicts {model['prediction']} {answer_shown(top)}"
     assert fm.page.locator("#picked").inner_text() == picked == "MNIST test digit #18: labelled 3."
     # the shift lab holds the answers against the label again
     fm.page.wait_for_selector('#shift-grids canvas.heat[data-right]', state="attached")
@@ -1271,6 +1272,20 @@ def test_the_ten_probabilities_can_be_read_as_numbers(
     # found by a review: a sure 7 read 100.00% beside nine 0.00%, which a softmax never gives
     assert numbers("avg")[7] == ">99.99%" and numbers("avg").count("<0.01%") >= 5
     assert numbers("max") == ["–"] * 10  # the other network's stays closed and unwritten
+
+
+def test_the_head_rounds_the_number_the_table_under_it_shows(fm: FeatureMapsPage) -> None:
+    """A teacher's review: max's 99.449% on the sample 0 was headed 99.4% over the table's
+    99.45%, which a class rounds to 99.5. The head rounds the table's two decimals."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="3"]'), source="upload")
+    answer = fm.api.featuremaps(sample_body(DIGITS / "0003_label0.png"), "application/json")
+    p = answer["models"]["max"]["probabilities"][0]
+    assert shown(p, 1) == "99.4%" and shown(p, 2) == "99.45%"  # the case itself
+    fm.page.locator('.pred[data-net="max"] .pred-all summary').click()
+    cell = fm.page.locator('.pred[data-net="max"] .pred-numbers td[data-digit="0"]')
+    fm.page.wait_for_function("(td) => td.textContent !== '–'", arg=cell.element_handle())
+    assert cell.inner_text() == "99.45%"
+    assert fm.prediction("max") == "predicts 0 99.5%"
 
 
 def test_a_drawing_to_the_pads_edges_reaches_the_networks_as_drawn(fm: FeatureMapsPage) -> None:

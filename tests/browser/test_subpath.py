@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import DIGITS, new_page, sample_body, shown
+from tests.browser.conftest import DIGITS, answer_shown, new_page, sample_body
 from tests.browser.prefixproxy import prefix_proxy
 
 pytestmark = pytest.mark.browser
@@ -50,7 +50,7 @@ def test_the_page_works_under_a_path_prefix(browser: Any, api: Any, proxied: str
         for net in ("max", "avg"):
             model = expected["models"][net]
             top = max(model["probabilities"])
-            assert fm.prediction(net) == f"predicts {model['prediction']} {shown(top)}"
+            assert fm.prediction(net) == f"predicts {model['prediction']} {answer_shown(top)}"
     finally:
         context.close()
     assert outside == []
