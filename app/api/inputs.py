@@ -332,6 +332,14 @@ async def multipart_file(request: Request, what: str = "the image",
         name, upload = files[0]
         if name != "file":
             raise BadRequest(f"multipart file field is {brief(name)}; name it 'file'")
+        coding = upload.headers.get("content-transfer-encoding", "").strip().lower()
+        if coding not in ("", "binary", "8bit", "7bit"):
+            # base64 or quoted-printable: read as they are, its bytes were called no image (or
+            # no array) without a word of why (an API review); RFC 7578 drops the header
+            raise BadRequest(f"multipart file part 'file' is sent with Content-Transfer-"
+                             f"Encoding {brief(coding)}, which multipart/form-data does not "
+                             f"use (RFC 7578): send {what}'s bytes as they are (as curl -F "
+                             "file=@path sends them)")
         texts = [k for k, v in form.multi_items() if not isinstance(v, UploadFile)]
         if texts and notes and texts[0] in notes:  # not a query's option either (a review:
             # -F preprocess=true was told to use the query, which then refused it)

@@ -3,6 +3,7 @@ its exact 4xx status and JSON detail, and the server keeps serving right after i
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import time
@@ -288,6 +289,25 @@ def test_a_multipart_body_with_another_boundary_than_its_header_says_so(
     assert (r.status_code, r.json()) == (400, {
         "detail": "multipart body has no closing boundary '--abc--': it is cut off, or its "
                   "parts use another boundary than the Content-Type names"})
+
+
+def test_a_file_part_in_base64_is_told_to_send_its_bytes_as_they_are(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """An API review: a part sent with Content-Transfer-Encoding: base64 was read as it is,
+    and called no image this server reads (or, on the batch route, no array), without a
+    word of the encoding. A part that says it is binary is read as before."""
+    _, digit = test_digit_pngs[0]
+    head = (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\nContent-Transfer-Encoding: ")
+    body = head + b"base64\r\n\r\n" + base64.b64encode(digit) + b"\r\n--xyz--\r\n"
+    headers = {"content-type": "multipart/form-data; boundary=xyz"}
+    r = client.post("/api/v1/featuremaps", content=body, headers=headers)
+    assert (r.status_code, r.json()) == (400, {
+        "detail": "multipart file part 'file' is sent with Content-Transfer-Encoding 'base64', "
+                  "which multipart/form-data does not use (RFC 7578): send the image's bytes as "
+                  "they are (as curl -F file=@path sends them)"})
+    binary = head + b"binary\r\n\r\n" + digit + b"\r\n--xyz--\r\n"
+    assert client.post("/api/v1/featuremaps", content=binary, headers=headers).status_code == 200
 
 
 @pytest.mark.parametrize("content_type", [
