@@ -303,8 +303,11 @@ export class Inspector {
       return;
     }
     if (w.channel !== channel) {
-      // the previous channel's weights, until these are here; not its line that it is dead
-      this.filter.querySelector('.dead-note')?.remove();
+      // the previous channel's weights, until these are here; not its line that it is dead;
+      // nor a pool's words, shown since (a CI run: pool2's channel 13 stepped to conv2's 13
+      // kept the pool's explanation under the conv's name until its weights came)
+      if (this.filter.dataset.kind === 'pool') this.filter.hidden = true;
+      else this.filter.querySelector('.dead-note')?.remove();
       return;
     }
     const sums = w.weights.length > 1;
