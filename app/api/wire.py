@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from isal import isal_zlib
 
+from app.ml import preprocess
 from app.ml.encode import DTYPES_NP, Encoding
 from app.ml.engine import FeatureMaps
 from app.ml.pack import Layout
@@ -61,7 +62,7 @@ def encode_input(x28: np.ndarray, encoding: Encoding) -> np.ndarray:
     """The 28x28 input in the response's encoding; uint8 means value = q / 255."""
     out: np.ndarray
     if encoding == "uint8":
-        out = np.rint(np.clip(x28, 0.0, 1.0) * 255.0).astype(np.uint8)
+        out = preprocess.levels(x28)
     else:
         out = x28.astype(np.float16 if encoding == "float16" else np.float32)
     return out

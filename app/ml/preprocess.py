@@ -415,13 +415,19 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
     return on_levels(out)
 
 
+def levels(x28: np.ndarray) -> np.ndarray:
+    """`x28` (0..1) as the nearest of 256 levels q, uint8: the `input` an answer holds
+    (app/api/wire.py encode_input), and the rounding of `on_levels`."""
+    q: np.ndarray = np.rint(np.clip(x28, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return q
+
+
 def on_levels(x28: np.ndarray) -> np.ndarray:
     """`x28` (0..1) rounded to the nearest of 256 levels q/255, each the float32 nearest the
-    quotient, as JSON pixels q/255 give it: the uint8 `input` an answer holds (app/api/wire.py
-    rounds alike), and a page's link made of it, are then exactly what the networks saw (a
-    teacher's review: a drawing opened from its link had a conv1 range 0.01 off)."""
-    levels = np.rint(np.clip(x28, 0.0, 1.0) * 255.0)
-    out: np.ndarray = (levels.astype(np.float64) / 255.0).astype(np.float32)
+    quotient, as JSON pixels q/255 give it: the uint8 `input` an answer holds (`levels`), and
+    a page's link made of it, are then exactly what the networks saw (a teacher's review: a
+    drawing opened from its link had a conv1 range 0.01 off)."""
+    out: np.ndarray = (levels(x28) / 255.0).astype(np.float32)
     return out
 
 
