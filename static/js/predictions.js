@@ -96,12 +96,13 @@ export class Predictions {
       if (view.wrong.textContent !== said) view.wrong.textContent = said;
       if (view.wrong.hidden === room) view.wrong.hidden = !room;
       const p = net.probabilities;
-      const top = `${net.prediction} ${answerPercent(p[net.prediction])}`;
+      const percent = answerPercent(p[net.prediction]);
+      const top = `${net.prediction} ${percent}`;
       if (view.shown !== top) {
         // text changes cost a layout pass: only when the words change
         view.shown = top;
         view.box.dataset.prediction = net.prediction;
-        view.top.replaceChildren('predicts ', el('strong', { class: 'digit-big', text: net.prediction }), ` ${answerPercent(p[net.prediction])}`);
+        view.top.replaceChildren('predicts ', el('strong', { class: 'digit-big', text: net.prediction }), ` ${percent}`);
       }
       view.bars.forEach((bar, d) => {
         bar.fill.style.transform = `scaleY(${p[d]})`;
