@@ -181,6 +181,15 @@ class FeatureMapsPage:
         self.page.wait_for_selector('#shift-panel[aria-busy="false"]', state="attached",
                                     timeout=timeout)
 
+    def wait_held(self, held: list[Any], timeout: float = 10_000) -> None:
+        """Until a request that a test's page.route holds (appending its route to `held`)
+        has come, for at most `timeout` ms."""
+        for _ in range(int(timeout // 50)):
+            if held:
+                return
+            self.page.wait_for_timeout(50)
+        assert held, f"no request held within {timeout:.0f} ms"
+
     def paints(self) -> list[dict[str, Any]]:
         paints: list[dict[str, Any]] = self.page.evaluate("window.__fmPaints || []")
         return paints

@@ -197,8 +197,7 @@ def test_undo_does_not_cancel_a_linked_digit_on_its_way(
         page.goto(server_url + "/?digit=18")
         page.wait_for_selector("body[data-ready]", state="attached")
         page.wait_for_function("() => document.getElementById('picked') !== null")
-        while not held:
-            page.wait_for_timeout(50)
+        fm.wait_held(held)
         assert page.is_disabled("#undo")
         page.keyboard.press("Control+z")
         fm.after_paint(lambda: [route.continue_() for route in held], source="upload")

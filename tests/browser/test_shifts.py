@@ -525,12 +525,7 @@ def test_a_nudge_on_its_way_dims_the_input_beside_the_buttons(fm: FeatureMapsPag
     assert waited is not None and waited >= 290, waited
     opacity = "() => getComputedStyle(document.getElementById('nudge-input')).opacity"
     fm.page.wait_for_function(f"() => ({opacity})() === '0.4'")
-    fm.page.wait_for_timeout(50)
-    for _ in range(200):  # 10 s at most
-        if held:
-            break
-        fm.page.wait_for_timeout(50)
-    assert held
+    fm.wait_held(held)
     fm.after_paint(lambda: [route.continue_() for route in held], source="nudge")
     fm.page.unroute(answers)
     assert group.get_attribute("aria-busy") == "false"

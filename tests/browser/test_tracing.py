@@ -1203,11 +1203,8 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
     fm.page.route(held_url, lambda route: held.append(route))
     open_channel(fm, "conv2", 13)
     inspector.wait_for(state="visible")
-    for _ in range(200):  # 10 s at most
-        if held:
-            break
-        fm.page.wait_for_timeout(50)
-    assert held and inspector.locator(".filter:not([hidden])").count() == 0
+    fm.wait_held(held)
+    assert inspector.locator(".filter:not([hidden])").count() == 0
     for route in held:
         route.continue_()
     fm.page.unroute(held_url)
