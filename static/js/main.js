@@ -324,14 +324,20 @@ class App {
    * levels), and the map settings. Written at most every LINK_MS, the last state last
    * (a browser refuses a page that replaces its address too often). */
   #relink() {
-    if (!this.#addressed) return;
-    const href = linkTo(window.location.href, this.#linkState());
+    if (this.#addressed) this.#writeLink(linkTo(window.location.href, this.#linkState()));
+  }
+
+  /** A write put off writes the address as it was asked for: the page's state in between
+   * may be half changed (a review: an Undo puts back a nudged sample's nudges before its
+   * answer names the sample, and a write worked out then linked the sample shown with the
+   * nudges of the other). */
+  #writeLink(href) {
     clearTimeout(this.#linkTimer); // a write still to come is for an older state
     this.#linkDue = null;
     if (href === window.location.href) return;
     const wait = this.#linkedAt + LINK_MS - performance.now();
     if (wait > 0) {
-      this.#linkTimer = setTimeout(() => this.#relink(), wait);
+      this.#linkTimer = setTimeout(() => this.#writeLink(href), wait);
       this.#linkDue = href;
       return;
     }

@@ -211,6 +211,37 @@ def test_undo_does_not_cancel_a_linked_digit_on_its_way(
     assert not fm.errors, fm.errors
 
 
+def test_a_write_put_off_holds_what_was_shown_when_it_was_asked(
+        browser: Any, server_url: str, api: Any) -> None:
+    """A review: an Undo that put back a nudged sample over another sample swapped in the
+    nudges before the answer named the sample, and a write of the address put off until then
+    linked the sample shown with the nudges of the one put back (?digit=5&dx=1). A write put
+    off writes the address of what was shown when it was asked for."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        page = fm.page
+        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+        fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
+        fm.after_paint(lambda: page.click('button[data-digit="4"]'), source="upload")
+        wait_query(fm, "digit=4")
+        held: list[Any] = []
+        answers = re.compile(r"/api/v1/featuremaps(\?|$)")
+        page.route(answers, lambda route: held.append(route))
+        # two changes of the settings in one task: the second is written LINK_MS after the
+        # first, and Undo comes before it, its answer held
+        page.evaluate("""() => {
+            document.querySelector('input[name="size"][value="scale"]').click();
+            document.querySelector('input[name="norm"][value="layer"]').click();
+            document.getElementById('undo').click();
+        }""")
+        fm.wait_held(held)
+        page.wait_for_timeout(1000)  # past the write put off (350 ms)
+        assert page.evaluate("location.search") == "?digit=4&size=scale&norm=layer"
+        fm.after_paint(lambda: [route.continue_() for route in held], source="undo")
+        page.unroute(answers)
+        wait_query(fm, "digit=18&dx=1&size=scale&norm=layer")
+        assert page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
+
+
 def picked_first(fm: FeatureMapsPage, href: str, sample: int) -> None:
     """Open `href` (a digit and a nudge, whose answer is slowed) and pick `sample` at once:
     the sample is shown, the link's nudges are not made on it, and the address says it."""
