@@ -30,6 +30,10 @@ SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
 # AdamW's steps are about lr in size: a peak of 10 already throws the weights far beyond
 # anything useful (the default is 0.003), and 1e308 overflowed into a RuntimeError
 MAX_LR = 10.0
+# and below 1e-6, a default run's 4,692 steps (AdamW's are about lr in size) move a weight
+# by 0.005 at most, against weights of about 0.1: the network stays near its random start
+# (1e-320 was taken, and moved nothing at all)
+MIN_LR = 1e-6
 
 
 class _Output:
@@ -366,7 +370,12 @@ _json_path = _named("the curve data is JSON", ".json", (*OTHER_IMAGES, ".png"))
 
 
 def _learning_rate(text: str) -> float:
-    return _positive_float(text, MAX_LR)
+    value = _positive_float(text, MAX_LR)
+    if value < MIN_LR:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_LR:g}, not {text}: smaller steps leave the weights near "
+            "their random start")
+    return value
 
 
 def _settings() -> Settings:
@@ -465,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a signed 64-bit integer (default 20261127)")
     p.add_argument("--batch-size", type=_positive, default=128, help="default 128")
     p.add_argument("--lr", type=_learning_rate, default=3e-3,
-                   help=f"peak learning rate, above 0 and at most {MAX_LR:g} (one-cycle; "
+                   help=f"peak learning rate, {MIN_LR:g} to {MAX_LR:g} (one-cycle; "
                         "default 0.003)")
     p.add_argument("--limit", type=_positive, help="train on the first N images only")
     p.add_argument("--threads", type=_threads,

@@ -80,6 +80,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
      "--lr: must be a finite number above 0, not nan"),
     # found by a review: an OverflowError and a RuntimeError, each a traceback
     (["train", "--variant", "max", "--lr", "1e308"], "--lr: must be at most 10, not 1e308"),
+    (["train", "--variant", "max", "--lr", "1e-320"],
+     "--lr: must be at least 1e-06, not 1e-320: smaller steps leave the weights near their "
+     "random start"),
     (["train", "--variant", "max", "--seed", "99999999999999999999"],
      "--seed: must be -9223372036854775808..9223372036854775807, not 99999999999999999999"),
     (["evaluate", "--shifts", "--seed", str(2**64)],
