@@ -229,7 +229,7 @@ def cases() -> dict[str, dict[str, Any]]:
               "boundary its Content-Type names (as curl -F file=@path sends it)")
     raw("multipart-no-boundary", png, "multipart/form-data", 400,
         f"multipart body could not be read (Missing boundary in multipart): {unread}")
-    raw("multipart-preamble", b"a preamble\r\n--XX\r\nContent-Disposition: form-data; "
+    raw("multipart-no-boundary-line", b"a preamble\r\n--XX Content-Disposition: form-data; "
         b'name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n' + png
         + b"\r\n--XX--\r\n", "multipart/form-data; boundary=XX", 400,
         f"multipart body could not be read (Invalid multipart data): {unread}")

@@ -41,6 +41,7 @@ MAX_JSON_BYTES = 256 * 1024  # 784 numbers written out in full take about 20 kB
 INLINE_MAX_BYTES = 64 * 1024
 MAX_TEXT_FIELD = 64 * 1024  # a multipart text field (none is used)
 MAX_FIELDS = 8  # multipart text fields parsed before the body is refused
+MAX_PREAMBLE = 64 * 1024  # text before a multipart body's first boundary (RFC 2046)
 INLINE_MAX_SAMPLES = 512 * 512  # a 512x512 grey image, or 256x256 RGBA
 
 
@@ -263,18 +264,47 @@ async def multipart_file(request: Request, what: str = "the image",
     the body is watched for the boundary as it streams to the parser: ending without it
     stops the parsing there (which closes the parts' temporary files). Anything may follow
     it (RFC 2046's epilogue; a review found one over 1 KiB called cut off, when only the
-    body's last 1 KiB was looked through). `notes`: what a text field that is no query
-    option is, where the route has words for it (check_query's notes)."""
+    body's last 1 KiB was looked through), and anything may come before the first boundary
+    (its preamble, up to MAX_PREAMBLE bytes), which the parser refused: it is dropped on its
+    way there. `notes`: what a text field that is no query option is, where the route has
+    words for it (check_query's notes)."""
     _, params = parse_options_header(request.headers.get("content-type", ""))
-    closing = b"--" + params.get(b"boundary", b"") + b"--"
+    boundary = params.get(b"boundary", b"")
+    closing = b"--" + boundary + b"--"
     tail = b""  # the stream's last bytes, for a boundary split between two reads
     closed = False
+    head: bytes | None = b"" if boundary else None  # the body read until its first boundary
+    # the first delimiter: the boundary on a line of its own, at the start or after a CRLF
+    first = re.compile(rb"(?:\A|\r\n)(--" + re.escape(boundary) + rb"\r\n)")
+
+    def past_preamble(body: bytes, more: bool) -> bytes:
+        """`body` from its first boundary on, once that has come; b"" until then."""
+        nonlocal head
+        assert head is not None
+        held, head = head, None
+        body = held + body
+        # looked for again from just before the new bytes: a delimiter split between reads
+        found = first.search(body, max(0, len(held) - len(boundary) - 5))
+        if found and found.start() <= MAX_PREAMBLE:
+            return body[found.start(1):]
+        if found or len(body) > MAX_PREAMBLE + len(boundary) + 6:
+            opening = brief("--" + boundary.decode("latin-1"))
+            raise BadRequest(f"multipart body has more than {MAX_PREAMBLE:,} bytes before its "
+                             f"first boundary {opening} (a preamble, which is not read): start "
+                             "it with the boundary its Content-Type names")
+        if not more:
+            return body  # the parser says what it makes of a body with no boundary
+        head = body
+        return b""
 
     async def receive() -> Message:
         nonlocal tail, closed
         message = await request.receive()
         if message["type"] == "http.request":
             body = message.get("body", b"")
+            if head is not None:
+                body = past_preamble(body, message.get("more_body", False))
+                message = {**message, "body": body}
             if not closed:
                 closed = closing in tail + body[:len(closing)] or closing in body
                 tail = (tail + body[-len(closing):])[-len(closing):]

@@ -322,13 +322,37 @@ def test_a_whole_multipart_body_is_read_however_its_type_is_written(
         content_type: str) -> None:
     label, digit = test_digit_pngs[0]
     # any epilogue, which multipart allows (found by a review: one over 1 KiB was called cut
-    # off), in reads of any size, the closing boundary split between two of them too
-    for epilogue, size in ((b"an epilogue\r\n", 100), (b"x" * 5_000, 100), (b"x" * 5_000, 5)):
-        body = file_part(digit) + b"\r\n--xyz--\r\n" + epilogue
+    # off), in reads of any size, the closing boundary split between two of them too; and
+    # any preamble (RFC 2046: it was a 400), the first boundary split between reads too
+    for preamble, epilogue, size in (
+            (b"", b"an epilogue\r\n", 100), (b"", b"x" * 5_000, 100), (b"", b"x" * 5_000, 5),
+            (b"a preamble\r\n", b"", 100), (b"\r\n", b"", 100),
+            (b"-" * 5_000 + b"\r\n", b"", 5), (b"--xy\r\n--xyzz\r\n", b"", 3)):
+        body = preamble + file_part(digit) + b"\r\n--xyz--\r\n" + epilogue
         r = client.post("/api/v1/featuremaps?models=max", content=in_chunks(body, size),
                         headers={"content-type": content_type})
-        assert r.status_code == 200, r.text
+        assert r.status_code == 200, (preamble[:20], r.text)
         assert r.json()["models"]["max"]["prediction"] == label
+
+
+def test_a_multipart_body_whose_boundary_does_not_come_is_told_so(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Text before the first boundary is a preamble, dropped, but only so much of it, however
+    the body is split into reads."""
+    _, digit = test_digit_pngs[0]
+    headers = {"content-type": "multipart/form-data; boundary=xyz"}
+    long = b"x" * (64 * 1024 + 1) + b"\r\n" + file_part(digit) + b"\r\n--xyz--\r\n"
+    for body in (long, in_chunks(long, 4096)):
+        r = client.post("/api/v1/featuremaps", content=body, headers=headers)
+        assert (r.status_code, r.json()) == (400, {
+            "detail": "multipart body has more than 65,536 bytes before its first boundary "
+                      "'--xyz' (a preamble, which is not read): start it with the boundary its "
+                      "Content-Type names"})
+    # a preamble of the limit's size is read
+    short = b"x" * (64 * 1024) + b"\r\n" + file_part(digit) + b"\r\n--xyz--\r\n"
+    r = client.post("/api/v1/featuremaps?models=max", content=in_chunks(short, 4096),
+                    headers=headers)
+    assert r.status_code == 200, r.text
 
 
 def test_a_part_past_the_parsers_header_limits_is_told_so(
