@@ -52,13 +52,15 @@ export class Inspector {
     const bar = el('span', { class: 'bar' });
     bar.style.backgroundImage = gradient;
     this.scale = el('div', { class: 'legend-bar', role: 'img' }, this.lo, bar, this.hi); // named in update()
-    this.value = el('p', { class: 'value', 'aria-live': 'polite', text: VALUE_HINT });
-    // as the keys move the cursor over a pool's map, its window's values and what the pool
-    // keeps, said after the unit's value (an accessibility review: a screen reader heard
-    // "row 7, col 7: 0.103" alone, and had to leave the map to learn what max made of what);
-    // a region of its own that stays in the page (the sentence shown is put back in it at
-    // each move, which a screen reader may not announce), not written by a drawing or pointer
-    this.windowSaid = el('p', { class: 'visually-hidden window-said', 'aria-live': 'polite' });
+    // the line shown, rewritten at every drawing while a unit is read: no live region (a
+    // keyboard review heard it 42 times in one stroke, and its hint as the panel opened)
+    this.value = el('p', { class: 'value', text: VALUE_HINT });
+    // what the keys do, said: the unit's value as they move the cursor and, over a pool's
+    // map, its window's values and what the pool keeps (an accessibility review: a screen
+    // reader heard "row 7, col 7: 0.103" alone, and had to leave the map to learn what max
+    // made of what), or where a step went; a region of its own that stays in the page,
+    // written by the keys and step buttons alone, not by a drawing or the pointer
+    this.said = el('p', { class: 'visually-hidden keys-said', 'aria-live': 'polite' });
     this.trace = el('p', { class: 'readout inspector-trace' }); // the traced unit, in words (trace.js)
     this.filter = el('div', { class: 'filter', hidden: true }); // what a conv channel looks for
     // a pool channel's source, beside how its units are made: the conv channel it pools, large,
@@ -92,7 +94,7 @@ export class Inspector {
       this.filter,
       this.trace,
       el('div', { class: 'row-buttons' }, this.prev, this.next),
-      this.windowSaid,
+      this.said,
     );
     this.closeButton.addEventListener('click', () => this.close());
     this.prev.addEventListener('click', () => this.#step(-1));
@@ -488,6 +490,7 @@ export class Inspector {
       this.value.textContent = this.#cursor ? `Channel ${next}: ${this.value.textContent}`
         : `${numbered} ${VALUE_HINT}`;
     }
+    this.said.textContent = this.value.textContent;
   }
 
   #pointer(e) {
@@ -519,7 +522,8 @@ export class Inspector {
     // review: the cursor started at the centre, away from the unit the panel spoke of)
     const start = this.#cursor ?? this.#start(data);
     this.#show(...(!this.#cursor && UI.nudges[direction] ? start : stepCell(start, direction, h, w)));
-    if (data.kind === 'pool') this.windowSaid.textContent = this.source.said.textContent;
+    const pooled = data.kind === 'pool' ? ` ${this.source.said.textContent}` : '';
+    this.said.textContent = `${this.value.textContent}${pooled}`;
   }
 
   /** The unit the explanation speaks of while no unit is under the cursor: a deeper conv's

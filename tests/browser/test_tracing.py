@@ -249,13 +249,18 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
         assert inspector.locator(f".mark-source-{role}").is_visible()
     # said as the keys move the cursor, in a live region of its own, not as the pointer
     # moves (an accessibility review: the keys' reading gave the unit's value alone)
-    spoken = inspector.locator(".window-said")
+    spoken = inspector.locator(".keys-said")
     assert spoken.get_attribute("aria-live") == "polite" and spoken.text_content() == ""
+    # the line shown is no live region: a drawing rewrites it (a keyboard review heard it
+    # 42 times in one stroke)
+    assert inspector.locator(".value").get_attribute("aria-live") is None
     canvas.focus()
     fm.page.keyboard.press("ArrowRight")
-    assert spoken.text_content() == inspector.locator(".source-said").inner_text()
-    assert spoken.text_content().startswith("conv1, rows 10–11, cols 14–15, for the unit at "
-                                            "row 5, col 7: ")
+    assert spoken.text_content() == (f"row 5, col 7: {as_read(pool1, 3, 5, 7)} "
+                                     + inspector.locator(".source-said").inner_text())
+    assert spoken.text_content().startswith(
+        f"row 5, col 7: {as_read(pool1, 3, 5, 7)} conv1, rows 10–11, cols 14–15, for the unit "
+        "at row 5, col 7: ")
     # a window of one level: the first is marked, as the trace's words beside it say (on a
     # phone they sit together; a review found the words saying so over a picture without it)
     q = expected["models"]["max"]["layers"]["conv1"]["q"][3]
@@ -289,6 +294,7 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     # the live line says where the step went (found by a review: it said the same as before)
     assert inspector.locator(".value").inner_text() == (
         f"Channel 4: row 5, col 7: {as_read(pool1, 4, 5, 7)}")
+    assert spoken.text_content() == f"Channel 4: row 5, col 7: {as_read(pool1, 4, 5, 7)}"
     assert not inspector.locator(".inspector-trace").is_visible()  # the sidebar shows it here
     # Home and End to the row's ends, Page Up and Down to the column's, the page unmoved (a
     # keyboard review: End scrolled it away)
@@ -299,6 +305,11 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
         assert inspector.locator(".value").inner_text() == (
             f"row {row}, col {col}: {as_read(pool1, 4, row, col)}"), key
     assert fm.page.evaluate("() => window.scrollY") == scrolled
+    # a drawing rewrites the line shown, and says nothing
+    said = spoken.text_content()
+    fm.after_paint(lambda: fm.stroke([(0.2, 0.2), (0.8, 0.8)]))
+    assert inspector.locator(".value").inner_text().startswith("row 0, col 0: ")
+    assert spoken.text_content() == said
     fm.page.keyboard.press("Escape")
     inspector.wait_for(state="hidden")
     # "an 11 x 11" (a first-visit review found "a 11 x 11")
