@@ -54,6 +54,7 @@ function steadiness(m, max) {
 
 export class ShiftLab {
   #figures = new Map(); // net -> {canvas, caption, readout, moved, cell: [row, col] chosen by keys}
+  #said = null; // the live region the keys' readings are said in
   #cells = new Map(); // `${net}/${layer}` -> td
   #shifts = null;
   #label = null; // the sample's label, whose flips are outlined in the accent colour
@@ -121,7 +122,9 @@ export class ShiftLab {
         'aria-label': `${net}: probability of the unshifted class for every shift; arrow keys read the cells`,
       });
       const caption = el('p', { class: 'consistency', text: '' });
-      const readout = el('p', { class: 'cell-readout', 'aria-live': 'polite', text: IDLE_READOUT });
+      // the line shown, which the pointer and each new input rewrite: no live region (a
+      // keyboard review heard the hint three times, once a grid, at every nudge)
+      const readout = el('p', { class: 'cell-readout', text: IDLE_READOUT });
       // the input as the cell read moved it (found by a teacher's review: a cell said
       // "moved dx +3" and nothing on the page showed that input); the words say the rest
       const moved = el('canvas', { class: 'cell-input', width: 28, height: 28, 'aria-hidden': 'true' });
@@ -139,7 +142,7 @@ export class ShiftLab {
       });
       // focus from the keyboard reads the cell the keys start from; a click's focus does not
       canvas.addEventListener('focus', () => {
-        if (canvas.matches(':focus-visible')) this.#showCell(net, ...fig.cell);
+        if (canvas.matches(':focus-visible')) this.#sayCell(net, ...fig.cell);
       });
       canvas.addEventListener('keydown', (e) => {
         const direction = UI.gridKeys[e.key];
@@ -148,10 +151,13 @@ export class ShiftLab {
         if (!this.#shifts) return;
         const n = this.#shifts.shifts.length;
         fig.cell = stepCell(fig.cell, direction, n, n);
-        this.#showCell(net, ...fig.cell);
+        this.#sayCell(net, ...fig.cell);
       });
       this.#blankGrid(canvas);
     }
+    // what the keys read, said: a region of its own, written by them alone
+    this.#said = el('p', { class: 'visually-hidden cell-said', 'aria-live': 'polite' });
+    grids.append(this.#said);
     const { head, body } = layerTable(layers, nets, this.#cells);
     table.replaceChildren(
       // the nudge panel's table has the same measure for one direction: say which is which
@@ -384,6 +390,13 @@ export class ShiftLab {
     this.#showCell(net, r, c);
   }
 
+  /** A cell read out as the keys ask, and said. */
+  #sayCell(net, r, c) {
+    this.#showCell(net, r, c);
+    const { readout } = this.#figures.get(net);
+    if (this.#shifts?.models[net]) this.#said.textContent = readout.textContent;
+  }
+
   /** The readout of one cell: the shift (signed as the axes are), the class predicted there
    * and its probability, and, where that is not the unshifted answer, the unshifted answer's
    * probability (where it is, the two are one number, which a review found said twice). */
@@ -443,8 +456,6 @@ export class ShiftLab {
    * though both keep their place, so that the page does not move as the first grid comes. */
   #noReading(fig) {
     fig.moved.parentElement.classList.toggle('before-grid', !this.#shifts);
-    // written only if it changed: the readout is a live region, and the same hint written
-    // again at each settled input may be spoken again (an accessibility review)
     setText(fig.readout, IDLE_READOUT);
     paintGray(fig.moved, this.#shifts ? this.#input : null);
     delete fig.moved.dataset.dx;

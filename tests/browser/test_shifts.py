@@ -986,8 +986,15 @@ def test_the_shift_cells_read_out_by_keyboard(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     m, shifts = shifts_of_test_digit_7(fm, digit_files, "max")
     readout = fm.page.locator('.heat-fig[data-net="max"] .cell-readout')
+    # the keys' readings are said in a live region of their own; the lines shown are none, as
+    # the pointer and each new input rewrite them (a keyboard review heard the hint three
+    # times at every nudge)
+    spoken = fm.page.locator(".cell-said")
+    assert spoken.get_attribute("aria-live") == "polite" and spoken.text_content() == ""
+    assert fm.page.locator(".cell-readout[aria-live]").count() == 0
     fm.page.focus('canvas.heat[data-net="max"]')  # starts at the unshifted cell
     assert readout.inner_text() == cell_reading(m, shifts, 4, 4)
+    assert spoken.text_content() == cell_reading(m, shifts, 4, 4)
     assert readout.inner_text().endswith("predicts 9 (>99.9%), its unshifted answer")  # #7, a 9
     for key in ("ArrowLeft", "ArrowLeft", "ArrowUp"):
         fm.page.keyboard.press(key)
@@ -1010,6 +1017,7 @@ def test_the_shift_cells_read_out_by_keyboard(
         fm.page.keyboard.press(key)
     assert readout.inner_text() == cell_reading(m, shifts, 7, 0)
     assert readout.inner_text() == "moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%"
+    assert spoken.text_content() == "moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%"
     # beside the words, the input as that cell moved it (found by a teacher's review: no
     # picture of it was anywhere on the page); the unmoved input once no cell is read
     moved = '.heat-fig[data-net="max"] canvas.cell-input'
@@ -1019,6 +1027,11 @@ def test_the_shift_cells_read_out_by_keyboard(
     fm.page.locator("#maps-h").hover()  # a mouse leaving a grid leaves its reading
     np.testing.assert_array_equal(
         fm.canvas_rgba('.heat-fig[data-net="avg"] canvas.cell-input')[:, :, 0], seen)
+    # the pointer's readings are not said, nor the hint a new input puts back
+    assert spoken.text_content() == "moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%"
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    assert readout.inner_text().startswith("Hover or tap a cell")
+    assert spoken.text_content() == "moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%"
 
 
 def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
