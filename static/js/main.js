@@ -92,6 +92,7 @@ class App {
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
   #nudgesOut = 0; // nudges asked for and not yet settled (shown, dropped or failed)
+  #nudgeSaid = null; // the line a nudge shown is to write once no other is on its way
   #nudging = { epoch: 0, asked: [] }; // nudges asked for since the last #epoch, each {landed, settled, claimed} (those settled dropped as the next is asked): an Undo pressed while one is unsettled is for the newest one no other Undo was
   #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
   #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
@@ -960,7 +961,13 @@ class App {
         asked.settled = true;
         clearTimeout(slow);
         this.#nudgesOut -= 1;
-        if (!this.#nudgesOut) group.setAttribute('aria-busy', 'false');
+        if (this.#nudgesOut) return;
+        group.setAttribute('aria-busy', 'false');
+        // the line under the buttons, a live region, says where the last nudge shown left
+        // the input once no other is on its way (a keyboard review: six quick nudges were
+        // six long messages, spoken one after another for seconds)
+        if (this.#nudgeSaid?.epoch === this.#epoch) this.#nudgeSaid.say();
+        this.#nudgeSaid = null;
       });
     return this.#nudges;
   }
@@ -1006,7 +1013,8 @@ class App {
           asked.landed = true;
           this.#moves.push({ body: current.body, before: current.result.input, after: body, label: current.label, dx, dy, dir, shifts, lost });
           this.#syncUndo();
-          this.nudge.setOffset(...this.offset, false, this.predictions.sentence(next.result), this.#lostInk);
+          const said = [...this.offset, false, this.predictions.sentence(next.result), this.#lostInk];
+          this.#nudgeSaid = { epoch: this.#epoch, say: () => this.nudge.setOffset(...said) };
           this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
           this.#briefUnderPad(next.result);
           this.#refreshShifts(next);

@@ -367,6 +367,33 @@ def test_an_undone_nudge_of_a_sample_is_one_message(fm: FeatureMapsPage) -> None
     assert fm.page.evaluate("window.__pickedWrites") == 0
 
 
+def test_quick_nudges_are_said_once_the_last_has_landed(fm: FeatureMapsPage) -> None:
+    """Found by a keyboard review: six quick nudges were six long messages in the nudge
+    panel's live line, spoken one after another for seconds. Asked for together, they are
+    said once, where the last left the input, and the input is moved by all of them."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    before = fm.input_pixels()
+    fm.page.evaluate("""() => {
+        window.__nudgeLines = [];
+        new MutationObserver((records) => {
+          for (const r of records) {
+            if (r.addedNodes.length) window.__nudgeLines.push(r.target.textContent);
+          }
+        }).observe(document.getElementById('nudge-status'), { childList: true });
+        const left = document.querySelector('#nudge button[data-dir="left"]');
+        for (let i = 0; i < 3; i += 1) left.click();
+    }""")
+    fm.page.wait_for_function("() => window.__nudgeLines.length > 0", timeout=30_000)
+    fm.idle()
+    lines = fm.page.evaluate("window.__nudgeLines")
+    assert len(lines) == 1, lines
+    line, said = nudge_line(fm)
+    assert line.startswith("The input is moved 3 px left (zero fill). ")
+    moved = shift(before, -3, 0)
+    assert said == spoken(fm, moved)
+    np.testing.assert_array_equal(fm.input_pixels(), moved)
+
+
 def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -> None:
     """A stray click on Clear used to lose the drawing, the one action Undo could not take
     back. Undo brings back the strokes and the nudges in place then, with their numbers;
