@@ -134,11 +134,20 @@ class App {
 
     this.error = byId('error');
     this.errorText = byId('error-text');
+    // where the focus came into the banner from, to go back to as it goes (a keyboard
+    // review: after an upload refused, the × sent the focus to the page's start)
+    let cameFrom = null;
+    this.error.addEventListener('focusin', (e) => {
+      if (!this.error.contains(e.relatedTarget)) cameFrom = e.relatedTarget;
+    });
     const dismiss = () => {
       const hadFocus = this.error.contains(document.activeElement);
       this.#clearError();
-      // the button goes with the banner: keyboard focus goes to the page's start, not <body>
-      if (hadFocus) document.querySelector('main').focus({ preventScroll: true });
+      if (!hadFocus) return;
+      // the button goes with the banner: the focus goes back where it came from, where that
+      // can still take it, else to the page's start, not <body>
+      cameFrom?.focus({ preventScroll: true });
+      if (document.activeElement !== cameFrom) document.querySelector('main').focus({ preventScroll: true });
     };
     byId('error-dismiss').addEventListener('click', dismiss);
     // Escape dismisses it from anywhere, unless an enlarged channel is open, which Escape

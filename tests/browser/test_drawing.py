@@ -628,7 +628,17 @@ def test_a_bad_upload_shows_a_readable_message(fm: FeatureMapsPage, name: str, d
     assert text.startswith("The server could not use the uploaded file: ")
     assert expected in text
     assert fm.prediction("max") == "no drawing yet"
-    # dismissed from the keyboard, focus stays on the page rather than falling to <body>
+    # dismissed from the keyboard, the focus goes back where it came from (a keyboard
+    # review: it went to the page's start) ...
+    fm.page.focus("#upload")
+    fm.page.focus("#error-dismiss")
+    fm.page.keyboard.press("Enter")
+    assert error.is_hidden()
+    assert fm.page.evaluate("document.activeElement.id") == "upload"
+    # ... or, where it came from nowhere, stays on the page rather than falling to <body>
+    fm.upload(name, data, mime)
+    error.wait_for(state="visible")
+    fm.page.evaluate("document.activeElement.blur()")
     fm.page.focus("#error-dismiss")
     fm.page.keyboard.press("Enter")
     assert error.is_hidden()
