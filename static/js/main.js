@@ -949,6 +949,12 @@ class App {
   #setPicked(text, label = null, index = null, { drawnOver = false } = {}) {
     this.#picked = index;
     setText(byId('picked'), text); // a live region: the same words written again are spoken again
+    // the sample on the pad marked among the ten, as in the list of disagreements (a keyboard
+    // review: only the line under them said which it was)
+    for (const button of document.querySelectorAll('.digit-pick')) {
+      if (index !== null && button.dataset.digit === String(index)) button.setAttribute('aria-current', 'true');
+      else button.removeAttribute('aria-current');
+    }
     this.predictions.markLabel(label, { hold: drawnOver });
     this.disagree?.mark(index);
   }

@@ -436,3 +436,32 @@ def test_the_list_of_51_digits_is_one_tab_stop_walked_with_the_arrow_keys(
     described = page.get_attribute('.disagree-pick[data-index="359"]', "aria-describedby")
     assert page.locator(f"#{described}").text_content() == (
         "The arrow keys go from digit to digit; Tab goes on past the list.")
+
+
+def test_the_sample_on_the_pad_is_marked_among_the_ten(fm: FeatureMapsPage) -> None:
+    """Found by a keyboard review: nothing but the line under the samples said which was on
+    the pad; the list of disagreements marks its digit (aria-current, outlined)."""
+    page = fm.page
+
+    def current() -> list[str]:
+        marked: list[str] = page.eval_on_selector_all(
+            ".digit-pick[aria-current='true']", "bs => bs.map((b) => b.dataset.digit)")
+        return marked
+
+    assert current() == []
+    fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+    assert current() == ["18"]
+    assert page.eval_on_selector('button[data-digit="18"]',
+                                 "b => getComputedStyle(b).outlineStyle") == "solid"
+    assert page.eval_on_selector('button[data-digit="7"]',
+                                 "b => getComputedStyle(b).outlineStyle") == "none"
+    fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
+    assert current() == ["18"]  # moved, still the sample
+    fm.after_paint(lambda: page.click('button[data-digit="7"]'), source="upload")
+    assert current() == ["7"]
+    fm.after_paint(lambda: fm.stroke([(0.3, 0.3), (0.7, 0.7)]))
+    assert current() == []  # drawn over: no longer the sample as labelled
+    fm.after_paint(lambda: page.click("#undo"), source="undo")
+    assert current() == ["7"]
+    page.click("#clear")
+    assert current() == []
