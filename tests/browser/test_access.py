@@ -163,6 +163,25 @@ def test_tables_and_canvases_are_named(fm: FeatureMapsPage) -> None:
         assert canvas.get_attribute("role") == "application"
         assert canvas.get_attribute("aria-roledescription") == "heat map"
 
+    # the pad and the two 28x28 inputs say what they show (a keyboard review: their names
+    # never did, and the nudged one said "as nudged" before any nudge)
+    def described() -> dict[str, str | None]:
+        nodes = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")["nodes"]
+        return {n["name"]["value"]: n.get("description", {}).get("value") for n in nodes
+                if n.get("role", {}).get("value") == "image" and "name" in n
+                and n["name"]["value"].startswith(("Drawing pad", "The 28x28"))}
+
+    pad = page.get_attribute("#pad", "aria-label")
+    seen, nudged = "The 28x28 image the networks see", \
+        "The 28x28 input the networks see, moved by the nudges"
+    assert described() == {pad: None, seen: None, nudged: None}
+    fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+    sample = "MNIST test digit #18: labelled 3."
+    assert described() == {pad: sample, seen: sample, nudged: sample}
+    fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
+    assert (described()[nudged] or "").startswith(
+        f"{sample} The input is moved 1 px right (zero fill).")
+
 
 def test_touch_targets_are_a_finger_wide_on_a_phone(phone: FeatureMapsPage) -> None:
     """On a touch screen the samples and tools are at least 44 CSS px each way (WCAG's
