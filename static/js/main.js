@@ -856,6 +856,7 @@ class App {
     const last = this.#moves.at(-1);
     if (last) this.nudge.showChange(last.dir, last.shifts, false);
     else this.nudge.clearNumbers();
+    this.#nudgeSaid = null; // the line a nudge shown before was still to write is past
     this.nudge.setOffset(...this.offset, undone, this.predictions.sentence(result), this.#lostInk);
     if (last) this.predictions.writeBrief(byId('nudge-pred'), result, 'now ');
     this.#briefUnderPad(result);
@@ -865,6 +866,7 @@ class App {
   #unmove() {
     this.#moves = [];
     this.nudge.clear();
+    this.#nudgeSaid = null;
     this.#syncUndo();
     // a new sample's or upload's answers were written under the pad before this, with the
     // last input's nudges (a review)
@@ -1007,6 +1009,7 @@ class App {
     }
     const current = this.current;
     if (!current) {
+      this.#nudgeSaid = null;
       this.nudge.say('Draw a digit (or pick one) first: there is nothing to nudge yet.');
       return;
     }
@@ -1028,9 +1031,16 @@ class App {
           asked.landed = true;
           this.#moves.push({ body: current.body, before: current.result.input, after: body, label: current.label, dx, dy, dir, shifts, lost });
           this.#syncUndo();
-          const said = [...this.offset, false, this.predictions.sentence(next.result), this.#lostInk];
-          this.#nudgeSaid = { epoch: this.#epoch, say: () => this.nudge.setOffset(...said) };
-          this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
+          // said once no other nudge is on its way (nudgeBy), as things stood now
+          const said = [...this.offset, false, this.predictions.sentence(next.result), this.#lostInk, this.nudge.verdict];
+          this.#nudgeSaid = {
+            epoch: this.#epoch,
+            say: () => {
+              this.nudge.setOffset(...said);
+              // after the line, which clears it where the input is back in place
+              this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
+            },
+          };
           this.#briefUnderPad(next.result);
           this.#refreshShifts(next);
         },

@@ -151,8 +151,9 @@ export class NudgePanel {
    * hears the lesson without walking the table). A live line: what does not change from one
    * nudge to the next is in the help under it, not here (found by a review: it was read out
    * at every nudge). Undos one after another are counted: after two, "Nudge undone" read
-   * as if one had been (a teacher's review). */
-  setOffset(dx, dy, undone = false, answers = '', lost = 0) {
+   * as if one had been (a teacher's review). `lesson`: the numbers' verdict, as it was when
+   * the nudge landed where the line is written later (App.nudgeBy). */
+  setOffset(dx, dy, undone = false, answers = '', lost = 0, lesson = this.#verdict) {
     this.#undoneInRow = undone ? this.#undoneInRow + 1 : 0;
     const count = this.#undoneInRow;
     const said = count === 1 ? 'Nudge undone: ' : count > 1 ? `${count} nudges undone: ` : '';
@@ -168,13 +169,13 @@ export class NudgePanel {
     // "Nudge undone: the input is moved 1 px right" read as if the Undo had moved it, and a
     // later review found "still" read as if the Undo had changed nothing)
     const input = said ? `${said}the input is now` : 'The input is';
-    const verdict = this.#verdict ? ` ${this.#verdict}` : ''; // none once cleared
+    const verdict = lesson ? ` ${lesson}` : ''; // none once cleared
     if (dx === 0 && dy === 0) {
       // after a nudge that moved it back (its answers given), what the numbers of that nudge
       // show, said as theirs: the input is as it was (a teacher's review: there and back,
       // the line went blank)
-      const last = !undone && answers && this.#verdict
-        ? ` For the last nudge, ${this.#verdict[0].toLowerCase()}${this.#verdict.slice(1)}` : '';
+      const last = !undone && answers && lesson
+        ? ` For the last nudge, ${lesson[0].toLowerCase()}${lesson.slice(1)}` : '';
       if (lost > 0) line(`${input} back in place (zero fill${gone}).${last}`);
       else if (undone) line(`${said}the input is back where it was.`);
       else line(answers ? `The input is back where it was.${last}` : '');
@@ -182,6 +183,11 @@ export class NudgePanel {
       return;
     }
     line(`${input} moved ${movedBy(dx, dy)} (zero fill${gone}).${verdict}`);
+  }
+
+  /** What the numbers shown say of the pools, for a line written later. */
+  get verdict() {
+    return this.#verdict;
   }
 
   /** `text` in the line under the buttons, where a nudge's outcome is said: why a nudge

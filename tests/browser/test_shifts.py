@@ -392,6 +392,17 @@ def test_quick_nudges_are_said_once_the_last_has_landed(fm: FeatureMapsPage) -> 
     moved = shift(before, -3, 0)
     assert said == spoken(fm, moved)
     np.testing.assert_array_equal(fm.input_pixels(), moved)
+    # and back: the line says so, and the answers beside the buttons stay (a review: the
+    # line, written after them, cleared them)
+    fm.page.evaluate("""() => {
+        const right = document.querySelector('#nudge button[data-dir="right"]');
+        for (let i = 0; i < 3; i += 1) right.click();
+    }""")
+    fm.page.wait_for_function("() => window.__nudgeLines.length > 1", timeout=30_000)
+    fm.idle()
+    assert len(fm.page.evaluate("window.__nudgeLines")) == 2
+    assert nudge_line(fm)[0].startswith("The input is back where it was.")
+    assert fm.page.inner_text("#nudge-pred").startswith("now ")
 
 
 def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -> None:
@@ -1054,11 +1065,15 @@ def test_the_shift_cells_read_out_by_keyboard(
     fm.page.locator("#maps-h").hover()  # a mouse leaving a grid leaves its reading
     np.testing.assert_array_equal(
         fm.canvas_rgba('.heat-fig[data-net="avg"] canvas.cell-input')[:, :, 0], seen)
-    # the pointer's readings are not said, nor the hint a new input puts back
-    assert spoken.text_content() == "moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%"
+    # the pointer's readings are not said, nor the hint a new input puts back; what the keys
+    # said goes, quietly, with their reading
+    assert spoken.text_content() == ""
+    fm.page.focus('canvas.heat[data-net="max"]')
+    fm.page.keyboard.press("ArrowUp")
+    assert spoken.text_content() == cell_reading(m, shifts, 6, 0)
     fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
     assert readout.inner_text().startswith("Hover or tap a cell")
-    assert spoken.text_content() == "moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%"
+    assert spoken.text_content() == ""
 
 
 def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
