@@ -3,7 +3,7 @@
 
 import { textOnRgb } from './colormap.js';
 import { UI } from './config.js';
-import { HeightHold, el, fmt, fmtRead, placeMark, roundingAside, span } from './dom.js';
+import { HeightHold, el, fmt, fmtRead, placeMark, roundingAside, setText, span } from './dom.js';
 import { gridLayout, stepCell, windowSpan } from './geometry.js';
 import { paintLayer } from './paint.js';
 import { convParts, halfStep, paintedRange, ROUNDING, strongestUnit, valueAt, windowStats } from './wire.js';
@@ -176,6 +176,7 @@ export class Inspector {
    * pressed elsewhere: the focus stays where the user put it). */
   close(refocus = true) {
     if (!this.#hit) return;
+    setText(this.said, '');
     const { net, layer, channel } = this.#hit;
     const opener = this.#opener;
     // however it was opened (an accessibility review: opened by a click, the map the focus
@@ -195,6 +196,9 @@ export class Inspector {
 
   /** Repaint for a new result or scaling (a no-op while closed). */
   update(result, norm) {
+    // what the keys said is of the input before: gone, quietly, from the page a screen
+    // reader reads through (a review)
+    if (result !== this.#result) setText(this.said, '');
     this.#result = result;
     this.#norm = norm;
     if (!this.#hit) return;

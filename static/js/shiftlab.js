@@ -457,6 +457,7 @@ export class ShiftLab {
   #noReading(fig) {
     fig.moved.parentElement.classList.toggle('before-grid', !this.#shifts);
     setText(fig.readout, IDLE_READOUT);
+    if (this.#said) setText(this.#said, ''); // what the keys said is gone, quietly, with their reading
     paintGray(fig.moved, this.#shifts ? this.#input : null);
     delete fig.moved.dataset.dx;
     delete fig.moved.dataset.dy;
