@@ -92,7 +92,6 @@ class App {
   #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
   #nudgesOut = 0; // nudges asked for and not yet settled (shown, dropped or failed)
-  #nudgeSaid = null; // the line a nudge shown is to write once no other is on its way
   #nudging = { epoch: 0, asked: [] }; // nudges asked for since the last #epoch, each {landed, settled, claimed} (those settled dropped as the next is asked): an Undo pressed while one is unsettled is for the newest one no other Undo was
   #loading = null; // the upload or sample on its way, which an Undo pressed meanwhile cancels
   #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
@@ -856,7 +855,6 @@ class App {
     const last = this.#moves.at(-1);
     if (last) this.nudge.showChange(last.dir, last.shifts, false);
     else this.nudge.clearNumbers();
-    this.#nudgeSaid = null; // the line a nudge shown before was still to write is past
     this.nudge.setOffset(...this.offset, undone, this.predictions.sentence(result), this.#lostInk);
     if (last) this.predictions.writeBrief(byId('nudge-pred'), result, 'now ');
     this.#briefUnderPad(result);
@@ -866,7 +864,6 @@ class App {
   #unmove() {
     this.#moves = [];
     this.nudge.clear();
-    this.#nudgeSaid = null;
     this.#syncUndo();
     // a new sample's or upload's answers were written under the pad before this, with the
     // last input's nudges (a review)
@@ -983,8 +980,7 @@ class App {
         // the line under the buttons, a live region, says where the last nudge shown left
         // the input once no other is on its way (a keyboard review: six quick nudges were
         // six long messages, spoken one after another for seconds)
-        if (this.#nudgeSaid?.epoch === this.#epoch) this.#nudgeSaid.say();
-        this.#nudgeSaid = null;
+        this.nudge.sayDue();
       });
     return this.#nudges;
   }
@@ -1009,7 +1005,6 @@ class App {
     }
     const current = this.current;
     if (!current) {
-      this.#nudgeSaid = null;
       this.nudge.say('Draw a digit (or pick one) first: there is nothing to nudge yet.');
       return;
     }
@@ -1033,14 +1028,13 @@ class App {
           this.#syncUndo();
           // said once no other nudge is on its way (nudgeBy), as things stood now
           const said = [...this.offset, false, this.predictions.sentence(next.result), this.#lostInk, this.nudge.verdict];
-          this.#nudgeSaid = {
-            epoch: this.#epoch,
-            say: () => {
-              this.nudge.setOffset(...said);
-              // after the line, which clears it where the input is back in place
-              this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
-            },
-          };
+          const epoch = this.#epoch;
+          this.nudge.sayLater(() => {
+            if (epoch !== this.#epoch) return;
+            this.nudge.setOffset(...said);
+            // after the line, which clears it where the input is back in place
+            this.predictions.writeBrief(byId('nudge-pred'), next.result, 'now ');
+          });
           this.#briefUnderPad(next.result);
           this.#refreshShifts(next);
         },

@@ -65,6 +65,7 @@ export function movedBy(dx, dy) {
 export class NudgePanel {
   #cells = new Map(); // `${net}/${layer}` -> td
   #verdict = ''; // poolVerdict of the numbers shown
+  #due = null; // the line to write once no other nudge is on its way (sayLater)
   #undoneInRow = 0; // nudges taken back one after another, with nothing else between
 
   constructor({ pad, table, status, prediction }, nets, layers, onNudge, onUndo) {
@@ -154,6 +155,7 @@ export class NudgePanel {
    * as if one had been (a teacher's review). `lesson`: the numbers' verdict, as it was when
    * the nudge landed where the line is written later (App.nudgeBy). */
   setOffset(dx, dy, undone = false, answers = '', lost = 0, lesson = this.#verdict) {
+    this.#due = null; // a line still to come is past
     this.#undoneInRow = undone ? this.#undoneInRow + 1 : 0;
     const count = this.#undoneInRow;
     const said = count === 1 ? 'Nudge undone: ' : count > 1 ? `${count} nudges undone: ` : '';
@@ -190,10 +192,23 @@ export class NudgePanel {
     return this.#verdict;
   }
 
+  /** `write` the line once `sayDue` is called (App.nudgeBy: once no other nudge is on its
+   * way), unless the line is written otherwise before then. */
+  sayLater(write) {
+    this.#due = write;
+  }
+
+  sayDue() {
+    const write = this.#due;
+    this.#due = null;
+    write?.();
+  }
+
   /** `text` in the line under the buttons, where a nudge's outcome is said: why a nudge
    * did nothing (a review: said in the page's banner, which pushed the page, and the
    * buttons from under the pointer, 60 px down). The next outcome or Clear replaces it. */
   say(text) {
+    this.#due = null;
     this.status.replaceChildren(text);
     // in view, where it is under the window's foot (a phone review: the buttons at the
     // foot, the answer below them, and nothing seemed to happen); the nudge did nothing,
