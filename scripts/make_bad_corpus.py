@@ -229,10 +229,24 @@ def cases() -> dict[str, dict[str, Any]]:
               "boundary its Content-Type names (as curl -F file=@path sends it)")
     raw("multipart-no-boundary", png, "multipart/form-data", 400,
         f"multipart body could not be read (Missing boundary in multipart): {unread}")
-    raw("multipart-no-boundary-line", b"a preamble\r\n--XX Content-Disposition: form-data; "
-        b'name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n' + png
-        + b"\r\n--XX--\r\n", "multipart/form-data; boundary=XX", 400,
-        f"multipart body could not be read (Invalid multipart data): {unread}")
+    # no line of the boundary alone, which the parser called "Invalid multipart data"
+    no_line = ("multipart body has no line '--XX' (the boundary its Content-Type names, ended by "
+               "CRLF): its parts use another boundary, or its lines end in LF alone")
+    part = b'Content-Disposition: form-data; name="file"; filename="a.png"\r\n'
+    raw("multipart-no-boundary-line", b"a preamble\r\n--XX " + part
+        + b"Content-Type: image/png\r\n\r\n" + png + b"\r\n--XX--\r\n",
+        "multipart/form-data; boundary=XX", 400, no_line)
+    raw("multipart-lf-lines", (b"--XX\r\n" + part + b"\r\n" + png + b"\r\n--XX--\r\n"
+                               ).replace(b"\r\n", b"\n"),
+        "multipart/form-data; boundary=XX", 400, no_line)
+    raw("multipart-empty", b"", "multipart/form-data; boundary=XX", 400,
+        "empty multipart body: send the image in a field named 'file' (as curl -F file=@path "
+        "sends it)")
+    raw("multipart-header-no-colon", b"--XX\r\n" + part + b"Content-Type image/png\r\n\r\n"
+        + png + b"\r\n--XX--\r\n", "multipart/form-data; boundary=XX", 400,
+        "multipart body could not be read (Invalid multipart data): send the image as one file "
+        "part named 'file', each boundary and header line on its own, ended by CRLF (as curl -F "
+        "file=@path sends it)")
     c["multipart-nine-fields"] = {"path": FM, "query": "", "multipart": [
         *[[f"note{i}", None, "x"] for i in range(9)], ["file", "a.png", "digit"]],
         "status": 400, "detail": "multipart body has more than 8 fields: text fields are not "

@@ -266,35 +266,51 @@ async def multipart_file(request: Request, what: str = "the image",
     it (RFC 2046's epilogue; a review found one over 1 KiB called cut off, when only the
     body's last 1 KiB was looked through), and anything may come before the first boundary
     (its preamble, up to MAX_PREAMBLE bytes), which the parser refused: it is dropped on its
-    way there. `notes`: what a text field that is no query option is, where the route has
-    words for it (check_query's notes)."""
+    way there; a body with no first boundary line within that limit is told so, as the
+    parser only called it "Invalid multipart data". `notes`: what a text field that is no
+    query option is, where the route has words for it (check_query's notes)."""
     _, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary", b"")
     closing = b"--" + boundary + b"--"
     tail = b""  # the stream's last bytes, for a boundary split between two reads
     closed = False
-    head: bytes | None = b"" if boundary else None  # the body read until its first boundary
-    # the first delimiter: the boundary on a line of its own, at the start or after a CRLF
-    first = re.compile(rb"(?:\A|\r\n)(--" + re.escape(boundary) + rb"\r\n)")
+    # the body read until its first boundary (a bytearray: a body in 1-byte reads was copied
+    # whole at each read); None once that has come, or where no boundary is named
+    head: bytearray | None = bytearray() if boundary else None
+    # the first delimiter: the boundary on a line of its own, at the start or after a CRLF;
+    # or the closing one at the start (a body of no parts, which then has no file)
+    first = re.compile(rb"(?:\A|\r\n)(--%s\r\n)|\A(--%s--)" % ((re.escape(boundary),) * 2))
+    opening = brief("--" + boundary.decode("latin-1"))
 
     def past_preamble(body: bytes, more: bool) -> bytes:
         """`body` from its first boundary on, once that has come; b"" until then."""
         nonlocal head
         assert head is not None
-        held, head = head, None
-        body = held + body
-        # looked for again from just before the new bytes: a delimiter split between reads
-        found = first.search(body, max(0, len(held) - len(boundary) - 5))
-        if found and found.start() <= MAX_PREAMBLE:
-            return body[found.start(1):]
-        if found or len(body) > MAX_PREAMBLE + len(boundary) + 6:
-            opening = brief("--" + boundary.decode("latin-1"))
-            raise BadRequest(f"multipart body has more than {MAX_PREAMBLE:,} bytes before its "
-                             f"first boundary {opening} (a preamble, which is not read): start "
-                             "it with the boundary its Content-Type names")
+        # looked for again from just before the new bytes: a delimiter split between reads;
+        # one that starts past the preamble's limit is not looked for, so that the words do
+        # not hang on how the body was split into reads
+        start = max(0, len(head) - len(boundary) - 5)
+        head += body
+        found = first.search(head, start, MAX_PREAMBLE + len(boundary) + 6)
+        if found:
+            rest, head = bytes(head[found.start(found.lastindex or 1):]), None
+            return rest
+        if not head and not more:
+            raise EmptyBody(f"empty multipart body: send {what} in a field named 'file' (as "
+                            "curl -F file=@path sends it)")
+        # the parser reads nothing without that line, and called it "Invalid multipart data";
+        # the same words however long the body (a review: one past the preamble's limit was
+        # told it had a preamble, a short one the parser's words)
+        if len(head) > MAX_PREAMBLE + len(boundary) + 6:
+            raise BadRequest(f"multipart body has no line {opening} (the boundary its Content-"
+                             f"Type names, ended by CRLF) in its first {MAX_PREAMBLE:,} bytes: "
+                             "its parts use another boundary, its lines end in LF alone, or "
+                             "text before its first boundary (a preamble, which is not read) "
+                             "is longer than that")
         if not more:
-            return body  # the parser says what it makes of a body with no boundary
-        head = body
+            raise BadRequest(f"multipart body has no line {opening} (the boundary its Content-"
+                             "Type names, ended by CRLF): its parts use another boundary, or "
+                             "its lines end in LF alone")
         return b""
 
     async def receive() -> Message:
@@ -331,7 +347,8 @@ async def multipart_file(request: Request, what: str = "the image",
         if str(exc.detail).startswith("Part exceeded maximum size"):
             raise PayloadTooLarge(TEXT_TOO_LARGE) from None
         # the rest said nothing of what is accepted: "Missing boundary in multipart.",
-        # "Invalid multipart data." (text before the first boundary), "Too many fields..."
+        # "Invalid multipart data." (a part's lines past its first boundary, which is checked
+        # above: a header line with no colon, a boundary with text after it), "Too many fields"
         reason = str(exc.detail).rstrip(".")
         # python-multipart's own reason, which Starlette words as "Invalid multipart data"
         # (an API review: a file name of 4,200 characters was told to mind the boundary)
@@ -347,7 +364,9 @@ async def multipart_file(request: Request, what: str = "the image",
                              f"are not read; give options in the query (?name=value) and send "
                              f"{what} as the one file part 'file'") from None
         framing = (", the body starting with the boundary its Content-Type names"
-                   if reason.startswith(("Missing boundary", "Invalid multipart")) else "")
+                   if reason.startswith("Missing boundary") else
+                   ", each boundary and header line on its own, ended by CRLF"
+                   if reason.startswith("Invalid multipart") else "")
         raise BadRequest(f"multipart body could not be read ({reason}): send {what} as one "
                          f"file part named 'file'{framing} (as curl -F file=@path "
                          "sends it)") from None

@@ -3,8 +3,10 @@ its exact 4xx status and JSON detail, and the server keeps serving right after i
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -75,6 +77,13 @@ def file_part(digit: bytes) -> bytes:
 def in_chunks(body: bytes, size: int = 100) -> Iterator[bytes]:
     for start in range(0, len(body), size):
         yield body[start:start + size]
+
+
+# a body with no first boundary line within the preamble's limit, however it is read
+LONG_NO_LINE = ("multipart body has no line '--{}' (the boundary its Content-Type names, ended "
+                "by CRLF) in its first 65,536 bytes: its parts use another boundary, its lines "
+                "end in LF alone, or text before its first boundary (a preamble, which is not "
+                "read) is longer than that")
 
 
 def test_a_large_multipart_text_field_is_a_413_that_says_what_is_read(
@@ -281,14 +290,61 @@ def test_a_multipart_body_cut_off_inside_its_file_says_so(
 
 def test_a_multipart_body_with_another_boundary_than_its_header_says_so(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
-    """Found by a review: this was answered as a body cut off, which it is not."""
+    """Found by a review: this was answered as a body cut off, which it is not; and (another
+    review) in other words once the body passed the preamble's limit."""
     _, digit = test_digit_pngs[0]
-    body = file_part(digit) + b"\r\n--xyz--\r\n"
-    r = client.post("/api/v1/featuremaps", content=body,
-                    headers={"content-type": "multipart/form-data; boundary=abc"})
-    assert (r.status_code, r.json()) == (400, {
-        "detail": "multipart body has no closing boundary '--abc--': it is cut off, or its "
-                  "parts use another boundary than the Content-Type names"})
+    short = ("multipart body has no line '--abc' (the boundary its Content-Type names, ended "
+             "by CRLF): its parts use another boundary, or its lines end in LF alone")
+    for size, said in ((0, short), (70_000, LONG_NO_LINE.format("abc"))):
+        body = file_part(digit + b"\0" * size) + b"\r\n--xyz--\r\n"
+        for lines in (body, body.replace(b"--xyz", b"--abc").replace(b"\r\n", b"\n")):
+            r = client.post("/api/v1/featuremaps", content=in_chunks(lines, 4096),
+                            headers={"content-type": "multipart/form-data; boundary=abc"})
+            assert (r.status_code, r.json()) == (400, {"detail": said})
+
+
+def read_file_part(body: bytes, reads: list[int]) -> bytes | str:
+    """`multipart_file` on `body` as it comes in reads of those sizes (the rest in one): the
+    file's bytes, or the words of its 400. The TestClient joins a body's chunks, so this feeds
+    the request's receive() itself."""
+    from starlette.requests import Request
+
+    from app.api.inputs import multipart_file
+    from app.ml.errors import InputError
+    ends = [*itertools.accumulate(reads), len(body)]
+    chunks = [body[a:b] for a, b in itertools.pairwise([0, *ends])]
+
+    async def receive() -> dict[str, Any]:
+        chunk = chunks.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"", "headers": [
+        (b"content-type", b"multipart/form-data; boundary=xyz")]}
+    try:
+        return asyncio.run(multipart_file(Request(scope, receive)))
+    except InputError as exc:
+        return str(exc)
+
+
+def test_a_multipart_boundary_split_between_reads_is_found(
+        test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """A review found the 'split between reads' cases above were never split: the TestClient
+    joins the body. Here each boundary is split at every byte, and the body read a byte at a
+    time."""
+    _, digit = test_digit_pngs[0]
+    preamble = b"a preamble\r\n"
+    body = preamble + file_part(digit) + b"\r\n--xyz--\r\nan epilogue"
+    opening, closing = len(preamble), body.index(b"\r\n--xyz--")
+    for at in (*range(opening - 3, opening + 9), *range(closing - 1, closing + 10)):
+        assert read_file_part(body, [at]) == digit, at
+        assert read_file_part(body, [at - 1, 2]) == digit, at
+    assert read_file_part(body, [1] * len(body)) == digit
+    # the limit, and the words past it, whatever the reads
+    long = b"x" * 64 * 1024 + b"\r\n" + file_part(digit) + b"\r\n--xyz--\r\n"
+    assert read_file_part(long, [1] * len(long)) == digit
+    for past in (b"x" + long, body.replace(b"\r\n", b"\n") + b"x" * 64 * 1024):
+        for reads in ([1] * len(past), [64 * 1024], [64 * 1024 + 10], []):
+            assert read_file_part(past, reads) == LONG_NO_LINE.format("xyz"), reads
 
 
 def test_a_file_part_in_base64_is_told_to_send_its_bytes_as_they_are(
@@ -344,10 +400,7 @@ def test_a_multipart_body_whose_boundary_does_not_come_is_told_so(
     long = b"x" * (64 * 1024 + 1) + b"\r\n" + file_part(digit) + b"\r\n--xyz--\r\n"
     for body in (long, in_chunks(long, 4096)):
         r = client.post("/api/v1/featuremaps", content=body, headers=headers)
-        assert (r.status_code, r.json()) == (400, {
-            "detail": "multipart body has more than 65,536 bytes before its first boundary "
-                      "'--xyz' (a preamble, which is not read): start it with the boundary its "
-                      "Content-Type names"})
+        assert (r.status_code, r.json()) == (400, {"detail": LONG_NO_LINE.format("xyz")})
     # a preamble of the limit's size is read
     short = b"x" * (64 * 1024) + b"\r\n" + file_part(digit) + b"\r\n--xyz--\r\n"
     r = client.post("/api/v1/featuremaps?models=max", content=in_chunks(short, 4096),
