@@ -97,6 +97,7 @@ class App {
   #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
   #addressed = false; // the address follows what is shown (link.js), once it has been followed
   #linkedAt = -Infinity; // when #relink last wrote the address
+  #restoring = -1; // the generation of an Undo's put-back whose answer is still to come
   #linkTimer = 0;
   #linkDue = null; // the address #linkTimer is to write, while one is to come (#keepAddress)
   // What the pad holds, counted as it changes, and the count the maps shown are for: they
@@ -331,9 +332,13 @@ class App {
   /** The address says what is shown (link.js): a sample by its number and the nudges in
    * place where following them gives the same input (else, as any other input, its
    * levels), and the map settings. Written at most every LINK_MS, the last state last
-   * (a browser refuses a page that replaces its address too often). */
+   * (a browser refuses a page that replaces its address too often). Not while an Undo's
+   * put-back waits for its answer: its nudges are in place, the sample shown is the one
+   * before (a review: a change of the settings then linked ?digit=4&dx=1); #restore
+   * relinks once the answer is shown or has failed. */
   #relink() {
-    if (this.#addressed) this.#writeLink(linkTo(window.location.href, this.#linkState()));
+    if (!this.#addressed || this.#restoring === this.generation) return;
+    this.#writeLink(linkTo(window.location.href, this.#linkState()));
   }
 
   /** A write put off writes the address as it was asked for: the page's state in between
@@ -758,13 +763,19 @@ class App {
       this.#dropWaiting();
       this.#reset(); // a sample or upload picked on an empty pad: back to nothing
     } else {
+      const restoring = this.generation;
+      this.#restoring = restoring;
       this.#sendPad({ failed: () => {
         put(now);
         if (!this.#ahead) this.#caughtUp(); // no ask left armed for what is shown again
         this.#replaced.push(kept);
         this.#syncUndo();
         if (this.current) this.#refreshShifts(this.current); // the lab of what is shown again
-      } });
+      } }).then(() => {
+        // shown, failed (a review: the address was not written again) or dropped for newer
+        if (this.#restoring === restoring) this.#restoring = -1;
+        this.#relink();
+      });
     }
     this.#syncUndo();
     this.#keepFocus();

@@ -242,6 +242,37 @@ def test_a_write_put_off_holds_what_was_shown_when_it_was_asked(
         assert page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
 
 
+@pytest.mark.parametrize("answered", [True, False])
+def test_the_address_waits_for_an_undos_answer(
+        browser: Any, server_url: str, api: Any, answered: bool) -> None:
+    """A review: a change of the settings while an Undo's answer was on its way linked the
+    nudges put back with the sample still shown; and an Undo whose answer failed left the
+    address as that. The address is written once the answer is shown, or has failed."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        page = fm.page
+        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+        fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
+        fm.after_paint(lambda: page.click('button[data-digit="4"]'), source="upload")
+        wait_query(fm, "digit=4")
+        held: list[Any] = []
+        answers = re.compile(r"/api/v1/featuremaps(\?|$)")
+        page.route(answers, lambda route: held.append(route))
+        page.click("#undo")
+        fm.wait_held(held)
+        page.click('input[name="norm"][value="layer"]')
+        page.wait_for_timeout(1000)  # past any write put off (350 ms)
+        assert page.evaluate("location.search") == "?digit=4"
+        if answered:
+            fm.after_paint(lambda: [route.continue_() for route in held], source="undo")
+            wait_query(fm, "digit=18&dx=1&norm=layer")
+        else:
+            for route in held:
+                route.abort()
+            wait_query(fm, "digit=4&norm=layer")
+            assert page.inner_text("#picked") == "MNIST test digit #4: labelled 4."
+        page.unroute(answers)
+
+
 def picked_first(fm: FeatureMapsPage, href: str, sample: int) -> None:
     """Open `href` (a digit and a nudge, whose answer is slowed) and pick `sample` at once:
     the sample is shown, the link's nudges are not made on it, and the address says it."""
