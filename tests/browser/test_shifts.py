@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -403,6 +404,49 @@ def test_quick_nudges_are_said_once_the_last_has_landed(fm: FeatureMapsPage) -> 
     assert len(fm.page.evaluate("window.__nudgeLines")) == 2
     assert nudge_line(fm)[0].startswith("The input is back where it was.")
     assert fm.page.inner_text("#nudge-pred").startswith("now ")
+
+
+def test_a_nudge_that_failed_leaves_the_line_of_the_one_before(fm: FeatureMapsPage) -> None:
+    """Two quick nudges, the second of whose answers fails, and an Undo pressed while it is on
+    its way: the line says once where the first left the input, the Undo takes nothing back
+    (nothing came of the nudge it was pressed for), and the failure is said in the banner."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    before = fm.input_pixels()
+    asked: list[Any] = []
+
+    def answer(route: Any) -> None:
+        asked.append(route)
+        if len(asked) == 1:
+            route.continue_()
+        else:
+            route.abort()
+
+    fm.page.route(re.compile(r"/api/v1/featuremaps(\?|$)"), answer)
+    fm.page.evaluate("""() => {
+        window.__nudgeLines = [];
+        new MutationObserver((records) => {
+          for (const r of records) {
+            if (r.addedNodes.length) window.__nudgeLines.push(r.target.textContent);
+          }
+        }).observe(document.getElementById('nudge-status'), { childList: true });
+        const right = document.querySelector('#nudge button[data-dir="right"]');
+        right.click();
+        right.click();
+        document.getElementById('undo').click();
+    }""")
+    fm.page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    fm.page.wait_for_function("() => window.__nudgeLines.length > 0", timeout=30_000)
+    fm.idle()
+    assert len(asked) == 2
+    lines = fm.page.evaluate("window.__nudgeLines")
+    assert len(lines) == 1, lines
+    line, said = nudge_line(fm)
+    assert line.startswith("The input is moved 1 px right (zero fill). ")
+    moved = shift(before, 1, 0)
+    assert said == spoken(fm, moved)
+    np.testing.assert_array_equal(fm.input_pixels(), moved)
+    assert fm.page.inner_text("#error").startswith(
+        "Something went wrong with the nudged input: the server cannot be reached")
 
 
 def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -> None:
