@@ -277,23 +277,38 @@ async def multipart_file(request: Request, what: str = "the image",
     # the body read until its first boundary (a bytearray: a body in 1-byte reads was copied
     # whole at each read); None once that has come, or where no boundary is named
     head: bytearray | None = bytearray() if boundary else None
-    # the first delimiter: the boundary on a line of its own, at the start or after a CRLF;
-    # or the closing one at the start (a body of no parts, which then has no file)
-    first = re.compile(rb"(?:\A|\r\n)(--%s\r\n)|\A(--%s--)" % ((re.escape(boundary),) * 2))
+    # the first delimiter: the boundary at the start of the body or of a line (after a CR or
+    # an LF: the parser skipped those at the start, a review found), then CRLF; or the
+    # closing one (a body of no parts, which then has no file); or, to be told so, the
+    # boundary then an LF alone or spaces
+    first = re.compile(rb"(?:\A|[\r\n])(--%s)(\r\n|--|[ \t]{0,16}\r?\n)" % re.escape(boundary))
+    reach = len(boundary) + 21  # the longest match of `first`
     opening = brief("--" + boundary.decode("latin-1"))
+    said = (f"multipart body has no line {opening} (the boundary its Content-Type names, on a "
+            "line of its own)")
 
     def past_preamble(body: bytes, more: bool) -> bytes:
         """`body` from its first boundary on, once that has come; b"" until then."""
         nonlocal head
         assert head is not None
         # looked for again from just before the new bytes: a delimiter split between reads;
-        # one that starts past the preamble's limit is not looked for, so that the words do
-        # not hang on how the body was split into reads
-        start = max(0, len(head) - len(boundary) - 5)
+        # none is looked for past the preamble's limit, so that the words do not hang on how
+        # the body was split into reads
+        start = max(0, len(head) - reach + 1)
         head += body
-        found = first.search(head, start, MAX_PREAMBLE + len(boundary) + 6)
-        if found:
-            rest, head = bytes(head[found.start(found.lastindex or 1):]), None
+        found = first.search(head, start, MAX_PREAMBLE + 2 + reach)
+        # the preamble, then the CRLF that begins the delimiter
+        if found and found.start(1) <= MAX_PREAMBLE + 2:
+            if found.group(2) not in (b"\r\n", b"--"):
+                ending = "spaces" if found.group(2).strip(b"\r\n") else "an LF alone"
+                raise BadRequest(f"multipart body's first boundary line {opening} ends in "
+                                 f"{ending}: end each boundary and header line with CRLF (as "
+                                 "curl -F file=@path sends them)")
+            if found.group(2) == b"--" and b"--" + boundary in head[:found.start(1)]:
+                # parts whose boundary is not on a line of its own ('--b Content-...'): no
+                # body of no parts
+                raise BadRequest(f"{said}: its parts use another boundary")
+            rest, head = bytes(head[found.start(1):]), None
             return rest
         if not head and not more:
             raise EmptyBody(f"empty multipart body: send {what} in a field named 'file' (as "
@@ -301,16 +316,12 @@ async def multipart_file(request: Request, what: str = "the image",
         # the parser reads nothing without that line, and called it "Invalid multipart data";
         # the same words however long the body (a review: one past the preamble's limit was
         # told it had a preamble, a short one the parser's words)
-        if len(head) > MAX_PREAMBLE + len(boundary) + 6:
-            raise BadRequest(f"multipart body has no line {opening} (the boundary its Content-"
-                             f"Type names, ended by CRLF) in its first {MAX_PREAMBLE:,} bytes: "
-                             "its parts use another boundary, its lines end in LF alone, or "
-                             "text before its first boundary (a preamble, which is not read) "
-                             "is longer than that")
+        if found or len(head) > MAX_PREAMBLE + 2 + reach:
+            raise BadRequest(f"{said} in its first {MAX_PREAMBLE:,} bytes: its parts use another "
+                             "boundary, or text before its first boundary (a preamble, which "
+                             "is not read) is longer than that")
         if not more:
-            raise BadRequest(f"multipart body has no line {opening} (the boundary its Content-"
-                             "Type names, ended by CRLF): its parts use another boundary, or "
-                             "its lines end in LF alone")
+            raise BadRequest(f"{said}: its parts use another boundary")
         return b""
 
     async def receive() -> Message:

@@ -80,10 +80,13 @@ def in_chunks(body: bytes, size: int = 100) -> Iterator[bytes]:
 
 
 # a body with no first boundary line within the preamble's limit, however it is read
-LONG_NO_LINE = ("multipart body has no line '--{}' (the boundary its Content-Type names, ended "
-                "by CRLF) in its first 65,536 bytes: its parts use another boundary, its lines "
-                "end in LF alone, or text before its first boundary (a preamble, which is not "
-                "read) is longer than that")
+NO_LINE = ("multipart body has no line '--{}' (the boundary its Content-Type names, on a line "
+           "of its own)")
+LONG_NO_LINE = NO_LINE + (" in its first 65,536 bytes: its parts use another boundary, or text "
+                          "before its first boundary (a preamble, which is not read) is longer "
+                          "than that")
+LF_ALONE = ("multipart body's first boundary line '--{}' ends in {}: end each boundary and header "
+            "line with CRLF (as curl -F file=@path sends them)")
 
 
 def test_a_large_multipart_text_field_is_a_413_that_says_what_is_read(
@@ -293,14 +296,21 @@ def test_a_multipart_body_with_another_boundary_than_its_header_says_so(
     """Found by a review: this was answered as a body cut off, which it is not; and (another
     review) in other words once the body passed the preamble's limit."""
     _, digit = test_digit_pngs[0]
-    short = ("multipart body has no line '--abc' (the boundary its Content-Type names, ended "
-             "by CRLF): its parts use another boundary, or its lines end in LF alone")
-    for size, said in ((0, short), (70_000, LONG_NO_LINE.format("abc"))):
+    for size, said in ((0, NO_LINE.format("abc") + ": its parts use another boundary"),
+                       (70_000, LONG_NO_LINE.format("abc"))):
         body = file_part(digit + b"\0" * size) + b"\r\n--xyz--\r\n"
-        for lines in (body, body.replace(b"--xyz", b"--abc").replace(b"\r\n", b"\n")):
+        r = client.post("/api/v1/featuremaps", content=in_chunks(body, 4096),
+                        headers={"content-type": "multipart/form-data; boundary=abc"})
+        assert (r.status_code, r.json()) == (400, {"detail": said})
+    # the boundary's line ended otherwise than by CRLF, which the parser called "Invalid
+    # multipart data", is told so, however long the body
+    for size in (0, 70_000):
+        body = file_part(digit + b"\0" * size) + b"\r\n--xyz--\r\n"
+        for lines, ending in ((body.replace(b"\r\n", b"\n"), "an LF alone"),
+                              (body.replace(b"--xyz\r\n", b"--xyz \r\n", 1), "spaces")):
             r = client.post("/api/v1/featuremaps", content=in_chunks(lines, 4096),
-                            headers={"content-type": "multipart/form-data; boundary=abc"})
-            assert (r.status_code, r.json()) == (400, {"detail": said})
+                            headers={"content-type": "multipart/form-data; boundary=xyz"})
+            assert (r.status_code, r.json()) == (400, {"detail": LF_ALONE.format("xyz", ending)})
 
 
 def read_file_part(body: bytes, reads: list[int]) -> bytes | str:
@@ -342,9 +352,19 @@ def test_a_multipart_boundary_split_between_reads_is_found(
     # the limit, and the words past it, whatever the reads
     long = b"x" * 64 * 1024 + b"\r\n" + file_part(digit) + b"\r\n--xyz--\r\n"
     assert read_file_part(long, [1] * len(long)) == digit
-    for past in (b"x" + long, body.replace(b"\r\n", b"\n") + b"x" * 64 * 1024):
+    lf = body.replace(b"\r\n", b"\n")
+    for past, said in ((b"x" + long, LONG_NO_LINE.format("xyz")),
+                       (lf, LF_ALONE.format("xyz", "an LF alone")),
+                       (b"x" * 64 * 1024 + lf, LONG_NO_LINE.format("xyz"))):
         for reads in ([1] * len(past), [64 * 1024], [64 * 1024 + 10], []):
-            assert read_file_part(past, reads) == LONG_NO_LINE.format("xyz"), reads
+            assert read_file_part(past, reads) == said, reads
+    # a body of the closing boundary alone, after any preamble, has no file; after a line of
+    # the boundary with more on it, it has no line of the boundary
+    for empty in (b"--xyz--\r\n", b"\r\n--xyz--\r\n", b"pre\r\n--xyz--\r\n"):
+        assert read_file_part(empty, [1] * len(empty)) == \
+            "multipart body has no file: send the image in a field named 'file'", empty
+    merged = b"--xyz Content-Disposition: form-data\r\n\r\nabc\r\n--xyz--\r\n"
+    assert read_file_part(merged, []) == NO_LINE.format("xyz") + ": its parts use another boundary"
 
 
 def test_a_file_part_in_base64_is_told_to_send_its_bytes_as_they_are(
@@ -383,7 +403,9 @@ def test_a_whole_multipart_body_is_read_however_its_type_is_written(
     for preamble, epilogue, size in (
             (b"", b"an epilogue\r\n", 100), (b"", b"x" * 5_000, 100), (b"", b"x" * 5_000, 5),
             (b"a preamble\r\n", b"", 100), (b"\r\n", b"", 100),
-            (b"-" * 5_000 + b"\r\n", b"", 5), (b"--xy\r\n--xyzz\r\n", b"", 3)):
+            (b"-" * 5_000 + b"\r\n", b"", 5), (b"--xy\r\n--xyzz\r\n", b"", 3),
+            # a CR or LF alone before it, which the parser skipped (a review: they were refused)
+            (b"\n", b"", 100), (b"\r", b"", 1), (b"\nhello\n", b"", 3)):
         body = preamble + file_part(digit) + b"\r\n--xyz--\r\n" + epilogue
         r = client.post("/api/v1/featuremaps?models=max", content=in_chunks(body, size),
                         headers={"content-type": content_type})
