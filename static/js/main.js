@@ -97,7 +97,6 @@ class App {
   #picked = null; // the MNIST test index of the sample on the pad, as labelled (not drawn over)
   #addressed = false; // the address follows what is shown (link.js), once it has been followed
   #linkedAt = -Infinity; // when #relink last wrote the address
-  #restoring = -1; // the generation of an Undo's put-back whose answer is still to come
   #linkTimer = 0;
   #linkDue = null; // the address #linkTimer is to write, while one is to come (#keepAddress)
   // What the pad holds, counted as it changes, and the count the maps shown are for: they
@@ -332,13 +331,9 @@ class App {
   /** The address says what is shown (link.js): a sample by its number and the nudges in
    * place where following them gives the same input (else, as any other input, its
    * levels), and the map settings. Written at most every LINK_MS, the last state last
-   * (a browser refuses a page that replaces its address too often). Not while an Undo's
-   * put-back waits for its answer: its nudges are in place, the sample shown is the one
-   * before (a review: a change of the settings then linked ?digit=4&dx=1); #restore
-   * relinks once the answer is shown or has failed. */
+   * (a browser refuses a page that replaces its address too often). */
   #relink() {
-    if (!this.#addressed || this.#restoring === this.generation) return;
-    this.#writeLink(linkTo(window.location.href, this.#linkState()));
+    if (this.#addressed) this.#writeLink(linkTo(window.location.href, this.#linkState()));
   }
 
   /** A write put off writes the address as it was asked for: the page's state in between
@@ -394,8 +389,15 @@ class App {
   /** What the address holds of what is shown (link.js's linkTo). */
   #linkState() {
     const input = this.current?.result.input ?? null;
+    // a sample by its number only where the input shown is the one sent for it, moved by the
+    // nudges in place: an Undo's put-back sets those before its answer comes, and keeps them
+    // where a newer input drops that answer (two reviews: a sample shown was linked with the
+    // nudges of the one put back, ?digit=4&dx=1); the input shown is then linked as levels
+    const sent = this.#moves.at(-1)?.after ?? this.#loaded?.body;
+    const sample = sent !== undefined && sent === this.current?.body
+      && replayable(this.#moves, this.#moves[0]?.before, input);
     return {
-      digit: replayable(this.#moves, this.#moves[0]?.before, input) ? this.#picked : null,
+      digit: sample ? this.#picked : null,
       shift: this.offset,
       input: input && !isBlank(input) ? input : null,
       size: document.querySelector('input[name="size"]:checked')?.value,
@@ -763,19 +765,14 @@ class App {
       this.#dropWaiting();
       this.#reset(); // a sample or upload picked on an empty pad: back to nothing
     } else {
-      const restoring = this.generation;
-      this.#restoring = restoring;
       this.#sendPad({ failed: () => {
         put(now);
         if (!this.#ahead) this.#caughtUp(); // no ask left armed for what is shown again
         this.#replaced.push(kept);
         this.#syncUndo();
         if (this.current) this.#refreshShifts(this.current); // the lab of what is shown again
-      } }).then(() => {
-        // shown, failed (a review: the address was not written again) or dropped for newer
-        if (this.#restoring === restoring) this.#restoring = -1;
-        this.#relink();
-      });
+        this.#relink(); // a change of the settings meanwhile (a review: it was not written)
+      } });
     }
     this.#syncUndo();
     this.#keepFocus();

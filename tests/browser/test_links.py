@@ -242,34 +242,45 @@ def test_a_write_put_off_holds_what_was_shown_when_it_was_asked(
         assert page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
 
 
-@pytest.mark.parametrize("answered", [True, False])
-def test_the_address_waits_for_an_undos_answer(
-        browser: Any, server_url: str, api: Any, answered: bool) -> None:
-    """A review: a change of the settings while an Undo's answer was on its way linked the
-    nudges put back with the sample still shown; and an Undo whose answer failed left the
-    address as that. The address is written once the answer is shown, or has failed."""
+@pytest.mark.parametrize("then", ["answered", "failed", "sample", "undo"])
+def test_the_address_says_what_is_shown_while_an_undos_answer_is_on_its_way(
+        browser: Any, server_url: str, api: Any, then: str) -> None:
+    """Two reviews: a change of the settings while an Undo's answer was on its way linked the
+    nudges put back with the sample still shown (?digit=4&dx=1), as did a sample picked or a
+    second Undo then, which drop that answer, where their own answer failed; and an Undo
+    whose answer failed left the address as that. Until the answer comes the address holds
+    the input shown, as its levels, and once it comes, or fails, what is shown then."""
     with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
         page = fm.page
         fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
         fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
         fm.after_paint(lambda: page.click('button[data-digit="4"]'), source="upload")
         wait_query(fm, "digit=4")
+        shown = f"input={levels_text(fm.input_pixels())}&norm=layer"
         held: list[Any] = []
         answers = re.compile(r"/api/v1/featuremaps(\?|$)")
         page.route(answers, lambda route: held.append(route))
         page.click("#undo")
         fm.wait_held(held)
         page.click('input[name="norm"][value="layer"]')
-        page.wait_for_timeout(1000)  # past any write put off (350 ms)
-        assert page.evaluate("location.search") == "?digit=4"
-        if answered:
-            fm.after_paint(lambda: [route.continue_() for route in held], source="undo")
+        wait_query(fm, shown)
+        if then == "answered":
+            fm.after_paint(lambda: held.pop().continue_(), source="undo")
             wait_query(fm, "digit=18&dx=1&norm=layer")
-        else:
-            for route in held:
-                route.abort()
+            return
+        if then == "failed":
+            held.pop().abort()
             wait_query(fm, "digit=4&norm=layer")
             assert page.inner_text("#picked") == "MNIST test digit #4: labelled 4."
+            return
+        # a newer input drops the put-back's answer, and its own fails
+        page.click('button[data-digit="3"]' if then == "sample" else "#undo")
+        held.pop(0).continue_()
+        fm.wait_held(held)
+        held.pop(0).abort()
+        page.wait_for_selector("#error:not([hidden])")
+        page.wait_for_timeout(1000)  # past any write put off (350 ms)
+        assert page.evaluate("location.search") == f"?{shown}"
         page.unroute(answers)
 
 
