@@ -1088,6 +1088,7 @@ class App {
       // a catch-up clears what it answers (the maps behind the pad, the waiting), not an
       // error about something else, such as an upload refused meanwhile (a third review)
       if (job.source !== 'again' || this.#catchUpSays) this.#clearError();
+      else this.#sayAnswering();
       this.#paint(result);
       const paintedTime = performance.now();
       document.dispatchEvent(new CustomEvent('fm:painted', {
@@ -1489,10 +1490,20 @@ class App {
   #showError(err, what, { again = false } = {}) {
     const detail = err instanceof ApiError || err instanceof Error ? err.message : String(err);
     const status = err instanceof ApiError ? err.status : 0;
-    const retry = again && err instanceof ApiError && err.unanswered ? '. Nothing is lost: try again once it answers.' : '';
+    const unreached = err instanceof ApiError && err.unanswered;
+    const retry = again && unreached ? '. Nothing is lost: try again once it answers.' : '';
     this.#say(status && !err.unanswered
       ? `The server could not use ${what}: ${detail}`
-      : `Something went wrong with ${what}: ${detail}${retry}`, status);
+      : `Something went wrong with ${what}: ${detail}${retry}`, status, { unreached: unreached ? what : null });
+  }
+
+  /** An answer came: a message that the server could not be reached, for something a
+   * catch-up does not answer (a sample, an upload), says that it answers again, and stays
+   * till read (a teacher's review: "cannot be reached" stayed up over maps that were
+   * coming again). */
+  #sayAnswering() {
+    const what = this.said?.unreached;
+    if (what) this.#say(`The server answers again, but nothing came of ${what} while it could not be reached: try it again.`, 'notice');
   }
 
   /** `behind`: the notice is about the pad being ahead of the maps, and goes once they
@@ -1504,12 +1515,12 @@ class App {
   // The same message again while the banner still shows it is counted ("(2nd time)"): the
   // text changes, so a screen reader announces the alert again (role=alert speaks changes
   // only), and a sighted user sees that the retry was read and failed too.
-  #say(text, status, { count = true, behind = false } = {}) {
+  #say(text, status, { count = true, behind = false, unreached = null } = {}) {
     const again = !this.error.hidden && this.said?.text === text;
     // a message each failed update repeats (the server unreachable while a stroke is drawn)
     // stays as it is: counted, it climbed with every pointer move and was spoken each time
     if (again && !count) return;
-    this.said = { text, times: again ? this.said.times + 1 : 1, behind };
+    this.said = { text, times: again ? this.said.times + 1 : 1, behind, unreached };
     this.errorText.textContent = again ? `${text} (${ordinal(this.said.times)} time)` : text;
     this.error.dataset.status = status;
     this.error.hidden = false;

@@ -988,9 +988,11 @@ def test_a_drawing_left_behind_by_a_failed_sample_is_caught_up(
             "stopped, or the network is down). Nothing is lost: try again once it answers.")
         fm.after_paint(lambda: back(fm), source="again", timeout=8_000)
         assert np.array_equal(fm.input_pixels(), reference_input(browser, server_url, api))
-        # the catch-up clears what it answers, not the sample's failure, unread till dismissed
-        assert fm.page.locator("#error-text").inner_text().startswith(
-            "Something went wrong with the sample 0")
+        # the catch-up clears what it answers, not the sample's failure, unread till dismissed;
+        # but the server is no longer said to be out of reach (a teacher's review)
+        assert fm.page.locator("#error-text").inner_text() == (
+            "The server answers again, but nothing came of the sample 0 while it could not be "
+            "reached: try it again.")
 
 
 def test_the_page_stays_when_another_network_is_chosen_before_the_drawing_has_maps(
