@@ -49,7 +49,8 @@ with `Retry-After` when the server is busy. A wrong method is a 405 whose `Allow
 right ones; every GET route answers HEAD too. Every answer carries `X-Request-ID`: yours,
 if you send one of at most 64 letters, digits, `.`, `_` or `-`, else a new one.
 
-With the server on 127.0.0.1:8000 and `digit.png` a picture of a digit:
+With the server on 127.0.0.1:8000 (`featuremaps serve`'s default: put your server's
+address in its place) and `digit.png` a picture of a digit:
 
 ```sh
 curl -F file=@digit.png http://127.0.0.1:8000/api/v1/featuremaps
