@@ -1238,7 +1238,12 @@ class App {
     }
     try {
       const shifts = await postShifts(this.config.api, this.shiftModels, current.body);
-      if (this.current === current) this.lab.show(shifts, current.result.input, current.label, this.offset);
+      if (this.current === current) {
+        this.lab.show(shifts, current.result.input, current.label, this.offset);
+        // its own failure, for an input before, is past (a review: it stayed up once a
+        // catch-up had asked for the lab again and got it)
+        if (this.said?.what === 'the shift lab') this.#clearError();
+      }
       resolve(shifts);
     } catch (err) {
       if (this.current === current) {
@@ -1490,20 +1495,19 @@ class App {
   #showError(err, what, { again = false } = {}) {
     const detail = err instanceof ApiError || err instanceof Error ? err.message : String(err);
     const status = err instanceof ApiError ? err.status : 0;
-    const unreached = err instanceof ApiError && err.unanswered;
-    const retry = again && unreached ? '. Nothing is lost: try again once it answers.' : '';
+    const retry = again && err instanceof ApiError && err.unanswered;
     this.#say(status && !err.unanswered
       ? `The server could not use ${what}: ${detail}`
-      : `Something went wrong with ${what}: ${detail}${retry}`, status, { unreached: unreached ? what : null });
+      : `Something went wrong with ${what}: ${detail}${retry ? '. Nothing is lost: try again once it answers.' : ''}`,
+    status, { what, unanswered: retry });
   }
 
-  /** An answer came: a message that the server could not be reached, for something a
-   * catch-up does not answer (a sample, an upload), says that it answers again, and stays
-   * till read (a teacher's review: "cannot be reached" stayed up over maps that were
-   * coming again). */
+  /** An answer came: a message that the server gave no answer (unreachable, or past
+   * GIVE_UP_MS) for something to ask for again, which a catch-up does not answer (a sample,
+   * an upload), says that it answers now, and stays till read (a teacher's review: "cannot
+   * be reached" stayed up over maps that were coming again). */
   #sayAnswering() {
-    const what = this.said?.unreached;
-    if (what) this.#say(`The server answers again, but nothing came of ${what} while it could not be reached: try it again.`, 'notice');
+    if (this.said?.unanswered) this.#say(`The server answers now, but ${this.said.what} got no answer: try it again.`, 'notice');
   }
 
   /** `behind`: the notice is about the pad being ahead of the maps, and goes once they
@@ -1515,12 +1519,12 @@ class App {
   // The same message again while the banner still shows it is counted ("(2nd time)"): the
   // text changes, so a screen reader announces the alert again (role=alert speaks changes
   // only), and a sighted user sees that the retry was read and failed too.
-  #say(text, status, { count = true, behind = false, unreached = null } = {}) {
+  #say(text, status, { count = true, behind = false, what = null, unanswered = false } = {}) {
     const again = !this.error.hidden && this.said?.text === text;
     // a message each failed update repeats (the server unreachable while a stroke is drawn)
     // stays as it is: counted, it climbed with every pointer move and was spoken each time
     if (again && !count) return;
-    this.said = { text, times: again ? this.said.times + 1 : 1, behind, unreached };
+    this.said = { text, times: again ? this.said.times + 1 : 1, behind, what, unanswered };
     this.errorText.textContent = again ? `${text} (${ordinal(this.said.times)} time)` : text;
     this.error.dataset.status = status;
     this.error.hidden = false;

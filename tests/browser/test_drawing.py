@@ -990,9 +990,28 @@ def test_a_drawing_left_behind_by_a_failed_sample_is_caught_up(
         assert np.array_equal(fm.input_pixels(), reference_input(browser, server_url, api))
         # the catch-up clears what it answers, not the sample's failure, unread till dismissed;
         # but the server is no longer said to be out of reach (a teacher's review)
-        assert fm.page.locator("#error-text").inner_text() == (
-            "The server answers again, but nothing came of the sample 0 while it could not be "
-            "reached: try it again.")
+        assert fm.page.locator("#error-text").inner_text() == \
+            "The server answers now, but the sample 0 got no answer: try it again."
+
+
+def test_the_shift_labs_failure_goes_once_a_catch_up_has_brought_the_lab(
+        browser: Any, server_url: str, api: Api) -> None:
+    """A review: the shift lab's "server cannot be reached" stayed up after the server came
+    back and a catch-up had asked for the lab again and shown it."""
+    with over_post(browser, server_url, api) as fm:
+        fm.page.route("**/api/v1/shifts**", lambda route: route.abort("connectionrefused"))
+        fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+        fm.page.wait_for_function("() => document.getElementById('error-text').innerText"
+                                  ".startsWith('Something went wrong with the shift lab')")
+        fm.page.route("**/api/v1/featuremaps?**", lambda route: route.abort("connectionrefused"))
+        fm.stroke([(0.3, 0.5), (0.7, 0.5)], steps=10)
+        fm.idle()
+        fm.page.unroute("**/api/v1/shifts**")
+        fm.after_paint(lambda: back(fm), source="again", timeout=15_000)
+        # the lab, asked for again with the maps of the pad, is shown, and its failure gone
+        fm.page.wait_for_selector('figure.heat-fig[data-net="max"] canvas[data-painted]',
+                                  state="attached")
+        fm.page.wait_for_selector("#error", state="hidden")
 
 
 def test_the_page_stays_when_another_network_is_chosen_before_the_drawing_has_maps(
