@@ -230,16 +230,17 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("multipart-no-boundary", png, "multipart/form-data", 400,
         f"multipart body could not be read (Missing boundary in multipart): {unread}")
     # no line of the boundary alone, which the parser called "Invalid multipart data"
-    no_line = ("multipart body has no line '--XX' (the boundary its Content-Type names, on a "
-               "line of its own): its parts use another boundary")
+    no_line = ("multipart body has no line '--XX' (the boundary its Content-Type names, alone on "
+               "a line ended by CRLF) to open a part: its parts use another boundary, or it has "
+               "none")
     part = b'Content-Disposition: form-data; name="file"; filename="a.png"\r\n'
     raw("multipart-no-boundary-line", b"a preamble\r\n--XX " + part
         + b"Content-Type: image/png\r\n\r\n" + png + b"\r\n--XX--\r\n",
         "multipart/form-data; boundary=XX", 400, no_line)
     raw("multipart-lf-lines", (b"--XX\r\n" + part + b"\r\n" + png + b"\r\n--XX--\r\n"
                                ).replace(b"\r\n", b"\n"),
-        "multipart/form-data; boundary=XX", 400, "multipart body's first boundary line '--XX' "
-        "ends in an LF alone: end each boundary and header line with CRLF (as curl -F "
+        "multipart/form-data; boundary=XX", 400, "multipart body's boundary line '--XX' ends in "
+        "an LF alone, not CRLF: end each boundary and header line with CRLF (as curl -F "
         "file=@path sends them)")
     raw("multipart-empty", b"", "multipart/form-data; boundary=XX", 400,
         "empty multipart body: send the image in a field named 'file' (as curl -F file=@path "

@@ -254,6 +254,39 @@ TEXT_TOO_LARGE = (f"multipart text field over {MAX_TEXT_FIELD // 1024} KiB: text
 CHARSET = re.compile(rb';\s*charset\s*=\s*("[^"]*"|[^;]*)', re.IGNORECASE)
 
 
+# python-multipart's words for a body whose first boundary line is not what it names
+FIRST_BOUNDARY_ERRORS = ("Expected boundary character", "Did not find CR at end of boundary",
+                         "Did not find LF at end of boundary")
+
+
+def no_boundary_line(body: bytes, boundary: bytes, within: int | None = None) -> str:
+    """Why a multipart `body` (the first `within` bytes of it, where given) has no line of
+    its `boundary` to open its first part, which the parser called "Invalid multipart
+    data": a line of it, or the line before, ends otherwise than by CRLF; else there is
+    none. The same words however long the body (a review: one past the preamble's limit
+    was told it had a preamble, a short one the parser's words)."""
+    opening = brief("--" + boundary.decode("latin-1"))
+    endings = {b"\n": "an LF alone", b"\r": "a CR alone"}
+    lines = re.finditer(rb"(\r\n|\r|\n|\A)--%s(\r\n|--|[ \t]+\r?\n|\r|\n)"
+                        % re.escape(boundary), body[:within])
+    for line in lines:
+        before, after = line.groups()
+        if after not in (b"\r\n", b"--"):
+            ending = endings.get(after, "spaces")
+            return (f"multipart body's boundary line {opening} ends in {ending}, not CRLF: end "
+                    "each boundary and header line with CRLF (as curl -F file=@path sends them)")
+        if after == b"\r\n" and before in endings:
+            return (f"multipart body's line before its boundary line {opening} ends in "
+                    f"{endings[before]}, not CRLF: end each line with CRLF (as curl -F "
+                    "file=@path sends them)")
+    said = (f"multipart body has no line {opening} (the boundary its Content-Type names, "
+            "alone on a line ended by CRLF) to open a part")
+    if within is None:
+        return f"{said}: its parts use another boundary, or it has none"
+    return (f"{said} in its first {within:,} bytes: its parts use another boundary, or text "
+            "before its first boundary (a preamble, which is not read) is longer than that")
+
+
 async def multipart_file(request: Request, what: str = "the image",
                          notes: Mapping[str, str] | None = None) -> bytes:
     """The one file of a multipart body, in a field named 'file'. The body's size is bounded
@@ -266,9 +299,11 @@ async def multipart_file(request: Request, what: str = "the image",
     it (RFC 2046's epilogue; a review found one over 1 KiB called cut off, when only the
     body's last 1 KiB was looked through), and anything may come before the first boundary
     (its preamble, up to MAX_PREAMBLE bytes), which the parser refused: it is dropped on its
-    way there; a body with no first boundary line within that limit is told so, as the
-    parser only called it "Invalid multipart data". `notes`: what a text field that is no
-    query option is, where the route has words for it (check_query's notes)."""
+    way there. A short body without that line goes to the parser whole, which reads some
+    (a CR or LF first, then anything up to a '-'); one it cannot open, and one past the
+    limit, is told why (no_boundary_line), where the parser said "Invalid multipart data".
+    `notes`: what a text field that is no query option is, where the route has words for
+    it (check_query's notes)."""
     _, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary", b"")
     closing = b"--" + boundary + b"--"
@@ -277,51 +312,33 @@ async def multipart_file(request: Request, what: str = "the image",
     # the body read until its first boundary (a bytearray: a body in 1-byte reads was copied
     # whole at each read); None once that has come, or where no boundary is named
     head: bytearray | None = bytearray() if boundary else None
-    # the first delimiter: the boundary at the start of the body or of a line (after a CR or
-    # an LF: the parser skipped those at the start, a review found), then CRLF; or the
-    # closing one (a body of no parts, which then has no file); or, to be told so, the
-    # boundary then an LF alone or spaces
-    first = re.compile(rb"(?:\A|[\r\n])(--%s)(\r\n|--|[ \t]{0,16}\r?\n)" % re.escape(boundary))
-    reach = len(boundary) + 21  # the longest match of `first`
-    opening = brief("--" + boundary.decode("latin-1"))
-    said = (f"multipart body has no line {opening} (the boundary its Content-Type names, on a "
-            "line of its own)")
+    unopened = b""  # a short body handed to the parser without that boundary line
+    # the first delimiter (RFC 2046): the boundary at the start or after a CRLF, then CRLF
+    first = re.compile(rb"(?:\A|\r\n)(--" + re.escape(boundary) + rb"\r\n)")
 
     def past_preamble(body: bytes, more: bool) -> bytes:
         """`body` from its first boundary on, once that has come; b"" until then."""
-        nonlocal head
+        nonlocal head, unopened
         assert head is not None
-        # looked for again from just before the new bytes: a delimiter split between reads;
-        # none is looked for past the preamble's limit, so that the words do not hang on how
-        # the body was split into reads
-        start = max(0, len(head) - reach + 1)
+        # looked for again from just before the new bytes: a delimiter split between reads
+        start = max(0, len(head) - len(boundary) - 5)
         head += body
-        found = first.search(head, start, MAX_PREAMBLE + 2 + reach)
-        # the preamble, then the CRLF that begins the delimiter
-        if found and found.start(1) <= MAX_PREAMBLE + 2:
-            if found.group(2) not in (b"\r\n", b"--"):
-                ending = "spaces" if found.group(2).strip(b"\r\n") else "an LF alone"
-                raise BadRequest(f"multipart body's first boundary line {opening} ends in "
-                                 f"{ending}: end each boundary and header line with CRLF (as "
-                                 "curl -F file=@path sends them)")
-            if found.group(2) == b"--" and b"--" + boundary in head[:found.start(1)]:
-                # parts whose boundary is not on a line of its own ('--b Content-...'): no
-                # body of no parts
-                raise BadRequest(f"{said}: its parts use another boundary")
+        found = first.search(head, start)
+        if found and found.start() <= MAX_PREAMBLE:
             rest, head = bytes(head[found.start(1):]), None
             return rest
         if not head and not more:
             raise EmptyBody(f"empty multipart body: send {what} in a field named 'file' (as "
                             "curl -F file=@path sends it)")
-        # the parser reads nothing without that line, and called it "Invalid multipart data";
-        # the same words however long the body (a review: one past the preamble's limit was
-        # told it had a preamble, a short one the parser's words)
-        if found or len(head) > MAX_PREAMBLE + 2 + reach:
-            raise BadRequest(f"{said} in its first {MAX_PREAMBLE:,} bytes: its parts use another "
-                             "boundary, or text before its first boundary (a preamble, which "
-                             "is not read) is longer than that")
+        if found or len(head) > MAX_PREAMBLE + len(boundary) + 6:
+            # the same words whether the line comes past the limit or not at all: they do
+            # not hang on how the body was split into reads
+            raise BadRequest(no_boundary_line(bytes(head), boundary, MAX_PREAMBLE))
         if not more:
-            raise BadRequest(f"{said}: its parts use another boundary")
+            # the parser may read it all the same (it skips a CR or LF at the start, then
+            # anything up to a '-'); where it cannot, no_boundary_line says why
+            unopened, head = bytes(head), None
+            return unopened
         return b""
 
     async def receive() -> Message:
@@ -364,6 +381,8 @@ async def multipart_file(request: Request, what: str = "the image",
         # python-multipart's own reason, which Starlette words as "Invalid multipart data"
         # (an API review: a file name of 4,200 characters was told to mind the boundary)
         parsed = getattr(exc.__context__, "__cause__", None)
+        if unopened and str(parsed).startswith(FIRST_BOUNDARY_ERRORS):
+            raise BadRequest(no_boundary_line(unopened, boundary)) from None
         if str(parsed).startswith("Maximum header"):
             raise BadRequest(
                 f"multipart body could not be read: a part's headers pass the parser's limits "
