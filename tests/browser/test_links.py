@@ -184,6 +184,27 @@ def test_a_drawing_travels_as_the_levels_the_networks_saw(
     assert not again.errors, again.errors
 
 
+ANSWERS = re.compile(r"/api/v1/featuremaps(\?|$)")
+
+
+def hold_answers(page: Any) -> list[Any]:
+    """From now on the maps' requests are held: each route is appended to the list."""
+    held: list[Any] = []
+    page.route(ANSWERS, lambda route: held.append(route))
+    return held
+
+
+def four_over_nudged_18(fm: FeatureMapsPage) -> list[Any]:
+    """Sample 18 nudged right, then sample 4 picked over it (an Undo puts back 18 and its
+    nudge); from then on the maps' requests are held (hold_answers)."""
+    page = fm.page
+    fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+    fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
+    fm.after_paint(lambda: page.click('button[data-digit="4"]'), source="upload")
+    wait_query(fm, "digit=4")
+    return hold_answers(page)
+
+
 def test_undo_does_not_cancel_a_linked_digit_on_its_way(
         browser: Any, server_url: str, api: Any) -> None:
     """A review: while a link's digit was on its way (seconds, on a cold server), Undo was
@@ -191,9 +212,7 @@ def test_undo_does_not_cancel_a_linked_digit_on_its_way(
     context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
     try:
         page = fm.page
-        held: list[Any] = []
-        answers = re.compile(r"/api/v1/featuremaps(\?|$)")
-        page.route(answers, lambda route: held.append(route))
+        held = hold_answers(page)
         page.goto(server_url + "/?digit=18")
         page.wait_for_selector("body[data-ready]", state="attached")
         page.wait_for_function("() => document.getElementById('picked') !== null")
@@ -201,7 +220,7 @@ def test_undo_does_not_cancel_a_linked_digit_on_its_way(
         assert page.is_disabled("#undo")
         page.keyboard.press("Control+z")
         fm.after_paint(lambda: [route.continue_() for route in held], source="upload")
-        page.unroute(answers)
+        page.unroute(ANSWERS)
         assert page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
         assert fm.prediction("max").startswith("predicts 3 ")
         wait_query(fm, "digit=18")
@@ -219,13 +238,7 @@ def test_a_write_put_off_holds_what_was_shown_when_it_was_asked(
     off writes the address of what was shown when it was asked for."""
     with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
         page = fm.page
-        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
-        fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
-        fm.after_paint(lambda: page.click('button[data-digit="4"]'), source="upload")
-        wait_query(fm, "digit=4")
-        held: list[Any] = []
-        answers = re.compile(r"/api/v1/featuremaps(\?|$)")
-        page.route(answers, lambda route: held.append(route))
+        held = four_over_nudged_18(fm)
         # two changes of the settings in one task: the second is written LINK_MS after the
         # first, and Undo comes before it, its answer held
         page.evaluate("""() => {
@@ -237,7 +250,7 @@ def test_a_write_put_off_holds_what_was_shown_when_it_was_asked(
         page.wait_for_timeout(1000)  # past the write put off (350 ms)
         assert page.evaluate("location.search") == "?digit=4&size=scale&norm=layer"
         fm.after_paint(lambda: [route.continue_() for route in held], source="undo")
-        page.unroute(answers)
+        page.unroute(ANSWERS)
         wait_query(fm, "digit=18&dx=1&size=scale&norm=layer")
         assert page.inner_text("#picked") == "MNIST test digit #18: labelled 3."
 
@@ -252,14 +265,8 @@ def test_the_address_says_what_is_shown_while_an_undos_answer_is_on_its_way(
     the input shown, as its levels, and once it comes, or fails, what is shown then."""
     with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
         page = fm.page
-        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
-        fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
-        fm.after_paint(lambda: page.click('button[data-digit="4"]'), source="upload")
-        wait_query(fm, "digit=4")
+        held = four_over_nudged_18(fm)
         shown = f"input={levels_text(fm.input_pixels())}&norm=layer"
-        held: list[Any] = []
-        answers = re.compile(r"/api/v1/featuremaps(\?|$)")
-        page.route(answers, lambda route: held.append(route))
         page.click("#undo")
         fm.wait_held(held)
         page.click('input[name="norm"][value="layer"]')
@@ -281,7 +288,7 @@ def test_the_address_says_what_is_shown_while_an_undos_answer_is_on_its_way(
         page.wait_for_selector("#error:not([hidden])")
         page.wait_for_timeout(1000)  # past any write put off (350 ms)
         assert page.evaluate("location.search") == f"?{shown}"
-        page.unroute(answers)
+        page.unroute(ANSWERS)
 
 
 def picked_first(fm: FeatureMapsPage, href: str, sample: int) -> None:

@@ -368,12 +368,8 @@ def test_an_undone_nudge_of_a_sample_is_one_message(fm: FeatureMapsPage) -> None
     assert fm.page.evaluate("window.__pickedWrites") == 0
 
 
-def test_quick_nudges_are_said_once_the_last_has_landed(fm: FeatureMapsPage) -> None:
-    """Found by a keyboard review: six quick nudges were six long messages in the nudge
-    panel's live line, spoken one after another for seconds. Asked for together, they are
-    said once, where the last left the input, and the input is moved by all of them."""
-    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
-    before = fm.input_pixels()
+def watch_nudge_lines(fm: FeatureMapsPage) -> None:
+    """Keep each text written to the nudge panel's live line in window.__nudgeLines."""
     fm.page.evaluate("""() => {
         window.__nudgeLines = [];
         new MutationObserver((records) => {
@@ -381,6 +377,17 @@ def test_quick_nudges_are_said_once_the_last_has_landed(fm: FeatureMapsPage) -> 
             if (r.addedNodes.length) window.__nudgeLines.push(r.target.textContent);
           }
         }).observe(document.getElementById('nudge-status'), { childList: true });
+    }""")
+
+
+def test_quick_nudges_are_said_once_the_last_has_landed(fm: FeatureMapsPage) -> None:
+    """Found by a keyboard review: six quick nudges were six long messages in the nudge
+    panel's live line, spoken one after another for seconds. Asked for together, they are
+    said once, where the last left the input, and the input is moved by all of them."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    before = fm.input_pixels()
+    watch_nudge_lines(fm)
+    fm.page.evaluate("""() => {
         const left = document.querySelector('#nudge button[data-dir="left"]');
         for (let i = 0; i < 3; i += 1) left.click();
     }""")
@@ -422,13 +429,8 @@ def test_a_nudge_that_failed_leaves_the_line_of_the_one_before(fm: FeatureMapsPa
             route.abort()
 
     fm.page.route(re.compile(r"/api/v1/featuremaps(\?|$)"), answer)
+    watch_nudge_lines(fm)
     fm.page.evaluate("""() => {
-        window.__nudgeLines = [];
-        new MutationObserver((records) => {
-          for (const r of records) {
-            if (r.addedNodes.length) window.__nudgeLines.push(r.target.textContent);
-          }
-        }).observe(document.getElementById('nudge-status'), { childList: true });
         const right = document.querySelector('#nudge button[data-dir="right"]');
         right.click();
         right.click();
