@@ -355,18 +355,23 @@ def _ink_with_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def invert_if_light(grey: np.ndarray) -> np.ndarray:
-    """Ink on MNIST's scale, 0 for the paper: dark ink on a light background (paper, a white
+    """Ink on MNIST's scale, 0 for the paper: ink darker than its background (paper, a white
     canvas) is inverted to MNIST's polarity, and the background's own level (its border's
     median) is taken off, the rest stretched back to 0..1. A photo's grey paper (200 of 255)
     was otherwise ink everywhere: nothing was cropped, and max and avg read a black 7 on it
-    as an 8 (found by an API review)."""
+    as an 8 (found by an API review). The ink is the side the image reaches further from the
+    paper, darker or lighter: paper under mid-grey was taken for dark paper, and black ink on
+    it was clipped away, a blank answered with a confident digit (a dimly lit photo, paper at
+    125; a later API review), as was chalk on a board over mid-grey."""
     border = np.sort(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
     n = len(border)
     # np.median's value, 5x faster: the mean of the middle two in the array's own precision
     # (in float64, 127/255 and 128/255 would average just above 0.5 and invert the image)
     median = border.dtype.type((border[(n - 1) // 2] + border[n // 2]) / border.dtype.type(2))
     one = grey.dtype.type(1)
-    if median > 0.5:
+    darker, lighter = median - grey.min(), grey.max() - median
+    # as far either way (a blank page): by the paper's own level, as before
+    if darker > lighter or (darker == lighter and median > 0.5):
         grey, median = one - grey, one - median
     if median <= 0:  # black paper, as the page draws on: nothing to take off
         return np.ascontiguousarray(grey)

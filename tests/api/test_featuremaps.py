@@ -291,6 +291,27 @@ def test_ink_in_the_last_two_rows_and_columns_never_changes_the_answer(
     assert all(row25[net] != blank[net] for net in ("max", "avg"))
 
 
+@pytest.mark.parametrize(("paper", "ink"),
+                         [(125, 25), (100, 20), (130, 250), (60, 230), (200, 255)])
+def test_ink_is_found_on_paper_of_any_level(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], paper: int,
+        ink: int) -> None:
+    """A later API review: black ink on paper under mid-grey (a dimly lit photo, paper at
+    125) was taken for light ink on dark paper and clipped away, and chalk on a board over
+    mid-grey was inverted: both answered as blank, with a confident digit. The ink is the
+    side the picture reaches further from its paper."""
+    _, png = test_digit_pngs[0]
+    seven = np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float64) / 255
+    big = np.asarray(Image.fromarray(np.uint8(seven * 255)).resize((200, 200)), np.float64) / 255
+    grey = np.uint8(np.rint(paper + big * (ink - paper)))
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, "PNG")
+    body = post_png(client, buf.getvalue())
+    assert body["input"]["blank"] is False
+    for net in ("max", "avg"):
+        assert body["models"][net]["prediction"] == 7, net
+
+
 def test_a_digit_on_grey_paper_is_read_as_on_white(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """Found by an API review: a photo's paper at 200 of 255 was ink everywhere once inverted
