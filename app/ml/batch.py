@@ -66,7 +66,7 @@ def _shown(value: float) -> str:
     """An end of a range in four digits, or, out of 0..1, as it is where four would read as
     in range (1.0000001 is not 1). An end in range stays short: "0..254", not "0.0..254" (an
     API review)."""
-    short = f"{value:.4g}"
+    short = f"{value:.4g}" if value else "0"  # -0.0 as 0 (an API review: "found -1..-0")
     return short if 0 <= value <= 1 or not 0 <= float(short) <= 1 else repr(value)
 
 

@@ -464,6 +464,10 @@ def range_hint(pixels: np.ndarray) -> str:
     low, high = float(pixels.min()), float(pixels.max())
     with np.errstate(over="ignore"):  # the mean of two middle values near the float's limit
         median = float(np.median(pixels))
+    if abs(median + 1) <= 0.05 and low >= -1.05 and high <= 1.05:
+        # the background at -1: Normalize((0.5,), (0.5,)), whose std and mean MNIST's usual
+        # ones would not undo (an API review: told to, it was still refused)
+        return " (scaled to -1..1, as Normalize((0.5,), (0.5,)) does? undo it: (x + 1) / 2)"
     if median < -0.05:  # the background itself below 0
         return " (normalised? undo it: x * std + mean, for MNIST's usual 0.3081 and 0.1307)"
     if 2 <= high <= 255:

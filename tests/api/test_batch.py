@@ -240,6 +240,12 @@ def npz(**arrays: np.ndarray) -> bytes:
     (npy((np.eye(28)[None] - 0.1307) / 0.3081), 422,
      "float images must lie in 0..1; found -0.4242..2.821 "
      "(normalised? undo it: x * std + mean, for MNIST's usual 0.3081 and 0.1307)"),
+    # found by a review: Normalize((0.5,), (0.5,)), -1..1, was told to undo MNIST's own
+    # std and mean, after which it was still refused; and its end at -0.0 read "-0"
+    (npy(np.eye(28)[None] * 2 - 1), 422,
+     "float images must lie in 0..1; found -1..1 (scaled to -1..1, as Normalize((0.5,), "
+     "(0.5,)) does? undo it: (x + 1) / 2)"),
+    (npy(-np.eye(28)[None]), 422, "float images must lie in 0..1; found -1..0"),
     # below 0 alone, the upper end in range
     (npy(np.full((1, 28, 28), -0.5, np.float32)), 422,
      "float images must lie in 0..1; found -0.5..-0.5 "
