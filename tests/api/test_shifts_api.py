@@ -10,6 +10,8 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from app.api.schemas import ShiftsOut
+from app.config import Settings
+from app.main import create_app
 
 
 def test_shift_grid_shapes_and_the_zero_shift_cell(
@@ -134,12 +136,24 @@ def test_the_schema_types_the_grid_and_the_nudges_as_answered(client: TestClient
             "properties"]["change"]["description"]}
 
 
-def test_the_documented_default_networks_are_the_ones_run(client: TestClient) -> None:
+def test_the_documented_default_networks_are_the_ones_run(
+        client: TestClient, settings: Settings) -> None:
     op = client.get("/openapi.json").json()["paths"]["/api/v1/shifts"]["post"]
     (param,) = [p for p in op["parameters"] if p["name"] == "models"]
-    assert "(default: max,avg,blurmax, those this server has)" in param["description"]
-    r = client.post("/api/v1/shifts", json={"pixels": [[0.0] * 28] * 28})
+    assert param["description"].endswith(
+        "(default: max,avg,blurmax, those of them this server has, else its first two)")
+    blank = {"pixels": [[0.0] * 28] * 28}
+    r = client.post("/api/v1/shifts", json=blank)
     assert list(r.json()["models"]) == ["max", "avg", "blurmax"]
+    # a server with none of them runs its first two (an API review: the docs said nothing of
+    # it)
+    others = Settings(**{**settings.model_dump(), "models": ["strided", "nopool", "max"]})
+    with TestClient(create_app(others)) as other:
+        assert list(other.post("/api/v1/shifts", json=blank).json()["models"]) == ["max"]
+    others = Settings(**{**settings.model_dump(), "models": ["strided", "nopool"]})
+    with TestClient(create_app(others)) as other:
+        assert list(other.post("/api/v1/shifts", json=blank).json()["models"]) == \
+            ["strided", "nopool"]
 
 
 def test_server_timing_gives_the_same_stages_as_featuremaps(

@@ -31,7 +31,8 @@ RETIRED = {"shifted_back": "shifted_back is no longer taken: each layer's answer
 
 SHIFT_MODELS = ("max", "avg", "blurmax")
 ShiftModelsQuery = Annotated[str | None, Query(
-    description=models_doc(SHIFT_MODELS, ", those this server has"), examples=["max,avg"],
+    description=models_doc(SHIFT_MODELS, ", those of them this server has, else its first two"),
+    examples=["max,avg"],
     pattern=MODELS_PATTERN)]
 
 
@@ -76,9 +77,9 @@ def to_dict(result: ShiftResult) -> dict[str, Any]:
              openapi_extra=IMAGE_BODY)
 async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gate: GateDep,
                  models: ShiftModelsQuery = None) -> Response:
-    """For each chosen network (default: max, avg and blurmax, those this server has): the
-    predicted class and its probability for every shift of
-    the 28x28 input by -4..4 px in x and y (zero fill; a positive dx moves it right, a
+    """For each chosen network (default: max, avg and blurmax, those this server has, else
+    the first two it has): the predicted class and its probability for every shift of the
+    28x28 input by -4..4 px in x and y (zero fill; a positive dx moves it right, a
     positive dy down; grid[dy + 4][dx + 4], so rows are dy and columns dx), and per layer
     the relative L2 change of the maps when the input moves one pixel left, right, up or down,
     compared in place (`change`, the same measure for every layer); for the layers whose units
