@@ -147,21 +147,24 @@ def cases() -> dict[str, dict[str, Any]]:
         b'1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd" [\n' + entities + b"]>\n"
         + svg, "application/octet-stream", 415,
         f"{NOT_IMAGE}; this body is an SVG drawing: convert it to PNG first")
+    FORM_TEXT = ("content type 'application/x-www-form-urlencoded' (a form's, which curl -d and "
+                 "--data-binary and Python's urllib give a body unless told) is not accepted, "
+                 f"and this body begins as none of the images this server reads; send {ACCEPTED}")
     # and a form's own text, however it is written, is told to send the file (a review of
     # that mend: curl -d "file=@digit.png", meant as -F, was called no image)
     raw("form-text-file-at", b"file=@digit.png", "application/x-www-form-urlencoded", 415,
-        f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
+        FORM_TEXT)
     raw("form-text-unencoded", "name=Zoë&url=http://x.org/a.png".encode(),
         "application/x-www-form-urlencoded", 415,
-        f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
+        FORM_TEXT)
     raw("form-text-latin-1", "name=Zoë&digit=7".encode("latin-1"),
         "application/x-www-form-urlencoded", 415,
-        f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
+        FORM_TEXT)
     # UTF-16 text holds NULs, but no raw image's length: a form's text still (a review of a
     # mend that took any body with a NUL for a file)
     raw("form-text-utf-16", "name=seven&digit=7".encode("utf-16"),
         "application/x-www-form-urlencoded", 415,
-        f"content type 'application/x-www-form-urlencoded' is not accepted; send {ACCEPTED}")
+        FORM_TEXT)
     # a web page that holds an SVG is no SVG drawing
     raw("html-with-svg-no-type", b"<!DOCTYPE html><html><body><svg></svg></body></html>", "", 415,
         NOT_IMAGE)

@@ -504,7 +504,11 @@ def _form_text(kind: str, body: bytes) -> str:
     ...}, curl -d pixels=...) is told how to send them as JSON (an API review: the answer
     listed JSON among the accepted bodies, but not that the form was the mistake)."""
     if not body.startswith(b"pixels="):
-        return unsupported_type(kind)
+        # which may be a file of a format not named (an API review: an .ico sent with curl
+        # --data-binary was told only that the form's type was the mistake)
+        return (f"content type {brief(kind)} (a form's, which curl -d and --data-binary and "
+                "Python's urllib give a body unless told) is not accepted, and this body "
+                f"begins as none of the images this server reads; send {ACCEPTED_BODIES}")
     return (f"content type {brief(kind)} is a form's text (pixels=...), not JSON: send the "
             "pixels as JSON, with Python's requests json={'pixels': ...}, or with curl -H "
             "'Content-Type: application/json' -d '{\"pixels\": ...}'")
