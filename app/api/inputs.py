@@ -375,8 +375,9 @@ async def multipart_file(request: Request, what: str = "the image",
         if str(exc.detail).startswith("Part exceeded maximum size"):
             raise PayloadTooLarge(TEXT_TOO_LARGE) from None
         # the rest said nothing of what is accepted: "Missing boundary in multipart.",
-        # "Invalid multipart data." (a part's lines past its first boundary, which is checked
-        # above: a header line with no colon, a boundary with text after it), "Too many fields"
+        # "Invalid multipart data." (a part's lines past its first boundary, such as a header
+        # line with no colon; the first boundary's own errors are told below), "Too many
+        # fields"
         reason = str(exc.detail).rstrip(".")
         # python-multipart's own reason, which Starlette words as "Invalid multipart data"
         # (an API review: a file name of 4,200 characters was told to mind the boundary)
