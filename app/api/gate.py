@@ -53,6 +53,8 @@ class InferenceGate:
         self._inflight = 0
         self._clock = clock
         self._took: deque[float] = deque(maxlen=RECENT)  # the last jobs' run times, s
+        # when each job running now started (time.perf_counter: `clock` times the runs)
+        self._running: dict[object, float] = {}
 
     def retry_after(self, unknown: float = 1.0) -> int:
         """Seconds a refused request should wait: the jobs in flight, run `concurrency` at a
@@ -60,16 +62,22 @@ class InferenceGate:
         limit and one job more (a job still waiting then is dropped); rounded up, at least 1
         (a review: batches that took 5-9 s each said 1; a later one: 64 queued /shifts jobs
         of 0.26 s said 1; a review of that: jobs past the limit made it 1,600 s). `unknown`:
-        what it is while no job has finished."""
+        what it is while no job has finished. A job running longer than that is taken to run
+        as long again: the first of them frees its thread then (an API review: two batches of
+        10,000 images running for seconds said 1, after a few small ones)."""
         with self._lock:
             took = list(self._took)
             rounds = max(1, math.ceil(self._inflight / self.concurrency))
-        if not took:
-            return max(1, math.ceil(unknown))
-        each = statistics.median(took)
-        return max(1, math.ceil(min(each * rounds, self.timeout_s + each)))
+            started = list(self._running.values())
+        each = statistics.median(took) if took else unknown
+        now = time.perf_counter()
+        first = min((max(each - (now - t), now - t) for t in started), default=each)
+        return max(1, math.ceil(min(first + each * (rounds - 1), self.timeout_s + each)))
 
     def _timed(self, fn: Callable[..., T], *args: object) -> T:
+        job = object()
+        with self._lock:
+            self._running[job] = time.perf_counter()
         start = self._clock()
         try:
             return fn(*args)
@@ -78,6 +86,7 @@ class InferenceGate:
             with self._lock:
                 self._inflight -= 1
                 self._took.append(took)
+                del self._running[job]
 
     @property
     def inflight(self) -> int:

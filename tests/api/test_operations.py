@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import re
 import socket
 import threading
@@ -446,6 +447,32 @@ def test_a_busy_gates_retry_after_is_how_long_its_jobs_take() -> None:
         assert gate.retry_after() == 1
 
     asyncio.run(quick())
+
+
+def test_a_job_running_past_the_usual_time_is_taken_to_run_as_long_again() -> None:
+    """An API review: two batches of 10,000 images, running for seconds after a few small
+    ones, made the batch route's 503 say Retry-After: 1, the small ones' median. A job that
+    has run longer than the median is taken to run as long again."""
+    gate = InferenceGate(limit=1, timeout_s=30)
+    release = threading.Event()
+
+    async def scenario() -> tuple[int, float]:
+        await gate.run(lambda: None)  # a quick one: the median, well under 1 s
+        before = time.perf_counter()
+        held = asyncio.create_task(gate.run(release.wait, 30))
+        while gate.inflight == 0:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(1.2)
+        with pytest.raises(Overloaded) as info:
+            await gate.run(lambda: None)
+        ran = time.perf_counter() - before
+        release.set()
+        await held
+        return info.value.retry_after, ran
+
+    retry, ran = asyncio.run(scenario())
+    assert 2 <= retry <= math.ceil(ran), (retry, ran)  # 1.2 s and more, as long again
+    assert gate.retry_after() == 1  # once it is done, the median again: under 1 s
 
 
 def busy_after_a_2_s_job(jobs: int, limit: int, concurrency: int,
