@@ -184,7 +184,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                            allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "X-Request-ID"],
                            expose_headers=["Server-Timing", "X-Request-ID", "X-Prediction",
-                                           "Content-Disposition", "Retry-After"])
+                                           "X-Blank", "Content-Disposition", "Retry-After"])
     app.add_middleware(ObservabilityMiddleware, metrics=metrics,
                        access_log_enabled=settings.access_log)
     return app

@@ -383,7 +383,7 @@ def test_layer_png_is_a_grid_of_channels(client: TestClient,
     _, png = test_digit_pngs[0]
     r = client.post("/api/v1/featuremaps/max/pool1.png?scale=2", files={"file": ("d.png", png)})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
-    assert r.headers["x-prediction"] == "7"
+    assert (r.headers["x-prediction"], r.headers["x-blank"]) == ("7", "false")
     img = Image.open(BytesIO(r.content))
     # 32 channels of 13x13 at scale 2: 8 per row, 4 rows, 1 px gutters
     assert img.size == (8 * 26 + 7, 4 * 26 + 3)
@@ -400,6 +400,17 @@ def test_layer_png_is_a_grid_of_channels(client: TestClient,
         gutters[:, 26::27] = gutters[26::27, :] = True
         assert (rgb[gutters] == line).all(), colormap
         assert not (rgb[~gutters] == line).all(axis=1).any(), colormap
+
+
+def test_layer_png_says_when_no_ink_survived(client: TestClient) -> None:
+    """An API review: a photo whose ink was lost got a picture and a prediction, and nothing
+    told a curl user that the networks saw an empty input, as the JSON answer's blank does."""
+    empty = np.zeros((28, 28), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(empty).save(buf, "PNG")
+    r = client.post("/api/v1/featuremaps/max/pool1.png", content=buf.getvalue(),
+                    headers={"content-type": "image/png"})
+    assert (r.status_code, r.headers["x-blank"]) == (200, "true")
 
 
 def test_layer_png_one_channel_keeps_the_colours_it_has_in_the_grid(

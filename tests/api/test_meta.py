@@ -461,6 +461,7 @@ def test_the_schema_names_the_headers_and_binary_bodies_a_client_reads(
     png_op = paths["/api/v1/featuremaps/{model}/{layer}.png"]["post"]
     assert png_op["responses"]["200"]["headers"]["X-Prediction"]["schema"] == {
         "type": "integer", "minimum": 0, "maximum": 9}
+    assert png_op["responses"]["200"]["headers"]["X-Blank"]["schema"] == {"type": "boolean"}
     binary = {"type": "string", "format": "binary"}
     assert png_op["responses"]["200"]["content"]["image/png"]["schema"] == binary
     maps = paths["/api/v1/featuremaps"]["post"]

@@ -171,7 +171,7 @@ def test_cors_allows_exactly_the_configured_origins(settings: Settings) -> None:
         assert pre.status_code == 200
         exposed = ok.headers["access-control-expose-headers"].lower().split(", ")
         # and a 503's Retry-After, which the schema names for a client (a diff review)
-        assert {"x-prediction", "content-disposition", "x-request-id",
+        assert {"x-prediction", "x-blank", "content-disposition", "x-request-id",
                 "retry-after"} <= set(exposed)
 
 

@@ -343,7 +343,11 @@ async def respond(request: Request, models: str | None, encoding: str,
                      "description": "channels in a grid, 8 per row",
                      "headers": {"X-Prediction": {
                          "description": "the network's prediction for the drawing, 0..9",
-                         "schema": {"type": "integer", "minimum": 0, "maximum": 9}}}},
+                         "schema": {"type": "integer", "minimum": 0, "maximum": 9}},
+                         "X-Blank": {
+                             "description": "true when no ink survived preprocessing: the "
+                                            "prediction is a guess about nothing",
+                             "schema": {"type": "boolean"}}}},
                404: {"model": ErrorOut, "description": "unknown model or layer in the path"},
                **errors(PNG_QUERY, {422: (
                    "well-formed but invalid values (channel= out of range, a scale= whose "
@@ -377,13 +381,16 @@ async def layer_png(
         raise InvalidParameter(too_large_picture(model, layer, shown, h, w, scale))
     payload = await read_payload(request, PNG_QUERY)
 
-    def picture() -> tuple[bytes, int]:
+    def picture() -> tuple[bytes, int, bool]:
         result = engine.featuremaps(decode(payload, settings.max_image_pixels), [model],
                                     "float32")
         maps = next(item for item in result.nets[0].layers if item.name == layer)
         png = grid_png(np.asarray(maps.data.reshape(maps.shape), np.float32), scale=scale,
                        norm=norm, colormap=colormap, channel=channel)
-        return png, result.nets[0].prediction
+        return png, result.nets[0].prediction, wire.is_blank(result.input)
 
-    png, prediction = await gate.run(picture)
-    return Response(png, media_type="image/png", headers={"X-Prediction": str(prediction)})
+    png, prediction, blank = await gate.run(picture)
+    # X-Blank: the JSON answer's input.blank, which a picture cannot say (an API review: a
+    # photo whose ink was lost got a prediction, and nothing told a curl user why)
+    return Response(png, media_type="image/png", headers={
+        "X-Prediction": str(prediction), "X-Blank": "true" if blank else "false"})
