@@ -14,6 +14,7 @@ import math
 import re
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -355,23 +356,35 @@ def _ink_with_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def invert_if_light(grey: np.ndarray) -> np.ndarray:
-    """Ink on MNIST's scale, 0 for the paper: ink darker than its background (paper, a white
+    """Ink on MNIST's scale, 0 for the paper: dark ink on a light background (paper, a white
     canvas) is inverted to MNIST's polarity, and the background's own level (its border's
     median) is taken off, the rest stretched back to 0..1. A photo's grey paper (200 of 255)
     was otherwise ink everywhere: nothing was cropped, and max and avg read a black 7 on it
-    as an 8 (found by an API review). The ink is the side the image reaches further from the
-    paper, darker or lighter: paper under mid-grey was taken for dark paper, and black ink on
-    it was clipped away, a blank answered with a confident digit (a dimly lit photo, paper at
-    125; a later API review), as was chalk on a board over mid-grey."""
+    as an 8 (found by an API review). A background lighter than mid-grey is light paper;
+    where that leaves no ink, the other way round is tried: black ink on paper darker than
+    mid-grey (a dimly lit photo, paper at 125), or chalk on a board lighter than it, was
+    clipped away, a blank answered with a confident digit (a later API review). Choosing by
+    the side the picture reaches further read one glint on grey paper as the ink (a review
+    of that)."""
     border = np.sort(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
     n = len(border)
     # np.median's value, 5x faster: the mean of the middle two in the array's own precision
     # (in float64, 127/255 and 128/255 would average just above 0.5 and invert the image)
     median = border.dtype.type((border[(n - 1) // 2] + border[n // 2]) / border.dtype.type(2))
+    light = bool(median > 0.5)
+    ink = _paper_off(grey, median, invert=light)
+    if 0 < median < 1 and not (ink > INK_THRESHOLD).any():
+        other = _paper_off(grey, median, invert=not light)
+        if (other > INK_THRESHOLD).any():
+            return other
+    return ink
+
+
+def _paper_off(grey: np.ndarray, median: np.floating[Any], *, invert: bool) -> np.ndarray:
+    """`grey` on paper of level `median`, inverted where `invert`, with the paper's level
+    taken off and the rest stretched back to 0..1."""
     one = grey.dtype.type(1)
-    darker, lighter = median - grey.min(), grey.max() - median
-    # as far either way (a blank page): by the paper's own level, as before
-    if darker > lighter or (darker == lighter and median > 0.5):
+    if invert:
         grey, median = one - grey, one - median
     if median <= 0:  # black paper, as the page draws on: nothing to take off
         return np.ascontiguousarray(grey)

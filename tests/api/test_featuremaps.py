@@ -291,19 +291,24 @@ def test_ink_in_the_last_two_rows_and_columns_never_changes_the_answer(
     assert all(row25[net] != blank[net] for net in ("max", "avg"))
 
 
-@pytest.mark.parametrize(("paper", "ink"),
-                         [(125, 25), (100, 20), (130, 250), (60, 230), (200, 255)])
+@pytest.mark.parametrize(("paper", "ink", "spot"), [
+    (125, 25, None), (100, 20, None), (130, 250, None), (60, 230, None), (200, 255, None),
+    # a glint on grey paper, a magnet on a board: the ink is still the ink (a review: a rule
+    # of the side the picture reaches further read them as the ink)
+    (200, 150, 255), (95, 160, 0)])
 def test_ink_is_found_on_paper_of_any_level(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], paper: int,
-        ink: int) -> None:
+        ink: int, spot: int | None) -> None:
     """A later API review: black ink on paper under mid-grey (a dimly lit photo, paper at
     125) was taken for light ink on dark paper and clipped away, and chalk on a board over
-    mid-grey was inverted: both answered as blank, with a confident digit. The ink is the
-    side the picture reaches further from its paper."""
+    mid-grey was inverted: both answered as blank, with a confident digit. Where the paper's
+    level leaves no ink, the other way round is tried."""
     _, png = test_digit_pngs[0]
     seven = np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float64) / 255
     big = np.asarray(Image.fromarray(np.uint8(seven * 255)).resize((200, 200)), np.float64) / 255
-    grey = np.uint8(np.rint(paper + big * (ink - paper)))
+    grey = np.rint(paper + big * (ink - paper)).astype(np.uint8)
+    if spot is not None:
+        grey[150:160, 20:40] = spot
     buf = io.BytesIO()
     Image.fromarray(grey).save(buf, "PNG")
     body = post_png(client, buf.getvalue())
