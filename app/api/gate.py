@@ -71,7 +71,10 @@ class InferenceGate:
             started = list(self._running.values())
         each = statistics.median(took) if took else unknown
         now = time.perf_counter()
-        first = min((max(each - (now - t), now - t) for t in started), default=each)
+        # what is left of the median, or, past it, as long again (a review: max() of the two
+        # said the whole median again to a request refused just before a job's usual end)
+        first = min((each - (now - t) if now - t < each else now - t for t in started),
+                    default=each)
         return max(1, math.ceil(min(first + each * (rounds - 1), self.timeout_s + each)))
 
     def _timed(self, fn: Callable[..., T], *args: object) -> T:

@@ -473,6 +473,27 @@ def test_a_job_running_past_the_usual_time_is_taken_to_run_as_long_again() -> No
     retry, ran = asyncio.run(scenario())
     assert 2 <= retry <= math.ceil(ran), (retry, ran)  # 1.2 s and more, as long again
     assert gate.retry_after() == 1  # once it is done, the median again: under 1 s
+    # a job still under the median takes what is left of it (a review: 2 s jobs, one run
+    # for 1.3 s, said 2, the whole median again)
+    times = iter([0.0, 2.0, 10.0, 12.0])  # a job of 2 s (the gate's clock), then the held one's
+    gate = InferenceGate(limit=1, timeout_s=30, clock=lambda: next(times))
+
+    async def under() -> tuple[int, float]:
+        await gate.run(lambda: None)
+        before = time.perf_counter()
+        held = asyncio.create_task(gate.run(release.wait, 30))
+        while gate.inflight == 0:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(1.3)
+        said = gate.retry_after()
+        ran = time.perf_counter() - before
+        release.set()
+        await held
+        return said, ran
+
+    release.clear()
+    said, ran = asyncio.run(under())
+    assert (said, ran < 2.0) == (1, True), ran
 
 
 def busy_after_a_2_s_job(jobs: int, limit: int, concurrency: int,
