@@ -291,6 +291,19 @@ def test_ink_in_the_last_two_rows_and_columns_never_changes_the_answer(
     assert all(row25[net] != blank[net] for net in ("max", "avg"))
 
 
+def seven_on_paper(png: bytes, paper: int, ink: int, spot: int | None = None) -> bytes:
+    """The sample 7 (`png`, light on black) as a 200x200 PNG photo: `ink` on `paper` levels,
+    with a 10x20 patch of `spot` where given."""
+    seven = np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float64) / 255
+    big = np.asarray(Image.fromarray(np.uint8(seven * 255)).resize((200, 200)), np.float64) / 255
+    grey = np.rint(paper + big * (ink - paper)).astype(np.uint8)
+    if spot is not None:
+        grey[150:160, 20:40] = spot
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, "PNG")
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize(("paper", "ink", "spot"), [
     (125, 25, None), (100, 20, None), (130, 250, None), (60, 230, None), (200, 255, None),
     # a glint on grey paper, a magnet on a board: the ink is still the ink (a review: a rule
@@ -303,15 +316,7 @@ def test_ink_is_found_on_paper_of_any_level(
     125) was taken for light ink on dark paper and clipped away, and chalk on a board over
     mid-grey was inverted: both answered as blank, with a confident digit. Where the paper's
     level leaves no ink, the other way round is tried."""
-    _, png = test_digit_pngs[0]
-    seven = np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float64) / 255
-    big = np.asarray(Image.fromarray(np.uint8(seven * 255)).resize((200, 200)), np.float64) / 255
-    grey = np.rint(paper + big * (ink - paper)).astype(np.uint8)
-    if spot is not None:
-        grey[150:160, 20:40] = spot
-    buf = io.BytesIO()
-    Image.fromarray(grey).save(buf, "PNG")
-    body = post_png(client, buf.getvalue())
+    body = post_png(client, seven_on_paper(test_digit_pngs[0][1], paper, ink, spot))
     assert body["input"]["blank"] is False
     for net in ("max", "avg"):
         assert body["models"][net]["prediction"] == 7, net
@@ -322,15 +327,9 @@ def test_a_digit_on_grey_paper_is_read_as_on_white(
     """Found by an API review: a photo's paper at 200 of 255 was ink everywhere once inverted
     (0.22, above the ink threshold), nothing was cropped, and avg read a dark 7 on it as an 8
     with 95%. The paper's level is taken off: the 7 on grey paper is the 7 on white."""
-    _, png = test_digit_pngs[0]
-    seven = np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float64) / 255
-    big = np.asarray(Image.fromarray(np.uint8(seven * 255)).resize((200, 200)), np.float64) / 255
     seen = {}
     for paper in (255, 200):
-        grey = np.uint8(np.rint(paper - big * (paper - 40)))  # dark ink, 40, on the paper
-        buf = io.BytesIO()
-        Image.fromarray(grey).save(buf, "PNG")
-        body = post_png(client, buf.getvalue())
+        body = post_png(client, seven_on_paper(test_digit_pngs[0][1], paper, 40))  # dark ink
         for net in ("max", "avg"):
             assert body["models"][net]["prediction"] == 7, (paper, net)
             assert max(body["models"][net]["probabilities"]) > 0.99, (paper, net)

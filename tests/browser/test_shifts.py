@@ -380,6 +380,14 @@ def watch_nudge_lines(fm: FeatureMapsPage) -> None:
     }""")
 
 
+def nudge_quickly(fm: FeatureMapsPage, direction: str, times: int) -> None:
+    """Click a nudge button `times` times in one task, as quick keys or clicks ask for them."""
+    fm.page.evaluate("""([direction, times]) => {
+        const button = document.querySelector(`#nudge button[data-dir="${direction}"]`);
+        for (let i = 0; i < times; i += 1) button.click();
+    }""", [direction, times])
+
+
 def test_quick_nudges_are_said_once_the_last_has_landed(fm: FeatureMapsPage) -> None:
     """Found by a keyboard review: six quick nudges were six long messages in the nudge
     panel's live line, spoken one after another for seconds. Asked for together, they are
@@ -387,10 +395,7 @@ def test_quick_nudges_are_said_once_the_last_has_landed(fm: FeatureMapsPage) -> 
     fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
     before = fm.input_pixels()
     watch_nudge_lines(fm)
-    fm.page.evaluate("""() => {
-        const left = document.querySelector('#nudge button[data-dir="left"]');
-        for (let i = 0; i < 3; i += 1) left.click();
-    }""")
+    nudge_quickly(fm, "left", 3)
     fm.page.wait_for_function("() => window.__nudgeLines.length > 0", timeout=30_000)
     fm.idle()
     lines = fm.page.evaluate("window.__nudgeLines")
@@ -402,10 +407,7 @@ def test_quick_nudges_are_said_once_the_last_has_landed(fm: FeatureMapsPage) -> 
     np.testing.assert_array_equal(fm.input_pixels(), moved)
     # and back: the line says so, and the answers beside the buttons stay (a review: the
     # line, written after them, cleared them)
-    fm.page.evaluate("""() => {
-        const right = document.querySelector('#nudge button[data-dir="right"]');
-        for (let i = 0; i < 3; i += 1) right.click();
-    }""")
+    nudge_quickly(fm, "right", 3)
     fm.page.wait_for_function("() => window.__nudgeLines.length > 1", timeout=30_000)
     fm.idle()
     assert len(fm.page.evaluate("window.__nudgeLines")) == 2
