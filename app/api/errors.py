@@ -78,6 +78,9 @@ def _message(err: dict[str, Any]) -> str:
         # to send 'uint8', which its sender believed it had)
         plus = PLUS_AS_SPACE if " " in got else ""
         return f"{own_words(err)}; got {brief(got)}{plus}"
+    if err.get("type") == "bool_parsing" and isinstance(got, str):
+        # pydantic's "unable to interpret input" named neither the words nor the value
+        return f"expected true or false (or 1 or 0); got {brief(got)}"
     return own_words(err)
 
 

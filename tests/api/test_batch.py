@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import zipfile
 from typing import Any
@@ -126,6 +127,62 @@ def test_one_image_alone_or_channels_last_is_a_batch_of_one(client: TestClient) 
             np.testing.assert_array_equal(z[name], batch[name])
 
 
+def photos(images: np.ndarray) -> np.ndarray:
+    """MNIST's digits as a photo of a page shrunk to 28x28 would hold them: dark ink (20 of
+    255 at its darkest) on grey paper (200)."""
+    return (200 - images.astype(np.float32) * 180 / 255).astype(np.uint8)
+
+
+def test_preprocess_prepares_each_image_as_the_one_image_route_prepares_a_picture(
+        client: TestClient, mnist: Mnist) -> None:
+    """An API review: a folder of photos shrunk to 28x28, sent as they are, got confident
+    wrong answers, and the route could not be asked to prepare them. With preprocess=true
+    the answer's `inputs` is, image by image, the input the one-image route prepares from
+    the same picture, sent as a PNG or as JSON pixels with "preprocess": true, to the level,
+    with the same prediction; float images q/255 give the same as levels q."""
+    from PIL import Image
+
+    shot = photos(mnist.images("test")[:3])
+    floats = (shot / 255.0).astype(np.float32)
+    answers = [np.load(io.BytesIO(client.post(
+        f"/api/v1/featuremaps/batch?models=max&layers=pool2&preprocess={word}",
+        content=npy(images)).content)) for images, word in ((shot, "true"), (floats, "1"))]
+    for z in answers:
+        assert z.files[0] == "inputs" and z["inputs"].shape == (3, 28, 28)
+        assert z["inputs"].dtype == np.uint8
+    np.testing.assert_array_equal(answers[0]["inputs"], answers[1]["inputs"])
+    np.testing.assert_array_equal(answers[0]["max/pool2"], answers[1]["max/pool2"])
+    for i in range(3):
+        png = io.BytesIO()
+        Image.fromarray(shot[i]).save(png, format="PNG")
+        for sent in ({"content": png.getvalue(), "headers": {"Content-Type": "image/png"}},
+                     {"json": {"pixels": (shot[i] / 255.0).tolist(), "preprocess": True}}):
+            single = client.post("/api/v1/featuremaps?models=max", **sent).json()
+            seen = np.frombuffer(base64.b64decode(single["input"]["data"]), np.uint8)
+            np.testing.assert_array_equal(answers[0]["inputs"][i].ravel(), seen)
+            assert single["models"]["max"]["prediction"] == answers[0]["max/prediction"][i]
+
+
+@pytest.mark.slow
+def test_preprocess_reads_photos_that_sent_as_they_are_the_networks_misread(
+        client: TestClient, mnist: Mnist) -> None:
+    """The first 100 test digits as photos: as sent, max and avg name few of them (they
+    never saw dark ink on light paper); prepared, nearly all. The prepared answer is the
+    unprepared one's arrays and `inputs`, and weighs what npz_size says."""
+    images, labels = mnist.images("test")[:100], mnist.labels("test")[:100]
+    right = {}
+    for word in ("false", "true"):
+        r = client.post(f"/api/v1/featuremaps/batch?layers=pool2&preprocess={word}",
+                        content=npy(photos(images)))
+        z = np.load(io.BytesIO(r.content))
+        right[word] = [int((z[f"{m}/prediction"] == labels).sum()) for m in ("max", "avg")]
+        prepared = word == "true"
+        layout = Layout.plan(EVERY_MAP_SPECS, ["pool2"])
+        assert len(r.content) == batch.npz_size(layout, 100, inputs=prepared)
+        assert z.files == [batch.INPUTS] * prepared + list(batch._answer_arrays(layout, 0))
+    assert max(right["false"]) <= 15 and min(right["true"]) >= 98, right
+
+
 def test_an_answer_too_large_says_how_many_images_would_fit() -> None:
     """A review: a server whose response limit is below one image's answer was told to ask
     for "at most 0 images"; one that fits a single image, "1 images". The sizes are the
@@ -149,17 +206,21 @@ def test_an_answer_too_large_says_how_many_images_would_fit() -> None:
                                                     "FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
 
 
-@pytest.mark.parametrize("layers", [None, "pool2"])
-def test_the_response_limit_weighs_the_whole_npz(settings: Settings, layers: str | None) -> None:
+@pytest.mark.parametrize(("layers", "prepared"), [(None, False), ("pool2", False),
+                                                  ("pool2", True)])
+def test_the_response_limit_weighs_the_whole_npz(settings: Settings, layers: str | None,
+                                                 prepared: bool) -> None:
     """Found by a review: the limit was held against the maps alone, 8,754 bytes under the
     .npz of every map, so an answer over the limit by up to that much was sent. An answer of
-    exactly the limit is sent; one byte more is refused, saying how many images fit."""
+    exactly the limit is sent; one byte more is refused, saying how many images fit. With
+    preprocess=true the prepared images it holds are weighed too."""
     from app.main import create_app
 
     layout = Layout.plan(EVERY_MAP_SPECS, None if layers is None else [layers])
     body = npy(np.zeros((3, 28, 28), np.uint8))
     query = "" if layers is None else f"?layers={layers}"
-    size = batch.npz_size(layout, 3)
+    query += "&preprocess=true" if prepared else ""
+    size = batch.npz_size(layout, 3, inputs=prepared)
     for limit in (size, size - 1):
         app = create_app(settings.model_copy(update={"max_batch_response_bytes": limit}))
         with TestClient(app) as c:

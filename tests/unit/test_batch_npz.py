@@ -222,3 +222,17 @@ def test_a_containers_memory_limit_counts(tmp_path: Path) -> None:
     # found by a review, as a false refusal
     (tmp_path / "memory.stat").write_text(f"anon 1000\ninactive_file {2**27}\nactive_file 5\n")
     assert batch.available_memory(meminfo, [(limit, usage)]) == 2**30 - 2**28 + 2**27
+
+
+def test_preparing_a_batch_stops_between_images_when_its_client_has_gone() -> None:
+    """The batch route's preprocess=true asks, every PREPARED_PER_CHECK images, whether its
+    client is still there, as the extraction asks between batches."""
+    asked: list[int] = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 1
+
+    with pytest.raises(batch.Abandoned, match="^stopped after preparing 256 of 300 images$"):
+        batch.prepared(np.zeros((300, 28, 28), np.uint8), stop)
+    assert batch.prepared(np.zeros((3, 28, 28), np.uint8), lambda: False).shape == (3, 28, 28)
