@@ -68,6 +68,7 @@ import urllib.request
 import numpy as np
 
 images = np.zeros((4, 28, 28), np.uint8)  # your digits: light ink on black, levels 0..255
+# (photos or scans, dark ink on light paper, of any one size: add &preprocess=true)
 body = io.BytesIO()
 np.save(body, images)
 request = urllib.request.Request(

@@ -79,8 +79,10 @@ def _message(err: dict[str, Any]) -> str:
         plus = PLUS_AS_SPACE if " " in got else ""
         return f"{own_words(err)}; got {brief(got)}{plus}"
     if err.get("type") == "bool_parsing" and isinstance(got, str):
-        # pydantic's "unable to interpret input" named neither the words nor the value
-        return f"expected true or false (or 1 or 0); got {brief(got)}"
+        # pydantic's "unable to interpret input" named neither the words nor the value; a
+        # name alone, ?preprocess, is no flag here (an API review)
+        alone = f" (write {loc[-1]}=true, not {loc[-1]} alone)" if not got and loc else ""
+        return f"expected true or false; got {brief(got)}{alone}"
     return own_words(err)
 
 

@@ -41,25 +41,53 @@ SHAPES = ("(N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or (28, 28
           "image")
 
 
-def _count(shape: tuple[int, ...]) -> int | None:
-    """How many images an array of `shape` holds; None if it is not one of SHAPES."""
-    if shape in ((28, 28), (28, 28, 1)):
-        return 1
-    if (len(shape) == 3 and shape[1:] == (28, 28)) or (
-            len(shape) == 4 and shape[1:] in ((1, 28, 28), (28, 28, 1))):
-        return int(shape[0])
-    return None
+# with preprocess=true, which crops and scales each image, any size up to the one-image
+# routes' MAX_SIDE (beyond it they box-reduce a picture first, which an array is not given)
+SIZED_SHAPES = ("(N, H, W), (N, 1, H, W) or (N, H, W, 1), or (H, W) or (H, W, 1) for one "
+                f"image, each side 1 to {preprocess.MAX_SIDE}")
 
 
-def _wrong_shape(shape: tuple[int, ...]) -> InvalidPixels:
+def _frames(shape: tuple[int, ...], any_size: bool = False) -> tuple[int, int, int] | None:
+    """(N, H, W) of the images an array of `shape` holds; None if it is not one of SHAPES
+    (`any_size`: SIZED_SHAPES, where a last axis of 3 or 4 is colour, not 3 or 4 px)."""
+    if not any_size:
+        if shape in ((28, 28), (28, 28, 1)):
+            return 1, 28, 28
+        if (len(shape) == 3 and shape[1:] == (28, 28)) or (
+                len(shape) == 4 and shape[1:] in ((1, 28, 28), (28, 28, 1))):
+            return int(shape[0]), 28, 28
+        return None
+    if len(shape) == 2:
+        n, h, w = 1, *shape
+    elif len(shape) == 3 and shape[2] == 1:  # one image, channels last
+        n, h, w = 1, shape[0], shape[1]
+    elif len(shape) == 3 and shape[2] not in (3, 4):
+        n, h, w = shape
+    elif len(shape) == 4 and shape[1] == 1:
+        n, h, w = shape[0], shape[2], shape[3]
+    elif len(shape) == 4 and shape[3] == 1:
+        n, h, w = shape[:3]
+    else:
+        return None
+    sides = range(1, preprocess.MAX_SIDE + 1)
+    return (int(n), int(h), int(w)) if h in sides and w in sides else None
+
+
+def _wrong_shape(shape: tuple[int, ...], any_size: bool = False) -> InvalidPixels:
     """The refusal of images of `shape`; 3 or 4 channels last, where a grey image has 1, are
-    named as colour (found by a review: the shapes alone were said)."""
-    last = len(shape) in (3, 4) and shape[-1] in (3, 4) and shape[-3:-1] == (28, 28)
-    first = len(shape) in (3, 4) and shape[-3] in (3, 4) and shape[-2:] == (28, 28)  # PyTorch's
+    named as colour (found by a review: the shapes alone were said). Without `any_size`,
+    images of another size that preprocess=true takes are told so."""
+    side = (lambda hw: True) if any_size else (lambda hw: hw == (28, 28))
+    last = len(shape) in (3, 4) and shape[-1] in (3, 4) and side(shape[-3:-1])
+    first = len(shape) == 4 and shape[-3] in (3, 4) and side(shape[-2:])  # PyTorch's
     hint = (f" ({shape[-1]} colour channels? convert to grey, e.g. their mean over the last "
             "axis)" if last else f" ({shape[-3]} colour channels? convert to grey, e.g. their "
             "mean over the channel axis)" if first else "")
-    return InvalidPixels(f"images must have shape {SHAPES}; got {tuple(shape)}{hint}")
+    if not any_size and not hint and _frames(shape, any_size=True) is not None:
+        hint = (" (other sizes, up to 512 x 512, with preprocess=true, which crops and scales "
+                "each image as POST /api/v1/featuremaps does)")
+    return InvalidPixels(f"images must have shape {SIZED_SHAPES if any_size else SHAPES}; "
+                         f"got {tuple(shape)}{hint}")
 
 
 def _shown(value: float) -> str:
@@ -74,13 +102,14 @@ def _shown(value: float) -> str:
 KINDS = "images must be integers (levels 0..255, as uint8) or floats (0..1)"
 
 
-def images_from_array(arr: np.ndarray) -> np.ndarray:
+def images_from_array(arr: np.ndarray, any_size: bool = False) -> np.ndarray:
     """(N, 28, 28) integers (levels 0..255, as uint8) or floats (0..1) -> (N, 28, 28) uint8
-    or float32, checked. Any integer type counts as levels: an array built from Python ints
-    is int64, and holds what a uint8 image would."""
-    if _count(arr.shape) is None:
-        raise _wrong_shape(arr.shape)
-    arr = arr.reshape(-1, 28, 28)  # a view: one image, or a channel axis of 1 dropped
+    or float32, checked (`any_size`: (N, H, W), SIZED_SHAPES). Any integer type counts as
+    levels: an array built from Python ints is int64, and holds what a uint8 image would."""
+    frames = _frames(arr.shape, any_size)
+    if frames is None:
+        raise _wrong_shape(arr.shape, any_size)
+    arr = arr.reshape(frames)  # a view: one image, or a channel axis of 1 dropped
     if arr.shape[0] == 0:
         raise InvalidPixels("no images: the array has N = 0")
     if arr.dtype.kind not in "fiu":
@@ -120,11 +149,11 @@ def prepared(images: np.ndarray, stop: Callable[[], bool] | None = None) -> np.n
     inverted, the paper's level taken off, cropped, scaled to a 20 px box and centred by
     mass, on MNIST's 256 levels): the batch route's preprocess=true. Levels q are read as
     q/255, as JSON pixels, so that an image gives what the one-image route gives for it.
-    (N, 28, 28) uint8 or float32 (images_from_array) -> (N, 28, 28) float32; about 0.13 ms
-    an image on one core. `stop`, asked every PREPARED_PER_CHECK images: True ends the work
-    with Abandoned."""
-    images = images_from_array(images)
-    out = np.empty(images.shape, np.float32)
+    Images of any size up to the one-image routes' MAX_SIDE (SIZED_SHAPES) -> (N, 28, 28)
+    float32; about 0.13 ms a 28x28 image on one core. `stop`, asked every PREPARED_PER_CHECK
+    images: True ends the work with Abandoned."""
+    images = images_from_array(images, any_size=True)
+    out = np.empty((len(images), 28, 28), np.float32)
     for i, image in enumerate(images):
         if stop is not None and i % PREPARED_PER_CHECK == 0 and stop():
             raise Abandoned(f"stopped after preparing {i:,} of {len(images):,} images")
@@ -299,10 +328,10 @@ class Unreadable(InvalidPixels):
 
 
 def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
-                    check: Callable[[int], None] | None) -> np.ndarray:
+                    check: Callable[[int], None] | None, any_size: bool = False) -> np.ndarray:
     """Read one .npy from `stream` (`size` bytes), its header checked before any allocation:
     a number dtype, one of SHAPES, N <= max_images, and exactly as many data bytes as the
-    header declares."""
+    header declares (`any_size`: SIZED_SHAPES)."""
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -333,9 +362,10 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
         raise InvalidPixels(f"{KINDS}; got {dtype}")
     if dtype.itemsize > 8:  # long double ('<f16'): its layout differs between platforms
         raise InvalidPixels(f"float images must be float16, float32 or float64; got {dtype}")
-    n = _count(tuple(shape))
-    if n is None:
-        raise _wrong_shape(tuple(shape))
+    frames = _frames(tuple(shape), any_size)
+    if frames is None:
+        raise _wrong_shape(tuple(shape), any_size)
+    n = frames[0]
     if n > max_images:
         raise ImageTooLarge(f"{n:,} images; the limit is {max_images:,} per request "
                             f"(FEATUREMAPS_MAX_BATCH_IMAGES): send them in parts of at most "
@@ -375,13 +405,14 @@ def _npz_directory(body: bytes) -> tuple[int, int] | None:
 
 
 def read_npy_or_npz(body: bytes, max_images: int,
-                    check: Callable[[int], None] | None = None) -> np.ndarray:
+                    check: Callable[[int], None] | None = None,
+                    any_size: bool = False) -> np.ndarray:
     """The images of an .npy, or of the `images` (or only) array of an .npz. Never pickles,
     and checks every size from the headers before allocating or inflating anything;
     `check(n)` is called with the number of images the header declares, before its data
-    is read."""
+    is read. `any_size`: images of SIZED_SHAPES (preprocess=true), not SHAPES alone."""
     try:
-        return _read_npy_or_npz(body, max_images, check)
+        return _read_npy_or_npz(body, max_images, check, any_size)
     except Unreadable as exc:
         # an .npy's header ends in a line break, and an .npz's stored members hold theirs:
         # `curl -d @file` takes every one out, and the file is then unreadable (found by an
@@ -404,11 +435,11 @@ def check_kind(body: bytes) -> None:
 
 
 def _read_npy_or_npz(body: bytes, max_images: int,
-                     check: Callable[[int], None] | None) -> np.ndarray:
+                     check: Callable[[int], None] | None, any_size: bool) -> np.ndarray:
     limit = max_images * 28 * 28 * 8 + 4096  # the largest legitimate member
     check_kind(body)
     if body[:6] == b"\x93NUMPY":
-        return _array_from_npy(io.BytesIO(body), len(body), max_images, check)
+        return _array_from_npy(io.BytesIO(body), len(body), max_images, check, any_size)
     # np.savez writes a member per array: a directory of hundreds of thousands (a 32 MB
     # body) held the batch thread for seconds and hundreds of MB as zipfile read it. Its
     # count and size are read from the directory's end record first; zipfile reads as many
@@ -469,7 +500,8 @@ def _read_npy_or_npz(body: bytes, max_images: int,
                 # before the data is inflated (a review saw 40,000 compressed zero images
                 # inflated, 250 MB, before their answer was found too large)
                 member.seek(0)
-                return _array_from_npy(member, zf.getinfo(name).file_size, max_images, check)
+                return _array_from_npy(member, zf.getinfo(name).file_size, max_images, check,
+                                       any_size)
     # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted
     # member; ValueError: a directory offset before the file's start, or a name flagged UTF-8
     # that is not (UnicodeDecodeError)

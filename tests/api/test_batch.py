@@ -163,6 +163,56 @@ def test_preprocess_prepares_each_image_as_the_one_image_route_prepares_a_pictur
             assert single["models"]["max"]["prediction"] == answers[0]["max/prediction"][i]
 
 
+def test_preprocess_takes_pictures_of_any_one_size_as_the_one_image_route_does(
+        client: TestClient, mnist: Mnist) -> None:
+    """An API review: photos had to be shrunk to 28x28 first, and a digit small in its frame
+    lost detail there. With preprocess=true a batch's images may be of any one size up to
+    512 x 512, each prepared as the same picture sent to the one-image route is; without
+    it, such a batch is told where it is taken."""
+    from PIL import Image
+
+    frames = np.full((3, 60, 45), 200, np.uint8)
+    frames[:, 20:48, 10:38] = photos(mnist.images("test")[:3])
+    r = client.post("/api/v1/featuremaps/batch?models=max&layers=pool2", content=npy(frames))
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
+        "(28, 28, 1) for one image; got (3, 60, 45) (other sizes, up to 512 x 512, with "
+        "preprocess=true, which crops and scales each image as POST /api/v1/featuremaps "
+        "does)")})
+    answers = [np.load(io.BytesIO(client.post(
+        "/api/v1/featuremaps/batch?models=max&layers=pool2&preprocess=true",
+        content=npy(sent)).content)) for sent in (frames, frames[:, None], frames[..., None])]
+    for z in answers:
+        assert z["inputs"].shape == (3, 28, 28)
+        np.testing.assert_array_equal(z["inputs"], answers[0]["inputs"])
+    for i in range(3):
+        png = io.BytesIO()
+        Image.fromarray(frames[i]).save(png, format="PNG")
+        single = client.post("/api/v1/featuremaps?models=max", content=png.getvalue(),
+                             headers={"Content-Type": "image/png"}).json()
+        seen = np.frombuffer(base64.b64decode(single["input"]["data"]), np.uint8)
+        np.testing.assert_array_equal(answers[0]["inputs"][i].ravel(), seen)
+        assert single["models"]["max"]["prediction"] == answers[0]["max/prediction"][i]
+    one = client.post("/api/v1/featuremaps/batch?models=max&layers=pool2&preprocess=true",
+                      content=npy(frames[1]))
+    np.testing.assert_array_equal(np.load(io.BytesIO(one.content))["inputs"],
+                                  answers[0]["inputs"][1:2])
+
+
+@pytest.mark.parametrize(("shape", "hint"), [
+    ((64, 64, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
+    ((2, 4, 64, 64), " (4 colour channels? convert to grey, e.g. their mean over the channel "
+                     "axis)"),
+    ((2, 513, 60), ""), ((2, 0, 60), ""), ((2, 2, 64, 64), ""), ((5,), "")])
+def test_preprocess_refuses_colour_and_sides_past_512(client: TestClient,
+                                                      shape: tuple[int, ...], hint: str) -> None:
+    r = client.post("/api/v1/featuremaps/batch?preprocess=true",
+                    content=npy(np.zeros(shape, np.uint8)))
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        "images must have shape (N, H, W), (N, 1, H, W) or (N, H, W, 1), or (H, W) or "
+        f"(H, W, 1) for one image, each side 1 to 512; got {shape}{hint}")})
+
+
 @pytest.mark.slow
 def test_preprocess_reads_photos_that_sent_as_they_are_the_networks_misread(
         client: TestClient, mnist: Mnist) -> None:
@@ -228,9 +278,10 @@ def test_the_response_limit_weighs_the_whole_npz(settings: Settings, layers: str
         if limit == size:
             assert r.status_code == 200 and len(r.content) == size
         else:
+            inputs = " (with the prepared images, 784 bytes each)" if prepared else ""
             assert (r.status_code, r.json()) == (422, {"detail": (
-                f"the answer would be {size:,} bytes, over the limit of {limit:,}: ask for "
-                "fewer layers=, or for at most 2 images at a time with these")})
+                f"the answer would be {size:,} bytes{inputs}, over the limit of {limit:,}: ask "
+                "for fewer layers=, or for at most 2 images at a time with these")})
 
 
 def test_an_answer_too_large_is_refused_from_the_header_before_inflating(
@@ -278,7 +329,11 @@ def npz(**arrays: np.ndarray) -> bytes:
 @pytest.mark.parametrize(("body", "status", "detail"), [
     (npy(np.zeros((2, 28, 27), np.uint8)), 422,
      "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
-     "(28, 28, 1) for one image; got (2, 28, 27)"),
+     "(28, 28, 1) for one image; got (2, 28, 27) (other sizes, up to 512 x 512, with "
+     "preprocess=true, which crops and scales each image as POST /api/v1/featuremaps does)"),
+    (npy(np.zeros((2, 28, 600), np.uint8)), 422,
+     "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
+     "(28, 28, 1) for one image; got (2, 28, 600)"),
     (npy(np.zeros((2, 28, 28, 3), np.uint8)), 422,
      "images must have shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or "
      "(28, 28, 1) for one image; got (2, 28, 28, 3) (3 colour channels? convert to grey, e.g. "

@@ -39,7 +39,7 @@ IMAGES = ("an .npy of shape (N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (2
           "which are refused as binarised; or floats 0..1), or an .npz holding it as 'images' "
           f"(np.savez: stored or deflated members, at most {batch.MAX_NPZ_MEMBERS}), as the "
           "raw body or as a multipart field 'file'. Images are used as they are unless "
-          "preprocess=true")
+          f"preprocess=true, which takes {batch.SIZED_SHAPES} too")
 BATCH_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -63,10 +63,12 @@ PreprocessQuery = Annotated[bool, Query(
     description="prepare each image as POST /api/v1/featuremaps prepares a picture: dark ink "
                 "on light paper inverted, the paper's level taken off, the ink cropped, scaled "
                 "to a 20 px box and centred by mass in 28x28, as MNIST's digits are. For "
-                "photos or scans shrunk to 28x28; MNIST's own images need none, and lose their "
-                "faintest pixels to it. The answer then holds `inputs` too: what the networks "
-                "saw. About 0.13 ms an image more on a CPU core (default: false, images used as "
-                "sent)")]
+                "photos or scans, of any one size up to 512 x 512 (a digit small in its frame "
+                "is read better than shrunk to 28x28 first); MNIST's own images need none, and "
+                "lose their faintest pixels to it. The answer then holds `inputs` too: what "
+                "the networks saw; one all 0 is blank, no ink found, its answers guesses about "
+                "nothing. About 0.13 ms a 28x28 image more on a CPU core (default: false, "
+                "images used as sent)")]
 
 
 def answer_too_large(images: int, layout: Layout, limit: int, inputs: bool = False) -> str:
@@ -81,8 +83,9 @@ def answer_too_large(images: int, layout: Layout, limit: int, inputs: bool = Fal
     fit = max(0, limit - headers) // (size(1) - headers)
     while fit and size(fit) > limit:  # past 4 GiB, zip64's few bytes more
         fit -= 1
-    said = (f"the answer would be {size(images):,} bytes, over the limit of "
-            f"{limit:,}")
+    said = (f"the answer would be {size(images):,} bytes"
+            + (f" (with the prepared images, {batch.INPUT_BYTES} bytes each)" if inputs else "")
+            + f", over the limit of {limit:,}")
     if fit == 0:  # a server set to a limit below one image's answer (a review)
         return (f"{said}, which one image's answer with these layers passes: ask for fewer "
                 "layers= or models=, or raise the server's FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
@@ -118,8 +121,8 @@ BATCH_DOC = (
     f"{default('max_batch_upload_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES), "
     "413 past either; an answer of at most "
     f"{default('max_batch_response_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES), "
-    "422 past it. `featuremaps extract` writes the same .npz from the command line, bounded "
-    "by memory and disk alone.")
+    "422 past it. For MNIST's own images, `featuremaps extract` writes the same .npz from the "
+    "command line, bounded by memory and disk alone.")
 
 
 @router.post(
@@ -149,7 +152,8 @@ BATCH_DOC = (
                          "Content-Encoding, or a body that is no .npy or .npz (an image, "
                          "a torch.save file, raw bytes)", not_arrays("application/json")),
                    422: ("images of another shape, dtype or range; unknown or repeated "
-                         "models= or layers= names; or an answer over the response limit "
+                         "models= or layers= names; a preprocess= neither true nor false; "
+                         "or an answer over the response limit "
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
                          answer_too_large(10_000, EVERY_MAP, default("max_batch_response_bytes"))),
                    503: ("too many batches in flight or over the time limit; see Retry-After",
@@ -202,7 +206,8 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         """Parse (sizes checked from the headers first), extract, pack the .npz."""
         if stop.is_set():  # gone while this waited for the batch thread
             raise batch.Abandoned("no one to answer")
-        images = batch.read_npy_or_npz(body, settings.max_batch_images, check=fits)
+        images = batch.read_npy_or_npz(body, settings.max_batch_images, check=fits,
+                                       any_size=preprocess)
         if not preprocess:
             return batch.npz_bytes(batch.extract(engine, images, names, chosen, stop=stop.is_set))
         x = batch.prepared(images, stop=stop.is_set)
