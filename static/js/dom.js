@@ -132,6 +132,12 @@ export function percent(value, digits = 1) {
   return `${(value * 100).toFixed(digits)}%`;
 }
 
+/** "a" or "an" before a number read aloud: an 8, an 11, an 18, an 80 (reviews found "a 11 x
+ * 11" and "the digit is a 8"). */
+export function article(n) {
+  return /^(11|18)$|^8/.test(String(n)) ? 'an' : 'a';
+}
+
 export function thousands(n) {
   return Math.round(n).toLocaleString('en-US');
 }

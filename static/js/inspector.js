@@ -3,7 +3,7 @@
 
 import { textOnRgb } from './colormap.js';
 import { UI } from './config.js';
-import { HeightHold, el, fmt, fmtRead, placeMark, roundingAside, setText, span } from './dom.js';
+import { HeightHold, article, el, fmt, fmtRead, placeMark, roundingAside, setText, span } from './dom.js';
 import { gridLayout, stepCell, windowSpan } from './geometry.js';
 import { paintLayer } from './paint.js';
 import { convParts, halfStep, paintedRange, ROUNDING, strongestUnit, valueAt, windowStats } from './wire.js';
@@ -206,13 +206,11 @@ export class Inspector {
     this.title.textContent = `${net} ${layer}, channel ${channel}`;
     const info = this.#info();
     const rf = info?.receptive_field.size;
-    // "an 11 x 11", "an 8 x 8" (a review found "a 11 x 11")
     const side = info?.shape[1];
-    const article = /^(11|18)$|^8/.test(String(side)) ? 'an' : 'a';
     // a dead channel is said to be under its name too: its own line (deadNote) comes last,
     // below the fold of a short screen's panel
     const dead = info?.silent_channels?.includes(channel) ? '; dead on MNIST\'s test digits' : '';
-    this.size.textContent = info ? `${article} ${side} x ${info.shape[2]} map; each unit sees ${rf}x${rf} input px${dead}` : '';
+    this.size.textContent = info ? `${article(side)} ${side} x ${info.shape[2]} map; each unit sees ${rf}x${rf} input px${dead}` : '';
     this.canvas.setAttribute('aria-label', `${net} ${layer}, channel ${channel}; arrow keys move the cursor`);
     this.root.dataset.net = net;
     this.root.dataset.layer = layer;

@@ -62,6 +62,17 @@ export function movedBy(dx, dy) {
     .join(' and ');
 }
 
+/** A pool's change over its conv's, to two places, or to as many more as it takes not to
+ * read 1 where it is not: a student read "×1.00" (0.874 of 0.878) as no change beside "each
+ * pooling layer changed less than the conv before it". */
+export function shareText(ratio) {
+  for (let digits = 2; digits < 6; digits += 1) {
+    const text = fmt(ratio, digits);
+    if (ratio === 1 || Number(text) !== 1) return text;
+  }
+  return fmt(ratio, 6);
+}
+
 export class NudgePanel {
   #cells = new Map(); // `${net}/${layer}` -> td
   #verdict = ''; // poolVerdict of the numbers shown
@@ -106,7 +117,7 @@ export class NudgePanel {
       td.title = title;
       return;
     }
-    const times = fmt(share.ratio, 2);
+    const times = shareText(share.ratio);
     room.replaceChildren(el('span', { 'aria-hidden': 'true', text: `×${times}` }),
       el('span', { class: 'visually-hidden', text: `, ${times} of ${share.conv}'s change` }));
     td.title = `×${times}: ${times} times ${share.conv}'s change`;

@@ -5,7 +5,7 @@
 
 import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
-import { el, equalsProbability, fmt, layerTable, percent, probability, setText } from './dom.js';
+import { article, el, equalsProbability, fmt, layerTable, percent, probability, setText } from './dom.js';
 import { trainingShifts } from './downsample.js';
 import { rowsAnd, stepCell, unreadTails } from './geometry.js';
 import { movedAlong, movedBy } from './nudge.js';
@@ -242,7 +242,7 @@ export class ShiftLab {
           right === null ? ' unshifted' : ' unshifted, its label', `; keeps it for ${keep} of 81 shifts`, ...share);
       } else {
         // wrong unshifted: consistency alone would read as failing where the shifts are right
-        fig.caption.replaceChildren('predicts ', el('strong', { text: m.prediction }), ' unshifted, but the digit is a ',
+        fig.caption.replaceChildren('predicts ', el('strong', { text: m.prediction }), ` unshifted, but the digit is ${article(label)} `,
           el('strong', { text: label }), ', which it names for ', el('strong', { text: right }),
           ` of 81 shifts; it keeps its ${m.prediction} for ${keep} shifts`, ...share); // not 'for 3', read as the digit
       }

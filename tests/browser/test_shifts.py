@@ -15,6 +15,7 @@ from tests.browser.conftest import (
     announcement,
     opened,
     pixels_body,
+    ready,
     sample_body,
     shown,
 )
@@ -85,9 +86,18 @@ def expected_shares(shifts: dict[str, Any], direction: str) -> dict[tuple[str, s
         out[(net, layers[0]["name"])] = ""
         for conv, layer in zip(layers, layers[1:], strict=False):
             pooled, before = layer["change"][direction], conv["change"][direction]
-            out[(net, layer["name"])] = f"×{pooled / before:.2f}" \
+            out[(net, layer["name"])] = f"×{share_text(pooled / before)}" \
                 if layer["name"].startswith("pool") else ""
     return out
+
+
+def share_text(ratio: float) -> str:
+    """To two places, or to as many more as it takes not to read 1 where it is not."""
+    for digits in range(2, 6):
+        text = f"{ratio:.{digits}f}"
+        if ratio == 1 or float(text) != 1:
+            return text
+    return f"{ratio:.6f}"
 
 
 def expected_numbers(shifts: dict[str, Any], direction: str) -> dict[tuple[str, str], str]:
@@ -1173,6 +1183,35 @@ def test_the_pool_sentence_names_a_pool_that_changed_as_much_as_its_conv(
                     # beside a network without pools, whose are said (a teacher's review)
                     "In max, each pooling layer changed less than the conv before it "
                     "(strided has none)."]
+
+
+def test_a_pool_s_share_does_not_read_1_where_it_is_not(fm: FeatureMapsPage) -> None:
+    """A student's review: "×1.00" (max pool1 0.874 against conv1's 0.878) beside "each
+    pooling layer changed less than the conv before it" read as no change."""
+    ratios = [0.874 / 0.878, 0.74, 1, 1.0004, 1.3, 0.99999999]
+    said = fm.page.evaluate("""async (ratios) => {
+      const { shareText } = await import('/static/js/nudge.js');
+      return ratios.map(shareText);
+    }""", ratios)
+    assert said == ["0.995", "0.74", "1.00", "1.0004", "1.30", "1.000000"]
+    assert said == [share_text(r) for r in ratios]
+
+
+def test_a_digit_or_a_size_is_an_8_not_a_8(fm: FeatureMapsPage) -> None:
+    """A student's review: the shift lab said "the digit is a 8" (MNIST test digit #582,
+    which avg reads as a 2); the enlarged channel's size line had been found saying "a 11 x
+    11". Both take their article from one rule."""
+    said = fm.page.evaluate("""async () => {
+      const { article } = await import('/static/js/dom.js');
+      return [8, 3, 11, 18, 80, 1, 0, 26, 13].map(article);
+    }""")
+    assert said == ["an", "a", "an", "an", "an", "a", "a", "a", "a"]
+    fm.page.goto(fm.page.url.split("?")[0] + "?digit=582")
+    ready(fm)
+    fm.page.wait_for_selector('#shift-grids canvas.heat[data-right]', state="attached")
+    captions = fm.page.locator("figure.heat-fig .consistency").all_inner_texts()
+    assert any("unshifted, but the digit is an 8, which it names" in c for c in captions), \
+        captions
 
 
 def test_a_touch_screen_is_told_to_tap_a_cell(phone: FeatureMapsPage,
