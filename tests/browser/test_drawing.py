@@ -527,6 +527,27 @@ def test_on_a_phone_the_way_back_to_the_list_covers_no_answer(
         button = back.bounding_box()
         assert button is not None and 0 < button["y"] + button["height"] <= height
         assert page.evaluate(conv1) == before
+        # A channel enlarged: the floating button steps aside while it is, not over the
+        # panel's buttons (a first-time user's review: on a phone it took the tap meant for
+        # "◀ previous" and jumped 11,600 px down to the list, the panel still open over it)
+        canvas = page.locator('canvas.map[data-net="avg"][data-layer="conv2"]')
+        canvas.scroll_into_view_if_needed()
+        page.wait_for_function(f"() => ({where})() === 'BODY'")
+        page.touchscreen.tap(*phone.map_point("avg", "conv2", 0, 5, 5))
+        inspector = page.locator("#inspector")
+        inspector.wait_for(state="visible")
+        assert not back.is_visible()
+        for button in (inspector.get_by_role("button", name="previous channel ([)"),
+                       inspector.get_by_role("button", name="next channel (])")):
+            box = button.bounding_box()
+            assert box is not None
+            assert page.evaluate("([x, y]) => document.elementFromPoint(x, y).closest('button')"
+                                 "?.getAttribute('aria-label')",
+                                 [box["x"] + box["width"] - 4, box["y"] + box["height"] / 2]) \
+                == button.get_attribute("aria-label")
+        inspector.get_by_role("button", name="Close the enlarged channel").tap()
+        inspector.wait_for(state="hidden")
+        assert back.is_visible()
         back.tap()
         back.wait_for(state="hidden")
         assert page.evaluate("() => document.activeElement.dataset.index") == "359"
