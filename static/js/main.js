@@ -27,6 +27,7 @@ import { forget, keep, takeKept } from './session.js';
 import { ShiftLab } from './shiftlab.js';
 import { renderSummary } from './summary.js';
 import { Tracer } from './trace.js';
+import { uploadBody } from './upload.js';
 import { base64Bytes, inked, isBlank, pixelsJson, shiftPixels } from './wire.js';
 
 const byId = (id) => document.getElementById(id);
@@ -521,7 +522,7 @@ class App {
         // white came back inverted without a word); a long name keeps its end, the type
         const chars = Array.from(file.name); // whole characters, an emoji's two halves kept
         const name = chars.length > 40 ? `${chars.slice(0, 28).join('')}…${chars.slice(-11).join('')}` : file.name;
-        this.load(file, file.type.startsWith('image/') ? file.type : 'application/octet-stream', 'the uploaded file',
+        this.load(file, file.type, 'the uploaded file',
           // one with no ink is said to be empty, not cropped (a phone review)
           (result) => (result.blank ? `Uploaded ${name}: no ink found in it, so the networks' answers are guesses about nothing.`
             : `Uploaded ${name}: cropped and centred, light ink on dark as MNIST's digits are (inverted if it was dark on light).`));
@@ -903,7 +904,11 @@ class App {
     this.#syncUndo();
     this.#push({
       source: 'upload', what,
-      makeBody: async () => body,
+      // a file chosen: as upload.js makes it, once (the body is kept, and sent again as made)
+      makeBody: async () => {
+        if (data instanceof File && body.data === data) Object.assign(body, await uploadBody(data));
+        return body;
+      },
       // a stroke's update it dropped is sent at once, not 3 s later (a third review)
       failed: () => { if (drops && this.#ahead && !this.pad.isEmpty) this.#askAboutPad(); },
       done: () => {
