@@ -27,11 +27,16 @@ export async function uploadBody(file) {
     const { width, height } = bitmap;
     if (READ.has(file.type) && Math.max(width, height) <= MAX_SIDE && file.size <= SENT_UNDER_BYTES) return asIs;
     const scale = Math.min(1, MAX_SIDE / Math.max(width, height));
-    const canvas = new OffscreenCanvas(Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)));
+    const size = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
+    // a browser without OffscreenCanvas (Safari before 16.4) draws on a canvas of the page
+    const canvas = typeof OffscreenCanvas === 'function' ? new OffscreenCanvas(...size)
+      : Object.assign(document.createElement('canvas'), { width: size[0], height: size[1] });
     const context = canvas.getContext('2d');
     context.imageSmoothingQuality = 'high';
-    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-    return { data: await canvas.convertToBlob({ type: 'image/png' }), type: 'image/png' };
+    context.drawImage(bitmap, 0, 0, ...size);
+    const png = canvas.convertToBlob ? await canvas.convertToBlob({ type: 'image/png' })
+      : await new Promise((resolve) => { canvas.toBlob(resolve, 'image/png'); });
+    return png ? { data: png, type: 'image/png' } : asIs;
   } finally {
     bitmap.close();
   }
