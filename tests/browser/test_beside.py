@@ -128,6 +128,14 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
         # avg, the usual pair: the drawing stays, the choice goes from the address
         assert page.evaluate("location.search") == drawn.removesuffix("&beside=strided")
         assert page.evaluate("document.activeElement.id") == "beside"
+        # its focus ring reaches at most 1 px past it, where the usual ring (3 px, 2 px out)
+        # cut the top off the big "7" of "predicts 7" under it (a first-time user's review;
+        # the digit's colour is the ring's, so the overlap is measured, not looked for)
+        ring = page.evaluate("""() => { const s = document.getElementById('beside');
+          const cs = getComputedStyle(s);
+          return [s.matches(':focus-visible'), parseFloat(cs.outlineWidth),
+                  parseFloat(cs.outlineOffset)]; }""")
+        assert ring[0] and ring[1] >= 2 and ring[1] + ring[2] <= 1, ring
         assert page.inner_text("#pair-text") == ("two trained MNIST convnets answer as you "
                                                  "draw: max pooling beside avg (average) pooling")
         # Alt+↓ opens the list, whose Enter the select never sees: the choice made there
