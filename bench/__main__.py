@@ -76,6 +76,8 @@ def main() -> None:
     print(batch.report(rows), flush=True)  # noqa: T201
     figures["evaluate"] = evaluated = batch.run_evaluate()
     print(batch.report_evaluate(evaluated), flush=True)  # noqa: T201
+    figures["prepared"] = ready = batch.measure_prepared()
+    print(batch.report_prepared(ready), flush=True)  # noqa: T201
 
     print(f"\n== soak: 64 clients, {soak_s:.0f} s, good and bad requests ==",  # noqa: T201
           flush=True)

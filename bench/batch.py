@@ -6,7 +6,9 @@ undone): how `featuremaps extract` runs on a CPU (256 images per batch, freed me
 app/ml/device.py keep_freed_memory), the same without keeping freed memory (what the
 server's batch endpoint does), and the earlier default of 1,024 images per batch. Then
 `featuremaps evaluate` (every shipped network on the 10,000 test and the 10,000 validation
-images, no shifts) with and without freed memory kept, also each in a fresh process.
+images, no shifts) with and without freed memory kept, also each in a fresh process. Last,
+what the batch route's preprocess=true adds: preparing each image, against extracting the
+same images' pool2, in alternating rounds.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.config import Settings
 from app.ml import data
-from app.ml.batch import extract
+from app.ml.batch import extract, prepared
 from app.ml.device import keep_freed_memory
-from bench.common import ROOT, table
+from bench.common import ROOT, median, table
 
 # (label, images per batch, keep freed memory)
 CONFIGS: tuple[tuple[str, int, bool], ...] = (
@@ -70,6 +73,45 @@ def run_evaluate() -> list[dict[str, object]]:
     for keep in (True, False):
         out.append(child(["--child-evaluate"] + (["--keep-memory"] if keep else [])))
     return out
+
+
+def measure_prepared(n: int = 2_000, rounds: int = 5) -> list[dict[str, object]]:
+    """The batch route's preprocess=true: `prepared` on n test images as a photo holds them
+    (dark ink on grey paper), at 28x28 and at 112x112 (each pixel 4x4, as large as the
+    page's drawing), against extracting pool2 of the same images (both networks, the
+    server's one thread), rounds alternating; medians, in ms an image."""
+    import numpy as np
+    import torch
+
+    from app.ml.engine import Engine
+
+    settings = Settings(device="cpu", models=["max", "avg"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the server's batch thread runs
+    engine = Engine.load(settings)
+    images = data.load(settings.data_dir).images("test")[:n]
+    photos = (200 - images.astype(np.float32) * 180 / 255).astype(np.uint8)
+    large = np.kron(photos, np.ones((4, 4), np.uint8))
+    steps: dict[str, Callable[[], object]] = {"prepare, 28x28": lambda: prepared(photos),
+             "prepare, 112x112": lambda: prepared(large),
+             "extract pool2": lambda: extract(engine, images, ["max", "avg"], ["pool2"])}
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    try:
+        for _ in range(rounds + 1):  # the first warms up
+            for name, step in steps.items():
+                t0 = time.perf_counter()
+                step()
+                times[name].append((time.perf_counter() - t0) * 1000 / n)
+    finally:
+        torch.set_num_threads(threads)
+    extract_ms = median(times["extract pool2"][1:])
+    return [{"step": name, "images": n, "ms_per_image": median(t[1:]),
+             "of_extract_pool2": median(t[1:]) / extract_ms} for name, t in times.items()]
+
+
+def report_prepared(rows: list[dict[str, object]]) -> str:
+    return table([[r["step"], f"{r['ms_per_image']:.3f}", f"{r['of_extract_pool2']:.2f}"]
+                  for r in rows], ["batch, preprocess=true", "ms an image", "x extract pool2"])
 
 
 def report_evaluate(rows: list[dict[str, object]]) -> str:
@@ -128,9 +170,11 @@ def main() -> None:
     print(report(rows))  # noqa: T201
     evaluated = run_evaluate()
     print(report_evaluate(evaluated))  # noqa: T201
+    ready = measure_prepared()
+    print(report_prepared(ready))  # noqa: T201
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"extract": rows, "evaluate": evaluated}, f, indent=2)
+            json.dump({"extract": rows, "evaluate": evaluated, "prepared": ready}, f, indent=2)
 
 
 if __name__ == "__main__":

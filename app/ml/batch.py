@@ -150,8 +150,8 @@ def prepared(images: np.ndarray, stop: Callable[[], bool] | None = None) -> np.n
     mass, on MNIST's 256 levels): the batch route's preprocess=true. Levels q are read as
     q/255, as JSON pixels, so that an image gives what the one-image route gives for it.
     Images of any size up to the one-image routes' MAX_SIDE (SIZED_SHAPES) -> (N, 28, 28)
-    float32; about 0.13 ms a 28x28 image on one core. `stop`, asked every PREPARED_PER_CHECK
-    images: True ends the work with Abandoned."""
+    float32; about 0.1 ms a 28x28 image on one core (bench/batch.py). `stop`, asked every
+    PREPARED_PER_CHECK images: True ends the work with Abandoned."""
     images = images_from_array(images, any_size=True)
     out = np.empty((len(images), 28, 28), np.float32)
     for i, image in enumerate(images):

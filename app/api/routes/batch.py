@@ -67,7 +67,7 @@ PreprocessQuery = Annotated[bool, Query(
                 "is read better than shrunk to 28x28 first); MNIST's own images need none, and "
                 "lose their faintest pixels to it. The answer then holds `inputs` too: what "
                 "the networks saw; one all 0 is blank, no ink found, its answers guesses about "
-                "nothing. About 0.13 ms a 28x28 image more on a CPU core (default: false, "
+                "nothing. About 0.1 ms a 28x28 image more on a CPU core (default: false, "
                 "images used as sent)")]
 
 
