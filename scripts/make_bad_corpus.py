@@ -220,8 +220,8 @@ def cases() -> dict[str, dict[str, Any]]:
         "'preprocess': expected true or false; got 'maybe'", path=FM + "/batch",
         query="preprocess=maybe")
     raw("batch-query-preprocess-alone", b"", "application/octet-stream", 422, "query parameter "
-        "'preprocess': expected true or false; got '' (write preprocess=true, not preprocess "
-        "alone)", path=FM + "/batch", query="preprocess")
+        "'preprocess': expected true or false; got '' (write preprocess=true)",
+        path=FM + "/batch", query="preprocess")
     # requests' params={"layers": ["pool1", "pool2"]} (a Python client's review)
     raw("batch-layers-twice", b"", "application/octet-stream", 400, "query parameter 'layers' "
         "is given more than once; give it once (layers=conv1,pool2 names several layers)",

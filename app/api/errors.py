@@ -81,8 +81,9 @@ def _message(err: dict[str, Any]) -> str:
     if err.get("type") == "bool_parsing" and isinstance(got, str):
         # pydantic's "unable to interpret input" named neither the words nor the value; a
         # name alone, ?preprocess, is no flag here (an API review)
-        alone = f" (write {loc[-1]}=true, not {loc[-1]} alone)" if not got and loc else ""
-        return f"expected true or false; got {brief(got)}{alone}"
+        empty = f" (write {loc[-1]}=true)" if not got and loc else ""
+        plus = PLUS_AS_SPACE if " " in got else ""
+        return f"expected true or false; got {brief(got)}{empty}{plus}"
     return own_words(err)
 
 

@@ -84,8 +84,9 @@ def _wrong_shape(shape: tuple[int, ...], any_size: bool = False) -> InvalidPixel
             "axis)" if last else f" ({shape[-3]} colour channels? convert to grey, e.g. their "
             "mean over the channel axis)" if first else "")
     if not any_size and not hint and _frames(shape, any_size=True) is not None:
-        hint = (" (other sizes, up to 512 x 512, with preprocess=true, which crops and scales "
-                "each image as POST /api/v1/featuremaps does)")
+        most = preprocess.MAX_SIDE
+        hint = (f" (other sizes, up to {most} x {most}, with preprocess=true, which crops and "
+                "scales each image as POST /api/v1/featuremaps does)")
     return InvalidPixels(f"images must have shape {SIZED_SHAPES if any_size else SHAPES}; "
                          f"got {tuple(shape)}{hint}")
 
@@ -158,7 +159,7 @@ def prepared(images: np.ndarray, stop: Callable[[], bool] | None = None) -> np.n
         if stop is not None and i % PREPARED_PER_CHECK == 0 and stop():
             raise Abandoned(f"stopped after preparing {i:,} of {len(images):,} images")
         grey = (image / 255.0).astype(np.float32) if image.dtype == np.uint8 else image
-        out[i] = preprocess.mnist_style(preprocess.invert_if_light(grey))
+        out[i] = preprocess.as_picture(grey)
     return out
 
 
@@ -467,8 +468,11 @@ def _read_npy_or_npz(body: bytes, max_images: int,
                                     "np.savez_compressed)")
             inflated = sum(info.file_size for info in infos)
             if inflated > limit:
+                # a bound of bytes, whatever the images' size (a review: 240 float32 images
+                # of 512 x 512, prepared, were refused without a word of why)
                 raise ImageTooLarge(f".npz would inflate to {inflated:,} bytes; the limit is "
-                                    f"{limit:,}")
+                                    f"{limit:,} ({max_images:,} images of 28 x 28 float64): "
+                                    "send uint8 levels, or fewer or smaller images")
             names = [info.filename for info in infos]
             # torch.save writes a zip too, which a PyTorch user sends first (a review): no
             # .npz, so a 415 as the one-image route answers it (a Python client's review: it

@@ -541,4 +541,11 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
         raise InvalidPixels(f"pixels[{i}][{j}] = {cut(repr(value))} is out of range; expected "
                             f"0..1{range_hint(arr)}")
     grey = arr.astype(np.float32)
-    return mnist_style(invert_if_light(grey)) if preprocess else grey
+    return as_picture(grey) if preprocess else grey
+
+
+def as_picture(grey: np.ndarray) -> np.ndarray:
+    """Grey levels (H, W) in 0..1 prepared as a picture is: the paper's polarity and level
+    found (invert_if_light), then mnist_style. JSON pixels with preprocess, and a batch's
+    images with preprocess=true (app/ml/batch.py prepared)."""
+    return mnist_style(invert_if_light(grey))

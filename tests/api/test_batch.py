@@ -199,6 +199,17 @@ def test_preprocess_takes_pictures_of_any_one_size_as_the_one_image_route_does(
                                   answers[0]["inputs"][1:2])
 
 
+@pytest.mark.parametrize(("query", "said"), [
+    ("preprocess=maybe", "got 'maybe'"),
+    ("preprocess", "got '' (write preprocess=true)"),
+    ("preprocess=+true", "got ' true' (a + or %20 in an address reads as a space)")])
+def test_a_preprocess_neither_true_nor_false_is_told_so(client: TestClient, query: str,
+                                                        said: str) -> None:
+    r = client.post(f"/api/v1/featuremaps/batch?{query}", content=npy(np.zeros((28, 28))))
+    assert (r.status_code, r.json()) == (422, {"detail": (
+        f"query parameter 'preprocess': expected true or false; {said}")})
+
+
 @pytest.mark.parametrize(("shape", "hint"), [
     ((64, 64, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
     ((2, 4, 64, 64), " (4 colour channels? convert to grey, e.g. their mean over the channel "
@@ -522,7 +533,9 @@ def test_an_npz_bomb_is_refused_before_inflating(client: TestClient) -> None:
     assert len(buf.getvalue()) < 1_000_000
     r = client.post("/api/v1/featuremaps/batch", content=buf.getvalue())
     assert r.status_code == 413
-    assert r.json()["detail"].startswith(".npz would inflate to 400,000,")
+    assert r.json()["detail"] == (
+        ".npz would inflate to 400,000,000 bytes; the limit is 250,884,096 (40,000 images of 28 x "
+        "28 float64): send uint8 levels, or fewer or smaller images")
 
 
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])

@@ -26,7 +26,7 @@ from app.ml.errors import EmptyBody, NotArrays, UnknownName
 from app.ml.names import brief, counted, split_names
 from app.ml.nets import variant_spec
 from app.ml.pack import Layout
-from app.ml.preprocess import levels, sniff
+from app.ml.preprocess import MAX_SIDE, levels, sniff
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 QUERY = ("models", "layers", "preprocess")
@@ -63,8 +63,9 @@ PreprocessQuery = Annotated[bool, Query(
     description="prepare each image as POST /api/v1/featuremaps prepares a picture: dark ink "
                 "on light paper inverted, the paper's level taken off, the ink cropped, scaled "
                 "to a 20 px box and centred by mass in 28x28, as MNIST's digits are. For "
-                "photos or scans, of any one size up to 512 x 512 (a digit small in its frame "
-                "is read better than shrunk to 28x28 first); MNIST's own images need none, and "
+                f"photos or scans, of any one size up to {MAX_SIDE} x {MAX_SIDE} (a digit small "
+                "in its frame is read better than shrunk to 28x28 first); MNIST's own images "
+                "need none, and "
                 "lose their faintest pixels to it. The answer then holds `inputs` too: what "
                 "the networks saw; one all 0 is blank, no ink found, its answers guesses about "
                 "nothing. About 0.1 ms a 28x28 image more on a CPU core (default: false, "
