@@ -906,7 +906,7 @@ class App {
       source: 'upload', what,
       // a file chosen: as upload.js makes it, once (the body is kept, and sent again as made)
       makeBody: async () => {
-        if (data instanceof File && body.data === data) Object.assign(body, await uploadBody(data));
+        if (data instanceof File && body.data === data) Object.assign(body, await uploadBody(data, this.config.upload));
         return body;
       },
       // a stroke's update it dropped is sent at once, not 3 s later (a third review)
@@ -1069,13 +1069,7 @@ class App {
 
   async #runMaps(job) {
     let saidWaiting = false;
-    const waiting = setTimeout(() => {
-      // not over any other message, such as the line that says the maps are behind the pad
-      if (job.generation === this.generation && this.error.hidden) {
-        this.#notice(WAITING_TEXT);
-        saidWaiting = true;
-      }
-    }, WAITING_MS);
+    let waiting = 0;
     try {
       if (job.generation !== this.generation) return;
       const sentTime = performance.now();
@@ -1083,6 +1077,15 @@ class App {
       const body = await job.makeBody();
       const encodedTime = performance.now();
       if (job.generation !== this.generation) return;
+      // counted from the request, not from the body's making: a phone's photo made smaller
+      // (upload.js) took seconds, said to be the server's (a review)
+      waiting = setTimeout(() => {
+        // not over any other message, such as the line that says the maps are behind the pad
+        if (job.generation === this.generation && this.error.hidden) {
+          this.#notice(WAITING_TEXT);
+          saidWaiting = true;
+        }
+      }, WAITING_MS);
       const [result, transport] = await this.#maps(job, body);
       const receivedTime = performance.now();
       if (job.generation !== this.generation) return;

@@ -676,6 +676,43 @@ def test_a_picture_the_browser_reads_and_the_server_does_not_is_sent_as_a_png(
         f"predicts {expected['models']['max']['prediction']} {answer_shown(top)}"
 
 
+def test_an_upload_the_browser_cannot_draw_goes_as_it_is_and_is_not_said_to_wait(
+        browser: Any, server_url: str, api: Api,
+        digit_files: dict[int, tuple[int, Path]]) -> None:
+    """A review of upload.js: a failure to draw a decoded picture lost the upload behind a
+    script's message ("boom"), and a photo's slow decoding was said to be the server's
+    ("Waiting for the server: no answer for 3 s") before anything was sent. Here the
+    browser takes 3.5 s to decode and cannot make a PNG: the BMP goes as it is, and the
+    server's words about it are what the page says, with no wait said on the way."""
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    try:
+        page = fm.page
+        page.add_init_script("""
+          const decode = window.createImageBitmap;
+          window.createImageBitmap = (...args) =>
+            new Promise((resolve) => setTimeout(resolve, 3500)).then(() => decode(...args));
+          OffscreenCanvas.prototype.convertToBlob = () => Promise.reject(new Error('boom'));
+          window.__notices = [];
+          new MutationObserver(() => window.__notices.push(
+            document.getElementById('error-text')?.textContent ?? '')).observe(document,
+            { subtree: true, childList: true, characterData: true });""")
+        page.goto(server_url + "/")
+        page.wait_for_selector("body[data-ready]", state="attached")
+        _, path = digit_files[0]
+        bmp = io.BytesIO()
+        Image.open(path).save(bmp, format="BMP")
+        fm.upload("digit.bmp", bmp.getvalue(), "image/bmp")
+        page.locator("#error").wait_for(state="visible", timeout=15_000)
+        said = page.locator("#error-text").inner_text()
+        assert said.startswith("The server could not use the uploaded file: not an image this "
+                               "server reads"), said
+        assert "BMP" in said and "boom" not in said
+        assert not any(n.startswith("Waiting for the server") for n in
+                       page.evaluate("window.__notices"))
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("name,data,mime,expected", [
     ("notes.txt", b"these are not pixels", "text/plain",
      "not an image this server reads: send a PNG, JPEG, WebP or GIF"),

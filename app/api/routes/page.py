@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from PIL import Image
 
-from app.api.deps import EngineDep
+from app.api.deps import EngineDep, SettingsDep
 from app.config import PROJECT_ROOT
-from app.ml import disagree
+from app.ml import disagree, preprocess
 from app.ml.names import DEFAULT_MODELS
 from app.ml.render import VIRIDIS_STOPS
 
@@ -65,7 +65,7 @@ def disagreements(weights: tuple[tuple[str, str], ...]) -> dict[str, Any] | None
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(request: Request, engine: EngineDep) -> HTMLResponse:
+async def index(request: Request, engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
     digits = sample_digits()
     offered = disagreements(tuple((v, engine.loaded[v].card["weights_sha256"])
                                   for v in engine.variants))
@@ -78,6 +78,9 @@ async def index(request: Request, engine: EngineDep) -> HTMLResponse:
         "digits": digits,
         "disagree": offered,
         "viewCookie": VIEW_COOKIE,
+        # what an upload may be sent as it is (static/js/upload.js): the largest picture the
+        # server prepares without reducing it first, and the server's upload limit
+        "upload": {"maxSide": preprocess.MAX_SIDE, "maxBytes": settings.max_upload_bytes},
     }
     # "</" never reaches the page inside the JSON block, so no string in it can close the tag
     config_json = json.dumps(config).replace("</", "<\\/")
