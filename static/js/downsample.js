@@ -268,13 +268,17 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
       + `pixels, most of the 20 px digit, and hands ${pooledLast.shape[1]}x${pooledLast.shape[2]}x${pooledLast.shape[0]} = `
       + `${thousands(pooledValues)} values to its Dense(${dense1.units}): ${thousands(pooledValues)} x ${dense1.units} + ${dense1.units} = `
       + `${thousands(dense1.params)} parameters; ${thousands(pooled.params)} in the whole network.${sameField}`),
-    // found by a teacher's review: the page never gave the article's reason for max; it
-    // points at max's and avg's maps, so only where both are shown
-    ['max', 'avg'].every((n) => shown.includes(n)) && el('p', { id: 'why-max' }, 'Why the article prefers max to the mean: a map records where its pattern is present, '
+    // found by a teacher's review: the page never gave the article's reason for max. It
+    // points at max's and avg's maps where both are shown; else at the figure below, which
+    // a later teacher's review found left without its reason when avg was not beside max
+    el('p', { id: 'why-max' }, 'Why the article prefers max to the mean: a map records where its pattern is present, '
       + 'and the telling part is the strongest presence in each window, which max keeps and the mean dilutes with the '
-      + 'weaker units around it. The ranges under the maps illustrate it once there is ink (as they must: max keeps each window\'s largest value by definition, so this is no evidence that max is better): max\'s pool1 tops out at exactly its conv1\'s highest '
-      + 'value, avg\'s pool1 below its own conv1\'s, as the share under each pool\'s maps says (compare each pool with the conv above it, not across: avg\'s conv1 runs '
-      + 'hotter than max\'s). Whether that makes max more accurate, these networks cannot tell (the table above).'),
+      + `weaker units around it. ${['max', 'avg'].every((n) => shown.includes(n))
+        ? 'The ranges under the maps illustrate it once there is ink (as they must: max keeps each window\'s largest value by definition, so this is no evidence that max is better): max\'s pool1 tops out at exactly its conv1\'s highest '
+          + 'value, avg\'s pool1 below its own conv1\'s, as the share under each pool\'s maps says (compare each pool with the conv above it, not across: avg\'s conv1 runs '
+          + 'hotter than max\'s).'
+        : `${pooling ? 'The figure below shows it on one map' : 'Put avg beside max to see it in the ranges under their maps'} (as it must: max keeps each window's largest value by definition, so this is no evidence that max is better).`} `
+      + 'Whether that makes max more accurate, these networks cannot tell (the table above).'),
     whyStrided(models, pooling !== null) ?? '');
   const cuts = fields.filter((f) => f.least < f.size).map(({ net, layer, least, most }) => `${net}'s pools pad past the `
     + `image's edge, which cuts its outer units' fields short: its corner ${layer} units see `

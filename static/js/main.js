@@ -1293,15 +1293,34 @@ class App {
     note.querySelector('p').textContent = `${names.join(' and ')} were trained from the same seed: they began `
       + 'from the same random filters and saw the images in the same order. Training moved conv1\'s filters least: '
       + 'most stay close to the random filters they began as, where conv2\'s and conv3\'s grew about three to four times '
-      + 'as large and turned away from theirs. So most conv1 maps look alike, though a few channels drifted apart; '
+      // 'some', not 'a few': 4 of 32 for avg, 11 for strided, by the cosine of their filters
+      // (a teacher's review)
+      + 'as large and turned away from theirs. So most conv1 maps look alike, though some channels drifted apart; '
       + (shown.every((m) => m.layers.some((l) => l.kind === 'pool'))
         // pool1 pools these alike maps: a student's review found its grids alike too, under
         // words saying they differ
         ? 'pool1 pools these alike maps, each network its own way, so they still look much alike; from conv2 on '
           + 'they part, as conv2\'s filters have drifted apart.'
         : 'after conv1 the maps differ, as each downsamples its own way (or not at all), and the later filters '
-          + 'have drifted apart.');
+          + 'have drifted apart.')
+      + App.#sparser(shown);
     note.hidden = false;
+  }
+
+  /** Where one of `shown` computes conv1 at every second position (strided), that its maps
+   * are the smaller for it, not unlike: a teacher's review found the note silent on why
+   * strided's look alike but half the size. */
+  static #sparser(shown) {
+    const sides = shown.map((m) => m.layers.find((l) => l.name === 'conv1')?.shape[1]);
+    const most = Math.max(...sides);
+    const sparse = shown.filter((m, i) => sides[i] < most);
+    const dense = shown[sides.indexOf(most)];
+    return sparse.map((m) => {
+      const [, h, w] = m.layers.find((l) => l.name === 'conv1').shape;
+      const stride = m.layers.find((l) => l.name === 'conv1').reads?.stride ?? 2;
+      return ` ${m.name}'s conv1 computes its filters at every ${stride === 2 ? 'second' : `${stride}th`} position only, so its `
+        + `maps are ${h}x${w} where ${dense.name}'s are ${most}x${most}.`;
+    }).join('');
   }
 
   /** In one column (page.css) the nudge panel comes after the maps it changes, and on a

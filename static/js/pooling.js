@@ -10,6 +10,7 @@
 // article's box was found silent on strided convolutions.
 
 import { el, fmt } from './dom.js';
+import { rowsAnd, unreadTails } from './geometry.js';
 import { paintLayer, sizeLayerCanvas } from './paint.js';
 import { windowStats } from './wire.js';
 
@@ -60,6 +61,8 @@ export class PoolFigure {
   constructor(net, { lut, gradient }) {
     this.net = net;
     this.conv1 = net.layers.find((l) => l.name === 'conv1'); // its channels, the dead among them
+    // conv1's last rows and columns that never reach the last layer (geometry.unreadTails)
+    this.unread = unreadTails(net.layers).conv1 ?? 0;
     this.lut = lut;
     const canvas = (name) => el('canvas', { class: 'pool-canvas', 'aria-hidden': 'true', dataset: { part: name } });
     this.canvases = { conv: canvas('conv'), max: canvas('max'), mean: canvas('mean'), stride: canvas('stride') };
@@ -94,6 +97,8 @@ export class PoolFigure {
         + `which is what a stride-2 convolution with ${net.name}'s filter computes (not the strided network's own conv1, `
         + 'whose filters were trained for the stride); all at one colour scale. The max keeps each window\'s strongest '
         + 'response, the mean dilutes it with the weaker ones beside it, the stride keeps whichever unit it lands on. '
+        + 'Keeping the peak is what max does, not proof that it answers better: max, avg and strided '
+        + 'are about as accurate on MNIST (the table above). '
         + 'It shows each input\'s strongest channel until you step to another with ◀ ▶; "strongest" goes back to it.'),
       el('div', { class: 'pool-row' }, part('conv'), part('max'), part('mean'), part('stride')),
       el('div', { class: 'pool-foot' },
@@ -149,11 +154,27 @@ export class PoolFigure {
     this.said.textContent = hi > lo && topMax > 0
       ? `Channel ${channel}: the max keeps its top response, ${fmt(topMax, 2)}; the mean's top is `
         + `${fmt(topMean, 2)}, ${Math.round((100 * topMean) / topMax)}% of it; the stride's is `
-        + `${fmt(topStride, 2)}, ${Math.round((100 * topStride) / topMax)}%.`
+        + `${fmt(topStride, 2)}, ${Math.round((100 * topStride) / topMax)}%.${this.#unreadTop(conv, channel)}`
       : `Channel ${channel} gives the same value everywhere on this input: all three keep it.${
         // one dead on every test digit says so, as the enlarged channel does (a phone review)
         this.conv1.silent_channels?.includes(channel)
           ? ' It is dead: 0 on all 10,000 of MNIST\'s test digits.' : ''}`;
+  }
+
+  /** Where `channel`'s top response lies in conv1's last rows or columns, which never reach
+   * the last layer: said, as it cannot change the answer (a teacher's review: on the first
+   * sample, the 7, the strongest channel's top sits there, held up as the value max keeps). */
+  #unreadTop(conv, channel) {
+    if (!this.unread) return '';
+    const [, h, w] = conv.shape;
+    const plane = conv.q.subarray(channel * h * w, (channel + 1) * h * w);
+    let at = 0;
+    for (let i = 1; i < plane.length; i += 1) if (plane[i] > plane[at]) at = i;
+    const [row, col] = [Math.floor(at / w), at % w];
+    if (row < h - this.unread && col < w - this.unread) return '';
+    const last = this.net.layers.at(-1)?.name ?? 'the last layer';
+    return ` That top lies in conv1's last ${rowsAnd(this.unread, 'or')}, which never reach ${last}: `
+      + 'here it cannot change the answer.';
   }
 
   #step(delta) {

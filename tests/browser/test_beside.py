@@ -57,7 +57,17 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
             "Why do max's and strided's conv1 maps look alike?"
         assert page.inner_text("#same-start p").endswith(
             "after conv1 the maps differ, as each downsamples its own way (or not at all), and "
-            "the later filters have drifted apart.")
+            "the later filters have drifted apart. strided's conv1 computes its filters at every "
+            "second position only, so its maps are 13x13 where max's are 26x26.")
+        # the article's reason for max over the mean stays, pointing at the one-map figure,
+        # which still shows the mean (a teacher's review: it went with avg's column)
+        assert page.inner_text("#why-max") == (
+            "Why the article prefers max to the mean: a map records where its pattern is "
+            "present, and the telling part is the strongest presence in each window, which max "
+            "keeps and the mean dilutes with the weaker units around it. The figure below shows "
+            "it on one map (as it must: max keeps each window's largest value by definition, so "
+            "this is no evidence that max is better). Whether that makes max more accurate, "
+            "these networks cannot tell (the table above).")
         # the bars under both heads stay level, the choice in place of strided's name
         tops = [box["y"] for box in (page.locator(f'.pred[data-net="{net}"] .bars').bounding_box()
                                      for net in ("max", "strided")) if box]
