@@ -288,7 +288,8 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
   // teacher's review)
   const defined = el('div', { class: 'note table-notes' }, ...[cut,
     'Shift consistency: the share of the 10,000 test digits whose predicted class '
-    + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). The shift lab asks a similar question of '
+    + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019), in one draw of those shifts: another draw '
+    + 'moves each network\'s figure by a few tenths of a point, as much as the gaps between them (the README, Shifts). The shift lab asks a similar question of '
     + 'your digit alone, not the same one: the share of its 81 shifts, of up to 4 px, that keep its unshifted prediction.'
     + learnedShifts(models), ties(models)].filter(Boolean).map((text) => el('p', { text: text.trim() })));
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view
