@@ -65,8 +65,8 @@ PreprocessQuery = Annotated[bool, Query(
                 "to a 20 px box and centred by mass in 28x28, as MNIST's digits are. For "
                 f"photos or scans, of any one size up to {MAX_SIDE} x {MAX_SIDE} (a digit small "
                 "in its frame is read better than shrunk to 28x28 first); MNIST's own images "
-                "need none, and "
-                "lose their faintest pixels to it. The answer then holds `inputs` too: what "
+                "need none, and lose their faintest pixels to it. The answer then holds "
+                "`inputs` too: what "
                 "the networks saw; one all 0 is blank, no ink found, its answers guesses about "
                 "nothing. About 0.1 ms a 28x28 image more on a CPU core (default: false, "
                 "images used as sent)")]
