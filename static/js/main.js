@@ -1311,13 +1311,13 @@ class App {
    * are the smaller for it, not unlike: a teacher's review found the note silent on why
    * strided's look alike but half the size. */
   static #sparser(shown) {
-    const sides = shown.map((m) => m.layers.find((l) => l.name === 'conv1')?.shape[1]);
-    const most = Math.max(...sides);
-    const sparse = shown.filter((m, i) => sides[i] < most);
-    const dense = shown[sides.indexOf(most)];
-    return sparse.map((m) => {
-      const [, h, w] = m.layers.find((l) => l.name === 'conv1').shape;
-      const stride = m.layers.find((l) => l.name === 'conv1').reads?.stride ?? 2;
+    const convs = shown.map((m) => m.layers.find((l) => l.name === 'conv1'));
+    const most = Math.max(...convs.map((c) => c.shape[1]));
+    const dense = shown[convs.findIndex((c) => c.shape[1] === most)];
+    return shown.map((m, i) => {
+      const { shape: [, h, w], reads } = convs[i];
+      if (h === most) return '';
+      const stride = reads?.stride ?? 2;
       return ` ${m.name}'s conv1 computes its filters at every ${stride === 2 ? 'second' : `${stride}th`} position only, so its `
         + `maps are ${h}x${w} where ${dense.name}'s are ${most}x${most}.`;
     }).join('');

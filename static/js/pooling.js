@@ -12,7 +12,7 @@
 import { el, fmt } from './dom.js';
 import { rowsAnd, unreadTails } from './geometry.js';
 import { paintLayer, sizeLayerCanvas } from './paint.js';
-import { windowStats } from './wire.js';
+import { strongestUnit, windowStats } from './wire.js';
 
 /**
  * Channel `c` of a (C, H, W) layer, dequantised, downsampled over 2x2 windows with stride 2 (a
@@ -167,10 +167,7 @@ export class PoolFigure {
   #unreadTop(conv, channel) {
     if (!this.unread) return '';
     const [, h, w] = conv.shape;
-    const plane = conv.q.subarray(channel * h * w, (channel + 1) * h * w);
-    let at = 0;
-    for (let i = 1; i < plane.length; i += 1) if (plane[i] > plane[at]) at = i;
-    const [row, col] = [Math.floor(at / w), at % w];
+    const [row, col] = strongestUnit(conv, channel); // the first at the channel's top level
     if (row < h - this.unread && col < w - this.unread) return '';
     const last = this.net.layers.at(-1)?.name ?? 'the last layer';
     return ` That top lies in conv1's last ${rowsAnd(this.unread, 'or')}, which never reach ${last}: `
