@@ -184,8 +184,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     # before the data is loaded and minutes of measuring
     targets: tuple[Path, Path] | None = None  # with --shifts: the curve data and its plot
     if not args.shifts:
-        given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot))
-                 if value is not None]
+        given = [flag for flag, value in (("--out", args.out), ("--plot", args.plot),
+                                          ("--draws", args.draws)) if value is not None]
         if given:
             raise FeaturemapsError(f"{', '.join(given)}: only with --shifts")
     else:
@@ -203,11 +203,12 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if args.write_cards:
         files.check_folder(settings.models_dir)
     mnist = data.load(settings.data_dir)
+    draws = {} if args.draws is None else {"draws": args.draws}
     rows = evaluate.evaluate_all(settings.models_dir, mnist, shifts_too=args.shifts,
-                                   seed=args.seed)
+                                   seed=args.seed, **draws)
     for line in evaluate.format_table(rows, shifts_too=args.shifts):
         _out(line)
-    for line in evaluate.paired(rows):
+    for line in evaluate.paired(rows) + evaluate.draws_ahead(rows):
         _out(line)
     if targets is not None:
         out, plot = targets
@@ -295,6 +296,10 @@ def _integer(text: str, low: int, high: int | None = None) -> int:
         span = f"{low}..{high}" if high is not None else f"{low} or more"
         raise argparse.ArgumentTypeError(f"must be {span}, not {text}")
     return value
+
+
+def _draws(text: str) -> int:
+    return _integer(text, 1, 100)
 
 
 def _positive(text: str) -> int:
@@ -493,7 +498,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shifts", action="store_true",
                    help="also measure shift consistency and accuracy under diagonal shifts")
     p.add_argument("--seed", type=_seed, default=0,
-                   help="seed of the random shifts, a signed 64-bit integer (default 0)")
+                   help="seed of the first draw of random shifts, a signed 64-bit integer; "
+                        "draw i has seed + i (default 0)")
+    p.add_argument("--draws", type=_draws,  # None: app/ml/shifts.py's CONSISTENCY_DRAWS
+                   help="with --shifts: draws of random shifts, each network's consistency "
+                        "being the median of its draws (default 11, at most 100)")
     p.add_argument("--tolerance", type=_non_negative, default=2,
                    help="images a card may differ by before it counts as a mismatch "
                         "(default 2)")

@@ -124,7 +124,13 @@ class ModelInfo(BaseModel):
                     "nor was tuned on; null where the card has none", examples=[0.9937])
     shift_consistency: float | None = Field(
         description="share of MNIST test digits given the same class under two random shifts "
-                    "of up to 3 px each, one against the other (featuremaps evaluate --shifts)")
+                    "of up to 3 px each, one against the other: the median over "
+                    "`shift_consistency_draws` (featuremaps evaluate --shifts); null where "
+                    "the card has none", examples=[0.9869])
+    shift_consistency_draws: list[float] | None = Field(
+        description="the share for each draw of random shifts, the same shifts for every "
+                    "network in a draw: a draw moves it by a few tenths of a point, as much as "
+                    "the gaps between the networks; null where the card has none")
     epochs: int | None = Field(description="training epochs, from the model card")
     seed: int | None = Field(description="the training seed; networks of equal architecture "
                                          "trained from one seed start from the same weights")

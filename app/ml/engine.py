@@ -383,6 +383,7 @@ class Engine:
                 "test_accuracy": card.get("test_accuracy"),
                 "valid_accuracy": card.get("valid_accuracy"),
                 "shift_consistency": card.get("shift_consistency"),
+                "shift_consistency_draws": card.get("shift_consistency_draws"),
                 "epochs": card.get("epochs"),
                 "seed": card.get("seed"),
                 "augmentation": _augmentation(card),

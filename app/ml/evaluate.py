@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ class Row:
     total: int
     card_correct: int | None
     card_accuracy: float | None
+    # the median of `consistency_draws`, one figure for each draw of random shifts
     consistency: float | None = None
+    consistency_draws: list[float] = field(default_factory=list)
     card_consistency: float | None = None
     diagonal: dict[int, float] = field(default_factory=dict)
     # the 10,000 validation digits, which training neither learned from nor was tuned on: a
@@ -87,7 +90,10 @@ def predictions(net: torch.nn.Module, images: np.ndarray) -> np.ndarray:
 
 
 def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
-                 seed: int = 0) -> list[Row]:
+                 seed: int = 0, draws: int = shifts.CONSISTENCY_DRAWS) -> list[Row]:
+    """Every shipped variant measured; with `shifts_too`, its consistency over `draws` draws
+    of random shifts (seeds seed, seed + 1, ...: the same shifts for every variant in a
+    draw) and its accuracy under diagonal shifts."""
     variants = registry.shipped_variants(models_dir)
     if not variants:  # an empty table would read as nothing wrong
         raise registry.no_cards(models_dir)
@@ -110,7 +116,8 @@ def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
                   silent=silent_channels(loaded.net, images),
                   card_silent=card.get("silent_channels"))
         if shifts_too:
-            row.consistency = shifts.consistency(predict, images, seed)
+            row.consistency_draws = shifts.consistency_draws(predict, images, seed, draws)
+            row.consistency = statistics.median(row.consistency_draws)
             row.diagonal = shifts.diagonal_accuracy(predict, images, labels)
         log.info("evaluated %s: %d/%d", variant, correct, len(labels))
         rows.append(row)
@@ -120,7 +127,7 @@ def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
 def format_table(rows: list[Row], *, shifts_too: bool = False) -> list[str]:
     head = f"{'variant':<9} {'params':>10} {'test accuracy':>14} {'card':>8} {'validation':>11}"
     if shifts_too:
-        head += f" {'consistency':>12} {'acc @ -4/0/+4 px diag':>22}"
+        head += f" {'consistency':>12} {'its draws':>14} {'acc @ -4/0/+4 px diag':>22}"
     lines = [head, "-" * len(head)]
     for r in rows:
         card = f"{r.card_accuracy:.2%}" if r.card_accuracy is not None else "-"
@@ -128,9 +135,16 @@ def format_table(rows: list[Row], *, shifts_too: bool = False) -> list[str]:
         line = f"{r.variant:<9} {r.params:>10,} {r.accuracy:>14.2%} {card:>8} {valid:>11}"
         if shifts_too and r.consistency is not None:
             d = r.diagonal
-            line += (f" {r.consistency:>12.2%} "
+            spread = f"{min(r.consistency_draws):.2%}-{max(r.consistency_draws):.2%}" \
+                if r.consistency_draws else "-"
+            line += (f" {r.consistency:>12.2%} {spread:>14} "
                      f"{d[-4]:>7.1%}/{d[0]:>5.1%}/{d[4]:>6.1%}".rjust(23))
         lines.append(line)
+    draws = max((len(r.consistency_draws) for r in rows), default=0)
+    if shifts_too and draws:
+        lines.append(f"consistency: the median of {draws} draw{'s' if draws > 1 else ''} of "
+                     "random shifts, the same for every variant in a draw; its draws: the "
+                     "lowest and the highest")
     return lines
 
 
@@ -179,6 +193,25 @@ def paired(rows: list[Row], base: str = "max") -> list[str]:
     return lines
 
 
+def draws_ahead(rows: list[Row], base: str = "max") -> list[str]:
+    """In how many draws of shifts `base` was more consistent than each other variant, and
+    in how many less: the draws move every figure by as much as the gaps between them."""
+    first = next((r for r in rows if r.variant == base), None)
+    if first is None or len(first.consistency_draws) < 2:
+        return []
+    said = []
+    for r in rows:
+        if r is first or len(r.consistency_draws) != len(first.consistency_draws):
+            continue
+        pairs = list(zip(first.consistency_draws, r.consistency_draws, strict=True))
+        ahead, behind = sum(a > b for a, b in pairs), sum(a < b for a, b in pairs)
+        said.append(f"{r.variant} {ahead} to {behind}")
+    if not said:
+        return []
+    return [f"Draws of shifts in which {base} was more consistent, and less, than: "
+            + ", ".join(said) + f" (of {len(first.consistency_draws)})"]
+
+
 def disagreements(rows: list[Row], tolerance: int = 2) -> list[str]:
     """Cards whose recorded results (test and validation accuracy, shift consistency) differ
     from what was measured by more than `tolerance` images."""
@@ -206,15 +239,21 @@ def disagreements(rows: list[Row], tolerance: int = 2) -> list[str]:
     return bad
 
 
+def _seeds(rows: list[Row], seed: int) -> list[int]:
+    """The seeds of the draws of shifts `rows` were measured with."""
+    return list(range(seed, seed + max((len(r.consistency_draws) for r in rows), default=0)))
+
+
 def save_shift_results(rows: list[Row], path: Path, seed: int) -> dict[str, Any]:
     """The curve data as JSON at `path`."""
     doc: dict[str, Any] = {
-        "seed": seed,
+        "consistency_seeds": _seeds(rows, seed),
         "consistency_max_shift_px": shifts.MAX_CONSISTENCY_SHIFT,
         "diagonal_shifts_px": list(shifts.DIAGONAL_SHIFTS),
         "variants": {
             r.variant: {"params": r.params, "test_accuracy": r.accuracy,
                         "consistency": r.consistency,
+                        "consistency_draws": r.consistency_draws,
                         "diagonal_accuracy": [r.diagonal[d] for d in shifts.DIAGONAL_SHIFTS]}
             for r in rows
         },
@@ -237,7 +276,9 @@ def write_cards(rows: list[Row], models_dir: Path, seed: int) -> None:
             card["silent_channels"] = r.silent
         if r.consistency is not None:
             card["shift_consistency"] = r.consistency
-            card["shift_seed"] = seed
+            card["shift_consistency_draws"] = r.consistency_draws
+            card["shift_seeds"] = _seeds([r], seed)
+            card.pop("shift_seed", None)  # one draw's seed, before there were ten
             card["diagonal_accuracy"] = {str(d): r.diagonal[d] for d in shifts.DIAGONAL_SHIFTS}
         with files.replacing(path) as (temp,):  # a torn card would stop `serve`
             temp.write_text(json.dumps(card, indent=2) + "\n")

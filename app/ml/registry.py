@@ -76,6 +76,11 @@ def read_card(models_dir: Path, variant: str) -> dict[str, Any]:
             if value is not None and (isinstance(value, bool) or not isinstance(value, fits)):
                 raise WeightsError(f"model card {path}: {field} is {cut(json.dumps(value))}, "
                                    f"not {kind}")
+    draws = card.get("shift_consistency_draws")
+    if draws is not None and not (isinstance(draws, list) and all(
+            isinstance(d, (int, float)) and not isinstance(d, bool) for d in draws)):
+        raise WeightsError(f"model card {path}: shift_consistency_draws is "
+                           f"{cut(json.dumps(draws))}, not a list of numbers")
     return card
 
 

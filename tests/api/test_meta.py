@@ -160,9 +160,18 @@ def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> N
     assert {la["name"]: la["silent_channels"] for la in by_name["max"]["layers"]} == {
         "conv1": [30], "pool1": [30], "conv2": [13, 23, 31], "pool2": [13, 23, 31],
         "conv3": [12, 14, 23, 38, 51]}
-    # the shift lab and Why downsample? quote these (the cards' figures)
+    # the shift lab and Why downsample? quote these (the cards' figures): the median of eleven
+    # draws of shifts, each draw given (a teacher's review: the one draw the cards held was
+    # avg's best, and a draw moves a figure by as much as the gaps)
     assert (by_name["max"]["shift_consistency"], by_name["avg"]["shift_consistency"]) == (
-        0.987, 0.9857)
+        0.9869, 0.9836)
+    for m in by_name.values():
+        draws = m["shift_consistency_draws"]
+        assert len(draws) == 11 and sorted(draws)[5] == m["shift_consistency"], m["name"]
+    assert by_name["max"]["shift_consistency_draws"][0] == 0.987  # seed 0, the one draw before
+    assert sum(a > b for a, b in zip(by_name["max"]["shift_consistency_draws"],
+                                     by_name["avg"]["shift_consistency_draws"],
+                                     strict=True)) == 11
 
 
 def test_blurmax_receptive_fields_follow_its_padded_4x4_pools(client: TestClient) -> None:

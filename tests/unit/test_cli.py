@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import inspect
 import io
 import json
 import os
@@ -21,7 +22,7 @@ import pytest
 
 from app import __version__, cli
 from app.config import Settings
-from app.ml import batch, data, device, evaluate, files, registry, train
+from app.ml import batch, data, device, evaluate, files, registry, shifts, train
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError
 from app.ml.nets import build
@@ -87,6 +88,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
      "--seed: must be -9223372036854775808..9223372036854775807, not 99999999999999999999"),
     (["evaluate", "--shifts", "--seed", str(2**64)],
      f"--seed: must be -9223372036854775808..9223372036854775807, not {2**64}"),
+    (["evaluate", "--shifts", "--draws", "0"], "--draws: must be 1..100, not 0"),
+    (["evaluate", "--shifts", "--draws", "101"], "--draws: must be 1..100, not 101"),
     (["evaluate", "--shifts", "--seed", str(-(2**63) - 1)],
      f"--seed: must be -9223372036854775808..9223372036854775807, not {-(2**63) - 1}"),
     # found by a review: uvicorn takes an empty host as every interface
@@ -270,6 +273,33 @@ def test_evaluate_refuses_the_shift_options_without_shifts(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["evaluate", "--plot", "p.png", "--out", "o.json"], capsys)
     assert (code, err) == (2, "featuremaps: error: --out, --plot: only with --shifts\n")
+    code, _, err = run(["evaluate", "--draws", "3"], capsys)
+    assert (code, err) == (2, "featuremaps: error: --draws: only with --shifts\n")
+
+
+def test_evaluate_draws_shifts_as_often_as_told(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """--draws reaches the measuring; without it, shifts.py's number of draws, which the help
+    names."""
+    told: list[dict[str, Any]] = []
+    default = inspect.signature(evaluate.evaluate_all).parameters["draws"].default
+
+    def evaluate_all(*args: Any, **kwargs: Any) -> list[evaluate.Row]:
+        told.append(kwargs)
+        return []
+
+    monkeypatch.setattr(data, "load", lambda path: tiny_mnist())
+    monkeypatch.setattr(evaluate, "evaluate_all", evaluate_all)
+    out, plot = str(tmp_path / "s.json"), str(tmp_path / "s.png")
+    monkeypatch.setattr(evaluate, "save_shift_results", lambda *args, **kwargs: {})
+    monkeypatch.setattr("app.ml.plot.shift_plot", lambda *args: None)
+    for argv in (["--draws", "3"], []):
+        assert run(["evaluate", "--shifts", "--out", out, "--plot", plot, *argv], capsys)[0] == 0
+    assert told[0]["draws"] == 3 and "draws" not in told[1]
+    assert default == shifts.CONSISTENCY_DRAWS == 11
+    helped = " ".join(run(["evaluate", "--help"], capsys)[1].split())
+    assert f"(default {shifts.CONSISTENCY_DRAWS}, at most 100)" in helped
 
 
 @pytest.mark.slow
