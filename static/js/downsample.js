@@ -44,10 +44,8 @@ function leader(models, key) {
   return models.reduce((best, m) => (m[key] > best[key] ? m : best));
 }
 
-/** The widest gap between `models` in any accuracy or consistency row, in points; where it
- * is `noLead`, `ties` says the numbers show no network better. */
-function widestGap(models) {
-  const keys = ['test_accuracy', 'valid_accuracy', 'shift_consistency'];
+/** The widest gap between `models` in the rows `keys` name, in points. */
+function widestGap(models, keys = ['test_accuracy', 'valid_accuracy']) {
   const spread = (key) => {
     const values = models.map((m) => m[key]).filter((v) => v != null);
     return values.length > 1 ? Math.max(...values) - Math.min(...values) : 0;
@@ -71,11 +69,54 @@ function ties(models) {
     ? ` The most accurate is ${test.name} on the test set but ${valid.name} on the validation set, a second 10,000 `
       + 'digits that training neither learned from nor was tuned on.'
     : '';
-  return noLead(widest)
-    ? `Each network was trained once, and no two here differ by more than ${widest.toFixed(2)} points in any `
-      + `accuracy or consistency row.${turned} How far another training seed would move them is not measured here, so these `
-      + 'numbers do not show one network to be better: a lead this small may be the seed\'s.'
-    : `Each network was trained once: how far another training seed would move these numbers is not measured here.${turned}`;
+  // consistency's gap, read apart where it is wider: a median over draws of shifts, whose
+  // lead may hold from draw to draw, but of one training run each all the same
+  const steadier = widestGap(models, ['shift_consistency']);
+  const both = noLead(steadier);
+  return (both
+    ? `Each network was trained once, and no two here differ by more than ${Math.max(widest, steadier).toFixed(2)} points `
+      + `in any accuracy or consistency row.${turned} How far another training seed would move them is not measured here, `
+      + 'so these numbers do not show one network to be better: a lead this small may be the seed\'s.'
+    : noLead(widest)
+      ? `Each network was trained once, and no two here differ by more than ${widest.toFixed(2)} points in either `
+        + `accuracy row.${turned} How far another training seed would move them is not measured here, so these `
+        + 'numbers do not show one network to be more accurate: a lead this small may be the seed\'s.'
+      : `Each network was trained once: how far another training seed would move these numbers is not measured here.${turned}`)
+    + (both ? '' : widestSteadiness(models, steadier));
+}
+
+/** The consistency row's widest gap, `points` wide, and in how many draws of shifts its
+ * leader led (where the cards hold the draws). */
+function widestSteadiness(models, points) {
+  const measured = models.filter((m) => m.shift_consistency != null);
+  const top = leader(measured, 'shift_consistency');
+  const low = measured.reduce((worst, m) => (m.shift_consistency < worst.shift_consistency ? m : worst));
+  const [a, b] = [top.shift_consistency_draws ?? [], low.shift_consistency_draws ?? []];
+  const led = a.filter((c, i) => c > b[i]).length;
+  const held = a.length > 1 && a.length === b.length
+    ? `, held in ${led === a.length ? 'all' : `${led} of the`} ${a.length} draws of shifts, but it` : ': it';
+  return ` The consistency row's widest gap, ${top.name} over ${low.name} by ${points.toFixed(2)} points${held} `
+    + 'too comes from one training run of each.';
+}
+
+/** What the draws of shifts behind the consistency row say: how many there were, and in how
+ * many of them max was steadier than each other network (a teacher's review: the cards' one
+ * draw was avg's best of ten, and a draw moves each figure as much as the gaps); '' where the
+ * cards hold no draws. */
+function drawsSaid(models) {
+  const counts = models.map((m) => m.shift_consistency_draws?.length ?? 0);
+  const draws = counts[0];
+  if (!(draws > 1) || counts.some((n) => n !== draws)) return '';
+  const max = models.find((m) => m.name === 'max');
+  const others = models.filter((m) => m !== max);
+  const ahead = max && others.length
+    ? ` Max kept more digits' class than ${others.map((m) => {
+      const won = max.shift_consistency_draws.filter((c, i) => c > m.shift_consistency_draws[i]).length;
+      return `${m.name} in ${won}`;
+    }).join(', than ').replace(/, (than [^,]*)$/, ' and $1')} of them.`
+    : '';
+  return `The median of ${draws} draws of those shifts, the same for every network in a draw, with the lowest and the highest `
+    + `under it: a draw moves each network's figure by a few tenths of a point, as much as the gaps between them.${ahead}`;
 }
 
 /** How far a training digit's centre could move in x or y: the shift is drawn before the
@@ -213,7 +254,13 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
     : `${size}x${size} px`)));
   row('test accuracy', models.map((m) => (m.test_accuracy == null ? 'not measured' : percent(m.test_accuracy, 2))));
   row('validation accuracy', models.map((m) => (m.valid_accuracy == null ? 'not measured' : percent(m.valid_accuracy, 2))));
-  row('shift consistency', models.map((m) => (m.shift_consistency == null ? 'not measured yet' : percent(m.shift_consistency, 2))));
+  row('shift consistency', models.map((m) => {
+    if (m.shift_consistency == null) return 'not measured yet';
+    const draws = m.shift_consistency_draws ?? [];
+    return draws.length > 1
+      ? [percent(m.shift_consistency, 2), el('br'), el('small', { text: `${percent(Math.min(...draws), 2)}–${percent(Math.max(...draws), 2)}` })]
+      : percent(m.shift_consistency, 2);
+  }));
 
   const np = noPoolConv3(models);
   const values = count(np.shape);
@@ -288,8 +335,8 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
   // teacher's review)
   const defined = el('div', { class: 'note table-notes' }, ...[cut,
     'Shift consistency: the share of the 10,000 test digits whose predicted class '
-    + 'stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019), in one draw of those shifts: another draw '
-    + 'moves each network\'s figure by a few tenths of a point, as much as the gaps between them (the README, Shifts). The shift lab asks a similar question of '
+    + `stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). ${drawsSaid(models) || 'One draw of those shifts: another '
+      + 'moves each network\'s figure by a few tenths of a point, as much as the gaps between them.'} The shift lab asks a similar question of `
     + 'your digit alone, not the same one: the share of its 81 shifts, of up to 4 px, that keep its unshifted prediction.'
     + learnedShifts(models), ties(models)].filter(Boolean).map((text) => el('p', { text: text.trim() })));
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view

@@ -48,8 +48,9 @@ const IDLE_READOUT = window.matchMedia(UI.hover).matches
  * unmeasured or absent. */
 function steadiness(m, max) {
   if (m?.shift_consistency == null || max?.shift_consistency == null) return '';
+  const draws = m.shift_consistency_draws?.length ?? 0;
   return `${m.name} gives one answer under two random shifts of up to 3 px on ${percent(m.shift_consistency, 2)} `
-    + `of MNIST's test digits, max on ${percent(max.shift_consistency, 2)} (Why downsample?, below)`;
+    + `of MNIST's test digits, max on ${percent(max.shift_consistency, 2)} (${draws > 1 ? `the medians of ${draws} draws of shifts; ` : ''}Why downsample?, below)`;
 }
 
 export class ShiftLab {
