@@ -95,7 +95,7 @@ export const UI = Object.freeze({
   // a network the shift lab runs beside the two shown, in plain words (else its title and
   // downsampling from /api/v1/models)
   plain: Object.freeze({
-    blurmax: 'max pooling designed to be steadier under shifts (Zhang, 2019); it takes the max of every 2x2 window '
+    blurmax: 'max pooling designed to make its maps steadier under shifts (Zhang, 2019); it takes the max of every 2x2 window '
       + 'without skipping any, then blurs with a fixed 3x3 filter and keeps every second unit',
   }),
   nudges: Object.freeze({

@@ -958,14 +958,21 @@ def test_a_digit_no_shift_can_move_is_said_to_be_one(fm: FeatureMapsPage) -> Non
     assert [fm.page.get_attribute(f'canvas.heat[data-net="{n}"]', "data-consistency")
             for n in shift_models(fm)] == ["1"] * len(shift_models(fm))
     consistency = {m["name"]: m["shift_consistency"] for m in fm.api.models()["models"]}
+    # max's figure, said in the line on blurmax where it runs, is not said again
+    nopool = (f"nopool gives one answer under those two random shifts on "
+              f"{consistency['nopool'] * 100:.2f}% of the test digits, by the same measure as "
+              "max's above" if "blurmax" in shift_models(fm) else
+              f"nopool gives one answer under two random shifts of up to 3 px on "
+              f"{consistency['nopool'] * 100:.2f}% of MNIST's test digits, max on "
+              f"{consistency['max'] * 100:.2f}% (the medians of 11 draws of shifts; Why "
+              "downsample?, below)")
     assert steady.is_visible() and steady.inner_text() == (
         "No shift of up to 4 px changes any answer for this digit. These networks were also "
         "trained on digits shifted by up to 2.5 px in x and in y (scaled and turned with it, "
-        "a rare digit moved up to about 3.3 px along one). Without any pooling, nopool gives "
-        "one answer under two "
-        f"random shifts of up to 3 px on {consistency['nopool'] * 100:.2f}% of MNIST's test "
-        f"digits, max on {consistency['max'] * 100:.2f}% (Why downsample?, below). Draw a "
-        "sloppier or lopsided one to see answers flip.")
+        f"a rare digit moved up to about 3.3 px along one). Without any pooling, {nopool}. "
+        "Draw a sloppier or lopsided one to see answers flip.")
+    assert fm.page.locator("#shift-panel").inner_text().count(
+        f"max on {consistency['max'] * 100:.2f}%") == 1
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     fm.idle()
     assert steady.is_hidden()
@@ -978,13 +985,15 @@ def test_the_shift_lab_introduces_the_network_the_maps_do_not_show(
     if "blurmax" not in shift_models(fm):
         pytest.skip("this server has no blurmax")
     assert fm.page.locator("#shift-others").inner_text() == (
-        "Beside max and avg, the lab runs blurmax: max pooling designed to be steadier under "
+        "Beside max and avg, the lab runs blurmax: max pooling designed to make its maps "
+        "steadier under "
         "shifts (Zhang, 2019); it takes the max of every 2x2 window without skipping any, then "
         "blurs with a fixed 3x3 filter and keeps every second unit. Its maps are not shown "
         "above. For comparison, blurmax gives one answer under two random shifts of up to 3 "
         "px on 98.66% of MNIST's test digits, max on 98.69% (the medians of 11 draws of "
         "shifts; Why downsample?, below); on one "
-        "digit, either may keep fewer answers than the other.")
+        "digit, either may keep fewer answers than the other: steadier maps (the table "
+        "below) need not give steadier answers.")
     # its table and the nudge panel's measure the same change: the captions say how they differ
     assert fm.page.locator("#shift-table caption").inner_text() == (
         "Mean change of each layer's maps for a one-pixel nudge, over left, right, up and down "
@@ -1239,9 +1248,9 @@ def test_a_touch_screen_is_told_to_tap_a_cell(phone: FeatureMapsPage,
 
 def edge_counts(fm: FeatureMapsPage, nets: tuple[str, ...]) -> list[str]:
     """For the input shown, each network's flips in the shift lab, and how many of them move
-    ink (a level of 128 or more) that the network reads unshifted off the image or into the
-    input's last rows and columns that it never reads (max and avg: 2), worked out pixel by
-    pixel from the API's grids: "max 3 of 3"."""
+    a twentieth or more of the ink (a level of 128 or more) that the network reads unshifted
+    off the image or into the input's last rows and columns that it never reads (max and avg:
+    2), worked out pixel by pixel from the API's grids: "max 3 of 3"."""
     x = fm.input_pixels()
     answer = fm.api.shifts(pixels_body(x), list(nets), "application/json")
     counts = []
@@ -1258,7 +1267,7 @@ def edge_counts(fm: FeatureMapsPage, nets: tuple[str, ...]) -> list[str]:
                     continue
                 flips += 1
                 r, c = rows + i - 4, cols + j - 4
-                lost += bool(((r < 0) | (c < 0) | (r >= end) | (c >= end)).any())
+                lost += bool(((r < 0) | (c < 0) | (r >= end) | (c >= end)).sum() >= 0.05 * len(r))
         if flips:  # a network that never flips is not counted
             counts.append(f"{net} {lost} of its {flips}")
     return counts
@@ -1271,13 +1280,15 @@ def test_the_lab_counts_the_flips_that_move_ink_out_of_sight(fm: FeatureMapsPage
     counts each network's flips that do; a network wrong unshifted, whose flips are mostly
     to the label, is left out."""
     status = fm.page.locator("#shift-status")
-    lead = ("Some flips may come from a stroke pushed off the image (its faint rim aside), or "
+    lead = ("Some flips may come from a stroke pushed partly off the image (a twentieth of its "
+            "ink or more), or "
             "into rows and columns a network never reads (max and avg: the last 2 rows and "
             "columns), not from the network itself. Flips like that: ")
     fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="9"]'))
     fm.idle()
     counts = edge_counts(fm, ("max", "avg", "blurmax"))
-    assert counts == ["max 3 of its 3", "avg 3 of its 3", "blurmax 2 of its 2"]  # all at the edge
+    # max's and avg's every flip hides a twentieth of the 9 or more; blurmax's two, less
+    assert counts == ["max 3 of its 3", "avg 3 of its 3", "blurmax 0 of its 2"]
     assert status.inner_text().endswith(lead + ", ".join(counts) + ".")
     # nudged to the right edge (a review of the first count: a shift up or down of a digit
     # already in the unread columns was counted, though it moved no ink out of sight)
@@ -1293,10 +1304,11 @@ def test_the_lab_counts_the_flips_that_move_ink_out_of_sight(fm: FeatureMapsPage
     fm.after_paint(lambda: fm.page.click('.digit-pick[data-label="3"]'))
     fm.idle()
     counts = edge_counts(fm, ("max", "blurmax"))
-    assert counts == ["max 6 of its 6", "blurmax 2 of its 6"]
+    assert counts == ["max 6 of its 6", "blurmax 0 of its 6"]
     assert status.inner_text().endswith(
-        "Some flips may come from a stroke pushed off the image (its faint rim aside), or into "
+        "Some flips may come from a stroke pushed partly off the image (a twentieth of its ink "
+        "or more), or into "
         "rows and columns a network never reads (max: the last 2 rows and columns), not from the "
-        "network itself. Flips like that: max 6 of its 6, blurmax 2 of its 6 (avg, "
+        "network itself. Flips like that: max 6 of its 6, blurmax 0 of its 6 (avg, "
         # said, not left out unsaid (a student's review)
         "wrong unshifted, left out: its flips are mostly to the label).")
