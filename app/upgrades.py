@@ -19,6 +19,10 @@ moment (closed at once with the body unread, the connection was reset, and a cli
 lose the answer). A request without a body that asks for an upgrade is served as plain
 HTTP/1.1, as RFC 9110 lets a server do, and its connection then closed: uvicorn's parser
 reads nothing after it, and a request that followed on the connection went unanswered.
+
+An answer the app gives before a body has all arrived (a 413 for a body declared over the
+upload limit) closes its connection the same gentle way, where it closes it: a client that
+sends its whole body before reading, as Python's urllib does, got a reset instead.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import sys
+from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -83,6 +88,22 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
     if http_version != "1.1":
         return 400, f"a WebSocket opens over HTTP/1.1, not HTTP/{http_version}", []
     return None
+
+
+class _Lingering:
+    """The transport a request's cycle answers on: the connection's own, but closed as a
+    refused request's is (`UpgradeSafeHttp._close_after_answer`) where the body is still
+    arriving."""
+
+    def __init__(self, protocol: UpgradeSafeHttp) -> None:
+        self._protocol = protocol
+        self._transport = protocol.transport
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        self._protocol._close_after_answer()
 
 
 class UpgradeSafeHttp(HttpToolsProtocol):
@@ -192,6 +213,8 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self._refused = self._refusal("an upgrade", 400, detail)
             return  # the app never sees it
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = _Lingering(self)  # type: ignore[assignment]
         if upgrading and self.cycle is not None:
             self.cycle.keep_alive = False  # nothing after it is read (above)
 
@@ -244,6 +267,23 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         if (self._draining and self._refused is not None and not self.transport.is_closing()
                 and not self.pipeline and self.cycle is not None and self.cycle.response_complete):
             self._answer_refused()
+
+    def _close_after_answer(self) -> None:
+        """The app answered and the connection closes (`Connection: close`): where the
+        request's body is still arriving, as when the app refused one declared over the
+        upload limit without reading it (the 413), it closes as a refused request's does,
+        the rest read and dropped for a moment. Closed at once with the body unread, the
+        connection was reset, and a client that sends its whole body before it reads, as
+        Python's urllib does, lost the 413 to "Connection reset by peer" (an API review:
+        every time at 5 MB, 1 in 3 at 2.2 MB)."""
+        if not self._in_message or self.transport.is_closing():
+            self.transport.close()
+            return
+        self._draining = True
+        self.flow.resume_reading()  # uvicorn pauses reading while a body waits for the app
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_S, self.transport.close)
 
     def _answer_refused(self) -> None:
         answer, self._refused = self._refused, None
