@@ -82,6 +82,11 @@ def _err(line: str) -> None:
     _say(sys.stderr, line)
 
 
+def _progress(quiet: bool) -> Callable[[str], None]:
+    """Where a long command says what it is at: stderr, as `evaluate: <line>`, or nowhere."""
+    return (lambda line: None) if quiet else (lambda line: _err(f"evaluate: {line}"))
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app import serve
 
@@ -205,7 +210,7 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     mnist = data.load(settings.data_dir)
     draws = {} if args.draws is None else {"draws": args.draws}
     rows = evaluate.evaluate_all(settings.models_dir, mnist, shifts_too=args.shifts,
-                                   seed=args.seed, **draws)
+                                   seed=args.seed, progress=_progress(args.quiet), **draws)
     for line in evaluate.format_table(rows, shifts_too=args.shifts):
         _out(line)
     for line in evaluate.paired(rows) + evaluate.draws_ahead(rows):
@@ -503,6 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=_draws,  # None: app/ml/shifts.py's CONSISTENCY_DRAWS
                    help="with --shifts: draws of random shifts, each network's consistency "
                         "being the median of its draws (default 11, at most 100)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress lines on stderr (the network and the draw being "
+                        "measured)")
     p.add_argument("--tolerance", type=_non_negative, default=2,
                    help="images a card may differ by before it counts as a mismatch "
                         "(default 2)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,10 +91,12 @@ def predictions(net: torch.nn.Module, images: np.ndarray) -> np.ndarray:
 
 
 def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
-                 seed: int = 0, draws: int = shifts.CONSISTENCY_DRAWS) -> list[Row]:
+                 seed: int = 0, draws: int = shifts.CONSISTENCY_DRAWS,
+                 progress: Callable[[str], None] = lambda line: None) -> list[Row]:
     """Every shipped variant measured; with `shifts_too`, its consistency over `draws` draws
     of random shifts (seeds seed, seed + 1, ...: the same shifts for every variant in a
-    draw) and its accuracy under diagonal shifts."""
+    draw) and its accuracy under diagonal shifts. `progress` is told what is being measured
+    as it starts (minutes with the shifts: an API review took a silent run for a hung one)."""
     variants = registry.shipped_variants(models_dir)
     if not variants:  # an empty table would read as nothing wrong
         raise registry.no_cards(models_dir)
@@ -102,7 +105,9 @@ def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
     valid_images = to_tensor(mnist.images("valid"))
     valid_labels = torch.from_numpy(mnist.labels("valid"))
     rows: list[Row] = []
-    for variant in variants:
+    for n, variant in enumerate(variants, 1):
+        which = f"{variant} ({n} of {len(variants)})"
+        progress(f"{which}: accuracy and silent channels")
         loaded = registry.load(models_dir, variant)
         predict = _predictor(loaded.net)
         right = {"test": predict(images) == labels, "valid": predict(valid_images) == valid_labels}
@@ -116,8 +121,12 @@ def evaluate_all(models_dir: Path, mnist: Mnist, *, shifts_too: bool = False,
                   silent=silent_channels(loaded.net, images),
                   card_silent=card.get("silent_channels"))
         if shifts_too:
-            row.consistency_draws = shifts.consistency_draws(predict, images, seed, draws)
+            row.consistency_draws = shifts.consistency_draws(
+                predict, images, seed, draws,
+                lambda i, which=which: progress(  # type: ignore[misc]
+                    f"{which}: shift consistency, draw {i + 1} of {draws}"))
             row.consistency = statistics.median(row.consistency_draws)
+            progress(f"{which}: accuracy under diagonal shifts")
             row.diagonal = shifts.diagonal_accuracy(predict, images, labels)
         log.info("evaluated %s: %d/%d", variant, correct, len(labels))
         rows.append(row)

@@ -70,9 +70,16 @@ def consistency(predict: Predict, images: torch.Tensor, seed: int,
 
 
 def consistency_draws(predict: Predict, images: torch.Tensor, first_seed: int,
-                      draws: int = CONSISTENCY_DRAWS) -> list[float]:
-    """`consistency` for seeds first_seed, first_seed + 1, ...: one figure a draw."""
-    return [consistency(predict, images, first_seed + i) for i in range(draws)]
+                      draws: int = CONSISTENCY_DRAWS,
+                      before_each: Callable[[int], None] | None = None) -> list[float]:
+    """`consistency` for seeds first_seed, first_seed + 1, ...: one figure a draw;
+    `before_each(i)` is called before draw i (0-based), for progress."""
+    out = []
+    for i in range(draws):
+        if before_each is not None:
+            before_each(i)
+        out.append(consistency(predict, images, first_seed + i))
+    return out
 
 
 def diagonal_accuracy(predict: Predict, images: torch.Tensor, labels: torch.Tensor,

@@ -277,6 +277,26 @@ def test_evaluate_refuses_the_shift_options_without_shifts(
     assert (code, err) == (2, "featuremaps: error: --draws: only with --shifts\n")
 
 
+def test_evaluate_says_on_stderr_what_it_is_measuring(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by an API review: `evaluate --shifts` ran for minutes without a word, and read
+    as hung. Each network and each draw of shifts is said on stderr as it starts (stdout
+    keeps the results alone); --quiet says nothing."""
+    monkeypatch.setattr(data, "load", lambda path: tiny_mnist())
+    monkeypatch.setattr(registry, "shipped_variants", lambda models_dir: ["max", "avg"])
+    argv = ["evaluate", "--shifts", "--draws", "2", "--out", str(tmp_path / "s.json"),
+            "--plot", str(tmp_path / "s.png")]
+    _, out, err = run(argv, capsys)
+    each = [f"{net} ({n} of 2): " for n, net in ((1, "max"), (2, "avg"))]
+    assert err.splitlines() == [f"evaluate: {line}" for head in each for line in (
+        head + "accuracy and silent channels", head + "shift consistency, draw 1 of 2",
+        head + "shift consistency, draw 2 of 2", head + "accuracy under diagonal shifts")]
+    assert "evaluate:" not in out
+    _, _, quiet = run([*argv, "--quiet"], capsys)
+    assert quiet == ""
+
+
 def test_evaluate_draws_shifts_as_often_as_told(monkeypatch: pytest.MonkeyPatch,
                                                tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
