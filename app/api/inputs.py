@@ -465,15 +465,25 @@ class Payload:
 FORM = "application/x-www-form-urlencoded"
 
 
-async def read_payload(request: Request, options: tuple[str, ...] = ()) -> Payload:
+# where an .npy or .npz sent to a route of one image is pointed: the batch route's, and the
+# shift lab's, which the batch route does not do (an API review: sent from /shifts to a
+# route that computes no shifts)
+ARRAYS_TO_BATCH = "arrays of images go to POST /api/v1/featuremaps/batch"
+ARRAYS_NO_SHIFTS = ("the shift lab takes one image at a time (POST "
+                    "/api/v1/featuremaps/batch gives the maps of many, without shifts)")
+
+
+async def read_payload(request: Request, options: tuple[str, ...] = (),
+                       arrays: str = ARRAYS_TO_BATCH) -> Payload:
     """The body of a multipart, raw-image or JSON request; refuses other content types. A
     body sent as a form is read by what it begins as, an image or JSON pixels (found by an
     API review: `curl --data-binary @digit.png`, without a type, was refused as a form).
-    `options`: the route's query parameters, named where a JSON body holds one."""
+    `options`: the route's query parameters, named where a JSON body holds one; `arrays`:
+    what is said of an array file sent to the route (`not_an_image`)."""
     kind = media_type(request)
     if kind == "multipart/form-data":
         # a part's own type is a guess (a browser's, from the file's name): not read
-        return image_payload(await multipart_file(request, notes=BODY_FIELDS), kind)
+        return image_payload(await multipart_file(request, notes=BODY_FIELDS), kind, arrays)
     if kind == "application/json":
         return _json_payload(await request.body(), options)
     if kind in IMAGE_TYPES or kind in ("", FORM):
@@ -486,7 +496,7 @@ async def read_payload(request: Request, options: tuple[str, ...] = ()) -> Paylo
             return _json_payload(body, options)
         if kind == FORM and not _reads_as_a_file(body):  # a form's own text, name=value
             raise UnsupportedMediaType(_form_text(kind, body))
-        return image_payload(body, kind)
+        return image_payload(body, kind, arrays)
     raise UnsupportedMediaType(unsupported_type(kind))
 
 
@@ -550,20 +560,20 @@ def _stripped_png(body: bytes) -> bool:
     return body.startswith(b"\x89PNG\x1a")
 
 
-def image_payload(body: bytes, kind: str) -> Payload:
+def image_payload(body: bytes, kind: str, arrays: str | None = None) -> Payload:
     """An image body as a Payload, refused as it is read where it begins as none of the
     accepted formats (an empty one is refused when it is decoded); `kind`: the type it was
     sent as, "" where none was given, multipart/form-data for a file part, LIVE_MESSAGE for
-    a message on the live socket."""
+    a message on the live socket; `arrays`: what is said of an array file (`not_an_image`)."""
     if body and preprocess.sniff(body) is None:
-        raise InvalidImage(not_an_image(body, kind))
+        raise InvalidImage(not_an_image(body, kind, arrays or ARRAYS_TO_BATCH))
     return Payload("image", body)
 
 
 LIVE_MESSAGE = "live"  # not_an_image's `kind` for a message on the live socket
 
 
-def not_an_image(body: bytes, kind: str) -> str:
+def not_an_image(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> str:
     """Why a raw body that begins as none of the accepted formats is refused, in the
     words of what it was meant to be (found by a review: random bytes sent as image/png,
     and an .npy meant for the batch route, were both told only "not an image")."""
@@ -578,8 +588,7 @@ def not_an_image(body: bytes, kind: str) -> str:
                 "(np.save(f, images.numpy()))")
     if body.startswith(ARRAY_FILES):
         return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is an .npy or "
-                "a zip (such as an .npz), and arrays of images go to POST "
-                "/api/v1/featuremaps/batch")
+                f"a zip (such as an .npz), and {arrays}")
     if json_text(body):  # found by a review: JSON pixels sent without its type
         if kind == LIVE_MESSAGE:  # a message has no type to set
             return (f"{said}; this message looks like JSON pixels, which go to POST "

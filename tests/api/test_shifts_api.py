@@ -103,6 +103,21 @@ def test_on_every_sample_digit_each_pool_changes_less_than_the_conv_before_it(
             assert means[index, "blurmax"][k] < min(means[index, "max"][k], means[index, "avg"][k])
 
 
+def test_an_npy_sent_to_the_shift_lab_is_not_pointed_to_a_route_without_shifts(
+        client: TestClient) -> None:
+    """Found by an API review: an .npy sent here was told that arrays of images go to the
+    batch route, which computes no shifts."""
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((2, 28, 28), np.uint8))
+    for sent in ({"content": buf.getvalue(), "headers": {"Content-Type": "image/png"}},
+                 {"files": {"file": ("x.npy", buf.getvalue(), "image/png")}}):
+        r = client.post("/api/v1/shifts", **sent)
+        assert r.status_code == 415
+        assert r.json()["detail"].endswith(
+            "is an .npy or a zip (such as an .npz), and the shift lab takes one image at a "
+            "time (POST /api/v1/featuremaps/batch gives the maps of many, without shifts)")
+
+
 def test_shifts_of_an_empty_drawing_are_valid(client: TestClient) -> None:
     r = client.post("/api/v1/shifts?models=max", json={"pixels": [[0.0] * 28] * 28})
     assert r.status_code == 200

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api import wire
 from app.api.deps import EngineDep, GateDep, SettingsDep
-from app.api.inputs import BODY_FIELDS, check_query, read_payload
+from app.api.inputs import ARRAYS_NO_SHIFTS, BODY_FIELDS, check_query, read_payload
 from app.api.routes.featuremaps import (
     IMAGE_BODY,
     MODELS_PATTERN,
@@ -88,7 +88,7 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     layer that simply moves with it; the row or column the move empties is left out)."""
     check_query(request, QUERY, RETIRED | BODY_FIELDS)
     names = parse_models(engine, models, default=SHIFT_MODELS)
-    payload = await read_payload(request, QUERY)
+    payload = await read_payload(request, QUERY, arrays=ARRAYS_NO_SHIFTS)
 
     start = time.perf_counter()
     body, timings = await gate.run(
