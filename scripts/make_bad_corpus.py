@@ -216,12 +216,12 @@ def cases() -> dict[str, dict[str, Any]]:
         f"accepted: models, encoding, format ({body_field})", query="preprocess=true")
     # a batch takes it in the query (an API review: photos shrunk to 28x28 could not be
     # prepared), as a boolean
+    words = "expected true or false (or 1 or 0, yes or no, on or off)"
     raw("batch-query-preprocess", b"", "application/octet-stream", 422, "query parameter "
-        "'preprocess': expected true or false; got 'maybe'", path=FM + "/batch",
-        query="preprocess=maybe")
+        f"'preprocess': {words}; got 'maybe'", path=FM + "/batch", query="preprocess=maybe")
     raw("batch-query-preprocess-alone", b"", "application/octet-stream", 422, "query parameter "
-        "'preprocess': expected true or false; got '' (write preprocess=true)",
-        path=FM + "/batch", query="preprocess")
+        f"'preprocess': {words}; got '' (write preprocess=true)", path=FM + "/batch",
+        query="preprocess")
     # requests' params={"layers": ["pool1", "pool2"]} (a Python client's review)
     raw("batch-layers-twice", b"", "application/octet-stream", 400, "query parameter 'layers' "
         "is given more than once; give it once (layers=conv1,pool2 names several layers)",

@@ -80,10 +80,12 @@ def _message(err: dict[str, Any]) -> str:
         return f"{own_words(err)}; got {brief(got)}{plus}"
     if err.get("type") == "bool_parsing" and isinstance(got, str):
         # pydantic's "unable to interpret input" named neither the words nor the value; a
-        # name alone, ?preprocess, is no flag here (an API review)
+        # name alone, ?preprocess, is no flag here (an API review); the other words it reads
+        # are named, as they are taken (a later review: yes was, beside "true or false")
         empty = f" (write {loc[-1]}=true)" if not got and loc else ""
         plus = PLUS_AS_SPACE if " " in got else ""
-        return f"expected true or false; got {brief(got)}{empty}{plus}"
+        return (f"expected true or false (or 1 or 0, yes or no, on or off); got {brief(got)}"
+                f"{empty}{plus}")
     return own_words(err)
 
 

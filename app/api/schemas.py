@@ -129,8 +129,10 @@ class ModelInfo(BaseModel):
                     "the card has none", examples=[0.9869])
     shift_consistency_draws: list[float] | None = Field(
         description="the share for each draw of random shifts, the same shifts for every "
-                    "network in a draw: a draw moves it by a few tenths of a point, as much as "
-                    "the gaps between the networks; null where the card has none")
+                    "network in a draw, in the order of their seeds (0, 1, 2, ... for the "
+                    "shipped cards; `featuremaps evaluate --shifts --seed S` starts at S): a "
+                    "draw moves it by a few tenths of a point, as much as the gaps between the "
+                    "networks; null where the card has none")
     epochs: int | None = Field(description="training epochs, from the model card")
     seed: int | None = Field(description="the training seed; networks of equal architecture "
                                          "trained from one seed start from the same weights")

@@ -207,7 +207,14 @@ def test_a_preprocess_neither_true_nor_false_is_told_so(client: TestClient, quer
                                                         said: str) -> None:
     r = client.post(f"/api/v1/featuremaps/batch?{query}", content=npy(np.zeros((28, 28))))
     assert (r.status_code, r.json()) == (422, {"detail": (
-        f"query parameter 'preprocess': expected true or false; {said}")})
+        f"query parameter 'preprocess': expected true or false (or 1 or 0, yes or no, on or "
+        f"off); {said}")})
+    # the other words it names are taken (an API review: yes was, unsaid)
+    for word, inputs in (("yes", True), ("on", True), ("0", False)):
+        r = client.post(f"/api/v1/featuremaps/batch?layers=pool2&preprocess={word}",
+                        content=npy(np.zeros((28, 28))))
+        assert r.status_code == 200
+        assert ("inputs" in np.load(io.BytesIO(r.content))) is inputs, word
 
 
 @pytest.mark.parametrize(("shape", "hint"), [
