@@ -516,12 +516,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 2)")
     p.add_argument("--out", type=_json_path,
                    help="with --shifts: the JSON file to save the shift curve data in (.json "
-                        "is added to a name without it; default: the project's own "
-                        "docs/shifts.json, whatever the current folder)")
+                        "is added to a name without it; missing folders are made; default: "
+                        "the project's own docs/shifts.json, whatever the current folder)")
     p.add_argument("--plot", type=_png_path,
                    help="with --shifts: the PNG to draw the shift curves in (.png is added "
                         "to a name without it; another image format's suffix, such as .svg, "
-                        "is refused; default: the project's own docs/shift-accuracy.png)")
+                        "is refused; missing folders are made; default: the project's own "
+                        "docs/shift-accuracy.png)")
     p.add_argument("--write-cards", action="store_true",
                    help="record each variant's silent channels (0 on every test digit) in "
                         "its model card, and with --shifts the measured shift consistency "
@@ -541,7 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "loaded); layers: conv1, pool1, conv2, pool2, conv3 (nopool and strided "
                     "have no pools).")
     p.add_argument("out",  # a str: Path() would drop a trailing slash, which names a folder
-                   help="the .npz to write (.npz is added if missing; an existing file is "
+                   help="the .npz to write (.npz is added if missing; folders on its path "
+                        "that do not exist are made, as mkdir -p does; an existing file is "
                         "replaced once the new one is complete)")
     p.add_argument("--split", choices=["train", "valid", "test"], default="test",
                    help="MNIST's 10,000 test images (the default), or the 50,000 the "
