@@ -98,6 +98,9 @@ class _Lingering:
     def __init__(self, protocol: UpgradeSafeHttp) -> None:
         self._protocol = protocol
         self._transport = protocol.transport
+        # what every answer calls, bound once: through __getattr__ a call cost 0.5 us more
+        self.write = self._transport.write
+        self.is_closing = self._transport.is_closing
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
