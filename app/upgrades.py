@@ -283,7 +283,15 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self.transport.close()
             return
         self._draining = True
+        # nor is a request read before the close answered: uvicorn would start the next in
+        # line once this answer completes, and write after the end (a diff review)
+        self.pipeline.clear()
         self.flow.resume_reading()  # uvicorn pauses reading while a body waits for the app
+        self._linger()
+
+    def _linger(self) -> None:
+        """The client is told the answer is all (EOF); what it still sends is read and
+        dropped (`_draining`) for LINGER_S, then the connection closes."""
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_S, self.transport.close)
@@ -292,9 +300,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         answer, self._refused = self._refused, None
         assert answer is not None
         self.transport.write(answer)
-        if self.transport.can_write_eof():
-            self.transport.write_eof()  # the client sees the end; its body is still read
-        self.loop.call_later(LINGER_S, self.transport.close)
+        self._linger()  # the client sees the end; its body is still read
 
     def _refusal(self, what: str, status: int, detail: str,
                  extra: list[tuple[bytes, bytes]] | None = None) -> bytes:

@@ -425,3 +425,45 @@ def test_an_upload_over_the_limit_sent_whole_before_reading_gets_its_413(url: st
         assert status == 413
         assert json.loads(body)["detail"].startswith(
             "request body over the upload limit of 2,097,152 bytes")
+
+
+def test_a_request_in_line_after_a_closing_answer_is_not_started() -> None:
+    """Found by a diff review: an answer that closes the connection (here the 500 of an app
+    that raised) while the next request in line is still sending its body left the
+    connection open to drop that body, and uvicorn then ran the next request and wrote its
+    answer after the end. What was read after a closing answer is never started."""
+    import threading
+
+    import uvicorn
+
+    from app.upgrades import UpgradeSafeHttp
+
+    seen: list[str] = []
+
+    async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        if scope["type"] == "http":
+            seen.append(scope["path"])
+            raise RuntimeError("an app's bug, answered 500")
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, http=UpgradeSafeHttp,
+                            log_level="critical", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
+            got = b""
+            while chunk := s.recv(65536):
+                got += chunk
+        time.sleep(0.3)  # were /second started, it would be by now
+        assert seen == ["/first"]
+        assert got.count(b"HTTP/1.1 ") == 1 and got.startswith(b"HTTP/1.1 500 ")
+    finally:
+        server.should_exit = True
+        thread.join(10)
