@@ -217,14 +217,14 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         _out(line)
     if targets is not None:
         out, plot = targets
-        evaluate.save_shift_results(rows, out, seed=args.seed)
+        evaluate.save_shift_results(rows, out)
         _out(f"curve data written to {out}")
         from app.ml.plot import shift_plot
 
         shift_plot(rows, plot)
         _out(f"plot written to {plot}")
     if args.write_cards:
-        evaluate.write_cards(rows, settings.models_dir, seed=args.seed)
+        evaluate.write_cards(rows, settings.models_dir)
         what = "silent channels and shift results" if args.shifts else "silent channels"
         _out(f"{what} recorded in the model cards in {settings.models_dir}")
     bad = evaluate.disagreements(rows, tolerance=args.tolerance)
@@ -304,7 +304,10 @@ def _integer(text: str, low: int, high: int | None = None) -> int:
 
 
 def _draws(text: str) -> int:
-    return _integer(text, 1, 100)
+    value = _integer(text, 1, 99)
+    if value % 2 == 0:  # the median is then one draw's figure, a whole count of digits
+        raise argparse.ArgumentTypeError(f"must be odd, so that one draw is the median, not {text}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -507,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "draw i has seed + i (default 0)")
     p.add_argument("--draws", type=_draws,  # None: app/ml/shifts.py's CONSISTENCY_DRAWS
                    help="with --shifts: draws of random shifts, each network's consistency "
-                        "being the median of its draws (default 11, at most 100)")
+                        "being the median of its draws (an odd number; default 11, at most 99)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress lines on stderr (the network and the draw being "
                         "measured)")

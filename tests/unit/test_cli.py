@@ -88,8 +88,10 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
      "--seed: must be -9223372036854775808..9223372036854775807, not 99999999999999999999"),
     (["evaluate", "--shifts", "--seed", str(2**64)],
      f"--seed: must be -9223372036854775808..9223372036854775807, not {2**64}"),
-    (["evaluate", "--shifts", "--draws", "0"], "--draws: must be 1..100, not 0"),
-    (["evaluate", "--shifts", "--draws", "101"], "--draws: must be 1..100, not 101"),
+    (["evaluate", "--shifts", "--draws", "0"], "--draws: must be 1..99, not 0"),
+    (["evaluate", "--shifts", "--draws", "101"], "--draws: must be 1..99, not 101"),
+    (["evaluate", "--shifts", "--draws", "4"], "--draws: must be odd, so that one draw is the "
+                                                "median, not 4"),
     (["evaluate", "--shifts", "--seed", str(-(2**63) - 1)],
      f"--seed: must be -9223372036854775808..9223372036854775807, not {-(2**63) - 1}"),
     # found by a review: uvicorn takes an empty host as every interface
@@ -285,13 +287,14 @@ def test_evaluate_says_on_stderr_what_it_is_measuring(
     keeps the results alone); --quiet says nothing."""
     monkeypatch.setattr(data, "load", lambda path: tiny_mnist())
     monkeypatch.setattr(registry, "shipped_variants", lambda models_dir: ["max", "avg"])
-    argv = ["evaluate", "--shifts", "--draws", "2", "--out", str(tmp_path / "s.json"),
+    argv = ["evaluate", "--shifts", "--draws", "3", "--out", str(tmp_path / "s.json"),
             "--plot", str(tmp_path / "s.png")]
     _, out, err = run(argv, capsys)
     each = [f"{net} ({n} of 2): " for n, net in ((1, "max"), (2, "avg"))]
     assert err.splitlines() == [f"evaluate: {line}" for head in each for line in (
-        head + "accuracy and silent channels", head + "shift consistency, draw 1 of 2",
-        head + "shift consistency, draw 2 of 2", head + "accuracy under diagonal shifts")]
+        head + "accuracy and silent channels",
+        *(head + f"shift consistency, draw {i} of 3" for i in (1, 2, 3)),
+        head + "accuracy under diagonal shifts")]
     assert "evaluate:" not in out
     _, _, quiet = run([*argv, "--quiet"], capsys)
     assert quiet == ""
@@ -319,7 +322,7 @@ def test_evaluate_draws_shifts_as_often_as_told(monkeypatch: pytest.MonkeyPatch,
     assert told[0]["draws"] == 3 and "draws" not in told[1]
     assert default == shifts.CONSISTENCY_DRAWS == 11
     helped = " ".join(run(["evaluate", "--help"], capsys)[1].split())
-    assert f"(default {shifts.CONSISTENCY_DRAWS}, at most 100)" in helped
+    assert f"(an odd number; default {shifts.CONSISTENCY_DRAWS}, at most 99)" in helped
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@ and that a draw moves each network's figure by as much as the gaps between them.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,11 +16,12 @@ from app.ml import evaluate, registry, shifts
 from app.ml.errors import WeightsError
 
 
-def row(variant: str, draws: list[float]) -> evaluate.Row:
+def row(variant: str, draws: list[float], first_seed: int = 0) -> evaluate.Row:
     r = evaluate.Row(variant, 93_322, 9_954, 10_000, 9_954, 0.9954,
                      diagonal={d: 0.9 for d in shifts.DIAGONAL_SHIFTS})
     r.consistency_draws = draws
-    r.consistency = sorted(draws)[len(draws) // 2]
+    r.seeds = list(range(first_seed, first_seed + len(draws)))
+    r.consistency = statistics.median_low(draws) if draws else None
     return r
 
 
@@ -57,14 +60,14 @@ def test_draws_ahead_counts_each_draw_for_max_and_against_it() -> None:
 def test_the_cards_and_the_curve_data_record_every_draw(tmp_path: Path) -> None:
     card = {"weights_sha256": "0" * 64, "shift_consistency": 0.987, "shift_seed": 0}
     (tmp_path / "max.json").write_text(json.dumps(card))
-    rows = [row("max", [0.9850, 0.9869, 0.9888])]
-    evaluate.write_cards(rows, tmp_path, seed=4)
+    rows = [row("max", [0.9850, 0.9869, 0.9888], first_seed=4)]
+    evaluate.write_cards(rows, tmp_path)
     written = json.loads((tmp_path / "max.json").read_text())
     assert written["shift_consistency"] == 0.9869
     assert written["shift_consistency_draws"] == [0.9850, 0.9869, 0.9888]
     assert written["shift_seeds"] == [4, 5, 6]
     assert "shift_seed" not in written  # one draw's seed would read as the only one
-    doc = evaluate.save_shift_results(rows, tmp_path / "s.json", seed=4)
+    doc = evaluate.save_shift_results(rows, tmp_path / "s.json")
     assert doc["consistency_seeds"] == [4, 5, 6]
     assert doc["variants"]["max"]["consistency"] == 0.9869
     assert doc["variants"]["max"]["consistency_draws"] == [0.9850, 0.9869, 0.9888]
@@ -78,3 +81,72 @@ def test_a_card_whose_draws_are_not_numbers_is_refused(draws: object, tmp_path: 
         {"weights_sha256": "0" * 64, "shift_consistency_draws": draws}))
     with pytest.raises(WeightsError, match="shift_consistency_draws is .*, not a list of numbers"):
         registry.read_card(tmp_path, "max")
+
+
+def test_a_row_without_draws_writes_none_into_its_card(tmp_path: Path) -> None:
+    """A diff review: a row with a consistency and no draws wrote empty lists, which
+    /api/v1/models then served where its schema says null means none."""
+    (tmp_path / "max.json").write_text(json.dumps(
+        {"weights_sha256": "0" * 64, "shift_consistency_draws": [0.9], "shift_seeds": [0]}))
+    r = row("max", [])
+    r.consistency = 0.987
+    evaluate.write_cards([r], tmp_path)
+    written = json.loads((tmp_path / "max.json").read_text())
+    assert written["shift_consistency"] == 0.987
+    assert "shift_consistency_draws" not in written and "shift_seeds" not in written
+
+
+def card_row(draws: list[float], first_seed: int, card: dict[str, Any]) -> evaluate.Row:
+    r = row("max", draws, first_seed)
+    r.card_consistency = card.get("shift_consistency")
+    r.card_draws = evaluate._card_draws(card)
+    return r
+
+
+CARD: dict[str, Any] = {"shift_consistency": 0.9869,
+                        "shift_consistency_draws": [0.9870, 0.9867, 0.9872],
+                        "shift_seeds": [0, 1, 2]}
+
+
+def test_draws_are_checked_against_the_cards_draws_of_the_same_seeds() -> None:
+    """A diff review: `evaluate --shifts --draws 1` compared its one draw with the card's
+    median of eleven, and called the card wrong. Each draw is checked against the card's
+    draw of the same seed; the median only where the draws are the card's."""
+    assert evaluate.disagreements([card_row([0.9867], 1, CARD)]) == []
+    assert evaluate.disagreements([card_row([0.9870, 0.9867, 0.9872], 0, CARD)]) == []
+    assert evaluate.disagreements([card_row([0.9870, 0.9880, 0.9872], 0, CARD)]) == [
+        "max: card says consistency 0.9869, measured 0.9872",
+        "max: card says consistency for the draw of seed 1 0.9867, measured 0.9880"]
+    # a seed the card has no draw of is not checked
+    assert evaluate.disagreements([card_row([0.9000], 7, CARD)]) == []
+    # a card from before there were several draws: its one draw, by its seed
+    old = {"shift_consistency": 0.987, "shift_seed": 0}
+    assert evaluate.disagreements([card_row([0.9870], 0, old)]) == []
+    assert evaluate.disagreements([card_row([0.9850], 0, old)]) == [
+        "max: card says consistency 0.9870, measured 0.9850",
+        "max: card says consistency for the draw of seed 0 0.9870, measured 0.9850"]
+
+
+def test_a_difference_of_the_tolerance_in_images_is_within_it() -> None:
+    """A diff review: 0.9853 against 0.9855 is 2.00000000000089 images of 10,000 in floats,
+    which a tolerance of 2 refused."""
+    card = {"shift_consistency": 0.9855, "shift_consistency_draws": [0.9855], "shift_seeds": [0]}
+    assert evaluate.disagreements([card_row([0.9853], 0, card)], tolerance=2) == []
+    assert evaluate.disagreements([card_row([0.9852], 0, card)], tolerance=2) != []
+
+
+def test_evaluate_all_records_every_draw_and_their_median(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consistency evaluate records is the middle of its draws, each draw one seed in
+    turn, not the first draw or their mean."""
+    from app.config import Settings
+    from tests.unit.fakes import tiny_mnist
+
+    figures = {5: 0.95, 6: 0.99, 7: 0.90}
+    monkeypatch.setattr(shifts, "consistency", lambda predict, images, seed: figures[seed])
+    monkeypatch.setattr(registry, "shipped_variants", lambda models_dir: ["max"])
+    said: list[str] = []
+    [r] = evaluate.evaluate_all(Settings().models_dir, tiny_mnist(), shifts_too=True, seed=5,
+                                draws=3, progress=said.append)
+    assert (r.consistency_draws, r.seeds, r.consistency) == ([0.95, 0.99, 0.90], [5, 6, 7], 0.95)
+    assert said[1:4] == [f"max (1 of 1): shift consistency, draw {i} of 3" for i in (1, 2, 3)]
