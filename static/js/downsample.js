@@ -367,9 +367,10 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
   // teacher's review)
   const defined = el('div', { class: 'note table-notes' }, ...[cut,
     'Shift consistency: the share of the 10,000 test digits whose predicted class '
-    + `stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). ${drawsSaid(models) || oneDraw(models)} The shift lab asks a similar question of `
-    + 'your digit alone, not the same one: the share of its 81 shifts, of up to 4 px, that keep its unshifted prediction.'
-    + learnedShifts(models), ties(models)].filter(Boolean).map((text) => el('p', { text: text.trim() })));
+    + `stays the same under two random shifts of up to 3 px in x and y (Zhang, 2019). ${drawsSaid(models) || oneDraw(models)}`,
+    // its own paragraph: with the draws' counts, one of 150 words was long again on a phone
+    'The shift lab asks a similar question of your digit alone, not the same one: the share of its 81 shifts, of up '
+    + 'to 4 px, that keep its unshifted prediction.' + learnedShifts(models), ties(models)].filter(Boolean).map((text) => el('p', { text: text.trim() })));
   // on a phone only max and avg fit: nopool, which the article's argument is about, is out of view
   const hint = el('p', { class: 'note scroll-hint', hidden: true, 'aria-hidden': 'true' },
     `The table scrolls sideways: all ${models.length} networks are in it →`);
