@@ -871,3 +871,33 @@ def test_the_verdicts_under_the_table_follow_the_cards_they_are_given(
             assert said in notes and unsaid not in notes, notes
         finally:
             context.close()
+
+
+def test_on_a_phone_the_comparison_keeps_its_row_names_as_it_scrolls(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a student's review at 390 px: scrolled sideways to strided, nopool and
+    blurmax, the table's numbers had no row names beside them. The names stay at the left
+    edge, over the values that scroll under them, and the rows alternate in shade."""
+    with opened(browser, server_url, api, viewport={"width": 390, "height": 844},
+                has_touch=True, is_mobile=True) as fm:
+        scroll = fm.page.locator("#why-panel .scroll")
+        scroll.scroll_into_view_if_needed()
+        names = fm.page.locator("table.compare tbody th")
+        before = names.first.bounding_box()
+        scroll.evaluate("(e) => { e.scrollLeft = e.scrollWidth; }")
+        fm.page.wait_for_timeout(100)
+        after = names.first.bounding_box()
+        assert before is not None and after is not None
+        assert after["x"] == before["x"]
+        assert scroll.evaluate("(e) => e.scrollLeft") > 100  # it did scroll
+        # what lies at the names' place is the name, not a value scrolled under it
+        for i in (0, names.count() - 1):
+            box = names.nth(i).bounding_box()
+            assert box is not None
+            hit = fm.page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.closest('th, td')"
+                                   "?.tagName", [box["x"] + 4, box["y"] + box["height"] / 2])
+            assert hit == "TH", i
+        shades = fm.page.evaluate("""() => [...document.querySelectorAll(
+            'table.compare tbody tr')].slice(0, 2).map((r) => getComputedStyle(r.cells[1])
+            .backgroundColor)""")
+        assert shades[0] != shades[1], shades
