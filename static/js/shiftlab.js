@@ -286,25 +286,31 @@ export class ShiftLab {
    * nudged to the edge kept its answer on 81 shifts in avg and 55 in max, the shifts that
    * pushed it out unsaid). A network wrong unshifted is left out: its flips are mostly to
    * the label, which its caption counts. */
-  #edgeNote(pixels, nets) {
-    const ink = [];
-    for (let r = 0; r < INPUT_SIDE; r += 1) {
-      for (let c = 0; c < INPUT_SIDE; c += 1) {
-        if (pixels[r * INPUT_SIDE + c] >= INK) ink.push([r, c]);
+  /** The share of the ink (levels of INK or more) in `pixels` that network `net` reads
+   * unshifted which a shift by (dx, dy) moves off the image or into the rows and columns it
+   * never reads; null where it reads no ink. */
+  #lostShare(pixels, net, dx, dy) {
+    const end = INPUT_SIDE - (this.#unread[net] ?? 0);
+    let [seen, out] = [0, 0];
+    for (let r = 0; r < end; r += 1) {
+      for (let c = 0; c < end; c += 1) {
+        if (pixels[r * INPUT_SIDE + c] < INK) continue;
+        seen += 1;
+        if (r + dy < 0 || c + dx < 0 || r + dy >= end || c + dx >= end) out += 1;
       }
     }
+    return seen ? out / seen : null;
+  }
+
+  #edgeNote(pixels, nets) {
     const right = ([, m]) => this.#label === null || m.prediction === this.#label;
     const counts = nets.filter(right).map(([net, m]) => {
       const unread = this.#unread[net] ?? 0;
-      const end = INPUT_SIDE - unread;
-      // the ink this network reads unshifted, and how much of it a shift moves out of sight
-      const seen = ink.filter(([r, c]) => r < end && c < end);
-      const out = (dy, dx) => seen.filter(([r, c]) => r + dy < 0 || c + dx < 0 || r + dy >= end || c + dx >= end).length;
       let [flips, lost] = [0, 0];
       m.grid.prediction.forEach((row, i) => row.forEach((p, j) => {
         if (p === m.prediction) return;
         flips += 1;
-        if (seen.length && out(i - 4, j - 4) >= LOST_SHARE * seen.length) lost += 1;
+        if (this.#lostShare(pixels, net, this.#shifts.shifts[j], this.#shifts.shifts[i]) >= LOST_SHARE) lost += 1;
       }));
       return { net, flips, lost, unread };
     });
@@ -420,8 +426,12 @@ export class ShiftLab {
     const here = m.grid.prediction[r][c];
     const other = here === m.prediction ? ', its unshifted answer'
       : `; p(${m.prediction}) ${equalsProbability(m.grid.reference[r][c])}`;
+    // where the shift hides enough of the stroke to count as perhaps its loss (#edgeNote),
+    // the cell says how much (a student's review: nothing showed which flips were counted)
+    const lost = this.#lostShare(this.#input, net, dx, dy);
+    const hidden = lost !== null && lost >= LOST_SHARE ? `; it moves ${Math.round(lost * 100)}% of the stroke out of sight` : '';
     fig.readout.textContent = `moved dx ${signedShift(dx)}, dy ${signedShift(dy)}: predicts ${here} `
-      + `(${probability(m.grid.probability[r][c])})${other}`;
+      + `(${probability(m.grid.probability[r][c])})${other}${hidden}`;
     paintGray(fig.moved, shiftPixels(this.#input, dx, dy));
     Object.assign(fig.moved.dataset, { dx, dy });
     // the cell read is outlined: a tap or a key press has no pointer to show where it is
