@@ -168,9 +168,8 @@ def format_table(rows: list[Row], *, shifts_too: bool = False) -> list[str]:
         lines.append(line)
     draws = max((len(r.consistency_draws) for r in rows), default=0)
     if shifts_too and draws > 1:
-        lines.append(f"consistency: the median of {draws} draw{'s' if draws > 1 else ''} of "
-                     "random shifts, the same for every variant in a draw; its draws: the "
-                     "lowest and the highest")
+        lines.append(f"consistency: the median of {draws} draws of random shifts, the same "
+                     "for every variant in a draw; its draws: the lowest and the highest")
     return lines
 
 
