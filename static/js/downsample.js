@@ -170,7 +170,7 @@ export function trainingShifts(models) {
   const drawn = low === high ? `${high} px` : `${low} to ${high} px`;
   const far = Math.max(...augmentations.map(reach));
   const each = `${drawn} in x and in y`;
-  return far < high + 0.05 ? each : `${each} (scaled and turned with it, a rare digit moved up to about ${far.toFixed(1)} px along one)`;
+  return far < high + 0.05 ? each : `${each} (scaled and turned with it, a rare digit moved up to about ${far.toFixed(1)} px along one axis)`;
 }
 
 /** The shifts the networks were trained on, and what nopool's consistency shows: found by a
@@ -290,7 +290,11 @@ export function renderDownsample(root, models, shown = [], { seen = null, poolin
     if (m.shift_consistency == null) return 'not measured yet';
     const draws = m.shift_consistency_draws ?? [];
     return draws.length > 1
-      ? [percent(m.shift_consistency, 2), el('br'), el('small', { text: `${(Math.min(...draws) * 100).toFixed(2)}–${(Math.max(...draws) * 100).toFixed(2)}` })]
+      // muted and named on hover: on a phone, as large as the median, it read as a second figure
+      ? [percent(m.shift_consistency, 2), el('br'), el('small', {
+        class: 'draws', title: `the lowest and the highest of ${draws.length} draws of shifts`,
+        text: `${(Math.min(...draws) * 100).toFixed(2)}–${(Math.max(...draws) * 100).toFixed(2)}`,
+      })]
       : percent(m.shift_consistency, 2);
   }));
 

@@ -288,18 +288,20 @@ export class ShiftLab {
    * the label, which its caption counts. */
   /** The share of the ink (levels of INK or more) in `pixels` that network `net` reads
    * unshifted which a shift by (dx, dy) moves off the image or into the rows and columns it
-   * never reads; null where it reads no ink. */
-  #lostShare(pixels, net, dx, dy) {
+   * never reads (null where it reads no ink), and whether any went each way. */
+  #lost(pixels, net, dx, dy) {
     const end = INPUT_SIDE - (this.#unread[net] ?? 0);
-    let [seen, out] = [0, 0];
+    let [seen, off, unread] = [0, 0, 0];
     for (let r = 0; r < end; r += 1) {
       for (let c = 0; c < end; c += 1) {
         if (pixels[r * INPUT_SIDE + c] < INK) continue;
         seen += 1;
-        if (r + dy < 0 || c + dx < 0 || r + dy >= end || c + dx >= end) out += 1;
+        const [y, x] = [r + dy, c + dx];
+        if (y < 0 || x < 0 || y >= INPUT_SIDE || x >= INPUT_SIDE) off += 1;
+        else if (y >= end || x >= end) unread += 1;
       }
     }
-    return seen ? out / seen : null;
+    return { share: seen ? (off + unread) / seen : null, off: off > 0, unread: unread > 0 };
   }
 
   #edgeNote(pixels, nets) {
@@ -310,7 +312,7 @@ export class ShiftLab {
       m.grid.prediction.forEach((row, i) => row.forEach((p, j) => {
         if (p === m.prediction) return;
         flips += 1;
-        if (this.#lostShare(pixels, net, this.#shifts.shifts[j], this.#shifts.shifts[i]) >= LOST_SHARE) lost += 1;
+        if (this.#lost(pixels, net, this.#shifts.shifts[j], this.#shifts.shifts[i]).share >= LOST_SHARE) lost += 1;
       }));
       return { net, flips, lost, unread };
     });
@@ -428,8 +430,12 @@ export class ShiftLab {
       : `; p(${m.prediction}) ${equalsProbability(m.grid.reference[r][c])}`;
     // where the shift hides enough of the stroke to count as perhaps its loss (#edgeNote),
     // the cell says how much (a student's review: nothing showed which flips were counted)
-    const lost = this.#lostShare(this.#input, net, dx, dy);
-    const hidden = lost !== null && lost >= LOST_SHARE ? `; it moves ${Math.round(lost * 100)}% of the stroke out of sight` : '';
+    // and where: the picture beside still draws what goes into the unread rows (a review:
+    // "out of sight" beside a tail it could see)
+    const lost = this.#lost(this.#input, net, dx, dy);
+    const into = [lost.off && 'off the image', lost.unread && `into the last ${rowsAnd(this.#unread[net] ?? 0)} ${net} never reads`];
+    const hidden = lost.share !== null && lost.share >= LOST_SHARE
+      ? `; this shift moves ${Math.round(lost.share * 100)}% of the stroke ${into.filter(Boolean).join(' and ')}` : '';
     fig.readout.textContent = `moved dx ${signedShift(dx)}, dy ${signedShift(dy)}: predicts ${here} `
       + `(${probability(m.grid.probability[r][c])})${other}${hidden}`;
     paintGray(fig.moved, shiftPixels(this.#input, dx, dy));

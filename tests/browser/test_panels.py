@@ -191,7 +191,7 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
     assert {m["augmentation"]["shift_px"] for m in models} == {2.5}
     assert ("Every network here was trained on digits shifted at random by up to 2.5 px "
             "in x and in y (scaled and turned with it, a rare digit moved up to about 3.3 px "
-            "along one), and "
+            "along one axis), and "
             "pooling is not the only source of this tolerance: nopool, which never downsamples, "
             "is about as consistent as max (98.68% against 98.69%)."
             ) in fm.page.locator("#why-panel").inner_text()

@@ -969,7 +969,7 @@ def test_a_digit_no_shift_can_move_is_said_to_be_one(fm: FeatureMapsPage) -> Non
     assert steady.is_visible() and steady.inner_text() == (
         "No shift of up to 4 px changes any answer for this digit. These networks were also "
         "trained on digits shifted by up to 2.5 px in x and in y (scaled and turned with it, "
-        f"a rare digit moved up to about 3.3 px along one). Without any pooling, {nopool}. "
+        f"a rare digit moved up to about 3.3 px along one axis). Without any pooling, {nopool}. "
         "Draw a sloppier or lopsided one to see answers flip.")
     assert fm.page.locator("#shift-panel").inner_text().count(
         f"max on {consistency['max'] * 100:.2f}%") == 1
@@ -1080,8 +1080,13 @@ def cell_reading(m: dict[str, Any], shifts: list[int], r: int, c: int, pixels: n
     end = 28 - {"max": 2, "avg": 2}.get(net, 0)
     rows, cols = np.nonzero(pixels[:end, :end] >= 128)
     rows, cols = rows + shifts[r], cols + shifts[c]
-    lost = ((rows < 0) | (cols < 0) | (rows >= end) | (cols >= end)).mean() if len(rows) else 0
-    hidden = (f"; it moves {int(lost * 100 + 0.5)}% of the stroke out of sight"  # as JS rounds
+    off = (rows < 0) | (cols < 0) | (rows >= 28) | (cols >= 28)
+    unread = ~off & ((rows >= end) | (cols >= end))
+    lost = (off | unread).mean() if len(rows) else 0
+    # and where it goes (a review: "out of sight" beside a picture that still drew it)
+    into = " and ".join(w for w, any_ in (("off the image", off.any()), (
+        f"into the last {28 - end} rows and columns {net} never reads", unread.any())) if any_)
+    hidden = (f"; this shift moves {int(lost * 100 + 0.5)}% of the stroke {into}"  # JS rounding
               if lost >= 0.05 else "")
     return (f"moved dx {signed(shifts[c])}, dy {signed(shifts[r])}: "
             f"predicts {here} ({shown(grid['probability'][r][c])}){other}{hidden}")
@@ -1134,9 +1139,9 @@ def test_the_shift_cells_read_out_by_keyboard(
     for key in ["ArrowLeft"] * 8 + ["ArrowDown"] * 4:  # 4 px left and 3 down: max says 4
         fm.page.keyboard.press(key)
     assert readout.inner_text() == cell_reading(m, shifts, 7, 0, pixels, "max")
-    # and, as this shift moves 6% of the 9 into the rows max never reads, so much
-    said = ("moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%; it moves 6% of the stroke "
-            "out of sight")
+    # and, as this shift moves 6% of the 9 out of what max reads, so much, and where
+    said = ("moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%; this shift moves 6% of the "
+            "stroke off the image and into the last 2 rows and columns max never reads")
     assert readout.inner_text() == said and spoken.text_content() == said
     # beside the words, the input as that cell moved it (found by a teacher's review: no
     # picture of it was anywhere on the page); the unmoved input once no cell is read
