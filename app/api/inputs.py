@@ -560,13 +560,13 @@ def _stripped_png(body: bytes) -> bool:
     return body.startswith(b"\x89PNG\x1a")
 
 
-def image_payload(body: bytes, kind: str, arrays: str | None = None) -> Payload:
+def image_payload(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> Payload:
     """An image body as a Payload, refused as it is read where it begins as none of the
     accepted formats (an empty one is refused when it is decoded); `kind`: the type it was
     sent as, "" where none was given, multipart/form-data for a file part, LIVE_MESSAGE for
     a message on the live socket; `arrays`: what is said of an array file (`not_an_image`)."""
     if body and preprocess.sniff(body) is None:
-        raise InvalidImage(not_an_image(body, kind, arrays or ARRAYS_TO_BATCH))
+        raise InvalidImage(not_an_image(body, kind, arrays))
     return Payload("image", body)
 
 

@@ -252,7 +252,7 @@ def disagreements(rows: list[Row], tolerance: int = 2) -> list[str]:
         # consistency draw by draw, each against the card's draw of the same seed, and its
         # median only where the card's draws are the ones measured (a diff review: --draws 1
         # was told that the card's median of eleven disagreed)
-        same_draws = sorted(r.card_draws) == r.seeds or (not r.card_draws and not r.seeds)
+        same_draws = sorted(r.card_draws) == r.seeds  # both empty: no draws either side
         shares = [("test accuracy", r.card_accuracy, r.accuracy, r.total, "{:.2%}"),
                   ("validation accuracy", r.card_valid_accuracy, r.valid_accuracy, r.valid_total,
                    "{:.2%}")]
