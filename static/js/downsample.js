@@ -140,10 +140,10 @@ function drawsSaid(models) {
 /** Where the cards hold no draws of shifts, or not all alike: what their figures are. */
 function oneDraw(models) {
   const drawn = models.filter((m) => (m.shift_consistency_draws?.length ?? 0) > 1).map((m) => m.name);
-  const each = 'a single draw moves a network\'s figure by a few tenths of a point, as much as the gaps between them.';
+  const moves = 'moves a network\'s figure by a few tenths of a point, as much as the gaps between them.';
   return drawn.length
-    ? `${drawn.join(', ')}'s figure${drawn.length > 1 ? 's are medians' : ' is the median'} of several draws of those shifts, the others' one draw: ${each}`
-    : `Each figure is one draw of those shifts: ${each.replace(/^a/, 'another draw, or a')}`;
+    ? `${drawn.join(', ')}'s figure${drawn.length > 1 ? 's are medians' : ' is the median'} of several draws of those shifts, the others' one draw: a single draw ${moves}`
+    : `Each figure is one draw of those shifts: another draw ${moves}`;
 }
 
 /** How far a training digit's centre could move in x or y: the shift is drawn before the

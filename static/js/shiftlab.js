@@ -279,13 +279,6 @@ export class ShiftLab {
     }
   }
 
-  /** Of each network's flips, how many are shifts of `pixels` (28x28 levels) that move a
-   * twentieth or more of the ink the network sees unshifted (LOST_SHARE) off the image, or
-   * into the last rows and columns it never reads: there a flip may be the ink's loss, not
-   * the network's (a student's review: a 1
-   * nudged to the edge kept its answer on 81 shifts in avg and 55 in max, the shifts that
-   * pushed it out unsaid). A network wrong unshifted is left out: its flips are mostly to
-   * the label, which its caption counts. */
   /** The share of the ink (levels of INK or more) in `pixels` that network `net` reads
    * unshifted which a shift by (dx, dy) moves off the image or into the rows and columns it
    * never reads (null where it reads no ink), and whether any went each way. */
@@ -304,6 +297,12 @@ export class ShiftLab {
     return { share: seen ? (off + unread) / seen : null, off: off > 0, unread: unread > 0 };
   }
 
+  /** Of each network's flips, how many are shifts of `pixels` (28x28 levels) that move a
+   * twentieth or more of the ink the network sees unshifted (LOST_SHARE) off the image, or
+   * into the last rows and columns it never reads: there a flip may be the ink's loss, not
+   * the network's (a student's review: a 1 nudged to the edge kept its answer on 81 shifts
+   * in avg and 55 in max, the shifts that pushed it out unsaid). A network wrong unshifted
+   * is left out: its flips are mostly to the label, which its caption counts. */
   #edgeNote(pixels, nets) {
     const right = ([, m]) => this.#label === null || m.prediction === this.#label;
     const counts = nets.filter(right).map(([net, m]) => {
