@@ -1,7 +1,7 @@
 # featuremaps: the web app and REST API with the shipped weights, served by uvicorn on :8000.
 #
 #   docker build -t featuremaps .
-#   docker run --rm -p 8000:8000 featuremaps
+#   docker run --rm --stop-timeout 35 -p 127.0.0.1:8000:8000 featuremaps
 #
 # Works with the classic builder (no BuildKit features). Build arguments:
 #   BASE_IMAGE       any Debian-like image with python3.11 and python3 -m venv (default python:3.11-slim)

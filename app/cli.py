@@ -440,9 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the web app and REST API. Each option overrides its "
                                    "FEATUREMAPS_* setting (README, Settings).")
     p.add_argument("--host", type=_host,
-                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    p.add_argument("--port", type=_port, help="port, 1..65535 (default 8000)")
-    p.add_argument("--workers", type=_threads, help="worker processes (default 1)")
+                   help="address to listen on (default: FEATUREMAPS_HOST, else 127.0.0.1; "
+                        "0.0.0.0 for all)")
+    p.add_argument("--port", type=_port,
+                   help="port, 1..65535 (default: FEATUREMAPS_PORT, else 8000)")
+    p.add_argument("--workers", type=_threads,
+                   help="worker processes (default: FEATUREMAPS_WORKERS, else 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
                    help="compute device (default auto: cuda, then mps, then cpu)")
     _verbose(p)
