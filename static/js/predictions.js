@@ -63,6 +63,11 @@ export class Predictions {
         el('summary', {}, 'all ten as numbers', el('span', { class: 'visually-hidden', text: ` for ${net.name}` })), numbers);
       all.addEventListener('toggle', () => {
         if (all.open && this.#last) this.#fill(this.#views.get(net.name), this.#last.models[net.name]);
+        // open, the numbers nearly double the head pinned over the maps (a student's review:
+        // 225 px of an 800 px window, hiding a layer as the maps scrolled under it): while
+        // any are, it scrolls with the maps and the answers are under the pad (page.css)
+        document.body.toggleAttribute('data-numbers-open',
+          [...this.#views.values()].some((view) => view.all.open));
       });
       const box = el('div', { class: 'pred', dataset: { net: net.name } },
         // the name and title in one box, which a touch screen's taller head centres (page.css)

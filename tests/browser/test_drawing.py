@@ -1411,6 +1411,32 @@ def test_the_ten_probabilities_can_be_read_as_numbers(
     assert numbers("max") == ["–"] * 10  # the other network's stays closed and unwritten
 
 
+def test_the_numbers_open_the_head_scrolls_with_the_maps(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a student's review: opened, the numbers made the head pinned over the maps
+    225 px of an 800 px window, and it hid a layer as the maps scrolled under it. While any
+    are open the head scrolls with the maps, and the answers are in the line under the pad,
+    which stays in view; closed again, the head is pinned and the line hidden."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
+    head = "() => getComputedStyle(document.querySelector('.maps-head')).position"
+    line = fm.page.locator("#pad-pred")
+    assert fm.page.evaluate(head) == "sticky" and line.is_hidden()
+    for net in ("max", "avg"):
+        fm.page.locator(f'.pred[data-net="{net}"] .pred-all summary').click()
+    fm.page.wait_for_function(f"() => ({head})() === 'static'")
+    fm.page.locator('canvas.map[data-net="max"][data-layer="conv3"]').scroll_into_view_if_needed()
+    box = fm.page.locator(".maps-head").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 0  # scrolled away, not over conv3
+    assert line.is_visible() and line.inner_text() == "max 7 (>99.9%) · avg 7 (>99.9%)"
+    # one still open keeps it so; both closed, pinned again
+    fm.page.locator('.pred[data-net="max"] .pred-all summary').click()
+    fm.page.wait_for_timeout(100)
+    assert fm.page.evaluate(head) == "static"
+    fm.page.locator('.pred[data-net="avg"] .pred-all summary').click()
+    fm.page.wait_for_function(f"() => ({head})() === 'sticky'")
+    assert line.is_hidden()
+
+
 def test_the_head_rounds_the_number_the_table_under_it_shows(fm: FeatureMapsPage) -> None:
     """A teacher's review: max's 99.449% on the sample 0 was headed 99.4% over the table's
     99.45%, which a class rounds to 99.5. The head rounds the table's two decimals."""
