@@ -217,12 +217,12 @@ export class MapGrid {
       const owner = this.nets.find((n) => n.layers.some((l) => l.name === name));
       const info = owner.layers.find((l) => l.name === name);
       const source = owner.layers.find((l) => l.name === info.reads.layer) ?? null;
-      const [c, h, w] = info.shape;
+      const [, h] = info.shape;
       const row = el('section', { class: 'maps-row', dataset: { layer: name }, 'aria-labelledby': `layer-${name}` },
         el('div', { class: 'layer-head' },
           // the size in words: "32 x 26 x 26" is channels-first, the Keras summary
           // below and the downsampling table write it channels-last
-          el('h3', { id: `layer-${name}` }, name, el('span', { class: 'layer-size', text: `${c} maps of ${h} x ${w}` })),
+          el('h3', { id: `layer-${name}` }, name, el('span', { class: 'layer-size', text: MapGrid.#sizeWords(name, this.nets) })),
           el('p', { class: 'note' }, layerNote(info, this.nets.filter((n) => n.layers.some((l) => l.name === name)), source, this.nets),
             // fitted, a pool's grid is as large as the conv's before it: the first pool says
             // so with both sizes, and where the halving can be drawn to scale, how (found by
@@ -274,6 +274,19 @@ export class MapGrid {
       }
       this.root.append(row);
     }
+  }
+
+  /** A layer row's size in words: "32 maps of 26 x 26", or where the networks shown with
+   * that layer differ, each one's, "32 maps: 26 x 26 in max, 13 x 13 in strided" (a
+   * student's review: the row's head gave max's size alone, read as strided's too). */
+  static #sizeWords(name, nets) {
+    const shapes = nets.flatMap((net) => net.layers.filter((l) => l.name === name).map((l) => [net.name, l.shape]));
+    const [[, [c, h, w]]] = shapes;
+    if (shapes.every(([, s]) => s.join() === shapes[0][1].join())) return `${c} maps of ${h} x ${w}`;
+    // each network's size on one line: "24\nx 24 in nopool" was read as two sizes
+    const one = (n, s) => `${s[1]} x ${s[2]} in ${n}`.replaceAll(' ', '\u00a0');
+    if (shapes.every(([, s]) => s[0] === c)) return `${c} maps: ${shapes.map(([n, s]) => one(n, s)).join(', ')}`;
+    return shapes.map(([n, s]) => `${s[0]} maps of ${one(n, s)}`).join(', ');
   }
 
   /** Size a layer's canvas, 8 channels a row where `narrow`, else as wide screens have

@@ -92,6 +92,13 @@ def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_diffe
         assert notes["conv2"].startswith("64 learned filters on pool1, "), notes
         assert notes["conv2"].endswith(". strided's conv2 reads conv1, stride 2. "
                                        "Each of max's units sees 8x8 input px."), notes
+        # the row's head gives both sizes where they differ (a student's review: max's alone
+        # read as strided's too); one where they agree
+        sizes = [page.inner_text(f'section.maps-row[data-layer="{name}"] .layer-size')
+                 .replace("\xa0", " ") for name in ("conv1", "pool1", "conv2", "conv3")]
+        assert sizes == ["32 maps: 26 x 26 in max, 13 x 13 in strided", "32 maps of 13 x 13",
+                         "64 maps: 11 x 11 in max, 6 x 6 in strided",
+                         "64 maps: 3 x 3 in max, 4 x 4 in strided"]
         captions = [page.inner_text(f'.map-cell[data-net="strided"][data-layer="{name}"] .cap-name')
                     for name in ("conv1", "conv2", "conv3")]
         assert captions == ["strided conv1 · 13 x 13, sees 3x3 px",
