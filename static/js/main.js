@@ -33,6 +33,7 @@ import { base64Bytes, inked, isBlank, pixelsJson, shiftPixels } from './wire.js'
 const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
 const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take back
+const UPLOADED = 'the uploaded file'; // what an upload is called in the page's messages
 // An update the server has not answered after this long is said to be waiting (a review: a
 // server that hung left the maps on the last drawing, without a word, for 35 s: the socket's
 // 5 s, then the POST's 30 s)
@@ -522,7 +523,7 @@ class App {
         // white came back inverted without a word); a long name keeps its end, the type
         const chars = Array.from(file.name); // whole characters, an emoji's two halves kept
         const name = chars.length > 40 ? `${chars.slice(0, 28).join('')}…${chars.slice(-11).join('')}` : file.name;
-        this.load(file, file.type, 'the uploaded file',
+        this.load(file, file.type, UPLOADED,
           // one with no ink is said to be empty, not cropped (a phone review)
           (result) => (result.blank ? `Uploaded ${name}: no ink found in it, so the networks' answers are guesses about nothing.`
             : `Uploaded ${name}: cropped and centred, light ink on dark as MNIST's digits are (inverted if it was dark on light).`));
@@ -1523,6 +1524,12 @@ class App {
     const detail = err instanceof ApiError || err instanceof Error ? err.message : String(err);
     const status = err instanceof ApiError ? err.status : 0;
     const retry = again && err instanceof ApiError && err.unanswered;
+    // a file that is no picture, said first in a student's words (a student's review: "this
+    // body is sent as image/png, but its bytes begin as none of them"), then the server's
+    if (status === 415 && what === UPLOADED) {
+      this.#say(`That file is not a picture the networks can read: choose a PNG, JPEG, WebP or GIF, or another picture this browser shows (the server says: ${detail}).`, status, { what });
+      return;
+    }
     this.#say(status && !err.unanswered
       ? `The server could not use ${what}: ${detail}`
       : `Something went wrong with ${what}: ${detail}${retry ? '. Nothing is lost: try again once it answers.' : ''}`,
