@@ -18,6 +18,7 @@ from app.api.gate import busy
 from app.api.inputs import (
     BODY_FIELDS,
     DIGITS,
+    MAX_JSON_BYTES,
     Payload,
     check_query,
     decode,
@@ -126,6 +127,7 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None,
               f"FEATUREMAPS_BODY_TIMEOUT_S ({timeout:g} s); the connection is closed",
               body_timed_out(timeout, upload // 2, upload)),
         413: (f"body over the upload limit ({upload >> 20} MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), "
+              f"a JSON body over {MAX_JSON_BYTES >> 10} KiB, "
               f"or image over the pixel limit ({pixels:,}, FEATUREMAPS_MAX_IMAGE_PIXELS)",
               over_upload_limit(upload)),
         415: ("not an image format or content type the server reads",
