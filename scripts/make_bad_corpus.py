@@ -8,6 +8,7 @@ and leaves the cases written by hand in that folder as they are)
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import struct
@@ -168,8 +169,23 @@ def cases() -> dict[str, dict[str, Any]]:
     # a web page that holds an SVG is no SVG drawing
     raw("html-with-svg-no-type", b"<!DOCTYPE html><html><body><svg></svg></body></html>", "", 415,
         NOT_IMAGE)
+    # any image type is read by its bytes, which are named where they can be (an API review:
+    # told that the type was the mistake, where the same file sent untyped was named)
     raw("svg-content-type", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml", 415,
-        f"content type 'image/svg+xml' is not accepted; send {ACCEPTED}")
+        f"{NOT_IMAGE}; this body is an SVG drawing: convert it to PNG first")
+    raw("bmp-content-type", digit("BMP"), "image/bmp", 415,
+        f"{NOT_IMAGE}; this body is a BMP image: convert it to PNG first")
+    raw("heic-content-type-text", b"hello", "image/heic", 415,
+        f"{NOT_IMAGE} (this body is sent as image/heic, but its bytes begin as none of them)")
+    # a file sent as base64 text, as `base64 digit.png` or a canvas's toDataURL() gives it (an
+    # API review: told only that it was no image, or that the form's type was the mistake)
+    raw("base64-png", base64.b64encode(png), "application/octet-stream", 415,
+        f"{NOT_IMAGE}; this body is a PNG written as base64 text: send the file's own bytes, "
+        "decoded")
+    raw("form-data-url-jpeg", b"data:image/jpeg;base64," + base64.b64encode(jpeg),
+        "application/x-www-form-urlencoded", 415,
+        f"{NOT_IMAGE}; this body is a JPEG written as base64 text (a data: URL): send the "
+        "file's own bytes, decoded")
     raw("pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "image/png", 415,
         f"{NOT_IMAGE}; this body is a PDF: convert it to PNG first")
     raw("pdf-content-type", b"%PDF-1.4\n%%EOF\n", "application/pdf", 415,

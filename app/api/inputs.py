@@ -6,8 +6,10 @@ wrong and what is accepted; app/api/errors.py turns them into 4xx responses.
 
 from __future__ import annotations
 
+import binascii
 import json
 import re
+from base64 import b64decode
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,7 +30,7 @@ from starlette.types import Message
 from app.api.errors import LISTED, NAME_LISTS, PLUS_AS_SPACE
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
-from app.ml.names import brief, json_kind, repeated
+from app.ml.names import brief, cut, json_kind, repeated
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/octet-stream",
                "image/jpg", "image/x-png", "image/pjpeg")  # the last three: names in the wild
@@ -486,7 +488,9 @@ async def read_payload(request: Request, options: tuple[str, ...] = (),
         return image_payload(await multipart_file(request, notes=BODY_FIELDS), kind, arrays)
     if kind == "application/json":
         return _json_payload(await request.body(), options)
-    if kind in IMAGE_TYPES or kind in ("", FORM):
+    # any image type is read by its bytes, as a form's is: a BMP sent as image/bmp was told
+    # that its type was the mistake, where sent untyped it was named (an API review)
+    if kind in IMAGE_TYPES or kind in ("", FORM) or kind.startswith("image/"):
         body = await request.body()
         # white space alone (`echo | curl --data-binary @-`) is empty too where no type says
         # what it is (a review: a 415 blaming the form's type, or "not an image")
@@ -540,6 +544,7 @@ def _reads_as_a_file(body: bytes) -> bool:
     that took text that is not UTF-8 for a file)."""
     return (preprocess.sniff(body) is not None or body.startswith(ARRAY_FILES)
             or _stripped_png(body) or preprocess.other_format(body) is not None
+            or base64_image(body) is not None
             # an image's raw bytes, as curl --data-binary sends them: a form's text holds no
             # NUL (a review: told that the form's type was the mistake), unless it is UTF-16,
             # whose length is no raw image's
@@ -558,6 +563,26 @@ def _stripped_png(body: bytes) -> bool:
     CR LF and LF gone, \\x1a right after "PNG" (found by an API review: refused as bytes
     that begin as no image)."""
     return body.startswith(b"\x89PNG\x1a")
+
+
+_DATA_URL = re.compile(rb"data:image/[\w.+-]*;base64,", re.IGNORECASE)
+
+
+def base64_image(body: bytes) -> tuple[str, bool] | None:
+    """The accepted format whose file `body` holds as base64 text, and whether as a data:
+    URL (a canvas's toDataURL(), `base64 digit.png`: found by an API review, told only that
+    it was no image), by the signature its first 16 characters decode to; None for any
+    other body."""
+    text = body.lstrip(_BLANK)
+    url = _DATA_URL.match(text)
+    if url:
+        text = text[url.end():]
+    try:
+        head = b64decode(text[:16], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    kind = preprocess.sniff(head)
+    return (kind, url is not None) if kind else None
 
 
 def image_payload(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> Payload:
@@ -607,8 +632,13 @@ def not_an_image(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> str:
     other = preprocess.other_format(body)
     if other:
         return f"{said}; this {what or 'body'} is {other}: convert it to PNG first"
+    encoded = base64_image(body)
+    if encoded:
+        form, url = encoded
+        return (f"{said}; this {what or 'body'} is a {form} written as base64 text"
+                f"{' (a data: URL)' if url else ''}: send the file's own bytes, decoded")
     if kind.startswith("image/"):
-        return f"{said} (this body is sent as {kind}, but its bytes begin as none of them)"
+        return f"{said} (this body is sent as {cut(kind)}, but its bytes begin as none of them)"
     if len(body) in RAW_SIZES and not what:  # x[0].tobytes() (an API review)
         return (f"{said}, or JSON pixels; this body is {len(body):,} bytes, as 28x28 "
                 f"{RAW_SIZES[len(body)]} pixels with no header are: send them as JSON pixels, "
