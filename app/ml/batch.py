@@ -118,8 +118,13 @@ def images_from_array(arr: np.ndarray, any_size: bool = False) -> np.ndarray:
     if arr.dtype.kind in "iu":
         low, high = arr.min(), arr.max()
         if low < 0 or high > 255:
+            # 16-bit levels (a scan, a PNG of 16 bits) named as such (an API review: told only
+            # to send floats)
+            sixteen = low >= 0 and high <= 65535 and arr.dtype.itemsize >= 2
+            hint = ("16-bit levels? send them divided by 65535 as floats, or by 257 as uint8"
+                    if sixteen and high > 4095 else "send floats for 0..1")
             raise InvalidPixels(f"integer images are levels 0..255; found {low}..{high} "
-                                "(send floats for 0..1)")
+                                f"({hint})")
         # 0 and 1 alone: binarised images, or 0..1 cast to integers, which as levels are
         # black (found by a review: max was right on 3 of 20 such digits, without a word)
         if high == 1:

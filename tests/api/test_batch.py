@@ -402,6 +402,10 @@ def npz(**arrays: np.ndarray) -> bytes:
      "integer images are levels 0..255; found 256..256 (send floats for 0..1)"),
     (npy(np.full((1, 28, 28), -1, np.int16)), 422,
      "integer images are levels 0..255; found -1..-1 (send floats for 0..1)"),
+    # 16-bit levels named as such (an API review: told only to send floats)
+    (npy(np.arange(784, dtype=np.uint16).reshape(1, 28, 28) * 83), 422,
+     "integer images are levels 0..255; found 0..64989 (16-bit levels? send them divided by "
+     "65535 as floats, or by 257 as uint8)"),
     (b"", 400, "empty body: send an .npy or .npz of (N, 28, 28) images"),
     # a body of another kind is a 415, as on the one-image route (an API review: a 422)
     (b"GIF89a", 415, "body is a GIF image, not an .npy or .npz of images: one image goes to "
