@@ -26,8 +26,9 @@ export class Inspector {
   #sized = null; // {result, net, layer, channel, weights, width}: what the sums' height was measured for
   #sizing = 0; // a measure waiting for drawings to pause (setTimeout id)
 
-  constructor(root, { lut, gradient, onHover, onGrow = () => {}, filters, infos }) {
+  constructor(root, { lut, gradient, onHover, onGrow = () => {}, filters, infos, nets = [] }) {
     this.root = root;
+    this.nets = nets; // the networks whose maps the page shows, in order: what the swap goes to
     this.lut = lut;
     this.onHover = onHover;
     this.onGrow = onGrow; // the panel grew taller: what it covers may have changed
@@ -81,6 +82,11 @@ export class Inspector {
       this.source.scale);
     this.prev = el('button', { type: 'button', 'aria-label': 'previous channel ([)', text: '◀ previous' });
     this.next = el('button', { type: 'button', 'aria-label': 'next channel (])', text: 'next ▶' });
+    // the same channel of the network beside, where it began from the same filter (a
+    // student's review: docked over avg's column, the panel hid the one map to compare max's
+    // pool1 channel with, and had to be closed to see it); the unit under the cursor stays,
+    // where the two maps are of one size
+    this.swap = el('button', { type: 'button', class: 'swap', hidden: true });
     root.replaceChildren(
       el('div', { class: 'inspector-head' }, el('div', {}, this.title, this.size), this.closeButton),
       // the map and its colour scale together: beside the words on a phone on its side, both
@@ -93,12 +99,13 @@ export class Inspector {
       // 667 px phone the weights were under the step buttons (a review)
       this.filter,
       this.trace,
-      el('div', { class: 'row-buttons' }, this.prev, this.next),
+      el('div', { class: 'row-buttons' }, this.prev, this.swap, this.next),
       this.said,
     );
     this.closeButton.addEventListener('click', () => this.close());
     this.prev.addEventListener('click', () => this.#step(-1));
     this.next.addEventListener('click', () => this.#step(1));
+    this.swap.addEventListener('click', () => this.#swap());
     // on the whole panel: after a click on a step button, focus is there, not on the map
     root.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') this.close();
@@ -221,6 +228,13 @@ export class Inspector {
     const channels = this.#channels();
     this.prev.disabled = channel === 0;
     this.next.disabled = channel >= channels - 1;
+    const other = this.#other();
+    this.swap.hidden = other === null;
+    if (other !== null) {
+      setText(this.swap, `⇄ ${other}`);
+      this.swap.setAttribute('aria-label', `${other}'s ${layer}, channel ${channel}`);
+      this.swap.title = `The same channel in ${other}'s maps, which began from the same filter`;
+    }
     if (!data) {
       this.canvas.getContext('2d').clearRect(0, 0, this.canvas.width, this.canvas.height);
       this.source.wrap.hidden = true;
@@ -493,6 +507,43 @@ export class Inspector {
         : `${numbered} ${VALUE_HINT}`;
     }
     this.said.textContent = this.value.textContent;
+  }
+
+  /** The other network shown whose channel of this number grew from the same filter, else
+   * null: where both were trained from one seed, conv1's channel and the pool's of it (main.js
+   * #sameStart says why they look alike); a deeper channel of the same number has drifted
+   * into another filter, and is no counterpart to compare. */
+  #other() {
+    const { net, layer, channel } = this.#hit;
+    const early = (name) => {
+      const layers = this.infos[name]?.layers ?? [];
+      const first = layers.find((l) => l.kind === 'conv')?.name;
+      const info = layers.find((l) => l.name === layer);
+      return info && info.shape[0] > channel
+        && (layer === first || (info.kind === 'pool' && info.reads.layer === first)) ? info : null;
+    };
+    const seed = this.infos[net]?.seed;
+    if (!early(net) || !Number.isSafeInteger(seed)) return null;
+    return this.nets.find((n) => n !== net && this.infos[n]?.seed === seed && early(n)) ?? null;
+  }
+
+  /** Show the same channel of the other network, the unit under the cursor kept where it
+   * lies within the other's map; said as a step is. */
+  #swap() {
+    const other = this.#other();
+    if (other === null) return;
+    this.#hit.net = other;
+    const [, h, w] = this.#info().shape;
+    if (this.#cursor && (this.#cursor[0] >= h || this.#cursor[1] >= w)) {
+      this.#cursor = null;
+      this.mark.hidden = true;
+      this.onHover(null); // the other's unit, traced on its maps, is none of this map's
+      this.value.textContent = this.#layer() ? VALUE_HINT : EMPTY_HINT;
+    }
+    this.update(this.#result, this.#norm);
+    this.#showFilter();
+    const said = `${other} ${this.#hit.layer}, channel ${this.#hit.channel}`;
+    this.said.textContent = this.#cursor && this.#layer() ? `${said}: ${this.value.textContent}` : `${said}.`;
   }
 
   #pointer(e) {

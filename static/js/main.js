@@ -208,6 +208,7 @@ class App {
       onGrow: () => this.#uncover(this.#uncovered),
       filters: filtersOf,
       infos,
+      nets: this.models,
     });
     this.tracer = new Tracer({
       grid: this.grid, inputOverlay: byId('input-overlay'), readout: byId('readout'), mirrors: [this.inspector.trace, byId('hover-tip')], infos,

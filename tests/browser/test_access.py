@@ -199,9 +199,10 @@ def test_touch_targets_are_a_finger_wide_on_a_phone(phone: FeatureMapsPage) -> N
       if (hidden) hidden.hidden = true;
       return [e.id || e.className, r.width, r.height, r.top];
     })""")
-    # the map size is not offered on a phone: its units would be under a pixel
+    # the map size is not offered on a phone: its units would be under a pixel; nor is the
+    # enlarged channel's swap to the network beside shown in the closed panel (below)
     offered = [s for s in sizes if s[1] or s[2]]
-    assert len(sizes) - len(offered) == 2
+    assert len(sizes) - len(offered) == 3
     sizes = offered
     # 5 choices: brush, colour scale; a review found the channel steps 36 px tall
     assert len(sizes) == 10 + 4 + 5 + 5 + 2 + 2 + 1
@@ -209,6 +210,15 @@ def test_touch_targets_are_a_finger_wide_on_a_phone(phone: FeatureMapsPage) -> N
     assert not small, small
     rows = sorted({round(top) for name, _, _, top in sizes if name == "digit-pick"})
     assert len(rows) == 2
+    # the swap, in a conv1 channel's panel: as large as the steps beside it
+    phone.after_paint(lambda: page.click('.digit-pick[data-digit="0"]'), source="upload")
+    canvas = page.locator('canvas.map[data-net="max"][data-layer="conv1"]')
+    canvas.scroll_into_view_if_needed()
+    page.touchscreen.tap(*phone.map_point("max", "conv1", 4, 13, 13))
+    swap = page.locator("#inspector button.swap")
+    swap.wait_for(state="visible")
+    box = swap.bounding_box()
+    assert box is not None and box["width"] >= 44 and box["height"] >= 44, box
 
 
 def test_the_intro_speaks_of_hover_where_there_is_one_and_of_taps_on_a_phone(

@@ -653,7 +653,7 @@ def test_a_channel_enlarged_before_any_drawing_says_to_draw(fm: FeatureMapsPage)
                                                          "this channel.")
     # its channels may be stepped through all the same (a review: a student could not browse
     # the filters before drawing)
-    buttons = inspector.locator(".row-buttons button")
+    buttons = inspector.locator(".row-buttons button:not(.swap)")
     assert [buttons.nth(i).is_disabled() for i in range(2)] == [False, False]
     buttons.nth(1).click()
     assert inspector.locator("h2").inner_text() == "max pool1, channel 4"
@@ -777,10 +777,10 @@ def test_tab_leaves_the_enlarged_channel_for_the_map_after_the_one_it_came_from(
     inspector.wait_for(state="visible")
     assert inspector.locator("h2").inner_text() == "max conv1, channel 1"
     labels = []
-    for _ in range(3):
+    for _ in range(4):
         fm.page.keyboard.press("Tab")
         labels.append(fm.page.evaluate("document.activeElement.getAttribute('aria-label')"))
-    assert labels[:2] == ["previous channel ([)", "next channel (])"]
+    assert labels[:3] == ["previous channel ([)", "avg's conv1, channel 1", "next channel (])"]
     assert fm.page.evaluate(active) == ["avg", "conv1"]  # the map after max conv1
     assert inspector.is_visible()  # still open, moved off the map now reached
     # Escape here closes it, and the live line does not speak of max conv1's channel, which
@@ -1720,3 +1720,45 @@ def test_before_any_drawing_a_pool_channel_opened_after_a_dead_conv_says_what_it
     inspector.wait_for(state="visible")
     assert inspector.locator(".filter .dead-note").inner_text() == (
         "Dead: 0 on all 10,000 of MNIST's test digits, as is conv1 channel 30, which it pools.")
+
+
+def test_the_enlarged_channel_swaps_to_the_same_channel_of_the_network_beside(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """A student's review: docked over avg's column, the enlarged max pool1 channel hid the
+    one map to compare it with. Where the two channels began from the same filter (one seed:
+    conv1 and the pool of it), a button shows the other network's, the unit kept; a deeper
+    channel of the same number is another filter, and offers none."""
+    _, path = digit_files[0]
+    expected = upload_digit(fm, path)
+    channel, row, col = strong_pool1_unit(expected["models"]["max"])
+    fm.page.locator('canvas.map[data-net="max"][data-layer="pool1"]').evaluate(
+        "(c) => c.scrollIntoView({ block: 'center' })")
+    fm.page.mouse.click(*fm.map_point("max", "pool1", channel, row, col))
+    inspector = fm.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    value = inspector.locator(".value")
+    layers = {net: expected["models"][net]["layers"]["pool1"] for net in ("max", "avg")}
+    assert value.inner_text() == \
+        f"row {row}, col {col}: {as_read(layers['max'], channel, row, col)}"
+    swap = inspector.get_by_role("button", name=f"avg's pool1, channel {channel}")
+    assert swap.inner_text() == "⇄ avg"
+    swap.click()
+    assert inspector.locator("#inspector-title").inner_text() == f"avg pool1, channel {channel}"
+    assert inspector.get_attribute("data-net") == "avg"
+    assert value.inner_text() == \
+        f"row {row}, col {col}: {as_read(layers['avg'], channel, row, col)}"
+    assert inspector.locator(".keys-said").inner_text() == \
+        f"avg pool1, channel {channel}: {value.inner_text()}"
+    # the unit is traced on avg's maps now, and the button goes back to max
+    assert fm.page.locator("#readout").inner_text().startswith(f"avg pool1, channel {channel}")
+    inspector.get_by_role("button", name=f"max's pool1, channel {channel}").click()
+    assert inspector.get_attribute("data-net") == "max"
+    # conv1 has one too; conv2's channel of the same number is no counterpart
+    fm.page.keyboard.press("Escape")
+    open_channel(fm, "conv1", 4)
+    inspector.wait_for(state="visible")
+    assert inspector.locator("button.swap").inner_text() == "⇄ avg"
+    fm.page.keyboard.press("Escape")
+    open_channel(fm, "conv2", 4)
+    inspector.wait_for(state="visible")
+    assert inspector.locator("button.swap").is_hidden()
