@@ -55,6 +55,9 @@ export class DisagreeList {
   #said; // the live region: what came of the list's loading, said once
   #back;
   #slot = el('div', { class: 'back-slot', hidden: true }); // its place under the answers
+  // the digit picked, at the button's start (a student's review: on a phone the pick brings
+  // the answers up, and the pad that shows the digit is screens above them)
+  #thumb = el('canvas', { class: 'back-digit', width: 28, height: 28 });
   #src;
   #onPick;
   #request = null; // the list's digits, once asked for
@@ -86,6 +89,7 @@ export class DisagreeList {
     this.#back = document.getElementById('to-list');
     this.#back.addEventListener('mousedown', (e) => e.preventDefault()); // it hides as it is used
     this.#back.addEventListener('click', () => this.#return());
+    this.#back.prepend(this.#thumb);
     new IntersectionObserver(([entry]) => {
       if (entry.isIntersecting) this.#hideBack();
     }).observe(this.#box);
@@ -195,7 +199,7 @@ export class DisagreeList {
       button.setAttribute('aria-label', `${words} (seen)`);
       const byPointer = e.detail > 0; // detail 0: Enter or Space
       this.#onPick(digit, byPointer);
-      if (byPointer) this.#showBack();
+      if (byPointer) this.#showBack(digit);
     });
     this.#digits.set(digit.index, { digit, button });
     return button;
@@ -226,7 +230,8 @@ export class DisagreeList {
   /** Show the way back down to the list: in the maps' sticky head, in the corner over the
    * layers' names, where it covers nothing (a teacher's review: floating at the window's
    * foot it covered a map's caption), where it can (#placeBack). */
-  #showBack() {
+  #showBack(digit) {
+    paintGray(this.#thumb, base64Bytes(digit.pixels));
     this.#back.hidden = false;
     this.#placeBack();
   }

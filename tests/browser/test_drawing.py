@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import re
 import urllib.request
 from pathlib import Path
@@ -514,6 +516,14 @@ def test_on_a_phone_the_way_back_to_the_list_covers_no_answer(
         where = "() => document.getElementById('to-list').parentElement.className || 'BODY'"
         page.wait_for_function(f"() => ({where})() === 'back-slot'")
         assert back.evaluate("b => getComputedStyle(b).position") == "static"
+        # the digit picked at the button's start, beside the answers it gave: the pad that
+        # shows it is screens above them (a student's review)
+        listed = json.loads((DIGITS / "max-avg.json").read_text())["digits"]
+        pixels = next(d["pixels"] for d in listed if d["index"] == 359)
+        drawn = back.locator("canvas.back-digit").evaluate(
+            "c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data)")
+        assert back.locator("canvas.back-digit").is_visible()
+        assert bytes(drawn[::4]) == base64.b64decode(pixels)
         answers = page.locator(".maps-head").bounding_box()
         button = back.bounding_box()
         assert answers is not None and button is not None
