@@ -104,31 +104,33 @@ export class ShiftLab {
         + `${measured.length > 1 ? 'any may keep fewer answers than another' : 'either may keep fewer answers than the other'}: `
         + 'steadier maps (the table below) need not give steadier answers.'
       : '';
-    if (others.length) {
-      status.before(el('p', {
-        id: 'shift-others', class: 'note',
-        text: `Beside ${shown.join(' and ')}, the lab runs ${others.map((m) => `${m.name}: `
-          + (UI.plain[m.name] ?? `${m.title.toLowerCase()}, ${m.downsampling}`)).join('; ')}. `
-          + `${others.length > 1 ? 'Their' : 'Its'} maps are not shown above.${onTest}`,
-      }));
-    }
+    // after what a cell is and what this digit did (a student's review: first, its figures
+    // for a network not shown came before the lab said what its grids are)
+    const introduced = others.length ? el('p', {
+      id: 'shift-others', class: 'note',
+      text: `Beside ${shown.join(' and ')}, the lab runs ${others.map((m) => `${m.name}: `
+        + (UI.plain[m.name] ?? `${m.title.toLowerCase()}, ${m.downsampling}`)).join('; ')}. `
+        + `${others.length > 1 ? 'Their' : 'Its'} maps are not shown above.${onTest}`,
+    }) : null;
     // said apart from the status, when no shift changes any network's answer; with the
     // shifts the networks were trained on (found by a review: an all-yellow lab read as
     // pooling's doing alone), and where nopool is here, its consistency without pooling
     const upTo = trainingShifts(nets.map((n) => infos[n]).filter(Boolean));
     const { nopool: none } = infos;
-    // max's figure and what it is are said once: where the line above gave them, nopool's
-    // alone (a student's review: two paragraphs gave max's 98.69% and its draws, word for word)
+    // max's figure and what it is are said once: where the line after this one gives them,
+    // nopool's alone (a student's review: two paragraphs gave max's 98.69% and its draws,
+    // word for word)
     const withoutPools = steadiness(none, max);
     const nopool = !withoutPools ? ''
-      : measured.length ? ` Without any pooling, nopool gives one answer under those two random shifts on ${percent(none.shift_consistency, 2)} `
-        + 'of the test digits, by the same measure as max\'s above.'
+      : measured.length ? ' Without any pooling, nopool gives one answer under two random shifts of up to 3 px on '
+        + `${percent(none.shift_consistency, 2)} of MNIST's test digits (max's figure is in the next paragraph).`
         : ` Without any pooling, ${withoutPools}.`;
     const learned = upTo === null ? '' : ` These networks were also trained on digits shifted by up to ${upTo}.${nopool}`;
     this.steady = el('p', { id: 'shift-steady', class: 'note', hidden: true,
       text: `No shift of up to 4 px changes any answer for this digit.${learned} Draw a sloppier or lopsided one to `
         + 'see answers flip.' });
     status.after(this.steady);
+    if (introduced) this.steady.after(introduced);
     const pixels = SIDE * density();
     for (const net of nets) {
       const canvas = el('canvas', {

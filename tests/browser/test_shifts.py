@@ -959,9 +959,9 @@ def test_a_digit_no_shift_can_move_is_said_to_be_one(fm: FeatureMapsPage) -> Non
             for n in shift_models(fm)] == ["1"] * len(shift_models(fm))
     consistency = {m["name"]: m["shift_consistency"] for m in fm.api.models()["models"]}
     # max's figure, said in the line on blurmax where it runs, is not said again
-    nopool = (f"nopool gives one answer under those two random shifts on "
-              f"{consistency['nopool'] * 100:.2f}% of the test digits, by the same measure as "
-              "max's above" if "blurmax" in shift_models(fm) else
+    nopool = (f"nopool gives one answer under two random shifts of up to 3 px on "
+              f"{consistency['nopool'] * 100:.2f}% of MNIST's test digits (max's figure is in "
+              "the next paragraph)" if "blurmax" in shift_models(fm) else
               f"nopool gives one answer under two random shifts of up to 3 px on "
               f"{consistency['nopool'] * 100:.2f}% of MNIST's test digits, max on "
               f"{consistency['max'] * 100:.2f}% (the medians of 11 draws of shifts, nopool "
@@ -984,6 +984,11 @@ def test_the_shift_lab_introduces_the_network_the_maps_do_not_show(
     one of jargon."""
     if "blurmax" not in shift_models(fm):
         pytest.skip("this server has no blurmax")
+    # after the lines that say what a cell is and what this digit did (a student's review:
+    # first, its figures for a network not shown came before what the grids are)
+    order = fm.page.evaluate("() => [...document.querySelectorAll('#shift-panel > p')]"
+                             ".map((p) => p.id)")
+    assert order[:3] == ["shift-status", "shift-steady", "shift-others"]
     assert fm.page.locator("#shift-others").inner_text() == (
         "Beside max and avg, the lab runs blurmax: max pooling designed to make its maps "
         "steadier under "
