@@ -26,8 +26,9 @@ export class Inspector {
   #sized = null; // {result, net, layer, channel, weights, width}: what the sums' height was measured for
   #sizing = 0; // a measure waiting for drawings to pause (setTimeout id)
 
-  constructor(root, { lut, gradient, onHover, onGrow = () => {}, filters, infos, nets = [] }) {
+  constructor(root, { lut, gradient, onHover, onGrow = () => {}, onSwap = () => {}, filters, infos, nets = [] }) {
     this.root = root;
+    this.onSwap = onSwap; // (map) the panel now shows the channel of `map`'s network: keep it in view
     this.nets = nets; // the networks whose maps the page shows, in order: what the swap goes to
     this.lut = lut;
     this.onHover = onHover;
@@ -232,7 +233,7 @@ export class Inspector {
     this.swap.hidden = other === null;
     if (other !== null) {
       setText(this.swap, `⇄ ${other}`);
-      this.swap.setAttribute('aria-label', `${other}'s ${layer}, channel ${channel}`);
+      this.swap.setAttribute('aria-label', `Show ${other}'s ${layer}, channel ${channel}`);
       this.swap.title = `The same channel in ${other}'s maps, which began from the same filter`;
     }
     if (!data) {
@@ -527,23 +528,46 @@ export class Inspector {
     return this.nets.find((n) => n !== net && this.infos[n]?.seed === seed && early(n)) ?? null;
   }
 
-  /** Show the same channel of the other network, the unit under the cursor kept where it
-   * lies within the other's map; said as a step is. */
+  /** Show the same channel of the other network. The unit under the cursor is kept where
+   * the two maps are of one size (each unit then reads the same pixels), else let go, and
+   * said to be. The other network's map becomes the one the panel belongs to: after it in
+   * the document, given the channel and the focus as the panel closes, and kept in view
+   * (`onSwap`), as the one that opened it was (an accessibility review: closed after a
+   * swap, max's map took the focus back, its channel unchanged). Said as a step is, with
+   * a pool's window and what it keeps, as the keys say them. */
   #swap() {
     const other = this.#other();
     if (other === null) return;
+    const before = this.#info().shape;
     this.#hit.net = other;
-    const [, h, w] = this.#info().shape;
-    if (this.#cursor && (this.#cursor[0] >= h || this.#cursor[1] >= w)) {
+    const { layer, channel } = this.#hit;
+    const shape = this.#info().shape;
+    let dropped = '';
+    if (this.#cursor && shape.join() !== before.join()) {
       this.#cursor = null;
       this.mark.hidden = true;
       this.onHover(null); // the other's unit, traced on its maps, is none of this map's
       this.value.textContent = this.#layer() ? VALUE_HINT : EMPTY_HINT;
+      dropped = ` Its map is ${shape[1]} x ${shape[2]}, so the unit was let go.`;
+    }
+    const map = document.querySelector(`canvas.map[data-net="${other}"][data-layer="${layer}"]`);
+    if (map) {
+      this.#opener = map;
+      const cell = map.closest('.map-cell');
+      if (cell && cell.nextElementSibling !== this.root) {
+        const focused = this.root.contains(document.activeElement) ? document.activeElement : null;
+        cell.after(this.root); // moved, it lost the focus it held
+        focused?.focus({ preventScroll: true });
+      }
     }
     this.update(this.#result, this.#norm);
     this.#showFilter();
-    const said = `${other} ${this.#hit.layer}, channel ${this.#hit.channel}`;
-    this.said.textContent = this.#cursor && this.#layer() ? `${said}: ${this.value.textContent}` : `${said}.`;
+    if (map) this.onSwap(map);
+    const data = this.#layer();
+    if (this.#cursor && data) this.#show(...this.#cursor); // its words for this unit, now
+    const said = `${other} ${layer}, channel ${channel}`;
+    const pooled = this.#cursor && data?.kind === 'pool' ? ` ${this.source.said.textContent}` : '';
+    this.said.textContent = this.#cursor && data ? `${said}: ${this.value.textContent}${pooled}` : `${said}.${dropped}`;
   }
 
   #pointer(e) {

@@ -206,6 +206,9 @@ class App {
       // a map kept clear of the enlarged channel stays so as the panel grows (its
       // explanation comes after it opens)
       onGrow: () => this.#uncover(this.#uncovered),
+      // swapped to the other network's channel: docked clear of that network's map, which
+      // now carries the trace (an accessibility review: it stayed over it)
+      onSwap: (map) => this.#uncover(map.closest('figure') ?? map),
       filters: filtersOf,
       infos,
       nets: this.models,
@@ -1525,10 +1528,14 @@ class App {
     const detail = err instanceof ApiError || err instanceof Error ? err.message : String(err);
     const status = err instanceof ApiError ? err.status : 0;
     const retry = again && err instanceof ApiError && err.unanswered;
-    // a file that is no picture, said first in a student's words (a student's review: "this
-    // body is sent as image/png, but its bytes begin as none of them"), then the server's
+    // a file that is no picture, said in a student's words (a student's review: "this body
+    // is sent as image/png, but its bytes begin as none of them"; an accessibility review:
+    // the server's words after them made 50 words that gave the formats twice), naming what
+    // it is where the server can (an SVG drawing, a BMP image)
     if (status === 415 && what === UPLOADED) {
-      this.#say(`That file is not a picture the networks can read: choose a PNG, JPEG, WebP or GIF, or another picture this browser shows (the server says: ${detail}).`, status, { what });
+      const named = /this (?:body|file part) is (an? [^:;]+): convert it to PNG first/.exec(detail);
+      this.#say(`That file is not a picture the networks can read${named ? ` (it is ${named[1]})` : ''}: `
+        + 'choose a PNG, JPEG, WebP or GIF, or another picture this browser shows.', status, { what });
       return;
     }
     this.#say(status && !err.unanswered

@@ -674,7 +674,7 @@ def test_at_200_percent_zoom_tab_leaves_each_map_below_the_pinned_head(
         page.locator("#inspector").wait_for(state="visible")
         page.focus('canvas.map[data-net="max"][data-layer="conv1"]')
         reached = []
-        for _ in range(6):
+        for _ in range(7):  # the panel's three buttons, then the maps
             page.keyboard.press("Tab")
             page.wait_for_timeout(100)  # the scroll that uncovers it
             seen = page.evaluate("""() => {
