@@ -542,8 +542,14 @@ class App {
       this.disagree = new DisagreeList(byId('disagree'), this.config.disagree, (digit, byPointer) => {
         this.pickDigit(digit);
         // the list is far below the maps: a click goes up to them; the keyboard stays in the
-        // list, with its focus (a screen reader hears the predictions from #announce)
-        if (byPointer) byId('maps-h').scrollIntoView({ block: 'start' });
+        // list, with its focus (a screen reader hears the predictions from #announce); beside
+        // them, the sidebar, which scrolls on its own, up to the pad the digit is on (a
+        // teacher's review: left at the nudges, the pad was out of view)
+        if (byPointer) {
+          byId('maps-h').scrollIntoView({ block: 'start' });
+          const sidebar = byId('pad').closest('.sidebar');
+          if (getComputedStyle(sidebar).overflowY === 'auto') sidebar.scrollTo({ top: 0 });
+        }
       }, this.models.includes('avg') ? '' : 'avg is not shown now: choose it beside max to see its maps.');
     }
     // a browser may keep the choices made before a reload (Firefox does; a review found the

@@ -65,7 +65,7 @@ export class Predictions {
         if (all.open && this.#last) this.#fill(this.#views.get(net.name), this.#last.models[net.name]);
         // open, the numbers nearly double the head pinned over the maps (a student's review:
         // 225 px of an 800 px window, hiding a layer as the maps scrolled under it): while
-        // any are, it scrolls with the maps and the answers are under the pad (page.css)
+        // any are, it scrolls with the maps (page.css)
         document.body.toggleAttribute('data-numbers-open',
           [...this.#views.values()].some((view) => view.all.open));
       });

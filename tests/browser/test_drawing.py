@@ -496,6 +496,24 @@ def test_the_digits_max_and_avg_answer_differently_can_be_picked(fm: FeatureMaps
     assert fm.page.locator(".bars li.label").count() == 0
 
 
+def test_a_digit_picked_from_the_list_is_seen_on_the_pad(
+        browser: Any, server_url: str, api: Any) -> None:
+    """A teacher's review on a 1366x768 laptop: a pick from the list took the page up to the
+    maps, but the sidebar, which scrolls on its own, stayed at the nudges, and the pad the
+    digit went on was out of view. It goes back to its top."""
+    with opened(browser, server_url, api, viewport={"width": 1366, "height": 768}) as fm:
+        page = fm.page
+        page.evaluate("() => document.querySelector('.sidebar').scrollTo({ top: 10000 })")
+        assert page.evaluate("() => document.querySelector('.sidebar').scrollTop") > 0
+        page.locator("#disagree summary").click()
+        pick = page.locator('.disagree-pick[data-index="359"]')
+        pick.scroll_into_view_if_needed()
+        fm.after_paint(pick.click, source="upload")
+        page.wait_for_function("() => document.querySelector('.sidebar').scrollTop === 0")
+        pad = page.locator("#pad").bounding_box()
+        assert pad is not None and pad["y"] >= 0 and pad["y"] + pad["height"] <= 768, pad
+
+
 @pytest.mark.parametrize("size", [(390, 844), (844, 390)])
 def test_on_a_phone_the_way_back_to_the_list_covers_no_answer(
         browser: Any, server_url: str, api: Any, size: tuple[int, int]) -> None:
@@ -1426,19 +1444,20 @@ def test_the_numbers_open_the_head_scrolls_with_the_maps(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """Found by a student's review: opened, the numbers made the head pinned over the maps
     225 px of an 800 px window, and it hid a layer as the maps scrolled under it. While any
-    are open the head scrolls with the maps, and the answers are in the line under the pad,
-    which stays in view; closed again, the head is pinned and the line hidden."""
+    are open the head scrolls with the maps; closed again, it is pinned. The pad's buttons
+    stay put (a teacher's review: a line of answers shown under the pad moved them 51 px)."""
     fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
     head = "() => getComputedStyle(document.querySelector('.maps-head')).position"
     line = fm.page.locator("#pad-pred")
     assert fm.page.evaluate(head) == "sticky" and line.is_hidden()
+    clear = fm.page.locator("#clear").bounding_box()
     for net in ("max", "avg"):
         fm.page.locator(f'.pred[data-net="{net}"] .pred-all summary').click()
     fm.page.wait_for_function(f"() => ({head})() === 'static'")
+    assert line.is_hidden() and fm.page.locator("#clear").bounding_box() == clear
     fm.page.locator('canvas.map[data-net="max"][data-layer="conv3"]').scroll_into_view_if_needed()
     box = fm.page.locator(".maps-head").bounding_box()
     assert box is not None and box["y"] + box["height"] <= 0  # scrolled away, not over conv3
-    assert line.is_visible() and line.inner_text() == "max 7 (>99.9%) · avg 7 (>99.9%)"
     # one still open keeps it so; both closed, pinned again
     fm.page.locator('.pred[data-net="max"] .pred-all summary').click()
     fm.page.wait_for_timeout(100)
