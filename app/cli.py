@@ -447,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_threads,
                    help="worker processes (default: FEATUREMAPS_WORKERS, else 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
-                   help="compute device (default auto: cuda, then mps, then cpu)")
+                   help="compute device (default: FEATUREMAPS_DEVICE, else auto: cuda, "
+                        "then mps, then cpu)")
     _verbose(p)
     p.set_defaults(func=_cmd_serve)
 

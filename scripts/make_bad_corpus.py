@@ -182,6 +182,9 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("base64-png", base64.b64encode(png), "application/octet-stream", 415,
         f"{NOT_IMAGE}; this body is a PNG written as base64 text: send the file's own bytes, "
         "decoded")
+    raw("base64-url-safe-jpeg", base64.urlsafe_b64encode(jpeg), "application/octet-stream", 415,
+        f"{NOT_IMAGE}; this body is a JPEG written as base64 text: send the file's own bytes, "
+        "decoded")
     raw("form-data-url-jpeg", b"data:image/jpeg;base64," + base64.b64encode(jpeg),
         "application/x-www-form-urlencoded", 415,
         f"{NOT_IMAGE}; this body is a JPEG written as base64 text (a data: URL): send the "

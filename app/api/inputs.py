@@ -566,6 +566,7 @@ def _stripped_png(body: bytes) -> bool:
 
 
 _DATA_URL = re.compile(rb"data:image/[\w.+-]*;base64,", re.IGNORECASE)
+_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def base64_image(body: bytes) -> tuple[str, bool] | None:
@@ -577,8 +578,8 @@ def base64_image(body: bytes) -> tuple[str, bool] | None:
     url = _DATA_URL.match(text)
     if url:
         text = text[url.end():]
-    try:
-        head = b64decode(text[:16], validate=True)
+    try:  # the URL-safe alphabet's - and _ read as + and /
+        head = b64decode(text[:16].translate(_URL_SAFE), validate=True)
     except (binascii.Error, ValueError):
         return None
     kind = preprocess.sniff(head)

@@ -97,6 +97,12 @@ export class DisagreeList {
     // observer reports nothing for a jump past its target, as a pick's scroll or a fling)
     window.addEventListener('scroll', () => this.#placeBack(), { passive: true });
     window.addEventListener('resize', () => this.#placeBack(), { passive: true });
+    // and as the ten as numbers open or close, which let the maps' head scroll or pin it
+    // (predictions.js, in the disclosure's own listener, after this one: a frame later); the
+    // button stayed in the corner of a head gone by until the next scroll (a review)
+    document.addEventListener('toggle', (e) => {
+      if (e.target instanceof Element && e.target.matches('.pred-all')) requestAnimationFrame(() => this.#placeBack());
+    }, { capture: true });
     // One Tab stop for the list, the arrow keys within it (an accessibility review: 51 Tab
     // stops stood between its summary and the rest of the page): the stop is the digit put
     // on the pad last, or one focused since (within the list, the focus leads), else the first

@@ -87,7 +87,7 @@ export class Inspector {
     // student's review: docked over avg's column, the panel hid the one map to compare max's
     // pool1 channel with, and had to be closed to see it); the unit under the cursor stays,
     // where the two maps are of one size
-    this.swap = el('button', { type: 'button', class: 'swap', hidden: true });
+    this.swap = el('button', { type: 'button', class: 'swap', hidden: true, 'aria-label': '' });
     root.replaceChildren(
       el('div', { class: 'inspector-head' }, el('div', {}, this.title, this.size), this.closeButton),
       // the map and its colour scale together: beside the words on a phone on its side, both
@@ -229,12 +229,14 @@ export class Inspector {
     const channels = this.#channels();
     this.prev.disabled = channel === 0;
     this.next.disabled = channel >= channels - 1;
+    // written only as the channel changes, not at each drawing the panel is repainted for
     const other = this.#other();
-    this.swap.hidden = other === null;
-    if (other !== null) {
-      setText(this.swap, `⇄ ${other}`);
-      this.swap.setAttribute('aria-label', `Show ${other}'s ${layer}, channel ${channel}`);
-      this.swap.title = `The same channel in ${other}'s maps, which began from the same filter`;
+    const swapTo = other === null ? '' : `Show ${other}'s ${layer}, channel ${channel}`;
+    if (this.swap.getAttribute('aria-label') !== swapTo) {
+      this.swap.hidden = other === null;
+      this.swap.setAttribute('aria-label', swapTo);
+      this.swap.textContent = other === null ? '' : `⇄ ${other}`;
+      this.swap.title = other === null ? '' : `The same channel in ${other}'s maps, which began from the same filter`;
     }
     if (!data) {
       this.canvas.getContext('2d').clearRect(0, 0, this.canvas.width, this.canvas.height);

@@ -65,9 +65,15 @@ export class Predictions {
         if (all.open && this.#last) this.#fill(this.#views.get(net.name), this.#last.models[net.name]);
         // open, the numbers nearly double the head pinned over the maps (a student's review:
         // 225 px of an 800 px window, hiding a layer as the maps scrolled under it): while
-        // any are, it scrolls with the maps (page.css)
+        // any are, it scrolls with the maps (page.css). Unpinned while the maps were
+        // scrolled, it fell back to its place screens above, the numbers and the control
+        // just used with it (a review): the page scrolls to keep that control where it was.
+        const summary = all.querySelector('summary');
+        const before = summary.getBoundingClientRect().top;
         document.body.toggleAttribute('data-numbers-open',
           [...this.#views.values()].some((view) => view.all.open));
+        const moved = summary.getBoundingClientRect().top - before;
+        if (Math.abs(moved) > 1) window.scrollBy({ top: moved, behavior: 'instant' });
       });
       const box = el('div', { class: 'pred', dataset: { net: net.name } },
         // the name and title in one box, which a touch screen's taller head centres (page.css)

@@ -512,6 +512,12 @@ def test_a_digit_picked_from_the_list_is_seen_on_the_pad(
         page.wait_for_function("() => document.querySelector('.sidebar').scrollTop === 0")
         pad = page.locator("#pad").bounding_box()
         assert pad is not None and pad["y"] >= 0 and pad["y"] + pad["height"] <= 768, pad
+        # the ten as numbers opened, the head scrolls with the maps: the way back leaves its
+        # corner for the line under the answers at once, not at the next scroll (a review)
+        where = "() => document.getElementById('to-list').parentElement.className"
+        page.wait_for_function(f"() => ({where})() === 'layer-head'")
+        page.locator('.pred[data-net="max"] .pred-all summary').click()
+        page.wait_for_function(f"() => ({where})() === 'back-slot'")
 
 
 @pytest.mark.parametrize("size", [(390, 844), (844, 390)])
@@ -1465,6 +1471,20 @@ def test_the_numbers_open_the_head_scrolls_with_the_maps(
     fm.page.locator('.pred[data-net="avg"] .pred-all summary').click()
     fm.page.wait_for_function(f"() => ({head})() === 'sticky'")
     assert line.is_hidden()
+    # opened from the head pinned over the maps, which then falls back to its place screens
+    # above: the page follows, the summary clicked staying where it was (a review: it went
+    # off the screen, the numbers with it)
+    fm.page.locator('canvas.map[data-net="max"][data-layer="conv2"]').evaluate(
+        "(c) => c.scrollIntoView({ block: 'center' })")
+    summary = fm.page.locator('.pred[data-net="max"] .pred-all summary')
+    pinned = summary.bounding_box()
+    assert pinned is not None and fm.page.evaluate("scrollY") > 300
+    summary.click()
+    fm.page.wait_for_function(f"() => ({head})() === 'static'")
+    after = summary.bounding_box()
+    assert after is not None and abs(after["y"] - pinned["y"]) <= 1, (pinned, after)
+    numbers = fm.page.locator('.pred[data-net="max"] .pred-numbers').bounding_box()
+    assert numbers is not None and numbers["y"] + numbers["height"] <= 900
 
 
 def test_the_head_rounds_the_number_the_table_under_it_shows(fm: FeatureMapsPage) -> None:
