@@ -32,8 +32,6 @@ from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
 from app.ml.names import brief, cut, json_kind, repeated
 
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/octet-stream",
-               "image/jpg", "image/x-png", "image/pjpeg")  # the last three: names in the wild
 ACCEPTED_BODIES = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF body, "
                    "or application/json {\"pixels\": 28x28 numbers in 0..1}")
 # {"pixels": [[...]]} and one level more: a 28x28x1 image, or several images, is told
@@ -488,9 +486,10 @@ async def read_payload(request: Request, options: tuple[str, ...] = (),
         return image_payload(await multipart_file(request, notes=BODY_FIELDS), kind, arrays)
     if kind == "application/json":
         return _json_payload(await request.body(), options)
-    # any image type is read by its bytes, as a form's is: a BMP sent as image/bmp was told
-    # that its type was the mistake, where sent untyped it was named (an API review)
-    if kind in IMAGE_TYPES or kind in ("", FORM) or kind.startswith("image/"):
+    # any image type is read by its bytes (image/jpg and image/x-png, names in the wild, as
+    # much as image/bmp, which was told that its type was the mistake where sent untyped it
+    # was named: an API review), as a raw or untyped body and a form's are
+    if kind.startswith("image/") or kind in ("application/octet-stream", "", FORM):
         body = await request.body()
         # white space alone (`echo | curl --data-binary @-`) is empty too where no type says
         # what it is (a review: a 415 blaming the form's type, or "not an image")

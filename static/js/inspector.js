@@ -158,12 +158,7 @@ export class Inspector {
    * smaller maps show what the enlarged one reads.
    */
   open(hit, result, norm, side = 'right') {
-    this.#opener = document.activeElement;
-    // Fixed on screen, the panel sits in the document right after the map that opened it:
-    // Tab goes from that map into it and on to the next map, and a screen reader reads it
-    // there. Last in the page, Tab from it went to the top (found by a review).
-    const cell = this.#opener?.closest?.('.map-cell');
-    if (cell && cell.nextElementSibling !== this.root) cell.after(this.root);
+    this.#belongTo(document.activeElement);
     this.#height.release(); // a new opening starts from its own height
     this.#valueHeight.release();
     this.dock(side);
@@ -178,6 +173,20 @@ export class Inspector {
     this.update(result, norm);
     this.#showFilter();
     this.canvas.focus({ preventScroll: true });
+  }
+
+  /** The panel belongs to `element` (a map, or whatever held the focus as it opened): the
+   * focus goes back to it as the panel closes, and, fixed on screen, the panel sits in the
+   * document right after its map, so that Tab goes from that map into it and on to the next
+   * map, and a screen reader reads it there (last in the page, Tab from it went to the top:
+   * found by a review). Moved, the panel keeps the focus it held (a swap's button). */
+  #belongTo(element) {
+    this.#opener = element;
+    const cell = element?.closest?.('.map-cell');
+    if (!cell || cell.nextElementSibling === this.root) return;
+    const focused = this.root.contains(document.activeElement) ? document.activeElement : null;
+    cell.after(this.root);
+    focused?.focus({ preventScroll: true });
   }
 
   /** `refocus`: hand the focus back to the map that opened the panel (not when Escape was
@@ -553,15 +562,7 @@ export class Inspector {
       dropped = ` Its map is ${shape[1]} x ${shape[2]}, so the unit was let go.`;
     }
     const map = document.querySelector(`canvas.map[data-net="${other}"][data-layer="${layer}"]`);
-    if (map) {
-      this.#opener = map;
-      const cell = map.closest('.map-cell');
-      if (cell && cell.nextElementSibling !== this.root) {
-        const focused = this.root.contains(document.activeElement) ? document.activeElement : null;
-        cell.after(this.root); // moved, it lost the focus it held
-        focused?.focus({ preventScroll: true });
-      }
-    }
+    if (map) this.#belongTo(map);
     this.update(this.#result, this.#norm);
     this.#showFilter();
     if (map) this.onSwap(map);

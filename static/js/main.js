@@ -545,10 +545,10 @@ class App {
         // list, with its focus (a screen reader hears the predictions from #announce); beside
         // them, the sidebar, which scrolls on its own, up to the pad the digit is on (a
         // teacher's review: left at the nudges, the pad was out of view)
+        // (in one column it does not scroll, and scrollTo does nothing)
         if (byPointer) {
           byId('maps-h').scrollIntoView({ block: 'start' });
-          const sidebar = byId('pad').closest('.sidebar');
-          if (getComputedStyle(sidebar).overflowY === 'auto') sidebar.scrollTo({ top: 0 });
+          byId('pad').closest('.sidebar').scrollTo({ top: 0 });
         }
       }, this.models.includes('avg') ? '' : 'avg is not shown now: choose it beside max to see its maps.');
     }
