@@ -11,6 +11,7 @@ import { besideChoice, namePair, pairShown } from './beside.js';
 import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
+import { PadDock } from './dock.js';
 import { el, inWindow, setText, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { FieldFigures } from './fields.js';
@@ -272,6 +273,8 @@ class App {
     this.live = transport !== 'http' && LiveChannel.supported ? new LiveChannel(config.api, this.models) : null;
     this.live?.open();
     this.pad = new DrawingPad(byId('pad'), (phase, t) => this.#ink(phase, t));
+    this.dock = new PadDock(this.pad, byId('pad'), byId('maps-h').closest('section'),
+      { undo: () => this.undo(), clear: () => this.clear() });
     App.#placePanels();
     App.#sidebarHints();
     App.#placeTip();
@@ -1289,7 +1292,8 @@ class App {
    * gave the moved input's answers under the unmoved sample); written again as they change. */
   #briefUnderPad(result) {
     const [dx, dy] = this.offset;
-    this.predictions.writeBrief(byId('pad-pred'), result, dx || dy ? `moved ${movedBy(dx, dy)}: ` : '');
+    const lead = dx || dy ? `moved ${movedBy(dx, dy)}: ` : '';
+    for (const line of [byId('pad-pred'), this.dock.answers]) this.predictions.writeBrief(line, result, lead);
   }
 
   /** Networks trained from one seed began from the same filters: their conv1 maps look
@@ -1479,6 +1483,7 @@ class App {
    * take back, or an upload or sample on its way to cancel. */
   #syncUndo() {
     byId('undo').disabled = !this.pad.canUndo && !this.#moves.length && !this.#canRestore && !this.#loading;
+    this.dock.undoButton.disabled = byId('undo').disabled;
     this.nudge.undoButton.disabled = !this.#moves.length;
   }
 
@@ -1505,6 +1510,7 @@ class App {
     this.#loaded = null;
     this.#unmove();
     byId('pad-pred').textContent = '';
+    this.dock.answers.textContent = '';
     this.#setPicked('');
     this.current = null;
     this.#shifts = null;

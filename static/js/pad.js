@@ -1,6 +1,7 @@
 // The drawing pad: pointer events (mouse, touch, pen) with pointer capture, strokes that
 // can be undone, an optional base image (an uploaded or picked digit), and the PNG that is
-// sent to the server. Light ink on dark, like MNIST.
+// sent to the server. Light ink on dark, like MNIST. A second, smaller canvas can mirror it
+// and take strokes too (`mirror`: the pad docked in a corner while the maps are read).
 
 import { UI } from './config.js';
 import { encodeGreyPng } from './png.js';
@@ -12,8 +13,9 @@ export class DrawingPad {
   #smallCtx;
   #strokes = [];
   #base = null; // canvas holding a 28x28 image drawn under the strokes
-  #active = null; // {id, stroke, rect}
+  #active = null; // {id, stroke, rect, surface}
   #onInk;
+  #mirror = null; // {canvas, ctx, shown}: a second surface that shows the pad and takes ink
 
   /** `onInk(phase, timeStamp)` is called with 'start', 'move' and 'end' as ink is laid. */
   constructor(canvas, onInk) {
@@ -27,6 +29,28 @@ export class DrawingPad {
     this.#small.width = UI.sendSize;
     this.#small.height = UI.sendSize;
     this.#smallCtx = this.#small.getContext('2d', { willReadFrequently: true });
+    this.#listen(canvas);
+    this.render();
+  }
+
+  /** Take strokes on `canvas` too, and show the pad on it while `shown` (`showMirror`): any
+   * size, its pointer mapped to the pad's own pixels. */
+  mirror(canvas) {
+    canvas.width = UI.padSize;
+    canvas.height = UI.padSize;
+    this.#mirror = { canvas, ctx: canvas.getContext('2d'), shown: false };
+    this.#listen(canvas);
+  }
+
+  /** Whether the mirror is on screen: copied to at every change while it is, not at all
+   * while it is not. */
+  showMirror(shown) {
+    if (!this.#mirror) return;
+    this.#mirror.shown = shown;
+    this.#copy();
+  }
+
+  #listen(canvas) {
     canvas.addEventListener('pointerdown', (e) => this.#down(e));
     // pointerrawupdate (where the browser has it) arrives as soon as the pointer moves, not
     // aligned to the next animation frame like pointermove: the drawing reaches the server sooner
@@ -35,7 +59,15 @@ export class DrawingPad {
     canvas.addEventListener('pointerup', (e) => this.#up(e));
     canvas.addEventListener('pointercancel', (e) => this.#up(e));
     canvas.addEventListener('lostpointercapture', (e) => this.#up(e));
-    this.render();
+  }
+
+  /** The pad's pixels onto the mirror, where it is shown (clear where the pad is: its hint,
+   * page.css, shows through). */
+  #copy() {
+    const mirror = this.#mirror;
+    if (!mirror?.shown) return;
+    mirror.ctx.clearRect(0, 0, UI.padSize, UI.padSize);
+    mirror.ctx.drawImage(this.#canvas, 0, 0);
   }
 
   get isEmpty() {
@@ -120,6 +152,7 @@ export class DrawingPad {
     const size = this.#canvas.width;
     if (this.isEmpty && !this.#active) {
       ctx.clearRect(0, 0, size, size);
+      this.#copy();
       return;
     }
     ctx.fillStyle = UI.background;
@@ -129,6 +162,7 @@ export class DrawingPad {
       ctx.drawImage(this.#base, 0, 0, size, size);
     }
     for (const stroke of this.#strokes) drawStroke(ctx, stroke, 0);
+    this.#copy();
   }
 
   /** The pad scaled down to UI.sendSize, as greyscale PNG bytes (what the model is sent),
@@ -159,14 +193,18 @@ export class DrawingPad {
   #down(e) {
     if (this.#active || (e.pointerType === 'mouse' && e.button !== 0)) return;
     e.preventDefault();
-    this.#canvas.setPointerCapture(e.pointerId);
+    const surface = e.currentTarget;
+    surface.setPointerCapture(e.pointerId);
     const stroke = { width: this.width, points: [] };
-    this.#active = { id: e.pointerId, stroke, rect: this.#canvas.getBoundingClientRect() };
+    this.#active = { id: e.pointerId, stroke, rect: surface.getBoundingClientRect(), surface };
     stroke.points.push(this.#point(e));
     this.#strokes.push(stroke);
     // the first ink on an empty pad lays its paper too, over the hint
     if (this.#strokes.length === 1 && !this.#base) this.render();
-    else drawStroke(this.#ctx, stroke, 0);
+    else {
+      drawStroke(this.#ctx, stroke, 0);
+      this.#copy();
+    }
     this.#onInk('start', e.timeStamp);
   }
 
@@ -177,13 +215,15 @@ export class DrawingPad {
     const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
     for (const ev of events.length ? events : [e]) stroke.points.push(this.#point(ev));
     drawStroke(this.#ctx, stroke, from);
+    this.#copy();
     this.#onInk('move', e.timeStamp);
   }
 
   #up(e) {
     if (!this.#active || e.pointerId !== this.#active.id) return;
+    const { surface } = this.#active;
     this.#active = null;
-    if (this.#canvas.hasPointerCapture(e.pointerId)) this.#canvas.releasePointerCapture(e.pointerId);
+    if (surface.hasPointerCapture(e.pointerId)) surface.releasePointerCapture(e.pointerId);
     // redraw from the stroke list: drawn piece by piece, the joins blend slightly differently,
     // and the finished drawing should be the same pixels that undo will later redraw
     this.render();

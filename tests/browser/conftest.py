@@ -204,10 +204,12 @@ class FeatureMapsPage:
             arg=[seen, source], timeout=timeout)
         self.idle(timeout)
 
-    def stroke(self, points: list[tuple[float, float]], steps: int = 4) -> None:
-        """Draw one stroke through points given in 0..1 of the pad, with the mouse, once the
-        pad is in view (as a user scrolls to it: a nudge scrolls the sidebar to its numbers)."""
-        pad = self.page.locator("#pad")
+    def stroke(self, points: list[tuple[float, float]], steps: int = 4,
+               pad_id: str = "pad") -> None:
+        """Draw one stroke through points given in 0..1 of the pad (or of the pad docked in
+        the corner, `dock-pad`), with the mouse, once it is in view (as a user scrolls to it:
+        a nudge scrolls the sidebar to its numbers)."""
+        pad = self.page.locator(f"#{pad_id}")
         pad.scroll_into_view_if_needed()
         box = pad.bounding_box()
         assert box is not None

@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     answer_shown,
     new_page,
     opened,
+    pixels_body,
     sample_body,
     sample_pixels,
     shown,
@@ -643,6 +644,74 @@ def test_on_a_phone_picking_a_sample_and_drawing_over_it_move_nothing_below(
     phone.after_paint(lambda: phone.stroke(ONE, steps=8), source="pad")
     assert phone.page.locator("#picked").inner_text() == ""
     assert phone.page.evaluate(top) == before
+
+
+DOCK_SHOWN = "!document.getElementById('pad-dock').hidden"
+
+
+def scroll_to_layer(fm: FeatureMapsPage, layer: str) -> None:
+    fm.page.evaluate("(layer) => document.querySelector(`.maps-row[data-layer=${layer}]`)"
+                     ".scrollIntoView({ block: 'center' })", layer)
+    fm.page.wait_for_timeout(200)  # the observers that place the dock
+
+
+@pytest.mark.parametrize("size", [(390, 844), (768, 1024)])
+def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corner(
+        browser: Any, server_url: str, api: Api, size: tuple[int, int]) -> None:
+    """Found by a look at a phone and an upright tablet: the pad is screens above pool2 and
+    conv3, so a student scrolled up to draw and down to watch. While the maps are on screen
+    and the pad is not, a small pad in the corner takes strokes onto the pad itself, with
+    its answers, Undo and Clear; Hide folds it to a button that brings it back."""
+    width, height = size
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                has_touch=True, is_mobile=True) as fm:
+        page = fm.page
+        assert not page.evaluate(DOCK_SHOWN)  # the pad is in view
+        scroll_to_layer(fm, "conv3")
+        assert page.evaluate(DOCK_SHOWN)
+        dock = page.locator("#pad-dock").bounding_box()
+        assert dock is not None
+        assert dock["x"] + dock["width"] <= width and dock["y"] + dock["height"] <= height, dock
+        assert page.locator("#dock-undo").is_disabled()
+        top = page.evaluate("scrollY")
+        fm.after_paint(lambda: fm.stroke(ONE, steps=8, pad_id="dock-pad"), source="pad")
+        assert page.evaluate("scrollY") == top  # drawn where it was read
+        # the stroke is the pad's own, pixel for pixel, and so are its answers
+        pad = fm.canvas_rgba("#pad")
+        assert pad[:, :, 0].max() == 255
+        np.testing.assert_array_equal(fm.canvas_rgba("#dock-pad"), pad)
+        expected = fm.api.featuremaps(pixels_body(fm.input_pixels()),
+                                    "application/json")["models"]
+        said = page.locator("#dock-pred").inner_text()
+        assert said == page.locator("#pad-pred").inner_text()
+        assert said.startswith(f"max {expected['max']['prediction']} ("), said
+        assert f" · avg {expected['avg']['prediction']} (" in said, said
+        # Undo takes the stroke back, from the pad and the corner alike
+        fm.page.click("#dock-undo")
+        page.wait_for_function("() => document.getElementById('dock-undo').disabled")
+        assert fm.prediction("max") == "no drawing yet"
+        assert fm.canvas_rgba("#dock-pad")[:, :, 3].max() == 0  # clear: the hint shows
+        assert page.locator("#dock-pred").inner_text() == ""
+        fm.after_paint(lambda: fm.stroke(ONE, steps=8, pad_id="dock-pad"), source="pad")
+        fm.page.click("#dock-clear")
+        assert fm.prediction("max") == "no drawing yet"
+        assert page.locator("#undo").is_enabled()  # Clear is undone as on the pad
+        page.click("#dock-fold")
+        assert not page.evaluate(DOCK_SHOWN)
+        page.click("#dock-unfold")
+        assert page.evaluate(DOCK_SHOWN)
+        assert page.locator("#dock-unfold").is_hidden()
+        # below the maps, where the text is read, it goes
+        page.evaluate("document.getElementById('summary-panel').scrollIntoView()")
+        page.wait_for_timeout(200)
+        assert not page.evaluate(DOCK_SHOWN)
+
+
+def test_beside_the_maps_no_pad_is_docked(fm: FeatureMapsPage) -> None:
+    """Two columns keep the pad beside the maps (the sidebar is sticky): no copy of it."""
+    scroll_to_layer(fm, "conv3")
+    assert fm.page.locator("#pad").is_visible()
+    assert not fm.page.evaluate(DOCK_SHOWN)
 
 
 def test_undo_back_to_a_sample_restores_it_exactly(fm: FeatureMapsPage) -> None:

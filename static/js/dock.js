@@ -1,0 +1,69 @@
+// The drawing pad docked in a corner, in one column (a phone, a tablet held upright): there
+// the pad is screens above pool2 and conv3, and a student had to scroll up to draw and down
+// to watch. While the maps are on screen and the pad is not, a small copy of it takes
+// strokes (pad.js `mirror`), with Undo, Clear and the answers in a line; Hide folds it to a
+// button that brings it back. A pointer's convenience: the keyboard and a screen reader have
+// the pad's own controls, so it is hidden from them, as the page's floating hints are.
+
+import { UI } from './config.js';
+
+export class PadDock {
+  #dock;
+  #unfold;
+  #pad;
+  #oneColumn = window.matchMedia(UI.oneColumn);
+  #padSeen = true;
+  #mapsSeen = false;
+  #folded = false;
+
+  /** `pad` a DrawingPad; `padCanvas` its canvas; `maps` the element the dock serves (the maps'
+   * panel); `undo` and `clear` what the dock's buttons do. */
+  constructor(pad, padCanvas, maps, { undo, clear }) {
+    this.#pad = pad;
+    this.#dock = document.getElementById('pad-dock');
+    this.#unfold = document.getElementById('dock-unfold');
+    this.undoButton = document.getElementById('dock-undo');
+    this.answers = document.getElementById('dock-pred');
+    pad.mirror(document.getElementById('dock-pad'));
+    const buttons = {
+      'dock-undo': undo,
+      'dock-clear': clear,
+      'dock-fold': () => this.#fold(true),
+      'dock-unfold': () => this.#fold(false),
+    };
+    for (const [id, action] of Object.entries(buttons)) {
+      const button = document.getElementById(id);
+      button.addEventListener('click', action);
+      // a click would move the focus to a button that is hidden from the keyboard
+      button.addEventListener('mousedown', (e) => e.preventDefault());
+    }
+    // the pad counts as seen while half of it is: a stroke fits there still
+    new IntersectionObserver(([entry]) => {
+      this.#padSeen = entry.intersectionRatio >= 0.5;
+      this.#update();
+    }, { threshold: [0, 0.5, 1] }).observe(padCanvas);
+    new IntersectionObserver(([entry]) => {
+      this.#mapsSeen = entry.isIntersecting;
+      this.#update();
+    }).observe(maps);
+    this.#oneColumn.addEventListener('change', () => this.#update());
+  }
+
+  /** Whether the dock is in use: on screen, folded or not. */
+  get active() {
+    return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen;
+  }
+
+  #fold(folded) {
+    this.#folded = folded;
+    this.#update();
+  }
+
+  #update() {
+    const active = this.active;
+    this.#dock.hidden = !active || this.#folded;
+    this.#unfold.hidden = !active || !this.#folded;
+    document.body.toggleAttribute('data-pad-docked', active && !this.#folded);
+    this.#pad.showMirror(!this.#dock.hidden);
+  }
+}
