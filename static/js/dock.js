@@ -2,7 +2,8 @@
 // the pad is screens above pool2 and conv3, and a student had to scroll up to draw and down
 // to watch. While the maps are on screen and the pad is not, a small copy of it takes
 // strokes (pad.js `mirror`), with Undo, Clear and the answers in a line; Hide folds it to a
-// button that brings it back. A pointer's convenience: the keyboard and a screen reader have
+// button that brings it back. It steps aside for the nudge buttons, which come after the maps
+// in one column (a phone on its side had them under it). A pointer's convenience: the keyboard and a screen reader have
 // the pad's own controls, so it is hidden from them, as the page's floating hints are.
 
 import { UI } from './config.js';
@@ -14,11 +15,12 @@ export class PadDock {
   #oneColumn = window.matchMedia(UI.oneColumn);
   #padSeen = true;
   #mapsSeen = false;
+  #nudgeSeen = false;
   #folded = false;
 
   /** `pad` a DrawingPad; `padCanvas` its canvas; `maps` the element the dock serves (the maps'
-   * panel); `undo` and `clear` what the dock's buttons do. */
-  constructor(pad, padCanvas, maps, { undo, clear }) {
+   * panel); `nudge` what it steps aside for; `undo` and `clear` what its buttons do. */
+  constructor(pad, padCanvas, maps, nudge, { undo, clear }) {
     this.#pad = pad;
     this.#dock = document.getElementById('pad-dock');
     this.#unfold = document.getElementById('dock-unfold');
@@ -46,12 +48,16 @@ export class PadDock {
       this.#mapsSeen = entry.isIntersecting;
       this.#update();
     }).observe(maps);
+    new IntersectionObserver(([entry]) => {
+      this.#nudgeSeen = entry.isIntersecting;
+      this.#update();
+    }).observe(nudge);
     this.#oneColumn.addEventListener('change', () => this.#update());
   }
 
   /** Whether the dock is in use: on screen, folded or not. */
   get active() {
-    return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen;
+    return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen && !this.#nudgeSeen;
   }
 
   #fold(folded) {

@@ -655,13 +655,14 @@ def scroll_to_layer(fm: FeatureMapsPage, layer: str) -> None:
     fm.page.wait_for_timeout(200)  # the observers that place the dock
 
 
-@pytest.mark.parametrize("size", [(390, 844), (768, 1024)])
+@pytest.mark.parametrize("size", [(390, 844), (768, 1024), (667, 375)])
 def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corner(
         browser: Any, server_url: str, api: Api, size: tuple[int, int]) -> None:
     """Found by a look at a phone and an upright tablet: the pad is screens above pool2 and
     conv3, so a student scrolled up to draw and down to watch. While the maps are on screen
     and the pad is not, a small pad in the corner takes strokes onto the pad itself, with
-    its answers, Undo and Clear; Hide folds it to a button that brings it back."""
+    its answers, Undo and Clear; Hide folds it to a button that brings it back. It steps
+    aside for the nudge buttons after the maps (a phone on its side had them under it)."""
     width, height = size
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
                 has_touch=True, is_mobile=True) as fm:
@@ -701,7 +702,10 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         page.click("#dock-unfold")
         assert page.evaluate(DOCK_SHOWN)
         assert page.locator("#dock-unfold").is_hidden()
-        # below the maps, where the text is read, it goes
+        page.evaluate("document.getElementById('nudge').scrollIntoView({ block: 'end' })")
+        page.wait_for_timeout(200)
+        assert not page.evaluate(DOCK_SHOWN)
+        # below the maps, where the text is read, it is gone
         page.evaluate("document.getElementById('summary-panel').scrollIntoView()")
         page.wait_for_timeout(200)
         assert not page.evaluate(DOCK_SHOWN)
