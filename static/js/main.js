@@ -35,6 +35,9 @@ const byId = (id) => document.getElementById(id);
 const TIP_ROOM = 160; // px at the window's foot that the hover tip may cover
 const UNDO_DEPTH = 20; // how many Clears, uploads and samples Undo can take back
 const UPLOADED = 'the uploaded file'; // what an upload is called in the page's messages
+// said before the answers that an Undo of a stroke brings (an accessibility review: Ctrl+Z
+// was heard as new answers alone, with no word of what it had taken back)
+const STROKE_UNDONE = 'Undo: the last stroke is gone. ';
 // An update the server has not answered after this long is said to be waiting (a review: a
 // server that hung left the maps on the last drawing, without a word, for 35 s: the socket's
 // 5 s, then the POST's 30 s)
@@ -635,7 +638,7 @@ class App {
   /** Empty the pad and every view; Undo brings back what was there (a stray click on Clear
    * used to lose the drawing, the one action Undo could not take back). */
   clear() {
-    if (!this.pad.isEmpty) this.#keep();
+    if (!this.pad.isEmpty) this.#keep('the Clear');
     this.#supersede();
     this.generation += 1;
     this.#padVersion += 1; // emptied: what Clear kept is not what is shown, once put back
@@ -665,8 +668,8 @@ class App {
   /** What the pad holds now, kept for Undo to put back once a Clear, an upload or a sample
    * has replaced it (found by a review: a sample picked by mistake lost a drawing, after
    * Clear had been made undoable). The last UNDO_DEPTH are kept. */
-  #keep() {
-    this.#replaced.push(this.#state());
+  #keep(replacedBy) {
+    this.#replaced.push({ ...this.#state(), replacedBy });
     if (this.#replaced.length > UNDO_DEPTH) this.#replaced.shift();
   }
 
@@ -744,7 +747,7 @@ class App {
       this.#keepFocus();
       if (empty) return;
       if (this.#ahead) {
-        this.#sendPad();
+        this.#sendPad({ said: STROKE_UNDONE });
         return;
       }
       // the maps still show the pad as it was before the stroke (none of its updates was
@@ -752,6 +755,7 @@ class App {
       // banner said the maps were behind a pad they matched); a sample's line comes back
       this.#caughtUp();
       if (this.said?.behind) this.#clearError();
+      if (this.current && !this.#moves.length) this.predictions.announce(this.current.result, STROKE_UNDONE);
       this.#sayPad(this.#bareLoad);
       if (this.#moves.length && this.current) this.#showMoves(this.current.result);
       this.#relink();
@@ -780,7 +784,7 @@ class App {
       this.#dropWaiting();
       this.#reset(); // a sample or upload picked on an empty pad: back to nothing
     } else {
-      this.#sendPad({ failed: () => {
+      this.#sendPad({ said: `Undo: back to the pad before ${kept.replacedBy}. `, failed: () => {
         put(now);
         if (!this.#ahead) this.#caughtUp(); // no ask left armed for what is shown again
         this.#replaced.push(kept);
@@ -814,13 +818,13 @@ class App {
    * numbers shown again; `failed()` is called if the answer does not come. Resolves once
    * it is shown or has failed. `source`: 'again' where the pad is sent again (#askAboutPad).
    */
-  #sendPad({ failed = null, source = 'undo' } = {}) {
+  #sendPad({ failed = null, source = 'undo', said = '' } = {}) {
     const loaded = this.#bareLoad;
     const nudged = this.#moves.at(-1) ?? null;
     let done;
     const answered = new Promise((resolve) => { done = resolve; });
     this.#push({
-      source, what: 'the drawing', failed, quiet: Boolean(nudged), done,
+      source, what: 'the drawing', failed, quiet: Boolean(nudged), done, said,
       // unanswered, the pad stays as it is, ahead of the maps, unless `failed` puts it back
       showsPad: true, askAgain: !failed,
       makeBody: async () => nudged?.after ?? loaded?.body ?? this.#padBody(),
@@ -934,7 +938,7 @@ class App {
         current.label = label;
         // strokes put back are Undo's to take back, one by one; an empty pad kept under them
         // left Undo enabled once they were gone, doing nothing (a review)
-        if (!strokes && !opening) this.#keep();
+        if (!strokes && !opening) this.#keep(what);
         // `picked`: the line's words, or a function of the answer that gives them
         const said = typeof picked === 'function' ? picked(current.result) : picked;
         this.#loaded = { body, label, picked: said, index };
@@ -1125,7 +1129,7 @@ class App {
         // a settled input (only the updates while a stroke is drawn have no `then`); a
         // `quiet` job's predictions are said in the nudge panel's line
         if (job.quiet) this.predictions.hush();
-        else this.predictions.announce(result);
+        else this.predictions.announce(result, job.said);
         // far below the pad: redrawn once an input settles
         this.fields.show(result.input);
         this.pooling.show(result);

@@ -186,9 +186,10 @@ export class Predictions {
 
   /** Put a settled input's predictions into the live region, in one sentence: called for a
    * stroke's end, an upload, a sample or an undo, not for the many updates while a stroke is
-   * drawn, which would talk over the user, nor for a nudge (`hush`). */
-  announce(result) {
-    this.#announcer.textContent = this.sentence(result);
+   * drawn, which would talk over the user, nor for a nudge (`hush`). `lead`: what came
+   * before them, where it is not heard otherwise (what an Undo took back). */
+  announce(result, lead = '') {
+    this.#announcer.textContent = lead + this.sentence(result);
   }
 
   /** The predictions in one sentence, as `announce` says them: "max predicts 7 (>99.9%);

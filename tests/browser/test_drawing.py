@@ -273,6 +273,26 @@ def test_undo_removes_the_last_stroke(fm: FeatureMapsPage) -> None:
     assert undo.is_disabled()
 
 
+def test_an_undo_says_what_it_took_back_before_the_answers(fm: FeatureMapsPage) -> None:
+    """Found by an accessibility review: Ctrl+Z was heard as new answers alone, with no word
+    of what it had taken back (a stroke, a Clear, a sample)."""
+    def said_for_pad(lead: str) -> None:
+        expected = fm.api.featuremaps(pixels_body(fm.input_pixels()), "application/json")
+        assert fm.page.locator("#announce").text_content() == lead + announcement(expected)
+
+    fm.after_paint(lambda: fm.stroke(ONE, steps=8), source="pad")
+    fm.after_paint(lambda: fm.stroke([(0.2, 0.5), (0.8, 0.5)], steps=8), source="pad")
+    fm.after_paint(lambda: fm.page.keyboard.press("Control+z"), source="undo")
+    said_for_pad("Undo: the last stroke is gone. ")
+    fm.page.click("#clear")
+    assert fm.page.locator("#announce").text_content() == EMPTY_SAID
+    fm.after_paint(lambda: fm.page.keyboard.press("Control+z"), source="undo")
+    said_for_pad("Undo: back to the pad before the Clear. ")
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    said_for_pad("Undo: back to the pad before the sample 3. ")
+
+
 def test_a_picked_sample_says_its_label_and_undo_brings_back_the_drawing_it_replaced(
         fm: FeatureMapsPage) -> None:
     """A sample or an upload replaces the drawing; Undo takes back the strokes over it, then
