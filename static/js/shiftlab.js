@@ -343,7 +343,7 @@ export class ShiftLab {
     const cell = UI.shiftCell;
     // on the panel, not the scale: the view's own muted text colour (restyle() repaints)
     ctx.fillStyle = getComputedStyle(ctx.canvas).getPropertyValue('--muted').trim();
-    ctx.font = '10px system-ui, sans-serif';
+    ctx.font = '12px system-ui, sans-serif'; // 12 px and more on the page (10 px was small on a projector: a teacher's review)
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     shifts.forEach((s, i) => {
