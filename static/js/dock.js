@@ -1,9 +1,11 @@
 // The drawing pad docked in a corner, in one column (a phone, a tablet held upright): there
 // the pad is screens above pool2 and conv3, and a student had to scroll up to draw and down
 // to watch. While the maps are on screen and the pad is not, a small copy of it takes
-// strokes (pad.js `mirror`), with Undo, Clear and the answers in a line; Hide folds it to a
-// button that brings it back. It steps aside for the nudge buttons, which come after the maps
-// in one column (a phone on its side had them under it). A pointer's convenience: the keyboard and a screen reader have
+// strokes (pad.js `mirror`), with Undo, Clear and the answers in a line; its × folds it to a
+// button that brings it back. It steps aside where it would cover the nudge buttons, which
+// come after the maps in one column (a phone on its side had them under it), and only there
+// (a review: gone while any of the nudge panel showed, it was gone on a phone while conv3
+// was in the middle of the screen). A pointer's convenience: the keyboard and a screen reader have
 // the pad's own controls, so it is hidden from them, as the page's floating hints are.
 
 import { UI } from './config.js';
@@ -12,6 +14,7 @@ export class PadDock {
   #dock;
   #unfold;
   #pad;
+  #nudge;
   #oneColumn = window.matchMedia(UI.oneColumn);
   #padSeen = true;
   #mapsSeen = false;
@@ -22,6 +25,7 @@ export class PadDock {
    * panel); `nudge` what it steps aside for; `undo` and `clear` what its buttons do. */
   constructor(pad, padCanvas, maps, nudge, { undo, clear }) {
     this.#pad = pad;
+    this.#nudge = nudge;
     this.#dock = document.getElementById('pad-dock');
     this.#unfold = document.getElementById('dock-unfold');
     this.undoButton = document.getElementById('dock-undo');
@@ -52,12 +56,24 @@ export class PadDock {
       this.#nudgeSeen = entry.isIntersecting;
       this.#update();
     }).observe(nudge);
+    // while they are on screen, whether it would cover them changes as the page scrolls
+    window.addEventListener('scroll', () => { if (this.#nudgeSeen) this.#update(); }, { passive: true });
+    window.addEventListener('resize', () => this.#update());
     this.#oneColumn.addEventListener('change', () => this.#update());
   }
 
   /** Whether the dock is in use: on screen, folded or not. */
   get active() {
-    return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen && !this.#nudgeSeen;
+    return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen && !this.#overNudge();
+  }
+
+  /** Whether the dock, or the button it folds to, lies over the nudge buttons (page.css
+   * keeps both laid out while hidden, to be measured here). */
+  #overNudge() {
+    if (!this.#nudgeSeen) return false;
+    const a = this.#nudge.getBoundingClientRect();
+    const b = (this.#folded ? this.#unfold : this.#dock).getBoundingClientRect();
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
   }
 
   #fold(folded) {

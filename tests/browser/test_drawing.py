@@ -681,8 +681,10 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
     """Found by a look at a phone and an upright tablet: the pad is screens above pool2 and
     conv3, so a student scrolled up to draw and down to watch. While the maps are on screen
     and the pad is not, a small pad in the corner takes strokes onto the pad itself, with
-    its answers, Undo and Clear; Hide folds it to a button that brings it back. It steps
-    aside for the nudge buttons after the maps (a phone on its side had them under it)."""
+    its answers, Undo and Clear; its × folds it to a button that brings it back. It steps
+    aside where it would cover the nudge buttons after the maps (a phone on its side had
+    them under it), and only there (a review: gone while any of the nudge panel showed, it
+    was gone on a phone while conv3 was in the middle of the screen)."""
     width, height = size
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
                 has_touch=True, is_mobile=True) as fm:
@@ -722,13 +724,29 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         page.click("#dock-unfold")
         assert page.evaluate(DOCK_SHOWN)
         assert page.locator("#dock-unfold").is_hidden()
-        page.evaluate("document.getElementById('nudge').scrollIntoView({ block: 'end' })")
+        # conv3 at the window's top: the nudge panel's head in view, not its buttons
+        page.evaluate("document.querySelector('.maps-row[data-layer=conv3]')"
+                      ".scrollIntoView({ block: 'start' })")
         page.wait_for_timeout(200)
-        assert not page.evaluate(DOCK_SHOWN)
+        assert page.evaluate(DOCK_SHOWN) == (not covers(fm, "#nudge"))
+        for block in ("end", "center"):
+            page.evaluate("(block) => document.getElementById('nudge').scrollIntoView({ block })",
+                          block)
+            page.wait_for_timeout(200)
+            assert not (page.evaluate(DOCK_SHOWN) and covers(fm, "#nudge")), block
         # below the maps, where the text is read, it is gone
         page.evaluate("document.getElementById('summary-panel').scrollIntoView()")
         page.wait_for_timeout(200)
         assert not page.evaluate(DOCK_SHOWN)
+
+
+def covers(fm: FeatureMapsPage, selector: str) -> bool:
+    """Whether the docked pad's box, shown or not, meets the box of `selector`."""
+    return bool(fm.page.evaluate("""(sel) => {
+      const [a, b] = [document.querySelector(sel), document.getElementById('pad-dock')]
+        .map((e) => e.getBoundingClientRect());
+      return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    }""", selector))
 
 
 def test_beside_the_maps_no_pad_is_docked(fm: FeatureMapsPage) -> None:
