@@ -5,8 +5,9 @@
 // button that brings it back. It steps aside where it would cover the nudge buttons, which
 // come after the maps in one column (a phone on its side had them under it), and only there
 // (a review: gone while any of the nudge panel showed, it was gone on a phone while conv3
-// was in the middle of the screen). A pointer's convenience: the keyboard and a screen reader have
-// the pad's own controls, so it is hidden from them, as the page's floating hints are.
+// was in the middle of the screen). A pointer's convenience: the keyboard and a screen
+// reader have the pad's own controls, so it is hidden from them, as the page's floating
+// hints are.
 
 import { UI } from './config.js';
 

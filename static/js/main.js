@@ -95,7 +95,7 @@ class App {
   #nudges = Promise.resolve();
   #loaded = null; // {body, label, picked, index}: the upload or sample under the strokes, as sent
   #moves = []; // {body, before, after, label, dx, dy, dir, shifts, lost}: the input before (as sent, and its levels) and after each nudge since it was last unmoved, the numbers the nudge showed, and the inked pixels it moved off the edge
-  #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves}
+  #replaced = []; // what each Clear, upload or sample replaced, the last on top, for Undo to bring back: {pad, loaded, moves, version, replacedBy}
   #epoch = 0; // bumped as a stroke, Clear, upload or sample replaces what an Undo waiting to run was pressed on
   #nudgesOut = 0; // nudges asked for and not yet settled (shown, dropped or failed)
   #nudging = { epoch: 0, asked: [] }; // nudges asked for since the last #epoch, each {landed, settled, claimed} (those settled dropped as the next is asked): an Undo pressed while one is unsettled is for the newest one no other Undo was
