@@ -21,6 +21,7 @@ export class PadDock {
   #mapsSeen = false;
   #nudgeSeen = false;
   #folded = false;
+  #keys = false; // the keyboard moves about the page: the dock would hide its focus
 
   /** `pad` a DrawingPad; `padCanvas` its canvas; `maps` the element the dock serves (the maps'
    * panel); `nudge` what it steps aside for; `undo` and `clear` what its buttons do. */
@@ -60,21 +61,37 @@ export class PadDock {
     // while they are on screen, whether it would cover them changes as the page scrolls
     window.addEventListener('scroll', () => { if (this.#nudgeSeen) this.#update(); }, { passive: true });
     window.addEventListener('resize', () => this.#update());
+    // a pointer's convenience: it steps aside while the keyboard moves the focus, which it
+    // could hide (a review: a map's chosen channel, focused near the window's foot, was under
+    // it), and comes back with the pointer
+    const moves = ['Tab', 'ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'Home', 'End', 'PageUp', 'PageDown'];
+    document.addEventListener('keydown', (e) => {
+      if (!this.#keys && moves.includes(e.key)) this.#keyboard(true);
+    }, { capture: true, passive: true });
+    document.addEventListener('pointerdown', () => { if (this.#keys) this.#keyboard(false); },
+      { capture: true, passive: true });
     this.#oneColumn.addEventListener('change', () => this.#update());
   }
 
   /** Whether the dock is in use: on screen, folded or not. */
   get active() {
-    return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen && !this.#overNudge();
+    return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen && !this.#keys
+      && !this.#overNudge();
   }
 
-  /** Whether the dock, or the button it folds to, lies over the nudge buttons (page.css
-   * keeps both laid out while hidden, to be measured here). */
+  /** Whether the dock lies over the nudge buttons (page.css keeps it laid out while hidden,
+   * to be measured here). Folded, its button shows only where the dock could: measured by
+   * the button's own box, a tap on it could unfold a dock that then hid with it (a review). */
   #overNudge() {
     if (!this.#nudgeSeen) return false;
     const a = this.#nudge.getBoundingClientRect();
-    const b = (this.#folded ? this.#unfold : this.#dock).getBoundingClientRect();
+    const b = this.#dock.getBoundingClientRect();
     return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  }
+
+  #keyboard(on) {
+    this.#keys = on;
+    this.#update();
   }
 
   #fold(folded) {

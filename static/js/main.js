@@ -938,7 +938,8 @@ class App {
         current.label = label;
         // strokes put back are Undo's to take back, one by one; an empty pad kept under them
         // left Undo enabled once they were gone, doing nothing (a review)
-        if (!strokes && !opening) this.#keep(what);
+        // (named as a screen reader hears it after an Undo: `what` is the error messages')
+        if (!strokes && !opening) this.#keep(index !== null ? `MNIST test digit #${index}` : what === UPLOADED ? 'the upload' : what);
         // `picked`: the line's words, or a function of the answer that gives them
         const said = typeof picked === 'function' ? picked(current.result) : picked;
         this.#loaded = { body, label, picked: said, index };

@@ -180,9 +180,10 @@ export class Predictions {
     const parts = this.#answers(result);
     const text = lead + parts.map(([name, digit, p]) => `${name} ${digit} (${p})`).join(' · ');
     if (target.textContent === text) return;
-    // each network's answer kept on one line (a review: "avg 7" above its "(>99.9%)")
+    // each network's answer kept together where it fits a line (a review: "avg 7" above
+    // its "(>99.9%)"), and wrapped where it does not (page.css `.brief-one`)
     target.replaceChildren(lead, ...parts.flatMap(([name, digit, p], i) => [
-      i ? ' · ' : '', el('span', { class: 'nowrap' }, `${name} `, el('strong', { text: digit }), ` (${p})`)]));
+      i ? ' · ' : '', el('span', { class: 'brief-one' }, `${name} `, el('strong', { text: digit }), ` (${p})`)]));
   }
 
   /** Put a settled input's predictions into the live region, in one sentence: called for a

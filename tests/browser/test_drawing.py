@@ -290,7 +290,7 @@ def test_an_undo_says_what_it_took_back_before_the_answers(fm: FeatureMapsPage) 
     said_for_pad("Undo: back to the pad before the Clear. ")
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
-    said_for_pad("Undo: back to the pad before the sample 3. ")
+    said_for_pad("Undo: back to the pad before MNIST test digit #18. ")
 
 
 def test_a_picked_sample_says_its_label_and_undo_brings_back_the_drawing_it_replaced(
@@ -667,12 +667,33 @@ def test_on_a_phone_picking_a_sample_and_drawing_over_it_move_nothing_below(
 
 
 DOCK_SHOWN = "!document.getElementById('pad-dock').hidden"
+# whether the docked pad's box, shown or not (page.css keeps it laid out), meets the nudge
+# buttons' box
+OVER_NUDGE = """(() => {
+  const [a, b] = [document.getElementById('nudge'), document.getElementById('pad-dock')]
+    .map((e) => e.getBoundingClientRect());
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+})()"""
 
 
-def scroll_to_layer(fm: FeatureMapsPage, layer: str) -> None:
-    fm.page.evaluate("(layer) => document.querySelector(`.maps-row[data-layer=${layer}]`)"
-                     ".scrollIntoView({ block: 'center' })", layer)
-    fm.page.wait_for_timeout(200)  # the observers that place the dock
+MAPS_SEEN = """(() => {
+  const box = document.getElementById('maps-h').closest('section').getBoundingClientRect();
+  return box.bottom > 0 && box.top < innerHeight;
+})()"""
+
+
+def dock_shown(fm: FeatureMapsPage, shown: bool | None = None) -> None:
+    """Wait until the docked pad is shown (or not: `shown`), as its observers decide after a
+    scroll; None: shown where the maps are on screen and it would not cover the nudge
+    buttons, and only there."""
+    want = {True: DOCK_SHOWN, False: f"!({DOCK_SHOWN})",
+            None: f"({DOCK_SHOWN}) === ({MAPS_SEEN} && !{OVER_NUDGE})"}[shown]
+    fm.page.wait_for_function(f"() => {want}", timeout=5_000)
+
+
+def scroll_to(fm: FeatureMapsPage, selector: str, block: str = "center") -> None:
+    fm.page.evaluate("([sel, block]) => document.querySelector(sel).scrollIntoView({ block })",
+                     [selector, block])
 
 
 @pytest.mark.parametrize("size", [(390, 844), (768, 1024), (667, 375)])
@@ -684,14 +705,15 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
     its answers, Undo and Clear; its × folds it to a button that brings it back. It steps
     aside where it would cover the nudge buttons after the maps (a phone on its side had
     them under it), and only there (a review: gone while any of the nudge panel showed, it
-    was gone on a phone while conv3 was in the middle of the screen)."""
+    was gone on a phone while conv3 was in the middle of the screen), and while the keyboard
+    moves the focus, which it could hide."""
     width, height = size
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
                 has_touch=True, is_mobile=True) as fm:
         page = fm.page
         assert not page.evaluate(DOCK_SHOWN)  # the pad is in view
-        scroll_to_layer(fm, "conv3")
-        assert page.evaluate(DOCK_SHOWN)
+        scroll_to(fm, ".maps-row[data-layer=conv3]")
+        dock_shown(fm, True)
         dock = page.locator("#pad-dock").bounding_box()
         assert dock is not None
         assert dock["x"] + dock["width"] <= width and dock["y"] + dock["height"] <= height, dock
@@ -704,7 +726,7 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         assert pad[:, :, 0].max() == 255
         np.testing.assert_array_equal(fm.canvas_rgba("#dock-pad"), pad)
         expected = fm.api.featuremaps(pixels_body(fm.input_pixels()),
-                                    "application/json")["models"]
+                                      "application/json")["models"]
         said = page.locator("#dock-pred").inner_text()
         assert said == page.locator("#pad-pred").inner_text()
         assert said.startswith(f"max {expected['max']['prediction']} ("), said
@@ -724,34 +746,39 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         page.click("#dock-unfold")
         assert page.evaluate(DOCK_SHOWN)
         assert page.locator("#dock-unfold").is_hidden()
-        # conv3 at the window's top: the nudge panel's head in view, not its buttons
-        page.evaluate("document.querySelector('.maps-row[data-layer=conv3]')"
-                      ".scrollIntoView({ block: 'start' })")
-        page.wait_for_timeout(200)
-        assert page.evaluate(DOCK_SHOWN) == (not covers(fm, "#nudge"))
+        # the keyboard moving about the page: it steps aside, and the pointer brings it back
+        page.evaluate("document.querySelector('canvas.map[data-net=max][data-layer=conv3]')"
+                      ".focus({ preventScroll: true })")
+        page.keyboard.press("ArrowRight")
+        dock_shown(fm, False)
+        page.click(".maps-row[data-layer=conv3] h3")
+        dock_shown(fm, True)
+        # conv3 at the window's top: the nudge panel's head in view, maybe its buttons
+        scroll_to(fm, ".maps-row[data-layer=conv3]", "start")
+        dock_shown(fm)
         for block in ("end", "center"):
-            page.evaluate("(block) => document.getElementById('nudge').scrollIntoView({ block })",
-                          block)
-            page.wait_for_timeout(200)
-            assert not (page.evaluate(DOCK_SHOWN) and covers(fm, "#nudge")), block
-        # below the maps, where the text is read, it is gone
-        page.evaluate("document.getElementById('summary-panel').scrollIntoView()")
-        page.wait_for_timeout(200)
+            scroll_to(fm, "#nudge", block)
+            dock_shown(fm)
+        # folded, its button shows only where the dock could (a review: a tap on it there
+        # unfolded a dock that then hid with it)
+        scroll_to(fm, ".maps-row[data-layer=conv3]")
+        dock_shown(fm, True)
+        page.click("#dock-fold")
+        scroll_to(fm, "#nudge", "end")
+        page.wait_for_function(f"""() => !document.getElementById('dock-unfold').hidden
+                                   === ({MAPS_SEEN} && !{OVER_NUDGE})""", timeout=5_000)
         assert not page.evaluate(DOCK_SHOWN)
-
-
-def covers(fm: FeatureMapsPage, selector: str) -> bool:
-    """Whether the docked pad's box, shown or not, meets the box of `selector`."""
-    return bool(fm.page.evaluate("""(sel) => {
-      const [a, b] = [document.querySelector(sel), document.getElementById('pad-dock')]
-        .map((e) => e.getBoundingClientRect());
-      return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
-    }""", selector))
+        # below the maps, where the text is read, it is gone
+        scroll_to(fm, "#summary-panel", "start")
+        page.wait_for_function("() => document.getElementById('dock-unfold').hidden",
+                               timeout=5_000)
+        assert not page.evaluate(DOCK_SHOWN)
 
 
 def test_beside_the_maps_no_pad_is_docked(fm: FeatureMapsPage) -> None:
     """Two columns keep the pad beside the maps (the sidebar is sticky): no copy of it."""
-    scroll_to_layer(fm, "conv3")
+    scroll_to(fm, ".maps-row[data-layer=conv3]")
+    fm.page.wait_for_timeout(300)  # what the observers would do, were it one column
     assert fm.page.locator("#pad").is_visible()
     assert not fm.page.evaluate(DOCK_SHOWN)
 
