@@ -21,7 +21,7 @@ export class PadDock {
   #mapsSeen = false;
   #nudgeSeen = false;
   #folded = false;
-  #keys = false; // the keyboard moves about the page: the dock would hide its focus
+  #keys = false; // the keyboard has the focus, which the dock could hide
 
   /** `pad` a DrawingPad; `padCanvas` its canvas; `maps` the element the dock serves (the maps'
    * panel); `nudge` what it steps aside for; `undo` and `clear` what its buttons do. */
@@ -61,13 +61,13 @@ export class PadDock {
     // while they are on screen, whether it would cover them changes as the page scrolls
     window.addEventListener('scroll', () => { if (this.#nudgeSeen) this.#update(); }, { passive: true });
     window.addEventListener('resize', () => this.#update());
-    // a pointer's convenience: it steps aside while the keyboard moves the focus, which it
+    // a pointer's convenience: it steps aside while the keyboard has the focus, which it
     // could hide (a review: a map's chosen channel, focused near the window's foot, was under
-    // it), and comes back with the pointer
-    const moves = ['Tab', 'ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'Home', 'End', 'PageUp', 'PageDown'];
-    document.addEventListener('keydown', (e) => {
-      if (!this.#keys && moves.includes(e.key)) this.#keyboard(true);
-    }, { capture: true, passive: true });
+    // it), and comes back with the pointer; a focus the browser shows is the keyboard's
+    // (arrow keys that only scroll the page move no focus, and leave it)
+    document.addEventListener('focusin', (e) => {
+      if (!this.#keys && e.target.matches(':focus-visible')) this.#keyboard(true);
+    });
     document.addEventListener('pointerdown', () => { if (this.#keys) this.#keyboard(false); },
       { capture: true, passive: true });
     this.#oneColumn.addEventListener('change', () => this.#update());
