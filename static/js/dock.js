@@ -22,6 +22,8 @@ export class PadDock {
   #nudgeSeen = false;
   #folded = false;
   #keys = false; // the keyboard has the focus, which the dock could hide
+  #answers;
+  #write = null; // what writes the answers line now (`answer`)
 
   /** `pad` a DrawingPad; `padCanvas` its canvas; `maps` the element the dock serves (the maps'
    * panel); `nudge` what it steps aside for; `undo` and `clear` what its buttons do. */
@@ -31,7 +33,7 @@ export class PadDock {
     this.#dock = document.getElementById('pad-dock');
     this.#unfold = document.getElementById('dock-unfold');
     this.undoButton = document.getElementById('dock-undo');
-    this.answers = document.getElementById('dock-pred');
+    this.#answers = document.getElementById('dock-pred');
     pad.mirror(document.getElementById('dock-pad'));
     const buttons = {
       'dock-undo': undo,
@@ -73,6 +75,14 @@ export class PadDock {
     this.#oneColumn.addEventListener('change', () => this.#update());
   }
 
+  /** Write the answers line with `write(line)`: now where the dock is shown, else as it
+   * shows (hidden, it is laid out in one column, and text changed at every update while
+   * drawing would lay out a box no one sees). */
+  answer(write) {
+    this.#write = write;
+    if (!this.#dock.hidden) write(this.#answers);
+  }
+
   /** Whether the dock is in use: on screen, folded or not. */
   get active() {
     return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen && !this.#keys
@@ -99,11 +109,18 @@ export class PadDock {
     this.#update();
   }
 
+  /** Show or hide the dock and its folded button as `active` says; only a change is
+   * written (this runs at every scroll while the nudge buttons are on screen, and showing
+   * the mirror copies the pad onto it). */
   #update() {
     const active = this.active;
-    this.#dock.hidden = !active || this.#folded;
-    this.#unfold.hidden = !active || !this.#folded;
-    document.body.toggleAttribute('data-pad-docked', active && !this.#folded);
-    this.#pad.showMirror(!this.#dock.hidden);
+    const shown = active && !this.#folded;
+    const folded = active && this.#folded;
+    if (this.#unfold.hidden === folded) this.#unfold.hidden = !folded;
+    if (this.#dock.hidden !== shown) return;
+    if (shown) this.#write?.(this.#answers);
+    this.#dock.hidden = !shown;
+    document.body.toggleAttribute('data-pad-docked', shown);
+    this.#pad.showMirror(shown);
   }
 }

@@ -1298,7 +1298,8 @@ class App {
   #briefUnderPad(result) {
     const [dx, dy] = this.offset;
     const lead = dx || dy ? `moved ${movedBy(dx, dy)}: ` : '';
-    for (const line of [byId('pad-pred'), this.dock.answers]) this.predictions.writeBrief(line, result, lead);
+    this.predictions.writeBrief(byId('pad-pred'), result, lead);
+    this.dock.answer((line) => this.predictions.writeBrief(line, result, lead));
   }
 
   /** Networks trained from one seed began from the same filters: their conv1 maps look
@@ -1515,7 +1516,7 @@ class App {
     this.#loaded = null;
     this.#unmove();
     byId('pad-pred').textContent = '';
-    this.dock.answers.textContent = '';
+    this.dock.answer((line) => { line.textContent = ''; });
     this.#setPicked('');
     this.current = null;
     this.#shifts = null;

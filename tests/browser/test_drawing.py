@@ -777,6 +777,16 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         page.wait_for_function("() => document.getElementById('dock-unfold').hidden",
                                timeout=5_000)
         assert not page.evaluate(DOCK_SHOWN)
+        # drawn on the pad while it was away: shown again, it shows that drawing and its answers
+        fm.after_paint(lambda: fm.stroke(SEVEN, steps=8), source="pad")
+        scroll_to(fm, ".maps-row[data-layer=conv3]")
+        page.wait_for_function("() => !document.getElementById('dock-unfold').hidden",
+                               timeout=5_000)
+        page.click("#dock-unfold")
+        dock_shown(fm, True)
+        np.testing.assert_array_equal(fm.canvas_rgba("#dock-pad"), fm.canvas_rgba("#pad"))
+        said = page.locator("#dock-pred").inner_text()
+        assert said == page.locator("#pad-pred").inner_text() and said.startswith("max "), said
 
 
 def test_beside_the_maps_no_pad_is_docked(fm: FeatureMapsPage) -> None:
