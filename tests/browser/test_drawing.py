@@ -748,14 +748,20 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         assert page.locator("#dock-unfold").is_hidden()
         # the keyboard's focus: it steps aside (not for arrows that only scroll), and the
         # pointer brings it back
-        page.keyboard.press("ArrowDown")  # scrolls the page; no focus moves
-        page.wait_for_timeout(100)
+        page.keyboard.press("ArrowDown")  # scrolls the page (smoothly); no focus moves
+        page.wait_for_function("""() => new Promise((done) => {
+          const y = scrollY;
+          setTimeout(() => done(scrollY === y), 150);
+        })""", timeout=5_000)
         scroll_to(fm, ".maps-row[data-layer=conv3]")
         dock_shown(fm, True)
         page.evaluate("document.querySelector('canvas.map[data-net=max][data-layer=conv3]')"
                       ".focus({ preventScroll: true, focusVisible: true })")
         dock_shown(fm, False)
-        page.click(".maps-row[data-layer=conv3] h3")
+        # a press where it is, on the row's heading (page.click could scroll to it first)
+        head = page.locator(".maps-row[data-layer=conv3] h3").bounding_box()
+        assert head is not None
+        page.mouse.click(head["x"] + 4, head["y"] + head["height"] / 2)
         dock_shown(fm, True)
         # conv3 at the window's top: the nudge panel's head in view, maybe its buttons
         scroll_to(fm, ".maps-row[data-layer=conv3]", "start")
