@@ -5,9 +5,10 @@
 // button that brings it back. It steps aside where it would cover the nudge buttons, which
 // come after the maps in one column (a phone on its side had them under it), and only there
 // (a review: gone while any of the nudge panel showed, it was gone on a phone while conv3
-// was in the middle of the screen). A pointer's convenience: the keyboard and a screen
-// reader have the pad's own controls, so it is hidden from them, as the page's floating
-// hints are.
+// was in the middle of the screen; page.css puts the buttons on the side away from it, the
+// input they move under it), and while they are in use, which shows that input. A pointer's
+// convenience: the keyboard and a screen reader have the pad's own controls, so it is hidden
+// from them, as the page's floating hints are.
 
 import { UI } from './config.js';
 
@@ -22,11 +23,13 @@ export class PadDock {
   #nudgeSeen = false;
   #folded = false;
   #keys = false; // the keyboard has the focus, which the dock could hide
+  #nudging = false; // the last press was on the nudge buttons, whose input it could hide
   #answers;
   #write = null; // what writes the answers line now (`answer`)
 
   /** `pad` a DrawingPad; `padCanvas` its canvas; `maps` the element the dock serves (the maps'
-   * panel); `nudge` what it steps aside for; `undo` and `clear` what its buttons do. */
+   * panel); `nudge` the nudge buttons' group, which it steps aside for; `undo` and `clear`
+   * what its buttons do. */
   constructor(pad, padCanvas, maps, nudge, { undo, clear }) {
     this.#pad = pad;
     this.#nudge = nudge;
@@ -70,8 +73,15 @@ export class PadDock {
     document.addEventListener('focusin', (e) => {
       if (!this.#keys && e.target.matches(':focus-visible')) this.#keyboard(true);
     });
-    document.addEventListener('pointerdown', () => { if (this.#keys) this.#keyboard(false); },
-      { capture: true, passive: true });
+    // a press on the nudge group sends it aside, to show the input the buttons move, which
+    // it covers; the next press elsewhere (a finger that scrolls, too) brings it back
+    document.addEventListener('pointerdown', (e) => {
+      const nudging = this.#nudge.contains(e.target);
+      if (!this.#keys && nudging === this.#nudging) return;
+      this.#keys = false;
+      this.#nudging = nudging;
+      this.#update();
+    }, { capture: true, passive: true });
     this.#oneColumn.addEventListener('change', () => this.#update());
   }
 
@@ -86,17 +96,20 @@ export class PadDock {
   /** Whether the dock is in use: on screen, folded or not. */
   get active() {
     return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen && !this.#keys
-      && !this.#overNudge();
+      && !this.#nudging && !this.#overNudge();
   }
 
-  /** Whether the dock lies over the nudge buttons (page.css keeps it laid out while hidden,
+  /** Whether the dock lies over a nudge button (page.css keeps it laid out while hidden,
    * to be measured here). Folded, its button shows only where the dock could: measured by
    * the button's own box, a tap on it could unfold a dock that then hid with it (a review). */
   #overNudge() {
     if (!this.#nudgeSeen) return false;
-    const a = this.#nudge.getBoundingClientRect();
     const b = this.#dock.getBoundingClientRect();
-    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    for (const button of this.#nudge.querySelectorAll('button')) {
+      const a = button.getBoundingClientRect();
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) return true;
+    }
+    return false;
   }
 
   #keyboard(on) {

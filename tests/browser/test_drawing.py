@@ -667,12 +667,14 @@ def test_on_a_phone_picking_a_sample_and_drawing_over_it_move_nothing_below(
 
 
 DOCK_SHOWN = "!document.getElementById('pad-dock').hidden"
-# whether the docked pad's box, shown or not (page.css keeps it laid out), meets the nudge
-# buttons' box
+# whether the docked pad's box, shown or not (page.css keeps it laid out), meets a nudge
+# button's box
 OVER_NUDGE = """(() => {
-  const [a, b] = [document.getElementById('nudge'), document.getElementById('pad-dock')]
-    .map((e) => e.getBoundingClientRect());
-  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const b = document.getElementById('pad-dock').getBoundingClientRect();
+  return [...document.querySelectorAll('#nudge button')].some((e) => {
+    const a = e.getBoundingClientRect();
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  });
 })()"""
 
 
@@ -692,8 +694,13 @@ def dock_shown(fm: FeatureMapsPage, shown: bool | None = None) -> None:
 
 
 def scroll_to(fm: FeatureMapsPage, selector: str, block: str = "center") -> None:
-    fm.page.evaluate("([sel, block]) => document.querySelector(sel).scrollIntoView({ block })",
-                     [selector, block])
+    """Scroll `selector` into view, and return once the scroll's observers and listeners
+    have run (two frames later): a wait for the dock's state could otherwise pass on the
+    state from before the scroll."""
+    fm.page.evaluate("""([sel, block]) => new Promise((done) => {
+      document.querySelector(sel).scrollIntoView({ block });
+      requestAnimationFrame(() => requestAnimationFrame(done));
+    })""", [selector, block])
 
 
 @pytest.mark.parametrize("size", [(390, 844), (768, 1024), (667, 375)])
@@ -705,8 +712,10 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
     its answers, Undo and Clear; its × folds it to a button that brings it back. It steps
     aside where it would cover the nudge buttons after the maps (a phone on its side had
     them under it), and only there (a review: gone while any of the nudge panel showed, it
-    was gone on a phone while conv3 was in the middle of the screen), and while the keyboard
-    has the focus, which it could hide."""
+    was gone on a phone while conv3 was in the middle of the screen; a later one: it was gone
+    on a phone for most of where conv3 sat near the window's top, as the buttons then came
+    under it: they now lie on the other side of the input they move), while those buttons
+    are in use, and while the keyboard has the focus, which it could hide."""
     width, height = size
     with opened(browser, server_url, api, viewport={"width": width, "height": height},
                 has_touch=True, is_mobile=True) as fm:
@@ -793,6 +802,25 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         np.testing.assert_array_equal(fm.canvas_rgba("#dock-pad"), fm.canvas_rgba("#pad"))
         said = page.locator("#dock-pred").inner_text()
         assert said == page.locator("#pad-pred").inner_text() and said.startswith("max "), said
+        scroll_to(fm, "#nudge", "end")
+        if height <= 500:
+            # a phone on its side: the nudge panel's buttons lie beside its table, under it
+            dock_shown(fm, False)
+            assert page.evaluate(OVER_NUDGE)
+            return
+        # upright, the nudge buttons at the window's foot are clear of it: it stays
+        dock_shown(fm, True)
+        assert not page.evaluate(OVER_NUDGE)
+        # a press on them sends it aside, to show the input they move; the next press
+        # elsewhere brings it back
+        fm.after_paint(lambda: page.locator('#nudge button[data-dir="right"]').tap(),
+                       source="nudge")
+        dock_shown(fm, False)
+        assert page.locator("#dock-unfold").is_hidden()
+        table = page.locator("#nudge-table").bounding_box()
+        assert table is not None
+        page.touchscreen.tap(table["x"] + 4, table["y"] + 4)
+        dock_shown(fm, True)
 
 
 def test_beside_the_maps_no_pad_is_docked(fm: FeatureMapsPage) -> None:
