@@ -695,12 +695,18 @@ class App {
    */
   undo(nudgesOnly = false) {
     if (this.#loading) {
+      // said before the answers, as each Undo says what it took back (a review: this one
+      // alone said nothing of it)
+      const said = `Undo: ${this.#loading.name} is cancelled. `;
       this.#loading = null;
       this.generation += 1; // its answer is dropped as it comes; the pad never changed
       // the load had dropped what was on its way for the pad: the pad is sent again (found
       // by a review: the maps stayed those of the drawing before the last stroke)
-      if (!this.pad.isEmpty) this.#sendPad();
-      else this.#unsayWaiting(); // nothing is on its way now (a second review)
+      if (!this.pad.isEmpty) this.#sendPad({ said });
+      else {
+        this.#unsayWaiting(); // nothing is on its way now (a second review)
+        this.predictions.clear({ said: true, lead: said });
+      }
       this.#syncUndo();
       return this.#nudges;
     }
@@ -915,7 +921,9 @@ class App {
     const drops = this.#ahead && !this.#askAgain.timer && !this.#asking;
     this.generation += 1;
     const body = strokes ? { data, type, strokes, points: App.#points(strokes) } : { data, type };
-    const token = {};
+    // named as a screen reader hears it after an Undo (`what` is the error messages')
+    const name = index !== null ? `MNIST test digit #${index}` : what === UPLOADED ? 'the upload' : what;
+    const token = { name };
     // Undo cancels it, though not the page's start (a review: Undo while a link's digit
     // was on its way emptied the pad and left the address naming the digit)
     this.#supersede(opening ? null : token);
@@ -938,8 +946,7 @@ class App {
         current.label = label;
         // strokes put back are Undo's to take back, one by one; an empty pad kept under them
         // left Undo enabled once they were gone, doing nothing (a review)
-        // (named as a screen reader hears it after an Undo: `what` is the error messages')
-        if (!strokes && !opening) this.#keep(index !== null ? `MNIST test digit #${index}` : what === UPLOADED ? 'the upload' : what);
+        if (!strokes && !opening) this.#keep(name);
         // `picked`: the line's words, or a function of the answer that gives them
         const said = typeof picked === 'function' ? picked(current.result) : picked;
         this.#loaded = { body, label, picked: said, index };

@@ -210,12 +210,12 @@ export class Predictions {
 
   /** Back to no drawing. `said`: whether to say so in the live region (a Clear, an Undo
    * back to an empty pad), where it was emptied and a screen reader heard nothing of it (an
-   * accessibility review); not as the page opens. */
-  clear({ said = false } = {}) {
+   * accessibility review); not as the page opens; `lead` what is said before it. */
+  clear({ said = false, lead = '' } = {}) {
     this.#last = null;
     this.#room = false;
     this.#hold = false;
-    this.#announcer.textContent = said ? 'The pad is empty: no predictions.' : '';
+    this.#announcer.textContent = said ? `${lead}The pad is empty: no predictions.` : '';
     for (const view of this.#views.values()) {
       view.wrong.hidden = true;
       delete view.box.dataset.prediction;

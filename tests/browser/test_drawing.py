@@ -291,6 +291,18 @@ def test_an_undo_says_what_it_took_back_before_the_answers(fm: FeatureMapsPage) 
     fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
     fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
     said_for_pad("Undo: back to the pad before MNIST test digit #18. ")
+    # pressed while a sample is on its way, it cancels it, and says so (a later review: that
+    # Undo alone said nothing of what it took back)
+    press = "(ids) => { for (const id of ids) document.querySelector(id).click(); }"
+    fm.after_paint(lambda: fm.page.evaluate(press, ['button[data-digit="3"]', "#undo"]),
+                   source="undo")
+    said_for_pad("Undo: MNIST test digit #3 is cancelled. ")
+    fm.page.click("#clear")
+    fm.page.evaluate(press, ['button[data-digit="3"]', "#undo"])
+    fm.idle()
+    assert fm.page.locator("#announce").text_content() == (
+        "Undo: MNIST test digit #3 is cancelled. " + EMPTY_SAID)
+    assert fm.prediction("max") == "no drawing yet"
 
 
 def test_a_picked_sample_says_its_label_and_undo_brings_back_the_drawing_it_replaced(
