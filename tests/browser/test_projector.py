@@ -138,6 +138,33 @@ def test_a_phone_does_not_offer_it_but_can_turn_it_off(browser: Any, server_url:
         assert fm.page.evaluate("document.documentElement.scrollWidth") == 320
 
 
+def test_on_a_wide_projector_the_table_and_the_fields_use_the_room(
+        browser: Any, server_url: str, api: Any) -> None:
+    """A teacher's review at 1920x1080: Why downsample?'s table, the thing pointed at, was in
+    smaller type than the words around it, and the five figures of What one unit sees took
+    less than half the column (165 px each: a pool's outline a few px on the wall)."""
+    with opened(browser, server_url, api, viewport={"width": 1920, "height": 1080},
+                storage_state=projector_state(server_url)) as fm:
+        got = fm.page.evaluate("""() => {
+          const box = document.querySelector('#why-panel .scroll');
+          const figures = [...document.querySelectorAll('.field-canvas')]
+            .map((c) => c.getBoundingClientRect());
+          return {
+            table: getComputedStyle(document.querySelector('table.compare')).fontSize,
+            body: getComputedStyle(document.body).fontSize,
+            scrolls: box.scrollWidth - box.clientWidth,
+            row: document.querySelector('.field-row').clientWidth,
+            widths: figures.map((f) => f.width),
+            tops: figures.map((f) => Math.round(f.top)),
+          };
+        }""")
+        assert got["table"] == got["body"] == "19px"  # 0.95 of the root's 20 px
+        assert got["scrolls"] == 0
+        # five across the row, each a fifth of it less the four 16 px gaps
+        assert len(got["tops"]) == 5 and len(set(got["tops"])) == 1, got
+        assert min(got["widths"]) >= (got["row"] - 4 * 16) / 5 - 2, got
+
+
 SUMMARIES = """() => [...document.querySelectorAll('.summary')].map((f) => {
   const box = f.getBoundingClientRect();
   return { net: f.dataset.net, hidden: f.scrollWidth - f.clientWidth, top: Math.round(box.top) };
