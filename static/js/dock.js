@@ -6,9 +6,11 @@
 // come after the maps in one column (a phone on its side had them under it), and only there
 // (a review: gone while any of the nudge panel showed, it was gone on a phone while conv3
 // was in the middle of the screen; page.css puts the buttons on the side away from it, the
-// input they move under it), and while they are in use, which shows that input. A pointer's
-// convenience: the keyboard and a screen reader have the pad's own controls, so it is hidden
-// from them, as the page's floating hints are.
+// input they move under it), and over the nudge table while that holds a nudge's numbers
+// (a later review: their avg column was under it, where conv3 and the numbers are seen
+// together); while the buttons are in use it folds to its button, which shows the input
+// they move. A pointer's convenience: the keyboard and a screen reader have the pad's own
+// controls, so it is hidden from them, as the page's floating hints are.
 
 import { UI } from './config.js';
 
@@ -17,10 +19,11 @@ export class PadDock {
   #unfold;
   #pad;
   #nudge;
+  #table;
   #oneColumn = window.matchMedia(UI.oneColumn);
   #padSeen = true;
   #mapsSeen = false;
-  #nudgeSeen = false;
+  #nudgeSeen = new Set(); // which of the nudge group and its table are on screen
   #folded = false;
   #keys = false; // the keyboard has the focus, which the dock could hide
   #nudging = false; // the last press was on the nudge buttons, whose input it could hide
@@ -28,11 +31,12 @@ export class PadDock {
   #write = null; // what writes the answers line now (`answer`)
 
   /** `pad` a DrawingPad; `padCanvas` its canvas; `maps` the element the dock serves (the maps'
-   * panel); `nudge` the nudge buttons' group, which it steps aside for; `undo` and `clear`
-   * what its buttons do. */
-  constructor(pad, padCanvas, maps, nudge, { undo, clear }) {
+   * panel); `nudge` the nudge buttons' group and `table` their numbers, which it steps aside
+   * for; `undo` and `clear` what its buttons do. */
+  constructor(pad, padCanvas, maps, { nudge, table }, { undo, clear }) {
     this.#pad = pad;
     this.#nudge = nudge;
+    this.#table = table;
     this.#dock = document.getElementById('pad-dock');
     this.#unfold = document.getElementById('dock-unfold');
     this.undoButton = document.getElementById('dock-undo');
@@ -55,16 +59,25 @@ export class PadDock {
       this.#padSeen = entry.intersectionRatio >= 0.5;
       this.#update();
     }, { threshold: [0, 0.5, 1] }).observe(padCanvas);
+    // seen while 40 px of it are (a review: a phone on its side showed it again, over the
+    // nudge panel's words, while the maps' panel's last 13 px were on screen)
     new IntersectionObserver(([entry]) => {
       this.#mapsSeen = entry.isIntersecting;
       this.#update();
-    }).observe(maps);
-    new IntersectionObserver(([entry]) => {
-      this.#nudgeSeen = entry.isIntersecting;
+    }, { rootMargin: '-40px 0px' }).observe(maps);
+    const seen = new IntersectionObserver((entries) => {
+      for (const { target, isIntersecting } of entries) {
+        if (isIntersecting) this.#nudgeSeen.add(target);
+        else this.#nudgeSeen.delete(target);
+      }
       this.#update();
-    }).observe(nudge);
+    });
+    seen.observe(nudge);
+    seen.observe(table);
+    // the table's numbers come and go with the nudges, where the page may not scroll
+    new MutationObserver(() => this.#update()).observe(table, { attributeFilter: ['data-dir'] });
     // while they are on screen, whether it would cover them changes as the page scrolls
-    window.addEventListener('scroll', () => { if (this.#nudgeSeen) this.#update(); }, { passive: true });
+    window.addEventListener('scroll', () => { if (this.#nudgeSeen.size) this.#update(); }, { passive: true });
     window.addEventListener('resize', () => this.#update());
     // a pointer's convenience: it steps aside while the keyboard has the focus, which it
     // could hide (a review: a map's chosen channel, focused near the window's foot, was under
@@ -73,8 +86,9 @@ export class PadDock {
     document.addEventListener('focusin', (e) => {
       if (!this.#keys && e.target.matches(':focus-visible')) this.#keyboard(true);
     });
-    // a press on the nudge group sends it aside, to show the input the buttons move, which
-    // it covers; the next press elsewhere (a finger that scrolls, too) brings it back
+    // a press on the nudge group folds it to its button, to show the input the buttons
+    // move, which it covers; the next press elsewhere (a finger that scrolls, a tap on that
+    // button) brings it back
     document.addEventListener('pointerdown', (e) => {
       const nudging = this.#nudge.contains(e.target);
       if (!this.#keys && nudging === this.#nudging) return;
@@ -96,20 +110,22 @@ export class PadDock {
   /** Whether the dock is in use: on screen, folded or not. */
   get active() {
     return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen && !this.#keys
-      && !this.#nudging && !this.#overNudge();
+      && !this.#overNudge();
   }
 
-  /** Whether the dock lies over a nudge button (page.css keeps it laid out while hidden,
-   * to be measured here). Folded, its button shows only where the dock could: measured by
-   * the button's own box, a tap on it could unfold a dock that then hid with it (a review). */
+  /** Whether the dock lies over a nudge button, or over the nudge table while that holds
+   * a nudge's numbers (`data-dir`, nudge.js); page.css keeps it laid out while hidden, to be
+   * measured here. Folded, its button shows only where the dock could: measured by the
+   * button's own box, a tap on it could unfold a dock that then hid with it (a review). */
   #overNudge() {
-    if (!this.#nudgeSeen) return false;
+    if (!this.#nudgeSeen.size) return false;
     const b = this.#dock.getBoundingClientRect();
-    for (const button of this.#nudge.querySelectorAll('button')) {
-      const a = button.getBoundingClientRect();
-      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) return true;
-    }
-    return false;
+    const under = [...this.#nudge.querySelectorAll('button')];
+    if (this.#table.dataset.dir) under.push(this.#table);
+    return under.some((e) => {
+      const a = e.getBoundingClientRect();
+      return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    });
   }
 
   #keyboard(on) {
@@ -127,8 +143,8 @@ export class PadDock {
    * the mirror copies the pad onto it). */
   #update() {
     const active = this.active;
-    const shown = active && !this.#folded;
-    const folded = active && this.#folded;
+    const shown = active && !this.#folded && !this.#nudging;
+    const folded = active && !shown;
     if (this.#unfold.hidden === folded) this.#unfold.hidden = !folded;
     if (this.#dock.hidden !== shown) return;
     if (shown) this.#write?.(this.#answers);

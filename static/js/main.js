@@ -276,7 +276,8 @@ class App {
     this.live = transport !== 'http' && LiveChannel.supported ? new LiveChannel(config.api, this.models) : null;
     this.live?.open();
     this.pad = new DrawingPad(byId('pad'), (phase, t) => this.#ink(phase, t));
-    this.dock = new PadDock(this.pad, byId('pad'), byId('maps-h').closest('section'), byId('nudge'),
+    this.dock = new PadDock(this.pad, byId('pad'), byId('maps-h').closest('section'),
+      { nudge: byId('nudge'), table: byId('nudge-table') },
       { undo: () => this.undo(), clear: () => this.clear() });
     App.#placePanels();
     App.#sidebarHints();

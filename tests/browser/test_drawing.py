@@ -680,19 +680,23 @@ def test_on_a_phone_picking_a_sample_and_drawing_over_it_move_nothing_below(
 
 DOCK_SHOWN = "!document.getElementById('pad-dock').hidden"
 # whether the docked pad's box, shown or not (page.css keeps it laid out), meets a nudge
-# button's box
+# button's box, or the nudge table's while that holds a nudge's numbers
 OVER_NUDGE = """(() => {
   const b = document.getElementById('pad-dock').getBoundingClientRect();
-  return [...document.querySelectorAll('#nudge button')].some((e) => {
+  const table = document.getElementById('nudge-table');
+  const under = [...document.querySelectorAll('#nudge button')];
+  if (table.dataset.dir) under.push(table);
+  return under.some((e) => {
     const a = e.getBoundingClientRect();
     return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
   });
 })()"""
 
 
+# 40 px of the maps' panel on screen
 MAPS_SEEN = """(() => {
   const box = document.getElementById('maps-h').closest('section').getBoundingClientRect();
-  return box.bottom > 0 && box.top < innerHeight;
+  return box.bottom > 40 && box.top < innerHeight - 40;
 })()"""
 
 
@@ -738,6 +742,15 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         dock = page.locator("#pad-dock").bounding_box()
         assert dock is not None
         assert dock["x"] + dock["width"] <= width and dock["y"] + dock["height"] <= height, dock
+        # its pad last, at the window's edge: the answers' lines move nothing under the finger
+        # (a review: a fourth line moved it 15 px mid-stroke), and its × is away from it (a
+        # review: the ×'s target caught strokes begun at the pad's corner)
+        drawn_on = page.locator("#dock-pad").bounding_box()
+        fold = page.locator("#dock-fold").bounding_box()
+        assert drawn_on is not None and fold is not None
+        assert dock["y"] + dock["height"] - (drawn_on["y"] + drawn_on["height"]) <= 8, drawn_on
+        assert fold["y"] + fold["height"] + 8 < drawn_on["y"] \
+            or fold["x"] + fold["width"] + 8 < drawn_on["x"], (fold, drawn_on)
         assert page.locator("#dock-undo").is_disabled()
         top = page.evaluate("scrollY")
         fm.after_paint(lambda: fm.stroke(ONE, steps=8, pad_id="dock-pad"), source="pad")
@@ -823,16 +836,25 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         # upright, the nudge buttons at the window's foot are clear of it: it stays
         dock_shown(fm, True)
         assert not page.evaluate(OVER_NUDGE)
-        # a press on them sends it aside, to show the input they move; the next press
-        # elsewhere brings it back
+        # a press on them folds it, to show the input they move; then the table holds their
+        # numbers, which it leaves clear (a review: their avg column was under it)
         fm.after_paint(lambda: page.locator('#nudge button[data-dir="right"]').tap(),
                        source="nudge")
         dock_shown(fm, False)
+        assert page.evaluate(OVER_NUDGE)
         assert page.locator("#dock-unfold").is_hidden()
-        table = page.locator("#nudge-table").bounding_box()
-        assert table is not None
-        page.touchscreen.tap(table["x"] + 4, table["y"] + 4)
+        # away from the table (conv3 at the window's foot), folded until the next press
+        # elsewhere, its button shows
+        scroll_to(fm, ".maps-row[data-layer=conv3]", "end")
+        page.locator("#dock-unfold").wait_for(state="visible", timeout=5_000)
+        assert not page.evaluate(DOCK_SHOWN)
+        unfold = page.locator("#dock-unfold").bounding_box()
+        assert unfold is not None
+        page.touchscreen.tap(unfold["x"] + unfold["width"] / 2, unfold["y"] + unfold["height"] / 2)
         dock_shown(fm, True)
+        assert page.locator("#dock-pred").inner_text().startswith("moved 1 px right")
+        after = page.locator("#dock-pad").bounding_box()
+        assert after == drawn_on, (after, drawn_on)
 
 
 def test_beside_the_maps_no_pad_is_docked(fm: FeatureMapsPage) -> None:
