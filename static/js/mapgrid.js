@@ -4,7 +4,7 @@
 
 import { UI } from './config.js';
 import { el, fmt, placeMark, setText } from './dom.js';
-import { hitTest, rowsAnd, stepCell, unitsRect, unreadRows, unreadTails } from './geometry.js';
+import { hitTest, nearestUnit, rowsAnd, stepCell, unitsRect, unreadRows, unreadTails } from './geometry.js';
 import { paintEmpty, paintLayer, sizeLayerCanvas } from './paint.js';
 import { layerRange, strongestUnit, valueAt } from './wire.js';
 
@@ -341,11 +341,12 @@ export class MapGrid {
   }
 
   #listen(canvas, overlay, net, layer, layout) {
-    const at = (e) => {
+    // `nearest`: a finger's, which a gutter does not lose (geometry.js nearestUnit)
+    const at = (e, nearest = false) => {
       const rect = canvas.getBoundingClientRect();
       const x = ((e.clientX - rect.left) / rect.width) * layout.width;
       const y = ((e.clientY - rect.top) / rect.height) * layout.height;
-      const hit = hitTest(layout, x, y);
+      const hit = (nearest ? nearestUnit : hitTest)(layout, x, y);
       return hit && { net, layer, ...hit };
     };
     // Chromium gives a click whole-pixel coordinates and a pointermove fractional ones (a 2x
@@ -373,7 +374,8 @@ export class MapGrid {
     });
     canvas.addEventListener('click', (e) => {
       const here = last && Math.abs(e.clientX - last.x) < 1 && Math.abs(e.clientY - last.y) < 1;
-      const hit = here ? last.hit : at(e);
+      const touch = e.pointerType === 'touch' || e.timeStamp - tapped < TAP_ECHO_MS;
+      const hit = here && (last.hit || !touch) ? last.hit : at(e, touch);
       if (hit) this.onOpen(hit);
     });
     // the keyboard's pointer: the arrow keys choose a channel (outlined), Enter enlarges it

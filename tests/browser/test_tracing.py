@@ -495,6 +495,42 @@ def test_an_enlarged_avg_channel_says_where_its_mean_and_unit_differ_by_rounding
             (r, c, said.inner_text())
 
 
+def test_a_tap_between_two_channels_enlarges_the_nearer(
+        phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a review on a 390 px phone: conv3's gutters between channels are 5 px of
+    every 22, and 4 taps in 10 there enlarged nothing. A finger's tap in a gutter goes to the
+    nearer channel, at its unit nearest the tap (a mouse keeps to the units, as its hover
+    outlines them)."""
+    _, path = digit_files[0]
+    upload_digit(phone, path)
+    canvas = phone.page.locator('canvas.map[data-net="max"][data-layer="conv3"]')
+    canvas.scroll_into_view_if_needed()
+    laid = canvas.evaluate("(c) => ({ ...c.dataset, width: c.width, height: c.height })")
+    assert (laid["w"], laid["gap"], laid["columns"]) == ("3", "1", "8")
+    inspector = phone.page.locator("#inspector")
+    # canvas px: channel 0's units are 0-2 across and down, the gutter 3, channel 1's from 4
+    for x, y, channel, row, col in [(3.3, 1.5, 0, 1, 2), (3.7, 1.5, 1, 1, 0),
+                                    (1.5, 3.7, 8, 0, 1), (7.3, 3.3, 1, 2, 2)]:
+        box = canvas.bounding_box()  # the panel, opened, may scroll the page
+        assert box is not None
+        phone.page.touchscreen.tap(box["x"] + x / laid["width"] * box["width"],
+                                   box["y"] + y / laid["height"] * box["height"])
+        inspector.wait_for(state="visible")
+        assert inspector.locator("h2").inner_text() == f"max conv3, channel {channel}"
+        assert inspector.locator(".value").inner_text().startswith(f"row {row}, col {col}: ")
+        phone.page.locator("#inspector button[aria-label^='Close']").tap()
+        inspector.wait_for(state="hidden")
+    # the rule itself, where it gives none: outside the grid, and past the last channel
+    got = phone.page.evaluate("""async () => {
+      const { gridLayout, nearestUnit } = await import('/static/js/geometry.js');
+      const six = gridLayout([6, 3, 3], 4, 1);  // 15x7 canvas px, a last row of 2 channels
+      return [nearestUnit(six, -0.1, 1), nearestUnit(six, 15, 1), nearestUnit(six, 1, 7),
+              nearestUnit(six, 7.4, 5), nearestUnit(six, 7.6, 5), nearestUnit(six, 11.9, 5)];
+    }""")
+    # the gutter's middle at 7.5: before it channel 5's last column, after it channel 6, none
+    assert got == [None, None, None, {"channel": 5, "row": 1, "col": 2}, None, None]
+
+
 def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
         phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """On a touch screen there is no hover: a tap opens a channel with its unit traced, a tap
