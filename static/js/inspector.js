@@ -26,8 +26,9 @@ export class Inspector {
   #sized = null; // {result, net, layer, channel, weights, width}: what the sums' height was measured for
   #sizing = 0; // a measure waiting for drawings to pause (setTimeout id)
 
-  constructor(root, { lut, gradient, onHover, onGrow = () => {}, onSwap = () => {}, filters, infos, nets = [] }) {
+  constructor(root, { lut, gradient, onHover, onGrow = () => {}, onSwap = () => {}, onClose = () => {}, filters, infos, nets = [] }) {
     this.root = root;
+    this.onClose = onClose; // the panel closed (by its button or Escape)
     this.onSwap = onSwap; // (map) the panel now shows the channel of `map`'s network: keep it in view
     this.nets = nets; // the networks whose maps the page shows, in order: what the swap goes to
     this.lut = lut;
@@ -209,6 +210,7 @@ export class Inspector {
     document.body.toggleAttribute('data-inspector-open', false);
     this.onHover(null);
     if (refocus && this.#opener instanceof HTMLElement) this.#opener.focus({ preventScroll: true });
+    this.onClose();
   }
 
   /** Repaint for a new result or scaling (a no-op while closed). */

@@ -88,6 +88,7 @@ class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
   current = null; // {key, body, result}: what the page shows now
   #uncovered = null; // the map last kept clear of the enlarged channel
+  #uncoverScroll = null; // {y, by}: the page scrolled by `by` to uncover it, now at `y`
   norm = 'channel';
   hover = null;
   #keys = 0;
@@ -213,6 +214,7 @@ class App {
       // swapped to the other network's channel: docked clear of that network's map, which
       // now carries the trace (an accessibility review: it stayed over it)
       onSwap: (map) => this.#uncover(map.closest('figure') ?? map),
+      onClose: () => this.#scrollBack(),
       filters: filtersOf,
       infos,
       nets: this.models,
@@ -1474,7 +1476,20 @@ class App {
       + (map.closest('#maps') ? parseFloat(style.getPropertyValue('--head-h')) || 0 : 0);
     const box = map.getBoundingClientRect();
     if (this.inspector.root.getBoundingClientRect().top - inset < Math.min(box.height, 48)) return;
+    const before = window.scrollY;
+    // scrolled since the last of these: what came before is the reader's, not to be undone
+    if (this.#uncoverScroll?.y !== before) this.#uncoverScroll = null;
     window.scrollBy(0, Math.min(covered + 8, Math.max(0, box.top - inset - 8)));
+    this.#uncoverScroll = { y: window.scrollY, by: (this.#uncoverScroll?.by ?? 0) + window.scrollY - before };
+  }
+
+  /** The enlarged channel closed: the page scrolled back as far as it was scrolled to keep
+   * its maps clear of it, unless the reader has scrolled since (a phone review: closing
+   * pool2's channel left the page 472 px further down than where it was tapped). */
+  #scrollBack() {
+    const scrolled = this.#uncoverScroll;
+    this.#uncoverScroll = null;
+    if (scrolled && window.scrollY === scrolled.y) window.scrollBy(0, -scrolled.by);
   }
 
   /** Where the enlarged channel docks to leave `element` in view: the side where it covers

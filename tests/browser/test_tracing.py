@@ -531,6 +531,40 @@ def test_a_tap_between_two_channels_enlarges_the_nearer(
     assert got == [None, None, None, {"channel": 5, "row": 1, "col": 2}, None, None]
 
 
+def test_closing_a_channel_scrolls_back_what_opening_it_scrolled(
+        phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """A phone's enlarged channel spans the window's foot, and the page scrolls the map
+    tapped up clear of it. Found by a phone review: closing it left the page that far down
+    (472 px for pool2). Closed, the page scrolls back, unless the reader scrolled meanwhile."""
+    _, path = digit_files[0]
+    upload_digit(phone, path)
+    page = phone.page
+    inspector = page.locator("#inspector")
+    close = page.locator("#inspector button[aria-label^='Close']")
+    for scrolled in (False, True):
+        page.evaluate("""() => new Promise((done) => {
+          document.querySelector('canvas.map[data-net="max"][data-layer="pool2"]')
+            .scrollIntoView({ block: 'end' });
+          requestAnimationFrame(() => requestAnimationFrame(done));
+        })""")
+        # where the map is in the window (the page above it may grow as the channel opens:
+        # the sidebar's readout takes the tapped unit's lines, and the browser's scroll
+        # anchoring keeps what is on screen where it was)
+        map_top = """Math.round(document.querySelector(
+          'canvas.map[data-net="max"][data-layer="pool2"]').getBoundingClientRect().top)"""
+        before = page.evaluate(map_top)
+        page.touchscreen.tap(*phone.map_point("max", "pool2", 60, 2, 2))
+        inspector.wait_for(state="visible")
+        opened_at = page.evaluate(map_top)
+        assert opened_at < before - 100, (before, opened_at)  # the map tapped went up
+        if scrolled:
+            page.evaluate("window.scrollBy(0, -30)")
+        close.tap()
+        inspector.wait_for(state="hidden")
+        back = opened_at + 30 if scrolled else before
+        assert abs(page.evaluate(map_top) - back) <= 1, back  # px rounded
+
+
 def test_a_tap_in_the_enlarged_channel_keeps_its_unit_traced(
         phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """On a touch screen there is no hover: a tap opens a channel with its unit traced, a tap
