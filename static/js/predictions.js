@@ -1,16 +1,7 @@
 // Each network's prediction, and its ten probabilities as a bar per digit.
 
-import { el, probability, setText } from './dom.js';
+import { answerPercent, el, probability, setText } from './dom.js';
 
-/** A network's answer as its head says it, to one decimal, rounded from the two decimals
- * that "all ten as numbers" under it shows (a teacher's review: 99.449% headed 99.4% over the
- * table's 99.45%, which a class rounds to 99.5); in whole hundredths and tenths of a percent,
- * so that no binary fraction tips a 5 down. The bounds are probability()'s. */
-function answerPercent(p) {
-  if (p < 0.001 || p > 0.999) return probability(p);
-  const tenths = Math.round(Math.round(p * 1e4) / 10);
-  return `${(tenths / 10).toFixed(1)}%`;
-}
 const BLANK_NOTE = 'The input is blank (no ink found), so this is a guess about nothing.';
 
 export class Predictions {

@@ -5,7 +5,7 @@
 
 import { UI } from './config.js';
 import { cssColor, textOn } from './colormap.js';
-import { article, el, equalsProbability, fmt, layerTable, percent, probability, setText } from './dom.js';
+import { answerPercent, article, el, equalsProbability, fmt, layerTable, percent, setText } from './dom.js';
 import { drawsAgainst, trainingShifts } from './downsample.js';
 import { rowsAnd, stepCell, unreadTails } from './geometry.js';
 import { movedAlong, movedBy } from './nudge.js';
@@ -438,7 +438,7 @@ export class ShiftLab {
     const hidden = lost.share !== null && lost.share >= LOST_SHARE
       ? `; this shift moves ${Math.round(lost.share * 100)}% of the stroke ${into.filter(Boolean).join(' and ')}` : '';
     fig.readout.textContent = `moved dx ${signedShift(dx)}, dy ${signedShift(dy)}: predicts ${here} `
-      + `(${probability(m.grid.probability[r][c])})${other}${hidden}`;
+      + `(${answerPercent(m.grid.probability[r][c])})${other}${hidden}`;
     paintGray(fig.moved, shiftPixels(this.#input, dx, dy));
     Object.assign(fig.moved.dataset, { dx, dy });
     // the cell read is outlined: a tap or a key press has no pointer to show where it is

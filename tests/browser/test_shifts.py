@@ -13,6 +13,7 @@ from tests.browser.conftest import (
     DIGITS,
     FeatureMapsPage,
     announcement,
+    answer_shown,
     opened,
     pixels_body,
     ready,
@@ -1094,7 +1095,7 @@ def cell_reading(m: dict[str, Any], shifts: list[int], r: int, c: int, pixels: n
     hidden = (f"; this shift moves {int(lost * 100 + 0.5)}% of the stroke {into}"  # JS rounding
               if lost >= 0.05 else "")
     return (f"moved dx {signed(shifts[c])}, dy {signed(shifts[r])}: "
-            f"predicts {here} ({shown(grid['probability'][r][c])}){other}{hidden}")
+            f"predicts {here} ({answer_shown(grid['probability'][r][c])}){other}{hidden}")
 
 
 def shifts_of_test_digit_7(fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]],
@@ -1166,6 +1167,22 @@ def test_the_shift_cells_read_out_by_keyboard(
     fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
     assert readout.inner_text().startswith("Hover or tap a cell")
     assert spoken.text_content() == ""
+
+
+def test_the_unshifted_cell_says_the_answer_as_the_head_does(fm: FeatureMapsPage) -> None:
+    """Found by a teacher's review: MNIST test digit #18's unshifted cell said "predicts 3
+    (82.6%)" under max's head, "predicts 3 82.7%", for one and the same answer (0.82648: the
+    head rounds from the 82.65% its numbers show)."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    fm.idle()
+    assert fm.prediction("max") == "predicts 3 82.7%"
+    fm.page.wait_for_selector('canvas.heat[data-net="max"][data-painted]', state="attached")
+    fm.page.focus('canvas.heat[data-net="max"]')  # the keys start at the unshifted cell
+    readout = fm.page.locator('.heat-fig[data-net="max"] .cell-readout')
+    fm.page.keyboard.press("ArrowRight")
+    assert readout.inner_text().startswith("moved dx +1, dy 0: ")
+    fm.page.keyboard.press("ArrowLeft")
+    assert readout.inner_text() == "moved dx 0, dy 0: predicts 3 (82.7%), its unshifted answer"
 
 
 def test_a_tap_reads_a_shift_cell_on_a_touch_screen(
