@@ -1138,8 +1138,10 @@ class App {
       document.body.dataset.transport = transport;
       if (job.then) {
         // a settled input (only the updates while a stroke is drawn have no `then`); a
-        // `quiet` job's predictions are said in the nudge panel's line
-        if (job.quiet) this.predictions.hush();
+        // `quiet` job's predictions are said in the nudge panel's line, and what an Undo took
+        // back alone here (a review: an Undo that cancelled a sample with nudges in place
+        // said nothing, the nudge line being the same as before)
+        if (job.quiet) this.predictions.hush(job.said);
         else this.predictions.announce(result, job.said);
         // far below the pad: redrawn once an input settles
         this.fields.show(result.input);

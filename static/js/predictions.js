@@ -192,11 +192,11 @@ export class Predictions {
     return `${said.join('; ')}.${result.blank ? ` ${BLANK_NOTE}` : ''}`;
   }
 
-  /** Empty the live region, saying nothing: a nudge's own line says its predictions (a
-   * review: a screen reader heard two messages per nudge), and the next announcement, the
-   * same words or not, is then a change that is read. */
-  hush() {
-    this.#announcer.textContent = '';
+  /** Empty the live region, saying nothing but `lead` (what an Undo took back): a nudge's
+   * own line says its predictions (a review: a screen reader heard two messages per nudge),
+   * and the next announcement, the same words or not, is then a change that is read. */
+  hush(lead = '') {
+    this.#announcer.textContent = lead.trim();
   }
 
   /** Back to no drawing. `said`: whether to say so in the live region (a Clear, an Undo

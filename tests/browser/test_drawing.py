@@ -303,6 +303,13 @@ def test_an_undo_says_what_it_took_back_before_the_answers(fm: FeatureMapsPage) 
     assert fm.page.locator("#announce").text_content() == (
         "Undo: MNIST test digit #3 is cancelled. " + EMPTY_SAID)
     assert fm.prediction("max") == "no drawing yet"
+    # with a nudge in place, the nudge panel's line says the answers, unchanged, and the
+    # live region what was cancelled (a review: it said nothing)
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    fm.after_paint(lambda: fm.page.click('#nudge button[data-dir="right"]'), source="nudge")
+    fm.after_paint(lambda: fm.page.evaluate(press, ['button[data-digit="3"]', "#undo"]),
+                   source="undo")
+    assert fm.page.locator("#announce").text_content() == "Undo: MNIST test digit #3 is cancelled."
 
 
 def test_a_picked_sample_says_its_label_and_undo_brings_back_the_drawing_it_replaced(
