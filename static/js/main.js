@@ -88,7 +88,7 @@ class App {
   generation = 0; // bumped whenever what is shown stops being the newest thing asked for
   current = null; // {key, body, result}: what the page shows now
   #uncovered = null; // the map last kept clear of the enlarged channel
-  #uncoverScroll = null; // {y, by}: the page scrolled by `by` to uncover it, now at `y`
+  #uncoverScroll = null; // {map, top, by}: the page scrolled by `by` to uncover `map`, then at `top`
   norm = 'channel';
   hover = null;
   #keys = 0;
@@ -1480,18 +1480,25 @@ class App {
     if (this.inspector.root.getBoundingClientRect().top - inset < Math.min(box.height, 48)) return;
     const before = window.scrollY;
     // scrolled since the last of these: what came before is the reader's, not to be undone
-    if (this.#uncoverScroll?.y !== before) this.#uncoverScroll = null;
+    const earlier = this.#stillUncovered() ? this.#uncoverScroll.by : 0;
     window.scrollBy(0, Math.min(covered + 8, Math.max(0, box.top - inset - 8)));
-    this.#uncoverScroll = { y: window.scrollY, by: (this.#uncoverScroll?.by ?? 0) + window.scrollY - before };
+    this.#uncoverScroll = { map, top: map.getBoundingClientRect().top, by: earlier + window.scrollY - before };
+  }
+
+  /** Whether the map last scrolled clear of the enlarged channel is where that left it: by
+   * its place in the window, not the page's scroll, which the browser's scroll anchoring
+   * moves as the page above grows (a review: the readout's lines for the tapped unit). */
+  #stillUncovered() {
+    const scrolled = this.#uncoverScroll;
+    return Boolean(scrolled) && Math.abs(scrolled.map.getBoundingClientRect().top - scrolled.top) < 1;
   }
 
   /** The enlarged channel closed: the page scrolled back as far as it was scrolled to keep
    * its maps clear of it, unless the reader has scrolled since (a phone review: closing
    * pool2's channel left the page 472 px further down than where it was tapped). */
   #scrollBack() {
-    const scrolled = this.#uncoverScroll;
+    if (this.#stillUncovered()) window.scrollBy(0, -this.#uncoverScroll.by);
     this.#uncoverScroll = null;
-    if (scrolled && window.scrollY === scrolled.y) window.scrollBy(0, -scrolled.by);
   }
 
   /** Where the enlarged channel docks to leave `element` in view: the side where it covers
