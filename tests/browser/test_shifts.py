@@ -486,9 +486,10 @@ def test_undo_brings_back_what_clear_took_with_its_nudges(fm: FeatureMapsPage) -
     np.testing.assert_array_equal(fm.canvas_rgba("#pad"), pad)
     np.testing.assert_array_equal(fm.input_pixels(), shift(drawn, 1, 0))
     assert nudge_numbers(fm) == numbers
-    # said once, in the nudge's line, as when it was nudged
+    # the answers said once, in the nudge's line, as when it was nudged; the live region says
+    # what the Undo took back, alone
     assert nudge_line(fm) == said
-    assert fm.page.locator("#announce").text_content() == ""
+    assert fm.page.locator("#announce").text_content() == "Undo: back to the pad before the Clear."
     fm.after_paint(lambda: undo.click(), source="undo")
     np.testing.assert_array_equal(fm.input_pixels(), drawn)
     assert nudge_line(fm) == ("Nudge undone: the input is back where it was.",
