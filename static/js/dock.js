@@ -13,12 +13,14 @@
 // controls, so it is hidden from them, as the page's floating hints are.
 
 import { UI } from './config.js';
+import { boxesMeet } from './dom.js';
 
 export class PadDock {
   #dock;
   #unfold;
   #pad;
   #nudge;
+  #nudgeButtons; // measured at each scroll while on screen: found once
   #table;
   #oneColumn = window.matchMedia(UI.oneColumn);
   #padSeen = true;
@@ -36,6 +38,7 @@ export class PadDock {
   constructor(pad, padCanvas, maps, { nudge, table }, { undo, clear }) {
     this.#pad = pad;
     this.#nudge = nudge;
+    this.#nudgeButtons = [...nudge.querySelectorAll('button')];
     this.#table = table;
     this.#dock = document.getElementById('pad-dock');
     this.#unfold = document.getElementById('dock-unfold');
@@ -120,12 +123,8 @@ export class PadDock {
   #overNudge() {
     if (!this.#nudgeSeen.size) return false;
     const b = this.#dock.getBoundingClientRect();
-    const under = [...this.#nudge.querySelectorAll('button')];
-    if (this.#table.dataset.dir) under.push(this.#table);
-    return under.some((e) => {
-      const a = e.getBoundingClientRect();
-      return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
-    });
+    const under = this.#table.dataset.dir ? [...this.#nudgeButtons, this.#table] : this.#nudgeButtons;
+    return under.some((e) => boxesMeet(e.getBoundingClientRect(), b));
   }
 
   #keyboard(on) {

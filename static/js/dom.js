@@ -25,6 +25,11 @@ export function inWindow(box) {
   return { top: Math.max(box.top, 0), bottom: Math.min(box.bottom, window.innerHeight) };
 }
 
+/** Whether two boxes (DOMRects) share any area: edges that only touch do not. */
+export function boxesMeet(a, b) {
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+
 /** Set a node's text only when it changes: a same-text write still costs a layout pass. */
 export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;

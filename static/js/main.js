@@ -12,7 +12,7 @@ import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
 import { PadDock } from './dock.js';
-import { el, inWindow, setText, stackSticky } from './dom.js';
+import { boxesMeet, el, inWindow, setText, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { FieldFigures } from './fields.js';
 import { Inspector } from './inspector.js';
@@ -1462,9 +1462,7 @@ class App {
     const gap = () => {
       const box = map.getBoundingClientRect();
       const panel = this.inspector.root.getBoundingClientRect();
-      const apart = box.right <= panel.left || panel.right <= box.left
-        || box.bottom <= panel.top || panel.bottom <= box.top;
-      return apart ? 0 : box.bottom - panel.top;
+      return boxesMeet(box, panel) ? box.bottom - panel.top : 0;
     };
     if (gap() > 0) this.inspector.dock(this.#sideAwayFrom(map));
     const covered = gap();
