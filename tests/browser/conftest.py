@@ -29,6 +29,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-quic"]
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 DIGITS = PROJECT_ROOT / "static" / "digits"
+# clicks on each of the selectors given, one after another in one task: nothing the first
+# starts (a request, an answer) can come between them
+CLICK_IN_ONE_TASK = "(ids) => { for (const id of ids) document.querySelector(id).click(); }"
 RECORDER = """
 document.addEventListener('fm:painted', (e) => {
   (window.__fmPaints = window.__fmPaints || []).push(e.detail);

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.browser.conftest import (
+    CLICK_IN_ONE_TASK,
     DIGITS,
     Api,
     FeatureMapsPage,
@@ -293,7 +294,7 @@ def test_an_undo_says_what_it_took_back_before_the_answers(fm: FeatureMapsPage) 
     said_for_pad("Undo: back to the pad before MNIST test digit #18. ")
     # pressed while a sample is on its way, it cancels it, and says so (a later review: that
     # Undo alone said nothing of what it took back)
-    press = "(ids) => { for (const id of ids) document.querySelector(id).click(); }"
+    press = CLICK_IN_ONE_TASK
     fm.after_paint(lambda: fm.page.evaluate(press, ['button[data-digit="3"]', "#undo"]),
                    source="undo")
     said_for_pad("Undo: MNIST test digit #3 is cancelled. ")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.browser.conftest import (
+    CLICK_IN_ONE_TASK,
     DIGITS,
     FeatureMapsPage,
     announcement,
@@ -639,7 +640,7 @@ def test_an_undo_does_what_it_was_pressed_for_and_no_more(fm: FeatureMapsPage) -
     fm.after_paint(lambda: fm.stroke([(0.5, 0.12), (0.5, 0.88)], steps=8), source="pad")
     fm.after_paint(lambda: fm.stroke([(0.2, 0.5), (0.8, 0.5)], steps=8), source="pad")
     drawn, pad = fm.input_pixels(), fm.canvas_rgba("#pad")
-    press = """(ids) => { for (const id of ids) document.querySelector(id).click(); }"""
+    press = CLICK_IN_ONE_TASK
     right, here = '#nudge button[data-dir="right"]', "#nudge .undo-nudge"
     # ↺ twice for one nudge: the nudge, and nothing more
     fm.after_paint(lambda: fm.page.click(right), source="nudge")
