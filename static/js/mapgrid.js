@@ -169,6 +169,7 @@ export class MapGrid {
     // as page.css does the rest of the page
     this.#eightAcross.addEventListener('change', () => this.#relayout());
     this.#scalable.addEventListener('change', () => { if (this.#toScale) this.#relayout(); });
+    document.addEventListener('fm:view', () => this.#relayout());
   }
 
   /**
@@ -188,11 +189,13 @@ export class MapGrid {
     this.#relayout();
   }
 
-  /** 8 channels a row for every layer: on a phone or a touch screen, and to scale where it
-   * is offered (a window narrowed past it draws the maps fitted: found by a review, they
-   * stayed 8 a row). */
+  /** 8 channels a row for every layer: on a phone or a touch screen, in the projector view
+   * (a teacher's review at 1280x800: 16 a row, pool2's channels were 17 px, 3 px a unit, in
+   * rows that stood 200-390 px tall for their notes), and to scale where it is offered (a
+   * window narrowed past it draws the maps fitted: found by a review, they stayed 8 a row). */
   get #narrow() {
-    return this.#eightAcross.matches || (this.#toScale && this.#scalable.matches);
+    return this.#eightAcross.matches || document.documentElement.dataset.view === 'projector'
+      || (this.#toScale && this.#scalable.matches);
   }
 
   #scale() {

@@ -165,6 +165,53 @@ def test_on_a_wide_projector_the_table_and_the_fields_use_the_room(
         assert min(got["widths"]) >= (got["row"] - 4 * 16) / 5 - 2, got
 
 
+SMALL_TEXT = """() => [...document.querySelectorAll('body *')].filter((e) => {
+  if (e.closest('.visually-hidden')) return false;  // read out, not seen
+  const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  const box = e.getBoundingClientRect();
+  return own && box.width && box.height && getComputedStyle(e).visibility !== 'hidden'
+    && parseFloat(getComputedStyle(e).fontSize) < 16;
+}).map((e) => `${e.tagName}.${e.className} ${getComputedStyle(e).fontSize}: `
+  + e.textContent.trim().slice(0, 30))"""
+
+
+def test_on_a_1280_projector_no_words_or_figures_are_under_16_px(
+        browser: Any, server_url: str, api: Any, artifacts: Path) -> None:
+    """A teacher's review at 1280x800: the pool unit's readout, the lesson's core, was 14.4
+    px; the answers' digits, the map captions, the layer notes, the shift lab's readout, the
+    channel's weights and the Keras summary 11-14.4 px. And 16 channels a row, pool2's maps
+    were 17 px, 3 px a unit, in rows far taller than them: 8 a row in the projector view."""
+    columns = """() => Object.fromEntries(
+      [...document.querySelectorAll('canvas.map[data-net="max"]')]
+        .map((c) => [c.dataset.layer, Number(c.dataset.columns)]))"""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 800},
+                storage_state=projector_state(server_url)) as fm:
+        page = fm.page
+        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+        assert page.evaluate(columns) == dict.fromkeys(
+            ("conv1", "pool1", "conv2", "pool2", "conv3"), 8)
+        fm.hover_unit("max", "pool1", 2, 6, 6)
+        page.wait_for_selector("#readout strong", state="attached")
+        assert page.evaluate(SMALL_TEXT) == []
+        page.mouse.click(*fm.map_point("max", "conv1", 1, 7, 16))
+        page.locator("#inspector").wait_for(state="visible")
+        page.wait_for_selector("table.filter-grid td", state="visible")
+        assert page.evaluate(SMALL_TEXT) == []
+        page.screenshot(path=str(artifacts / "projector-1280-conv1.png"))
+        page.keyboard.press("Escape")
+        fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
+        assert page.evaluate(SMALL_TEXT) == []
+        # Why downsample?'s table still fits its column: its row names wrap instead
+        assert page.evaluate("(() => { const b = document.querySelector('#why-panel .scroll');"
+                             " return b.scrollWidth - b.clientWidth; })()") == 0
+        # the usual view, switched to on the page, lays the small maps out 16 a row again
+        page.click("#projector")
+        assert page.evaluate(columns) == {"conv1": 8, "pool1": 8, "conv2": 16, "pool2": 16,
+                                          "conv3": 16}
+        page.click("#projector")
+        assert page.evaluate(columns)["pool2"] == 8
+
+
 SUMMARIES = """() => [...document.querySelectorAll('.summary')].map((f) => {
   const box = f.getBoundingClientRect();
   return { net: f.dataset.net, hidden: f.scrollWidth - f.clientWidth, top: Math.round(box.top) };
