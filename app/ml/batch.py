@@ -333,11 +333,11 @@ class Unreadable(InvalidPixels):
     """A file that cannot be read as the .npy or .npz it begins as."""
 
 
-def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
-                    check: Callable[[int], None] | None, any_size: bool = False) -> np.ndarray:
-    """Read one .npy from `stream` (`size` bytes), its header checked before any allocation:
-    a number dtype, one of SHAPES, N <= max_images, and exactly as many data bytes as the
-    header declares (`any_size`: SIZED_SHAPES)."""
+def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None] | None,
+                any_size: bool = False) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """The (shape, fortran order, dtype) of the .npy that `stream` begins, read and checked
+    before any allocation: a number dtype, one of SHAPES, N <= max_images, then `check(N)`
+    (`any_size`: SIZED_SHAPES)."""
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -378,6 +378,14 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
                             f"{max_images:,}")
     if check is not None:
         check(n)
+    return tuple(shape), fortran, dtype
+
+
+def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
+                    check: Callable[[int], None] | None, any_size: bool = False) -> np.ndarray:
+    """Read one .npy from `stream` (`size` bytes): its header checked (`_npy_header`), then
+    exactly as many data bytes as it declares."""
+    shape, fortran, dtype = _npy_header(stream, max_images, check, any_size)
     declared = int(np.prod(shape)) * dtype.itemsize
     data = stream.read(size - stream.tell() + 1)
     if len(data) != declared:
@@ -472,12 +480,6 @@ def _read_npy_or_npz(body: bytes, max_images: int,
                                     "only stored or deflated members are read (np.savez, "
                                     "np.savez_compressed)")
             inflated = sum(info.file_size for info in infos)
-            if inflated > limit:
-                # a bound of bytes, whatever the images' size (a review: 240 float32 images
-                # of 512 x 512, prepared, were refused without a word of why)
-                raise ImageTooLarge(f".npz would inflate to {inflated:,} bytes; the limit is "
-                                    f"{limit:,} ({max_images:,} images of 28 x 28 float64): "
-                                    "send uint8 levels, or fewer or smaller images")
             names = [info.filename for info in infos]
             # torch.save writes a zip too, which a PyTorch user sends first (a review): no
             # .npz, so a 415 as the one-image route answers it (a Python client's review: it
@@ -502,13 +504,17 @@ def _read_npy_or_npz(body: bytes, max_images: int,
                 shown = brief_list([n.removesuffix(".npy") for n in names])
                 raise InvalidPixels(f".npz holds {shown}; name the images array 'images'")
             with zf.open(name) as member:
-                if member.read(6) != b"\x93NUMPY":
-                    raise InvalidPixels(f".npz member {brief(name.removesuffix('.npy'))} is not an "
-                                        ".npy array")
+                npy = member.read(6) == b"\x93NUMPY"
                 # read from its header on as it inflates: the header's sizes are checked
                 # before the data is inflated (a review saw 40,000 compressed zero images
                 # inflated, 250 MB, before their answer was found too large)
                 member.seek(0)
+                if inflated > limit:
+                    raise _inflates_too_far(member if npy else None, inflated, limit, len(names),
+                                            max_images, check, any_size)
+                if not npy:
+                    raise InvalidPixels(f".npz member {brief(name.removesuffix('.npy'))} is not an "
+                                        ".npy array")
                 return _array_from_npy(member, zf.getinfo(name).file_size, max_images, check,
                                        any_size)
     # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted
@@ -517,6 +523,28 @@ def _read_npy_or_npz(body: bytes, max_images: int,
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
             RuntimeError, ValueError) as exc:
         raise Unreadable(f"body is not a readable .npz ({exc})") from exc
+
+
+def _inflates_too_far(images: IO[bytes] | None, inflated: int, limit: int, members: int,
+                      max_images: int, check: Callable[[int], None] | None,
+                      any_size: bool) -> FeaturemapsError:
+    """The refusal of an .npz whose `members` would inflate to `inflated` bytes, over `limit`:
+    a bound of bytes, whatever the images' size (a review: 240 float32 images of 512 x 512,
+    prepared, were refused without a word of why). Where the images member (`images`, at its
+    start) has a readable .npy header, that header is read first, inflated no further, so that
+    too many images are said as such and uint8 ones are not told to be sent as uint8 (an API
+    review: 1,000,000 compressed uint8 zeros were)."""
+    fix = "uint8 levels, or fewer or smaller images"
+    if images is not None:
+        try:
+            if _npy_header(images, max_images, check, any_size)[2] == np.uint8:
+                fix = "fewer or smaller images"
+        except Unreadable:
+            pass
+    if members > 1:
+        fix = f"the images alone (the other arrays count too), or {fix}"
+    return ImageTooLarge(f".npz would inflate to {inflated:,} bytes; the limit is {limit:,} "
+                         f"({max_images:,} images of 28 x 28 float64): send {fix}")
 
 
 def npz_target(given: str | Path, reads: dict[Path, str] | None = None) -> Path:

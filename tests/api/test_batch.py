@@ -549,6 +549,39 @@ def test_an_npz_bomb_is_refused_before_inflating(client: TestClient) -> None:
         "28 float64): send uint8 levels, or fewer or smaller images")
 
 
+def test_too_many_compressed_images_are_said_as_too_many(client: TestClient) -> None:
+    """An API review: a million uint8 zeros, 762 KB compressed, were told they would inflate
+    too far and to send uint8 levels, which they were. Their header is read first, as the
+    images of an .npz under the bound are: the count is what is wrong."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, images=np.zeros((1_000_000, 28, 28), np.uint8))
+    r = client.post("/api/v1/featuremaps/batch", content=buf.getvalue())
+    assert (r.status_code, r.json()["detail"]) == (
+        413, "1,000,000 images; the limit is 40,000 per request (FEATUREMAPS_MAX_BATCH_IMAGES): "
+             "send them in parts of at most 40,000")
+    # uint8 images within the count, beside another array that inflates past the bound:
+    # the images alone, not uint8 levels, are what to send
+    buf = io.BytesIO()
+    np.savez_compressed(buf, images=np.zeros((10, 28, 28), np.uint8),
+                        extra=np.zeros(300_000_000, np.uint8))
+    r = client.post("/api/v1/featuremaps/batch", content=buf.getvalue())
+    assert (r.status_code, r.json()["detail"]) == (
+        413, f".npz would inflate to {300_000_000 + 10 * 784 + 2 * 128:,} bytes; the limit is "
+             "250,884,096 (40,000 images of 28 x 28 float64): send the images alone (the other "
+             "arrays count too), or fewer or smaller images")
+
+
+def test_a_batch_over_the_upload_limit_is_told_of_uint8(client: TestClient) -> None:
+    """An API review: MNIST's test set as float64 (np.save(x / 255), 63 MB) was told to send
+    it in parts or compressed, where uint8 levels take an eighth of its bytes."""
+    body = npy(np.zeros((10_000, 28, 28), np.float64))
+    r = client.post("/api/v1/featuremaps/batch", content=body)
+    assert (r.status_code, r.json()["detail"]) == (
+        413, "request body over the upload limit of 33,554,432 bytes "
+             "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES): send uint8 levels (float64 takes 8 times "
+             "their bytes, float32 4), the images in parts, or compressed (np.savez_compressed)")
+
+
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
 def test_a_member_zipfile_would_inflate_whole_is_refused(client: TestClient,
                                                          method: int) -> None:
