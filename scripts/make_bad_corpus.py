@@ -28,6 +28,9 @@ ACCEPTED = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF body, "
 NOT_IMAGE = "not an image this server reads: send a PNG, JPEG, WebP or GIF"
 NOT_PNG = f"{NOT_IMAGE} (this body is sent as image/png, but its bytes begin as none of them)"
 LIMIT_PIXELS = 4096 * 4096
+OTHER_SIZE = ("JSON pixels are the 28x28 input itself, with preprocess too; send a picture of "
+              "another size as an image file, which is cropped and scaled, or to POST "
+              "/api/v1/featuremaps/batch with preprocess=true)")
 UPLOAD_LIMIT = 2 * 1024 * 1024
 OVER_LIMIT = ("request body over the upload limit of 2,097,152 bytes "
               "(FEATUREMAPS_MAX_UPLOAD_BYTES): the networks see 28x28 pixels, so a smaller "
@@ -352,9 +355,10 @@ def cases() -> dict[str, dict[str, Any]]:
        "pixels[3][5] is a string; expected a number in 0..1")
     js("pixels-null", with_cell(None), 422, "pixels[3][5] is null; expected a number in 0..1")
     js("pixels-29x28", {"pixels": pixels(rows=29)}, 422,
-       "pixels must be a list of 28 rows of 28 numbers in 0..1; got 29 rows")
+       "pixels must be a list of 28 rows of 28 numbers in 0..1; got 29 rows "
+       f"(29 x 28: {OTHER_SIZE}")
     js("pixels-28x29", {"pixels": pixels(cols=29)}, 422,
-       "pixels row 0 must hold 28 numbers in 0..1; got 29")
+       f"pixels row 0 must hold 28 numbers in 0..1; got 29 (28 x 29: {OTHER_SIZE}")
     js("pixels-0x0", {"pixels": []}, 422,
        "pixels must be a list of 28 rows of 28 numbers in 0..1; got 0 rows")
     js("pixels-28x0", {"pixels": [[] for _ in range(28)]}, 422,

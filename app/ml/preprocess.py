@@ -511,11 +511,13 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
         raise InvalidPixels(f"pixels has three axes ({' x '.join(map(str, dims))}); {fix}")
     if not isinstance(pixels, list) or len(pixels) != SIDE:
         got = counted(len(pixels), "row") if isinstance(pixels, list) else json_kind(pixels)
-        raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got {got}")
+        raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got "
+                            f"{got}{_other_size(pixels)}")
     for i, row in enumerate(pixels):
         if not isinstance(row, list) or len(row) != SIDE:
             n = len(row) if isinstance(row, list) else json_kind(row)
-            raise InvalidPixels(f"pixels row {i} must hold 28 numbers in 0..1; got {n}")
+            raise InvalidPixels(f"pixels row {i} must hold 28 numbers in 0..1; got "
+                                f"{n}{_other_size(pixels)}")
         for j, value in enumerate(row):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidPixels(
@@ -542,6 +544,21 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
                             f"0..1{range_hint(arr)}")
     grey = arr.astype(np.float32)
     return as_picture(grey) if preprocess else grey
+
+
+def _other_size(pixels: object) -> str:
+    """Where `pixels` is a grid of another size than 28 x 28 (rows of one length), what
+    takes a picture of that size: JSON pixels are the networks' input, even with preprocess
+    (an API review sent 56 x 56 with "preprocess": true, as the batch route takes any size
+    with preprocess=true, and was told only the row count)."""
+    if not (isinstance(pixels, list) and pixels and all(isinstance(r, list) for r in pixels)):
+        return ""
+    widths = {len(r) for r in pixels}
+    if len(widths) != 1 or 0 in widths:
+        return ""
+    return (f" ({len(pixels)} x {widths.pop()}: JSON pixels are the 28x28 input itself, with "
+            "preprocess too; send a picture of another size as an image file, which is "
+            "cropped and scaled, or to POST /api/v1/featuremaps/batch with preprocess=true)")
 
 
 def as_picture(grey: np.ndarray) -> np.ndarray:
