@@ -319,12 +319,29 @@ def test_only_the_route_with_names_in_its_path_documents_a_404(client: TestClien
     assert r.status_code == 404 and r.json()["detail"].startswith("unknown model 'maxx'")
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/api/v1/models", "/metrics"])
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/models", "/api/v1/models/max", "/metrics"])
 def test_a_get_endpoint_refuses_query_parameters(client: TestClient, path: str) -> None:
     r = client.get(f"{path}?x=1")
     # "accepted: none" read as a parameter called none (an API review)
     assert (r.status_code, r.json()) == (400, {"detail": "unknown query parameter 'x'; "
                                                          "this route takes no query parameters"})
+
+
+def test_one_model_is_described_at_its_own_address(client: TestClient) -> None:
+    """An API review: GET /api/v1/models/max, the address a newcomer tries first, got the 404
+    of an address nothing answers. It answers the network as /api/v1/models lists it."""
+    listed = client.get("/api/v1/models").json()["models"]
+    for entry in listed:
+        r = client.get(f"/api/v1/models/{entry['name']}")
+        assert (r.status_code, r.json()) == (200, entry)
+    assert [m["name"] for m in listed] == ["max", "avg", "strided", "nopool", "blurmax"]
+    r = client.get("/api/v1/models/maxx")
+    assert (r.status_code, r.json()) == (404, {"detail": "unknown model 'maxx'; this server "
+                                                         "has max, avg, strided, nopool, blurmax"})
+    doc = client.get("/openapi.json").json()["paths"]["/api/v1/models/{model}"]["get"]
+    assert doc["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ModelInfo"}
+    assert "404" in doc["responses"]
 
 
 def test_every_endpoint_documents_its_400(client: TestClient) -> None:

@@ -20,7 +20,7 @@ from app.main import create_app
 
 OPERATIONS = [
     ("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/api/v1/models"),
-    ("GET", "/api/v1/models/{model}/filters/{layer}"),
+    ("GET", "/api/v1/models/{model}"), ("GET", "/api/v1/models/{model}/filters/{layer}"),
     ("POST", "/api/v1/featuremaps"), ("POST", "/api/v1/featuremaps/{model}/{layer}.png"),
     ("POST", "/api/v1/featuremaps/batch"), ("POST", "/api/v1/shifts"), ("GET", "/api/v1/live"),
 ]

@@ -1,4 +1,5 @@
-"""GET /healthz, GET /api/v1/models and GET /api/v1/models/{model}/filters/{layer}."""
+"""GET /healthz, GET /api/v1/models, GET /api/v1/models/{model} and
+GET /api/v1/models/{model}/filters/{layer}."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from app.api import wire
 from app.api.deps import EngineDep
 from app.api.inputs import DIGITS, check_query, unknown_parameter
 from app.api.routes.featuremaps import MODEL_DOC, check_channel
-from app.api.schemas import ErrorOut, FiltersOut, HealthOut, ModelsOut
+from app.api.schemas import ErrorOut, FiltersOut, HealthOut, ModelInfo, ModelsOut
 from app.ml.engine import Engine
 
 router = APIRouter()
@@ -56,6 +57,23 @@ async def models(request: Request, engine: EngineDep) -> dict[str, object]:
     scaling); the weights' sha256; and the device in use."""
     check_query(request, ())
     return engine.describe()
+
+
+@router.get("/api/v1/models/{model}", response_model=ModelInfo, tags=["models"],
+            summary="One network, its layers and geometry",
+            responses={404: {"model": ErrorOut, "description": "a model this server has not "
+                                                                "loaded, or no model of that name"},
+                       **UNKNOWN_QUERY})
+async def model_info(request: Request, engine: EngineDep,
+                     model: Annotated[str, Path(description=MODEL_DOC, examples=["max"])],
+                     ) -> dict[str, object]:
+    """One loaded variant, as `GET /api/v1/models` lists it (which also names the device in
+    use). Asked for by an API review: the address a newcomer tries first got the 404 of an
+    address nothing answers."""
+    check_query(request, ())
+    engine.nets([model])  # the 404, in the words the other routes use for a model
+    described: list[dict[str, object]] = engine.describe()["models"]
+    return next(m for m in described if m["name"] == model)
 
 
 @router.get("/api/v1/models/{model}/filters/{layer}", response_model=FiltersOut,
