@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +37,28 @@ def test_make_run_serves_where_it_is_told_and_else_where_the_settings_say() -> N
     assert make_run("HOST=0.0.0.0", "PORT=8080") == "serve --host 0.0.0.0 --port 8080"
     assert make_run("PORT=8080") == "serve --port 8080"
     assert make_run("PORT=", "HOST=") == "serve"  # given empty: the settings (a review)
+
+
+def test_a_python_without_ensurepip_is_told_the_package_that_gives_it(tmp_path: Path) -> None:
+    """A newcomer's review: on Debian, python3 has no ensurepip without python3.X-venv, so
+    both README commands stopped at `python -m venv`, and nothing installed it. Where it
+    cannot be installed here (no apt-get on this PATH), the command to install it is said."""
+    script = str(PROJECT_ROOT / "scripts" / "venv-deps.sh")
+    bash = shutil.which("bash")
+    assert bash is not None
+    here = subprocess.run([bash, script], env={**os.environ, "PYTHON": sys.executable},
+                          capture_output=True, text=True, timeout=60)
+    assert (here.returncode, here.stdout, here.stderr) == (0, "", "")
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    python = bare / "python3"  # this Python, but with no ensurepip
+    python.write_text('#!/bin/sh\n[ "$2" = "import ensurepip" ] && exit 1\n'
+                      f'exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    (bare / "id").symlink_to(shutil.which("id") or "/usr/bin/id")
+    done = subprocess.run([bash, script], env={"PATH": str(bare), "PYTHON": str(python)},
+                          capture_output=True, text=True, timeout=60)
+    minor = sys.version_info[1]
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", f"{python} -m venv needs ensurepip, which Debian and Ubuntu ship in "
+               f"python3.{minor}-venv: sudo apt-get install python3.{minor}-venv\n")
