@@ -333,6 +333,9 @@ class Unreadable(InvalidPixels):
     """A file that cannot be read as the .npy or .npz it begins as."""
 
 
+NPY_HEADER_MAX = 10_000  # bytes of an .npy header: NumPy's own bound for one it reads
+
+
 def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None] | None,
                 any_size: bool = False) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     """The (shape, fortran order, dtype) of the .npy that `stream` begins, read and checked
@@ -340,12 +343,23 @@ def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None]
     (`any_size`: SIZED_SHAPES)."""
     try:
         version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version in ((2, 0), (3, 0)):
-            # 3.0 differs from 2.0 only in allowing UTF-8 in the header, which no number
-            # dtype or shape needs: one that uses it fails to parse, as it should
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        # 3.0 differs from 2.0 only in allowing UTF-8 in the header, which no number dtype or
+        # shape needs: one that uses it fails to parse, as it should
+        width = {(1, 0): 2, (2, 0): 4, (3, 0): 4}.get(version)
+        if width is not None:
+            # the header's declared length is bounded before NumPy reads it: NumPy reads all
+            # it declares, up to 4 GiB in 2.0, and only then checks its own bound (a review:
+            # an .npz member declaring 4 GiB of header, 4 MB deflated, had the server inflate
+            # 1 GiB of it, 2 GB held, before refusing it)
+            field = stream.read(width)
+            length = int.from_bytes(field, "little")
+            if length > NPY_HEADER_MAX:
+                raise Unreadable(f"not a readable .npy header (it declares {length:,} bytes of "
+                                 f"header; NumPy writes at most {NPY_HEADER_MAX:,})")
+            header = io.BytesIO(field + stream.read(length))
+            read = (np.lib.format.read_array_header_1_0 if width == 2
+                    else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read(header)
         elif max(version) < 10:
             raise Unreadable(f"not a readable .npy header (format version "
                              f"{version[0]}.{version[1]}; NumPy writes 1.0, 2.0 and 3.0)")

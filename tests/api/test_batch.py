@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
 import zipfile
 from typing import Any
 
@@ -569,6 +570,23 @@ def test_too_many_compressed_images_are_said_as_too_many(client: TestClient) -> 
         413, f".npz would inflate to {300_000_000 + 10 * 784 + 2 * 128:,} bytes; the limit is "
              "250,884,096 (40,000 images of 28 x 28 float64): send the images alone (the other "
              "arrays count too), or fewer or smaller images")
+
+
+def test_an_npy_header_declaring_gigabytes_is_refused_before_it_is_read(
+        client: TestClient) -> None:
+    """A review: NumPy reads all the header an .npy declares (up to 4 GiB in format 2.0)
+    before it checks its own bound, and an .npz member is inflated as it is read: one
+    declaring 4 GiB of header, 4 MB deflated, had the server inflate 1 GiB and hold 2 GB
+    before refusing it. The declared length is now refused unread."""
+    member = b"\x93NUMPY\x02\x00" + struct.pack("<I", 0xFFFFFFFF) + b" " * 20_000_000
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("images.npy", member)
+    assert len(buf.getvalue()) < 100_000
+    r = client.post("/api/v1/featuremaps/batch", content=buf.getvalue())
+    assert (r.status_code, r.json()["detail"]) == (
+        422, "not a readable .npy header (it declares 4,294,967,295 bytes of header; NumPy "
+             "writes at most 10,000)")
 
 
 def test_a_batch_over_the_upload_limit_is_told_of_uint8(client: TestClient) -> None:
