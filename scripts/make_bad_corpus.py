@@ -29,8 +29,8 @@ NOT_IMAGE = "not an image this server reads: send a PNG, JPEG, WebP or GIF"
 NOT_PNG = f"{NOT_IMAGE} (this body is sent as image/png, but its bytes begin as none of them)"
 LIMIT_PIXELS = 4096 * 4096
 OTHER_SIZE = ("JSON pixels are the 28x28 input itself, with preprocess too; send a picture of "
-              "another size as an image file, which is cropped and scaled, or to POST "
-              "/api/v1/featuremaps/batch with preprocess=true)")
+              "another size as an image file, which is cropped and scaled, or as an .npy "
+              "(np.save) to POST /api/v1/featuremaps/batch?preprocess=true)")
 UPLOAD_LIMIT = 2 * 1024 * 1024
 OVER_LIMIT = ("request body over the upload limit of 2,097,152 bytes "
               "(FEATUREMAPS_MAX_UPLOAD_BYTES): the networks see 28x28 pixels, so a smaller "

@@ -65,9 +65,9 @@ def over_upload_limit(limit: int, batch: bool = False) -> str:
         # float64 named (an API review: np.save(x / 255) of MNIST's test set was told only
         # to split or compress what uint8 levels send in an eighth of the bytes)
         return (f"request body over the upload limit of {limit:,} bytes "
-                "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES): send uint8 levels (float64 takes 8 "
-                "times their bytes, float32 4), the images in parts, or compressed "
-                "(np.savez_compressed)")
+                "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES): send float images as uint8 levels "
+                "(float64 takes 8 times their bytes, float32 4), or the images in parts, or "
+                "compressed (np.savez_compressed)")
     return (f"request body over the upload limit of {limit:,} bytes "
             "(FEATUREMAPS_MAX_UPLOAD_BYTES): the networks see 28x28 pixels, so a smaller "
             "image loses nothing")

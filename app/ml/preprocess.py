@@ -556,9 +556,12 @@ def _other_size(pixels: object) -> str:
     widths = {len(r) for r in pixels}
     if len(widths) != 1 or 0 in widths:
         return ""
+    # the batch route as an .npy: sent this JSON, it answers with a 415 pointing back here
+    # (a review)
     return (f" ({len(pixels)} x {widths.pop()}: JSON pixels are the 28x28 input itself, with "
             "preprocess too; send a picture of another size as an image file, which is "
-            "cropped and scaled, or to POST /api/v1/featuremaps/batch with preprocess=true)")
+            "cropped and scaled, or as an .npy (np.save) to POST "
+            "/api/v1/featuremaps/batch?preprocess=true)")
 
 
 def as_picture(grey: np.ndarray) -> np.ndarray:

@@ -596,8 +596,9 @@ def test_a_batch_over_the_upload_limit_is_told_of_uint8(client: TestClient) -> N
     r = client.post("/api/v1/featuremaps/batch", content=body)
     assert (r.status_code, r.json()["detail"]) == (
         413, "request body over the upload limit of 33,554,432 bytes "
-             "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES): send uint8 levels (float64 takes 8 times "
-             "their bytes, float32 4), the images in parts, or compressed (np.savez_compressed)")
+             "(FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES): send float images as uint8 levels (float64 "
+             "takes 8 times their bytes, float32 4), or the images in parts, or compressed "
+             "(np.savez_compressed)")
 
 
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])

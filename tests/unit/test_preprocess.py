@@ -366,8 +366,8 @@ def test_json_pixels_are_used_as_they_are() -> None:
     # preprocess, which the batch route takes, was told only its row count)
     ([[0.0] * 56] * 56, r"got 56 rows \(56 x 56: JSON pixels are the 28x28 input itself, with "
                         r"preprocess too; send a picture of another size as an image file, "
-                        r"which is cropped and scaled, or to POST /api/v1/featuremaps/batch "
-                        r"with preprocess=true\)$"),
+                        r"which is cropped and scaled, or as an \.npy \(np\.save\) to POST "
+                        r"/api/v1/featuremaps/batch\?preprocess=true\)$"),
     ([[0.0] * 29] * 28, "row 0 must hold 28 numbers in 0..1; got 29"),
     ([], "got 0 rows"),
     ([[]], "got 1 row$"),  # not "1 rows" (an API review)
