@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: run test test-fast test-docker bench data lint lock check clean
 
 $(BIN)/python:
-	PYTHON=$(PYTHON) bash scripts/venv-deps.sh
+	bash scripts/venv-deps.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 

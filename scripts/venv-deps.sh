@@ -3,17 +3,17 @@
 # without ensurepip, which venv uses to put pip in, unless python3.X-venv is installed.
 # Installed when missing and we are root on a Debian-like machine; otherwise the command
 # to install it is said, and this fails (venv would, with a longer message).
-#   PYTHON=python3 scripts/venv-deps.sh
+#   scripts/venv-deps.sh [the python command, as words: python3 by default]
 set -euo pipefail
-py=${PYTHON:-python3}
-"$py" -c 'import ensurepip' 2>/dev/null && exit 0
-package=$("$py" -c 'import sys; print(f"python3.{sys.version_info[1]}-venv")')
+[ $# -gt 0 ] || set -- python3
+"$@" -c 'import ensurepip' 2>/dev/null && exit 0
+package=$("$@" -c 'import sys; print(f"python3.{sys.version_info[1]}-venv")')
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian's $package, which python -m venv needs"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
 else
-  echo "$py -m venv needs ensurepip, which Debian and Ubuntu ship in $package:" \
+  echo "$* -m venv needs ensurepip, which Debian and Ubuntu ship in $package:" \
        "sudo apt-get install $package" >&2
   exit 1
 fi

@@ -46,8 +46,9 @@ def test_a_python_without_ensurepip_is_told_the_package_that_gives_it(tmp_path: 
     script = str(PROJECT_ROOT / "scripts" / "venv-deps.sh")
     bash = shutil.which("bash")
     assert bash is not None
-    here = subprocess.run([bash, script], env={**os.environ, "PYTHON": sys.executable},
-                          capture_output=True, text=True, timeout=60)
+    # the Makefile's $(PYTHON), which may be several words
+    here = subprocess.run([bash, script, "env", sys.executable], capture_output=True,
+                          text=True, timeout=60)
     assert (here.returncode, here.stdout, here.stderr) == (0, "", "")
     bare = tmp_path / "bin"
     bare.mkdir()
@@ -56,7 +57,7 @@ def test_a_python_without_ensurepip_is_told_the_package_that_gives_it(tmp_path: 
                       f'exec {sys.executable} "$@"\n')
     python.chmod(0o755)
     (bare / "id").symlink_to(shutil.which("id") or "/usr/bin/id")
-    done = subprocess.run([bash, script], env={"PATH": str(bare), "PYTHON": str(python)},
+    done = subprocess.run([bash, script, str(python)], env={"PATH": str(bare)},
                           capture_output=True, text=True, timeout=60)
     minor = sys.version_info[1]
     assert (done.returncode, done.stdout, done.stderr) == (
