@@ -71,7 +71,7 @@ async def model_info(request: Request, engine: EngineDep,
     use). Asked for by an API review: the address a newcomer tries first got the 404 of an
     address nothing answers."""
     check_query(request, ())
-    engine.nets([model])  # the 404, in the words the other routes use for a model
+    engine.check_models([model])  # the 404, in the words the other routes use for a model
     described: list[dict[str, object]] = engine.describe()["models"]
     return next(m for m in described if m["name"] == model)
 
