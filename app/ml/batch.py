@@ -334,6 +334,12 @@ class Unreadable(InvalidPixels):
 
 
 NPY_HEADER_MAX = 10_000  # bytes of an .npy header: NumPy's own bound for one it reads
+# per format version, the bytes of its header's length field and NumPy's reader of the rest;
+# 3.0 differs from 2.0 only in allowing UTF-8 in the header, which no number dtype or shape
+# needs: one that uses it fails to parse, as it should
+NPY_HEADERS = {(1, 0): (2, np.lib.format.read_array_header_1_0),
+               (2, 0): (4, np.lib.format.read_array_header_2_0),
+               (3, 0): (4, np.lib.format.read_array_header_2_0)}
 
 
 def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None] | None,
@@ -343,10 +349,9 @@ def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None]
     (`any_size`: SIZED_SHAPES)."""
     try:
         version = np.lib.format.read_magic(stream)
-        # 3.0 differs from 2.0 only in allowing UTF-8 in the header, which no number dtype or
-        # shape needs: one that uses it fails to parse, as it should
-        width = {(1, 0): 2, (2, 0): 4, (3, 0): 4}.get(version)
-        if width is not None:
+        reader = NPY_HEADERS.get(version)
+        if reader is not None:
+            width, read = reader
             # the header's declared length is bounded before NumPy reads it: NumPy reads all
             # it declares, up to 4 GiB in 2.0, and only then checks its own bound (a review:
             # an .npz member declaring 4 GiB of header, 4 MB deflated, had the server inflate
@@ -356,10 +361,7 @@ def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None]
             if length > NPY_HEADER_MAX:
                 raise Unreadable(f"not a readable .npy header (it declares {length:,} bytes of "
                                  f"header; NumPy writes at most {NPY_HEADER_MAX:,})")
-            header = io.BytesIO(field + stream.read(length))
-            read = (np.lib.format.read_array_header_1_0 if width == 2
-                    else np.lib.format.read_array_header_2_0)
-            shape, fortran, dtype = read(header)
+            shape, fortran, dtype = read(io.BytesIO(field + stream.read(length)))
         elif max(version) < 10:
             raise Unreadable(f"not a readable .npy header (format version "
                              f"{version[0]}.{version[1]}; NumPy writes 1.0, 2.0 and 3.0)")
