@@ -134,10 +134,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, built once, with the JSON bodies' example and X-Request-ID
-        added."""
+        added, and its own 422s in this API's words."""
         if app.openapi_schema is None:
             spec = featuremaps.add_json_example(FastAPI.openapi(app))
-            app.openapi_schema = document_request_id(spec)
+            app.openapi_schema = document_request_id(errors.document_422s(spec))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
