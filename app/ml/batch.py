@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import shutil
 import time
 import tokenize
@@ -343,9 +344,11 @@ NPY_HEADERS = {(1, 0): (2, np.lib.format.read_array_header_1_0),
 
 
 def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None] | None,
-                any_size: bool = False) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+                any_size: bool = False, size: int | None = None,
+                ) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     """The (shape, fortran order, dtype) of the .npy that `stream` begins, read and checked
-    before any allocation: a number dtype, one of SHAPES, N <= max_images, then `check(N)`
+    before any allocation: a number dtype, one of SHAPES, as many data bytes as the file's
+    `size` leaves after the header where it is known, N <= max_images, then `check(N)`
     (`any_size`: SIZED_SHAPES)."""
     try:
         version = np.lib.format.read_magic(stream)
@@ -387,6 +390,13 @@ def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None]
     frames = _frames(tuple(shape), any_size)
     if frames is None:
         raise _wrong_shape(tuple(shape), any_size)
+    # a file cut short, or a header that lies, is said as such before its count is judged
+    # (an API review: 8 images under a header of 100,000 were told to be sent in parts)
+    if size is not None:
+        declared, held = math.prod(shape) * dtype.itemsize, size - stream.tell()
+        if declared != held:
+            raise Unreadable(f".npy header declares {declared:,} bytes of data; the file "
+                             f"holds {held:,}: send the whole file, as np.save wrote it")
     n = frames[0]
     if n > max_images:
         raise ImageTooLarge(f"{n:,} images; the limit is {max_images:,} per request "
@@ -401,10 +411,10 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
                     check: Callable[[int], None] | None, any_size: bool = False) -> np.ndarray:
     """Read one .npy from `stream` (`size` bytes): its header checked (`_npy_header`), then
     exactly as many data bytes as it declares."""
-    shape, fortran, dtype = _npy_header(stream, max_images, check, any_size)
-    declared = int(np.prod(shape)) * dtype.itemsize
-    data = stream.read(size - stream.tell() + 1)
-    if len(data) != declared:
+    shape, fortran, dtype = _npy_header(stream, max_images, check, any_size, size)
+    declared = math.prod(shape) * dtype.itemsize  # what the header's check found held
+    data = stream.read(size - stream.tell())
+    if len(data) != declared:  # a member that inflated to less than its directory said
         raise Unreadable(f".npy header declares {declared:,} bytes of data; the file holds "
                          f"{len(data):,}")
     arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
