@@ -11,6 +11,7 @@ warm instead of spreading over a shared pool.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import statistics
 import threading
@@ -53,43 +54,71 @@ class InferenceGate:
         self._inflight = 0
         self._clock = clock
         self._took: deque[float] = deque(maxlen=RECENT)  # the last jobs' run times, s
-        # when each job running now started (time.perf_counter: `clock` times the runs)
-        self._running: dict[object, float] = {}
+        # ... and of those whose size was told (weigh), the seconds each unit took
+        self._per_unit: deque[float] = deque(maxlen=RECENT)
+        # each job in flight: its size (None until told), and when it started running (None
+        # while it waits; time.perf_counter: `clock` times the runs)
+        self._jobs: dict[object, list[float | None]] = {}
+        self._local = threading.local()  # the job a thread runs, for weigh()
 
     def retry_after(self, unknown: float = 1.0) -> int:
-        """Seconds a refused request should wait: the jobs in flight, run `concurrency` at a
-        time, each taking the median run time of the last jobs, but no longer than the time
-        limit and one job more (a job still waiting then is dropped); rounded up, at least 1
-        (a review: batches that took 5-9 s each said 1; a later one: 64 queued /shifts jobs
-        of 0.26 s said 1; a review of that: jobs past the limit made it 1,600 s). `unknown`:
-        what it is while no job has finished. A job running longer than that is taken to run
-        as long again: the first of them frees its thread then (an API review: two batches of
-        10,000 images running for seconds said 1, after a few small ones)."""
+        """Seconds a refused request should wait: until the jobs in flight are done, run
+        `concurrency` at a time, each taking the median run time of the last jobs, or, where
+        its size was told (weigh), that many units at the median time a unit took; but no
+        longer than the time limit and one job more (a job still waiting then is dropped);
+        rounded up, at least 1 (a review: batches that took 5-9 s each said 1; a later one: 64
+        queued /shifts jobs of 0.26 s said 1; a review of that: jobs past the limit made it
+        1,600 s; an API review: a batch of 10,000 images just begun said 1, after a few small
+        ones). With nothing in flight, the median. `unknown`: what a job takes while no job
+        has finished. A job running longer than its time is taken to run as long again: the
+        first of them frees its thread then (an API review: two batches of 10,000 images
+        running for seconds said 1, after a few small ones)."""
         with self._lock:
-            took = list(self._took)
-            rounds = max(1, math.ceil(self._inflight / self.concurrency))
-            started = list(self._running.values())
+            took, per_unit = list(self._took), list(self._per_unit)
+            jobs = [(size, start) for size, start in self._jobs.values()]
         each = statistics.median(took) if took else unknown
+        rate = statistics.median(per_unit) if per_unit else None
+        # each job's time, and when it started
+        timed = [(each if size is None or rate is None else size * rate, start)
+                 for size, start in jobs]
         now = time.perf_counter()
-        # what is left of the median, or, past it, as long again (a review: max() of the two
-        # said the whole median again to a request refused just before a job's usual end)
-        first = min((each - (now - t) if now - t < each else now - t for t in started),
-                    default=each)
-        return max(1, math.ceil(min(first + each * (rounds - 1), self.timeout_s + each)))
+        # what is left of a running job's time, or, past it, as long again (a review: max() of
+        # the two said the whole time again to a request refused just before a job's end)
+        left = [t - (now - start) if now - start < t else now - start
+                for t, start in timed if start is not None]
+        free = sorted(left)[:self.concurrency] + [0.0] * (self.concurrency - len(left))
+        for t, start in timed:
+            if start is None:  # waiting: it takes the thread that frees first
+                heapq.heappush(free, heapq.heappop(free) + t)
+        done = max(free) if jobs else each
+        longest = max((t for t, _ in timed), default=each)
+        return max(1, math.ceil(min(done, self.timeout_s + longest)))
 
-    def _timed(self, fn: Callable[..., T], *args: object) -> T:
-        job = object()
+    def weigh(self, size: float) -> None:
+        """The job this thread runs is `size` units of work (a batch's images), told once it
+        has begun and knows it: its time, and the Retry-After of a request refused meanwhile,
+        are reckoned by the unit."""
+        job = getattr(self._local, "job", None)
         with self._lock:
-            self._running[job] = time.perf_counter()
+            if job in self._jobs:
+                self._jobs[job][0] = size
+
+    def _timed(self, fn: Callable[..., T], job: object, *args: object) -> T:
+        with self._lock:
+            self._jobs[job][1] = time.perf_counter()
+        self._local.job = job
         start = self._clock()
         try:
             return fn(*args)
         finally:
             took = self._clock() - start
+            self._local.job = None
             with self._lock:
                 self._inflight -= 1
                 self._took.append(took)
-                del self._running[job]
+                size = self._jobs.pop(job)[0]
+                if size:
+                    self._per_unit.append(took / size)
 
     @property
     def inflight(self) -> int:
@@ -113,12 +142,14 @@ class InferenceGate:
         with self._lock:
             full = self._inflight >= self.limit
             inline = inline_when_idle and self._inflight == 0
+            job = object()
             if not full:
                 self._inflight += 1
+                self._jobs[job] = [None, None]
         if full:
             raise Overloaded(busy(self.limit, self.what), self.retry_after())
         if inline:
-            return self._timed(fn, *args)
+            return self._timed(fn, job, *args)
         state = ["pending"]  # -> "running" when a thread takes it, or "abandoned" on timeout
 
         def work() -> T:
@@ -126,7 +157,7 @@ class InferenceGate:
                 if state[0] == "abandoned":
                     raise TimedOut("abandoned before it started")
                 state[0] = "running"
-            return self._timed(fn, *args)
+            return self._timed(fn, job, *args)
 
         future = asyncio.get_running_loop().run_in_executor(self._pool, work)
         try:
@@ -137,6 +168,7 @@ class InferenceGate:
                 if waited:
                     state[0] = "abandoned"
                     self._inflight -= 1
+                    del self._jobs[job]
                 ahead = self._inflight
             future.add_done_callback(lambda f: f.exception())  # no "never retrieved" warning
             # which of the two (an API review: a job that never left the queue was said to

@@ -81,6 +81,20 @@ def test_uint8_levels_are_read_as_level_over_255_as_one_image_s_pixels_are(
                                                                rel=1e-5, abs=0)
 
 
+def test_a_batch_tells_the_gate_its_images_for_retry_after(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's Retry-After is reckoned by its images (InferenceGate.weigh): the route tells
+    the batch gate how many the header declares, .npy or .npz, before the work (an API review:
+    a batch of 10,000 images just begun said 1)."""
+    gate = client.app.state.batch_gate  # type: ignore[attr-defined]
+    told: list[tuple[float, int]] = []
+    monkeypatch.setattr(gate, "weigh", lambda n: told.append((n, gate.inflight)))
+    images = np.zeros((37, 28, 28), np.uint8)
+    for body in (npy(images), npz(images=images[:5])):
+        assert client.post("/api/v1/featuremaps/batch?layers=pool2", content=body).is_success
+    assert told == [(37, 1), (5, 1)]
+
+
 def test_layers_come_in_the_network_s_order_whatever_the_order_asked(
         client: TestClient) -> None:
     """As the README says: layers=conv3,pool1 answers pool1's arrays before conv3's."""

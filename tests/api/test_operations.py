@@ -496,6 +496,45 @@ def test_a_job_running_past_the_usual_time_is_taken_to_run_as_long_again() -> No
     assert (said, ran < 2.0) == (1, True), ran
 
 
+def test_a_batchs_retry_after_is_reckoned_by_its_images() -> None:
+    """An API review: three batches of 10,000 images sent at once, after a few small ones,
+    and the third was told Retry-After: 1 while the other two took 5 and 10 s. A job that
+    tells its size (the batch route: its images, read from the header) is taken to need that
+    many units at the median time a unit took, once any sized job has finished."""
+    runs = [0.1, 0.1, 0.1]  # three batches of 100 images: 1 ms an image, by the gate's clock
+    times = iter([t for i, run in enumerate(runs) for t in (10.0 * i, 10.0 * i + run)] + [100.0])
+    gate = InferenceGate(limit=2, timeout_s=60, clock=lambda: next(times, 200.0))
+    release, weighed = threading.Event(), threading.Event()
+
+    def batch(images: int) -> None:
+        gate.weigh(images)
+        weighed.set()
+        release.wait(5)
+
+    async def scenario() -> tuple[int, int, int]:
+        release.set()
+        for _ in runs:
+            await gate.run(batch, 100)
+        release.clear()
+        weighed.clear()
+        first = asyncio.create_task(gate.run(batch, 10_000))
+        await asyncio.to_thread(weighed.wait, 5)
+        alone = gate.retry_after()  # 10 s less the moment it has run
+        second = asyncio.create_task(gate.run(release.wait, 5))  # its size untold
+        while gate.inflight < 2:
+            await asyncio.sleep(0.001)
+        with pytest.raises(Overloaded) as info:
+            await gate.run(lambda: None)
+        release.set()
+        await first
+        await second
+        return alone, info.value.retry_after, gate.retry_after()
+
+    # then one untold job waiting behind it: the median job's 0.1 s more; and once all are
+    # done, the median job's time again (the last took 100 s by the clock)
+    assert asyncio.run(scenario()) == (10, 11, 1)
+
+
 def busy_after_a_2_s_job(jobs: int, limit: int, concurrency: int,
                          busy: Callable[[InferenceGate], Awaitable[None]]) -> InferenceGate:
     """A gate with a 5 s time limit whose one finished job took 2 s (its clock says so), and
