@@ -95,6 +95,23 @@ def test_a_batch_tells_the_gate_its_images_for_retry_after(
     assert told == [(37, 1), (5, 1)]
 
 
+def test_the_one_image_routes_options_are_pointed_to_where_they_work(
+        client: TestClient) -> None:
+    """An API review asked a batch for encoding=float32 and was told only that the parameter
+    was unknown: the 400 says what a batch's maps are, and where the floats are."""
+    body = npy(np.zeros((2, 28, 28), np.uint8))
+    r = client.post("/api/v1/featuremaps/batch?encoding=float32", content=body)
+    assert (r.status_code, r.json()["detail"]) == (400, (
+        "unknown query parameter 'encoding'; accepted: models, layers, preprocess (a batch's "
+        "maps are uint8, each channel scaled to its own low and high, within half a level of "
+        "the floats; the floats themselves come one image at a time from POST "
+        "/api/v1/featuremaps?encoding=float32)"))
+    r = client.post("/api/v1/featuremaps/batch?format=json", content=body)
+    assert (r.status_code, r.json()["detail"]) == (400, (
+        "unknown query parameter 'format'; accepted: models, layers, preprocess (a batch is "
+        "answered as an .npz)"))
+
+
 def test_layers_come_in_the_network_s_order_whatever_the_order_asked(
         client: TestClient) -> None:
     """As the README says: layers=conv3,pool1 answers pool1's arrays before conv3's."""

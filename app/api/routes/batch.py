@@ -30,6 +30,13 @@ from app.ml.preprocess import MAX_SIDE, levels, sniff
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 QUERY = ("models", "layers", "preprocess")
+# what the one-image route's parameters mean here (an API review: encoding=float32 was told
+# only that it was unknown, and the one-image route, the one with floats, went unsaid)
+ELSEWHERE = {
+    "encoding": "a batch's maps are uint8, each channel scaled to its own low and high, within "
+                "half a level of the floats; the floats themselves come one image at a time "
+                "from POST /api/v1/featuremaps?encoding=float32",
+    "format": "a batch is answered as an .npz"}
 # the default answer's layout, every map of max and avg, for the sizes the document quotes
 EVERY_MAP_SPECS = [variant_spec("max"), variant_spec("avg")]
 EVERY_MAP = Layout.plan(EVERY_MAP_SPECS)
@@ -167,7 +174,7 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
                             layers: LayersQuery = None,
                             preprocess: PreprocessQuery = False) -> Response:
     """Run the chosen networks over every image and return the chosen layers' maps."""
-    check_query(request, QUERY)
+    check_query(request, QUERY, ELSEWHERE)
     names = parse_models(engine, models)
 
     def known(layer: str) -> None:
