@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
@@ -21,6 +21,9 @@ from app import __version__, logs
 from app.config import MAX_THREADS, PROJECT_ROOT, Settings, listen_address
 from app.ml.errors import FeaturemapsError, own_words
 from app.ml.names import VARIANTS, counted
+
+if TYPE_CHECKING:  # numpy is imported by the commands that need it, not by --help
+    import numpy as np
 
 log = logging.getLogger("featuremaps")
 
@@ -263,21 +266,31 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
                           lambda layer: check_variant_layers(models, [layer]))
               if args.layers is not None else None)
     # the data set it reads, replaced by maps, was lost until fetched again (a review)
-    out = batch.npz_target(args.out, _read_files(settings, models))  # a str (its argument)
-    mnist = data.load(settings.data_dir)
-    images = mnist.images(args.split)
+    reads = _read_files(settings, models)
+    if args.input is not None:
+        reads[Path(args.input)] = "the --input images"
+    out = batch.npz_target(args.out, reads)  # a str (its argument)
+    labels: np.ndarray | None = None  # a split's, not a file's
+    if args.input is not None:
+        images, whole = _own_images(args.input), "file"
+    else:
+        split = args.split or "test"
+        mnist = data.load(settings.data_dir)
+        images, labels, whole = mnist.images(split), mnist.labels(split), f"{split} split"
     if args.limit:
         images = images[: args.limit]
-    labels = mnist.labels(args.split)[: len(images)]
+    if labels is not None:
+        labels = labels[: len(images)]
     settings = settings.model_copy(
         update={"models": models, "device": args.device or settings.device})
     engine = Engine.load(settings)
     # every map is held in memory until the .npz is written: say how much, refuse what
     # cannot fit
-    size = batch.npz_size(engine.layout(models, layers), len(images), labels.dtype)
+    size = batch.npz_size(engine.layout(models, layers), len(images),
+                          None if labels is None else labels.dtype)
     count = counted(len(images), "image")
     if args.limit and args.limit > len(images):  # said, not silently less (a review)
-        count += f" (the whole {args.split} split; --limit asked for {args.limit:,})"
+        count += f" (the whole {whole}; --limit asked for {args.limit:,})"
     _err(f"featuremaps: {count}, {','.join(models)}: about "
          f"{batch.in_units(size)} of maps, held in memory, then written to {out}")
     usual = batch.default_batch_size(engine)
@@ -290,6 +303,23 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
                                  batch_size=batch_size, labels=labels)
     _out(json.dumps(stats))
     return 0
+
+
+def _own_images(path: str) -> np.ndarray:
+    """`extract --input`: the images of an .npy or .npz, read as the batch endpoint reads a
+    body (app/ml/batch.py, read_npy_or_npz), with no bound on their number but the memory
+    (a practitioner's review: one's own images had to go through the server, at most 6,872
+    at a time with every map)."""
+    from app.ml import batch
+
+    try:
+        body = Path(path).read_bytes()
+    except OSError as exc:
+        raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
+    try:
+        return batch.read_npy_or_npz(body, max_images=2**31)
+    except FeaturemapsError as exc:
+        raise FeaturemapsError(f"--input {path}: {exc}") from exc
 
 
 def _integer(text: str, low: int, high: int | None = None) -> int:
@@ -538,24 +568,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
-        "extract", help="feature maps of a whole MNIST split into an .npz",
-        description="Run a split of MNIST (as `data fetch` stored it) through the networks and "
+        "extract", help="feature maps of a whole MNIST split, or of your own images, into an .npz",
+        description="Run a split of MNIST (as `data fetch` stored it), or your own images "
+                    "(--input), through the networks and "
                     "write their maps to an .npz, the batch endpoint's arrays: for each network "
                     "and layer, MODEL/LAYER (N, C, H, W) uint8 with MODEL/LAYER/low and "
                     "MODEL/LAYER/high (N, C) float32, a value being low + q/255 * (high - "
                     "low); MODEL/probabilities (N, 10) and MODEL/prediction (N,); and the "
-                    "split's labels (N,). The images themselves are not written: they are "
-                    "the split's first N. Networks: " + ", ".join(VARIANTS) + " (those "
-                    "loaded); layers: conv1, pool1, conv2, pool2, conv3 (nopool and strided "
-                    "have no pools).")
+                    "split's labels (N,), where a split was read. The images themselves are "
+                    "not written: they are the split's first N, or the file's. Networks: "
+                    + ", ".join(VARIANTS) + " (those loaded); layers: conv1, pool1, conv2, "
+                    "pool2, conv3 (nopool and strided have no pools).")
     p.add_argument("out",  # a str: Path() would drop a trailing slash, which names a folder
                    help="the .npz to write (.npz is added if missing; folders on its path "
                         "that do not exist are made, as mkdir -p does; an existing file is "
                         "replaced once the new one is complete)")
-    p.add_argument("--split", choices=["train", "valid", "test"], default="test",
-                   help="MNIST's 10,000 test images (the default), or the 50,000 the "
-                        "networks were trained on and the 10,000 held out from them for "
-                        "validation")
+    source = p.add_mutually_exclusive_group()
+    # no default here: argparse let an explicit --split test beside --input pass (its
+    # check of the two skips a value that is the default's very object)
+    source.add_argument("--split", choices=["train", "valid", "test"],
+                        help="MNIST's 10,000 test images (the default), or the 50,000 the "
+                             "networks were trained on and the 10,000 held out from them for "
+                             "validation")
+    source.add_argument("--input", metavar="FILE",
+                        help="your own images instead: an .npy, or an .npz with an 'images' "
+                             "array, of (N, 28, 28) images (or (N, 1, 28, 28), (N, 28, 28, 1)), "
+                             "uint8 levels 0..255 or floats 0..1, light ink on dark paper as "
+                             "MNIST's, as POST /api/v1/featuremaps/batch reads them; no labels "
+                             "are written")
     p.add_argument("--models",
                    help="comma-separated networks (default: max,avg; with FEATUREMAPS_MODELS "
                         "set, those of the two it names, or else its first two, as the batch "

@@ -388,6 +388,46 @@ def test_extract_adds_the_suffix_and_reports_the_file_it_wrote(
     assert data.load(DATA_DIR).labels("test")[:5].tolist() == [7, 2, 1, 0, 4]
 
 
+def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A practitioner's review: extract read MNIST's splits alone, and one's own images had
+    to go through the server, at most 6,872 at a time with every map. --input reads an .npy
+    or .npz as the batch endpoint does; its maps are a split's maps for the same images, and
+    no labels are written."""
+    images = data.load(DATA_DIR).images("test")[:4]
+    np.savez(tmp_path / "mine.npz", images=images)
+    code, out, err = run(["extract", str(tmp_path / "own"), "--input", str(tmp_path / "mine.npz"),
+                          "--layers", "pool1", "--limit", "9", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert err.startswith("featuremaps: 4 images (the whole file; --limit asked for 9), max,avg")
+    assert json.loads(out.strip().splitlines()[-1])["images"] == 4
+    code, _, err = run(["extract", str(tmp_path / "split"), "--limit", "4", "--layers", "pool1",
+                        "--device", "cpu"], capsys)
+    assert code == 0, err
+    own, split = np.load(tmp_path / "own.npz"), np.load(tmp_path / "split.npz")
+    assert own.files == [name for name in split.files if name != "labels"]
+    for name in own.files:
+        np.testing.assert_array_equal(own[name], split[name])
+    # what the batch endpoint refuses, this refuses in its words; and no file is read twice
+    (tmp_path / "notes.npy").write_text("images\n")
+    for argv, said in (
+            (["--input", str(tmp_path / "gone.npy")],
+             f"--input {tmp_path / 'gone.npy'}: No such file or directory"),
+            (["--input", str(tmp_path / "notes.npy")],
+             f"--input {tmp_path / 'notes.npy'}: body is neither an .npy (\\x93NUMPY) nor an .npz "
+             "(zip) file: write the images with np.save(f, images), or np.savez(f, "
+             "images=images)")):
+        code, _, err = run(["extract", str(tmp_path / "x.npz"), *argv, "--device", "cpu"], capsys)
+        assert (code, err) == (2, f"featuremaps: error: {said}\n")
+    code, _, err = run(["extract", str(tmp_path / "mine.npz"), "--input",
+                        str(tmp_path / "mine.npz")], capsys)
+    assert (code, err) == (2, f"featuremaps: error: {tmp_path / 'mine.npz'} is the --input "
+                              "images, which this command reads: write to another file, e.g. "
+                              "maps.npz\n")
+    code, _, err = run(["extract", "x.npz", "--input", "a.npy", "--split", "test"], capsys)
+    assert code == 2 and "argument --split: not allowed with argument --input" in err
+
+
 @pytest.mark.slow
 def test_an_interrupted_extraction_is_one_line_and_leaves_the_old_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
