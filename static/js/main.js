@@ -1397,6 +1397,15 @@ class App {
     byId('maps').addEventListener('pointermove', (e) => {
       tip.toggleAttribute('data-top', e.clientY > window.innerHeight - TIP_ROOM);
     }, { passive: true });
+    // shown only while a mouse is on the maps or the enlarged channel (page.css): the unit
+    // an open channel traces stays traced when the pointer leaves, and the tip stayed up
+    // over the sidebar, over the very readout it repeats, cut 10 px short by the window's
+    // foot (a student's review at 1366x768)
+    for (const area of [byId('maps'), byId('inspector')]) {
+      for (const [type, on] of [['pointerenter', true], ['pointerleave', false]]) {
+        area.addEventListener(type, () => document.body.toggleAttribute('data-mouse-on-maps', on));
+      }
+    }
   }
 
   /** Two columns on a short screen: the sidebar scrolls on its own, and neither its first

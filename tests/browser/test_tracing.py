@@ -1485,6 +1485,39 @@ def test_the_readout_shows_at_the_window_foot_when_the_sidebar_hides_it(
     assert not tip.is_visible()
 
 
+def test_the_tip_is_shown_only_while_the_mouse_is_on_the_maps(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a student's review at 1366x768: a channel enlarged from a pool unit keeps the
+    unit traced, and with the readout a few pixels out of view the tip stayed up after the
+    mouse went to the sidebar, over the very readout it repeats. It shows while the mouse is
+    on the maps or on the enlarged channel, and nowhere else."""
+    fm.page.set_viewport_size({"width": 1280, "height": 720})
+    upload_digit(fm, digit_files[0][1])
+    tip = fm.page.locator("#hover-tip")
+    fm.page.evaluate("() => { const s = document.querySelector('.sidebar'); "
+                     "s.scrollTop = s.scrollHeight; }")
+    fm.hover_unit("max", "pool1", 7, 3, 1)
+    tip.wait_for(state="visible")
+    x, y = fm.map_point("max", "pool1", 7, 3, 1)
+    fm.page.mouse.click(x, y)
+    fm.page.locator("#inspector").wait_for(state="visible")
+    # to the sidebar, and a sample picked there: the open channel traces its unit again
+    fm.page.evaluate("() => { document.querySelector('.sidebar').scrollTop = 0; }")
+    sample = fm.page.locator('button[data-digit="18"]')
+    sample.hover()
+    fm.after_paint(sample.click, source="upload")
+    fm.page.evaluate("() => { const s = document.querySelector('.sidebar'); "
+                     "s.scrollTop = s.scrollHeight; }")
+    fm.page.wait_for_function("() => document.body.hasAttribute('data-readout-away')")
+    assert fm.page.locator("#readout").inner_text().startswith("max pool1, channel 7")
+    assert tip.inner_text().startswith("max pool1, channel 7")  # traced, and not shown
+    tip.wait_for(state="hidden")
+    big = fm.page.locator("#inspector canvas").first.bounding_box()
+    assert big is not None
+    fm.page.mouse.move(big["x"] + 5, big["y"] + 5)
+    tip.wait_for(state="visible")
+
+
 def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: float) -> str:
     """The sentence the inspector writes for a deeper conv unit, by its rule: the channels
     that add most (up to 3) and take most away (up to 2), each by at least a tenth of the
