@@ -975,6 +975,28 @@ def test_an_upload_the_browser_cannot_draw_goes_as_it_is_and_is_not_said_to_wait
         context.close()
 
 
+def test_a_message_moves_nothing_under_the_pointer(fm: FeatureMapsPage) -> None:
+    """A student's review at 1366x768: a bad upload's message, shown above the page in its
+    flow, moved the pad, the maps and all 60 px down (and a server error mid-stroke would
+    move the pad under the pen). It lies over the page's top instead, the masthead at the
+    page's start, and the sidebar scrolled with the page stays under it."""
+    fm.page.set_viewport_size({"width": 1366, "height": 768})
+    before = [fm.page.locator(s).bounding_box() for s in ("#pad", "#maps")]
+    fm.upload("notes.txt", b"these are not pixels", "text/plain")
+    banner = fm.page.locator("#error")
+    banner.wait_for(state="visible")
+    assert [fm.page.locator(s).bounding_box() for s in ("#pad", "#maps")] == before
+    box, masthead = banner.bounding_box(), fm.page.locator(".masthead").bounding_box()
+    assert box is not None and masthead is not None and before[0] is not None
+    assert box["y"] == 0 and box["y"] + box["height"] < before[0]["y"]  # over the masthead
+    fm.page.evaluate("window.scrollTo(0, 600)")
+    fm.page.wait_for_function("() => document.querySelector('.sidebar')"
+                              ".getBoundingClientRect().top >= "
+                              "document.getElementById('error').getBoundingClientRect().bottom")
+    fm.page.keyboard.press("Escape")
+    banner.wait_for(state="hidden")
+
+
 @pytest.mark.parametrize("name,data,mime,expected", [
     ("notes.txt", b"these are not pixels", "text/plain",
      "That file is not a picture the networks can read: choose a PNG, JPEG, WebP or GIF, or "
