@@ -611,6 +611,11 @@ def test_too_many_compressed_images_are_said_as_too_many(client: TestClient) -> 
     assert (r.status_code, r.json()["detail"]) == (
         413, "1,000,000 images; the limit is 40,000 per request (FEATUREMAPS_MAX_BATCH_IMAGES): "
              "send them in parts of at most 40,000")
+    # and an .npy that holds them all, under the upload limit (its data weighed first)
+    r = client.post("/api/v1/featuremaps/batch", content=npy(np.zeros((40_001, 28, 28), np.uint8)))
+    assert (r.status_code, r.json()["detail"]) == (
+        413, "40,001 images; the limit is 40,000 per request (FEATUREMAPS_MAX_BATCH_IMAGES): "
+             "send them in parts of at most 40,000")
     # uint8 images within the count, beside another array that inflates past the bound:
     # the images alone, not uint8 levels, are what to send
     buf = io.BytesIO()
