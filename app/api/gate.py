@@ -86,7 +86,9 @@ class InferenceGate:
         # the two said the whole time again to a request refused just before a job's end)
         left = [t - (now - start) if now - start < t else now - start
                 for t, start in timed if start is not None]
-        free = sorted(left)[:self.concurrency] + [0.0] * (self.concurrency - len(left))
+        # when each thread is free: a heap (a review: idle threads put last were not popped
+        # first, and a job waiting for one was laid after the running one)
+        free = [0.0] * (self.concurrency - len(left)) + sorted(left)[:self.concurrency]
         for t, start in timed:
             if start is None:  # waiting: it takes the thread that frees first
                 heapq.heappush(free, heapq.heappop(free) + t)
@@ -108,17 +110,24 @@ class InferenceGate:
             self._jobs[job][1] = time.perf_counter()
         self._local.job = job
         start = self._clock()
+        done = False
         try:
-            return fn(*args)
+            result = fn(*args)
+            done = True
+            return result
         finally:
             took = self._clock() - start
             self._local.job = None
             with self._lock:
                 self._inflight -= 1
-                self._took.append(took)
                 size = self._jobs.pop(job)[0]
-                if size:
-                    self._per_unit.append(took / size)
+                # a job refused or stopped on the way (a batch's 422 takes microseconds) says
+                # nothing of what a job takes (a review: three refused batches of 5,000 made the
+                # per-image median a refusal's, and Retry-After 1 again)
+                if done:
+                    self._took.append(took)
+                    if size:
+                        self._per_unit.append(took / size)
 
     @property
     def inflight(self) -> int:

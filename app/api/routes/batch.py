@@ -207,10 +207,10 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     def fits(n: int) -> None:
         """The answer's size, known from the header's number of images; and the job's, for
         the Retry-After of a batch refused meanwhile."""
-        gate.weigh(n)
         if batch.npz_size(layout, n, inputs=preprocess) > settings.max_batch_response_bytes:
             raise InvalidParameter(answer_too_large(n, layout, settings.max_batch_response_bytes,
                                                     inputs=preprocess))
+        gate.weigh(n)
 
     def answer() -> bytes:
         """Parse (sizes checked from the headers first), extract, pack the .npz."""
