@@ -317,7 +317,8 @@ def _own_images(path: str) -> np.ndarray:
     except OSError as exc:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
     try:
-        return batch.read_npy_or_npz(body, max_images=2**31)
+        # as (N, 28, 28): one image (28, 28) is one, not 28 (a review)
+        return batch.images_from_array(batch.read_npy_or_npz(body, max_images=2**31))
     except FeaturemapsError as exc:
         raise FeaturemapsError(f"--input {path}: {exc}") from exc
 
@@ -601,7 +602,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "set, those of the two it names, or else its first two, as the batch "
                         "endpoint of a server with that setting)")
     p.add_argument("--layers", help="comma-separated layer names (default: all)")
-    p.add_argument("--limit", type=_positive, help="the first N images of the split only")
+    p.add_argument("--limit", type=_positive,
+                   help="the first N images of the split, or of the --input file, only")
     p.add_argument("--batch-size", type=_positive,
                    help="images per batch (default: 4096 on a GPU, 256 otherwise)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],

@@ -394,9 +394,13 @@ def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None]
     # (an API review: 8 images under a header of 100,000 were told to be sent in parts)
     if size is not None:
         declared, held = math.prod(shape) * dtype.itemsize, size - stream.tell()
-        if declared != held:
+        if declared > held:
             raise Unreadable(f".npy header declares {declared:,} bytes of data; the file "
                              f"holds {held:,}: send the whole file, as np.save wrote it")
+        if declared < held:  # two np.save calls to one file, or bytes added after it
+            raise Unreadable(f".npy header declares {declared:,} bytes of data; "
+                             f"{held - declared:,} more follow it: one array to an .npy "
+                             "(np.savez holds several)")
     n = frames[0]
     if n > max_images:
         raise ImageTooLarge(f"{n:,} images; the limit is {max_images:,} per request "

@@ -483,6 +483,11 @@ def npz(**arrays: np.ndarray) -> bytes:
     (zipped(images=npy_with_shape("(100000, 28, 28)")), 422,
      ".npy header declares 78,400,000 bytes of data; the file holds 784: send the whole file, "
      "as np.save wrote it"),
+    # two arrays saved to one file: whole, but one array too many (a review: told to send it
+    # whole)
+    (npy(np.zeros((1, 28, 28), np.uint8)) * 2, 422,
+     ".npy header declares 784 bytes of data; 912 more follow it: one array to an .npy "
+     "(np.savez holds several)"),
     (npz(), 422, "the .npz holds no arrays; put the images in 'images'"),
     # found by a review: 20,000 members were all listed, a 4 MB message
     (npz(**{f"m{i}": np.zeros(1) for i in range(30)}), 422,

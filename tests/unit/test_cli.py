@@ -424,6 +424,13 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     assert (code, err) == (2, f"featuremaps: error: {tmp_path / 'mine.npz'} is the --input "
                               "images, which this command reads: write to another file, e.g. "
                               "maps.npz\n")
+    # one image, (28, 28), is one (a review: counted as 28)
+    np.save(tmp_path / "one.npy", images[0])
+    code, out, err = run(["extract", str(tmp_path / "one"), "--input", str(tmp_path / "one.npy"),
+                          "--layers", "pool1", "--device", "cpu"], capsys)
+    assert code == 0 and err.startswith("featuremaps: 1 image, max,avg"), err
+    assert json.loads(out.strip().splitlines()[-1])["images"] == 1
+    np.testing.assert_array_equal(np.load(tmp_path / "one.npz")["max/pool1"], own["max/pool1"][:1])
     code, _, err = run(["extract", "x.npz", "--input", "a.npy", "--split", "test"], capsys)
     assert code == 2 and "argument --split: not allowed with argument --input" in err
 
