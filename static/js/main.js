@@ -1401,10 +1401,16 @@ class App {
     // an open channel traces stays traced when the pointer leaves, and the tip stayed up
     // over the sidebar, over the very readout it repeats, cut 10 px short by the window's
     // foot (a student's review at 1366x768)
-    for (const area of [byId('maps'), byId('inspector')]) {
-      for (const [type, on] of [['pointerenter', true], ['pointerleave', false]]) {
-        area.addEventListener(type, () => document.body.toggleAttribute('data-mouse-on-maps', on));
-      }
+    // (the panel lies inside the maps' element while a channel is enlarged: leaving it for a
+    // map is no leaving of the maps, which then fire no enter; a finger's tap is no hover)
+    const areas = '#maps, #inspector';
+    for (const area of document.querySelectorAll(areas)) {
+      area.addEventListener('pointerenter', (e) => {
+        if (e.pointerType !== 'touch') document.body.toggleAttribute('data-mouse-on-maps', true);
+      });
+      area.addEventListener('pointerleave', (e) => {
+        if (!e.relatedTarget?.closest?.(areas)) document.body.toggleAttribute('data-mouse-on-maps', false);
+      });
     }
   }
 

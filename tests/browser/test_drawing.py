@@ -977,9 +977,9 @@ def test_an_upload_the_browser_cannot_draw_goes_as_it_is_and_is_not_said_to_wait
 
 def test_a_message_moves_nothing_under_the_pointer(fm: FeatureMapsPage) -> None:
     """A student's review at 1366x768: a bad upload's message, shown above the page in its
-    flow, moved the pad, the maps and all 60 px down (and a server error mid-stroke would
-    move the pad under the pen). It lies over the page's top instead, the masthead at the
-    page's start, and the sidebar scrolled with the page stays under it."""
+    flow, moved the pad, the maps and all 60 px down. It lies over the page's top instead,
+    the masthead at the page's start; once scrolled, the stuck sidebar steps down under it
+    (it would cover the pad's top)."""
     fm.page.set_viewport_size({"width": 1366, "height": 768})
     before = [fm.page.locator(s).bounding_box() for s in ("#pad", "#maps")]
     fm.upload("notes.txt", b"these are not pixels", "text/plain")

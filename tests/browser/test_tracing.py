@@ -1516,6 +1516,12 @@ def test_the_tip_is_shown_only_while_the_mouse_is_on_the_maps(
     assert big is not None
     fm.page.mouse.move(big["x"] + 5, big["y"] + 5)
     tip.wait_for(state="visible")
+    # and from the panel, which lies inside the maps' element, straight onto a map (a review:
+    # the panel's leaving hid the tip, and the maps, never left, said nothing)
+    fm.page.mouse.move(*fm.map_point("max", "pool1", 3, 4, 4), steps=4)
+    fm.page.wait_for_function("() => document.getElementById('readout').innerText"
+                              ".startsWith('max pool1, channel 3,')")
+    tip.wait_for(state="visible")
 
 
 def unit_sum_text(parts: np.ndarray, bias: float, at: str, where: str, value: float) -> str:
