@@ -552,7 +552,9 @@ def _read_npy_or_npz(body: bytes, max_images: int,
     # that is not (UnicodeDecodeError)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
             RuntimeError, ValueError) as exc:
-        raise Unreadable(f"body is not a readable .npz ({exc})") from exc
+        # and what to do about it (an API review: of all the refusals, these alone said none)
+        raise Unreadable(f"body is not a readable .npz ({exc}): write it with np.savez(f, "
+                         "images=images), and send it whole") from exc
 
 
 def _inflates_too_far(images: IO[bytes] | None, inflated: int, limit: int, members: int,

@@ -872,9 +872,11 @@ NPY_UNREADABLE = ("not a readable .npy header: NumPy cannot parse it; write the 
     (raw_npy_header(b"{'descr': '|01', 'fortran_order': False, 'shape': (1, 28, 28), }\n"),
      NPY_UNREADABLE),
     # ValueError (a negative seek) and UnicodeDecodeError from zipfile
-    (npz_with_directory_offset(100), "body is not a readable .npz (negative seek value -100)"),
+    (npz_with_directory_offset(100), "body is not a readable .npz (negative seek value -100): "
+     "write it with np.savez(f, images=images), and send it whole"),
     (npz_with_utf8_flag_on(b"image\xff.npy"), "body is not a readable .npz ('utf-8' codec "
-     "can't decode byte 0xff in position 5: invalid start byte)"),
+     "can't decode byte 0xff in position 5: invalid start byte): write it with np.savez(f, "
+     "images=images), and send it whole"),
 ])
 def test_headers_and_zips_the_parsers_choke_on_are_refused(client: TestClient, body: bytes,
                                                            detail: str) -> None:
