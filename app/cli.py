@@ -287,7 +287,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     # every map is held in memory until the .npz is written: say how much, refuse what
     # cannot fit
     size = batch.npz_size(engine.layout(models, layers), len(images),
-                          None if labels is None else labels.dtype)
+                          None if labels is None else labels.dtype, encoding=args.encoding)
     count = counted(len(images), "image")
     if args.limit and args.limit > len(images):  # said, not silently less (a review)
         count += f" (the whole {whole}; --limit asked for {args.limit:,})"
@@ -300,7 +300,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     working = batch.working_memory(engine.layout(models), min(batch_size, len(images)), usual)
     batch.check_room(size, out, working)
     stats = batch.extract_to_npz(engine, images, models, layers, out,
-                                 batch_size=batch_size, labels=labels)
+                                 batch_size=batch_size, labels=labels, encoding=args.encoding)
     _out(json.dumps(stats))
     return 0
 
@@ -602,6 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "set, those of the two it names, or else its first two, as the batch "
                         "endpoint of a server with that setting)")
     p.add_argument("--layers", help="comma-separated layer names (default: all)")
+    p.add_argument("--encoding", choices=["uint8", "float16", "float32"], default="uint8",
+                   help="the maps' type: uint8 as above (the default), or the values themselves "
+                        "as float16 or float32, at 2 or 4 times the bytes (low and high are then "
+                        "each channel's range)")
     p.add_argument("--limit", type=_positive,
                    help="the first N images of the split, or of the --input file, only")
     p.add_argument("--batch-size", type=_positive,

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from app.ml import files, preprocess
+from app.ml.encode import DTYPES_NP, Encoding
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError, ImageTooLarge, InvalidPixels, NotArrays, OutputError
 from app.ml.names import brief, brief_list, repeated
@@ -176,13 +177,18 @@ def _to_float(chunk: np.ndarray, device: torch.device) -> torch.Tensor:
     return x[:, None]  # (B, 1, 28, 28)
 
 
-def bytes_per_image(layout: Layout) -> int:
-    return layout.data_size + 4 * layout.float_size + 8 * len(layout.nets)
+def bytes_per_image(layout: Layout, encoding: Encoding = "uint8") -> int:
+    """An image's bytes in the answer: its maps in `encoding`, each channel's low and high and
+    each network's probabilities as float32, each network's prediction as int64."""
+    return (layout.data_size * np.dtype(DTYPES_NP[encoding]).itemsize + 4 * layout.float_size
+            + 8 * len(layout.nets))
 
 
 def packed_batches(engine: Engine, nets: Sequence[Net], layout: Layout, images: np.ndarray,
-                   batch_size: int) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
-    """(start, b, data, floats) for each batch of `images`, packed as app/ml/pack.py lays out.
+                   batch_size: int, encoding: Encoding = "uint8",
+                   ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """(start, b, data, floats) for each batch of `images`, packed as app/ml/pack.py lays out
+    (the maps in `encoding`).
 
     The arrays are views that stay valid until the next batch is asked for. On CUDA the work
     is pipelined: while the host reads batch k, the GPU computes batch k+1 and a second stream
@@ -195,9 +201,9 @@ def packed_batches(engine: Engine, nets: Sequence[Net], layout: Layout, images: 
         for start in starts:
             x = _to_float(images[start:start + batch_size], engine.device)
             if engine.device.type == "cpu":
-                data, floats = pack_on_host(nets, x, layout)
+                data, floats = pack_on_host(nets, x, layout, encoding)
             else:
-                d, f = pack_on_device(nets, x, layout)
+                d, f = pack_on_device(nets, x, layout, encoding)
                 data, floats = d.cpu().numpy(), f.cpu().numpy()
             yield start, len(x), data, floats
         return
@@ -208,10 +214,10 @@ def packed_batches(engine: Engine, nets: Sequence[Net], layout: Layout, images: 
     pending: tuple[torch.cuda.Event, int, int, torch.Tensor, torch.Tensor] | None = None
     for k, start in enumerate(starts):
         x = _to_float(images[start:start + batch_size], dev)
-        d, f = pack_on_device(nets, x, layout)
+        d, f = pack_on_device(nets, x, layout, encoding)
         buf = pinned[k % 2]  # its last user, batch k-2, has been read by now
         if buf is None or buf[0].numel() < d.numel():
-            buf = pinned[k % 2] = (torch.empty(d.numel(), dtype=torch.uint8).pin_memory(),
+            buf = pinned[k % 2] = (torch.empty(d.numel(), dtype=d.dtype).pin_memory(),
                                    torch.empty(f.numel(), dtype=torch.float32).pin_memory())
         hd, hf = buf[0][:d.numel()], buf[1][:f.numel()]
         copier.wait_stream(compute)
@@ -253,8 +259,10 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
             layers: Sequence[str] | None = None,
             batch_size: int | None = None,
             stop: Callable[[], bool] | None = None,
-            host_threads: int | None = None) -> dict[str, np.ndarray]:
-    """Maps of the chosen layers (all when None) of the chosen networks for every image.
+            host_threads: int | None = None,
+            encoding: Encoding = "uint8") -> dict[str, np.ndarray]:
+    """Maps of the chosen layers (all when None) of the chosen networks for every image, in
+    `encoding`: uint8 scaled to each channel's low and high, or the floats themselves.
     `stop`, asked before each batch: True ends the work with Abandoned. `host_threads`
     threads (default: as many as torch's intra-op setting, so that a server keeps to its
     share of the cores) copy each packed batch into the output arrays, each its own run of
@@ -266,7 +274,7 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
         engine.check_layers(models, layers)
     layout = Layout.plan(nets, layers)
     n = len(images)
-    out = _answer_arrays(layout, n)
+    out = _answer_arrays(layout, n, encoding)
     threads = max(1, host_threads or torch.get_num_threads())
     # the copies release the GIL: on a GPU they, not the device, bound an extraction (fresh
     # output memory is faulted in as it is written; bench/gpu.py); one thread copies inline
@@ -274,7 +282,7 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
     try:
         with torch.inference_mode():
             for start, b, data, floats in packed_batches(engine, nets, layout, images,
-                                                         batch_size):
+                                                         batch_size, encoding):
                 if stop is not None and stop():
                     raise Abandoned(f"stopped after {start:,} of {n:,} images")
                 unpack = partial(_unpack, out, layout, start, b, data, floats)
@@ -293,14 +301,16 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
     return out
 
 
-def _answer_arrays(layout: Layout, n: int) -> dict[str, np.ndarray]:
+def _answer_arrays(layout: Layout, n: int, encoding: Encoding = "uint8"
+                   ) -> dict[str, np.ndarray]:
     """The arrays `extract` fills for n images, uninitialised, in the order it names them."""
     out: dict[str, np.ndarray] = {}
+    maps = np.dtype(DTYPES_NP[encoding])
     for slot in layout.nets:
         out[f"{slot.variant}/probabilities"] = np.empty((n, 10), np.float32)
         for ls in slot.layers:
             base = f"{slot.variant}/{ls.layer.name}"
-            out[base] = np.empty((n, *ls.layer.shape), np.uint8)
+            out[base] = np.empty((n, *ls.layer.shape), maps)
             out[f"{base}/low"] = np.empty((n, ls.layer.shape[0]), np.float32)
             out[f"{base}/high"] = np.empty((n, ls.layer.shape[0]), np.float32)
     for slot in layout.nets:  # last, as they are filled
@@ -587,7 +597,7 @@ def npz_target(given: str | Path, reads: dict[Path, str] | None = None) -> Path:
 
 
 def npz_size(layout: Layout, n: int, labels: np.dtype[Any] | None = None,
-             inputs: bool = False) -> int:
+             inputs: bool = False, encoding: Encoding = "uint8") -> int:
     """The bytes of the uncompressed .npz of n images' maps (`labels`: the dtype of the
     labels `featuremaps extract` adds; `inputs`: with the prepared images, INPUTS, that the
     batch route adds when it prepares them): the batch route's answer, the extract's file. Exact
@@ -595,9 +605,9 @@ def npz_size(layout: Layout, n: int, labels: np.dtype[Any] | None = None,
     ZIP64_MARGIN bytes a member and ZIP64_END over, never under. Found by a review: the
     route had weighed its answer by the maps alone, 8.7 kB under the .npz of every map, so a
     limit set within those bytes let an answer through."""
-    per_image = (bytes_per_image(layout) + (0 if labels is None else labels.itemsize)
+    per_image = (bytes_per_image(layout, encoding) + (0 if labels is None else labels.itemsize)
                  + (INPUT_BYTES if inputs else 0))
-    headers, members = _npz_headers(layout, labels, inputs)
+    headers, members = _npz_headers(layout, labels, inputs, encoding)
     size = headers + n * per_image
     return size if size <= ZIP64_LIMIT else size + members * ZIP64_MARGIN + ZIP64_END
 
@@ -611,12 +621,12 @@ ZIP64_END = 56 + 20
 
 @functools.cache
 def _npz_headers(layout: Layout, labels: np.dtype[Any] | None,
-                 inputs: bool = False) -> tuple[int, int]:
+                 inputs: bool = False, encoding: Encoding = "uint8") -> tuple[int, int]:
     """The bytes of an answer's .npz besides its data, each member's .npy header and zip
     records, and its number of members. Below 4 GiB the bytes do not depend on the number of
     images: NumPy pads each header with room for that number to grow to 21 digits
     (numpy.lib.format), and the local records are zip64 whatever a member's size."""
-    arrays = _answer_arrays(layout, 0)
+    arrays = _answer_arrays(layout, 0, encoding)
     if inputs:
         arrays = {INPUTS: np.empty((0, 28, 28), np.uint8), **arrays}
     if labels is not None:
@@ -717,14 +727,15 @@ def check_room(size: int, target: Path, working: int = WORKING_MEMORY) -> None:
 
 def extract_to_npz(engine: Engine, images: np.ndarray, models: Sequence[str],
                    layers: Sequence[str] | None, out: Path, *, batch_size: int | None = None,
-                   labels: np.ndarray | None = None) -> dict[str, Any]:
+                   labels: np.ndarray | None = None,
+                   encoding: Encoding = "uint8") -> dict[str, Any]:
     """`featuremaps extract`: write the maps to an .npz; returns timing figures (`seconds`
     and `images_per_second` of the maps, `write_seconds` of the file). The file
     appears whole or not at all (app/ml/files.py): a file already there is replaced only
     once the new one is complete."""
     out = npz_target(out)
     t0 = time.perf_counter()
-    arrays = extract(engine, images, models, layers, batch_size)
+    arrays = extract(engine, images, models, layers, batch_size, encoding=encoding)
     seconds = time.perf_counter() - t0
     if labels is not None:
         arrays["labels"] = labels

@@ -95,21 +95,71 @@ def test_a_batch_tells_the_gate_its_images_for_retry_after(
     assert told == [(37, 1), (5, 1)]
 
 
-def test_the_one_image_routes_options_are_pointed_to_where_they_work(
+def test_the_one_image_routes_format_is_pointed_to_what_a_batch_answers(
         client: TestClient) -> None:
-    """An API review asked a batch for encoding=float32 and was told only that the parameter
-    was unknown: the 400 says what a batch's maps are, and where the floats are."""
+    """An API review asked a batch for format=json and was told only that the parameter was
+    unknown."""
     body = npy(np.zeros((2, 28, 28), np.uint8))
-    r = client.post("/api/v1/featuremaps/batch?encoding=float32", content=body)
-    assert (r.status_code, r.json()["detail"]) == (400, (
-        "unknown query parameter 'encoding'; accepted: models, layers, preprocess (a batch's "
-        "maps are uint8, each channel scaled to its own low and high, within half a level of "
-        "the floats; the floats themselves come one image at a time from POST "
-        "/api/v1/featuremaps?encoding=float32)"))
     r = client.post("/api/v1/featuremaps/batch?format=json", content=body)
     assert (r.status_code, r.json()["detail"]) == (400, (
-        "unknown query parameter 'format'; accepted: models, layers, preprocess (a batch is "
-        "answered as an .npz)"))
+        "unknown query parameter 'format'; accepted: models, layers, preprocess, encoding (a "
+        "batch is answered as an .npz)"))
+
+
+def test_a_batch_gives_the_floats_themselves_when_asked(client: TestClient) -> None:
+    """An API review: activation statistics over a data set need the floats, and a batch
+    gave only uint8 (within half a level of each channel's range), so it took one request an
+    image. encoding=float16 or float32 gives the values, in the same arrays: float32 the one-
+    image route's floats, float16 those rounded, low and high as for uint8; the answer is
+    weighed by its type."""
+    images = np.zeros((3, 28, 28), np.uint8)
+    images[:, 4:24, 12:16] = 255
+    images[1, 8:12, 4:24] = 200
+    layout = Layout.plan(client.app.state.engine.nets(["max"]), ["pool1"])  # type: ignore[attr-defined]
+    got = {}
+    for encoding in ("uint8", "float16", "float32"):
+        r = client.post(f"/api/v1/featuremaps/batch?models=max&layers=pool1&encoding={encoding}",
+                        content=npy(images))
+        assert r.status_code == 200
+        assert len(r.content) == batch.npz_size(layout, 3, encoding=encoding)
+        got[encoding] = np.load(io.BytesIO(r.content))
+    z8, z16, z32 = got["uint8"], got["float16"], got["float32"]
+    assert [z["max/pool1"].dtype for z in (z8, z16, z32)] == [np.uint8, np.float16, np.float32]
+    assert z32.files == z8.files == z16.files
+    single = client.post("/api/v1/featuremaps?models=max&encoding=float32",
+                         json={"pixels": (images[1] / 255.0).tolist()}).json()["models"]["max"]
+    pool1 = np.frombuffer(base64.b64decode(single["layers"][1]["data"]), "<f4")
+    np.testing.assert_allclose(z32["max/pool1"][1].ravel(), pool1, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(z16["max/pool1"], z32["max/pool1"].astype(np.float16))
+    for end in ("low", "high"):
+        np.testing.assert_array_equal(z32[f"max/pool1/{end}"], z8[f"max/pool1/{end}"])
+    np.testing.assert_array_equal(z32["max/pool1/high"], z32["max/pool1"].max(axis=(2, 3)))
+    r = client.post("/api/v1/featuremaps/batch?encoding=float64", content=npy(images))
+    assert (r.status_code, r.json()["detail"]) == (422, (
+        "query parameter 'encoding': Input should be 'uint8', 'float16' or 'float32'; got "
+        "'float64'"))
+
+
+def test_a_float_answer_is_weighed_by_its_bytes(settings: Settings) -> None:
+    """float32 maps are four times uint8's: the answer's limit counts them so, and its 422
+    names uint8 as the way to more images."""
+    from app.main import create_app
+
+    small = settings.model_copy(update={"max_batch_response_bytes": 1_000_000})
+    with TestClient(create_app(small)) as client:
+        layout = Layout.plan(client.app.state.engine.nets(["max"]), ["pool1"])  # type: ignore[attr-defined]
+        images = npy(np.zeros((60, 28, 28), np.uint8))
+        assert client.post("/api/v1/featuremaps/batch?models=max&layers=pool1",
+                           content=images).status_code == 200
+        r = client.post("/api/v1/featuremaps/batch?models=max&layers=pool1&encoding=float32",
+                        content=images)
+        fit = (1_000_000 - batch.npz_size(layout, 0, encoding="float32")) // (
+            batch.bytes_per_image(layout, "float32"))
+        assert (r.status_code, r.json()["detail"]) == (422, (
+            f"the answer would be {batch.npz_size(layout, 60, encoding='float32'):,} bytes, over "
+            f"the limit of 1,000,000: ask for fewer layers=, or uint8 maps (encoding=float32 "
+            f"now), or for at most {fit} images at a time with these"))
+        assert 40 < fit < 60
 
 
 def test_layers_come_in_the_network_s_order_whatever_the_order_asked(

@@ -424,6 +424,15 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     assert (code, err) == (2, f"featuremaps: error: {tmp_path / 'mine.npz'} is the --input "
                               "images, which this command reads: write to another file, e.g. "
                               "maps.npz\n")
+    # the floats themselves, as the batch endpoint's encoding= gives them
+    code, _, err = run(["extract", str(tmp_path / "f16"), "--input", str(tmp_path / "mine.npz"),
+                        "--layers", "pool1", "--encoding", "float16", "--device", "cpu"], capsys)
+    assert code == 0, err
+    f16 = np.load(tmp_path / "f16.npz")
+    assert f16["max/pool1"].dtype == np.float16 and f16.files == own.files
+    np.testing.assert_array_equal(f16["max/pool1/high"], own["max/pool1/high"])
+    np.testing.assert_array_equal(f16["max/pool1"].max(axis=(2, 3)),
+                                  own["max/pool1/high"].astype(np.float16))
     # one image, (28, 28), is one (a review: counted as 28)
     np.save(tmp_path / "one.npy", images[0])
     code, out, err = run(["extract", str(tmp_path / "one"), "--input", str(tmp_path / "one.npy"),

@@ -22,6 +22,7 @@ from app.api.routes.featuremaps import (
 )
 from app.config import default
 from app.ml import batch
+from app.ml.encode import Encoding
 from app.ml.errors import EmptyBody, NotArrays, UnknownName
 from app.ml.names import brief, counted, split_names
 from app.ml.nets import variant_spec
@@ -29,14 +30,10 @@ from app.ml.pack import Layout
 from app.ml.preprocess import MAX_SIDE, levels, sniff
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
-QUERY = ("models", "layers", "preprocess")
-# what the one-image route's parameters mean here (an API review: encoding=float32 was told
-# only that it was unknown, and the one-image route, the one with floats, went unsaid)
-ELSEWHERE = {
-    "encoding": "a batch's maps are uint8, each channel scaled to its own low and high, within "
-                "half a level of the floats; the floats themselves come one image at a time "
-                "from POST /api/v1/featuremaps?encoding=float32",
-    "format": "a batch is answered as an .npz"}
+QUERY = ("models", "layers", "preprocess", "encoding")
+# what the one-image route's parameters mean here (an API review: format=json was told only
+# that it was unknown)
+ELSEWHERE = {"format": "a batch is answered as an .npz"}
 # the default answer's layout, every map of max and avg, for the sizes the document quotes
 EVERY_MAP_SPECS = [variant_spec("max"), variant_spec("avg")]
 EVERY_MAP = Layout.plan(EVERY_MAP_SPECS)
@@ -79,13 +76,23 @@ PreprocessQuery = Annotated[bool, Query(
                 "images used as sent)")]
 
 
-def answer_too_large(images: int, layout: Layout, limit: int, inputs: bool = False) -> str:
+# An API review: activation statistics over a data set need the floats, and a batch gave
+# only uint8 (within half a level of a channel's range), so it took one request an image.
+BatchEncodingQuery = Annotated[Encoding, Query(
+    description="the maps' type: uint8 (the default), each image's channel scaled to its own "
+                "low and high, within half a level of the floats; or float16 or float32, the "
+                "values themselves, at 2 or 4 times the bytes (low and high are then each "
+                "channel's range)")]
+
+
+def answer_too_large(images: int, layout: Layout, limit: int, inputs: bool = False,
+                     encoding: Encoding = "uint8") -> str:
     """The 422's words for an answer of `images` laid out as `layout` (with their prepared
     `inputs`) over `limit` bytes, with how many would fit (found by an API review: "fewer
     images" left the count to guess); the OpenAPI document quotes them, for the 10,000 MNIST
     test images with every layer."""
     def size(n: int) -> int:
-        return batch.npz_size(layout, n, inputs=inputs)
+        return batch.npz_size(layout, n, inputs=inputs, encoding=encoding)
 
     headers = size(0)
     fit = max(0, limit - headers) // (size(1) - headers)
@@ -97,8 +104,9 @@ def answer_too_large(images: int, layout: Layout, limit: int, inputs: bool = Fal
     if fit == 0:  # a server set to a limit below one image's answer (a review)
         return (f"{said}, which one image's answer with these layers passes: ask for fewer "
                 "layers= or models=, or raise the server's FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
-    return (f"{said}: ask for fewer layers=, or for at most {counted(fit, 'image')} at a time "
-            "with these")
+    smaller = "" if encoding == "uint8" else f", or uint8 maps (encoding={encoding} now)"
+    return (f"{said}: ask for fewer layers={smaller}, or for at most {counted(fit, 'image')} at "
+            "a time with these")
 
 
 def not_arrays(kind: str) -> str:
@@ -118,7 +126,7 @@ def _says_not_arrays(kind: str) -> bool:
 BATCH_DOC = (
     "Run the chosen networks (default as for POST /api/v1/featuremaps) over every image and "
     "return the chosen layers' maps, quantised per image and channel to uint8 on the "
-    "device.\n\n"
+    "device, or as floats (encoding=float16 or float32).\n\n"
     f"Send {IMAGES}.\n\n"
     "The answer is held whole before it is sent: every map of max and avg takes "
     f"{batch.bytes_per_image(EVERY_MAP):,} bytes an image (the 10,000 MNIST test images: "
@@ -145,7 +153,9 @@ BATCH_DOC = (
                      "description": "an .npz (np.load) of arrays named `{model}/{layer}`, "
                                     "(N, C, H, W) uint8, with `{model}/{layer}/low` and "
                                     "`{model}/{layer}/high`, (N, C) float32: value = low + "
-                                    "q/255 * (high - low); `{model}/probabilities`, (N, 10) "
+                                    "q/255 * (high - low) (with encoding=float16 or float32, "
+                                    "the maps are the values, low and high their range); "
+                                    "`{model}/probabilities`, (N, 10) "
                                     "float32, and `{model}/prediction`, (N,) int64; with "
                                     "preprocess=true, first `inputs`, (N, 28, 28) uint8: the "
                                     "prepared images, each pixel q/255"},
@@ -160,7 +170,8 @@ BATCH_DOC = (
                          "Content-Encoding, or a body that is no .npy or .npz (an image, "
                          "a torch.save file, raw bytes)", not_arrays("application/json")),
                    422: ("images of another shape, dtype or range; unknown or repeated "
-                         "models= or layers= names; a preprocess= neither true nor false; "
+                         "models= or layers= names; a preprocess= neither true nor false; an "
+                         "encoding= not uint8, float16 or float32; "
                          "or an answer over the response limit "
                          "(FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES)",
                          answer_too_large(10_000, EVERY_MAP, default("max_batch_response_bytes"))),
@@ -172,7 +183,8 @@ BATCH_DOC = (
 async def featuremaps_batch(request: Request, engine: EngineDep, settings: SettingsDep,
                             gate: BatchGateDep, models: ModelsQuery = None,
                             layers: LayersQuery = None,
-                            preprocess: PreprocessQuery = False) -> Response:
+                            preprocess: PreprocessQuery = False,
+                            encoding: BatchEncodingQuery = "uint8") -> Response:
     """Run the chosen networks over every image and return the chosen layers' maps."""
     check_query(request, QUERY, ELSEWHERE)
     names = parse_models(engine, models)
@@ -207,9 +219,10 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
     def fits(n: int) -> None:
         """The answer's size, known from the header's number of images; and the job's, for
         the Retry-After of a batch refused meanwhile."""
-        if batch.npz_size(layout, n, inputs=preprocess) > settings.max_batch_response_bytes:
+        size = batch.npz_size(layout, n, inputs=preprocess, encoding=encoding)
+        if size > settings.max_batch_response_bytes:
             raise InvalidParameter(answer_too_large(n, layout, settings.max_batch_response_bytes,
-                                                    inputs=preprocess))
+                                                    inputs=preprocess, encoding=encoding))
         gate.weigh(n)
 
     def answer() -> bytes:
@@ -219,9 +232,10 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         images = batch.read_npy_or_npz(body, settings.max_batch_images, check=fits,
                                        any_size=preprocess)
         if not preprocess:
-            return batch.npz_bytes(batch.extract(engine, images, names, chosen, stop=stop.is_set))
+            return batch.npz_bytes(batch.extract(engine, images, names, chosen, stop=stop.is_set,
+                                                 encoding=encoding))
         x = batch.prepared(images, stop=stop.is_set)
-        maps = batch.extract(engine, x, names, chosen, stop=stop.is_set)
+        maps = batch.extract(engine, x, names, chosen, stop=stop.is_set, encoding=encoding)
         return batch.npz_bytes({batch.INPUTS: levels(x), **maps})
 
     # Found by a review: a client that left while its maps were made (curl stopped with
