@@ -252,6 +252,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml.engine import Engine
     from app.ml.names import default_models, split_names, unknown_model
     from app.ml.nets import check_variant_layers
+    from app.ml.preprocess import levels
 
     def known(name: str) -> None:
         if name not in VARIANTS:
@@ -265,6 +266,9 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     layers = (split_names(args.layers, "--layers", "layer",
                           lambda layer: check_variant_layers(models, [layer]))
               if args.layers is not None else None)
+    if args.preprocess and args.input is None:
+        raise FeaturemapsError("--preprocess prepares the pictures of --input; MNIST's own "
+                               "images need none (they lose their faintest pixels to it)")
     # the data set it reads, replaced by maps, was lost until fetched again (a review)
     reads = _read_files(settings, models)
     if args.input is not None:
@@ -272,7 +276,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     out = batch.npz_target(args.out, reads)  # a str (its argument)
     labels: np.ndarray | None = None  # a split's, not a file's
     if args.input is not None:
-        images, whole = _own_images(args.input), "file"
+        images, whole = _own_images(args.input, args.preprocess), "file"
     else:
         split = args.split or "test"
         mnist = data.load(settings.data_dir)
@@ -287,7 +291,8 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     # every map is held in memory until the .npz is written: say how much, refuse what
     # cannot fit
     size = batch.npz_size(engine.layout(models, layers), len(images),
-                          None if labels is None else labels.dtype, encoding=args.encoding)
+                          None if labels is None else labels.dtype, inputs=args.preprocess,
+                          encoding=args.encoding)
     count = counted(len(images), "image")
     if args.limit and args.limit > len(images):  # said, not silently less (a review)
         count += f" (the whole {whole}; --limit asked for {args.limit:,})"
@@ -299,13 +304,17 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     # refused for the 27.7 GiB a batch of 100,000 would take)
     working = batch.working_memory(engine.layout(models), min(batch_size, len(images)), usual)
     batch.check_room(size, out, working)
-    stats = batch.extract_to_npz(engine, images, models, layers, out,
-                                 batch_size=batch_size, labels=labels, encoding=args.encoding)
+    inputs = None
+    if args.preprocess:  # as the batch endpoint's preprocess=true: what the networks saw, first
+        images = batch.prepared(images)
+        inputs = levels(images)
+    stats = batch.extract_to_npz(engine, images, models, layers, out, batch_size=batch_size,
+                                 labels=labels, encoding=args.encoding, inputs=inputs)
     _out(json.dumps(stats))
     return 0
 
 
-def _own_images(path: str) -> np.ndarray:
+def _own_images(path: str, any_size: bool = False) -> np.ndarray:
     """`extract --input`: the images of an .npy or .npz, read as the batch endpoint reads a
     body (app/ml/batch.py, read_npy_or_npz), with no bound on their number but the memory
     (a practitioner's review: one's own images had to go through the server, at most 6,872
@@ -318,7 +327,8 @@ def _own_images(path: str) -> np.ndarray:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
     try:
         # as (N, 28, 28): one image (28, 28) is one, not 28 (a review)
-        return batch.images_from_array(batch.read_npy_or_npz(body, max_images=2**31))
+        return batch.images_from_array(
+            batch.read_npy_or_npz(body, max_images=2**31, any_size=any_size), any_size)
     except FeaturemapsError as exc:
         raise FeaturemapsError(f"--input {path}: {exc}") from exc
 
@@ -606,6 +616,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the maps' type: uint8 as above (the default), or the values themselves "
                         "as float16 or float32, at 2 or 4 times the bytes (low and high are then "
                         "each channel's range)")
+    p.add_argument("--preprocess", action="store_true",
+                   help="prepare each --input image as POST /api/v1/featuremaps prepares a "
+                        "picture (dark ink on light paper inverted, cropped, scaled to a 20 px "
+                        "box and centred by mass in 28x28, as MNIST's digits are), the batch "
+                        "endpoint's preprocess=true: for photos or scans, of any one size up to "
+                        "512 x 512; the .npz then holds `inputs` (N, 28, 28) uint8 first, what "
+                        "the networks saw")
     p.add_argument("--limit", type=_positive,
                    help="the first N images of the split, or of the --input file, only")
     p.add_argument("--batch-size", type=_positive,

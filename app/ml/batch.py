@@ -728,7 +728,8 @@ def check_room(size: int, target: Path, working: int = WORKING_MEMORY) -> None:
 def extract_to_npz(engine: Engine, images: np.ndarray, models: Sequence[str],
                    layers: Sequence[str] | None, out: Path, *, batch_size: int | None = None,
                    labels: np.ndarray | None = None,
-                   encoding: Encoding = "uint8") -> dict[str, Any]:
+                   encoding: Encoding = "uint8",
+                   inputs: np.ndarray | None = None) -> dict[str, Any]:
     """`featuremaps extract`: write the maps to an .npz; returns timing figures (`seconds`
     and `images_per_second` of the maps, `write_seconds` of the file). The file
     appears whole or not at all (app/ml/files.py): a file already there is replaced only
@@ -737,6 +738,8 @@ def extract_to_npz(engine: Engine, images: np.ndarray, models: Sequence[str],
     t0 = time.perf_counter()
     arrays = extract(engine, images, models, layers, batch_size, encoding=encoding)
     seconds = time.perf_counter() - t0
+    if inputs is not None:  # the prepared images, first, as the batch route writes them
+        arrays = {INPUTS: inputs, **arrays}
     if labels is not None:
         arrays["labels"] = labels
     t1 = time.perf_counter()

@@ -444,6 +444,32 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     assert code == 2 and "argument --split: not allowed with argument --input" in err
 
 
+def test_extract_prepares_pictures_as_the_batch_endpoint_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], client: Any) -> None:
+    """--preprocess, with --input, is the batch endpoint's preprocess=true: photos or scans of
+    any one size prepared as the one-image route prepares a picture, and what the networks
+    saw written first as `inputs`; the same .npz, array for array."""
+    pictures = np.full((3, 60, 60), 230, np.uint8)  # dark ink on light paper
+    pictures[:, 10:50, 27:33] = 20
+    pictures[2, 12:18, 15:45] = 20
+    np.save(tmp_path / "photos.npy", pictures)
+    code, _, err = run(["extract", str(tmp_path / "maps"), "--input", str(tmp_path / "photos.npy"),
+                        "--preprocess", "--layers", "pool2", "--device", "cpu"], capsys)
+    assert code == 0, err
+    mine = np.load(tmp_path / "maps.npz")
+    r = client.post("/api/v1/featuremaps/batch?layers=pool2&preprocess=true",
+                    content=(tmp_path / "photos.npy").read_bytes())
+    theirs = np.load(io.BytesIO(r.content))
+    assert mine.files == theirs.files and mine.files[0] == "inputs"
+    for name in mine.files:
+        np.testing.assert_array_equal(mine[name], theirs[name])
+    assert mine["inputs"].max() == 255  # ink found, light on dark
+    code, _, err = run(["extract", str(tmp_path / "x"), "--preprocess"], capsys)
+    assert (code, err) == (2, "featuremaps: error: --preprocess prepares the pictures of --input; "
+                              "MNIST's own images need none (they lose their faintest pixels to "
+                              "it)\n")
+
+
 @pytest.mark.slow
 def test_an_interrupted_extraction_is_one_line_and_leaves_the_old_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
