@@ -121,6 +121,28 @@ def test_pipelined_batch_extraction_matches_the_cpu(settings: Settings) -> None:
             np.testing.assert_allclose(a[key], b[key], atol=1e-3, rtol=1e-3, err_msg=key)
 
 
+@pytest.mark.parametrize("encoding", ["float16", "float32"])
+def test_pipelined_float_batches_match_the_cpu(settings: Settings, encoding: str) -> None:
+    """The batch route's encoding=float16|float32 on a GPU: the pinned buffers take the
+    maps' type, and the floats are the CPU's within float tolerance."""
+    from app.ml.batch import extract
+
+    images = np.random.default_rng(1).integers(0, 256, (150, 28, 28), dtype=np.uint8)
+    cpu = Engine.load(settings.model_copy(update={"device": "cpu", "models": ["max"]}))
+    gpu = Engine.load(settings.model_copy(update={"device": "cuda", "models": ["max"]}))
+    a = extract(cpu, images, ["max"], ["pool1", "conv3"], batch_size=64,
+                encoding=encoding)  # type: ignore[arg-type]
+    b = extract(gpu, images, ["max"], ["pool1", "conv3"], batch_size=64,
+                encoding=encoding)  # type: ignore[arg-type]
+    assert a.keys() == b.keys()
+    assert b["max/pool1"].dtype == np.dtype(encoding)
+    tolerance = 2e-3 if encoding == "float16" else 1e-3
+    for key in a:
+        if not key.endswith("/prediction"):
+            np.testing.assert_allclose(a[key].astype(np.float32), b[key].astype(np.float32),
+                                       atol=tolerance, rtol=tolerance, err_msg=key)
+
+
 def test_the_server_reports_and_uses_the_gpu(settings: Settings,
                                              test_digit_pngs: dict[int, tuple[int, bytes]],
                                              digits: list[np.ndarray]) -> None:
