@@ -267,8 +267,9 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
                           lambda layer: check_variant_layers(models, [layer]))
               if args.layers is not None else None)
     if args.preprocess and args.input is None:
-        raise FeaturemapsError("--preprocess prepares the pictures of --input; MNIST's own "
-                               "images need none (they lose their faintest pixels to it)")
+        raise FeaturemapsError("--preprocess prepares the pictures of --input FILE; MNIST's "
+                               "own images need none (they lose their faintest pixels to it): "
+                               "add --input, or leave out --preprocess")
     # the data set it reads, replaced by maps, was lost until fetched again (a review)
     reads = _read_files(settings, models)
     if args.input is not None:
@@ -303,11 +304,15 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     # no batch is larger than the images (a review: --limit 2 --batch-size 100000 was
     # refused for the 27.7 GiB a batch of 100,000 would take)
     working = batch.working_memory(engine.layout(models), min(batch_size, len(images)), usual)
-    batch.check_room(size, out, working)
+    batch.check_room(size, out, working, args.encoding)
     inputs = None
     if args.preprocess:  # as the batch endpoint's preprocess=true: what the networks saw, first
         images = batch.prepared(images)
         inputs = levels(images)
+        blank = int((inputs.reshape(len(inputs), -1).max(axis=1) == 0).sum())
+        if blank:  # their answers are guesses about nothing (a review: said nowhere)
+            _err(f"featuremaps: {counted(blank, 'image')} of {len(inputs):,} had no ink to "
+                 "find: their inputs are all 0, their answers guesses about nothing")
     stats = batch.extract_to_npz(engine, images, models, layers, out, batch_size=batch_size,
                                  labels=labels, encoding=args.encoding, inputs=inputs)
     _out(json.dumps(stats))
@@ -587,7 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "MODEL/LAYER/high (N, C) float32, a value being low + q/255 * (high - "
                     "low); MODEL/probabilities (N, 10) and MODEL/prediction (N,); and the "
                     "split's labels (N,), where a split was read. The images themselves are "
-                    "not written: they are the split's first N, or the file's. Networks: "
+                    "not written (they are the split's first N, or the file's), but with "
+                    "--preprocess what the networks saw is, first: inputs (N, 28, 28) uint8. "
+                    "Networks: "
                     + ", ".join(VARIANTS) + " (those loaded); layers: conv1, pool1, conv2, "
                     "pool2, conv3 (nopool and strided have no pools).")
     p.add_argument("out",  # a str: Path() would drop a trailing slash, which names a folder

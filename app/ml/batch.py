@@ -705,11 +705,15 @@ def working_memory(layout: Layout, batch_size: int, usual: int) -> int:
     return WORKING_MEMORY + max(0, batch_size - usual) * 4 * layout.data_size
 
 
-def check_room(size: int, target: Path, working: int = WORKING_MEMORY) -> None:
+def check_room(size: int, target: Path, working: int = WORKING_MEMORY,
+               encoding: Encoding = "uint8") -> None:
     """Refuse an extraction whose output does not fit: `extract` holds every map in memory
     until it writes them, besides its `working` memory (working_memory), then needs their
-    room on disk (beside the file it replaces)."""
-    fewer = "use --limit, or fewer --layers or --models"
+    room on disk (beside the file it replaces). Float maps (`encoding`) are told of uint8's
+    (a review: only --limit, --layers and --models were named)."""
+    share = {"float32": "a quarter", "float16": "half"}.get(encoding)
+    fewer = "use --limit, or fewer --layers or --models" + (
+        f", or --encoding uint8 ({share} of {encoding}'s bytes)" if share else "")
     memory = available_memory()
     if memory is not None and size + working > memory:
         smaller = ", or a smaller --batch-size" if working > WORKING_MEMORY else ""

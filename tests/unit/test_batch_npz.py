@@ -183,6 +183,11 @@ def test_maps_that_cannot_fit_are_refused(tmp_path: Path,
     assert str(exc.value) == ("the maps need about 11.0 GiB of memory until they are written, "
                               "and the work 256.0 MiB more; 1.0 GiB is available: use --limit, "
                               "or fewer --layers or --models")
+    # float maps are told of uint8's (a review: not named)
+    with pytest.raises(FeaturemapsError) as exc:
+        batch.check_room(11 * 2**30, out, encoding="float32")
+    assert str(exc.value).endswith("or fewer --layers or --models, or --encoding uint8 (a "
+                                   "quarter of float32's bytes)")
     monkeypatch.setattr(batch, "available_memory", lambda: None)  # unknown: not checked
     free = shutil.disk_usage(tmp_path).free
     with pytest.raises(OutputError) as exc:

@@ -465,9 +465,16 @@ def test_extract_prepares_pictures_as_the_batch_endpoint_does(
         np.testing.assert_array_equal(mine[name], theirs[name])
     assert mine["inputs"].max() == 255  # ink found, light on dark
     code, _, err = run(["extract", str(tmp_path / "x"), "--preprocess"], capsys)
-    assert (code, err) == (2, "featuremaps: error: --preprocess prepares the pictures of --input; "
-                              "MNIST's own images need none (they lose their faintest pixels to "
-                              "it)\n")
+    assert (code, err) == (2, "featuremaps: error: --preprocess prepares the pictures of --input "
+                              "FILE; MNIST's own images need none (they lose their faintest pixels "
+                              "to it): add --input, or leave out --preprocess\n")
+    # an image with no ink is said to be one (a review: all 0 inputs, not a word)
+    np.save(tmp_path / "blank.npy", np.full((2, 40, 40), 200, np.uint8))
+    code, _, err = run(["extract", str(tmp_path / "b"), "--input", str(tmp_path / "blank.npy"),
+                        "--preprocess", "--layers", "pool2", "--device", "cpu"], capsys)
+    assert code == 0 and err.splitlines()[-1] == (
+        "featuremaps: 2 images of 2 had no ink to find: their inputs are all 0, their answers "
+        "guesses about nothing"), err
 
 
 @pytest.mark.slow

@@ -129,7 +129,8 @@ BATCH_DOC = (
     "device, or as floats (encoding=float16 or float32).\n\n"
     f"Send {IMAGES}.\n\n"
     "The answer is held whole before it is sent: every map of max and avg takes "
-    f"{batch.bytes_per_image(EVERY_MAP):,} bytes an image (the 10,000 MNIST test images: "
+    f"{batch.bytes_per_image(EVERY_MAP):,} bytes an image as uint8 (float32: "
+    f"{batch.bytes_per_image(EVERY_MAP, 'float32'):,}; the 10,000 MNIST test images: "
     f"{batch.npz_size(EVERY_MAP, 10_000) / 1e6:.0f} MB), pool2 alone "
     f"{batch.bytes_per_image(Layout.plan(EVERY_MAP_SPECS, ['pool2'])):,}, so ask for the "
     "layers= you need. The default limits (the server's settings): at most "
@@ -137,8 +138,8 @@ BATCH_DOC = (
     f"{default('max_batch_upload_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES), "
     "413 past either; an answer of at most "
     f"{default('max_batch_response_bytes') >> 20} MiB (FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES), "
-    "422 past it. For MNIST's own images, `featuremaps extract` writes the same .npz from the "
-    "command line, bounded by memory and disk alone.")
+    "422 past it. `featuremaps extract` writes the same .npz from the command line, for "
+    "MNIST's images or your own (--input), bounded by memory and disk alone.")
 
 
 @router.post(
@@ -154,7 +155,8 @@ BATCH_DOC = (
                                     "(N, C, H, W) uint8, with `{model}/{layer}/low` and "
                                     "`{model}/{layer}/high`, (N, C) float32: value = low + "
                                     "q/255 * (high - low) (with encoding=float16 or float32, "
-                                    "the maps are the values, low and high their range); "
+                                    "the maps are the values, low and high the range of the "
+                                    "float32 values, of which float16's are rounded); "
                                     "`{model}/probabilities`, (N, 10) "
                                     "float32, and `{model}/prediction`, (N,) int64; with "
                                     "preprocess=true, first `inputs`, (N, 28, 28) uint8: the "
