@@ -325,17 +325,40 @@ def _own_images(path: str, any_size: bool = False) -> np.ndarray:
     (a practitioner's review: one's own images had to go through the server, at most 6,872
     at a time with every map)."""
     from app.ml import batch
+    from app.ml.preprocess import sniff
 
     try:
         body = Path(path).read_bytes()
     except OSError as exc:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
+    picture = sniff(body)
+    if picture is not None:  # (a review: "neither an .npy nor an .npz", where the route names it)
+        raise FeaturemapsError(f"--input {path}: the file is a {picture} image, not an .npy or "
+                               ".npz of images: save them with np.save(f, images), or send one "
+                               "picture to POST /api/v1/featuremaps")
     try:
         # as (N, 28, 28): one image (28, 28) is one, not 28 (a review)
         return batch.images_from_array(
             batch.read_npy_or_npz(body, max_images=2**31, any_size=any_size), any_size)
     except FeaturemapsError as exc:
-        raise FeaturemapsError(f"--input {path}: {exc}") from exc
+        raise FeaturemapsError(f"--input {path}: {_file_words(str(exc))}") from exc
+
+
+# the batch route's words for a body sent, said of a file read (a review: extract --input
+# was told to use preprocess=true, a query parameter, and of a "body" and what to "send")
+FILE_WORDS = (("body is", "the file is"), ("with preprocess=true,", "with --preprocess,"),
+              ("as POST /api/v1/featuremaps does", "as the one-image route does"),
+              ("send the whole file, as np.save wrote it", "write it whole with np.save"),
+              ("and send it whole", "whole"), ("send them", "save them"),
+              ("send floats", "save floats"))
+
+
+def _file_words(said: str) -> str:
+    """A batch-route refusal in the words of `extract --input`."""
+    said = said.split("; this body holds no line break")[0]  # curl -d: no file of a disk
+    for route, cli in FILE_WORDS:
+        said = said.replace(route, cli)
+    return said
 
 
 def _integer(text: str, low: int, high: int | None = None) -> int:

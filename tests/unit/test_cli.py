@@ -408,15 +408,27 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     assert own.files == [name for name in split.files if name != "labels"]
     for name in own.files:
         np.testing.assert_array_equal(own[name], split[name])
-    # what the batch endpoint refuses, this refuses in its words; and no file is read twice
+    # what the batch endpoint refuses, this refuses, in a file's words (a review: told of a
+    # "body" and of preprocess=true, a query parameter); and no file is read twice
     (tmp_path / "notes.npy").write_text("images\n")
+    np.save(tmp_path / "photos.npy", np.zeros((2, 60, 60), np.uint8))
+    (tmp_path / "digit.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
     for argv, said in (
             (["--input", str(tmp_path / "gone.npy")],
              f"--input {tmp_path / 'gone.npy'}: No such file or directory"),
             (["--input", str(tmp_path / "notes.npy")],
-             f"--input {tmp_path / 'notes.npy'}: body is neither an .npy (\\x93NUMPY) nor an .npz "
-             "(zip) file: write the images with np.save(f, images), or np.savez(f, "
-             "images=images)")):
+             f"--input {tmp_path / 'notes.npy'}: the file is neither an .npy (\\x93NUMPY) nor an "
+             ".npz (zip) file: write the images with np.save(f, images), or np.savez(f, "
+             "images=images)"),
+            (["--input", str(tmp_path / "photos.npy")],
+             f"--input {tmp_path / 'photos.npy'}: images must have shape (N, 28, 28), (N, 1, 28, "
+             "28) or (N, 28, 28, 1), or (28, 28) or (28, 28, 1) for one image; got (2, 60, 60) "
+             "(other sizes, up to 512 x 512, with --preprocess, which crops and scales each "
+             "image as the one-image route does)"),
+            (["--input", str(tmp_path / "digit.png")],
+             f"--input {tmp_path / 'digit.png'}: the file is a PNG image, not an .npy or .npz of "
+             "images: save them with np.save(f, images), or send one picture to POST "
+             "/api/v1/featuremaps")):
         code, _, err = run(["extract", str(tmp_path / "x.npz"), *argv, "--device", "cpu"], capsys)
         assert (code, err) == (2, f"featuremaps: error: {said}\n")
     code, _, err = run(["extract", str(tmp_path / "mine.npz"), "--input",
