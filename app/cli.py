@@ -19,11 +19,13 @@ from pydantic import ValidationError
 
 from app import __version__, logs
 from app.config import MAX_THREADS, PROJECT_ROOT, Settings, listen_address
-from app.ml.errors import FeaturemapsError, own_words
+from app.ml.errors import FeaturemapsError, InputError, own_words
 from app.ml.names import VARIANTS, counted
 
 if TYPE_CHECKING:  # numpy is imported by the commands that need it, not by --help
     import numpy as np
+
+    from app.ml.engine import Engine
 
 log = logging.getLogger("featuremaps")
 
@@ -275,36 +277,39 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     if args.input is not None:
         reads[Path(args.input)] = "the --input images"
     out = batch.npz_target(args.out, reads)  # a str (its argument)
+    settings = settings.model_copy(
+        update={"models": models, "device": args.device or settings.device})
     labels: np.ndarray | None = None  # a split's, not a file's
     if args.input is not None:
-        images, whole = _own_images(args.input, args.preprocess), "file"
+        # loaded first: the room the maps need is checked from the file's header, before its
+        # data are read (a review: a million compressed images read whole, 1.8 GB, to be
+        # refused), and an .npy is mapped, its first --limit images alone read
+        engine = Engine.load(settings)
+
+        def room(n: int) -> None:
+            size, working = _room(engine, args, (models, layers), min(n, args.limit or n))
+            batch.check_room(size, out, working, args.encoding)
+
+        images, whole = _own_images(args.input, args.preprocess, args.limit, room), "file"
     else:
         split = args.split or "test"
         mnist = data.load(settings.data_dir)
         images, labels, whole = mnist.images(split), mnist.labels(split), f"{split} split"
+        engine = Engine.load(settings)
     if args.limit:
         images = images[: args.limit]
     if labels is not None:
         labels = labels[: len(images)]
-    settings = settings.model_copy(
-        update={"models": models, "device": args.device or settings.device})
-    engine = Engine.load(settings)
     # every map is held in memory until the .npz is written: say how much, refuse what
     # cannot fit
-    size = batch.npz_size(engine.layout(models, layers), len(images),
-                          None if labels is None else labels.dtype, inputs=args.preprocess,
-                          encoding=args.encoding)
+    size, working = _room(engine, args, (models, layers), len(images), labels)
     count = counted(len(images), "image")
     if args.limit and args.limit > len(images):  # said, not silently less (a review)
         count += f" (the whole {whole}; --limit asked for {args.limit:,})"
     _err(f"featuremaps: {count}, {','.join(models)}: about "
          f"{batch.in_units(size)} of maps, held in memory, then written to {out}")
-    usual = batch.default_batch_size(engine)
-    batch_size = args.batch_size or usual
-    # no batch is larger than the images (a review: --limit 2 --batch-size 100000 was
-    # refused for the 27.7 GiB a batch of 100,000 would take)
-    working = batch.working_memory(engine.layout(models), min(batch_size, len(images)), usual)
     batch.check_room(size, out, working, args.encoding)
+    batch_size = args.batch_size or batch.default_batch_size(engine)
     inputs = None
     if args.preprocess:  # as the batch endpoint's preprocess=true: what the networks saw, first
         images = batch.prepared(images)
@@ -319,7 +324,26 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _own_images(path: str, any_size: bool = False) -> np.ndarray:
+def _room(engine: Engine, args: argparse.Namespace, chosen: tuple[list[str], Any], n: int,
+          labels: np.ndarray | None = None) -> tuple[int, int]:
+    """The bytes of the .npz `extract` will write for n images of the `chosen` (models,
+    layers), and of the work besides (working_memory)."""
+    from app.ml import batch
+
+    models, layers = chosen
+    size = batch.npz_size(engine.layout(models, layers), n,
+                          None if labels is None else labels.dtype, inputs=args.preprocess,
+                          encoding=args.encoding)
+    usual = batch.default_batch_size(engine)
+    # no batch is larger than the images (a review: --limit 2 --batch-size 100000 was
+    # refused for the 27.7 GiB a batch of 100,000 would take)
+    working = batch.working_memory(engine.layout(models),
+                                   min(args.batch_size or usual, n), usual)
+    return size, working
+
+
+def _own_images(path: str, any_size: bool = False, limit: int | None = None,
+                room: Callable[[int], None] | None = None) -> np.ndarray:
     """`extract --input`: the images of an .npy or .npz, read as the batch endpoint reads a
     body (app/ml/batch.py, read_npy_or_npz), with no bound on their number but the memory
     (a practitioner's review: one's own images had to go through the server, at most 6,872
@@ -328,7 +352,10 @@ def _own_images(path: str, any_size: bool = False) -> np.ndarray:
     from app.ml.preprocess import sniff
 
     try:
-        body = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            head = f.read(16)
+            npy = head.startswith(b"\x93NUMPY")
+            body = b"" if npy else head + f.read()
     except OSError as exc:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
     picture = sniff(body)
@@ -337,11 +364,15 @@ def _own_images(path: str, any_size: bool = False) -> np.ndarray:
                                ".npz of images: save them with np.save(f, images), or send one "
                                "picture to POST /api/v1/featuremaps")
     try:
-        # as (N, 28, 28): one image (28, 28) is one, not 28 (a review)
-        return batch.images_from_array(
-            batch.read_npy_or_npz(body, max_images=2**31, any_size=any_size), any_size)
-    except FeaturemapsError as exc:
+        # an .npy mapped, its first `limit` images alone read; an .npz read whole (its
+        # members may be deflated); as (N, 28, 28): one image (28, 28) is one, not 28
+        arr = (batch.npy_file(Path(path), any_size, limit, room) if npy
+               else batch.read_npy_or_npz(body, 2**31, room, any_size))
+        return batch.images_from_array(arr, any_size)
+    except InputError as exc:  # the file's (not the room's, which `room` refuses in its words)
         raise FeaturemapsError(f"--input {path}: {_file_words(str(exc))}") from exc
+    except OSError as exc:
+        raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
 
 
 # the batch route's words for a body sent, said of a file read (a review: extract --input

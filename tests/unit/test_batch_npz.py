@@ -7,6 +7,7 @@ import errno
 import io
 import os
 import shutil
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +242,28 @@ def test_preparing_a_batch_stops_between_images_when_its_client_has_gone() -> No
     with pytest.raises(batch.Abandoned, match="^stopped after preparing 256 of 300 images$"):
         batch.prepared(np.zeros((300, 28, 28), np.uint8), stop)
     assert batch.prepared(np.zeros((3, 28, 28), np.uint8), lambda: False).shape == (3, 28, 28)
+
+
+def test_an_npy_file_is_mapped_and_only_its_first_images_read(tmp_path: Path) -> None:
+    """`featuremaps extract --input --limit` (a review: a million images read whole, 1.8 GB,
+    for 10): the header is checked as a body's, the count it declares handed to `check`
+    before any data are read, and only the first `limit` images are copied out."""
+    images = np.random.default_rng(0).integers(0, 256, (10_000, 28, 28), dtype=np.uint8)
+    path = tmp_path / "many.npy"
+    np.save(path, images)
+    told: list[int] = []
+    tracemalloc.start()
+    first = batch.npy_file(path, limit=10, check=told.append)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(first, images[:10])
+    assert told == [10_000] and peak < 1_000_000  # the file is 7.8 MB
+    # as (N, H, W), whatever order or channel axis the file has
+    np.save(path, np.asfortranarray(images[:4, :, :, None]))
+    np.testing.assert_array_equal(batch.npy_file(path), images[:4])
+    np.save(path, images[0])
+    np.testing.assert_array_equal(batch.npy_file(path, limit=5), images[:1])
+    # and what the header says is weighed against the file, as for a body
+    path.write_bytes(path.read_bytes() + bytes(3))
+    with pytest.raises(FeaturemapsError, match="784 bytes of data; 3 more follow it"):
+        batch.npy_file(path)

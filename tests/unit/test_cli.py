@@ -456,6 +456,34 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     assert code == 2 and "argument --split: not allowed with argument --input" in err
 
 
+def test_extract_weighs_its_input_from_the_header_before_reading_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: a million compressed images were read whole, 1.8 GB, to be refused for want
+    of memory, and with --limit 10 read whole all the same. The room the maps need is
+    checked from the header's count (less --limit), before the data are read."""
+    monkeypatch.delenv("FEATUREMAPS_MODELS", raising=False)
+    np.savez_compressed(tmp_path / "many.npz", images=np.zeros((200_000, 28, 28), np.uint8))
+    read: list[int] = []
+    real = batch.images_from_array
+
+    def counted(arr: np.ndarray, *rest: Any) -> np.ndarray:
+        read.append(len(arr))
+        return real(arr, *rest)
+
+    monkeypatch.setattr(batch, "images_from_array", counted)
+    monkeypatch.setattr(batch, "available_memory", lambda: 2**30)
+    code, _, err = run(["extract", str(tmp_path / "maps"), "--input", str(tmp_path / "many.npz"),
+                        "--device", "cpu"], capsys)
+    assert (code, read) == (2, [])  # refused before the images were inflated
+    assert err.startswith("featuremaps: error: the maps need about 14.5 GiB of memory"), err
+    # the same with --limit: only what it keeps is weighed
+    np.save(tmp_path / "many.npy", np.zeros((200_000, 28, 28), np.uint8))
+    code, _, err = run(["extract", str(tmp_path / "maps"), "--input", str(tmp_path / "many.npy"),
+                        "--limit", "3", "--layers", "pool2", "--device", "cpu"], capsys)
+    assert (code, read) == (0, [3, 3]), err  # mapped: 3 read (and checked again by extract)
+
+
 def test_extract_prepares_pictures_as_the_batch_endpoint_does(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], client: Any) -> None:
     """--preprocess, with --input, is the batch endpoint's preprocess=true: photos or scans of
