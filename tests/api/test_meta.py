@@ -236,12 +236,14 @@ def test_the_documented_examples_and_formats_are_usable_from_the_docs_alone(
     nets = engine.nets(["max", "avg"])
     every, pool2 = (bytes_per_image(Layout.plan(nets, layers)) for layers in (None, ["pool2"]))
     test_set = npz_size(Layout.plan(nets), 10_000)
-    assert (f"every map of max and avg takes {every:,} bytes an image (the 10,000 MNIST test "
-            f"images: {test_set / 1e6:.0f} MB), pool2 alone {pool2:,}"
-            ) in batch["description"]
+    floats = bytes_per_image(Layout.plan(nets), "float32")
+    assert (f"every map of max and avg takes {every:,} bytes an image as uint8 (float32: "
+            f"{floats:,}; the 10,000 MNIST test images: {test_set / 1e6:.0f} MB), pool2 alone "
+            f"{pool2:,}") in batch["description"]
     assert "at most 40,000 images" in batch["description"]
     readme = (PROJECT_ROOT / "README.md").read_text()
-    assert f"every map of max and avg is {every:,} bytes an image, pool2 alone {pool2:,}" in readme
+    assert (f"every map of max and avg is {every:,} bytes an image as uint8, pool2 alone "
+            f"{pool2:,}") in readme
 
 
 def test_each_documented_error_example_is_what_the_server_answers() -> None:
