@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -296,8 +297,8 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         mnist = data.load(settings.data_dir)
         images, labels, whole = mnist.images(split), mnist.labels(split), f"{split} split"
         engine = Engine.load(settings)
-    if args.limit:
-        images = images[: args.limit]
+    if args.limit and args.limit < len(images):  # a copy: the rest of an .npz is let go
+        images = images[: args.limit].copy()
     if labels is not None:
         labels = labels[: len(images)]
     # every map is held in memory until the .npz is written: say how much, refuse what
@@ -337,8 +338,8 @@ def _room(engine: Engine, args: argparse.Namespace, chosen: tuple[list[str], Any
     usual = batch.default_batch_size(engine)
     # no batch is larger than the images (a review: --limit 2 --batch-size 100000 was
     # refused for the 27.7 GiB a batch of 100,000 would take)
-    working = batch.working_memory(engine.layout(models),
-                                   min(args.batch_size or usual, n), usual)
+    working = batch.working_memory(engine.layout(models), min(args.batch_size or usual, n),
+                                   usual, args.encoding, engine.device.type == "cuda")
     return size, working
 
 
@@ -354,7 +355,8 @@ def _own_images(path: str, any_size: bool = False, limit: int | None = None,
     try:
         with open(path, "rb") as f:
             head = f.read(16)
-            npy = head.startswith(b"\x93NUMPY")
+            # a file on disk is mapped; a pipe (/dev/stdin) is read as it comes (a review)
+            npy = head.startswith(b"\x93NUMPY") and stat.S_ISREG(os.fstat(f.fileno()).st_mode)
             body = b"" if npy else head + f.read()
     except OSError as exc:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
@@ -381,7 +383,7 @@ FILE_WORDS = (("body is", "the file is"), ("with preprocess=true,", "with --prep
               ("as POST /api/v1/featuremaps does", "as the one-image route does"),
               ("send the whole file, as np.save wrote it", "write it whole with np.save"),
               ("and send it whole", "whole"), ("send them", "save them"),
-              ("send floats", "save floats"))
+              ("send floats", "save floats"), ("send the tensor", "save the tensor"))
 
 
 def _file_words(said: str) -> str:
@@ -642,7 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a split of MNIST (as `data fetch` stored it), or your own images "
                     "(--input), through the networks and "
                     "write their maps to an .npz, the batch endpoint's arrays: for each network "
-                    "and layer, MODEL/LAYER (N, C, H, W) uint8 with MODEL/LAYER/low and "
+                    "and layer, MODEL/LAYER (N, C, H, W) uint8 (with --encoding float16 or "
+                    "float32, the values themselves) with MODEL/LAYER/low and "
                     "MODEL/LAYER/high (N, C) float32, a value being low + q/255 * (high - "
                     "low); MODEL/probabilities (N, 10) and MODEL/prediction (N,); and the "
                     "split's labels (N,), where a split was read. The images themselves are "
@@ -666,8 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="your own images instead: an .npy, or an .npz with an 'images' "
                              "array, of (N, 28, 28) images (or (N, 1, 28, 28), (N, 28, 28, 1)), "
                              "uint8 levels 0..255 or floats 0..1, light ink on dark paper as "
-                             "MNIST's, as POST /api/v1/featuremaps/batch reads them; no labels "
-                             "are written")
+                             "MNIST's, as POST /api/v1/featuremaps/batch reads them (with "
+                             "--preprocess, photos or scans of any one size); no labels are "
+                             "written")
     p.add_argument("--models",
                    help="comma-separated networks (default: max,avg; with FEATUREMAPS_MODELS "
                         "set, those of the two it names, or else its first two, as the batch "

@@ -1,9 +1,11 @@
-"""Batch extraction: the chosen layers' maps for N images, quantised on the device.
+"""Batch extraction: the chosen layers' maps for N images, quantised on the device (or, asked
+for floats, cast there).
 
 Each batch is run, quantised and packed on the device (app/ml/pack.py) and copied to the
 host once (on a GPU into pinned memory, overlapped with the next batch); the host then
 slices the packed block of every layer into the output arrays, which are named
-`<model>/<layer>` (N, C, H, W) uint8 with `<model>/<layer>/low` and `/high` (N, C) float32,
+`<model>/<layer>` (N, C, H, W) uint8 (float16 or float32 when asked) with `<model>/<layer>/low`
+and `/high` (N, C) float32,
 plus `<model>/probabilities` (N, 10) and `<model>/prediction` (N,); `featuremaps extract`
 adds the split's `labels` (N,).
 """
@@ -716,12 +718,17 @@ def in_units(size: int) -> str:
 WORKING_MEMORY = 256 << 20
 
 
-def working_memory(layout: Layout, batch_size: int, usual: int) -> int:
+def working_memory(layout: Layout, batch_size: int, usual: int,
+                   encoding: Encoding = "uint8", pinned: bool = False) -> int:
     """What an extraction holds besides its maps, in batches of `batch_size` images of the
     networks laid out in `layout` (every map: the forward makes them all): WORKING_MEMORY,
     and for each image past the `usual` batch (default_batch_size) its every map as float32
-    (a review: --batch-size 10000 took 4.5 GB where the check allowed for 256 MiB)."""
-    return WORKING_MEMORY + max(0, batch_size - usual) * 4 * layout.data_size
+    (a review: --batch-size 10000 took 4.5 GB where the check allowed for 256 MiB); and for
+    float maps (`encoding`) each batch's packed block beyond uint8's, twice where batches are
+    copied to two `pinned` buffers (a GPU's; a review: float32 ran 455 MB past the check)."""
+    wider = np.dtype(DTYPES_NP[encoding]).itemsize - 1
+    return (WORKING_MEMORY + max(0, batch_size - usual) * 4 * layout.data_size
+            + (2 if pinned else 1) * batch_size * wider * layout.data_size)
 
 
 def check_room(size: int, target: Path, working: int = WORKING_MEMORY,

@@ -160,6 +160,16 @@ def test_a_float_answer_is_weighed_by_its_bytes(settings: Settings) -> None:
             f"the limit of 1,000,000: ask for fewer layers=, or uint8 maps (encoding=float32 "
             f"now), or for at most {fit} images at a time with these"))
         assert 40 < fit < 60
+    # where not one float image fits, uint8 is named still
+    tiny = settings.model_copy(update={"max_batch_response_bytes": 15_000})
+    with TestClient(create_app(tiny)) as client:
+        r = client.post("/api/v1/featuremaps/batch?models=max&layers=pool1&encoding=float32",
+                        content=images)
+        assert r.status_code == 422
+        assert r.json()["detail"].endswith(
+            "which one image's answer with these layers passes: ask for fewer layers= or "
+            "models=, or uint8 maps (encoding=float32 now), or raise the server's "
+            "FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
 
 
 def test_layers_come_in_the_network_s_order_whatever_the_order_asked(

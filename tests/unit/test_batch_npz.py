@@ -244,6 +244,17 @@ def test_preparing_a_batch_stops_between_images_when_its_client_has_gone() -> No
     assert batch.prepared(np.zeros((3, 28, 28), np.uint8), lambda: False).shape == (3, 28, 28)
 
 
+def test_float_maps_are_weighed_in_the_work_of_each_batch() -> None:
+    """A review: float32 maps ran 455 MB past the memory check, which counted each batch's
+    packed block as uint8; on a GPU two pinned buffers hold it."""
+    layout = Layout.plan([build("max"), build("avg")])
+    uint8 = batch.working_memory(layout, 2_048, 256)
+    assert batch.working_memory(layout, 2_048, 256, "float32") - uint8 == 3 * 2_048 * 73_920
+    assert batch.working_memory(layout, 2_048, 256, "float16") - uint8 == 2_048 * 73_920
+    assert (batch.working_memory(layout, 4_096, 4_096, "float32", pinned=True)
+            == batch.WORKING_MEMORY + 2 * 3 * 4_096 * 73_920)
+
+
 def test_an_npy_file_is_mapped_and_only_its_first_images_read(tmp_path: Path) -> None:
     """`featuremaps extract --input --limit` (a review: a million images read whole, 1.8 GB,
     for 10): the header is checked as a body's, the count it declares handed to `check`

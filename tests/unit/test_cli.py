@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from app import __version__, cli
-from app.config import Settings
+from app.config import PROJECT_ROOT, Settings
 from app.ml import batch, data, device, evaluate, files, registry, shifts, train
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError
@@ -445,6 +445,14 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     np.testing.assert_array_equal(f16["max/pool1/high"], own["max/pool1/high"])
     np.testing.assert_array_equal(f16["max/pool1"].max(axis=(2, 3)),
                                   own["max/pool1/high"].astype(np.float16))
+    # through a pipe, which can be neither mapped nor read again (a review: refused)
+    np.save(tmp_path / "mine.npy", images)
+    piped = subprocess.run([sys.executable, "-m", "app.cli", "extract", str(tmp_path / "piped"),
+                            "--input", "/dev/stdin", "--layers", "pool1", "--device", "cpu"],
+                           input=(tmp_path / "mine.npy").read_bytes(), capture_output=True,
+                           timeout=120, check=False, cwd=PROJECT_ROOT)
+    assert piped.returncode == 0, piped.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "piped.npz")["max/pool1"], own["max/pool1"])
     # one image, (28, 28), is one (a review: counted as 28)
     np.save(tmp_path / "one.npy", images[0])
     code, out, err = run(["extract", str(tmp_path / "one"), "--input", str(tmp_path / "one.npy"),

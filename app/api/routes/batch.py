@@ -101,10 +101,11 @@ def answer_too_large(images: int, layout: Layout, limit: int, inputs: bool = Fal
     said = (f"the answer would be {size(images):,} bytes"
             + (f" (with the prepared images, {batch.INPUT_BYTES} bytes each)" if inputs else "")
             + f", over the limit of {limit:,}")
+    smaller = "" if encoding == "uint8" else f", or uint8 maps (encoding={encoding} now)"
     if fit == 0:  # a server set to a limit below one image's answer (a review)
         return (f"{said}, which one image's answer with these layers passes: ask for fewer "
-                "layers= or models=, or raise the server's FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
-    smaller = "" if encoding == "uint8" else f", or uint8 maps (encoding={encoding} now)"
+                f"layers= or models={smaller}, or raise the server's "
+                "FEATUREMAPS_MAX_BATCH_RESPONSE_BYTES")
     return (f"{said}: ask for fewer layers={smaller}, or for at most {counted(fit, 'image')} at "
             "a time with these")
 
