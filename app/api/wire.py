@@ -25,11 +25,9 @@ import numpy as np
 from isal import isal_zlib
 
 from app.ml import preprocess
-from app.ml.encode import DTYPES_NP, Encoding
+from app.ml.encode import DTYPE_SIZES, Encoding
 from app.ml.engine import FeatureMaps
 from app.ml.pack import Layout
-
-DTYPE_SIZES = {name: np.dtype(dtype).itemsize for name, dtype in DTYPES_NP.items()}
 
 BINARY_TYPE = "application/x-featuremaps"
 MAGIC = b"FMAP"

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from app.ml import files, preprocess
-from app.ml.encode import DTYPES_NP, Encoding
+from app.ml.encode import DTYPE_SIZES, DTYPES_NP, Encoding
 from app.ml.engine import Engine
 from app.ml.errors import FeaturemapsError, ImageTooLarge, InvalidPixels, NotArrays, OutputError
 from app.ml.names import brief, brief_list, repeated
@@ -182,7 +182,7 @@ def _to_float(chunk: np.ndarray, device: torch.device) -> torch.Tensor:
 def bytes_per_image(layout: Layout, encoding: Encoding = "uint8") -> int:
     """An image's bytes in the answer: its maps in `encoding`, each channel's low and high and
     each network's probabilities as float32, each network's prediction as int64."""
-    return (layout.data_size * np.dtype(DTYPES_NP[encoding]).itemsize + 4 * layout.float_size
+    return (layout.data_size * DTYPE_SIZES[encoding] + 4 * layout.float_size
             + 8 * len(layout.nets))
 
 
@@ -726,7 +726,7 @@ def working_memory(layout: Layout, batch_size: int, usual: int,
     (a review: --batch-size 10000 took 4.5 GB where the check allowed for 256 MiB); and for
     float maps (`encoding`) each batch's packed block beyond uint8's, twice where batches are
     copied to two `pinned` buffers (a GPU's; a review: float32 ran 455 MB past the check)."""
-    wider = np.dtype(DTYPES_NP[encoding]).itemsize - 1
+    wider = DTYPE_SIZES[encoding] - 1
     return (WORKING_MEMORY + max(0, batch_size - usual) * 4 * layout.data_size
             + (2 if pinned else 1) * batch_size * wider * layout.data_size)
 

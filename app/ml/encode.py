@@ -18,6 +18,8 @@ DTYPES: dict[Encoding, torch.dtype] = {
     "uint8": torch.uint8, "float16": torch.float16, "float32": torch.float32,
 }
 DTYPES_NP: dict[Encoding, str] = {"uint8": "uint8", "float16": "<f2", "float32": "<f4"}
+DTYPE_SIZES: dict[Encoding, int] = {name: np.dtype(dtype).itemsize
+                                    for name, dtype in DTYPES_NP.items()}
 
 
 def dequantise(q: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
