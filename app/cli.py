@@ -288,7 +288,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         engine = Engine.load(settings)
 
         def room(n: int) -> None:
-            size, working = _room(engine, args, (models, layers), min(n, args.limit or n))
+            size, working = _room(engine, args, models, layers, min(n, args.limit or n))
             batch.check_room(size, out, working, args.encoding)
 
         images, whole = _own_images(args.input, args.preprocess, args.limit, room), "file"
@@ -303,7 +303,7 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         labels = labels[: len(images)]
     # every map is held in memory until the .npz is written: say how much, refuse what
     # cannot fit
-    size, working = _room(engine, args, (models, layers), len(images), labels)
+    size, working = _room(engine, args, models, layers, len(images), labels)
     count = counted(len(images), "image")
     if args.limit and args.limit > len(images):  # said, not silently less (a review)
         count += f" (the whole {whole}; --limit asked for {args.limit:,})"
@@ -325,13 +325,12 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _room(engine: Engine, args: argparse.Namespace, chosen: tuple[list[str], Any], n: int,
-          labels: np.ndarray | None = None) -> tuple[int, int]:
-    """The bytes of the .npz `extract` will write for n images of the `chosen` (models,
-    layers), and of the work besides (working_memory)."""
+def _room(engine: Engine, args: argparse.Namespace, models: list[str],
+          layers: list[str] | None, n: int, labels: np.ndarray | None = None) -> tuple[int, int]:
+    """The bytes of the .npz `extract` will write for n images of `models`' `layers`, and of
+    the work besides (working_memory)."""
     from app.ml import batch
 
-    models, layers = chosen
     size = batch.npz_size(engine.layout(models, layers), n,
                           None if labels is None else labels.dtype, inputs=args.preprocess,
                           encoding=args.encoding)
