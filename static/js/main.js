@@ -1397,17 +1397,16 @@ class App {
     byId('maps').addEventListener('pointermove', (e) => {
       tip.toggleAttribute('data-top', e.clientY > window.innerHeight - TIP_ROOM);
     }, { passive: true });
-    // shown only while a mouse is on the maps or the enlarged channel (page.css): the unit
-    // an open channel traces stays traced when the pointer leaves, and the tip stayed up
-    // over the sidebar, over the very readout it repeats, cut 10 px short by the window's
-    // foot (a student's review at 1366x768)
-    // (the panel lies inside the maps' element while a channel is enlarged: leaving it for a
-    // map is no leaving of the maps, which then fire no enter; a finger's tap is no hover)
+    // body[data-mouse-on-maps] while the pointer is on the maps or the enlarged channel,
+    // for page.css: the tip shows only then (the unit an open channel traces stays traced
+    // when the pointer leaves, and the tip stayed up over the sidebar, over the very readout
+    // it repeats: a student's review at 1366x768), and the sidebar's hints step aside then,
+    // as a hovered unit's readout may reach them (#sidebarHints). The panel lies inside the
+    // maps' element while a channel is enlarged: leaving it for a map is no leaving of the
+    // maps, which then fire no enter. (A finger's tap leaves as it lifts.)
     const areas = '#maps, #inspector';
     for (const area of document.querySelectorAll(areas)) {
-      area.addEventListener('pointerenter', (e) => {
-        if (e.pointerType !== 'touch') document.body.toggleAttribute('data-mouse-on-maps', true);
-      });
+      area.addEventListener('pointerenter', () => document.body.toggleAttribute('data-mouse-on-maps', true));
       area.addEventListener('pointerleave', (e) => {
         if (!e.relatedTarget?.closest?.(areas)) document.body.toggleAttribute('data-mouse-on-maps', false);
       });
@@ -1449,12 +1448,7 @@ class App {
       // the heading just under the button that leads back up
       sidebar.scrollBy({ top: byId('nudge-h').getBoundingClientRect().top - inWindow(sidebar.getBoundingClientRect()).top - 40 });
     });
-    const maps = byId('maps');
-    for (const [type, aside] of [['pointerenter', true], ['pointerleave', false]]) {
-      maps.addEventListener(type, () => {
-        for (const hint of [up, down]) hint.toggleAttribute('data-aside', aside);
-      });
-    }
+    // (both step aside while the pointer is on the maps: page.css, by #placeTip's attribute)
     // a click would focus a button that then hides, leaving the focus on <body>
     for (const hint of [up, down]) hint.addEventListener('mousedown', (e) => e.preventDefault());
     sidebar.addEventListener('scroll', update, { passive: true });
