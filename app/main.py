@@ -29,6 +29,7 @@ from app.api.routes import batch, featuremaps, live, meta, page, shifts
 from app.api.static import Static
 from app.config import PROJECT_ROOT, Settings
 from app.ml import preprocess
+from app.ml.batch import warm_up as warm_up_batches
 from app.ml.device import configure_threads
 from app.ml.engine import Engine
 from app.ml.names import DEFAULT_MODELS
@@ -96,9 +97,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
         loaded = engine or Engine.load(settings)
-        loaded.warm_up([m for m in DEFAULT_MODELS if m in loaded.variants]
-                       or list(loaded.variants)[:1])
+        shown = [m for m in DEFAULT_MODELS if m in loaded.variants] or list(loaded.variants)[:1]
+        loaded.warm_up(shown)
         preprocess.warm_up()
+        per_image = warm_up_batches(loaded, shown)
         app.state.engine = loaded
         app.state.settings = settings
         app.state.gate = InferenceGate(settings.max_inflight, settings.request_timeout_s,
@@ -106,7 +108,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         # batches get their own thread and a short queue, so that one never holds up the
         # live updates queued behind it
         app.state.batch_gate = InferenceGate(settings.max_batch_inflight,
-                                             settings.batch_timeout_s, 1, what="batch")
+                                             settings.batch_timeout_s, 1, what="batch",
+                                             per_unit=per_image)
         metrics.device = loaded.device_name
         metrics.gates = {
             "live": (lambda: app.state.gate.inflight, settings.max_inflight),

@@ -17,8 +17,9 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 from app.api.errors import Overloaded, TimedOut
@@ -26,6 +27,7 @@ from app.ml.names import counted
 
 T = TypeVar("T")
 RECENT = 8  # jobs whose run times give a 503's Retry-After
+KINDS = 16  # kinds of sized job (weigh) whose times a unit are kept apart, the latest used
 
 
 def busy(limit: int, what: str = "inference") -> str:
@@ -35,6 +37,14 @@ def busy(limit: int, what: str = "inference") -> str:
             "Retry-After")
 
 
+@dataclass(slots=True)
+class _Job:
+    """A job in flight, for Retry-After."""
+    size: float | None = None  # None until told (weigh)
+    start: float | None = None  # time.perf_counter() once running (`clock` times the runs)
+    kind: Hashable = None
+
+
 class InferenceGate:
     """A request that times out is answered 503 while its thread finishes; its slot stays
     taken until the thread really ends, so the bound holds even then. A job that times out
@@ -42,7 +52,10 @@ class InferenceGate:
 
     def __init__(self, limit: int, timeout_s: float, concurrency: int = 1,
                  what: str = "inference",
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 per_unit: float | None = None) -> None:
+        """per_unit: the seconds a unit of a sized job (weigh) is taken to need until one
+        has finished (the batch route's: an image's, timed at start-up)."""
         self.limit = limit
         self.what = what  # what its 503 says is in flight (found by a review: batches were
         # called inferences)
@@ -54,11 +67,13 @@ class InferenceGate:
         self._inflight = 0
         self._clock = clock
         self._took: deque[float] = deque(maxlen=RECENT)  # the last jobs' run times, s
-        # ... and of those whose size was told (weigh), the seconds each unit took
+        # ... and of those whose size was told (weigh), the seconds each unit took: of any
+        # kind, and kept apart by kind (an API review: pool2 alone takes a third of every
+        # map's time an image, preprocess=true half as much again)
         self._per_unit: deque[float] = deque(maxlen=RECENT)
-        # each job in flight: its size (None until told), and when it started running (None
-        # while it waits; time.perf_counter: `clock` times the runs)
-        self._jobs: dict[object, list[float | None]] = {}
+        self._by_kind: dict[Hashable, deque[float]] = {}
+        self._prior = per_unit
+        self._jobs: dict[object, _Job] = {}  # by the token run() made for it
         self._local = threading.local()  # the job a thread runs, for weigh()
 
     def retry_after(self, unknown: float = 1.0) -> int:
@@ -69,18 +84,21 @@ class InferenceGate:
         rounded up, at least 1 (a review: batches that took 5-9 s each said 1; a later one: 64
         queued /shifts jobs of 0.26 s said 1; a review of that: jobs past the limit made it
         1,600 s; an API review: a batch of 10,000 images just begun said 1, after a few small
-        ones). With nothing in flight, the median. `unknown`: what a job takes while no job
-        has finished. A job running longer than its time is taken to run as long again: the
-        first of them frees its thread then (an API review: two batches of 10,000 images
-        running for seconds said 1, after a few small ones)."""
+        ones). A sized job's unit takes the median of its kind's recent units, else of any
+        kind's, else what the gate was told at its start (a review: the first batches after
+        start said 1, as none had finished). With nothing in flight, the median. `unknown`:
+        what an unsized job takes while no job has finished. A job running longer than its
+        time is taken to run as long again: the first of them frees its thread then (an API
+        review: two batches of 10,000 images running for seconds said 1, after a few small
+        ones)."""
         with self._lock:
-            took, per_unit = list(self._took), list(self._per_unit)
-            jobs = [(size, start) for size, start in self._jobs.values()]
+            took = list(self._took)
+            jobs = [(j.size, j.start, None if j.size is None else self._rate(j.kind))
+                    for j in self._jobs.values()]
         each = statistics.median(took) if took else unknown
-        rate = statistics.median(per_unit) if per_unit else None
         # each job's time, and when it started
         timed = [(each if size is None or rate is None else size * rate, start)
-                 for size, start in jobs]
+                 for size, start, rate in jobs]
         now = time.perf_counter()
         # what is left of a running job's time, or, past it, as long again (a review: max() of
         # the two said the whole time again to a request refused just before a job's end)
@@ -96,18 +114,24 @@ class InferenceGate:
         longest = max((t for t, _ in timed), default=each)
         return max(1, math.ceil(min(done, self.timeout_s + longest)))
 
-    def weigh(self, size: float) -> None:
-        """The job this thread runs is `size` units of work (a batch's images), told once it
-        has begun and knows it: its time, and the Retry-After of a request refused meanwhile,
-        are reckoned by the unit."""
+    def _rate(self, kind: Hashable) -> float | None:
+        """Seconds a unit of a sized job of this kind is taken to need (under the lock)."""
+        recent = self._by_kind.get(kind) or self._per_unit
+        return statistics.median(recent) if recent else self._prior
+
+    def weigh(self, size: float, kind: Hashable = None) -> None:
+        """The job this thread runs is `size` units of work (a batch's images) of a `kind`
+        (a batch's: its networks, layers, preprocess= and encoding=), told once it has begun
+        and knows it: its time, and the Retry-After of a request refused meanwhile, are
+        reckoned by the unit of its kind."""
         job = getattr(self._local, "job", None)
         with self._lock:
             if job in self._jobs:
-                self._jobs[job][0] = size
+                self._jobs[job].size, self._jobs[job].kind = size, kind
 
     def _timed(self, fn: Callable[..., T], job: object, *args: object) -> T:
         with self._lock:
-            self._jobs[job][1] = time.perf_counter()
+            self._jobs[job].start = time.perf_counter()
         self._local.job = job
         start = self._clock()
         done = False
@@ -120,14 +144,26 @@ class InferenceGate:
             self._local.job = None
             with self._lock:
                 self._inflight -= 1
-                size = self._jobs.pop(job)[0]
+                ended = self._jobs.pop(job)
                 # a job refused or stopped on the way (a batch's 422 takes microseconds) says
                 # nothing of what a job takes (a review: three refused batches of 5,000 made the
                 # per-image median a refusal's, and Retry-After 1 again)
                 if done:
                     self._took.append(took)
-                    if size:
-                        self._per_unit.append(took / size)
+                    if ended.size:
+                        self._per_unit.append(took / ended.size)
+                        self._of_kind(ended.kind).append(took / ended.size)
+
+    def _of_kind(self, kind: Hashable) -> deque[float]:
+        """The recent times a unit of this kind, made the latest kind used; the kind used
+        longest ago is forgotten beyond KINDS (under the lock)."""
+        recent = self._by_kind.pop(kind, None)
+        if recent is None:
+            recent = deque(maxlen=RECENT)
+            if len(self._by_kind) >= KINDS:
+                del self._by_kind[next(iter(self._by_kind))]
+        self._by_kind[kind] = recent
+        return recent
 
     @property
     def inflight(self) -> int:
@@ -154,7 +190,7 @@ class InferenceGate:
             job = object()
             if not full:
                 self._inflight += 1
-                self._jobs[job] = [None, None]
+                self._jobs[job] = _Job()
         if full:
             raise Overloaded(busy(self.limit, self.what), self.retry_after())
         if inline:

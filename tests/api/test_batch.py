@@ -85,14 +85,23 @@ def test_a_batch_tells_the_gate_its_images_for_retry_after(
         client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """A batch's Retry-After is reckoned by its images (InferenceGate.weigh): the route tells
     the batch gate how many the header declares, .npy or .npz, before the work (an API review:
-    a batch of 10,000 images just begun said 1)."""
+    a batch of 10,000 images just begun said 1), and its kind: the networks, layers,
+    preprocess= and encoding= that make an image's cost (a later one: pool2 alone takes a
+    third of every map's time). And before any batch has finished, the gate takes an image
+    to need what one took in a batch timed at start-up (a review: the first batches after
+    start said 1)."""
     gate = client.app.state.batch_gate  # type: ignore[attr-defined]
-    told: list[tuple[float, int]] = []
-    monkeypatch.setattr(gate, "weigh", lambda n: told.append((n, gate.inflight)))
+    assert 0 < gate._prior < 0.1  # seconds an image, every map of both networks
+    told: list[tuple[float, object, int]] = []
+    monkeypatch.setattr(gate, "weigh", lambda n, kind: told.append((n, kind, gate.inflight)))
     images = np.zeros((37, 28, 28), np.uint8)
     for body in (npy(images), npz(images=images[:5])):
         assert client.post("/api/v1/featuremaps/batch?layers=pool2", content=body).is_success
-    assert told == [(37, 1), (5, 1)]
+    assert client.post("/api/v1/featuremaps/batch?models=avg&encoding=float16&preprocess=true",
+                       content=npy(images[:2])).is_success
+    assert told == [(37, (("max", "avg"), ("pool2",), False, "uint8"), 1),
+                    (5, (("max", "avg"), ("pool2",), False, "uint8"), 1),
+                    (2, (("avg",), None, True, "float16"), 1)]
 
 
 def test_the_one_image_routes_format_is_pointed_to_what_a_batch_answers(

@@ -226,7 +226,8 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
         if size > settings.max_batch_response_bytes:
             raise InvalidParameter(answer_too_large(n, layout, settings.max_batch_response_bytes,
                                                     inputs=preprocess, encoding=encoding))
-        gate.weigh(n)
+        # its kind: what an image costs depends on these (pool2 alone: a third of every map)
+        gate.weigh(n, (tuple(names), chosen and tuple(chosen), preprocess, encoding))
 
     def answer() -> bytes:
         """Parse (sizes checked from the headers first), extract, pack the .npz."""
