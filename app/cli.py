@@ -26,6 +26,7 @@ from app.ml.names import VARIANTS, counted
 if TYPE_CHECKING:  # numpy is imported by the commands that need it, not by --help
     import numpy as np
 
+    from app.ml.batch import Header
     from app.ml.engine import Engine
 
 log = logging.getLogger("featuremaps")
@@ -287,9 +288,11 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         # refused), and an .npy is mapped, its first --limit images alone read
         engine = Engine.load(settings)
 
-        def room(n: int) -> None:
-            size, working = _room(engine, args, models, layers, min(n, args.limit or n))
-            batch.check_room(size, out, working, args.encoding)
+        def room(header: batch.Header) -> None:
+            kept = min(header.n, args.limit or header.n)
+            size, working = _room(engine, args, models, layers, kept)
+            batch.check_room(size, out, working, args.encoding,
+                             batch.input_memory(header, kept, args.preprocess))
 
         images, whole = _own_images(args.input, args.preprocess, args.limit, room), "file"
     else:
@@ -309,7 +312,8 @@ def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         count += f" (the whole {whole}; --limit asked for {args.limit:,})"
     _err(f"featuremaps: {count}, {','.join(models)}: about "
          f"{batch.in_units(size)} of maps, held in memory, then written to {out}")
-    batch.check_room(size, out, working, args.encoding)
+    if args.input is None:  # a file's images were weighed with them, from its header
+        batch.check_room(size, out, working, args.encoding)
     batch_size = args.batch_size or batch.default_batch_size(engine)
     inputs = None
     if args.preprocess:  # as the batch endpoint's preprocess=true: what the networks saw, first
@@ -343,7 +347,7 @@ def _room(engine: Engine, args: argparse.Namespace, models: list[str],
 
 
 def _own_images(path: str, any_size: bool = False, limit: int | None = None,
-                room: Callable[[int], None] | None = None) -> np.ndarray:
+                room: Callable[[Header], None] | None = None) -> np.ndarray:
     """`extract --input`: the images of an .npy or .npz, read as the batch endpoint reads a
     body (app/ml/batch.py, read_npy_or_npz), with no bound on their number but the memory
     (a practitioner's review: one's own images had to go through the server, at most 6,872
@@ -365,10 +369,10 @@ def _own_images(path: str, any_size: bool = False, limit: int | None = None,
                                ".npz of images: save them with np.save(f, images), or send one "
                                "picture to POST /api/v1/featuremaps")
     try:
-        # an .npy mapped, its first `limit` images alone read; an .npz read whole (its
-        # members may be deflated); as (N, 28, 28): one image (28, 28) is one, not 28
+        # an .npy mapped, an .npz's member inflated as it is read: their first `limit`
+        # images alone read; as (N, 28, 28): one image (28, 28) is one, not 28
         arr = (batch.npy_file(Path(path), any_size, limit, room) if npy
-               else batch.read_npy_or_npz(body, 2**31, room, any_size))
+               else batch.read_npy_or_npz(body, 2**31, room, any_size, limit))
         return batch.images_from_array(arr, any_size)
     except InputError as exc:  # the file's (not the room's, which `room` refuses in its words)
         raise FeaturemapsError(f"--input {path}: {_file_words(str(exc))}") from exc

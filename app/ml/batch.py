@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 import torch
@@ -369,13 +369,27 @@ NPY_HEADERS = {(1, 0): (2, np.lib.format.read_array_header_1_0),
                (3, 0): (4, np.lib.format.read_array_header_2_0)}
 
 
-def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None] | None,
+class Header(NamedTuple):
+    """What an images .npy's header declares, checked before its data are read."""
+    n: int  # images
+    pixels: int  # of one image
+    dtype: np.dtype[Any]
+
+    @property
+    def image_bytes(self) -> int:
+        return self.pixels * self.dtype.itemsize
+
+
+HeaderCheck = Callable[[Header], None]
+
+
+def _npy_header(stream: IO[bytes], max_images: int, check: HeaderCheck | None,
                 any_size: bool = False, size: int | None = None,
                 ) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     """The (shape, fortran order, dtype) of the .npy that `stream` begins, read and checked
     before any allocation: a number dtype, one of SHAPES, as many data bytes as the file's
-    `size` leaves after the header where it is known, N <= max_images, then `check(N)`
-    (`any_size`: SIZED_SHAPES)."""
+    `size` leaves after the header where it is known, N <= max_images, then `check` with its
+    Header (`any_size`: SIZED_SHAPES)."""
     try:
         version = np.lib.format.read_magic(stream)
         reader = NPY_HEADERS.get(version)
@@ -433,17 +447,26 @@ def _npy_header(stream: IO[bytes], max_images: int, check: Callable[[int], None]
                             f"(FEATUREMAPS_MAX_BATCH_IMAGES): send them in parts of at most "
                             f"{max_images:,}")
     if check is not None:
-        check(n)
+        check(Header(n, math.prod(frames[1:]), dtype))
     return tuple(shape), fortran, dtype
 
 
 def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
-                    check: Callable[[int], None] | None, any_size: bool = False) -> np.ndarray:
+                    check: HeaderCheck | None, any_size: bool = False,
+                    limit: int | None = None) -> np.ndarray:
     """Read one .npy from `stream` (`size` bytes): its header checked (`_npy_header`), then
-    exactly as many data bytes as it declares."""
+    exactly as many data bytes as it declares; or, with a `limit` of images, as many as its
+    first `limit` images take, where they come first (C order: np.save's)."""
     shape, fortran, dtype = _npy_header(stream, max_images, check, any_size, size)
     declared = math.prod(shape) * dtype.itemsize  # what the header's check found held
-    data = stream.read(size - stream.tell())
+    frames = _frames(shape, any_size)
+    assert frames is not None  # the header's check refused any other shape
+    if limit is not None and limit < frames[0] and not fortran:
+        shape = (limit, *frames[1:])  # (a review: --limit 10 inflated an .npz whole)
+        declared = math.prod(shape) * dtype.itemsize
+        data = stream.read(declared)
+    else:
+        data = stream.read(size - stream.tell())
     if len(data) != declared:  # a member that inflated to less than its directory said
         raise Unreadable(f".npy header declares {declared:,} bytes of data; the file holds "
                          f"{len(data):,}")
@@ -452,9 +475,9 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
 
 
 def npy_file(path: Path, any_size: bool = False, limit: int | None = None,
-             check: Callable[[int], None] | None = None) -> np.ndarray:
+             check: HeaderCheck | None = None) -> np.ndarray:
     """The images of the .npy at `path`, their header checked as a body's (`_npy_header`,
-    `check(n)` given the count it declares), then mapped from the file rather than read
+    `check` given its Header), then mapped from the file rather than read
     whole: only the first `limit` are read (`featuremaps extract --input --limit`; a review:
     a million images read whole, 1.8 GB, for 10). As (N, H, W), a channel axis of 1 dropped."""
     with open(path, "rb") as f:
@@ -494,14 +517,15 @@ def _npz_directory(body: bytes) -> tuple[int, int] | None:
 
 
 def read_npy_or_npz(body: bytes, max_images: int,
-                    check: Callable[[int], None] | None = None,
-                    any_size: bool = False) -> np.ndarray:
+                    check: HeaderCheck | None = None,
+                    any_size: bool = False, limit: int | None = None) -> np.ndarray:
     """The images of an .npy, or of the `images` (or only) array of an .npz. Never pickles,
     and checks every size from the headers before allocating or inflating anything;
-    `check(n)` is called with the number of images the header declares, before its data
-    is read. `any_size`: images of SIZED_SHAPES (preprocess=true), not SHAPES alone."""
+    `check` is called with the Header (the number of images it declares...), before its
+    data are read. `any_size`: images of SIZED_SHAPES (preprocess=true), not SHAPES alone.
+    `limit`: only the first images are read (`featuremaps extract --limit`)."""
     try:
-        return _read_npy_or_npz(body, max_images, check, any_size)
+        return _read_npy_or_npz(body, max_images, check, any_size, limit)
     except Unreadable as exc:
         # an .npy's header ends in a line break, and an .npz's stored members hold theirs:
         # `curl -d @file` takes every one out, and the file is then unreadable (found by an
@@ -523,12 +547,13 @@ def check_kind(body: bytes) -> None:
                         "the images with np.save(f, images), or np.savez(f, images=images)")
 
 
-def _read_npy_or_npz(body: bytes, max_images: int,
-                     check: Callable[[int], None] | None, any_size: bool) -> np.ndarray:
+def _read_npy_or_npz(body: bytes, max_images: int, check: HeaderCheck | None,
+                     any_size: bool, images: int | None) -> np.ndarray:
     limit = max_images * 28 * 28 * 8 + 4096  # the largest legitimate member
     check_kind(body)
     if body[:6] == b"\x93NUMPY":
-        return _array_from_npy(io.BytesIO(body), len(body), max_images, check, any_size)
+        return _array_from_npy(io.BytesIO(body), len(body), max_images, check, any_size,
+                               images)
     # np.savez writes a member per array: a directory of hundreds of thousands (a 32 MB
     # body) held the batch thread for seconds and hundreds of MB as zipfile read it. Its
     # count and size are read from the directory's end record first; zipfile reads as many
@@ -591,7 +616,7 @@ def _read_npy_or_npz(body: bytes, max_images: int,
                     raise InvalidPixels(f".npz member {brief(name.removesuffix('.npy'))} is not an "
                                         ".npy array")
                 return _array_from_npy(member, zf.getinfo(name).file_size, max_images, check,
-                                       any_size)
+                                       any_size, images)
     # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted
     # member; ValueError: a directory offset before the file's start, or a name flagged UTF-8
     # that is not (UnicodeDecodeError)
@@ -603,7 +628,7 @@ def _read_npy_or_npz(body: bytes, max_images: int,
 
 
 def _inflates_too_far(images: IO[bytes] | None, inflated: int, limit: int, members: int,
-                      max_images: int, check: Callable[[int], None] | None,
+                      max_images: int, check: HeaderCheck | None,
                       any_size: bool) -> FeaturemapsError:
     """The refusal of an .npz whose `members` would inflate to `inflated` bytes, over `limit`:
     a bound of bytes, whatever the images' size (a review: 240 float32 images of 512 x 512,
@@ -732,6 +757,20 @@ def in_units(size: int) -> str:
 WORKING_MEMORY = 256 << 20
 
 
+def input_memory(header: Header, kept: int, prepared: bool = False) -> int:
+    """What `featuremaps extract --input` holds of its images besides the maps, at most: the
+    `kept` first of those the `header` declares, read (twice while a read copy is made), as
+    the networks take them (float32 for floats, uint8 for other integers; a copy each time
+    they are checked, twice with `prepared`) and prepared (float32 28 x 28, --preprocess). A
+    review: 10,000 photos in an .npz were inflated to be prepared, and not counted."""
+    read = 2 * kept * header.image_bytes
+    if header.dtype.kind == "f":
+        taken = 4 * kept * header.pixels * (2 if prepared else 1)
+    else:
+        taken = 0 if header.dtype == np.uint8 else kept * header.pixels
+    return read + taken + (4 * kept * INPUT_BYTES if prepared else 0)
+
+
 def working_memory(layout: Layout, batch_size: int, usual: int,
                    encoding: Encoding = "uint8", pinned: bool = False) -> int:
     """What an extraction holds besides its maps, in batches of `batch_size` images of the
@@ -746,19 +785,21 @@ def working_memory(layout: Layout, batch_size: int, usual: int,
 
 
 def check_room(size: int, target: Path, working: int = WORKING_MEMORY,
-               encoding: Encoding = "uint8") -> None:
+               encoding: Encoding = "uint8", images: int = 0) -> None:
     """Refuse an extraction whose output does not fit: `extract` holds every map in memory
-    until it writes them, besides its `working` memory (working_memory), then needs their
-    room on disk (beside the file it replaces). Float maps (`encoding`) are told of uint8's
-    (a review: only --limit, --layers and --models were named)."""
+    until it writes them, besides its `working` memory (working_memory) and the `images` it
+    reads from a file (input_memory), then needs their room on disk (beside the file it
+    replaces). Float maps (`encoding`) are told of uint8's (a review: only --limit, --layers
+    and --models were named)."""
     share = {"float32": "a quarter", "float16": "half"}.get(encoding)
     fewer = "use --limit, or fewer --layers or --models" + (
         f", or --encoding uint8 ({share} of {encoding}'s bytes)" if share else "")
     memory = available_memory()
-    if memory is not None and size + working > memory:
+    if memory is not None and size + working + images > memory:
         smaller = ", or a smaller --batch-size" if working > WORKING_MEMORY else ""
+        read = f", the images read {in_units(images)}," if images else ","
         raise FeaturemapsError(f"the maps need about {in_units(size)} of memory until they are "
-                               f"written, and the work {in_units(working)} more; "
+                               f"written{read} and the work {in_units(working)} more; "
                                f"{in_units(memory)} is available: {fewer}{smaller}")
     try:
         free = shutil.disk_usage(target.parent).free

@@ -262,13 +262,15 @@ def test_an_npy_file_is_mapped_and_only_its_first_images_read(tmp_path: Path) ->
     images = np.random.default_rng(0).integers(0, 256, (10_000, 28, 28), dtype=np.uint8)
     path = tmp_path / "many.npy"
     np.save(path, images)
-    told: list[int] = []
+    told: list[batch.Header] = []
     tracemalloc.start()
     first = batch.npy_file(path, limit=10, check=told.append)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     np.testing.assert_array_equal(first, images[:10])
-    assert told == [10_000] and peak < 1_000_000  # the file is 7.8 MB
+    header = batch.Header(10_000, 784, np.dtype(np.uint8))
+    assert told == [header] and peak < 1_000_000  # the file is 7.8 MB
+
     # as (N, H, W), whatever order or channel axis the file has
     np.save(path, np.asfortranarray(images[:4, :, :, None]))
     np.testing.assert_array_equal(batch.npy_file(path), images[:4])
@@ -278,3 +280,44 @@ def test_an_npy_file_is_mapped_and_only_its_first_images_read(tmp_path: Path) ->
     path.write_bytes(path.read_bytes() + bytes(3))
     with pytest.raises(FeaturemapsError, match="784 bytes of data; 3 more follow it"):
         batch.npy_file(path)
+
+
+def test_an_npz_member_is_inflated_only_as_far_as_its_first_images(tmp_path: Path) -> None:
+    """A review: `extract --input x.npz --limit 10` inflated every image of the member. With
+    a limit, only the first images' bytes are inflated and read (np.save's C order), the
+    header checked whole as before."""
+    images = np.random.default_rng(0).integers(0, 256, (10_000, 28, 28), dtype=np.uint8)
+    for save in (np.savez, np.savez_compressed):
+        buf = io.BytesIO()
+        save(buf, images=images)
+        body = buf.getvalue()
+        told: list[batch.Header] = []
+        tracemalloc.start()
+        first = batch.read_npy_or_npz(body, 2**31, told.append, limit=10)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        np.testing.assert_array_equal(first, images[:10])
+        header = batch.Header(10_000, 784, np.dtype(np.uint8))
+        assert told == [header] and peak < 1_000_000, save  # 7.8 MB whole
+        np.testing.assert_array_equal(batch.read_npy_or_npz(body, 2**31, limit=20_000), images)
+    # a Fortran-order array's first images are not its first bytes: read whole
+    buf = io.BytesIO()
+    np.savez(buf, images=np.asfortranarray(images[:50]))
+    np.testing.assert_array_equal(batch.read_npy_or_npz(buf.getvalue(), 2**31, limit=3),
+                                  images[:50])
+
+
+def test_the_input_images_held_are_counted_as_they_will_be_held() -> None:
+    """A review: `extract --input --preprocess` did not count the pictures it inflates and
+    prepares. Their bytes read (twice while copied), as the networks take them, and
+    prepared."""
+    photos = batch.Header(10_000, 1000 * 1000, np.dtype(np.uint8))
+    assert batch.input_memory(photos, 10_000, prepared=True) == (2 * 10_000 * 10**6
+                                                                 + 4 * 10_000 * 784)
+    floats = batch.Header(1_000, 784, np.dtype(np.float64))
+    assert batch.input_memory(floats, 100) == 2 * 100 * 784 * 8 + 4 * 100 * 784
+    assert batch.input_memory(floats, 100, prepared=True) == (2 * 100 * 784 * 8
+                                                              + 2 * 4 * 100 * 784
+                                                              + 4 * 100 * 784)
+    levels = batch.Header(5, 784, np.dtype(np.int64))  # taken as uint8
+    assert batch.input_memory(levels, 5) == 2 * 5 * 784 * 8 + 5 * 784

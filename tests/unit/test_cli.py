@@ -475,9 +475,9 @@ def test_extract_weighs_its_input_from_the_header_before_reading_it(
     read: list[int] = []
     real = batch.images_from_array
 
-    def counted(arr: np.ndarray, *rest: Any) -> np.ndarray:
+    def counted(arr: np.ndarray, *rest: Any, **named: Any) -> np.ndarray:
         read.append(len(arr))
-        return real(arr, *rest)
+        return real(arr, *rest, **named)
 
     monkeypatch.setattr(batch, "images_from_array", counted)
     monkeypatch.setattr(batch, "available_memory", lambda: 2**30)
@@ -490,6 +490,20 @@ def test_extract_weighs_its_input_from_the_header_before_reading_it(
     code, _, err = run(["extract", str(tmp_path / "maps"), "--input", str(tmp_path / "many.npy"),
                         "--limit", "3", "--layers", "pool2", "--device", "cpu"], capsys)
     assert (code, read) == (0, [3, 3]), err  # mapped: 3 read (and checked again by extract)
+    # pictures to prepare are weighed too, as read and as prepared (a review: 1,000 photos
+    # of 500 x 500, 500 MB inflated, were not counted); with --limit, only those kept
+    np.savez_compressed(tmp_path / "photos.npz", images=np.zeros((2_000, 500, 500), np.uint8))
+    read.clear()
+    code, _, err = run(["extract", str(tmp_path / "maps"), "--input", str(tmp_path / "photos.npz"),
+                        "--preprocess", "--layers", "pool2", "--device", "cpu"], capsys)
+    assert (code, read) == (2, []), err
+    assert err == ("featuremaps: error: the maps need about 9.7 MiB of memory until they are "
+                   "written, the images read 959.7 MiB, and the work 256.0 MiB more; 1.0 GiB is "
+                   "available: use --limit, or fewer --layers or --models\n")
+    code, _, err = run(["extract", str(tmp_path / "maps"), "--input", str(tmp_path / "photos.npz"),
+                        "--preprocess", "--limit", "200", "--layers", "pool2", "--device", "cpu"],
+                       capsys)
+    assert (code, read) == (0, [200, 200, 200]), err  # 200 inflated of 2,000 (read, prepared)
 
 
 def test_extract_prepares_pictures_as_the_batch_endpoint_does(

@@ -219,9 +219,10 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
                         "to POST /api/v1/featuremaps")
     batch.check_kind(body)
 
-    def fits(n: int) -> None:
+    def fits(header: batch.Header) -> None:
         """The answer's size, known from the header's number of images; and the job's, for
         the Retry-After of a batch refused meanwhile."""
+        n = header.n
         size = batch.npz_size(layout, n, inputs=preprocess, encoding=encoding)
         if size > settings.max_batch_response_bytes:
             raise InvalidParameter(answer_too_large(n, layout, settings.max_batch_response_bytes,
