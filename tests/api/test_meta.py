@@ -14,6 +14,7 @@ from starlette.responses import FileResponse
 from starlette.testclient import TestClient
 
 from app.api.gate import busy
+from app.api.routes import meta
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
 from app.ml import registry
@@ -39,6 +40,47 @@ def test_liveness_and_metrics_are_never_answered_from_a_cache(client: TestClient
         assert (r.status_code, r.headers["cache-control"]) == (200, "no-store"), path
     # HEAD too, as HeadAsGet answers it from the GET
     assert client.head("/healthz").headers["cache-control"] == "no-store"
+
+
+def test_the_models_routes_are_revalidated_by_their_etag(client: TestClient) -> None:
+    """An API review: the models routes sent neither ETag nor Cache-Control, so the page and
+    a notebook fetched the same answer at every load. Each carries one ETag, which changes
+    only with the weights, device or version; a request that names it gets a bodiless 304."""
+    paths = ("/api/v1/models", "/api/v1/models/max", "/api/v1/models/max/filters/conv1",
+             "/api/v1/models/avg/filters/conv2?channel=3")
+    first = [client.get(path) for path in paths]
+    assert [r.status_code for r in first] == [200] * 4
+    tag = first[0].headers["ETag"]
+    assert re.fullmatch(r'"[0-9a-f]{20}"', tag)
+    assert {(r.headers["ETag"], r.headers["Cache-Control"]) for r in first} == {(tag, "no-cache")}
+    for asked in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        for path in paths:
+            for method in ("GET", "HEAD"):
+                r = client.request(method, path, headers={"If-None-Match": asked})
+                assert (r.status_code, r.content, r.headers["ETag"]) == (304, b"", tag), path
+    again = client.get(paths[0], headers={"If-None-Match": '"other"'})
+    assert again.status_code == 200 and again.json() == first[0].json()
+    # a name that is not there is its 404 whatever the tag (a 304 would say it was)
+    r = client.get("/api/v1/models/nope", headers={"If-None-Match": tag})
+    assert r.status_code == 404
+    r = client.get("/api/v1/models/max/filters/pool1", headers={"If-None-Match": tag})
+    assert r.status_code == 404
+    # what the models route says makes the tag: other weights, another tag
+    described = client.get("/api/v1/models").json()
+
+    class Said:  # an engine, as far as etag() asks
+        def __init__(self, sha: str) -> None:
+            self.sha = sha
+
+        def describe(self) -> dict[str, Any]:
+            return {**described, "models": [{**described["models"][0],
+                                             "weights_sha256": self.sha}]}
+
+    def tag_of(sha: str) -> str:
+        return meta.etag(Said(sha))  # type: ignore[arg-type]
+
+    same = described["models"][0]["weights_sha256"]
+    assert tag_of(same) == tag_of(same) != tag_of("0" * 64)
 
 
 def test_a_static_files_name_with_a_slash_after_it_is_no_file(client: TestClient) -> None:

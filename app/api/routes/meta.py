@@ -3,6 +3,7 @@ GET /api/v1/models/{model}/filters/{layer}."""
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from typing import Annotated
 
@@ -35,6 +36,37 @@ FILTERS_QUERY = ("channel",)
 
 
 NO_STORE = "no-store"  # /healthz and /metrics: always this moment's (an API review)
+# the models routes: kept by a client or a cache, and asked again with the ETag, which
+# changes only with the weights, the device or the version (an API review: the page and a
+# notebook fetched the same 10 kB at every load)
+REVALIDATE = "no-cache"
+NOT_MODIFIED: dict[int | str, dict[str, object]] = {304: {
+    "description": "not modified: the `If-None-Match` ETag is the current one (the weights, "
+                   "device and version unchanged)"}}
+
+
+def etag(engine: Engine) -> str:
+    """The ETag of everything the models routes answer for this engine: a hash of what
+    GET /api/v1/models says (the weights' sha256, the device) and the version."""
+    tag = _ETAGS.get(engine)
+    if tag is None:
+        said = wire.dumps({"version": __version__, **engine.describe()})
+        tag = _ETAGS[engine] = f'"{hashlib.sha256(said).hexdigest()[:20]}"'
+    return tag
+
+
+def unchanged(request: Request, response: Response, engine: Engine) -> Response | None:
+    """The 304 where the request's If-None-Match names the current ETag (or `*`); else None,
+    with the ETag and Cache-Control set on `response`."""
+    tag = etag(engine)
+    headers = {"ETag": tag, "Cache-Control": REVALIDATE}
+    asked = request.headers.get("if-none-match")
+    if asked is not None:
+        tags = {t.strip().removeprefix("W/") for t in asked.split(",")}
+        if tag in tags or "*" in tags:
+            return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return None
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["operations"], summary="Liveness",
@@ -48,30 +80,35 @@ async def healthz(request: Request, engine: EngineDep, response: Response) -> di
 
 
 @router.get("/api/v1/models", response_model=ModelsOut, tags=["models"],
-            summary="The networks, their layers and geometry", responses=UNKNOWN_QUERY)
-async def models(request: Request, engine: EngineDep) -> dict[str, object]:
+            summary="The networks, their layers and geometry",
+            responses={**NOT_MODIFIED, **UNKNOWN_QUERY})
+async def models(request: Request, engine: EngineDep,
+                 response: Response) -> dict[str, object] | Response:
     """Every loaded variant: layers with output shapes, parameter counts, receptive fields
     (size, jump, start) and the window each unit reads of the layer before; from the model
     card, test and validation accuracy and shift consistency, the training's epochs and
     seed, and how its images were varied at random (`augmentation`: shifts, rotations,
-    scaling); the weights' sha256; and the device in use."""
+    scaling); the weights' sha256; and the device in use. With an ETag, for If-None-Match."""
     check_query(request, ())
-    return engine.describe()
+    return unchanged(request, response, engine) or engine.describe()
 
 
 @router.get("/api/v1/models/{model}", response_model=ModelInfo, tags=["models"],
             summary="One network, its layers and geometry",
             responses={404: {"model": ErrorOut, "description": "a model this server has not "
                                                                 "loaded, or no model of that name"},
-                       **UNKNOWN_QUERY})
-async def model_info(request: Request, engine: EngineDep,
+                       **NOT_MODIFIED, **UNKNOWN_QUERY})
+async def model_info(request: Request, engine: EngineDep, response: Response,
                      model: Annotated[str, Path(description=MODEL_DOC, examples=["max"])],
-                     ) -> dict[str, object]:
+                     ) -> dict[str, object] | Response:
     """One loaded variant, as `GET /api/v1/models` lists it (which also names the device in
     use). Asked for by an API review: the address a newcomer tries first got the 404 of an
     address nothing answers."""
     check_query(request, ())
     engine.check_models([model])  # the 404, in the words the other routes use for a model
+    same = unchanged(request, response, engine)
+    if same is not None:
+        return same
     described: list[dict[str, object]] = engine.describe()["models"]
     return next(m for m in described if m["name"] == model)
 
@@ -80,7 +117,7 @@ async def model_info(request: Request, engine: EngineDep,
             tags=["models"], summary="A conv layer's learned filters and biases",
             responses={404: {"model": ErrorOut,
                              "description": "unknown model or layer, or a pooling layer"},
-                       **unknown_query(*FILTERS_QUERY),
+                       **NOT_MODIFIED, **unknown_query(*FILTERS_QUERY),
                        422: {"model": ErrorOut,
                              "description": "channel= not a whole number, or out of range",
                              "content": {"application/json": {"example": {
@@ -107,11 +144,13 @@ async def filters(request: Request, engine: EngineDep,
         bodies[key] = wire.dumps({"model": model, "layer": layer, "channel": channel,
                                   "shape": list(weights.shape), "weights": weights.tolist(),
                                   "bias": bias.tolist()})
-    return Response(bodies[key], media_type="application/json")
+    answer = Response(bodies[key], media_type="application/json")
+    return unchanged(request, answer, engine) or answer
 
 
 # each answer's JSON, made once per engine (the weights never change while it serves: a deep
 # layer's 37,000 numbers took milliseconds to encode on the event loop); weak, so that an
 # engine that is done with (tests make many) is not kept alive by its answers
+_ETAGS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 _FILTERS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str, int | None], bytes]] = (
     weakref.WeakKeyDictionary())
