@@ -32,7 +32,7 @@ from app.ml import preprocess
 from app.ml.batch import warm_up as warm_up_batches
 from app.ml.device import configure_threads
 from app.ml.engine import Engine
-from app.ml.names import DEFAULT_MODELS
+from app.ml.names import DEFAULT_MODELS, default_models
 
 BATCH = "/api/v1/featuremaps/batch"  # the route with limits of its own
 
@@ -100,7 +100,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         shown = [m for m in DEFAULT_MODELS if m in loaded.variants] or list(loaded.variants)[:1]
         loaded.warm_up(shown)
         preprocess.warm_up()
-        per_image = warm_up_batches(loaded, shown)
+        # (the batch route's own default: the first two where the page's are not loaded)
+        per_image = warm_up_batches(loaded, default_models(list(loaded.variants)))
         app.state.engine = loaded
         app.state.settings = settings
         app.state.gate = InferenceGate(settings.max_inflight, settings.request_timeout_s,

@@ -142,7 +142,7 @@ def images_from_array(arr: np.ndarray, any_size: bool = False) -> np.ndarray:
     if low < 0 or high > 1:
         raise InvalidPixels(f"float images must lie in 0..1; found {_shown(low)}..{_shown(high)}"
                             f"{range_hint(arr)}")
-    return arr.astype(np.float32)
+    return arr.astype(np.float32, copy=False)  # float32 already: no second copy (a review)
 
 
 # the batch route's prepared images, first in its answer: (N, 28, 28) uint8 levels q, each
@@ -303,18 +303,24 @@ def extract(engine: Engine, images: np.ndarray, models: Sequence[str],
     return out
 
 
-WARM_IMAGES = 32
+WARM_IMAGES = (32, 256)
 
 
 def warm_up(engine: Engine, models: Sequence[str]) -> float:
-    """Blank images through extract and npz_bytes, as the batch route runs them, twice: the
-    first warms the path, the second is timed. Returns its seconds an image (every map of
-    `models`), what the batch gate takes an image to need until a batch has finished."""
-    blank = np.zeros((WARM_IMAGES, 28, 28), np.uint8)
-    npz_bytes(extract(engine, blank, models))
-    start = time.perf_counter()
-    npz_bytes(extract(engine, blank, models))
-    return (time.perf_counter() - start) / WARM_IMAGES
+    """Blank images through extract and npz_bytes, as the batch route runs them: once to warm
+    the path, then timed at two sizes. Returns the seconds each image beyond the smaller
+    added (every map of `models`; a review: one size's time an image counted each call's
+    fixed costs, buffers and a thread pool, many times over on a GPU), what the batch gate
+    takes an image to need until a batch has finished."""
+    def took(n: int) -> float:
+        start = time.perf_counter()
+        npz_bytes(extract(engine, np.zeros((n, 28, 28), np.uint8), models))
+        return time.perf_counter() - start
+
+    small, large = WARM_IMAGES
+    took(small)
+    slope = (took(large) - took(small)) / (large - small)
+    return slope if slope > 0 else took(large) / large  # noise: the larger's own
 
 
 def _answer_arrays(layout: Layout, n: int, encoding: Encoding = "uint8"
@@ -374,6 +380,7 @@ class Header(NamedTuple):
     n: int  # images
     pixels: int  # of one image
     dtype: np.dtype[Any]
+    fortran: bool = False  # its images are not its first bytes: read whole for any of them
 
     @property
     def image_bytes(self) -> int:
@@ -447,7 +454,7 @@ def _npy_header(stream: IO[bytes], max_images: int, check: HeaderCheck | None,
                             f"(FEATUREMAPS_MAX_BATCH_IMAGES): send them in parts of at most "
                             f"{max_images:,}")
     if check is not None:
-        check(Header(n, math.prod(frames[1:]), dtype))
+        check(Header(n, math.prod(frames[1:]), dtype, bool(fortran) and n > 1))
     return tuple(shape), fortran, dtype
 
 
@@ -471,6 +478,9 @@ def _array_from_npy(stream: IO[bytes], size: int, max_images: int,
         raise Unreadable(f".npy header declares {declared:,} bytes of data; the file holds "
                          f"{len(data):,}")
     arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    if fortran and limit is not None and limit < frames[0]:  # read whole: keep the first
+        # (a review: the images past --limit were checked, and one refused)
+        arr = arr.reshape(frames)[:limit]
     return np.array(arr)  # a writable copy: torch.from_numpy wants one
 
 
@@ -759,13 +769,14 @@ WORKING_MEMORY = 256 << 20
 
 def input_memory(header: Header, kept: int, prepared: bool = False) -> int:
     """What `featuremaps extract --input` holds of its images besides the maps, at most: the
-    `kept` first of those the `header` declares, read (twice while a read copy is made), as
-    the networks take them (float32 for floats, uint8 for other integers; a copy each time
-    they are checked, twice with `prepared`) and prepared (float32 28 x 28, --preprocess). A
-    review: 10,000 photos in an .npz were inflated to be prepared, and not counted."""
-    read = 2 * kept * header.image_bytes
+    `kept` first of those the `header` declares (all of them in Fortran order), read (twice
+    while a read copy is made), as the networks take them (float32 for floats other than
+    float32, uint8 for integers other than uint8) and prepared (float32 28 x 28,
+    --preprocess; the `inputs` written are the answer's, npz_size). A review: 10,000 photos
+    in an .npz were inflated to be prepared, and not counted."""
+    read = 2 * (header.n if header.fortran else kept) * header.image_bytes
     if header.dtype.kind == "f":
-        taken = 4 * kept * header.pixels * (2 if prepared else 1)
+        taken = 0 if header.dtype == np.float32 else 4 * kept * header.pixels
     else:
         taken = 0 if header.dtype == np.uint8 else kept * header.pixels
     return read + taken + (4 * kept * INPUT_BYTES if prepared else 0)
