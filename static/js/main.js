@@ -1589,10 +1589,15 @@ class App {
     // is sent as image/png, but its bytes begin as none of them"; an accessibility review:
     // the server's words after them made 50 words that gave the formats twice), naming what
     // it is where the server can (an SVG drawing, a BMP image)
+    // (a review: an .npy, a torch.save file and base64 text got the sentence of a text file;
+    // the server names them, and what they are for)
     if (status === 415 && what === UPLOADED) {
-      const named = /this (?:body|file part) is (an? [^:;]+): convert it to PNG first/.exec(detail);
-      this.#say(`That file is not a picture the networks can read${named ? ` (it is ${named[1]})` : ''}: `
-        + 'choose a PNG, JPEG, WebP or GIF, or another picture this browser shows.', status, { what });
+      const named = /this (?:body|file part) is (an? [^:;,]+?)(?:: |, and )/.exec(detail);
+      const next = /featuremaps\/batch/.test(detail) ? ' Arrays of images go to the REST API\'s batch endpoint, POST /api/v1/featuremaps/batch.'
+        : /base64/.test(detail) ? ' Decode it first (base64 -d), then choose the picture it gives.' : '';
+      const it = named?.[1].replace(/ \(such as ([^()]+)\)$/, ', such as $1'); // no (( ))
+      this.#say(`That file is not a picture the networks can read${it ? ` (it is ${it})` : ''}: `
+        + `choose a PNG, JPEG, WebP or GIF, or another picture this browser shows.${next}`, status, { what });
       return;
     }
     this.#say(status && !err.unanswered

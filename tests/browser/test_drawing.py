@@ -997,6 +997,18 @@ def test_a_message_moves_nothing_under_the_pointer(fm: FeatureMapsPage) -> None:
     banner.wait_for(state="hidden")
 
 
+def _npy(images: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, images)
+    return buf.getvalue()
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize("name,data,mime,expected", [
     ("notes.txt", b"these are not pixels", "text/plain",
      "That file is not a picture the networks can read: choose a PNG, JPEG, WebP or GIF, or "
@@ -1008,6 +1020,16 @@ def test_a_message_moves_nothing_under_the_pointer(fm: FeatureMapsPage) -> None:
      b'width="5" height="5"/></svg>', "image/svg+xml",
      "That file is not a picture the networks can read (it is an SVG drawing): choose a PNG, "
      "JPEG, WebP or GIF, or another picture this browser shows."),
+    # what the server found a file to be, and where it goes (a review: an .npy, a torch
+    # file and base64 text got the words of a text file)
+    ("digits.npy", _npy(np.zeros((2, 28, 28), np.uint8)), "application/octet-stream",
+     "That file is not a picture the networks can read (it is an .npy or a zip, such as an "
+     ".npz): choose a PNG, JPEG, WebP or GIF, or another picture this browser shows. Arrays "
+     "of images go to the REST API's batch endpoint, POST /api/v1/featuremaps/batch."),
+    ("digit.txt", base64.b64encode(_png(np.zeros((28, 28), np.uint8))), "text/plain",
+     "That file is not a picture the networks can read (it is a PNG written as base64 text): "
+     "choose a PNG, JPEG, WebP or GIF, or another picture this browser shows. Decode it first "
+     "(base64 -d), then choose the picture it gives."),
     # a picture, but broken: the server's words after the usual start
     ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "image/png",
      "The server could not use the uploaded file: PNG data is truncated or corrupt"),
