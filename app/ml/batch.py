@@ -775,10 +775,8 @@ def input_memory(header: Header, kept: int, prepared: bool = False) -> int:
     --preprocess; the `inputs` written are the answer's, npz_size). A review: 10,000 photos
     in an .npz were inflated to be prepared, and not counted."""
     read = 2 * (header.n if header.fortran else kept) * header.image_bytes
-    if header.dtype.kind == "f":
-        taken = 0 if header.dtype == np.float32 else 4 * kept * header.pixels
-    else:
-        taken = 0 if header.dtype == np.uint8 else kept * header.pixels
+    target = np.dtype(np.float32 if header.dtype.kind == "f" else np.uint8)  # images_from_array's
+    taken = 0 if header.dtype == target else kept * header.pixels * target.itemsize
     return read + taken + (4 * kept * INPUT_BYTES if prepared else 0)
 
 
