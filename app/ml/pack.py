@@ -68,6 +68,20 @@ class Layout:
     data_size: int  # elements per image
     float_size: int
 
+    def __hash__(self) -> int:
+        """The generated hash walks every slot and layer spec (about 4 us here); a live update
+        looks a layout up in two caches (_host_groups, wire._skeleton), so it is kept."""
+        try:
+            return self._hash  # type: ignore[no-any-return,attr-defined]
+        except AttributeError:
+            value = hash((self.nets, self.data_size, self.float_size))
+            object.__setattr__(self, "_hash", value)
+            return value
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the kept hash: a string's hash differs from process to process."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     @staticmethod
     def plan(nets: Sequence[Net | VariantSpec], layers: Sequence[str] | None = None) -> Layout:
         """The layout of `nets`' outputs; a variant's spec stands for its network where only

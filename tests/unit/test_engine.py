@@ -183,6 +183,24 @@ def test_host_packing_of_no_images_is_empty(engine: Engine) -> None:
     assert data.shape == (0,) and floats.shape == (0,)
 
 
+def test_a_layout_keeps_its_hash_but_not_across_a_pickle() -> None:
+    """A layout is a cache key twice per live update, so its hash is kept once computed; equal
+    layouts still hash alike, and a pickle (another process: another string hash) leaves the
+    kept value behind."""
+    import pickle
+
+    from app.ml.nets import build
+    from app.ml.pack import Layout
+
+    nets = [build("max"), build("avg")]
+    layout, again = Layout.plan(nets), Layout.plan(nets)
+    assert layout == again and hash(layout) == hash(again) == hash(layout)
+    assert layout.__dict__["_hash"] == hash((layout.nets, layout.data_size, layout.float_size))
+    assert layout != Layout.plan(nets, ["pool2"])
+    copy = pickle.loads(pickle.dumps(layout))
+    assert "_hash" not in copy.__dict__ and copy == layout and hash(copy) == hash(layout)
+
+
 def test_device_quantisation_keeps_a_narrow_channel_far_from_zero() -> None:
     """(m - low) * scale, not m * scale - low * scale: a channel of values 1000..1000.01
     spreads over the levels as the NumPy path spreads it."""
