@@ -723,7 +723,7 @@ class App {
       if (forNudge && !this.#moves.length) return null;
       if (pressedFor && !pressedFor.landed) return null; // it came to nothing: nothing to take back
       return this.#undo();
-    }).catch((err) => this.#showError(err, 'the undo'));
+    }).catch((err) => this.#showError(err, 'the undo', { again: true }));
     return this.#nudges;
   }
 
@@ -1012,7 +1012,9 @@ class App {
     const group = byId('nudge');
     this.#nudgesOut += 1;
     const slow = setTimeout(() => group.setAttribute('aria-busy', 'true'), NUDGE_WAIT_MS);
-    this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked)).catch((err) => this.#showError(err, 'the nudge'))
+    // the shift lab it asks for first unanswered: nothing is lost, and the page says so once
+    // the server answers again, as for any request left unanswered (a page review)
+    this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked)).catch((err) => this.#showError(err, 'the nudge', { again: true }))
       .finally(() => {
         asked.settled = true;
         clearTimeout(slow);

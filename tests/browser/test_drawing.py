@@ -1571,6 +1571,28 @@ def test_a_sample_picked_mid_stroke_is_not_taken(browser: Any, server_url: str,
         assert fm.page.locator("#picked").inner_text() == ""
 
 
+def test_a_nudge_whose_shift_lab_is_unanswered_says_nothing_is_lost(
+        browser: Any, server_url: str, api: Api) -> None:
+    """A page review: a nudge asks for the shift lab of the input first; where that went
+    unanswered the banner said only that the server could not be reached, not that nothing
+    was lost and to try again, as for any other request left unanswered."""
+    with over_post(browser, server_url, api) as fm:
+        fm.page.route("**/api/v1/shifts**", lambda route: route.abort("connectionrefused"))
+        fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+        fm.page.wait_for_function("() => document.getElementById('error-text').innerText"
+                                  ".startsWith('Something went wrong with the shift lab')")
+        fm.page.click('#nudge button[data-dir="right"]')  # asks for the lab again, unanswered
+        said = ("Something went wrong with the nudge: the server cannot be reached (it may have "
+                "stopped, or the network is down). Nothing is lost: try again once it answers.")
+        fm.page.wait_for_function("(said) => document.getElementById('error-text').innerText"
+                                  " === said", arg=said)
+        assert not any(d["source"] == "nudge" for d in fm.paints())  # the nudge was not made
+        fm.page.unroute("**/api/v1/shifts**")
+        # drawn on once the server answers: the message of the nudge before goes
+        fm.after_paint(lambda: fm.stroke(SEVEN, steps=10), source="pad")
+        assert not fm.page.locator("#error-text").is_visible()
+
+
 def test_an_upload_that_fails_while_the_maps_are_behind_says_so(
         browser: Any, server_url: str, api: Api, digit_files: dict[int, tuple[int, Path]]
         ) -> None:
