@@ -373,10 +373,14 @@ def invert_if_light(grey: np.ndarray) -> np.ndarray:
     median = border.dtype.type((border[(n - 1) // 2] + border[n // 2]) / border.dtype.type(2))
     light = bool(median > 0.5)
     ink = _paper_off(grey, median, invert=light)
+    # the other way round only for ink that stands out from the paper by INK_THRESHOLD before
+    # its stretch back to 0..1, which divides by the paper's distance from the far end: on
+    # paper at 254 a line at 255 became full ink, and a photo of an empty page at 240, its
+    # sensor's noise of a few levels, a confident digit (an API review)
     if 0 < median < 1 and not (ink > INK_THRESHOLD).any():
-        other = _paper_off(grey, median, invert=not light)
-        if (other > INK_THRESHOLD).any():
-            return other
+        stands_out = grey - median if light else median - grey
+        if (stands_out > INK_THRESHOLD).any():
+            return _paper_off(grey, median, invert=not light)
     return ink
 
 

@@ -322,6 +322,27 @@ def test_ink_is_found_on_paper_of_any_level(
         assert body["models"][net]["prediction"] == 7, net
 
 
+@pytest.mark.parametrize(("paper", "mark", "noise"), [
+    (254, 255, 0.0), (240, None, 1.5), (230, None, 1.5), (200, 210, 0.0), (60, None, 1.5),
+    (60, 40, 0.0)])
+def test_an_empty_page_is_blank_on_paper_of_any_level(
+        client: TestClient, paper: int, mark: int | None, noise: float) -> None:
+    """An API review: where the paper's level left no ink, the other way round stretched what
+    differed from the paper by the paper's distance from the far end, so a line one level
+    lighter than paper at 254 became full ink, and a photo of an empty page (a sensor's noise
+    of a few levels) a confident digit. Ink must stand out from the paper by INK_THRESHOLD
+    (26 of 255) either way round; a mark fainter than that, or noise, is no ink."""
+    rng = np.random.default_rng(paper)
+    grey = paper + rng.normal(0.0, noise, (300, 240))  # noise 0: the paper's level alone
+    if mark is not None:
+        grey[60:240, 118:124] = mark  # a stroke lighter or darker than the paper, faintly
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).save(buf, "PNG")
+    body = post_png(client, buf.getvalue())
+    assert body["input"]["blank"] is True
+    assert not np.frombuffer(base64.b64decode(body["input"]["data"]), np.uint8).any()
+
+
 def test_a_digit_on_grey_paper_is_read_as_on_white(
         client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
     """Found by an API review: a photo's paper at 200 of 255 was ink everywhere once inverted
