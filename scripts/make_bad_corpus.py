@@ -257,11 +257,16 @@ def cases() -> dict[str, dict[str, Any]]:
               "boundary its Content-Type names (as curl -F file=@path sends it)")
     raw("multipart-no-boundary", png, "multipart/form-data", 400,
         f"multipart body could not be read (Missing boundary in multipart): {unread}")
+    part = b'Content-Disposition: form-data; name="file"; filename="a.png"\r\n'
+    # a boundary= with no value, which the closing check called '----' (an API review)
+    raw("multipart-empty-boundary", b"--XX\r\n" + part + b"Content-Type: image/png\r\n\r\n"
+        + png + b"\r\n--XX--\r\n", "multipart/form-data; boundary=", 400,
+        "multipart body's Content-Type names an empty boundary: name the one its parts use, "
+        "1 to 70 characters (as curl -F file=@path does)")
     # no line of the boundary alone, which the parser called "Invalid multipart data"
     no_line = ("multipart body has no line '--XX' (the boundary its Content-Type names, alone on "
                "a line ended by CRLF) to open a part: its parts use another boundary, or it has "
                "none")
-    part = b'Content-Disposition: form-data; name="file"; filename="a.png"\r\n'
     raw("multipart-no-boundary-line", b"a preamble\r\n--XX " + part
         + b"Content-Type: image/png\r\n\r\n" + png + b"\r\n--XX--\r\n",
         "multipart/form-data; boundary=XX", 400, no_line)
