@@ -369,7 +369,8 @@ def cases() -> dict[str, dict[str, Any]]:
     js("pixels-28x0", {"pixels": [[] for _ in range(28)]}, 422,
        "pixels row 0 must hold 28 numbers in 0..1; got 0")
     js("pixels-flat-784", {"pixels": [0.0] * 784}, 422,
-       "pixels must be a list of 28 rows of 28 numbers in 0..1; got 784 rows")
+       "pixels must be a list of 28 rows of 28 numbers in 0..1; got 784 rows (one flat list "
+       "of 784 values: give them as 28 rows of 28, as NumPy's x.reshape(28, 28).tolist() does)")
     js("pixels-negative", with_cell(-0.25), 422,
        "pixels[3][5] = -0.25 is out of range; expected 0..1")
     js("pixels-huge", with_cell(1e308), 422, "pixels[3][5] = 1e+308 is out of range; expected 0..1")

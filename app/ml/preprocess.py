@@ -551,10 +551,15 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
 
 
 def _other_size(pixels: object) -> str:
-    """Where `pixels` is a grid of another size than 28 x 28 (rows of one length), what
-    takes a picture of that size: JSON pixels are the networks' input, even with preprocess
-    (an API review sent 56 x 56 with "preprocess": true, as the batch route takes any size
-    with preprocess=true, and was told only the row count)."""
+    """Where `pixels` is 28 x 28 flattened, how to shape it; where it is a grid of another
+    size than 28 x 28 (rows of one length), what takes a picture of that size: JSON pixels
+    are the networks' input, even with preprocess (an API review sent 56 x 56 with
+    "preprocess": true, as the batch route takes any size with preprocess=true, and was told
+    only the row count)."""
+    if isinstance(pixels, list) and len(pixels) == SIDE * SIDE and not any(
+            isinstance(r, list) for r in pixels):  # flattened (an API review: told "784 rows")
+        return (f" (one flat list of {SIDE * SIDE} values: give them as 28 rows of 28, as "
+                "NumPy's x.reshape(28, 28).tolist() does)")
     if not (isinstance(pixels, list) and pixels and all(isinstance(r, list) for r in pixels)):
         return ""
     widths = {len(r) for r in pixels}
