@@ -9,6 +9,7 @@ and leaves the cases written by hand in that folder as they are)
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import struct
@@ -446,6 +447,17 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("batch-npy-shorter-than-its-header", short, "application/octet-stream", 422,
         ".npy header declares 7,840 bytes of data; the file holds 100: send the whole file, as "
         "np.save wrote it", path=FM + "/batch")
+    # an .npy packed another way (an API review: told only how to write one)
+    npy = io.BytesIO()
+    np.save(npy, np.zeros((2, 28, 28), np.uint8))
+    neither = ("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the images "
+               "with np.save(f, images), or np.savez(f, images=images); ")
+    raw("batch-npy-gzipped", gzip.compress(npy.getvalue(), mtime=0), "application/octet-stream",
+        415, neither + "it is gzip-compressed: gunzip it first (np.savez_compressed compresses "
+        "inside an .npz, which is read)", path=FM + "/batch")
+    raw("batch-npy-base64", base64.b64encode(npy.getvalue()), "application/octet-stream", 415,
+        neither + "it is an .npy or .npz written as base64 text: decode it first (base64 -d)",
+        path=FM + "/batch")
     # a bzip2 member, which zipfile would inflate whole whatever size it declares: 100 MB of
     # zeros in a few hundred bytes
     bomb = io.BytesIO()

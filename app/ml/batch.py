@@ -554,7 +554,24 @@ def check_kind(body: bytes) -> None:
     if body[:6] != b"\x93NUMPY" and body[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
         # (a raw x.tobytes() too: an API review found no word of how to write the file)
         raise NotArrays("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write "
-                        "the images with np.save(f, images), or np.savez(f, images=images)")
+                        "the images with np.save(f, images), or np.savez(f, images=images)"
+                        + _packed_arrays(body))
+
+
+# the base64 of an .npy's magic string, and of a zip's first member or empty directory
+BASE64_ARRAYS = (b"k05VTVBZ", b"UEsDB", b"UEsFBg")
+
+
+def _packed_arrays(body: bytes) -> str:
+    """Where `body` is an .npy or .npz packed another way (gzip, base64 text), what to do
+    with it (an API review: both were told only how to write the file, which they were). In
+    words that `featuremaps extract --input` says as they are."""
+    if body[:2] == b"\x1f\x8b":
+        return ("; it is gzip-compressed: gunzip it first (np.savez_compressed compresses "
+                "inside an .npz, which is read)")
+    if body[:16].lstrip().startswith(BASE64_ARRAYS):
+        return "; it is an .npy or .npz written as base64 text: decode it first (base64 -d)"
+    return ""
 
 
 def _read_npy_or_npz(body: bytes, max_images: int, check: HeaderCheck | None,
