@@ -6,9 +6,9 @@ undone): how `featuremaps extract` runs on a CPU (256 images per batch, freed me
 app/ml/device.py keep_freed_memory), the same without keeping freed memory (what the
 server's batch endpoint does), and the earlier default of 1,024 images per batch. Then
 `featuremaps evaluate` (every shipped network on the 10,000 test and the 10,000 validation
-images, no shifts) with and without freed memory kept, also each in a fresh process. Last,
-what the batch route's preprocess=true adds: preparing each image, against extracting the
-same images' pool2, in alternating rounds.
+images, and its silent channels, no shifts) with and without freed memory kept, also each
+in a fresh process. Last, what the batch route's preprocess=true adds: preparing each
+image, against extracting the same images' pool2, in alternating rounds.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def report_prepared(rows: list[dict[str, object]]) -> str:
 def report_evaluate(rows: list[dict[str, object]]) -> str:
     kept, default = rows
     return (f"featuremaps evaluate ({kept['networks']} networks x 10,000 test and 10,000 "
-            "validation images): "
+            "validation images, and each layer's silent channels on the test images): "
             f"{kept['seconds']:.1f} s with freed memory kept (as the CLI runs it), "
             f"{default['seconds']:.1f} s with glibc's default")
 
