@@ -370,8 +370,8 @@ def cases() -> dict[str, dict[str, Any]]:
     js("pixels-28x0", {"pixels": [[] for _ in range(28)]}, 422,
        "pixels row 0 must hold 28 numbers in 0..1; got 0")
     js("pixels-flat-784", {"pixels": [0.0] * 784}, 422,
-       "pixels must be a list of 28 rows of 28 numbers in 0..1; got 784 rows (one flat list "
-       "of 784 values: give them as 28 rows of 28, as NumPy's x.reshape(28, 28).tolist() does)")
+       "pixels must be a list of 28 rows of 28 numbers in 0..1; got one flat list of 784 "
+       "values: give them as 28 rows of 28, as NumPy's x.reshape(28, 28).tolist() does")
     js("pixels-negative", with_cell(-0.25), 422,
        "pixels[3][5] = -0.25 is out of range; expected 0..1")
     js("pixels-huge", with_cell(1e308), 422, "pixels[3][5] = 1e+308 is out of range; expected 0..1")
@@ -447,17 +447,22 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("batch-npy-shorter-than-its-header", short, "application/octet-stream", 422,
         ".npy header declares 7,840 bytes of data; the file holds 100: send the whole file, as "
         "np.save wrote it", path=FM + "/batch")
-    # an .npy packed another way (an API review: told only how to write one)
+    # an .npy packed another way, and MNIST's own file (an API review: told only how to
+    # write an .npy)
     npy = io.BytesIO()
     np.save(npy, np.zeros((2, 28, 28), np.uint8))
-    neither = ("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the images "
-               "with np.save(f, images), or np.savez(f, images=images); ")
     raw("batch-npy-gzipped", gzip.compress(npy.getvalue(), mtime=0), "application/octet-stream",
-        415, neither + "it is gzip-compressed: gunzip it first (np.savez_compressed compresses "
-        "inside an .npz, which is read)", path=FM + "/batch")
+        415, "body is an .npy or .npz compressed with gzip: gunzip it first (an .npz may be "
+        "compressed inside, as np.savez_compressed writes it, and is read)", path=FM + "/batch")
     raw("batch-npy-base64", base64.b64encode(npy.getvalue()), "application/octet-stream", 415,
-        neither + "it is an .npy or .npz written as base64 text: decode it first (base64 -d)",
+        "body is an .npy or .npz written as base64 text: decode it first (base64 -d)",
         path=FM + "/batch")
+    idx = b"\x00\x00\x08\x03" + struct.pack(">III", 2, 28, 28) + bytes(2 * 784)
+    raw("batch-idx-gzipped", gzip.compress(idx, mtime=0), "application/octet-stream", 415,
+        "body is an IDX file compressed with gzip, MNIST's own format, as in "
+        "t10k-images-idx3-ubyte.gz: read its images into an array, "
+        "np.frombuffer(gzip.open(path).read(), np.uint8, offset=16).reshape(-1, 28, 28), and "
+        "np.save that", path=FM + "/batch")
     # a bzip2 member, which zipfile would inflate whole whatever size it declares: 100 MB of
     # zeros in a few hundred bytes
     bomb = io.BytesIO()

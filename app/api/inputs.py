@@ -6,10 +6,8 @@ wrong and what is accepted; app/api/errors.py turns them into 4xx responses.
 
 from __future__ import annotations
 
-import binascii
 import json
 import re
-from base64 import b64decode
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -496,7 +494,7 @@ async def read_payload(request: Request, options: tuple[str, ...] = (),
         body = await request.body()
         # white space alone (`echo | curl --data-binary @-`) is empty too where no type says
         # what it is (a review: a 415 blaming the form's type, or "not an image")
-        if not body or (kind in ("", FORM) and not body.strip(_BLANK)):
+        if not body or (kind in ("", FORM) and not body.strip(preprocess.BLANK)):
             raise EmptyBody(f"empty body: send {ACCEPTED_BODIES}")
         if kind in ("", FORM) and json_text(body):
             return _json_payload(body, options)
@@ -512,7 +510,6 @@ JSON_FIELDS = ("pixels", "preprocess")  # what a JSON body may hold
 BODY_FIELDS = {field: ('it is a field of a JSON body, {"pixels": 28x28 numbers in 0..1}, '
                        'which may add "preprocess": true; an image sent as a file is always '
                        "prepared as MNIST's digits are") for field in JSON_FIELDS}
-_BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark's bytes and white space
 ARRAY_FILES = (b"\x93NUMPY", b"PK\x03\x04")  # how an .npy and a zip (an .npz) begin
 
 
@@ -534,7 +531,7 @@ def _form_text(kind: str, body: bytes) -> str:
 def json_text(body: bytes) -> bool:
     """Whether a body begins as JSON does (after a byte-order mark and white space): an
     object or an array, which parse_json_pixels then reads or refuses."""
-    return body.lstrip(_BLANK)[:1] in (b"{", b"[")
+    return body.lstrip(preprocess.BLANK)[:1] in (b"{", b"[")
 
 
 def _reads_as_a_file(body: bytes) -> bool:
@@ -567,25 +564,14 @@ def _stripped_png(body: bytes) -> bool:
     return body.startswith(b"\x89PNG\x1a")
 
 
-_DATA_URL = re.compile(rb"data:image/[\w.+-]*;base64,", re.IGNORECASE)
-_URL_SAFE = bytes.maketrans(b"-_", b"+/")
-
-
 def base64_image(body: bytes) -> tuple[str, bool] | None:
     """The accepted format whose file `body` holds as base64 text, and whether as a data:
     URL (a canvas's toDataURL(), `base64 digit.png`: found by an API review, told only that
     it was no image), by the signature its first 16 characters decode to; None for any
     other body."""
-    text = body.lstrip(_BLANK)
-    url = _DATA_URL.match(text)
-    if url:
-        text = text[url.end():]
-    try:  # the URL-safe alphabet's - and _ read as + and /
-        head = b64decode(text[:16].translate(_URL_SAFE), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    kind = preprocess.sniff(head)
-    return (kind, url is not None) if kind else None
+    decoded = preprocess.base64_head(body)
+    kind = preprocess.sniff(decoded[0]) if decoded else None
+    return (kind, decoded[1]) if decoded and kind else None
 
 
 def image_payload(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> Payload:

@@ -551,27 +551,49 @@ def check_kind(body: bytes) -> None:
     before the batch waits for its thread (a review: a PDF got the busy server's 503, or held
     the thread to be refused)."""
     # a zip starts with a member, or, holding none (np.savez() of nothing), its directory's end
-    if body[:6] != b"\x93NUMPY" and body[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+    if not body.startswith(ARRAY_STARTS):
         # (a raw x.tobytes() too: an API review found no word of how to write the file)
-        raise NotArrays("body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write "
-                        "the images with np.save(f, images), or np.savez(f, images=images)"
-                        + _packed_arrays(body))
+        raise NotArrays(_packed_arrays(body) or (
+            "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the images "
+            "with np.save(f, images), or np.savez(f, images=images)"))
 
 
-# the base64 of an .npy's magic string, and of a zip's first member or empty directory
-BASE64_ARRAYS = (b"k05VTVBZ", b"UEsDB", b"UEsFBg")
+ARRAY_STARTS = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")  # an .npy, an .npz (a zip)
+IDX_IMAGES = b"\x00\x00\x08\x03"  # MNIST's own files: unsigned bytes, 3 axes
 
 
-def _packed_arrays(body: bytes) -> str:
-    """Where `body` is an .npy or .npz packed another way (gzip, base64 text), what to do
-    with it (an API review: both were told only how to write the file, which they were). In
-    words that `featuremaps extract --input` says as they are."""
-    if body[:2] == b"\x1f\x8b":
-        return ("; it is gzip-compressed: gunzip it first (np.savez_compressed compresses "
-                "inside an .npz, which is read)")
-    if body[:16].lstrip().startswith(BASE64_ARRAYS):
-        return "; it is an .npy or .npz written as base64 text: decode it first (base64 -d)"
-    return ""
+def _idx_words(gz: bool) -> str:
+    """What to do with MNIST's own file of images, gzipped or not."""
+    name, read = ("t10k-images-idx3-ubyte.gz", "gzip.open(path).read()") if gz else (
+        "t10k-images-idx3-ubyte", "open(path, 'rb').read()")
+    return (f"MNIST's own format, as in {name}: read its images into an array, "
+            f"np.frombuffer({read}, np.uint8, offset=16).reshape(-1, 28, 28), and np.save "
+            "that")
+
+
+def _packed_arrays(body: bytes) -> str | None:
+    """What an .npy or .npz packed another way, or MNIST's own file, is and what to do with
+    it, where `body` is one (an API review: a gzipped or base64 .npy was told only how to
+    write one); None for anything else. In words `featuremaps extract --input` says as they
+    are."""
+    if body[:2] == b"\x1f\x8b":  # gzip: what it holds, from its first bytes inflated
+        try:
+            inner = zlib.decompressobj(wbits=31).decompress(body[:4096], 16)
+        except zlib.error:
+            inner = b""
+        if inner.startswith(ARRAY_STARTS):
+            return ("body is an .npy or .npz compressed with gzip: gunzip it first (an .npz "
+                    "may be compressed inside, as np.savez_compressed writes it, and is read)")
+        if inner.startswith(IDX_IMAGES):
+            return f"body is an IDX file compressed with gzip, {_idx_words(gz=True)}"
+        return None
+    if body.startswith(IDX_IMAGES):
+        return f"body is an IDX file, {_idx_words(gz=False)}"
+    decoded = preprocess.base64_head(body)
+    if decoded and decoded[0].startswith(ARRAY_STARTS):
+        return (f"body is an .npy or .npz written as base64 text"
+                f"{' (a data: URL)' if decoded[1] else ''}: decode it first (base64 -d)")
+    return None
 
 
 def _read_npy_or_npz(body: bytes, max_images: int, check: HeaderCheck | None,

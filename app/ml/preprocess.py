@@ -9,10 +9,12 @@ taken off. An empty drawing is valid and gives all zeros.
 
 from __future__ import annotations
 
+import binascii
 import io
 import math
 import re
 import struct
+from base64 import b64decode
 from collections.abc import Iterator
 from typing import Any
 
@@ -100,6 +102,26 @@ def other_format(data: bytes) -> str | None:
                                     and b"<svg" in head and b"<html" not in head):
         return "an SVG drawing"
     return None
+
+
+BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark's bytes and white space
+_DATA_URL = re.compile(rb"data:[\w.+-]*(?:/[\w.+-]*)?;base64,", re.IGNORECASE)
+_URL_SAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def base64_head(data: bytes) -> tuple[bytes, bool] | None:
+    """The first 12 bytes that `data` decodes to where it is base64 text (the URL-safe
+    alphabet's - and _ read as + and /), and whether it is written as a data: URL; None
+    where its first 16 characters are no base64. What a file sent as text is, by its
+    signature (the one-image route's pictures, the batch route's arrays)."""
+    text = data.lstrip(BLANK)
+    url = _DATA_URL.match(text)
+    if url:
+        text = text[url.end():]
+    try:
+        return b64decode(text[:16].translate(_URL_SAFE), validate=True), url is not None
+    except (binascii.Error, ValueError):
+        return None
 
 
 def torch_pickle(name: str) -> bool:
@@ -373,13 +395,16 @@ def invert_if_light(grey: np.ndarray) -> np.ndarray:
     median = border.dtype.type((border[(n - 1) // 2] + border[n // 2]) / border.dtype.type(2))
     light = bool(median > 0.5)
     ink = _paper_off(grey, median, invert=light)
-    # the other way round only for ink that stands out from the paper by INK_THRESHOLD before
-    # its stretch back to 0..1, which divides by the paper's distance from the far end: on
-    # paper at 254 a line at 255 became full ink, and a photo of an empty page at 240, its
-    # sensor's noise of a few levels, a confident digit (an API review)
+    # the other way round is held to this way's bar: ink differs from the paper by more than
+    # INK_THRESHOLD of the paper's distance from the far end (this way's stretch, 1 to 2
+    # times). Judged after its own stretch, which divides by the paper's distance from the
+    # near end, on paper at 254 a line at 255 was full ink, and a photo of an empty page at
+    # 240, its sensor's noise of a few levels, a confident digit (an API review); judged by
+    # 26 levels, pencil 22 levels under paper at 127 was lost where at 128 it was read
+    # (a review of that)
     if 0 < median < 1 and not (ink > INK_THRESHOLD).any():
         stands_out = grey - median if light else median - grey
-        if (stands_out > INK_THRESHOLD).any():
+        if (stands_out > INK_THRESHOLD * max(median, 1 - median)).any():
             return _paper_off(grey, median, invert=not light)
     return ink
 
@@ -513,6 +538,11 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
         else:
             fix = f"{one}, and several go to POST /api/v1/featuremaps/batch, as an .npy or .npz"
         raise InvalidPixels(f"pixels has three axes ({' x '.join(map(str, dims))}); {fix}")
+    flat = _flat(pixels)
+    if flat:  # (an API review: told it had 784 rows)
+        raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got "
+                            f"{flat}: give them as 28 rows of 28, as NumPy's "
+                            "x.reshape(28, 28).tolist() does")
     if not isinstance(pixels, list) or len(pixels) != SIDE:
         got = counted(len(pixels), "row") if isinstance(pixels, list) else json_kind(pixels)
         raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got "
@@ -550,16 +580,24 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     return as_picture(grey) if preprocess else grey
 
 
+def _flat(pixels: object) -> str:
+    """How 28 x 28 values sent flattened were sent, in words: one list of 784 numbers, or
+    one row of them (x.reshape(1, -1)); "" for anything else."""
+    values = SIDE * SIDE
+    row = pixels[0] if isinstance(pixels, list) and len(pixels) == 1 else None
+    if isinstance(pixels, list) and len(pixels) == values and not any(
+            isinstance(v, list) for v in pixels):
+        return f"one flat list of {values} values"
+    if isinstance(row, list) and len(row) == values and not any(isinstance(v, list) for v in row):
+        return f"one row of {values} values (1 x {values})"
+    return ""
+
+
 def _other_size(pixels: object) -> str:
-    """Where `pixels` is 28 x 28 flattened, how to shape it; where it is a grid of another
-    size than 28 x 28 (rows of one length), what takes a picture of that size: JSON pixels
-    are the networks' input, even with preprocess (an API review sent 56 x 56 with
-    "preprocess": true, as the batch route takes any size with preprocess=true, and was told
-    only the row count)."""
-    if isinstance(pixels, list) and len(pixels) == SIDE * SIDE and not any(
-            isinstance(r, list) for r in pixels):  # flattened (an API review: told "784 rows")
-        return (f" (one flat list of {SIDE * SIDE} values: give them as 28 rows of 28, as "
-                "NumPy's x.reshape(28, 28).tolist() does)")
+    """Where `pixels` is a grid of another size than 28 x 28 (rows of one length), what takes
+    a picture of that size: JSON pixels are the networks' input, even with preprocess (an API
+    review sent 56 x 56 with "preprocess": true, as the batch route takes any size with
+    preprocess=true, and was told only the row count)."""
     if not (isinstance(pixels, list) and pixels and all(isinstance(r, list) for r in pixels)):
         return ""
     widths = {len(r) for r in pixels}

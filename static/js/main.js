@@ -723,7 +723,7 @@ class App {
       if (forNudge && !this.#moves.length) return null;
       if (pressedFor && !pressedFor.landed) return null; // it came to nothing: nothing to take back
       return this.#undo();
-    }).catch((err) => this.#showError(err, 'the undo', { again: true }));
+    }).catch((err) => this.#showError(err, 'the undo'));
     return this.#nudges;
   }
 
@@ -1012,9 +1012,12 @@ class App {
     const group = byId('nudge');
     this.#nudgesOut += 1;
     const slow = setTimeout(() => group.setAttribute('aria-busy', 'true'), NUDGE_WAIT_MS);
-    // the shift lab it asks for first unanswered: nothing is lost, and the page says so once
-    // the server answers again, as for any request left unanswered (a page review)
-    this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked)).catch((err) => this.#showError(err, 'the nudge', { again: true }))
+    // the shift lab it asks for first unanswered: nothing is lost, and it may be pressed
+    // again, as for any request left unanswered (a page review); not said of a nudge that a
+    // stroke, Clear, upload or sample since has made moot (a review of that)
+    this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked)).catch((err) => {
+      if (epoch === this.#epoch) this.#showError(err, 'the nudge', { again: true });
+    })
       .finally(() => {
         asked.settled = true;
         clearTimeout(slow);

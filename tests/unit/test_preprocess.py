@@ -369,6 +369,11 @@ def test_json_pixels_are_used_as_they_are() -> None:
                         r"which is cropped and scaled, or as an \.npy \(np\.save\) to POST "
                         r"/api/v1/featuremaps/batch\?preprocess=true\)$"),
     ([[0.0] * 29] * 28, "row 0 must hold 28 numbers in 0..1; got 29"),
+    # 28 x 28 flattened, as a list or a row, told how to shape it (an API review: "got 784
+    # rows", and a row was sent to another route as a picture of another size)
+    ([0.5] * 784, r"got one flat list of 784 values: give them as 28 rows of 28, as NumPy's "
+                  r"x\.reshape\(28, 28\)\.tolist\(\) does$"),
+    ([[0.5] * 784], r"got one row of 784 values \(1 x 784\): give them as 28 rows of 28"),
     ([], "got 0 rows"),
     ([[]], "got 1 row$"),  # not "1 rows" (an API review)
     ({"a": 1}, "0..1; got an object$"),
