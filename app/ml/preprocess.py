@@ -584,20 +584,19 @@ def _flat(pixels: object) -> str:
     """How 28 x 28 values sent flattened were sent, in words: one list of 784 numbers, or
     one row of them (x.reshape(1, -1)); "" for anything else."""
     values = SIDE * SIDE
-    row = pixels[0] if isinstance(pixels, list) and len(pixels) == 1 else None
-    if isinstance(pixels, list) and len(pixels) == values and not any(
-            isinstance(v, list) for v in pixels):
-        return f"one flat list of {values} values"
-    if isinstance(row, list) and len(row) == values and not any(isinstance(v, list) for v in row):
-        return f"one row of {values} values (1 x {values})"
-    return ""
+    row = isinstance(pixels, list) and len(pixels) == 1
+    flat = pixels[0] if row else pixels  # type: ignore[index]
+    if not isinstance(flat, list) or len(flat) != values or any(isinstance(v, list) for v in flat):
+        return ""
+    return f"one row of {values} values (1 x {values})" if row else (
+        f"one flat list of {values} values")
 
 
 def _other_size(pixels: object) -> str:
-    """Where `pixels` is a grid of another size than 28 x 28 (rows of one length), what takes
-    a picture of that size: JSON pixels are the networks' input, even with preprocess (an API
-    review sent 56 x 56 with "preprocess": true, as the batch route takes any size with
-    preprocess=true, and was told only the row count)."""
+    """Where `pixels` is a grid of another size than 28 x 28 (rows of one length), what
+    takes a picture of that size: JSON pixels are the networks' input, even with preprocess
+    (an API review sent 56 x 56 with "preprocess": true, as the batch route takes any size
+    with preprocess=true, and was told only the row count)."""
     if not (isinstance(pixels, list) and pixels and all(isinstance(r, list) for r in pixels)):
         return ""
     widths = {len(r) for r in pixels}
