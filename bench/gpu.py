@@ -6,8 +6,10 @@
 2. batch extraction: all maps of both networks into pinned host memory, one batch at a time
    (input already on the GPU; quantised in one fused pass and layer by layer) and pipelined
    from host uint8 images (app/ml/batch.py's packed_batches), against copying the same bytes
-   alone (the hardware limit for this output); and extract() end to end, into one NumPy
-   array per layer, its host copies on one thread against torch's threads;
+   alone (the hardware limit for this output); the pipelined batches again in each encoding
+   the batch route offers (uint8, float16, float32), at the batch size extract and the route
+   use on a GPU; and extract() end to end, into one NumPy array per layer, its host copies on
+   one thread against torch's threads;
 3. POST /api/v1/featuremaps over loopback against a live server on the GPU and one forced
    onto the CPU of the same machine.
 """
@@ -24,7 +26,8 @@ import torch
 
 from app.config import Settings
 from app.ml import preprocess
-from app.ml.batch import extract, packed_batches
+from app.ml.batch import default_batch_size, extract, packed_batches
+from app.ml.encode import DTYPE_SIZES, Encoding
 from app.ml.engine import CudaGraphRunner, Engine
 from app.ml.pack import Layout, pack_on_device
 from bench.common import (
@@ -128,6 +131,31 @@ def batch_throughput(engine: Engine, batch: int, rounds: int) -> dict[str, float
             "copy_gb_per_s": batch * layout.data_size / copy_ms / 1e6}
 
 
+def by_encoding(engine: Engine, batch: int, rounds: int) -> list[dict[str, Any]]:
+    """Pipelined batches of all maps of both networks in each encoding, alternating, with
+    the bytes an image's maps take on the host."""
+    nets = engine.nets(MODELS)
+    layout = Layout.plan(nets)
+    images = np.random.default_rng(2).integers(0, 256, (8 * batch, 28, 28), dtype=np.uint8)
+    encodings: list[Encoding] = ["uint8", "float16", "float32"]
+    runs: dict[Encoding, list[float]] = {e: [] for e in encodings}
+
+    def pipelined(encoding: Encoding) -> None:
+        with torch.inference_mode():
+            for _ in packed_batches(engine, nets, layout, images, batch, encoding):
+                pass
+
+    for e in encodings:  # warm-up: each encoding's pinned buffers and kernels
+        pipelined(e)
+    for _ in range(rounds):
+        for e in encodings:
+            runs[e] += timeit(partial(pipelined, e), 1, warmup=0)
+    return [{"encoding": e, "batch": batch, "images_per_s": len(images) / median(ms) * 1000,
+             "map_bytes": layout.data_size * DTYPE_SIZES[e],
+             "gb_per_s": len(images) * layout.data_size * DTYPE_SIZES[e] / median(ms) / 1e6}
+            for e, ms in runs.items()]
+
+
 def extract_end_to_end(engine: Engine, n: int, batch: int) -> dict[str, Any]:
     """extract() into fresh NumPy arrays, its copies out of the pinned buffers on one host
     thread and on torch's (the default), alternating, 3 runs each."""
@@ -188,6 +216,11 @@ def main() -> None:
                for b in rows],
               ["2. batch", "images/s fused pass", "images/s per layer", "images/s pipelined",
                "GB/s per layer", "copy-only images/s", "copy GB/s"]))
+    out["encodings"] = enc = by_encoding(engine, default_batch_size(engine), 5)
+    say(table([[r["encoding"], f"{r['map_bytes']:,}", f"{r['images_per_s']:,.0f}",
+                f"{r['gb_per_s']:.1f}"] for r in enc],
+              [f"2b. pipelined, {enc[0]['batch']:,} a batch", "map bytes/image", "images/s",
+               "maps GB/s"]))
     biggest = max(int(b) for b in args.batches.split(","))
     out["extract"] = e = extract_end_to_end(engine, 8 * biggest, biggest)
     say(f"extract() end to end, {e['images']:,} images in batches of {e['batch']:,}: "
