@@ -1,12 +1,18 @@
 """How photos of MNIST's test digits are read once prepared (python scripts/photo_check.py).
 
 Each of the first N test digits (--digits, 100) is drawn as dark ink (30 of 255) on paper,
-392 px wide, either filling the picture or in the middle of a page twice its width, on
-plain paper at 235, on paper lit unevenly (220, 60 levels darker on one side than the
-other), or with a dark band (60) 12 px wide along its left edge. Each picture goes through
-the one-image routes' preparation (preprocess.from_image), and max and avg are asked what
-it is. Prints how many each read right: the README's figures for pages lit unevenly or
-shadowed, which the crop takes in as ink.
+392 px wide, either filling the picture or in the middle of a page twice its width, on each
+kind of paper below. Each picture goes through the one-image routes' preparation
+(preprocess.from_image), and max and avg are asked what it is. The same papers with nothing
+on them are asked too: an empty page should be prepared as blank (all zeros). Prints how
+many digits each network read right, and whether each empty page was blank: the README's
+figures for photos lit unevenly or shadowed.
+
+Papers: plain at 235; lit unevenly (220, 60 levels darker on one side than the other); lit
+from a corner (80 levels between opposite corners); lit unevenly as a phone's JPEG (noise of
+6 levels, quality 75); a vignette (corners 50 levels darker than the middle); a dark band
+(60) 12 px wide along the left edge; a soft shadow along the top edge (60 fading to the
+paper's 235 over 48 px).
 """
 
 from __future__ import annotations
@@ -23,26 +29,42 @@ from app.ml.engine import Engine
 
 SIDE = 392
 INK = 30
+PAPERS = ("plain", "uneven light", "light from a corner", "uneven light, JPEG",
+          "vignette", "shadow at an edge", "soft shadow")
 
 
 def paper(kind: str, n: int) -> np.ndarray:
-    if kind == "uneven light":
-        return np.tile(220 + np.linspace(-30, 30, n), (n, 1))
+    """The page's level at each pixel, n x n."""
+    x = np.linspace(-0.5, 0.5, n)
+    if kind in ("uneven light", "uneven light, JPEG"):
+        return np.tile(220 + 60 * x, (n, 1))
+    if kind == "light from a corner":
+        return 215 + 40 * x[None, :] + 40 * x[:, None]
+    if kind == "vignette":
+        return 245 - 100 * (x[None, :] ** 2 + x[:, None] ** 2)  # 50 darker at the corners
     sheet = np.full((n, n), 235.0)
     if kind == "shadow at an edge":
         sheet[:, :12] = 60
+    if kind == "soft shadow":
+        sheet[:48] = np.linspace(60, 235, 48)[:, None]
     return sheet
 
 
-def photo(digit: np.ndarray, kind: str, in_page: bool) -> bytes:
+def photo(digit: np.ndarray | None, kind: str, in_page: bool) -> bytes:
     n = 2 * SIDE if in_page else SIDE
     ink = np.zeros((n, n))
-    at = (n - SIDE) // 2
-    big = Image.fromarray(digit).resize((SIDE, SIDE), Image.Resampling.BICUBIC)
-    ink[at:at + SIDE, at:at + SIDE] = np.asarray(big) / 255
+    if digit is not None:
+        at = (n - SIDE) // 2
+        big = Image.fromarray(digit).resize((SIDE, SIDE), Image.Resampling.BICUBIC)
+        ink[at:at + SIDE, at:at + SIDE] = np.asarray(big) / 255
     grey = paper(kind, n) * (1 - ink) + INK * ink
     buf = io.BytesIO()
-    Image.fromarray(np.rint(grey).astype(np.uint8)).save(buf, "PNG")
+    if kind.endswith("JPEG"):
+        noise = np.random.default_rng(0).normal(0, 6, grey.shape)
+        Image.fromarray(np.clip(np.rint(grey + noise), 0, 255).astype(np.uint8)).save(
+            buf, "JPEG", quality=75)
+    else:
+        Image.fromarray(np.rint(grey).astype(np.uint8)).save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -54,8 +76,12 @@ def main() -> None:
     engine = Engine.load(settings)
     mnist = data.load(settings.data_dir)
     images, labels = mnist.images("test")[:args.digits], mnist.labels("test")[:args.digits]
-    print(f"{'paper':<18} {'digit':<26} max  avg (right of {len(labels)})")  # noqa: T201
-    for kind in ("plain", "uneven light", "shadow at an edge"):
+    say = print  # noqa: T201
+    say(f"digits read right of {len(labels)} (max / avg), and whether an empty page is blank")
+    say(f"{'paper':<20} {'filling the picture':>20} {'in a page twice its width':>26}"
+        f" {'empty page blank':>17}")
+    for kind in PAPERS:
+        cells = []
         for in_page in (False, True):
             right = {"max": 0, "avg": 0}
             for digit, label in zip(images, labels, strict=True):
@@ -63,8 +89,10 @@ def main() -> None:
                 said = engine.featuremaps(x28, ["max", "avg"]).predictions()
                 for net in right:
                     right[net] += int(said[net] == label)
-            where = "in a page twice its width" if in_page else "filling the picture"
-            print(f"{kind:<18} {where:<26} {right['max']:>3}  {right['avg']:>3}")  # noqa: T201
+            cells.append(f"{right['max']} / {right['avg']}")
+        blank = all(not preprocess.from_image(photo(None, kind, p), 10**7).any()
+                    for p in (False, True))
+        say(f"{kind:<20} {cells[0]:>20} {cells[1]:>26} {'yes' if blank else 'no':>17}")
 
 
 if __name__ == "__main__":

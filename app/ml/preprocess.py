@@ -30,6 +30,7 @@ ACCEPTED_TEXT = "PNG, JPEG, WebP or GIF"
 SIDE = 28
 BOX = 20
 INK_THRESHOLD = 0.1  # ink below this (JPEG noise, faint smudges) does not set the bounding box
+PAPER_ON_PLANE = 0.75  # of each side, for the paper to be lit unevenly (_lit_paper)
 # Where MNIST's digits have their centre of mass, in pixel indices from 0: within half a
 # pixel of (14, 14) for all but 2 of the 70,000 (those 2 by 0.52 and 0.51; means 13.99 and
 # 14.01), not on the field's middle, 13.5, where a digit centred here sat a pixel from
@@ -394,7 +395,10 @@ def invert_if_light(grey: np.ndarray) -> np.ndarray:
     # (in float64, 127/255 and 128/255 would average just above 0.5 and invert the image)
     median = border.dtype.type((border[(n - 1) // 2] + border[n // 2]) / border.dtype.type(2))
     light = bool(median > 0.5)
-    ink = _paper_off(grey, median, invert=light)
+    bar = INK_THRESHOLD * max(median, 1 - median)  # how far ink differs from the paper
+    # a border of one level (the page's black, MNIST's own digits) is paper of that level
+    paper = median if border[0] == border[-1] else _lit_paper(grey, median, bar)
+    ink = _paper_off(grey, paper, invert=light)
     # the other way round is held to this way's bar: ink differs from the paper by more than
     # INK_THRESHOLD of the paper's distance from the far end (this way's stretch, 1 to 2
     # times). Judged after its own stretch, which divides by the paper's distance from the
@@ -403,21 +407,53 @@ def invert_if_light(grey: np.ndarray) -> np.ndarray:
     # 26 levels, pencil 22 levels under paper at 127 was lost where at 128 it was read
     # (a review of that)
     if 0 < median < 1 and not (ink > INK_THRESHOLD).any():
-        stands_out = grey - median if light else median - grey
-        if (stands_out > INK_THRESHOLD * max(median, 1 - median)).any():
-            return _paper_off(grey, median, invert=not light)
+        stands_out = grey - paper if light else paper - grey
+        if (stands_out > bar).any():
+            return _paper_off(grey, paper, invert=not light)
     return ink
 
 
-def _paper_off(grey: np.ndarray, median: np.floating[Any], *, invert: bool) -> np.ndarray:
-    """`grey` on paper of level `median`, inverted where `invert`, with the paper's level
-    taken off and the rest stretched back to 0..1."""
+def _lit_paper(grey: np.ndarray, median: np.floating[Any], bar: np.floating[Any]
+               ) -> np.ndarray | np.floating[Any]:
+    """The paper's level under each pixel: a plane where light falls off across the page,
+    else the border's `median`. A photo lit more from one side (paper 60 levels darker on
+    the left than the right) had its darker side read as ink, and a digit in the middle of
+    such a page shrank to a few pixels (scripts/photo_check.py). The plane goes through the
+    median and tilts by the difference of the medians of opposite sides. It is used where it
+    tilts by more than `bar` in all, and where PAPER_ON_PLANE of each side lies within `bar`
+    of it, as an even fall of light puts them: a digit cropped close (half of a side ink), or
+    a dark band along one edge (a shadow), leaves the paper flat."""
+    sides = (grey[0], grey[-1], grey[:, 0], grey[:, -1])
+    t, b, left, r = (np.median(side) for side in sides)
+    across, down = r - left, b - t
+    if abs(across) + abs(down) <= bar:
+        return median
+    h, w = grey.shape
+    x = np.linspace(-0.5, 0.5, w, dtype=grey.dtype)
+    y = np.linspace(-0.5, 0.5, h, dtype=grey.dtype)
+    lying = (median + across * x - down / 2, median + across * x + down / 2,
+             median - across / 2 + down * y, median + across / 2 + down * y)
+    if any((np.abs(side - on) <= bar).mean() < PAPER_ON_PLANE
+           for side, on in zip(sides, lying, strict=True)):
+        return median
+    plane: np.ndarray = np.clip(median + across * x + down * y[:, None], 0, 1).astype(grey.dtype)
+    return plane
+
+
+def _paper_off(grey: np.ndarray, paper: np.ndarray | np.floating[Any], *, invert: bool
+               ) -> np.ndarray:
+    """`grey` on paper of level `paper` (one level, or one under each pixel), inverted where
+    `invert`, with the paper's level taken off and the rest stretched back to 0..1."""
     one = grey.dtype.type(1)
     if invert:
-        grey, median = one - grey, one - median
-    if median <= 0:  # black paper, as the page draws on: nothing to take off
-        return np.ascontiguousarray(grey)
-    ink: np.ndarray = np.clip((grey - median) / (one - median), 0, 1).astype(grey.dtype, copy=False)
+        grey, paper = one - grey, one - paper
+    if not isinstance(paper, np.ndarray):
+        if paper <= 0:  # black paper, as the page draws on: nothing to take off
+            return np.ascontiguousarray(grey)
+        scale = one - paper  # at least a half: paper past mid-grey is read the other way
+    else:  # a plane may reach the far end at a corner
+        scale = np.maximum(one - paper, grey.dtype.type(1 / 255))
+    ink: np.ndarray = np.clip((grey - paper) / scale, 0, 1).astype(grey.dtype, copy=False)
     return ink
 
 
@@ -433,6 +469,15 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
         return out
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    if (rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1) and any(
+            np.count_nonzero(edge) >= EDGE_BAND * len(edge)
+            for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1])):
+        grey, mask = _without_edge_bands(grey, mask)
+        rows = np.flatnonzero(mask.any(axis=1))
+        if not rows.size:
+            return out
+        cols = np.flatnonzero(mask.any(axis=0))
     crop = grey[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
@@ -460,6 +505,28 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
     left = _place(cx, new_w)
     out[top:top + new_h, left:left + new_w] = small
     return on_levels(out)
+
+
+EDGE_BAND = 0.9  # a band along an edge covers this much of it
+
+
+def _without_edge_bands(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`grey` and its ink `mask` without a band of ink along an edge that a line of paper
+    parts from the rest of the picture: a shadow, or the table beyond the page's edge, in a
+    photo. The crop took it in, and a digit in the middle of the page shrank to a few pixels
+    (scripts/photo_check.py); a page with nothing else on it was read as a digit. A band
+    covers EDGE_BAND of its edge's outermost line, and a line of paper within the half of
+    the picture next to that edge ends it; ink that reaches no such line stays (a 7 cropped
+    to its bar, a dash that fills its picture)."""
+    for _ in range(4):  # each edge in turn, the picture turned a quarter each time
+        if np.count_nonzero(mask[0]) >= EDGE_BAND * len(mask[0]):
+            gaps = np.flatnonzero(~mask[:len(mask) // 2].any(axis=1))
+            if gaps.size:
+                grey, mask = grey.copy(), mask.copy()
+                grey[:gaps[0]] = 0
+                mask[:gaps[0]] = False
+        grey, mask = np.rot90(grey), np.rot90(mask)
+    return np.ascontiguousarray(grey), mask
 
 
 def levels(x28: np.ndarray) -> np.ndarray:
