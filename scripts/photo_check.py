@@ -10,9 +10,10 @@ figures for photos lit unevenly or shadowed.
 
 Papers: plain at 235; lit unevenly (220, 60 levels darker on one side than the other); lit
 from a corner (80 levels between opposite corners); lit unevenly as a phone's JPEG (noise of
-6 levels, quality 75); a vignette (corners 50 levels darker than the middle); a dark band
-(60) 12 px wide along the left edge; a soft shadow along the top edge (60 fading to the
-paper's 235 over 48 px).
+6 levels, quality 75); grey paper (180) as a dim phone's JPEG (noise of 14 levels, over half
+the bar that ink must clear there); a vignette (corners 50 levels darker than the middle);
+a dark band (60) 12 px wide along the left edge; a soft shadow along the top edge (60
+fading to the paper's 235 over 48 px).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from app.ml.engine import Engine
 SIDE = 392
 INK = 30
 PAPERS = ("plain", "uneven light", "light from a corner", "uneven light, JPEG",
-          "vignette", "shadow at an edge", "soft shadow")
+          "grey, noisy JPEG", "vignette", "shadow at an edge", "soft shadow")
+NOISE = {"uneven light, JPEG": 6, "grey, noisy JPEG": 14}  # levels
 
 
 def paper(kind: str, n: int) -> np.ndarray:
@@ -40,6 +42,8 @@ def paper(kind: str, n: int) -> np.ndarray:
         return np.tile(220 + 60 * x, (n, 1))
     if kind == "light from a corner":
         return 215 + 40 * x[None, :] + 40 * x[:, None]
+    if kind == "grey, noisy JPEG":
+        return np.full((n, n), 180.0)
     if kind == "vignette":
         return 245 - 100 * (x[None, :] ** 2 + x[:, None] ** 2)  # 50 darker at the corners
     sheet = np.full((n, n), 235.0)
@@ -60,7 +64,7 @@ def photo(digit: np.ndarray | None, kind: str, in_page: bool) -> bytes:
     grey = paper(kind, n) * (1 - ink) + INK * ink
     buf = io.BytesIO()
     if kind.endswith("JPEG"):
-        noise = np.random.default_rng(0).normal(0, 6, grey.shape)
+        noise = np.random.default_rng(0).normal(0, NOISE[kind], grey.shape)
         Image.fromarray(np.clip(np.rint(grey + noise), 0, 255).astype(np.uint8)).save(
             buf, "JPEG", quality=75)
     else:

@@ -478,6 +478,12 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
         if not rows.size:
             return out
         cols = np.flatnonzero(mask.any(axis=0))
+    if min(h, w) >= SPECK_BLOCK * SIDE and (  # count_nonzero: 3x faster than any()
+            np.count_nonzero(grey[0]) or np.count_nonzero(grey[-1])
+            or np.count_nonzero(grey[:, 0]) or np.count_nonzero(grey[:, -1])):
+        rows, cols = _without_specks(grey, mask, rows, cols)
+        if not rows.size:
+            return out
     crop = grey[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
@@ -527,6 +533,43 @@ def _without_edge_bands(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray,
                 mask[:gaps[0]] = False
         grey, mask = np.rot90(grey), np.rot90(mask)
     return np.ascontiguousarray(grey), mask
+
+
+SPECK_BLOCK = 4  # px: ink that no block this wide holds on average is a speck (_without_specks)
+QUIET_PAPER = INK_THRESHOLD / 10  # a median block under this: the paper's noise makes no specks
+
+
+def _without_specks(grey: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The ink's rows and columns without the specks of a noisy photo's paper. Noise of 10
+    to 16 levels in a phone's JPEG left pixels over INK_THRESHOLD all over the page; the
+    crop took them in, and a digit in the middle of the page shrank (max read 43 to 52 of
+    100; scripts/photo_check.py), and an empty page was a tiny digit. The ink is averaged
+    over blocks SPECK_BLOCK px wide, which quarters such noise and keeps a 1 px line of
+    full ink over the bar. The crop keeps to the blocks that exceed the median block (the
+    paper's, raised by its noise) by the bar, and to a block's width beyond them; where the
+    ink reaches no further, it is as before. Paper whose median block is under QUIET_PAPER
+    (noise under about 6 levels on white paper) is left as it was: it makes next to no
+    specks, and a faint line 1 px wide, which a block's average would lose, stays whole.
+    Only a picture at least SPECK_BLOCK times MNIST's side whose border is not all paper is
+    looked at: the page's drawings (framed in black paper) and MNIST's digits never are."""
+    f = SPECK_BLOCK
+    h, w = (side // f * f for side in grey.shape)
+    blocks = grey[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+    paper = np.median(blocks)  # raised by the noise over the paper
+    if paper < QUIET_PAPER:  # too little noise for specks: a faint 1 px line stays whole
+        return rows, cols
+    inked = blocks > INK_THRESHOLD + paper
+    brows, bcols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    if not brows.size:
+        return brows, bcols
+    top, left = max(brows[0] - 1, 0) * f, max(bcols[0] - 1, 0) * f
+    bottom, right = (brows[-1] + 2) * f, (bcols[-1] + 2) * f
+    if rows[0] >= top and cols[0] >= left and rows[-1] < bottom and cols[-1] < right:
+        return rows, cols
+    within = mask[top:bottom, left:right]
+    return (np.flatnonzero(within.any(axis=1)) + top,
+            np.flatnonzero(within.any(axis=0)) + left)
 
 
 def levels(x28: np.ndarray) -> np.ndarray:
