@@ -31,6 +31,7 @@ SIDE = 28
 BOX = 20
 INK_THRESHOLD = 0.1  # ink below this (JPEG noise, faint smudges) does not set the bounding box
 PAPER_ON_PLANE = 0.75  # of each side, for the paper to be lit unevenly (_lit_paper)
+PLANE_SIDE = 16  # px: a smaller picture is nearly all border, and its paper stays flat
 # Where MNIST's digits have their centre of mass, in pixel indices from 0: within half a
 # pixel of (14, 14) for all but 2 of the 70,000 (those 2 by 0.52 and 0.51; means 13.99 and
 # 14.01), not on the field's middle, 13.5, where a digit centred here sat a pixel from
@@ -397,7 +398,8 @@ def invert_if_light(grey: np.ndarray) -> np.ndarray:
     light = bool(median > 0.5)
     bar = INK_THRESHOLD * max(median, 1 - median)  # how far ink differs from the paper
     # a border of one level (the page's black, MNIST's own digits) is paper of that level
-    paper = median if border[0] == border[-1] else _lit_paper(grey, median, bar)
+    paper = (median if border[0] == border[-1] or min(grey.shape) < PLANE_SIDE
+             else _lit_paper(grey, median, bar))
     ink = _paper_off(grey, paper, invert=light)
     # the other way round is held to this way's bar: ink differs from the paper by more than
     # INK_THRESHOLD of the paper's distance from the far end (this way's stretch, 1 to 2
@@ -475,8 +477,6 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
             for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1])):
         grey, mask = _without_edge_bands(grey, mask)
         rows = np.flatnonzero(mask.any(axis=1))
-        if not rows.size:
-            return out
         cols = np.flatnonzero(mask.any(axis=0))
     if min(h, w) >= SPECK_BLOCK * SIDE and (  # count_nonzero: 3x faster than any()
             np.count_nonzero(grey[0]) or np.count_nonzero(grey[-1])
@@ -518,25 +518,29 @@ EDGE_BAND = 0.9  # a band along an edge covers this much of it
 
 def _without_edge_bands(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`grey` and its ink `mask` without a band of ink along an edge that a line of paper
-    parts from the rest of the picture: a shadow, or the table beyond the page's edge, in a
+    parts from the rest of the ink: a shadow, or the table beyond the page's edge, in a
     photo. The crop took it in, and a digit in the middle of the page shrank to a few pixels
-    (scripts/photo_check.py); a page with nothing else on it was read as a digit. A band
-    covers EDGE_BAND of its edge's outermost line, and a line of paper within the half of
-    the picture next to that edge ends it; ink that reaches no such line stays (a 7 cropped
-    to its bar, a dash that fills its picture)."""
+    (scripts/photo_check.py). A band covers EDGE_BAND of its edge's outermost line, a line
+    of paper within the half of the picture next to that edge ends it, and the ink beyond
+    spans less than EDGE_BAND of that edge's length. Ink that reaches no such line stays (a
+    7 cropped to its bar), as does ink that is all there is (a 1 along the picture's edge)
+    and a band beside ink as wide as the picture (a 5 cropped close, its flag apart)."""
     for _ in range(4):  # each edge in turn, the picture turned a quarter each time
         if np.count_nonzero(mask[0]) >= EDGE_BAND * len(mask[0]):
             gaps = np.flatnonzero(~mask[:len(mask) // 2].any(axis=1))
             if gaps.size:
-                grey, mask = grey.copy(), mask.copy()
-                grey[:gaps[0]] = 0
-                mask[:gaps[0]] = False
+                beyond = np.flatnonzero(mask[gaps[0]:].any(axis=0))
+                if beyond.size and beyond[-1] - beyond[0] + 1 < EDGE_BAND * len(mask[0]):
+                    grey, mask = grey.copy(), mask.copy()
+                    grey[:gaps[0]] = 0
+                    mask[:gaps[0]] = False
         grey, mask = np.rot90(grey), np.rot90(mask)
     return np.ascontiguousarray(grey), mask
 
 
 SPECK_BLOCK = 4  # px: ink that no block this wide holds on average is a speck (_without_specks)
 QUIET_PAPER = INK_THRESHOLD / 10  # a median block under this: the paper's noise makes no specks
+NOISY_PAPER = INK_THRESHOLD / 2  # over this, the median block is ink, not the paper's noise
 
 
 def _without_specks(grey: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray
@@ -548,16 +552,22 @@ def _without_specks(grey: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: 
     over blocks SPECK_BLOCK px wide, which quarters such noise and keeps a 1 px line of
     full ink over the bar. The crop keeps to the blocks that exceed the median block (the
     paper's, raised by its noise) by the bar, and to a block's width beyond them; where the
-    ink reaches no further, it is as before. Paper whose median block is under QUIET_PAPER
-    (noise under about 6 levels on white paper) is left as it was: it makes next to no
-    specks, and a faint line 1 px wide, which a block's average would lose, stays whole.
+    ink reaches no further, it is as before, and where no block is over it, the picture is
+    blank. A median block under QUIET_PAPER (noise under about 6 levels on white paper)
+    leaves the crop as it was: such paper makes next to no specks, and a faint line 1 px
+    wide, which a block's average would lose, stays whole. So does one over NOISY_PAPER:
+    that is a digit over half the picture's blocks (bold, cropped close), whose blocks
+    would all be under the bar above it (a review found such digits made blank).
     Only a picture at least SPECK_BLOCK times MNIST's side whose border is not all paper is
     looked at: the page's drawings (framed in black paper) and MNIST's digits never are."""
     f = SPECK_BLOCK
-    h, w = (side // f * f for side in grey.shape)
-    blocks = grey[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
-    paper = np.median(blocks)  # raised by the noise over the paper
-    if paper < QUIET_PAPER:  # too little noise for specks: a faint 1 px line stays whole
+    h, w = grey.shape
+    padded = np.pad(grey, ((0, -h % f), (0, -w % f)))  # the last rows and columns in a block
+    blocks = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).mean(axis=(1, 3))
+    # the paper's blocks, raised by the noise over the paper; past NOISY_PAPER, more than
+    # half the blocks are ink (a bold digit cropped close), and the crop is as before
+    paper = np.median(blocks)
+    if not QUIET_PAPER <= paper <= NOISY_PAPER:
         return rows, cols
     inked = blocks > INK_THRESHOLD + paper
     brows, bcols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
