@@ -31,7 +31,7 @@ SIDE = 28
 BOX = 20
 INK_THRESHOLD = 0.1  # ink below this (JPEG noise, faint smudges) does not set the bounding box
 PAPER_ON_PLANE = 0.75  # of each side, for the paper to be lit unevenly (_lit_paper)
-PLANE_SIDE = 16  # px: a smaller picture is nearly all border, and its paper stays flat
+PLANE_SIDE = 3  # px: in a thinner picture every pixel is on a side, and its paper stays flat
 # Where MNIST's digits have their centre of mass, in pixel indices from 0: within half a
 # pixel of (14, 14) for all but 2 of the 70,000 (those 2 by 0.52 and 0.51; means 13.99 and
 # 14.01), not on the field's middle, 13.5, where a digit centred here sat a pixel from
@@ -520,17 +520,22 @@ def _without_edge_bands(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray,
     """`grey` and its ink `mask` without a band of ink along an edge that a line of paper
     parts from the rest of the ink: a shadow, or the table beyond the page's edge, in a
     photo. The crop took it in, and a digit in the middle of the page shrank to a few pixels
-    (scripts/photo_check.py). A band covers EDGE_BAND of its edge's outermost line, a line
-    of paper within the half of the picture next to that edge ends it, and the ink beyond
-    spans less than EDGE_BAND of that edge's length. Ink that reaches no such line stays (a
-    7 cropped to its bar), as does ink that is all there is (a 1 along the picture's edge)
-    and a band beside ink as wide as the picture (a 5 cropped close, its flag apart)."""
+    (scripts/photo_check.py). A band covers EDGE_BAND of its edge's outermost line, and a
+    line of paper within the half of the picture next to that edge ends it; the ink beyond
+    is no speck (it spans an eighth of the picture's shorter side) and stops short of the
+    opposite edge, as a digit in a photo does. Ink that reaches no such line stays (a 7
+    cropped to its bar), as does ink that is all there is, or beside a mere dot (a 1 along
+    the picture's edge), and a stroke apart from a digit cropped close (a 5's flag, a 7's
+    bar: the rest of the digit reaches the opposite edge)."""
     for _ in range(4):  # each edge in turn, the picture turned a quarter each time
         if np.count_nonzero(mask[0]) >= EDGE_BAND * len(mask[0]):
             gaps = np.flatnonzero(~mask[:len(mask) // 2].any(axis=1))
-            if gaps.size:
-                beyond = np.flatnonzero(mask[gaps[0]:].any(axis=0))
-                if beyond.size and beyond[-1] - beyond[0] + 1 < EDGE_BAND * len(mask[0]):
+            if gaps.size and not mask[-1].any():
+                beyond = mask[gaps[0]:]
+                rows = np.flatnonzero(beyond.any(axis=1))
+                cols = np.flatnonzero(beyond.any(axis=0))
+                if rows.size and max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 >= min(
+                        mask.shape) / 8:
                     grey, mask = grey.copy(), mask.copy()
                     grey[:gaps[0]] = 0
                     mask[:gaps[0]] = False
@@ -539,8 +544,7 @@ def _without_edge_bands(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray,
 
 
 SPECK_BLOCK = 4  # px: ink that no block this wide holds on average is a speck (_without_specks)
-QUIET_PAPER = INK_THRESHOLD / 10  # a median block under this: the paper's noise makes no specks
-NOISY_PAPER = INK_THRESHOLD / 2  # over this, the median block is ink, not the paper's noise
+QUIET_PAPER = INK_THRESHOLD / 10  # a paper's median block under this: its noise makes no specks
 
 
 def _without_specks(grey: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray
@@ -553,21 +557,23 @@ def _without_specks(grey: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: 
     full ink over the bar. The crop keeps to the blocks that exceed the median block (the
     paper's, raised by its noise) by the bar, and to a block's width beyond them; where the
     ink reaches no further, it is as before, and where no block is over it, the picture is
-    blank. A median block under QUIET_PAPER (noise under about 6 levels on white paper)
-    leaves the crop as it was: such paper makes next to no specks, and a faint line 1 px
-    wide, which a block's average would lose, stays whole. So does one over NOISY_PAPER:
-    that is a digit over half the picture's blocks (bold, cropped close), whose blocks
-    would all be under the bar above it (a review found such digits made blank).
+    blank. The paper's blocks are those under the bar: a bold digit cropped close fills
+    over half of them, and with the median of all, no block cleared the bar above it (a
+    review found such digits made blank). A paper's median block under QUIET_PAPER (noise
+    under about 6 levels on white paper) leaves the crop as it was: such paper makes next
+    to no specks, and a faint line 1 px wide, which a block's average would lose, stays
+    whole.
     Only a picture at least SPECK_BLOCK times MNIST's side whose border is not all paper is
     looked at: the page's drawings (framed in black paper) and MNIST's digits never are."""
     f = SPECK_BLOCK
     h, w = grey.shape
     padded = np.pad(grey, ((0, -h % f), (0, -w % f)))  # the last rows and columns in a block
     blocks = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).mean(axis=(1, 3))
-    # the paper's blocks, raised by the noise over the paper; past NOISY_PAPER, more than
-    # half the blocks are ink (a bold digit cropped close), and the crop is as before
-    paper = np.median(blocks)
-    if not QUIET_PAPER <= paper <= NOISY_PAPER:
+    # the paper's blocks (those under the bar: a bold digit cropped close may fill over
+    # half of them), raised by the noise over the paper
+    under = blocks[blocks <= INK_THRESHOLD]
+    paper = np.median(under) if under.size else 0.0
+    if paper < QUIET_PAPER:
         return rows, cols
     inked = blocks > INK_THRESHOLD + paper
     brows, bcols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
