@@ -12,7 +12,8 @@ Papers: plain at 235; lit unevenly (220, 60 levels darker on one side than the o
 from a corner (80 levels between opposite corners); lit unevenly as a phone's JPEG (noise of
 6 levels, quality 75); grey paper (180) as a dim phone's JPEG (noise of 14 levels, over half
 the bar that ink must clear there); a vignette (corners 50 levels darker than the middle);
-a dark band (60) 12 px wide along the left edge; a soft shadow along the top edge (60
+a dark band (60) 12 px wide along the left edge, on white paper and on the noisy grey
+paper; a soft shadow along the top edge (60
 fading to the paper's 235 over 48 px).
 """
 
@@ -31,8 +32,9 @@ from app.ml.engine import Engine
 SIDE = 392
 INK = 30
 PAPERS = ("plain", "uneven light", "light from a corner", "uneven light, JPEG",
-          "grey, noisy JPEG", "vignette", "shadow at an edge", "soft shadow")
-NOISE = {"uneven light, JPEG": 6, "grey, noisy JPEG": 14}  # levels
+          "grey, noisy JPEG", "vignette", "shadow at an edge", "shadow, noisy JPEG",
+          "soft shadow")
+NOISE = {"uneven light, JPEG": 6, "grey, noisy JPEG": 14, "shadow, noisy JPEG": 14}  # levels
 
 
 def paper(kind: str, n: int) -> np.ndarray:
@@ -44,6 +46,10 @@ def paper(kind: str, n: int) -> np.ndarray:
         return 215 + 40 * x[None, :] + 40 * x[:, None]
     if kind == "grey, noisy JPEG":
         return np.full((n, n), 180.0)
+    if kind == "shadow, noisy JPEG":
+        sheet = np.full((n, n), 180.0)
+        sheet[:, :12] = 60
+        return sheet
     if kind == "vignette":
         return 245 - 100 * (x[None, :] ** 2 + x[:, None] ** 2)  # 50 darker at the corners
     sheet = np.full((n, n), 235.0)

@@ -469,21 +469,21 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
     mask = grey > INK_THRESHOLD
     if not mask.any():
         return out
+    h, w = mask.shape
+    if min(h, w) >= SPECK_BLOCK * SIDE and (  # count_nonzero: 3x faster than any()
+            np.count_nonzero(grey[0]) or np.count_nonzero(grey[-1])
+            or np.count_nonzero(grey[:, 0]) or np.count_nonzero(grey[:, -1])):
+        grey, mask = _without_specks(grey, mask)
+        if not mask.any():
+            return out
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    h, w = mask.shape
     if (rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1) and any(
             np.count_nonzero(edge) >= EDGE_BAND * len(edge)
             for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1])):
         grey, mask = _without_edge_bands(grey, mask)
         rows = np.flatnonzero(mask.any(axis=1))
         cols = np.flatnonzero(mask.any(axis=0))
-    if min(h, w) >= SPECK_BLOCK * SIDE and (  # count_nonzero: 3x faster than any()
-            np.count_nonzero(grey[0]) or np.count_nonzero(grey[-1])
-            or np.count_nonzero(grey[:, 0]) or np.count_nonzero(grey[:, -1])):
-        rows, cols = _without_specks(grey, mask, rows, cols)
-        if not rows.size:
-            return out
     crop = grey[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
@@ -547,24 +547,22 @@ SPECK_BLOCK = 4  # px: ink that no block this wide holds on average is a speck (
 QUIET_PAPER = INK_THRESHOLD / 10  # a paper's median block under this: its noise makes no specks
 
 
-def _without_specks(grey: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The ink's rows and columns without the specks of a noisy photo's paper. Noise of 10
+def _without_specks(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`grey` and its ink `mask` without the specks of a noisy photo's paper. Noise of 10
     to 16 levels in a phone's JPEG left pixels over INK_THRESHOLD all over the page; the
     crop took them in, and a digit in the middle of the page shrank (max read 43 to 52 of
-    100; scripts/photo_check.py), and an empty page was a tiny digit. The ink is averaged
-    over blocks SPECK_BLOCK px wide, which quarters such noise and keeps a 1 px line of
-    full ink over the bar. The crop keeps to the blocks that exceed the median block (the
-    paper's, raised by its noise) by the bar, and to a block's width beyond them; where the
-    ink reaches no further, it is as before, and where no block is over it, the picture is
-    blank. The paper's blocks are those under the bar: a bold digit cropped close fills
-    over half of them, and with the median of all, no block cleared the bar above it (a
-    review found such digits made blank). A paper's median block under QUIET_PAPER (noise
-    under about 6 levels on white paper) leaves the crop as it was: such paper makes next
-    to no specks, and a faint line 1 px wide, which a block's average would lose, stays
-    whole.
-    Only a picture at least SPECK_BLOCK times MNIST's side whose border is not all paper is
-    looked at: the page's drawings (framed in black paper) and MNIST's digits never are."""
+    100; scripts/photo_check.py), an empty page was a tiny digit, and no line of paper
+    parted a shadow along an edge from the digit. The ink is averaged over blocks
+    SPECK_BLOCK px wide, which quarters such noise and keeps a 1 px line of full ink over
+    the bar; what lies a block or more from every block that clears the bar above the
+    paper's median block is taken for paper, and with no such block the picture is blank.
+    The paper's blocks are those under the bar: a bold digit cropped close fills over half
+    of them, and with the median of all, no block cleared the bar above it (a review found
+    such digits made blank). A paper's median block under QUIET_PAPER (noise under about 6
+    levels on white paper) leaves the picture as it is: such paper makes next to no specks,
+    and a faint line 1 px wide, which a block's average would lose, stays whole. Only a
+    picture at least SPECK_BLOCK times MNIST's side whose border is not all paper is looked
+    at: the page's drawings (framed in black paper) and MNIST's digits never are."""
     f = SPECK_BLOCK
     h, w = grey.shape
     padded = np.pad(grey, ((0, -h % f), (0, -w % f)))  # the last rows and columns in a block
@@ -574,18 +572,14 @@ def _without_specks(grey: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: 
     under = blocks[blocks <= INK_THRESHOLD]
     paper = np.median(under) if under.size else 0.0
     if paper < QUIET_PAPER:
-        return rows, cols
-    inked = blocks > INK_THRESHOLD + paper
-    brows, bcols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
-    if not brows.size:
-        return brows, bcols
-    top, left = max(brows[0] - 1, 0) * f, max(bcols[0] - 1, 0) * f
-    bottom, right = (brows[-1] + 2) * f, (bcols[-1] + 2) * f
-    if rows[0] >= top and cols[0] >= left and rows[-1] < bottom and cols[-1] < right:
-        return rows, cols
-    within = mask[top:bottom, left:right]
-    return (np.flatnonzero(within.any(axis=1)) + top,
-            np.flatnonzero(within.any(axis=0)) + left)
+        return grey, mask
+    near = blocks > INK_THRESHOLD + paper
+    near[1:] |= near[:-1].copy()  # and the blocks next to them, on every side
+    near[:-1] |= near[1:].copy()
+    near[:, 1:] |= near[:, :-1].copy()
+    near[:, :-1] |= near[:, 1:].copy()
+    region = np.repeat(np.repeat(near, f, axis=0), f, axis=1)[:h, :w]
+    return np.where(region, grey, grey.dtype.type(0)), mask & region
 
 
 def levels(x28: np.ndarray) -> np.ndarray:
