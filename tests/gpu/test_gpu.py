@@ -170,3 +170,39 @@ def test_the_server_reports_and_uses_the_gpu(settings: Settings,
                 want = cpu.featuremaps(x, ["max", "avg"], "float32").nets
                 assert (live["max"]["prediction"], live["avg"]["prediction"]) == \
                     (want[0].prediction, want[1].prediction)
+
+
+@pytest.mark.parametrize("encoding", ["float16", "float32"])
+def test_the_batch_route_answers_float_maps_from_the_gpu(settings: Settings,
+                                                          encoding: str) -> None:
+    """What a researcher sends: an .npy of images to the batch route of a server on the GPU,
+    with encoding=float16|float32. The .npz holds the maps in that type, as the CPU's
+    extraction gives them within float tolerance, and the same predictions."""
+    import io
+
+    from starlette.testclient import TestClient
+
+    from app.main import create_app
+    from app.ml.batch import extract
+
+    images = np.random.default_rng(2).integers(0, 256, (300, 28, 28), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.save(buf, images)
+    cpu = Engine.load(settings.model_copy(update={"device": "cpu", "models": ["max", "avg"]}))
+    want = extract(cpu, images, ["max", "avg"], ["pool1", "conv3"],
+                   encoding=encoding)  # type: ignore[arg-type]
+    with TestClient(create_app(settings.model_copy(update={"device": "auto"}))) as client:
+        assert client.get("/healthz").json()["device"].startswith("cuda (")
+        r = client.post(f"/api/v1/featuremaps/batch?models=max,avg&layers=pool1,conv3"
+                        f"&encoding={encoding}", content=buf.getvalue())
+    assert r.status_code == 200, r.text
+    got = np.load(io.BytesIO(r.content))
+    assert sorted(got.files) == sorted(want)
+    assert got["max/pool1"].dtype == np.dtype(encoding)
+    tolerance = 2e-3 if encoding == "float16" else 1e-3
+    for key in want:
+        if key.endswith("/prediction"):
+            assert (got[key] == want[key]).mean() > 0.99, key
+        else:
+            np.testing.assert_allclose(got[key].astype(np.float32), want[key].astype(np.float32),
+                                       atol=tolerance, rtol=tolerance, err_msg=key)
