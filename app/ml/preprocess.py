@@ -478,9 +478,7 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
             return out
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    if (rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1) and any(
-            np.count_nonzero(edge) >= EDGE_BAND * len(edge)
-            for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1])):
+    if rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1:  # ink on an edge
         grey, mask = _without_edge_bands(grey, mask)
         rows = np.flatnonzero(mask.any(axis=1))
         cols = np.flatnonzero(mask.any(axis=0))
