@@ -113,28 +113,37 @@ def test_a_border_whose_median_is_exactly_half_is_not_inverted() -> None:
 
 
 def page(kind: str, n: int = 224) -> np.ndarray:
-    """A page's paper level at each pixel, n x n: plain at 235, or lit unevenly, or shadowed."""
+    """A page's paper level at each pixel, n x n: plain at 235, or lit unevenly, or shadowed;
+    grey (180), as a dim photo's paper, with or without a shadow."""
     x = np.linspace(-0.5, 0.5, n)
     if kind == "lit from the left":
         return np.tile(220 + 60 * x, (n, 1))  # 190 at the left, 250 at the right
     if kind == "lit from a corner":
         return 215 + 40 * x[None, :] + 40 * x[:, None]
-    sheet = np.full((n, n), 235.0)
-    if kind == "a shadow along the left edge":
+    sheet = np.full((n, n), 180.0 if kind.startswith("grey") else 235.0)
+    if kind.endswith("a shadow along the left edge"):
         sheet[:, :8] = 60
     elif kind == "a soft shadow along the top":
         sheet[:24] = np.linspace(60, 235, 24)[:, None]
     return sheet
 
 
-def photo_of(digit: np.ndarray | None, kind: str) -> bytes:
-    """`digit` (28x28, MNIST's) drawn at 112 px in ink of 30 in the middle of a page."""
+def photo_of(digit: np.ndarray | None, kind: str, noise: float | None = None) -> bytes:
+    """`digit` (28x28, MNIST's) drawn at 112 px in ink of 30 in the middle of a `page`, as a
+    PNG; where `noise` is given, with a sensor's noise of that many levels, as a phone's JPEG
+    (quality 80)."""
     paper = page(kind)
     ink = np.zeros_like(paper)
     if digit is not None:
         big = Image.fromarray(digit).resize((112, 112), Image.Resampling.BICUBIC)
         ink[56:168, 56:168] = np.asarray(big) / 255
-    return png_bytes(np.rint(paper * (1 - ink) + 30 * ink).astype(np.uint8))
+    grey = paper * (1 - ink) + 30 * ink
+    if noise is None:
+        return png_bytes(np.rint(grey).astype(np.uint8))
+    grey += np.random.default_rng(0).normal(0, noise, ink.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=80)
+    return buf.getvalue()
 
 
 PAGES = ["lit from the left", "lit from a corner", "a shadow along the left edge",
@@ -161,26 +170,10 @@ def test_a_digit_on_a_page_lit_unevenly_or_shadowed_is_read_as_on_plain_paper(
         assert not preprocess.from_image(photo_of(None, kind), LIMIT).any()
 
 
-def noisy_photo_of(digit: np.ndarray | None, noise: float, shadow: bool = False) -> bytes:
-    """`digit` at 112 px, ink of 30, in the middle of grey paper (180) 224 px wide, with a
-    sensor's noise of `noise` levels, as a phone's JPEG (quality 80); with a dark band (60)
-    8 px wide along the left edge where `shadow`."""
-    ink = np.zeros((224, 224))
-    if digit is not None:
-        big = Image.fromarray(digit).resize((112, 112), Image.Resampling.BICUBIC)
-        ink[56:168, 56:168] = np.asarray(big) / 255
-    paper = np.full(ink.shape, 180.0)
-    if shadow:
-        paper[:, :8] = 60
-    grey = paper * (1 - ink) + 30 * ink + np.random.default_rng(0).normal(0, noise, ink.shape)
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=80)
-    return buf.getvalue()
-
-
-@pytest.mark.parametrize(("noise", "shadow"), [(10, False), (16, False), (16, True)])
+@pytest.mark.parametrize(("noise", "kind"), [
+    (10, "grey"), (16, "grey"), (16, "grey, with a shadow along the left edge")])
 def test_a_noisy_photos_specks_are_left_out_of_the_crop(mnist: Mnist, noise: float,
-                                                        shadow: bool) -> None:
+                                                        kind: str) -> None:
     """Found by measuring noisy photos (scripts/photo_check.py): noise of 10 to 16 levels
     in a phone's JPEG left specks over the ink bar all over the paper, the crop took them
     in, and the digit shrank (max read 43 to 52 of 100 in a page twice its width); an
@@ -189,11 +182,11 @@ def test_a_noisy_photos_specks_are_left_out_of_the_crop(mnist: Mnist, noise: flo
     by a pixel), and an empty page is blank. With a shadow along an edge, the specks left
     no line of pure paper to part it from the digit; with them gone, there is one again."""
     for digit in mnist.x["test"][:5]:
-        clean = preprocess.from_image(noisy_photo_of(digit, 0), LIMIT) > 0.5
-        seen = preprocess.from_image(noisy_photo_of(digit, noise, shadow), LIMIT) > 0.5
+        clean = preprocess.from_image(photo_of(digit, "grey", 0), LIMIT) > 0.5
+        seen = preprocess.from_image(photo_of(digit, kind, noise), LIMIT) > 0.5
         assert (seen & clean).sum() / (seen | clean).sum() > 0.5
-    if not shadow:
-        assert not preprocess.from_image(noisy_photo_of(None, noise), LIMIT).any()
+    if kind == "grey":
+        assert not preprocess.from_image(photo_of(None, kind, noise), LIMIT).any()
 
 
 @pytest.mark.parametrize("side", [224, 512])
