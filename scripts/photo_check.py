@@ -13,8 +13,7 @@ from a corner (80 levels between opposite corners); lit unevenly as a phone's JP
 6 levels, quality 75); grey paper (180) as a dim phone's JPEG (noise of 14 levels, over half
 the bar that ink must clear there); a vignette (corners 50 levels darker than the middle);
 a dark band (60) 12 px wide along the left edge, on white paper and on the noisy grey
-paper; a soft shadow along the top edge (60
-fading to the paper's 235 over 48 px).
+paper; a soft shadow along the top edge (60 fading to the paper's 235 over 48 px).
 """
 
 from __future__ import annotations
@@ -44,18 +43,12 @@ def paper(kind: str, n: int) -> np.ndarray:
         return np.tile(220 + 60 * x, (n, 1))
     if kind == "light from a corner":
         return 215 + 40 * x[None, :] + 40 * x[:, None]
-    if kind == "grey, noisy JPEG":
-        return np.full((n, n), 180.0)
-    if kind == "shadow, noisy JPEG":
-        sheet = np.full((n, n), 180.0)
-        sheet[:, :12] = 60
-        return sheet
     if kind == "vignette":
         return 245 - 100 * (x[None, :] ** 2 + x[:, None] ** 2)  # 50 darker at the corners
-    sheet = np.full((n, n), 235.0)
-    if kind == "shadow at an edge":
+    sheet = np.full((n, n), 180.0 if kind.endswith("noisy JPEG") else 235.0)
+    if kind.startswith("shadow"):  # at an edge, and on the noisy grey paper
         sheet[:, :12] = 60
-    if kind == "soft shadow":
+    elif kind == "soft shadow":
         sheet[:48] = np.linspace(60, 235, 48)[:, None]
     return sheet
 
