@@ -27,6 +27,7 @@ from starlette.types import Message
 
 from app.api.errors import LISTED, NAME_LISTS, PLUS_AS_SPACE
 from app.ml import preprocess
+from app.ml.batch import ARRAY_STARTS
 from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
 from app.ml.names import brief, cut, json_kind, repeated
 
@@ -510,7 +511,6 @@ JSON_FIELDS = ("pixels", "preprocess")  # what a JSON body may hold
 BODY_FIELDS = {field: ('it is a field of a JSON body, {"pixels": 28x28 numbers in 0..1}, '
                        'which may add "preprocess": true; an image sent as a file is always '
                        "prepared as MNIST's digits are") for field in JSON_FIELDS}
-ARRAY_FILES = (b"\x93NUMPY", b"PK\x03\x04")  # how an .npy and a zip (an .npz) begin
 
 
 def _form_text(kind: str, body: bytes) -> str:
@@ -541,7 +541,7 @@ def _reads_as_a_file(body: bytes) -> bool:
     a BMP sent with curl --data-binary was refused as a form, as if its type were the
     mistake). Anything else is taken for a form's text, in any encoding (a review of a mend
     that took text that is not UTF-8 for a file)."""
-    return (preprocess.sniff(body) is not None or body.startswith(ARRAY_FILES)
+    return (preprocess.sniff(body) is not None or body.startswith(ARRAY_STARTS)
             or _stripped_png(body) or preprocess.other_format(body) is not None
             or base64_image(body) is not None
             # an image's raw bytes, as curl --data-binary sends them: a form's text holds no
@@ -600,7 +600,7 @@ def not_an_image(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> str:
         return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is a "
                 "torch.save file: send images as an .npy to POST /api/v1/featuremaps/batch "
                 "(np.save(f, images.numpy()))")
-    if body.startswith(ARRAY_FILES):
+    if body.startswith(ARRAY_STARTS):
         return (f"{said}{'' if what else ', or JSON pixels'}; this {what or 'body'} is an .npy or "
                 f"a zip (such as an .npz), and {arrays}")
     if json_text(body):  # found by a review: JSON pixels sent without its type

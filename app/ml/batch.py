@@ -558,7 +558,9 @@ def check_kind(body: bytes) -> None:
             "with np.save(f, images), or np.savez(f, images=images)"))
 
 
-ARRAY_STARTS = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")  # an .npy, an .npz (a zip)
+# how an .npy and an .npz (a zip, or a zip of no members) begin; the one-image route names
+# them too (app/api/inputs.py)
+ARRAY_STARTS = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")
 IDX_IMAGES = b"\x00\x00\x08\x03"  # MNIST's own files: unsigned bytes, 3 axes
 
 

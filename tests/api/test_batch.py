@@ -834,10 +834,20 @@ def test_an_npz_with_a_zip64_directory_is_read(
     assert r.json()["detail"].startswith(".npz holds 65 members (")
 
 
-def test_an_npy_sent_as_one_image_is_pointed_to_the_batch_route(client: TestClient) -> None:
+def empty_npz() -> bytes:
+    f = io.BytesIO()
+    np.savez(f)  # a zip of no members: its directory's end alone
+    return f.getvalue()
+
+
+@pytest.mark.parametrize("body", [npy(np.zeros((2, 28, 28), np.uint8)), empty_npz()],
+                         ids=["npy", "empty-npz"])
+def test_an_npy_sent_as_one_image_is_pointed_to_the_batch_route(client: TestClient,
+                                                                body: bytes) -> None:
     """Found by a review: an .npy sent to the one-image route, as a raw body or as the
-    multipart file curl -F sends, was told only that it was not an image."""
-    body = npy(np.zeros((2, 28, 28), np.uint8))
+    multipart file curl -F sends, was told only that it was not an image. An .npz of no
+    arrays too (it begins as a zip's end record, which the one-image route did not
+    know while the batch route did)."""
     said = ("not an image this server reads: send a PNG, JPEG, WebP or GIF, or JSON pixels; "
             "this body is an .npy or a zip (such as an .npz), and arrays of images go to POST "
             "/api/v1/featuremaps/batch")
