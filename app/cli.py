@@ -113,6 +113,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=30,
         # uvicorn's httptools protocol, answering the upgrades it cannot serve (app/upgrades.py)
         http="app.upgrades:UpgradeSafeHttp",
+        # uvicorn's sans-I/O WebSocket protocol, its handshake's refusals answered as JSON
+        ws="app.upgrades:JsonWebSocket",
         # the client's address and scheme from X-Forwarded-For/-Proto, only when they come
         # from a proxy named in FEATUREMAPS_FORWARDED_ALLOW_IPS
         proxy_headers=bool(settings.forwarded_allow_ips),

@@ -23,17 +23,29 @@ reads nothing after it, and a request that followed on the connection went unans
 An answer the app gives before a body has all arrived (a 413 for a body declared over the
 upload limit) closes its connection the same gentle way, where it closes it: a client that
 sends its whole body before reading, as Python's urllib does, got a reset instead.
+
+A WebSocket's GET is handed to uvicorn's sans-I/O WebSocket protocol (`JsonWebSocket` here),
+which parses its head again with websockets' own limits and answers every refusal in plain
+text. Found by an API review: a handshake with a line over 8 KiB (a long address, a large
+Cookie) or over 128 headers, which the HTTP side takes, was refused into a buffer that was
+never written, and the client waited for good with its connection held. websockets' limits
+are raised to this module's (no head the HTTP side lets through reaches them), and any
+refusal is a JSON `detail` with the headers every answer carries, written at once.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import http
 import sys
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets import http11
+from websockets.datastructures import Headers
 
 from app.api.errors import detail_body
 from app.api.middleware import answer_headers, request_id
@@ -41,6 +53,13 @@ from app.api.middleware import answer_headers, request_id
 LINGER_S = 1.0  # how long a refused request's connection reads and drops what follows
 URL_LIMIT = 16 * 1024  # bytes of a request's target (the page's address with an input: 1.2 KiB)
 HEAD_LIMIT = 64 * 1024  # bytes of a request's line and headers, counted as they arrive
+# websockets reads these at each handshake (8 KiB and 128 by default, or its environment's
+# WEBSOCKETS_MAX_LINE_LENGTH and _NUM_HEADERS): raised so that the HTTP side's limits above
+# are the only ones (uvicorn writes the head again as `name: value`, a byte more a line than
+# `_head_size` counts, and a header takes 4 bytes at the least)
+http11.MAX_LINE_LENGTH = max(http11.MAX_LINE_LENGTH, 2 * HEAD_LIMIT)
+http11.MAX_NUM_HEADERS = max(http11.MAX_NUM_HEADERS, HEAD_LIMIT // 4)
+REFUSED_WORDS = "Failed to open a WebSocket connection: "  # how websockets' refusals begin
 
 
 class TooLarge(Exception):
@@ -69,8 +88,9 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
     answers these in plain text, without the headers every answer carries (an API review),
     and took a handshake over HTTP/1.0."""
     said = dict(headers)
-    for name in (b"sec-websocket-version", b"sec-websocket-key"):
-        if sum(1 for n, _ in headers if n == name) > 1:  # dict() kept the last (a review)
+    # dict() kept the last (a review); Origin too (a later one: answered in plain text)
+    for name in (b"sec-websocket-version", b"sec-websocket-key", b"origin"):
+        if sum(1 for n, _ in headers if n == name) > 1:
             return 400, (f"{name.decode().title().replace('Websocket', 'WebSocket')} is given "
                          "more than once: a WebSocket's handshake gives it once"), []
     version = said.get(b"sec-websocket-version", b"").decode("latin-1").strip()
@@ -315,12 +335,10 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         headers: found by a review, these 400s had none), and the connection closed."""
         body = detail_body(detail)
         head = [STATUS_LINE[status]]
-        tagged = answer_headers(request_id(self.headers))
-        for name, value in [*self.server_state.default_headers, *tagged, *(extra or [])]:
+        for name, value in json_error_headers(self.server_state.default_headers, self.headers,
+                                              len(body), extra):
             head += [name, b": ", value, b"\r\n"]
-        head += [b"content-type: application/json\r\n",
-                 b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n"]
-        return b"".join(head) + body
+        return b"".join([*head, b"\r\n", body])
 
     def send_400_response(self, msg: str) -> None:
         """Bytes that are not HTTP/1.1: a JSON `detail` that says what the parser found, as
@@ -335,4 +353,56 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
         self.transport.write(self._json_error(
             400, f"not a valid HTTP/1.1 request: {reason.rstrip('.')}"))
+        self.transport.close()
+
+
+def json_error_headers(default: list[tuple[bytes, bytes]], request: list[tuple[bytes, bytes]],
+                       length: int, extra: list[tuple[bytes, bytes]] | None = None
+                       ) -> list[tuple[bytes, bytes]]:
+    """The headers of a JSON error written below the app: the server's `default` ones, the
+    request id of the `request`'s headers (else a new one) with the security headers, `extra`,
+    and the body's type and `length`, the connection closed."""
+    return [*default, *answer_headers(request_id(request)), *(extra or []),
+            (b"content-type", b"application/json"), (b"content-length", b"%d" % length),
+            (b"connection", b"close")]
+
+
+class JsonWebSocket(WebSocketsSansIOProtocol):
+    """`featuremaps serve`'s WebSocket protocol (uvicorn's `ws` option): uvicorn's sans-I/O
+    one, its handshake's refusals a JSON `detail` (websockets' `reject`, whose words are
+    plain text), written and the connection closed even where websockets refuses the head
+    as it parses it (uvicorn wrote only an accepted handshake's answer). `handshake_problem`
+    words the refusals a client is likely to meet before this protocol is reached."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn.reject = self._reject  # type: ignore[method-assign]
+
+    def _reject(self, status: Any, text: str) -> http11.Response:
+        """websockets' refusal (`status`, `text`) as a JSON answer: its first line's words,
+        the rest being advice for a browser's address bar; and its Upgrade or Allow."""
+        status = http.HTTPStatus(status)
+        said = text.strip().splitlines()[0] if text.strip() else status.phrase
+        detail = f"the WebSocket handshake was refused: {said.removeprefix(REFUSED_WORDS)}"
+        self.logger.warning("Refused a WebSocket handshake: %s", detail)
+        body = detail_body(detail.rstrip("."))
+        request = getattr(self, "request", None)
+        asked = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                 for k, v in request.headers.raw_items()] if request is not None else []
+        headers = json_error_headers(self.default_headers, asked, len(body))
+        return http11.Response(status.value, status.phrase, Headers(
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]), body)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.handshake_initiated or self.conn.handshake_exc is None:
+            return
+        # refused as websockets parsed the head: its answer (or its end alone, for a head it
+        # could not read at all) waits in its buffer, which uvicorn never writes
+        output = b"".join(self.conn.data_to_send())
+        if not output:
+            output = self._reject(http.HTTPStatus.BAD_REQUEST,
+                                  f"{self.conn.handshake_exc}").serialize()
+        self.handshake_initiated = self.handshake_complete = self.close_sent = True
+        self.transport.write(output)
         self.transport.close()

@@ -364,6 +364,14 @@ WS_KEY = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
      "Sec-WebSocket-Key is given more than once: a WebSocket's handshake gives it once"),
     (WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 13\r\n", 400,
      "Sec-WebSocket-Version is given more than once: a WebSocket's handshake gives it once"),
+    # a later review: these three were plain text too
+    (WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nOrigin: http://x\r\nOrigin: http://x\r\n",
+     400, "Origin is given more than once: a WebSocket's handshake gives it once"),
+    (WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ,,, a b\r\n", 400,
+     "the WebSocket handshake was refused: invalid Sec-WebSocket-Protocol header: expected "
+     "comma at 6 in ,,, a b"),
+    (WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n", 426,
+     "the WebSocket handshake was refused: invalid Upgrade header: websocket, websocket"),
 ])
 def test_a_websocket_handshake_that_cannot_open_one_gets_a_json_detail(
         url: str, head: bytes, status: int, detail: str) -> None:
@@ -375,8 +383,71 @@ def test_a_websocket_handshake_that_cannot_open_one_gets_a_json_detail(
                                                 separators=(",", ":")).encode())]
     said = head_of(got)
     assert said["x-request-id"] == "ws.1" and said["x-frame-options"] == "DENY"
-    assert said.get("sec-websocket-version") == ("13" if status == 426 else None)
+    assert said["content-type"] == "application/json"
+    speaks = "speaks WebSocket version 13" in detail  # a version but 13
+    assert said.get("sec-websocket-version") == ("13" if speaks else None)
+    assert said.get("upgrade") == ("websocket" if "Upgrade header" in detail else None)
     assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_a_handshake_with_long_lines_and_many_headers_opens(url: str) -> None:
+    """Found by an API review: a handshake with a line over 8 KiB (a browser's large Cookie,
+    a long address) or over 128 headers, which the HTTP side takes, was refused by
+    websockets' own limits into a buffer never written: no answer, the connection held.
+    Within the HTTP side's limits (64 KiB of head, a 16 KiB target), it opens."""
+    host = url.removeprefix("http://")
+    many = [(f"X-Extra-{i}", "a") for i in range(200)]
+    with connect(f"ws://{host}/api/v1/live?models=max", origin=Origin(url), open_timeout=10,
+                 additional_headers=[("Cookie", "c=" + "a" * 9000), *many]) as ws:
+        ws.send(PNG)
+        message = ws.recv(timeout=10)
+    assert isinstance(message, bytes)
+    assert wire.parse_binary(gzip.decompress(message))["models"]["max"]["prediction"] == 7
+    # a target of 12 KiB reaches the app, which names the unknown model
+    with dial(url) as s:
+        s.sendall(WS_HEAD.replace(b"/api/v1/live", b"/api/v1/live?models=" + b"m" * 12000)
+                  + WS_KEY + b"Sec-WebSocket-Version: 13\r\n\r\n")
+        got = b""
+        while b"unknown model" not in got and (chunk := s.recv(65536)):
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 101 ") and b"unknown model 'mmm" in got
+
+
+def test_a_head_websockets_refuses_as_it_parses_is_answered_json_and_closed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the HTTP side's limits keep from the wire, should websockets refuse a head as it
+    parses it: its answer was left in a buffer uvicorn never writes. Here its line limit is
+    lowered under a header's length."""
+    import asyncio
+    from unittest import mock
+
+    import uvicorn
+    from uvicorn.server import ServerState
+    from websockets import http11
+
+    from app.upgrades import JsonWebSocket
+
+    async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        raise AssertionError("never reached")
+
+    monkeypatch.setattr(http11, "MAX_LINE_LENGTH", 100)
+    config = uvicorn.Config(app, log_level="critical", lifespan="off")
+    config.load()
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = JsonWebSocket(config, ServerState(), {}, _loop=loop)
+        transport = mock.Mock()
+        transport.get_extra_info.return_value = None
+        protocol.connection_made(transport)
+        protocol.data_received(WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nX-Long: "
+                               + b"a" * 200 + b"\r\n\r\n")
+    finally:
+        loop.close()
+    written = b"".join(call.args[0] for call in transport.write.call_args_list)
+    assert answers(written) == [(431, b'{"detail":"the WebSocket handshake was refused: read '
+                                      b'210 bytes, expected no more than 100 bytes"}')]
+    assert head_of(written)["x-request-id"] != "ws.1"  # the head was never read
+    transport.close.assert_called_once()
 
 
 def test_an_empty_body_written_00_is_no_body_and_a_connect_is_named(url: str) -> None:
