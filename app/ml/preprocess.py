@@ -369,14 +369,18 @@ def _ink_with_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     where they are opaque: the ink is the opacity, whatever that colour. A picture that holds
     its own paper and ink (light and dark where it is opaque) with some transparent pixels
     (a margin, a corner, an alpha of 254 everywhere) is laid on its paper's colour and read
-    as any picture: opacity alone would make all of it ink."""
+    as any picture: opacity alone would make all of it ink. The opacity is read as any
+    picture's grey is, its border's level taken for the sheet's (an API review: a picture
+    of one colour at half opacity everywhere was a square of ink; all of it opaque, blank),
+    so that a sheet tinted through, or a stencil (the digit cut out of an opaque sheet),
+    reads as its strokes."""
     opaque = grey[alpha >= 0.5]
     if opaque.size:
         lo, hi = np.percentile(opaque, [0.5, 99.5])
         if hi - lo > 0.5:
             paper = np.float32(np.median(opaque))
             return invert_if_light(grey * alpha + paper * (np.float32(1.0) - alpha))
-    return np.ascontiguousarray(alpha)
+    return invert_if_light(np.ascontiguousarray(alpha))
 
 
 def invert_if_light(grey: np.ndarray) -> np.ndarray:

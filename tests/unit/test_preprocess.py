@@ -388,6 +388,38 @@ def test_coloured_strokes_on_a_transparent_sheet_are_the_ink() -> None:
     np.testing.assert_array_equal(x, preprocess.from_image(png_bytes(alpha), LIMIT))
 
 
+@pytest.mark.parametrize("opacity", [30, 128, 254])
+def test_a_picture_of_one_colour_partly_transparent_is_blank(opacity: int) -> None:
+    """Found by an API review: one colour at half opacity everywhere, no stroke in it, was a
+    20x20 square of ink (both networks read a 0); fully opaque, it was blank."""
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[...] = (255, 0, 0, opacity)
+    x = preprocess.from_image(png_bytes(rgba, mode="RGBA"), LIMIT)
+    assert not x.any()
+
+
+def test_strokes_on_a_sheet_tinted_through_are_the_ink() -> None:
+    """The sheet's own opacity (here a tenth) is its paper's level, taken off as any
+    picture's is: the strokes read as on a clear sheet, within a level or two."""
+    alpha = l_shape(0, 255)
+    tinted = np.where(alpha > 0, 255, 26).astype(np.uint8)
+    black = np.zeros((60, 60), np.uint8)
+    x = preprocess.from_image(png_bytes(np.dstack([black, black, black, tinted]), mode="RGBA"),
+                              LIMIT)
+    clear = preprocess.from_image(png_bytes(alpha), LIMIT)
+    assert np.abs(x - clear).max() <= 2 / 255
+
+
+def test_a_digit_cut_out_of_an_opaque_sheet_is_the_ink() -> None:
+    """A stencil: an opaque sheet of one colour with the digit transparent. Read as opacity
+    alone it was a square with the digit as a hole; its border says which is the sheet."""
+    alpha = l_shape(255, 0)
+    grey = np.full((60, 60), 90, np.uint8)
+    x = preprocess.from_image(png_bytes(np.dstack([grey, grey, grey, alpha]), mode="RGBA"),
+                              LIMIT)
+    np.testing.assert_array_equal(x, preprocess.from_image(png_bytes(l_shape(0, 255)), LIMIT))
+
+
 def test_a_photo_is_turned_upright_by_its_exif_orientation() -> None:
     """A phone stores a photo sideways with a tag saying how to show it; the review's upright
     7 scored 1.0 and the same file as stored, 0.5."""
