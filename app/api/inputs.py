@@ -407,8 +407,12 @@ async def multipart_file(request: Request, what: str = "the image",
         files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
         if not files:
             if "file" in form:
+                # a client that names it filename*= alone (RFC 5987's form) was told the
+                # same without a word of why (an API review)
                 raise BadRequest(f"multipart field 'file' is text, not a file: send {what} as a "
-                                 "file part, with a filename (curl -F file=@path)")
+                                 "file part, with a filename (curl -F file=@path); a part is a "
+                                 "file by its Content-Disposition's filename=\"...\", not "
+                                 "filename*=, which multipart/form-data does not use (RFC 7578)")
             raise BadRequest(f"multipart body has no file: send {what} in a field named "
                              "'file'")
         name, upload = files[0]
