@@ -420,6 +420,34 @@ def test_a_digit_cut_out_of_an_opaque_sheet_is_the_ink() -> None:
     np.testing.assert_array_equal(x, preprocess.from_image(png_bytes(l_shape(0, 255)), LIMIT))
 
 
+CORRUPT_EXIF = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff"  # 65,535 entries, none there
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")  # as the server's filter has it
+def test_a_photo_whose_exif_block_is_cut_short_is_read_as_it_is() -> None:
+    """Found by an API review: Pillow warns of such a block as it reads it, and the server
+    printed that warning in its log, a bare line with Pillow's source. The picture reads as
+    without the block, and in a process of its own, as the server's (here warnings are
+    errors), nothing is printed."""
+    import subprocess
+    import sys
+
+    def jpeg(exif: bytes | None) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(l_shape(0, 255)).save(buf, format="JPEG", quality=95,
+                                              **({"exif": exif} if exif else {}))
+        return buf.getvalue()
+
+    body = jpeg(CORRUPT_EXIF)
+    np.testing.assert_array_equal(preprocess.from_image(body, LIMIT),
+                                  preprocess.from_image(jpeg(None), LIMIT))
+    run = subprocess.run([sys.executable, "-c", (
+        "import sys; from app.ml import preprocess; "
+        "preprocess.from_image(sys.stdin.buffer.read(), 10**6)")],
+        input=body, capture_output=True, timeout=60, check=True)
+    assert run.stderr == b""
+
+
 def test_a_photo_is_turned_upright_by_its_exif_orientation() -> None:
     """A phone stores a photo sideways with a tag saying how to show it; the review's upright
     7 scored 1.0 and the same file as stored, 0.5."""
