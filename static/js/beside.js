@@ -56,8 +56,10 @@ function fitChosen(select) {
       .reduce((sum, side) => sum + parseFloat(style[side]), 0);
     const room = box.clientWidth - edges - ARROW_PX;
     // in use, the select shows every label whole: the list a browser opens draws each option
-    // by its label, and a screen reader says the chosen one's (a second review)
-    const inUse = document.activeElement === select;
+    // by its label, and a screen reader says the chosen one's (a second review); not while
+    // it holds the focus put back as the page opens again with the choice just made, until a
+    // key or a pointer uses it (a review: on a phone it read "nopool · No downsam" then)
+    const inUse = document.activeElement === select && !('putBack' in select.dataset);
     for (const option of select.options) {
       const whole = option.textContent;
       option.label = !inUse && option.selected && measure.measureText(whole).width > room ? (option.value || whole) : whole;
@@ -65,9 +67,17 @@ function fitChosen(select) {
   };
   watch.observe(select); // first laid out when the page places it
   // a pointer opens the list before the select has the focus
-  select.addEventListener('pointerdown', () => { for (const option of select.options) option.label = option.textContent; });
+  select.addEventListener('pointerdown', () => {
+    delete select.dataset.putBack;
+    for (const option of select.options) option.label = option.textContent;
+  });
   select.addEventListener('focus', fit);
-  select.addEventListener('blur', fit);
+  select.addEventListener('blur', () => { delete select.dataset.putBack; fit(); });
+  select.addEventListener('keydown', () => {
+    if (!('putBack' in select.dataset)) return;
+    delete select.dataset.putBack;
+    fit();
+  });
 }
 
 /**
@@ -122,6 +132,7 @@ export function besideChoice({ models: [first, second], usual, infos, onChoose }
     // phone the choice heads the maps screens below the pad (a review: the maps being
     // compared were three or four screens away)
     requestAnimationFrame(() => {
+      select.dataset.putBack = ''; // the chosen name alone, as before the choice (fitChosen)
       select.focus({ preventScroll: true });
       const { top, bottom } = select.getBoundingClientRect();
       if (top < 0 || bottom > window.innerHeight) select.scrollIntoView({ block: 'start' });

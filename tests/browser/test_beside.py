@@ -401,6 +401,31 @@ def test_the_choice_shows_the_chosen_name_alone_where_its_title_would_be_cut(
         assert fm.page.input_value("#beside") == "blurmax"
 
 
+def test_the_choice_put_back_in_focus_shows_the_chosen_name_alone(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a review: on a phone, the page opened again with the choice just made and
+    the focus put back on the select, which, in use, read "nopool · No downsam", cut,
+    until it lost the focus. Put back, it shows the name alone until a key or a pointer
+    uses it."""
+    labels = "Array.from(document.querySelectorAll('#beside option'), (o) => o.label)"
+    with opened(browser, server_url, api, viewport={"width": 390, "height": 844},
+                is_mobile=True, has_touch=True) as fm:
+        page = fm.page
+        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+        page.locator("#beside").scroll_into_view_if_needed()
+        with page.expect_navigation():
+            page.select_option("#beside", "nopool")
+        ready(fm)
+        assert page.evaluate("document.activeElement.id") == "beside"
+        chosen = "document.querySelector('#beside').selectedOptions[0]"
+        assert page.evaluate(f"{chosen}.label") == "nopool"
+        assert page.evaluate(f"{chosen}.textContent") == "nopool · No downsampling"
+        page.keyboard.press("Shift")  # a key: in use, every label whole
+        assert "nopool · No downsampling" in page.evaluate(labels)
+        page.evaluate("document.activeElement.blur()")
+        assert page.evaluate(f"{chosen}.label") == "nopool"
+
+
 def test_on_a_phone_the_choice_is_in_view_when_the_page_opens_again(
         browser: Any, server_url: str, api: Any) -> None:
     """Found by a review: the page opened again at its top, the pad, while the choice, and
