@@ -594,11 +594,16 @@ class App {
     copy.addEventListener('click', async () => {
       // the address as it is to be written, where a write is still to come (a review: within
       // 350 ms of a change, the link copied was of the input before)
-      if (!await copyText(this.#linkDue ?? window.location.href, copy)) {
+      const link = this.#linkDue ?? window.location.href;
+      if (!await copyText(link, copy)) {
         this.#notice('This browser would not copy the link here: the address bar holds it.');
         return;
       }
-      byId('link-status').textContent = 'Copied: the link opens this input with these settings.';
+      // an empty pad's link holds no input (a review: it was said to open "this input")
+      const { searchParams } = new URL(link);
+      byId('link-status').textContent = searchParams.has('digit') || searchParams.has('input')
+        ? 'Copied: the link opens this input with these settings.'
+        : 'Copied: the link opens the page, its pad empty, with these settings.';
       copy.textContent = 'Link copied';
       clearTimeout(copied);
       copied = setTimeout(() => { copy.textContent = 'Copy link'; }, 2000);

@@ -73,6 +73,21 @@ def test_copy_link_copies_where_the_browser_has_no_clipboard_api(
     assert not fm.errors, fm.errors
 
 
+def test_copy_link_on_an_empty_pad_says_it_opens_the_page_empty(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a page review: before anything was drawn, Copy link said "the link opens
+    this input", and the link held none."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900},
+                permissions=CLIPBOARD) as fm:
+        fm.page.check('input[name="norm"][value="layer"]')
+        wait_query(fm, "norm=layer")
+        fm.page.click("#copy-link")
+        fm.page.wait_for_function("() => document.getElementById('link-status').textContent")
+        assert fm.page.text_content("#link-status") == \
+            "Copied: the link opens the page, its pad empty, with these settings."
+        assert urlsplit(fm.page.evaluate("navigator.clipboard.readText()")).query == "norm=layer"
+
+
 def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reopens_them(
         browser: Any, server_url: str, api: Any) -> None:
     with opened(browser, server_url, api, viewport={"width": 1280, "height": 900},

@@ -96,9 +96,11 @@ def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> Non
 def test_the_input_panel_says_how_a_drawing_is_scaled_and_what_any_input_gets(
         fm: FeatureMapsPage) -> None:
     """Found by a review: a dot, scaled up to fill the box, was called a confident 0 with no
-    word of why."""
+    word of why. An upload is prepared as a drawing is (a later review: the note spoke of a
+    drawing alone)."""
     assert fm.page.locator("#seen-note").inner_text() == (
-        "Your drawing cropped, scaled to a 20 px box and centred by mass in 28x28, like MNIST. "
+        "Your drawing, or a picture you upload, cropped, scaled to a 20 px box and centred by "
+        "mass in 28x28, like MNIST. "
         "A small one is scaled up (a dot becomes a disc), and the networks, which know only the "
         "ten digits, name one for anything. A sample digit goes in as MNIST stores it.")
 
