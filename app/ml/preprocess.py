@@ -376,18 +376,22 @@ def _ink_with_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     where they are opaque: the ink is the opacity, whatever that colour. A picture that holds
     its own paper and ink (light and dark where it is opaque) with some transparent pixels
     (a margin, a corner, an alpha of 254 everywhere) is laid on its paper's colour and read
-    as any picture: opacity alone would make all of it ink. The opacity is read as any
-    picture's grey is, its border's level taken for the sheet's (an API review: a picture
-    of one colour at half opacity everywhere was a square of ink; all of it opaque, blank),
-    so that a sheet tinted through, or a stencil (the digit cut out of an opaque sheet),
-    reads as its strokes."""
+    as any picture: opacity alone would make all of it ink. The sheet's own opacity, its
+    most transparent pixel's, is taken off (an API review: one colour at half opacity
+    everywhere was a square of ink, where all of it opaque was blank), the rest stretched
+    back to 0..1, so that a sheet tinted through reads as its strokes. Not by its border, as
+    a picture's paper is: a stroke cropped to its own edges has a border mostly opaque, and
+    was read as a hole in an opaque sheet (a review of that first mend)."""
     opaque = grey[alpha >= 0.5]
     if opaque.size:
         lo, hi = np.percentile(opaque, [0.5, 99.5])
         if hi - lo > 0.5:
             paper = np.float32(np.median(opaque))
             return invert_if_light(grey * alpha + paper * (np.float32(1.0) - alpha))
-    return invert_if_light(np.ascontiguousarray(alpha))
+    sheet = np.float32(alpha.min())  # under 1: this picture has a transparent pixel
+    if sheet == 0:
+        return np.ascontiguousarray(alpha)
+    return (alpha - sheet) / (np.float32(1.0) - sheet)
 
 
 def invert_if_light(grey: np.ndarray) -> np.ndarray:

@@ -410,14 +410,23 @@ def test_strokes_on_a_sheet_tinted_through_are_the_ink() -> None:
     assert np.abs(x - clear).max() <= 2 / 255
 
 
-def test_a_digit_cut_out_of_an_opaque_sheet_is_the_ink() -> None:
-    """A stencil: an opaque sheet of one colour with the digit transparent. Read as opacity
-    alone it was a square with the digit as a hole; its border says which is the sheet."""
-    alpha = l_shape(255, 0)
-    grey = np.full((60, 60), 90, np.uint8)
-    x = preprocess.from_image(png_bytes(np.dstack([grey, grey, grey, alpha]), mode="RGBA"),
+def test_a_stroke_cropped_to_its_own_edges_on_a_clear_sheet_is_the_ink() -> None:
+    """Found by a review of reading the opacity as a picture's grey: a 1 cropped to its
+    anti-aliased edges, whose border is mostly opaque, was inverted, and almost nothing was
+    left. Its opacity is its ink, as before: the sheet's level is its most transparent
+    pixel's, 0 here."""
+    alpha = np.full((120, 16), 255, np.uint8)
+    alpha[:, [0, -1]] = 200
+    for r, k in ((0, 5), (1, 3), (2, 2), (3, 1), (4, 1)):  # round caps
+        alpha[[r, -1 - r], :k] = 0
+        alpha[[r, -1 - r], -k:] = 0
+    black = np.zeros_like(alpha)
+    x = preprocess.from_image(png_bytes(np.dstack([black, black, black, alpha]), mode="RGBA"),
                               LIMIT)
-    np.testing.assert_array_equal(x, preprocess.from_image(png_bytes(l_shape(0, 255)), LIMIT))
+    # the opacity as the ink, as it is (an opaque grey picture of it would be read by its
+    # border, which is mostly light)
+    np.testing.assert_array_equal(x, preprocess.mnist_style(alpha.astype(np.float32) / 255))
+    assert (x > 0.5).sum() >= 40
 
 
 CORRUPT_EXIF = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff"  # 65,535 entries, none there
