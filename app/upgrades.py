@@ -107,6 +107,11 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
                      "in base64 (RFC 6455)"), []
     if http_version != "1.1":
         return 400, f"a WebSocket opens over HTTP/1.1, not HTTP/{http_version}", []
+    length = said.get(b"content-length", b"0").strip()
+    if b"transfer-encoding" in said or not length.isdigit() or int(length):
+        # websockets refuses one, and said only that it read no valid request (a review)
+        return 400, ("a WebSocket's handshake is a GET without a body: send it without "
+                     "Content-Length or Transfer-Encoding"), []
     return None
 
 
@@ -382,10 +387,14 @@ class JsonWebSocket(WebSocketsSansIOProtocol):
         """websockets' refusal (`status`, `text`) as a JSON answer: its first line's words,
         the rest being advice for a browser's address bar; and its Upgrade or Allow."""
         status = http.HTTPStatus(status)
-        said = text.strip().splitlines()[0] if text.strip() else status.phrase
-        detail = f"the WebSocket handshake was refused: {said.removeprefix(REFUSED_WORDS)}"
-        self.logger.warning("Refused a WebSocket handshake: %s", detail)
-        body = detail_body(detail.rstrip("."))
+        if status >= 500:  # uvicorn's answer to an app that raised (and logged it)
+            detail = "internal server error"  # as the app's own 500 says (errors.py)
+        else:
+            said = text.strip().splitlines()[0] if text.strip() else status.phrase
+            said = said.removeprefix(REFUSED_WORDS).rstrip(".")
+            self.logger.warning("Refused a WebSocket handshake: %s", said)
+            detail = f"the WebSocket handshake was refused: {said}"
+        body = detail_body(detail)
         request = getattr(self, "request", None)
         asked = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                  for k, v in request.headers.raw_items()] if request is not None else []
@@ -401,8 +410,9 @@ class JsonWebSocket(WebSocketsSansIOProtocol):
         # could not read at all) waits in its buffer, which uvicorn never writes
         output = b"".join(self.conn.data_to_send())
         if not output:
-            output = self._reject(http.HTTPStatus.BAD_REQUEST,
-                                  f"{self.conn.handshake_exc}").serialize()
+            exc = self.conn.handshake_exc
+            why = f"{exc}: {exc.__cause__}" if exc.__cause__ else f"{exc}"
+            output = self._reject(http.HTTPStatus.BAD_REQUEST, why).serialize()
         self.handshake_initiated = self.handshake_complete = self.close_sent = True
         self.transport.write(output)
         self.transport.close()

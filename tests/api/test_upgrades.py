@@ -372,6 +372,9 @@ WS_KEY = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
      "comma at 6 in ,,, a b"),
     (WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n", 426,
      "the WebSocket handshake was refused: invalid Upgrade header: websocket, websocket"),
+    (WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nContent-Length: 5\r\n", 400,
+     "a WebSocket's handshake is a GET without a body: send it without Content-Length or "
+     "Transfer-Encoding"),
 ])
 def test_a_websocket_handshake_that_cannot_open_one_gets_a_json_detail(
         url: str, head: bytes, status: int, detail: str) -> None:
@@ -413,24 +416,21 @@ def test_a_handshake_with_long_lines_and_many_headers_opens(url: str) -> None:
     assert got.startswith(b"HTTP/1.1 101 ") and b"unknown model 'mmm" in got
 
 
-def test_a_head_websockets_refuses_as_it_parses_is_answered_json_and_closed(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the HTTP side's limits keep from the wire, should websockets refuse a head as it
-    parses it: its answer was left in a buffer uvicorn never writes. Here its line limit is
-    lowered under a header's length."""
+@contextlib.contextmanager
+def ws_protocol() -> Iterator[tuple[object, object]]:
+    """A JsonWebSocket on a stand-in transport, its connection made, as uvicorn's HTTP side
+    hands it a handshake: (protocol, transport)."""
     import asyncio
     from unittest import mock
 
     import uvicorn
     from uvicorn.server import ServerState
-    from websockets import http11
 
     from app.upgrades import JsonWebSocket
 
     async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
         raise AssertionError("never reached")
 
-    monkeypatch.setattr(http11, "MAX_LINE_LENGTH", 100)
     config = uvicorn.Config(app, log_level="critical", lifespan="off")
     config.load()
     loop = asyncio.new_event_loop()
@@ -439,15 +439,49 @@ def test_a_head_websockets_refuses_as_it_parses_is_answered_json_and_closed(
         transport = mock.Mock()
         transport.get_extra_info.return_value = None
         protocol.connection_made(transport)
-        protocol.data_received(WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nX-Long: "
-                               + b"a" * 200 + b"\r\n\r\n")
+        yield protocol, transport
     finally:
         loop.close()
-    written = b"".join(call.args[0] for call in transport.write.call_args_list)
-    assert answers(written) == [(431, b'{"detail":"the WebSocket handshake was refused: read '
-                                      b'210 bytes, expected no more than 100 bytes"}')]
-    assert head_of(written)["x-request-id"] != "ws.1"  # the head was never read
-    transport.close.assert_called_once()
+
+
+def written(transport: object) -> bytes:
+    return b"".join(call.args[0] for call in transport.write.call_args_list)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("extra", "status", "detail"), [
+    (b"X-Long: " + b"a" * 200 + b"\r\n", 431,
+     "read 210 bytes, expected no more than 100 bytes"),
+    # what handshake_problem refuses first on the wire, with words of its own
+    (b"Content-Length: 5\r\n", 400,
+     "did not receive a valid HTTP request: unsupported request body"),
+])
+def test_a_head_websockets_refuses_as_it_parses_is_answered_json_and_closed(
+        monkeypatch: pytest.MonkeyPatch, extra: bytes, status: int, detail: str) -> None:
+    """What the HTTP side keeps from the wire, should websockets refuse a head as it parses
+    it: its answer (or, for a head it cannot read, its end alone) was left in a buffer
+    uvicorn never writes, and the client waited. Here its line limit is lowered under a
+    header's length, and a GET with a body is handed to it."""
+    from websockets import http11
+
+    monkeypatch.setattr(http11, "MAX_LINE_LENGTH", 100)
+    with ws_protocol() as (protocol, transport):
+        protocol.data_received(  # type: ignore[attr-defined]
+            WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\n" + extra + b"\r\n")
+    got = written(transport)
+    assert answers(got) == [(status, json.dumps(
+        {"detail": f"the WebSocket handshake was refused: {detail}"},
+        separators=(",", ":")).encode())]
+    assert head_of(got)["x-request-id"] != "ws.1"  # the head was never read
+    transport.close.assert_called_once()  # type: ignore[attr-defined]
+
+
+def test_an_app_that_raises_in_a_handshake_gets_the_500_every_bug_gets() -> None:
+    """uvicorn answers an app that raised before it accepted (and logs the traceback) with
+    websockets' reject, which the review of JsonWebSocket found said "the WebSocket
+    handshake was refused: Internal Server Error", and logged a refusal as well."""
+    with ws_protocol() as (protocol, transport):
+        protocol.send_500_response()  # type: ignore[attr-defined]
+    assert answers(written(transport)) == [(500, b'{"detail":"internal server error"}')]
 
 
 def test_an_empty_body_written_00_is_no_body_and_a_connect_is_named(url: str) -> None:
