@@ -49,12 +49,12 @@ MAX_JPEG_SCANS = 100
 # inside its segment.
 MAX_JPEG_SEGMENTS = 1000
 EXIF_ORIENTATION = 0x0112
-# Pillow warns of an EXIF block it cannot read whole (a tag past the block's end) as it
-# opens a JPEG and reads the rest; the upload is served all the same, and the warning was a
-# bare line with Pillow's source in the server's log (an API review). Its filter is set once
-# here, not around the read: warnings.catch_warnings is not safe where threads decode.
-warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning,
-                        module=r"PIL\.TiffImagePlugin")
+# Pillow warns of an EXIF block it cannot read whole (cut short, a tag's data past its end,
+# an offset too large) as it opens a JPEG and reads the rest; the upload is served all the
+# same, and each warning was a bare line with Pillow's source in the server's log (an API
+# review). Their filter, every UserWarning of Pillow's EXIF (TIFF) reader, is set once here,
+# not around the read: warnings.catch_warnings is not safe where threads decode.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 
 # Pillow's own bomb check warns (or raises) against one process-wide limit; this module checks
 # every image against the server's limit from its header instead, before decoding.
