@@ -129,11 +129,13 @@ UNCONSTRAINED = {"type", "title", "description", "examples"}  # a plain string's
 
 def _cannot_fail_validation(operation: dict[str, Any]) -> bool:
     """Whether no request can fail FastAPI's validation of `operation`: no body, and no
-    parameter but plain strings (X-Request-ID, a bad one replaced, never refused)."""
+    parameter but plain strings, a query's or a header's optional (a path's is there, or the
+    route is not matched), X-Request-ID aside (a bad one is replaced, never refused)."""
     if "requestBody" in operation:
         return False
     return all(p.get("name") == "X-Request-ID" or (
-        p.get("schema", {}).get("type") == "string" and set(p.get("schema", {})) <= UNCONSTRAINED)
+        p.get("schema", {}).get("type") == "string" and set(p.get("schema", {})) <= UNCONSTRAINED
+        and (p.get("in") == "path" or not p.get("required")))
         for p in operation.get("parameters", []))
 
 
