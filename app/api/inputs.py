@@ -27,9 +27,9 @@ from starlette.types import Message
 
 from app.api.errors import LISTED, NAME_LISTS, PLUS_AS_SPACE
 from app.ml import preprocess
-from app.ml.batch import ARRAY_STARTS
 from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
 from app.ml.names import brief, cut, json_kind, repeated
+from app.ml.preprocess import ARRAY_STARTS
 
 ACCEPTED_BODIES = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF body, "
                    "or application/json {\"pixels\": 28x28 numbers in 0..1}")

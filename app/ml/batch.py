@@ -36,7 +36,7 @@ from app.ml.errors import FeaturemapsError, ImageTooLarge, InvalidPixels, NotArr
 from app.ml.names import brief, brief_list, repeated
 from app.ml.nets import Net
 from app.ml.pack import Layout, pack_on_device, pack_on_host
-from app.ml.preprocess import range_hint
+from app.ml.preprocess import ARRAY_STARTS, range_hint
 
 # the shapes a batch of images may have besides (N, 28, 28): PyTorch's layout and Keras's
 # (channels last, as the article's model and x_train[..., None] have it), and one image
@@ -558,9 +558,6 @@ def check_kind(body: bytes) -> None:
             "with np.save(f, images), or np.savez(f, images=images)"))
 
 
-# how an .npy and an .npz (a zip, or a zip of no members) begin; the one-image route names
-# them too (app/api/inputs.py)
-ARRAY_STARTS = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")
 IDX_IMAGES = b"\x00\x00\x08\x03"  # MNIST's own files: unsigned bytes, 3 axes
 
 

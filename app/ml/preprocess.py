@@ -88,6 +88,11 @@ NETPBM_NAMES = {b"1": "a PBM", b"4": "a PBM", b"2": "a PGM", b"5": "a PGM", b"3"
                 b"6": "a PPM", b"7": "a PAM"}
 
 
+# how an .npy and an .npz (a zip, or a zip of no members) begin: the batch route's files,
+# which the one-image routes name as such (app/api/inputs.py)
+ARRAY_STARTS = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")
+
+
 def other_format(data: bytes) -> str | None:
     """What these bytes are, in words, where they begin as an image format (or a PDF) that
     this server does not read; None for anything else."""
