@@ -62,9 +62,12 @@ CARD_SHARES = ("test_accuracy", "valid_accuracy", "shift_consistency")
 def read_card(models_dir: Path, variant: str) -> dict[str, Any]:
     path = card_path(models_dir, variant)
     try:
-        card = json.loads(path.read_text())
+        card = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise WeightsError(f"model card missing: {path}") from exc
+    except UnicodeDecodeError as exc:  # a review: a traceback, not this line
+        raise WeightsError(f"model card unreadable: {path} (not UTF-8 text: byte "
+                           f"{exc.start:,} is 0x{exc.object[exc.start]:02x})") from exc
     except (OSError, json.JSONDecodeError) as exc:
         raise WeightsError(f"model card unreadable: {path} ({exc})") from exc
     if not isinstance(card, dict) or not isinstance(card.get("weights_sha256"), str):
@@ -77,11 +80,43 @@ def read_card(models_dir: Path, variant: str) -> dict[str, Any]:
                 raise WeightsError(f"model card {path}: {field} is {cut(json.dumps(value))}, "
                                    f"not {kind}")
     draws = card.get("shift_consistency_draws")
-    if draws is not None and not (isinstance(draws, list) and all(
-            isinstance(d, (int, float)) and not isinstance(d, bool) for d in draws)):
+    if draws is not None and not (isinstance(draws, list) and all(map(_number, draws))):
         raise WeightsError(f"model card {path}: shift_consistency_draws is "
                            f"{cut(json.dumps(draws))}, not a list of numbers")
+    # what /api/v1/models reports of the card besides (a review: a hand-edited card of the
+    # wrong shapes here passed start-up, and every GET /api/v1/models was a 500)
+    silent = card.get("silent_channels")
+    if silent is not None and not (isinstance(silent, dict) and all(
+            v is None or (isinstance(v, list) and all(_whole(c) for c in v))
+            for v in silent.values())):
+        raise WeightsError(f"model card {path}: silent_channels is {cut(json.dumps(silent))}, "
+                           "not an object of lists of channel numbers by layer")
+    training = card.get("training")
+    if training is not None and not isinstance(training, dict):
+        raise WeightsError(f"model card {path}: training is {cut(json.dumps(training))}, not "
+                           "an object")
+    for field in TRAINING_NUMBERS:
+        value = (training or {}).get(field)
+        if value is not None and not _number(value):
+            raise WeightsError(f"model card {path}: training.{field} is "
+                               f"{cut(json.dumps(value))}, not a number")
+    scale = (training or {}).get("scale_range")
+    if scale is not None and not (isinstance(scale, list) and len(scale) == 2
+                                  and all(map(_number, scale))):
+        raise WeightsError(f"model card {path}: training.scale_range is "
+                           f"{cut(json.dumps(scale))}, not [low, high]")
     return card
+
+
+TRAINING_NUMBERS = ("max_shift_px", "max_rotate_deg")  # the card's training, as reported
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def load(models_dir: Path, variant: str, device: torch.device | str = "cpu") -> Loaded:

@@ -57,6 +57,38 @@ def test_a_card_figure_of_another_type_is_refused_as_it_is_read(
     assert str(info.value) == f"model card {path}: {field} is {json.dumps(value)}, not {kind}"
 
 
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("silent_channels", "x", "silent_channels is \"x\", not an object of lists of channel "
+                             "numbers by layer"),
+    ("silent_channels", {"conv1": [1.5]}, 'silent_channels is {"conv1": [1.5]}, not an object '
+                                          "of lists of channel numbers by layer"),
+    ("training", 3, "training is 3, not an object"),
+    ("training", {"augment": True, "max_shift_px": "2"}, 'training.max_shift_px is "2", not a '
+                                                          "number"),
+    ("training", {"scale_range": [1]}, "training.scale_range is [1], not [low, high]"),
+])
+def test_a_card_field_the_api_reports_is_checked_as_it_is_read(
+        models_copy: Path, field: str, value: object, said: str) -> None:
+    """Found by a CLI review: a hand-edited card with these of the wrong shape passed
+    start-up, and every GET /api/v1/models was then a 500."""
+    path = models_copy / "max.json"
+    card = json.loads(path.read_text())
+    path.write_text(json.dumps({**card, field: value}))
+    with pytest.raises(WeightsError) as info:
+        registry.read_card(models_copy, "max")
+    assert str(info.value) == f"model card {path}: {said}"
+
+
+def test_a_card_that_is_not_utf8_is_one_line(models_copy: Path) -> None:
+    """Found by a CLI review: a card beginning with a UTF-16 byte-order mark was a
+    UnicodeDecodeError's traceback in every command."""
+    path = models_copy / "max.json"
+    path.write_bytes(b"\xff\xfe" + path.read_bytes())
+    with pytest.raises(WeightsError) as info:
+        registry.read_card(models_copy, "max")
+    assert str(info.value) == f"model card unreadable: {path} (not UTF-8 text: byte 0 is 0xff)"
+
+
 def test_weights_that_match_their_card_but_not_the_net_are_refused(models_copy: Path) -> None:
     from app.ml.data import sha256_file
 
