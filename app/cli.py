@@ -348,7 +348,7 @@ def _room(engine: Engine, args: argparse.Namespace, models: list[str],
     return size, working
 
 
-def _own_images(path: str, any_size: bool = False, limit: int | None = None,
+def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
                 room: Callable[[Header], None] | None = None) -> np.ndarray:
     """`extract --input`: the images of an .npy or .npz, read as the batch endpoint reads a
     body (app/ml/batch.py, read_npy_or_npz), with no bound on their number but the memory
@@ -365,6 +365,9 @@ def _own_images(path: str, any_size: bool = False, limit: int | None = None,
             body = b"" if npy else head + f.read()
     except OSError as exc:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
+    if not body and not npy:  # (a CLI review: called neither an .npy nor an .npz)
+        raise FeaturemapsError(f"--input {path}: the file is empty: write the images with "
+                               "np.save(f, images), or np.savez(f, images=images)")
     picture = sniff(body)
     if picture is not None:  # (a review: "neither an .npy nor an .npz", where the route names it)
         raise FeaturemapsError(f"--input {path}: the file is a {picture} image, not an .npy or "
@@ -670,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="MNIST's 10,000 test images (the default), or the 50,000 the "
                              "networks were trained on and the 10,000 held out from them for "
                              "validation")
-    source.add_argument("--input", metavar="FILE",
+    source.add_argument("--input", metavar="FILE", type=_source("the file of images"),
                         help="your own images instead: an .npy, or an .npz with an 'images' "
                              "array, of (N, 28, 28) images (or (N, 1, 28, 28), (N, 28, 28, 1)), "
                              "uint8 levels 0..255 or floats 0..1, light ink on dark paper as "

