@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from app import __version__, logs
 from app.config import MAX_THREADS, PROJECT_ROOT, Settings, listen_address
 from app.ml.errors import FeaturemapsError, InputError, own_words
-from app.ml.names import VARIANTS, counted
+from app.ml.names import VARIANTS, counted, in_digits
 
 if TYPE_CHECKING:  # numpy is imported by the commands that need it, not by --help
     import numpy as np
@@ -403,10 +403,10 @@ def _file_words(said: str) -> str:
 
 
 def _integer(text: str, low: int, high: int | None = None) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+    # digits alone (a CLI review: --limit 1_0 ran ten images and --batch-size +3 three)
+    if not in_digits(text.strip()):
+        raise argparse.ArgumentTypeError(f"must be a whole number in digits, not {text!r}")
+    value = int(text)
     if value < low or (high is not None and value > high):
         span = f"{low}..{high}" if high is not None else f"{low} or more"
         raise argparse.ArgumentTypeError(f"must be {span}, not {text}")

@@ -12,7 +12,7 @@ import idna
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.ml.names import VARIANTS, brief, repeated, unknown_model
+from app.ml.names import VARIANTS, brief, in_digits, repeated, unknown_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # the most workers, inference threads or torch threads a setting or option may ask for: far
@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     def logging_level(self) -> int:
         """log_level for the logging module (uvicorn's "trace" is 5, below DEBUG)."""
         return 5 if self.log_level == "trace" else int(logging.getLevelName(self.log_level.upper()))
+
+    @field_validator("port", "workers", "inference_threads", "torch_threads", "max_upload_bytes",
+                     "max_image_pixels", "max_batch_upload_bytes", "max_batch_images",
+                     "max_batch_response_bytes", "max_inflight", "max_sockets",
+                     "max_batch_inflight", mode="before")
+    @classmethod
+    def _digits(cls, value: object) -> object:
+        # int() reads "8_000" and "+80" too (a CLI review: taken without a word, where the
+        # API refuses +1 and 1_0); a count in the environment is written in digits
+        if isinstance(value, str) and not in_digits(value.strip()):
+            raise ValueError(f"must be a whole number in digits, not {brief(value)}")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

