@@ -401,6 +401,18 @@ def test_the_choice_shows_the_chosen_name_alone_where_its_title_would_be_cut(
         assert fm.page.input_value("#beside") == "blurmax"
 
 
+def choose_nopool_with_a_sample(fm: FeatureMapsPage) -> None:
+    """A sample digit on the pad, then nopool chosen beside max: the page opens again, the
+    focus put back on the choice."""
+    page = fm.page
+    fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+    page.locator("#beside").scroll_into_view_if_needed()
+    with page.expect_navigation():
+        page.select_option("#beside", "nopool")
+    ready(fm)
+    assert page.evaluate("document.activeElement.id") == "beside"
+
+
 def test_the_choice_put_back_in_focus_shows_the_chosen_name_alone(
         browser: Any, server_url: str, api: Any) -> None:
     """Found by a review: on a phone, the page opened again with the choice just made and
@@ -411,12 +423,7 @@ def test_the_choice_put_back_in_focus_shows_the_chosen_name_alone(
     with opened(browser, server_url, api, viewport={"width": 390, "height": 844},
                 is_mobile=True, has_touch=True) as fm:
         page = fm.page
-        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
-        page.locator("#beside").scroll_into_view_if_needed()
-        with page.expect_navigation():
-            page.select_option("#beside", "nopool")
-        ready(fm)
-        assert page.evaluate("document.activeElement.id") == "beside"
+        choose_nopool_with_a_sample(fm)
         chosen = "document.querySelector('#beside').selectedOptions[0]"
         assert page.evaluate(f"{chosen}.label") == "nopool"
         assert page.evaluate(f"{chosen}.textContent") == "nopool · No downsampling"
@@ -433,12 +440,7 @@ def test_on_a_phone_the_choice_is_in_view_when_the_page_opens_again(
     with opened(browser, server_url, api, viewport={"width": 844, "height": 390},
                 is_mobile=True, has_touch=True) as fm:
         page = fm.page
-        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
-        page.locator("#beside").scroll_into_view_if_needed()
-        with page.expect_navigation():
-            page.select_option("#beside", "nopool")
-        ready(fm)
-        assert page.evaluate("document.activeElement.id") == "beside"
+        choose_nopool_with_a_sample(fm)
         box = page.locator("#beside").bounding_box()
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 390, box
         assert page.evaluate("scrollY") > 390  # not the top of the page, where the pad is

@@ -73,6 +73,13 @@ def test_copy_link_copies_where_the_browser_has_no_clipboard_api(
     assert not fm.errors, fm.errors
 
 
+def copy_link(fm: FeatureMapsPage) -> str:
+    """Copy link pressed: what the page then says of the link."""
+    fm.page.click("#copy-link")
+    fm.page.wait_for_function("() => document.getElementById('link-status').textContent")
+    return fm.page.text_content("#link-status") or ""
+
+
 def test_copy_link_on_an_empty_pad_says_it_opens_the_page_empty(
         browser: Any, server_url: str, api: Any) -> None:
     """Found by a page review: before anything was drawn, Copy link said "the link opens
@@ -81,9 +88,7 @@ def test_copy_link_on_an_empty_pad_says_it_opens_the_page_empty(
                 permissions=CLIPBOARD) as fm:
         fm.page.check('input[name="norm"][value="layer"]')
         wait_query(fm, "norm=layer")
-        fm.page.click("#copy-link")
-        fm.page.wait_for_function("() => document.getElementById('link-status').textContent")
-        assert fm.page.text_content("#link-status") == \
+        assert copy_link(fm) == \
             "Copied: the link opens the page, its pad empty, with these settings."
         assert urlsplit(fm.page.evaluate("navigator.clipboard.readText()")).query == "norm=layer"
 
@@ -100,10 +105,7 @@ def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reop
         fm.page.check('input[name="size"][value="scale"]')
         fm.page.check('input[name="norm"][value="layer"]')
         wait_query(fm, "digit=18&dx=2&dy=1&size=scale&norm=layer")
-        fm.page.click("#copy-link")
-        fm.page.wait_for_function("() => document.getElementById('link-status').textContent")
-        assert fm.page.text_content("#link-status") == \
-            "Copied: the link opens this input with these settings."
+        assert copy_link(fm) == "Copied: the link opens this input with these settings."
         assert fm.page.inner_text("#copy-link") == "Link copied"
         href = fm.page.evaluate("navigator.clipboard.readText()")
         assert href == fm.page.url
