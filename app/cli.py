@@ -149,6 +149,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     configure_threads(settings.torch_threads, settings.workers, settings.inference_threads)
     server = uvicorn.Server(uvicorn.Config(app_factory(settings, Engine.load(settings)), **options))
+    # again: the port may have been taken while the models loaded (seconds; a CLI review:
+    # uvicorn's own error line after its start-up, and exit 3)
+    serve.check_port(settings.host, settings.port)
     serve.run_hanging_up_gracefully(server)
     return 0
 

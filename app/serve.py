@@ -130,9 +130,15 @@ def _worker(options: dict[str, Any], peers: Path | None) -> None:
         settings = Settings()
         logs.configure(settings.logging_level)
         app = app_factory(settings, Engine.load(settings), peers)
-        sockets = bound_sockets(options["host"], options["port"])
     except Exception:
         log.exception("worker %d could not start", os.getpid())
+        sys.exit(STARTUP_FAILURE)
+    try:
+        sockets = bound_sockets(options["host"], options["port"])
+    except OSError as exc:  # the port taken while the models loaded (a CLI review: a
+        # traceback from each worker)
+        log.error("worker %d could not start: cannot listen on %s: %s", os.getpid(),
+                  _host_port(options["host"], options["port"]), exc.strerror or exc)
         sys.exit(STARTUP_FAILURE)
     class Listening(uvicorn.Server):
         """Says where this worker listens once it does: uvicorn says it for sockets it binds

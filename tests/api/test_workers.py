@@ -248,6 +248,52 @@ def test_ipv6_is_bound_alone_by_the_check_and_by_every_worker() -> None:
             sock.close()
 
 
+TAKEN_WHILE_LOADING = """
+import logging, socket, sys
+from app import cli, serve
+from app.ml.engine import Engine
+
+port, load, taken = int(sys.argv[1]), Engine.load, socket.socket()
+
+def load_then_taken(settings):
+    engine = load(settings)
+    if taken.getsockname()[1] == 0:  # the first load: another process takes the port
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+    return engine
+
+Engine.load = staticmethod(load_then_taken)
+print("serve:", cli.main(["serve", "--port", str(port)]), file=sys.stderr, flush=True)
+try:
+    serve._worker({"host": "127.0.0.1", "port": port}, None)
+except SystemExit as exc:
+    print("worker:", exc.code, file=sys.stderr)
+"""
+
+
+def test_a_port_taken_while_the_models_load_is_one_error_line() -> None:
+    """Found by a CLI review: a port taken after the first check, while the models loaded
+    (seconds), was uvicorn's own ERROR line after its start-up and exit 3 with one worker,
+    and each worker's traceback with several. Here another socket takes it as they load,
+    in a process of its own (serve configures logging and threads)."""
+    from app import serve
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEATUREMAPS_")}
+    with subprocess.Popen(
+            [sys.executable, "-c", TAKEN_WHILE_LOADING, str(port)], cwd=PROJECT_ROOT,
+            env={**env, "FEATUREMAPS_MODELS": "max", "FEATUREMAPS_DEVICE": "cpu",
+                 "FEATUREMAPS_LOG_LEVEL": "warning"},
+            stderr=subprocess.PIPE, text=True) as proc:
+        _, err = proc.communicate(timeout=120)
+    assert err.strip().splitlines() == [
+        f"featuremaps: error: cannot listen on 127.0.0.1:{port}: Address already in use",
+        "serve: 2",
+        f"ERROR app.serve: worker {proc.pid} could not start: cannot listen on "
+        f"127.0.0.1:{port}: Address already in use",
+        f"worker: {serve.STARTUP_FAILURE}"], err
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_port_in_use_is_one_error_line(workers: int) -> None:
     """With one worker (the default, `make run`), uvicorn found the port in use after the
