@@ -326,6 +326,8 @@ def test_a_preprocess_neither_true_nor_false_is_told_so(client: TestClient, quer
     ((64, 64, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
     ((2, 4, 64, 64), " (4 colour channels? convert to grey, e.g. their mean over the channel "
                      "axis)"),
+    # a CLI review: which (N, H, W) fits, but for the rule's colour (now said in it)
+    ((2, 3, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
     ((2, 513, 60), ""), ((2, 0, 60), ""), ((2, 2, 64, 64), ""), ((5,), "")])
 def test_preprocess_refuses_colour_and_sides_past_512(client: TestClient,
                                                       shape: tuple[int, ...], hint: str) -> None:
@@ -333,7 +335,8 @@ def test_preprocess_refuses_colour_and_sides_past_512(client: TestClient,
                     content=npy(np.zeros(shape, np.uint8)))
     assert (r.status_code, r.json()) == (422, {"detail": (
         "images must have shape (N, H, W), (N, 1, H, W) or (N, H, W, 1), or (H, W) or "
-        f"(H, W, 1) for one image, each side 1 to 512; got {shape}{hint}")})
+        f"(H, W, 1) for one image, each side 1 to 512 (a last axis of 3 or 4 is colour); got "
+        f"{shape}{hint}")})
 
 
 @pytest.mark.slow
