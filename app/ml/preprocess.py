@@ -393,10 +393,8 @@ def _ink_with_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         if hi - lo > 0.5:
             paper = np.float32(np.median(opaque))
             return invert_if_light(grey * alpha + paper * (np.float32(1.0) - alpha))
-    sheet = np.float32(alpha.min())  # under 1: this picture has a transparent pixel
-    if sheet == 0:
-        return np.ascontiguousarray(alpha)
-    return (alpha - sheet) / (np.float32(1.0) - sheet)
+    # the sheet's level, under 1: this picture has a transparent pixel
+    return _paper_off(alpha, alpha.dtype.type(alpha.min()), invert=False)
 
 
 def invert_if_light(grey: np.ndarray) -> np.ndarray:
@@ -472,7 +470,7 @@ def _paper_off(grey: np.ndarray, paper: np.ndarray | np.floating[Any], *, invert
     if not isinstance(paper, np.ndarray):
         if paper <= 0:  # black paper, as the page draws on: nothing to take off
             return np.ascontiguousarray(grey)
-        scale = one - paper  # at least a half: paper past mid-grey is read the other way
+        scale = one - paper  # never 0: a sheet is under 1, a picture past mid-grey inverted
     else:  # a plane may reach the far end at a corner
         scale = np.maximum(one - paper, grey.dtype.type(1 / 255))
     ink: np.ndarray = np.clip((grey - paper) / scale, 0, 1).astype(grey.dtype, copy=False)
