@@ -47,7 +47,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets import http11
 from websockets.datastructures import Headers
 
-from app.api.errors import detail_body
+from app.api.errors import INTERNAL_ERROR, detail_body
 from app.api.middleware import answer_headers, request_id
 
 LINGER_S = 1.0  # how long a refused request's connection reads and drops what follows
@@ -81,6 +81,17 @@ def refusal(method: str, upgrade: str) -> str:
             "its body: send it without Upgrade (curl: --http1.1, not --http2)")
 
 
+def has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request of these `headers` (lower-case names) has a body: chunked, or a
+    Content-Length over 0 (the parser refuses one that is not digits)."""
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length" and value.strip().isdigit() and int(value) > 0:
+            return True
+    return False
+
+
 def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
                       ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
     """Why a WebSocket's GET (`headers` with lower-case names) cannot open one, as (status,
@@ -107,8 +118,7 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
                      "in base64 (RFC 6455)"), []
     if http_version != "1.1":
         return 400, f"a WebSocket opens over HTTP/1.1, not HTTP/{http_version}", []
-    length = said.get(b"content-length", b"0").strip()
-    if b"transfer-encoding" in said or not length.isdigit() or int(length):
+    if has_body(headers):
         # websockets refuses one, and said only that it read no valid request (a review)
         return 400, ("a WebSocket's handshake is a GET without a body: send it without "
                      "Content-Length or Transfer-Encoding"), []
@@ -234,7 +244,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         if self._head_bytes > HEAD_LIMIT:
             raise TooLarge(431, self._head_too_large(trailers=False))
         upgrading = self.parser.should_upgrade() and not self._should_upgrade()
-        if upgrading and self._has_body():
+        if upgrading and has_body(self.headers):
             method = self.parser.get_method().decode("ascii", "replace")
             upgrade = next((v for k, v in self.headers if k == b"upgrade"), b"")
             detail = refusal(method, upgrade.decode("latin-1").strip())
@@ -245,14 +255,6 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self.cycle.transport = _Lingering(self)  # type: ignore[assignment]
         if upgrading and self.cycle is not None:
             self.cycle.keep_alive = False  # nothing after it is read (above)
-
-    def _has_body(self) -> bool:
-        for name, value in self.headers:
-            if name == b"transfer-encoding":
-                return True
-            if name == b"content-length" and value.strip().isdigit() and int(value) > 0:
-                return True
-        return False
 
     def handle_websocket_upgrade(self) -> None:
         """A WebSocket's GET: handed to the WebSocket protocol where it can open one, else
@@ -388,7 +390,7 @@ class JsonWebSocket(WebSocketsSansIOProtocol):
         the rest being advice for a browser's address bar; and its Upgrade or Allow."""
         status = http.HTTPStatus(status)
         if status >= 500:  # uvicorn's answer to an app that raised (and logged it)
-            detail = "internal server error"  # as the app's own 500 says (errors.py)
+            detail = INTERNAL_ERROR  # as the app's own 500 says
         else:
             said = text.strip().splitlines()[0] if text.strip() else status.phrase
             said = said.removeprefix(REFUSED_WORDS).rstrip(".")

@@ -266,9 +266,12 @@ def detail_body(detail: str) -> bytes:
     return json.dumps({"detail": detail}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+INTERNAL_ERROR = "internal server error"  # a bug's detail, wherever it is answered
+
+
 def internal_error() -> JSONResponse:
     """The answer to a bug: nothing about it goes to the client but that it happened."""
-    return JSONResponse({"detail": "internal server error"}, status_code=500)
+    return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
 
 
 def log_bug(method: str, path: str) -> None:

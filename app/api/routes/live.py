@@ -44,7 +44,7 @@ from fastapi.responses import JSONResponse
 
 from app import logs
 from app.api.deps import EngineDep, GateDep, SettingsDep
-from app.api.errors import error_answer, name_list_message
+from app.api.errors import INTERNAL_ERROR, error_answer, name_list_message
 from app.api.gate import InferenceGate
 from app.api.inputs import (
     LIVE_MESSAGE,
@@ -259,7 +259,7 @@ async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: Inf
         said = error_answer(exc)
         if said is None:
             log.exception("unhandled error on a live socket message")
-            return 500, _text(500, "internal server error")
+            return 500, _text(500, INTERNAL_ERROR)
         code, detail, headers = said
         retry = (headers or {}).get("Retry-After")
         return code, _text(code, detail, **({"retry_after": int(retry)} if retry else {}))
