@@ -600,8 +600,8 @@ class App {
         return;
       }
       // an empty pad's link holds no input (a review: it was said to open "this input")
-      const { searchParams } = new URL(link);
-      byId('link-status').textContent = searchParams.has('digit') || searchParams.has('input')
+      const { digit, input } = readLink(new URL(link).search);
+      byId('link-status').textContent = digit !== null || input !== null
         ? 'Copied: the link opens this input with these settings.'
         : 'Copied: the link opens the page, its pad empty, with these settings.';
       copy.textContent = 'Link copied';
