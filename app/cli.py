@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from app import __version__, logs
 from app.config import MAX_THREADS, PROJECT_ROOT, Settings, listen_address
 from app.ml.errors import FeaturemapsError, InputError, own_words
-from app.ml.names import VARIANTS, counted, in_digits
+from app.ml.names import VARIANTS, counted, in_decimal, in_digits
 
 if TYPE_CHECKING:  # numpy is imported by the commands that need it, not by --help
     import numpy as np
@@ -444,10 +444,10 @@ def _seed(text: str) -> int:
 
 
 def _positive_float(text: str, high: float | None = None) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    # digits, a point and an exponent alone: float() reads --lr 1_0 as ten and +0.01
+    if not in_decimal(text.strip()):
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}")
+    value = float(text)
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, not {text}")
     if high is not None and value > high:

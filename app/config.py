@@ -12,7 +12,7 @@ import idna
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.ml.names import VARIANTS, brief, in_digits, repeated, unknown_model
+from app.ml.names import VARIANTS, brief, in_decimal, in_digits, repeated, unknown_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # the most workers, inference threads or torch threads a setting or option may ask for: far
@@ -101,6 +101,15 @@ class Settings(BaseSettings):
         # API refuses +1 and 1_0); a count in the environment is written in digits
         if isinstance(value, str) and not in_digits(value.strip()):
             raise ValueError(f"must be a whole number in digits, not {brief(value)}")
+        return value
+
+    @field_validator("request_timeout_s", "body_timeout_s", "batch_timeout_s", mode="before")
+    @classmethod
+    def _decimal(cls, value: object) -> object:
+        # float() reads "1_0" as ten and "+5" (a CLI review), as _digits says of int()
+        if isinstance(value, str) and not in_decimal(value.strip()):
+            raise ValueError(f"must be a number in digits, with a decimal point if need be, "
+                             f"not {brief(value)}")
         return value
 
     @field_validator("log_level", mode="before")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from app.ml.errors import InputError
@@ -119,3 +120,16 @@ def in_digits(text: str) -> bool:
     pass as another number than the one meant."""
     digits = text[1:] if text[:1] == "-" else text
     return digits.isascii() and digits.isdigit()
+
+
+# digits with a point and an exponent, as a person writes a decimal (float() also reads
+# "1_0", "+5", "inf" and other scripts' digits)
+_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def in_decimal(text: str) -> bool:
+    """Whether `text` is a number written as in_digits allows, with a decimal point and an
+    exponent allowed too ("0.5", ".5", "2.", "1e-3"); or infinity or NaN as float() spells
+    them, which the caller refuses in its own words (not finite)."""
+    return (_DECIMAL.fullmatch(text) is not None
+            or text.lstrip("+-").lower() in ("inf", "infinity", "nan"))

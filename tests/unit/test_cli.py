@@ -85,6 +85,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     (["train", "--variant", "max", "--lr", "0"], "--lr: must be a finite number above 0, not 0"),
     (["train", "--variant", "max", "--lr", "nan"],
      "--lr: must be a finite number above 0, not nan"),
+    # a CLI review: read by float(), as ten and 0.01
+    (["train", "--variant", "max", "--lr", "1_0"], "--lr: must be a number, not '1_0'"),
+    (["train", "--variant", "max", "--lr", "+0.01"], "--lr: must be a number, not '+0.01'"),
     # found by a review: an OverflowError and a RuntimeError, each a traceback
     (["train", "--variant", "max", "--lr", "1e308"], "--lr: must be at most 10, not 1e308"),
     (["train", "--variant", "max", "--lr", "1e-320"],
@@ -138,6 +141,17 @@ def test_a_plot_named_as_a_folder_not_yet_made_is_refused(
     assert os.listdir(tmp_path) == []
 
 
+def test_decimals_are_read_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = [cli.build_parser().parse_args(["train", "--variant", "max", "--lr", lr]).lr
+            for lr in ("0.5", ".5", "2.", "1e-3", "5E-1")]
+    assert args == [0.5, 0.5, 2.0, 0.001, 0.5]
+    monkeypatch.setenv("FEATUREMAPS_REQUEST_TIMEOUT_S", " 2.5")
+    monkeypatch.setenv("FEATUREMAPS_BODY_TIMEOUT_S", "1e2")
+    monkeypatch.setenv("FEATUREMAPS_BATCH_TIMEOUT_S", ".5")
+    read = Settings()
+    assert (read.request_timeout_s, read.body_timeout_s, read.batch_timeout_s) == (2.5, 100, 0.5)
+
+
 def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
     args = cli.build_parser().parse_args(["train", "--variant", "max", "--lr", "10", "--seed",
                                           str(2**63 - 1)])
@@ -168,6 +182,11 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
                                                "be a finite number"),
     ({"FEATUREMAPS_BATCH_TIMEOUT_S": "nan"}, "FEATUREMAPS_BATCH_TIMEOUT_S: Input should be a "
                                              "finite number"),
+    # a CLI review: read by float(), as ten seconds
+    ({"FEATUREMAPS_REQUEST_TIMEOUT_S": "1_0"}, "FEATUREMAPS_REQUEST_TIMEOUT_S: must be a "
+     "number in digits, with a decimal point if need be, not '1_0'"),
+    ({"FEATUREMAPS_BODY_TIMEOUT_S": "\uff15"}, "FEATUREMAPS_BODY_TIMEOUT_S: must be a number "
+     "in digits, with a decimal point if need be, not '\uff15'"),
     # a CLI review: a traceback from torch, or libgomp asking for 463 GB
     ({"FEATUREMAPS_TORCH_THREADS": "99999999999"}, "FEATUREMAPS_TORCH_THREADS: Input should "
                                                    "be less than or equal to 1024"),
