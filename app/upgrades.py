@@ -48,6 +48,7 @@ from websockets import http11
 from websockets.datastructures import Headers
 
 from app.api.errors import INTERNAL_ERROR, detail_body
+from app.api.metrics import BELOW_APP
 from app.api.middleware import answer_headers, request_id
 
 LINGER_S = 1.0  # how long a refused request's connection reads and drops what follows
@@ -331,8 +332,10 @@ class UpgradeSafeHttp(HttpToolsProtocol):
 
     def _refusal(self, what: str, status: int, detail: str,
                  extra: list[tuple[bytes, bytes]] | None = None) -> bytes:
-        """The answer to `what` ("a request") refused with `status` and `detail`, logged."""
+        """The answer to `what` ("a request") refused with `status` and `detail`, logged and
+        counted."""
         self.logger.warning("Refused %s: %s", what, detail)
+        BELOW_APP.refused("websocket" if "WebSocket" in what else "http", status)
         return self._json_error(status, detail, extra)
 
     def _json_error(self, status: int, detail: str,
@@ -358,6 +361,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self._refuse(self._refusal("a request", too_large.status, str(too_large)))
             return
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
+        BELOW_APP.refused("http", 400)
         self.transport.write(self._json_error(
             400, f"not a valid HTTP/1.1 request: {reason.rstrip('.')}"))
         self.transport.close()
@@ -395,6 +399,8 @@ class JsonWebSocket(WebSocketsSansIOProtocol):
             said = text.strip().splitlines()[0] if text.strip() else status.phrase
             said = said.removeprefix(REFUSED_WORDS).rstrip(".")
             self.logger.warning("Refused a WebSocket handshake: %s", said)
+            if not self.handshake_initiated:  # websockets' refusal; after it, the app's
+                BELOW_APP.refused("websocket", status.value)
             detail = f"the WebSocket handshake was refused: {said}"
         body = detail_body(detail)
         request = getattr(self, "request", None)

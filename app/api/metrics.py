@@ -42,8 +42,34 @@ FAMILIES = (
     ("featuremaps_live_sockets_limit", "gauge",
      "Live sockets open at once beyond which a handshake gets 503 (FEATUREMAPS_MAX_SOCKETS)."),
     ("featuremaps_device_info", "gauge", "The compute device in use."),
+    ("featuremaps_refused_total", "counter", "Requests and WebSocket handshakes the server "
+     "refused before the app saw them (a head over its limits, bytes that are not HTTP/1.1, "
+     "a handshake refused as it was read), by kind and status; the app's own answers are "
+     "in featuremaps_requests_total."),
 )
 Samples = dict[str, list[str]]  # a worker's sample lines by family name
+
+
+class BelowApp:
+    """Refusals written by the server's own protocols (app/upgrades.py), which no middleware
+    sees (an operator's review: a flood of 431s or of bad handshakes left /metrics as it
+    was). A worker serves one app, so the count is the process's: `BELOW_APP`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[tuple[str, int], int] = defaultdict(int)
+
+    def refused(self, kind: str, status: int) -> None:
+        """One refusal: `kind` "http" or "websocket"."""
+        with self._lock:
+            self.counts[(kind, status)] += 1
+
+    def items(self) -> list[tuple[tuple[str, int], int]]:
+        with self._lock:
+            return sorted(self.counts.items())
+
+
+BELOW_APP = BelowApp()
 
 
 class Metrics:
@@ -111,6 +137,9 @@ class Metrics:
             f'featuremaps_live_sockets_limit{{pid="{pid}"}} {self.socket_limit}']
         out["featuremaps_device_info"] = [
             f'featuremaps_device_info{{pid="{pid}",device="{self.device}"}} 1']
+        out["featuremaps_refused_total"] = [
+            f'featuremaps_refused_total{{pid="{pid}",kind="{kind}",status="{status}"}} {n}'
+            for (kind, status), n in BELOW_APP.items()]
         return out
 
     def render(self, others: Sequence[Samples] = ()) -> str:

@@ -572,3 +572,33 @@ def test_a_request_in_line_after_a_closing_answer_is_not_started() -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def refused_counts(url: str) -> dict[tuple[str, str], int]:
+    """featuremaps_refused_total by (kind, status), from the server's /metrics."""
+    found = re.findall(r'featuremaps_refused_total\{pid="\d+",kind="(\w+)",status="(\d+)"\} (\d+)',
+                       httpx.get(f"{url}/metrics").text)
+    return {(kind, status): int(n) for kind, status, n in found}
+
+
+def test_refusals_below_the_app_are_counted_in_metrics(url: str) -> None:
+    """Found by an operator's review: the 400s, 414s and 431s the server's own protocols write,
+    and the handshakes they refuse, left /metrics as it was, so a flood of them was not
+    seen. The app's own refusals are counted where they were, and not here."""
+    before = refused_counts(url)
+    exchange(url, b"G@T /healthz HTTP/1.1\r\nHost: x\r\n")  # not HTTP
+    exchange(url, b"GET /" + b"a" * (17 * 1024) + b" HTTP/1.1\r\nHost: x\r\n")  # 414
+    exchange(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 20_000)  # 431
+    # handshake_problem's refusals, then websockets' own (400, 426)
+    exchange(url, WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nContent-Length: 5\r\n")
+    exchange(url, WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\n"
+             b"Sec-WebSocket-Protocol: ,,, a b\r\n")
+    exchange(url, WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n")
+    # the app's refusal of an origin it does not serve: its route's, in requests_total
+    got = exchange(url, WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\n"
+                   b"Origin: http://elsewhere.example\r\n")
+    assert got.startswith(b"HTTP/1.1 403 ")
+    after = refused_counts(url)
+    grown = {key: n - before.get(key, 0) for key, n in after.items() if n != before.get(key, 0)}
+    assert grown == {("http", "400"): 1, ("http", "414"): 1, ("http", "431"): 1,
+                     ("websocket", "400"): 2, ("websocket", "426"): 1}
