@@ -526,7 +526,7 @@ export class Inspector {
   /** The other network shown whose channel of this number grew from the same filter, else
    * null: where both were trained from one seed, conv1's channel and the pool's of it (main.js
    * #sameStart says why they look alike); a deeper channel of the same number has drifted
-   * into another filter, and is no counterpart to compare. */
+   * further, alike in many channels but not reliably, and is no counterpart to compare. */
   #other() {
     const { net, layer, channel } = this.#hit;
     const early = (name) => {

@@ -67,8 +67,8 @@ def test_the_page_says_why_the_two_conv1s_look_alike(fm: FeatureMapsPage) -> Non
         "stay close to the random filters they began as, where conv2's and conv3's grew about "
         "three to four times as large and turned away from theirs. So most conv1 maps look alike, "
         "though some channels drifted apart; pool1 pools these alike maps, each network its "
-        "own way, so they still look much alike; from conv2 on they part, as conv2's filters "
-        "have drifted apart.")
+        "own way, so they still look much alike; from conv2 on they drift further apart: many "
+        "channels of one number still respond alike, but not reliably.")
     # what the readout's "±" means (found by a student's review: said nowhere on the page)
     # (under the legend's lead, in a disclosure: a teacher's review found six lines of legend
     # kept conv1 off a 1280x720 projector's first screen)

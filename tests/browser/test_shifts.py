@@ -209,8 +209,11 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     # found by a science review: "its local invariance" named what a measure in place cannot
     # tell from a blur, as "More on these numbers" goes on to say
     # (in plain words, one idea a sentence: a walkthrough for a class)
-    assert ("A pool's 2x2 window smooths the map, so a one-pixel move changes it less. So a pool "
-            "is steadier, but a move still changes it.") in help_text.inner_text()
+    # (a later science review: "smooths" said a low-pass filter, which max is not, as the
+    # page's blurmax goes on to say)
+    assert ("A one-pixel move often leaves a 2x2 window's max as it was, and changes its mean "
+            "less than its four units. So a pool is steadier, but a move still changes it.") \
+        in help_text.inner_text()
 
     # drawing again goes back to the drawing
     fm.after_paint(lambda: fm.stroke([(0.1, 0.1), (0.15, 0.12)]), source="pad")
