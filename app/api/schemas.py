@@ -68,10 +68,17 @@ class ReceptiveField(BaseModel):
 
 
 class Reads(BaseModel):
+    """Which units of the layer before one unit reads, on each axis: unit i reads units
+    i * stride - padding .. i * stride - padding + kernel - 1 (those inside the layer)."""
     layer: str = Field(description="the layer this one reads ('input' for conv1)")
-    kernel: int
-    stride: int
-    padding: int
+    # a science review: blurmax's 4, 2, 1 read as a 4x4 pool with zero padding
+    kernel: int = Field(description="units read on each axis: a conv's kernel, a pool's "
+                                    "window; blurmax's pool, a 2x2 max then a 3x3 blur of "
+                                    "stride 2, reads 4 in all")
+    stride: int = Field(description="units between the first units two neighbours read")
+    padding: int = Field(description="units the first window starts before the layer's "
+                                     "edge; blurmax's edge is mirrored, so an edge unit reads "
+                                     "3 units, one of them twice")
 
 
 class LayerInfo(BaseModel):

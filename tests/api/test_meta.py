@@ -236,6 +236,11 @@ def test_blurmax_receptive_fields_follow_its_padded_4x4_pools(client: TestClient
         "conv3": {"size": 24, "jump": 4, "start": 8.5}}
     pool1 = models["blurmax"]["layers"][1]["reads"]
     assert pool1 == {"layer": "conv1", "kernel": 4, "stride": 2, "padding": 1}
+    # which a science review read as a 4x4 pool with zero padding: the schema says what the
+    # numbers are, and blurmax's mirrored edge
+    reads = client.get("/openapi.json").json()["components"]["schemas"]["Reads"]["properties"]
+    assert "a 2x2 max then a 3x3 blur of stride 2, reads 4 in all" in reads["kernel"]["description"]
+    assert "an edge unit reads 3 units, one of them twice" in reads["padding"]["description"]
 
 
 def test_the_openapi_document_covers_every_endpoint(client: TestClient) -> None:
