@@ -340,7 +340,10 @@ class App {
    * not land (a review: after a failed one, the rest moved another input than the one kept). */
   #nudgeAgain(dirs, still) {
     const after = this.#epoch;
-    dirs.forEach((dir, i) => this.nudgeBy(dir, () => after === this.#epoch && this.#moves.length === i && still()));
+    // not scrolled to their numbers (a page review: a link with a nudge opened with the
+    // sidebar scrolled past the pad and the samples, which a student opening it looks for)
+    dirs.forEach((dir, i) => this.nudgeBy(dir, () => after === this.#epoch && this.#moves.length === i && still(),
+      { reveal: false }));
   }
 
   /** The address says what is shown (link.js): a sample by its number and the nudges in
@@ -1005,8 +1008,9 @@ class App {
     this.disagree?.mark(index);
   }
 
-  /** Move the model's input one pixel; show how much each layer changed for that move. */
-  nudgeBy(dir, still = null) {
+  /** Move the model's input one pixel; show how much each layer changed for that move,
+   * brought into the sidebar's view unless `reveal` is false. */
+  nudgeBy(dir, still = null, { reveal = true } = {}) {
     // counted against the epoch they were asked in: a stroke, Clear, upload or sample since
     // makes them moot (found by a review: an Undo after a Clear was taken for a nudge)
     const epoch = this.#epoch;
@@ -1020,7 +1024,7 @@ class App {
     // the shift lab it asks for first unanswered: nothing is lost, and it may be pressed
     // again, as for any request left unanswered (a page review); not said of a nudge that a
     // stroke, Clear, upload or sample since has made moot (a review of that)
-    this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked)).catch((err) => {
+    this.#nudges = this.#nudges.then(() => this.#nudge(dir, still, asked, reveal)).catch((err) => {
       if (epoch === this.#epoch) this.#showError(err, 'the nudge', { again: true });
     })
       .finally(() => {
@@ -1039,7 +1043,7 @@ class App {
 
   /** `still()`, asked once what comes before it is shown: false drops the nudge (a link's
    * nudges, for the digit it named alone). `asked.landed` says that its input was shown. */
-  async #nudge(dir, still, asked) {
+  async #nudge(dir, still, asked, reveal) {
     if (this.pad.drawing) return;
     await this.maps.idle();
     if (still && !still()) return;
@@ -1063,7 +1067,7 @@ class App {
     const generation = this.generation;
     const shifts = await this.#refreshShifts(current); // for the input before the move
     if (!shifts || generation !== this.generation || this.current !== current) return;
-    this.nudge.showChange(dir, shifts);
+    this.nudge.showChange(dir, shifts, reveal);
     this.predictions.holdWrongLine();
     const [dx, dy] = UI.nudges[dir];
     const moved = shiftPixels(current.result.input, dx, dy);

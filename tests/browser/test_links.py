@@ -120,6 +120,9 @@ def test_a_sample_its_nudges_and_the_settings_are_in_the_address_and_a_link_reop
         assert again.page.is_checked('input[name="size"][value="scale"]')
         assert again.page.is_checked('input[name="norm"][value="layer"]')
         assert "moved 2 px right and 1 px down" in again.page.inner_text("#nudge-status")
+        # the sidebar stays at its top, the pad and samples in view (a page review: it
+        # scrolled to the nudges' numbers as a pressed nudge does, past them)
+        assert again.page.evaluate("document.querySelector('.sidebar').scrollTop") == 0
         assert again.page.is_enabled("#undo")
         # they came as nudges: Undo takes back the last, and the address follows
         again.after_paint(lambda: again.page.click("#undo"), source="undo")
