@@ -1189,6 +1189,7 @@ class App {
    * showed and cleared at every pointer move: a second review). The pad is asked about
    * again once the maps are idle. */
   #fallBehind(err) {
+    this.predictions.awaiting();
     if (this.#behindSaid === this.generation) return;
     // nor over another message, such as an upload's failure, which would go unread (a
     // fourth review); the asks go on all the same

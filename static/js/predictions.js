@@ -199,6 +199,16 @@ export class Predictions {
     this.#announcer.textContent = lead.trim();
   }
 
+  /** The pad holds a drawing the server has not answered: where no answer is shown (after
+   * a Clear), the columns say so, not "no drawing yet", and the live region's "The pad is
+   * empty" goes (a page review: both stayed beside a drawing while the server was down).
+   * The next answer, or a Clear, writes them again. */
+  awaiting() {
+    if (this.#last !== null) return;
+    this.#announcer.textContent = '';
+    for (const view of this.#views.values()) view.top.textContent = 'waiting for the server';
+  }
+
   /** Back to no drawing. `said`: whether to say so in the live region (a Clear, an Undo
    * back to an empty pad), where it was emptied and a screen reader heard nothing of it (an
    * accessibility review); not as the page opens; `lead` what is said before it. */

@@ -1209,6 +1209,32 @@ def test_the_maps_catch_up_with_the_pad_once_the_server_answers_again(
     assert all("ERR_CONNECTION_REFUSED" in e for e in fm.errors), fm.errors
 
 
+def test_a_drawing_after_a_clear_the_server_did_not_answer_is_not_called_no_drawing(
+        browser: Any, server_url: str, api: Api) -> None:
+    """A page review: with the server down, a Clear then a stroke left both columns saying
+    "no drawing yet" and the live region "The pad is empty", beside the drawing on the
+    pad. They say the server is awaited, until it answers."""
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    try:
+        fm.page.goto(server_url + "/?transport=http")
+        fm.page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+        fm.after_paint(lambda: fm.stroke(SEVEN, steps=10), source="pad")
+        cut_off(fm)
+        fm.page.click("#clear")
+        assert fm.page.inner_text("#announce") == "The pad is empty: no predictions."
+        fm.stroke([(0.5, 0.2), (0.5, 0.8)], steps=10)
+        fm.page.locator("#error").wait_for(state="visible")
+        tops = fm.page.locator(".pred-top")
+        assert tops.all_inner_texts() == ["waiting for the server"] * 2
+        assert fm.page.inner_text("#announce") == ""
+        back(fm)
+        fm.page.wait_for_function(
+            "() => document.querySelector('.pred-top').innerText.startsWith('predicts')",
+            timeout=10_000)
+    finally:
+        context.close()
+
+
 def test_a_nudge_after_a_failed_update_moves_the_drawing_on_the_pad(
         browser: Any, server_url: str, api: Api) -> None:
     """A review: after the server came back, a nudge moved the drawing from before the
