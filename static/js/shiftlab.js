@@ -56,9 +56,9 @@ function steadiness(m, max) {
   // teacher's review: blurmax's 98.66% against max's 98.69%, ahead in 5 draws each)
   const vs = drawsAgainst(m, max);
   const byDraw = vs ? `the medians of ${vs.draws} draws of shifts, ${m.name} ahead in ${vs.ahead} of them, max in ${vs.behind}`
-    + `${vs.level ? `, level in ${vs.level}` : ''}; ` : '';
+    + `${vs.level ? `, level in ${vs.level}` : ''}: ` : '';
   return `${m.name} gives one answer under two random shifts of up to 3 px on ${percent(m.shift_consistency, 2)} `
-    + `of MNIST's test digits, max on ${percent(max.shift_consistency, 2)} (${byDraw}Why downsample?, below)`;
+    + `of MNIST's test digits, max on ${percent(max.shift_consistency, 2)} (${byDraw}more in Why downsample?, below)`;
 }
 
 export class ShiftLab {

@@ -971,7 +971,7 @@ def test_a_digit_no_shift_can_move_is_said_to_be_one(fm: FeatureMapsPage) -> Non
               f"nopool gives one answer under two random shifts of up to 3 px on "
               f"{consistency['nopool'] * 100:.2f}% of MNIST's test digits, max on "
               f"{consistency['max'] * 100:.2f}% (the medians of 11 draws of shifts, nopool "
-              "ahead in 6 of them, max in 5; Why downsample?, below)")
+              "ahead in 6 of them, max in 5: more in Why downsample?, below)")
     assert steady.is_visible() and steady.inner_text() == (
         "No shift of up to 4 px changes any answer for this digit. These networks were also "
         "trained on digits shifted by up to 2.5 px in x and in y (scaled and turned with it, "
@@ -1002,8 +1002,8 @@ def test_the_shift_lab_introduces_the_network_the_maps_do_not_show(
         "blurs with a fixed 3x3 filter and keeps every second unit. Its maps are not shown "
         "above. For comparison, blurmax gives one answer under two random shifts of up to 3 "
         "px on 98.66% of MNIST's test digits, max on 98.69% (the medians of 11 draws of "
-        "shifts, blurmax ahead in 5 of them, max in 5, level in 1; Why downsample?, below); on "
-        "one "
+        "shifts, blurmax ahead in 5 of them, max in 5, level in 1: more in Why downsample?, "
+        "below); on one "
         "digit, either may keep fewer answers than the other: steadier maps (the table "
         "below) need not give steadier answers.")
     # its table and the nudge panel's measure the same change: the captions say how they differ
