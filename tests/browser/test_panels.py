@@ -840,6 +840,31 @@ def test_screenshots_at_desktop_and_phone_width(
     assert not fm.errors, fm.errors
 
 
+@pytest.mark.parametrize("width,height", [(667, 375), (740, 375), (844, 390)])
+def test_on_a_phone_on_its_side_the_pad_its_answers_and_tools_share_one_screen(
+        browser: Any, server_url: str, api: Any, width: int, height: int) -> None:
+    """A page review: on a phone on its side the pad sat centred with a blank third each
+    side, its foot and its answers below the screen, and Undo a scroll further. With the
+    panel's heading at the top, the pad, the answers under it and the tools beside it are
+    all on screen."""
+    with opened(browser, server_url, api, viewport={"width": width, "height": height},
+                has_touch=True, is_mobile=True) as fm:
+        fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+        fm.page.evaluate("document.getElementById('draw-h').scrollIntoView()")
+        boxes = {name: fm.page.locator(name).bounding_box()
+                 for name in ("#pad", "#pad-pred", "#undo", "#clear", 'label.button.file')}
+        for name, box in boxes.items():
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, \
+                (name, box)
+        pad = boxes["#pad"]
+        assert pad is not None and pad["width"] >= 200
+        assert fm.page.inner_text("#pad-pred").startswith("max 3 (")
+        for name in ("#undo", "#clear", 'label.button.file'):
+            box = boxes[name]
+            assert box is not None and box["x"] > pad["x"] + pad["width"], name
+        assert fm.page.evaluate("document.documentElement.scrollWidth") <= width
+
+
 def test_the_verdicts_under_the_table_follow_the_cards_they_are_given(
         browser: Any, server_url: str, api: Any) -> None:
     """Found by a diff review, with cards unlike the shipped ones (served here in place of
