@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
 
@@ -358,14 +358,22 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
     (a practitioner's review: one's own images had to go through the server, at most 6,872
     at a time with every map)."""
     from app.ml import batch
-    from app.ml.preprocess import sniff
+    from app.ml.preprocess import ARRAY_STARTS, sniff
 
     try:
         with open(path, "rb") as f:
             head = f.read(16)
+            regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
             # a file on disk is mapped; a pipe (/dev/stdin) is read as it comes (a review)
-            npy = head.startswith(b"\x93NUMPY") and stat.S_ISREG(os.fstat(f.fileno()).st_mode)
-            body = b"" if npy else head + f.read()
+            npy = head.startswith(b"\x93NUMPY") and regular
+            if npy:
+                body = b""
+            elif head.startswith(ARRAY_STARTS):  # an .npz, or an .npy from a pipe: held whole
+                body = head + _read_whole(f, path, os.fstat(f.fileno()).st_size if regular
+                                          else None)
+            else:  # no arrays: its first bytes say what it is (an API review: /dev/zero was
+                # read whole, 22 GB, until the kernel killed the process)
+                body = head + f.read(WORDS_FROM)
     except OSError as exc:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
     if not body and not npy:  # (a CLI review: called neither an .npy nor an .npz)
@@ -386,6 +394,35 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
         raise FeaturemapsError(f"--input {path}: {_file_words(str(exc))}") from exc
     except OSError as exc:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
+
+
+# the most of a file of no arrays read to say what it is (the batch route's words need its
+# first bytes alone: batch.check_kind)
+WORDS_FROM = 64 * 1024
+
+
+def _read_whole(f: BinaryIO, path: Path, size: int | None) -> bytes:
+    """The rest of `f` (`size` bytes where known: a file on disk), which must leave room for
+    its images as well: at most half the memory available (an API review: a sparse .npz of
+    40 GB, and an endless pipe, were MemoryError tracebacks, or a process the kernel killed)."""
+    from app.ml.batch import available_memory, in_units
+
+    memory = available_memory()
+    if memory is None:
+        return f.read()
+    instead = ("save the images as an .npy file (np.save(f, images)), which is read as it is "
+               "used, or fewer of them")
+    if size is not None and size > memory // 2:
+        raise FeaturemapsError(
+            f"--input {path}: the file is {in_units(size)}; it is read whole and its images "
+            f"take as much again, and {in_units(memory)} of memory is available: {instead}")
+    data = f.read(memory // 2 + 1)
+    if len(data) > memory // 2:
+        raise FeaturemapsError(
+            f"--input {path}: more than {in_units(memory // 2)} came, half the "
+            f"{in_units(memory)} of memory available, and it is read whole before its images "
+            f"are: {instead}")
+    return data
 
 
 # the batch route's words for a body sent, said of a file read (a review: extract --input

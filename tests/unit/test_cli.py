@@ -499,6 +499,40 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     assert code == 2 and "argument --split: not allowed with argument --input" in err
 
 
+def test_extract_reads_no_input_whole_past_half_the_memory_available(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An API review: an .npz (here a sparse 40 GB one) is read whole before its header,
+    and so was any file of no arrays; /dev/zero ran until the kernel killed the process, a
+    large file was a MemoryError traceback. A file of no arrays is read only as far as its
+    words need; an .npz, or an .npy from a pipe, at most half the memory available."""
+    monkeypatch.setattr(batch, "available_memory", lambda: 2 * 2**20)
+    sparse = tmp_path / "sparse.npz"
+    with open(sparse, "wb") as f:
+        f.write(b"PK\x03\x04")
+        f.truncate(40 * 2**30)
+    code, _, err = run(["extract", str(tmp_path / "maps"), "--input", str(sparse)], capsys)
+    assert (code, err) == (2, f"featuremaps: error: --input {sparse}: the file is 40.0 GiB; it "
+                              "is read whole and its images take as much again, and 2.0 MiB of "
+                              "memory is available: save the images as an .npy file "
+                              "(np.save(f, images)), which is read as it is used, or fewer of "
+                              "them\n")
+    code, _, err = run(["extract", str(tmp_path / "maps"), "--input", "/dev/zero"], capsys)
+    assert (code, err) == (2, "featuremaps: error: --input /dev/zero: the file is neither an "
+                              ".npy (\\x93NUMPY) nor an .npz (zip) file: write the images with "
+                              "np.save(f, images), or np.savez(f, images=images)\n")
+    # a pipe's size is not known: read up to the cap, then refused
+    endless = io.BytesIO(b"\x93NUMPY" + bytes(4 * 2**20))
+    with pytest.raises(FeaturemapsError) as refused:
+        cli._read_whole(endless, Path("/dev/stdin"), None)
+    assert str(refused.value) == (
+        "--input /dev/stdin: more than 1.0 MiB came, half the 2.0 MiB of memory available, and "
+        "it is read whole before its images are: save the images as an .npy file "
+        "(np.save(f, images)), which is read as it is used, or fewer of them")
+    assert endless.tell() == 2**20 + 1
+    assert cli._read_whole(io.BytesIO(b"x" * 2**20), Path("a"), None) == b"x" * 2**20
+
+
 def test_extract_weighs_its_input_from_the_header_before_reading_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
