@@ -108,8 +108,9 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
     version = said.get(b"sec-websocket-version", b"").decode("latin-1").strip()
     if version != "13":
         asked = f"Sec-WebSocket-Version {version}" if version else "no Sec-WebSocket-Version"
+        # a 426 names the protocol to switch to (RFC 9110, 15.5.22; an API review: it had none)
         return 426, (f"{asked}: this server speaks WebSocket version 13 (RFC 6455)"), [
-            (b"sec-websocket-version", b"13")]
+            (b"upgrade", b"websocket"), (b"sec-websocket-version", b"13")]
     try:
         key = base64.b64decode(said.get(b"sec-websocket-key", b"").strip(), validate=True)
     except binascii.Error:
