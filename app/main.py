@@ -186,10 +186,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         # outside the upload limit, so that its 413 reaches another origin's script as a 413,
         # not as a network error
         app.add_middleware(CrossOrigin, allow_origins=settings.allowed_origins,
-                           allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type", "X-Request-ID"],
+                           # HEAD answers every GET route, and the models routes' ETag is
+                           # asked again with If-None-Match (an API review: neither could be
+                           # used by another origin's script)
+                           allow_methods=["GET", "HEAD", "POST"],
+                           allow_headers=["Content-Type", "X-Request-ID", "If-None-Match"],
                            expose_headers=["Server-Timing", "X-Request-ID", "X-Prediction",
-                                           "X-Blank", "Content-Disposition", "Retry-After"])
+                                           "X-Blank", "Content-Disposition", "Retry-After",
+                                           "ETag"])
     app.add_middleware(ObservabilityMiddleware, metrics=metrics,
                        access_log_enabled=settings.access_log)
     return app

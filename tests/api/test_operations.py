@@ -174,6 +174,17 @@ def test_cors_allows_exactly_the_configured_origins(settings: Settings) -> None:
         # and a 503's Retry-After, which the schema names for a client (a diff review)
         assert {"x-prediction", "x-blank", "content-disposition", "x-request-id",
                 "retry-after"} <= set(exposed)
+        # HEAD, and the models routes' ETag asked again with If-None-Match (an API review:
+        # another origin's script could use neither)
+        pre = c.options("/api/v1/models", headers={
+            "origin": "https://class.example", "access-control-request-method": "HEAD",
+            "access-control-request-headers": "if-none-match, x-request-id"})
+        assert pre.status_code == 200, pre.text
+        models = c.get("/api/v1/models", headers={"origin": "https://class.example"})
+        assert "etag" in models.headers["access-control-expose-headers"].lower().split(", ")
+        again = c.get("/api/v1/models", headers={"origin": "https://class.example",
+                                                  "if-none-match": models.headers["etag"]})
+        assert again.status_code == 304
 
 
 def test_a_refused_preflight_says_what_was_refused(settings: Settings) -> None:
@@ -191,16 +202,16 @@ def test_a_refused_preflight_says_what_was_refused(settings: Settings) -> None:
             "origin": "https://class.example", "access-control-request-method": "PUT",
             "access-control-request-headers": "content-type, x-secret"})
         assert (put.status_code, put.json()) == (400, {"detail": (
-            "cross-origin request refused: the method 'PUT' is not among GET, POST; the header "
-            "'x-secret' is not among accept, accept-language, content-language, content-type, "
-            "x-request-id")})
+            "cross-origin request refused: the method 'PUT' is not among GET, HEAD, POST; the "
+            "header 'x-secret' is not among accept, accept-language, content-language, "
+            "content-type, if-none-match, x-request-id")})
         # a name left empty by a comma is named as such (a second review)
         empty = c.options("/api/v1/featuremaps", headers={
             "origin": "https://class.example", "access-control-request-method": "POST",
             "access-control-request-headers": "content-type,"})
         assert (empty.status_code, empty.json()) == (400, {"detail": (
             "cross-origin request refused: the header '' is not among accept, accept-language, "
-            "content-language, content-type, x-request-id")})
+            "content-language, content-type, if-none-match, x-request-id")})
         # the browser still learns which origin, methods and headers are allowed
         assert put.headers["access-control-allow-origin"] == "https://class.example"
         assert put.headers["access-control-allow-methods"] == "GET, POST"
