@@ -214,7 +214,7 @@ def test_a_refused_preflight_says_what_was_refused(settings: Settings) -> None:
             "content-language, content-type, if-none-match, x-request-id")})
         # the browser still learns which origin, methods and headers are allowed
         assert put.headers["access-control-allow-origin"] == "https://class.example"
-        assert put.headers["access-control-allow-methods"] == "GET, POST"
+        assert put.headers["access-control-allow-methods"] == "GET, HEAD, POST"
         assert put.headers["x-request-id"]
 
 
