@@ -262,6 +262,8 @@ async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: Inf
             return 500, _text(500, INTERNAL_ERROR)
         code, detail, headers = said
         retry = (headers or {}).get("Retry-After")
+        if retry:  # a message has no headers: its field (an API review: told of a header)
+            detail = detail.replace("the time in Retry-After", "the seconds in retry_after")
         return code, _text(code, detail, **({"retry_after": int(retry)} if retry else {}))
     if log.isEnabledFor(logging.DEBUG):
         log.debug("live update: %s", server_timing(timings, start))
