@@ -370,7 +370,7 @@ def cases() -> dict[str, dict[str, Any]]:
     js("pixels-28x0", {"pixels": [[] for _ in range(28)]}, 422,
        "pixels row 0 must hold 28 numbers in 0..1; got 0")
     js("pixels-flat-784", {"pixels": [0.0] * 784}, 422,
-       "pixels must be a list of 28 rows of 28 numbers in 0..1; got one flat list of 784 "
+       "pixels must be a list of 28 rows of 28 numbers in 0..1; got a flat list of 784 "
        "values: give them as 28 rows of 28, as NumPy's x.reshape(28, 28).tolist() does")
     js("pixels-negative", with_cell(-0.25), 422,
        "pixels[3][5] = -0.25 is out of range; expected 0..1")
@@ -486,7 +486,7 @@ def cases() -> dict[str, dict[str, Any]]:
                 zf.writestr(zipfile.ZipInfo("images.npy", date_time=(2026, 1, 1, 0, 0, 0)),
                             arr.getvalue())
     raw("batch-npz-member-twice", twice.getvalue(), "application/octet-stream", 422,
-        ".npz holds two members named 'images'; np.savez writes each array once",
+        ".npz holds a member named 'images' twice; np.savez writes each array once",
         path=FM + "/batch")
     # size limits
     c["oversize-declared"] = {"path": FM, "query": "", "content_type": "image/png",

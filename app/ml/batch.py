@@ -644,9 +644,9 @@ def _read_npy_or_npz(body: bytes, max_images: int, check: HeaderCheck | None,
             # of 3 images, then 1 under the same name, was read as 1 without a word)
             twice = repeated(names)
             if twice is not None:
-                raise InvalidPixels(f".npz holds two members named "
-                                    f"{brief(twice.removesuffix('.npy'))}; np.savez writes "
-                                    "each array once")
+                raise InvalidPixels(f".npz holds a member named "
+                                    f"{brief(twice.removesuffix('.npy'))} twice; np.savez "
+                                    "writes each array once")
             if "images.npy" in names:
                 name = "images.npy"
             elif len(names) == 1:

@@ -666,11 +666,10 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     By default the pixels are taken as the model's input as they are; with preprocess=True
     they are treated as an image: dark ink on light inverted, then cropped and centred.
     """
-    if isinstance(pixels, list) and pixels and isinstance(pixels[0], list) and pixels[0] \
-            and isinstance(pixels[0][0], list):
+    dims = _three_axes(pixels)
+    if dims is not None:
         # Keras' (28, 28, 1), or several images (an API review: told only that it nested
         # too deep, and that several images go to the batch route, for one image)
-        dims = (len(pixels), len(pixels[0]), len(pixels[0][0]))
         one = "one image is 28 rows of 28 numbers in 0..1"
         if dims == (SIDE, SIDE, 1):  # Keras' channel last
             fix = f"{one}: drop its channel axis (x[..., 0] in NumPy)"
@@ -678,7 +677,7 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
             fix = f"{one}: drop its channel axis (x[0] in NumPy)"
         else:
             fix = f"{one}, and several go to POST /api/v1/featuremaps/batch, as an .npy or .npz"
-        raise InvalidPixels(f"pixels has three axes ({' x '.join(map(str, dims))}); {fix}")
+        raise InvalidPixels(f"pixels has 3 axes ({' x '.join(map(str, dims))}); {fix}")
     flat = _flat(pixels)
     if flat:  # (an API review: told it had 784 rows)
         raise InvalidPixels(f"pixels must be a list of 28 rows of 28 numbers in 0..1; got "
@@ -721,6 +720,24 @@ def from_pixels(pixels: object, *, preprocess: bool = False) -> np.ndarray:
     return as_picture(grey) if preprocess else grey
 
 
+def _three_axes(pixels: object) -> tuple[int, int, int] | None:
+    """The sizes of `pixels` where it is a grid of 3 axes (lists of lists of equal lengths,
+    down to lists of numbers), else None: a stray list in a 28 x 28 grid is said where it is
+    (an API review: one at pixels[0][0] was told to drop a channel axis)."""
+    if not (isinstance(pixels, list) and pixels and all(isinstance(r, list) for r in pixels)):
+        return None
+    rows = {len(r) for r in pixels}
+    if len(rows) != 1 or 0 in rows:
+        return None
+    cells = [c for r in pixels for c in r]
+    if not all(isinstance(c, list) for c in cells):
+        return None
+    depth = {len(c) for c in cells}
+    if len(depth) != 1 or 0 in depth or any(isinstance(v, list) for c in cells for v in c):
+        return None
+    return len(pixels), rows.pop(), depth.pop()
+
+
 def _flat(pixels: object) -> str:
     """How 28 x 28 values sent flattened were sent, in words: one list of 784 numbers, or
     one row of them (x.reshape(1, -1)); "" for anything else."""
@@ -729,8 +746,8 @@ def _flat(pixels: object) -> str:
     flat = pixels[0] if row else pixels  # type: ignore[index]
     if not isinstance(flat, list) or len(flat) != values or any(isinstance(v, list) for v in flat):
         return ""
-    return f"one row of {values} values (1 x {values})" if row else (
-        f"one flat list of {values} values")
+    return f"1 row of {values} values (1 x {values})" if row else (
+        f"a flat list of {values} values")
 
 
 def _other_size(pixels: object) -> str:

@@ -227,13 +227,13 @@ def test_an_image_with_a_channel_axis_is_told_to_drop_it(client: TestClient) -> 
     r = client.post("/api/v1/featuremaps", json={"pixels": [[[0.0]] * 28] * 28})
     assert r.status_code == 422
     assert r.json()["detail"] == (
-        "pixels has three axes (28 x 28 x 1); one image is 28 rows of 28 numbers in 0..1: drop "
+        "pixels has 3 axes (28 x 28 x 1); one image is 28 rows of 28 numbers in 0..1: drop "
         "its channel axis (x[..., 0] in NumPy)")
     # PyTorch's (1, 28, 28), channel first (a review of the first wording)
     r = client.post("/api/v1/featuremaps", json={"pixels": [[[0.0] * 28] * 28]})
     assert r.status_code == 422
     assert r.json()["detail"] == (
-        "pixels has three axes (1 x 28 x 28); one image is 28 rows of 28 numbers in 0..1: drop "
+        "pixels has 3 axes (1 x 28 x 28); one image is 28 rows of 28 numbers in 0..1: drop "
         "its channel axis (x[0] in NumPy)")
     # one level deeper is refused unread, as any deeper nesting
     r = client.post("/api/v1/featuremaps", json={"pixels": [[[[0.0]]] * 28] * 28})

@@ -670,14 +670,21 @@ def test_json_pixels_are_used_as_they_are() -> None:
     ([[0.0] * 29] * 28, "row 0 must hold 28 numbers in 0..1; got 29"),
     # 28 x 28 flattened, as a list or a row, told how to shape it (an API review: "got 784
     # rows", and a row was sent to another route as a picture of another size)
-    ([0.5] * 784, r"got one flat list of 784 values: give them as 28 rows of 28, as NumPy's "
+    ([0.5] * 784, r"got a flat list of 784 values: give them as 28 rows of 28, as NumPy's "
                   r"x\.reshape\(28, 28\)\.tolist\(\) does$"),
-    ([[0.5] * 784], r"got one row of 784 values \(1 x 784\): give them as 28 rows of 28"),
+    ([[0.5] * 784], r"got 1 row of 784 values \(1 x 784\): give them as 28 rows of 28"),
     ([], "got 0 rows"),
     ([[]], "got 1 row$"),  # not "1 rows" (an API review)
     ({"a": 1}, "0..1; got an object$"),
     (5, "0..1; got a number$"),
     ([[0.0] * 27 + ["x"]] * 28, r"pixels\[0\]\[27\] is a string"),
+    # a stray list where a number goes, said where it is (an API review: at [0][0], it was
+    # told to drop a channel axis, and with every row ending in a list, the same)
+    ([[[0.5]] + [0.0] * 27] + [[0.0] * 28] * 27, r"pixels\[0\]\[0\] is an array; expected a "
+                                                  r"number in 0..1$"),
+    ([[0.0] * 27 + [[0.0] * 3000]] * 28, r"pixels\[0\]\[27\] is an array"),
+    ([[[0.5]] * 28] * 28, r"pixels has 3 axes \(28 x 28 x 1\); one image is 28 rows of 28 "
+                          r"numbers in 0..1: drop its channel axis \(x\[\.\.\., 0\] in NumPy\)$"),
     ([[0.0] * 27 + [float("nan")]] * 28, r"pixels\[0\]\[27\] is not a number"),
     # 1e999 in JSON: said as past a float, not as inf, which the client never wrote, nor with
     # no value at all (an API review)
