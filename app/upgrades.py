@@ -63,8 +63,9 @@ http11.MAX_NUM_HEADERS = max(http11.MAX_NUM_HEADERS, HEAD_LIMIT // 4)
 REFUSED_WORDS = "Failed to open a WebSocket connection: "  # how websockets' refusals begin
 
 
-class TooLarge(Exception):
-    """A request's target or headers past their limit: answered `status` with `detail`."""
+class Refused(Exception):
+    """A request refused as its head is read (its target or headers past their limit, a head
+    `head_problem` refuses): answered `status` with `detail`."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
@@ -91,6 +92,24 @@ def has_body(headers: list[tuple[bytes, bytes]]) -> bool:
         if name == b"content-length" and value.strip().isdigit() and int(value) > 0:
             return True
     return False
+
+
+def head_problem(headers: list[tuple[bytes, bytes]], http_version: str) -> str | None:
+    """Why a request's head (`headers` with lower-case names) is refused before the app sees
+    it, else None: a request over HTTP/1.1 names its Host once, as RFC 9112 (3.2) has a
+    server refuse it otherwise, and any names it at most once; and one Content-Type says
+    what the body is (an API review: none and two Hosts were served, and image/png then
+    application/json read by the first, unsaid)."""
+    hosts = sum(1 for name, _ in headers if name == b"host")
+    if hosts > 1 or (hosts == 0 and http_version == "1.1"):
+        return (f"the request names its Host {'twice' if hosts == 2 else f'{hosts} times'}: "
+                "name it once" if hosts else "a request over HTTP/1.1 names its Host (RFC "
+                "9112): this one names none")
+    types = sum(1 for name, _ in headers if name == b"content-type")
+    if types > 1:
+        return (f"Content-Type is given {'twice' if types == 2 else f'{types} times'}: give "
+                "it once, the type of the body")
+    return None
 
 
 def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
@@ -219,7 +238,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
 
     def on_url(self, url: bytes) -> None:
         if len(self.url) + len(url) > URL_LIMIT:
-            raise TooLarge(414, f"the request's target (its path and query) is over "
+            raise Refused(414, f"the request's target (its path and query) is over "
                                 f"{URL_LIMIT // 1024} KiB: send the input in the body")
         super().on_url(url)
 
@@ -244,7 +263,10 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         # a chunked body's trailers count on from it
         self._head_bytes = self._head_size() + len(b"\r\n")
         if self._head_bytes > HEAD_LIMIT:
-            raise TooLarge(431, self._head_too_large(trailers=False))
+            raise Refused(431, self._head_too_large(trailers=False))
+        problem = head_problem(self.headers, self.parser.get_http_version())
+        if problem is not None:
+            raise Refused(400, problem)
         upgrading = self.parser.should_upgrade() and not self._should_upgrade()
         if upgrading and has_body(self.headers):
             method = self.parser.get_method().decode("ascii", "replace")
@@ -357,9 +379,9 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         which said nothing of why: a Content-Length of letters, a control character in a
         header). uvicorn calls this while it handles the parser's error."""
         error = sys.exception()
-        if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, TooLarge):
-            too_large = error.__context__  # raised by on_url or on_headers_complete
-            self._refuse(self._refusal("a request", too_large.status, str(too_large)))
+        if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, Refused):
+            refused = error.__context__  # raised by on_url or on_headers_complete
+            self._refuse(self._refusal("a request", refused.status, str(refused)))
             return
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
         BELOW_APP.refused("http", 400)

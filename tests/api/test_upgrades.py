@@ -603,3 +603,26 @@ def test_refusals_below_the_app_are_counted_in_metrics(url: str) -> None:
     grown = {key: n - before.get(key, 0) for key, n in after.items() if n != before.get(key, 0)}
     assert grown == {("http", "400"): 1, ("http", "414"): 1, ("http", "431"): 1,
                      ("websocket", "400"): 2, ("websocket", "426"): 1}
+
+
+@pytest.mark.parametrize(("head", "detail"), [
+    (b"GET /healthz HTTP/1.1\r\n", "a request over HTTP/1.1 names its Host (RFC 9112): this "
+                                   "one names none"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n", "the request names its Host twice: "
+                                                          "name it once"),
+    (b"GET /healthz HTTP/1.0\r\nHost: x\r\nHost: x\r\nHost: x\r\n",
+     "the request names its Host 3 times: name it once"),
+    (b"POST /api/v1/featuremaps HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+     b"Content-Type: application/json\r\nContent-Length: 2\r\n",
+     "Content-Type is given twice: give it once, the type of the body"),
+])
+def test_a_head_without_its_host_or_with_two_types_is_a_400(url: str, head: bytes,
+                                                            detail: str) -> None:
+    """Found by an API review: a request over HTTP/1.1 with no Host, or with two, was
+    served, where RFC 9112 has a server answer 400; and of two Content-Types the first was
+    read, unsaid."""
+    got = exchange(url, head, b"{}" if b"Content-Length: 2" in head else b"")
+    assert answers(got) == [(400, json.dumps({"detail": detail}, separators=(",", ":")).encode())]
+    assert httpx.get(f"{url}/healthz").status_code == 200
+    # HTTP/1.0 may leave it out
+    assert answers(exchange(url, b"GET /healthz HTTP/1.0\r\n"))[0][0] == 200
