@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import idna
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.ml.names import VARIANTS, brief, in_decimal, in_digits, repeated, unknown_model
@@ -124,14 +124,18 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("models", mode="before")
+    @field_validator("models", "allowed_origins", "forwarded_allow_ips", mode="before")
     @classmethod
-    def _no_empty_name(cls, value: object) -> object:
+    def _no_empty_name(cls, value: object, info: ValidationInfo) -> object:
         # as --models and models= refuse it (a CLI review: "," ran max and avg, "max,,avg"
-        # ran both, without a word); blank is unset: every variant in models_dir
+        # ran both, without a word; an API review: the same of the two lists of addresses);
+        # blank is unset
         if isinstance(value, str) and value.strip() and "" in (p.strip() for p in value.split(",")):
+            unset = {"models": "every network in the models folder",
+                     "allowed_origins": "no other origin",
+                     "forwarded_allow_ips": "no proxy"}[str(info.field_name)]
             raise ValueError(f"has an empty name in {brief(value)}: separate names by single "
-                             "commas (or leave it empty for every network in the models folder)")
+                             f"commas (or leave it empty for {unset})")
         return value
 
     @field_validator("models_dir", "data_dir", mode="before")

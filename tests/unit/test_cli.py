@@ -198,6 +198,13 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
      "the models folder)"),
     ({"FEATUREMAPS_MODELS": ","}, "FEATUREMAPS_MODELS: has an empty name in ',': separate "
      "names by single commas (or leave it empty for every network in the models folder)"),
+    # an API review: taken without a word
+    ({"FEATUREMAPS_ALLOWED_ORIGINS": "https://a.example,,https://b.example"},
+     "FEATUREMAPS_ALLOWED_ORIGINS: has an empty name in 'https://a.example,,https://b.example': "
+     "separate names by single commas (or leave it empty for no other origin)"),
+    ({"FEATUREMAPS_FORWARDED_ALLOW_IPS": "10.0.0.1,"}, "FEATUREMAPS_FORWARDED_ALLOW_IPS: has an "
+     "empty name in '10.0.0.1,': separate names by single commas (or leave it empty for no "
+     "proxy)"),
     ({"FEATUREMAPS_MODELS_DIR": ""}, "FEATUREMAPS_MODELS_DIR: is empty: name a folder, or "
      "leave the variable unset for the project's own"),
     ({"FEATUREMAPS_DATA_DIR": " "}, "FEATUREMAPS_DATA_DIR: is empty: name a folder, or leave "
