@@ -92,8 +92,9 @@ class _File(FileResponse):
 
 
 class Static(StaticFiles):
-    """`StaticFiles` whose files answer a Range as above, and where a path with an empty, .
-    or .. segment (page.css/, page.css/.) names no file; everything else is Starlette's."""
+    """`StaticFiles` whose files answer a Range as above, are revalidated at each use
+    (`no-cache`), and where a path with an empty, . or .. segment (page.css/, page.css/.)
+    names no file; everything else is Starlette's."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         # Starlette normalises page.css/ (and page.css/., page.css/x/..) to page.css and
@@ -106,6 +107,10 @@ class Static(StaticFiles):
     def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result,
                       scope: Scope, status_code: int = 200) -> Response:
         response = _File(full_path, status_code=status_code, stat_result=stat_result)
+        # asked again at each use, answered 304 while unchanged: the page's modules are not
+        # named by version, and without it a browser may keep them for a tenth of their age,
+        # old beside new after an upgrade (an API review: no Cache-Control)
+        response.headers["Cache-Control"] = "no-cache"
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             return NotModifiedResponse(response.headers)
         return response
