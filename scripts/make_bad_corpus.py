@@ -141,6 +141,10 @@ def cases() -> dict[str, dict[str, Any]]:
         f"{NOT_IMAGE}; this body is a PPM (Netpbm) image: convert it to PNG first")
     raw("tiff-no-type", digit("TIFF"), "", 415,
         f"{NOT_IMAGE}; this body is a TIFF image: convert it to PNG first")
+    # an API review: told only "not an image", where the batch route names gzip
+    raw("png-gzipped", gzip.compress(digit("PNG"), mtime=0), "image/png", 415,
+        f"{NOT_IMAGE}; this body is a PNG image compressed with gzip: send the image's own "
+        "bytes (gunzip it first)")
     raw("svg-declared-no-type", b'\xef\xbb\xbf<?xml version="1.0"?>\n<!DOCTYPE svg>\n' + svg, "",
         415, f"{NOT_IMAGE}; this body is an SVG drawing: convert it to PNG first")
     # Illustrator's export: a doctype of entities, 1.6 kB, before <svg (not named while a

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -591,6 +592,18 @@ def image_payload(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> Payl
 LIVE_MESSAGE = "live"  # not_an_image's `kind` for a message on the live socket
 
 
+def _gzipped_image(body: bytes) -> str | None:
+    """The accepted format of the image gzip holds in `body`, by its first bytes inflated;
+    None for anything else."""
+    if body[:2] != b"\x1f\x8b":
+        return None
+    try:
+        inner = zlib.decompressobj(wbits=31).decompress(body[:4096], 64)
+    except zlib.error:
+        return None
+    return preprocess.sniff(inner)
+
+
 def not_an_image(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> str:
     """Why a raw body that begins as none of the accepted formats is refused, in the
     words of what it was meant to be (found by a review: random bytes sent as image/png,
@@ -625,6 +638,10 @@ def not_an_image(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> str:
     other = preprocess.other_format(body)
     if other:
         return f"{said}; this {what or 'body'} is {other}: convert it to PNG first"
+    gzipped = _gzipped_image(body)
+    if gzipped:  # (an API review: named on the batch route for an .npy, not here)
+        return (f"{said}; this {what or 'body'} is a {gzipped} image compressed with gzip: "
+                "send the image's own bytes (gunzip it first)")
     encoded = base64_image(body)
     if encoded:
         form, url = encoded
