@@ -358,7 +358,7 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
     (a practitioner's review: one's own images had to go through the server, at most 6,872
     at a time with every map)."""
     from app.ml import batch
-    from app.ml.preprocess import ARRAY_STARTS, sniff
+    from app.ml.preprocess import ARRAY_STARTS, json_text, sniff
 
     try:
         with open(path, "rb") as f:
@@ -384,6 +384,10 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
         raise FeaturemapsError(f"--input {path}: the file is a {picture} image, not an .npy or "
                                ".npz of images: save them with np.save(f, images), or send one "
                                "picture to POST /api/v1/featuremaps")
+    if json_text(body):  # (an API review: told only "neither an .npy nor an .npz")
+        raise FeaturemapsError(f"--input {path}: the file is JSON, not an .npy or .npz of "
+                               "images: save them with np.save(f, images), or send one image's "
+                               "pixels to POST /api/v1/featuremaps")
     try:
         # an .npy mapped, an .npz's member inflated as it is read: their first `limit`
         # images alone read; as (N, 28, 28): one image (28, 28) is one, not 28

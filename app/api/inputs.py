@@ -30,7 +30,7 @@ from app.api.errors import LISTED, NAME_LISTS, PLUS_AS_SPACE
 from app.ml import preprocess
 from app.ml.errors import EmptyBody, InputError, InvalidImage, InvalidPixels
 from app.ml.names import brief, cut, json_kind, repeated
-from app.ml.preprocess import ARRAY_STARTS
+from app.ml.preprocess import ARRAY_STARTS, json_text
 
 ACCEPTED_BODIES = ("multipart/form-data (field 'file'), a raw PNG/JPEG/WebP/GIF body, "
                    "or application/json {\"pixels\": 28x28 numbers in 0..1}")
@@ -531,12 +531,6 @@ def _form_text(kind: str, body: bytes) -> str:
     return (f"content type {brief(kind)} is a form's text (pixels=...), not JSON: send the "
             "pixels as JSON, with Python's requests json={'pixels': ...}, or with curl -H "
             "'Content-Type: application/json' -d '{\"pixels\": ...}'")
-
-
-def json_text(body: bytes) -> bool:
-    """Whether a body begins as JSON does (after a byte-order mark and white space): an
-    object or an array, which parse_json_pixels then reads or refuses."""
-    return body.lstrip(preprocess.BLANK)[:1] in (b"{", b"[")
 
 
 def _reads_as_a_file(body: bytes) -> bool:

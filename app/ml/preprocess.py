@@ -119,6 +119,12 @@ def other_format(data: bytes) -> str | None:
 
 
 BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark's bytes and white space
+
+
+def json_text(body: bytes) -> bool:
+    """Whether a body begins as JSON does (after a byte-order mark and white space): an
+    object or an array, which the API's parse_json_pixels then reads or refuses."""
+    return body.lstrip(BLANK)[:1] in (b"{", b"[")
 _DATA_URL = re.compile(rb"data:[\w.+-]*(?:/[\w.+-]*)?;base64,", re.IGNORECASE)
 _URL_SAFE = bytes.maketrans(b"-_", b"+/")
 

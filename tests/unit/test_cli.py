@@ -451,6 +451,7 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     (tmp_path / "empty.npy").write_bytes(b"")
     np.save(tmp_path / "photos.npy", np.zeros((2, 60, 60), np.uint8))
     (tmp_path / "digit.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    (tmp_path / "pixels.json").write_text(json.dumps({"pixels": [[0.0] * 28] * 28}))
     for argv, said in (
             (["--input", str(tmp_path / "gone.npy")],
              f"--input {tmp_path / 'gone.npy'}: No such file or directory"),
@@ -470,6 +471,11 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
             (["--input", str(tmp_path / "digit.png")],
              f"--input {tmp_path / 'digit.png'}: the file is a PNG image, not an .npy or .npz of "
              "images: save them with np.save(f, images), or send one picture to POST "
+             "/api/v1/featuremaps"),
+            # as the batch route says it (an API review: "neither an .npy nor an .npz")
+            (["--input", str(tmp_path / "pixels.json")],
+             f"--input {tmp_path / 'pixels.json'}: the file is JSON, not an .npy or .npz of "
+             "images: save them with np.save(f, images), or send one image's pixels to POST "
              "/api/v1/featuremaps")):
         code, _, err = run(["extract", str(tmp_path / "x.npz"), *argv, "--device", "cpu"], capsys)
         assert (code, err) == (2, f"featuremaps: error: {said}\n")

@@ -11,7 +11,7 @@ from starlette.requests import ClientDisconnect
 
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.gate import busy
-from app.api.inputs import UnsupportedMediaType, check_query, json_text, media_type, multipart_file
+from app.api.inputs import UnsupportedMediaType, check_query, media_type, multipart_file
 from app.api.middleware import over_upload_limit
 from app.api.routes.featuremaps import (
     BYTES,
@@ -27,7 +27,7 @@ from app.ml.errors import EmptyBody, NotArrays, UnknownName
 from app.ml.names import brief, counted, split_names
 from app.ml.nets import variant_spec
 from app.ml.pack import Layout
-from app.ml.preprocess import MAX_SIDE, levels, sniff
+from app.ml.preprocess import MAX_SIDE, json_text, levels, sniff
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 QUERY = ("models", "layers", "preprocess", "encoding")
