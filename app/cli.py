@@ -403,6 +403,7 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
 # the most of a file of no arrays read to say what it is (the batch route's words need its
 # first bytes alone: batch.check_kind)
 WORDS_FROM = 64 * 1024
+PIPE_CHUNK = 1 << 20  # a pipe's bytes are read this many at a time, up to _read_whole's cap
 
 
 def _read_whole(f: BinaryIO, path: Path, size: int | None) -> bytes:
@@ -414,19 +415,26 @@ def _read_whole(f: BinaryIO, path: Path, size: int | None) -> bytes:
     memory = available_memory()
     if memory is None:
         return f.read()
+    cap = memory // 2
+    # (an .npz is read whole whatever --limit keeps: only an .npy on disk is read in part)
     instead = ("save the images as an .npy file (np.save(f, images)), which is read as it is "
-               "used, or fewer of them")
-    if size is not None and size > memory // 2:
-        raise FeaturemapsError(
-            f"--input {path}: the file is {in_units(size)}; it is read whole and its images "
-            f"take as much again, and {in_units(memory)} of memory is available: {instead}")
-    data = f.read(memory // 2 + 1)
-    if len(data) > memory // 2:
-        raise FeaturemapsError(
-            f"--input {path}: more than {in_units(memory // 2)} came, half the "
-            f"{in_units(memory)} of memory available, and it is read whole before its images "
-            f"are: {instead}")
-    return data
+               "used, only as far as --limit, or save fewer")
+    if size is not None:
+        if size > cap:
+            raise FeaturemapsError(
+                f"--input {path}: the file is {in_units(size)}; it is read whole and its images "
+                f"take as much again, and {in_units(memory)} of memory is available: {instead}")
+        return f.read()  # its size, not the cap: read(n) sets n bytes aside first (a review)
+    chunks: list[bytes] = []
+    held = 0
+    while chunk := f.read(PIPE_CHUNK):
+        held += len(chunk)
+        if held > cap:
+            raise FeaturemapsError(
+                f"--input {path}: more than {in_units(cap)} came, half the {in_units(memory)} "
+                f"of memory available, and it is read whole before its images are: {instead}")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # the batch route's words for a body sent, said of a file read (a review: extract --input

@@ -125,11 +125,11 @@ def in_digits(text: str) -> bool:
 # digits with a point and an exponent, as a person writes a decimal (float() also reads
 # "1_0", "+5", "inf" and other scripts' digits)
 _DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_NOT_FINITE = re.compile(r"[-+]?(?:inf|infinity|nan)", re.IGNORECASE)  # as float() spells them
 
 
 def in_decimal(text: str) -> bool:
     """Whether `text` is a number written as in_digits allows, with a decimal point and an
     exponent allowed too ("0.5", ".5", "2.", "1e-3"); or infinity or NaN as float() spells
     them, which the caller refuses in its own words (not finite)."""
-    return (_DECIMAL.fullmatch(text) is not None
-            or text.lstrip("+-").lower() in ("inf", "infinity", "nan"))
+    return _DECIMAL.fullmatch(text) is not None or _NOT_FINITE.fullmatch(text) is not None

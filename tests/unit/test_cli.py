@@ -88,6 +88,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     # a CLI review: read by float(), as ten and 0.01
     (["train", "--variant", "max", "--lr", "1_0"], "--lr: must be a number, not '1_0'"),
     (["train", "--variant", "max", "--lr", "+0.01"], "--lr: must be a number, not '+0.01'"),
+    # one sign at most, as float() reads it (a review: --inf passed, to argparse's own words)
+    (["train", "--variant", "max", "--lr=--inf"], "--lr: must be a number, not '--inf'"),
     # found by a review: an OverflowError and a RuntimeError, each a traceback
     (["train", "--variant", "max", "--lr", "1e308"], "--lr: must be at most 10, not 1e308"),
     (["train", "--variant", "max", "--lr", "1e-320"],
@@ -519,31 +521,34 @@ def test_extract_reads_no_input_whole_past_half_the_memory_available(
     and so was any file of no arrays; /dev/zero ran until the kernel killed the process, a
     large file was a MemoryError traceback. A file of no arrays is read only as far as its
     words need; an .npz, or an .npy from a pipe, at most half the memory available."""
-    monkeypatch.setattr(batch, "available_memory", lambda: 2 * 2**20)
+    monkeypatch.setattr(batch, "available_memory", lambda: 4 * 2**20)
     sparse = tmp_path / "sparse.npz"
     with open(sparse, "wb") as f:
         f.write(b"PK\x03\x04")
         f.truncate(40 * 2**30)
     code, _, err = run(["extract", str(tmp_path / "maps"), "--input", str(sparse)], capsys)
     assert (code, err) == (2, f"featuremaps: error: --input {sparse}: the file is 40.0 GiB; it "
-                              "is read whole and its images take as much again, and 2.0 MiB of "
+                              "is read whole and its images take as much again, and 4.0 MiB of "
                               "memory is available: save the images as an .npy file "
-                              "(np.save(f, images)), which is read as it is used, or fewer of "
-                              "them\n")
+                              "(np.save(f, images)), which is read as it is used, only as far "
+                              "as --limit, or save fewer\n")
     code, _, err = run(["extract", str(tmp_path / "maps"), "--input", "/dev/zero"], capsys)
     assert (code, err) == (2, "featuremaps: error: --input /dev/zero: the file is neither an "
                               ".npy (\\x93NUMPY) nor an .npz (zip) file: write the images with "
                               "np.save(f, images), or np.savez(f, images=images)\n")
-    # a pipe's size is not known: read up to the cap, then refused
-    endless = io.BytesIO(b"\x93NUMPY" + bytes(4 * 2**20))
+    # a pipe's size is not known: read a chunk at a time up to the cap, then refused
+    endless = io.BytesIO(b"\x93NUMPY" + bytes(8 * 2**20))
     with pytest.raises(FeaturemapsError) as refused:
         cli._read_whole(endless, Path("/dev/stdin"), None)
     assert str(refused.value) == (
-        "--input /dev/stdin: more than 1.0 MiB came, half the 2.0 MiB of memory available, and "
+        "--input /dev/stdin: more than 2.0 MiB came, half the 4.0 MiB of memory available, and "
         "it is read whole before its images are: save the images as an .npy file "
-        "(np.save(f, images)), which is read as it is used, or fewer of them")
-    assert endless.tell() == 2**20 + 1
-    assert cli._read_whole(io.BytesIO(b"x" * 2**20), Path("a"), None) == b"x" * 2**20
+        "(np.save(f, images)), which is read as it is used, only as far as --limit, or save "
+        "fewer")
+    assert endless.tell() <= 2 * 2**20 + cli.PIPE_CHUNK
+    whole = bytes(range(256)) * 8192  # 2 MiB, the cap: read, in chunks or by its size
+    assert cli._read_whole(io.BytesIO(whole), Path("a"), None) == whole
+    assert cli._read_whole(io.BytesIO(whole), Path("a"), len(whole)) == whole
 
 
 def test_extract_weighs_its_input_from_the_header_before_reading_it(
