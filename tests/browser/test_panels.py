@@ -840,7 +840,8 @@ def test_screenshots_at_desktop_and_phone_width(
     assert not fm.errors, fm.errors
 
 
-@pytest.mark.parametrize("width,height", [(667, 375), (740, 375), (844, 390)])
+# (740x300: Chrome on a phone on its side, its address bar shown)
+@pytest.mark.parametrize("width,height", [(667, 375), (740, 375), (844, 390), (740, 300)])
 def test_on_a_phone_on_its_side_the_pad_its_answers_and_tools_share_one_screen(
         browser: Any, server_url: str, api: Any, width: int, height: int) -> None:
     """A page review: on a phone on its side the pad sat centred with a blank third each
@@ -856,8 +857,10 @@ def test_on_a_phone_on_its_side_the_pad_its_answers_and_tools_share_one_screen(
         for name, box in boxes.items():
             assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, \
                 (name, box)
-        pad = boxes["#pad"]
-        assert pad is not None and pad["width"] >= 200
+        pad, answers = boxes["#pad"], boxes["#pad-pred"]
+        assert pad is not None and pad["width"] >= min(225, height - 150)
+        # right under the pad (a review: under the column beside it, 36 px lower)
+        assert answers is not None and 0 < answers["y"] - (pad["y"] + pad["height"]) <= 12
         assert fm.page.inner_text("#pad-pred").startswith("max 3 (")
         for name in ("#undo", "#clear", 'label.button.file'):
             box = boxes[name]
