@@ -134,7 +134,7 @@ class Settings(BaseSettings):
             unset = {"models": "every network in the models folder",
                      "allowed_origins": "no other origin",
                      "forwarded_allow_ips": "no proxy"}[str(info.field_name)]
-            raise ValueError(f"has an empty name in {brief(value)}: separate names by single "
+            raise ValueError(f"has an empty name in {brief(value)}: separate them by single "
                              f"commas (or leave it empty for {unset})")
         return value
 

@@ -102,14 +102,21 @@ def head_problem(headers: list[tuple[bytes, bytes]], http_version: str) -> str |
     application/json read by the first, unsaid)."""
     hosts = sum(1 for name, _ in headers if name == b"host")
     if hosts > 1 or (hosts == 0 and http_version == "1.1"):
-        return (f"the request names its Host {'twice' if hosts == 2 else f'{hosts} times'}: "
-                "name it once" if hosts else "a request over HTTP/1.1 names its Host (RFC "
-                "9112): this one names none")
+        return (f"the request names its Host {_times(hosts)}: name it once" if hosts else
+                "a request over HTTP/1.1 names its Host (RFC 9112): this one names none")
     types = sum(1 for name, _ in headers if name == b"content-type")
     if types > 1:
-        return (f"Content-Type is given {'twice' if types == 2 else f'{types} times'}: give "
-                "it once, the type of the body")
+        return f"Content-Type is given {_times(types)}: give it once, the type of the body"
     return None
+
+
+def _times(n: int) -> str:
+    return "twice" if n == 2 else f"{n} times"
+
+
+def asks_websocket(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request (`headers` with lower-case names) asks to open a WebSocket."""
+    return any(name == b"upgrade" and b"websocket" in value.lower() for name, value in headers)
 
 
 def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
@@ -127,9 +134,11 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
     version = said.get(b"sec-websocket-version", b"").decode("latin-1").strip()
     if version != "13":
         asked = f"Sec-WebSocket-Version {version}" if version else "no Sec-WebSocket-Version"
-        # a 426 names the protocol to switch to (RFC 9110, 15.5.22; an API review: it had none)
+        # a 426 names the protocol to switch to (RFC 9110, 15.5.22; an API review: it had
+        # none), and a sender of Upgrade names it in Connection too (7.8; a review of that)
         return 426, (f"{asked}: this server speaks WebSocket version 13 (RFC 6455)"), [
-            (b"upgrade", b"websocket"), (b"sec-websocket-version", b"13")]
+            (b"upgrade", b"websocket"), (b"connection", b"upgrade"),
+            (b"sec-websocket-version", b"13")]
     try:
         key = base64.b64decode(said.get(b"sec-websocket-key", b"").strip(), validate=True)
     except binascii.Error:
@@ -381,7 +390,9 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         error = sys.exception()
         if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, Refused):
             refused = error.__context__  # raised by on_url or on_headers_complete
-            self._refuse(self._refusal("a request", refused.status, str(refused)))
+            # (a handshake's head refused here is a handshake's refusal: counted as one)
+            what = "a WebSocket handshake" if asks_websocket(self.headers) else "a request"
+            self._refuse(self._refusal(what, refused.status, str(refused)))
             return
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
         BELOW_APP.refused("http", 400)
@@ -429,7 +440,10 @@ class JsonWebSocket(WebSocketsSansIOProtocol):
         request = getattr(self, "request", None)
         asked = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                  for k, v in request.headers.raw_items()] if request is not None else []
-        headers = json_error_headers(self.default_headers, asked, len(body))
+        # websockets adds its 426's Upgrade after this; Connection names it (RFC 9110, 7.8)
+        upgrade = [(b"connection", b"upgrade")] if status == http.HTTPStatus.UPGRADE_REQUIRED \
+            else []
+        headers = json_error_headers(self.default_headers, asked, len(body), upgrade)
         return http11.Response(status.value, status.phrase, Headers(
             [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]), body)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -589,13 +588,7 @@ LIVE_MESSAGE = "live"  # not_an_image's `kind` for a message on the live socket
 def _gzipped_image(body: bytes) -> str | None:
     """The accepted format of the image gzip holds in `body`, by its first bytes inflated;
     None for anything else."""
-    if body[:2] != b"\x1f\x8b":
-        return None
-    try:
-        inner = zlib.decompressobj(wbits=31).decompress(body[:4096], 64)
-    except zlib.error:
-        return None
-    return preprocess.sniff(inner)
+    return preprocess.sniff(preprocess.gunzip_head(body, 64))
 
 
 def not_an_image(body: bytes, kind: str, arrays: str = ARRAYS_TO_BATCH) -> str:

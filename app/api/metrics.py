@@ -43,9 +43,9 @@ FAMILIES = (
      "Live sockets open at once beyond which a handshake gets 503 (FEATUREMAPS_MAX_SOCKETS)."),
     ("featuremaps_device_info", "gauge", "The compute device in use."),
     ("featuremaps_refused_total", "counter", "Requests and WebSocket handshakes the server "
-     "refused before the app saw them (a head over its limits, bytes that are not HTTP/1.1, "
-     "a handshake refused as it was read), by kind and status; the app's own answers are "
-     "in featuremaps_requests_total."),
+     "refused before the app saw them (a head over its limits or without its Host, bytes that "
+     "are not HTTP/1.1, an upgrade it cannot serve, a handshake it cannot open), by kind and "
+     "status; the app's own answers are in featuremaps_requests_total."),
 )
 Samples = dict[str, list[str]]  # a worker's sample lines by family name
 

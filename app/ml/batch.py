@@ -579,10 +579,7 @@ def _packed_arrays(body: bytes) -> str | None:
     write one); None for anything else. In words `featuremaps extract --input` says as they
     are."""
     if body[:2] == b"\x1f\x8b":  # gzip: what it holds, from its first bytes inflated
-        try:
-            inner = zlib.decompressobj(wbits=31).decompress(body[:4096], 16)
-        except zlib.error:
-            inner = b""
+        inner = preprocess.gunzip_head(body, 16)
         if inner.startswith(ARRAY_STARTS):
             return ("body is an .npy or .npz compressed with gzip: gunzip it first (an .npz "
                     "may be compressed inside, as np.savez_compressed writes it, and is read)")

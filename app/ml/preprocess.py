@@ -15,6 +15,7 @@ import math
 import re
 import struct
 import warnings
+import zlib
 from base64 import b64decode
 from collections.abc import Iterator
 from typing import Any
@@ -125,6 +126,19 @@ def json_text(body: bytes) -> bool:
     """Whether a body begins as JSON does (after a byte-order mark and white space): an
     object or an array, which the API's parse_json_pixels then reads or refuses."""
     return body.lstrip(BLANK)[:1] in (b"{", b"[")
+
+
+def gunzip_head(data: bytes, size: int) -> bytes:
+    """The first `size` bytes gzip holds in `data`, from its first 4 kB inflated; b"" where
+    `data` is no gzip, or one that cannot be inflated (to say what a gzipped body holds)."""
+    if data[:2] != b"\x1f\x8b":
+        return b""
+    try:
+        return zlib.decompressobj(wbits=31).decompress(data[:4096], size)
+    except zlib.error:
+        return b""
+
+
 _DATA_URL = re.compile(rb"data:[\w.+-]*(?:/[\w.+-]*)?;base64,", re.IGNORECASE)
 _URL_SAFE = bytes.maketrans(b"-_", b"+/")
 

@@ -389,8 +389,10 @@ def test_a_websocket_handshake_that_cannot_open_one_gets_a_json_detail(
     assert said["content-type"] == "application/json"
     speaks = "speaks WebSocket version 13" in detail  # a version but 13
     assert said.get("sec-websocket-version") == ("13" if speaks else None)
-    # a 426 names the protocol to switch to, as RFC 9110 asks (an API review: it had none)
+    # a 426 names the protocol to switch to, as RFC 9110 asks (an API review: it had none),
+    # in Connection too
     assert said.get("upgrade") == ("websocket" if status == 426 else None)
+    assert (b"\r\nconnection: upgrade\r\n" in got.lower()) == (status == 426)
     assert httpx.get(f"{url}/healthz").status_code == 200
 
 
@@ -590,7 +592,9 @@ def test_refusals_below_the_app_are_counted_in_metrics(url: str) -> None:
     exchange(url, b"G@T /healthz HTTP/1.1\r\nHost: x\r\n")  # not HTTP
     exchange(url, b"GET /" + b"a" * (17 * 1024) + b" HTTP/1.1\r\nHost: x\r\n")  # 414
     exchange(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 20_000)  # 431
-    # handshake_problem's refusals, then websockets' own (400, 426)
+    # a handshake without its Host, handshake_problem's refusals, then websockets' own
+    exchange(url, b"GET /api/v1/live HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+             + WS_KEY + b"Sec-WebSocket-Version: 13\r\n")
     exchange(url, WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\nContent-Length: 5\r\n")
     exchange(url, WS_HEAD + WS_KEY + b"Sec-WebSocket-Version: 13\r\n"
              b"Sec-WebSocket-Protocol: ,,, a b\r\n")
@@ -602,7 +606,7 @@ def test_refusals_below_the_app_are_counted_in_metrics(url: str) -> None:
     after = refused_counts(url)
     grown = {key: n - before.get(key, 0) for key, n in after.items() if n != before.get(key, 0)}
     assert grown == {("http", "400"): 1, ("http", "414"): 1, ("http", "431"): 1,
-                     ("websocket", "400"): 2, ("websocket", "426"): 1}
+                     ("websocket", "400"): 3, ("websocket", "426"): 1}
 
 
 @pytest.mark.parametrize(("head", "detail"), [

@@ -196,16 +196,16 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
                                       "equal to 1024"),
     # a CLI review: "," ran max and avg, and an empty folder was the current one
     ({"FEATUREMAPS_MODELS": "max,,avg"}, "FEATUREMAPS_MODELS: has an empty name in "
-     "'max,,avg': separate names by single commas (or leave it empty for every network in "
+     "'max,,avg': separate them by single commas (or leave it empty for every network in "
      "the models folder)"),
     ({"FEATUREMAPS_MODELS": ","}, "FEATUREMAPS_MODELS: has an empty name in ',': separate "
-     "names by single commas (or leave it empty for every network in the models folder)"),
+     "them by single commas (or leave it empty for every network in the models folder)"),
     # an API review: taken without a word
     ({"FEATUREMAPS_ALLOWED_ORIGINS": "https://a.example,,https://b.example"},
      "FEATUREMAPS_ALLOWED_ORIGINS: has an empty name in 'https://a.example,,https://b.example': "
-     "separate names by single commas (or leave it empty for no other origin)"),
+     "separate them by single commas (or leave it empty for no other origin)"),
     ({"FEATUREMAPS_FORWARDED_ALLOW_IPS": "10.0.0.1,"}, "FEATUREMAPS_FORWARDED_ALLOW_IPS: has an "
-     "empty name in '10.0.0.1,': separate names by single commas (or leave it empty for no "
+     "empty name in '10.0.0.1,': separate them by single commas (or leave it empty for no "
      "proxy)"),
     ({"FEATUREMAPS_MODELS_DIR": ""}, "FEATUREMAPS_MODELS_DIR: is empty: name a folder, or "
      "leave the variable unset for the project's own"),
