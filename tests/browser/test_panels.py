@@ -823,7 +823,7 @@ def test_screenshots_at_desktop_and_phone_width(
         page.evaluate("window.scrollTo(0, 0)")
         # the corner pad (one column only) goes as the pad comes back on screen; its
         # observers answer a frame later, and the shot had caught it over Upload
-        page.wait_for_function("document.getElementById('pad-dock').hidden")
+        page.wait_for_function("() => document.getElementById('pad-dock').hidden")
         if (width, height) == (1024, 768):
             # a teacher's review: conv1's maps on a projector's first screen, beside the pad
             # (a longer legend and a wider Map size choice had pushed them 20 px further)
