@@ -21,6 +21,11 @@ from app.ml.names import brief
 log = logging.getLogger(__name__)
 
 
+# how a 503 ends: the wait is in its Retry-After (a live socket's message says its field
+# instead, app/api/routes/live.py)
+RETRY_WORDS = "retry after the time in Retry-After"
+
+
 class Busy(Exception):
     """The server's load, not the request, stopped it: answered 503 with Retry-After, the
     seconds the gate's jobs take (app/api/gate.py, retry_after)."""

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from app.api.errors import Overloaded, TimedOut
+from app.api.errors import RETRY_WORDS, Overloaded, TimedOut
 from app.ml.names import counted
 
 T = TypeVar("T")
@@ -33,8 +33,7 @@ KINDS = 16  # kinds of sized job (weigh) whose times a unit are kept apart, the 
 def busy(limit: int, what: str = "inference") -> str:
     """The 503's words when `limit` inferences (or batches: `what` is said in the singular)
     are in flight (the OpenAPI document quotes them)."""
-    return (f"server busy: {counted(limit, what)} already in flight; retry after the time in "
-            "Retry-After")
+    return f"server busy: {counted(limit, what)} already in flight; {RETRY_WORDS}"
 
 
 @dataclass(slots=True)
@@ -223,5 +222,5 @@ class InferenceGate:
                     else f"{self.what} took longer than {limit_s:g} s")
             # before any job has finished, the one that ran past the limit (or that this one
             # waited behind) has taken the limit at least: not 1 s
-            raise TimedOut(f"{said}; retry after the time in Retry-After",
+            raise TimedOut(f"{said}; {RETRY_WORDS}",
                            self.retry_after(unknown=limit_s)) from exc

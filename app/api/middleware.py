@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import allowed_methods, detail_body, internal_error, log_bug
+from app.api.errors import RETRY_WORDS, allowed_methods, detail_body, internal_error, log_bug
 from app.api.metrics import Metrics
 from app.logs import ACCESS
 from app.ml.names import brief
@@ -174,7 +174,7 @@ class BodyLimitMiddleware:
                         raise BodiesOverBudget(
                             f"server busy: {held - charged:,} bytes of other request bodies "
                             f"are being read or held, and {size:,} more of this one would "
-                            f"pass {budget:,}; retry after the time in Retry-After")
+                            f"pass {budget:,}; {RETRY_WORDS}")
                     self.held[group] = held + size
                     charged += size
                 received += size

@@ -44,7 +44,7 @@ from fastapi.responses import JSONResponse
 
 from app import logs
 from app.api.deps import EngineDep, GateDep, SettingsDep
-from app.api.errors import INTERNAL_ERROR, error_answer, name_list_message
+from app.api.errors import INTERNAL_ERROR, RETRY_WORDS, error_answer, name_list_message
 from app.api.gate import InferenceGate
 from app.api.inputs import (
     LIVE_MESSAGE,
@@ -263,7 +263,7 @@ async def _one(body: bytes | None, engine: Engine, settings: Settings, gate: Inf
         code, detail, headers = said
         retry = (headers or {}).get("Retry-After")
         if retry:  # a message has no headers: its field (an API review: told of a header)
-            detail = detail.replace("the time in Retry-After", "the seconds in retry_after")
+            detail = detail.replace(RETRY_WORDS, "retry after the seconds in retry_after")
         return code, _text(code, detail, **({"retry_after": int(retry)} if retry else {}))
     if log.isEnabledFor(logging.DEBUG):
         log.debug("live update: %s", server_timing(timings, start))
