@@ -100,23 +100,23 @@ def head_problem(headers: list[tuple[bytes, bytes]], http_version: str) -> str |
     server refuse it otherwise, and any names it at most once; and one Content-Type says
     what the body is (an API review: none and two Hosts were served, and image/png then
     application/json read by the first, unsaid)."""
-    hosts = sum(1 for name, _ in headers if name == b"host")
+    hosts = _given(headers, b"host")
     if hosts > 1 or (hosts == 0 and http_version == "1.1"):
         return (f"the request names its Host {_times(hosts)}: name it once" if hosts else
                 "a request over HTTP/1.1 names its Host (RFC 9112): this one names none")
-    types = sum(1 for name, _ in headers if name == b"content-type")
+    types = _given(headers, b"content-type")
     if types > 1:
         return f"Content-Type is given {_times(types)}: give it once, the type of the body"
     return None
 
 
+def _given(headers: list[tuple[bytes, bytes]], name: bytes) -> int:
+    """How many times `headers` (lower-case names) give `name`."""
+    return sum(1 for given, _ in headers if given == name)
+
+
 def _times(n: int) -> str:
     return "twice" if n == 2 else f"{n} times"
-
-
-def asks_websocket(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether a request (`headers` with lower-case names) asks to open a WebSocket."""
-    return any(name == b"upgrade" and b"websocket" in value.lower() for name, value in headers)
 
 
 def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
@@ -128,7 +128,7 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
     said = dict(headers)
     # dict() kept the last (a review); Origin too (a later one: answered in plain text)
     for name in (b"sec-websocket-version", b"sec-websocket-key", b"origin"):
-        if sum(1 for n, _ in headers if n == name) > 1:
+        if _given(headers, name) > 1:
             return 400, (f"{name.decode().title().replace('Websocket', 'WebSocket')} is given "
                          "more than once: a WebSocket's handshake gives it once"), []
     version = said.get(b"sec-websocket-version", b"").decode("latin-1").strip()
@@ -391,7 +391,7 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, Refused):
             refused = error.__context__  # raised by on_url or on_headers_complete
             # (a handshake's head refused here is a handshake's refusal: counted as one)
-            what = "a WebSocket handshake" if asks_websocket(self.headers) else "a request"
+            what = "a WebSocket handshake" if self._get_upgrade() == b"websocket" else "a request"
             self._refuse(self._refusal(what, refused.status, str(refused)))
             return
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
