@@ -744,18 +744,25 @@ def _three_axes(pixels: object) -> tuple[int, int, int] | None:
     """The sizes of `pixels` where it is a grid of 3 axes (lists of lists of equal lengths,
     down to lists of numbers), else None: a stray list in a 28 x 28 grid is said where it is
     (an API review: one at pixels[0][0] was told to drop a channel axis)."""
-    if not (isinstance(pixels, list) and pixels and all(isinstance(r, list) for r in pixels)):
+    if not isinstance(pixels, list):
         return None
-    rows = {len(r) for r in pixels}
-    if len(rows) != 1 or 0 in rows:
+    width = _width(pixels)
+    if width is None:
         return None
     cells = [c for r in pixels for c in r]
-    if not all(isinstance(c, list) for c in cells):
+    depth = _width(cells)
+    if depth is None or any(isinstance(v, list) for c in cells for v in c):
         return None
-    depth = {len(c) for c in cells}
-    if len(depth) != 1 or 0 in depth or any(isinstance(v, list) for c in cells for v in c):
+    return len(pixels), width, depth
+
+
+def _width(rows: list[Any]) -> int | None:
+    """The one length of `rows` where it is a non-empty list of lists all of that length,
+    not 0; else None."""
+    if not (rows and all(isinstance(r, list) for r in rows)):
         return None
-    return len(pixels), rows.pop(), depth.pop()
+    widths = {len(r) for r in rows}
+    return widths.pop() if len(widths) == 1 and 0 not in widths else None
 
 
 def _flat(pixels: object) -> str:
@@ -775,14 +782,14 @@ def _other_size(pixels: object) -> str:
     takes a picture of that size: JSON pixels are the networks' input, even with preprocess
     (an API review sent 56 x 56 with "preprocess": true, as the batch route takes any size
     with preprocess=true, and was told only the row count)."""
-    if not (isinstance(pixels, list) and pixels and all(isinstance(r, list) for r in pixels)):
+    if not isinstance(pixels, list):
         return ""
-    widths = {len(r) for r in pixels}
-    if len(widths) != 1 or 0 in widths:
+    width = _width(pixels)
+    if width is None:
         return ""
     # the batch route as an .npy: sent this JSON, it answers with a 415 pointing back here
     # (a review)
-    return (f" ({len(pixels)} x {widths.pop()}: JSON pixels are the 28x28 input itself, with "
+    return (f" ({len(pixels)} x {width}: JSON pixels are the 28x28 input itself, with "
             "preprocess too; send a picture of another size as an image file, which is "
             "cropped and scaled, or as an .npy (np.save) to POST "
             "/api/v1/featuremaps/batch?preprocess=true)")
