@@ -363,14 +363,14 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
     try:
         with open(path, "rb") as f:
             head = f.read(16)
-            regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
+            info = os.fstat(f.fileno())
+            regular = stat.S_ISREG(info.st_mode)
             # a file on disk is mapped; a pipe (/dev/stdin) is read as it comes (a review)
             npy = head.startswith(b"\x93NUMPY") and regular
             if npy:
                 body = b""
             elif head.startswith(ARRAY_STARTS):  # an .npz, or an .npy from a pipe: held whole
-                body = head + _read_whole(f, path, os.fstat(f.fileno()).st_size if regular
-                                          else None)
+                body = head + _read_whole(f, path, info.st_size if regular else None)
             else:  # no arrays: its first bytes say what it is (an API review: /dev/zero was
                 # read whole, 22 GB, until the kernel killed the process)
                 body = head + f.read(WORDS_FROM)
