@@ -297,7 +297,8 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             super().handle_websocket_upgrade()
             return
         status, detail, extra = problem
-        self._refuse(self._refusal("a WebSocket handshake", status, detail, extra))
+        self._refuse(self._refusal("a WebSocket handshake", status, detail, extra,
+                                   kind="websocket"))
 
     def on_body(self, body: bytes) -> None:
         self._fed = True
@@ -363,11 +364,12 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         self._linger()  # the client sees the end; its body is still read
 
     def _refusal(self, what: str, status: int, detail: str,
-                 extra: list[tuple[bytes, bytes]] | None = None) -> bytes:
+                 extra: list[tuple[bytes, bytes]] | None = None, *,
+                 kind: str = "http") -> bytes:
         """The answer to `what` ("a request") refused with `status` and `detail`, logged and
-        counted."""
+        counted in /metrics under `kind` ("http" or "websocket")."""
         self.logger.warning("Refused %s: %s", what, detail)
-        BELOW_APP.refused("websocket" if "WebSocket" in what else "http", status)
+        BELOW_APP.refused(kind, status)
         return self._json_error(status, detail, extra)
 
     def _json_error(self, status: int, detail: str,
@@ -391,8 +393,12 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         if isinstance(error, httptools.HttpParserError) and isinstance(error.__context__, Refused):
             refused = error.__context__  # raised by on_url or on_headers_complete
             # (a handshake's head refused here is a handshake's refusal: counted as one)
-            what = "a WebSocket handshake" if self._get_upgrade() == b"websocket" else "a request"
-            self._refuse(self._refusal(what, refused.status, str(refused)))
+            if self._get_upgrade() == b"websocket":
+                answer = self._refusal("a WebSocket handshake", refused.status, str(refused),
+                                       kind="websocket")
+            else:
+                answer = self._refusal("a request", refused.status, str(refused))
+            self._refuse(answer)
             return
         reason = str(error) if isinstance(error, httptools.HttpParserError) and str(error) else msg
         BELOW_APP.refused("http", 400)
