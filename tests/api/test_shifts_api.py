@@ -200,3 +200,25 @@ def test_the_retired_shifted_back_flag_says_what_took_its_place(
                     headers={"Content-Type": "image/png"})
     assert r.json()["detail"] == ("unknown query parameter 'shifted_back'; accepted: models, "
                                   "encoding, format")
+
+
+@pytest.mark.parametrize(("query", "note"), [
+    ("encoding=float32", "the shift lab answers no maps, only predictions and each layer's "
+                         "change, in JSON; encoding= sets the maps' number type on POST "
+                         "/api/v1/featuremaps"),
+    ("format=binary", "the shift lab answers no maps, only predictions and each layer's change, "
+                      "in JSON; format= sets the maps' wire format on POST /api/v1/featuremaps"),
+    ("layers=conv1", "the shift lab measures every layer; layers= chooses the maps of POST "
+                     "/api/v1/featuremaps/batch"),
+])
+def test_a_maps_parameter_of_another_route_is_told_what_the_shift_lab_answers(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]], query: str,
+        note: str) -> None:
+    """The last API review: encoding= on /shifts, as on /featuremaps, was told only that it
+    was unknown."""
+    _, png = test_digit_pngs[0]
+    r = client.post(f"/api/v1/shifts?{query}", content=png,
+                    headers={"Content-Type": "image/png"})
+    name = query.split("=")[0]
+    assert (r.status_code, r.json()) == (400, {"detail": (
+        f"unknown query parameter '{name}'; accepted: models ({note})")})

@@ -28,6 +28,16 @@ QUERY = ("models",)
 # what an earlier version took, and what took its place
 RETIRED = {"shifted_back": "shifted_back is no longer taken: each layer's answer holds change "
                            "and, where its units are one pixel apart, change_shifted_back"}
+# what the maps' parameters of the other routes mean here: the shift lab answers no maps
+# (the last note of an API review: encoding= on /shifts was told only that it was unknown)
+NO_MAPS = "the shift lab answers no maps, only predictions and each layer's change, in JSON"
+MAPS_ELSEWHERE = {
+    "encoding": f"{NO_MAPS}; encoding= sets the maps' number type on POST "
+                "/api/v1/featuremaps",
+    "format": f"{NO_MAPS}; format= sets the maps' wire format on POST /api/v1/featuremaps",
+    "layers": "the shift lab measures every layer; layers= chooses the maps of POST "
+              "/api/v1/featuremaps/batch",
+}
 
 SHIFT_MODELS = ("max", "avg", "blurmax")
 ShiftModelsQuery = Annotated[str | None, Query(
@@ -86,7 +96,7 @@ async def shifts(request: Request, engine: EngineDep, settings: SettingsDep, gat
     are one pixel apart (jump 1: conv1 of the pooling networks, every conv of nopool), also
     the change once the maps are moved along with the input (`change_shifted_back`: 0 for a
     layer that simply moves with it; the row or column the move empties is left out)."""
-    check_query(request, QUERY, RETIRED | BODY_FIELDS)
+    check_query(request, QUERY, RETIRED | MAPS_ELSEWHERE | BODY_FIELDS)
     names = parse_models(engine, models, default=SHIFT_MODELS)
     payload = await read_payload(request, QUERY, arrays=ARRAYS_NO_SHIFTS)
 
