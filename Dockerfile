@@ -5,8 +5,9 @@
 #
 # Works with the classic builder (no BuildKit features). Build arguments:
 #   BASE_IMAGE       any Debian-like image with python3.11 and python3 -m venv (default python:3.11-slim)
-#   TORCH_INDEX_URL  where torch comes from: PyTorch's CPU wheel index by default (small image);
-#                    a CUDA index (e.g. .../whl/cu128) makes a GPU image, run with --gpus all
+#   TORCH_INDEX_URL  where torch comes from; unset, pip's own index, whose Linux torch is the
+#                    CUDA build (several GB; runs on the CPU, and on a GPU with --gpus all);
+#                    PyTorch's CPU wheel index gives a small CPU-only image
 #   PIP_NO_INDEX=1   offline build: install only from the wheels/ folder of the build context
 #   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_TRUSTED_HOST   a package mirror for the rest
 # See docs/docker.md.
@@ -17,9 +18,9 @@ ARG BASE_IMAGE=python:3.11-slim
 # or wheels/ change ----
 FROM ${BASE_IMAGE} AS deps
 
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # declared without defaults: an unset ARG stays out of the environment, so pip sees only what
-# the build passes
+# the build passes (the project names no package index of its own: docs/docker.md)
+ARG TORCH_INDEX_URL
 ARG PIP_NO_INDEX
 ARG PIP_INDEX_URL
 ARG PIP_EXTRA_INDEX_URL
@@ -37,19 +38,19 @@ COPY pyproject.toml requirements.lock /src/
 # wheels/ holds only .gitkeep in git; put wheels there for an offline (or partly offline) build
 COPY wheels/ /wheels/
 
-# Two installs. First torch, as pyproject.toml pins it, from TORCH_INDEX_URL (its CPU build is
-# a fraction of the size of the default CUDA one; a CUDA index brings the NVIDIA libraries
-# with it). Then everything else at the exact releases of requirements.lock, from the normal
-# index, together with pyproject.toml's own ranges (a lock that no longer satisfies them
-# fails here); this also moves torch's dependencies to their locked releases, whatever the
-# torch index offered.
+# Two installs. First torch, as pyproject.toml pins it, from TORCH_INDEX_URL where one is given
+# (PyTorch's CPU build is a fraction of the size of the CUDA one that pip's own index holds,
+# which brings the NVIDIA libraries with it). Then everything else at the exact releases of
+# requirements.lock, from the normal index, together with pyproject.toml's own ranges (a lock
+# that no longer satisfies them fails here); this also moves torch's dependencies to their
+# locked releases, whatever the torch index offered.
 # torch's wheel carries its own C++ unit-test binaries (about 130 MB) and C++ headers for
 # building extensions (62 MB), and the packages carry their test suites (about 60 MB, sympy's
 # and numpy's the most): none is used at run time, so they go.
 # The app itself is not pip-installed: it runs from /app, where it finds templates, static
 # and models next to the package.
 RUN python -c "import re, tomllib; name = lambda d: re.split(r'[<>=!~;\[ ]', d, maxsplit=1)[0].lower(); deps = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']; pins = [p for p in (line.split('#')[0].strip() for line in open('/src/requirements.lock')) if p]; torch = [d for d in deps if name(d) == 'torch']; assert len(torch) == 1, deps; open('/src/torch.txt', 'w').write(torch[0] + '\n'); open('/src/rest.txt', 'w').write('\n'.join([d for d in deps if d not in torch] + [p for p in pins if name(p) != 'torch']) + '\n')" \
- && pip install --find-links /wheels --index-url "$TORCH_INDEX_URL" -r /src/torch.txt \
+ && pip install --find-links /wheels ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} -r /src/torch.txt \
  && pip install --find-links /wheels -r /src/rest.txt \
  && pip check \
  && rm -rf /opt/venv/lib/python3*/site-packages/torch/test \
