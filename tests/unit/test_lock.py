@@ -102,3 +102,13 @@ def test_the_lock_is_the_run_time_closure(pins: dict[str, str], lock_tool: Modul
                                          for extra in ("", *extras)):
                 todo.append((dep, frozenset(dep.extras)))
     assert reached == set(pins), (sorted(reached - set(pins)), sorted(set(pins) - reached))
+
+
+def test_the_package_version_is_the_project_version() -> None:
+    """`featuremaps --version`, /healthz and the models route's ETag say app.__version__;
+    pyproject.toml says the version pip installs. Nothing but this keeps the two in step (a
+    docs review)."""
+    from app import __version__
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    assert project["version"] == __version__
