@@ -209,6 +209,19 @@ def cases() -> dict[str, dict[str, Any]]:
     raw("npy-to-one-image", npy.getvalue(), "application/octet-stream", 415,
         f"{NOT_IMAGE}, or JSON pixels; this body is an .npy or a zip (such as an .npz), and "
         "arrays of images go to POST /api/v1/featuremaps/batch")
+    # an API review: with JSON's type, these were told to "send it as UTF-8"
+    as_json = "the body, sent as application/json, is not JSON pixels, and "
+    js("npy-sent-as-json", npy.getvalue(), 415,
+       f"{as_json}{NOT_IMAGE}, or JSON pixels; this body is an .npy or a zip (such as an .npz), "
+       "and arrays of images go to POST /api/v1/featuremaps/batch")
+    js("png-gzipped-sent-as-json", gzip.compress(digit("PNG"), mtime=0), 415,
+       f"{as_json}{NOT_IMAGE}; this body is a PNG image compressed with gzip: send the image's "
+       "own bytes (gunzip it first)")
+    # and with curl's form type, this was told the type was the mistake (the same review)
+    raw("png-gzipped-as-form", gzip.compress(digit("PNG"), mtime=0),
+        "application/x-www-form-urlencoded", 415,
+        f"{NOT_IMAGE}; this body is a PNG image compressed with gzip: send the image's own "
+        "bytes (gunzip it first)")
     raw("text-plain", b"hello", "text/plain", 415,
         f"content type 'text/plain' is not accepted; send {ACCEPTED}")
     raw("empty-body", b"", "image/png", 400, f"empty body: send {ACCEPTED}")

@@ -491,7 +491,15 @@ async def read_payload(request: Request, options: tuple[str, ...] = (),
         # a part's own type is a guess (a browser's, from the file's name): not read
         return image_payload(await multipart_file(request, notes=BODY_FIELDS), kind, arrays)
     if kind == "application/json":
-        return _json_payload(await request.body(), options)
+        body = await request.body()
+        if (not json_text(body) and preprocess.sniff(body) is None
+                and _reads_as_a_file(body)):
+            # a file sent with JSON's type (an API review: an .npy, an .npz or a gzipped PNG
+            # was told to "send it as UTF-8", where sent untyped it was named); an image is
+            # named by parse_json_pixels, as it is decoded
+            raise UnsupportedMediaType("the body, sent as application/json, is not JSON "
+                                       f"pixels, and {not_an_image(body, kind, arrays)}")
+        return _json_payload(body, options)
     # any image type is read by its bytes (image/jpg and image/x-png, names in the wild, as
     # much as image/bmp, which was told that its type was the mistake where sent untyped it
     # was named: an API review), as a raw or untyped body and a form's are
@@ -541,7 +549,7 @@ def _reads_as_a_file(body: bytes) -> bool:
     that took text that is not UTF-8 for a file)."""
     return (preprocess.sniff(body) is not None or body.startswith(ARRAY_STARTS)
             or _stripped_png(body) or preprocess.other_format(body) is not None
-            or base64_image(body) is not None
+            or _gzipped_image(body) is not None or base64_image(body) is not None
             # an image's raw bytes, as curl --data-binary sends them: a form's text holds no
             # NUL (a review: told that the form's type was the mistake), unless it is UTF-16,
             # whose length is no raw image's
