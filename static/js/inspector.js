@@ -23,6 +23,8 @@ export class Inspector {
   #weights = null; // {net, layer, channel, weights, bias}: the channel's filters, once here
   #height; // holds the panel at its tallest height since it opened
   #valueHeight; // holds the readout at its tallest height since the panel opened
+  #tools; // the masthead's buttons, which the panel leaves clear
+  #clearTop = 16; // px from the window's top that the panel leaves clear
   #sized = null; // {result, net, layer, channel, weights, width}: what the sums' height was measured for
   #sizing = 0; // a measure waiting for drawings to pause (setTimeout id)
 
@@ -135,6 +137,13 @@ export class Inspector {
     // the sheet changed size (an accessibility review)
     this.#valueHeight = new HeightHold(this.value, { active: () => this.#hit !== null });
     window.addEventListener('resize', () => this.#sizeSoon(false)); // the sums rewrap
+    // Its top stays below the masthead's buttons while they are on screen: grown to the
+    // window's height at the top of the page, it lay over "Copy link" and "Projector view",
+    // which a click then missed (a page review). page.css reads --clear-top.
+    this.#tools = document.querySelector('.masthead-tools');
+    const clear = () => this.#clearMasthead();
+    window.addEventListener('scroll', clear, { passive: true });
+    window.addEventListener('resize', clear);
     // Where the panel is too short for its text (a phone), the text scrolls under the step
     // buttons; a fade over them says there is more (found by a review: the last row of
     // conv1's weights and the end of a unit's sum lay hidden there with no sign of it).
@@ -170,10 +179,25 @@ export class Inspector {
     this.mark.hidden = true; // a unit traced in the channel shown before is not this one's
     this.value.textContent = VALUE_HINT;
     this.root.hidden = false;
+    this.#clearMasthead();
     document.body.toggleAttribute('data-inspector-open', true); // page.css: the hover tip yields
     this.update(result, norm);
     this.#showFilter();
     this.canvas.focus({ preventScroll: true });
+  }
+
+  /** Keep the open panel's top below the masthead's buttons where they are on screen (else
+   * 16 px from the window's top, as page.css has it): its height held since it opened
+   * (HeightHold's min-height) gives way as the page scrolls up to them. */
+  #clearMasthead() {
+    if (this.root.hidden || !this.#tools) return;
+    const top = Math.round(Math.max(16, this.#tools.getBoundingClientRect().bottom + 8));
+    if (top !== this.#clearTop) {
+      this.#clearTop = top;
+      this.root.style.setProperty('--clear-top', `${top}px`);
+    }
+    const room = window.innerHeight - 16 - top;
+    if (parseFloat(this.root.style.minHeight) > room) this.root.style.minHeight = `${room}px`;
   }
 
   /** The panel belongs to `element` (a map, or whatever held the focus as it opened): the

@@ -1910,3 +1910,53 @@ def test_a_swap_to_a_map_of_another_size_lets_the_unit_go(
         assert inspector.locator(".keys-said").inner_text() == (
             "strided conv1, channel 0. Its map is 13 x 13, so the unit was let go.")
         assert inspector.locator(".mark-cursor").is_hidden()
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_the_enlarged_channel_leaves_the_masthead_buttons_clear(
+        browser: Any, server_url: str, api: Any, digit_files: dict[int, tuple[int, Path]],
+        projector: bool) -> None:
+    """Found by a page review: at the top of the page on a 1280x800 or 1024x768 screen, the
+    enlarged conv1 channel grew to the window's height over "Copy link" and "Projector view",
+    and a click on either went to the panel. Its top stays below them while they are on
+    screen, however tall it was held while the page was scrolled."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 800}) as fm:
+        page = fm.page
+        if projector:
+            page.click("#projector")
+            page.wait_for_function("() => document.documentElement.dataset.view === 'projector'")
+        _, path = digit_files[0]
+        upload_digit(fm, path)
+
+        def clear() -> None:
+            tools = page.locator(".masthead-tools").bounding_box()
+            panel = page.locator("#inspector").bounding_box()
+            assert tools is not None and panel is not None
+            assert panel["y"] >= tools["y"] + tools["height"]
+            for button in ("#copy-link", "#projector"):
+                assert page.evaluate(
+                    """(sel) => { const b = document.querySelector(sel).getBoundingClientRect();
+                                  const hit = document.elementFromPoint(b.x + b.width / 2,
+                                                                        b.y + b.height / 2);
+                                  return hit !== null && hit.closest(sel) !== null; }""",
+                    button), button
+
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.locator('canvas.map[data-net="max"][data-layer="conv1"]').scroll_into_view_if_needed()
+        page.mouse.click(*fm.map_point("max", "conv1", 3, 12, 12))
+        panel = page.locator("#inspector")
+        panel.wait_for(state="visible")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.wait_for_timeout(100)
+        clear()
+        at_top = panel.bounding_box()
+        # scrolled down, the masthead gone, the panel takes the room its text needs, and is
+        # held at that height (inspector.js); scrolled back up, it gives way again
+        page.evaluate("() => window.scrollTo(0, 400)")
+        page.wait_for_timeout(100)
+        below = panel.bounding_box()
+        assert at_top is not None and below is not None
+        assert below["height"] > at_top["height"]
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.wait_for_timeout(100)
+        clear()
