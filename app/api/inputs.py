@@ -20,7 +20,7 @@ from python_multipart.multipart import (
     DEFAULT_MAX_HEADER_SIZE,
     parse_options_header,
 )
-from starlette.datastructures import UploadFile
+from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.types import Message
@@ -87,6 +87,15 @@ class PayloadTooLarge(InputError):
 
 # What the server answers for these mistakes, here once: the routes raise them, and the
 # OpenAPI document (app/api/routes/featuremaps.py, errors()) shows them as examples.
+def listed_header(headers: Headers, name: str) -> str | None:
+    """A list header (Accept, Accept-Encoding, If-None-Match) as one line: given on several,
+    its values joined by commas, which RFC 9110 (5.3) says is what they mean (an API review:
+    only the first line was read, and `Accept: text/plain` then `Accept:
+    application/x-featuremaps` was answered JSON); None where it is not given."""
+    values = headers.getlist(name)
+    return ", ".join(values) if values else None
+
+
 def unknown_parameter(key: str, allowed: Iterable[str],
                       notes: Mapping[str, str] | None = None) -> str:
     """`notes`: what a parameter the route does not take means here: one it took in an

@@ -22,6 +22,7 @@ from starlette.responses import (
 from starlette.staticfiles import NotModifiedResponse
 from starlette.types import Receive, Scope, Send
 
+from app.api.inputs import listed_header
 from app.ml.names import brief
 
 
@@ -91,6 +92,16 @@ class _File(FileResponse):
             )(scope, receive, send)
 
 
+def _one_line_each(headers: Headers) -> Headers:
+    """`headers` with If-None-Match as one line where it was given on several (Starlette's
+    check reads the first alone: inputs.listed_header)."""
+    joined = listed_header(headers, "if-none-match")
+    if joined is None or len(headers.getlist("if-none-match")) == 1:
+        return headers
+    rest = [(k, v) for k, v in headers.raw if k != b"if-none-match"]
+    return Headers(raw=[*rest, (b"if-none-match", joined.encode("latin-1"))])
+
+
 class Static(StaticFiles):
     """`StaticFiles` whose files answer a Range as above, are revalidated at each use
     (`no-cache`), and where a path with an empty, . or .. segment (page.css/, page.css/.)
@@ -111,6 +122,6 @@ class Static(StaticFiles):
         # named by version, and without it a browser may keep them for a tenth of their age,
         # old beside new after an upgrade (an API review: no Cache-Control)
         response.headers["Cache-Control"] = "no-cache"
-        if self.is_not_modified(response.headers, Headers(scope=scope)):
+        if self.is_not_modified(response.headers, _one_line_each(Headers(scope=scope))):
             return NotModifiedResponse(response.headers)
         return response

@@ -182,6 +182,31 @@ def test_binary_without_gzip_is_plain(client: TestClient) -> None:
         gzip.decompress(r.content)
 
 
+@pytest.mark.parametrize(("lines", "binary", "gzipped"), [
+    ([("accept", "text/plain"), ("accept", wire.BINARY_TYPE)], True, True),
+    ([("accept", wire.BINARY_TYPE), ("accept-encoding", "br"), ("accept-encoding", "gzip")],
+     True, True),
+    ([("accept", wire.BINARY_TYPE), ("accept-encoding", "gzip"),
+      ("accept-encoding", "gzip;q=0")], True, False),
+])
+def test_a_list_header_given_on_several_lines_is_read_as_one(
+        client: TestClient, lines: list[tuple[str, str]], binary: bool, gzipped: bool) -> None:
+    """An API review: only the first line of Accept or Accept-Encoding was read, where RFC
+    9110 says several mean their values joined by commas; each pair is answered as its one
+    line is."""
+    body = json.dumps({"pixels": [[0.0] * 28] * 28})
+    typed = [("content-type", "application/json")]
+    several = client.post("/api/v1/featuremaps", content=body, headers=[*typed, *lines])
+    joined: dict[str, str] = dict(typed)
+    for name, value in lines:
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    one = client.post("/api/v1/featuremaps", content=body, headers=joined)
+    for r in (several, one):
+        assert r.status_code == 200
+        assert r.headers["content-type"] == (wire.BINARY_TYPE if binary else "application/json")
+        assert (r.headers.get("content-encoding") == "gzip") is gzipped
+
+
 def test_an_answer_chosen_by_accept_says_it_varies(client: TestClient) -> None:
     """Found by a review: a JSON answer chosen by reading Accept had no Vary, so a cache
     could give it to a client that asked for the binary format."""

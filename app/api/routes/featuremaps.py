@@ -22,6 +22,7 @@ from app.api.inputs import (
     Payload,
     check_query,
     decode,
+    listed_header,
     read_payload,
     unknown_parameter,
     unsupported_type,
@@ -318,8 +319,8 @@ async def respond(request: Request, models: str | None, encoding: str,
     names = parse_models(engine, models)
     payload = await read_payload(request, QUERY)
     binary = format == "binary" or (
-        format is None and wire.prefers_binary(request.headers.get("accept", "")))
-    gzip = binary and wire.accepts_gzip(request.headers.get("accept-encoding", ""))
+        format is None and wire.prefers_binary(listed_header(request.headers, "accept") or ""))
+    gzip = binary and wire.accepts_gzip(listed_header(request.headers, "accept-encoding") or "")
 
     start = time.perf_counter()
     # a live update is about a millisecond of work: when nothing else is queued it runs right

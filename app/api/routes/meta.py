@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from app import __version__
 from app.api import wire
 from app.api.deps import EngineDep
-from app.api.inputs import DIGITS, check_query, unknown_parameter
+from app.api.inputs import DIGITS, check_query, listed_header, unknown_parameter
 from app.api.routes.featuremaps import MODEL_DOC, check_channel
 from app.api.schemas import ErrorOut, FiltersOut, HealthOut, ModelInfo, ModelsOut
 from app.ml.engine import Engine
@@ -60,7 +60,7 @@ def unchanged(request: Request, response: Response, engine: Engine) -> Response 
     with the ETag and Cache-Control set on `response`."""
     tag = etag(engine)
     headers = {"ETag": tag, "Cache-Control": REVALIDATE}
-    asked = request.headers.get("if-none-match")
+    asked = listed_header(request.headers, "if-none-match")
     if asked is not None:
         tags = {t.strip().removeprefix("W/") for t in asked.split(",")}
         if tag in tags or "*" in tags:
