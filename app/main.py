@@ -181,7 +181,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                        budgets={"": settings.max_inflight * settings.max_upload_bytes,
                                 BATCH: settings.max_batch_inflight
                                 * settings.max_batch_upload_bytes},
-                       timeout=settings.body_timeout_s)
+                       timeout=settings.body_timeout_s,
+                       # a budget full is its gate busy: the gate's own wait (the gates are
+                       # made as the app starts, after this)
+                       retry_after={"": lambda: app.state.gate.retry_after(),
+                                    BATCH: lambda: app.state.batch_gate.retry_after()})
     if settings.allowed_origins:
         # outside the upload limit, so that its 413 reaches another origin's script as a 413,
         # not as a network error

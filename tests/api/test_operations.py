@@ -25,6 +25,7 @@ from starlette.types import Message, Scope
 
 from app.api.errors import Overloaded, TimedOut
 from app.api.gate import KINDS, InferenceGate, _Job
+from app.api.middleware import BodyLimitMiddleware
 from app.api.routes import page
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
@@ -747,6 +748,24 @@ def test_a_timeout_says_how_long_the_job_waited_for_a_thread_and_ran() -> None:
     assert 0.45 <= waited + ran <= 0.7
 
 
+def test_each_body_budget_says_its_own_gates_wait(settings: Settings) -> None:
+    """The body budgets' 503 (tests/unit/test_body_budget.py) says the wait of the gate the
+    bodies go to: the live gate's for the one-image routes, the batch gate's for batches."""
+    app = create_app(settings.model_copy(update={"models": ["max"]}))
+    with TestClient(app) as c:
+        assert c.get("/healthz").status_code == 200  # the middleware is built
+        layer: Any = app.middleware_stack
+        while not isinstance(layer, BodyLimitMiddleware):
+            layer = layer.app
+        gates = {"": app.state.gate, "/api/v1/featuremaps/batch": app.state.batch_gate}
+        assert set(layer.retry_after) == set(gates)
+        for group, gate in gates.items():
+            gate._took.extend([3.0, 3.0, 3.0])  # three jobs of 3 s have finished
+            gate._jobs[object()] = _Job(start=time.perf_counter())  # one has just begun
+            assert layer.retry_after[group]() == gate.retry_after() == 3
+            gate._jobs.clear()
+
+
 def test_overload_is_a_503_with_retry_after_over_http(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"models": ["max"], "max_inflight": 0,
                                                  "max_batch_inflight": 0}))
@@ -1126,14 +1145,14 @@ def test_each_route_has_a_budget_of_bodies_as_large_as_its_gate(settings: Settin
     """The body budget is wired as documented: as many bodies at the upload limit as the
     gate takes requests, 64 x 2 MiB, and for batches 2 x 32 MiB, with 120 s for a body over
     64 KiB to arrive (tests/unit/test_body_budget.py shows what the middleware does with them)."""
-    from app.api.middleware import BodyLimitMiddleware
-    from app.main import create_app
-
     app = create_app(settings)
     # starlette types Middleware.cls with a ParamSpec its class does not bind, which mypy
     # takes for a type no class can be
     (limits,) = [m.kwargs for m in app.user_middleware
                  if m.cls is BodyLimitMiddleware]  # type: ignore[comparison-overlap]
+    # each budget's 503 asks its gate for the wait (test_each_body_budget_says_its_own_...)
+    retry: dict[str, Any] = limits.pop("retry_after")  # type: ignore[assignment]
+    assert set(retry) == {"", "/api/v1/featuremaps/batch"}
     assert limits == {"limit": 2 * 1024 * 1024,
                       "overrides": {"/api/v1/featuremaps/batch": 32 * 1024 * 1024},
                       "budgets": {"": 64 * 2 * 1024 * 1024,

@@ -20,9 +20,11 @@ BATCH = "/batch"
 
 
 async def request(app: Any, path: str, size: int, chunked: bool = False,
-                  arrives: asyncio.Event | None = None) -> tuple[int, dict[str, Any] | None]:
+                  arrives: asyncio.Event | None = None,
+                  wait: bytes = b"1") -> tuple[int, dict[str, Any] | None]:
     """Send a body of `size` bytes to `app` (declared, or chunked), once `arrives` is set if
-    given. Returns the status and the JSON answer, if any."""
+    given. Returns the status and the JSON answer, if any; a 503 must say Retry-After
+    `wait`."""
     headers = [(b"transfer-encoding", b"chunked")] if chunked else \
         [(b"content-length", str(size).encode())]
     chunks = [{"type": "http.request", "body": bytes(size), "more_body": False}]
@@ -40,7 +42,7 @@ async def request(app: Any, path: str, size: int, chunked: bool = False,
               receive, send)
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     if sent[0]["status"] == 503:  # a refusal says when to come back
-        assert (b"retry-after", b"1") in sent[0]["headers"]
+        assert (b"retry-after", wait) in sent[0]["headers"]
     return sent[0]["status"], json.loads(body) if body[:1] == b"{" else None
 
 
@@ -110,6 +112,39 @@ def test_small_bodies_are_read_whatever_large_ones_hold() -> None:
     live, edge, big, slow = run_async(scenario())
     assert live == edge == slow == (200, None)
     assert big == busy(100_000, 65_537, 100_000)
+
+
+def test_a_budget_full_says_its_gates_wait() -> None:
+    """An API review: a batch refused here was told Retry-After 1 while the batches ahead of
+    it ran 30 s, and their gate told a small batch 16 s. Each budget's 503 says what its
+    gate would (`retry_after`, asked at the refusal); 1 where none is given."""
+    asked: list[str] = []
+
+    def gate_says() -> int:
+        asked.append("batch")
+        return 16
+
+    async def scenario() -> list[Any]:
+        hold = {BATCH: asyncio.Event(), "/slow": asyncio.Event()}
+        app = BodyLimitMiddleware(reading_app(hold), limit=100_000,
+                                  overrides={BATCH: 500_000},
+                                  budgets={"": 100_000, BATCH: 500_000},
+                                  retry_after={BATCH: gate_says})
+        first = asyncio.create_task(request(app, BATCH, 500_000))
+        slow = asyncio.create_task(request(app, "/slow", 100_000))
+        await asyncio.sleep(0.01)
+        assert asked == []  # asked only at a refusal
+        out = [await request(app, BATCH, 100_000, wait=b"16"),
+               await request(app, "/other", 100_000, wait=b"1")]
+        hold[BATCH].set()
+        hold["/slow"].set()
+        return [*out, await first, await slow]
+
+    batch, other, first, slow = run_async(scenario())
+    assert batch == busy(500_000, 100_000, 500_000)
+    assert other == busy(100_000, 100_000, 100_000)
+    assert first == slow == (200, None)
+    assert asked == ["batch"]
 
 
 def test_one_body_at_the_limit_is_always_read() -> None:
