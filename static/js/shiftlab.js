@@ -148,7 +148,8 @@ export class ShiftLab {
       const moved = el('canvas', { class: 'cell-input', width: 28, height: 28, 'aria-hidden': 'true' });
       grids.append(el('figure', { class: 'heat-fig', dataset: { net } }, el('h3', { text: net }), canvas, caption,
         el('div', { class: 'cell-read' }, moved, readout)));
-      const fig = { canvas, caption, readout, moved, cell: [4, 4] };
+      // keyed: the cell read out was reached by the keyboard
+      const fig = { canvas, caption, readout, moved, cell: [4, 4], keyed: false };
       this.#figures.set(net, fig);
       canvas.addEventListener('pointermove', (e) => this.#hover(net, e));
       // a tap on a touch screen gives no move: the touch itself picks the cell
@@ -160,7 +161,17 @@ export class ShiftLab {
       });
       // focus from the keyboard reads the cell the keys start from; a click's focus does not
       canvas.addEventListener('focus', () => {
-        if (canvas.matches(':focus-visible')) this.#sayCell(net, ...fig.cell);
+        if (!canvas.matches(':focus-visible')) return;
+        fig.keyed = true;
+        this.#sayCell(net, ...fig.cell);
+      });
+      // and the keyboard leaving takes its reading away, as the mouse leaving does (a page
+      // review: Tab on through the three grids left each outlined, its line frozen); the keys
+      // start again from that cell
+      canvas.addEventListener('blur', () => {
+        if (!fig.keyed) return;
+        fig.keyed = false;
+        this.#unmark(net);
       });
       canvas.addEventListener('keydown', (e) => {
         const direction = UI.gridKeys[e.key];
@@ -169,6 +180,7 @@ export class ShiftLab {
         if (!this.#shifts) return;
         const n = this.#shifts.shifts.length;
         fig.cell = stepCell(fig.cell, direction, n, n);
+        fig.keyed = true;
         this.#sayCell(net, ...fig.cell);
       });
       this.#blankGrid(canvas);
@@ -406,6 +418,7 @@ export class ShiftLab {
     const n = this.#shifts.shifts.length;
     if (r < 0 || c < 0 || r >= n || c >= n) return;
     if (fig.canvas.dataset.cell === `${r},${c}`) return; // still the cell read out
+    fig.keyed = false;
     fig.cell = [r, c];
     this.#showCell(net, r, c);
   }

@@ -1174,6 +1174,39 @@ def test_the_shift_cells_read_out_by_keyboard(
     assert spoken.text_content() == ""
 
 
+def test_the_keyboard_leaving_a_grid_takes_its_reading_away(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """Found by a page review: Tab on through the grids left each one outlined and its line
+    frozen ("moved dx 0, dy 0: ..."), where the mouse leaving puts the hint back."""
+    m, shifts = shifts_of_test_digit_7(fm, digit_files, "avg")
+    pixels = fm.input_pixels()
+    hint = "Hover or tap a cell, or focus the grid and use the arrow keys."
+
+    def readout(net: str) -> str:
+        text: str = fm.page.locator(f'.heat-fig[data-net="{net}"] .cell-readout').inner_text()
+        return text
+
+    fm.page.focus('canvas.heat[data-net="max"]')
+    fm.page.keyboard.press("ArrowLeft")
+    assert fm.page.get_attribute('canvas.heat[data-net="max"]', "data-cell") == "4,3"
+    fm.page.keyboard.press("Tab")  # on to avg's grid, which reads its unshifted cell
+    assert fm.page.evaluate("document.activeElement.dataset.net") == "avg"
+    assert readout("max") == hint
+    assert fm.page.get_attribute('canvas.heat[data-net="max"]', "data-cell") is None
+    assert readout("avg") == cell_reading(m, shifts, 4, 4, pixels, "avg")
+    nets = fm.page.evaluate("Array.from(document.querySelectorAll('canvas.heat'), "
+                            "(c) => c.dataset.net)")
+    for _ in nets[1:]:  # and out of the last
+        fm.page.keyboard.press("Tab")
+    assert fm.page.evaluate("document.activeElement.matches('canvas.heat')") is False
+    assert [readout(net) for net in nets] == [hint] * len(nets)
+    assert fm.page.locator(".cell-said").text_content() == ""
+    # back in max's grid, the keys go on from the cell they left
+    fm.page.focus('canvas.heat[data-net="max"]')
+    fm.page.keyboard.press("ArrowUp")
+    assert fm.page.get_attribute('canvas.heat[data-net="max"]', "data-cell") == "3,3"
+
+
 def test_the_unshifted_cell_says_the_answer_as_the_head_does(fm: FeatureMapsPage) -> None:
     """Found by a teacher's review: MNIST test digit #18's unshifted cell said "predicts 3
     (82.6%)" under max's head, "predicts 3 82.7%", for one and the same answer (0.82648: the
