@@ -851,6 +851,11 @@ class App {
         if (nudged) {
           current.label = nudged.label;
           this.#showMoves(current.result);
+        } else {
+          // no nudge in place: none said (a page review: a sample nudged, moved back, then
+          // taken back by Undo left "Nudge undone", and the sample's answers for a screen
+          // reader, beside the drawing put back)
+          this.nudge.clear();
         }
         this.#refreshShifts(current);
       },

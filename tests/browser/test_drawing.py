@@ -274,6 +274,29 @@ def test_undo_removes_the_last_stroke(fm: FeatureMapsPage) -> None:
     assert undo.is_disabled()
 
 
+def test_an_undo_back_to_a_pad_without_nudges_leaves_no_nudge_said(fm: FeatureMapsPage) -> None:
+    """Found by a page review: a 7 drawn, sample 4 picked, nudged down, the nudge undone
+    with ↺, and the sample then taken back by Undo: the maps were the 7's, and the nudge
+    line still said "Nudge undone: the input is back where it was", its part for a screen
+    reader "max predicts 4"."""
+    fm.after_paint(lambda: fm.stroke(SEVEN, steps=8), source="pad")
+    fm.after_paint(lambda: fm.page.click('button[data-digit="4"]'), source="upload")
+    status = fm.page.locator("#nudge-status")
+    fm.page.click('#nudge button[data-dir="down"]')
+    fm.page.wait_for_selector('#nudge-table[data-dir="down"]', state="attached")
+    fm.idle()
+    fm.page.click("#nudge button.undo-nudge")
+    fm.page.wait_for_function(
+        "() => document.getElementById('nudge-status').textContent.startsWith('Nudge undone')")
+    fm.idle()
+    fm.after_paint(lambda: fm.page.click("#undo"), source="undo")
+    fm.idle()
+    assert fm.page.locator("#announce").text_content().startswith(
+        "Undo: back to the pad before MNIST test digit #4. ")
+    assert status.text_content() == ""
+    assert fm.page.locator("#nudge-table").get_attribute("data-dir") is None
+
+
 def test_an_undo_says_what_it_took_back_before_the_answers(fm: FeatureMapsPage) -> None:
     """Found by an accessibility review: Ctrl+Z was heard as new answers alone, with no word
     of what it had taken back (a stroke, a Clear, a sample)."""
@@ -1832,3 +1855,4 @@ def test_a_drawing_to_the_pads_edges_reaches_the_networks_as_drawn(fm: FeatureMa
     seen = fm.input_pixels()
     assert seen[14, 14] == 0  # the middle, left dark
     assert (seen[:, 5] > 128).sum() == 20  # the ring's left side, light, 20 px tall as MNIST's
+
