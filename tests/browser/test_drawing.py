@@ -1856,3 +1856,20 @@ def test_a_drawing_to_the_pads_edges_reaches_the_networks_as_drawn(fm: FeatureMa
     assert seen[14, 14] == 0  # the middle, left dark
     assert (seen[:, 5] > 128).sum() == 20  # the ring's left side, light, 20 px tall as MNIST's
 
+
+@pytest.mark.parametrize(("start", "end"), [((-30, 100), (200, 100)), ((100, -24), (100, 200))],
+                         ids=["from-the-left", "from-above"])
+def test_a_drag_begun_beside_the_pad_selects_no_text(
+        fm: FeatureMapsPage, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Found by a page review: a stroke begun just outside the pad drew nothing (as meant)
+    and highlighted Undo, Clear, Brush and the heading as selected text."""
+    box = fm.page.locator("#pad").bounding_box()
+    assert box is not None
+    fm.page.mouse.move(box["x"] + start[0], box["y"] + start[1])
+    fm.page.mouse.down()
+    for i in range(1, 11):
+        fm.page.mouse.move(box["x"] + start[0] + (end[0] - start[0]) * i / 10,
+                           box["y"] + start[1] + (end[1] - start[1]) * i / 10)
+    fm.page.mouse.up()
+    assert fm.page.evaluate("() => window.getSelection().toString()") == ""
+    assert fm.page.locator("#undo").is_disabled()  # nothing was drawn
