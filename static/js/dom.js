@@ -78,6 +78,13 @@ export class HeightHold {
     this.#held = 0;
     this.node.style.minHeight = '';
   }
+
+  /** Hold no more than `px`, the room the node has now; the whole height held comes back
+   * where the room allows it again (the enlarged channel as the page scrolls to and from
+   * the masthead). */
+  cap(px) {
+    if (this.#held) this.node.style.minHeight = `${Math.min(this.#held, px)}px`;
+  }
 }
 
 /** Place `mark` over canvas pixels {x, y, w, h} of a canvas `width` x `height` pixels. */

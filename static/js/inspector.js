@@ -24,7 +24,7 @@ export class Inspector {
   #height; // holds the panel at its tallest height since it opened
   #valueHeight; // holds the readout at its tallest height since the panel opened
   #tools; // the masthead's buttons, which the panel leaves clear
-  #clearTop = 16; // px from the window's top that the panel leaves clear
+  #clearTop = 0; // px from the window's top that the masthead's buttons take (page.css)
   #sized = null; // {result, net, layer, channel, weights, width}: what the sums' height was measured for
   #sizing = 0; // a measure waiting for drawings to pause (setTimeout id)
 
@@ -186,18 +186,19 @@ export class Inspector {
     this.canvas.focus({ preventScroll: true });
   }
 
-  /** Keep the open panel's top below the masthead's buttons where they are on screen (else
-   * 16 px from the window's top, as page.css has it): its height held since it opened
-   * (HeightHold's min-height) gives way as the page scrolls up to them. */
+  /** Keep the open panel's top below the masthead's buttons while they are on screen
+   * (page.css's max-height, from --clear-top: 0 once they are off it): the height held
+   * since it opened (HeightHold) gives way as the page scrolls up to them, and comes back
+   * as it scrolls on. */
   #clearMasthead() {
     if (this.root.hidden || !this.#tools) return;
-    const top = Math.round(Math.max(16, this.#tools.getBoundingClientRect().bottom + 8));
+    const top = Math.max(0, Math.round(this.#tools.getBoundingClientRect().bottom + 8));
     if (top !== this.#clearTop) {
       this.#clearTop = top;
       this.root.style.setProperty('--clear-top', `${top}px`);
     }
-    const room = window.innerHeight - 16 - top;
-    if (parseFloat(this.root.style.minHeight) > room) this.root.style.minHeight = `${room}px`;
+    const room = parseFloat(getComputedStyle(this.root).maxHeight);
+    if (Number.isFinite(room)) this.#height.cap(room);
   }
 
   /** The panel belongs to `element` (a map, or whatever held the focus as it opened): the
