@@ -202,8 +202,10 @@ def test_two_workers_share_the_connections_and_stop_with_the_container(
         assert "all workers stopped" in logs and "WARNING" not in logs, logs[-2000:]
 
 
-def test_default_image_has_cpu_only_torch(built_image: dockerkit.Built,
-                                          report: dict[str, Any]) -> None:
+def test_the_offline_image_has_cpu_only_torch(built_image: dockerkit.Built,
+                                              report: dict[str, Any]) -> None:
+    """The smoke test's build, from the wheels of the tests' own venv: the CPU torch. (A
+    plain build takes torch from pip's own index, the CUDA build: docs/docker.md.)"""
     out = built_image.docker("run", "--rm", "--label", dockerkit.LABEL, built_image.image,
                              "python", "-c",
                              "import torch; print(torch.__version__, torch.version.cuda)",
