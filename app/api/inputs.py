@@ -85,8 +85,6 @@ class PayloadTooLarge(InputError):
     status_code = 413
 
 
-# What the server answers for these mistakes, here once: the routes raise them, and the
-# OpenAPI document (app/api/routes/featuremaps.py, errors()) shows them as examples.
 def listed_header(headers: Headers, name: str) -> str | None:
     """A list header (Accept, Accept-Encoding, If-None-Match) as one line: given on several,
     its values joined by commas, which RFC 9110 (5.3) says is what they mean (an API review:
@@ -96,6 +94,8 @@ def listed_header(headers: Headers, name: str) -> str | None:
     return ", ".join(values) if values else None
 
 
+# What the server answers for these mistakes, here once: the routes raise them, and the
+# OpenAPI document (app/api/routes/featuremaps.py, errors()) shows them as examples.
 def unknown_parameter(key: str, allowed: Iterable[str],
                       notes: Mapping[str, str] | None = None) -> str:
     """`notes`: what a parameter the route does not take means here: one it took in an
