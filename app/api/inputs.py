@@ -210,11 +210,6 @@ def parse_json_pixels(body: bytes, options: Iterable[str] = ()) -> tuple[Any, bo
     if not body.strip():
         # 400 as for an empty image body (it was a 422): nothing was sent, nothing was invalid
         raise EmptyBody('empty JSON body: send {"pixels": 28x28 numbers in 0..1}')
-    image = preprocess.sniff(body)
-    if image is not None:  # found by a review: a PNG was told to "send it as UTF-8"
-        raise UnsupportedMediaType(f"the body is a {image} image, sent as application/json: "
-                                   f"send it with its own Content-Type (e.g. image/png), or "
-                                   f"JSON pixels as {{\"pixels\": 28x28 numbers in 0..1}}")
     try:
         # JSON is UTF-8 (RFC 8259), which the depth check's byte scan relies on: json.loads
         # alone would also take UTF-16, where the bytes of a character can read as a quote
@@ -501,13 +496,8 @@ async def read_payload(request: Request, options: tuple[str, ...] = (),
         return image_payload(await multipart_file(request, notes=BODY_FIELDS), kind, arrays)
     if kind == "application/json":
         body = await request.body()
-        if (not json_text(body) and preprocess.sniff(body) is None
-                and _reads_as_a_file(body)):
-            # a file sent with JSON's type (an API review: an .npy, an .npz or a gzipped PNG
-            # was told to "send it as UTF-8", where sent untyped it was named); an image is
-            # named by parse_json_pixels, as it is decoded
-            raise UnsupportedMediaType("the body, sent as application/json, is not JSON "
-                                       f"pixels, and {not_an_image(body, kind, arrays)}")
+        if not json_text(body) and _reads_as_a_file(body):
+            raise UnsupportedMediaType(_file_as_json(body, arrays))
         return _json_payload(body, options)
     # any image type is read by its bytes (image/jpg and image/x-png, names in the wild, as
     # much as image/bmp, which was told that its type was the mistake where sent untyped it
@@ -547,6 +537,19 @@ def _form_text(kind: str, body: bytes) -> str:
     return (f"content type {brief(kind)} is a form's text (pixels=...), not JSON: send the "
             "pixels as JSON, with Python's requests json={'pixels': ...}, or with curl -H "
             "'Content-Type: application/json' -d '{\"pixels\": ...}'")
+
+
+def _file_as_json(body: bytes, arrays: str) -> str:
+    """What a file sent with JSON's type is, and where it goes (a review: a PNG was told to
+    "send it as UTF-8"; an API review: so were an .npy, an .npz and a gzipped PNG, which
+    sent untyped were named)."""
+    image = preprocess.sniff(body)
+    if image is not None:
+        return (f"the body is a {image} image, sent as application/json: send it with its own "
+                "Content-Type (e.g. image/png), or JSON pixels as {\"pixels\": 28x28 numbers "
+                "in 0..1}")
+    return ("the body, sent as application/json, is not JSON pixels, and "
+            f"{not_an_image(body, 'application/json', arrays)}")
 
 
 def _reads_as_a_file(body: bytes) -> bool:
