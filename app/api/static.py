@@ -95,9 +95,9 @@ class _File(FileResponse):
 def _one_line_each(headers: Headers) -> Headers:
     """`headers` with If-None-Match as one line where it was given on several (Starlette's
     check reads the first alone: inputs.listed_header)."""
-    joined = listed_header(headers, "if-none-match")
-    if joined is None or len(headers.getlist("if-none-match")) == 1:
+    if len(headers.getlist("if-none-match")) < 2:
         return headers
+    joined = listed_header(headers, "if-none-match") or ""
     rest = [(k, v) for k, v in headers.raw if k != b"if-none-match"]
     return Headers(raw=[*rest, (b"if-none-match", joined.encode("latin-1"))])
 
