@@ -360,11 +360,17 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
     from app.ml import batch
     from app.ml.preprocess import ARRAY_STARTS, json_text, sniff
 
+    # "-": standard input, as most commands name it (a practitioner's review), read as a
+    # pipe is even where the shell gave it a file (`< images.npy`): it has no path to map
+    stdin = str(path) == STDIN
+    if stdin and sys.stdin.isatty():  # it would wait for typed bytes
+        raise FeaturemapsError(f"--input {STDIN} reads the images from standard input, which "
+                               "is this terminal: pipe them in, or name their file")
     try:
-        with open(path, "rb") as f:
+        with contextlib.nullcontext(sys.stdin.buffer) if stdin else open(path, "rb") as f:
             head = f.read(16)
             info = os.fstat(f.fileno())
-            regular = stat.S_ISREG(info.st_mode)
+            regular = stat.S_ISREG(info.st_mode) and not stdin
             # a file on disk is mapped; a pipe (/dev/stdin) is read as it comes (a review)
             npy = head.startswith(b"\x93NUMPY") and regular
             if npy:
@@ -398,6 +404,9 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
         raise FeaturemapsError(f"--input {path}: {_file_words(str(exc))}") from exc
     except OSError as exc:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
+
+
+STDIN = "-"  # `extract --input -`
 
 
 # the most of a file of no arrays read to say what it is (the batch route's words need its
@@ -730,8 +739,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "array, of (N, 28, 28) images (or (N, 1, 28, 28), (N, 28, 28, 1)), "
                              "uint8 levels 0..255 or floats 0..1, light ink on dark paper as "
                              "MNIST's, as POST /api/v1/featuremaps/batch reads them (with "
-                             "--preprocess, photos or scans of any one size); no labels are "
-                             "written")
+                             "--preprocess, photos or scans of any one size); - reads them "
+                             "from standard input; no labels are written")
     p.add_argument("--models",
                    help="comma-separated networks (default: max,avg; with FEATUREMAPS_MODELS "
                         "set, those of the two it names, or else its first two, as the batch "

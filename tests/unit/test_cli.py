@@ -428,7 +428,8 @@ def test_extract_adds_the_suffix_and_reports_the_file_it_wrote(
 
 
 def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A practitioner's review: extract read MNIST's splits alone, and one's own images had
     to go through the server, at most 6,872 at a time with every map. --input reads an .npy
     or .npz as the batch endpoint does; its maps are a split's maps for the same images, and
@@ -503,6 +504,22 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
                            timeout=120, check=False, cwd=PROJECT_ROOT)
     assert piped.returncode == 0, piped.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "piped.npz")["max/pool1"], own["max/pool1"])
+    # "-" is standard input, piped or a file the shell opened (a practitioner's review: "-:
+    # No such file or directory"); a terminal there is not waited on
+    for name in ("dash", "redirected"):
+        with open(tmp_path / "mine.npy", "rb") as f:
+            given = {"input": f.read()} if name == "dash" else {"stdin": f}
+            dashed = subprocess.run([sys.executable, "-m", "app.cli", "extract",
+                                     str(tmp_path / name), "--input", "-", "--layers", "pool1",
+                                     "--device", "cpu"], capture_output=True, timeout=120,
+                                    check=False, cwd=PROJECT_ROOT, **given)
+        assert dashed.returncode == 0, dashed.stderr
+        np.testing.assert_array_equal(np.load(tmp_path / f"{name}.npz")["max/pool1"],
+                                      own["max/pool1"])
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    code, _, err = run(["extract", str(tmp_path / "typed"), "--input", "-"], capsys)
+    assert (code, err) == (2, "featuremaps: error: --input - reads the images from standard "
+                              "input, which is this terminal: pipe them in, or name their file\n")
     # one image, (28, 28), is one (a review: counted as 28)
     np.save(tmp_path / "one.npy", images[0])
     code, out, err = run(["extract", str(tmp_path / "one"), "--input", str(tmp_path / "one.npy"),
