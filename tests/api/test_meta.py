@@ -90,6 +90,27 @@ def test_the_models_routes_are_revalidated_by_their_etag(client: TestClient) -> 
     assert tag_of(same) == tag_of(same) != tag_of("0" * 64)
 
 
+def test_the_openapi_document_says_how_the_models_routes_are_revalidated(
+        client: TestClient) -> None:
+    """An API review: the document gave the models routes a 304 but named neither the ETag
+    nor the Cache-Control their answers carry, nor the If-None-Match that asks for it."""
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/models", "/api/v1/models/{model}",
+                 "/api/v1/models/{model}/filters/{layer}"):
+        operation = paths[path]["get"]
+        asked = [p for p in operation["parameters"] if p["name"] == "If-None-Match"]
+        assert [(p["in"], p["required"]) for p in asked] == [("header", False)], path
+        for status in ("200", "304"):
+            said = operation["responses"][status]["headers"]
+            assert list(said) == ["ETag", "Cache-Control", "X-Request-ID"], (path, status)
+            assert "`no-cache`" in said["Cache-Control"]["description"]
+        assert "application/json" in operation["responses"]["200"]["content"]
+    # the routes that carry no ETag are not said to
+    for path in ("/healthz", "/api/v1/featuremaps"):
+        operation = next(iter(paths[path].values()))
+        assert "ETag" not in operation["responses"]["200"]["headers"], path
+
+
 def test_a_static_files_name_with_a_slash_after_it_is_no_file(client: TestClient) -> None:
     """Found by a review: /static/css/page.css/ served the file, an address under which a
     page's relative links resolve wrongly; so did page.css/. and //css (a second review)."""

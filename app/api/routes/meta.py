@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -40,9 +40,31 @@ NO_STORE = "no-store"  # /healthz and /metrics: always this moment's (an API rev
 # changes only with the weights, the device or the version (an API review: the page and a
 # notebook fetched the same 10 kB at every load)
 REVALIDATE = "no-cache"
-NOT_MODIFIED: dict[int | str, dict[str, object]] = {304: {
-    "description": "not modified: the `If-None-Match` ETag is the current one (the weights, "
-                   "device and version unchanged)"}}
+
+
+def revalidated() -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of a models route: its ETag and Cache-Control on the 200 and
+    the 304 (an API review: the document named neither, nor If-None-Match, which
+    `REVALIDATED` adds). Made anew for each route: the document's X-Request-ID is added to
+    each response's headers in place."""
+    def validators() -> dict[str, object]:
+        return {"ETag": {"description": "changes only with the weights, the device or the "
+                                        "version: send it back as If-None-Match",
+                         "schema": {"type": "string"}},
+                "Cache-Control": {"description": f"`{REVALIDATE}`: keep the answer, and ask "
+                                                 "again with its ETag before using it",
+                                  "schema": {"type": "string"}}}
+    return {200: {"headers": validators()},
+            304: {"description": "not modified: the `If-None-Match` ETag is the current one "
+                                 "(the weights, device and version unchanged)",
+                  "headers": validators()}}
+
+
+REVALIDATED: dict[str, Any] = {"parameters": [{
+    "name": "If-None-Match", "in": "header", "required": False,
+    "description": "the ETag of an earlier answer (or `*`; several, comma-separated): a 304 "
+                   "with no body where it is still the current one",
+    "schema": {"type": "string"}}]}
 
 
 def etag(engine: Engine) -> str:
@@ -81,7 +103,7 @@ async def healthz(request: Request, engine: EngineDep, response: Response) -> di
 
 @router.get("/api/v1/models", response_model=ModelsOut, tags=["models"],
             summary="The networks, their layers and geometry",
-            responses={**NOT_MODIFIED, **UNKNOWN_QUERY})
+            responses={**revalidated(), **UNKNOWN_QUERY}, openapi_extra=REVALIDATED)
 async def models(request: Request, engine: EngineDep,
                  response: Response) -> dict[str, object] | Response:
     """Every loaded variant: layers with output shapes, parameter counts, receptive fields
@@ -97,7 +119,7 @@ async def models(request: Request, engine: EngineDep,
             summary="One network, its layers and geometry",
             responses={404: {"model": ErrorOut, "description": "a model this server has not "
                                                                 "loaded, or no model of that name"},
-                       **NOT_MODIFIED, **UNKNOWN_QUERY})
+                       **revalidated(), **UNKNOWN_QUERY}, openapi_extra=REVALIDATED)
 async def model_info(request: Request, engine: EngineDep, response: Response,
                      model: Annotated[str, Path(description=MODEL_DOC, examples=["max"])],
                      ) -> dict[str, object] | Response:
@@ -117,12 +139,13 @@ async def model_info(request: Request, engine: EngineDep, response: Response,
             tags=["models"], summary="A conv layer's learned filters and biases",
             responses={404: {"model": ErrorOut,
                              "description": "unknown model or layer, or a pooling layer"},
-                       **NOT_MODIFIED, **unknown_query(*FILTERS_QUERY),
+                       **revalidated(), **unknown_query(*FILTERS_QUERY),
                        422: {"model": ErrorOut,
                              "description": "channel= not a whole number, or out of range",
                              "content": {"application/json": {"example": {
                                  "detail": "channel 99 out of range: conv1 has channels "
-                                           "0..31"}}}}})
+                                           "0..31"}}}}},
+            openapi_extra=REVALIDATED)
 async def filters(request: Request, engine: EngineDep,
                   model: Annotated[str, Path(description=MODEL_DOC, examples=["max"])],
                   layer: Annotated[str, Path(description="a conv layer of that network: "
