@@ -412,10 +412,14 @@ def json_error_headers(default: list[tuple[bytes, bytes]], request: list[tuple[b
                        ) -> list[tuple[bytes, bytes]]:
     """The headers of a JSON error written below the app: the server's `default` ones, the
     request id of the `request`'s headers (else a new one) with the security headers, `extra`,
-    and the body's type and `length`, the connection closed."""
-    return [*default, *answer_headers(request_id(request)), *(extra or []),
+    and the body's type and `length`, the connection closed: on one Connection line with any
+    `extra` names (a 426's `upgrade`; an API review: two lines said upgrade, then close)."""
+    extra = extra or []
+    connection = b", ".join([*(v for k, v in extra if k == b"connection"), b"close"])
+    return [*default, *answer_headers(request_id(request)),
+            *((k, v) for k, v in extra if k != b"connection"),
             (b"content-type", b"application/json"), (b"content-length", b"%d" % length),
-            (b"connection", b"close")]
+            (b"connection", connection)]
 
 
 class JsonWebSocket(WebSocketsSansIOProtocol):
