@@ -445,11 +445,12 @@ export class ShiftLab {
     // where the shift hides enough of the stroke to count as perhaps its loss (#edgeNote),
     // the cell says how much (a student's review: nothing showed which flips were counted)
     // and where: the picture beside still draws what goes into the unread rows (a review:
-    // "out of sight" beside a tail it could see)
+    // "out of sight" beside a tail it could see); "or" where it goes both ways, one share
+    // for the two (a review: "and" read as all of it going both ways)
     const lost = this.#lost(this.#input, net, dx, dy);
     const into = [lost.off && 'off the image', lost.unread && `into the last ${rowsAnd(this.#unread[net] ?? 0)} ${net} never reads`];
     const hidden = lost.share !== null && lost.share >= LOST_SHARE
-      ? `; this shift moves ${Math.round(lost.share * 100)}% of the stroke ${into.filter(Boolean).join(' and ')}` : '';
+      ? `; this shift moves ${Math.round(lost.share * 100)}% of the stroke ${into.filter(Boolean).join(' or ')}` : '';
     fig.readout.textContent = `moved dx ${signedShift(dx)}, dy ${signedShift(dy)}: predicts ${here} `
       + `(${answerPercent(m.grid.probability[r][c])})${other}${hidden}`;
     paintGray(fig.moved, shiftPixels(this.#input, dx, dy));

@@ -1095,7 +1095,7 @@ def cell_reading(m: dict[str, Any], shifts: list[int], r: int, c: int, pixels: n
     unread = ~off & ((rows >= end) | (cols >= end))
     lost = (off | unread).mean() if len(rows) else 0
     # and where it goes (a review: "out of sight" beside a picture that still drew it)
-    into = " and ".join(w for w, any_ in (("off the image", off.any()), (
+    into = " or ".join(w for w, any_ in (("off the image", off.any()), (
         f"into the last {28 - end} rows and columns {net} never reads", unread.any())) if any_)
     hidden = (f"; this shift moves {int(lost * 100 + 0.5)}% of the stroke {into}"  # JS rounding
               if lost >= 0.05 else "")
@@ -1152,7 +1152,7 @@ def test_the_shift_cells_read_out_by_keyboard(
     assert readout.inner_text() == cell_reading(m, shifts, 7, 0, pixels, "max")
     # and, as this shift moves 6% of the 9 out of what max reads, so much, and where
     said = ("moved dx -4, dy +3: predicts 4 (67.6%); p(9) = 23.6%; this shift moves 6% of the "
-            "stroke off the image and into the last 2 rows and columns max never reads")
+            "stroke off the image or into the last 2 rows and columns max never reads")
     assert readout.inner_text() == said and spoken.text_content() == said
     # beside the words, the input as that cell moved it (found by a teacher's review: no
     # picture of it was anywhere on the page); the unmoved input once no cell is read
