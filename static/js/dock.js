@@ -8,12 +8,19 @@
 // was in the middle of the screen; page.css puts the buttons on the side away from it, the
 // input they move under it), and over the nudge table while that holds a nudge's numbers
 // (a later review: their avg column was under it, where conv3 and the numbers are seen
-// together); while the buttons are in use it folds to its button, which shows the input
-// they move. A pointer's convenience: the keyboard and a screen reader have the pad's own
+// together); and over the maps' own controls (the colour scale, the map size, the column
+// heads with the choice of network, and the two questions' summaries; a page review: on a
+// phone it lay over "per layer" and avg's choice as the maps came up). While the nudge
+// buttons are in use it folds to its button, which shows the input they move. A pointer's
+// convenience: the keyboard and a screen reader have the pad's own
 // controls, so it is hidden from them, as the page's floating hints are.
 
 import { UI } from './config.js';
 import { boxesMeet } from './dom.js';
+
+// what it steps aside for in the maps' panel: found at each check, as the column heads are
+// built once the networks are known
+const MAP_CONTROLS = '.maps-head, .choice, #legend-more > summary, #same-start:not([hidden]) > summary';
 
 export class PadDock {
   #dock;
@@ -25,6 +32,7 @@ export class PadDock {
   #oneColumn = window.matchMedia(UI.oneColumn);
   #padSeen = true;
   #mapsSeen = false;
+  #maps;
   #nudgeSeen = new Set(); // which of the nudge group and its table are on screen
   #folded = false;
   #keys = false; // the keyboard has the focus, which the dock could hide
@@ -37,6 +45,7 @@ export class PadDock {
    * for; `undo` and `clear` what its buttons do. */
   constructor(pad, padCanvas, maps, { nudge, table }, { undo, clear }) {
     this.#pad = pad;
+    this.#maps = maps;
     this.#nudge = nudge;
     this.#nudgeButtons = [...nudge.querySelectorAll('button')];
     this.#table = table;
@@ -79,8 +88,11 @@ export class PadDock {
     seen.observe(table);
     // the table's numbers come and go with the nudges, where the page may not scroll
     new MutationObserver(() => this.#update()).observe(table, { attributeFilter: ['data-dir'] });
-    // while they are on screen, whether it would cover them changes as the page scrolls
-    window.addEventListener('scroll', () => { if (this.#nudgeSeen.size) this.#update(); }, { passive: true });
+    // while they or the maps are on screen, whether it would cover them changes as the page
+    // scrolls
+    window.addEventListener('scroll', () => {
+      if (this.#nudgeSeen.size || this.#mapsSeen) this.#update();
+    }, { passive: true });
     window.addEventListener('resize', () => this.#update());
     // a pointer's convenience: it steps aside while the keyboard has the focus, which it
     // could hide (a review: a map's chosen channel, focused near the window's foot, was under
@@ -113,17 +125,20 @@ export class PadDock {
   /** Whether the dock is in use: on screen, folded or not. */
   get active() {
     return this.#oneColumn.matches && !this.#padSeen && this.#mapsSeen && !this.#keys
-      && !this.#overNudge();
+      && !this.#overControls();
   }
 
-  /** Whether the dock lies over a nudge button, or over the nudge table while that holds
-   * a nudge's numbers (`data-dir`, nudge.js); page.css keeps it laid out while hidden, to be
-   * measured here. Folded, its button shows only where the dock could: measured by the
-   * button's own box, a tap on it could unfold a dock that then hid with it (a review). */
-  #overNudge() {
-    if (!this.#nudgeSeen.size) return false;
+  /** Whether the dock lies over a control of the maps' panel (MAP_CONTROLS), a nudge
+   * button, or the nudge table while that holds a nudge's numbers (`data-dir`, nudge.js);
+   * page.css keeps it laid out while hidden, to be measured here. Folded, its button shows
+   * only where the dock could: measured by the button's own box, a tap on it could unfold a
+   * dock that then hid with it (a review). */
+  #overControls() {
+    const under = this.#mapsSeen ? [...this.#maps.querySelectorAll(MAP_CONTROLS)] : [];
+    if (this.#nudgeSeen.size) under.push(...this.#nudgeButtons);
+    if (this.#nudgeSeen.size && this.#table.dataset.dir) under.push(this.#table);
+    if (!under.length) return false;
     const b = this.#dock.getBoundingClientRect();
-    const under = this.#table.dataset.dir ? [...this.#nudgeButtons, this.#table] : this.#nudgeButtons;
     return under.some((e) => boxesMeet(e.getBoundingClientRect(), b));
   }
 

@@ -711,11 +711,13 @@ def test_on_a_phone_picking_a_sample_and_drawing_over_it_move_nothing_below(
 
 DOCK_SHOWN = "!document.getElementById('pad-dock').hidden"
 # whether the docked pad's box, shown or not (page.css keeps it laid out), meets a nudge
-# button's box, or the nudge table's while that holds a nudge's numbers
-OVER_NUDGE = """(() => {
+# button's box, the nudge table's while that holds a nudge's numbers, or one of the maps'
+# controls: the colour scale and map size, the column heads, the questions' summaries
+OVER_CONTROLS = """(() => {
   const b = document.getElementById('pad-dock').getBoundingClientRect();
   const table = document.getElementById('nudge-table');
-  const under = [...document.querySelectorAll('#nudge button')];
+  const under = [...document.querySelectorAll('#nudge button, #maps .maps-head, fieldset.choice, '
+    + '#legend-more > summary, #same-start:not([hidden]) > summary')];
   if (table.dataset.dir) under.push(table);
   return under.some((e) => {
     const a = e.getBoundingClientRect();
@@ -733,10 +735,10 @@ MAPS_SEEN = """(() => {
 
 def dock_shown(fm: FeatureMapsPage, shown: bool | None = None) -> None:
     """Wait until the docked pad is shown (or not: `shown`), as its observers decide after a
-    scroll; None: shown where the maps are on screen and it would not cover the nudge
-    buttons, and only there."""
+    scroll; None: shown where the maps are on screen and it would cover neither the nudge
+    buttons nor the maps' controls, and only there."""
     want = {True: DOCK_SHOWN, False: f"!({DOCK_SHOWN})",
-            None: f"({DOCK_SHOWN}) === ({MAPS_SEEN} && !{OVER_NUDGE})"}[shown]
+            None: f"({DOCK_SHOWN}) === ({MAPS_SEEN} && !{OVER_CONTROLS})"}[shown]
     fm.page.wait_for_function(f"() => {want}", timeout=5_000)
 
 
@@ -768,6 +770,15 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
                 has_touch=True, is_mobile=True) as fm:
         page = fm.page
         assert not page.evaluate(DOCK_SHOWN)  # the pad is in view
+        if (width, height) == (390, 844):
+            # the maps' controls at the window's foot, the pad far above: it steps aside for
+            # them (a page review: it lay over "per layer" and avg's choice of network)
+            for controls in (".legend .choices", ".maps-head"):
+                scroll_to(fm, controls, "end")
+                dock_shown(fm, False)
+                assert page.evaluate(OVER_CONTROLS) and page.locator("#dock-unfold").is_hidden()
+                assert page.evaluate("document.getElementById('pad').getBoundingClientRect()"
+                                     ".bottom < 0")
         scroll_to(fm, ".maps-row[data-layer=conv3]")
         dock_shown(fm, True)
         dock = page.locator("#pad-dock").bounding_box()
@@ -841,7 +852,7 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         page.click("#dock-fold")
         scroll_to(fm, "#nudge", "end")
         page.wait_for_function(f"""() => !document.getElementById('dock-unfold').hidden
-                                   === ({MAPS_SEEN} && !{OVER_NUDGE})""", timeout=5_000)
+                                   === ({MAPS_SEEN} && !{OVER_CONTROLS})""", timeout=5_000)
         assert not page.evaluate(DOCK_SHOWN)
         # below the maps, where the text is read, it is gone
         scroll_to(fm, "#summary-panel", "start")
@@ -862,17 +873,17 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         if height <= 500:
             # a phone on its side: the nudge panel's buttons lie beside its table, under it
             dock_shown(fm, False)
-            assert page.evaluate(OVER_NUDGE)
+            assert page.evaluate(OVER_CONTROLS)
             return
         # upright, the nudge buttons at the window's foot are clear of it: it stays
         dock_shown(fm, True)
-        assert not page.evaluate(OVER_NUDGE)
+        assert not page.evaluate(OVER_CONTROLS)
         # a press on them folds it, to show the input they move; then the table holds their
         # numbers, which it leaves clear (a review: their avg column was under it)
         fm.after_paint(lambda: page.locator('#nudge button[data-dir="right"]').tap(),
                        source="nudge")
         dock_shown(fm, False)
-        assert page.evaluate(OVER_NUDGE)
+        assert page.evaluate(OVER_CONTROLS)
         assert page.locator("#dock-unfold").is_hidden()
         # away from the table (conv3 at the window's foot), folded until the next press
         # elsewhere, its button shows
