@@ -383,7 +383,8 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
     except OSError as exc:
         raise FeaturemapsError(f"--input {path}: {exc.strerror or exc}") from exc
     if not body and not npy:  # (a CLI review: called neither an .npy nor an .npz)
-        raise FeaturemapsError(f"--input {path}: the file is empty: write the images with "
+        empty = "nothing came on standard input" if stdin else "the file is empty"
+        raise FeaturemapsError(f"--input {path}: {empty}: write the images with "
                                "np.save(f, images), or np.savez(f, images=images)")
     picture = sniff(body)
     if picture is not None:  # (a review: "neither an .npy nor an .npz", where the route names it)

@@ -516,6 +516,12 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
         assert dashed.returncode == 0, dashed.stderr
         np.testing.assert_array_equal(np.load(tmp_path / f"{name}.npz")["max/pool1"],
                                       own["max/pool1"])
+    nothing = subprocess.run([sys.executable, "-m", "app.cli", "extract", str(tmp_path / "none"),
+                              "--input", "-"], input=b"", capture_output=True, timeout=120,
+                             check=False, cwd=PROJECT_ROOT)
+    assert (nothing.returncode, nothing.stderr) == (2, (
+        b"featuremaps: error: --input -: nothing came on standard input: write the images with "
+        b"np.save(f, images), or np.savez(f, images=images)\n"))
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     code, _, err = run(["extract", str(tmp_path / "typed"), "--input", "-"], capsys)
     assert (code, err) == (2, "featuremaps: error: --input - reads the images from standard "
