@@ -42,7 +42,7 @@ const STROKE_UNDONE = 'Undo: the last stroke is gone. ';
 // server that hung left the maps on the last drawing, without a word, for 35 s: the socket's
 // 5 s, then the POST's 30 s)
 const WAITING_MS = 3000;
-const WAITING_TEXT = `Waiting for the server: no answer for ${WAITING_MS / 1000} s. The maps are for what came before, until it answers.`;
+const WAITING_TEXT = `Waiting for the server: no answer for over ${WAITING_MS / 1000} s. The maps are for what came before, until it answers.`;
 // A drawing the server could not be asked about is asked about again after 3 s, then 6 s,
 // then every 10 s, until it answers (a review: once the server was back, the maps waited
 // for the next stroke)

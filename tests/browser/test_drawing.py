@@ -1720,7 +1720,7 @@ def test_an_update_the_server_is_slow_to_answer_is_said_to_be_waiting(
         fm.stroke(SEVEN, steps=3)
         fm.page.locator("#error").wait_for(state="visible", timeout=10_000)
         assert fm.page.locator("#error-text").inner_text() == (
-            "Waiting for the server: no answer for 3 s. The maps are for what came before, "
+            "Waiting for the server: no answer for over 3 s. The maps are for what came before, "
             "until it answers.")
         seen = len(fm.paints())
         assert len(held) == 1  # one update in flight, the stroke's others waiting behind it
