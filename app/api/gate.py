@@ -128,7 +128,10 @@ class InferenceGate:
             if job in self._jobs:
                 self._jobs[job].size, self._jobs[job].kind = size, kind
 
-    def _timed(self, fn: Callable[..., T], job: object, *args: object) -> T:
+    def _timed(self, fn: Callable[..., T], job: object, *args: object,
+               state: list[str] | None = None) -> T:
+        """fn(*args) as `job`, timed; its place freed as it ends, but where its `state` (a
+        job run with keep=True) says its caller is still waiting for it: then "kept"."""
         with self._lock:
             self._jobs[job].start = time.perf_counter()
         self._local.job = job
@@ -142,7 +145,10 @@ class InferenceGate:
             took = self._clock() - start
             self._local.job = None
             with self._lock:
-                self._inflight -= 1
+                if done and state is not None and state[0] == "running":
+                    state[0] = "kept"  # its caller frees its place (release)
+                else:
+                    self._inflight -= 1
                 ended = self._jobs.pop(job)
                 # a job refused or stopped on the way (a batch's 422 takes microseconds) says
                 # nothing of what a job takes (a review: three refused batches of 5,000 made the
@@ -164,6 +170,24 @@ class InferenceGate:
         self._by_kind[kind] = recent
         return recent
 
+    def _let_go(self, state: list[str], job: object) -> None:
+        """The caller of a job no longer waits for it (its time limit, or a kept job's
+        caller cancelled): a job not begun never runs, one running frees its place as it
+        ends, one kept as it ended (just then) frees it now (under the lock)."""
+        if state[0] == "pending":
+            state[0] = "abandoned"
+            self._inflight -= 1
+            del self._jobs[job]
+        elif state[0] == "kept":
+            self._inflight -= 1
+        elif state[0] == "running":
+            state[0] = "gone"
+
+    def release(self) -> None:
+        """Free the place of a job run with keep=True, which it kept after it ended."""
+        with self._lock:
+            self._inflight -= 1
+
     @property
     def inflight(self) -> int:
         """Inferences waiting for a thread or running."""
@@ -174,9 +198,14 @@ class InferenceGate:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, fn: Callable[..., T], *args: object, timeout_s: float | None = None,
-                  inline_when_idle: bool = False) -> T:
+                  inline_when_idle: bool = False, keep: bool = False) -> T:
         """fn(*args) on an inference thread, within the bound and the time limit (the gate's
         own unless timeout_s is given).
+
+        keep: a job that ends well keeps its place after it, still counted in flight, until
+        its caller, given its result, calls `release` (the batch route's: until its answer
+        is sent, as the answer is what the bound holds in memory). A job whose caller
+        stopped waiting (its time limit, a cancellation) frees its place as it ends.
 
         inline_when_idle: for short, fixed-size jobs (one live update, about a millisecond).
         When nothing else is in flight the job runs at once on the event loop's thread, which
@@ -193,28 +222,33 @@ class InferenceGate:
         if full:
             raise Overloaded(busy(self.limit, self.what), self.retry_after())
         if inline:
+            assert not keep, "a kept place is for a job on a thread"
             return self._timed(fn, job, *args)
-        state = ["pending"]  # -> "running" when a thread takes it, or "abandoned" on timeout
+        # -> "running" when a thread takes it, or "abandoned" on timeout; with keep, "kept"
+        # when it ends well while its caller waits, or "gone" where the caller stopped
+        state = ["pending"]
 
         def work() -> T:
             with self._lock:
                 if state[0] == "abandoned":
                     raise TimedOut("abandoned before it started")
                 state[0] = "running"
-            return self._timed(fn, job, *args)
+            return self._timed(fn, job, *args, state=state if keep else None)
 
         queued = time.perf_counter()
         future = asyncio.get_running_loop().run_in_executor(self._pool, work)
         try:
             return await asyncio.wait_for(asyncio.shield(future), limit_s)
+        except asyncio.CancelledError:
+            if keep:
+                with self._lock:
+                    self._let_go(state, job)
+            raise
         except TimeoutError as exc:
             with self._lock:
                 waited = state[0] == "pending"
                 started = None if waited or job not in self._jobs else self._jobs[job].start
-                if waited:
-                    state[0] = "abandoned"
-                    self._inflight -= 1
-                    del self._jobs[job]
+                self._let_go(state, job)
                 ahead = self._inflight
             future.add_done_callback(lambda f: f.exception())  # no "never retrieved" warning
             # which of the two (an API review: a job that never left the queue was said to

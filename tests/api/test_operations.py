@@ -724,6 +724,49 @@ def test_gate_times_out_and_keeps_the_slot_until_the_thread_ends() -> None:
     asyncio.run(scenario())
 
 
+def test_a_kept_jobs_place_is_held_until_released_and_never_lost() -> None:
+    """A robustness review: a batch's place was freed as its maps were made, and an answer
+    its client did not read stayed in memory outside the bound. With keep, the place stays
+    taken until `release`; a job whose caller stopped waiting (its time limit, or cancelled,
+    before it began, while it ran) frees its place as it ends, and no place is lost."""
+    gate = InferenceGate(limit=1, timeout_s=0.2)
+
+    async def scenario() -> None:
+        assert await gate.run(lambda: 7, keep=True) == 7
+        assert gate.inflight == 1
+        with pytest.raises(Overloaded):
+            await gate.run(lambda: None)
+        gate.release()
+        assert gate.inflight == 0
+        # a job that fails frees its place at once
+        with pytest.raises(ZeroDivisionError):
+            await gate.run(lambda: 1 / 0, keep=True)
+        assert gate.inflight == 0
+        # past its limit: freed as the thread ends
+        with pytest.raises(TimedOut):
+            await gate.run(time.sleep, 0.4, keep=True)
+        assert gate.inflight == 1
+        while gate.inflight:
+            await asyncio.sleep(0.01)
+        # cancelled while running, then while waiting for the thread behind another
+        two = InferenceGate(limit=2, timeout_s=5)
+        running = asyncio.ensure_future(two.run(time.sleep, 0.2, keep=True))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(two.run(time.sleep, 0.2, keep=True))
+        await asyncio.sleep(0.05)
+        assert two.inflight == 2
+        waiting.cancel()
+        running.cancel()
+        await asyncio.gather(running, waiting, return_exceptions=True)
+        assert two.inflight == 1  # the running one, until its thread ends
+        while two.inflight:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # the one that waited never runs, nor takes a place
+        assert two.inflight == 0
+
+    asyncio.run(scenario())
+
+
 def test_a_timeout_says_how_long_the_job_waited_for_a_thread_and_ran() -> None:
     """An API review: with 20 shift-lab requests at a 1 s limit, one that waited 0.85 s for
     the thread and ran 0.15 s was told that inference took longer than 1 s."""
