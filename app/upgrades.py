@@ -155,6 +155,11 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
     return None
 
 
+# the scope's extension (a callable) that cuts a request's connection off, unanswered the
+# rest of the way: the batch route's, for an answer its client does not read
+CUT_OFF = "featuremaps.cut_off"
+
+
 class _Lingering:
     """The transport a request's cycle answers on: the connection's own, but closed as a
     refused request's is (`UpgradeSafeHttp._close_after_answer`) where the body is still
@@ -296,8 +301,18 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         super().on_headers_complete()
         if self.cycle is not None:
             self.cycle.transport = _Lingering(self)  # type: ignore[assignment]
+            cycle = self.cycle
+            extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+            extensions[CUT_OFF] = lambda: self._cut_off(cycle)
         if upgrading and self.cycle is not None:
             self.cycle.keep_alive = False  # nothing after it is read (above)
+
+    def _cut_off(self, cycle: Any) -> None:
+        """The app ends an answer its client does not take (`CUT_OFF`): uvicorn is told the
+        client left, so it sends nothing more and logs no answer left unfinished, and the
+        connection is dropped with what it still held to send."""
+        cycle.disconnected = True
+        self.transport.abort()
 
     def handle_websocket_upgrade(self) -> None:
         """A WebSocket's GET: handed to the WebSocket protocol where it can open one, else

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.gate import busy
@@ -28,6 +30,7 @@ from app.ml.names import brief, counted, split_names
 from app.ml.nets import variant_spec
 from app.ml.pack import Layout
 from app.ml.preprocess import MAX_SIDE, json_text, levels, sniff
+from app.upgrades import CUT_OFF
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 QUERY = ("models", "layers", "preprocess", "encoding")
@@ -262,13 +265,54 @@ async def featuremaps_batch(request: Request, engine: EngineDep, settings: Setti
 
     watcher = asyncio.create_task(watch())
     try:
-        npz = await gate.run(answer)
+        # its place in the gate kept until the answer is sent (HeldAnswer)
+        npz = await gate.run(answer, keep=True)
     except batch.Abandoned as exc:
         raise ClientDisconnect from exc
     finally:
         watcher.cancel()
         stop.set()
     if left.is_set():
+        gate.release()
         raise ClientDisconnect
-    return Response(npz, media_type="application/x-npz",
-                    headers={"Content-Disposition": 'attachment; filename="featuremaps.npz"'})
+    return HeldAnswer(npz, gate.release, media_type="application/x-npz",
+                      headers={"Content-Disposition": 'attachment; filename="featuremaps.npz"'})
+
+
+# an answer goes in pieces of this size, each written once the client has taken the one
+# before (uvicorn's flow control); a piece not taken within SEND_WAIT_S ends the answer
+PIECE = 1 << 20
+SEND_WAIT_S = 60.0
+
+
+class HeldAnswer(Response):
+    """A batch's answer, whose place in the batch gate is kept until it is sent, the client
+    leaves, or the client stops reading it (a piece waits SEND_WAIT_S: a 499, the connection
+    dropped through the server's CUT_OFF, app/upgrades.py). A robustness review: the answer
+    was handed to the connection whole and its place freed, so each client that did not read
+    held an answer of up to 512 MiB outside the bound of two batches (six of 312 MB at once,
+    with no batch in flight). Sent in pieces, it is held once, by this response, and the
+    connection holds a piece at most."""
+
+    def __init__(self, content: bytes, release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send({"type": "http.response.start", "status": self.status_code,
+                        "headers": self.raw_headers})
+            body, self.body = self.body, b""
+            for start in range(0, max(len(body), 1), PIECE):  # one, empty, for no body
+                end = start + PIECE
+                piece = {"type": "http.response.body", "body": body[start:end],
+                         "more_body": end < len(body)}
+                try:
+                    await asyncio.wait_for(send(piece), SEND_WAIT_S)
+                except TimeoutError:
+                    cut_off = scope.get("extensions", {}).get(CUT_OFF)
+                    if cut_off is not None:
+                        cut_off()
+                    raise ClientDisconnect from None
+        finally:
+            self._release()

@@ -1,0 +1,127 @@
+"""A batch's answer that its client does not read keeps its place in the batch gate: the
+bound of FEATUREMAPS_MAX_BATCH_INFLIGHT batches is what the server holds in memory, and a
+client that stops reading is cut off (a robustness review: eight clients that never read
+held six answers of 312 MB at once, with no batch in flight)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2 as httpx
+import numpy as np
+import pytest
+from starlette.requests import ClientDisconnect
+from starlette.types import Message
+
+from app.api.routes import batch as route
+from app.upgrades import CUT_OFF
+from tests.api.test_shutdown import start_server, stop
+
+PATH = "/api/v1/featuremaps/batch"
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    proc, base = start_server()
+    try:
+        yield base
+    finally:
+        stop(proc)
+
+
+def npy(images: int) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.random.default_rng(0).integers(0, 256, (images, 28, 28), dtype=np.uint8))
+    return buf.getvalue()
+
+
+def batches_in_flight(url: str) -> float:
+    line = next(line for line in httpx.get(f"{url}/metrics").text.splitlines()
+                if line.startswith("featuremaps_inferences_in_flight{") and 'gate="batch"' in line)
+    return float(line.rsplit(" ", 1)[1])
+
+
+@pytest.mark.slow
+def test_an_answer_not_read_keeps_its_batchs_place_until_the_client_leaves(url: str) -> None:
+    port = int(url.rsplit(":", 1)[1])
+    body = npy(400)  # every map: about 31 MB of answer, far more than the sockets buffer
+    readers = []
+    for _ in range(2):  # the gate's two places
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.sendall(f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream"
+                  f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        readers.append(s)
+    try:
+        for s in readers:  # each answer begun, then not read on
+            assert s.recv(64).startswith(b"HTTP/1.1 200 "), "no answer began"
+        time.sleep(0.5)
+        assert batches_in_flight(url) == 2
+        small = httpx.post(f"{url}{PATH}?layers=pool2", content=npy(1),
+                           headers={"Content-Type": "application/octet-stream"})
+        assert small.status_code == 503, small.text
+        assert small.json()["detail"].startswith("server busy: 2 batches already in flight")
+    finally:
+        for s in readers:
+            s.close()
+    # gone, their places are free (and the server keeps serving)
+    deadline = time.monotonic() + 20
+    while batches_in_flight(url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert batches_in_flight(url) == 0
+    small = httpx.post(f"{url}{PATH}?layers=pool2", content=npy(1),
+                       headers={"Content-Type": "application/octet-stream"})
+    assert small.status_code == 200
+    assert np.load(io.BytesIO(small.content))["max/pool2"].shape == (1, 64, 5, 5)
+
+
+def sent_through(answer: route.HeldAnswer, send: Any, scope: dict[str, Any]) -> None:
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    asyncio.run(answer(scope, receive, send))
+
+
+def test_an_answer_goes_in_pieces_and_frees_its_place_once_sent() -> None:
+    released: list[bool] = []
+    content = bytes(range(256)) * (4096 * 2 + 16)  # two pieces of 1 MiB and 4 kB
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    sent_through(route.HeldAnswer(content, lambda: released.append(True)), send, {})
+    assert [m["type"] for m in sent] == ["http.response.start"] + ["http.response.body"] * 3
+    assert [len(m["body"]) for m in sent[1:]] == [route.PIECE, route.PIECE, 4096]
+    assert [m["more_body"] for m in sent[1:]] == [True, True, False]
+    assert b"".join(m["body"] for m in sent[1:]) == content
+    assert released == [True]
+    sent.clear()  # no body: one empty piece
+    sent_through(route.HeldAnswer(b"", lambda: released.append(True)), send, {})
+    assert [(m.get("body"), m.get("more_body")) for m in sent[1:]] == [(b"", False)]
+    assert released == [True, True]
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_frees_its_place(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(route, "SEND_WAIT_S", 0.05)
+    released: list[bool] = []
+    cut: list[bool] = []
+    pieces = 0
+
+    async def send(message: Message) -> None:
+        nonlocal pieces
+        if message["type"] == "http.response.body":
+            pieces += 1
+            if pieces == 2:  # the client took the first piece, and no more
+                await asyncio.sleep(10)
+
+    with pytest.raises(ClientDisconnect):
+        sent_through(route.HeldAnswer(b"x" * (3 * route.PIECE), lambda: released.append(True)),
+                     send, {"extensions": {CUT_OFF: lambda: cut.append(True)}})
+    assert (pieces, cut, released) == (2, [True], [True])
