@@ -287,8 +287,9 @@ SEND_WAIT_S = 60.0
 
 class HeldAnswer(Response):
     """A batch's answer, whose place in the batch gate is kept until it is sent, the client
-    leaves, or the client stops reading it (a piece waits SEND_WAIT_S: a 499, the connection
-    dropped through the server's CUT_OFF, app/upgrades.py). A robustness review: the answer
+    leaves (a 499 of what was sent), or the client stops reading it (a piece waits
+    SEND_WAIT_S: a 499, the connection dropped through the server's CUT_OFF,
+    app/upgrades.py). A robustness review: the answer
     was handed to the connection whole and its place freed, so each client that did not read
     held an answer of up to 512 MiB outside the bound of two batches (six of 312 MB at once,
     with no batch in flight). Sent in pieces, it is held once, by this response, and the
@@ -299,11 +300,17 @@ class HeldAnswer(Response):
         self._release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # the body is read: the next message is the client leaving, after which the server
+        # would take the pieces and drop them (a robustness review: logged as a 200 of the
+        # whole answer); then the answer stops, a 499 of what was sent
+        left = asyncio.ensure_future(receive())
         try:
             await send({"type": "http.response.start", "status": self.status_code,
                         "headers": self.raw_headers})
             body, self.body = self.body, b""
             for start in range(0, max(len(body), 1), PIECE):  # one, empty, for no body
+                if left.done():
+                    raise ClientDisconnect
                 end = start + PIECE
                 piece = {"type": "http.response.body", "body": body[start:end],
                          "more_body": end < len(body)}
@@ -315,4 +322,7 @@ class HeldAnswer(Response):
                         cut_off()
                     raise ClientDisconnect from None
         finally:
+            if left.done() and not left.cancelled():
+                left.exception()  # taken: a receive that raised is no "never retrieved" warning
+            left.cancel()
             self._release()
