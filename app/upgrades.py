@@ -39,6 +39,7 @@ import base64
 import binascii
 import http
 import sys
+import weakref
 from typing import Any
 
 import httptools
@@ -49,7 +50,7 @@ from websockets.datastructures import Headers
 
 from app.api.errors import INTERNAL_ERROR, detail_body
 from app.api.metrics import BELOW_APP
-from app.api.middleware import answer_headers, request_id
+from app.api.middleware import CUT_OFF, answer_headers, request_id
 
 LINGER_S = 1.0  # how long a refused request's connection reads and drops what follows
 URL_LIMIT = 16 * 1024  # bytes of a request's target (the page's address with an input: 1.2 KiB)
@@ -155,9 +156,15 @@ def handshake_problem(headers: list[tuple[bytes, bytes]], http_version: str
     return None
 
 
-# the scope's extension (a callable) that cuts a request's connection off, unanswered the
-# rest of the way: the batch route's, for an answer its client does not read
-CUT_OFF = "featuremaps.cut_off"
+def _cut_off(protocol: UpgradeSafeHttp | None, cycle: Any) -> None:
+    """The app ends an answer its client does not take (`CUT_OFF`): uvicorn is told the
+    client left, so it sends nothing more and logs no answer left unfinished, and the
+    connection is dropped with what it still held to send; not once the answer is complete,
+    which would drop the connection's next request."""
+    if protocol is None or cycle is None or cycle.response_complete:
+        return
+    cycle.disconnected = True
+    protocol.transport.abort()
 
 
 class _Lingering:
@@ -193,8 +200,26 @@ class UpgradeSafeHttp(HttpToolsProtocol):
     _head_bytes = 0  # the bytes of that head (and of its trailers) counted as they arrive
     _headed = 1 << 30  # its count of headers, once they are parsed: more are trailers
 
+    _answering: Any = None  # the cycle whose app was started last: it may not be the last parsed
+
     def _should_upgrade(self) -> bool:
         return super()._should_upgrade() and self.parser.get_method() == b"GET"
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        self._answering = cycle
+        super()._start_asgi_task(cycle, app)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """uvicorn tells the request last parsed that its client left; where another was
+        pipelined behind the one being answered, that one is told too (a review: a batch's
+        answer went on in pieces, and on uvloop a write to the closed connection raised, a
+        500 logged for a client that left)."""
+        answering = self._answering
+        if answering is not None and answering is not self.cycle \
+                and not answering.response_complete:
+            answering.disconnected = True
+            answering.message_event.set()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         """Bytes read, parsed unless the connection is draining. A head that grows past
@@ -222,11 +247,12 @@ class UpgradeSafeHttp(HttpToolsProtocol):
             self._head_bytes = self._head_size()  # what is known of it: its whole lines
         elif self._ended or self._in_head or self._in_message or self._completed:
             # a read of the head, the body or its trailers: one that carried none of the
-            # body, nor the head's end (measured as it ended), counts whole; and the
-            # trailers parsed so far, which httptools reports as headers, added to the
-            # head's, count as parsed, whatever read they came in (a review: 66 to 150 KB of
-            # them sent in one write with the rest of the request were served)
-            self._head_bytes += 0 if self._fed or self._ended else len(data)
+            # body, nor the head's end (measured as it ended), nor the request's end (a
+            # review: a chunked body's last 5 bytes, sent apart, made a head just under the
+            # limit a 431), counts whole; and the trailers parsed so far, which httptools
+            # reports as headers, added to the head's, count as parsed (a review: 66 to 150
+            # KB of them sent in one write with the rest of the request were served)
+            self._head_bytes += 0 if self._fed or self._ended or self._completed else len(data)
             if len(self.headers) > self._headed:  # trailers parsed
                 self._head_bytes = max(self._head_bytes, self._head_size() + len(b"\r\n"))
         else:
@@ -301,18 +327,12 @@ class UpgradeSafeHttp(HttpToolsProtocol):
         super().on_headers_complete()
         if self.cycle is not None:
             self.cycle.transport = _Lingering(self)  # type: ignore[assignment]
-            cycle = self.cycle
+            # weakly: the scope, which holds it, is the cycle's, and the cycle the protocol's
+            protocol, cycle = weakref.ref(self), weakref.ref(self.cycle)
             extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
-            extensions[CUT_OFF] = lambda: self._cut_off(cycle)
+            extensions[CUT_OFF] = lambda: _cut_off(protocol(), cycle())
         if upgrading and self.cycle is not None:
             self.cycle.keep_alive = False  # nothing after it is read (above)
-
-    def _cut_off(self, cycle: Any) -> None:
-        """The app ends an answer its client does not take (`CUT_OFF`): uvicorn is told the
-        client left, so it sends nothing more and logs no answer left unfinished, and the
-        connection is dropped with what it still held to send."""
-        cycle.disconnected = True
-        self.transport.abort()
 
     def handle_websocket_upgrade(self) -> None:
         """A WebSocket's GET: handed to the WebSocket protocol where it can open one, else

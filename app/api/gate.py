@@ -73,6 +73,7 @@ class InferenceGate:
         self._by_kind: dict[Hashable, deque[float]] = {}
         self._prior = per_unit
         self._jobs: dict[object, _Job] = {}  # by the token run() made for it
+        self._kept: list[float] = []  # when each place kept after its job (keep=True) was
         self._local = threading.local()  # the job a thread runs, for weigh()
 
     def retry_after(self, unknown: float = 1.0) -> int:
@@ -94,6 +95,7 @@ class InferenceGate:
             took = list(self._took)
             jobs = [(j.size, j.start, None if j.size is None else self._rate(j.kind))
                     for j in self._jobs.values()]
+            kept = list(self._kept)
         each = statistics.median(took) if took else unknown
         # each job's time, and when it started
         timed = [(each if size is None or rate is None else size * rate, start)
@@ -111,7 +113,13 @@ class InferenceGate:
                 heapq.heappush(free, heapq.heappop(free) + t)
         done = max(free) if jobs else each
         longest = max((t for t, _ in timed), default=each)
-        return max(1, math.ceil(min(done, self.timeout_s + longest)))
+        done = min(done, self.timeout_s + longest)
+        # a place kept after its job (an answer being sent) frees as its client takes the
+        # answer, which no time limit bounds: taken to last as long again as it has (a
+        # review: two answers unread for minutes said the median batch's 2 s)
+        if kept:
+            done = max(done, *(now - since for since in kept))
+        return max(1, math.ceil(done))
 
     def _rate(self, kind: Hashable) -> float | None:
         """Seconds a unit of a sized job of this kind is taken to need (under the lock)."""
@@ -147,6 +155,7 @@ class InferenceGate:
             with self._lock:
                 if done and state is not None and state[0] == "running":
                     state[0] = "kept"  # its caller frees its place (release)
+                    self._kept.append(time.perf_counter())
                 else:
                     self._inflight -= 1
                 ended = self._jobs.pop(job)
@@ -180,17 +189,21 @@ class InferenceGate:
             del self._jobs[job]
         elif state[0] == "kept":
             self._inflight -= 1
+            self._kept.pop()  # kept just then
         elif state[0] == "running":
             state[0] = "gone"
 
     def release(self) -> None:
-        """Free the place of a job run with keep=True, which it kept after it ended."""
+        """Free the place of a job run with keep=True, which it kept after it ended (the
+        places are alike: the one kept longest is taken to be freed)."""
         with self._lock:
             self._inflight -= 1
+            self._kept.pop(0)
 
     @property
     def inflight(self) -> int:
-        """Inferences waiting for a thread or running."""
+        """Inferences waiting for a thread or running, and places kept after their job
+        (keep=True) until released."""
         return self._inflight
 
     def close(self) -> None:

@@ -29,6 +29,10 @@ from app.ml.names import brief
 access_log = logging.getLogger(ACCESS)
 # the message uvicorn cancels requests with when its graceful shutdown runs out of time
 UVICORN_SHUTDOWN = "Task cancelled, timeout graceful shutdown exceeded"
+# the scope's extension (a callable), set by `featuremaps serve`'s protocol (app/upgrades.py),
+# that cuts a request's connection off, unanswered the rest of the way: the batch route's,
+# for an answer its client does not read
+CUT_OFF = "featuremaps.cut_off"
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")  # a client's id is echoed only if it is tame
 
 

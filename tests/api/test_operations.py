@@ -736,8 +736,14 @@ def test_a_kept_jobs_place_is_held_until_released_and_never_lost() -> None:
         assert gate.inflight == 1
         with pytest.raises(Overloaded):
             await gate.run(lambda: None)
+        # a refused request waits as long again as the answer has been held (a review: it
+        # was told the median batch's time, for an answer unread for minutes)
+        gate._kept[0] -= 30
+        with pytest.raises(Overloaded) as info:
+            await gate.run(lambda: None)
+        assert 30 <= info.value.retry_after <= 31
         gate.release()
-        assert gate.inflight == 0
+        assert gate.inflight == 0 and gate._kept == []
         # a job that fails frees its place at once
         with pytest.raises(ZeroDivisionError):
             await gate.run(lambda: 1 / 0, keep=True)

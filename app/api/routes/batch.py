@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 from app.api.deps import BatchGateDep, EngineDep, SettingsDep
 from app.api.gate import busy
 from app.api.inputs import UnsupportedMediaType, check_query, media_type, multipart_file
-from app.api.middleware import over_upload_limit
+from app.api.middleware import CUT_OFF, over_upload_limit
 from app.api.routes.featuremaps import (
     BYTES,
     InvalidParameter,
@@ -30,7 +30,6 @@ from app.ml.names import brief, counted, split_names
 from app.ml.nets import variant_spec
 from app.ml.pack import Layout
 from app.ml.preprocess import MAX_SIDE, json_text, levels, sniff
-from app.upgrades import CUT_OFF
 
 router = APIRouter(prefix="/api/v1", tags=["feature maps"])
 QUERY = ("models", "layers", "preprocess", "encoding")
@@ -326,3 +325,5 @@ class HeldAnswer(Response):
                 left.exception()  # taken: a receive that raised is no "never retrieved" warning
             left.cancel()
             self._release()
+        if self.background is not None:  # as Starlette's Response runs them, once sent
+            await self.background()
