@@ -22,6 +22,7 @@ from starlette.types import Message
 from app import upgrades
 from app.api.middleware import CUT_OFF
 from app.api.routes import batch as route
+from tests.api.test_batch import npy
 from tests.api.test_shutdown import start_server, stop
 
 PATH = "/api/v1/featuremaps/batch"
@@ -36,10 +37,9 @@ def url() -> Iterator[str]:
         stop(proc)
 
 
-def npy(images: int) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.random.default_rng(0).integers(0, 256, (images, 28, 28), dtype=np.uint8))
-    return buf.getvalue()
+def images(n: int) -> bytes:
+    """An .npy of `n` random 28x28 uint8 images."""
+    return npy(np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8))
 
 
 def batches_in_flight(url: str) -> float:
@@ -51,7 +51,7 @@ def batches_in_flight(url: str) -> float:
 @pytest.mark.slow
 def test_an_answer_not_read_keeps_its_batchs_place_until_the_client_leaves(url: str) -> None:
     port = int(url.rsplit(":", 1)[1])
-    body = npy(400)  # every map: about 31 MB of answer, far more than the sockets buffer
+    body = images(400)  # every map: about 31 MB of answer, far more than the sockets buffer
     readers = []
     for _ in range(2):  # the gate's two places
         s = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -64,7 +64,7 @@ def test_an_answer_not_read_keeps_its_batchs_place_until_the_client_leaves(url: 
             assert s.recv(64).startswith(b"HTTP/1.1 200 "), "no answer began"
         time.sleep(0.5)
         assert batches_in_flight(url) == 2
-        small = httpx.post(f"{url}{PATH}?layers=pool2", content=npy(1),
+        small = httpx.post(f"{url}{PATH}?layers=pool2", content=images(1),
                            headers={"Content-Type": "application/octet-stream"})
         assert small.status_code == 503, small.text
         assert small.json()["detail"].startswith("server busy: 2 batches already in flight")
@@ -76,7 +76,7 @@ def test_an_answer_not_read_keeps_its_batchs_place_until_the_client_leaves(url: 
     while batches_in_flight(url) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert batches_in_flight(url) == 0
-    small = httpx.post(f"{url}{PATH}?layers=pool2", content=npy(1),
+    small = httpx.post(f"{url}{PATH}?layers=pool2", content=images(1),
                        headers={"Content-Type": "application/octet-stream"})
     assert small.status_code == 200
     assert np.load(io.BytesIO(small.content))["max/pool2"].shape == (1, 64, 5, 5)
@@ -96,7 +96,7 @@ def test_a_client_that_leaves_with_a_request_pipelined_behind_its_batch_is_a_499
     request pipelined behind the batch, its answer went on in pieces, and a write to the
     closed connection raised (uvloop), logged as a bug, a 500."""
     port = int(url.rsplit(":", 1)[1])
-    body = npy(400)
+    body = images(400)
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         s.sendall(f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream"
                   f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
