@@ -288,11 +288,10 @@ class HeldAnswer(Response):
     """A batch's answer, whose place in the batch gate is kept until it is sent, the client
     leaves (a 499 of what was sent), or the client stops reading it (a piece waits
     SEND_WAIT_S: a 499, the connection dropped through the server's CUT_OFF,
-    app/upgrades.py). A robustness review: the answer
-    was handed to the connection whole and its place freed, so each client that did not read
-    held an answer of up to 512 MiB outside the bound of two batches (six of 312 MB at once,
-    with no batch in flight). Sent in pieces, it is held once, by this response, and the
-    connection holds a piece at most."""
+    app/upgrades.py). A robustness review: the answer was handed to the connection whole
+    and its place freed, so each client that did not read held an answer of up to 512 MiB
+    outside the bound of two batches (six of 312 MB at once, with no batch in flight). Sent
+    in pieces, it is held once, by this response, and the connection holds a piece at most."""
 
     def __init__(self, content: bytes, release: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(content, **kwargs)
