@@ -690,8 +690,8 @@ function signed(v) {
  * drawing can: conv1's 30 adds up to 0.2 on a pattern of dots. A teacher's review: conv1's
  * channel 30 is a blank square in every grid, which students ask about, and the panel said
  * only that it was silent on the drawing shown. Not said to be untrained: conv1's 30 still
- * holds the filter it began as, but the deeper ones were trained before they fell silent
- * (README, The networks, measured). */
+ * holds the filter it began as, but the deeper ones moved from theirs before they fell
+ * silent, some barely (README, The networks, measured). */
 function deadNote(info, channel, before, lit) {
   if (!info?.silent_channels?.includes(channel)) return [];
   const here = { true: ', though this drawing lights it', false: ', not only on this drawing', null: '' }[lit];
@@ -766,8 +766,8 @@ function filterView(weights, bias, top) {
     // as a designed edge detector, and a second one the caveat at odds with the row's
     // "edges and stroke pieces", which such filters do pick out
     el('p', { class: 'note', text: 'Each unit weighs the 3x3 input pixels under it (paper 0, ink 1): orange adds, '
-      + 'blue takes away (training left most of conv1\'s filters close to their random start: even filters this '
-      + `near random pick out edges and strokes). Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
+      + 'blue takes away (most of conv1\'s filters kept the pattern of their random start through training, though '
+      + `they grew: even filters this near random pick out edges and strokes). Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
   ];
 }
 

@@ -211,9 +211,11 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     # (in plain words, one idea a sentence: a walkthrough for a class)
     # (a later science review: "smooths" said a low-pass filter, which max is not, as the
     # page's blurmax goes on to say)
-    assert ("A one-pixel move often leaves a 2x2 window's max as it was, and changes its mean "
-            "less than its four units. So a pool is steadier, but a move still changes it.") \
-        in help_text.inner_text()
+    # (a third: "often leaves a 2x2 window's max as it was" held at pool1 for about half the
+    # units, as it did at conv1 without a pool, and at pool2 for a tenth)
+    assert ("Each pool unit reads a 2x2 window of the conv before it, and a one-pixel move "
+            "keeps much of what each window holds inside it: a pool is steadier, but a move "
+            "still changes it.") in help_text.inner_text()
 
     # drawing again goes back to the drawing
     fm.after_paint(lambda: fm.stroke([(0.1, 0.1), (0.15, 0.12)]), source="pad")

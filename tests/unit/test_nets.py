@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from typing import Any
 
 import pytest
 import torch
@@ -73,23 +75,27 @@ def test_unknown_variant_is_refused_with_the_choices() -> None:
         build("maxx")
 
 
+def _start_and_trained(variant: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor],
+                                               dict[str, Any]]:
+    """A shipped variant's weights as its training began and as shipped, and its card."""
+    from safetensors.torch import load_file
+
+    from tests.conftest import MODELS_DIR
+
+    card = json.loads((MODELS_DIR / f"{variant}.json").read_text())
+    with torch.random.fork_rng():
+        torch.manual_seed(card["seed"])  # as app/ml/train.py seeds its run before `build`
+        start = build(variant).state_dict()
+    return start, load_file(str(MODELS_DIR / f"{variant}.safetensors")), card
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_training_moved_conv1_least_from_its_random_start(variant: str) -> None:
     """What the page says of the shipped weights, under "Why do ... conv1 maps look alike?"
     and in conv1's note (a teacher's review: conv1's filters were read as designed edge
     detectors): each conv1 filter still points much as the random filter it began as, while
     conv2's and conv3's grew three to four times as large and turned away from theirs."""
-    import json
-
-    from safetensors.torch import load_file
-
-    from tests.conftest import MODELS_DIR
-
-    seed = json.loads((MODELS_DIR / f"{variant}.json").read_text())["seed"]
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)  # as app/ml/train.py seeds its run before `build`
-        start = build(variant).state_dict()
-    trained = load_file(str(MODELS_DIR / f"{variant}.safetensors"))
+    start, trained, _ = _start_and_trained(variant)
 
     def medians(layer: str) -> tuple[float, float]:
         """Median over the filters of the cosine to the start, and of the length ratio."""
@@ -114,3 +120,21 @@ def test_a_new_variant_with_pools_needs_its_own_pooling_module(
     monkeypatch.setattr(nets, "variant_spec", lambda variant: planned)
     with pytest.raises(ValueError, match="variant 'lppool' has pools but no pooling module"):
         nets.Net("lppool")
+
+
+@pytest.mark.parametrize(("variant", "layer", "channel", "moved", "live"),
+                         [("avg", "conv2", 13, 0.06, 2.39), ("max", "conv3", 38, 1.77, 1.99)])
+def test_the_deeper_dead_channels_moved_from_their_start_some_barely(
+        variant: str, layer: str, channel: int, moved: float, live: float) -> None:
+    """The README's words on dead channels (The networks, measured): unlike conv1's 30, the
+    deeper ones moved from their random start before they fell silent, some barely, some
+    about as far as the live ones (a science review: "trained before they fell silent" was
+    said of them all). The distance of each filter from the one it began as, and the median
+    over the layer's live channels."""
+    start, trained, card = _start_and_trained(variant)
+    dead = card["silent_channels"][layer]
+    assert channel in dead
+    distance = (trained[f"{layer}.weight"] - start[f"{layer}.weight"]).flatten(1).norm(dim=1)
+    living = [c for c in range(distance.numel()) if c not in dead]
+    assert round(float(distance[channel]), 2) == moved
+    assert round(float(distance[living].median()), 2) == live
