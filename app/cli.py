@@ -20,8 +20,8 @@ from pydantic import ValidationError
 
 from app import __version__, logs
 from app.config import MAX_THREADS, PROJECT_ROOT, Settings, listen_address
-from app.ml.errors import FeaturemapsError, InputError, own_words
-from app.ml.names import VARIANTS, counted, in_decimal, in_digits
+from app.ml.errors import BOOL_WORDS, FeaturemapsError, InputError, own_words
+from app.ml.names import VARIANTS, brief, counted, in_decimal, in_digits
 
 if TYPE_CHECKING:  # numpy is imported by the commands that need it, not by --help
     import numpy as np
@@ -569,9 +569,20 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"FEATUREMAPS_{'_'.join(str(p) for p in err['loc']).upper()}: {own_words(err)}"
+            f"FEATUREMAPS_{'_'.join(str(p) for p in err['loc']).upper()}: {_setting_words(err)}"
             for err in exc.errors())
         raise FeaturemapsError(f"bad setting: {problems}") from None
+
+
+def _setting_words(err: Any) -> str:
+    """What was wrong with one setting (an API review: FEATUREMAPS_ACCESS_LOG=maybe got
+    pydantic's "unable to interpret input", which names neither the words nor the value)."""
+    got = err.get("input")
+    if err.get("type") == "bool_parsing" and isinstance(got, str):
+        if not got.strip():
+            return "is empty: write true or false, or leave the variable unset for its default"
+        return f"{BOOL_WORDS}; got {brief(got)}"
+    return own_words(err)
 
 
 # read by the Docker smoke test (docs/docker.md), not by the app
@@ -829,7 +840,11 @@ BATCH_JOBS = ("extract", "evaluate", "train")
 def main(argv: Sequence[str] | None = None) -> int:
     from app.ml import files
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        hint = _list_hint(args, sys.argv[1:] if argv is None else argv)
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     _Output.lost = None
     code = 1  # until the command returns: an exception on the way is a failure
     try:
@@ -849,6 +864,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if code == 0 and _Output.lost is not None and not isinstance(_Output.lost, BrokenPipeError):
         return 1  # the work is done, but its results were not all shown
     return code
+
+
+def _list_hint(args: argparse.Namespace, argv: Sequence[str]) -> str:
+    """Where extract's --layers or --models is followed by a second word that is no option,
+    the list was likely written with spaces (an API review: `--layers pool2 conv1 o.npz` was
+    told only that o.npz was not recognised, conv1 having been taken as the file to write)."""
+    if args.command != "extract":
+        return ""
+    for option in ("--layers", "--models"):
+        for i, word in enumerate(argv[:-1]):
+            spaced = i + 1 if word.startswith(f"{option}=") else i + 2 if word == option else None
+            if spaced is None or spaced >= len(argv) or argv[spaced].startswith("-"):
+                continue
+            given, second = argv[spaced - 1].removeprefix(f"{option}="), argv[spaced]
+            # a list written with commas, or a file to write after one name, is as meant
+            if "," in given or (second == args.out and second.endswith(".npz")):
+                continue
+            misread = f"; {second!r} was read as the .npz to write" if second == args.out else ""
+            return (f" ({option} takes its names comma-separated: {option} {given},{second}"
+                    f"{misread})")
+    return ""
 
 
 def _run(args: argparse.Namespace) -> int:

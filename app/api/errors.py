@@ -15,7 +15,7 @@ from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.ml.errors import InputError, own_words
+from app.ml.errors import BOOL_WORDS, InputError, own_words
 from app.ml.names import brief
 
 log = logging.getLogger(__name__)
@@ -84,13 +84,11 @@ def _message(err: dict[str, Any]) -> str:
         plus = PLUS_AS_SPACE if " " in got else ""
         return f"{own_words(err)}; got {brief(got)}{plus}"
     if err.get("type") == "bool_parsing" and isinstance(got, str):
-        # pydantic's "unable to interpret input" named neither the words nor the value; a
-        # name alone, ?preprocess, is no flag here (an API review); the other words it reads
-        # are named, as they are taken (a later review: yes was, beside "true or false")
+        # a name alone, ?preprocess, is no flag here (an API review); the other words it
+        # reads are named, as they are taken (a later review: yes was, beside "true or false")
         empty = f" (write {loc[-1]}=true)" if not got and loc else ""
         plus = PLUS_AS_SPACE if " " in got else ""
-        return (f"expected true or false (or 1 or 0, yes or no, on or off); got {brief(got)}"
-                f"{empty}{plus}")
+        return f"{BOOL_WORDS}; got {brief(got)}{empty}{plus}"
     return own_words(err)
 
 

@@ -76,6 +76,11 @@ class UnknownName(InputError):
     status_code = 404
 
 
+# the words pydantic reads as a boolean, said where one is refused (a query parameter, a
+# setting): its own "unable to interpret input" named neither them nor what was given
+BOOL_WORDS = "expected true or false (or 1 or 0, yes or no, on or off)"
+
+
 def own_words(err: Mapping[str, Any]) -> str:
     """One pydantic error's message, without the "Value error, " pydantic puts before a
     sentence our own validators raise: an API's 422 and a bad setting say it alike."""

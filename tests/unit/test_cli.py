@@ -119,6 +119,22 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     # and a bare `featuremaps` an internal "command" (a CLI review)
     ([], "featuremaps: error: the following arguments are required: "
          "{serve,data,train,evaluate,extract}"),
+    # an API review: a list written with spaces was told only that a word was not recognised
+    (["extract", "--layers", "pool2", "conv1", "o.npz"],
+     "featuremaps: error: unrecognized arguments: o.npz (--layers takes its names "
+     "comma-separated: --layers pool2,conv1; 'conv1' was read as the .npz to write)"),
+    (["extract", "o.npz", "--layers=pool2", "conv1"],
+     "featuremaps: error: unrecognized arguments: conv1 (--layers takes its names "
+     "comma-separated: --layers pool2,conv1)"),
+    (["extract", "--models", "max", "avg", "o.npz"],
+     "featuremaps: error: unrecognized arguments: o.npz (--models takes its names "
+     "comma-separated: --models max,avg; 'avg' was read as the .npz to write)"),
+    # a list with commas, or a file after one name, is as meant: the word alone is named
+    (["extract", "--layers", "pool2,conv1", "o.npz", "x"],
+     "featuremaps: error: unrecognized arguments: x"),
+    (["extract", "--layers", "pool2", "o.npz", "x"],
+     "featuremaps: error: unrecognized arguments: x"),
+    (["serve", "--bogus", "x"], "featuremaps: error: unrecognized arguments: --bogus x"),
 ])
 def test_out_of_range_options_are_refused(argv: list[str], message: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch,
@@ -211,6 +227,11 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
      "leave the variable unset for the project's own"),
     ({"FEATUREMAPS_DATA_DIR": " "}, "FEATUREMAPS_DATA_DIR: is empty: name a folder, or leave "
      "the variable unset for the project's own"),
+    # an API review: pydantic's "unable to interpret input", with neither the words nor it
+    ({"FEATUREMAPS_ACCESS_LOG": "maybe"}, "FEATUREMAPS_ACCESS_LOG: expected true or false (or "
+                                          "1 or 0, yes or no, on or off); got 'maybe'"),
+    ({"FEATUREMAPS_CUDA_GRAPHS": ""}, "FEATUREMAPS_CUDA_GRAPHS: is empty: write true or false, "
+                                      "or leave the variable unset for its default"),
     ({"FEATUREMAPS_LOG_LEVEL": "bogus"}, "FEATUREMAPS_LOG_LEVEL: Input should be 'critical', "
                                          "'error', 'warning', 'info', 'debug' or 'trace'"),
     # found by a review: an unset variable in a script, FEATUREMAPS_HOST=$HOST, listened on
