@@ -63,6 +63,11 @@ export const UI = Object.freeze({
     conv2: 'usually read as corners, curves and line ends built from conv1\'s stroke pieces',
     conv3: 'usually read as larger parts of a digit',
   }),
+  // ...where a unit sees enough of a digit for that: a conv3 whose units see fewer input px
+  // on a side (nopool's 7x7) is read as pieces of strokes (a science review: beside nopool,
+  // "larger parts of a digit" was said of both, and the article box says "a piece of a
+  // stroke, not a digit" of that layer)
+  partsFrom: 10,
   // each scale's legend: what every student needs, then the rest in a disclosure under it
   // (`more`; a teacher's review: six lines of it kept all of conv1 off a 1280x720 projector's
   // first screen)

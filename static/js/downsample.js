@@ -122,6 +122,10 @@ function drawsSaid(models) {
   const draws = counts[0];
   if (!(draws > 1) || counts.some((n) => n !== draws)) return '';
   const spread = Math.max(...models.map((m) => Math.max(...m.shift_consistency_draws) - Math.min(...m.shift_consistency_draws))) * 100;
+  // and how far one draw lies from the figure shown, its network's median: about half the
+  // spread (a science review: "one draw moves a figure by up to" the spread overstated it)
+  const off = Math.max(...models.map((m) => Math.max(...m.shift_consistency_draws
+    .map((c) => Math.abs(c - m.shift_consistency))))) * 100;
   const max = models.find((m) => m.name === 'max');
   const against = (m) => {
     const { ahead, behind, level } = drawsAgainst(max, m);
@@ -134,7 +138,7 @@ function drawsSaid(models) {
     ? ` Every network got the same shifts in a draw, so the fair comparison is draw by draw: max was ${others.map(against).join('; ')}.`
     : '';
   return `Each figure is the median of ${draws} draws of those random shifts; the small figures under it are the lowest and `
-    + `the highest of the ${draws}. One draw alone moves a network's figure by up to ${spread.toFixed(2)} points.${byDraw}`;
+    + `the highest of the ${draws}. One network's draws lie up to ${spread.toFixed(2)} points apart, one draw up to ${off.toFixed(2)} from its figure.${byDraw}`;
 }
 
 /** Where the cards hold no draws of shifts, or not all alike: what their figures are. */

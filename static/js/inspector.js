@@ -766,8 +766,8 @@ function filterView(weights, bias, top) {
     // as a designed edge detector, and a second one the caveat at odds with the row's
     // "edges and stroke pieces", which such filters do pick out
     el('p', { class: 'note', text: 'Each unit weighs the 3x3 input pixels under it (paper 0, ink 1): orange adds, '
-      + 'blue takes away (most of conv1\'s filters kept the pattern of their random start through training, though '
-      + `they grew: even filters this near random pick out edges and strokes). Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
+      + 'blue takes away (training kept the pattern of most of conv1\'s random filters: even filters this near '
+      + `random pick out edges and strokes). Add the bias, ${b}; ReLU keeps what is above 0. ${paperText(bias, top)}` }),
   ];
 }
 

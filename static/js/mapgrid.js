@@ -60,6 +60,21 @@ function unreadByStride(name, nets) {
   }).join('');
 }
 
+/** What a conv layer is usually read as (UI.convRole), for the networks in `nets`: conv3's
+ * "larger parts of a digit" only where its units see UI.partsFrom px or more, the rest named
+ * with what theirs see. */
+function roleSaid(name, nets) {
+  const role = UI.convRole[name];
+  if (!role) return '';
+  const field = (n) => n.layers.find((l) => l.name === name)?.receptive_field.size ?? 0;
+  const small = name === 'conv3' ? nets.filter((n) => field(n) < UI.partsFrom) : [];
+  if (!small.length) return `: ${role}`;
+  const large = nets.filter((n) => !small.includes(n)).map((n) => n.name);
+  if (!large.length) return `: usually read as pieces of strokes (a unit sees ${field(small[0])}x${field(small[0])} input px)`;
+  const pieces = small.map((n) => `in ${n.name}, whose units see ${field(n)}x${field(n)} input px, as pieces of strokes`);
+  return `: ${role} in ${large.join(' and ')}; ${pieces.join('; ')}`;
+}
+
 /** One line on what a layer does, from its geometry as /api/v1/models describes it;
  * `nets`: the /api/v1/models entries of the networks shown that have the layer, the first
  * `info`'s; `source`: the entry of the layer it reads (none for the input). Where another
@@ -84,7 +99,7 @@ export function layerNote(info, nets, source = null, shown = nets) {
     ? `Each of ${sameField.map((n) => n.name).join(' and ')}'s units sees ${rf}x${rf} input px.`
     : `Each unit sees ${rf}x${rf} input px.`;
   if (info.kind === 'conv') {
-    const role = UI.convRole[info.name] ? `: ${UI.convRole[info.name]}` : '';
+    const role = roleSaid(info.name, nets);
     const step = stride > 1 ? `, stride ${stride}` : '';
     // a filter on a layer of many channels is a window over all of them: "64 3x3 filters"
     // alone reads as 64 x 9 weights, where conv2 holds 64 x 32 x 9

@@ -464,6 +464,25 @@ def test_a_conv_note_says_another_networks_stride_wherever_it_differs(
         in note
 
 
+def test_conv3s_usual_reading_is_said_of_the_networks_whose_units_see_enough(
+        fm: FeatureMapsPage) -> None:
+    """Found by a science review: beside nopool, whose conv3 units see 7x7 px, the row's
+    note said "usually read as larger parts of a digit" of both networks, where the article
+    box says of that layer "a piece of a stroke, not a digit"."""
+    notes = fm.page.evaluate("""async () => {
+      const { layerNote } = await import('/static/js/mapgrid.js');
+      const { models } = await (await fetch('api/v1/models')).json();
+      const pair = (names) => names.map((n) => models.find((m) => m.name === n));
+      const conv3 = (nets) => layerNote(nets[0].layers.find((l) => l.name === 'conv3'), nets);
+      return [conv3(pair(['max', 'nopool'])), conv3(pair(['max', 'avg'])),
+              conv3(pair(['nopool']))];
+    }""")
+    assert ("then ReLU: usually read as larger parts of a digit in max; in nopool, whose units "
+            "see 7x7 input px, as pieces of strokes. ") in notes[0]
+    assert "then ReLU: usually read as larger parts of a digit. " in notes[1]
+    assert "then ReLU: usually read as pieces of strokes (a unit sees 7x7 input px). " in notes[2]
+
+
 def test_a_conv_note_says_what_a_stride_leaves_unread(fm: FeatureMapsPage) -> None:
     """Found by a teacher's review: the pool rows said which of max's input rows never reach
     conv3, and nothing said that strided's conv1, 13 units 2 apart, reads the input's

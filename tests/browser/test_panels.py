@@ -184,11 +184,12 @@ def test_why_downsample_recomputes_the_articles_numbers(fm: FeatureMapsPage) -> 
         "98.68%\n98.53–98.81", "98.66%\n98.47–98.79"]
     # draw by draw, losses and ties too (a teacher's review: "than nopool in 5" hid the 6)
     assert ("Each figure is the median of 11 draws of those random shifts; the small figures "
-            "under it are the lowest and the highest of the 11. One draw alone moves a "
-            "network's figure by up to 0.39 points. Every network got the same shifts in a "
-            "draw, so the fair comparison is draw by draw: max was ahead of avg in all 11; "
-            "ahead of strided in 10, behind in 1; ahead of nopool in 5, behind in 6; ahead of "
-            "blurmax in 5, behind in 5, level in 1.") in fm.page.locator("#why-panel").inner_text()
+            "under it are the lowest and the highest of the 11. One network's draws lie up to "
+            "0.39 points apart, one draw up to 0.21 from its figure. Every network got the same "
+            "shifts in a draw, so the fair comparison is draw by draw: max was ahead of avg in "
+            "all 11; ahead of strided in 10, behind in 1; ahead of nopool in 5, behind in 6; "
+            "ahead of blurmax in 5, behind in 5, level in 1.") \
+        in fm.page.locator("#why-panel").inner_text()
     # found by a student's review: the all-yellow shift lab read as pooling's doing alone
     assert {m["augmentation"]["shift_px"] for m in models} == {2.5}
     assert ("Every network here was trained on digits shifted at random by up to 2.5 px "

@@ -1219,9 +1219,8 @@ def test_an_enlarged_conv_channel_shows_what_it_looks_for(
         assert dead == ([DEAD_CONV] if channel == 30 else []), (case, dead)
         # (a science review: their lengths grew by a median of a quarter, their pattern
         # stayed; tests/unit/test_nets.py)
-        assert ("(most of conv1's filters kept the pattern of their random start through "
-                "training, though they grew: even filters this near random pick out edges and "
-                "strokes).") in note
+        assert ("(training kept the pattern of most of conv1's random filters: even filters "
+                "this near random pick out edges and strokes).") in note
         corner = conv1["values"][channel, 0, 0]  # the window of a blank corner
         step = (high[channel] - conv1["low"][channel]) / 255  # one level
         assert abs(corner - max(b, 0.0)) <= step / 2 + 1e-6, (case, corner, b)
