@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import itertools
 import json
 import logging
 import os
@@ -867,24 +868,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list_hint(args: argparse.Namespace, argv: Sequence[str]) -> str:
-    """Where extract's --layers or --models is followed by a second word that is no option,
-    the list was likely written with spaces (an API review: `--layers pool2 conv1 o.npz` was
-    told only that o.npz was not recognised, conv1 having been taken as the file to write)."""
+    """Where extract's --layers or --models names one layer or network and more of them
+    follow it as words of their own, the list was written with spaces (an API review:
+    `--layers pool2 conv1 o.npz` was told only that o.npz was not recognised, conv1 having
+    been taken as the file to write): the list as meant, and the word read as the file."""
     if args.command != "extract":
         return ""
+    words = list(argv[:argv.index("--")] if "--" in argv else argv)
+    hints = []
     for option in ("--layers", "--models"):
-        for i, word in enumerate(argv[:-1]):
-            spaced = i + 1 if word.startswith(f"{option}=") else i + 2 if word == option else None
-            if spaced is None or spaced >= len(argv) or argv[spaced].startswith("-"):
+        known = _layer_names() if option == "--layers" else VARIANTS
+        for i, word in enumerate(words):
+            if word.startswith(f"{option}="):
+                given, rest = word.removeprefix(f"{option}="), words[i + 1:]
+            elif word == option:
+                given, rest = (words[i + 1], words[i + 2:]) if i + 1 < len(words) else ("", [])
+            else:
                 continue
-            given, second = argv[spaced - 1].removeprefix(f"{option}="), argv[spaced]
-            # a list written with commas, or a file to write after one name, is as meant
-            if "," in given or (second == args.out and second.endswith(".npz")):
-                continue
-            misread = f"; {second!r} was read as the .npz to write" if second == args.out else ""
-            return (f" ({option} takes its names comma-separated: {option} {given},{second}"
-                    f"{misread})")
-    return ""
+            spaced = list(itertools.takewhile(known.__contains__, rest))
+            if given in known and spaced:
+                misread = (f"; {args.out!r} was read as the .npz to write"
+                           if args.out in spaced else "")
+                hints.append(f"{option} takes its names comma-separated: "
+                             f"{option} {','.join([given, *spaced])}{misread}")
+    return f" ({'; '.join(hints)})" if hints else ""
+
+
+def _layer_names() -> tuple[str, ...]:
+    """Every layer name of every variant, in order (imports torch: for an error only)."""
+    from app.ml.nets import variant_spec
+
+    names = (layer.name for v in VARIANTS for layer in variant_spec(v).layers)
+    return tuple(dict.fromkeys(names))
 
 
 def _run(args: argparse.Namespace) -> int:

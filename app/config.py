@@ -112,6 +112,13 @@ class Settings(BaseSettings):
                              f"not {brief(value)}")
         return value
 
+    @field_validator("cuda_graphs", "access_log", mode="before")
+    @classmethod
+    def _word(cls, value: object) -> object:
+        # spaces around the word are let go, as around a number (a review: "yes " was
+        # refused in words that list yes)
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:

@@ -129,7 +129,14 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     (["extract", "--models", "max", "avg", "o.npz"],
      "featuremaps: error: unrecognized arguments: o.npz (--models takes its names "
      "comma-separated: --models max,avg; 'avg' was read as the .npz to write)"),
-    # a list with commas, or a file after one name, is as meant: the word alone is named
+    (["extract", "--layers", "pool2", "conv1", "conv3", "o.npz"],
+     "featuremaps: error: unrecognized arguments: conv3 o.npz (--layers takes its names "
+     "comma-separated: --layers pool2,conv1,conv3; 'conv1' was read as the .npz to write)"),
+    # a list with commas, or a file after one name, is as meant, and a word that names no
+    # layer or network is no list's (a review: --limt was blamed on --models): the word
+    # alone is named
+    (["extract", "--models", "max", "maps", "--limt", "5"],
+     "featuremaps: error: unrecognized arguments: --limt 5"),
     (["extract", "--layers", "pool2,conv1", "o.npz", "x"],
      "featuremaps: error: unrecognized arguments: x"),
     (["extract", "--layers", "pool2", "o.npz", "x"],
@@ -176,6 +183,14 @@ def test_the_largest_seeds_and_learning_rate_are_taken() -> None:
     assert (args.lr, args.seed) == (10.0, 2**63 - 1)
     args = cli.build_parser().parse_args(["evaluate", "--seed", str(-(2**63))])
     assert args.seed == -(2**63)
+
+
+def test_a_boolean_setting_may_have_spaces_around_its_word(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a number's may (a review: "yes " was refused in words that list yes)."""
+    monkeypatch.setenv("FEATUREMAPS_ACCESS_LOG", " no ")
+    monkeypatch.setenv("FEATUREMAPS_CUDA_GRAPHS", "off\n")
+    assert (Settings().access_log, Settings().cuda_graphs) == (False, False)
 
 
 @pytest.mark.parametrize(("env", "message"), [
