@@ -120,7 +120,8 @@ export function drawsAgainst(a, b) {
 function drawsSaid(models) {
   const counts = models.map((m) => m.shift_consistency_draws?.length ?? 0);
   const draws = counts[0];
-  if (!(draws > 1) || counts.some((n) => n !== draws)) return '';
+  // (and each with its figure, the median: a hand-edited card may hold draws alone)
+  if (!(draws > 1) || counts.some((n) => n !== draws) || models.some((m) => m.shift_consistency == null)) return '';
   const spread = Math.max(...models.map((m) => Math.max(...m.shift_consistency_draws) - Math.min(...m.shift_consistency_draws))) * 100;
   // and how far one draw lies from the figure shown, its network's median: about half the
   // spread (a science review: "one draw moves a figure by up to" the spread overstated it)

@@ -62,16 +62,18 @@ function unreadByStride(name, nets) {
 
 /** What a conv layer is usually read as (UI.convRole), for the networks in `nets`: conv3's
  * "larger parts of a digit" only where its units see UI.partsFrom px or more, the rest named
- * with what theirs see. */
-function roleSaid(name, nets) {
+ * with what theirs see, where that is not `said`, the field the note goes on to give. */
+function roleSaid(name, nets, said) {
   const role = UI.convRole[name];
   if (!role) return '';
   const field = (n) => n.layers.find((l) => l.name === name)?.receptive_field.size ?? 0;
   const small = name === 'conv3' ? nets.filter((n) => field(n) < UI.partsFrom) : [];
   if (!small.length) return `: ${role}`;
   const large = nets.filter((n) => !small.includes(n)).map((n) => n.name);
-  if (!large.length) return `: usually read as pieces of strokes (a unit sees ${field(small[0])}x${field(small[0])} input px)`;
-  const pieces = small.map((n) => `in ${n.name}, whose units see ${field(n)}x${field(n)} input px, as pieces of strokes`);
+  if (!large.length) return ': usually read as pieces of strokes';
+  // a field the note says after this (`said`, the first network's) is not said twice
+  const pieces = small.map((n) => `in ${n.name}${field(n) === said ? '' : `, whose units see ${field(n)}x${field(n)} input px,`}`
+    + ' as pieces of strokes');
   return `: ${role} in ${large.join(' and ')}; ${pieces.join('; ')}`;
 }
 
@@ -99,7 +101,7 @@ export function layerNote(info, nets, source = null, shown = nets) {
     ? `Each of ${sameField.map((n) => n.name).join(' and ')}'s units sees ${rf}x${rf} input px.`
     : `Each unit sees ${rf}x${rf} input px.`;
   if (info.kind === 'conv') {
-    const role = roleSaid(info.name, nets);
+    const role = roleSaid(info.name, nets, rf);
     const step = stride > 1 ? `, stride ${stride}` : '';
     // a filter on a layer of many channels is a window over all of them: "64 3x3 filters"
     // alone reads as 64 x 9 weights, where conv2 holds 64 x 32 x 9

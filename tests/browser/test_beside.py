@@ -475,12 +475,17 @@ def test_conv3s_usual_reading_is_said_of_the_networks_whose_units_see_enough(
       const pair = (names) => names.map((n) => models.find((m) => m.name === n));
       const conv3 = (nets) => layerNote(nets[0].layers.find((l) => l.name === 'conv3'), nets);
       return [conv3(pair(['max', 'nopool'])), conv3(pair(['max', 'avg'])),
-              conv3(pair(['nopool']))];
+              conv3(pair(['nopool'])), conv3(pair(['nopool', 'max']))];
     }""")
     assert ("then ReLU: usually read as larger parts of a digit in max; in nopool, whose units "
             "see 7x7 input px, as pieces of strokes. ") in notes[0]
     assert "then ReLU: usually read as larger parts of a digit. " in notes[1]
-    assert "then ReLU: usually read as pieces of strokes (a unit sees 7x7 input px). " in notes[2]
+    # the field said once: where the note goes on to give it, not in the reading too
+    assert notes[2].endswith("then ReLU: usually read as pieces of strokes. Each unit sees 7x7 "
+                             "input px."), notes[2]
+    assert ("then ReLU: usually read as larger parts of a digit in max; in nopool as pieces of "
+            "strokes. ") in notes[3] and notes[3].endswith("Each of nopool's units sees 7x7 "
+                                                          "input px."), notes[3]
 
 
 def test_a_conv_note_says_what_a_stride_leaves_unread(fm: FeatureMapsPage) -> None:
