@@ -214,7 +214,8 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     # (a third: "often leaves a 2x2 window's max as it was" held at pool1 for about half the
     # units, as it did at conv1 without a pool, and at pool2 for a tenth)
     # (blurmax's pool reads a 4x4 window: max, then a blur; its own words are in the More)
-    assert ("Each max or avg pool unit reads a 2x2 window of the conv before it, and a "
+    # (and avg is not named: beside another network it is not shown, test_beside.py)
+    assert ("A unit of a max or mean pool reads a 2x2 window of the conv before it, and a "
             "one-pixel move keeps much of what each window holds inside it: a pool is steadier, "
             "but a move still changes it.") in help_text.inner_text()
 
