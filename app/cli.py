@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from app import __version__, logs
 from app.config import MAX_THREADS, PROJECT_ROOT, Settings, listen_address
-from app.ml.errors import BOOL_WORDS, FeaturemapsError, InputError, own_words
-from app.ml.names import VARIANTS, brief, counted, in_decimal, in_digits
+from app.ml.errors import FeaturemapsError, InputError, own_words
+from app.ml.names import VARIANTS, counted, in_decimal, in_digits
 
 if TYPE_CHECKING:  # numpy is imported by the commands that need it, not by --help
     import numpy as np
@@ -579,10 +579,8 @@ def _setting_words(err: Any) -> str:
     """What was wrong with one setting (an API review: FEATUREMAPS_ACCESS_LOG=maybe got
     pydantic's "unable to interpret input", which names neither the words nor the value)."""
     got = err.get("input")
-    if err.get("type") == "bool_parsing" and isinstance(got, str):
-        if not got.strip():
-            return "is empty: write true or false, or leave the variable unset for its default"
-        return f"{BOOL_WORDS}; got {brief(got)}"
+    if err.get("type") == "bool_parsing" and isinstance(got, str) and not got.strip():
+        return "is empty: write true or false, or leave the variable unset for its default"
     return own_words(err)
 
 

@@ -15,7 +15,7 @@ from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.ml.errors import BOOL_WORDS, InputError, own_words
+from app.ml.errors import InputError, own_words
 from app.ml.names import brief
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _message(err: dict[str, Any]) -> str:
         # reads are named, as they are taken (a later review: yes was, beside "true or false")
         empty = f" (write {loc[-1]}=true)" if not got and loc else ""
         plus = PLUS_AS_SPACE if " " in got else ""
-        return f"{BOOL_WORDS}; got {brief(got)}{empty}{plus}"
+        return f"{own_words(err)}{empty}{plus}"
     return own_words(err)
 
 

@@ -83,7 +83,13 @@ BOOL_WORDS = "expected true or false (or 1 or 0, yes or no, on or off)"
 
 def own_words(err: Mapping[str, Any]) -> str:
     """One pydantic error's message, without the "Value error, " pydantic puts before a
-    sentence our own validators raise: an API's 422 and a bad setting say it alike."""
+    sentence our own validators raise, and a refused boolean as BOOL_WORDS with what was
+    given: an API's 4xx and a bad setting say it alike."""
     if err.get("type") == "value_error" and "error" in err.get("ctx", {}):
         return str(err["ctx"]["error"])
+    got = err.get("input")
+    if err.get("type") == "bool_parsing" and isinstance(got, str):
+        from app.ml.names import brief  # names imports this module
+
+        return f"{BOOL_WORDS}; got {brief(got)}"
     return str(err.get("msg", "invalid"))

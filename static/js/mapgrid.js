@@ -60,13 +60,18 @@ function unreadByStride(name, nets) {
   }).join('');
 }
 
+/** The side of the input window a unit of `net`'s layer `name` sees (undefined without it). */
+function fieldOf(net, name) {
+  return net.layers.find((l) => l.name === name)?.receptive_field.size;
+}
+
 /** What a conv layer is usually read as (UI.convRole), for the networks in `nets`: conv3's
  * "larger parts of a digit" only where its units see UI.partsFrom px or more, the rest named
  * with what theirs see, where that is not `said`, the field the note goes on to give. */
 function roleSaid(name, nets, said) {
   const role = UI.convRole[name];
   if (!role) return '';
-  const field = (n) => n.layers.find((l) => l.name === name)?.receptive_field.size ?? 0;
+  const field = (n) => fieldOf(n, name) ?? 0;
   const small = name === 'conv3' ? nets.filter((n) => field(n) < UI.partsFrom) : [];
   if (!small.length) return `: ${role}`;
   const large = nets.filter((n) => !small.includes(n)).map((n) => n.name);
@@ -96,7 +101,7 @@ export function layerNote(info, nets, source = null, shown = nets) {
   const whose = alike.length < nets.length ? `${named}'s` : null;
   // the field said for those whose field it is, whatever their maps' size (a teacher's
   // review: "Each of max's units sees 3x3" beside strided, whose conv1 units see 3x3 too)
-  const sameField = nets.filter((n) => n.layers.find((l) => l.name === info.name)?.receptive_field.size === rf);
+  const sameField = nets.filter((n) => fieldOf(n, info.name) === rf);
   const sees = sameField.length < nets.length
     ? `Each of ${sameField.map((n) => n.name).join(' and ')}'s units sees ${rf}x${rf} input px.`
     : `Each unit sees ${rf}x${rf} input px.`;
