@@ -312,9 +312,13 @@ def test_a_bold_digit_cropped_close_is_not_taken_for_specks(mnist: Mnist, form: 
 
 def test_a_picture_too_small_for_a_plane_keeps_a_flat_paper() -> None:
     """Found by a review of the plane: in a 2x2 picture every pixel is on a side, and a
-    plane through the sides took the ink for paper: dark above light was blank."""
-    x = preprocess.from_image(png_bytes(np.array([[0, 0], [255, 255]], np.uint8)), LIMIT)
-    assert x.any()
+    plane through the sides took the ink for paper: dark above light was blank. Its ink is
+    one row two pixels wide, whichever is the paper: a bar of 10x20 in the middle."""
+    bar = np.zeros((28, 28), np.float32)
+    bar[10:20, 5:25] = 1.0
+    for rows in ([[0, 0], [255, 255]], [[255, 255], [0, 0]]):
+        x = preprocess.from_image(png_bytes(np.array(rows, np.uint8)), LIMIT)
+        np.testing.assert_array_equal(x, bar)
 
 
 def test_a_digit_cropped_close_keeps_a_flat_paper(mnist: Mnist) -> None:
@@ -652,11 +656,26 @@ def test_a_palette_png_without_its_palette_is_corrupt(trns: bytes | None) -> Non
     assert preprocess.from_image(fixed, LIMIT).shape == (28, 28)
 
 
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (3, 5), (28, 28), (31, 48), (112, 112)])
+def test_a_grey_png_on_black_paper_decodes_to_its_own_levels(height: int, width: int) -> None:
+    """Every pixel of an 8-bit grey PNG where it was, as its level / 255: black paper (the
+    page's) has nothing taken off, and no side is turned or scaled (a test audit: the fuzz
+    test of valid images asked only for a 28x28 answer in 0..1)."""
+    levels = np.random.default_rng(height * 1000 + width).integers(0, 256, (height, width),
+                                                                   dtype=np.uint8)
+    levels[[0, -1]] = 0
+    levels[:, [0, -1]] = 0
+    out = preprocess.decode(png_bytes(levels), LIMIT)
+    np.testing.assert_array_equal(out, levels.astype(np.float32) / np.float32(255))
+
+
 def test_json_pixels_are_used_as_they_are() -> None:
     pixels = [[(i * 28 + j) / 783 for j in range(28)] for i in range(28)]
     x = preprocess.from_pixels(pixels)
-    assert x[0, 0] == 0.0 and x[27, 27] == 1.0
     assert x.dtype == np.float32
+    # every pixel where it was, at its own value: not rounded to 256 levels, nor turned
+    # (a test audit: the two corners alone held through both)
+    np.testing.assert_array_equal(x, np.asarray(pixels, np.float32))
 
 
 @pytest.mark.parametrize(("pixels", "message"), [
