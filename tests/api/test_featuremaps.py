@@ -287,7 +287,10 @@ def test_server_timing_reports_the_server_side_steps(client: TestClient) -> None
     r = client.post("/api/v1/featuremaps", json={"pixels": [[0.0] * 28] * 28})
     parts = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
     assert set(parts) == {"decode", "infer", "queue", "encode"}
-    assert all(float(v) >= 0 for v in parts.values())
+    # each step timed, not written as 0 (a test audit): reading the JSON, the forward passes
+    # and writing the answer each take a measurable part of a millisecond; the queue may not
+    assert float(parts["queue"]) >= 0
+    assert all(float(parts[step]) > 0 for step in ("decode", "infer", "encode"))
 
 
 def test_ink_in_the_last_two_rows_and_columns_never_changes_the_answer(
