@@ -91,12 +91,15 @@ def test_the_page_carries_each_samples_pixels_and_leaves_out_a_stray_file(
     finally:
         page.sample_digits.cache_clear()
     assert [d["label"] for d in digits] == list(range(10))
+    assert [d["index"] for d in digits] == [3, 2, 1, 18, 4, 8, 11, 0, 61, 7]
     assert "0099_label3.png is not a 28x28 MNIST digit" in caplog.text
-    seven = next(d for d in digits if d["index"] == 0)
-    with Image.open(tmp_path / "0000_label7.png") as image:
-        stored = np.asarray(image.convert("L"))
-    sent = np.frombuffer(base64.b64decode(seven["pixels"]), np.uint8).reshape(28, 28)
-    np.testing.assert_array_equal(sent, stored)
+    # each sample its own file's pixels (a test audit: all ten given the first's passed a
+    # check of the 7 alone)
+    for d in digits:
+        with Image.open(tmp_path / f"{d['index']:04d}_label{d['label']}.png") as image:
+            stored = np.asarray(image.convert("L"))
+        sent = np.frombuffer(base64.b64decode(d["pixels"]), np.uint8).reshape(28, 28)
+        np.testing.assert_array_equal(sent, stored)
 
 
 def test_the_page_offers_the_digits_max_and_avg_answer_differently(client: TestClient) -> None:
