@@ -90,6 +90,7 @@ def test_an_upload_that_asks_for_h2c_is_refused_and_its_body_never_read_as_a_req
     assert answers(got) == [(400, json.dumps({"detail": refusal("POST", "h2c")},
                                              separators=(",", ":")).encode())]
     assert b"connection: close" in got.lower()
+    assert not got.endswith(b"<no more within 10 s>")  # closed, as it says, not held open
     assert refusal("POST", "h2c") == (
         "Upgrade: h2c is not served here (HTTP/1.1 only), and a request that asks for it loses "
         "its body: send it without Upgrade (curl: --http1.1, not --http2)")
@@ -360,9 +361,11 @@ def test_a_request_without_a_body_is_served_its_upgrade_ignored(url: str) -> Non
     and a request that followed went unanswered until the connection timed out (a review)."""
     then = b"\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
     got = exchange(url, b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\n" + H2C + then)
-    [(status, body)] = answers(got)  # and the connection's end, not a wait
+    [(status, body)] = answers(got)
     assert status == 200 and json.loads(body)["models"][0]["name"] == "max"
     assert b"connection: close" in got.lower()
+    # and the connection's end, not a wait: answers() lets a connection held open pass
+    assert not got.endswith(b"<no more within 10 s>")
 
 
 def test_the_live_socket_still_opens_with_get(url: str) -> None:
