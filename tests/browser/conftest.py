@@ -255,6 +255,25 @@ class FeatureMapsPage:
         raw = np.frombuffer(base64.b64decode(data["b64"]), np.uint8)
         return raw.reshape(data["h"], data["w"], 4)
 
+    def colour_table(self) -> np.ndarray:
+        """The page's colour scale, (256, 3) uint8 RGB, level by level (colormap.js)."""
+        table = self.page.evaluate("""async () => {
+          const { colorTable } = await import('/static/js/colormap.js');
+          return colorTable(JSON.parse(document.getElementById('config').textContent).colormap);
+        }""")
+        return np.asarray(table, np.uint8)
+
+    def tiles(self, net: str, layer: str) -> np.ndarray:
+        """Each channel's map as its layer's canvas paints it, (C, H, W, 3) RGB, cut out by
+        the canvas's own grid (mapgrid.js: columns, gap, unit rows and columns)."""
+        selector = f'canvas.map[data-net="{net}"][data-layer="{layer}"]'
+        rgba = self.canvas_rgba(selector)
+        ds = self.page.locator(selector).evaluate("(c) => ({ ...c.dataset })")
+        cols, gap, h, w = (int(ds[k]) for k in ("columns", "gap", "h", "w"))
+        tops = [(k // cols) * (h + gap) for k in range(int(ds["channels"]))]
+        lefts = [(k % cols) * (w + gap) for k in range(int(ds["channels"]))]
+        return np.stack([rgba[y:y + h, x:x + w, :3] for y, x in zip(tops, lefts, strict=True)])
+
     def map_point(self, net: str, layer: str, channel: int, row: int,
                   col: int) -> tuple[float, float]:
         """Viewport coordinates of the centre of a unit in a layer canvas."""
