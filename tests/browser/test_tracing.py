@@ -231,6 +231,12 @@ def test_a_clicked_channel_is_enlarged_with_its_values(
     assert inspector.locator(".inspector-size").inner_text() == \
         "a 13 x 13 map; each unit sees 4x4 input px"
     canvas = inspector.locator("canvas.big")
+    # the channel named, painted in the colours of its levels, as its tile in the layer's
+    # maps is (a test audit: channel 4 enlarged under the heading of channel 3 passed)
+    big = fm.canvas_rgba("#inspector canvas.big")
+    levels = expected["models"]["max"]["layers"]["pool1"]["q"][3]
+    np.testing.assert_array_equal(big[:, :, :3], fm.colour_table()[levels])
+    np.testing.assert_array_equal(big[:, :, :3], fm.tiles("max", "pool1")[3])
     box = canvas.bounding_box()
     assert box is not None
     fm.page.mouse.move(box["x"] + (6 + 0.5) / 13 * box["width"],
