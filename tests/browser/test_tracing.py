@@ -68,6 +68,17 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
             [2 * r, 2 * r + 1, 2 * c, 2 * c + 1]
         conv1 = maps["layers"]["conv1"]["values"][ch, 2 * r:2 * r + 2, 2 * c:2 * c + 2]
         pool_value = maps["layers"]["pool1"]["values"][ch, r, c]
+        # and outlined there, over those four units of that conv1 channel (a test audit: the
+        # neighbouring channel's window outlined, with these attributes, passed)
+        box = fm.page.locator(".mark-window:not([hidden])").bounding_box()
+        assert box is not None
+        first = fm.map_point(net, "conv1", ch, 2 * r, 2 * c)
+        last = fm.map_point(net, "conv1", ch, 2 * r + 1, 2 * c + 1)
+        assert all(box["x"] < x < box["x"] + box["width"]
+                   and box["y"] < y < box["y"] + box["height"]
+                   for x, y in (first, last)), (box, first, last)
+        assert (box["width"], box["height"]) == pytest.approx(
+            (2 * (last[0] - first[0]), 2 * (last[1] - first[1])), abs=0.5)
         assert float(window["value"]) == pytest.approx(pool_value, abs=1e-4)
         # one quantisation step of each layer in this channel: the page and the API agree on
         # the uint8 levels, a pool's value and its window's agree only up to these steps
@@ -80,6 +91,11 @@ def test_hovering_a_pool1_unit_outlines_the_window_it_reads(
             assert (int(window["winnerRow"]), int(window["winnerCol"])) == (2 * r + wr, 2 * c + wc)
             winner = fm.mark("winner")
             assert (int(winner["winnerRow"]), int(winner["winnerCol"])) == (2 * r + wr, 2 * c + wc)
+            marked = fm.page.locator(".mark-winner:not([hidden])").bounding_box()
+            assert marked is not None
+            x, y = fm.map_point(net, "conv1", ch, 2 * r + wr, 2 * c + wc)
+            assert marked["x"] < x < marked["x"] + marked["width"]
+            assert marked["y"] < y < marked["y"] + marked["height"]
             assert float(window["max"]) == pytest.approx(conv1.max(), abs=1e-4)
             # the max pool's value is its window's largest value (up to quantisation)
             assert float(window["max"]) == pytest.approx(pool_value, abs=slack)
@@ -214,6 +230,16 @@ def test_hovering_a_unit_highlights_its_receptive_field(
     field = fm.mark("field")
     assert (int(field["row0"]), int(field["row1"])) == rows
     assert (int(field["col0"]), int(field["col1"])) == cols
+    # and drawn there on the 28x28 view, in input pixels (a test audit: a mark with its rows
+    # and columns swapped kept these attributes and passed)
+    mark = fm.page.locator(".mark-field:not([hidden])").bounding_box()
+    view = fm.page.locator("#input28").bounding_box()
+    assert mark is not None and view is not None
+    px = view["width"] / 28
+    drawn = ((mark["x"] - view["x"]) / px, (mark["y"] - view["y"]) / px,
+             mark["width"] / px, mark["height"] / px)
+    assert drawn == pytest.approx((cols[0], rows[0], cols[1] - cols[0] + 1,
+                                   rows[1] - rows[0] + 1), abs=0.05)
     if layer.startswith("conv"):
         assert fm.page.locator(".mark-window:not([hidden])").count() == 0
 
