@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -1061,6 +1062,15 @@ def test_the_shift_lab_shows_a_heat_map_per_network(
         grid = rgba[MARGIN * density:, MARGIN * density:]
         assert (grid[:, :, 3] == 255).mean() > 0.99
         assert len(np.unique(grid[:, :, :3].reshape(-1, 3), axis=0)) > 5
+        # each cell in the colour of its shift's probability, row by dy, column by dx (a test
+        # audit: the grid transposed passed); read 5 units in, clear of a flip's outlines
+        table = fm.colour_table()
+        painted = [[tuple(rgba[density * (MARGIN + r * CELL + 5),
+                               density * (MARGIN + c * CELL + 5), :3]) for c in range(9)]
+                   for r in range(9)]
+        wanted = [[tuple(table[math.floor(p * 255 + 0.5)]) for p in row]
+                  for row in m["grid"]["reference"]]
+        assert painted == wanted
         flips = int((np.asarray(m["grid"]["prediction"]) != m["prediction"]).sum())
         assert fm.page.get_attribute(selector, "data-flips") == str(flips)
         assert fm.page.get_attribute(selector, "data-prediction") == str(m["prediction"])
