@@ -96,7 +96,17 @@ def test_the_bars_and_scales_stay_in_forced_colours(browser: Any, server_url: st
         assert page.evaluate("matchMedia('(forced-colors: active)').matches")
         fill = page.locator(".bars .fill").first
         assert fill.evaluate("(e) => getComputedStyle(e).forcedColorAdjust") == "none"
-        assert fill.evaluate("(e) => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+        # in the system's highlight colour, which stands out from the track under it (a test
+        # audit: bars as white as their track passed a check that they were not transparent)
+        colours = fill.evaluate("""(e) => {
+          const probe = document.body.appendChild(document.createElement('div'));
+          probe.style.background = 'Highlight';
+          const highlight = getComputedStyle(probe).backgroundColor;
+          probe.remove();
+          return { fill: getComputedStyle(e).backgroundColor, highlight,
+                   track: getComputedStyle(e.parentElement).backgroundColor };
+        }""")
+        assert colours["fill"] == colours["highlight"] != colours["track"], colours
         bar = page.locator(".legend-bar .bar").first
         assert bar.evaluate("(e) => getComputedStyle(e).backgroundImage").startswith(
             "linear-gradient")
