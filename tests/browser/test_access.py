@@ -490,8 +490,16 @@ def test_the_sample_on_the_pad_is_marked_among_the_ten(fm: FeatureMapsPage) -> N
     assert current() == []
     fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
     assert current() == ["18"]
-    assert page.eval_on_selector('button[data-digit="18"]',
-                                 "b => getComputedStyle(b).outlineStyle") == "solid"
+    # outlined in the accent, wide enough to see (a test audit: an outline 0 px wide passed a
+    # check of its style alone)
+    assert page.eval_on_selector('button[data-digit="18"]', """b => {
+      const probe = document.body.appendChild(document.createElement('span'));
+      probe.style.color = 'var(--accent)';
+      const accent = getComputedStyle(probe).color;
+      probe.remove();
+      const s = getComputedStyle(b);
+      return [s.outlineStyle, s.outlineWidth, s.outlineColor === accent];
+    }""") == ["solid", "2px", True]
     assert page.eval_on_selector('button[data-digit="7"]',
                                  "b => getComputedStyle(b).outlineStyle") == "none"
     fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
