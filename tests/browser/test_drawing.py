@@ -1536,15 +1536,21 @@ def test_a_busy_server_now_and_then_is_said_once_a_stroke(
                 route.continue_()
 
         fm.page.route("**/api/v1/featuremaps?**", every_other)
-        fm.page.evaluate("""() => { window.__shown = 0;
+        fm.page.evaluate("""() => { window.__shown = [];
             new MutationObserver(() => { if (!document.getElementById('error').hidden)
-              window.__shown += 1; }).observe(document.getElementById('error'),
-              { attributes: true, attributeFilter: ['hidden'] }); }""")
+              window.__shown.push(document.getElementById('error-text').innerText); })
+              .observe(document.getElementById('error'),
+                       { attributes: true, attributeFilter: ['hidden'] }); }""")
         fm.stroke(SEVEN, steps=15)
         fm.idle()
         back(fm)
         assert answered[0] >= 4
-        assert fm.page.evaluate("window.__shown") <= 1
+        # said once, as the first update (a 503) left the maps behind the pad: not at every
+        # refusal, and not never (a test audit: a page that never said it passed "<= 1")
+        assert fm.page.evaluate("window.__shown") == [
+            "The maps are not for the drawing on the pad: the server is busy. The drawing "
+            "stays, and the maps catch up once the server answers: it is asked again every few "
+            "seconds."]
 
 
 def test_a_stopped_server_behind_a_proxy_is_caught_up_with(
