@@ -312,6 +312,30 @@ def projector_state(server_url: str) -> dict[str, Any]:
                          "url": server_url + "/"}], "origins": []}
 
 
+# the layers of max and avg, with their maps' shapes
+MAX_AVG_LAYERS = {"conv1": (32, 26, 26), "pool1": (32, 13, 13), "conv2": (64, 11, 11),
+                  "pool2": (64, 5, 5), "conv3": (64, 3, 3)}
+
+
+def assert_layers_painted(fm: FeatureMapsPage) -> None:
+    """Every unit of every channel painted, each channel in its own place, in the colour of
+    its level: the API's maps of the input the page shows, through the page's colour scale
+    (per channel, the page's default). A test audit: channels painted one place over, or a
+    map left unpainted mid-stroke, passed a count of opaque units and colours."""
+    expected = fm.api.featuremaps(pixels_body(fm.input_pixels()), "application/json")
+    table = fm.colour_table()
+    for net in ("max", "avg"):
+        for layer, (c, h, w) in MAX_AVG_LAYERS.items():
+            rgba = fm.canvas_rgba(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
+            opaque = rgba[:, :, 3] == 255
+            # every unit of every channel is painted; the gaps between channels are not
+            assert int(opaque.sum()) == c * h * w, (net, layer)
+            q = expected["models"][net]["layers"][layer]["q"]
+            tiles = fm.tiles(net, layer)
+            wrong = [k for k in range(c) if not np.array_equal(tiles[k], table[q[k]])]
+            assert not wrong, (net, layer, wrong)
+
+
 def new_page(browser: Any, api: Api, **context_options: Any) -> tuple[Any, FeatureMapsPage]:
     """A browser context and a blank page in it that records its paints (RECORDER); the
     caller goes where it wants and closes the context."""

@@ -17,10 +17,12 @@ from PIL import Image
 from tests.browser.conftest import (
     CLICK_IN_ONE_TASK,
     DIGITS,
+    MAX_AVG_LAYERS,
     Api,
     FeatureMapsPage,
     announcement,
     answer_shown,
+    assert_layers_painted,
     new_page,
     opened,
     pixels_body,
@@ -32,31 +34,10 @@ from tests.browser.conftest import (
 pytestmark = pytest.mark.browser
 
 NETS = ("max", "avg")
-LAYERS = {"conv1": (32, 26, 26), "pool1": (32, 13, 13), "conv2": (64, 11, 11),
-          "pool2": (64, 5, 5), "conv3": (64, 3, 3)}
 ONE = [(0.5, 0.12), (0.5, 0.88)]
 SEVEN = [(0.22, 0.18), (0.78, 0.18), (0.45, 0.88)]
 # what a screen reader hears as the pad is emptied (predictions.js)
 EMPTY_SAID = "The pad is empty: no predictions."
-
-
-def assert_layers_painted(fm: FeatureMapsPage) -> None:
-    """Every unit of every channel painted, each channel in its own place, in the colour of
-    its level: the API's maps of the input the page shows, through the page's colour scale
-    (per channel, the page's default). A test audit: channels painted one place over, or a
-    map left unpainted mid-stroke, passed a count of opaque units and colours."""
-    expected = fm.api.featuremaps(pixels_body(fm.input_pixels()), "application/json")
-    table = fm.colour_table()
-    for net in NETS:
-        for layer, (c, h, w) in LAYERS.items():
-            rgba = fm.canvas_rgba(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
-            opaque = rgba[:, :, 3] == 255
-            # every unit of every channel is painted; the gaps between channels are not
-            assert int(opaque.sum()) == c * h * w, (net, layer)
-            q = expected["models"][net]["layers"][layer]["q"]
-            tiles = fm.tiles(net, layer)
-            wrong = [k for k in range(c) if not np.array_equal(tiles[k], table[q[k]])]
-            assert not wrong, (net, layer, wrong)
 
 
 def centre_of_mass(x: np.ndarray) -> tuple[float, float]:
@@ -126,6 +107,12 @@ def test_an_uploaded_mnist_digit_is_predicted_as_the_api_predicts(
             assert fm.prediction(net).startswith(f"predicts {prediction}")
             shown = fm.page.get_attribute(f'.pred[data-net="{net}"]', "data-prediction")
             assert shown == str(label)
+            # each digit's bar as tall, in its track, as its probability (a test audit: no
+            # test read the bars; 1 px of a track about 50 px tall is 0.02)
+            heights = fm.page.eval_on_selector_all(
+                f'.pred[data-net="{net}"] .bars li .fill', """fills => fills.map((f) =>
+                  f.getBoundingClientRect().height / f.parentElement.clientHeight)""")
+            assert heights == pytest.approx(expected["models"][net]["probabilities"], abs=0.03)
         np.testing.assert_array_equal(fm.input_pixels(), expected["input"])
 
 
@@ -250,7 +237,7 @@ def test_clear_empties_everything(fm: FeatureMapsPage,
     assert fm.page.locator("#picked").inner_text() == ""
     for net in NETS:
         assert fm.prediction(net) == "no drawing yet"
-        for layer in LAYERS:
+        for layer in MAX_AVG_LAYERS:
             canvas = f'canvas.map[data-net="{net}"][data-layer="{layer}"]'
             rgba = fm.canvas_rgba(canvas)
             # no map: each channel an empty square, faint, where its map was (a first-visit
@@ -1160,7 +1147,8 @@ def test_drawing_goes_over_the_live_socket(fm: FeatureMapsPage) -> None:
     fm.page.wait_for_function("document.body.dataset.ready === 'true'")
     fm.after_paint(lambda: fm.stroke(ONE, steps=12), source="pad")
     pad = [d for d in fm.paints() if d["source"] == "pad"]
-    assert pad[-1]["transport"] == "websocket", [d["transport"] for d in pad]
+    # every update of the stroke, not its last alone (a test audit)
+    assert {d["transport"] for d in pad} == {"websocket"}, [d["transport"] for d in pad]
     # the server's own times come along in the message, as Server-Timing does for a POST
     assert "infer;dur=" in pad[-1]["serverTiming"]
     assert fm.prediction("max").startswith("predicts 1")

@@ -16,6 +16,7 @@ from tests.browser.conftest import (
     FeatureMapsPage,
     announcement,
     answer_shown,
+    assert_layers_painted,
     opened,
     pixels_body,
     ready,
@@ -172,6 +173,7 @@ def test_a_nudge_shows_the_change_and_moves_the_input_by_one_pixel(
     # ...and the maps shown are those of the input moved one pixel left (not re-centred)
     nudged = shift(before["input"], -1, 0)
     np.testing.assert_array_equal(fm.input_pixels(), nudged)
+    assert_layers_painted(fm)  # every channel, in the colours of the nudged input's levels
     # beside the buttons, the input as nudged (found by a teacher's review: the view under
     # the pad was scrolled away while the buttons were in view)
     np.testing.assert_array_equal(fm.canvas_rgba("#nudge-input")[:, :, 0], nudged)
