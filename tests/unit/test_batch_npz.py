@@ -58,7 +58,11 @@ def test_a_write_stopped_halfway_keeps_the_previous_file(
     np.savez(out, good=np.arange(3))
     before = out.read_bytes()
 
+    real_savez = np.savez
+
     def savez(f: Any, **arrays: np.ndarray) -> None:
+        if isinstance(f, io.BytesIO):  # the size measured in memory (batch.npz_size), not the file
+            return real_savez(f, **arrays)  # type: ignore[arg-type]
         f.write(b"PK\x03\x04 the first member, half written")
         raise stop
 
