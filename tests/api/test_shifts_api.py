@@ -91,16 +91,46 @@ def test_on_every_sample_digit_each_pool_changes_less_than_the_conv_before_it(
             if name in ("max", "avg"):  # the nudge help: each keeps 2/3 to 4/5 of its conv's change
                 for pool, conv in (("pool1", "conv1"), ("pool2", "conv2")):
                     assert 0.66 <= mean[pool] / mean[conv] <= 0.81, (index, name, pool)
-            means[index, name] = [round(mean[k], 2) for k in ("conv1", "pool1", "conv2", "pool2")]
-    assert means[0, "max"] == [0.68, 0.53, 0.57, 0.40]
+            means[index, name] = [round(mean[k], 2)
+                                  for k in ("conv1", "pool1", "conv2", "pool2", "conv3")]
+    # conv3's too, which no pool follows (a test audit: conv3 measured on pool2's maps passed)
+    assert means[0, "max"] == [0.68, 0.53, 0.57, 0.40, 0.32]
     assert means[0, "blurmax"][1::2] == [0.38, 0.24]
     # the nudge help: avg's maps change less than max's, conv1 included, on every sample
     for index in test_digit_pngs:
-        assert all(a < m for a, m in zip(means[index, "avg"], means[index, "max"], strict=True))
+        assert all(a < m for a, m in zip(means[index, "avg"][:4], means[index, "max"][:4],
+                                         strict=True))
     # blurmax's pools change least on every sample
     for index in test_digit_pngs:
         for k in (1, 3):
             assert means[index, "blurmax"][k] < min(means[index, "max"][k], means[index, "avg"][k])
+
+
+def test_the_grid_s_rows_are_dy_and_its_columns_dx(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """Row i is a shift of shifts[i] px down, column j of shifts[j] px right, as the page
+    draws them (a test audit: the grid transposed passed a check of its corner alone). The
+    sample 2, moved 4 px up and 2 px left (row 0, column 2), is read as a 6; moved 4 px left
+    and 2 px up (row 2, column 0), as a 2."""
+    _, png = test_digit_pngs[1]
+    grid = client.post("/api/v1/shifts?models=max", content=png,
+                       headers={"content-type": "image/png"}).json()["models"]["max"]["grid"]
+    assert grid["prediction"][0][:5] == [6, 6, 6, 6, 2]
+    assert [row[0] for row in grid["prediction"]][:5] == [6, 6, 2, 2, 2]
+
+
+def test_each_nudge_is_the_direction_it_is_named(
+        client: TestClient, test_digit_pngs: dict[int, tuple[int, bytes]]) -> None:
+    """The nudges' changes, each for the move its name says (a test audit: left and right,
+    up and down swapped, passed). conv1's "right" is the change measured by moving the
+    sample 2 one pixel right, 0.604553; left, 0.608623, differs from it."""
+    _, png = test_digit_pngs[1]
+    layers = client.post("/api/v1/shifts?models=max", content=png,
+                         headers={"content-type": "image/png"}).json()["models"]["max"]["layers"]
+    assert layers[0]["change"] == {"left": 0.608623, "right": 0.604553, "up": 0.747297,
+                                   "down": 0.747297}
+    assert layers[1]["change"] == {"left": 0.477522, "right": 0.45562, "up": 0.600547,
+                                   "down": 0.554807}
 
 
 def test_an_npy_sent_to_the_shift_lab_is_not_pointed_to_a_route_without_shifts(
