@@ -150,3 +150,22 @@ def test_evaluate_all_records_every_draw_and_their_median(
                                 draws=3, progress=said.append)
     assert (r.consistency_draws, r.seeds, r.consistency) == ([0.95, 0.99, 0.90], [5, 6, 7], 0.95)
     assert said[1:4] == [f"max (1 of 1): shift consistency, draw {i} of 3" for i in (1, 2, 3)]
+
+
+def test_the_table_and_files_keep_each_diagonal_shift_and_the_test_accuracy(
+        tmp_path: Path) -> None:
+    """Each shift's accuracy under its own d, -4 first (a test audit: with 0.9 at every d,
+    -4 and 4 swapped, the cards' keys negated and the validation accuracy written as the
+    test's all passed)."""
+    r = row("max", [0.9850, 0.9869, 0.9888])
+    r.diagonal = {d: 0.5 + d / 100 for d in shifts.DIAGONAL_SHIFTS}  # -4: 46%, 0: 50%, 4: 54%
+    assert evaluate.format_table([r], shifts_too=True)[2].endswith("46.0%/50.0%/ 54.0%")
+    doc = evaluate.save_shift_results([r], tmp_path / "s.json")
+    assert doc["variants"]["max"]["test_accuracy"] == 0.9954
+    assert doc["variants"]["max"]["diagonal_accuracy"] == [
+        0.46, 0.47, 0.48, 0.49, 0.5, 0.51, 0.52, 0.53, 0.54]
+    (tmp_path / "max.json").write_text(json.dumps({"weights_sha256": "0" * 64}))
+    evaluate.write_cards([r], tmp_path)
+    card = json.loads((tmp_path / "max.json").read_text())
+    assert card["diagonal_accuracy"] == {str(d): 0.5 + d / 100 for d in range(-4, 5)}
+    assert card["diagonal_accuracy"]["-4"] == 0.46

@@ -178,3 +178,27 @@ def test_a_pools_steadiness_comes_from_its_window_not_its_stride(
     median = {k: float(np.median(v)) for k, v in ratios.items()}
     assert 0.7 <= median["pool"] <= 0.8 and abs(median["window"] - median["pool"]) < 0.03
     assert 0.95 <= median["halving"] <= 1.05, median
+
+
+def test_consistency_compares_each_image_under_its_own_two_shifts() -> None:
+    """Shift (dx1, dy1) against (dx2, dy2), as drawn for that image: with a predictor that
+    answers a dot's row, an image agrees with itself exactly where dy1 = dy2 (a test audit:
+    the second image shifted by (dx2, dy1) passed)."""
+    x = torch.zeros(2000, 1, 28, 28)
+    x[:, :, 14, 14] = 1.0
+
+    def row(images: torch.Tensor) -> torch.Tensor:
+        return images[:, 0].sum(2).argmax(1)
+
+    drawn = shifts.random_shift_pairs(2000, 3)
+    assert shifts.consistency(row, x, 3) == int((drawn[:, 1] == drawn[:, 3]).sum()) / 2000 == 0.146
+
+
+def test_a_diagonal_shift_of_d_moves_d_right_and_d_down() -> None:
+    """Only a shift of 4 brings a dot at (14, 14) to (18, 18) (a test audit: shifting by (d,
+    -d) passed)."""
+    x = torch.zeros(5, 1, 28, 28)
+    x[:, :, 14, 14] = 1.0
+    curve = shifts.diagonal_accuracy(lambda im: (im[:, 0, 18, 18] > 0).long(), x,
+                                     torch.ones(5, dtype=torch.long))
+    assert curve == {d: (1.0 if d == 4 else 0.0) for d in range(-4, 5)}
