@@ -231,12 +231,25 @@ def test_models_describe_layers_params_fields_and_cards(client: TestClient) -> N
         assert m["weights_sha256"] == card["weights_sha256"]
         assert m["seed"] == card["seed"] == 20261127
         assert m["augmentation"] == {"shift_px": 2.5, "rotate_deg": 12.0, "scale": [0.85, 1.1]}
+        # the words and figures the page shows of each network (a test audit: a title given
+        # as its downsampling, a wrong card key for the epochs, dense1 of 32 units passed)
+        assert (m["title"], m["epochs"]) == ({"max": "Max pooling", "avg": "Average pooling"}[
+            variant], 12)
+        assert m["dense"] == [{"name": "dense1", "units": 64, "params": 36_928},
+                              {"name": "dense2", "units": 10, "params": 650}]
         # the channels dead on all of MNIST's test digits, as the card records them (measured
         # against the data in tests/unit/test_accuracy.py): conv1's 30 in both, and its pool
         silent = {la["name"]: la["silent_channels"] for la in m["layers"]}
         assert silent == card["silent_channels"]
         assert silent["conv1"] == silent["pool1"] == [30]
         assert silent["conv2"] == silent["pool2"]
+    assert {name: (m["title"], m["downsampling"]) for name, m in by_name.items()} == {
+        "max": ("Max pooling", "MaxPool2d(2) after conv1 and conv2"),
+        "avg": ("Average pooling", "AvgPool2d(2) after conv1 and conv2"),
+        "strided": ("Strided convolution", "stride 2 in conv1 and conv2, no pooling"),
+        "nopool": ("No downsampling", "none: the article's model_no_max_pool"),
+        "blurmax": ("Blurred max pooling",
+                    "max (stride 1), then a fixed 3x3 binomial blur, stride 2")}
     assert {la["name"]: la["silent_channels"] for la in by_name["max"]["layers"]} == {
         "conv1": [30], "pool1": [30], "conv2": [13, 23, 31], "pool2": [13, 23, 31],
         "conv3": [12, 14, 23, 38, 51]}
