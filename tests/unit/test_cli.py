@@ -461,6 +461,12 @@ def test_extract_adds_the_suffix_and_reports_the_file_it_wrote(
     # without --split, the test split: its first five labels
     assert np.load(written)["labels"].tolist() == [7, 2, 1, 0, 4]
     assert data.load(DATA_DIR).labels("test")[:5].tolist() == [7, 2, 1, 0, 4]
+    # with it, that split's labels (a test audit: the test split's written for any passed)
+    code, _, _ = run(["extract", str(tmp_path / "valid"), "--split", "valid", "--layers",
+                      "pool2", "--limit", "5", "--device", "cpu"], capsys)
+    assert code == 0
+    assert np.load(tmp_path / "valid.npz")["labels"].tolist() == [3, 8, 6, 9, 6]
+    assert data.load(DATA_DIR).labels("valid")[:5].tolist() == [3, 8, 6, 9, 6]
 
 
 def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
