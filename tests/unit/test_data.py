@@ -76,6 +76,11 @@ def test_idx_folder_becomes_train_valid_test(tmp_path: Path) -> None:
     x, y = data.read_idx_dir(tmp_path)
     assert [len(x[s]) for s in data.SPLITS] == [7, data.VALID_SIZE, 3]
     assert np.array_equal(y["valid"], arrays["train_labels"][7:])
+    # each split's images beside their labels (a test audit: validation images taken from
+    # the front of the training file, their labels from its end, passed)
+    assert np.array_equal(x["valid"], arrays["train_images"][7:])
+    assert np.array_equal(x["train"], arrays["train_images"][:7])
+    assert np.array_equal(y["train"], arrays["train_labels"][:7])
     cache = data.save_npz(tmp_path / "cache" / "mnist.npz", x, y)
     loaded = data.load(tmp_path / "cache")
     assert loaded.sha256 == cache
@@ -95,6 +100,25 @@ def test_a_wheel_with_the_wrong_hash_is_refused(tmp_path: Path) -> None:
     fake_wheel(wheel)
     with pytest.raises(DataError, match=f"expected {data.WHEEL_SHA256}; refusing it"):
         data.read_wheel(wheel)
+
+
+def test_the_wheel_s_pixels_are_read_back_as_the_levels_it_stores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wheel's pickle holds each level q as q / 256 in float32: read back, every level
+    is q again, each split its own labels (a test audit: no test read a wheel whose hash it
+    accepts; levels times 255 passed)."""
+    levels = np.resize(np.arange(256, dtype=np.float32) / 256, (4, 784))
+    splits = tuple((levels[:n], np.arange(n, dtype=np.int64) + k)
+                   for k, n in enumerate((4, 2, 3)))
+    wheel = tmp_path / data.WHEEL_FILE
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(data.WHEEL_MEMBER, gzip.compress(pickle.dumps(splits, protocol=2)))
+    monkeypatch.setattr(data, "WHEEL_SHA256", data.sha256_file(wheel))
+    x, y = data.read_wheel(wheel)
+    assert [x[s].shape for s in data.SPLITS] == [(4, 28, 28), (2, 28, 28), (3, 28, 28)]
+    assert x["train"].dtype == np.uint8
+    assert x["train"].reshape(4, 784)[0, :256].tolist() == list(range(256))
+    assert [y[s].tolist() for s in data.SPLITS] == [[0, 1, 2, 3], [1, 2], [2, 3, 4]]
 
 
 def test_a_folder_given_as_the_wheel_is_called_one(tmp_path: Path) -> None:
