@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,10 @@ def test_an_empty_drawing_is_a_valid_request(engine: Engine) -> None:
 def test_shipped_weights_match_their_cards() -> None:
     for variant in registry.shipped_variants(MODELS_DIR):
         card = registry.read_card(MODELS_DIR, variant)
+        # the file's own hash, computed here (a test audit: the loaded card's hash against
+        # the same card read again held whatever the file)
+        weights = registry.weights_path(MODELS_DIR, variant).read_bytes()
+        assert hashlib.sha256(weights).hexdigest() == card["weights_sha256"]
         assert registry.load(MODELS_DIR, variant).card["weights_sha256"] == card["weights_sha256"]
         assert card["params"] == sum(p.numel() for p in registry.load(MODELS_DIR, variant)
                                      .net.parameters())
