@@ -72,9 +72,27 @@ def test_a_model_that_reads_one_pixel_has_low_consistency() -> None:
 
 
 def test_consistency_uses_the_same_shifts_for_every_model() -> None:
-    a = shifts.random_shift_pairs(100, seed=5)
-    assert torch.equal(a, shifts.random_shift_pairs(100, seed=5))
-    assert a.min() == -3 and a.max() == 3
+    """Two networks measured with one seed are shown the same shifted images, a paired
+    comparison; another seed shows others (a test audit: this compared the seeded draw with
+    itself, and never looked at what a network was shown)."""
+    x = centred_blobs(20)
+
+    def shown(seed: int) -> list[torch.Tensor]:
+        images: list[torch.Tensor] = []
+
+        def predict(batch: torch.Tensor) -> torch.Tensor:
+            images.append(batch.clone())
+            return torch.zeros(len(batch), dtype=torch.long)
+
+        assert shifts.consistency(predict, x, seed) == 1.0
+        return images
+
+    first, second = shown(5), shown(5)
+    assert len(first) == 2 and all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    assert not torch.equal(first[0], shown(6)[0])
+    assert not torch.equal(first[0], first[1])  # each image's two shifts differ, mostly
+    drawn = shifts.random_shift_pairs(100, seed=5)
+    assert drawn.min() == -3 and drawn.max() == 3
 
 
 def test_diagonal_accuracy_of_an_ink_detector_is_flat() -> None:
