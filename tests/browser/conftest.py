@@ -263,16 +263,23 @@ class FeatureMapsPage:
         }""")
         return np.asarray(table, np.uint8)
 
-    def tiles(self, net: str, layer: str) -> np.ndarray:
+    @staticmethod
+    def _origin(grid: dict[str, Any], channel: int) -> tuple[int, int]:
+        """(x, y), the top-left canvas pixel of a channel's map, from its layer canvas's
+        dataset (mapgrid.js: columns, gap, unit rows and columns; geometry.js cellOrigin)."""
+        cols, gap = int(grid["columns"]), int(grid["gap"])
+        return ((channel % cols) * (int(grid["w"]) + gap),
+                (channel // cols) * (int(grid["h"]) + gap))
+
+    def tiles(self, net: str, layer: str, rgba: np.ndarray | None = None) -> np.ndarray:
         """Each channel's map as its layer's canvas paints it, (C, H, W, 3) RGB, cut out by
-        the canvas's own grid (mapgrid.js: columns, gap, unit rows and columns)."""
+        the canvas's own grid; `rgba`: the canvas already read back, not read again."""
         selector = f'canvas.map[data-net="{net}"][data-layer="{layer}"]'
-        rgba = self.canvas_rgba(selector)
-        ds = self.page.locator(selector).evaluate("(c) => ({ ...c.dataset })")
-        cols, gap, h, w = (int(ds[k]) for k in ("columns", "gap", "h", "w"))
-        tops = [(k // cols) * (h + gap) for k in range(int(ds["channels"]))]
-        lefts = [(k % cols) * (w + gap) for k in range(int(ds["channels"]))]
-        return np.stack([rgba[y:y + h, x:x + w, :3] for y, x in zip(tops, lefts, strict=True)])
+        rgba = self.canvas_rgba(selector) if rgba is None else rgba
+        grid = self.page.locator(selector).evaluate("(c) => ({ ...c.dataset })")
+        h, w = int(grid["h"]), int(grid["w"])
+        corners = [self._origin(grid, k) for k in range(int(grid["channels"]))]
+        return np.stack([rgba[y:y + h, x:x + w, :3] for x, y in corners])
 
     def map_point(self, net: str, layer: str, channel: int, row: int,
                   col: int) -> tuple[float, float]:
@@ -281,11 +288,9 @@ class FeatureMapsPage:
         ds = canvas.evaluate("(c) => ({...c.dataset, width: c.width, height: c.height})")
         box = canvas.bounding_box()
         assert box is not None
-        cols, gap, h, w = int(ds["columns"]), int(ds["gap"]), int(ds["h"]), int(ds["w"])
-        x = (channel % cols) * (w + gap) + col + 0.5
-        y = (channel // cols) * (h + gap) + row + 0.5
-        return (box["x"] + x / ds["width"] * box["width"],
-                box["y"] + y / ds["height"] * box["height"])
+        left, top = self._origin(ds, channel)
+        return (box["x"] + (left + col + 0.5) / ds["width"] * box["width"],
+                box["y"] + (top + row + 0.5) / ds["height"] * box["height"])
 
     def hover_unit(self, net: str, layer: str, channel: int, row: int, col: int) -> None:
         canvas = self.page.locator(f'canvas.map[data-net="{net}"][data-layer="{layer}"]')
@@ -312,6 +317,19 @@ def projector_state(server_url: str) -> dict[str, Any]:
                          "url": server_url + "/"}], "origins": []}
 
 
+def css_value(page: Any, prop: str, value: str) -> str:
+    """What `page` computes for CSS `value` (a system colour, a var()) as `prop`, on a probe
+    element: a test compares an element's computed style with it."""
+    resolved: str = page.evaluate("""([prop, value]) => {
+      const probe = document.body.appendChild(document.createElement('span'));
+      probe.style.setProperty(prop, value);
+      const out = getComputedStyle(probe).getPropertyValue(prop);
+      probe.remove();
+      return out;
+    }""", [prop, value])
+    return resolved
+
+
 # the layers of max and avg, with their maps' shapes
 MAX_AVG_LAYERS = {"conv1": (32, 26, 26), "pool1": (32, 13, 13), "conv2": (64, 11, 11),
                   "pool2": (64, 5, 5), "conv3": (64, 3, 3)}
@@ -331,7 +349,7 @@ def assert_layers_painted(fm: FeatureMapsPage) -> None:
             # every unit of every channel is painted; the gaps between channels are not
             assert int(opaque.sum()) == c * h * w, (net, layer)
             q = expected["models"][net]["layers"][layer]["q"]
-            tiles = fm.tiles(net, layer)
+            tiles = fm.tiles(net, layer, rgba)
             wrong = [k for k in range(c) if not np.array_equal(tiles[k], table[q[k]])]
             assert not wrong, (net, layer, wrong)
 

@@ -11,6 +11,7 @@ from tests.browser.conftest import (
     DIGITS,
     FeatureMapsPage,
     answer_shown,
+    css_value,
     pixels_body,
     sample_body,
 )
@@ -98,15 +99,10 @@ def test_the_bars_and_scales_stay_in_forced_colours(browser: Any, server_url: st
         assert fill.evaluate("(e) => getComputedStyle(e).forcedColorAdjust") == "none"
         # in the system's highlight colour, which stands out from the track under it (a test
         # audit: bars as white as their track passed a check that they were not transparent)
-        colours = fill.evaluate("""(e) => {
-          const probe = document.body.appendChild(document.createElement('div'));
-          probe.style.background = 'Highlight';
-          const highlight = getComputedStyle(probe).backgroundColor;
-          probe.remove();
-          return { fill: getComputedStyle(e).backgroundColor, highlight,
-                   track: getComputedStyle(e.parentElement).backgroundColor };
-        }""")
-        assert colours["fill"] == colours["highlight"] != colours["track"], colours
+        colours = fill.evaluate("""(e) => ({ fill: getComputedStyle(e).backgroundColor,
+          track: getComputedStyle(e.parentElement).backgroundColor })""")
+        highlight = css_value(page, "background-color", "Highlight")
+        assert colours["fill"] == highlight != colours["track"], (colours, highlight)
         bar = page.locator(".legend-bar .bar").first
         assert bar.evaluate("(e) => getComputedStyle(e).backgroundImage").startswith(
             "linear-gradient")
@@ -493,13 +489,9 @@ def test_the_sample_on_the_pad_is_marked_among_the_ten(fm: FeatureMapsPage) -> N
     # outlined in the accent, wide enough to see (a test audit: an outline 0 px wide passed a
     # check of its style alone)
     assert page.eval_on_selector('button[data-digit="18"]', """b => {
-      const probe = document.body.appendChild(document.createElement('span'));
-      probe.style.color = 'var(--accent)';
-      const accent = getComputedStyle(probe).color;
-      probe.remove();
       const s = getComputedStyle(b);
-      return [s.outlineStyle, s.outlineWidth, s.outlineColor === accent];
-    }""") == ["solid", "2px", True]
+      return [s.outlineStyle, s.outlineWidth, s.outlineColor];
+    }""") == ["solid", "2px", css_value(page, "color", "var(--accent)")]
     assert page.eval_on_selector('button[data-digit="7"]',
                                  "b => getComputedStyle(b).outlineStyle") == "none"
     fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")

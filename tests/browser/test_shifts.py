@@ -1049,6 +1049,7 @@ def test_the_shift_lab_shows_a_heat_map_per_network(
     expected = fm.api.shifts(png, models)
     heat = fm.page.locator("canvas.heat[data-painted]")
     assert heat.count() == len(models)
+    table = fm.colour_table()
     # its outcome in one sentence for screen readers
     said = [f"{net} keeps its {expected['models'][net]['prediction']} for "
             f"{round(expected['models'][net]['consistency'] * 81)} of 81 shifts" for net in models]
@@ -1068,7 +1069,6 @@ def test_the_shift_lab_shows_a_heat_map_per_network(
         assert len(np.unique(grid[:, :, :3].reshape(-1, 3), axis=0)) > 5
         # each cell in the colour of its shift's probability, row by dy, column by dx (a test
         # audit: the grid transposed passed); read 5 units in, clear of a flip's outlines
-        table = fm.colour_table()
         painted = [[tuple(rgba[density * (MARGIN + r * CELL + 5),
                                density * (MARGIN + c * CELL + 5), :3]) for c in range(9)]
                    for r in range(9)]
