@@ -47,16 +47,18 @@ SHAPES = ("(N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or (28, 28
 
 # with preprocess=true, which crops and scales each image, any size up to the one-image
 # routes' MAX_SIDE (beyond it they box-reduce a picture first, which an array is not given)
-# a last axis of 3 or 4 is colour, said in the rule (a CLI review: (2, 3, 3) was refused
-# by words it fits, as (N, H, W))
+# a last axis of 2, 3 or 4 is channels, said in the rule (a CLI review: (2, 3, 3) was refused
+# by words it fits, as (N, H, W); an API review: np.array() of a grey picture with alpha,
+# (H, W, 2), was read as H images 2 px wide)
 SIZED_SHAPES = ("(N, H, W), (N, 1, H, W) or (N, H, W, 1), or (H, W) or (H, W, 1) for one "
-                f"image, each side 1 to {preprocess.MAX_SIDE} (a last axis of 3 or 4 is "
-                "colour)")
+                f"image, each side 1 to {preprocess.MAX_SIDE} (a last axis of 2, 3 or 4 is "
+                "channels, grey and alpha or colour: convert to grey)")
+CHANNELS = (2, 3, 4)  # grey and alpha, RGB, RGBA (or CMYK)
 
 
 def _frames(shape: tuple[int, ...], any_size: bool = False) -> tuple[int, int, int] | None:
     """(N, H, W) of the images an array of `shape` holds; None if it is not one of SHAPES
-    (`any_size`: SIZED_SHAPES, where a last axis of 3 or 4 is colour, not 3 or 4 px)."""
+    (`any_size`: SIZED_SHAPES, where a last axis of 2, 3 or 4 is channels, not 2 to 4 px)."""
     if not any_size:
         if shape in ((28, 28), (28, 28, 1)):
             return 1, 28, 28
@@ -68,7 +70,7 @@ def _frames(shape: tuple[int, ...], any_size: bool = False) -> tuple[int, int, i
         n, h, w = 1, *shape
     elif len(shape) == 3 and shape[2] == 1:  # one image, channels last
         n, h, w = 1, shape[0], shape[1]
-    elif len(shape) == 3 and shape[2] not in (3, 4):
+    elif len(shape) == 3 and shape[2] not in CHANNELS:
         n, h, w = shape
     elif len(shape) == 4 and shape[1] == 1:
         n, h, w = shape[0], shape[2], shape[3]
@@ -81,21 +83,29 @@ def _frames(shape: tuple[int, ...], any_size: bool = False) -> tuple[int, int, i
 
 
 def _wrong_shape(shape: tuple[int, ...], any_size: bool = False) -> InvalidPixels:
-    """The refusal of images of `shape`; 3 or 4 channels last, where a grey image has 1, are
-    named as colour (found by a review: the shapes alone were said). Without `any_size`,
-    images of another size that preprocess=true takes are told so."""
+    """The refusal of images of `shape`; 2, 3 or 4 channels, where a grey image has 1, are
+    named as grey and alpha or colour (found by reviews: the shapes alone were said).
+    Without `any_size`, images of another size that preprocess=true takes are told so."""
     side = (lambda hw: True) if any_size else (lambda hw: hw == (28, 28))
-    last = len(shape) in (3, 4) and shape[-1] in (3, 4) and side(shape[-3:-1])
-    first = len(shape) == 4 and shape[-3] in (3, 4) and side(shape[-2:])  # PyTorch's
-    hint = (f" ({shape[-1]} colour channels? convert to grey, e.g. their mean over the last "
-            "axis)" if last else f" ({shape[-3]} colour channels? convert to grey, e.g. their "
-            "mean over the channel axis)" if first else "")
+    last = len(shape) in (3, 4) and shape[-1] in CHANNELS and side(shape[-3:-1])
+    first = len(shape) == 4 and shape[-3] in CHANNELS and side(shape[-2:])  # PyTorch's
+    hint = _channels_hint(shape[-1], "last axis") if last else (
+        _channels_hint(shape[-3], "channel axis") if first else "")
     if not any_size and not hint and _frames(shape, any_size=True) is not None:
         most = preprocess.MAX_SIDE
         hint = (f" (other sizes, up to {most} x {most}, with preprocess=true, which crops and "
                 "scales each image as POST /api/v1/featuremaps does)")
     return InvalidPixels(f"images must have shape {SIZED_SHAPES if any_size else SHAPES}; "
                          f"got {tuple(shape)}{hint}")
+
+
+def _channels_hint(channels: int, axis: str) -> str:
+    """What `channels` (2, 3 or 4) along `axis` most likely are, and the fix."""
+    if channels == 2:
+        # np.array() of a grey picture with alpha (an API review)
+        return " (2 channels: grey and alpha? convert to grey: the grey where opaque, the " \
+            "paper where clear)"
+    return f" ({channels} colour channels? convert to grey, e.g. their mean over the {axis})"
 
 
 def _shown(value: float) -> str:

@@ -339,15 +339,20 @@ def test_a_preprocess_neither_true_nor_false_is_told_so(client: TestClient, quer
                      "axis)"),
     # a CLI review: which (N, H, W) fits, but for the rule's colour (now said in it)
     ((2, 3, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
-    ((2, 513, 60), ""), ((2, 0, 60), ""), ((2, 2, 64, 64), ""), ((5,), "")])
-def test_preprocess_refuses_colour_and_sides_past_512(client: TestClient,
-                                                      shape: tuple[int, ...], hint: str) -> None:
+    # an API review: np.array() of a grey picture with alpha was read as 140 images 2 px wide
+    ((140, 140, 2), " (2 channels: grey and alpha? convert to grey: the grey where opaque, "
+                    "the paper where clear)"),
+    ((2, 2, 64, 64), " (2 channels: grey and alpha? convert to grey: the grey where opaque, "
+                     "the paper where clear)"),
+    ((2, 513, 60), ""), ((2, 0, 60), ""), ((5,), "")])
+def test_preprocess_refuses_channels_and_sides_past_512(client: TestClient,
+                                                        shape: tuple[int, ...], hint: str) -> None:
     r = client.post("/api/v1/featuremaps/batch?preprocess=true",
                     content=npy(np.zeros(shape, np.uint8)))
     assert (r.status_code, r.json()) == (422, {"detail": (
         "images must have shape (N, H, W), (N, 1, H, W) or (N, H, W, 1), or (H, W) or "
-        f"(H, W, 1) for one image, each side 1 to 512 (a last axis of 3 or 4 is colour); got "
-        f"{shape}{hint}")})
+        "(H, W, 1) for one image, each side 1 to 512 (a last axis of 2, 3 or 4 is channels, grey "
+        f"and alpha or colour: convert to grey); got {shape}{hint}")})
 
 
 @pytest.mark.slow
