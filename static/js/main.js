@@ -287,6 +287,7 @@ class App {
     this.#wireControls();
     this.#reset({ said: false });
     this.#follow(link);
+    byId('draw-panel').inert = false;
     document.body.dataset.ready = 'true';
   }
 
@@ -1698,11 +1699,13 @@ async function start() {
   } catch (err) {
     byId('error-text').textContent = `The page could not load the networks' description: ${err.message}`;
     byId('error').hidden = false;
+    document.body.dataset.failed = 'true';
     return;
   }
   if (!config.models.some((n) => catalogue.models.some((m) => m.name === n))) {
     byId('error-text').textContent = 'This server has neither the max nor the avg network loaded, so there is nothing to show.';
     byId('error').hidden = false;
+    document.body.dataset.failed = 'true';
     return;
   }
   new App(config, catalogue);

@@ -1894,3 +1894,62 @@ def test_a_drag_begun_beside_the_pad_selects_no_text(fm: FeatureMapsPage) -> Non
     fm.page.locator("#picked").click(click_count=3)
     assert fm.page.evaluate("() => window.getSelection().toString().trim()") == \
         fm.page.locator("#picked").inner_text()
+
+
+PAD_STATE = """() => ({inert: document.getElementById('draw-panel').inert,
+                     hint: decodeURIComponent(getComputedStyle(document.getElementById('pad'))
+                                              .backgroundImage)})"""
+
+
+def test_the_pad_waits_for_the_networks_and_says_so(browser: Any, server_url: str,
+                                                    api: Api) -> None:
+    """A page review, on a slow connection: a stroke drawn or a sample picked before the page
+    was built went nowhere, on a pad that said "Draw a digit here". Until the networks are
+    described, the pad's panel is inert and the pad says it is loading; then a stroke
+    draws, and what was tried before left nothing to undo."""
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    held: list[Any] = []
+    try:
+        fm.page.route("**/api/v1/models", lambda route: held.append(route))
+        fm.page.goto(server_url + "/")
+        for _ in range(300):
+            if held:
+                break
+            fm.page.wait_for_timeout(50)
+        assert held, "the page never asked for /api/v1/models"
+        fm.page.wait_for_selector("#pad")
+        waiting = fm.page.evaluate(PAD_STATE)
+        assert waiting["inert"] and "Loading the networks…" in waiting["hint"], waiting
+        assert "Draw a digit here" not in waiting["hint"]
+        fm.stroke(SEVEN)  # before the page is built: taken by nothing
+        fm.page.locator(".digit-row button").first.click(force=True, no_wait_after=True)
+        held[0].continue_()
+        fm.page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+        built = fm.page.evaluate(PAD_STATE)
+        assert not built["inert"] and "Draw a digit here" in built["hint"], built
+        assert fm.page.locator("#undo").is_disabled()
+        assert fm.paints() == []
+        fm.after_paint(lambda: fm.stroke(SEVEN))
+        assert fm.page.locator("#undo").is_enabled()
+    finally:
+        context.close()
+    assert not fm.errors, fm.errors
+
+
+def test_a_page_without_networks_shows_no_pad_hint(browser: Any, server_url: str,
+                                                  api: Api) -> None:
+    """Where the networks' description cannot be loaded, the message bar says so, and the
+    pad, which cannot draw, neither invites a stroke nor says it is loading."""
+    context, fm = new_page(browser, api, viewport={"width": 1280, "height": 900})
+    try:
+        fm.page.route("**/api/v1/models", lambda route: route.fulfill(
+            status=503, content_type="application/json",
+            body=json.dumps({"detail": "the server is starting"})))
+        fm.page.goto(server_url + "/")
+        fm.page.wait_for_selector("body[data-failed]", state="attached", timeout=30_000)
+        state = fm.page.evaluate(PAD_STATE)
+        assert state == {"inert": True, "hint": "none"}
+        assert fm.page.locator("#error-text").inner_text().startswith(
+            "The page could not load the networks' description: ")
+    finally:
+        context.close()
