@@ -286,8 +286,8 @@ class App {
     App.#placeTip();
     this.#wireControls();
     this.#reset({ said: false });
+    byId('draw-panel').inert = false; // before #follow, which may focus what is in it
     this.#follow(link);
-    byId('draw-panel').inert = false;
     document.body.dataset.ready = 'true';
   }
 
