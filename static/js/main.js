@@ -286,7 +286,7 @@ class App {
     App.#placeTip();
     this.#wireControls();
     this.#reset({ said: false });
-    byId('draw-panel').inert = false; // before #follow, which may focus what is in it
+    byId('draw-panel').inert = false; // wired: a stroke or sample now supersedes the link's input (#follow)
     this.#follow(link);
     document.body.dataset.ready = 'true';
   }
@@ -1690,6 +1690,14 @@ function wireView(config) {
   });
 }
 
+/** The page cannot be built: `text` in the message bar, and the drawing panel left inert,
+ * its pad without a hint (page.css, body[data-failed]). */
+function cannotStart(text) {
+  byId('error-text').textContent = text;
+  byId('error').hidden = false;
+  document.body.dataset.failed = 'true';
+}
+
 async function start() {
   const config = readConfig(document);
   wireView(config);
@@ -1697,15 +1705,11 @@ async function start() {
   try {
     catalogue = await fetchModels(config.api);
   } catch (err) {
-    byId('error-text').textContent = `The page could not load the networks' description: ${err.message}`;
-    byId('error').hidden = false;
-    document.body.dataset.failed = 'true';
+    cannotStart(`The page could not load the networks' description: ${err.message}`);
     return;
   }
   if (!config.models.some((n) => catalogue.models.some((m) => m.name === n))) {
-    byId('error-text').textContent = 'This server has neither the max nor the avg network loaded, so there is nothing to show.';
-    byId('error').hidden = false;
-    document.body.dataset.failed = 'true';
+    cannotStart('This server has neither the max nor the avg network loaded, so there is nothing to show.');
     return;
   }
   new App(config, catalogue);

@@ -333,6 +333,10 @@ def test_a_preprocess_neither_true_nor_false_is_told_so(client: TestClient, quer
         assert ("inputs" in np.load(io.BytesIO(r.content))) is inputs, word
 
 
+ALPHA_HINT = (" (2 channels: grey and alpha? convert to grey: the grey where opaque, the "
+              "paper where clear)")
+
+
 @pytest.mark.parametrize(("shape", "hint"), [
     ((64, 64, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
     ((2, 4, 64, 64), " (4 colour channels? convert to grey, e.g. their mean over the channel "
@@ -340,10 +344,7 @@ def test_a_preprocess_neither_true_nor_false_is_told_so(client: TestClient, quer
     # a CLI review: which (N, H, W) fits, but for the rule's colour (now said in it)
     ((2, 3, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
     # an API review: np.array() of a grey picture with alpha was read as 140 images 2 px wide
-    ((140, 140, 2), " (2 channels: grey and alpha? convert to grey: the grey where opaque, "
-                    "the paper where clear)"),
-    ((2, 2, 64, 64), " (2 channels: grey and alpha? convert to grey: the grey where opaque, "
-                     "the paper where clear)"),
+    ((140, 140, 2), ALPHA_HINT), ((2, 2, 64, 64), ALPHA_HINT),
     ((2, 513, 60), ""), ((2, 0, 60), ""), ((5,), "")])
 def test_preprocess_refuses_channels_and_sides_past_512(client: TestClient,
                                                         shape: tuple[int, ...], hint: str) -> None:
