@@ -124,8 +124,9 @@ async def model_info(request: Request, engine: EngineDep, response: Response,
                      model: Annotated[str, Path(description=MODEL_DOC, examples=["max"])],
                      ) -> dict[str, object] | Response:
     """One loaded variant, as `GET /api/v1/models` lists it (which also names the device in
-    use). Asked for by an API review: the address a newcomer tries first got the 404 of an
-    address nothing answers."""
+    use)."""
+    # asked for by an API review: the address a newcomer tries first got the 404 of an address
+    # nothing answers. A docstring is the operation's public description: no notes in it.
     check_query(request, ())
     engine.check_models([model])  # the 404, in the words the other routes use for a model
     same = unchanged(request, response, engine)
