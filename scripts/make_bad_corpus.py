@@ -256,7 +256,7 @@ def cases() -> dict[str, dict[str, Any]]:
         f"accepted: models, encoding, format ({body_field})", query="preprocess=true")
     # a batch takes it in the query (an API review: photos shrunk to 28x28 could not be
     # prepared), as a boolean
-    words = "expected true or false (or 1 or 0, yes or no, on or off)"
+    words = "expected true or false (or t or f, 1 or 0, yes or no, y or n, on or off, in any case)"
     raw("batch-query-preprocess", b"", "application/octet-stream", 422, "query parameter "
         f"'preprocess': {words}; got 'maybe'", path=FM + "/batch", query="preprocess=maybe")
     raw("batch-query-preprocess-alone", b"", "application/octet-stream", 422, "query parameter "

@@ -78,7 +78,8 @@ class UnknownName(InputError):
 
 # the words pydantic reads as a boolean, said where one is refused (a query parameter, a
 # setting): its own "unable to interpret input" named neither them nor what was given
-BOOL_WORDS = "expected true or false (or 1 or 0, yes or no, on or off)"
+BOOL_WORDS = ("expected true or false (or t or f, 1 or 0, yes or no, y or n, on or off, in any "
+              "case)")
 
 
 def own_words(err: Mapping[str, Any]) -> str:

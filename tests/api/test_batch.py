@@ -323,10 +323,12 @@ def test_a_preprocess_neither_true_nor_false_is_told_so(client: TestClient, quer
                                                         said: str) -> None:
     r = client.post(f"/api/v1/featuremaps/batch?{query}", content=npy(np.zeros((28, 28))))
     assert (r.status_code, r.json()) == (422, {"detail": (
-        f"query parameter 'preprocess': expected true or false (or 1 or 0, yes or no, on or "
-        f"off); {said}")})
-    # the other words it names are taken (an API review: yes was, unsaid)
-    for word, inputs in (("yes", True), ("on", True), ("0", False)):
+        f"query parameter 'preprocess': expected true or false (or t or f, 1 or 0, yes or no, "
+        f"y or n, on or off, in any case); {said}")})
+    # every word it names is taken, and none other (an API review: yes was, unsaid; a later one
+    # found t, y, f and n taken, unsaid)
+    for word, inputs in (("yes", True), ("on", True), ("0", False), ("t", True), ("Y", True),
+                         ("TRUE", True), ("f", False), ("n", False), ("Off", False)):
         r = client.post(f"/api/v1/featuremaps/batch?layers=pool2&preprocess={word}",
                         content=npy(np.zeros((28, 28))))
         assert r.status_code == 200

@@ -244,7 +244,8 @@ def test_a_boolean_setting_may_have_spaces_around_its_word(
      "the variable unset for the project's own"),
     # an API review: pydantic's "unable to interpret input", with neither the words nor it
     ({"FEATUREMAPS_ACCESS_LOG": "maybe"}, "FEATUREMAPS_ACCESS_LOG: expected true or false (or "
-                                          "1 or 0, yes or no, on or off); got 'maybe'"),
+                                          "t or f, 1 or 0, yes or no, y or n, on or off, in any "
+                                          "case); got 'maybe'"),
     ({"FEATUREMAPS_CUDA_GRAPHS": ""}, "FEATUREMAPS_CUDA_GRAPHS: is empty: write true or false, "
                                       "or leave the variable unset for its default"),
     ({"FEATUREMAPS_LOG_LEVEL": "bogus"}, "FEATUREMAPS_LOG_LEVEL: Input should be 'critical', "
