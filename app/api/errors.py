@@ -175,11 +175,17 @@ def error_response(exc: Exception) -> JSONResponse | None:
     return JSONResponse({"detail": detail}, status_code=code, headers=headers)
 
 
-def trailing_slash(path: str) -> str:
-    """The 404's words for a route's address given with a trailing slash. They do not spell
-    the address out: behind a proxy that takes a path prefix off, the path seen here lacks
-    it, and the client would be sent to the wrong place."""
-    return f"no route at {brief(path)}: the address has no trailing slash; send it without"
+def trailing_slash(path: str, method: str = "", allow: str = "") -> str:
+    """The 404's words for a route's address given with a trailing slash, and where the
+    address without it does not take the request's method, what it takes (`allow`, an Allow
+    header's methods; found by an API review: a POST told to take the slash off then got
+    the 405 of a GET route). They do not spell the address out: behind a proxy that takes a
+    path prefix off, the path seen here lacks it, and the client would be sent to the wrong
+    place."""
+    said = f"no route at {brief(path)}: the address has no trailing slash"
+    if allow:
+        return f"{said}, and takes {allow}, not {method}"
+    return f"{said}; send it without"
 
 
 def allowed_methods(allow: str) -> str:
@@ -210,17 +216,27 @@ def no_route(path: str) -> str:
     return f"no route at {brief(path)}: the API's /docs page lists its routes"
 
 
-def _without_slash(app: FastAPI, request: Request) -> dict[str, Any] | None:
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")  # those a route here may take
+
+
+def _without_slash(app: FastAPI, request: Request) -> tuple[dict[str, Any], str] | None:
     """The request's scope with its path's trailing slashes taken off, where that path is
-    one of the app's routes (for any method: the route's own 405 comes once the address is
-    right); else None."""
+    one of the app's routes (for any method), and the methods it takes as an Allow header
+    says them where the request's is not among them (else ''); None where it is no route."""
     path = request.scope["path"]
     if len(path) < 2 or not path.endswith("/"):
         return None
     # an HTTP scope: the live channel's catch-all socket route matches no such scope
     bare = {**request.scope, "path": path.rstrip("/") or "/"}
-    found = any(route.matches(bare)[0] != Match.NONE for route in app.router.routes)
-    return bare if found else None
+
+    def taken(method: str) -> bool:  # routes' public matching: FastAPI nests its own routers
+        return any(route.matches({**bare, "method": method})[0] == Match.FULL
+                   for route in app.router.routes)
+
+    if taken(request.method):
+        return bare, ""
+    methods = [method for method in _METHODS if taken(method)]
+    return (bare, allowed_methods(", ".join(methods))) if methods else None
 
 
 def install(app: FastAPI) -> None:
@@ -237,9 +253,10 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, StarletteHTTPException) and exc.status_code == 404:
             bare = _without_slash(app, request)
         if bare is not None and request.method in ("GET", "HEAD"):
-            return RedirectResponse(str(URL(scope=bare)), status_code=307)
+            return RedirectResponse(str(URL(scope=bare[0])), status_code=307)
         if bare is not None:
-            return JSONResponse({"detail": trailing_slash(request.url.path)}, status_code=404)
+            said = trailing_slash(request.url.path, request.method, bare[1])
+            return JSONResponse({"detail": said}, status_code=404)
         # the router's own 404 and 405, in words (a route's own 404s have theirs)
         if isinstance(exc, StarletteHTTPException) and exc.detail == "Not Found":
             return JSONResponse({"detail": no_route(request.url.path)}, status_code=404)
