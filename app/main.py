@@ -83,6 +83,40 @@ print(pool2.shape, answer["max/prediction"])  # (4, 64, 5, 5), one answer per im
 """
 
 
+def _size(n: int) -> str:
+    """A byte count as the limits table gives it: in MiB where it is whole ones."""
+    return f"{n >> 20:,} MiB" if n and n % (1 << 20) == 0 else f"{n:,} bytes"
+
+
+def limits(settings: Settings) -> str:
+    """The document's table of this server's limits, from its settings: the statuses of
+    each route quote the defaults, and a client reading the document of a server set
+    otherwise was told them (an API review)."""
+    rows = [
+        ("a request body (413)", _size(settings.max_upload_bytes), "MAX_UPLOAD_BYTES"),
+        ("an image's pixels (413)", f"{settings.max_image_pixels:,}", "MAX_IMAGE_PIXELS"),
+        ("a body over 64 KiB still arriving (408)", f"{settings.body_timeout_s:g} s",
+         "BODY_TIMEOUT_S"),
+        ("inferences in flight, each worker (503)", f"{settings.max_inflight:,}", "MAX_INFLIGHT"),
+        ("a request's time, its wait included (503)", f"{settings.request_timeout_s:g} s",
+         "REQUEST_TIMEOUT_S"),
+        ("live sockets open, each worker (503)", f"{settings.max_sockets:,}", "MAX_SOCKETS"),
+        ("a batch's body (413)", _size(settings.max_batch_upload_bytes),
+         "MAX_BATCH_UPLOAD_BYTES"),
+        ("a batch's images (413)", f"{settings.max_batch_images:,}", "MAX_BATCH_IMAGES"),
+        ("a batch's answer (422)", _size(settings.max_batch_response_bytes),
+         "MAX_BATCH_RESPONSE_BYTES"),
+        ("batches in flight, each worker (503)", f"{settings.max_batch_inflight:,}",
+         "MAX_BATCH_INFLIGHT"),
+        ("a batch's time, its wait included (503)", f"{settings.batch_timeout_s:g} s",
+         "BATCH_TIMEOUT_S"),
+    ]
+    table = "\n".join(f"| {what} | {value} | `FEATUREMAPS_{name}` |" for what, value, name in rows)
+    return ("\n## This server's limits\n\nIts settings, as it was started with them (the "
+            "statuses below quote the defaults):\n\n| limit | here | setting |\n| --- | --- | "
+            f"--- |\n{table}\n")
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None,
                peers: Path | None = None) -> FastAPI:
     """The app for these settings. Pass an already loaded engine to skip loading in the
@@ -124,8 +158,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         app.state.batch_gate.close()
         log.info("shutting down")
 
-    app = FastAPI(title="featuremaps", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="featuremaps", version=__version__,
+                  description=DESCRIPTION + limits(settings), lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
     app.state.metrics = metrics  # WS /api/v1/live counts its messages and sockets here too
     metrics.socket_limit = settings.max_sockets
     errors.install(app)

@@ -721,3 +721,26 @@ def test_the_schema_s_examples_are_valid_answers(client: TestClient) -> None:
     example = FeatureMapsOut.model_json_schema()["properties"]["models"]["examples"][0]
     FeatureMapsOut.model_validate({"input": {"shape": [28, 28], "encoding": "uint8",
                                              "blank": False, "data": ""}, "models": example})
+
+
+def test_the_document_gives_this_servers_limits_as_it_was_started(settings: Settings) -> None:
+    """Found by an API review: a server started with other limits documented the defaults
+    alone, and a client that read its limits from the document was wrong there. The routes'
+    statuses quote the defaults, said to be such; the description's table is the server's."""
+    tuned = settings.model_copy(update={
+        "max_upload_bytes": 100_000, "max_image_pixels": 10_000, "body_timeout_s": 2.5,
+        "max_batch_images": 10, "max_batch_upload_bytes": 3 << 20, "max_sockets": 7})
+    info = create_app(tuned).openapi()["info"]["description"]
+    for row in ("| a request body (413) | 100,000 bytes | `FEATUREMAPS_MAX_UPLOAD_BYTES` |",
+                "| an image's pixels (413) | 10,000 | `FEATUREMAPS_MAX_IMAGE_PIXELS` |",
+                "| a body over 64 KiB still arriving (408) | 2.5 s | "
+                "`FEATUREMAPS_BODY_TIMEOUT_S` |",
+                "| inferences in flight, each worker (503) | 64 | `FEATUREMAPS_MAX_INFLIGHT` |",
+                "| live sockets open, each worker (503) | 7 | `FEATUREMAPS_MAX_SOCKETS` |",
+                "| a batch's body (413) | 3 MiB | `FEATUREMAPS_MAX_BATCH_UPLOAD_BYTES` |",
+                "| a batch's images (413) | 10 | `FEATUREMAPS_MAX_BATCH_IMAGES` |"):
+        assert f"\n{row}\n" in info
+    spec = create_app(settings).openapi()
+    assert "| a request body (413) | 2 MiB |" in spec["info"]["description"]
+    limit = spec["paths"]["/api/v1/featuremaps"]["post"]["responses"]["413"]["description"]
+    assert limit.startswith("body over the upload limit (2 MiB by default, ")

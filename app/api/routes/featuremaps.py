@@ -115,7 +115,8 @@ PNG_QUERY = ("channel", "scale", "norm", "colormap")  # and the .png route's
 def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None,
            limit: str = "max_upload_bytes") -> dict[int | str, dict[str, Any]]:
     """The error statuses of a route that takes a body and the query parameters `params`:
-    what each means and one answer of it, as this server words it with its default settings
+    what each means and one answer of it, as a server words it with the default settings
+    (this server's own are in the document's description: app/main.py `limits`)
     (found by a review: every status showed the schema's one example, an unknown model, which
     is a 422); `own`: a route's own {status: (meaning, answer)}; `limit`: the setting of its
     upload limit."""
@@ -125,11 +126,12 @@ def errors(params: Sequence[str], own: dict[int, tuple[str, str]] | None = None,
         400: ("malformed request (bad JSON or a key given twice in it, bad multipart, unknown "
               "or repeated query parameter)", unknown_parameter("model", params)),
         408: ("a body over 64 KiB (or sent chunked) that has not arrived whole within "
-              f"FEATUREMAPS_BODY_TIMEOUT_S ({timeout:g} s); the connection is closed",
+              f"FEATUREMAPS_BODY_TIMEOUT_S ({timeout:g} s by default); the connection is closed",
               body_timed_out(timeout, upload // 2, upload)),
-        413: (f"body over the upload limit ({upload >> 20} MiB, FEATUREMAPS_MAX_UPLOAD_BYTES), "
-              f"a JSON body over {MAX_JSON_BYTES >> 10} KiB, "
-              f"or image over the pixel limit ({pixels:,}, FEATUREMAPS_MAX_IMAGE_PIXELS)",
+        413: (f"body over the upload limit ({upload >> 20} MiB by default, "
+              f"FEATUREMAPS_MAX_UPLOAD_BYTES), a JSON body over {MAX_JSON_BYTES >> 10} KiB, "
+              f"or image over the pixel limit ({pixels:,} by default, "
+              "FEATUREMAPS_MAX_IMAGE_PIXELS)",
               over_upload_limit(upload)),
         415: ("not an image format or content type the server reads",
               unsupported_type("text/plain")),
