@@ -189,7 +189,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                                                {"openapi_url": str(app.openapi_url).lstrip("/")})
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
-             summary="Prometheus metrics of every worker", responses=meta.UNKNOWN_QUERY)
+             summary="Prometheus metrics of every worker",
+             responses={**meta.not_stored(), **meta.UNKNOWN_QUERY})
     async def prometheus(request: Request) -> PlainTextResponse:
         """Requests by route and status, a latency histogram, inferences in flight, device;
         each series labelled with its worker's pid, and every worker's in one answer."""

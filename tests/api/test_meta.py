@@ -744,3 +744,22 @@ def test_the_document_gives_this_servers_limits_as_it_was_started(settings: Sett
     assert "| a request body (413) | 2 MiB |" in spec["info"]["description"]
     limit = spec["paths"]["/api/v1/featuremaps"]["post"]["responses"]["413"]["description"]
     assert limit.startswith("body over the upload limit (2 MiB by default, ")
+
+
+def test_the_headers_an_answer_varies_by_are_documented(client: TestClient) -> None:
+    """Found by an API review: POST /api/v1/featuremaps documented Server-Timing alone, though
+    its answer says what it varies by and whether it is gzipped, and /healthz and /metrics
+    did not say they are not to be stored. Each documented header is one the answers send."""
+    paths = client.get("/openapi.json").json()["paths"]
+    documented = paths["/api/v1/featuremaps"]["post"]["responses"]["200"]["headers"]
+    assert {"Server-Timing", "Vary", "Content-Encoding", "X-Request-ID"} <= set(documented)
+    png = (PROJECT_ROOT / "static" / "digits" / "0000_label7.png").read_bytes()
+    r = client.post("/api/v1/featuremaps", content=png, headers={
+        "Content-Type": "image/png", "Accept": "application/x-featuremaps",
+        "Accept-Encoding": "gzip"})
+    assert (r.headers["vary"], r.headers["content-encoding"]) == ("Accept, Accept-Encoding",
+                                                                  "gzip")
+    for path in ("/healthz", "/metrics"):
+        headers = paths[path]["get"]["responses"]["200"]["headers"]
+        assert "`no-store`" in headers["Cache-Control"]["description"]
+        assert client.get(path).headers["cache-control"] == "no-store"

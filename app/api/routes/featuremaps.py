@@ -104,6 +104,17 @@ RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before sending it
 SERVER_TIMING = {"Server-Timing": {"description": "the server's decode, infer, encode and "
                                                   "queue times, ms",
                                    "schema": {"type": "string"}}}
+# what may vary in POST /featuremaps's answer, as its headers say (an API review: the
+# document named Server-Timing alone)
+NEGOTIATED = {
+    "Vary": {"description": "`Accept, Accept-Encoding` where format= is not given (the format "
+                            "follows Accept, its gzip Accept-Encoding); `Accept-Encoding` for "
+                            "format=binary; none for format=json",
+             "schema": {"type": "string"}},
+    "Content-Encoding": {"description": "`gzip` for the binary format where Accept-Encoding "
+                                        "allows it; the JSON format is never compressed",
+                         "schema": {"type": "string", "enum": ["gzip"]}},
+}
 QUERY = ("models", "encoding", "format")  # POST /featuremaps's query parameters
 # what a query parameter of the batch route means here (an API review: told only that
 # layers= is unknown)
@@ -291,7 +302,7 @@ def check_channel(channel: int | None, channels: int, layer: str) -> None:
     summary="Feature maps of every conv and pool layer",
     response_model=FeatureMapsOut,
     responses={200: {"content": {wire.BINARY_TYPE: BYTES},
-                     "headers": SERVER_TIMING,
+                     "headers": {**SERVER_TIMING, **NEGOTIATED},
                      "description": "JSON as below; or, for format=binary (or an Accept that "
                                     "prefers application/x-featuremaps), the same content "
                                     "without base64 or numbers as text, gzip-compressed when "

@@ -36,6 +36,16 @@ FILTERS_QUERY = ("channel",)
 
 
 NO_STORE = "no-store"  # /healthz and /metrics: always this moment's (an API review)
+
+
+def not_stored() -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI 200 of /healthz and /metrics: its Cache-Control (a later API review: not
+    documented). Made anew for each route, as `revalidated`'s."""
+    return {200: {"headers": {"Cache-Control": {
+        "description": f"`{NO_STORE}`: the answer is this moment's; no cache may keep it",
+        "schema": {"type": "string"}}}}}
+
+
 # the models routes: kept by a client or a cache, and asked again with the ETag, which
 # changes only with the weights, the device or the version (an API review: the page and a
 # notebook fetched the same 10 kB at every load)
@@ -92,7 +102,7 @@ def unchanged(request: Request, response: Response, engine: Engine) -> Response 
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["operations"], summary="Liveness",
-            responses=UNKNOWN_QUERY)
+            responses={**not_stored(), **UNKNOWN_QUERY})
 async def healthz(request: Request, engine: EngineDep, response: Response) -> dict[str, object]:
     """The server is up and its models are loaded; reports the device in use."""
     check_query(request, ())
