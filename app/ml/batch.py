@@ -50,9 +50,12 @@ SHAPES = ("(N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1), or (28, 28) or (28, 28
 # a last axis of 2, 3 or 4 is channels, said in the rule (a CLI review: (2, 3, 3) was refused
 # by words it fits, as (N, H, W); an API review: np.array() of a grey picture with alpha,
 # (H, W, 2), was read as H images 2 px wide)
+# a last axis of 1 is a grey channel: (40, 40, 1) is one image, not 40 of 40x1 (an API
+# review asked which of the two it was)
 SIZED_SHAPES = ("(N, H, W), (N, 1, H, W) or (N, H, W, 1), or (H, W) or (H, W, 1) for one "
-                f"image, each side 1 to {preprocess.MAX_SIDE} (a last axis of 2, 3 or 4 is "
-                "channels, grey and alpha or colour: convert to grey)")
+                f"image, each side 1 to {preprocess.MAX_SIDE} (a last axis of 1 is the grey "
+                "channel, so three axes ending in 1 are one image; of 2, 3 or 4, channels, "
+                "grey and alpha or colour: convert to grey)")
 CHANNELS = (2, 3, 4)  # grey and alpha, RGB, RGBA (or CMYK)
 
 

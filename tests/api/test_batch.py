@@ -309,10 +309,13 @@ def test_preprocess_takes_pictures_of_any_one_size_as_the_one_image_route_does(
         seen = np.frombuffer(base64.b64decode(single["input"]["data"]), np.uint8)
         np.testing.assert_array_equal(answers[0]["inputs"][i].ravel(), seen)
         assert single["models"]["max"]["prediction"] == answers[0]["max/prediction"][i]
-    one = client.post("/api/v1/featuremaps/batch?models=max&layers=pool2&preprocess=true",
-                      content=npy(frames[1]))
-    np.testing.assert_array_equal(np.load(io.BytesIO(one.content))["inputs"],
-                                  answers[0]["inputs"][1:2])
+    # one image alone, and with its grey channel last: three axes ending in 1 are one image
+    # (an API review asked which they were), not 60 of 45x1
+    for alone in (frames[1], frames[1][..., None]):
+        one = client.post("/api/v1/featuremaps/batch?models=max&layers=pool2&preprocess=true",
+                          content=npy(alone))
+        np.testing.assert_array_equal(np.load(io.BytesIO(one.content))["inputs"],
+                                      answers[0]["inputs"][1:2])
 
 
 @pytest.mark.parametrize(("query", "said"), [
@@ -354,8 +357,9 @@ def test_preprocess_refuses_channels_and_sides_past_512(client: TestClient,
                     content=npy(np.zeros(shape, np.uint8)))
     assert (r.status_code, r.json()) == (422, {"detail": (
         "images must have shape (N, H, W), (N, 1, H, W) or (N, H, W, 1), or (H, W) or "
-        "(H, W, 1) for one image, each side 1 to 512 (a last axis of 2, 3 or 4 is channels, grey "
-        f"and alpha or colour: convert to grey); got {shape}{hint}")})
+        "(H, W, 1) for one image, each side 1 to 512 (a last axis of 1 is the grey channel, so "
+        "three axes ending in 1 are one image; of 2, 3 or 4, channels, grey and alpha or colour: "
+        f"convert to grey); got {shape}{hint}")})
 
 
 @pytest.mark.slow
