@@ -47,8 +47,11 @@ Send a drawing (multipart `file`, a raw PNG/JPEG/WebP/GIF body, or JSON `{"pixel
 to `POST /api/v1/featuremaps`; get back what the networks saw, their predictions and every
 conv and pool layer's maps. Errors are JSON `{"detail": "..."}` with a 4xx status, or 503
 with `Retry-After` when the server is busy. A wrong method is a 405 whose `Allow` names the
-right ones; every GET route answers HEAD too. Every answer carries `X-Request-ID`: yours,
-if you send one of at most 64 letters, digits, `.`, `_` or `-`, else a new one.
+right ones; every GET route answers HEAD too. Before any route, a request the server cannot
+read is refused with the same JSON: HTTP it cannot parse, 400; a target (path and query)
+over 16 KiB, 414; a request line and headers over 64 KiB, 431. Every answer carries
+`X-Request-ID`: yours, if you send one of at most 64 letters, digits, `.`, `_` or `-`, else
+a new one.
 
 With the server on 127.0.0.1:8000 (`featuremaps serve`'s default: put your server's
 address in its place) and `digit.png` a picture of a digit:

@@ -742,6 +742,12 @@ def test_the_document_gives_this_servers_limits_as_it_was_started(settings: Sett
         assert f"\n{row}\n" in info
     spec = create_app(settings).openapi()
     assert "| a request body (413) | 2 MiB |" in spec["info"]["description"]
+    # and those refused before any route, which no operation lists (the same review)
+    from app.upgrades import HEAD_LIMIT, URL_LIMIT
+
+    assert (f"a target (path and query)\nover {URL_LIMIT >> 10} KiB, 414; a request line and "
+            f"headers over {HEAD_LIMIT >> 10} KiB, 431.") in spec["info"]["description"]
+    assert "400 (no Sec-WebSocket-Key" in spec["paths"]["/api/v1/live"]["get"]["description"]
     limit = spec["paths"]["/api/v1/featuremaps"]["post"]["responses"]["413"]["description"]
     assert limit.startswith("body over the upload limit (2 MiB by default, ")
 

@@ -26,7 +26,9 @@ Protocol (documented in the README):
             refused before the handshake completes: HTTP 403 with a JSON {"detail"}, as a
             socket to any other path gets a 404, and a socket beyond
             FEATUREMAPS_MAX_SOCKETS open on the worker a 503 with Retry-After (the page
-            then draws over POST)
+            then draws over POST); a handshake that cannot open a socket gets a JSON
+            {"detail"} too, before the app: 400 (no Sec-WebSocket-Key, or one that is not
+            16 bytes in base64), 426 (a Sec-WebSocket-Version but 13)
 """
 
 from __future__ import annotations
