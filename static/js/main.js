@@ -1086,7 +1086,9 @@ class App {
         then: (next) => {
           next.label = current.label; // the same digit, moved
           asked.landed = true;
-          this.#moves.push({ body: current.body, before: current.result.input, after: body, label: current.label, dx, dy, dir, shifts, lost });
+          // the input copied: it is a view into the whole answer (wire.js), which each nudge
+          // kept alive, about 79 kB, and the Undo history with it (a long-session review)
+          this.#moves.push({ body: current.body, before: current.result.input.slice(), after: body, label: current.label, dx, dy, dir, shifts, lost });
           this.#syncUndo();
           // said once no other nudge is on its way (nudgeBy), as things stood now
           const said = [...this.offset, false, this.predictions.sentence(next.result), this.#lostInk, this.nudge.verdict];

@@ -1953,3 +1953,44 @@ def test_a_page_without_networks_shows_no_pad_hint(browser: Any, server_url: str
             "The page could not load the networks' description: ")
     finally:
         context.close()
+
+
+def array_buffers_over(page: Any, size: int) -> int:
+    """How many ArrayBuffers of more than `size` bytes the page's heap holds, after a
+    collection: their backing stores, as a heap snapshot lists them (outside the JS heap's
+    own figure, which does not count them)."""
+    cdp = page.context.new_cdp_session(page)
+    chunks: list[str] = []
+    cdp.on("HeapProfiler.addHeapSnapshotChunk", lambda e: chunks.append(e["chunk"]))
+    cdp.send("HeapProfiler.enable")
+    cdp.send("HeapProfiler.collectGarbage")
+    cdp.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+    cdp.detach()
+    snapshot = json.loads("".join(chunks))
+    meta = snapshot["snapshot"]["meta"]
+    fields, names = meta["node_fields"], snapshot["strings"]
+    width, name_at, size_at = len(fields), fields.index("name"), fields.index("self_size")
+    nodes = snapshot["nodes"]
+    return sum(1 for i in range(0, len(nodes), width)
+               if names[nodes[i + name_at]] == "system / JSArrayBufferData"
+               and nodes[i + size_at] > size)
+
+
+def test_nudges_do_not_keep_each_answer_alive(fm: FeatureMapsPage) -> None:
+    """Found by a long-session review: each nudge kept the input it moved as a view into its
+    whole answer (about 79 kB for two networks), so 100 nudges held 8 MB, and the Undo
+    history kept them past the next sample. Twelve nudges now hold no more answers than
+    one."""
+    fm.after_paint(lambda: fm.page.click('button[data-digit="18"]'), source="upload")
+    fm.idle()
+
+    def nudge(direction: str) -> None:
+        fm.after_paint(lambda: fm.page.click(f'#nudge button[data-dir="{direction}"]'),
+                       source="nudge")
+        fm.idle()
+
+    nudge("right")
+    after_one = array_buffers_over(fm.page, 20_000)
+    for direction in ("left", "right") * 6:
+        nudge(direction)
+    assert array_buffers_over(fm.page, 20_000) <= after_one
