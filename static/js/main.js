@@ -283,7 +283,7 @@ class App {
       { undo: () => this.undo(), clear: () => this.clear() });
     App.#placePanels();
     App.#sidebarHints();
-    App.#placeTip();
+    App.#placeTip(() => this.tracer.release());
     this.#wireControls();
     this.#reset({ said: false });
     byId('draw-panel').inert = false; // wired: a stroke or sample now supersedes the link's input (#follow)
@@ -1417,7 +1417,8 @@ class App {
 
   /** The hover tip sits at the window's foot: where the pointer is there, page.css puts it
    * at the top, off the maps hovered (found by a review at 768x1024). */
-  static #placeTip() {
+  /** `left()`: the pointer has left the maps and the enlarged channel. */
+  static #placeTip(left) {
     const tip = byId('hover-tip');
     byId('maps').addEventListener('pointermove', (e) => {
       tip.toggleAttribute('data-top', e.clientY > window.innerHeight - TIP_ROOM);
@@ -1433,7 +1434,9 @@ class App {
     for (const area of document.querySelectorAll(areas)) {
       area.addEventListener('pointerenter', () => document.body.toggleAttribute('data-mouse-on-maps', true));
       area.addEventListener('pointerleave', (e) => {
-        if (!e.relatedTarget?.closest?.(areas)) document.body.toggleAttribute('data-mouse-on-maps', false);
+        if (e.relatedTarget?.closest?.(areas)) return;
+        document.body.toggleAttribute('data-mouse-on-maps', false);
+        left();
       });
     }
   }

@@ -43,6 +43,7 @@ export class Tracer {
   #marks = {};
   #minis = new Map(); // mirror -> its picture of the input
   #tailsOf = new Map(); // network -> its unreadTails
+  #height; // the readout's HeightHold
 
   /**
    * `grid`: the MapGrid; `inputOverlay`: the element over the 28x28 view; `readout`: where
@@ -60,12 +61,19 @@ export class Tracer {
     this.idle = [...readout.childNodes]; // the hint, its hover and touch wordings kept apart
     // a pool unit's readout has a line more than a conv unit's, and a tie or a rounding note
     // one more: the note and the nudge panel below it would jump as the pointer crosses the
-    // layers
-    new HeightHold(readout);
+    // layers. Held while the pointer is on the maps (released as it leaves: `release`)
+    this.#height = new HeightHold(readout);
     // while the readout is not wholly in view, page.css shows the tip among the mirrors
     new IntersectionObserver(([entry]) => {
       document.body.toggleAttribute('data-readout-away', entry.intersectionRatio < 0.99);
     }, { threshold: [0, 0.99] }).observe(readout);
+  }
+
+  /** The pointer has left the maps: the readout gives back the room it held for the
+   * longest unit read since it entered (a long-session review: held for good, at 254 px
+   * by the session's end, it left a gap over the nudge panel under a 55 px hint). */
+  release() {
+    this.#height.release();
   }
 
   #mark(role) {
