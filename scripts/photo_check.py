@@ -13,7 +13,8 @@ from a corner (80 levels between opposite corners); lit unevenly as a phone's JP
 6 levels, quality 75); grey paper (180) as a dim phone's JPEG (noise of 14 levels, over half
 the bar that ink must clear there); a vignette (corners 50 levels darker than the middle);
 a dark band (60) 12 px wide along the left edge, on white paper and on the noisy grey
-paper; a soft shadow along the top edge (60 fading to the paper's 235 over 48 px).
+paper; a soft shadow along the top edge (60 fading to the paper's 235 over 48 px); the
+sheet on a darker table (90), which shows a sixteenth of each side wide all round.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ SIDE = 392
 INK = 30
 PAPERS = ("plain", "uneven light", "light from a corner", "uneven light, JPEG",
           "grey, noisy JPEG", "vignette", "shadow at an edge", "shadow, noisy JPEG",
-          "soft shadow")
+          "soft shadow", "sheet on a table")
 NOISE = {"uneven light, JPEG": 6, "grey, noisy JPEG": 14, "shadow, noisy JPEG": 14}  # levels
 
 
@@ -50,6 +51,11 @@ def paper(kind: str, n: int) -> np.ndarray:
         sheet[:, :12] = 60
     elif kind == "soft shadow":
         sheet[:48] = np.linspace(60, 235, 48)[:, None]
+    elif kind == "sheet on a table":
+        table = np.full((n, n), 90.0)
+        m = n // 16
+        table[m:n - m, m:n - m] = sheet[m:n - m, m:n - m]
+        return table
     return sheet
 
 

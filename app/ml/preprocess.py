@@ -417,7 +417,7 @@ def _ink_with_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return _paper_off(alpha, alpha.dtype.type(alpha.min()), invert=False)
 
 
-def invert_if_light(grey: np.ndarray) -> np.ndarray:
+def invert_if_light(grey: np.ndarray, *, sheets: bool = True) -> np.ndarray:
     """Ink on MNIST's scale, 0 for the paper: dark ink on a light background (paper, a white
     canvas) is inverted to MNIST's polarity, and the background's own level (its border's
     median) is taken off, the rest stretched back to 0..1. A photo's grey paper (200 of 255)
@@ -427,7 +427,7 @@ def invert_if_light(grey: np.ndarray) -> np.ndarray:
     mid-grey (a dimly lit photo, paper at 125), or chalk on a board lighter than it, was
     clipped away, a blank answered with a confident digit (a later API review). Choosing by
     the side the picture reaches further read one glint on grey paper as the ink (a review
-    of that)."""
+    of that). `sheets`: a sheet lying inside the border is looked for (_inside_sheet)."""
     border = np.sort(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]))
     n = len(border)
     # np.median's value, 5x faster: the mean of the middle two in the array's own precision
@@ -438,6 +438,11 @@ def invert_if_light(grey: np.ndarray) -> np.ndarray:
     # a border of one level (the page's black, MNIST's own digits) is paper of that level
     paper = (median if border[0] == border[-1] or min(grey.shape) < PLANE_SIDE
              else _lit_paper(grey, median, bar))
+    # a border not all at 0 (the page's black paper, MNIST's) may hold a sheet of its own
+    if sheets and border[-1] > 0:
+        inside = _inside_sheet(grey, paper, bar)
+        if inside is not None:
+            return inside
     ink = _paper_off(grey, paper, invert=light)
     # the other way round is held to this way's bar: ink differs from the paper by more than
     # INK_THRESHOLD of the paper's distance from the far end (this way's stretch, 1 to 2
@@ -451,6 +456,52 @@ def invert_if_light(grey: np.ndarray) -> np.ndarray:
         if (stands_out > bar).any():
             return _paper_off(grey, paper, invert=not light)
     return ink
+
+
+SHEET_SPAN = 1 / 3  # of each side of the picture, that a sheet spans at least
+SHEET_FILL = 0.75  # of its bounding box, that a sheet's own level covers
+SHEET_INSET = 0.01  # of each side of a sheet, left out with its edge
+
+
+def _inside_sheet(grey: np.ndarray, paper: np.ndarray | np.floating[Any],
+                  bar: np.floating[Any]) -> np.ndarray | None:
+    """The ink of what lies on a sheet that the picture's border is not: a page photographed
+    on a table, a white canvas in a dark app's window (or a black one in a light app's).
+    The border's level was taken for the paper: on a darker table the sheet became one block
+    of ink and the digit holes in it, which every network misread (a review of uploads: 11
+    of 100 digits right), and on a lighter one than mid-grey only the digit's darkest core
+    was ink. Where what differs from the border's `paper` by more than `bar` (the sheet, and
+    the digit on it) fills SHEET_FILL of its bounding box, which spans SHEET_SPAN of each
+    side and stays clear of every edge, the box less SHEET_INSET of each side is prepared as
+    a picture of its own, blank for an empty sheet; None where there is no such block."""
+    mask = np.abs(grey - paper) > bar
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    h, w = mask.shape
+    # the border all round is what the sheet lies on: a digit cropped close reaches it, and
+    # a thick one fills most of its box
+    if top == 0 or left == 0 or bottom == h or right == w:
+        return None
+    if bottom - top < SHEET_SPAN * h or right - left < SHEET_SPAN * w:
+        return None
+    if np.count_nonzero(mask[top:bottom, left:right]) < SHEET_FILL * (bottom - top) * (
+            right - left):
+        return None
+    dy, dx = math.ceil((bottom - top) * SHEET_INSET), math.ceil((right - left) * SHEET_INSET)
+    sheet = grey[top + dy:bottom - dy, left + dx:right - dx]
+    if min(sheet.shape) < PLANE_SIDE:
+        return None
+    # and straight edges: a sheet's outermost lines inside its inset are its own level over
+    # EDGE_BAND of their length, where a bold digit's box (a thick 8 fills 0.75 to 0.88 of
+    # it) meets the digit's curves in a few points
+    inked = mask[top + dy:bottom - dy, left + dx:right - dx]
+    if min(inked[0].mean(), inked[-1].mean(), inked[:, 0].mean(), inked[:, -1].mean()
+           ) < EDGE_BAND:
+        return None
+    return invert_if_light(sheet, sheets=False)  # all 0 for an empty sheet
 
 
 def _lit_paper(grey: np.ndarray, median: np.floating[Any], bar: np.floating[Any]
