@@ -14,7 +14,8 @@ from a corner (80 levels between opposite corners); lit unevenly as a phone's JP
 the bar that ink must clear there); a vignette (corners 50 levels darker than the middle);
 a dark band (60) 12 px wide along the left edge, on white paper and on the noisy grey
 paper; a soft shadow along the top edge (60 fading to the paper's 235 over 48 px); the
-sheet on a darker table (90), which shows a sixteenth of each side wide all round.
+sheet on a darker table (90), which shows a sixteenth of each side wide all round; ruled
+paper (lines at 177, 1 px, every 40 px) and squared paper (the same lines both ways).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ SIDE = 392
 INK = 30
 PAPERS = ("plain", "uneven light", "light from a corner", "uneven light, JPEG",
           "grey, noisy JPEG", "vignette", "shadow at an edge", "shadow, noisy JPEG",
-          "soft shadow", "sheet on a table")
+          "soft shadow", "sheet on a table", "ruled", "squared")
 NOISE = {"uneven light, JPEG": 6, "grey, noisy JPEG": 14, "shadow, noisy JPEG": 14}  # levels
 
 
@@ -51,6 +52,10 @@ def paper(kind: str, n: int) -> np.ndarray:
         sheet[:, :12] = 60
     elif kind == "soft shadow":
         sheet[:48] = np.linspace(60, 235, 48)[:, None]
+    elif kind in ("ruled", "squared"):
+        sheet[10::40] = 177
+        if kind == "squared":
+            sheet[:, 10::40] = 177
     elif kind == "sheet on a table":
         table = np.full((n, n), 90.0)
         m = n // 16
