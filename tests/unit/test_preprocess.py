@@ -1022,3 +1022,19 @@ def test_a_digits_own_bars_are_no_ruled_lines() -> None:
     x = preprocess.mnist_style(small)
     spans = [np.ptp(np.flatnonzero(x.any(axis=a))) + 1 for a in (1, 0)]
     assert spans == [12, 20]
+
+
+@pytest.mark.slow
+def test_no_digit_of_mnist_cropped_close_loses_a_bar_as_a_ruled_line(mnist: Mnist) -> None:
+    """A digit cropped close, at 12 times MNIST's size (strokes of pen and marker alike),
+    has bars that reach its picture's edges: no bar of the first 1,000 test digits, as drawn
+    or thinned to a few pixels, is taken for a ruled line."""
+    for digit in mnist.images("test")[:1000]:
+        ys, xs = np.nonzero(digit > 30)
+        crop = digit[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        big = Image.fromarray(crop).resize((crop.shape[1] * 12, crop.shape[0] * 12),
+                                           Image.Resampling.BICUBIC)
+        for picture in (big, big.filter(ImageFilter.MinFilter(15))):
+            ink = np.asarray(picture, np.float32) / 255
+            kept, _ = preprocess._without_rules(ink, ink > preprocess.INK_THRESHOLD)
+            assert kept is ink
