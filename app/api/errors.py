@@ -241,18 +241,20 @@ def _without_slash(app: FastAPI, request: Request) -> tuple[dict[str, Any], str]
 
 def install(app: FastAPI) -> None:
     """The app's answers to errors. A route's address with a trailing slash: a GET or HEAD
-    is redirected to the address without it (FastAPI's 307, which a browser follows, and
-    whose Location a proxy that strips a path prefix rewrites: docs/production.md); any
-    other method gets a 404 that says to take the slash off, where the redirect made a
-    POST's client send its body twice, or, as curl does without -L, left it an empty
-    answer."""
+    is redirected to the address without it where that takes it (FastAPI's 307, which a
+    browser follows, and whose Location a proxy that strips a path prefix rewrites:
+    docs/production.md); any other method gets a 404 that says to take the slash off, where
+    the redirect made a POST's client send its body twice, or, as curl does without -L,
+    left it an empty answer."""
     app.router.redirect_slashes = False
 
     async def _known(request: Request, exc: Exception) -> Response:
         bare = None
         if isinstance(exc, StarletteHTTPException) and exc.status_code == 404:
             bare = _without_slash(app, request)
-        if bare is not None and request.method in ("GET", "HEAD"):
+        # redirected only where the address takes the method (a review: a GET of
+        # /api/v1/featuremaps/ was sent on to the 405 of a POST route)
+        if bare is not None and request.method in ("GET", "HEAD") and not bare[1]:
             return RedirectResponse(str(URL(scope=bare[0])), status_code=307)
         if bare is not None:
             said = trailing_slash(request.url.path, request.method, bare[1])
