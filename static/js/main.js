@@ -283,7 +283,7 @@ class App {
       { undo: () => this.undo(), clear: () => this.clear() });
     App.#placePanels();
     App.#sidebarHints();
-    App.#placeTip(() => this.tracer.release());
+    App.#placeTip();
     this.#wireControls();
     this.#reset({ said: false });
     byId('draw-panel').inert = false; // wired: a stroke or sample now supersedes the link's input (#follow)
@@ -675,6 +675,9 @@ class App {
   #supersede(loading = null) {
     this.#epoch += 1;
     this.#loading = loading;
+    // the readout's height, held for the longest unit read since, is given back: the
+    // pointer is on the pad or the samples, above it (trace.js release)
+    this.tracer.release();
   }
 
   /** What the pad holds now, kept for Undo to put back once a Clear, an upload or a sample
@@ -1417,8 +1420,7 @@ class App {
 
   /** The hover tip sits at the window's foot: where the pointer is there, page.css puts it
    * at the top, off the maps hovered (found by a review at 768x1024). */
-  /** `left()`: the pointer has left the maps and the enlarged channel. */
-  static #placeTip(left) {
+  static #placeTip() {
     const tip = byId('hover-tip');
     byId('maps').addEventListener('pointermove', (e) => {
       tip.toggleAttribute('data-top', e.clientY > window.innerHeight - TIP_ROOM);
@@ -1434,9 +1436,7 @@ class App {
     for (const area of document.querySelectorAll(areas)) {
       area.addEventListener('pointerenter', () => document.body.toggleAttribute('data-mouse-on-maps', true));
       area.addEventListener('pointerleave', (e) => {
-        if (e.relatedTarget?.closest?.(areas)) return;
-        document.body.toggleAttribute('data-mouse-on-maps', false);
-        left();
+        if (!e.relatedTarget?.closest?.(areas)) document.body.toggleAttribute('data-mouse-on-maps', false);
       });
     }
   }

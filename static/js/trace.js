@@ -61,7 +61,7 @@ export class Tracer {
     this.idle = [...readout.childNodes]; // the hint, its hover and touch wordings kept apart
     // a pool unit's readout has a line more than a conv unit's, and a tie or a rounding note
     // one more: the note and the nudge panel below it would jump as the pointer crosses the
-    // layers. Held while the pointer is on the maps (released as it leaves: `release`)
+    // layers. Held until the input is replaced (`release`)
     this.#height = new HeightHold(readout);
     // while the readout is not wholly in view, page.css shows the tip among the mirrors
     new IntersectionObserver(([entry]) => {
@@ -69,9 +69,11 @@ export class Tracer {
     }, { threshold: [0, 0.99] }).observe(readout);
   }
 
-  /** The pointer has left the maps: the readout gives back the room it held for the
-   * longest unit read since it entered (a long-session review: held for good, at 254 px
-   * by the session's end, it left a gap over the nudge panel under a 55 px hint). */
+  /** A stroke, a Clear, a sample or an upload replaces the input: the readout gives back
+   * the room it held for the longest unit read since (a long-session review: held for
+   * good, at 254 px by the session's end, it left a gap over the nudge panel under a 55 px
+   * hint). Not as the pointer leaves the maps: the nudge panel under the readout then
+   * moved up as the pointer went on to its buttons (a review of that). */
   release() {
     this.#height.release();
   }

@@ -1388,8 +1388,9 @@ def test_the_readout_keeps_its_tallest_height_as_the_pointer_crosses_the_layers(
     """Found by a teacher's review: a pool unit's readout is two to five lines longer than a
     conv unit's, so the preprocessing note and the nudge panel below it jumped up and down
     as the pointer crossed the layers. The readout now holds its tallest height until the
-    window's size changes, or the pointer leaves the maps (a long-session review: held for
-    good, it left a gap of 200 px over the nudge panel under the hint)."""
+    window's size changes, or a stroke, Clear, sample or upload replaces the input (a
+    long-session review: held for good, it left a gap of 200 px over the nudge panel under
+    the hint); not as the pointer leaves the maps, on its way to the nudge buttons below."""
     fm.page.set_viewport_size({"width": 1280, "height": 800})
     upload_digit(fm, digit_files[0][1])
     readout = fm.page.locator("#readout")
@@ -1412,8 +1413,11 @@ def test_the_readout_keeps_its_tallest_height_as_the_pointer_crosses_the_layers(
     pool_height, _ = hover("pool2")
     box = fm.page.locator("#pad").bounding_box()
     fm.page.mouse.move(box["x"] + 5, box["y"] + 5)  # off the maps, onto the pad
-    assert not readout.inner_text().startswith("max")  # the hint is back, and so is its height
-    assert readout.evaluate("(r) => r.getBoundingClientRect().height") < pool_height - 30
+    assert not readout.inner_text().startswith("max")  # the hint is back, in the held room
+    height = "(r) => r.getBoundingClientRect().height"
+    assert readout.evaluate(height) == pool_height
+    fm.stroke([(0.3, 0.3), (0.6, 0.6)])  # a stroke replaces the input: the room is given back
+    assert readout.evaluate(height) < pool_height - 30
 
 
 def test_in_one_column_a_hovered_units_readout_shows_at_the_window_bottom(
