@@ -461,6 +461,32 @@ def invert_if_light(grey: np.ndarray, *, sheets: bool = True) -> np.ndarray:
 SHEET_SPAN = 1 / 3  # of each side of the picture, that a sheet spans at least
 SHEET_FILL = 0.75  # of its bounding box, that a sheet's own level covers
 SHEET_INSET = 0.01  # of each side of a sheet, left out with its edge
+SHEET_TURN = 0.1  # of each side of its box, how far in a sheet's first whole line may lie
+SHEET_WHOLE = 0.99  # of a line, that a sheet covers where the line is whole
+
+
+def _whole_lines(box: np.ndarray) -> tuple[int, int, int, int] | None:
+    """How far in from the top, bottom, left and right of `box` (what differs from the
+    border, in its bounding box) lies the first line that crosses the sheet whole, within
+    SHEET_TURN of the side: a line it covers for SHEET_WHOLE of the most any line across
+    covers, which is EDGE_BAND of its length or more. A sheet square to the picture covers
+    its box's every line; one turned by a few degrees (a page photographed a little askew:
+    a review found one turned by a degree not found) is cut at both ends of every line by
+    the corners of the box, and whole only below its corners' reach. None where a side has
+    no such line."""
+    found = []
+    for lines in (box, box.T):
+        across = np.count_nonzero(lines, axis=1)
+        most = int(across.max())
+        if most < EDGE_BAND * lines.shape[1]:
+            return None
+        near = math.ceil(len(lines) * SHEET_TURN)
+        for ends in (across[:near], across[::-1][:near]):
+            whole = np.flatnonzero(ends >= SHEET_WHOLE * most)
+            if whole.size == 0:
+                return None
+            found.append(int(whole[0]))
+    return found[0], found[1], found[2], found[3]
 
 
 def _inside_sheet(grey: np.ndarray, paper: np.ndarray | np.floating[Any],
@@ -472,12 +498,13 @@ def _inside_sheet(grey: np.ndarray, paper: np.ndarray | np.floating[Any],
     of 100 digits right), and on a lighter one than mid-grey only the digit's darkest core
     was ink. Where what differs from the border's `paper` by more than `bar` (the sheet, and
     the digit on it) fills SHEET_FILL of its bounding box, which spans SHEET_SPAN of each
-    side and stays clear of every edge, the box less SHEET_INSET of each side is prepared as
-    a picture of its own, blank for an empty sheet; None where there is no such block, or
-    where what lies on it is nearly all of the border's own level (EDGE_BAND of it within a
-    quarter of `bar` of `median`; a digit's strokes spread over many levels): a bold digit
-    drawn as blocks (a thick 8 of two rectangles, a square 0), the paper showing through
-    its holes (a review found such digits read as their holes)."""
+    side and stays clear of every edge, the box from its first whole lines (_whole_lines),
+    less SHEET_INSET of each side, is prepared as a picture of its own, blank for an empty
+    sheet; None where there is no such block, or where what lies on it is nearly all of
+    the border's own level (EDGE_BAND of it within a quarter of `bar` of `median`; a
+    digit's strokes spread over many levels): a bold digit drawn as blocks (a thick 8 of
+    two rectangles, a square 0), the paper showing through its holes (a review found such
+    digits read as their holes)."""
     mask = np.abs(grey - paper) > bar
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
@@ -494,16 +521,16 @@ def _inside_sheet(grey: np.ndarray, paper: np.ndarray | np.floating[Any],
     if np.count_nonzero(mask[top:bottom, left:right]) < SHEET_FILL * (bottom - top) * (
             right - left):
         return None
-    dy, dx = math.ceil((bottom - top) * SHEET_INSET), math.ceil((right - left) * SHEET_INSET)
-    sheet = grey[top + dy:bottom - dy, left + dx:right - dx]
-    if min(sheet.shape) < PLANE_SIDE:
+    # and straight edges: near each side of the box, a line that is the sheet's whole, where
+    # a bold digit's box (a thick 8 fills 0.75 to 0.88 of it) meets the digit's curves in a
+    # few points; a page a little turned reaches its first whole line further in
+    whole = _whole_lines(mask[top:bottom, left:right])
+    if whole is None:
         return None
-    # and straight edges: a sheet's outermost lines inside its inset are its own level over
-    # EDGE_BAND of their length, where a bold digit's box (a thick 8 fills 0.75 to 0.88 of
-    # it) meets the digit's curves in a few points
-    inked = mask[top + dy:bottom - dy, left + dx:right - dx]
-    if min(inked[0].mean(), inked[-1].mean(), inked[:, 0].mean(), inked[:, -1].mean()
-           ) < EDGE_BAND:
+    dy, dx = math.ceil((bottom - top) * SHEET_INSET), math.ceil((right - left) * SHEET_INSET)
+    sheet = grey[top + whole[0] + dy:bottom - whole[1] - dy,
+                 left + whole[2] + dx:right - whole[3] - dx]
+    if min(sheet.shape) < PLANE_SIDE:
         return None
     on_it = invert_if_light(sheet, sheets=False)  # all 0 for an empty sheet
     strong = sheet[on_it > 0.5]
