@@ -595,11 +595,12 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
     if not mask.any():
         return out
     h, w = mask.shape
-    if min(h, w) >= SPECK_BLOCK * SIDE:  # ruled or squared paper: its lines reach two edges
+    large = min(h, w) >= SPECK_BLOCK * SIDE  # ruled lines and specks are looked for
+    if large:  # ruled or squared paper: its lines reach two edges
         grey, mask = _without_rules(grey, mask)
         if not mask.any():
             return out
-    if min(h, w) >= SPECK_BLOCK * SIDE and (  # count_nonzero: 3x faster than any()
+    if large and (  # count_nonzero: 3x faster than any()
             np.count_nonzero(grey[0]) or np.count_nonzero(grey[-1])
             or np.count_nonzero(grey[:, 0]) or np.count_nonzero(grey[:, -1])):
         grey, mask = _without_specks(grey, mask)
@@ -676,7 +677,7 @@ def _without_rules(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
         if not (np.count_nonzero(ends[0]) and np.count_nonzero(ends[1])):
             continue
         lines = np.count_nonzero(mask, axis=1 - axis) >= EDGE_BAND * mask.shape[1 - axis]
-        runs = _rules(lines, mask.shape[axis]) if np.count_nonzero(lines) else []
+        runs = _rules(lines, mask.shape[axis])
         if not runs:
             continue
         grey, mask = np.array(grey, copy=True), np.array(mask, copy=True)
