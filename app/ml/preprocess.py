@@ -26,6 +26,7 @@ from PIL.JpegImagePlugin import MARKER as JPEG_MARKERS  # (name, description, ha
 
 from app.ml.errors import CorruptImage, EmptyBody, ImageTooLarge, InvalidImage, InvalidPixels
 from app.ml.names import counted, cut, json_kind
+from app.ml.resample import lanczos
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 ACCEPTED_TEXT = "PNG, JPEG, WebP or GIF"
@@ -617,9 +618,7 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
     scale = BOX / max(h, w)
     new_h = max(1, min(BOX, round(h * scale)))
     new_w = max(1, min(BOX, round(w * scale)))
-    img = Image.fromarray(np.clip(crop, 0.0, 1.0).astype(np.float32), mode="F")
-    small = np.asarray(img.resize((new_w, new_h), Image.Resampling.LANCZOS), dtype=np.float32)
-    small = np.clip(small, 0.0, 1.0)
+    small = np.clip(lanczos(np.clip(crop, 0.0, 1.0).astype(np.float32), new_w, new_h), 0.0, 1.0)
     # MNIST's darkest ink is 254 or 255 in every test digit: ink that never gets there (a
     # photo's pencil on grey paper, 118 of 255 once the paper is taken off, found by an API
     # review) is stretched to reach 255, as faint ink the networks never saw otherwise; an
