@@ -1080,3 +1080,75 @@ def test_a_sheet_turned_a_little_is_read_as_the_paper(mnist: Mnist, engine: Engi
         x = preprocess.from_image(png_bytes(np.asarray(sheet)), LIMIT)
         right += engine.featuremaps(x, ["max"]).predictions()["max"] == label
     assert right >= 19
+
+
+def unfiltered_png(levels: np.ndarray, *, before_end: bytes = b"", stream: bytes | None = None
+                   ) -> bytes:
+    """An 8-bit grey PNG of `levels` whose rows are stored unfiltered, as the page's png.js
+    writes its drawings; `stream` in place of the rows' zlib stream."""
+    h, w = levels.shape
+    rows = np.zeros((h, w + 1), np.uint8)
+    rows[:, 1:] = levels
+    return (preprocess.PNG_SIGNATURE
+            + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + png_chunk(b"IDAT", zlib.compress(rows.tobytes()) if stream is None else stream)
+            + before_end + png_chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (3, 5), (28, 28), (112, 112), (2, 512)])
+def test_the_pages_own_pngs_are_read_without_pillow_as_pillow_reads_them(
+        height: int, width: int) -> None:
+    """The page's drawings (grey, unfiltered rows) are inflated and viewed without Pillow,
+    a cut of 0.05 to 0.1 ms on the live update's path, and read exactly as Pillow reads
+    them, in a picture on white paper too."""
+    levels = np.random.default_rng(width).integers(0, 256, (height, width), dtype=np.uint8)
+    for picture in (levels, 255 - levels // 4):
+        data = unfiltered_png(picture)
+        samples = preprocess.grey_png(data)
+        assert samples is not None
+        np.testing.assert_array_equal(samples, np.asarray(Image.open(io.BytesIO(data))))
+        pillows = preprocess.invert_if_light(
+            np.asarray(Image.open(io.BytesIO(data)), dtype=np.float32) / 255.0)
+        np.testing.assert_array_equal(preprocess.decode(data, LIMIT), pillows)
+
+
+def test_every_other_png_is_left_to_pillow() -> None:
+    levels = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5
+    plain = unfiltered_png(levels)
+    rows = np.zeros((6, 9), np.uint8)
+    rows[:, 1:] = levels
+    filtered = rows.copy()
+    filtered[2, 0] = 2  # one row stored as its difference from the one above ("Up")
+    filtered[2, 1:] = levels[2] - levels[1]
+    bad_crc = bytearray(plain)
+    bad_crc[-13] ^= 1  # the IDAT chunk's CRC (the 12 bytes after it are IEND)
+    inflated = zlib.compress(rows.tobytes())
+    others = {
+        "a row filtered": unfiltered_png(levels, stream=zlib.compress(filtered.tobytes())),
+        "written by Pillow": png_bytes(np.tile(np.arange(64, dtype=np.uint8), (16, 1))),
+        "RGB": png_bytes(np.zeros((4, 4, 3), np.uint8), mode="RGB"),
+        "transparency": unfiltered_png(levels, before_end=png_chunk(b"tRNS", b"\0\0")),
+        "text": unfiltered_png(levels, before_end=png_chunk(b"tEXt", b"a\0b")),
+        "a bad CRC": bytes(bad_crc),
+        "a row short": unfiltered_png(levels, stream=zlib.compress(rows.tobytes()[:-1])),
+        "a byte over": unfiltered_png(levels, stream=zlib.compress(rows.tobytes() + b"\0")),
+        "the stream unended": unfiltered_png(levels, stream=inflated[:-6]),
+        "bytes after the stream": unfiltered_png(levels, stream=inflated + b"\0"),
+        "bytes after IEND": plain + b"\0",
+        "cut short": plain[:-20],  # inside the IDAT chunk
+        # a bomb: 16 MB of zeros in 16 kB, for 6 rows
+        "a bomb": unfiltered_png(levels, stream=zlib.compress(bytes(1 << 24), 9)),
+        "wider than MAX_SIDE": unfiltered_png(np.zeros((1, preprocess.MAX_SIDE + 1), np.uint8)),
+    }
+    assert preprocess.grey_png(plain) is not None
+    for what, data in others.items():
+        assert preprocess.grey_png(data) is None, what
+    # Pillow still reads them: the filtered one as the same picture
+    np.testing.assert_array_equal(preprocess.decode(others["a row filtered"], LIMIT),
+                                  preprocess.decode(plain, LIMIT))
+
+
+def test_a_drawing_over_the_pixel_limit_is_refused_as_before() -> None:
+    data = unfiltered_png(np.zeros((112, 112), np.uint8))
+    with pytest.raises(ImageTooLarge, match="image is 112x112 = 12,544 pixels; the limit is 100 "):
+        preprocess.decode(data, 100)
