@@ -11,13 +11,42 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = sorted((ROOT / "static" / "digits").glob("*.png"))
+PAD = 112  # px a side of the PNG the page sends for a drawing
+
+
+def page_png(levels: np.ndarray) -> bytes:
+    """`levels` (H, W) uint8 as the page's png.js writes a drawing: 8-bit grey, every row
+    stored unfiltered. (The page deflates with fixed codes; zlib's stream here inflates to
+    the same rows.)"""
+    h, w = levels.shape
+    rows = np.zeros((h, w + 1), np.uint8)
+    rows[:, 1:] = levels
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (len(data).to_bytes(4, "big") + kind + data
+                + zlib.crc32(kind + data).to_bytes(4, "big"))
+
+    header = w.to_bytes(4, "big") + h.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows.tobytes())) + chunk(b"IEND", b""))
+
+
+def page_drawings() -> list[bytes]:
+    """DIGITS as the page sends them once drawn on its pad: scaled to PAD px, light on
+    black, in the page's own PNG form."""
+    return [page_png(np.asarray(Image.open(p).convert("L").resize(
+        (PAD, PAD), Image.Resampling.BILINEAR))) for p in DIGITS]
 
 
 def free_port() -> int:

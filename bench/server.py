@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -25,7 +28,7 @@ from app.api.inputs import Payload
 from app.api.routes.featuremaps import answer
 from app.config import Settings
 from app.main import create_app
-from app.ml import preprocess
+from app.ml import preprocess, resample
 from app.ml.capture import capture
 from app.ml.device import configure_threads
 from app.ml.engine import Engine
@@ -36,6 +39,7 @@ from bench.common import (
     busy_workers,
     load,
     median,
+    page_drawings,
     percentile,
     server,
     server_timing,
@@ -44,6 +48,7 @@ from bench.common import (
 )
 
 PATH = "/api/v1/featuremaps?models=max,avg&encoding=uint8"
+PAGE_CASE = "binary, the page's 112 px drawings"
 FORMATS = {
     "binary+gzip": {"Accept": "application/x-featuremaps", "Accept-Encoding": "gzip"},
     "binary": {"Accept": "application/x-featuremaps"},
@@ -51,9 +56,11 @@ FORMATS = {
 }
 
 
-def digit_requests(headers: dict[str, str]) -> list[bytes]:
-    return [build_request("POST", PATH, p.read_bytes(), {"Content-Type": "image/png", **headers})
-            for p in DIGITS]
+def digit_requests(headers: dict[str, str], bodies: list[bytes] | None = None) -> list[bytes]:
+    """The live update's request for each of `bodies` (MNIST's digits as Pillow writes
+    them, DIGITS, where none are given)."""
+    return [build_request("POST", PATH, body, {"Content-Type": "image/png", **headers})
+            for body in (bodies or [p.read_bytes() for p in DIGITS])]
 
 
 class Forward:
@@ -212,6 +219,39 @@ class InProcess:
         return self.loop.run_until_complete(measure())
 
 
+def preparing(rounds: int, per_round: int) -> dict[str, dict[str, float]]:
+    """Decoding and preparing a live update's picture in-process (preprocess.from_image),
+    as the server does it and as it did through Pillow alone (Pillow's PNG decoder for
+    every PNG, Pillow's resize of the crop: resample.through_pillow), in alternating
+    rounds; medians in ms, for MNIST's digits as Pillow writes them and the page's
+    drawings."""
+    bodies = {"MNIST digits (Pillow's PNGs)": [p.read_bytes() for p in DIGITS],
+              "the page's 112 px drawings": page_drawings()}
+    ways: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
+        "ours": contextlib.nullcontext, "through Pillow": _through_pillow}
+    times: dict[str, dict[str, list[float]]] = {k: {w: [] for w in ways} for k in bodies}
+    for _ in range(rounds):
+        for kind, these in bodies.items():
+            for way, context in ways.items():
+                i = 0
+
+                def one(these: list[bytes] = these) -> None:
+                    nonlocal i
+                    preprocess.from_image(these[i % len(these)], 10**6)
+                    i += 1
+
+                with context():
+                    times[kind][way] += timeit(one, per_round)
+    return {kind: {way: median(t) for way, t in ts.items()} for kind, ts in times.items()}
+
+
+@contextlib.contextmanager
+def _through_pillow() -> Iterator[None]:
+    with mock.patch.object(preprocess, "grey_png", lambda data: None), \
+            mock.patch.object(preprocess, "lanczos", resample.through_pillow):
+        yield
+
+
 def wire_sizes(port: int) -> dict[str, list[int]]:
     sizes: dict[str, list[int]] = {name: [] for name in FORMATS}
     conn = Connection(port)
@@ -232,14 +272,17 @@ def run(repeat: int, seconds: float, workers: list[int]) -> dict[str, Any]:
     with server() as srv:
         port = srv.port
         latency: dict[str, dict[str, Any]] = {}
-        for name, h in FORMATS.items():
+        # each format with MNIST's digits, and the binary one with the page's own drawings
+        cases = [(name, digit_requests(h)) for name, h in FORMATS.items()]
+        cases.append((PAGE_CASE, digit_requests(FORMATS["binary"], page_drawings())))
+        for name, raws in cases:
             stages: dict[str, list[float]] = {}
-            lat, fwd, ratios = paired_latency(port, forward, digit_requests(h), rounds, per_round,
-                                              stages)
+            lat, fwd, ratios = paired_latency(port, forward, raws, rounds, per_round, stages)
             latency[name] = {"p50_ms": median(lat), "p99_ms": percentile(lat, 99),
                              "forward_ms": median(fwd), "ratio": median(ratios),
                              "server_ms": {k: median(v) for k, v in stages.items()}}
         out["forward_after_idle_ms"] = median(idle_forward_ms(forward, per_round * 2))
+        out["preparing_ms"] = preparing(rounds, per_round)
         in_process = InProcess()
         try:
             out["in_process"] = in_process.run(rounds, per_round)
@@ -312,6 +355,10 @@ def report(out: dict[str, Any]) -> str:
               "inside the server (Server-Timing medians, ms): " + "; ".join(
                   f"{name} " + ", ".join(f"{k} {v:.2f}" for k, v in lat["server_ms"].items())
                   for name, lat in out["latency"].items()),
+              "decoding and preparing the picture in-process (medians of alternating "
+              "rounds, ms), as the server does it / through Pillow alone: " + "; ".join(
+                  f"{kind} {ways['ours']:.3f} / {ways['through Pillow']:.3f}"
+                  for kind, ways in out["preparing_ms"].items()),
               "in-process, no socket, binary (the ASGI app called directly; medians, ms): "
               f"through the app {out['in_process']['app_ms']:.2f}, the same work called "
               f"directly {out['in_process']['direct_ms']:.2f}: the middleware and the fast "
