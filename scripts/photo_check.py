@@ -15,7 +15,10 @@ the bar that ink must clear there); a vignette (corners 50 levels darker than th
 a dark band (60) 12 px wide along the left edge, on white paper and on the noisy grey
 paper; a soft shadow along the top edge (60 fading to the paper's 235 over 48 px); the
 sheet on a darker table (90), which shows a sixteenth of each side wide all round; ruled
-paper (lines at 177, 1 px, every 40 px) and squared paper (the same lines both ways).
+paper (lines at 177, 1 px, every 40 px) and squared paper (the same lines both ways); a
+stray dot of ink near a corner, far from the digit (a sixtieth of the side in radius); a
+faint scribble (150, 2 px wide) down the right-hand margin. An empty page with a dot or a
+scribble is not blank: the mark is all the ink there is.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ SIDE = 392
 INK = 30
 PAPERS = ("plain", "uneven light", "light from a corner", "uneven light, JPEG",
           "grey, noisy JPEG", "vignette", "shadow at an edge", "shadow, noisy JPEG",
-          "soft shadow", "sheet on a table", "ruled", "squared")
+          "soft shadow", "sheet on a table", "ruled", "squared", "a stray dot",
+          "a faint scribble")
 NOISE = {"uneven light, JPEG": 6, "grey, noisy JPEG": 14, "shadow, noisy JPEG": 14}  # levels
 
 
@@ -56,6 +60,15 @@ def paper(kind: str, n: int) -> np.ndarray:
         sheet[10::40] = 177
         if kind == "squared":
             sheet[:, 10::40] = 177
+    elif kind == "a stray dot":  # of the ink's own level, near a corner
+        yy, xx = np.ogrid[:n, :n]
+        sheet[(yy - 0.9 * n) ** 2 + (xx - 0.08 * n) ** 2 <= (n / 60) ** 2] = INK
+    elif kind == "a faint scribble":  # at 150, 2 px wide, down the right-hand margin
+        t = np.arange(int(0.3 * n))
+        ys = (0.35 * n + t).astype(int)
+        xs = (0.93 * n + 0.02 * n * np.sin(t / 6)).astype(int)
+        for dy in (0, 1):
+            sheet[ys, np.minimum(xs + dy, n - 1)] = 150
     elif kind == "sheet on a table":
         table = np.full((n, n), 90.0)
         m = n // 16

@@ -662,6 +662,12 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
         grey, mask = _without_edge_bands(grey, mask)
         rows = np.flatnonzero(mask.any(axis=1))
         cols = np.flatnonzero(mask.any(axis=0))
+    if min(h, w) > STRAY_SIDE:
+        kept = _without_strays(grey, mask)
+        if kept is not None:
+            grey, mask = kept
+            rows = np.flatnonzero(mask.any(axis=1))
+            cols = np.flatnonzero(mask.any(axis=0))
     crop = grey[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
@@ -764,6 +770,78 @@ def _without_edge_bands(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray,
                     mask[:gaps[0]] = False
         grey, mask = np.rot90(grey), np.rot90(mask)
     return np.ascontiguousarray(grey), mask
+
+
+STRAY_SIDE = 128  # px: only pictures wider and taller are looked at for stray marks
+STRAY_GRID = 64  # blocks across the shorter side, in which the ink's pieces are found
+STRAY_MASS = 0.1  # of the largest piece's ink, that a stray mark holds at most
+STRAY_GAP = 0.2  # of the larger pieces' box's longer side, that a stray mark lies further off
+
+
+def _without_strays(grey: np.ndarray, mask: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """`grey` and its ink `mask` without stray marks far from the digit (a dot, a faint
+    scribble in the margin of a photo or scan), or None where there are none. The crop took
+    them in and the digit shrank and moved: in a page twice the digit's width, a dot near a
+    corner left 97 and 94 of 100 read right by max and avg, a scribble down the margin 93
+    and 93 (scripts/photo_check.py). The ink is split into pieces that touch, on a grid of
+    blocks (STRAY_GRID across the shorter side, so that a stroke broken by a block's width
+    or less stays one piece); a piece with under STRAY_MASS of the largest one's ink, and
+    further from the box of the larger pieces than STRAY_GAP of that box's longer side, is
+    taken for paper. A digit's own parts (a 5's flag, a stroke broken in a faint photo) lie
+    at or inside its box and stay, as do two digits side by side and what lies between
+    them. Only pictures over STRAY_SIDE px a side are looked at: the page's drawings (112
+    px) are not, and pay nothing."""
+    h, w = mask.shape
+    f = max(1, min(h, w) // STRAY_GRID)
+    padded = np.pad(grey * mask, ((0, -h % f), (0, -w % f)))
+    ink = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).sum(axis=(1, 3))
+    inked = ink > 0
+    labels = _pieces(inked)
+    masses = np.bincount(labels[inked], weights=ink[inked])
+    if np.count_nonzero(masses) < 2:
+        return None
+    # each piece's box, by its label: (top, left, bottom, right) in blocks
+    ys, xs = np.nonzero(inked)
+    piece = labels[ys, xs]
+    boxes = np.zeros((4, masses.size), np.int64)
+    boxes[:2] = labels.size
+    for row, at, reduce in ((0, ys, np.minimum), (1, xs, np.minimum),
+                            (2, ys, np.maximum), (3, xs, np.maximum)):
+        reduce.at(boxes[row], piece, at)
+    small = masses < STRAY_MASS * masses.max()
+    large = (masses > 0) & ~small
+    top, left = boxes[0, large].min(), boxes[1, large].min()
+    bottom, right = boxes[2, large].max(), boxes[3, large].max()
+    gap = np.maximum.reduce([boxes[0] - bottom, top - boxes[2], boxes[1] - right, left - boxes[3]])
+    stray = np.flatnonzero((masses > 0) & small
+                           & (gap > STRAY_GAP * max(bottom - top, right - left)))
+    if not stray.size:
+        return None
+    keep = np.repeat(np.repeat(~np.isin(labels, stray), f, axis=0), f, axis=1)[:h, :w]
+    return np.where(keep, grey, grey.dtype.type(0)), mask & keep
+
+
+def _pieces(inked: np.ndarray) -> np.ndarray:
+    """Each cell of `inked` labelled by the piece it belongs to (cells that touch, across
+    a corner too, are one piece): the lowest index of its cells, in the flattened grid;
+    cells not inked hold the grid's size. Labels spread to each cell's neighbours, and a
+    cell then takes its label's own label, which halves the steps again and again."""
+    n = inked.size
+    labels = np.where(inked, np.arange(n).reshape(inked.shape), n)
+    while True:
+        edged = np.pad(labels, 1, constant_values=n)
+        h, w = labels.shape
+        low = labels.copy()
+        for dy in (0, 1, 2):
+            for dx in (0, 1, 2):
+                np.minimum(low, edged[dy:dy + h, dx:dx + w], out=low)
+        low = np.where(inked, low, n)
+        flat = np.append(low.ravel(), n)  # the grid's size: no piece
+        low = np.where(inked, flat[low], n)
+        if np.array_equal(low, labels):
+            return labels
+        labels = low
 
 
 SPECK_BLOCK = 4  # px: ink that no block this wide holds on average is a speck (_without_specks)

@@ -1152,3 +1152,70 @@ def test_a_drawing_over_the_pixel_limit_is_refused_as_before() -> None:
     data = unfiltered_png(np.zeros((112, 112), np.uint8))
     with pytest.raises(ImageTooLarge, match="image is 112x112 = 12,544 pixels; the limit is 100 "):
         preprocess.decode(data, 100)
+
+
+def digit_on_paper(digit: np.ndarray, side: int = 784, marks: bool = False) -> bytes:
+    """An MNIST digit drawn 392 px wide in dark ink (30) in the middle of a white page
+    (235) `side` px wide, with `marks`: a dot of ink near the bottom-left corner and a faint
+    scribble (150) down the right-hand margin."""
+    big = np.asarray(Image.fromarray(digit).resize((392, 392), Image.Resampling.BICUBIC),
+                     np.float32) / 255
+    ink = np.zeros((side, side), np.float32)
+    at = (side - 392) // 2
+    ink[at:at + 392, at:at + 392] = big
+    grey = 235 - 205 * ink
+    if marks:
+        yy, xx = np.ogrid[:side, :side]
+        grey[(yy - 0.9 * side) ** 2 + (xx - 0.08 * side) ** 2 <= (side / 60) ** 2] = 30
+        grey[int(0.35 * side):int(0.65 * side), int(0.93 * side):int(0.93 * side) + 2] = 150
+    return png_bytes(np.rint(np.clip(grey, 0, 255)).astype(np.uint8))
+
+
+def test_stray_marks_far_from_the_digit_are_left_out(mnist: Mnist) -> None:
+    """Found by a review of uploads: a dot near a corner, or a scribble in the margin, was
+    taken into the crop, and the digit shrank and moved (97/94 and 93/93 of 100 read right
+    by max and avg; scripts/photo_check.py). Now the networks are given what they are
+    given without the marks, pixel for pixel."""
+    for digit in mnist.images("test")[:10]:
+        clean = preprocess.from_image(digit_on_paper(digit), LIMIT)
+        marked = preprocess.from_image(digit_on_paper(digit, marks=True), LIMIT)
+        np.testing.assert_array_equal(marked, clean)
+
+
+def test_a_digits_own_pieces_and_a_second_digit_stay() -> None:
+    grey = np.zeros((300, 400), np.float32)
+    grey[50:250, 60:80] = 1.0  # a 1
+    grey[50:250, 300:320] = 1.0  # another 1, far off but as heavy
+    grey[140:146, 120:126] = 1.0  # a speck inside the box the two make
+    grey[40:44, 85:89] = 1.0  # a speck just beside the first 1, within a fifth of it
+    mask = grey > preprocess.INK_THRESHOLD
+    assert preprocess._without_strays(grey, mask) is None
+    grey[5:9, 390:394] = 1.0  # and one far off: the only piece left out
+    mask = grey > preprocess.INK_THRESHOLD
+    kept = preprocess._without_strays(grey, mask)
+    assert kept is not None
+    assert not kept[1][5:9, 390:394].any()
+    np.testing.assert_array_equal(kept[1][:, :380], mask[:, :380])
+    np.testing.assert_array_equal(kept[0][:, :380], grey[:, :380])
+
+
+def test_the_pages_drawings_keep_a_mark_far_from_the_rest() -> None:
+    """A drawing on the page (112 px) is prepared as drawn: a dot the user put far from the
+    digit stays in what the networks see, and the check costs the live update nothing."""
+    drawing = np.zeros((112, 112), np.uint8)
+    drawing[20:90, 50:56] = 255
+    drawing[100:104, 5:9] = 255
+    x = preprocess.from_image(png_bytes(drawing), LIMIT)
+    h, w = ink_box(x)
+    assert h == 20 and w > 10  # the box holds the dot too
+
+
+@pytest.mark.slow
+def test_mnist_digits_as_large_as_a_photo_lose_no_piece(mnist: Mnist) -> None:
+    """None of the first 2,000 test digits, at 7 times their size, has a piece taken for a
+    stray mark (of all 10,000, 11 lose an isolated speck of MNIST's own, none of which
+    changes what max or avg read)."""
+    for digit in mnist.images("test")[:2000]:
+        big = np.clip(np.asarray(Image.fromarray(digit).resize(
+            (196, 196), Image.Resampling.BICUBIC), np.float32) / 255, 0, 1)
+        assert preprocess._without_strays(big, big > preprocess.INK_THRESHOLD) is None
