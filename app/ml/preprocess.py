@@ -270,7 +270,7 @@ def grey_png(data: bytes) -> np.ndarray | None:
         return None
     size = height * (width + 1)  # each row: its filter byte, then its samples
     inflate = zlib.decompressobj()
-    raw = b""
+    raw = bytearray()
     ended = False
     for count, (kind, start, end) in enumerate(_png_chunks(data)):
         body = data[start + 8:end - 4]
@@ -278,7 +278,8 @@ def grey_png(data: bytes) -> np.ndarray | None:
             return None
         if kind == b"IDAT" and count:
             try:  # a byte more than the rows hold at most: a bomb is not inflated
-                raw += inflate.decompress(body, size + 1 - len(raw))
+                raw += inflate.decompress(body, size + 1 - len(raw))  # in place: many
+                # small IDAT chunks would copy the rows so far each time
             except zlib.error:
                 return None
             if len(raw) > size:
@@ -773,9 +774,10 @@ def _without_edge_bands(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray,
 
 
 STRAY_SIDE = 128  # px: only pictures wider and taller are looked at for stray marks
-STRAY_GRID = 64  # blocks across the shorter side, in which the ink's pieces are found
-STRAY_MASS = 0.1  # of the largest piece's ink, that a stray mark holds at most
+STRAY_GRID = 64  # blocks across the shorter side at most, in which the ink's pieces are found
+STRAY_MASS = 0.1  # of the largest piece's ink, under which a piece or a group is small
 STRAY_GAP = 0.2  # of the larger pieces' box's longer side, that a stray mark lies further off
+STRAY_PASSES = 64  # label passes at most: ink that needs more is left as it is
 
 
 def _without_strays(grey: np.ndarray, mask: np.ndarray
@@ -785,53 +787,80 @@ def _without_strays(grey: np.ndarray, mask: np.ndarray
     them in and the digit shrank and moved: in a page twice the digit's width, a dot near a
     corner left 97 and 94 of 100 read right by max and avg, a scribble down the margin 93
     and 93 (scripts/photo_check.py). The ink is split into pieces that touch, on a grid of
-    blocks (STRAY_GRID across the shorter side, so that a stroke broken by a block's width
-    or less stays one piece); a piece with under STRAY_MASS of the largest one's ink, and
-    further from the box of the larger pieces than STRAY_GAP of that box's longer side, is
-    taken for paper. A digit's own parts (a 5's flag, a stroke broken in a faint photo) lie
-    at or inside its box and stay, as do two digits side by side and what lies between
-    them. Only pictures over STRAY_SIDE px a side are looked at: the page's drawings (112
-    px) are not, and pay nothing."""
+    blocks (at most STRAY_GRID across the shorter side: a gap narrower than a block does
+    not part a stroke). The box of the larger pieces (STRAY_MASS of the largest one's ink
+    or more) sets how far a mark must lie to be stray: STRAY_GAP of its longer side. Pieces
+    about that near each other are grouped, one after the other, so that a stroke drawn in
+    dashes (a pen running dry, a faint photo: a review found a 9's stem in dashes dropped,
+    and the 9 read as a 0) stays with the digit it leads from; a group with under
+    STRAY_MASS of the largest group's ink, lying further than that from the larger pieces'
+    box, is taken for paper. A speck inside the digit's box stays, as do two digits side
+    by side.
+    Only pictures over STRAY_SIDE px a side are looked at: the page's drawings (112 px) are
+    not, and pay nothing. Ink whose pieces take more than STRAY_PASSES to label (a spiral
+    drawn to slow this down) is left as it is."""
     h, w = mask.shape
-    f = max(1, min(h, w) // STRAY_GRID)
+    f = -(-min(h, w) // STRAY_GRID)  # px a block: the shorter side in STRAY_GRID at most
     padded = np.pad(grey * mask, ((0, -h % f), (0, -w % f)))
     ink = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).sum(axis=(1, 3))
     inked = ink > 0
     labels = _pieces(inked)
+    if labels is None:
+        return None
     masses = np.bincount(labels[inked], weights=ink[inked])
     if np.count_nonzero(masses) < 2:
         return None
-    # each piece's box, by its label: (top, left, bottom, right) in blocks
+    ys, xs = np.nonzero(inked & np.isin(labels, np.flatnonzero(masses >= STRAY_MASS
+                                                                * masses.max())))
+    top, left, bottom, right = ys.min(), xs.min(), ys.max(), xs.max()  # the larger pieces'
+    far = STRAY_GAP * max(bottom - top, right - left)
+    groups = _pieces(_grown(inked, int(far / 2))) if far >= 2 else labels
+    if groups is None:
+        return None
+    weights = np.bincount(groups[inked], weights=ink[inked])
+    # each group's box, by its label: its top, left, bottom and right, in blocks
     ys, xs = np.nonzero(inked)
-    piece = labels[ys, xs]
-    boxes = np.zeros((4, masses.size), np.int64)
-    boxes[:2] = labels.size
+    group = groups[ys, xs]
+    boxes = np.zeros((4, weights.size), np.int64)
+    boxes[:2] = groups.size
     for row, at, reduce in ((0, ys, np.minimum), (1, xs, np.minimum),
                             (2, ys, np.maximum), (3, xs, np.maximum)):
-        reduce.at(boxes[row], piece, at)
-    small = masses < STRAY_MASS * masses.max()
-    large = (masses > 0) & ~small
-    top, left = boxes[0, large].min(), boxes[1, large].min()
-    bottom, right = boxes[2, large].max(), boxes[3, large].max()
+        reduce.at(boxes[row], group, at)
     gap = np.maximum.reduce([boxes[0] - bottom, top - boxes[2], boxes[1] - right, left - boxes[3]])
-    stray = np.flatnonzero((masses > 0) & small
-                           & (gap > STRAY_GAP * max(bottom - top, right - left)))
+    stray = np.flatnonzero((weights > 0) & (weights < STRAY_MASS * weights.max()) & (gap > far))
     if not stray.size:
         return None
-    keep = np.repeat(np.repeat(~np.isin(labels, stray), f, axis=0), f, axis=1)[:h, :w]
+    keep = np.repeat(np.repeat(~np.isin(groups, stray), f, axis=0), f, axis=1)[:h, :w]
     return np.where(keep, grey, grey.dtype.type(0)), mask & keep
 
 
-def _pieces(inked: np.ndarray) -> np.ndarray:
+def _grown(cells: np.ndarray, reach: int) -> np.ndarray:
+    """`cells` with every cell within `reach` of a True one (across rows and columns
+    alike) True too."""
+    out = cells.copy()
+    for axis in (0, 1):
+        row = out.copy()
+        for k in range(1, reach + 1):
+            if axis == 0:
+                out[k:] |= row[:-k]
+                out[:-k] |= row[k:]
+            else:
+                out[:, k:] |= row[:, :-k]
+                out[:, :-k] |= row[:, k:]
+    return out
+
+
+def _pieces(inked: np.ndarray) -> np.ndarray | None:
     """Each cell of `inked` labelled by the piece it belongs to (cells that touch, across
     a corner too, are one piece): the lowest index of its cells, in the flattened grid;
     cells not inked hold the grid's size. Labels spread to each cell's neighbours, and a
-    cell then takes its label's own label, which halves the steps again and again."""
+    cell then takes its label's own label, which halves the steps again and again; None
+    where STRAY_PASSES of these do not settle every label."""
     n = inked.size
     labels = np.where(inked, np.arange(n).reshape(inked.shape), n)
-    while True:
+    h, w = labels.shape
+    for _ in range(STRAY_PASSES):
         edged = np.pad(labels, 1, constant_values=n)
-        h, w = labels.shape
         low = labels.copy()
         for dy in (0, 1, 2):
             for dx in (0, 1, 2):
@@ -842,6 +871,7 @@ def _pieces(inked: np.ndarray) -> np.ndarray:
         if np.array_equal(low, labels):
             return labels
         labels = low
+    return None
 
 
 SPECK_BLOCK = 4  # px: ink that no block this wide holds on average is a speck (_without_specks)
