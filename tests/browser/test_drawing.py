@@ -1134,12 +1134,18 @@ def test_the_png_the_page_sends_decodes_to_its_pixels(fm: FeatureMapsPage) -> No
       return [image(37, 23, (i) => (i * 7) % 256), image(200, 200, (i) => runs[i]),
               image(1, 1, () => 255), image(112, 112, bar)];
     }""")
+    from app.ml import preprocess
+
     for width, height, grey, data in cases:
         image = Image.open(BytesIO(bytes(data)))
         image.load()
         assert image.mode == "L" and image.size == (width, height)
-        np.testing.assert_array_equal(np.asarray(image),
-                                      np.array(grey, np.uint8).reshape(height, width))
+        pixels = np.array(grey, np.uint8).reshape(height, width)
+        np.testing.assert_array_equal(np.asarray(image), pixels)
+        # and the server reads it without Pillow, as the live update's path does
+        samples = preprocess.grey_png(bytes(data))
+        assert samples is not None
+        np.testing.assert_array_equal(samples, pixels)
     assert len(cases[3][3]) < 800  # 12,544 pixels; stored as they are, 12,724 bytes
 
 
