@@ -663,7 +663,7 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
         grey, mask = _without_edge_bands(grey, mask)
         rows = np.flatnonzero(mask.any(axis=1))
         cols = np.flatnonzero(mask.any(axis=0))
-    if min(h, w) > STRAY_SIDE:
+    if max(h, w) > STRAY_SIDE:
         kept = _without_strays(grey, mask)
         if kept is not None:
             grey, mask = kept
@@ -773,9 +773,11 @@ def _without_edge_bands(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray,
     return np.ascontiguousarray(grey), mask
 
 
-STRAY_SIDE = 128  # px: only pictures wider and taller are looked at for stray marks
+STRAY_SIDE = 128  # px: only pictures wider or taller are looked at for stray marks
 STRAY_GRID = 64  # blocks across the shorter side at most, in which the ink's pieces are found
 STRAY_MASS = 0.1  # of the largest piece's ink, under which a piece or a group is small
+STRAY_SPAN = 1 / 3  # of the larger pieces' box's longer side, that a small mark spans at most
+STRAY_FAINT = 0.02  # of the largest group's ink, under which a mark of any span is stray
 STRAY_GAP = 0.2  # of the larger pieces' box's longer side, that a stray mark lies further off
 STRAY_PASSES = 64  # label passes at most: ink that needs more is left as it is
 
@@ -794,10 +796,14 @@ def _without_strays(grey: np.ndarray, mask: np.ndarray
     dashes (a pen running dry, a faint photo: a review found a 9's stem in dashes dropped,
     and the 9 read as a 0) stays with the digit it leads from; a group with under
     STRAY_MASS of the largest group's ink, lying further than that from the larger pieces'
-    box, is taken for paper. A speck inside the digit's box stays, as do two digits side
-    by side.
-    Only pictures over STRAY_SIDE px a side are looked at: the page's drawings (112 px) are
-    not, and pay nothing. Ink whose pieces take more than STRAY_PASSES to label (a spiral
+    box, and spanning under STRAY_SPAN of that box's longer side (or, a faint scribble,
+    with under STRAY_FAINT of the largest group's ink whatever its span), is taken for
+    paper. A speck inside the digit's box stays, as do two digits side by side, a thin 1
+    beside a bold digit and a smaller second digit (a review found a fine pen's 1 beside a
+    3, and a half-size second digit, dropped by the rule of ink alone).
+    Only pictures over STRAY_SIDE px on a side, once shrunk to MAX_SIDE, are looked at (a
+    strip of 600x200 too: a review found such strips left out); the page's drawings (112 px)
+    are not, and pay nothing. Ink whose pieces take more than STRAY_PASSES to label (a spiral
     drawn to slow this down) is left as it is."""
     h, w = mask.shape
     f = -(-min(h, w) // STRAY_GRID)  # px a block: the shorter side in STRAY_GRID at most
@@ -827,7 +833,10 @@ def _without_strays(grey: np.ndarray, mask: np.ndarray
                             (2, ys, np.maximum), (3, xs, np.maximum)):
         reduce.at(boxes[row], group, at)
     gap = np.maximum.reduce([boxes[0] - bottom, top - boxes[2], boxes[1] - right, left - boxes[3]])
-    stray = np.flatnonzero((weights > 0) & (weights < STRAY_MASS * weights.max()) & (gap > far))
+    span = np.maximum(boxes[2] - boxes[0], boxes[3] - boxes[1])
+    small = (weights < STRAY_MASS * weights.max()) & (span < STRAY_SPAN * (far / STRAY_GAP))
+    stray = np.flatnonzero((weights > 0) & (gap > far)
+                           & (small | (weights < STRAY_FAINT * weights.max())))
     if not stray.size:
         return None
     keep = np.repeat(np.repeat(~np.isin(groups, stray), f, axis=0), f, axis=1)[:h, :w]

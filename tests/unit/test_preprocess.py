@@ -1157,7 +1157,7 @@ def test_a_drawing_over_the_pixel_limit_is_refused_as_before() -> None:
 def digit_on_paper(digit: np.ndarray, side: int = 784, marks: bool = False) -> bytes:
     """An MNIST digit drawn 392 px wide in dark ink (30) in the middle of a white page
     (235) `side` px wide, with `marks`: a dot of ink near the bottom-left corner and a faint
-    scribble (150) down the right-hand margin."""
+    stroke (150) a tenth of the page long down the right-hand margin."""
     big = np.asarray(Image.fromarray(digit).resize((392, 392), Image.Resampling.BICUBIC),
                      np.float32) / 255
     ink = np.zeros((side, side), np.float32)
@@ -1167,7 +1167,7 @@ def digit_on_paper(digit: np.ndarray, side: int = 784, marks: bool = False) -> b
     if marks:
         yy, xx = np.ogrid[:side, :side]
         grey[(yy - 0.9 * side) ** 2 + (xx - 0.08 * side) ** 2 <= (side / 60) ** 2] = 30
-        grey[int(0.35 * side):int(0.65 * side), int(0.93 * side):int(0.93 * side) + 2] = 150
+        grey[int(0.40 * side):int(0.50 * side), int(0.93 * side):int(0.93 * side) + 2] = 150
     return png_bytes(np.rint(np.clip(grey, 0, 255)).astype(np.uint8))
 
 
@@ -1208,6 +1208,29 @@ def test_the_pages_drawings_keep_a_mark_far_from_the_rest() -> None:
     x = preprocess.from_image(png_bytes(drawing), LIMIT)
     h, w = ink_box(x)
     assert h == 20 and w > 10  # the box holds the dot too
+
+
+def test_a_thin_1_beside_a_bold_digit_stays() -> None:
+    """Found by a review: a fine pen's 1 beside a 3 has under a tenth of the 3's ink, and
+    was dropped as a stray mark; one as tall as the digit beside it is not a mark."""
+    grey = np.zeros((300, 450), np.float32)
+    grey[60:240, 100:104] = 0.8  # the 1: 4 px wide
+    yy, xx = np.ogrid[:300, :450]
+    grey[np.abs(np.hypot(yy - 150, xx - 330) - 80) < 16] = 1.0  # a bold 0, 32 px strokes
+    mask = grey > preprocess.INK_THRESHOLD
+    assert grey[:, :200].sum() < preprocess.STRAY_MASS * grey[:, 200:].sum()
+    assert preprocess._without_strays(grey, mask) is None
+
+
+def test_a_strip_is_looked_at_for_stray_marks() -> None:
+    """Found by a review: a 600x200 upload with a dot at its far end was never looked at
+    (its shorter side was under 128 px once shrunk), and a 7 read as a 3."""
+    grey = np.zeros((100, 300), np.float32)
+    grey[10:90, 120:130] = 1.0
+    grey[45:50, 290:295] = 1.0
+    kept = preprocess._without_strays(grey, grey > preprocess.INK_THRESHOLD)
+    assert kept is not None and not kept[1][:, 280:].any()
+    assert preprocess.mnist_style(grey).sum() == preprocess.mnist_style(kept[0]).sum()
 
 
 def test_a_stroke_drawn_in_dashes_stays_with_its_digit() -> None:
