@@ -659,16 +659,15 @@ def mnist_style(grey: np.ndarray) -> np.ndarray:
             return out
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    if rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1:  # ink on an edge
+    edge = rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1  # ink on one
+    if edge:
         grey, mask = _without_edge_bands(grey, mask)
+    kept = _without_strays(grey, mask) if max(h, w) > STRAY_SIDE else None
+    if kept is not None:
+        grey, mask = kept
+    if edge or kept is not None:
         rows = np.flatnonzero(mask.any(axis=1))
         cols = np.flatnonzero(mask.any(axis=0))
-    if max(h, w) > STRAY_SIDE:
-        kept = _without_strays(grey, mask)
-        if kept is not None:
-            grey, mask = kept
-            rows = np.flatnonzero(mask.any(axis=1))
-            cols = np.flatnonzero(mask.any(axis=0))
     crop = grey[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
@@ -807,8 +806,7 @@ def _without_strays(grey: np.ndarray, mask: np.ndarray
     drawn to slow this down) is left as it is."""
     h, w = mask.shape
     f = -(-min(h, w) // STRAY_GRID)  # px a block: the shorter side in STRAY_GRID at most
-    padded = np.pad(grey * mask, ((0, -h % f), (0, -w % f)))
-    ink = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).sum(axis=(1, 3))
+    ink = _block_sums(grey * mask, f)
     inked = ink > 0
     labels = _pieces(inked)
     if labels is None:
@@ -819,7 +817,8 @@ def _without_strays(grey: np.ndarray, mask: np.ndarray
     ys, xs = np.nonzero(inked & np.isin(labels, np.flatnonzero(masses >= STRAY_MASS
                                                                 * masses.max())))
     top, left, bottom, right = ys.min(), xs.min(), ys.max(), xs.max()  # the larger pieces'
-    far = STRAY_GAP * max(bottom - top, right - left)
+    side = max(bottom - top, right - left)
+    far = STRAY_GAP * side
     groups = _pieces(_grown(inked, int(far / 2))) if far >= 2 else labels
     if groups is None:
         return None
@@ -834,13 +833,23 @@ def _without_strays(grey: np.ndarray, mask: np.ndarray
         reduce.at(boxes[row], group, at)
     gap = np.maximum.reduce([boxes[0] - bottom, top - boxes[2], boxes[1] - right, left - boxes[3]])
     span = np.maximum(boxes[2] - boxes[0], boxes[3] - boxes[1])
-    small = (weights < STRAY_MASS * weights.max()) & (span < STRAY_SPAN * (far / STRAY_GAP))
+    small = (weights < STRAY_MASS * weights.max()) & (span < STRAY_SPAN * side)
     stray = np.flatnonzero((weights > 0) & (gap > far)
                            & (small | (weights < STRAY_FAINT * weights.max())))
     if not stray.size:
         return None
     keep = np.repeat(np.repeat(~np.isin(groups, stray), f, axis=0), f, axis=1)[:h, :w]
     return np.where(keep, grey, grey.dtype.type(0)), mask & keep
+
+
+def _block_sums(a: np.ndarray, f: int) -> np.ndarray:
+    """`a` summed over blocks `f` px a side, its last rows and columns in a block of their
+    own, padded with 0."""
+    h, w = a.shape
+    padded = np.pad(a, ((0, -h % f), (0, -w % f)))
+    sums: np.ndarray = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).sum(
+        axis=(1, 3))
+    return sums
 
 
 def _grown(cells: np.ndarray, reach: int) -> np.ndarray:
@@ -874,7 +883,7 @@ def _pieces(inked: np.ndarray) -> np.ndarray | None:
         for dy in (0, 1, 2):
             for dx in (0, 1, 2):
                 np.minimum(low, edged[dy:dy + h, dx:dx + w], out=low)
-        low = np.where(inked, low, n)
+        # an inked cell's label is an inked cell's index, whose own label it then takes
         flat = np.append(low.ravel(), n)  # the grid's size: no piece
         low = np.where(inked, flat[low], n)
         if np.array_equal(low, labels):
@@ -910,8 +919,7 @@ def _without_specks(grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.
     digit's noise, so it was left out."""
     f = SPECK_BLOCK
     h, w = grey.shape
-    padded = np.pad(grey, ((0, -h % f), (0, -w % f)))  # the last rows and columns in a block
-    blocks = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).mean(axis=(1, 3))
+    blocks = _block_sums(grey, f) / (f * f)  # the mean of each block
     # the paper's blocks (those under the bar: a bold digit cropped close may fill over
     # half of them), raised by the noise over the paper
     under = blocks[blocks <= INK_THRESHOLD]
