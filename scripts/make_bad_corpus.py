@@ -71,6 +71,15 @@ def palette_png_without_plte() -> bytes:
             + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
 
 
+def rows_stop_early(png: bytes, keep: int) -> bytes:
+    """`png` (IHDR, one IDAT, IEND) with its rows' stream inflated, cut to `keep` bytes and
+    deflated again: a whole stream, and a whole file, that holds too few rows. Pillow filled
+    the rest with black and said nothing (an API review)."""
+    idat_end = 33 + 12 + int.from_bytes(png[33:37], "big")
+    rows = zlib.decompress(png[41:idat_end - 4])[:keep]
+    return png[:33] + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b"")
+
+
 def corrupt_middle(data: bytes, start: int) -> bytes:
     rng = np.random.default_rng(1)
     junk = rng.integers(0, 256, len(data) - start, dtype=np.uint8).tobytes()
@@ -106,6 +115,8 @@ def cases() -> dict[str, dict[str, Any]]:
         "PNG data is truncated or corrupt")
     raw("png-garbage-data", corrupt_middle(png, 41), "image/png", 422,
         "PNG data is truncated or corrupt")
+    raw("png-rows-stop-early", rows_stop_early(png, 40 * 65), "image/png", 422,
+        "PNG data is truncated or corrupt: its pixels stop before the last of its 64 rows")
     raw("png-signature-only", png[:8], "image/png", 422, "PNG data is truncated or corrupt")
     raw("jpeg-truncated", jpeg[: len(jpeg) // 3], "image/jpeg", 422,
         "JPEG data is truncated or corrupt")

@@ -251,6 +251,49 @@ def essential_png(data: bytes) -> bytes:
     return data[:len(PNG_SIGNATURE)] + b"".join(data[a:b] for a, b in kept) + data[rest:]
 
 
+# Adam7's passes: (first column, first row, column step, row step)
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+         (0, 1, 1, 2))
+INFLATE_STEP = 1 << 20  # bytes of rows inflated at a time by png_rows_short, and dropped
+
+
+def png_rows_short(data: bytes) -> bool:
+    """Whether a PNG's image data (its IDAT chunks) ends, as a whole deflate stream, before
+    its last row. Pillow fills the rows that are missing with black and says nothing: an
+    API review's 7 with its last 32 of 112 rows left out read as a 2, where a file cut
+    inside a chunk is called truncated. The rows are inflated and counted, not kept; False
+    for anything else (a stream cut short or broken, a form Pillow refuses: its own
+    errors say so)."""
+    if len(data) < PNG_IHDR.size + PNG_FORM.size:
+        return False
+    _, _, _, width, height = PNG_IHDR.unpack_from(data)
+    depth, colour, _, _, interlace = PNG_FORM.unpack_from(data, PNG_IHDR.size)
+    if colour not in PNG_CHANNELS or interlace not in (0, 1):
+        return False
+    bits = depth * PNG_CHANNELS[colour]
+    size = 0  # each row of each pass: its filter byte, then its samples
+    for x0, y0, dx, dy in ADAM7 if interlace else ((0, 0, 1, 1),):
+        cols, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if cols > 0 and rows > 0:
+            size += rows * (1 + (cols * bits + 7) // 8)
+    inflate = zlib.decompressobj()
+    got = 0
+    view = memoryview(data)
+    try:
+        for kind, start, end in _png_chunks(data):
+            if kind != b"IDAT":
+                continue
+            tail: bytes | memoryview = view[start + 8:end - 4]
+            while tail and got < size and not inflate.eof:
+                got += len(inflate.decompress(tail, min(size - got, INFLATE_STEP)))
+                tail = inflate.unconsumed_tail
+            if got >= size or inflate.eof:
+                break
+    except zlib.error:
+        return False
+    return inflate.eof and got < size
+
+
 GREY_FORM = (8, 0, 0, 0, 0)  # 8 bits, grey, deflate, the one filter method, not interlaced
 NO_FILTER = 0  # a row's first byte: the row is stored as it is
 
@@ -360,6 +403,8 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
             "(FEATUREMAPS_MAX_IMAGE_PIXELS): the networks see 28x28 pixels, so an image scaled "
             "down loses nothing"  # what to do, as the upload limit's 413 says (an API review)
         )
+    if kind == "PNG" and png_rows_short(data):
+        raise CorruptImage(f"{corrupt}: its pixels stop before the last of its {height:,} rows")
     if kind == "JPEG":  # by its bytes: Pillow calls one with an MPF segment "MPO"
         # a scan starts with the SOS marker, FF DA, which entropy-coded data never holds
         # (an FF there is followed by 00 or a restart marker); one in a metadata segment

@@ -1270,3 +1270,88 @@ def test_mnist_digits_as_large_as_a_photo_lose_no_piece(mnist: Mnist) -> None:
         big = np.clip(np.asarray(Image.fromarray(digit).resize(
             (196, 196), Image.Resampling.BICUBIC), np.float32) / 255, 0, 1)
         assert preprocess._without_strays(big, big > preprocess.INK_THRESHOLD) is None
+
+
+def _rows_cut(data: bytes, keep: int) -> bytes:
+    """`data`, a PNG with one IDAT chunk, with its rows' stream inflated, cut to its first
+    `keep` bytes and deflated again: a whole stream that ends early, and the file ends as a
+    PNG does."""
+    chunks = {kind: data[start + 8:end - 4] for kind, start, end in preprocess._png_chunks(data)}
+    rows = zlib.decompress(chunks[b"IDAT"])[:keep]
+    return (preprocess.PNG_SIGNATURE + png_chunk(b"IHDR", chunks[b"IHDR"])
+            + (png_chunk(b"PLTE", chunks[b"PLTE"]) if b"PLTE" in chunks else b"")
+            + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b""))
+
+
+def _interlaced_png(levels: np.ndarray, keep: int | None = None) -> bytes:
+    """An 8-bit grey PNG of `levels` stored in Adam7's seven passes (Pillow writes none), its
+    rows unfiltered; the first `keep` bytes of them alone where `keep` is given."""
+    h, w = levels.shape
+    rows = b"".join(b"\0" + levels[y, x0::dx].tobytes()
+                    for x0, y0, dx, dy in preprocess.ADAM7 if x0 < w and y0 < h
+                    for y in range(y0, h, dy))
+    return (preprocess.PNG_SIGNATURE
+            + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 1))
+            + png_chunk(b"IDAT", zlib.compress(rows[:keep])) + png_chunk(b"IEND", b""))
+
+
+def seven_on_paper() -> np.ndarray:
+    """A 7 in dark ink on a 56 px white page, as uint8 levels."""
+    page = np.full((56, 56), 250, np.uint8)
+    page[10:15, 12:44] = 20  # its bar
+    for y in range(15, 46):  # its stem, slanting down to the left
+        page[y, 40 - (y - 15) // 2:44 - (y - 15) // 2] = 20
+    return page
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "P", "I;16", "LA"])
+def test_a_png_whose_rows_stop_early_is_called_truncated(mode: str) -> None:
+    """Found by an API review: a PNG whose image data is a whole deflate stream, but holds
+    fewer rows than its header says, was read with the rest filled in black by Pillow, which
+    says nothing; a 7 with its last 32 of 112 rows left out read as a 2. Every form of PNG
+    is counted, one row short or half of them."""
+    buf = io.BytesIO()
+    Image.fromarray(seven_on_paper()).convert(mode).save(buf, format="PNG")
+    whole = buf.getvalue()
+    full = len(zlib.decompress(next(whole[s + 8:e - 4] for k, s, e in
+                                    preprocess._png_chunks(whole) if k == b"IDAT")))
+    row = full // 56
+    assert preprocess.png_rows_short(whole) is False
+    assert preprocess.png_rows_short(_rows_cut(whole, full)) is False
+    np.testing.assert_array_equal(preprocess.from_image(_rows_cut(whole, full), LIMIT),
+                                  preprocess.from_image(whole, LIMIT))
+    for keep in (full - row, full // 2, 0):
+        cut = _rows_cut(whole, keep)
+        assert preprocess.png_rows_short(cut) is True
+        with pytest.raises(CorruptImage) as refused:
+            preprocess.from_image(cut, LIMIT)
+        assert str(refused.value) == ("PNG data is truncated or corrupt: its pixels stop "
+                                      "before the last of its 56 rows")
+
+
+def test_an_interlaced_pngs_rows_are_counted_pass_by_pass() -> None:
+    """Adam7 stores seven smaller images one after the other: the full count is theirs,
+    whatever the sides (1 px wide and high too)."""
+    for shape in ((56, 56), (13, 5), (1, 1), (9, 1)):
+        levels = np.random.default_rng(shape[0]).integers(0, 256, shape, dtype=np.uint8)
+        whole = _interlaced_png(levels)
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(whole))), levels)
+        assert preprocess.png_rows_short(whole) is False
+        assert preprocess.png_rows_short(_interlaced_png(levels, keep=-1)) is True
+    seven = _interlaced_png(seven_on_paper())
+    np.testing.assert_array_equal(preprocess.from_image(seven, LIMIT),
+                                  preprocess.from_image(png_bytes(seven_on_paper()), LIMIT))
+    with pytest.raises(CorruptImage, match="stop before the last of its 56 rows"):
+        preprocess.from_image(_interlaced_png(seven_on_paper(), keep=-200), LIMIT)
+
+
+def test_a_png_stream_cut_or_broken_is_left_to_pillow() -> None:
+    """A stream that does not end (the file cut inside its IDAT) or that is not deflate is
+    Pillow's to refuse, with the words it had."""
+    whole = png_bytes(seven_on_paper())
+    assert preprocess.png_rows_short(whole[:60]) is False
+    broken = (preprocess.PNG_SIGNATURE + whole[8:33] + png_chunk(b"IDAT", b"not deflate")
+              + png_chunk(b"IEND", b""))
+    assert preprocess.png_rows_short(broken) is False
+    with pytest.raises(CorruptImage, match="PNG data is truncated or corrupt$"):
+        preprocess.from_image(broken, LIMIT)
