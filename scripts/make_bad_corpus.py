@@ -491,6 +491,24 @@ def cases() -> dict[str, dict[str, Any]]:
         "t10k-images-idx3-ubyte.gz: read its images into an array, "
         "np.frombuffer(gzip.open(path).read(), np.uint8, offset=16).reshape(-1, 28, 28), and "
         "np.save that", path=FM + "/batch")
+    # MNIST's labels file, and images' raw bytes, sent where images go (an API review)
+    labels = b"\x00\x00\x08\x01" + struct.pack(">I", 4) + bytes(4)
+    raw("batch-idx-labels", labels, "application/octet-stream", 415,
+        "body is an IDX file, MNIST's own format for labels, as in t10k-labels-idx1-ubyte: the "
+        "batch takes images; send those of t10k-images-idx3-ubyte: read its images into an "
+        "array, np.frombuffer(open(path, 'rb').read(), np.uint8, offset=16).reshape(-1, 28, "
+        "28), and np.save that",
+        path=FM + "/batch")
+    raw("batch-idx-labels-gzipped", gzip.compress(labels, mtime=0), "application/octet-stream",
+        415, "body is an IDX file compressed with gzip, MNIST's own format for labels, as in "
+        "t10k-labels-idx1-ubyte.gz: the batch takes images; send those of "
+        "t10k-images-idx3-ubyte.gz: read its images into an array, "
+        "np.frombuffer(gzip.open(path).read(), np.uint8, offset=16).reshape(-1, 28, 28), and "
+        "np.save that", path=FM + "/batch")
+    raw("batch-raw-bytes", bytes(range(256)) * 12 + bytes(64), "application/octet-stream", 415,
+        "body is 3,136 bytes with no header, as 4 28x28 uint8 images' raw bytes (x.tobytes()) "
+        "are: write them with np.save(f, images), which records their shape and type",
+        path=FM + "/batch")
     # a bzip2 member, which zipfile would inflate whole whatever size it declares: 100 MB of
     # zeros in a few hundred bytes
     bomb = io.BytesIO()

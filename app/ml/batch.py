@@ -575,15 +575,26 @@ def check_kind(body: bytes) -> None:
 
 
 IDX_IMAGES = b"\x00\x00\x08\x03"  # MNIST's own files: unsigned bytes, 3 axes
+IDX_LABELS = b"\x00\x00\x08\x01"  # and its labels: unsigned bytes, 1 axis
 
 
 def _idx_words(gz: bool) -> str:
     """What to do with MNIST's own file of images, gzipped or not."""
-    name, read = ("t10k-images-idx3-ubyte.gz", "gzip.open(path).read()") if gz else (
-        "t10k-images-idx3-ubyte", "open(path, 'rb').read()")
-    return (f"MNIST's own format, as in {name}: read its images into an array, "
-            f"np.frombuffer({read}, np.uint8, offset=16).reshape(-1, 28, 28), and np.save "
-            "that")
+    name = "t10k-images-idx3-ubyte" + (".gz" if gz else "")
+    return f"MNIST's own format, as in {name}: {_idx_read(gz)}"
+
+
+def _idx_read(gz: bool) -> str:
+    read = "gzip.open(path).read()" if gz else "open(path, 'rb').read()"
+    return (f"read its images into an array, np.frombuffer({read}, np.uint8, "
+            "offset=16).reshape(-1, 28, 28), and np.save that")
+
+
+def _labels_words(gz: bool) -> str:
+    """What to do with MNIST's own file of labels, sent where images go (an API review)."""
+    suffix = ".gz" if gz else ""
+    return (f"MNIST's own format for labels, as in t10k-labels-idx1-ubyte{suffix}: the batch "
+            f"takes images; send those of t10k-images-idx3-ubyte{suffix}: {_idx_read(gz)}")
 
 
 def _packed_arrays(body: bytes) -> str | None:
@@ -598,14 +609,25 @@ def _packed_arrays(body: bytes) -> str | None:
                     "may be compressed inside, as np.savez_compressed writes it, and is read)")
         if inner.startswith(IDX_IMAGES):
             return f"body is an IDX file compressed with gzip, {_idx_words(gz=True)}"
+        if inner.startswith(IDX_LABELS):
+            return f"body is an IDX file compressed with gzip, {_labels_words(gz=True)}"
         return None
     if body.startswith(IDX_IMAGES):
         return f"body is an IDX file, {_idx_words(gz=False)}"
+    if body.startswith(IDX_LABELS):
+        return f"body is an IDX file, {_labels_words(gz=False)}"
     decoded = preprocess.base64_head(body)
     if decoded and decoded[0].startswith(ARRAY_STARTS):
         return (f"body is an .npy or .npz written as base64 text"
                 f"{' (a data: URL)' if decoded[1] else ''}: decode it first (base64 -d)")
+    if body and len(body) % IMAGE_BYTES == 0:  # x.tobytes() (an API review)
+        return (f"body is {len(body):,} bytes with no header, as {len(body) // IMAGE_BYTES:,} "
+                "28x28 uint8 images' raw bytes (x.tobytes()) are: write them with "
+                "np.save(f, images), which records their shape and type")
     return None
+
+
+IMAGE_BYTES = 28 * 28  # one image's raw uint8 levels
 
 
 def _read_npy_or_npz(body: bytes, max_images: int, check: HeaderCheck | None,

@@ -555,7 +555,11 @@ def npz(**arrays: np.ndarray) -> bytes:
                                 "pixels go to POST /api/v1/featuremaps"),
     (b"%PDF-1.7", 415, "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the "
                        "images with np.save(f, images), or np.savez(f, images=images)"),
+    # raw bytes, which say what they may be (an API review)
     (np.zeros((3, 28, 28), np.uint8).tobytes(), 415,
+     "body is 2,352 bytes with no header, as 3 28x28 uint8 images' raw bytes (x.tobytes()) "
+     "are: write them with np.save(f, images), which records their shape and type"),
+    (np.zeros((3, 28, 28), np.uint8).tobytes()[:-1], 415,
      "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the images with "
      "np.save(f, images), or np.savez(f, images=images)"),
     (npy_with_shape("(True, 28, 28)"), 422,
