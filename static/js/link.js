@@ -70,7 +70,10 @@ export function readLink(search) {
   const input = params.get('input');
   if (input !== null && link.digit === null) {
     link.input = levelsOf(input);
-    if (!link.input) link.problems.push('input= is not the 784 levels a link holds (cut short when copied?)');
+    // quoted as the other values are (a student's review: a bare "input=" read as broken),
+    // its start alone where it is long
+    const shown = input.length > 24 ? `${input.slice(0, 16)}… (${input.length} characters)` : input;
+    if (!link.input) link.problems.push(`input=${shown} is not the 784 levels a link holds (cut short when copied?)`);
   }
   return link;
 }

@@ -357,8 +357,14 @@ def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
         fm.page.goto(f"{server_url}/?input=AAAA")
         fm.page.wait_for_selector("#error:not([hidden])")
         assert fm.page.inner_text("#error-text") == (
-            "The address could not be followed in full: input= is not the 784 levels a link "
-            "holds (cut short when copied?).")
+            "The address could not be followed in full: input=AAAA is not the 784 levels a "
+            "link holds (cut short when copied?).")
+        cut = base64.urlsafe_b64encode(bytes(700)).decode()
+        fm.page.goto(f"{server_url}/?input={cut}")
+        fm.page.wait_for_selector("#error:not([hidden])")
+        assert fm.page.inner_text("#error-text") == (
+            "The address could not be followed in full: input=AAAAAAAAAAAAAAAA… (936 characters) "
+            "is not the 784 levels a link holds (cut short when copied?).")
         # the page goes on: a sample picked is shown, and the address says it alone
         fm.after_paint(lambda: fm.page.click('button[data-digit="0"]'), source="upload")
         wait_query(fm, "digit=0")
