@@ -53,6 +53,7 @@ const ASK_AGAIN_MS = [3000, 6000, 10000];
 const NUDGE_WAIT_MS = 300;
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
 const STROKES_KEY = 'featuremaps-strokes'; // sessionStorage: a drawing's strokes across a reload (#keepStrokes)
+const CAPTION_KEY = 'featuremaps-caption'; // sessionStorage: an upload's line under the pad across a reload (#keepStrokes)
 const ADDRESS_KEY = 'featuremaps-address'; // sessionStorage: the address a reload should ask for (#keepAddress)
 const KEPT_NUDGES = 20; // nudges over a drawing made again after a reload; more: its levels come back
 
@@ -298,6 +299,7 @@ class App {
     const problems = [...link.problems];
     const epoch = this.#epoch;
     const kept = App.#keptStrokes(link.input);
+    const caption = App.#keptCaption(link.input);
     let digit = null;
     if (link.digit !== null) {
       digit = this.config.digits.find((d) => d.index === link.digit);
@@ -325,7 +327,7 @@ class App {
       // the levels, said (a review: the pad showed a blurred digit, larger than drawn,
       // without a word)
       this.load(pixelsJson(link.input), 'application/json', 'the input the link holds',
-        'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.',
+        caption ?? 'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.',
         null, null, null, { opening: true });
     }
     if (!problems.length) return;
@@ -439,6 +441,15 @@ class App {
     const shown = sent?.strokes;
     const { strokes, base } = this.pad.snapshot();
     forget(STROKES_KEY);
+    forget(CAPTION_KEY);
+    // an upload shown as it came, with no stroke or nudge over it: its line goes with its
+    // levels, which the address holds (a student's review: once a network was chosen, "Uploaded
+    // photo.png: cropped and centred..." read "the 28x28 input the page's address holds")
+    const loaded = this.#loaded;
+    if (input && loaded && loaded.index === null && loaded.body === this.current?.body
+      && typeof loaded.picked === 'string' && loaded.picked && !this.#moves.length && !strokes.length) {
+      keep(CAPTION_KEY, JSON.stringify({ input: levelsText(input), said: loaded.picked }));
+    }
     if (!input || base || !strokes.length || this.pad.drawing) return;
     // the pad as the maps have it: an answer that failed (a review: a stroke the server never
     // answered came back on the pad over the levels before it) or is still to come, not
@@ -462,6 +473,18 @@ class App {
   /** How many points `strokes` hold: a stroke being drawn grows in place. */
   static #points(strokes) {
     return strokes.reduce((n, s) => n + s.points.length, 0);
+  }
+
+  /** The line under the pad `#keepStrokes` kept for an upload, if its levels are `levels`
+   * (null: none asked for); else null. Taken once, whatever the address. */
+  static #keptCaption(levels) {
+    const kept = takeKept(CAPTION_KEY);
+    try {
+      const { input, said } = JSON.parse(kept ?? 'null') ?? {};
+      return levels && input === levelsText(levels) && typeof said === 'string' ? said : null;
+    } catch {
+      return null;
+    }
   }
 
   /** What `#keepStrokes` kept, if it gave `levels` (null: none asked for): {strokes,

@@ -202,6 +202,38 @@ def test_a_drawing_comes_back_as_drawn_when_another_network_is_chosen(
         assert page.inner_text("#picked") == said
 
 
+def test_an_upload_keeps_its_line_when_another_network_is_chosen(
+        browser: Any, server_url: str, api: Any, test_digit_pngs: dict[int, tuple[int, bytes]]
+        ) -> None:
+    """Found by a student's review: an upload's line under the pad ("Uploaded ...: cropped
+    and centred") read, once another network was chosen, "As the networks saw it: the 28x28
+    input the page's address holds", a link the student never opened. It is kept with the
+    levels it was said of; a nudged upload is its levels, as before."""
+    _, seven = test_digit_pngs[0]
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        page = fm.page
+        fm.after_paint(lambda: fm.upload("seven.png", seven, "image/png"), source="upload")
+        fm.idle()
+        said = ("Uploaded seven.png: cropped and centred, light ink on dark as MNIST's digits "
+                "are (inverted if it was dark on light).")
+        assert page.inner_text("#picked") == said
+        seen = fm.input_pixels()
+        page.wait_for_function("() => location.search.startsWith('?input=')")
+        with page.expect_navigation():
+            page.select_option("#beside", "strided")
+        ready(fm)
+        assert (fm.input_pixels() == seen).all()
+        assert page.inner_text("#picked") == said
+        # kept once: the same address opened again is the address's levels
+        fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
+        with page.expect_navigation():
+            page.select_option("#beside", "avg")
+        ready(fm)
+        assert page.inner_text("#picked") == (
+            "As the networks saw it: the 28x28 input the page's address holds, scaled up to "
+            "the pad.")
+
+
 def test_a_drawing_comes_back_as_drawn_after_a_reload(browser: Any, server_url: str,
                                                       api: Any) -> None:
     """Found by a review: after F5 the pad showed the drawing's 28x28 levels scaled up,
