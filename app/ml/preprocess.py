@@ -304,6 +304,17 @@ def grey_png(data: bytes) -> np.ndarray | None:
     other PNG, or one with a fault (a bad CRC, too little or too much data), which Pillow
     then decodes or refuses as before. Pillow took 0.05 to 0.1 ms for a 112x112 drawing,
     opening the file in Python; this is one inflate and a view (docs/speed.md)."""
+    rows = grey_png_rows(data)
+    if rows is None or np.count_nonzero(rows[:, 0] != NO_FILTER):
+        return None
+    samples: np.ndarray = rows[:, 1:]
+    return samples
+
+
+def grey_png_rows(data: bytes) -> np.ndarray | None:
+    """The rows (H, W + 1) uint8 of a PNG that is an 8-bit grey image and nothing else, each
+    its filter byte and its samples, all there (so png_rows_short need not count them
+    again); None for any other PNG, or one with a fault."""
     if len(data) < PNG_IHDR.size + PNG_FORM.size:
         return None
     signature, length, kind, width, height = PNG_IHDR.unpack_from(data)
@@ -333,11 +344,8 @@ def grey_png(data: bytes) -> np.ndarray | None:
             return None
     if not ended or not inflate.eof or inflate.unused_data or len(raw) != size:
         return None
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, width + 1)
-    if np.count_nonzero(rows[:, 0] != NO_FILTER):
-        return None
-    samples: np.ndarray = rows[:, 1:]
-    return samples
+    rows: np.ndarray = np.frombuffer(raw, dtype=np.uint8).reshape(height, width + 1)
+    return rows
 
 
 def jpeg_segments(data: bytes, limit: int = MAX_JPEG_SEGMENTS) -> int:
@@ -379,10 +387,13 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     corrupt = f"{kind or 'image'} data is truncated or corrupt"
     if kind == "PNG":
         data = essential_png(data)
-        samples = grey_png(data)
-        if samples is not None and samples.size <= max_pixels:
+        rows = grey_png_rows(data)
+        if (rows is not None and not np.count_nonzero(rows[:, 0] != NO_FILTER)
+                and rows.size - len(rows) <= max_pixels):
             # as _ink reads a frame of mode L
-            return invert_if_light(samples.astype(np.float32) / 255.0)
+            return invert_if_light(rows[:, 1:].astype(np.float32) / 255.0)
+    else:
+        rows = None
     if kind == "JPEG" and jpeg_segments(data) > MAX_JPEG_SEGMENTS:
         raise ImageTooLarge(f"JPEG has over {MAX_JPEG_SEGMENTS:,} segments before its image data; "
                             "at most that many are read (cameras write about 10)")
@@ -403,7 +414,8 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
             "(FEATUREMAPS_MAX_IMAGE_PIXELS): the networks see 28x28 pixels, so an image scaled "
             "down loses nothing"  # what to do, as the upload limit's 413 says (an API review)
         )
-    if kind == "PNG" and png_rows_short(data):
+    # rows read whole above (a grey PNG whose rows are filtered) are not counted again
+    if kind == "PNG" and rows is None and png_rows_short(data):
         raise CorruptImage(f"{corrupt}: its pixels stop before the last of its {height:,} rows")
     if kind == "JPEG":  # by its bytes: Pillow calls one with an MPF segment "MPO"
         # a scan starts with the SOS marker, FF DA, which entropy-coded data never holds
