@@ -20,7 +20,7 @@ import { levelsOf, levelsText, linkTo, readLink, replayable } from './link.js';
 import { Coalescer } from './live.js';
 import { MapGrid } from './mapgrid.js';
 import { movedBy, NudgePanel } from './nudge.js';
-import { DrawingPad } from './pad.js';
+import { DrawingPad, baseCanvas, baseLevels } from './pad.js';
 import { paintGray } from './paint.js';
 import { PoolFigure } from './pooling.js';
 import { Predictions } from './predictions.js';
@@ -54,6 +54,7 @@ const NUDGE_WAIT_MS = 300;
 const LINK_MS = 350; // the least time between two writes of the address (about 85 in 30 s)
 const STROKES_KEY = 'featuremaps-strokes'; // sessionStorage: a drawing's strokes across a reload (#keepStrokes)
 const CAPTION_KEY = 'featuremaps-caption'; // sessionStorage: an upload's line under the pad across a reload (#keepStrokes)
+const HISTORY_KEY = 'featuremaps-history'; // sessionStorage: Undo's Clears, samples and uploads across a reload (#keepHistory)
 const ADDRESS_KEY = 'featuremaps-address'; // sessionStorage: the address a reload should ask for (#keepAddress)
 const KEPT_NUDGES = 20; // nudges over a drawing made again after a reload; more: its levels come back
 
@@ -227,11 +228,12 @@ class App {
     // F5 the pad showed the drawing's 28x28 levels scaled up, blurred)
     window.addEventListener('pagehide', () => {
       this.#keepStrokes();
+      this.#keepHistory();
       this.#keepAddress();
     });
     // back from the browser's page cache, the page goes on as it was, writes still to come
     window.addEventListener('pageshow', (event) => {
-      if (event.persisted) forget(ADDRESS_KEY);
+      if (event.persisted) [ADDRESS_KEY, HISTORY_KEY, CAPTION_KEY].forEach(forget);
     });
     const beside = besideChoice({ models: this.models, usual: this.usual, infos,
       onChoose: async (name) => {
@@ -300,6 +302,7 @@ class App {
     const epoch = this.#epoch;
     const kept = App.#keptStrokes(link.input);
     const caption = App.#keptCaption(link.input);
+    const history = App.#keptHistory();
     let digit = null;
     if (link.digit !== null) {
       digit = this.config.digits.find((d) => d.index === link.digit);
@@ -311,7 +314,8 @@ class App {
       }
     }
     this.#addressed = true;
-    if (epoch !== this.#epoch) {
+    const acted = epoch !== this.#epoch;
+    if (acted) {
       this.#relink(); // a stroke, sample or upload came first: it is shown, and said
     } else if (digit) {
       this.pickDigit(digit, { opening: true });
@@ -330,11 +334,24 @@ class App {
         caption ?? 'As the networks saw it: the 28x28 input the page\'s address holds, scaled up to the pad.',
         null, null, null, { opening: true });
     }
+    if (history && !acted) await this.#historyBack(history, this.#epoch);
     if (!problems.length) return;
     await this.maps.idle();
     await this.#nudges;
     this.#relink(); // the address says what is shown, not what could not be followed
     this.#notice(`The address could not be followed in full: ${problems.join('; ')}.`);
+  }
+
+  /** Undo's history as `#keepHistory` kept it, put back once the page shows again the input
+   * it was kept with, where nothing has been drawn, picked or uploaded since (`epoch`). */
+  async #historyBack({ shown, replaced }, epoch) {
+    await this.maps.idle();
+    await this.#nudges;
+    const input = this.current?.result.input;
+    if (epoch !== this.#epoch || this.#replaced.length || this.pad.drawing) return;
+    if ((input ? levelsText(input) : '') !== shown || (!input && !this.pad.isEmpty)) return;
+    this.#replaced = replaced;
+    this.#syncUndo();
   }
 
   /** Nudge what is being shown as the page opens, `dirs` in order ('left', ...), for it
@@ -461,6 +478,64 @@ class App {
     const nudged = first ? { before: levelsText(first.before), nudges: this.#moves.map((m) => m.dir) } : {};
     // too large for the storage, or none: the levels come back, as before
     keep(STROKES_KEY, JSON.stringify({ input: levelsText(input), strokes, ...nudged }));
+  }
+
+  /** Before the page opens again (another network chosen, or reloaded): what Undo can put
+   * back, as plain data, with the input shown now ('' for none), which the page must show
+   * again for it to apply (a student's review: a drawn 7 that a sample replaced could not
+   * be brought back once another network was chosen). Newest first, up to the first that
+   * holds nudges, which carry answers of their own; older ones go with it. An upload is
+   * kept as the 28x28 input it gave, which Undo then sends as its levels. */
+  #keepHistory() {
+    forget(HISTORY_KEY);
+    if (this.pad.drawing || this.#loading || this.#ahead) return;
+    const input = this.current?.result.input;
+    if (!input && !this.pad.isEmpty) return;
+    // strokes over an upload or sample come back as its levels (#keepStrokes): the Undos
+    // that took them back are gone, and what was before them is not put back under them
+    const { strokes, base } = this.pad.snapshot();
+    if (base && strokes.length) return;
+    const entries = [];
+    for (const { pad, loaded, moves, replacedBy } of [...this.#replaced].reverse()) {
+      if (moves.length) break;
+      const base = pad.base ? levelsText(baseLevels(pad.base)) : null;
+      entries.unshift({
+        strokes: pad.strokes, base, replacedBy,
+        loaded: loaded && base ? { label: loaded.label, index: loaded.index, picked: typeof loaded.picked === 'string' ? loaded.picked : '' } : null,
+      });
+    }
+    if (entries.length) keep(HISTORY_KEY, JSON.stringify({ shown: input ? levelsText(input) : '', entries }));
+  }
+
+  /** What `#keepHistory` kept, as `#replaced` holds it: {shown, entries}, or null (none, or
+   * not as the page writes it). Taken once. */
+  static #keptHistory() {
+    const kept = takeKept(HISTORY_KEY);
+    const stroke = (s) => typeof s?.width === 'number' && Array.isArray(s.points)
+      && s.points.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite));
+    const orNumber = (v) => v === null || Number.isInteger(v);
+    try {
+      const { shown, entries } = JSON.parse(kept ?? 'null') ?? {};
+      if (typeof shown !== 'string' || !Array.isArray(entries) || entries.length > UNDO_DEPTH) return null;
+      const replaced = entries.map(({ strokes, base, replacedBy, loaded }, i) => {
+        const levels = base === null ? null : levelsOf(String(base));
+        if (!Array.isArray(strokes) || !strokes.every(stroke) || typeof replacedBy !== 'string'
+          || (base !== null && !levels)) throw new Error('not kept by this page');
+        if (loaded && !(levels && orNumber(loaded.label) && orNumber(loaded.index) && typeof loaded.picked === 'string')) {
+          throw new Error('not kept by this page');
+        }
+        return {
+          pad: { strokes, base: levels && baseCanvas(levels) },
+          loaded: loaded ? { body: { data: pixelsJson(levels), type: 'application/json' }, label: loaded.label, picked: loaded.picked, index: loaded.index } : null,
+          // a version no answer of this page has had: put back, the pad is ahead of the maps
+          // until its answer comes
+          moves: [], version: -1 - i, replacedBy,
+        };
+      });
+      return { shown, replaced };
+    } catch {
+      return null;
+    }
   }
 
   /** The pad as the PNG the networks are sent, with the strokes it holds (what

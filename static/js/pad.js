@@ -6,6 +6,28 @@
 import { UI } from './config.js';
 import { encodeGreyPng } from './png.js';
 
+/** A 28x28 canvas of the uint8 levels `q`, grey and opaque: an image under the strokes. */
+export function baseCanvas(q) {
+  const base = document.createElement('canvas');
+  base.width = 28;
+  base.height = 28;
+  const ctx = base.getContext('2d');
+  const image = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i += 1) {
+    image.data.set([q[i], q[i], q[i], 255], i * 4);
+  }
+  ctx.putImageData(image, 0, 0);
+  return base;
+}
+
+/** The uint8 levels a `baseCanvas` holds (opaque: read back exactly). */
+export function baseLevels(base) {
+  const { data } = base.getContext('2d').getImageData(0, 0, 28, 28);
+  const q = new Uint8Array(784);
+  for (let i = 0; i < 784; i += 1) q[i] = data[i * 4];
+  return q;
+}
+
 export class DrawingPad {
   #canvas;
   #ctx;
@@ -131,16 +153,7 @@ export class DrawingPad {
 
   /** Put a 28x28 uint8 image under the drawing (clears the strokes). */
   setBase(q) {
-    const base = document.createElement('canvas');
-    base.width = 28;
-    base.height = 28;
-    const ctx = base.getContext('2d');
-    const image = ctx.createImageData(28, 28);
-    for (let i = 0; i < 784; i += 1) {
-      image.data.set([q[i], q[i], q[i], 255], i * 4);
-    }
-    ctx.putImageData(image, 0, 0);
-    this.#base = base;
+    this.#base = baseCanvas(q);
     this.#strokes = [];
     this.render();
   }

@@ -234,6 +234,75 @@ def test_an_upload_keeps_its_line_when_another_network_is_chosen(
             "the pad.")
 
 
+def test_undo_still_brings_back_what_a_sample_replaced_once_another_network_is_chosen(
+        browser: Any, server_url: str, api: Any) -> None:
+    """Found by a student's review: a drawn 7 that a sample replaced could not be brought
+    back once another network was chosen, which opens the page again: Undo was greyed out.
+    Undo's history of Clears, samples and uploads comes along, the drawing as drawn."""
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        page = fm.page
+        fm.after_paint(lambda: fm.stroke([(0.3, 0.2), (0.7, 0.2), (0.4, 0.85)], steps=6),
+                       source="pad")
+        fm.idle()
+        pad, drawn = fm.canvas_rgba("#pad"), fm.input_pixels()
+        fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
+        fm.idle()
+        sample = fm.input_pixels()
+        page.wait_for_function("() => location.search.startsWith('?digit=18')")
+        with page.expect_navigation():
+            page.select_option("#beside", "strided")
+        ready(fm)
+        assert (fm.input_pixels() == sample).all()
+        page.wait_for_selector("#undo:not([disabled])")
+        fm.after_paint(lambda: page.click("#undo"), source="undo")
+        assert (fm.canvas_rgba("#pad") == pad).all()  # the strokes, as drawn
+        assert (fm.input_pixels() == drawn).all()
+        page.wait_for_function("() => location.search.startsWith('?input=')")
+        page.click("#undo")  # the stroke itself, and then nothing is left
+        page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
+                               ".innerText.includes('no drawing')")
+        assert page.locator("#undo").is_disabled()
+
+
+def test_undo_still_brings_back_a_cleared_upload_once_another_network_is_chosen(
+        browser: Any, server_url: str, api: Any, test_digit_pngs: dict[int, tuple[int, bytes]]
+        ) -> None:
+    """An upload, cleared, then another network chosen: the page opens empty, and Undo puts
+    the upload back as the input it gave, with its line, then the empty pad it was chosen
+    on. Where what is shown cannot come back as it was (a stroke over an upload comes back
+    in its levels), no history is put back under it."""
+    _, seven = test_digit_pngs[0]
+    with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
+        page = fm.page
+        fm.after_paint(lambda: fm.upload("seven.png", seven, "image/png"), source="upload")
+        fm.idle()
+        said, seen = page.inner_text("#picked"), fm.input_pixels()
+        page.click("#clear")
+        page.wait_for_function("() => location.search === ''")
+        with page.expect_navigation():
+            page.select_option("#beside", "nopool")
+        page.wait_for_selector("body[data-ready]", state="attached")
+        page.wait_for_selector("#undo:not([disabled])")
+        fm.after_paint(lambda: page.click("#undo"), source="undo")
+        assert (fm.input_pixels() == seen).all()
+        assert page.inner_text("#picked") == said
+        page.click("#undo")  # the empty pad the upload was chosen on, as before the choice
+        page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
+                               ".innerText.includes('no drawing')")
+        assert page.locator("#undo").is_disabled()
+        fm.after_paint(lambda: fm.upload("seven.png", seven, "image/png"), source="upload")
+        fm.idle()
+        # a stroke over an upload, then the page opened again
+        fm.after_paint(lambda: fm.stroke([(0.2, 0.5), (0.8, 0.5)], steps=4), source="pad")
+        fm.idle()
+        page.reload()
+        ready(fm)
+        # the bar comes back in the levels (strokes over an upload are not kept), so what
+        # was before the upload is not put back under them: Undo has nothing to take back
+        page.wait_for_timeout(500)
+        assert page.locator("#undo").is_disabled()
+
+
 def test_a_drawing_comes_back_as_drawn_after_a_reload(browser: Any, server_url: str,
                                                       api: Any) -> None:
     """Found by a review: after F5 the pad showed the drawing's 28x28 levels scaled up,
