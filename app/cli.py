@@ -397,6 +397,9 @@ def _own_images(path: Path, any_size: bool = False, limit: int | None = None,
                                "images: save them with np.save(f, images), or send one image's "
                                "pixels to POST /api/v1/featuremaps")
     try:
+        # named by the file's whole size, where its start alone was read
+        if not npy:
+            batch.check_kind(body, info.st_size if regular else None)
         # an .npy mapped, an .npz's member inflated as it is read: their first `limit`
         # images alone read; as (N, 28, 28): one image (28, 28) is one, not 28
         arr = (batch.npy_file(Path(path), any_size, limit, room) if npy

@@ -248,6 +248,7 @@ def preparing(rounds: int, per_round: int) -> dict[str, dict[str, float]]:
 @contextlib.contextmanager
 def _through_pillow() -> Iterator[None]:
     with mock.patch.object(preprocess, "grey_png_rows", lambda data: None), \
+            mock.patch.object(preprocess, "png_rows_short", lambda data: False), \
             mock.patch.object(preprocess, "lanczos", resample.through_pillow):
         yield
 

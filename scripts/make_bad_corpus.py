@@ -506,8 +506,9 @@ def cases() -> dict[str, dict[str, Any]]:
         "np.frombuffer(gzip.open(path).read(), np.uint8, offset=16).reshape(-1, 28, 28), and "
         "np.save that", path=FM + "/batch")
     raw("batch-raw-bytes", bytes(range(256)) * 12 + bytes(64), "application/octet-stream", 415,
-        "body is 3,136 bytes with no header, as 4 28x28 uint8 images' raw bytes (x.tobytes()) "
-        "are: write them with np.save(f, images), which records their shape and type",
+        "body is 3,136 bytes with no header, as the raw bytes (x.tobytes()) of 28x28 images "
+        "are: 4 as uint8 or 1 as float32; write them with np.save(f, images), which records "
+        "their shape and type",
         path=FM + "/batch")
     # a bzip2 member, which zipfile would inflate whole whatever size it declares: 100 MB of
     # zeros in a few hundred bytes

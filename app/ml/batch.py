@@ -562,14 +562,15 @@ def read_npy_or_npz(body: bytes, max_images: int,
         raise
 
 
-def check_kind(body: bytes) -> None:
+def check_kind(body: bytes, size: int | None = None) -> None:
     """NotArrays for a body that begins as neither an .npy nor an .npz: checked by the route
     before the batch waits for its thread (a review: a PDF got the busy server's 503, or held
-    the thread to be refused)."""
+    the thread to be refused). `size`: the whole file's, where `body` is its start alone
+    (`featuremaps extract --input`)."""
     # a zip starts with a member, or, holding none (np.savez() of nothing), its directory's end
     if not body.startswith(ARRAY_STARTS):
         # (a raw x.tobytes() too: an API review found no word of how to write the file)
-        raise NotArrays(_packed_arrays(body) or (
+        raise NotArrays(_packed_arrays(body, len(body) if size is None else size) or (
             "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the images "
             "with np.save(f, images), or np.savez(f, images=images)"))
 
@@ -597,7 +598,7 @@ def _labels_words(gz: bool) -> str:
             f"takes images; send those of t10k-images-idx3-ubyte{suffix}: {_idx_read(gz)}")
 
 
-def _packed_arrays(body: bytes) -> str | None:
+def _packed_arrays(body: bytes, size: int) -> str | None:
     """What an .npy or .npz packed another way, or MNIST's own file, is and what to do with
     it, where `body` is one (an API review: a gzipped or base64 .npy was told only how to
     write one); None for anything else. In words `featuremaps extract --input` says as they
@@ -620,14 +621,19 @@ def _packed_arrays(body: bytes) -> str | None:
     if decoded and decoded[0].startswith(ARRAY_STARTS):
         return (f"body is an .npy or .npz written as base64 text"
                 f"{' (a data: URL)' if decoded[1] else ''}: decode it first (base64 -d)")
-    if body and len(body) % IMAGE_BYTES == 0:  # x.tobytes() (an API review)
-        return (f"body is {len(body):,} bytes with no header, as {len(body) // IMAGE_BYTES:,} "
-                "28x28 uint8 images' raw bytes (x.tobytes()) are: write them with "
-                "np.save(f, images), which records their shape and type")
+    # x.tobytes() (an API review), which holds zeros (MNIST's margins) where text, a CSV or
+    # base64, holds none
+    counts = [f"{size // (IMAGE_BYTES * b):,} as {name}" for b, name in RAW_TYPES
+              if size % (IMAGE_BYTES * b) == 0]
+    if size and counts and b"\0" in body:
+        return (f"body is {size:,} bytes with no header, as the raw bytes (x.tobytes()) of "
+                f"28x28 images are: {' or '.join(counts)}; write them with np.save(f, images), "
+                "which records their shape and type")
     return None
 
 
-IMAGE_BYTES = 28 * 28  # one image's raw uint8 levels
+IMAGE_BYTES = 28 * 28  # one image's pixels
+RAW_TYPES = ((1, "uint8"), (4, "float32"), (8, "float64"))  # bytes a pixel, in raw bytes
 
 
 def _read_npy_or_npz(body: bytes, max_images: int, check: HeaderCheck | None,

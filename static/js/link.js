@@ -73,7 +73,8 @@ export function readLink(search) {
     // quoted as the other values are (a student's review: a bare "input=" read as broken),
     // its start alone where it is long
     const shown = input.length > 24 ? `${input.slice(0, 16)}… (${input.length} characters)` : input;
-    if (!link.input) link.problems.push(`input=${shown} is not the 784 levels a link holds (cut short when copied?)`);
+    if (!input) link.problems.push('input= is empty, where a link holds the 784 levels the networks saw (cut short when copied?)');
+    else if (!link.input) link.problems.push(`input=${shown} is not the 784 levels a link holds (cut short when copied?)`);
   }
   return link;
 }

@@ -557,8 +557,17 @@ def npz(**arrays: np.ndarray) -> bytes:
                        "images with np.save(f, images), or np.savez(f, images=images)"),
     # raw bytes, which say what they may be (an API review)
     (np.zeros((3, 28, 28), np.uint8).tobytes(), 415,
-     "body is 2,352 bytes with no header, as 3 28x28 uint8 images' raw bytes (x.tobytes()) "
-     "are: write them with np.save(f, images), which records their shape and type"),
+     "body is 2,352 bytes with no header, as the raw bytes (x.tobytes()) of 28x28 images are: "
+     "3 as uint8; write them with np.save(f, images), which records their shape and type"),
+    (np.zeros((2, 28, 28), np.float64).tobytes(), 415,
+     "body is 12,544 bytes with no header, as the raw bytes (x.tobytes()) of 28x28 images are: "
+     "16 as uint8 or 4 as float32 or 2 as float64; write them with np.save(f, images), which "
+     "records their shape and type"),
+    # text of that length (a CSV of 28 rows of 28 one-digit values and commas: 1,568 bytes)
+    # holds no zero byte, and is not called raw images
+    (("0," * 27 + "0\n").encode() * 28, 415,
+     "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the images with "
+     "np.save(f, images), or np.savez(f, images=images)"),
     (np.zeros((3, 28, 28), np.uint8).tobytes()[:-1], 415,
      "body is neither an .npy (\\x93NUMPY) nor an .npz (zip) file: write the images with "
      "np.save(f, images), or np.savez(f, images=images)"),

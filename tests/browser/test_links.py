@@ -359,6 +359,11 @@ def test_a_listed_digit_opens_and_what_cannot_be_followed_is_said(
         assert fm.page.inner_text("#error-text") == (
             "The address could not be followed in full: input=AAAA is not the 784 levels a "
             "link holds (cut short when copied?).")
+        fm.page.goto(f"{server_url}/?input=")
+        fm.page.wait_for_selector("#error:not([hidden])")
+        assert fm.page.inner_text("#error-text") == (
+            "The address could not be followed in full: input= is empty, where a link holds "
+            "the 784 levels the networks saw (cut short when copied?).")
         cut = base64.urlsafe_b64encode(bytes(700)).decode()
         fm.page.goto(f"{server_url}/?input={cut}")
         fm.page.wait_for_selector("#error:not([hidden])")

@@ -498,7 +498,14 @@ def test_extract_reads_your_own_images_as_the_batch_endpoint_does(
     np.save(tmp_path / "photos.npy", np.zeros((2, 60, 60), np.uint8))
     (tmp_path / "digit.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
     (tmp_path / "pixels.json").write_text(json.dumps({"pixels": [[0.0] * 28] * 28}))
+    # raw bytes longer than the start that is read of a file of no arrays: named by its size
+    (tmp_path / "raw.bin").write_bytes(np.zeros((100, 28, 28), np.float32).tobytes())
     for argv, said in (
+            (["--input", str(tmp_path / "raw.bin")],
+             f"--input {tmp_path / 'raw.bin'}: the file is 313,600 bytes with no header, as the "
+             "raw bytes (x.tobytes()) of 28x28 images are: 400 as uint8 or 100 as float32 or 50 "
+             "as float64; write them with np.save(f, images), which records their shape and "
+             "type"),
             (["--input", str(tmp_path / "gone.npy")],
              f"--input {tmp_path / 'gone.npy'}: No such file or directory"),
             # a CLI review: called neither an .npy nor an .npz

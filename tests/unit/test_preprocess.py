@@ -1325,8 +1325,9 @@ def test_a_png_whose_rows_stop_early_is_called_truncated(mode: str) -> None:
         assert preprocess.png_rows_short(cut) is True
         with pytest.raises(CorruptImage) as refused:
             preprocess.from_image(cut, LIMIT)
-        assert str(refused.value) == ("PNG data is truncated or corrupt: its pixels stop "
-                                      "before the last of its 56 rows")
+        # Pillow itself refuses a stream with next to no rows, first, in its own words
+        assert str(refused.value) == "PNG data is truncated or corrupt" + (
+            ": its pixels stop before the last of its 56 rows" if keep else "")
 
 
 def test_an_interlaced_pngs_rows_are_counted_pass_by_pass() -> None:
@@ -1341,8 +1342,9 @@ def test_an_interlaced_pngs_rows_are_counted_pass_by_pass() -> None:
     seven = _interlaced_png(seven_on_paper())
     np.testing.assert_array_equal(preprocess.from_image(seven, LIMIT),
                                   preprocess.from_image(png_bytes(seven_on_paper()), LIMIT))
+    # the last pass's last row left out (Pillow refuses most other cuts itself)
     with pytest.raises(CorruptImage, match="stop before the last of its 56 rows"):
-        preprocess.from_image(_interlaced_png(seven_on_paper(), keep=-200), LIMIT)
+        preprocess.from_image(_interlaced_png(seven_on_paper(), keep=-57), LIMIT)
 
 
 def test_a_png_stream_cut_or_broken_is_left_to_pillow() -> None:
