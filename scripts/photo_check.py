@@ -17,8 +17,11 @@ paper; a soft shadow along the top edge (60 fading to the paper's 235 over 48 px
 sheet on a darker table (90), which shows a sixteenth of each side wide all round; ruled
 paper (lines at 177, 1 px, every 40 px) and squared paper (the same lines both ways); a
 stray dot of ink near a corner, far from the digit (a sixtieth of the side in radius); a
-faint scribble (150, 2 px wide) down the right-hand margin. An empty page with a dot or a
-scribble is not blank: the mark is all the ink there is.
+faint scribble (150, 2 px wide) down the right-hand margin; a soft shadow from a corner (the
+paper darkening from 235 to 85 over the last 45% of the diagonal to the bottom-right corner,
+as a phone's or a hand's shadow falls); a shadow across the page (its right 30% 110 levels
+darker, its edge fading over 15% of the width), which falls on the digit in a picture it
+fills. An empty page with a dot or a scribble is not blank: the mark is all the ink there is.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ INK = 30
 PAPERS = ("plain", "uneven light", "light from a corner", "uneven light, JPEG",
           "grey, noisy JPEG", "vignette", "shadow at an edge", "shadow, noisy JPEG",
           "soft shadow", "sheet on a table", "ruled", "squared", "a stray dot",
-          "a faint scribble")
+          "a faint scribble", "shadow from a corner", "shadow across")
 NOISE = {"uneven light, JPEG": 6, "grey, noisy JPEG": 14, "shadow, noisy JPEG": 14}  # levels
 
 
@@ -51,6 +54,10 @@ def paper(kind: str, n: int) -> np.ndarray:
         return 215 + 40 * x[None, :] + 40 * x[:, None]
     if kind == "vignette":
         return 245 - 100 * (x[None, :] ** 2 + x[:, None] ** 2)  # 50 darker at the corners
+    if kind == "shadow from a corner":  # from 0.55 of the diagonal on, to 85 at the corner
+        return 235 - 150 * np.clip((x[None, :] + x[:, None] - 0.1) / 0.9, 0, 1)
+    if kind == "shadow across":  # the right 30%, its edge fading in from 0.55 to 0.7
+        return np.tile(235 - 110 * np.clip((x + 0.5 - 0.55) / 0.15, 0, 1), (n, 1))
     sheet = np.full((n, n), 180.0 if kind.endswith("noisy JPEG") else 235.0)
     if kind.startswith("shadow"):  # at an edge, and on the noisy grey paper
         sheet[:, :12] = 60
