@@ -202,6 +202,14 @@ def test_a_drawing_comes_back_as_drawn_when_another_network_is_chosen(
         assert page.inner_text("#picked") == said
 
 
+def choose_beside(fm: FeatureMapsPage, name: str) -> None:
+    """Choose `name` beside max, and wait for the page opened again with it to show its
+    input."""
+    with fm.page.expect_navigation():
+        fm.page.select_option("#beside", name)
+    ready(fm)
+
+
 def test_an_upload_keeps_its_line_when_another_network_is_chosen(
         browser: Any, server_url: str, api: Any, test_digit_pngs: dict[int, tuple[int, bytes]]
         ) -> None:
@@ -219,16 +227,12 @@ def test_an_upload_keeps_its_line_when_another_network_is_chosen(
         assert page.inner_text("#picked") == said
         seen = fm.input_pixels()
         page.wait_for_function("() => location.search.startsWith('?input=')")
-        with page.expect_navigation():
-            page.select_option("#beside", "strided")
-        ready(fm)
+        choose_beside(fm, "strided")
         assert (fm.input_pixels() == seen).all()
         assert page.inner_text("#picked") == said
         # kept once: the same address opened again is the address's levels
         fm.after_paint(lambda: page.click('#nudge button[data-dir="right"]'), source="nudge")
-        with page.expect_navigation():
-            page.select_option("#beside", "avg")
-        ready(fm)
+        choose_beside(fm, "avg")
         assert page.inner_text("#picked") == (
             "As the networks saw it: the 28x28 input the page's address holds, scaled up to "
             "the pad.")
@@ -249,9 +253,7 @@ def test_undo_still_brings_back_what_a_sample_replaced_once_another_network_is_c
         fm.idle()
         sample = fm.input_pixels()
         page.wait_for_function("() => location.search.startsWith('?digit=18')")
-        with page.expect_navigation():
-            page.select_option("#beside", "strided")
-        ready(fm)
+        choose_beside(fm, "strided")
         assert (fm.input_pixels() == sample).all()
         page.wait_for_selector("#undo:not([disabled])")
         fm.after_paint(lambda: page.click("#undo"), source="undo")
