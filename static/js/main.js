@@ -498,10 +498,10 @@ class App {
     const entries = [];
     for (const { pad, loaded, moves, replacedBy } of [...this.#replaced].reverse()) {
       if (moves.length) break;
-      const base = pad.base ? levelsText(baseLevels(pad.base)) : null;
+      const under = pad.base ? levelsText(baseLevels(pad.base)) : null; // its image's levels
       entries.unshift({
-        strokes: pad.strokes, base, replacedBy,
-        loaded: loaded && base ? { label: loaded.label, index: loaded.index, picked: typeof loaded.picked === 'string' ? loaded.picked : '' } : null,
+        strokes: pad.strokes, base: under, replacedBy,
+        loaded: loaded && under ? { label: loaded.label, index: loaded.index, picked: typeof loaded.picked === 'string' ? loaded.picked : '' } : null,
       });
     }
     if (entries.length) keep(HISTORY_KEY, JSON.stringify({ shown: input ? levelsText(input) : '', entries }));
