@@ -304,7 +304,12 @@ def grey_png(data: bytes) -> np.ndarray | None:
     other PNG, or one with a fault (a bad CRC, too little or too much data), which Pillow
     then decodes or refuses as before. Pillow took 0.05 to 0.1 ms for a 112x112 drawing,
     opening the file in Python; this is one inflate and a view (docs/speed.md)."""
-    rows = grey_png_rows(data)
+    return _unfiltered(grey_png_rows(data))
+
+
+def _unfiltered(rows: np.ndarray | None) -> np.ndarray | None:
+    """The samples of `rows` (grey_png_rows') where every row is stored unfiltered, else
+    None."""
     if rows is None or np.count_nonzero(rows[:, 0] != NO_FILTER):
         return None
     samples: np.ndarray = rows[:, 1:]
@@ -388,10 +393,10 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     if kind == "PNG":
         data = essential_png(data)
         rows = grey_png_rows(data)
-        if (rows is not None and not np.count_nonzero(rows[:, 0] != NO_FILTER)
-                and rows.size - len(rows) <= max_pixels):
+        samples = _unfiltered(rows)
+        if samples is not None and samples.size <= max_pixels:
             # as _ink reads a frame of mode L
-            return invert_if_light(rows[:, 1:].astype(np.float32) / 255.0)
+            return invert_if_light(samples.astype(np.float32) / 255.0)
     else:
         rows = None
     if kind == "JPEG" and jpeg_segments(data) > MAX_JPEG_SEGMENTS:
