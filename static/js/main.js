@@ -507,19 +507,24 @@ class App {
     if (entries.length) keep(HISTORY_KEY, JSON.stringify({ shown: input ? levelsText(input) : '', entries }));
   }
 
+  /** Whether `s`, read back from the tab's storage, is a stroke as the pad keeps it:
+   * {width, points: [[x, y], ...]} (`#keptStrokes`, `#keptHistory`). */
+  static #isStroke(s) {
+    return typeof s?.width === 'number' && Array.isArray(s.points)
+      && s.points.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite));
+  }
+
   /** What `#keepHistory` kept, as `#replaced` holds it: {shown, entries}, or null (none, or
    * not as the page writes it). Taken once. */
   static #keptHistory() {
     const kept = takeKept(HISTORY_KEY);
-    const stroke = (s) => typeof s?.width === 'number' && Array.isArray(s.points)
-      && s.points.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite));
     const orNumber = (v) => v === null || Number.isInteger(v);
     try {
       const { shown, entries } = JSON.parse(kept ?? 'null') ?? {};
       if (typeof shown !== 'string' || !Array.isArray(entries) || entries.length > UNDO_DEPTH) return null;
       const replaced = entries.map(({ strokes, base, replacedBy, loaded }, i) => {
         const levels = base === null ? null : levelsOf(String(base));
-        if (!Array.isArray(strokes) || !strokes.every(stroke) || typeof replacedBy !== 'string'
+        if (!Array.isArray(strokes) || !strokes.every(App.#isStroke) || typeof replacedBy !== 'string'
           || (base !== null && !levels)) throw new Error('not kept by this page');
         if (loaded && !(levels && orNumber(loaded.label) && orNumber(loaded.index) && typeof loaded.picked === 'string')) {
           throw new Error('not kept by this page');
@@ -568,11 +573,9 @@ class App {
    * whatever the address. */
   static #keptStrokes(levels) {
     const kept = takeKept(STROKES_KEY);
-    const stroke = (s) => typeof s?.width === 'number' && Array.isArray(s.points)
-      && s.points.every((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite));
     try {
       const { input, strokes, before = null, nudges = [] } = JSON.parse(kept ?? 'null') ?? {};
-      const fits = levels && input === levelsText(levels) && Array.isArray(strokes) && strokes.every(stroke);
+      const fits = levels && input === levelsText(levels) && Array.isArray(strokes) && strokes.every(App.#isStroke);
       if (!fits || !strokes.length) return null;
       if (!nudges.length) return { strokes, before: null, nudges };
       const moved = Array.isArray(nudges) && nudges.every((dir) => Object.hasOwn(UI.nudges, dir));
