@@ -19,6 +19,20 @@ OFFERED = ["avg · Average pooling", "strided · Strided convolution", "nopool �
            "blurmax · Blurred max pooling"]
 
 
+def stroke_shown(fm: FeatureMapsPage, points: list[tuple[float, float]]) -> tuple[Any, Any]:
+    """One stroke through `points` (fractions of the pad), once its maps are shown: the pad's
+    pixels and the input's, for what comes back to be held to."""
+    fm.after_paint(lambda: fm.stroke(points, steps=6), source="pad")
+    fm.idle()
+    return fm.canvas_rgba("#pad"), fm.input_pixels()
+
+
+def emptied(fm: FeatureMapsPage) -> None:
+    """Wait until the page shows no drawing: max's answer says so."""
+    fm.page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
+                              ".innerText.includes('no drawing')")
+
+
 def test_a_strided_conv_beside_max_keeps_the_digit_and_says_how_its_layers_differ(
         browser: Any, server_url: str, api: Any,
         digit_files: dict[int, tuple[int, Path]]) -> None:
@@ -186,8 +200,7 @@ def test_a_drawing_comes_back_as_drawn_when_another_network_is_chosen(
         fm.after_paint(lambda: page.click("#undo"), source="undo")  # the second stroke
         assert not (fm.canvas_rgba("#pad") == pad).all()
         page.click("#undo")  # the first: nothing left
-        fm.page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
-                                  ".innerText.includes('no drawing')")
+        emptied(fm)
         assert not fm.canvas_rgba("#pad")[..., :3].any()
         # nothing left to undo: no empty pad kept under the strokes (a review: Undo stayed
         # enabled and did nothing)
@@ -245,10 +258,7 @@ def test_undo_still_brings_back_what_a_sample_replaced_once_another_network_is_c
     Undo's history of Clears, samples and uploads comes along, the drawing as drawn."""
     with opened(browser, server_url, api, viewport={"width": 1280, "height": 900}) as fm:
         page = fm.page
-        fm.after_paint(lambda: fm.stroke([(0.3, 0.2), (0.7, 0.2), (0.4, 0.85)], steps=6),
-                       source="pad")
-        fm.idle()
-        pad, drawn = fm.canvas_rgba("#pad"), fm.input_pixels()
+        pad, drawn = stroke_shown(fm, [(0.3, 0.2), (0.7, 0.2), (0.4, 0.85)])
         fm.after_paint(lambda: page.click('button[data-digit="18"]'), source="upload")
         fm.idle()
         sample = fm.input_pixels()
@@ -261,8 +271,7 @@ def test_undo_still_brings_back_what_a_sample_replaced_once_another_network_is_c
         assert (fm.input_pixels() == drawn).all()
         page.wait_for_function("() => location.search.startsWith('?input=')")
         page.click("#undo")  # the stroke itself, and then nothing is left
-        page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
-                               ".innerText.includes('no drawing')")
+        emptied(fm)
         assert page.locator("#undo").is_disabled()
 
 
@@ -289,8 +298,7 @@ def test_undo_still_brings_back_a_cleared_upload_once_another_network_is_chosen(
         assert (fm.input_pixels() == seen).all()
         assert page.inner_text("#picked") == said
         page.click("#undo")  # the empty pad the upload was chosen on, as before the choice
-        page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
-                               ".innerText.includes('no drawing')")
+        emptied(fm)
         assert page.locator("#undo").is_disabled()
         fm.after_paint(lambda: fm.upload("seven.png", seven, "image/png"), source="upload")
         fm.idle()
@@ -323,8 +331,7 @@ def test_a_drawing_comes_back_as_drawn_after_a_reload(browser: Any, server_url: 
         assert (fm.input_pixels() == seen).all()
         assert page.inner_text("#picked") == ""  # not said to be the link's levels
         page.click("#undo")
-        page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
-                               ".innerText.includes('no drawing')")
+        emptied(fm)
         assert not fm.canvas_rgba("#pad")[..., :3].any()
 
 
@@ -335,10 +342,7 @@ def test_a_nudged_drawing_comes_back_as_drawn_and_nudged_after_a_reload(
     Undo takes back each nudge, then the strokes."""
     with opened(browser, server_url, api, viewport={"width": 1536, "height": 864}) as fm:
         page = fm.page
-        fm.after_paint(lambda: fm.stroke([(0.3, 0.25), (0.7, 0.25), (0.5, 0.8)], steps=6),
-                       source="pad")
-        fm.idle()
-        pad, drawn = fm.canvas_rgba("#pad"), fm.input_pixels()
+        pad, drawn = stroke_shown(fm, [(0.3, 0.25), (0.7, 0.25), (0.5, 0.8)])
         for direction in ("right", "right", "up"):
             fm.after_paint(lambda d=direction: page.click(f'#nudge button[data-dir="{d}"]'),
                            source="nudge")
@@ -363,8 +367,7 @@ def test_a_nudged_drawing_comes_back_as_drawn_and_nudged_after_a_reload(
         assert (fm.input_pixels() == drawn).all()
         assert (fm.canvas_rgba("#pad") == pad).all()
         page.click("#undo")  # the strokes
-        page.wait_for_function("() => document.querySelector('.pred[data-net=\"max\"]')"
-                               ".innerText.includes('no drawing')")
+        emptied(fm)
         assert not fm.canvas_rgba("#pad")[..., :3].any()
 
 
