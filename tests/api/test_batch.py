@@ -343,13 +343,19 @@ ALPHA_HINT = (" (2 channels: grey and alpha? convert to grey: the grey where opa
 
 
 @pytest.mark.parametrize(("shape", "hint"), [
-    ((64, 64, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
+    ((64, 64, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis; "
+                  "or 64 images 3 px wide? shape them (64, 64, 3, 1))"),
     ((2, 4, 64, 64), " (4 colour channels? convert to grey, e.g. their mean over the channel "
                      "axis)"),
-    # a CLI review: which (N, H, W) fits, but for the rule's colour (now said in it)
-    ((2, 3, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
+    ((2, 64, 64, 4), " (4 colour channels? convert to grey, e.g. their mean over the last "
+                     "axis)"),
+    # a CLI review: which (N, H, W) fits, but for the rule's colour (now said in it); a later
+    # API review: images 2 to 4 px wide were told only of channels
+    ((2, 3, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis; "
+                "or 2 images 3 px wide? shape them (2, 3, 3, 1))"),
     # an API review: np.array() of a grey picture with alpha was read as 140 images 2 px wide
-    ((140, 140, 2), ALPHA_HINT), ((2, 2, 64, 64), ALPHA_HINT),
+    ((140, 140, 2), ALPHA_HINT[:-1] + "; or 140 images 2 px wide? shape them (140, 140, 2, 1))"),
+    ((2, 2, 64, 64), ALPHA_HINT),
     ((2, 513, 60), ""), ((2, 0, 60), ""), ((5,), "")])
 def test_preprocess_refuses_channels_and_sides_past_512(client: TestClient,
                                                         shape: tuple[int, ...], hint: str) -> None:
