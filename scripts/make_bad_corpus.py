@@ -194,6 +194,8 @@ def cases() -> dict[str, dict[str, Any]]:
         f"{NOT_IMAGE}; this body is an SVG drawing: convert it to PNG first")
     raw("bmp-content-type", digit("BMP"), "image/bmp", 415,
         f"{NOT_IMAGE}; this body is a BMP image: convert it to PNG first")
+    raw("ico-content-type", digit("ICO"), "image/x-icon", 415,
+        f"{NOT_IMAGE}; this body is an ICO icon: convert it to PNG first")
     raw("heic-content-type-text", b"hello", "image/heic", 415,
         f"{NOT_IMAGE} (this body is sent as image/heic, but its bytes begin as none of them)")
     # a file sent as base64 text, as `base64 digit.png` or a canvas's toDataURL() gives it (an

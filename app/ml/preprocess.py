@@ -82,6 +82,7 @@ def sniff(data: bytes) -> str | None:
 # images this server does not read, named by their signatures where one is refused (found
 # by an API review: a BMP sent with curl --data-binary was told its form type was wrong)
 OTHER_FORMATS = ((b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"%PDF-", "a PDF"))
+ICON_KINDS = {b"\x00\x00\x01\x00": "an ICO icon", b"\x00\x00\x02\x00": "a CUR cursor"}
 HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
 # Netpbm's header: P1-P6, then white space and comments, then the width's first digit; P7
 # (PAM) names its fields on lines of their own
@@ -105,6 +106,11 @@ def other_format(data: bytes) -> str | None:
         return "a BMP image"
     if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
         return "a HEIC or AVIF image"
+    # an icon or a cursor (an API review: a favicon was named as no format): reserved 0, its
+    # kind, a count of images, and that many 16-byte entries, the first's reserved byte 0
+    if data[:4] in ICON_KINDS and (count := int.from_bytes(data[4:6], "little")) \
+            and len(data) >= 6 + 16 * count and data[9] == 0:
+        return ICON_KINDS[data[:4]]
     # a scanner's or a converter's (a practitioner's review: a PPM sent with curl
     # --data-binary was told that its form type was the mistake)
     netpbm = NETPBM.match(data[:4096])
