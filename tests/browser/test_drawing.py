@@ -960,7 +960,9 @@ def test_a_phone_s_photo_over_the_upload_limit_is_sent_made_smaller(fm: FeatureM
 def test_a_picture_the_browser_reads_and_the_server_does_not_is_sent_as_a_png(
         fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
     """A BMP, which the server does not read, is drawn by the browser and sent as a PNG of
-    the same pixels: the networks see what the same picture sent as a PNG gives them."""
+    the same pixels: the networks see what the same picture sent as a PNG gives them. The
+    file picker offers it among the pictures (a page review: it listed the server's four)."""
+    assert fm.page.get_attribute("#upload", "accept") == "image/*"
     _, path = digit_files[0]
     bmp = io.BytesIO()
     Image.open(path).save(bmp, format="BMP")
