@@ -2013,3 +2013,34 @@ def test_the_enlarged_channel_leaves_the_masthead_buttons_clear(
         # and is held at it again, so that a shorter text moves nothing (inspector.js)
         held = panel.evaluate("(p) => parseFloat(p.style.minHeight)")
         assert held >= below["height"] - 1
+
+
+def test_a_phone_s_enlarged_channel_keeps_its_title_and_close_in_view_as_its_words_scroll(
+        phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """A phone review: swiping up through conv2's long words scrolled the panel's title and
+    its × away, and once the words ended, further swipes scrolled the page behind the open
+    panel, the map tapped out of view. The title and × stay at the panel's top, and the
+    page stays where it is."""
+    upload_digit(phone, digit_files[0][1])
+    phone.page.locator('canvas.map[data-net="max"][data-layer="conv2"]').scroll_into_view_if_needed()
+    phone.page.touchscreen.tap(*phone.map_point("max", "conv2", 10, 4, 4))
+    inspector = phone.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    panel = inspector.bounding_box()
+    assert panel is not None
+    before = phone.page.evaluate("scrollY")
+    cdp = phone.page.context.new_cdp_session(phone.page)
+    x, y = panel["x"] + panel["width"] * 0.7, panel["y"] + panel["height"] * 0.75
+    for _ in range(4):  # swipes up on its words
+        for kind, dy in [("touchStart", 0), *(("touchMove", -20 * k) for k in range(1, 13)),
+                         ("touchEnd", 0)]:
+            points = [] if kind == "touchEnd" else [{"x": x, "y": y + dy}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+        phone.page.wait_for_timeout(300)
+    cdp.detach()
+    assert inspector.evaluate("(i) => i.scrollTop") > 0  # its words did scroll
+    assert phone.page.evaluate("scrollY") == before
+    top = inspector.evaluate("(i) => i.getBoundingClientRect().top")
+    for part in ("#inspector-title", "#inspector .inspector-head button"):
+        box = phone.page.locator(part).bounding_box()
+        assert box is not None and box["y"] >= top, part
