@@ -717,6 +717,10 @@ class App {
 
   // --- sources of a drawing ------------------------------------------------------------
   #ink(phase, pointerTime) {
+    if (phase === 'cancel') { // a second finger took the stroke back: its Undo (pad.js)
+      this.undo();
+      return;
+    }
     if (phase === 'start') {
       this.#supersede(); // an upload on its way is dropped by the stroke's first request
       this.#syncUndo();

@@ -35,11 +35,13 @@ export class DrawingPad {
   #smallCtx;
   #strokes = [];
   #base = null; // canvas holding a 28x28 image drawn under the strokes
-  #active = null; // {id, stroke, rect, surface}
+  #active = null; // {id, touch, stroke, rect, surface}
   #onInk;
   #mirror = null; // {canvas, ctx, shown}: a second surface that shows the pad and takes ink
+  #held = new Set(); // fingers down that draw nothing: those of a stroke taken back, till lifted
 
-  /** `onInk(phase, timeStamp)` is called with 'start', 'move' and 'end' as ink is laid. */
+  /** `onInk(phase, timeStamp)` is called with 'start', 'move' and 'end' as ink is laid, and
+   * with 'cancel' after the 'end' of a stroke that a second finger took back. */
   constructor(canvas, onInk) {
     this.#canvas = canvas;
     canvas.width = UI.padSize;
@@ -52,6 +54,10 @@ export class DrawingPad {
     this.#small.height = UI.sendSize;
     this.#smallCtx = this.#small.getContext('2d', { willReadFrequently: true });
     this.#listen(canvas);
+    // a finger lifted wherever it is, on the pad or off it
+    for (const type of ['pointerup', 'pointercancel']) {
+      window.addEventListener(type, (e) => this.#held.delete(e.pointerId), { capture: true });
+    }
     this.render();
   }
 
@@ -204,12 +210,29 @@ export class DrawingPad {
   }
 
   #down(e) {
-    if (this.#active || (e.pointerType === 'mouse' && e.button !== 0)) return;
+    if (this.#active) {
+      // a second finger while one draws is a pinch or a two-finger scroll, not a digit's
+      // stroke: the first finger's is ended and taken back (a phone review: a pinch drew a
+      // bar across a sample). Neither finger draws again until both are lifted.
+      if (e.pointerType === 'touch' && this.#active.touch) {
+        const first = this.#active.id;
+        this.#up({ pointerId: first, timeStamp: e.timeStamp });
+        this.#held.add(first);
+        this.#onInk('cancel', e.timeStamp);
+      }
+      this.#held.add(e.pointerId);
+      return;
+    }
+    if ((e.pointerType === 'mouse' && e.button !== 0) || this.#held.size) {
+      if (e.pointerType === 'touch') this.#held.add(e.pointerId);
+      return;
+    }
     e.preventDefault();
     const surface = e.currentTarget;
     surface.setPointerCapture(e.pointerId);
     const stroke = { width: this.width, points: [] };
-    this.#active = { id: e.pointerId, stroke, rect: surface.getBoundingClientRect(), surface };
+    this.#active = { id: e.pointerId, touch: e.pointerType === 'touch', stroke,
+      rect: surface.getBoundingClientRect(), surface };
     stroke.points.push(this.#point(e));
     this.#strokes.push(stroke);
     // the first ink on an empty pad lays its paper too, over the hint

@@ -907,6 +907,55 @@ def test_beside_the_maps_no_pad_is_docked(fm: FeatureMapsPage) -> None:
     assert not fm.page.evaluate(DOCK_SHOWN)
 
 
+def test_a_second_finger_on_the_pad_takes_back_the_first_finger_s_stroke(
+        phone: FeatureMapsPage) -> None:
+    """A phone review: two fingers spread on the pad over sample #18 (a pinch) drew the first
+    finger's path as a bar across the 3, and the line saying what it was went. A second
+    finger now takes the stroke back as Undo would: the sample is shown as it was, with its
+    line, and neither finger draws until both are lifted; one finger then draws again."""
+    page = phone.page
+    phone.after_paint(lambda: page.locator('button[data-digit="18"]').tap(), source="upload")
+    sample, pad = phone.input_pixels(), phone.canvas_rgba("#pad")
+    box = page.locator("#pad").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, *points: tuple[float, float]) -> None:
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+            {"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)]})
+
+    def first(k: int) -> tuple[float, float]:
+        return cx - 10 - 6 * k, cy - 10 - 6 * k
+
+    def spread() -> None:
+        touch("touchStart", first(0))
+        for k in range(1, 4):  # the first finger alone: a stroke begins
+            touch("touchMove", first(k))
+        touch("touchStart", first(3), (cx + 20, cy + 20))
+        for k in range(4, 10):
+            touch("touchMove", first(k), (cx + 20 + 6 * k, cy + 20 + 6 * k))
+        touch("touchEnd", (cx + 80, cy + 80))  # the first lifted, the second still down
+        touch("touchMove", (cx + 70, cy + 30))
+        touch("touchEnd")
+
+    phone.after_paint(spread, source="undo")
+    page.wait_for_timeout(300)  # a stray stroke's update would come in this time
+    phone.idle()
+    np.testing.assert_array_equal(phone.input_pixels(), sample)
+    np.testing.assert_array_equal(phone.canvas_rgba("#pad"), pad)
+    assert page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
+    def draw() -> None:
+        touch("touchStart", first(0))
+        touch("touchMove", first(5))
+        touch("touchEnd")
+
+    phone.after_paint(draw, source="pad")
+    assert page.locator("#picked").inner_text() == ""
+    assert not np.array_equal(phone.canvas_rgba("#pad"), pad)
+    cdp.detach()
+
+
 def test_undo_back_to_a_sample_restores_it_exactly(fm: FeatureMapsPage) -> None:
     """Found by a review: a stroke over sample #18, then undo, re-sent the pad, whose 28x28
     view preprocessing cropped and centred again (289 pixels differed), and avg's answer
