@@ -205,6 +205,35 @@ export function keyboardScroll(box, hint = null) {
   return box;
 }
 
+/** The least width the message banner is narrowed to beside the masthead's buttons (px):
+ * narrower, a message would take five lines and more. */
+const BANNER_BESIDE_MIN = 240;
+
+/**
+ * At the page's start the message banner lies over the masthead; where it has room beside
+ * the masthead's buttons it stops short of them while they are on screen, so that "Copy
+ * link" and "Projector view" can still be clicked (two reviews: they lay under it until it
+ * was dismissed). Scrolled past them, or where there is no room, it spans the page again.
+ */
+export function besideTools(banner, tools) {
+  let placed = '';
+  const place = () => {
+    const box = tools.getBoundingClientRect();
+    const page = tools.parentElement.getBoundingClientRect();
+    const left = Math.max(8, page.left);
+    const beside = !banner.hidden && box.bottom > 0 && box.left - 8 - left >= BANNER_BESIDE_MIN;
+    const want = beside ? `${left}px ${window.innerWidth - box.left + 8}px` : '';
+    if (want === placed) return;
+    placed = want;
+    banner.style.left = beside ? `${left}px` : '';
+    banner.style.right = beside ? `${window.innerWidth - box.left + 8}px` : '';
+  };
+  window.addEventListener('scroll', place, { passive: true });
+  window.addEventListener('resize', place);
+  new MutationObserver(place).observe(banner, { attributes: true, attributeFilter: ['hidden'] });
+  place();
+}
+
 /**
  * The page's sticky parts stack instead of covering each other: the message banner on top,
  * the maps' head under it. Their heights go to CSS (--banner-h, --head-h), which moves the

@@ -12,7 +12,7 @@ import { colorTable, gradientCss, packedTable } from './colormap.js';
 import { UI, readConfig } from './config.js';
 import { DisagreeList } from './disagree.js';
 import { PadDock } from './dock.js';
-import { boxesMeet, el, inWindow, setText, stackSticky } from './dom.js';
+import { boxesMeet, el, inWindow, besideTools, setText, stackSticky } from './dom.js';
 import { renderDownsample } from './downsample.js';
 import { FieldFigures } from './fields.js';
 import { Inspector } from './inspector.js';
@@ -193,6 +193,7 @@ class App {
     });
 
     stackSticky(this.error, byId('maps').querySelector('.maps-head'));
+    besideTools(this.error, document.querySelector('.masthead-tools'));
     // one conv channel's filters, asked for when it is first enlarged (a few numbers; a
     // deep layer's whole set is hundreds of kB); a failure is asked again the next time
     const filters = new Map();

@@ -1074,10 +1074,19 @@ def test_a_message_moves_nothing_under_the_pointer(fm: FeatureMapsPage) -> None:
     box, masthead = banner.bounding_box(), fm.page.locator(".masthead").bounding_box()
     assert box is not None and masthead is not None and before[0] is not None
     assert box["y"] == 0 and box["y"] + box["height"] < before[0]["y"]  # over the masthead
+    # beside its buttons, which stay in reach (two reviews: they lay under it)
+    for button in ("#copy-link", "#projector"):
+        target = fm.page.locator(button).bounding_box()
+        assert target is not None and box["x"] + box["width"] <= target["x"] - 8
+        assert fm.page.locator(button).evaluate(
+            "(b, [x, y]) => document.elementFromPoint(x, y) === b",
+            [target["x"] + target["width"] / 2, target["y"] + target["height"] / 2])
     fm.page.evaluate("window.scrollTo(0, 600)")
     fm.page.wait_for_function("() => document.querySelector('.sidebar')"
                               ".getBoundingClientRect().top >= "
                               "document.getElementById('error').getBoundingClientRect().bottom")
+    # the buttons scrolled away, it spans the page again
+    assert banner.evaluate("(b) => b.getBoundingClientRect().right") == 1366 - 8
     fm.page.keyboard.press("Escape")
     banner.wait_for(state="hidden")
 
