@@ -214,12 +214,7 @@ export class DrawingPad {
       // a second finger while one draws is a pinch or a two-finger scroll, not a digit's
       // stroke: the first finger's is ended and taken back (a phone review: a pinch drew a
       // bar across a sample). Neither finger draws again until both are lifted.
-      if (e.pointerType === 'touch' && this.#active.touch) {
-        const first = this.#active.id;
-        this.#up({ pointerId: first, timeStamp: e.timeStamp });
-        this.#held.add(first);
-        this.#onInk('cancel', e.timeStamp);
-      }
+      if (e.pointerType === 'touch' && this.#active.touch) this.#takeBack(e.timeStamp);
       this.#held.add(e.pointerId);
       return;
     }
@@ -246,13 +241,31 @@ export class DrawingPad {
 
   #move(e) {
     if (!this.#active || e.pointerId !== this.#active.id) return;
-    const { stroke } = this.#active;
+    const { stroke, rect, surface } = this.#active;
+    if (this.#active.touch && surface !== this.#canvas && strayed(e, rect)) {
+      // a swipe begun on the pad docked in a corner that runs on far past it is the page's
+      // scroll, where a thumb scrolls, not a stroke (a phone review: it drew a bar across a
+      // sample): taken back, and the page follows the finger from where it began
+      const [, y0] = stroke.points[0];
+      this.#takeBack(e.timeStamp);
+      followFinger(e, rect.top + y0 * rect.height / this.#canvas.height);
+      return;
+    }
     const from = stroke.points.length - 1;
     const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
     for (const ev of events.length ? events : [e]) stroke.points.push(this.#point(ev));
     drawStroke(this.#ctx, stroke, from);
     this.#copy();
     this.#onInk('move', e.timeStamp);
+  }
+
+  /** End the stroke being drawn and have it taken back as Undo would (the 'cancel' phase):
+   * its finger draws nothing more until it is lifted. */
+  #takeBack(timeStamp) {
+    const { id } = this.#active;
+    this.#up({ pointerId: id, timeStamp });
+    this.#held.add(id);
+    this.#onInk('cancel', timeStamp);
   }
 
   #up(e) {
@@ -265,6 +278,37 @@ export class DrawingPad {
     this.render();
     this.#onInk('end', e.timeStamp);
   }
+}
+
+/** Whether pointer event `e` lies farther outside `rect` than half its width: no stroke
+ * on a pad of that size overshoots it so far. */
+function strayed(e, rect) {
+  const reach = rect.width / 2;
+  return e.clientX < rect.left - reach || e.clientX > rect.right + reach
+    || e.clientY < rect.top - reach || e.clientY > rect.bottom + reach;
+}
+
+/** Scroll the page with the finger of pointer event `e` until it is lifted, from `fromY`
+ * (where it touched): a touch begun where the browser may not pan (`touch-action: none`)
+ * is not scrolled by the browser. */
+function followFinger(e, fromY) {
+  let y = fromY;
+  const id = e.pointerId;
+  const move = (ev) => {
+    if (ev.pointerId !== id) return;
+    window.scrollBy({ top: y - ev.clientY, behavior: 'instant' });
+    y = ev.clientY;
+  };
+  const end = (ev) => {
+    if (ev.pointerId !== id) return;
+    window.removeEventListener('pointermove', move);
+    window.removeEventListener('pointerup', end);
+    window.removeEventListener('pointercancel', end);
+  };
+  window.addEventListener('pointermove', move);
+  window.addEventListener('pointerup', end);
+  window.addEventListener('pointercancel', end);
+  move(e);
 }
 
 /** Draw a stroke from point `from` on (a dot when it has a single point). */

@@ -899,6 +899,38 @@ def test_in_one_column_the_maps_below_the_pad_are_drawn_for_on_a_pad_in_the_corn
         assert after == drawn_on, (after, drawn_on)
 
 
+def test_a_swipe_begun_on_the_docked_pad_scrolls_the_page_and_draws_nothing(
+        phone: FeatureMapsPage) -> None:
+    """A phone review: a thumb's swipe up that began on the pad docked in the corner, where a
+    thumb scrolls, drew a bar across sample #18 (read as an 8), and the page did not move. A
+    touch stroke that runs on past the docked pad by more than half its width is taken back,
+    and the page follows the finger from where it touched; one within it draws (above)."""
+    page = phone.page
+    phone.after_paint(lambda: page.locator('button[data-digit="18"]').tap(), source="upload")
+    sample = phone.input_pixels()
+    scroll_to(phone, ".maps-row[data-layer=pool1]")
+    dock_shown(phone, True)
+    box = page.locator("#dock-pad").bounding_box()
+    assert box is not None
+    x, y = round(box["x"] + box["width"] / 2), round(box["y"] + box["height"] / 2)
+    top = page.evaluate("scrollY")
+    cdp = page.context.new_cdp_session(page)
+
+    def swipe() -> None:
+        for kind, dy in [("touchStart", 0), *(("touchMove", -20 * k) for k in range(1, 16)),
+                         ("touchEnd", 0)]:
+            points = [] if kind == "touchEnd" else [{"x": x, "y": y + dy}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    phone.after_paint(swipe, source="undo")
+    cdp.detach()
+    page.wait_for_timeout(300)  # a stray stroke's update would come in this time
+    phone.idle()
+    np.testing.assert_array_equal(phone.input_pixels(), sample)
+    assert page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
+    assert page.evaluate("scrollY") - top == 300
+
+
 def test_beside_the_maps_no_pad_is_docked(fm: FeatureMapsPage) -> None:
     """Two columns keep the pad beside the maps (the sidebar is sticky): no copy of it."""
     scroll_to(fm, ".maps-row[data-layer=conv3]")
