@@ -94,8 +94,9 @@ def _wrong_shape(shape: tuple[int, ...], any_size: bool = False) -> InvalidPixel
     first = len(shape) == 4 and shape[-3] in CHANNELS and side(shape[-2:])  # PyTorch's
     hint = _channels_hint(shape[-1], "last axis") if last else (
         _channels_hint(shape[-3], "channel axis") if first else "")
-    if last and len(shape) == 3 and any_size:
-        # an API review: 18 images 2 px wide, (18, H, 2), were told only of channels
+    if last and len(shape) == 3 and any_size and _frames((*shape, 1), any_size=True):
+        # an API review: 18 images 2 px wide, (18, H, 2), were told only of channels (only
+        # where that shape would be taken: a review)
         n, h, w = shape
         hint = f"{hint[:-1]}; or {n} images {w} px wide? shape them ({n}, {h}, {w}, 1))"
     if not any_size and not hint and _frames(shape, any_size=True) is not None:

@@ -107,10 +107,15 @@ def other_format(data: bytes) -> str | None:
     if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
         return "a HEIC or AVIF image"
     # an icon or a cursor (an API review: a favicon was named as no format): reserved 0, its
-    # kind, a count of images, and that many 16-byte entries, the first's reserved byte 0
-    if data[:4] in ICON_KINDS and (count := int.from_bytes(data[4:6], "little")) \
-            and len(data) >= 6 + 16 * count and data[9] == 0:
-        return ICON_KINDS[data[:4]]
+    # kind, a count of images, and that many 16-byte entries, the first's reserved byte 0,
+    # its size not 0 and its offset past the entries and within the file (so that a raw
+    # 28x28 image whose first levels read 0 0 1 0 is not named one: a review)
+    if data[:4] in ICON_KINDS and (count := int.from_bytes(data[4:6], "little")):
+        entries = 6 + 16 * count
+        size = int.from_bytes(data[14:18], "little")
+        offset = int.from_bytes(data[18:22], "little")
+        if len(data) >= entries and data[9] == 0 and size and entries <= offset < len(data):
+            return ICON_KINDS[data[:4]]
     # a scanner's or a converter's (a practitioner's review: a PPM sent with curl
     # --data-binary was told that its form type was the mistake)
     netpbm = NETPBM.match(data[:4096])

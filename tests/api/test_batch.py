@@ -356,6 +356,8 @@ ALPHA_HINT = (" (2 channels: grey and alpha? convert to grey: the grey where opa
     # an API review: np.array() of a grey picture with alpha was read as 140 images 2 px wide
     ((140, 140, 2), ALPHA_HINT[:-1] + "; or 140 images 2 px wide? shape them (140, 140, 2, 1))"),
     ((2, 2, 64, 64), ALPHA_HINT),
+    # a shape that would be refused too is not offered (a review)
+    ((600, 800, 3), " (3 colour channels? convert to grey, e.g. their mean over the last axis)"),
     ((2, 513, 60), ""), ((2, 0, 60), ""), ((5,), "")])
 def test_preprocess_refuses_channels_and_sides_past_512(client: TestClient,
                                                         shape: tuple[int, ...], hint: str) -> None:

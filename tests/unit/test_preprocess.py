@@ -1420,3 +1420,17 @@ def test_a_png_stream_cut_or_broken_is_left_to_pillow() -> None:
     assert preprocess.png_rows_short(broken) is False
     with pytest.raises(CorruptImage, match="PNG data is truncated or corrupt$"):
         preprocess.from_image(broken, LIMIT)
+
+
+def test_an_icon_is_named_and_raw_levels_that_begin_as_one_are_not() -> None:
+    """An icon or a cursor is named as what it is (an API review); a headerless 28x28 image
+    whose first levels read 0 0 1 0 (faint noise at its corner) is not (a review of that):
+    its first entry would be of no size, at an offset inside the entries."""
+    for fmt, name in (("ICO", "an ICO icon"), ("CUR", "a CUR cursor")):
+        buf = io.BytesIO()
+        Image.new("L", (32, 32)).save(buf, format="ICO")
+        data = buf.getvalue() if fmt == "ICO" else b"\x00\x00\x02\x00" + buf.getvalue()[4:]
+        assert preprocess.other_format(data) == name
+    raw = np.zeros(784, np.uint8)
+    raw[[2, 4]] = 1, 3
+    assert preprocess.other_format(raw.tobytes()) is None
