@@ -205,32 +205,47 @@ export function keyboardScroll(box, hint = null) {
   return box;
 }
 
-/** The least width the message banner is narrowed to beside the masthead's buttons (px):
- * narrower, a message would take five lines and more. */
+/** The least width the message banner is narrowed to beside the masthead's buttons (px). */
 const BANNER_BESIDE_MIN = 240;
 
 /**
  * At the page's start the message banner lies over the masthead; where it has room beside
  * the masthead's buttons it stops short of them while they are on screen, so that "Copy
  * link" and "Projector view" can still be clicked (two reviews: they lay under it until it
- * was dismissed). Scrolled past them, or where there is no room, it spans the page again.
+ * was dismissed). Scrolled past them, where there is no room, or where narrowed it would
+ * reach below the masthead (a long message on a phone), it spans the page again. Placed
+ * again as the page scrolls or resizes, as the buttons change size (the projector view) and
+ * as the message changes.
  */
 export function besideTools(banner, tools) {
-  let placed = '';
+  const masthead = tools.closest('header') ?? tools.parentElement;
+  const span = () => {
+    if (!banner.style.right) return;
+    banner.style.left = '';
+    banner.style.right = '';
+  };
   const place = () => {
+    if (banner.hidden) {
+      span();
+      return;
+    }
     const box = tools.getBoundingClientRect();
-    const page = tools.parentElement.getBoundingClientRect();
-    const left = Math.max(8, page.left);
-    const beside = !banner.hidden && box.bottom > 0 && box.left - 8 - left >= BANNER_BESIDE_MIN;
-    const want = beside ? `${left}px ${window.innerWidth - box.left + 8}px` : '';
-    if (want === placed) return;
-    placed = want;
-    banner.style.left = beside ? `${left}px` : '';
-    banner.style.right = beside ? `${window.innerWidth - box.left + 8}px` : '';
+    const left = Math.max(8, masthead.getBoundingClientRect().left);
+    if (box.bottom <= 0 || box.left - 8 - left < BANNER_BESIDE_MIN) {
+      span();
+      return;
+    }
+    banner.style.left = `${left}px`;
+    banner.style.right = `${window.innerWidth - box.left + 8}px`;
+    if (banner.getBoundingClientRect().height > masthead.getBoundingClientRect().height) span();
   };
   window.addEventListener('scroll', place, { passive: true });
   window.addEventListener('resize', place);
-  new MutationObserver(place).observe(banner, { attributes: true, attributeFilter: ['hidden'] });
+  document.addEventListener('fm:view', place);
+  new ResizeObserver(place).observe(tools);
+  new MutationObserver(place).observe(banner, {
+    attributes: true, attributeFilter: ['hidden'], childList: true, characterData: true, subtree: true,
+  });
   place();
 }
 

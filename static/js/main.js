@@ -718,8 +718,9 @@ class App {
 
   // --- sources of a drawing ------------------------------------------------------------
   #ink(phase, pointerTime) {
-    if (phase === 'cancel') { // a second finger took the stroke back: its Undo (pad.js)
-      this.undo();
+    if (phase === 'cancel') { // a stroke taken back as it ended (pad.js): its Undo, at once
+      this.#undoStroke();
+      this.#syncUndo();
       return;
     }
     if (phase === 'start') {
@@ -850,6 +851,13 @@ class App {
       await this.#unnudge();
       return;
     }
+    if (!this.#undoStroke() && this.#canRestore) this.#restore();
+  }
+
+  /** Take back the pad's last stroke, if it has one (true then): Undo's, and at once that of
+   * a stroke the pad takes back as it ends (a second finger, a swipe off the docked pad:
+   * queued behind the nudges as Undo is, a review found it lost to a stroke drawn meanwhile). */
+  #undoStroke() {
     const stroke = this.pad.snapshot().strokes.at(-1);
     if (this.pad.undo()) {
       this.generation += 1;
@@ -872,10 +880,10 @@ class App {
         }
       }
       this.#keepFocus();
-      if (empty) return;
+      if (empty) return true;
       if (this.#ahead) {
         this.#sendPad({ said: STROKE_UNDONE });
-        return;
+        return true;
       }
       // the maps still show the pad as it was before the stroke (none of its updates was
       // answered): nothing to send, and nothing behind (a fourth review: unanswered, the
@@ -886,9 +894,9 @@ class App {
       this.#sayPad(this.#bareLoad);
       if (this.#moves.length && this.current) this.#showMoves(this.current.result);
       this.#relink();
-      return;
+      return true;
     }
-    if (this.#canRestore) this.#restore();
+    return false;
   }
 
   /** Put back what the last Clear, upload or sample replaced: the strokes and the image

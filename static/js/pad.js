@@ -41,7 +41,8 @@ export class DrawingPad {
   #held = new Set(); // fingers down that draw nothing: those of a stroke taken back, till lifted
 
   /** `onInk(phase, timeStamp)` is called with 'start', 'move' and 'end' as ink is laid, and
-   * with 'cancel' after the 'end' of a stroke that a second finger took back. */
+   * with 'cancel' instead of 'end' for a stroke to be taken back (a second finger's, a
+   * swipe off the docked pad): it is the pad's last stroke. */
   constructor(canvas, onInk) {
     this.#canvas = canvas;
     canvas.width = UI.padSize;
@@ -54,10 +55,20 @@ export class DrawingPad {
     this.#small.height = UI.sendSize;
     this.#smallCtx = this.#small.getContext('2d', { willReadFrequently: true });
     this.#listen(canvas);
-    // a finger lifted wherever it is, on the pad or off it
+    // a second finger while one draws, wherever it lands (on the docked pad, a pinch's
+    // second finger mostly lands off it: a review), is a pinch or a two-finger scroll, not
+    // a digit's stroke: the first finger's is taken back (a phone review: a pinch drew a bar
+    // across a sample), and no finger draws again until all are lifted
+    window.addEventListener('pointerdown', (e) => {
+      if (e.pointerType !== 'touch' || e.pointerId === this.#active?.id) return;
+      if (this.#active?.touch) this.#takeBack(e.timeStamp);
+      if (this.#held.size || this.#active) this.#held.add(e.pointerId);
+    }, { capture: true });
+    // a finger lifted wherever it is, on the pad or off it; none is down on a page left
     for (const type of ['pointerup', 'pointercancel']) {
       window.addEventListener(type, (e) => this.#held.delete(e.pointerId), { capture: true });
     }
+    window.addEventListener('pagehide', () => this.#held.clear());
     this.render();
   }
 
@@ -210,18 +221,10 @@ export class DrawingPad {
   }
 
   #down(e) {
-    if (this.#active) {
-      // a second finger while one draws is a pinch or a two-finger scroll, not a digit's
-      // stroke: the first finger's is ended and taken back (a phone review: a pinch drew a
-      // bar across a sample). Neither finger draws again until both are lifted.
-      if (e.pointerType === 'touch' && this.#active.touch) this.#takeBack(e.timeStamp);
-      this.#held.add(e.pointerId);
-      return;
-    }
-    if ((e.pointerType === 'mouse' && e.button !== 0) || this.#held.size) {
-      if (e.pointerType === 'touch') this.#held.add(e.pointerId);
-      return;
-    }
+    // (a touch while one draws, or after a stroke taken back, is held: the window's listener
+    // in the constructor runs first; a pen or mouse never is)
+    if (this.#active || (e.pointerType === 'mouse' && e.button !== 0)
+        || (e.pointerType === 'touch' && this.#held.has(e.pointerId))) return;
     e.preventDefault();
     const surface = e.currentTarget;
     surface.setPointerCapture(e.pointerId);
@@ -259,16 +262,15 @@ export class DrawingPad {
     this.#onInk('move', e.timeStamp);
   }
 
-  /** End the stroke being drawn and have it taken back as Undo would (the 'cancel' phase):
-   * its finger draws nothing more until it is lifted. */
+  /** End the stroke being drawn and have it taken back at once (its last phase is 'cancel',
+   * not 'end'): its finger draws nothing more until it is lifted. */
   #takeBack(timeStamp) {
     const { id } = this.#active;
-    this.#up({ pointerId: id, timeStamp });
     this.#held.add(id);
-    this.#onInk('cancel', timeStamp);
+    this.#up({ pointerId: id, timeStamp }, 'cancel');
   }
 
-  #up(e) {
+  #up(e, phase = 'end') {
     if (!this.#active || e.pointerId !== this.#active.id) return;
     const { surface } = this.#active;
     this.#active = null;
@@ -276,7 +278,7 @@ export class DrawingPad {
     // redraw from the stroke list: drawn piece by piece, the joins blend slightly differently,
     // and the finished drawing should be the same pixels that undo will later redraw
     this.render();
-    this.#onInk('end', e.timeStamp);
+    this.#onInk(phase, e.timeStamp);
   }
 }
 

@@ -939,18 +939,22 @@ def test_beside_the_maps_no_pad_is_docked(fm: FeatureMapsPage) -> None:
     assert not fm.page.evaluate(DOCK_SHOWN)
 
 
-def test_a_second_finger_on_the_pad_takes_back_the_first_finger_s_stroke(
-        phone: FeatureMapsPage) -> None:
+@pytest.mark.parametrize("second", ["on the pad", "above the pad"])
+def test_a_second_finger_takes_back_the_first_finger_s_stroke(
+        phone: FeatureMapsPage, second: str) -> None:
     """A phone review: two fingers spread on the pad over sample #18 (a pinch) drew the first
     finger's path as a bar across the 3, and the line saying what it was went. A second
-    finger now takes the stroke back as Undo would: the sample is shown as it was, with its
-    line, and neither finger draws until both are lifted; one finger then draws again."""
+    finger, on the pad or off it (a review: on the docked pad a pinch's second finger mostly
+    lands off it), now takes the stroke back as Undo would: the sample is shown as it was,
+    with its line, and neither finger draws until both are lifted; one finger then draws
+    again."""
     page = phone.page
     phone.after_paint(lambda: page.locator('button[data-digit="18"]').tap(), source="upload")
     sample, pad = phone.input_pixels(), phone.canvas_rgba("#pad")
     box = page.locator("#pad").bounding_box()
     assert box is not None
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    x2, y2 = (cx + 20, cy + 20) if second == "on the pad" else (cx, box["y"] - 30)
     cdp = page.context.new_cdp_session(page)
 
     def touch(kind: str, *points: tuple[float, float]) -> None:
@@ -960,23 +964,27 @@ def test_a_second_finger_on_the_pad_takes_back_the_first_finger_s_stroke(
     def first(k: int) -> tuple[float, float]:
         return cx - 10 - 6 * k, cy - 10 - 6 * k
 
-    def spread() -> None:
+    def begin() -> None:  # the first finger alone: a stroke begins, and is shown
         touch("touchStart", first(0))
-        for k in range(1, 4):  # the first finger alone: a stroke begins
+        for k in range(1, 4):
             touch("touchMove", first(k))
-        touch("touchStart", first(3), (cx + 20, cy + 20))
+
+    def spread() -> None:
+        touch("touchStart", first(3), (x2, y2))
         for k in range(4, 10):
-            touch("touchMove", first(k), (cx + 20 + 6 * k, cy + 20 + 6 * k))
-        touch("touchEnd", (cx + 80, cy + 80))  # the first lifted, the second still down
-        touch("touchMove", (cx + 70, cy + 30))
+            touch("touchMove", first(k), (x2 + 6 * k, y2 - 3 * k))
+        touch("touchEnd", (x2 + 60, y2 - 30))  # the first lifted, the second still down
+        touch("touchMove", (x2 + 50, y2))
         touch("touchEnd")
 
+    phone.after_paint(begin, source="pad")
     phone.after_paint(spread, source="undo")
     page.wait_for_timeout(300)  # a stray stroke's update would come in this time
     phone.idle()
     np.testing.assert_array_equal(phone.input_pixels(), sample)
     np.testing.assert_array_equal(phone.canvas_rgba("#pad"), pad)
     assert page.locator("#picked").inner_text() == "MNIST test digit #18: labelled 3."
+
     def draw() -> None:
         touch("touchStart", first(0))
         touch("touchMove", first(5))
@@ -985,6 +993,28 @@ def test_a_second_finger_on_the_pad_takes_back_the_first_finger_s_stroke(
     phone.after_paint(draw, source="pad")
     assert page.locator("#picked").inner_text() == ""
     assert not np.array_equal(phone.canvas_rgba("#pad"), pad)
+    cdp.detach()
+
+
+def test_a_finger_resting_on_the_pad_does_not_stop_the_mouse_or_pen_drawing(
+        phone: FeatureMapsPage) -> None:
+    """A review: a finger (a palm) that touched the pad while a pen drew was held till
+    lifted, and so was every pen stroke after the first; only touches are held now."""
+    page = phone.page
+    box = page.locator("#pad").bounding_box()
+    assert box is not None
+    cdp = page.context.new_cdp_session(page)
+    at = lambda u, v: (box["x"] + u * box["width"], box["y"] + v * box["height"])  # noqa: E731
+    page.mouse.move(*at(0.2, 0.2))
+    page.mouse.down()
+    page.mouse.move(*at(0.3, 0.3))
+    x, y = at(0.8, 0.8)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    page.mouse.up()
+    drawn = phone.canvas_rgba("#pad")
+    phone.after_paint(lambda: phone.stroke([(0.2, 0.7), (0.4, 0.9)]), source="pad")
+    assert not np.array_equal(phone.canvas_rgba("#pad"), drawn)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     cdp.detach()
 
 
@@ -1106,19 +1136,27 @@ def test_a_message_moves_nothing_under_the_pointer(fm: FeatureMapsPage) -> None:
     box, masthead = banner.bounding_box(), fm.page.locator(".masthead").bounding_box()
     assert box is not None and masthead is not None and before[0] is not None
     assert box["y"] == 0 and box["y"] + box["height"] < before[0]["y"]  # over the masthead
-    # beside its buttons, which stay in reach (two reviews: they lay under it)
-    for button in ("#copy-link", "#projector"):
-        target = fm.page.locator(button).bounding_box()
-        assert target is not None and box["x"] + box["width"] <= target["x"] - 8
-        assert fm.page.locator(button).evaluate(
-            "(b, [x, y]) => document.elementFromPoint(x, y) === b",
-            [target["x"] + target["width"] / 2, target["y"] + target["height"] / 2])
+    # beside its buttons, which stay in reach (two reviews: they lay under it), in either
+    # view (a review: the projector view's larger buttons went under it)
+    for view in ("page", "projector", "page"):
+        if view != "page" or fm.page.locator("#projector").get_attribute("aria-pressed") == "true":
+            fm.page.click("#projector")
+        box = banner.bounding_box()
+        assert box is not None
+        for button in ("#copy-link", "#projector"):
+            target = fm.page.locator(button).bounding_box()
+            assert target is not None and box["x"] + box["width"] <= target["x"] - 8, view
+            assert fm.page.locator(button).evaluate(
+                "(b, [x, y]) => document.elementFromPoint(x, y) === b",
+                [target["x"] + target["width"] / 2, target["y"] + target["height"] / 2])
     fm.page.evaluate("window.scrollTo(0, 600)")
     fm.page.wait_for_function("() => document.querySelector('.sidebar')"
                               ".getBoundingClientRect().top >= "
                               "document.getElementById('error').getBoundingClientRect().bottom")
-    # the buttons scrolled away, it spans the page again
-    assert banner.evaluate("(b) => b.getBoundingClientRect().right") == 1366 - 8
+    # the buttons scrolled away, it spans the page again (placed as the scroll is handled)
+    fm.page.wait_for_function(
+        "() => document.getElementById('error').getBoundingClientRect().right === 1366 - 8",
+        timeout=5_000)
     fm.page.keyboard.press("Escape")
     banner.wait_for(state="hidden")
 

@@ -2044,3 +2044,22 @@ def test_a_phone_s_enlarged_channel_keeps_its_title_and_close_in_view_as_its_wor
     for part in ("#inspector-title", "#inspector .inspector-head button"):
         box = phone.page.locator(part).bounding_box()
         assert box is not None and box["y"] >= top, part
+
+
+def test_a_mouse_wheel_over_the_enlarged_channel_scrolls_the_page(
+        fm: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """A review: the panel's end stopped the page scrolling on with it everywhere, so a
+    mouse's wheel over a panel with nothing to scroll scrolled nothing; that is for touch
+    screens alone (the test above)."""
+    upload_digit(fm, digit_files[0][1])
+    fm.page.locator('canvas.map[data-net="max"][data-layer="pool2"]').scroll_into_view_if_needed()
+    fm.page.mouse.click(*fm.map_point("max", "pool2", 3, 2, 2))
+    inspector = fm.page.locator("#inspector")
+    inspector.wait_for(state="visible")
+    assert inspector.evaluate("(i) => i.scrollHeight <= i.clientHeight")
+    box = inspector.bounding_box()
+    assert box is not None
+    before = fm.page.evaluate("scrollY")
+    fm.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    fm.page.mouse.wheel(0, 400)
+    fm.page.wait_for_function(f"() => scrollY > {before}", timeout=5_000)
