@@ -1004,7 +1004,10 @@ def test_a_finger_resting_on_the_pad_does_not_stop_the_mouse_or_pen_drawing(
     box = page.locator("#pad").bounding_box()
     assert box is not None
     cdp = page.context.new_cdp_session(page)
-    at = lambda u, v: (box["x"] + u * box["width"], box["y"] + v * box["height"])  # noqa: E731
+
+    def at(u: float, v: float) -> tuple[float, float]:
+        return box["x"] + u * box["width"], box["y"] + v * box["height"]
+
     page.mouse.move(*at(0.2, 0.2))
     page.mouse.down()
     page.mouse.move(*at(0.3, 0.3))
