@@ -996,6 +996,17 @@ def test_a_second_finger_takes_back_the_first_finger_s_stroke(
     cdp.detach()
 
 
+def test_a_tapped_button_does_not_stay_lit_on_a_touch_screen(phone: FeatureMapsPage) -> None:
+    """A phone review: a nudge's ← kept the hover colour after the tap, as if chosen; a touch
+    screen's button is lit while pressed alone."""
+    page = phone.page
+    phone.after_paint(lambda: page.locator('button[data-digit="18"]').tap(), source="upload")
+    left, right = (page.locator(f'#nudge button[data-dir="{d}"]') for d in ("left", "right"))
+    phone.after_paint(lambda: left.tap(), source="nudge")
+    colour = "(b) => getComputedStyle(b).backgroundColor"
+    assert left.evaluate(colour) == right.evaluate(colour)
+
+
 def test_a_finger_resting_on_the_pad_does_not_stop_the_mouse_or_pen_drawing(
         phone: FeatureMapsPage) -> None:
     """A review: a finger (a palm) that touched the pad while a pen drew was held till
