@@ -380,6 +380,9 @@ export class MapGrid {
     // last moved enlarges the unit that is outlined.
     let last = null; // {x, y, hit} of the last pointermove
     canvas.addEventListener('pointermove', (e) => {
+      // a finger's moves are a scroll's first steps, not a hover (a phone review: a scroll
+      // begun on a map left a unit traced): a tap traces by its click, which opens it
+      if (e.pointerType === 'touch') return;
       last = { x: e.clientX, y: e.clientY, hit: at(e) };
       this.onHover(last.hit);
     });

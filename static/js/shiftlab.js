@@ -151,9 +151,17 @@ export class ShiftLab {
       // keyed: the cell read out was reached by the keyboard
       const fig = { canvas, caption, readout, moved, cell: [4, 4], keyed: false };
       this.#figures.set(net, fig);
-      canvas.addEventListener('pointermove', (e) => this.#hover(net, e));
-      // a tap on a touch screen gives no move: the touch itself picks the cell
-      canvas.addEventListener('pointerdown', (e) => this.#hover(net, e));
+      // a finger's moves and its touching down may be a scroll's first steps (a phone
+      // review: a scroll begun on a grid read a cell): a tap picks the cell by its click
+      canvas.addEventListener('pointermove', (e) => {
+        if (e.pointerType !== 'touch') this.#hover(net, e);
+      });
+      canvas.addEventListener('pointerdown', (e) => {
+        if (e.pointerType !== 'touch') this.#hover(net, e); // a pen that cannot hover
+      });
+      canvas.addEventListener('click', (e) => {
+        if (e.pointerType === 'touch') this.#hover(net, e);
+      });
       canvas.addEventListener('pointerleave', (e) => {
         // a finger, or a pen that cannot hover, leaves as it lifts: the tapped cell's
         // reading stays until the next tap

@@ -2063,3 +2063,34 @@ def test_a_mouse_wheel_over_the_enlarged_channel_scrolls_the_page(
     fm.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     fm.page.mouse.wheel(0, 400)
     fm.page.wait_for_function(f"() => scrollY > {before}", timeout=5_000)
+
+
+def test_a_scroll_begun_on_a_map_or_a_shift_grid_reads_nothing(
+        phone: FeatureMapsPage, digit_files: dict[int, tuple[int, Path]]) -> None:
+    """A phone review: a finger's scroll begun on max pool1 left one of its units traced, the
+    readout saying what it read, and one begun on a shift grid read a cell; on a phone the
+    maps fill the screen, so most scrolls begin on one. Only a tap reads a unit or a cell."""
+    upload_digit(phone, digit_files[0][1])
+    page = phone.page
+    phone.idle()
+    readout = page.locator("#readout").inner_text()
+    cells = page.locator(".cell-readout").all_inner_texts()
+    cdp = page.context.new_cdp_session(page)
+    for target in ('canvas.map[data-net="max"][data-layer="pool1"]', "#shift-grids canvas.heat"):
+        canvas = page.locator(target).first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        assert box is not None
+        x, y = round(box["x"] + box["width"] / 2), round(box["y"] + box["height"] / 2)
+        before = page.evaluate("scrollY")
+        for kind, dy in [("touchStart", 0), *(("touchMove", -20 * k) for k in range(1, 9)),
+                         ("touchEnd", 0)]:
+            points = [] if kind == "touchEnd" else [{"x": x, "y": y + dy}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+            page.wait_for_timeout(16)  # a finger's pace: a move a frame
+        page.wait_for_timeout(300)
+        assert page.evaluate("scrollY") != before, target  # the page did scroll
+        assert page.locator(".map-wrap .mark-unit:not([hidden])").count() == 0, target
+        assert page.locator("#readout").inner_text() == readout, target
+        assert page.locator(".cell-readout").all_inner_texts() == cells, target
+    cdp.detach()
