@@ -229,6 +229,21 @@ class FeatureMapsPage:
                 mouse.move(*at((a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)))
         mouse.up()
 
+    def swipe_up(self, x: float, y: float, moves: int, pace_ms: float = 0) -> None:
+        """One finger put down at (x, y), moved up 20 px `moves` times (`pace_ms` apart: a
+        finger's pace is a move a frame, 16 ms) and lifted, as touch events."""
+        cdp = self.page.context.new_cdp_session(self.page)
+        try:
+            for kind, dy in [("touchStart", 0), *(("touchMove", -20 * k)
+                                                  for k in range(1, moves + 1)),
+                             ("touchEnd", 0)]:
+                points = [] if kind == "touchEnd" else [{"x": x, "y": y + dy}]
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+                if pace_ms:
+                    self.page.wait_for_timeout(pace_ms)
+        finally:
+            cdp.detach()
+
     def upload(self, name: str, data: bytes, mime: str) -> None:
         self.page.set_input_files("#upload", files=[{"name": name, "mimeType": mime,
                                                       "buffer": data}])

@@ -914,16 +914,7 @@ def test_a_swipe_begun_on_the_docked_pad_scrolls_the_page_and_draws_nothing(
     assert box is not None
     x, y = round(box["x"] + box["width"] / 2), round(box["y"] + box["height"] / 2)
     top = page.evaluate("scrollY")
-    cdp = page.context.new_cdp_session(page)
-
-    def swipe() -> None:
-        for kind, dy in [("touchStart", 0), *(("touchMove", -20 * k) for k in range(1, 16)),
-                         ("touchEnd", 0)]:
-            points = [] if kind == "touchEnd" else [{"x": x, "y": y + dy}]
-            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
-
-    phone.after_paint(swipe, source="undo")
-    cdp.detach()
+    phone.after_paint(lambda: phone.swipe_up(x, y, 15), source="undo")
     page.wait_for_timeout(300)  # a stray stroke's update would come in this time
     phone.idle()
     np.testing.assert_array_equal(phone.input_pixels(), sample)

@@ -2029,15 +2029,10 @@ def test_a_phone_s_enlarged_channel_keeps_its_title_and_close_in_view_as_its_wor
     panel = inspector.bounding_box()
     assert panel is not None
     before = phone.page.evaluate("scrollY")
-    cdp = phone.page.context.new_cdp_session(phone.page)
     x, y = panel["x"] + panel["width"] * 0.7, panel["y"] + panel["height"] * 0.75
     for _ in range(4):  # swipes up on its words
-        for kind, dy in [("touchStart", 0), *(("touchMove", -20 * k) for k in range(1, 13)),
-                         ("touchEnd", 0)]:
-            points = [] if kind == "touchEnd" else [{"x": x, "y": y + dy}]
-            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+        phone.swipe_up(x, y, 12)
         phone.page.wait_for_timeout(300)
-    cdp.detach()
     assert inspector.evaluate("(i) => i.scrollTop") > 0  # its words did scroll
     assert phone.page.evaluate("scrollY") == before
     top = inspector.evaluate("(i) => i.getBoundingClientRect().top")
@@ -2075,7 +2070,6 @@ def test_a_scroll_begun_on_a_map_or_a_shift_grid_reads_nothing(
     phone.idle()
     readout = page.locator("#readout").inner_text()
     cells = page.locator(".cell-readout").all_inner_texts()
-    cdp = page.context.new_cdp_session(page)
     for target in ('canvas.map[data-net="max"][data-layer="pool1"]', "#shift-grids canvas.heat"):
         canvas = page.locator(target).first
         canvas.scroll_into_view_if_needed()
@@ -2083,14 +2077,9 @@ def test_a_scroll_begun_on_a_map_or_a_shift_grid_reads_nothing(
         assert box is not None
         x, y = round(box["x"] + box["width"] / 2), round(box["y"] + box["height"] / 2)
         before = page.evaluate("scrollY")
-        for kind, dy in [("touchStart", 0), *(("touchMove", -20 * k) for k in range(1, 9)),
-                         ("touchEnd", 0)]:
-            points = [] if kind == "touchEnd" else [{"x": x, "y": y + dy}]
-            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
-            page.wait_for_timeout(16)  # a finger's pace: a move a frame
+        phone.swipe_up(x, y, 8, pace_ms=16)
         page.wait_for_timeout(300)
         assert page.evaluate("scrollY") != before, target  # the page did scroll
         assert page.locator(".map-wrap .mark-unit:not([hidden])").count() == 0, target
         assert page.locator("#readout").inner_text() == readout, target
         assert page.locator(".cell-readout").all_inner_texts() == cells, target
-    cdp.detach()
