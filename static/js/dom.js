@@ -218,7 +218,7 @@ const BANNER_BESIDE_MIN = 240;
  * as the message changes.
  */
 export function besideTools(banner, tools) {
-  const masthead = tools.closest('header') ?? tools.parentElement;
+  const masthead = tools.closest('header');
   const span = () => {
     if (!banner.style.right) return;
     banner.style.left = '';
